@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""Boot one Keel image in qemu-system-aarch64 -M virt and judge the run.
+
+Pass/fail comes from the guest's semihosting exit code (SYS_EXIT with ADP_Stopped_ApplicationExit
+and a subcode): 0 passes, anything else fails. The serial console is captured to --log and echoed
+on failure. A run that outlives --timeout is killed and fails. Optional --expect regexes must all
+appear in the serial output; any line containing 'KEEL PANIC' fails the run whatever the exit code.
+
+  qemu_run.py [--cpu cortex-a53] [--timeout 60] [--log out.log] [--expect RE]... [--icount]
+              [--interactive] [--qemu-arg ARG]... IMAGE
+"""
+import argparse
+import os
+import re
+import subprocess
+import sys
+import time
+
+
+def qemu_command(args):
+    cmd = [
+        "qemu-system-aarch64", "-M", "virt,gic-version=2,virtualization=off,secure=off",
+        "-cpu", args.cpu, "-m", str(args.memory), "-smp", "1",
+        "-nographic", "-monitor", "none", "-no-reboot",
+        "-semihosting-config", "enable=on,target=native",
+        "-kernel", args.image,
+    ]
+    if args.icount:
+        # Deterministic instruction counting: one instruction per virtual ns, no host-time coupling.
+        cmd += ["-icount", "shift=0,align=off,sleep=off"]
+    if not args.interactive:
+        cmd += ["-serial", "stdio"]
+    for extra in args.qemu_arg:
+        cmd += extra.split()
+    return cmd
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("image")
+    ap.add_argument("--cpu", default="cortex-a53")
+    ap.add_argument("--memory", type=int, default=512, help="guest RAM in MiB")
+    ap.add_argument("--timeout", type=float, default=60.0)
+    ap.add_argument("--log", default=None)
+    ap.add_argument("--expect", action="append", default=[])
+    ap.add_argument("--icount", action="store_true")
+    ap.add_argument("--interactive", action="store_true", help="console on this terminal, no judging")
+    ap.add_argument("--qemu-arg", action="append", default=[])
+    ap.add_argument("--quiet", action="store_true", help="do not echo the console on success")
+    args = ap.parse_args()
+
+    if not os.path.exists(args.image):
+        print(f"qemu_run: image not found: {args.image}", file=sys.stderr)
+        return 2
+    cmd = qemu_command(args)
+    if args.interactive:
+        return subprocess.call(cmd)
+
+    start = time.monotonic()
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    timed_out = False
+    try:
+        out, _ = proc.communicate(timeout=args.timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+        timed_out = True
+    elapsed = time.monotonic() - start
+    text = out.decode("utf-8", errors="replace")
+    if args.log:
+        os.makedirs(os.path.dirname(os.path.abspath(args.log)), exist_ok=True)
+        with open(args.log, "w") as f:
+            f.write(text)
+
+    problems = []
+    if timed_out:
+        problems.append(f"timed out after {args.timeout:.0f} s")
+    elif proc.returncode != 0:
+        problems.append(f"guest exit code {proc.returncode}")
+    if "KEEL PANIC" in text:
+        problems.append("kernel panic in the console output")
+    for rx in args.expect:
+        if not re.search(rx, text, re.MULTILINE):
+            problems.append(f"expected output not seen: /{rx}/")
+
+    if problems:
+        sys.stdout.write(text)
+        print(f"\nqemu_run: FAIL ({args.cpu}, {elapsed:.1f} s): " + "; ".join(problems))
+        return 1
+    if not args.quiet:
+        sys.stdout.write(text)
+    print(f"qemu_run: PASS ({args.cpu}, {elapsed:.1f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

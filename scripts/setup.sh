@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs every Debian and npm package the build and the tests need.
+# Idempotent and quiet: does nothing when everything is already there.
+set -euo pipefail
+
+PKGS=(
+  build-essential cmake ninja-build pkg-config git python3
+  g++-aarch64-linux-gnu binutils-aarch64-linux-gnu picolibc-aarch64-linux-gnu
+  qemu-system-arm
+  libgtest-dev libgmock-dev libbenchmark-dev
+  clang libclang-rt-14-dev
+  libsodium-dev libb2-dev
+  libboost1.81-dev nlohmann-json3-dev libtomlplusplus-dev libcli11-dev libspdlog-dev
+  libsqlite3-dev libpq-dev libpqxx-dev postgresql
+  wireguard-go iproute2 iputils-ping wrk
+  chromium
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+# Node.js may come from another source (it ships npm itself); only install it when absent.
+command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
+
+if ((${#missing[@]})); then
+  SUDO=""
+  [[ $(id -u) -eq 0 ]] || SUDO="sudo"
+  echo "setup: installing ${#missing[@]} Debian package(s): ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq >/dev/null
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
