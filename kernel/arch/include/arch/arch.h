@@ -1,0 +1,97 @@
+// arch/arch.h — the arch-neutral interface the kernel core uses to reach the hardware.
+//
+// CONTRACT between kernel/core (all objects and policy, host-testable) and kernel/arch/<arch>
+// (mechanisms only). Each architecture implements every function here: kernel/arch/aarch64 for the
+// real kernel, kernel/core/test/fake_arch.cc for host unit tests. Generic code never uses #ifdef on
+// the architecture; it includes this header. Nothing here allocates or throws.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace keel::arch {
+
+using paddr_t = std::uint64_t;
+using vaddr_t = std::uint64_t;
+using word_t = std::uint64_t;
+
+// ---- User register context -----------------------------------------------------------------
+// The full user-visible register state of a thread, saved on every kernel entry and restored on
+// exit. Layout is fixed (the exception entry assembly depends on it): x0..x30, sp_el0, elr_el1
+// (pc), spsr_el1, tpidr_el0, tpidrro_el0.
+struct UserContext {
+  word_t x[31];
+  word_t sp;
+  word_t pc;
+  word_t spsr;
+  word_t tpidr_el0;
+  word_t tpidrro_el0;
+};
+static_assert(sizeof(UserContext) == 36 * 8);
+
+// Prepare a fresh context: user mode (EL0t), interrupts enabled, given pc/sp, x0 = arg0.
+void context_init(UserContext* ctx, vaddr_t pc, vaddr_t sp, word_t arg0);
+// Sanitize a context written by user level (TCB WriteRegisters): force EL0, unmasked IRQs.
+void context_sanitize(UserContext* ctx);
+
+// ---- Kernel address space ------------------------------------------------------------------
+// All RAM is mapped in the kernel's high half at a fixed offset (the physmap), so the kernel can
+// reach any object it creates from untyped memory.
+void* ptokv(paddr_t pa);
+paddr_t kvtop(const void* kva);
+
+// ---- User page tables (4 KiB granule, 48-bit VA, 4 levels of 512 entries) -------------------
+using pte_t = std::uint64_t;
+inline constexpr unsigned kPtLevels = 4;        // level 0 = root (VSpace) ... level 3 = 4 KiB pages
+inline constexpr unsigned kPtIndexBits = 9;     // 512 entries per table
+inline constexpr unsigned kPageBits = 12;       // 4 KiB
+inline constexpr unsigned kLargePageBits = 21;  // 2 MiB (a level-2 block)
+inline constexpr vaddr_t kUserTop = vaddr_t{1} << 47;  // user VAs are [0, kUserTop)
+
+struct PageAttr {
+  bool read = true;     // EL0 readable (always true for a valid mapping on aarch64)
+  bool write = false;   // EL0 writable
+  bool execute = false; // EL0 executable; write && execute is refused by the core (W^X)
+  bool device = false;  // Device-nGnRE instead of Normal write-back cacheable
+};
+
+pte_t pte_table(paddr_t next_table);                         // a table descriptor (levels 0..2)
+pte_t pte_page(paddr_t base, unsigned level, PageAttr attr); // a page (level 3) or block (level 2)
+bool pte_valid(pte_t e);
+bool pte_is_table(pte_t e, unsigned level);
+paddr_t pte_address(pte_t e);
+// Store one entry where the hardware walker sees it (barriers / cache maintenance as needed).
+void pte_store(pte_t* slot, pte_t value);
+
+// ASIDs: 16-bit on every aarch64 core we target (QEMU a53/a72 have 16).
+inline constexpr unsigned kAsidBits = 16;
+void tlb_invalidate_page(unsigned asid, vaddr_t va);
+void tlb_invalidate_asid(unsigned asid);
+// Switch TTBR0 to the given root table and ASID (asid 0 = no user mappings, kernel idle).
+void vspace_activate(paddr_t root_table, unsigned asid);
+// Make a newly written frame's contents coherent for instruction fetch (after loading code).
+void cache_sync_for_exec(void* kva, std::size_t len);
+void zero_memory(void* kva, std::size_t len);
+
+// ---- Interrupts (GIC) ----------------------------------------------------------------------
+inline constexpr unsigned kIrqInvalid = ~0u;
+unsigned irq_count();                 // IRQ numbers are [0, irq_count())
+bool irq_user_allowed(unsigned irq);  // false for IRQs the kernel itself owns (timer, SGIs)
+void irq_enable(unsigned irq);
+void irq_disable(unsigned irq);
+unsigned irq_acknowledge();           // the pending IRQ (GIC IAR) or kIrqInvalid if spurious
+void irq_end(unsigned irq);           // end of interrupt (GIC EOIR); masking is done separately
+unsigned timer_irq();
+
+// ---- Time (ARM generic timer) --------------------------------------------------------------
+std::uint64_t timer_now();            // ticks (CNTVCT or CNTPCT)
+std::uint64_t timer_frequency();      // ticks per second
+void timer_set_deadline(std::uint64_t ticks);  // one-shot; an IRQ at or after the deadline
+void timer_cancel();
+
+// ---- Debug and platform ----------------------------------------------------------------------
+void debug_putc(char c);              // PL011, debug builds only (a no-op otherwise)
+[[noreturn]] void halt(int exit_code);  // semihosting exit on QEMU; spin otherwise
+std::uint64_t cycle_counter();        // PMU cycle counter (exact instructions under -icount)
+
+}  // namespace keel::arch
