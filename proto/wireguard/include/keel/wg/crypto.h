@@ -1,0 +1,68 @@
+// keel/wg/crypto.h — the WireGuard primitives as thin wrappers over libsodium and libb2.
+//
+// Nothing here implements a primitive: X25519 and the AEADs are libsodium's, BLAKE2s is libb2's.
+// What is ours is only the composition WireGuard defines on top (HMAC-BLAKE2s, the HKDF-style KDF,
+// the 96-bit counter nonce). No heap, no exceptions, no OS calls (crypto_init() aside, which the
+// owner calls once at start-up because libsodium selects its CPU-specific code there).
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+namespace keel::wg {
+
+inline constexpr size_t kKeyLen = 32;
+inline constexpr size_t kHashLen = 32;
+inline constexpr size_t kTagLen = 16;
+inline constexpr size_t kMacLen = 16;
+inline constexpr size_t kXNonceLen = 24;
+
+using Key = std::array<uint8_t, kKeyLen>;
+using Hash = std::array<uint8_t, kHashLen>;
+using Bytes = std::span<const uint8_t>;
+using MutBytes = std::span<uint8_t>;
+
+// Must be called once before any other function (idempotent, thread-safe). Returns false if
+// libsodium cannot initialise.
+bool crypto_init();
+
+// BLAKE2s-256 over the concatenation of up to three inputs (unkeyed).
+Hash hash(Bytes a, Bytes b = {}, Bytes c = {});
+// HMAC (RFC 2104) with BLAKE2s-256 as the hash, block size 64. WireGuard's KDF building block.
+Hash hmac(Bytes key, Bytes a, Bytes b = {});
+// WireGuard's KDF_n(key, input): T0 = HMAC(key, input), Ti = HMAC(T0, T(i-1) || i).
+void kdf1(Hash& t1, Bytes key, Bytes input);
+void kdf2(Hash& t1, Hash& t2, Bytes key, Bytes input);
+void kdf3(Hash& t1, Hash& t2, Hash& t3, Bytes key, Bytes input);
+// Keyed BLAKE2s with a 16-byte output (mac1, mac2, cookie).
+void mac(uint8_t out[kMacLen], Bytes key, Bytes a, Bytes b = {});
+
+// X25519. dh() returns false when the result is the all-zero point (low-order public key), as the
+// protocol requires such a shared secret to be rejected.
+[[nodiscard]] bool dh(Key& out, const Key& priv, const Key& pub);
+void public_from_private(Key& pub, const Key& priv);
+void clamp(Key& priv);
+
+// ChaCha20-Poly1305 (IETF) with WireGuard's nonce: 32 zero bits then the 64-bit counter, little-endian.
+// out must hold in.size() + kTagLen bytes; out may equal in (in place).
+void aead_seal(uint8_t* out, const Key& key, uint64_t counter, Bytes in, Bytes ad);
+// in includes the tag; out receives in.size() - kTagLen bytes; out may equal in.data().
+[[nodiscard]] bool aead_open(uint8_t* out, const Key& key, uint64_t counter, Bytes in, Bytes ad);
+// XChaCha20-Poly1305 (cookie replies).
+void xaead_seal(uint8_t* out, const Key& key, const uint8_t nonce[kXNonceLen], Bytes in, Bytes ad);
+[[nodiscard]] bool xaead_open(uint8_t* out, const Key& key, const uint8_t nonce[kXNonceLen], Bytes in, Bytes ad);
+
+// Constant-time comparison and guaranteed zeroing (libsodium's).
+[[nodiscard]] bool equal_ct(const uint8_t* a, const uint8_t* b, size_t n);
+void wipe(void* p, size_t n);
+template <class T>
+void wipe(T& v) {
+  wipe(&v, sizeof v);
+}
+[[nodiscard]] bool is_zero(const uint8_t* p, size_t n);
+
+inline Bytes as_bytes(const char* s, size_t n) { return {reinterpret_cast<const uint8_t*>(s), n}; }
+
+}  // namespace keel::wg

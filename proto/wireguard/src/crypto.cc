@@ -1,0 +1,145 @@
+// WireGuard's compositions over libsodium (X25519, AEADs) and libb2 (BLAKE2s).
+#include "keel/wg/crypto.h"
+
+#include <blake2.h>
+#include <sodium.h>
+
+#include <cstring>
+
+namespace keel::wg {
+
+bool crypto_init() { return sodium_init() >= 0; }
+
+Hash hash(Bytes a, Bytes b, Bytes c) {
+  blake2s_state s;
+  blake2s_init(&s, kHashLen);
+  blake2s_update(&s, a.data(), a.size());
+  if (!b.empty()) blake2s_update(&s, b.data(), b.size());
+  if (!c.empty()) blake2s_update(&s, c.data(), c.size());
+  Hash out;
+  blake2s_final(&s, out.data(), out.size());
+  return out;
+}
+
+Hash hmac(Bytes key, Bytes a, Bytes b) {
+  constexpr size_t kBlock = 64;
+  uint8_t k[kBlock] = {};
+  if (key.size() > kBlock) {
+    Hash hk = hash(key);
+    std::memcpy(k, hk.data(), hk.size());
+  } else if (!key.empty()) {
+    std::memcpy(k, key.data(), key.size());
+  }
+  uint8_t pad[kBlock];
+  for (size_t i = 0; i < kBlock; ++i) pad[i] = k[i] ^ 0x36;
+  blake2s_state s;
+  blake2s_init(&s, kHashLen);
+  blake2s_update(&s, pad, kBlock);
+  if (!a.empty()) blake2s_update(&s, a.data(), a.size());
+  if (!b.empty()) blake2s_update(&s, b.data(), b.size());
+  Hash inner;
+  blake2s_final(&s, inner.data(), inner.size());
+  for (size_t i = 0; i < kBlock; ++i) pad[i] = k[i] ^ 0x5c;
+  blake2s_init(&s, kHashLen);
+  blake2s_update(&s, pad, kBlock);
+  blake2s_update(&s, inner.data(), inner.size());
+  Hash out;
+  blake2s_final(&s, out.data(), out.size());
+  wipe(k, sizeof k);
+  wipe(pad, sizeof pad);
+  wipe(inner);
+  wipe(s);
+  return out;
+}
+
+namespace {
+void kdf(Hash* outs[], int n, Bytes key, Bytes input) {
+  Hash t0 = hmac(key, input);
+  Hash prev{};
+  for (int i = 0; i < n; ++i) {
+    const uint8_t ctr = uint8_t(i + 1);
+    prev = i == 0 ? hmac(t0, Bytes(&ctr, 1)) : hmac(t0, prev, Bytes(&ctr, 1));
+    *outs[i] = prev;
+  }
+  wipe(t0);
+  wipe(prev);
+}
+}  // namespace
+
+void kdf1(Hash& t1, Bytes key, Bytes input) {
+  Hash* o[] = {&t1};
+  kdf(o, 1, key, input);
+}
+void kdf2(Hash& t1, Hash& t2, Bytes key, Bytes input) {
+  Hash* o[] = {&t1, &t2};
+  kdf(o, 2, key, input);
+}
+void kdf3(Hash& t1, Hash& t2, Hash& t3, Bytes key, Bytes input) {
+  Hash* o[] = {&t1, &t2, &t3};
+  kdf(o, 3, key, input);
+}
+
+void mac(uint8_t out[kMacLen], Bytes key, Bytes a, Bytes b) {
+  blake2s_state s;
+  blake2s_init_key(&s, kMacLen, key.data(), key.size());
+  blake2s_update(&s, a.data(), a.size());
+  if (!b.empty()) blake2s_update(&s, b.data(), b.size());
+  blake2s_final(&s, out, kMacLen);
+}
+
+bool dh(Key& out, const Key& priv, const Key& pub) {
+  // libsodium returns -1 when the result is all zeros (a low-order point).
+  if (crypto_scalarmult(out.data(), priv.data(), pub.data()) != 0) {
+    wipe(out);
+    return false;
+  }
+  return true;
+}
+
+void public_from_private(Key& pub, const Key& priv) { crypto_scalarmult_base(pub.data(), priv.data()); }
+
+void clamp(Key& k) {
+  k[0] &= 248;
+  k[31] = uint8_t((k[31] & 127) | 64);
+}
+
+namespace {
+void counter_nonce(uint8_t n[12], uint64_t counter) {
+  std::memset(n, 0, 4);
+  for (int i = 0; i < 8; ++i) n[4 + i] = uint8_t(counter >> (8 * i));
+}
+}  // namespace
+
+void aead_seal(uint8_t* out, const Key& key, uint64_t counter, Bytes in, Bytes ad) {
+  uint8_t n[12];
+  counter_nonce(n, counter);
+  crypto_aead_chacha20poly1305_ietf_encrypt_detached(out, out + in.size(), nullptr, in.data(), in.size(), ad.data(),
+                                                     ad.size(), nullptr, n, key.data());
+}
+
+bool aead_open(uint8_t* out, const Key& key, uint64_t counter, Bytes in, Bytes ad) {
+  if (in.size() < kTagLen) return false;
+  uint8_t n[12];
+  counter_nonce(n, counter);
+  const size_t len = in.size() - kTagLen;
+  return crypto_aead_chacha20poly1305_ietf_decrypt_detached(out, nullptr, in.data(), len, in.data() + len, ad.data(),
+                                                            ad.size(), n, key.data()) == 0;
+}
+
+void xaead_seal(uint8_t* out, const Key& key, const uint8_t nonce[kXNonceLen], Bytes in, Bytes ad) {
+  crypto_aead_xchacha20poly1305_ietf_encrypt_detached(out, out + in.size(), nullptr, in.data(), in.size(), ad.data(),
+                                                      ad.size(), nullptr, nonce, key.data());
+}
+
+bool xaead_open(uint8_t* out, const Key& key, const uint8_t nonce[kXNonceLen], Bytes in, Bytes ad) {
+  if (in.size() < kTagLen) return false;
+  const size_t len = in.size() - kTagLen;
+  return crypto_aead_xchacha20poly1305_ietf_decrypt_detached(out, nullptr, in.data(), len, in.data() + len, ad.data(),
+                                                             ad.size(), nonce, key.data()) == 0;
+}
+
+bool equal_ct(const uint8_t* a, const uint8_t* b, size_t n) { return sodium_memcmp(a, b, n) == 0; }
+void wipe(void* p, size_t n) { sodium_memzero(p, n); }
+bool is_zero(const uint8_t* p, size_t n) { return sodium_is_zero(p, n) == 1; }
+
+}  // namespace keel::wg
