@@ -24,6 +24,9 @@ def qemu_command(args):
         "-nographic", "-monitor", "none", "-no-reboot",
         "-semihosting-config", "enable=on,target=native",
         "-kernel", args.image,
+        # No default NIC: virt's default virtio-net-pci needs an iPXE ROM (not installed, and not
+        # wanted). Tests that need a network add their own -netdev/-device via --qemu-arg.
+        "-nic", "none",
     ]
     if args.icount:
         # Deterministic instruction counting: one instruction per virtual ns, no host-time coupling.

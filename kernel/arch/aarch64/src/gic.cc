@@ -1,0 +1,97 @@
+// gic.cc — GICv2 distributor and CPU interface (QEMU virt, gic-version=2) and the generic timer.
+#include "machine.h"
+
+namespace keel::arch {
+
+using namespace machine;
+
+namespace {
+constexpr vaddr_t kCtlr = 0x000, kTyper = 0x004, kIsEnabler = 0x100, kIcEnabler = 0x180,
+                  kIcPendr = 0x280, kIcActiver = 0x380, kIPriorityr = 0x400, kITargetsr = 0x800;
+constexpr vaddr_t kCPmr = 0x004, kCBpr = 0x008, kCIar = 0x00C, kCEoir = 0x010;
+constexpr unsigned kSpurious = 1020;  // INTIDs 1020..1023 are special (spurious)
+
+unsigned g_irq_count;
+
+void dist_write(vaddr_t off, std::uint32_t v) { mmio_write32(kGicdVa + off, v); }
+}  // namespace
+
+namespace machine {
+
+void gic_init() {
+  const unsigned lines = ((mmio_read32(kGicdVa + kTyper) & 0x1F) + 1) * 32;
+  g_irq_count = lines < kSpurious ? lines : kSpurious;
+  dist_write(kCtlr, 0);
+  // Everything starts disabled, inactive and not pending: an IRQ reaches user level only after
+  // the core enables it for an IRQHandler.
+  for (unsigned i = 0; i < g_irq_count / 32; ++i) {
+    dist_write(kIcEnabler + 4 * i, ~0u);
+    dist_write(kIcPendr + 4 * i, ~0u);
+    dist_write(kIcActiver + 4 * i, ~0u);
+  }
+  for (unsigned i = 0; i < g_irq_count / 4; ++i) {
+    dist_write(kIPriorityr + 4 * i, 0xA0A0A0A0u);
+    if (i >= 8) dist_write(kITargetsr + 4 * i, 0x01010101u);  // SPIs to CPU 0
+  }
+  dist_write(kCtlr, 1);
+  mmio_write32(kGiccVa + kCPmr, 0xF0);
+  mmio_write32(kGiccVa + kCBpr, 0);
+  mmio_write32(kGiccVa + kCtlr, 1);  // EOImode 0: EOIR drops priority and deactivates
+}
+
+void timer_init() {
+  write_cntv_ctl_el0(0);
+  irq_enable(kTimerIrq);  // kernel-owned PPI, enabled for good
+}
+
+}  // namespace machine
+
+unsigned irq_count() { return g_irq_count; }
+
+// SGIs and PPIs (0..31: IPIs, timers, PMU) stay with the kernel; only shared peripheral
+// interrupts can be given to user level.
+bool irq_user_allowed(unsigned irq) { return irq >= 32 && irq < g_irq_count; }
+
+void irq_enable(unsigned irq) {
+  if (irq < g_irq_count) dist_write(kIsEnabler + 4 * (irq / 32), 1u << (irq % 32));
+}
+
+void irq_disable(unsigned irq) {
+  if (irq < g_irq_count) dist_write(kIcEnabler + 4 * (irq / 32), 1u << (irq % 32));
+}
+
+unsigned irq_acknowledge() {
+  const unsigned id = mmio_read32(kGiccVa + kCIar) & 0x3FF;
+  if (id >= kSpurious) return kIrqInvalid;
+  // The timer is one-shot: disarm it, or its level-triggered line would fire again at once.
+  if (id == kTimerIrq) write_cntv_ctl_el0(0);
+  return id;
+}
+
+void irq_end(unsigned irq) {
+  if (irq < g_irq_count) mmio_write32(kGiccVa + kCEoir, irq);
+}
+
+unsigned timer_irq() { return kTimerIrq; }
+
+// ---- ARM generic timer: the EL1 virtual timer (CNTV), counting CNTVCT ------------------------
+std::uint64_t timer_now() {
+  std::uint64_t v;
+  asm volatile("isb; mrs %0, cntvct_el0" : "=r"(v)::"memory");
+  return v;
+}
+
+std::uint64_t timer_frequency() { return read_cntfrq_el0(); }
+
+void timer_set_deadline(std::uint64_t ticks) {
+  write_cntv_cval_el0(ticks);
+  write_cntv_ctl_el0(1);  // ENABLE, IMASK clear
+  isb();
+}
+
+void timer_cancel() {
+  write_cntv_ctl_el0(0);
+  isb();
+}
+
+}  // namespace keel::arch
