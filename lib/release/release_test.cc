@@ -241,7 +241,7 @@ TEST(Release, HugeLengthsAreRejectedWithoutAllocating) {
     uint64_t value;
     ErrorCode expect;
   } cases[] = {
-      {16, 8, ~uint64_t{0}, ErrorCode::kBadField},             // signed size
+      {16, 8, ~uint64_t{0}, ErrorCode::kTruncated},            // signed size
       {16, 8, 10, ErrorCode::kBadField},                        // signed size below the header
       {l.name, 2, 0xffff, ErrorCode::kTruncated},               // string length
       {l.manifest_len, 4, 0xffffffff, ErrorCode::kTooLarge},    // manifest length

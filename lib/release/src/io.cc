@@ -54,14 +54,25 @@ Res<std::vector<uint8_t>> open_and_read(const std::string& path, uint64_t max_si
   // fstat on the open descriptor: the checks apply to the very file that is read.
   if (::fstat(f.fd, &st) != 0) return fail(ErrorCode::kIo, sys_error("cannot stat", path));
   if (!S_ISREG(st.st_mode)) return fail(ErrorCode::kIo, "'" + path + "' is not a regular file");
-  if (private_key && (st.st_mode & 077) != 0)
-    return fail(ErrorCode::kKeyPermissions,
-                "private key file '" + path + "' is accessible by other users (mode " + mode_text(st.st_mode) +
-                    "); refusing to use it. Restrict it with: chmod 600 '" + path + "'");
   if (static_cast<uint64_t>(st.st_size) > max_size)
     return fail(ErrorCode::kTooLarge, "file '" + path + "' is " + std::to_string(st.st_size) +
                                           " bytes, over the limit of " + std::to_string(max_size));
-  return read_fd(f.fd, path, static_cast<uint64_t>(st.st_size));
+  auto bytes = TRY(read_fd(f.fd, path, static_cast<uint64_t>(st.st_size)));
+  if (private_key) {
+    std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    // A public key given by mistake gets the clearer message, not a permissions complaint.
+    if (!looks_like_private_key(text)) {
+      sodium_memzero(bytes.data(), bytes.size());
+      return fail(ErrorCode::kKeyKind, "'" + path + "' is not a private key file (a public key file, or not a key)");
+    }
+    if ((st.st_mode & 077) != 0) {
+      sodium_memzero(bytes.data(), bytes.size());
+      return fail(ErrorCode::kKeyPermissions,
+                  "private key file '" + path + "' is accessible by other users (mode " + mode_text(st.st_mode) +
+                      "); refusing to use it. Restrict it with: chmod 600 '" + path + "'");
+    }
+  }
+  return bytes;
 }
 
 std::string dir_of(const std::string& path) {

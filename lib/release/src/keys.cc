@@ -195,6 +195,8 @@ Res<PrivateKey> PrivateKey::from_secret(KeyKind kind, std::span<const uint8_t> s
   if (secret.size() != 32)
     return fail(ErrorCode::kKeyFormat, "a private key is 32 bytes, this one is " + std::to_string(secret.size()));
   if (sodium_init() < 0) return fail(ErrorCode::kCrypto, "libsodium failed to initialise");
+  if (!printable_comment(comment))
+    return fail(ErrorCode::kInvalidArgument, "key comment must be printable ASCII, at most 200 characters");
   PrivateKey k;
   std::copy(secret.begin(), secret.end(), k.secret_.begin());
   std::array<uint8_t, 32> pub{};
@@ -230,6 +232,14 @@ Res<std::vector<uint8_t>> base64_decode(std::string_view text) {
   return out;
 }
 
+// A comment goes on one line: anything that could start a new field is replaced.
+static std::string safe_comment(const std::string& c) {
+  std::string out = c.substr(0, 200);
+  for (char& ch : out)
+    if (static_cast<unsigned char>(ch) < 0x20 || static_cast<unsigned char>(ch) >= 0x7f) ch = '?';
+  return out;
+}
+
 std::string format_public_key(const PublicKey& key) {
   std::string s;
   s += "# Keel " + std::string(key_kind_name(key.kind)) + " public key (" + key_algorithm_name(key.kind) + ")\n";
@@ -238,7 +248,7 @@ std::string format_public_key(const PublicKey& key) {
   s += "algorithm: " + std::string(key_algorithm_name(key.kind)) + "\n";
   s += "key-id: " + key.id_hex() + "\n";
   s += "public: " + base64_encode(key.bytes) + "\n";
-  if (!key.comment.empty()) s += "comment: " + key.comment + "\n";
+  if (!key.comment.empty()) s += "comment: " + safe_comment(key.comment) + "\n";
   return s;
 }
 
@@ -252,14 +262,23 @@ std::string format_private_key(const PrivateKey& key) {
   s += "algorithm: " + std::string(key_algorithm_name(pub.kind)) + "\n";
   s += "key-id: " + pub.id_hex() + "\n";
   s += "public: " + base64_encode(pub.bytes) + "\n";
-  if (!pub.comment.empty()) s += "comment: " + pub.comment + "\n";
+  if (!pub.comment.empty()) s += "comment: " + safe_comment(pub.comment) + "\n";
   s += "secret: " + base64_encode(key.secret()) + "\n";
   return s;
 }
 
 bool looks_like_private_key(std::string_view text) {
-  auto f = split_fields(text);
-  return f && f.value().secret.has_value();
+  // Only asks whether a "secret:" line is there, so that a damaged private key file still gets
+  // treated (and permission-checked) as a private key, with its own format error.
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    std::string line = trim(text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos));
+    if (line.rfind("secret", 0) == 0 && trim(std::string_view(line).substr(6)).rfind(':', 0) == 0) return true;
+    if (nl == std::string_view::npos) break;
+    pos = nl + 1;
+  }
+  return false;
 }
 
 Res<PublicKey> parse_public_key(std::string_view text) {

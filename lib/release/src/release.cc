@@ -307,10 +307,13 @@ Res<Parsed> parse(std::span<const uint8_t> file) {
   TRY(r.zeros(4, "header reserved bytes"));
   size_t size_at = r.offset();
   uint64_t signed_size = TRY(r.uint(8, "signed size"));
-  if (signed_size < kHeaderSize || signed_size > file.size() - std::min(file.size(), kSigBlockHeaderSize))
+  if (signed_size < kHeaderSize)
     return fail(ErrorCode::kBadField,
-                "signed size " + std::to_string(signed_size) + " does not fit a file of " +
-                    std::to_string(file.size()) + " bytes",
+                "signed size " + std::to_string(signed_size) + " is smaller than the header", size_at);
+  if (signed_size > file.size() - kSigBlockHeaderSize)  // file.size() >= kHeaderSize here
+    return fail(ErrorCode::kTruncated,
+                "file truncated: the header says the signed part is " + std::to_string(signed_size) +
+                    " bytes, plus at least 16 for signatures, but the file has " + std::to_string(file.size()),
                 size_at);
   info.signed_size = signed_size;
   // Everything below reads only the signed part, so no field can reach into the signatures.

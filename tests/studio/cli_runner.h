@@ -1,0 +1,39 @@
+// Runs the `keel` binary (or any program) as a child process and captures what it prints.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace keel::studio::testing {
+
+struct RunResult {
+  int status = -1;  // exit status; 128 + signal when killed by a signal
+  std::string out;
+  std::string err;
+};
+
+// Runs `program args...` in `cwd` with extra environment variables; waits for it.
+RunResult run_program(const std::string& program, const std::vector<std::string>& args, const std::string& cwd,
+                      const std::map<std::string, std::string>& env = {}, const std::string& stdin_text = {});
+
+// A temporary directory removed with everything in it.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  [[nodiscard]] const std::string& path() const { return path_; }
+  [[nodiscard]] std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+std::string read_text(const std::string& path);
+void write_bytes(const std::string& path, const std::string& bytes);
+// A minimal valid 64-bit little-endian aarch64 ELF executable header followed by `payload`.
+std::string fake_elf(const std::string& payload);
+
+}  // namespace keel::studio::testing
