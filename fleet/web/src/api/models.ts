@@ -1,0 +1,202 @@
+// Typed models of the keel-fleet JSON API (docs/fleet-api.md; /api/v1/openapi.json is the
+// authority). Timestamps are Unix milliseconds; ids are integers.
+
+export type Mode = 'studio' | 'fleet';
+export type Role = 'administrator' | 'organization_owner' | 'organization_user';
+
+export interface Paged<T> {
+  items: T[];
+  next_cursor: string | null;
+}
+
+export interface User {
+  id: number;
+  email: string;
+  name: string;
+  role: Role;
+  organization_id: number | null;
+  status: string; // active | invited | disabled
+  created_at: number;
+}
+
+export interface SessionInfo {
+  mode: Mode;
+  version?: string;
+  user: User | null; // null when not logged in (fleet) or in studio mode
+  csrf_token?: string | null;
+  warnings?: string[]; // e.g. studio mode reachable from the network
+  organization_id?: number | null; // studio mode: the single implicit organisation
+}
+
+export interface Organization {
+  id: number;
+  name: string;
+  created_at: number;
+}
+
+export interface Project {
+  id: number;
+  organization_id: number;
+  name: string;
+  description: string;
+  created_at: number;
+}
+
+export interface Deployment {
+  id: number;
+  project_id: number;
+  organization_id?: number;
+  name: string;
+  description: string;
+  created_at: number;
+  device_count?: number;
+}
+
+export interface Device {
+  id: number;
+  deployment_id: number;
+  name: string;
+  tunnel_public_key: string | null;
+  identity_public_key: string | null;
+  tunnel_address: string | null;
+  status: string; // registered | active | decommissioned
+  connection: string; // online | offline | never
+  last_seen_at: number | null;
+  current_release_id: number | null;
+  current_release?: { id: number; name: string; version: string } | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface SigningKey {
+  id: number;
+  project_id: number;
+  name: string;
+  public_key: string;
+  key_id: string;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+export interface ManifestChannel {
+  name: string;
+  from: string;
+  to: string;
+  kind: string;
+}
+export interface ConfigKey {
+  component: string;
+  key: string;
+  type: string;
+}
+export interface ManifestSummary {
+  parsed?: boolean;
+  components: string[];
+  channels: ManifestChannel[];
+  configurable: ConfigKey[];
+}
+
+export interface ReleaseComponent {
+  name: string;
+  size: number;
+  hash?: string;
+  hash_alg?: string;
+}
+
+export interface Release {
+  id: number;
+  project_id: number;
+  name: string;
+  version: string;
+  key_id: string;
+  file_size: number;
+  created_at: number;
+  created_by: string;
+  release_id?: string; // content digest
+  build_id?: string;
+  signature?: { status: string; key_id: string; key_name?: string | null } | null;
+  manifest?: ManifestSummary;
+  manifest_toml?: string;
+  components?: ReleaseComponent[];
+  device_count?: number;
+}
+
+export interface RolloutCounts {
+  pending: number;
+  running?: number;
+  in_progress?: number;
+  succeeded: number;
+  failed: number;
+  skipped?: number;
+  cancelled?: number;
+}
+
+export interface Rollout {
+  id: number;
+  deployment_id: number;
+  release_id: number;
+  kind: string; // device | deployment
+  status: string; // running | paused | completed | aborted | cancelled
+  batches: number[]; // percentages, cumulative or per batch as the server says
+  current_batch: number;
+  failure_threshold_percent: number;
+  on_failure: string; // pause | abort
+  total: number;
+  status_reason: string;
+  created_by: string;
+  created_at: number;
+  updated_at: number;
+  counts?: RolloutCounts;
+}
+
+export interface RolloutTarget {
+  device_id: number;
+  device_name?: string;
+  batch: number;
+  status: string;
+  message: string;
+  updated_at: number;
+}
+
+export interface AuditEntry {
+  id: number;
+  at: number;
+  actor: string;
+  organization_id: number | null;
+  action: string;
+  target_type: string;
+  target_id: string;
+  details: Record<string, unknown> | string;
+  remote: string;
+}
+
+export interface Proxy {
+  deployment_id: number;
+  name: string;
+  host: string;
+  port: number;
+  created_at: number;
+}
+
+export interface ApiToken {
+  id: number;
+  name: string;
+  scope: string;
+  prefix: string;
+  created_at: number;
+  expires_at: number | null;
+  last_used_at: number | null;
+  revoked_at: number | null;
+  token?: string; // only in the create response
+}
+
+export interface LogLine {
+  at: number;
+  text: string;
+}
+export interface TraceEvent {
+  at: number;
+  component?: string;
+  event: string;
+  data?: unknown;
+}

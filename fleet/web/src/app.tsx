@@ -1,0 +1,194 @@
+// The application shell: loads the session (which also tells studio from fleet mode), shows the
+// login page when needed, and otherwise the sidebar + the page the URL names.
+import type { ComponentChildren } from 'preact';
+import { useCallback, useEffect, useState } from 'preact/hooks';
+import { ApiError } from './api/client';
+import { api, fleet } from './api/fleet';
+import type { SessionInfo } from './api/models';
+import { href, matchRoute, navigate, useHash, type RouteDef } from './router';
+import { Session, canManageUsers, roleLabel, useSession } from './session';
+import { ErrorBox, Spinner, cx } from './ui/components';
+import { LoginPage } from './pages/login';
+import { OrgsPage, OrgPage } from './pages/orgs';
+import { ProjectPage } from './pages/project';
+import { DeploymentPage } from './pages/deployment';
+import { DevicePage } from './pages/device';
+import { ReleasePage } from './pages/release';
+import { RolloutPage } from './pages/rollout';
+import { UsersPage } from './pages/users';
+import { AuditPage } from './pages/audit';
+import { AccountPage } from './pages/account';
+
+const ROUTES: RouteDef[] = [
+  { name: 'home', pattern: '/' },
+  { name: 'login', pattern: '/login' },
+  { name: 'orgs', pattern: '/organizations' },
+  { name: 'org', pattern: '/organizations/:id' },
+  { name: 'project', pattern: '/projects/:id' },
+  { name: 'deployment', pattern: '/deployments/:id' },
+  { name: 'device', pattern: '/devices/:id' },
+  { name: 'release', pattern: '/releases/:id' },
+  { name: 'rollout', pattern: '/rollouts/:id' },
+  { name: 'users', pattern: '/users' },
+  { name: 'audit', pattern: '/audit' },
+  { name: 'account', pattern: '/account' },
+];
+
+export function App() {
+  const [info, setInfo] = useState<SessionInfo | null>(null);
+  const [loadError, setLoadError] = useState<unknown>(null);
+
+  const refresh = useCallback(async () => {
+    try {
+      const s = await fleet.session();
+      api.setCsrfToken(s.csrf_token ?? null);
+      setInfo(s);
+      setLoadError(null);
+    } catch (e) {
+      setLoadError(e);
+    }
+  }, []);
+
+  useEffect(() => {
+    api.onUnauthenticated = () => {
+      // The session expired or was revoked: back to the login page, keeping where we were.
+      setInfo((old) => (old ? { ...old, user: null, csrf_token: null } : old));
+    };
+    void refresh();
+  }, [refresh]);
+
+  if (loadError && !info) {
+    return (
+      <div class="mx-auto max-w-lg px-6 py-24">
+        <ErrorBox error={loadError} title="Keel Fleet is not reachable" onRetry={() => void refresh()} />
+      </div>
+    );
+  }
+  if (!info) return <div class="mx-auto max-w-lg px-6 py-24"><Spinner label="Connecting to Keel Fleet…" /></div>;
+
+  const needsLogin = info.mode === 'fleet' && !info.user;
+  return (
+    <Session.Provider value={{ info, refresh }}>
+      {needsLogin ? <LoginPage /> : <Shell />}
+    </Session.Provider>
+  );
+}
+
+function NavLink(props: { to: string; active: boolean; children: ComponentChildren }) {
+  return (
+    <a
+      href={href(props.to)}
+      aria-current={props.active ? 'page' : undefined}
+      class={cx(
+        'block rounded-md px-3 py-2 text-sm font-medium no-underline hover:no-underline',
+        props.active ? 'bg-brand-800 text-white' : 'text-brand-50/90 hover:bg-brand-800/60 hover:text-white',
+      )}
+    >
+      {props.children}
+    </a>
+  );
+}
+
+function Shell() {
+  const hash = useHash();
+  const { info, refresh } = useSession();
+  const m = matchRoute(ROUTES, hash);
+  const studio = info.mode === 'studio';
+  const user = info.user;
+
+  useEffect(() => {
+    if (m?.name === 'login') navigate('/');
+  }, [m?.name]);
+
+  const id = Number(m?.params.id);
+  let page: ComponentChildren;
+  switch (m?.name) {
+    case 'home':
+      page = studio && info.organization_id ? <OrgPage id={info.organization_id} /> : user?.organization_id ? <OrgPage id={user.organization_id} /> : <OrgsPage />;
+      break;
+    case 'orgs': page = <OrgsPage />; break;
+    case 'org': page = <OrgPage id={id} />; break;
+    case 'project': page = <ProjectPage id={id} />; break;
+    case 'deployment': page = <DeploymentPage id={id} />; break;
+    case 'device': page = <DevicePage id={id} />; break;
+    case 'release': page = <ReleasePage id={id} />; break;
+    case 'rollout': page = <RolloutPage id={id} />; break;
+    case 'users': page = <UsersPage />; break;
+    case 'audit': page = <AuditPage />; break;
+    case 'account': page = <AccountPage />; break;
+    case 'login': page = null; break;
+    default:
+      page = (
+        <div class="mx-auto max-w-3xl px-6 py-16">
+          <ErrorBox error={new Error(`There is no page at "${hash.replace(/^#/, '')}".`)} title="Page not found" />
+          <p class="mt-4 text-sm"><a href="#/">Go to the start page</a></p>
+        </div>
+      );
+  }
+  const section = m?.name ?? '';
+  const inHome = ['home', 'org', 'orgs', 'project', 'deployment', 'device', 'release', 'rollout'].includes(section);
+
+  const logout = async () => {
+    try {
+      await fleet.logout();
+    } catch (e) {
+      if (!(e instanceof ApiError)) throw e;
+    }
+    navigate('/');
+    await refresh();
+  };
+
+  return (
+    <div class="flex min-h-screen">
+      <aside class="hidden w-60 shrink-0 flex-col bg-brand-900 px-3 py-5 text-white md:flex">
+        <a href="#/" class="mb-6 flex items-center gap-2 px-3 text-lg font-semibold text-white no-underline hover:no-underline">
+          <img src="/favicon.svg" alt="" class="h-7 w-7" /> Keel Fleet
+        </a>
+        <nav class="space-y-1" aria-label="Main">
+          {studio ? (
+            <NavLink to="/" active={inHome}>Projects &amp; devices</NavLink>
+          ) : user?.role === 'administrator' ? (
+            <NavLink to="/organizations" active={inHome}>Organisations</NavLink>
+          ) : (
+            <NavLink to="/" active={inHome}>My organisation</NavLink>
+          )}
+          {canManageUsers(info) && <NavLink to="/users" active={section === 'users'}>Users</NavLink>}
+          <NavLink to="/audit" active={section === 'audit'}>Audit log</NavLink>
+          {!studio && <NavLink to="/account" active={section === 'account'}>My account &amp; API tokens</NavLink>}
+        </nav>
+        <div class="mt-auto border-t border-brand-800 px-3 pt-4 text-xs text-brand-100">
+          {studio ? (
+            <>
+              <div class="font-semibold text-white">Studio mode</div>
+              <div>Local developer instance. No sign-in on this machine.</div>
+            </>
+          ) : (
+            <>
+              <div class="truncate font-semibold text-white" title={user?.email}>{user?.name || user?.email}</div>
+              <div>{user ? roleLabel[user.role] : ''}</div>
+              <button type="button" class="mt-2 text-xs font-medium text-white underline" onClick={() => void logout()}>
+                Sign out
+              </button>
+            </>
+          )}
+          {info.version && <div class="mt-2 text-brand-100/70">Keel Fleet {info.version}</div>}
+        </div>
+      </aside>
+      <div class="min-w-0 flex-1">
+        <header class="flex items-center justify-between border-b border-slate-200 bg-white px-4 py-2 md:hidden">
+          <a href="#/" class="font-semibold">Keel Fleet</a>
+          <nav class="flex gap-3 text-sm">
+            <a href="#/audit">Audit</a>
+            {!studio && <button type="button" class="text-sm" onClick={() => void logout()}>Sign out</button>}
+          </nav>
+        </header>
+        {(info.warnings ?? []).map((w, i) => (
+          <div key={i} role="alert" class="border-b border-amber-300 bg-amber-100 px-6 py-2 text-sm font-medium text-amber-950">
+            ⚠ {w}
+          </div>
+        ))}
+        <main>{page}</main>
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,56 @@
+import { fleet } from '../api/fleet';
+import type { AuditEntry } from '../api/models';
+import { Empty, ErrorBox, LoadMore, Page, Section, Spinner } from '../ui/components';
+import { dateTime } from '../ui/format';
+import { usePaged } from '../ui/hooks';
+
+// "project.create" → "Created project"; unknown actions are shown as they are.
+const VERBS: Record<string, string> = {
+  create: 'Created', update: 'Changed', delete: 'Deleted', login: 'Signed in', logout: 'Signed out', upload: 'Uploaded',
+  register: 'Registered', decommission: 'Decommissioned', start: 'Started', pause: 'Paused', resume: 'Resumed', cancel: 'Cancelled',
+  abort: 'Aborted', revoke: 'Revoked', disable: 'Disabled', enable: 'Enabled', invite: 'Invited', move: 'Moved', add: 'Added', remove: 'Removed',
+};
+
+export function describeAction(action: string): string {
+  const [obj, verb] = action.split('.', 2) as [string, string | undefined];
+  if (!verb) return action;
+  const v = VERBS[verb.split('_')[0] ?? ''] ?? verb.replace(/_/g, ' ');
+  return `${v} ${obj.replace(/_/g, ' ')}`;
+}
+
+function details(e: AuditEntry): string {
+  if (typeof e.details === 'string') return e.details;
+  const parts = Object.entries(e.details ?? {}).map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`);
+  return parts.join(' · ');
+}
+
+export function AuditPage() {
+  const list = usePaged((c) => fleet.audit(c), []);
+  return (
+    <Page title="Audit log" help="Every change made in Fleet: who did it, what, when and from which address. Nothing here can be edited or deleted.">
+      <Section title="Changes, newest first" flush>
+        {list.error && <div class="p-5"><ErrorBox error={list.error} onRetry={list.reload} /></div>}
+        {!list.error && list.loading && list.items.length === 0 && <div class="px-5"><Spinner /></div>}
+        {!list.loading && !list.error && list.items.length === 0 && <Empty title="Nothing recorded yet">Changes appear here as soon as someone makes one.</Empty>}
+        {list.items.length > 0 && (
+          <table class="table" data-testid="audit-table">
+            <thead><tr><th>When</th><th>Who</th><th>What</th><th>Object</th><th>Details</th><th>From</th></tr></thead>
+            <tbody>
+              {list.items.map((e) => (
+                <tr key={e.id}>
+                  <td class="whitespace-nowrap text-slate-600">{dateTime(e.at)}</td>
+                  <td class="font-medium">{e.actor}</td>
+                  <td title={e.action}>{describeAction(e.action)}</td>
+                  <td class="text-slate-600">{e.target_type} {e.target_id && <span class="mono">#{e.target_id}</span>}</td>
+                  <td class="max-w-md truncate text-slate-600" title={details(e)}>{details(e) || '—'}</td>
+                  <td class="mono text-slate-500">{e.remote}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+        <LoadMore hasMore={list.hasMore} loading={list.loading} onMore={list.more} />
+      </Section>
+    </Page>
+  );
+}

@@ -1,0 +1,285 @@
+import { useState } from 'preact/hooks';
+import { ApiError } from '../api/client';
+import { all, fleet } from '../api/fleet';
+import type { Device, Release } from '../api/models';
+import { href, navigate } from '../router';
+import { canWrite, useSession } from '../session';
+import { Empty, ErrorBox, Field, FormModal, LoadMore, Notice, Page, Section, Spinner, Stat, StatusBadge, TextInput } from '../ui/components';
+import { timeAgo } from '../ui/format';
+import { useAsync, useInterval, usePaged } from '../ui/hooks';
+import { useCrumbs } from './crumbs';
+
+export function connectionOf(d: Device): string {
+  if (d.status === 'decommissioned') return 'decommissioned';
+  return d.connection || (d.last_seen_at ? 'offline' : 'never');
+}
+
+export function DeploymentPage(props: { id: number }) {
+  const { info } = useSession();
+  const writable = canWrite(info);
+  const dep = useAsync(() => fleet.deployment(props.id), [props.id]);
+  const crumbs = useCrumbs({ projectId: dep.data?.project_id });
+  const devices = usePaged((c) => fleet.devices(props.id, c), [props.id]);
+  const rollouts = usePaged((c) => fleet.rollouts(props.id, c), [props.id]);
+  const proxies = useAsync(() => fleet.proxies(props.id), [props.id]);
+  const [dialog, setDialog] = useState<null | 'device' | 'rollout' | 'proxy'>(null);
+  useInterval(() => {
+    devices.reload();
+    rollouts.reload();
+  }, 5000);
+
+  if (dep.error) return <Page title="Deployment"><ErrorBox error={dep.error} onRetry={dep.reload} /></Page>;
+  if (!dep.data) return <Page title="Deployment"><Spinner /></Page>;
+  const d = dep.data;
+  const shown = devices.items;
+  const online = shown.filter((x) => connectionOf(x) === 'online' || connectionOf(x) === 'connected').length;
+  const never = shown.filter((x) => connectionOf(x) === 'never').length;
+  const active = rollouts.items.find((r) => r.status === 'running' || r.status === 'paused');
+
+  return (
+    <Page
+      title={d.name}
+      crumbs={[...crumbs, { label: d.name }]}
+      help={d.description || 'A group of devices that run the same release. Update them all at once with a phased rollout.'}
+      actions={
+        writable && (
+          <>
+            <button class="btn-secondary" onClick={() => setDialog('device')}>Register device</button>
+            <button class="btn-primary" onClick={() => setDialog('rollout')} disabled={!!active} title={active ? 'A rollout is already in progress' : undefined}>Start rollout</button>
+          </>
+        )
+      }
+    >
+      <div class="grid grid-cols-2 gap-4 lg:grid-cols-4">
+        <Stat label="Devices" value={d.device_count ?? shown.length} hint={devices.hasMore ? 'counts below cover the loaded page' : undefined} />
+        <Stat label="Online now" value={online} />
+        <Stat label="Offline" value={shown.length - online - never} />
+        <Stat label="Never connected" value={never} />
+      </div>
+
+      {active && (
+        <Notice tone={active.status === 'paused' ? 'warning' : 'info'} title={active.status === 'paused' ? 'A rollout is paused' : 'A rollout is in progress'}>
+          <a href={href(`/rollouts/${active.id}`)}>Open rollout #{active.id}</a> to follow it, pause, resume or cancel it.
+          {active.status_reason && <> Reason: {active.status_reason}</>}
+        </Notice>
+      )}
+
+      <Section title="Devices" help="Refreshed every 5 seconds." flush>
+        {devices.error && <div class="p-5"><ErrorBox error={devices.error} onRetry={devices.reload} /></div>}
+        {!devices.error && devices.loading && shown.length === 0 && <div class="px-5"><Spinner /></div>}
+        {!devices.loading && !devices.error && shown.length === 0 && (
+          <Empty title="No devices in this deployment" action={writable && <button class="btn-primary" onClick={() => setDialog('device')}>Register a device</button>}>
+            Register a device with its two public keys (printed by the device on first boot). Fleet gives it a private tunnel address.
+          </Empty>
+        )}
+        {shown.length > 0 && (
+          <table class="table">
+            <thead><tr><th>Device</th><th>Connection</th><th>Release</th><th>Tunnel address</th><th>Last seen</th></tr></thead>
+            <tbody>
+              {shown.map((x) => (
+                <tr key={x.id}>
+                  <td><a href={href(`/devices/${x.id}`)} class="font-medium">{x.name}</a></td>
+                  <td><StatusBadge status={connectionOf(x)} /></td>
+                  <td>{x.current_release ? <a href={href(`/releases/${x.current_release.id}`)}>{x.current_release.name} {x.current_release.version}</a> : x.current_release_id ? <a href={href(`/releases/${x.current_release_id}`)}>release #{x.current_release_id}</a> : <span class="text-slate-400">none yet</span>}</td>
+                  <td class="mono">{x.tunnel_address ?? '—'}</td>
+                  <td class="text-slate-500">{timeAgo(x.last_seen_at)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+        <LoadMore hasMore={devices.hasMore} loading={devices.loading} onMore={devices.more} />
+      </Section>
+
+      <Section title="Rollouts" help="Updates of this deployment, newest first." flush>
+        {rollouts.error && <div class="p-5"><ErrorBox error={rollouts.error} onRetry={rollouts.reload} /></div>}
+        {!rollouts.loading && !rollouts.error && rollouts.items.length === 0 && <Empty title="No rollouts yet">Start a rollout to update the devices to a release.</Empty>}
+        {rollouts.items.length > 0 && (
+          <table class="table">
+            <thead><tr><th>Rollout</th><th>Status</th><th>Devices</th><th>Batches</th><th>Started</th></tr></thead>
+            <tbody>
+              {rollouts.items.map((r) => (
+                <tr key={r.id}>
+                  <td><a href={href(`/rollouts/${r.id}`)} class="font-medium">#{r.id}</a> <span class="text-slate-500">release #{r.release_id}</span></td>
+                  <td><StatusBadge status={r.status} /></td>
+                  <td>{r.counts ? `${r.counts.succeeded} of ${r.total} updated` : r.total}</td>
+                  <td>{r.batches.join('% · ')}%</td>
+                  <td class="text-slate-500">{timeAgo(r.created_at)} by {r.created_by}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+        <LoadMore hasMore={rollouts.hasMore} loading={rollouts.loading} onMore={rollouts.more} />
+      </Section>
+
+      <Section
+        title="External services (proxies)"
+        help="Devices reach nothing outside Fleet except the services listed here."
+        actions={writable && <button class="btn-secondary" onClick={() => setDialog('proxy')}>Allow a service</button>}
+        flush
+      >
+        {proxies.error && <div class="p-5"><ErrorBox error={proxies.error} onRetry={proxies.reload} /></div>}
+        {proxies.data && proxies.data.items.length === 0 && <Empty title="No external services allowed">Devices in this deployment can only talk to Fleet.</Empty>}
+        {proxies.data && proxies.data.items.length > 0 && (
+          <table class="table">
+            <thead><tr><th>Service name</th><th>Forwarded to</th><th>Added</th>{writable && <th />}</tr></thead>
+            <tbody>
+              {proxies.data.items.map((p) => (
+                <tr key={p.name}>
+                  <td class="font-medium">{p.name}</td>
+                  <td class="mono">{p.host}:{p.port}</td>
+                  <td class="text-slate-500">{timeAgo(p.created_at)}</td>
+                  {writable && (
+                    <td class="text-right">
+                      <button class="btn-ghost text-red-700" onClick={async () => {
+                        if (!confirm(`Stop allowing devices to reach "${p.name}"?`)) return;
+                        await fleet.removeProxy(props.id, p.name).catch((e) => alert(e instanceof Error ? e.message : String(e)));
+                        proxies.reload();
+                      }}>Remove</button>
+                    </td>
+                  )}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </Section>
+
+      {dialog === 'device' && <RegisterDevice deploymentId={props.id} onClose={() => setDialog(null)} />}
+      {dialog === 'rollout' && <StartRollout deploymentId={props.id} projectId={d.project_id} onClose={() => setDialog(null)} />}
+      {dialog === 'proxy' && <AddProxy deploymentId={props.id} onClose={() => setDialog(null)} onDone={proxies.reload} />}
+    </Page>
+  );
+}
+
+function RegisterDevice(props: { deploymentId: number; onClose: () => void }) {
+  const [name, setName] = useState('');
+  const [tunnel, setTunnel] = useState('');
+  const [identity, setIdentity] = useState('');
+  return (
+    <FormModal
+      title="Register a device"
+      submitLabel="Register device"
+      onClose={props.onClose}
+      intro="A device proves who it is with two keys: one for the encrypted tunnel and one for its identity. Both are public keys (base64); the device keeps the private halves."
+      onSubmit={async () => {
+        if (tunnel.trim() && tunnel.trim() === identity.trim()) throw new ApiError(400, 'same_key', 'The tunnel key and the identity key must be different keys.', 'identity_public_key');
+        const dev = await fleet.registerDevice(props.deploymentId, { name: name.trim(), tunnel_public_key: tunnel.trim(), identity_public_key: identity.trim() });
+        navigate(`/devices/${dev.id}`);
+      }}
+    >
+      {(fe) => (
+        <>
+          <Field id="device-name" label="Device name" hint="Unique in this deployment, e.g. the serial number or its location." error={fe('name')}>
+            <TextInput id="device-name" value={name} onInput={setName} error={fe('name')} autoFocus />
+          </Field>
+          <Field id="device-tunnel-key" label="Tunnel public key" error={fe('tunnel_public_key')}>
+            <TextInput id="device-tunnel-key" value={tunnel} onInput={setTunnel} error={fe('tunnel_public_key')} mono />
+          </Field>
+          <Field id="device-identity-key" label="Identity public key" error={fe('identity_public_key')}>
+            <TextInput id="device-identity-key" value={identity} onInput={setIdentity} error={fe('identity_public_key')} mono />
+          </Field>
+        </>
+      )}
+    </FormModal>
+  );
+}
+
+const PLANS: Record<string, { label: string; batches: number[] }> = {
+  careful: { label: 'Careful: 5% → 25% → 50% → 100%', batches: [5, 25, 50, 100] },
+  standard: { label: 'Standard: 10% → 50% → 100%', batches: [10, 50, 100] },
+  all: { label: 'All devices at once', batches: [100] },
+};
+
+function StartRollout(props: { deploymentId: number; projectId: number; onClose: () => void }) {
+  const releases = useAsync(() => all<Release>((c) => fleet.releases(props.projectId, c), 500), [props.projectId]);
+  const [releaseId, setReleaseId] = useState<string>('');
+  const [plan, setPlan] = useState('standard');
+  const [threshold, setThreshold] = useState('10');
+  const [onFailure, setOnFailure] = useState('pause');
+  return (
+    <FormModal
+      title="Start a rollout"
+      submitLabel="Start rollout"
+      onClose={props.onClose}
+      intro="Devices are updated in batches. Each batch starts only when the previous one finished; if too many devices fail, the rollout stops by itself."
+      onSubmit={async () => {
+        const rid = Number(releaseId);
+        if (!rid) throw new ApiError(400, 'missing', 'Choose the release to install.', 'release_id');
+        const t = Number(threshold);
+        if (!Number.isInteger(t) || t < 0 || t > 100) throw new ApiError(400, 'invalid', 'Enter a whole number from 0 to 100.', 'failure_threshold_percent');
+        const r = await fleet.startRollout(props.deploymentId, { release_id: rid, batches: PLANS[plan]!.batches, failure_threshold_percent: t, on_failure: onFailure });
+        navigate(`/rollouts/${r.id}`);
+      }}
+    >
+      {(fe) => (
+        <>
+          <Field id="rollout-release" label="Release to install" error={fe('release_id')}>
+            {releases.error ? <ErrorBox error={releases.error} /> : (
+              <select id="rollout-release" class="input" value={releaseId} onChange={(e) => setReleaseId((e.target as HTMLSelectElement).value)}>
+                <option value="">{releases.loading ? 'Loading releases…' : releases.data?.length ? 'Choose a release…' : 'No releases: upload one in the project first'}</option>
+                {(releases.data ?? []).map((r) => <option key={r.id} value={String(r.id)}>{r.name} {r.version}</option>)}
+              </select>
+            )}
+          </Field>
+          <Field id="rollout-plan" label="Pace" hint="Percentages are of all devices in the deployment, cumulative." error={fe('batches')}>
+            <select id="rollout-plan" class="input" value={plan} onChange={(e) => setPlan((e.target as HTMLSelectElement).value)}>
+              {Object.entries(PLANS).map(([k, v]) => <option key={k} value={k}>{v.label}</option>)}
+            </select>
+          </Field>
+          {plan === 'all' && <Notice tone="warning">Updating every device at once leaves no chance to stop a bad release before it reaches all of them.</Notice>}
+          <div class="grid grid-cols-2 gap-4">
+            <Field id="rollout-threshold" label="Stop when failures exceed (%)" error={fe('failure_threshold_percent')}>
+              <TextInput id="rollout-threshold" type="number" value={threshold} onInput={setThreshold} error={fe('failure_threshold_percent')} />
+            </Field>
+            <Field id="rollout-on-failure" label="Then" error={fe('on_failure')}>
+              <select id="rollout-on-failure" class="input" value={onFailure} onChange={(e) => setOnFailure((e.target as HTMLSelectElement).value)}>
+                <option value="pause">Pause (a person decides)</option>
+                <option value="abort">Abort the rollout</option>
+              </select>
+            </Field>
+          </div>
+        </>
+      )}
+    </FormModal>
+  );
+}
+
+function AddProxy(props: { deploymentId: number; onClose: () => void; onDone: () => void }) {
+  const [name, setName] = useState('');
+  const [host, setHost] = useState('');
+  const [port, setPort] = useState('');
+  return (
+    <FormModal
+      title="Allow an external service"
+      submitLabel="Allow service"
+      onClose={props.onClose}
+      intro="Devices in this deployment will be able to open connections to this service through Fleet, by its name."
+      onSubmit={async () => {
+        const p = Number(port);
+        if (!Number.isInteger(p) || p < 1 || p > 65535) throw new ApiError(400, 'invalid', 'Enter a port from 1 to 65535.', 'port');
+        await fleet.addProxy(props.deploymentId, name.trim(), host.trim(), p);
+        props.onDone();
+      }}
+    >
+      {(fe) => (
+        <>
+          <Field id="proxy-name" label="Service name" hint="What devices ask for, e.g. 'mqtt'." error={fe('name')}>
+            <TextInput id="proxy-name" value={name} onInput={setName} error={fe('name')} autoFocus />
+          </Field>
+          <div class="grid grid-cols-3 gap-4">
+            <div class="col-span-2">
+              <Field id="proxy-host" label="Host" error={fe('host')}>
+                <TextInput id="proxy-host" value={host} onInput={setHost} error={fe('host')} placeholder="broker.example.com" />
+              </Field>
+            </div>
+            <Field id="proxy-port" label="Port" error={fe('port')}>
+              <TextInput id="proxy-port" type="number" value={port} onInput={setPort} error={fe('port')} placeholder="8883" />
+            </Field>
+          </div>
+        </>
+      )}
+    </FormModal>
+  );
+}

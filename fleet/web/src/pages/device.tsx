@@ -1,0 +1,159 @@
+import { useState } from 'preact/hooks';
+import { ApiError } from '../api/client';
+import { all, fleet } from '../api/fleet';
+import type { Release } from '../api/models';
+import { ManifestGraph } from '../graph/ManifestGraph';
+import { href, navigate } from '../router';
+import { canWrite, useSession } from '../session';
+import { DefList, Empty, ErrorBox, Field, FormModal, Notice, Page, Section, Spinner, StatusBadge } from '../ui/components';
+import { dateTime, timeAgo } from '../ui/format';
+import { useAsync, useInterval } from '../ui/hooks';
+import { useCrumbs } from './crumbs';
+import { connectionOf } from './deployment';
+
+export function DevicePage(props: { id: number }) {
+  const { info } = useSession();
+  const writable = canWrite(info);
+  const dev = useAsync(() => fleet.device(props.id), [props.id]);
+  const crumbs = useCrumbs({ deploymentId: dev.data?.deployment_id });
+  const releaseId = dev.data?.current_release_id ?? null;
+  const release = useAsync(() => (releaseId ? fleet.release(releaseId) : Promise.resolve(null)), [releaseId]);
+  const serial = useAsync(() => fleet.deviceLog(props.id), [props.id]);
+  const trace = useAsync(() => fleet.deviceTrace(props.id), [props.id]);
+  const [dialog, setDialog] = useState<null | 'update'>(null);
+  const [actionErr, setActionErr] = useState<unknown>(null);
+  useInterval(() => {
+    dev.reload();
+    serial.reload();
+  }, 5000);
+
+  if (dev.error) return <Page title="Device"><ErrorBox error={dev.error} onRetry={dev.reload} /></Page>;
+  if (!dev.data) return <Page title="Device"><Spinner /></Page>;
+  const d = dev.data;
+  const conn = connectionOf(d);
+  const retired = d.status === 'decommissioned';
+
+  const decommission = async () => {
+    if (!confirm(`Decommission "${d.name}"? Its keys stop working and it can no longer connect. This cannot be undone; register it again to reuse the hardware.`)) return;
+    try {
+      await fleet.decommissionDevice(d.id);
+      dev.reload();
+    } catch (e) {
+      setActionErr(e);
+    }
+  };
+
+  return (
+    <Page
+      title={d.name}
+      crumbs={[...crumbs, { label: d.name }]}
+      help="One device: whether it is connected, what it runs, and what it says."
+      actions={
+        writable && !retired && (
+          <>
+            <button class="btn-primary" onClick={() => setDialog('update')}>Update this device</button>
+            <button class="btn-secondary text-red-700" onClick={() => void decommission()}>Decommission</button>
+          </>
+        )
+      }
+    >
+      {actionErr !== null && <ErrorBox error={actionErr} title="Action failed" />}
+      {retired && <Notice tone="warning" title="Decommissioned">This device can no longer connect. Its record is kept for the audit trail.</Notice>}
+      <div class="grid grid-cols-1 gap-6 lg:grid-cols-2">
+        <Section title="Status">
+          <DefList
+            items={[
+              ['Connection', <><StatusBadge status={conn} /> <span class="ml-2 text-slate-500">last seen {timeAgo(d.last_seen_at)}</span></>],
+              ['Registration', <StatusBadge status={d.status} />],
+              ['Tunnel address', <span class="mono">{d.tunnel_address ?? '—'}</span>],
+              ['Registered', dateTime(d.created_at)],
+            ]}
+          />
+        </Section>
+        <Section title="Keys" help="Public keys the device proves itself with.">
+          <DefList
+            items={[
+              ['Tunnel key', <span class="mono">{d.tunnel_public_key ?? '—'}</span>],
+              ['Identity key', <span class="mono">{d.identity_public_key ?? '—'}</span>],
+            ]}
+          />
+        </Section>
+      </div>
+
+      <Section title="Current release" help="The software the device reported running, drawn from its manifest.">
+        {!releaseId && <Empty title="No release reported yet">The device reports its release when it connects. You can also send it one with "Update this device".</Empty>}
+        {release.error && <ErrorBox error={release.error} />}
+        {release.data && (
+          <div class="space-y-4">
+            <p class="text-sm">
+              <a href={href(`/releases/${release.data.id}`)} class="font-semibold">{release.data.name} {release.data.version}</a>
+              <span class="text-slate-500"> · uploaded {timeAgo(release.data.created_at)}</span>
+            </p>
+            {release.data.manifest ? <ManifestGraph manifest={release.data.manifest} title={`Components and channels of ${release.data.name} ${release.data.version}`} /> : <p class="text-sm text-slate-500">No manifest summary in this release.</p>}
+          </div>
+        )}
+      </Section>
+
+      <div class="grid grid-cols-1 gap-6 xl:grid-cols-2">
+        <Section title="Serial console" help="The device's console output, newest at the bottom. Refreshed every 5 seconds.">
+          {serial.error ? <ErrorBox error={serial.error} /> : (
+            <pre class="mono h-72 overflow-auto rounded-md bg-slate-900 p-3 text-slate-100" data-testid="serial-log" aria-label="Serial console output">
+              {serial.data && serial.data.items.length > 0
+                ? serial.data.items.map((l) => l.text).join('\n')
+                : <span class="text-slate-400">{serial.loading ? 'Loading…' : 'No output received yet. Output appears here while the device is connected.'}</span>}
+            </pre>
+          )}
+        </Section>
+        <Section title="Trace" help="Events the device recorded (restarts, faults, channel activity).">
+          {trace.error ? <ErrorBox error={trace.error} /> : trace.data && trace.data.items.length > 0 ? (
+            <div class="h-72 overflow-auto">
+              <table class="table">
+                <thead><tr><th>Time</th><th>Component</th><th>Event</th></tr></thead>
+                <tbody>
+                  {trace.data.items.map((t, i) => (
+                    <tr key={i}>
+                      <td class="whitespace-nowrap text-slate-500">{dateTime(t.at)}</td>
+                      <td>{t.component ?? '—'}</td>
+                      <td class="mono">{t.event}{t.data !== undefined ? ` ${JSON.stringify(t.data)}` : ''}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          ) : <Empty title="No trace events">{trace.loading ? 'Loading…' : 'Trace collection is off or the device has not sent any events.'}</Empty>}
+        </Section>
+      </div>
+
+      {dialog === 'update' && <UpdateDevice deviceId={d.id} deploymentId={d.deployment_id} onClose={() => setDialog(null)} />}
+    </Page>
+  );
+}
+
+function UpdateDevice(props: { deviceId: number; deploymentId: number; onClose: () => void }) {
+  const dep = useAsync(() => fleet.deployment(props.deploymentId), [props.deploymentId]);
+  const releases = useAsync(() => (dep.data ? all<Release>((c) => fleet.releases(dep.data!.project_id, c), 500) : Promise.resolve([] as Release[])), [dep.data?.project_id]);
+  const [releaseId, setReleaseId] = useState('');
+  return (
+    <FormModal
+      title="Update this device"
+      submitLabel="Send update"
+      onClose={props.onClose}
+      intro="The device receives the signed release, checks the signature itself, installs it next to the running one and switches over. If the new release does not start, the device goes back to the old one."
+      onSubmit={async () => {
+        const rid = Number(releaseId);
+        if (!rid) throw new ApiError(400, 'missing', 'Choose the release to install.', 'release_id');
+        const r = await fleet.updateDevice(props.deviceId, rid);
+        if (r && typeof r.id === 'number') navigate(`/rollouts/${r.id}`);
+      }}
+    >
+      {(fe) => (
+        <Field id="update-release" label="Release" error={fe('release_id')}>
+          <select id="update-release" class="input" value={releaseId} onChange={(e) => setReleaseId((e.target as HTMLSelectElement).value)}>
+            <option value="">{releases.loading ? 'Loading…' : 'Choose a release…'}</option>
+            {(releases.data ?? []).map((r) => <option key={r.id} value={String(r.id)}>{r.name} {r.version}</option>)}
+          </select>
+        </Field>
+      )}
+    </FormModal>
+  );
+}

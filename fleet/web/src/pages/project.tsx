@@ -1,0 +1,263 @@
+import { useRef, useState } from 'preact/hooks';
+import { ApiError } from '../api/client';
+import { fleet } from '../api/fleet';
+import type { SigningKey } from '../api/models';
+import { href, navigate } from '../router';
+import { canWrite, isAdmin, useSession } from '../session';
+import { Badge, Empty, ErrorBox, Field, FormModal, LoadMore, Modal, Notice, Page, Section, Spinner, TextInput } from '../ui/components';
+import { bytes, shortHex, timeAgo } from '../ui/format';
+import { useAsync, usePaged } from '../ui/hooks';
+
+export function ProjectPage(props: { id: number }) {
+  const { info } = useSession();
+  const writable = canWrite(info);
+  const project = useAsync(() => fleet.project(props.id), [props.id]);
+  const org = useAsync(
+    () => (project.data && info.mode === 'fleet' ? fleet.org(project.data.organization_id) : Promise.resolve(null)),
+    [project.data?.organization_id, info.mode],
+  );
+  const deployments = usePaged((c) => fleet.deployments(props.id, c), [props.id]);
+  const releases = usePaged((c) => fleet.releases(props.id, c), [props.id]);
+  const keys = useAsync(() => fleet.keys(props.id), [props.id]);
+  const [dialog, setDialog] = useState<null | 'deployment' | 'upload' | 'key'>(null);
+
+  if (project.error) return <Page title="Project"><ErrorBox error={project.error} onRetry={project.reload} /></Page>;
+  if (!project.data) return <Page title="Project"><Spinner /></Page>;
+  const p = project.data;
+  const activeKeys = (keys.data?.items ?? []).filter((k) => !k.revoked_at);
+  const crumbs = info.mode === 'studio'
+    ? [{ label: 'Projects', href: href('/') }, { label: p.name }]
+    : [
+        ...(isAdmin(info) ? [{ label: 'Organisations', href: href('/organizations') }] : []),
+        { label: org.data?.name ?? 'Organisation', href: href(`/organizations/${p.organization_id}`) },
+        { label: p.name },
+      ];
+
+  return (
+    <Page title={p.name} crumbs={crumbs} help={p.description || 'Releases, signing keys and deployments of this project.'}>
+      {writable && keys.data && activeKeys.length === 0 && (
+        <Notice tone="warning" title="Add a signing key before uploading releases">
+          Fleet only accepts releases signed by a key of this project. Create a key pair on your own machine with
+          <code class="mono"> keel keygen</code>, then add its <em>public</em> key here. The private key never leaves your machine —
+          Fleet never asks for it, so even a compromised Fleet server cannot sign software for your devices.
+        </Notice>
+      )}
+
+      <Section
+        title="Deployments"
+        help="Groups of devices that run the same release, e.g. 'staging' and 'production'."
+        actions={writable && <button class="btn-primary" onClick={() => setDialog('deployment')}>New deployment</button>}
+        flush
+      >
+        {deployments.error && <div class="p-5"><ErrorBox error={deployments.error} onRetry={deployments.reload} /></div>}
+        {!deployments.error && deployments.loading && deployments.items.length === 0 && <div class="px-5"><Spinner /></div>}
+        {!deployments.loading && !deployments.error && deployments.items.length === 0 && (
+          <Empty title="No deployments yet">Create a deployment, then register devices in it.</Empty>
+        )}
+        {deployments.items.length > 0 && (
+          <table class="table">
+            <thead><tr><th>Deployment</th><th>Devices</th><th>Description</th><th>Created</th></tr></thead>
+            <tbody>
+              {deployments.items.map((d) => (
+                <tr key={d.id}>
+                  <td><a href={href(`/deployments/${d.id}`)} class="font-medium">{d.name}</a></td>
+                  <td>{d.device_count ?? '—'}</td>
+                  <td class="text-slate-600">{d.description || <span class="text-slate-400">—</span>}</td>
+                  <td class="text-slate-500">{timeAgo(d.created_at)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+        <LoadMore hasMore={deployments.hasMore} loading={deployments.loading} onMore={deployments.more} />
+      </Section>
+
+      <Section
+        title="Releases"
+        help="Signed software packages built with 'keel release' and 'keel sign'. Fleet checks each signature on upload."
+        actions={writable && <button class="btn-primary" onClick={() => setDialog('upload')}>Upload release</button>}
+        flush
+      >
+        {releases.error && <div class="p-5"><ErrorBox error={releases.error} onRetry={releases.reload} /></div>}
+        {!releases.error && releases.loading && releases.items.length === 0 && <div class="px-5"><Spinner /></div>}
+        {!releases.loading && !releases.error && releases.items.length === 0 && (
+          <Empty title="No releases yet">Upload a release file (.krel) signed with one of this project's keys.</Empty>
+        )}
+        {releases.items.length > 0 && (
+          <table class="table">
+            <thead><tr><th>Release</th><th>Signature</th><th>Size</th><th>Uploaded</th></tr></thead>
+            <tbody>
+              {releases.items.map((r) => (
+                <tr key={r.id}>
+                  <td><a href={href(`/releases/${r.id}`)} class="font-medium">{r.name} {r.version}</a></td>
+                  <td><Badge tone="green" title={`Signed by key ${r.key_id}`}>Verified · key {shortHex(r.key_id, 8)}</Badge></td>
+                  <td>{bytes(r.file_size)}</td>
+                  <td class="text-slate-500">{timeAgo(r.created_at)} by {r.created_by}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+        <LoadMore hasMore={releases.hasMore} loading={releases.loading} onMore={releases.more} />
+      </Section>
+
+      <Section
+        title="Signing keys"
+        help="Public keys only. A release is accepted when it is signed by one of the keys that are not revoked."
+        actions={writable && <button class="btn-secondary" onClick={() => setDialog('key')}>Add public key</button>}
+        flush
+      >
+        {keys.error && <div class="p-5"><ErrorBox error={keys.error} onRetry={keys.reload} /></div>}
+        {keys.loading && !keys.data && <div class="px-5"><Spinner /></div>}
+        {keys.data && keys.data.items.length === 0 && <Empty title="No signing keys">Add the public key printed by 'keel keygen'.</Empty>}
+        {keys.data && keys.data.items.length > 0 && (
+          <KeyTable keys={keys.data.items} writable={writable} projectId={props.id} onChange={keys.reload} />
+        )}
+      </Section>
+
+      {dialog === 'deployment' && <NewDeployment projectId={props.id} onClose={() => setDialog(null)} />}
+      {dialog === 'upload' && <UploadRelease projectId={props.id} onClose={() => setDialog(null)} onDone={(id) => navigate(`/releases/${id}`)} />}
+      {dialog === 'key' && <AddKey projectId={props.id} onClose={() => setDialog(null)} onDone={keys.reload} />}
+    </Page>
+  );
+}
+
+function KeyTable(props: { keys: SigningKey[]; writable: boolean; projectId: number; onChange: () => void }) {
+  const [err, setErr] = useState<unknown>(null);
+  const revoke = async (k: SigningKey) => {
+    if (!confirm(`Revoke key "${k.name}"? Releases signed only by this key can no longer be uploaded. Devices are not affected.`)) return;
+    try {
+      await fleet.revokeKey(props.projectId, k.id);
+      props.onChange();
+    } catch (e) {
+      setErr(e);
+    }
+  };
+  return (
+    <>
+      {err !== null && <div class="p-5"><ErrorBox error={err} title="Key not revoked" /></div>}
+      <table class="table">
+        <thead><tr><th>Name</th><th>Key id</th><th>Status</th><th>Added</th>{props.writable && <th />}</tr></thead>
+        <tbody>
+          {props.keys.map((k) => (
+            <tr key={k.id}>
+              <td class="font-medium">{k.name}</td>
+              <td class="mono" title={k.public_key}>{shortHex(k.key_id, 16)}</td>
+              <td>{k.revoked_at ? <Badge tone="red">Revoked</Badge> : <Badge tone="green">Trusted</Badge>}</td>
+              <td class="text-slate-500">{timeAgo(k.created_at)}</td>
+              {props.writable && <td class="text-right">{!k.revoked_at && <button class="btn-ghost text-red-700" onClick={() => void revoke(k)}>Revoke</button>}</td>}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </>
+  );
+}
+
+function NewDeployment(props: { projectId: number; onClose: () => void }) {
+  const [name, setName] = useState('');
+  const [desc, setDesc] = useState('');
+  return (
+    <FormModal
+      title="New deployment"
+      submitLabel="Create deployment"
+      onClose={props.onClose}
+      onSubmit={async () => {
+        const d = await fleet.createDeployment(props.projectId, name.trim(), desc.trim());
+        navigate(`/deployments/${d.id}`);
+      }}
+    >
+      {(fe) => (
+        <>
+          <Field id="deployment-name" label="Name" hint="Where or what the devices are, e.g. 'staging' or 'plant-north'." error={fe('name')}>
+            <TextInput id="deployment-name" value={name} onInput={setName} error={fe('name')} autoFocus />
+          </Field>
+          <Field id="deployment-description" label="Description (optional)" error={fe('description')}>
+            <TextInput id="deployment-description" value={desc} onInput={setDesc} error={fe('description')} />
+          </Field>
+        </>
+      )}
+    </FormModal>
+  );
+}
+
+function AddKey(props: { projectId: number; onClose: () => void; onDone: () => void }) {
+  const [name, setName] = useState('');
+  const [pub, setPub] = useState('');
+  return (
+    <FormModal
+      title="Add a public signing key"
+      submitLabel="Add key"
+      onClose={props.onClose}
+      intro={<>Paste the <strong>public</strong> key from <code class="mono">keel keygen</code> (the <code class="mono">.pub</code> file). Never paste a private key anywhere.</>}
+      onSubmit={async () => {
+        if (/secret|private/i.test(pub)) throw new ApiError(400, 'private_key', 'This looks like a PRIVATE key. Keep it secret and paste the public key (.pub) instead.', 'public_key');
+        await fleet.addKey(props.projectId, name.trim(), pub.trim());
+        props.onDone();
+      }}
+    >
+      {(fe) => (
+        <>
+          <Field id="key-name" label="Name" hint="Who or what holds the private key, e.g. 'release-manager-2026'." error={fe('name')}>
+            <TextInput id="key-name" value={name} onInput={setName} error={fe('name')} autoFocus />
+          </Field>
+          <Field id="key-public" label="Public key" error={fe('public_key')}>
+            <textarea id="key-public" class={`input mono ${fe('public_key') ? 'input-error' : ''}`} rows={3} value={pub} onInput={(e) => setPub((e.target as HTMLTextAreaElement).value)} />
+          </Field>
+        </>
+      )}
+    </FormModal>
+  );
+}
+
+function UploadRelease(props: { projectId: number; onClose: () => void; onDone: (id: number) => void }) {
+  const input = useRef<HTMLInputElement>(null);
+  const [file, setFile] = useState<File | null>(null);
+  const [progress, setProgress] = useState<[number, number] | null>(null);
+  const [err, setErr] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const upload = async (e: Event) => {
+    e.preventDefault();
+    if (!file) {
+      setErr(new Error('Choose a release file first.'));
+      return;
+    }
+    setBusy(true);
+    setErr(null);
+    try {
+      const r = await fleet.uploadRelease(props.projectId, file, (s, t) => setProgress([s, t]));
+      props.onDone(r.id);
+    } catch (x) {
+      setErr(x);
+      setProgress(null);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const pct = progress ? Math.round((100 * progress[0]) / Math.max(1, progress[1])) : 0;
+  return (
+    <Modal title="Upload a release" onClose={props.onClose}>
+      <form onSubmit={upload} class="space-y-4">
+        <p class="text-sm text-slate-600">
+          Build it with <code class="mono">keel release</code>, sign it with <code class="mono">keel sign</code>, then choose the file here.
+          Fleet verifies the signature against this project's keys and rejects anything else.
+        </p>
+        <Field id="release-file" label="Release file">
+          <input ref={input} id="release-file" name="release-file" type="file" class="input" onChange={(e) => setFile((e.target as HTMLInputElement).files?.[0] ?? null)} />
+        </Field>
+        {file && <p class="text-sm text-slate-600">{file.name} · {bytes(file.size)}</p>}
+        {progress && (
+          <div>
+            <div class="h-2 w-full overflow-hidden rounded-full bg-slate-200"><div class="h-2 bg-brand-600" style={{ width: `${pct}%` }} /></div>
+            <p class="mt-1 text-xs text-slate-500">{pct < 100 ? `Uploading… ${pct}%` : 'Verifying signature…'}</p>
+          </div>
+        )}
+        {err !== null && <ErrorBox error={err} title="Release not accepted" />}
+        <div class="flex justify-end gap-2">
+          <button type="button" class="btn-secondary" onClick={props.onClose}>Cancel</button>
+          <button type="submit" class="btn-primary" disabled={busy}>{busy ? 'Uploading…' : 'Upload and verify'}</button>
+        </div>
+      </form>
+    </Modal>
+  );
+}

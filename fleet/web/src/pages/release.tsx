@@ -1,0 +1,108 @@
+import { fleet } from '../api/fleet';
+import { ManifestGraph } from '../graph/ManifestGraph';
+import { href } from '../router';
+import { Badge, DefList, Empty, ErrorBox, LoadMore, Page, Section, Spinner, StatusBadge } from '../ui/components';
+import { bytes, dateTime, shortHex, timeAgo } from '../ui/format';
+import { useAsync, usePaged } from '../ui/hooks';
+import { useCrumbs } from './crumbs';
+import { connectionOf } from './deployment';
+
+export function ReleasePage(props: { id: number }) {
+  const rel = useAsync(() => fleet.release(props.id), [props.id]);
+  const crumbs = useCrumbs({ projectId: rel.data?.project_id });
+  const devices = usePaged((c) => fleet.releaseDevices(props.id, c), [props.id]);
+  const keys = useAsync(() => (rel.data ? fleet.keys(rel.data.project_id) : Promise.resolve(null)), [rel.data?.project_id]);
+
+  if (rel.error) return <Page title="Release"><ErrorBox error={rel.error} onRetry={rel.reload} /></Page>;
+  if (!rel.data) return <Page title="Release"><Spinner /></Page>;
+  const r = rel.data;
+  const title = `${r.name} ${r.version}`;
+  const key = keys.data?.items.find((k) => k.key_id === r.key_id);
+  const sigOk = r.signature ? r.signature.status === 'verified' : true; // stored releases were verified on upload
+  return (
+    <Page title={title} crumbs={[...crumbs, { label: title }]} help="A signed software package: the system manifest and the component images it names.">
+      <div class="grid grid-cols-1 gap-6 lg:grid-cols-2">
+        <Section title="Signature">
+          <div class="space-y-3">
+            {sigOk ? (
+              <Badge tone="green">Signature verified</Badge>
+            ) : (
+              <Badge tone="red">{r.signature?.status ?? 'Not verified'}</Badge>
+            )}
+            <DefList
+              items={[
+                ['Signed by', key ? <>{key.name} {key.revoked_at && <Badge tone="red">key revoked since</Badge>}</> : <span class="text-slate-500">a key of this project</span>],
+                ['Key id', <span class="mono">{r.key_id}</span>],
+              ]}
+            />
+            <p class="text-xs text-slate-500">
+              Fleet checked this signature when the file was uploaded. Devices check it again themselves before installing: Fleet cannot
+              change a release without breaking its signature.
+            </p>
+          </div>
+        </Section>
+        <Section title="Details">
+          <DefList
+            items={[
+              ['System', r.name],
+              ['Version', r.version],
+              ['Size', bytes(r.file_size)],
+              ['Uploaded', `${dateTime(r.created_at)} by ${r.created_by}`],
+              ...(r.release_id ? ([['Content digest', <span class="mono">{shortHex(r.release_id, 24)}</span>]] as Array<[string, preact.ComponentChildren]>) : []),
+              ...(r.build_id ? ([['Build', <span class="mono">{r.build_id}</span>]] as Array<[string, preact.ComponentChildren]>) : []),
+            ]}
+          />
+        </Section>
+      </div>
+
+      <Section title="Manifest" help="Components of the system and the channels between them.">
+        {r.manifest ? <ManifestGraph manifest={r.manifest} title={`Components and channels of ${title}`} /> : <p class="text-sm text-slate-500">No manifest summary.</p>}
+        {r.manifest && r.manifest.configurable.length > 0 && (
+          <div class="mt-5">
+            <h3 class="mb-2 text-sm font-semibold">Configurable settings</h3>
+            <p class="mb-2 text-xs text-slate-500">Only these keys can be set per device or per deployment (overlays).</p>
+            <table class="table">
+              <thead><tr><th>Component</th><th>Setting</th><th>Type</th></tr></thead>
+              <tbody>{r.manifest.configurable.map((c) => <tr key={`${c.component}.${c.key}`}><td>{c.component}</td><td class="mono">{c.key}</td><td>{c.type}</td></tr>)}</tbody>
+            </table>
+          </div>
+        )}
+        {r.manifest_toml && (
+          <details class="mt-5">
+            <summary class="cursor-pointer text-sm font-medium text-brand-700">Show the manifest as written (TOML)</summary>
+            <pre class="mono mt-2 max-h-96 overflow-auto rounded-md bg-slate-900 p-3 text-slate-100">{r.manifest_toml}</pre>
+          </details>
+        )}
+      </Section>
+
+      {r.components && r.components.length > 0 && (
+        <Section title="Component images" flush>
+          <table class="table">
+            <thead><tr><th>Component</th><th>Size</th><th>Hash</th></tr></thead>
+            <tbody>{r.components.map((c) => <tr key={c.name}><td class="font-medium">{c.name}</td><td>{bytes(c.size)}</td><td class="mono" title={c.hash}>{c.hash_alg ? `${c.hash_alg}:` : ''}{shortHex(c.hash, 16)}</td></tr>)}</tbody>
+          </table>
+        </Section>
+      )}
+
+      <Section title="Devices running this release" flush>
+        {devices.error && <div class="p-5"><ErrorBox error={devices.error} onRetry={devices.reload} /></div>}
+        {!devices.loading && !devices.error && devices.items.length === 0 && <Empty title="No device runs this release yet">Start a rollout in a deployment to install it.</Empty>}
+        {devices.items.length > 0 && (
+          <table class="table">
+            <thead><tr><th>Device</th><th>Connection</th><th>Last seen</th></tr></thead>
+            <tbody>
+              {devices.items.map((d) => (
+                <tr key={d.id}>
+                  <td><a href={href(`/devices/${d.id}`)} class="font-medium">{d.name}</a></td>
+                  <td><StatusBadge status={connectionOf(d)} /></td>
+                  <td class="text-slate-500">{timeAgo(d.last_seen_at)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+        <LoadMore hasMore={devices.hasMore} loading={devices.loading} onMore={devices.more} />
+      </Section>
+    </Page>
+  );
+}

@@ -1,0 +1,130 @@
+import { useState } from 'preact/hooks';
+import { fleet } from '../api/fleet';
+import type { Rollout, RolloutTarget } from '../api/models';
+import { href } from '../router';
+import { canWrite, useSession } from '../session';
+import { DefList, Empty, ErrorBox, LoadMore, Notice, Page, ProgressBar, Section, Spinner, Stat, StatusBadge, cx } from '../ui/components';
+import { dateTime, timeAgo } from '../ui/format';
+import { useAsync, useInterval, usePaged } from '../ui/hooks';
+import { useCrumbs } from './crumbs';
+
+// Counts per target state; from the server's counts when it sends them, else from the targets.
+export function rolloutCounts(r: Rollout, targets: RolloutTarget[]): { done: number; failed: number; running: number; waiting: number; other: number } {
+  if (r.counts) {
+    const c = r.counts;
+    const running = (c.running ?? 0) + (c.in_progress ?? 0);
+    const other = (c.skipped ?? 0) + (c.cancelled ?? 0);
+    return { done: c.succeeded, failed: c.failed, running, waiting: Math.max(0, r.total - c.succeeded - c.failed - running - other), other };
+  }
+  const by = (s: string[]) => targets.filter((t) => s.includes(t.status)).length;
+  const done = by(['succeeded', 'done', 'completed']);
+  const failed = by(['failed']);
+  const running = by(['running', 'in_progress', 'sent', 'updating']);
+  const other = by(['skipped', 'cancelled', 'canceled']);
+  return { done, failed, running, waiting: Math.max(0, r.total - done - failed - running - other), other };
+}
+
+export function RolloutPage(props: { id: number }) {
+  const { info } = useSession();
+  const writable = canWrite(info);
+  const ro = useAsync(() => fleet.rollout(props.id), [props.id]);
+  const crumbs = useCrumbs({ deploymentId: ro.data?.deployment_id });
+  const targets = usePaged((c) => fleet.rolloutTargets(props.id, c), [props.id]);
+  const release = useAsync(() => (ro.data ? fleet.release(ro.data.release_id) : Promise.resolve(null)), [ro.data?.release_id]);
+  const [busy, setBusy] = useState(false);
+  const [err, setErr] = useState<unknown>(null);
+  const live = ro.data && (ro.data.status === 'running' || ro.data.status === 'paused');
+  useInterval(() => {
+    ro.reload();
+    targets.reload();
+  }, live ? 3000 : null);
+
+  if (ro.error) return <Page title="Rollout"><ErrorBox error={ro.error} onRetry={ro.reload} /></Page>;
+  if (!ro.data) return <Page title="Rollout"><Spinner /></Page>;
+  const r = ro.data;
+  const c = rolloutCounts(r, targets.items);
+  const act = async (a: 'pause' | 'resume' | 'cancel') => {
+    if (a === 'cancel' && !confirm('Cancel this rollout? Devices already updated keep the new release; the others are not updated.')) return;
+    setBusy(true);
+    setErr(null);
+    try {
+      await fleet.rolloutAction(r.id, a);
+      ro.reload();
+      targets.reload();
+    } catch (e) {
+      setErr(e);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const relName = release.data ? `${release.data.name} ${release.data.version}` : `release #${r.release_id}`;
+  return (
+    <Page
+      title={`Rollout #${r.id}`}
+      crumbs={[...crumbs, { label: `Rollout #${r.id}` }]}
+      help={<>Installing <a href={href(`/releases/${r.release_id}`)}>{relName}</a> on {r.total} device{r.total === 1 ? '' : 's'}, batch by batch.</>}
+      actions={
+        writable && live && (
+          <>
+            {r.status === 'running' && <button class="btn-secondary" disabled={busy} onClick={() => void act('pause')}>Pause</button>}
+            {r.status === 'paused' && <button class="btn-primary" disabled={busy} onClick={() => void act('resume')}>Resume</button>}
+            <button class="btn-danger" disabled={busy} onClick={() => void act('cancel')}>Cancel rollout</button>
+          </>
+        )
+      }
+    >
+      {err !== null && <ErrorBox error={err} title="Action failed" />}
+      {r.status === 'paused' && <Notice tone="warning" title="Paused">{r.status_reason || 'Paused by a person.'} Press Resume to continue with the next devices.</Notice>}
+      {r.status === 'aborted' && <Notice tone="danger" title="Aborted">{r.status_reason || 'Too many devices failed to update.'}</Notice>}
+      <div class="grid grid-cols-2 gap-4 lg:grid-cols-4">
+        <Stat label="Status" value={<StatusBadge status={r.status} />} />
+        <Stat label="Updated" value={`${c.done} / ${r.total}`} />
+        <Stat label="Failed" value={c.failed} hint={`stops above ${r.failure_threshold_percent}% (${r.on_failure === 'abort' ? 'abort' : 'pause'})`} />
+        <Stat label="Batch" value={`${Math.min(r.current_batch + 1, r.batches.length)} of ${r.batches.length}`} />
+      </div>
+      <Section title="Progress">
+        <ProgressBar
+          total={r.total}
+          parts={[
+            { value: c.done, tone: 'green', label: 'updated' },
+            { value: c.running, tone: 'blue', label: 'in progress' },
+            { value: c.failed, tone: 'red', label: 'failed' },
+            { value: c.other, tone: 'violet', label: 'skipped or cancelled' },
+            { value: c.waiting, tone: 'slate', label: 'waiting' },
+          ]}
+        />
+        <ol class="mt-5 flex flex-wrap gap-2" aria-label="Batches">
+          {r.batches.map((pct, i) => (
+            <li key={i} class={cx('rounded-md border px-3 py-1.5 text-xs', i < r.current_batch ? 'border-emerald-300 bg-emerald-50 text-emerald-900' : i === r.current_batch && live ? 'border-sky-300 bg-sky-50 font-semibold text-sky-900' : 'border-slate-200 text-slate-600')}>
+              Batch {i + 1}: up to {pct}%
+            </li>
+          ))}
+        </ol>
+        <div class="mt-5">
+          <DefList items={[['Started', `${dateTime(r.created_at)} by ${r.created_by}`], ['Last change', timeAgo(r.updated_at)]]} />
+        </div>
+      </Section>
+      <Section title="Devices in this rollout" flush>
+        {targets.error && <div class="p-5"><ErrorBox error={targets.error} onRetry={targets.reload} /></div>}
+        {!targets.loading && !targets.error && targets.items.length === 0 && <Empty title="No devices">The deployment had no devices when the rollout started.</Empty>}
+        {targets.items.length > 0 && (
+          <table class="table">
+            <thead><tr><th>Device</th><th>Batch</th><th>Status</th><th>Message</th><th>Updated</th></tr></thead>
+            <tbody>
+              {targets.items.map((t) => (
+                <tr key={t.device_id}>
+                  <td><a href={href(`/devices/${t.device_id}`)}>{t.device_name ?? `device #${t.device_id}`}</a></td>
+                  <td>{t.batch + 1}</td>
+                  <td><StatusBadge status={t.status} /></td>
+                  <td class="text-slate-600">{t.message || '—'}</td>
+                  <td class="text-slate-500">{timeAgo(t.updated_at)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+        <LoadMore hasMore={targets.hasMore} loading={targets.loading} onMore={targets.more} />
+      </Section>
+    </Page>
+  );
+}
