@@ -23,6 +23,9 @@ _start:
     msr     daifset, #0xf
     mrs     x9, CurrentEL
     lsr     x9, x9, #2
+    adrp    x10, arch_boot_el             // .data, not .bss: survives the .bss clear below
+    add     x10, x10, :lo12:arch_boot_el
+    str     x9, [x10]
     cmp     x9, #3
     b.eq    from_el3
     cmp     x9, #2
@@ -153,6 +156,11 @@ high_entry:
 4:  wfi
     b       4b
     .ltorg
+
+    .section .data.boot_el, "aw"
+    .balign 8
+    .global arch_boot_el
+arch_boot_el: .quad 0                     // the exception level QEMU entered us at (printed)
 
     .section .bss.early_tables, "aw", %nobits
     .balign 4096

@@ -7,6 +7,7 @@ using keel::kernel::BootParams;
 using keel::kernel::MemoryRegion;
 
 extern "C" [[noreturn]] void restore_user(UserContext* ctx);
+extern "C" std::uint64_t arch_boot_el;
 
 namespace keel::arch::machine {
 namespace {
@@ -81,7 +82,9 @@ extern "C" [[noreturn]] void arch_boot_main() {
   params.root_elf_size = static_cast<std::size_t>(__root_elf_end - __root_elf_start);
   params.timer_frequency = timer_frequency();
 
-  puts("Keel kernel: aarch64 EL1, MMU on, ");
+  puts("Keel kernel: aarch64, entered at EL");
+  debug_putc(static_cast<char>('0' + (arch_boot_el & 3)));
+  puts(", running at EL1, MMU on, ");
   puts(have_dtb ? "RAM from DTB\n" : "no DTB, default 512 MiB RAM\n");
   for (std::size_t i = 0; i < params.ram_count; ++i) print_region("  ram    ", params.ram[i]);
   for (std::size_t i = 0; i < params.device_count; ++i) print_region("  device ", params.device[i]);

@@ -162,3 +162,25 @@ thread_b:
     svc     #0
     b       thread_b
 user_prog_end:
+
+// pmu_loop(n, counter): runs a 2n-instruction loop and returns how far the PMU counter moved
+// (counter 0: cycle counter, 1: event counter 0 = INST_RETIRED). Kernel-side, for the PMU check.
+    .text
+    .global pmu_loop
+    .type pmu_loop, %function
+pmu_loop:
+    cbnz    x1, 2f
+    isb
+    mrs     x3, pmccntr_el0
+1:  subs    x0, x0, #1
+    b.ne    1b
+    mrs     x4, pmccntr_el0
+    sub     x0, x4, x3
+    ret
+2:  isb
+    mrs     x3, pmevcntr0_el0
+3:  subs    x0, x0, #1
+    b.ne    3b
+    mrs     x4, pmevcntr0_el0
+    sub     x0, x4, x3
+    ret
