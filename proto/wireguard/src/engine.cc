@@ -575,10 +575,16 @@ Rx Engine::on_response(MutBytes d, const Endpoint& from, Sink& sink) {
 }
 
 Rx Engine::on_cookie_reply(MutBytes d) {
-  Peer* pp = dir_.find_by_index(load32(d.data() + cookie_off::kReceiver));
+  const uint32_t receiver = load32(d.data() + cookie_off::kReceiver);
+  Peer* pp = dir_.find_by_index(receiver);
   if (!pp) return Rx::DropUnknownIndex;
   Peer& p = *pp;
   Guard g(p.lock);
+  // It must answer one of our handshake messages: the pending initiation, or a response whose
+  // index now names a session.
+  bool ours = receiver == p.hs_local_index;
+  for (Keypair* k : {p.current, p.previous, p.next}) ours = ours || (k && k->local_index == receiver);
+  if (!ours) return Rx::DropUnknownIndex;
   if (!p.has_last_mac1) return Rx::DropState;
   const Hash hk = hash(label(kLabelCookie), b(p.remote_static));
   Key key;

@@ -1,0 +1,105 @@
+// keel/gateway/peer_table.h — the gateway's peers (up to 16 M, sized at load) and the engine's
+// PeerDirectory over them.
+//
+// Receiver indices need no table at all: an index is a keyed 32-bit permutation (a 4-round
+// Feistel network with a random key) of (peer id << 8 | 8-bit per-peer counter). Lookup inverts
+// the permutation and the engine then checks the index against the peer's live handshake and
+// sessions, so a stale or forged index finds nothing. That is O(1), lock-free, and costs no
+// memory per peer. Static keys are found through an open-addressing table of peer ids keyed by
+// SipHash (libsodium crypto_shorthash) with a random key.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "keel/gateway/registry.h"
+#include "keel/wg/engine.h"
+
+namespace keel::gateway {
+
+inline constexpr uint32_t kNoPeer = 0xffffffffu;
+
+struct GwPeer {
+  wg::Peer wg;
+  InnerAddr address;
+  // Timer wheel links (peer ids) and the time the peer is filed under (0 = not in the wheel).
+  uint32_t wheel_prev = kNoPeer, wheel_next = kNoPeer;
+  uint64_t wheel_at = 0;
+  std::atomic<uint8_t> index_counter{0};
+};
+
+class PeerTable final : public wg::PeerDirectory {
+ public:
+  static constexpr uint32_t kMaxPeers = 1u << 24;
+  explicit PeerTable(wg::Random& rng);
+
+  // Sizes the table; must be called before add(). Pointers stay valid afterwards.
+  Result<void, std::string> reserve(size_t n);
+  // Returns the new peer's id, or an error for a duplicate key or a full table.
+  Result<uint32_t, std::string> add(const DeviceTunnel& d);
+  size_t size() const { return count_; }
+  GwPeer& at(uint32_t id) { return peers_[id]; }
+  uint32_t id_of(const wg::Peer& p) const { return static_cast<const GwPeer*>(p.user) - peers_.get(); }
+  size_t memory_bytes() const;
+
+  wg::Peer* find_by_static(const wg::Key& k) override;
+  wg::Peer* find_by_index(uint32_t idx) override;
+  uint32_t assign_index(wg::Peer& p) override;
+  void release_index(uint32_t) override {}
+
+  uint32_t permute(uint32_t x) const;
+  uint32_t unpermute(uint32_t x) const;
+
+ private:
+  uint64_t slot_of(const wg::Key& k) const;
+  std::unique_ptr<GwPeer[]> peers_;
+  size_t capacity_ = 0, count_ = 0;
+  std::unique_ptr<uint32_t[]> by_key_;  // open addressing, kNoPeer = empty
+  size_t key_slots_ = 0;
+  uint8_t hash_key_[16] = {};
+  uint16_t feistel_[4] = {};
+};
+
+// A single-level hashed timer wheel over peer ids (intrusive links in GwPeer, so no allocation).
+// A peer is filed at a time no later than its earliest engine deadline; firing a slot hands each
+// due peer to the callback, which runs its timers and refiles it. Deadlines beyond one turn stay
+// in their slot until due. Not thread-safe: the gateway serialises access with a mutex.
+class TimerWheel {
+ public:
+  TimerWheel(PeerTable& t, uint64_t tick_ns, size_t slots, uint64_t now);
+  // Files (or refiles) peer `id` for time `at` (0 removes it).
+  void schedule(uint32_t id, uint64_t at);
+  // Collects peers due at or before `now` into `due` (removing them from the wheel).
+  void advance(uint64_t now, std::vector<uint32_t>& due);
+  size_t scheduled() const { return scheduled_; }
+
+ private:
+  void unlink(uint32_t id);
+  PeerTable& t_;
+  uint64_t tick_;
+  std::vector<uint32_t> heads_;
+  uint64_t current_tick_;
+  size_t scheduled_ = 0;
+};
+
+// Per-source token bucket for handshake messages under load (as the reference ratelimiter: 20
+// per second, burst 5), in a fixed-size table: a full table recycles the oldest bucket, so memory
+// stays bounded whatever the number of spoofed sources.
+class RateLimiter {
+ public:
+  explicit RateLimiter(size_t slots = 4096, uint64_t per_second = 20, uint64_t burst = 5);
+  bool allow(const wg::Endpoint& src, uint64_t now_ns);
+
+ private:
+  struct Bucket {
+    uint64_t key = 0;
+    uint64_t last_ns = 0;
+    uint64_t tokens = 0;  // in ns of credit
+  };
+  std::vector<Bucket> b_;
+  uint64_t cost_, max_;
+};
+
+}  // namespace keel::gateway

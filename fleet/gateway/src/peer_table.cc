@@ -1,0 +1,180 @@
+// Peer table, timer wheel and rate limiter of the gateway.
+#include "keel/gateway/peer_table.h"
+
+#include <sodium.h>
+
+#include <cstring>
+
+namespace keel::gateway {
+
+PeerTable::PeerTable(wg::Random& rng) {
+  rng.fill({hash_key_, sizeof hash_key_});
+  rng.fill({reinterpret_cast<uint8_t*>(feistel_), sizeof feistel_});
+}
+
+Result<void, std::string> PeerTable::reserve(size_t n) {
+  if (count_) return Err{std::string("peer table: reserve() after peers were added")};
+  if (n > kMaxPeers) return Err{"peer table: " + std::to_string(n) + " peers exceed the maximum of 16777216"};
+  capacity_ = n;
+  peers_ = std::make_unique<GwPeer[]>(n ? n : 1);
+  key_slots_ = 16;
+  while (key_slots_ < 2 * n) key_slots_ <<= 1;
+  by_key_ = std::make_unique<uint32_t[]>(key_slots_);
+  std::memset(by_key_.get(), 0xff, key_slots_ * sizeof(uint32_t));
+  return {};
+}
+
+size_t PeerTable::memory_bytes() const { return capacity_ * sizeof(GwPeer) + key_slots_ * sizeof(uint32_t); }
+
+uint64_t PeerTable::slot_of(const wg::Key& k) const {
+  uint8_t h[crypto_shorthash_BYTES];
+  crypto_shorthash(h, k.data(), k.size(), hash_key_);
+  uint64_t v;
+  std::memcpy(&v, h, sizeof v);
+  return v & (key_slots_ - 1);
+}
+
+Result<uint32_t, std::string> PeerTable::add(const DeviceTunnel& d) {
+  if (count_ >= capacity_) return Err{std::string("peer table full (reserve more)")};
+  for (uint64_t s = slot_of(d.public_key);; s = (s + 1) & (key_slots_ - 1)) {
+    const uint32_t id = by_key_[s];
+    if (id == kNoPeer) {
+      const uint32_t nid = uint32_t(count_++);
+      by_key_[s] = nid;
+      peers_[nid].wg.user = &peers_[nid];
+      peers_[nid].address = d.address;
+      return nid;
+    }
+    if (peers_[id].wg.remote_static == d.public_key) return Err{std::string("duplicate public key")};
+  }
+}
+
+wg::Peer* PeerTable::find_by_static(const wg::Key& k) {
+  if (!key_slots_) return nullptr;
+  for (uint64_t s = slot_of(k);; s = (s + 1) & (key_slots_ - 1)) {
+    const uint32_t id = by_key_[s];
+    if (id == kNoPeer) return nullptr;
+    // remote_static is written once at load, before any worker runs.
+    if (peers_[id].wg.remote_static == k) return &peers_[id].wg;
+  }
+}
+
+// Feistel round function: any keyed mixing works, the structure makes it a bijection.
+static uint16_t round_fn(uint16_t r, uint16_t k) {
+  uint32_t x = uint32_t(r ^ k) * 0x9e3779b1u;
+  x ^= x >> 15;
+  x *= 0x85ebca6bu;
+  return uint16_t(x >> 16);
+}
+
+uint32_t PeerTable::permute(uint32_t x) const {
+  uint16_t l = uint16_t(x >> 16), r = uint16_t(x);
+  for (uint16_t k : feistel_) {
+    const uint16_t t = l ^ round_fn(r, k);
+    l = r;
+    r = t;
+  }
+  return uint32_t(l) << 16 | r;
+}
+
+uint32_t PeerTable::unpermute(uint32_t x) const {
+  uint16_t l = uint16_t(x >> 16), r = uint16_t(x);
+  for (int i = 3; i >= 0; --i) {
+    const uint16_t t = r ^ round_fn(l, feistel_[i]);
+    r = l;
+    l = t;
+  }
+  return uint32_t(l) << 16 | r;
+}
+
+wg::Peer* PeerTable::find_by_index(uint32_t idx) {
+  const uint32_t id = unpermute(idx) >> 8;
+  if (idx == 0 || id >= count_) return nullptr;
+  return &peers_[id].wg;
+}
+
+uint32_t PeerTable::assign_index(wg::Peer& p) {
+  GwPeer& g = *static_cast<GwPeer*>(p.user);
+  const uint32_t id = uint32_t(&g - peers_.get());
+  // A peer holds at most four live indices, so cycling 256 values never reuses a live one.
+  for (;;) {
+    const uint8_t c = g.index_counter.fetch_add(1, std::memory_order_relaxed);
+    const uint32_t idx = permute(id << 8 | c);
+    bool live = idx == 0 || idx == p.hs_local_index;
+    for (wg::Keypair* k : {p.current, p.previous, p.next}) live = live || (k && k->local_index == idx);
+    if (!live) return idx;
+  }
+}
+
+// ---- timer wheel ---------------------------------------------------------------------------
+
+TimerWheel::TimerWheel(PeerTable& t, uint64_t tick_ns, size_t slots, uint64_t now)
+    : t_(t), tick_(tick_ns), heads_(slots, kNoPeer), current_tick_(now / tick_ns) {}
+
+void TimerWheel::unlink(uint32_t id) {
+  GwPeer& g = t_.at(id);
+  if (!g.wheel_at) return;
+  if (g.wheel_prev != kNoPeer) t_.at(g.wheel_prev).wheel_next = g.wheel_next;
+  else heads_[(g.wheel_at / tick_) % heads_.size()] = g.wheel_next;
+  if (g.wheel_next != kNoPeer) t_.at(g.wheel_next).wheel_prev = g.wheel_prev;
+  g.wheel_prev = g.wheel_next = kNoPeer;
+  g.wheel_at = 0;
+  --scheduled_;
+}
+
+void TimerWheel::schedule(uint32_t id, uint64_t at) {
+  unlink(id);
+  if (!at) return;
+  // Never file in the past: the slot being served next is the earliest.
+  if (at / tick_ <= current_tick_) at = (current_tick_ + 1) * tick_;
+  GwPeer& g = t_.at(id);
+  const size_t s = (at / tick_) % heads_.size();
+  g.wheel_at = at;
+  g.wheel_prev = kNoPeer;
+  g.wheel_next = heads_[s];
+  if (heads_[s] != kNoPeer) t_.at(heads_[s]).wheel_prev = id;
+  heads_[s] = id;
+  ++scheduled_;
+}
+
+void TimerWheel::advance(uint64_t now, std::vector<uint32_t>& due) {
+  const uint64_t target = now / tick_;
+  // At most one full turn per call: beyond that every slot has been visited.
+  uint64_t steps = target > current_tick_ ? target - current_tick_ : 0;
+  if (steps > heads_.size()) steps = heads_.size();
+  for (uint64_t i = 0; i < steps; ++i) {
+    ++current_tick_;
+    const size_t s = current_tick_ % heads_.size();
+    for (uint32_t id = heads_[s]; id != kNoPeer;) {
+      const uint32_t next = t_.at(id).wheel_next;
+      if (t_.at(id).wheel_at <= now) {
+        unlink(id);
+        due.push_back(id);
+      }
+      id = next;
+    }
+  }
+  current_tick_ = target;
+}
+
+// ---- rate limiter ---------------------------------------------------------------------------
+
+RateLimiter::RateLimiter(size_t slots, uint64_t per_second, uint64_t burst)
+    : b_(slots), cost_(wg::kSec / per_second), max_(wg::kSec / per_second * burst) {}
+
+bool RateLimiter::allow(const wg::Endpoint& src, uint64_t now) {
+  // Key: the IPv4 address, or the IPv6 /64 (one host controls a whole /64).
+  uint64_t key = src.family;
+  for (size_t i = 0; i < (src.family == 6 ? 8u : 4u); ++i) key = key * 1099511628211ull ^ src.addr[i];
+  key |= 1;  // never 0 (empty bucket)
+  Bucket& bk = b_[(key ^ (key >> 29)) % b_.size()];
+  if (bk.key != key) bk = {key, now, max_};  // new source (or recycled slot): full burst
+  bk.tokens += now - bk.last_ns;
+  if (bk.tokens > max_) bk.tokens = max_;
+  bk.last_ns = now;
+  if (bk.tokens < cost_) return false;
+  bk.tokens -= cost_;
+  return true;
+}
+
+}  // namespace keel::gateway
