@@ -1,0 +1,138 @@
+// MCS scheduling: SchedControl_Configure, SchedContext bind/unbind/consumed, budget enforcement
+// (a spinning high-priority thread cannot starve a lower one beyond its budget), round robin.
+#include "../framework/ktest.h"
+
+using namespace ktest;
+
+namespace {
+void spin(Thread* t) {
+  for (;;) bump(t->progress);
+}
+}  // namespace
+
+KTEST(sched_control_configure_errors) {
+  keel_cptr_t sc = alloc_obj(KEEL_OBJ_SCHED_CONTEXT, KEEL_MIN_SCHED_CONTEXT_BITS);
+  REQUIRE(sc != 0);
+  CHECK_OK(keel_sched_control_configure_flags(KEEL_CAP_INIT_SCHED_CONTROL, sc, 1000, 10000, 0, 0, 0));
+  // Budget below the minimum, budget above the period, period too long.
+  CHECK_ERR(keel_sched_control_configure_flags(KEEL_CAP_INIT_SCHED_CONTROL, sc, KEEL_MIN_BUDGET_US - 1, 10000, 0, 0, 0),
+            KEEL_RANGE_ERROR);
+  CHECK_ERR(keel_sched_control_configure_flags(KEEL_CAP_INIT_SCHED_CONTROL, sc, 20000, 10000, 0, 0, 0),
+            KEEL_RANGE_ERROR);
+  CHECK_ERR(keel_sched_control_configure_flags(KEEL_CAP_INIT_SCHED_CONTROL, sc, 1000, KEEL_MAX_PERIOD_US + 1, 0, 0, 0),
+            KEEL_RANGE_ERROR);
+  // Not a scheduling context.
+  keel_cptr_t ep = alloc_obj(KEEL_OBJ_ENDPOINT);
+  CHECK_ERR(keel_sched_control_configure_flags(KEEL_CAP_INIT_SCHED_CONTROL, ep, 1000, 10000, 0, 0, 0),
+            KEEL_INVALID_CAPABILITY);
+  // Invoking something that is not SchedControl with its label.
+  keel_cptr_t tcb = alloc_obj(KEEL_OBJ_TCB);
+  CHECK_ERR(keel_sched_control_configure_flags(tcb, sc, 1000, 10000, 0, 0, 0), KEEL_ILLEGAL_OPERATION);
+}
+
+KTEST(sched_context_bind_unbind) {
+  ThreadOpts o;
+  o.start = false;
+  Thread* t = spawn(spin, o);
+  REQUIRE(t != nullptr);
+  keel_cptr_t sc2 = alloc_obj(KEEL_OBJ_SCHED_CONTEXT, KEEL_MIN_SCHED_CONTEXT_BITS);
+  REQUIRE_OK(keel_sched_control_configure_flags(KEEL_CAP_INIT_SCHED_CONTROL, sc2, 1000, 5000, 0, 0, 0));
+  // t already has an SC; sc-> bound SC cannot be bound again.
+  CHECK_ERR(keel_sched_context_bind(sc2, t->tcb), KEEL_ILLEGAL_OPERATION);
+  CHECK_ERR(keel_sched_context_bind(t->sc, alloc_obj(KEEL_OBJ_TCB)), KEEL_ILLEGAL_OPERATION);
+  CHECK_OK(keel_sched_context_unbind(t->sc));
+  CHECK_OK(keel_sched_context_bind(sc2, t->tcb));
+  CHECK_ERR(keel_sched_context_unbind_object(t->sc, t->tcb), KEEL_ILLEGAL_OPERATION);
+  CHECK_OK(keel_sched_context_unbind_object(sc2, t->tcb));
+  CHECK_ERR(keel_sched_context_bind(sc2, alloc_obj(KEEL_OBJ_ENDPOINT)), KEEL_INVALID_CAPABILITY);
+  // A thread without an SC does not run even when resumed.
+  CHECK_OK(keel_tcb_resume(t->tcb));
+  sleep_us(2000);
+  CHECK_EQ(t->progress, 0u);
+  CHECK_OK(keel_sched_context_bind(t->sc, t->tcb));
+  sleep_us(2000);
+  CHECK(t->progress > 0);
+  CHECK_OK(keel_tcb_suspend(t->tcb));
+}
+
+KTEST(sched_consumed_reports_cpu_time) {
+  ThreadOpts o;
+  o.priority = 100;
+  Thread* t = spawn(spin, o);
+  REQUIRE(t != nullptr);
+  keel_word_t c0 = 0, c1 = 0;
+  CHECK_OK(keel_sched_context_consumed(t->sc, &c0));
+  sleep_us(20000);
+  CHECK_OK(keel_sched_context_consumed(t->sc, &c1));
+  CHECK_OK(keel_tcb_suspend(t->tcb));
+  // The spinner ran most of 20 ms (the sleeper takes 50 µs per period); allow a wide margin for
+  // QEMU's timer granularity but it must be positive and not more than the elapsed time x2.
+  CHECK(c1 > 1000);
+  CHECK(c1 < 200000);
+}
+
+KTEST(sched_budget_limits_high_priority_spinner) {
+  // H: priority 200, 1 ms budget every 10 ms, spins. L: priority 100, full budget, spins.
+  // Over ~200 ms H may use at most ~10% (+ one budget of slack and timer granularity);
+  // without budget enforcement H would take everything and L would make no progress.
+  ThreadOpts ho;
+  ho.priority = 200;
+  ho.budget_us = 1000;
+  ho.period_us = 10000;
+  ThreadOpts lo;
+  lo.priority = 100;
+  lo.budget_us = 10000;
+  lo.period_us = 10000;
+  Thread* l = spawn(spin, lo);
+  Thread* h = spawn(spin, ho);
+  REQUIRE(l != nullptr && h != nullptr);
+  keel_word_t t0 = now_ticks();
+  keel_word_t h0 = 0, l0 = 0;
+  CHECK_OK(keel_sched_context_consumed(h->sc, &h0));
+  CHECK_OK(keel_sched_context_consumed(l->sc, &l0));
+  sleep_us(200000);
+  keel_word_t elapsed_us = ticks_to_us(now_ticks() - t0);
+  keel_word_t hc = 0, lc = 0;
+  CHECK_OK(keel_sched_context_consumed(h->sc, &hc));
+  CHECK_OK(keel_sched_context_consumed(l->sc, &lc));
+  CHECK_OK(keel_tcb_suspend(h->tcb));
+  CHECK_OK(keel_tcb_suspend(l->tcb));
+  keel_printf("  elapsed %lu us: H consumed %lu us, L consumed %lu us, progress H %lu L %lu\n", elapsed_us, hc, lc,
+              h->progress, l->progress);
+  keel_word_t allowed = (elapsed_us / 10000 + 2) * 1000 * 3 / 2;
+  CHECK(hc <= allowed);
+  CHECK(l->progress > 0);
+  CHECK(lc > elapsed_us / 2);
+}
+
+KTEST(sched_round_robin_same_priority) {
+  ThreadOpts o;
+  o.priority = 100;
+  o.budget_us = 2000;
+  o.period_us = 2000;  // budget == period: a plain round-robin timeslice
+  Thread* a = spawn(spin, o);
+  Thread* b = spawn(spin, o);
+  REQUIRE(a != nullptr && b != nullptr);
+  sleep_us(50000);
+  CHECK_OK(keel_tcb_suspend(a->tcb));
+  CHECK_OK(keel_tcb_suspend(b->tcb));
+  CHECK(a->progress > 0);
+  CHECK(b->progress > 0);
+  keel_word_t lo = a->progress < b->progress ? a->progress : b->progress;
+  keel_word_t hi = a->progress < b->progress ? b->progress : a->progress;
+  CHECK(hi < lo * 4);  // neither starves the other
+}
+
+KTEST(sched_yield_to) {
+  ThreadOpts o;
+  o.priority = 100;
+  o.start = false;
+  Thread* t = spawn(spin, o);
+  REQUIRE(t != nullptr);
+  keel_word_t consumed = 0;
+  // YieldTo a thread of lower priority than ours does not switch; it must not fail either.
+  CHECK_OK(keel_sched_context_yield_to(t->sc, &consumed));
+  keel_cptr_t sc = alloc_obj(KEEL_OBJ_SCHED_CONTEXT, KEEL_MIN_SCHED_CONTEXT_BITS);
+  // An SC bound to no thread: IllegalOperation.
+  CHECK_ERR(keel_sched_context_yield_to(sc, &consumed), KEEL_ILLEGAL_OPERATION);
+}
