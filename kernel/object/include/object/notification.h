@@ -1,0 +1,25 @@
+// object/notification.h — asynchronous notifications (a word of signal bits + waiters).
+#pragma once
+
+#include "object/tcb.h"
+
+namespace keel::kernel {
+
+struct Notification {
+  word_t word;
+  Tcb* head;  // waiting threads
+  Tcb* tail;
+  Tcb* bound_tcb;
+  SchedContext* sc;  // MCS: donated to a passive bound thread when it is woken
+};
+static_assert(sizeof(Notification) <= (1u << KEEL_NOTIFICATION_BITS));
+
+void ntfn_signal(Notification* n, word_t badge);
+// Wait/Poll: returns true if the thread got a signal (its x0 holds the badge) or blocked.
+void ntfn_wait(Notification* n, Tcb* t, bool blocking);
+void ntfn_cancel_all(Notification* n);
+void ntfn_bind(Notification* n, Tcb* t);
+void ntfn_unbind(Notification* n);
+void ntfn_finalise(Notification* n);
+
+}  // namespace keel::kernel

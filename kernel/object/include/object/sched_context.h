@@ -1,0 +1,68 @@
+// object/sched_context.h — MCS scheduling contexts and the scheduler.
+//
+// Budget model (a documented simplification of seL4's sporadic server, a "deferrable
+// server"): an SC has budget B and period P (ticks). Time is charged to the SC of the running
+// thread. A period starts when the SC is refilled; when B is used up the SC is depleted until
+// period_start + P, then refilled to B. Unused budget does not carry over into a new period.
+// Over any window of length P an SC thus runs at most 2B (B at the end of one period, B at the
+// start of the next) and at most B per period. Budget == period means round robin: on
+// depletion the SC is refilled at once and its thread goes to the back of its ready queue.
+#pragma once
+
+#include "object/tcb.h"
+
+namespace keel::kernel {
+
+struct Notification;
+
+struct SchedContext {
+  ticks_t budget;
+  ticks_t period;
+  ticks_t remaining;      // budget left in the current period
+  ticks_t period_start;
+  ticks_t release_at;     // depleted: when to refill
+  ticks_t consumed;       // since the last Consumed query / timeout fault
+  word_t badge;
+  Tcb* tcb;
+  Notification* ntfn;
+  Reply* reply;           // reply object this SC is donated through (caller's SC), or nullptr
+  SchedContext* rnext;    // release queue
+  std::uint8_t size_bits;
+  bool configured;
+  bool in_release_queue;
+  bool sporadic;
+};
+static_assert(sizeof(SchedContext) <= (1u << KEEL_MIN_SCHED_CONTEXT_BITS));
+
+// ---- Scheduler ---------------------------------------------------------------------------------
+extern Tcb* g_current;          // the thread that runs on exit (nullptr = idle)
+extern SchedContext* g_current_sc;
+extern ticks_t g_last_charge;   // when time was last charged to g_current_sc
+
+void sched_init();
+void ready_enqueue(Tcb* t, bool front);
+void ready_dequeue(Tcb* t);
+int ready_highest_prio();  // -1 if no thread is ready
+// Make a thread that just became runnable eligible (enqueue or note a preemption).
+void sched_make_runnable(Tcb* t);
+// Charge elapsed time to the current SC, handle depletion, release refilled SCs.
+void sched_update_time();
+// Choose the thread to run next and program the timer. Returns the context to resume.
+arch::UserContext* sched_schedule();
+// Request that the current thread yields its remaining budget (Yield syscall).
+void sched_yield_current();
+// A thread stopped being runnable (blocked, suspended, lost its SC).
+void sched_thread_blocked(Tcb* t);
+
+bool sc_has_budget(const SchedContext* sc);
+void sc_bind_tcb(SchedContext* sc, Tcb* t);
+void sc_unbind_tcb(SchedContext* sc);
+void sc_bind_ntfn(SchedContext* sc, Notification* n);
+void sc_unbind_ntfn(SchedContext* sc);
+// Move SC donation: give `sc` to `to` (from whoever holds it).
+void sc_donate(SchedContext* sc, Tcb* to);
+void sc_configure(SchedContext* sc, ticks_t budget, ticks_t period, word_t badge, bool sporadic);
+void sc_finalise(SchedContext* sc);
+void release_remove(SchedContext* sc);
+
+}  // namespace keel::kernel

@@ -1,0 +1,76 @@
+// object/tcb.h — thread control block.
+#pragma once
+
+#include "core/cap.h"
+
+namespace keel::kernel {
+
+struct Endpoint;
+struct Notification;
+struct Reply;
+struct SchedContext;
+
+enum class ThreadState : std::uint8_t {
+  kInactive,          // suspended, or never resumed
+  kRunning,           // runnable (ready queue, current, or waiting for budget)
+  kRestart,           // runnable; re-executes its syscall when next scheduled
+  kBlockedOnRecv,     // blocked_on = endpoint
+  kBlockedOnSend,     // blocked_on = endpoint
+  kBlockedOnReply,    // reply = the reply object linking it to the server
+  kBlockedOnNotification,  // blocked_on = notification
+};
+
+// Slots of capabilities the TCB holds itself (as in seL4's TCB CNode).
+enum TcbSlot : unsigned { kTcbCSpace, kTcbVSpace, kTcbIpcBuffer, kTcbFaultEp, kTcbTimeoutEp, kTcbSlots };
+
+struct Fault {
+  keel_fault_type_t type;
+  word_t w[4];  // VM: addr, prefetch, fsr; UserException: number, code; CapFault: addr,
+                // in_recv; UnknownSyscall: number
+  LookupFault lookup;
+};
+
+struct Tcb {
+  arch::UserContext ctx;  // first: the arch layer saves user registers right here
+  Slot slots[kTcbSlots];
+  ThreadState state;
+  std::uint8_t prio;
+  std::uint8_t mcp;
+  bool in_ready_queue;
+  // Blocked-send state (valid in kBlockedOnSend).
+  bool send_can_grant;
+  bool send_can_grant_reply;
+  bool send_is_call;
+  bool recv_can_grant;  // BlockedOnRecv: receiver's cap had Grant
+  bool resume_restart;  // suspended inside a syscall: Resume re-executes it
+  word_t send_badge;
+  Tcb* qnext;  // ready queue, endpoint queue or notification queue (one at a time)
+  Tcb* qprev;
+  void* blocked_on;  // Endpoint or Notification
+  Reply* reply;      // BlockedOnRecv: reply object to fill; BlockedOnReply: reply to wait on
+  SchedContext* sc;
+  Notification* bound_ntfn;
+  vaddr_t ipc_buffer_vaddr;
+  Fault fault;
+  word_t tls_base;
+};
+static_assert(sizeof(Tcb) <= (1u << KEEL_TCB_BITS));
+
+inline Tcb* tcb_of(arch::UserContext* ctx) { return reinterpret_cast<Tcb*>(ctx); }
+
+void tcb_init(Tcb* t);
+// IPC buffer of `t` in kernel memory, or nullptr when it has none.
+keel_ipc_buffer_t* tcb_ipc_buffer(Tcb* t);
+bool tcb_runnable(const Tcb* t);
+// Remove `t` from whatever it is blocked on (IPC or notification queues, reply links).
+void tcb_cancel_ipc(Tcb* t);
+void tcb_suspend(Tcb* t);
+void tcb_resume(Tcb* t);
+void tcb_finalise(Tcb* t);
+// Message-register access for a thread (MR0..3 in registers, the rest in its IPC buffer).
+word_t tcb_get_mr(Tcb* t, keel_ipc_buffer_t* buf, unsigned i);
+void tcb_set_mr(Tcb* t, keel_ipc_buffer_t* buf, unsigned i, word_t v);
+// The CSpace root capability of `t` (null cap if none).
+inline const Cap& tcb_cspace(const Tcb* t) { return t->slots[kTcbCSpace].cap; }
+
+}  // namespace keel::kernel

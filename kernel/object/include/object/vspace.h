@@ -1,0 +1,41 @@
+// object/vspace.h — address spaces, page tables, frames and ASIDs (generic logic over the
+// PTE helpers of arch.h).
+#pragma once
+
+#include "core/cap.h"
+
+namespace keel::kernel {
+
+using arch::pte_t;
+
+// The root table holds user VAs [0, 2^47): level-0 entries 0..255. Entry 511 is never valid
+// for the hardware (bit 0 clear); the kernel keeps the VSpace's ASID there (asid << 1).
+inline constexpr unsigned kAsidEntry = 511;
+inline unsigned vspace_asid(const pte_t* root) { return static_cast<unsigned>(root[kAsidEntry] >> 1); }
+
+struct AsidPool {
+  pte_t* entries[1u << KEEL_ASID_LOW_BITS];  // VSpace roots
+};
+static_assert(sizeof(AsidPool) == (1u << KEEL_ASID_POOL_BITS));
+extern AsidPool* g_asid_pools[1u << KEEL_ASID_HIGH_BITS];
+
+pte_t* find_vspace(unsigned asid);
+// Walk `root` to the entry for `va` at `level` (0..3); nullptr if a table is missing.
+pte_t* vspace_walk(pte_t* root, vaddr_t va, unsigned level);
+void vspace_activate_for(const Cap& vspace_cap);
+
+// Frames.
+KResult<bool> frame_map_check(const Cap& frame, const Cap& vspace, vaddr_t va, word_t rights, word_t attr);
+void frame_map(Slot* frame_slot, const Cap& vspace, vaddr_t va, word_t rights, word_t attr);
+void frame_unmap(Cap& frame);
+// Page tables.
+void page_table_unmap(Cap& pt);
+void vspace_finalise(pte_t* root);
+void asid_pool_finalise(AsidPool* pool);
+// Map a page at boot (allocating tables with `alloc`); returns false when out of memory.
+// alloc_table(cookie, va, level) returns a zeroed table that will sit at `level` (1..3).
+bool vspace_map_boot(pte_t* root, vaddr_t va, paddr_t pa, unsigned bits, arch::PageAttr attr,
+                     void* (*alloc_table)(void* cookie, vaddr_t va, unsigned level), void* cookie);
+arch::PageAttr vm_attr(word_t rights, word_t attr, bool device);
+
+}  // namespace keel::kernel

@@ -1,0 +1,92 @@
+// notification.cc — Signal / Wait / Poll, bound notifications, MCS SC donation.
+#include "object/notification.h"
+
+#include "object/endpoint.h"
+#include "object/irq.h"
+#include "object/sched_context.h"
+
+namespace keel::kernel {
+
+// A passive thread woken by its bound notification runs on the notification's SC.
+static void maybe_donate(Notification* n, Tcb* t) {
+  if (t->sc == nullptr && n->sc != nullptr && n->sc->tcb == nullptr) sc_donate(n->sc, t);
+}
+
+static void wake(Notification* n, Tcb* t, word_t badge) {
+  t->ctx.x[0] = badge;
+  t->ctx.x[1] = 0;
+  t->state = ThreadState::kRunning;
+  maybe_donate(n, t);
+  sched_make_runnable(t);
+}
+
+void ntfn_signal(Notification* n, word_t badge) {
+  if (n->head != nullptr) {
+    Tcb* t = n->head;
+    queue_remove(&n->head, &n->tail, t);
+    t->blocked_on = nullptr;
+    wake(n, t, n->word | badge);
+    n->word = 0;
+    return;
+  }
+  Tcb* b = n->bound_tcb;
+  if (b != nullptr && b->state == ThreadState::kBlockedOnRecv) {
+    tcb_cancel_ipc(b);
+    wake(n, b, n->word | badge);
+    n->word = 0;
+    return;
+  }
+  n->word |= badge;
+}
+
+void ntfn_wait(Notification* n, Tcb* t, bool blocking) {
+  if (n->word != 0) {
+    t->ctx.x[0] = n->word;
+    t->ctx.x[1] = 0;
+    n->word = 0;
+    return;
+  }
+  if (!blocking) {
+    t->ctx.x[0] = 0;
+    t->ctx.x[1] = 0;
+    return;
+  }
+  t->state = ThreadState::kBlockedOnNotification;
+  t->blocked_on = n;
+  queue_append(&n->head, &n->tail, t);
+  sched_thread_blocked(t);
+  // A passive thread gives the notification's SC back while it waits.
+  if (n->sc != nullptr && t->sc == n->sc) {
+    n->sc->tcb = nullptr;
+    t->sc = nullptr;
+  }
+}
+
+void ntfn_cancel_all(Notification* n) {
+  while (n->head != nullptr) {
+    Tcb* t = n->head;
+    queue_remove(&n->head, &n->tail, t);
+    t->blocked_on = nullptr;
+    t->state = ThreadState::kRestart;
+    sched_make_runnable(t);
+  }
+}
+
+void ntfn_bind(Notification* n, Tcb* t) {
+  n->bound_tcb = t;
+  t->bound_ntfn = n;
+}
+
+void ntfn_unbind(Notification* n) {
+  if (n->bound_tcb != nullptr) n->bound_tcb->bound_ntfn = nullptr;
+  n->bound_tcb = nullptr;
+}
+
+void ntfn_finalise(Notification* n) {
+  ntfn_cancel_all(n);
+  ntfn_unbind(n);
+  if (n->sc != nullptr) sc_unbind_ntfn(n->sc);
+  irq_unbind_ntfn(n);
+}
+
+}  // namespace keel::kernel

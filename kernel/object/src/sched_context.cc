@@ -1,0 +1,338 @@
+// sched_context.cc — MCS scheduling contexts and the fixed-priority scheduler.
+#include "object/sched_context.h"
+
+#include "object/endpoint.h"
+#include "object/notification.h"
+#include "object/reply.h"
+#include "object/vspace.h"
+#include "syscall/syscall.h"
+
+namespace keel::kernel {
+
+Tcb* g_current;
+SchedContext* g_current_sc;
+ticks_t g_last_charge;
+std::uint64_t g_timer_hz;
+
+namespace {
+constexpr unsigned kPrios = KEEL_MAX_PRIO + 1;
+Tcb* rq_head[kPrios];
+Tcb* rq_tail[kPrios];
+word_t rq_bitmap[kPrios / 64];
+SchedContext* release_head;
+bool g_timeslice_end;  // the current thread used up a round-robin slice: back of its queue
+const Cap* g_active_vspace;
+word_t g_active_root;
+}  // namespace
+
+ticks_t us_to_ticks(word_t us) {
+  // ticks = us * hz / 1e6 without overflow for the ranges allowed (us <= 3600 s).
+  return (us / 1000000u) * g_timer_hz + (us % 1000000u) * g_timer_hz / 1000000u;
+}
+word_t ticks_to_us(ticks_t t) {
+  if (g_timer_hz == 0) return 0;
+  return (t / g_timer_hz) * 1000000u + (t % g_timer_hz) * 1000000u / g_timer_hz;
+}
+
+void sched_init() {
+  for (unsigned i = 0; i < kPrios; ++i) rq_head[i] = rq_tail[i] = nullptr;
+  for (auto& w : rq_bitmap) w = 0;
+  release_head = nullptr;
+  g_current = nullptr;
+  g_current_sc = nullptr;
+  g_timeslice_end = false;
+  g_active_vspace = nullptr;
+  g_active_root = ~word_t{0};
+}
+
+bool sc_has_budget(const SchedContext* sc) {
+  return sc != nullptr && sc->configured && !sc->in_release_queue && sc->remaining > 0;
+}
+
+static bool schedulable(const Tcb* t) {
+  return (t->state == ThreadState::kRunning || t->state == ThreadState::kRestart) && sc_has_budget(t->sc);
+}
+bool tcb_runnable(const Tcb* t) { return schedulable(t); }
+
+void ready_enqueue(Tcb* t, bool front) {
+  if (t->in_ready_queue) return;
+  unsigned p = t->prio;
+  if (rq_head[p] == nullptr) {
+    rq_head[p] = rq_tail[p] = t;
+    t->qnext = t->qprev = nullptr;
+    rq_bitmap[p / 64] |= word_t{1} << (p % 64);
+  } else if (front) {
+    t->qprev = nullptr;
+    t->qnext = rq_head[p];
+    rq_head[p]->qprev = t;
+    rq_head[p] = t;
+  } else {
+    t->qnext = nullptr;
+    t->qprev = rq_tail[p];
+    rq_tail[p]->qnext = t;
+    rq_tail[p] = t;
+  }
+  t->in_ready_queue = true;
+}
+
+void ready_dequeue(Tcb* t) {
+  if (!t->in_ready_queue) return;
+  unsigned p = t->prio;
+  if (t->qprev != nullptr) t->qprev->qnext = t->qnext;
+  else rq_head[p] = t->qnext;
+  if (t->qnext != nullptr) t->qnext->qprev = t->qprev;
+  else rq_tail[p] = t->qprev;
+  if (rq_head[p] == nullptr) rq_bitmap[p / 64] &= ~(word_t{1} << (p % 64));
+  t->qnext = t->qprev = nullptr;
+  t->in_ready_queue = false;
+}
+
+int ready_highest_prio() {
+  for (int i = static_cast<int>(kPrios / 64) - 1; i >= 0; --i) {
+    if (rq_bitmap[i] != 0) return i * 64 + 63 - __builtin_clzll(rq_bitmap[i]);
+  }
+  return -1;
+}
+
+Tcb* ready_head(unsigned prio) { return rq_head[prio]; }
+
+void sched_make_runnable(Tcb* t) {
+  if (t == g_current || !schedulable(t)) return;
+  ready_enqueue(t, false);
+}
+
+void sched_thread_blocked(Tcb* t) { ready_dequeue(t); }
+
+// ---- Release queue (depleted SCs, sorted by release time) -------------------------------------
+static void release_insert(SchedContext* sc) {
+  SchedContext** p = &release_head;
+  while (*p != nullptr && (*p)->release_at <= sc->release_at) p = &(*p)->rnext;
+  sc->rnext = *p;
+  *p = sc;
+  sc->in_release_queue = true;
+}
+
+void release_remove(SchedContext* sc) {
+  if (!sc->in_release_queue) return;
+  for (SchedContext** p = &release_head; *p != nullptr; p = &(*p)->rnext) {
+    if (*p == sc) {
+      *p = sc->rnext;
+      break;
+    }
+  }
+  sc->rnext = nullptr;
+  sc->in_release_queue = false;
+}
+
+static void release_due(ticks_t now) {
+  while (release_head != nullptr && release_head->release_at <= now) {
+    SchedContext* sc = release_head;
+    release_head = sc->rnext;
+    sc->rnext = nullptr;
+    sc->in_release_queue = false;
+    sc->remaining = sc->budget;
+    sc->period_start = sc->release_at;
+    if (sc->tcb != nullptr) sched_make_runnable(sc->tcb);
+  }
+}
+
+static bool round_robin(const SchedContext* sc) { return sc->budget == sc->period; }
+
+// The SC of the running thread is out of budget.
+static void sc_deplete(SchedContext* sc, ticks_t now) {
+  Tcb* t = sc->tcb;
+  if (round_robin(sc)) {
+    sc->remaining = sc->budget;
+    sc->period_start = now;
+    if (t == g_current) g_timeslice_end = true;
+    return;
+  }
+  sc->remaining = 0;
+  sc->release_at = sc->period_start + sc->period;
+  if (sc->release_at <= now) {
+    sc->remaining = sc->budget;
+    sc->period_start = now;
+    return;
+  }
+  release_insert(sc);
+  if (t != nullptr) {
+    ready_dequeue(t);
+    if (t == g_current && t->state == ThreadState::kRunning &&
+        t->slots[kTcbTimeoutEp].cap.type == CapType::kEndpoint) {
+      t->fault.type = KEEL_FAULT_TIMEOUT;
+      t->fault.w[0] = sc->badge;
+      t->fault.w[1] = ticks_to_us(sc->consumed);
+      sc->consumed = 0;
+      send_fault(t, true);
+    }
+  }
+}
+
+// Minimum budget worth running for: below it the SC counts as depleted (no timer storms).
+static ticks_t min_budget() { return us_to_ticks(KEEL_MIN_BUDGET_US) / 4 + 1; }
+
+void sched_update_time() {
+  ticks_t now = arch::timer_now();
+  SchedContext* sc = g_current_sc;
+  if (sc != nullptr && g_current != nullptr && sc->configured && !sc->in_release_queue) {
+    ticks_t delta = now - g_last_charge;
+    sc->consumed += delta;
+    if (now - sc->period_start >= sc->period && !round_robin(sc)) {
+      // A new period began while running: full budget from here (deferrable server).
+      sc->period_start = now;
+      sc->remaining = sc->budget;
+    } else {
+      sc->remaining = sc->remaining > delta ? sc->remaining - delta : 0;
+    }
+    if (sc->remaining < min_budget()) sc_deplete(sc, now);
+  }
+  g_last_charge = now;
+  release_due(now);
+}
+
+void sched_yield_current() {
+  Tcb* t = g_current;
+  if (t == nullptr || t->sc == nullptr) return;
+  SchedContext* sc = t->sc;
+  if (round_robin(sc) || !sc->configured) {
+    g_timeslice_end = true;
+    return;
+  }
+  sc->remaining = 0;
+  sc->release_at = sc->period_start + sc->period;
+  ticks_t now = arch::timer_now();
+  if (sc->release_at <= now) sc->release_at = now;
+  release_insert(sc);
+}
+
+void vspace_activate_for(const Cap& vs) {
+  word_t root = vs.type == CapType::kVSpace ? vs.obj : 0;
+  if (root == g_active_root) return;
+  g_active_root = root;
+  if (root == 0) {
+    arch::vspace_activate(0, 0);
+    return;
+  }
+  arch::vspace_activate(arch::kvtop(reinterpret_cast<void*>(root)), vspace_asid(vs.as<pte_t>()));
+}
+
+void sched_forget_vspace(word_t root) {
+  if (g_active_root == root) g_active_root = ~word_t{0};
+  (void)g_active_vspace;
+}
+
+static void program_timer(ticks_t now) {
+  ticks_t deadline = ~ticks_t{0};
+  if (g_current != nullptr && g_current->sc != nullptr) deadline = now + g_current->sc->remaining;
+  if (release_head != nullptr && release_head->release_at < deadline) deadline = release_head->release_at;
+  if (deadline == ~ticks_t{0}) arch::timer_cancel();
+  else arch::timer_set_deadline(deadline);
+}
+
+arch::UserContext* sched_schedule() {
+  for (;;) {
+    Tcb* cur = g_current;
+    if (cur != nullptr && schedulable(cur)) {
+      int hp = ready_highest_prio();
+      bool keep = hp < static_cast<int>(cur->prio) || (hp == static_cast<int>(cur->prio) && !g_timeslice_end);
+      if (!keep) {
+        ready_enqueue(cur, !g_timeslice_end);
+        cur = nullptr;
+      }
+    } else {
+      cur = nullptr;
+    }
+    g_timeslice_end = false;
+    if (cur == nullptr) {
+      int hp = ready_highest_prio();
+      if (hp >= 0) {
+        cur = rq_head[hp];
+        ready_dequeue(cur);
+      }
+    }
+    g_current = cur;
+    if (cur == nullptr) {
+      g_current_sc = nullptr;
+      program_timer(g_last_charge);
+      return nullptr;
+    }
+    g_current_sc = cur->sc;
+    if (cur->state == ThreadState::kRestart) {
+      // Re-execute its interrupted syscall now that it runs again (it sees the new state).
+      cur->state = ThreadState::kRunning;
+      handle_syscall(cur);
+      continue;
+    }
+    program_timer(g_last_charge);
+    vspace_activate_for(cur->slots[kTcbVSpace].cap);
+    return &cur->ctx;
+  }
+}
+
+// ---- Scheduling contexts -------------------------------------------------------------------
+void sc_bind_tcb(SchedContext* sc, Tcb* t) {
+  sc->tcb = t;
+  t->sc = sc;
+  sched_make_runnable(t);
+}
+
+void sc_unbind_tcb(SchedContext* sc) {
+  Tcb* t = sc->tcb;
+  if (t == nullptr) return;
+  ready_dequeue(t);
+  t->sc = nullptr;
+  sc->tcb = nullptr;
+}
+
+void sc_bind_ntfn(SchedContext* sc, Notification* n) {
+  sc->ntfn = n;
+  n->sc = sc;
+}
+
+void sc_unbind_ntfn(SchedContext* sc) {
+  if (sc->ntfn != nullptr) sc->ntfn->sc = nullptr;
+  sc->ntfn = nullptr;
+}
+
+void sc_donate(SchedContext* sc, Tcb* to) {
+  if (sc->tcb != nullptr) {
+    ready_dequeue(sc->tcb);
+    sc->tcb->sc = nullptr;
+  }
+  sc->tcb = to;
+  to->sc = sc;
+}
+
+void sc_configure(SchedContext* sc, ticks_t budget, ticks_t period, word_t badge, bool sporadic) {
+  release_remove(sc);
+  ticks_t now = arch::timer_now();
+  if (sc == g_current_sc && g_current != nullptr) {
+    // Charge what the caller used so far to the old parameters.
+    sc->consumed += now - g_last_charge;
+    g_last_charge = now;
+  }
+  sc->budget = budget;
+  sc->period = period;
+  sc->remaining = budget;
+  sc->period_start = now;
+  sc->badge = badge;
+  sc->sporadic = sporadic;
+  sc->configured = true;
+  if (sc->tcb != nullptr) sched_make_runnable(sc->tcb);
+}
+
+void sc_finalise(SchedContext* sc) {
+  release_remove(sc);
+  for (Reply* r = sc->reply; r != nullptr;) {
+    Reply* prev = r->prev();
+    r->donated = nullptr;
+    r->set_prev(nullptr);
+    r = prev;
+  }
+  sc->reply = nullptr;
+  sc_unbind_tcb(sc);
+  sc_unbind_ntfn(sc);
+  if (g_current_sc == sc) g_current_sc = nullptr;
+}
+
+}  // namespace keel::kernel
