@@ -17,6 +17,24 @@ struct RunResult {
 RunResult run_program(const std::string& program, const std::vector<std::string>& args, const std::string& cwd,
                       const std::map<std::string, std::string>& env = {}, const std::string& stdin_text = {});
 
+// A background process (e.g. keel-fleet) started by a test; stopped with SIGTERM (then SIGKILL)
+// when the object dies. Its stdout's first line is available via first_line(); stderr goes to a
+// log file so a failure can show it.
+class Spawned {
+ public:
+  Spawned(const std::string& program, const std::vector<std::string>& args, const std::string& log_path);
+  ~Spawned();
+  Spawned(const Spawned&) = delete;
+  Spawned& operator=(const Spawned&) = delete;
+  // Waits up to timeout_ms for one line on stdout; empty on timeout or exit.
+  std::string first_line(int timeout_ms);
+  [[nodiscard]] int pid() const { return pid_; }
+
+ private:
+  int pid_ = -1;
+  int out_fd_ = -1;
+};
+
 // A temporary directory removed with everything in it.
 class TempDir {
  public:

@@ -1,0 +1,76 @@
+// A small synchronous HTTP/1.1 client for the Fleet JSON API (Boost.Beast), and the CLI's
+// stored login (docs/cli.md, "Configuration").
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "keel/result.h"
+
+namespace keel::studio {
+
+struct FleetError {
+  int http_status = 0;  // 0: no HTTP answer (connection, URL, protocol)
+  std::string code;     // the API's error code, e.g. "not_found"
+  std::string message;
+  std::string field;
+  [[nodiscard]] std::string describe() const;
+};
+
+template <class T>
+using FleetRes = keel::Result<T, FleetError>;
+
+struct Endpoint {
+  std::string host;
+  std::string port;
+  std::string base_path;  // without trailing '/', may be empty
+  bool loopback = false;
+};
+
+// Accepts http://host[:port][/base]. https is refused with an explanation (no TLS client yet).
+FleetRes<Endpoint> parse_url(const std::string& url);
+
+// Called with (bytes sent, total) while a body is being uploaded.
+using Progress = std::function<void(uint64_t, uint64_t)>;
+
+class FleetClient {
+ public:
+  FleetClient(Endpoint ep, std::string token) : ep_(std::move(ep)), token_(std::move(token)) {}
+
+  FleetRes<nlohmann::json> get(const std::string& path);
+  FleetRes<nlohmann::json> post(const std::string& path, const nlohmann::json& body);
+  FleetRes<nlohmann::json> del(const std::string& path);
+  FleetRes<nlohmann::json> upload(const std::string& path, std::span<const uint8_t> body, const Progress& progress);
+
+  // GET a paginated list, following next_cursor; at most max_items items.
+  FleetRes<nlohmann::json> get_all(const std::string& path, size_t max_items = 100000);
+
+  [[nodiscard]] const Endpoint& endpoint() const { return ep_; }
+
+ private:
+  FleetRes<nlohmann::json> request(const std::string& method, const std::string& path, const std::string& content_type,
+                                   std::span<const uint8_t> body, const Progress* progress);
+  Endpoint ep_;
+  std::string token_;
+};
+
+// ---- stored login --------------------------------------------------------------------------
+
+struct Login {
+  std::string url;
+  std::string token;  // may be empty (studio mode needs none on loopback)
+};
+
+// $KEEL_CONFIG, else $XDG_CONFIG_HOME/keel/config.json, else ~/.config/keel/config.json.
+std::string config_path();
+// Written atomically with mode 0600 (its directory created 0700).
+keel::Result<void, std::string> save_login(const Login& login);
+// Refuses a config file that others can read (it holds a token).
+keel::Result<std::optional<Login>, std::string> load_login();
+
+}  // namespace keel::studio
