@@ -62,6 +62,9 @@ void cpu_init() {
   // EL0 may read CNTVCT_EL0 / CNTFRQ_EL0 (time stamps without a syscall), not the physical
   // counter or any timer control register.
   write_cntkctl_el1(1u << 1);
+  // Self-hosted debug off (no single-step, no breakpoints/watchpoints armed), and the debug
+  // communications channel trapped at EL0 (MDSCR_EL1.TDCC), so EL0 has no debug side channel.
+  write_mdscr_el1(1u << 12);
   // PMU: 64-bit cycle counter (LC), reset (C, P), enabled (E), counting EL0 and EL1; event
   // counter 0 counts INST_RETIRED (exact under QEMU -icount). EL0 may READ the cycle and event
   // counters (PMUSERENR.CR|ER) for benchmarks, but not configure, reset or stop them (EN = 0).

@@ -109,6 +109,7 @@ regfail:
     ldr     x1, [x9]                // 5: read kernel memory
     msr     daifset, #2             // 6: mask interrupts from EL0
     msr     pmcr_el0, xzr           // 7: reconfigure the PMU from EL0
+    wfi                             // 8: wfi traps (a thread cannot stall the CPU)
     mov     x1, #1
     CHECK   6
 
