@@ -59,7 +59,7 @@ extern "C" [[noreturn]] void arch_boot_main() {
     ram[0] = RamRange{kRamBase, kDefaultRamSize};
     ram_count = 1;
   }
-  mmu_init(ram, ram_count);
+  mmu_init(ram, &ram_count);
   cpu_init();
   gic_init();
   timer_init();

@@ -112,8 +112,9 @@ struct RamRange {
 // Returns the number of ranges found (0 if the blob is not a valid DTB); *dtb_size gets its size.
 unsigned fdt_memory(const void* dtb, RamRange* out, unsigned max, std::uint64_t* dtb_size);
 // mmu.cc: build the final kernel tables (physmap of `ram`, kernel image with section
-// permissions, device window) and switch TTBR1 to them; TTBR0 gets an empty table.
-void mmu_init(const RamRange* ram, unsigned count);
+// permissions, device window) and switch TTBR1 to them; TTBR0 gets an empty table. Rewrites
+// `ram` / `*count` to the RAM actually mapped (2 MiB aligned, within the physmap's table pool).
+void mmu_init(RamRange* ram, unsigned* count);
 // gic.cc / timer.cc / cpu.cc
 void gic_init();
 void timer_init();

@@ -59,23 +59,30 @@ extern "C" void mmu_switch_ttbr1(std::uint64_t ttbr1);
 
 namespace machine {
 
-void mmu_init(const RamRange* ram, unsigned count) {
+void mmu_init(RamRange* ram, unsigned* count) {
   unsigned l2_used = 0;
   bool truncated = false;
+  // The kernel's own GiB gets the first L2 table, whatever the RAM ranges say.
+  l2_for(pa_of(__kernel_start) >> 30, &l2_used);
   // Physmap: all RAM as 2 MiB blocks, read-write, never executable. Partial blocks at unaligned
-  // range ends are left out (QEMU virt RAM is aligned).
-  for (unsigned r = 0; r < count; ++r) {
+  // range ends are left out (QEMU virt RAM is aligned). `ram` is rewritten to exactly what got
+  // mapped, so the core is never handed memory it cannot reach through ptokv().
+  unsigned kept = 0;
+  for (unsigned r = 0; r < *count && !truncated; ++r) {
     const paddr_t base = (ram[r].base + kBlock - 1) & ~(kBlock - 1);
     const paddr_t end = (ram[r].base + ram[r].size) & ~(kBlock - 1);
-    for (paddr_t pa = base; pa < end; pa += kBlock) {
+    paddr_t pa = base;
+    for (; pa < end; pa += kBlock) {
       Table* l2 = (pa >> 39) == 0 ? l2_for(pa >> 30, &l2_used) : nullptr;
       if (l2 == nullptr) {
-        truncated = true;
-        continue;
+        truncated = true;  // out of physmap tables: this and all later RAM stays unused
+        break;
       }
       l2->e[(pa >> 21) & 511] = pa | kKernelRw | kDescBlock;
     }
+    if (pa > base) ram[kept++] = RamRange{base, pa - base};
   }
+  *count = kept;
   // The kernel image's blocks become 4 KiB pages with section permissions (W^X). Whatever else
   // shares those blocks keeps the plain RAM permissions if it is RAM.
   const paddr_t kstart = pa_of(__kernel_start);
@@ -84,7 +91,9 @@ void mmu_init(const RamRange* ram, unsigned count) {
   for (paddr_t block = kstart & ~(kBlock - 1); block < kend; block += kBlock) {
     Table* l2 = l2_for(block >> 30, &l2_used);
     if (l2 == nullptr || l3_used == kMaxImageBlocks) {
-      kernel::panic("mmu: kernel image does not fit the static page-table pool");
+      // Nothing can be printed yet (the UART is not mapped before the switch): stop with a
+      // distinctive semihosting exit code instead (documented in docs/kernel-arch.md).
+      halt(0x7e);
     }
     pte_t& slot = l2->e[(block >> 21) & 511];
     const bool ram_block = (slot & kDescValid) != 0;
