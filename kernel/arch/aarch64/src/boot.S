@@ -123,6 +123,12 @@ el1_entry:
     orr     x5, x5, x6
     str     x5, [x1, x4, lsl #3]
     dsb     sy
+    // The walker will read these through the cacheable early map: drop any stale cache lines a
+    // previous boot stage may have left for them (QEMU has no caches; hardware does).
+    dc      ivac, x0
+    add     x7, x1, x4, lsl #3
+    dc      ivac, x7
+    dsb     sy
 
     ldr     x9, =MAIR_EL1_VALUE
     msr     mair_el1, x9
