@@ -4,8 +4,6 @@
 #include <stdarg.h>
 
 extern "C" {
-extern const ktest::TestCase __keel_tests_start[];
-extern const ktest::TestCase __keel_tests_end[];
 extern char __keel_image_start[];
 extern char __keel_rodata_start[];
 extern char __keel_data_start[];
@@ -17,7 +15,6 @@ namespace {
 
 const keel_boot_info_t* g_bi;
 bool g_failed;
-const char* g_current = "(none)";
 
 // ---- Slot allocator: [first_test_slot, end) is handed out during a test, then emptied. ----
 keel_cptr_t g_slot_first;
@@ -360,65 +357,62 @@ keel_word_t now_ticks() { return keel::rt::timer_count(); }
 keel_word_t ticks_per_second() { return g_bi->timer_frequency ? g_bi->timer_frequency : keel::rt::timer_frequency(); }
 keel_word_t ticks_to_us(keel_word_t ticks) { return ticks * 1000000 / ticks_per_second(); }
 
+void reply_to(keel_cptr_t reply, keel_word_t info) {
+  // The allocations below are invocations themselves: keep the caller's MRs aside.
+  keel_word_t saved[KEEL_MSG_MAX_LENGTH];
+  keel_word_t len = keel_msginfo_length(info);
+  if (len > KEEL_MSG_MAX_LENGTH) len = KEEL_MSG_MAX_LENGTH;
+  for (keel_word_t i = 0; i < len; ++i) saved[i] = keel_get_mr(static_cast<unsigned>(i));
+  keel_cptr_t kick = alloc_obj(KEEL_OBJ_NOTIFICATION);
+  if (kick == 0) return;
+  keel_signal(mint(kick, KEEL_RIGHTS_ALL, 1));
+  for (keel_word_t i = 0; i < len; ++i) keel_set_mr(static_cast<unsigned>(i), saved[i]);
+  keel_word_t badge = 0;
+  keel_reply_recv(kick, info, &badge, reply);
+}
+
 void sleep_us(keel_word_t us) {
   keel_cptr_t ntfn = alloc_obj(KEEL_OBJ_NOTIFICATION);
   if (ntfn == 0) return;
   ThreadOpts o;
-  o.priority = KEEL_MAX_PRIO - 1;
+  o.priority = kTestPriority + 2;
   o.budget_us = 50;
   o.period_us = us / 4 > 1000 ? us / 4 : 1000;
+  o.start = false;
   Thread* t = spawn(sleeper, now_ticks() + us * ticks_per_second() / 1000000, o);
   if (t == nullptr) return;
   t->arg[1] = ntfn;
-  // The sleeper was started by WriteRegisters before arg[1] was set; it is lower priority than
-  // us (255 > 254) so it has not run yet.
+  if (keel_tcb_resume(t->tcb) != KEEL_NO_ERROR) {
+    fail(__FILE__, __LINE__, "resume of the sleeper failed");
+    return;
+  }
   keel_word_t badge = 0;
   keel_wait(ntfn, &badge);
 }
 
-}  // namespace ktest
-
-// ---- The runner ----------------------------------------------------------------------------------
-extern "C" int keel_main(void* start_arg) {
-  using namespace ktest;
-  g_bi = static_cast<const keel_boot_info_t*>(start_arg);
-  keel_printf("KTEST: Keel kernel test suite\n");
+bool init(const keel_boot_info_t* bi) {
+  g_bi = bi;
   if (g_bi == nullptr || g_bi->magic != KEEL_BOOT_INFO_MAGIC) {
-    keel_printf("KTEST: bad boot info at %p\n", start_arg);
-    return 2;
+    keel_printf("KTEST: bad boot info at %p\n", static_cast<const void*>(bi));
+    return false;
   }
-  const keel_boot_info_t& bi = *g_bi;
-  g_slot_first = g_slot_next = bi.empty.start;
-  g_slot_end = bi.empty.end;
+  g_slot_first = g_slot_next = bi->empty.start;
+  g_slot_end = bi->empty.end;
   keel_word_t ram = 0;
-  for (keel_cptr_t s = bi.untyped.start; s < bi.untyped.end && g_pool_count < kMaxPool; ++s) {
-    const keel_untyped_desc_t& d = bi.untyped_list[s - bi.untyped.start];
+  for (keel_cptr_t s = bi->untyped.start; s < bi->untyped.end && g_pool_count < kMaxPool; ++s) {
+    const keel_untyped_desc_t& d = bi->untyped_list[s - bi->untyped.start];
     if (d.is_device) continue;
     g_pool[g_pool_count++] = Pool{s, d.size_bits, 0};
     ram += keel_word_t{1} << d.size_bits;
   }
   keel_printf("KTEST: %lu untyped caps (%u RAM, %lu KiB), slots %lu..%lu, timer %lu Hz\n",
-              bi.untyped.end - bi.untyped.start, g_pool_count, ram >> 10, bi.empty.start, bi.empty.end,
-              bi.timer_frequency);
-  unsigned passed = 0, failed_count = 0;
-  for (const TestCase* tc = __keel_tests_start; tc != __keel_tests_end; ++tc) {
-    g_failed = false;
-    g_current = tc->name;
-    keel_printf("[ RUN  ] %s\n", tc->name);
-    keel_word_t t0 = now_ticks();
-    tc->fn();
-    cleanup_after_test();
-    keel_word_t violations = keel_debug_check_invariants();
-    if (violations != 0) fail(__FILE__, __LINE__, "kernel invariant walker: %lu violations", violations);
-    keel_word_t ms = ticks_to_us(now_ticks() - t0) / 1000;
-    if (g_failed) {
-      ++failed_count;
-      keel_printf("[ FAIL ] %s (%lu ms)\n", tc->name, ms);
-    } else {
-      ++passed;
-      keel_printf("[ PASS ] %s (%lu ms)\n", tc->name, ms);
-    }
-  }
-  keel_printf("KTEST SUMMARY: %u passed, %u failed\n", passed, failed_count);
-  return failed_count == 0 ? 0 : 1;
+              bi->untyped.end - bi->untyped.start, g_pool_count, ram >> 10, bi->empty.start, bi->empty.end,
+              bi->timer_frequency);
+  return true;
 }
+
+void begin_test() { g_failed = false; }
+void end_test() { cleanup_after_test(); }
+
+}  // namespace ktest
+

@@ -24,9 +24,16 @@ bool failed();            // has the current test failed so far?
 const char* err_name(keel_word_t e);
 
 // ---- Objects and slots (all released after the test) --------------------------------------
+// Test bodies run at this priority (above every helper they create, below the sleeper and the
+// runner's watchdog).
+inline constexpr keel_word_t kTestPriority = 250;
 inline constexpr keel_cptr_t kRoot = KEEL_CAP_INIT_CNODE;  // cptr == slot index at depth 64
 inline constexpr keel_word_t kDepth = 64;
 
+// Set up from the boot info (slot range, untyped pool); false if the boot info is unusable.
+bool init(const keel_boot_info_t* bi);
+void begin_test();  // clears the failure flag
+void end_test();    // revokes and deletes everything the test made
 const keel_boot_info_t& boot_info();
 keel_cptr_t alloc_slot();                 // an empty slot of the root CNode (0 if none left)
 // Retype one object into a new slot; 0 (and the test fails) if impossible.
@@ -91,7 +98,11 @@ keel_word_t now_ticks();           // generic timer count
 keel_word_t ticks_per_second();
 keel_word_t ticks_to_us(keel_word_t ticks);
 
-// Keep the root task off the CPU for roughly `us` microseconds so lower-priority threads run.
+// Reply to the caller behind `reply` (a Reply object we received on) with `info` and MR0..3
+// from the IPC buffer, without blocking: ReplyRecv on a notification we signal first.
+void reply_to(keel_cptr_t reply, keel_word_t info);
+
+// Keep the test thread off the CPU for roughly `us` microseconds so lower-priority threads run.
 // (MCS: Yield on a scheduling context whose period is `us` blocks until the next refill.)
 void sleep_us(keel_word_t us);
 

@@ -57,7 +57,7 @@ KTEST(fault_vm_read_unmapped_then_resume) {
   *reinterpret_cast<volatile keel_word_t*>(scratch) = 0xfeedf00d;
   keel_cptr_t f2 = copy(f);
   REQUIRE_OK(map_at(KEEL_CAP_INIT_VSPACE, f2, va, KEEL_RIGHT_READ, KEEL_VM_DEFAULT | KEEL_VM_EXECUTE_NEVER));
-  keel_send(h.reply, keel_msginfo_new(0, 0, 0, 0));  // Send on a Reply cap = reply (seL4 MCS)
+  reply_to(h.reply, keel_msginfo_new(0, 0, 0, 0));
   sleep_us(1000);
   CHECK_EQ(t->progress, 1u);
   CHECK_EQ(t->result[0], 0xfeedf00du);
@@ -100,7 +100,7 @@ KTEST(fault_unknown_syscall_and_register_reply) {
   // Reply label 0 with 2 MRs: x0, x1 are set, the thread continues after the svc.
   keel_set_mr(0, 0xabc);
   keel_set_mr(1, 0xdef);
-  keel_send(h.reply, keel_msginfo_new(0, 0, 0, 2));
+  reply_to(h.reply, keel_msginfo_new(0, 0, 0, 2));
   sleep_us(1000);
   CHECK_EQ(t->progress, 1u);
   CHECK_EQ(t->result[0], 0xabcu);
@@ -128,7 +128,7 @@ KTEST(fault_user_exception_skip_instruction) {
   keel_set_mr(0, pc + 4);
   keel_set_mr(1, sp);
   keel_set_mr(2, 0);
-  keel_send(h.reply, keel_msginfo_new(0, 0, 0, 3));
+  reply_to(h.reply, keel_msginfo_new(0, 0, 0, 3));
   sleep_us(1000);
   CHECK_EQ(t->progress, 1u);
 }
@@ -144,7 +144,7 @@ KTEST(fault_non_zero_reply_label_leaves_thread_suspended) {
   REQUIRE(t != nullptr);
   keel_word_t badge = 0;
   keel_recv(h.ep, &badge, h.reply);
-  keel_send(h.reply, keel_msginfo_new(1, 0, 0, 0));
+  reply_to(h.reply, keel_msginfo_new(1, 0, 0, 0));
   sleep_us(1000);
   CHECK_EQ(t->progress, 0u);
   // It is inactive: reading its registers works and shows the faulting pc unchanged.

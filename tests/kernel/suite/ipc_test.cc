@@ -24,7 +24,7 @@ void echo_server(Thread* t) {
     keel_word_t caps = keel_msginfo_extra_caps(info);
     t->result[0] = caps;
     t->result[1] = keel_msginfo_caps_unwrapped(info);
-    if (caps > 0 && recv_slot != 0) keel_signal(recv_slot);
+    if (caps > keel_msginfo_caps_unwrapped(info) && recv_slot != 0) keel_signal(recv_slot);
     bump(t->progress);
     keel_word_t label = keel_msginfo_label(info) + 1 + (caps << 16);
     info = keel_reply_recv(ep, keel_msginfo_new(label, 0, 0, n + 1), &badge, reply);

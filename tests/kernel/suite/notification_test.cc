@@ -97,3 +97,22 @@ KTEST(ntfn_bind_needs_a_notification) {
   keel_cptr_t wo = copy(n, KEEL_RIGHT_WRITE);
   CHECK_ERR(keel_tcb_bind_notification(tcb, wo), KEEL_INVALID_CAPABILITY);
 }
+
+KTEST(ntfn_unbadged_signal_is_not_lost) {
+  // seL4: Signal on an idle notification makes it active even with badge 0; the next Wait
+  // returns at once (with word 0). A signal must never be lost because its badge is 0 (an IRQ
+  // delivered through an unbadged notification cap would be lost).
+  keel_cptr_t n = alloc_obj(KEEL_OBJ_NOTIFICATION);
+  keel_signal(n);
+  Thread* t = spawn(
+      [](Thread* self) {
+        keel_word_t w = 0;
+        keel_wait(self->arg[0], &w);
+        self->result[0] = w;
+      },
+      n);
+  REQUIRE(t != nullptr);
+  sleep_us(2000);
+  CHECK_EQ(t->done, 1u);
+  if (t->done == 0) keel_signal(mint(n, KEEL_RIGHTS_ALL, 1));  // release it
+}

