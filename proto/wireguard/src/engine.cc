@@ -104,12 +104,11 @@ Engine::~Engine() {
 }
 
 Result<void, Error> Engine::init_peer(Peer& p, const Key& remote_static, const Key* psk, uint16_t keepalive_s) {
+  if (is_low_order(remote_static)) return Err{Error::LowOrderKey};
   Guard g(p.lock);
-  Key ss;
-  if (!dh(ss, private_, remote_static)) return Err{Error::LowOrderKey};
   p.remote_static = remote_static;
-  p.static_static = ss;
-  wipe(ss);
+  wipe(p.static_static);
+  p.static_static_ready = false;
   if (psk) p.psk = *psk;
   else wipe(p.psk);
   p.persistent_keepalive_s = keepalive_s;
@@ -201,6 +200,16 @@ void Engine::tick(Peer& p, Sink& sink) {
 }
 
 // ---- keys and sessions --------------------------------------------------------------------
+
+// The cached static-static secret, computed on first use (under the peer's lock). Null only if
+// the DH gives the all-zero point, which init_peer's low-order check already excludes.
+const Key* Engine::static_static_locked(Peer& p) {
+  if (!p.static_static_ready) {
+    if (!dh(p.static_static, private_, p.remote_static)) return nullptr;
+    p.static_static_ready = true;
+  }
+  return &p.static_static;
+}
 
 void Engine::release_keypair(Keypair*& kp) {
   if (!kp) return;
@@ -384,7 +393,13 @@ void Engine::send_initiation_locked(Peer& p, Sink& sink, bool is_retry) {
   aead_seal(msg + init_off::kStatic, key, 0, b(public_), h);
   mix_hash(h, b(msg + init_off::kStatic, kKeyLen + kTagLen));
 
-  kdf2(ck, key, ck, p.static_static);
+  const Key* static_static = static_static_locked(p);
+  if (!static_static) {
+    wipe(ss);
+    wipe(key);
+    return;
+  }
+  kdf2(ck, key, ck, *static_static);
   const Tai64n ts = clock_.now_tai64n();
   aead_seal(msg + init_off::kTimestamp, key, 0, b(ts.b, kTimestampLen), h);
   mix_hash(h, b(msg + init_off::kTimestamp, kTimestampLen + kTagLen));
@@ -455,7 +470,9 @@ Rx Engine::on_initiation(MutBytes d, const Endpoint& from, Sink& sink) {
   if (!pp) return Rx::DropUnknownPeer;
   Peer& p = *pp;
   Guard g(p.lock);
-  kdf2(ck, key, ck, p.static_static);
+  const Key* static_static = static_static_locked(p);
+  if (!static_static) return Rx::DropLowOrder;
+  kdf2(ck, key, ck, *static_static);
   Tai64n ts;
   if (!aead_open(ts.b, key, 0, b(d.data() + init_off::kTimestamp, kTimestampLen + kTagLen), h))
     return Rx::DropDecrypt;

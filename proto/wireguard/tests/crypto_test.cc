@@ -80,6 +80,46 @@ TEST(WgCrypto, LowOrderPointsGiveNoSharedSecret) {
   EXPECT_TRUE(dh(out, priv, good));
 }
 
+// The table behind is_low_order (used by init_peer instead of a DH) must hold exactly points for
+// which DH gives the all-zero secret, with bit 255 set or clear.
+TEST(WgCrypto, LowOrderTableMatchesDh) {
+  ASSERT_TRUE(crypto_init());
+  const char* low[] = {"0000000000000000000000000000000000000000000000000000000000000000",
+                       "0100000000000000000000000000000000000000000000000000000000000000",
+                       "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
+                       "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157",
+                       "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+                       "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+                       "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"};
+  for (uint8_t seed = 1; seed < 4; ++seed) {
+    Key priv = key_of(seed);
+    clamp(priv);
+    for (const char* h : low) {
+      for (uint8_t top : {uint8_t{0}, uint8_t{0x80}}) {
+        Key pub;
+        const Buf raw = unhex(h);
+        std::memcpy(pub.data(), raw.data(), 32);
+        pub[31] |= top;
+        EXPECT_TRUE(is_low_order(pub)) << h;
+        Key out;
+        EXPECT_FALSE(dh(out, priv, pub)) << h << " top " << int(top);
+      }
+    }
+  }
+  for (uint8_t seed = 1; seed < 50; ++seed) {
+    Key pub;
+    Key priv = key_of(seed);
+    clamp(priv);
+    public_from_private(pub, priv);
+    EXPECT_FALSE(is_low_order(pub));
+    Key small{};  // u = 2..50: ordinary points (only 0 and 1 are listed among small u)
+    small[0] = uint8_t(seed + 1);
+    EXPECT_FALSE(is_low_order(small));
+    Key out;
+    EXPECT_TRUE(dh(out, priv, small));
+  }
+}
+
 TEST(WgCrypto, AeadCounterNonceAndInPlace) {
   Key k = key_of(3);
   uint8_t buf[16 + 16] = {1, 2, 3};

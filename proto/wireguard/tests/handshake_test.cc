@@ -209,6 +209,42 @@ TEST(WgHandshake, InitPeerRejectsLowOrderKey) {
   EXPECT_EQ(r.error(), Error::LowOrderKey);
 }
 
+TEST(WgHandshake, InitPeerRejectsEveryLowOrderEncoding) {
+  FakeClock clock;
+  Node a(clock, 1, ep(1, 1));
+  Key p{};
+  p.fill(0xff);
+  p[0] = 0xec;  // p - 1 (order 2), with bit 255 set
+  auto r = a.engine.init_peer(a.peer, p, nullptr);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error(), Error::LowOrderKey);
+}
+
+// The static-static DH is not done at init_peer (a million peers would take minutes to load) but
+// at the first handshake, on either side, and then reused.
+TEST(WgHandshake, StaticStaticComputedLazilyAndCached) {
+  FakeClock clock;
+  Node a(clock, 1, ep(1, 1)), b(clock, 2, ep(2, 2));
+  link(a, b);
+  EXPECT_FALSE(a.peer.static_static_ready);
+  EXPECT_FALSE(b.peer.static_static_ready);
+  EXPECT_TRUE(is_zero(a.peer.static_static.data(), kKeyLen));
+  handshake(a, b);
+  ASSERT_TRUE(a.peer.static_static_ready);
+  ASSERT_TRUE(b.peer.static_static_ready);
+  Key want;
+  ASSERT_TRUE(dh(want, Node::make_key(1), b.engine.public_key()));
+  EXPECT_EQ(a.peer.static_static, want);
+  EXPECT_EQ(b.peer.static_static, want);
+  // Reconfiguring the peer drops the cached secret.
+  ASSERT_TRUE(a.engine.init_peer(a.peer, b.engine.public_key(), nullptr).ok());
+  EXPECT_FALSE(a.peer.static_static_ready);
+  clock.advance(6 * kSec);
+  handshake(b, a);  // the responder side computes it on first use too
+  EXPECT_TRUE(a.peer.static_static_ready);
+  EXPECT_EQ(a.peer.static_static, want);
+}
+
 TEST(WgHandshake, SimultaneousInitiationsConverge) {
   FakeClock clock;
   Node a(clock, 1, ep(1, 1)), b(clock, 2, ep(2, 2));

@@ -43,6 +43,11 @@ void mac(uint8_t out[kMacLen], Bytes key, Bytes a, Bytes b = {});
 // protocol requires such a shared secret to be rejected.
 [[nodiscard]] bool dh(Key& out, const Key& priv, const Key& pub);
 void public_from_private(Key& pub, const Key& priv);
+// True for the encodings of the Curve25519 points of small order (the list libsodium and the
+// reference implementations use; bit 255 is ignored as X25519 ignores it). Exactly these give
+// the all-zero DH result with every private key, so this answers "would dh() fail?" without a
+// scalar multiplication.
+[[nodiscard]] bool is_low_order(const Key& pub);
 void clamp(Key& priv);
 
 // ChaCha20-Poly1305 (IETF) with WireGuard's nonce: 32 zero bits then the 64-bit counter, little-endian.

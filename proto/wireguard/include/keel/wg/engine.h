@@ -109,8 +109,11 @@ struct Peer {
   // Configuration (set by Engine::init_peer).
   Key remote_static{};
   Key psk{};
-  Key static_static{};  // precomputed DH(our static, their static)
+  // DH(our static, their static), computed at the peer's first handshake (either direction) and
+  // cached: loading a million peers then costs no X25519 at all. Valid when static_static_ready.
+  Key static_static{};
   uint16_t persistent_keepalive_s = 0;
+  bool static_static_ready = false;
   Endpoint endpoint;
 
   // Handshake.
@@ -215,7 +218,8 @@ class Engine {
   uint16_t mtu() const { return mtu_; }
 
   // Configures `peer` for remote static key `remote_static` (psk may be null). Rejects low-order
-  // keys (all-zero static-static secret).
+  // keys (they would give an all-zero static-static secret) by table lookup; the static-static
+  // DH itself is deferred to the peer's first handshake and cached in the Peer.
   Result<void, Error> init_peer(Peer& peer, const Key& remote_static, const Key* psk,
                                 uint16_t persistent_keepalive_s = 0);
 
@@ -254,6 +258,7 @@ class Engine {
   void send_initiation_locked(Peer& p, Sink& sink, bool is_retry);
   Result<void, Error> send_locked(Peer& p, Bytes inner, MutBytes out, Sink& sink);
   bool derive_session_locked(Peer& p);
+  const Key* static_static_locked(Peer& p);
   void release_keypair(Keypair*& kp);
   void zero_locked(Peer& p);
   void add_macs_locked(Peer& p, MutBytes msg);
