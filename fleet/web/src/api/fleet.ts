@@ -1,8 +1,8 @@
 // Every keel-fleet endpoint the UI uses, in one place (paths per docs/fleet-api.md).
 import { ApiClient, ApiError, errorFromResponse } from './client';
 import type {
-  ApiToken, AuditEntry, Deployment, Device, LogLine, Organization, Paged, Project, Proxy, Release,
-  Rollout, RolloutTarget, SessionInfo, SigningKey, TraceEvent, User,
+  ApiToken, AuditEntry, Deployment, Device, DeviceCommand, LogLine, TraceEvent, Organization, Paged, Project, Proxy, Release,
+  Rollout, RolloutTarget, SessionInfo, SigningKey, User,
 } from './models';
 
 interface Me {
@@ -43,42 +43,45 @@ export const fleet = {
   createOrg: (name: string) => api.post<Organization>('/organizations', { name }),
 
   // projects
-  projects: (orgId: number, cursor?: Cursor) => api.get<Paged<Project>>(`/organizations/${orgId}/projects`, page(cursor)),
+  projects: (orgId: number | null, cursor?: Cursor) => api.get<Paged<Project>>('/projects', { ...page(cursor), organization_id: orgId ?? undefined }),
   project: (id: number) => api.get<Project>(`/projects/${id}`),
-  createProject: (orgId: number, name: string, description: string) =>
-    api.post<Project>(`/organizations/${orgId}/projects`, { name, description }),
+  createProject: (orgId: number | null, name: string, description: string) =>
+    api.post<Project>('/projects', { organization_id: orgId ?? undefined, name, description }),
 
   // signing keys
-  keys: (projectId: number) => api.get<Paged<SigningKey>>(`/projects/${projectId}/signing-keys`, page(null, 200)),
+  keys: (projectId: number) => api.get<Paged<SigningKey>>(`/projects/${projectId}/keys`, page(null, 200)),
   addKey: (projectId: number, name: string, public_key: string) =>
-    api.post<SigningKey>(`/projects/${projectId}/signing-keys`, { name, public_key }),
-  revokeKey: (projectId: number, keyId: number) => api.delete<void>(`/projects/${projectId}/signing-keys/${keyId}`),
+    api.post<SigningKey>(`/projects/${projectId}/keys`, { name, public_key }),
+  revokeKey: (projectId: number, keyId: number) => api.delete<void>(`/projects/${projectId}/keys/${keyId}`),
 
   // deployments
-  deployments: (projectId: number, cursor?: Cursor) => api.get<Paged<Deployment>>(`/projects/${projectId}/deployments`, page(cursor)),
+  deployments: (projectId: number, cursor?: Cursor) => api.get<Paged<Deployment>>('/deployments', { ...page(cursor), project_id: projectId }),
   deployment: (id: number) => api.get<Deployment>(`/deployments/${id}`),
   createDeployment: (projectId: number, name: string, description: string) =>
-    api.post<Deployment>(`/projects/${projectId}/deployments`, { name, description }),
+    api.post<Deployment>('/deployments', { project_id: projectId, name, description }),
 
   // devices
-  devices: (deploymentId: number, cursor?: Cursor) => api.get<Paged<Device>>(`/deployments/${deploymentId}/devices`, page(cursor)),
+  devices: (filter: { deployment_id?: number; release_id?: number; connection?: string }, cursor?: Cursor) =>
+    api.get<Paged<Device>>('/devices', { ...page(cursor), ...filter }),
   device: (id: number) => api.get<Device>(`/devices/${id}`),
   registerDevice: (deploymentId: number, body: { name: string; tunnel_public_key: string; identity_public_key: string }) =>
-    api.post<Device>(`/deployments/${deploymentId}/devices`, body),
+    api.post<Device>('/devices', { deployment_id: deploymentId, ...body }),
   decommissionDevice: (id: number) => api.post<Device>(`/devices/${id}/decommission`, {}),
-  deviceLog: (id: number) => api.get<Paged<LogLine>>(`/devices/${id}/serial`, { limit: 200 }),
+  deviceCommands: (id: number, cursor?: Cursor) => api.get<Paged<DeviceCommand>>(`/devices/${id}/commands`, page(cursor)),
+  // Serial output and trace events arrive over the device link; a server without those endpoints
+  // answers 404 not_found "no such API endpoint", which the device page explains.
+  deviceSerial: (id: number) => api.get<Paged<LogLine>>(`/devices/${id}/serial`, { limit: 200 }),
   deviceTrace: (id: number) => api.get<Paged<TraceEvent>>(`/devices/${id}/trace`, { limit: 200 }),
   updateDevice: (id: number, releaseId: number) => api.post<Rollout>(`/devices/${id}/update`, { release_id: releaseId }),
 
   // releases
-  releases: (projectId: number, cursor?: Cursor) => api.get<Paged<Release>>(`/projects/${projectId}/releases`, page(cursor)),
+  releases: (projectId: number, cursor?: Cursor) => api.get<Paged<Release>>('/releases', { ...page(cursor), project_id: projectId }),
   release: (id: number) => api.get<Release>(`/releases/${id}`),
-  releaseDevices: (id: number, cursor?: Cursor) => api.get<Paged<Device>>(`/releases/${id}/devices`, page(cursor)),
   uploadRelease: (projectId: number, file: Blob, onProgress?: (sent: number, total: number) => void) =>
     uploadWithProgress<Release>(`/api/v1/projects/${projectId}/releases`, file, onProgress),
 
   // rollouts
-  rollouts: (deploymentId: number, cursor?: Cursor) => api.get<Paged<Rollout>>(`/deployments/${deploymentId}/rollouts`, page(cursor)),
+  rollouts: (deploymentId: number, cursor?: Cursor) => api.get<Paged<Rollout>>('/rollouts', { ...page(cursor), deployment_id: deploymentId }),
   rollout: (id: number) => api.get<Rollout>(`/rollouts/${id}`),
   rolloutTargets: (id: number, cursor?: Cursor) => api.get<Paged<RolloutTarget>>(`/rollouts/${id}/targets`, page(cursor, 100)),
   startRollout: (deploymentId: number, body: { release_id: number; batches: number[]; failure_threshold_percent: number; on_failure: string }) =>
@@ -86,9 +89,9 @@ export const fleet = {
   rolloutAction: (id: number, action: 'pause' | 'resume' | 'cancel') => api.post<Rollout>(`/rollouts/${id}/${action}`, {}),
 
   // proxies
-  proxies: (deploymentId: number) => api.get<Paged<Proxy>>(`/deployments/${deploymentId}/proxies`, page(null, 200)),
-  addProxy: (deploymentId: number, name: string, host: string, port: number) =>
-    api.post<Proxy>(`/deployments/${deploymentId}/proxies`, { name, host, port }),
+  proxies: (deploymentId: number) => api.get<Paged<Proxy>>(`/deployments/${deploymentId}/proxies`),
+  setProxy: (deploymentId: number, name: string, host: string, port: number) =>
+    api.put<Proxy>(`/deployments/${deploymentId}/proxies/${encodeURIComponent(name)}`, { host, port }),
   removeProxy: (deploymentId: number, name: string) => api.delete<void>(`/deployments/${deploymentId}/proxies/${encodeURIComponent(name)}`),
 
   // users
@@ -145,4 +148,9 @@ export async function all<T>(fn: (cursor: Cursor) => Promise<Paged<T>>, max = 10
     cursor = p.next_cursor;
   } while (cursor && out.length < max);
   return out;
+}
+
+// True when the server does not have this endpoint at all (as opposed to a missing object).
+export function isMissingEndpoint(e: unknown): boolean {
+  return e instanceof ApiError && e.status === 404 && /no such API endpoint/i.test(e.message);
 }

@@ -49,7 +49,8 @@ export interface Deployment {
   name: string;
   description: string;
   created_at: number;
-  device_count?: number;
+  device_count: number; // active devices
+  online_count: number;
 }
 
 export interface Device {
@@ -63,7 +64,6 @@ export interface Device {
   connection: string; // online | offline | never
   last_seen_at: number | null;
   current_release_id: number | null;
-  current_release?: { id: number; name: string; version: string } | null;
   created_at: number;
   updated_at: number;
 }
@@ -103,32 +103,43 @@ export interface ReleaseComponent {
   hash_alg?: string;
 }
 
+export interface ReleaseSignature {
+  key_id: string;
+  trusted: boolean; // made by a key of the project
+  verified: boolean; // checked and valid
+}
+
 export interface Release {
   id: number;
   project_id: number;
   name: string;
   version: string;
-  key_id: string;
+  signed_by_key_id: string;
   file_size: number;
   created_at: number;
   created_by: string;
-  release_id?: string; // content digest
-  build_id?: string;
-  signature?: { status: string; key_id: string; key_name?: string | null } | null;
-  manifest?: ManifestSummary;
-  manifest_toml?: string;
+  digest: string; // SHA-256 of the signed content
+  build_id: string;
+  signatures: ReleaseSignature[];
+  // only on GET /releases/{id}:
+  manifest?: string; // TOML as written
+  summary?: ManifestSummary;
   components?: ReleaseComponent[];
   device_count?: number;
+  signing_key_active?: boolean; // the signing key is still trusted (not revoked)
 }
 
-export interface RolloutCounts {
+export interface RolloutProgress {
   pending: number;
-  running?: number;
-  in_progress?: number;
+  in_progress: number;
   succeeded: number;
   failed: number;
-  skipped?: number;
-  cancelled?: number;
+  cancelled: number;
+}
+
+export interface BatchProgress extends RolloutProgress {
+  index: number;
+  cumulative_percent: number;
 }
 
 export interface Rollout {
@@ -136,8 +147,8 @@ export interface Rollout {
   deployment_id: number;
   release_id: number;
   kind: string; // device | deployment
-  status: string; // running | paused | completed | aborted | cancelled
-  batches: number[]; // percentages, cumulative or per batch as the server says
+  status: string; // running | paused | succeeded | completed_with_failures | aborted | cancelled
+  batches: number[]; // cumulative percentages of the deployment's devices
   current_batch: number;
   failure_threshold_percent: number;
   on_failure: string; // pause | abort
@@ -146,7 +157,8 @@ export interface Rollout {
   created_by: string;
   created_at: number;
   updated_at: number;
-  counts?: RolloutCounts;
+  progress: RolloutProgress;
+  batch_progress?: BatchProgress[]; // only on GET /rollouts/{id}
 }
 
 export interface RolloutTarget {
@@ -162,6 +174,7 @@ export interface AuditEntry {
   id: number;
   at: number;
   actor: string;
+  actor_user_id: number | null;
   organization_id: number | null;
   action: string;
   target_type: string;
@@ -188,6 +201,17 @@ export interface ApiToken {
   last_used_at: number | null;
   revoked_at: number | null;
   token?: string; // only in the create response
+}
+
+export interface DeviceCommand {
+  id: number;
+  device_id: number;
+  kind: string;
+  payload: unknown;
+  status: string; // queued | sent | done | failed | cancelled
+  rollout_id: number | null;
+  created_at: number;
+  updated_at: number;
 }
 
 export interface LogLine {

@@ -5,9 +5,9 @@ import type { ManifestSummary } from '../api/models';
 import { layoutManifest } from './layout';
 
 const KIND_COLOUR: Record<string, string> = {
-  rpc: '#0f766e',
+  rpc: '#b45309',
   event: '#7c3aed',
-  stream: '#0369a1',
+  stream: '#1d4ed8',
 };
 
 export function ManifestGraph(props: { manifest: ManifestSummary; title?: string }) {

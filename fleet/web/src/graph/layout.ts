@@ -194,7 +194,7 @@ export function layoutManifest(components: readonly string[], channels: readonly
     const k = [f.comp, t.comp].sort().join('\u0000');
     const i = pairSeen.get(k) ?? 0;
     pairSeen.set(k, i + 1);
-    const spread = (i - ((pairCount.get(k) ?? 1) - 1) / 2) * 12;
+    const spread = (i - ((pairCount.get(k) ?? 1) - 1) / 2) * 18;
     const base = { name: c.name, kind: c.kind ?? '', from: f.comp, to: t.comp, fromEnd: f.end, toEnd: t.end };
     if (a === b) {
       // self-loop: a small arc under the box

@@ -11,7 +11,15 @@ const VERBS: Record<string, string> = {
   abort: 'Aborted', revoke: 'Revoked', disable: 'Disabled', enable: 'Enabled', invite: 'Invited', move: 'Moved', add: 'Added', remove: 'Removed',
 };
 
+const WHOLE: Record<string, string> = {
+  'auth.login': 'Signed in',
+  'auth.logout': 'Signed out',
+  'auth.password': 'Changed own password',
+  'auth.accept_invite': 'Accepted invitation',
+};
+
 export function describeAction(action: string): string {
+  if (WHOLE[action]) return WHOLE[action];
   const [obj, verb] = action.split('.', 2) as [string, string | undefined];
   if (!verb) return action;
   const v = VERBS[verb.split('_')[0] ?? ''] ?? verb.replace(/_/g, ' ');

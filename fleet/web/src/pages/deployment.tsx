@@ -11,7 +11,8 @@ import { useCrumbs } from './crumbs';
 
 export function connectionOf(d: Device): string {
   if (d.status === 'decommissioned') return 'decommissioned';
-  return d.connection || (d.last_seen_at ? 'offline' : 'never');
+  if (d.connection === 'online') return 'online';
+  return d.last_seen_at ? 'offline' : 'never';
 }
 
 export function DeploymentPage(props: { id: number }) {
@@ -19,11 +20,18 @@ export function DeploymentPage(props: { id: number }) {
   const writable = canWrite(info);
   const dep = useAsync(() => fleet.deployment(props.id), [props.id]);
   const crumbs = useCrumbs({ projectId: dep.data?.project_id });
-  const devices = usePaged((c) => fleet.devices(props.id, c), [props.id]);
+  const devices = usePaged((c) => fleet.devices({ deployment_id: props.id }, c), [props.id]);
+  const releaseNames = useAsync(async () => {
+    if (!dep.data) return new Map<number, string>();
+    const rs = await all<Release>((c) => fleet.releases(dep.data!.project_id, c), 1000);
+    return new Map(rs.map((r) => [r.id, `${r.name} ${r.version}`]));
+  }, [dep.data?.project_id]);
+  const relName = (id: number) => releaseNames.data?.get(id) ?? `release #${id}`;
   const rollouts = usePaged((c) => fleet.rollouts(props.id, c), [props.id]);
   const proxies = useAsync(() => fleet.proxies(props.id), [props.id]);
   const [dialog, setDialog] = useState<null | 'device' | 'rollout' | 'proxy'>(null);
   useInterval(() => {
+    dep.reload();
     devices.reload();
     rollouts.reload();
   }, 5000);
@@ -32,7 +40,6 @@ export function DeploymentPage(props: { id: number }) {
   if (!dep.data) return <Page title="Deployment"><Spinner /></Page>;
   const d = dep.data;
   const shown = devices.items;
-  const online = shown.filter((x) => connectionOf(x) === 'online' || connectionOf(x) === 'connected').length;
   const never = shown.filter((x) => connectionOf(x) === 'never').length;
   const active = rollouts.items.find((r) => r.status === 'running' || r.status === 'paused');
 
@@ -51,10 +58,10 @@ export function DeploymentPage(props: { id: number }) {
       }
     >
       <div class="grid grid-cols-2 gap-4 lg:grid-cols-4">
-        <Stat label="Devices" value={d.device_count ?? shown.length} hint={devices.hasMore ? 'counts below cover the loaded page' : undefined} />
-        <Stat label="Online now" value={online} />
-        <Stat label="Offline" value={shown.length - online - never} />
-        <Stat label="Never connected" value={never} />
+        <Stat label="Devices" value={d.device_count} hint="active (not decommissioned)" />
+        <Stat label="Online now" value={d.online_count} />
+        <Stat label="Offline" value={Math.max(0, d.device_count - d.online_count)} hint={never > 0 ? `${never} of those shown never connected` : undefined} />
+        <Stat label="Rollouts" value={rollouts.items.length} hint={active ? 'one in progress' : 'none in progress'} />
       </div>
 
       {active && (
@@ -80,7 +87,7 @@ export function DeploymentPage(props: { id: number }) {
                 <tr key={x.id}>
                   <td><a href={href(`/devices/${x.id}`)} class="font-medium">{x.name}</a></td>
                   <td><StatusBadge status={connectionOf(x)} /></td>
-                  <td>{x.current_release ? <a href={href(`/releases/${x.current_release.id}`)}>{x.current_release.name} {x.current_release.version}</a> : x.current_release_id ? <a href={href(`/releases/${x.current_release_id}`)}>release #{x.current_release_id}</a> : <span class="text-slate-400">none yet</span>}</td>
+                  <td>{x.current_release_id ? <a href={href(`/releases/${x.current_release_id}`)}>{relName(x.current_release_id)}</a> : <span class="text-slate-400">none reported yet</span>}</td>
                   <td class="mono">{x.tunnel_address ?? '—'}</td>
                   <td class="text-slate-500">{timeAgo(x.last_seen_at)}</td>
                 </tr>
@@ -100,9 +107,9 @@ export function DeploymentPage(props: { id: number }) {
             <tbody>
               {rollouts.items.map((r) => (
                 <tr key={r.id}>
-                  <td><a href={href(`/rollouts/${r.id}`)} class="font-medium">#{r.id}</a> <span class="text-slate-500">release #{r.release_id}</span></td>
+                  <td><a href={href(`/rollouts/${r.id}`)} class="font-medium">Rollout #{r.id}</a> <span class="text-slate-500">to {relName(r.release_id)}</span></td>
                   <td><StatusBadge status={r.status} /></td>
-                  <td>{r.counts ? `${r.counts.succeeded} of ${r.total} updated` : r.total}</td>
+                  <td>{r.progress.succeeded} of {r.total} updated{r.progress.failed > 0 && <span class="text-red-700"> · {r.progress.failed} failed</span>}</td>
                   <td>{r.batches.join('% · ')}%</td>
                   <td class="text-slate-500">{timeAgo(r.created_at)} by {r.created_by}</td>
                 </tr>
@@ -259,7 +266,7 @@ function AddProxy(props: { deploymentId: number; onClose: () => void; onDone: ()
       onSubmit={async () => {
         const p = Number(port);
         if (!Number.isInteger(p) || p < 1 || p > 65535) throw new ApiError(400, 'invalid', 'Enter a port from 1 to 65535.', 'port');
-        await fleet.addProxy(props.deploymentId, name.trim(), host.trim(), p);
+        await fleet.setProxy(props.deploymentId, name.trim(), host.trim(), p);
         props.onDone();
       }}
     >

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { ApiError } from '../api/client';
-import { all, fleet } from '../api/fleet';
+import { all, fleet, isMissingEndpoint } from '../api/fleet';
 import type { Release } from '../api/models';
 import { ManifestGraph } from '../graph/ManifestGraph';
 import { href, navigate } from '../router';
@@ -18,13 +18,15 @@ export function DevicePage(props: { id: number }) {
   const crumbs = useCrumbs({ deploymentId: dev.data?.deployment_id });
   const releaseId = dev.data?.current_release_id ?? null;
   const release = useAsync(() => (releaseId ? fleet.release(releaseId) : Promise.resolve(null)), [releaseId]);
-  const serial = useAsync(() => fleet.deviceLog(props.id), [props.id]);
+  const serial = useAsync(() => fleet.deviceSerial(props.id), [props.id]);
   const trace = useAsync(() => fleet.deviceTrace(props.id), [props.id]);
+  const commands = useAsync(() => fleet.deviceCommands(props.id), [props.id]);
   const [dialog, setDialog] = useState<null | 'update'>(null);
   const [actionErr, setActionErr] = useState<unknown>(null);
   useInterval(() => {
     dev.reload();
-    serial.reload();
+    commands.reload();
+    if (!isMissingEndpoint(serial.error)) serial.reload();
   }, 5000);
 
   if (dev.error) return <Page title="Device"><ErrorBox error={dev.error} onRetry={dev.reload} /></Page>;
@@ -89,14 +91,14 @@ export function DevicePage(props: { id: number }) {
               <a href={href(`/releases/${release.data.id}`)} class="font-semibold">{release.data.name} {release.data.version}</a>
               <span class="text-slate-500"> · uploaded {timeAgo(release.data.created_at)}</span>
             </p>
-            {release.data.manifest ? <ManifestGraph manifest={release.data.manifest} title={`Components and channels of ${release.data.name} ${release.data.version}`} /> : <p class="text-sm text-slate-500">No manifest summary in this release.</p>}
+            {release.data.summary?.parsed !== false && release.data.summary ? <ManifestGraph manifest={release.data.summary} title={`Components and channels of ${release.data.name} ${release.data.version}`} /> : <p class="text-sm text-slate-500">The manifest of this release could not be read as TOML, so it cannot be drawn.</p>}
           </div>
         )}
       </Section>
 
       <div class="grid grid-cols-1 gap-6 xl:grid-cols-2">
         <Section title="Serial console" help="The device's console output, newest at the bottom. Refreshed every 5 seconds.">
-          {serial.error ? <ErrorBox error={serial.error} /> : (
+          {isMissingEndpoint(serial.error) ? <Unavailable what="serial output" /> : serial.error ? <ErrorBox error={serial.error} /> : (
             <pre class="mono h-72 overflow-auto rounded-md bg-slate-900 p-3 text-slate-100" data-testid="serial-log" aria-label="Serial console output">
               {serial.data && serial.data.items.length > 0
                 ? serial.data.items.map((l) => l.text).join('\n')
@@ -105,7 +107,7 @@ export function DevicePage(props: { id: number }) {
           )}
         </Section>
         <Section title="Trace" help="Events the device recorded (restarts, faults, channel activity).">
-          {trace.error ? <ErrorBox error={trace.error} /> : trace.data && trace.data.items.length > 0 ? (
+          {isMissingEndpoint(trace.error) ? <Unavailable what="trace events" /> : trace.error ? <ErrorBox error={trace.error} /> : trace.data && trace.data.items.length > 0 ? (
             <div class="h-72 overflow-auto">
               <table class="table">
                 <thead><tr><th>Time</th><th>Component</th><th>Event</th></tr></thead>
@@ -124,8 +126,38 @@ export function DevicePage(props: { id: number }) {
         </Section>
       </div>
 
+      <Section title="Commands for this device" help="What Fleet has asked the device to do, and whether it has. Commands wait here while the device is offline." flush>
+        {commands.error && <div class="p-5"><ErrorBox error={commands.error} onRetry={commands.reload} /></div>}
+        {commands.data && commands.data.items.length === 0 && <Empty title="No commands">Updates and other requests to this device appear here.</Empty>}
+        {commands.data && commands.data.items.length > 0 && (
+          <table class="table">
+            <thead><tr><th>Command</th><th>Status</th><th>Rollout</th><th>Created</th><th>Last change</th></tr></thead>
+            <tbody>
+              {commands.data.items.map((c) => (
+                <tr key={c.id}>
+                  <td class="font-medium">{c.kind}</td>
+                  <td><StatusBadge status={c.status} /></td>
+                  <td>{c.rollout_id ? <a href={href(`/rollouts/${c.rollout_id}`)}>#{c.rollout_id}</a> : '—'}</td>
+                  <td class="text-slate-500">{timeAgo(c.created_at)}</td>
+                  <td class="text-slate-500">{timeAgo(c.updated_at)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </Section>
+
       {dialog === 'update' && <UpdateDevice deviceId={d.id} deploymentId={d.deployment_id} onClose={() => setDialog(null)} />}
     </Page>
+  );
+}
+
+function Unavailable(props: { what: string }) {
+  return (
+    <Empty title={`No ${props.what} from this server`}>
+      This Fleet server does not collect {props.what} yet: it arrives over the live device connection, which this version does not
+      have. Everything else on this page is current.
+    </Empty>
   );
 }
 

@@ -66,7 +66,7 @@ export function OrgPage(props: { id: number }) {
   const { info } = useSession();
   const studio = info.mode === 'studio';
   const org = useAsync(() => (studio ? Promise.resolve(null) : fleet.org(props.id)), [props.id, studio]);
-  const list = usePaged((c) => fleet.projects(props.id, c), [props.id]);
+  const list = usePaged((c) => fleet.projects(studio ? null : props.id, c), [props.id, studio]);
   const [creating, setCreating] = useState(false);
   const [name, setName] = useState('');
   const [desc, setDesc] = useState('');
@@ -113,7 +113,7 @@ export function OrgPage(props: { id: number }) {
           submitLabel="Create project"
           onClose={() => { setCreating(false); setName(''); setDesc(''); }}
           onSubmit={async () => {
-            const p = await fleet.createProject(props.id, name.trim(), desc.trim());
+            const p = await fleet.createProject(studio ? null : props.id, name.trim(), desc.trim());
             navigate(`/projects/${p.id}`);
           }}
         >

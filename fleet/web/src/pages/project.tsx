@@ -1,7 +1,7 @@
 import { useRef, useState } from 'preact/hooks';
 import { ApiError } from '../api/client';
 import { fleet } from '../api/fleet';
-import type { SigningKey } from '../api/models';
+import type { Release, SigningKey } from '../api/models';
 import { href, navigate } from '../router';
 import { canWrite, isAdmin, useSession } from '../session';
 import { Badge, Empty, ErrorBox, Field, FormModal, LoadMore, Modal, Notice, Page, Section, Spinner, TextInput } from '../ui/components';
@@ -90,7 +90,7 @@ export function ProjectPage(props: { id: number }) {
               {releases.items.map((r) => (
                 <tr key={r.id}>
                   <td><a href={href(`/releases/${r.id}`)} class="font-medium">{r.name} {r.version}</a></td>
-                  <td><Badge tone="green" title={`Signed by key ${r.key_id}`}>Verified · key {shortHex(r.key_id, 8)}</Badge></td>
+                  <td><SignatureBadge release={r} keys={keys.data?.items ?? []} /></td>
                   <td>{bytes(r.file_size)}</td>
                   <td class="text-slate-500">{timeAgo(r.created_at)} by {r.created_by}</td>
                 </tr>
@@ -120,6 +120,14 @@ export function ProjectPage(props: { id: number }) {
       {dialog === 'key' && <AddKey projectId={props.id} onClose={() => setDialog(null)} onDone={keys.reload} />}
     </Page>
   );
+}
+
+// Fleet stored the release only after verifying it; what can change later is whether the key that
+// signed it is still trusted.
+export function SignatureBadge(props: { release: Release; keys: SigningKey[] }) {
+  const k = props.keys.find((x) => x.key_id === props.release.signed_by_key_id);
+  if (k?.revoked_at) return <Badge tone="amber" title="Verified on upload, but the signing key has been revoked since">Signed · key revoked since</Badge>;
+  return <Badge tone="green" title={`Verified on upload; signed by key ${props.release.signed_by_key_id}`}>Signature verified{k ? ` · ${k.name}` : ''}</Badge>;
 }
 
 function KeyTable(props: { keys: SigningKey[]; writable: boolean; projectId: number; onChange: () => void }) {
@@ -191,7 +199,7 @@ function AddKey(props: { projectId: number; onClose: () => void; onDone: () => v
       onClose={props.onClose}
       intro={<>Paste the <strong>public</strong> key from <code class="mono">keel keygen</code> (the <code class="mono">.pub</code> file). Never paste a private key anywhere.</>}
       onSubmit={async () => {
-        if (/secret|private/i.test(pub)) throw new ApiError(400, 'private_key', 'This looks like a PRIVATE key. Keep it secret and paste the public key (.pub) instead.', 'public_key');
+        if (/^\s*secret\s*:/m.test(pub) || /PRIVATE KEY/.test(pub)) throw new ApiError(400, 'private_key', 'This looks like a PRIVATE key. Keep it secret and paste the public key (.pub) instead.', 'public_key');
         await fleet.addKey(props.projectId, name.trim(), pub.trim());
         props.onDone();
       }}

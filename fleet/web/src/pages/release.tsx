@@ -1,7 +1,7 @@
 import { fleet } from '../api/fleet';
 import { ManifestGraph } from '../graph/ManifestGraph';
 import { href } from '../router';
-import { Badge, DefList, Empty, ErrorBox, LoadMore, Page, Section, Spinner, StatusBadge } from '../ui/components';
+import { Badge, DefList, Empty, ErrorBox, LoadMore, Notice, Page, Section, Spinner, StatusBadge } from '../ui/components';
 import { bytes, dateTime, shortHex, timeAgo } from '../ui/format';
 import { useAsync, usePaged } from '../ui/hooks';
 import { useCrumbs } from './crumbs';
@@ -10,34 +10,46 @@ import { connectionOf } from './deployment';
 export function ReleasePage(props: { id: number }) {
   const rel = useAsync(() => fleet.release(props.id), [props.id]);
   const crumbs = useCrumbs({ projectId: rel.data?.project_id });
-  const devices = usePaged((c) => fleet.releaseDevices(props.id, c), [props.id]);
+  const devices = usePaged((c) => fleet.devices({ release_id: props.id }, c), [props.id]);
   const keys = useAsync(() => (rel.data ? fleet.keys(rel.data.project_id) : Promise.resolve(null)), [rel.data?.project_id]);
 
   if (rel.error) return <Page title="Release"><ErrorBox error={rel.error} onRetry={rel.reload} /></Page>;
   if (!rel.data) return <Page title="Release"><Spinner /></Page>;
   const r = rel.data;
   const title = `${r.name} ${r.version}`;
-  const key = keys.data?.items.find((k) => k.key_id === r.key_id);
-  const sigOk = r.signature ? r.signature.status === 'verified' : true; // stored releases were verified on upload
+  const keyName = (id: string) => keys.data?.items.find((k) => k.key_id === id);
+  const signer = keyName(r.signed_by_key_id);
+  const stillTrusted = r.signing_key_active !== false;
   return (
     <Page title={title} crumbs={[...crumbs, { label: title }]} help="A signed software package: the system manifest and the component images it names.">
       <div class="grid grid-cols-1 gap-6 lg:grid-cols-2">
         <Section title="Signature">
           <div class="space-y-3">
-            {sigOk ? (
-              <Badge tone="green">Signature verified</Badge>
+            {stillTrusted ? (
+              <Badge tone="green">Signature verified{signer ? ` · signed by ${signer.name}` : ''}</Badge>
             ) : (
-              <Badge tone="red">{r.signature?.status ?? 'Not verified'}</Badge>
+              <Badge tone="amber">Verified on upload · signing key revoked since</Badge>
             )}
-            <DefList
-              items={[
-                ['Signed by', key ? <>{key.name} {key.revoked_at && <Badge tone="red">key revoked since</Badge>}</> : <span class="text-slate-500">a key of this project</span>],
-                ['Key id', <span class="mono">{r.key_id}</span>],
-              ]}
-            />
+            {!stillTrusted && (
+              <p class="text-sm text-amber-900">
+                The key that signed this release is no longer trusted by the project. Devices that still trust it can install it; think twice before rolling it out.
+              </p>
+            )}
+            <table class="table">
+              <thead><tr><th>Key</th><th>Trusted by project</th><th>Checked</th></tr></thead>
+              <tbody>
+                {r.signatures.map((s) => (
+                  <tr key={s.key_id}>
+                    <td>{keyName(s.key_id)?.name ?? <span class="text-slate-500">unknown key</span>} <span class="mono text-slate-500">{shortHex(s.key_id, 16)}</span></td>
+                    <td>{s.trusted ? 'yes' : 'no'}</td>
+                    <td>{s.verified ? <Badge tone="green">valid</Badge> : s.trusted ? <Badge tone="red">invalid</Badge> : <Badge tone="slate">not checked</Badge>}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
             <p class="text-xs text-slate-500">
-              Fleet checked this signature when the file was uploaded. Devices check it again themselves before installing: Fleet cannot
-              change a release without breaking its signature.
+              Fleet checked the signature when the file was uploaded. Devices check it again themselves before installing, so Fleet cannot
+              change a release without the device noticing.
             </p>
           </div>
         </Section>
@@ -48,29 +60,31 @@ export function ReleasePage(props: { id: number }) {
               ['Version', r.version],
               ['Size', bytes(r.file_size)],
               ['Uploaded', `${dateTime(r.created_at)} by ${r.created_by}`],
-              ...(r.release_id ? ([['Content digest', <span class="mono">{shortHex(r.release_id, 24)}</span>]] as Array<[string, preact.ComponentChildren]>) : []),
-              ...(r.build_id ? ([['Build', <span class="mono">{r.build_id}</span>]] as Array<[string, preact.ComponentChildren]>) : []),
+              ['Content digest', <span class="mono" title={r.digest}>{shortHex(r.digest, 24)}</span>],
+              ['Build', <span class="mono">{r.build_id || '—'}</span>],
+              ['Running on', `${r.device_count ?? 0} device${r.device_count === 1 ? '' : 's'}`],
             ]}
           />
+          <p class="mt-4 text-sm"><a href={`/api/v1/releases/${r.id}/file`} download>Download the signed release file</a></p>
         </Section>
       </div>
 
       <Section title="Manifest" help="Components of the system and the channels between them.">
-        {r.manifest ? <ManifestGraph manifest={r.manifest} title={`Components and channels of ${title}`} /> : <p class="text-sm text-slate-500">No manifest summary.</p>}
-        {r.manifest && r.manifest.configurable.length > 0 && (
+        {r.summary && r.summary.parsed !== false ? <ManifestGraph manifest={r.summary} title={`Components and channels of ${title}`} /> : <Notice tone="warning">The manifest in this release is not valid TOML, so Fleet cannot show its structure. The text is below.</Notice>}
+        {r.summary && r.summary.configurable.length > 0 && (
           <div class="mt-5">
             <h3 class="mb-2 text-sm font-semibold">Configurable settings</h3>
             <p class="mb-2 text-xs text-slate-500">Only these keys can be set per device or per deployment (overlays).</p>
             <table class="table">
               <thead><tr><th>Component</th><th>Setting</th><th>Type</th></tr></thead>
-              <tbody>{r.manifest.configurable.map((c) => <tr key={`${c.component}.${c.key}`}><td>{c.component}</td><td class="mono">{c.key}</td><td>{c.type}</td></tr>)}</tbody>
+              <tbody>{r.summary.configurable.map((c) => <tr key={`${c.component}.${c.key}`}><td>{c.component}</td><td class="mono">{c.key}</td><td>{c.type}</td></tr>)}</tbody>
             </table>
           </div>
         )}
-        {r.manifest_toml && (
+        {r.manifest && (
           <details class="mt-5">
             <summary class="cursor-pointer text-sm font-medium text-brand-700">Show the manifest as written (TOML)</summary>
-            <pre class="mono mt-2 max-h-96 overflow-auto rounded-md bg-slate-900 p-3 text-slate-100">{r.manifest_toml}</pre>
+            <pre class="mono mt-2 max-h-96 overflow-auto rounded-md bg-slate-900 p-3 text-slate-100">{r.manifest}</pre>
           </details>
         )}
       </Section>

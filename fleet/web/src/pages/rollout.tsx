@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { fleet } from '../api/fleet';
-import type { Rollout, RolloutTarget } from '../api/models';
+import type { Rollout } from '../api/models';
 import { href } from '../router';
 import { canWrite, useSession } from '../session';
 import { DefList, Empty, ErrorBox, LoadMore, Notice, Page, ProgressBar, Section, Spinner, Stat, StatusBadge, cx } from '../ui/components';
@@ -8,20 +8,10 @@ import { dateTime, timeAgo } from '../ui/format';
 import { useAsync, useInterval, usePaged } from '../ui/hooks';
 import { useCrumbs } from './crumbs';
 
-// Counts per target state; from the server's counts when it sends them, else from the targets.
-export function rolloutCounts(r: Rollout, targets: RolloutTarget[]): { done: number; failed: number; running: number; waiting: number; other: number } {
-  if (r.counts) {
-    const c = r.counts;
-    const running = (c.running ?? 0) + (c.in_progress ?? 0);
-    const other = (c.skipped ?? 0) + (c.cancelled ?? 0);
-    return { done: c.succeeded, failed: c.failed, running, waiting: Math.max(0, r.total - c.succeeded - c.failed - running - other), other };
-  }
-  const by = (s: string[]) => targets.filter((t) => s.includes(t.status)).length;
-  const done = by(['succeeded', 'done', 'completed']);
-  const failed = by(['failed']);
-  const running = by(['running', 'in_progress', 'sent', 'updating']);
-  const other = by(['skipped', 'cancelled', 'canceled']);
-  return { done, failed, running, waiting: Math.max(0, r.total - done - failed - running - other), other };
+// Device counts per state, as the server reports them.
+export function rolloutCounts(r: Rollout): { done: number; failed: number; running: number; waiting: number; cancelled: number } {
+  const p = r.progress;
+  return { done: p.succeeded, failed: p.failed, running: p.in_progress, waiting: p.pending, cancelled: p.cancelled };
 }
 
 export function RolloutPage(props: { id: number }) {
@@ -42,7 +32,7 @@ export function RolloutPage(props: { id: number }) {
   if (ro.error) return <Page title="Rollout"><ErrorBox error={ro.error} onRetry={ro.reload} /></Page>;
   if (!ro.data) return <Page title="Rollout"><Spinner /></Page>;
   const r = ro.data;
-  const c = rolloutCounts(r, targets.items);
+  const c = rolloutCounts(r);
   const act = async (a: 'pause' | 'resume' | 'cancel') => {
     if (a === 'cancel' && !confirm('Cancel this rollout? Devices already updated keep the new release; the others are not updated.')) return;
     setBusy(true);
@@ -89,16 +79,22 @@ export function RolloutPage(props: { id: number }) {
             { value: c.done, tone: 'green', label: 'updated' },
             { value: c.running, tone: 'blue', label: 'in progress' },
             { value: c.failed, tone: 'red', label: 'failed' },
-            { value: c.other, tone: 'violet', label: 'skipped or cancelled' },
+            { value: c.cancelled, tone: 'violet', label: 'cancelled' },
             { value: c.waiting, tone: 'slate', label: 'waiting' },
           ]}
         />
-        <ol class="mt-5 flex flex-wrap gap-2" aria-label="Batches">
-          {r.batches.map((pct, i) => (
-            <li key={i} class={cx('rounded-md border px-3 py-1.5 text-xs', i < r.current_batch ? 'border-emerald-300 bg-emerald-50 text-emerald-900' : i === r.current_batch && live ? 'border-sky-300 bg-sky-50 font-semibold text-sky-900' : 'border-slate-200 text-slate-600')}>
-              Batch {i + 1}: up to {pct}%
-            </li>
-          ))}
+        <ol class="mt-5 grid grid-cols-1 gap-2 sm:grid-cols-2 lg:grid-cols-4" aria-label="Batches">
+          {r.batches.map((pct, i) => {
+            const b = r.batch_progress?.[i];
+            const state = i < r.current_batch ? 'done' : i === r.current_batch && live ? 'current' : i === r.current_batch && !live ? 'last' : 'later';
+            return (
+              <li key={i} class={cx('rounded-md border px-3 py-2 text-xs', state === 'done' ? 'border-emerald-300 bg-emerald-50 text-emerald-900' : state === 'current' ? 'border-sky-400 bg-sky-50 text-sky-900 ring-1 ring-sky-300' : 'border-slate-200 text-slate-600')}>
+                <div class="font-semibold">Batch {i + 1}{state === 'current' ? ' (now)' : ''}</div>
+                <div>up to {pct}% of the devices</div>
+                {b && <div class="mt-1">{b.succeeded} updated · {b.in_progress} in progress · {b.failed} failed{b.pending ? ` · ${b.pending} waiting` : ''}</div>}
+              </li>
+            );
+          })}
         </ol>
         <div class="mt-5">
           <DefList items={[['Started', `${dateTime(r.created_at)} by ${r.created_by}`], ['Last change', timeAgo(r.updated_at)]]} />

@@ -100,6 +100,7 @@ const STATUS: Record<string, { tone: Tone; label: string; help: string }> = {
   updating: { tone: 'blue', label: 'Updating', help: 'Installing a new release' },
   paused: { tone: 'amber', label: 'Paused', help: 'Stopped until someone resumes it' },
   succeeded: { tone: 'green', label: 'Succeeded', help: 'Finished without problems' },
+  completed_with_failures: { tone: 'amber', label: 'Finished with failures', help: 'Every batch ran; some devices failed to update' },
   completed: { tone: 'green', label: 'Completed', help: 'Finished' },
   done: { tone: 'green', label: 'Done', help: 'Finished' },
   failed: { tone: 'red', label: 'Failed', help: 'Did not succeed: see the message' },

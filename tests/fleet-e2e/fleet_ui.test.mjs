@@ -1,0 +1,235 @@
+// Browser end-to-end tests of the Keel Fleet web UI against a real keel-fleet.
+//   fleet mode: log in, create an organisation and its owner, create a project, trust a signing
+//   key, upload a signed release (made by the keel CLI), create a deployment, register a device,
+//   start a rollout, and find every one of those changes in the audit log.
+//   studio mode: no login; the same UI works on the implicit organisation.
+// Screenshots go to build/host/test-artifacts/fleet-e2e/.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { env, makeRelease, shot, startBrowser, startFleet, startPostgres, tempDir, run, watchPage } from './harness.mjs';
+
+const ADMIN = { email: 'admin@example.com', password: 'correct horse battery staple' };
+const OWNER = { email: 'olivia@acme.example', name: 'Olivia Owner', password: 'owner password 2026!' };
+
+describe('fleet mode', { timeout: 240_000 }, () => {
+  let dir, pg, fleet, ctx, page, rel;
+  const problems = [];
+
+  before(async () => {
+    dir = tempDir('keel-fleet-e2e-');
+    pg = startPostgres(dir);
+    const data = path.join(dir, 'fleet-data');
+    const common = ['--mode', 'fleet', '--database', pg.conninfo, '--data-dir', data, '--pwhash-cost', 'test'];
+    run(env.fleet, [...common, 'bootstrap-admin', '--email', ADMIN.email, '--name', 'Ada Admin'], {
+      env: { ...process.env, KEEL_FLEET_ADMIN_PASSWORD: ADMIN.password },
+    });
+    fleet = await startFleet(common, { logFile: path.join(dir, 'keel-fleet.log') });
+    rel = makeRelease(fs.mkdtempSync(path.join(dir, 'release-')));
+    ctx = await startBrowser(dir);
+    page = ctx.pages()[0] ?? (await ctx.newPage());
+    watchPage(page, problems);
+  });
+
+  after(async () => {
+    await ctx?.close().catch(() => {});
+    await fleet?.stop();
+    if (dir && fs.existsSync(path.join(dir, 'keel-fleet.log'))) {
+      fs.mkdirSync(env.artifacts, { recursive: true });
+      fs.copyFileSync(path.join(dir, 'keel-fleet.log'), path.join(env.artifacts, 'keel-fleet-fleet-mode.log'));
+    }
+    pg?.stop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function login(who) {
+    await page.goto(`${fleet.url}/#/`);
+    await page.getByLabel('E-mail address').fill(who.email);
+    await page.getByLabel('Password', { exact: true }).fill(who.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign out' }).waitFor();
+  }
+
+  test('the login page refuses a wrong password with a clear message', async () => {
+    await page.goto(`${fleet.url}/`);
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await shot(page, '01-login');
+    await page.getByLabel('E-mail address').fill(ADMIN.email);
+    await page.getByLabel('Password', { exact: true }).fill('not the password');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    const alert = page.getByRole('alert').filter({ hasText: 'Could not sign in' });
+    await alert.waitFor();
+    assert.match(await alert.innerText(), /wrong e-mail address or password/);
+    await shot(page, '02-login-failed');
+  });
+
+  test('an administrator creates an organisation and its owner', async () => {
+    await login(ADMIN);
+    await page.getByRole('link', { name: 'Organisations' }).click();
+    await page.getByRole('button', { name: 'New organisation' }).click();
+    const dlg = page.getByRole('dialog', { name: 'New organisation' });
+    await dlg.getByLabel('Name').fill('Acme Water');
+    await dlg.getByRole('button', { name: 'Create organisation' }).click();
+    await page.getByRole('heading', { name: 'Acme Water' }).waitFor();
+
+    await page.getByRole('link', { name: 'Users' }).click();
+    await page.getByRole('button', { name: 'Add user' }).click();
+    const u = page.getByRole('dialog', { name: 'Add a user' });
+    await u.getByLabel('E-mail address').fill(OWNER.email);
+    await u.getByLabel('Full name').fill(OWNER.name);
+    await u.getByLabel('Role').selectOption('organization_owner');
+    await u.getByLabel('Organisation').selectOption({ label: 'Acme Water' });
+    await u.getByLabel('Set a password now').check();
+    await u.getByLabel('Password', { exact: true }).fill(OWNER.password);
+    await u.getByRole('button', { name: 'Create user' }).click();
+    await page.getByRole('cell', { name: OWNER.email }).waitFor();
+    await shot(page, '03-users');
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+  });
+
+  test('the owner creates a project, trusts a key and uploads a signed release', async () => {
+    await login(OWNER);
+    await page.getByRole('heading', { name: 'Acme Water' }).waitFor();
+    await page.getByRole('button', { name: 'New project' }).first().click();
+    const dlg = page.getByRole('dialog', { name: 'New project' });
+    await dlg.getByLabel('Name').fill('pump-controller');
+    await dlg.getByLabel('Description (optional)').fill('Firmware for the pump stations');
+    await dlg.getByRole('button', { name: 'Create project' }).click();
+    await page.getByRole('heading', { name: 'pump-controller' }).waitFor();
+    // No key yet: the page says what to do first.
+    await page.getByText('Add a signing key before uploading releases').waitFor();
+    await shot(page, '04-project-empty');
+
+    await page.getByRole('button', { name: 'Add public key' }).click();
+    const k = page.getByRole('dialog', { name: 'Add a public signing key' });
+    await k.getByLabel('Name').fill('release-manager');
+    await k.getByLabel('Public key').fill(rel.signingPub);
+    await k.getByRole('button', { name: 'Add key' }).click();
+    await page.getByRole('cell', { name: 'release-manager' }).waitFor();
+
+    await page.getByRole('button', { name: 'Upload release' }).click();
+    const up = page.getByRole('dialog', { name: 'Upload a release' });
+    await up.getByLabel('Release file').setInputFiles(rel.releaseFile);
+    await up.getByRole('button', { name: 'Upload and verify' }).click();
+    await page.getByRole('heading', { name: 'pump-controller 1.0.0' }).waitFor();
+    await page.getByText('Signature verified · signed by release-manager').waitFor();
+    // The manifest is drawn: every component a box, every channel a labelled arrow.
+    const graph = page.getByTestId('manifest-graph').first();
+    for (const c of ['sensor', 'filter', 'uplink', 'watchdog']) await graph.getByRole('button', { name: `component ${c}` }).waitFor();
+    for (const ch of ['readings', 'clean', 'alarms', 'heartbeat']) assert.ok(await graph.getByText(ch, { exact: true }).count() >= 1, `channel ${ch} drawn`);
+    await page.getByRole('cell', { name: 'rate_hz' }).waitFor();
+    await shot(page, '05-release');
+  });
+
+  test('a tampered release is rejected with a clear error and nothing is stored', async () => {
+    const bad = path.join(path.dirname(rel.releaseFile), 'tampered.krel');
+    const bytes = fs.readFileSync(rel.releaseFile);
+    bytes[bytes.length - 100] ^= 0x55; // inside the signature block
+    fs.writeFileSync(bad, bytes);
+    await page.getByRole('link', { name: 'pump-controller' }).last().click();
+    await page.getByRole('button', { name: 'Upload release' }).click();
+    const up = page.getByRole('dialog', { name: 'Upload a release' });
+    await up.getByLabel('Release file').setInputFiles(bad);
+    await up.getByRole('button', { name: 'Upload and verify' }).click();
+    const err = up.getByRole('alert');
+    await err.waitFor();
+    assert.match(await err.innerText(), /Release not accepted[\s\S]*release rejected/);
+    await shot(page, '06-release-rejected');
+    await up.getByRole('button', { name: 'Cancel' }).click();
+    assert.equal(await page.getByRole('link', { name: /pump-controller 1\.0\.0/ }).count(), 1, 'still exactly one release');
+  });
+
+  test('the owner creates a deployment and registers a device', async () => {
+    await page.getByRole('button', { name: 'New deployment' }).click();
+    const dlg = page.getByRole('dialog', { name: 'New deployment' });
+    await dlg.getByLabel('Name').fill('plant-north');
+    await dlg.getByRole('button', { name: 'Create deployment' }).click();
+    await page.getByRole('heading', { name: 'plant-north' }).waitFor();
+    await page.getByRole('button', { name: 'Register device' }).click();
+    const reg = page.getByRole('dialog', { name: 'Register a device' });
+    await reg.getByLabel('Device name').fill('pump-007');
+    await reg.getByLabel('Tunnel public key').fill(rel.tunnelPub);
+    await reg.getByLabel('Identity public key').fill(rel.devicePub);
+    await reg.getByRole('button', { name: 'Register device' }).click();
+    await page.getByRole('heading', { name: 'pump-007' }).waitFor();
+    await page.getByText('Never connected').first().waitFor();
+    const addr = await page.locator('dd', { hasText: /^\d+\.\d+\.\d+\.\d+$|:/ }).first().innerText();
+    assert.match(addr, /\d+\.\d+\.\d+\.\d+|:/, 'a tunnel address was assigned');
+    await shot(page, '07-device');
+  });
+
+  test('the owner starts a rollout and follows its progress', async () => {
+    await page.getByRole('link', { name: 'plant-north' }).click();
+    await page.getByRole('cell', { name: 'pump-007' }).waitFor();
+    await shot(page, '08-deployment');
+    await page.getByRole('button', { name: 'Start rollout' }).click();
+    const dlg = page.getByRole('dialog', { name: 'Start a rollout' });
+    await dlg.getByLabel('Release to install').selectOption({ label: 'pump-controller 1.0.0' });
+    await dlg.getByLabel('Pace').selectOption('careful');
+    await dlg.getByRole('button', { name: 'Start rollout' }).click();
+    await page.getByRole('heading', { name: /^Rollout #\d+$/ }).waitFor();
+    await page.getByText('Installing pump-controller 1.0.0 on 1 device').waitFor();
+    await page.getByRole('cell', { name: 'pump-007' }).waitFor();
+    await page.getByRole('button', { name: 'Pause' }).click();
+    await page.getByText('Press Resume to continue').waitFor();
+    await shot(page, '09-rollout-paused');
+    await page.getByRole('button', { name: 'Resume' }).click();
+    await page.getByRole('button', { name: 'Pause' }).waitFor();
+    await shot(page, '10-rollout');
+  });
+
+  test('every change is in the audit log', async () => {
+    await page.getByRole('link', { name: 'Audit log' }).click();
+    const table = page.getByTestId('audit-table');
+    await table.waitFor();
+    const text = await table.innerText();
+    for (const [what, who] of [
+      ['project', OWNER.email], ['signing key', OWNER.email], ['release', OWNER.email], ['deployment', OWNER.email],
+      ['device', OWNER.email], ['rollout', OWNER.email],
+    ]) assert.match(text, new RegExp(`${who}[^\\n]*${what}`, 'i'), `audit shows ${what} by ${who}`);
+    assert.match(text, /127\.0\.0\.1/, 'audit shows where from');
+    await shot(page, '11-audit');
+    assert.deepEqual(problems, [], 'no page errors, no 5xx responses');
+  });
+});
+
+describe('studio mode', { timeout: 120_000 }, () => {
+  let dir, fleet, ctx, page;
+  const problems = [];
+  before(async () => {
+    dir = tempDir('keel-studio-e2e-');
+    fleet = await startFleet(['--mode', 'studio', '--data-dir', path.join(dir, 'studio')], { logFile: path.join(dir, 'keel-fleet.log') });
+    ctx = await startBrowser(dir);
+    page = ctx.pages()[0] ?? (await ctx.newPage());
+    watchPage(page, problems);
+  });
+  after(async () => {
+    await ctx?.close().catch(() => {});
+    await fleet?.stop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('no login; projects are shown directly and can be created', async () => {
+    await page.goto(`${fleet.url}/`);
+    await page.getByText('Studio mode').first().waitFor();
+    assert.equal(await page.getByRole('heading', { name: 'Sign in' }).count(), 0);
+    assert.equal(await page.getByRole('link', { name: 'Users' }).count(), 0, 'no users in studio mode');
+    await page.getByRole('heading', { name: 'Projects', level: 1 }).waitFor();
+    await page.getByRole('button', { name: 'New project' }).first().click();
+    const dlg = page.getByRole('dialog', { name: 'New project' });
+    // A bad name gets the server's message next to the field.
+    await dlg.getByLabel('Name').fill('bad/name');
+    await dlg.getByRole('button', { name: 'Create project' }).click();
+    await dlg.getByText(/must not contain '\/'/).waitFor();
+    await shot(page, '20-studio-field-error');
+    await dlg.getByLabel('Name').fill('bench-rig');
+    await dlg.getByRole('button', { name: 'Create project' }).click();
+    await page.getByRole('heading', { name: 'bench-rig' }).waitFor();
+    await page.getByRole('link', { name: 'Audit log' }).click();
+    await page.getByTestId('audit-table').getByText('studio').first().waitFor();
+    await shot(page, '21-studio-audit');
+    assert.deepEqual(problems, []);
+  });
+});

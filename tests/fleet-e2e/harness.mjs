@@ -1,0 +1,221 @@
+// Test harness for the browser end-to-end tests: a throwaway PostgreSQL cluster, a real
+// keel-fleet on a loopback port, the keel CLI, and Debian's Chromium driven by playwright-core.
+// Everything lives in one temporary directory that is removed at the end.
+import { spawn, spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const here = path.dirname(new URL(import.meta.url).pathname);
+export const repo = path.resolve(here, '../..');
+// playwright-core is a pinned dev dependency of the web UI's npm project (one lock file).
+const requireWeb = createRequire(path.join(repo, 'fleet/web/package.json'));
+export const { chromium } = requireWeb('playwright-core');
+
+export const env = {
+  fleet: process.env.KEEL_FLEET_BIN,
+  keel: process.env.KEEL_CLI_BIN,
+  web: process.env.KEEL_WEB_DIST ?? path.join(repo, 'fleet/web/dist'),
+  artifacts: process.env.KEEL_E2E_ARTIFACTS ?? path.join(repo, 'build/host/test-artifacts/fleet-e2e'),
+  chromium: process.env.KEEL_CHROMIUM ?? '/usr/bin/chromium',
+};
+
+export function need(cond, what) {
+  if (!cond) throw new Error(`fleet-e2e: ${what}`);
+}
+
+export function tempDir(prefix) {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export function run(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 60_000, ...opts });
+  if (r.error) throw new Error(`${cmd} ${args.join(' ')}: ${r.error.message}`);
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}\n${r.stdout}\n${r.stderr}`);
+  return r.stdout;
+}
+
+// --- PostgreSQL: a private cluster on a Unix socket only (no TCP port at all) ---------------
+export function startPostgres(dir) {
+  const base = '/usr/lib/postgresql';
+  need(fs.existsSync(base), 'PostgreSQL is not installed (scripts/setup.sh installs postgresql)');
+  const ver = fs.readdirSync(base).filter((v) => fs.existsSync(path.join(base, v, 'bin/initdb'))).sort((a, b) => Number(b) - Number(a))[0];
+  need(ver, 'no initdb under /usr/lib/postgresql/*/bin');
+  const bin = path.join(base, ver, 'bin');
+  const data = path.join(dir, 'pgdata');
+  const sock = path.join(dir, 'pgsock');
+  fs.mkdirSync(sock);
+  // PostgreSQL refuses to run as root: as root, run it as the postgres user.
+  const asRoot = process.getuid() === 0;
+  if (asRoot) {
+    fs.chmodSync(dir, 0o755);
+    run('chown', ['-R', 'postgres:postgres', dir]);
+  }
+  const pg = (exe, args) => (asRoot ? run('runuser', ['-u', 'postgres', '--', path.join(bin, exe), ...args], { cwd: '/' }) : run(path.join(bin, exe), args));
+  pg('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--locale=C', '--no-sync']);
+  pg('pg_ctl', ['-D', data, '-l', path.join(dir, 'postgres.log'), '-w', '-t', '60', '-o', `-k ${sock} -c listen_addresses= -p 5432 -F`, 'start']);
+  return {
+    conninfo: `host=${sock} port=5432 user=postgres dbname=postgres`,
+    stop: () => {
+      try {
+        pg('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
+      } catch {
+        /* already gone */
+      }
+    },
+  };
+}
+
+// --- keel-fleet -------------------------------------------------------------------------------
+export async function startFleet(args, { logFile, env: extraEnv = {} } = {}) {
+  need(env.fleet && fs.existsSync(env.fleet), `keel-fleet binary not found (KEEL_FLEET_BIN=${env.fleet})`);
+  const log = fs.openSync(logFile, 'a');
+  const child = spawn(env.fleet, [...args, '--bind', '127.0.0.1', '--port', '0', '--print-port', '--web-dir', env.web], {
+    stdio: ['ignore', 'pipe', log],
+    env: { ...process.env, ...extraEnv },
+  });
+  const port = await new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`keel-fleet did not print its port within 30 s (log: ${logFile})`)), 30_000);
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/^(\d+)\s*$/m);
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`keel-fleet exited with ${code} before listening (log: ${logFile})\n${fs.readFileSync(logFile, 'utf8').slice(-2000)}`));
+    });
+  });
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    url,
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+        setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+      }),
+  };
+}
+
+// --- the browser --------------------------------------------------------------------------------
+export async function startBrowser(dir) {
+  need(fs.existsSync(env.chromium), `Chromium not found at ${env.chromium} (scripts/setup.sh installs chromium)`);
+  // A persistent context is how playwright takes a fresh --user-data-dir of our choosing.
+  const ctx = await chromium.launchPersistentContext(path.join(dir, 'chromium-profile'), {
+    executablePath: env.chromium,
+    headless: true,
+    viewport: { width: 1360, height: 900 },
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  ctx.setDefaultTimeout(15_000);
+  return ctx;
+}
+
+// Screenshots are kept as test artifacts; every page error or failed request is collected so a
+// test can assert there were none.
+export function watchPage(page, problems) {
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !/status of 4\d\d/.test(m.text())) problems.push(`console error: ${m.text()}`);
+  });
+  page.on('response', (r) => {
+    if (r.status() >= 500) problems.push(`HTTP ${r.status()} for ${r.request().method()} ${r.url()}`);
+  });
+  page.on('dialog', (d) => void d.accept());
+}
+
+export async function shot(page, name) {
+  fs.mkdirSync(env.artifacts, { recursive: true });
+  const file = path.join(env.artifacts, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  return file;
+}
+
+// --- releases and keys made with the real keel CLI -----------------------------------------------
+export const MANIFEST = `[system]
+name = "pump-controller"
+version = "1.0.0"
+
+[[component]]
+name = "sensor"
+image = "sensor.elf"
+configurable = ["rate_hz"]
+config = { rate_hz = 10 }
+
+[[component]]
+name = "filter"
+image = "filter.elf"
+
+[[component]]
+name = "uplink"
+image = "uplink.elf"
+
+[[component]]
+name = "watchdog"
+image = "watchdog.elf"
+
+[[channel]]
+name = "readings"
+from = "sensor.out"
+to = "filter.in"
+kind = "stream"
+
+[[channel]]
+name = "clean"
+from = "filter.out"
+to = "uplink.in"
+kind = "stream"
+
+[[channel]]
+name = "alarms"
+from = "filter.alarm"
+to = "uplink.alarm"
+kind = "event"
+
+[[channel]]
+name = "heartbeat"
+from = "watchdog.ping"
+to = "sensor.ctl"
+kind = "rpc"
+`;
+
+// The smallest file the release builder accepts as an aarch64 ELF executable: a 64-byte header.
+function fakeElf(payload) {
+  const h = Buffer.alloc(64);
+  h.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1], 0);
+  h[16] = 2; // ET_EXEC
+  h[18] = 183; // EM_AARCH64
+  return Buffer.concat([h, Buffer.from(payload)]);
+}
+
+export function makeRelease(dir) {
+  need(env.keel && fs.existsSync(env.keel), `keel CLI not found (KEEL_CLI_BIN=${env.keel})`);
+  const k = (...a) => run(env.keel, a, { cwd: dir });
+  fs.writeFileSync(path.join(dir, 'system.toml'), MANIFEST);
+  const comps = ['sensor', 'filter', 'uplink', 'watchdog'];
+  for (const c of comps) fs.writeFileSync(path.join(dir, `${c}.elf`), fakeElf(`${c} code`));
+  k('keygen', '--kind', 'signing', '-o', 'signing.key');
+  k('keygen', '--kind', 'device', '-o', 'device.key');
+  k('keygen', '--kind', 'tunnel', '-o', 'tunnel.key');
+  k('release', 'system.toml', ...comps.flatMap((c) => ['-c', `${c}=${c}.elf`]), '-o', 'pump.krel', '--created-at', '1700000000');
+  k('sign', 'pump.krel', '-k', 'signing.key');
+  const pub = (name) => {
+    const f = fs.readdirSync(dir).find((x) => x.startsWith(name) && x.endsWith('.pub'));
+    need(f, `keel keygen wrote no ${name}*.pub`);
+    return fs.readFileSync(path.join(dir, f), 'utf8');
+  };
+  const field = (text) => text.match(/^public:\s*(\S+)/m)[1];
+  return {
+    releaseFile: path.join(dir, 'pump.krel'),
+    signingPub: pub('signing'),
+    devicePub: field(pub('device')),
+    tunnelPub: field(pub('tunnel')),
+  };
+}
