@@ -162,7 +162,7 @@ bool bench_signal(keel_word_t ovh) {
   Thread* s = spawn(signaller, ntfn, lo);
   if (s == nullptr) return false;
   s->arg[1] = reinterpret_cast<keel_word_t>(shm);
-  s->arg[2] = done;
+  s->arg[2] = mint(done, KEEL_RIGHTS_ALL, 1);
   if (keel_tcb_resume(s->tcb) != KEEL_NO_ERROR) return false;
   keel_word_t w = 0;
   keel_wait(done, &w);  // we (255) block; the waiter (200) blocks in Wait; the signaller runs

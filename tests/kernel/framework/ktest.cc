@@ -357,6 +357,15 @@ keel_word_t now_ticks() { return keel::rt::timer_count(); }
 keel_word_t ticks_per_second() { return g_bi->timer_frequency ? g_bi->timer_frequency : keel::rt::timer_frequency(); }
 keel_word_t ticks_to_us(keel_word_t ticks) { return ticks * 1000000 / ticks_per_second(); }
 
+bool wait_for(const volatile keel_word_t& v, keel_word_t want, keel_word_t timeout_us) {
+  keel_word_t t0 = now_ticks();
+  while (v < want) {
+    if (ticks_to_us(now_ticks() - t0) > timeout_us) return false;
+    sleep_us(1000);
+  }
+  return true;
+}
+
 void reply_to(keel_cptr_t reply, keel_word_t info) {
   // The allocations below are invocations themselves: keep the caller's MRs aside.
   keel_word_t saved[KEEL_MSG_MAX_LENGTH];
@@ -381,7 +390,8 @@ void sleep_us(keel_word_t us) {
   o.start = false;
   Thread* t = spawn(sleeper, now_ticks() + us * ticks_per_second() / 1000000, o);
   if (t == nullptr) return;
-  t->arg[1] = ntfn;
+  // Badged: Keel drops a badge-0 signal when nobody waits yet (see ntfn_unbadged_signal_is_not_lost).
+  t->arg[1] = mint(ntfn, KEEL_RIGHTS_ALL, 1);
   if (keel_tcb_resume(t->tcb) != KEEL_NO_ERROR) {
     fail(__FILE__, __LINE__, "resume of the sleeper failed");
     return;

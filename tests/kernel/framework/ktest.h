@@ -105,6 +105,10 @@ void reply_to(keel_cptr_t reply, keel_word_t info);
 // Keep the test thread off the CPU for roughly `us` microseconds so lower-priority threads run.
 // (MCS: Yield on a scheduling context whose period is `us` blocks until the next refill.)
 void sleep_us(keel_word_t us);
+// Sleep in 1 ms steps until v >= want or timeout_us passed; true if reached. Checks of
+// something that must HAPPEN use this (QEMU on a loaded host runs slowly); checks of something
+// that must NOT happen use a fixed sleep_us.
+bool wait_for(const volatile keel_word_t& v, keel_word_t want, keel_word_t timeout_us = 2000000);
 
 inline void bump(volatile keel_word_t& v) { v = v + 1; }
 

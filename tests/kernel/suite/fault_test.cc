@@ -58,7 +58,7 @@ KTEST(fault_vm_read_unmapped_then_resume) {
   keel_cptr_t f2 = copy(f);
   REQUIRE_OK(map_at(KEEL_CAP_INIT_VSPACE, f2, va, KEEL_RIGHT_READ, KEEL_VM_DEFAULT | KEEL_VM_EXECUTE_NEVER));
   reply_to(h.reply, keel_msginfo_new(0, 0, 0, 0));
-  sleep_us(1000);
+  wait_for(t->progress, 1);
   CHECK_EQ(t->progress, 1u);
   CHECK_EQ(t->result[0], 0xfeedf00du);
 }
@@ -101,7 +101,7 @@ KTEST(fault_unknown_syscall_and_register_reply) {
   keel_set_mr(0, 0xabc);
   keel_set_mr(1, 0xdef);
   reply_to(h.reply, keel_msginfo_new(0, 0, 0, 2));
-  sleep_us(1000);
+  wait_for(t->progress, 1);
   CHECK_EQ(t->progress, 1u);
   CHECK_EQ(t->result[0], 0xabcu);
   CHECK_EQ(t->result[1], 0xdefu);
@@ -129,7 +129,7 @@ KTEST(fault_user_exception_skip_instruction) {
   keel_set_mr(1, sp);
   keel_set_mr(2, 0);
   reply_to(h.reply, keel_msginfo_new(0, 0, 0, 3));
-  sleep_us(1000);
+  wait_for(t->progress, 1);
   CHECK_EQ(t->progress, 1u);
 }
 

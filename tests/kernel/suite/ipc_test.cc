@@ -107,7 +107,7 @@ KTEST(ipc_send_recv_one_way) {
   REQUIRE(t != nullptr);
   for (int i = 0; i < 3; ++i) keel_send_mrs(ep, keel_msginfo_new(0, 0, 0, 1), 100 + i, 0, 0, 0);
   // Let the receiver finish (it is lower priority; Send returned once it took the message).
-  sleep_us(2000);
+  wait_for(t->done, 1);
   CHECK_EQ(t->result[0], 100u);
   CHECK_EQ(t->result[1], 101u);
   CHECK_EQ(t->result[2], 102u);
@@ -128,16 +128,18 @@ KTEST(ipc_nonblocking_variants) {
       [](Thread* self) {
         keel_word_t b = 0;
         keel_word_t m0 = 0;
+        self->progress = 1;
         keel_word_t i = keel_recv_mrs(self->arg[0], &b, 0, &m0, nullptr, nullptr, nullptr);
         self->result[0] = keel_msginfo_label(i);
         self->result[1] = m0;
       },
       ep);
   REQUIRE(t != nullptr);
-  sleep_us(2000);  // let it block in Recv
+  wait_for(t->progress, 1);
+  sleep_us(2000);  // from progress = 1 to blocking in Recv is a few instructions
   keel_set_mr(0, 78);
   keel_nbsend(ep, keel_msginfo_new(6, 0, 0, 1));
-  sleep_us(2000);
+  wait_for(t->done, 1);
   CHECK_EQ(t->result[0], 6u);
   CHECK_EQ(t->result[1], 78u);
 }

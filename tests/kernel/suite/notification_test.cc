@@ -47,7 +47,7 @@ KTEST(ntfn_wakes_waiting_thread) {
       },
       n);
   REQUIRE(t != nullptr);
-  t->arg[1] = done;
+  t->arg[1] = mint(done, KEEL_RIGHTS_ALL, 1);
   sleep_us(1000);
   keel_signal(mint(n, KEEL_RIGHTS_ALL, 0x33));
   keel_word_t w = 0;
@@ -71,7 +71,7 @@ KTEST(ntfn_bound_to_tcb_wakes_recv) {
       },
       ep, o);
   REQUIRE(t != nullptr);
-  t->arg[1] = done;
+  t->arg[1] = mint(done, KEEL_RIGHTS_ALL, 1);
   CHECK_OK(keel_tcb_bind_notification(t->tcb, n));
   // Errors: binding again (TCB already bound; notification already bound).
   CHECK_ERR(keel_tcb_bind_notification(t->tcb, n), KEEL_ILLEGAL_OPERATION);
@@ -112,7 +112,7 @@ KTEST(ntfn_unbadged_signal_is_not_lost) {
       },
       n);
   REQUIRE(t != nullptr);
-  sleep_us(2000);
+  wait_for(t->done, 1);
   CHECK_EQ(t->done, 1u);
   if (t->done == 0) keel_signal(mint(n, KEEL_RIGHTS_ALL, 1));  // release it
 }

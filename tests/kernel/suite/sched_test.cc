@@ -50,7 +50,7 @@ KTEST(sched_context_bind_unbind) {
   sleep_us(2000);
   CHECK_EQ(t->progress, 0u);
   CHECK_OK(keel_sched_context_bind(t->sc, t->tcb));
-  sleep_us(2000);
+  wait_for(t->progress, 1);
   CHECK(t->progress > 0);
   CHECK_OK(keel_tcb_suspend(t->tcb));
 }

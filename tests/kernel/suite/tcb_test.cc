@@ -44,7 +44,7 @@ KTEST(tcb_read_registers_of_self_is_illegal) {
     self->result[0] = keel_tcb_read_registers(self->tcb, false, 4, regs);
   });
   REQUIRE(t != nullptr);
-  sleep_us(2000);
+  wait_for(t->done, 1);
   CHECK_EQ(t->done, 1u);
   CHECK_ERR(t->result[0], KEEL_ILLEGAL_OPERATION);
 }
@@ -58,14 +58,14 @@ KTEST(tcb_suspend_resume) {
       },
       o);
   REQUIRE(t != nullptr);
-  sleep_us(2000);
+  wait_for(t->progress, 1);
   CHECK(t->progress > 0);
   CHECK_OK(keel_tcb_suspend(t->tcb));
   keel_word_t p = t->progress;
   sleep_us(2000);
   CHECK_EQ(t->progress, p);
   CHECK_OK(keel_tcb_resume(t->tcb));
-  sleep_us(2000);
+  wait_for(t->progress, p + 1);
   CHECK(t->progress > p);
   CHECK_OK(keel_tcb_suspend(t->tcb));
 }
@@ -133,10 +133,11 @@ KTEST(tcb_higher_priority_preempts) {
       n, hi);
   REQUIRE(spinner != nullptr && waiter != nullptr);
   waiter->arg[1] = reinterpret_cast<keel_word_t>(&spinner->progress);
-  sleep_us(2000);
+  wait_for(spinner->progress, 1);  // both have run: the waiter (200) first, it blocks in Wait
+  keel_cptr_t kick = mint(n, KEEL_RIGHTS_ALL, 1);
   keel_word_t before = spinner->progress;
-  keel_signal(n);  // waiter (200) becomes runnable; after us it runs before the spinner (100)
-  sleep_us(2000);
+  keel_signal(kick);  // waiter (200) becomes runnable; after us it runs before the spinner (100)
+  wait_for(waiter->done, 1);
   CHECK_EQ(waiter->done, 1u);
   // The waiter saw the spinner's counter before the spinner ran again after our signal.
   CHECK(waiter->result[0] >= before);

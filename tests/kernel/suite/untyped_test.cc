@@ -59,9 +59,8 @@ KTEST(untyped_retype_errors) {
   CHECK_ERR(keel_untyped_retype(ut, KEEL_OBJ_ENDPOINT, 0, kRoot, 0, 0, s, 0), KEEL_RANGE_ERROR);
   CHECK_ERR(keel_untyped_retype(ut, KEEL_OBJ_ENDPOINT, 0, kRoot, 0, 0, s, KEEL_MAX_RETYPE_OBJECTS + 1),
             KEEL_RANGE_ERROR);
-  // An object larger than the whole untyped (a 2 MiB page from 4 KiB): Keel reports the size
-  // argument (seL4 would say NotEnoughMemory).
-  CHECK_ERR(keel_untyped_retype(ut, KEEL_OBJ_LARGE_PAGE, 0, kRoot, 0, 0, s, 1), KEEL_INVALID_ARGUMENT);
+  // An object larger than the whole untyped (a 2 MiB page from 4 KiB).
+  CHECK_ERR(keel_untyped_retype(ut, KEEL_OBJ_LARGE_PAGE, 0, kRoot, 0, 0, s, 1), KEEL_NOT_ENOUGH_MEMORY);
   // Not enough memory: 2 TCBs (2 x 2 KiB) fit, a third not.
   keel_cptr_t s2 = alloc_slot();
   keel_cptr_t s3 = alloc_slot();
