@@ -16,6 +16,7 @@ namespace keel::kernel {
 
 const char* g_invariant_first_violation;
 Tcb* ready_head(unsigned prio);
+SchedContext* release_queue_head();
 
 namespace {
 
@@ -68,7 +69,8 @@ void check_object(const Slot* s) {
     case CapType::kNotification: {
       auto* n = c.as<Notification>();
       check_thread_queue(n->head, n->tail, n, ThreadState::kBlockedOnNotification, ThreadState::kBlockedOnNotification);
-      CHECK(n->head == nullptr || n->word == 0, "notification: pending signal with waiters", n);
+      CHECK(n->head == nullptr || (n->word == 0 && !n->active), "notification: pending signal with waiters", n);
+      CHECK(n->active || n->word == 0, "notification: bits set while idle", n);
       CHECK(n->bound_tcb == nullptr || n->bound_tcb->bound_ntfn == n, "notification: bound TCB link", n);
       CHECK(n->sc == nullptr || n->sc->ntfn == n, "notification: SC link", n);
       break;
@@ -102,6 +104,12 @@ void check_object(const Slot* s) {
     }
     case CapType::kSchedContext: {
       auto* sc = c.as<SchedContext>();
+      if (sc->in_release_queue) {
+        bool found = false;
+        word_t n = 0;
+        for (SchedContext* q = release_queue_head(); q != nullptr && n < kMaxSteps; q = q->rnext, ++n) found |= q == sc;
+        CHECK(found, "sc: marked released-pending but not in the release queue", sc);
+      }
       CHECK(sc->tcb == nullptr || sc->tcb->sc == sc, "sc: TCB back link", sc);
       CHECK(sc->ntfn == nullptr || sc->ntfn->sc == sc, "sc: notification back link", sc);
       CHECK(!sc->configured || sc->remaining <= sc->budget, "sc: remaining above budget", sc);
@@ -161,6 +169,12 @@ void check_scheduler() {
   int hp = ready_highest_prio();
   CHECK(hp < 0 || ready_head(static_cast<unsigned>(hp)) != nullptr, "ready queue: bitmap", nullptr);
   if (g_current != nullptr) CHECK(!g_current->in_ready_queue, "current thread marked queued", g_current);
+  word_t n = 0;
+  for (SchedContext* sc = release_queue_head(); sc != nullptr && n < kMaxSteps; sc = sc->rnext, ++n) {
+    CHECK(sc->in_release_queue, "release queue: flag not set", sc);
+    CHECK(sc->rnext == nullptr || sc->rnext->release_at >= sc->release_at, "release queue: not sorted", sc);
+    CHECK(sc->tcb == nullptr || !sc->tcb->in_ready_queue, "release queue: its thread is ready", sc);
+  }
 }
 
 }  // namespace

@@ -160,8 +160,14 @@ TEST_F(IpcTest, NotificationSignalWaitPoll) {
   EXPECT_EQ(slot(n)->cap.as<Notification>()->word, 0x5u);
   sys(KEEL_SYS_NB_WAIT, n);
   EXPECT_EQ(root()->ctx.x[0], 0x5u);
+  root()->ctx.x[0] = 99;
   sys(KEEL_SYS_NB_WAIT, n);
   EXPECT_EQ(root()->ctx.x[0], 0u);
+  // An unbadged signal is not lost: the notification is active with word 0.
+  sys(KEEL_SYS_SEND, n, 0);
+  EXPECT_TRUE(slot(n)->cap.as<Notification>()->active);
+  sys(KEEL_SYS_NB_WAIT, n);
+  EXPECT_FALSE(slot(n)->cap.as<Notification>()->active);
   // A waiter is woken by the signal with the badge.
   Tcb* w = nullptr;
   make_thread(250, 1000, 1000, &w);
@@ -237,6 +243,39 @@ TEST_F(IpcTest, FaultsAreDeliveredAsMessagesAndReplyResumes) {
   EXPECT_EQ(keel_msginfo_label(root()->ctx.x[1]), KEEL_FAULT_USER_EXCEPTION);
   sys(KEEL_SYS_REPLY_RECV, ep_, keel_msginfo_new(1, 0, 0, 0), {}, reply_);
   EXPECT_EQ(t->state, ThreadState::kInactive);
+}
+
+TEST_F(IpcTest, FaultReplyThroughReplyRecvOnANotification) {
+  // The handler replies with ReplyRecv whose receive side is a notification that already has
+  // a signal: it returns at once and the faulting thread runs when the handler blocks.
+  word_t kick = free_slot(), other = free_slot();
+  ASSERT_EQ(retype(KEEL_OBJ_NOTIFICATION, 0, kick), 0u);
+  ASSERT_EQ(retype(KEEL_OBJ_NOTIFICATION, 0, other), 0u);
+  word_t kick_b = mint(kick, 1);
+  Tcb* h = nullptr;
+  word_t ht = make_thread(250, 10000, 10000, &h);
+  Tcb* f = nullptr;
+  word_t ft = make_thread(100, 1000, 1000, &f);
+  word_t fep = mint(ep_, 0xfa);
+  ASSERT_EQ(invoke(ft, KEEL_TCB_SET_SPACE, {0, 0}, {fep, KEEL_CAP_INIT_CNODE, KEEL_CAP_INIT_VSPACE}), 0u);
+  (void)ht;
+  buf(root())->caps_or_badges[0] = KEEL_CAP_INIT_TCB;  // root lowers itself below both
+  sys(KEEL_SYS_CALL, KEEL_CAP_INIT_TCB, keel_msginfo_new(KEEL_TCB_SET_PRIORITY, 0, 1, 1), {50});
+  ASSERT_EQ(root()->prio, 50u);
+  ASSERT_EQ(g_current, h);
+  sys(KEEL_SYS_RECV, ep_, 0, {}, reply_);
+  ASSERT_EQ(g_current, f);
+  on_user_fault(&f->ctx, UserFault{UserFault::Kind::kVm, 0x1234, 0, false});
+  ASSERT_EQ(g_current, h);
+  EXPECT_EQ(keel_msginfo_label(h->ctx.x[1]), KEEL_FAULT_VM);
+  sys(KEEL_SYS_SEND, kick_b, 0);
+  sys(KEEL_SYS_REPLY_RECV, kick, keel_msginfo_new(0, 0, 0, 0), {}, reply_);
+  ASSERT_EQ(g_current, h);
+  EXPECT_EQ(h->ctx.x[0], 1u);
+  EXPECT_EQ(f->state, ThreadState::kRunning);
+  EXPECT_TRUE(f->in_ready_queue);
+  sys(KEEL_SYS_WAIT, other);
+  EXPECT_EQ(g_current, f);
 }
 
 TEST_F(IpcTest, FaultWithoutHandlerSuspends) {

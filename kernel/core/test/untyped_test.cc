@@ -97,8 +97,8 @@ TEST_F(UntypedTest, ErrorPaths) {
   EXPECT_EQ(mr(0), KEEL_MIN_UNTYPED_BITS);
   EXPECT_EQ(retype_from(ut, KEEL_OBJ_CNODE, 0, s), KEEL_RANGE_ERROR);
   EXPECT_EQ(retype_from(ut, KEEL_OBJ_SCHED_CONTEXT, 4, s), KEEL_RANGE_ERROR);
-  EXPECT_EQ(retype_from(ut, KEEL_OBJ_UNTYPED, 17, s), KEEL_INVALID_ARGUMENT);  // bigger than the untyped
-  EXPECT_EQ(mr(0), 1u);
+  EXPECT_EQ(retype_from(ut, KEEL_OBJ_UNTYPED, 17, s), KEEL_NOT_ENOUGH_MEMORY);  // bigger than the untyped
+  EXPECT_EQ(mr(0), 1u << 16);
   EXPECT_EQ(retype_from(ut, KEEL_OBJ_ENDPOINT, 0, s, 0), KEEL_RANGE_ERROR);
   EXPECT_EQ(retype_from(ut, KEEL_OBJ_ENDPOINT, 0, 4096), KEEL_RANGE_ERROR);  // offset beyond the CNode
   EXPECT_EQ(retype_from(ut, KEEL_OBJ_ENDPOINT, 0, 4095, 2), KEEL_RANGE_ERROR);

@@ -37,7 +37,10 @@ TEST_F(VmTest, MapUnmapRightsAndWxorX) {
   // A read-only frame cap cannot make a writable mapping.
   word_t ro = free_slot();
   ASSERT_EQ(invoke(KEEL_CAP_INIT_CNODE, KEEL_CNODE_COPY, {ro, 64, g2, 64, KEEL_RIGHT_READ}, {KEEL_CAP_INIT_CNODE}), 0u);
-  ASSERT_EQ(invoke(ro, KEEL_PAGE_MAP, {va + 0x1000, KEEL_RIGHT_READ | KEEL_RIGHT_WRITE, 0}, {KEEL_CAP_INIT_VSPACE}), 0u);
+  EXPECT_EQ(invoke(ro, KEEL_PAGE_MAP, {va + 0x1000, KEEL_RIGHT_READ | KEEL_RIGHT_WRITE, 0}, {KEEL_CAP_INIT_VSPACE}),
+            KEEL_INVALID_ARGUMENT);
+  EXPECT_EQ(mr(0), 1u);
+  ASSERT_EQ(invoke(ro, KEEL_PAGE_MAP, {va + 0x1000, KEEL_RIGHT_READ, 0}, {KEEL_CAP_INIT_VSPACE}), 0u);
   EXPECT_FALSE(*pte(va + 0x1000) & fake::kPteWrite);
   ASSERT_EQ(invoke(f, KEEL_PAGE_GET_ADDRESS, {}), 0u);
   EXPECT_EQ(mr(0), arch::kvtop(reinterpret_cast<void*>(slot(f)->cap.obj)));
@@ -79,6 +82,11 @@ TEST_F(VmTest, AsidPoolsAndNewVSpaces) {
   ASSERT_EQ(retype(KEEL_OBJ_VSPACE, 0, vs2), 0u);
   EXPECT_EQ(invoke(KEEL_CAP_INIT_ASID_CONTROL, KEEL_ASID_CONTROL_MAKE_POOL, {pool, 64}, {KEEL_CAP_INIT_TCB, KEEL_CAP_INIT_CNODE}),
             KEEL_INVALID_CAPABILITY);
+  word_t busy = free_slot();
+  ASSERT_EQ(retype(KEEL_OBJ_UNTYPED, 12, busy), 0u);
+  ASSERT_EQ(invoke(busy, KEEL_UNTYPED_RETYPE, {KEEL_OBJ_ENDPOINT, 0, 0, 0, free_slot(), 1}, {KEEL_CAP_INIT_CNODE}), 0u);
+  EXPECT_EQ(invoke(KEEL_CAP_INIT_ASID_CONTROL, KEEL_ASID_CONTROL_MAKE_POOL, {pool, 64}, {busy, KEEL_CAP_INIT_CNODE}),
+            KEEL_REVOKE_FIRST);
   ASSERT_EQ(invoke(KEEL_CAP_INIT_ASID_CONTROL, KEEL_ASID_CONTROL_MAKE_POOL, {pool, 64}, {ut, KEEL_CAP_INIT_CNODE}), 0u);
   EXPECT_EQ(slot(pool)->cap.type, CapType::kAsidPool);
   // A VSpace without an ASID cannot be used for mapping or for a thread.

@@ -54,10 +54,8 @@ keel::Err<Error> fail_lookup(bool source) {
 }
 
 KResult<Slot*> lookup_target_slot(const Cap& root, word_t index, word_t depth, bool source) {
-  if (depth < 1 || depth > 64) {
-    g_lookup_fault = LookupFault{KEEL_LOOKUP_DEPTH_MISMATCH, depth, 0, 0};
-    return fail_lookup(source);
-  }
+  if (depth < 1 || depth > 64) return fail_range(1, 64);
+
   Slot* s = resolve(root, index, static_cast<unsigned>(depth), true);
   if (s == nullptr) return fail_lookup(source);
   return s;

@@ -180,10 +180,11 @@ void ep_send(Endpoint* ep, Tcb* sender, word_t badge, bool can_grant, bool can_g
 void ep_receive(Endpoint* ep, Tcb* receiver, Reply* reply, bool can_grant, bool blocking) {
   (void)can_grant;
   Notification* bn = receiver->bound_ntfn;
-  if (bn != nullptr && bn->word != 0) {
+  if (bn != nullptr && bn->active) {
     receiver->ctx.x[0] = bn->word;
     receiver->ctx.x[1] = 0;
     bn->word = 0;
+    bn->active = false;
     return;
   }
   if (reply != nullptr) {

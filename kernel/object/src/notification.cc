@@ -27,6 +27,7 @@ void ntfn_signal(Notification* n, word_t badge) {
     t->blocked_on = nullptr;
     wake(n, t, n->word | badge);
     n->word = 0;
+    n->active = false;
     return;
   }
   Tcb* b = n->bound_tcb;
@@ -34,16 +35,19 @@ void ntfn_signal(Notification* n, word_t badge) {
     tcb_cancel_ipc(b);
     wake(n, b, n->word | badge);
     n->word = 0;
+    n->active = false;
     return;
   }
   n->word |= badge;
+  n->active = true;
 }
 
 void ntfn_wait(Notification* n, Tcb* t, bool blocking) {
-  if (n->word != 0) {
+  if (n->active) {
     t->ctx.x[0] = n->word;
     t->ctx.x[1] = 0;
     n->word = 0;
+    n->active = false;
     return;
   }
   if (!blocking) {

@@ -95,6 +95,7 @@ int ready_highest_prio() {
 }
 
 Tcb* ready_head(unsigned prio) { return rq_head[prio]; }
+SchedContext* release_queue_head() { return release_head; }
 
 void sched_make_runnable(Tcb* t) {
   if (t == g_current || !schedulable(t)) return;

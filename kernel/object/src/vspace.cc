@@ -50,7 +50,9 @@ KResult<bool> frame_map_check(const Cap& frame, const Cap& vs, vaddr_t va, word_
   if (asid == 0 || find_vspace(asid) != root) return fail_cap(1);
   if (!is_aligned(va, frame.bits)) return fail(KEEL_ALIGNMENT_ERROR);
   if (va >= KEEL_USER_TOP || KEEL_USER_TOP - va < (word_t{1} << frame.bits)) return fail_arg(0);
-  if (((frame.rights & rights) & KEEL_RIGHT_READ) == 0) return fail_arg(1);
+  // Asking for a right the frame capability lacks is an error, not a silent downgrade.
+  if ((rights & KEEL_RIGHT_READ) == 0 || (rights & (KEEL_RIGHT_READ | KEEL_RIGHT_WRITE) & ~word_t{frame.rights}) != 0)
+    return fail_arg(1);
   bool remap = false;
   if (frame.aux != 0) {
     if (frame.aux != asid || frame.w1 != va) return fail_cap(0);

@@ -88,7 +88,7 @@ bool fastpath_reply_recv(Tcb* t) {
   if (ecap.type != CapType::kEndpoint || (ecap.rights & KEEL_RIGHT_READ) == 0) return false;
   auto* ep = ecap.as<Endpoint>();
   if (ep->head != nullptr && ep->head->state != ThreadState::kBlockedOnRecv) return false;
-  if (t->bound_ntfn != nullptr && t->bound_ntfn->word != 0) return false;
+  if (t->bound_ntfn != nullptr && t->bound_ntfn->active) return false;
   if (static_cast<int>(c->prio) < ready_highest_prio()) return false;
   const Cap& vs = c->slots[kTcbVSpace].cap;
   if (vs.type != CapType::kVSpace) return false;

@@ -93,11 +93,10 @@ Status invoke_untyped(InvArgs& a) {
   bool device = ut.flags != 0;
   if (device && type != KEEL_OBJ_UNTYPED && type != KEEL_OBJ_SMALL_PAGE && type != KEEL_OBJ_LARGE_PAGE)
     return fail_arg(0);
-  if (bits > ut.bits) return fail_arg(1);
   word_t size = word_t{1} << ut.bits;
   word_t free = cdt_has_children(a.slot) ? ut.w1 : 0;  // no children: the untyped is reset
   word_t start = align_up(free, bits);
-  if (start > size || ((size - start) >> bits) < num) return fail_memory(size - free);
+  if (bits > ut.bits || start > size || ((size - start) >> bits) < num) return fail_memory(size - free);
   // Perform.
   for (word_t i = 0; i < num; ++i) {
     void* kva = reinterpret_cast<void*>(ut.obj + start + (i << bits));
@@ -540,9 +539,9 @@ Status invoke_vm(InvArgs& a) {
       if (a.label != KEEL_ASID_CONTROL_MAKE_POOL) return fail(KEEL_ILLEGAL_OPERATION);
       TRY(need(a, 2, 2));
       Slot* us = a.extra[0];
-      if (us->cap.type != CapType::kUntyped || us->cap.bits != KEEL_ASID_POOL_BITS || us->cap.flags != 0 ||
-          cdt_has_children(us))
+      if (us->cap.type != CapType::kUntyped || us->cap.bits != KEEL_ASID_POOL_BITS || us->cap.flags != 0)
         return fail_cap(1);
+      if (cdt_has_children(us)) return fail(KEEL_REVOKE_FIRST);
       Slot* dest = TRY(lookup_target_slot(a.extra[1]->cap, a.mr(0), a.mr(1), false));
       if (!dest->cap.is_null()) return fail(KEEL_DELETE_FIRST);
       unsigned h = 0;

@@ -7,6 +7,9 @@ namespace keel::kernel {
 
 struct Notification {
   word_t word;
+  // Active: signalled since the last Wait/Poll (seL4's NtfnState_Active). Separate from the
+  // word because a signal with badge 0 must not be lost.
+  bool active;
   Tcb* head;  // waiting threads
   Tcb* tail;
   Tcb* bound_tcb;
