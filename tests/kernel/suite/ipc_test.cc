@@ -219,3 +219,72 @@ KTEST(ipc_between_address_spaces) {
     }
   }
 }
+
+KTEST(ipc_nbsend_recv_and_nbsend_wait) {
+  // A helper serves one request with NBSendRecv (reply path: NBSend to our endpoint, then Recv)
+  // and one with NBSendWait (NBSend, then Wait on a notification).
+  keel_cptr_t req = alloc_obj(KEEL_OBJ_ENDPOINT);
+  keel_cptr_t resp = alloc_obj(KEEL_OBJ_ENDPOINT);
+  keel_cptr_t ntfn = alloc_obj(KEEL_OBJ_NOTIFICATION);
+  keel_cptr_t reply = alloc_obj(KEEL_OBJ_REPLY);
+  Thread* t = spawn(
+      [](Thread* self) {
+        keel_word_t badge = 0;
+        keel_word_t m0 = 0;
+        keel_recv_mrs(self->arg[0], &badge, self->arg[3], &m0, nullptr, nullptr, nullptr);
+        self->result[0] = m0;
+        // Answer on `resp` (we are waiting there) and wait for the next request on `req`.
+        keel_set_mr(0, m0 + 1);
+        keel_word_t info = keel_nbsend_recv(self->arg[1], keel_msginfo_new(0, 0, 0, 1), self->arg[0], &badge,
+                                            self->arg[3]);
+        self->result[1] = keel_get_mr(0);
+        keel_set_mr(0, keel_get_mr(0) + 1);
+        info = keel_nbsend_wait(self->arg[1], keel_msginfo_new(0, 0, 0, 1), self->arg[2], &badge);
+        self->result[2] = badge;
+        (void)info;
+      },
+      req);
+  REQUIRE(t != nullptr);
+  t->arg[1] = resp;
+  t->arg[2] = ntfn;
+  t->arg[3] = reply;
+  keel_word_t badge = 0;
+  // Request 1: Send (the helper is lower priority: we block until it receives), then wait for
+  // its answer on resp.
+  keel_send_mrs(req, keel_msginfo_new(0, 0, 0, 1), 10, 0, 0, 0);
+  keel_word_t m0 = 0;
+  keel_recv_mrs(resp, &badge, 0, &m0, nullptr, nullptr, nullptr);
+  CHECK_EQ(m0, 11u);
+  keel_send_mrs(req, keel_msginfo_new(0, 0, 0, 1), 20, 0, 0, 0);
+  keel_recv_mrs(resp, &badge, 0, &m0, nullptr, nullptr, nullptr);
+  CHECK_EQ(m0, 21u);
+  CHECK_EQ(t->result[1], 20u);
+  keel_signal(mint(ntfn, KEEL_RIGHTS_ALL, 0x44));
+  wait_for(t->done, 1);
+  CHECK_EQ(t->result[2], 0x44u);
+}
+
+KTEST(ipc_call_needs_a_receiver_reply_object) {
+  // A receiver that Recvs without a reply object cannot be replied to: the caller stays blocked
+  // (it is not resumed with garbage). seL4 MCS: the call becomes a send without reply.
+  keel_cptr_t ep = alloc_obj(KEEL_OBJ_ENDPOINT);
+  Thread* server = spawn(
+      [](Thread* self) {
+        keel_word_t badge = 0;
+        keel_recv(self->arg[0], &badge, 0);
+        self->progress = 1;
+        keel_recv(self->arg[0], &badge, 0);
+      },
+      ep);
+  Thread* client = spawn(
+      [](Thread* self) {
+        keel_call(self->arg[0], keel_msginfo_new(1, 0, 0, 0));
+        self->progress = 1;
+      },
+      ep);
+  REQUIRE(server != nullptr && client != nullptr);
+  wait_for(server->progress, 1);
+  sleep_us(2000);
+  CHECK_EQ(server->progress, 1u);
+  CHECK_EQ(client->progress, 0u);
+}

@@ -165,3 +165,62 @@ KTEST(tcb_configure_errors) {
   keel_word_t info = keel_call(tcb, keel_msginfo_new(KEEL_INVOCATION_COUNT, 0, 0, 0));
   CHECK_ERR(keel_msginfo_label(info), KEEL_ILLEGAL_OPERATION);
 }
+
+KTEST(tcb_timeout_endpoint_and_misc_errors) {
+  keel_cptr_t tcb = alloc_obj(KEEL_OBJ_TCB);
+  keel_cptr_t n = alloc_obj(KEEL_OBJ_NOTIFICATION);
+  keel_cptr_t ep = alloc_obj(KEEL_OBJ_ENDPOINT);
+  CHECK_ERR(keel_tcb_set_timeout_endpoint(tcb, n), KEEL_INVALID_CAPABILITY);
+  CHECK_OK(keel_tcb_set_timeout_endpoint(tcb, ep));
+  CHECK_OK(keel_tcb_set_timeout_endpoint(tcb, 0));  // none
+  // Too few arguments / extra caps.
+  keel_word_t info = keel_call(tcb, keel_msginfo_new(KEEL_TCB_SET_PRIORITY, 0, 0, 1));
+  CHECK_ERR(keel_msginfo_label(info), KEEL_TRUNCATED_MESSAGE);
+  info = keel_call(tcb, keel_msginfo_new(KEEL_TCB_WRITE_REGISTERS, 0, 0, 1));
+  CHECK_ERR(keel_msginfo_label(info), KEEL_TRUNCATED_MESSAGE);
+  // Labels of other objects and seL4 labels Keel does not have (CNode_Rotate, SaveCaller).
+  info = keel_call(tcb, keel_msginfo_new(KEEL_PAGE_MAP, 0, 0, 0));
+  CHECK_ERR(keel_msginfo_label(info), KEEL_ILLEGAL_OPERATION);
+  info = keel_call(kRoot, keel_msginfo_new(24, 0, 0, 0));
+  CHECK_ERR(keel_msginfo_label(info), KEEL_ILLEGAL_OPERATION);
+  info = keel_call(kRoot, keel_msginfo_new(25, 0, 0, 0));
+  CHECK_ERR(keel_msginfo_label(info), KEEL_ILLEGAL_OPERATION);
+  // Call on a notification is a Signal (and an empty reply), not an invocation.
+  info = keel_call(mint(n, KEEL_RIGHTS_ALL, 2), keel_msginfo_new(KEEL_TCB_SUSPEND, 0, 0, 0));
+  CHECK_EQ(keel_msginfo_label(info), 0u);
+  keel_word_t w = 0;
+  keel_poll(n, &w);
+  CHECK_EQ(w, 2u);
+}
+
+KTEST(tcb_yield_lets_same_priority_run) {
+  // Two threads of equal priority; one yields in a loop and counts how often the other ran.
+  ThreadOpts o;
+  o.priority = 100;
+  o.budget_us = 100000;
+  o.period_us = 100000;  // long timeslice: only Yield switches between them
+  Thread* a = spawn(
+      [](Thread* self) {
+        for (;;) {
+          bump(self->progress);
+          keel_yield();
+        }
+      },
+      o);
+  Thread* b = spawn(
+      [](Thread* self) {
+        for (;;) {
+          bump(self->progress);
+          keel_yield();
+        }
+      },
+      o);
+  REQUIRE(a != nullptr && b != nullptr);
+  wait_for(a->progress, 100);
+  CHECK_OK(keel_tcb_suspend(a->tcb));
+  CHECK_OK(keel_tcb_suspend(b->tcb));
+  keel_word_t lo = a->progress < b->progress ? a->progress : b->progress;
+  keel_word_t hi = a->progress < b->progress ? b->progress : a->progress;
+  CHECK(lo > 0);
+  CHECK(hi <= lo + 2);  // strict alternation
+}

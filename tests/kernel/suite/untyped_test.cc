@@ -137,3 +137,39 @@ KTEST(untyped_device_only_frames) {
   CHECK_ERR(keel_untyped_retype(dev, KEEL_OBJ_CNODE, 4, kRoot, 0, 0, s, 1), KEEL_INVALID_ARGUMENT);
   CHECK_EQ(keel_debug_cap_identify(s, nullptr, nullptr), KEEL_CAP_NULL);
 }
+
+KTEST(untyped_revoke_destroys_running_thread_and_its_objects) {
+  // Everything made from an untyped dies with its revocation, a running thread included.
+  keel_cptr_t ut = alloc_obj(KEEL_OBJ_UNTYPED, 16);
+  REQUIRE(ut != 0);
+  keel_cptr_t tcb = alloc_slot();
+  keel_cptr_t sc = alloc_slot();
+  REQUIRE_OK(keel_untyped_retype(ut, KEEL_OBJ_TCB, 0, kRoot, 0, 0, tcb, 1));
+  REQUIRE_OK(keel_untyped_retype(ut, KEEL_OBJ_SCHED_CONTEXT, KEEL_MIN_SCHED_CONTEXT_BITS, kRoot, 0, 0, sc, 1));
+  REQUIRE_OK(keel_sched_control_configure_flags(KEEL_CAP_INIT_SCHED_CONTROL, sc, 2000, 2000, 0, 0, 0));
+  // Run a spinner on it (stack and IPC buffer come from the framework's own pool).
+  static volatile keel_word_t counter;
+  static char stack[4096] __attribute__((aligned(16)));
+  counter = 0;
+  keel_cptr_t ipc_frame = 0;
+  void* ipc = new_page(&ipc_frame);
+  REQUIRE(ipc != nullptr);
+  REQUIRE_OK(keel_tcb_configure(tcb, kRoot, 0, KEEL_CAP_INIT_VSPACE, 0, reinterpret_cast<keel_vaddr_t>(ipc), ipc_frame));
+  REQUIRE_OK(keel_tcb_set_sched_params(tcb, KEEL_CAP_INIT_TCB, 0, 100, sc, 0));
+  keel_word_t regs[KEEL_REG_X0 + 1] = {};
+  regs[KEEL_REG_PC] = reinterpret_cast<keel_word_t>(+[]() {
+    for (;;) counter = counter + 1;
+  });
+  regs[KEEL_REG_SP] = reinterpret_cast<keel_word_t>(stack + sizeof(stack));
+  REQUIRE_OK(keel_tcb_write_registers(tcb, true, KEEL_REG_X0 + 1, regs));
+  wait_for(counter, 1);
+  CHECK(counter > 0);
+  CHECK_OK(keel_cnode_revoke(kRoot, ut, kDepth));
+  CHECK_EQ(keel_debug_cap_identify(tcb, nullptr, nullptr), KEEL_CAP_NULL);
+  CHECK_EQ(keel_debug_cap_identify(sc, nullptr, nullptr), KEEL_CAP_NULL);
+  keel_word_t c = counter;
+  sleep_us(3000);
+  CHECK_EQ(counter, c);  // it no longer runs
+  // The memory is free again: the same objects can be made anew.
+  CHECK_OK(keel_untyped_retype(ut, KEEL_OBJ_TCB, 0, kRoot, 0, 0, tcb, 1));
+}
