@@ -1,0 +1,454 @@
+#include "app.h"
+
+#include <sodium.h>
+#include <spdlog/spdlog.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "../store/schema.h"
+#include "rollout.h"
+
+namespace keel::fleet {
+namespace fs = std::filesystem;
+
+const char* role_name(Role r) {
+  switch (r) {
+    case Role::administrator: return "administrator";
+    case Role::org_owner: return "organization_owner";
+    case Role::org_user: return "organization_user";
+  }
+  return "?";
+}
+
+std::optional<Role> parse_role(const std::string& s) {
+  if (s == "administrator") return Role::administrator;
+  if (s == "organization_owner") return Role::org_owner;
+  if (s == "organization_user") return Role::org_user;
+  return std::nullopt;
+}
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string hex_lower(const uint8_t* p, size_t n) {
+  std::string s(n * 2 + 1, '\0');
+  sodium_bin2hex(s.data(), s.size(), p, n);
+  s.pop_back();
+  return s;
+}
+
+std::string random_token(size_t bytes) {
+  std::vector<uint8_t> b(bytes);
+  randombytes_buf(b.data(), b.size());
+  std::string out(sodium_base64_encoded_len(bytes, sodium_base64_VARIANT_URLSAFE_NO_PADDING), '\0');
+  sodium_bin2base64(out.data(), out.size(), b.data(), b.size(), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  out.resize(strlen(out.c_str()));
+  return out;
+}
+
+std::string sha256_hex(const std::string& s) {
+  uint8_t h[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256(h, reinterpret_cast<const uint8_t*>(s.data()), s.size());
+  return hex_lower(h, sizeof h);
+}
+
+void check_name(const json& body, const std::string& field, bool required) {
+  auto it = body.find(field);
+  if (it == body.end() || it->is_null()) {
+    if (required) throw bad_request("field '" + field + "' is required", field);
+    return;
+  }
+  if (!it->is_string()) throw bad_request("field '" + field + "' must be a string", field);
+  const auto& s = it->get_ref<const std::string&>();
+  if (s.empty() || s.size() > 100) throw bad_request("field '" + field + "' must be 1 to 100 bytes long", field);
+  if (s.front() == ' ' || s.back() == ' ')
+    throw bad_request("field '" + field + "' must not start or end with a space", field);
+  if (s == "." || s == "..") throw bad_request("field '" + field + "' must not be '.' or '..'", field);
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7f)
+      throw bad_request("field '" + field + "' must not contain control characters", field);
+    if (c == '/' || c == '\\')
+      throw bad_request("field '" + field + "' must not contain '/' or '\\'", field);
+  }
+}
+
+// ---- rate limiter ----------------------------------------------------------------------------
+
+int RateLimiter::retry_after(const std::string& key) {
+  std::lock_guard lk(mu_);
+  auto it = fails_.find(key);
+  if (it == fails_.end()) return 0;
+  int64_t now = now_ms();
+  auto& v = it->second;
+  std::erase_if(v, [&](int64_t t) { return t < now - int64_t{window_} * 1000; });
+  if (static_cast<int>(v.size()) < max_) return 0;
+  return static_cast<int>((v.front() + int64_t{window_} * 1000 - now) / 1000) + 1;
+}
+
+void RateLimiter::fail(const std::string& key) {
+  std::lock_guard lk(mu_);
+  if (fails_.size() > 100000) fails_.clear();  // bounded memory under a spray of distinct keys
+  fails_[key].push_back(now_ms());
+}
+
+void RateLimiter::reset(const std::string& key) {
+  std::lock_guard lk(mu_);
+  fails_.erase(key);
+}
+
+// ---- events ----------------------------------------------------------------------------------
+
+int EventHub::subscribe(Sink s) {
+  std::lock_guard lk(mu_);
+  int id = next_++;
+  sinks_[id] = std::move(s);
+  return id;
+}
+void EventHub::unsubscribe(int id) {
+  std::lock_guard lk(mu_);
+  sinks_.erase(id);
+}
+void EventHub::publish(const json& event, std::optional<int64_t> org) {
+  std::string text = event.dump(-1, ' ', false, json::error_handler_t::replace);
+  std::lock_guard lk(mu_);
+  for (auto& [id, s] : sinks_) s(text, org);
+}
+
+// ---- context helpers -------------------------------------------------------------------------
+
+int64_t Ctx::id(const std::string& name) const {
+  auto it = params.find(name);
+  if (it == params.end()) throw bad_request("missing path parameter " + name);
+  return std::stoll(it->second);  // the router matched 1-18 digits
+}
+
+std::optional<std::string> Ctx::q(const std::string& name) const {
+  auto it = req.query.find(name);
+  if (it == req.query.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<int64_t> Ctx::q_id(const std::string& name) const {
+  auto v = q(name);
+  if (!v) return std::nullopt;
+  if (v->empty() || v->size() > 18 || v->find_first_not_of("0123456789") != std::string::npos)
+    throw bad_request("query parameter '" + name + "' must be a positive integer id", name);
+  return std::stoll(*v);
+}
+
+void Ctx::require_read(int64_t org_id, const std::string& what) const {
+  switch (who.kind) {
+    case Principal::Kind::studio: return;
+    case Principal::Kind::anonymous: throw ApiError(401, "unauthenticated", "log in or present an API token");
+    case Principal::Kind::user:
+      if (who.role == Role::administrator) return;
+      if (who.org_id && *who.org_id == org_id) return;
+      throw not_found(what);
+  }
+}
+
+void Ctx::require_write(int64_t org_id, const std::string& what) const {
+  require_read(org_id, what);
+  if (who.kind == Principal::Kind::studio) return;
+  if (who.token_scope == "read") throw forbidden("this API token is read-only");
+  if (who.role == Role::administrator)
+    throw forbidden("administrators manage users and organisations; changes inside an organisation are made by its owners");
+  if (who.role != Role::org_owner) throw forbidden("your role (organization_user) can view but not change this organisation");
+}
+
+void Ctx::require_admin() const {
+  if (who.kind == Principal::Kind::studio) return;
+  if (who.kind == Principal::Kind::anonymous) throw ApiError(401, "unauthenticated", "log in or present an API token");
+  if (who.role != Role::administrator) throw forbidden("only administrators may do this");
+  if (who.token_scope == "read" && req.method != Method::GET) throw forbidden("this API token is read-only");
+}
+
+void Ctx::require_user_mode() const {
+  if (studio())
+    throw ApiError(404, "not_in_studio_mode", "studio mode has no users, sessions or API tokens; run in fleet mode");
+}
+
+std::optional<int64_t> Ctx::read_scope() const {
+  if (who.kind == Principal::Kind::user && who.role != Role::administrator) return who.org_id.value_or(-1);
+  return std::nullopt;
+}
+
+void Ctx::audit(std::optional<int64_t> org_id, const std::string& action, const std::string& target_type,
+                const std::string& target_id, const json& details) {
+  int64_t at = now_ms();
+  std::string d = details.dump(-1, ' ', false, json::error_handler_t::replace);
+  db.query(
+      "INSERT INTO audit_log (at, actor, actor_user_id, organization_id, action, target_type, target_id, details, "
+      "remote) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+      {at, who.label, who.kind == Principal::Kind::user ? Value(who.user_id) : Value(nullptr),
+       org_id ? Value(*org_id) : Value(nullptr), action, target_type, target_id, d, req.remote});
+  pending_events.push_back({{"type", "change"},
+                            {"action", action},
+                            {"target_type", target_type},
+                            {"target_id", target_id},
+                            {"organization_id", org_id ? json(*org_id) : json(nullptr)},
+                            {"at", at}});
+  pending_orgs.push_back(org_id);
+}
+
+Page page_of(const Ctx& c) {
+  Page p;
+  if (auto l = c.q("limit")) {
+    if (l->empty() || l->size() > 4 || l->find_first_not_of("0123456789") != std::string::npos)
+      throw bad_request("query parameter 'limit' must be an integer from 1 to 200", "limit");
+    p.limit = std::stoll(*l);
+    if (p.limit < 1 || p.limit > 200) throw bad_request("query parameter 'limit' must be from 1 to 200", "limit");
+  }
+  if (auto cur = c.q("cursor")) {
+    if (cur->empty() || cur->size() > 18 || cur->find_first_not_of("0123456789") != std::string::npos)
+      throw bad_request("query parameter 'cursor' is not a cursor this server issued", "cursor");
+    p.cursor = std::stoll(*cur);
+  }
+  return p;
+}
+
+json page_json(json items, int64_t limit, const std::function<int64_t(const json&)>& key) {
+  json next = nullptr;
+  if (static_cast<int64_t>(items.size()) > limit) {
+    items.erase(items.begin() + limit, items.end());
+    next = std::to_string(key(items.back()));
+  }
+  return {{"items", std::move(items)}, {"next_cursor", next}};
+}
+
+// ---- the application -------------------------------------------------------------------------
+
+App::App(Config c)
+    : cfg(std::move(c)), login_limiter(cfg.login_attempts, cfg.login_window_s) {
+  if (sodium_init() < 0) throw std::runtime_error("libsodium failed to initialise");
+  addresses.configure(cfg.tunnel_prefix);
+  fs::path blob_dir = cfg.blob_dir.empty() ? cfg.data_dir / "blobs" : cfg.blob_dir;
+  if (cfg.mode == Mode::studio) {
+    if (cfg.data_dir.empty()) throw std::invalid_argument("studio mode needs --data-dir");
+    fs::create_directories(cfg.data_dir);
+    fs::path dbpath = cfg.data_dir / "fleet.db";
+    pool = std::make_unique<DbPool>([dbpath] { return open_sqlite(dbpath.string()); }, std::max(1u, cfg.threads));
+  } else {
+    if (cfg.database.empty()) throw std::invalid_argument("fleet mode needs --database (a PostgreSQL connection string)");
+    if (cfg.blob_dir.empty() && cfg.data_dir.empty())
+      throw std::invalid_argument("fleet mode needs --blob-dir or --data-dir for release files");
+    std::string conn = cfg.database;
+    pool = std::make_unique<DbPool>([conn] { return open_postgres(conn); }, std::max(1u, cfg.threads));
+  }
+  blobs = std::make_unique<BlobStore>(blob_dir);
+  {
+    auto db = pool->acquire();
+    migrate(*db);
+    if (cfg.mode == Mode::studio) {
+      // Studio mode has no organisations to manage; one implicit organisation owns everything.
+      auto row = db->one("SELECT id FROM organizations WHERE name = 'studio'");
+      if (!row) row = db->one("INSERT INTO organizations (name, created_at) VALUES ('studio', $1) RETURNING id", {now_ms()});
+      studio_org_id = row->i(0);
+    }
+  }
+  register_routes();
+}
+
+App::~App() = default;
+
+void App::recover() {
+  auto db = pool->acquire();
+  std::set<std::string> referenced;
+  for (const auto& r : db->query("SELECT file_blob FROM releases")) referenced.insert(r.s(0));
+  for (const auto& r : db->query("SELECT blob FROM release_components")) referenced.insert(r.s(0));
+  size_t removed = blobs->collect_garbage(referenced);
+  if (removed) spdlog::info("removed {} unreferenced or partial blob file(s) left by an interrupted upload", removed);
+  resume_rollouts(*this, *db);
+}
+
+Principal App::authenticate(const Request& req) {
+  Principal p;
+  if (cfg.mode == Mode::studio) {
+    // Studio mode: the developer's own machine. Non-loopback peers reach here only with
+    // --allow-remote, which the operator was loudly warned about at start.
+    p.kind = Principal::Kind::studio;
+    p.label = "studio";
+    p.role = Role::administrator;
+    p.org_id = studio_org_id;
+    return p;
+  }
+  auto db = pool->acquire();
+  std::string auth = req.header("authorization");
+  if (!auth.empty()) {
+    if (auth.rfind("Bearer ", 0) != 0) throw ApiError(401, "invalid_token", "Authorization must be 'Bearer <token>'");
+    std::string tok = auth.substr(7);
+    // Token format: keel_<prefix>_<secret>; the prefix finds the row, the secret's hash proves it.
+    if (tok.size() < 20 || tok.rfind("keel_", 0) != 0 || tok.find('_', 5) == std::string::npos)
+      throw ApiError(401, "invalid_token", "the API token is malformed");
+    size_t us = tok.find('_', 5);
+    std::string prefix = tok.substr(5, us - 5);
+    std::string secret = tok.substr(us + 1);
+    auto row = db->one(
+        "SELECT t.id, t.secret_hash, t.scope, t.expires_at, t.revoked_at, u.id, u.email, u.role, u.organization_id, "
+        "u.status FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.prefix = $1",
+        {prefix});
+    std::string h = sha256_hex(secret);
+    if (!row || row->s(1).size() != h.size() || sodium_memcmp(row->s(1).data(), h.data(), h.size()) != 0)
+      throw ApiError(401, "invalid_token", "the API token is not valid");
+    if (!row->null(4)) throw ApiError(401, "token_revoked", "the API token was revoked");
+    if (!row->null(3) && row->i(3) < now_ms()) throw ApiError(401, "token_expired", "the API token has expired");
+    if (row->s(9) != "active") throw ApiError(401, "account_disabled", "this account is disabled");
+    p.kind = Principal::Kind::user;
+    p.user_id = row->i(5);
+    p.label = row->s(6);
+    p.role = parse_role(row->s(7)).value_or(Role::org_user);
+    p.org_id = row->oi(8);
+    p.token_scope = row->s(2);
+    int64_t now = now_ms();
+    db->query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $3)",
+              {now, row->i(0), now - 60000});
+    return p;
+  }
+  std::string cookie = req.header("cookie");
+  size_t pos = cookie.find("keel_session=");
+  while (pos != std::string::npos && pos > 0 && cookie[pos - 1] != ' ' && cookie[pos - 1] != ';')
+    pos = cookie.find("keel_session=", pos + 1);
+  if (pos != std::string::npos) {
+    size_t start = pos + 13;
+    size_t end = cookie.find(';', start);
+    std::string sid = cookie.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    auto row = db->one(
+        "SELECT s.csrf, s.expires_at, u.id, u.email, u.role, u.organization_id, u.status FROM sessions s JOIN users u "
+        "ON u.id = s.user_id WHERE s.id_hash = $1",
+        {sha256_hex(sid)});
+    // An unknown or expired cookie is treated as no cookie: the UI then shows the login page.
+    if (row && row->i(1) > now_ms() && row->s(6) == "active") {
+      p.kind = Principal::Kind::user;
+      p.via_session = true;
+      p.session_csrf = row->s(0);
+      p.user_id = row->i(2);
+      p.label = row->s(3);
+      p.role = parse_role(row->s(4)).value_or(Role::org_user);
+      p.org_id = row->oi(5);
+    }
+  }
+  return p;
+}
+
+Response App::handle(Request& req) {
+  try {
+    if (req.path.rfind("/api/", 0) != 0 && req.path != "/api") {
+      if (req.method != Method::GET) return error_response(405, "method_not_allowed", "only GET is served here");
+      return serve_static(req);
+    }
+    Match m = router.match(req.method, req.path);
+    if (!m.route) {
+      if (!m.allowed.empty()) {
+        std::string allow;
+        for (const auto& a : m.allowed) allow += (allow.empty() ? "" : ", ") + a;
+        auto r = error_response(405, "method_not_allowed", std::string(method_name(req.method)) + " is not allowed here; use " + allow);
+        r.headers.emplace_back("Allow", allow);
+        return r;
+      }
+      return error_response(404, "not_found", "no such API endpoint: " + req.path);
+    }
+    const Route& route = *m.route;
+    Principal who = authenticate(req);
+    if (route.access != Access::public_) {
+      if (who.kind == Principal::Kind::anonymous)
+        return error_response(401, "unauthenticated", "log in or present an API token");
+      if (who.via_session && req.method != Method::GET) {
+        std::string t = req.header("x-csrf-token");
+        if (t.size() != who.session_csrf.size() ||
+            sodium_memcmp(t.data(), who.session_csrf.data(), t.size()) != 0)
+          return error_response(403, "csrf_failed", "missing or wrong X-CSRF-Token header for a cookie session");
+      }
+      if (who.token_scope == "read" && req.method != Method::GET)
+        return error_response(403, "forbidden", "this API token is read-only");
+    }
+    json body = json::object();
+    if (!route.raw_body && req.method != Method::GET && req.method != Method::DELETE_) {
+      if (!req.body.empty()) {
+        auto ct = req.header("content-type");
+        if (!ct.empty() && ct.rfind("application/json", 0) != 0)
+          return error_response(415, "unsupported_media_type", "send the body as application/json");
+        try {
+          body = json::parse(req.body);
+        } catch (const json::parse_error& e) {
+          return error_response(400, "malformed_json",
+                                "the body is not valid JSON (UTF-8) near byte " + std::to_string(e.byte));
+        }
+      }
+      Router::validate_body(route, body);
+    }
+    auto lease = pool->acquire();
+    Ctx ctx{*this, req, *lease, std::move(who), std::move(body), std::move(m.params), {}, {}};
+    Response r = route.handler(ctx);
+    for (size_t k = 0; k < ctx.pending_events.size(); ++k) events.publish(ctx.pending_events[k], ctx.pending_orgs[k]);
+    if (r.headers.empty() || r.headers.front().first != "Cache-Control") r.headers.emplace_back("Cache-Control", "no-store");
+    return r;
+  } catch (const ApiError& e) {
+    return error_response(e.status, e.code, e.what(), e.field);
+  } catch (const DbError& e) {
+    if (e.kind == DbError::Kind::unique_violation)
+      return error_response(409, "conflict", "an object with this name or key already exists");
+    if (e.kind == DbError::Kind::foreign_key)
+      return error_response(409, "conflict", "the object is still referenced by other objects");
+    if (e.kind == DbError::Kind::busy)
+      return error_response(503, "busy", "the database is busy; retry the request");
+    spdlog::error("database error on {} {}: {}", method_name(req.method), req.path, e.what());
+    return error_response(500, "internal", "internal database error (logged on the server)");
+  } catch (const json::exception& e) {
+    return error_response(400, "invalid_request", std::string("invalid JSON value: ") + e.what());
+  } catch (const std::exception& e) {
+    spdlog::error("error on {} {}: {}", method_name(req.method), req.path, e.what());
+    return error_response(500, "internal", "internal error (logged on the server)");
+  }
+}
+
+Response App::serve_static(const Request& req) {
+  static const char* kNotice =
+      "<!doctype html><html><head><meta charset=utf-8><title>Keel Fleet</title></head><body>"
+      "<h1>Keel Fleet</h1><p>The web UI is not built on this server (no <code>fleet/web/dist</code>). "
+      "The JSON API is at <a href=\"/api/v1/openapi.json\">/api/v1/openapi.json</a>.</p></body></html>";
+  auto notice = [] {
+    Response r;
+    r.content_type = "text/html; charset=utf-8";
+    r.body = kNotice;
+    return r;
+  };
+  if (cfg.web_dir.empty() || !fs::exists(cfg.web_dir / "index.html")) return notice();
+  // Only plain relative segments: no '..', no hidden files, no backslashes.
+  std::string rel = req.path;
+  while (!rel.empty() && rel.front() == '/') rel.erase(rel.begin());
+  std::istringstream ss(rel);
+  std::string seg;
+  fs::path p = cfg.web_dir;
+  bool bad = false;
+  while (std::getline(ss, seg, '/')) {
+    if (seg.empty()) continue;
+    if (seg.front() == '.' || seg.find('\\') != std::string::npos) bad = true;
+    p /= seg;
+  }
+  if (bad) return error_response(400, "bad_path", "path segments may not start with '.' or contain '\\'");
+  std::error_code ec;
+  if (rel.empty() || !fs::is_regular_file(p, ec)) {
+    // Single-page app: unknown paths without an extension get index.html (client-side routing).
+    if (!rel.empty() && fs::path(rel).has_extension()) return error_response(404, "not_found", "no such file");
+    p = cfg.web_dir / "index.html";
+  }
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream buf;
+  buf << in.rdbuf();
+  Response r;
+  r.body = buf.str();
+  auto ext = p.extension().string();
+  static const std::map<std::string, std::string> types = {
+      {".html", "text/html; charset=utf-8"}, {".js", "text/javascript"}, {".css", "text/css"},
+      {".svg", "image/svg+xml"}, {".png", "image/png"}, {".ico", "image/x-icon"}, {".json", "application/json"},
+      {".woff2", "font/woff2"}, {".map", "application/json"}, {".txt", "text/plain; charset=utf-8"}};
+  auto it = types.find(ext);
+  r.content_type = it == types.end() ? "application/octet-stream" : it->second;
+  if (p.parent_path().filename() == "assets") r.headers.emplace_back("Cache-Control", "public, max-age=31536000, immutable");
+  return r;
+}
+
+}  // namespace keel::fleet

@@ -1,0 +1,165 @@
+// app.h — the Fleet application: configuration, shared state, request context, and the helpers
+// every handler uses (authorization, pagination, audit).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "../store/blob_store.h"
+#include "../store/db.h"
+#include "address_pool.h"
+#include "router.h"
+
+namespace keel::fleet {
+
+inline constexpr const char* kVersion = "0.1.0";
+
+enum class Mode { studio, fleet };
+
+struct Config {
+  Mode mode = Mode::studio;
+  std::filesystem::path data_dir;  // studio: fleet.db + blobs/ ; fleet: blobs/ unless blob_dir set
+  std::string database;            // fleet mode: PostgreSQL connection string
+  std::filesystem::path blob_dir;
+  std::string bind = "127.0.0.1";
+  uint16_t port = 7780;
+  bool allow_remote = false;
+  bool print_port = false;
+  unsigned threads = 4;
+  std::string tunnel_prefix = "10.64.0.0/10";
+  size_t max_body = 1 << 20;            // JSON bodies
+  size_t max_upload = 256u << 20;       // release files
+  std::filesystem::path web_dir;        // built web UI (fleet/web/dist)
+  bool secure_cookies = false;          // set when served behind TLS
+  int session_hours = 12;
+  // Argon2id cost; "interactive" is libsodium's recommendation for online logins. Tests may lower
+  // it (never below libsodium's minimum) to keep the suite fast.
+  unsigned long long pwhash_ops = 0;    // 0 = crypto_pwhash_OPSLIMIT_INTERACTIVE
+  size_t pwhash_mem = 0;                // 0 = crypto_pwhash_MEMLIMIT_INTERACTIVE
+  int login_attempts = 5;               // failed logins per (address, email) per window
+  int login_window_s = 300;
+};
+
+enum class Role { administrator, org_owner, org_user };
+const char* role_name(Role r);
+std::optional<Role> parse_role(const std::string& s);
+
+struct Principal {
+  enum class Kind { anonymous, studio, user } kind = Kind::anonymous;
+  int64_t user_id = 0;
+  std::string label;  // email, "studio", for the audit log
+  Role role = Role::org_user;
+  std::optional<int64_t> org_id;
+  bool via_session = false;
+  std::string session_csrf;
+  std::string token_scope;  // "read" / "write" for API tokens, empty for sessions
+};
+
+// In-memory sliding window of failed logins per key; the lock is held only for bookkeeping.
+class RateLimiter {
+ public:
+  RateLimiter(int max, int window_s) : max_(max), window_(window_s) {}
+  // Seconds to wait before another attempt is allowed (0 = allowed now).
+  int retry_after(const std::string& key);
+  void fail(const std::string& key);
+  void reset(const std::string& key);
+
+ private:
+  int max_;
+  int window_;
+  std::mutex mu_;
+  std::map<std::string, std::vector<int64_t>> fails_;
+};
+
+// Change notifications for websocket subscribers (/api/v1/events).
+class EventHub {
+ public:
+  using Sink = std::function<void(const std::string& json_text, std::optional<int64_t> org)>;
+  int subscribe(Sink s);
+  void unsubscribe(int id);
+  void publish(const json& event, std::optional<int64_t> org);
+
+ private:
+  std::mutex mu_;
+  int next_ = 1;
+  std::map<int, Sink> sinks_;
+};
+
+class App {
+ public:
+  explicit App(Config cfg);
+  ~App();
+  Config cfg;
+  std::unique_ptr<DbPool> pool;
+  std::unique_ptr<BlobStore> blobs;
+  AddressPool addresses;
+  Router router;
+  RateLimiter login_limiter;
+  EventHub events;
+  int64_t studio_org_id = 0;  // studio mode: the single implicit organisation
+
+  Response handle(Request& req);
+  // Who is calling: session cookie, bearer token, studio loopback, or anonymous. Throws ApiError
+  // for a presented but invalid credential.
+  Principal authenticate(const Request& req);
+  // Startup recovery: orphan blobs, running rollouts.
+  void recover();
+
+ private:
+  void register_routes();
+  Response serve_static(const Request& req);
+};
+
+struct Ctx {
+  App& app;
+  Request& req;
+  Db& db;
+  Principal who;
+  json body;
+  std::map<std::string, std::string> params;
+  std::vector<json> pending_events;  // published after the handler returns (i.e. after commit)
+  std::vector<std::optional<int64_t>> pending_orgs;
+
+  int64_t id(const std::string& name) const;
+  std::optional<std::string> q(const std::string& name) const;
+  std::optional<int64_t> q_id(const std::string& name) const;
+
+  bool studio() const { return app.cfg.mode == Mode::studio; }
+  // Authorization on an organisation's objects. Outsiders get 404 for existence not to leak.
+  void require_read(int64_t org_id, const std::string& what) const;
+  void require_write(int64_t org_id, const std::string& what) const;
+  void require_admin() const;
+  void require_user_mode() const;  // endpoints that only exist in fleet mode
+  // Organisations this principal may read; nullopt = all.
+  std::optional<int64_t> read_scope() const;
+
+  // Appends an audit record (inside the caller's transaction) and publishes a change event.
+  void audit(std::optional<int64_t> org_id, const std::string& action, const std::string& target_type,
+             const std::string& target_id, const json& details = json::object());
+};
+
+// Pagination: ?limit (1..200, default 50) and ?cursor (opaque: the last id of the previous page).
+struct Page {
+  int64_t limit = 50;
+  std::optional<int64_t> cursor;
+};
+Page page_of(const Ctx& c);
+json page_json(json items, int64_t limit, const std::function<int64_t(const json&)>& key);
+
+int64_t now_ms();
+std::string random_token(size_t bytes);  // url-safe base64 of random bytes
+std::string sha256_hex(const std::string& s);
+
+// Shared validators.
+void check_name(const json& body, const std::string& field, bool required = true);
+std::string hex_lower(const uint8_t* p, size_t n);
+
+}  // namespace keel::fleet

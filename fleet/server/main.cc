@@ -1,0 +1,127 @@
+// keel-fleet — the Keel Fleet management service (see fleet/README.md, docs/operations.md).
+#include <sodium.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <cstdlib>
+#include <iostream>
+
+#include "api.h"
+#include "server.h"
+
+#ifndef KEEL_FLEET_WEB_DIST
+#define KEEL_FLEET_WEB_DIST ""
+#endif
+
+using namespace keel::fleet;
+
+namespace {
+void add_store_options(CLI::App& app, Config& cfg, std::string& mode) {
+  app.add_option("--mode", mode, "studio (SQLite in --data-dir, no users) or fleet (PostgreSQL, users)")
+      ->check(CLI::IsMember({"studio", "fleet"}));
+  app.add_option("--data-dir", cfg.data_dir, "studio: database and blobs; fleet: blobs (unless --blob-dir)");
+  app.add_option("--database", cfg.database, "fleet mode: PostgreSQL connection string (or KEEL_FLEET_DATABASE)")
+      ->envname("KEEL_FLEET_DATABASE");
+  app.add_option("--blob-dir", cfg.blob_dir, "directory for release files (default <data-dir>/blobs)");
+  app.add_option("--tunnel-prefix", cfg.tunnel_prefix, "IPv4 or IPv6 prefix for device tunnel addresses");
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  Config cfg;
+  std::string mode = "studio";
+  std::string log_level = "info";
+  std::string pwhash_cost = "interactive";
+  size_t max_upload_mb = 256;
+  CLI::App cli{"keel-fleet: the Keel Fleet management service (JSON API, websocket events and web UI on one port)"};
+  add_store_options(cli, cfg, mode);
+  cli.add_option("--bind", cfg.bind, "address to listen on (default 127.0.0.1)");
+  cli.add_option("--port", cfg.port, "port (0 = any free port; see --print-port)");
+  cli.add_flag("--print-port", cfg.print_port, "print the bound port on stdout once listening (for tests)");
+  cli.add_flag("--allow-remote", cfg.allow_remote, "studio mode: allow a non-loopback --bind (INSECURE: no login)");
+  cli.add_option("--threads", cfg.threads, "worker threads (and database connections)")->check(CLI::Range(1u, 64u));
+  cli.add_option("--web-dir", cfg.web_dir, "built web UI to serve (default: fleet/web/dist of the source tree)");
+  cli.add_option("--max-upload-mb", max_upload_mb, "largest release file accepted")->check(CLI::Range(1, 4096));
+  cli.add_flag("--secure-cookies", cfg.secure_cookies, "mark session cookies Secure (serve behind TLS)");
+  cli.add_option("--log-level", log_level, "trace, debug, info, warn, error");
+  cli.add_option("--pwhash-cost", pwhash_cost, "Argon2id cost: interactive (default), moderate, or test (INSECURE)")
+      ->check(CLI::IsMember({"interactive", "moderate", "test"}));
+
+  std::string admin_email, admin_name = "Administrator";
+  auto* boot = cli.add_subcommand("bootstrap-admin",
+                                  "fleet mode: create an administrator (password from KEEL_FLEET_ADMIN_PASSWORD or stdin)");
+  boot->add_option("--email", admin_email, "e-mail address of the administrator")->required();
+  boot->add_option("--name", admin_name, "display name");
+  CLI11_PARSE(cli, argc, argv);
+
+  spdlog::set_level(spdlog::level::from_str(log_level));
+  spdlog::set_default_logger(spdlog::stderr_color_mt("keel-fleet"));
+  spdlog::set_level(spdlog::level::from_str(log_level));
+  cfg.mode = mode == "fleet" ? Mode::fleet : Mode::studio;
+  cfg.max_upload = max_upload_mb << 20;
+  if (cfg.web_dir.empty()) {
+    if (const char* e = std::getenv("KEEL_FLEET_WEB_DIR")) cfg.web_dir = e;
+    else cfg.web_dir = KEEL_FLEET_WEB_DIST;
+  }
+  if (sodium_init() < 0) return 1;
+  if (pwhash_cost == "moderate") {
+    cfg.pwhash_ops = crypto_pwhash_OPSLIMIT_MODERATE;
+    cfg.pwhash_mem = crypto_pwhash_MEMLIMIT_MODERATE;
+  } else if (pwhash_cost == "test") {
+    spdlog::warn("--pwhash-cost test: passwords are hashed with the minimum Argon2id cost. For tests only.");
+    cfg.pwhash_ops = crypto_pwhash_OPSLIMIT_MIN;
+    cfg.pwhash_mem = crypto_pwhash_MEMLIMIT_MIN;
+  }
+
+  try {
+    if (*boot) {
+      if (cfg.mode != Mode::fleet) {
+        std::cerr << "bootstrap-admin: studio mode has no users; use --mode fleet --database ...\n";
+        return 2;
+      }
+      std::string pw;
+      if (const char* e = std::getenv("KEEL_FLEET_ADMIN_PASSWORD")) pw = e;
+      else std::getline(std::cin, pw);
+      App app(cfg);
+      int64_t id = bootstrap_admin(app, admin_email, admin_name, pw);
+      std::cout << "created administrator " << admin_email << " (user id " << id << ")\n";
+      return 0;
+    }
+
+    auto addr = boost::asio::ip::make_address(cfg.bind);
+    if (cfg.mode == Mode::studio && !addr.is_loopback()) {
+      if (!cfg.allow_remote) {
+        std::cerr << "keel-fleet: refusing to listen on " << cfg.bind
+                  << " in studio mode: studio mode has no login, so anyone who can reach this address would "
+                     "control your devices.\nUse --bind 127.0.0.1, or run in fleet mode; --allow-remote overrides "
+                     "this (not recommended).\n";
+        return 2;
+      }
+      for (int k = 0; k < 3; ++k)
+        spdlog::critical("STUDIO MODE ON A NON-LOOPBACK ADDRESS ({}) WITH --allow-remote: NO LOGIN — ANYONE WHO CAN "
+                         "REACH THIS PORT CAN REGISTER DEVICES, UPLOAD RELEASES AND START ROLLOUTS.",
+                         cfg.bind);
+    }
+    if (cfg.mode == Mode::fleet && !cfg.secure_cookies)
+      spdlog::warn("fleet mode without --secure-cookies: session cookies will travel over plain HTTP. Put keel-fleet "
+                   "behind a TLS proxy and pass --secure-cookies in production.");
+
+    App app(cfg);
+    app.recover();
+    HttpServer server(app);
+    uint16_t port = server.listen(cfg.bind, cfg.port);
+    spdlog::info("keel-fleet {} ({} mode) listening on http://{}:{}", kVersion, mode,
+                 addr.is_v6() ? "[" + cfg.bind + "]" : cfg.bind, port);
+    if (cfg.print_port) std::cout << port << std::endl;
+    server.stop_on_signals();
+    server.run(cfg.threads);
+    spdlog::info("keel-fleet stopped");
+  } catch (const std::exception& e) {
+    std::cerr << "keel-fleet: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,116 @@
+// Response object schemas for the OpenAPI document. Paths and request bodies come from the route
+// table (router.cc); tests check every $ref resolves and examples from real responses match.
+#include "api.h"
+
+namespace keel::fleet {
+namespace {
+
+json obj(std::initializer_list<std::pair<const char*, json>> props) {
+  json p = json::object();
+  for (const auto& [k, v] : props) p[k] = v;
+  return {{"type", "object"}, {"properties", p}};
+}
+json t(const char* type) { return {{"type", type}}; }
+json nullable(const char* type) { return {{"type", type}, {"nullable", true}}; }
+json ref(const char* name) { return {{"$ref", std::string("#/components/schemas/") + name}}; }
+json arr(json items) { return {{"type", "array"}, {"items", std::move(items)}}; }
+
+}  // namespace
+
+json openapi_components() {
+  json s;
+  s["Error"] = obj({{"error", obj({{"code", t("string")}, {"message", t("string")}, {"field", nullable("string")}})}});
+  s["Health"] = obj({{"status", t("string")}, {"mode", t("string")}, {"version", t("string")}});
+  s["System"] = obj({{"mode", t("string")}, {"version", t("string")}, {"tunnel_prefix", t("string")},
+                     {"fleet_tunnel_address", t("string")}, {"counts", t("object")}});
+  s["User"] = obj({{"id", t("integer")}, {"email", t("string")}, {"name", t("string")},
+                   {"role", {{"type", "string"}, {"enum", {"administrator", "organization_owner", "organization_user"}}}},
+                   {"organization_id", nullable("integer")},
+                   {"status", {{"type", "string"}, {"enum", {"active", "invited", "disabled"}}}},
+                   {"created_at", t("integer")}});
+  s["UserEnvelope"] = obj({{"user", ref("User")}});
+  s["UserCreated"] = obj({{"user", ref("User")}, {"invite_token", t("string")}});
+  s["Login"] = obj({{"user", ref("User")}, {"csrf_token", t("string")}});
+  s["Me"] = obj({{"mode", t("string")}, {"user", ref("User")}, {"role", t("string")},
+                 {"organization_id", nullable("integer")}, {"csrf_token", nullable("string")},
+                 {"token_scope", nullable("string")}});
+  s["Token"] = obj({{"id", t("integer")}, {"name", t("string")}, {"scope", t("string")}, {"prefix", t("string")},
+                    {"created_at", t("integer")}, {"expires_at", nullable("integer")},
+                    {"last_used_at", nullable("integer")}, {"revoked_at", nullable("integer")}});
+  s["TokenCreated"] = s["Token"];
+  s["TokenCreated"]["properties"]["token"] = {{"type", "string"}, {"description", "the secret, shown once"}};
+  s["Organization"] = obj({{"id", t("integer")}, {"name", t("string")}, {"created_at", t("integer")}});
+  s["Project"] = obj({{"id", t("integer")}, {"organization_id", t("integer")}, {"name", t("string")},
+                      {"description", t("string")}, {"created_at", t("integer")}});
+  s["SigningKey"] = obj({{"id", t("integer")}, {"project_id", t("integer")}, {"name", t("string")},
+                         {"public_key", t("string")}, {"key_id", t("string")}, {"created_at", t("integer")},
+                         {"revoked_at", nullable("integer")}});
+  s["Deployment"] = obj({{"id", t("integer")}, {"project_id", t("integer")}, {"name", t("string")},
+                         {"description", t("string")}, {"created_at", t("integer")}, {"device_count", t("integer")},
+                         {"online_count", t("integer")}});
+  s["Proxy"] = obj({{"deployment_id", t("integer")}, {"name", t("string")}, {"host", t("string")},
+                    {"port", t("integer")}, {"created_at", t("integer")}});
+  s["Device"] = obj({{"id", t("integer")}, {"deployment_id", t("integer")}, {"name", t("string")},
+                     {"tunnel_public_key", nullable("string")}, {"identity_public_key", nullable("string")},
+                     {"tunnel_address", nullable("string")},
+                     {"status", {{"type", "string"}, {"enum", {"active", "decommissioned"}}}},
+                     {"connection", {{"type", "string"}, {"enum", {"online", "offline"}}}},
+                     {"last_seen_at", nullable("integer")}, {"current_release_id", nullable("integer")},
+                     {"created_at", t("integer")}, {"updated_at", t("integer")},
+                     {"queued_commands", {{"type", "integer"}, {"description", "single-device GET only"}}}});
+  s["Command"] = obj({{"id", t("integer")}, {"kind", t("string")}, {"payload", t("object")}, {"status", t("string")},
+                      {"rollout_id", nullable("integer")}, {"created_at", t("integer")}, {"updated_at", t("integer")}});
+  s["Overlay"] = obj({{"scope", t("string")}, {"target_id", t("integer")}, {"release_id", t("integer")},
+                      {"config", t("object")}, {"updated_at", t("integer")}});
+  s["Release"] = obj({{"id", t("integer")}, {"project_id", t("integer")}, {"name", t("string")},
+                      {"version", t("string")}, {"signed_by_key_id", t("string")}, {"file_size", t("integer")},
+                      {"created_at", t("integer")}, {"created_by", t("string")}, {"digest", t("string")},
+                      {"build_id", t("string")}, {"signatures", arr(t("object"))},
+                      {"manifest", {{"type", "string"}, {"description", "TOML text (single release only)"}}},
+                      {"summary", {{"type", "object"}, {"description", "components, channels, configurable keys"}}},
+                      {"components", arr(t("object"))}, {"device_count", t("integer")},
+                      {"signing_key_active", t("boolean")}});
+  s["Rollout"] = obj({{"id", t("integer")}, {"deployment_id", t("integer")}, {"release_id", t("integer")},
+                      {"kind", {{"type", "string"}, {"enum", {"deployment", "device"}}}},
+                      {"status", {{"type", "string"},
+                                  {"enum", {"running", "paused", "succeeded", "completed_with_failures", "aborted",
+                                            "cancelled"}}}},
+                      {"status_reason", t("string")}, {"batches", arr(t("integer"))},
+                      {"current_batch", t("integer")}, {"failure_threshold_percent", t("integer")},
+                      {"on_failure", t("string")}, {"total", t("integer")}, {"created_by", t("string")},
+                      {"created_at", t("integer")}, {"updated_at", t("integer")}, {"progress", t("object")},
+                      {"batch_progress", arr(t("object"))}});
+  s["RolloutTarget"] = obj({{"device_id", t("integer")}, {"device_name", t("string")}, {"batch", t("integer")},
+                            {"status", t("string")}, {"message", t("string")}, {"updated_at", t("integer")}});
+  s["AuditEntry"] = obj({{"id", t("integer")}, {"at", t("integer")}, {"actor", t("string")},
+                         {"actor_user_id", nullable("integer")}, {"organization_id", nullable("integer")},
+                         {"action", t("string")}, {"target_type", t("string")}, {"target_id", t("string")},
+                         {"details", t("object")}, {"remote", t("string")}});
+  json c;
+  c["schemas"] = s;
+  c["responses"]["Error"] = {{"description", "error"},
+                             {"content", {{"application/json", {{"schema", ref("Error")}}}}}};
+  c["securitySchemes"]["bearer"] = {{"type", "http"}, {"scheme", "bearer"},
+                                    {"description", "API token: keel_<prefix>_<secret>"}};
+  c["securitySchemes"]["session"] = {{"type", "apiKey"}, {"in", "cookie"}, {"name", "keel_session"},
+                                     {"description", "UI session; unsafe methods also need X-CSRF-Token"}};
+  return c;
+}
+
+void App::register_routes() {
+  register_identity_routes(router);
+  register_project_routes(router);
+  register_device_routes(router);
+  register_release_routes(router);
+  register_rollout_routes(router);
+  register_audit_routes(router);
+  // The websocket endpoint is served by the HTTP layer before routing; listed for the document.
+  router.add({Method::GET, "/api/v1/events", "events", "events",
+              "Websocket (Upgrade): change events {type, action, target_type, target_id, organization_id, at}, "
+              "filtered to what you may read",
+              Access::user, {}, {}, false, false, "", 101, [](Ctx&) -> Response {
+                throw ApiError(426, "upgrade_required", "connect with a websocket (Upgrade: websocket)");
+              }});
+}
+
+}  // namespace keel::fleet

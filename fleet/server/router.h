@@ -1,0 +1,86 @@
+// router.h — the route table. It is the single source for dispatch, for request-body validation
+// and for the OpenAPI document (/api/v1/openapi.json), so the three cannot drift apart.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "http.h"
+
+namespace keel::fleet {
+
+struct Ctx;
+
+// Who may call a route, as documented; handlers enforce organisation scope on the objects they
+// touch (the router cannot know which organisation an id belongs to).
+enum class Access {
+  public_,     // no authentication
+  user,        // any authenticated principal
+  admin,       // administrators only (fleet mode) / the local developer (studio mode)
+  org_read,    // members of the owning organisation (and administrators, read-only)
+  org_write,   // organisation owners of the owning organisation
+  device,      // device-side reports (for now authenticated as an organisation owner)
+};
+const char* access_name(Access a);
+
+enum class FieldType { string, integer, boolean, object, array_string, array_integer };
+
+struct Field {
+  Field(std::string n, FieldType t, bool req = false, std::string desc = {}, int64_t mn = 0, int64_t mx = 0,
+        std::vector<std::string> one = {})
+      : name(std::move(n)), type(t), required(req), description(std::move(desc)), min(mn), max(mx), one_of(std::move(one)) {}
+  std::string name;
+  FieldType type;
+  bool required = false;
+  std::string description;
+  int64_t min = 0;        // string: min length; integer: min value
+  int64_t max = 0;        // string: max length; integer: max value (0 = none)
+  std::vector<std::string> one_of;  // allowed string values
+};
+
+struct QueryParam {
+  std::string name;
+  FieldType type;
+  std::string description;
+};
+
+using Handler = std::function<Response(Ctx&)>;
+
+struct Route {
+  Method method;
+  std::string path;  // "/api/v1/devices/{device_id}"; {…_id} segments match decimal ids
+  std::string operation_id;
+  std::string tag;
+  std::string summary;
+  Access access;
+  std::vector<Field> body;  // JSON object body (validated before the handler runs)
+  std::vector<QueryParam> query;
+  bool paginated = false;
+  bool raw_body = false;   // body is application/octet-stream (release upload)
+  std::string response;    // OpenAPI component name of the success response
+  int success_status = 200;
+  Handler handler;
+};
+
+struct Match {
+  const Route* route = nullptr;
+  std::map<std::string, std::string> params;
+  std::vector<std::string> allowed;  // when the path matched but the method did not
+};
+
+class Router {
+ public:
+  void add(Route r);
+  Match match(Method m, const std::string& path) const;
+  const std::vector<Route>& routes() const { return routes_; }
+  json openapi(const std::string& version) const;
+  // Validates `body` against the route's fields: required, types, ranges, unknown keys.
+  static void validate_body(const Route& r, const json& body);
+
+ private:
+  std::vector<Route> routes_;
+};
+
+}  // namespace keel::fleet

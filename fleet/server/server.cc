@@ -1,0 +1,366 @@
+#include "server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio.hpp>
+#include <boost/beast.hpp>
+#include <boost/beast/websocket.hpp>
+#include <deque>
+
+namespace keel::fleet {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+using tcp = asio::ip::tcp;
+using asio::use_awaitable;
+
+namespace {
+
+Method to_method(http::verb v) {
+  switch (v) {
+    case http::verb::get: return Method::GET;
+    case http::verb::head: return Method::GET;
+    case http::verb::post: return Method::POST;
+    case http::verb::put: return Method::PUT;
+    case http::verb::patch: return Method::PATCH;
+    case http::verb::delete_: return Method::DELETE_;
+    default: return Method::OTHER;
+  }
+}
+
+// Splits and decodes the request target. Returns false on malformed escapes or NUL bytes.
+bool parse_target(std::string_view target, Request& req) {
+  auto qpos = target.find('?');
+  std::string_view raw_path = target.substr(0, qpos);
+  if (!percent_decode(raw_path, req.path, false)) return false;
+  if (qpos == std::string_view::npos) return true;
+  std::string_view qs = target.substr(qpos + 1);
+  while (!qs.empty()) {
+    auto amp = qs.find('&');
+    std::string_view kv = qs.substr(0, amp);
+    qs = amp == std::string_view::npos ? std::string_view() : qs.substr(amp + 1);
+    if (kv.empty()) continue;
+    auto eq = kv.find('=');
+    std::string k, v;
+    if (!percent_decode(kv.substr(0, eq), k, true)) return false;
+    if (eq != std::string_view::npos && !percent_decode(kv.substr(eq + 1), v, true)) return false;
+    req.query[k] = v;
+  }
+  return true;
+}
+
+http::response<http::string_body> to_beast(const Response& r, unsigned version, bool keep_alive, bool head) {
+  http::response<http::string_body> res{static_cast<http::status>(r.status), version};
+  res.set(http::field::server, "keel-fleet");
+  if (!r.content_type.empty()) res.set(http::field::content_type, r.content_type);
+  // Defence in depth for the web UI; the API never returns HTML.
+  res.set("X-Content-Type-Options", "nosniff");
+  res.set("X-Frame-Options", "DENY");
+  res.set("Referrer-Policy", "no-referrer");
+  res.set("Content-Security-Policy",
+          "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'");
+  for (const auto& [k, v] : r.headers) res.insert(k, v);
+  res.keep_alive(keep_alive);
+  if (!head) res.body() = r.body;
+  res.prepare_payload();
+  if (head) res.body().clear();
+  return res;
+}
+
+}  // namespace
+
+struct HttpServer::Impl {
+  explicit Impl(App& a) : app(a), acceptor(ioc) {}
+  App& app;
+  asio::io_context ioc;
+  tcp::acceptor acceptor;
+  std::vector<std::thread> threads;
+
+  asio::awaitable<void> accept_loop() {
+    for (;;) {
+      auto [ec, sock] = co_await acceptor.async_accept(asio::as_tuple(use_awaitable));
+      if (ec) {
+        if (ec == asio::error::operation_aborted) co_return;
+        spdlog::warn("accept: {}", ec.message());
+        continue;
+      }
+      // Each connection runs on its own strand, so its websocket queue and timer never race.
+      asio::co_spawn(asio::make_strand(ioc), session(std::move(sock)), asio::detached);
+    }
+  }
+
+  asio::awaitable<void> send(beast::tcp_stream& stream, const Response& r, unsigned version, bool keep_alive,
+                             bool head = false) {
+    auto res = to_beast(r, version, keep_alive, head);
+    co_await http::async_write(stream, res, use_awaitable);
+  }
+
+  // After refusing an oversized body: stop sending, then read and discard what the client is
+  // still sending for a short while, so closing does not reset the connection before the client
+  // has read the 413.
+  asio::awaitable<void> drain(beast::tcp_stream& stream) {
+    boost::system::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    std::vector<char> sink(64 * 1024);
+    stream.expires_after(std::chrono::seconds(2));
+    size_t total = 0;
+    while (total < (size_t{512} << 20)) {
+      auto [ec, n] = co_await stream.async_read_some(asio::buffer(sink), asio::as_tuple(use_awaitable));
+      if (ec) break;
+      total += n;
+    }
+  }
+
+  asio::awaitable<void> session(tcp::socket sock) {
+    beast::tcp_stream stream(std::move(sock));
+    beast::flat_buffer buf;
+    std::string remote;
+    bool loopback = false;
+    {
+      boost::system::error_code ec;
+      auto ep = stream.socket().remote_endpoint(ec);
+      if (!ec) {
+        remote = ep.address().to_string();
+        auto a = ep.address();
+        loopback = a.is_loopback() || (a.is_v6() && a.to_v6().is_v4_mapped() &&
+                                        asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).is_loopback());
+      }
+    }
+    try {
+      for (;;) {
+        http::request_parser<http::string_body> parser;
+        parser.header_limit(16 * 1024);
+        // Beast checks Content-Length against the limit while parsing the header, before the
+        // route is known: start with the largest limit and apply the route's own below.
+        parser.body_limit(std::max(app.cfg.max_body, app.cfg.max_upload));
+        stream.expires_after(std::chrono::seconds(60));
+        auto [ec, n] = co_await http::async_read_header(stream, buf, parser, asio::as_tuple(use_awaitable));
+        (void)n;
+        if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == beast::error::timeout) break;
+        if (ec == http::error::body_limit) {
+          co_await send(stream, error_response(413, "body_too_large", "the request body exceeds the upload limit of " +
+                                                   std::to_string(app.cfg.max_upload) + " bytes"), 11, false);
+          co_await drain(stream);
+          break;
+        }
+        if (ec) {
+          int st = ec == http::error::header_limit ? 431 : 400;
+          co_await send(stream, error_response(st, st == 431 ? "headers_too_large" : "bad_http",
+                                               "malformed HTTP request: " + ec.message()),
+                        11, false);
+          break;
+        }
+        auto& hdr = parser.get();
+        unsigned version = hdr.version();
+        Request req;
+        req.remote = remote;
+        req.loopback = loopback;
+        req.method = to_method(hdr.method());
+        bool head = hdr.method() == http::verb::head;
+        if (!parse_target(std::string_view(hdr.target().data(), hdr.target().size()), req)) {
+          co_await send(stream, error_response(400, "bad_path", "the request path has a malformed %-escape or a NUL byte"),
+                        version, false);
+          break;
+        }
+        // Upload routes get the larger limit; everything else keeps the JSON limit.
+        Match m = app.router.match(req.method, req.path);
+        size_t limit = (m.route && m.route->raw_body) ? app.cfg.max_upload : app.cfg.max_body;
+        if (auto len = parser.content_length(); len && *len > limit) {
+          co_await send(stream, error_response(413, "body_too_large",
+                                               "the request body exceeds the limit of " + std::to_string(limit) + " bytes"),
+                        version, false);
+          co_await drain(stream);
+          break;
+        }
+        parser.body_limit(limit);
+        if (hdr[http::field::expect] == "100-continue") {
+          http::response<http::empty_body> cont{http::status::continue_, version};
+          co_await http::async_write(stream, cont, use_awaitable);
+        }
+        for (const auto& f : hdr) {
+          std::string k(f.name_string());
+          std::transform(k.begin(), k.end(), k.begin(), ::tolower);
+          req.headers[k] = std::string(f.value());
+        }
+        if (websocket::is_upgrade(hdr) && req.path == "/api/v1/events") {
+          if (!parser.is_done()) {
+            co_await send(stream, error_response(400, "bad_http", "a websocket upgrade has no body"), version, false);
+            break;
+          }
+          co_await websocket_session(std::move(stream), parser.release(), req);
+          co_return;
+        }
+        stream.expires_after(std::chrono::seconds(300));
+        auto [ec2, n2] = co_await http::async_read(stream, buf, parser, asio::as_tuple(use_awaitable));
+        (void)n2;
+        if (ec2) {
+          if (ec2 == http::error::body_limit) {
+            size_t lim = (m.route && m.route->raw_body) ? app.cfg.max_upload : app.cfg.max_body;
+            co_await send(stream, error_response(413, "body_too_large",
+                                                 "the request body exceeds the limit of " + std::to_string(lim) + " bytes"),
+                          version, false);
+            co_await drain(stream);
+          } else if (ec2 != http::error::end_of_stream && ec2 != asio::error::eof) {
+            co_await send(stream, error_response(400, "bad_http", "malformed HTTP request: " + ec2.message()), version,
+                          false);
+          }
+          break;
+        }
+        auto msg = parser.release();
+        req.body = std::move(msg.body());
+        bool keep = msg.keep_alive();
+        Response r = app.handle(req);
+        co_await send(stream, r, version, keep, head);
+        if (!keep) break;
+      }
+    } catch (const std::exception& e) {
+      spdlog::debug("connection from {} closed: {}", remote, e.what());
+    }
+    boost::system::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  }
+
+  // Pushes change events (the audit stream, filtered to what the principal may read).
+  asio::awaitable<void> websocket_session(beast::tcp_stream stream, http::request<http::string_body> upgrade,
+                                          Request req) {
+    Principal who;
+    std::optional<Response> auth_error;
+    try {
+      who = app.authenticate(req);
+    } catch (const ApiError& e) {
+      auth_error = error_response(e.status, e.code, e.what(), e.field);
+    } catch (const std::exception& e) {
+      auth_error = error_response(500, "internal", "internal error");
+    }
+    if (auth_error) {
+      co_await send(stream, *auth_error, upgrade.version(), false);
+      co_return;
+    }
+    if (who.kind == Principal::Kind::anonymous) {
+      co_await send(stream, error_response(401, "unauthenticated", "log in first"), upgrade.version(), false);
+      co_return;
+    }
+    auto origin = req.header("origin");
+    auto host = req.header("host");
+    // Browsers send cookies with cross-site websocket handshakes: accept only our own origin.
+    if (!origin.empty() && origin != "http://" + host && origin != "https://" + host) {
+      co_await send(stream, error_response(403, "bad_origin", "websocket origin does not match the host"),
+                    upgrade.version(), false);
+      co_return;
+    }
+    stream.expires_never();
+    auto ws = std::make_shared<websocket::stream<beast::tcp_stream>>(std::move(stream));
+    ws->set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+    auto [ec] = co_await ws->async_accept(upgrade, asio::as_tuple(use_awaitable));
+    if (ec) co_return;
+    asio::any_io_executor exec = co_await asio::this_coro::executor;
+    struct Shared {
+      explicit Shared(asio::any_io_executor e) : signal(e, std::chrono::steady_clock::time_point::max()) {}
+      std::mutex mu;
+      std::deque<std::string> q;
+      bool closed = false;
+      asio::steady_timer signal;
+    };
+    auto shared = std::make_shared<Shared>(exec);
+    auto scope = who.kind == Principal::Kind::user && who.role != Role::administrator ? who.org_id
+                                                                                    : std::optional<int64_t>();
+    bool all = !scope.has_value();
+    int sub = app.events.subscribe([shared, exec, all, scope](const std::string& text, std::optional<int64_t> org) {
+      if (!all && org != scope) return;
+      std::lock_guard lk(shared->mu);
+      if (shared->closed || shared->q.size() > 1000) return;  // a slow reader loses events, never memory
+      shared->q.push_back(text);
+      asio::post(exec, [shared] { shared->signal.cancel_one(); });
+    });
+    // Reader: detects the close; events flow one way only. Owns references to what it touches.
+    asio::co_spawn(
+        exec,
+        [ws, shared]() -> asio::awaitable<void> {
+          beast::flat_buffer b;
+          for (;;) {
+            auto [rec, rn] = co_await ws->async_read(b, asio::as_tuple(use_awaitable));
+            (void)rn;
+            if (rec) break;
+            b.consume(b.size());
+          }
+          {
+            std::lock_guard lk(shared->mu);
+            shared->closed = true;
+          }
+          shared->signal.cancel();
+        },
+        asio::detached);
+    for (;;) {
+      std::string next;
+      {
+        std::lock_guard lk(shared->mu);
+        if (shared->closed) break;
+        if (!shared->q.empty()) {
+          next = std::move(shared->q.front());
+          shared->q.pop_front();
+        }
+      }
+      if (next.empty()) {
+        auto [tec] = co_await shared->signal.async_wait(asio::as_tuple(use_awaitable));
+        (void)tec;
+        continue;
+      }
+      ws->text(true);
+      auto [wec, wn] = co_await ws->async_write(asio::buffer(next), asio::as_tuple(use_awaitable));
+      (void)wn;
+      if (wec) break;
+    }
+    app.events.unsubscribe(sub);
+    {
+      std::lock_guard lk(shared->mu);
+      shared->closed = true;
+    }
+    boost::system::error_code ignored;
+    beast::get_lowest_layer(*ws).socket().shutdown(tcp::socket::shutdown_both, ignored);
+  }
+};
+
+HttpServer::HttpServer(App& app) : impl_(std::make_unique<Impl>(app)) {}
+HttpServer::~HttpServer() { stop(); }
+
+uint16_t HttpServer::listen(const std::string& address, uint16_t port) {
+  auto addr = asio::ip::make_address(address);
+  tcp::endpoint ep(addr, port);
+  impl_->acceptor.open(ep.protocol());
+  impl_->acceptor.set_option(asio::socket_base::reuse_address(true));
+  impl_->acceptor.bind(ep);
+  impl_->acceptor.listen(asio::socket_base::max_listen_connections);
+  asio::co_spawn(impl_->ioc, impl_->accept_loop(), asio::detached);
+  return impl_->acceptor.local_endpoint().port();
+}
+
+void HttpServer::run(unsigned threads) {
+  for (unsigned k = 1; k < threads; ++k) impl_->threads.emplace_back([this] { impl_->ioc.run(); });
+  impl_->ioc.run();
+  for (auto& t : impl_->threads)
+    if (t.joinable()) t.join();
+  impl_->threads.clear();
+}
+
+void HttpServer::start(unsigned threads) {
+  for (unsigned k = 0; k < threads; ++k) impl_->threads.emplace_back([this] { impl_->ioc.run(); });
+}
+
+void HttpServer::stop_on_signals() {
+  auto sigs = std::make_shared<asio::signal_set>(impl_->ioc, SIGINT, SIGTERM);
+  sigs->async_wait([this, sigs](const boost::system::error_code& ec, int) {
+    if (!ec) impl_->ioc.stop();
+  });
+}
+
+void HttpServer::stop() {
+  if (!impl_) return;
+  impl_->ioc.stop();
+  for (auto& t : impl_->threads)
+    if (t.joinable()) t.join();
+  impl_->threads.clear();
+}
+
+}  // namespace keel::fleet

@@ -1,0 +1,123 @@
+// PostgreSQL backend (fleet mode) via libpqxx 6. Parameters are sent as text with unspecified
+// type, so the server infers each one from its context in the statement.
+#include <pqxx/pqxx>
+
+#include "db.h"
+
+namespace keel::fleet {
+namespace {
+
+class PgDb final : public Db {
+ public:
+  explicit PgDb(const std::string& conninfo) {
+    try {
+      conn_ = std::make_unique<pqxx::connection>(conninfo);
+    } catch (const std::exception& e) {
+      throw DbError(DbError::Kind::other, std::string("cannot connect to PostgreSQL: ") + e.what());
+    }
+  }
+  ~PgDb() override {
+    tx_.reset();
+    conn_.reset();
+  }
+
+  Dialect dialect() const override { return Dialect::postgres; }
+
+  Rows query(std::string_view sql, const std::vector<Value>& params) override {
+    std::vector<std::string> storage;
+    storage.reserve(params.size());
+    std::vector<const char*> ptrs;
+    ptrs.reserve(params.size());
+    for (const auto& v : params) {
+      if (std::holds_alternative<std::nullptr_t>(v)) {
+        storage.emplace_back();
+      } else if (auto* n = std::get_if<int64_t>(&v)) {
+        storage.push_back(std::to_string(*n));
+      } else {
+        // PostgreSQL text cannot hold NUL; the API layer rejects it first, this is the backstop.
+        const auto& s = std::get<std::string>(v);
+        if (s.find('\0') != std::string::npos) throw DbError(DbError::Kind::other, "NUL byte in text value");
+        storage.push_back(s);
+      }
+    }
+    for (size_t k = 0; k < params.size(); ++k)
+      ptrs.push_back(std::holds_alternative<std::nullptr_t>(params[k]) ? nullptr : storage[k].c_str());
+    try {
+      pqxx::result r;
+      std::string q(sql);
+      if (tx_) {
+        r = tx_->exec_params(q, pqxx::prepare::make_dynamic_params(ptrs));
+      } else {
+        pqxx::nontransaction ntx(*conn_);
+        r = ntx.exec_params(q, pqxx::prepare::make_dynamic_params(ptrs));
+      }
+      Rows rows;
+      rows.reserve(r.size());
+      for (const auto& prow : r) {
+        Row row;
+        row.cols.reserve(prow.size());
+        for (const auto& f : prow) {
+          if (f.is_null()) row.cols.emplace_back(std::nullopt);
+          else row.cols.emplace_back(std::string(f.c_str(), f.size()));
+        }
+        rows.push_back(std::move(row));
+      }
+      return rows;
+    } catch (const pqxx::unique_violation& e) {
+      throw DbError(DbError::Kind::unique_violation, e.what());
+    } catch (const pqxx::foreign_key_violation& e) {
+      throw DbError(DbError::Kind::foreign_key, e.what());
+    } catch (const pqxx::transaction_rollback& e) {
+      throw DbError(DbError::Kind::busy, e.what());
+    } catch (const pqxx::broken_connection& e) {
+      throw DbError(DbError::Kind::other, std::string("PostgreSQL connection lost: ") + e.what());
+    } catch (const pqxx::sql_error& e) {
+      throw DbError(DbError::Kind::other, std::string("PostgreSQL: ") + e.what());
+    }
+  }
+
+  void exec_script(std::string_view sql) override {
+    try {
+      pqxx::nontransaction ntx(*conn_);
+      ntx.exec(std::string(sql));
+    } catch (const std::exception& e) {
+      throw DbError(DbError::Kind::other, std::string("PostgreSQL: ") + e.what());
+    }
+  }
+
+  void begin() override {
+    try {
+      tx_ = std::make_unique<pqxx::work>(*conn_);
+    } catch (const std::exception& e) {
+      throw DbError(DbError::Kind::other, std::string("PostgreSQL begin: ") + e.what());
+    }
+  }
+  void commit() override {
+    try {
+      tx_->commit();
+      tx_.reset();
+    } catch (const pqxx::transaction_rollback& e) {
+      tx_.reset();
+      throw DbError(DbError::Kind::busy, e.what());
+    } catch (const std::exception& e) {
+      tx_.reset();
+      throw DbError(DbError::Kind::other, std::string("PostgreSQL commit: ") + e.what());
+    }
+  }
+  void rollback() override {
+    if (!tx_) return;
+    auto t = std::move(tx_);
+    t->abort();
+  }
+  bool in_transaction() const override { return tx_ != nullptr; }
+
+ private:
+  std::unique_ptr<pqxx::connection> conn_;
+  std::unique_ptr<pqxx::work> tx_;
+};
+
+}  // namespace
+
+std::unique_ptr<Db> open_postgres(const std::string& conninfo) { return std::make_unique<PgDb>(conninfo); }
+
+}  // namespace keel::fleet

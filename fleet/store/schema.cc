@@ -1,0 +1,99 @@
+#include "schema.h"
+
+#include <string>
+
+namespace keel::fleet {
+namespace {
+
+// {ID} becomes the dialect's auto-increment primary key. Times are milliseconds since the epoch;
+// JSON documents are TEXT. The same statements otherwise run on both databases.
+const char* kSchema = R"SQL(
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS organizations (
+  id {ID}, name TEXT NOT NULL UNIQUE, created_at BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS users (
+  id {ID}, email TEXT NOT NULL UNIQUE, name TEXT NOT NULL, role TEXT NOT NULL,
+  organization_id BIGINT REFERENCES organizations(id), password_hash TEXT,
+  status TEXT NOT NULL, invite_hash TEXT, invite_expires_at BIGINT, created_at BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions (
+  id_hash TEXT PRIMARY KEY, user_id BIGINT NOT NULL REFERENCES users(id), csrf TEXT NOT NULL,
+  created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL, remote TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS api_tokens (
+  id {ID}, user_id BIGINT NOT NULL REFERENCES users(id), name TEXT NOT NULL, scope TEXT NOT NULL,
+  prefix TEXT NOT NULL UNIQUE, secret_hash TEXT NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT,
+  last_used_at BIGINT, revoked_at BIGINT);
+CREATE TABLE IF NOT EXISTS projects (
+  id {ID}, organization_id BIGINT NOT NULL REFERENCES organizations(id), name TEXT NOT NULL,
+  description TEXT NOT NULL, created_at BIGINT NOT NULL, UNIQUE (organization_id, name));
+CREATE TABLE IF NOT EXISTS signing_keys (
+  id {ID}, project_id BIGINT NOT NULL REFERENCES projects(id), name TEXT NOT NULL,
+  public_key TEXT NOT NULL, key_id TEXT NOT NULL, created_at BIGINT NOT NULL, revoked_at BIGINT,
+  UNIQUE (project_id, key_id));
+CREATE TABLE IF NOT EXISTS deployments (
+  id {ID}, project_id BIGINT NOT NULL REFERENCES projects(id), name TEXT NOT NULL,
+  description TEXT NOT NULL, created_at BIGINT NOT NULL, UNIQUE (project_id, name));
+CREATE TABLE IF NOT EXISTS releases (
+  id {ID}, project_id BIGINT NOT NULL REFERENCES projects(id), name TEXT NOT NULL, version TEXT NOT NULL,
+  key_id TEXT NOT NULL, manifest_toml TEXT NOT NULL, manifest_json TEXT NOT NULL, file_blob TEXT NOT NULL,
+  file_size BIGINT NOT NULL, created_at BIGINT NOT NULL, created_by TEXT NOT NULL,
+  UNIQUE (project_id, name, version));
+CREATE TABLE IF NOT EXISTS release_components (
+  release_id BIGINT NOT NULL REFERENCES releases(id), name TEXT NOT NULL, blob TEXT NOT NULL,
+  size BIGINT NOT NULL, PRIMARY KEY (release_id, name));
+CREATE TABLE IF NOT EXISTS devices (
+  id {ID}, deployment_id BIGINT NOT NULL REFERENCES deployments(id), name TEXT NOT NULL,
+  tunnel_public_key TEXT UNIQUE, identity_public_key TEXT UNIQUE, address_index BIGINT UNIQUE,
+  status TEXT NOT NULL, connection TEXT NOT NULL, last_seen_at BIGINT,
+  current_release_id BIGINT REFERENCES releases(id), created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL,
+  UNIQUE (deployment_id, name));
+CREATE INDEX IF NOT EXISTS devices_release ON devices (current_release_id);
+CREATE INDEX IF NOT EXISTS devices_deployment ON devices (deployment_id, id);
+CREATE TABLE IF NOT EXISTS device_commands (
+  id {ID}, device_id BIGINT NOT NULL REFERENCES devices(id), kind TEXT NOT NULL, payload TEXT NOT NULL,
+  status TEXT NOT NULL, rollout_id BIGINT, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL);
+CREATE INDEX IF NOT EXISTS device_commands_device ON device_commands (device_id, id);
+CREATE INDEX IF NOT EXISTS device_commands_rollout ON device_commands (rollout_id);
+CREATE TABLE IF NOT EXISTS overlays (
+  scope TEXT NOT NULL, target_id BIGINT NOT NULL, release_id BIGINT NOT NULL REFERENCES releases(id),
+  config TEXT NOT NULL, updated_at BIGINT NOT NULL, PRIMARY KEY (scope, target_id));
+CREATE TABLE IF NOT EXISTS proxies (
+  deployment_id BIGINT NOT NULL REFERENCES deployments(id), name TEXT NOT NULL, host TEXT NOT NULL,
+  port BIGINT NOT NULL, created_at BIGINT NOT NULL, PRIMARY KEY (deployment_id, name));
+CREATE TABLE IF NOT EXISTS rollouts (
+  id {ID}, deployment_id BIGINT NOT NULL REFERENCES deployments(id),
+  release_id BIGINT NOT NULL REFERENCES releases(id), kind TEXT NOT NULL, status TEXT NOT NULL,
+  batches TEXT NOT NULL, current_batch BIGINT NOT NULL, failure_threshold_percent BIGINT NOT NULL,
+  on_failure TEXT NOT NULL, total BIGINT NOT NULL, status_reason TEXT NOT NULL,
+  base_started BIGINT NOT NULL, base_failed BIGINT NOT NULL,
+  created_by TEXT NOT NULL, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL);
+CREATE INDEX IF NOT EXISTS rollouts_deployment ON rollouts (deployment_id, id);
+CREATE TABLE IF NOT EXISTS rollout_targets (
+  rollout_id BIGINT NOT NULL REFERENCES rollouts(id), device_id BIGINT NOT NULL, batch BIGINT NOT NULL,
+  status TEXT NOT NULL, message TEXT NOT NULL, updated_at BIGINT NOT NULL, PRIMARY KEY (rollout_id, device_id));
+CREATE INDEX IF NOT EXISTS rollout_targets_batch ON rollout_targets (rollout_id, batch, status);
+CREATE TABLE IF NOT EXISTS audit_log (
+  id {ID}, at BIGINT NOT NULL, actor TEXT NOT NULL, actor_user_id BIGINT, organization_id BIGINT,
+  action TEXT NOT NULL, target_type TEXT NOT NULL, target_id TEXT NOT NULL, details TEXT NOT NULL,
+  remote TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS audit_org ON audit_log (organization_id, id);
+)SQL";
+
+}  // namespace
+
+void migrate(Db& db) {
+  std::string sql = kSchema;
+  const std::string id = db.dialect() == Dialect::sqlite ? "INTEGER PRIMARY KEY AUTOINCREMENT"
+                                                         : "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY";
+  for (size_t p; (p = sql.find("{ID}")) != std::string::npos;) sql.replace(p, 4, id);
+  db.exec_script(sql);
+  auto v = db.one("SELECT value FROM meta WHERE key = 'schema_version'");
+  if (!v) {
+    db.query("INSERT INTO meta (key, value) VALUES ('schema_version', $1)", {std::to_string(kSchemaVersion)});
+  } else if (std::stoi(v->s(0)) > kSchemaVersion) {
+    throw DbError(DbError::Kind::other, "database schema version " + v->s(0) +
+                                            " is newer than this keel-fleet understands (" +
+                                            std::to_string(kSchemaVersion) + ")");
+  }
+}
+
+}  // namespace keel::fleet
