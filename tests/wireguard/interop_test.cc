@@ -1,4 +1,4 @@
-// Interop: keel_wg against Debian's wireguard-go.
+// WgInterop: keel_wg against Debian's wireguard-go.
 //
 //   netns kwgA<pid>: wireguard-go (TUN kwg<pid>, 10.99.0.1/24, listens 192.168.77.1:51820), veth
 //   netns kwgB<pid>: veth only; our peer is this process: a UDP socket created inside B, the
@@ -351,7 +351,7 @@ Key random_private() {
 
 // ---- the fixture -------------------------------------------------------------------------------
 
-class Interop : public ::testing::Test {
+class WgInterop : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     ASSERT_TRUE(crypto_init());
@@ -466,12 +466,12 @@ class Interop : public ::testing::Test {
   std::unique_ptr<OurSide> side_;
 };
 
-class InteropPsk : public Interop, public ::testing::WithParamInterface<bool> {};
+class WgInteropPsk : public WgInterop, public ::testing::WithParamInterface<bool> {};
 
 // wireguard-go initiates (its first packet to us triggers the handshake). Ping from A with inner
 // IP sizes 28 (payload 0), 29, 43, 44, 45 and 1420 (the MTU), then UDP echo with payloads 1, 15,
 // 16, 17 and 1392 (IP 1420); then its keepalives (inner size 0) must reach us.
-TEST_P(InteropPsk, TheyInitiatePingAndUdpEcho) {
+TEST_P(WgInteropPsk, TheyInitiatePingAndUdpEcho) {
   configure(GetParam(), /*we_know_endpoint=*/false);
   for (int s : {0, 1, 15, 16, 17, 1392})
     EXPECT_EQ(in_a("ping -c 1 -W 3 -s " + std::to_string(s) + " 10.99.0.2 >/dev/null"), 0) << "ping -s " << s;
@@ -489,7 +489,7 @@ TEST_P(InteropPsk, TheyInitiatePingAndUdpEcho) {
 // with inner sizes 28..1420; then raw inner packets of 0 (keepalive), 1, 15, 16 and 17 bytes,
 // which wireguard-go authenticates and counts in rx_bytes (padded size + 32) before discarding
 // them as non-IP: the byte counter shows each one was accepted.
-TEST_P(InteropPsk, WeInitiatePingAndRawInnerSizes) {
+TEST_P(WgInteropPsk, WeInitiatePingAndRawInnerSizes) {
   configure(GetParam(), /*we_know_endpoint=*/true);
   uint16_t seq = 1;
   for (size_t total : {28u, 29u, 43u, 44u, 45u, 1420u}) {
@@ -512,13 +512,13 @@ TEST_P(InteropPsk, WeInitiatePingAndRawInnerSizes) {
   EXPECT_EQ(side_->handshakes.load(), 1);
 }
 
-INSTANTIATE_TEST_SUITE_P(Psk, InteropPsk, ::testing::Values(false, true),
+INSTANTIATE_TEST_SUITE_P(WgPsk, WgInteropPsk, ::testing::Values(false, true),
                          [](const auto& i) { return i.param ? "WithPsk" : "NoPsk"; });
 
 // Rekey, using the documented test-only Timing setting: our rekey_after_time is 2 s (and the
 // handshake rate limit 1 s) so we, the initiator, rekey repeatedly within a few seconds while
 // pinging; wireguard-go's last handshake time moves and no ping is lost.
-TEST_F(Interop, RekeyWhileTrafficFlows) {
+TEST_F(WgInterop, RekeyWhileTrafficFlows) {
   Timing t;
   t.rekey_after_time = 2 * kSec;
   t.rekey_timeout = 1 * kSec;
@@ -542,7 +542,7 @@ TEST_F(Interop, RekeyWhileTrafficFlows) {
 // Roaming, both ways: (1) we move to a new source port; wireguard-go follows (its endpoint
 // changes, replies reach the new socket, the old one is closed). (2) wireguard-go moves its
 // listen port; our engine follows on its first authenticated packet from there.
-TEST_F(Interop, RoamingToNewSourcePorts) {
+TEST_F(WgInterop, RoamingToNewSourcePorts) {
   configure(false, true);
   ASSERT_TRUE(side_->send_when_ready(icmp_echo(8, 9, 1, 60, kOurInner, kTheirInner)));
   ASSERT_TRUE(side_->wait_echo_reply(9, 1, 60));

@@ -160,7 +160,7 @@ TEST_P(Handshake, ByteExactAgainstIndependentDerivation) {
   ASSERT_EQ(a.sink.delivered.size(), 1u);
   EXPECT_EQ(a.sink.delivered[0], pkt);  // padding trimmed by the inner length
 }
-INSTANTIATE_TEST_SUITE_P(Psk, Handshake, ::testing::Values(false, true));
+INSTANTIATE_TEST_SUITE_P(WgPsk, Handshake, ::testing::Values(false, true));
 
 TEST(WgHandshake, MismatchedPskFails) {
   FakeClock clock;

@@ -7,7 +7,7 @@
 namespace keel::wg::test {
 namespace {
 
-class Malformed : public ::testing::Test {
+class WgMalformed : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(crypto_init());
@@ -44,7 +44,7 @@ class Malformed : public ::testing::Test {
   Node b{clock, 2, ep(2, 2000)};
 };
 
-TEST_F(Malformed, EveryWrongSizeForEachType) {
+TEST_F(WgMalformed, EveryWrongSizeForEachType) {
   for (uint8_t type = 1; type <= 4; ++type) {
     for (size_t size = 4; size <= 200; ++size) {
       const bool valid = (type == 1 && size == 148) || (type == 2 && size == 92) || (type == 3 && size == 64) ||
@@ -58,7 +58,7 @@ TEST_F(Malformed, EveryWrongSizeForEachType) {
   for (size_t size = 0; size < 4; ++size) expect_silent_drop(Buf(size, 1), Rx::DropSize);
 }
 
-TEST_F(Malformed, UnknownTypesAndReservedBytes) {
+TEST_F(WgMalformed, UnknownTypesAndReservedBytes) {
   for (uint8_t type : {0, 5, 6, 0x7f, 0xff}) {
     Buf m(148, 0);
     m[0] = type;
@@ -72,7 +72,7 @@ TEST_F(Malformed, UnknownTypesAndReservedBytes) {
   }
 }
 
-TEST_F(Malformed, BadMac1) {
+TEST_F(WgMalformed, BadMac1) {
   for (size_t bit : {0u, 8u * 116u, 8u * 131u + 7u}) {
     Buf m = initiation();
     if (bit == 0) m[8] ^= 1;  // body changed, mac1 no longer matches
@@ -81,7 +81,7 @@ TEST_F(Malformed, BadMac1) {
   }
 }
 
-TEST_F(Malformed, CorruptStaticOrTimestampTag) {
+TEST_F(WgMalformed, CorruptStaticOrTimestampTag) {
   for (size_t off : {init_off::kStatic + 3, init_off::kStatic + 40, init_off::kTimestamp + 1,
                      init_off::kTimestamp + 20}) {
     Buf m = initiation();
@@ -91,7 +91,7 @@ TEST_F(Malformed, CorruptStaticOrTimestampTag) {
   }
 }
 
-TEST_F(Malformed, UnknownStaticKey) {
+TEST_F(WgMalformed, UnknownStaticKey) {
   FakeClock c2;
   Node stranger(c2, 9, ep(9, 9));
   ASSERT_TRUE(stranger.engine.init_peer(stranger.peer, b.engine.public_key(), nullptr).ok());
@@ -100,14 +100,14 @@ TEST_F(Malformed, UnknownStaticKey) {
   expect_silent_drop(stranger.sink.sent[0].data, Rx::DropUnknownPeer);
 }
 
-TEST_F(Malformed, LowOrderEphemeral) {
+TEST_F(WgMalformed, LowOrderEphemeral) {
   Buf m = initiation();
   std::fill(m.begin() + init_off::kEphemeral, m.begin() + init_off::kEphemeral + 32, 0);
   fix_mac1(m);
   expect_silent_drop(m, Rx::DropLowOrder);
 }
 
-TEST_F(Malformed, ReplayedAndOlderTimestamps) {
+TEST_F(WgMalformed, ReplayedAndOlderTimestamps) {
   Buf m = initiation();
   EXPECT_EQ(deliver_to_b(m, a.me), Rx::Initiation);
   clock.advance(1 * kSec);
@@ -117,7 +117,7 @@ TEST_F(Malformed, ReplayedAndOlderTimestamps) {
   expect_silent_drop(initiation(), Rx::DropTimestamp);
 }
 
-TEST_F(Malformed, InitiationsUnder20msApart) {
+TEST_F(WgMalformed, InitiationsUnder20msApart) {
   EXPECT_EQ(deliver_to_b(initiation(), a.me), Rx::Initiation);
   clock.advance(10 * kMs);
   expect_silent_drop(initiation(), Rx::DropFlood);
@@ -128,7 +128,7 @@ TEST_F(Malformed, InitiationsUnder20msApart) {
   EXPECT_EQ(deliver_to_b(initiation(), a.me), Rx::Initiation);
 }
 
-TEST_F(Malformed, UnknownReceiverIndex) {
+TEST_F(WgMalformed, UnknownReceiverIndex) {
   handshake(a, b);
   Buf data(48, 0);
   data[0] = 4;
@@ -145,7 +145,7 @@ TEST_F(Malformed, UnknownReceiverIndex) {
   expect_silent_drop(cookie, Rx::DropUnknownIndex);
 }
 
-TEST_F(Malformed, TransportCorruptTagReplayAndGarbageInner) {
+TEST_F(WgMalformed, TransportCorruptTagReplayAndGarbageInner) {
   handshake(a, b);
   Buf pkt = ipv4_packet(60), out(60 + kSendOverhead);
   ASSERT_TRUE(a.engine.send(a.peer, pkt, out, a.sink).ok());
@@ -173,7 +173,7 @@ TEST_F(Malformed, TransportCorruptTagReplayAndGarbageInner) {
   expect_silent_drop(a.sink.sent.back().data, Rx::DropInner);
 }
 
-TEST_F(Malformed, ForgedTransportDoesNotMoveEndpoint) {
+TEST_F(WgMalformed, ForgedTransportDoesNotMoveEndpoint) {
   handshake(a, b);
   Buf pkt = ipv4_packet(40), out(40 + kSendOverhead);
   ASSERT_TRUE(a.engine.send(a.peer, pkt, out, a.sink).ok());
@@ -189,7 +189,7 @@ TEST_F(Malformed, ForgedTransportDoesNotMoveEndpoint) {
   EXPECT_TRUE(b.peer.endpoint == roamed);
 }
 
-TEST_F(Malformed, ResponseWithoutPendingInitiationAndCookieWithoutMac1) {
+TEST_F(WgMalformed, ResponseWithoutPendingInitiationAndCookieWithoutMac1) {
   // Response to an index that belongs to a session, not a handshake.
   handshake(a, b);
   Buf resp(92, 0);
@@ -199,7 +199,7 @@ TEST_F(Malformed, ResponseWithoutPendingInitiationAndCookieWithoutMac1) {
   expect_silent_drop(resp, Rx::DropState);
 }
 
-TEST_F(Malformed, UnderLoadCookieRoundTrip) {
+TEST_F(WgMalformed, UnderLoadCookieRoundTrip) {
   Buf m = initiation();
   b.sink.clear();
   EXPECT_EQ(b.engine.receive(m, a.me, true, b.sink), Rx::CookieSent);
