@@ -8,6 +8,19 @@ namespace {
 void spin(Thread* t) {
   for (;;) bump(t->progress);
 }
+
+// Spins and measures its own CPU time with the generic timer: consecutive reads less than
+// 20 us apart count as running, larger gaps as preempted. result[0] = ticks run.
+void spin_timed(Thread* t) {
+  const keel_word_t gap = ticks_per_second() / 50000;  // 20 us
+  keel_word_t last = now_ticks();
+  for (;;) {
+    keel_word_t n = now_ticks();
+    if (n - last < gap) t->result[0] = t->result[0] + (n - last);
+    last = n;
+    bump(t->progress);
+  }
+}
 }  // namespace
 
 KTEST(sched_control_configure_errors) {
@@ -84,8 +97,8 @@ KTEST(sched_budget_limits_high_priority_spinner) {
   lo.priority = 100;
   lo.budget_us = 10000;
   lo.period_us = 10000;
-  Thread* l = spawn(spin, lo);
-  Thread* h = spawn(spin, ho);
+  Thread* l = spawn(spin_timed, lo);
+  Thread* h = spawn(spin_timed, ho);
   REQUIRE(l != nullptr && h != nullptr);
   keel_word_t t0 = now_ticks();
   keel_word_t h0 = 0, l0 = 0;
@@ -98,8 +111,14 @@ KTEST(sched_budget_limits_high_priority_spinner) {
   CHECK_OK(keel_sched_context_consumed(l->sc, &lc));
   CHECK_OK(keel_tcb_suspend(h->tcb));
   CHECK_OK(keel_tcb_suspend(l->tcb));
-  keel_printf("  elapsed %lu us: H consumed %lu us, L consumed %lu us, progress H %lu L %lu\n", elapsed_us, hc, lc,
-              h->progress, l->progress);
+  keel_word_t h_seen = ticks_to_us(h->result[0]);
+  keel_word_t l_seen = ticks_to_us(l->result[0]);
+  keel_printf("  elapsed %lu us: H consumed %lu us (timed by itself: %lu us), L consumed %lu us (%lu us)\n",
+              elapsed_us, hc, h_seen, lc, l_seen);
+  // The same bounds on the time each thread measured itself with the generic timer (independent
+  // of the kernel's own accounting).
+  CHECK(h_seen <= elapsed_us * 6 / 100 + 1000);
+  CHECK(l_seen > elapsed_us * 80 / 100);
   CHECK(hc <= elapsed_us * 6 / 100 + 1000);
   CHECK(hc >= 1000);  // H did run (at least one budget)
   CHECK(l->progress > 0);
