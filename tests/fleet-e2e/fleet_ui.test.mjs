@@ -12,6 +12,7 @@ import { env, makeRelease, shot, startBrowser, startFleet, startPostgres, tempDi
 
 const ADMIN = { email: 'admin@example.com', password: 'correct horse battery staple' };
 const OWNER = { email: 'olivia@acme.example', name: 'Olivia Owner', password: 'owner password 2026!' };
+const VIEWER = { email: 'uma@acme.example', name: 'Uma User', password: 'viewer password 2026!' };
 
 describe('fleet mode', { timeout: 240_000 }, () => {
   let dir, pg, fleet, ctx, page, rel;
@@ -180,6 +181,43 @@ describe('fleet mode', { timeout: 240_000 }, () => {
     await shot(page, '10-rollout');
   });
 
+  test('the owner invites a read-only user, who accepts and can only look', async () => {
+    await page.getByRole('link', { name: 'Users' }).click();
+    await page.getByRole('button', { name: 'Add user' }).click();
+    const u = page.getByRole('dialog', { name: 'Add a user' });
+    await u.getByLabel('E-mail address').fill(VIEWER.email);
+    await u.getByLabel('Full name').fill(VIEWER.name);
+    assert.equal(await u.getByLabel('Role').inputValue(), 'organization_user', 'read-only is the default role');
+    assert.equal(await u.getByRole('option', { name: /Administrator/ }).count(), 0, 'an owner cannot create administrators');
+    await u.getByRole('button', { name: 'Create invitation' }).click();
+    const token = (await page.getByTestId('invite-token').innerText()).trim();
+    assert.ok(token.length >= 20, 'an invitation code is shown once');
+    await shot(page, '11-invitation');
+    await page.getByRole('dialog', { name: 'Invitation created' }).getByRole('button', { name: 'Close' }).click();
+    await page.getByRole('button', { name: 'Sign out' }).click();
+
+    await page.getByRole('button', { name: 'I have an invitation code' }).click();
+    await page.getByLabel('Invitation code').fill(token);
+    await page.getByLabel('New password', { exact: true }).fill('short');
+    await page.getByLabel('New password again').fill('short');
+    await page.getByRole('button', { name: 'Set password' }).click();
+    await page.getByText('at least 12 characters long').waitFor(); // the server's rule, next to the field
+    await page.getByLabel('New password', { exact: true }).fill(VIEWER.password);
+    await page.getByLabel('New password again').fill(VIEWER.password);
+    await page.getByRole('button', { name: 'Set password' }).click();
+    await page.getByText(`Your account ${VIEWER.email} is ready`).waitFor();
+
+    await page.getByLabel('E-mail address').fill(VIEWER.email);
+    await page.getByLabel('Password', { exact: true }).fill(VIEWER.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByText('Organisation user (read-only)').waitFor();
+    await page.getByRole('link', { name: 'pump-controller' }).click();
+    await page.getByRole('link', { name: 'plant-north' }).click();
+    await page.getByRole('cell', { name: 'pump-007' }).waitFor();
+    for (const b of ['Register device', 'Start rollout', 'Allow a service']) assert.equal(await page.getByRole('button', { name: b }).count(), 0, `no "${b}" for a read-only user`);
+    await shot(page, '12-read-only-deployment');
+  });
+
   test('every change is in the audit log', async () => {
     await page.getByRole('link', { name: 'Audit log' }).click();
     const table = page.getByTestId('audit-table');
@@ -190,7 +228,8 @@ describe('fleet mode', { timeout: 240_000 }, () => {
       ['device', OWNER.email], ['rollout', OWNER.email],
     ]) assert.match(text, new RegExp(`${who}[^\\n]*${what}`, 'i'), `audit shows ${what} by ${who}`);
     assert.match(text, /127\.0\.0\.1/, 'audit shows where from');
-    await shot(page, '11-audit');
+    assert.match(text, /Accepted invitation/, 'the invitation is audited');
+    await shot(page, '13-audit');
     assert.deepEqual(problems, [], 'no page errors, no 5xx responses');
   });
 });

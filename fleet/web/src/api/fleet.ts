@@ -35,6 +35,7 @@ export const fleet = {
   },
   login: (email: string, password: string) => api.post<{ user: User; csrf_token: string }>('/auth/login', { email, password }, { quiet401: true }),
   logout: () => api.post<void>('/auth/logout', {}),
+  acceptInvite: (token: string, password: string) => api.post<{ user: User }>('/auth/accept-invite', { token, password }, { quiet401: true }),
   changePassword: (current_password: string, new_password: string) => api.post<void>('/auth/password', { current_password, new_password }),
 
   // organisations

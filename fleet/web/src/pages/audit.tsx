@@ -15,6 +15,7 @@ const WHOLE: Record<string, string> = {
   'auth.login': 'Signed in',
   'auth.logout': 'Signed out',
   'auth.password': 'Changed own password',
+  'user.accept_invite': 'Accepted invitation',
   'auth.accept_invite': 'Accepted invitation',
 };
 
@@ -48,8 +49,8 @@ export function AuditPage() {
                 <tr key={e.id}>
                   <td class="whitespace-nowrap text-slate-600">{dateTime(e.at)}</td>
                   <td class="font-medium">{e.actor}</td>
-                  <td title={e.action}>{describeAction(e.action)}</td>
-                  <td class="text-slate-600">{e.target_type} {e.target_id && <span class="mono">#{e.target_id}</span>}</td>
+                  <td class="whitespace-nowrap" title={e.action}>{describeAction(e.action)}</td>
+                  <td class="whitespace-nowrap text-slate-600">{e.target_type.replace(/_/g, ' ')} {e.target_id && <span class="mono">#{e.target_id}</span>}</td>
                   <td class="max-w-md truncate text-slate-600" title={details(e)}>{details(e) || '—'}</td>
                   <td class="mono text-slate-500">{e.remote}</td>
                 </tr>

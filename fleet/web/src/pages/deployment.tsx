@@ -20,7 +20,8 @@ export function DeploymentPage(props: { id: number }) {
   const writable = canWrite(info);
   const dep = useAsync(() => fleet.deployment(props.id), [props.id]);
   const crumbs = useCrumbs({ projectId: dep.data?.project_id });
-  const devices = usePaged((c) => fleet.devices({ deployment_id: props.id }, c), [props.id]);
+  const [connFilter, setConnFilter] = useState('');
+  const devices = usePaged((c) => fleet.devices({ deployment_id: props.id, connection: connFilter || undefined }, c), [props.id, connFilter]);
   const releaseNames = useAsync(async () => {
     if (!dep.data) return new Map<number, string>();
     const rs = await all<Release>((c) => fleet.releases(dep.data!.project_id, c), 1000);
@@ -71,11 +72,22 @@ export function DeploymentPage(props: { id: number }) {
         </Notice>
       )}
 
-      <Section title="Devices" help="Refreshed every 5 seconds." flush>
+      <Section
+        title="Devices"
+        help="Refreshed every 5 seconds."
+        actions={
+          <select aria-label="Show devices" class="input py-1.5" value={connFilter} onChange={(e) => setConnFilter((e.target as HTMLSelectElement).value)}>
+            <option value="">All devices</option>
+            <option value="online">Online only</option>
+            <option value="offline">Offline only</option>
+          </select>
+        }
+        flush
+      >
         {devices.error && <div class="p-5"><ErrorBox error={devices.error} onRetry={devices.reload} /></div>}
         {!devices.error && devices.loading && shown.length === 0 && <div class="px-5"><Spinner /></div>}
         {!devices.loading && !devices.error && shown.length === 0 && (
-          <Empty title="No devices in this deployment" action={writable && <button class="btn-primary" onClick={() => setDialog('device')}>Register a device</button>}>
+          <Empty title={connFilter ? `No ${connFilter} devices` : 'No devices in this deployment'} action={writable && <button class="btn-primary" onClick={() => setDialog('device')}>Register a device</button>}>
             Register a device with its two public keys (printed by the device on first boot). Fleet gives it a private tunnel address.
           </Empty>
         )}

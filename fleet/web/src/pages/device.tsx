@@ -65,7 +65,7 @@ export function DevicePage(props: { id: number }) {
         <Section title="Status">
           <DefList
             items={[
-              ['Connection', <><StatusBadge status={conn} /> <span class="ml-2 text-slate-500">last seen {timeAgo(d.last_seen_at)}</span></>],
+              ['Connection', <><StatusBadge status={conn} />{d.last_seen_at ? <span class="ml-2 text-slate-500">last seen {timeAgo(d.last_seen_at)}</span> : null}</>],
               ['Registration', <StatusBadge status={d.status} />],
               ['Tunnel address', <span class="mono">{d.tunnel_address ?? '—'}</span>],
               ['Registered', dateTime(d.created_at)],

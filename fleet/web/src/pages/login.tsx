@@ -2,9 +2,29 @@ import { useState } from 'preact/hooks';
 import { ApiError } from '../api/client';
 import { api, fleet } from '../api/fleet';
 import { useSession } from '../session';
-import { ErrorBox, Field, TextInput } from '../ui/components';
+import { ErrorBox, Field, Notice, TextInput } from '../ui/components';
 
 export function LoginPage() {
+  const [invite, setInvite] = useState(false);
+  const [notice, setNotice] = useState<string | null>(null);
+  return (
+    <div class="flex min-h-screen items-center justify-center bg-gradient-to-br from-brand-900 to-slate-900 px-4">
+      <div class="w-full max-w-sm">
+        <div class="mb-6 flex items-center justify-center gap-3 text-white">
+          <img src="/favicon.svg" alt="" class="h-10 w-10" />
+          <span class="text-2xl font-semibold">Keel Fleet</span>
+        </div>
+        {invite ? (
+          <AcceptInvite onDone={(email) => { setInvite(false); setNotice(`Your account ${email} is ready. Sign in with your new password.`); }} onCancel={() => setInvite(false)} />
+        ) : (
+          <SignIn notice={notice} onInvite={() => { setNotice(null); setInvite(true); }} />
+        )}
+      </div>
+    </div>
+  );
+}
+
+function SignIn(props: { notice: string | null; onInvite: () => void }) {
   const { refresh } = useSession();
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
@@ -33,12 +53,6 @@ export function LoginPage() {
   const fe = (f: string) => (err instanceof ApiError && err.field === f ? err.message : null);
 
   return (
-    <div class="flex min-h-screen items-center justify-center bg-gradient-to-br from-brand-900 to-slate-900 px-4">
-      <div class="w-full max-w-sm">
-        <div class="mb-6 flex items-center justify-center gap-3 text-white">
-          <img src="/favicon.svg" alt="" class="h-10 w-10" />
-          <span class="text-2xl font-semibold">Keel Fleet</span>
-        </div>
         <form class="card space-y-4 p-6" onSubmit={submit} noValidate aria-label="Sign in">
           <div>
             <h1 class="text-lg font-semibold">Sign in</h1>
@@ -54,12 +68,60 @@ export function LoginPage() {
           <button type="submit" class="btn-primary w-full justify-center" disabled={busy}>
             {busy ? 'Signing in…' : 'Sign in'}
           </button>
+          {props.notice && <Notice tone="success">{props.notice}</Notice>}
           <p class="text-xs text-slate-500">
-            No account? Ask your organisation owner or the Fleet administrator to invite you. Command-line tools use an API token
-            instead of your password (create one after signing in).
+            No account? Ask your organisation owner or the Fleet administrator to invite you.{' '}
+            <button type="button" class="font-medium text-brand-700 underline" onClick={props.onInvite}>I have an invitation code</button>
           </p>
+          <p class="text-xs text-slate-500">Command-line tools use an API token instead of your password (create one after signing in).</p>
         </form>
+  );
+}
+
+function AcceptInvite(props: { onDone: (email: string) => void; onCancel: () => void }) {
+  const [token, setToken] = useState('');
+  const [password, setPassword] = useState('');
+  const [again, setAgain] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [err, setErr] = useState<unknown>(null);
+  const fe = (f: string) => (err instanceof ApiError && err.field === f ? err.message : null);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setErr(null);
+    if (password !== again) {
+      setErr(new ApiError(400, 'mismatch', 'The two passwords are not the same.', 'password_again'));
+      return;
+    }
+    setBusy(true);
+    try {
+      const r = await fleet.acceptInvite(token.trim(), password);
+      props.onDone(r.user.email);
+    } catch (x) {
+      setErr(x);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <form class="card space-y-4 p-6" onSubmit={submit} noValidate aria-label="Accept invitation">
+      <div>
+        <h1 class="text-lg font-semibold">Accept your invitation</h1>
+        <p class="text-sm text-slate-500">Paste the invitation code you were sent and choose your password.</p>
       </div>
-    </div>
+      <Field label="Invitation code" id="invite-token" error={fe('token')}>
+        <TextInput id="invite-token" value={token} onInput={setToken} error={fe('token')} mono autoFocus />
+      </Field>
+      <Field label="New password" id="invite-password" hint="At least 12 characters. A short sentence is easy to remember." error={fe('password')}>
+        <TextInput id="invite-password" type="password" autocomplete="new-password" value={password} onInput={setPassword} error={fe('password')} />
+      </Field>
+      <Field label="New password again" id="invite-password-again" error={fe('password_again')}>
+        <TextInput id="invite-password-again" type="password" autocomplete="new-password" value={again} onInput={setAgain} error={fe('password_again')} />
+      </Field>
+      {err !== null && !(err instanceof ApiError && err.field) && <ErrorBox error={err} title="Invitation not accepted" />}
+      <div class="flex gap-2">
+        <button type="button" class="btn-secondary" onClick={props.onCancel}>Back to sign in</button>
+        <button type="submit" class="btn-primary flex-1 justify-center" disabled={busy}>{busy ? 'Saving…' : 'Set password'}</button>
+      </div>
+    </form>
   );
 }

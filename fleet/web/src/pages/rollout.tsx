@@ -83,6 +83,11 @@ export function RolloutPage(props: { id: number }) {
             { value: c.waiting, tone: 'slate', label: 'waiting' },
           ]}
         />
+        {live && c.running > 0 && (
+          <p class="mt-3 text-xs text-slate-500">
+            "In progress" devices have been sent the update. A device that is offline receives it when it next connects; the rollout waits for it.
+          </p>
+        )}
         <ol class="mt-5 grid grid-cols-1 gap-2 sm:grid-cols-2 lg:grid-cols-4" aria-label="Batches">
           {r.batches.map((pct, i) => {
             const b = r.batch_progress?.[i];

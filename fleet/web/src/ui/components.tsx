@@ -52,7 +52,7 @@ export function Section(props: { title: string; help?: ComponentChildren; action
         </div>
         {props.actions && <div class="flex gap-2">{props.actions}</div>}
       </header>
-      <div class={props.flush ? '' : 'p-5'}>{props.children}</div>
+      <div class={props.flush ? 'overflow-x-auto' : 'p-5'}>{props.children}</div>
     </section>
   );
 }
