@@ -66,7 +66,9 @@ KTEST(irq_issue_handler_errors) {
   keel_cptr_t s2 = alloc_slot();
   CHECK_ERR(keel_irq_control_get(KEEL_CAP_INIT_IRQ_CONTROL, kRtcIrq, kRoot, s2, kDepth), KEEL_REVOKE_FIRST);
   // IRQ numbers the kernel owns (SGIs; its timer PPI) or out of range.
-  CHECK(keel_irq_control_get(KEEL_CAP_INIT_IRQ_CONTROL, 1, kRoot, s2, kDepth) != KEEL_NO_ERROR);
+  CHECK_ERR(keel_irq_control_get(KEEL_CAP_INIT_IRQ_CONTROL, 1, kRoot, s2, kDepth), KEEL_ILLEGAL_OPERATION);
+  CHECK_ERR(keel_irq_control_get(KEEL_CAP_INIT_IRQ_CONTROL, 27, kRoot, s2, kDepth), KEEL_ILLEGAL_OPERATION);
+  CHECK_ERR(keel_irq_control_get(KEEL_CAP_INIT_IRQ_CONTROL, 30, kRoot, s2, kDepth), KEEL_ILLEGAL_OPERATION);
   CHECK_ERR(keel_irq_control_get(KEEL_CAP_INIT_IRQ_CONTROL, 100000, kRoot, s2, kDepth), KEEL_RANGE_ERROR);
   // Occupied destination.
   CHECK_ERR(keel_irq_control_get(KEEL_CAP_INIT_IRQ_CONTROL, kRtcIrq + 1, kRoot, s, kDepth), KEEL_DELETE_FIRST);

@@ -39,14 +39,22 @@ KTEST(tcb_read_registers_of_self_is_illegal) {
   // seL4: "TCB ReadRegisters: Attempted to read our own registers" (they would be stale).
   // The test body runs in its own thread: find our TCB by asking for the runner-made thread's
   // registers is not possible, so use a helper that reads its own.
-  Thread* t = spawn([](Thread* self) {
-    keel_word_t regs[4];
-    self->result[0] = keel_tcb_read_registers(self->tcb, false, 4, regs);
-  });
+  // CopyRegisters to or from oneself likewise.
+  keel_cptr_t other = alloc_obj(KEEL_OBJ_TCB);
+  Thread* t = spawn(
+      [](Thread* self) {
+        keel_word_t regs[4];
+        self->result[0] = keel_tcb_read_registers(self->tcb, false, 4, regs);
+        self->result[1] = keel_tcb_copy_registers(self->tcb, self->arg[0], KEEL_TCB_COPY_FRAME);
+        self->result[2] = keel_tcb_copy_registers(self->arg[0], self->tcb, KEEL_TCB_COPY_FRAME);
+      },
+      other);
   REQUIRE(t != nullptr);
   wait_for(t->done, 1);
   CHECK_EQ(t->done, 1u);
   CHECK_ERR(t->result[0], KEEL_ILLEGAL_OPERATION);
+  CHECK_ERR(t->result[1], KEEL_ILLEGAL_OPERATION);
+  CHECK_ERR(t->result[2], KEEL_ILLEGAL_OPERATION);
 }
 
 KTEST(tcb_suspend_resume) {
