@@ -152,3 +152,23 @@ KTEST(cnode_cancel_badged_sends) {
   keel_cptr_t n = alloc_obj(KEEL_OBJ_NOTIFICATION);
   CHECK_ERR(keel_cnode_cancel_badged_sends(kRoot, n, kDepth), KEEL_ILLEGAL_OPERATION);
 }
+
+KTEST(cnode_failed_operations_change_nothing) {
+  keel_cptr_t a = alloc_obj(KEEL_OBJ_NOTIFICATION);
+  keel_cptr_t b = alloc_obj(KEEL_OBJ_ENDPOINT);
+  keel_cptr_t ba = mint(a, KEEL_RIGHT_WRITE, 5);
+  // Move and Mutate onto an occupied slot: both caps unchanged, the source keeps its badge.
+  CHECK_ERR(keel_cnode_move(kRoot, b, kDepth, kRoot, ba, kDepth), KEEL_DELETE_FIRST);
+  CHECK_ERR(keel_cnode_mutate(kRoot, b, kDepth, kRoot, ba, kDepth, 9), KEEL_DELETE_FIRST);
+  CHECK_EQ(cap_type(ba), KEEL_CAP_NOTIFICATION);
+  CHECK_EQ(cap_badge(ba), 5u);
+  CHECK_EQ(cap_rights(ba), KEEL_RIGHT_WRITE);
+  CHECK_EQ(cap_type(b), KEEL_CAP_ENDPOINT);
+  // A CNode guard too large for the word (61 guard bits + radix 4 > 64) is refused as in seL4
+  // (the cap-data update fails: IllegalOperation) and nothing is created.
+  keel_cptr_t c = alloc_obj(KEEL_OBJ_CNODE, 4);
+  keel_cptr_t s = alloc_slot();
+  CHECK_ERR(keel_cnode_mint(kRoot, s, kDepth, kRoot, c, kDepth, KEEL_RIGHTS_ALL, keel_cnode_cap_data(0, 61)),
+            KEEL_ILLEGAL_OPERATION);
+  CHECK_EQ(cap_type(s), KEEL_CAP_NULL);
+}

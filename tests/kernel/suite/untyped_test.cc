@@ -173,3 +173,21 @@ KTEST(untyped_revoke_destroys_running_thread_and_its_objects) {
   // The memory is free again: the same objects can be made anew.
   CHECK_OK(keel_untyped_retype(ut, KEEL_OBJ_TCB, 0, kRoot, 0, 0, tcb, 1));
 }
+
+KTEST(untyped_retype_no_partial_change_on_error) {
+  // Four objects into four slots of which the third is occupied: DeleteFirst, and none of the
+  // four is created (the first two slots stay empty, the untyped keeps all its memory).
+  keel_cptr_t ut = alloc_obj(KEEL_OBJ_UNTYPED, 12);
+  REQUIRE(ut != 0);
+  keel_cptr_t first = alloc_slot();
+  for (int i = 1; i < 4; ++i) alloc_slot();
+  keel_cptr_t blocker = alloc_obj(KEEL_OBJ_NOTIFICATION);
+  REQUIRE_OK(keel_cnode_move(kRoot, first + 2, kDepth, kRoot, blocker, kDepth));
+  CHECK_ERR(keel_untyped_retype(ut, KEEL_OBJ_ENDPOINT, 0, kRoot, 0, 0, first, 4), KEEL_DELETE_FIRST);
+  CHECK_EQ(keel_debug_cap_identify(first, nullptr, nullptr), KEEL_CAP_NULL);
+  CHECK_EQ(keel_debug_cap_identify(first + 1, nullptr, nullptr), KEEL_CAP_NULL);
+  CHECK_EQ(keel_debug_cap_identify(first + 2, nullptr, nullptr), KEEL_CAP_NOTIFICATION);
+  CHECK_EQ(keel_debug_cap_identify(first + 3, nullptr, nullptr), KEEL_CAP_NULL);
+  // All 4 KiB are still there: one 4 KiB frame fits.
+  CHECK_OK(keel_untyped_retype(ut, KEEL_OBJ_SMALL_PAGE, 0, kRoot, 0, 0, first, 1));
+}
