@@ -124,7 +124,6 @@ struct Gateway::Worker {
   int fd4 = -1, fd6 = -1;
   std::thread thread;
   BatchSink sink;
-  RateLimiter limiter;
   uint64_t window_start = 0, window_handshakes = 0, under_load_until = 0;
   // Counters written by the worker only, read (racily but atomically) by stats().
   std::atomic<uint64_t> rx{0}, initiations{0}, handshake_msgs{0}, processed{0}, cookies{0}, limited{0}, dropped{0},
@@ -311,7 +310,7 @@ void Gateway::worker_loop(Worker& w) {
               ++w.cookies;
               continue;
             }
-            if (!w.limiter.allow(src, now)) {
+            if (!limiter_.allow(src, now)) {
               ++w.limited;
               continue;
             }

@@ -4,6 +4,7 @@
 #include <sodium.h>
 
 #include <cstring>
+#include <mutex>
 
 namespace keel::gateway {
 
@@ -160,20 +161,45 @@ void TimerWheel::advance(uint64_t now, std::vector<uint32_t>& due) {
 // ---- rate limiter ---------------------------------------------------------------------------
 
 RateLimiter::RateLimiter(size_t slots, uint64_t per_second, uint64_t burst)
-    : b_(slots), cost_(wg::kSec / per_second), max_(wg::kSec / per_second * burst) {}
+    : cost_(wg::kSec / per_second), max_(wg::kSec / per_second * burst), locks_(new wg::SpinLock[kStripes]) {
+  sets_ = 1;
+  while (sets_ * kWays < slots) sets_ <<= 1;
+  b_.resize(sets_ * kWays);
+  randombytes_buf(hash_key_, sizeof hash_key_);
+}
 
 bool RateLimiter::allow(const wg::Endpoint& src, uint64_t now) {
-  // Key: the IPv4 address, or the IPv6 /64 (one host controls a whole /64).
-  uint64_t key = src.family;
-  for (size_t i = 0; i < (src.family == 6 ? 8u : 4u); ++i) key = key * 1099511628211ull ^ src.addr[i];
-  key |= 1;  // never 0 (empty bucket)
-  Bucket& bk = b_[(key ^ (key >> 29)) % b_.size()];
-  if (bk.key != key) bk = {key, now, max_};  // new source (or recycled slot): full burst
-  bk.tokens += now - bk.last_ns;
-  if (bk.tokens > max_) bk.tokens = max_;
-  bk.last_ns = now;
-  if (bk.tokens < cost_) return false;
-  bk.tokens -= cost_;
+  // Key: the IPv4 address, or the IPv6 /64 (one host controls a whole /64); never the port.
+  uint8_t id[9];
+  id[0] = src.family;
+  const size_t n = src.family == 6 ? 8 : 4;
+  std::memcpy(id + 1, src.addr, n);
+  uint8_t h[crypto_shorthash_BYTES];
+  crypto_shorthash(h, id, 1 + n, hash_key_);
+  uint64_t key;
+  std::memcpy(&key, h, sizeof key);
+  key |= 1;  // never 0 (free)
+  const size_t set = size_t(key >> 32) & (sets_ - 1);
+  Bucket* ways = &b_[set * kWays];
+  std::lock_guard<wg::SpinLock> g(locks_[set % kStripes]);
+  Bucket* bk = nullptr;
+  for (size_t i = 0; i < kWays && !bk; ++i)
+    if (ways[i].key == key) bk = &ways[i];
+  if (!bk) {
+    // New source: a free way, else the least recently used one. It starts with a full burst.
+    bk = &ways[0];
+    for (size_t i = 1; i < kWays; ++i)
+      if (ways[i].key == 0 || (bk->key != 0 && ways[i].last_ns < bk->last_ns)) bk = &ways[i];
+    *bk = {key, now, max_};
+  }
+  // Time may step back slightly between workers' clock readings: never refill backwards.
+  if (now > bk->last_ns) {
+    bk->tokens += now - bk->last_ns;
+    bk->last_ns = now;
+  }
+  if (bk->tokens > max_) bk->tokens = max_;
+  if (bk->tokens < cost_) return false;
+  bk->tokens -= cost_;
   return true;
 }
 

@@ -259,6 +259,55 @@ TEST_F(GatewayTest, KeepaliveFromTimerWheel) {
   EXPECT_GE(gw->timers_scheduled(), 1u);
 }
 
+// One source address spreading its handshakes over many ports, which SO_REUSEPORT hands to
+// different workers, is held to one rate limit (20/s, burst 5) in total: the limiter is shared.
+TEST_F(GatewayTest, RateLimitIsPerSourceAcrossWorkers) {
+  const wg::Key k = random_key();
+  add_device(k, "10.64.0.2");
+  GatewayConfig cfg;
+  cfg.workers = 4;
+  cfg.under_load_handshakes_per_s = 10;  // a worker is under load after 2 handshake messages / 100 ms
+  start(cfg);
+  constexpr int kPorts = 16, kRounds = 10;
+  std::vector<std::unique_ptr<Device>> ds;
+  for (int i = 0; i < kPorts; ++i) ds.push_back(std::make_unique<Device>(k, "127.0.0.1", gw->public_key(), gw->port()));
+  // Every port first obtains its cookie (mac2 is bound to address and port): a few initiations
+  // back to back put its worker under load, and the next one is answered with a cookie.
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  for (bool all = false; !all && std::chrono::steady_clock::now() < deadline;) {
+    all = true;
+    for (auto& d : ds) {
+      if (d->count(wg::Rx::CookieAccepted)) continue;
+      all = false;
+      for (int j = 0; j < 4; ++j) d->engine().initiate(d->peer, *d, true);
+      d->pump_until([&] { return d->count(wg::Rx::CookieAccepted) > 0; }, 30ms);
+    }
+  }
+  for (auto& d : ds) ASSERT_GT(d->count(wg::Rx::CookieAccepted), 0u) << "a port got no cookie";
+  std::this_thread::sleep_for(100ms);  // let the gateway drain what phase 1 left queued
+
+  // Now every port sends initiations with a valid mac2, all at once.
+  const auto before = gw->stats();
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int r = 0; r < kRounds; ++r)
+    for (auto& d : ds) d->engine().initiate(d->peer, *d, true);
+  std::this_thread::sleep_for(200ms);
+  const auto after = gw->stats();
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const uint64_t passed = after.handshakes_processed - before.handshakes_processed;
+  const uint64_t limited = after.rate_limited - before.rate_limited;
+  std::printf("rate limit: %d initiations from %d ports in %.2f s: %lu passed, %lu limited, %lu cookies\n",
+              kPorts * kRounds, kPorts, secs, (unsigned long)passed, (unsigned long)limited,
+              (unsigned long)(after.cookies_sent - before.cookies_sent));
+  // One bucket: burst 5 + 20/s, +1 for rounding, +4 in case a worker's under-load period lapsed
+  // (it then processes ~3 messages before it is under load again; not seen in practice).
+  // Per-worker buckets allow up to 4 x (5 + 20/s): 24-28 passed here before the fix.
+  const double bound = 5 + 20 * secs + 1 + 4;
+  EXPECT_LE(double(passed), bound);
+  EXPECT_GE(passed, 5u);
+  EXPECT_GE(passed + limited, uint64_t(kPorts * kRounds) * 8 / 10) << "initiations went missing";
+}
+
 // Forged initiations with a valid mac1 (anyone knowing the gateway's public key can compute it)
 // from 50 source addresses, as fast as one thread can send, for ~2 s.
 TEST_F(GatewayTest, ForgedInitiationFloodKeepsPeersWorking) {

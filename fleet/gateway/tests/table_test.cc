@@ -1,6 +1,11 @@
 // Peer table (index permutation, key lookup, duplicates, size), timer wheel and rate limiter.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <thread>
+#include <vector>
 #include <algorithm>
 #include <set>
 
@@ -125,6 +130,66 @@ TEST(GatewayRateLimiter, BurstThenRefill) {
   now += 50 * wg::kMs;             // 20/s: one more token
   EXPECT_TRUE(rl.allow(ea, now));
   EXPECT_FALSE(rl.allow(ea, now));
+}
+
+// One source on many ports, from many threads (the gateway's workers): the limit is the
+// source's, not each thread's. Before this limiter was shared, each worker had its own buckets.
+TEST(GatewayRateLimiter, GlobalAcrossThreadsAndPorts) {
+  RateLimiter rl;
+  const uint8_t a[4] = {10, 0, 0, 7};
+  constexpr int kThreads = 4;
+  std::atomic<uint64_t> now{1000 * wg::kSec};
+  std::atomic<int> allowed{0};
+  std::atomic<int> phase{0}, done{0};
+  std::vector<std::thread> ts;
+  for (int t = 0; t < kThreads; ++t)
+    ts.emplace_back([&, t] {
+      for (int p = 1; p <= 41; ++p) {
+        while (phase.load() < p) std::this_thread::yield();
+        // Each thread uses its own source ports, as SO_REUSEPORT would spread them.
+        for (int i = 0; i < 50; ++i)
+          allowed += rl.allow(wg::Endpoint::v4(a, uint16_t(1000 + t * 100 + i)), now.load());
+        ++done;
+      }
+    });
+  // Phase 1: everybody at the same instant: one burst (5) in total, not 5 per thread.
+  // Phases 2..41: 50 ms apart, one token (20/s) each.
+  std::vector<int> per_phase;
+  for (int p = 1; p <= 41; ++p) {
+    const int before = allowed.load();
+    if (p > 1) now += 50 * wg::kMs;
+    phase = p;
+    while (done.load() < kThreads * p) std::this_thread::yield();  // all 200 calls of this phase
+    per_phase.push_back(allowed.load() - before);
+  }
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(per_phase[0], 5);
+  int rest = 0;
+  for (size_t i = 1; i < per_phase.size(); ++i) {
+    EXPECT_LE(per_phase[i], 1) << "phase " << i;
+    rest += per_phase[i];
+  }
+  // 40 x 50 ms = 2 s at 20/s, whichever thread got each token.
+  EXPECT_EQ(rest, 40);
+  EXPECT_EQ(allowed.load(), 45);
+}
+
+TEST(GatewayRateLimiter, Ipv6KeyedByPrefixAndManySourcesStayBounded) {
+  RateLimiter rl(64);  // tiny table: 16 sets of 4
+  uint8_t a6[16] = {0xfd, 0, 0, 0, 0, 0, 0, 1};
+  const uint64_t now = 1000 * wg::kSec;
+  int ok = 0;
+  for (int i = 0; i < 20; ++i) {
+    a6[15] = uint8_t(i);  // same /64, different hosts
+    ok += rl.allow(wg::Endpoint::v6(a6, 1), now);
+  }
+  EXPECT_EQ(ok, 5);
+  // Thousands of other sources recycle buckets (memory is fixed) and each gets its burst.
+  for (uint32_t i = 0; i < 5000; ++i) {
+    uint8_t b[4];
+    std::memcpy(b, &i, 4);
+    EXPECT_TRUE(rl.allow(wg::Endpoint::v4(b, 9), now));
+  }
 }
 
 }  // namespace

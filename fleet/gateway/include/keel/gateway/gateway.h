@@ -9,7 +9,7 @@
 //    session have no timers at all).
 //  - Under load (more handshake messages per worker than `under_load_handshakes_per_s`), handshake
 //    messages need a valid mac2 (else they get a cookie reply, no Diffie-Hellman) and each source
-//    address is rate limited.
+//    address is rate limited by one token bucket shared by all workers.
 //  - A decrypted inner packet whose source is not the peer's assigned address is dropped; the
 //    rest go to the InnerHandler (Fleet's control protocol).
 #pragma once
@@ -98,6 +98,7 @@ class Gateway {
   std::mutex wheel_mu_;
   std::unique_ptr<TimerWheel> wheel_;
   std::vector<std::unique_ptr<Worker>> workers_;
+  RateLimiter limiter_;  // one for all workers: a source's limit does not multiply with them
   std::thread timer_thread_;
   std::atomic<bool> running_{false};
   uint16_t port_ = 0;

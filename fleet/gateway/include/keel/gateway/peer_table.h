@@ -85,21 +85,29 @@ class TimerWheel {
 };
 
 // Per-source token bucket for handshake messages under load (as the reference ratelimiter: 20
-// per second, burst 5), in a fixed-size table: a full table recycles the oldest bucket, so memory
-// stays bounded whatever the number of spoofed sources.
+// per second, burst 5), keyed by source address (IPv4 address, IPv6 /64) and shared by every
+// worker: SO_REUSEPORT spreads one source's ports over the workers, so per-worker buckets would
+// give a source N times the rate. Thread-safe and lock-light: buckets live in 4-way sets selected
+// by a keyed hash (SipHash, random key, so sources cannot aim at one set), each set guarded by
+// one of 256 striped spin locks held for a few instructions. Memory is fixed whatever the number
+// of sources: a new source takes a free way or recycles the least recently used one in its set.
 class RateLimiter {
  public:
-  explicit RateLimiter(size_t slots = 4096, uint64_t per_second = 20, uint64_t burst = 5);
+  explicit RateLimiter(size_t slots = 16384, uint64_t per_second = 20, uint64_t burst = 5);
   bool allow(const wg::Endpoint& src, uint64_t now_ns);
 
  private:
+  static constexpr size_t kWays = 4, kStripes = 256;
   struct Bucket {
-    uint64_t key = 0;
+    uint64_t key = 0;  // 0 = free
     uint64_t last_ns = 0;
     uint64_t tokens = 0;  // in ns of credit
   };
   std::vector<Bucket> b_;
+  size_t sets_;
   uint64_t cost_, max_;
+  uint8_t hash_key_[16] = {};
+  std::unique_ptr<wg::SpinLock[]> locks_;
 };
 
 }  // namespace keel::gateway
