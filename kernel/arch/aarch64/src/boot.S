@@ -153,6 +153,7 @@ el1_entry:
 high_entry:
     ldr     x9, =__kstack_top
     mov     sp, x9
+    msr     tpidr_el1, x9                 // vectors.S reloads the kernel stack from here
     ldr     x9, =exception_vectors
     msr     vbar_el1, x9
     isb

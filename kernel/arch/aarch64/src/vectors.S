@@ -16,7 +16,8 @@
 #define ON_SYSCALL _ZN4keel6kernel10on_syscallEPNS_4arch11UserContextE
 #define ON_IRQ     _ZN4keel6kernel6on_irqEPNS_4arch11UserContextE
 
-// Save the EL0 register state into the context at sp, then x0 = context, sp = kernel stack top.
+// Save the EL0 register state into the context at sp, then x0 = context, sp = kernel stack top
+// (kept in TPIDR_EL1, which EL0 cannot read or write: one instruction cheaper than adrp/add).
 .macro SAVE_USER
     stp     x0, x1, [sp, #0]
     stp     x2, x3, [sp, #16]
@@ -41,8 +42,7 @@
     mrs     x0, tpidr_el0               // tpidrro_el0 is read-only at EL0: nothing to save
     str     x0, [sp, #CTX_TPIDR]
     mov     x0, sp
-    adrp    x1, __kstack_top
-    add     x1, x1, :lo12:__kstack_top
+    mrs     x1, tpidr_el1               // the kernel stack top (set once at boot)
     mov     sp, x1
 .endm
 
