@@ -158,6 +158,14 @@ describe('fleet mode', { timeout: 240_000 }, () => {
     await page.getByText('Never connected').first().waitFor();
     const addr = await page.locator('dd', { hasText: /^\d+\.\d+\.\d+\.\d+$|:/ }).first().innerText();
     assert.match(addr, /\d+\.\d+\.\d+\.\d+|:/, 'a tunnel address was assigned');
+    // Configuration: checked against the manifest's declared type before it is sent.
+    const value = page.getByLabel('Value of sensor.rate_hz');
+    await value.fill('fast');
+    await page.getByRole('button', { name: 'Save configuration' }).click();
+    await page.getByText('sensor.rate_hz must be a whole number').waitFor();
+    await value.fill('20');
+    await page.getByRole('button', { name: 'Save configuration' }).click();
+    await page.getByText('Saved. The values apply at the next update.').waitFor();
     await shot(page, '07-device');
   });
 
@@ -229,6 +237,7 @@ describe('fleet mode', { timeout: 240_000 }, () => {
     ]) assert.match(text, new RegExp(`${who}[^\\n]*${what}`, 'i'), `audit shows ${what} by ${who}`);
     assert.match(text, /127\.0\.0\.1/, 'audit shows where from');
     assert.match(text, /Accepted invitation/, 'the invitation is audited');
+    assert.match(text, /Changed configuration[^\n]*rate_hz/, 'the configuration change is audited with its values');
     await shot(page, '13-audit');
     assert.deepEqual(problems, [], 'no page errors, no 5xx responses');
   });

@@ -1,7 +1,7 @@
 // Every keel-fleet endpoint the UI uses, in one place (paths per docs/fleet-api.md).
 import { ApiClient, ApiError, errorFromResponse } from './client';
 import type {
-  ApiToken, AuditEntry, Deployment, Device, DeviceCommand, LogLine, TraceEvent, Organization, Paged, Project, Proxy, Release,
+  ApiToken, AuditEntry, Deployment, Device, DeviceCommand, LogLine, Overlay, TraceEvent, Organization, Paged, Project, Proxy, Release,
   Rollout, RolloutTarget, SessionInfo, SigningKey, User,
 } from './models';
 
@@ -88,6 +88,12 @@ export const fleet = {
   startRollout: (deploymentId: number, body: { release_id: number; batches: number[]; failure_threshold_percent: number; on_failure: string }) =>
     api.post<Rollout>(`/deployments/${deploymentId}/rollouts`, body),
   rolloutAction: (id: number, action: 'pause' | 'resume' | 'cancel') => api.post<Rollout>(`/rollouts/${id}/${action}`, {}),
+
+  // overlays
+  overlay: (scope: 'device' | 'deployment', id: number) => api.get<Overlay>(`/${scope}s/${id}/overlay`),
+  setOverlay: (scope: 'device' | 'deployment', id: number, release_id: number, config: Overlay['config']) =>
+    api.put<Overlay>(`/${scope}s/${id}/overlay`, { release_id, config }),
+  deleteOverlay: (scope: 'device' | 'deployment', id: number) => api.delete<void>(`/${scope}s/${id}/overlay`),
 
   // proxies
   proxies: (deploymentId: number) => api.get<Paged<Proxy>>(`/deployments/${deploymentId}/proxies`),

@@ -224,3 +224,11 @@ export interface TraceEvent {
   event: string;
   data?: unknown;
 }
+
+export interface Overlay {
+  scope: 'device' | 'deployment';
+  target_id: number;
+  release_id: number;
+  config: Record<string, Record<string, string | number | boolean>>;
+  updated_at: number;
+}

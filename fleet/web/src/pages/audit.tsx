@@ -16,6 +16,8 @@ const WHOLE: Record<string, string> = {
   'auth.logout': 'Signed out',
   'auth.password': 'Changed own password',
   'user.accept_invite': 'Accepted invitation',
+  'overlay.set': 'Changed configuration',
+  'overlay.delete': 'Removed configuration',
   'auth.accept_invite': 'Accepted invitation',
 };
 

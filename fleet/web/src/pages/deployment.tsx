@@ -8,6 +8,7 @@ import { Empty, ErrorBox, Field, FormModal, LoadMore, Notice, Page, Section, Spi
 import { timeAgo } from '../ui/format';
 import { useAsync, useInterval, usePaged } from '../ui/hooks';
 import { useCrumbs } from './crumbs';
+import { OverlaySection } from './overlay';
 
 export function connectionOf(d: Device): string {
   if (d.status === 'decommissioned') return 'decommissioned';
@@ -131,6 +132,8 @@ export function DeploymentPage(props: { id: number }) {
         )}
         <LoadMore hasMore={rollouts.hasMore} loading={rollouts.loading} onMore={rollouts.more} />
       </Section>
+
+      <OverlaySection scope="deployment" targetId={props.id} projectId={d.project_id} preferRelease={null} writable={writable} />
 
       <Section
         title="External services (proxies)"

@@ -10,12 +10,14 @@ import { dateTime, timeAgo } from '../ui/format';
 import { useAsync, useInterval } from '../ui/hooks';
 import { useCrumbs } from './crumbs';
 import { connectionOf } from './deployment';
+import { OverlaySection } from './overlay';
 
 export function DevicePage(props: { id: number }) {
   const { info } = useSession();
   const writable = canWrite(info);
   const dev = useAsync(() => fleet.device(props.id), [props.id]);
   const crumbs = useCrumbs({ deploymentId: dev.data?.deployment_id });
+  const dep = useAsync(() => (dev.data ? fleet.deployment(dev.data.deployment_id) : Promise.resolve(null)), [dev.data?.deployment_id]);
   const releaseId = dev.data?.current_release_id ?? null;
   const release = useAsync(() => (releaseId ? fleet.release(releaseId) : Promise.resolve(null)), [releaseId]);
   const serial = useAsync(() => fleet.deviceSerial(props.id), [props.id]);
@@ -125,6 +127,8 @@ export function DevicePage(props: { id: number }) {
           ) : <Empty title="No trace events">{trace.loading ? 'Loading…' : 'Trace collection is off or the device has not sent any events.'}</Empty>}
         </Section>
       </div>
+
+      {dep.data && <OverlaySection scope="device" targetId={d.id} projectId={dep.data.project_id} preferRelease={d.current_release_id} writable={writable && !retired} />}
 
       <Section title="Commands for this device" help="What Fleet has asked the device to do, and whether it has. Commands wait here while the device is offline." flush>
         {commands.error && <div class="p-5"><ErrorBox error={commands.error} onRetry={commands.reload} /></div>}
