@@ -18,6 +18,14 @@ void isolated(keel_word_t what, keel_word_t addr) {
     case 1: (void)*reinterpret_cast<volatile keel_word_t*>(addr); break;
     case 2: *reinterpret_cast<volatile keel_word_t*>(addr) = 1; break;
     case 3: keel_call_mrs(addr, 0, nullptr, nullptr, nullptr, nullptr); break;
+    case 5: {
+      // Invocations on its own CNode (slot 2, radix 6) naming caps it does not hold: slot 40 is
+      // empty; slot `addr` holds a cap in the root task's CSpace but nothing here.
+      keel_word_t e1 = keel_cnode_copy(2, 10, 6, 2, 40, 6, KEEL_RIGHTS_ALL);
+      keel_word_t e2 = keel_cnode_copy(2, 11, 6, addr, 0, 1, KEEL_RIGHTS_ALL);
+      keel_word_t e3 = keel_cnode_copy(2, 12, 6, 2, 1, 6, KEEL_RIGHTS_ALL);  // control: it holds slot 1
+      for (;;) keel_send_mrs(1, keel_msginfo_new(0x600d, 0, 0, 3), e1, e2, e3, 0);
+    }
     default: break;
   }
   for (;;) keel_send_mrs(1, keel_msginfo_new(0x600d, 0, 0, 0), 0, 0, 0, 0);
@@ -118,4 +126,23 @@ KTEST(isolation_rights_enforced_on_ipc) {
   keel_word_t w = 0;
   keel_poll(n, &w);
   CHECK_EQ(w, 0u);
+}
+
+KTEST(isolation_invocation_with_caps_not_held_fails) {
+  // Using capabilities it does not hold as invocation arguments gives an error reply (and
+  // changes nothing); the same invocation with a cap it holds works.
+  keel_cptr_t ep = alloc_obj(KEEL_OBJ_ENDPOINT);
+  keel_cptr_t caps[] = {ep};
+  ThreadOpts o;
+  o.start = false;
+  Process p{};
+  REQUIRE(spawn_process(&p, isolated, 5, KEEL_CAP_INIT_ASID_CONTROL, caps, 1, o));
+  REQUIRE_OK(keel_cnode_copy(p.cnode, 2, 6, kRoot, p.cnode, kDepth, KEEL_RIGHTS_ALL));
+  REQUIRE_OK(keel_tcb_resume(p.tcb));
+  keel_word_t badge = 0, e1 = 0, e2 = 0, e3 = 0;
+  keel_word_t info = keel_recv_mrs(ep, &badge, 0, &e1, &e2, &e3, nullptr);
+  CHECK_EQ(keel_msginfo_label(info), 0x600du);
+  CHECK_ERR(e1, KEEL_FAILED_LOOKUP);
+  CHECK_ERR(e2, KEEL_FAILED_LOOKUP);  // the source root (an extra cap) is an empty slot here
+  CHECK_ERR(e3, KEEL_NO_ERROR);
 }
