@@ -192,11 +192,18 @@ KTEST(fault_timeout_on_budget_exhaustion) {
 
 KTEST(fault_without_handler_suspends_only_that_thread) {
   Thread* t = spawn([](Thread* self) {
-    self->result[0] = *reinterpret_cast<volatile keel_word_t*>(self->arg[0]);  // arg 0: address 0
     self->progress = 1;
+    self->result[0] = *reinterpret_cast<volatile keel_word_t*>(self->arg[0]);  // arg 0: address 0
+    self->progress = 2;
   });
   REQUIRE(t != nullptr);
-  sleep_us(1000);
-  CHECK_EQ(t->progress, 0u);
+  wait_for(t->progress, 1);
+  sleep_us(2000);
+  CHECK_EQ(t->progress, 1u);  // it ran up to the fault and no further
+  CHECK_EQ(t->done, 0u);
+  // It is inactive, not destroyed: its registers can be read and show x0.. as it faulted.
+  keel_word_t regs[KEEL_REG_SP + 1] = {};
+  CHECK_OK(keel_tcb_read_registers(t->tcb, false, KEEL_REG_SP + 1, regs));
+  CHECK(regs[KEEL_REG_SP] <= t->stack_top && regs[KEEL_REG_SP] > t->stack_top - 16384);
   // The suite (this thread) is still running: that is the test.
 }
