@@ -179,7 +179,7 @@ arch::UserContext* kernel_boot(const BootParams& p) {
   g_asid_pools[0] = pool;
   pool->entries[1] = g_boot.vspace;
   g_boot.vspace[kAsidEntry] = 1u << 1;
-  cdt_insert(boot_slot(KEEL_CAP_INIT_VSPACE), Cap::make(CapType::kVSpace, reinterpret_cast<word_t>(g_boot.vspace)), nullptr);
+  cdt_insert(boot_slot(KEEL_CAP_INIT_VSPACE), object_create(KEEL_OBJ_VSPACE, g_boot.vspace, 0, false), nullptr);
   cdt_insert(boot_slot(KEEL_CAP_INIT_ASID_POOL), Cap::make(CapType::kAsidPool, reinterpret_cast<word_t>(pool)), nullptr);
   cdt_insert(boot_slot(KEEL_CAP_INIT_ASID_CONTROL), Cap::make(CapType::kAsidControl, 0), nullptr);
   cdt_insert(boot_slot(KEEL_CAP_INIT_IRQ_CONTROL), Cap::make(CapType::kIrqControl, 0), nullptr);

@@ -163,3 +163,47 @@ TEST_F(SchedTest, ThreadWithoutScDoesNotRun) {
 
 }  // namespace
 }  // namespace keel::kernel::test
+
+namespace keel::kernel::test {
+namespace {
+
+class SchedDebtTest : public KernelTest {
+ protected:
+  void advance(std::uint64_t us) { fake::g.now += us; }
+  void timer_irq() {
+    fake::g.pending_irqs.push_back(arch::timer_irq());
+    on_irq(g_current != nullptr ? &g_current->ctx : nullptr);
+  }
+};
+
+TEST_F(SchedDebtTest, OverrunIsPaidFromLaterPeriods) {
+  Tcb* spin = nullptr;
+  word_t st = make_thread(254, 0, 0, &spin);
+  word_t sc = free_slot();
+  ASSERT_EQ(retype(KEEL_OBJ_SCHED_CONTEXT, KEEL_MIN_SCHED_CONTEXT_BITS, sc), 0u);
+  ASSERT_EQ(invoke(KEEL_CAP_INIT_SCHED_CONTROL, KEEL_SCHED_CONTROL_CONFIGURE_FLAGS, {1000, 10000, 0, 0, 0}, {sc}), 0u);
+  ASSERT_EQ(invoke(KEEL_CAP_INIT_TCB, KEEL_TCB_SET_PRIORITY, {100}, {KEEL_CAP_INIT_TCB}), 0u);
+  buf(root())->caps_or_badges[0] = st;
+  sys(KEEL_SYS_CALL, sc, keel_msginfo_new(KEEL_SCHED_CONTEXT_BIND, 0, 1, 0));
+  ASSERT_EQ(g_current, spin);
+  SchedContext* s = spin->sc;
+  advance(3000);  // the budget timer fired 2 ms late: 2 ms of debt
+  timer_irq();
+  EXPECT_EQ(g_current, root());
+  EXPECT_EQ(s->debt, 2000u);
+  advance(7000);  // period 2: its refill pays debt, the SC stays depleted
+  timer_irq();
+  EXPECT_EQ(g_current, root());
+  EXPECT_EQ(s->debt, 1000u);
+  advance(10000);  // period 3: the last of the debt
+  timer_irq();
+  EXPECT_EQ(g_current, root());
+  EXPECT_EQ(s->debt, 0u);
+  advance(10000);  // period 4: runs again with a full budget
+  timer_irq();
+  EXPECT_EQ(g_current, spin);
+  EXPECT_EQ(s->remaining, 1000u);
+}
+
+}  // namespace
+}  // namespace keel::kernel::test

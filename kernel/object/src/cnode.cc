@@ -39,7 +39,7 @@ Slot* resolve(const Cap& root, word_t cptr, unsigned depth, bool exact) {
 }
 
 Slot* lookup_slot(Tcb* t, word_t cptr) {
-  Slot* s = resolve(tcb_cspace(t), cptr, 64, false);
+  Slot* s = resolve64(tcb_cspace(t), cptr);
   if (s != nullptr && s->cap.is_null()) return lookup_fail(KEEL_LOOKUP_MISSING_CAPABILITY, 0);
   return s;
 }

@@ -11,6 +11,10 @@ namespace keel::kernel {
 
 Tcb* g_current;
 SchedContext* g_current_sc;
+word_t g_rq_bitmap[(KEEL_MAX_PRIO + 1) / 64];
+word_t g_rq_summary;
+word_t g_active_root;
+static ticks_t g_min_budget;
 ticks_t g_last_charge;
 std::uint64_t g_timer_hz;
 
@@ -18,11 +22,8 @@ namespace {
 constexpr unsigned kPrios = KEEL_MAX_PRIO + 1;
 Tcb* rq_head[kPrios];
 Tcb* rq_tail[kPrios];
-word_t rq_bitmap[kPrios / 64];
 SchedContext* release_head;
 bool g_timeslice_end;  // the current thread used up a round-robin slice: back of its queue
-const Cap* g_active_vspace;
-word_t g_active_root;
 }  // namespace
 
 ticks_t us_to_ticks(word_t us) {
@@ -36,13 +37,14 @@ word_t ticks_to_us(ticks_t t) {
 
 void sched_init() {
   for (unsigned i = 0; i < kPrios; ++i) rq_head[i] = rq_tail[i] = nullptr;
-  for (auto& w : rq_bitmap) w = 0;
+  for (auto& w : g_rq_bitmap) w = 0;
+  g_rq_summary = 0;
   release_head = nullptr;
   g_current = nullptr;
   g_current_sc = nullptr;
   g_timeslice_end = false;
-  g_active_vspace = nullptr;
   g_active_root = ~word_t{0};
+  g_min_budget = 0;
 }
 
 bool sc_has_budget(const SchedContext* sc) {
@@ -60,7 +62,8 @@ void ready_enqueue(Tcb* t, bool front) {
   if (rq_head[p] == nullptr) {
     rq_head[p] = rq_tail[p] = t;
     t->qnext = t->qprev = nullptr;
-    rq_bitmap[p / 64] |= word_t{1} << (p % 64);
+    g_rq_bitmap[p / 64] |= word_t{1} << (p % 64);
+    g_rq_summary |= word_t{1} << (p / 64);
   } else if (front) {
     t->qprev = nullptr;
     t->qnext = rq_head[p];
@@ -82,17 +85,14 @@ void ready_dequeue(Tcb* t) {
   else rq_head[p] = t->qnext;
   if (t->qnext != nullptr) t->qnext->qprev = t->qprev;
   else rq_tail[p] = t->qprev;
-  if (rq_head[p] == nullptr) rq_bitmap[p / 64] &= ~(word_t{1} << (p % 64));
+  if (rq_head[p] == nullptr) {
+    g_rq_bitmap[p / 64] &= ~(word_t{1} << (p % 64));
+    if (g_rq_bitmap[p / 64] == 0) g_rq_summary &= ~(word_t{1} << (p / 64));
+  }
   t->qnext = t->qprev = nullptr;
   t->in_ready_queue = false;
 }
 
-int ready_highest_prio() {
-  for (int i = static_cast<int>(kPrios / 64) - 1; i >= 0; --i) {
-    if (rq_bitmap[i] != 0) return i * 64 + 63 - __builtin_clzll(rq_bitmap[i]);
-  }
-  return -1;
-}
 
 Tcb* ready_head(unsigned prio) { return rq_head[prio]; }
 SchedContext* release_queue_head() { return release_head; }
@@ -125,14 +125,31 @@ void release_remove(SchedContext* sc) {
   sc->in_release_queue = false;
 }
 
+// Refill for a new period, paying off debt first. Returns false if the whole refill went to
+// the debt (the SC stays depleted for this period too).
+static bool refill(SchedContext* sc) {
+  if (sc->debt >= sc->budget) {
+    sc->debt -= sc->budget;
+    sc->remaining = 0;
+    return false;
+  }
+  sc->remaining = sc->budget - sc->debt;
+  sc->debt = 0;
+  return true;
+}
+
 static void release_due(ticks_t now) {
   while (release_head != nullptr && release_head->release_at <= now) {
     SchedContext* sc = release_head;
     release_head = sc->rnext;
     sc->rnext = nullptr;
     sc->in_release_queue = false;
-    sc->remaining = sc->budget;
     sc->period_start = sc->release_at;
+    if (!refill(sc)) {
+      sc->release_at = sc->period_start + sc->period;
+      release_insert(sc);
+      continue;
+    }
     if (sc->tcb != nullptr) sched_make_runnable(sc->tcb);
   }
 }
@@ -151,9 +168,9 @@ static void sc_deplete(SchedContext* sc, ticks_t now) {
   sc->remaining = 0;
   sc->release_at = sc->period_start + sc->period;
   if (sc->release_at <= now) {
-    sc->remaining = sc->budget;
     sc->period_start = now;
-    return;
+    if (refill(sc)) return;
+    sc->release_at = now + sc->period;
   }
   release_insert(sc);
   if (t != nullptr) {
@@ -170,7 +187,10 @@ static void sc_deplete(SchedContext* sc, ticks_t now) {
 }
 
 // Minimum budget worth running for: below it the SC counts as depleted (no timer storms).
-static ticks_t min_budget() { return us_to_ticks(KEEL_MIN_BUDGET_US) / 4 + 1; }
+static ticks_t min_budget() {
+  if (KEEL_UNLIKELY(g_min_budget == 0)) g_min_budget = us_to_ticks(KEEL_MIN_BUDGET_US) / 4 + 1;
+  return g_min_budget;
+}
 
 void sched_update_time() {
   ticks_t now = arch::timer_now();
@@ -179,11 +199,14 @@ void sched_update_time() {
     ticks_t delta = now - g_last_charge;
     sc->consumed += delta;
     if (now - sc->period_start >= sc->period && !round_robin(sc)) {
-      // A new period began while running: full budget from here (deferrable server).
+      // A new period began while running: a refill from here (deferrable server).
       sc->period_start = now;
-      sc->remaining = sc->budget;
+      refill(sc);
+    } else if (sc->remaining > delta) {
+      sc->remaining -= delta;
     } else {
-      sc->remaining = sc->remaining > delta ? sc->remaining - delta : 0;
+      if (!round_robin(sc)) sc->debt += delta - sc->remaining;
+      sc->remaining = 0;
     }
     if (sc->remaining < min_budget()) sc_deplete(sc, now);
   }
@@ -206,20 +229,18 @@ void sched_yield_current() {
   release_insert(sc);
 }
 
-void vspace_activate_for(const Cap& vs) {
+void vspace_switch(const Cap& vs) {
   word_t root = vs.type == CapType::kVSpace ? vs.obj : 0;
-  if (root == g_active_root) return;
   g_active_root = root;
   if (root == 0) {
     arch::vspace_activate(0, 0);
     return;
   }
-  arch::vspace_activate(arch::kvtop(reinterpret_cast<void*>(root)), vspace_asid(vs.as<pte_t>()));
+  arch::vspace_activate(vs.w2, vspace_asid(vs.as<pte_t>()));
 }
 
 void sched_forget_vspace(word_t root) {
   if (g_active_root == root) g_active_root = ~word_t{0};
-  (void)g_active_vspace;
 }
 
 static void program_timer(ticks_t now) {
@@ -315,6 +336,7 @@ void sc_configure(SchedContext* sc, ticks_t budget, ticks_t period, word_t badge
   sc->budget = budget;
   sc->period = period;
   sc->remaining = budget;
+  sc->debt = 0;
   sc->period_start = now;
   sc->badge = badge;
   sc->sporadic = sporadic;

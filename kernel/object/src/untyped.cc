@@ -54,7 +54,11 @@ Cap object_create(word_t type, void* kva, unsigned user_bits, bool device) {
       return Cap::make(CapType::kSchedContext, obj, static_cast<std::uint8_t>(user_bits));
     }
     case KEEL_OBJ_REPLY: return Cap::make(CapType::kReply, obj);
-    case KEEL_OBJ_VSPACE: return Cap::make(CapType::kVSpace, obj);
+    case KEEL_OBJ_VSPACE: {
+      Cap c = Cap::make(CapType::kVSpace, obj);
+      c.w2 = arch::kvtop(kva);
+      return c;
+    }
     case KEEL_OBJ_SMALL_PAGE:
     case KEEL_OBJ_LARGE_PAGE: {
       Cap c = Cap::make(CapType::kFrame, obj,

@@ -2,61 +2,82 @@
 // fastpath conditions): no extra caps, at most 4 message words, the receiver already waiting,
 // no higher-priority thread ready, no faults. The scheduling context moves with the message
 // (donated on Call, returned on ReplyRecv), so no time accounting or timer change is needed:
-// the running SC does not change. Anything else takes the slowpath, which has the same
-// semantics.
+// the running SC does not change. Anything else takes the slowpath (tail call), which has the
+// same semantics. Written for instruction count: one stack frame, no calls on the hit path
+// except the TTBR0 switch.
 #include "object/cnode.h"
 #include "object/endpoint.h"
 #include "object/notification.h"
 #include "object/reply.h"
 #include "object/sched_context.h"
+#include "object/vspace.h"
 #include "syscall/syscall.h"
 
 namespace keel::kernel {
 
-void vspace_activate_for(const Cap& vs);
+namespace {
 
-static inline bool fast_msg_ok(word_t info) {
-  return keel_msginfo_extra_caps(info) == 0 && keel_msginfo_length(info) <= KEEL_MSG_REGISTERS_IN_CPU;
+__attribute__((always_inline)) inline bool fast_msg_ok(word_t info) {
+  // No extra caps (bits 8:7) and length (6:0) <= 4.
+  return (info & 0x180u) == 0 && (info & 0x7fu) <= KEEL_MSG_REGISTERS_IN_CPU;
 }
 
-static inline void copy_msg(Tcb* from, Tcb* to, word_t info, word_t badge) {
-  word_t len = keel_msginfo_length(info);
-  for (word_t i = 0; i < len; ++i) to->ctx.x[2 + i] = from->ctx.x[2 + i];
+__attribute__((always_inline)) inline void copy_msg(Tcb* from, Tcb* to, word_t info, word_t badge) {
+  // Only the message's words: the sender's other registers are not its message.
+  word_t len = info & 0x7fu;
+  if (len != 0) {
+    for (word_t i = 0; i < len; ++i) to->ctx.x[2 + i] = from->ctx.x[2 + i];
+  }
   to->ctx.x[0] = badge;
   to->ctx.x[1] = info & ~word_t{0xe00};  // no caps transferred / unwrapped
 }
 
-bool fastpath_call(Tcb* t) {
+// True if a thread of priority > prio is ready.
+__attribute__((always_inline)) inline bool higher_ready(unsigned prio) {
+  unsigned w = prio / 64;
+  if ((g_rq_summary >> w) > 1) return true;
+  return (g_rq_bitmap[w] >> (prio % 64)) > 1;
+}
+
+__attribute__((always_inline)) inline void switch_vspace(const Cap& vs) {
+  if (vs.obj != g_active_root) {
+    g_active_root = vs.obj;
+    arch::vspace_activate(vs.w2, vspace_asid(vs.as<pte_t>()));
+  }
+}
+
+}  // namespace
+
+arch::UserContext* fastpath_call(Tcb* t) {
   word_t info = t->ctx.x[1];
-  if (!fast_msg_ok(info)) return false;
-  Slot* slot = resolve(t->slots[kTcbCSpace].cap, t->ctx.x[0], 64, false);
-  if (KEEL_UNLIKELY(slot == nullptr)) return false;
+  if (!fast_msg_ok(info)) return slowpath_syscall(t);
+  Slot* slot = resolve64(t->slots[kTcbCSpace].cap, t->ctx.x[0]);
+  if (KEEL_UNLIKELY(slot == nullptr)) return slowpath_syscall(t);
   const Cap& cap = slot->cap;
   if (cap.type != CapType::kEndpoint || (cap.rights & KEEL_RIGHT_WRITE) == 0 ||
       (cap.rights & (KEEL_RIGHT_GRANT | KEEL_RIGHT_GRANT_REPLY)) == 0)
-    return false;
+    return slowpath_syscall(t);
   auto* ep = cap.as<Endpoint>();
   Tcb* r = ep->head;
-  if (r == nullptr || r->state != ThreadState::kBlockedOnRecv || r->sc != nullptr) return false;
+  if (r == nullptr || r->state != ThreadState::kBlockedOnRecv || r->sc != nullptr) return slowpath_syscall(t);
   Reply* reply = r->reply;
   SchedContext* sc = t->sc;
-  if (reply == nullptr || sc == nullptr) return false;
-  if (static_cast<int>(r->prio) < ready_highest_prio()) return false;
   const Cap& vs = r->slots[kTcbVSpace].cap;
-  if (vs.type != CapType::kVSpace) return false;
+  if (reply == nullptr || sc == nullptr || vs.type != CapType::kVSpace || higher_ready(r->prio))
+    return slowpath_syscall(t);
 
   // Dequeue the receiver (it is the head).
-  ep->head = r->qnext;
-  if (ep->head == nullptr) ep->tail = nullptr;
-  else ep->head->qprev = nullptr;
+  Tcb* next = r->qnext;
+  ep->head = next;
+  if (next == nullptr) ep->tail = nullptr;
+  else next->qprev = nullptr;
   r->qnext = nullptr;
-  r->blocked_on = nullptr;
   r->reply = nullptr;
-  reply->receiver = nullptr;
   copy_msg(t, r, info, cap.w1);
-  // Caller waits on the reply; its SC goes to the passive server.
+  // Caller waits on the reply; its SC goes to the passive server (pushed on the SC's stack).
+  reply->receiver = nullptr;
   reply->caller = t;
-  reply->prev_and_grant = reinterpret_cast<word_t>(sc->reply) | ((cap.rights & KEEL_RIGHT_GRANT) ? 1u : 0u);
+  reply->prev_and_grant = reinterpret_cast<word_t>(sc->reply) | ((cap.rights >> 2) & 1u);
   reply->donated = sc;
   sc->reply = reply;
   sc->tcb = r;
@@ -65,35 +86,37 @@ bool fastpath_call(Tcb* t) {
   t->reply = reply;
   t->state = ThreadState::kBlockedOnReply;
   r->state = ThreadState::kRunning;
+  r->blocked_on = nullptr;
   g_current = r;
-  vspace_activate_for(vs);
-  return true;
+  switch_vspace(vs);
+  return &r->ctx;
 }
 
-bool fastpath_reply_recv(Tcb* t) {
+arch::UserContext* fastpath_reply_recv(Tcb* t) {
   word_t info = t->ctx.x[1];
-  if (!fast_msg_ok(info)) return false;
+  if (!fast_msg_ok(info)) return slowpath_syscall(t);
   const Cap& root = t->slots[kTcbCSpace].cap;
-  Slot* rs = resolve(root, t->ctx.x[6], 64, false);
-  if (KEEL_UNLIKELY(rs == nullptr) || rs->cap.type != CapType::kReply) return false;
+  Slot* rs = resolve64(root, t->ctx.x[6]);
+  if (KEEL_UNLIKELY(rs == nullptr) || rs->cap.type != CapType::kReply) return slowpath_syscall(t);
   auto* reply = rs->cap.as<Reply>();
   Tcb* c = reply->caller;
   SchedContext* sc = t->sc;
-  if (c == nullptr || c->fault.type != KEEL_FAULT_NULL || reply->receiver != nullptr || sc == nullptr ||
-      reply->donated != sc || sc->reply != reply)
-    return false;
-  Slot* es = resolve(root, t->ctx.x[0], 64, false);
-  if (KEEL_UNLIKELY(es == nullptr)) return false;
+  // sc->reply == reply implies the SC was donated through this reply (reply->donated == sc),
+  // and a reply object with a caller has no receiver (Recv with it drops the caller first).
+  if (c == nullptr || c->fault.type != KEEL_FAULT_NULL || sc == nullptr || sc->reply != reply)
+    return slowpath_syscall(t);
+  Slot* es = resolve64(root, t->ctx.x[0]);
+  if (KEEL_UNLIKELY(es == nullptr)) return slowpath_syscall(t);
   const Cap& ecap = es->cap;
-  if (ecap.type != CapType::kEndpoint || (ecap.rights & KEEL_RIGHT_READ) == 0) return false;
+  if (ecap.type != CapType::kEndpoint || (ecap.rights & KEEL_RIGHT_READ) == 0) return slowpath_syscall(t);
   auto* ep = ecap.as<Endpoint>();
-  if (ep->head != nullptr && ep->head->state != ThreadState::kBlockedOnRecv) return false;
-  if (t->bound_ntfn != nullptr && t->bound_ntfn->active) return false;
-  if (static_cast<int>(c->prio) < ready_highest_prio()) return false;
+  Tcb* tail = ep->tail;
   const Cap& vs = c->slots[kTcbVSpace].cap;
-  if (vs.type != CapType::kVSpace) return false;
+  if ((tail != nullptr && tail->state != ThreadState::kBlockedOnRecv) ||
+      (t->bound_ntfn != nullptr && t->bound_ntfn->active) || vs.type != CapType::kVSpace || higher_ready(c->prio))
+    return slowpath_syscall(t);
 
-  // Reply: message to the caller, SC back to it.
+  // Reply: message to the caller, SC back to it (popped from the SC's call stack).
   copy_msg(t, c, info, 0);
   reply->caller = nullptr;
   c->reply = nullptr;
@@ -104,15 +127,19 @@ bool fastpath_reply_recv(Tcb* t) {
   c->sc = sc;
   t->sc = nullptr;
   c->state = ThreadState::kRunning;
-  // Receive: the server waits on the endpoint with the same reply object.
+  // Receive: the server waits on the endpoint with the same reply object (queue append).
   t->state = ThreadState::kBlockedOnRecv;
   t->blocked_on = ep;
   t->reply = reply;
   reply->receiver = t;
-  queue_append(&ep->head, &ep->tail, t);
+  t->qnext = nullptr;
+  t->qprev = tail;
+  if (tail != nullptr) tail->qnext = t;
+  else ep->head = t;
+  ep->tail = t;
   g_current = c;
-  vspace_activate_for(vs);
-  return true;
+  switch_vspace(vs);
+  return &c->ctx;
 }
 
 }  // namespace keel::kernel

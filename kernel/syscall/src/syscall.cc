@@ -176,13 +176,19 @@ void handle_syscall(Tcb* t) {
 }
 
 // ---- Entry points (core/entry.h) --------------------------------------------------------------
+// The arch layer saved the registers into the current thread's context, which is the first
+// member of its TCB: the TCB is found without a memory access.
 arch::UserContext* on_syscall(arch::UserContext* ctx) {
-  Tcb* t = g_current;
-  if (KEEL_UNLIKELY(t == nullptr || ctx != &t->ctx)) panic("syscall without a current thread");
-  ++g_kernel_entries;
+  Tcb* t = tcb_of(ctx);
   word_t sysno = ctx->x[7];
-  if (sysno == KEEL_SYS_CALL && fastpath_call(t)) return &g_current->ctx;
-  if (sysno == KEEL_SYS_REPLY_RECV && fastpath_reply_recv(t)) return &g_current->ctx;
+  if (sysno == KEEL_SYS_CALL) return fastpath_call(t);
+  if (sysno == KEEL_SYS_REPLY_RECV) return fastpath_reply_recv(t);
+  return slowpath_syscall(t);
+}
+
+arch::UserContext* slowpath_syscall(Tcb* t) {
+  if (KEEL_UNLIKELY(t != g_current)) panic("syscall from a thread that is not current");
+  ++g_kernel_entries;
   g_in_syscall = true;
   sched_update_time();
   g_in_syscall = false;

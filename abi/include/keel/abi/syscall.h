@@ -36,7 +36,8 @@ typedef enum keel_syscall {
                                            number of violations (details on the console) */
   KEEL_SYS_DEBUG_CAP_IDENTIFY = 15,  /* x0 = cptr (depth 64); out x0 = keel_cap_type (0 = null
                                         or lookup failure), x1 = rights, x2 = badge/guard word */
-  KEEL_SYS_DEBUG_SNAPSHOT_COUNT = 16, /* out x0 = number of kernel entries so far (for tests) */
+  KEEL_SYS_DEBUG_SNAPSHOT_COUNT = 16, /* out x0 = number of slowpath kernel entries so far (the IPC
+                                         fastpath does not count them; for tests) */
   KEEL_SYS_COUNT = 17
 } keel_syscall_t;
 

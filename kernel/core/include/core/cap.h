@@ -36,7 +36,7 @@ enum class CapType : std::uint8_t {
 //   Endpoint/Ntfn: obj = object, w1 = badge, rights
 //   CNode:        obj = slot array, bits = radix, aux = guard size, w1 = guard
 //   TCB, Reply, SchedContext, ASIDPool: obj = object (SC: bits = size_bits)
-//   VSpace:       obj = root table
+//   VSpace:       obj = root table, w2 = its physical address
 //   Frame:        obj = kva, bits = 12/21, flags = device, rights, w1 = mapped vaddr,
 //                 aux = mapped ASID (0 = not mapped)
 //   PageTable:    obj = table, w1 = mapped vaddr, aux = mapped ASID (0 = not mapped),

@@ -5,7 +5,10 @@
 // thread. A period starts when the SC is refilled; when B is used up the SC is depleted until
 // period_start + P, then refilled to B. Unused budget does not carry over into a new period.
 // Over any window of length P an SC thus runs at most 2B (B at the end of one period, B at the
-// start of the next) and at most B per period. Budget == period means round robin: on
+// start of the next) and at most B per period. Time used beyond the budget (the timer IRQ
+// arrives late, a long kernel operation) is a debt paid from the following refills, so over
+// time the SC never gets more than budget/period of the CPU. Budget == period means round
+// robin: on
 // depletion the SC is refilled at once and its thread goes to the back of its ready queue.
 #pragma once
 
@@ -22,6 +25,7 @@ struct SchedContext {
   ticks_t period_start;
   ticks_t release_at;     // depleted: when to refill
   ticks_t consumed;       // since the last Consumed query / timeout fault
+  ticks_t debt;           // overrun beyond the budget (a late timer IRQ), paid from the next refills
   word_t badge;
   Tcb* tcb;
   Notification* ntfn;
@@ -42,7 +46,14 @@ extern ticks_t g_last_charge;   // when time was last charged to g_current_sc
 void sched_init();
 void ready_enqueue(Tcb* t, bool front);
 void ready_dequeue(Tcb* t);
-int ready_highest_prio();  // -1 if no thread is ready
+// Two-level bitmap of non-empty ready queues: bit i of g_rq_summary = word i is non-zero.
+extern word_t g_rq_bitmap[(KEEL_MAX_PRIO + 1) / 64];
+extern word_t g_rq_summary;
+inline int ready_highest_prio() {  // -1 if no thread is ready
+  if (g_rq_summary == 0) return -1;
+  int w = 63 - __builtin_clzll(g_rq_summary);
+  return w * 64 + 63 - __builtin_clzll(g_rq_bitmap[w]);
+}
 // Make a thread that just became runnable eligible (enqueue or note a preemption).
 void sched_make_runnable(Tcb* t);
 // Charge elapsed time to the current SC, handle depletion, release refilled SCs.

@@ -22,7 +22,13 @@ extern AsidPool* g_asid_pools[1u << KEEL_ASID_HIGH_BITS];
 pte_t* find_vspace(unsigned asid);
 // Walk `root` to the entry for `va` at `level` (0..3); nullptr if a table is missing.
 pte_t* vspace_walk(pte_t* root, vaddr_t va, unsigned level);
-void vspace_activate_for(const Cap& vspace_cap);
+// Switch TTBR0 to the VSpace of a thread's VSpace cap (cap.w2 caches the root's physical
+// address); nothing to do when it is already active.
+extern word_t g_active_root;
+void vspace_switch(const Cap& vspace_cap);
+inline void vspace_activate_for(const Cap& vs) {
+  if (vs.obj != g_active_root || vs.type != CapType::kVSpace) vspace_switch(vs);
+}
 
 // Frames.
 KResult<bool> frame_map_check(const Cap& frame, const Cap& vspace, vaddr_t va, word_t rights, word_t attr);

@@ -10,9 +10,12 @@ void handle_syscall(Tcb* t);
 // Decode and perform an invocation of the capability in `slot`. On success the reply (label 0
 // and results) has been written to the caller's registers unless `t` is no longer running.
 Status decode_invocation(Tcb* t, Slot* slot, word_t info, keel_ipc_buffer_t* buf, bool is_call);
-// Fastpath for Call / ReplyRecv; returns false to fall back to the slowpath.
-bool fastpath_call(Tcb* t);
-bool fastpath_reply_recv(Tcb* t);
+// Fastpath for Call / ReplyRecv; each falls back to the slowpath itself (a tail call) and
+// returns the context to resume.
+arch::UserContext* fastpath_call(Tcb* t);
+arch::UserContext* fastpath_reply_recv(Tcb* t);
+// The general syscall path: charge time, handle the syscall, schedule.
+arch::UserContext* slowpath_syscall(Tcb* t);
 
 // Write an invocation reply (label, MRs) into `t`'s registers / IPC buffer.
 void write_reply(Tcb* t, word_t label, const word_t* mrs, unsigned n);
