@@ -202,11 +202,8 @@ int status(const Conn& c) {
       std::cout << "you: " << s(me.value()["user"], "email") << " (" << s(me.value(), "role") << ")\n";
     std::cout << "deployments: " << deps.value().size() << "\n";
     std::vector<std::vector<std::string>> rows;
-    for (const auto& d : deps.value()) {
-      auto one = f.get("/api/v1/deployments/" + s(d, "id"));
-      const json& dj = one ? one.value() : d;
-      rows.push_back({s(dj, "id"), s(dj, "name"), s(dj, "project_id"), s(dj, "device_count"), s(dj, "online_count")});
-    }
+    for (const auto& d : deps.value())
+      rows.push_back({s(d, "id"), s(d, "name"), s(d, "project_id"), s(d, "device_count"), s(d, "online_count")});
     if (!rows.empty()) print_table({"ID", "NAME", "PROJECT", "DEVICES", "ONLINE"}, rows);
     std::vector<std::vector<std::string>> active;
     for (const auto& r : rollouts.value()["items"]) {

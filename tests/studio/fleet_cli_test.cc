@@ -1,0 +1,249 @@
+// End-to-end tests of the `keel` Fleet commands against a real keel-fleet (studio mode, SQLite
+// in a temporary directory, a free loopback port), started and stopped by the test.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "cli_runner.h"
+#include "fleet_client.h"
+
+namespace keel::studio::testing {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kManifest = R"([system]
+name = "plant"
+version = "2.0.0"
+
+[[component]]
+name = "pump"
+image = "pump.elf"
+)";
+
+class FleetCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::filesystem::create_directory(dir / "data");
+    fleet_ = std::make_unique<Spawned>(
+        KEEL_FLEET,
+        std::vector<std::string>{"--mode", "studio", "--data-dir", dir / "data", "--port", "0", "--print-port",
+                                 "--log-level", "warn", "--threads", "2"},
+        dir / "fleet.log");
+    port_ = fleet_->first_line(30000);
+    ASSERT_FALSE(port_.empty()) << "keel-fleet did not start: " << read_text(dir / "fleet.log");
+    url_ = "http://127.0.0.1:" + port_;
+  }
+
+  RunResult keel(const std::vector<std::string>& args) {
+    return run_program(KEEL_CLI, args, dir.path(), {{"KEEL_CONFIG", dir / "config.json"}, {"HOME", dir.path()}});
+  }
+  RunResult ok(const std::vector<std::string>& args) {
+    auto r = keel(args);
+    EXPECT_EQ(r.status, 0) << "keel " << (args.empty() ? "" : args[0]) << " failed:\n" << r.out << r.err;
+    return r;
+  }
+  json ok_json(std::vector<std::string> args) {
+    args.push_back("--json");
+    auto r = ok(args);
+    auto j = json::parse(r.out, nullptr, false);
+    EXPECT_FALSE(j.is_discarded()) << r.out;
+    return j;
+  }
+  void expect_fail(const RunResult& r, const std::string& needle, int status = 1) {
+    EXPECT_EQ(r.status, status) << r.out << r.err;
+    EXPECT_NE(r.err.find(needle), std::string::npos) << "stderr was: " << r.err;
+  }
+  // What a device would report once the device link exists (update-report endpoint).
+  void report(int64_t device, int64_t rollout, const std::string& status) {
+    FleetClient c(parse_url(url_).value(), "");
+    auto r = c.post("/api/v1/devices/" + std::to_string(device) + "/update-report",
+                    {{"rollout_id", rollout}, {"status", status}});
+    ASSERT_TRUE(r.ok()) << r.error().describe();
+  }
+  std::vector<int64_t> updating(int64_t rollout) {
+    FleetClient c(parse_url(url_).value(), "");
+    auto r = c.get("/api/v1/rollouts/" + std::to_string(rollout) + "/targets?status=in_progress");
+    std::vector<int64_t> out;
+    if (r.ok())
+      for (const auto& t : r.value()["items"]) out.push_back(t["device_id"].get<int64_t>());
+    return out;
+  }
+  // Project with a trusted key, a deployment with `n` devices, and a signed release uploaded.
+  struct World {
+    int64_t project, deployment, release;
+    std::vector<int64_t> devices;
+  };
+  World make_world(int n) {
+    World w{};
+    ok({"login", "--url", url_});
+    w.project = ok_json({"projects", "create", "--name", "plant"})["id"].get<int64_t>();
+    ok({"keygen", "-o", "dev.key", "--comment", "release key"});
+    ok({"keys", "add", "--project", std::to_string(w.project), "dev.pub"});
+    w.deployment = ok_json({"deployments", "create", "--project", std::to_string(w.project), "--name", "site-a"})["id"]
+                       .get<int64_t>();
+    for (int i = 0; i < n; ++i) {
+      std::string t = "t" + std::to_string(i), d = "d" + std::to_string(i);
+      ok({"keygen", "--kind", "tunnel", "-o", t + ".key"});
+      ok({"keygen", "--kind", "device", "-o", d + ".key"});
+      auto j = ok_json({"devices", "register", "--deployment", std::to_string(w.deployment), "--name",
+                        "pump-" + std::to_string(i), "--tunnel-key", t + ".pub", "--identity-key", d + ".pub"});
+      w.devices.push_back(j["id"].get<int64_t>());
+    }
+    write_bytes(dir / "m.toml", kManifest);
+    write_bytes(dir / "pump.elf", fake_elf("pump firmware"));
+    ok({"release", "m.toml", "-o", "r.krel", "--created-at", "1790000000"});
+    ok({"sign", "r.krel", "-k", "dev.key"});
+    w.release = ok_json({"releases", "upload", "r.krel", "--project", std::to_string(w.project)})["id"].get<int64_t>();
+    return w;
+  }
+
+  TempDir dir;
+  std::unique_ptr<Spawned> fleet_;
+  std::string port_, url_;
+};
+
+TEST_F(FleetCli, LoginStoresTheUrlInAPrivateConfigFile) {
+  auto r = ok({"login", "--url", url_});
+  EXPECT_NE(r.out.find("studio mode"), std::string::npos) << r.out;
+  struct stat st {};
+  ASSERT_EQ(::stat((dir / "config.json").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_NE(read_text(dir / "config.json").find(url_), std::string::npos);
+  auto s = ok({"status"});
+  EXPECT_NE(s.out.find("studio mode"), std::string::npos) << s.out;
+  ASSERT_EQ(::chmod((dir / "config.json").c_str(), 0644), 0);
+  expect_fail(keel({"status"}), "chmod 600");
+  ASSERT_EQ(::chmod((dir / "config.json").c_str(), 0600), 0);
+  ok({"logout"});
+  expect_fail(keel({"status"}), "not logged in");
+}
+
+TEST_F(FleetCli, LoginAndConnectionErrors) {
+  expect_fail(keel({"login", "--url", "http://127.0.0.1:1"}), "cannot connect to Fleet");
+  expect_fail(keel({"login", "--url", "https://fleet.example"}), "https URLs are not supported");
+  expect_fail(keel({"login", "--url", "fleet"}), "must start with http://");
+  expect_fail(keel({"login", "--url", "http://127.0.0.1:99999"}), "bad host or port");
+  EXPECT_FALSE(std::filesystem::exists(dir / "config.json"));
+  expect_fail(keel({"devices", "list", "--url", "http://127.0.0.1:1"}), "cannot connect");
+}
+
+TEST_F(FleetCli, KeysDevicesAndReleasesAreCheckedBeforeTheyAreSent) {
+  auto w = make_world(3);
+  std::string P = std::to_string(w.project), D = std::to_string(w.deployment);
+  expect_fail(keel({"keys", "add", "--project", P, "dev.key"}), "PRIVATE key file and will not be sent");
+  expect_fail(keel({"keys", "add", "--project", P, "t0.pub"}), "signing keys only");
+  expect_fail(keel({"devices", "register", "--deployment", D, "--name", "x", "--tunnel-key", "d0.pub", "--identity-key", "d1.pub"}),
+              "is a device key; a tunnel key is needed");
+  expect_fail(keel({"devices", "register", "--deployment", D, "--name", "x", "--tunnel-key", "t0.key", "--identity-key", "d1.pub"}),
+              "PRIVATE key file");
+  // The server checks what only it can: the same tunnel key twice, an unknown deployment.
+  expect_fail(keel({"devices", "register", "--deployment", D, "--name", "dup", "--tunnel-key", "t0.pub", "--identity-key", "d0.pub"}),
+              "Fleet answered 409");
+  expect_fail(keel({"devices", "register", "--deployment", "999", "--name", "x", "--tunnel-key", "t0.pub", "--identity-key", "d0.pub"}),
+              "Fleet answered 404");
+
+  auto list = ok({"devices", "list", "--deployment", D});
+  EXPECT_NE(list.out.find("3 device(s)"), std::string::npos) << list.out;
+  EXPECT_NE(list.out.find("pump-2"), std::string::npos);
+  auto devs = ok_json({"devices", "list"});
+  ASSERT_EQ(devs.size(), 3u);
+  EXPECT_TRUE(devs[0]["tunnel_address"].is_string());
+
+  // Upload: unsigned and corrupt files are stopped locally; an untrusted signer by Fleet.
+  ok({"release", "m.toml", "-o", "unsigned.krel", "--created-at", "1790000001", "--version", "2.0.1"});
+  expect_fail(keel({"releases", "upload", "unsigned.krel", "--project", P}), "is not signed");
+  write_bytes(dir / "junk.krel", "KEELREL junk");
+  expect_fail(keel({"releases", "upload", "junk.krel", "--project", P}), "is not a valid release");
+  ok({"keygen", "-o", "stranger.key"});
+  ok({"sign", "unsigned.krel", "-k", "stranger.key"});
+  auto up = keel({"releases", "upload", "unsigned.krel", "--project", P});
+  expect_fail(up, "Fleet answered 4");
+  EXPECT_NE(up.err.find("uploading unsigned.krel: 100%"), std::string::npos) << up.err;
+  auto rel = ok({"releases", "list", "--project", P});
+  EXPECT_NE(rel.out.find("2.0.0"), std::string::npos) << rel.out;
+  EXPECT_EQ(rel.out.find("2.0.1"), std::string::npos) << "an untrusted release was stored";
+}
+
+TEST_F(FleetCli, UploadShowsProgress) {
+  ok({"login", "--url", url_});
+  auto p = ok_json({"projects", "create", "--name", "big"})["id"].get<int64_t>();
+  ok({"keygen", "-o", "dev.key"});
+  ok({"keys", "add", "--project", std::to_string(p), "dev.pub"});
+  write_bytes(dir / "m.toml", kManifest);
+  write_bytes(dir / "pump.elf", fake_elf(std::string(3 << 20, 'x')));  // 3 MiB: many chunks
+  ok({"release", "m.toml", "-o", "big.krel", "--created-at", "1"});
+  ok({"sign", "big.krel", "-k", "dev.key"});
+  auto r = ok({"releases", "upload", "big.krel", "--project", std::to_string(p)});
+  for (const char* step : {"  0%", " 10%", " 50%", "100% (3.0 MiB / 3.0 MiB)"})
+    EXPECT_NE(r.err.find(std::string("uploading big.krel: ") + step), std::string::npos) << step << "\n" << r.err;
+  EXPECT_NE(r.out.find("uploaded release"), std::string::npos);
+}
+
+TEST_F(FleetCli, UpdateOneDeviceAndWatchIt) {
+  auto w = make_world(2);
+  auto j = ok_json({"update", "start", "--device", std::to_string(w.devices[0]), "--release", std::to_string(w.release)});
+  int64_t rid = j["id"].get<int64_t>();
+  EXPECT_EQ(j["total"], 1);
+  auto pending = keel({"rollout", "watch", std::to_string(rid), "--interval", "0.1", "--timeout", "0.3"});
+  EXPECT_EQ(pending.status, 3) << pending.out << pending.err;
+  EXPECT_NE(pending.out.find("0/1: 0 succeeded, 0 failed, 1 updating"), std::string::npos) << pending.out;
+  report(w.devices[0], rid, "succeeded");
+  auto done = keel({"rollout", "watch", std::to_string(rid), "--interval", "0.1", "--timeout", "20"});
+  EXPECT_EQ(done.status, 0) << done.out << done.err;
+  EXPECT_NE(done.out.find("succeeded  batch"), std::string::npos) << done.out;
+  EXPECT_NE(done.out.find("1/1: 1 succeeded"), std::string::npos) << done.out;
+  auto devs = ok_json({"devices", "list", "--deployment", std::to_string(w.deployment)});
+  int running = 0;
+  for (const auto& d : devs) running += d["current_release_id"] == w.release;
+  EXPECT_EQ(running, 1);
+  expect_fail(keel({"update", "start", "--release", "1"}), "exactly one of --device or --deployment");
+  expect_fail(keel({"update", "start", "--device", "1", "--release", "1", "--batches", "50,100"}), "deployment rollout");
+}
+
+TEST_F(FleetCli, PhasedRolloutWithPauseResumeAndCancel) {
+  auto w = make_world(4);
+  std::string D = std::to_string(w.deployment), R = std::to_string(w.release);
+  auto start = ok({"rollout", "start", "--deployment", D, "--release", R, "--batches", "50,100"});
+  EXPECT_NE(start.out.find("started rollout"), std::string::npos) << start.out;
+  auto list = ok_json({"rollout", "list", "--deployment", D});
+  ASSERT_EQ(list.size(), 1u);
+  int64_t rid = list[0]["id"].get<int64_t>();
+  std::string id = std::to_string(rid);
+  expect_fail(keel({"rollout", "start", "--deployment", D, "--release", R}), "already has an active rollout");
+
+  auto first = updating(rid);
+  ASSERT_EQ(first.size(), 2u);  // 50 % of 4
+  auto paused = ok({"rollout", "pause", id});
+  EXPECT_NE(paused.out.find("paused"), std::string::npos) << paused.out;
+  for (auto d : first) report(d, rid, "succeeded");
+  EXPECT_TRUE(updating(rid).empty()) << "a paused rollout started the next batch";
+  auto resumed = ok({"rollout", "resume", id});
+  EXPECT_NE(resumed.out.find("batch 2/2"), std::string::npos) << resumed.out;
+  auto second = updating(rid);
+  ASSERT_EQ(second.size(), 2u);
+  for (auto d : second) report(d, rid, "succeeded");
+  auto done = keel({"rollout", "watch", id, "--interval", "0.1", "--timeout", "20"});
+  EXPECT_EQ(done.status, 0) << done.out << done.err;
+  EXPECT_NE(done.out.find("[####################] 4/4: 4 succeeded"), std::string::npos) << done.out;
+
+  // A second rollout, cancelled: watch reports it and exits 1.
+  auto again = ok_json({"rollout", "start", "--deployment", D, "--release", R, "--batches", "25,100"});
+  std::string id2 = std::to_string(again["id"].get<int64_t>());
+  auto cancelled = ok({"rollout", "cancel", id2});
+  EXPECT_NE(cancelled.out.find("cancelled"), std::string::npos) << cancelled.out;
+  auto w2 = keel({"rollout", "watch", id2, "--interval", "0.1", "--timeout", "20"});
+  EXPECT_EQ(w2.status, 1) << w2.out;
+  EXPECT_NE(w2.out.find("rollout " + id2 + " cancelled"), std::string::npos) << w2.out;
+
+  auto st = ok({"status"});
+  EXPECT_NE(st.out.find("site-a"), std::string::npos) << st.out;
+  EXPECT_NE(st.out.find("active rollouts: 0"), std::string::npos) << st.out;
+  expect_fail(keel({"rollout", "pause", "9999"}), "Fleet answered 404");
+  expect_fail(keel({"rollout", "start", "--deployment", D, "--release", R, "--batches", "50,40"}), "Fleet answered 400");
+}
+
+}  // namespace
+}  // namespace keel::studio::testing
