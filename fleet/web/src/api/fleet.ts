@@ -67,6 +67,11 @@ export const fleet = {
   device: (id: number) => api.get<Device>(`/devices/${id}`),
   registerDevice: (deploymentId: number, body: { name: string; tunnel_public_key: string; identity_public_key: string }) =>
     api.post<Device>('/devices', { deployment_id: deploymentId, ...body }),
+  moveDevice: (id: number, deploymentId: number) => api.post<Device>(`/devices/${id}/move`, { deployment_id: deploymentId }),
+  repurposeDevice: (id: number, body: { deployment_id: number; name?: string; tunnel_public_key: string; identity_public_key: string }) =>
+    api.post<Device>(`/devices/${id}/repurpose`, body),
+  allDeployments: (cursor?: Cursor) => api.get<Paged<Deployment>>('/deployments', page(cursor, 200)),
+  allProjects: (cursor?: Cursor) => api.get<Paged<Project>>('/projects', page(cursor, 200)),
   decommissionDevice: (id: number) => api.post<Device>(`/devices/${id}/decommission`, {}),
   deviceCommands: (id: number, cursor?: Cursor) => api.get<Paged<DeviceCommand>>(`/devices/${id}/commands`, page(cursor)),
   // Serial output and trace events arrive over the device link; a server without those endpoints

@@ -1,11 +1,11 @@
 import { useState } from 'preact/hooks';
 import { ApiError } from '../api/client';
 import { all, fleet, isMissingEndpoint } from '../api/fleet';
-import type { Release } from '../api/models';
+import type { Deployment, Device, Project, Release } from '../api/models';
 import { ManifestGraph } from '../graph/ManifestGraph';
 import { href, navigate } from '../router';
 import { canWrite, useSession } from '../session';
-import { DefList, Empty, ErrorBox, Field, FormModal, Notice, Page, Section, Spinner, StatusBadge } from '../ui/components';
+import { DefList, Empty, ErrorBox, Field, FormModal, Notice, Page, Section, Spinner, StatusBadge, TextInput } from '../ui/components';
 import { dateTime, timeAgo } from '../ui/format';
 import { useAsync, useInterval } from '../ui/hooks';
 import { useCrumbs } from './crumbs';
@@ -23,7 +23,7 @@ export function DevicePage(props: { id: number }) {
   const serial = useAsync(() => fleet.deviceSerial(props.id), [props.id]);
   const trace = useAsync(() => fleet.deviceTrace(props.id), [props.id]);
   const commands = useAsync(() => fleet.deviceCommands(props.id), [props.id]);
-  const [dialog, setDialog] = useState<null | 'update'>(null);
+  const [dialog, setDialog] = useState<null | 'update' | 'move' | 'repurpose'>(null);
   const [actionErr, setActionErr] = useState<unknown>(null);
   useInterval(() => {
     dev.reload();
@@ -56,13 +56,19 @@ export function DevicePage(props: { id: number }) {
         writable && !retired && (
           <>
             <button class="btn-primary" onClick={() => setDialog('update')}>Update this device</button>
+            <button class="btn-secondary" onClick={() => setDialog('move')}>Move</button>
             <button class="btn-secondary text-red-700" onClick={() => void decommission()}>Decommission</button>
           </>
-        )
+        ) || (writable && retired && <button class="btn-secondary" onClick={() => setDialog('repurpose')}>Repurpose</button>)
       }
     >
       {actionErr !== null && <ErrorBox error={actionErr} title="Action failed" />}
-      {retired && <Notice tone="warning" title="Decommissioned">This device can no longer connect. Its record is kept for the audit trail.</Notice>}
+      {retired && (
+        <Notice tone="warning" title="Decommissioned">
+          This device can no longer connect: its keys and tunnel address were released. Its record is kept for the audit trail.
+          {writable && ' To use the hardware again, repurpose it with new keys.'}
+        </Notice>
+      )}
       <div class="grid grid-cols-1 gap-6 lg:grid-cols-2">
         <Section title="Status">
           <DefList
@@ -151,8 +157,69 @@ export function DevicePage(props: { id: number }) {
         )}
       </Section>
 
+      {(dialog === 'move' || dialog === 'repurpose') && (
+        <MoveDevice device={d} repurpose={dialog === 'repurpose'} onClose={() => setDialog(null)} onDone={() => { dev.reload(); }} />
+      )}
       {dialog === 'update' && <UpdateDevice deviceId={d.id} deploymentId={d.deployment_id} onClose={() => setDialog(null)} />}
     </Page>
+  );
+}
+
+function MoveDevice(props: { device: Device; repurpose: boolean; onClose: () => void; onDone: () => void }) {
+  const targets = useAsync(async () => {
+    const [deps, projects] = await Promise.all([all<Deployment>((c) => fleet.allDeployments(c), 2000), all<Project>((c) => fleet.allProjects(c), 2000)]);
+    const pname = new Map(projects.map((p) => [p.id, p.name]));
+    return deps
+      .filter((x) => props.repurpose || x.id !== props.device.deployment_id)
+      .map((x) => ({ id: x.id, label: `${pname.get(x.project_id) ?? `project #${x.project_id}`} / ${x.name}` }))
+      .sort((a, b) => a.label.localeCompare(b.label));
+  }, [props.device.id, props.repurpose]);
+  const [to, setTo] = useState(props.repurpose ? String(props.device.deployment_id) : '');
+  const [name, setName] = useState(props.device.name);
+  const [tunnel, setTunnel] = useState('');
+  const [identity, setIdentity] = useState('');
+  return (
+    <FormModal
+      title={props.repurpose ? 'Repurpose this device' : 'Move this device'}
+      submitLabel={props.repurpose ? 'Repurpose device' : 'Move device'}
+      onClose={props.onClose}
+      intro={props.repurpose
+        ? 'The hardware gets a new identity: new keys (from the device), a new tunnel address, and a deployment. Its history stays with the old record in the audit log.'
+        : 'The device keeps its keys and tunnel address. It receives the new deployment\'s release at the next rollout there.'}
+      onSubmit={async () => {
+        const dep = Number(to);
+        if (!dep) throw new ApiError(400, 'missing', 'Choose a deployment.', 'deployment_id');
+        if (props.repurpose) await fleet.repurposeDevice(props.device.id, { deployment_id: dep, name: name.trim(), tunnel_public_key: tunnel.trim(), identity_public_key: identity.trim() });
+        else await fleet.moveDevice(props.device.id, dep);
+        props.onDone();
+      }}
+    >
+      {(fe) => (
+        <>
+          <Field id="move-deployment" label={props.repurpose ? 'Deployment' : 'Move to deployment'} hint="Deployments of this organisation." error={fe('deployment_id')}>
+            {targets.error ? <ErrorBox error={targets.error} /> : (
+              <select id="move-deployment" class="input" value={to} onChange={(e) => setTo((e.target as HTMLSelectElement).value)}>
+                <option value="">{targets.loading ? 'Loading…' : 'Choose a deployment…'}</option>
+                {(targets.data ?? []).map((t) => <option key={t.id} value={String(t.id)}>{t.label}</option>)}
+              </select>
+            )}
+          </Field>
+          {props.repurpose && (
+            <>
+              <Field id="repurpose-name" label="Device name" error={fe('name')}>
+                <TextInput id="repurpose-name" value={name} onInput={setName} error={fe('name')} />
+              </Field>
+              <Field id="repurpose-tunnel" label="New tunnel public key" error={fe('tunnel_public_key')}>
+                <TextInput id="repurpose-tunnel" value={tunnel} onInput={setTunnel} error={fe('tunnel_public_key')} mono />
+              </Field>
+              <Field id="repurpose-identity" label="New identity public key" error={fe('identity_public_key')}>
+                <TextInput id="repurpose-identity" value={identity} onInput={setIdentity} error={fe('identity_public_key')} mono />
+              </Field>
+            </>
+          )}
+        </>
+      )}
+    </FormModal>
   );
 }
 

@@ -1,0 +1,615 @@
+// API tests in studio mode (SQLite, in-process server on a loopback port): every endpoint, its
+// errors, bad input, the OpenAPI document against the route table, websocket events.
+#include <sodium.h>
+
+#include <boost/asio.hpp>
+#include <boost/beast.hpp>
+#include <boost/beast/websocket.hpp>
+#include <fstream>
+#include <set>
+
+#include "fleet_test_util.h"
+#include "keel/release/keys.h"
+
+using namespace keel::fleet;
+using namespace keel::fleet::testing;
+namespace rel = keel::release;
+
+namespace {
+
+class Api : public ::testing::Test {
+ protected:
+  void SetUp() override { srv = std::make_unique<TestServer>(TestServer::studio_config(dir.path())); }
+  void TearDown() override { srv.reset(); }
+  Resp call(const std::string& m, const std::string& t, const json& b = nullptr) { return srv->call(m, t, b); }
+  int64_t create(const std::string& t, const json& b) {
+    auto r = call("POST", t, b);
+    EXPECT_EQ(r.status, 201) << t << " " << r.body;
+    return r.j.value("id", int64_t{0});
+  }
+  int64_t project(const std::string& name = "demo") { return create("/api/v1/projects", {{"name", name}}); }
+  int64_t deployment(int64_t p, const std::string& name = "prod") {
+    return create("/api/v1/deployments", {{"project_id", p}, {"name", name}});
+  }
+  int64_t device(int64_t d, const std::string& name) {
+    return create("/api/v1/devices", {{"deployment_id", d}, {"name", name}, {"tunnel_public_key", random_key_b64()},
+                                      {"identity_public_key", random_key_b64()}});
+  }
+  int64_t upload(int64_t p, const std::vector<uint8_t>& file, int expect = 201) {
+    auto r = http(srv->port(), "POST", "/api/v1/projects/" + std::to_string(p) + "/releases", as_string(file), {},
+                  "application/octet-stream");
+    EXPECT_EQ(r.status, expect) << r.body;
+    return r.j.is_object() ? r.j.value("id", int64_t{0}) : 0;
+  }
+  void add_key(int64_t p, const rel::PrivateKey& k) {
+    auto r = call("POST", "/api/v1/projects/" + std::to_string(p) + "/keys", {{"name", "ci"}, {"public_key", public_key_text(k)}});
+    ASSERT_EQ(r.status, 201) << r.body;
+  }
+  static void expect_error(const Resp& r, int status, const std::string& code = {}) {
+    EXPECT_EQ(r.status, status) << r.body;
+    ASSERT_TRUE(r.j.is_object() && r.j.contains("error")) << r.body;
+    EXPECT_TRUE(r.j["error"]["message"].is_string());
+    EXPECT_FALSE(r.j["error"]["message"].get<std::string>().empty());
+    if (!code.empty()) {
+      EXPECT_EQ(r.j["error"]["code"], code) << r.body;
+    }
+  }
+  TempDir dir;
+  std::unique_ptr<TestServer> srv;
+};
+
+TEST_F(Api, HealthMeAndStudioIdentity) {
+  auto h = call("GET", "/api/v1/health");
+  EXPECT_EQ(h.status, 200);
+  EXPECT_EQ(h.j["mode"], "studio");
+  auto me = call("GET", "/api/v1/auth/me");
+  EXPECT_EQ(me.status, 200);
+  EXPECT_EQ(me.j["role"], "studio");
+  // Studio mode has no users, logins or tokens.
+  expect_error(call("POST", "/api/v1/auth/login", {{"email", "a@b.c"}, {"password", "x"}}), 404, "not_in_studio_mode");
+  expect_error(call("GET", "/api/v1/users"), 404, "not_in_studio_mode");
+  expect_error(call("POST", "/api/v1/tokens", {{"name", "t"}, {"scope", "read"}}), 404, "not_in_studio_mode");
+  auto orgs = call("GET", "/api/v1/organizations");
+  ASSERT_EQ(orgs.status, 200);
+  EXPECT_EQ(orgs.j["items"].size(), 1u);
+  auto sys = call("GET", "/api/v1/system");
+  EXPECT_EQ(sys.status, 200);
+  EXPECT_EQ(sys.j["fleet_tunnel_address"], "10.64.0.1");
+}
+
+TEST_F(Api, OpenApiMatchesRouteTable) {
+  auto r = call("GET", "/api/v1/openapi.json");
+  ASSERT_EQ(r.status, 200);
+  const json& doc = r.j;
+  EXPECT_EQ(doc["openapi"], "3.0.3");
+  std::set<std::string> from_doc, from_router;
+  for (auto& [path, ops] : doc["paths"].items())
+    for (auto& [m, op] : ops.items()) {
+      from_doc.insert(m + " " + path);
+      EXPECT_TRUE(op.contains("operationId"));
+      EXPECT_TRUE(op.contains("responses"));
+    }
+  std::set<std::string> op_ids;
+  for (const auto& route : srv->app().router.routes()) {
+    std::string m = method_name(route.method);
+    std::transform(m.begin(), m.end(), m.begin(), ::tolower);
+    from_router.insert(m + " " + route.path);
+    EXPECT_TRUE(op_ids.insert(route.operation_id).second) << "duplicate operationId " << route.operation_id;
+  }
+  EXPECT_EQ(from_doc, from_router);
+  // Every $ref resolves.
+  std::function<void(const json&)> walk = [&](const json& j) {
+    if (j.is_object()) {
+      for (auto& [k, v] : j.items()) {
+        if (k == "$ref") {
+          std::string ref = v.get<std::string>();
+          ASSERT_EQ(ref.rfind("#/", 0), 0u);
+          json::json_pointer ptr(ref.substr(1));
+          EXPECT_TRUE(doc.contains(ptr)) << "unresolved " << ref;
+        } else {
+          walk(v);
+        }
+      }
+    } else if (j.is_array()) {
+      for (const auto& v : j) walk(v);
+    }
+  };
+  walk(doc);
+  // Every documented path is dispatched by the router (not "no such endpoint").
+  for (const auto& route : srv->app().router.routes()) {
+    std::string path = route.path;
+    for (size_t p; (p = path.find('{')) != std::string::npos;) path.replace(p, path.find('}', p) - p + 1, "999999");
+    auto m = srv->app().router.match(route.method, path);
+    ASSERT_NE(m.route, nullptr) << path;
+    EXPECT_EQ(m.route->operation_id, route.operation_id);
+  }
+}
+
+TEST_F(Api, ProjectsCrudAndPagination) {
+  std::vector<int64_t> ids;
+  for (int k = 0; k < 5; ++k) ids.push_back(project("p" + std::to_string(k)));
+  auto page1 = call("GET", "/api/v1/projects?limit=2");
+  ASSERT_EQ(page1.status, 200);
+  ASSERT_EQ(page1.j["items"].size(), 2u);
+  std::string cur = page1.j["next_cursor"];
+  auto page2 = call("GET", "/api/v1/projects?limit=2&cursor=" + cur);
+  ASSERT_EQ(page2.j["items"].size(), 2u);
+  EXPECT_EQ(page2.j["items"][0]["id"], ids[2]);
+  auto page3 = call("GET", "/api/v1/projects?limit=2&cursor=" + page2.j["next_cursor"].get<std::string>());
+  EXPECT_EQ(page3.j["items"].size(), 1u);
+  EXPECT_TRUE(page3.j["next_cursor"].is_null());
+  expect_error(call("POST", "/api/v1/projects", {{"name", "p0"}}), 409, "conflict");
+  auto p = call("PATCH", "/api/v1/projects/" + std::to_string(ids[0]), {{"description", "the demo"}});
+  EXPECT_EQ(p.status, 200);
+  EXPECT_EQ(p.j["description"], "the demo");
+  expect_error(call("GET", "/api/v1/projects/424242"), 404, "not_found");
+  int64_t d = deployment(ids[0]);
+  expect_error(call("DELETE", "/api/v1/projects/" + std::to_string(ids[0])), 409);
+  EXPECT_EQ(call("DELETE", "/api/v1/deployments/" + std::to_string(d)).status, 204);
+  EXPECT_EQ(call("DELETE", "/api/v1/projects/" + std::to_string(ids[0])).status, 204);
+  expect_error(call("GET", "/api/v1/projects?limit=0"), 400);
+  expect_error(call("GET", "/api/v1/projects?limit=abc"), 400);
+  expect_error(call("GET", "/api/v1/projects?cursor=-1"), 400);
+}
+
+TEST_F(Api, DevicesRegisterMoveDecommissionRepurpose) {
+  int64_t p = project();
+  int64_t d1 = deployment(p, "prod"), d2 = deployment(p, "staging");
+  std::string tk = random_key_b64(), ik = random_key_b64();
+  auto r = call("POST", "/api/v1/devices", {{"deployment_id", d1}, {"name", "dev-1"}, {"tunnel_public_key", tk}, {"identity_public_key", ik}});
+  ASSERT_EQ(r.status, 201) << r.body;
+  int64_t a = r.j["id"];
+  EXPECT_EQ(r.j["tunnel_address"], "10.64.0.2");
+  EXPECT_EQ(r.j["connection"], "offline");
+  int64_t b = device(d1, "dev-2");
+  EXPECT_EQ(call("GET", "/api/v1/devices/" + std::to_string(b)).j["tunnel_address"], "10.64.0.3");
+  // Same keys again, same name again, a key used twice.
+  expect_error(call("POST", "/api/v1/devices", {{"deployment_id", d1}, {"name", "dev-3"}, {"tunnel_public_key", tk}, {"identity_public_key", random_key_b64()}}), 409);
+  expect_error(call("POST", "/api/v1/devices", {{"deployment_id", d1}, {"name", "dev-1"}, {"tunnel_public_key", random_key_b64()}, {"identity_public_key", random_key_b64()}}), 409);
+  expect_error(call("POST", "/api/v1/devices", {{"deployment_id", d1}, {"name", "dev-4"}, {"tunnel_public_key", tk}, {"identity_public_key", tk}}), 400);
+  expect_error(call("POST", "/api/v1/devices", {{"deployment_id", 999}, {"name", "x"}, {"tunnel_public_key", random_key_b64()}, {"identity_public_key", random_key_b64()}}), 404);
+  expect_error(call("POST", "/api/v1/devices", {{"deployment_id", d1}, {"name", "x"}, {"tunnel_public_key", "AAAA"}, {"identity_public_key", random_key_b64()}}), 400, "bad_key");
+  // A private key in any form is refused.
+  auto priv = rel::format_private_key(test_key(9));
+  expect_error(call("POST", "/api/v1/devices", {{"deployment_id", d1}, {"name", "x"}, {"tunnel_public_key", random_key_b64()}, {"identity_public_key", priv}}), 400, "private_key_rejected");
+  // Filters and list.
+  auto list = call("GET", "/api/v1/devices?deployment_id=" + std::to_string(d1));
+  EXPECT_EQ(list.j["items"].size(), 2u);
+  EXPECT_EQ(call("GET", "/api/v1/devices?deployment_id=" + std::to_string(d1) + "&connection=online").j["items"].size(), 0u);
+  expect_error(call("GET", "/api/v1/devices?status=bogus"), 400);
+  // Rename, move.
+  EXPECT_EQ(call("PATCH", "/api/v1/devices/" + std::to_string(a), {{"name", "renamed"}}).j["name"], "renamed");
+  auto mv = call("POST", "/api/v1/devices/" + std::to_string(a) + "/move", {{"deployment_id", d2}});
+  ASSERT_EQ(mv.status, 200) << mv.body;
+  EXPECT_EQ(mv.j["deployment_id"], d2);
+  expect_error(call("POST", "/api/v1/devices/" + std::to_string(a) + "/move", {{"deployment_id", d2}}), 409);
+  // Decommission releases keys and address; repurpose gives fresh ones.
+  auto dc = call("POST", "/api/v1/devices/" + std::to_string(a) + "/decommission");
+  ASSERT_EQ(dc.status, 200);
+  EXPECT_EQ(dc.j["status"], "decommissioned");
+  EXPECT_TRUE(dc.j["tunnel_address"].is_null());
+  expect_error(call("POST", "/api/v1/devices/" + std::to_string(a) + "/decommission"), 409);
+  expect_error(call("POST", "/api/v1/devices/" + std::to_string(a) + "/move", {{"deployment_id", d1}}), 409);
+  // The old keys are free again.
+  int64_t c = create("/api/v1/devices", {{"deployment_id", d1}, {"name", "reuse"}, {"tunnel_public_key", tk}, {"identity_public_key", ik}});
+  EXPECT_GT(c, 0);
+  auto rp = call("POST", "/api/v1/devices/" + std::to_string(a) + "/repurpose",
+                 {{"deployment_id", d1}, {"name", "second-life"}, {"tunnel_public_key", random_key_b64()}, {"identity_public_key", random_key_b64()}});
+  ASSERT_EQ(rp.status, 200) << rp.body;
+  EXPECT_EQ(rp.j["status"], "active");
+  EXPECT_FALSE(rp.j["tunnel_address"].is_null());
+  expect_error(call("POST", "/api/v1/devices/" + std::to_string(b) + "/repurpose",
+                    {{"deployment_id", d1}, {"tunnel_public_key", random_key_b64()}, {"identity_public_key", random_key_b64()}}), 409);
+  auto cmds = call("GET", "/api/v1/devices/" + std::to_string(b) + "/commands");
+  EXPECT_EQ(cmds.status, 200);
+  EXPECT_EQ(cmds.j["items"].size(), 0u);
+}
+
+TEST_F(Api, AddressPoolIPv6AndExhaustion) {
+  srv.reset();
+  Config cfg = TestServer::studio_config(dir.path() / "v6");
+  cfg.tunnel_prefix = "fd00:6b65:656c::/64";
+  srv = std::make_unique<TestServer>(cfg);
+  int64_t d = deployment(project());
+  auto r = call("GET", "/api/v1/devices/" + std::to_string(device(d, "a")));
+  EXPECT_EQ(r.j["tunnel_address"], "fd00:6b65:656c::2");
+  srv.reset();
+  cfg = TestServer::studio_config(dir.path() / "tiny");
+  cfg.tunnel_prefix = "10.9.9.0/29";  // 8 addresses: network, Fleet, 5 devices, broadcast
+  srv = std::make_unique<TestServer>(cfg);
+  d = deployment(project());
+  std::vector<int64_t> ids;
+  for (int k = 0; k < 5; ++k) ids.push_back(device(d, "d" + std::to_string(k)));
+  expect_error(call("POST", "/api/v1/devices", {{"deployment_id", d}, {"name", "full"}, {"tunnel_public_key", random_key_b64()}, {"identity_public_key", random_key_b64()}}), 409, "address_space_exhausted");
+  ASSERT_EQ(call("POST", "/api/v1/devices/" + std::to_string(ids[1]) + "/decommission").status, 200);
+  auto again = call("POST", "/api/v1/devices", {{"deployment_id", d}, {"name", "fits"}, {"tunnel_public_key", random_key_b64()}, {"identity_public_key", random_key_b64()}});
+  ASSERT_EQ(again.status, 201) << again.body;
+  EXPECT_EQ(again.j["tunnel_address"], "10.9.9.3");  // the freed address
+  EXPECT_THROW(App(TestServer::studio_config(dir.path() / "bad")).addresses.configure("10.0.0.1/8"), std::invalid_argument);
+}
+
+TEST_F(Api, SigningKeysRefusePrivateKeys) {
+  int64_t p = project();
+  std::string base = "/api/v1/projects/" + std::to_string(p) + "/keys";
+  auto k = test_key(1);
+  auto r = call("POST", base, {{"name", "ci"}, {"public_key", public_key_text(k)}});
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(r.j["key_id"], k.public_key().id_hex());
+  // Same key by base64 → conflict (same key id in the project).
+  expect_error(call("POST", base, {{"name", "again"}, {"public_key", rel::base64_encode(k.public_key().bytes)}}), 409);
+  expect_error(call("POST", base, {{"name", "p"}, {"public_key", rel::format_private_key(test_key(2))}}), 400, "private_key_rejected");
+  std::vector<uint8_t> sk(64, 7);
+  expect_error(call("POST", base, {{"name", "p"}, {"public_key", rel::base64_encode(sk)}}), 400, "private_key_rejected");
+  expect_error(call("POST", base, {{"name", "p"}, {"public_key", "-----BEGIN PRIVATE KEY-----\nabc\n"}}), 400, "private_key_rejected");
+  expect_error(call("POST", base, {{"name", "p"}, {"private_key", "abc"}, {"public_key", "x"}}), 400, "private_key_rejected");
+  expect_error(call("POST", base, {{"name", "p"}, {"secret_key", "abc"}, {"public_key", "x"}}), 400, "private_key_rejected");
+  // A tunnel key file is the wrong kind for signing.
+  std::vector<uint8_t> seed(32, 3);
+  auto tunnel = rel::PrivateKey::from_secret(rel::KeyKind::kTunnel, seed).value();
+  expect_error(call("POST", base, {{"name", "t"}, {"public_key", rel::format_public_key(tunnel.public_key())}}), 400, "wrong_key_kind");
+  auto list = call("GET", base);
+  ASSERT_EQ(list.j["items"].size(), 1u);
+  int64_t kid = list.j["items"][0]["id"];
+  EXPECT_EQ(call("DELETE", base + "/" + std::to_string(kid)).status, 204);
+  EXPECT_FALSE(call("GET", base).j["items"][0]["revoked_at"].is_null());
+}
+
+TEST_F(Api, ReleaseUploadVerifyAndReject) {
+  int64_t p = project();
+  auto good = test_key(1), other = test_key(2);
+  // No key yet: refused with advice.
+  upload(p, make_release("demo", "1.0.0", {good}), 409);
+  add_key(p, good);
+  auto file = make_release("demo", "1.0.0", {good});
+  int64_t rid = upload(p, file);
+  ASSERT_GT(rid, 0);
+  auto r = call("GET", "/api/v1/releases/" + std::to_string(rid));
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.j["name"], "demo");
+  EXPECT_EQ(r.j["version"], "1.0.0");
+  EXPECT_EQ(r.j["signed_by_key_id"], good.public_key().id_hex());
+  EXPECT_NE(r.j["manifest"].get<std::string>().find("[system]"), std::string::npos);
+  EXPECT_EQ(r.j["summary"]["components"], json({"logger", "sensor"}));
+  EXPECT_EQ(r.j["summary"]["channels"][0]["name"], "readings");
+  EXPECT_EQ(r.j["summary"]["configurable"].size(), 3u);
+  EXPECT_EQ(r.j["components"].size(), 2u);
+  EXPECT_TRUE(r.j["signing_key_active"]);
+  auto dl = call("GET", "/api/v1/releases/" + std::to_string(rid) + "/file");
+  EXPECT_EQ(dl.status, 200);
+  EXPECT_EQ(dl.body, as_string(file));
+  EXPECT_EQ(call("GET", "/api/v1/releases?project_id=" + std::to_string(p)).j["items"].size(), 1u);
+  // Same name+version again.
+  upload(p, file, 409);
+
+  auto blob_count = [&] {
+    size_t n = 0;
+    for (auto& e : std::filesystem::recursive_directory_iterator(dir.path() / "blobs"))
+      if (e.is_regular_file()) ++n;
+    return n;
+  };
+  size_t blobs_before = blob_count();
+  // Tampered component byte → hash mismatch.
+  auto tampered = make_release("demo", "1.0.1", {good}, 4096);
+  tampered[tampered.size() / 2] ^= 0x40;
+  auto t = http(srv->port(), "POST", "/api/v1/projects/" + std::to_string(p) + "/releases", as_string(tampered), {}, "application/octet-stream");
+  EXPECT_GE(t.status, 400);
+  EXPECT_LT(t.status, 500);
+  EXPECT_EQ(t.j["error"]["code"].get<std::string>().rfind("release_", 0), 0u) << t.body;
+  // Signed by a key the project does not trust.
+  auto u = http(srv->port(), "POST", "/api/v1/projects/" + std::to_string(p) + "/releases", as_string(make_release("demo", "1.0.2", {other})), {}, "application/octet-stream");
+  expect_error(u, 422, "release_untrusted");
+  // Unsigned.
+  expect_error(http(srv->port(), "POST", "/api/v1/projects/" + std::to_string(p) + "/releases", as_string(make_release("demo", "1.0.3", {})), {}, "application/octet-stream"), 422, "release_unsigned");
+  // Truncated and garbage.
+  auto trunc = make_release("demo", "1.0.4", {good});
+  trunc.resize(trunc.size() - 10);
+  auto tr = http(srv->port(), "POST", "/api/v1/projects/" + std::to_string(p) + "/releases", as_string(trunc), {}, "application/octet-stream");
+  EXPECT_EQ(tr.status, 400) << tr.body;
+  expect_error(http(srv->port(), "POST", "/api/v1/projects/" + std::to_string(p) + "/releases", "garbage garbage garbage", {}, "application/octet-stream"), 400);
+  expect_error(http(srv->port(), "POST", "/api/v1/projects/" + std::to_string(p) + "/releases", "", {}, "application/octet-stream"), 400);
+  // After revoking the key, releases signed by it are refused.
+  auto keys = call("GET", "/api/v1/projects/" + std::to_string(p) + "/keys");
+  ASSERT_EQ(call("DELETE", "/api/v1/projects/" + std::to_string(p) + "/keys/" + std::to_string(keys.j["items"][0]["id"].get<int64_t>())).status, 204);
+  upload(p, make_release("demo", "1.0.5", {good}), 409);  // no active key left
+  add_key(p, other);
+  upload(p, make_release("demo", "1.0.6", {good}), 422);
+  // Nothing of the rejected uploads was stored.
+  EXPECT_EQ(blob_count(), blobs_before);
+  EXPECT_EQ(call("GET", "/api/v1/releases").j["items"].size(), 1u);
+  EXPECT_FALSE(call("GET", "/api/v1/releases/" + std::to_string(rid)).j["signing_key_active"]);
+  // Delete: refused while referenced, then removes the blobs.
+  EXPECT_EQ(call("DELETE", "/api/v1/releases/" + std::to_string(rid)).status, 204);
+  EXPECT_EQ(blob_count(), 0u);
+  expect_error(call("GET", "/api/v1/releases/" + std::to_string(rid)), 404);
+}
+
+TEST_F(Api, OverlaysValidatedAgainstManifest) {
+  int64_t p = project(), p2 = project("other");
+  auto k = test_key(1);
+  add_key(p, k);
+  add_key(p2, k);
+  int64_t rid = upload(p, make_release("demo", "1.0.0", {k}));
+  int64_t rid2 = upload(p2, make_release("demo", "1.0.0", {k}));
+  int64_t d = deployment(p);
+  int64_t dev = device(d, "a");
+  std::string base = "/api/v1/devices/" + std::to_string(dev) + "/overlay";
+  expect_error(call("GET", base), 404);
+  auto ok = call("PUT", base, {{"release_id", rid}, {"config", {{"sensor", {{"rate_hz", 50}, {"label", "north"}}}, {"logger", {{"verbose", true}}}}}});
+  ASSERT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(ok.j["config"]["sensor"]["rate_hz"], 50);
+  expect_error(call("PUT", base, {{"release_id", rid}, {"config", {{"sensor", {{"unknown", 1}}}}}}), 400, "not_configurable");
+  auto wt = call("PUT", base, {{"release_id", rid}, {"config", {{"sensor", {{"rate_hz", "fast"}}}}}});
+  expect_error(wt, 400, "wrong_type");
+  EXPECT_EQ(wt.j["error"]["field"], "config.sensor.rate_hz");
+  expect_error(call("PUT", base, {{"release_id", rid}, {"config", {{"sensor", 5}}}}), 400);
+  expect_error(call("PUT", base, {{"release_id", rid2}, {"config", json::object()}}), 404);  // other project's release
+  std::string dbase = "/api/v1/deployments/" + std::to_string(d) + "/overlay";
+  ASSERT_EQ(call("PUT", dbase, {{"release_id", rid}, {"config", {{"logger", {{"verbose", false}}}}}}).status, 200);
+  EXPECT_EQ(call("GET", dbase).j["config"]["logger"]["verbose"], false);
+  EXPECT_EQ(call("DELETE", base).status, 204);
+  expect_error(call("DELETE", base), 404);
+  expect_error(call("DELETE", "/api/v1/releases/" + std::to_string(rid)), 409);  // the deployment overlay uses it
+}
+
+TEST_F(Api, ProxiesAllowlist) {
+  int64_t d = deployment(project());
+  std::string base = "/api/v1/deployments/" + std::to_string(d) + "/proxies";
+  auto r = call("PUT", base + "/mqtt", {{"host", "broker.example.com"}, {"port", 8883}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_EQ(call("PUT", base + "/mqtt", {{"host", "10.1.2.3"}, {"port", 1883}}).status, 200);  // replace
+  auto l = call("GET", base);
+  ASSERT_EQ(l.j["items"].size(), 1u);
+  EXPECT_EQ(l.j["items"][0]["port"], 1883);
+  expect_error(call("PUT", base + "/Bad%20Name", {{"host", "h"}, {"port", 1}}), 400);
+  expect_error(call("PUT", base + "/x", {{"host", "bad host"}, {"port", 1}}), 400);
+  expect_error(call("PUT", base + "/x", {{"host", "h"}, {"port", 70000}}), 400);
+  expect_error(call("PUT", base + "/x", {{"host", "h"}}), 400);
+  EXPECT_EQ(call("DELETE", base + "/mqtt").status, 204);
+  expect_error(call("DELETE", base + "/mqtt"), 404);
+}
+
+struct RolloutFixture : Api {
+  int64_t p = 0, d = 0, rid = 0;
+  std::vector<int64_t> devs;
+  void make(int n) {
+    p = project();
+    auto k = test_key(1);
+    add_key(p, k);
+    rid = upload(p, make_release("demo", "2.0.0", {k}));
+    d = deployment(p);
+    for (int i = 0; i < n; ++i) devs.push_back(device(d, "dev-" + std::to_string(i)));
+  }
+  std::vector<int64_t> in_progress(int64_t ro) {
+    std::vector<int64_t> out;
+    auto r = call("GET", "/api/v1/rollouts/" + std::to_string(ro) + "/targets?status=in_progress&limit=200");
+    for (const auto& t : r.j["items"]) out.push_back(t["device_id"]);
+    return out;
+  }
+  Resp report(int64_t dev, int64_t ro, const std::string& status) {
+    return call("POST", "/api/v1/devices/" + std::to_string(dev) + "/update-report",
+                {{"rollout_id", ro}, {"status", status}, {"message", status == "failed" ? "boot check failed" : ""}});
+  }
+};
+
+TEST_F(RolloutFixture, BatchesAdvanceAndComplete) {
+  make(20);
+  auto r = call("POST", "/api/v1/deployments/" + std::to_string(d) + "/rollouts", {{"release_id", rid}, {"batches", {10, 50, 100}}});
+  ASSERT_EQ(r.status, 201) << r.body;
+  int64_t ro = r.j["id"];
+  EXPECT_EQ(r.j["status"], "running");
+  EXPECT_EQ(r.j["total"], 20);
+  EXPECT_EQ(r.j["progress"]["in_progress"], 2);  // ceil(20 * 10%)
+  EXPECT_EQ(r.j["batch_progress"][1]["pending"], 8);
+  // Each device in the first batch has an update command queued.
+  auto first = in_progress(ro);
+  ASSERT_EQ(first.size(), 2u);
+  auto cmds = call("GET", "/api/v1/devices/" + std::to_string(first[0]) + "/commands");
+  ASSERT_EQ(cmds.j["items"].size(), 1u);
+  EXPECT_EQ(cmds.j["items"][0]["kind"], "update");
+  EXPECT_EQ(cmds.j["items"][0]["payload"]["release_id"], rid);
+  // A second rollout on the same deployment is refused.
+  expect_error(call("POST", "/api/v1/deployments/" + std::to_string(d) + "/rollouts", {{"release_id", rid}}), 409);
+  for (int64_t dev : first) ASSERT_EQ(report(dev, ro, "succeeded").status, 200);
+  auto g = call("GET", "/api/v1/rollouts/" + std::to_string(ro));
+  EXPECT_EQ(g.j["current_batch"], 1);
+  EXPECT_EQ(g.j["progress"]["in_progress"], 8);
+  expect_error(report(first[0], ro, "succeeded"), 409);  // not waiting for it any more
+  expect_error(report(devs.back(), ro, "succeeded"), 409);  // still pending
+  for (int round = 0; round < 3; ++round)
+    for (int64_t dev : in_progress(ro)) ASSERT_EQ(report(dev, ro, "succeeded").status, 200);
+  g = call("GET", "/api/v1/rollouts/" + std::to_string(ro));
+  EXPECT_EQ(g.j["status"], "succeeded");
+  EXPECT_EQ(g.j["progress"]["succeeded"], 20);
+  auto running = call("GET", "/api/v1/devices?release_id=" + std::to_string(rid) + "&limit=200");
+  EXPECT_EQ(running.j["items"].size(), 20u);
+  EXPECT_EQ(call("GET", "/api/v1/releases/" + std::to_string(rid)).j["device_count"], 20);
+  EXPECT_EQ(call("GET", "/api/v1/rollouts?deployment_id=" + std::to_string(d)).j["items"].size(), 1u);
+  expect_error(call("POST", "/api/v1/rollouts/" + std::to_string(ro) + "/pause"), 409);
+}
+
+TEST_F(RolloutFixture, FailureThresholdPausesThenResumeAndCancel) {
+  make(10);
+  auto r = call("POST", "/api/v1/deployments/" + std::to_string(d) + "/rollouts",
+                {{"release_id", rid}, {"batches", {50, 100}}, {"failure_threshold_percent", 20}, {"on_failure", "pause"}});
+  ASSERT_EQ(r.status, 201) << r.body;
+  int64_t ro = r.j["id"];
+  auto first = in_progress(ro);
+  ASSERT_EQ(first.size(), 5u);
+  ASSERT_EQ(report(first[0], ro, "succeeded").status, 200);
+  ASSERT_EQ(report(first[1], ro, "failed").status, 200);  // 1 of 5 started = 20%: not above
+  EXPECT_EQ(call("GET", "/api/v1/rollouts/" + std::to_string(ro)).j["status"], "running");
+  auto p2 = report(first[2], ro, "failed");  // 2 of 5 = 40% > 20%
+  EXPECT_EQ(p2.j["status"], "paused");
+  auto g = call("GET", "/api/v1/rollouts/" + std::to_string(ro));
+  EXPECT_NE(g.j["status_reason"].get<std::string>().find("threshold"), std::string::npos);
+  // Devices already updating still report while paused; no new batch starts.
+  ASSERT_EQ(report(first[3], ro, "succeeded").status, 200);
+  ASSERT_EQ(report(first[4], ro, "succeeded").status, 200);
+  EXPECT_EQ(call("GET", "/api/v1/rollouts/" + std::to_string(ro)).j["current_batch"], 0);
+  auto res = call("POST", "/api/v1/rollouts/" + std::to_string(ro) + "/resume");
+  ASSERT_EQ(res.status, 200) << res.body;
+  EXPECT_EQ(res.j["status"], "running");
+  EXPECT_EQ(res.j["current_batch"], 1);
+  EXPECT_EQ(call("POST", "/api/v1/rollouts/" + std::to_string(ro) + "/pause").j["status"], "paused");
+  auto cancel = call("POST", "/api/v1/rollouts/" + std::to_string(ro) + "/cancel");
+  EXPECT_EQ(cancel.j["status"], "cancelled");
+  EXPECT_EQ(cancel.j["progress"]["cancelled"], 5);
+  auto cmds = call("GET", "/api/v1/devices/" + std::to_string(devs.back()) + "/commands");
+  EXPECT_EQ(cmds.j["items"][0]["status"], "cancelled");
+  expect_error(call("POST", "/api/v1/rollouts/" + std::to_string(ro) + "/resume"), 409);
+}
+
+TEST_F(RolloutFixture, AbortOnFailureAndSingleDeviceUpdate) {
+  make(4);
+  auto r = call("POST", "/api/v1/deployments/" + std::to_string(d) + "/rollouts",
+                {{"release_id", rid}, {"batches", {50, 100}}, {"failure_threshold_percent", 0}, {"on_failure", "abort"}});
+  int64_t ro = r.j["id"];
+  auto first = in_progress(ro);
+  auto a = report(first[0], ro, "failed");
+  EXPECT_EQ(a.j["status"], "aborted");
+  EXPECT_EQ(a.j["progress"]["failed"], 1);
+  EXPECT_EQ(a.j["progress"]["cancelled"], 3);
+  // One device.
+  auto u = call("POST", "/api/v1/devices/" + std::to_string(devs[3]) + "/update", {{"release_id", rid}});
+  ASSERT_EQ(u.status, 201) << u.body;
+  EXPECT_EQ(u.j["kind"], "device");
+  int64_t one = u.j["id"];
+  expect_error(call("POST", "/api/v1/devices/" + std::to_string(devs[3]) + "/update", {{"release_id", rid}}), 409);
+  EXPECT_EQ(report(devs[3], one, "succeeded").j["status"], "succeeded");
+  EXPECT_EQ(call("GET", "/api/v1/devices/" + std::to_string(devs[3])).j["current_release_id"], rid);
+  expect_error(call("POST", "/api/v1/deployments/" + std::to_string(d) + "/rollouts", {{"release_id", rid}, {"batches", {50, 40}}}), 400);
+  expect_error(call("POST", "/api/v1/deployments/" + std::to_string(d) + "/rollouts", {{"release_id", rid}, {"batches", {50}}}), 400);
+  expect_error(call("POST", "/api/v1/deployments/" + std::to_string(d) + "/rollouts", {{"release_id", rid}, {"on_failure", "explode"}}), 400);
+  expect_error(call("POST", "/api/v1/deployments/" + std::to_string(d) + "/rollouts", {{"release_id", 777}}), 404);
+  expect_error(report(devs[0], 9999, "succeeded"), 404);
+  expect_error(call("POST", "/api/v1/devices/" + std::to_string(devs[0]) + "/update-report", {{"rollout_id", ro}, {"status", "maybe"}}), 400);
+}
+
+TEST_F(Api, AuditRecordsEveryChange) {
+  int64_t p = project();
+  int64_t d = deployment(p);
+  device(d, "x");
+  auto a = call("GET", "/api/v1/audit?limit=10");
+  ASSERT_EQ(a.status, 200);
+  ASSERT_EQ(a.j["items"].size(), 3u);
+  EXPECT_EQ(a.j["items"][0]["action"], "device.register");  // newest first
+  EXPECT_EQ(a.j["items"][0]["actor"], "studio");
+  EXPECT_EQ(a.j["items"][0]["remote"], "127.0.0.1");
+  EXPECT_EQ(a.j["items"][2]["action"], "project.create");
+  EXPECT_EQ(call("GET", "/api/v1/audit?action=deployment.create").j["items"].size(), 1u);
+  auto page = call("GET", "/api/v1/audit?limit=2");
+  auto next = call("GET", "/api/v1/audit?limit=2&cursor=" + page.j["next_cursor"].get<std::string>());
+  EXPECT_EQ(next.j["items"][0]["action"], "project.create");
+  // A failed change leaves no audit record.
+  call("POST", "/api/v1/projects", {{"name", "demo"}});
+  EXPECT_EQ(call("GET", "/api/v1/audit").j["items"].size(), 3u);
+}
+
+TEST_F(Api, BadInputGets4xxNever500) {
+  int64_t p = project();
+  std::string pp = "/api/v1/projects/" + std::to_string(p);
+  // Oversized JSON body.
+  std::string big(2 << 20, 'a');
+  auto r = http(srv->port(), "POST", "/api/v1/projects", "{\"name\":\"" + big + "\"}");
+  expect_error(r, 413, "body_too_large");
+  // Malformed JSON, wrong top-level type, wrong field types, unknown fields.
+  expect_error(http(srv->port(), "POST", "/api/v1/projects", "{\"name\": "), 400, "malformed_json");
+  expect_error(http(srv->port(), "POST", "/api/v1/projects", "[1,2]"), 400);
+  expect_error(http(srv->port(), "POST", "/api/v1/projects", "\"str\""), 400);
+  expect_error(http(srv->port(), "POST", "/api/v1/projects", "{\"name\": 12}"), 400);
+  expect_error(http(srv->port(), "POST", "/api/v1/projects", "{\"name\": null}"), 400);
+  expect_error(http(srv->port(), "POST", "/api/v1/projects", "{\"name\": \"x\", \"bogus\": 1}"), 400);
+  expect_error(http(srv->port(), "POST", "/api/v1/deployments", "{\"name\": \"x\", \"project_id\": \"1\"}"), 400);
+  expect_error(http(srv->port(), "POST", "/api/v1/deployments", "{\"name\": \"x\", \"project_id\": 1.5}"), 400);
+  expect_error(http(srv->port(), "POST", "/api/v1/deployments", "{\"name\": \"x\", \"project_id\": 99999999999999999999999}"), 400);
+  expect_error(http(srv->port(), "POST", "/api/v1/deployments", "{\"name\": \"x\", \"project_id\": -1}"), 400);
+  expect_error(http(srv->port(), "POST", "/api/v1/projects", "{\"name\": \"x\"}", {}, "text/plain"), 415);
+  // Unicode: valid UTF-8 names are fine; invalid UTF-8 and control characters are not.
+  auto u = call("POST", "/api/v1/projects", {{"name", "Überwachung — 監視 🚀"}});
+  EXPECT_EQ(u.status, 201) << u.body;
+  EXPECT_EQ(call("GET", "/api/v1/projects/" + std::to_string(u.j["id"].get<int64_t>())).j["name"], "Überwachung — 監視 🚀");
+  expect_error(http(srv->port(), "POST", "/api/v1/projects", "{\"name\": \"bad \xff\xfe utf8\"}"), 400, "malformed_json");
+  expect_error(http(srv->port(), "POST", "/api/v1/projects", "{\"name\": \"nul\\u0000byte\"}"), 400);
+  expect_error(call("POST", "/api/v1/projects", {{"name", "tab\there"}}), 400);
+  // Path tricks in names and paths.
+  for (std::string n : {"../../etc/passwd", "a/b", "..", ".", "a\\b", " lead", ""})
+    expect_error(call("POST", "/api/v1/projects", {{"name", n}}), 400);
+  expect_error(call("POST", "/api/v1/projects", {{"name", std::string(101, 'x')}}), 400);
+  expect_error(call("GET", "/api/v1/projects/..%2f..%2fetc"), 404);
+  expect_error(call("GET", "/api/v1/projects/1%00"), 400);
+  expect_error(call("GET", "/api/v1/projects/%zz"), 400);
+  expect_error(call("GET", "/api/v1/projects/-1"), 404);
+  expect_error(call("GET", "/api/v1/projects/99999999999999999999999"), 404);
+  expect_error(call("GET", "/api/v1/nothing"), 404);
+  auto m = call("PUT", "/api/v1/projects");
+  expect_error(m, 405, "method_not_allowed");
+  EXPECT_NE(m.header("allow").find("GET"), std::string::npos);
+  expect_error(call("GET", "/api/v1/devices?deployment_id=abc"), 400);
+  expect_error(call("GET", "/api/v1/devices?deployment_id=" + std::string(30, '9')), 400);
+  expect_error(call("GET", "/api/v1/audit?cursor=%ff"), 400);
+  // Deep nesting and huge arrays inside a valid-size body.
+  std::string deep(5000, '[');
+  auto dr = http(srv->port(), "POST", "/api/v1/projects", deep);
+  EXPECT_GE(dr.status, 400);
+  EXPECT_LT(dr.status, 500);
+  json arr = json::array();
+  for (int k = 0; k < 1000; ++k) arr.push_back(k);
+  expect_error(call("POST", "/api/v1/deployments/1/rollouts", {{"release_id", 1}, {"batches", arr}}), 400);
+  // Malformed HTTP.
+  EXPECT_NE(raw_http(srv->port(), "GARBAGE\r\n\r\n").find("400"), std::string::npos);
+  EXPECT_NE(raw_http(srv->port(), "GET / HTTP/1.1\r\nHost: x\r\n" + std::string(20000, 'h') + ": y\r\n\r\n").find("431"), std::string::npos);
+  // Oversized release upload (limit lowered for the test).
+  srv.reset();
+  Config cfg = TestServer::studio_config(dir.path());
+  cfg.max_upload = 1 << 20;
+  srv = std::make_unique<TestServer>(cfg);
+  std::string blob(3 << 20, 'x');
+  expect_error(http(srv->port(), "POST", pp + "/releases", blob, {}, "application/octet-stream"), 413, "body_too_large");
+  // The server is still healthy.
+  EXPECT_EQ(call("GET", "/api/v1/health").status, 200);
+}
+
+TEST_F(Api, StaticFilesAndNoticePage) {
+  auto n = http(srv->port(), "GET", "/");
+  EXPECT_EQ(n.status, 200);
+  srv.reset();
+  Config cfg = TestServer::studio_config(dir.path());
+  cfg.web_dir = dir.path() / "dist";
+  std::filesystem::create_directories(cfg.web_dir / "assets");
+  { std::ofstream(cfg.web_dir / "index.html") << "<html>app</html>"; }
+  { std::ofstream(cfg.web_dir / "assets" / "app.js") << "console.log(1)"; }
+  { std::ofstream(dir.path() / "secret.txt") << "top secret"; }
+  srv = std::make_unique<TestServer>(cfg);
+  EXPECT_EQ(http(srv->port(), "GET", "/").body, "<html>app</html>");
+  auto js = http(srv->port(), "GET", "/assets/app.js");
+  EXPECT_EQ(js.body, "console.log(1)");
+  EXPECT_EQ(js.header("content-type"), "text/javascript");
+  EXPECT_EQ(http(srv->port(), "GET", "/devices/42").body, "<html>app</html>");  // client-side route
+  EXPECT_EQ(http(srv->port(), "GET", "/nope.js").status, 404);
+  for (std::string t : {"/../secret.txt", "/%2e%2e/secret.txt", "/assets/..%2f..%2fsecret.txt", "/.hidden"}) {
+    auto r = http(srv->port(), "GET", t);
+    EXPECT_EQ(r.body.find("top secret"), std::string::npos) << t;
+  }
+  EXPECT_EQ(http(srv->port(), "POST", "/", "{}").status, 405);
+  EXPECT_EQ(js.header("x-content-type-options"), "nosniff");
+}
+
+TEST_F(Api, WebsocketEventsStream) {
+  namespace asio = boost::asio;
+  namespace ws = boost::beast::websocket;
+  asio::io_context ioc;
+  ws::stream<asio::ip::tcp::socket> s(ioc);
+  s.next_layer().connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), srv->port()));
+  s.handshake("127.0.0.1:" + std::to_string(srv->port()), "/api/v1/events");
+  project("live");
+  boost::beast::flat_buffer buf;
+  s.read(buf);
+  json ev = json::parse(boost::beast::buffers_to_string(buf.data()));
+  EXPECT_EQ(ev["action"], "project.create");
+  EXPECT_EQ(ev["target_type"], "project");
+  s.close(ws::close_code::normal);
+  // Without Upgrade the endpoint explains itself.
+  expect_error(call("GET", "/api/v1/events"), 426);
+}
+
+}  // namespace
