@@ -278,6 +278,29 @@ TEST_F(IpcTest, FaultReplyThroughReplyRecvOnANotification) {
   EXPECT_EQ(g_current, f);
 }
 
+TEST_F(IpcTest, CapFaultReplyRestartsTheSyscall) {
+  Tcb* t = nullptr;
+  word_t tt = make_thread(200, 1000, 1000, &t);
+  word_t fep = mint(ep_, 0xcf);
+  ASSERT_EQ(invoke(tt, KEEL_TCB_SET_SPACE, {0, 0}, {fep, KEEL_CAP_INIT_CNODE, KEEL_CAP_INIT_VSPACE}), 0u);
+  word_t empty = free_slot();
+  sys(KEEL_SYS_RECV, ep_, 0, {}, reply_);  // root handles faults; t runs
+  ASSERT_EQ(g_current, t);
+  sys(KEEL_SYS_SEND, empty, keel_msginfo_new(4, 0, 0, 0));
+  ASSERT_EQ(g_current, root());
+  EXPECT_EQ(keel_msginfo_label(root()->ctx.x[1]), KEEL_FAULT_CAP);
+  EXPECT_EQ(root()->ctx.x[2 + KEEL_CAP_FAULT_ADDR], empty);
+  EXPECT_EQ(root()->ctx.x[2 + KEEL_CAP_FAULT_LOOKUP_FAILURE_TYPE], KEEL_LOOKUP_MISSING_CAPABILITY);
+  // The handler fixes the CSpace (a notification in the slot) and replies: the Send runs again
+  // and signals it.
+  word_t n = free_slot();
+  ASSERT_EQ(retype(KEEL_OBJ_NOTIFICATION, 0, n), 0u);
+  ASSERT_EQ(invoke(KEEL_CAP_INIT_CNODE, KEEL_CNODE_MINT, {empty, 64, n, 64, KEEL_RIGHTS_ALL, 0x42}, {KEEL_CAP_INIT_CNODE}), 0u);
+  sys(KEEL_SYS_REPLY_RECV, ep_, keel_msginfo_new(0, 0, 0, 0), {}, reply_);
+  EXPECT_EQ(slot(n)->cap.as<Notification>()->word, 0x42u);
+  EXPECT_EQ(g_current, t);
+}
+
 TEST_F(IpcTest, FaultWithoutHandlerSuspends) {
   Tcb* t = nullptr;
   make_thread(200, 1000, 1000, &t);

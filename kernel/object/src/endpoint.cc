@@ -261,6 +261,9 @@ static void fault_reply(Tcb* caller, Tcb* replier) {
   keel_ipc_buffer_t* buf = len > KEEL_MSG_REGISTERS_IN_CPU ? tcb_ipc_buffer(replier) : nullptr;
   arch::UserContext& c = caller->ctx;
   keel_fault_type_t type = caller->fault.type;
+  // A cap fault, or a timeout taken on syscall entry, happened before the syscall ran: resuming
+  // re-executes it (seL4 restarts the faulting syscall the same way).
+  bool restart = type == KEEL_FAULT_CAP || (type == KEEL_FAULT_TIMEOUT && caller->fault.w[2] != 0);
   caller->fault.type = KEEL_FAULT_NULL;
   if (type == KEEL_FAULT_UNKNOWN_SYSCALL && label == 0) {
     word_t* regs[12] = {&c.x[0], &c.x[1], &c.x[2], &c.x[3], &c.x[4], &c.x[5], &c.x[6], &c.x[7],
@@ -272,7 +275,8 @@ static void fault_reply(Tcb* caller, Tcb* replier) {
     for (word_t i = 0; i < len && i < 3; ++i) *regs[i] = tcb_get_mr(replier, buf, static_cast<unsigned>(i));
     arch::context_sanitize(&c);
   }
-  caller->state = label == 0 ? ThreadState::kRunning : ThreadState::kInactive;
+  if (label != 0) caller->state = ThreadState::kInactive;
+  else caller->state = restart ? ThreadState::kRestart : ThreadState::kRunning;
 }
 
 void do_reply(Tcb* replier, Reply* reply) {

@@ -9,6 +9,7 @@
 
 namespace keel::kernel {
 
+extern bool g_in_syscall;
 Tcb* g_current;
 SchedContext* g_current_sc;
 word_t g_rq_bitmap[(KEEL_MAX_PRIO + 1) / 64];
@@ -180,6 +181,7 @@ static void sc_deplete(SchedContext* sc, ticks_t now) {
       t->fault.type = KEEL_FAULT_TIMEOUT;
       t->fault.w[0] = sc->badge;
       t->fault.w[1] = ticks_to_us(sc->consumed);
+      t->fault.w[2] = g_in_syscall ? 1 : 0;  // its syscall has not run yet
       sc->consumed = 0;
       send_fault(t, true);
     }
