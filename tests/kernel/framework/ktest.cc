@@ -43,6 +43,8 @@ constexpr unsigned kStackBytes = 16384;
 alignas(16) char g_stacks[kMaxThreads][kStackBytes];
 Thread g_threads[kMaxThreads];
 unsigned g_thread_count;
+Thread* g_sleeper;      // this test's sleep_us helper (made on first use)
+unsigned g_fail_lines;  // failure lines printed by this test
 
 keel_word_t object_bits(keel_word_t type, keel_word_t size_bits) {
   switch (type) {
@@ -78,6 +80,7 @@ void cleanup_after_test() {
   g_slot_next = g_slot_first;
   g_va_next = kVaBase;
   g_thread_count = 0;
+  g_sleeper = nullptr;
 }
 
 extern "C" [[noreturn]] void ktest_thread_entry(Thread* t) {
@@ -87,16 +90,28 @@ extern "C" [[noreturn]] void ktest_thread_entry(Thread* t) {
   for (;;) keel_yield();  // unreachable unless Suspend failed
 }
 
+// One sleeper thread per test serves every sleep_us: it waits for a request (arg[1]), then
+// yields until the deadline (arg[0]) — each Yield blocks it until its next refill — and signals
+// the test thread (arg[2]).
 void sleeper(Thread* t) {
-  keel_word_t deadline = t->arg[0];
-  while (now_ticks() < deadline) keel_yield();
-  keel_signal(t->arg[1]);
+  for (;;) {
+    keel_word_t w = 0;
+    keel_wait(t->arg[1], &w);
+    while (now_ticks() < t->arg[0]) keel_yield();
+    keel_signal(t->arg[2]);
+  }
 }
+
 
 }  // namespace
 
 void fail(const char* file, int line, const char* fmt, ...) {
   g_failed = true;
+  // A failure in a loop must not flood the console (or take minutes to print).
+  if (++g_fail_lines > 20) {
+    if (g_fail_lines == 21) keel_printf("  (further failures of this test not shown)\n");
+    return;
+  }
   const char* base = file;
   for (const char* p = file; *p != '\0'; ++p)
     if (*p == '/') base = p + 1;
@@ -381,23 +396,32 @@ void reply_to(keel_cptr_t reply, keel_word_t info) {
 }
 
 void sleep_us(keel_word_t us) {
-  keel_cptr_t ntfn = alloc_obj(KEEL_OBJ_NOTIFICATION);
-  if (ntfn == 0) return;
-  ThreadOpts o;
-  o.priority = kTestPriority + 2;
-  o.budget_us = 50;
-  o.period_us = us / 4 > 1000 ? us / 4 : 1000;
-  o.start = false;
-  Thread* t = spawn(sleeper, now_ticks() + us * ticks_per_second() / 1000000, o);
-  if (t == nullptr) return;
-  // Badged: Keel drops a badge-0 signal when nobody waits yet (see ntfn_unbadged_signal_is_not_lost).
-  t->arg[1] = mint(ntfn, KEEL_RIGHTS_ALL, 1);
-  if (keel_tcb_resume(t->tcb) != KEEL_NO_ERROR) {
-    fail(__FILE__, __LINE__, "resume of the sleeper failed");
-    return;
+  if (g_sleeper == nullptr) {
+    keel_cptr_t req = alloc_obj(KEEL_OBJ_NOTIFICATION);
+    keel_cptr_t done = alloc_obj(KEEL_OBJ_NOTIFICATION);
+    if (req == 0 || done == 0) return;
+    ThreadOpts o;
+    o.priority = kTestPriority + 2;
+    o.budget_us = 50;
+    o.period_us = 1000;
+    o.start = false;
+    Thread* t = spawn(sleeper, o);
+    if (t == nullptr) return;
+    // Badged: a signal is then never mistaken for "no signal" whatever the kernel does with
+    // badge 0, and the test thread's Wait on `done` returns the badge.
+    t->arg[1] = mint(req, KEEL_RIGHTS_ALL, 1);
+    t->arg[2] = mint(done, KEEL_RIGHTS_ALL, 1);
+    t->arg[3] = done;
+    if (keel_tcb_resume(t->tcb) != KEEL_NO_ERROR) {
+      fail(__FILE__, __LINE__, "resume of the sleeper failed");
+      return;
+    }
+    g_sleeper = t;
   }
+  g_sleeper->arg[0] = now_ticks() + us * ticks_per_second() / 1000000;
+  keel_signal(g_sleeper->arg[1]);
   keel_word_t badge = 0;
-  keel_wait(ntfn, &badge);
+  keel_wait(g_sleeper->arg[3], &badge);
 }
 
 bool init(const keel_boot_info_t* bi) {
@@ -421,7 +445,10 @@ bool init(const keel_boot_info_t* bi) {
   return true;
 }
 
-void begin_test() { g_failed = false; }
+void begin_test() {
+  g_failed = false;
+  g_fail_lines = 0;
+}
 void end_test() { cleanup_after_test(); }
 
 }  // namespace ktest

@@ -170,7 +170,7 @@ KTEST(fault_timeout_on_budget_exhaustion) {
   keel_cptr_t tep = mint(h.ep, KEEL_RIGHTS_ALL, 0x7e);
   ThreadOpts o;
   o.budget_us = 1000;
-  o.period_us = 1000000;  // one refill a second: the spinner runs out long before
+  o.period_us = 100000;  // one refill per 100 ms: the spinner runs out long before
   o.sc_badge = 0x5c;
   o.start = false;
   Thread* t = spawn(
@@ -186,7 +186,16 @@ KTEST(fault_timeout_on_budget_exhaustion) {
   CHECK_EQ(badge, 0x7eu);
   CHECK_EQ(keel_msginfo_label(info), KEEL_FAULT_TIMEOUT);
   CHECK_EQ(keel_get_mr(KEEL_TIMEOUT_DATA), 0x5cu);
+  CHECK(keel_get_mr(KEEL_TIMEOUT_CONSUMED) >= 1000);  // at least the budget was used
   CHECK(t->progress > 0);
+  // Reply 0: the thread resumes once its budget is refilled (period 100 ms), spins again and
+  // times out again.
+  keel_word_t p = t->progress;
+  reply_to(h.reply, keel_msginfo_new(0, 0, 0, 0));
+  wait_for(t->progress, p + 1, 1000000);
+  CHECK(t->progress > p);
+  info = keel_recv(h.ep, &badge, h.reply);
+  CHECK_EQ(keel_msginfo_label(info), KEEL_FAULT_TIMEOUT);
   CHECK_OK(keel_tcb_suspend(t->tcb));
 }
 
