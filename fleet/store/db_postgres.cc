@@ -1,5 +1,6 @@
 // PostgreSQL backend (fleet mode) via libpqxx 6. Parameters are sent as text with unspecified
 // type, so the server infers each one from its context in the statement.
+#include <algorithm>
 #include <pqxx/pqxx>
 
 #include "db.h"
@@ -23,7 +24,17 @@ class PgDb final : public Db {
 
   Dialect dialect() const override { return Dialect::postgres; }
 
-  Rows query(std::string_view sql, const std::vector<Value>& params) override {
+  Rows query(std::string_view sql, const std::vector<Value>& all_params) override {
+    // PostgreSQL refuses parameters a statement does not use; SQLite ignores them. Pass only up to
+    // the highest $N in the text so both behave alike.
+    size_t used = 0;
+    for (size_t i = 0; i + 1 < sql.size(); ++i) {
+      if (sql[i] != '$' || sql[i + 1] < '0' || sql[i + 1] > '9') continue;
+      size_t n = 0, j = i + 1;
+      while (j < sql.size() && sql[j] >= '0' && sql[j] <= '9') n = n * 10 + static_cast<size_t>(sql[j++] - '0');
+      used = std::max(used, n);
+    }
+    std::vector<Value> params(all_params.begin(), all_params.begin() + static_cast<long>(std::min(used, all_params.size())));
     std::vector<std::string> storage;
     storage.reserve(params.size());
     std::vector<const char*> ptrs;
