@@ -126,11 +126,14 @@ void TimerWheel::unlink(uint32_t id) {
 void TimerWheel::schedule(uint32_t id, uint64_t at) {
   unlink(id);
   if (!at) return;
-  // Never file in the past: the slot being served next is the earliest.
-  if (at / tick_ <= current_tick_) at = (current_tick_ + 1) * tick_;
+  // File under the first tick boundary at or after `at`: advance() serves the slot of tick T once,
+  // when now reaches T * tick, so an entry due later inside tick T (say T * tick + 15 ms) would be
+  // passed over and wait a whole turn. Never file in the past: the next slot is the earliest.
+  uint64_t t = at / tick_ + (at % tick_ != 0);
+  if (t <= current_tick_) t = current_tick_ + 1;
   GwPeer& g = t_.at(id);
-  const size_t s = (at / tick_) % heads_.size();
-  g.wheel_at = at;
+  const size_t s = t % heads_.size();
+  g.wheel_at = t * tick_;
   g.wheel_prev = kNoPeer;
   g.wheel_next = heads_[s];
   if (heads_[s] != kNoPeer) t_.at(heads_[s]).wheel_prev = id;

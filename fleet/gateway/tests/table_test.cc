@@ -118,6 +118,43 @@ TEST(GatewayWheel, FiresInOrderAndHandlesLongDeadlines) {
   EXPECT_EQ(w.scheduled(), 0u);
 }
 
+// Deadlines between tick boundaries fire at the first advance() at or after them, never a turn
+// late. (The wheel used to file such a deadline under the tick it falls in; that slot was served
+// at the tick's start, before the deadline, and then not again for a whole turn: the gateway's
+// keepalives were sometimes 163 s late.)
+TEST(GatewayWheel, DeadlinesInsideATickAreNotSkipped) {
+  wg::SystemRandom rng;
+  PeerTable t(rng);
+  constexpr uint32_t kPeers = 200;
+  ASSERT_TRUE(t.reserve(kPeers).ok());
+  for (uint32_t i = 0; i < kPeers; ++i) ASSERT_TRUE(t.add(dev(i)).ok());
+  const uint64_t tick = 20 * wg::kMs, t0 = 1000 * wg::kSec + 7 * wg::kMs;
+  TimerWheel w(t, tick, 64, t0);  // one turn = 1.28 s
+  std::vector<uint64_t> at(kPeers);
+  uint64_t x = 12345;
+  for (uint32_t i = 0; i < kPeers; ++i) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    at[i] = t0 + 1 + (x >> 33) % (900 * wg::kMs);  // anywhere inside the first turn
+    w.schedule(i, at[i]);
+  }
+  std::vector<uint64_t> fired(kPeers, 0);
+  std::vector<uint32_t> due;
+  for (uint64_t now = t0; now < t0 + 1200 * wg::kMs; now += 3 * wg::kMs + 100) {  // steps off the tick grid
+    due.clear();
+    w.advance(now, due);
+    for (uint32_t id : due) {
+      EXPECT_EQ(fired[id], 0u);
+      fired[id] = now;
+    }
+  }
+  for (uint32_t i = 0; i < kPeers; ++i) {
+    ASSERT_NE(fired[i], 0u) << "peer " << i << " due at +" << (at[i] - t0) / wg::kMs << " ms never fired";
+    EXPECT_GE(fired[i], at[i]);
+    EXPECT_LT(fired[i], at[i] + tick + 3 * wg::kMs + 100) << "peer " << i << " fired late";
+  }
+  EXPECT_EQ(w.scheduled(), 0u);
+}
+
 TEST(GatewayRateLimiter, BurstThenRefill) {
   RateLimiter rl;
   const uint8_t a[4] = {10, 0, 0, 1}, b[4] = {10, 0, 0, 2};
