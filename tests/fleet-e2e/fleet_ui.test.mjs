@@ -189,6 +189,38 @@ describe('fleet mode', { timeout: 240_000 }, () => {
     await shot(page, '10-rollout');
   });
 
+  test('the owner moves a device to another deployment and decommissions it', async () => {
+    await page.getByRole('link', { name: 'pump-controller', exact: true }).click();
+    await page.getByRole('button', { name: 'New deployment' }).click();
+    const dlg = page.getByRole('dialog', { name: 'New deployment' });
+    await dlg.getByLabel('Name').fill('plant-south');
+    await dlg.getByRole('button', { name: 'Create deployment' }).click();
+    await page.getByRole('heading', { name: 'plant-south' }).waitFor();
+    await page.getByRole('link', { name: 'pump-controller', exact: true }).click();
+    await page.getByRole('link', { name: 'plant-north' }).click();
+    await page.getByRole('button', { name: 'Register device' }).click();
+    const reg = page.getByRole('dialog', { name: 'Register a device' });
+    await reg.getByLabel('Device name').fill('spare-001');
+    // The same keys as pump-007: refused, with the reason next to the field.
+    await reg.getByLabel('Tunnel public key').fill(rel.tunnelPub);
+    await reg.getByLabel('Identity public key').fill(rel.spareDevicePub);
+    await reg.getByRole('button', { name: 'Register device' }).click();
+    await reg.getByText(/already|in use|registered/i).first().waitFor();
+    await reg.getByLabel('Tunnel public key').fill(rel.spareTunnelPub);
+    await reg.getByRole('button', { name: 'Register device' }).click();
+    await page.getByRole('heading', { name: 'spare-001' }).waitFor();
+
+    await page.getByRole('button', { name: 'Move' }).click();
+    const mv = page.getByRole('dialog', { name: 'Move this device' });
+    await mv.getByLabel('Move to deployment').selectOption({ label: 'pump-controller / plant-south' });
+    await mv.getByRole('button', { name: 'Move device' }).click();
+    await page.getByRole('navigation', { name: 'Breadcrumb' }).getByRole('link', { name: 'plant-south' }).waitFor();
+    await page.getByRole('button', { name: 'Decommission' }).click(); // the confirm() is accepted
+    await page.getByText('This device can no longer connect').waitFor();
+    await page.getByRole('button', { name: 'Repurpose' }).waitFor();
+    await shot(page, '10b-decommissioned');
+  });
+
   test('the owner invites a read-only user, who accepts and can only look', async () => {
     await page.getByRole('link', { name: 'Users' }).click();
     await page.getByRole('button', { name: 'Add user' }).click();
@@ -219,7 +251,7 @@ describe('fleet mode', { timeout: 240_000 }, () => {
     await page.getByLabel('Password', { exact: true }).fill(VIEWER.password);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByText('Organisation user (read-only)').waitFor();
-    await page.getByRole('link', { name: 'pump-controller' }).click();
+    await page.getByRole('link', { name: 'pump-controller', exact: true }).click();
     await page.getByRole('link', { name: 'plant-north' }).click();
     await page.getByRole('cell', { name: 'pump-007' }).waitFor();
     for (const b of ['Register device', 'Start rollout', 'Allow a service']) assert.equal(await page.getByRole('button', { name: b }).count(), 0, `no "${b}" for a read-only user`);
@@ -237,6 +269,8 @@ describe('fleet mode', { timeout: 240_000 }, () => {
     ]) assert.match(text, new RegExp(`${who}[^\\n]*${what}`, 'i'), `audit shows ${what} by ${who}`);
     assert.match(text, /127\.0\.0\.1/, 'audit shows where from');
     assert.match(text, /Accepted invitation/, 'the invitation is audited');
+    assert.match(text, /Moved device/);
+    assert.match(text, /Decommissioned device/);
     assert.match(text, /Changed configuration[^\n]*rate_hz/, 'the configuration change is audited with its values');
     await shot(page, '13-audit');
     assert.deepEqual(problems, [], 'no page errors, no 5xx responses');

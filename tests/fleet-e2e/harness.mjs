@@ -204,10 +204,12 @@ export function makeRelease(dir) {
   k('keygen', '--kind', 'signing', '-o', 'signing.key');
   k('keygen', '--kind', 'device', '-o', 'device.key');
   k('keygen', '--kind', 'tunnel', '-o', 'tunnel.key');
+  k('keygen', '--kind', 'device', '-o', 'spare-device.key');
+  k('keygen', '--kind', 'tunnel', '-o', 'spare-tunnel.key');
   k('release', 'system.toml', ...comps.flatMap((c) => ['-c', `${c}=${c}.elf`]), '-o', 'pump.krel', '--created-at', '1700000000');
   k('sign', 'pump.krel', '-k', 'signing.key');
   const pub = (name) => {
-    const f = fs.readdirSync(dir).find((x) => x.startsWith(name) && x.endsWith('.pub'));
+    const f = fs.readdirSync(dir).find((x) => x === `${name}.pub`) ?? fs.readdirSync(dir).find((x) => x.startsWith(`${name}.`) && x.endsWith('.pub'));
     need(f, `keel keygen wrote no ${name}*.pub`);
     return fs.readFileSync(path.join(dir, f), 'utf8');
   };
@@ -217,5 +219,7 @@ export function makeRelease(dir) {
     signingPub: pub('signing'),
     devicePub: field(pub('device')),
     tunnelPub: field(pub('tunnel')),
+    spareDevicePub: field(pub('spare-device')),
+    spareTunnelPub: field(pub('spare-tunnel')),
   };
 }
