@@ -75,23 +75,19 @@ void irq_end(unsigned irq) {
 unsigned timer_irq() { return kTimerIrq; }
 
 // ---- ARM generic timer: the EL1 virtual timer (CNTV), counting CNTVCT ------------------------
-std::uint64_t timer_now() {
-  std::uint64_t v;
-  asm volatile("isb; mrs %0, cntvct_el0" : "=r"(v)::"memory");
-  return v;
-}
+// No `isb` around these (they sit on the scheduler's path): a counter read that the CPU performs
+// a few instructions early only makes budget accounting conservative by those cycles, and timer
+// register writes are in effect by the `eret` (context synchronising) that leaves the kernel; the
+// kernel runs with IRQs masked until then. A stale early interrupt is handled like any timer IRQ.
+std::uint64_t timer_now() { return read_cntvct_el0(); }
 
 std::uint64_t timer_frequency() { return read_cntfrq_el0(); }
 
 void timer_set_deadline(std::uint64_t ticks) {
   write_cntv_cval_el0(ticks);
   write_cntv_ctl_el0(1);  // ENABLE, IMASK clear
-  isb();
 }
 
-void timer_cancel() {
-  write_cntv_ctl_el0(0);
-  isb();
-}
+void timer_cancel() { write_cntv_ctl_el0(0); }
 
 }  // namespace keel::arch
