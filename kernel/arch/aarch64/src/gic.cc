@@ -76,7 +76,7 @@ unsigned timer_irq() { return kTimerIrq; }
 
 // ---- ARM generic timer: the EL1 virtual timer (CNTV), counting CNTVCT ------------------------
 // No `isb` around these (they sit on the scheduler's path): a counter read that the CPU performs
-// a few instructions early only makes budget accounting conservative by those cycles, and timer
+// a few instructions early shifts budget accounting by those few cycles only, and timer
 // register writes are in effect by the `eret` (context synchronising) that leaves the kernel; the
 // kernel runs with IRQs masked until then. A stale early interrupt is handled like any timer IRQ.
 std::uint64_t timer_now() { return read_cntvct_el0(); }
