@@ -99,6 +99,10 @@ keel_word_t cptr(State& s) {
   }
 }
 
+// The invoked capability of class-0 operations: mostly a real object (that is where the
+// decoding code is), 1 in 8 a random address (a cap fault).
+keel_word_t target(State& s) { return below(s, 8) == 0 ? cptr(s) : 1 + below(s, kNumPrepared - 1); }
+
 bool is_endpoint_slot(keel_word_t c) { return c == kEp || c == kEpBadged || c == kEpNoGrant; }
 
 void fill_ipc_buffer(State& s, keel_word_t len) {
@@ -131,7 +135,7 @@ void one_op(State& s) {
   keel_word_t cls = below(s, 10);
   if (cls < 5) {  // an invocation on a (mostly) real object with valid-ish arguments
     s.per_class[0]++;
-    keel_word_t c = cptr(s);
+    keel_word_t c = target(s);
     r.x1 = random_info(s);
     fill_ipc_buffer(s, keel_msginfo_length(r.x1));
     r.x0 = c;
@@ -325,17 +329,17 @@ int run() {
   keel_word_t resumed = 0;
   while (!g_state.done) {
     keel_word_t badge = 0;
-    // A cap fault or unknown syscall is answered with an empty reply (label 0): the fuzzer
-    // continues after its svc (the fault protocol of abi/keel/abi/faults.h), with one ReplyRecv
-    // instead of Suspend + WriteRegisters + Recv. Other faults would re-execute the faulting
-    // instruction, so those threads are restarted.
+    // An unknown syscall is answered with an empty reply (label 0): the fuzzer continues after
+    // its svc (docs/syscalls.md, Faults), one ReplyRecv instead of Suspend + WriteRegisters +
+    // Recv. A label-0 reply to any other fault re-executes the syscall or instruction that
+    // faulted, so for those the fuzzer is restarted where it left off.
     keel_word_t info = resume_pending ? keel_reply_recv(sup, keel_msginfo_new(0, 0, 0, 0), &badge, sup_reply)
                                       : keel_recv(sup, &badge, sup_reply);
     resume_pending = false;
     if (badge == kFaultBadge) {
       keel_word_t label = keel_msginfo_label(info);
       faults[label < 8 ? label : 7]++;
-      if (label == KEEL_FAULT_CAP || label == KEEL_FAULT_UNKNOWN_SYSCALL) {
+      if (label == KEEL_FAULT_UNKNOWN_SYSCALL) {
         resume_pending = true;
         ++resumed;
         continue;
