@@ -127,8 +127,8 @@ constexpr ExpectedFault kFaults[] = {
 };
 
 void check(std::uint64_t id, std::uint64_t value) {
-  static constexpr std::uint64_t kExpected[] = {0,      0x1234, kStackTop, 1,      1,      1,     1,
-                                                1,      1,      0x1111,    0x1111, 0x3333, 0xabc, 0x7777};
+  static constexpr std::uint64_t kExpected[] = {0, 0x1234, kStackTop, 1,      1,      1,      1,     1,
+                                                1, 0x1111, 0x1111,    0x3333, 0x5555, 0xabc, 0x7777};
   expect(id == g_checks + 1 && id < sizeof(kExpected) / sizeof(kExpected[0]), "check out of order", id);
   if (value != kExpected[id]) {
     print("check ");
@@ -320,8 +320,14 @@ UserContext* on_syscall(UserContext* ctx) {
       tlb_invalidate_page(kAsidA, kData);
       return ctx;
     }
+    case 12: {  // SYS_REMAP_ASID: remap 0x900000 in A again, invalidate all of ASID A
+      pte_t* slot = slot_for(g_root_a, kData, 3);
+      pte_store(slot, pte_page(page_with(0x5555), 3, kRo));
+      tlb_invalidate_asid(kAsidA);
+      return ctx;
+    }
     case 8:  // SYS_EXIT
-      expect(g_checks == 13 && g_faults == sizeof(kFaults) / sizeof(kFaults[0]) && g_irqs >= 2 && g_b_reports == 1, "final tally", g_checks);
+      expect(g_checks == 14 && g_faults == sizeof(kFaults) / sizeof(kFaults[0]) && g_irqs >= 2 && g_b_reports == 1, "final tally", g_checks);
       print("arch selftest: PASS\n");
       halt(0);
     case 9:  // SYS_CHECK

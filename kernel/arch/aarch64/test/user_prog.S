@@ -10,6 +10,7 @@
 #define SYS_REMAP 7
 #define SYS_EXIT 8
 #define SYS_CHECK 9
+#define SYS_REMAP_ASID 12
 
 .macro CHECK id            // report x1 for check \id; the kernel compares it with its expectation
     mov     x0, #\id
@@ -145,15 +146,21 @@ regfail:
     movz    x9, #0x90, lsl #16
     ldr     x1, [x9]
     CHECK   11
+    // Again, this time invalidating the whole ASID (the stale entry for 0x3333 is in the TLB).
+    mov     x7, #SYS_REMAP_ASID
+    svc     #0
+    movz    x9, #0x90, lsl #16
+    ldr     x1, [x9]
+    CHECK   12
     // A read-write page, and a 2 MiB block mapping.
     movz    x9, #0xa0, lsl #16
     mov     x2, #0xabc
     str     x2, [x9, #8]
     ldr     x1, [x9, #8]
-    CHECK   12
+    CHECK   13
     movz    x9, #0x2010, lsl #16
     ldr     x1, [x9, #8]
-    CHECK   13
+    CHECK   14
     mov     x7, #SYS_EXIT
     svc     #0
 4:  b       4b
