@@ -1,0 +1,362 @@
+// Fleet mode on a private PostgreSQL cluster: login, sessions + CSRF, rate limiting, invitations,
+// API tokens, and the authorization matrix (every endpoint × administrator / owner / user of the
+// organisation / owner of another organisation / anonymous): nothing leaks, nothing changes.
+#include <set>
+
+#include "fleet_test_util.h"
+#include "server/api.h"
+
+using namespace keel::fleet;
+using namespace keel::fleet::testing;
+
+namespace {
+
+const std::string kPw = "correct horse battery staple";
+
+struct FleetEnv {
+  PgCluster pg;
+  TempDir dir;
+  std::unique_ptr<TestServer> srv;
+  FleetEnv() {
+    srv = std::make_unique<TestServer>(TestServer::fleet_config(dir.path(), pg.create_database()));
+    bootstrap_admin(srv->app(), "admin@example.com", "Admin", kPw);
+  }
+  Resp as(const std::string& token, const std::string& m, const std::string& t, const json& b = nullptr) {
+    std::map<std::string, std::string> h;
+    if (!token.empty()) h["Authorization"] = "Bearer " + token;
+    return srv->call(m, t, b, h);
+  }
+  // Logs in and returns {cookie, csrf}.
+  std::pair<std::string, std::string> login(const std::string& email, const std::string& pw = kPw) {
+    auto r = srv->call("POST", "/api/v1/auth/login", {{"email", email}, {"password", pw}});
+    EXPECT_EQ(r.status, 200) << r.body;
+    std::string c = r.header("set-cookie");
+    return {c.substr(0, c.find(';')), r.j.value("csrf_token", "")};
+  }
+  std::string token(const std::string& email, const std::string& scope = "write") {
+    auto [cookie, csrf] = login(email);
+    auto r = srv->call("POST", "/api/v1/tokens", {{"name", "cli"}, {"scope", scope}}, {{"Cookie", cookie}, {"X-CSRF-Token", csrf}});
+    EXPECT_EQ(r.status, 201) << r.body;
+    return r.j.value("token", "");
+  }
+};
+
+TEST(FleetAuth, LoginSessionCsrfRateLimitInvite) {
+  FleetEnv env;
+  auto& srv = *env.srv;
+  auto bad = srv.call("POST", "/api/v1/auth/login", {{"email", "admin@example.com"}, {"password", "wrong password!"}});
+  EXPECT_EQ(bad.status, 401);
+  EXPECT_EQ(bad.j["error"]["code"], "invalid_credentials");
+  auto unknown = srv.call("POST", "/api/v1/auth/login", {{"email", "nobody@example.com"}, {"password", "whatever"}});
+  EXPECT_EQ(unknown.status, 401);
+  EXPECT_EQ(unknown.j["error"]["message"], bad.j["error"]["message"]);  // no account enumeration
+  auto ok = srv.call("POST", "/api/v1/auth/login", {{"email", "ADMIN@example.com"}, {"password", kPw}});
+  ASSERT_EQ(ok.status, 200) << ok.body;
+  std::string set_cookie = ok.header("set-cookie");
+  EXPECT_NE(set_cookie.find("HttpOnly"), std::string::npos);
+  EXPECT_NE(set_cookie.find("SameSite=Strict"), std::string::npos);
+  std::string cookie = set_cookie.substr(0, set_cookie.find(';'));
+  std::string csrf = ok.j["csrf_token"];
+  auto me = srv.call("GET", "/api/v1/auth/me", nullptr, {{"Cookie", cookie}});
+  EXPECT_EQ(me.j["role"], "administrator");
+  EXPECT_EQ(me.j["csrf_token"], csrf);
+  // Unsafe methods with a cookie need the CSRF token.
+  auto no_csrf = srv.call("POST", "/api/v1/organizations", {{"name", "acme"}}, {{"Cookie", cookie}});
+  EXPECT_EQ(no_csrf.status, 403);
+  EXPECT_EQ(no_csrf.j["error"]["code"], "csrf_failed");
+  auto wrong_csrf = srv.call("POST", "/api/v1/organizations", {{"name", "acme"}}, {{"Cookie", cookie}, {"X-CSRF-Token", "x" + csrf}});
+  EXPECT_EQ(wrong_csrf.status, 403);
+  auto org = srv.call("POST", "/api/v1/organizations", {{"name", "acme"}}, {{"Cookie", cookie}, {"X-CSRF-Token", csrf}});
+  ASSERT_EQ(org.status, 201) << org.body;
+  int64_t org_id = org.j["id"];
+  // Invite an owner; accept with a weak, then a good password.
+  auto inv = srv.call("POST", "/api/v1/users", {{"email", "owner@acme.test"}, {"name", "Owner"}, {"role", "organization_owner"}, {"organization_id", org_id}},
+                      {{"Cookie", cookie}, {"X-CSRF-Token", csrf}});
+  ASSERT_EQ(inv.status, 201) << inv.body;
+  EXPECT_EQ(inv.j["user"]["status"], "invited");
+  std::string invite = inv.j["invite_token"];
+  EXPECT_EQ(srv.call("POST", "/api/v1/auth/accept-invite", {{"token", invite}, {"password", "short"}}).j["error"]["code"], "weak_password");
+  EXPECT_EQ(srv.call("POST", "/api/v1/auth/accept-invite", {{"token", invite}, {"password", kPw}}).status, 200);
+  EXPECT_EQ(srv.call("POST", "/api/v1/auth/accept-invite", {{"token", invite}, {"password", kPw}}).status, 400);  // one use
+  auto [oc, ocsrf] = env.login("owner@acme.test");
+  EXPECT_FALSE(oc.empty());
+  // Administrators cannot be created by owners; an owner creates users of their own organisation.
+  auto adm = srv.call("POST", "/api/v1/users", {{"email", "evil@acme.test"}, {"name", "E"}, {"role", "administrator"}}, {{"Cookie", oc}, {"X-CSRF-Token", ocsrf}});
+  EXPECT_EQ(adm.status, 403);
+  auto usr = srv.call("POST", "/api/v1/users", {{"email", "viewer@acme.test"}, {"name", "V"}, {"role", "organization_user"}, {"password", kPw}},
+                      {{"Cookie", oc}, {"X-CSRF-Token", ocsrf}});
+  ASSERT_EQ(usr.status, 201) << usr.body;
+  EXPECT_EQ(usr.j["user"]["organization_id"], org_id);
+  int64_t viewer = usr.j["user"]["id"];
+  // Disable: the user's sessions end and login is refused.
+  auto [vc, vcsrf] = env.login("viewer@acme.test");
+  EXPECT_EQ(srv.call("POST", "/api/v1/users/" + std::to_string(viewer) + "/disable", nullptr, {{"Cookie", oc}, {"X-CSRF-Token", ocsrf}}).status, 200);
+  EXPECT_EQ(srv.call("GET", "/api/v1/auth/me", nullptr, {{"Cookie", vc}}).status, 401);
+  auto dis = srv.call("POST", "/api/v1/auth/login", {{"email", "viewer@acme.test"}, {"password", kPw}});
+  EXPECT_EQ(dis.status, 403);
+  EXPECT_EQ(dis.j["error"]["code"], "account_disabled");
+  // Logout ends the session.
+  EXPECT_EQ(srv.call("POST", "/api/v1/auth/logout", nullptr, {{"Cookie", cookie}, {"X-CSRF-Token", csrf}}).status, 204);
+  EXPECT_EQ(srv.call("GET", "/api/v1/auth/me", nullptr, {{"Cookie", cookie}}).status, 401);
+  // Rate limiting: after 5 failures even the right password waits.
+  for (int k = 0; k < 5; ++k)
+    EXPECT_EQ(srv.call("POST", "/api/v1/auth/login", {{"email", "owner@acme.test"}, {"password", "nope nope nope"}}).status, 401);
+  auto limited = srv.call("POST", "/api/v1/auth/login", {{"email", "owner@acme.test"}, {"password", kPw}});
+  EXPECT_EQ(limited.status, 429);
+  EXPECT_FALSE(limited.header("retry-after").empty());
+  // Passwords are stored as Argon2id hashes.
+  auto db = srv.app().pool->acquire();
+  for (const auto& r : db->query("SELECT password_hash FROM users WHERE password_hash IS NOT NULL"))
+    EXPECT_EQ(r.s(0).rfind("$argon2id$", 0), 0u);
+}
+
+TEST(FleetAuth, ApiTokensScopedHashedRevocable) {
+  FleetEnv env;
+  auto& srv = *env.srv;
+  std::string admin = env.token("admin@example.com");
+  int64_t org = env.as(admin, "POST", "/api/v1/organizations", {{"name", "acme"}}).j["id"];
+  ASSERT_EQ(env.as(admin, "POST", "/api/v1/users", {{"email", "o@acme.test"}, {"name", "O"}, {"role", "organization_owner"}, {"organization_id", org}, {"password", kPw}}).status, 201);
+  ASSERT_EQ(env.as(admin, "POST", "/api/v1/users", {{"email", "u@acme.test"}, {"name", "U"}, {"role", "organization_user"}, {"organization_id", org}, {"password", kPw}}).status, 201);
+  std::string rw = env.token("o@acme.test", "write");
+  std::string ro = env.token("o@acme.test", "read");
+  EXPECT_EQ(env.as(ro, "GET", "/api/v1/projects").status, 200);
+  auto denied = env.as(ro, "POST", "/api/v1/projects", {{"name", "p"}});
+  EXPECT_EQ(denied.status, 403);
+  EXPECT_EQ(env.as(rw, "POST", "/api/v1/projects", {{"name", "p"}}).status, 201);
+  // Organisation users get read tokens only.
+  auto [uc, ucsrf] = env.login("u@acme.test");
+  EXPECT_EQ(srv.call("POST", "/api/v1/tokens", {{"name", "x"}, {"scope", "write"}}, {{"Cookie", uc}, {"X-CSRF-Token", ucsrf}}).status, 403);
+  // Hashed at rest: the secret appears nowhere in the database.
+  std::string secret = rw.substr(rw.rfind('_') + 1);
+  auto db = srv.app().pool->acquire();
+  for (const auto& r : db->query("SELECT prefix, secret_hash, name, scope FROM api_tokens"))
+    for (const auto& c : r.cols) EXPECT_EQ(c->find(secret), std::string::npos);
+  // Listing shows no secrets; revoking works at once.
+  auto list = env.as(rw, "GET", "/api/v1/tokens");
+  ASSERT_EQ(list.j["items"].size(), 2u);
+  EXPECT_FALSE(list.j["items"][0].contains("token"));
+  int64_t ro_id = list.j["items"][1]["id"];
+  EXPECT_EQ(env.as(rw, "DELETE", "/api/v1/tokens/" + std::to_string(ro_id)).status, 204);
+  auto revoked = env.as(ro, "GET", "/api/v1/projects");
+  EXPECT_EQ(revoked.status, 401);
+  EXPECT_EQ(revoked.j["error"]["code"], "token_revoked");
+  // Another user's token cannot be revoked.
+  std::string admin_list_id = std::to_string(env.as(admin, "GET", "/api/v1/tokens").j["items"][0]["id"].get<int64_t>());
+  EXPECT_EQ(env.as(rw, "DELETE", "/api/v1/tokens/" + admin_list_id).status, 404);
+  for (std::string bogus : std::vector<std::string>{"keel_abc", "keel_nope_nope_nope_nope", "Basic xyz", rw + "x"}) {
+    std::map<std::string, std::string> h{{"Authorization", bogus.rfind("Basic", 0) == 0 ? bogus : "Bearer " + bogus}};
+    EXPECT_EQ(srv.call("GET", "/api/v1/projects", nullptr, h).status, 401) << bogus;
+  }
+}
+
+// ---- the matrix ----
+
+enum class Who { anonymous, admin, owner, user, outsider };
+const char* who_name(Who w) {
+  switch (w) {
+    case Who::anonymous: return "anonymous";
+    case Who::admin: return "administrator";
+    case Who::owner: return "owner";
+    case Who::user: return "organization_user";
+    case Who::outsider: return "owner-of-other-org";
+  }
+  return "?";
+}
+
+std::string snapshot(Db& db) {
+  std::string s;
+  for (const char* t : {"organizations", "users", "projects", "signing_keys", "deployments", "devices", "releases",
+                        "release_components", "overlays", "proxies", "rollouts", "rollout_targets", "device_commands",
+                        "audit_log"}) {
+    s += std::string("## ") + t + "\n";
+    for (const auto& r : db.query(std::string("SELECT * FROM ") + t + " ORDER BY 1")) {
+      for (const auto& c : r.cols) s += (c ? *c : "NULL") + "|";
+      s += "\n";
+    }
+  }
+  s += "## tokens\n";
+  for (const auto& r : db.query("SELECT id, user_id, scope, revoked_at FROM api_tokens ORDER BY id"))
+    for (const auto& c : r.cols) s += (c ? *c : "NULL") + "|";
+  return s;
+}
+
+TEST(FleetAuth, AuthorizationMatrix) {
+  FleetEnv env;
+  auto& srv = *env.srv;
+  std::string admin = env.token("admin@example.com");
+  int64_t orgA = env.as(admin, "POST", "/api/v1/organizations", {{"name", "org-a"}}).j["id"];
+  int64_t orgB = env.as(admin, "POST", "/api/v1/organizations", {{"name", "org-b"}}).j["id"];
+  auto mk = [&](const std::string& email, const std::string& role, int64_t org) {
+    auto r = env.as(admin, "POST", "/api/v1/users", {{"email", email}, {"name", email}, {"role", role}, {"organization_id", org}, {"password", kPw}});
+    EXPECT_EQ(r.status, 201) << r.body;
+    return r.j["user"]["id"].get<int64_t>();
+  };
+  mk("owner@a.test", "organization_owner", orgA);
+  int64_t userA = mk("user@a.test", "organization_user", orgA);
+  mk("owner@b.test", "organization_owner", orgB);
+  std::map<Who, std::string> tok = {{Who::anonymous, ""},
+                                    {Who::admin, admin},
+                                    {Who::owner, env.token("owner@a.test")},
+                                    {Who::user, env.token("user@a.test", "read")},
+                                    {Who::outsider, env.token("owner@b.test")}};
+  const std::string& A = tok[Who::owner];
+  // Organisation A's objects, made by its owner (this also runs the main flows on PostgreSQL).
+  int64_t PA = env.as(A, "POST", "/api/v1/projects", {{"name", "secret-project-a"}}).j["id"];
+  auto key = test_key(5);
+  auto kr = env.as(A, "POST", "/api/v1/projects/" + std::to_string(PA) + "/keys", {{"name", "k"}, {"public_key", public_key_text(key)}});
+  ASSERT_EQ(kr.status, 201) << kr.body;
+  int64_t KA = kr.j["id"];
+  auto up = http(srv.port(), "POST", "/api/v1/projects/" + std::to_string(PA) + "/releases",
+                 as_string(make_release("sys-a", "1.0.0", {key})), {{"Authorization", "Bearer " + A}}, "application/octet-stream");
+  ASSERT_EQ(up.status, 201) << up.body;
+  int64_t RA = up.j["id"];
+  int64_t DA = env.as(A, "POST", "/api/v1/deployments", {{"project_id", PA}, {"name", "secret-deployment-a"}}).j["id"];
+  int64_t DA2 = env.as(A, "POST", "/api/v1/deployments", {{"project_id", PA}, {"name", "staging-a"}}).j["id"];
+  std::vector<int64_t> devs;
+  for (int k = 0; k < 4; ++k) {
+    auto r = env.as(A, "POST", "/api/v1/devices", {{"deployment_id", DA}, {"name", "secret-device-a" + std::to_string(k)},
+                                                    {"tunnel_public_key", random_key_b64()}, {"identity_public_key", random_key_b64()}});
+    ASSERT_EQ(r.status, 201) << r.body;
+    devs.push_back(r.j["id"]);
+  }
+  int64_t VA = devs[0];
+  ASSERT_EQ(env.as(A, "PUT", "/api/v1/devices/" + std::to_string(VA) + "/overlay", {{"release_id", RA}, {"config", {{"sensor", {{"rate_hz", 5}}}}}}).status, 200);
+  ASSERT_EQ(env.as(A, "PUT", "/api/v1/deployments/" + std::to_string(DA) + "/overlay", {{"release_id", RA}, {"config", json::object()}}).status, 200);
+  ASSERT_EQ(env.as(A, "PUT", "/api/v1/deployments/" + std::to_string(DA) + "/proxies/mqtt", {{"host", "broker"}, {"port", 1883}}).status, 200);
+  auto ro = env.as(A, "POST", "/api/v1/deployments/" + std::to_string(DA) + "/rollouts", {{"release_id", RA}, {"batches", {50, 100}}});
+  ASSERT_EQ(ro.status, 201) << ro.body;
+  int64_t RO = ro.j["id"];
+  // A full rollout on PostgreSQL, then a second one that stays running for the matrix.
+  for (int round = 0; round < 3; ++round) {
+    auto t = env.as(A, "GET", "/api/v1/rollouts/" + std::to_string(RO) + "/targets?status=in_progress");
+    for (const auto& x : t.j["items"])
+      ASSERT_EQ(env.as(A, "POST", "/api/v1/devices/" + std::to_string(x["device_id"].get<int64_t>()) + "/update-report",
+                       {{"rollout_id", RO}, {"status", "succeeded"}}).status, 200);
+  }
+  ASSERT_EQ(env.as(A, "GET", "/api/v1/rollouts/" + std::to_string(RO)).j["status"], "succeeded");
+  RO = env.as(A, "POST", "/api/v1/deployments/" + std::to_string(DA) + "/rollouts", {{"release_id", RA}, {"batches", {50, 100}}}).j["id"];
+  std::string own_token_id = std::to_string(env.as(A, "GET", "/api/v1/tokens").j["items"][0]["id"].get<int64_t>());
+  // Organisation B has its own deployment (a move target that must stay out of reach).
+  int64_t PB = env.as(tok[Who::outsider], "POST", "/api/v1/projects", {{"name", "project-b"}}).j["id"];
+  int64_t DB = env.as(tok[Who::outsider], "POST", "/api/v1/deployments", {{"project_id", PB}, {"name", "deployment-b"}}).j["id"];
+
+  std::map<std::string, std::string> ids = {
+      {"organization_id", std::to_string(orgA)}, {"project_id", std::to_string(PA)}, {"deployment_id", std::to_string(DA)},
+      {"device_id", std::to_string(VA)},         {"release_id", std::to_string(RA)}, {"rollout_id", std::to_string(RO)},
+      {"user_id", std::to_string(userA)},        {"token_id", own_token_id},        {"key_id", std::to_string(KA)},
+      {"name", "mqtt"}};
+  std::map<std::string, json> bodies = {
+      {"createUser", {{"email", "new@a.test"}, {"name", "N"}, {"role", "organization_user"}, {"organization_id", orgA}, {"password", kPw}}},
+      {"updateUser", {{"name", "Renamed"}}},
+      {"createToken", {{"name", "t"}, {"scope", "write"}}},
+      {"createOrganization", {{"name", "org-c"}}},
+      {"updateOrganization", {{"name", "org-a-renamed"}}},
+      {"createProject", {{"organization_id", orgA}, {"name", "np"}}},
+      {"updateProject", {{"name", "np2"}}},
+      {"addSigningKey", {{"name", "k2"}, {"public_key", public_key_text(test_key(6))}}},
+      {"createDeployment", {{"project_id", PA}, {"name", "nd"}}},
+      {"updateDeployment", {{"name", "nd2"}}},
+      {"setProxy", {{"host", "evil.example"}, {"port", 25}}},
+      {"registerDevice", {{"deployment_id", DA}, {"name", "intruder"}, {"tunnel_public_key", random_key_b64()}, {"identity_public_key", random_key_b64()}}},
+      {"renameDevice", {{"name", "pwned"}}},
+      {"moveDevice", {{"deployment_id", DA2}}},
+      {"repurposeDevice", {{"deployment_id", DA2}, {"tunnel_public_key", random_key_b64()}, {"identity_public_key", random_key_b64()}}},
+      {"setDeviceOverlay", {{"release_id", RA}, {"config", json::object()}}},
+      {"setDeploymentOverlay", {{"release_id", RA}, {"config", json::object()}}},
+      {"startRollout", {{"release_id", RA}}},
+      {"updateDevice", {{"release_id", RA}}},
+      {"reportUpdate", {{"rollout_id", RO}, {"status", "failed"}}},
+      {"changePassword", {{"current_password", "wrong wrong wrong"}, {"new_password", "another long password"}}},
+  };
+  // Self-service routes act on the caller's own account; they are not organisation-scoped.
+  std::set<std::string> self = {"getMe", "logout", "changePassword", "listTokens", "createToken", "revokeToken"};
+  std::set<std::string> skip = {"events"};  // websocket; covered by its own test
+  const std::string markers[] = {"secret-project-a", "secret-deployment-a", "secret-device-a", "sys-a", "user@a.test"};
+
+  auto path_of = [&](const Route& r) {
+    std::string p = r.path;
+    for (size_t b; (b = p.find('{')) != std::string::npos;) {
+      size_t e = p.find('}', b);
+      p.replace(b, e - b + 1, ids.at(p.substr(b + 1, e - b - 1)));
+    }
+    return p;
+  };
+  auto run = [&](Who w, const Route& r) {
+    json body = bodies.count(r.operation_id) ? bodies[r.operation_id] : json(nullptr);
+    std::map<std::string, std::string> h;
+    if (!tok[w].empty()) h["Authorization"] = "Bearer " + tok[w];
+    if (r.raw_body)
+      return http(srv.port(), method_name(r.method), path_of(r), as_string(make_release("sys-a", "9.9.9", {key})), h, "application/octet-stream");
+    return srv.call(method_name(r.method), path_of(r), body, h);
+  };
+
+  auto db = srv.app().pool->acquire();
+  std::string before = snapshot(*db);
+  size_t checked = 0;
+  for (const auto& r : srv.app().router.routes()) {
+    if (r.access == Access::public_ || skip.count(r.operation_id)) continue;
+    bool has_ids = r.path.find('{') != std::string::npos;
+    bool write = r.method != Method::GET;
+    for (Who w : {Who::anonymous, Who::outsider, Who::user, Who::admin}) {
+      if (w != Who::anonymous && self.count(r.operation_id)) continue;
+      // Administrators manage users and organisations: those writes are theirs (tested elsewhere).
+      if (w == Who::admin && write && (r.tag == "users" || r.tag == "organizations")) continue;
+      if (w == Who::admin && !write) continue;  // reads everything: checked below
+      if (w == Who::user && !write) continue;    // reads its organisation: checked below
+      Resp res = run(w, r);
+      std::string what = std::string(who_name(w)) + " " + method_name(r.method) + " " + r.path + " -> " +
+                         std::to_string(res.status) + " " + res.body.substr(0, 200);
+      ++checked;
+      if (w == Who::anonymous) {
+        EXPECT_EQ(res.status, 401) << what;
+      } else if (r.access == Access::admin) {
+        EXPECT_EQ(res.status, 403) << what;
+      } else if (w == Who::outsider && !has_ids && !write) {
+        // Unfiltered lists: allowed, but only the outsider's own objects.
+        EXPECT_EQ(res.status, 200) << what;
+        for (const auto& m : markers) EXPECT_EQ(res.body.find(m), std::string::npos) << what << " leaks " << m;
+      } else if (w == Who::outsider) {
+        EXPECT_TRUE(res.status == 404 || res.status == 403) << what;
+        for (const auto& m : markers) EXPECT_EQ(res.body.find(m), std::string::npos) << what << " leaks " << m;
+      } else {
+        EXPECT_EQ(res.status, 403) << what;
+      }
+    }
+  }
+  // List filters naming another organisation's objects are refused, not silently widened.
+  for (std::string q : {"/api/v1/projects?organization_id=" + std::to_string(orgA), "/api/v1/devices?deployment_id=" + std::to_string(DA),
+                        "/api/v1/devices?project_id=" + std::to_string(PA), "/api/v1/audit?organization_id=" + std::to_string(orgA),
+                        "/api/v1/users?organization_id=" + std::to_string(orgA), "/api/v1/rollouts?deployment_id=" + std::to_string(DA),
+                        "/api/v1/releases?project_id=" + std::to_string(PA), "/api/v1/deployments?project_id=" + std::to_string(PA)}) {
+    auto res = env.as(tok[Who::outsider], "GET", q);
+    EXPECT_EQ(res.status, 404) << q << " " << res.body;
+    ++checked;
+  }
+  // Moving a device into another organisation's deployment is refused, from either side.
+  EXPECT_EQ(env.as(A, "POST", "/api/v1/devices/" + std::to_string(devs[1]) + "/move", {{"deployment_id", DB}}).status, 404);
+  EXPECT_EQ(snapshot(*db), before) << "a refused request changed state";
+
+  // Reads: the organisation's user and administrators see organisation A.
+  for (const auto& r : srv.app().router.routes()) {
+    if (r.method != Method::GET || r.access == Access::public_ || skip.count(r.operation_id)) continue;
+    for (Who w : {Who::user, Who::admin, Who::owner}) {
+      Resp res = run(w, r);
+      bool admin_only = r.access == Access::admin;
+      int want = (admin_only && w != Who::admin) ? 403 : 200;
+      EXPECT_EQ(res.status, want) << who_name(w) << " GET " << r.path << " " << res.body.substr(0, 200);
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 150u);
+  // Writes by the owner are allowed (state changes from here on).
+  for (const auto& r : srv.app().router.routes()) {
+    if (r.method == Method::GET || r.access == Access::public_ || r.access == Access::admin || skip.count(r.operation_id)) continue;
+    if (r.tag == "organizations" || r.method == Method::DELETE_ || r.operation_id == "logout" ||
+        r.operation_id == "repurposeDevice" || r.operation_id == "changePassword")
+      continue;
+    Resp res = run(Who::owner, r);
+    EXPECT_TRUE(res.status != 401 && res.status != 403) << "owner " << r.path << " " << res.status << " " << res.body;
+  }
+}
+
+}  // namespace
