@@ -20,7 +20,7 @@ describe('fleet mode', { timeout: 240_000 }, () => {
 
   before(async () => {
     dir = tempDir('keel-fleet-e2e-');
-    pg = startPostgres(dir);
+    pg = await startPostgres(dir);
     const data = path.join(dir, 'fleet-data');
     const common = ['--mode', 'fleet', '--database', pg.conninfo, '--data-dir', data, '--pwhash-cost', 'test'];
     run(env.fleet, [...common, 'bootstrap-admin', '--email', ADMIN.email, '--name', 'Ada Admin'], {
@@ -40,7 +40,7 @@ describe('fleet mode', { timeout: 240_000 }, () => {
       fs.mkdirSync(env.artifacts, { recursive: true });
       fs.copyFileSync(path.join(dir, 'keel-fleet.log'), path.join(env.artifacts, 'keel-fleet-fleet-mode.log'));
     }
-    pg?.stop();
+    await pg?.stop();
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 

@@ -37,7 +37,9 @@ export function run(cmd, args, opts = {}) {
 }
 
 // --- PostgreSQL: a private cluster on a Unix socket only (no TCP port at all) ---------------
-export function startPostgres(dir) {
+// The postmaster runs as our child with a parent-death signal (setpriv --pdeathsig), so even a
+// test runner killed by a timeout leaves no cluster behind.
+export async function startPostgres(dir) {
   const base = '/usr/lib/postgresql';
   need(fs.existsSync(base), 'PostgreSQL is not installed (scripts/setup.sh installs postgresql)');
   const ver = fs.readdirSync(base).filter((v) => fs.existsSync(path.join(base, v, 'bin/initdb'))).sort((a, b) => Number(b) - Number(a))[0];
@@ -52,18 +54,30 @@ export function startPostgres(dir) {
     fs.chmodSync(dir, 0o755);
     run('chown', ['-R', 'postgres:postgres', dir]);
   }
-  const pg = (exe, args) => (asRoot ? run('runuser', ['-u', 'postgres', '--', path.join(bin, exe), ...args], { cwd: '/' }) : run(path.join(bin, exe), args));
-  pg('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--locale=C', '--no-sync']);
-  pg('pg_ctl', ['-D', data, '-l', path.join(dir, 'postgres.log'), '-w', '-t', '60', '-o', `-k ${sock} -c listen_addresses= -p 5432 -F`, 'start']);
+  const who = asRoot ? ['--reuid', 'postgres', '--regid', 'postgres', '--init-groups'] : [];
+  run('setpriv', [...who, '--', path.join(bin, 'initdb'), '-D', data, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--locale=C', '--no-sync'], { cwd: '/' });
+  const log = fs.openSync(path.join(dir, 'postgres.log'), 'a');
+  const pm = spawn('setpriv', [...who, '--pdeathsig', 'QUIT', '--', path.join(bin, 'postgres'), '-D', data, '-k', sock, '-c', 'listen_addresses=', '-p', '5432', '-F'], {
+    cwd: '/',
+    stdio: ['ignore', log, log],
+  });
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (pm.exitCode !== null) throw new Error(`postgres exited with ${pm.exitCode}: ${fs.readFileSync(path.join(dir, 'postgres.log'), 'utf8').slice(-2000)}`);
+    const r = spawnSync(path.join(bin, 'pg_isready'), ['-h', sock, '-p', '5432', '-U', 'postgres'], { encoding: 'utf8' });
+    if (r.status === 0) break;
+    if (Date.now() > deadline) throw new Error('postgres did not accept connections within 60 s');
+    await new Promise((res) => setTimeout(res, 200));
+  }
   return {
     conninfo: `host=${sock} port=5432 user=postgres dbname=postgres`,
-    stop: () => {
-      try {
-        pg('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
-      } catch {
-        /* already gone */
-      }
-    },
+    stop: () =>
+      new Promise((resolve) => {
+        if (pm.exitCode !== null) return resolve();
+        pm.once('exit', () => resolve());
+        pm.kill('SIGINT'); // fast shutdown
+        setTimeout(() => pm.kill('SIGKILL'), 10_000).unref();
+      }),
   };
 }
 
@@ -71,7 +85,7 @@ export function startPostgres(dir) {
 export async function startFleet(args, { logFile, env: extraEnv = {} } = {}) {
   need(env.fleet && fs.existsSync(env.fleet), `keel-fleet binary not found (KEEL_FLEET_BIN=${env.fleet})`);
   const log = fs.openSync(logFile, 'a');
-  const child = spawn(env.fleet, [...args, '--bind', '127.0.0.1', '--port', '0', '--print-port', '--web-dir', env.web], {
+  const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', env.fleet, ...args, '--bind', '127.0.0.1', '--port', '0', '--print-port', '--web-dir', env.web], {
     stdio: ['ignore', 'pipe', log],
     env: { ...process.env, ...extraEnv },
   });

@@ -68,7 +68,7 @@ export function DeploymentPage(props: { id: number }) {
 
       {active && (
         <Notice tone={active.status === 'paused' ? 'warning' : 'info'} title={active.status === 'paused' ? 'A rollout is paused' : 'A rollout is in progress'}>
-          <a href={href(`/rollouts/${active.id}`)}>Open rollout #{active.id}</a> to follow it, pause, resume or cancel it.
+          <a href={href(`/rollouts/${active.id}`)}>Open rollout #{active.id}</a> to follow it{writable ? ', pause, resume or cancel it' : ''}.
           {active.status_reason && <> Reason: {active.status_reason}</>}
         </Notice>
       )}
