@@ -543,8 +543,10 @@ void add_fleet_commands(CLI::App& app, Commands& cmds) {
     add_conn_options(mk, c2);
     mk->add_option("--name", o->name, "project name")->required();
     mk->add_option("--description", o->description, "description");
+    mk->add_option("--organization", o->parent, "organisation id (default: your organisation)");
     cmds.push_back({mk, [c2, o] {
                       json b = {{"name", o->name}};
+                      if (o->parent) b["organization_id"] = o->parent;
                       if (!o->description.empty()) b["description"] = o->description;
                       return create_simple(*c2, "/api/v1/projects", b, "project");
                     }});

@@ -1,0 +1,97 @@
+// `keel` against a Fleet in fleet mode (PostgreSQL, users, API tokens): login with a token,
+// what a bad / read-only / revoked token gets, and that the token is what authorises the CLI.
+// The Fleet runs in-process (tests/fleet's TestServer on a throwaway PostgreSQL cluster); the
+// CLI is the real binary.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include "cli_runner.h"
+#include "fleet_test_util.h"
+#include "server/api.h"
+
+namespace {
+
+namespace ft = keel::fleet::testing;
+namespace st = keel::studio::testing;
+
+struct Session {
+  std::string cookie, csrf;
+};
+
+TEST(FleetModeCli, TokenLoginRolesAndRevocation) {
+  ft::PgCluster pg;
+  st::TempDir dir;
+  ft::TestServer srv(ft::TestServer::fleet_config(dir / "fleet", pg.create_database()));
+  keel::fleet::bootstrap_admin(srv.app(), "admin@example.com", "Admin", "correct horse battery staple");
+  auto session = [&](const std::string& email, const std::string& pw) {
+    auto login = srv.call("POST", "/api/v1/auth/login", {{"email", email}, {"password", pw}});
+    EXPECT_EQ(login.status, 200) << login.body;
+    std::string cookie = login.header("set-cookie");
+    cookie = cookie.substr(0, cookie.find(';'));
+    return std::map<std::string, std::string>{{"cookie", cookie},
+                                              {"x-csrf-token", login.j.value("csrf_token", std::string())}};
+  };
+  // The administrator makes an organisation and its owner; the owner makes API tokens in the UI.
+  auto admin = session("admin@example.com", "correct horse battery staple");
+  auto org = srv.call("POST", "/api/v1/organizations", {{"name", "acme"}}, admin);
+  ASSERT_EQ(org.status, 201) << org.body;
+  int64_t org_id = org.j["id"].get<int64_t>();
+  auto owner_user = srv.call("POST", "/api/v1/users",
+                             {{"email", "owner@example.com"}, {"name", "Owner"}, {"role", "organization_owner"},
+                              {"organization_id", org_id}, {"password", "owner password 123"}},
+                             admin);
+  ASSERT_EQ(owner_user.status, 201) << owner_user.body;
+  auto web = session("owner@example.com", "owner password 123");
+  auto make_token = [&](const std::string& scope) {
+    auto t = srv.call("POST", "/api/v1/tokens", {{"name", "cli-" + scope}, {"scope", scope}}, web);
+    EXPECT_EQ(t.status, 201) << t.body;
+    return std::make_pair(t.j["id"].get<int64_t>(), t.j["token"].get<std::string>());
+  };
+  auto [write_id, write_token] = make_token("write");
+  auto [read_id, read_token] = make_token("read");
+
+  std::string url = "http://127.0.0.1:" + std::to_string(srv.port());
+  auto keel = [&](const std::vector<std::string>& args, const std::string& in = {}) {
+    return st::run_program(KEEL_CLI, args, dir.path(), {{"KEEL_CONFIG", dir / "config.json"}}, in);
+  };
+
+  auto no_token = keel({"login", "--url", url});
+  EXPECT_EQ(no_token.status, 1);
+  EXPECT_NE(no_token.err.find("fleet mode: log in with an API token"), std::string::npos) << no_token.err;
+  auto bad = keel({"login", "--url", url, "--token", "keel_abcdefgh_notarealsecretatall"});
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_NE(bad.err.find("Fleet answered 401 invalid_token"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("log in again"), std::string::npos) << bad.err;
+  EXPECT_FALSE(std::filesystem::exists(dir / "config.json"));
+
+  auto ok = keel({"login", "--url", url, "--token-stdin"}, write_token + "\n");
+  ASSERT_EQ(ok.status, 0) << ok.err;
+  EXPECT_NE(ok.out.find("as owner@example.com (organization_owner)"), std::string::npos) << ok.out;
+  struct stat sb {};
+  ASSERT_EQ(::stat((dir / "config.json").c_str(), &sb), 0);
+  EXPECT_EQ(sb.st_mode & 0777, 0600u);
+
+  auto status = keel({"status"});
+  EXPECT_EQ(status.status, 0) << status.err;
+  EXPECT_NE(status.out.find("fleet mode"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("you: owner@example.com"), std::string::npos) << status.out;
+  auto project = keel({"projects", "create", "--name", "line-1"});
+  EXPECT_EQ(project.status, 0) << project.err;
+  EXPECT_NE(keel({"projects", "list"}).out.find("line-1"), std::string::npos);
+
+  // A read-scoped token (given on the command line) can list but not change anything.
+  auto ro_list = keel({"projects", "list", "--url", url, "--token", read_token});
+  EXPECT_EQ(ro_list.status, 0) << ro_list.err;
+  auto ro = keel({"projects", "create", "--name", "nope", "--url", url, "--token", read_token});
+  EXPECT_EQ(ro.status, 1);
+  EXPECT_NE(ro.err.find("Fleet answered 403"), std::string::npos) << ro.err;
+
+  // Revoked in the web UI: the stored login stops working with a clear message.
+  ASSERT_EQ(srv.call("DELETE", "/api/v1/tokens/" + std::to_string(write_id), nullptr, web).status, 204);
+  auto revoked = keel({"devices", "list"});
+  EXPECT_EQ(revoked.status, 1);
+  EXPECT_NE(revoked.err.find("401 token_revoked"), std::string::npos) << revoked.err;
+  (void)read_id;
+}
+
+}  // namespace
