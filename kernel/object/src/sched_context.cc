@@ -43,6 +43,7 @@ void sched_init() {
   release_head = nullptr;
   g_current = nullptr;
   g_current_sc = nullptr;
+  g_switch_to = nullptr;
   g_timeslice_end = false;
   g_active_root = ~word_t{0};
   g_min_budget = 0;
@@ -98,8 +99,21 @@ void ready_dequeue(Tcb* t) {
 Tcb* ready_head(unsigned prio) { return rq_head[prio]; }
 SchedContext* release_queue_head() { return release_head; }
 
+// A thread woken in this kernel entry that outranks the current one is remembered instead of
+// queued: the scheduler switches to it directly (seL4's possibleSwitchTo), saving a queue
+// insertion and removal on the signal -> wake path. Only one such candidate at a time.
+Tcb* g_switch_to;
+
 void sched_make_runnable(Tcb* t) {
-  if (t == g_current || !schedulable(t)) return;
+  if (t == g_current || t == g_switch_to || !schedulable(t)) return;
+  Tcb* cur = g_current;
+  if (cur != nullptr && !t->in_ready_queue && t->prio > cur->prio &&
+      (g_switch_to == nullptr || t->prio > g_switch_to->prio)) {
+    Tcb* old = g_switch_to;
+    g_switch_to = t;
+    if (old != nullptr && schedulable(old)) ready_enqueue(old, false);
+    return;
+  }
   ready_enqueue(t, false);
 }
 
@@ -256,6 +270,27 @@ static void program_timer(ticks_t now) {
 arch::UserContext* sched_schedule() {
   for (;;) {
     Tcb* cur = g_current;
+    Tcb* cand = g_switch_to;
+    g_switch_to = nullptr;
+    if (cand != nullptr && schedulable(cand) && !cand->in_ready_queue && cand != cur) {
+      if (static_cast<int>(cand->prio) >= ready_highest_prio() &&
+          (cur == nullptr || !schedulable(cur) || cand->prio > cur->prio)) {
+        // A preempted thread keeps its place, unless its round-robin slice just ended.
+        if (cur != nullptr && schedulable(cur)) ready_enqueue(cur, !g_timeslice_end);
+        g_timeslice_end = false;
+        g_current = cand;
+        g_current_sc = cand->sc;
+        if (cand->state == ThreadState::kRestart) {
+          cand->state = ThreadState::kRunning;
+          handle_syscall(cand);
+          continue;
+        }
+        program_timer(g_last_charge);
+        vspace_activate_for(cand->slots[kTcbVSpace].cap);
+        return &cand->ctx;
+      }
+      ready_enqueue(cand, false);
+    }
     if (cur != nullptr && schedulable(cur)) {
       int hp = ready_highest_prio();
       bool keep = hp < static_cast<int>(cur->prio) || (hp == static_cast<int>(cur->prio) && !g_timeslice_end);

@@ -91,6 +91,7 @@ void tcb_finalise(Tcb* t) {
   }
   for (unsigned i = 0; i < kTcbSlots; ++i) cap_delete(&t->slots[i]);
   if (g_current == t) g_current = nullptr;
+  if (g_switch_to == t) g_switch_to = nullptr;
 }
 
 }  // namespace keel::kernel

@@ -42,6 +42,7 @@ static_assert(sizeof(SchedContext) <= (1u << KEEL_MIN_SCHED_CONTEXT_BITS));
 extern Tcb* g_current;          // the thread that runs on exit (nullptr = idle)
 extern SchedContext* g_current_sc;
 extern ticks_t g_last_charge;   // when time was last charged to g_current_sc
+extern Tcb* g_switch_to;        // woken thread to switch to directly (see sched_make_runnable)
 
 void sched_init();
 void ready_enqueue(Tcb* t, bool front);
