@@ -288,3 +288,90 @@ KTEST(ipc_call_needs_a_receiver_reply_object) {
   CHECK_EQ(server->progress, 1u);
   CHECK_EQ(client->progress, 0u);
 }
+
+KTEST(ipc_deleting_endpoint_restarts_waiters_into_cap_fault) {
+  // docs/syscalls.md: deleting an endpoint makes its waiting threads re-execute their syscall,
+  // which then finds no capability: a CapFault at the handler naming the endpoint's cptr.
+  keel_cptr_t fault_ep = alloc_obj(KEEL_OBJ_ENDPOINT);
+  keel_cptr_t reply = alloc_obj(KEEL_OBJ_REPLY);
+  keel_cptr_t ep = alloc_obj(KEEL_OBJ_ENDPOINT);
+  ThreadOpts o;
+  o.fault_ep = fault_ep;
+  Thread* t = spawn(
+      [](Thread* self) {
+        keel_word_t b = 0;
+        self->progress = 1;
+        keel_recv(self->arg[0], &b, 0);
+        self->progress = 2;
+      },
+      ep, o);
+  REQUIRE(t != nullptr);
+  wait_for(t->progress, 1);
+  sleep_us(1000);  // blocked in Recv now
+  CHECK_OK(keel_cnode_delete(kRoot, ep, kDepth));
+  keel_word_t badge = 0;
+  keel_word_t info = keel_recv(fault_ep, &badge, reply);
+  CHECK_EQ(keel_msginfo_label(info), KEEL_FAULT_CAP);
+  CHECK_EQ(keel_get_mr(KEEL_CAP_FAULT_ADDR), ep);
+  CHECK_EQ(keel_get_mr(KEEL_CAP_FAULT_IN_RECV_PHASE), 1u);
+  CHECK_EQ(t->progress, 1u);
+}
+
+KTEST(ipc_suspended_receiver_restarts_its_recv_on_resume) {
+  keel_cptr_t ep = alloc_obj(KEEL_OBJ_ENDPOINT);
+  Thread* t = spawn(
+      [](Thread* self) {
+        keel_word_t b = 0, m0 = 0;
+        self->progress = 1;
+        keel_recv_mrs(self->arg[0], &b, 0, &m0, nullptr, nullptr, nullptr);
+        self->result[0] = m0;
+      },
+      ep);
+  REQUIRE(t != nullptr);
+  wait_for(t->progress, 1);
+  sleep_us(1000);
+  CHECK_OK(keel_tcb_suspend(t->tcb));
+  // While suspended it is not a receiver: an NBSend finds nobody and is dropped.
+  keel_set_mr(0, 5);
+  keel_nbsend(ep, keel_msginfo_new(0, 0, 0, 1));
+  CHECK_OK(keel_tcb_resume(t->tcb));
+  sleep_us(1000);  // back in Recv (re-executed)
+  CHECK_EQ(t->done, 0u);
+  keel_send_mrs(ep, keel_msginfo_new(0, 0, 0, 1), 6, 0, 0, 0);
+  wait_for(t->done, 1);
+  CHECK_EQ(t->result[0], 6u);
+}
+
+KTEST(ipc_deleting_reply_object_releases_caller) {
+  // A server holds the reply for a caller; deleting the reply object makes the caller Inactive
+  // (it does not return from its Call).
+  keel_cptr_t ep = alloc_obj(KEEL_OBJ_ENDPOINT);
+  keel_cptr_t reply = alloc_obj(KEEL_OBJ_REPLY);
+  Thread* server = spawn(
+      [](Thread* self) {
+        keel_word_t b = 0;
+        keel_recv(self->arg[0], &b, self->arg[1]);
+        self->progress = 1;
+        keel_word_t x = 0;
+        keel_wait(self->arg[2], &x);  // park
+      },
+      ep);
+  REQUIRE(server != nullptr);
+  server->arg[1] = reply;
+  server->arg[2] = alloc_obj(KEEL_OBJ_NOTIFICATION);
+  Thread* client = spawn(
+      [](Thread* self) {
+        keel_call_mrs(self->arg[0], keel_msginfo_new(1, 0, 0, 0), nullptr, nullptr, nullptr, nullptr);
+        self->progress = 1;
+      },
+      ep);
+  REQUIRE(client != nullptr);
+  wait_for(server->progress, 1);
+  CHECK_EQ(client->progress, 0u);
+  CHECK_OK(keel_cnode_delete(kRoot, reply, kDepth));
+  sleep_us(2000);
+  CHECK_EQ(client->progress, 0u);  // Inactive, not resumed with a fake reply
+  // Inactive (not blocked on a reply any more): its registers can be read without suspending it.
+  keel_word_t regs[1] = {};
+  CHECK_OK(keel_tcb_read_registers(client->tcb, false, 1, regs));
+}
