@@ -156,3 +156,46 @@ KTEST(sched_yield_to) {
   // An SC bound to no thread: IllegalOperation.
   CHECK_ERR(keel_sched_context_yield_to(sc, &consumed), KEEL_ILLEGAL_OPERATION);
 }
+
+KTEST(sched_passive_server_runs_on_donated_sc) {
+  // MCS: a server without an SC of its own runs on its caller's SC for the call; the SC goes back
+  // with the reply. While lent it cannot be unbound (IllegalOperation).
+  keel_cptr_t ep = alloc_obj(KEEL_OBJ_ENDPOINT);
+  keel_cptr_t reply = alloc_obj(KEEL_OBJ_REPLY);
+  keel_cptr_t go = alloc_obj(KEEL_OBJ_NOTIFICATION);
+  Thread* server = spawn(
+      [](Thread* self) {
+        keel_word_t b = 0, m0 = 0;
+        keel_recv_mrs(self->arg[0], &b, self->arg[1], &m0, nullptr, nullptr, nullptr);
+        for (;;) {
+          self->progress = self->progress + 1;  // running: on the caller's SC
+          keel_word_t x = 0;
+          keel_wait(self->arg[2], &x);          // hold the call until the test says go
+          m0 = m0 + 100;
+          keel_reply_recv_mrs(self->arg[0], keel_msginfo_new(0, 0, 0, 1), &b, self->arg[1], &m0, nullptr, nullptr,
+                              nullptr);
+        }
+      },
+      ep);
+  REQUIRE(server != nullptr);
+  server->arg[1] = reply;
+  server->arg[2] = go;
+  sleep_us(1000);  // the server blocks in Recv
+  CHECK_OK(keel_sched_context_unbind(server->sc));  // passive from now on
+  Thread* client = spawn(
+      [](Thread* self) {
+        keel_word_t m0 = 1;
+        keel_call_mrs(self->arg[0], keel_msginfo_new(0, 0, 0, 1), &m0, nullptr, nullptr, nullptr);
+        self->result[0] = m0;
+      },
+      ep);
+  REQUIRE(client != nullptr);
+  wait_for(server->progress, 1);
+  CHECK_EQ(server->progress, 1u);  // it ran, on the only SC it can have: the client's
+  CHECK_ERR(keel_sched_context_unbind(client->sc), KEEL_ILLEGAL_OPERATION);  // lent over the Call
+  keel_signal(mint(go, KEEL_RIGHTS_ALL, 1));
+  wait_for(client->done, 1);
+  CHECK_EQ(client->result[0], 101u);
+  // After the reply the SC is the client's again and can be unbound.
+  CHECK_OK(keel_sched_context_unbind(client->sc));
+}
