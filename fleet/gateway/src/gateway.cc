@@ -124,10 +124,10 @@ struct Gateway::Worker {
   int fd4 = -1, fd6 = -1;
   std::thread thread;
   BatchSink sink;
-  uint64_t window_start = 0, window_handshakes = 0, under_load_until = 0;
+  uint64_t window_start = 0, window_handshakes = 0, window_cookies = 0, under_load_until = 0;
   // Counters written by the worker only, read (racily but atomically) by stats().
   std::atomic<uint64_t> rx{0}, initiations{0}, handshake_msgs{0}, processed{0}, cookies{0}, limited{0}, dropped{0},
-      under_load_periods{0};
+      overload_dropped{0}, under_load_periods{0};
 };
 
 Gateway::Gateway(GatewayConfig cfg, InnerHandler& handler)
@@ -260,6 +260,7 @@ void Gateway::worker_loop(Worker& w) {
   iovec iov[kBatch];
   sockaddr_storage from[kBatch];
   const uint64_t per_window = cfg_.under_load_handshakes_per_s / 10 + 1;  // 100 ms windows
+  const uint64_t cookies_per_window = cfg_.max_cookie_replies_per_s / 10 + 1;
   pollfd pfd[2];
   size_t nfd = 0;
   if (w.fd4 >= 0) pfd[nfd++] = {w.fd4, POLLIN, 0};
@@ -281,50 +282,62 @@ void Gateway::worker_loop(Worker& w) {
       if (n <= 0) continue;
       const uint64_t now = clock_.now_ns();
       w.rx += uint64_t(n);
-      for (int i = 0; i < n; ++i) {
-        wg::MutBytes d{&bufs[size_t(i) * kMaxDatagram], msgs[i].msg_len};
-        const wg::Endpoint src = wg::endpoint_from_sockaddr(from[i]);
-        const wg::Kind kind = wg::classify(d);
-        bool under_load = false;
-        if (kind == wg::Kind::Initiation || kind == wg::Kind::Response) {
-          ++w.handshake_msgs;
-          if (now - w.window_start > 100 * wg::kMs) {
-            w.window_start = now;
-            w.window_handshakes = 0;
-          }
-          if (++w.window_handshakes > per_window) {
-            if (w.under_load_until < now) ++w.under_load_periods;
-            w.under_load_until = now + wg::kSec;
-          }
-          under_load = w.under_load_until >= now;
-          if (under_load) {
-            // mac1 (cheap), then mac2 or a cookie reply (no DH), then the per-source limit.
-            if (!engine_->check_mac1(d)) {
-              ++w.dropped;
-              continue;
+      // Two passes: transport and cookie messages first, handshake messages after, so a batch
+      // full of (forged) initiations does not delay the data of established peers.
+      for (int pass = 0; pass < 2; ++pass) {
+        for (int i = 0; i < n; ++i) {
+          wg::MutBytes d{&bufs[size_t(i) * kMaxDatagram], msgs[i].msg_len};
+          const wg::Kind kind = wg::classify(d);
+          const bool handshake = kind == wg::Kind::Initiation || kind == wg::Kind::Response;
+          if (handshake != (pass == 1)) continue;
+          const wg::Endpoint src = wg::endpoint_from_sockaddr(from[i]);
+          if (handshake) {
+            ++w.handshake_msgs;
+            if (now - w.window_start > 100 * wg::kMs) {
+              w.window_start = now;
+              w.window_handshakes = 0;
+              w.window_cookies = 0;
             }
-            if (!engine_->check_mac2(d, src)) {
-              uint8_t reply[wg::kCookieReplySize];
-              engine_->make_cookie_reply(d, src, reply);
-              w.sink.send(nullptr, src, {reply, sizeof reply});
-              ++w.cookies;
-              continue;
+            if (++w.window_handshakes > per_window) {
+              if (w.under_load_until < now) ++w.under_load_periods;
+              w.under_load_until = now + wg::kSec;
             }
-            if (!limiter_.allow(src, now)) {
-              ++w.limited;
-              continue;
+            if (w.under_load_until >= now) {
+              // Over the cookie budget the message is dropped unread: under a flood larger than
+              // the worker can answer, each extra datagram then costs only its receive.
+              if (w.window_cookies >= cookies_per_window) {
+                ++w.overload_dropped;
+                continue;
+              }
+              // mac1 (cheap), then mac2 or a cookie reply (no DH), then the per-source limit.
+              if (!engine_->check_mac1(d)) {
+                ++w.dropped;
+                continue;
+              }
+              if (!engine_->check_mac2(d, src)) {
+                uint8_t reply[wg::kCookieReplySize];
+                engine_->make_cookie_reply(d, src, reply);
+                w.sink.send(nullptr, src, {reply, sizeof reply});
+                ++w.cookies;
+                ++w.window_cookies;
+                continue;
+              }
+              if (!limiter_.allow(src, now)) {
+                ++w.limited;
+                continue;
+              }
             }
+            ++w.processed;
           }
+          w.sink.touched = nullptr;
+          const wg::Rx rx = engine_->receive(d, src, /*under_load=*/false, w.sink);
+          if (rx == wg::Rx::Initiation) ++w.initiations;
+          else if (rx >= wg::Rx::DropSize) ++w.dropped;
+          wg::Peer* p = w.sink.touched;
+          if (!p && (kind == wg::Kind::Transport || kind == wg::Kind::Response) && rx < wg::Rx::DropSize)
+            p = table_.find_by_index(wg::load32(d.data() + 4));
+          reschedule(p);
         }
-        if (kind == wg::Kind::Initiation || kind == wg::Kind::Response) ++w.processed;
-        w.sink.touched = nullptr;
-        const wg::Rx rx = engine_->receive(d, src, /*under_load=*/false, w.sink);
-        if (rx == wg::Rx::Initiation) ++w.initiations;
-        else if (rx >= wg::Rx::DropSize) ++w.dropped;
-        wg::Peer* p = w.sink.touched;
-        if (!p && (kind == wg::Kind::Transport || kind == wg::Kind::Response) && rx < wg::Rx::DropSize)
-          p = table_.find_by_index(wg::load32(d.data() + 4));
-        reschedule(p);
       }
       w.sink.flush();
     }
@@ -373,6 +386,7 @@ GatewayStats Gateway::stats() const {
     s.cookies_sent += w->cookies;
     s.rate_limited += w->limited;
     s.dropped += w->dropped;
+    s.overload_dropped += w->overload_dropped;
     s.inner_delivered += w->sink.delivered;
     s.inner_bad_source += w->sink.bad_source;
     s.under_load_periods += w->under_load_periods;

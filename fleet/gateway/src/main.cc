@@ -77,10 +77,12 @@ int main(int argc, char** argv) {
     usleep(100000);
     if (t % 100 == 99) {
       const auto s = gw.stats();
-      std::printf("rx %lu tx %lu handshakes %lu cookies %lu limited %lu dropped %lu inner %lu bad-source %lu\n",
+      std::printf("rx %lu tx %lu handshakes %lu cookies %lu limited %lu over-budget %lu dropped %lu inner %lu "
+                  "bad-source %lu\n",
                   (unsigned long)s.rx_datagrams, (unsigned long)s.tx_datagrams,
                   (unsigned long)s.initiations_accepted, (unsigned long)s.cookies_sent,
-                  (unsigned long)s.rate_limited, (unsigned long)s.dropped, (unsigned long)s.inner_delivered,
+                  (unsigned long)s.rate_limited, (unsigned long)s.overload_dropped, (unsigned long)s.dropped,
+                  (unsigned long)s.inner_delivered,
                   (unsigned long)s.inner_bad_source);
       std::fflush(stdout);
     }

@@ -9,7 +9,9 @@
 //    session have no timers at all).
 //  - Under load (more handshake messages per worker than `under_load_handshakes_per_s`), handshake
 //    messages need a valid mac2 (else they get a cookie reply, no Diffie-Hellman) and each source
-//    address is rate limited by one token bucket shared by all workers.
+//    address is rate limited by one token bucket shared by all workers. Beyond a budget of cookie
+//    replies per worker, further handshake messages are dropped unread. In each received batch,
+//    transport messages are handled before handshake messages.
 //  - A decrypted inner packet whose source is not the peer's assigned address is dropped; the
 //    rest go to the InnerHandler (Fleet's control protocol).
 #pragma once
@@ -35,6 +37,9 @@ struct GatewayConfig {
   std::string bind_v6 = "::";       // empty: no IPv6 socket
   int workers = 2;
   uint32_t under_load_handshakes_per_s = 2000;  // per worker
+  // Under load, at most this many cookie replies per worker per second; further handshake
+  // messages are dropped without even a mac1 check (reply cost bounded under any flood).
+  uint32_t max_cookie_replies_per_s = 20000;
   uint64_t timer_tick_ns = 20 * wg::kMs;
   size_t timer_slots = 8192;
   wg::Timing timing;  // tests may shorten (see docs/wireguard.md)
@@ -53,6 +58,7 @@ struct GatewayStats {
   uint64_t handshake_msgs = 0;        // initiations + responses received
   uint64_t handshakes_processed = 0;  // handshake messages that reached the engine (DH work)
   uint64_t cookies_sent = 0, rate_limited = 0, dropped = 0;
+  uint64_t overload_dropped = 0;      // handshake messages over the cookie budget, dropped unread
   uint64_t inner_delivered = 0, inner_bad_source = 0;
   uint64_t under_load_periods = 0;
 };
