@@ -375,3 +375,73 @@ KTEST(ipc_deleting_reply_object_releases_caller) {
   keel_word_t regs[1] = {};
   CHECK_OK(keel_tcb_read_registers(client->tcb, false, 1, regs));
 }
+
+namespace {
+// Stress: server i doubles MR0 and adds its id in MR1; replies carry 3 words.
+void stress_server(Thread* self) {
+  keel_word_t b = 0, m0 = 0, m1 = 0, m2 = 0;
+  keel_recv_mrs(self->arg[0], &b, self->arg[1], &m0, &m1, &m2, nullptr);
+  for (;;) {
+    bump(self->progress);
+    m2 = m0 ^ b;  // echo the badge mixed in, to catch replies delivered to the wrong caller
+    m0 = m0 * 2;
+    m1 = self->arg[2];
+    keel_reply_recv_mrs(self->arg[0], keel_msginfo_new(0, 0, 0, 3), &b, self->arg[1], &m0, &m1, &m2, nullptr);
+  }
+}
+void stress_client(Thread* self) {
+  keel_cptr_t ep = self->arg[0];
+  keel_word_t badge = self->arg[1];
+  keel_word_t server_id = self->arg[2];
+  for (keel_word_t i = 1; i <= 1000; ++i) {
+    keel_word_t m0 = (badge << 20) + i, m1 = 0, m2 = 0;
+    keel_word_t info = keel_call_mrs(ep, keel_msginfo_new(0, 0, 0, 1), &m0, &m1, &m2, nullptr);
+    if (keel_msginfo_length(info) != 3 || m0 != ((badge << 20) + i) * 2 || m1 != server_id ||
+        m2 != (((badge << 20) + i) ^ badge)) {
+      self->result[0] = i;  // first bad round
+      return;
+    }
+    bump(self->progress);
+  }
+}
+}  // namespace
+
+KTEST(ipc_stress_many_clients_preempted) {
+  // 3 servers (priorities 120..140, 0.5 ms per 1 ms) and 9 clients (priorities 60..140, budgets
+  // 0.1 - 0.9 ms per 1 ms) hammering them concurrently, so calls are preempted, queued and budgets run out
+  // mid-conversation. Every reply must reach its own caller with the right data.
+  constexpr unsigned kServers = 3, kClients = 9;
+  keel_cptr_t eps[kServers];
+  Thread* clients[kClients];
+  for (unsigned s = 0; s < kServers; ++s) {
+    eps[s] = alloc_obj(KEEL_OBJ_ENDPOINT);
+    ThreadOpts so;
+    so.priority = 120 + 10 * s;
+    so.budget_us = 500;
+    so.period_us = 1000;
+    Thread* srv = spawn(stress_server, eps[s], so);
+    REQUIRE(srv != nullptr);
+    srv->arg[1] = alloc_obj(KEEL_OBJ_REPLY);
+    srv->arg[2] = 1000 + s;
+  }
+  for (unsigned c = 0; c < kClients; ++c) {
+    ThreadOpts co;
+    co.priority = 60 + 10 * c;
+    co.budget_us = 100 + 100 * c;
+    co.period_us = 1000;
+    co.start = false;
+    unsigned s = c % kServers;
+    Thread* t = spawn(stress_client, mint(eps[s], KEEL_RIGHTS_ALL, c + 1), co);
+    REQUIRE(t != nullptr);
+    t->arg[1] = c + 1;
+    t->arg[2] = 1000 + s;
+    clients[c] = t;
+  }
+  for (unsigned c = 0; c < kClients; ++c) REQUIRE_OK(keel_tcb_resume(clients[c]->tcb));
+  for (unsigned c = 0; c < kClients; ++c) {
+    wait_for(clients[c]->done, 1, 3000000);
+    CHECK_EQ(clients[c]->done, 1u);
+    CHECK_EQ(clients[c]->result[0], 0u);
+    CHECK_EQ(clients[c]->progress, 1000u);
+  }
+}
