@@ -74,6 +74,9 @@ describe('fleet mode', { timeout: 240_000 }, () => {
     await dlg.getByRole('button', { name: 'Create organisation' }).click();
     await page.getByRole('heading', { name: 'Acme Water' }).waitFor();
 
+    await page.getByRole('link', { name: 'System' }).click();
+    await page.getByText('Fleet (users, organisations, PostgreSQL)').waitFor();
+
     await page.getByRole('link', { name: 'Users' }).click();
     await page.getByRole('button', { name: 'Add user' }).click();
     const u = page.getByRole('dialog', { name: 'Add a user' });
@@ -312,6 +315,9 @@ describe('studio mode', { timeout: 120_000 }, () => {
     await page.getByRole('link', { name: 'Audit log' }).click();
     await page.getByTestId('audit-table').getByText('studio').first().waitFor();
     await shot(page, '21-studio-audit');
+    await page.getByRole('link', { name: 'System' }).click();
+    await page.getByText('Studio (local developer instance, no sign-in)').waitFor();
+    await shot(page, '22-studio-system');
     assert.deepEqual(problems, []);
   });
 });

@@ -6,7 +6,7 @@ import { ApiError } from './api/client';
 import { api, fleet } from './api/fleet';
 import type { SessionInfo } from './api/models';
 import { href, matchRoute, navigate, useHash, type RouteDef } from './router';
-import { Session, canManageUsers, roleLabel, useSession } from './session';
+import { Session, canManageUsers, isAdmin, roleLabel, useSession } from './session';
 import { ErrorBox, Spinner, cx } from './ui/components';
 import { LoginPage } from './pages/login';
 import { OrgsPage, OrgPage } from './pages/orgs';
@@ -18,6 +18,7 @@ import { RolloutPage } from './pages/rollout';
 import { UsersPage } from './pages/users';
 import { AuditPage } from './pages/audit';
 import { AccountPage } from './pages/account';
+import { SystemPage } from './pages/system';
 
 const ROUTES: RouteDef[] = [
   { name: 'home', pattern: '/' },
@@ -32,6 +33,7 @@ const ROUTES: RouteDef[] = [
   { name: 'users', pattern: '/users' },
   { name: 'audit', pattern: '/audit' },
   { name: 'account', pattern: '/account' },
+  { name: 'system', pattern: '/system' },
 ];
 
 export function App() {
@@ -116,6 +118,7 @@ function Shell() {
     case 'users': page = <UsersPage />; break;
     case 'audit': page = <AuditPage />; break;
     case 'account': page = <AccountPage />; break;
+    case 'system': page = <SystemPage />; break;
     case 'login': page = null; break;
     default:
       page = (
@@ -154,6 +157,7 @@ function Shell() {
           )}
           {canManageUsers(info) && <NavLink to="/users" active={section === 'users'}>Users</NavLink>}
           <NavLink to="/audit" active={section === 'audit'}>Audit log</NavLink>
+          {isAdmin(info) && <NavLink to="/system" active={section === 'system'}>System</NavLink>}
           {!studio && <NavLink to="/account" active={section === 'account'}>My account &amp; API tokens</NavLink>}
         </nav>
         <div class="mt-auto border-t border-brand-800 px-3 pt-4 text-xs text-brand-100">

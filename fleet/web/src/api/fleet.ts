@@ -38,6 +38,9 @@ export const fleet = {
   acceptInvite: (token: string, password: string) => api.post<{ user: User }>('/auth/accept-invite', { token, password }, { quiet401: true }),
   changePassword: (current_password: string, new_password: string) => api.post<void>('/auth/password', { current_password, new_password }),
 
+  system: () =>
+    api.get<{ mode: string; version: string; tunnel_prefix: string; fleet_tunnel_address: string; counts: Record<'organizations' | 'users' | 'projects' | 'deployments' | 'devices' | 'releases', number> }>('/system'),
+
   // organisations
   orgs: (cursor?: Cursor) => api.get<Paged<Organization>>('/organizations', page(cursor)),
   org: (id: number) => api.get<Organization>(`/organizations/${id}`),
