@@ -44,6 +44,7 @@ alignas(16) char g_stacks[kMaxThreads][kStackBytes];
 Thread g_threads[kMaxThreads];
 unsigned g_thread_count;
 Thread* g_sleeper;      // this test's sleep_us helper (made on first use)
+bool g_exact_time;
 unsigned g_fail_lines;  // failure lines printed by this test
 
 keel_word_t object_bits(keel_word_t type, keel_word_t size_bits) {
@@ -424,6 +425,8 @@ void sleep_us(keel_word_t us) {
   keel_wait(g_sleeper->arg[3], &badge);
 }
 
+static bool measure_exact_time();
+
 bool init(const keel_boot_info_t* bi) {
   g_bi = bi;
   if (g_bi == nullptr || g_bi->magic != KEEL_BOOT_INFO_MAGIC) {
@@ -439,10 +442,33 @@ bool init(const keel_boot_info_t* bi) {
     g_pool[g_pool_count++] = Pool{s, d.size_bits, 0};
     ram += keel_word_t{1} << d.size_bits;
   }
+  g_exact_time = measure_exact_time();
+  keel_printf("KTEST: guest time %s\n", g_exact_time ? "= instruction count (-icount): exact timing checks"
+                                                     : "is host time (no -icount): lenient timing checks");
   keel_printf("KTEST: %lu untyped caps (%u RAM, %lu KiB), slots %lu..%lu, timer %lu Hz\n",
               bi->untyped.end - bi->untyped.start, g_pool_count, ram >> 10, bi->empty.start, bi->empty.end,
               bi->timer_frequency);
   return true;
+}
+
+bool exact_time() { return g_exact_time; }
+
+// 4,000,000 instructions (a 4-instruction loop body, 1,000,000 times) take exactly 4 ms of guest
+// time under -icount shift=0 (1 ns per instruction); under plain TCG the time depends on the host.
+static bool measure_exact_time() {
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    keel_word_t n = 1000000;
+    keel_word_t t0 = now_ticks();
+    asm volatile(
+        "1: sub %0, %0, #1\n"
+        "   nop\n"
+        "   nop\n"
+        "   cbnz %0, 1b\n"
+        : "+r"(n));
+    keel_word_t us = ticks_to_us(now_ticks() - t0);
+    if (us >= 3960 && us <= 4200) return true;  // the timer IRQ handling adds a little
+  }
+  return false;
 }
 
 void begin_test() {

@@ -95,6 +95,10 @@ bool spawn_process(Process* p, void (*fn)(keel_word_t, keel_word_t), keel_word_t
 
 // Copies of our own initial caps a test may hand to a helper thread.
 keel_word_t now_ticks();           // generic timer count
+// True when guest time is the instruction count (QEMU -icount shift=0): then time-based checks
+// are exact. Measured once at init with a loop of known length. `make run` boots the suite
+// without -icount; the scheduling tests then use bounds that survive a loaded host.
+bool exact_time();
 keel_word_t ticks_per_second();
 keel_word_t ticks_to_us(keel_word_t ticks);
 
