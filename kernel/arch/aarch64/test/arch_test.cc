@@ -23,6 +23,9 @@
 
 extern "C" char user_prog_start[], user_prog_end[];
 extern "C" std::uint64_t pmu_loop(std::uint64_t n, std::uint64_t counter);
+namespace keel::arch::machine {
+const char* fdt_self_check();  // fdt_check.cc
+}
 extern "C" char __text_end[], __rodata_end[];
 
 namespace keel::kernel {
@@ -168,6 +171,8 @@ void self_checks(const BootParams& p) {
 #else
   expect(p.root_elf_size == 0, "no root ELF in this image", p.root_elf_size);
 #endif
+  // The DTB reader on hand-built, malformed and randomly corrupted trees.
+  if (const char* what = machine::fdt_self_check(); what != nullptr) fail(what);
   // Physmap round trip.
   expect(kvtop(ptokv(p.ram[0].base)) == p.ram[0].base, "ptokv/kvtop");
   // Contexts: fresh ones run at EL0t with interrupts unmasked; sanitize strips privilege.
