@@ -290,6 +290,7 @@ int keys_add(const Conn& c, const KeyAddOpts& o) {
 
 struct DeviceListOpts {
   int64_t deployment = 0, project = 0;
+  size_t limit = 100000;
   std::string status, connection;
 };
 
@@ -301,7 +302,7 @@ int devices_list(const Conn& c, const DeviceListOpts& o) {
   if (!o.status.empty()) add("status", o.status);
   if (!o.connection.empty()) add("connection", o.connection);
   return with_client(c, [&](FleetClient& f) {
-    auto items = f.get_all("/api/v1/devices" + q);
+    auto items = f.get_all("/api/v1/devices" + q, o.limit);
     if (!items) return api_error(items.error());
     if (c.json_out) {
       std::cout << items.value().dump(2) << "\n";
@@ -392,6 +393,42 @@ int releases_upload(const Conn& c, const UploadOpts& o) {
     }
     std::cout << "uploaded release " << s(r.value(), "id") << ": " << s(r.value(), "name") << " "
               << s(r.value(), "version") << " (signed by " << s(r.value(), "signed_by_key_id") << ")\n";
+    return 0;
+  });
+}
+
+int releases_show(const Conn& c, int64_t id) {
+  return with_client(c, [&](FleetClient& f) {
+    auto r = f.get("/api/v1/releases/" + std::to_string(id));
+    if (!r) return api_error(r.error());
+    const json& j = r.value();
+    if (c.json_out) {
+      std::cout << j.dump(2) << "\n";
+      return 0;
+    }
+    std::cout << "release " << s(j, "id") << ": " << s(j, "name") << " " << s(j, "version") << " (project "
+              << s(j, "project_id") << ")\n"
+              << "  digest:     " << s(j, "digest") << "\n"
+              << "  build id:   " << s(j, "build_id") << "\n"
+              << "  signed by:  " << s(j, "signed_by_key_id")
+              << (j.value("signing_key_active", true) ? "" : "  (KEY REVOKED: no longer accepted for new uploads)") << "\n"
+              << "  size:       " << s(j, "file_size") << " bytes, uploaded " << fmt_time_ms(j, "created_at") << " by "
+              << s(j, "created_by") << "\n"
+              << "  running on: " << s(j, "device_count") << " device(s)\n";
+    if (j.contains("components") && j["components"].is_array()) {
+      std::cout << "components:\n";
+      for (const auto& cpt : j["components"]) std::cout << "  " << s(cpt, "name") << "  " << s(cpt, "size") << " bytes\n";
+    }
+    if (j.contains("summary") && j["summary"].is_object()) {
+      const json& sm = j["summary"];
+      if (sm.contains("channels"))
+        for (const auto& ch : sm["channels"])
+          std::cout << "  channel " << s(ch, "name") << ": " << s(ch, "from") << " -> " << s(ch, "to") << " ("
+                    << s(ch, "kind") << ")\n";
+      if (sm.contains("configurable"))
+        for (const auto& k : sm["configurable"])
+          std::cout << "  configurable " << s(k, "component") << "." << s(k, "key") << " (" << s(k, "type") << ")\n";
+    }
     return 0;
   });
 }
@@ -608,6 +645,7 @@ void add_fleet_commands(CLI::App& app, Commands& cmds) {
     ls->add_option("--project", o->project, "only this project's devices");
     ls->add_option("--status", o->status, "active or decommissioned")->check(CLI::IsMember({"active", "decommissioned"}));
     ls->add_option("--connection", o->connection, "online or offline")->check(CLI::IsMember({"online", "offline"}));
+    ls->add_option("--limit", o->limit, "show at most this many devices (default 100000)")->check(CLI::PositiveNumber);
     cmds.push_back({ls, [c, o] { return devices_list(*c, *o); }});
     auto c2 = std::make_shared<Conn>();
     auto r = std::make_shared<DeviceRegisterOpts>();
@@ -635,6 +673,12 @@ void add_fleet_commands(CLI::App& app, Commands& cmds) {
                                          {"ID", "PROJECT", "NAME", "VERSION", "SIGNED BY", "BYTES"},
                                          {"id", "project_id", "name", "version", "signed_by_key_id", "file_size"});
                     }});
+    auto cs = std::make_shared<Conn>();
+    auto rid = std::make_shared<int64_t>(0);
+    auto* show = grp->add_subcommand("show", "Show one release: manifest summary, signer, devices running it");
+    add_conn_options(show, cs);
+    show->add_option("id", *rid, "release id")->required();
+    cmds.push_back({show, [cs, rid] { return releases_show(*cs, *rid); }});
     auto c2 = std::make_shared<Conn>();
     auto o = std::make_shared<UploadOpts>();
     auto* up = grp->add_subcommand("upload", "Upload a signed release (checked locally first; Fleet verifies the signature)");

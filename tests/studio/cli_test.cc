@@ -138,6 +138,9 @@ TEST_F(Cli, InspectShowsMetadataSummaryComponentsAndSignatures) {
   ASSERT_EQ(human.status, 0) << human.err;
   EXPECT_NE(human.out.find("channel readings: sensor.out -> logger.in (stream)"), std::string::npos) << human.out;
   EXPECT_NE(human.out.find("trusted, valid"), std::string::npos);
+  ASSERT_EQ(keel({"release", "m.toml", "-o", "b2.krel", "--created-at", "1", "--hash", "blake2b-256"}).status, 0);
+  auto b2 = json::parse(keel({"inspect", "b2.krel", "--json"}).out);
+  EXPECT_EQ(b2["components"][0]["hash_alg"], "blake2b-256");
   auto m = keel({"inspect", "r.krel", "--manifest"});
   EXPECT_EQ(m.out, kManifest);
 }

@@ -162,6 +162,13 @@ TEST_F(FleetCli, KeysDevicesAndReleasesAreCheckedBeforeTheyAreSent) {
   auto up = keel({"releases", "upload", "unsigned.krel", "--project", P});
   expect_fail(up, "Fleet answered 4");
   EXPECT_NE(up.err.find("uploading unsigned.krel: 100%"), std::string::npos) << up.err;
+  auto limited = ok_json({"devices", "list", "--limit", "2"});
+  EXPECT_EQ(limited.size(), 2u);
+  auto show = ok({"releases", "show", std::to_string(w.release)});
+  EXPECT_NE(show.out.find("plant 2.0.0"), std::string::npos) << show.out;
+  EXPECT_NE(show.out.find("pump  "), std::string::npos) << show.out;
+  EXPECT_NE(show.out.find("running on: 0 device(s)"), std::string::npos) << show.out;
+  expect_fail(keel({"releases", "show", "4242"}), "Fleet answered 404");
   auto rel = ok({"releases", "list", "--project", P});
   EXPECT_NE(rel.out.find("2.0.0"), std::string::npos) << rel.out;
   EXPECT_EQ(rel.out.find("2.0.1"), std::string::npos) << "an untrusted release was stored";
