@@ -94,8 +94,13 @@ static void finalise(const Cap& cap) {
   }
 }
 
+namespace {
+Slot* g_zombies;   // queued zombie slots, linked through Slot::next (they are out of the tree)
+bool g_draining;   // a top-level cap_delete is finalising the queue
+}  // namespace
+
 void cap_delete(Slot* s) {
-  if (s->cap.is_null()) return;
+  if (s->cap.is_null() || s->cap.type == CapType::kZombie) return;
   bool final = cdt_is_final(s);
   Cap cap = s->cap;
   cdt_unlink(s);
@@ -103,7 +108,34 @@ void cap_delete(Slot* s) {
   // A mapping belongs to the capability that made it, final or not.
   if (cap.type == CapType::kFrame && cap.aux != 0) frame_unmap(cap);
   if (cap.type == CapType::kPageTable && cap.aux != 0) page_table_unmap(cap);
-  if (final) finalise(cap);
+  if (final) {
+    if (cap.type == CapType::kCNode || cap.type == CapType::kTcb) {
+      // Objects holding capabilities: queue them (the slot keeps a zombie until then).
+      Cap z = cap;
+      z.flags = static_cast<std::uint8_t>(cap.type);
+      z.type = CapType::kZombie;
+      s->cap = z;
+      s->next = g_zombies;
+      g_zombies = s;
+    } else {
+      finalise(cap);
+    }
+  }
+  if (g_draining) return;
+  // Top level: finalise queued objects; their contents may queue more. The memory of every
+  // object involved stays untouched until this loop ends (nothing is retyped meanwhile).
+  g_draining = true;
+  while (g_zombies != nullptr) {
+    Slot* z = g_zombies;
+    g_zombies = z->next;
+    z->next = nullptr;
+    Cap c = z->cap;
+    c.type = static_cast<CapType>(c.flags);
+    c.flags = 0;
+    z->cap = Cap::null();
+    finalise(c);
+  }
+  g_draining = false;
 }
 
 void cap_revoke(Slot* s) {

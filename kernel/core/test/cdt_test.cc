@@ -109,3 +109,40 @@ TEST_F(CdtTest, DeletingLastCapFinalisesObject) {
 
 }  // namespace
 }  // namespace keel::kernel::test
+
+namespace keel::kernel::test {
+namespace {
+
+class DeepDeleteTest : public KernelTest {};
+
+TEST_F(DeepDeleteTest, DeletingADeepChainOfCNodesDoesNotRecurse) {
+  // A chain of 3000 CNodes, each holding the only capability to the next (the last one holds
+  // an endpoint). Deleting the head's capability destroys the whole chain iteratively.
+  constexpr int kDepth = 3000;
+  word_t head = free_slot();
+  ASSERT_EQ(retype(KEEL_OBJ_CNODE, 1, head), 0u);
+  Slot* prev = slot(head)->cap.as<Slot>();
+  std::vector<Slot*> nodes;
+  nodes.push_back(prev);
+  for (int i = 1; i < kDepth; ++i) {
+    word_t tmp = free_slot();
+    ASSERT_EQ(retype(KEEL_OBJ_CNODE, 1, tmp), 0u);
+    Slot* inner = slot(tmp)->cap.as<Slot>();
+    cdt_move(&prev[0], slot(tmp), slot(tmp)->cap);  // the previous CNode now holds it
+    --next_free_;                                    // reuse the root slot
+    prev = inner;
+    nodes.push_back(inner);
+  }
+  word_t ep = free_slot();
+  ASSERT_EQ(retype(KEEL_OBJ_ENDPOINT, 0, ep), 0u);
+  cdt_move(&prev[1], slot(ep), slot(ep)->cap);
+  expect_invariants();
+  ASSERT_EQ(invoke(KEEL_CAP_INIT_CNODE, KEEL_CNODE_DELETE, {head, 64}), 0u);
+  for (Slot* n : nodes) {
+    ASSERT_TRUE(n[0].cap.is_null());
+    ASSERT_TRUE(n[1].cap.is_null());
+  }
+}
+
+}  // namespace
+}  // namespace keel::kernel::test
