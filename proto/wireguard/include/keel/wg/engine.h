@@ -110,10 +110,10 @@ struct Peer {
   Key remote_static{};
   Key psk{};
   // DH(our static, their static), computed at the peer's first handshake (either direction) and
-  // cached: loading a million peers then costs no X25519 at all. Valid when static_static_ready.
+  // cached: loading a million peers then costs no X25519 at all. Valid when static_static_ready
+  // (kept below with the other flags, where it fills padding).
   Key static_static{};
   uint16_t persistent_keepalive_s = 0;
-  bool static_static_ready = false;
   Endpoint endpoint;
 
   // Handshake.
@@ -122,6 +122,7 @@ struct Peer {
   bool need_another_keepalive = false;
   bool sent_lastminute_handshake = false;
   bool has_last_mac1 = false;
+  bool static_static_ready = false;
   uint32_t hs_local_index = 0;
   uint32_t hs_remote_index = 0;
   Hash hs_hash{};
