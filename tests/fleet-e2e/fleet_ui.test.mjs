@@ -307,7 +307,7 @@ describe('studio mode', { timeout: 120_000 }, () => {
     // A bad name gets the server's message next to the field.
     await dlg.getByLabel('Name').fill('bad/name');
     await dlg.getByRole('button', { name: 'Create project' }).click();
-    await dlg.getByText(/must not contain '\/'/).waitFor();
+    await dlg.getByText(/^Must not contain '\/'/).waitFor();
     await shot(page, '20-studio-field-error');
     await dlg.getByLabel('Name').fill('bench-rig');
     await dlg.getByRole('button', { name: 'Create project' }).click();

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { ApiClient, ApiError, buildUrl, errorFromResponse, type FetchLike } from './client';
+import { ApiClient, ApiError, buildUrl, errorFromResponse, fieldMessage, type FetchLike } from './client';
 
 function respond(status: number, body: string, headers: Record<string, string> = {}): FetchLike {
   return vi.fn(async () => new Response(status === 204 ? null : body, { status, headers }));
@@ -93,5 +93,13 @@ describe('ApiClient', () => {
     const init = f.mock.calls[0]![1];
     expect((init.headers as Record<string, string>)['Content-Type']).toBe('application/octet-stream');
     expect(init.body).toBeInstanceOf(Uint8Array);
+  });
+});
+
+describe('fieldMessage', () => {
+  it("drops the redundant field prefix and capitalises", () => {
+    expect(fieldMessage("field 'name' must not contain '/' or '\\'", 'name')).toBe("Must not contain '/' or '\\'");
+    expect(fieldMessage('passwords must be at least 12 characters long', 'password')).toBe('Passwords must be at least 12 characters long');
+    expect(fieldMessage("field 'other' is required", 'name')).toBe("Field 'other' is required");
   });
 });

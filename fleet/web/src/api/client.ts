@@ -190,3 +190,11 @@ export class ApiClient {
     return this.request<T>('DELETE', path, { body });
   }
 }
+
+// "field 'name' must not contain '/'" shown under the Name box reads better as
+// "Must not contain '/'": the box already says which field it is.
+export function fieldMessage(message: string, field: string): string {
+  const prefix = `field '${field}' `;
+  const m = message.startsWith(prefix) ? message.slice(prefix.length) : message;
+  return m.charAt(0).toUpperCase() + m.slice(1);
+}

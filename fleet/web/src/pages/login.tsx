@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { ApiError } from '../api/client';
+import { ApiError, fieldMessage } from '../api/client';
 import { api, fleet } from '../api/fleet';
 import { useSession } from '../session';
 import { ErrorBox, Field, Notice, TextInput } from '../ui/components';
@@ -50,7 +50,7 @@ function SignIn(props: { notice: string | null; onInvite: () => void }) {
       setBusy(false);
     }
   };
-  const fe = (f: string) => (err instanceof ApiError && err.field === f ? err.message : null);
+  const fe = (f: string) => (err instanceof ApiError && err.field === f ? fieldMessage(err.message, f) : null);
 
   return (
         <form class="card space-y-4 p-6" onSubmit={submit} noValidate aria-label="Sign in">
@@ -84,7 +84,7 @@ function AcceptInvite(props: { onDone: (email: string) => void; onCancel: () => 
   const [again, setAgain] = useState('');
   const [busy, setBusy] = useState(false);
   const [err, setErr] = useState<unknown>(null);
-  const fe = (f: string) => (err instanceof ApiError && err.field === f ? err.message : null);
+  const fe = (f: string) => (err instanceof ApiError && err.field === f ? fieldMessage(err.message, f) : null);
   const submit = async (e: Event) => {
     e.preventDefault();
     setErr(null);

@@ -3,7 +3,7 @@
 // sentence what it is for, and every empty list says what to do next.
 import type { ComponentChildren, JSX } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError } from '../api/client';
+import { ApiError, fieldMessage } from '../api/client';
 
 export function cx(...c: Array<string | false | null | undefined>): string {
   return c.filter(Boolean).join(' ');
@@ -233,7 +233,7 @@ export function FormModal(props: {
 }) {
   const [busy, setBusy] = useState(false);
   const [err, setErr] = useState<unknown>(null);
-  const fieldError = (name: string) => (err instanceof ApiError && err.field === name ? err.message : null);
+  const fieldError = (name: string) => (err instanceof ApiError && err.field === name ? fieldMessage(err.message, name) : null);
   const submit = async (e: JSX.TargetedEvent<HTMLFormElement, Event>) => {
     e.preventDefault();
     setBusy(true);
