@@ -61,6 +61,7 @@ struct State {
   volatile keel_word_t syscalls;  // issued so far (counted before each svc)
   volatile keel_word_t done;
   keel_word_t per_class[4];
+  keel_word_t fault_msgs;  // VM-fault messages of the live victim received by the fuzzer
 };
 State g_state;
 
@@ -146,6 +147,33 @@ void one_op(State& s) {
     r.x7 = is_endpoint_slot(c) ? KEEL_SYS_NB_SEND : KEEL_SYS_CALL;
   } else if (cls < 7) {  // non-blocking IPC on real endpoints / notifications
     s.per_class[1]++;
+    if (below(s, 5) == 0) {
+      // Answer whatever the Reply object holds (e.g. the live victim's fault): ReplyRecv on the
+      // notification, signalled first so that the receive phase does not block. Mostly label 0
+      // (resume the faulting thread), sometimes another label (leave it suspended).
+      r.x7 = KEEL_SYS_SIGNAL;
+      r.x0 = kNtfnBadged;
+      issue(s, &r);
+      r = keel_regs_t{};
+      r.x7 = KEEL_SYS_REPLY_RECV;
+      r.x0 = kNtfn;
+      r.x1 = below(s, 4) ? keel_msginfo_new(0, 0, 0, below(s, 5)) : random_info(s);
+      fill_ipc_buffer(s, keel_msginfo_length(r.x1));
+      r.x2 = interesting(s);
+      r.x3 = interesting(s);
+      r.x6 = kReply;
+      issue(s, &r);
+      // Keep the victim going: a Recv that reuses the Reply object, a non-zero reply label or
+      // the fuzzer's own TCB invocations leave it Inactive; Resume it now and then.
+      if (below(s, 4) == 0) {
+        r = keel_regs_t{};
+        r.x7 = KEEL_SYS_CALL;
+        r.x0 = kVictimTcb;
+        r.x1 = keel_msginfo_new(KEEL_TCB_RESUME, 0, 0, 0);
+        issue(s, &r);
+      }
+      return;
+    }
     static const keel_word_t kOps[] = {KEEL_SYS_NB_SEND, KEEL_SYS_NB_RECV, KEEL_SYS_NB_WAIT, KEEL_SYS_YIELD};
     r.x7 = kOps[below(s, 4)];
     keel_word_t objs[] = {kEp, kEpBadged, kEpNoGrant, kNtfn, kNtfnBadged, kReply};
@@ -155,6 +183,10 @@ void one_op(State& s) {
     r.x2 = interesting(s);
     r.x6 = below(s, 2) ? kReply : cptr(s);
     if (r.x7 == KEEL_SYS_NB_SEND && r.x0 == kReply) r.x7 = KEEL_SYS_NB_RECV;
+    bool recv_ep = r.x7 == KEEL_SYS_NB_RECV && is_endpoint_slot(r.x0);
+    issue(s, &r);
+    if (recv_ep && keel_msginfo_label(r.x1) == KEEL_FAULT_VM) s.fault_msgs++;
+    return;
   } else if (cls < 9) {  // any syscall number of the ABI with random registers
     s.per_class[2]++;
     r.x7 = below(s, KEEL_SYS_COUNT + 2);
@@ -270,6 +302,20 @@ int run() {
     keel_printf("KFUZZ: preparing SC / VSpace failed\n");
     return 1;
   }
+  // Victim 1 is alive: it runs (priority 150, above the fuzzer, 0.5 ms per 10 ms) in the victim VSpace where
+  // nothing is mapped, so it VM-faults at once, into the fuzzer's endpoint (kEp) — the fuzzer's
+  // NBRecv / ReplyRecv then pick up and answer fault messages among everything else.
+  {
+    keel_word_t regs[KEEL_REG_SP + 1] = {};
+    regs[KEEL_REG_PC] = 0x1000;
+    regs[KEEL_REG_SP] = 0x2000;
+    if (keel_tcb_configure(vt1, cnode, keel_cnode_cap_data(0, 64 - kCnodeBits), vs, 0, 0, 0) != KEEL_NO_ERROR ||
+        keel_tcb_set_sched_params(vt1, KEEL_CAP_INIT_TCB, 0, 150, sc, ep) != KEEL_NO_ERROR ||
+        keel_tcb_write_registers(vt1, true, KEEL_REG_SP + 1, regs) != KEEL_NO_ERROR) {
+      keel_printf("KFUZZ: preparing the live victim failed\n");
+      return 1;
+    }
+  }
   bool ok = copy_into(cnode, kSelfCnode, cnode, KEEL_RIGHTS_ALL, keel_cnode_cap_data(0, 64 - kCnodeBits)) &&
             copy_into(cnode, kEp, ep) && copy_into(cnode, kEpBadged, ep, KEEL_RIGHTS_ALL, 0x11) &&
             copy_into(cnode, kEpNoGrant, ep, KEEL_RIGHT_READ | KEEL_RIGHT_WRITE) && copy_into(cnode, kNtfn, ntfn) &&
@@ -378,6 +424,7 @@ int run() {
   keel_printf("KFUZZ: %lu syscalls in %lu.%lu s: invocations %lu, nb-ipc %lu, any-syscall %lu, garbage %lu\n",
               g_state.syscalls, secs_x10 / 10, secs_x10 % 10, g_state.per_class[0], g_state.per_class[1],
               g_state.per_class[2], g_state.per_class[3]);
+  keel_printf("KFUZZ: the live victim's VM-fault messages received by the fuzzer: %lu\n", g_state.fault_msgs);
   keel_printf("KFUZZ: faults handled: cap %lu, unknown-syscall %lu, user-exception %lu, vm %lu, timeout %lu; "
               "resumed by reply %lu, restarts %lu (stalls %lu), ticks %lu\n",
               faults[KEEL_FAULT_CAP], faults[KEEL_FAULT_UNKNOWN_SYSCALL], faults[KEEL_FAULT_USER_EXCEPTION],
