@@ -261,6 +261,12 @@ function UploadRelease(props: { projectId: number; onClose: () => void; onDone: 
           </div>
         )}
         {err !== null && <ErrorBox error={err} title="Release not accepted" />}
+        {err instanceof ApiError && err.code.startsWith('release_') && (
+          <p class="text-sm text-slate-600">
+            Nothing was stored. Check that the file was signed with <code class="mono">keel sign</code> by a key listed under "Signing keys" below,
+            and that it was not changed after signing.
+          </p>
+        )}
         <div class="flex justify-end gap-2">
           <button type="button" class="btn-secondary" onClick={props.onClose}>Cancel</button>
           <button type="submit" class="btn-primary" disabled={busy}>{busy ? 'Uploading…' : 'Upload and verify'}</button>
