@@ -48,7 +48,8 @@ class SqliteDb final : public Db {
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     for (size_t k = 0; k < params.size(); ++k) {
-      std::string name = "$" + std::to_string(k + 1);
+      std::string name(1, '$');  // built by append: GCC 12's -Wrestrict misfires on "$" + to_string()
+      name += std::to_string(k + 1);
       int idx = sqlite3_bind_parameter_index(st, name.c_str());
       if (idx == 0) continue;  // parameter not used by this statement
       const Value& v = params[k];
