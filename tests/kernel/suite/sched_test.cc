@@ -207,3 +207,40 @@ KTEST(sched_passive_server_runs_on_donated_sc) {
   // After the reply the SC is the client's again and can be unbound.
   CHECK_OK(keel_sched_context_unbind(client->sc));
 }
+
+KTEST(sched_notification_sc_runs_passive_waiter) {
+  // docs/syscalls.md: a passive thread bound to a notification that has an SC runs on that SC
+  // when the notification wakes it, and gives it back when it waits again.
+  keel_cptr_t n = alloc_obj(KEEL_OBJ_NOTIFICATION);
+  keel_cptr_t nsc = alloc_obj(KEEL_OBJ_SCHED_CONTEXT, KEEL_MIN_SCHED_CONTEXT_BITS);
+  REQUIRE_OK(keel_sched_control_configure_flags(KEEL_CAP_INIT_SCHED_CONTROL, nsc, 5000, 5000, 0, 0, 0));
+  Thread* t = spawn(
+      [](Thread* self) {
+        for (;;) {
+          keel_word_t w = 0;
+          keel_wait(self->arg[0], &w);
+          self->result[0] = self->result[0] + w;
+          bump(self->progress);
+        }
+      },
+      n);
+  REQUIRE(t != nullptr);
+  CHECK_OK(keel_tcb_bind_notification(t->tcb, n));
+  sleep_us(1000);  // it waits on n
+  CHECK_OK(keel_sched_context_unbind(t->sc));  // passive now
+  CHECK_OK(keel_sched_context_bind(nsc, n));
+  keel_word_t c0 = 0;
+  CHECK_OK(keel_sched_context_consumed(nsc, &c0));
+  keel_cptr_t b = mint(n, KEEL_RIGHTS_ALL, 2);
+  for (int i = 0; i < 3; ++i) {
+    keel_signal(b);
+    wait_for(t->progress, static_cast<keel_word_t>(i + 1));
+  }
+  CHECK_EQ(t->progress, 3u);
+  CHECK_EQ(t->result[0], 6u);
+  // Without the notification's SC it cannot run any more.
+  CHECK_OK(keel_sched_context_unbind_object(nsc, n));
+  keel_signal(b);
+  sleep_us(2000);
+  CHECK_EQ(t->progress, 3u);
+}
