@@ -223,6 +223,14 @@ describe('fleet mode', { timeout: 240_000 }, () => {
     await page.getByText('This device can no longer connect').waitFor();
     await page.getByRole('button', { name: 'Repurpose' }).waitFor();
     await shot(page, '10b-decommissioned');
+    // A deployment that still has devices cannot be deleted: the refusal is shown, nothing changes.
+    await page.getByRole('link', { name: 'pump-controller', exact: true }).click();
+    await page.getByRole('link', { name: 'plant-north' }).click();
+    await page.getByRole('button', { name: 'Delete' }).click();
+    const refused = page.getByRole('dialog', { name: 'Not deleted' });
+    await refused.getByText('deployment plant-north was not deleted').waitFor();
+    await refused.getByRole('button', { name: 'Close' }).click();
+    await page.getByRole('cell', { name: 'pump-007' }).waitFor();
   });
 
   test('the owner invites a read-only user, who accepts and can only look', async () => {

@@ -52,6 +52,11 @@ export const fleet = {
   createProject: (orgId: number | null, name: string, description: string) =>
     api.post<Project>('/projects', { organization_id: orgId ?? undefined, name, description }),
 
+  deleteProject: (id: number) => api.delete<void>(`/projects/${id}`),
+  deleteOrg: (id: number) => api.delete<void>(`/organizations/${id}`),
+  deleteDeployment: (id: number) => api.delete<void>(`/deployments/${id}`),
+  deleteRelease: (id: number) => api.delete<void>(`/releases/${id}`),
+
   // signing keys
   keys: (projectId: number) => api.get<Paged<SigningKey>>(`/projects/${projectId}/keys`, page(null, 200)),
   addKey: (projectId: number, name: string, public_key: string) =>

@@ -4,7 +4,7 @@ import { all, fleet } from '../api/fleet';
 import type { Device, Release } from '../api/models';
 import { href, navigate } from '../router';
 import { canWrite, useSession } from '../session';
-import { Empty, ErrorBox, Field, FormModal, LoadMore, Notice, Page, Section, Spinner, Stat, StatusBadge, TextInput } from '../ui/components';
+import { DeleteButton, Empty, ErrorBox, Field, FormModal, LoadMore, Notice, Page, Section, Spinner, Stat, StatusBadge, TextInput } from '../ui/components';
 import { timeAgo } from '../ui/format';
 import { useAsync, useInterval, usePaged } from '../ui/hooks';
 import { useCrumbs } from './crumbs';
@@ -55,6 +55,7 @@ export function DeploymentPage(props: { id: number }) {
           <>
             <button class="btn-secondary" onClick={() => setDialog('device')}>Register device</button>
             <button class="btn-primary" onClick={() => setDialog('rollout')} disabled={!!active} title={active ? 'A rollout is already in progress' : undefined}>Start rollout</button>
+            <DeleteButton what={`deployment ${d.name}`} consequence="Only a deployment without devices can be deleted." onDelete={() => fleet.deleteDeployment(d.id)} onDone={() => navigate(`/projects/${d.project_id}`)} />
           </>
         )
       }

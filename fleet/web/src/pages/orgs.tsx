@@ -2,7 +2,7 @@ import { useState } from 'preact/hooks';
 import { fleet } from '../api/fleet';
 import { href, navigate } from '../router';
 import { canWrite, isAdmin, useSession } from '../session';
-import { Empty, ErrorBox, Field, FormModal, LoadMore, Page, Section, Spinner, TextInput } from '../ui/components';
+import { DeleteButton, Empty, ErrorBox, Field, FormModal, LoadMore, Page, Section, Spinner, TextInput } from '../ui/components';
 import { timeAgo } from '../ui/format';
 import { useAsync, usePaged } from '../ui/hooks';
 
@@ -81,7 +81,14 @@ export function OrgPage(props: { id: number }) {
         <>A <strong>project</strong> holds one product's software: its signed releases, the keys that sign them, and its deployments
         (groups of devices, e.g. "staging" and "production").</>
       }
-      actions={writable && <button class="btn-primary" onClick={() => setCreating(true)}>New project</button>}
+      actions={
+        <>
+          {writable && <button class="btn-primary" onClick={() => setCreating(true)}>New project</button>}
+          {!studio && info.user?.role === 'administrator' && org.data && (
+            <DeleteButton what={`organisation ${org.data.name}`} consequence="Only an organisation without projects and active users can be deleted." onDelete={() => fleet.deleteOrg(props.id)} onDone={() => navigate('/organizations')} />
+          )}
+        </>
+      }
     >
       <Section title="Projects" flush>
         {list.error && <div class="p-5"><ErrorBox error={list.error} onRetry={list.reload} /></div>}

@@ -4,7 +4,7 @@ import { fleet } from '../api/fleet';
 import type { Release, SigningKey } from '../api/models';
 import { href, navigate } from '../router';
 import { canWrite, isAdmin, useSession } from '../session';
-import { Badge, Empty, ErrorBox, Field, FormModal, LoadMore, Modal, Notice, Page, Section, Spinner, TextInput } from '../ui/components';
+import { Badge, DeleteButton, Empty, ErrorBox, Field, FormModal, LoadMore, Modal, Notice, Page, Section, Spinner, TextInput } from '../ui/components';
 import { bytes, shortHex, timeAgo } from '../ui/format';
 import { useAsync, usePaged } from '../ui/hooks';
 
@@ -34,7 +34,12 @@ export function ProjectPage(props: { id: number }) {
       ];
 
   return (
-    <Page title={p.name} crumbs={crumbs} help={p.description || 'Releases, signing keys and deployments of this project.'}>
+    <Page
+      title={p.name}
+      crumbs={crumbs}
+      help={p.description || 'Releases, signing keys and deployments of this project.'}
+      actions={writable && <DeleteButton what={`project ${p.name}`} consequence="Only a project without deployments and releases can be deleted." onDelete={() => fleet.deleteProject(p.id)} onDone={() => navigate(info.mode === 'studio' ? '/' : `/organizations/${p.organization_id}`)} />}
+    >
       {writable && keys.data && activeKeys.length === 0 && (
         <Notice tone="warning" title="Add a signing key before uploading releases">
           Fleet only accepts releases signed by a key of this project. Create a key pair on your own machine with

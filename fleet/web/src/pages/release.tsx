@@ -1,13 +1,16 @@
 import { fleet } from '../api/fleet';
 import { ManifestGraph } from '../graph/ManifestGraph';
-import { href } from '../router';
-import { Badge, DefList, Empty, ErrorBox, LoadMore, Notice, Page, Section, Spinner, StatusBadge } from '../ui/components';
+import { href, navigate } from '../router';
+import { canWrite, useSession } from '../session';
+import { Badge, DefList, DeleteButton, Empty, ErrorBox, LoadMore, Notice, Page, Section, Spinner, StatusBadge } from '../ui/components';
 import { bytes, dateTime, shortHex, timeAgo } from '../ui/format';
 import { useAsync, usePaged } from '../ui/hooks';
 import { useCrumbs } from './crumbs';
 import { connectionOf } from './deployment';
 
 export function ReleasePage(props: { id: number }) {
+  const { info } = useSession();
+  const writable = canWrite(info);
   const rel = useAsync(() => fleet.release(props.id), [props.id]);
   const crumbs = useCrumbs({ projectId: rel.data?.project_id });
   const devices = usePaged((c) => fleet.devices({ release_id: props.id }, c), [props.id]);
@@ -21,7 +24,12 @@ export function ReleasePage(props: { id: number }) {
   const signer = keyName(r.signed_by_key_id);
   const stillTrusted = r.signing_key_active !== false;
   return (
-    <Page title={title} crumbs={[...crumbs, { label: title }]} help="A signed software package: the system manifest and the component images it names.">
+    <Page
+      title={title}
+      crumbs={[...crumbs, { label: title }]}
+      help="A signed software package: the system manifest and the component images it names."
+      actions={writable && <DeleteButton what={`release ${title}`} consequence="Only a release that no device runs and no rollout or configuration uses can be deleted." onDelete={() => fleet.deleteRelease(r.id)} onDone={() => navigate(`/projects/${r.project_id}`)} />}
+    >
       <div class="grid grid-cols-1 gap-6 lg:grid-cols-2">
         <Section title="Signature">
           <div class="space-y-3">

@@ -341,3 +341,39 @@ export function LoadMore(props: { hasMore: boolean; loading: boolean; onMore: ()
     </div>
   );
 }
+
+// A delete button that asks first and shows the server's refusal (e.g. "still has devices") in
+// place instead of failing silently.
+export function DeleteButton(props: { what: string; consequence: string; onDelete: () => Promise<void>; onDone: () => void }) {
+  const [err, setErr] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  return (
+    <>
+      <button
+        type="button"
+        class="btn-secondary text-red-700"
+        disabled={busy}
+        onClick={async () => {
+          if (!confirm(`Delete ${props.what}? ${props.consequence}`)) return;
+          setBusy(true);
+          setErr(null);
+          try {
+            await props.onDelete();
+            props.onDone();
+          } catch (e) {
+            setErr(e);
+          } finally {
+            setBusy(false);
+          }
+        }}
+      >
+        Delete
+      </button>
+      {err !== null && (
+        <Modal title="Not deleted" onClose={() => setErr(null)}>
+          <ErrorBox error={err} title={`${props.what} was not deleted`} />
+        </Modal>
+      )}
+    </>
+  );
+}
