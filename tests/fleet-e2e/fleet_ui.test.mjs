@@ -233,6 +233,26 @@ describe('fleet mode', { timeout: 240_000 }, () => {
     await page.getByRole('cell', { name: 'pump-007' }).waitFor();
   });
 
+  test('the owner creates an API token for the CLI, which works until revoked', async () => {
+    await page.getByRole('link', { name: 'My account & API tokens' }).click();
+    await page.getByRole('button', { name: 'New token' }).click();
+    const dlg = page.getByRole('dialog', { name: 'New API token' });
+    await dlg.getByLabel('Name').fill('laptop');
+    await dlg.getByLabel('Access').selectOption('read');
+    await dlg.getByRole('button', { name: 'Create token' }).click();
+    const secret = (await page.getByTestId('token-secret').innerText()).trim();
+    assert.match(secret, /^keel_/);
+    await shot(page, '10c-token');
+    await page.getByRole('dialog', { name: 'Your new API token' }).getByRole('button', { name: 'Close' }).click();
+    const me = await fetch(`${fleet.url}/api/v1/auth/me`, { headers: { Authorization: `Bearer ${secret}` } });
+    assert.equal(me.status, 200);
+    assert.equal((await me.json()).user.email, OWNER.email);
+    await page.getByRole('row', { name: /laptop/ }).getByRole('button', { name: 'Revoke' }).click();
+    await page.getByRole('row', { name: /laptop/ }).getByText('Revoked').waitFor();
+    const after = await fetch(`${fleet.url}/api/v1/auth/me`, { headers: { Authorization: `Bearer ${secret}` } });
+    assert.equal(after.status, 401, 'a revoked token no longer works');
+  });
+
   test('the owner invites a read-only user, who accepts and can only look', async () => {
     await page.getByRole('link', { name: 'Users' }).click();
     await page.getByRole('button', { name: 'Add user' }).click();
