@@ -1,0 +1,54 @@
+// The manifest compiler: TOML manifest (docs/manifest.md) + platform description → binary boot
+// spec (lib/bootspec). Rejects unknown keys and reports every error it finds, each with
+// file:line:column and a hint, instead of stopping at the first.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "keel/bootspec/writer.h"
+
+namespace keel::manifest {
+
+struct Diagnostic {
+  std::string file;
+  std::uint32_t line = 0, column = 0;
+  std::string message;
+  std::string hint;  // may be empty
+  // "file:line:column: error: message\n  hint: hint"
+  std::string format() const;
+};
+
+struct Image {
+  std::string name;             // member name in the boot archive (the spec's component.image)
+  std::filesystem::path path;   // file on the host (relative paths resolved against the manifest)
+};
+
+struct Output {
+  std::vector<Diagnostic> errors;  // empty: success
+  bootspec::Model model;
+  std::vector<std::uint8_t> spec;  // the boot spec (empty if there are errors)
+  std::vector<Image> images;       // one per component, in spec order
+  // Overlay-configurable keys, "component.key", for Fleet's overlay validation.
+  std::vector<std::string> overlay_keys;
+  bool ok() const { return errors.empty(); }
+};
+
+struct Options {
+  std::filesystem::path platform_dir;  // where <platform>.toml is looked up; default: the built-in one
+  bool check_images = false;           // also require every component ELF to exist
+};
+
+std::filesystem::path default_platform_dir();
+
+Output compile_file(const std::filesystem::path& manifest, const Options& opts = {});
+Output compile_string(std::string_view text, const std::string& file_name, const Options& opts = {});
+
+// Sizes: an integer (bytes) or a string "<n>", "<n>KiB", "<n>MiB", "<n>GiB". Returns false on a
+// malformed size or overflow.
+bool parse_size(std::string_view s, std::uint64_t& out);
+
+}  // namespace keel::manifest

@@ -1,0 +1,182 @@
+// Manifest compiler tests. tests/manifest/errors/*.toml each declare the errors they must produce
+// in comments "# expect: <line>:<column> <message substring>" (column may be omitted as "<line>");
+// the compiler must report exactly those (message substring AND line checked), no more, no fewer.
+// tests/manifest/valid/*.toml must compile, and the spec must pass the boot-spec reader.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "keel/bootspec/reader.h"
+#include "keel/manifest/compiler.h"
+
+namespace fs = std::filesystem;
+using namespace keel::manifest;
+
+namespace {
+
+std::vector<std::string> files_in(const char* sub) {
+  std::vector<std::string> r;
+  for (const auto& e : fs::directory_iterator(fs::path(KEEL_MANIFEST_TESTS) / sub))
+    if (e.path().extension() == ".toml") r.push_back(e.path().stem().string());
+  std::sort(r.begin(), r.end());
+  return r;
+}
+
+std::string read(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+struct Expect {
+  std::uint32_t line, column;  // column 0: not checked
+  std::string text;
+};
+
+std::string dump(const Output& o) {
+  std::string s;
+  for (const auto& d : o.errors) s += d.format() + "\n";
+  return s;
+}
+
+class ManifestError : public ::testing::TestWithParam<std::string> {};
+class ManifestValid : public ::testing::TestWithParam<std::string> {};
+
+}  // namespace
+
+TEST_P(ManifestError, ReportsExactlyTheExpectedErrors) {
+  const fs::path p = fs::path(KEEL_MANIFEST_TESTS) / "errors" / (GetParam() + ".toml");
+  const std::string text = read(p);
+  std::vector<Expect> expects;
+  const std::regex re(R"(# expect: (\d+)(?::(\d+))? (.+))");
+  std::istringstream lines(text);
+  for (std::string l; std::getline(lines, l);) {
+    std::smatch m;
+    if (std::regex_search(l, m, re))
+      expects.push_back({static_cast<std::uint32_t>(std::stoul(m[1])), m[2].matched ? static_cast<std::uint32_t>(std::stoul(m[2])) : 0u, m[3]});
+  }
+  ASSERT_FALSE(expects.empty()) << p << " has no '# expect:' lines";
+  const Output o = compile_file(p);
+  EXPECT_TRUE(o.spec.empty());
+  std::vector<bool> used(o.errors.size(), false);
+  for (const auto& e : expects) {
+    bool found = false;
+    for (std::size_t i = 0; i < o.errors.size() && !found; ++i) {
+      const auto& d = o.errors[i];
+      if (!used[i] && d.line == e.line && (e.column == 0 || d.column == e.column) &&
+          d.message.find(e.text) != std::string::npos && d.file == p.string())
+        used[i] = found = true;
+    }
+    EXPECT_TRUE(found) << "expected at " << e.line << ":" << e.column << " '" << e.text << "'; got:\n" << dump(o);
+  }
+  EXPECT_EQ(o.errors.size(), expects.size()) << dump(o);
+  for (const auto& d : o.errors) EXPECT_FALSE(d.format().empty());
+}
+INSTANTIATE_TEST_SUITE_P(Files, ManifestError, ::testing::ValuesIn(files_in("errors")),
+                         [](const auto& p) { return p.param; });
+
+TEST_P(ManifestValid, CompilesAndReadsBack) {
+  const fs::path p = fs::path(KEEL_MANIFEST_TESTS) / "valid" / (GetParam() + ".toml");
+  const Output o = compile_file(p);
+  ASSERT_TRUE(o.ok()) << dump(o);
+  std::vector<std::uint64_t> buf(o.spec.size() / 8 + 1);
+  std::memcpy(buf.data(), o.spec.data(), o.spec.size());
+  auto r = keel::bootspec::Spec::parse(buf.data(), o.spec.size());
+  ASSERT_TRUE(r.ok()) << keel::bootspec::error_name(r.error().code) << " at " << r.error().offset;
+  // Deterministic: compiling again gives the same bytes.
+  EXPECT_EQ(compile_file(p).spec, o.spec);
+}
+INSTANTIATE_TEST_SUITE_P(Files, ManifestValid, ::testing::ValuesIn(files_in("valid")),
+                         [](const auto& p) { return p.param; });
+
+TEST(Manifest, Sizes) {
+  std::uint64_t v = 0;
+  EXPECT_TRUE(parse_size("4096", v) && v == 4096);
+  EXPECT_TRUE(parse_size("64KiB", v) && v == 65536);
+  EXPECT_TRUE(parse_size("2MiB", v) && v == 2u << 20);
+  EXPECT_TRUE(parse_size("1GiB", v) && v == 1u << 30);
+  EXPECT_FALSE(parse_size("", v));
+  EXPECT_FALSE(parse_size("12kb", v));
+  EXPECT_FALSE(parse_size("-1", v));
+  EXPECT_FALSE(parse_size("99999999999999999999", v));
+  EXPECT_FALSE(parse_size("17179869184GiB", v));
+}
+
+// What the demo manifest compiles to: dependency order, groups, layout, devices, IRQs, channels,
+// overlay keys (the spec is read back through the root server's reader).
+TEST(Manifest, DemoSpecContents) {
+  const fs::path p = fs::path(KEEL_MANIFEST_TESTS) / "valid" / "demo.toml";
+  const Output o = compile_file(p);
+  ASSERT_TRUE(o.ok()) << dump(o);
+  std::vector<std::uint64_t> buf(o.spec.size() / 8 + 1);
+  std::memcpy(buf.data(), o.spec.data(), o.spec.size());
+  auto r = keel::bootspec::Spec::parse(buf.data(), o.spec.size());
+  ASSERT_TRUE(r.ok());
+  const auto& s = r.value();
+  using keel::bootspec::Table;
+  ASSERT_EQ(s.count(Table::kComponents), 5u);
+  // Dependencies before dependents: logger < actuator < controller, sensor < controller.
+  auto ix = [&](const char* n) { return s.find_component(n); };
+  EXPECT_LT(ix("logger"), ix("actuator"));
+  EXPECT_LT(ix("actuator"), ix("controller"));
+  EXPECT_LT(ix("sensor"), ix("controller"));
+  EXPECT_EQ(s.system().console_input, ix("controller"));
+  EXPECT_EQ(s.system().memory, 64u << 20);
+  EXPECT_EQ(s.system().ram_base, 0x40000000u);
+  ASSERT_EQ(s.count(Table::kGroups), 2u);
+  EXPECT_TRUE(s.str(s.group(1).name) == "app");
+  EXPECT_EQ(s.group(1).parent, 0u);
+  EXPECT_EQ(s.group(1).intensity, 3u);
+  EXPECT_EQ(s.group(1).period_s, 10u);
+  const auto& sensor = s.component(ix("sensor"));
+  EXPECT_EQ(sensor.group, 1u);
+  EXPECT_EQ(sensor.stack_size, 8192u);
+  ASSERT_EQ(sensor.regions.count, 3u);
+  // "table" is pinned at 0x10000000, so "scratch" is placed after it and a guard page.
+  const auto& scratch = s.region(sensor.regions.first);
+  const auto& table = s.region(sensor.regions.first + 1);
+  EXPECT_EQ(table.vaddr, 0x10000000u);
+  EXPECT_EQ(scratch.vaddr, 0x10002000u);
+  EXPECT_EQ(scratch.size, 8192u);
+  const auto& shared = s.region(sensor.regions.first + 2);
+  EXPECT_EQ(shared.kind, keel::bootspec::RegionKind::kShared);
+  EXPECT_EQ(shared.perms, keel::bootspec::kPermRead | keel::bootspec::kPermWrite);
+  EXPECT_EQ(shared.size, 16384u);
+  ASSERT_EQ(sensor.devices.count, 2u);
+  EXPECT_EQ(s.device(sensor.devices.first).paddr, 0x09010000u);
+  EXPECT_EQ(s.device(sensor.devices.first + 1).paddr, 0x0a000000u);
+  EXPECT_EQ(s.device(sensor.devices.first + 1).size, 0x200u);
+  EXPECT_EQ(s.irq(sensor.irqs.first).irq, 34u);
+  const auto& ctl = s.component(ix("controller"));
+  EXPECT_EQ(s.region(ctl.regions.first).perms, keel::bootspec::kPermRead);
+  ASSERT_EQ(ctl.config.count, 3u);
+  EXPECT_EQ(o.overlay_keys, (std::vector<std::string>{"controller.mode", "controller.threshold"}));  // config keys sorted
+  EXPECT_EQ(s.component(ix("actuator")).restart, keel::bootspec::Restart::kTransient);
+  EXPECT_TRUE(s.str(s.component(ix("actuator")).image) == "actuator.elf");
+  ASSERT_EQ(s.count(Table::kChannels), 4u);
+  EXPECT_EQ(s.channel(0).kind, keel::bootspec::ChannelKind::kStream);
+  EXPECT_EQ(s.channel(0).client, ix("sensor"));
+  EXPECT_EQ(s.channel(0).server, ix("controller"));
+  EXPECT_EQ(s.channel(0).size, 16384u);
+  ASSERT_EQ(o.images.size(), 5u);
+  EXPECT_EQ(o.images[ix("actuator")].path, p.parent_path() / "bin/actuator.elf");
+}
+
+TEST(Manifest, MissingImagesReportedWhenAsked) {
+  Options opts;
+  opts.check_images = true;
+  const Output o = compile_file(fs::path(KEEL_MANIFEST_TESTS) / "valid" / "minimal.toml", opts);
+  ASSERT_EQ(o.errors.size(), 1u) << dump(o);
+  EXPECT_NE(o.errors[0].message.find("hello.elf not found"), std::string::npos);
+  EXPECT_EQ(o.errors[0].line, 12u);
+}
+
+TEST(Manifest, UnreadableFile) {
+  const Output o = compile_file("/nonexistent/manifest.toml");
+  ASSERT_EQ(o.errors.size(), 1u);
+  EXPECT_NE(o.errors[0].format().find("cannot read"), std::string::npos);
+}
