@@ -1,0 +1,207 @@
+// Image builder: packing into the root ELF (what the kernel's loader will see), determinism, and
+// refusal of bad inputs.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <fstream>
+
+#include "keel/bootspec/archive.h"
+#include "keel/bootspec/archive_writer.h"
+#include "keel/bootspec/reader.h"
+#include "keel/image/image.h"
+
+namespace fs = std::filesystem;
+using namespace keel;
+
+namespace {
+
+// A minimal static aarch64 executable: ELF header, one program header, one R-X segment at vaddr.
+std::vector<std::uint8_t> make_elf(std::uint64_t vaddr, std::size_t payload, std::uint8_t fill, std::uint16_t machine = 183) {
+  std::vector<std::uint8_t> v(64 + 56 + payload, fill);
+  std::memset(v.data(), 0, 120);
+  const std::uint8_t ident[16] = {0x7f, 'E', 'L', 'F', 2, 1, 1};
+  std::memcpy(v.data(), ident, 16);
+  auto put = [&](std::size_t off, auto val) { std::memcpy(v.data() + off, &val, sizeof val); };
+  put(16, std::uint16_t{2});            // ET_EXEC
+  put(18, machine);                     // EM_AARCH64
+  put(20, std::uint32_t{1});
+  put(24, vaddr);                       // entry
+  put(32, std::uint64_t{64});           // phoff
+  put(52, std::uint16_t{64});
+  put(54, std::uint16_t{56});
+  put(56, std::uint16_t{1});
+  put(64, std::uint32_t{1});            // PT_LOAD
+  put(68, std::uint32_t{5});            // R-X
+  put(72, std::uint64_t{0});
+  put(80, vaddr);
+  put(88, vaddr);
+  put(96, static_cast<std::uint64_t>(v.size()));
+  put(104, static_cast<std::uint64_t>(v.size()));
+  put(112, std::uint64_t{4096});
+  return v;
+}
+
+struct Seg {
+  std::uint32_t type, flags;
+  std::uint64_t offset, vaddr, filesz, memsz;
+};
+std::vector<Seg> segments(const std::vector<std::uint8_t>& elf) {
+  std::uint64_t phoff;
+  std::uint16_t phnum;
+  std::memcpy(&phoff, elf.data() + 32, 8);
+  std::memcpy(&phnum, elf.data() + 56, 2);
+  std::vector<Seg> r;
+  for (unsigned i = 0; i < phnum; ++i) {
+    const std::uint8_t* p = elf.data() + phoff + i * 56;
+    Seg s;
+    std::memcpy(&s.type, p, 4);
+    std::memcpy(&s.flags, p + 4, 4);
+    std::memcpy(&s.offset, p + 8, 8);
+    std::memcpy(&s.vaddr, p + 16, 8);
+    std::memcpy(&s.filesz, p + 32, 8);
+    std::memcpy(&s.memsz, p + 40, 8);
+    r.push_back(s);
+  }
+  return r;
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/keel-image-test-XXXXXX";
+    path_ = ::mkdtemp(tmpl);
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+void write(const fs::path& p, const std::vector<std::uint8_t>& v) { ASSERT_TRUE(image::write_file(p, v).ok()); }
+void write_text(const fs::path& p, const std::string& s) { std::ofstream(p) << s; }
+
+const char* kManifest = R"(
+[system]
+name = "img"
+platform = "qemu-virt"
+memory = "4MiB"
+
+[[group]]
+name = "top"
+
+[[component]]
+name = "hello"
+image = "hello.elf"
+priority = 10
+budget_us = 100
+period_us = 1000
+
+[[component]]
+name = "world"
+image = "sub/world.elf"
+priority = 10
+budget_us = 100
+period_us = 1000
+depends_on = ["hello"]
+)";
+
+}  // namespace
+
+TEST(ImagePack, ArchiveBecomesAReadOnlySegmentAt1GiB) {
+  const auto root = make_elf(0x400000, 3000, 0xaa);
+  const auto archive = bootspec::write_archive({1, 2, 3}, {{"x.elf", {9, 9}}});
+  auto r = image::pack_root_elf(root, archive);
+  ASSERT_TRUE(r.ok()) << r.error();
+  const auto& out = r.value();
+  EXPECT_EQ(image::check_aarch64_elf(out), "");
+  const auto segs = segments(out);
+  ASSERT_EQ(segs.size(), 2u);
+  EXPECT_EQ(segs[0].vaddr, 0x400000u);  // the original segment, bytes unchanged
+  EXPECT_EQ(std::memcmp(out.data() + segs[0].offset + 120, root.data() + 120, 3000), 0);
+  EXPECT_EQ(segs[1].type, 1u);
+  EXPECT_EQ(segs[1].flags, 4u);  // R only: never writable, never executable
+  EXPECT_EQ(segs[1].vaddr, bootspec::kArchiveVaddr);
+  EXPECT_EQ(segs[1].offset % 4096, 0u);
+  ASSERT_EQ(segs[1].filesz, archive.size());
+  EXPECT_EQ(segs[1].memsz, archive.size());
+  EXPECT_EQ(std::memcmp(out.data() + segs[1].offset, archive.data(), archive.size()), 0);
+  // Packing again is refused: the archive address is taken.
+  auto again = image::pack_root_elf(out, archive);
+  ASSERT_FALSE(again.ok());
+  EXPECT_NE(again.error().find("overlaps the boot archive"), std::string::npos);
+}
+
+TEST(ImagePack, RefusesBadRootElf) {
+  const auto archive = bootspec::write_archive({1}, {});
+  EXPECT_NE(image::pack_root_elf(make_elf(0x400000, 10, 0, 62), archive).error().find("not an aarch64 ELF"), std::string::npos);
+  auto trunc = make_elf(0x400000, 10, 0);
+  trunc.resize(100);
+  EXPECT_NE(image::pack_root_elf(trunc, archive).error().find("program headers out of bounds"), std::string::npos);
+  EXPECT_NE(image::pack_root_elf({1, 2, 3}, archive).error().find("too small"), std::string::npos);
+  auto notelf = make_elf(0x400000, 10, 0);
+  notelf[1] = 'X';
+  EXPECT_NE(image::pack_root_elf(notelf, archive).error().find("not an ELF"), std::string::npos);
+  // A root segment reaching into [1 GiB, ...) collides with the archive.
+  EXPECT_FALSE(image::pack_root_elf(make_elf(0x3ffff000, 8000, 0), archive).ok());
+}
+
+TEST(ImageBuild, EndToEndAndByteIdentical) {
+  TempDir d;
+  write_text(d.path() / "system.toml", kManifest);
+  fs::create_directories(d.path() / "sub");
+  write(d.path() / "hello.elf", make_elf(0x400000, 5000, 0x11));
+  write(d.path() / "sub" / "world.elf", make_elf(0x400000, 7000, 0x22));
+  write(d.path() / "root.elf", make_elf(0x400000, 9000, 0x33));
+  image::BuildInputs in{d.path() / "system.toml", d.path() / "root.elf", {}};
+  auto a = image::build(in);
+  ASSERT_TRUE(a.ok()) << a.errors[0].format();
+  auto b = image::build(in);
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(a.root_elf, b.root_elf);  // byte-identical for the same inputs
+
+  // What the root server will do: find the archive segment, validate it, then the spec, then
+  // find each component's ELF by the name the spec gives.
+  const auto segs = segments(a.root_elf);
+  ASSERT_EQ(segs.back().vaddr, bootspec::kArchiveVaddr);
+  std::vector<std::uint64_t> mem(segs.back().filesz / 8 + 1);
+  std::memcpy(mem.data(), a.root_elf.data() + segs.back().offset, segs.back().filesz);
+  auto arc = bootspec::Archive::parse(mem.data(), segs.back().filesz);
+  ASSERT_TRUE(arc.ok()) << bootspec::archive_error_name(arc.error().code);
+  const auto blob = arc.value().boot_spec();
+  auto spec = bootspec::Spec::parse(blob.data, blob.size);
+  ASSERT_TRUE(spec.ok()) << bootspec::error_name(spec.error().code);
+  const auto& s = spec.value();
+  ASSERT_EQ(s.count(bootspec::Table::kComponents), 2u);
+  for (std::uint32_t i = 0; i < 2; ++i) {
+    const auto name = s.str(s.component(i).image);
+    const auto elf = arc.value().find_elf(name.data, name.len);
+    ASSERT_NE(elf.data, nullptr);
+    EXPECT_EQ(elf.size, i == 0 ? 5120u : 7120u);
+    EXPECT_EQ(elf.data[200], i == 0 ? 0x11 : 0x22);
+  }
+
+  // Any change of an input changes the image.
+  write(d.path() / "sub" / "world.elf", make_elf(0x400000, 7000, 0x23));
+  auto c = image::build(in);
+  ASSERT_TRUE(c.ok());
+  EXPECT_NE(c.root_elf, a.root_elf);
+}
+
+TEST(ImageBuild, ReportsMissingAndBadComponentImages) {
+  TempDir d;
+  write_text(d.path() / "system.toml", kManifest);
+  write(d.path() / "hello.elf", make_elf(0x400000, 10, 0, 62));  // an x86-64 ELF
+  write(d.path() / "root.elf", make_elf(0x400000, 10, 0));
+  image::BuildInputs in{d.path() / "system.toml", d.path() / "root.elf", {}};
+  auto r = image::build(in);
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].line, 19u);  // image = "sub/world.elf" (missing)
+  EXPECT_NE(r.errors[0].message.find("world.elf not found"), std::string::npos);
+  fs::create_directories(d.path() / "sub");
+  write(d.path() / "sub" / "world.elf", make_elf(0x400000, 10, 0));
+  r = image::build(in);
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_NE(r.errors[0].message.find("not an aarch64 ELF"), std::string::npos);
+  EXPECT_NE(r.errors[0].file.find("hello.elf"), std::string::npos);
+}

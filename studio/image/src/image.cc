@@ -1,0 +1,142 @@
+#include "keel/image/image.h"
+
+#include <cstring>
+#include <fstream>
+#include <iterator>
+
+#include "keel/bootspec/archive.h"
+#include "keel/bootspec/archive_writer.h"
+
+namespace keel::image {
+
+namespace {
+
+// ELF64 structures (the few fields used), as in the ELF specification.
+struct Ehdr {
+  std::uint8_t ident[16];
+  std::uint16_t type, machine;
+  std::uint32_t version;
+  std::uint64_t entry, phoff, shoff;
+  std::uint32_t flags;
+  std::uint16_t ehsize, phentsize, phnum, shentsize, shnum, shstrndx;
+};
+struct Phdr {
+  std::uint32_t type, flags;
+  std::uint64_t offset, vaddr, paddr, filesz, memsz, align;
+};
+static_assert(sizeof(Ehdr) == 64 && sizeof(Phdr) == 56);
+constexpr std::uint32_t kPtLoad = 1, kPfR = 4;
+constexpr std::uint16_t kEtExec = 2, kEmAarch64 = 183;
+constexpr std::uint64_t kPage = 4096;
+
+}  // namespace
+
+std::string check_aarch64_elf(const std::vector<std::uint8_t>& elf) {
+  if (elf.size() < sizeof(Ehdr)) return "too small for an ELF header";
+  Ehdr h;
+  std::memcpy(&h, elf.data(), sizeof h);
+  if (std::memcmp(h.ident, "\x7f" "ELF", 4) != 0) return "not an ELF file";
+  if (h.ident[4] != 2 || h.ident[5] != 1) return "not a 64-bit little-endian ELF";
+  if (h.machine != kEmAarch64) return "not an aarch64 ELF (e_machine " + std::to_string(h.machine) + ")";
+  if (h.type != kEtExec) return "not a static executable (e_type " + std::to_string(h.type) + ")";
+  if (h.phentsize != sizeof(Phdr)) return "unexpected program header size";
+  if (h.phnum == 0) return "no program headers";
+  if (h.phoff > elf.size() || h.phnum > (elf.size() - h.phoff) / sizeof(Phdr)) return "program headers out of bounds";
+  for (unsigned i = 0; i < h.phnum; ++i) {
+    Phdr ph;
+    std::memcpy(&ph, elf.data() + h.phoff + i * sizeof(Phdr), sizeof ph);
+    if (ph.type == kPtLoad && (ph.offset > elf.size() || ph.filesz > elf.size() - ph.offset || ph.filesz > ph.memsz))
+      return "PT_LOAD segment " + std::to_string(i) + " out of bounds";
+  }
+  return "";
+}
+
+Result<std::vector<std::uint8_t>, std::string> pack_root_elf(const std::vector<std::uint8_t>& root_elf,
+                                                             const std::vector<std::uint8_t>& archive) {
+  if (auto e = check_aarch64_elf(root_elf); !e.empty()) return Err{"root server ELF: " + e};
+  Ehdr h;
+  std::memcpy(&h, root_elf.data(), sizeof h);
+  std::vector<Phdr> ph(h.phnum);
+  std::memcpy(ph.data(), root_elf.data() + h.phoff, h.phnum * sizeof(Phdr));
+  const std::uint64_t lo = bootspec::kArchiveVaddr, hi = lo + archive.size();
+  for (const auto& p : ph) {
+    if (p.type != kPtLoad) continue;
+    const std::uint64_t a = p.vaddr & ~(kPage - 1), b = (p.vaddr + p.memsz + kPage - 1) & ~(kPage - 1);
+    if (a < hi && lo < b)
+      return Err{std::string("root server ELF: a segment overlaps the boot archive address 0x40000000 (already packed?)")};
+  }
+  if (h.phnum >= 0xfff0) return Err{std::string("root server ELF: too many program headers")};
+  std::vector<std::uint8_t> out = root_elf;
+  out.resize((out.size() + kPage - 1) / kPage * kPage, 0);
+  const std::uint64_t arc_off = out.size();
+  out.insert(out.end(), archive.begin(), archive.end());
+  out.resize((out.size() + 7) / 8 * 8, 0);
+  Phdr seg{kPtLoad, kPfR, arc_off, lo, lo, archive.size(), archive.size(), kPage};
+  ph.push_back(seg);
+  h.phoff = out.size();
+  h.phnum = static_cast<std::uint16_t>(ph.size());
+  const auto* pb = reinterpret_cast<const std::uint8_t*>(ph.data());
+  out.insert(out.end(), pb, pb + ph.size() * sizeof(Phdr));
+  std::memcpy(out.data(), &h, sizeof h);
+  return out;
+}
+
+Result<std::vector<std::uint8_t>, std::string> read_file(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) return Err{"cannot read " + p.string()};
+  std::vector<std::uint8_t> v((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) return Err{"error reading " + p.string()};
+  return v;
+}
+
+Result<void, std::string> write_file(const std::filesystem::path& p, const std::vector<std::uint8_t>& data) {
+  const std::filesystem::path tmp = p.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) return Err{"cannot write " + tmp.string()};
+    out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
+    if (!out.flush()) return Err{"error writing " + tmp.string()};
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, p, ec);
+  if (ec) return Err{"cannot rename " + tmp.string() + " to " + p.string() + ": " + ec.message()};
+  return Ok{};
+}
+
+BuildOutputs build(const BuildInputs& in) {
+  BuildOutputs o;
+  auto fail = [&](const std::string& file, std::uint32_t line, const std::string& msg) {
+    o.errors.push_back({file, line, line ? 1u : 0u, msg, ""});
+    return o;
+  };
+  manifest::Options mo = in.manifest_options;
+  mo.check_images = true;
+  manifest::Output m = manifest::compile_file(in.manifest, mo);
+  if (!m.ok()) {
+    o.errors = std::move(m.errors);
+    return o;
+  }
+  std::vector<bootspec::ArchiveInput> elfs;
+  for (const auto& img : m.images) {
+    auto data = read_file(img.path);
+    if (!data) return fail(img.path.string(), 0, data.error());
+    if (auto e = check_aarch64_elf(data.value()); !e.empty()) return fail(img.path.string(), 0, "component image: " + e);
+    bool dup = false;
+    for (const auto& x : elfs) dup = dup || x.name == img.name;
+    if (!dup) elfs.push_back({img.name, std::move(data.value())});
+  }
+  auto root = read_file(in.root_elf);
+  if (!root) return fail(in.root_elf.string(), 0, root.error());
+  try {
+    o.archive = bootspec::write_archive(m.spec, std::move(elfs));
+  } catch (const std::exception& e) {
+    return fail(in.manifest.string(), 0, e.what());
+  }
+  auto packed = pack_root_elf(root.value(), o.archive);
+  if (!packed) return fail(in.root_elf.string(), 0, packed.error());
+  o.spec = std::move(m.spec);
+  o.root_elf = std::move(packed.value());
+  return o;
+}
+
+}  // namespace keel::image
