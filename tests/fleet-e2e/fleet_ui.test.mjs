@@ -347,6 +347,22 @@ describe('studio mode', { timeout: 120_000 }, () => {
     await page.getByRole('link', { name: 'System' }).click();
     await page.getByText('Studio (local developer instance, no sign-in)').waitFor();
     await shot(page, '22-studio-system');
+  });
+
+  test('the audit log updates live when someone else makes a change', async () => {
+    await page.goto(`${fleet.url}/#/audit`);
+    await page.getByTestId('audit-table').waitFor();
+    const other = await ctx.newPage();
+    watchPage(other, problems);
+    await other.goto(`${fleet.url}/#/`);
+    await other.getByRole('button', { name: 'New project' }).first().click();
+    const dlg = other.getByRole('dialog', { name: 'New project' });
+    await dlg.getByLabel('Name').fill('live-update-check');
+    await dlg.getByRole('button', { name: 'Create project' }).click();
+    await other.getByRole('heading', { name: 'live-update-check' }).waitFor();
+    // No reload and no polling on the audit page: the websocket change stream brings it.
+    await page.getByTestId('audit-table').getByText('name: live-update-check').waitFor({ timeout: 10_000 });
+    await other.close();
     assert.deepEqual(problems, []);
   });
 });

@@ -3,6 +3,7 @@ import type { AuditEntry } from '../api/models';
 import { Empty, ErrorBox, LoadMore, Page, Section, Spinner } from '../ui/components';
 import { dateTime } from '../ui/format';
 import { usePaged } from '../ui/hooks';
+import { useLive } from '../live';
 
 // "project.create" → "Created project"; unknown actions are shown as they are.
 const VERBS: Record<string, string> = {
@@ -37,6 +38,10 @@ function details(e: AuditEntry): string {
 
 export function AuditPage() {
   const list = usePaged((c) => fleet.audit(c), []);
+  // New entries appear at the top as they happen (only while the first page is shown).
+  useLive(['*'], () => {
+    if (!list.hasMore || list.items.length <= 50) list.reload();
+  });
   return (
     <Page title="Audit log" help="Every change made in Fleet: who did it, what, when and from which address. Nothing here can be edited or deleted.">
       <Section title="Changes, newest first" flush>

@@ -9,6 +9,7 @@ import { timeAgo } from '../ui/format';
 import { useAsync, useInterval, usePaged } from '../ui/hooks';
 import { useCrumbs } from './crumbs';
 import { OverlaySection } from './overlay';
+import { useLive } from '../live';
 
 export function connectionOf(d: Device): string {
   if (d.status === 'decommissioned') return 'decommissioned';
@@ -32,11 +33,13 @@ export function DeploymentPage(props: { id: number }) {
   const rollouts = usePaged((c) => fleet.rollouts(props.id, c), [props.id]);
   const proxies = useAsync(() => fleet.proxies(props.id), [props.id]);
   const [dialog, setDialog] = useState<null | 'device' | 'rollout' | 'proxy'>(null);
-  useInterval(() => {
+  const refresh = () => {
     dep.reload();
     devices.reload();
     rollouts.reload();
-  }, 5000);
+  };
+  useInterval(refresh, 5000);
+  useLive(['device', 'rollout', 'deployment'], refresh);
 
   if (dep.error) return <Page title="Deployment"><ErrorBox error={dep.error} onRetry={dep.reload} /></Page>;
   if (!dep.data) return <Page title="Deployment"><Spinner /></Page>;

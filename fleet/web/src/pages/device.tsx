@@ -11,6 +11,7 @@ import { useAsync, useInterval } from '../ui/hooks';
 import { useCrumbs } from './crumbs';
 import { connectionOf } from './deployment';
 import { OverlaySection } from './overlay';
+import { useLive } from '../live';
 
 export function DevicePage(props: { id: number }) {
   const { info } = useSession();
@@ -30,6 +31,10 @@ export function DevicePage(props: { id: number }) {
     commands.reload();
     if (!isMissingEndpoint(serial.error)) serial.reload();
   }, 5000);
+  useLive(['device', 'rollout'], () => {
+    dev.reload();
+    commands.reload();
+  });
 
   if (dev.error) return <Page title="Device"><ErrorBox error={dev.error} onRetry={dev.reload} /></Page>;
   if (!dev.data) return <Page title="Device"><Spinner /></Page>;

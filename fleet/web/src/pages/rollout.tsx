@@ -7,6 +7,7 @@ import { DefList, Empty, ErrorBox, LoadMore, Notice, Page, ProgressBar, Section,
 import { dateTime, timeAgo } from '../ui/format';
 import { useAsync, useInterval, usePaged } from '../ui/hooks';
 import { useCrumbs } from './crumbs';
+import { useLive } from '../live';
 
 // Device counts per state, as the server reports them.
 export function rolloutCounts(r: Rollout): { done: number; failed: number; running: number; waiting: number; cancelled: number } {
@@ -24,10 +25,12 @@ export function RolloutPage(props: { id: number }) {
   const [busy, setBusy] = useState(false);
   const [err, setErr] = useState<unknown>(null);
   const live = ro.data && (ro.data.status === 'running' || ro.data.status === 'paused');
-  useInterval(() => {
+  const refresh = () => {
     ro.reload();
     targets.reload();
-  }, live ? 3000 : null);
+  };
+  useInterval(refresh, live ? 3000 : null);
+  useLive(['rollout', 'device'], refresh);
 
   if (ro.error) return <Page title="Rollout"><ErrorBox error={ro.error} onRetry={ro.reload} /></Page>;
   if (!ro.data) return <Page title="Rollout"><Spinner /></Page>;
