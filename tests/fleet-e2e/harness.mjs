@@ -134,7 +134,14 @@ export async function startBrowser(dir) {
 
 // Screenshots are kept as test artifacts; every page error or failed request is collected so a
 // test can assert there were none.
+// Every API call the UI makes, as "METHOD /api/v1/path" with ids replaced by {}.
+export const apiCalls = new Set();
+
 export function watchPage(page, problems) {
+  page.on('request', (r) => {
+    const u = new URL(r.url());
+    if (u.pathname.startsWith('/api/v1/')) apiCalls.add(`${r.method()} ${u.pathname.replace(/\/\d+(?=\/|$)/g, '/{}')}`);
+  });
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   page.on('console', (m) => {
     if (m.type() === 'error' && !/status of 4\d\d/.test(m.text())) problems.push(`console error: ${m.text()}`);
