@@ -191,6 +191,34 @@ describe('fleet mode', { timeout: 240_000 }, () => {
     await page.getByRole('button', { name: 'Resume' }).click();
     await page.getByRole('button', { name: 'Pause' }).waitFor();
     await shot(page, '10-rollout');
+
+    // The device reports success (the device link will do this; today it is an API call with the
+    // owner's session). The open page follows without a reload.
+    const rolloutId = Number((await page.getByRole('heading', { name: /^Rollout #\d+$/ }).innerText()).replace(/\D/g, ''));
+    const deviceId = Number((await page.getByRole('cell', { name: 'pump-007' }).getByRole('link').getAttribute('href')).replace(/\D/g, ''));
+    const status = await page.evaluate(async ([rid, did]) => {
+      const me = await (await fetch('/api/v1/auth/me')).json();
+      const r = await fetch(`/api/v1/devices/${did}/update-report`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': me.csrf_token },
+        body: JSON.stringify({ rollout_id: rid, status: 'succeeded', message: 'booted the new release' }),
+      });
+      return r.status;
+    }, [rolloutId, deviceId]);
+    assert.equal(status, 200);
+    await page.getByText('Succeeded', { exact: true }).first().waitFor();
+    await page.getByText('1 / 1').waitFor();
+    await page.getByRole('cell', { name: 'booted the new release' }).waitFor();
+    await shot(page, '10-rollout-succeeded');
+
+    // The device page now shows what it runs, with the manifest drawn.
+    await page.getByRole('cell', { name: 'pump-007' }).getByRole('link').click();
+    await page.getByRole('heading', { name: 'pump-007' }).waitFor();
+    const current = page.getByRole('region', { name: 'Current release' });
+    await current.getByRole('link', { name: 'pump-controller 1.0.0' }).waitFor();
+    for (const c of ['sensor', 'filter', 'uplink', 'watchdog']) await current.getByRole('button', { name: `component ${c}` }).waitFor();
+    await page.getByRole('cell', { name: 'update' }).first().waitFor(); // the command queue shows the update
+    await shot(page, '10a-device-running');
   });
 
   test('the owner moves a device to another deployment and decommissions it', async () => {
