@@ -2,7 +2,7 @@
 // (every capability in the system is in it) and checks, for each capability and the object it
 // names: tree links, same-object adjacency (final-cap detection relies on it), untyped
 // watermarks, endpoint / notification queues, TCB <-> reply / SC / notification back-links;
-// then the ready queues and the release queue.
+// then the ready queues and the release queue, and that the FP/SIMD owner is a live TCB.
 #include "core/invariants.h"
 
 #include "core/cap.h"
@@ -21,6 +21,7 @@ SchedContext* release_queue_head();
 namespace {
 
 word_t g_violations;
+bool g_fpu_owner_seen;  // the FP owner is a live TCB (some capability names it)
 constexpr word_t kMaxSteps = 1u << 24;  // guards the walk against corrupted (cyclic) links
 
 void violation(const char* what, word_t detail) {
@@ -77,6 +78,7 @@ void check_object(const Slot* s) {
     }
     case CapType::kTcb: {
       Tcb* t = c.as<Tcb>();
+      if (t == g_fpu_owner) g_fpu_owner_seen = true;
       CHECK(t->sc == nullptr || t->sc->tcb == t, "tcb: SC back link", t);
       CHECK(t->bound_ntfn == nullptr || t->bound_ntfn->bound_tcb == t, "tcb: notification back link", t);
       if (t->state == ThreadState::kBlockedOnReply) {
@@ -182,6 +184,7 @@ void check_scheduler() {
 word_t invariants_check() {
   g_violations = 0;
   g_invariant_first_violation = nullptr;
+  g_fpu_owner_seen = false;
   // Iterative pre-order walk of the derivation tree (it is a tree: no visited set needed).
   const Slot* s = &g_cdt_root;
   word_t steps = 0;
@@ -196,6 +199,7 @@ word_t invariants_check() {
     s = s->next;
   }
   CHECK(steps < kMaxSteps, "cdt: walk did not terminate", nullptr);
+  CHECK(g_fpu_owner == nullptr || g_fpu_owner_seen, "fpu: owner is not a live TCB", g_fpu_owner);
   check_scheduler();
   return g_violations;
 }

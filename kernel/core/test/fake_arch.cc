@@ -56,6 +56,19 @@ void vspace_activate(paddr_t root, unsigned asid) {
   g.active_asid = asid;
 }
 void cache_sync_for_exec(void*, std::size_t) {}
+
+void fpu_grant(UserContext* ctx) { g.fpu_granted = ctx; }
+void fpu_revoke() { g.fpu_granted = nullptr; }
+void fpu_save(FpuState* s) {
+  if (g.fpu_granted == nullptr) ++g.fpu_misuse;
+  *s = g.fpu_regs;
+  ++g.fpu_saves;
+}
+void fpu_load(const FpuState* s) {
+  if (g.fpu_granted == nullptr) ++g.fpu_misuse;
+  g.fpu_regs = *s;
+  ++g.fpu_loads;
+}
 void zero_memory(void* kva, std::size_t len) { std::memset(kva, 0, len); }
 
 unsigned irq_count() { return 256; }

@@ -35,6 +35,11 @@ struct State {
   arch::paddr_t active_root = 0;
   unsigned active_asid = 0;
   unsigned tlb_flushes = 0;
+  // FP/SIMD: the "hardware" register file and the grant (fpu_save/fpu_load without a grant
+  // count as misuse: the real CPU would trap in the kernel).
+  arch::FpuState fpu_regs{};
+  arch::UserContext* fpu_granted = nullptr;
+  unsigned fpu_saves = 0, fpu_loads = 0, fpu_misuse = 0;
 };
 extern State g;
 

@@ -50,6 +50,7 @@ void KernelTest::SetUp() {
   g_cdt_root = Slot{};
   for (auto& p : g_asid_pools) p = nullptr;
   for (auto& s : g_irqs) s = IrqState{};
+  g_fpu_owner = nullptr;
   static std::vector<std::uint8_t> elf = tiny_elf();
   BootParams p{};
   p.ram[0] = MemoryRegion{fake::kPhysBase, fake::kPhysSize};

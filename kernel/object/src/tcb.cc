@@ -77,7 +77,26 @@ void tcb_resume(Tcb* t) {
   sched_make_runnable(t);
 }
 
+Tcb* g_fpu_owner;
+
+void fpu_trap(Tcb* t) {
+  arch::fpu_grant(&t->ctx);  // enables FP for the kernel too, which the save/load below need
+  if (g_fpu_owner == t) return;  // its values are still in the registers: no copy at all
+  if (g_fpu_owner != nullptr) arch::fpu_save(&g_fpu_owner->fpu);
+  arch::fpu_load(&t->fpu);
+  g_fpu_owner = t;
+}
+
+void fpu_release(Tcb* t) {
+  if (g_fpu_owner != t) return;
+  // Its values stay in the registers but nobody owns them: the next user's state is loaded over
+  // them without a save, so they never reach another thread.
+  g_fpu_owner = nullptr;
+  arch::fpu_revoke();
+}
+
 void tcb_finalise(Tcb* t) {
+  fpu_release(t);
   tcb_suspend(t);
   if (t->bound_ntfn != nullptr) ntfn_unbind(t->bound_ntfn);
   if (t->sc != nullptr) {

@@ -217,6 +217,13 @@ arch::UserContext* on_user_fault(arch::UserContext* ctx, const UserFault& f) {
   ++g_kernel_entries;
   sched_update_time();
   if (t->state == ThreadState::kRunning && tcb_runnable(t)) {
+    if (f.kind == UserFault::Kind::kFpu) {
+      // Not a fault: the lazy FP/SIMD switch. The instruction re-executes with FP enabled (if
+      // the scheduler picks another thread below, the arch layer traps FP again and the thread
+      // simply traps once more when it next runs).
+      fpu_trap(t);
+      return sched_schedule();
+    }
     if (f.kind == UserFault::Kind::kVm) {
       t->fault.type = KEEL_FAULT_VM;
       t->fault.w[0] = f.address;

@@ -92,10 +92,12 @@ extern "C" [[noreturn]] void arch_boot_main() {
   restore_user(keel::kernel::kernel_boot(params));
 }
 
+extern "C" UserContext* g_fpu_ctx;  // vectors.S: the context FP/SIMD is granted to (or null)
+
 // Synchronous exceptions from EL0 other than svc, and SErrors (async != 0).
 extern "C" UserContext* arch_el0_fault(UserContext* ctx, std::uint64_t esr, std::uint64_t far,
                                        std::uint64_t async) {
-  constexpr std::uint64_t kEcInstAbortLower = 0x20, kEcDataAbortLower = 0x24;
+  constexpr std::uint64_t kEcInstAbortLower = 0x20, kEcDataAbortLower = 0x24, kEcFpAccess = 0x07;
   const std::uint64_t ec = esr >> 26;
   keel::kernel::UserFault fault{};
   fault.fsr = esr;
@@ -103,13 +105,20 @@ extern "C" UserContext* arch_el0_fault(UserContext* ctx, std::uint64_t esr, std:
     fault.kind = keel::kernel::UserFault::Kind::kVm;
     fault.address = far;
     fault.instruction = ec == kEcInstAbortLower;
+  } else if (async == 0 && ec == kEcFpAccess) {
+    // The lazy FP/SIMD switch: the core loads the thread's registers and grants access.
+    fault.kind = keel::kernel::UserFault::Kind::kFpu;
   } else {
-    // Undefined instruction, trapped system register or FP access, alignment, breakpoint, ...
+    // Undefined instruction, trapped system register, alignment, breakpoint, ...
     fault.kind = keel::kernel::UserFault::Kind::kUserException;
     fault.address = 0;
     fault.instruction = false;
   }
-  return keel::kernel::on_user_fault(ctx, fault);
+  UserContext* next = keel::kernel::on_user_fault(ctx, fault);
+  // A grant holds only for the context it was given to: if the core resumes another (it
+  // preempted the thread right after granting), FP/SIMD must trap again.
+  if (g_fpu_ctx != nullptr && next != g_fpu_ctx) fpu_revoke();
+  return next;
 }
 
 // A kernel bug (or an exception the kernel never expects). kind: 0 synchronous, 1 unexpected

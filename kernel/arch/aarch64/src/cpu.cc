@@ -55,9 +55,10 @@ void debug_putc(char c) {
 namespace machine {
 
 void cpu_init() {
-  // FP/SIMD traps at EL0 and EL1 (CPACR_EL1.FPEN = 0): the kernel is built general-regs-only
-  // and UserContext holds no FP state, so a thread using FP/SIMD gets a UserException fault
-  // (EC 0x07) instead of silently sharing registers with other threads.
+  // FP/SIMD traps at EL0 and EL1 (CPACR_EL1.FPEN = 0): the kernel is built general-regs-only,
+  // and user FP/SIMD is switched lazily — the first use after a switch traps (EC 0x07) and the
+  // core loads that thread's registers, then fpu_grant (vectors.S) enables FP until the kernel
+  // resumes a different thread.
   write_cpacr_el1(0);
   // EL0 may read CNTVCT_EL0 / CNTFRQ_EL0 (time stamps without a syscall), not the physical
   // counter or any timer control register.

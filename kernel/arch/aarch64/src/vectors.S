@@ -7,6 +7,12 @@
 //
 // UserContext layout (arch/arch.h): x0..x30 at 0..240, sp 248, pc 256, spsr 264,
 // tpidr_el0 272, tpidrro_el0 280.
+//
+// FP/SIMD is switched lazily (policy in the core, see arch::fpu_grant). While one thread is
+// allowed to use FP/SIMD at EL0 (CPACR_EL1.FPEN = 0b11), VBAR_EL1 points at exception_vectors_fp
+// instead: the same handlers, but the way back (fp_leave) traps FP/SIMD again whenever it resumes
+// any context other than g_fpu_ctx. So the ordinary vectors — every thread that never uses FP —
+// pay not one instruction for it. Invariant: g_fpu_ctx != 0 <=> FPEN = 0b11 <=> VBAR = _fp table.
 
 #define CTX_SP     248
 #define CTX_PC     256
@@ -15,6 +21,11 @@
 
 #define ON_SYSCALL _ZN4keel6kernel10on_syscallEPNS_4arch11UserContextE
 #define ON_IRQ     _ZN4keel6kernel6on_irqEPNS_4arch11UserContextE
+#define FPU_GRANT  _ZN4keel4arch9fpu_grantEPNS0_11UserContextE
+#define FPU_REVOKE _ZN4keel4arch10fpu_revokeEv
+#define FPU_SAVE   _ZN4keel4arch8fpu_saveEPNS0_8FpuStateE
+#define FPU_LOAD   _ZN4keel4arch8fpu_loadEPKNS0_8FpuStateE
+#define CPACR_FPEN_ALL (3 << 20)
 
 // Save the EL0 register state into the context at sp, then x0 = context, sp = kernel stack top
 // (kept in TPIDR_EL1, which EL0 cannot read or write: one instruction cheaper than adrp/add).
@@ -191,3 +202,161 @@ el1_report:
     bl      arch_el1_fault              // boot.cc: print and panic; never returns
 1:  wfi
     b       1b
+
+// The vector table while g_fpu_ctx's thread may use FP/SIMD: identical handlers, but every
+// return to EL0 goes through fp_leave.
+    .balign 2048
+    .global exception_vectors_fp
+exception_vectors_fp:
+    .org exception_vectors_fp + 0x000
+    b       el1_unexpected
+    .org exception_vectors_fp + 0x080
+    b       el1_unexpected
+    .org exception_vectors_fp + 0x100
+    b       el1_unexpected
+    .org exception_vectors_fp + 0x180
+    b       el1_unexpected
+    .org exception_vectors_fp + 0x200
+    b       el1_sync
+    .org exception_vectors_fp + 0x280
+    b       el1_irq                     // panics: we never idle with FP granted
+    .org exception_vectors_fp + 0x300
+    b       el1_unexpected
+    .org exception_vectors_fp + 0x380
+    b       el1_unexpected
+    .org exception_vectors_fp + 0x400
+    SAVE_USER
+    mrs     x1, esr_el1
+    lsr     x2, x1, #26
+    cmp     x2, #ESR_EC_SVC64
+    b.ne    el0_sync_other_fp
+    bl      ON_SYSCALL
+    b       fp_leave
+    .org exception_vectors_fp + 0x480
+    SAVE_USER
+    bl      ON_IRQ
+    b       fp_leave
+    .org exception_vectors_fp + 0x500
+    b       el1_unexpected
+    .org exception_vectors_fp + 0x580
+    SAVE_USER
+    mrs     x1, esr_el1
+    mov     x2, #0
+    mov     x3, #1
+    bl      arch_el0_fault
+    b       fp_leave
+    .org exception_vectors_fp + 0x600
+    b       el1_unexpected
+    .org exception_vectors_fp + 0x680
+    b       el1_unexpected
+    .org exception_vectors_fp + 0x700
+    b       el1_unexpected
+    .org exception_vectors_fp + 0x780
+    b       el1_unexpected
+    .org exception_vectors_fp + 0x800
+
+el0_sync_other_fp:
+    mrs     x2, far_el1
+    mov     x3, #0
+    bl      arch_el0_fault
+// x0 = the context to resume (or null). Resuming the granted context keeps FP/SIMD on; anything
+// else (another thread, idle) traps it again. The registers keep their values: they belong to
+// the core's FP owner, which the core saves on the next trapped use by another thread.
+fp_leave:
+    adrp    x1, g_fpu_ctx
+    ldr     x2, [x1, :lo12:g_fpu_ctx]
+    cmp     x0, x2
+    b.eq    restore_user
+    str     xzr, [x1, :lo12:g_fpu_ctx]
+    msr     cpacr_el1, xzr
+    adrp    x2, exception_vectors
+    add     x2, x2, :lo12:exception_vectors
+    msr     vbar_el1, x2
+    isb                                 // before the idle loop may take an IRQ
+    b       restore_user
+
+// void arch::fpu_grant(UserContext* ctx)
+    .global FPU_GRANT
+    .type FPU_GRANT, %function
+FPU_GRANT:
+    adrp    x1, g_fpu_ctx
+    str     x0, [x1, :lo12:g_fpu_ctx]
+    mov     x1, #CPACR_FPEN_ALL
+    msr     cpacr_el1, x1
+    adrp    x1, exception_vectors_fp
+    add     x1, x1, :lo12:exception_vectors_fp
+    msr     vbar_el1, x1
+    isb
+    ret
+
+// void arch::fpu_revoke()
+    .global FPU_REVOKE
+    .type FPU_REVOKE, %function
+FPU_REVOKE:
+    adrp    x1, g_fpu_ctx
+    str     xzr, [x1, :lo12:g_fpu_ctx]
+    msr     cpacr_el1, xzr
+    adrp    x1, exception_vectors
+    add     x1, x1, :lo12:exception_vectors
+    msr     vbar_el1, x1
+    isb
+    ret
+
+// arch::FpuState: v0..v31 at 0..511, fpsr 512, fpcr 516. Callers hold a grant (FPEN = 0b11).
+    .arch_extension fp
+    .arch_extension simd
+    .global FPU_SAVE
+    .type FPU_SAVE, %function
+FPU_SAVE:
+    stp     q0, q1, [x0, #0]
+    stp     q2, q3, [x0, #32]
+    stp     q4, q5, [x0, #64]
+    stp     q6, q7, [x0, #96]
+    stp     q8, q9, [x0, #128]
+    stp     q10, q11, [x0, #160]
+    stp     q12, q13, [x0, #192]
+    stp     q14, q15, [x0, #224]
+    stp     q16, q17, [x0, #256]
+    stp     q18, q19, [x0, #288]
+    stp     q20, q21, [x0, #320]
+    stp     q22, q23, [x0, #352]
+    stp     q24, q25, [x0, #384]
+    stp     q26, q27, [x0, #416]
+    stp     q28, q29, [x0, #448]
+    stp     q30, q31, [x0, #480]
+    mrs     x1, fpsr
+    mrs     x2, fpcr
+    str     w1, [x0, #512]
+    str     w2, [x0, #516]
+    ret
+
+    .global FPU_LOAD
+    .type FPU_LOAD, %function
+FPU_LOAD:
+    ldp     q0, q1, [x0, #0]
+    ldp     q2, q3, [x0, #32]
+    ldp     q4, q5, [x0, #64]
+    ldp     q6, q7, [x0, #96]
+    ldp     q8, q9, [x0, #128]
+    ldp     q10, q11, [x0, #160]
+    ldp     q12, q13, [x0, #192]
+    ldp     q14, q15, [x0, #224]
+    ldp     q16, q17, [x0, #256]
+    ldp     q18, q19, [x0, #288]
+    ldp     q20, q21, [x0, #320]
+    ldp     q22, q23, [x0, #352]
+    ldp     q24, q25, [x0, #384]
+    ldp     q26, q27, [x0, #416]
+    ldp     q28, q29, [x0, #448]
+    ldp     q30, q31, [x0, #480]
+    ldr     w1, [x0, #512]
+    ldr     w2, [x0, #516]
+    msr     fpsr, x1
+    msr     fpcr, x2
+    ret
+
+    .bss
+    .balign 8
+    .global g_fpu_ctx
+g_fpu_ctx:
+    .quad   0

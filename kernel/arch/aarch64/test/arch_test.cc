@@ -122,7 +122,7 @@ constexpr ExpectedFault kFaults[] = {
     {UserFault::Kind::kVm, 0x24, kData, false},                  // write to a read-only page
     {UserFault::Kind::kVm, 0x20, 0x500000, true},                // execute an unmapped page
     {UserFault::Kind::kUserException, 0x00, 0, false},           // udf
-    {UserFault::Kind::kUserException, 0x07, 0, false},           // FP/SIMD trapped
+    {UserFault::Kind::kFpu, 0x07, 0, false},                     // FP/SIMD trapped (lazy switch)
     {UserFault::Kind::kVm, 0x24, 0xFFFF'0000'4020'0000ull, false},  // kernel memory
     {UserFault::Kind::kUserException, 0x18, 0, false},           // msr daifset at EL0
     {UserFault::Kind::kUserException, 0x18, 0, false},           // msr pmcr_el0 at EL0

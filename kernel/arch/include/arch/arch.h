@@ -4,6 +4,9 @@
 // (mechanisms only). Each architecture implements every function here: kernel/arch/aarch64 for the
 // real kernel, kernel/core/test/fake_arch.cc for host unit tests. Generic code never uses #ifdef on
 // the architecture; it includes this header. Nothing here allocates or throws.
+//
+// Additive change (FP/SIMD for user threads): FpuState and fpu_grant / fpu_revoke / fpu_save /
+// fpu_load below; the ownership policy (which thread's values are in the registers) is the core's.
 #pragma once
 
 #include <cstddef>
@@ -33,6 +36,30 @@ static_assert(sizeof(UserContext) == 36 * 8);
 void context_init(UserContext* ctx, vaddr_t pc, vaddr_t sp, word_t arg0);
 // Sanitize a context written by user level (TCB WriteRegisters): force EL0, unmasked IRQs.
 void context_sanitize(UserContext* ctx);
+
+// ---- FP/SIMD (lazily switched) ---------------------------------------------------------------
+// The FP/SIMD register file of one thread: v0..v31 (128 bits each, as two words, low first),
+// FPSR and FPCR. Lives in the TCB; all zero = the state a new thread starts with.
+struct FpuState {
+  word_t v[64];
+  std::uint32_t fpsr;
+  std::uint32_t fpcr;
+  word_t reserved;  // keeps the size a multiple of 16
+};
+static_assert(sizeof(FpuState) == 528);
+
+// FP/SIMD is trapped at EL0 (and EL1: the kernel is general-regs-only) unless granted. A trapped
+// use reaches the core as UserFault::Kind::kFpu with the faulting instruction not executed.
+// fpu_grant(ctx): enable FP/SIMD now and for the return to `ctx`; the arch layer traps it again
+// (without saving anything) as soon as it resumes any other context or idles. Only
+// on_user_fault may call it; the grant holds only if on_user_fault returns `ctx`.
+void fpu_grant(UserContext* ctx);
+// Trap FP/SIMD again at once (e.g. the thread the grant was for is being deleted).
+void fpu_revoke();
+// Store / load the hardware FP/SIMD registers. Only while granted (between fpu_grant and the
+// return from on_user_fault).
+void fpu_save(FpuState* s);
+void fpu_load(const FpuState* s);
 
 // ---- Kernel address space ------------------------------------------------------------------
 // All RAM is mapped in the kernel's high half at a fixed offset (the physmap), so the kernel can

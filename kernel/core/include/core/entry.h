@@ -4,7 +4,8 @@
 // kernel_boot() once. After that every exception from EL0 enters through one of the on_* functions
 // below; each returns the user context to resume (the current thread's, possibly a different
 // thread than the one that trapped), and the arch layer restores it with arch::vspace_activate()
-// already done by the core. When no thread is runnable the core returns nullptr: the arch layer
+// already done by the core. (Additive: UserFault::Kind::kFpu, a trapped FP/SIMD use — the lazy
+// FP switch, see arch::fpu_grant.) When no thread is runnable the core returns nullptr: the arch layer
 // then idles in EL1 (`wfi` with IRQs unmasked) and calls on_irq(nullptr) when an IRQ arrives.
 #pragma once
 
@@ -40,7 +41,11 @@ arch::UserContext* kernel_boot(const BootParams& params);
 arch::UserContext* on_syscall(arch::UserContext* ctx);   // svc #0; syscall number in x7
 arch::UserContext* on_irq(arch::UserContext* ctx);       // ctx == nullptr when trapped from idle
 struct UserFault {
-  enum class Kind : std::uint8_t { kVm, kUserException } kind;
+  enum class Kind : std::uint8_t {
+    kVm,
+    kUserException,
+    kFpu,  // FP/SIMD access trapped (aarch64 ESR EC 0x07); pc = the instruction to re-execute
+  } kind;
   arch::vaddr_t address;     // faulting data address (kVm) or 0
   std::uint64_t fsr;         // ESR_EL1 value
   bool instruction;          // instruction fetch fault (kVm)

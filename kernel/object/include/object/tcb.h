@@ -53,6 +53,9 @@ struct Tcb {
   vaddr_t ipc_buffer_vaddr;
   Fault fault;
   word_t tls_base;
+  // FP/SIMD registers, switched lazily: valid here unless this thread is g_fpu_owner (then its
+  // values are in the hardware registers). Zero for a new thread (retype zeroes the object).
+  alignas(16) arch::FpuState fpu;
 };
 static_assert(sizeof(Tcb) <= (1u << KEEL_TCB_BITS));
 
@@ -70,6 +73,15 @@ void tcb_finalise(Tcb* t);
 // Message-register access for a thread (MR0..3 in registers, the rest in its IPC buffer).
 word_t tcb_get_mr(Tcb* t, keel_ipc_buffer_t* buf, unsigned i);
 void tcb_set_mr(Tcb* t, keel_ipc_buffer_t* buf, unsigned i, word_t v);
+// Lazy FP/SIMD switching. g_fpu_owner: the thread whose FP/SIMD values the hardware registers
+// hold (nullptr: nobody's — they may hold a deleted thread's stale values, never loaded into
+// anyone). The first FP/SIMD use after a switch traps; fpu_trap() saves the owner's registers
+// into its TCB, loads the current thread's and grants it access until the next switch.
+extern Tcb* g_fpu_owner;
+void fpu_trap(Tcb* t);
+// `t` stops existing (or its FP state is being reset): forget it as owner, trap FP again.
+void fpu_release(Tcb* t);
+
 // The CSpace root capability of `t` (null cap if none).
 inline const Cap& tcb_cspace(const Tcb* t) { return t->slots[kTcbCSpace].cap; }
 
