@@ -86,6 +86,10 @@ struct HttpServer::Impl {
         spdlog::warn("accept: {}", ec.message());
         continue;
       }
+      // Responses are written in one go; without TCP_NODELAY, Nagle + delayed ACKs add ~40 ms to
+      // pipelined keep-alive requests.
+      boost::system::error_code nd;
+      sock.set_option(tcp::no_delay(true), nd);
       // Each connection runs on its own strand, so its websocket queue and timer never race.
       asio::co_spawn(asio::make_strand(ioc), session(std::move(sock)), asio::detached);
     }
