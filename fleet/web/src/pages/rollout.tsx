@@ -55,7 +55,7 @@ export function RolloutPage(props: { id: number }) {
     <Page
       title={`Rollout #${r.id}`}
       crumbs={[...crumbs, { label: `Rollout #${r.id}` }]}
-      help={<>Installing <a href={href(`/releases/${r.release_id}`)}>{relName}</a> on {r.total} device{r.total === 1 ? '' : 's'}, batch by batch.</>}
+      help={<>{live ? 'Installing' : 'Rollout of'} <a href={href(`/releases/${r.release_id}`)}>{relName}</a> {live ? 'on' : 'to'} {r.total} device{r.total === 1 ? '' : 's'}, batch by batch.</>}
       actions={
         writable && live && (
           <>
@@ -94,7 +94,8 @@ export function RolloutPage(props: { id: number }) {
         <ol class="mt-5 grid grid-cols-1 gap-2 sm:grid-cols-2 lg:grid-cols-4" aria-label="Batches">
           {r.batches.map((pct, i) => {
             const b = r.batch_progress?.[i];
-            const state = i < r.current_batch ? 'done' : i === r.current_batch && live ? 'current' : i === r.current_batch && !live ? 'last' : 'later';
+            const finished = r.status === 'succeeded' || r.status === 'completed_with_failures';
+            const state = i < r.current_batch || (finished && i === r.current_batch) ? 'done' : i === r.current_batch && live ? 'current' : 'later';
             return (
               <li key={i} class={cx('rounded-md border px-3 py-2 text-xs', state === 'done' ? 'border-emerald-300 bg-emerald-50 text-emerald-900' : state === 'current' ? 'border-sky-400 bg-sky-50 text-sky-900 ring-1 ring-sky-300' : 'border-slate-200 text-slate-600')}>
                 <div class="font-semibold">Batch {i + 1}{state === 'current' ? ' (now)' : ''}</div>
