@@ -24,7 +24,7 @@ typedef enum keel_object_type {
 } keel_object_type_t;
 
 #define KEEL_SLOT_BITS 6u            /* a CNode slot: 32-byte capability + 32-byte CDT links */
-#define KEEL_TCB_BITS 11u
+#define KEEL_TCB_BITS 11u            /* 2 KiB; 1,296 bytes used, incl. 528 of FP/SIMD state (v0-v31, FPSR, FPCR) */
 #define KEEL_ENDPOINT_BITS 4u
 #define KEEL_NOTIFICATION_BITS 6u
 #define KEEL_REPLY_BITS 5u
