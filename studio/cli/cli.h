@@ -30,5 +30,6 @@ inline void warn(const std::string& message) { std::cerr << "keel: warning: " <<
 void add_key_commands(CLI::App& app, Commands& cmds);
 void add_release_commands(CLI::App& app, Commands& cmds);
 void add_fleet_commands(CLI::App& app, Commands& cmds);
+void add_system_commands(CLI::App& app, Commands& cmds);  // manifest, image (system_cmd.cc)
 
 }  // namespace keel::studio

@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   add_key_commands(app, cmds);
   add_release_commands(app, cmds);
   add_fleet_commands(app, cmds);
+  add_system_commands(app, cmds);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

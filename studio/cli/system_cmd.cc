@@ -1,0 +1,90 @@
+// keel manifest check|compile, keel image — the manifest compiler and image builder
+// (studio/manifest, studio/image) behind the CLI. Reference: docs/manifest.md, docs/boot-spec.md.
+#include <filesystem>
+
+#include "cli.h"
+#include "keel/bootspec/archive.h"
+#include "keel/image/image.h"
+#include "keel/manifest/compiler.h"
+
+namespace keel::studio {
+namespace {
+
+struct ManifestOpts {
+  std::string file, out, platform_dir;
+  bool check_images = false;
+};
+struct ImageOpts {
+  std::string manifest, root, out, spec_out, platform_dir;
+};
+
+int print_errors(const std::vector<manifest::Diagnostic>& errors) {
+  for (const auto& d : errors) std::cerr << d.format() << "\n";
+  std::cerr << "keel: error: " << errors.size() << " error" << (errors.size() == 1 ? "" : "s") << "\n";
+  return 1;
+}
+
+int manifest_cmd(const ManifestOpts& o, bool compile) {
+  manifest::Options mo;
+  mo.platform_dir = o.platform_dir;
+  mo.check_images = o.check_images;
+  const manifest::Output r = manifest::compile_file(o.file, mo);
+  if (!r.ok()) return print_errors(r.errors);
+  const auto& m = r.model;
+  std::uint64_t ppb = 0;
+  for (const auto& c : m.components) ppb += (std::uint64_t{c.budget_us} * 1000000000ull + c.period_us - 1) / c.period_us;
+  std::cout << o.file << ": ok: system '" << m.name << "' on " << m.platform << ", " << m.components.size()
+            << " components, " << m.channels.size() << " channels, " << m.groups.size() << " groups, CPU budget "
+            << ppb / 10000000 << "." << ppb / 1000000 % 10 << " %, boot spec " << r.spec.size() << " bytes\n";
+  for (const auto& k : r.overlay_keys) std::cout << "  overlay-configurable: " << k << "\n";
+  if (compile) {
+    if (auto w = image::write_file(o.out, r.spec); !w) return error(w.error());
+    std::cout << "wrote " << o.out << "\n";
+  }
+  return 0;
+}
+
+int image_cmd(const ImageOpts& o) {
+  image::BuildInputs in;
+  in.manifest = o.manifest;
+  in.root_elf = o.root;
+  in.manifest_options.platform_dir = o.platform_dir;
+  const image::BuildOutputs r = image::build(in);
+  if (!r.ok()) return print_errors(r.errors);
+  if (auto w = image::write_file(o.out, r.root_elf); !w) return error(w.error());
+  if (!o.spec_out.empty())
+    if (auto w = image::write_file(o.spec_out, r.spec); !w) return error(w.error());
+  std::cout << "wrote " << o.out << " (" << r.root_elf.size() << " bytes; boot archive " << r.archive.size()
+            << " bytes at 0x" << std::hex << bootspec::kArchiveVaddr << std::dec << ")\n";
+  return 0;
+}
+
+}  // namespace
+
+void add_system_commands(CLI::App& app, Commands& cmds) {
+  auto* man = app.add_subcommand("manifest", "Check or compile a system manifest (TOML) into a boot spec");
+  man->require_subcommand(1);
+  auto mo = std::make_shared<ManifestOpts>();
+  auto* check = man->add_subcommand("check", "Report every error in a manifest (file:line:column + hint)");
+  check->add_option("manifest", mo->file, "manifest file")->required();
+  check->add_option("--platform-dir", mo->platform_dir, "directory of platform descriptions");
+  check->add_flag("--images", mo->check_images, "also require every component image file to exist");
+  cmds.push_back({check, [mo] { return manifest_cmd(*mo, false); }});
+  auto co = std::make_shared<ManifestOpts>();
+  auto* comp = man->add_subcommand("compile", "Compile a manifest into a binary boot spec");
+  comp->add_option("manifest", co->file, "manifest file")->required();
+  comp->add_option("-o,--output", co->out, "boot spec file to write")->required();
+  comp->add_option("--platform-dir", co->platform_dir, "directory of platform descriptions");
+  cmds.push_back({comp, [co] { return manifest_cmd(*co, true); }});
+
+  auto io = std::make_shared<ImageOpts>();
+  auto* img = app.add_subcommand("image", "Pack boot spec + component ELFs into the root server ELF (boot image)");
+  img->add_option("--manifest", io->manifest, "manifest file")->required();
+  img->add_option("--root", io->root, "root server ELF")->required();
+  img->add_option("-o,--output", io->out, "packed root server ELF to write")->required();
+  img->add_option("--spec", io->spec_out, "also write the boot spec here");
+  img->add_option("--platform-dir", io->platform_dir, "directory of platform descriptions");
+  cmds.push_back({img, [io] { return image_cmd(*io); }});
+}
+
+}  // namespace keel::studio
