@@ -400,7 +400,7 @@ void Compiler::read_components(const toml::table& root) {
   for (const auto& e : *a) {
     const toml::table& t = *e.as_table();
     check_keys(t, {"name", "image", "priority", "budget_us", "period_us", "stack", "heap", "restart", "group",
-                   "depends_on", "services", "devices", "irqs", "memory", "shared", "config", "overlay"},
+                   "depends_on", "services", "devices", "irqs", "memory", "shared", "config", "configurable"},
                "[[component]]");
     ComponentDecl c;
     c.name = get_string(t, "name", "component", true).value_or("");
@@ -493,10 +493,10 @@ void Compiler::read_components(const toml::table& root) {
         }
       }
     }
-    for (const auto& o : get_names(t, "overlay", what)) {
+    for (const auto& o : get_names(t, "configurable", what)) {
       auto it = std::find_if(c.config.begin(), c.config.end(), [&](const ConfigDecl& d) { return d.key == o.name; });
-      if (it == c.config.end()) error(o.at, what + ": overlay key '" + o.name + "' is not in its config", "an overlay may only change a key the manifest gives a default in [component.config]");
-      else if (it->overlay) error(o.at, what + ": overlay key '" + o.name + "' listed twice");
+      if (it == c.config.end()) error(o.at, what + ": configurable key '" + o.name + "' is not in its config", "an overlay may only change a key the manifest gives a default in [component.config]");
+      else if (it->overlay) error(o.at, what + ": configurable key '" + o.name + "' listed twice");
       else it->overlay = true;
     }
     comps_.push_back(std::move(c));
