@@ -24,7 +24,15 @@ struct Phdr {
   std::uint32_t type, flags;
   std::uint64_t offset, vaddr, paddr, filesz, memsz, align;
 };
-static_assert(sizeof(Ehdr) == 64 && sizeof(Phdr) == 56);
+struct Shdr {
+  std::uint32_t name, type;
+  std::uint64_t flags, addr, offset, size;
+  std::uint32_t link, info;
+  std::uint64_t addralign, entsize;
+};
+static_assert(sizeof(Ehdr) == 64 && sizeof(Phdr) == 56 && sizeof(Shdr) == 64);
+constexpr std::uint32_t kShtProgbits = 1;
+constexpr std::uint64_t kShfAlloc = 2;
 constexpr std::uint32_t kPtLoad = 1, kPfR = 4;
 constexpr std::uint16_t kEtExec = 2, kEmAarch64 = 183;
 constexpr std::uint64_t kPage = 4096;
@@ -77,6 +85,33 @@ Result<std::vector<std::uint8_t>, std::string> pack_root_elf(const std::vector<s
   h.phnum = static_cast<std::uint16_t>(ph.size());
   const auto* pb = reinterpret_cast<const std::uint8_t*>(ph.data());
   out.insert(out.end(), pb, pb + ph.size() * sizeof(Phdr));
+
+  // A section (.keel_archive) covering the segment too: tools that rewrite ELFs by sections
+  // (objcopy --strip-debug in keel_kernel_image, strip) would otherwise drop its contents.
+  if (h.shnum != 0) {
+    if (h.shentsize != sizeof(Shdr) || h.shoff > root_elf.size() || h.shnum >= 0xff00 ||
+        h.shnum > (root_elf.size() - h.shoff) / sizeof(Shdr) || h.shstrndx >= h.shnum)
+      return Err{std::string("root server ELF: bad section headers")};
+    std::vector<Shdr> sh(h.shnum);
+    std::memcpy(sh.data(), root_elf.data() + h.shoff, h.shnum * sizeof(Shdr));
+    Shdr& strtab = sh[h.shstrndx];
+    if (strtab.offset > root_elf.size() || strtab.size > root_elf.size() - strtab.offset)
+      return Err{std::string("root server ELF: bad section name table")};
+    static constexpr char kName[] = ".keel_archive";
+    std::vector<std::uint8_t> names(root_elf.begin() + static_cast<std::ptrdiff_t>(strtab.offset),
+                                    root_elf.begin() + static_cast<std::ptrdiff_t>(strtab.offset + strtab.size));
+    const auto name_off = static_cast<std::uint32_t>(names.size());
+    names.insert(names.end(), kName, kName + sizeof(kName));
+    strtab.offset = out.size();
+    strtab.size = names.size();
+    out.insert(out.end(), names.begin(), names.end());
+    out.resize((out.size() + 7) / 8 * 8, 0);
+    sh.push_back(Shdr{name_off, kShtProgbits, kShfAlloc, lo, arc_off, archive.size(), 0, 0, kPage, 0});
+    h.shoff = out.size();
+    h.shnum = static_cast<std::uint16_t>(sh.size());
+    const auto* sb = reinterpret_cast<const std::uint8_t*>(sh.data());
+    out.insert(out.end(), sb, sb + sh.size() * sizeof(Shdr));
+  }
   std::memcpy(out.data(), &h, sizeof h);
   return out;
 }
