@@ -389,7 +389,8 @@ void Compiler::read_shared(const toml::table& root) {
     s.name = get_string(t, "name", "shared", true).value_or("");
     s.at = key_loc(t, "name");
     s.size = get_size(t, "size", "shared", true).value_or(kPage);
-    if (s.size == 0 || s.size % kPage) error(key_loc(t, "size"), "shared region '" + s.name + "' size " + std::to_string(s.size) + " is not a positive multiple of 4096", "round it up to whole 4 KiB pages");
+    if (s.size == 0 || s.size % kPage || s.size > kRegionEnd - kRegionBase)
+      error(key_loc(t, "size"), "shared region '" + s.name + "' size " + std::to_string(s.size) + " is not a positive multiple of 4096 up to 256 MiB", "round it up to whole 4 KiB pages");
     shared_.push_back(std::move(s));
   }
 }
@@ -452,7 +453,8 @@ void Compiler::read_components(const toml::table& root) {
         r.name = get_string(mt, "name", what + " memory", true).value_or("");
         r.at = key_loc(mt, "name");
         r.size = get_size(mt, "size", what + " memory", true).value_or(kPage);
-        if (r.size == 0 || r.size % kPage) error(key_loc(mt, "size"), what + ": memory region '" + r.name + "' size " + std::to_string(r.size) + " is not a positive multiple of 4096", "round it up to whole 4 KiB pages");
+        if (r.size == 0 || r.size % kPage || r.size > kRegionEnd - kRegionBase)
+          error(key_loc(mt, "size"), what + ": memory region '" + r.name + "' size " + std::to_string(r.size) + " is not a positive multiple of 4096 up to 256 MiB", "round it up to whole 4 KiB pages");
         if (auto v = get_size(mt, "vaddr", what + " memory", false)) r.vaddr = *v, r.vaddr_at = key_loc(mt, "vaddr");
         c.regions.push_back(std::move(r));
       }
@@ -681,6 +683,15 @@ void Compiler::check_semantics() {
       }
       placed.push_back(&r);
     }
+    // Everything must fit the region window, each region followed by a guard page.
+    std::uint64_t span = 0;
+    for (const auto& r : c.regions) {
+      const std::uint64_t size = r.shared ? (shared_ix.count(r.name) ? shared_[shared_ix[r.name]].size : 0) : r.size;
+      span += size + kPage;
+    }
+    if (span > kRegionEnd - kRegionBase)
+      error(c.at, what + ": its memory regions (" + std::to_string(span >> 20) + " MiB with guard pages) do not fit the 256 MiB region window",
+            "use fewer or smaller regions");
     mem_total += c.stack + c.heap;
   }
   if (ppb_total > 1000000000ull)
