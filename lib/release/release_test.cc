@@ -111,6 +111,10 @@ TEST(Release, DigestIgnoresSignatures) {
   auto a = build_release(sample_input()).value();
   auto s = add_signature(a, fixed_key(1)).value();
   EXPECT_EQ(parse_release(a).value().digest, parse_release(s).value().digest);
+  // Images are bound to the digest through their hashes in the table.
+  auto in = sample_input();
+  in.components[0].data.back() ^= 1;
+  EXPECT_NE(parse_release(build_release(in).value()).value().digest, parse_release(a).value().digest);
 }
 
 TEST(Release, UnsignedIsRejected) {

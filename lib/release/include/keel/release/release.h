@@ -122,7 +122,9 @@ struct ReleaseInfo {
   std::vector<ComponentInfo> components;  // sorted by name
   std::vector<SignatureInfo> signatures;  // sorted by key id
   uint64_t signed_size = 0;               // bytes covered by the signatures
-  // SHA-256 of the signed part: identifies the release content independently of signatures.
+  // SHA-256 of the signed part up to the images (header, metadata, manifest, summary, component
+  // table with every image's hash): what signatures sign, and the release's identity,
+  // independent of signatures.
   std::array<uint8_t, 32> digest{};
   [[nodiscard]] std::string release_id() const { return to_hex(digest); }
 };
