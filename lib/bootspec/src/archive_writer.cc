@@ -20,18 +20,20 @@ std::vector<std::uint8_t> write_archive(const std::vector<std::uint8_t>& boot_sp
   if (elfs.size() + 1 > kMaxMembers) throw std::invalid_argument("too many archive members");
   const std::size_t count = elfs.size() + 1;
   auto align = [](std::size_t v) { return (v + kArchiveAlign - 1) / kArchiveAlign * kArchiveAlign; };
-  std::vector<ArchiveMember> dir(count);
-  std::memset(dir.data(), 0, dir.size() * sizeof(ArchiveMember));
+  std::vector<ArchiveMember> dir;
+  dir.reserve(count);
   std::size_t cursor = align(sizeof(ArchiveHeader) + count * sizeof(ArchiveMember));
-  auto place = [&](std::size_t i, const std::string& name, MemberKind kind, std::size_t size) {
-    std::memcpy(dir[i].name, name.data(), name.size());
-    dir[i].kind = kind;
-    dir[i].offset = cursor;
-    dir[i].size = size;
+  auto place = [&](const std::string& name, MemberKind kind, std::size_t size) {
+    ArchiveMember m{};  // zeroed: NUL padding and reserved fields
+    std::memcpy(m.name, name.data(), name.size());
+    m.kind = kind;
+    m.offset = cursor;
+    m.size = size;
+    dir.push_back(m);
     cursor = align(cursor + size);
   };
-  place(0, "bootspec", MemberKind::kBootSpec, boot_spec.size());
-  for (std::size_t i = 0; i < elfs.size(); ++i) place(i + 1, elfs[i].name, MemberKind::kElf, elfs[i].data.size());
+  place("bootspec", MemberKind::kBootSpec, boot_spec.size());
+  for (const auto& e : elfs) place(e.name, MemberKind::kElf, e.data.size());
   if (cursor > (1ull << 30)) throw std::invalid_argument("boot archive larger than 1 GiB");
   std::vector<std::uint8_t> out(cursor, 0);
   ArchiveHeader h{};

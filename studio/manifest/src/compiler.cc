@@ -645,6 +645,12 @@ void Compiler::check_semantics() {
                 "a device page can belong to one component only");
       }
     }
+    std::uint64_t dev_span = 0;  // devices are placed in their own window, a guard page after each
+    for (const auto& d : c.devices)
+      if (const Device* dev = have_platform_ ? platform_.find(d.name) : nullptr)
+        dev_span += ((dev->base + dev->size + kPage - 1) & ~(kPage - 1)) - (dev->base & ~(kPage - 1)) + kPage;
+    if (dev_span > kDeviceEnd - kDeviceBase)
+      error(c.at, what + ": its devices do not fit the 256 MiB device window", "give the devices to several components");
     seen.clear();
     for (const auto& q : c.irqs) {
       const Device* dev = have_platform_ ? platform_.find(q.name) : nullptr;
@@ -865,12 +871,15 @@ void Compiler::emit() {
     }
     std::uint64_t dva = kDeviceBase;
     for (const auto& d : c.devices) {
-      const Device& dev = *platform_.find(d.name);
+      const Device* found = platform_.find(d.name);
+      if (found == nullptr) continue;  // unreachable: check_semantics reported it
+      const Device& dev = *found;
       const std::uint64_t span = ((dev.base + dev.size + kPage - 1) & ~(kPage - 1)) - (dev.base & ~(kPage - 1));
       o.devices.push_back({dev.name, dev.base, dev.size, dva});
       dva += span + kPage;
     }
-    for (const auto& q : c.irqs) o.irqs.push_back({q.name, static_cast<std::uint32_t>(platform_.find(q.name)->irq)});
+    for (const auto& q : c.irqs)
+      if (const Device* dev = platform_.find(q.name)) o.irqs.push_back({q.name, static_cast<std::uint32_t>(dev->irq)});
     for (const auto& d : c.depends_on) o.deps.push_back(cix[d.name]);
     std::sort(o.deps.begin(), o.deps.end());
     for (const auto& s : c.services) o.services.push_back(s.name);
