@@ -203,6 +203,20 @@ TEST_F(Api, DevicesRegisterMoveDecommissionRepurpose) {
   auto cmds = call("GET", "/api/v1/devices/" + std::to_string(b) + "/commands");
   EXPECT_EQ(cmds.status, 200);
   EXPECT_EQ(cmds.j["items"].size(), 0u);
+  // The hand-serialized list equals the single-device documents (escaping included).
+  device(d1, "quote\" <b>&amp; \u00fc \u2603");
+  auto all = call("GET", "/api/v1/devices?deployment_id=" + std::to_string(d1) + "&limit=2");
+  ASSERT_EQ(all.status, 200) << all.body;
+  json items = all.j["items"];
+  auto rest = call("GET", "/api/v1/devices?deployment_id=" + std::to_string(d1) + "&cursor=" + all.j["next_cursor"].get<std::string>());
+  for (const auto& x : rest.j["items"]) items.push_back(x);
+  ASSERT_EQ(items.size(), 4u);
+  for (const auto& item : items) {
+    auto g = call("GET", "/api/v1/devices/" + std::to_string(item["id"].get<int64_t>()));
+    g.j.erase("queued_commands");
+    EXPECT_EQ(item, g.j);
+  }
+  EXPECT_EQ(items[3]["name"], "quote\" <b>&amp; \u00fc \u2603");
 }
 
 TEST_F(Api, AddressPoolIPv6AndExhaustion) {
