@@ -74,7 +74,7 @@ TEST_P(ManifestError, ReportsExactlyTheExpectedErrors) {
     EXPECT_TRUE(found) << "expected at " << e.line << ":" << e.column << " '" << e.text << "'; got:\n" << dump(o);
   }
   EXPECT_EQ(o.errors.size(), expects.size()) << dump(o);
-  for (const auto& d : o.errors) EXPECT_FALSE(d.format().empty());
+  for (const auto& d : o.errors) EXPECT_FALSE(d.hint.empty()) << "no hint: " << d.format();
 }
 INSTANTIATE_TEST_SUITE_P(Files, ManifestError, ::testing::ValuesIn(files_in("errors")),
                          [](const auto& p) { return p.param; });

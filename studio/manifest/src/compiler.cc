@@ -211,12 +211,12 @@ std::optional<std::string> Compiler::get_string(const toml::table& t, const char
     return std::nullopt;
   }
   if (!n->is_string()) {
-    error(*n, what + "." + key + " must be a string");
+    error(*n, what + "." + key + " must be a string", std::string("write ") + key + " = \"...\"");
     return std::nullopt;
   }
   std::string s = n->as_string()->get();
   if (s.empty()) {
-    error(*n, what + "." + key + " must not be empty");
+    error(*n, what + "." + key + " must not be empty", "give it a name");
     return std::nullopt;
   }
   return s;
@@ -230,7 +230,7 @@ std::optional<std::int64_t> Compiler::get_int(const toml::table& t, const char* 
     return std::nullopt;
   }
   if (!n->is_integer()) {
-    error(*n, what + "." + key + " must be an integer");
+    error(*n, what + "." + key + " must be an integer", "write a number without quotes");
     return std::nullopt;
   }
   return n->as_integer()->get();
@@ -256,12 +256,12 @@ std::vector<NameRef> Compiler::get_names(const toml::table& t, const char* key, 
   if (!n) return r;
   const toml::array* a = n->as_array();
   if (!a) {
-    error(*n, what + "." + key + " must be an array of strings");
+    error(*n, what + "." + key + " must be an array of strings", std::string("write ") + key + " = [\"a\", \"b\"]");
     return r;
   }
   for (const auto& e : *a) {
     if (!e.is_string()) {
-      error(e, what + "." + key + " must be an array of strings");
+      error(e, what + "." + key + " must be an array of strings", "quote each name");
       continue;
     }
     r.push_back({e.as_string()->get(), loc_of(e.source())});
@@ -367,11 +367,11 @@ void Compiler::read_groups(const toml::table& root) {
     }
     if (auto i = get_int(t, "intensity", "group", false)) {
       g.intensity = *i;
-      if (*i < 0 || *i > 1000000) error(key_loc(t, "intensity"), "group intensity must be 0..1000000 restarts");
+      if (*i < 0 || *i > 1000000) error(key_loc(t, "intensity"), "group intensity must be 0..1000000 restarts", "the restarts allowed per period before escalation");
     }
     if (auto p = get_int(t, "period", "group", false)) {
       g.period_s = *p;
-      if (*p < 1 || *p > 86400) error(key_loc(t, "period"), "group period must be 1..86400 seconds");
+      if (*p < 1 || *p > 86400) error(key_loc(t, "period"), "group period must be 1..86400 seconds", "the window, in seconds, in which intensity restarts are allowed");
     }
     if (auto p = get_string(t, "parent", "group", false)) g.parent = NameRef{*p, key_loc(t, "parent")};
     if (!g.name.empty()) g.at = key_loc(t, "name");
@@ -419,11 +419,11 @@ void Compiler::read_components(const toml::table& root) {
     c.budget_us = get_int(t, "budget_us", what, true).value_or(0);
     c.period_us = get_int(t, "period_us", what, true).value_or(0);
     if (t.get("period_us") && (c.period_us < 1 || c.period_us > 0xffffffffll)) {
-      error(c.period_at, what + ": period_us must be 1..4294967295");
+      error(c.period_at, what + ": period_us must be 1..4294967295", "the period in microseconds, e.g. 10000 for 10 ms");
       c.period_us = 0;
     }
     if (t.get("budget_us") && (c.budget_us < 1 || c.budget_us > 0xffffffffll)) {
-      error(c.budget_at, what + ": budget_us must be 1..4294967295");
+      error(c.budget_at, what + ": budget_us must be 1..4294967295", "the CPU time per period in microseconds");
       c.budget_us = 0;
     }
     if (auto s = get_size(t, "stack", what, false)) {
@@ -470,7 +470,7 @@ void Compiler::read_components(const toml::table& root) {
         if (auto acc = get_string(st, "access", what + " shared", false)) {
           if (*acc == "r") r.perms = bs::kPermRead;
           else if (*acc == "rw") r.perms = bs::kPermRead | bs::kPermWrite;
-          else error(key_loc(st, "access"), what + ": access '" + *acc + "' is neither \"r\" nor \"rw\"");
+          else error(key_loc(st, "access"), what + ": access '" + *acc + "' is neither \"r\" nor \"rw\"", "shared regions are never executable");
         }
         if (auto v = get_size(st, "vaddr", what + " shared", false)) r.vaddr = *v, r.vaddr_at = key_loc(st, "vaddr");
         c.regions.push_back(std::move(r));
@@ -478,7 +478,7 @@ void Compiler::read_components(const toml::table& root) {
     }
     if (const toml::node* cfg = t.get("config")) {
       if (!cfg->is_table()) {
-        error(*cfg, what + ": config must be a table of key = value");
+        error(*cfg, what + ": config must be a table of key = value", "write [component.config] then key = value lines");
       } else {
         for (auto&& [k, v] : *cfg->as_table()) {
           ConfigDecl d;
@@ -488,7 +488,7 @@ void Compiler::read_components(const toml::table& root) {
           else if (v.is_boolean()) d.type = bs::ConfigType::kBool, d.i = v.as_boolean()->get() ? 1 : 0;
           else if (v.is_string()) d.type = bs::ConfigType::kString, d.s = v.as_string()->get();
           else {
-            error(v, what + ": config value '" + d.key + "' must be an integer, a boolean or a string");
+            error(v, what + ": config value '" + d.key + "' must be an integer, a boolean or a string", "arrays, tables, floats and dates are not configuration values");
             continue;
           }
           c.config.push_back(std::move(d));
@@ -498,7 +498,7 @@ void Compiler::read_components(const toml::table& root) {
     for (const auto& o : get_names(t, "configurable", what)) {
       auto it = std::find_if(c.config.begin(), c.config.end(), [&](const ConfigDecl& d) { return d.key == o.name; });
       if (it == c.config.end()) error(o.at, what + ": configurable key '" + o.name + "' is not in its config", "an overlay may only change a key the manifest gives a default in [component.config]");
-      else if (it->overlay) error(o.at, what + ": configurable key '" + o.name + "' listed twice");
+      else if (it->overlay) error(o.at, what + ": configurable key '" + o.name + "' listed twice", "list each key once");
       else it->overlay = true;
     }
     comps_.push_back(std::move(c));
@@ -578,7 +578,7 @@ void Compiler::check_semantics() {
       } else if (!group_ix.count(g.parent->name)) {
         error(g.parent->at, "group '" + g.name + "': unknown parent group '" + g.parent->name + "'", "declared groups: " + list(group_ix));
       } else if (g.parent->name == g.name) {
-        error(g.parent->at, "group '" + g.name + "' is its own parent");
+        error(g.parent->at, "group '" + g.name + "' is its own parent", "name another group, or remove parent for the top group");
       }
     }
     if (tops == 0) error(groups_[0].at, "no top-level group (every group has a parent)", "remove the parent of the group that should restart the system");
@@ -615,8 +615,8 @@ void Compiler::check_semantics() {
     std::set<std::string> seen;
     for (const auto& d : c.depends_on) {
       if (!comp_ix.count(d.name)) error(d.at, what + " depends on unknown component '" + d.name + "'", "declared components: " + list(comp_ix));
-      else if (d.name == c.name) error(d.at, what + " depends on itself");
-      else if (!seen.insert(d.name).second) error(d.at, what + " lists dependency '" + d.name + "' twice");
+      else if (d.name == c.name) error(d.at, what + " depends on itself", "remove it from its own depends_on");
+      else if (!seen.insert(d.name).second) error(d.at, what + " lists dependency '" + d.name + "' twice", "list each dependency once");
     }
     seen.clear();
     for (const auto& s : c.services) {
@@ -625,7 +625,7 @@ void Compiler::check_semantics() {
         for (const auto& k : kServices) known += (known.empty() ? "" : ", ") + k;
         error(s.at, what + ": unknown service '" + s.name + "'", "services: " + known);
       } else if (!seen.insert(s.name).second) {
-        error(s.at, what + " lists service '" + s.name + "' twice");
+        error(s.at, what + " lists service '" + s.name + "' twice", "list each service once");
       }
     }
     seen.clear();
@@ -635,7 +635,7 @@ void Compiler::check_semantics() {
         error(d.at, what + ": device '" + d.name + "' is not on platform '" + platform_.name + "'", "see the platform's [[device]] list");
         continue;
       }
-      if (!seen.insert(d.name).second) error(d.at, what + " lists device '" + d.name + "' twice");
+      if (!seen.insert(d.name).second) error(d.at, what + " lists device '" + d.name + "' twice", "list each device once");
       if (!dev) continue;
       // Mapping is by page: two components on one page would share each other's registers.
       for (std::uint64_t pg = dev->base / kPage; pg <= (dev->base + dev->size - 1) / kPage; ++pg) {
@@ -656,12 +656,12 @@ void Compiler::check_semantics() {
       const Device* dev = have_platform_ ? platform_.find(q.name) : nullptr;
       if (have_platform_ && (!dev || dev->irq < 0))
         error(q.at, what + ": IRQ '" + q.name + "' is not on platform '" + platform_.name + "'", "name a platform device that has an irq");
-      else if (!seen.insert(q.name).second) error(q.at, what + " lists IRQ '" + q.name + "' twice");
+      else if (!seen.insert(q.name).second) error(q.at, what + " lists IRQ '" + q.name + "' twice", "list each IRQ once");
     }
     seen.clear();
     std::vector<const RegionDecl*> placed;
     for (const auto& r : c.regions) {
-      if (!seen.insert(r.name).second) error(r.at, what + ": duplicate memory region name '" + r.name + "'");
+      if (!seen.insert(r.name).second) error(r.at, what + ": duplicate memory region name '" + r.name + "'", "region names are unique within a component");
       if (r.shared) {
         if (!shared_ix.count(r.name)) {
           error(r.at, what + ": unknown shared region '" + r.name + "'", "declared shared regions: " + list(shared_ix));
@@ -673,7 +673,7 @@ void Compiler::check_semantics() {
       if (!r.vaddr) continue;
       const std::uint64_t size = r.shared ? shared_[shared_ix[r.name]].size : r.size;
       if (*r.vaddr % kPage) {
-        error(r.vaddr_at, what + ": region '" + r.name + "' vaddr is not 4096-aligned");
+        error(r.vaddr_at, what + ": region '" + r.name + "' vaddr is not 4096-aligned", "use a multiple of 0x1000, or leave vaddr out");
         continue;
       }
       if (*r.vaddr < kRegionBase || *r.vaddr + size > kRegionEnd || *r.vaddr + size < *r.vaddr) {
@@ -732,7 +732,7 @@ void Compiler::check_semantics() {
     if (ch.kind == bs::ChannelKind::kStream) {
       if (!ch.has_size) error(ch.at, what + ": a stream channel needs a size", "add size = \"16KiB\" (a power of two, at least 4 KiB)");
       else if (ch.size < kPage || ch.size > (1ull << 30) || (ch.size & (ch.size - 1)))
-        error(ch.size_at, what + ": stream size " + std::to_string(ch.size) + " is not a power of two between 4 KiB and 1 GiB");
+        error(ch.size_at, what + ": stream size " + std::to_string(ch.size) + " is not a power of two between 4 KiB and 1 GiB", "e.g. \"16KiB\" or \"64KiB\"");
       else mem_total += ch.size;
     } else if (ch.has_size) {
       error(ch.size_at, what + ": only stream channels have a size", "remove size, or make it kind = \"stream\"");
@@ -753,7 +753,7 @@ void Compiler::check_semantics() {
   // Memory against the platform.
   if (have_platform_ && sys_memory_ > 0) {
     const std::uint64_t avail = platform_.ram_size > platform_.reserved ? platform_.ram_size - platform_.reserved : 0;
-    if (sys_memory_ % kPage) error(sys_memory_at_, "system memory is not a multiple of 4096");
+    if (sys_memory_ % kPage) error(sys_memory_at_, "system memory is not a multiple of 4096", "round it to whole 4 KiB pages");
     if (sys_memory_ > avail)
       error(sys_memory_at_, "system memory " + std::to_string(sys_memory_ >> 20) + " MiB does not fit platform '" + platform_.name + "' (" +
                                 std::to_string(avail >> 20) + " MiB of RAM available to components)",
@@ -763,7 +763,7 @@ void Compiler::check_semantics() {
                                 std::to_string(sys_memory_),
             "raise system.memory or shrink components");
   } else if (have_platform_ && sys_memory_ == 0 && out_.errors.empty()) {
-    error(sys_memory_at_, "system memory must be positive");
+    error(sys_memory_at_, "system memory must be positive", "e.g. memory = \"64MiB\"");
   }
 
   // Dependency order (stable topological sort: manifest order among independents); cycles named.
@@ -904,7 +904,7 @@ Output Compiler::run(std::string_view text) {
   try {
     root = toml::parse(text, file_);
   } catch (const toml::parse_error& e) {
-    error(loc_of(e.source()), "TOML syntax: " + std::string(e.description()));
+    error(loc_of(e.source()), "TOML syntax: " + std::string(e.description()), "see https://toml.io for the syntax");
     return std::move(out_);
   }
   check_keys(root, {"system", "group", "shared", "component", "channel"}, "the manifest");
