@@ -58,7 +58,8 @@ Response login(Ctx& c) {
   std::string email = normalise_email(c.body);
   std::string pw = c.body.at("password").get<std::string>();
   std::string key = c.req.remote + "|" + email;
-  if (int wait = c.app.login_limiter.retry_after(key); wait > 0) {
+  int wait = std::max(c.app.login_limiter.retry_after(key), c.app.login_ip_limiter.retry_after(c.req.remote));
+  if (wait > 0) {
     auto r = error_response(429, "too_many_attempts",
                             "too many failed logins; try again in " + std::to_string(wait) + " s");
     r.headers.emplace_back("Retry-After", std::to_string(wait));
@@ -75,6 +76,7 @@ Response login(Ctx& c) {
   }
   if (!ok || row->s(2) != "active") {
     c.app.login_limiter.fail(key);
+    c.app.login_ip_limiter.fail(c.req.remote);
     if (ok) throw ApiError(403, "account_disabled", "this account is disabled");
     throw ApiError(401, "invalid_credentials", "wrong e-mail address or password");
   }

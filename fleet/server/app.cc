@@ -222,7 +222,9 @@ json page_json(json items, int64_t limit, const std::function<int64_t(const json
 // ---- the application -------------------------------------------------------------------------
 
 App::App(Config c)
-    : cfg(std::move(c)), login_limiter(cfg.login_attempts, cfg.login_window_s) {
+    : cfg(std::move(c)),
+      login_limiter(cfg.login_attempts, cfg.login_window_s),
+      login_ip_limiter(cfg.login_attempts * 4, cfg.login_window_s) {
   if (sodium_init() < 0) throw std::runtime_error("libsodium failed to initialise");
   addresses.configure(cfg.tunnel_prefix);
   fs::path blob_dir = cfg.blob_dir.empty() ? cfg.data_dir / "blobs" : cfg.blob_dir;

@@ -102,7 +102,8 @@ class App {
   std::unique_ptr<BlobStore> blobs;
   AddressPool addresses;
   Router router;
-  RateLimiter login_limiter;
+  RateLimiter login_limiter;     // per (address, e-mail)
+  RateLimiter login_ip_limiter;  // per address, against spraying many e-mails from one place
   EventHub events;
   int64_t studio_org_id = 0;  // studio mode: the single implicit organisation
 

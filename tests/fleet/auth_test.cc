@@ -104,6 +104,14 @@ TEST(FleetAuth, LoginSessionCsrfRateLimitInvite) {
   auto limited = srv.call("POST", "/api/v1/auth/login", {{"email", "owner@acme.test"}, {"password", kPw}});
   EXPECT_EQ(limited.status, 429);
   EXPECT_FALSE(limited.header("retry-after").empty());
+  // Spraying many e-mail addresses from one address is limited too (4x the per-account budget).
+  int sprayed = 0;
+  for (int k = 0; k < 30 && sprayed == 0; ++k) {
+    auto r = srv.call("POST", "/api/v1/auth/login", {{"email", "spray" + std::to_string(k) + "@x.test"}, {"password", "guess guess guess"}});
+    if (r.status == 429) sprayed = k;
+  }
+  EXPECT_GT(sprayed, 5);
+  EXPECT_LE(sprayed, 20);
   // Passwords are stored as Argon2id hashes.
   auto db = srv.app().pool->acquire();
   for (const auto& r : db->query("SELECT password_hash FROM users WHERE password_hash IS NOT NULL"))
