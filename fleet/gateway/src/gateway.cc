@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -74,7 +75,8 @@ class Gateway::BatchSink final : public wg::Sink {
   void deliver(wg::Peer& p, wg::MutBytes pkt) override {
     touched = &p;
     GwPeer& g = *static_cast<GwPeer*>(p.user);
-    if (!g.address.matches_source(pkt.data(), pkt.size())) {
+    // A peer removed by refresh() while this packet was past the lookup: drop, as unknown.
+    if (!g.active.load(std::memory_order_acquire) || !g.address.matches_source(pkt.data(), pkt.size())) {
       ++bad_source;
       return;
     }
@@ -139,16 +141,73 @@ Gateway::Gateway(GatewayConfig cfg, InnerHandler& handler)
 Gateway::~Gateway() { stop(); }
 
 Result<void, std::string> Gateway::load(DeviceRegistry& registry) {
+  std::lock_guard<std::mutex> lk(refresh_mu_);
   std::vector<DeviceTunnel> all;
   TRY(registry.for_each([&](const DeviceTunnel& d) { all.push_back(d); }));
-  TRY(table_.reserve(all.size()));
+  const size_t spare = cfg_.spare_peers ? cfg_.spare_peers : std::max<size_t>(1024, all.size() / 4);
+  TRY(table_.reserve(std::min<size_t>(all.size() + spare, PeerTable::kMaxPeers)));
   for (const auto& d : all) {
-    auto id = table_.add(d);
+    auto id = table_.add(d, [&](GwPeer& g) -> Result<void, std::string> {
+      auto r = engine_->init_peer(g.wg, d.public_key, d.has_psk ? &d.psk : nullptr);
+      if (!r.ok()) return Err{std::string(wg::to_string(r.error()))};
+      return {};
+    });
     if (!id.ok()) return Err{"device " + d.device_id + ": " + id.error()};
-    auto r = engine_->init_peer(table_.at(id.value()).wg, d.public_key, d.has_psk ? &d.psk : nullptr);
-    if (!r.ok()) return Err{"device " + d.device_id + ": " + wg::to_string(r.error())};
   }
   return {};
+}
+
+Result<RefreshResult, std::string> Gateway::refresh(DeviceRegistry& registry) {
+  std::lock_guard<std::mutex> lk(refresh_mu_);
+  std::vector<DeviceTunnel> all;
+  TRY(registry.for_each([&](const DeviceTunnel& d) { all.push_back(d); }));
+  RefreshResult res;
+  std::vector<uint8_t> seen(table_.capacity(), 0);
+  for (const auto& d : all) {
+    const uint32_t id = table_.find_id(d.public_key);
+    if (id != kNoPeer) {
+      if (seen[id]) continue;  // a registry never lists a key twice; ignore it if one does
+      seen[id] = 1;
+      GwPeer& g = table_.at(id);
+      {
+        // deliver() reads the address under the peer's lock.
+        std::lock_guard<wg::SpinLock> pg(g.wg.lock);
+        if (std::memcmp(&g.address, &d.address, sizeof g.address) != 0) {
+          g.address = d.address;
+          if (g.active.load(std::memory_order_relaxed)) ++res.readdressed;
+        }
+      }
+      if (!g.active.load(std::memory_order_relaxed)) {
+        engine_->zero_peer(g.wg);  // a returning device starts with a fresh handshake
+        g.active.store(true, std::memory_order_release);
+        ++res.added;
+      }
+      continue;
+    }
+    auto nid = table_.add(d, [&](GwPeer& g) -> Result<void, std::string> {
+      auto r = engine_->init_peer(g.wg, d.public_key, d.has_psk ? &d.psk : nullptr);
+      if (!r.ok()) return Err{std::string(wg::to_string(r.error()))};
+      return {};
+    });
+    if (!nid.ok()) {
+      ++res.refused;
+      continue;
+    }
+    seen[nid.value()] = 1;
+    ++res.added;
+  }
+  for (uint32_t id = 0; id < table_.size(); ++id) {
+    GwPeer& g = table_.at(id);
+    if (seen[id]) {
+      ++res.active;
+      continue;
+    }
+    if (!g.active.load(std::memory_order_relaxed)) continue;
+    g.active.store(false, std::memory_order_release);
+    engine_->zero_peer(g.wg);
+    ++res.removed;
+  }
+  return res;
 }
 
 int Gateway::socket_fd(uint8_t family) const {
@@ -365,7 +424,8 @@ void Gateway::timer_loop() {
 }
 
 Result<void, wg::Error> Gateway::send_to(uint32_t peer_id, wg::Bytes inner) {
-  if (peer_id >= table_.size()) return Err{wg::Error::NoEndpoint};
+  if (peer_id >= table_.size() || !table_.at(peer_id).active.load(std::memory_order_acquire))
+    return Err{wg::Error::NoEndpoint};
   BatchSink sink(*this);  // control-plane path: a per-call batch is fine here
   std::vector<uint8_t> out(inner.size() + wg::kSendOverhead);
   wg::Peer& p = table_.at(peer_id).wg;

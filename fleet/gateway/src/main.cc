@@ -1,22 +1,29 @@
 // keel-gateway: Fleet's tunnel gateway as a stand-alone process (until the Fleet server embeds
-// it). Loads devices from a registry JSON file, serves until SIGINT/SIGTERM, logs statistics.
+// it). Loads devices from Fleet's store (or a registry JSON file), re-reads it every
+// --refresh-interval seconds (and on SIGHUP) so registrations and decommissions apply without a
+// restart, serves until SIGINT/SIGTERM, logs statistics.
 //
-//   keel-gateway --private-key FILE --registry FILE [--port 51820] [--workers 2]
-//                [--bind4 0.0.0.0] [--bind6 ::]   (an empty value disables that family)
+//   keel-gateway --private-key FILE (--fleet-data-dir DIR | --fleet-db CONNINFO | --registry FILE)
+//                [--tunnel-prefix 10.64.0.0/10] [--refresh-interval 5] [--port 51820]
+//                [--workers 2] [--bind4 0.0.0.0] [--bind6 ::]   (an empty value disables that family)
 #include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstdio>
 #include <cstring>
+#include <cstdlib>
 #include <fstream>
+#include <memory>
 #include <string>
 
+#include "keel/gateway/fleet_registry.h"
 #include "keel/gateway/gateway.h"
 
 namespace {
-std::atomic<bool> g_stop{false};
+std::atomic<bool> g_stop{false}, g_refresh{false};
 void on_signal(int) { g_stop = true; }
+void on_hup(int) { g_refresh = true; }
 
 // Until the control protocol (proto/control) consumes inner packets, count them.
 class CountingHandler final : public keel::gateway::InnerHandler {
@@ -27,8 +34,9 @@ class CountingHandler final : public keel::gateway::InnerHandler {
 
 int usage(const char* why) {
   std::fprintf(stderr,
-               "keel-gateway: %s\nusage: keel-gateway --private-key FILE --registry FILE [--port N] "
-               "[--workers N] [--bind4 ADDR] [--bind6 ADDR]\n",
+               "keel-gateway: %s\nusage: keel-gateway --private-key FILE (--fleet-data-dir DIR | --fleet-db CONNINFO | "
+               "--registry FILE) [--tunnel-prefix PREFIX] [--refresh-interval SECONDS] [--port N] [--workers N] "
+               "[--bind4 ADDR] [--bind6 ADDR]\n",
                why);
   return 2;
 }
@@ -36,20 +44,32 @@ int usage(const char* why) {
 
 int main(int argc, char** argv) {
   keel::gateway::GatewayConfig cfg;
-  std::string key_file, registry_file;
+  std::string key_file, registry_file, fleet_dir, fleet_db, tunnel_prefix = "10.64.0.0/10";
+  int refresh_s = 5;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (i + 1 >= argc) return usage(("missing value for " + a).c_str());
     const std::string v = argv[++i];
     if (a == "--private-key") key_file = v;
     else if (a == "--registry") registry_file = v;
-    else if (a == "--port") cfg.port = uint16_t(std::stoul(v));
+    else if (a == "--fleet-data-dir") fleet_dir = v;
+    else if (a == "--fleet-db") fleet_db = v;
+    else if (a == "--tunnel-prefix") tunnel_prefix = v;
+    else if (a == "--refresh-interval") {
+      char* end = nullptr;
+      const long n = std::strtol(v.c_str(), &end, 10);
+      if (v.empty() || *end || n < 0 || n > 86400)
+        return usage("--refresh-interval: expected whole seconds 0..86400 (0: only on SIGHUP)");
+      refresh_s = int(n);
+    } else if (a == "--port") cfg.port = uint16_t(std::stoul(v));
     else if (a == "--workers") cfg.workers = std::stoi(v);
     else if (a == "--bind4") cfg.bind_v4 = v;
     else if (a == "--bind6") cfg.bind_v6 = v;
     else return usage(("unknown option " + a).c_str());
   }
-  if (key_file.empty() || registry_file.empty()) return usage("--private-key and --registry are required");
+  if (key_file.empty()) return usage("--private-key is required");
+  if (int(!registry_file.empty()) + int(!fleet_dir.empty()) + int(!fleet_db.empty()) != 1)
+    return usage("exactly one of --fleet-data-dir, --fleet-db, --registry is required");
   std::ifstream kf(key_file);
   std::string key_text;
   if (!kf || !(kf >> key_text)) return usage(("cannot read " + key_file).c_str());
@@ -58,7 +78,16 @@ int main(int argc, char** argv) {
 
   CountingHandler handler;
   keel::gateway::Gateway gw(cfg, handler);
-  keel::gateway::JsonFileRegistry registry(registry_file);
+  std::unique_ptr<keel::gateway::DeviceRegistry> registry_owner;
+  if (!registry_file.empty()) {
+    registry_owner = std::make_unique<keel::gateway::JsonFileRegistry>(registry_file);
+  } else {
+    auto r = fleet_dir.empty() ? keel::gateway::FleetStoreRegistry::postgres(fleet_db, tunnel_prefix)
+                               : keel::gateway::FleetStoreRegistry::studio(fleet_dir, tunnel_prefix);
+    if (!r.ok()) return usage(r.error().c_str());
+    registry_owner = std::move(r.value());
+  }
+  keel::gateway::DeviceRegistry& registry = *registry_owner;
   if (auto r = gw.load(registry); !r.ok()) {
     std::fprintf(stderr, "keel-gateway: %s\n", r.error().c_str());
     return 1;
@@ -73,8 +102,20 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
   signal(SIGINT, on_signal);
   signal(SIGTERM, on_signal);
+  signal(SIGHUP, on_hup);
   for (int t = 0; !g_stop; ++t) {
     usleep(100000);
+    if (g_refresh.exchange(false) || (refresh_s > 0 && t % (refresh_s * 10) == refresh_s * 10 - 1)) {
+      // A failed read (database down, bad row) keeps the current peers and is retried next time.
+      auto r = gw.refresh(registry);
+      if (!r.ok()) {
+        std::fprintf(stderr, "keel-gateway: refresh failed, peers unchanged: %s\n", r.error().c_str());
+      } else if (r.value().added || r.value().removed || r.value().readdressed || r.value().refused) {
+        std::printf("refresh: %zu added, %zu removed, %zu readdressed, %zu refused (table full: restart), %zu active\n",
+                    r.value().added, r.value().removed, r.value().readdressed, r.value().refused, r.value().active);
+      }
+      std::fflush(stdout);
+    }
     if (t % 100 == 99) {
       const auto s = gw.stats();
       std::printf("rx %lu tx %lu handshakes %lu cookies %lu limited %lu over-budget %lu dropped %lu inner %lu "

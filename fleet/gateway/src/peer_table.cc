@@ -3,6 +3,7 @@
 
 #include <sodium.h>
 
+#include <atomic>
 #include <cstring>
 #include <mutex>
 
@@ -35,29 +36,48 @@ uint64_t PeerTable::slot_of(const wg::Key& k) const {
   return v & (key_slots_ - 1);
 }
 
-Result<uint32_t, std::string> PeerTable::add(const DeviceTunnel& d) {
-  if (count_ >= capacity_) return Err{std::string("peer table full (reserve more)")};
+// by_key_ slots are read by workers while refresh() adds peers: atomic_ref with release on
+// publish / acquire on lookup makes the peer record visible before its slot.
+static uint32_t slot_load(const uint32_t& s) {
+  return std::atomic_ref<uint32_t>(const_cast<uint32_t&>(s)).load(std::memory_order_acquire);
+}
+
+Result<uint32_t, std::string> PeerTable::add(const DeviceTunnel& d,
+                                             const std::function<Result<void, std::string>(GwPeer&)>& init) {
+  const size_t n = count_.load(std::memory_order_relaxed);
+  if (n >= capacity_) return Err{std::string("peer table full (reserve more)")};
   for (uint64_t s = slot_of(d.public_key);; s = (s + 1) & (key_slots_ - 1)) {
-    const uint32_t id = by_key_[s];
+    const uint32_t id = slot_load(by_key_[s]);
     if (id == kNoPeer) {
-      const uint32_t nid = uint32_t(count_++);
-      by_key_[s] = nid;
-      peers_[nid].wg.user = &peers_[nid];
-      peers_[nid].address = d.address;
+      const uint32_t nid = uint32_t(n);
+      GwPeer& g = peers_[nid];
+      g.wg.user = &g;
+      g.wg.remote_static = d.public_key;
+      g.address = d.address;
+      if (init) TRY(init(g));
+      g.active.store(true, std::memory_order_release);
+      count_.store(n + 1, std::memory_order_release);
+      std::atomic_ref<uint32_t>(by_key_[s]).store(nid, std::memory_order_release);
       return nid;
     }
     if (peers_[id].wg.remote_static == d.public_key) return Err{std::string("duplicate public key")};
   }
 }
 
-wg::Peer* PeerTable::find_by_static(const wg::Key& k) {
-  if (!key_slots_) return nullptr;
+uint32_t PeerTable::find_id(const wg::Key& k) const {
+  if (!key_slots_) return kNoPeer;
   for (uint64_t s = slot_of(k);; s = (s + 1) & (key_slots_ - 1)) {
-    const uint32_t id = by_key_[s];
-    if (id == kNoPeer) return nullptr;
-    // remote_static is written once at load, before any worker runs.
-    if (peers_[id].wg.remote_static == k) return &peers_[id].wg;
+    const uint32_t id = slot_load(by_key_[s]);
+    if (id == kNoPeer) return kNoPeer;
+    // remote_static is written before the slot is published and never changes afterwards.
+    if (peers_[id].wg.remote_static == k) return id;
   }
+}
+
+wg::Peer* PeerTable::find_by_static(const wg::Key& k) {
+  const uint32_t id = find_id(k);
+  if (id == kNoPeer || !peers_[id].active.load(std::memory_order_acquire)) return nullptr;
+  return &peers_[id].wg;
 }
 
 // Feistel round function: any keyed mixing works, the structure makes it a bijection.
@@ -90,7 +110,8 @@ uint32_t PeerTable::unpermute(uint32_t x) const {
 
 wg::Peer* PeerTable::find_by_index(uint32_t idx) {
   const uint32_t id = unpermute(idx) >> 8;
-  if (idx == 0 || id >= count_) return nullptr;
+  if (idx == 0 || id >= count_.load(std::memory_order_acquire)) return nullptr;
+  if (!peers_[id].active.load(std::memory_order_acquire)) return nullptr;
   return &peers_[id].wg;
 }
 

@@ -19,6 +19,8 @@
 #include <mutex>
 #include <thread>
 
+#include "fleet_test_util.h"
+#include "keel/gateway/fleet_registry.h"
 #include "keel/gateway/gateway.h"
 
 namespace keel::gateway {
@@ -471,6 +473,128 @@ TEST_F(GatewayTest, ForgedInitiationFloodKeepsPeersWorking) {
   EXPECT_GE(ok * 10, total * 9) << "the established device lost too many packets during the flood";
   EXPECT_TRUE(got_cookie);
   EXPECT_TRUE(new_ok) << "a new device with a valid cookie could not connect under load";
+}
+
+// Peers from Fleet itself: a real keel-fleet (studio mode, loopback HTTP) registers and
+// decommissions devices; the gateway reads the same SQLite store through FleetStoreRegistry and
+// picks the changes up with refresh(), without a restart.
+class FailingRegistry final : public DeviceRegistry {
+ public:
+  Result<void, std::string> for_each(const std::function<void(const DeviceTunnel&)>&) override {
+    return Err{std::string("database unavailable")};
+  }
+};
+
+TEST_F(GatewayTest, PeersFollowFleetDeviceRegistry) {
+  fleet::testing::TempDir dir;
+  fleet::testing::TestServer fleet_srv(fleet::testing::TestServer::studio_config(dir.path()));
+  auto create = [&](const std::string& t, const nlohmann::json& b) {
+    auto r = fleet_srv.call("POST", t, b);
+    EXPECT_EQ(r.status, 201) << t << " " << r.body;
+    return r.j;
+  };
+  const int64_t proj = create("/api/v1/projects", {{"name", "gw"}}).value("id", int64_t{0});
+  const int64_t dep = create("/api/v1/deployments", {{"project_id", proj}, {"name", "prod"}}).value("id", int64_t{0});
+  auto b64 = [](const wg::Key& k) {
+    char t[45];
+    wg::key_to_base64(k, t);
+    return std::string(t);
+  };
+  auto register_device = [&](const std::string& name, const wg::Key& priv) {
+    wg::Key pub;
+    wg::public_from_private(pub, priv);
+    return create("/api/v1/devices", {{"deployment_id", dep}, {"name", name}, {"tunnel_public_key", b64(pub)},
+                                      {"identity_public_key", b64(random_key())}});
+  };
+  const wg::Key k1 = random_key(), k2 = random_key();
+  const auto dev1 = register_device("dev-1", k1);
+  const std::string addr1 = dev1.value("tunnel_address", "");
+  ASSERT_EQ(addr1, "10.64.0.2");
+
+  auto fleet_reg = FleetStoreRegistry::studio(dir.path().string(), "10.64.0.0/10");
+  ASSERT_TRUE(fleet_reg.ok()) << fleet_reg.error();
+  GatewayConfig cfg;
+  cfg.private_key = gw_priv;
+  cfg.port = 0;
+  cfg.bind_v4 = "127.0.0.1";
+  cfg.bind_v6 = "";
+  gw = std::make_unique<Gateway>(cfg, handler);
+  auto l = gw->load(*fleet_reg.value());
+  ASSERT_TRUE(l.ok()) << l.error();
+  ASSERT_TRUE(gw->start().ok());
+  handler.run_echo(*gw);
+
+  // The registered key gets in and its assigned address is accepted; a wrong source is dropped.
+  auto d1 = std::make_unique<Device>(k1, "127.0.0.1", gw->public_key(), gw->port());
+  ASSERT_TRUE(d1->connect());
+  ASSERT_TRUE(d1->send_inner(ipv4(addr1.c_str(), "10.64.0.1", 80)));
+  ASSERT_TRUE(d1->pump_until([&] { return !d1->delivered.empty(); }, 2000ms)) << "no echo for the Fleet device";
+  ASSERT_TRUE(d1->send_inner(ipv4("10.64.0.3", "10.64.0.1", 60)));
+  for (int i = 0; i < 100 && gw->stats().inner_bad_source < 1; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(gw->stats().inner_bad_source, 1u);
+  // A key Fleet does not know (k2, not yet registered) gets no answer.
+  {
+    Device stranger(k2, "127.0.0.1", gw->public_key(), gw->port());
+    EXPECT_FALSE(stranger.connect(400ms));
+    EXPECT_TRUE(stranger.results.empty());
+  }
+
+  // Registered after start: a peer after refresh, at the address Fleet assigned.
+  const auto dev2 = register_device("dev-2", k2);
+  const std::string addr2 = dev2.value("tunnel_address", "");
+  auto r = gw->refresh(*fleet_reg.value());
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r.value().added, 1u);
+  EXPECT_EQ(r.value().removed, 0u);
+  EXPECT_EQ(r.value().active, 2u);
+  Device d2(k2, "127.0.0.1", gw->public_key(), gw->port());
+  ASSERT_TRUE(d2.connect());
+  ASSERT_TRUE(d2.send_inner(ipv4(addr2.c_str(), "10.64.0.1", 70)));
+  ASSERT_TRUE(d2.pump_until([&] { return !d2.delivered.empty(); }, 2000ms));
+
+  // A registry that cannot be read changes nothing.
+  FailingRegistry broken;
+  auto f = gw->refresh(broken);
+  ASSERT_FALSE(f.ok());
+  EXPECT_EQ(f.error(), "database unavailable");
+
+  // Decommissioned: after refresh its established session carries nothing and a new handshake
+  // gets no answer. The other device is untouched.
+  ASSERT_EQ(fleet_srv.call("POST", "/api/v1/devices/" + std::to_string(dev1.value("id", int64_t{0})) + "/decommission")
+                .status,
+            200);
+  r = gw->refresh(*fleet_reg.value());
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r.value().removed, 1u);
+  EXPECT_EQ(r.value().active, 1u);
+  const int delivered_before = handler.count;
+  const size_t echoes = d1->delivered.size();
+  ASSERT_TRUE(d1->send_inner(ipv4(addr1.c_str(), "10.64.0.1", 80)));
+  EXPECT_FALSE(d1->pump_until([&] { return d1->delivered.size() > echoes; }, 300ms));
+  EXPECT_EQ(handler.count, delivered_before);
+  d1 = std::make_unique<Device>(k1, "127.0.0.1", gw->public_key(), gw->port());
+  EXPECT_FALSE(d1->connect(400ms));
+  EXPECT_TRUE(d1->results.empty()) << "the gateway answered a decommissioned key";
+  const size_t d2_echoes = d2.delivered.size();
+  ASSERT_TRUE(d2.send_inner(ipv4(addr2.c_str(), "10.64.0.1", 70)));
+  ASSERT_TRUE(d2.pump_until([&] { return d2.delivered.size() > d2_echoes; }, 2000ms));
+
+  // The freed key registered again (a repurposed unit) comes back at its new address only.
+  const auto dev3 = register_device("dev-1-again", k1);
+  const std::string addr3 = dev3.value("tunnel_address", "");
+  ASSERT_NE(addr3, addr1);
+  r = gw->refresh(*fleet_reg.value());
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r.value().added, 1u);
+  EXPECT_EQ(r.value().active, 2u);
+  d1 = std::make_unique<Device>(k1, "127.0.0.1", gw->public_key(), gw->port());
+  ASSERT_TRUE(d1->connect());
+  const uint64_t bad = gw->stats().inner_bad_source;
+  ASSERT_TRUE(d1->send_inner(ipv4(addr1.c_str(), "10.64.0.1", 60)));  // its old address
+  for (int i = 0; i < 100 && gw->stats().inner_bad_source <= bad; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(gw->stats().inner_bad_source, bad + 1);
+  ASSERT_TRUE(d1->send_inner(ipv4(addr3.c_str(), "10.64.0.1", 80)));
+  ASSERT_TRUE(d1->pump_until([&] { return !d1->delivered.empty(); }, 2000ms));
 }
 
 }  // namespace

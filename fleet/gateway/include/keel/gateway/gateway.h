@@ -43,6 +43,18 @@ struct GatewayConfig {
   uint64_t timer_tick_ns = 20 * wg::kMs;
   size_t timer_slots = 8192;
   wg::Timing timing;  // tests may shorten (see docs/wireguard.md)
+  // Room for devices registered after load (refresh()): the table is sized once, at load, to the
+  // loaded count plus this (0: max(1024, a quarter of the loaded count)).
+  size_t spare_peers = 0;
+};
+
+// What one refresh() changed.
+struct RefreshResult {
+  size_t added = 0;        // new keys, and keys back after a decommission
+  size_t removed = 0;      // keys no longer in the registry: looked up no more, sessions zeroed
+  size_t readdressed = 0;  // same key, new inner address
+  size_t refused = 0;      // new keys that did not fit (table full; restart to grow)
+  size_t active = 0;       // active peers afterwards
 };
 
 class InnerHandler {
@@ -72,6 +84,11 @@ class Gateway {
 
   // Loads every device from the registry (call once, before start). Errors name the entry.
   Result<void, std::string> load(DeviceRegistry& registry);
+  // Brings the peers in line with the registry while running (any thread, one at a time): new
+  // keys become peers, keys gone from it stop being found (their sessions are zeroed, so even a
+  // packet already past the lookup finds no keys), changed addresses apply to the next inner
+  // packet. If the registry cannot be read, nothing changes and the error is returned.
+  Result<RefreshResult, std::string> refresh(DeviceRegistry& registry);
   Result<void, std::string> start();
   void stop();
 
@@ -107,6 +124,7 @@ class Gateway {
   RateLimiter limiter_;  // one for all workers: a source's limit does not multiply with them
   std::thread timer_thread_;
   std::atomic<bool> running_{false};
+  std::mutex refresh_mu_;  // load/refresh: one table writer at a time
   uint16_t port_ = 0;
 };
 

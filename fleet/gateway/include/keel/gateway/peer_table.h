@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -28,6 +29,9 @@ struct GwPeer {
   uint32_t wheel_prev = kNoPeer, wheel_next = kNoPeer;
   uint64_t wheel_at = 0;
   std::atomic<uint8_t> index_counter{0};
+  // False once the device left the registry (decommissioned): lookups no longer find it. The
+  // record and its key slot stay, so the same key coming back re-activates it (Gateway::refresh).
+  std::atomic<bool> active{false};
 };
 
 class PeerTable final : public wg::PeerDirectory {
@@ -37,9 +41,15 @@ class PeerTable final : public wg::PeerDirectory {
 
   // Sizes the table; must be called before add(). Pointers stay valid afterwards.
   Result<void, std::string> reserve(size_t n);
-  // Returns the new peer's id, or an error for a duplicate key or a full table.
-  Result<uint32_t, std::string> add(const DeviceTunnel& d);
-  size_t size() const { return count_; }
+  // Returns the new peer's id, or an error for a duplicate key or a full table. `init` (e.g.
+  // Engine::init_peer) runs before the peer is published, so add() may run while workers look
+  // peers up (one adder at a time: the gateway serialises load/refresh).
+  Result<uint32_t, std::string> add(const DeviceTunnel& d,
+                                    const std::function<Result<void, std::string>(GwPeer&)>& init = nullptr);
+  // The id holding key `k`, active or not; kNoPeer if none.
+  uint32_t find_id(const wg::Key& k) const;
+  size_t size() const { return count_.load(std::memory_order_acquire); }
+  size_t capacity() const { return capacity_; }
   GwPeer& at(uint32_t id) { return peers_[id]; }
   uint32_t id_of(const wg::Peer& p) const { return static_cast<const GwPeer*>(p.user) - peers_.get(); }
   size_t memory_bytes() const;
@@ -55,7 +65,8 @@ class PeerTable final : public wg::PeerDirectory {
  private:
   uint64_t slot_of(const wg::Key& k) const;
   std::unique_ptr<GwPeer[]> peers_;
-  size_t capacity_ = 0, count_ = 0;
+  size_t capacity_ = 0;
+  std::atomic<size_t> count_{0};
   std::unique_ptr<uint32_t[]> by_key_;  // open addressing, kNoPeer = empty
   size_t key_slots_ = 0;
   uint8_t hash_key_[16] = {};
