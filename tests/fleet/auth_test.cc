@@ -157,6 +157,49 @@ TEST(FleetAuth, ApiTokensScopedHashedRevocable) {
   }
 }
 
+TEST(FleetAuth, UsersOrganizationsAndPasswords) {
+  FleetEnv env;
+  std::string admin = env.token("admin@example.com");
+  auto sys = env.as(admin, "GET", "/api/v1/system");
+  ASSERT_EQ(sys.status, 200);
+  EXPECT_EQ(sys.j["mode"], "fleet");
+  EXPECT_EQ(sys.j["counts"]["users"], 1);
+  int64_t org = env.as(admin, "POST", "/api/v1/organizations", {{"name", "acme"}}).j["id"];
+  EXPECT_EQ(env.as(admin, "POST", "/api/v1/organizations", {{"name", "acme"}}).status, 409);
+  EXPECT_EQ(env.as(admin, "PATCH", "/api/v1/organizations/" + std::to_string(org), {{"name", "acme-2"}}).j["name"], "acme-2");
+  EXPECT_EQ(env.as(admin, "GET", "/api/v1/organizations/" + std::to_string(org)).j["name"], "acme-2");
+  auto u = env.as(admin, "POST", "/api/v1/users", {{"email", "o@acme.test"}, {"name", "O"}, {"role", "organization_owner"}, {"organization_id", org}, {"password", kPw}});
+  ASSERT_EQ(u.status, 201) << u.body;
+  int64_t uid = u.j["user"]["id"];
+  EXPECT_EQ(env.as(admin, "POST", "/api/v1/users", {{"email", "O@acme.test"}, {"name", "dup"}, {"role", "organization_user"}, {"organization_id", org}, {"password", kPw}}).status, 409);
+  EXPECT_EQ(env.as(admin, "POST", "/api/v1/users", {{"email", "x@acme.test"}, {"name", "x"}, {"role", "organization_user"}, {"password", kPw}}).status, 400);
+  EXPECT_EQ(env.as(admin, "POST", "/api/v1/users", {{"email", "not-an-email"}, {"name", "x"}, {"role", "organization_user"}, {"organization_id", org}}).status, 400);
+  EXPECT_EQ(env.as(admin, "POST", "/api/v1/users", {{"email", "y@acme.test"}, {"name", "y"}, {"role", "administrator"}, {"organization_id", org}}).status, 400);
+  auto p = env.as(admin, "PATCH", "/api/v1/users/" + std::to_string(uid), {{"role", "organization_user"}, {"name", "Olga"}});
+  EXPECT_EQ(p.j["role"], "organization_user");
+  EXPECT_EQ(p.j["name"], "Olga");
+  EXPECT_EQ(env.as(admin, "PATCH", "/api/v1/users/" + std::to_string(uid), {{"role", "administrator"}}).status, 400);
+  EXPECT_EQ(env.as(admin, "GET", "/api/v1/users?organization_id=" + std::to_string(org)).j["items"].size(), 1u);
+  // Own password: the current one is checked, the new one must be long enough.
+  auto [cookie, csrf] = env.login("o@acme.test");
+  std::map<std::string, std::string> h{{"Cookie", cookie}, {"X-CSRF-Token", csrf}};
+  EXPECT_EQ(env.srv->call("POST", "/api/v1/auth/password", {{"current_password", "wrong password!"}, {"new_password", "a brand new password"}}, h).status, 400);
+  EXPECT_EQ(env.srv->call("POST", "/api/v1/auth/password", {{"current_password", kPw}, {"new_password", "short"}}, h).status, 400);
+  EXPECT_EQ(env.srv->call("POST", "/api/v1/auth/password", {{"current_password", kPw}, {"new_password", "a brand new password"}}, h).status, 204);
+  env.login("o@acme.test", "a brand new password");
+  // Deleting an organisation: refused while it has active users, then done.
+  EXPECT_EQ(env.as(admin, "DELETE", "/api/v1/organizations/" + std::to_string(org)).status, 409);
+  EXPECT_EQ(env.as(admin, "POST", "/api/v1/users/" + std::to_string(uid) + "/disable").status, 200);
+  EXPECT_EQ(env.as(admin, "DELETE", "/api/v1/organizations/" + std::to_string(org)).status, 204);
+  EXPECT_EQ(env.as(admin, "GET", "/api/v1/organizations/" + std::to_string(org)).status, 404);
+  // Administrators cannot disable themselves or change their own role.
+  int64_t self = env.as(admin, "GET", "/api/v1/auth/me").j["user"]["id"];
+  EXPECT_EQ(env.as(admin, "POST", "/api/v1/users/" + std::to_string(self) + "/disable").status, 409);
+  auto audit = env.as(admin, "GET", "/api/v1/audit?action=organization.delete");
+  ASSERT_EQ(audit.j["items"].size(), 1u);
+  EXPECT_EQ(audit.j["items"][0]["actor"], "admin@example.com");
+}
+
 // ---- the matrix ----
 
 enum class Who { anonymous, admin, owner, user, outsider };
