@@ -1,0 +1,245 @@
+/* keel/sys/protocol.h — the contract between the root server, the core services (msg, serial,
+ * clock, sched) and libkeel: a component's address space, its capability slots, its info page,
+ * the system state page, and the message protocols of every core service.
+ *
+ * C11 and C++20. Reference: docs/os-services.md. Everything here is ABI between separately
+ * built ELFs packed into one image; change it only together with every user.
+ */
+#ifndef KEEL_SYS_PROTOCOL_H
+#define KEEL_SYS_PROTOCOL_H
+
+#include <stdint.h>
+
+/* ---- limits ---------------------------------------------------------------------------------- */
+#define KEEL_MAX_COMPONENTS 64u  /* a component index fits a badge bit and a service CNode slot */
+#define KEEL_MAX_CHANNEL_ENDS 48u /* channel ends of one component (both roles) */
+#define KEEL_MAX_IRQS 16u         /* IRQs delivered to one component */
+#define KEEL_MAX_EVENT_ENDS 32u   /* event/stream ends that signal this component */
+
+/* ---- address space of a component (docs/manifest.md, "Address space of a component") --------- */
+#define KEEL_IMAGE_BASE 0x00400000ull        /* lib/rt user.ld links here */
+#define KEEL_HEAP_BASE 0x08000000ull         /* heap: [KEEL_HEAP_BASE, + heap size), at most 64 MiB */
+#define KEEL_HEAP_MAX 0x04000000ull
+#define KEEL_STACK_TOP 0x0e000000ull         /* stack grows down from here, at most 32 MiB; guard below */
+#define KEEL_STACK_MAX 0x02000000ull
+#define KEEL_INFO_VADDR 0x0f000000ull        /* the component info page(s), read-only */
+#define KEEL_INFO_MAX_BYTES 0x4000u          /* at most 4 pages */
+#define KEEL_SYSTEM_PAGE_VADDR 0x0f100000ull /* system state page, read-only (status users, msg, sched) */
+#define KEEL_IPC_BUFFER_VADDR 0x0f200000ull  /* the thread's IPC buffer (one page) */
+#define KEEL_SPEC_VADDR 0x0f400000ull        /* boot spec copy, read-only (msg and sched only) */
+/* [0x10000000, 0x20000000) private/shared regions, [0x20000000, 0x30000000) devices: placed by the
+ * manifest compiler. Stream rings: */
+#define KEEL_STREAM_BASE 0x30000000ull       /* stream rings, placed by the root server in channel order */
+
+/* ---- capability slots of a component ----------------------------------------------------------
+ * A component's CSpace is one CNode of 2^KEEL_COMPONENT_CNODE_BITS slots whose guard makes a cptr
+ * the slot index. Only what the manifest grants is present; an absent service leaves its slot empty. */
+#define KEEL_COMPONENT_CNODE_BITS 8u
+enum keel_component_slot {
+  KEEL_SLOT_NULL = 0,
+  KEEL_SLOT_CNODE = 1,      /* its own CNode (to delete / move caps it received) */
+  KEEL_SLOT_REPLY = 2,      /* reply object, for ReplyRecv on KEEL_SLOT_SERVICE_EP */
+  KEEL_SLOT_ROOT_EP = 3,    /* root server: exit, status, device (badge = component index + 1) */
+  KEEL_SLOT_MSG_EP = 4,     /* message server (if the component has channels or 'msg') */
+  KEEL_SLOT_SERIAL_EP = 5,  /* serial server ('serial') */
+  KEEL_SLOT_CLOCK_EP = 6,   /* clock server ('clock') */
+  KEEL_SLOT_SCHED_EP = 7,   /* scheduler server ('sched') */
+  KEEL_SLOT_NOTIFY = 8,     /* its notification, bound to its TCB (bits: keel_notify_bit) */
+  KEEL_SLOT_SERVICE_EP = 9, /* its own endpoint, Read only: every rpc channel it serves arrives here */
+  KEEL_SLOT_IRQ_BASE = 16,  /* IRQ handler of its i-th IRQ: 16 + i (i < KEEL_MAX_IRQS) */
+  KEEL_SLOT_CHANNEL_BASE = 32, /* channel end k (in the order of keel_info_t.channels): 32 + 2k and
+                                  32 + 2k + 1 (see keel_info_channel_t.slot) */
+  KEEL_SLOT_PRIVILEGED = 128,  /* core services only: 128 + component index (what it holds: below) */
+  KEEL_SLOT_SCHED_CONTROL = 10 /* unused: the root server keeps SchedControl */
+};
+/* KEEL_SLOT_PRIVILEGED + i holds, in the CSpace of
+ *   msg:    a copy of component i's CNode capability (for every component);
+ *   clock:  component i's notification, badge KEEL_NOTIFY_TIMER (components with 'clock');
+ *   serial: component i's notification, badge KEEL_NOTIFY_CONSOLE (the console_input component);
+ *   sched:  component i's SchedContext (every component).
+ * The root server rebuilds these when component i restarts (the old ones die with the old objects). */
+
+/* Bits of a component's notification word (KEEL_SLOT_NOTIFY). */
+enum keel_notify_bit {
+  KEEL_NOTIFY_TIMER = 1ull << 0,   /* a clock timeout fired: ask the clock which (KEEL_CLOCK_EXPIRED) */
+  KEEL_NOTIFY_CONSOLE = 1ull << 1, /* console input is waiting (KEEL_SERIAL_READ) */
+  KEEL_NOTIFY_SYSTEM = 1ull << 2,  /* the system page changed (msg, sched: a component restarted) */
+  KEEL_NOTIFY_IRQ_SHIFT = 16,      /* IRQ i: bit 16 + i */
+  KEEL_NOTIFY_EVENT_SHIFT = 32     /* event/stream end j of this component: bit 32 + j (keel_info_channel_t.notify_bit) */
+};
+
+/* ---- the component info page (KEEL_INFO_VADDR), written by the root server ---------------------
+ * Strings are {off, len} into the same page (off from KEEL_INFO_VADDR), NUL-terminated too. */
+#define KEEL_INFO_MAGIC 0x4f464e494c45454bull /* "KEELINFO" */
+#define KEEL_INFO_VERSION 1u
+
+typedef struct keel_info_str { uint32_t off, len; } keel_info_str_t;
+
+enum keel_channel_kind { KEEL_CHANNEL_RPC = 0, KEEL_CHANNEL_EVENT = 1, KEEL_CHANNEL_STREAM = 2 };
+enum keel_channel_role {
+  KEEL_ROLE_FROM = 0, /* rpc client, event signaller, stream producer */
+  KEEL_ROLE_TO = 1    /* rpc server, event waiter, stream consumer */
+};
+
+typedef struct keel_info_channel {
+  keel_info_str_t name;    /* the channel's name (what keel_channel_open takes) */
+  keel_info_str_t end;     /* this side's end name ("component.end" -> "end") */
+  keel_info_str_t peer;    /* the other component's name */
+  uint32_t kind, role;
+  uint32_t slot;           /* rpc client: endpoint cap (Write|GrantReply); rpc server: 0 (it receives on
+                              KEEL_SLOT_SERVICE_EP, badge = badge below); event signaller / stream
+                              either side: cap to signal the peer's notification */
+  uint32_t peer_index;     /* component index of the peer */
+  uint64_t badge;          /* rpc server: the badge calls on this channel arrive with */
+  uint64_t notify_bit;     /* event waiter / stream side: the bit of its own notification this channel
+                              sets (KEEL_NOTIFY_EVENT_SHIFT + j); 0 otherwise */
+  uint64_t vaddr, size;    /* stream: the ring (keel_stream_ring_t header + size bytes of data) */
+} keel_info_channel_t;
+
+typedef struct keel_info_device {
+  keel_info_str_t name;
+  uint64_t paddr, size; /* the register block */
+  uint64_t vaddr;       /* where it is mapped (paddr's offset in its page included) */
+} keel_info_device_t;
+
+typedef struct keel_info_irq {
+  keel_info_str_t name; /* the platform device's name */
+  uint32_t irq, slot;   /* GIC interrupt ID; IRQ handler cap slot (ack with IRQ_AckIRQ) */
+  uint64_t notify_bit;
+} keel_info_irq_t;
+
+typedef struct keel_info_region {
+  keel_info_str_t name;
+  uint32_t perms;  /* 1 = read, 2 = write */
+  uint32_t shared; /* 1 = a [[shared]] region */
+  uint64_t vaddr, size;
+} keel_info_region_t;
+
+enum keel_config_type { KEEL_CONFIG_INT = 0, KEEL_CONFIG_BOOL = 1, KEEL_CONFIG_STRING = 2 };
+typedef struct keel_info_config {
+  keel_info_str_t key;
+  uint32_t type, overlay;
+  int64_t int_value;      /* int and bool */
+  keel_info_str_t str_value;
+} keel_info_config_t;
+
+/* Service bits (keel_info_t.services): the services the manifest lets it use. */
+enum keel_service_bit {
+  KEEL_SERVICE_SERIAL = 1u << 0, KEEL_SERVICE_CLOCK = 1u << 1, KEEL_SERVICE_SCHED = 1u << 2,
+  KEEL_SERVICE_STATUS = 1u << 3, KEEL_SERVICE_MSG = 1u << 4, KEEL_SERVICE_NET = 1u << 5,
+  KEEL_SERVICE_LINK = 1u << 6, KEEL_SERVICE_STORE = 1u << 7, KEEL_SERVICE_KEYSTORE = 1u << 8,
+  KEEL_SERVICE_RNG = 1u << 9
+};
+
+typedef struct keel_info {
+  uint64_t magic;    /* KEEL_INFO_MAGIC */
+  uint32_t version;  /* KEEL_INFO_VERSION */
+  uint32_t size;     /* bytes of the info area used */
+  uint32_t index;    /* this component's index in the boot spec */
+  uint32_t component_count;
+  uint64_t generation; /* 0 at first start, +1 at every restart */
+  keel_info_str_t name, system;
+  uint32_t services;   /* keel_service_bit */
+  uint32_t priority;
+  uint32_t budget_us, period_us;
+  uint64_t heap_base, heap_size, stack_top, stack_size;
+  uint64_t timer_frequency; /* of CNTVCT_EL0 */
+  uint32_t channel_count, device_count, irq_count, region_count, config_count, reserved;
+  /* then, in this order, each array 8-aligned at the offsets given: */
+  uint32_t channels_off, devices_off, irqs_off, regions_off, config_off, strings_off;
+} keel_info_t;
+
+/* ---- the system state page (KEEL_SYSTEM_PAGE_VADDR), written by the root server --------------- */
+#define KEEL_SYSTEM_PAGE_MAGIC 0x5359534c45454bull /* "KEELSYS" */
+enum keel_component_state {
+  KEEL_STATE_NOT_STARTED = 0, KEEL_STATE_RUNNING = 1, KEEL_STATE_RESTARTING = 2,
+  KEEL_STATE_STOPPED = 3, /* exited normally, or temporary and failed: not restarted */
+  KEEL_STATE_FAILED = 4   /* its group gave up (escalation in progress) */
+};
+typedef struct keel_system_component {
+  uint32_t state;       /* keel_component_state */
+  uint32_t restarts;    /* total restarts */
+  uint64_t generation;  /* bumped (before the state changes to RUNNING) at every (re)start */
+  uint64_t memory_bytes;/* exact bytes of RAM it costs: kernel objects + frames (root's accounting) */
+  uint64_t last_fault;  /* keel_fault type of the last failure (0 none) */
+  uint64_t last_fault_addr;
+} keel_system_component_t;
+typedef struct keel_system_page {
+  uint64_t magic;
+  uint64_t sequence;    /* bumped after every change (a reader retries if it changed while reading) */
+  uint32_t component_count, system_restarts;
+  keel_system_component_t components[KEEL_MAX_COMPONENTS];
+} keel_system_page_t;
+
+/* ---- stream ring (at keel_info_channel_t.vaddr; shared by producer and consumer) -------------- */
+typedef struct keel_stream_ring {
+  volatile uint64_t head;  /* bytes written by the producer (monotonic) */
+  volatile uint64_t tail;  /* bytes consumed by the consumer (monotonic) */
+  uint64_t size;           /* data bytes (power of two), set by the root server */
+  uint64_t reserved[5];
+  /* data[size] follows at offset 64 */
+} keel_stream_ring_t;
+
+/* ---- error codes of the services and of libkeel (keel_status_t; 0 = ok) ---------------------- */
+typedef enum keel_status {
+  KEEL_OK = 0,
+  KEEL_E_DENIED = 1,       /* the manifest does not grant it (logged by the server that refused) */
+  KEEL_E_NOT_FOUND = 2,    /* no such channel / component / key */
+  KEEL_E_CHANNEL_DOWN = 3, /* the peer restarted or is not up yet: try again (the channel is re-opened) */
+  KEEL_E_INVALID = 4,      /* malformed request */
+  KEEL_E_RANGE = 5,        /* a value outside the manifest's limits */
+  KEEL_E_NO_SPACE = 6,     /* buffer / timer slots full */
+  KEEL_E_TIMEOUT = 7,
+  KEEL_E_KERNEL = 8        /* a kernel invocation failed (details logged) */
+} keel_status_t;
+
+/* The label a Call returns with when its channel was torn down underneath it (the root server
+ * answers the CapFault of a channel slot, or aborts a call held by a restarting server, with it).
+ * Chosen outside every label a service or a kernel invocation uses. */
+#define KEEL_LABEL_CHANNEL_DOWN 0xdead0ull
+
+/* ---- root server protocol (KEEL_SLOT_ROOT_EP; badge = component index + 1) -------------------- */
+enum keel_root_op {
+  KEEL_ROOT_EXIT = 1,     /* Send, MR0 = exit status (0 = normal). Never returns. */
+  KEEL_ROOT_STATUS = 2,   /* 'status' only. MR0 = component index -> MR0 state, MR1 restarts,
+                             MR2 memory bytes, MR3 generation, MR4 last fault, MR5 name length,
+                             MR6.. name bytes (8 per MR, little-endian) */
+  KEEL_ROOT_DEVICE = 3,   /* MR0 = name length, MR1.. name bytes -> MR0 vaddr, MR1 size;
+                             KEEL_E_DENIED (logged) if the manifest did not give it the device */
+  KEEL_ROOT_SET_BUDGET = 4 /* sched server only: MR0 component, MR1 budget us, MR2 period us */
+};
+
+/* ---- message server protocol (KEEL_SLOT_MSG_EP; badge = component index + 1) ------------------ */
+enum keel_msg_op {
+  KEEL_MSG_OPEN = 1  /* MR0 = name length, MR1.. name bytes -> label KEEL_OK, MR0 = slot the cap was
+                        put in (0 for an rpc server end), MR1 = kind; or label keel_status_t:
+                        KEEL_E_DENIED (not this component's channel: logged), KEEL_E_CHANNEL_DOWN
+                        (client of an rpc server that is not serving: the server must open its end) */
+};
+
+/* ---- serial server protocol (KEEL_SLOT_SERIAL_EP; badge = component index + 1) ---------------- */
+enum keel_serial_op {
+  KEEL_SERIAL_WRITE = 1, /* MR0 = byte count (<= 944), MR1.. bytes. Line-buffered per component,
+                            printed as "[name] line". -> MR0 bytes accepted */
+  KEEL_SERIAL_READ = 2   /* console_input component only -> MR0 byte count, MR1.. bytes */
+};
+#define KEEL_SERIAL_MAX_WRITE 944u /* 118 MRs of 8 bytes */
+
+/* ---- clock server protocol (KEEL_SLOT_CLOCK_EP; badge = component index + 1) ------------------ */
+enum keel_clock_op {
+  KEEL_CLOCK_WALL = 1,     /* -> MR0 = nanoseconds since 1970 (PL031 RTC + monotonic counter) */
+  KEEL_CLOCK_TIMEOUT = 2,  /* MR0 = timer id (0..15), MR1 = deadline (CNTVCT ticks, absolute),
+                              MR2 = period in ticks (0 = one-shot); deadline 0 cancels the timer */
+  KEEL_CLOCK_EXPIRED = 3   /* -> MR0 = bit mask of this component's timers that fired since the last
+                              query (the TIMER notification bit says to ask) */
+};
+#define KEEL_CLOCK_TIMERS 16u
+
+/* ---- scheduler server protocol (KEEL_SLOT_SCHED_EP; badge = component index + 1) -------------- */
+enum keel_sched_op {
+  KEEL_SCHED_USAGE = 1,     /* MR0 component -> MR0 total us consumed, MR1 budget us, MR2 period us,
+                               MR3 manifest budget us (the upper limit) */
+  KEEL_SCHED_SET_BUDGET = 2 /* MR0 component, MR1 budget us (10 .. the manifest's budget) */
+};
+
+#endif /* KEEL_SYS_PROTOCOL_H */
