@@ -24,9 +24,11 @@
 #define KEEL_STACK_MAX 0x02000000ull
 #define KEEL_INFO_VADDR 0x0f000000ull        /* the component info page(s), read-only */
 #define KEEL_INFO_MAX_BYTES 0x4000u          /* at most 4 pages */
-#define KEEL_SYSTEM_PAGE_VADDR 0x0f100000ull /* system state page, read-only (status users, msg, sched) */
+#define KEEL_SYSTEM_PAGE_VADDR 0x0f100000ull /* system state page, read-only (status users, msg, sched,
+                                                serial) */
 #define KEEL_IPC_BUFFER_VADDR 0x0f200000ull  /* the thread's IPC buffer (one page) */
-#define KEEL_SPEC_VADDR 0x0f400000ull        /* boot spec copy, read-only (msg and sched only) */
+#define KEEL_SPEC_VADDR 0x0f400000ull        /* boot spec copy, read-only (msg, sched and serial only;
+                                                serial takes component names from it) */
 /* [0x10000000, 0x20000000) private/shared regions, [0x20000000, 0x30000000) devices: placed by the
  * manifest compiler. Stream rings: */
 #define KEEL_STREAM_BASE 0x30000000ull       /* stream rings, placed by the root server in channel order */
@@ -57,7 +59,21 @@ enum keel_component_slot {
  *   clock:  component i's notification, badge KEEL_NOTIFY_TIMER (components with 'clock');
  *   serial: component i's notification, badge KEEL_NOTIFY_CONSOLE (the console_input component);
  *   sched:  component i's SchedContext (every component).
- * The root server rebuilds these when component i restarts (the old ones die with the old objects). */
+ * The root server rebuilds these when component i restarts (the old ones die with the old objects).
+ *
+ * Additions for msg (services/msg; docs/os-services.md "Channels"):
+ *   msg:    KEEL_SLOT_MSG_ENDPOINTS + i holds component i's service endpoint, all rights, unbadged:
+ *           the component's own KEEL_SLOT_SERVICE_EP is Read only and CNode_Mint can only remove
+ *           rights, so the Write|GrantReply client caps are minted from this one.
+ *   Every component's KEEL_SLOT_NOTIFY is unbadged with Read|Write: msg mints the badged,
+ *   Write-only caps its event/stream peers signal it with from that slot, through the CNode copy.
+ *   The CNode copies carry the component CSpace root's guard: slot s is (index s, depth
+ *   KEEL_COMPONENT_CNODE_DEPTH) relative to them.
+ *   msg (and serial) invoke KEEL_SLOT_PRIVILEGED + i only while component i is RUNNING in the
+ *   system page (an empty slot would be a CapFault), so the root server must refill these slots
+ *   before it marks a restarted component RUNNING. */
+#define KEEL_SLOT_MSG_ENDPOINTS 192u   /* msg only: + component index (see above) */
+#define KEEL_COMPONENT_CNODE_DEPTH 64u /* depth that addresses a slot through a component CNode cap */
 
 /* Bits of a component's notification word (KEEL_SLOT_NOTIFY). */
 enum keel_notify_bit {
@@ -86,6 +102,13 @@ typedef struct keel_info_channel {
   keel_info_str_t end;     /* this side's end name ("component.end" -> "end") */
   keel_info_str_t peer;    /* the other component's name */
   uint32_t kind, role;
+  /* Channel ends of a component, end index k (the order of this array, also msg's): the boot
+   * spec's channels table in table order, keeping each channel that has this component at one
+   * end (client -> KEEL_ROLE_FROM, server -> KEEL_ROLE_TO). Its capability slot is
+   * KEEL_SLOT_CHANNEL_BASE + 2k (+ 1 unused, reserved). Notify index j: the ends with a bit of
+   * their own notification (event KEEL_ROLE_TO, stream either role), numbered 0.. in end order;
+   * the bit is KEEL_NOTIFY_EVENT_SHIFT + j. At most KEEL_MAX_CHANNEL_ENDS ends and
+   * KEEL_MAX_EVENT_ENDS notify indices per component (msg refuses a spec beyond that). */
   uint32_t slot;           /* rpc client: endpoint cap (Write|GrantReply); rpc server: 0 (it receives on
                               KEEL_SLOT_SERVICE_EP, badge = badge below); event signaller / stream
                               either side: cap to signal the peer's notification */
@@ -214,7 +237,10 @@ enum keel_msg_op {
   KEEL_MSG_OPEN = 1  /* MR0 = name length, MR1.. name bytes -> label KEEL_OK, MR0 = slot the cap was
                         put in (0 for an rpc server end), MR1 = kind; or label keel_status_t:
                         KEEL_E_DENIED (not this component's channel: logged), KEEL_E_CHANNEL_DOWN
-                        (client of an rpc server that is not serving: the server must open its end) */
+                        (client of an rpc server that is not serving: the server must open its end;
+                        or the peer is not RUNNING). Also MR2 = the rpc server end's badge (rpc
+                        server), the notification bit mask 1 << (32 + j) of this end (event waiter,
+                        stream), else 0. Opening an end again replaces its capability. */
 };
 
 /* ---- serial server protocol (KEEL_SLOT_SERIAL_EP; badge = component index + 1) ---------------- */
