@@ -72,13 +72,14 @@ void fpu_load(const FpuState* s) {
 void zero_memory(void* kva, std::size_t len) { std::memset(kva, 0, len); }
 
 unsigned irq_count() { return 256; }
-bool irq_user_allowed(unsigned irq) { return irq >= 32 && irq < 256; }
+bool irq_user_allowed(unsigned irq) { return (irq >= 32 && irq < 256) || irq == 30; }
 void irq_enable(unsigned irq) { g.irq_enabled.at(irq) = true; }
 void irq_disable(unsigned irq) { g.irq_enabled.at(irq) = false; }
 unsigned irq_acknowledge() {
   if (g.pending_irqs.empty()) return kIrqInvalid;
   unsigned irq = g.pending_irqs.front();
   g.pending_irqs.erase(g.pending_irqs.begin());
+  if (irq == 30) g.user_deadline = 0;  // one-shot, like CNTP on aarch64
   return irq;
 }
 void irq_end(unsigned irq) { g.eoi.push_back(irq); }
@@ -88,6 +89,9 @@ std::uint64_t timer_now() { return g.now; }
 std::uint64_t timer_frequency() { return 1'000'000; }  // 1 tick = 1 µs
 void timer_set_deadline(std::uint64_t ticks) { g.deadline = ticks; }
 void timer_cancel() { g.deadline = ~0ull; }
+unsigned user_timer_irq() { return 30; }
+void user_timer_set_deadline(std::uint64_t ticks) { g.user_deadline = ticks; }
+void user_timer_cancel() { g.user_deadline = 0; }
 
 void debug_putc(char c) { g.console.push_back(c); }
 [[noreturn]] void halt(int code) { throw fake::HaltException{code}; }

@@ -28,6 +28,7 @@ struct State {
   std::uint8_t* mem = nullptr;
   std::uint64_t now = 0;
   std::uint64_t deadline = ~0ull;
+  std::uint64_t user_deadline = 0;  // the user timer (IRQ 30): armed deadline, 0 = disarmed
   std::vector<unsigned> pending_irqs;
   std::vector<bool> irq_enabled = std::vector<bool>(256, false);
   std::vector<unsigned> eoi;

@@ -141,5 +141,42 @@ TEST_F(IrqTest, HandlerDeliveryAckAndCleanup) {
   EXPECT_EQ(g_irqs[41].ntfn, nullptr);
 }
 
+// The user timer (IRQ 30): its handler alone takes deadlines; deleting the handler disarms it.
+TEST_F(IrqTest, UserTimerDeadline) {
+  word_t h = free_slot(), spi = free_slot(), n = free_slot(), bn = free_slot();
+  ASSERT_EQ(retype(KEEL_OBJ_NOTIFICATION, 0, n), 0u);
+  ASSERT_EQ(invoke(KEEL_CAP_INIT_CNODE, KEEL_CNODE_MINT, {bn, 64, n, 64, KEEL_RIGHTS_ALL, 0x4}, {KEEL_CAP_INIT_CNODE}), 0u);
+  ASSERT_EQ(invoke(KEEL_CAP_INIT_IRQ_CONTROL, KEEL_IRQ_ISSUE_IRQ_HANDLER, {30, h, 64}, {KEEL_CAP_INIT_CNODE}), 0u);
+  ASSERT_EQ(invoke(KEEL_CAP_INIT_IRQ_CONTROL, KEEL_IRQ_ISSUE_IRQ_HANDLER, {40, spi, 64}, {KEEL_CAP_INIT_CNODE}), 0u);
+  // Any other IRQ: IllegalOperation, nothing armed.
+  EXPECT_EQ(invoke(spi, KEEL_IRQ_SET_DEADLINE, {1234}), KEEL_ILLEGAL_OPERATION);
+  EXPECT_EQ(fake::g.user_deadline, 0u);
+  // Other caps do not take the label either.
+  EXPECT_EQ(invoke(KEEL_CAP_INIT_IRQ_CONTROL, KEEL_IRQ_SET_DEADLINE, {1234}), KEEL_ILLEGAL_OPERATION);
+  EXPECT_EQ(fake::g.user_deadline, 0u);
+  // Missing MR0: truncated message.
+  EXPECT_EQ(invoke(h, KEEL_IRQ_SET_DEADLINE, {}), KEEL_TRUNCATED_MESSAGE);
+  ASSERT_EQ(invoke(h, KEEL_IRQ_SET_DEADLINE, {5000}), 0u);
+  EXPECT_EQ(fake::g.user_deadline, 5000u);
+  ASSERT_EQ(invoke(h, KEEL_IRQ_SET_DEADLINE, {0}), 0u);  // cancel
+  EXPECT_EQ(fake::g.user_deadline, 0u);
+  // Fire: masked, signalled, disarmed (one-shot); Ack unmasks.
+  ASSERT_EQ(invoke(h, KEEL_IRQ_SET_IRQ_HANDLER, {}, {bn}), 0u);
+  ASSERT_EQ(invoke(h, KEEL_IRQ_SET_DEADLINE, {7000}), 0u);
+  fake::g.pending_irqs.push_back(30);
+  on_irq(&root()->ctx);
+  EXPECT_EQ(slot(n)->cap.as<Notification>()->word, 0x4u);
+  EXPECT_FALSE(fake::g.irq_enabled[30]);
+  EXPECT_EQ(fake::g.user_deadline, 0u);
+  ASSERT_EQ(invoke(h, KEEL_IRQ_ACK_IRQ, {}), 0u);
+  EXPECT_TRUE(fake::g.irq_enabled[30]);
+  // Deleting the handler disarms a pending deadline and frees the IRQ for a new handler.
+  ASSERT_EQ(invoke(h, KEEL_IRQ_SET_DEADLINE, {9000}), 0u);
+  ASSERT_EQ(invoke(KEEL_CAP_INIT_CNODE, KEEL_CNODE_DELETE, {h, 64}), 0u);
+  EXPECT_EQ(fake::g.user_deadline, 0u);
+  EXPECT_FALSE(fake::g.irq_enabled[30]);
+  EXPECT_EQ(invoke(KEEL_CAP_INIT_IRQ_CONTROL, KEEL_IRQ_ISSUE_IRQ_HANDLER, {30, h, 64}, {KEEL_CAP_INIT_CNODE}), 0u);
+}
+
 }  // namespace
 }  // namespace keel::kernel::test

@@ -20,6 +20,8 @@ void irq_handler_clear(unsigned irq) { g_irqs[irq].ntfn = nullptr; }
 void irq_handler_finalise(unsigned irq) {
   if (irq >= kMaxIrqs) return;
   arch::irq_disable(irq);
+  // A deadline set by the last holder must not fire for the next one.
+  if (irq == arch::user_timer_irq()) arch::user_timer_cancel();
   g_irqs[irq].ntfn = nullptr;
   g_irqs[irq].issued = false;
 }

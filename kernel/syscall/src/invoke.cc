@@ -468,6 +468,18 @@ Status invoke_irq(InvArgs& a) {
       arch::irq_disable(irq);
       irq_handler_clear(irq);
       return {};
+    case KEEL_IRQ_SET_DEADLINE: {
+      // Only the user timer's handler has a deadline; every other IRQ refuses it.
+      if (irq != arch::user_timer_irq()) return fail(KEEL_ILLEGAL_OPERATION);
+      TRY(need(a, 1, 0));
+      const word_t deadline = a.mr(0);
+      if (deadline == 0) {
+        arch::user_timer_cancel();
+      } else {
+        arch::user_timer_set_deadline(deadline);
+      }
+      return {};
+    }
     default: return fail(KEEL_ILLEGAL_OPERATION);
   }
 }

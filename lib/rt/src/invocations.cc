@@ -209,6 +209,10 @@ keel_error_t keel_irq_handler_set_notification(keel_cptr_t handler, keel_cptr_t 
   return invoke(handler, KEEL_IRQ_SET_IRQ_HANDLER, 0, 1);
 }
 keel_error_t keel_irq_handler_clear(keel_cptr_t handler) { return invoke(handler, KEEL_IRQ_CLEAR_IRQ_HANDLER, 0, 0); }
+keel_error_t keel_irq_handler_set_deadline(keel_cptr_t handler, keel_word_t deadline) {
+  keel_set_mr(0, deadline);
+  return invoke(handler, KEEL_IRQ_SET_DEADLINE, 1, 0);
+}
 
 keel_error_t keel_sched_control_configure_flags(keel_cptr_t sched_control, keel_cptr_t sched_context,
                                                 keel_word_t budget_us, keel_word_t period_us,

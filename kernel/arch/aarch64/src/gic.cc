@@ -7,7 +7,8 @@ using namespace machine;
 
 namespace {
 constexpr vaddr_t kCtlr = 0x000, kTyper = 0x004, kIsEnabler = 0x100, kIcEnabler = 0x180,
-                  kIcPendr = 0x280, kIcActiver = 0x380, kIPriorityr = 0x400, kITargetsr = 0x800;
+                  kIcPendr = 0x280, kIcActiver = 0x380, kIPriorityr = 0x400, kITargetsr = 0x800,
+                  kIcfgr = 0xC00;
 constexpr vaddr_t kCPmr = 0x004, kCBpr = 0x008, kCIar = 0x00C, kCEoir = 0x010;
 constexpr unsigned kSpurious = 1020;  // INTIDs 1020..1023 are special (spurious)
 
@@ -42,6 +43,14 @@ void gic_init() {
 void timer_init() {
   write_cntv_ctl_el0(0);
   irq_enable(kTimerIrq);  // kernel-owned PPI, enabled for good
+  // The EL1 physical timer belongs to whoever holds IRQHandler 30: disarmed and masked until then.
+  // PPIs are banked per CPU (we run on CPU 0, whose bank gic_init set up): priority 0xA0 like
+  // every other line (gic_init), level-sensitive (ICFGR edge bit clear; read-only on GICs that
+  // fix the PPI type, where it already is level), disabled until a handler is bound.
+  write_cntp_ctl_el0(0);
+  const vaddr_t cfg = kGicdVa + kIcfgr + 4 * (kUserTimerIrq / 16);
+  mmio_write32(cfg, mmio_read32(cfg) & ~(2u << (2 * (kUserTimerIrq % 16))));
+  irq_disable(kUserTimerIrq);
 }
 
 }  // namespace machine
@@ -50,7 +59,9 @@ unsigned irq_count() { return g_irq_count; }
 
 // SGIs and PPIs (0..31: IPIs, timers, PMU) stay with the kernel; only shared peripheral
 // interrupts can be given to user level.
-bool irq_user_allowed(unsigned irq) { return irq >= 32 && irq < g_irq_count; }
+// The one exception is the EL1 physical timer (PPI 30), which the kernel never uses itself: it is
+// the user timer (user_timer_set_deadline).
+bool irq_user_allowed(unsigned irq) { return (irq >= 32 && irq < g_irq_count) || irq == kUserTimerIrq; }
 
 void irq_enable(unsigned irq) {
   if (irq < g_irq_count) dist_write(kIsEnabler + 4 * (irq / 32), 1u << (irq % 32));
@@ -65,6 +76,8 @@ unsigned irq_acknowledge() {
   if (id >= kSpurious) return kIrqInvalid;
   // The timer is one-shot: disarm it, or its level-triggered line would fire again at once.
   if (id == kTimerIrq) write_cntv_ctl_el0(0);
+  // The user timer too: one-shot, so IRQHandler_Ack after delivery does not re-raise it.
+  if (id == kUserTimerIrq) write_cntp_ctl_el0(0);
   return id;
 }
 
@@ -89,5 +102,28 @@ void timer_set_deadline(std::uint64_t ticks) {
 }
 
 void timer_cancel() { write_cntv_ctl_el0(0); }
+
+// ---- User timer: the EL1 physical timer (CNTP), compared against CNTPCT -----------------------
+// Deadlines arrive in timer_now() ticks (CNTVCT, what EL0 reads). boot.S sets CNTVOFF_EL2 = 0 so
+// the two counters are equal; converting by their current difference keeps the deadline right
+// even where another boot path left an offset. The virtual count is read first (ordered by
+// `isb`), so the difference errs towards late, never early: a deadline never fires before it.
+// The last `isb` makes the new compare value and enable take effect before the kernel returns.
+unsigned user_timer_irq() { return kUserTimerIrq; }
+
+void user_timer_set_deadline(std::uint64_t ticks) {
+  isb();
+  const std::uint64_t v = read_cntvct_el0();
+  isb();
+  const std::uint64_t p = read_cntpct_el0();
+  write_cntp_cval_el0(ticks + (p - v));
+  write_cntp_ctl_el0(1);  // ENABLE, IMASK clear
+  isb();
+}
+
+void user_timer_cancel() {
+  write_cntp_ctl_el0(0);
+  isb();
+}
 
 }  // namespace keel::arch

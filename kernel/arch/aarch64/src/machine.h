@@ -28,6 +28,7 @@ inline constexpr paddr_t kUartPa = 0x0900'0000;
 inline constexpr paddr_t kRamBase = 0x4000'0000;  // the DTB sits here for ELF kernels
 inline constexpr std::uint64_t kDefaultRamSize = 512ull << 20;  // used when no valid DTB is found
 inline constexpr unsigned kTimerIrq = 27;         // EL1 virtual timer PPI
+inline constexpr unsigned kUserTimerIrq = 30;     // EL1 physical timer PPI (given to user level)
 
 // ---- Stage-1 descriptor bits (VMSAv8-64, 4 KiB granule) --------------------------------------
 inline constexpr pte_t kDescValid = 1ull << 0;
@@ -70,6 +71,9 @@ KEEL_SYSREG(cntfrq_el0)
 KEEL_SYSREG(cntvct_el0)
 KEEL_SYSREG(cntv_cval_el0)
 KEEL_SYSREG(cntv_ctl_el0)
+KEEL_SYSREG(cntpct_el0)
+KEEL_SYSREG(cntp_cval_el0)
+KEEL_SYSREG(cntp_ctl_el0)
 KEEL_SYSREG(pmcr_el0)
 KEEL_SYSREG(pmcntenset_el0)
 KEEL_SYSREG(pmccfiltr_el0)

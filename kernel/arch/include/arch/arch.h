@@ -116,6 +116,16 @@ std::uint64_t timer_frequency();      // ticks per second
 void timer_set_deadline(std::uint64_t ticks);  // one-shot; an IRQ at or after the deadline
 void timer_cancel();
 
+// ---- User timer: a second, independent timer given to user level as an IRQ -----------------
+// Additive (clock server): on aarch64 the EL1 physical timer (CNTP, PPI 30), which the kernel
+// does not use. Its IRQ is issued like any other (IRQControl); the holder of the handler sets
+// deadlines through IRQHandler_SetDeadline. One-shot: when it fires the arch layer disarms it
+// (irq_acknowledge), so unmasking the IRQ after delivery never re-raises it.
+unsigned user_timer_irq();                          // kIrqInvalid if the platform has none
+// Arm it for an absolute deadline in timer_now() ticks (a deadline in the past fires at once).
+void user_timer_set_deadline(std::uint64_t ticks);
+void user_timer_cancel();                           // disarm (and drop a raised level)
+
 // ---- Debug and platform ----------------------------------------------------------------------
 void debug_putc(char c);              // PL011, debug builds only (a no-op otherwise)
 [[noreturn]] void halt(int exit_code);  // semihosting exit on QEMU; spin otherwise

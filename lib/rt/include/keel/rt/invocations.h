@@ -63,6 +63,8 @@ keel_error_t keel_irq_control_get(keel_cptr_t irq_control, keel_word_t irq, keel
 keel_error_t keel_irq_handler_ack(keel_cptr_t handler);
 keel_error_t keel_irq_handler_set_notification(keel_cptr_t handler, keel_cptr_t ntfn);
 keel_error_t keel_irq_handler_clear(keel_cptr_t handler);
+/* The user timer's handler only (aarch64: IRQ 30): absolute deadline in CNTVCT ticks, 0 = cancel. */
+keel_error_t keel_irq_handler_set_deadline(keel_cptr_t handler, keel_word_t deadline);
 
 /* MCS scheduling */
 keel_error_t keel_sched_control_configure_flags(keel_cptr_t sched_control, keel_cptr_t sched_context,
