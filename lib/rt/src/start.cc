@@ -18,6 +18,11 @@ int __cxa_atexit(void (*)(void*), void*, void*) { return 0; }
 
 int keel_main(void* start_arg);
 
+// Optional hook of a higher layer: libkeel defines it (and links it in with -u) to adopt the
+// component info page before anything else runs, so that even static constructors print through
+// the serial service. Weak and undefined in programs without libkeel.
+__attribute__((weak)) void __keel_component_init(void* start_arg);
+
 // The root task's start argument is its boot-info page, which names its IPC buffer. Any other
 // program is started by a loader that sets TPIDR_EL0 itself (or passes a boot-info-shaped page).
 static void adopt_ipc_buffer(void* start_arg) {
@@ -30,6 +35,7 @@ static void adopt_ipc_buffer(void* start_arg) {
 
 [[noreturn]] void __keel_rt_start(void* start_arg) {
   adopt_ipc_buffer(start_arg);
+  if (__keel_component_init != nullptr) __keel_component_init(start_arg);
   for (InitFn* f = __init_array_start; f != __init_array_end; ++f) (*f)();
   int rc = keel_main(start_arg);
   keel_exit(rc);

@@ -1,0 +1,158 @@
+// libkeel core: adopting the info page at start, exit through the root server, line-buffered
+// output to the serial service, and the notification word. Components are single-threaded (one
+// thread per component, docs/os-services.md), so the state here is plain globals.
+#include <stdarg.h>
+
+#include "keel/keel.h"
+#include "keel_internal.h"
+
+namespace {
+
+const keel_info_t* g_info = nullptr;
+uint64_t g_pending = 0;  // notification bits received but not yet returned to a waiter
+
+// Output: one line at a time. 256 bytes: a longer line is sent in pieces (the serial server
+// breaks lines at 120 bytes anyway).
+constexpr size_t kLineMax = 256;
+char g_line[kLineMax];
+size_t g_line_len = 0;
+bool g_flushing = false;
+
+void debug_console_line(const char* p, size_t n) {
+  keel_debug_putchar('[');
+  for (const char* s = keel_name(); *s != '\0'; ++s) keel_debug_putchar(*s);
+  keel_debug_putchar(']');
+  keel_debug_putchar(' ');
+  for (size_t i = 0; i < n; ++i) keel_debug_putchar(p[i]);
+}
+
+// KEEL_SERIAL_WRITE of n bytes (n <= KEEL_SERIAL_MAX_WRITE); true if the serial server took them.
+bool serial_write(const char* p, size_t n) {
+  if (!keel_has_service(KEEL_SERVICE_SERIAL)) return false;
+  keel_set_mr(0, n);
+  size_t words = (n + 7) / 8;
+  for (size_t w = 0; w < words; ++w) {
+    uint64_t v = 0;
+    for (size_t b = 0; b < 8 && w * 8 + b < n; ++b) v |= uint64_t(uint8_t(p[w * 8 + b])) << (8 * b);
+    keel_set_mr(unsigned(1 + w), v);
+  }
+  keel_word_t info = keel_call(KEEL_SLOT_SERIAL_EP, keel_msginfo_new(KEEL_SERIAL_WRITE, 0, 0, 1 + words));
+  return keel_msginfo_label(info) == KEEL_OK;
+}
+
+void flush_line() {
+  if (g_line_len == 0 || g_flushing) return;
+  g_flushing = true;
+  bool newline = g_line[g_line_len - 1] == '\n';
+  if (!serial_write(g_line, g_line_len)) {
+    debug_console_line(g_line, g_line_len);
+    if (!newline) keel_debug_putchar('\n');
+  }
+  g_line_len = 0;
+  g_flushing = false;
+}
+
+}  // namespace
+
+namespace keel::detail {
+uint64_t& pending_bits() { return g_pending; }
+}  // namespace keel::detail
+
+extern "C" {
+
+// Called by lib/rt's start before constructors (weak hook, linked in by keel_add_component).
+void __keel_component_init(void* start_arg) {
+  if (reinterpret_cast<uintptr_t>(start_arg) != KEEL_INFO_VADDR) return;  // not a component
+  const auto* info = static_cast<const keel_info_t*>(start_arg);
+  const char* why = nullptr;
+  if (keel_info_check(info, KEEL_INFO_MAX_BYTES, &why) != KEEL_OK) {
+    keel_printf("libkeel: the info page is invalid (%s); exiting\n", why);
+    keel_exit(125);
+  }
+  g_info = info;
+}
+
+// Called by lib/rt's keel_exit. Returns only if this is not a component or the exit was refused.
+void __keel_component_exit(int code) {
+  if (g_info == nullptr) return;
+  flush_line();
+  keel_set_mr(0, static_cast<keel_word_t>(static_cast<int64_t>(code)));
+  keel_send(KEEL_SLOT_ROOT_EP, keel_msginfo_new(KEEL_ROOT_EXIT, 0, 0, 1));
+  keel_printf("libkeel: the root server did not take the exit\n");
+}
+
+// Called by lib/rt's keel_putc for every character printed.
+bool __keel_component_putc(char c) {
+  if (g_info == nullptr) return false;
+  if (g_flushing) {  // output while sending a line (cannot happen unless a hook prints): bypass
+    keel_debug_putchar(c);
+    return true;
+  }
+  g_line[g_line_len++] = c;
+  if (c == '\n' || g_line_len == kLineMax) flush_line();
+  return true;
+}
+
+const keel_info_t* keel_info(void) { return g_info; }
+const char* keel_name(void) { return g_info ? keel_info_string(g_info, g_info->name) : ""; }
+const char* keel_system_name(void) { return g_info ? keel_info_string(g_info, g_info->system) : ""; }
+uint32_t keel_index(void) { return g_info ? g_info->index : 0; }
+uint64_t keel_generation(void) { return g_info ? g_info->generation : 0; }
+bool keel_has_service(uint32_t bit) { return g_info != nullptr && (g_info->services & bit) != 0; }
+
+const char* keel_status_name(keel_status_t s) {
+  switch (s) {
+    case KEEL_OK: return "ok";
+    case KEEL_E_DENIED: return "denied";
+    case KEEL_E_NOT_FOUND: return "not found";
+    case KEEL_E_CHANNEL_DOWN: return "channel down";
+    case KEEL_E_INVALID: return "invalid";
+    case KEEL_E_RANGE: return "out of range";
+    case KEEL_E_NO_SPACE: return "no space";
+    case KEEL_E_TIMEOUT: return "timeout";
+    case KEEL_E_KERNEL: return "kernel error";
+  }
+  return "unknown error";
+}
+
+void keel_log(const char* line) {
+  size_t n = 0;
+  for (; line[n] != '\0'; ++n) keel_putc(line[n]);
+  if (n == 0 || line[n - 1] != '\n') keel_putc('\n');
+}
+
+int keel_logf(const char* fmt, ...) {
+  char buf[kLineMax];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = keel_vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  keel_log(buf);
+  return n;
+}
+
+void keel_flush(void) { flush_line(); }
+
+uint64_t keel_notify_poll(uint64_t mask) {
+  if (g_info == nullptr) return 0;
+  keel_word_t word = 0;
+  keel_poll(KEEL_SLOT_NOTIFY, &word);
+  g_pending |= word;
+  uint64_t got = g_pending & mask;
+  g_pending &= ~got;
+  return got;
+}
+
+uint64_t keel_notify_wait(uint64_t mask) {
+  if (g_info == nullptr || mask == 0) return 0;
+  while ((g_pending & mask) == 0) {
+    keel_word_t word = 0;
+    keel_wait(KEEL_SLOT_NOTIFY, &word);
+    g_pending |= word;
+  }
+  uint64_t got = g_pending & mask;
+  g_pending &= ~got;
+  return got;
+}
+
+}  // extern "C"
