@@ -341,6 +341,34 @@ TEST(BootSpecCorrupt, IrqRange) {
   const std::uint32_t o = comp_off(v, Table::kIrqs, 0);
   poke<std::uint32_t>(v, o + offsetof(IrqRec, irq), 5000);
   expect_error(v, ErrorCode::kBadValue, o + offsetof(IrqRec, irq));
+  // 16..1019: PPIs (a CPU timer) and SPIs are IRQs a component can hold; SGIs (0..15) and the
+  // special IDs 1020.. never.
+  for (std::uint32_t bad : {0u, 1u, 15u, 1020u, 1023u}) {
+    v = write(sample());
+    poke<std::uint32_t>(v, o + offsetof(IrqRec, irq), bad);
+    expect_error(v, ErrorCode::kBadValue, o + offsetof(IrqRec, irq));
+  }
+  for (std::uint32_t good : {16u, 30u, 31u, 32u, 1019u}) {
+    v = write(sample());
+    poke<std::uint32_t>(v, o + offsetof(IrqRec, irq), good);
+    const Buf buf(v);
+    auto r = buf.parse();
+    EXPECT_TRUE(r.ok()) << "irq " << good << ": " << error_name(r.error().code);
+  }
+}
+// An irq-only device (no registers): the component has the IRQ and no device record.
+TEST(BootSpec, IrqOnlyDevice) {
+  Model m = sample();
+  m.components[0].irqs.push_back({"ptimer", 30});
+  const auto v = write(m);
+  const Buf buf(v);
+  auto r = buf.parse();
+  ASSERT_TRUE(r.ok()) << error_name(r.error().code) << " at " << r.error().offset;
+  const Spec& s = r.value();
+  const auto& c = s.component(0);
+  ASSERT_EQ(c.irqs.count, 2u);
+  EXPECT_EQ(s.irq(c.irqs.first + 1).irq, 30u);
+  EXPECT_EQ(c.devices.count, 1u);
 }
 TEST(BootSpecCorrupt, DependencyOrder) {
   auto v = write(sample());

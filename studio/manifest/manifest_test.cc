@@ -9,6 +9,8 @@
 #include <regex>
 #include <sstream>
 
+#include <unistd.h>
+
 #include "keel/bootspec/reader.h"
 #include "keel/manifest/compiler.h"
 
@@ -179,4 +181,61 @@ TEST(Manifest, UnreadableFile) {
   const Output o = compile_file("/nonexistent/manifest.toml");
   ASSERT_EQ(o.errors.size(), 1u);
   EXPECT_NE(o.errors[0].format().find("cannot read"), std::string::npos);
+}
+
+// An irq-only device: the IRQ reaches the spec, no device record, nothing in the device window.
+TEST(Manifest, IrqOnlyDeviceSpec) {
+  const Output o = compile_file(fs::path(KEEL_MANIFEST_TESTS) / "valid" / "irq_only.toml");
+  ASSERT_TRUE(o.ok()) << dump(o);
+  std::vector<std::uint64_t> buf(o.spec.size() / 8 + 1);
+  std::memcpy(buf.data(), o.spec.data(), o.spec.size());
+  auto r = keel::bootspec::Spec::parse(buf.data(), o.spec.size());
+  ASSERT_TRUE(r.ok());
+  const auto& s = r.value();
+  const auto& c = s.component(0);
+  ASSERT_EQ(c.irqs.count, 2u);
+  EXPECT_TRUE(s.str(s.irq(c.irqs.first).name) == "ptimer");
+  EXPECT_EQ(s.irq(c.irqs.first).irq, 30u);
+  EXPECT_EQ(s.irq(c.irqs.first + 1).irq, 34u);
+  ASSERT_EQ(c.devices.count, 1u);
+  EXPECT_EQ(s.device(c.devices.first).paddr, 0x09010000u);
+  EXPECT_EQ(s.device(c.devices.first).vaddr, 0x20000000u);
+}
+
+// The platform file is data too: an irq-only device needs an irq, IRQs are PPIs or SPIs
+// (16..1019), names are unique.
+TEST(Manifest, PlatformDeviceRules) {
+  const fs::path dir = fs::temp_directory_path() / ("keel-platform-test-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::string head = "[platform]\nname = \"p\"\nram_base = 0x40000000\nram_size = \"512MiB\"\nreserved = \"64MiB\"\n";
+  const std::string manifest =
+      "[system]\nname = \"s\"\nplatform = \"p\"\nmemory = \"1MiB\"\n[[group]]\nname = \"top\"\n"
+      "[[component]]\nname = \"c\"\nimage = \"c.elf\"\npriority = 10\nbudget_us = 100\nperiod_us = 1000\nirqs = [\"t\"]\n";
+  auto compile_with = [&](const std::string& devices) {
+    std::ofstream(dir / "p.toml") << head << devices;
+    Options opts;
+    opts.platform_dir = dir;
+    return compile_string(manifest, "m.toml", opts);
+  };
+  EXPECT_TRUE(compile_with("[[device]]\nname = \"t\"\nirq = 30\n").ok());
+  EXPECT_TRUE(compile_with("[[device]]\nname = \"t\"\nirq = 16\n").ok());
+  EXPECT_TRUE(compile_with("[[device]]\nname = \"t\"\nirq = 1019\n").ok());
+  struct Bad {
+    const char* devices;
+    const char* message;
+  };
+  for (const Bad& b : {Bad{"[[device]]\nname = \"t\"\nirq = 15\n", "irq outside 16..1019"},
+                       Bad{"[[device]]\nname = \"t\"\nirq = 1020\n", "irq outside 16..1019"},
+                       Bad{"[[device]]\nname = \"t\"\nirq = -1\n", "irq outside 16..1019"},
+                       Bad{"[[device]]\nname = \"t\"\nirq = \"30\"\n", "malformed [[device]]"},
+                       Bad{"[[device]]\nname = \"t\"\n", "malformed [[device]]"},
+                       Bad{"[[device]]\nname = \"t\"\nbase = 0x9000000\nirq = 40\n", "malformed [[device]]"},
+                       Bad{"[[device]]\nname = \"t\"\nbase = 0x9000000\nsize = 0\nirq = 40\n", "malformed [[device]]"},
+                       Bad{"[[device]]\nname = \"t\"\nirq = 30\n[[device]]\nname = \"t\"\nirq = 31\n", "declared twice"}}) {
+    const Output o = compile_with(b.devices);
+    ASSERT_FALSE(o.ok()) << b.devices;
+    EXPECT_NE(dump(o).find(b.message), std::string::npos) << b.devices << "\n" << dump(o);
+    for (const auto& d : o.errors) EXPECT_FALSE(d.hint.empty()) << d.format();
+  }
+  fs::remove_all(dir);
 }

@@ -176,7 +176,8 @@ VoidResult check_component_records(const Ctx& c, std::uint32_t ci) {
     const auto& q = c.rec<IrqRec>(Table::kIrqs, i);
     CHECK(q.component == ci, ErrorCode::kBadRange, o + FIELD(IrqRec, component));
     CHECK(c.str_ok(q.name, true), ErrorCode::kBadString, o + FIELD(IrqRec, name));
-    CHECK(q.irq >= 32 && q.irq < 1020, ErrorCode::kBadValue, o + FIELD(IrqRec, irq));  // GIC SPIs
+    // GIC PPIs and SPIs (16..1019): a CPU-local timer PPI can be a component's IRQ; SGIs never.
+    CHECK(q.irq >= 16 && q.irq < 1020, ErrorCode::kBadValue, o + FIELD(IrqRec, irq));
   }
   for (std::uint32_t i = k.deps.first; i < k.deps.first + k.deps.count; ++i) {
     const std::uint32_t o = c.off(Table::kDeps, i);

@@ -67,6 +67,7 @@ struct Device {
   std::string name;
   std::uint64_t base = 0, size = 0;
   std::int64_t irq = -1;
+  bool has_regs = true;  // false: an irq-only device (no registers to map)
 };
 struct Platform {
   std::string name;
@@ -313,14 +314,37 @@ bool Compiler::load_platform(const std::string& name, Loc at) {
       for (const auto& d : *devs) {
         const toml::table* dt = d.as_table();
         Device dev;
-        if (!dt || !(*dt)["name"].is_string() || !size_of(dt->get("base"), dev.base) || !size_of(dt->get("size"), v)) {
+        // A device has registers (base and size, both) or none: an irq-only device (e.g. a CPU
+        // timer PPI) is given with `irqs` only.
+        const bool has_regs = dt && (dt->get("base") != nullptr || dt->get("size") != nullptr);
+        if (!dt || !(*dt)["name"].is_string() ||
+            (has_regs && (!size_of(dt->get("base"), dev.base) || !size_of(dt->get("size"), v) || v == 0)) ||
+            (!has_regs && !(*dt)["irq"].is_integer())) {
           error(at, "platform file " + p.string() + ": malformed [[device]] at line " +
-                        std::to_string(d.source().begin.line));
+                        std::to_string(d.source().begin.line),
+                "a device needs a name and base + size, or an irq (irq-only)");
           return false;
         }
         dev.name = (*dt)["name"].as_string()->get();
         dev.size = v;
-        if (auto irq = (*dt)["irq"].value<std::int64_t>()) dev.irq = *irq;
+        dev.has_regs = has_regs;
+        if (const toml::node* irq = dt->get("irq")) {
+          // GIC interrupt IDs: PPIs (16..31) and SPIs (32..1019); SGIs and 1020.. never.
+          const auto iv = irq->value<std::int64_t>();
+          if (!iv || *iv < 16 || *iv > 1019) {
+            error(at, "platform file " + p.string() + ": device '" + dev.name + "' at line " +
+                          std::to_string(d.source().begin.line) + " has an irq outside 16..1019",
+                  "GIC interrupt IDs: PPIs 16..31, SPIs 32..1019");
+            return false;
+          }
+          dev.irq = *iv;
+        }
+        if (platform_.find(dev.name) != nullptr) {
+          error(at, "platform file " + p.string() + ": device '" + dev.name + "' declared twice (line " +
+                        std::to_string(d.source().begin.line) + ")",
+                "give each [[device]] a unique name");
+          return false;
+        }
         platform_.devices.push_back(dev);
       }
     }
@@ -598,6 +622,7 @@ void Compiler::check_semantics() {
   Loc last_budget;
   std::uint64_t mem_total = 0;
   std::map<std::uint64_t, std::pair<std::string, std::string>> device_pages;  // page -> (component, device)
+  std::map<std::int64_t, std::pair<std::string, std::string>> irq_owner;  // IRQ -> (component, device)
   for (auto& c : comps_) {
     const std::string what = "component '" + c.name + "'";
     if (c.group && !group_ix.count(c.group->name))
@@ -637,6 +662,11 @@ void Compiler::check_semantics() {
       }
       if (!seen.insert(d.name).second) error(d.at, what + " lists device '" + d.name + "' twice", "list each device once");
       if (!dev) continue;
+      if (!dev->has_regs) {
+        error(d.at, what + ": device '" + d.name + "' has no registers to map (an irq-only device)",
+              "list it in 'irqs' instead");
+        continue;
+      }
       // Mapping is by page: two components on one page would share each other's registers.
       for (std::uint64_t pg = dev->base / kPage; pg <= (dev->base + dev->size - 1) / kPage; ++pg) {
         auto [it, fresh] = device_pages.emplace(pg, std::make_pair(c.name, d.name));
@@ -647,7 +677,7 @@ void Compiler::check_semantics() {
     }
     std::uint64_t dev_span = 0;  // devices are placed in their own window, a guard page after each
     for (const auto& d : c.devices)
-      if (const Device* dev = have_platform_ ? platform_.find(d.name) : nullptr)
+      if (const Device* dev = have_platform_ ? platform_.find(d.name) : nullptr; dev && dev->has_regs)
         dev_span += ((dev->base + dev->size + kPage - 1) & ~(kPage - 1)) - (dev->base & ~(kPage - 1)) + kPage;
     if (dev_span > kDeviceEnd - kDeviceBase)
       error(c.at, what + ": its devices do not fit the 256 MiB device window", "give the devices to several components");
@@ -657,6 +687,14 @@ void Compiler::check_semantics() {
       if (have_platform_ && (!dev || dev->irq < 0))
         error(q.at, what + ": IRQ '" + q.name + "' is not on platform '" + platform_.name + "'", "name a platform device that has an irq");
       else if (!seen.insert(q.name).second) error(q.at, what + " lists IRQ '" + q.name + "' twice", "list each IRQ once");
+      else if (dev) {
+        // The kernel issues one handler per IRQ: two holders cannot both be built.
+        auto [it, fresh] = irq_owner.emplace(dev->irq, std::make_pair(c.name, q.name));
+        if (!fresh && it->second.first != c.name)
+          error(q.at, what + ": IRQ '" + q.name + "' (" + std::to_string(dev->irq) + ") is already given to component '" +
+                          it->second.first + "'",
+                "an IRQ can belong to one component only");
+      }
     }
     seen.clear();
     std::vector<const RegionDecl*> placed;
@@ -872,7 +910,7 @@ void Compiler::emit() {
     std::uint64_t dva = kDeviceBase;
     for (const auto& d : c.devices) {
       const Device* found = platform_.find(d.name);
-      if (found == nullptr) continue;  // unreachable: check_semantics reported it
+      if (found == nullptr || !found->has_regs) continue;  // unreachable: check_semantics reported it
       const Device& dev = *found;
       const std::uint64_t span = ((dev.base + dev.size + kPage - 1) & ~(kPage - 1)) - (dev.base & ~(kPage - 1));
       o.devices.push_back({dev.name, dev.base, dev.size, dva});
