@@ -1,0 +1,407 @@
+// keel-root: the root server, Keel OS's first user thread (docs/os-services.md).
+// Boot: validate the boot archive and spec, build every component from its own untyped memory,
+// wire the services, start them in dependency order. Then supervise: every fault and every
+// service request arrives on one endpoint (faults carry kFaultBadge | index).
+#include <cstdint>
+
+#include "keel/rt/printf.h"
+#include "keel/rt/rt.hh"
+#include "keel/rt/syscall.h"
+#include "root.h"
+
+namespace keel::root {
+
+Root g;
+
+namespace {
+
+using bootspec::Table;
+
+constexpr keel_word_t kDepth = 64;
+
+const char* fault_name(keel_word_t label) {
+  switch (label) {
+    case KEEL_FAULT_CAP: return "capability fault";
+    case KEEL_FAULT_UNKNOWN_SYSCALL: return "unknown syscall";
+    case KEEL_FAULT_USER_EXCEPTION: return "user exception";
+    case KEEL_FAULT_TIMEOUT: return "budget timeout";
+    case KEEL_FAULT_VM: return "VM fault";
+  }
+  return "unknown fault";
+}
+
+void print_name(std::uint32_t c) {
+  const auto n = g.spec.str(g.spec.component(c).name);
+  keel_printf("%.*s", static_cast<int>(n.len), n.data);
+}
+
+[[noreturn]] void boot_fail(const char* stage, const char* what, int code) {
+  keel_printf("root: BOOT ERROR: %s: %s\n", stage, what);
+  keel_printf("root: the system cannot start; halting\n");
+  keel_debug_halt(code);
+  for (;;) keel_yield();
+}
+
+void report(std::uint32_t c, const KFail& f) {
+  keel_printf("root: ");
+  print_name(c);
+  keel_printf(": %s failed: %s\n", f.what, keel_error_name(f.err));
+}
+
+std::uint64_t now() { return keel::rt::timer_count(); }
+
+// Rebuilds and restarts the set `s` (dependency order). Components that cannot be rebuilt are
+// reported and left stopped; the rest of the system keeps running.
+void restart_set(Set s, bool count_restart) {
+  for (std::uint32_t c = g.count; c-- > 0;) {
+    if (!(s & bit(c)) || !g.comp[c].valid) continue;
+    g.comp[c].state = KEEL_STATE_RESTARTING;
+    if (auto r = destroy(c); !r.ok()) report(c, r.error());
+    publish(c);
+  }
+  notify_system();  // msg tears down the channels of everything in `s` before anything restarts
+  for (std::uint32_t c = 0; c < g.count; ++c) {
+    if (!(s & bit(c))) continue;
+    Comp& k = g.comp[c];
+    ++k.generation;
+    if (count_restart) ++k.restarts;
+    if (auto r = build(c); !r.ok()) {
+      report(c, r.error());
+      k.state = KEEL_STATE_FAILED;
+      publish(c);
+      continue;
+    }
+  }
+  for (std::uint32_t c = 0; c < g.count; ++c)
+    if ((s & bit(c)) && g.comp[c].state == KEEL_STATE_RESTARTING)
+      if (auto r = wire(c); !r.ok()) report(c, r.error());
+  for (std::uint32_t c = 0; c < g.count; ++c) {
+    if (!(s & bit(c)) || g.comp[c].state != KEEL_STATE_RESTARTING) continue;
+    g.comp[c].state = KEEL_STATE_RUNNING;
+    publish(c);
+    if (auto r = start(c); !r.ok()) report(c, r.error());
+  }
+  notify_system();
+}
+
+void stop_set(Set s) {
+  for (std::uint32_t c = 0; c < g.count; ++c) {
+    if (!(s & bit(c)) || !g.comp[c].valid) continue;
+    if (auto r = destroy(c); !r.ok()) report(c, r.error());
+    g.comp[c].state = KEEL_STATE_STOPPED;
+    publish(c);
+    keel_printf("root: ");
+    print_name(c);
+    keel_printf(" stopped (not restarted)\n");
+  }
+  notify_system();
+}
+
+void handle_event(std::uint32_t c, Event e) {
+  const Decision d = g.sup.on_event(c, e, now());
+  if (d.escalations != 0) {
+    const auto gn = g.spec.str(g.spec.group(d.escalated_from).name);
+    keel_printf("root: group %.*s exceeded its restart intensity (%u in %u s): escalating%s\n",
+                static_cast<int>(gn.len), gn.data, g.spec.group(d.escalated_from).intensity,
+                g.spec.group(d.escalated_from).period_s, d.system_restart ? " past the top: restarting the system" : "");
+  }
+  if (d.stop) stop_set(d.stop);
+  if (d.system_restart) {
+    ++g.system_restarts;
+    g.sup.reset_intensity();
+  }
+  if (d.restart) {
+    keel_printf("root: restarting");
+    for (std::uint32_t i = 0; i < g.count; ++i)
+      if (d.restart & bit(i)) {
+        keel_printf(" ");
+        print_name(i);
+      }
+    keel_printf("\n");
+    restart_set(d.restart, true);
+  }
+}
+
+// Makes the thread of component c return from the syscall that took a capability fault on a
+// channel or service slot, with label KEEL_LABEL_CHANNEL_DOWN (the peer is gone). The fault has
+// already been answered with a non-zero label, so the thread is suspended.
+void channel_down(std::uint32_t c, keel_word_t ip) {
+  keel_word_t regs[5] = {};
+  const keel_cptr_t tcb = comp_slot(c, kSlotTcb);
+  if (keel_tcb_read_registers(tcb, false, 5, regs) != KEEL_NO_ERROR) return;
+  regs[KEEL_REG_PC] = ip + 4;  // past the svc
+  regs[KEEL_REG_X0] = 0;
+  regs[KEEL_REG_X0 + 1] = keel_msginfo_new(KEEL_LABEL_CHANNEL_DOWN, 0, 0, 0);
+  (void)keel_tcb_write_registers(tcb, true, 5, regs);
+}
+
+bool channel_slot(keel_word_t cptr) {
+  return (cptr >= KEEL_SLOT_ROOT_EP && cptr <= KEEL_SLOT_SCHED_EP) ||
+         (cptr >= KEEL_SLOT_CHANNEL_BASE && cptr < KEEL_SLOT_PRIVILEGED);
+}
+
+
+void boot(const keel_boot_info_t* bi) {
+  g.bi = bi;
+  g.freq = bi->timer_frequency ? bi->timer_frequency : 1;
+  const auto* hdr = reinterpret_cast<const bootspec::ArchiveHeader*>(bootspec::kArchiveVaddr);
+  const std::uint64_t total = hdr->total_size;
+  if (bi->image_end <= bootspec::kArchiveVaddr || total > bi->image_end - bootspec::kArchiveVaddr)
+    boot_fail("boot archive", "missing or larger than its segment (was the root server packed by keel image?)", 2);
+  auto arc = bootspec::Archive::parse(hdr, total);
+  if (!arc.ok()) {
+    keel_printf("root: BOOT ERROR: boot archive: %s at byte %u\n", bootspec::archive_error_name(arc.error().code),
+                arc.error().offset);
+    boot_fail("boot archive", "corrupt", 3);
+  }
+  g.archive = arc.value();
+  const auto sb = g.archive.boot_spec();
+  auto spec = bootspec::Spec::parse(sb.data, sb.size);
+  if (!spec.ok()) {
+    keel_printf("root: BOOT ERROR: boot spec: %s at byte %u\n", bootspec::error_name(spec.error().code),
+                spec.error().offset);
+    boot_fail("boot spec", "corrupt", 4);
+  }
+  g.spec = spec.value();
+  g.count = g.spec.count(Table::kComponents);
+  if (g.count > KEEL_MAX_COMPONENTS) boot_fail("boot spec", "more than 64 components", 5);
+  if (g.spec.count(Table::kGroups) > kMaxGroups) boot_fail("boot spec", "more than 64 groups", 5);
+  const auto sn = g.spec.str(g.spec.system().name);
+  keel_printf("root: system '%.*s': %u components, %u channels, %u groups\n", static_cast<int>(sn.len), sn.data,
+              g.count, g.spec.count(Table::kChannels), g.spec.count(Table::kGroups));
+
+  // Supervision tree.
+  static GroupDef groups[kMaxGroups];
+  static ComponentDef comps[KEEL_MAX_COMPONENTS];
+  for (std::uint32_t i = 0; i < g.spec.count(Table::kGroups); ++i) {
+    const auto& gr = g.spec.group(i);
+    groups[i] = GroupDef{gr.parent == bootspec::kNone ? kNoGroup : gr.parent, static_cast<Strategy>(gr.strategy),
+                         gr.intensity, std::uint64_t{gr.period_s} * g.freq};
+  }
+  for (std::uint32_t c = 0; c < g.count; ++c) {
+    const auto& rec = g.spec.component(c);
+    comps[c].group = rec.group;
+    comps[c].restart = static_cast<RestartType>(rec.restart);
+    for (std::uint32_t d = rec.deps.first; d < rec.deps.first + rec.deps.count; ++d)
+      comps[c].depends_on |= bit(g.spec.dep(d).depends_on);
+  }
+  if (!g.sup.init(groups, g.spec.count(Table::kGroups), comps, g.count))
+    boot_fail("boot spec", "inconsistent supervisor tree", 6);
+
+  // Images and layouts.
+  static const char* kProviders[] = {"msg", "serial", "clock", "sched"};
+  for (int p = 0; p < static_cast<int>(Provider::kCount); ++p) g.providers[p] = g.spec.find_component(kProviders[p]);
+  for (std::uint32_t c = 0; c < g.count; ++c) {
+    const auto& rec = g.spec.component(c);
+    const auto img = g.spec.str(rec.image);
+    const auto elf = g.archive.find_elf(img.data, img.len);
+    Comp& k = g.comp[c];
+    if (elf.data == nullptr) {
+      keel_printf("root: BOOT ERROR: ");
+      print_name(c);
+      keel_printf(": image '%.*s' is not in the boot archive\n", static_cast<int>(img.len), img.data);
+      boot_fail("components", "missing image", 7);
+    }
+    auto parsed = parse_elf(elf.data, elf.size, KEEL_IMAGE_BASE, KEEL_HEAP_BASE);
+    if (!parsed.ok()) {
+      keel_printf("root: BOOT ERROR: ");
+      print_name(c);
+      keel_printf(": image '%.*s': %s\n", static_cast<int>(img.len), img.data, elf_error_name(parsed.error()));
+      boot_fail("components", "bad image", 7);
+    }
+    k.img = parsed.value();
+    if (auto l = compute_layout(g.spec, c, k.img, k.layout); !l.ok()) {
+      keel_printf("root: BOOT ERROR: ");
+      print_name(c);
+      keel_printf(": %s\n", layout_error_name(l.error()));
+      boot_fail("components", "does not fit", 7);
+    }
+    k.services = service_bits(g.spec, c);
+    k.uses_msg = k.layout.end_count != 0;
+  }
+  if (auto r = global_setup(bi); !r.ok()) boot_fail("memory", r.error().what, 8);
+  for (std::uint32_t c = 0; c < g.count; ++c) {
+    if (auto r = prepare(c); !r.ok()) {
+      report(c, r.error());
+      boot_fail("components", "cannot allocate", 9);
+    }
+    if (auto r = build(c); !r.ok()) {
+      report(c, r.error());
+      boot_fail("components", "cannot build", 9);
+    }
+    g.comp[c].valid = true;
+  }
+  for (std::uint32_t c = 0; c < g.count; ++c)
+    if (auto r = wire(c); !r.ok()) {
+      report(c, r.error());
+      boot_fail("components", "cannot connect services", 10);
+    }
+  std::uint64_t total_bytes = 0;
+  for (std::uint32_t c = 0; c < g.count; ++c) {
+    const Comp& k = g.comp[c];
+    const auto& rec = g.spec.component(c);
+    keel_printf("root: [%u] ", c);
+    print_name(c);
+    keel_printf(": priority %u, budget %u/%u us, memory %lu bytes (objects+frames %lu, image %lu, shared %lu)\n",
+                rec.priority, rec.budget_us, rec.period_us, static_cast<unsigned long>(comp_memory(c)),
+                static_cast<unsigned long>(k.object_bytes), static_cast<unsigned long>(k.image_bytes),
+                static_cast<unsigned long>(k.ring_bytes));
+    total_bytes += comp_memory(c);
+  }
+  keel_printf("root: %lu bytes for %u components; starting\n", static_cast<unsigned long>(total_bytes), g.count);
+  for (std::uint32_t c = 0; c < g.count; ++c) {
+    g.comp[c].state = KEEL_STATE_RUNNING;
+    publish(c);
+  }
+  for (std::uint32_t c = 0; c < g.count; ++c)
+    if (auto r = start(c); !r.ok()) report(c, r.error());
+}
+
+void put_name_mrs(std::uint32_t c, unsigned first, keel_word_t& len_out, unsigned& nmrs) {
+  const auto n = g.spec.str(g.spec.component(c).name);
+  len_out = n.len;
+  unsigned mr = first;
+  for (std::uint32_t i = 0; i < n.len && mr < 120; i += 8, ++mr) {
+    keel_word_t w = 0;
+    for (std::uint32_t b = 0; b < 8 && i + b < n.len; ++b) w |= keel_word_t{static_cast<unsigned char>(n.data[i + b])} << (8 * b);
+    keel_set_mr(mr, w);
+  }
+  nmrs = mr;
+}
+
+// One request from component c (badge c + 1). Returns the reply's message info, or 0 for no reply.
+keel_word_t request(std::uint32_t c, keel_word_t info) {
+  const keel_word_t op = keel_msginfo_label(info), len = keel_msginfo_length(info);
+  auto status = [](keel_word_t s) { return keel_msginfo_new(s, 0, 0, 0); };
+  switch (op) {
+    case KEEL_ROOT_EXIT: {
+      const keel_word_t code = len >= 1 ? keel_get_mr(0) : 0;
+      keel_printf("root: ");
+      print_name(c);
+      keel_printf(" exited with status %ld\n", static_cast<long>(code));
+      g.comp[c].last_fault = 0;
+      handle_event(c, code == 0 ? Event::kNormalExit : Event::kAbnormalExit);
+      return keel_msginfo_new(1, 0, 0, 0);  // the caller is gone or suspended: nothing is delivered
+    }
+    case KEEL_ROOT_STATUS: {
+      if (!(g.comp[c].services & KEEL_SERVICE_STATUS)) {
+        keel_printf("root: denied: ");
+        print_name(c);
+        keel_printf(" asked for status without the 'status' service\n");
+        return status(KEEL_E_DENIED);
+      }
+      if (len < 1) return status(KEEL_E_INVALID);
+      const keel_word_t i = keel_get_mr(0);
+      if (i >= g.count) return status(KEEL_E_NOT_FOUND);
+      const Comp& k = g.comp[i];
+      keel_set_mr(0, k.state);
+      keel_set_mr(1, k.restarts);
+      keel_set_mr(2, comp_memory(static_cast<std::uint32_t>(i)));
+      keel_set_mr(3, k.generation);
+      keel_set_mr(4, k.last_fault);
+      keel_word_t nlen = 0;
+      unsigned n = 0;
+      put_name_mrs(static_cast<std::uint32_t>(i), 6, nlen, n);
+      keel_set_mr(5, nlen);
+      return keel_msginfo_new(KEEL_OK, 0, 0, n);
+    }
+    case KEEL_ROOT_DEVICE: {
+      // Devices are mapped at build time; this answers where, or refuses (and logs) a device the
+      // manifest did not give to the caller.
+      if (len < 1 || keel_get_mr(0) > 8 * (len - 1) || keel_get_mr(0) > 64) return status(KEEL_E_INVALID);
+      char name[65] = {};
+      const keel_word_t n = keel_get_mr(0);
+      for (keel_word_t b = 0; b < n; ++b) name[b] = static_cast<char>(keel_get_mr(1 + b / 8) >> (8 * (b % 8)));
+      const auto& rec = g.spec.component(c);
+      for (std::uint32_t d = rec.devices.first; d < rec.devices.first + rec.devices.count; ++d) {
+        const auto& dv = g.spec.device(d);
+        if (g.spec.str(dv.name) == name) {
+          keel_set_mr(0, dv.vaddr + (dv.paddr & 4095));
+          keel_set_mr(1, dv.size);
+          return keel_msginfo_new(KEEL_OK, 0, 0, 2);
+        }
+      }
+      keel_printf("root: denied: ");
+      print_name(c);
+      keel_printf(" asked for device '%s', which its manifest does not give it\n", name);
+      return status(KEEL_E_DENIED);
+    }
+    case KEEL_ROOT_SET_BUDGET: {
+      if (c != provider(Provider::kSched)) {
+        keel_printf("root: denied: ");
+        print_name(c);
+        keel_printf(" tried to set a budget (only the scheduler server may)\n");
+        return status(KEEL_E_DENIED);
+      }
+      if (len < 3) return status(KEEL_E_INVALID);
+      const keel_word_t t = keel_get_mr(0), b = keel_get_mr(1), p = keel_get_mr(2);
+      if (t >= g.count) return status(KEEL_E_NOT_FOUND);
+      const auto& rec = g.spec.component(static_cast<std::uint32_t>(t));
+      if (b < 10 || b > rec.budget_us || p != rec.period_us) return status(KEEL_E_RANGE);
+      if (!g.comp[t].valid || g.comp[t].state != KEEL_STATE_RUNNING) return status(KEEL_E_CHANNEL_DOWN);
+      if (auto r = set_budget(static_cast<std::uint32_t>(t), static_cast<std::uint32_t>(b),
+                              static_cast<std::uint32_t>(p));
+          !r.ok()) {
+        report(static_cast<std::uint32_t>(t), r.error());
+        return status(KEEL_E_KERNEL);
+      }
+      return status(KEEL_OK);
+    }
+  }
+  return status(KEEL_E_INVALID);
+}
+
+keel_word_t fault(std::uint32_t c, keel_word_t info) {
+  const keel_word_t type = keel_msginfo_label(info);
+  const keel_word_t mr0 = keel_get_mr(0), mr1 = keel_get_mr(1);
+  if (type == KEEL_FAULT_CAP && channel_slot(mr1) && g.comp[c].state == KEEL_STATE_RUNNING) {
+    // A channel or service capability vanished under it (its peer restarted): not a failure.
+    reply_via(g.reply, keel_msginfo_new(1, 0, 0, 0));
+    channel_down(c, mr0);
+    return 0;
+  }
+  Comp& k = g.comp[c];
+  k.last_fault = type;
+  keel_word_t addr = 0;
+  switch (type) {
+    case KEEL_FAULT_VM: addr = mr1; break;
+    case KEEL_FAULT_CAP: addr = mr1; break;
+    case KEEL_FAULT_USER_EXCEPTION: addr = mr0; break;
+    case KEEL_FAULT_UNKNOWN_SYSCALL: addr = keel_get_mr(KEEL_UNKNOWN_SYSCALL_FAULT_IP); break;
+    default: addr = mr0; break;
+  }
+  k.last_fault_addr = addr;
+  const keel_word_t pc = type == KEEL_FAULT_UNKNOWN_SYSCALL ? keel_get_mr(KEEL_UNKNOWN_SYSCALL_FAULT_IP) : mr0;
+  keel_printf("root: ");
+  print_name(c);
+  keel_printf(" fault: %s at 0x%lx (pc 0x%lx)\n", fault_name(type), static_cast<unsigned long>(addr),
+              static_cast<unsigned long>(pc));
+  // Release the faulting thread from the root's reply object before it is destroyed.
+  reply_via(g.reply, keel_msginfo_new(1, 0, 0, 0));
+  handle_event(c, Event::kFault);
+  return 0;
+}
+
+[[noreturn]] void serve() {
+  keel_word_t reply = 0;
+  for (;;) {
+    keel_word_t badge = 0;
+    const keel_word_t info = reply != 0 ? keel_reply_recv(g.ep, reply, &badge, g.reply) : keel_recv(g.ep, &badge, g.reply);
+    reply = 0;
+    if (badge & kFaultBadge) {
+      const keel_word_t c = badge & ~kFaultBadge;
+      if (c < g.count) reply = fault(static_cast<std::uint32_t>(c), info);
+      continue;
+    }
+    if (badge == 0 || badge > g.count) continue;  // not a badge the root server handed out
+    reply = request(static_cast<std::uint32_t>(badge - 1), info);
+  }
+}
+
+}  // namespace
+}  // namespace keel::root
+
+extern "C" int keel_main(void* start_arg) {
+  keel::root::boot(static_cast<const keel_boot_info_t*>(start_arg));
+  keel::root::serve();
+}

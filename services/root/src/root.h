@@ -1,0 +1,87 @@
+// The root server's state: the boot spec, the per-component bookkeeping, and the operations of
+// builder.cc (make / destroy / wire a component) used by main.cc's supervision loop.
+#pragma once
+
+#include <cstdint>
+
+#include "elf.h"
+#include "kobj.h"
+#include "layout.h"
+#include "supervisor.h"
+#include "keel/bootspec/archive.h"
+#include "keel/bootspec/reader.h"
+#include "keel/sys/protocol.h"
+
+namespace keel::root {
+
+// Per-component block of root CNode slots.
+enum CompSlot : std::uint32_t {
+  kSlotUntyped = 0,   // instance untyped: revoked at every restart (everything below dies with it)
+  kSlotImageUt,       // persistent: read-only image frames + the image CNode
+  kSlotImageCNode,    // persistent: caps of the read-only image frames
+  kSlotCNode, kSlotTcb, kSlotVSpace, kSlotSc, kSlotEp, kSlotNtfn, kSlotReply, kSlotBacking, kSlotIpc,
+  kSlotFaultEp,       // root EP minted with the fault badge, given to the TCB
+  kSlotSysNtfn,       // its notification minted with KEEL_NOTIFY_SYSTEM (msg, sched)
+  kSlotsPerComp = 16
+};
+
+inline constexpr keel_word_t kFaultBadge = 1ull << 32;  // fault badges: kFaultBadge | index
+
+enum class Provider : std::uint8_t { kMsg = 0, kSerial, kClock, kSched, kCount };
+
+struct Comp {
+  bool valid = false;
+  Image img;
+  Layout layout;
+  std::uint32_t services = 0;
+  bool uses_msg = false;
+  std::uint32_t state = KEEL_STATE_NOT_STARTED;
+  std::uint64_t generation = 0;
+  std::uint32_t restarts = 0;
+  // memory accounting (bytes)
+  std::uint64_t object_bytes = 0;   // kernel objects + fresh frames per start (the instance untyped's use)
+  std::uint64_t image_bytes = 0;    // read-only image frames + image CNode (once)
+  std::uint64_t ring_bytes = 0;     // stream rings it consumes + shared regions it maps first
+  std::uint8_t ut_bits = 0;         // instance untyped size
+  std::uint8_t backing_radix = 0;
+  std::uint8_t image_radix = 0;
+  std::uint32_t backing_next = 0;
+  std::uint64_t last_fault = 0, last_fault_addr = 0;
+  std::uint32_t shared_first = 0;   // root slot of the first image frame cap (in the image CNode: index 0..)
+};
+
+struct Root;
+extern Root g;
+
+keel_cptr_t comp_slot(std::uint32_t c, CompSlot s);
+std::uint64_t comp_memory(std::uint32_t c);
+
+// builder.cc
+Result<void, KFail> prepare(std::uint32_t c);   // once at boot: image pool, sizes, instance untyped
+Result<void, KFail> build(std::uint32_t c);     // make every object, map, fill caps (not started)
+Result<void, KFail> wire(std::uint32_t c);      // service caps and privileged slots involving c
+Result<void, KFail> start(std::uint32_t c);     // resume its thread
+Result<void, KFail> destroy(std::uint32_t c);   // abort held calls, revoke everything it owns
+Result<void, KFail> set_budget(std::uint32_t c, std::uint32_t budget_us, std::uint32_t period_us);
+Result<void, KFail> global_setup(const keel_boot_info_t* bi);
+std::uint32_t provider(Provider p);             // component index or kNone
+void publish(std::uint32_t c);                  // write c's entry of the system page
+void notify_system();                           // KEEL_NOTIFY_SYSTEM to msg and sched
+// Replies through `reply` now (a held call or fault) and returns at once.
+void reply_via(keel_cptr_t reply, keel_word_t info);
+
+struct Root {
+  const keel_boot_info_t* bi = nullptr;
+  bootspec::Spec spec;
+  bootspec::Archive archive;
+  std::uint32_t count = 0;
+  Comp comp[KEEL_MAX_COMPONENTS];
+  Supervisor sup;
+  std::uint32_t providers[static_cast<int>(Provider::kCount)] = {};
+  keel_system_page_t* sys = nullptr;  // mapped in the root server
+  std::uint64_t freq = 1;
+  std::uint32_t system_restarts = 0;
+  keel_cptr_t ep = 0, reply = 0;  // the root endpoint (faults + requests) and the loop's reply object
+};
+
+}  // namespace keel::root

@@ -1,0 +1,86 @@
+// Supervision decisions of the root server (OTP-style), as pure logic: given the group tree, the
+// components' restart types, groups and dependencies, and what just happened to one component,
+// decide which components are restarted, which stop, and whether the system restarts. No kernel
+// calls here: services/root/src/main.cc carries the decision out; test/supervisor_test.cc checks
+// every strategy, intensity and escalation on the host.
+#pragma once
+
+#include <cstdint>
+
+namespace keel::root {
+
+inline constexpr std::uint32_t kMaxComponents = 64;
+inline constexpr std::uint32_t kMaxGroups = 64;
+inline constexpr std::uint32_t kNoGroup = 0xffffffffu;
+inline constexpr std::uint32_t kMaxIntensityWindow = 64;  // restarts remembered per group
+
+using Set = std::uint64_t;  // a set of component indices
+inline constexpr Set bit(std::uint32_t i) { return Set{1} << i; }
+
+enum class RestartType : std::uint8_t { kPermanent = 0, kTransient = 1, kTemporary = 2 };
+enum class Strategy : std::uint8_t { kOneForOne = 0, kOneForAll = 1, kRestForOne = 2 };
+
+struct GroupDef {
+  std::uint32_t parent = kNoGroup;
+  Strategy strategy = Strategy::kOneForOne;
+  std::uint32_t intensity = 3;  // restarts allowed ...
+  std::uint64_t period = 5;     // ... within this many time units (the caller's clock: ticks)
+};
+
+struct ComponentDef {
+  std::uint32_t group = 0;
+  RestartType restart = RestartType::kPermanent;
+  Set depends_on = 0;  // direct dependencies (all have smaller indices)
+};
+
+enum class Event : std::uint8_t {
+  kFault,          // a fault (any kind) — abnormal
+  kAbnormalExit,   // keel_exit(non-zero)
+  kNormalExit,     // keel_exit(0) / return 0 from keel_main
+};
+
+struct Decision {
+  Set restart = 0;       // components to rebuild and start again (dependency order = index order)
+  Set stop = 0;          // components that stay down (temporary, or transient after a normal exit)
+  bool system_restart = false;  // escalation went past the top group: rebuild everything
+  std::uint32_t escalated_from = kNoGroup;  // the outermost group whose intensity was exceeded (for the log)
+  std::uint32_t escalations = 0;            // how many groups gave up on the way
+};
+
+class Supervisor {
+ public:
+  // groups[0] is the top group (parent kNoGroup); every other group's parent has a smaller index.
+  // Returns false if the definition is inconsistent (the boot spec reader has checked this already;
+  // the root server refuses to boot rather than supervise a broken tree).
+  bool init(const GroupDef* groups, std::uint32_t group_count, const ComponentDef* comps, std::uint32_t count);
+
+  // Something happened to component c at time `now` (same units as GroupDef::period).
+  Decision on_event(std::uint32_t c, Event e, std::uint64_t now);
+
+  // Every component that depends on something in `s`, transitively, plus `s`.
+  Set with_dependents(Set s) const;
+  // Every component in group g or any group below it.
+  Set subtree(std::uint32_t g) const { return subtree_[g]; }
+  Set all() const { return count_ == 64 ? ~Set{0} : bit(count_) - 1; }
+  std::uint32_t restarts_in_window(std::uint32_t g, std::uint64_t now) const;
+  void reset_intensity();  // after a system restart
+
+ private:
+  // Records a restart of group g's member at `now`; false if that exceeds g's intensity.
+  bool record(std::uint32_t g, std::uint64_t now);
+  // The member of group g (a component or a direct child group) that contains component c.
+  Set member_of(std::uint32_t g, std::uint32_t c) const;
+  // Applies g's strategy for a failed member `failed` (a set: one component or one subgroup).
+  Set apply_strategy(std::uint32_t g, Set failed) const;
+
+  GroupDef groups_[kMaxGroups] = {};
+  ComponentDef comps_[kMaxComponents] = {};
+  Set subtree_[kMaxGroups] = {};
+  std::uint32_t group_count_ = 0, count_ = 0;
+  // Ring of restart times per group.
+  std::uint64_t times_[kMaxGroups][kMaxIntensityWindow] = {};
+  std::uint32_t next_[kMaxGroups] = {};
+  std::uint32_t filled_[kMaxGroups] = {};
+};
+
+}  // namespace keel::root
