@@ -1,0 +1,190 @@
+// Supervision decisions: restart types, strategies, dependents, intensity and escalation.
+#include "supervisor.h"
+
+#include <gtest/gtest.h>
+
+using namespace keel::root;
+
+namespace {
+
+struct Tree {
+  GroupDef groups[8];
+  ComponentDef comps[16];
+  std::uint32_t ng = 0, nc = 0;
+  std::uint32_t group(std::uint32_t parent, Strategy s, std::uint32_t intensity = 3, std::uint64_t period = 5) {
+    groups[ng] = GroupDef{parent, s, intensity, period};
+    return ng++;
+  }
+  std::uint32_t comp(std::uint32_t g, RestartType r = RestartType::kPermanent, Set deps = 0) {
+    comps[nc] = ComponentDef{g, r, deps};
+    return nc++;
+  }
+  Supervisor make() {
+    Supervisor s;
+    EXPECT_TRUE(s.init(groups, ng, comps, nc));
+    return s;
+  }
+};
+
+}  // namespace
+
+TEST(Supervisor, OneForOneRestartsOnlyTheFailedComponent) {
+  Tree t;
+  const auto top = t.group(kNoGroup, Strategy::kOneForOne);
+  t.comp(top);
+  const auto b = t.comp(top);
+  t.comp(top);
+  auto s = t.make();
+  const Decision d = s.on_event(b, Event::kFault, 100);
+  EXPECT_EQ(d.restart, bit(b));
+  EXPECT_EQ(d.stop, 0u);
+  EXPECT_FALSE(d.system_restart);
+}
+
+TEST(Supervisor, OneForAllRestartsTheWholeGroupOnly) {
+  Tree t;
+  const auto top = t.group(kNoGroup, Strategy::kOneForOne);
+  const auto all = t.group(top, Strategy::kOneForAll);
+  const auto outside = t.comp(top);
+  const auto a = t.comp(all), b = t.comp(all);
+  auto s = t.make();
+  const Decision d = s.on_event(b, Event::kFault, 1);
+  EXPECT_EQ(d.restart, bit(a) | bit(b));
+  EXPECT_FALSE(d.restart & bit(outside));
+}
+
+TEST(Supervisor, RestForOneRestartsTheFailedAndLaterMembers) {
+  Tree t;
+  const auto top = t.group(kNoGroup, Strategy::kRestForOne);
+  const auto a = t.comp(top), b = t.comp(top), c = t.comp(top), d = t.comp(top);
+  auto s = t.make();
+  const Decision r = s.on_event(b, Event::kFault, 1);
+  EXPECT_EQ(r.restart, bit(b) | bit(c) | bit(d));
+  EXPECT_FALSE(r.restart & bit(a));
+}
+
+TEST(Supervisor, RestForOneTreatsASubgroupAsOneMember) {
+  Tree t;
+  const auto top = t.group(kNoGroup, Strategy::kRestForOne);
+  const auto sub = t.group(top, Strategy::kOneForOne);
+  const auto a = t.comp(top);
+  const auto s1 = t.comp(sub), s2 = t.comp(sub);
+  const auto z = t.comp(top);
+  auto s = t.make();
+  // a fails: everything after it, including the whole subgroup.
+  EXPECT_EQ(s.on_event(a, Event::kFault, 1).restart, bit(a) | bit(s1) | bit(s2) | bit(z));
+  // s2 fails: the subgroup's own strategy (one_for_one) decides.
+  EXPECT_EQ(s.on_event(s2, Event::kFault, 2).restart, bit(s2));
+}
+
+TEST(Supervisor, DependentsRestartWithWhatTheyDependOn) {
+  Tree t;
+  const auto top = t.group(kNoGroup, Strategy::kOneForOne);
+  const auto base = t.comp(top);
+  const auto mid = t.comp(top, RestartType::kPermanent, bit(base));
+  const auto leaf = t.comp(top, RestartType::kPermanent, bit(mid));
+  const auto other = t.comp(top);
+  auto s = t.make();
+  const Decision d = s.on_event(base, Event::kFault, 1);
+  EXPECT_EQ(d.restart, bit(base) | bit(mid) | bit(leaf));
+  EXPECT_FALSE(d.restart & bit(other));
+  EXPECT_EQ(s.with_dependents(bit(mid)), bit(mid) | bit(leaf));
+}
+
+TEST(Supervisor, RestartTypes) {
+  Tree t;
+  const auto top = t.group(kNoGroup, Strategy::kOneForOne, 100);
+  const auto perm = t.comp(top, RestartType::kPermanent);
+  const auto trans = t.comp(top, RestartType::kTransient);
+  const auto temp = t.comp(top, RestartType::kTemporary);
+  auto s = t.make();
+  EXPECT_EQ(s.on_event(perm, Event::kNormalExit, 1).restart, bit(perm));  // permanent: even a normal exit
+  EXPECT_EQ(s.on_event(trans, Event::kNormalExit, 1).stop, bit(trans));   // transient: normal exit stops it
+  EXPECT_EQ(s.on_event(trans, Event::kAbnormalExit, 1).restart, bit(trans));
+  EXPECT_EQ(s.on_event(trans, Event::kFault, 1).restart, bit(trans));
+  const Decision d = s.on_event(temp, Event::kFault, 1);  // temporary: never
+  EXPECT_EQ(d.restart, 0u);
+  EXPECT_EQ(d.stop, bit(temp));
+}
+
+TEST(Supervisor, TemporaryMembersSweptByOneForAllStop) {
+  Tree t;
+  const auto top = t.group(kNoGroup, Strategy::kOneForAll);
+  const auto a = t.comp(top);
+  const auto temp = t.comp(top, RestartType::kTemporary);
+  auto s = t.make();
+  const Decision d = s.on_event(a, Event::kFault, 1);
+  EXPECT_EQ(d.restart, bit(a));
+  EXPECT_EQ(d.stop, bit(temp));
+}
+
+TEST(Supervisor, IntensityExceededEscalatesToTheParent) {
+  Tree t;
+  const auto top = t.group(kNoGroup, Strategy::kOneForOne, /*intensity=*/5, /*period=*/100);
+  const auto inner = t.group(top, Strategy::kOneForOne, /*intensity=*/2, /*period=*/10);
+  const auto x = t.comp(inner), y = t.comp(inner);
+  const auto z = t.comp(top);
+  auto s = t.make();
+  EXPECT_EQ(s.on_event(x, Event::kFault, 1).restart, bit(x));
+  EXPECT_EQ(s.on_event(x, Event::kFault, 2).restart, bit(x));
+  // Third restart within 10: the group gives up; the top restarts it as one member (x and y).
+  const Decision d = s.on_event(x, Event::kFault, 3);
+  EXPECT_EQ(d.escalations, 1u);
+  EXPECT_EQ(d.escalated_from, inner);
+  EXPECT_EQ(d.restart, bit(x) | bit(y));
+  EXPECT_FALSE(d.restart & bit(z));
+  EXPECT_FALSE(d.system_restart);
+  // Outside the window, restarts are allowed again.
+  EXPECT_EQ(s.on_event(x, Event::kFault, 50).restart, bit(x));
+  EXPECT_EQ(s.restarts_in_window(inner, 50), 1u);
+}
+
+TEST(Supervisor, EscalationPastTheTopRestartsTheSystem) {
+  Tree t;
+  const auto top = t.group(kNoGroup, Strategy::kOneForOne, 1, 100);
+  const auto inner = t.group(top, Strategy::kOneForOne, 1, 100);
+  const auto x = t.comp(inner);
+  const auto z = t.comp(top);
+  auto s = t.make();
+  EXPECT_EQ(s.on_event(x, Event::kFault, 1).restart, bit(x));             // inner: 1 of 1
+  const Decision d1 = s.on_event(x, Event::kFault, 2);                    // inner gives up, top: 1 of 1
+  EXPECT_EQ(d1.escalations, 1u);
+  EXPECT_FALSE(d1.system_restart);
+  const Decision d2 = s.on_event(x, Event::kFault, 3);                    // inner and top give up
+  EXPECT_EQ(d2.escalations, 2u);
+  EXPECT_TRUE(d2.system_restart);
+  EXPECT_EQ(d2.restart, bit(x) | bit(z));
+  s.reset_intensity();
+  EXPECT_EQ(s.on_event(x, Event::kFault, 4).restart, bit(x));
+}
+
+TEST(Supervisor, IntensityZeroNeverRestartsInTheGroup) {
+  Tree t;
+  const auto top = t.group(kNoGroup, Strategy::kOneForOne, 0, 5);
+  const auto x = t.comp(top);
+  auto s = t.make();
+  EXPECT_TRUE(s.on_event(x, Event::kFault, 1).system_restart);
+}
+
+TEST(Supervisor, RejectsInconsistentTrees) {
+  Supervisor s;
+  GroupDef g[2] = {{kNoGroup, Strategy::kOneForOne, 3, 5}, {1, Strategy::kOneForOne, 3, 5}};  // own parent
+  ComponentDef c[1] = {{0, RestartType::kPermanent, 0}};
+  EXPECT_FALSE(s.init(g, 2, c, 1));
+  GroupDef g2[1] = {{kNoGroup, Strategy::kOneForOne, 3, 5}};
+  ComponentDef bad[2] = {{0, RestartType::kPermanent, bit(1)}, {0, RestartType::kPermanent, 0}};  // depends on a later one
+  EXPECT_FALSE(s.init(g2, 1, bad, 2));
+  ComponentDef badgroup[1] = {{3, RestartType::kPermanent, 0}};
+  EXPECT_FALSE(s.init(g2, 1, badgroup, 1));
+  EXPECT_FALSE(s.init(g2, 0, c, 1));
+}
+
+TEST(Supervisor, UnknownComponentIsIgnored) {
+  Tree t;
+  const auto top = t.group(kNoGroup, Strategy::kOneForOne);
+  t.comp(top);
+  auto s = t.make();
+  const Decision d = s.on_event(7, Event::kFault, 1);
+  EXPECT_EQ(d.restart, 0u);
+  EXPECT_EQ(d.stop, 0u);
+}
