@@ -1,0 +1,241 @@
+// keel-serial — the serial server (component `serial`): the PL011 `uart0` driven at user level.
+//
+// Output: every component's KEEL_SERIAL_WRITE bytes are line-buffered per component and printed
+// as "[name] text" (lines.cc: one line leaves as one piece, so components never interleave inside
+// a line). TX polls the FIFO-full flag: lines are at most ~160 bytes, QEMU's PL011 never fills its
+// FIFO, and on hardware the wait per line (~14 ms at 115200 baud) is bounded by serial's MCS
+// budget, so a TX-interrupt state machine would buy little for its complexity.
+// Input: the RX interrupt (IRQ `uart0`, notification bit 16 + its IRQ index) drains the RX FIFO
+// into a ring and signals the manifest's console_input component (KEEL_NOTIFY_CONSOLE through
+// KEEL_SLOT_PRIVILEGED + its index), which reads with KEEL_SERIAL_READ; anyone else asking to read
+// is denied. Component names come from the boot spec copy at KEEL_SPEC_VADDR.
+// Reference: docs/os-services.md "Serial (serial)".
+#include <stdarg.h>
+
+#include "keel/bootspec/reader.h"
+#include "keel/rt/invocations.h"
+#include "keel/rt/printf.h"
+#include "keel/rt/syscall.h"
+#include "keel/serial/lines.h"
+#include "keel/sys/protocol.h"
+
+namespace {
+
+using keel::bootspec::Spec;
+
+// PL011 registers (ARM DDI 0183) and bits.
+constexpr std::uint32_t kDR = 0x00, kFR = 0x18, kLCRH = 0x2c, kCR = 0x30, kIMSC = 0x38, kICR = 0x44;
+constexpr std::uint32_t kFrRxfe = 1u << 4, kFrTxff = 1u << 5;
+constexpr std::uint32_t kLcrhFen = 1u << 4;
+constexpr std::uint32_t kCrEnable = (1u << 0) | (1u << 8) | (1u << 9);  // UARTEN, TXE, RXE
+constexpr std::uint32_t kIntRx = 1u << 4, kIntRt = 1u << 6;
+constexpr std::uint32_t kIntErrors = (1u << 7) | (1u << 8) | (1u << 9) | (1u << 10);  // FE PE BE OE
+constexpr std::uint32_t kDrErrors = 0xf00u;
+constexpr std::uint32_t kNone = 0xffffffffu;
+constexpr std::uint32_t kReadDenialLogLimit = 4;
+
+const keel_info_t* g_info = nullptr;
+Spec g_spec;
+keel::serial::Lines g_lines;
+keel::serial::InputRing g_input;
+std::uintptr_t g_uart = 0;
+std::uint32_t g_components = 0;
+std::uint32_t g_self = 0;
+std::uint32_t g_console = kNone;
+keel_cptr_t g_irq_slot = 0;
+std::uint64_t g_irq_bit = 0;
+std::uint64_t g_rx_errors = 0;
+std::uint32_t g_read_denials[KEEL_MAX_COMPONENTS];
+
+std::uint32_t reg_read(std::uint32_t off) { return *reinterpret_cast<volatile std::uint32_t*>(g_uart + off); }
+void reg_write(std::uint32_t off, std::uint32_t v) { *reinterpret_cast<volatile std::uint32_t*>(g_uart + off) = v; }
+
+void uart_emit(void*, const char* p, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) {
+    while ((reg_read(kFR) & kFrTxff) != 0) {
+    }
+    reg_write(kDR, static_cast<unsigned char>(p[i]));
+  }
+}
+
+// Before the UART is ours (or if it never is): the kernel debug console.
+[[noreturn]] void fail(const char* what) {
+  keel_printf("serial: fatal: %s\n", what);
+  keel_send_mrs(KEEL_SLOT_ROOT_EP, keel_msginfo_new(KEEL_ROOT_EXIT, 0, 0, 1), 1, 0, 0, 0);
+  for (;;) keel_yield();
+}
+
+const volatile keel_system_page_t* system_page() {
+  const auto* p = reinterpret_cast<const volatile keel_system_page_t*>(KEEL_SYSTEM_PAGE_VADDR);
+  return p->magic == KEEL_SYSTEM_PAGE_MAGIC && p->component_count == g_components ? p : nullptr;
+}
+std::uint64_t generation_of(std::uint32_t c) {
+  const auto* p = system_page();
+  return p != nullptr ? p->components[c].generation : 0;
+}
+bool running(std::uint32_t c) {
+  const auto* p = system_page();
+  return p == nullptr || p->components[c].state == KEEL_STATE_RUNNING;
+}
+
+// serial's own lines go through its own buffer like everyone else's.
+__attribute__((format(printf, 1, 2))) void say(const char* fmt, ...) {
+  char line[160];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = keel_vsnprintf(line, sizeof line - 1, fmt, ap);
+  va_end(ap);
+  if (n < 0) return;
+  std::size_t len = static_cast<std::size_t>(n) < sizeof line - 1 ? static_cast<std::size_t>(n) : sizeof line - 2;
+  line[len++] = '\n';
+  g_lines.write(g_self, generation_of(g_self), reinterpret_cast<const std::uint8_t*>(line), static_cast<std::uint32_t>(len),
+                uart_emit, nullptr);
+}
+
+bool info_str_is(keel_info_str_t s, const char* want) {
+  if (s.off >= KEEL_INFO_MAX_BYTES || s.len > KEEL_INFO_MAX_BYTES - s.off) return false;
+  const char* p = reinterpret_cast<const char*>(KEEL_INFO_VADDR + s.off);
+  std::uint32_t i = 0;
+  for (; i < s.len; ++i)
+    if (want[i] == '\0' || want[i] != p[i]) return false;
+  return want[i] == '\0';
+}
+
+template <class T>
+const T* info_array(std::uint32_t off, std::uint32_t count) {
+  if (off == 0 || off % 8 != 0 || off >= KEEL_INFO_MAX_BYTES || count > (KEEL_INFO_MAX_BYTES - off) / sizeof(T))
+    return nullptr;
+  return reinterpret_cast<const T*>(KEEL_INFO_VADDR + off);
+}
+
+void setup_uart() {
+  const auto* dev = info_array<keel_info_device_t>(g_info->devices_off, g_info->device_count);
+  for (std::uint32_t i = 0; dev != nullptr && i < g_info->device_count; ++i)
+    if (info_str_is(dev[i].name, "uart0")) g_uart = static_cast<std::uintptr_t>(dev[i].vaddr);
+  if (g_uart == 0) fail("device uart0 not granted (manifest: devices = [\"uart0\"])");
+  const auto* irq = info_array<keel_info_irq_t>(g_info->irqs_off, g_info->irq_count);
+  for (std::uint32_t i = 0; irq != nullptr && i < g_info->irq_count && i < KEEL_MAX_IRQS; ++i)
+    if (info_str_is(irq[i].name, "uart0")) {
+      g_irq_slot = irq[i].slot;
+      g_irq_bit = 1ull << (KEEL_NOTIFY_IRQ_SHIFT + i);
+    }
+  if (g_irq_slot == 0 && g_console != kNone) fail("IRQ uart0 not granted but the system has console input");
+
+  // The kernel's debug console may still write (polled) between our lines; keep the line format
+  // and FIFO it set up, enable RX, and take RX interrupts only if someone wants the input.
+  reg_write(kIMSC, 0);
+  reg_write(kICR, 0x7ff);
+  reg_write(kLCRH, reg_read(kLCRH) | kLcrhFen);
+  reg_write(kCR, reg_read(kCR) | kCrEnable);
+  if (g_console != kNone && g_irq_slot != 0) {
+    reg_write(kIMSC, kIntRx | kIntRt);
+    (void)keel_irq_handler_ack(g_irq_slot);
+  }
+}
+
+void handle_rx() {
+  bool got = false;
+  while ((reg_read(kFR) & kFrRxfe) == 0) {
+    const std::uint32_t d = reg_read(kDR);
+    if ((d & kDrErrors) != 0) ++g_rx_errors;
+    got |= g_input.push(static_cast<std::uint8_t>(d & 0xffu));
+  }
+  reg_write(kICR, kIntRx | kIntRt | kIntErrors);
+  (void)keel_irq_handler_ack(g_irq_slot);
+  // Its notification cap is rebuilt by the root server when it restarts: only signal it while it
+  // is RUNNING (an empty slot would be a CapFault). Input waits in the ring meanwhile.
+  if (got && g_console != kNone && running(g_console)) keel_signal(KEEL_SLOT_PRIVILEGED + g_console);
+}
+
+keel_word_t status_reply(keel_status_t s) { return keel_msginfo_new(s, 0, 0, 0); }
+
+keel_word_t handle(keel_word_t badge, keel_word_t info) {
+  if (badge < 1 || badge > g_components) return status_reply(KEEL_E_INVALID);
+  const auto c = static_cast<std::uint32_t>(badge - 1);
+  const keel_word_t label = keel_msginfo_label(info);
+  const auto len = static_cast<std::uint32_t>(keel_msginfo_length(info));
+  if (label == KEEL_SERIAL_WRITE) {
+    std::uint64_t mrs[1 + KEEL_SERIAL_MAX_WRITE / 8];
+    const std::uint32_t count = len < 1 + KEEL_SERIAL_MAX_WRITE / 8 ? len : 1 + KEEL_SERIAL_MAX_WRITE / 8;
+    for (std::uint32_t i = 0; i < count; ++i) mrs[i] = keel_get_mr(i);
+    std::uint8_t bytes[KEEL_SERIAL_MAX_WRITE];
+    const std::int32_t n = keel::serial::decode_write(mrs, count, bytes);
+    if (n < 0) return status_reply(KEEL_E_INVALID);
+    g_lines.write(c, generation_of(c), bytes, static_cast<std::uint32_t>(n), uart_emit, nullptr);
+    keel_set_mr(0, static_cast<keel_word_t>(n));
+    return keel_msginfo_new(KEEL_OK, 0, 0, 1);
+  }
+  if (label == KEEL_SERIAL_READ) {
+    if (c != g_console) {
+      if (g_read_denials[c] < kReadDenialLogLimit) {
+        ++g_read_denials[c];
+        const auto name = g_spec.str(g_spec.component(c).name);
+        say("denied: %.*s asked to read the console input", static_cast<int>(name.len), name.data);
+      }
+      return status_reply(KEEL_E_DENIED);
+    }
+    std::uint8_t bytes[KEEL_SERIAL_MAX_WRITE];
+    const std::uint32_t n = g_input.read(bytes, KEEL_SERIAL_MAX_WRITE);
+    std::uint64_t mrs[1 + KEEL_SERIAL_MAX_WRITE / 8];
+    const std::uint32_t words = keel::serial::encode_bytes(bytes, n, mrs);
+    for (std::uint32_t i = 0; i < words; ++i) keel_set_mr(i, mrs[i]);
+    return keel_msginfo_new(KEEL_OK, 0, 0, words);
+  }
+  return status_reply(KEEL_E_INVALID);
+}
+
+}  // namespace
+
+extern "C" int keel_main(void* start_arg) {
+  keel_set_ipc_buffer(reinterpret_cast<keel_ipc_buffer_t*>(KEEL_IPC_BUFFER_VADDR));
+  const auto* info = static_cast<const keel_info_t*>(start_arg);
+  if (info != reinterpret_cast<const keel_info_t*>(KEEL_INFO_VADDR) || info->magic != KEEL_INFO_MAGIC ||
+      info->version != KEEL_INFO_VERSION)
+    fail("no component info page");
+  g_info = info;
+  g_self = info->index;
+
+  const auto* spec_bytes = reinterpret_cast<const std::uint8_t*>(KEEL_SPEC_VADDR);
+  const std::uint32_t total = *reinterpret_cast<const volatile std::uint32_t*>(spec_bytes + 12);
+  if (total > keel::bootspec::kMaxTotalSize) fail("boot spec copy: bad size");
+  auto parsed = Spec::parse(spec_bytes, total);
+  if (!parsed.ok()) {
+    keel_printf("serial: boot spec copy invalid: %s at byte %u\n", keel::bootspec::error_name(parsed.error().code),
+                parsed.error().offset);
+    fail("boot spec copy invalid");
+  }
+  g_spec = parsed.value();
+  g_components = g_spec.count(keel::bootspec::Table::kComponents);
+  if (g_components != info->component_count || g_components > KEEL_MAX_COMPONENTS || g_self >= g_components)
+    fail("boot spec and info page disagree");
+  for (std::uint32_t c = 0; c < g_components; ++c) {
+    const auto name = g_spec.str(g_spec.component(c).name);
+    g_lines.set_name(c, name.data, name.len);
+  }
+  g_console = g_spec.system().console_input;
+  if (g_console >= g_components) g_console = kNone;
+
+  setup_uart();
+  if (g_console != kNone) {
+    const auto name = g_spec.str(g_spec.component(g_console).name);
+    say("ready: uart0, console input -> %.*s%s", static_cast<int>(name.len), name.data,
+        info->generation > 0 ? " (restarted)" : "");
+  } else {
+    say("ready: uart0, no console input%s", info->generation > 0 ? " (restarted)" : "");
+  }
+
+  keel_word_t badge = 0;
+  keel_word_t msg = keel_recv(KEEL_SLOT_SERVICE_EP, &badge, KEEL_SLOT_REPLY);
+  for (;;) {
+    keel_word_t reply;
+    if (msg == 0) {
+      // The bound notification (IRQ bits), or an empty label-0 message from a component: that one
+      // gets KEEL_E_INVALID from the reply below (no caller waiting: the reply goes nowhere).
+      if ((badge & g_irq_bit) != 0 && g_irq_slot != 0) handle_rx();
+      reply = status_reply(KEEL_E_INVALID);
+    } else {
+      reply = handle(badge, msg);
+    }
+    msg = keel_reply_recv(KEEL_SLOT_SERVICE_EP, reply, &badge, KEEL_SLOT_REPLY);
+  }
+}
