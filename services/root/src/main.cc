@@ -100,10 +100,16 @@ void stop_set(Set s) {
 void handle_event(std::uint32_t c, Event e) {
   const Decision d = g.sup.on_event(c, e, now());
   if (d.escalations != 0) {
-    const auto gn = g.spec.str(g.spec.group(d.escalated_from).name);
-    keel_printf("root: group %.*s exceeded its restart intensity (%u in %u s): escalating%s\n",
-                static_cast<int>(gn.len), gn.data, g.spec.group(d.escalated_from).intensity,
-                g.spec.group(d.escalated_from).period_s, d.system_restart ? " past the top: restarting the system" : "");
+    const auto& from = g.spec.group(d.escalated_from);
+    const auto gn = g.spec.str(from.name);
+    keel_printf("root: group %.*s exceeded its restart intensity (%u in %u s): ", static_cast<int>(gn.len), gn.data,
+                from.intensity, from.period_s);
+    if (d.system_restart) {
+      keel_printf("escalated past the top group: restarting the system\n");
+    } else {
+      const auto to = g.spec.str(g.spec.group(d.escalated_to).name);
+      keel_printf("escalated to group %.*s\n", static_cast<int>(to.len), to.data);
+    }
   }
   if (d.stop) stop_set(d.stop);
   if (d.system_restart) {

@@ -109,10 +109,11 @@ Decision Supervisor::on_event(std::uint32_t c, Event e, std::uint64_t now) {
   for (;;) {
     if (record(g, now)) {
       d.restart = apply_strategy(g, failed);
+      if (d.escalations != 0) d.escalated_to = g;
       break;
     }
     // Intensity exceeded: the whole group has failed; its parent sees one failed member.
-    d.escalated_from = g;
+    if (d.escalations == 0) d.escalated_from = g;
     ++d.escalations;
     if (groups_[g].parent == kNoGroup) {
       d.system_restart = true;

@@ -43,7 +43,8 @@ struct Decision {
   Set restart = 0;       // components to rebuild and start again (dependency order = index order)
   Set stop = 0;          // components that stay down (temporary, or transient after a normal exit)
   bool system_restart = false;  // escalation went past the top group: rebuild everything
-  std::uint32_t escalated_from = kNoGroup;  // the outermost group whose intensity was exceeded (for the log)
+  std::uint32_t escalated_from = kNoGroup;  // the first (innermost) group whose intensity was exceeded
+  std::uint32_t escalated_to = kNoGroup;    // the group that restarted it (kNoGroup: system restart)
   std::uint32_t escalations = 0;            // how many groups gave up on the way
 };
 

@@ -131,6 +131,7 @@ TEST(Supervisor, IntensityExceededEscalatesToTheParent) {
   const Decision d = s.on_event(x, Event::kFault, 3);
   EXPECT_EQ(d.escalations, 1u);
   EXPECT_EQ(d.escalated_from, inner);
+  EXPECT_EQ(d.escalated_to, top);
   EXPECT_EQ(d.restart, bit(x) | bit(y));
   EXPECT_FALSE(d.restart & bit(z));
   EXPECT_FALSE(d.system_restart);
@@ -153,6 +154,8 @@ TEST(Supervisor, EscalationPastTheTopRestartsTheSystem) {
   const Decision d2 = s.on_event(x, Event::kFault, 3);                    // inner and top give up
   EXPECT_EQ(d2.escalations, 2u);
   EXPECT_TRUE(d2.system_restart);
+  EXPECT_EQ(d2.escalated_from, inner);
+  EXPECT_EQ(d2.escalated_to, kNoGroup);
   EXPECT_EQ(d2.restart, bit(x) | bit(z));
   s.reset_intensity();
   EXPECT_EQ(s.on_event(x, Event::kFault, 4).restart, bit(x));
