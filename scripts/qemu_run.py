@@ -50,6 +50,7 @@ def main():
     ap.add_argument("--interactive", action="store_true", help="console on this terminal, no judging")
     ap.add_argument("--qemu-arg", action="append", default=[])
     ap.add_argument("--quiet", action="store_true", help="do not echo the console on success")
+    ap.add_argument("--expect-exit", type=int, default=0, help="the guest exit code that passes (default 0)")
     args = ap.parse_args()
 
     if not os.path.exists(args.image):
@@ -78,8 +79,8 @@ def main():
     problems = []
     if timed_out:
         problems.append(f"timed out after {args.timeout:.0f} s")
-    elif proc.returncode != 0:
-        problems.append(f"guest exit code {proc.returncode}")
+    elif proc.returncode != args.expect_exit:
+        problems.append(f"guest exit code {proc.returncode} (expected {args.expect_exit})")
     if "KEEL PANIC" in text:
         problems.append("kernel panic in the console output")
     for rx in args.expect:
