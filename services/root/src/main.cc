@@ -135,7 +135,8 @@ void channel_down(std::uint32_t c, keel_word_t ip) {
   keel_word_t regs[5] = {};
   const keel_cptr_t tcb = comp_slot(c, kSlotTcb);
   if (keel_tcb_read_registers(tcb, false, 5, regs) != KEEL_NO_ERROR) return;
-  regs[KEEL_REG_PC] = ip + 4;  // past the svc
+  regs[KEEL_REG_PC] = ip;  // the fault's IP is already past the svc (ELR of an SVC; the kernel
+                          // re-executes a syscall without moving pc)
   regs[KEEL_REG_X0] = 0;
   regs[KEEL_REG_X0 + 1] = keel_msginfo_new(KEEL_LABEL_CHANNEL_DOWN, 0, 0, 0);
   (void)keel_tcb_write_registers(tcb, true, 5, regs);
