@@ -18,6 +18,8 @@ char g_line[kLineMax];
 size_t g_line_len = 0;
 bool g_flushing = false;
 
+// The fallback: the kernel console takes one character per syscall, so lines of two components
+// printing at once can interleave there. With the serial service every line is one message.
 void debug_console_line(const char* p, size_t n) {
   keel_debug_putchar('[');
   for (const char* s = keel_name(); *s != '\0'; ++s) keel_debug_putchar(*s);
@@ -145,6 +147,7 @@ uint64_t keel_notify_poll(uint64_t mask) {
 
 uint64_t keel_notify_wait(uint64_t mask) {
   if (g_info == nullptr || mask == 0) return 0;
+  keel::detail::flush_reply();
   while ((g_pending & mask) == 0) {
     keel_word_t word = 0;
     keel_wait(KEEL_SLOT_NOTIFY, &word);

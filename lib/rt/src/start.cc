@@ -1,4 +1,5 @@
 // C++ runtime start for Keel EL0 programs: static constructors, main, exit through DebugHalt.
+#include <stddef.h>
 #include <stdint.h>
 
 #include "keel/rt/rt.h"
@@ -33,8 +34,28 @@ static void adopt_ipc_buffer(void* start_arg) {
   keel_set_ipc_buffer(reinterpret_cast<keel_ipc_buffer_t*>(bi->ipc_buffer));
 }
 
+extern const char __keel_tls_start[];
+extern const char __keel_tdata_end[];
+extern const char __keel_tls_end[];
+
+// The main thread's TLS block sits right after its IPC buffer (user.ld): copy the .tdata template
+// and zero .tbss. Threads other than the main thread get no TLS block (picolibc functions that
+// use errno are for the main thread of a component).
+static void init_tls() {
+  auto tdata = static_cast<size_t>(__keel_tdata_end - __keel_tls_start);
+  auto total = static_cast<size_t>(__keel_tls_end - __keel_tls_start);
+  if (total == 0) return;
+  auto tp = reinterpret_cast<uintptr_t>(keel_get_ipc_buffer());
+  if (tp == 0) return;  // no IPC buffer: TLS accesses fault at a low address (unmapped)
+  if ((tp & 4095u) != 0 || total > 4096 - 1024) keel_fatal("TLS block does not fit after the IPC buffer");
+  auto* block = reinterpret_cast<volatile char*>(tp + 1024);
+  for (size_t i = 0; i < tdata; ++i) block[i] = __keel_tls_start[i];
+  for (size_t i = tdata; i < total; ++i) block[i] = 0;
+}
+
 [[noreturn]] void __keel_rt_start(void* start_arg) {
   adopt_ipc_buffer(start_arg);
+  init_tls();
   if (__keel_component_init != nullptr) __keel_component_init(start_arg);
   for (InitFn* f = __init_array_start; f != __init_array_end; ++f) (*f)();
   int rc = keel_main(start_arg);

@@ -1,0 +1,253 @@
+// libkeel channels: open through the message server, rpc (client and server), events, streams,
+// and the CHANNEL_DOWN rule of docs/os-services.md: a call or signal that comes back with
+// KEEL_LABEL_CHANNEL_DOWN reports KEEL_E_CHANNEL_DOWN, the capability is forgotten, and the next
+// use opens the channel again.
+#include "keel/keel.h"
+#include "keel_internal.h"
+
+namespace {
+
+constexpr uint64_t kRpcBadgeBase = 0x1000;  // rpc server end k arrives with badge 0x1000 + k
+constexpr uint64_t kMaxLabel = (1ull << 52) - 1;
+
+struct End {
+  bool open;
+  uint32_t slot;  // capability slot given by msg (0: none needed)
+};
+End g_end[KEEL_MAX_CHANNEL_ENDS];
+
+// Server side: a call received and not yet answered, and the reply waiting to be sent.
+bool g_call_outstanding = false;
+bool g_reply_ready = false;
+keel_msg_t g_reply;
+
+const keel_info_channel_t* chan(keel_channel_t ch) {
+  const keel_info_t* info = keel_info();
+  if (info == nullptr || ch < 0 || static_cast<uint32_t>(ch) >= info->channel_count) return nullptr;
+  return &keel_info_channels(info)[ch];
+}
+
+keel_status_t label_status(keel_word_t label) {
+  if (label == KEEL_LABEL_CHANNEL_DOWN) return KEEL_E_CHANNEL_DOWN;
+  if (label <= KEEL_E_KERNEL) return static_cast<keel_status_t>(label);
+  return KEEL_E_KERNEL;  // a label no service answers with
+}
+
+keel_status_t open_end(keel_channel_t ch) {
+  const keel_info_channel_t* c = chan(ch);
+  const keel_info_t* info = keel_info();
+  if (c == nullptr || info == nullptr) return KEEL_E_INVALID;
+  uint64_t words[KEEL_MSG_MAX_LENGTH - 1];
+  size_t n = keel_name_pack(keel_info_string(info, c->name), c->name.len, words, KEEL_MSG_MAX_LENGTH - 1);
+  if (n == 0) return KEEL_E_INVALID;
+  keel::detail::flush_reply();
+  keel_set_mr(0, c->name.len);
+  for (size_t i = 0; i < n; ++i) keel_set_mr(static_cast<unsigned>(1 + i), words[i]);
+  keel_word_t r = keel_call(KEEL_SLOT_MSG_EP, keel_msginfo_new(KEEL_MSG_OPEN, 0, 0, 1 + n));
+  keel_status_t st = label_status(keel_msginfo_label(r));
+  if (st != KEEL_OK) return st;
+  // The reply must agree with what the root server wrote in the info page.
+  keel_word_t slot = keel_get_mr(0), kind = keel_get_mr(1);
+  if (kind != c->kind || slot >= (1u << KEEL_COMPONENT_CNODE_BITS) || (c->slot != 0 && slot != c->slot)) {
+    keel_printf("libkeel: msg answered channel '%s' with slot %lu kind %lu (info page: slot %u kind %u)\n",
+                keel_info_string(info, c->name), static_cast<unsigned long>(slot), static_cast<unsigned long>(kind),
+                c->slot, c->kind);
+    return KEEL_E_INVALID;
+  }
+  g_end[ch] = End{true, static_cast<uint32_t>(slot)};
+  return KEEL_OK;
+}
+
+keel_status_t ensure_open(keel_channel_t ch) {
+  if (g_end[ch].open) return KEEL_OK;
+  return open_end(ch);
+}
+
+void forget(keel_channel_t ch) { g_end[ch].open = false; }
+
+// Signal on a channel capability; the root server answers a CapFault there (the peer restarted and
+// msg deleted the capability) by returning KEEL_LABEL_CHANNEL_DOWN from the syscall.
+keel_status_t signal_end(keel_channel_t ch) {
+  keel_word_t info = keel_syscall_mrs(KEEL_SYS_SIGNAL, g_end[ch].slot, 0, nullptr, nullptr, nullptr, nullptr,
+                                      nullptr, 0, 0);
+  if (keel_msginfo_label(info) == KEEL_LABEL_CHANNEL_DOWN) {
+    forget(ch);
+    return KEEL_E_CHANNEL_DOWN;
+  }
+  return KEEL_OK;
+}
+
+void load_msg(const keel_msg_t* m) {
+  for (uint32_t i = 0; i < m->len; ++i) keel_set_mr(i, m->w[i]);
+}
+
+void store_msg(keel_word_t info, keel_msg_t* m) {
+  m->label = keel_msginfo_label(info);
+  keel_word_t len = keel_msginfo_length(info);
+  m->len = static_cast<uint32_t>(len < KEEL_RPC_MAX_WORDS ? len : KEEL_RPC_MAX_WORDS);
+  for (uint32_t i = 0; i < m->len; ++i) m->w[i] = keel_get_mr(i);
+}
+
+bool msg_ok(const keel_msg_t* m) {
+  return m != nullptr && m->len <= KEEL_RPC_MAX_WORDS && m->label <= kMaxLabel && m->label != KEEL_LABEL_CHANNEL_DOWN;
+}
+
+keel_stream_ring_t* ring_of(const keel_info_channel_t* c) { return reinterpret_cast<keel_stream_ring_t*>(c->vaddr); }
+uint8_t* ring_data(const keel_info_channel_t* c) { return reinterpret_cast<uint8_t*>(c->vaddr + 64); }
+
+}  // namespace
+
+namespace keel::detail {
+// Sends a deferred rpc reply now (before this component blocks on anything else): signal our own
+// notification so that the Wait half of ReplyRecv returns at once, keeping any bits it collects.
+void flush_reply() {
+  if (!g_reply_ready) return;
+  g_reply_ready = false;
+  g_call_outstanding = false;
+  keel_signal(KEEL_SLOT_NOTIFY);
+  load_msg(&g_reply);
+  keel_word_t word = 0;
+  keel_reply_recv(KEEL_SLOT_NOTIFY, keel_msginfo_new(g_reply.label, 0, 0, g_reply.len), &word, KEEL_SLOT_REPLY);
+  pending_bits() |= word;
+}
+}  // namespace keel::detail
+
+extern "C" {
+
+keel_status_t keel_channel_open(const char* name, keel_channel_t* ch) {
+  const keel_info_t* info = keel_info();
+  if (info == nullptr || ch == nullptr) return KEEL_E_INVALID;
+  int k = keel_info_find_channel(info, name);
+  if (k < 0) return KEEL_E_NOT_FOUND;
+  *ch = k;
+  return open_end(k);
+}
+
+const keel_info_channel_t* keel_channel_info(keel_channel_t ch) { return chan(ch); }
+
+bool keel_channel_is_open(keel_channel_t ch) { return chan(ch) != nullptr && g_end[ch].open; }
+
+keel_status_t keel_channel_wait(keel_channel_t ch) {
+  const keel_info_channel_t* c = chan(ch);
+  if (c == nullptr || c->notify_bit == 0) return KEEL_E_INVALID;
+  keel_notify_wait(c->notify_bit);
+  return KEEL_OK;
+}
+
+keel_status_t keel_rpc_call(keel_channel_t ch, keel_msg_t* msg) {
+  const keel_info_channel_t* c = chan(ch);
+  if (c == nullptr || c->kind != KEEL_CHANNEL_RPC || c->role != KEEL_ROLE_FROM || !msg_ok(msg)) return KEEL_E_INVALID;
+  keel::detail::flush_reply();
+  keel_status_t st = ensure_open(ch);
+  if (st != KEEL_OK) return st;
+  load_msg(msg);
+  keel_word_t info = keel_call(g_end[ch].slot, keel_msginfo_new(msg->label, 0, 0, msg->len));
+  if (keel_msginfo_label(info) == KEEL_LABEL_CHANNEL_DOWN) {
+    forget(ch);
+    return KEEL_E_CHANNEL_DOWN;
+  }
+  store_msg(info, msg);
+  return KEEL_OK;
+}
+
+keel_status_t keel_rpc_reply(const keel_msg_t* reply) {
+  if (!g_call_outstanding || g_reply_ready) return KEEL_E_INVALID;  // nothing to answer
+  if (!msg_ok(reply)) return KEEL_E_INVALID;
+  g_reply = *reply;
+  g_reply_ready = true;
+  return KEEL_OK;
+}
+
+keel_status_t keel_rpc_recv(uint64_t mask, keel_channel_t* ch, keel_msg_t* msg, uint64_t* bits) {
+  const keel_info_t* info = keel_info();
+  if (info == nullptr || ch == nullptr || msg == nullptr) return KEEL_E_INVALID;
+  *ch = -1;
+  if (bits != nullptr) *bits = 0;
+  uint64_t& pending = keel::detail::pending_bits();
+  for (;;) {
+    if (uint64_t got = pending & mask; got != 0) {
+      keel::detail::flush_reply();
+      pending &= ~got;
+      if (bits != nullptr) *bits = got;
+      return KEEL_OK;
+    }
+    keel_word_t badge = 0, r;
+    if (g_call_outstanding) {
+      // Answer the last call (its reply, or KEEL_E_INVALID if the server gave none) and receive.
+      if (g_reply_ready) {
+        load_msg(&g_reply);
+        r = keel_reply_recv(KEEL_SLOT_SERVICE_EP, keel_msginfo_new(g_reply.label, 0, 0, g_reply.len), &badge,
+                            KEEL_SLOT_REPLY);
+      } else {
+        r = keel_reply_recv(KEEL_SLOT_SERVICE_EP, keel_msginfo_new(KEEL_E_INVALID, 0, 0, 0), &badge,
+                            KEEL_SLOT_REPLY);
+      }
+      g_reply_ready = false;
+      g_call_outstanding = false;
+    } else {
+      r = keel_recv(KEEL_SLOT_SERVICE_EP, &badge, KEEL_SLOT_REPLY);
+    }
+    if (badge >= kRpcBadgeBase && badge < kRpcBadgeBase + KEEL_MAX_CHANNEL_ENDS) {
+      // A call: notification words never have bit 12 set (keel_notify_bit), so this is a badge.
+      auto k = static_cast<keel_channel_t>(badge - kRpcBadgeBase);
+      const keel_info_channel_t* c = chan(k);
+      g_call_outstanding = true;
+      if (c == nullptr || c->kind != KEEL_CHANNEL_RPC || c->role != KEEL_ROLE_TO || !g_end[k].open) continue;
+      store_msg(r, msg);
+      *ch = k;
+      return KEEL_OK;
+    }
+    if (keel_msginfo_label(r) == KEEL_LABEL_CHANNEL_DOWN) return KEEL_E_CHANNEL_DOWN;  // our endpoint is gone
+    pending |= badge;  // the bound notification woke us: badge = its word
+  }
+}
+
+keel_status_t keel_event_signal(keel_channel_t ch) {
+  const keel_info_channel_t* c = chan(ch);
+  if (c == nullptr || c->kind != KEEL_CHANNEL_EVENT || c->role != KEEL_ROLE_FROM) return KEEL_E_INVALID;
+  keel_status_t st = ensure_open(ch);
+  if (st != KEEL_OK) return st;
+  return signal_end(ch);
+}
+
+keel_status_t keel_stream_write(keel_channel_t ch, const void* data, size_t n, size_t* done) {
+  const keel_info_channel_t* c = chan(ch);
+  if (done != nullptr) *done = 0;
+  if (c == nullptr || c->kind != KEEL_CHANNEL_STREAM || c->role != KEEL_ROLE_FROM || (data == nullptr && n != 0))
+    return KEEL_E_INVALID;
+  keel_status_t st = ensure_open(ch);
+  if (st != KEEL_OK) return st;
+  keel_stream_ring_t* ring = ring_of(c);
+  uint64_t head = ring->head;
+  uint64_t tail = __atomic_load_n(&ring->tail, __ATOMIC_ACQUIRE);  // the consumer's progress
+  if (!keel_ring_sane(head, tail, c->size)) return KEEL_E_INVALID;
+  uint64_t room = keel_ring_free(head, tail, c->size);
+  size_t count = n < room ? n : static_cast<size_t>(room);
+  if (count == 0) return KEEL_OK;
+  keel_ring_copy_in(ring_data(c), c->size, head, data, count);
+  __atomic_store_n(&ring->head, head + count, __ATOMIC_RELEASE);  // data before the counter
+  if (done != nullptr) *done = count;
+  return signal_end(ch);  // "data" to the consumer
+}
+
+keel_status_t keel_stream_read(keel_channel_t ch, void* buf, size_t cap, size_t* done) {
+  const keel_info_channel_t* c = chan(ch);
+  if (done != nullptr) *done = 0;
+  if (c == nullptr || c->kind != KEEL_CHANNEL_STREAM || c->role != KEEL_ROLE_TO || (buf == nullptr && cap != 0))
+    return KEEL_E_INVALID;
+  keel_status_t st = ensure_open(ch);
+  if (st != KEEL_OK) return st;
+  keel_stream_ring_t* ring = ring_of(c);
+  uint64_t tail = ring->tail;
+  uint64_t head = __atomic_load_n(&ring->head, __ATOMIC_ACQUIRE);  // the producer's data is visible
+  if (!keel_ring_sane(head, tail, c->size)) return KEEL_E_INVALID;
+  uint64_t avail = keel_ring_used(head, tail);
+  size_t count = cap < avail ? cap : static_cast<size_t>(avail);
+  if (count == 0) return KEEL_OK;
+  keel_ring_copy_out(ring_data(c), c->size, tail, buf, count);
+  __atomic_store_n(&ring->tail, tail + count, __ATOMIC_RELEASE);  // copied out before the space is freed
+  if (done != nullptr) *done = count;
+  return signal_end(ch);  // "space" to the producer
+}
+
+}  // extern "C"

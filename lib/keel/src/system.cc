@@ -1,0 +1,233 @@
+// libkeel: time and timers (clock service), configuration, devices/regions/IRQs from the info
+// page, component status (root server) and CPU use (sched service).
+#include "keel/keel.h"
+#include "keel_internal.h"
+
+namespace {
+
+constexpr uint32_t kSleepTimer = KEEL_CLOCK_TIMERS - 1;  // keel_sleep_ms's own timer
+uint64_t g_expired;                                        // expiries collected but not yet returned
+
+keel_status_t label_status(keel_word_t label) {
+  if (label == KEEL_LABEL_CHANNEL_DOWN) return KEEL_E_CHANNEL_DOWN;
+  if (label <= KEEL_E_KERNEL) return static_cast<keel_status_t>(label);
+  return KEEL_E_KERNEL;
+}
+
+// A call to a service slot. Without the service in the manifest the slot is empty: refuse here
+// rather than fault.
+keel_status_t service_call(uint32_t bit, keel_cptr_t slot, keel_word_t op, keel_word_t len) {
+  if (!keel_has_service(bit)) return KEEL_E_DENIED;
+  keel::detail::flush_reply();
+  keel_word_t r = keel_call(slot, keel_msginfo_new(op, 0, 0, len));
+  return label_status(keel_msginfo_label(r));
+}
+
+// Asks the clock which timers fired and adds them to g_expired.
+keel_status_t collect_expired() {
+  keel_status_t st = service_call(KEEL_SERVICE_CLOCK, KEEL_SLOT_CLOCK_EP, KEEL_CLOCK_EXPIRED, 0);
+  if (st == KEEL_OK) g_expired |= keel_get_mr(0) & ((1ull << KEEL_CLOCK_TIMERS) - 1);
+  return st;
+}
+
+const keel_info_config_t* config(const char* key, uint32_t type) {
+  const keel_info_t* info = keel_info();
+  if (info == nullptr) return nullptr;
+  int i = keel_info_find_config(info, key);
+  if (i < 0 || keel_info_configs(info)[i].type != type) return nullptr;
+  return &keel_info_configs(info)[i];
+}
+
+uint64_t read_cntvct() {
+  uint64_t v;
+  __asm__ volatile("isb; mrs %0, cntvct_el0" : "=r"(v));
+  return v;
+}
+
+}  // namespace
+
+extern "C" {
+
+uint64_t keel_now_ticks(void) { return read_cntvct(); }
+
+uint64_t keel_ticks_per_second(void) {
+  const keel_info_t* info = keel_info();
+  if (info != nullptr && info->timer_frequency != 0) return info->timer_frequency;
+  uint64_t f;
+  __asm__ volatile("mrs %0, cntfrq_el0" : "=r"(f));
+  return f;
+}
+
+uint64_t keel_now_ns(void) {
+  // 128-bit intermediate: ticks * 1e9 overflows 64 bits after ~5 minutes at 62.5 MHz.
+  return static_cast<uint64_t>(static_cast<unsigned __int128>(read_cntvct()) * 1000000000u / keel_ticks_per_second());
+}
+
+uint64_t keel_ms_to_ticks(uint64_t ms) {
+  return static_cast<uint64_t>(static_cast<unsigned __int128>(ms) * keel_ticks_per_second() / 1000u);
+}
+
+keel_status_t keel_timer_set(uint32_t id, uint64_t deadline_ticks, uint64_t period_ticks) {
+  if (id >= KEEL_CLOCK_TIMERS) return KEEL_E_RANGE;
+  keel_set_mr(0, id);
+  keel_set_mr(1, deadline_ticks);
+  keel_set_mr(2, period_ticks);
+  keel_status_t st = service_call(KEEL_SERVICE_CLOCK, KEEL_SLOT_CLOCK_EP, KEEL_CLOCK_TIMEOUT, 3);
+  if (st == KEEL_OK) g_expired &= ~(1ull << id);  // a re-armed timer starts afresh
+  return st;
+}
+
+uint64_t keel_timer_expired(void) {
+  collect_expired();
+  uint64_t got = g_expired;
+  g_expired = 0;
+  return got;
+}
+
+keel_status_t keel_sleep_ms(uint64_t ms) {
+  const uint64_t deadline = keel_now_ticks() + keel_ms_to_ticks(ms);
+  if (!keel_has_service(KEEL_SERVICE_CLOCK)) {
+    keel::detail::flush_reply();
+    while (keel_now_ticks() < deadline) keel_yield();
+    return KEEL_OK;
+  }
+  keel_status_t st = keel_timer_set(kSleepTimer, deadline == 0 ? 1 : deadline, 0);
+  if (st != KEEL_OK) return st;
+  while ((g_expired & (1ull << kSleepTimer)) == 0) {
+    keel_notify_wait(KEEL_NOTIFY_TIMER);
+    st = collect_expired();
+    if (st != KEEL_OK) return st;
+  }
+  g_expired &= ~(1ull << kSleepTimer);
+  return KEEL_OK;
+}
+
+keel_status_t keel_wall_ns(uint64_t* ns) {
+  if (ns == nullptr) return KEEL_E_INVALID;
+  keel_status_t st = service_call(KEEL_SERVICE_CLOCK, KEEL_SLOT_CLOCK_EP, KEEL_CLOCK_WALL, 0);
+  if (st == KEEL_OK) *ns = keel_get_mr(0);
+  return st;
+}
+
+int64_t keel_config_int(const char* key, int64_t fallback) {
+  const keel_info_config_t* c = config(key, KEEL_CONFIG_INT);
+  return c != nullptr ? c->int_value : fallback;
+}
+
+bool keel_config_bool(const char* key, bool fallback) {
+  const keel_info_config_t* c = config(key, KEEL_CONFIG_BOOL);
+  return c != nullptr ? c->int_value != 0 : fallback;
+}
+
+const char* keel_config_str(const char* key, const char* fallback) {
+  const keel_info_config_t* c = config(key, KEEL_CONFIG_STRING);
+  return c != nullptr ? keel_info_string(keel_info(), c->str_value) : fallback;
+}
+
+volatile void* keel_device(const char* name, size_t* size) {
+  const keel_info_t* info = keel_info();
+  int i = info != nullptr ? keel_info_find_device(info, name) : -1;
+  if (i < 0) return nullptr;
+  const keel_info_device_t& d = keel_info_devices(info)[i];
+  if (size != nullptr) *size = static_cast<size_t>(d.size);
+  return reinterpret_cast<volatile void*>(d.vaddr);
+}
+
+void* keel_region(const char* name, size_t* size) {
+  const keel_info_t* info = keel_info();
+  int i = info != nullptr ? keel_info_find_region(info, name) : -1;
+  if (i < 0) return nullptr;
+  const keel_info_region_t& r = keel_info_regions(info)[i];
+  if (size != nullptr) *size = static_cast<size_t>(r.size);
+  return reinterpret_cast<void*>(r.vaddr);
+}
+
+uint64_t keel_irq_bit(const char* name) {
+  const keel_info_t* info = keel_info();
+  int i = info != nullptr ? keel_info_find_irq(info, name) : -1;
+  return i < 0 ? 0 : keel_info_irqs(info)[i].notify_bit;
+}
+
+keel_status_t keel_irq_ack(const char* name) {
+  const keel_info_t* info = keel_info();
+  int i = info != nullptr ? keel_info_find_irq(info, name) : -1;
+  if (i < 0) return KEEL_E_NOT_FOUND;
+  return keel_irq_handler_ack(keel_info_irqs(info)[i].slot) == KEEL_NO_ERROR ? KEEL_OK : KEEL_E_KERNEL;
+}
+
+uint32_t keel_component_count(void) {
+  const keel_info_t* info = keel_info();
+  return info != nullptr ? info->component_count : 0;
+}
+
+keel_status_t keel_component_status(uint32_t index, keel_component_status_t* st) {
+  if (st == nullptr) return KEEL_E_INVALID;
+  if (index >= keel_component_count()) return KEEL_E_NOT_FOUND;
+  keel_set_mr(0, index);
+  keel_status_t s = service_call(KEEL_SERVICE_STATUS, KEEL_SLOT_ROOT_EP, KEEL_ROOT_STATUS, 1);
+  if (s != KEEL_OK) return s;
+  st->state = static_cast<uint32_t>(keel_get_mr(0));
+  st->restarts = static_cast<uint32_t>(keel_get_mr(1));
+  st->memory_bytes = keel_get_mr(2);
+  st->generation = keel_get_mr(3);
+  st->last_fault = keel_get_mr(4);
+  uint64_t len = keel_get_mr(5);
+  uint64_t words[(sizeof st->name + 7) / 8];
+  size_t n = (len + 7) / 8;
+  if (n > sizeof words / sizeof words[0] || 6 + n > KEEL_MSG_MAX_LENGTH) return KEEL_E_INVALID;
+  for (size_t i = 0; i < n; ++i) words[i] = keel_get_mr(static_cast<unsigned>(6 + i));
+  if (!keel_name_unpack(words, n, len, st->name, sizeof st->name)) return KEEL_E_INVALID;
+  return KEEL_OK;
+}
+
+int keel_component_find(const char* name) {
+  if (name == nullptr) return -1;
+  keel_component_status_t st;
+  for (uint32_t i = 0; i < keel_component_count(); ++i) {
+    if (keel_component_status(i, &st) != KEEL_OK) return -1;
+    const char* a = st.name;
+    const char* b = name;
+    while (*a != '\0' && *a == *b) {
+      ++a;
+      ++b;
+    }
+    if (*a == *b) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+const char* keel_state_name(uint32_t state) {
+  switch (state) {
+    case KEEL_STATE_NOT_STARTED: return "not started";
+    case KEEL_STATE_RUNNING: return "running";
+    case KEEL_STATE_RESTARTING: return "restarting";
+    case KEEL_STATE_STOPPED: return "stopped";
+    case KEEL_STATE_FAILED: return "failed";
+    default: return "unknown";
+  }
+}
+
+keel_status_t keel_cpu_usage(uint32_t index, keel_cpu_usage_t* u) {
+  if (u == nullptr) return KEEL_E_INVALID;
+  keel_set_mr(0, index);
+  keel_status_t s = service_call(KEEL_SERVICE_SCHED, KEEL_SLOT_SCHED_EP, KEEL_SCHED_USAGE, 1);
+  if (s != KEEL_OK) return s;
+  u->used_us = keel_get_mr(0);
+  u->budget_us = static_cast<uint32_t>(keel_get_mr(1));
+  u->period_us = static_cast<uint32_t>(keel_get_mr(2));
+  u->manifest_budget_us = static_cast<uint32_t>(keel_get_mr(3));
+  return KEEL_OK;
+}
+
+keel_status_t keel_set_budget(uint32_t index, uint32_t budget_us) {
+  keel_set_mr(0, index);
+  keel_set_mr(1, budget_us);
+  return service_call(KEEL_SERVICE_SCHED, KEEL_SLOT_SCHED_EP, KEEL_SCHED_SET_BUDGET, 2);
+}
+
+size_t keel_heap_size(void) {
+  const keel_info_t* info = keel_info();
+  return info != nullptr ? static_cast<size_t>(info->heap_size) : 0;
+}
+
+}  // extern "C"
