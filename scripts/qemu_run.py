@@ -7,13 +7,17 @@ on failure. A run that outlives --timeout is killed and fails. Optional --expect
 appear in the serial output; any line containing 'KEEL PANIC' fails the run whatever the exit code.
 
   qemu_run.py [--cpu cortex-a53] [--timeout 60] [--log out.log] [--expect RE]... [--icount]
-              [--interactive] [--qemu-arg ARG]... IMAGE
+              [--interactive] [--qemu-arg ARG]... [--input TEXT [--input-after RE]] IMAGE
+
+--input TEXT types TEXT (Python escapes such as \\n allowed) on the guest's serial console, once the
+console output matches --input-after RE (at once without it); stdin stays open until the guest ends.
 """
 import argparse
 import os
 import re
 import subprocess
 import sys
+import threading
 import time
 
 
@@ -38,6 +42,53 @@ def qemu_command(args):
     return cmd
 
 
+def run_with_input(cmd, args):
+    """Runs QEMU with a pipe on stdin; types args.input once the output matches args.input_after."""
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    chunks = []
+    lock = threading.Lock()
+
+    def reader():
+        while True:
+            b = os.read(proc.stdout.fileno(), 4096)
+            if not b:
+                return
+            with lock:
+                chunks.append(b)
+
+    t = threading.Thread(target=reader, daemon=True)
+    t.start()
+    text_in = args.input.encode("utf-8").decode("unicode_escape").encode("latin-1")
+    pattern = re.compile(args.input_after, re.MULTILINE) if args.input_after else None
+    sent = False
+    deadline = time.monotonic() + args.timeout
+    timed_out = False
+    while proc.poll() is None:
+        if time.monotonic() > deadline:
+            proc.kill()
+            timed_out = True
+            break
+        if not sent:
+            with lock:
+                so_far = b"".join(chunks).decode("utf-8", errors="replace")
+            if pattern is None or pattern.search(so_far):
+                try:
+                    proc.stdin.write(text_in)
+                    proc.stdin.flush()
+                except BrokenPipeError:
+                    pass
+                sent = True
+        time.sleep(0.02)
+    proc.wait()
+    t.join(timeout=5)
+    try:
+        proc.stdin.close()
+    except BrokenPipeError:
+        pass
+    with lock:
+        return b"".join(chunks), timed_out, proc.returncode
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("image")
@@ -51,6 +102,8 @@ def main():
     ap.add_argument("--qemu-arg", action="append", default=[])
     ap.add_argument("--quiet", action="store_true", help="do not echo the console on success")
     ap.add_argument("--expect-exit", type=int, default=0, help="the guest exit code that passes (default 0)")
+    ap.add_argument("--input", default=None, help="text typed on the serial console (escapes allowed)")
+    ap.add_argument("--input-after", default=None, help="type --input once the output matches this regex")
     args = ap.parse_args()
 
     if not os.path.exists(args.image):
@@ -61,14 +114,18 @@ def main():
         return subprocess.call(cmd)
 
     start = time.monotonic()
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    timed_out = False
-    try:
-        out, _ = proc.communicate(timeout=args.timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, _ = proc.communicate()
-        timed_out = True
+    if args.input is not None:
+        out, timed_out, returncode = run_with_input(cmd, args)
+    else:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        timed_out = False
+        try:
+            out, _ = proc.communicate(timeout=args.timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, _ = proc.communicate()
+            timed_out = True
+        returncode = proc.returncode
     elapsed = time.monotonic() - start
     text = out.decode("utf-8", errors="replace")
     if args.log:
@@ -79,8 +136,8 @@ def main():
     problems = []
     if timed_out:
         problems.append(f"timed out after {args.timeout:.0f} s")
-    elif proc.returncode != args.expect_exit:
-        problems.append(f"guest exit code {proc.returncode} (expected {args.expect_exit})")
+    elif returncode != args.expect_exit:
+        problems.append(f"guest exit code {returncode} (expected {args.expect_exit})")
     if "KEEL PANIC" in text:
         problems.append("kernel panic in the console output")
     for rx in args.expect:
