@@ -357,7 +357,10 @@ keel_word_t request(std::uint32_t c, keel_word_t info) {
         report(static_cast<std::uint32_t>(t), r.error());
         return status(KEEL_E_KERNEL);
       }
-      return status(KEEL_OK);
+      // Length 1, so that the reply is never the all-zero message info: serve() takes a zero
+      // reply as "answer nobody" (a bare KEEL_OK would leave the scheduler server blocked).
+      keel_set_mr(0, b);
+      return keel_msginfo_new(KEEL_OK, 0, 0, 1);
     }
   }
   return status(KEEL_E_INVALID);
