@@ -1,0 +1,223 @@
+// keel-sched — the scheduler server (component `sched`; docs/os-services.md "Scheduler").
+//
+// It holds every component's SchedContext at KEEL_SLOT_PRIVILEGED + i (the root server keeps
+// SchedControl and configures them; budget changes go through KEEL_ROOT_SET_BUDGET) and:
+//  * accumulates each component's CPU time with SchedContext_Consumed: on every KEEL_SCHED_USAGE
+//    (a fresh read of that component), on every KEEL_NOTIFY_SYSTEM, and every 100 ms from a
+//    periodic clock timer (when the manifest grants sched the 'clock' service). The periodic poll
+//    bounds what a restart loses: a component's SchedContext dies with it, taking the time it
+//    used since the last read. Without 'clock' it reads on demand only (documented limitation).
+//  * answers KEEL_SCHED_USAGE and KEEL_SCHED_SET_BUDGET for components whose manifest grants
+//    'sched' (table.cc: limits 10 us .. the manifest's budget; core services' budgets are fixed);
+//  * re-applies a changed budget after the component restarts (the root server rebuilds its
+//    SchedContext with the manifest's budget).
+#include "keel/bootspec/reader.h"
+#include "keel/keel.h"
+#include "keel/rt/invocations.h"
+#include "keel/rt/rt.hh"
+#include "keel/rt/syscall.h"
+#include "keel/sched/table.h"
+
+namespace {
+
+using keel::bootspec::Spec;
+
+constexpr std::uint64_t kPollMs = 100;
+constexpr keel_word_t kPollTimer = 0;
+
+Spec g_spec;
+keel::sched::Table g_table;
+std::uint32_t g_count = 0, g_self = 0, g_clock = 0xffffffffu;
+bool g_have_clock = false;
+std::uint64_t g_clock_gen = 0;
+bool g_timer_armed = false;
+
+[[noreturn]] void fail(const char* what) {
+  keel_logf("fatal: %s", what);
+  keel_exit(1);
+  for (;;) keel_yield();
+}
+
+const volatile keel_system_page_t* system_page() {
+  const auto* p = reinterpret_cast<const volatile keel_system_page_t*>(KEEL_SYSTEM_PAGE_VADDR);
+  return p->magic == KEEL_SYSTEM_PAGE_MAGIC && p->component_count == g_count ? p : nullptr;
+}
+bool running(std::uint32_t c, std::uint64_t* gen) {
+  const auto* p = system_page();
+  if (p == nullptr) return false;
+  *gen = p->components[c].generation;
+  return p->components[c].state == KEEL_STATE_RUNNING;
+}
+
+bool spec_has_service(std::uint32_t c, const char* name) {
+  const auto& rec = g_spec.component(c);
+  for (std::uint32_t s = rec.services.first; s < rec.services.first + rec.services.count; ++s)
+    if (g_spec.str(g_spec.service(s).name) == name) return true;
+  return false;
+}
+
+bool is_core(std::uint32_t c) {
+  const auto n = g_spec.str(g_spec.component(c).name);
+  return n == "msg" || n == "serial" || n == "clock" || n == "sched";
+}
+
+// KEEL_ROOT_SET_BUDGET: MR0 component, MR1 budget, MR2 period (the manifest's).
+keel_status_t root_set_budget(std::uint32_t c, std::uint32_t budget_us) {
+  keel_set_mr(0, c);
+  keel_set_mr(1, budget_us);
+  keel_set_mr(2, g_table.at(c).period_us);
+  const keel_word_t info = keel_call(KEEL_SLOT_ROOT_EP, keel_msginfo_new(KEEL_ROOT_SET_BUDGET, 0, 0, 3));
+  const keel_word_t label = keel_msginfo_label(info);
+  return label <= KEEL_E_KERNEL ? static_cast<keel_status_t>(label) : KEEL_E_KERNEL;
+}
+
+// Reads component c's SchedContext (only while it is RUNNING: its slot is refilled before that,
+// and an empty slot would be a CapFault). A new instance first: it may need its budget again.
+void poll(std::uint32_t c) {
+  std::uint64_t gen = 0;
+  if (!running(c, &gen)) return;
+  const std::uint32_t again = g_table.observe_generation(c, gen);
+  if (again != 0) {
+    const keel_status_t s = root_set_budget(c, again);
+    const auto n = g_spec.str(g_spec.component(c).name);
+    if (s == KEEL_OK) {
+      keel_logf("%.*s restarted: budget %u us applied again", static_cast<int>(n.len), n.data, again);
+    } else {
+      keel_logf("%.*s restarted: applying budget %u us again failed (%s)", static_cast<int>(n.len), n.data, again,
+                keel_status_name(s));
+      g_table.applied(c, g_table.at(c).manifest_budget_us);  // what its new SchedContext has
+    }
+  }
+  keel_word_t us = 0;
+  if (keel_sched_context_consumed(KEEL_SLOT_PRIVILEGED + c, &us) == KEEL_NO_ERROR) g_table.add_consumed(c, us);
+}
+
+void poll_all() {
+  for (std::uint32_t c = 0; c < g_count; ++c) poll(c);
+}
+
+// The periodic poll timer (clock timer 0). Re-armed when the clock restarted (its timers died).
+void arm_timer() {
+  if (!g_have_clock) return;
+  std::uint64_t gen = 0;
+  if (g_clock < g_count && !running(g_clock, &gen)) return;
+  if (g_timer_armed && gen == g_clock_gen) return;
+  const std::uint64_t period = keel::rt::timer_frequency() / 1000 * kPollMs;
+  keel_set_mr(0, kPollTimer);
+  keel_set_mr(1, keel::rt::timer_count() + period);
+  keel_set_mr(2, period);
+  const keel_word_t info = keel_call(KEEL_SLOT_CLOCK_EP, keel_msginfo_new(KEEL_CLOCK_TIMEOUT, 0, 0, 3));
+  g_timer_armed = keel_msginfo_label(info) == KEEL_OK;
+  g_clock_gen = gen;
+}
+
+void on_timer() {
+  // Collect (and so clear) the expiry; only timer 0 is ours.
+  (void)keel_call(KEEL_SLOT_CLOCK_EP, keel_msginfo_new(KEEL_CLOCK_EXPIRED, 0, 0, 0));
+  poll_all();
+}
+
+keel_word_t status_reply(keel_status_t s) { return keel_msginfo_new(s, 0, 0, 0); }
+
+keel_word_t handle(keel_word_t badge, keel_word_t info) {
+  if (badge < 1 || badge > g_count) return status_reply(KEEL_E_INVALID);
+  const auto caller = static_cast<std::uint32_t>(badge - 1);
+  const keel_word_t label = keel_msginfo_label(info);
+  const keel_word_t len = keel_msginfo_length(info);
+  switch (label) {
+    case KEEL_SCHED_USAGE: {
+      if (len < 1) return status_reply(KEEL_E_INVALID);
+      const keel_word_t target = keel_get_mr(0);
+      const keel_status_t s = g_table.check_usage(caller, target);
+      if (s != KEEL_OK) return status_reply(s);
+      const auto t = static_cast<std::uint32_t>(target);
+      poll(t);
+      const auto& e = g_table.at(t);
+      keel_set_mr(0, e.total_us);
+      keel_set_mr(1, e.budget_us);
+      keel_set_mr(2, e.period_us);
+      keel_set_mr(3, e.manifest_budget_us);
+      return keel_msginfo_new(KEEL_OK, 0, 0, 4);
+    }
+    case KEEL_SCHED_SET_BUDGET: {
+      if (len < 2) return status_reply(KEEL_E_INVALID);
+      const keel_word_t target = keel_get_mr(0), budget = keel_get_mr(1);
+      keel_status_t s = g_table.check_set_budget(caller, target, budget);
+      const auto who = g_spec.str(g_spec.component(caller).name);
+      if (s != KEEL_OK) {
+        keel_logf("refused: %.*s asked for budget %lu us of component %lu (%s)", static_cast<int>(who.len), who.data,
+                  static_cast<unsigned long>(budget), static_cast<unsigned long>(target), keel_status_name(s));
+        return status_reply(s);
+      }
+      const auto t = static_cast<std::uint32_t>(target);
+      poll(t);  // its use so far counts at the old budget
+      s = root_set_budget(t, static_cast<std::uint32_t>(budget));
+      if (s == KEEL_OK) g_table.applied(t, static_cast<std::uint32_t>(budget));
+      const auto n = g_spec.str(g_spec.component(t).name);
+      keel_logf("%.*s: budget %lu/%u us (asked by %.*s): %s", static_cast<int>(n.len), n.data,
+                static_cast<unsigned long>(budget), g_table.at(t).period_us, static_cast<int>(who.len), who.data,
+                keel_status_name(s));
+      return status_reply(s);
+    }
+    default:
+      return status_reply(KEEL_E_INVALID);
+  }
+}
+
+void setup(const keel_info_t* info) {
+  const auto* spec_bytes = reinterpret_cast<const std::uint8_t*>(KEEL_SPEC_VADDR);
+  const std::uint32_t total = *reinterpret_cast<const volatile std::uint32_t*>(spec_bytes + 12);
+  if (total > keel::bootspec::kMaxTotalSize) fail("boot spec copy: bad size");
+  auto parsed = Spec::parse(spec_bytes, total);
+  if (!parsed.ok()) {
+    keel_logf("boot spec copy invalid: %s at byte %u", keel::bootspec::error_name(parsed.error().code),
+              parsed.error().offset);
+    fail("boot spec copy invalid");
+  }
+  g_spec = parsed.value();
+  g_count = g_spec.count(keel::bootspec::Table::kComponents);
+  g_self = info->index;
+  if (g_count != info->component_count || g_count > KEEL_MAX_COMPONENTS || g_self >= g_count)
+    fail("boot spec and info page disagree");
+  g_table.init(g_count);
+  for (std::uint32_t c = 0; c < g_count; ++c) {
+    const auto& rec = g_spec.component(c);
+    std::uint64_t gen = 0;
+    (void)running(c, &gen);
+    g_table.describe(c, rec.budget_us, rec.period_us, spec_has_service(c, "sched"), is_core(c), gen);
+    if (g_spec.str(rec.name) == "clock") g_clock = c;
+  }
+  g_have_clock = (info->services & KEEL_SERVICE_CLOCK) != 0 && g_clock < g_count;
+}
+
+}  // namespace
+
+extern "C" int keel_main(void* start_arg) {
+  const auto* info = static_cast<const keel_info_t*>(start_arg);
+  if (keel_info() == nullptr || info != keel_info()) fail("no component info page");
+  setup(info);
+  arm_timer();
+  keel_logf("ready: %u components, CPU use polled every %lu ms%s%s", g_count, static_cast<unsigned long>(kPollMs),
+            g_have_clock ? (g_timer_armed ? " (clock timer)" : " (clock timer failed: on demand)") : " (no clock: on demand)",
+            info->generation > 0 ? " (restarted)" : "");
+
+  keel_word_t badge = 0;
+  keel_word_t msg = keel_recv(KEEL_SLOT_SERVICE_EP, &badge, KEEL_SLOT_REPLY);
+  for (;;) {
+    keel_word_t reply;
+    if (msg == 0) {
+      // The bound notification (timer, system page), or an empty label-0 call, which gets
+      // KEEL_E_INVALID below. Such a call's badge (1..64) can look like TIMER/SYSTEM bits: the
+      // worst it does is trigger an extra poll.
+      if ((badge & KEEL_NOTIFY_TIMER) != 0) on_timer();
+      if ((badge & KEEL_NOTIFY_SYSTEM) != 0) {
+        poll_all();
+        arm_timer();
+      }
+      reply = status_reply(KEEL_E_INVALID);
+    } else {
+      reply = handle(badge, msg);
+    }
+    msg = keel_reply_recv(KEEL_SLOT_SERVICE_EP, reply, &badge, KEEL_SLOT_REPLY);
+  }
+}
