@@ -156,18 +156,18 @@ void boot(const keel_boot_info_t* bi) {
   if (bi->image_end <= bootspec::kArchiveVaddr || total > bi->image_end - bootspec::kArchiveVaddr)
     boot_fail("boot archive", "missing or larger than its segment (was the root server packed by keel image?)", 2);
   auto arc = bootspec::Archive::parse(hdr, total);
+  char what[96];
   if (!arc.ok()) {
-    keel_printf("root: BOOT ERROR: boot archive: %s at byte %u\n", bootspec::archive_error_name(arc.error().code),
-                arc.error().offset);
-    boot_fail("boot archive", "corrupt", 3);
+    keel_snprintf(what, sizeof what, "%s at byte %u", bootspec::archive_error_name(arc.error().code),
+                  arc.error().offset);
+    boot_fail("boot archive", what, 3);
   }
   g.archive = arc.value();
   const auto sb = g.archive.boot_spec();
   auto spec = bootspec::Spec::parse(sb.data, sb.size);
   if (!spec.ok()) {
-    keel_printf("root: BOOT ERROR: boot spec: %s at byte %u\n", bootspec::error_name(spec.error().code),
-                spec.error().offset);
-    boot_fail("boot spec", "corrupt", 4);
+    keel_snprintf(what, sizeof what, "%s at byte %u", bootspec::error_name(spec.error().code), spec.error().offset);
+    boot_fail("boot spec", what, 4);
   }
   g.spec = spec.value();
   g.count = g.spec.count(Table::kComponents);
