@@ -1,5 +1,5 @@
 # Keel top-level entry points. Every target installs what is missing first (scripts/setup.sh).
-#   make run    boot the current system image in QEMU on this console
+#   make run    boot the demo system (systems/demo) in QEMU on this console; ends with its verdict
 #   make test   build everything (host + aarch64 + fuzz) and run every test
 #   make bench  run every benchmark; prints `BENCH <name> <value> <unit>` lines
 SHELL := /bin/bash

@@ -210,7 +210,8 @@ keel_status_t keel_event_signal(keel_channel_t ch) {
   return signal_end(ch);
 }
 
-keel_status_t keel_stream_write(keel_channel_t ch, const void* data, size_t n, size_t* done) {
+namespace {
+keel_status_t stream_put(keel_channel_t ch, const void* data, size_t n, size_t* done, bool all) {
   const keel_info_channel_t* c = chan(ch);
   if (done != nullptr) *done = 0;
   if (c == nullptr || c->kind != KEEL_CHANNEL_STREAM || c->role != KEEL_ROLE_FROM || (data == nullptr && n != 0))
@@ -222,12 +223,22 @@ keel_status_t keel_stream_write(keel_channel_t ch, const void* data, size_t n, s
   uint64_t tail = __atomic_load_n(&ring->tail, __ATOMIC_ACQUIRE);  // the consumer's progress
   if (!keel_ring_sane(head, tail, c->size)) return KEEL_E_INVALID;
   uint64_t room = keel_ring_free(head, tail, c->size);
+  if (all && n > room) return KEEL_E_NO_SPACE;
   size_t count = n < room ? n : static_cast<size_t>(room);
   if (count == 0) return KEEL_OK;
   keel_ring_copy_in(ring_data(c), c->size, head, data, count);
   __atomic_store_n(&ring->head, head + count, __ATOMIC_RELEASE);  // data before the counter
   if (done != nullptr) *done = count;
   return signal_end(ch);  // "data" to the consumer
+}
+}  // namespace
+
+keel_status_t keel_stream_write(keel_channel_t ch, const void* data, size_t n, size_t* done) {
+  return stream_put(ch, data, n, done, false);
+}
+
+keel_status_t keel_stream_send(keel_channel_t ch, const void* data, size_t n) {
+  return stream_put(ch, data, n, nullptr, true);
 }
 
 keel_status_t keel_stream_read(keel_channel_t ch, void* buf, size_t cap, size_t* done) {

@@ -101,6 +101,8 @@ keel_status_t keel_event_signal(keel_channel_t ch);
  * the ring is full / empty); the peer is signalled when something moved. A ring whose counters
  * the peer corrupted answers KEEL_E_INVALID. */
 keel_status_t keel_stream_write(keel_channel_t ch, const void* data, size_t n, size_t* done);
+/* All or nothing (for records): KEEL_E_NO_SPACE, and nothing written, unless n bytes fit. */
+keel_status_t keel_stream_send(keel_channel_t ch, const void* data, size_t n);
 keel_status_t keel_stream_read(keel_channel_t ch, void* buf, size_t cap, size_t* done);
 
 /* ---- time -------------------------------------------------------------------------------------
