@@ -134,17 +134,17 @@ void setup_uart() {
 }
 
 void handle_rx() {
-  bool got = false;
   while ((reg_read(kFR) & kFrRxfe) == 0) {
     const std::uint32_t d = reg_read(kDR);
     if ((d & kDrErrors) != 0) ++g_rx_errors;
-    got |= g_input.push(static_cast<std::uint8_t>(d & 0xffu));
+    (void)g_input.push(static_cast<std::uint8_t>(d & 0xffu));  // full: dropped (counted by the ring)
   }
   reg_write(kICR, kIntRx | kIntRt | kIntErrors);
   (void)keel_irq_handler_ack(g_irq_slot);
   // Its notification cap is rebuilt by the root server when it restarts: only signal it while it
-  // is RUNNING (an empty slot would be a CapFault). Input waits in the ring meanwhile.
-  if (got && g_console != kNone && running(g_console)) keel_signal(KEEL_SLOT_PRIVILEGED + g_console);
+  // is RUNNING (an empty slot would be a CapFault). Input waits in the ring meanwhile, and any new
+  // byte signals again for everything pending (a restarted console also reads once at start).
+  if (g_input.size() > 0 && g_console != kNone && running(g_console)) keel_signal(KEEL_SLOT_PRIVILEGED + g_console);
 }
 
 keel_word_t status_reply(keel_status_t s) { return keel_msginfo_new(s, 0, 0, 0); }
