@@ -79,6 +79,16 @@ extern "C" int keel_main(void*) {
   r = call(c.slot, kBits, 0);
   expect(p.label == KEEL_OK && keel_get_mr(0) == (1ull << 32), "event re-opened to the restarted waiter");
 
+  d = open_retry("data");
+  for (std::uint64_t i = 0; i < 100; ++i) data[(ring->head + i) & (ring->size - 1)] = 1;
+  ring->head = ring->head + 100;
+  keel_signal(d.slot);
+  word = 0;
+  while ((word & d.mr2) == 0) keel_wait(KEEL_SLOT_NOTIFY, &word);
+  r = call(c.slot, kStream, 0);
+  expect(d.label == KEEL_OK && keel_get_mr(0) == 100 && keel_get_mr(1) == 100,
+         "stream re-opened: the restarted consumer got the next 100 bytes");
+
   // spy's denials and its exit are checked in the console output (tests/os/msg/CMakeLists.txt).
   keel_logf("%s (%d failures)", failures == 0 ? "PASS" : "FAIL", failures);
   keel_debug_halt(failures == 0 ? 0 : 1);
