@@ -8,7 +8,8 @@ extern "C" int keel_main(void*) {
   const Open c = open_retry("calc");
   const Open p = open_retry("poke");
   const Open d = open_retry("data");
-  if (c.label != KEEL_OK || p.label != KEEL_OK || d.label != KEEL_OK) {
+  const Open f = open_retry("flaky");  // a second rpc channel (client: the flaky component)
+  if (c.label != KEEL_OK || p.label != KEEL_OK || d.label != KEEL_OK || f.label != KEEL_OK) {
     keel_logf("FAIL: open: calc %lu poke %lu data %lu", c.label, p.label, d.label);
     crash();
   }
@@ -38,6 +39,10 @@ extern "C" int keel_main(void*) {
           keel_signal(d.slot);  // space
         }
       }
+    } else if (badge == f.mr2 && keel_msginfo_label(info) == kDouble) {
+      keel_set_mr(0, keel_get_mr(0) * 2 + 1);
+      keel_set_mr(1, badge);
+      reply = keel_msginfo_new(KEEL_OK, 0, 0, 2);
     } else if (badge == c.mr2) {
       switch (keel_msginfo_label(info)) {
         case kDouble:
