@@ -59,7 +59,26 @@ extern "C" int keel_main(void*) {
   expect(c.label == KEEL_OK && c.total_us > 0, "the clock's CPU use is counted", c.total_us);
   keel_logf("clock used %lu us so far", static_cast<unsigned long>(c.total_us));
 
+  // A lowered budget survives a restart: sched applies it again to the new SchedContext (which
+  // the root server builds with the manifest's budget).
   const auto* sys = reinterpret_cast<const volatile keel_system_page_t*>(KEEL_SYSTEM_PAGE_VADDR);
+  const std::uint32_t crasher = index_of("crasher");
+  expect(crasher != ~0u, "crasher found");
+  const std::uint64_t gen0 = sys->components[crasher].generation;
+  expect(sys->components[crasher].restarts == 0, "the crasher has not crashed yet");
+  expect(set_budget(crasher, 500) == KEEL_OK, "lower the crasher's budget");
+  const Usage before = usage(crasher);
+  std::uint64_t wait_until = now() + 5 * freq();
+  while (sys->components[crasher].generation == gen0 || sys->components[crasher].state != KEEL_STATE_RUNNING) {
+    expect(now() < wait_until, "the crasher did not restart within 5 s");
+    sleep_us(20000);
+  }
+  sleep_us(250000);  // sched's 100 ms poll notices the new instance
+  const Usage after = usage(crasher);
+  expect(after.budget_us == 500 && after.manifest_budget_us == 1000, "lowered budget applied again after the restart",
+         after.budget_us);
+  expect(after.total_us >= before.total_us, "CPU use accumulates across the restart", before.total_us, after.total_us);
+
   const std::uint64_t give_up = now() + 10 * freq();
   while (sys->components[worker].state != KEEL_STATE_STOPPED) {
     expect(now() < give_up, "the worker did not finish within 10 s");
