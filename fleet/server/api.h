@@ -11,6 +11,7 @@ namespace keel::fleet {
 void register_identity_routes(Router& r);
 void register_project_routes(Router& r);
 void register_device_routes(Router& r);
+void register_device_log_routes(Router& r);
 void register_release_routes(Router& r);
 void register_rollout_routes(Router& r);
 void register_audit_routes(Router& r);

@@ -302,6 +302,8 @@ Response repurpose_device(Ctx& c) {
              "address_index = $5, status = 'active', connection = 'offline', last_seen_at = NULL, "
              "current_release_id = NULL, updated_at = $6 WHERE id = $7",
              {to, name, k.tunnel, k.identity, idx, now_ms(), id});
+  // A new identity starts without the old one's console and trace.
+  clear_device_logs(c.db, id);
   c.audit(from.org_id, "device.repurpose", "device", std::to_string(id), {{"deployment_id", to}, {"name", name}});
   tx.commit();
   return Response::json_body(device_json(c.app, load_device(c, id)));

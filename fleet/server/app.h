@@ -15,6 +15,7 @@
 
 #include "../store/blob_store.h"
 #include "../store/db.h"
+#include "../store/device_log.h"
 #include "address_pool.h"
 #include "router.h"
 
@@ -46,6 +47,10 @@ struct Config {
   size_t pwhash_mem = 0;                // 0 = crypto_pwhash_MEMLIMIT_INTERACTIVE
   int login_attempts = 5;               // failed logins per (address, email) per window
   int login_window_s = 300;
+  // What a device says (serial console, trace), kept per device: the newest entries up to these
+  // bounds, enforced on every append (fleet/store/device_log.h).
+  LogRetention serial_retention;
+  LogRetention trace_retention;
 };
 
 enum class Role { administrator, org_owner, org_user };

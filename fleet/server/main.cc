@@ -49,6 +49,16 @@ int main(int argc, char** argv) {
   cli.add_option("--log-level", log_level, "trace, debug, info, warn, error");
   cli.add_option("--pwhash-cost", pwhash_cost, "Argon2id cost: interactive (default), moderate, or test (INSECURE)")
       ->check(CLI::IsMember({"interactive", "moderate", "test"}));
+  int64_t serial_kib = cfg.serial_retention.max_bytes / 1024, trace_kib = cfg.trace_retention.max_bytes / 1024;
+  const int64_t min_kib = kMinRetentionBytes / 1024;
+  cli.add_option("--serial-retention-lines", cfg.serial_retention.max_entries,
+                 "serial console lines kept per device (newest; default 1000)")->check(CLI::Range(int64_t{1}, int64_t{1000000}));
+  cli.add_option("--serial-retention-kib", serial_kib, "serial console bytes kept per device, in KiB (default 256)")
+      ->check(CLI::Range(min_kib, int64_t{1} << 20));
+  cli.add_option("--trace-retention-events", cfg.trace_retention.max_entries,
+                 "trace events kept per device (newest; default 1000)")->check(CLI::Range(int64_t{1}, int64_t{1000000}));
+  cli.add_option("--trace-retention-kib", trace_kib, "trace bytes kept per device, in KiB (default 256)")
+      ->check(CLI::Range(min_kib, int64_t{1} << 20));
 
   std::string admin_email, admin_name = "Administrator";
   auto* boot = cli.add_subcommand("bootstrap-admin",
@@ -62,6 +72,8 @@ int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::from_str(log_level));
   cfg.mode = mode == "fleet" ? Mode::fleet : Mode::studio;
   cfg.max_upload = max_upload_mb << 20;
+  cfg.serial_retention.max_bytes = serial_kib * 1024;
+  cfg.trace_retention.max_bytes = trace_kib * 1024;
   if (cfg.web_dir.empty()) {
     if (const char* e = std::getenv("KEEL_FLEET_WEB_DIR")) cfg.web_dir = e;
     else cfg.web_dir = KEEL_FLEET_WEB_DIST;

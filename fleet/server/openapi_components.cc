@@ -60,6 +60,17 @@ json openapi_components() {
                      {"queued_commands", {{"type", "integer"}, {"description", "single-device GET only"}}}});
   s["Command"] = obj({{"id", t("integer")}, {"kind", t("string")}, {"payload", t("object")}, {"status", t("string")},
                       {"rollout_id", nullable("integer")}, {"created_at", t("integer")}, {"updated_at", t("integer")}});
+  s["SerialLine"] = obj({{"id", {{"type", "integer"}, {"description", "increases in arrival order"}}},
+                         {"at", {{"type", "integer"}, {"description", "when Fleet received it, ms since the epoch"}}},
+                         {"text", t("string")}});
+  s["TraceEvent"] = obj({{"id", {{"type", "integer"}, {"description", "increases in arrival order"}}},
+                         {"at", {{"type", "integer"}, {"description", "when Fleet received it, ms since the epoch"}}},
+                         {"component", nullable("string")}, {"event", t("string")},
+                         {"data", {{"nullable", true}, {"description", "any JSON value the device attached"}}}});
+  s["LogAppended"] = obj({{"accepted", t("integer")},
+                          {"dropped", {{"type", "integer"}, {"description", "oldest entries of this request beyond the retention"}}},
+                          {"trimmed", {{"type", "integer"}, {"description", "older entries removed to make room"}}},
+                          {"first_id", nullable("integer")}, {"last_id", nullable("integer")}});
   s["Overlay"] = obj({{"scope", t("string")}, {"target_id", t("integer")}, {"release_id", t("integer")},
                       {"config", t("object")}, {"updated_at", t("integer")}});
   s["Release"] = obj({{"id", t("integer")}, {"project_id", t("integer")}, {"name", t("string")},
@@ -101,6 +112,7 @@ void App::register_routes() {
   register_identity_routes(router);
   register_project_routes(router);
   register_device_routes(router);
+  register_device_log_routes(router);
   register_release_routes(router);
   register_rollout_routes(router);
   register_audit_routes(router);

@@ -22,7 +22,7 @@ const char* access_name(Access a) {
     case Access::admin: return "administrator";
     case Access::org_read: return "organisation member (read)";
     case Access::org_write: return "organisation owner";
-    case Access::device: return "device report (organisation owner until the device link exists)";
+    case Access::device: return "device report (organisation owner's session or write token until the device link exists)";
   }
   return "?";
 }
@@ -107,6 +107,7 @@ const char* type_name(FieldType t) {
     case FieldType::object: return "object";
     case FieldType::array_string: return "array of strings";
     case FieldType::array_integer: return "array of integers";
+    case FieldType::array_object: return "array of objects";
   }
   return "?";
 }
@@ -119,6 +120,7 @@ json schema_of(FieldType t) {
     case FieldType::object: return {{"type", "object"}};
     case FieldType::array_string: return {{"type", "array"}, {"items", {{"type", "string"}}}};
     case FieldType::array_integer: return {{"type", "array"}, {"items", {{"type", "integer"}}}};
+    case FieldType::array_object: return {{"type", "array"}, {"items", {{"type", "object"}}}};
   }
   return {};
 }
@@ -197,13 +199,18 @@ void Router::validate_body(const Route& r, const json& body) {
         if (!v.is_object()) throw bad_request(want, f.name);
         break;
       case FieldType::array_string:
-      case FieldType::array_integer: {
+      case FieldType::array_integer:
+      case FieldType::array_object: {
         if (!v.is_array()) throw bad_request(want, f.name);
         if (f.max && static_cast<int64_t>(v.size()) > f.max)
           throw bad_request("field '" + f.name + "' has more than " + std::to_string(f.max) + " entries", f.name);
+        size_t k = 0;
         for (const auto& e : v) {
-          if (f.type == FieldType::array_string ? !e.is_string() : !e.is_number_integer())
-            throw bad_request(want, f.name);
+          bool ok = f.type == FieldType::array_string    ? e.is_string()
+                    : f.type == FieldType::array_integer ? e.is_number_integer()
+                                                         : e.is_object();
+          if (!ok) throw bad_request(want, f.name + "[" + std::to_string(k) + "]");
+          ++k;
         }
         break;
       }

@@ -25,7 +25,7 @@ enum class Access {
 };
 const char* access_name(Access a);
 
-enum class FieldType { string, integer, boolean, object, array_string, array_integer };
+enum class FieldType { string, integer, boolean, object, array_string, array_integer, array_object };
 
 struct Field {
   Field(std::string n, FieldType t, bool req = false, std::string desc = {}, int64_t mn = 0, int64_t mx = 0,

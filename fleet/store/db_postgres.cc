@@ -1,7 +1,14 @@
 // PostgreSQL backend (fleet mode) via libpqxx 6. Parameters are sent as text with unspecified
 // type, so the server infers each one from its context in the statement.
+//
+// Each distinct statement text is prepared once per connection (a named server-side prepared
+// statement) and executed by name from then on: PostgreSQL parses and plans it once instead of
+// on every call (docs/performance.md, Fleet section, has the figures). Statement texts are
+// finite (handlers build them from fixed pieces), but a connection still prepares at most
+// kMaxPrepared of them and runs any further ones unprepared, so memory stays bounded.
 #include <algorithm>
 #include <pqxx/pqxx>
+#include <unordered_map>
 
 #include "db.h"
 
@@ -55,12 +62,16 @@ class PgDb final : public Db {
       ptrs.push_back(std::holds_alternative<std::nullptr_t>(params[k]) ? nullptr : storage[k].c_str());
     try {
       pqxx::result r;
-      std::string q(sql);
+      const std::string* name = statement_name(sql);
+      auto run = [&](pqxx::transaction_base& t) {
+        if (name) return t.exec_prepared(*name, pqxx::prepare::make_dynamic_params(ptrs));
+        return t.exec_params(std::string(sql), pqxx::prepare::make_dynamic_params(ptrs));
+      };
       if (tx_) {
-        r = tx_->exec_params(q, pqxx::prepare::make_dynamic_params(ptrs));
+        r = run(*tx_);
       } else {
         pqxx::nontransaction ntx(*conn_);
-        r = ntx.exec_params(q, pqxx::prepare::make_dynamic_params(ptrs));
+        r = run(ntx);
       }
       Rows rows;
       rows.reserve(r.size());
@@ -123,8 +134,22 @@ class PgDb final : public Db {
   bool in_transaction() const override { return tx_ != nullptr; }
 
  private:
+  static constexpr size_t kMaxPrepared = 1000;
+
+  // The name of the prepared statement for `sql`, registering it on first use (libpqxx prepares it
+  // on the server when it first runs); nullptr once this connection holds kMaxPrepared.
+  const std::string* statement_name(std::string_view sql) {
+    auto it = prepared_.find(std::string(sql));
+    if (it != prepared_.end()) return &it->second;
+    if (prepared_.size() >= kMaxPrepared) return nullptr;
+    std::string name = "k" + std::to_string(prepared_.size());
+    conn_->prepare(name, std::string(sql));
+    return &prepared_.emplace(std::string(sql), std::move(name)).first->second;
+  }
+
   std::unique_ptr<pqxx::connection> conn_;
   std::unique_ptr<pqxx::work> tx_;
+  std::unordered_map<std::string, std::string> prepared_;  // statement text -> prepared name
 };
 
 }  // namespace

@@ -76,6 +76,17 @@ CREATE TABLE IF NOT EXISTS audit_log (
   action TEXT NOT NULL, target_type TEXT NOT NULL, target_id TEXT NOT NULL, details TEXT NOT NULL,
   remote TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS audit_org ON audit_log (organization_id, id);
+CREATE TABLE IF NOT EXISTS device_serial (
+  id {ID}, device_id BIGINT NOT NULL REFERENCES devices(id), at BIGINT NOT NULL, size BIGINT NOT NULL,
+  text TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS device_serial_device ON device_serial (device_id, id);
+CREATE TABLE IF NOT EXISTS device_trace (
+  id {ID}, device_id BIGINT NOT NULL REFERENCES devices(id), at BIGINT NOT NULL, size BIGINT NOT NULL,
+  component TEXT, event TEXT NOT NULL, data TEXT);
+CREATE INDEX IF NOT EXISTS device_trace_device ON device_trace (device_id, id);
+CREATE TABLE IF NOT EXISTS device_log_usage (
+  device_id BIGINT NOT NULL REFERENCES devices(id), kind TEXT NOT NULL, entries BIGINT NOT NULL,
+  bytes BIGINT NOT NULL, PRIMARY KEY (device_id, kind));
 )SQL";
 
 }  // namespace
@@ -93,6 +104,9 @@ void migrate(Db& db) {
     throw DbError(DbError::Kind::other, "database schema version " + v->s(0) +
                                             " is newer than this keel-fleet understands (" +
                                             std::to_string(kSchemaVersion) + ")");
+  } else if (std::stoi(v->s(0)) < kSchemaVersion) {
+    // Every version so far only added tables and indexes, which the script above created.
+    db.query("UPDATE meta SET value = $1 WHERE key = 'schema_version'", {std::to_string(kSchemaVersion)});
   }
 }
 

@@ -5,5 +5,6 @@
 namespace keel::fleet {
 // Creates missing tables and indexes; records the schema version in `meta`.
 void migrate(Db& db);
-constexpr int kSchemaVersion = 1;
+// 1: initial; 2: device_serial, device_trace, device_log_usage.
+constexpr int kSchemaVersion = 2;
 }  // namespace keel::fleet

@@ -219,6 +219,144 @@ TEST_F(Api, DevicesRegisterMoveDecommissionRepurpose) {
   EXPECT_EQ(items[3]["name"], "quote\" <b>&amp; \u00fc \u2603");
 }
 
+TEST_F(Api, DeviceSerialAndTrace) {
+  int64_t p = project();
+  int64_t d = deployment(p);
+  int64_t a = device(d, "console-1"), b = device(d, "console-2");
+  std::string s = "/api/v1/devices/" + std::to_string(a) + "/serial";
+  std::string t = "/api/v1/devices/" + std::to_string(a) + "/trace";
+  int64_t audits = call("GET", "/api/v1/audit?limit=200").j["items"].size();
+  // Nothing yet.
+  auto r = call("GET", s);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.j["items"].size(), 0u);
+  EXPECT_TRUE(r.j["next_cursor"].is_null());
+  // Append, read back in arrival order.
+  r = call("POST", s, {{"lines", {"U-Boot 2026.10\r", "root: 4 components started", "sensor: ünïcode ✓ \x1b[32mok\x1b[0m"}}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.j["accepted"], 3);
+  EXPECT_EQ(r.j["dropped"], 0);
+  int64_t last = r.j["last_id"];
+  r = call("GET", s);
+  ASSERT_EQ(r.j["items"].size(), 3u);
+  EXPECT_EQ(r.j["items"][0]["text"], "U-Boot 2026.10");
+  EXPECT_EQ(r.j["items"][2]["text"], "sensor: ünïcode ✓ \x1b[32mok\x1b[0m");
+  EXPECT_EQ(r.j["items"][2]["id"], last);
+  int64_t at0 = r.j["items"][0]["at"];
+  EXPECT_GT(at0, 1700000000000);
+  // Polling with after=<last id>: only what is new.
+  EXPECT_EQ(call("GET", s + "?after=" + std::to_string(last)).j["items"].size(), 0u);
+  ASSERT_EQ(call("POST", s, {{"lines", {"tick 1", "tick 2"}}}).status, 200);
+  r = call("GET", s + "?after=" + std::to_string(last));
+  ASSERT_EQ(r.j["items"].size(), 2u);
+  EXPECT_EQ(r.j["items"][0]["text"], "tick 1");
+  // Pages: oldest first with a cursor; newest first going back; since.
+  r = call("GET", s + "?limit=2");
+  ASSERT_EQ(r.j["items"].size(), 2u);
+  ASSERT_TRUE(r.j["next_cursor"].is_string());
+  r = call("GET", s + "?limit=2&cursor=" + r.j["next_cursor"].get<std::string>());
+  EXPECT_EQ(r.j["items"][0]["text"], "sensor: ünïcode ✓ \x1b[32mok\x1b[0m");
+  r = call("GET", s + "?order=desc&limit=2");
+  ASSERT_EQ(r.j["items"].size(), 2u);
+  EXPECT_EQ(r.j["items"][0]["text"], "tick 2");
+  r = call("GET", s + "?order=desc&limit=2&cursor=" + r.j["next_cursor"].get<std::string>());
+  ASSERT_EQ(r.j["items"].size(), 2u);
+  EXPECT_EQ(r.j["items"][0]["text"], "sensor: ünïcode ✓ \x1b[32mok\x1b[0m");
+  EXPECT_EQ(call("GET", s + "?since=" + std::to_string(at0)).j["items"].size(), 5u);
+  EXPECT_EQ(call("GET", s + "?since=" + std::to_string(now_ms() + 60000)).j["items"].size(), 0u);
+  // The other device's log is its own.
+  EXPECT_EQ(call("GET", "/api/v1/devices/" + std::to_string(b) + "/serial").j["items"].size(), 0u);
+  // Query errors.
+  expect_error(call("GET", s + "?order=sideways"), 400);
+  EXPECT_EQ(call("GET", s + "?order=sideways").j["error"]["field"], "order");
+  expect_error(call("GET", s + "?after=abc"), 400);
+  expect_error(call("GET", s + "?after=-1"), 400);
+  expect_error(call("GET", s + "?since=yesterday"), 400);
+  expect_error(call("GET", s + "?limit=0"), 400);
+  expect_error(call("GET", s + "?limit=201"), 400);
+  expect_error(call("GET", s + "?cursor=x"), 400);
+  expect_error(call("GET", "/api/v1/devices/999999/serial"), 404, "not_found");
+  expect_error(call("GET", "/api/v1/devices/999999/trace"), 404, "not_found");
+  // Append errors: the offending line is named; nothing is stored.
+  auto field_of = [](const Resp& x) { return x.j["error"]["field"].is_string() ? x.j["error"]["field"].get<std::string>() : ""; };
+  expect_error(call("POST", s, json::object()), 400);
+  EXPECT_EQ(field_of(call("POST", s, json::object())), "lines");
+  expect_error(call("POST", s, {{"lines", "one string"}}), 400);
+  r = call("POST", s, {{"lines", {"ok", 5}}});
+  expect_error(r, 400);
+  EXPECT_EQ(field_of(r), "lines[1]");
+  r = call("POST", s, {{"lines", json::array()}});
+  expect_error(r, 400);
+  EXPECT_EQ(field_of(r), "lines");
+  r = call("POST", s, {{"lines", {"ok", "two\nlines"}}});
+  expect_error(r, 400, "invalid_request");
+  EXPECT_EQ(field_of(r), "lines[1]");
+  r = call("POST", s, {{"lines", {std::string(4097, 'x')}}});
+  expect_error(r, 400);
+  EXPECT_EQ(field_of(r), "lines[0]");
+  expect_error(http(srv->port(), "POST", s, "{\"lines\": [\"nul\\u0000\"]}"), 400);
+  expect_error(http(srv->port(), "POST", s, "{\"lines\": [\"bad \xff utf8\"]}"), 400, "malformed_json");
+  expect_error(call("POST", s, {{"lines", json(std::vector<std::string>(501, "x"))}}), 400);
+  expect_error(call("POST", s, {{"lines", {"x"}}, {"at", 5}}), 400);
+  expect_error(http(srv->port(), "POST", s, "lines=x", {}, "text/plain"), 415);
+  expect_error(call("POST", "/api/v1/devices/999999/serial", {{"lines", {"x"}}}), 404);
+  EXPECT_EQ(call("GET", s).j["items"].size(), 5u);
+
+  // Trace events.
+  r = call("POST", t, {{"events", {{{"component", "sensor"}, {"event", "restart"}, {"data", {{"reason", "fault"}, {"count", 2}}}},
+                                   {{"event", "boot"}},
+                                   {{"component", nullptr}, {"event", "clock.sync"}, {"data", 42}}}}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.j["accepted"], 3);
+  r = call("GET", t);
+  ASSERT_EQ(r.j["items"].size(), 3u);
+  EXPECT_EQ(r.j["items"][0]["component"], "sensor");
+  EXPECT_EQ(r.j["items"][0]["data"]["count"], 2);
+  EXPECT_TRUE(r.j["items"][1]["component"].is_null());
+  EXPECT_TRUE(r.j["items"][1]["data"].is_null());
+  EXPECT_EQ(r.j["items"][2]["data"], 42);
+  auto trace_err = [&](const json& events, const std::string& field) {
+    auto x = call("POST", t, {{"events", events}});
+    expect_error(x, 400);
+    EXPECT_EQ(field_of(x), field) << x.body;
+  };
+  trace_err({{{"component", "bad name"}, {"event", "e"}}}, "events[0].component");
+  trace_err({{{"event", "ok"}}, {{"component", "../../etc"}, {"event", "e"}}}, "events[1].component");
+  trace_err({{{"component", 7}, {"event", "e"}}}, "events[0].component");
+  trace_err({{{"component", "c"}}}, "events[0].event");
+  trace_err({{{"event", ""}}}, "events[0].event");
+  trace_err({{{"event", "e"}, {"data", std::string(5000, 'd')}}}, "events[0].data");
+  trace_err({{{"event", "e"}, {"severity", "high"}}}, "events[0].severity");
+  trace_err({"not an object"}, "events[0]");
+  trace_err(json::array(), "events");
+  EXPECT_EQ(call("GET", t).j["items"].size(), 3u);
+
+  // Retention is enforced on every append (lowered here): the newest entries stay.
+  srv->app().cfg.serial_retention = {4, kMinRetentionBytes};
+  r = call("POST", s, {{"lines", {"r1", "r2", "r3"}}});
+  EXPECT_EQ(r.j["trimmed"], 4);
+  r = call("POST", s, {{"lines", {"r4", "r5", "r6", "r7", "r8", "r9"}}});
+  EXPECT_EQ(r.j["accepted"], 4);
+  EXPECT_EQ(r.j["dropped"], 2);
+  r = call("GET", s);
+  ASSERT_EQ(r.j["items"].size(), 4u);
+  EXPECT_EQ(r.j["items"][0]["text"], "r6");
+  EXPECT_EQ(r.j["items"][3]["text"], "r9");
+
+  // Appends are not audited (the device's output is not a change anyone made).
+  EXPECT_EQ(call("GET", "/api/v1/audit?limit=200").j["items"].size(), static_cast<size_t>(audits));
+  // A decommissioned device keeps its history but can no longer append; repurposing clears it.
+  ASSERT_EQ(call("POST", "/api/v1/devices/" + std::to_string(a) + "/decommission").status, 200);
+  expect_error(call("POST", s, {{"lines", {"late"}}}), 409, "device_decommissioned");
+  expect_error(call("POST", t, {{"events", {{{"event", "late"}}}}}), 409, "device_decommissioned");
+  EXPECT_EQ(call("GET", s).j["items"].size(), 4u);
+  ASSERT_EQ(call("POST", "/api/v1/devices/" + std::to_string(a) + "/repurpose",
+                 {{"deployment_id", d}, {"tunnel_public_key", random_key_b64()}, {"identity_public_key", random_key_b64()}}).status, 200);
+  EXPECT_EQ(call("GET", s).j["items"].size(), 0u);
+  EXPECT_EQ(call("GET", t).j["items"].size(), 0u);
+  EXPECT_EQ(call("POST", s, {{"lines", {"second life"}}}).status, 200);
+}
+
 TEST_F(Api, AddressPoolIPv6AndExhaustion) {
   srv.reset();
   Config cfg = TestServer::studio_config(dir.path() / "v6");

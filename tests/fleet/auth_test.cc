@@ -218,7 +218,7 @@ std::string snapshot(Db& db) {
   std::string s;
   for (const char* t : {"organizations", "users", "projects", "signing_keys", "deployments", "devices", "releases",
                         "release_components", "overlays", "proxies", "rollouts", "rollout_targets", "device_commands",
-                        "audit_log"}) {
+                        "audit_log", "device_serial", "device_trace", "device_log_usage"}) {
     s += std::string("## ") + t + "\n";
     for (const auto& r : db.query(std::string("SELECT * FROM ") + t + " ORDER BY 1")) {
       for (const auto& c : r.cols) s += (c ? *c : "NULL") + "|";
@@ -286,6 +286,10 @@ TEST(FleetAuth, AuthorizationMatrix) {
   }
   ASSERT_EQ(env.as(A, "GET", "/api/v1/rollouts/" + std::to_string(RO)).j["status"], "succeeded");
   RO = env.as(A, "POST", "/api/v1/deployments/" + std::to_string(DA) + "/rollouts", {{"release_id", RA}, {"batches", {50, 100}}}).j["id"];
+  // What device A said: readable by its organisation only.
+  ASSERT_EQ(env.as(A, "POST", "/api/v1/devices/" + std::to_string(VA) + "/serial", {{"lines", {"secret-serial-a boot"}}}).status, 200);
+  ASSERT_EQ(env.as(A, "POST", "/api/v1/devices/" + std::to_string(VA) + "/trace",
+                   {{"events", {{{"component", "secret-trace-a"}, {"event", "restart"}}}}}).status, 200);
   std::string own_token_id = std::to_string(env.as(A, "GET", "/api/v1/tokens").j["items"][0]["id"].get<int64_t>());
   // Organisation B has its own deployment (a move target that must stay out of reach).
   int64_t PB = env.as(tok[Who::outsider], "POST", "/api/v1/projects", {{"name", "project-b"}}).j["id"];
@@ -317,12 +321,15 @@ TEST(FleetAuth, AuthorizationMatrix) {
       {"startRollout", {{"release_id", RA}}},
       {"updateDevice", {{"release_id", RA}}},
       {"reportUpdate", {{"rollout_id", RO}, {"status", "failed"}}},
+      {"appendDeviceSerial", {{"lines", {"injected"}}}},
+      {"appendDeviceTrace", {{"events", {{{"component", "evil"}, {"event", "injected"}}}}}},
       {"changePassword", {{"current_password", "wrong wrong wrong"}, {"new_password", "another long password"}}},
   };
   // Self-service routes act on the caller's own account; they are not organisation-scoped.
   std::set<std::string> self = {"getMe", "logout", "changePassword", "listTokens", "createToken", "revokeToken"};
   std::set<std::string> skip = {"events"};  // websocket; covered by its own test
-  const std::string markers[] = {"secret-project-a", "secret-deployment-a", "secret-device-a", "sys-a", "user@a.test"};
+  const std::string markers[] = {"secret-project-a", "secret-deployment-a", "secret-device-a", "sys-a", "user@a.test",
+                                 "secret-serial-a", "secret-trace-a"};
 
   auto path_of = [&](const Route& r) {
     std::string p = r.path;
@@ -399,6 +406,10 @@ TEST(FleetAuth, AuthorizationMatrix) {
     }
   }
   EXPECT_GT(checked, 150u);
+  for (Who w : {Who::user, Who::admin}) {
+    EXPECT_NE(env.as(tok[w], "GET", "/api/v1/devices/" + std::to_string(VA) + "/serial").body.find("secret-serial-a"), std::string::npos);
+    EXPECT_NE(env.as(tok[w], "GET", "/api/v1/devices/" + std::to_string(VA) + "/trace").body.find("secret-trace-a"), std::string::npos);
+  }
   // Writes by the owner are allowed (state changes from here on).
   for (const auto& r : srv.app().router.routes()) {
     if (r.method == Method::GET || r.access == Access::public_ || r.access == Access::admin || skip.count(r.operation_id)) continue;

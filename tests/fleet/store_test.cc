@@ -6,6 +6,7 @@
 
 #include "fleet_test_util.h"
 #include "store/blob_store.h"
+#include "store/device_log.h"
 #include "store/schema.h"
 
 using namespace keel::fleet;
@@ -114,18 +115,234 @@ void store_suite(const std::function<std::unique_ptr<Db>()>& open) {
     });
   for (auto& t : ts) t.join();
   EXPECT_EQ(db->one("SELECT count(*) FROM audit_log")->i(0), 60);
+
+  // Statements are prepared once per connection (PostgreSQL: named prepared statements): one
+  // that failed inside a transaction, and many distinct ones (beyond the per-connection cap of
+  // 1000 prepared statements), still run afterwards.
+  try {
+    Tx tx(*db);
+    db->query("INSERT INTO projects (organization_id, name, description, created_at) VALUES ($1, 'kept', '', 1)", {org_id});
+    tx.commit();
+    ADD_FAILURE() << "duplicate accepted";
+  } catch (const DbError& e) {
+    EXPECT_EQ(e.kind, DbError::Kind::unique_violation);
+  }
+  EXPECT_EQ(db->one("SELECT count(*) FROM projects WHERE organization_id = $1", {org_id})->i(0), 1);
+  int64_t sum = 0;
+  for (int k = 0; k < 1010; ++k) sum += db->one("SELECT $1 + " + std::to_string(k), {int64_t{1}})->i(0);
+  EXPECT_EQ(sum, 1010 + 1009 * 1010 / 2);
+  EXPECT_EQ(db->one("SELECT $1 + 5", {int64_t{2}})->i(0), 7);
+}
+
+// Serial console and trace storage: validation, retention on insert (entries and bytes), paging,
+// transactions, concurrent appends, clearing.
+void device_log_suite(const std::function<std::unique_ptr<Db>()>& open) {
+  auto db = open();
+  migrate(*db);
+  int64_t org = db->one("INSERT INTO organizations (name, created_at) VALUES ('log-org', 1) RETURNING id")->i(0);
+  int64_t pid = db->one("INSERT INTO projects (organization_id, name, description, created_at) VALUES ($1, 'lp', '', 1) "
+                        "RETURNING id", {org})->i(0);
+  int64_t dep = db->one("INSERT INTO deployments (project_id, name, description, created_at) VALUES ($1, 'ld', '', 1) "
+                        "RETURNING id", {pid})->i(0);
+  auto mkdev = [&](const std::string& name, const std::string& status) {
+    return db->one("INSERT INTO devices (deployment_id, name, status, connection, created_at, updated_at) VALUES "
+                   "($1, $2, $3, 'offline', 1, 1) RETURNING id", {dep, name, status})->i(0);
+  };
+  int64_t dev = mkdev("log-dev", "active"), dev2 = mkdev("log-dev2", "active"), old = mkdev("retired", "decommissioned");
+  LogRetention keep{10, kMinRetentionBytes};
+  auto count = [&](const char* table, int64_t d) {
+    return db->one(std::string("SELECT count(*), coalesce(sum(size), 0) FROM ") + table + " WHERE device_id = $1", {d});
+  };
+  // The usage row always equals what is stored.
+  auto consistent = [&](int64_t d) {
+    for (auto [k, table] : {std::pair{DeviceLogKind::serial, "device_serial"}, std::pair{DeviceLogKind::trace, "device_trace"}}) {
+      auto u = device_log_usage(*db, d, k);
+      auto c = count(table, d);
+      EXPECT_EQ(u.entries, c->i(0)) << table;
+      EXPECT_EQ(u.bytes, c->i(1)) << table;
+    }
+  };
+
+  auto r = append_serial(*db, dev, {"boot: Keel 0.1\r", "root: started 5 components", "ünïcode ✓ 🚀"}, 1000, keep);
+  EXPECT_EQ(r.accepted, 3);
+  EXPECT_EQ(r.dropped, 0);
+  ASSERT_TRUE(r.first_id && r.last_id);
+  EXPECT_LT(*r.first_id, *r.last_id);
+  auto page = read_serial(*db, dev, {});
+  ASSERT_EQ(page.items.size(), 3u);
+  EXPECT_FALSE(page.more);
+  EXPECT_EQ(page.items[0].text, "boot: Keel 0.1");  // trailing CR removed
+  EXPECT_EQ(page.items[2].text, "ünïcode ✓ 🚀");
+  EXPECT_EQ(page.items[0].at, 1000);
+  EXPECT_EQ(page.items[0].id, *r.first_id);
+  consistent(dev);
+
+  // Bad input: refused with the entry named, nothing stored.
+  auto refused = [&](std::vector<std::string> lines, long index) {
+    try {
+      append_serial(*db, dev, std::move(lines), 1, keep);
+      ADD_FAILURE() << "accepted";
+    } catch (const DeviceLogError& e) {
+      EXPECT_EQ(e.code, DeviceLogError::Code::invalid);
+      EXPECT_EQ(e.index, index) << e.what();
+      EXPECT_GT(std::string(e.what()).size(), 10u);
+    }
+  };
+  refused({"ok", "two\nlines"}, 1);
+  refused({"bad \xff byte"}, 0);
+  refused({"overlong \xc0\xaf"}, 0);
+  refused({"surrogate \xed\xa0\x80"}, 0);
+  refused({"ok", "ok", std::string("nul\0x", 5)}, 2);
+  refused({std::string(kMaxSerialLineBytes + 1, 'x')}, 0);
+  refused({}, -1);
+  refused(std::vector<std::string>(kMaxLogAppend + 1, "x"), -1);
+  EXPECT_EQ(count("device_serial", dev)->i(0), 3);
+  consistent(dev);
+  try {
+    append_serial(*db, old, {"x"}, 1, keep);
+    ADD_FAILURE() << "a decommissioned device appended";
+  } catch (const DeviceLogError& e) {
+    EXPECT_EQ(e.code, DeviceLogError::Code::decommissioned);
+  }
+  try {
+    append_serial(*db, 987654, {"x"}, 1, keep);
+    ADD_FAILURE() << "an unknown device appended";
+  } catch (const DeviceLogError& e) {
+    EXPECT_EQ(e.code, DeviceLogError::Code::no_device);
+  }
+
+  // Retention by entries: appends of 7 keep the newest 10.
+  for (int b = 0; b < 4; ++b) {
+    std::vector<std::string> lines;
+    for (int k = 0; k < 7; ++k) lines.push_back("line " + std::to_string(b * 7 + k));
+    append_serial(*db, dev, lines, 2000 + b, keep);
+  }
+  page = read_serial(*db, dev, {0, std::nullopt, std::nullopt, 100, false});
+  ASSERT_EQ(page.items.size(), 10u);
+  EXPECT_EQ(page.items.front().text, "line 18");
+  EXPECT_EQ(page.items.back().text, "line 27");
+  consistent(dev);
+  // One batch larger than the retention: only its newest entries are stored.
+  std::vector<std::string> many;
+  for (int k = 0; k < 25; ++k) many.push_back("burst " + std::to_string(k));
+  r = append_serial(*db, dev, many, 3000, keep);
+  EXPECT_EQ(r.accepted, 10);
+  EXPECT_EQ(r.dropped, 15);
+  EXPECT_EQ(r.trimmed, 10);
+  page = read_serial(*db, dev, {0, std::nullopt, std::nullopt, 100, false});
+  ASSERT_EQ(page.items.size(), 10u);
+  EXPECT_EQ(page.items.front().text, "burst 15");
+  consistent(dev);
+  // Retention by bytes: 4000-byte lines, 16 KiB kept -> the newest 4.
+  for (int k = 0; k < 6; ++k) append_serial(*db, dev2, {std::string(3990, 'a' + k) + "-" + std::to_string(k)}, 4000 + k, keep);
+  page = read_serial(*db, dev2, {0, std::nullopt, std::nullopt, 100, false});
+  ASSERT_EQ(page.items.size(), 4u);
+  EXPECT_EQ(page.items.front().text.back(), '2');
+  EXPECT_LE(device_log_usage(*db, dev2, DeviceLogKind::serial).bytes, kMinRetentionBytes);
+  consistent(dev2);
+
+  // Paging: limit + after (polling), newest first with a before bound, since.
+  page = read_serial(*db, dev, {0, std::nullopt, std::nullopt, 4, false});
+  ASSERT_EQ(page.items.size(), 4u);
+  EXPECT_TRUE(page.more);
+  auto next = read_serial(*db, dev, {page.items.back().id, std::nullopt, std::nullopt, 100, false});
+  ASSERT_EQ(next.items.size(), 6u);
+  EXPECT_EQ(next.items.front().text, "burst 19");
+  EXPECT_FALSE(next.more);
+  EXPECT_TRUE(read_serial(*db, dev, {next.items.back().id, std::nullopt, std::nullopt, 100, false}).items.empty());
+  auto desc = read_serial(*db, dev, {0, std::nullopt, std::nullopt, 3, true});
+  ASSERT_EQ(desc.items.size(), 3u);
+  EXPECT_EQ(desc.items[0].text, "burst 24");
+  EXPECT_TRUE(desc.more);
+  auto older = read_serial(*db, dev, {0, desc.items.back().id, std::nullopt, 3, true});
+  ASSERT_EQ(older.items.size(), 3u);
+  EXPECT_EQ(older.items[0].text, "burst 21");
+  EXPECT_EQ(read_serial(*db, dev2, {0, std::nullopt, int64_t{4004}, 100, false}).items.size(), 2u);
+
+  // Trace events: optional component, JSON data, validation naming the field.
+  auto tr = append_trace(*db, dev, {{std::string("sensor"), "restart", std::string(R"({"reason":"fault","count":2})")},
+                                    {std::nullopt, "boot", std::nullopt}},
+                         5000, keep);
+  EXPECT_EQ(tr.accepted, 2);
+  auto tp = read_trace(*db, dev, {});
+  ASSERT_EQ(tp.items.size(), 2u);
+  EXPECT_EQ(tp.items[0].component.value_or(""), "sensor");
+  EXPECT_EQ(tp.items[0].data_json.value_or(""), R"({"reason":"fault","count":2})");
+  EXPECT_FALSE(tp.items[1].component);
+  EXPECT_FALSE(tp.items[1].data_json);
+  auto trace_refused = [&](TraceInput e, const std::string& field) {
+    try {
+      append_trace(*db, dev, {{std::nullopt, "ok", std::nullopt}, e}, 1, keep);
+      ADD_FAILURE() << "accepted";
+    } catch (const DeviceLogError& x) {
+      EXPECT_EQ(x.index, 1);
+      EXPECT_EQ(x.field, field) << x.what();
+    }
+  };
+  trace_refused({std::string("bad name"), "e", std::nullopt}, "component");
+  trace_refused({std::string("../etc"), "e", std::nullopt}, "component");
+  trace_refused({std::string(64, 'c'), "e", std::nullopt}, "component");
+  trace_refused({std::nullopt, "", std::nullopt}, "event");
+  trace_refused({std::nullopt, "ev\n", std::nullopt}, "event");
+  trace_refused({std::nullopt, "e", std::string("{not json")}, "data");
+  trace_refused({std::nullopt, "e", "\"" + std::string(kMaxTraceDataBytes, 'd') + "\""}, "data");
+  EXPECT_EQ(read_trace(*db, dev, {}).items.size(), 2u);
+  consistent(dev);
+
+  // Inside the caller's transaction: rolled back with it, usage included.
+  {
+    Tx tx(*db);
+    append_serial(*db, dev2, {"never"}, 1, keep);
+  }
+  EXPECT_EQ(read_serial(*db, dev2, {0, std::nullopt, std::nullopt, 100, false}).items.size(), 4u);
+  consistent(dev2);
+
+  // Concurrent appends to one device keep the bound and the usage exact.
+  DbPool pool(open, 3);
+  std::vector<std::thread> ts;
+  for (int t = 0; t < 3; ++t)
+    ts.emplace_back([&, t] {
+      for (int k = 0; k < 8; ++k) {
+        for (int attempt = 0;; ++attempt) {
+          try {
+            auto c = pool.acquire();
+            append_serial(*c, dev, {"t" + std::to_string(t) + " " + std::to_string(k), "second"}, 6000, keep);
+            break;
+          } catch (const DbError& e) {
+            if (e.kind != DbError::Kind::busy || attempt > 20) throw;
+          }
+        }
+      }
+    });
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(count("device_serial", dev)->i(0), 10);
+  consistent(dev);
+
+  clear_device_logs(*db, dev);
+  EXPECT_TRUE(read_serial(*db, dev, {}).items.empty());
+  EXPECT_TRUE(read_trace(*db, dev, {}).items.empty());
+  EXPECT_EQ(device_log_usage(*db, dev, DeviceLogKind::serial).entries, 0);
+  EXPECT_EQ(read_serial(*db, dev2, {}).items.size(), 4u);  // another device's log untouched
 }
 
 TEST(Store, SqliteSuite) {
   TempDir dir;
   auto path = (dir.path() / "fleet.db").string();
   store_suite([path] { return open_sqlite(path); });
+  device_log_suite([path] { return open_sqlite(path); });
 }
 
 TEST(Store, PostgresSuite) {
   PgCluster pg;
   std::string conn = pg.create_database();
   store_suite([conn] { return open_postgres(conn); });
+  device_log_suite([conn] { return open_postgres(conn); });
+  // Each statement text is prepared on the server once per connection and then reused by name.
+  auto db = open_postgres(conn);
+  const char* count_sql = "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE $1";
+  for (int64_t k = 0; k < 5; ++k) EXPECT_EQ(db->one("SELECT id FROM organizations WHERE id = $1", {k - 1000}), std::nullopt);
+  EXPECT_EQ(db->one(count_sql, {std::string("SELECT id FROM organizations WHERE id = %")})->i(0), 1);
+  EXPECT_EQ(db->one(count_sql, {std::string("SELECT count(*) FROM pg_prepared%")})->i(0), 1);
   // A bad connection string fails with a clear error, not a crash.
   EXPECT_THROW(open_postgres("host=/nonexistent port=1 dbname=x connect_timeout=1"), DbError);
 }
