@@ -1,9 +1,10 @@
 /* keel/rt/printf.h — minimal formatted output over the DebugPutChar syscall.
  *
  * Supports %d %i %u %x %X %o %c %s %p %% with the l, ll, z, j, t length modifiers, a field width,
- * '-' (left justify), '0' (zero pad) and a precision for %s. No floating point (user code is built
- * with -mgeneral-regs-only). Output goes one character per syscall; in release kernels without
- * DebugPutChar the characters are simply dropped by the kernel (it returns an error we ignore). */
+ * '-' (left justify), '0' (zero pad) and a precision for %s. No floating point (picolibc's
+ * snprintf has it). Output goes through keel_putc: one DebugPutChar per character (in release
+ * kernels without DebugPutChar the kernel drops them), or in a component libkeel's line buffer to
+ * the serial service. */
 #pragma once
 #include <stdarg.h>
 #include <stddef.h>
