@@ -1,7 +1,7 @@
 // Every keel-fleet endpoint the UI uses, in one place (paths per docs/fleet-api.md).
 import { ApiClient, ApiError, errorFromResponse } from './client';
 import type {
-  ApiToken, AuditEntry, Deployment, Device, DeviceCommand, LogLine, Overlay, TraceEvent, Organization, Paged, Project, Proxy, Release,
+  ApiToken, AuditEntry, Deployment, Device, DeviceCommand, LogLine, LogQuery, Overlay, TraceEvent, Organization, Paged, Project, Proxy, Release,
   Rollout, RolloutTarget, SessionInfo, SigningKey, User,
 } from './models';
 
@@ -82,10 +82,9 @@ export const fleet = {
   allProjects: (cursor?: Cursor) => api.get<Paged<Project>>('/projects', page(cursor, 200)),
   decommissionDevice: (id: number) => api.post<Device>(`/devices/${id}/decommission`, {}),
   deviceCommands: (id: number, cursor?: Cursor) => api.get<Paged<DeviceCommand>>(`/devices/${id}/commands`, page(cursor)),
-  // Serial output and trace events arrive over the device link; a server without those endpoints
-  // answers 404 not_found "no such API endpoint", which the device page explains.
-  deviceSerial: (id: number) => api.get<Paged<LogLine>>(`/devices/${id}/serial`, { limit: 200 }),
-  deviceTrace: (id: number) => api.get<Paged<TraceEvent>>(`/devices/${id}/trace`, { limit: 200 }),
+  // What the device said: the newest entries (order desc) first, then polled with after=<last id>.
+  deviceSerial: (id: number, q: LogQuery) => api.get<Paged<LogLine>>(`/devices/${id}/serial`, { ...q }),
+  deviceTrace: (id: number, q: LogQuery) => api.get<Paged<TraceEvent>>(`/devices/${id}/trace`, { ...q }),
   updateDevice: (id: number, releaseId: number) => api.post<Rollout>(`/devices/${id}/update`, { release_id: releaseId }),
 
   // releases
@@ -168,9 +167,4 @@ export async function all<T>(fn: (cursor: Cursor) => Promise<Paged<T>>, max = 10
     cursor = p.next_cursor;
   } while (cursor && out.length < max);
   return out;
-}
-
-// True when the server does not have this endpoint at all (as opposed to a missing object).
-export function isMissingEndpoint(e: unknown): boolean {
-  return e instanceof ApiError && e.status === 404 && /no such API endpoint/i.test(e.message);
 }

@@ -214,15 +214,25 @@ export interface DeviceCommand {
   updated_at: number;
 }
 
+// A device's serial console line / trace event (GET /devices/{id}/serial|trace). `id` increases
+// in arrival order; `at` is when Fleet received it.
 export interface LogLine {
+  id: number;
   at: number;
   text: string;
 }
 export interface TraceEvent {
+  id: number;
   at: number;
-  component?: string;
+  component: string | null;
   event: string;
-  data?: unknown;
+  data: unknown;
+}
+export interface LogQuery {
+  after?: number;
+  order?: 'asc' | 'desc';
+  limit?: number;
+  cursor?: string;
 }
 
 export interface Overlay {

@@ -1,13 +1,13 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError } from '../api/client';
-import { all, fleet, isMissingEndpoint } from '../api/fleet';
+import { all, fleet } from '../api/fleet';
 import type { Deployment, Device, Project, Release } from '../api/models';
 import { ManifestGraph } from '../graph/ManifestGraph';
 import { href, navigate } from '../router';
 import { canWrite, useSession } from '../session';
 import { DefList, Empty, ErrorBox, Field, FormModal, Notice, Page, Section, Spinner, StatusBadge, TextInput } from '../ui/components';
 import { dateTime, timeAgo } from '../ui/format';
-import { useAsync, useInterval } from '../ui/hooks';
+import { useAsync, useInterval, useLogTail } from '../ui/hooks';
 import { useCrumbs } from './crumbs';
 import { connectionOf } from './deployment';
 import { OverlaySection } from './overlay';
@@ -21,15 +21,21 @@ export function DevicePage(props: { id: number }) {
   const dep = useAsync(() => (dev.data ? fleet.deployment(dev.data.deployment_id) : Promise.resolve(null)), [dev.data?.deployment_id]);
   const releaseId = dev.data?.current_release_id ?? null;
   const release = useAsync(() => (releaseId ? fleet.release(releaseId) : Promise.resolve(null)), [releaseId]);
-  const serial = useAsync(() => fleet.deviceSerial(props.id), [props.id]);
-  const trace = useAsync(() => fleet.deviceTrace(props.id), [props.id]);
+  // Followed while the page is open (every 2 s, only what is new).
+  const serial = useLogTail((q) => fleet.deviceSerial(props.id, q), [props.id]);
+  const trace = useLogTail((q) => fleet.deviceTrace(props.id, q), [props.id], 2000, 500);
+  const consoleRef = useRef<HTMLPreElement>(null);
+  const stick = useRef(true); // keep the console scrolled to the newest line unless the reader scrolled up
+  useEffect(() => {
+    const el = consoleRef.current;
+    if (el && stick.current) el.scrollTop = el.scrollHeight;
+  }, [serial.items]);
   const commands = useAsync(() => fleet.deviceCommands(props.id), [props.id]);
   const [dialog, setDialog] = useState<null | 'update' | 'move' | 'repurpose'>(null);
   const [actionErr, setActionErr] = useState<unknown>(null);
   useInterval(() => {
     dev.reload();
     commands.reload();
-    if (!isMissingEndpoint(serial.error)) serial.reload();
   }, 5000);
   useLive(['device', 'rollout'], () => {
     dev.reload();
@@ -110,32 +116,41 @@ export function DevicePage(props: { id: number }) {
       </Section>
 
       <div class="grid grid-cols-1 gap-6 xl:grid-cols-2">
-        <Section title="Serial console" help="The device's console output, newest at the bottom. Refreshed every 5 seconds.">
-          {isMissingEndpoint(serial.error) ? <Unavailable what="serial output" /> : serial.error ? <ErrorBox error={serial.error} /> : (
-            <pre class="mono h-72 overflow-auto rounded-md bg-slate-900 p-3 text-slate-100" data-testid="serial-log" aria-label="Serial console output">
-              {serial.data && serial.data.items.length > 0
-                ? serial.data.items.map((l) => l.text).join('\n')
-                : <span class="text-slate-400">{serial.loading ? 'Loading…' : 'No output received yet. Output appears here while the device is connected.'}</span>}
-            </pre>
-          )}
+        <Section title="Serial console" help="The device's console output, newest at the bottom; new lines appear while this page is open. Fleet keeps the newest lines of each device.">
+          {serial.error && <ErrorBox error={serial.error} title="Could not refresh the console" />}
+          <pre
+            ref={consoleRef}
+            class="mono h-72 overflow-auto whitespace-pre-wrap break-all rounded-md bg-slate-900 p-3 text-slate-100"
+            data-testid="serial-log"
+            aria-label="Serial console output"
+            onScroll={(e) => {
+              const el = e.currentTarget;
+              stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 24;
+            }}
+          >
+            {serial.items.length > 0
+              ? serial.items.map((l) => l.text).join('\n')
+              : <span class="text-slate-400">{serial.loading ? 'Loading…' : 'No output received yet. Output appears here while the device is connected.'}</span>}
+          </pre>
         </Section>
-        <Section title="Trace" help="Events the device recorded (restarts, faults, channel activity).">
-          {isMissingEndpoint(trace.error) ? <Unavailable what="trace events" /> : trace.error ? <ErrorBox error={trace.error} /> : trace.data && trace.data.items.length > 0 ? (
+        <Section title="Trace" help="Events the device recorded (restarts, faults, channel activity), newest first.">
+          {trace.error && <ErrorBox error={trace.error} title="Could not refresh the trace" />}
+          {trace.items.length > 0 ? (
             <div class="h-72 overflow-auto">
-              <table class="table">
+              <table class="table" data-testid="trace-log">
                 <thead><tr><th>Time</th><th>Component</th><th>Event</th></tr></thead>
                 <tbody>
-                  {trace.data.items.map((t, i) => (
-                    <tr key={i}>
+                  {[...trace.items].reverse().map((t) => (
+                    <tr key={t.id}>
                       <td class="whitespace-nowrap text-slate-500">{dateTime(t.at)}</td>
-                      <td>{t.component ?? '—'}</td>
-                      <td class="mono">{t.event}{t.data !== undefined ? ` ${JSON.stringify(t.data)}` : ''}</td>
+                      <td>{t.component ?? 'system'}</td>
+                      <td class="mono">{t.event}{t.data !== null && t.data !== undefined ? ` ${JSON.stringify(t.data)}` : ''}</td>
                     </tr>
                   ))}
                 </tbody>
               </table>
             </div>
-          ) : <Empty title="No trace events">{trace.loading ? 'Loading…' : 'Trace collection is off or the device has not sent any events.'}</Empty>}
+          ) : <Empty title="No trace events">{trace.loading ? 'Loading…' : 'The device has not sent any trace events yet (it sends them while connected, if its release traces).'}</Empty>}
         </Section>
       </div>
 
@@ -225,15 +240,6 @@ function MoveDevice(props: { device: Device; repurpose: boolean; onClose: () => 
         </>
       )}
     </FormModal>
-  );
-}
-
-function Unavailable(props: { what: string }) {
-  return (
-    <Empty title={`No ${props.what} from this server`}>
-      This Fleet server does not collect {props.what} yet: it arrives over the live device connection, which this version does not
-      have. Everything else on this page is current.
-    </Empty>
   );
 }
 

@@ -94,3 +94,85 @@ export function usePaged<T>(fetchPage: (cursor: string | null) => Promise<{ item
     reload: () => load(null, false),
   };
 }
+
+export interface LogTail<T> {
+  items: T[];
+  error: Error | undefined;
+  loading: boolean;
+}
+
+type LogPage<T> = { items: T[]; next_cursor: string | null };
+
+// Follows an append-only log (a device's serial console or trace): first its newest page
+// (order=desc), then every `ms` the entries after the last one seen (after=<id>, following
+// next_cursor for a burst), so an open page keeps up without reloading what it already has.
+// Keeps at most `keep` entries, oldest first.
+export function useLogTail<T extends { id: number }>(
+  fetchPage: (q: { order?: 'asc' | 'desc'; after?: number; limit: number }) => Promise<LogPage<T>>,
+  deps: unknown[],
+  ms = 2000,
+  keep = 1000,
+): LogTail<T> {
+  const [items, setItems] = useState<T[]>([]);
+  const [error, setError] = useState<Error | undefined>(undefined);
+  const [loading, setLoading] = useState(true);
+  const last = useRef(0);
+  const busy = useRef(false);
+  const gen = useRef(0);
+  const fail = (e: unknown) => setError(e instanceof Error ? e : new Error(String(e)));
+  useEffect(() => {
+    const my = ++gen.current;
+    last.current = 0;
+    busy.current = true;
+    setItems([]);
+    setError(undefined);
+    setLoading(true);
+    fetchPage({ order: 'desc', limit: 200 })
+      .then(
+        (p) => {
+          if (gen.current !== my) return;
+          const got = [...p.items].reverse();
+          const newest = got.at(-1);
+          if (newest) last.current = newest.id;
+          setItems(got);
+        },
+        (e: unknown) => gen.current === my && fail(e),
+      )
+      .finally(() => {
+        if (gen.current !== my) return;
+        busy.current = false;
+        setLoading(false);
+      });
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, deps);
+  useInterval(() => {
+    if (busy.current) return;
+    const my = gen.current;
+    busy.current = true;
+    void (async () => {
+      try {
+        const fresh: T[] = [];
+        let after = last.current;
+        for (let k = 0; k < 10; k++) {
+          const p = await fetchPage({ after, limit: 200 });
+          if (gen.current !== my) return;
+          fresh.push(...p.items);
+          const newest = p.items.at(-1);
+          if (newest) after = newest.id;
+          if (!p.next_cursor) break;
+        }
+        last.current = after;
+        if (fresh.length > 0) setItems((old) => {
+          const all = old.concat(fresh);
+          return all.length > keep ? all.slice(all.length - keep) : all;
+        });
+        setError(undefined);
+      } catch (e) {
+        if (gen.current === my) fail(e);
+      } finally {
+        if (gen.current === my) busy.current = false;
+      }
+    })();
+  }, ms);
+  return { items, error, loading };
+}
