@@ -9,7 +9,7 @@ PKGS=(
   qemu-system-arm
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
-  libsodium-dev libb2-dev
+  libsodium-dev libb2-dev libssl-dev nettle-dev
   libboost1.81-dev nlohmann-json3-dev libtomlplusplus-dev libcli11-dev libspdlog-dev
   libsqlite3-dev libpq-dev libpqxx-dev postgresql
   wireguard-go iproute2 iputils-ping wrk

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "../store/schema.h"
+#include "../store/tunnel_peers.h"
 #include "rollout.h"
 
 namespace keel::fleet {
@@ -244,6 +245,8 @@ App::App(Config c)
   {
     auto db = pool->acquire();
     migrate(*db);
+    // The tunnel gateway (fleet/gateway) reads the prefix from here, so both agree on addresses.
+    record_tunnel_prefix(*db, addresses.prefix());
     if (cfg.mode == Mode::studio) {
       // Studio mode has no organisations to manage; one implicit organisation owns everything.
       auto row = db->one("SELECT id FROM organizations WHERE name = 'studio'");

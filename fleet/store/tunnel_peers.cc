@@ -13,4 +13,17 @@ std::vector<TunnelPeer> active_tunnel_peers(Db& db) {
   return out;
 }
 
+void record_tunnel_prefix(Db& db, const std::string& prefix) {
+  // Upsert: both dialects (SQLite >= 3.24, PostgreSQL >= 9.5) know ON CONFLICT ... DO UPDATE.
+  db.query("INSERT INTO meta (key, value) VALUES ('tunnel_prefix', $1) "
+           "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+           {prefix});
+}
+
+std::optional<std::string> stored_tunnel_prefix(Db& db) {
+  auto row = db.one("SELECT value FROM meta WHERE key = 'tunnel_prefix'");
+  if (!row) return std::nullopt;
+  return row->s(0);
+}
+
 }  // namespace keel::fleet

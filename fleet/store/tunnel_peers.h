@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,5 +22,11 @@ struct TunnelPeer {
 
 // Active devices with a tunnel key and an address, ordered by id. Throws DbError like every query.
 std::vector<TunnelPeer> active_tunnel_peers(Db& db);
+
+// The tunnel prefix the address indices are relative to: keel-fleet records its --tunnel-prefix
+// in `meta` (key 'tunnel_prefix') at every start, so the gateway reads the same one instead of
+// needing it repeated on its command line. nullopt: no keel-fleet has recorded one yet.
+void record_tunnel_prefix(Db& db, const std::string& prefix);
+std::optional<std::string> stored_tunnel_prefix(Db& db);
 
 }  // namespace keel::fleet

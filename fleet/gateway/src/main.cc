@@ -1,10 +1,11 @@
 // keel-gateway: Fleet's tunnel gateway as a stand-alone process (until the Fleet server embeds
 // it). Loads devices from Fleet's store (or a registry JSON file), re-reads it every
 // --refresh-interval seconds (and on SIGHUP) so registrations and decommissions apply without a
-// restart, serves until SIGINT/SIGTERM, logs statistics.
+// restart, serves until SIGINT/SIGTERM, logs statistics. The tunnel prefix is the one keel-fleet
+// records in its store; --tunnel-prefix only pins it (a different recorded prefix is an error).
 //
 //   keel-gateway --private-key FILE (--fleet-data-dir DIR | --fleet-db CONNINFO | --registry FILE)
-//                [--tunnel-prefix 10.64.0.0/10] [--refresh-interval 5] [--port 51820]
+//                [--tunnel-prefix PREFIX] [--refresh-interval 5] [--port 51820]
 //                [--workers 2] [--bind4 0.0.0.0] [--bind6 ::]   (an empty value disables that family)
 #include <signal.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@
 
 #include "keel/gateway/fleet_registry.h"
 #include "keel/gateway/gateway.h"
+#include "keel/gateway/refresh_loop.h"
 
 namespace {
 std::atomic<bool> g_stop{false}, g_refresh{false};
@@ -44,7 +46,7 @@ int usage(const char* why) {
 
 int main(int argc, char** argv) {
   keel::gateway::GatewayConfig cfg;
-  std::string key_file, registry_file, fleet_dir, fleet_db, tunnel_prefix = "10.64.0.0/10";
+  std::string key_file, registry_file, fleet_dir, fleet_db, tunnel_prefix;  // prefix: from the store
   int refresh_s = 5;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -70,6 +72,8 @@ int main(int argc, char** argv) {
   if (key_file.empty()) return usage("--private-key is required");
   if (int(!registry_file.empty()) + int(!fleet_dir.empty()) + int(!fleet_db.empty()) != 1)
     return usage("exactly one of --fleet-data-dir, --fleet-db, --registry is required");
+  if (!registry_file.empty() && !tunnel_prefix.empty())
+    return usage("--tunnel-prefix applies to --fleet-data-dir/--fleet-db (a --registry file lists addresses)");
   std::ifstream kf(key_file);
   std::string key_text;
   if (!kf || !(kf >> key_text)) return usage(("cannot read " + key_file).c_str());
@@ -79,12 +83,14 @@ int main(int argc, char** argv) {
   CountingHandler handler;
   keel::gateway::Gateway gw(cfg, handler);
   std::unique_ptr<keel::gateway::DeviceRegistry> registry_owner;
+  keel::gateway::FleetStoreRegistry* fleet_registry = nullptr;
   if (!registry_file.empty()) {
     registry_owner = std::make_unique<keel::gateway::JsonFileRegistry>(registry_file);
   } else {
     auto r = fleet_dir.empty() ? keel::gateway::FleetStoreRegistry::postgres(fleet_db, tunnel_prefix)
                                : keel::gateway::FleetStoreRegistry::studio(fleet_dir, tunnel_prefix);
     if (!r.ok()) return usage(r.error().c_str());
+    fleet_registry = r.value().get();
     registry_owner = std::move(r.value());
   }
   keel::gateway::DeviceRegistry& registry = *registry_owner;
@@ -98,24 +104,29 @@ int main(int argc, char** argv) {
   }
   char pub[45];
   keel::wg::key_to_base64(gw.public_key(), pub);
-  std::printf("keel-gateway: %zu devices, port %u, public key %s\n", gw.table().size(), gw.port(), pub);
+  std::string prefix_note;
+  if (fleet_registry) prefix_note = ", tunnel prefix " + fleet_registry->tunnel_prefix();
+  std::printf("keel-gateway: %zu devices, port %u, public key %s%s\n", gw.table().size(), gw.port(), pub,
+              prefix_note.c_str());
   std::fflush(stdout);
   signal(SIGINT, on_signal);
   signal(SIGTERM, on_signal);
   signal(SIGHUP, on_hup);
+  // A failed read (database down, bad row, prefix mismatch) keeps the current peers and is
+  // retried at the next interval.
+  keel::gateway::RefreshLoop refresher(
+      gw, registry, std::chrono::seconds(refresh_s), [](const keel::Result<keel::gateway::RefreshResult, std::string>& r) {
+        if (!r.ok()) {
+          std::fprintf(stderr, "keel-gateway: refresh failed, peers unchanged: %s\n", r.error().c_str());
+        } else if (r.value().added || r.value().removed || r.value().readdressed || r.value().refused) {
+          std::printf("refresh: %zu added, %zu removed, %zu readdressed, %zu refused (table full: restart), %zu active\n",
+                      r.value().added, r.value().removed, r.value().readdressed, r.value().refused, r.value().active);
+        }
+        std::fflush(stdout);
+      });
   for (int t = 0; !g_stop; ++t) {
     usleep(100000);
-    if (g_refresh.exchange(false) || (refresh_s > 0 && t % (refresh_s * 10) == refresh_s * 10 - 1)) {
-      // A failed read (database down, bad row) keeps the current peers and is retried next time.
-      auto r = gw.refresh(registry);
-      if (!r.ok()) {
-        std::fprintf(stderr, "keel-gateway: refresh failed, peers unchanged: %s\n", r.error().c_str());
-      } else if (r.value().added || r.value().removed || r.value().readdressed || r.value().refused) {
-        std::printf("refresh: %zu added, %zu removed, %zu readdressed, %zu refused (table full: restart), %zu active\n",
-                    r.value().added, r.value().removed, r.value().readdressed, r.value().refused, r.value().active);
-      }
-      std::fflush(stdout);
-    }
+    if (g_refresh.exchange(false)) refresher.poke();
     if (t % 100 == 99) {
       const auto s = gw.stats();
       std::printf("rx %lu tx %lu handshakes %lu cookies %lu limited %lu over-budget %lu dropped %lu inner %lu "
@@ -128,6 +139,7 @@ int main(int argc, char** argv) {
       std::fflush(stdout);
     }
   }
+  refresher.stop();
   gw.stop();
   return 0;
 }

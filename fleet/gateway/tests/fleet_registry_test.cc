@@ -9,28 +9,43 @@
 #include <filesystem>
 #include <optional>
 
+#include "fleet_test_util.h"
 #include "keel/gateway/fleet_registry.h"
 #include "keel/wg/posix.h"
 #include "store/db.h"
 #include "store/schema.h"
+#include "store/tunnel_peers.h"
 
 namespace keel::gateway {
 namespace {
 
 namespace fs = std::filesystem;
 
+// The rows keel-fleet's schema needs above a device.
+void fleet_skeleton(fleet::Db& db) {
+  fleet::migrate(db);
+  db.query("INSERT INTO organizations (name, created_at) VALUES ('o', 0)");
+  db.query("INSERT INTO projects (organization_id, name, description, created_at) VALUES (1, 'p', '', 0)");
+  db.query("INSERT INTO deployments (project_id, name, description, created_at) VALUES (1, 'd', '', 0)");
+}
+
+void insert_device(fleet::Db& db, const std::string& name, const std::optional<std::string>& key,
+                   std::optional<int64_t> index, const std::string& status = "active") {
+  db.query("INSERT INTO devices (deployment_id, name, tunnel_public_key, address_index, status, connection, "
+           "created_at, updated_at) VALUES (1, $1, $2, $3, $4, 'offline', 0, 0)",
+           {name, key ? fleet::Value(*key) : fleet::Value(nullptr), index ? fleet::Value(*index) : fleet::Value(nullptr),
+            status});
+}
+
 class GatewayFleetRegistry : public ::testing::Test {
- protected:
+ public:  // helpers shared with the PostgreSQL test below
   void SetUp() override {
     dir = fs::temp_directory_path() / ("keel-gw-reg-" + std::to_string(getpid()) + "-" +
                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir);
     fs::create_directories(dir);
     db = fleet::open_sqlite((dir / "fleet.db").string());
-    fleet::migrate(*db);
-    db->query("INSERT INTO organizations (name, created_at) VALUES ('o', 0)");
-    db->query("INSERT INTO projects (organization_id, name, description, created_at) VALUES (1, 'p', '', 0)");
-    db->query("INSERT INTO deployments (project_id, name, description, created_at) VALUES (1, 'd', '', 0)");
+    fleet_skeleton(*db);
   }
   void TearDown() override {
     db.reset();
@@ -38,10 +53,7 @@ class GatewayFleetRegistry : public ::testing::Test {
   }
   void device(const std::string& name, const std::optional<std::string>& key, std::optional<int64_t> index,
               const std::string& status = "active") {
-    db->query("INSERT INTO devices (deployment_id, name, tunnel_public_key, address_index, status, connection, "
-              "created_at, updated_at) VALUES (1, $1, $2, $3, $4, 'offline', 0, 0)",
-              {name, key ? fleet::Value(*key) : fleet::Value(nullptr),
-               index ? fleet::Value(*index) : fleet::Value(nullptr), status});
+    insert_device(*db, name, key, index, status);
   }
   static std::string key_text(uint8_t fill) {
     wg::Key k;
@@ -50,7 +62,7 @@ class GatewayFleetRegistry : public ::testing::Test {
     wg::key_to_base64(k, t);
     return t;
   }
-  std::vector<DeviceTunnel> list(DeviceRegistry& r, std::string* err = nullptr) {
+  static std::vector<DeviceTunnel> list(DeviceRegistry& r, std::string* err = nullptr) {
     std::vector<DeviceTunnel> out;
     auto res = r.for_each([&](const DeviceTunnel& d) { out.push_back(d); });
     if (err) *err = res.ok() ? "" : res.error();
@@ -114,6 +126,121 @@ TEST_F(GatewayFleetRegistry, BadInputIsAClearError) {
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(list(*r.value(), &err).empty());
   EXPECT_NE(err.find("device 2 (bad)"), std::string::npos) << err;
+}
+
+// keel-fleet records its --tunnel-prefix in the store; the gateway uses it unless pinned, follows
+// it when it changes, and a pin that disagrees with it is an error naming both.
+TEST_F(GatewayFleetRegistry, TunnelPrefixComesFromTheStore) {
+  device("a", key_text(0x11), 300);
+  // Nothing recorded and nothing pinned: a clear error, not a guess.
+  auto unpinned = FleetStoreRegistry::studio(dir.string());
+  ASSERT_TRUE(unpinned.ok()) << unpinned.error();
+  std::string err;
+  EXPECT_TRUE(list(*unpinned.value(), &err).empty());
+  EXPECT_NE(err.find("no tunnel prefix recorded"), std::string::npos) << err;
+  // Pinned, with nothing recorded (a store from an older keel-fleet): the pin is used.
+  auto pinned = FleetStoreRegistry::studio(dir.string(), "10.64.0.0/10");
+  ASSERT_TRUE(pinned.ok());
+  ASSERT_EQ(list(*pinned.value()).size(), 1u);
+
+  fleet::record_tunnel_prefix(*db, "fd00:64::/64");
+  ASSERT_EQ(fleet::stored_tunnel_prefix(*db), std::optional<std::string>("fd00:64::/64"));
+  auto all = list(*unpinned.value());
+  ASSERT_EQ(all.size(), 1u);
+  InnerAddr want;
+  ASSERT_TRUE(parse_inner_addr("fd00:64::12c", want));
+  EXPECT_EQ(std::memcmp(&all[0].address, &want, sizeof want), 0);
+  EXPECT_EQ(unpinned.value()->tunnel_prefix(), "fd00:64::/64");
+
+  // The pin now disagrees with keel-fleet's: every read fails, naming both.
+  EXPECT_TRUE(list(*pinned.value(), &err).empty());
+  EXPECT_NE(err.find("--tunnel-prefix 10.64.0.0/10 differs from keel-fleet's tunnel prefix fd00:64::/64"),
+            std::string::npos)
+      << err;
+  // The same network spelled differently is no mismatch.
+  auto same = FleetStoreRegistry::studio(dir.string(), "fd00:64:0::/64");
+  ASSERT_TRUE(same.ok());
+  EXPECT_EQ(list(*same.value()).size(), 1u);
+
+  // keel-fleet restarted with another prefix: the unpinned registry follows it.
+  fleet::record_tunnel_prefix(*db, "10.96.0.0/12");
+  all = list(*unpinned.value());
+  ASSERT_EQ(all.size(), 1u);
+  ASSERT_TRUE(parse_inner_addr("10.96.1.44", want));
+  EXPECT_EQ(std::memcmp(&all[0].address, &want, sizeof want), 0);
+  // A recorded prefix too small for a device's index fails the read and leaves the prefix in force.
+  fleet::record_tunnel_prefix(*db, "10.96.0.0/29");
+  EXPECT_TRUE(list(*unpinned.value(), &err).empty());
+  EXPECT_NE(err.find("outside the tunnel prefix 10.96.0.0/29"), std::string::npos) << err;
+  EXPECT_EQ(unpinned.value()->tunnel_prefix(), "10.96.0.0/12");
+  // A malformed recorded prefix is an error too.
+  fleet::record_tunnel_prefix(*db, "10.96.0.1/12");
+  EXPECT_TRUE(list(*unpinned.value(), &err).empty());
+  EXPECT_NE(err.find("recorded tunnel prefix"), std::string::npos) << err;
+}
+
+// Fleet mode: the same registry over PostgreSQL (a throwaway cluster, unix socket only, removed
+// afterwards), with the prefix recorded by a real keel-fleet App started on that database.
+TEST(GatewayFleetRegistryPg, PostgresStore) {
+  ASSERT_TRUE(wg::crypto_init());
+  fleet::testing::PgCluster pg;
+  const std::string conn = pg.create_database();
+  fleet::testing::TempDir blobs;
+  {
+    auto cfg = fleet::testing::TestServer::fleet_config(blobs.path(), conn);
+    cfg.tunnel_prefix = "10.80.0.0/16";
+    fleet::testing::TestServer keel_fleet(cfg);  // migrates the schema, records its prefix
+  }
+  auto db = fleet::open_postgres(conn);
+  ASSERT_EQ(fleet::stored_tunnel_prefix(*db), std::optional<std::string>("10.80.0.0/16"));
+  db->query("INSERT INTO organizations (name, created_at) VALUES ('o', 0)");
+  const int64_t org = db->one("SELECT id FROM organizations WHERE name = 'o'")->i(0);
+  const int64_t proj = db->one("INSERT INTO projects (organization_id, name, description, created_at) VALUES ($1, 'p', "
+                               "'', 0) RETURNING id",
+                               {org})
+                           ->i(0);
+  const int64_t dep =
+      db->one("INSERT INTO deployments (project_id, name, description, created_at) VALUES ($1, 'd', '', 0) RETURNING id",
+              {proj})
+          ->i(0);
+  auto add = [&](const std::string& name, uint8_t fill, std::optional<int64_t> index, const std::string& status) {
+    db->query("INSERT INTO devices (deployment_id, name, tunnel_public_key, address_index, status, connection, "
+              "created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'offline', 0, 0)",
+              {dep, name, index ? fleet::Value(GatewayFleetRegistry::key_text(fill)) : fleet::Value(nullptr),
+               index ? fleet::Value(*index) : fleet::Value(nullptr), status});
+  };
+  add("a", 0x11, 2, "active");
+  add("gone", 0x22, std::nullopt, "decommissioned");
+  add("b", 0x33, 258, "active");
+
+  auto r = FleetStoreRegistry::postgres(conn);
+  ASSERT_TRUE(r.ok()) << r.error();
+  auto all = GatewayFleetRegistry::list(*r.value());
+  ASSERT_EQ(all.size(), 2u);
+  InnerAddr a, b;
+  ASSERT_TRUE(parse_inner_addr("10.80.0.2", a));
+  ASSERT_TRUE(parse_inner_addr("10.80.1.2", b));
+  EXPECT_EQ(std::memcmp(&all[0].address, &a, sizeof a), 0);
+  EXPECT_EQ(all[0].public_key[0], 0x11);
+  EXPECT_EQ(std::memcmp(&all[1].address, &b, sizeof b), 0);
+  EXPECT_EQ(r.value()->tunnel_prefix(), "10.80.0.0/16");
+  // Decommissioning (as api_devices.cc does it) shows in the next read on the kept connection.
+  db->query("UPDATE devices SET status = 'decommissioned', tunnel_public_key = NULL, address_index = NULL "
+            "WHERE name = 'a'");
+  all = GatewayFleetRegistry::list(*r.value());
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].public_key[0], 0x33);
+  // A pin that disagrees with the recorded prefix, and a database that cannot be reached, are
+  // errors naming what is wrong.
+  auto pinned = FleetStoreRegistry::postgres(conn, "10.64.0.0/10");
+  ASSERT_TRUE(pinned.ok());
+  std::string err;
+  EXPECT_TRUE(GatewayFleetRegistry::list(*pinned.value(), &err).empty());
+  EXPECT_NE(err.find("differs from keel-fleet's tunnel prefix 10.80.0.0/16"), std::string::npos) << err;
+  auto nowhere = FleetStoreRegistry::postgres("host=/nonexistent port=1 dbname=x connect_timeout=1");
+  ASSERT_TRUE(nowhere.ok());
+  EXPECT_TRUE(GatewayFleetRegistry::list(*nowhere.value(), &err).empty());
+  EXPECT_EQ(err.rfind("fleet database: ", 0), 0u) << err;
 }
 
 }  // namespace

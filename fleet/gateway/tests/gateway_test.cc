@@ -22,6 +22,8 @@
 #include "fleet_test_util.h"
 #include "keel/gateway/fleet_registry.h"
 #include "keel/gateway/gateway.h"
+#include "keel/gateway/refresh_loop.h"
+#include "store/tunnel_peers.h"
 
 namespace keel::gateway {
 namespace {
@@ -595,6 +597,117 @@ TEST_F(GatewayTest, PeersFollowFleetDeviceRegistry) {
   EXPECT_EQ(gw->stats().inner_bad_source, bad + 1);
   ASSERT_TRUE(d1->send_inner(ipv4(addr3.c_str(), "10.64.0.1", 80)));
   ASSERT_TRUE(d1->pump_until([&] { return !d1->delivered.empty(); }, 2000ms));
+}
+
+// The periodic refresh over Fleet mode's PostgreSQL store: a keel-fleet App on a throwaway cluster
+// records its tunnel prefix (not the default one, and the gateway is given none), devices are
+// written and decommissioned in the store as keel-fleet's API does, and the running gateway's
+// RefreshLoop (no explicit refresh() calls) lets a new device in and shuts a decommissioned one
+// out within the refresh interval.
+TEST_F(GatewayTest, RefreshLoopFollowsPostgresStoreWithinInterval) {
+  fleet::testing::PgCluster pg;
+  const std::string conn = pg.create_database();
+  fleet::testing::TempDir blobs;
+  auto fcfg = fleet::testing::TestServer::fleet_config(blobs.path(), conn);
+  fcfg.tunnel_prefix = "10.80.0.0/16";
+  fleet::testing::TestServer keel_fleet(fcfg);
+  auto db = fleet::open_postgres(conn);
+  db->query("INSERT INTO organizations (name, created_at) VALUES ('o', 0)");
+  const int64_t org = db->one("SELECT id FROM organizations WHERE name = 'o'")->i(0);
+  const int64_t proj =
+      db->one("INSERT INTO projects (organization_id, name, description, created_at) VALUES ($1, 'p', '', 0) RETURNING id",
+              {org})->i(0);
+  const int64_t dep =
+      db->one("INSERT INTO deployments (project_id, name, description, created_at) VALUES ($1, 'd', '', 0) RETURNING id",
+              {proj})->i(0);
+  auto b64 = [](const wg::Key& k) {
+    char t[45];
+    wg::key_to_base64(k, t);
+    return std::string(t);
+  };
+  auto register_device = [&](const std::string& name, const wg::Key& priv, int64_t index) {
+    wg::Key pub;
+    wg::public_from_private(pub, priv);
+    db->query("INSERT INTO devices (deployment_id, name, tunnel_public_key, address_index, status, connection, "
+              "created_at, updated_at) VALUES ($1, $2, $3, $4, 'active', 'offline', 0, 0)",
+              {dep, name, b64(pub), index});
+  };
+  const wg::Key k1 = random_key(), k2 = random_key();
+  register_device("dev-1", k1, 2);
+
+  auto fleet_reg = FleetStoreRegistry::postgres(conn);  // no prefix: keel-fleet's recorded one
+  ASSERT_TRUE(fleet_reg.ok()) << fleet_reg.error();
+  GatewayConfig cfg;
+  cfg.private_key = gw_priv;
+  cfg.port = 0;
+  cfg.bind_v4 = "127.0.0.1";
+  cfg.bind_v6 = "";
+  gw = std::make_unique<Gateway>(cfg, handler);
+  auto l = gw->load(*fleet_reg.value());
+  ASSERT_TRUE(l.ok()) << l.error();
+  EXPECT_EQ(fleet_reg.value()->tunnel_prefix(), "10.80.0.0/16");
+  ASSERT_TRUE(gw->start().ok());
+  handler.run_echo(*gw);
+  constexpr auto kInterval = 600ms;
+  std::mutex mu;
+  std::vector<std::string> reports;
+  RefreshLoop loop(*gw, *fleet_reg.value(), kInterval, [&](const Result<RefreshResult, std::string>& r) {
+    std::lock_guard<std::mutex> g(mu);
+    reports.push_back(r.ok() ? "+" + std::to_string(r.value().added) + " -" + std::to_string(r.value().removed)
+                             : "error: " + r.error());
+  });
+
+  Device d1(k1, "127.0.0.1", gw->public_key(), gw->port());
+  ASSERT_TRUE(d1.connect());
+  ASSERT_TRUE(d1.send_inner(ipv4("10.80.0.2", "10.80.0.1", 80)));  // its address in keel-fleet's prefix
+  ASSERT_TRUE(d1.pump_until([&] { return !d1.delivered.empty(); }, 2000ms));
+
+  // Registered in the store while the gateway runs: it gets in without a restart or a signal,
+  // within one interval (plus one database read and one handshake; the slack is for a loaded
+  // machine under ASan).
+  register_device("dev-2", k2, 3);
+  const auto registered = std::chrono::steady_clock::now();
+  Device d2(k2, "127.0.0.1", gw->public_key(), gw->port());
+  bool in = false;
+  while (!in && std::chrono::steady_clock::now() - registered < kInterval + 3s) in = d2.connect(100ms);
+  const auto took = std::chrono::steady_clock::now() - registered;
+  ASSERT_TRUE(in) << "a device registered in the store did not become a peer";
+  EXPECT_LT(took, kInterval + 1500ms);
+  ASSERT_TRUE(d2.send_inner(ipv4("10.80.0.3", "10.80.0.1", 70)));
+  ASSERT_TRUE(d2.pump_until([&] { return !d2.delivered.empty(); }, 2000ms));
+
+  // Decommissioned in the store: within one interval its session carries nothing any more.
+  db->query("UPDATE devices SET status = 'decommissioned', tunnel_public_key = NULL, address_index = NULL "
+            "WHERE name = 'dev-1'");
+  const auto decommissioned = std::chrono::steady_clock::now();
+  bool out = false;
+  while (!out && std::chrono::steady_clock::now() - decommissioned < kInterval + 3s) {
+    const size_t echoes = d1.delivered.size();
+    ASSERT_TRUE(d1.send_inner(ipv4("10.80.0.2", "10.80.0.1", 80)));
+    out = !d1.pump_until([&] { return d1.delivered.size() > echoes; }, 150ms);
+  }
+  ASSERT_TRUE(out) << "a decommissioned device's session still carried traffic";
+  EXPECT_LT(std::chrono::steady_clock::now() - decommissioned, kInterval + 1500ms);
+  Device again(k1, "127.0.0.1", gw->public_key(), gw->port());
+  EXPECT_FALSE(again.connect(400ms));
+  EXPECT_TRUE(again.results.empty()) << "the gateway answered a decommissioned key";
+  // The other device is untouched.
+  const size_t d2_echoes = d2.delivered.size();
+  ASSERT_TRUE(d2.send_inner(ipv4("10.80.0.3", "10.80.0.1", 70)));
+  ASSERT_TRUE(d2.pump_until([&] { return d2.delivered.size() > d2_echoes; }, 2000ms));
+
+  // The loop did the work (no refresh() here), failed never, and poke() refreshes at once.
+  loop.stop();
+  {
+    std::lock_guard<std::mutex> g(mu);
+    EXPECT_NE(std::find(reports.begin(), reports.end(), "+1 -0"), reports.end());
+    EXPECT_NE(std::find(reports.begin(), reports.end(), "+0 -1"), reports.end());
+    for (const auto& r : reports) EXPECT_EQ(r.rfind("error", 0), std::string::npos) << r;
+  }
+  RefreshLoop on_demand(*gw, *fleet_reg.value(), 0ms);
+  on_demand.poke();
+  for (int i = 0; i < 300 && on_demand.refreshes() == 0; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(on_demand.refreshes(), 1u);
 }
 
 }  // namespace

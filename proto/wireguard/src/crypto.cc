@@ -6,9 +6,11 @@
 
 #include <cstring>
 
+#include "x25519_backend.h"
+
 namespace keel::wg {
 
-bool crypto_init() { return sodium_init() >= 0; }
+bool crypto_init() { return sodium_init() >= 0 && detail::x25519_init(); }
 
 Hash hash(Bytes a, Bytes b, Bytes c) {
   blake2s_state s;
@@ -118,8 +120,6 @@ bool is_low_order(const Key& pub) {
   for (const auto& l : kLow) low |= sodium_memcmp(k.data(), l, kKeyLen) == 0;
   return low;
 }
-
-void public_from_private(Key& pub, const Key& priv) { crypto_scalarmult_base(pub.data(), priv.data()); }
 
 void clamp(Key& k) {
   k[0] &= 248;

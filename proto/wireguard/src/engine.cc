@@ -88,8 +88,9 @@ const char* to_string(Error e) {
 
 Engine::Engine(const Key& private_key, Clock& clock, Random& rng, PeerDirectory& dir, KeypairPool& pool,
                Timing timing, uint16_t mtu)
-    : private_(private_key), clock_(clock), rng_(rng), dir_(dir), pool_(pool), timing_(timing), mtu_(mtu) {
-  public_from_private(public_, private_);
+    : clock_(clock), rng_(rng), dir_(dir), pool_(pool), timing_(timing), mtu_(mtu) {
+  public_from_private(public_, private_key);
+  static_key_.set(private_key, public_);
   mac1_key_ = hash(label(kLabelMac1), b(public_));
   const Hash ck = hash(label(kLabelCookie), b(public_));
   std::memcpy(cookie_key_.data(), ck.data(), kKeyLen);
@@ -99,7 +100,6 @@ Engine::Engine(const Key& private_key, Clock& clock, Random& rng, PeerDirectory&
 }
 
 Engine::~Engine() {
-  wipe(private_);
   wipe(cookie_secret_, sizeof cookie_secret_);
 }
 
@@ -205,7 +205,7 @@ void Engine::tick(Peer& p, Sink& sink) {
 // the DH gives the all-zero point, which init_peer's low-order check already excludes.
 const Key* Engine::static_static_locked(Peer& p) {
   if (!p.static_static_ready) {
-    if (!dh(p.static_static, private_, p.remote_static)) return nullptr;
+    if (!static_key_.dh(p.static_static, p.remote_static)) return nullptr;
     p.static_static_ready = true;
   }
   return &p.static_static;
@@ -388,7 +388,11 @@ void Engine::send_initiation_locked(Peer& p, Sink& sink, bool is_retry) {
 
   Key ss;
   Hash key;
-  if (!dh(ss, p.hs_local_eph, p.remote_static)) return;  // init_peer rejected such keys already
+  {
+    DhKey eph;
+    eph.set(p.hs_local_eph, eph_pub);
+    if (!eph.dh(ss, p.remote_static)) return;  // init_peer rejected such keys already
+  }
   kdf2(ck, key, ck, ss);
   aead_seal(msg + init_off::kStatic, key, 0, b(public_), h);
   mix_hash(h, b(msg + init_off::kStatic, kKeyLen + kTagLen));
@@ -458,7 +462,7 @@ Rx Engine::on_initiation(MutBytes d, const Endpoint& from, Sink& sink) {
 
   Key ss;
   Hash key;
-  if (!dh(ss, private_, remote_eph)) return Rx::DropLowOrder;
+  if (!static_key_.dh(ss, remote_eph)) return Rx::DropLowOrder;
   kdf2(ck, key, ck, ss);
   wipe(ss);
   Key remote_static;
@@ -515,12 +519,15 @@ Rx Engine::on_initiation(MutBytes d, const Endpoint& from, Sink& sink) {
   std::memcpy(msg + resp_off::kEphemeral, eph_pub.data(), kKeyLen);
   mix_hash(p.hs_hash, b(eph_pub));
   mix_key(p.hs_chain, b(eph_pub));
-  if (!dh(ss, p.hs_local_eph, p.hs_remote_eph)) {
+  // One prepared key for both DHs with our ephemeral (the host backend imports it once).
+  DhKey eph;
+  eph.set(p.hs_local_eph, eph_pub);
+  if (!eph.dh(ss, p.hs_remote_eph)) {
     zero_locked(p);
     return Rx::DropLowOrder;
   }
   mix_key(p.hs_chain, ss);
-  if (!dh(ss, p.hs_local_eph, p.remote_static)) {
+  if (!eph.dh(ss, p.remote_static)) {
     zero_locked(p);
     return Rx::DropLowOrder;
   }
@@ -562,7 +569,7 @@ Rx Engine::on_response(MutBytes d, const Endpoint& from, Sink& sink) {
   Key ss;
   if (!dh(ss, p.hs_local_eph, remote_eph)) return Rx::DropLowOrder;
   mix_key(ck, ss);
-  if (!dh(ss, private_, remote_eph)) return Rx::DropLowOrder;
+  if (!static_key_.dh(ss, remote_eph)) return Rx::DropLowOrder;
   mix_key(ck, ss);
   wipe(ss);
   Hash tau, key;

@@ -40,9 +40,45 @@ void kdf3(Hash& t1, Hash& t2, Hash& t3, Bytes key, Bytes input);
 void mac(uint8_t out[kMacLen], Bytes key, Bytes a, Bytes b = {});
 
 // X25519. dh() returns false when the result is the all-zero point (low-order public key), as the
-// protocol requires such a shared secret to be rejected.
+// protocol requires such a shared secret to be rejected. dh() is libsodium's in every build.
 [[nodiscard]] bool dh(Key& out, const Key& priv, const Key& pub);
+
+// ---- the X25519 backend -------------------------------------------------------------------
+// Two interchangeable backends, chosen when keel_wg is built (docs/wireguard.md, "X25519
+// backends"), give byte-identical results and reject exactly the same (low-order) points:
+//   "libsodium"          portable, no heap, no OS calls: the device build and keel_wg_portable.
+//   "libcrypto+nettle"   the host build (keel_wg): OpenSSL 3's X25519 (x86-64 MULX/ADX code) for
+//                        the variable-base operations and Nettle's table-based curve25519_mul_g
+//                        for public keys, where libsodium 1.0.18 runs its full ladder. Both
+//                        libraries allocate internally (handshakes only, never transport data).
+const char* x25519_backend();
+
+// Fixed-base multiplication: the public key of a private key (clamped as X25519 clamps).
 void public_from_private(Key& pub, const Key& priv);
+
+// A private key prepared for one or more X25519 operations (the engine's static key for its
+// lifetime; an ephemeral key for the two DHs of a response). The libcrypto backend keeps an
+// EVP_PKEY here, so each dh() costs only the multiplication; libsodium keeps only the bytes.
+// dh() is safe to call from several threads at once. Not copyable; wipes the key when destroyed.
+// If the backend cannot prepare the key (allocation failure), dh() falls back to libsodium, so
+// results never depend on it.
+class DhKey {
+ public:
+  DhKey() = default;
+  ~DhKey() { clear(); }
+  DhKey(const DhKey&) = delete;
+  DhKey& operator=(const DhKey&) = delete;
+  // pub must be public_from_private(priv) (the backend stores both, as its key object does).
+  void set(const Key& priv, const Key& pub);
+  void clear();
+  // Same contract as dh(): false (and out zeroed) for the all-zero result.
+  [[nodiscard]] bool dh(Key& out, const Key& their_pub) const;
+
+ private:
+  Key priv_{};
+  bool set_ = false;
+  void* backend_ = nullptr;  // EVP_PKEY* in the libcrypto backend, unused by libsodium's
+};
 // True for the encodings of the Curve25519 points of small order (the list libsodium and the
 // reference implementations use; bit 255 is ignored as X25519 ignores it). Exactly these give
 // the all-zero DH result with every private key, so this answers "would dh() fail?" without a

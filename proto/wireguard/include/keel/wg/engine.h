@@ -275,7 +275,7 @@ class Engine {
   void t_session_derived(Peer& p);
   void t_any_authenticated_traversal(Peer& p);
 
-  Key private_{};
+  DhKey static_key_;  // our static private key, prepared for the X25519 backend
   Key public_{};
   Hash mac1_key_{};          // HASH(label_mac1 || our public key): verify mac1 sent to us
   Key cookie_key_{};         // HASH(label_cookie || our public key): encrypt our cookie replies
