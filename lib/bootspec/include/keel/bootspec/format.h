@@ -196,10 +196,28 @@ struct Crc32cTable {
   }
 };
 inline constexpr Crc32cTable kCrc32c{};
+#if defined(__aarch64__)
+// The root server checks the whole boot archive (hundreds of KiB) at every boot: on aarch64 the
+// CRC32 extension's crc32c* instructions do it 8 bytes per instruction instead of ~7 instructions
+// per byte. Keel's aarch64 targets (Cortex-A53 / A72; mandatory from Armv8.1) implement it.
+__attribute__((target("+crc"))) inline std::uint32_t crc32c(const std::uint8_t* p, std::size_t n,
+                                                           std::uint32_t crc = 0) {
+  crc = ~crc;
+  for (; n != 0 && (reinterpret_cast<std::uintptr_t>(p) & 7) != 0; --n) crc = __builtin_aarch64_crc32cb(crc, *p++);
+  for (; n >= 8; n -= 8, p += 8) {
+    std::uint64_t v;
+    __builtin_memcpy(&v, p, 8);
+    crc = __builtin_aarch64_crc32cx(crc, v);
+  }
+  for (; n != 0; --n) crc = __builtin_aarch64_crc32cb(crc, *p++);
+  return ~crc;
+}
+#else
 inline std::uint32_t crc32c(const std::uint8_t* p, std::size_t n, std::uint32_t crc = 0) {
   crc = ~crc;
   for (std::size_t i = 0; i < n; ++i) crc = kCrc32c.t[(crc ^ p[i]) & 0xffu] ^ (crc >> 8);
   return ~crc;
 }
+#endif
 
 }  // namespace keel::bootspec
