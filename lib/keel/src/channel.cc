@@ -202,6 +202,24 @@ keel_status_t keel_rpc_recv(uint64_t mask, keel_channel_t* ch, keel_msg_t* msg, 
   }
 }
 
+keel_status_t keel_serve(uint64_t mask, keel_call_fn on_call, keel_bits_fn on_bits, void* ctx) {
+  if (on_call == nullptr || (mask != 0 && on_bits == nullptr)) return KEEL_E_INVALID;
+  for (;;) {
+    keel_channel_t ch = -1;
+    keel_msg_t m;
+    uint64_t bits = 0;
+    keel_status_t s = keel_rpc_recv(mask, &ch, &m, &bits);
+    if (s != KEEL_OK) return s;
+    if (ch < 0) {
+      on_bits(bits, ctx);
+      continue;
+    }
+    on_call(ch, &m, ctx);
+    if (!msg_ok(&m)) m = keel_msg_t{KEEL_E_INVALID, 0, {}};  // a handler's bad reply: still answer
+    keel_rpc_reply(&m);
+  }
+}
+
 keel_status_t keel_event_signal(keel_channel_t ch) {
   const keel_info_channel_t* c = chan(ch);
   if (c == nullptr || c->kind != KEEL_CHANNEL_EVENT || c->role != KEEL_ROLE_FROM) return KEEL_E_INVALID;

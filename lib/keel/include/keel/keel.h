@@ -92,6 +92,12 @@ keel_status_t keel_rpc_call(keel_channel_t ch, keel_msg_t* msg);
 keel_status_t keel_rpc_recv(uint64_t mask, keel_channel_t* ch, keel_msg_t* msg, uint64_t* bits);
 /* Server: the reply to the call keel_rpc_recv returned last (sent by the next keel_rpc_recv). */
 keel_status_t keel_rpc_reply(const keel_msg_t* reply);
+/* Server loop: for each call, on_call(ch, msg, ctx) turns *msg into the reply (it is sent when
+ * on_call returns); for notification bits of `mask`, on_bits(bits, ctx) (may be NULL if mask is 0).
+ * Returns only on an error of keel_rpc_recv. */
+typedef void (*keel_call_fn)(keel_channel_t ch, keel_msg_t* msg, void* ctx);
+typedef void (*keel_bits_fn)(uint64_t bits, void* ctx);
+keel_status_t keel_serve(uint64_t mask, keel_call_fn on_call, keel_bits_fn on_bits, void* ctx);
 
 /* event: the signaller sets the waiter's bit; the waiter uses keel_channel_wait or its bit
  * (keel_channel_info(ch)->notify_bit) with keel_notify_wait. */

@@ -154,6 +154,8 @@ enum keel_service_bit {
   KEEL_SERVICE_RNG = 1u << 9
 };
 
+#define KEEL_INFO_PASSIVE 1u /* passive rpc server (manifest `passive = true`): see KEEL_ROOT_PASSIVE */
+
 typedef struct keel_info {
   uint64_t magic;    /* KEEL_INFO_MAGIC */
   uint32_t version;  /* KEEL_INFO_VERSION */
@@ -167,7 +169,8 @@ typedef struct keel_info {
   uint32_t budget_us, period_us;
   uint64_t heap_base, heap_size, stack_top, stack_size;
   uint64_t timer_frequency; /* of CNTVCT_EL0 */
-  uint32_t channel_count, device_count, irq_count, region_count, config_count, reserved;
+  uint32_t channel_count, device_count, irq_count, region_count, config_count;
+  uint32_t flags;      /* KEEL_INFO_PASSIVE */
   /* then, in this order, each array 8-aligned at the offsets given: */
   uint32_t channels_off, devices_off, irqs_off, regions_off, config_off, strings_off;
 } keel_info_t;
@@ -229,7 +232,12 @@ enum keel_root_op {
                              MR6.. name bytes (8 per MR, little-endian) */
   KEEL_ROOT_DEVICE = 3,   /* MR0 = name length, MR1.. name bytes -> MR0 vaddr, MR1 size;
                              KEEL_E_DENIED (logged) if the manifest did not give it the device */
-  KEEL_ROOT_SET_BUDGET = 4 /* sched server only: MR0 component, MR1 budget us, MR2 period us */
+  KEEL_ROOT_SET_BUDGET = 4, /* sched server only: MR0 component, MR1 budget us, MR2 period us */
+  KEEL_ROOT_PASSIVE = 5     /* a passive component (KEEL_INFO_PASSIVE), once, when it first waits for
+                               calls: NBSendRecv(KEEL_SLOT_ROOT_EP, this label, KEEL_SLOT_SERVICE_EP):
+                               the root server (always waiting) takes its SchedContext off its thread
+                               and binds it to its notification while it is blocked in the receive.
+                               No reply. Refused (logged) for a component that is not passive. */
 };
 
 /* ---- message server protocol (KEEL_SLOT_MSG_EP; badge = component index + 1) ------------------ */
