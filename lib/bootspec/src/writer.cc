@@ -76,6 +76,7 @@ std::vector<std::uint8_t> write(const Model& m) {
     k.group = c.group;
     k.priority = c.priority;
     k.restart = c.restart;
+    k.flags = c.passive ? kComponentPassive : 0;
     k.budget_us = c.budget_us;
     k.period_us = c.period_us;
     k.stack_size = c.stack_size;

@@ -572,6 +572,18 @@ Result<void, KFail> destroy(std::uint32_t c) {
   return {};
 }
 
+Result<void, KFail> make_passive(std::uint32_t c) {
+  const keel_cptr_t sc = comp_slot(c, kSlotSc);
+  KTRY(keel_sched_context_unbind(sc), "unbind the SchedContext from the thread");
+  KTRY(keel_sched_context_bind(sc, comp_slot(c, kSlotNtfn)), "bind the SchedContext to the notification");
+  KTRY(keel_cnode_mint(kRootCNode, g_scratch, kDepth, kRootCNode, comp_slot(c, kSlotNtfn), kDepth, KEEL_RIGHT_WRITE,
+                       KEEL_NOTIFY_PASSIVE),
+       "mint");
+  keel_signal(g_scratch);
+  KTRY(keel_cnode_delete(kRootCNode, g_scratch, kDepth), "delete");
+  return {};
+}
+
 void reply_via(keel_cptr_t reply, keel_word_t info) {
   keel_signal(g_self_ntfn);
   keel_word_t badge = 0;

@@ -338,6 +338,23 @@ keel_word_t request(std::uint32_t c, keel_word_t info) {
       keel_printf(" asked for device '%s', which its manifest does not give it\n", name);
       return status(KEEL_E_DENIED);
     }
+    case KEEL_ROOT_PASSIVE: {
+      // Sent with NBSendRecv: there is no caller to answer (the return value is ignored).
+      if (!(g.spec.component(c).flags & bootspec::kComponentPassive)) {
+        keel_printf("root: denied: ");
+        print_name(c);
+        keel_printf(" asked to become passive, which its manifest does not say\n");
+        return 0;
+      }
+      // Only while its thread is blocked in the receive half of the request: its saved x0/x1 are
+      // still the request's. If the receive ended at once (a pending notification), leave it
+      // active; it asks again.
+      keel_word_t regs[5] = {};
+      if (keel_tcb_read_registers(comp_slot(c, kSlotTcb), false, 5, regs) != KEEL_NO_ERROR) return 0;
+      if (regs[KEEL_REG_X0] != KEEL_SLOT_ROOT_EP || regs[KEEL_REG_X0 + 1] != info) return 0;
+      if (auto r = make_passive(c); !r.ok()) report(c, r.error());
+      return 0;
+    }
     case KEEL_ROOT_SET_BUDGET: {
       if (c != provider(Provider::kSched)) {
         keel_printf("root: denied: ");
@@ -369,7 +386,12 @@ keel_word_t request(std::uint32_t c, keel_word_t info) {
 keel_word_t fault(std::uint32_t c, keel_word_t info) {
   const keel_word_t type = keel_msginfo_label(info);
   const keel_word_t mr0 = keel_get_mr(0), mr1 = keel_get_mr(1);
-  if (type == KEEL_FAULT_CAP && channel_slot(mr1) && g.comp[c].state == KEEL_STATE_RUNNING) {
+  // A core service may find a privileged slot (KEEL_SLOT_PRIVILEGED..255) emptied under it by a
+  // restart between its check of the system page and its use: the same "peer gone" answer.
+  bool core = false;
+  for (int p = 0; p < static_cast<int>(Provider::kCount); ++p) core = core || g.providers[p] == c;
+  const bool privileged = core && mr1 >= KEEL_SLOT_PRIVILEGED && mr1 < (1u << KEEL_COMPONENT_CNODE_BITS);
+  if (type == KEEL_FAULT_CAP && (channel_slot(mr1) || privileged) && g.comp[c].state == KEEL_STATE_RUNNING) {
     // A channel or service capability vanished under it (its peer restarted): not a failure.
     reply_via(g.reply, keel_msginfo_new(1, 0, 0, 0));
     channel_down(c, mr0);

@@ -63,6 +63,7 @@ Result<void, KFail> wire(std::uint32_t c);      // service caps and privileged s
 Result<void, KFail> start(std::uint32_t c);     // resume its thread
 Result<void, KFail> destroy(std::uint32_t c);   // abort held calls, revoke everything it owns
 Result<void, KFail> set_budget(std::uint32_t c, std::uint32_t budget_us, std::uint32_t period_us);
+Result<void, KFail> make_passive(std::uint32_t c);  // SC off the thread, onto its notification; signal
 Result<void, KFail> global_setup(const keel_boot_info_t* bi);
 std::uint32_t provider(Provider p);             // component index or kNone
 void publish(std::uint32_t c);                  // write c's entry of the system page

@@ -112,6 +112,8 @@ struct ComponentDecl {
   Loc budget_at, period_at;
   std::uint64_t stack = 16384, heap = 0;
   bs::Restart restart = bs::Restart::kPermanent;
+  bool passive = false;
+  Loc passive_at;
   std::optional<NameRef> group;
   std::vector<NameRef> depends_on, services, devices, irqs;
   std::vector<RegionDecl> regions;
@@ -424,7 +426,7 @@ void Compiler::read_components(const toml::table& root) {
   if (!a) return;
   for (const auto& e : *a) {
     const toml::table& t = *e.as_table();
-    check_keys(t, {"name", "image", "priority", "budget_us", "period_us", "stack", "heap", "restart", "group",
+    check_keys(t, {"name", "image", "priority", "budget_us", "period_us", "stack", "heap", "restart", "passive", "group",
                    "depends_on", "services", "devices", "irqs", "memory", "shared", "config", "configurable"},
                "[[component]]");
     ComponentDecl c;
@@ -463,6 +465,11 @@ void Compiler::read_components(const toml::table& root) {
       else if (*r == "transient") c.restart = bs::Restart::kTransient;
       else if (*r == "temporary") c.restart = bs::Restart::kTemporary;
       else error(key_loc(t, "restart"), what + ": unknown restart type '" + *r + "'", "one of: permanent, transient, temporary");
+    }
+    if (const toml::node* p = t.get("passive")) {
+      c.passive_at = key_loc(t, "passive");
+      if (p->is_boolean()) c.passive = p->as_boolean()->get();
+      else error(key_loc(t, "passive"), what + ": passive must be true or false", "passive = true makes an rpc server run on its callers' scheduling contexts");
     }
     if (auto g = get_string(t, "group", what, false)) c.group = NameRef{*g, key_loc(t, "group")};
     c.depends_on = get_names(t, "depends_on", what);
@@ -787,6 +794,16 @@ void Compiler::check_semantics() {
     }
   }
   for (const auto& s : shared_) mem_total += s.size;
+  // A passive component gives its scheduling context away once it waits for calls: it must serve
+  // an rpc channel, or it would never run again.
+  for (const auto& c : comps_) {
+    if (!c.passive) continue;
+    bool serves = false;
+    for (const auto& ch : channels_) serves = serves || (ch.kind == bs::ChannelKind::kRpc && ch.to_comp.name == c.name);
+    if (!serves)
+      error(c.passive_at, "component '" + c.name + "': passive, but it serves no rpc channel",
+            "only an rpc server can be passive (it runs on its callers' time); remove passive = true");
+  }
 
   // Memory against the platform.
   if (have_platform_ && sys_memory_ > 0) {
@@ -880,6 +897,7 @@ void Compiler::emit() {
     o.group = c.group ? gix[c.group->name] : 0;
     o.priority = static_cast<std::uint8_t>(c.priority);
     o.restart = c.restart;
+    o.passive = c.passive;
     o.budget_us = static_cast<std::uint32_t>(c.budget_us);
     o.period_us = static_cast<std::uint32_t>(c.period_us);
     o.stack_size = static_cast<std::uint32_t>(c.stack);

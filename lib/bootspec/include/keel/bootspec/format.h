@@ -72,6 +72,9 @@ enum class ChannelKind : std::uint8_t { kRpc = 0, kEvent = 1, kStream = 2 };
 enum class RegionKind : std::uint8_t { kPrivate = 0, kShared = 1 };
 enum class ConfigType : std::uint8_t { kInt = 0, kBool = 1, kString = 2 };
 inline constexpr std::uint8_t kPermRead = 1, kPermWrite = 2;
+// ComponentRec::flags. Passive: once it waits for calls, it has no scheduling context of its own
+// (calls run on the caller's, notifications on its own SC bound to its notification).
+inline constexpr std::uint16_t kComponentPassive = 1;
 
 // Components are in dependency order: every dependency has a smaller index, so starting them in
 // index order starts each after what it depends on.
@@ -81,7 +84,7 @@ struct ComponentRec {
   std::uint32_t group;    // supervisor group
   std::uint8_t priority;  // 1..254 (255 is the root server's)
   Restart restart;
-  std::uint16_t reserved;
+  std::uint16_t flags;    // kComponentPassive; other bits zero
   std::uint32_t budget_us;  // scheduling context: budget_us of CPU every period_us
   std::uint32_t period_us;
   std::uint32_t stack_size;  // bytes, page multiple

@@ -40,6 +40,7 @@ struct Model {
     std::uint32_t group = 0;
     std::uint8_t priority = 0;
     Restart restart = Restart::kPermanent;
+    bool passive = false;
     std::uint32_t budget_us = 0, period_us = 0, stack_size = 0, heap_size = 0;
     std::vector<Region> regions;
     std::vector<Device> devices;

@@ -80,6 +80,7 @@ enum keel_notify_bit {
   KEEL_NOTIFY_TIMER = 1ull << 0,   /* a clock timeout fired: ask the clock which (KEEL_CLOCK_EXPIRED) */
   KEEL_NOTIFY_CONSOLE = 1ull << 1, /* console input is waiting (KEEL_SERIAL_READ) */
   KEEL_NOTIFY_SYSTEM = 1ull << 2,  /* the system page changed (msg, sched: a component restarted) */
+  KEEL_NOTIFY_PASSIVE = 1ull << 3, /* the root server made this component passive (KEEL_ROOT_PASSIVE) */
   KEEL_NOTIFY_IRQ_SHIFT = 16,      /* IRQ i: bit 16 + i */
   KEEL_NOTIFY_EVENT_SHIFT = 32     /* event/stream end j of this component: bit 32 + j (keel_info_channel_t.notify_bit) */
 };
@@ -235,9 +236,14 @@ enum keel_root_op {
   KEEL_ROOT_SET_BUDGET = 4, /* sched server only: MR0 component, MR1 budget us, MR2 period us */
   KEEL_ROOT_PASSIVE = 5     /* a passive component (KEEL_INFO_PASSIVE), once, when it first waits for
                                calls: NBSendRecv(KEEL_SLOT_ROOT_EP, this label, KEEL_SLOT_SERVICE_EP):
-                               the root server (always waiting) takes its SchedContext off its thread
-                               and binds it to its notification while it is blocked in the receive.
-                               No reply. Refused (logged) for a component that is not passive. */
+                               the root server (always waiting, so it runs right after the send) checks
+                               that the thread is blocked in that receive (its x0/x1 are still the
+                               request's), takes the SchedContext off the thread, binds it to the
+                               notification and signals KEEL_NOTIFY_PASSIVE, which ends the receive.
+                               Without that bit the receive ended for something else (a pending
+                               notification): try again. Do it before opening any rpc server end, so
+                               no call can be waiting. Refused (logged) if the manifest does not say
+                               passive. */
 };
 
 /* ---- message server protocol (KEEL_SLOT_MSG_EP; badge = component index + 1) ------------------ */
