@@ -215,6 +215,13 @@ void ep_receive(Endpoint* ep, Tcb* receiver, Reply* reply, bool can_grant, bool 
   if (reply != nullptr) reply->receiver = receiver;
   queue_append(&ep->head, &ep->tail, receiver);
   sched_thread_blocked(receiver);
+  // A passive server woken by its bound notification ran on the notification's SC: it gives it
+  // back when it waits for calls again (as in ntfn_wait), so calls reach it without an SC of its
+  // own (donation, and the fastpath).
+  if (bn != nullptr && bn->sc != nullptr && receiver->sc == bn->sc) {
+    bn->sc->tcb = nullptr;
+    receiver->sc = nullptr;
+  }
 }
 
 static void restart_waiter(Tcb* t) {
