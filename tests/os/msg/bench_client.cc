@@ -36,9 +36,17 @@ extern "C" int keel_main(void*) {
   keel_word_t mr0 = 0, mr1 = 0, mr2 = 0, mr3 = 0;
   for (unsigned i = 0; i < kWarm; ++i) keel_call_mrs(c.slot, keel_msginfo_new(1, 0, 0, 1), &mr0, &mr1, &mr2, &mr3);
   mr0 = 0;
+  const keel_word_t slow0 = keel_debug_kernel_entries();
   t0 = keel::rt::cycle_counter();
   for (unsigned i = 0; i < kCalls; ++i) keel_call_mrs(c.slot, keel_msginfo_new(1, 0, 0, 1), &mr0, &mr1, &mr2, &mr3);
   const std::uint64_t call_cost = (keel::rt::cycle_counter() - t0) / kCalls;
+  // The server is passive: every call and reply must take the kernel's fastpath (the slowpath
+  // entry counter may move only for the odd timer interrupt, not once per call).
+  const keel_word_t slow = keel_debug_kernel_entries() - slow0;
+  if (slow > kCalls / 20) {
+    keel_logf("FAIL: %lu slowpath kernel entries for %u calls to a passive server", static_cast<unsigned long>(slow), kCalls);
+    keel_debug_halt(1);
+  }
   if (mr0 != kCalls) {
     keel_logf("FAIL: %lu answers for %u calls", static_cast<unsigned long>(mr0), kCalls);
     keel_debug_halt(1);
