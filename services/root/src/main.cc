@@ -265,8 +265,9 @@ void boot(const keel_boot_info_t* bi) {
   // The generic timer starts at 0 at reset; under QEMU -icount shift=0 one tick is 10^9/freq
   // instructions (bench/os reads this line).
   const std::uint64_t t = now();
-  keel_printf("root: all %u components started %lu us after reset (%lu timer ticks)\n", g.count,
-              static_cast<unsigned long>(t * 1000000 / g.freq), static_cast<unsigned long>(t));
+  keel_printf("root: all %u components started %lu us after reset (%lu timer ticks at %lu Hz)\n", g.count,
+              static_cast<unsigned long>(t * 1000000 / g.freq), static_cast<unsigned long>(t),
+              static_cast<unsigned long>(g.freq));
 }
 
 void put_name_mrs(std::uint32_t c, unsigned first, keel_word_t& len_out, unsigned& nmrs) {
