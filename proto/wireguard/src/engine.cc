@@ -90,7 +90,7 @@ Engine::Engine(const Key& private_key, Clock& clock, Random& rng, PeerDirectory&
                Timing timing, uint16_t mtu)
     : clock_(clock), rng_(rng), dir_(dir), pool_(pool), timing_(timing), mtu_(mtu) {
   public_from_private(public_, private_key);
-  static_key_.set(private_key, public_);
+  static_key_.set(private_key, public_, /*long_lived=*/true);
   mac1_key_ = hash(label(kLabelMac1), b(public_));
   const Hash ck = hash(label(kLabelCookie), b(public_));
   std::memcpy(cookie_key_.data(), ck.data(), kKeyLen);
@@ -519,20 +519,21 @@ Rx Engine::on_initiation(MutBytes d, const Endpoint& from, Sink& sink) {
   std::memcpy(msg + resp_off::kEphemeral, eph_pub.data(), kKeyLen);
   mix_hash(p.hs_hash, b(eph_pub));
   mix_key(p.hs_chain, b(eph_pub));
-  // One prepared key for both DHs with our ephemeral (the host backend imports it once).
-  DhKey eph;
-  eph.set(p.hs_local_eph, eph_pub);
-  if (!eph.dh(ss, p.hs_remote_eph)) {
-    zero_locked(p);
-    return Rx::DropLowOrder;
+  // Both DHs with our ephemeral through one prepared key (the host backend imports it once and
+  // uses one context for the two).
+  {
+    DhKey eph;
+    eph.set(p.hs_local_eph, eph_pub);
+    Key ee, se;
+    if (!eph.dh2(ee, p.hs_remote_eph, se, p.remote_static)) {
+      zero_locked(p);
+      return Rx::DropLowOrder;
+    }
+    mix_key(p.hs_chain, ee);
+    mix_key(p.hs_chain, se);
+    wipe(ee);
+    wipe(se);
   }
-  mix_key(p.hs_chain, ss);
-  if (!eph.dh(ss, p.remote_static)) {
-    zero_locked(p);
-    return Rx::DropLowOrder;
-  }
-  mix_key(p.hs_chain, ss);
-  wipe(ss);
   Hash tau;
   kdf3(p.hs_chain, tau, key, p.hs_chain, p.psk);
   mix_hash(p.hs_hash, tau);

@@ -23,6 +23,7 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <atomic>
 
 #include "keel/wg/crypto.h"
 #include "x25519_backend.h"
@@ -34,17 +35,26 @@ namespace {
 
 // Per-thread objects reused across operations; freed when the thread ends.
 struct ThreadObjects {
-  EVP_PKEY_CTX* import = nullptr;  // key import (EVP_PKEY_fromdata)
-  EVP_PKEY* peer = nullptr;        // the other side's public key, bytes replaced per operation
+  EVP_PKEY_CTX* import = nullptr;    // key import (EVP_PKEY_fromdata)
+  EVP_PKEY* peer = nullptr;          // the other side's public key, bytes replaced per operation
+  uint64_t long_id = 0;              // the long-lived DhKey whose derive context is kept here
+  EVP_PKEY_CTX* long_ctx = nullptr;
   ThreadObjects() = default;
   ThreadObjects(const ThreadObjects&) = delete;
   ThreadObjects& operator=(const ThreadObjects&) = delete;
   ~ThreadObjects() {
+    EVP_PKEY_CTX_free(long_ctx);
     EVP_PKEY_free(peer);
     EVP_PKEY_CTX_free(import);
   }
+  void drop_long() {
+    EVP_PKEY_CTX_free(long_ctx);
+    long_ctx = nullptr;
+    long_id = 0;
+  }
 };
 thread_local ThreadObjects tl_objects;
+std::atomic<uint64_t> next_long_id{1};
 
 EVP_PKEY* import_keypair(const Key& priv, const Key& pub) {
   ThreadObjects& t = tl_objects;
@@ -62,9 +72,16 @@ EVP_PKEY* import_keypair(const Key& priv, const Key& pub) {
   return key;
 }
 
-// X25519(key, their_pub) through EVP. False on any failure, including OpenSSL's own rejection
-// of the all-zero result; the caller decides what a failure means.
-bool derive(EVP_PKEY* key, Key& out, const Key& their_pub) {
+EVP_PKEY_CTX* new_derive_ctx(EVP_PKEY* key) {
+  EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new(key, nullptr);
+  if (ctx && EVP_PKEY_derive_init(ctx) == 1) return ctx;
+  EVP_PKEY_CTX_free(ctx);
+  return nullptr;
+}
+
+// X25519(ctx's key, their_pub) through EVP. False on any failure, including OpenSSL's own
+// rejection of the all-zero result; the caller decides what a failure means.
+bool derive(EVP_PKEY_CTX* ctx, Key& out, const Key& their_pub) {
   ThreadObjects& t = tl_objects;
   if (!t.peer) {
     t.peer = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, nullptr, their_pub.data(), kKeyLen);
@@ -72,12 +89,20 @@ bool derive(EVP_PKEY* key, Key& out, const Key& their_pub) {
   } else if (EVP_PKEY_set1_encoded_public_key(t.peer, their_pub.data(), kKeyLen) != 1) {
     return false;
   }
-  EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new(key, nullptr);
   size_t len = kKeyLen;
-  const bool ok = ctx && EVP_PKEY_derive_init(ctx) == 1 && EVP_PKEY_derive_set_peer_ex(ctx, t.peer, 0) == 1 &&
-                  EVP_PKEY_derive(ctx, out.data(), &len) == 1 && len == kKeyLen;
-  EVP_PKEY_CTX_free(ctx);
-  return ok;
+  return EVP_PKEY_derive_set_peer_ex(ctx, t.peer, 0) == 1 && EVP_PKEY_derive(ctx, out.data(), &len) == 1 &&
+         len == kKeyLen && !is_zero(out.data(), kKeyLen);  // OpenSSL refuses zero itself; be sure
+}
+
+// After a failed derive: a low-order point is refused as by libsodium; anything else (an
+// allocation failure) gets libsodium's answer, which is the same, only slower.
+bool after_failure(Key& out, const Key& priv, const Key& their_pub) {
+  ERR_clear_error();  // the thread's error queue must not grow with every rejected point
+  if (is_low_order(their_pub)) {
+    wipe(out);
+    return false;
+  }
+  return keel::wg::dh(out, priv, their_pub);
 }
 
 }  // namespace
@@ -101,7 +126,9 @@ bool x25519_init() {
   crypto_scalarmult_base(want_pub.data(), a.data());
   if (!equal_ct(a_pub.data(), want_pub.data(), kKeyLen)) return false;
   EVP_PKEY* key = import_keypair(a, a_pub);
-  const bool derived = key && derive(key, s1, b_pub);
+  EVP_PKEY_CTX* ctx = key ? new_derive_ctx(key) : nullptr;
+  const bool derived = ctx && derive(ctx, s1, b_pub);
+  EVP_PKEY_CTX_free(ctx);
   EVP_PKEY_free(key);
   ERR_clear_error();
   if (!derived || !keel::wg::dh(s2, b, a_pub)) return false;
@@ -116,20 +143,22 @@ void public_from_private(Key& pub, const Key& priv) {
   curve25519_mul_g(pub.data(), priv.data());
 }
 
-void DhKey::set(const Key& priv, const Key& pub) {
+void DhKey::set(const Key& priv, const Key& pub, bool long_lived) {
   clear();
   priv_ = priv;
   set_ = true;
   backend_ = import_keypair(priv, pub);
   if (!backend_) ERR_clear_error();  // dh() falls back to libsodium
+  if (long_lived) id_ = next_long_id.fetch_add(1, std::memory_order_relaxed);
 }
 
 void DhKey::clear() {
-  // OpenSSL clears its copy of the private key when the key is freed.
+  // OpenSSL clears its copy of the private key when the last reference goes.
   EVP_PKEY_free(static_cast<EVP_PKEY*>(backend_));
   backend_ = nullptr;
   wipe(priv_);
   set_ = false;
+  id_ = 0;
 }
 
 bool DhKey::dh(Key& out, const Key& their_pub) const {
@@ -137,20 +166,41 @@ bool DhKey::dh(Key& out, const Key& their_pub) const {
     wipe(out);
     return false;
   }
-  if (auto* key = static_cast<EVP_PKEY*>(backend_)) {
-    if (derive(key, out, their_pub)) {
-      if (!is_zero(out.data(), kKeyLen)) return true;  // OpenSSL refuses zero itself; be sure
-      wipe(out);
-      return false;
+  auto* key = static_cast<EVP_PKEY*>(backend_);
+  if (!key) return keel::wg::dh(out, priv_, their_pub);
+  if (id_) {
+    // Long-lived: this thread's kept derive context (created on first use here).
+    ThreadObjects& t = tl_objects;
+    if (t.long_id != id_) {
+      t.drop_long();
+      t.long_ctx = new_derive_ctx(key);
+      if (t.long_ctx) t.long_id = id_;
     }
-    ERR_clear_error();  // the thread's error queue must not grow with every rejected point
-    if (is_low_order(their_pub)) {
-      wipe(out);
-      return false;
-    }
-    // Any other failure (allocation): libsodium's answer is the same, only slower.
+    if (t.long_ctx && derive(t.long_ctx, out, their_pub)) return true;
+    t.drop_long();  // a context that failed is not trusted again
+    return after_failure(out, priv_, their_pub);
   }
-  return keel::wg::dh(out, priv_, their_pub);
+  EVP_PKEY_CTX* ctx = new_derive_ctx(key);
+  const bool ok = ctx && derive(ctx, out, their_pub);
+  EVP_PKEY_CTX_free(ctx);
+  return ok || after_failure(out, priv_, their_pub);
+}
+
+bool DhKey::dh2(Key& out1, const Key& pub1, Key& out2, const Key& pub2) const {
+  auto* key = static_cast<EVP_PKEY*>(backend_);
+  if (set_ && key && !id_) {
+    EVP_PKEY_CTX* ctx = new_derive_ctx(key);
+    const bool ok = ctx && derive(ctx, out1, pub1) && derive(ctx, out2, pub2);
+    EVP_PKEY_CTX_free(ctx);
+    if (ok) return true;
+    ERR_clear_error();
+  }
+  // Unset, long-lived, or a failure: one at a time, with dh()'s exact failure handling.
+  const bool ok1 = dh(out1, pub1), ok2 = dh(out2, pub2);
+  if (ok1 && ok2) return true;
+  wipe(out1);
+  wipe(out2);
+  return false;
 }
 
 }  // namespace keel::wg

@@ -15,7 +15,7 @@ const char* x25519_backend() { return "libsodium"; }
 
 void public_from_private(Key& pub, const Key& priv) { crypto_scalarmult_base(pub.data(), priv.data()); }
 
-void DhKey::set(const Key& priv, const Key& /*pub*/) {
+void DhKey::set(const Key& priv, const Key& /*pub*/, bool /*long_lived*/) {
   clear();
   priv_ = priv;
   set_ = true;
@@ -33,6 +33,14 @@ bool DhKey::dh(Key& out, const Key& their_pub) const {
     return false;
   }
   return keel::wg::dh(out, priv_, their_pub);
+}
+
+bool DhKey::dh2(Key& out1, const Key& pub1, Key& out2, const Key& pub2) const {
+  const bool ok1 = dh(out1, pub1), ok2 = dh(out2, pub2);
+  if (ok1 && ok2) return true;
+  wipe(out1);
+  wipe(out2);
+  return false;
 }
 
 }  // namespace keel::wg

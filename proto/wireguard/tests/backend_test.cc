@@ -175,28 +175,97 @@ TEST(WgBackend, UnsetKeyRefuses) {
   EXPECT_FALSE(k.dh(out, pub));
 }
 
-// The engine's static key is one DhKey used by every worker thread at once.
+// dh2 (a response's two DHs with the ephemeral key) equals two separate DHs, and refuses a
+// low-order point in either place with both outputs zeroed.
+TEST(WgBackend, TwoSecretsAtOnce) {
+  ASSERT_TRUE(crypto_init());
+  for (int i = 0; i < 50; ++i) {
+    const Key e = random_bytes();
+    Key e_pub, p1, p2;
+    public_from_private(e_pub, e);
+    public_from_private(p1, random_bytes());
+    public_from_private(p2, random_bytes());
+    DhKey k;
+    k.set(e, e_pub);
+    Key a, b, want_a, want_b;
+    ASSERT_TRUE(k.dh2(a, p1, b, p2));
+    ASSERT_TRUE(sodium_dh(want_a, e, p1));
+    ASSERT_TRUE(sodium_dh(want_b, e, p2));
+    EXPECT_EQ(a, want_a);
+    EXPECT_EQ(b, want_b);
+  }
+  const Key e = random_bytes();
+  Key e_pub, good, a, b;
+  public_from_private(e_pub, e);
+  public_from_private(good, random_bytes());
+  DhKey k;
+  k.set(e, e_pub);
+  const Key low = key_hex("e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800");
+  a.fill(1), b.fill(1);
+  EXPECT_FALSE(k.dh2(a, low, b, good));
+  EXPECT_TRUE(is_zero(a.data(), kKeyLen) && is_zero(b.data(), kKeyLen));
+  a.fill(1), b.fill(1);
+  EXPECT_FALSE(k.dh2(a, good, b, low));
+  EXPECT_TRUE(is_zero(a.data(), kKeyLen) && is_zero(b.data(), kKeyLen));
+#ifdef KEEL_WG_TEST_LIBCRYPTO
+  EXPECT_EQ(ERR_peek_error(), 0ul);
+#endif
+  EXPECT_TRUE(k.dh2(a, good, b, good));
+}
+
+// A long-lived key keeps a derive context per thread: replacing the key (same DhKey, or another
+// long-lived one) in the same thread must never reuse the old key's context.
+TEST(WgBackend, LongLivedKeysNeverMixedUp) {
+  ASSERT_TRUE(crypto_init());
+  Key them;
+  public_from_private(them, random_bytes());
+  DhKey k1, k2;
+  for (int i = 0; i < 20; ++i) {
+    const Key p1 = random_bytes(), p2 = random_bytes();
+    Key pub1, pub2, got, want;
+    public_from_private(pub1, p1);
+    public_from_private(pub2, p2);
+    k1.set(p1, pub1, true);
+    k2.set(p2, pub2, true);
+    for (int round = 0; round < 2; ++round) {
+      ASSERT_TRUE(k1.dh(got, them));
+      ASSERT_TRUE(sodium_dh(want, p1, them));
+      EXPECT_EQ(got, want) << i;
+      ASSERT_TRUE(k2.dh(got, them));
+      ASSERT_TRUE(sodium_dh(want, p2, them));
+      EXPECT_EQ(got, want) << i;
+    }
+  }
+  k1.clear();
+  Key out;
+  EXPECT_FALSE(k1.dh(out, them));
+}
+
+// The engine's static key is one long-lived DhKey used by every worker thread at once (and an
+// ordinary one is just as safe to share).
 TEST(WgBackend, SharedKeyFromManyThreads) {
   ASSERT_TRUE(crypto_init());
-  const Key priv = random_bytes();
-  Key pub;
-  public_from_private(pub, priv);
-  DhKey shared;
-  shared.set(priv, pub);
-  std::vector<int> mismatches(4, 0);
-  std::vector<std::thread> ts;
-  for (int t = 0; t < 4; ++t)
-    ts.emplace_back([&, t] {
-      for (int i = 0; i < 40; ++i) {
-        Key them;
-        public_from_private(them, random_bytes());
-        Key got, want;
-        const bool ok = shared.dh(got, them);
-        if (!ok || !sodium_dh(want, priv, them) || got != want) ++mismatches[size_t(t)];
-      }
-    });
-  for (auto& t : ts) t.join();
-  for (int m : mismatches) EXPECT_EQ(m, 0);
+  for (const bool long_lived : {true, false}) {
+    const Key priv = random_bytes();
+    Key pub;
+    public_from_private(pub, priv);
+    DhKey shared;
+    shared.set(priv, pub, long_lived);
+    std::vector<int> mismatches(4, 0);
+    std::vector<std::thread> ts;
+    for (int t = 0; t < 4; ++t)
+      ts.emplace_back([&, t] {
+        for (int i = 0; i < 40; ++i) {
+          Key them;
+          public_from_private(them, random_bytes());
+          Key got, want;
+          const bool ok = shared.dh(got, them);
+          if (!ok || !sodium_dh(want, priv, them) || got != want) ++mismatches[size_t(t)];
+        }
+      });
+    for (auto& t : ts) t.join();
+    for (int m : mismatches) EXPECT_EQ(m, 0) << "long-lived " << long_lived;
+  }
 }
 
 }  // namespace

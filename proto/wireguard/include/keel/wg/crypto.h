@@ -69,14 +69,22 @@ class DhKey {
   DhKey(const DhKey&) = delete;
   DhKey& operator=(const DhKey&) = delete;
   // pub must be public_from_private(priv) (the backend stores both, as its key object does).
-  void set(const Key& priv, const Key& pub);
+  // long_lived: a key used for many operations from several threads (the engine's static key);
+  // the libcrypto backend then keeps a derive context for it in each thread that uses it, which
+  // holds a reference to OpenSSL's copy of the key until that thread uses another long-lived key
+  // or ends. Ephemeral keys must not be long-lived: their copies go with clear().
+  void set(const Key& priv, const Key& pub, bool long_lived = false);
   void clear();
   // Same contract as dh(): false (and out zeroed) for the all-zero result.
   [[nodiscard]] bool dh(Key& out, const Key& their_pub) const;
+  // Two shared secrets with this key (a response's DH(e_r, e_i) and DH(e_r, s_i)) through one
+  // backend context. False if either is all-zero; both outputs are zeroed then.
+  [[nodiscard]] bool dh2(Key& out1, const Key& pub1, Key& out2, const Key& pub2) const;
 
  private:
   Key priv_{};
   bool set_ = false;
+  uint64_t id_ = 0;          // non-zero for a long-lived key: names it in per-thread caches
   void* backend_ = nullptr;  // EVP_PKEY* in the libcrypto backend, unused by libsodium's
 };
 // True for the encodings of the Curve25519 points of small order (the list libsodium and the
