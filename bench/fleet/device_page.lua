@@ -3,10 +3,13 @@
 local deployment = os.getenv("FLEET_DEPLOYMENT") or "1"
 local devices = tonumber(os.getenv("FLEET_DEVICES") or "100000")
 local pace_ms = tonumber(os.getenv("FLEET_PACE_MS") or "55")
+local token = os.getenv("FLEET_TOKEN") or ""
+local headers = {}
+if token ~= "" then headers["Authorization"] = "Bearer " .. token end
 math.randomseed(os.time())
 request = function()
   local cursor = math.random(0, devices - 50)
-  return wrk.format("GET", "/api/v1/devices?deployment_id=" .. deployment .. "&limit=50&cursor=" .. cursor)
+  return wrk.format("GET", "/api/v1/devices?deployment_id=" .. deployment .. "&limit=50&cursor=" .. cursor, headers)
 end
 delay = function() return pace_ms end
 done = function(summary, latency, requests)

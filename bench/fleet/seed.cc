@@ -1,9 +1,13 @@
-// fleet_bench_seed DATA_DIR DEVICES — prepares a studio-mode data directory for the Fleet
-// benchmarks: one project with a trusted signing key, one deployment with DEVICES devices
-// (inserted in one transaction, as registration would: keys, tunnel addresses), and a signed
-// release file DATA_DIR/bench-release.keelrel to upload. Prints the ids as shell assignments.
+// fleet_bench_seed DATA_DIR DEVICES [CONNINFO] — prepares the Fleet benchmarks' data: one
+// project with a trusted signing key, one deployment with DEVICES devices (inserted in one
+// transaction, as registration would: keys, tunnel addresses), and a signed release file
+// DATA_DIR/bench-release.keelrel to upload. Prints the ids as shell assignments.
+// Without CONNINFO: a studio-mode data directory (SQLite). With CONNINFO: fleet mode on that
+// PostgreSQL database, with an organisation, its owner and a write API token for the load
+// (printed as TOKEN=...; only its hash is stored, as for any token).
 #include <sodium.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -16,13 +20,17 @@ using namespace keel::fleet;
 namespace rel = keel::release;
 
 int main(int argc, char** argv) {
-  if (argc != 3) {
-    std::fprintf(stderr, "usage: fleet_bench_seed DATA_DIR DEVICES\n");
+  if (argc != 3 && argc != 4) {
+    std::fprintf(stderr, "usage: fleet_bench_seed DATA_DIR DEVICES [POSTGRES_CONNINFO]\n");
     return 2;
   }
   Config cfg;
   cfg.data_dir = argv[1];
   cfg.threads = 1;
+  if (argc == 4) {
+    cfg.mode = Mode::fleet;
+    cfg.database = argv[3];
+  }
   long n = std::stol(argv[2]);
   App app(cfg);
   auto db = app.pool->acquire();
@@ -30,8 +38,21 @@ int main(int argc, char** argv) {
   auto key = rel::PrivateKey::from_secret(rel::KeyKind::kSigning, seed, "bench").value();
   int64_t now = now_ms();
   Tx tx(*db);
+  int64_t org = app.studio_org_id;
+  std::string token;
+  if (cfg.mode == Mode::fleet) {
+    org = db->one("INSERT INTO organizations (name, created_at) VALUES ('bench', $1) RETURNING id", {now})->i(0);
+    int64_t user = db->one("INSERT INTO users (email, name, role, organization_id, password_hash, status, created_at) "
+                           "VALUES ('bench@example.com', 'Bench', 'organization_owner', $1, NULL, 'active', $2) "
+                           "RETURNING id", {org, now})->i(0);
+    std::string prefix = random_token(9), secret = random_token(32);
+    std::replace(prefix.begin(), prefix.end(), '_', 'x');
+    db->query("INSERT INTO api_tokens (user_id, name, scope, prefix, secret_hash, created_at) VALUES "
+              "($1, 'bench', 'write', $2, $3, $4)", {user, prefix, sha256_hex(secret), now});
+    token = "keel_" + prefix + "_" + secret;
+  }
   int64_t project = db->one("INSERT INTO projects (organization_id, name, description, created_at) VALUES ($1, 'bench', "
-                            "'', $2) RETURNING id", {app.studio_org_id, now})->i(0);
+                            "'', $2) RETURNING id", {org, now})->i(0);
   db->query("INSERT INTO signing_keys (project_id, name, public_key, key_id, created_at) VALUES ($1, 'bench', $2, $3, $4)",
             {project, rel::base64_encode(key.public_key().bytes), key.public_key().id_hex(), now});
   int64_t dep = db->one("INSERT INTO deployments (project_id, name, description, created_at) VALUES ($1, 'prod', '', $2) "
@@ -62,6 +83,7 @@ int main(int argc, char** argv) {
   }
   std::ofstream(std::string(argv[1]) + "/bench-release.keelrel", std::ios::binary)
       .write(reinterpret_cast<const char*>(file.value().data()), static_cast<std::streamsize>(file.value().size()));
-  std::printf("PROJECT=%lld\nDEPLOYMENT=%lld\n", static_cast<long long>(project), static_cast<long long>(dep));
+  std::printf("PROJECT=%lld\nDEPLOYMENT=%lld\nTOKEN=%s\n", static_cast<long long>(project), static_cast<long long>(dep),
+              token.c_str());
   return 0;
 }

@@ -6,7 +6,10 @@
 // on every call (docs/performance.md, Fleet section, has the figures). Statement texts are
 // finite (handlers build them from fixed pieces), but a connection still prepares at most
 // kMaxPrepared of them and runs any further ones unprepared, so memory stays bounded.
+// KEEL_FLEET_PG_NO_PREPARE=1 in the environment turns preparation off (every call parsed and
+// planned again, as before) — only for measuring the difference (bench/fleet/run.sh).
 #include <algorithm>
+#include <cstdlib>
 #include <pqxx/pqxx>
 #include <unordered_map>
 
@@ -18,6 +21,8 @@ namespace {
 class PgDb final : public Db {
  public:
   explicit PgDb(const std::string& conninfo) {
+    const char* off = std::getenv("KEEL_FLEET_PG_NO_PREPARE");
+    prepare_ = !(off && std::string_view(off) == "1");
     try {
       conn_ = std::make_unique<pqxx::connection>(conninfo);
     } catch (const std::exception& e) {
@@ -141,7 +146,7 @@ class PgDb final : public Db {
   const std::string* statement_name(std::string_view sql) {
     auto it = prepared_.find(std::string(sql));
     if (it != prepared_.end()) return &it->second;
-    if (prepared_.size() >= kMaxPrepared) return nullptr;
+    if (!prepare_ || prepared_.size() >= kMaxPrepared) return nullptr;
     std::string name = "k" + std::to_string(prepared_.size());
     conn_->prepare(name, std::string(sql));
     return &prepared_.emplace(std::string(sql), std::move(name)).first->second;
@@ -150,6 +155,7 @@ class PgDb final : public Db {
   std::unique_ptr<pqxx::connection> conn_;
   std::unique_ptr<pqxx::work> tx_;
   std::unordered_map<std::string, std::string> prepared_;  // statement text -> prepared name
+  bool prepare_ = true;
 };
 
 }  // namespace
