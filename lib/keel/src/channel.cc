@@ -33,10 +33,32 @@ keel_status_t label_status(keel_word_t label) {
   return KEEL_E_KERNEL;  // a label no service answers with
 }
 
+// A passive rpc server (manifest `passive = true`) hands its SchedContext to the root server
+// before it opens its first server end (KEEL_ROOT_PASSIVE, docs/os-services.md): from then on
+// calls run on the callers' SCs and take the kernel fastpath. Notification bits that end the
+// receive instead are kept for later waits.
+bool g_passive = false;
+void become_passive() {
+  uint64_t& pending = keel::detail::pending_bits();
+  for (;;) {
+    keel_word_t badge = 0;
+    keel_nbsend_recv(KEEL_SLOT_ROOT_EP, keel_msginfo_new(KEEL_ROOT_PASSIVE, 0, 0, 0), KEEL_SLOT_SERVICE_EP, &badge,
+                     KEEL_SLOT_REPLY);
+    if ((badge & KEEL_NOTIFY_PASSIVE) != 0) {
+      pending |= badge & ~uint64_t{KEEL_NOTIFY_PASSIVE};
+      g_passive = true;
+      return;
+    }
+    pending |= badge;
+  }
+}
+
 keel_status_t open_end(keel_channel_t ch) {
   const keel_info_channel_t* c = chan(ch);
   const keel_info_t* info = keel_info();
   if (c == nullptr || info == nullptr) return KEEL_E_INVALID;
+  if (c->kind == KEEL_CHANNEL_RPC && c->role == KEEL_ROLE_TO && (info->flags & KEEL_INFO_PASSIVE) != 0 && !g_passive)
+    become_passive();
   uint64_t words[KEEL_MSG_MAX_LENGTH - 1];
   size_t n = keel_name_pack(keel_info_string(info, c->name), c->name.len, words, KEEL_MSG_MAX_LENGTH - 1);
   if (n == 0) return KEEL_E_INVALID;
@@ -153,7 +175,11 @@ keel_status_t keel_rpc_call(keel_channel_t ch, keel_msg_t* msg) {
 keel_status_t keel_rpc_reply(const keel_msg_t* reply) {
   if (!g_call_outstanding || g_reply_ready) return KEEL_E_INVALID;  // nothing to answer
   if (!msg_ok(reply)) return KEEL_E_INVALID;
-  g_reply = *reply;
+  // Only the words in use: a whole keel_msg_t is 272 bytes, and picolibc's memcpy (built for
+  // size) copies bytewise — that copy alone cost more than the IPC round trip.
+  g_reply.label = reply->label;
+  g_reply.len = reply->len;
+  for (uint32_t i = 0; i < reply->len; ++i) g_reply.w[i] = reply->w[i];
   g_reply_ready = true;
   return KEEL_OK;
 }
