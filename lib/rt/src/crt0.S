@@ -3,8 +3,10 @@
 // Entry state set by the kernel (see abi/ and docs/syscalls.md): x0 = boot-info pointer (root task)
 // or thread argument, sp = initial stack. The kernel zero-fills memsz beyond filesz, but .bss is
 // cleared here too so that a program started by a loader that does not (or a restarted one) still
-// sees C semantics. If sp is 0 (no stack given) we fall back to a stack in .bss rather than
-// faulting on the first push.
+// sees C semantics. If sp is 0 (no stack given: a loader bug, the kernel and the root server always
+// give one) the program reports it on a 1 KiB emergency stack in .bss and exits with 124, rather
+// than faulting on the first push. (It used to run on a 16 KiB .bss stack: 4 pages every program
+// paid for and none used.)
     .section .text.start, "ax"
     .global _start
     .type _start, %function
@@ -15,6 +17,8 @@ _start:
     adrp    x9, __keel_fallback_stack_top
     add     x9, x9, :lo12:__keel_fallback_stack_top
     mov     sp, x9
+    mov     x0, x19
+    bl      __keel_rt_no_stack      // reports and exits; never returns
 1:  and     x9, x9, #~15            // AAPCS64: sp 16-byte aligned
     mov     sp, x9
     mov     x29, #0                 // terminate frame-pointer chains for debuggers
@@ -35,5 +39,5 @@ _start:
     .section .bss.fallback_stack, "aw", %nobits
     .balign 16
 __keel_fallback_stack:
-    .space  16384
+    .space  1024
 __keel_fallback_stack_top:

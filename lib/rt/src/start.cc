@@ -2,6 +2,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "keel/rt/printf.h"
 #include "keel/rt/rt.h"
 #include "keel/rt/syscall.h"
 
@@ -51,6 +52,16 @@ static void init_tls() {
   auto* block = reinterpret_cast<volatile char*>(tp + 1024);
   for (size_t i = 0; i < tdata; ++i) block[i] = __keel_tls_start[i];
   for (size_t i = tdata; i < total; ++i) block[i] = 0;
+}
+
+// crt0 found no stack (sp = 0) and runs this on its 1 KiB emergency stack. .bss is not cleared
+// yet: adopt the IPC buffer and report (keel_fatal exits; in a component through the root server,
+// once libkeel has seen the info page).
+[[noreturn]] void __keel_rt_no_stack(void* start_arg) {
+  adopt_ipc_buffer(start_arg);
+  if (__keel_component_init != nullptr) __keel_component_init(start_arg);
+  keel_printf("KEEL USER FATAL: started without a stack (sp = 0)\n");
+  keel_exit(124);
 }
 
 [[noreturn]] void __keel_rt_start(void* start_arg) {
