@@ -152,6 +152,12 @@ bool keel_channel_is_open(keel_channel_t ch) { return chan(ch) != nullptr && g_e
 keel_status_t keel_channel_wait(keel_channel_t ch) {
   const keel_info_channel_t* c = chan(ch);
   if (c == nullptr || c->notify_bit == 0) return KEEL_E_INVALID;
+  if (c->kind == KEEL_CHANNEL_STREAM && c->role == KEEL_ROLE_TO) {
+    // A consumer that stopped reading before the ring was empty must not sleep on data that is
+    // already there (its signal may have been consumed by an earlier wait).
+    keel_stream_ring_t* ring = ring_of(c);
+    if (__atomic_load_n(&ring->head, __ATOMIC_ACQUIRE) != ring->tail) return KEEL_OK;
+  }
   keel_notify_wait(c->notify_bit);
   return KEEL_OK;
 }
