@@ -1,5 +1,18 @@
-// Compiles keel/keel.hh (header-only) with the project's warnings; never linked.
+// Compiles keel/keel.hh (header-only) with the project's warnings; never linked. The first
+// function is the C++ example of docs/libkeel.md, verbatim.
 #include "keel/keel.hh"
+
+keel::Res<> run();
+keel::Res<> run() {
+  auto valve = TRY(keel::Channel::named("actuate"));  // opened on first use
+  TRY(keel::timer_every_ms(0, 100));
+  for (;;) {
+    keel::wait(KEEL_NOTIFY_TIMER);
+    if ((keel::timer_expired() & 1) == 0) continue;
+    auto reply = valve.call(keel::Message(1).word(42));  // Res<Message>
+    if (!reply.ok()) keel_logf("call: %s", keel_status_name(reply.error()));
+  }
+}
 
 keel::Res<uint64_t> keel_cxx_check();
 keel::Res<uint64_t> keel_cxx_check() {
