@@ -147,6 +147,11 @@ int keel_main(void* arg) {
         "status of peer: restarts %u state %u", st.restarts, st.state);
   CHECK(keel_component_status(999, &st) == KEEL_E_NOT_FOUND, "status of a component that does not exist");
 
+  /* stdin: this component is the manifest's console_input; the test types a line. */
+  keel_log("reading the console");
+  char line[64];
+  CHECK(fgets(line, sizeof line, stdin) != NULL && strcmp(line, "hello libkeel\n") == 0, "console line '%s'", line);
+
   if (g_failures == 0) keel_logf("PASS (%d checks)", g_checks);
   else keel_logf("FAIL (%d of %d checks)", g_failures, g_checks);
   keel_debug_halt(g_failures == 0 ? 0 : 1);
