@@ -672,7 +672,7 @@ TEST_F(GatewayTest, RefreshLoopFollowsPostgresStoreWithinInterval) {
   while (!in && std::chrono::steady_clock::now() - registered < kInterval + 3s) in = d2.connect(100ms);
   const auto took = std::chrono::steady_clock::now() - registered;
   ASSERT_TRUE(in) << "a device registered in the store did not become a peer";
-  EXPECT_LT(took, kInterval + 1500ms);
+  EXPECT_LT(took, kInterval + 2s);
   ASSERT_TRUE(d2.send_inner(ipv4("10.80.0.3", "10.80.0.1", 70)));
   ASSERT_TRUE(d2.pump_until([&] { return !d2.delivered.empty(); }, 2000ms));
 
@@ -687,7 +687,7 @@ TEST_F(GatewayTest, RefreshLoopFollowsPostgresStoreWithinInterval) {
     out = !d1.pump_until([&] { return d1.delivered.size() > echoes; }, 150ms);
   }
   ASSERT_TRUE(out) << "a decommissioned device's session still carried traffic";
-  EXPECT_LT(std::chrono::steady_clock::now() - decommissioned, kInterval + 1500ms);
+  EXPECT_LT(std::chrono::steady_clock::now() - decommissioned, kInterval + 2s);
   Device again(k1, "127.0.0.1", gw->public_key(), gw->port());
   EXPECT_FALSE(again.connect(400ms));
   EXPECT_TRUE(again.results.empty()) << "the gateway answered a decommissioned key";
