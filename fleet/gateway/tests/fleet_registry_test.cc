@@ -3,6 +3,7 @@
 // (missing database, malformed prefix, a key or index the gateway cannot use) is a clear error.
 #include <gtest/gtest.h>
 #include <sodium.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -241,6 +242,54 @@ TEST(GatewayFleetRegistryPg, PostgresStore) {
   ASSERT_TRUE(nowhere.ok());
   EXPECT_TRUE(GatewayFleetRegistry::list(*nowhere.value(), &err).empty());
   EXPECT_EQ(err.rfind("fleet database: ", 0), 0u) << err;
+}
+
+// The program: keel-gateway takes keel-fleet's recorded prefix by itself, and a --tunnel-prefix
+// that differs from it stops it at start with an error naming both.
+std::string run(const std::string& cmd, int* status) {
+  FILE* f = popen((cmd + " 2>&1").c_str(), "r");
+  std::string out;
+  char buf[512];
+  while (f && !feof(f)) {
+    const size_t n = fread(buf, 1, sizeof buf, f);
+    out.append(buf, n);
+  }
+  *status = f ? pclose(f) : -1;
+  return out;
+}
+
+TEST(GatewayCli, TunnelPrefixFromTheStoreAndMismatch) {
+  fleet::testing::TempDir dir;
+  {
+    auto cfg = fleet::testing::TestServer::studio_config(dir.path());
+    cfg.tunnel_prefix = "10.80.0.0/16";
+    fleet::testing::TestServer keel_fleet(cfg);  // creates fleet.db and records its prefix
+  }
+  const std::string key = (dir.path() / "gw.key").string();
+  {
+    wg::Key k;
+    randombytes_buf(k.data(), k.size());
+    char t[45];
+    wg::key_to_base64(k, t);
+    FILE* f = fopen(key.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    fprintf(f, "%s\n", t);
+    fclose(f);
+  }
+  const std::string base = std::string(KEEL_GATEWAY_BIN) + " --private-key " + key + " --fleet-data-dir " +
+                           dir.path().string() + " --port 0 --bind4 127.0.0.1 --bind6 ''";
+  int status = 0;
+  std::string out = run(base + " --tunnel-prefix 10.64.0.0/10", &status);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << out;
+  EXPECT_NE(out.find("--tunnel-prefix 10.64.0.0/10 differs from keel-fleet's tunnel prefix 10.80.0.0/16"),
+            std::string::npos)
+      << out;
+  // Without the option it serves with keel-fleet's prefix (stopped by SIGTERM after 2 s).
+  out = run("timeout -s TERM 2 " + base, &status);
+  EXPECT_NE(out.find("tunnel prefix 10.80.0.0/16"), std::string::npos) << out;
+  // The same prefix given explicitly is fine too.
+  out = run("timeout -s TERM 2 " + base + " --tunnel-prefix 10.80.0.0/16", &status);
+  EXPECT_NE(out.find("tunnel prefix 10.80.0.0/16"), std::string::npos) << out;
 }
 
 }  // namespace
