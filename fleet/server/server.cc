@@ -257,8 +257,6 @@ struct HttpServer::Impl {
     stream.expires_never();
     auto ws = std::make_shared<websocket::stream<beast::tcp_stream>>(std::move(stream));
     ws->set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
-    auto [ec] = co_await ws->async_accept(upgrade, asio::as_tuple(use_awaitable));
-    if (ec) co_return;
     asio::any_io_executor exec = co_await asio::this_coro::executor;
     struct Shared {
       explicit Shared(asio::any_io_executor e) : signal(e, std::chrono::steady_clock::time_point::max()) {}
@@ -278,6 +276,13 @@ struct HttpServer::Impl {
       shared->q.push_back(text);
       asio::post(exec, [shared] { shared->signal.cancel_one(); });
     });
+    // Subscribed before the handshake answer goes out: a client that makes a change right after
+    // its handshake completes must see that change's event (it is queued until the loop below).
+    auto [ec] = co_await ws->async_accept(upgrade, asio::as_tuple(use_awaitable));
+    if (ec) {
+      app.events.unsubscribe(sub);
+      co_return;
+    }
     // Reader: detects the close; events flow one way only. Owns references to what it touches.
     asio::co_spawn(
         exec,

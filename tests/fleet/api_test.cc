@@ -755,7 +755,11 @@ TEST_F(Api, WebsocketEventsStream) {
   s.handshake("127.0.0.1:" + std::to_string(srv->port()), "/api/v1/events");
   project("live");
   boost::beast::flat_buffer buf;
-  s.read(buf);
+  // Bounded wait: a lost event fails the test instead of hanging it.
+  bool got = false;
+  s.async_read(buf, [&](boost::beast::error_code ec, size_t) { got = !ec; });
+  ioc.run_for(std::chrono::seconds(10));
+  ASSERT_TRUE(got) << "no change event within 10 s of the change";
   json ev = json::parse(boost::beast::buffers_to_string(buf.data()));
   EXPECT_EQ(ev["action"], "project.create");
   EXPECT_EQ(ev["target_type"], "project");
