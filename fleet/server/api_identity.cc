@@ -313,6 +313,12 @@ Response create_token(Ctx& c) {
   std::string scope = c.body.at("scope").get<std::string>();
   if (scope == "write" && c.who.role == Role::org_user)
     throw forbidden("organisation users are read-only and can only create read tokens");
+  // A device-report token acts for the owner on device reports only (a bench rig forwarding a
+  // UART should not be able to change anything else); only owners make device reports.
+  if (scope == "device" && c.who.role != Role::org_owner)
+    throw ApiError(403, "forbidden",
+                   "device-report tokens are for organisation owners (they send reports for the organisation's devices)",
+                   "scope");
   Value exp = nullptr;
   if (c.body.contains("expires_in_days") && !c.body["expires_in_days"].is_null())
     exp = now_ms() + c.body["expires_in_days"].get<int64_t>() * 24 * 3600 * 1000;
@@ -515,7 +521,10 @@ void register_identity_routes(Router& r) {
   r.add({Method::POST, "/api/v1/tokens", "createToken", "tokens",
          "Create an API token for the CLI; the secret is returned once and stored only as a hash", Access::user,
          {{"name", F::string, true, "", 1, 100},
-          {"scope", F::string, true, "read: GET only; write: everything your role allows", 0, 0, {"read", "write"}},
+          {"scope", F::string, true,
+           "read: GET only; write: everything your role allows; device: device reports only (POST "
+           "/devices/{id}/serial, /trace, /update-report; organisation owners)",
+           0, 0, {"read", "write", "device"}},
           {"expires_in_days", F::integer, false, "default: never", 1, 3650}},
          {}, false, false, "TokenCreated", 201, create_token});
   r.add({Method::DELETE_, "/api/v1/tokens/{token_id}", "revokeToken", "tokens", "Revoke one of your API tokens",

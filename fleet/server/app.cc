@@ -368,6 +368,9 @@ Response App::handle(Request& req) {
       }
       if (who.token_scope == "read" && req.method != Method::GET)
         return error_response(403, "forbidden", "this API token is read-only");
+      if (who.token_scope == "device" && route.access != Access::device)
+        return error_response(403, "forbidden",
+                              "this API token may only send device reports (serial output, trace events, update outcomes)");
     }
     json body = json::object();
     if (!route.raw_body && req.method != Method::GET && req.method != Method::DELETE_) {

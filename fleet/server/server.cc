@@ -246,6 +246,11 @@ struct HttpServer::Impl {
       co_await send(stream, error_response(401, "unauthenticated", "log in first"), upgrade.version(), false);
       co_return;
     }
+    if (who.token_scope == "device") {
+      co_await send(stream, error_response(403, "forbidden", "this API token may only send device reports"),
+                    upgrade.version(), false);
+      co_return;
+    }
     auto origin = req.header("origin");
     auto host = req.header("host");
     // Browsers send cookies with cross-site websocket handshakes: accept only our own origin.

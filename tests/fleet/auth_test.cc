@@ -134,6 +134,28 @@ TEST(FleetAuth, ApiTokensScopedHashedRevocable) {
   // Organisation users get read tokens only.
   auto [uc, ucsrf] = env.login("u@acme.test");
   EXPECT_EQ(srv.call("POST", "/api/v1/tokens", {{"name", "x"}, {"scope", "write"}}, {{"Cookie", uc}, {"X-CSRF-Token", ucsrf}}).status, 403);
+  // Device-report tokens (owners only): device reports and nothing else, not even reads.
+  EXPECT_EQ(srv.call("POST", "/api/v1/tokens", {{"name", "x"}, {"scope", "device"}}, {{"Cookie", uc}, {"X-CSRF-Token", ucsrf}}).status, 403);
+  EXPECT_EQ(env.as(admin, "POST", "/api/v1/tokens", {{"name", "x"}, {"scope", "device"}}).status, 403);
+  std::string dev_tok = env.token("o@acme.test", "device");
+  int64_t proj = env.as(rw, "GET", "/api/v1/projects").j["items"][0]["id"];
+  int64_t dep = env.as(rw, "POST", "/api/v1/deployments", {{"project_id", proj}, {"name", "rig"}}).j["id"];
+  int64_t dev = env.as(rw, "POST", "/api/v1/devices", {{"deployment_id", dep}, {"name", "bench-1"}, {"tunnel_public_key", random_key_b64()},
+                                                        {"identity_public_key", random_key_b64()}}).j["id"];
+  std::string dp = "/api/v1/devices/" + std::to_string(dev);
+  auto sent = env.as(dev_tok, "POST", dp + "/serial", {{"lines", {"uart: hello"}}});
+  EXPECT_EQ(sent.status, 200) << sent.body;
+  EXPECT_EQ(env.as(dev_tok, "POST", dp + "/trace", {{"events", {{{"event", "boot"}}}}}).status, 200);
+  for (auto [m, path] : std::vector<std::pair<std::string, std::string>>{
+           {"GET", dp + "/serial"}, {"GET", dp}, {"GET", "/api/v1/projects"}, {"GET", "/api/v1/auth/me"}, {"POST", dp + "/decommission"},
+           {"GET", "/api/v1/tokens"}}) {
+    auto x = env.as(dev_tok, m, path, m == "GET" ? json(nullptr) : json::object());
+    EXPECT_EQ(x.status, 403) << m << " " << path << " " << x.body;
+  }
+  EXPECT_EQ(env.as(rw, "GET", dp).j["status"], "active");
+  EXPECT_EQ(env.as(rw, "GET", dp + "/serial").j["items"][0]["text"], "uart: hello");
+  EXPECT_EQ(env.as(rw, "DELETE", "/api/v1/tokens/" + std::to_string(env.as(rw, "GET", "/api/v1/tokens").j["items"][2]["id"].get<int64_t>())).status, 204);
+  EXPECT_EQ(env.as(dev_tok, "POST", dp + "/serial", {{"lines", {"after revoke"}}}).status, 401);
   // Hashed at rest: the secret appears nowhere in the database.
   std::string secret = rw.substr(rw.rfind('_') + 1);
   auto db = srv.app().pool->acquire();
@@ -141,7 +163,7 @@ TEST(FleetAuth, ApiTokensScopedHashedRevocable) {
     for (const auto& c : r.cols) EXPECT_EQ(c->find(secret), std::string::npos);
   // Listing shows no secrets; revoking works at once.
   auto list = env.as(rw, "GET", "/api/v1/tokens");
-  ASSERT_EQ(list.j["items"].size(), 2u);
+  ASSERT_EQ(list.j["items"].size(), 3u);  // write, read, device (revoked above)
   EXPECT_FALSE(list.j["items"][0].contains("token"));
   int64_t ro_id = list.j["items"][1]["id"];
   EXPECT_EQ(env.as(rw, "DELETE", "/api/v1/tokens/" + std::to_string(ro_id)).status, 204);

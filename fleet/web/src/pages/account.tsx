@@ -35,7 +35,7 @@ export function AccountPage() {
               {tokens.data.items.map((t) => (
                 <tr key={t.id}>
                   <td class="font-medium">{t.name} <span class="mono text-slate-400">keel_{t.prefix}_…</span></td>
-                  <td>{t.scope === 'read' ? 'Read only' : 'Read and write'}</td>
+                  <td>{t.scope === 'read' ? 'Read only' : t.scope === 'device' ? 'Device reports only' : 'Read and write'}</td>
                   <td>{t.revoked_at ? <Badge tone="red">Revoked</Badge> : t.expires_at && t.expires_at < Date.now() ? <Badge tone="slate">Expired</Badge> : <Badge tone="green">Active</Badge>}</td>
                   <td class="text-slate-500">{timeAgo(t.last_used_at)}</td>
                   <td class="text-slate-500">{t.expires_at ? new Date(t.expires_at).toLocaleDateString() : 'never'}</td>
@@ -69,6 +69,7 @@ export function AccountPage() {
 }
 
 function NewToken(props: { onClose: () => void; onDone: (secret: string) => void }) {
+  const { info } = useSession();
   const [name, setName] = useState('');
   const [scope, setScope] = useState('read');
   const [days, setDays] = useState('90');
@@ -93,6 +94,7 @@ function NewToken(props: { onClose: () => void; onDone: (secret: string) => void
             <select id="token-scope" class="input" value={scope} onChange={(e) => setScope((e.target as HTMLSelectElement).value)}>
               <option value="read">Read only (recommended for monitoring)</option>
               <option value="write">Read and write (upload releases, start rollouts)</option>
+              {info.user?.role === 'organization_owner' && <option value="device">Device reports only (a test rig sending a device's console output)</option>}
             </select>
           </Field>
           <Field id="token-expiry" label="Expires" error={fe('expires_in_days')}>
