@@ -70,9 +70,8 @@ int64_t trace_size(const TraceInput& e) {
 // The shared part of both appends. `sizes[k]` is entry k's size; `insert(k)` stores entry k and
 // returns its id.
 template <class Insert>
-AppendResult append_impl(Db& db, int64_t device_id, DeviceLogKind kind, const std::vector<int64_t>& sizes, int64_t at,
+AppendResult append_impl(Db& db, int64_t device_id, DeviceLogKind kind, const std::vector<int64_t>& sizes,
                          const LogRetention& keep, Insert insert) {
-  (void)at;
   if (keep.max_entries < 1 || keep.max_bytes < kMinRetentionBytes)
     throw std::invalid_argument("device log retention must keep at least 1 entry and " +
                                 std::to_string(kMinRetentionBytes) + " bytes");
@@ -208,7 +207,7 @@ AppendResult append_serial(Db& db, int64_t device_id, std::vector<std::string> l
   std::vector<int64_t> sizes;
   sizes.reserve(lines.size());
   for (const auto& l : lines) sizes.push_back(static_cast<int64_t>(l.size()));
-  return append_impl(db, device_id, DeviceLogKind::serial, sizes, at, keep, [&](size_t k) {
+  return append_impl(db, device_id, DeviceLogKind::serial, sizes, keep, [&](size_t k) {
     return db.one("INSERT INTO device_serial (device_id, at, size, text) VALUES ($1, $2, $3, $4) RETURNING id",
                   {device_id, at, sizes[k], lines[k]})
         ->i(0);
@@ -222,7 +221,7 @@ AppendResult append_trace(Db& db, int64_t device_id, const std::vector<TraceInpu
   sizes.reserve(events.size());
   for (const auto& e : events) sizes.push_back(trace_size(e));
   auto opt = [](const std::optional<std::string>& s) { return s ? Value(*s) : Value(nullptr); };
-  return append_impl(db, device_id, DeviceLogKind::trace, sizes, at, keep, [&](size_t k) {
+  return append_impl(db, device_id, DeviceLogKind::trace, sizes, keep, [&](size_t k) {
     const auto& e = events[k];
     return db.one("INSERT INTO device_trace (device_id, at, size, component, event, data) VALUES ($1, $2, $3, $4, $5, "
                   "$6) RETURNING id",
