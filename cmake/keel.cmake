@@ -33,6 +33,24 @@ if(KEEL_TARGET STREQUAL "host")
 endif()
 
 # keel_warnings(target): the project's warning set, as errors.
+# keel_add_subfolders([HOST_SUBDIR <name>]): adds every subfolder of the current source folder that
+# has a CMakeLists.txt, in sorted order, so that each part lands independently without editing its
+# parent. With HOST_SUBDIR, adds <part>/<name> instead (e.g. a service's host-tested logic).
+function(keel_add_subfolders)
+  cmake_parse_arguments(A "" "HOST_SUBDIR" "" ${ARGN})
+  file(GLOB children LIST_DIRECTORIES true RELATIVE ${CMAKE_CURRENT_SOURCE_DIR} ${CMAKE_CURRENT_SOURCE_DIR}/*)
+  list(SORT children)
+  foreach(part IN LISTS children)
+    if(A_HOST_SUBDIR)
+      if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/${part}/${A_HOST_SUBDIR}/CMakeLists.txt)
+        add_subdirectory(${part}/${A_HOST_SUBDIR} ${CMAKE_CURRENT_BINARY_DIR}/${part}-${A_HOST_SUBDIR})
+      endif()
+    elseif(IS_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/${part} AND EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/${part}/CMakeLists.txt)
+      add_subdirectory(${part})
+    endif()
+  endforeach()
+endfunction()
+
 function(keel_warnings target)
   # -Wnon-virtual-dtor is C++-only (GCC rejects it for C sources such as C components).
   target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:C,CXX>:${KEEL_WARNINGS}>

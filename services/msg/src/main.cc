@@ -14,6 +14,7 @@
 #include "keel/rt/printf.h"
 #include "keel/rt/syscall.h"
 #include "keel/sys/protocol.h"
+#include "keel/sys/spec_copy.h"
 
 namespace {
 
@@ -214,20 +215,11 @@ extern "C" int keel_main(void* start_arg) {
     fail("no component info page");
   g_info = info;
 
-  // The boot spec copy: its header says how long it is; the reader validates all of it again.
-  const auto* spec_bytes = reinterpret_cast<const std::uint8_t*>(KEEL_SPEC_VADDR);
-  const std::uint32_t total = *reinterpret_cast<const volatile std::uint32_t*>(spec_bytes + 12);
-  if (total > keel::bootspec::kMaxTotalSize) fail("boot spec copy: bad size");
-  auto parsed = Spec::parse(spec_bytes, total);
-  if (!parsed.ok()) {
-    keel_printf("msg: boot spec copy invalid: %s at byte %u\n", keel::bootspec::error_name(parsed.error().code),
-                parsed.error().offset);
-    fail("boot spec copy invalid");
-  }
-  g_spec_value = parsed.value();
+  // The boot spec copy, validated again (keel/sys/spec_copy.h).
+  auto spec = keel::sys::read_spec_copy(info, "msg");
+  if (!spec.ok()) fail(spec.error());
+  g_spec_value = spec.value();
   g_spec = &g_spec_value;
-  if (g_spec->count(keel::bootspec::Table::kComponents) != info->component_count)
-    fail("boot spec and info page disagree on the component count");
 
   // Until the first read of the system page, assume everything runs.
   for (std::uint32_t i = 0; i < KEEL_MAX_COMPONENTS; ++i) g_now[i] = ComponentState{0, KEEL_STATE_RUNNING};

@@ -15,6 +15,7 @@
 #include "keel/keel.h"
 #include "keel/rt/invocations.h"
 #include "keel/rt/rt.hh"
+#include "keel/sys/spec_copy.h"
 #include "keel/rt/syscall.h"
 #include "keel/sched/table.h"
 
@@ -165,20 +166,11 @@ keel_word_t handle(keel_word_t badge, keel_word_t info) {
 }
 
 void setup(const keel_info_t* info) {
-  const auto* spec_bytes = reinterpret_cast<const std::uint8_t*>(KEEL_SPEC_VADDR);
-  const std::uint32_t total = *reinterpret_cast<const volatile std::uint32_t*>(spec_bytes + 12);
-  if (total > keel::bootspec::kMaxTotalSize) fail("boot spec copy: bad size");
-  auto parsed = Spec::parse(spec_bytes, total);
-  if (!parsed.ok()) {
-    keel_logf("boot spec copy invalid: %s at byte %u", keel::bootspec::error_name(parsed.error().code),
-              parsed.error().offset);
-    fail("boot spec copy invalid");
-  }
-  g_spec = parsed.value();
+  auto spec = keel::sys::read_spec_copy(info, "sched");
+  if (!spec.ok()) fail(spec.error());
+  g_spec = spec.value();
   g_count = g_spec.count(keel::bootspec::Table::kComponents);
   g_self = info->index;
-  if (g_count != info->component_count || g_count > KEEL_MAX_COMPONENTS || g_self >= g_count)
-    fail("boot spec and info page disagree");
   g_table.init(g_count);
   for (std::uint32_t c = 0; c < g_count; ++c) {
     const auto& rec = g_spec.component(c);

@@ -18,6 +18,7 @@
 #include "keel/rt/syscall.h"
 #include "keel/serial/lines.h"
 #include "keel/sys/protocol.h"
+#include "keel/sys/spec_copy.h"
 
 namespace {
 
@@ -195,19 +196,10 @@ extern "C" int keel_main(void* start_arg) {
   g_info = info;
   g_self = info->index;
 
-  const auto* spec_bytes = reinterpret_cast<const std::uint8_t*>(KEEL_SPEC_VADDR);
-  const std::uint32_t total = *reinterpret_cast<const volatile std::uint32_t*>(spec_bytes + 12);
-  if (total > keel::bootspec::kMaxTotalSize) fail("boot spec copy: bad size");
-  auto parsed = Spec::parse(spec_bytes, total);
-  if (!parsed.ok()) {
-    keel_printf("serial: boot spec copy invalid: %s at byte %u\n", keel::bootspec::error_name(parsed.error().code),
-                parsed.error().offset);
-    fail("boot spec copy invalid");
-  }
-  g_spec = parsed.value();
+  auto spec = keel::sys::read_spec_copy(info, "serial");
+  if (!spec.ok()) fail(spec.error());
+  g_spec = spec.value();
   g_components = g_spec.count(keel::bootspec::Table::kComponents);
-  if (g_components != info->component_count || g_components > KEEL_MAX_COMPONENTS || g_self >= g_components)
-    fail("boot spec and info page disagree");
   for (std::uint32_t c = 0; c < g_components; ++c) {
     const auto name = g_spec.str(g_spec.component(c).name);
     g_lines.set_name(c, name.data, name.len);

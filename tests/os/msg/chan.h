@@ -6,23 +6,15 @@
 #include <cstdint>
 #include <cstring>
 
+#include "../common/ostest.h"
 #include "keel/keel.h"
 #include "keel/rt/rt.hh"
 #include "keel/rt/syscall.h"
 
 namespace chantest {
 
-inline void wait_ms(std::uint64_t ms) {
-  const std::uint64_t f = keel::rt::timer_frequency();
-  const std::uint64_t end = keel::rt::timer_count() + ms * f / 1000;
-  while (keel::rt::timer_count() < end) keel_yield();
-}
-
-[[noreturn]] inline void crash(std::uintptr_t addr = 0x10) {
-  __asm__ volatile("" : "+r"(addr));
-  *reinterpret_cast<volatile std::uint32_t*>(addr) = 0xdead;
-  for (;;) keel_yield();
-}
+using ostest::crash;
+using ostest::wait_ms;
 
 struct Open {
   keel_word_t label, slot, kind, mr2;

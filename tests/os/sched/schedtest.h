@@ -4,38 +4,24 @@
 
 #include <cstdint>
 
+#include "../common/ostest.h"
 #include "keel/keel.h"
 #include "keel/rt/rt.hh"
 #include "keel/rt/syscall.h"
 
 namespace schedtest {
 
-inline std::uint64_t now() { return keel::rt::timer_count(); }
-inline std::uint64_t freq() { return keel::rt::timer_frequency(); }
-inline std::uint64_t us(std::uint64_t n) { return freq() * n / 1000000; }
-inline std::uint64_t ticks_to_us(std::uint64_t t) { return t * 1000000 / freq(); }
+using ostest::expect;
+using ostest::fail;
+using ostest::freq;
+using ostest::now;
+using ostest::set_timer;
+using ostest::ticks_to_us;
+using ostest::us;
 
-[[noreturn]] inline void fail(const char* what, std::uint64_t a = 0, std::uint64_t b = 0) {
-  keel_logf("FAIL: %s (%lu, %lu)", what, static_cast<unsigned long>(a), static_cast<unsigned long>(b));
-  keel_flush();
-  keel_debug_halt(1);
-  for (;;) keel_yield();
-}
-inline void expect(bool ok, const char* what, std::uint64_t a = 0, std::uint64_t b = 0) {
-  if (!ok) fail(what, a, b);
-}
-
-inline keel_word_t set_timer(std::uint64_t id, std::uint64_t deadline, std::uint64_t period) {
-  keel_set_mr(0, id);
-  keel_set_mr(1, deadline);
-  keel_set_mr(2, period);
-  return keel_msginfo_label(keel_call(KEEL_SLOT_CLOCK_EP, keel_msginfo_new(KEEL_CLOCK_TIMEOUT, 0, 0, 3)));
-}
 inline std::uint64_t wait_expired() {
   keel_notify_wait(KEEL_NOTIFY_TIMER);
-  const keel_word_t info = keel_call(KEEL_SLOT_CLOCK_EP, keel_msginfo_new(KEEL_CLOCK_EXPIRED, 0, 0, 0));
-  expect(keel_msginfo_label(info) == KEEL_OK, "KEEL_CLOCK_EXPIRED answered", keel_msginfo_label(info));
-  return keel_get_mr(0);
+  return ostest::expired();
 }
 // Sleeps on clock timer 15 (one-shot).
 inline void sleep_us(std::uint64_t n) {
