@@ -3,10 +3,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+
 #include <boost/asio/connect.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <cstdlib>
 #include <filesystem>
 
@@ -37,15 +43,68 @@ bool is_loopback_host(const std::string& h) {
   return h.rfind("127.", 0) == 0;
 }
 
+bool is_ip_literal(const std::string& h) {
+  boost::system::error_code ec;
+  (void)asio::ip::make_address(h, ec);
+  return !ec;
+}
+
+// Why a TLS handshake failed, in words an operator can act on.
+std::string tls_failure(SSL* ssl, const Endpoint& ep, const TlsOptions& tls, const beast::error_code& ec) {
+  long v = SSL_get_verify_result(ssl);
+  std::string where = "TLS connection to " + ep.host + ":" + ep.port + " refused: ";
+  if (v == X509_V_OK) {
+    std::string m = ec.message();
+    if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated)
+      m = "the server closed the connection during the handshake";
+    return where + "handshake failed: " + m + " (is this an https:// port? TLS 1.2 or newer is required)";
+  }
+  std::string reason = X509_verify_cert_error_string(v);
+  std::string hint;
+  switch (v) {
+    case X509_V_ERR_HOSTNAME_MISMATCH:
+    case X509_V_ERR_IP_ADDRESS_MISMATCH:
+      hint = "the server's certificate is not issued for '" + ep.host +
+             "'; use the host name the certificate names in --url";
+      break;
+    case X509_V_ERR_CERT_HAS_EXPIRED:
+    case X509_V_ERR_CERT_NOT_YET_VALID:
+      hint = "the server's certificate is outside its validity period (or this machine's clock is wrong)";
+      break;
+    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+      hint = tls.ca_file.empty() ? "the certificate is not signed by a CA this machine trusts; pass --ca-file with "
+                                   "your CA's certificate (or set KEEL_FLEET_CA_FILE)"
+                                 : "the certificate is not signed by the CA in '" + tls.ca_file + "'";
+      break;
+    default:
+      break;
+  }
+  return where + "certificate verify failed: " + reason + (hint.empty() ? "" : "; " + hint) +
+         ". Nothing was sent.";
+}
+
 }  // namespace
 
+std::string Endpoint::origin() const {
+  std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  return (tls ? "https://" : "http://") + h + ":" + port;
+}
+
 FleetRes<Endpoint> parse_url(const std::string& url) {
-  if (url.rfind("https://", 0) == 0)
-    return ferr("https URLs are not supported by this keel yet (no TLS client); use http:// on loopback or through "
-                "an SSH tunnel");
-  if (url.rfind("http://", 0) != 0) return ferr("Fleet URL '" + url + "' must start with http://");
-  std::string rest = url.substr(7);
   Endpoint ep;
+  std::string rest;
+  if (url.rfind("https://", 0) == 0) {
+    ep.tls = true;
+    rest = url.substr(8);
+  } else if (url.rfind("http://", 0) == 0) {
+    rest = url.substr(7);
+  } else {
+    return ferr("Fleet URL '" + url + "' must start with https:// or http://");
+  }
   size_t slash = rest.find('/');
   std::string hostport = rest.substr(0, slash);
   if (slash != std::string::npos) ep.base_path = rest.substr(slash);
@@ -64,7 +123,7 @@ FleetRes<Endpoint> parse_url(const std::string& url) {
     ep.host = hostport.substr(0, colon);
     if (colon != std::string::npos) ep.port = hostport.substr(colon + 1);
   }
-  if (ep.port.empty()) ep.port = "80";
+  if (ep.port.empty()) ep.port = ep.tls ? "443" : "80";
   if (ep.host.empty() || ep.port.size() > 5 ||
       !std::all_of(ep.port.begin(), ep.port.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
       std::stoi(ep.port) == 0 || std::stoi(ep.port) > 65535)
@@ -73,93 +132,144 @@ FleetRes<Endpoint> parse_url(const std::string& url) {
   return ep;
 }
 
+namespace {
+
+// One HTTP/1.1 request and its answer on a connected stream (plain TCP or TLS).
+template <class Stream>
+FleetRes<json> exchange(Stream& stream, const Endpoint& ep, const std::string& token, const std::string& method,
+                        const std::string& path, const std::string& content_type, std::span<const uint8_t> body,
+                        const Progress* progress, const std::string& where) {
+  beast::error_code ec;
+  http::verb verb = http::string_to_verb(method);
+  std::string target = ep.base_path + path;
+  http::request<http::buffer_body> req{verb, target, 11};
+  req.set(http::field::host, ep.host);
+  req.set(http::field::user_agent, "keel-cli/0.1");
+  req.set(http::field::accept, "application/json");
+  if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
+  if (!content_type.empty()) req.set(http::field::content_type, content_type);
+  req.content_length(body.size());
+  req.body().data = nullptr;
+  req.body().more = !body.empty();
+  http::request_serializer<http::buffer_body> sr{req};
+  // Large bodies: allow time in proportion (at least 1 MiB/s), then the answer.
+  beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(30 + body.size() / (1 << 20)));
+  http::write_header(stream, sr, ec);
+  if (ec) return ferr("sending to Fleet at " + where + " failed: " + ec.message());
+  bool send_failed = false;
+  const size_t chunk = 64 * 1024;
+  uint64_t sent = 0;
+  if (progress && *progress) (*progress)(0, body.size());
+  while (sent < body.size()) {
+    size_t n = std::min(chunk, body.size() - static_cast<size_t>(sent));
+    req.body().data = const_cast<uint8_t*>(body.data() + sent);
+    req.body().size = n;
+    req.body().more = sent + n < body.size();
+    http::write(stream, sr, ec);
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) {
+      // The server may have answered early (e.g. 401, 413) and closed; read that answer below.
+      send_failed = true;
+      break;
+    }
+    sent += n;
+    if (progress && *progress) (*progress)(sent, body.size());
+  }
+  if (!send_failed && body.empty()) {
+    http::write(stream, sr, ec);
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) return ferr("sending to Fleet at " + where + " failed: " + ec.message());
+  }
+  beast::flat_buffer buf;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(64 << 20);
+  http::read(stream, buf, parser, ec);
+  if (ec) {
+    if (send_failed) return ferr("the upload to Fleet at " + where + " was cut off after " + std::to_string(sent) + " bytes");
+    return ferr("no valid answer from Fleet at " + where + ": " + ec.message());
+  }
+  auto& res = parser.get();
+  int status = static_cast<int>(res.result_int());
+  json j;
+  if (!res.body().empty()) {
+    j = json::parse(res.body(), nullptr, false);
+    if (j.is_discarded())
+      return keel::Err{FleetError{status, "", "the server's answer is not JSON (is this a Keel Fleet URL?)", ""}};
+  }
+  if (status >= 400) {
+    FleetError e{status, "", "request failed", ""};
+    if (j.is_object() && j.contains("error") && j["error"].is_object()) {
+      const auto& er = j["error"];
+      if (er.contains("code") && er["code"].is_string()) e.code = er["code"];
+      if (er.contains("message") && er["message"].is_string()) e.message = er["message"];
+      if (er.contains("field") && er["field"].is_string()) e.field = er["field"];
+    }
+    return keel::Err{e};
+  }
+  return j;
+}
+
+}  // namespace
+
 FleetRes<json> FleetClient::request(const std::string& method, const std::string& path,
                                     const std::string& content_type, std::span<const uint8_t> body,
                                     const Progress* progress) {
-  std::string where = "http://" + ep_.host + ":" + ep_.port;
+  std::string where = ep_.origin();
   try {
     asio::io_context ioc;
     tcp::resolver resolver(ioc);
-    beast::tcp_stream stream(ioc);
+    beast::tcp_stream tcp_stream(ioc);
     beast::error_code ec;
     auto results = resolver.resolve(ep_.host, ep_.port, ec);
     if (ec) return ferr("cannot resolve Fleet host '" + ep_.host + "': " + ec.message());
-    stream.expires_after(std::chrono::seconds(10));
-    stream.connect(results, ec);
-    if (ec) return ferr("cannot connect to Fleet at " + where + ": " + ec.message() + " (is keel-fleet running?)");
 
-    http::verb verb = http::string_to_verb(method);
-    std::string target = ep_.base_path + path;
-    http::request<http::buffer_body> req{verb, target, 11};
-    req.set(http::field::host, ep_.host);
-    req.set(http::field::user_agent, "keel-cli/0.1");
-    req.set(http::field::accept, "application/json");
-    if (!token_.empty()) req.set(http::field::authorization, "Bearer " + token_);
-    if (!content_type.empty()) req.set(http::field::content_type, content_type);
-    req.content_length(body.size());
-    req.body().data = nullptr;
-    req.body().more = !body.empty();
-    http::request_serializer<http::buffer_body> sr{req};
-    // Large bodies: allow time in proportion (at least 1 MiB/s), then the answer.
-    stream.expires_after(std::chrono::seconds(30 + body.size() / (1 << 20)));
-    http::write_header(stream, sr, ec);
-    if (ec) return ferr("sending to Fleet at " + where + " failed: " + ec.message());
-    bool send_failed = false;
-    const size_t chunk = 64 * 1024;
-    uint64_t sent = 0;
-    if (progress && *progress) (*progress)(0, body.size());
-    while (sent < body.size()) {
-      size_t n = std::min(chunk, body.size() - static_cast<size_t>(sent));
-      req.body().data = const_cast<uint8_t*>(body.data() + sent);
-      req.body().size = n;
-      req.body().more = sent + n < body.size();
-      http::write(stream, sr, ec);
-      if (ec == http::error::need_buffer) ec = {};
-      if (ec) {
-        // The server may have answered early (e.g. 401, 413) and closed; read that answer below.
-        send_failed = true;
-        break;
-      }
-      sent += n;
-      if (progress && *progress) (*progress)(sent, body.size());
+    if (!ep_.tls) {
+      tcp_stream.expires_after(std::chrono::seconds(10));
+      tcp_stream.connect(results, ec);
+      if (ec) return ferr("cannot connect to Fleet at " + where + ": " + ec.message() + " (is keel-fleet running?)");
+      auto r = exchange(tcp_stream, ep_, token_, method, path, content_type, body, progress, where);
+      beast::error_code ignored;
+      tcp_stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+      return r;
     }
-    if (!send_failed && body.empty()) {
-      http::write(stream, sr, ec);
-      if (ec == http::error::need_buffer) ec = {};
-      if (ec) return ferr("sending to Fleet at " + where + " failed: " + ec.message());
+
+    // TLS: verification on, TLS 1.2 at least, the system trust store unless --ca-file names one.
+    asio::ssl::context ctx(asio::ssl::context::tls_client);
+    SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
+    ctx.set_verify_mode(asio::ssl::verify_peer);
+    if (tls_.ca_file.empty()) {
+      ctx.set_default_verify_paths(ec);
+      if (ec) return ferr("cannot load the system's trusted CA certificates: " + ec.message());
+    } else {
+      std::error_code fec;
+      if (!std::filesystem::is_regular_file(tls_.ca_file, fec))
+        return ferr("CA file '" + tls_.ca_file + "' does not exist or is not a file");
+      ctx.load_verify_file(tls_.ca_file, ec);
+      if (ec)
+        return ferr("CA file '" + tls_.ca_file + "' could not be loaded (" + ec.message() +
+                    "); it must hold PEM certificates (-----BEGIN CERTIFICATE-----)");
     }
-    beast::flat_buffer buf;
-    http::response_parser<http::string_body> parser;
-    parser.body_limit(64 << 20);
-    http::read(stream, buf, parser, ec);
-    if (ec) {
-      if (send_failed) return ferr("the upload to Fleet at " + where + " was cut off after " + std::to_string(sent) + " bytes");
-      return ferr("no valid answer from Fleet at " + where + ": " + ec.message());
+    beast::ssl_stream<beast::tcp_stream> stream(ioc, ctx);
+    SSL* ssl = stream.native_handle();
+    // Host name (or IP address) verification, and SNI for names (RFC 6066 forbids IP literals).
+    if (is_ip_literal(ep_.host)) {
+      if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), ep_.host.c_str()) != 1)
+        return ferr("cannot set up TLS verification for address '" + ep_.host + "'");
+    } else {
+      if (SSL_set_tlsext_host_name(ssl, ep_.host.c_str()) != 1 || SSL_set1_host(ssl, ep_.host.c_str()) != 1)
+        return ferr("cannot set up TLS verification for host '" + ep_.host + "'");
     }
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(10));
+    beast::get_lowest_layer(stream).connect(results, ec);
+    if (ec) return ferr("cannot connect to Fleet at " + where + ": " + ec.message() + " (is it running?)");
+    stream.handshake(asio::ssl::stream_base::client, ec);
+    if (ec) return ferr(tls_failure(ssl, ep_, tls_, ec));
+    auto r = exchange(stream, ep_, token_, method, path, content_type, body, progress, where);
+    // No TLS close_notify exchange: every answer is framed (Content-Length / chunked) and already
+    // read in full, and waiting for a peer's close_notify would only add latency.
     beast::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    auto& res = parser.get();
-    int status = static_cast<int>(res.result_int());
-    json j;
-    if (!res.body().empty()) {
-      j = json::parse(res.body(), nullptr, false);
-      if (j.is_discarded()) {
-        if (status >= 400)
-          return keel::Err{FleetError{status, "", "the server's answer is not JSON (is this a Keel Fleet URL?)", ""}};
-        return keel::Err{FleetError{status, "", "the server's answer is not JSON (is this a Keel Fleet URL?)", ""}};
-      }
-    }
-    if (status >= 400) {
-      FleetError e{status, "", "request failed", ""};
-      if (j.is_object() && j.contains("error") && j["error"].is_object()) {
-        const auto& er = j["error"];
-        if (er.contains("code") && er["code"].is_string()) e.code = er["code"];
-        if (er.contains("message") && er["message"].is_string()) e.message = er["message"];
-        if (er.contains("field") && er["field"].is_string()) e.field = er["field"];
-      }
-      return keel::Err{e};
-    }
-    return j;
+    beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_both, ignored);
+    return r;
   } catch (const std::exception& e) {
     return ferr(std::string("talking to Fleet at ") + where + " failed: " + e.what());
   }
@@ -215,6 +325,7 @@ keel::Result<void, std::string> save_login(const Login& login) {
     if (created) ::chmod(dir.c_str(), 0700);
   }
   json j = {{"url", login.url}, {"token", login.token}};
+  if (!login.ca_file.empty()) j["ca_file"] = login.ca_file;
   std::string text = j.dump(2) + "\n";
   auto w = keel::release::write_file_atomic(path, std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()),
                                             0600, true);
@@ -240,6 +351,7 @@ keel::Result<std::optional<Login>, std::string> load_login() {
   Login l;
   l.url = j["url"];
   if (j.contains("token") && j["token"].is_string()) l.token = j["token"];
+  if (j.contains("ca_file") && j["ca_file"].is_string()) l.ca_file = j["ca_file"];
   return std::optional<Login>{l};
 }
 

@@ -1,5 +1,5 @@
-// A small synchronous HTTP/1.1 client for the Fleet JSON API (Boost.Beast), and the CLI's
-// stored login (docs/cli.md, "Configuration").
+// A small synchronous HTTP/1.1 client for the Fleet JSON API (Boost.Beast, over plain TCP or
+// TLS through Asio's OpenSSL stream), and the CLI's stored login (docs/cli.md, "Configuration").
 #pragma once
 
 #include <cstdint>
@@ -30,17 +30,29 @@ struct Endpoint {
   std::string port;
   std::string base_path;  // without trailing '/', may be empty
   bool loopback = false;
+  bool tls = false;  // https://
+  [[nodiscard]] std::string origin() const;  // e.g. https://fleet.example:443
 };
 
-// Accepts http://host[:port][/base]. https is refused with an explanation (no TLS client yet).
+// Accepts http://host[:port][/base] (port 80 by default) and https://... (port 443).
 FleetRes<Endpoint> parse_url(const std::string& url);
+
+// How an https:// Fleet's certificate is checked. Verification is always on: the chain must lead
+// to a trusted CA and the certificate must be for the URL's host name (or IP address); TLS 1.2 is
+// the minimum. There is deliberately no switch that turns verification off (docs/cli.md).
+struct TlsOptions {
+  // PEM file with the CA certificate(s) to trust instead of the system store
+  // (/etc/ssl/certs); empty: the system store.
+  std::string ca_file;
+};
 
 // Called with (bytes sent, total) while a body is being uploaded.
 using Progress = std::function<void(uint64_t, uint64_t)>;
 
 class FleetClient {
  public:
-  FleetClient(Endpoint ep, std::string token) : ep_(std::move(ep)), token_(std::move(token)) {}
+  FleetClient(Endpoint ep, std::string token, TlsOptions tls = {})
+      : ep_(std::move(ep)), token_(std::move(token)), tls_(std::move(tls)) {}
 
   FleetRes<nlohmann::json> get(const std::string& path);
   FleetRes<nlohmann::json> post(const std::string& path, const nlohmann::json& body);
@@ -57,13 +69,15 @@ class FleetClient {
                                    std::span<const uint8_t> body, const Progress* progress);
   Endpoint ep_;
   std::string token_;
+  TlsOptions tls_;
 };
 
 // ---- stored login --------------------------------------------------------------------------
 
 struct Login {
   std::string url;
-  std::string token;  // may be empty (studio mode needs none on loopback)
+  std::string token;    // may be empty (studio mode needs none on loopback)
+  std::string ca_file;  // absolute path of the CA file for an https:// URL; may be empty
 };
 
 // $KEEL_CONFIG, else $XDG_CONFIG_HOME/keel/config.json, else ~/.config/keel/config.json.

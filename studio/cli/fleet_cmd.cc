@@ -2,7 +2,10 @@
 // rollout — the Fleet JSON API (docs/fleet-api.md) from the command line. Reference: docs/cli.md.
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <csignal>
+#include <filesystem>
 #include <cstdio>
 #include <cstdlib>
 #include <iomanip>
@@ -26,34 +29,52 @@ using nlohmann::json;
 struct Conn {
   std::string url;
   std::string token;
+  std::string ca_file;
   bool json_out = false;
 };
 
 void add_conn_options(CLI::App* sub, const std::shared_ptr<Conn>& c, bool with_json = true) {
   sub->add_option("--url", c->url, "Fleet URL (default: from keel login, or $KEEL_FLEET_URL)");
   sub->add_option("--token", c->token, "API token (default: from keel login, or $KEEL_TOKEN)");
+  sub->add_option("--ca-file", c->ca_file,
+                  "PEM file of the CA that signed an https:// Fleet's certificate, instead of the system's trusted "
+                  "CAs (default: from keel login, or $KEEL_FLEET_CA_FILE)");
   if (with_json) sub->add_flag("--json", c->json_out, "print the API's JSON answer");
 }
 
 void warn_if_cleartext(const Endpoint& ep, const std::string& token) {
-  if (!ep.loopback && !token.empty())
+  if (!ep.tls && !ep.loopback && !token.empty())
     warn("the API token is sent unencrypted over http:// to " + ep.host +
-         "; anyone on the network path can steal it. Use an SSH tunnel or loopback.");
+         "; anyone on the network path can steal it. Use https:// (see --ca-file), an SSH tunnel or loopback.");
+}
+
+// The CA file is stored as an absolute path so the login works from any directory.
+std::string absolute_path(const std::string& p) {
+  if (p.empty()) return p;
+  std::error_code ec;
+  auto a = std::filesystem::absolute(p, ec);
+  return ec ? p : a.lexically_normal().string();
 }
 
 // Flags, then environment, then the stored login.
 keel::Result<FleetClient, std::string> connect(const Conn& c) {
-  std::string url = c.url, token = c.token;
+  std::string url = c.url, token = c.token, ca_file = c.ca_file;
   if (url.empty())
     if (const char* e = std::getenv("KEEL_FLEET_URL"); e && *e) url = e;
   if (token.empty())
     if (const char* e = std::getenv("KEEL_TOKEN"); e && *e) token = e;
-  if (url.empty() || (token.empty() && c.url.empty())) {
+  if (ca_file.empty())
+    if (const char* e = std::getenv("KEEL_FLEET_CA_FILE"); e && *e) ca_file = e;
+  if (url.empty() || (token.empty() && c.url.empty()) || ca_file.empty()) {
     auto stored = load_login();
     if (!stored) return keel::Err{stored.error()};
     if (stored.value()) {
       if (url.empty()) url = stored.value()->url;
-      if (token.empty() && url == stored.value()->url) token = stored.value()->token;
+      // The stored token and CA belong to the stored URL only.
+      if (url == stored.value()->url) {
+        if (token.empty()) token = stored.value()->token;
+        if (ca_file.empty()) ca_file = stored.value()->ca_file;
+      }
     }
   }
   if (url.empty())
@@ -61,7 +82,8 @@ keel::Result<FleetClient, std::string> connect(const Conn& c) {
   auto ep = parse_url(url);
   if (!ep) return keel::Err{ep.error().describe()};
   warn_if_cleartext(ep.value(), token);
-  return FleetClient(ep.value(), token);
+  if (!ep.value().tls && !c.ca_file.empty()) warn("--ca-file is ignored for an http:// URL (no TLS)");
+  return FleetClient(ep.value(), token, TlsOptions{absolute_path(ca_file)});
 }
 
 int api_error(const FleetError& e) {
@@ -132,7 +154,7 @@ keel::Result<std::string, std::string> key_argument(const std::string& arg, rel:
 // ---- login / logout / status -------------------------------------------------------------------
 
 struct LoginOpts {
-  std::string url, token;
+  std::string url, token, ca_file;
   bool token_stdin = false;
 };
 
@@ -145,7 +167,15 @@ int login(const LoginOpts& o) {
   auto ep = parse_url(o.url);
   if (!ep) return error(ep.error().describe());
   warn_if_cleartext(ep.value(), token);
-  FleetClient client(ep.value(), token);
+  std::string ca_file = o.ca_file;
+  if (ca_file.empty())
+    if (const char* e = std::getenv("KEEL_FLEET_CA_FILE"); e && *e) ca_file = e;
+  if (!ep.value().tls && !ca_file.empty()) {
+    if (!o.ca_file.empty()) warn("--ca-file is ignored for an http:// URL (no TLS); not stored");
+    ca_file.clear();
+  }
+  ca_file = absolute_path(ca_file);
+  FleetClient client(ep.value(), token, TlsOptions{ca_file});
   auto health = client.get("/api/v1/health");
   if (!health) return api_error(health.error());
   std::string mode = s(health.value(), "mode");
@@ -157,11 +187,12 @@ int login(const LoginOpts& o) {
   if (!me) return api_error(me.error());
   if (mode == "fleet" && me.value().contains("user") && me.value()["user"].is_null())
     return error("the token was not accepted");
-  if (auto r = save_login({o.url, token}); !r) return error(r.error());
+  if (auto r = save_login({o.url, token, ca_file}); !r) return error(r.error());
   std::string who = mode == "studio" ? "studio mode (no users)"
                                      : s(me.value()["user"], "email") + " (" + s(me.value(), "role") + ")";
   std::cout << "logged in to " << o.url << " as " << who << "\n"
             << "  saved to " << config_path() << " (mode 0600)\n";
+  if (!ca_file.empty()) std::cout << "  trusting the CA in " << ca_file << " for this Fleet\n";
   return 0;
 }
 
@@ -196,7 +227,7 @@ int status(const Conn& c) {
       return 0;
     }
     const auto& ep = f.endpoint();
-    std::cout << "Fleet http://" << ep.host << ":" << ep.port << ep.base_path << "  " << s(health.value(), "mode")
+    std::cout << "Fleet " << ep.origin() << ep.base_path << "  " << s(health.value(), "mode")
               << " mode, version " << s(health.value(), "version") << "\n";
     if (me.value().contains("user") && me.value()["user"].is_object())
       std::cout << "you: " << s(me.value()["user"], "email") << " (" << s(me.value(), "role") << ")\n";
@@ -533,6 +564,157 @@ int control(const Conn& c, int64_t id, const std::string& action) {
   });
 }
 
+// ---- a device's serial console and trace -------------------------------------------------------
+
+std::atomic<bool> g_stop_follow{false};
+extern "C" void stop_follow(int) { g_stop_follow = true; }
+
+struct LogOpts {
+  int64_t device = 0;
+  bool follow = false;
+  std::string since;
+  size_t tail = 100;
+  double interval = 2.0;
+};
+
+// --since: ms since the epoch (as the API), a UTC time YYYY-MM-DDTHH:MM:SSZ, or an age such as
+// 90s, 15m, 2h, 3d.
+keel::Result<int64_t, std::string> parse_since(const std::string& v) {
+  auto bad = [&] {
+    return keel::Err{"--since '" + v +
+                     "' is not a time: give milliseconds since the epoch, YYYY-MM-DDTHH:MM:SSZ, or an age like 90s, "
+                     "15m, 2h, 3d"};
+  };
+  if (v.empty()) return bad();
+  if (v.find_first_not_of("0123456789") == std::string::npos) {
+    if (v.size() > 18) return bad();
+    return static_cast<int64_t>(std::stoll(v));
+  }
+  char unit = v.back();
+  std::string num = v.substr(0, v.size() - 1);
+  if (!num.empty() && num.size() <= 9 && num.find_first_not_of("0123456789") == std::string::npos &&
+      (unit == 's' || unit == 'm' || unit == 'h' || unit == 'd')) {
+    int64_t mult = unit == 's' ? 1000 : unit == 'm' ? 60000 : unit == 'h' ? 3600000 : 86400000;
+    int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+    return std::max<int64_t>(0, now - std::stoll(num) * mult);
+  }
+  std::tm tm{};
+  const char* end = strptime(v.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  if (!end || *end) return bad();
+  return static_cast<int64_t>(timegm(&tm)) * 1000;
+}
+
+std::string fmt_ms(const json& j) {
+  if (!j.is_object() || !j.contains("at") || !j["at"].is_number_integer()) return "-";
+  int64_t ms = j["at"].get<int64_t>();
+  time_t t = static_cast<time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[40];
+  size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+  std::snprintf(buf + n, sizeof buf - n, ".%03dZ", static_cast<int>(ms % 1000));
+  return buf;
+}
+
+void print_log_entry(const json& e, bool trace, bool json_out) {
+  if (json_out) {
+    std::cout << e.dump() << std::endl;  // one JSON object per line, so --follow output can be piped
+    return;
+  }
+  if (!trace) {
+    std::cout << fmt_ms(e) << "  " << s(e, "text") << std::endl;
+    return;
+  }
+  std::string component = e.contains("component") && e["component"].is_string() ? e["component"].get<std::string>()
+                                                                                 : "(system)";
+  std::string line = fmt_ms(e) + "  " + component + "  " + s(e, "event");
+  if (e.contains("data") && !e["data"].is_null()) line += "  " + e["data"].dump();
+  std::cout << line << std::endl;
+}
+
+int device_log(const Conn& c, const LogOpts& o, bool trace) {
+  int64_t since = -1;
+  if (!o.since.empty()) {
+    auto v = parse_since(o.since);
+    if (!v) return error(v.error());
+    since = v.value();
+  }
+  return with_client(c, [&](FleetClient& f) {
+    std::string base = "/api/v1/devices/" + std::to_string(o.device) + (trace ? "/trace" : "/serial");
+    std::string since_q = since >= 0 ? "since=" + std::to_string(since) : "";
+    int64_t last = 0;
+    auto emit = [&](const json& items) {
+      for (const auto& e : items) {
+        print_log_entry(e, trace, c.json_out);
+        if (e.contains("id") && e["id"].is_number_integer()) last = std::max(last, e["id"].get<int64_t>());
+      }
+    };
+    // First what is there: everything since --since (oldest first), else the newest --tail entries.
+    if (since >= 0) {
+      auto items = f.get_all(base + "?" + since_q);
+      if (!items) return api_error(items.error());
+      emit(items.value());
+    } else if (o.tail > 0) {
+      auto items = f.get_all(base + "?order=desc", o.tail);
+      if (!items) return api_error(items.error());
+      json asc = json::array();
+      for (auto it = items.value().rbegin(); it != items.value().rend(); ++it) asc.push_back(*it);
+      emit(asc);
+    } else {
+      // --tail 0: only what arrives from now on; find where "now" is.
+      auto newest = f.get(base + "?order=desc&limit=1");
+      if (!newest) return api_error(newest.error());
+      for (const auto& e : newest.value()["items"])
+        if (e.contains("id") && e["id"].is_number_integer()) last = e["id"].get<int64_t>();
+    }
+    if (!o.follow) return 0;
+    // Follow: ask for what came after the last entry every --interval seconds until Ctrl-C.
+    g_stop_follow = false;
+    std::signal(SIGINT, stop_follow);
+    std::signal(SIGTERM, stop_follow);
+    bool unreachable = false;
+    while (!g_stop_follow) {
+      for (int waited = 0; waited < static_cast<int>(o.interval * 1000) && !g_stop_follow; waited += 50)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      if (g_stop_follow) break;
+      auto items = f.get_all(base + "?after=" + std::to_string(last) + (since_q.empty() ? "" : "&" + since_q));
+      if (!items) {
+        // A Fleet restart or a network hiccup should not end a long follow; a refusal does.
+        if (items.error().http_status != 0) return api_error(items.error());
+        if (!unreachable) warn(items.error().describe() + " (still trying; Ctrl-C to stop)");
+        unreachable = true;
+        continue;
+      }
+      if (unreachable) warn("Fleet reachable again");
+      unreachable = false;
+      emit(items.value());
+    }
+    std::signal(SIGINT, SIG_DFL);
+    std::signal(SIGTERM, SIG_DFL);
+    return 0;
+  });
+}
+
+void add_log_command(CLI::App* grp, Commands& cmds, bool trace) {
+  auto c = std::make_shared<Conn>();
+  auto o = std::make_shared<LogOpts>();
+  auto* sub = grp->add_subcommand(trace ? "trace" : "serial",
+                                  trace ? "Show a device's trace events (component, event, data)"
+                                        : "Show a device's serial console output");
+  add_conn_options(sub, c);
+  sub->add_option("id", o->device, "device id")->required();
+  sub->add_flag("-f,--follow", o->follow, "keep printing new entries as they arrive (poll every --interval s; Ctrl-C stops)");
+  sub->add_option("--since", o->since,
+                  "entries received at or after this time: ms since the epoch, YYYY-MM-DDTHH:MM:SSZ, or an age "
+                  "(90s, 15m, 2h, 3d); default: the newest --tail entries");
+  sub->add_option("-n,--tail", o->tail, "without --since: how many of the newest entries to show first (default 100)");
+  sub->add_option("--interval", o->interval, "seconds between polls with --follow (default 2)")
+      ->check(CLI::Range(0.05, 3600.0));
+  cmds.push_back({sub, [c, o, trace] { return device_log(*c, *o, trace); }});
+}
+
 void add_start_options(CLI::App* sub, const std::shared_ptr<RolloutOpts>& o, bool device_allowed) {
   if (device_allowed) sub->add_option("--device", o->device, "update one device (by id)");
   sub->add_option("--deployment", o->deployment, "roll out to every active device of a deployment (by id)")
@@ -554,7 +736,10 @@ void add_fleet_commands(CLI::App& app, Commands& cmds) {
   {
     auto o = std::make_shared<LoginOpts>();
     auto* sub = app.add_subcommand("login", "Remember a Fleet URL and API token (config file, mode 0600)");
-    sub->add_option("--url", o->url, "Fleet URL, e.g. http://127.0.0.1:8080")->required();
+    sub->add_option("--url", o->url, "Fleet URL, e.g. https://fleet.example.com or http://127.0.0.1:8080")->required();
+    sub->add_option("--ca-file", o->ca_file,
+                    "PEM file of the CA that signed the Fleet's certificate (https://; stored with the login; "
+                    "default: $KEEL_FLEET_CA_FILE, else the system's trusted CAs)");
     sub->add_option("--token", o->token, "API token (fleet mode); prefer --token-stdin on shared machines");
     sub->add_flag("--token-stdin", o->token_stdin, "read the token from standard input");
     cmds.push_back({sub, [o] { return login(*o); }});
@@ -659,6 +844,8 @@ void add_fleet_commands(CLI::App& app, Commands& cmds) {
                     "identity public key: .pub file from keel keygen --kind device, or base64")
         ->required();
     cmds.push_back({reg, [c2, r] { return devices_register(*c2, *r); }});
+    add_log_command(grp, cmds, false);
+    add_log_command(grp, cmds, true);
   }
   {
     auto* grp = app.add_subcommand("releases", "Releases stored in Fleet");

@@ -123,8 +123,10 @@ TEST_F(FleetCli, LoginStoresTheUrlInAPrivateConfigFile) {
 
 TEST_F(FleetCli, LoginAndConnectionErrors) {
   expect_fail(keel({"login", "--url", "http://127.0.0.1:1"}), "cannot connect to Fleet");
-  expect_fail(keel({"login", "--url", "https://fleet.example"}), "https URLs are not supported");
-  expect_fail(keel({"login", "--url", "fleet"}), "must start with http://");
+  expect_fail(keel({"login", "--url", "https://127.0.0.1:1"}), "cannot connect to Fleet at https://127.0.0.1:1");
+  expect_fail(keel({"login", "--url", "fleet"}), "must start with https:// or http://");
+  // A plain-HTTP Fleet port is not a TLS server: a clear handshake error, not a hang.
+  expect_fail(keel({"login", "--url", "https://127.0.0.1:" + port_}), "handshake failed");
   expect_fail(keel({"login", "--url", "http://127.0.0.1:99999"}), "bad host or port");
   EXPECT_FALSE(std::filesystem::exists(dir / "config.json"));
   expect_fail(keel({"devices", "list", "--url", "http://127.0.0.1:1"}), "cannot connect");
