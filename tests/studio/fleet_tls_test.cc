@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <signal.h>
@@ -92,9 +93,16 @@ void write_pem(const std::string& path, X509* cert, EVP_PKEY* key) {
 
 class TlsProxy {
  public:
-  TlsProxy(const std::string& cert_file, const std::string& key_file, const std::string& backend_port)
+  // max_version: e.g. TLS1_1_VERSION for a server too old for the client; 0: OpenSSL's default.
+  TlsProxy(const std::string& cert_file, const std::string& key_file, const std::string& backend_port,
+           int max_version = 0)
       : ctx_(ssl::context::tls_server), acceptor_(ioc_, tcp::endpoint(asio::ip::address_v4::loopback(), 0)),
         backend_port_(static_cast<uint16_t>(std::stoi(backend_port))) {
+    if (max_version) {
+      SSL_CTX_set_security_level(ctx_.native_handle(), 0);  // allow the old versions on this side
+      SSL_CTX_set_min_proto_version(ctx_.native_handle(), TLS1_VERSION);
+      SSL_CTX_set_max_proto_version(ctx_.native_handle(), max_version);
+    }
     ctx_.use_certificate_chain_file(cert_file);
     ctx_.use_private_key_file(key_file, ssl::context::pem);
     accept();
@@ -222,8 +230,8 @@ class FleetTls : public ::testing::Test {
     }
   }
 
-  std::unique_ptr<TlsProxy> proxy(const std::string& name) {
-    return std::make_unique<TlsProxy>(dir / (name + ".crt"), dir / (name + ".key"), port_);
+  std::unique_ptr<TlsProxy> proxy(const std::string& name, int max_version = 0) {
+    return std::make_unique<TlsProxy>(dir / (name + ".crt"), dir / (name + ".key"), port_, max_version);
   }
 
   RunResult keel(const std::vector<std::string>& args, std::map<std::string, std::string> env = {}) {
@@ -344,6 +352,24 @@ TEST_F(FleetTls, WrongHostNameAndExpiredCertificatesAreRefused) {
   expect_fail(keel({"status", "--url", "https://localhost:" + ex->port(), "--ca-file", "ca.pem"}),
               {"certificate verify failed", "certificate has expired"});
   EXPECT_EQ(ex->request_bytes.load(), 0u);
+}
+
+TEST_F(FleetTls, ServerWithoutTls12IsRefused) {
+  // Only TLS 1.0/1.1 on the server side: the client (minimum TLS 1.2) must not talk to it.
+  // The client runs with an OpenSSL configuration that would allow TLS 1.0 (Debian's default
+  // security level already refuses it), so what refuses here is keel's own TLS 1.2 minimum.
+  write_bytes(dir / "openssl-old.cnf", "openssl_conf = init\n[init]\nssl_conf = ssl\n[ssl]\n"
+                                       "system_default = sys\n[sys]\nMinProtocol = TLSv1\n"
+                                       "CipherString = DEFAULT:@SECLEVEL=0\n");
+  auto px = proxy("good", TLS1_1_VERSION);
+  expect_fail(keel({"status", "--url", "https://localhost:" + px->port(), "--ca-file", "ca.pem", "--token", "t"},
+                   {{"OPENSSL_CONF", dir / "openssl-old.cnf"}}),
+              {"TLS connection to localhost:" + px->port() + " refused", "handshake failed", "TLS 1.2"});
+  EXPECT_EQ(px->handshakes_ok.load(), 0);
+  EXPECT_EQ(px->request_bytes.load(), 0u);
+  // The same proxy with TLS 1.2 allowed works (the test's server side is otherwise sound).
+  auto ok12 = proxy("good", TLS1_2_VERSION);
+  ok({"status", "--url", "https://localhost:" + ok12->port(), "--ca-file", "ca.pem"});
 }
 
 TEST_F(FleetTls, BadCaFilesAndPlainHttpWarnings) {
