@@ -65,15 +65,18 @@ keel::Result<FleetClient, std::string> connect(const Conn& c) {
     if (const char* e = std::getenv("KEEL_TOKEN"); e && *e) token = e;
   if (ca_file.empty())
     if (const char* e = std::getenv("KEEL_FLEET_CA_FILE"); e && *e) ca_file = e;
-  if (url.empty() || (token.empty() && c.url.empty()) || ca_file.empty()) {
+  // The stored token is used only when no --url was given; the stored CA file (not a secret)
+  // also with an explicit --url naming the stored Fleet. Both only for the stored URL.
+  bool want_token = token.empty() && c.url.empty();
+  bool want_ca = ca_file.empty() && (url.empty() || url.rfind("https://", 0) == 0);
+  if (url.empty() || want_token || want_ca) {
     auto stored = load_login();
     if (!stored) return keel::Err{stored.error()};
     if (stored.value()) {
       if (url.empty()) url = stored.value()->url;
-      // The stored token and CA belong to the stored URL only.
       if (url == stored.value()->url) {
-        if (token.empty()) token = stored.value()->token;
-        if (ca_file.empty()) ca_file = stored.value()->ca_file;
+        if (want_token) token = stored.value()->token;
+        if (want_ca) ca_file = stored.value()->ca_file;
       }
     }
   }

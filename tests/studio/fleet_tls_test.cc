@@ -289,6 +289,8 @@ TEST_F(FleetTls, LoginStatusDevicesAndUploadOverHttpsWithCaFile) {
   EXPECT_EQ(cfg["url"], https);
   EXPECT_EQ(cfg["ca_file"], dir / "ca.pem");
   auto st = ok({"status"});
+  // An explicit --url naming the stored Fleet also finds its stored CA.
+  ok({"devices", "list", "--url", https});
   EXPECT_NE(st.out.find("Fleet " + https), std::string::npos) << st.out;
   EXPECT_EQ(st.err.find("warning"), std::string::npos) << st.err;
 
@@ -422,6 +424,7 @@ TEST_F(FleetTls, SerialAndTraceShowWhatTheDeviceSaid) {
   ASSERT_EQ(entries.size(), 3u);
   EXPECT_EQ(entries[2]["text"], "pump: ready");
 
+  EXPECT_EQ(ok({"devices", "serial", D, "--tail", "0", "--url", url_}).out, "");
   EXPECT_EQ(ok({"devices", "serial", D, "--since", "1h", "--url", url_}).out, all.out);
   EXPECT_EQ(ok({"devices", "serial", D, "--since", "2099-01-01T00:00:00Z", "--url", url_}).out, "");
 
