@@ -9,6 +9,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <fcntl.h>
 #include <signal.h>
 
 #include <atomic>
@@ -95,8 +96,9 @@ class TlsProxy {
  public:
   // max_version: e.g. TLS1_1_VERSION for a server too old for the client; 0: OpenSSL's default.
   TlsProxy(const std::string& cert_file, const std::string& key_file, const std::string& backend_port,
-           int max_version = 0)
-      : ctx_(ssl::context::tls_server), acceptor_(ioc_, tcp::endpoint(asio::ip::address_v4::loopback(), 0)),
+           int max_version = 0, uint16_t listen_port = 0)
+      : ctx_(ssl::context::tls_server),
+        acceptor_(ioc_, tcp::endpoint(asio::ip::address_v4::loopback(), listen_port)),
         backend_port_(static_cast<uint16_t>(std::stoi(backend_port))) {
     if (max_version) {
       SSL_CTX_set_security_level(ctx_.native_handle(), 0);  // allow the old versions on this side
@@ -105,6 +107,9 @@ class TlsProxy {
     }
     ctx_.use_certificate_chain_file(cert_file);
     ctx_.use_private_key_file(key_file, ssl::context::pem);
+    // Not inherited by the keel processes the test starts: a child holding the listening socket
+    // would keep the port "open" (connections queued, never answered) after the proxy is gone.
+    ::fcntl(acceptor_.native_handle(), F_SETFD, FD_CLOEXEC);
     accept();
     thread_ = std::thread([this] { ioc_.run(); });
   }
@@ -230,8 +235,8 @@ class FleetTls : public ::testing::Test {
     }
   }
 
-  std::unique_ptr<TlsProxy> proxy(const std::string& name, int max_version = 0) {
-    return std::make_unique<TlsProxy>(dir / (name + ".crt"), dir / (name + ".key"), port_, max_version);
+  std::unique_ptr<TlsProxy> proxy(const std::string& name, int max_version = 0, uint16_t listen_port = 0) {
+    return std::make_unique<TlsProxy>(dir / (name + ".crt"), dir / (name + ".key"), port_, max_version, listen_port);
   }
 
   RunResult keel(const std::vector<std::string>& args, std::map<std::string, std::string> env = {}) {
@@ -457,6 +462,30 @@ TEST_F(FleetTls, SerialFollowOverHttpsPrintsNewLinesUntilInterrupted) {
   EXPECT_EQ(follow.first_line(5000), "");
   EXPECT_EQ(read_text(dir / "follow.log"), "");
   EXPECT_GE(px->handshakes_ok.load(), 3);  // one TLS connection per request
+}
+
+TEST_F(FleetTls, FollowSurvivesTheFleetGoingAwayForAWhile) {
+  int64_t dev = make_device();
+  std::string D = std::to_string(dev);
+  auto px = proxy("good");
+  std::string port = px->port();
+  Spawned follow(KEEL_CLI,
+                 {"devices", "trace", D, "--follow", "--interval", "0.1", "--url", "https://localhost:" + port,
+                  "--ca-file", dir / "ca.pem"},
+                 dir / "follow.log");
+  post("/api/v1/devices/" + D + "/trace", {{"events", {{{"component", "pump"}, {"event", "started"}}}}});
+  EXPECT_NE(follow.first_line(10000).find("pump  started"), std::string::npos) << read_text(dir / "follow.log");
+  px.reset();  // the proxy goes away: connections are refused
+  for (int i = 0; i < 100 && read_text(dir / "follow.log").find("still trying") == std::string::npos; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_NE(read_text(dir / "follow.log").find("still trying; Ctrl-C to stop"), std::string::npos)
+      << read_text(dir / "follow.log");
+  post("/api/v1/devices/" + D + "/trace", {{"events", {{{"component", "pump"}, {"event", "stopped"}}}}});
+  px = proxy("good", 0, static_cast<uint16_t>(std::stoi(port)));  // back on the same port
+  EXPECT_NE(follow.first_line(10000).find("pump  stopped"), std::string::npos) << read_text(dir / "follow.log");
+  EXPECT_NE(read_text(dir / "follow.log").find("Fleet reachable again"), std::string::npos);
+  ::kill(follow.pid(), SIGINT);
+  EXPECT_EQ(follow.first_line(5000), "");
 }
 
 }  // namespace
