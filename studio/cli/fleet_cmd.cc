@@ -38,7 +38,7 @@ void add_conn_options(CLI::App* sub, const std::shared_ptr<Conn>& c, bool with_j
   sub->add_option("--token", c->token, "API token (default: from keel login, or $KEEL_TOKEN)");
   sub->add_option("--ca-file", c->ca_file,
                   "PEM file of the CA that signed an https:// Fleet's certificate, instead of the system's trusted "
-                  "CAs (default: from keel login, or $KEEL_FLEET_CA_FILE)");
+                  "CAs (default: $KEEL_FLEET_CA_FILE, else from keel login)");
   if (with_json) sub->add_flag("--json", c->json_out, "print the API's JSON answer");
 }
 
