@@ -166,4 +166,14 @@ std::string fake_elf(const std::string& payload) {
   return h + payload;
 }
 
+void StudioFleet::start(const std::string& program, const TempDir& dir) {
+  std::filesystem::create_directory(dir / "data");
+  process = std::make_unique<Spawned>(program,
+                                      std::vector<std::string>{"--mode", "studio", "--data-dir", dir / "data", "--port",
+                                                               "0", "--print-port", "--log-level", "warn", "--threads", "2"},
+                                      dir / "fleet.log");
+  port = process->first_line(30000);
+  url = "http://127.0.0.1:" + port;
+}
+
 }  // namespace keel::studio::testing

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,25 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// A keel-fleet in studio mode on a free loopback port, its data in <dir>/data, its log in
+// <dir>/fleet.log. `program` is the keel-fleet binary (the tests' KEEL_FLEET).
+struct StudioFleet {
+  std::unique_ptr<Spawned> process;
+  std::string port, url;  // url: http://127.0.0.1:<port>
+  // Starts it; an empty port means it did not start (the log says why).
+  void start(const std::string& program, const TempDir& dir);
+};
+
+// The manifest the Fleet CLI tests release ("plant" 2.0.0, one component "pump").
+inline constexpr const char* kPlantManifest = R"([system]
+name = "plant"
+version = "2.0.0"
+
+[[component]]
+name = "pump"
+image = "pump.elf"
+)";
 
 std::string read_text(const std::string& path);
 void write_bytes(const std::string& path, const std::string& bytes);

@@ -14,27 +14,15 @@ namespace {
 
 using nlohmann::json;
 
-constexpr const char* kManifest = R"([system]
-name = "plant"
-version = "2.0.0"
-
-[[component]]
-name = "pump"
-image = "pump.elf"
-)";
+constexpr const char* kManifest = kPlantManifest;
 
 class FleetCli : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::filesystem::create_directory(dir / "data");
-    fleet_ = std::make_unique<Spawned>(
-        KEEL_FLEET,
-        std::vector<std::string>{"--mode", "studio", "--data-dir", dir / "data", "--port", "0", "--print-port",
-                                 "--log-level", "warn", "--threads", "2"},
-        dir / "fleet.log");
-    port_ = fleet_->first_line(30000);
+    fleet_.start(KEEL_FLEET, dir);
+    port_ = fleet_.port;
     ASSERT_FALSE(port_.empty()) << "keel-fleet did not start: " << read_text(dir / "fleet.log");
-    url_ = "http://127.0.0.1:" + port_;
+    url_ = fleet_.url;
   }
 
   RunResult keel(const std::vector<std::string>& args) {
@@ -101,7 +89,7 @@ class FleetCli : public ::testing::Test {
   }
 
   TempDir dir;
-  std::unique_ptr<Spawned> fleet_;
+  StudioFleet fleet_;
   std::string port_, url_;
 };
 
