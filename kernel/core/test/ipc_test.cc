@@ -205,6 +205,42 @@ TEST_F(IpcTest, BoundNotificationInterruptsReceive) {
   EXPECT_EQ(invoke(st, KEEL_TCB_UNBIND_NOTIFICATION, {}), KEEL_ILLEGAL_OPERATION);
 }
 
+TEST_F(IpcTest, PassiveServerWokenByItsNotificationIsPassiveAgainInRecv) {
+  // A passive server (its SC bound to its notification) runs on that SC when a signal wakes its
+  // Recv, and gives it back when it blocks in Recv again: the next call is donated (fastpath).
+  word_t n = free_slot();
+  ASSERT_EQ(retype(KEEL_OBJ_NOTIFICATION, 0, n), 0u);
+  Tcb* s = nullptr;
+  word_t st = make_thread(250, 1000, 1000, &s);
+  ASSERT_EQ(invoke(st, KEEL_TCB_BIND_NOTIFICATION, {}, {n}), 0u);
+  make_current(s);
+  sys(KEEL_SYS_RECV, ep_, 0, {}, reply_);
+  ASSERT_EQ(s->state, ThreadState::kBlockedOnRecv);
+  // As the root server does (KEEL_ROOT_PASSIVE): while it waits, its SC moves to the notification.
+  SchedContext* ssc = s->sc;
+  sc_unbind_tcb(ssc);
+  Notification* ntfn = slot(n)->cap.as<Notification>();
+  sc_bind_ntfn(ssc, ntfn);
+  EXPECT_EQ(s->sc, nullptr);
+  word_t b = mint(n, 0x8);
+  lower_root();
+  sys(KEEL_SYS_SEND, b, 0);  // signal: the server wakes on the notification's SC
+  ASSERT_EQ(g_current, s);
+  EXPECT_EQ(s->sc, ssc);
+  EXPECT_EQ(s->ctx.x[0], 0x8u);
+  sys(KEEL_SYS_RECV, ep_, 0, {}, reply_);  // waits for calls again
+  ASSERT_EQ(s->state, ThreadState::kBlockedOnRecv);
+  EXPECT_EQ(s->sc, nullptr);
+  EXPECT_EQ(ssc->tcb, nullptr);
+  EXPECT_EQ(ntfn->sc, ssc);
+  ASSERT_EQ(g_current, root());
+  SchedContext* rsc = root()->sc;
+  sys(KEEL_SYS_CALL, ep_, keel_msginfo_new(5, 0, 0, 1), {42});
+  ASSERT_EQ(g_current, s);
+  EXPECT_EQ(s->sc, rsc);  // donated: the call runs on the caller's SC
+  expect_invariants();
+}
+
 TEST_F(IpcTest, FaultsAreDeliveredAsMessagesAndReplyResumes) {
   Tcb* t = nullptr;
   word_t tt = make_thread(200, 1000, 1000, &t);
