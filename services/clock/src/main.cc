@@ -17,7 +17,7 @@
 #include "keel/rt/invocations.h"
 #include "keel/rt/rt.hh"
 #include "keel/rt/syscall.h"
-#include "keel/sys/spec_copy.h"
+#include "keel/sys/service.h"
 
 namespace {
 
@@ -41,10 +41,7 @@ std::uint64_t g_freq = 1, g_t0 = 0, g_rtc0 = 0;
   for (;;) keel_yield();
 }
 
-const volatile keel_system_page_t* system_page() {
-  const auto* p = reinterpret_cast<const volatile keel_system_page_t*>(KEEL_SYSTEM_PAGE_VADDR);
-  return p->magic == KEEL_SYSTEM_PAGE_MAGIC && p->component_count == g_count ? p : nullptr;
-}
+const volatile keel_system_page_t* system_page() { return keel::sys::system_page(g_count); }
 std::uint64_t generation_of(std::uint32_t c) {
   const auto* p = system_page();
   return p != nullptr ? p->components[c].generation : 0;
@@ -54,12 +51,7 @@ bool running(std::uint32_t c) {
   return p != nullptr && p->components[c].state == KEEL_STATE_RUNNING;
 }
 
-bool spec_has_service(std::uint32_t c, const char* name) {
-  const auto& rec = g_spec.component(c);
-  for (std::uint32_t s = rec.services.first; s < rec.services.first + rec.services.count; ++s)
-    if (g_spec.str(g_spec.service(s).name) == name) return true;
-  return false;
-}
+bool spec_has_service(std::uint32_t c, const char* name) { return keel::sys::has_service(g_spec, c, name); }
 
 void program() {
   const std::uint64_t next = g_queue.next_deadline();

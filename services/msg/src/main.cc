@@ -14,7 +14,7 @@
 #include "keel/rt/printf.h"
 #include "keel/rt/syscall.h"
 #include "keel/sys/protocol.h"
-#include "keel/sys/spec_copy.h"
+#include "keel/sys/service.h"
 
 namespace {
 
@@ -208,14 +208,11 @@ keel_word_t handle(keel_word_t badge, keel_word_t info) {
 }  // namespace
 
 extern "C" int keel_main(void* start_arg) {
-  keel_set_ipc_buffer(reinterpret_cast<keel_ipc_buffer_t*>(KEEL_IPC_BUFFER_VADDR));
-  const auto* info = static_cast<const keel_info_t*>(start_arg);
-  if (info != reinterpret_cast<const keel_info_t*>(KEEL_INFO_VADDR) || info->magic != KEEL_INFO_MAGIC ||
-      info->version != KEEL_INFO_VERSION)
-    fail("no component info page");
+  const keel_info_t* info = keel::sys::adopt_info_page(start_arg);
+  if (info == nullptr) fail("no component info page");
   g_info = info;
 
-  // The boot spec copy, validated again (keel/sys/spec_copy.h).
+  // The boot spec copy, validated again (keel/sys/service.h).
   auto spec = keel::sys::read_spec_copy(info, "msg");
   if (!spec.ok()) fail(spec.error());
   g_spec_value = spec.value();

@@ -15,7 +15,7 @@
 #include "keel/keel.h"
 #include "keel/rt/invocations.h"
 #include "keel/rt/rt.hh"
-#include "keel/sys/spec_copy.h"
+#include "keel/sys/service.h"
 #include "keel/rt/syscall.h"
 #include "keel/sched/table.h"
 
@@ -39,10 +39,7 @@ bool g_timer_armed = false;
   for (;;) keel_yield();
 }
 
-const volatile keel_system_page_t* system_page() {
-  const auto* p = reinterpret_cast<const volatile keel_system_page_t*>(KEEL_SYSTEM_PAGE_VADDR);
-  return p->magic == KEEL_SYSTEM_PAGE_MAGIC && p->component_count == g_count ? p : nullptr;
-}
+const volatile keel_system_page_t* system_page() { return keel::sys::system_page(g_count); }
 bool running(std::uint32_t c, std::uint64_t* gen) {
   const auto* p = system_page();
   if (p == nullptr) return false;
@@ -50,12 +47,7 @@ bool running(std::uint32_t c, std::uint64_t* gen) {
   return p->components[c].state == KEEL_STATE_RUNNING;
 }
 
-bool spec_has_service(std::uint32_t c, const char* name) {
-  const auto& rec = g_spec.component(c);
-  for (std::uint32_t s = rec.services.first; s < rec.services.first + rec.services.count; ++s)
-    if (g_spec.str(g_spec.service(s).name) == name) return true;
-  return false;
-}
+bool spec_has_service(std::uint32_t c, const char* name) { return keel::sys::has_service(g_spec, c, name); }
 
 bool is_core(std::uint32_t c) {
   const auto n = g_spec.str(g_spec.component(c).name);

@@ -18,7 +18,7 @@
 #include "keel/rt/syscall.h"
 #include "keel/serial/lines.h"
 #include "keel/sys/protocol.h"
-#include "keel/sys/spec_copy.h"
+#include "keel/sys/service.h"
 
 namespace {
 
@@ -66,10 +66,7 @@ void uart_emit(void*, const char* p, std::size_t n) {
   for (;;) keel_yield();
 }
 
-const volatile keel_system_page_t* system_page() {
-  const auto* p = reinterpret_cast<const volatile keel_system_page_t*>(KEEL_SYSTEM_PAGE_VADDR);
-  return p->magic == KEEL_SYSTEM_PAGE_MAGIC && p->component_count == g_components ? p : nullptr;
-}
+const volatile keel_system_page_t* system_page() { return keel::sys::system_page(g_components); }
 std::uint64_t generation_of(std::uint32_t c) {
   const auto* p = system_page();
   return p != nullptr ? p->components[c].generation : 0;
@@ -188,11 +185,8 @@ keel_word_t handle(keel_word_t badge, keel_word_t info) {
 }  // namespace
 
 extern "C" int keel_main(void* start_arg) {
-  keel_set_ipc_buffer(reinterpret_cast<keel_ipc_buffer_t*>(KEEL_IPC_BUFFER_VADDR));
-  const auto* info = static_cast<const keel_info_t*>(start_arg);
-  if (info != reinterpret_cast<const keel_info_t*>(KEEL_INFO_VADDR) || info->magic != KEEL_INFO_MAGIC ||
-      info->version != KEEL_INFO_VERSION)
-    fail("no component info page");
+  const keel_info_t* info = keel::sys::adopt_info_page(start_arg);
+  if (info == nullptr) fail("no component info page");
   g_info = info;
   g_self = info->index;
 
