@@ -340,12 +340,13 @@ keel_word_t request(std::uint32_t c, keel_word_t info) {
       return status(KEEL_E_DENIED);
     }
     case KEEL_ROOT_PASSIVE: {
-      // Sent with NBSendRecv: there is no caller to answer (the return value is ignored).
+      // Sent with NBSendRecv there is no caller, and a reply goes nowhere; a component that
+      // wrongly used Call gets the refusal.
       if (!(g.spec.component(c).flags & bootspec::kComponentPassive)) {
         keel_printf("root: denied: ");
         print_name(c);
         keel_printf(" asked to become passive, which its manifest does not say\n");
-        return 0;
+        return status(KEEL_E_DENIED);
       }
       // Only while its thread is blocked in the receive half of the request: its saved x0/x1 are
       // still the request's. If the receive ended at once (a pending notification), leave it

@@ -1,9 +1,36 @@
-// Least privilege: asks for a device it was not given (denied, logged), then reads memory that is
-// not in its address space (another component's heap address): a VM fault; it is temporary, so it
-// stays stopped and the system keeps running.
+// Least privilege: asks for a device it was not given (denied, logged), sends the root server
+// requests it may not make or that are malformed (each refused with a clear status, the root
+// server keeps serving), then reads memory that is not in its address space (another component's
+// heap address): a VM fault; it is temporary, so it stays stopped and the system keeps running.
+#include <initializer_list>
+
 #include "testlib.h"
 
+namespace {
+
+keel_word_t root_call(keel_word_t op, std::initializer_list<keel_word_t> mrs) {
+  unsigned i = 0;
+  for (keel_word_t w : mrs) keel_set_mr(i++, w);
+  return keel_msginfo_label(keel_call(KEEL_SLOT_ROOT_EP, keel_msginfo_new(op, 0, 0, i)));
+}
+
+void expect_status(const char* what, keel_word_t got, keel_status_t want) {
+  keel_logf("%s: %s", what, keel_status_name(static_cast<keel_status_t>(got)));
+  if (got != want) {
+    keel_logf("FAIL: %s answered %lu, expected %s", what, static_cast<unsigned long>(got), keel_status_name(want));
+    keel_debug_halt(3);
+  }
+}
+
+}  // namespace
+
 extern "C" int keel_main(void*) {
+  expect_status("status without the status service", root_call(KEEL_ROOT_STATUS, {0}), KEEL_E_DENIED);
+  expect_status("budget change (not the scheduler)", root_call(KEEL_ROOT_SET_BUDGET, {0, 100, 10000}), KEEL_E_DENIED);
+  expect_status("passive (not in its manifest)", root_call(KEEL_ROOT_PASSIVE, {}), KEEL_E_DENIED);
+  expect_status("unknown request", root_call(77, {1, 2}), KEEL_E_INVALID);
+  expect_status("device name longer than the message", root_call(KEEL_ROOT_DEVICE, {1000, 0}), KEEL_E_INVALID);
+  expect_status("device request without a name", root_call(KEEL_ROOT_DEVICE, {}), KEEL_E_INVALID);
   const char name[] = "uart0";
   keel_set_mr(0, sizeof(name) - 1);
   keel_word_t w = 0;

@@ -242,8 +242,8 @@ enum keel_root_op {
                                notification and signals KEEL_NOTIFY_PASSIVE, which ends the receive.
                                Without that bit the receive ended for something else (a pending
                                notification): try again. Do it before opening any rpc server end, so
-                               no call can be waiting. Refused (logged) if the manifest does not say
-                               passive. */
+                               no call can be waiting. Refused (logged; KEEL_E_DENIED to a Call) if
+                               the manifest does not say passive. */
 };
 
 /* ---- message server protocol (KEEL_SLOT_MSG_EP; badge = component index + 1) ------------------ */
