@@ -204,4 +204,16 @@ TEST(ImageBuild, ReportsMissingAndBadComponentImages) {
   ASSERT_EQ(r.errors.size(), 1u);
   EXPECT_NE(r.errors[0].message.find("not an aarch64 ELF"), std::string::npos);
   EXPECT_NE(r.errors[0].file.find("hello.elf"), std::string::npos);
+  // What the root server would refuse at boot is refused here (keel/bootspec/elf.h).
+  auto wx = make_elf(0x400000, 10, 0);
+  wx[68] = 7;  // RWX
+  write(d.path() / "hello.elf", wx);
+  r = image::build(in);
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_NE(r.errors[0].message.find("component image: segment both writable and executable (W^X)"), std::string::npos)
+      << r.errors[0].message;
+  write(d.path() / "hello.elf", make_elf(0x1000, 10, 0));  // below the 4 MiB link address
+  r = image::build(in);
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_NE(r.errors[0].message.find("outside the image window"), std::string::npos) << r.errors[0].message;
 }

@@ -16,7 +16,7 @@ function(_keel_host_image_tool out_var)
     set(s ${_KEEL_IMAGE_SRC})
     set(l ${_KEEL_IMAGE_SRC}/../lib)
     set(srcs ${s}/manifest/src/compiler.cc ${s}/image/src/image.cc ${s}/image/src/main.cc
-             ${l}/bootspec/src/reader.cc ${l}/bootspec/src/archive.cc ${l}/bootspec/src/writer.cc
+             ${l}/bootspec/src/reader.cc ${l}/bootspec/src/archive.cc ${l}/bootspec/src/elf.cc ${l}/bootspec/src/writer.cc
              ${l}/bootspec/src/archive_writer.cc)
     file(MAKE_DIRECTORY ${CMAKE_BINARY_DIR}/host-tools)
     add_custom_command(OUTPUT ${tool}

@@ -5,11 +5,14 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "elf.h"
+#include "keel/bootspec/elf.h"
 #include "keel/bootspec/reader.h"
 #include "keel/sys/protocol.h"
 
 namespace keel::root {
+
+using bootspec::Image;
+using bootspec::Segment;
 
 enum class MapKind : std::uint8_t {
   kImageShared,  // read-only ELF segment: frames made once at boot, shared by every restart

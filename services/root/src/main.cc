@@ -13,6 +13,9 @@ namespace keel::root {
 
 Root g;
 
+static_assert(bootspec::kImageWindowLo == KEEL_IMAGE_BASE && bootspec::kImageWindowHi == KEEL_HEAP_BASE,
+              "the image builder and the root server must agree on the component image window");
+
 namespace {
 
 using bootspec::Table;
@@ -209,11 +212,11 @@ void boot(const keel_boot_info_t* bi) {
       keel_printf(": image '%.*s' is not in the boot archive\n", static_cast<int>(img.len), img.data);
       boot_fail("components", "missing image", 7);
     }
-    auto parsed = parse_elf(elf.data, elf.size, KEEL_IMAGE_BASE, KEEL_HEAP_BASE);
+    auto parsed = bootspec::parse_elf(elf.data, elf.size, KEEL_IMAGE_BASE, KEEL_HEAP_BASE);
     if (!parsed.ok()) {
       keel_printf("root: BOOT ERROR: ");
       print_name(c);
-      keel_printf(": image '%.*s': %s\n", static_cast<int>(img.len), img.data, elf_error_name(parsed.error()));
+      keel_printf(": image '%.*s': %s\n", static_cast<int>(img.len), img.data, bootspec::elf_error_name(parsed.error()));
       boot_fail("components", "bad image", 7);
     }
     k.img = parsed.value();

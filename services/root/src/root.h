@@ -4,7 +4,7 @@
 
 #include <cstdint>
 
-#include "elf.h"
+#include "keel/bootspec/elf.h"
 #include "kobj.h"
 #include "layout.h"
 #include "supervisor.h"

@@ -1,12 +1,12 @@
 // ELF validation of component images: what loads, and every rejection.
-#include "elf.h"
+#include "keel/bootspec/elf.h"
 
 #include <gtest/gtest.h>
 
 #include <cstring>
 #include <vector>
 
-using namespace keel::root;
+using namespace keel::bootspec;
 
 namespace {
 

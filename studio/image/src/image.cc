@@ -6,6 +6,7 @@
 
 #include "keel/bootspec/archive.h"
 #include "keel/bootspec/archive_writer.h"
+#include "keel/bootspec/elf.h"
 
 namespace keel::image {
 
@@ -156,6 +157,12 @@ BuildOutputs build(const BuildInputs& in) {
     auto data = read_file(img.path);
     if (!data) return fail(img.path.string(), 0, data.error());
     if (auto e = check_aarch64_elf(data.value()); !e.empty()) return fail(img.path.string(), 0, "component image: " + e);
+    // The root server's own rules (W^X, the image window, one set of permissions per page, the
+    // entry point): refused here rather than at boot.
+    if (auto r = bootspec::parse_elf(data.value().data(), data.value().size(), bootspec::kImageWindowLo,
+                                     bootspec::kImageWindowHi);
+        !r.ok())
+      return fail(img.path.string(), 0, std::string("component image: ") + bootspec::elf_error_name(r.error()));
     bool dup = false;
     for (const auto& x : elfs) dup = dup || x.name == img.name;
     if (!dup) elfs.push_back({img.name, std::move(data.value())});

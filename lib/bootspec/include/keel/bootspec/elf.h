@@ -1,6 +1,8 @@
-// ELF64 validation and segment extraction for component images (pure; host-tested).
-// The root server loads only static AArch64 executables linked by lib/rt's user.ld: PT_LOAD
-// segments inside the image window, never writable and executable at once, not overlapping.
+// keel/bootspec/elf.h — the rules for a component image, one place for both sides of the boot
+// contract: the image builder refuses a component ELF the root server would refuse at boot, and
+// the root server checks again (freestanding: no heap, no exceptions). A component is a static
+// AArch64 executable linked by lib/rt's user.ld: PT_LOAD segments inside the image window, never
+// writable and executable at once, no two on one page, entry in an executable one.
 #pragma once
 
 #include <cstddef>
@@ -8,7 +10,7 @@
 
 #include "keel/result.h"
 
-namespace keel::root {
+namespace keel::bootspec {
 
 enum class ElfError : std::uint8_t {
   kTruncated, kBadMagic, kNotAarch64Exec, kBadPhdr, kNoSegments, kTooManySegments,
@@ -26,6 +28,9 @@ struct Segment {
 };
 
 inline constexpr std::uint32_t kMaxSegments = 8;
+// Where a component's segments may lie: from lib/rt's link address to the heap (keel/sys/protocol.h
+// KEEL_IMAGE_BASE and KEEL_HEAP_BASE; the root server checks that they agree).
+inline constexpr std::uint64_t kImageWindowLo = 0x00400000, kImageWindowHi = 0x08000000;
 
 struct Image {
   std::uint64_t entry = 0;
@@ -38,4 +43,4 @@ struct Image {
 Result<Image, ElfError> parse_elf(const std::uint8_t* elf, std::size_t size, std::uint64_t window_lo,
                                   std::uint64_t window_hi);
 
-}  // namespace keel::root
+}  // namespace keel::bootspec

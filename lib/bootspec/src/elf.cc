@@ -1,6 +1,6 @@
-#include "elf.h"
+#include "keel/bootspec/elf.h"
 
-namespace keel::root {
+namespace keel::bootspec {
 namespace {
 
 constexpr std::uint64_t kPage = 4096;
@@ -87,4 +87,4 @@ Result<Image, ElfError> parse_elf(const std::uint8_t* elf, std::size_t size, std
   return img;
 }
 
-}  // namespace keel::root
+}  // namespace keel::bootspec
