@@ -51,7 +51,8 @@ function(keel_add_library name)
   _keel_warnings(${name})
 endfunction()
 
-# keel_add_executable(<name> SOURCES <file>... [LIBS <lib>...]): a host program with the warning set.
+# keel_add_executable(<name> SOURCES <file>... [LIBS <lib>...]): a program with the warning set —
+# host tools, servers, benchmarks (EL0 programs: keel_add_user_program; kernels: keel_kernel_image).
 function(keel_add_executable name)
   cmake_parse_arguments(A "" "" "SOURCES;LIBS" ${ARGN})
   add_executable(${name} ${A_SOURCES})
