@@ -117,38 +117,45 @@ struct SlotPair {
   Slot* dest;
   Slot* src;
 };
-Result<SlotPair> decode_slot_pair(const Invocation& inv, unsigned words) {
+[[gnu::always_inline]] inline Result<> decode_slot_pair(const Invocation& inv, unsigned words, SlotPair* p) {
   TRY(inv.need(words, 1));
-  Slot* dest = TRY(lookup_target_slot(inv.cap(), inv.mr(0), inv.mr(1), LookupOf::kDestination));
-  if (!dest->cap.is_null()) return fail(KEEL_DELETE_FIRST);
-  Slot* src = TRY(lookup_target_slot(inv.extra_cap(0), inv.mr(2), inv.mr(3), LookupOf::kSource));
-  if (src->cap.is_null()) {
+  p->dest = TRY(lookup_target_slot(inv.cap(), inv.mr(0), inv.mr(1), LookupOf::kDestination));
+  if (!p->dest->cap.is_null()) return fail(KEEL_DELETE_FIRST);
+  p->src = TRY(lookup_target_slot(inv.extra_cap(0), inv.mr(2), inv.mr(3), LookupOf::kSource));
+  if (p->src->cap.is_null()) {
     g_lookup_fault = LookupFault{KEEL_LOOKUP_MISSING_CAPABILITY, 0, 0, 0};
     return fail_lookup(LookupOf::kSource);
   }
-  return SlotPair{dest, src};
+  return {};
 }
 
 Result<> decode_cnode_move(const Invocation& inv) {
-  SlotPair p = TRY(decode_slot_pair(inv, 4));
+  SlotPair p;
+  TRY(decode_slot_pair(inv, 4, &p));
   return perform_cnode_move(p.dest, p.src, p.src->cap);
 }
 
+// Mutate (..., data): the moved capability gets a badge or guard.
 Result<> decode_cnode_mutate(const Invocation& inv) {
-  SlotPair p = TRY(decode_slot_pair(inv, 5));
+  SlotPair p;
+  TRY(decode_slot_pair(inv, 5, &p));
   Cap c = TRY(update_cap_data(p.src->cap, CapData::kSet, inv.mr(4), KEEL_RIGHTS_ALL));
   return perform_cnode_move(p.dest, p.src, c);
 }
 
+// Copy (..., rights): a derived capability with at most these rights.
 Result<> decode_cnode_copy(const Invocation& inv) {
-  SlotPair p = TRY(decode_slot_pair(inv, 5));
+  SlotPair p;
+  TRY(decode_slot_pair(inv, 5, &p));
   Cap c = TRY(derive_cap(p.src, p.src->cap));
   c = TRY(update_cap_data(c, CapData::kKeep, 0, inv.mr(4)));
   return perform_cnode_copy(p.dest, p.src, c);
 }
 
+// Mint (..., rights, data): as Copy, with a badge or guard.
 Result<> decode_cnode_mint(const Invocation& inv) {
-  SlotPair p = TRY(decode_slot_pair(inv, 6));
+  SlotPair p;
+  TRY(decode_slot_pair(inv, 6, &p));
   Cap c = TRY(derive_cap(p.src, p.src->cap));
   c = TRY(update_cap_data(c, CapData::kSet, inv.mr(5), inv.mr(4)));
   return perform_cnode_copy(p.dest, p.src, c);

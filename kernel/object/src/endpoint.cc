@@ -83,7 +83,7 @@ void ipc_transfer(Tcb* sender, Tcb* receiver, word_t badge, bool can_grant, Endp
     rbuf = tcb_ipc_buffer(receiver);
   }
   if (len > KEEL_MSG_REGISTERS_IN_CPU && (sbuf == nullptr || rbuf == nullptr)) len = KEEL_MSG_REGISTERS_IN_CPU;
-  for (unsigned i = 0; i < len && i < KEEL_MSG_REGISTERS_IN_CPU; ++i)
+  for (word_t i = 0; i < len && i < KEEL_MSG_REGISTERS_IN_CPU; ++i)
     arch::set_msg_reg(receiver->ctx, i, arch::msg_reg(sender->ctx, i));
   for (word_t i = KEEL_MSG_REGISTERS_IN_CPU; i < len; ++i) rbuf->msg[i] = sbuf->msg[i];
   word_t caps = 0;
@@ -94,7 +94,7 @@ void ipc_transfer(Tcb* sender, Tcb* receiver, word_t badge, bool can_grant, Endp
 
 void ipc_transfer_fault(Tcb* sender, Tcb* receiver, word_t badge) {
   const Fault& f = sender->fault;
-  arch::UserContext& c = sender->ctx;
+  const arch::UserContext& c = sender->ctx;
   keel_ipc_buffer_t* rbuf = tcb_ipc_buffer(receiver);
   word_t m[KEEL_UNKNOWN_SYSCALL_LENGTH] = {};
   unsigned n = 0;
@@ -105,12 +105,12 @@ void ipc_transfer_fault(Tcb* sender, Tcb* receiver, word_t badge) {
       n = KEEL_CAP_FAULT_LENGTH;
       break;
     case KEEL_FAULT_UNKNOWN_SYSCALL:
-      for (unsigned i = 0; i < arch::kUnknownSyscallRegs; ++i) m[i] = arch::unknown_syscall_reg(c, i);
+      arch::read_unknown_syscall_regs(c, m);
       m[arch::kUnknownSyscallRegs] = f.w[0];
       n = KEEL_UNKNOWN_SYSCALL_LENGTH;
       break;
     case KEEL_FAULT_USER_EXCEPTION:
-      for (unsigned i = 0; i < arch::kUserExceptionRegs; ++i) m[i] = arch::user_exception_reg(c, i);
+      arch::read_user_exception_regs(c, m);
       m[arch::kUserExceptionRegs] = f.w[0];
       m[arch::kUserExceptionRegs + 1] = f.w[1];
       n = KEEL_USER_EXCEPTION_LENGTH;
@@ -270,12 +270,14 @@ static void fault_reply(Tcb* caller, Tcb* replier) {
   bool restart = type == KEEL_FAULT_CAP || (type == KEEL_FAULT_TIMEOUT && caller->fault.w[2] != 0);
   caller->fault.type = KEEL_FAULT_NULL;
   if (type == KEEL_FAULT_UNKNOWN_SYSCALL && label == 0) {
-    for (unsigned i = 0; i < len && i < arch::kUnknownSyscallRegs; ++i)
-      arch::unknown_syscall_reg(c, i) = tcb_get_mr(replier, buf, i);
+    auto regs = arch::unknown_syscall_regs(c);
+    for (word_t i = 0; i < len && i < arch::kUnknownSyscallRegs; ++i)
+      *regs.reg[i] = tcb_get_mr(replier, buf, static_cast<unsigned>(i));
     arch::context_sanitize(&c);
   } else if (type == KEEL_FAULT_USER_EXCEPTION && label == 0) {
-    for (unsigned i = 0; i < len && i < arch::kUserExceptionRegs; ++i)
-      arch::user_exception_reg(c, i) = tcb_get_mr(replier, buf, i);
+    auto regs = arch::user_exception_regs(c);
+    for (word_t i = 0; i < len && i < arch::kUserExceptionRegs; ++i)
+      *regs.reg[i] = tcb_get_mr(replier, buf, static_cast<unsigned>(i));
     arch::context_sanitize(&c);
   }
   if (label != 0) caller->state = ThreadState::kInactive;

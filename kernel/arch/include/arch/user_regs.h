@@ -67,22 +67,31 @@ KEEL_REGS_INLINE void copy_integer_regs(UserContext& to, const UserContext& from
 }
 KEEL_REGS_INLINE void set_tls_base(UserContext& c, word_t v) { c.tpidr_el0 = v; }
 
-// The registers of fault messages, in message order (docs/syscalls.md "Faults"); a reply with
-// label 0 writes them back. UnknownSyscall: x0..x7, pc, sp, lr, spsr.
+// The registers of fault messages, in message order (docs/syscalls.md "Faults"): read_* copies
+// them into a message; a reply with label 0 writes them back through *_regs(). UnknownSyscall:
+// x0..x7, pc, sp, lr, spsr.
+template <unsigned N>
+struct FaultRegs {
+  word_t* reg[N];
+};
 inline constexpr unsigned kUnknownSyscallRegs = 12;
-KEEL_REGS_INLINE word_t& unknown_syscall_reg(UserContext& c, unsigned i) {
-  if (i < 8) return c.x[i];
-  if (i == 8) return c.pc;
-  if (i == 9) return c.sp;
-  if (i == 10) return c.x[30];
-  return c.spsr;
+KEEL_REGS_INLINE FaultRegs<kUnknownSyscallRegs> unknown_syscall_regs(UserContext& c) {
+  return {{&c.x[0], &c.x[1], &c.x[2], &c.x[3], &c.x[4], &c.x[5], &c.x[6], &c.x[7], &c.pc, &c.sp, &c.x[30], &c.spsr}};
+}
+KEEL_REGS_INLINE void read_unknown_syscall_regs(const UserContext& c, word_t* m) {
+  for (unsigned i = 0; i < 8; ++i) m[i] = c.x[i];
+  m[8] = c.pc;
+  m[9] = c.sp;
+  m[10] = c.x[30];
+  m[11] = c.spsr;
 }
 // UserException: pc, sp, spsr.
 inline constexpr unsigned kUserExceptionRegs = 3;
-KEEL_REGS_INLINE word_t& user_exception_reg(UserContext& c, unsigned i) {
-  if (i == 0) return c.pc;
-  if (i == 1) return c.sp;
-  return c.spsr;
+KEEL_REGS_INLINE FaultRegs<kUserExceptionRegs> user_exception_regs(UserContext& c) { return {{&c.pc, &c.sp, &c.spsr}}; }
+KEEL_REGS_INLINE void read_user_exception_regs(const UserContext& c, word_t* m) {
+  m[0] = c.pc;
+  m[1] = c.sp;
+  m[2] = c.spsr;
 }
 
 #undef KEEL_REGS_INLINE
