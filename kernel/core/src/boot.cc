@@ -14,6 +14,7 @@ namespace {
 constexpr word_t kRootSlots = word_t{1} << KEEL_ROOT_CNODE_SIZE_BITS;
 constexpr word_t kRootTimesliceUs = 5000;
 constexpr unsigned kMaxBootTables = 64;
+constexpr unsigned kRootAsid = 1;  // the root VSpace's, from the first ASID pool
 
 struct BootState {
   MemoryRegion ram[kMaxBootRegions];
@@ -71,8 +72,7 @@ void* map_frame(vaddr_t va, arch::PageAttr attr, word_t rights) {
     panic("boot: too many page tables for the root task");
   Cap c = object_create(KEEL_OBJ_SMALL_PAGE, kva, 0, false);
   c.rights = static_cast<std::uint8_t>(rights);
-  c.aux = 1;  // ASID of the root VSpace
-  c.w1 = va;
+  c.set_frame_mapping(kRootAsid, va);
   cdt_insert(next_slot(), c, nullptr);
   return kva;
 }
@@ -170,15 +170,15 @@ arch::UserContext* kernel_boot(const BootParams& p) {
   // CSpace: one CNode, guard chosen so that a cptr is the slot index at depth 64.
   g_boot.cnode = static_cast<Slot*>(boot_alloc(KEEL_ROOT_CNODE_SIZE_BITS + KEEL_SLOT_BITS));
   Cap cnode = object_create(KEEL_OBJ_CNODE, g_boot.cnode, KEEL_ROOT_CNODE_SIZE_BITS, false);
-  cnode.aux = 64 - KEEL_ROOT_CNODE_SIZE_BITS;
+  cnode.set_cnode_guard(64 - KEEL_ROOT_CNODE_SIZE_BITS, 0);
   cdt_insert(boot_slot(KEEL_CAP_INIT_CNODE), cnode, nullptr);
 
   // VSpace with ASID 1 from the first ASID pool.
   g_boot.vspace = static_cast<pte_t*>(boot_alloc(KEEL_VSPACE_BITS));
   auto* pool = static_cast<AsidPool*>(boot_alloc(KEEL_ASID_POOL_BITS));
   g_asid_pools[0] = pool;
-  pool->entries[1] = g_boot.vspace;
-  g_boot.vspace[kAsidEntry] = 1u << 1;
+  pool->entries[kRootAsid] = g_boot.vspace;
+  g_boot.vspace[kAsidEntry] = kRootAsid << 1;
   cdt_insert(boot_slot(KEEL_CAP_INIT_VSPACE), object_create(KEEL_OBJ_VSPACE, g_boot.vspace, 0, false), nullptr);
   cdt_insert(boot_slot(KEEL_CAP_INIT_ASID_POOL), Cap::make(CapType::kAsidPool, reinterpret_cast<word_t>(pool)), nullptr);
   cdt_insert(boot_slot(KEEL_CAP_INIT_ASID_CONTROL), Cap::make(CapType::kAsidControl, 0), nullptr);
@@ -205,12 +205,10 @@ arch::UserContext* kernel_boot(const BootParams& p) {
     panic("boot: too many page tables for the root task");
   Cap bic = object_create(KEEL_OBJ_SMALL_PAGE, bi_kva, 0, false);
   bic.rights = KEEL_RIGHT_READ;
-  bic.aux = 1;
-  bic.w1 = bi_va;
+  bic.set_frame_mapping(kRootAsid, bi_va);
   cdt_insert(boot_slot(KEEL_CAP_INIT_BOOT_INFO_FRAME), bic, nullptr);
   Cap ipcc = object_create(KEEL_OBJ_SMALL_PAGE, ipc_kva, 0, false);
-  ipcc.aux = 1;
-  ipcc.w1 = ipc_va;
+  ipcc.set_frame_mapping(kRootAsid, ipc_va);
   cdt_insert(boot_slot(KEEL_CAP_INIT_IPC_BUFFER), ipcc, nullptr);
 
   // Page-table caps (mapped, so the root task may unmap them).
@@ -218,9 +216,7 @@ arch::UserContext* kernel_boot(const BootParams& p) {
   for (unsigned i = 0; i < g_boot.table_count; ++i) {
     Cap c = object_create(KEEL_OBJ_PAGE_TABLE, g_boot.tables[i], 0, false);
     unsigned level = g_boot.table_level[i];
-    c.aux = 1;
-    c.bits = static_cast<std::uint8_t>(level);
-    c.w1 = g_boot.table_va[i] & ~mask_bits(arch::kPageBits + arch::kPtIndexBits * (4 - level));
+    c.set_pt_mapping(kRootAsid, g_boot.table_va[i] & ~mask_bits(arch::kPageBits + arch::kPtIndexBits * (4 - level)), level);
     cdt_insert(next_slot(), c, nullptr);
   }
   word_t paging_end = g_boot.next_slot;
@@ -234,8 +230,7 @@ arch::UserContext* kernel_boot(const BootParams& p) {
   cdt_insert(&tcb->slots[kTcbCSpace], cnode, boot_slot(KEEL_CAP_INIT_CNODE));
   cdt_insert(&tcb->slots[kTcbVSpace], boot_slot(KEEL_CAP_INIT_VSPACE)->cap, boot_slot(KEEL_CAP_INIT_VSPACE));
   Cap ipc_copy = ipcc;
-  ipc_copy.aux = 0;
-  ipc_copy.w1 = 0;
+  ipc_copy.clear_frame_mapping();
   cdt_insert(&tcb->slots[kTcbIpcBuffer], ipc_copy, boot_slot(KEEL_CAP_INIT_IPC_BUFFER));
   tcb->ipc_buffer_vaddr = ipc_va;
   arch::context_init(&tcb->ctx, entry, KEEL_ROOT_STACK_TOP, bi_va);

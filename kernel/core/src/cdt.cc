@@ -12,7 +12,7 @@
 namespace keel::kernel {
 
 bool same_object(const Cap& a, const Cap& b) {
-  if (a.type != b.type || a.obj != b.obj) return false;
+  if (a.type != b.type || a.object() != b.object()) return false;
   // Untyped caps of one region: a copy is a different "object" for finality (no finaliser).
   return a.type != CapType::kNull && a.type != CapType::kUntyped;
 }
@@ -86,9 +86,9 @@ static void finalise(const Cap& cap) {
     case CapType::kReply: reply_finalise(cap.as<Reply>()); break;
     case CapType::kTcb: tcb_finalise(cap.as<Tcb>()); break;
     case CapType::kSchedContext: sc_finalise(cap.as<SchedContext>()); break;
-    case CapType::kCNode: cnode_finalise(cap.as<Slot>(), cap.bits); break;
-    case CapType::kIrqHandler: irq_handler_finalise(static_cast<unsigned>(cap.obj)); break;
-    case CapType::kVSpace: vspace_finalise(cap.as<pte_t>()); break;
+    case CapType::kCNode: cnode_finalise(cap.cnode_slots(), cap.cnode_radix()); break;
+    case CapType::kIrqHandler: irq_handler_finalise(cap.irq()); break;
+    case CapType::kVSpace: vspace_finalise(cap.vspace_root()); break;
     case CapType::kAsidPool: asid_pool_finalise(cap.as<AsidPool>()); break;
     default: break;
   }
@@ -106,15 +106,12 @@ void cap_delete(Slot* s) {
   cdt_unlink(s);
   s->cap = Cap::null();
   // A mapping belongs to the capability that made it, final or not.
-  if (cap.type == CapType::kFrame && cap.aux != 0) frame_unmap(cap);
-  if (cap.type == CapType::kPageTable && cap.aux != 0) page_table_unmap(cap);
+  if (cap.type == CapType::kFrame && cap.frame_is_mapped()) frame_unmap(cap);
+  if (cap.type == CapType::kPageTable && cap.pt_is_mapped()) page_table_unmap(cap);
   if (final) {
     if (cap.type == CapType::kCNode || cap.type == CapType::kTcb) {
       // Objects holding capabilities: queue them (the slot keeps a zombie until then).
-      Cap z = cap;
-      z.flags = static_cast<std::uint8_t>(cap.type);
-      z.type = CapType::kZombie;
-      s->cap = z;
+      s->cap = cap.to_zombie();
       s->next = g_zombies;
       g_zombies = s;
     } else {
@@ -129,9 +126,7 @@ void cap_delete(Slot* s) {
     Slot* z = g_zombies;
     g_zombies = z->next;
     z->next = nullptr;
-    Cap c = z->cap;
-    c.type = static_cast<CapType>(c.flags);
-    c.flags = 0;
+    Cap c = z->cap.from_zombie();
     z->cap = Cap::null();
     finalise(c);
   }
@@ -147,20 +142,19 @@ void cap_revoke(Slot* s) {
   }
 }
 
-KResult<Cap> derive_cap(const Slot* src, const Cap& cap) {
+Result<Cap> derive_cap(const Slot* src, const Cap& cap) {
   Cap c = cap;
   switch (cap.type) {
     case CapType::kNull: return fail(KEEL_ILLEGAL_OPERATION);
     case CapType::kUntyped:
       if (cdt_has_children(src)) return fail(KEEL_REVOKE_FIRST);
-      c.w1 = 0;
+      c.set_untyped_free_offset(0);
       return c;
     case CapType::kPageTable:
-      if (cap.aux != 0) return fail(KEEL_ILLEGAL_OPERATION);
+      if (cap.pt_is_mapped()) return fail(KEEL_ILLEGAL_OPERATION);
       return c;
     case CapType::kFrame:
-      c.aux = 0;
-      c.w1 = 0;
+      c.clear_frame_mapping();
       return c;
     case CapType::kIrqControl:
     case CapType::kAsidControl:
@@ -170,25 +164,24 @@ KResult<Cap> derive_cap(const Slot* src, const Cap& cap) {
   }
 }
 
-KResult<Cap> update_cap_data(const Cap& cap, bool has_data, word_t data, word_t rights_mask) {
+Result<Cap> update_cap_data(const Cap& cap, CapData what, word_t data, word_t rights_mask) {
   Cap c = cap;
   c.rights = static_cast<std::uint8_t>(c.rights & rights_mask & KEEL_RIGHTS_ALL);
-  if (!has_data) return c;
+  if (what == CapData::kKeep) return c;
   switch (cap.type) {
     case CapType::kEndpoint:
     case CapType::kNotification:
       if (data != 0) {
-        if (cap.w1 != 0) return fail(KEEL_ILLEGAL_OPERATION);  // already badged
-        c.w1 = data;
+        if (cap.badge() != 0) return fail(KEEL_ILLEGAL_OPERATION);  // already badged
+        c.set_badge(data);
       }
       return c;
     case CapType::kCNode: {
       word_t guard_size = data & 63u;
       word_t guard = data >> 6;
-      if (guard_size + cap.bits > 64) return fail(KEEL_ILLEGAL_OPERATION);
+      if (guard_size + cap.cnode_radix() > 64) return fail(KEEL_ILLEGAL_OPERATION);
       if (guard_size < 58 && (guard >> guard_size) != 0) return fail(KEEL_ILLEGAL_OPERATION);
-      c.aux = static_cast<std::uint32_t>(guard_size);
-      c.w1 = guard;
+      c.set_cnode_guard(static_cast<unsigned>(guard_size), guard);
       return c;
     }
     default: return c;

@@ -118,17 +118,19 @@ void check_object(const Slot* s) {
       break;
     }
     case CapType::kUntyped: {
-      word_t size = word_t{1} << c.bits;
-      CHECK(c.w1 <= size, "untyped: watermark beyond its size", s);
+      word_t size = c.untyped_size();
+      word_t base = c.object(), free = c.untyped_free_offset();
+      CHECK(free <= size, "untyped: watermark beyond its size", s);
       for (const Slot* ch = s->first_child; ch != nullptr; ch = ch->next) {
         if (!memory_object(ch->cap.type)) continue;
-        CHECK(ch->cap.obj >= c.obj && ch->cap.obj < c.obj + size, "untyped: child outside the region", ch);
-        CHECK(ch->cap.obj < c.obj + c.w1 || c.w1 == 0, "untyped: child above the watermark", ch);
+        word_t child = ch->cap.object();
+        CHECK(child >= base && child < base + size, "untyped: child outside the region", ch);
+        CHECK(child < base + free || free == 0, "untyped: child above the watermark", ch);
       }
       break;
     }
     case CapType::kFrame:
-      if (c.aux != 0) CHECK(c.w1 < KEEL_USER_TOP, "frame: mapped outside user space", s);
+      if (c.frame_is_mapped()) CHECK(c.frame_mapped_vaddr() < KEEL_USER_TOP, "frame: mapped outside user space", s);
       break;
     default: break;
   }

@@ -8,7 +8,7 @@ class CdtTest : public KernelTest {};
 
 Cap ep_cap(word_t obj, word_t badge = 0) {
   Cap c = Cap::make(CapType::kEndpoint, obj, 0, KEEL_RIGHTS_ALL);
-  c.w1 = badge;
+  c.set_badge(badge);
   return c;
 }
 
@@ -22,7 +22,7 @@ TEST_F(CdtTest, CopiesAreChildrenAndFinalityFollowsNeighbours) {
   EXPECT_FALSE(cdt_is_final(slot(c1)));
   ASSERT_EQ(invoke(KEEL_CAP_INIT_CNODE, KEEL_CNODE_MINT, {c2, 64, c1, 64, KEEL_RIGHTS_ALL, 7}, {KEEL_CAP_INIT_CNODE}), 0u);
   EXPECT_EQ(slot(c2)->parent, slot(c1));
-  EXPECT_EQ(slot(c2)->cap.w1, 7u);
+  EXPECT_EQ(slot(c2)->cap.badge(), 7u);
   // Deleting the middle cap splices its child into its place.
   cap_delete(slot(c1));
   EXPECT_EQ(slot(c2)->parent, slot(ep));
@@ -50,7 +50,7 @@ TEST_F(CdtTest, RevokeDeletesAllDescendantsOnly) {
   ASSERT_EQ(invoke(KEEL_CAP_INIT_CNODE, KEEL_CNODE_MINT, {a, 64, ep, 64, KEEL_RIGHTS_ALL, 1}, {KEEL_CAP_INIT_CNODE}), 0u);
   ASSERT_EQ(invoke(KEEL_CAP_INIT_CNODE, KEEL_CNODE_COPY, {b, 64, a, 64, KEEL_RIGHT_WRITE}, {KEEL_CAP_INIT_CNODE}), 0u);
   EXPECT_EQ(slot(b)->cap.rights, KEEL_RIGHT_WRITE);
-  EXPECT_EQ(slot(b)->cap.w1, 1u);  // copies keep the badge
+  EXPECT_EQ(slot(b)->cap.badge(), 1u);  // copies keep the badge
   ASSERT_EQ(invoke(KEEL_CAP_INIT_CNODE, KEEL_CNODE_REVOKE, {ep, 64}), 0u);
   EXPECT_TRUE(slot(a)->cap.is_null());
   EXPECT_TRUE(slot(b)->cap.is_null());

@@ -16,28 +16,28 @@ TEST_F(CNodeTest, GuardedTwoLevelLookup) {
   word_t cn = free_slot(), guarded = free_slot();
   ASSERT_EQ(retype(KEEL_OBJ_CNODE, 4, cn), 0u);
   ASSERT_EQ(op(KEEL_CNODE_MINT, {guarded, 64, cn, 64, KEEL_RIGHTS_ALL, keel_cnode_cap_data(0xab, 8)}), 0u);
-  EXPECT_EQ(slot(guarded)->cap.aux, 8u);
+  EXPECT_EQ(slot(guarded)->cap.cnode_guard_size(), 8u);
   // The root CNode's guard makes it consume all 64 bits; a copy of it without a guard
   // resolves 12 bits, then the inner CNode 8 guard + 4 index bits.
   word_t rz = free_slot();
   ASSERT_EQ(op(KEEL_CNODE_MINT, {rz, 64, KEEL_CAP_INIT_CNODE, 64, KEEL_RIGHTS_ALL, keel_cnode_cap_data(0, 0)}), 0u);
   const Cap& root2 = slot(rz)->cap;
   word_t cptr = (guarded << 12) | (0xabu << 4) | 5u;
-  Slot* s = resolve(root2, cptr, 24, true);
+  Slot* s = resolve(root2, cptr, 24, Resolve::kExact);
   ASSERT_NE(s, nullptr);
   EXPECT_EQ(s, slot(guarded)->cap.as<Slot>() + 5);
   // A wrong guard is a GuardMismatch reporting the guard found.
-  EXPECT_EQ(resolve(root2, (guarded << 12) | (0xacu << 4) | 5u, 24, true), nullptr);
+  EXPECT_EQ(resolve(root2, (guarded << 12) | (0xacu << 4) | 5u, 24, Resolve::kExact), nullptr);
   EXPECT_EQ(g_lookup_fault.type, KEEL_LOOKUP_GUARD_MISMATCH);
   EXPECT_EQ(g_lookup_fault.a, 0xacu);
   // Too few bits for the second level: DepthMismatch.
-  EXPECT_EQ(resolve(root2, cptr >> 4, 20, true), nullptr);
+  EXPECT_EQ(resolve(root2, cptr >> 4, 20, Resolve::kExact), nullptr);
   EXPECT_EQ(g_lookup_fault.type, KEEL_LOOKUP_DEPTH_MISMATCH);
   // Stopping at a non-CNode with bits left is an error only for exact (CNode-operation) lookups.
-  EXPECT_EQ(resolve(root2, (KEEL_CAP_INIT_TCB << 12) | 0x123, 24, true), nullptr);
-  EXPECT_EQ(resolve(root2, (KEEL_CAP_INIT_TCB << 12) | 0x123, 24, false), slot(KEEL_CAP_INIT_TCB));
+  EXPECT_EQ(resolve(root2, (KEEL_CAP_INIT_TCB << 12) | 0x123, 24, Resolve::kExact), nullptr);
+  EXPECT_EQ(resolve(root2, (KEEL_CAP_INIT_TCB << 12) | 0x123, 24, Resolve::kToCapability), slot(KEEL_CAP_INIT_TCB));
   // A non-CNode root: InvalidRoot.
-  EXPECT_EQ(resolve(slot(KEEL_CAP_INIT_TCB)->cap, 0, 64, false), nullptr);
+  EXPECT_EQ(resolve(slot(KEEL_CAP_INIT_TCB)->cap, 0, 64, Resolve::kToCapability), nullptr);
   EXPECT_EQ(g_lookup_fault.type, KEEL_LOOKUP_INVALID_ROOT);
   // A CNode operation through the guarded path.
   ASSERT_EQ(invoke(rz, KEEL_CNODE_COPY, {cptr, 24, KEEL_CAP_INIT_TCB, 64, KEEL_RIGHTS_ALL}, {KEEL_CAP_INIT_CNODE}), 0u);
@@ -68,19 +68,19 @@ TEST_F(CNodeTest, CopyMintMoveMutateErrors) {
   EXPECT_EQ(op(KEEL_CNODE_MINT, {b, 64, a, 64, KEEL_RIGHTS_ALL, 10}), KEEL_ILLEGAL_OPERATION);
   ASSERT_EQ(op(KEEL_CNODE_COPY, {b, 64, a, 64, KEEL_RIGHT_READ}), 0u);
   EXPECT_EQ(slot(b)->cap.rights, KEEL_RIGHT_READ);
-  EXPECT_EQ(slot(b)->cap.w1, 9u);
+  EXPECT_EQ(slot(b)->cap.badge(), 9u);
   // Move / Mutate.
   word_t c = free_slot();
   EXPECT_EQ(op(KEEL_CNODE_MOVE, {b, 64, a, 64}), KEEL_DELETE_FIRST);
   ASSERT_EQ(op(KEEL_CNODE_MOVE, {c, 64, b, 64}), 0u);
   EXPECT_TRUE(slot(b)->cap.is_null());
-  EXPECT_EQ(slot(c)->cap.w1, 9u);
+  EXPECT_EQ(slot(c)->cap.badge(), 9u);
   word_t cn = free_slot(), d = free_slot();
   ASSERT_EQ(retype(KEEL_OBJ_CNODE, 3, cn), 0u);
   EXPECT_EQ(op(KEEL_CNODE_MUTATE, {d, 64, cn, 64, keel_cnode_cap_data(0, 62)}), KEEL_ILLEGAL_OPERATION);  // 62 + 3 > 64
   ASSERT_EQ(op(KEEL_CNODE_MUTATE, {d, 64, cn, 64, keel_cnode_cap_data(1, 2)}), 0u);
-  EXPECT_EQ(slot(d)->cap.aux, 2u);
-  EXPECT_EQ(slot(d)->cap.w1, 1u);
+  EXPECT_EQ(slot(d)->cap.cnode_guard_size(), 2u);
+  EXPECT_EQ(slot(d)->cap.cnode_guard(), 1u);
   EXPECT_EQ(op(KEEL_CNODE_MUTATE, {cn, 64, d, 64}), KEEL_TRUNCATED_MESSAGE);
   EXPECT_EQ(op(12345, {}), KEEL_ILLEGAL_OPERATION);
   EXPECT_EQ(op(KEEL_CNODE_DELETE, {a}), KEEL_TRUNCATED_MESSAGE);

@@ -106,7 +106,7 @@ TEST_F(InvocationErrorTest, PageTableUnmapNeedsTheOnlyCap) {
             KEEL_ILLEGAL_OPERATION);
   ASSERT_EQ(invoke(KEEL_CAP_INIT_CNODE, KEEL_CNODE_DELETE, {pt_copy, 64}), 0u);
   ASSERT_EQ(invoke(pt, KEEL_PAGE_TABLE_UNMAP, {}), 0u);
-  EXPECT_EQ(slot(pt)->cap.aux, 0u);
+  EXPECT_EQ(slot(pt)->cap.pt_mapped_asid(), 0u);
   EXPECT_EQ(invoke(pt, KEEL_PAGE_TABLE_MAP, {KEEL_USER_TOP, 0}, {KEEL_CAP_INIT_VSPACE}), KEEL_INVALID_ARGUMENT);
   EXPECT_EQ(invoke(pt, KEEL_PAGE_TABLE_MAP, {0x20'0000'0000}, {KEEL_CAP_INIT_VSPACE}), KEEL_TRUNCATED_MESSAGE);
   EXPECT_EQ(invoke(pt, 5, {}), KEEL_ILLEGAL_OPERATION);

@@ -34,10 +34,10 @@ TEST_F(InvariantTest, DetectsBadQueuesAndWatermarks) {
   t->prio = 11;  // queued at 10
   EXPECT_GT(invariants_check(), 0u);
   t->prio = 10;
-  word_t saved = slot(ut_)->cap.w1;
-  slot(ut_)->cap.w1 = 0x100;  // below objects already carved out of it
+  word_t saved = slot(ut_)->cap.untyped_free_offset();
+  slot(ut_)->cap.set_untyped_free_offset(0x100);  // below objects already carved out of it
   EXPECT_GT(invariants_check(), 0u);
-  slot(ut_)->cap.w1 = saved;
+  slot(ut_)->cap.set_untyped_free_offset(saved);
   EXPECT_EQ(invariants_check(), 0u);
 }
 

@@ -139,7 +139,7 @@ void KernelTest::make_current(Tcb* t) {
   Tcb* old = g_current;
   if (old == t) return;
   ready_dequeue(t);
-  if (old != nullptr && tcb_runnable(old)) ready_enqueue(old, true);
+  if (old != nullptr && tcb_runnable(old)) ready_enqueue(old, QueueEnd::kFront);
   g_current = t;
   g_current_sc = t->sc;
 }

@@ -26,7 +26,7 @@ TEST_F(SchedTest, ReadyQueuesAndBitmap) {
   EXPECT_EQ(a->qnext, c);  // FIFO within a priority
   ready_dequeue(b);
   EXPECT_EQ(ready_highest_prio(), 10);
-  ready_enqueue(b, false);
+  ready_enqueue(b, QueueEnd::kBack);
 }
 
 TEST_F(SchedTest, HigherPriorityPreemptsOnResume) {

@@ -48,10 +48,10 @@ TEST_F(TcbTest, ConfigureValidatesEveryCapBeforeChangingAnything) {
   EXPECT_EQ(invoke(tt, KEEL_TCB_CONFIGURE, {0, 0, 0}, {KEEL_CAP_INIT_CNODE, KEEL_CAP_INIT_VSPACE, KEEL_CAP_INIT_TCB}), KEEL_INVALID_CAPABILITY);
   EXPECT_EQ(mr(0), 3u);
   EXPECT_EQ(invoke(tt, KEEL_TCB_CONFIGURE, {0, 0, 0}, {KEEL_CAP_INIT_CNODE, KEEL_CAP_INIT_VSPACE}), KEEL_TRUNCATED_MESSAGE);
-  EXPECT_EQ(t->slots[kTcbCSpace].cap.obj, before.obj);
+  EXPECT_EQ(t->slots[kTcbCSpace].cap.object(), before.object());
   ASSERT_EQ(invoke(tt, KEEL_TCB_CONFIGURE, {0, 0, 0x4a0000}, {KEEL_CAP_INIT_CNODE, KEEL_CAP_INIT_VSPACE, frame}), 0u);
   EXPECT_EQ(t->slots[kTcbIpcBuffer].parent, slot(frame));
-  EXPECT_EQ(tcb_ipc_buffer(t), reinterpret_cast<keel_ipc_buffer_t*>(slot(frame)->cap.obj));
+  EXPECT_EQ(tcb_ipc_buffer(t), reinterpret_cast<keel_ipc_buffer_t*>(slot(frame)->cap.object()));
   // Deleting the frame cap's source does not delete the TCB's copy (it is a child).
   EXPECT_EQ(invoke(tt, KEEL_TCB_SET_SPACE, {0, 0}, {KEEL_CAP_INIT_TCB, KEEL_CAP_INIT_CNODE, KEEL_CAP_INIT_VSPACE}),
             KEEL_INVALID_CAPABILITY);

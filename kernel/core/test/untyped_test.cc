@@ -24,10 +24,10 @@ TEST_F(UntypedTest, BootGaveAllFreeRamAsUntyped) {
     EXPECT_TRUE(is_aligned(d.paddr, d.size_bits));
     const Cap& c = slot(bi_->untyped.start + i)->cap;
     EXPECT_EQ(c.type, CapType::kUntyped);
-    EXPECT_EQ(c.bits, d.size_bits);
-    EXPECT_EQ(arch::kvtop(reinterpret_cast<void*>(c.obj)), d.paddr);
+    EXPECT_EQ(c.untyped_size_bits(), d.size_bits);
+    EXPECT_EQ(arch::kvtop(reinterpret_cast<void*>(c.object())), d.paddr);
     if (!d.is_device) total += word_t{1} << d.size_bits;
-    else EXPECT_EQ(c.flags, 1u);
+    else EXPECT_TRUE(c.untyped_is_device());
   }
   EXPECT_GT(total, fake::kPhysSize - (2u << 20));  // the root task used < 2 MiB
   EXPECT_LE(total, fake::kPhysSize);
@@ -38,12 +38,12 @@ TEST_F(UntypedTest, RetypeAlignsEachObjectToItsSize) {
   word_t a = free_slot(), b = free_slot();
   ASSERT_EQ(retype_from(ut, KEEL_OBJ_ENDPOINT, 0, a), 0u);     // 16 bytes at offset 0
   ASSERT_EQ(retype_from(ut, KEEL_OBJ_SMALL_PAGE, 0, b), 0u);   // 4 KiB: aligned up to 4096
-  word_t base = slot(ut)->cap.obj;
-  EXPECT_EQ(slot(a)->cap.obj, base);
-  EXPECT_EQ(slot(b)->cap.obj, base + 4096);
-  EXPECT_EQ(slot(ut)->cap.w1, 8192u);
+  word_t base = slot(ut)->cap.object();
+  EXPECT_EQ(slot(a)->cap.object(), base);
+  EXPECT_EQ(slot(b)->cap.object(), base + 4096);
+  EXPECT_EQ(slot(ut)->cap.untyped_free_offset(), 8192u);
   // Retyped memory is zeroed (the fake RAM starts dirty).
-  auto* p = reinterpret_cast<std::uint8_t*>(slot(b)->cap.obj);
+  auto* p = reinterpret_cast<std::uint8_t*>(slot(b)->cap.object());
   for (int i = 0; i < 4096; ++i) ASSERT_EQ(p[i], 0);
 }
 
@@ -68,7 +68,7 @@ TEST_F(UntypedTest, RevokeReclaimsEverythingAndResets) {
   EXPECT_EQ(retype_from(ut, KEEL_OBJ_ENDPOINT, 0, free_slot()), KEEL_NOT_ENOUGH_MEMORY);
   ASSERT_EQ(invoke(KEEL_CAP_INIT_CNODE, KEEL_CNODE_REVOKE, {ut, 64}), 0u);
   for (int i = 0; i < 4; ++i) EXPECT_TRUE(slot(s + i)->cap.is_null());
-  EXPECT_EQ(slot(ut)->cap.w1, 0u);
+  EXPECT_EQ(slot(ut)->cap.untyped_free_offset(), 0u);
   EXPECT_EQ(retype_from(ut, KEEL_OBJ_SMALL_PAGE, 0, s, 4), 0u);
 }
 
@@ -109,7 +109,7 @@ TEST_F(UntypedTest, ErrorPaths) {
   EXPECT_EQ(invoke(ut, KEEL_UNTYPED_RETYPE, {KEEL_OBJ_ENDPOINT, 0, 0, 0, s, 1}, {KEEL_CAP_INIT_TCB}), KEEL_FAILED_LOOKUP);
   EXPECT_EQ(invoke(ut, 1234, {}), KEEL_ILLEGAL_OPERATION);
   EXPECT_TRUE(slot(s)->cap.is_null());
-  EXPECT_EQ(slot(ut)->cap.w1, 0u);
+  EXPECT_EQ(slot(ut)->cap.untyped_free_offset(), 0u);
 }
 
 TEST_F(UntypedTest, DeviceUntypedOnlyMakesFramesAndIsNotZeroed) {
@@ -120,7 +120,7 @@ TEST_F(UntypedTest, DeviceUntypedOnlyMakesFramesAndIsNotZeroed) {
   word_t s = free_slot();
   EXPECT_EQ(retype_from(dev, KEEL_OBJ_TCB, 0, s), KEEL_INVALID_ARGUMENT);
   EXPECT_EQ(retype_from(dev, KEEL_OBJ_SMALL_PAGE, 0, s), 0u);
-  EXPECT_EQ(slot(s)->cap.flags, 1u);  // a device frame
+  EXPECT_TRUE(slot(s)->cap.frame_is_device());
 }
 
 TEST_F(UntypedTest, CopyOfUntypedTakesTheFreeSpace) {

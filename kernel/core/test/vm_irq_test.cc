@@ -26,7 +26,7 @@ TEST_F(VmTest, MapUnmapRightsAndWxorX) {
   ASSERT_EQ(invoke(f, KEEL_PAGE_MAP, {va, KEEL_RIGHT_READ | KEEL_RIGHT_WRITE, KEEL_VM_DEFAULT}, {KEEL_CAP_INIT_VSPACE}), 0u);
   EXPECT_TRUE(*pte(va) & fake::kPteWrite);
   EXPECT_TRUE(*pte(va) & fake::kPteXn);
-  EXPECT_EQ(arch::pte_address(*pte(va)), arch::kvtop(reinterpret_cast<void*>(slot(f)->cap.obj)));
+  EXPECT_EQ(arch::pte_address(*pte(va)), arch::kvtop(reinterpret_cast<void*>(slot(f)->cap.object())));
   // Another frame at the same address: DeleteFirst. The same frame elsewhere: refused.
   EXPECT_EQ(invoke(g2, KEEL_PAGE_MAP, {va, KEEL_RIGHT_READ, 0}, {KEEL_CAP_INIT_VSPACE}), KEEL_DELETE_FIRST);
   EXPECT_EQ(invoke(f, KEEL_PAGE_MAP, {va + 0x1000, KEEL_RIGHT_READ, 0}, {KEEL_CAP_INIT_VSPACE}), KEEL_INVALID_CAPABILITY);
@@ -43,7 +43,7 @@ TEST_F(VmTest, MapUnmapRightsAndWxorX) {
   ASSERT_EQ(invoke(ro, KEEL_PAGE_MAP, {va + 0x1000, KEEL_RIGHT_READ, 0}, {KEEL_CAP_INIT_VSPACE}), 0u);
   EXPECT_FALSE(*pte(va + 0x1000) & fake::kPteWrite);
   ASSERT_EQ(invoke(f, KEEL_PAGE_GET_ADDRESS, {}), 0u);
-  EXPECT_EQ(mr(0), arch::kvtop(reinterpret_cast<void*>(slot(f)->cap.obj)));
+  EXPECT_EQ(mr(0), arch::kvtop(reinterpret_cast<void*>(slot(f)->cap.object())));
   ASSERT_EQ(invoke(f, KEEL_PAGE_UNMAP, {}), 0u);
   EXPECT_FALSE(arch::pte_valid(*pte(va)));
   ASSERT_EQ(invoke(f, KEEL_PAGE_UNMAP, {}), 0u);  // unmapping twice is harmless
@@ -59,14 +59,14 @@ TEST_F(VmTest, PageTablesAndLargePages) {
   ASSERT_EQ(retype(KEEL_OBJ_SMALL_PAGE, 0, f), 0u);
   ASSERT_EQ(retype(KEEL_OBJ_LARGE_PAGE, 0, big), 0u);
   ASSERT_EQ(invoke(pt1, KEEL_PAGE_TABLE_MAP, {va, 0}, {KEEL_CAP_INIT_VSPACE}), 0u);  // level 2 table
-  EXPECT_EQ(slot(pt1)->cap.bits, 2u);
+  EXPECT_EQ(slot(pt1)->cap.pt_level(), 2u);
   EXPECT_EQ(invoke(pt1, KEEL_PAGE_TABLE_MAP, {va, 0}, {KEEL_CAP_INIT_VSPACE}), KEEL_INVALID_CAPABILITY);
   // A 2 MiB page fits now; a 4 KiB one needs a level-3 table.
   EXPECT_EQ(invoke(f, KEEL_PAGE_MAP, {va, KEEL_RIGHT_READ, 0}, {KEEL_CAP_INIT_VSPACE}), KEEL_FAILED_LOOKUP);
   ASSERT_EQ(invoke(big, KEEL_PAGE_MAP, {va, KEEL_RIGHT_READ, 0}, {KEEL_CAP_INIT_VSPACE}), 0u);
   EXPECT_EQ(invoke(pt2, KEEL_PAGE_TABLE_MAP, {va, 0}, {KEEL_CAP_INIT_VSPACE}), KEEL_DELETE_FIRST);  // block there
   ASSERT_EQ(invoke(pt2, KEEL_PAGE_TABLE_MAP, {va + (2u << 20), 0}, {KEEL_CAP_INIT_VSPACE}), 0u);
-  EXPECT_EQ(slot(pt2)->cap.bits, 3u);
+  EXPECT_EQ(slot(pt2)->cap.pt_level(), 3u);
   ASSERT_EQ(invoke(f, KEEL_PAGE_MAP, {va + (2u << 20), KEEL_RIGHT_READ, 0}, {KEEL_CAP_INIT_VSPACE}), 0u);
   EXPECT_EQ(invoke(pt3, KEEL_PAGE_TABLE_MAP, {va + (2u << 20), 0}, {KEEL_CAP_INIT_VSPACE}), KEEL_DELETE_FIRST);
   // Unmapping the level-2 table removes everything below it.

@@ -30,10 +30,10 @@ static Slot* receive_slot(Tcb* receiver, keel_ipc_buffer_t* rbuf) {
   const Cap* root = &tcb_cspace(receiver);
   if (rbuf->receive_cnode != 0) {
     Slot* s = lookup_slot(receiver, rbuf->receive_cnode);
-    if (s == nullptr || s->cap.type != CapType::kCNode) return nullptr;
+    if (s == nullptr || cap_object<Slot>(s->cap) == nullptr) return nullptr;
     root = &s->cap;
   }
-  Slot* dest = resolve(*root, rbuf->receive_index, static_cast<unsigned>(rbuf->receive_depth), true);
+  Slot* dest = resolve(*root, rbuf->receive_index, static_cast<unsigned>(rbuf->receive_depth), Resolve::kExact);
   if (dest == nullptr || !dest->cap.is_null()) return nullptr;
   return dest;
 }
@@ -48,9 +48,9 @@ static word_t transfer_caps(Tcb* sender, Tcb* receiver, keel_ipc_buffer_t* sbuf,
     Slot* src = lookup_slot(sender, sbuf->caps_or_badges[i]);
     if (src == nullptr) break;
     const Cap& c = src->cap;
-    if (ep != nullptr && c.type == CapType::kEndpoint && c.as<Endpoint>() == ep) {
+    if (ep != nullptr && cap_object<Endpoint>(c) == ep) {
       // A cap to the endpoint the message travels through: the receiver gets its badge.
-      rbuf->caps_or_badges[i] = c.w1;
+      rbuf->caps_or_badges[i] = c.badge();
       unwrapped |= word_t{1} << i;
       ++count;
       continue;
@@ -72,7 +72,7 @@ void ipc_transfer(Tcb* sender, Tcb* receiver, word_t badge, bool can_grant, Endp
     ipc_transfer_fault(sender, receiver, badge);
     return;
   }
-  word_t info = sender->ctx.x[1];
+  word_t info = arch::SyscallArgs(sender->ctx).msg_info();
   word_t len = keel_msginfo_length(info);
   if (len > KEEL_MSG_MAX_LENGTH) len = KEEL_MSG_MAX_LENGTH;
   keel_ipc_buffer_t* sbuf = nullptr;
@@ -83,13 +83,13 @@ void ipc_transfer(Tcb* sender, Tcb* receiver, word_t badge, bool can_grant, Endp
     rbuf = tcb_ipc_buffer(receiver);
   }
   if (len > KEEL_MSG_REGISTERS_IN_CPU && (sbuf == nullptr || rbuf == nullptr)) len = KEEL_MSG_REGISTERS_IN_CPU;
-  for (word_t i = 0; i < len && i < KEEL_MSG_REGISTERS_IN_CPU; ++i) receiver->ctx.x[2 + i] = sender->ctx.x[2 + i];
+  for (word_t i = 0; i < len && i < KEEL_MSG_REGISTERS_IN_CPU; ++i)
+    arch::set_msg_reg(receiver->ctx, i, arch::msg_reg(sender->ctx, i));
   for (word_t i = KEEL_MSG_REGISTERS_IN_CPU; i < len; ++i) rbuf->msg[i] = sbuf->msg[i];
   word_t caps = 0;
   if (extra != 0 && can_grant && sbuf != nullptr && rbuf != nullptr)
     caps = transfer_caps(sender, receiver, sbuf, rbuf, extra, ep);
-  receiver->ctx.x[0] = badge;
-  receiver->ctx.x[1] = keel_msginfo_new(keel_msginfo_label(info), caps >> 2, caps & 3u, len);
+  arch::set_ipc_result(receiver->ctx, badge, keel_msginfo_new(keel_msginfo_label(info), caps >> 2, caps & 3u, len));
 }
 
 void ipc_transfer_fault(Tcb* sender, Tcb* receiver, word_t badge) {
@@ -105,12 +105,14 @@ void ipc_transfer_fault(Tcb* sender, Tcb* receiver, word_t badge) {
       n = KEEL_CAP_FAULT_LENGTH;
       break;
     case KEEL_FAULT_UNKNOWN_SYSCALL:
-      for (unsigned i = 0; i < 8; ++i) m[i] = c.x[i];
-      m[8] = c.pc; m[9] = c.sp; m[10] = c.x[30]; m[11] = c.spsr; m[12] = f.w[0];
+      arch::read_unknown_syscall_regs(c, m);
+      m[arch::kUnknownSyscallRegs] = f.w[0];
       n = KEEL_UNKNOWN_SYSCALL_LENGTH;
       break;
     case KEEL_FAULT_USER_EXCEPTION:
-      m[0] = c.pc; m[1] = c.sp; m[2] = c.spsr; m[3] = f.w[0]; m[4] = f.w[1];
+      arch::read_user_exception_regs(c, m);
+      m[arch::kUserExceptionRegs] = f.w[0];
+      m[arch::kUserExceptionRegs + 1] = f.w[1];
       n = KEEL_USER_EXCEPTION_LENGTH;
       break;
     case KEEL_FAULT_VM:
@@ -125,8 +127,7 @@ void ipc_transfer_fault(Tcb* sender, Tcb* receiver, word_t badge) {
   }
   if (rbuf == nullptr && n > KEEL_MSG_REGISTERS_IN_CPU) n = KEEL_MSG_REGISTERS_IN_CPU;
   for (unsigned i = 0; i < n; ++i) tcb_set_mr(receiver, rbuf, i, m[i]);
-  receiver->ctx.x[0] = badge;
-  receiver->ctx.x[1] = keel_msginfo_new(f.type, 0, 0, n);
+  arch::set_ipc_result(receiver->ctx, badge, keel_msginfo_new(f.type, 0, 0, n));
 }
 
 // Link caller -> reply -> receiver after a Call was received, donating the SC to a passive
@@ -151,8 +152,7 @@ static void link_call(Tcb* caller, Tcb* receiver, Reply* reply, bool can_grant, 
   }
 }
 
-void ep_send(Endpoint* ep, Tcb* sender, word_t badge, bool can_grant, bool can_grant_reply, bool blocking,
-             bool is_call) {
+void ep_send(Endpoint* ep, Tcb* sender, word_t badge, SendOptions how) {
   Tcb* r = ep->head;
   if (r != nullptr && r->state == ThreadState::kBlockedOnRecv) {
     queue_remove(&ep->head, &ep->tail, r);
@@ -160,29 +160,27 @@ void ep_send(Endpoint* ep, Tcb* sender, word_t badge, bool can_grant, bool can_g
     r->reply = nullptr;
     if (reply != nullptr) reply->receiver = nullptr;
     r->blocked_on = nullptr;
-    ipc_transfer(sender, r, badge, can_grant, ep);
+    ipc_transfer(sender, r, badge, how.can_grant, ep);
     r->state = ThreadState::kRunning;
-    if (is_call) link_call(sender, r, reply, can_grant, can_grant || can_grant_reply);
+    if (how.is_call) link_call(sender, r, reply, how.can_grant, how.can_grant || how.can_grant_reply);
     sched_make_runnable(r);
     return;
   }
-  if (!blocking) return;
+  if (how.blocking == Blocking::kNo) return;
   sender->state = ThreadState::kBlockedOnSend;
   sender->blocked_on = ep;
   sender->send_badge = badge;
-  sender->send_can_grant = can_grant;
-  sender->send_can_grant_reply = can_grant_reply;
-  sender->send_is_call = is_call;
+  sender->send_can_grant = how.can_grant;
+  sender->send_can_grant_reply = how.can_grant_reply;
+  sender->send_is_call = how.is_call;
   queue_append(&ep->head, &ep->tail, sender);
   sched_thread_blocked(sender);
 }
 
-void ep_receive(Endpoint* ep, Tcb* receiver, Reply* reply, bool can_grant, bool blocking) {
-  (void)can_grant;
+void ep_receive(Endpoint* ep, Tcb* receiver, Reply* reply, Blocking blocking) {
   Notification* bn = receiver->bound_ntfn;
   if (bn != nullptr && bn->active) {
-    receiver->ctx.x[0] = bn->word;
-    receiver->ctx.x[1] = 0;
+    arch::set_ipc_result(receiver->ctx, bn->word, 0);
     bn->word = 0;
     bn->active = false;
     return;
@@ -204,9 +202,8 @@ void ep_receive(Endpoint* ep, Tcb* receiver, Reply* reply, bool can_grant, bool 
     }
     return;
   }
-  if (!blocking) {
-    receiver->ctx.x[0] = 0;
-    receiver->ctx.x[1] = 0;
+  if (blocking == Blocking::kNo) {
+    arch::set_ipc_result(receiver->ctx, 0, 0);
     return;
   }
   receiver->state = ThreadState::kBlockedOnRecv;
@@ -262,7 +259,7 @@ void ep_cancel_badged_sends(Endpoint* ep, word_t badge) {
 }
 
 static void fault_reply(Tcb* caller, Tcb* replier) {
-  word_t info = replier->ctx.x[1];
+  word_t info = arch::SyscallArgs(replier->ctx).msg_info();
   word_t label = keel_msginfo_label(info);
   word_t len = keel_msginfo_length(info);
   keel_ipc_buffer_t* buf = len > KEEL_MSG_REGISTERS_IN_CPU ? tcb_ipc_buffer(replier) : nullptr;
@@ -273,13 +270,14 @@ static void fault_reply(Tcb* caller, Tcb* replier) {
   bool restart = type == KEEL_FAULT_CAP || (type == KEEL_FAULT_TIMEOUT && caller->fault.w[2] != 0);
   caller->fault.type = KEEL_FAULT_NULL;
   if (type == KEEL_FAULT_UNKNOWN_SYSCALL && label == 0) {
-    word_t* regs[12] = {&c.x[0], &c.x[1], &c.x[2], &c.x[3], &c.x[4], &c.x[5], &c.x[6], &c.x[7],
-                        &c.pc, &c.sp, &c.x[30], &c.spsr};
-    for (word_t i = 0; i < len && i < 12; ++i) *regs[i] = tcb_get_mr(replier, buf, static_cast<unsigned>(i));
+    auto regs = arch::unknown_syscall_regs(c);
+    for (word_t i = 0; i < len && i < arch::kUnknownSyscallRegs; ++i)
+      *regs.reg[i] = tcb_get_mr(replier, buf, static_cast<unsigned>(i));
     arch::context_sanitize(&c);
   } else if (type == KEEL_FAULT_USER_EXCEPTION && label == 0) {
-    word_t* regs[3] = {&c.pc, &c.sp, &c.spsr};
-    for (word_t i = 0; i < len && i < 3; ++i) *regs[i] = tcb_get_mr(replier, buf, static_cast<unsigned>(i));
+    auto regs = arch::user_exception_regs(c);
+    for (word_t i = 0; i < len && i < arch::kUserExceptionRegs; ++i)
+      *regs.reg[i] = tcb_get_mr(replier, buf, static_cast<unsigned>(i));
     arch::context_sanitize(&c);
   }
   if (label != 0) caller->state = ThreadState::kInactive;
@@ -301,18 +299,20 @@ void do_reply(Tcb* replier, Reply* reply) {
   sched_make_runnable(caller);
 }
 
-void send_fault(Tcb* t, bool timeout) {
-  const Cap& ep = t->slots[timeout ? kTcbTimeoutEp : kTcbFaultEp].cap;
-  bool can_grant = (ep.rights & KEEL_RIGHT_GRANT) != 0;
-  bool can_reply = can_grant || (ep.rights & KEEL_RIGHT_GRANT_REPLY) != 0;
-  if (ep.type != CapType::kEndpoint || (ep.rights & KEEL_RIGHT_WRITE) == 0 || !can_reply) {
+void send_fault(Tcb* t, FaultHandler handler) {
+  const Cap& cap = t->slots[handler == FaultHandler::kTimeout ? kTcbTimeoutEp : kTcbFaultEp].cap;
+  Endpoint* ep = cap_object<Endpoint>(cap, KEEL_RIGHT_WRITE);
+  if (ep == nullptr || !can_reply(cap.rights)) {
     // No handler: the thread is suspended (a supervisor may inspect and restart it).
     t->fault.type = KEEL_FAULT_NULL;
     t->state = ThreadState::kInactive;
     sched_thread_blocked(t);
     return;
   }
-  ep_send(ep.as<Endpoint>(), t, ep.w1, can_grant, true, true, true);
+  // A fault is a Call that can always be replied to.
+  SendOptions how = send_options(cap.rights, Blocking::kYes, true);
+  how.can_grant_reply = true;
+  ep_send(ep, t, cap.badge(), how);
 }
 
 }  // namespace keel::kernel

@@ -13,8 +13,7 @@ static void maybe_donate(Notification* n, Tcb* t) {
 }
 
 static void wake(Notification* n, Tcb* t, word_t badge) {
-  t->ctx.x[0] = badge;
-  t->ctx.x[1] = 0;
+  arch::set_ipc_result(t->ctx, badge, 0);
   t->state = ThreadState::kRunning;
   maybe_donate(n, t);
   sched_make_runnable(t);
@@ -42,17 +41,15 @@ void ntfn_signal(Notification* n, word_t badge) {
   n->active = true;
 }
 
-void ntfn_wait(Notification* n, Tcb* t, bool blocking) {
+void ntfn_wait(Notification* n, Tcb* t, Blocking blocking) {
   if (n->active) {
-    t->ctx.x[0] = n->word;
-    t->ctx.x[1] = 0;
+    arch::set_ipc_result(t->ctx, n->word, 0);
     n->word = 0;
     n->active = false;
     return;
   }
-  if (!blocking) {
-    t->ctx.x[0] = 0;
-    t->ctx.x[1] = 0;
+  if (blocking == Blocking::kNo) {
+    arch::set_ipc_result(t->ctx, 0, 0);
     return;
   }
   t->state = ThreadState::kBlockedOnNotification;

@@ -58,7 +58,7 @@ static bool schedulable(const Tcb* t) {
 }
 bool tcb_runnable(const Tcb* t) { return schedulable(t); }
 
-void ready_enqueue(Tcb* t, bool front) {
+void ready_enqueue(Tcb* t, QueueEnd end) {
   if (t->in_ready_queue) return;
   unsigned p = t->prio;
   if (rq_head[p] == nullptr) {
@@ -66,7 +66,7 @@ void ready_enqueue(Tcb* t, bool front) {
     t->qnext = t->qprev = nullptr;
     g_rq_bitmap[p / 64] |= word_t{1} << (p % 64);
     g_rq_summary |= word_t{1} << (p / 64);
-  } else if (front) {
+  } else if (end == QueueEnd::kFront) {
     t->qprev = nullptr;
     t->qnext = rq_head[p];
     rq_head[p]->qprev = t;
@@ -111,10 +111,10 @@ void sched_make_runnable(Tcb* t) {
       (g_switch_to == nullptr || t->prio > g_switch_to->prio)) {
     Tcb* old = g_switch_to;
     g_switch_to = t;
-    if (old != nullptr && schedulable(old)) ready_enqueue(old, false);
+    if (old != nullptr && schedulable(old)) ready_enqueue(old, QueueEnd::kBack);
     return;
   }
-  ready_enqueue(t, false);
+  ready_enqueue(t, QueueEnd::kBack);
 }
 
 void sched_thread_blocked(Tcb* t) { ready_dequeue(t); }
@@ -197,7 +197,7 @@ static void sc_deplete(SchedContext* sc, ticks_t now) {
       t->fault.w[1] = ticks_to_us(sc->consumed);
       t->fault.w[2] = g_in_syscall ? 1 : 0;  // its syscall has not run yet
       sc->consumed = 0;
-      send_fault(t, true);
+      send_fault(t, FaultHandler::kTimeout);
     }
   }
 }
@@ -246,13 +246,13 @@ void sched_yield_current() {
 }
 
 void vspace_switch(const Cap& vs) {
-  word_t root = vs.type == CapType::kVSpace ? vs.obj : 0;
+  word_t root = vs.type == CapType::kVSpace ? vs.object() : 0;
   g_active_root = root;
   if (root == 0) {
     arch::vspace_activate(0, 0);
     return;
   }
-  arch::vspace_activate(vs.w2, vspace_asid(vs.as<pte_t>()));
+  arch::vspace_activate(vs.vspace_root_paddr(), vspace_asid(vs.vspace_root()));
 }
 
 void sched_forget_vspace(word_t root) {
@@ -267,6 +267,10 @@ static void program_timer(ticks_t now) {
   else arch::timer_set_deadline(deadline);
 }
 
+// A thread that stops running while still runnable keeps its turn, unless its round-robin
+// slice just ended.
+static QueueEnd preempted_end() { return g_timeslice_end ? QueueEnd::kBack : QueueEnd::kFront; }
+
 arch::UserContext* sched_schedule() {
   for (;;) {
     Tcb* cur = g_current;
@@ -275,8 +279,7 @@ arch::UserContext* sched_schedule() {
     if (cand != nullptr && schedulable(cand) && !cand->in_ready_queue && cand != cur) {
       if (static_cast<int>(cand->prio) >= ready_highest_prio() &&
           (cur == nullptr || !schedulable(cur) || cand->prio > cur->prio)) {
-        // A preempted thread keeps its place, unless its round-robin slice just ended.
-        if (cur != nullptr && schedulable(cur)) ready_enqueue(cur, !g_timeslice_end);
+        if (cur != nullptr && schedulable(cur)) ready_enqueue(cur, preempted_end());
         g_timeslice_end = false;
         g_current = cand;
         g_current_sc = cand->sc;
@@ -289,13 +292,13 @@ arch::UserContext* sched_schedule() {
         vspace_activate_for(cand->slots[kTcbVSpace].cap);
         return &cand->ctx;
       }
-      ready_enqueue(cand, false);
+      ready_enqueue(cand, QueueEnd::kBack);
     }
     if (cur != nullptr && schedulable(cur)) {
       int hp = ready_highest_prio();
       bool keep = hp < static_cast<int>(cur->prio) || (hp == static_cast<int>(cur->prio) && !g_timeslice_end);
       if (!keep) {
-        ready_enqueue(cur, !g_timeslice_end);
+        ready_enqueue(cur, preempted_end());
         cur = nullptr;
       }
     } else {
@@ -393,6 +396,124 @@ void sc_finalise(SchedContext* sc) {
   sc_unbind_tcb(sc);
   sc_unbind_ntfn(sc);
   if (g_current_sc == sc) g_current_sc = nullptr;
+}
+
+// ---- Invocations -------------------------------------------------------------------------------
+namespace {
+
+Result<> perform_sched_control_configure(SchedContext* sc, ticks_t budget, ticks_t period, word_t badge,
+                                         bool sporadic) {
+  sc_configure(sc, budget, period, badge, sporadic);
+  return {};
+}
+
+Result<> perform_sc_bind_tcb(SchedContext* sc, Tcb* t) {
+  sc_bind_tcb(sc, t);
+  return {};
+}
+
+Result<> perform_sc_bind_ntfn(SchedContext* sc, Notification* n) {
+  sc_bind_ntfn(sc, n);
+  return {};
+}
+
+Result<> perform_sc_unbind(SchedContext* sc) {
+  sc_unbind_tcb(sc);
+  sc_unbind_ntfn(sc);
+  return {};
+}
+
+Result<> perform_sc_unbind_tcb(SchedContext* sc) {
+  sc_unbind_tcb(sc);
+  return {};
+}
+
+Result<> perform_sc_unbind_ntfn(SchedContext* sc) {
+  sc_unbind_ntfn(sc);
+  return {};
+}
+
+// Consumed: the time used since the last query (or timeout fault), which starts again at 0.
+Result<> perform_sc_consumed(Invocation& inv, SchedContext* sc) {
+  inv.out[0] = ticks_to_us(sc->consumed);
+  inv.out_length = 1;
+  sc->consumed = 0;
+  return {};
+}
+
+// YieldTo: the SC's thread goes to the front of its ready queue; then as Consumed.
+Result<> perform_sc_yield_to(Invocation& inv, SchedContext* sc) {
+  Tcb* t = sc->tcb;
+  if (t->in_ready_queue) {
+    ready_dequeue(t);
+    ready_enqueue(t, QueueEnd::kFront);
+  }
+  return perform_sc_consumed(inv, sc);
+}
+
+// Bind (extra cap 0 = a TCB or a notification, neither bound to an SC, the SC unbound too).
+Result<> decode_sc_bind(const Invocation& inv, SchedContext* sc) {
+  TRY(inv.need(0, 1));
+  const Cap& c = inv.extra_cap(0);
+  if (Tcb* t = cap_object<Tcb>(c)) {
+    if (sc->tcb != nullptr || t->sc != nullptr) return fail(KEEL_ILLEGAL_OPERATION);
+    return perform_sc_bind_tcb(sc, t);
+  }
+  if (Notification* n = cap_object<Notification>(c)) {
+    if (sc->ntfn != nullptr || n->sc != nullptr) return fail(KEEL_ILLEGAL_OPERATION);
+    return perform_sc_bind_ntfn(sc, n);
+  }
+  return fail_cap(1);
+}
+
+Result<> decode_sc_unbind(SchedContext* sc) {
+  if (sc->reply != nullptr) return fail(KEEL_ILLEGAL_OPERATION);  // lent out over a Call
+  return perform_sc_unbind(sc);
+}
+
+// UnbindObject (extra cap 0 = the TCB or notification the SC is bound to).
+Result<> decode_sc_unbind_object(const Invocation& inv, SchedContext* sc) {
+  TRY(inv.need(0, 1));
+  const Cap& c = inv.extra_cap(0);
+  if (Tcb* t = cap_object<Tcb>(c); t != nullptr && sc->tcb == t) {
+    if (sc->reply != nullptr) return fail(KEEL_ILLEGAL_OPERATION);
+    return perform_sc_unbind_tcb(sc);
+  }
+  if (Notification* n = cap_object<Notification>(c); n != nullptr && sc->ntfn == n) return perform_sc_unbind_ntfn(sc);
+  return fail(KEEL_ILLEGAL_OPERATION);
+}
+
+// YieldTo: the SC's thread may not outrank the caller's MCP.
+Result<> decode_sc_yield_to(Invocation& inv, SchedContext* sc) {
+  Tcb* t = sc->tcb;
+  if (t == nullptr || t->prio > inv.caller->mcp) return fail(KEEL_ILLEGAL_OPERATION);
+  return perform_sc_yield_to(inv, sc);
+}
+
+}  // namespace
+
+// ConfigureFlags (budget us, period us, extra refills (unused), badge, flags; extra cap 0 = the SC).
+Result<> decode_sched_control_invocation(Invocation& inv) {
+  if (inv.label != KEEL_SCHED_CONTROL_CONFIGURE_FLAGS) return fail(KEEL_ILLEGAL_OPERATION);
+  TRY(inv.need(5, 1));
+  SchedContext* sc = TRY(cap_arg<SchedContext>(inv.extra_cap(0), 1));
+  word_t budget = inv.mr(0), period = inv.mr(1);
+  if (period < KEEL_MIN_BUDGET_US || period > KEEL_MAX_PERIOD_US) return fail_range(KEEL_MIN_BUDGET_US, KEEL_MAX_PERIOD_US);
+  if (budget < KEEL_MIN_BUDGET_US || budget > period) return fail_range(KEEL_MIN_BUDGET_US, period);
+  return perform_sched_control_configure(sc, us_to_ticks(budget), us_to_ticks(period), inv.mr(3),
+                                         (inv.mr(4) & KEEL_SCHED_CONTEXT_SPORADIC) != 0);
+}
+
+Result<> decode_sched_context_invocation(Invocation& inv) {
+  auto* sc = inv.cap().as<SchedContext>();
+  switch (inv.label) {
+    case KEEL_SCHED_CONTEXT_BIND: return decode_sc_bind(inv, sc);
+    case KEEL_SCHED_CONTEXT_UNBIND: return decode_sc_unbind(sc);
+    case KEEL_SCHED_CONTEXT_UNBIND_OBJECT: return decode_sc_unbind_object(inv, sc);
+    case KEEL_SCHED_CONTEXT_CONSUMED: return perform_sc_consumed(inv, sc);
+    case KEEL_SCHED_CONTEXT_YIELD_TO: return decode_sc_yield_to(inv, sc);
+    default: return fail(KEEL_ILLEGAL_OPERATION);
+  }
 }
 
 }  // namespace keel::kernel

@@ -1,5 +1,8 @@
-// vspace.cc — generic page-table logic over arch.h's PTE helpers; ASID pools.
+// vspace.cc — generic page-table logic over arch.h's PTE helpers; ASID pools; the Frame,
+// PageTable, ASIDControl and ASIDPool invocations.
 #include "object/vspace.h"
+
+#include "object/cnode.h"
 
 namespace keel::kernel {
 
@@ -39,72 +42,39 @@ arch::PageAttr vm_attr(word_t rights, word_t attr, bool device) {
   return a;
 }
 
-static unsigned frame_level(const Cap& frame) { return frame.bits == KEEL_LARGE_PAGE_BITS ? 2 : 3; }
+static unsigned frame_level(const Cap& frame) { return frame.frame_size_bits() == KEEL_LARGE_PAGE_BITS ? 2 : 3; }
 
-// Validate a Page_Map. Returns whether this is a remap of the same mapping (rights change).
-KResult<bool> frame_map_check(const Cap& frame, const Cap& vs, vaddr_t va, word_t rights, word_t attr) {
-  (void)attr;
-  if (vs.type != CapType::kVSpace) return fail_cap(1);
-  pte_t* root = vs.as<pte_t>();
+Result<pte_t*> vspace_arg(const Cap& cap, unsigned index) {
+  if (cap.type != CapType::kVSpace) return fail_cap(index);
+  pte_t* root = cap.vspace_root();
   unsigned asid = vspace_asid(root);
-  if (asid == 0 || find_vspace(asid) != root) return fail_cap(1);
-  if (!is_aligned(va, frame.bits)) return fail(KEEL_ALIGNMENT_ERROR);
-  if (va >= KEEL_USER_TOP || KEEL_USER_TOP - va < (word_t{1} << frame.bits)) return fail_arg(0);
-  // Asking for a right the frame capability lacks is an error, not a silent downgrade.
-  if ((rights & KEEL_RIGHT_READ) == 0 || (rights & (KEEL_RIGHT_READ | KEEL_RIGHT_WRITE) & ~word_t{frame.rights}) != 0)
-    return fail_arg(1);
-  bool remap = false;
-  if (frame.aux != 0) {
-    if (frame.aux != asid || frame.w1 != va) return fail_cap(0);
-    remap = true;
-  }
-  unsigned level = frame_level(frame);
-  pte_t* e = vspace_walk(root, va, level);
-  if (e == nullptr) {
-    g_lookup_fault = LookupFault{KEEL_LOOKUP_MISSING_CAPABILITY, entry_bits(level - 1), 0, 0};
-    return fail_lookup(false);
-  }
-  if (arch::pte_valid(*e) && !remap) return fail(KEEL_DELETE_FIRST);
-  return remap;
-}
-
-void frame_map(Slot* fs, const Cap& vs, vaddr_t va, word_t rights, word_t attr) {
-  Cap& frame = fs->cap;
-  pte_t* root = vs.as<pte_t>();
-  unsigned asid = vspace_asid(root);
-  unsigned level = frame_level(frame);
-  pte_t* e = vspace_walk(root, va, level);
-  bool was_valid = arch::pte_valid(*e);
-  arch::pte_store(e, arch::pte_page(arch::kvtop(reinterpret_cast<void*>(frame.obj)), level,
-                                    vm_attr(frame.rights & rights, attr, frame.flags != 0)));
-  if (was_valid) arch::tlb_invalidate_page(asid, va);
-  frame.aux = asid;
-  frame.w1 = va;
+  if (asid == 0 || find_vspace(asid) != root) return fail_cap(index);
+  return root;
 }
 
 void frame_unmap(Cap& frame) {
-  pte_t* root = find_vspace(frame.aux);
+  pte_t* root = find_vspace(frame.frame_mapped_asid());
   if (root != nullptr) {
     unsigned level = frame_level(frame);
-    pte_t* e = vspace_walk(root, frame.w1, level);
+    pte_t* e = vspace_walk(root, frame.frame_mapped_vaddr(), level);
     if (e != nullptr && arch::pte_valid(*e) && !arch::pte_is_table(*e, level) &&
-        arch::pte_address(*e) == arch::kvtop(reinterpret_cast<void*>(frame.obj))) {
+        arch::pte_address(*e) == arch::kvtop(reinterpret_cast<void*>(frame.object()))) {
       arch::pte_store(e, 0);
-      arch::tlb_invalidate_page(frame.aux, frame.w1);
+      arch::tlb_invalidate_page(frame.frame_mapped_asid(), frame.frame_mapped_vaddr());
     }
   }
-  frame.aux = 0;
-  frame.w1 = 0;
+  frame.clear_frame_mapping();
 }
 
 void page_table_unmap(Cap& pt) {
-  pte_t* root = find_vspace(pt.aux);
-  if (root != nullptr && pt.bits >= 1 && pt.bits <= 3) {
-    pte_t* e = vspace_walk(root, pt.w1, pt.bits - 1u);
-    if (e != nullptr && arch::pte_valid(*e) && arch::pte_is_table(*e, pt.bits - 1u) &&
-        arch::pte_address(*e) == arch::kvtop(reinterpret_cast<void*>(pt.obj))) {
+  pte_t* root = find_vspace(pt.pt_mapped_asid());
+  unsigned level = pt.pt_level();
+  if (root != nullptr && level >= 1 && level <= 3) {
+    pte_t* e = vspace_walk(root, pt.pt_mapped_vaddr(), level - 1u);
+    if (e != nullptr && arch::pte_valid(*e) && arch::pte_is_table(*e, level - 1u) &&
+        arch::pte_address(*e) == arch::kvtop(reinterpret_cast<void*>(pt.object()))) {
       arch::pte_store(e, 0);
-      arch::tlb_invalidate_asid(pt.aux);
+      arch::tlb_invalidate_asid(pt.pt_mapped_asid());
     }
   }
   // Its entries are stale now (seL4 clears the table too): a later map starts empty.
@@ -112,9 +82,7 @@ void page_table_unmap(Cap& pt) {
   for (unsigned i = 0; i < 512; ++i) {
     if (table[i] != 0) arch::pte_store(&table[i], 0);
   }
-  pt.aux = 0;
-  pt.w1 = 0;
-  pt.bits = 0;
+  pt.clear_pt_mapping();
 }
 
 void vspace_finalise(pte_t* root) {
@@ -156,6 +124,176 @@ bool vspace_map_boot(pte_t* root, vaddr_t va, paddr_t pa, unsigned bits, arch::P
   }
   arch::pte_store(&table[pt_index(va, level)], arch::pte_page(pa, level, attr));
   return true;
+}
+
+// ---- Invocations -------------------------------------------------------------------------------
+namespace {
+
+// The entry a Page_Map writes: its table exists, and it is empty unless this is a remap of the
+// frame's own mapping (a rights change).
+struct FrameMapping {
+  pte_t* entry;
+  unsigned asid;
+  unsigned level;
+  vaddr_t va;
+  word_t rights;
+  word_t attr;
+};
+
+Result<> perform_frame_map(Cap& frame, const FrameMapping& m) {
+  bool was_valid = arch::pte_valid(*m.entry);
+  arch::pte_store(m.entry, arch::pte_page(arch::kvtop(reinterpret_cast<void*>(frame.object())), m.level,
+                                          vm_attr(frame.rights & m.rights, m.attr, frame.frame_is_device())));
+  if (was_valid) arch::tlb_invalidate_page(m.asid, m.va);
+  frame.set_frame_mapping(m.asid, m.va);
+  return {};
+}
+
+Result<> perform_frame_unmap(Cap& frame) {
+  if (frame.frame_is_mapped()) frame_unmap(frame);
+  return {};
+}
+
+Result<> perform_frame_get_address(Invocation& inv) {
+  inv.out[0] = arch::kvtop(reinterpret_cast<void*>(inv.cap().object()));
+  inv.out_length = 1;
+  return {};
+}
+
+// Page_Map (vaddr, rights, attributes; extra cap 0 = the VSpace).
+Result<> decode_frame_map(Invocation& inv) {
+  TRY(inv.need(3, 1));
+  const Cap& frame = inv.cap();
+  vaddr_t va = inv.mr(0);
+  word_t rights = inv.mr(1), attr = inv.mr(2);
+  pte_t* root = TRY(vspace_arg(inv.extra_cap(0), 1));
+  unsigned asid = vspace_asid(root);
+  unsigned size_bits = frame.frame_size_bits();
+  if (!is_aligned(va, size_bits)) return fail(KEEL_ALIGNMENT_ERROR);
+  if (va >= KEEL_USER_TOP || KEEL_USER_TOP - va < (word_t{1} << size_bits)) return fail_arg(0);
+  // Asking for a right the frame capability lacks is an error, not a silent downgrade.
+  if ((rights & KEEL_RIGHT_READ) == 0 || (rights & (KEEL_RIGHT_READ | KEEL_RIGHT_WRITE) & ~word_t{frame.rights}) != 0)
+    return fail_arg(1);
+  bool remap = false;
+  if (frame.frame_is_mapped()) {
+    if (frame.frame_mapped_asid() != asid || frame.frame_mapped_vaddr() != va) return fail_cap(0);
+    remap = true;
+  }
+  unsigned level = frame_level(frame);
+  pte_t* e = vspace_walk(root, va, level);
+  if (e == nullptr) {
+    g_lookup_fault = LookupFault{KEEL_LOOKUP_MISSING_CAPABILITY, entry_bits(level - 1), 0, 0};
+    return fail_lookup(LookupOf::kDestination);
+  }
+  if (arch::pte_valid(*e) && !remap) return fail(KEEL_DELETE_FIRST);
+  return perform_frame_map(inv.slot->cap, FrameMapping{e, asid, level, va, rights, attr});
+}
+
+Result<> perform_page_table_map(Cap& pt, pte_t* entry, unsigned asid, vaddr_t va, unsigned level) {
+  arch::pte_store(entry, arch::pte_table(arch::kvtop(reinterpret_cast<void*>(pt.object()))));
+  pt.set_pt_mapping(asid, va & ~mask_bits(entry_bits(level - 1)), level);
+  return {};
+}
+
+// PageTable_Map (vaddr; extra cap 0 = the VSpace): the table goes to the first level whose
+// entry for vaddr is empty.
+Result<> decode_page_table_map(Invocation& inv) {
+  TRY(inv.need(2, 1));
+  if (inv.cap().pt_is_mapped()) return fail_cap(0);
+  pte_t* root = TRY(vspace_arg(inv.extra_cap(0), 1));
+  vaddr_t va = inv.mr(0);
+  if (va >= KEEL_USER_TOP) return fail_arg(0);
+  pte_t* table = root;
+  for (unsigned l = 0; l < 3; ++l) {
+    pte_t* e = &table[pt_index(va, l)];
+    if (!arch::pte_valid(*e)) return perform_page_table_map(inv.slot->cap, e, vspace_asid(root), va, l + 1);
+    if (!arch::pte_is_table(*e, l)) return fail(KEEL_DELETE_FIRST);
+    table = static_cast<pte_t*>(arch::ptokv(arch::pte_address(*e)));
+  }
+  return fail(KEEL_DELETE_FIRST);
+}
+
+Result<> perform_page_table_unmap(Cap& pt) {
+  if (pt.pt_is_mapped()) page_table_unmap(pt);
+  return {};
+}
+
+Result<unsigned> free_asid(AsidPool* pool, unsigned high) {
+  for (unsigned l = 0; l < (1u << KEEL_ASID_LOW_BITS); ++l) {
+    if (high == 0 && l == 0) continue;  // ASID 0: no user address space
+    if (pool->entries[l] == nullptr) return (high << KEEL_ASID_LOW_BITS) | l;
+  }
+  return fail(KEEL_DELETE_FIRST);
+}
+
+Result<> perform_asid_control_make_pool(Slot* untyped, Slot* dest, unsigned high) {
+  auto* pool = untyped->cap.as<AsidPool>();
+  arch::zero_memory(pool, sizeof(AsidPool));
+  g_asid_pools[high] = pool;
+  untyped->cap.set_untyped_free_offset(untyped->cap.untyped_size());
+  cdt_insert(dest, Cap::make(CapType::kAsidPool, untyped->cap.object()), untyped);
+  return {};
+}
+
+Result<> perform_asid_pool_assign(AsidPool* pool, pte_t* root, unsigned asid) {
+  pool->entries[asid & mask_bits(KEEL_ASID_LOW_BITS)] = root;
+  root[kAsidEntry] = static_cast<pte_t>(asid) << 1;
+  return {};
+}
+
+}  // namespace
+
+Result<> decode_frame_invocation(Invocation& inv) {
+  switch (inv.label) {
+    case KEEL_PAGE_MAP: return decode_frame_map(inv);
+    case KEEL_PAGE_UNMAP: return perform_frame_unmap(inv.slot->cap);
+    case KEEL_PAGE_GET_ADDRESS: return perform_frame_get_address(inv);
+    default: return fail(KEEL_ILLEGAL_OPERATION);
+  }
+}
+
+Result<> decode_page_table_invocation(Invocation& inv) {
+  switch (inv.label) {
+    case KEEL_PAGE_TABLE_MAP: return decode_page_table_map(inv);
+    case KEEL_PAGE_TABLE_UNMAP:
+      if (!cdt_is_final(inv.slot)) return fail(KEEL_REVOKE_FIRST);
+      return perform_page_table_unmap(inv.slot->cap);
+    default: return fail(KEEL_ILLEGAL_OPERATION);
+  }
+}
+
+// MakePool (dest index, dest depth; extra caps: an untyped of exactly the pool's size, the
+// destination CNode).
+Result<> decode_asid_control_invocation(Invocation& inv) {
+  if (inv.label != KEEL_ASID_CONTROL_MAKE_POOL) return fail(KEEL_ILLEGAL_OPERATION);
+  TRY(inv.need(2, 2));
+  Slot* us = inv.extra[0];
+  const Cap& ut = us->cap;
+  if (ut.type != CapType::kUntyped || ut.untyped_size_bits() != KEEL_ASID_POOL_BITS || ut.untyped_is_device())
+    return fail_cap(1);
+  if (cdt_has_children(us)) return fail(KEEL_REVOKE_FIRST);
+  Slot* dest = TRY(lookup_target_slot(inv.extra_cap(1), inv.mr(0), inv.mr(1), LookupOf::kDestination));
+  if (!dest->cap.is_null()) return fail(KEEL_DELETE_FIRST);
+  unsigned h = 0;
+  while (h < (1u << KEEL_ASID_HIGH_BITS) && g_asid_pools[h] != nullptr) ++h;
+  if (h == (1u << KEEL_ASID_HIGH_BITS)) return fail(KEEL_DELETE_FIRST);
+  return perform_asid_control_make_pool(us, dest, h);
+}
+
+// Assign (extra cap 0 = a VSpace without an ASID).
+Result<> decode_asid_pool_invocation(Invocation& inv) {
+  if (inv.label != KEEL_ASID_POOL_ASSIGN) return fail(KEEL_ILLEGAL_OPERATION);
+  TRY(inv.need(0, 1));
+  const Cap& vs = inv.extra_cap(0);
+  if (vs.type != CapType::kVSpace) return fail_cap(1);
+  pte_t* root = vs.vspace_root();
+  if (root[kAsidEntry] != 0) return fail_cap(1);
+  auto* pool = inv.cap().as<AsidPool>();
+  unsigned h = 0;
+  while (h < (1u << KEEL_ASID_HIGH_BITS) && g_asid_pools[h] != pool) ++h;
+  if (h == (1u << KEEL_ASID_HIGH_BITS)) return fail_cap(0);
+  unsigned asid = TRY(free_asid(pool, h));
+  return perform_asid_pool_assign(pool, root, asid);
 }
 
 }  // namespace keel::kernel

@@ -26,10 +26,9 @@ __attribute__((always_inline)) inline void copy_msg(Tcb* from, Tcb* to, word_t i
   // Only the message's words: the sender's other registers are not its message.
   word_t len = info & 0x7fu;
   if (len != 0) {
-    for (word_t i = 0; i < len; ++i) to->ctx.x[2 + i] = from->ctx.x[2 + i];
+    for (word_t i = 0; i < len; ++i) arch::set_msg_reg(to->ctx, i, arch::msg_reg(from->ctx, i));
   }
-  to->ctx.x[0] = badge;
-  to->ctx.x[1] = info & ~word_t{0xe00};  // no caps transferred / unwrapped
+  arch::set_ipc_result(to->ctx, badge, info & ~word_t{0xe00});  // no caps transferred / unwrapped
 }
 
 // True if a thread of priority > prio is ready.
@@ -40,24 +39,23 @@ __attribute__((always_inline)) inline bool higher_ready(unsigned prio) {
 }
 
 __attribute__((always_inline)) inline void switch_vspace(const Cap& vs) {
-  if (vs.obj != g_active_root) {
-    g_active_root = vs.obj;
-    arch::vspace_activate(vs.w2, vspace_asid(vs.as<pte_t>()));
+  if (vs.object() != g_active_root) {
+    g_active_root = vs.object();
+    arch::vspace_activate(vs.vspace_root_paddr(), vspace_asid(vs.vspace_root()));
   }
 }
 
 }  // namespace
 
 arch::UserContext* fastpath_call(Tcb* t) {
-  word_t info = t->ctx.x[1];
+  arch::SyscallArgs args(t->ctx);
+  word_t info = args.msg_info();
   if (!fast_msg_ok(info)) return slowpath_syscall(t);
-  Slot* slot = resolve64(t->slots[kTcbCSpace].cap, t->ctx.x[0]);
+  Slot* slot = resolve64(t->slots[kTcbCSpace].cap, args.cptr());
   if (KEEL_UNLIKELY(slot == nullptr)) return slowpath_syscall(t);
   const Cap& cap = slot->cap;
-  if (cap.type != CapType::kEndpoint || (cap.rights & KEEL_RIGHT_WRITE) == 0 ||
-      (cap.rights & (KEEL_RIGHT_GRANT | KEEL_RIGHT_GRANT_REPLY)) == 0)
-    return slowpath_syscall(t);
-  auto* ep = cap.as<Endpoint>();
+  Endpoint* ep = cap_object<Endpoint>(cap, KEEL_RIGHT_WRITE);
+  if (ep == nullptr || !can_reply(cap.rights)) return slowpath_syscall(t);
   Tcb* r = ep->head;
   if (r == nullptr || r->state != ThreadState::kBlockedOnRecv || r->sc != nullptr) return slowpath_syscall(t);
   Reply* reply = r->reply;
@@ -73,7 +71,7 @@ arch::UserContext* fastpath_call(Tcb* t) {
   else next->qprev = nullptr;
   r->qnext = nullptr;
   r->reply = nullptr;
-  copy_msg(t, r, info, cap.w1);
+  copy_msg(t, r, info, cap.badge());
   // Caller waits on the reply; its SC goes to the passive server (pushed on the SC's stack).
   reply->receiver = nullptr;
   reply->caller = t;
@@ -93,11 +91,12 @@ arch::UserContext* fastpath_call(Tcb* t) {
 }
 
 arch::UserContext* fastpath_reply_recv(Tcb* t) {
-  word_t info = t->ctx.x[1];
+  arch::SyscallArgs args(t->ctx);
+  word_t info = args.msg_info();
   if (!fast_msg_ok(info)) return slowpath_syscall(t);
   const Cap& root = t->slots[kTcbCSpace].cap;
-  Slot* rs = resolve64(root, t->ctx.x[6]);
-  if (KEEL_UNLIKELY(rs == nullptr) || rs->cap.type != CapType::kReply) return slowpath_syscall(t);
+  Slot* rs = resolve64(root, args.reply_cptr());
+  if (KEEL_UNLIKELY(rs == nullptr) || cap_object<Reply>(rs->cap) == nullptr) return slowpath_syscall(t);
   auto* reply = rs->cap.as<Reply>();
   Tcb* c = reply->caller;
   SchedContext* sc = t->sc;
@@ -105,11 +104,10 @@ arch::UserContext* fastpath_reply_recv(Tcb* t) {
   // and a reply object with a caller has no receiver (Recv with it drops the caller first).
   if (c == nullptr || c->fault.type != KEEL_FAULT_NULL || sc == nullptr || sc->reply != reply)
     return slowpath_syscall(t);
-  Slot* es = resolve64(root, t->ctx.x[0]);
+  Slot* es = resolve64(root, args.cptr());
   if (KEEL_UNLIKELY(es == nullptr)) return slowpath_syscall(t);
-  const Cap& ecap = es->cap;
-  if (ecap.type != CapType::kEndpoint || (ecap.rights & KEEL_RIGHT_READ) == 0) return slowpath_syscall(t);
-  auto* ep = ecap.as<Endpoint>();
+  Endpoint* ep = cap_object<Endpoint>(es->cap, KEEL_RIGHT_READ);
+  if (ep == nullptr) return slowpath_syscall(t);
   Tcb* tail = ep->tail;
   const Cap& vs = c->slots[kTcbVSpace].cap;
   if ((tail != nullptr && tail->state != ThreadState::kBlockedOnRecv) ||

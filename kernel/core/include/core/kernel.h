@@ -19,9 +19,9 @@ using word_t = std::uint64_t;
 using arch::paddr_t;
 using arch::vaddr_t;
 using Error = keel_error_t;
-template <class T>
-using KResult = keel::Result<T, Error>;
-using Status = keel::Result<void, Error>;
+// The kernel's one result type: a value (or nothing) or an abi error code.
+template <class T = void>
+using Result = keel::Result<T, Error>;
 
 #define KEEL_LIKELY(x) __builtin_expect(!!(x), 1)
 #define KEEL_UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -78,7 +78,9 @@ struct LookupFault {
   word_t b;  // GuardMismatch: guard size
 };
 extern LookupFault g_lookup_fault;
-keel::Err<Error> fail_lookup(bool source);  // FailedLookup with g_lookup_fault as detail
+// Which capability of an invocation a lookup was for (MR0 of a FailedLookup error).
+enum class LookupOf : bool { kDestination, kSource };
+keel::Err<Error> fail_lookup(LookupOf which);  // FailedLookup with g_lookup_fault as detail
 
 void kmemcpy(void* dst, const void* src, std::size_t n);
 void kmemset(void* dst, int v, std::size_t n);

@@ -1,7 +1,7 @@
 // object/irq.h — IRQControl / IRQHandler state.
 #pragma once
 
-#include "core/kernel.h"
+#include "core/invocation.h"
 
 namespace keel::kernel {
 
@@ -19,5 +19,9 @@ void irq_handle(unsigned irq);
 void irq_handler_clear(unsigned irq);     // unbind notification
 void irq_handler_finalise(unsigned irq);  // last handler cap deleted
 void irq_unbind_ntfn(Notification* n);    // notification deleted
+
+// IRQControl (IssueIRQHandler) and IRQHandler (Ack, SetIRQHandler, Clear, SetDeadline) invocations.
+Result<> decode_irq_control_invocation(Invocation& inv);
+Result<> decode_irq_handler_invocation(Invocation& inv);
 
 }  // namespace keel::kernel

@@ -18,8 +18,8 @@ struct Notification {
 static_assert(sizeof(Notification) <= (1u << KEEL_NOTIFICATION_BITS));
 
 void ntfn_signal(Notification* n, word_t badge);
-// Wait/Poll: returns true if the thread got a signal (its x0 holds the badge) or blocked.
-void ntfn_wait(Notification* n, Tcb* t, bool blocking);
+// Wait (blocking) / Poll: the thread gets the pending signal word as its badge, or blocks.
+void ntfn_wait(Notification* n, Tcb* t, Blocking blocking);
 void ntfn_cancel_all(Notification* n);
 void ntfn_bind(Notification* n, Tcb* t);
 void ntfn_unbind(Notification* n);

@@ -45,7 +45,9 @@ extern ticks_t g_last_charge;   // when time was last charged to g_current_sc
 extern Tcb* g_switch_to;        // woken thread to switch to directly (see sched_make_runnable)
 
 void sched_init();
-void ready_enqueue(Tcb* t, bool front);
+// Where a thread joins its ready queue: the back, or the front (a preempted thread keeps its turn).
+enum class QueueEnd : bool { kBack, kFront };
+void ready_enqueue(Tcb* t, QueueEnd end);
 void ready_dequeue(Tcb* t);
 // Two-level bitmap of non-empty ready queues: bit i of g_rq_summary = word i is non-zero.
 extern word_t g_rq_bitmap[(KEEL_MAX_PRIO + 1) / 64];
@@ -76,5 +78,10 @@ void sc_donate(SchedContext* sc, Tcb* to);
 void sc_configure(SchedContext* sc, ticks_t budget, ticks_t period, word_t badge, bool sporadic);
 void sc_finalise(SchedContext* sc);
 void release_remove(SchedContext* sc);
+
+// SchedContext (Bind, Unbind, UnbindObject, Consumed, YieldTo) and SchedControl
+// (ConfigureFlags) invocations.
+Result<> decode_sched_context_invocation(Invocation& inv);
+Result<> decode_sched_control_invocation(Invocation& inv);
 
 }  // namespace keel::kernel

@@ -1,7 +1,9 @@
 // object/tcb.h — thread control block.
 #pragma once
 
+#include "arch/user_regs.h"
 #include "core/cap.h"
+#include "core/invocation.h"
 
 namespace keel::kernel {
 
@@ -19,6 +21,9 @@ enum class ThreadState : std::uint8_t {
   kBlockedOnReply,    // reply = the reply object linking it to the server
   kBlockedOnNotification,  // blocked_on = notification
 };
+
+// Whether a send or receive waits (Send, Call, Recv, Wait) or returns at once (NB*).
+enum class Blocking : bool { kNo, kYes };
 
 // Slots of capabilities the TCB holds itself (as in seL4's TCB CNode).
 enum TcbSlot : unsigned { kTcbCSpace, kTcbVSpace, kTcbIpcBuffer, kTcbFaultEp, kTcbTimeoutEp, kTcbSlots };
@@ -81,6 +86,9 @@ extern Tcb* g_fpu_owner;
 void fpu_trap(Tcb* t);
 // `t` stops existing (or its FP state is being reset): forget it as owner, trap FP again.
 void fpu_release(Tcb* t);
+
+// TCB invocations (ReadRegisters ... SetTLSBase).
+Result<> decode_tcb_invocation(Invocation& inv);
 
 // The CSpace root capability of `t` (null cap if none).
 inline const Cap& tcb_cspace(const Tcb* t) { return t->slots[kTcbCSpace].cap; }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "core/cap.h"
+#include "core/invocation.h"
 
 namespace keel::kernel {
 
@@ -10,5 +11,8 @@ namespace keel::kernel {
 unsigned object_size_bits(word_t type, word_t user_bits);
 // Create an object in zeroed memory at kva; returns its capability.
 Cap object_create(word_t type, void* kva, unsigned user_bits, bool device);
+
+// Untyped invocations (Retype).
+Result<> decode_untyped_invocation(Invocation& inv);
 
 }  // namespace keel::kernel

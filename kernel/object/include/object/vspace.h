@@ -3,6 +3,7 @@
 #pragma once
 
 #include "core/cap.h"
+#include "core/invocation.h"
 
 namespace keel::kernel {
 
@@ -20,19 +21,19 @@ static_assert(sizeof(AsidPool) == (1u << KEEL_ASID_POOL_BITS));
 extern AsidPool* g_asid_pools[1u << KEEL_ASID_HIGH_BITS];
 
 pte_t* find_vspace(unsigned asid);
+// The root table of a VSpace capability given as invocation argument `index`, if it has an ASID
+// (InvalidCapability(index) otherwise).
+Result<pte_t*> vspace_arg(const Cap& cap, unsigned index);
 // Walk `root` to the entry for `va` at `level` (0..3); nullptr if a table is missing.
 pte_t* vspace_walk(pte_t* root, vaddr_t va, unsigned level);
-// Switch TTBR0 to the VSpace of a thread's VSpace cap (cap.w2 caches the root's physical
-// address); nothing to do when it is already active.
+// Switch TTBR0 to the VSpace of a thread's VSpace cap; nothing to do when it is already active.
 extern word_t g_active_root;
 void vspace_switch(const Cap& vspace_cap);
 inline void vspace_activate_for(const Cap& vs) {
-  if (vs.obj != g_active_root || vs.type != CapType::kVSpace) vspace_switch(vs);
+  if (vs.object() != g_active_root || vs.type != CapType::kVSpace) vspace_switch(vs);
 }
 
-// Frames.
-KResult<bool> frame_map_check(const Cap& frame, const Cap& vspace, vaddr_t va, word_t rights, word_t attr);
-void frame_map(Slot* frame_slot, const Cap& vspace, vaddr_t va, word_t rights, word_t attr);
+// Frames (a mapping is recorded in the frame capability that made it).
 void frame_unmap(Cap& frame);
 // Page tables.
 void page_table_unmap(Cap& pt);
@@ -43,5 +44,11 @@ void asid_pool_finalise(AsidPool* pool);
 bool vspace_map_boot(pte_t* root, vaddr_t va, paddr_t pa, unsigned bits, arch::PageAttr attr,
                      void* (*alloc_table)(void* cookie, vaddr_t va, unsigned level), void* cookie);
 arch::PageAttr vm_attr(word_t rights, word_t attr, bool device);
+
+// Invocations of Frame, PageTable, ASIDControl and ASIDPool capabilities.
+Result<> decode_frame_invocation(Invocation& inv);
+Result<> decode_page_table_invocation(Invocation& inv);
+Result<> decode_asid_control_invocation(Invocation& inv);
+Result<> decode_asid_pool_invocation(Invocation& inv);
 
 }  // namespace keel::kernel

@@ -1,4 +1,4 @@
-// syscall/syscall.h — syscall dispatch and invocation decoding.
+// syscall/syscall.h — syscall dispatch, the IPC fastpath, and invocation replies.
 #pragma once
 
 #include "object/tcb.h"
@@ -7,9 +7,13 @@ namespace keel::kernel {
 
 // Handle the syscall in `t`'s saved registers (t is the current thread).
 void handle_syscall(Tcb* t);
-// Decode and perform an invocation of the capability in `slot`. On success the reply (label 0
-// and results) has been written to the caller's registers unless `t` is no longer running.
-Status decode_invocation(Tcb* t, Slot* slot, word_t info, keel_ipc_buffer_t* buf, bool is_call);
+// Whether an invocation's caller waits for its reply (Call) or not (Send, NBSend).
+enum class InvocationReply : bool { kNone, kToCaller };
+// Look up the extra capabilities of an invocation of the capability in `slot` and hand it to
+// the decoder of the object type (decode_<object>_invocation, object/src/<object>.cc). On
+// success the reply (label 0 and results) has been written to the caller's registers unless
+// `t` is no longer running.
+Result<> decode_invocation(Tcb* t, Slot* slot, word_t info, keel_ipc_buffer_t* buf, InvocationReply reply);
 // Fastpath for Call / ReplyRecv; each falls back to the slowpath itself (a tail call) and
 // returns the context to resume.
 arch::UserContext* fastpath_call(Tcb* t);
@@ -19,26 +23,5 @@ arch::UserContext* slowpath_syscall(Tcb* t);
 
 // Write an invocation reply (label, MRs) into `t`'s registers / IPC buffer.
 void write_reply(Tcb* t, word_t label, const word_t* mrs, unsigned n);
-
-// Invocation decoders per object (syscall/src/invoke_*.cc).
-struct InvArgs {
-  Tcb* t;
-  Slot* slot;       // the invoked capability's slot
-  word_t label;
-  unsigned length;  // message length (words)
-  keel_ipc_buffer_t* buf;
-  Slot* extra[KEEL_MSG_MAX_EXTRA_CAPS];  // looked-up extra cap slots
-  unsigned extra_count;
-  word_t mr(unsigned i) const;
-  // Results.
-  word_t out[KEEL_REG_COUNT];
-  unsigned out_length;
-};
-Status invoke_untyped(InvArgs& a);
-Status invoke_cnode(InvArgs& a);
-Status invoke_tcb(InvArgs& a);
-Status invoke_sched(InvArgs& a);
-Status invoke_irq(InvArgs& a);
-Status invoke_vm(InvArgs& a);
 
 }  // namespace keel::kernel
