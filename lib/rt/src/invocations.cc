@@ -280,21 +280,4 @@ keel_error_t keel_asid_pool_assign(keel_cptr_t asid_pool, keel_cptr_t vspace) {
   return invoke(asid_pool, KEEL_ASID_POOL_ASSIGN, 0, 1);
 }
 
-const char* keel_error_name(keel_word_t err) {
-  // Kernel errors by their seL4 names (docs/syscalls.md); success and user-level errors in words,
-  // as the services log them.
-  static const char* const kKernel[] = {"ok",          "InvalidArgument", "InvalidCapability", "IllegalOperation",
-                                        "RangeError",  "AlignmentError",  "FailedLookup",      "TruncatedMessage",
-                                        "DeleteFirst", "RevokeFirst",     "NotEnoughMemory"};
-  if (err < sizeof(kKernel) / sizeof(kKernel[0])) return kKernel[err];
-  switch (err) {
-    case KEEL_DENIED: return "denied";
-    case KEEL_NOT_FOUND: return "not found";
-    case KEEL_NO_SPACE: return "no space";
-    case KEEL_PROTOCOL_ERROR: return "protocol error";
-    case KEEL_CHANNEL_DOWN: return "channel down";
-    default: return "UnknownError";
-  }
-}
-
 }  // extern "C"
