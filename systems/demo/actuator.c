@@ -1,6 +1,6 @@
 /* actuator: the rpc server that sets the valve (a keel_serve loop). Every `crash_every` commands it
  * faults on purpose (a store to an unmapped address) while holding the controller's call: the root
- * server restarts it with a clean state, and the controller sees KEEL_E_CHANNEL_DOWN, then
+ * server restarts it with a clean state, and the controller sees KEEL_CHANNEL_DOWN, then
  * recovers. */
 #include "demo.h"
 
@@ -12,7 +12,7 @@ static void on_call(keel_channel_t ch, keel_msg_t* m, void* ctx) {
   (void)ch;
   (void)ctx;
   if (m->label != DEMO_ACT_SET_VALVE || m->len < 2 || m->w[0] > 100) {
-    *m = (keel_msg_t){KEEL_E_INVALID, 0, {0}};
+    *m = (keel_msg_t){KEEL_INVALID_ARGUMENT, 0, {0}};
     return;
   }
   ++g_commands;
@@ -32,14 +32,14 @@ int keel_main(void* arg) {
   g_st = demo_stats();
   g_crash_every = (uint64_t)keel_config_int("crash_every", 0);
   keel_channel_t cmd;
-  keel_status_t s = keel_channel_open("actuate", &cmd); /* marks the server end as serving */
+  keel_error_t s = keel_channel_open("actuate", &cmd); /* marks the server end as serving */
   if (s != KEEL_OK) {
-    keel_logf("cannot serve 'actuate': %s", keel_status_name(s));
+    keel_logf("cannot serve 'actuate': %s", keel_error_name(s));
     return 1;
   }
   keel_logf("serving (generation %lu), faulting every %lu commands", (unsigned long)keel_generation(),
             (unsigned long)g_crash_every);
   s = keel_serve(0, on_call, NULL, NULL);
-  keel_logf("serve: %s", keel_status_name(s));
+  keel_logf("serve: %s", keel_error_name(s));
   return 1;
 }

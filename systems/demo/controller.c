@@ -1,6 +1,6 @@
 /* controller: reads the sensor's readings from its stream, decides a valve position and sets it
  * on the actuator by rpc; notable events go to the logger's stream. When the actuator crashes
- * (it does, on purpose) the call answers KEEL_E_CHANNEL_DOWN: the command is dropped, and the
+ * (it does, on purpose) the call answers KEEL_CHANNEL_DOWN: the command is dropped, and the
  * next call re-opens the channel once the restarted actuator serves again. */
 #include <stdarg.h>
 #include <stdio.h>
@@ -28,19 +28,19 @@ static void control(keel_channel_t act, const demo_reading_t* r) {
   if (valve < 0) valve = 0;
   if (valve > 100) valve = 100;
   keel_msg_t m = {DEMO_ACT_SET_VALVE, 2, {(uint64_t)valve, r->seq}};
-  keel_status_t s = keel_rpc_call(act, &m);
+  keel_error_t s = keel_rpc_call(act, &m);
   if (s == KEEL_OK) {
     uint64_t n = ++g_st->controller_commands;
     if (n % 20 == 0)
       log_line("reading %lu -> valve %ld%% (actuator generation %lu)", (unsigned long)r->seq, (long)valve,
                (unsigned long)m.w[0]);
-  } else if (s == KEEL_E_CHANNEL_DOWN) {
+  } else if (s == KEEL_CHANNEL_DOWN) {
     uint64_t n = ++g_st->controller_down;
     keel_logf("actuator down at reading %lu (%s): command dropped, re-opening on the next one",
-              (unsigned long)r->seq, keel_status_name(s));
+              (unsigned long)r->seq, keel_error_name(s));
     log_line("actuator unavailable at reading %lu (%lu times so far)", (unsigned long)r->seq, (unsigned long)n);
   } else {
-    keel_logf("actuator call failed: %s", keel_status_name(s));
+    keel_logf("actuator call failed: %s", keel_error_name(s));
   }
 }
 
@@ -48,15 +48,15 @@ int keel_main(void* arg) {
   (void)arg;
   g_st = demo_stats();
   keel_channel_t in, act;
-  keel_status_t s;
+  keel_error_t s;
   if ((s = keel_channel_open("readings", &in)) != KEEL_OK || (s = keel_channel_open("log", &g_log)) != KEEL_OK) {
-    keel_logf("cannot open my streams: %s", keel_status_name(s));
+    keel_logf("cannot open my streams: %s", keel_error_name(s));
     return 1;
   }
   /* The actuator may not serve yet: CHANNEL_DOWN now is fine, the first call opens it again. */
   s = keel_channel_open("actuate", &act);
-  if (s != KEEL_OK && s != KEEL_E_CHANNEL_DOWN) {
-    keel_logf("cannot open 'actuate': %s", keel_status_name(s));
+  if (s != KEEL_OK && s != KEEL_CHANNEL_DOWN) {
+    keel_logf("cannot open 'actuate': %s", keel_error_name(s));
     return 1;
   }
   keel_log("controlling the valve from the readings");
@@ -65,7 +65,7 @@ int keel_main(void* arg) {
     size_t got = 0;
     s = keel_stream_read(in, buf, sizeof buf, &got);
     if (s != KEEL_OK) {
-      keel_logf("reading stream: %s", keel_status_name(s));
+      keel_logf("reading stream: %s", keel_error_name(s));
       keel_sleep_ms(100);
       continue;
     }

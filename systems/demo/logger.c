@@ -7,9 +7,9 @@ int keel_main(void* arg) {
   (void)arg;
   demo_stats_t* st = demo_stats();
   keel_channel_t in;
-  keel_status_t s = keel_channel_open("log", &in);
+  keel_error_t s = keel_channel_open("log", &in);
   if (s != KEEL_OK) {
-    keel_logf("cannot open 'log': %s", keel_status_name(s));
+    keel_logf("cannot open 'log': %s", keel_error_name(s));
     return 1;
   }
   char line[160];
@@ -19,7 +19,7 @@ int keel_main(void* arg) {
     size_t got = 0;
     s = keel_stream_read(in, buf, sizeof buf, &got);
     if (s != KEEL_OK) {
-      keel_logf("log stream: %s", keel_status_name(s));
+      keel_logf("log stream: %s", keel_error_name(s));
       keel_sleep_ms(100);
       continue;
     }

@@ -56,7 +56,7 @@ extern "C" int keel_main(void*) {
   for (uint32_t i = 0; i < keel_component_count(); ++i) {
     auto s = keel::status(i);
     if (!s.ok()) {
-      keel_logf("status of component %u: %s", i, keel_status_name(s.error()));
+      keel_logf("status of component %u: %s", i, keel_error_name(s.error()));
       all_running = false;
       continue;
     }

@@ -12,9 +12,9 @@ int keel_main(void* arg) {
   (void)arg;
   demo_stats_t* st = demo_stats();
   keel_channel_t out;
-  keel_status_t s = keel_channel_open("readings", &out);
+  keel_error_t s = keel_channel_open("readings", &out);
   if (s != KEEL_OK) {
-    keel_logf("cannot open 'readings': %s", keel_status_name(s));
+    keel_logf("cannot open 'readings': %s", keel_error_name(s));
     return 1;
   }
   const uint64_t period_ms = (uint64_t)keel_config_int("period_ms", 50);
@@ -23,7 +23,7 @@ int keel_main(void* arg) {
   uint64_t next = keel_now_ticks() + period;
   s = keel_timer_set(0, next, period);
   if (s != KEEL_OK) {
-    keel_logf("cannot set the timer: %s", keel_status_name(s));
+    keel_logf("cannot set the timer: %s", keel_error_name(s));
     return 1;
   }
   keel_logf("sampling every %lu ms", (unsigned long)period_ms);

@@ -72,8 +72,6 @@ struct Ctx {
   } while (0)
 #define FIELD(rectype, field) offsetof(rectype, field)
 
-using VoidResult = Result<void, Error>;
-
 bool overlaps(std::uint64_t a, std::uint64_t alen, std::uint64_t b, std::uint64_t blen) {
   return a < b + blen && b < a + alen;
 }
@@ -85,7 +83,7 @@ std::uint64_t device_map_size(const DeviceRec& d) {
   return end - start;
 }
 
-VoidResult check_system(const Ctx& c) {
+Result<void, Error> check_system(const Ctx& c) {
   const std::uint32_t o = c.off(Table::kSystem, 0);
   const auto& s = c.rec<SystemRec>(Table::kSystem, 0);
   CHECK(c.str_ok(s.name, true), ErrorCode::kBadString, o + FIELD(SystemRec, name));
@@ -102,7 +100,7 @@ VoidResult check_system(const Ctx& c) {
   return {};
 }
 
-VoidResult check_groups(const Ctx& c) {
+Result<void, Error> check_groups(const Ctx& c) {
   for (std::uint32_t i = 0; i < c.count(Table::kGroups); ++i) {
     const std::uint32_t o = c.off(Table::kGroups, i);
     const auto& g = c.rec<GroupRec>(Table::kGroups, i);
@@ -120,7 +118,7 @@ VoidResult check_groups(const Ctx& c) {
 }
 
 // One component's records of one table: they must be the next `count` records and name it.
-VoidResult check_range(const Ctx& c, Range r, std::uint32_t& cursor, std::size_t field_off) {
+Result<void, Error> check_range(const Ctx& c, Range r, std::uint32_t& cursor, std::size_t field_off) {
   CHECK(r.first == cursor, ErrorCode::kBadRange, field_off);
   CHECK(static_cast<std::uint64_t>(r.first) + r.count <= 0xffffffffu, ErrorCode::kBadRange, field_off);
   cursor = r.first + r.count;
@@ -128,7 +126,7 @@ VoidResult check_range(const Ctx& c, Range r, std::uint32_t& cursor, std::size_t
   return {};
 }
 
-VoidResult check_component_records(const Ctx& c, std::uint32_t ci) {
+Result<void, Error> check_component_records(const Ctx& c, std::uint32_t ci) {
   const auto& k = c.rec<ComponentRec>(Table::kComponents, ci);
   const std::uint32_t ncomp = c.count(Table::kComponents);
   for (std::uint32_t i = k.regions.first; i < k.regions.first + k.regions.count; ++i) {
@@ -211,7 +209,7 @@ VoidResult check_component_records(const Ctx& c, std::uint32_t ci) {
   return {};
 }
 
-VoidResult check_components(const Ctx& c) {
+Result<void, Error> check_components(const Ctx& c) {
   std::uint32_t cursor[6] = {};
   const Table tabs[6] = {Table::kRegions, Table::kDevices, Table::kIrqs, Table::kDeps, Table::kServices, Table::kConfig};
   const std::size_t fields[6] = {FIELD(ComponentRec, regions), FIELD(ComponentRec, devices), FIELD(ComponentRec, irqs),
@@ -248,7 +246,7 @@ VoidResult check_components(const Ctx& c) {
   return {};
 }
 
-VoidResult check_shared(const Ctx& c) {
+Result<void, Error> check_shared(const Ctx& c) {
   for (std::uint32_t i = 0; i < c.count(Table::kShared); ++i) {
     const std::uint32_t o = c.off(Table::kShared, i);
     const auto& s = c.rec<SharedRec>(Table::kShared, i);
@@ -258,7 +256,7 @@ VoidResult check_shared(const Ctx& c) {
   return {};
 }
 
-VoidResult check_channels(const Ctx& c) {
+Result<void, Error> check_channels(const Ctx& c) {
   const std::uint32_t ncomp = c.count(Table::kComponents);
   for (std::uint32_t i = 0; i < c.count(Table::kChannels); ++i) {
     const std::uint32_t o = c.off(Table::kChannels, i);

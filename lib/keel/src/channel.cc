@@ -1,6 +1,6 @@
 // libkeel channels: open through the message server, rpc (client and server), events, streams,
 // and the CHANNEL_DOWN rule of docs/os-services.md: a call or signal that comes back with
-// KEEL_LABEL_CHANNEL_DOWN reports KEEL_E_CHANNEL_DOWN, the capability is forgotten, and the next
+// KEEL_CHANNEL_DOWN reports KEEL_CHANNEL_DOWN, the capability is forgotten, and the next
 // use opens the channel again.
 #include "keel/keel.h"
 #include "keel_internal.h"
@@ -27,12 +27,6 @@ const keel_info_channel_t* chan(keel_channel_t ch) {
   return &keel_info_channels(info)[ch];
 }
 
-keel_status_t label_status(keel_word_t label) {
-  if (label == KEEL_LABEL_CHANNEL_DOWN) return KEEL_E_CHANNEL_DOWN;
-  if (label <= KEEL_E_KERNEL) return static_cast<keel_status_t>(label);
-  return KEEL_E_KERNEL;  // a label no service answers with
-}
-
 // A passive rpc server (manifest `passive = true`) hands its SchedContext to the root server
 // before it opens its first server end (KEEL_ROOT_PASSIVE, docs/os-services.md): from then on
 // calls run on the callers' SCs and take the kernel fastpath. Notification bits that end the
@@ -53,20 +47,20 @@ void become_passive() {
   }
 }
 
-keel_status_t open_end(keel_channel_t ch) {
+keel_error_t open_end(keel_channel_t ch) {
   const keel_info_channel_t* c = chan(ch);
   const keel_info_t* info = keel_info();
-  if (c == nullptr || info == nullptr) return KEEL_E_INVALID;
+  if (c == nullptr || info == nullptr) return KEEL_INVALID_ARGUMENT;
   if (c->kind == KEEL_CHANNEL_RPC && c->role == KEEL_ROLE_TO && (info->flags & KEEL_INFO_PASSIVE) != 0 && !g_passive)
     become_passive();
   uint64_t words[KEEL_MSG_MAX_LENGTH - 1];
   size_t n = keel_name_pack(keel_info_string(info, c->name), c->name.len, words, KEEL_MSG_MAX_LENGTH - 1);
-  if (n == 0) return KEEL_E_INVALID;
+  if (n == 0) return KEEL_INVALID_ARGUMENT;
   keel::detail::flush_reply();
   keel_set_mr(0, c->name.len);
   for (size_t i = 0; i < n; ++i) keel_set_mr(static_cast<unsigned>(1 + i), words[i]);
   keel_word_t r = keel_call(KEEL_SLOT_MSG_EP, keel_msginfo_new(KEEL_MSG_OPEN, 0, 0, 1 + n));
-  keel_status_t st = label_status(keel_msginfo_label(r));
+  keel_error_t st = keel_error_from_label(keel_msginfo_label(r));
   if (st != KEEL_OK) return st;
   // The reply must agree with what the root server wrote in the info page.
   keel_word_t slot = keel_get_mr(0), kind = keel_get_mr(1);
@@ -74,13 +68,13 @@ keel_status_t open_end(keel_channel_t ch) {
     keel_printf("libkeel: msg answered channel '%s' with slot %lu kind %lu (info page: slot %u kind %u)\n",
                 keel_info_string(info, c->name), static_cast<unsigned long>(slot), static_cast<unsigned long>(kind),
                 c->slot, c->kind);
-    return KEEL_E_INVALID;
+    return KEEL_INVALID_ARGUMENT;
   }
   g_end[ch] = End{true, static_cast<uint32_t>(slot)};
   return KEEL_OK;
 }
 
-keel_status_t ensure_open(keel_channel_t ch) {
+keel_error_t ensure_open(keel_channel_t ch) {
   if (g_end[ch].open) return KEEL_OK;
   return open_end(ch);
 }
@@ -88,13 +82,13 @@ keel_status_t ensure_open(keel_channel_t ch) {
 void forget(keel_channel_t ch) { g_end[ch].open = false; }
 
 // Signal on a channel capability; the root server answers a CapFault there (the peer restarted and
-// msg deleted the capability) by returning KEEL_LABEL_CHANNEL_DOWN from the syscall.
-keel_status_t signal_end(keel_channel_t ch) {
+// msg deleted the capability) by returning KEEL_CHANNEL_DOWN from the syscall.
+keel_error_t signal_end(keel_channel_t ch) {
   keel_word_t info = keel_syscall_mrs(KEEL_SYS_SIGNAL, g_end[ch].slot, 0, nullptr, nullptr, nullptr, nullptr,
                                       nullptr, 0, 0);
-  if (keel_msginfo_label(info) == KEEL_LABEL_CHANNEL_DOWN) {
+  if (keel_msginfo_label(info) == KEEL_CHANNEL_DOWN) {
     forget(ch);
-    return KEEL_E_CHANNEL_DOWN;
+    return KEEL_CHANNEL_DOWN;
   }
   return KEEL_OK;
 }
@@ -111,7 +105,7 @@ void store_msg(keel_word_t info, keel_msg_t* m) {
 }
 
 bool msg_ok(const keel_msg_t* m) {
-  return m != nullptr && m->len <= KEEL_RPC_MAX_WORDS && m->label <= kMaxLabel && m->label != KEEL_LABEL_CHANNEL_DOWN;
+  return m != nullptr && m->len <= KEEL_RPC_MAX_WORDS && m->label <= kMaxLabel && m->label != KEEL_CHANNEL_DOWN;
 }
 
 keel_stream_ring_t* ring_of(const keel_info_channel_t* c) { return reinterpret_cast<keel_stream_ring_t*>(c->vaddr); }
@@ -136,11 +130,11 @@ void flush_reply() {
 
 extern "C" {
 
-keel_status_t keel_channel_open(const char* name, keel_channel_t* ch) {
+keel_error_t keel_channel_open(const char* name, keel_channel_t* ch) {
   const keel_info_t* info = keel_info();
-  if (info == nullptr || ch == nullptr) return KEEL_E_INVALID;
+  if (info == nullptr || ch == nullptr) return KEEL_INVALID_ARGUMENT;
   int k = keel_info_find_channel(info, name);
-  if (k < 0) return KEEL_E_NOT_FOUND;
+  if (k < 0) return KEEL_NOT_FOUND;
   *ch = k;
   return open_end(k);
 }
@@ -149,9 +143,9 @@ const keel_info_channel_t* keel_channel_info(keel_channel_t ch) { return chan(ch
 
 bool keel_channel_is_open(keel_channel_t ch) { return chan(ch) != nullptr && g_end[ch].open; }
 
-keel_status_t keel_channel_wait(keel_channel_t ch) {
+keel_error_t keel_channel_wait(keel_channel_t ch) {
   const keel_info_channel_t* c = chan(ch);
-  if (c == nullptr || c->notify_bit == 0) return KEEL_E_INVALID;
+  if (c == nullptr || c->notify_bit == 0) return KEEL_INVALID_ARGUMENT;
   if (c->kind == KEEL_CHANNEL_STREAM && c->role == KEEL_ROLE_TO) {
     // A consumer that stopped reading before the ring was empty must not sleep on data that is
     // already there (its signal may have been consumed by an earlier wait).
@@ -162,25 +156,25 @@ keel_status_t keel_channel_wait(keel_channel_t ch) {
   return KEEL_OK;
 }
 
-keel_status_t keel_rpc_call(keel_channel_t ch, keel_msg_t* msg) {
+keel_error_t keel_rpc_call(keel_channel_t ch, keel_msg_t* msg) {
   const keel_info_channel_t* c = chan(ch);
-  if (c == nullptr || c->kind != KEEL_CHANNEL_RPC || c->role != KEEL_ROLE_FROM || !msg_ok(msg)) return KEEL_E_INVALID;
+  if (c == nullptr || c->kind != KEEL_CHANNEL_RPC || c->role != KEEL_ROLE_FROM || !msg_ok(msg)) return KEEL_INVALID_ARGUMENT;
   keel::detail::flush_reply();
-  keel_status_t st = ensure_open(ch);
+  keel_error_t st = ensure_open(ch);
   if (st != KEEL_OK) return st;
   load_msg(msg);
   keel_word_t info = keel_call(g_end[ch].slot, keel_msginfo_new(msg->label, 0, 0, msg->len));
-  if (keel_msginfo_label(info) == KEEL_LABEL_CHANNEL_DOWN) {
+  if (keel_msginfo_label(info) == KEEL_CHANNEL_DOWN) {
     forget(ch);
-    return KEEL_E_CHANNEL_DOWN;
+    return KEEL_CHANNEL_DOWN;
   }
   store_msg(info, msg);
   return KEEL_OK;
 }
 
-keel_status_t keel_rpc_reply(const keel_msg_t* reply) {
-  if (!g_call_outstanding || g_reply_ready) return KEEL_E_INVALID;  // nothing to answer
-  if (!msg_ok(reply)) return KEEL_E_INVALID;
+keel_error_t keel_rpc_reply(const keel_msg_t* reply) {
+  if (!g_call_outstanding || g_reply_ready) return KEEL_INVALID_ARGUMENT;  // nothing to answer
+  if (!msg_ok(reply)) return KEEL_INVALID_ARGUMENT;
   // Only the words in use: a whole keel_msg_t is 272 bytes, and picolibc's memcpy (built for
   // size) copies bytewise — that copy alone cost more than the IPC round trip.
   g_reply.label = reply->label;
@@ -190,9 +184,9 @@ keel_status_t keel_rpc_reply(const keel_msg_t* reply) {
   return KEEL_OK;
 }
 
-keel_status_t keel_rpc_recv(uint64_t mask, keel_channel_t* ch, keel_msg_t* msg, uint64_t* bits) {
+keel_error_t keel_rpc_recv(uint64_t mask, keel_channel_t* ch, keel_msg_t* msg, uint64_t* bits) {
   const keel_info_t* info = keel_info();
-  if (info == nullptr || ch == nullptr || msg == nullptr) return KEEL_E_INVALID;
+  if (info == nullptr || ch == nullptr || msg == nullptr) return KEEL_INVALID_ARGUMENT;
   *ch = -1;
   if (bits != nullptr) *bits = 0;
   uint64_t& pending = keel::detail::pending_bits();
@@ -205,13 +199,13 @@ keel_status_t keel_rpc_recv(uint64_t mask, keel_channel_t* ch, keel_msg_t* msg, 
     }
     keel_word_t badge = 0, r;
     if (g_call_outstanding) {
-      // Answer the last call (its reply, or KEEL_E_INVALID if the server gave none) and receive.
+      // Answer the last call (its reply, or KEEL_INVALID_ARGUMENT if the server gave none) and receive.
       if (g_reply_ready) {
         load_msg(&g_reply);
         r = keel_reply_recv(KEEL_SLOT_SERVICE_EP, keel_msginfo_new(g_reply.label, 0, 0, g_reply.len), &badge,
                             KEEL_SLOT_REPLY);
       } else {
-        r = keel_reply_recv(KEEL_SLOT_SERVICE_EP, keel_msginfo_new(KEEL_E_INVALID, 0, 0, 0), &badge,
+        r = keel_reply_recv(KEEL_SLOT_SERVICE_EP, keel_msginfo_new(KEEL_INVALID_ARGUMENT, 0, 0, 0), &badge,
                             KEEL_SLOT_REPLY);
       }
       g_reply_ready = false;
@@ -229,51 +223,51 @@ keel_status_t keel_rpc_recv(uint64_t mask, keel_channel_t* ch, keel_msg_t* msg, 
       *ch = k;
       return KEEL_OK;
     }
-    if (keel_msginfo_label(r) == KEEL_LABEL_CHANNEL_DOWN) return KEEL_E_CHANNEL_DOWN;  // our endpoint is gone
+    if (keel_msginfo_label(r) == KEEL_CHANNEL_DOWN) return KEEL_CHANNEL_DOWN;  // our endpoint is gone
     pending |= badge;  // the bound notification woke us: badge = its word
   }
 }
 
-keel_status_t keel_serve(uint64_t mask, keel_call_fn on_call, keel_bits_fn on_bits, void* ctx) {
-  if (on_call == nullptr || (mask != 0 && on_bits == nullptr)) return KEEL_E_INVALID;
+keel_error_t keel_serve(uint64_t mask, keel_call_fn on_call, keel_bits_fn on_bits, void* ctx) {
+  if (on_call == nullptr || (mask != 0 && on_bits == nullptr)) return KEEL_INVALID_ARGUMENT;
   for (;;) {
     keel_channel_t ch = -1;
     keel_msg_t m;
     uint64_t bits = 0;
-    keel_status_t s = keel_rpc_recv(mask, &ch, &m, &bits);
+    keel_error_t s = keel_rpc_recv(mask, &ch, &m, &bits);
     if (s != KEEL_OK) return s;
     if (ch < 0) {
       on_bits(bits, ctx);
       continue;
     }
     on_call(ch, &m, ctx);
-    if (!msg_ok(&m)) m = keel_msg_t{KEEL_E_INVALID, 0, {}};  // a handler's bad reply: still answer
+    if (!msg_ok(&m)) m = keel_msg_t{KEEL_INVALID_ARGUMENT, 0, {}};  // a handler's bad reply: still answer
     keel_rpc_reply(&m);
   }
 }
 
-keel_status_t keel_event_signal(keel_channel_t ch) {
+keel_error_t keel_event_signal(keel_channel_t ch) {
   const keel_info_channel_t* c = chan(ch);
-  if (c == nullptr || c->kind != KEEL_CHANNEL_EVENT || c->role != KEEL_ROLE_FROM) return KEEL_E_INVALID;
-  keel_status_t st = ensure_open(ch);
+  if (c == nullptr || c->kind != KEEL_CHANNEL_EVENT || c->role != KEEL_ROLE_FROM) return KEEL_INVALID_ARGUMENT;
+  keel_error_t st = ensure_open(ch);
   if (st != KEEL_OK) return st;
   return signal_end(ch);
 }
 
 namespace {
-keel_status_t stream_put(keel_channel_t ch, const void* data, size_t n, size_t* done, bool all) {
+keel_error_t stream_put(keel_channel_t ch, const void* data, size_t n, size_t* done, bool all) {
   const keel_info_channel_t* c = chan(ch);
   if (done != nullptr) *done = 0;
   if (c == nullptr || c->kind != KEEL_CHANNEL_STREAM || c->role != KEEL_ROLE_FROM || (data == nullptr && n != 0))
-    return KEEL_E_INVALID;
-  keel_status_t st = ensure_open(ch);
+    return KEEL_INVALID_ARGUMENT;
+  keel_error_t st = ensure_open(ch);
   if (st != KEEL_OK) return st;
   keel_stream_ring_t* ring = ring_of(c);
   uint64_t head = ring->head;
   uint64_t tail = __atomic_load_n(&ring->tail, __ATOMIC_ACQUIRE);  // the consumer's progress
-  if (!keel_ring_sane(head, tail, c->size)) return KEEL_E_INVALID;
+  if (!keel_ring_sane(head, tail, c->size)) return KEEL_INVALID_ARGUMENT;
   uint64_t room = keel_ring_free(head, tail, c->size);
-  if (all && n > room) return KEEL_E_NO_SPACE;
+  if (all && n > room) return KEEL_NO_SPACE;
   size_t count = n < room ? n : static_cast<size_t>(room);
   if (count == 0) return KEEL_OK;
   keel_ring_copy_in(ring_data(c), c->size, head, data, count);
@@ -283,25 +277,25 @@ keel_status_t stream_put(keel_channel_t ch, const void* data, size_t n, size_t* 
 }
 }  // namespace
 
-keel_status_t keel_stream_write(keel_channel_t ch, const void* data, size_t n, size_t* done) {
+keel_error_t keel_stream_write(keel_channel_t ch, const void* data, size_t n, size_t* done) {
   return stream_put(ch, data, n, done, false);
 }
 
-keel_status_t keel_stream_send(keel_channel_t ch, const void* data, size_t n) {
+keel_error_t keel_stream_send(keel_channel_t ch, const void* data, size_t n) {
   return stream_put(ch, data, n, nullptr, true);
 }
 
-keel_status_t keel_stream_read(keel_channel_t ch, void* buf, size_t cap, size_t* done) {
+keel_error_t keel_stream_read(keel_channel_t ch, void* buf, size_t cap, size_t* done) {
   const keel_info_channel_t* c = chan(ch);
   if (done != nullptr) *done = 0;
   if (c == nullptr || c->kind != KEEL_CHANNEL_STREAM || c->role != KEEL_ROLE_TO || (buf == nullptr && cap != 0))
-    return KEEL_E_INVALID;
-  keel_status_t st = ensure_open(ch);
+    return KEEL_INVALID_ARGUMENT;
+  keel_error_t st = ensure_open(ch);
   if (st != KEEL_OK) return st;
   keel_stream_ring_t* ring = ring_of(c);
   uint64_t tail = ring->tail;
   uint64_t head = __atomic_load_n(&ring->head, __ATOMIC_ACQUIRE);  // the producer's data is visible
-  if (!keel_ring_sane(head, tail, c->size)) return KEEL_E_INVALID;
+  if (!keel_ring_sane(head, tail, c->size)) return KEEL_INVALID_ARGUMENT;
   uint64_t avail = keel_ring_used(head, tail);
   size_t count = cap < avail ? cap : static_cast<size_t>(avail);
   if (count == 0) return KEEL_OK;

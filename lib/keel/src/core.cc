@@ -102,21 +102,6 @@ uint32_t keel_index(void) { return g_info ? g_info->index : 0; }
 uint64_t keel_generation(void) { return g_info ? g_info->generation : 0; }
 bool keel_has_service(uint32_t bit) { return g_info != nullptr && (g_info->services & bit) != 0; }
 
-const char* keel_status_name(keel_status_t s) {
-  switch (s) {
-    case KEEL_OK: return "ok";
-    case KEEL_E_DENIED: return "denied";
-    case KEEL_E_NOT_FOUND: return "not found";
-    case KEEL_E_CHANNEL_DOWN: return "channel down";
-    case KEEL_E_INVALID: return "invalid";
-    case KEEL_E_RANGE: return "out of range";
-    case KEEL_E_NO_SPACE: return "no space";
-    case KEEL_E_TIMEOUT: return "timeout";
-    case KEEL_E_KERNEL: return "kernel error";
-  }
-  return "unknown error";
-}
-
 void keel_log(const char* line) {
   size_t n = 0;
   for (; line[n] != '\0'; ++n) keel_putc(line[n]);

@@ -2,20 +2,20 @@
 // function is the C++ example of docs/libkeel.md, verbatim.
 #include "keel/keel.hh"
 
-keel::Res<> run();
-keel::Res<> run() {
+keel::Result<void> run();
+keel::Result<void> run() {
   auto valve = TRY(keel::Channel::named("actuate"));  // opened on first use
   TRY(keel::timer_every_ms(0, 100));
   for (;;) {
     keel::wait(KEEL_NOTIFY_TIMER);
     if ((keel::timer_expired() & 1) == 0) continue;
-    auto reply = valve.call(keel::Message(1).word(42));  // Res<Message>
-    if (!reply.ok()) keel_logf("call: %s", keel_status_name(reply.error()));
+    auto reply = valve.call(keel::Message(1).word(42));  // Result<Message>
+    if (!reply.ok()) keel_logf("call: %s", keel_error_name(reply.error()));
   }
 }
 
-keel::Res<uint64_t> keel_cxx_check();
-keel::Res<uint64_t> keel_cxx_check() {
+keel::Result<uint64_t> keel_cxx_check();
+keel::Result<uint64_t> keel_cxx_check() {
   auto ch = TRY(keel::Channel::named("x"));
   auto reply = TRY(ch.call(keel::Message(1).word(2)));
   auto in = TRY(keel::receive(KEEL_NOTIFY_TIMER));

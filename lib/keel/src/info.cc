@@ -36,10 +36,22 @@ extern "C" {
 #define FAIL(msg)           \
   do {                      \
     if (why) *why = (msg);  \
-    return KEEL_E_INVALID;  \
+    return KEEL_INVALID_ARGUMENT;  \
   } while (0)
 
-keel_status_t keel_info_check(const keel_info_t* info, size_t mapped, const char** why) {
+keel_error_t keel_error_from_label(uint64_t label) {
+  if (label < KEEL_NUM_ERRORS) return (keel_error_t)label;
+  switch (label) {
+    case KEEL_DENIED:
+    case KEEL_NOT_FOUND:
+    case KEEL_NO_SPACE:
+    case KEEL_PROTOCOL_ERROR:
+    case KEEL_CHANNEL_DOWN: return (keel_error_t)label;
+    default: return KEEL_PROTOCOL_ERROR;
+  }
+}
+
+keel_error_t keel_info_check(const keel_info_t* info, size_t mapped, const char** why) {
   if (why) *why = "ok";
   if (info == nullptr || mapped < sizeof(keel_info_t)) FAIL("info page missing or too small");
   if (info->magic != KEEL_INFO_MAGIC) FAIL("bad magic");

@@ -8,24 +8,18 @@ namespace {
 constexpr uint32_t kSleepTimer = KEEL_CLOCK_TIMERS - 1;  // keel_sleep_ms's own timer
 uint64_t g_expired;                                        // expiries collected but not yet returned
 
-keel_status_t label_status(keel_word_t label) {
-  if (label == KEEL_LABEL_CHANNEL_DOWN) return KEEL_E_CHANNEL_DOWN;
-  if (label <= KEEL_E_KERNEL) return static_cast<keel_status_t>(label);
-  return KEEL_E_KERNEL;
-}
-
 // A call to a service slot. Without the service in the manifest the slot is empty: refuse here
 // rather than fault.
-keel_status_t service_call(uint32_t bit, keel_cptr_t slot, keel_word_t op, keel_word_t len) {
-  if (!keel_has_service(bit)) return KEEL_E_DENIED;
+keel_error_t service_call(uint32_t bit, keel_cptr_t slot, keel_word_t op, keel_word_t len) {
+  if (!keel_has_service(bit)) return KEEL_DENIED;
   keel::detail::flush_reply();
   keel_word_t r = keel_call(slot, keel_msginfo_new(op, 0, 0, len));
-  return label_status(keel_msginfo_label(r));
+  return keel_error_from_label(keel_msginfo_label(r));
 }
 
 // Asks the clock which timers fired and adds them to g_expired.
-keel_status_t collect_expired() {
-  keel_status_t st = service_call(KEEL_SERVICE_CLOCK, KEEL_SLOT_CLOCK_EP, KEEL_CLOCK_EXPIRED, 0);
+keel_error_t collect_expired() {
+  keel_error_t st = service_call(KEEL_SERVICE_CLOCK, KEEL_SLOT_CLOCK_EP, KEEL_CLOCK_EXPIRED, 0);
   if (st == KEEL_OK) g_expired |= keel_get_mr(0) & ((1ull << KEEL_CLOCK_TIMERS) - 1);
   return st;
 }
@@ -67,12 +61,12 @@ uint64_t keel_ms_to_ticks(uint64_t ms) {
   return static_cast<uint64_t>(static_cast<unsigned __int128>(ms) * keel_ticks_per_second() / 1000u);
 }
 
-keel_status_t keel_timer_set(uint32_t id, uint64_t deadline_ticks, uint64_t period_ticks) {
-  if (id >= KEEL_CLOCK_TIMERS) return KEEL_E_RANGE;
+keel_error_t keel_timer_set(uint32_t id, uint64_t deadline_ticks, uint64_t period_ticks) {
+  if (id >= KEEL_CLOCK_TIMERS) return KEEL_RANGE_ERROR;
   keel_set_mr(0, id);
   keel_set_mr(1, deadline_ticks);
   keel_set_mr(2, period_ticks);
-  keel_status_t st = service_call(KEEL_SERVICE_CLOCK, KEEL_SLOT_CLOCK_EP, KEEL_CLOCK_TIMEOUT, 3);
+  keel_error_t st = service_call(KEEL_SERVICE_CLOCK, KEEL_SLOT_CLOCK_EP, KEEL_CLOCK_TIMEOUT, 3);
   if (st == KEEL_OK) g_expired &= ~(1ull << id);  // a re-armed timer starts afresh
   return st;
 }
@@ -84,14 +78,14 @@ uint64_t keel_timer_expired(void) {
   return got;
 }
 
-keel_status_t keel_sleep_ms(uint64_t ms) {
+keel_error_t keel_sleep_ms(uint64_t ms) {
   const uint64_t deadline = keel_now_ticks() + keel_ms_to_ticks(ms);
   if (!keel_has_service(KEEL_SERVICE_CLOCK)) {
     keel::detail::flush_reply();
     while (keel_now_ticks() < deadline) keel_yield();
     return KEEL_OK;
   }
-  keel_status_t st = keel_timer_set(kSleepTimer, deadline == 0 ? 1 : deadline, 0);
+  keel_error_t st = keel_timer_set(kSleepTimer, deadline == 0 ? 1 : deadline, 0);
   if (st != KEEL_OK) return st;
   while ((g_expired & (1ull << kSleepTimer)) == 0) {
     keel_notify_wait(KEEL_NOTIFY_TIMER);
@@ -102,9 +96,9 @@ keel_status_t keel_sleep_ms(uint64_t ms) {
   return KEEL_OK;
 }
 
-keel_status_t keel_wall_ns(uint64_t* ns) {
-  if (ns == nullptr) return KEEL_E_INVALID;
-  keel_status_t st = service_call(KEEL_SERVICE_CLOCK, KEEL_SLOT_CLOCK_EP, KEEL_CLOCK_WALL, 0);
+keel_error_t keel_wall_ns(uint64_t* ns) {
+  if (ns == nullptr) return KEEL_INVALID_ARGUMENT;
+  keel_error_t st = service_call(KEEL_SERVICE_CLOCK, KEEL_SLOT_CLOCK_EP, KEEL_CLOCK_WALL, 0);
   if (st == KEEL_OK) *ns = keel_get_mr(0);
   return st;
 }
@@ -148,11 +142,11 @@ uint64_t keel_irq_bit(const char* name) {
   return i < 0 ? 0 : keel_info_irqs(info)[i].notify_bit;
 }
 
-keel_status_t keel_irq_ack(const char* name) {
+keel_error_t keel_irq_ack(const char* name) {
   const keel_info_t* info = keel_info();
   int i = info != nullptr ? keel_info_find_irq(info, name) : -1;
-  if (i < 0) return KEEL_E_NOT_FOUND;
-  return keel_irq_handler_ack(keel_info_irqs(info)[i].slot) == KEEL_NO_ERROR ? KEEL_OK : KEEL_E_KERNEL;
+  if (i < 0) return KEEL_NOT_FOUND;
+  return keel_irq_handler_ack(keel_info_irqs(info)[i].slot);
 }
 
 uint32_t keel_component_count(void) {
@@ -160,11 +154,11 @@ uint32_t keel_component_count(void) {
   return info != nullptr ? info->component_count : 0;
 }
 
-keel_status_t keel_component_status(uint32_t index, keel_component_status_t* st) {
-  if (st == nullptr) return KEEL_E_INVALID;
-  if (index >= keel_component_count()) return KEEL_E_NOT_FOUND;
+keel_error_t keel_component_status(uint32_t index, keel_component_status_t* st) {
+  if (st == nullptr) return KEEL_INVALID_ARGUMENT;
+  if (index >= keel_component_count()) return KEEL_NOT_FOUND;
   keel_set_mr(0, index);
-  keel_status_t s = service_call(KEEL_SERVICE_STATUS, KEEL_SLOT_ROOT_EP, KEEL_ROOT_STATUS, 1);
+  keel_error_t s = service_call(KEEL_SERVICE_STATUS, KEEL_SLOT_ROOT_EP, KEEL_ROOT_STATUS, 1);
   if (s != KEEL_OK) return s;
   st->state = static_cast<uint32_t>(keel_get_mr(0));
   st->restarts = static_cast<uint32_t>(keel_get_mr(1));
@@ -174,9 +168,9 @@ keel_status_t keel_component_status(uint32_t index, keel_component_status_t* st)
   uint64_t len = keel_get_mr(5);
   uint64_t words[(sizeof st->name + 7) / 8];
   size_t n = (len + 7) / 8;
-  if (n > sizeof words / sizeof words[0] || 6 + n > KEEL_MSG_MAX_LENGTH) return KEEL_E_INVALID;
+  if (n > sizeof words / sizeof words[0] || 6 + n > KEEL_MSG_MAX_LENGTH) return KEEL_INVALID_ARGUMENT;
   for (size_t i = 0; i < n; ++i) words[i] = keel_get_mr(static_cast<unsigned>(6 + i));
-  if (!keel_name_unpack(words, n, len, st->name, sizeof st->name)) return KEEL_E_INVALID;
+  if (!keel_name_unpack(words, n, len, st->name, sizeof st->name)) return KEEL_INVALID_ARGUMENT;
   return KEEL_OK;
 }
 
@@ -207,10 +201,10 @@ const char* keel_state_name(uint32_t state) {
   }
 }
 
-keel_status_t keel_cpu_usage(uint32_t index, keel_cpu_usage_t* u) {
-  if (u == nullptr) return KEEL_E_INVALID;
+keel_error_t keel_cpu_usage(uint32_t index, keel_cpu_usage_t* u) {
+  if (u == nullptr) return KEEL_INVALID_ARGUMENT;
   keel_set_mr(0, index);
-  keel_status_t s = service_call(KEEL_SERVICE_SCHED, KEEL_SLOT_SCHED_EP, KEEL_SCHED_USAGE, 1);
+  keel_error_t s = service_call(KEEL_SERVICE_SCHED, KEEL_SLOT_SCHED_EP, KEEL_SCHED_USAGE, 1);
   if (s != KEEL_OK) return s;
   u->used_us = keel_get_mr(0);
   u->budget_us = static_cast<uint32_t>(keel_get_mr(1));
@@ -219,7 +213,7 @@ keel_status_t keel_cpu_usage(uint32_t index, keel_cpu_usage_t* u) {
   return KEEL_OK;
 }
 
-keel_status_t keel_set_budget(uint32_t index, uint32_t budget_us) {
+keel_error_t keel_set_budget(uint32_t index, uint32_t budget_us) {
   keel_set_mr(0, index);
   keel_set_mr(1, budget_us);
   return service_call(KEEL_SERVICE_SCHED, KEEL_SLOT_SCHED_EP, KEEL_SCHED_SET_BUDGET, 2);

@@ -114,28 +114,28 @@ TEST(KeelInfo, ValidPageChecksAndLooksUp) {
 
 TEST(KeelInfo, RejectsBadHeader) {
   const char* why = nullptr;
-  EXPECT_EQ(keel_info_check(nullptr, KEEL_INFO_MAX_BYTES, &why), KEEL_E_INVALID);
+  EXPECT_EQ(keel_info_check(nullptr, KEEL_INFO_MAX_BYTES, &why), KEEL_INVALID_ARGUMENT);
   {
     auto b = standard();
     b.info().magic ^= 1;
-    EXPECT_EQ(keel_info_check(b.page(), KEEL_INFO_MAX_BYTES, &why), KEEL_E_INVALID);
+    EXPECT_EQ(keel_info_check(b.page(), KEEL_INFO_MAX_BYTES, &why), KEEL_INVALID_ARGUMENT);
     EXPECT_STREQ(why, "bad magic");
   }
   {
     auto b = standard();
     b.info().version = 2;
-    EXPECT_EQ(keel_info_check(b.page(), KEEL_INFO_MAX_BYTES, &why), KEEL_E_INVALID);
+    EXPECT_EQ(keel_info_check(b.page(), KEEL_INFO_MAX_BYTES, &why), KEEL_INVALID_ARGUMENT);
   }
   {
     auto b = standard();
-    EXPECT_EQ(keel_info_check(b.page(), b.info().size - 1, &why), KEEL_E_INVALID) << "size beyond the mapping";
+    EXPECT_EQ(keel_info_check(b.page(), b.info().size - 1, &why), KEEL_INVALID_ARGUMENT) << "size beyond the mapping";
     b.info().size = KEEL_INFO_MAX_BYTES + 8;
-    EXPECT_EQ(keel_info_check(b.page(), 1u << 20, &why), KEEL_E_INVALID);
+    EXPECT_EQ(keel_info_check(b.page(), 1u << 20, &why), KEEL_INVALID_ARGUMENT);
   }
   {
     auto b = standard();
     b.info().index = 5;
-    EXPECT_EQ(keel_info_check(b.page(), KEEL_INFO_MAX_BYTES, &why), KEEL_E_INVALID);
+    EXPECT_EQ(keel_info_check(b.page(), KEEL_INFO_MAX_BYTES, &why), KEEL_INVALID_ARGUMENT);
     EXPECT_STREQ(why, "component index out of range");
   }
 }
@@ -145,58 +145,58 @@ TEST(KeelInfo, RejectsOutOfBoundsArraysAndStrings) {
   {
     auto b = standard();
     b.info().channel_count = KEEL_MAX_CHANNEL_ENDS + 1;
-    EXPECT_EQ(keel_info_check(b.page(), KEEL_INFO_MAX_BYTES, &why), KEEL_E_INVALID);
+    EXPECT_EQ(keel_info_check(b.page(), KEEL_INFO_MAX_BYTES, &why), KEEL_INVALID_ARGUMENT);
   }
   {
     auto b = standard();
     b.info().config_count = 1000;  // runs past size
-    EXPECT_EQ(keel_info_check(b.page(), KEEL_INFO_MAX_BYTES, &why), KEEL_E_INVALID);
+    EXPECT_EQ(keel_info_check(b.page(), KEEL_INFO_MAX_BYTES, &why), KEEL_INVALID_ARGUMENT);
     EXPECT_STREQ(why, "config array out of bounds");
   }
   {
     auto b = standard();
     b.info().devices_off += 4;  // misaligned
-    EXPECT_EQ(keel_info_check(b.page(), KEEL_INFO_MAX_BYTES, &why), KEEL_E_INVALID);
+    EXPECT_EQ(keel_info_check(b.page(), KEEL_INFO_MAX_BYTES, &why), KEEL_INVALID_ARGUMENT);
   }
   {
     auto b = standard();
     b.info().channels_off = 8;  // overlaps the header
-    EXPECT_EQ(keel_info_check(b.page(), KEEL_INFO_MAX_BYTES, &why), KEEL_E_INVALID);
+    EXPECT_EQ(keel_info_check(b.page(), KEEL_INFO_MAX_BYTES, &why), KEEL_INVALID_ARGUMENT);
   }
   {
     auto b = standard();
     b.chan(1).name.len += 1;  // the byte at off + len is then not the NUL
-    EXPECT_EQ(keel_info_check(b.page(), KEEL_INFO_MAX_BYTES, &why), KEEL_E_INVALID);
+    EXPECT_EQ(keel_info_check(b.page(), KEEL_INFO_MAX_BYTES, &why), KEEL_INVALID_ARGUMENT);
     EXPECT_STREQ(why, "bad channel string");
   }
   {
     auto b = standard();
     b.cfg(2).str_value.off = 0xffffffffu;  // overflow must not wrap
-    EXPECT_EQ(keel_info_check(b.page(), KEEL_INFO_MAX_BYTES, &why), KEEL_E_INVALID);
+    EXPECT_EQ(keel_info_check(b.page(), KEEL_INFO_MAX_BYTES, &why), KEEL_INVALID_ARGUMENT);
   }
   {
     auto b = standard();
     b.chan(0).kind = 7;
-    EXPECT_EQ(keel_info_check(b.page(), KEEL_INFO_MAX_BYTES, &why), KEEL_E_INVALID);
+    EXPECT_EQ(keel_info_check(b.page(), KEEL_INFO_MAX_BYTES, &why), KEEL_INVALID_ARGUMENT);
   }
   {
     auto b = standard();
     b.chan(0).kind = KEEL_CHANNEL_STREAM;
     b.chan(0).vaddr = KEEL_STREAM_BASE;
     b.chan(0).size = 3000;  // not a power of two
-    EXPECT_EQ(keel_info_check(b.page(), KEEL_INFO_MAX_BYTES, &why), KEEL_E_INVALID);
+    EXPECT_EQ(keel_info_check(b.page(), KEEL_INFO_MAX_BYTES, &why), KEEL_INVALID_ARGUMENT);
     b.chan(0).size = 4096;
     EXPECT_EQ(keel_info_check(b.page(), KEEL_INFO_MAX_BYTES, &why), KEEL_OK) << why;
   }
   {
     auto b = standard();
     b.chan(0).slot = 256;
-    EXPECT_EQ(keel_info_check(b.page(), KEEL_INFO_MAX_BYTES, &why), KEEL_E_INVALID);
+    EXPECT_EQ(keel_info_check(b.page(), KEEL_INFO_MAX_BYTES, &why), KEEL_INVALID_ARGUMENT);
   }
   {
     auto b = standard();
     b.bytes()[b.page()->name.off + 1] = '\0';  // NUL inside the name
-    EXPECT_EQ(keel_info_check(b.page(), KEEL_INFO_MAX_BYTES, &why), KEEL_E_INVALID);
+    EXPECT_EQ(keel_info_check(b.page(), KEEL_INFO_MAX_BYTES, &why), KEEL_INVALID_ARGUMENT);
   }
 }
 

@@ -7,5 +7,5 @@ int keel_rt_c_check(keel_cptr_t ep) {
   keel_set_mr(0, 1);
   keel_word_t info = keel_call(ep, keel_msginfo_new(1, 0, 0, 1));
   keel_printf("%lu %s\n", (unsigned long)keel_msginfo_label(info), keel_error_name(keel_msginfo_label(info)));
-  return keel_tcb_suspend(ep) == KEEL_NO_ERROR;
+  return keel_tcb_suspend(ep) == KEEL_OK;
 }

@@ -5,8 +5,8 @@
 // cleared here too so that a program started by a loader that does not (or a restarted one) still
 // sees C semantics. If sp is 0 (no stack given: a loader bug, the kernel and the root server always
 // give one) the program reports it on a 1 KiB emergency stack in .bss and exits with 124, rather
-// than faulting on the first push. (It used to run on a 16 KiB .bss stack: 4 pages every program
-// paid for and none used.)
+// than faulting on the first push (1 KiB: a bigger .bss stack would be pages every program pays
+// for and none uses).
     .section .text.start, "ax"
     .global _start
     .type _start, %function

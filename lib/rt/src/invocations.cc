@@ -50,7 +50,7 @@ keel_error_t keel_untyped_retype(keel_cptr_t untyped, keel_word_t type, keel_wor
 keel_error_t keel_tcb_read_registers(keel_cptr_t tcb, bool suspend_source, keel_word_t count, keel_word_t* regs) {
   mrs(suspend_source ? KEEL_TCB_SUSPEND_SOURCE : 0, count);
   keel_error_t e = invoke(tcb, KEEL_TCB_READ_REGISTERS, 2, 0);
-  if (e == KEEL_NO_ERROR) {
+  if (e == KEEL_OK) {
     for (keel_word_t i = 0; i < count && i < KEEL_REG_COUNT; ++i) regs[i] = keel_get_mr(static_cast<unsigned>(i));
   }
   return e;
@@ -237,12 +237,12 @@ keel_error_t keel_sched_context_unbind_object(keel_cptr_t sc, keel_cptr_t object
 }
 keel_error_t keel_sched_context_consumed(keel_cptr_t sc, keel_word_t* consumed_us) {
   keel_error_t e = invoke(sc, KEEL_SCHED_CONTEXT_CONSUMED, 0, 0);
-  if (e == KEEL_NO_ERROR && consumed_us) *consumed_us = keel_get_mr(0);
+  if (e == KEEL_OK && consumed_us) *consumed_us = keel_get_mr(0);
   return e;
 }
 keel_error_t keel_sched_context_yield_to(keel_cptr_t sc, keel_word_t* consumed_us) {
   keel_error_t e = invoke(sc, KEEL_SCHED_CONTEXT_YIELD_TO, 0, 0);
-  if (e == KEEL_NO_ERROR && consumed_us) *consumed_us = keel_get_mr(0);
+  if (e == KEEL_OK && consumed_us) *consumed_us = keel_get_mr(0);
   return e;
 }
 
@@ -264,7 +264,7 @@ keel_error_t keel_page_map(keel_cptr_t frame, keel_cptr_t vspace, keel_vaddr_t v
 keel_error_t keel_page_unmap(keel_cptr_t frame) { return invoke(frame, KEEL_PAGE_UNMAP, 0, 0); }
 keel_error_t keel_page_get_address(keel_cptr_t frame, keel_paddr_t* paddr) {
   keel_error_t e = invoke(frame, KEEL_PAGE_GET_ADDRESS, 0, 0);
-  if (e == KEEL_NO_ERROR && paddr) *paddr = keel_get_mr(0);
+  if (e == KEEL_OK && paddr) *paddr = keel_get_mr(0);
   return e;
 }
 
@@ -278,13 +278,6 @@ keel_error_t keel_asid_control_make_pool(keel_cptr_t asid_control, keel_cptr_t u
 keel_error_t keel_asid_pool_assign(keel_cptr_t asid_pool, keel_cptr_t vspace) {
   keel_set_cap(0, vspace);
   return invoke(asid_pool, KEEL_ASID_POOL_ASSIGN, 0, 1);
-}
-
-const char* keel_error_name(keel_word_t err) {
-  static const char* const kNames[] = {"NoError",        "InvalidArgument", "InvalidCapability", "IllegalOperation",
-                                       "RangeError",     "AlignmentError",  "FailedLookup",      "TruncatedMessage",
-                                       "DeleteFirst",    "RevokeFirst",     "NotEnoughMemory"};
-  return err < sizeof(kNames) / sizeof(kNames[0]) ? kNames[err] : "UnknownError";
 }
 
 }  // extern "C"

@@ -57,7 +57,7 @@ void program() {
   const std::uint64_t next = g_queue.next_deadline();
   if (next == g_programmed) return;
   const keel_error_t e = keel_irq_handler_set_deadline(g_timer, next);
-  if (e != KEEL_NO_ERROR) {
+  if (e != KEEL_OK) {
     keel_logf("IRQHandler_SetDeadline(%lu) failed: error %d", static_cast<unsigned long>(next), static_cast<int>(e));
     return;
   }
@@ -92,12 +92,12 @@ void on_timer_irq() {
   program();
 }
 
-keel_word_t status_reply(keel_status_t s) { return keel_msginfo_new(s, 0, 0, 0); }
+keel_word_t status_reply(keel_error_t s) { return keel_msginfo_new(s, 0, 0, 0); }
 
 keel_word_t handle(keel_word_t badge, keel_word_t info) {
-  if (badge < 1 || badge > g_count) return status_reply(KEEL_E_INVALID);
+  if (badge < 1 || badge > g_count) return status_reply(KEEL_INVALID_ARGUMENT);
   const auto c = static_cast<std::uint32_t>(badge - 1);
-  if (!g_client[c]) return status_reply(KEEL_E_DENIED);
+  if (!g_client[c]) return status_reply(KEEL_DENIED);
   const keel_word_t label = keel_msginfo_label(info);
   const keel_word_t len = keel_msginfo_length(info);
   switch (label) {
@@ -105,11 +105,11 @@ keel_word_t handle(keel_word_t badge, keel_word_t info) {
       keel_set_mr(0, keel::clock::wall_ns(g_rtc0, g_t0, keel::rt::timer_count(), g_freq));
       return keel_msginfo_new(KEEL_OK, 0, 0, 1);
     case KEEL_CLOCK_TIMEOUT: {
-      if (len < 3) return status_reply(KEEL_E_INVALID);
+      if (len < 3) return status_reply(KEEL_INVALID_ARGUMENT);
       const keel_word_t id = keel_get_mr(0), deadline = keel_get_mr(1), period = keel_get_mr(2);
-      if (id >= KEEL_CLOCK_TIMERS) return status_reply(KEEL_E_INVALID);
+      if (id >= KEEL_CLOCK_TIMERS) return status_reply(KEEL_INVALID_ARGUMENT);
       refresh(c);
-      const keel_status_t s = g_queue.set(c, static_cast<std::uint32_t>(id), deadline, period);
+      const keel_error_t s = g_queue.set(c, static_cast<std::uint32_t>(id), deadline, period);
       if (s == KEEL_OK) program();
       return status_reply(s);
     }
@@ -118,7 +118,7 @@ keel_word_t handle(keel_word_t badge, keel_word_t info) {
       keel_set_mr(0, g_queue.take_expired(c));
       return keel_msginfo_new(KEEL_OK, 0, 0, 1);
     default:
-      return status_reply(KEEL_E_INVALID);
+      return status_reply(KEEL_INVALID_ARGUMENT);
   }
 }
 
@@ -147,7 +147,7 @@ void setup(const keel_info_t* info) {
   // Periods below 100 us would let one client keep the clock busy.
   g_queue.init(g_count, g_freq / 10000 != 0 ? g_freq / 10000 : 1);
   // A previous instance's deadline was cancelled when its handler went; start clean anyway.
-  if (keel_irq_handler_set_deadline(g_timer, 0) != KEEL_NO_ERROR) fail("ptimer is not the user timer");
+  if (keel_irq_handler_set_deadline(g_timer, 0) != KEEL_OK) fail("ptimer is not the user timer");
   (void)keel_irq_handler_ack(g_timer);
 }
 
@@ -167,11 +167,11 @@ extern "C" int keel_main(void* start_arg) {
   for (;;) {
     keel_word_t reply;
     if (msg == 0) {
-      // The bound notification (our IRQ bit), or an empty label-0 call, which gets KEEL_E_INVALID
+      // The bound notification (our IRQ bit), or an empty label-0 call, which gets KEEL_INVALID_ARGUMENT
       // below (with no caller waiting the reply goes nowhere). Service badges are 1..64 and
       // never carry IRQ bits (16 and up).
       if ((badge & g_timer_bit) != 0) on_timer_irq();
-      reply = status_reply(KEEL_E_INVALID);
+      reply = status_reply(KEEL_INVALID_ARGUMENT);
     } else {
       reply = handle(badge, msg);
     }

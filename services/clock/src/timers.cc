@@ -79,9 +79,9 @@ void TimerQueue::fix(std::uint32_t t) {
     sift_down(pos);
 }
 
-keel_status_t TimerQueue::set(std::uint32_t client, std::uint32_t id, std::uint64_t deadline, std::uint64_t period) {
-  if (client >= clients_ || id >= kTimersPerClient) return KEEL_E_INVALID;
-  if (deadline != 0 && period != 0 && period < min_period_) return KEEL_E_RANGE;
+keel_error_t TimerQueue::set(std::uint32_t client, std::uint32_t id, std::uint64_t deadline, std::uint64_t period) {
+  if (client >= clients_ || id >= kTimersPerClient) return KEEL_INVALID_ARGUMENT;
+  if (deadline != 0 && period != 0 && period < min_period_) return KEEL_RANGE_ERROR;
   const std::uint32_t t = client * kTimersPerClient + id;
   expired_[client] &= ~(1u << id);
   if (deadline == 0) {

@@ -83,11 +83,11 @@ TEST(ClockTimers, CancelReplaceAndStaleExpiry) {
 
 TEST(ClockTimers, RejectsBadClientIdAndPeriod) {
   auto q = make(3, 50);
-  EXPECT_EQ(q->set(3, 0, 100, 0), KEEL_E_INVALID);
-  EXPECT_EQ(q->set(0xffffffffu, 0, 100, 0), KEEL_E_INVALID);
-  EXPECT_EQ(q->set(0, KEEL_CLOCK_TIMERS, 100, 0), KEEL_E_INVALID);
-  EXPECT_EQ(q->set(0, 0, 100, 49), KEEL_E_RANGE);
-  EXPECT_EQ(q->set(0, 0, 100, 1), KEEL_E_RANGE);
+  EXPECT_EQ(q->set(3, 0, 100, 0), KEEL_INVALID_ARGUMENT);
+  EXPECT_EQ(q->set(0xffffffffu, 0, 100, 0), KEEL_INVALID_ARGUMENT);
+  EXPECT_EQ(q->set(0, KEEL_CLOCK_TIMERS, 100, 0), KEEL_INVALID_ARGUMENT);
+  EXPECT_EQ(q->set(0, 0, 100, 49), KEEL_RANGE_ERROR);
+  EXPECT_EQ(q->set(0, 0, 100, 1), KEEL_RANGE_ERROR);
   EXPECT_EQ(q->armed(), 0u);
   EXPECT_EQ(q->set(0, 0, 100, 50), KEEL_OK);
   EXPECT_EQ(q->take_expired(99), 0u);
@@ -95,7 +95,7 @@ TEST(ClockTimers, RejectsBadClientIdAndPeriod) {
   EXPECT_EQ(q->armed(), 1u);
   // More clients than the protocol allows are clamped.
   auto big = make(1000);
-  EXPECT_EQ(big->set(keel::clock::kMaxClients, 0, 1, 0), KEEL_E_INVALID);
+  EXPECT_EQ(big->set(keel::clock::kMaxClients, 0, 1, 0), KEEL_INVALID_ARGUMENT);
   EXPECT_EQ(big->set(keel::clock::kMaxClients - 1, 0, 1, 0), KEEL_OK);
 }
 

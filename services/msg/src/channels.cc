@@ -126,12 +126,12 @@ std::int32_t Channels::find(std::uint32_t c, const char* name, std::uint32_t len
 OpenResult Channels::open(std::uint32_t c, const char* name, std::uint32_t len, const ComponentState* now) const {
   OpenResult r{};
   if (c >= components_ || len == 0 || len > kMaxNameLen) {
-    r.status = KEEL_E_INVALID;
+    r.status = KEEL_INVALID_ARGUMENT;
     return r;
   }
   const std::int32_t found = find(c, name, len);
   if (found < 0) {
-    r.status = KEEL_E_DENIED;
+    r.status = KEEL_DENIED;
     return r;
   }
   const auto k = static_cast<std::uint32_t>(found);
@@ -153,7 +153,7 @@ OpenResult Channels::open(std::uint32_t c, const char* name, std::uint32_t len, 
     return r;
   }
   if (!peer_up || (e.kind == KEEL_CHANNEL_RPC && !state_[e.channel].serving)) {
-    r.status = KEEL_E_CHANNEL_DOWN;
+    r.status = KEEL_CHANNEL_DOWN;
     return r;
   }
   r.status = KEEL_OK;
@@ -214,7 +214,7 @@ std::uint32_t Channels::teardown(std::uint32_t x, const ComponentState* now, Cap
       const std::uint32_t holder = mine ? x : e.peer;
       const std::uint32_t slot = end_slot(mine ? k : e.peer_end);
       // An rpc client may be queued on the server's endpoint with this badge: make it re-execute
-      // its call (it then finds the slot empty and gets KEEL_E_CHANNEL_DOWN) rather than wait.
+      // its call (it then finds the slot empty and gets KEEL_CHANNEL_DOWN) rather than wait.
       if (e.kind == KEEL_CHANNEL_RPC) emit(CapOp{CapOp::kCancelBadgedSends, Source::kEndpoint, holder, slot, 0, 0, 0});
       emit(CapOp{CapOp::kDelete, Source::kEndpoint, holder, slot, 0, 0, 0});
       s.cap[role] = false;

@@ -140,7 +140,7 @@ void sync() {
     // the peer's objects were destroyed (IllegalOperation); deleting an empty slot succeeds.
     std::uint32_t failed = 0;
     for (std::uint32_t i = 0; i < n; ++i)
-      if (run(ops[i]) != KEEL_NO_ERROR && ops[i].kind == CapOp::kDelete) ++failed;
+      if (run(ops[i]) != KEEL_OK && ops[i].kind == CapOp::kDelete) ++failed;
     if (n > 0) {
       std::uint32_t len = 0;
       const char* name = component_name(x, &len);
@@ -166,29 +166,29 @@ void log_denial(std::uint32_t c, const char* name, std::uint32_t len) {
   say_raw(line, n);
 }
 
-keel_word_t status_reply(keel_status_t s) { return keel_msginfo_new(s, 0, 0, 0); }
+keel_word_t status_reply(keel_error_t s) { return keel_msginfo_new(s, 0, 0, 0); }
 
 keel_word_t handle(keel_word_t badge, keel_word_t info) {
-  if (badge < 1 || badge > g_channels.component_count()) return status_reply(KEEL_E_INVALID);
+  if (badge < 1 || badge > g_channels.component_count()) return status_reply(KEEL_INVALID_ARGUMENT);
   const auto c = static_cast<std::uint32_t>(badge - 1);
-  if (keel_msginfo_label(info) != KEEL_MSG_OPEN) return status_reply(KEEL_E_INVALID);
+  if (keel_msginfo_label(info) != KEEL_MSG_OPEN) return status_reply(KEEL_INVALID_ARGUMENT);
   const auto len = static_cast<std::uint32_t>(keel_msginfo_length(info));
   std::uint64_t mrs[kMaxNameMrs];
   const std::uint32_t count = len < kMaxNameMrs ? len : kMaxNameMrs;
   for (std::uint32_t i = 0; i < count; ++i) mrs[i] = keel_get_mr(i);
   char name[keel::msg::kMaxNameLen];
   const std::uint32_t n = keel::msg::decode_name(mrs, count, name, sizeof name);
-  if (n == 0 || len != 1 + (n + 7) / 8) return status_reply(KEEL_E_INVALID);
+  if (n == 0 || len != 1 + (n + 7) / 8) return status_reply(KEEL_INVALID_ARGUMENT);
 
   sync();
-  if (g_now[c].state != KEEL_STATE_RUNNING) return status_reply(KEEL_E_CHANNEL_DOWN);
+  if (g_now[c].state != KEEL_STATE_RUNNING) return status_reply(KEEL_CHANNEL_DOWN);
   const keel::msg::OpenResult r = g_channels.open(c, name, n, g_now);
-  if (r.status == KEEL_E_DENIED) log_denial(c, name, n);
+  if (r.status == KEEL_DENIED) log_denial(c, name, n);
   if (r.status != KEEL_OK) return status_reply(r.status);
   bool ok = true;
   for (std::uint32_t i = 0; i < r.op_count && ok; ++i) {
     const keel_error_t e = run(r.ops[i]);
-    if (e != KEEL_NO_ERROR && r.ops[i].kind == CapOp::kMint) {
+    if (e != KEEL_OK && r.ops[i].kind == CapOp::kMint) {
       // The peer's object is gone (it is restarting): the requester retries later.
       std::uint32_t clen = 0;
       const char* cname = component_name(c, &clen);
@@ -198,7 +198,7 @@ keel_word_t handle(keel_word_t badge, keel_word_t info) {
     }
   }
   g_channels.commit_open(c, r, ok);
-  if (!ok) return status_reply(KEEL_E_CHANNEL_DOWN);
+  if (!ok) return status_reply(KEEL_CHANNEL_DOWN);
   keel_set_mr(0, r.slot);
   keel_set_mr(1, r.kind);
   keel_set_mr(2, r.mr2);
@@ -241,10 +241,10 @@ extern "C" int keel_main(void* start_arg) {
     keel_word_t reply;
     if (msg == 0) {
       // Our bound notification (KEEL_NOTIFY_SYSTEM: the system page changed), or an empty label-0
-      // message from a component, which the reply below answers with KEEL_E_INVALID (a reply with
+      // message from a component, which the reply below answers with KEEL_INVALID_ARGUMENT (a reply with
       // no caller waiting goes nowhere).
       sync();
-      reply = status_reply(KEEL_E_INVALID);
+      reply = status_reply(KEEL_INVALID_ARGUMENT);
     } else {
       reply = handle(badge, msg);
     }

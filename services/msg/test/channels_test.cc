@@ -141,22 +141,22 @@ TEST(MsgChannels, EndOrderFollowsTheChannelsTable) {
 
 TEST(MsgChannels, UndeclaredChannelIsDenied) {
   Fixture f(sample());
-  EXPECT_EQ(f.open(1, "nope").status, KEEL_E_DENIED);
+  EXPECT_EQ(f.open(1, "nope").status, KEEL_DENIED);
   // A channel that exists but has other ends.
-  EXPECT_EQ(f.open(1, "tick").status, KEEL_E_DENIED);
-  EXPECT_EQ(f.open(3, "calc").status, KEEL_E_DENIED);
+  EXPECT_EQ(f.open(1, "tick").status, KEEL_DENIED);
+  EXPECT_EQ(f.open(3, "calc").status, KEEL_DENIED);
   // Prefixes and longer names do not match.
-  EXPECT_EQ(f.open(1, "cal").status, KEEL_E_DENIED);
-  EXPECT_EQ(f.open(1, "calcx").status, KEEL_E_DENIED);
+  EXPECT_EQ(f.open(1, "cal").status, KEEL_DENIED);
+  EXPECT_EQ(f.open(1, "calcx").status, KEEL_DENIED);
   EXPECT_EQ(f.ch->find(1, "calc", 4), 0);
-  EXPECT_EQ(f.ch->open(1, "calc", 0, f.now).status, KEEL_E_INVALID);
-  EXPECT_EQ(f.ch->open(99, "calc", 4, f.now).status, KEEL_E_INVALID);
+  EXPECT_EQ(f.ch->open(1, "calc", 0, f.now).status, KEEL_INVALID_ARGUMENT);
+  EXPECT_EQ(f.ch->open(99, "calc", 4, f.now).status, KEEL_INVALID_ARGUMENT);
 }
 
 TEST(MsgChannels, RpcClientNeedsAServingServer) {
   Fixture f(sample());
   auto r = f.open(1, "calc");
-  EXPECT_EQ(r.status, KEEL_E_CHANNEL_DOWN);
+  EXPECT_EQ(r.status, KEEL_CHANNEL_DOWN);
   EXPECT_EQ(r.op_count, 0u);
   auto s = f.open_ok(0, "calc");
   EXPECT_EQ(s.status, KEEL_OK);
@@ -215,8 +215,8 @@ TEST(MsgChannels, StreamSidesSignalEachOther) {
 
 TEST(MsgChannels, PeerNotRunningIsChannelDown) {
   Fixture f(sample(), false, 0b0111);  // producer (3) not started
-  EXPECT_EQ(f.open(2, "data").status, KEEL_E_CHANNEL_DOWN);
-  EXPECT_EQ(f.open(2, "back").status, KEEL_E_CHANNEL_DOWN);
+  EXPECT_EQ(f.open(2, "data").status, KEEL_CHANNEL_DOWN);
+  EXPECT_EQ(f.open(2, "back").status, KEEL_CHANNEL_DOWN);
   // The waiter end of an event needs nothing from the peer.
   EXPECT_EQ(f.open(3, "back").status, KEEL_OK);
   f.now[0].state = KEEL_STATE_RESTARTING;
@@ -258,7 +258,7 @@ TEST(MsgChannels, ServerRestartRemovesClientCapsAndServing) {
   EXPECT_FALSE(f.ch->serving(0));
   EXPECT_FALSE(f.ch->serving(4));
   // Clients are refused until the restarted server opens its end again; then they re-open.
-  EXPECT_EQ(f.open(1, "calc").status, KEEL_E_CHANNEL_DOWN);
+  EXPECT_EQ(f.open(1, "calc").status, KEEL_CHANNEL_DOWN);
   f.open_ok(0, "calc");
   EXPECT_EQ(f.open(1, "calc").status, KEEL_OK);
   // Nothing left to tear down a second time.
@@ -287,7 +287,7 @@ TEST(MsgChannels, StreamTeardownTouchesOnlyRunningCNodes) {
   EXPECT_EQ(f.teardown(3), want);
   EXPECT_FALSE(f.ch->cap_out(2, 0));
   EXPECT_FALSE(f.ch->cap_out(2, 1));
-  EXPECT_EQ(f.open(2, "data").status, KEEL_E_CHANNEL_DOWN);
+  EXPECT_EQ(f.open(2, "data").status, KEEL_CHANNEL_DOWN);
 }
 
 TEST(MsgChannels, WaiterRestartRemovesSignallerCaps) {

@@ -26,8 +26,8 @@ std::uint32_t g_spec_pages;
 keel_cptr_t g_shared_first[64];  // per [[shared]] region: first frame slot
 keel_cptr_t g_ring_first[256];   // per stream channel: first frame slot
 
-Result<keel_cptr_t, KFail> slots(std::uint32_t n) {
-  if (g_next_slot + n > g_slot_end) return Err{KFail{"root CNode slots exhausted", KEEL_NOT_ENOUGH_MEMORY}};
+Result<keel_cptr_t> slots(std::uint32_t n) {
+  if (g_next_slot + n > g_slot_end) return fail("root CNode slots exhausted", KEEL_NOT_ENOUGH_MEMORY);
   const keel_cptr_t s = g_next_slot;
   g_next_slot += n;
   return s;
@@ -52,21 +52,21 @@ DevNode g_dev[512];
 std::uint32_t g_dev_count;
 
 // Retypes `n` objects of `type`/`bits` from some RAM pool into root slots [dest, dest+n).
-Result<void, KFail> retype_from_pool(keel_word_t type, keel_word_t bits, std::uint64_t obj_bytes, keel_cptr_t dest,
+Result<void> retype_from_pool(keel_word_t type, keel_word_t bits, std::uint64_t obj_bytes, keel_cptr_t dest,
                                      std::uint32_t n) {
   for (std::uint32_t i = 0; i < g_ram_count; ++i) {
     Pool& p = g_ram[i];
     const keel_word_t at = (p.used + obj_bytes - 1) & ~(obj_bytes - 1);
     if (at + obj_bytes * n > p.size) continue;
-    KTRY(keel_untyped_retype(p.slot, type, bits, kRootCNode, 0, 0, dest, n), "retype from boot memory");
+    TRY(step(keel_untyped_retype(p.slot, type, bits, kRootCNode, 0, 0, dest, n), "retype from boot memory"));
     p.used = at + obj_bytes * n;
     return {};
   }
-  return Err{KFail{"out of memory (boot untyped)", KEEL_NOT_ENOUGH_MEMORY}};
+  return fail("out of memory (boot untyped)", KEEL_NOT_ENOUGH_MEMORY);
 }
 
 // The 4 KiB device untyped leaf holding physical page `pa` (split on demand and kept).
-Result<keel_cptr_t, KFail> device_page(keel_word_t pa) {
+Result<keel_cptr_t> device_page(keel_word_t pa) {
   std::uint32_t n = g_dev_count;
   for (std::uint32_t i = 0; i < g_dev_count; ++i) {
     const DevNode& d = g_dev[i];
@@ -76,16 +76,16 @@ Result<keel_cptr_t, KFail> device_page(keel_word_t pa) {
       break;
     }
   }
-  if (n == g_dev_count) return Err{KFail{"device address not on the platform", KEEL_INVALID_ARGUMENT}};
+  if (n == g_dev_count) return fail("device address not on the platform", KEEL_INVALID_ARGUMENT);
   for (;;) {
     DevNode& d = g_dev[n];
     if (d.bits == 12) return d.slot;
     if (!d.split) {
-      if (g_dev_count + 2 > 512) return Err{KFail{"device page table full", KEEL_NOT_ENOUGH_MEMORY}};
+      if (g_dev_count + 2 > 512) return fail("device page table full", KEEL_NOT_ENOUGH_MEMORY);
       auto s = slots(2);
       if (!s.ok()) return Err{s.error()};
-      KTRY(keel_untyped_retype(d.slot, KEEL_OBJ_UNTYPED, d.bits - 1, kRootCNode, 0, 0, s.value(), 2),
-           "split device untyped");
+      TRY(step(keel_untyped_retype(d.slot, KEEL_OBJ_UNTYPED, d.bits - 1, kRootCNode, 0, 0, s.value(), 2),
+           "split device untyped"));
       d.split = true;
       d.child = g_dev_count;
       g_dev[g_dev_count++] = DevNode{s.value(), d.base, static_cast<std::uint8_t>(d.bits - 1), false, 0};
@@ -116,10 +116,10 @@ void copy_bytes(std::uint8_t* dst, const std::uint8_t* src, std::size_t n) {
 }
 
 // Maps the frame in root slot `frame` at the scratch window page `k`, writable.
-Result<void, KFail> map_scratch(keel_cptr_t frame, std::uint32_t k) {
-  KTRY(keel_page_map(frame, KEEL_CAP_INIT_VSPACE, kRootVa + k * kPage, KEEL_RIGHT_READ | KEEL_RIGHT_WRITE,
+Result<void> map_scratch(keel_cptr_t frame, std::uint32_t k) {
+  TRY(step(keel_page_map(frame, KEEL_CAP_INIT_VSPACE, kRootVa + k * kPage, KEEL_RIGHT_READ | KEEL_RIGHT_WRITE,
                      KEEL_VM_DEFAULT),
-       "map a frame into the root server");
+       "map a frame into the root server"));
   return {};
 }
 
@@ -139,18 +139,18 @@ keel_word_t vm_attr(const Mapping& m) {
 keel_word_t vm_rights(const Mapping& m) { return KEEL_RIGHT_READ | (m.write ? KEEL_RIGHT_WRITE : 0); }
 
 // Maps frame `frame` (root slot) into c's VSpace at va, then moves the cap into c's backing CNode.
-Result<void, KFail> place(std::uint32_t c, keel_cptr_t frame, keel_word_t va, const Mapping& m) {
+Result<void> place(std::uint32_t c, keel_cptr_t frame, keel_word_t va, const Mapping& m) {
   Comp& k = g.comp[c];
-  KTRY(keel_page_map(frame, comp_slot(c, kSlotVSpace), va, vm_rights(m), vm_attr(m)), "map a page into a component");
-  if (k.backing_next >= (1u << k.backing_radix)) return Err{KFail{"backing CNode full", KEEL_RANGE_ERROR}};
-  KTRY(keel_cnode_move(comp_slot(c, kSlotBacking), k.backing_next++, k.backing_radix, kRootCNode, frame, kDepth),
-       "keep a frame capability");
+  TRY(step(keel_page_map(frame, comp_slot(c, kSlotVSpace), va, vm_rights(m), vm_attr(m)), "map a page into a component"));
+  if (k.backing_next >= (1u << k.backing_radix)) return fail("backing CNode full", KEEL_RANGE_ERROR);
+  TRY(step(keel_cnode_move(comp_slot(c, kSlotBacking), k.backing_next++, k.backing_radix, kRootCNode, frame, kDepth),
+       "keep a frame capability"));
   return {};
 }
 
 // A derived copy of the frame cap in root slot `src` (or in CNode `src_root` at index/depth).
-Result<void, KFail> copy_cap(keel_cptr_t dest, keel_cptr_t src_root, keel_word_t src, keel_word_t depth) {
-  KTRY(keel_cnode_copy(kRootCNode, dest, kDepth, src_root, src, depth, KEEL_RIGHTS_ALL), "copy a capability");
+Result<void> copy_cap(keel_cptr_t dest, keel_cptr_t src_root, keel_word_t src, keel_word_t depth) {
+  TRY(step(keel_cnode_copy(kRootCNode, dest, kDepth, src_root, src, depth, KEEL_RIGHTS_ALL), "copy a capability"));
   return {};
 }
 
@@ -167,7 +167,7 @@ std::uint64_t comp_memory(std::uint32_t c) {
 
 std::uint32_t provider(Provider p) { return g.providers[static_cast<int>(p)]; }
 
-Result<void, KFail> global_setup(const keel_boot_info_t* bi) {
+Result<void> global_setup(const keel_boot_info_t* bi) {
   g_next_slot = bi->empty.start;
   g_slot_end = bi->empty.end;
   for (keel_cptr_t s = bi->untyped.start; s < bi->untyped.end; ++s) {
@@ -208,10 +208,10 @@ Result<void, KFail> global_setup(const keel_boot_info_t* bi) {
   // The scratch window's level-3 table (levels 1 and 2 exist: the archive and the stack share the
   // window's 1 GiB); DeleteFirst means it is there already.
   const keel_error_t e = keel_page_table_map(pt, KEEL_CAP_INIT_VSPACE, kRootVa, KEEL_VM_DEFAULT);
-  if (e != KEEL_NO_ERROR && e != KEEL_DELETE_FIRST) return Err{KFail{"map the root server's scratch table", e}};
-  KTRY(keel_page_map(g_sys_frame, KEEL_CAP_INIT_VSPACE, kSysPageVa, KEEL_RIGHT_READ | KEEL_RIGHT_WRITE,
+  if (e != KEEL_OK && e != KEEL_DELETE_FIRST) return fail("map the root server's scratch table", e);
+  TRY(step(keel_page_map(g_sys_frame, KEEL_CAP_INIT_VSPACE, kSysPageVa, KEEL_RIGHT_READ | KEEL_RIGHT_WRITE,
                      KEEL_VM_DEFAULT),
-       "map the system page");
+       "map the system page"));
   g.sys = reinterpret_cast<keel_system_page_t*>(kSysPageVa);
   g.sys->magic = KEEL_SYSTEM_PAGE_MAGIC;
   g.sys->component_count = g.count;
@@ -228,7 +228,7 @@ Result<void, KFail> global_setup(const keel_boot_info_t* bi) {
     const std::uint64_t off = std::uint64_t{i} * kPage;
     const std::uint64_t n = blob.size - off < kPage ? blob.size - off : kPage;
     copy_bytes(reinterpret_cast<std::uint8_t*>(kRootVa), blob.data + off, n);
-    KTRY(keel_page_unmap(g_spec_first + i), "unmap");
+    TRY(step(keel_page_unmap(g_spec_first + i), "unmap"));
   }
   // Shared regions and stream rings: root-owned frames that outlive restarts of either side.
   for (std::uint32_t i = 0; i < g.spec.count(Table::kShared) && i < 64; ++i) {
@@ -251,7 +251,7 @@ Result<void, KFail> global_setup(const keel_boot_info_t* bi) {
     }
     TRY(map_scratch(f.value(), 0));
     reinterpret_cast<keel_stream_ring_t*>(kRootVa)->size = ch.size;
-    KTRY(keel_page_unmap(f.value()), "unmap");
+    TRY(step(keel_page_unmap(f.value()), "unmap"));
     g.comp[ch.server].ring_bytes += pages * kPage;
   }
   for (std::uint32_t i = 0; i < g.spec.count(Table::kShared) && i < 64; ++i) {
@@ -267,7 +267,7 @@ Result<void, KFail> global_setup(const keel_boot_info_t* bi) {
   return {};
 }
 
-Result<void, KFail> prepare(std::uint32_t c) {
+Result<void> prepare(std::uint32_t c) {
   Comp& k = g.comp[c];
   // Instance objects, in the order they are retyped (largest first: no alignment waste).
   std::uint64_t frames = k.layout.fresh_pages + k.layout.shared_image_pages;
@@ -299,24 +299,24 @@ Result<void, KFail> prepare(std::uint32_t c) {
   TRY(retype_from_pool(KEEL_OBJ_UNTYPED, ibits, std::uint64_t{1} << ibits, iut, 1));
   // The CNode first (radix >= 6: at least 4 KiB, so the frames after it stay aligned), then
   // each frame: filled through the scratch window and kept in the CNode.
-  KTRY(keel_untyped_retype(iut, KEEL_OBJ_CNODE, k.image_radix, kRootCNode, 0, 0, icn, 1), "retype the image CNode");
+  TRY(step(keel_untyped_retype(iut, KEEL_OBJ_CNODE, k.image_radix, kRootCNode, 0, 0, icn, 1), "retype the image CNode"));
   std::uint32_t idx = 0;
   for (std::uint32_t i = 0; i < k.layout.count; ++i) {
     const Mapping& m = k.layout.map[i];
     if (m.kind != MapKind::kImageShared) continue;
     const Segment& s = k.img.seg[m.index];
     for (std::uint64_t p = 0; p < m.pages; ++p, ++idx) {
-      KTRY(keel_untyped_retype(iut, KEEL_OBJ_SMALL_PAGE, 0, kRootCNode, 0, 0, g_scratch, 1), "retype an image frame");
+      TRY(step(keel_untyped_retype(iut, KEEL_OBJ_SMALL_PAGE, 0, kRootCNode, 0, 0, g_scratch, 1), "retype an image frame"));
       TRY(map_scratch(g_scratch, 0));
       fill_segment_page(reinterpret_cast<std::uint8_t*>(kRootVa), s, p);
-      KTRY(keel_page_unmap(g_scratch), "unmap");
-      KTRY(keel_cnode_move(icn, idx, k.image_radix, kRootCNode, g_scratch, kDepth), "keep an image frame");
+      TRY(step(keel_page_unmap(g_scratch), "unmap"));
+      TRY(step(keel_cnode_move(icn, idx, k.image_radix, kRootCNode, g_scratch, kDepth), "keep an image frame"));
     }
   }
   return {};
 }
 
-Result<void, KFail> build(std::uint32_t c) {
+Result<void> build(std::uint32_t c) {
   Comp& k = g.comp[c];
   const auto& rec = g.spec.component(c);
   const keel_cptr_t ut = comp_slot(c, kSlotUntyped);
@@ -328,22 +328,22 @@ Result<void, KFail> build(std::uint32_t c) {
   // the component CNode (16 KiB) and the backing CNode (>= 4 KiB), 4 KiB objects, then the rest.
   const std::uint32_t cn_bits = KEEL_COMPONENT_CNODE_BITS + KEEL_SLOT_BITS, bk_bits = k.backing_radix + KEEL_SLOT_BITS;
   if (cn_bits >= bk_bits) {
-    KTRY(keel_untyped_retype(ut, KEEL_OBJ_CNODE, KEEL_COMPONENT_CNODE_BITS, kRootCNode, 0, 0, cn, 1), "retype CNode");
-    KTRY(keel_untyped_retype(ut, KEEL_OBJ_CNODE, k.backing_radix, kRootCNode, 0, 0, backing, 1), "retype CNode");
+    TRY(step(keel_untyped_retype(ut, KEEL_OBJ_CNODE, KEEL_COMPONENT_CNODE_BITS, kRootCNode, 0, 0, cn, 1), "retype CNode"));
+    TRY(step(keel_untyped_retype(ut, KEEL_OBJ_CNODE, k.backing_radix, kRootCNode, 0, 0, backing, 1), "retype CNode"));
   } else {
-    KTRY(keel_untyped_retype(ut, KEEL_OBJ_CNODE, k.backing_radix, kRootCNode, 0, 0, backing, 1), "retype CNode");
-    KTRY(keel_untyped_retype(ut, KEEL_OBJ_CNODE, KEEL_COMPONENT_CNODE_BITS, kRootCNode, 0, 0, cn, 1), "retype CNode");
+    TRY(step(keel_untyped_retype(ut, KEEL_OBJ_CNODE, k.backing_radix, kRootCNode, 0, 0, backing, 1), "retype CNode"));
+    TRY(step(keel_untyped_retype(ut, KEEL_OBJ_CNODE, KEEL_COMPONENT_CNODE_BITS, kRootCNode, 0, 0, cn, 1), "retype CNode"));
   }
   // 4 KiB objects: VSpace, page tables, frames.
-  KTRY(keel_untyped_retype(ut, KEEL_OBJ_VSPACE, 0, kRootCNode, 0, 0, vs, 1), "retype VSpace");
-  KTRY(keel_asid_pool_assign(KEEL_CAP_INIT_ASID_POOL, vs), "assign an ASID");
+  TRY(step(keel_untyped_retype(ut, KEEL_OBJ_VSPACE, 0, kRootCNode, 0, 0, vs, 1), "retype VSpace"));
+  TRY(step(keel_asid_pool_assign(KEEL_CAP_INIT_ASID_POOL, vs), "assign an ASID"));
   const std::uint32_t tables = 2 + k.layout.l3_count;
-  KTRY(keel_untyped_retype(ut, KEEL_OBJ_PAGE_TABLE, 0, kRootCNode, 0, 0, g_scratch, tables), "retype page tables");
+  TRY(step(keel_untyped_retype(ut, KEEL_OBJ_PAGE_TABLE, 0, kRootCNode, 0, 0, g_scratch, tables), "retype page tables"));
   for (std::uint32_t t = 0; t < tables; ++t) {
     const keel_word_t va = t < 2 ? 0 : k.layout.l3[t - 2];
-    KTRY(keel_page_table_map(g_scratch + t, vs, va, KEEL_VM_DEFAULT), "map a page table");
-    KTRY(keel_cnode_move(backing, k.backing_next++, k.backing_radix, kRootCNode, g_scratch + t, kDepth),
-         "keep a page table");
+    TRY(step(keel_page_table_map(g_scratch + t, vs, va, KEEL_VM_DEFAULT), "map a page table"));
+    TRY(step(keel_cnode_move(backing, k.backing_next++, k.backing_radix, kRootCNode, g_scratch + t, kDepth),
+         "keep a page table"));
   }
   std::uint32_t image_idx = 0;
   for (std::uint32_t i = 0; i < k.layout.count; ++i) {
@@ -359,12 +359,12 @@ Result<void, KFail> build(std::uint32_t c) {
       case MapKind::kZero:
         for (std::uint64_t p = 0; p < m.pages;) {
           const std::uint32_t n = static_cast<std::uint32_t>(m.pages - p < kScratch ? m.pages - p : kScratch);
-          KTRY(keel_untyped_retype(ut, KEEL_OBJ_SMALL_PAGE, 0, kRootCNode, 0, 0, g_scratch, n), "retype frames");
+          TRY(step(keel_untyped_retype(ut, KEEL_OBJ_SMALL_PAGE, 0, kRootCNode, 0, 0, g_scratch, n), "retype frames"));
           for (std::uint32_t j = 0; j < n; ++j, ++p) {
             if (m.kind == MapKind::kImageData) {
               TRY(map_scratch(g_scratch + j, 0));
               fill_segment_page(reinterpret_cast<std::uint8_t*>(kRootVa), k.img.seg[m.index], p);
-              KTRY(keel_page_unmap(g_scratch + j), "unmap");
+              TRY(step(keel_page_unmap(g_scratch + j), "unmap"));
             }
             TRY(place(c, g_scratch + j, m.vaddr + p * kPage, m));
           }
@@ -373,19 +373,19 @@ Result<void, KFail> build(std::uint32_t c) {
       case MapKind::kInfo: {
         // At most 4 pages: mapped side by side in the scratch window, written whole, then placed.
         const std::uint32_t n = static_cast<std::uint32_t>(m.pages);
-        KTRY(keel_untyped_retype(ut, KEEL_OBJ_SMALL_PAGE, 0, kRootCNode, 0, 0, g_scratch, n), "retype info frames");
+        TRY(step(keel_untyped_retype(ut, KEEL_OBJ_SMALL_PAGE, 0, kRootCNode, 0, 0, g_scratch, n), "retype info frames"));
         for (std::uint32_t j = 0; j < n; ++j) TRY(map_scratch(g_scratch + j, j));
         auto wr = write_info(g.spec, c, k.layout, k.generation, g.freq, reinterpret_cast<std::uint8_t*>(kRootVa),
                              n * kPage);
-        for (std::uint32_t j = 0; j < n; ++j) KTRY(keel_page_unmap(g_scratch + j), "unmap");
-        if (!wr.ok()) return Err{KFail{layout_error_name(wr.error()), KEEL_RANGE_ERROR}};
+        for (std::uint32_t j = 0; j < n; ++j) TRY(step(keel_page_unmap(g_scratch + j), "unmap"));
+        if (!wr.ok()) return fail(layout_error_name(wr.error()), KEEL_RANGE_ERROR);
         for (std::uint32_t j = 0; j < n; ++j) TRY(place(c, g_scratch + j, m.vaddr + j * kPage, m));
         break;
       }
       case MapKind::kIpcBuffer:
-        KTRY(keel_untyped_retype(ut, KEEL_OBJ_SMALL_PAGE, 0, kRootCNode, 0, 0, comp_slot(c, kSlotIpc), 1),
-             "retype the IPC buffer");
-        KTRY(keel_page_map(comp_slot(c, kSlotIpc), vs, m.vaddr, vm_rights(m), vm_attr(m)), "map the IPC buffer");
+        TRY(step(keel_untyped_retype(ut, KEEL_OBJ_SMALL_PAGE, 0, kRootCNode, 0, 0, comp_slot(c, kSlotIpc), 1),
+             "retype the IPC buffer"));
+        TRY(step(keel_page_map(comp_slot(c, kSlotIpc), vs, m.vaddr, vm_rights(m), vm_attr(m)), "map the IPC buffer"));
         break;
       case MapKind::kSystemPage:
         TRY(copy_cap(g_scratch, kRootCNode, g_sys_frame, kDepth));
@@ -410,72 +410,72 @@ Result<void, KFail> build(std::uint32_t c) {
         for (std::uint64_t p = 0; p < m.pages; ++p) {
           auto leaf = device_page(m.paddr + p * kPage);
           if (!leaf.ok()) return Err{leaf.error()};
-          KTRY(keel_untyped_retype(leaf.value(), KEEL_OBJ_SMALL_PAGE, 0, kRootCNode, 0, 0, g_scratch, 1),
-               "retype a device frame");
+          TRY(step(keel_untyped_retype(leaf.value(), KEEL_OBJ_SMALL_PAGE, 0, kRootCNode, 0, 0, g_scratch, 1),
+               "retype a device frame"));
           TRY(place(c, g_scratch, m.vaddr + p * kPage, m));
         }
         break;
     }
   }
   // Small objects, largest first.
-  KTRY(keel_untyped_retype(ut, KEEL_OBJ_TCB, 0, kRootCNode, 0, 0, tcb, 1), "retype TCB");
-  KTRY(keel_untyped_retype(ut, KEEL_OBJ_SCHED_CONTEXT, KEEL_MIN_SCHED_CONTEXT_BITS, kRootCNode, 0, 0,
+  TRY(step(keel_untyped_retype(ut, KEEL_OBJ_TCB, 0, kRootCNode, 0, 0, tcb, 1), "retype TCB"));
+  TRY(step(keel_untyped_retype(ut, KEEL_OBJ_SCHED_CONTEXT, KEEL_MIN_SCHED_CONTEXT_BITS, kRootCNode, 0, 0,
                            comp_slot(c, kSlotSc), 1),
-       "retype SchedContext");
-  KTRY(keel_untyped_retype(ut, KEEL_OBJ_NOTIFICATION, 0, kRootCNode, 0, 0, comp_slot(c, kSlotNtfn), 1), "retype notification");
-  KTRY(keel_untyped_retype(ut, KEEL_OBJ_REPLY, 0, kRootCNode, 0, 0, comp_slot(c, kSlotReply), 1), "retype reply");
-  KTRY(keel_untyped_retype(ut, KEEL_OBJ_ENDPOINT, 0, kRootCNode, 0, 0, comp_slot(c, kSlotEp), 1), "retype endpoint");
+       "retype SchedContext"));
+  TRY(step(keel_untyped_retype(ut, KEEL_OBJ_NOTIFICATION, 0, kRootCNode, 0, 0, comp_slot(c, kSlotNtfn), 1), "retype notification"));
+  TRY(step(keel_untyped_retype(ut, KEEL_OBJ_REPLY, 0, kRootCNode, 0, 0, comp_slot(c, kSlotReply), 1), "retype reply"));
+  TRY(step(keel_untyped_retype(ut, KEEL_OBJ_ENDPOINT, 0, kRootCNode, 0, 0, comp_slot(c, kSlotEp), 1), "retype endpoint"));
 
   // The component's own capabilities.
   const keel_word_t d8 = KEEL_COMPONENT_CNODE_BITS;
-  KTRY(keel_cnode_mint(cn, KEEL_SLOT_CNODE, d8, kRootCNode, cn, kDepth, KEEL_RIGHTS_ALL, kCompGuard), "give own CNode");
-  KTRY(keel_cnode_copy(cn, KEEL_SLOT_REPLY, d8, kRootCNode, comp_slot(c, kSlotReply), kDepth, KEEL_RIGHTS_ALL), "give reply");
-  KTRY(keel_cnode_mint(cn, KEEL_SLOT_ROOT_EP, d8, kRootCNode, g_ep, kDepth, KEEL_RIGHT_WRITE | KEEL_RIGHT_GRANT_REPLY, c + 1),
-       "give root endpoint");
-  KTRY(keel_cnode_copy(cn, KEEL_SLOT_NOTIFY, d8, kRootCNode, comp_slot(c, kSlotNtfn), kDepth,
+  TRY(step(keel_cnode_mint(cn, KEEL_SLOT_CNODE, d8, kRootCNode, cn, kDepth, KEEL_RIGHTS_ALL, kCompGuard), "give own CNode"));
+  TRY(step(keel_cnode_copy(cn, KEEL_SLOT_REPLY, d8, kRootCNode, comp_slot(c, kSlotReply), kDepth, KEEL_RIGHTS_ALL), "give reply"));
+  TRY(step(keel_cnode_mint(cn, KEEL_SLOT_ROOT_EP, d8, kRootCNode, g_ep, kDepth, KEEL_RIGHT_WRITE | KEEL_RIGHT_GRANT_REPLY, c + 1),
+       "give root endpoint"));
+  TRY(step(keel_cnode_copy(cn, KEEL_SLOT_NOTIFY, d8, kRootCNode, comp_slot(c, kSlotNtfn), kDepth,
                        KEEL_RIGHT_READ | KEEL_RIGHT_WRITE),
-       "give notification");
-  KTRY(keel_cnode_copy(cn, KEEL_SLOT_SERVICE_EP, d8, kRootCNode, comp_slot(c, kSlotEp), kDepth, KEEL_RIGHT_READ),
-       "give service endpoint");
+       "give notification"));
+  TRY(step(keel_cnode_copy(cn, KEEL_SLOT_SERVICE_EP, d8, kRootCNode, comp_slot(c, kSlotEp), kDepth, KEEL_RIGHT_READ),
+       "give service endpoint"));
   for (std::uint32_t i = 0; i < rec.irqs.count; ++i) {
     const auto& q = g.spec.irq(rec.irqs.first + i);
-    KTRY(keel_irq_control_get(KEEL_CAP_INIT_IRQ_CONTROL, q.irq, kRootCNode, g_scratch, kDepth), "issue IRQ handler");
-    KTRY(keel_cnode_mint(kRootCNode, g_scratch + 1, kDepth, kRootCNode, comp_slot(c, kSlotNtfn), kDepth,
+    TRY(step(keel_irq_control_get(KEEL_CAP_INIT_IRQ_CONTROL, q.irq, kRootCNode, g_scratch, kDepth), "issue IRQ handler"));
+    TRY(step(keel_cnode_mint(kRootCNode, g_scratch + 1, kDepth, kRootCNode, comp_slot(c, kSlotNtfn), kDepth,
                          KEEL_RIGHT_WRITE, keel_word_t{1} << (KEEL_NOTIFY_IRQ_SHIFT + i)),
-         "mint IRQ notification");
-    KTRY(keel_irq_handler_set_notification(g_scratch, g_scratch + 1), "bind IRQ");
-    KTRY(keel_cnode_move(backing, k.backing_next++, k.backing_radix, kRootCNode, g_scratch + 1, kDepth), "keep");
-    KTRY(keel_cnode_move(cn, KEEL_SLOT_IRQ_BASE + i, d8, kRootCNode, g_scratch, kDepth), "give IRQ handler");
+         "mint IRQ notification"));
+    TRY(step(keel_irq_handler_set_notification(g_scratch, g_scratch + 1), "bind IRQ"));
+    TRY(step(keel_cnode_move(backing, k.backing_next++, k.backing_radix, kRootCNode, g_scratch + 1, kDepth), "keep"));
+    TRY(step(keel_cnode_move(cn, KEEL_SLOT_IRQ_BASE + i, d8, kRootCNode, g_scratch, kDepth), "give IRQ handler"));
   }
   // Root's own derived caps for this instance.
-  KTRY(keel_cnode_delete(kRootCNode, comp_slot(c, kSlotFaultEp), kDepth), "delete");
-  KTRY(keel_cnode_mint(kRootCNode, comp_slot(c, kSlotFaultEp), kDepth, kRootCNode, g_ep, kDepth,
+  TRY(step(keel_cnode_delete(kRootCNode, comp_slot(c, kSlotFaultEp), kDepth), "delete"));
+  TRY(step(keel_cnode_mint(kRootCNode, comp_slot(c, kSlotFaultEp), kDepth, kRootCNode, g_ep, kDepth,
                        KEEL_RIGHT_WRITE | KEEL_RIGHT_GRANT_REPLY, kFaultBadge | c),
-       "mint fault endpoint");
-  KTRY(keel_cnode_delete(kRootCNode, comp_slot(c, kSlotSysNtfn), kDepth), "delete");
-  KTRY(keel_cnode_mint(kRootCNode, comp_slot(c, kSlotSysNtfn), kDepth, kRootCNode, comp_slot(c, kSlotNtfn), kDepth,
+       "mint fault endpoint"));
+  TRY(step(keel_cnode_delete(kRootCNode, comp_slot(c, kSlotSysNtfn), kDepth), "delete"));
+  TRY(step(keel_cnode_mint(kRootCNode, comp_slot(c, kSlotSysNtfn), kDepth, kRootCNode, comp_slot(c, kSlotNtfn), kDepth,
                        KEEL_RIGHT_WRITE, KEEL_NOTIFY_SYSTEM),
-       "mint system notification");
+       "mint system notification"));
 
   // The thread.
-  KTRY(keel_tcb_configure(tcb, cn, kCompGuard, vs, 0, KEEL_IPC_BUFFER_VADDR, comp_slot(c, kSlotIpc)), "configure TCB");
-  KTRY(keel_sched_control_configure_flags(KEEL_CAP_INIT_SCHED_CONTROL, comp_slot(c, kSlotSc), rec.budget_us,
+  TRY(step(keel_tcb_configure(tcb, cn, kCompGuard, vs, 0, KEEL_IPC_BUFFER_VADDR, comp_slot(c, kSlotIpc)), "configure TCB"));
+  TRY(step(keel_sched_control_configure_flags(KEEL_CAP_INIT_SCHED_CONTROL, comp_slot(c, kSlotSc), rec.budget_us,
                                           rec.period_us, 0, c, 0),
-       "configure SchedContext");
-  KTRY(keel_tcb_set_sched_params(tcb, KEEL_CAP_INIT_TCB, 0, rec.priority, comp_slot(c, kSlotSc),
+       "configure SchedContext"));
+  TRY(step(keel_tcb_set_sched_params(tcb, KEEL_CAP_INIT_TCB, 0, rec.priority, comp_slot(c, kSlotSc),
                                  comp_slot(c, kSlotFaultEp)),
-       "set scheduling parameters");
-  KTRY(keel_tcb_bind_notification(tcb, comp_slot(c, kSlotNtfn)), "bind notification");
+       "set scheduling parameters"));
+  TRY(step(keel_tcb_bind_notification(tcb, comp_slot(c, kSlotNtfn)), "bind notification"));
   keel_word_t regs[KEEL_REG_TPIDR_EL0 + 1] = {};
   regs[KEEL_REG_PC] = k.img.entry;
   regs[KEEL_REG_SP] = KEEL_STACK_TOP;
   regs[KEEL_REG_X0] = KEEL_INFO_VADDR;
   regs[KEEL_REG_TPIDR_EL0] = KEEL_IPC_BUFFER_VADDR;
-  KTRY(keel_tcb_write_registers(tcb, false, KEEL_REG_TPIDR_EL0 + 1, regs), "set registers");
+  TRY(step(keel_tcb_write_registers(tcb, false, KEEL_REG_TPIDR_EL0 + 1, regs), "set registers"));
   return {};
 }
 
-Result<void, KFail> wire(std::uint32_t c) {
+Result<void> wire(std::uint32_t c) {
   // 1. c as a user of each core service: a badged cap to the provider's service endpoint.
   static constexpr struct {
     Provider p;
@@ -486,14 +486,14 @@ Result<void, KFail> wire(std::uint32_t c) {
               {Provider::kClock, KEEL_SLOT_CLOCK_EP, KEEL_SERVICE_CLOCK},
               {Provider::kSched, KEEL_SLOT_SCHED_EP, KEEL_SERVICE_SCHED}};
   const keel_word_t d8 = KEEL_COMPONENT_CNODE_BITS;
-  auto give_service = [&](std::uint32_t user, Provider p, std::uint32_t slot) -> Result<void, KFail> {
+  auto give_service = [&](std::uint32_t user, Provider p, std::uint32_t slot) -> Result<void> {
     const std::uint32_t prov = provider(p);
     if (prov == bootspec::kNone || prov == user || !g.comp[prov].valid || !g.comp[user].valid) return {};
     const keel_cptr_t ucn = comp_slot(user, kSlotCNode);
-    KTRY(keel_cnode_delete(ucn, slot, d8), "delete");
-    KTRY(keel_cnode_mint(ucn, slot, d8, kRootCNode, comp_slot(prov, kSlotEp), kDepth,
+    TRY(step(keel_cnode_delete(ucn, slot, d8), "delete"));
+    TRY(step(keel_cnode_mint(ucn, slot, d8, kRootCNode, comp_slot(prov, kSlotEp), kDepth,
                          KEEL_RIGHT_WRITE | KEEL_RIGHT_GRANT_REPLY, user + 1),
-         "give a service endpoint");
+         "give a service endpoint"));
     return {};
   };
   auto uses = [&](std::uint32_t user, std::uint32_t bit) {
@@ -508,37 +508,37 @@ Result<void, KFail> wire(std::uint32_t c) {
       if (user != c && uses(user, u.bit)) TRY(give_service(user, u.p, u.slot));
   }
   // 3. Privileged slots (KEEL_SLOT_PRIVILEGED + i) involving c, as holder or as subject.
-  auto privileged = [&](Provider p, std::uint32_t subject) -> Result<void, KFail> {
+  auto privileged = [&](Provider p, std::uint32_t subject) -> Result<void> {
     const std::uint32_t prov = provider(p);
     if (prov == bootspec::kNone || !g.comp[prov].valid || !g.comp[subject].valid) return {};
     const keel_cptr_t pcn = comp_slot(prov, kSlotCNode);
     const keel_word_t slot = KEEL_SLOT_PRIVILEGED + subject;
-    KTRY(keel_cnode_delete(pcn, slot, d8), "delete");
+    TRY(step(keel_cnode_delete(pcn, slot, d8), "delete"));
     switch (p) {
       case Provider::kMsg:
-        KTRY(keel_cnode_mint(pcn, slot, d8, kRootCNode, comp_slot(subject, kSlotCNode), kDepth, KEEL_RIGHTS_ALL,
+        TRY(step(keel_cnode_mint(pcn, slot, d8, kRootCNode, comp_slot(subject, kSlotCNode), kDepth, KEEL_RIGHTS_ALL,
                              kCompGuard),
-             "give msg a CNode");
-        KTRY(keel_cnode_delete(pcn, KEEL_SLOT_MSG_ENDPOINTS + subject, d8), "delete");
-        KTRY(keel_cnode_copy(pcn, KEEL_SLOT_MSG_ENDPOINTS + subject, d8, kRootCNode, comp_slot(subject, kSlotEp),
+             "give msg a CNode"));
+        TRY(step(keel_cnode_delete(pcn, KEEL_SLOT_MSG_ENDPOINTS + subject, d8), "delete"));
+        TRY(step(keel_cnode_copy(pcn, KEEL_SLOT_MSG_ENDPOINTS + subject, d8, kRootCNode, comp_slot(subject, kSlotEp),
                              kDepth, KEEL_RIGHTS_ALL),
-             "give msg an endpoint");
+             "give msg an endpoint"));
         break;
       case Provider::kClock:
         if (!(g.comp[subject].services & KEEL_SERVICE_CLOCK)) return {};
-        KTRY(keel_cnode_mint(pcn, slot, d8, kRootCNode, comp_slot(subject, kSlotNtfn), kDepth, KEEL_RIGHT_WRITE,
+        TRY(step(keel_cnode_mint(pcn, slot, d8, kRootCNode, comp_slot(subject, kSlotNtfn), kDepth, KEEL_RIGHT_WRITE,
                              KEEL_NOTIFY_TIMER),
-             "give clock a notification");
+             "give clock a notification"));
         break;
       case Provider::kSerial:
         if (g.spec.system().console_input != subject) return {};
-        KTRY(keel_cnode_mint(pcn, slot, d8, kRootCNode, comp_slot(subject, kSlotNtfn), kDepth, KEEL_RIGHT_WRITE,
+        TRY(step(keel_cnode_mint(pcn, slot, d8, kRootCNode, comp_slot(subject, kSlotNtfn), kDepth, KEEL_RIGHT_WRITE,
                              KEEL_NOTIFY_CONSOLE),
-             "give serial a notification");
+             "give serial a notification"));
         break;
       case Provider::kSched:
-        KTRY(keel_cnode_copy(pcn, slot, d8, kRootCNode, comp_slot(subject, kSlotSc), kDepth, KEEL_RIGHTS_ALL),
-             "give sched a SchedContext");
+        TRY(step(keel_cnode_copy(pcn, slot, d8, kRootCNode, comp_slot(subject, kSlotSc), kDepth, KEEL_RIGHTS_ALL),
+             "give sched a SchedContext"));
         break;
       case Provider::kCount:
         break;
@@ -554,12 +554,12 @@ Result<void, KFail> wire(std::uint32_t c) {
   return {};
 }
 
-Result<void, KFail> start(std::uint32_t c) {
-  KTRY(keel_tcb_resume(comp_slot(c, kSlotTcb)), "start thread");
+Result<void> start(std::uint32_t c) {
+  TRY(step(keel_tcb_resume(comp_slot(c, kSlotTcb)), "start thread"));
   return {};
 }
 
-Result<void, KFail> destroy(std::uint32_t c) {
+Result<void> destroy(std::uint32_t c) {
   if (!g.comp[c].valid) return {};
   // Stop the thread first (a suspended caller is released from any reply object).
   (void)keel_tcb_suspend(comp_slot(c, kSlotTcb));
@@ -567,20 +567,20 @@ Result<void, KFail> destroy(std::uint32_t c) {
   // through the component's reply object (nothing happens if it holds no caller). The receive
   // half of ReplyRecv waits on the root server's own notification, signalled just before, so it
   // returns at once.
-  reply_via(comp_slot(c, kSlotReply), keel_msginfo_new(KEEL_LABEL_CHANNEL_DOWN, 0, 0, 0));
-  KTRY(keel_cnode_revoke(kRootCNode, comp_slot(c, kSlotUntyped), kDepth), "revoke the component's memory");
+  reply_via(comp_slot(c, kSlotReply), keel_msginfo_new(KEEL_CHANNEL_DOWN, 0, 0, 0));
+  TRY(step(keel_cnode_revoke(kRootCNode, comp_slot(c, kSlotUntyped), kDepth), "revoke the component's memory"));
   return {};
 }
 
-Result<void, KFail> make_passive(std::uint32_t c) {
+Result<void> make_passive(std::uint32_t c) {
   const keel_cptr_t sc = comp_slot(c, kSlotSc);
-  KTRY(keel_sched_context_unbind(sc), "unbind the SchedContext from the thread");
-  KTRY(keel_sched_context_bind(sc, comp_slot(c, kSlotNtfn)), "bind the SchedContext to the notification");
-  KTRY(keel_cnode_mint(kRootCNode, g_scratch, kDepth, kRootCNode, comp_slot(c, kSlotNtfn), kDepth, KEEL_RIGHT_WRITE,
+  TRY(step(keel_sched_context_unbind(sc), "unbind the SchedContext from the thread"));
+  TRY(step(keel_sched_context_bind(sc, comp_slot(c, kSlotNtfn)), "bind the SchedContext to the notification"));
+  TRY(step(keel_cnode_mint(kRootCNode, g_scratch, kDepth, kRootCNode, comp_slot(c, kSlotNtfn), kDepth, KEEL_RIGHT_WRITE,
                        KEEL_NOTIFY_PASSIVE),
-       "mint");
+       "mint"));
   keel_signal(g_scratch);
-  KTRY(keel_cnode_delete(kRootCNode, g_scratch, kDepth), "delete");
+  TRY(step(keel_cnode_delete(kRootCNode, g_scratch, kDepth), "delete"));
   return {};
 }
 
@@ -590,10 +590,10 @@ void reply_via(keel_cptr_t reply, keel_word_t info) {
   keel_reply_recv_mrs(g_self_ntfn, info, &badge, reply, nullptr, nullptr, nullptr, nullptr);
 }
 
-Result<void, KFail> set_budget(std::uint32_t c, std::uint32_t budget_us, std::uint32_t period_us) {
-  KTRY(keel_sched_control_configure_flags(KEEL_CAP_INIT_SCHED_CONTROL, comp_slot(c, kSlotSc), budget_us, period_us, 0,
+Result<void> set_budget(std::uint32_t c, std::uint32_t budget_us, std::uint32_t period_us) {
+  TRY(step(keel_sched_control_configure_flags(KEEL_CAP_INIT_SCHED_CONTROL, comp_slot(c, kSlotSc), budget_us, period_us, 0,
                                           c, 0),
-       "configure SchedContext");
+       "configure SchedContext"));
   return {};
 }
 

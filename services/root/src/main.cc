@@ -45,10 +45,10 @@ void print_name(std::uint32_t c) {
   for (;;) keel_yield();
 }
 
-void report(std::uint32_t c, const KFail& f) {
+void report(std::uint32_t c, keel_error_t e) {
   keel_printf("root: ");
   print_name(c);
-  keel_printf(": %s failed: %s\n", f.what, keel_error_name(f.err));
+  keel_printf(": %s failed: %s\n", g.failed_step, keel_error_name(e));
 }
 
 std::uint64_t now() { return keel::rt::timer_count(); }
@@ -132,16 +132,16 @@ void handle_event(std::uint32_t c, Event e) {
 }
 
 // Makes the thread of component c return from the syscall that took a capability fault on a
-// channel or service slot, with label KEEL_LABEL_CHANNEL_DOWN (the peer is gone). The fault has
+// channel or service slot, with label KEEL_CHANNEL_DOWN (the peer is gone). The fault has
 // already been answered with a non-zero label, so the thread is suspended.
 void channel_down(std::uint32_t c, keel_word_t ip) {
   keel_word_t regs[5] = {};
   const keel_cptr_t tcb = comp_slot(c, kSlotTcb);
-  if (keel_tcb_read_registers(tcb, false, 5, regs) != KEEL_NO_ERROR) return;
+  if (keel_tcb_read_registers(tcb, false, 5, regs) != KEEL_OK) return;
   regs[KEEL_REG_PC] = ip;  // the fault's IP is already past the svc (ELR of an SVC; the kernel
                           // re-executes a syscall without moving pc)
   regs[KEEL_REG_X0] = 0;
-  regs[KEEL_REG_X0 + 1] = keel_msginfo_new(KEEL_LABEL_CHANNEL_DOWN, 0, 0, 0);
+  regs[KEEL_REG_X0 + 1] = keel_msginfo_new(KEEL_CHANNEL_DOWN, 0, 0, 0);
   (void)keel_tcb_write_registers(tcb, true, 5, regs);
 }
 
@@ -229,7 +229,7 @@ void boot(const keel_boot_info_t* bi) {
     k.services = service_bits(g.spec, c);
     k.uses_msg = k.layout.end_count != 0;
   }
-  if (auto r = global_setup(bi); !r.ok()) boot_fail("memory", r.error().what, 8);
+  if (auto r = global_setup(bi); !r.ok()) boot_fail("memory", g.failed_step, 8);
   for (std::uint32_t c = 0; c < g.count; ++c) {
     if (auto r = prepare(c); !r.ok()) {
       report(c, r.error());
@@ -304,11 +304,11 @@ keel_word_t request(std::uint32_t c, keel_word_t info) {
         keel_printf("root: denied: ");
         print_name(c);
         keel_printf(" asked for status without the 'status' service\n");
-        return status(KEEL_E_DENIED);
+        return status(KEEL_DENIED);
       }
-      if (len < 1) return status(KEEL_E_INVALID);
+      if (len < 1) return status(KEEL_INVALID_ARGUMENT);
       const keel_word_t i = keel_get_mr(0);
-      if (i >= g.count) return status(KEEL_E_NOT_FOUND);
+      if (i >= g.count) return status(KEEL_NOT_FOUND);
       const Comp& k = g.comp[i];
       keel_set_mr(0, k.state);
       keel_set_mr(1, k.restarts);
@@ -324,7 +324,7 @@ keel_word_t request(std::uint32_t c, keel_word_t info) {
     case KEEL_ROOT_DEVICE: {
       // Devices are mapped at build time; this answers where, or refuses (and logs) a device the
       // manifest did not give to the caller.
-      if (len < 1 || keel_get_mr(0) > 8 * (len - 1) || keel_get_mr(0) > 64) return status(KEEL_E_INVALID);
+      if (len < 1 || keel_get_mr(0) > 8 * (len - 1) || keel_get_mr(0) > 64) return status(KEEL_INVALID_ARGUMENT);
       char name[65] = {};
       const keel_word_t n = keel_get_mr(0);
       for (keel_word_t b = 0; b < n; ++b) name[b] = static_cast<char>(keel_get_mr(1 + b / 8) >> (8 * (b % 8)));
@@ -340,7 +340,7 @@ keel_word_t request(std::uint32_t c, keel_word_t info) {
       keel_printf("root: denied: ");
       print_name(c);
       keel_printf(" asked for device '%s', which its manifest does not give it\n", name);
-      return status(KEEL_E_DENIED);
+      return status(KEEL_DENIED);
     }
     case KEEL_ROOT_PASSIVE: {
       // Sent with NBSendRecv there is no caller, and a reply goes nowhere; a component that
@@ -349,13 +349,13 @@ keel_word_t request(std::uint32_t c, keel_word_t info) {
         keel_printf("root: denied: ");
         print_name(c);
         keel_printf(" asked to become passive, which its manifest does not say\n");
-        return status(KEEL_E_DENIED);
+        return status(KEEL_DENIED);
       }
       // Only while its thread is blocked in the receive half of the request: its saved x0/x1 are
       // still the request's. If the receive ended at once (a pending notification), leave it
       // active; it asks again.
       keel_word_t regs[5] = {};
-      if (keel_tcb_read_registers(comp_slot(c, kSlotTcb), false, 5, regs) != KEEL_NO_ERROR) return 0;
+      if (keel_tcb_read_registers(comp_slot(c, kSlotTcb), false, 5, regs) != KEEL_OK) return 0;
       if (regs[KEEL_REG_X0] != KEEL_SLOT_ROOT_EP || regs[KEEL_REG_X0 + 1] != info) return 0;
       if (auto r = make_passive(c); !r.ok()) report(c, r.error());
       return 0;
@@ -365,19 +365,19 @@ keel_word_t request(std::uint32_t c, keel_word_t info) {
         keel_printf("root: denied: ");
         print_name(c);
         keel_printf(" tried to set a budget (only the scheduler server may)\n");
-        return status(KEEL_E_DENIED);
+        return status(KEEL_DENIED);
       }
-      if (len < 3) return status(KEEL_E_INVALID);
+      if (len < 3) return status(KEEL_INVALID_ARGUMENT);
       const keel_word_t t = keel_get_mr(0), b = keel_get_mr(1), p = keel_get_mr(2);
-      if (t >= g.count) return status(KEEL_E_NOT_FOUND);
+      if (t >= g.count) return status(KEEL_NOT_FOUND);
       const auto& rec = g.spec.component(static_cast<std::uint32_t>(t));
-      if (b < 10 || b > rec.budget_us || p != rec.period_us) return status(KEEL_E_RANGE);
-      if (!g.comp[t].valid || g.comp[t].state != KEEL_STATE_RUNNING) return status(KEEL_E_CHANNEL_DOWN);
+      if (b < 10 || b > rec.budget_us || p != rec.period_us) return status(KEEL_RANGE_ERROR);
+      if (!g.comp[t].valid || g.comp[t].state != KEEL_STATE_RUNNING) return status(KEEL_CHANNEL_DOWN);
       if (auto r = set_budget(static_cast<std::uint32_t>(t), static_cast<std::uint32_t>(b),
                               static_cast<std::uint32_t>(p));
           !r.ok()) {
         report(static_cast<std::uint32_t>(t), r.error());
-        return status(KEEL_E_KERNEL);
+        return status(r.error());
       }
       // Length 1, so that the reply is never the all-zero message info: serve() takes a zero
       // reply as "answer nobody" (a bare KEEL_OK would leave the scheduler server blocked).
@@ -385,7 +385,7 @@ keel_word_t request(std::uint32_t c, keel_word_t info) {
       return keel_msginfo_new(KEEL_OK, 0, 0, 1);
     }
   }
-  return status(KEEL_E_INVALID);
+  return status(KEEL_INVALID_ARGUMENT);
 }
 
 keel_word_t fault(std::uint32_t c, keel_word_t info) {

@@ -5,11 +5,12 @@
 #include <cstdint>
 
 #include "keel/bootspec/elf.h"
-#include "kobj.h"
 #include "layout.h"
 #include "supervisor.h"
 #include "keel/bootspec/archive.h"
 #include "keel/bootspec/reader.h"
+#include "keel/error.h"
+#include "keel/rt/invocations.h"
 #include "keel/sys/protocol.h"
 
 namespace keel::root {
@@ -57,14 +58,14 @@ keel_cptr_t comp_slot(std::uint32_t c, CompSlot s);
 std::uint64_t comp_memory(std::uint32_t c);
 
 // builder.cc
-Result<void, KFail> prepare(std::uint32_t c);   // once at boot: image pool, sizes, instance untyped
-Result<void, KFail> build(std::uint32_t c);     // make every object, map, fill caps (not started)
-Result<void, KFail> wire(std::uint32_t c);      // service caps and privileged slots involving c
-Result<void, KFail> start(std::uint32_t c);     // resume its thread
-Result<void, KFail> destroy(std::uint32_t c);   // abort held calls, revoke everything it owns
-Result<void, KFail> set_budget(std::uint32_t c, std::uint32_t budget_us, std::uint32_t period_us);
-Result<void, KFail> make_passive(std::uint32_t c);  // SC off the thread, onto its notification; signal
-Result<void, KFail> global_setup(const keel_boot_info_t* bi);
+Result<void> prepare(std::uint32_t c);   // once at boot: image pool, sizes, instance untyped
+Result<void> build(std::uint32_t c);     // make every object, map, fill caps (not started)
+Result<void> wire(std::uint32_t c);      // service caps and privileged slots involving c
+Result<void> start(std::uint32_t c);     // resume its thread
+Result<void> destroy(std::uint32_t c);   // abort held calls, revoke everything it owns
+Result<void> set_budget(std::uint32_t c, std::uint32_t budget_us, std::uint32_t period_us);
+Result<void> make_passive(std::uint32_t c);  // SC off the thread, onto its notification; signal
+Result<void> global_setup(const keel_boot_info_t* bi);
 std::uint32_t provider(Provider p);             // component index or kNone
 void publish(std::uint32_t c);                  // write c's entry of the system page
 void notify_system();                           // KEEL_NOTIFY_SYSTEM to msg and sched
@@ -83,6 +84,20 @@ struct Root {
   std::uint64_t freq = 1;
   std::uint32_t system_restarts = 0;
   keel_cptr_t ep = 0, reply = 0;  // the root endpoint (faults + requests) and the loop's reply object
+  const char* failed_step = "";   // what the last failed step attempted (set by step() and fail())
 };
+
+// TRY(step(keel_x(...), "what")): an invocation as a Result; on failure it also records what was
+// attempted, which report() prints with the error and the component.
+inline Result<void> step(keel_error_t e, const char* what) {
+  if (e == KEEL_OK) return Ok{};
+  g.failed_step = what;
+  return Err{e};
+}
+// return fail("what", error): a failure that is no invocation's.
+inline Err<keel_error_t> fail(const char* what, keel_error_t e) {
+  g.failed_step = what;
+  return Err{e};
+}
 
 }  // namespace keel::root

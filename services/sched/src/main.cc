@@ -55,13 +55,12 @@ bool is_core(std::uint32_t c) {
 }
 
 // KEEL_ROOT_SET_BUDGET: MR0 component, MR1 budget, MR2 period (the manifest's).
-keel_status_t root_set_budget(std::uint32_t c, std::uint32_t budget_us) {
+keel_error_t root_set_budget(std::uint32_t c, std::uint32_t budget_us) {
   keel_set_mr(0, c);
   keel_set_mr(1, budget_us);
   keel_set_mr(2, g_table.at(c).period_us);
   const keel_word_t info = keel_call(KEEL_SLOT_ROOT_EP, keel_msginfo_new(KEEL_ROOT_SET_BUDGET, 0, 0, 3));
-  const keel_word_t label = keel_msginfo_label(info);
-  return label <= KEEL_E_KERNEL ? static_cast<keel_status_t>(label) : KEEL_E_KERNEL;
+  return keel_error_from_label(keel_msginfo_label(info));
 }
 
 // Reads component c's SchedContext (only while it is RUNNING: its slot is refilled before that,
@@ -71,18 +70,18 @@ void poll(std::uint32_t c) {
   if (!running(c, &gen)) return;
   const std::uint32_t again = g_table.observe_generation(c, gen);
   if (again != 0) {
-    const keel_status_t s = root_set_budget(c, again);
+    const keel_error_t s = root_set_budget(c, again);
     const auto n = g_spec.str(g_spec.component(c).name);
     if (s == KEEL_OK) {
       keel_logf("%.*s restarted: budget %u us applied again", static_cast<int>(n.len), n.data, again);
     } else {
       keel_logf("%.*s restarted: applying budget %u us again failed (%s)", static_cast<int>(n.len), n.data, again,
-                keel_status_name(s));
+                keel_error_name(s));
       g_table.applied(c, g_table.at(c).manifest_budget_us);  // what its new SchedContext has
     }
   }
   keel_word_t us = 0;
-  if (keel_sched_context_consumed(KEEL_SLOT_PRIVILEGED + c, &us) == KEEL_NO_ERROR) g_table.add_consumed(c, us);
+  if (keel_sched_context_consumed(KEEL_SLOT_PRIVILEGED + c, &us) == KEEL_OK) g_table.add_consumed(c, us);
 }
 
 void poll_all() {
@@ -110,18 +109,18 @@ void on_timer() {
   poll_all();
 }
 
-keel_word_t status_reply(keel_status_t s) { return keel_msginfo_new(s, 0, 0, 0); }
+keel_word_t status_reply(keel_error_t s) { return keel_msginfo_new(s, 0, 0, 0); }
 
 keel_word_t handle(keel_word_t badge, keel_word_t info) {
-  if (badge < 1 || badge > g_count) return status_reply(KEEL_E_INVALID);
+  if (badge < 1 || badge > g_count) return status_reply(KEEL_INVALID_ARGUMENT);
   const auto caller = static_cast<std::uint32_t>(badge - 1);
   const keel_word_t label = keel_msginfo_label(info);
   const keel_word_t len = keel_msginfo_length(info);
   switch (label) {
     case KEEL_SCHED_USAGE: {
-      if (len < 1) return status_reply(KEEL_E_INVALID);
+      if (len < 1) return status_reply(KEEL_INVALID_ARGUMENT);
       const keel_word_t target = keel_get_mr(0);
-      const keel_status_t s = g_table.check_usage(caller, target);
+      const keel_error_t s = g_table.check_usage(caller, target);
       if (s != KEEL_OK) return status_reply(s);
       const auto t = static_cast<std::uint32_t>(target);
       poll(t);
@@ -133,13 +132,13 @@ keel_word_t handle(keel_word_t badge, keel_word_t info) {
       return keel_msginfo_new(KEEL_OK, 0, 0, 4);
     }
     case KEEL_SCHED_SET_BUDGET: {
-      if (len < 2) return status_reply(KEEL_E_INVALID);
+      if (len < 2) return status_reply(KEEL_INVALID_ARGUMENT);
       const keel_word_t target = keel_get_mr(0), budget = keel_get_mr(1);
-      keel_status_t s = g_table.check_set_budget(caller, target, budget);
+      keel_error_t s = g_table.check_set_budget(caller, target, budget);
       const auto who = g_spec.str(g_spec.component(caller).name);
       if (s != KEEL_OK) {
         keel_logf("refused: %.*s asked for budget %lu us of component %lu (%s)", static_cast<int>(who.len), who.data,
-                  static_cast<unsigned long>(budget), static_cast<unsigned long>(target), keel_status_name(s));
+                  static_cast<unsigned long>(budget), static_cast<unsigned long>(target), keel_error_name(s));
         return status_reply(s);
       }
       const auto t = static_cast<std::uint32_t>(target);
@@ -149,11 +148,11 @@ keel_word_t handle(keel_word_t badge, keel_word_t info) {
       const auto n = g_spec.str(g_spec.component(t).name);
       keel_logf("%.*s: budget %lu/%u us (asked by %.*s): %s", static_cast<int>(n.len), n.data,
                 static_cast<unsigned long>(budget), g_table.at(t).period_us, static_cast<int>(who.len), who.data,
-                keel_status_name(s));
+                keel_error_name(s));
       return status_reply(s);
     }
     default:
-      return status_reply(KEEL_E_INVALID);
+      return status_reply(KEEL_INVALID_ARGUMENT);
   }
 }
 
@@ -191,14 +190,14 @@ extern "C" int keel_main(void* start_arg) {
     keel_word_t reply;
     if (msg == 0) {
       // The bound notification (timer, system page), or an empty label-0 call, which gets
-      // KEEL_E_INVALID below. Such a call's badge (1..64) can look like TIMER/SYSTEM bits: the
+      // KEEL_INVALID_ARGUMENT below. Such a call's badge (1..64) can look like TIMER/SYSTEM bits: the
       // worst it does is trigger an extra poll.
       if ((badge & KEEL_NOTIFY_TIMER) != 0) on_timer();
       if ((badge & KEEL_NOTIFY_SYSTEM) != 0) {
         poll_all();
         arm_timer();
       }
-      reply = status_reply(KEEL_E_INVALID);
+      reply = status_reply(KEEL_INVALID_ARGUMENT);
     } else {
       reply = handle(badge, msg);
     }

@@ -20,18 +20,18 @@ void Table::describe(std::uint32_t c, std::uint32_t budget_us, std::uint32_t per
   e.generation = generation;
 }
 
-keel_status_t Table::check_usage(std::uint32_t caller, std::uint64_t target) const {
-  if (caller >= count_ || !e_[caller].may_ask) return KEEL_E_DENIED;
-  if (target >= count_) return KEEL_E_NOT_FOUND;
+keel_error_t Table::check_usage(std::uint32_t caller, std::uint64_t target) const {
+  if (caller >= count_ || !e_[caller].may_ask) return KEEL_DENIED;
+  if (target >= count_) return KEEL_NOT_FOUND;
   return KEEL_OK;
 }
 
-keel_status_t Table::check_set_budget(std::uint32_t caller, std::uint64_t target, std::uint64_t budget_us) const {
-  if (caller >= count_ || !e_[caller].may_ask) return KEEL_E_DENIED;
-  if (target >= count_) return KEEL_E_NOT_FOUND;
+keel_error_t Table::check_set_budget(std::uint32_t caller, std::uint64_t target, std::uint64_t budget_us) const {
+  if (caller >= count_ || !e_[caller].may_ask) return KEEL_DENIED;
+  if (target >= count_) return KEEL_NOT_FOUND;
   const Entry& t = e_[target];
-  if (t.protected_target) return KEEL_E_DENIED;
-  if (budget_us < kMinBudgetUs || budget_us > t.manifest_budget_us) return KEEL_E_RANGE;
+  if (t.protected_target) return KEEL_DENIED;
+  if (budget_us < kMinBudgetUs || budget_us > t.manifest_budget_us) return KEEL_RANGE_ERROR;
   return KEEL_OK;
 }
 

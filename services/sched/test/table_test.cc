@@ -22,25 +22,25 @@ TEST(SchedTable, UsageNeedsTheServiceAndAComponent) {
   EXPECT_EQ(t.check_usage(3, 2), KEEL_OK);
   EXPECT_EQ(t.check_usage(3, 3), KEEL_OK);
   EXPECT_EQ(t.check_usage(3, 0), KEEL_OK);  // reading a core service's use is fine
-  EXPECT_EQ(t.check_usage(2, 2), KEEL_E_DENIED);
-  EXPECT_EQ(t.check_usage(3, 4), KEEL_E_NOT_FOUND);
-  EXPECT_EQ(t.check_usage(3, ~0ull), KEEL_E_NOT_FOUND);
-  EXPECT_EQ(t.check_usage(9, 0), KEEL_E_DENIED);
+  EXPECT_EQ(t.check_usage(2, 2), KEEL_DENIED);
+  EXPECT_EQ(t.check_usage(3, 4), KEEL_NOT_FOUND);
+  EXPECT_EQ(t.check_usage(3, ~0ull), KEEL_NOT_FOUND);
+  EXPECT_EQ(t.check_usage(9, 0), KEEL_DENIED);
 }
 
 TEST(SchedTable, SetBudgetWithinTheManifestOnly) {
   Table t = make();
   EXPECT_EQ(t.check_set_budget(3, 2, 10), KEEL_OK);
   EXPECT_EQ(t.check_set_budget(3, 2, 3000), KEEL_OK);
-  EXPECT_EQ(t.check_set_budget(3, 2, 3001), KEEL_E_RANGE);
-  EXPECT_EQ(t.check_set_budget(3, 2, 9), KEEL_E_RANGE);
-  EXPECT_EQ(t.check_set_budget(3, 2, 0), KEEL_E_RANGE);
-  EXPECT_EQ(t.check_set_budget(3, 2, 1ull << 40), KEEL_E_RANGE);  // no truncation to 32 bits
+  EXPECT_EQ(t.check_set_budget(3, 2, 3001), KEEL_RANGE_ERROR);
+  EXPECT_EQ(t.check_set_budget(3, 2, 9), KEEL_RANGE_ERROR);
+  EXPECT_EQ(t.check_set_budget(3, 2, 0), KEEL_RANGE_ERROR);
+  EXPECT_EQ(t.check_set_budget(3, 2, 1ull << 40), KEEL_RANGE_ERROR);  // no truncation to 32 bits
   EXPECT_EQ(t.check_set_budget(3, 3, 100), KEEL_OK);               // its own
-  EXPECT_EQ(t.check_set_budget(2, 2, 100), KEEL_E_DENIED);         // no 'sched'
-  EXPECT_EQ(t.check_set_budget(3, 0, 100), KEEL_E_DENIED);         // a core service
-  EXPECT_EQ(t.check_set_budget(3, 1, 100), KEEL_E_DENIED);
-  EXPECT_EQ(t.check_set_budget(3, 4, 100), KEEL_E_NOT_FOUND);
+  EXPECT_EQ(t.check_set_budget(2, 2, 100), KEEL_DENIED);         // no 'sched'
+  EXPECT_EQ(t.check_set_budget(3, 0, 100), KEEL_DENIED);         // a core service
+  EXPECT_EQ(t.check_set_budget(3, 1, 100), KEEL_DENIED);
+  EXPECT_EQ(t.check_set_budget(3, 4, 100), KEEL_NOT_FOUND);
   t.applied(2, 100);
   EXPECT_EQ(t.at(2).budget_us, 100u);
   EXPECT_EQ(t.at(2).manifest_budget_us, 3000u);
@@ -78,7 +78,7 @@ TEST(SchedTable, ClampsTheCount) {
   t.init(1000);
   EXPECT_EQ(t.count(), KEEL_MAX_COMPONENTS);
   t.describe(KEEL_MAX_COMPONENTS, 1, 1, true, false, 0);  // ignored, no overflow
-  EXPECT_EQ(t.check_usage(0, KEEL_MAX_COMPONENTS), KEEL_E_DENIED);
+  EXPECT_EQ(t.check_usage(0, KEEL_MAX_COMPONENTS), KEEL_DENIED);
 }
 
 }  // namespace

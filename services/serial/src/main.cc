@@ -145,10 +145,10 @@ void handle_rx() {
   if (g_input.size() > 0 && g_console != kNone && running(g_console)) keel_signal(KEEL_SLOT_PRIVILEGED + g_console);
 }
 
-keel_word_t status_reply(keel_status_t s) { return keel_msginfo_new(s, 0, 0, 0); }
+keel_word_t status_reply(keel_error_t s) { return keel_msginfo_new(s, 0, 0, 0); }
 
 keel_word_t handle(keel_word_t badge, keel_word_t info) {
-  if (badge < 1 || badge > g_components) return status_reply(KEEL_E_INVALID);
+  if (badge < 1 || badge > g_components) return status_reply(KEEL_INVALID_ARGUMENT);
   const auto c = static_cast<std::uint32_t>(badge - 1);
   const keel_word_t label = keel_msginfo_label(info);
   const auto len = static_cast<std::uint32_t>(keel_msginfo_length(info));
@@ -158,7 +158,7 @@ keel_word_t handle(keel_word_t badge, keel_word_t info) {
     for (std::uint32_t i = 0; i < count; ++i) mrs[i] = keel_get_mr(i);
     std::uint8_t bytes[KEEL_SERIAL_MAX_WRITE];
     const std::int32_t n = keel::serial::decode_write(mrs, count, bytes);
-    if (n < 0) return status_reply(KEEL_E_INVALID);
+    if (n < 0) return status_reply(KEEL_INVALID_ARGUMENT);
     g_lines.write(c, generation_of(c), bytes, static_cast<std::uint32_t>(n), uart_emit, nullptr);
     keel_set_mr(0, static_cast<keel_word_t>(n));
     return keel_msginfo_new(KEEL_OK, 0, 0, 1);
@@ -170,7 +170,7 @@ keel_word_t handle(keel_word_t badge, keel_word_t info) {
         const auto name = g_spec.str(g_spec.component(c).name);
         say("denied: %.*s asked to read the console input", static_cast<int>(name.len), name.data);
       }
-      return status_reply(KEEL_E_DENIED);
+      return status_reply(KEEL_DENIED);
     }
     std::uint8_t bytes[KEEL_SERIAL_MAX_WRITE];
     const std::uint32_t n = g_input.read(bytes, KEEL_SERIAL_MAX_WRITE);
@@ -179,7 +179,7 @@ keel_word_t handle(keel_word_t badge, keel_word_t info) {
     for (std::uint32_t i = 0; i < words; ++i) keel_set_mr(i, mrs[i]);
     return keel_msginfo_new(KEEL_OK, 0, 0, words);
   }
-  return status_reply(KEEL_E_INVALID);
+  return status_reply(KEEL_INVALID_ARGUMENT);
 }
 
 }  // namespace
@@ -216,9 +216,9 @@ extern "C" int keel_main(void* start_arg) {
     keel_word_t reply;
     if (msg == 0) {
       // The bound notification (IRQ bits), or an empty label-0 message from a component: that one
-      // gets KEEL_E_INVALID from the reply below (no caller waiting: the reply goes nowhere).
+      // gets KEEL_INVALID_ARGUMENT from the reply below (no caller waiting: the reply goes nowhere).
       if ((badge & g_irq_bit) != 0 && g_irq_slot != 0) handle_rx();
-      reply = status_reply(KEEL_E_INVALID);
+      reply = status_reply(KEEL_INVALID_ARGUMENT);
     } else {
       reply = handle(badge, msg);
     }

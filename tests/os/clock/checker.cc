@@ -28,14 +28,14 @@ bool name_of(std::uint32_t i, char* out, std::size_t cap) {
 
 extern "C" int keel_main(void*) {
   // Malformed and out-of-range requests.
-  expect(set_timer(KEEL_CLOCK_TIMERS, now() + us(100), 0) == KEEL_E_INVALID, "timer id 16 refused");
-  expect(set_timer(~0ull, now() + us(100), 0) == KEEL_E_INVALID, "timer id ~0 refused");
-  expect(set_timer(0, now() + us(100), 1) == KEEL_E_RANGE, "a 1-tick period refused");
+  expect(set_timer(KEEL_CLOCK_TIMERS, now() + us(100), 0) == KEEL_INVALID_ARGUMENT, "timer id 16 refused");
+  expect(set_timer(~0ull, now() + us(100), 0) == KEEL_INVALID_ARGUMENT, "timer id ~0 refused");
+  expect(set_timer(0, now() + us(100), 1) == KEEL_RANGE_ERROR, "a 1-tick period refused");
   keel_set_mr(0, 0);
   keel_word_t r = keel_call(KEEL_SLOT_CLOCK_EP, keel_msginfo_new(KEEL_CLOCK_TIMEOUT, 0, 0, 1));
-  expect(keel_msginfo_label(r) == KEEL_E_INVALID, "a truncated TIMEOUT refused", keel_msginfo_label(r));
+  expect(keel_msginfo_label(r) == KEEL_INVALID_ARGUMENT, "a truncated TIMEOUT refused", keel_msginfo_label(r));
   r = keel_call(KEEL_SLOT_CLOCK_EP, keel_msginfo_new(99, 0, 0, 0));
-  expect(keel_msginfo_label(r) == KEEL_E_INVALID, "an unknown label refused", keel_msginfo_label(r));
+  expect(keel_msginfo_label(r) == KEEL_INVALID_ARGUMENT, "an unknown label refused", keel_msginfo_label(r));
   expect(expired() == 0, "nothing expired yet");
 
   // Wall time: after 2024-01-01 and before 2100, never backwards, advancing like the counter.

@@ -41,7 +41,7 @@ inline void expect(bool ok, const char* what, std::uint64_t a = 0, std::uint64_t
   if (!ok) fail(what, a, b);
 }
 
-// KEEL_CLOCK_TIMEOUT -> keel_status_t (the reply label); KEEL_CLOCK_EXPIRED -> fired timer mask.
+// KEEL_CLOCK_TIMEOUT -> keel_error_t (the reply label); KEEL_CLOCK_EXPIRED -> fired timer mask.
 inline keel_word_t set_timer(std::uint64_t id, std::uint64_t deadline, std::uint64_t period) {
   keel_set_mr(0, id);
   keel_set_mr(1, deadline);

@@ -20,16 +20,16 @@ static void bench_line(const char* name, uint64_t value, const char* unit) {
   for (int i = 0; i < n && i < (int)sizeof line; ++i) keel_debug_putchar(line[i]);
 }
 
-static void fail(const char* what, keel_status_t s) {
-  keel_logf("FAIL: %s: %s", what, keel_status_name(s));
+static void fail(const char* what, keel_error_t s) {
+  keel_logf("FAIL: %s: %s", what, keel_error_name(s));
   keel_debug_halt(1);
 }
 
 int keel_main(void* arg) {
   (void)arg;
   keel_channel_t bench, pipe;
-  keel_status_t s = keel_channel_open("bench", &bench);
-  for (int i = 0; s == KEEL_E_CHANNEL_DOWN && i < 100; ++i) { /* until the server serves */
+  keel_error_t s = keel_channel_open("bench", &bench);
+  for (int i = 0; s == KEEL_CHANNEL_DOWN && i < 100; ++i) { /* until the server serves */
     keel_sleep_ms(1);
     s = keel_channel_open("bench", &bench);
   }
@@ -57,7 +57,7 @@ int keel_main(void* arg) {
     }
     total += cycles() - t0;
   }
-  if (m.w[0] != BURSTS * PER_BURST) fail("the server's count", KEEL_E_INVALID);
+  if (m.w[0] != BURSTS * PER_BURST) fail("the server's count", KEEL_INVALID_ARGUMENT);
   bench_line("os.libkeel.call.instructions", total / (BURSTS * PER_BURST), "instructions");
 
   const keel_cptr_t slot = keel_channel_info(bench)->slot;
@@ -69,7 +69,7 @@ int keel_main(void* arg) {
     for (int i = 0; i < PER_BURST; ++i) keel_call_mrs(slot, keel_msginfo_new(1, 0, 0, 1), &mr0, &mr1, &mr2, &mr3);
     total += cycles() - t0;
   }
-  if (mr0 != BURSTS * PER_BURST) fail("the server's count (raw)", KEEL_E_INVALID);
+  if (mr0 != BURSTS * PER_BURST) fail("the server's count (raw)", KEEL_INVALID_ARGUMENT);
   bench_line("os.libkeel.call_raw_client.instructions", total / (BURSTS * PER_BURST), "instructions");
 
   /* 1 MiB in 16 bursts of 64 KiB (64-byte records), each after a sleep; then ask the server how
@@ -84,7 +84,7 @@ int keel_main(void* arg) {
       s = keel_stream_send(pipe, record, RECORD);
       if (s == KEEL_OK) {
         sent += RECORD;
-      } else if (s == KEEL_E_NO_SPACE) {
+      } else if (s == KEEL_NO_SPACE) {
         keel_channel_wait(pipe); /* "space" from the consumer */
       } else {
         fail("stream send", s);
@@ -94,7 +94,7 @@ int keel_main(void* arg) {
   }
   keel_msg_t q = {2, 0, {0}};
   if ((s = keel_rpc_call(bench, &q)) != KEEL_OK) fail("count", s);
-  if (q.w[0] != (uint64_t)BURST * SBURSTS) fail("the consumer's byte count", KEEL_E_INVALID);
+  if (q.w[0] != (uint64_t)BURST * SBURSTS) fail("the consumer's byte count", KEEL_INVALID_ARGUMENT);
   const uint64_t stream = total / ((uint64_t)BURST * SBURSTS / 1024);
   bench_line("os.libkeel.stream.instructions_per_kib", stream, "instructions");
   keel_debug_halt(0);

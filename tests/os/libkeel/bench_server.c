@@ -14,7 +14,7 @@ static void on_call(keel_channel_t ch, keel_msg_t* m, void* ctx) {
   } else if (m->label == 2) {
     *m = (keel_msg_t){0, 1, {g_consumed}};
   } else {
-    *m = (keel_msg_t){KEEL_E_INVALID, 0, {0}};
+    *m = (keel_msg_t){KEEL_INVALID_ARGUMENT, 0, {0}};
   }
 }
 
@@ -33,12 +33,12 @@ static void on_bits(uint64_t bits, void* ctx) {
 int keel_main(void* arg) {
   (void)arg;
   keel_channel_t bench;
-  keel_status_t s;
+  keel_error_t s;
   if ((s = keel_channel_open("bench", &bench)) != KEEL_OK || (s = keel_channel_open("pipe", &g_pipe)) != KEEL_OK) {
-    keel_logf("open: %s", keel_status_name(s));
+    keel_logf("open: %s", keel_error_name(s));
     return 1;
   }
   s = keel_serve(keel_channel_info(g_pipe)->notify_bit, on_call, on_bits, NULL);
-  keel_logf("serve: %s", keel_status_name(s));
+  keel_logf("serve: %s", keel_error_name(s));
   return 1;
 }

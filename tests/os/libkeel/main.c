@@ -22,9 +22,9 @@ static int g_checks, g_failures;
     }                                \
   } while (0)
 
-static keel_status_t call(keel_channel_t ch, uint64_t label, uint64_t arg, keel_msg_t* out) {
+static keel_error_t call(keel_channel_t ch, uint64_t label, uint64_t arg, keel_msg_t* out) {
   keel_msg_t m = {label, 1, {arg}};
-  keel_status_t s = keel_rpc_call(ch, &m);
+  keel_error_t s = keel_rpc_call(ch, &m);
   if (out) *out = m;
   return s;
 }
@@ -86,7 +86,7 @@ static void check_time(void) {
   CHECK(keel_sleep_ms(200) == KEEL_OK, "sleep");
   uint64_t ms = (keel_now_ns() - t0) / 1000000;
   CHECK(ms >= 200 && ms <= 230, "slept %lu ms for 200", (unsigned long)ms);
-  CHECK(keel_timer_set(KEEL_CLOCK_TIMERS, keel_now_ticks() + 1000, 0) == KEEL_E_RANGE, "timer id range");
+  CHECK(keel_timer_set(KEEL_CLOCK_TIMERS, keel_now_ticks() + 1000, 0) == KEEL_RANGE_ERROR, "timer id range");
   uint64_t deadline = keel_now_ticks() + keel_ms_to_ticks(30);
   CHECK(keel_timer_set(2, deadline, 0) == KEEL_OK, "one-shot timer");
   uint64_t fired = 0;
@@ -107,18 +107,18 @@ int keel_main(void* arg) {
   check_time();
 
   keel_channel_t ping, bell, none;
-  CHECK(keel_channel_open("nope", &none) == KEEL_E_NOT_FOUND, "unknown channel");
-  keel_status_t s = keel_channel_open("ping", &ping);
-  for (int i = 0; s == KEEL_E_CHANNEL_DOWN && i < 50; ++i) { /* the server may not serve yet */
+  CHECK(keel_channel_open("nope", &none) == KEEL_NOT_FOUND, "unknown channel");
+  keel_error_t s = keel_channel_open("ping", &ping);
+  for (int i = 0; s == KEEL_CHANNEL_DOWN && i < 50; ++i) { /* the server may not serve yet */
     keel_sleep_ms(10);
     s = keel_channel_open("ping", &ping);
   }
-  CHECK(s == KEEL_OK, "open ping: %s", keel_status_name(s));
+  CHECK(s == KEEL_OK, "open ping: %s", keel_error_name(s));
   CHECK(keel_channel_open("bell", &bell) == KEEL_OK, "open bell");
   keel_msg_t r;
   CHECK(call(ping, PING, 41, &r) == KEEL_OK && r.w[0] == 42 && r.w[1] == 0, "ping 41 -> %lu", (unsigned long)r.w[0]);
-  CHECK(keel_rpc_call(bell, &r) == KEEL_E_INVALID, "rpc on an event channel is refused");
-  CHECK(keel_event_signal(ping) == KEEL_E_INVALID, "signal on an rpc channel is refused");
+  CHECK(keel_rpc_call(bell, &r) == KEEL_INVALID_ARGUMENT, "rpc on an event channel is refused");
+  CHECK(keel_event_signal(ping) == KEEL_INVALID_ARGUMENT, "signal on an rpc channel is refused");
   for (int i = 0; i < 3; ++i) CHECK(keel_event_signal(bell) == KEEL_OK, "signal bell");
   keel_sleep_ms(20);
   CHECK(call(ping, BELLS, 0, &r) == KEEL_OK && r.w[0] >= 1 && r.w[0] <= 3, "bells seen: %lu", (unsigned long)r.w[0]);
@@ -127,17 +127,17 @@ int keel_main(void* arg) {
 
   /* The server faults while holding our call: CHANNEL_DOWN, then the channel comes back. */
   s = call(ping, CRASH, 0, &r);
-  CHECK(s == KEEL_E_CHANNEL_DOWN, "call held by a crashing server: %s", keel_status_name(s));
+  CHECK(s == KEEL_CHANNEL_DOWN, "call held by a crashing server: %s", keel_error_name(s));
   CHECK(!keel_channel_is_open(ping), "the channel was forgotten");
   int tries = 0;
   do {
     keel_sleep_ms(10);
     s = call(ping, PING, 1, &r);
-  } while (s == KEEL_E_CHANNEL_DOWN && ++tries < 100);
+  } while (s == KEEL_CHANNEL_DOWN && ++tries < 100);
   CHECK(s == KEEL_OK && r.w[0] == 2 && r.w[1] == 1, "ping after the restart: %s, generation %lu",
-        keel_status_name(s), (unsigned long)r.w[1]);
+        keel_error_name(s), (unsigned long)r.w[1]);
   s = keel_event_signal(bell);
-  CHECK(s == KEEL_E_CHANNEL_DOWN, "the old event capability is gone: %s", keel_status_name(s));
+  CHECK(s == KEEL_CHANNEL_DOWN, "the old event capability is gone: %s", keel_error_name(s));
   CHECK(keel_event_signal(bell) == KEEL_OK, "the event channel re-opens");
 
   int peer = keel_component_find("peer");
@@ -145,7 +145,7 @@ int keel_main(void* arg) {
   CHECK(peer >= 0 && keel_component_status((uint32_t)peer, &st) == KEEL_OK && st.restarts == 1 &&
             st.state == KEEL_STATE_RUNNING && strcmp(st.name, "peer") == 0,
         "status of peer: restarts %u state %u", st.restarts, st.state);
-  CHECK(keel_component_status(999, &st) == KEEL_E_NOT_FOUND, "status of a component that does not exist");
+  CHECK(keel_component_status(999, &st) == KEEL_NOT_FOUND, "status of a component that does not exist");
 
   /* stdin: this component is the manifest's console_input; the test types a line. */
   keel_log("reading the console");

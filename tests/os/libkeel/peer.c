@@ -7,15 +7,15 @@ enum { PING = 1, CRASH = 2, BELLS = 3, TICKS = 4 };
 int keel_main(void* arg) {
   (void)arg;
   keel_channel_t ping, bell;
-  keel_status_t s;
+  keel_error_t s;
   if ((s = keel_channel_open("ping", &ping)) != KEEL_OK || (s = keel_channel_open("bell", &bell)) != KEEL_OK) {
-    keel_logf("open: %s", keel_status_name(s));
+    keel_logf("open: %s", keel_error_name(s));
     return 1;
   }
   const uint64_t bell_bit = keel_channel_info(bell)->notify_bit;
   const uint64_t period = keel_ms_to_ticks(10);
   if ((s = keel_timer_set(3, keel_now_ticks() + period, period)) != KEEL_OK) {
-    keel_logf("timer: %s", keel_status_name(s));
+    keel_logf("timer: %s", keel_error_name(s));
     return 1;
   }
   keel_logf("serving (generation %lu)", (unsigned long)keel_generation());
@@ -44,7 +44,7 @@ int keel_main(void* arg) {
         *(volatile uint32_t*)addr = 1;
         break;
       }
-      default: r.label = KEEL_E_INVALID; r.len = 0;
+      default: r.label = KEEL_INVALID_ARGUMENT; r.len = 0;
     }
     keel_rpc_reply(&r);
   }

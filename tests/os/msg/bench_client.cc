@@ -66,7 +66,7 @@ extern "C" int keel_main(void*) {
   if (stamp == nullptr) keel_debug_halt(1);
   *stamp = 0;
   keel_word_t info = keel_call_mrs(c.slot, keel_msginfo_new(99, 0, 0, 1), &mr0, &mr1, &mr2, &mr3);
-  if (keel_msginfo_label(info) != KEEL_LABEL_CHANNEL_DOWN) {
+  if (keel_msginfo_label(info) != KEEL_CHANNEL_DOWN) {
     keel_logf("FAIL: the crashing server's call answered %lu, not CHANNEL_DOWN", static_cast<unsigned long>(keel_msginfo_label(info)));
     keel_debug_halt(1);
   }

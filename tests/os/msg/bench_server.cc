@@ -45,7 +45,7 @@ extern "C" int keel_main(void*) {
       if (volatile std::uint64_t* s = stamp(); s != nullptr) *s = keel::rt::cycle_counter();
       chantest::crash(0x99);
     }
-    const keel_word_t reply = badge == c.mr2 ? keel_msginfo_new(0, 0, 0, 1) : keel_msginfo_new(KEEL_E_INVALID, 0, 0, 0);
+    const keel_word_t reply = badge == c.mr2 ? keel_msginfo_new(0, 0, 0, 1) : keel_msginfo_new(KEEL_INVALID_ARGUMENT, 0, 0, 0);
     mr0 += 1;
     info = keel_reply_recv_mrs(KEEL_SLOT_SERVICE_EP, reply, &badge, KEEL_SLOT_REPLY, &mr0, &mr1, &mr2, &mr3);
   }

@@ -27,7 +27,7 @@ extern "C" int keel_main(void*) {
   keel_word_t badge = 0;
   keel_word_t info = keel_recv(KEEL_SLOT_SERVICE_EP, &badge, KEEL_SLOT_REPLY);
   for (;;) {
-    keel_word_t reply = keel_msginfo_new(KEEL_E_INVALID, 0, 0, 0);
+    keel_word_t reply = keel_msginfo_new(KEEL_INVALID_ARGUMENT, 0, 0, 0);
     if (info == 0) {
       seen |= badge & (p.mr2 | d.mr2);
       if ((badge & d.mr2) != 0) {

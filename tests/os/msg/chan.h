@@ -34,13 +34,13 @@ inline Open open(const char* name) {
   return Open{keel_msginfo_label(info), keel_get_mr(0), keel_get_mr(1), keel_get_mr(2)};
 }
 
-// Opens, retrying while the answer is KEEL_E_CHANNEL_DOWN (the peer is not serving yet).
+// Opens, retrying while the answer is KEEL_CHANNEL_DOWN (the peer is not serving yet).
 inline Open open_retry(const char* name, std::uint64_t timeout_ms = 3000) {
   const std::uint64_t f = keel::rt::timer_frequency();
   const std::uint64_t end = keel::rt::timer_count() + timeout_ms * f / 1000;
   for (;;) {
     Open r = open(name);
-    if (r.label != KEEL_E_CHANNEL_DOWN || keel::rt::timer_count() >= end) return r;
+    if (r.label != KEEL_CHANNEL_DOWN || keel::rt::timer_count() >= end) return r;
     wait_ms(5);
   }
 }

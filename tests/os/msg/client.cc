@@ -24,7 +24,7 @@ extern "C" int keel_main(void*) {
   if (!ic || !ip || !id) keel_debug_halt(1);
 
   // 1. Least privilege: a channel the manifest does not declare.
-  expect(open("nope").label == KEEL_E_DENIED, "open of an undeclared channel is denied");
+  expect(open("nope").label == KEEL_DENIED, "open of an undeclared channel is denied");
 
   // 2. rpc: msg's answer matches the info page; a call goes through with the server end's badge.
   Open c = open_retry("calc");
@@ -64,11 +64,11 @@ extern "C" int keel_main(void*) {
   //    use of the (now deleted) channel capability; a re-open after the restart works again.
   r = call(c.slot, kCrash, 0);
   keel_logf("call held by the crashing server: label 0x%lx", static_cast<unsigned long>(keel_msginfo_label(r)));
-  expect(keel_msginfo_label(r) == KEEL_LABEL_CHANNEL_DOWN, "call held by the crashing server: CHANNEL_DOWN");
+  expect(keel_msginfo_label(r) == KEEL_CHANNEL_DOWN, "call held by the crashing server: CHANNEL_DOWN");
   r = call(c.slot, kDouble, 1);
   keel_logf("next call on the torn-down channel: info 0x%lx, MR0 %lu", static_cast<unsigned long>(r),
             static_cast<unsigned long>(keel_get_mr(0)));
-  expect(keel_msginfo_label(r) == KEEL_LABEL_CHANNEL_DOWN, "next call on the torn-down channel: CHANNEL_DOWN");
+  expect(keel_msginfo_label(r) == KEEL_CHANNEL_DOWN, "next call on the torn-down channel: CHANNEL_DOWN");
   c = open_retry("calc");
   expect(c.label == KEEL_OK && c.slot == ic->slot, "re-open after the restart");
   r = call(c.slot, kDouble, 5);

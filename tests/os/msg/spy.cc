@@ -5,7 +5,7 @@
 extern "C" int keel_main(void*) {
   const chantest::Open a = chantest::open("calc");
   const chantest::Open b = chantest::open("backdoor");
-  keel_logf("open calc -> %s, open backdoor -> %s", keel_status_name(static_cast<keel_status_t>(a.label)),
-            keel_status_name(static_cast<keel_status_t>(b.label)));
-  return a.label == KEEL_E_DENIED && b.label == KEEL_E_DENIED ? 0 : 1;
+  keel_logf("open calc -> %s, open backdoor -> %s", keel_error_name(static_cast<keel_error_t>(a.label)),
+            keel_error_name(static_cast<keel_error_t>(b.label)));
+  return a.label == KEEL_DENIED && b.label == KEEL_DENIED ? 0 : 1;
 }

@@ -14,10 +14,10 @@ keel_word_t root_call(keel_word_t op, std::initializer_list<keel_word_t> mrs) {
   return keel_msginfo_label(keel_call(KEEL_SLOT_ROOT_EP, keel_msginfo_new(op, 0, 0, i)));
 }
 
-void expect_status(const char* what, keel_word_t got, keel_status_t want) {
-  keel_logf("%s: %s", what, keel_status_name(static_cast<keel_status_t>(got)));
+void expect_status(const char* what, keel_word_t got, keel_error_t want) {
+  keel_logf("%s: %s", what, keel_error_name(static_cast<keel_error_t>(got)));
   if (got != want) {
-    keel_logf("FAIL: %s answered %lu, expected %s", what, static_cast<unsigned long>(got), keel_status_name(want));
+    keel_logf("FAIL: %s answered %lu, expected %s", what, static_cast<unsigned long>(got), keel_error_name(want));
     keel_debug_halt(3);
   }
 }
@@ -25,19 +25,19 @@ void expect_status(const char* what, keel_word_t got, keel_status_t want) {
 }  // namespace
 
 extern "C" int keel_main(void*) {
-  expect_status("status without the status service", root_call(KEEL_ROOT_STATUS, {0}), KEEL_E_DENIED);
-  expect_status("budget change (not the scheduler)", root_call(KEEL_ROOT_SET_BUDGET, {0, 100, 10000}), KEEL_E_DENIED);
-  expect_status("passive (not in its manifest)", root_call(KEEL_ROOT_PASSIVE, {}), KEEL_E_DENIED);
-  expect_status("unknown request", root_call(77, {1, 2}), KEEL_E_INVALID);
-  expect_status("device name longer than the message", root_call(KEEL_ROOT_DEVICE, {1000, 0}), KEEL_E_INVALID);
-  expect_status("device request without a name", root_call(KEEL_ROOT_DEVICE, {}), KEEL_E_INVALID);
+  expect_status("status without the status service", root_call(KEEL_ROOT_STATUS, {0}), KEEL_DENIED);
+  expect_status("budget change (not the scheduler)", root_call(KEEL_ROOT_SET_BUDGET, {0, 100, 10000}), KEEL_DENIED);
+  expect_status("passive (not in its manifest)", root_call(KEEL_ROOT_PASSIVE, {}), KEEL_DENIED);
+  expect_status("unknown request", root_call(77, {1, 2}), KEEL_INVALID_ARGUMENT);
+  expect_status("device name longer than the message", root_call(KEEL_ROOT_DEVICE, {1000, 0}), KEEL_INVALID_ARGUMENT);
+  expect_status("device request without a name", root_call(KEEL_ROOT_DEVICE, {}), KEEL_INVALID_ARGUMENT);
   const char name[] = "uart0";
   keel_set_mr(0, sizeof(name) - 1);
   keel_word_t w = 0;
   for (unsigned i = 0; i < sizeof(name) - 1; ++i) w |= keel_word_t{static_cast<unsigned char>(name[i])} << (8 * i);
   keel_set_mr(1, w);
   const keel_word_t info = keel_call(KEEL_SLOT_ROOT_EP, keel_msginfo_new(KEEL_ROOT_DEVICE, 0, 0, 2));
-  keel_logf("device uart0: %s", keel_status_name(static_cast<keel_status_t>(keel_msginfo_label(info))));
+  keel_logf("device uart0: %s", keel_error_name(static_cast<keel_error_t>(keel_msginfo_label(info))));
   keel_logf("reading 0x%lx", static_cast<unsigned long>(KEEL_HEAP_BASE));
   std::uintptr_t a = KEEL_HEAP_BASE;
   __asm__ volatile("" : "+r"(a));

@@ -42,15 +42,15 @@ extern "C" int keel_main(void*) {
   expect(s2 >= 85 && s2 <= 115, "the spinner's use matches its 10 % budget (per mille)", s2);
 
   // Beyond the limits, and what no component may change.
-  expect(set_budget(spinner, 2001) == KEEL_E_RANGE, "above the manifest's budget refused");
-  expect(set_budget(spinner, 9) == KEEL_E_RANGE, "below 10 us refused");
-  expect(set_budget(spinner, 1ull << 33) == KEEL_E_RANGE, "a huge budget refused");
-  expect(set_budget(clock, 100) == KEEL_E_DENIED, "a core service's budget is not adjustable");
-  expect(set_budget(200, 100) == KEEL_E_NOT_FOUND, "no such component");
-  expect(usage(200).label == KEEL_E_NOT_FOUND, "USAGE of no component");
+  expect(set_budget(spinner, 2001) == KEEL_RANGE_ERROR, "above the manifest's budget refused");
+  expect(set_budget(spinner, 9) == KEEL_RANGE_ERROR, "below 10 us refused");
+  expect(set_budget(spinner, 1ull << 33) == KEEL_RANGE_ERROR, "a huge budget refused");
+  expect(set_budget(clock, 100) == KEEL_DENIED, "a core service's budget is not adjustable");
+  expect(set_budget(200, 100) == KEEL_NOT_FOUND, "no such component");
+  expect(usage(200).label == KEEL_NOT_FOUND, "USAGE of no component");
   keel_set_mr(0, spinner);
   const keel_word_t r = keel_call(KEEL_SLOT_SCHED_EP, keel_msginfo_new(KEEL_SCHED_SET_BUDGET, 0, 0, 1));
-  expect(keel_msginfo_label(r) == KEEL_E_INVALID, "a truncated SET_BUDGET refused", keel_msginfo_label(r));
+  expect(keel_msginfo_label(r) == KEEL_INVALID_ARGUMENT, "a truncated SET_BUDGET refused", keel_msginfo_label(r));
   expect(usage(spinner).budget_us == 1000, "refusals changed nothing");
 
   expect(set_budget(spinner, 2000) == KEEL_OK, "restore the manifest's budget");

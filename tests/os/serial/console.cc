@@ -16,7 +16,7 @@ extern "C" int keel_main(void*) {
     for (;;) {
       const keel_word_t r = keel_call(KEEL_SLOT_SERIAL_EP, keel_msginfo_new(KEEL_SERIAL_READ, 0, 0, 0));
       if (keel_msginfo_label(r) != KEEL_OK) {
-        keel_logf("FAIL: read answered %s", keel_status_name(static_cast<keel_status_t>(keel_msginfo_label(r))));
+        keel_logf("FAIL: read answered %s", keel_error_name(static_cast<keel_error_t>(keel_msginfo_label(r))));
         keel_debug_halt(1);
       }
       const keel_word_t n = keel_get_mr(0);

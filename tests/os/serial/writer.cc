@@ -32,7 +32,7 @@ extern "C" int keel_main(void*) {
     keel_yield();
   }
   const keel_word_t r = keel_call(KEEL_SLOT_SERIAL_EP, keel_msginfo_new(KEEL_SERIAL_READ, 0, 0, 0));
-  keel_logf("console read: %s", keel_status_name(static_cast<keel_status_t>(keel_msginfo_label(r))));
+  keel_logf("console read: %s", keel_error_name(static_cast<keel_error_t>(keel_msginfo_label(r))));
   keel_logf("done");
   for (;;) {
     keel_word_t word = 0;

@@ -1,14 +1,16 @@
-/* keel/abi/errors.h — invocation error codes (exactly seL4's) and their detail registers.
+/* keel/abi/errors.h — the one error enum of Keel: kernel invocation errors (exactly seL4's values,
+ * with their detail registers) and the user-level errors of the services and libkeel.
  *
- * An invocation that fails returns a reply whose message-info label is the error code; details
- * are in the message registers as listed here. A successful invocation returns label 0. */
+ * An invocation or a service request that fails returns a reply whose message-info label is the
+ * error code; a kernel error's details are in the message registers as listed here. Success is
+ * label 0 (KEEL_OK). C name keel_error_t; C++ keel::Result<T> (keel/result.h) carries it. */
 #ifndef KEEL_ABI_ERRORS_H
 #define KEEL_ABI_ERRORS_H
 
 #include "keel/abi/types.h"
 
 typedef enum keel_error {
-  KEEL_NO_ERROR = 0,
+  KEEL_OK = 0,
   KEEL_INVALID_ARGUMENT = 1,    /* MR0 = index of the offending argument (message register) */
   KEEL_INVALID_CAPABILITY = 2,  /* MR0 = index of the offending capability (0 = invoked cap,
                                    1.. = extra caps 0..) */
@@ -21,8 +23,24 @@ typedef enum keel_error {
   KEEL_DELETE_FIRST = 8,        /* destination slot is not empty */
   KEEL_REVOKE_FIRST = 9,        /* object/capability still has derived children or is in use */
   KEEL_NOT_ENOUGH_MEMORY = 10,  /* MR0 = bytes available in the untyped */
-  KEEL_NUM_ERRORS = 11
+  KEEL_NUM_ERRORS = 11,          /* kernel errors are below this */
+
+  /* User level: answered by the root server, the core services and libkeel, never by the kernel.
+   * Malformed requests answer KEEL_INVALID_ARGUMENT, values outside the manifest's limits
+   * KEEL_RANGE_ERROR, as the kernel does. */
+  KEEL_DENIED = 16,       /* the manifest does not grant it (logged by the server that refused) */
+  KEEL_NOT_FOUND = 17,    /* no such channel / component / key / device */
+  KEEL_NO_SPACE = 18,     /* buffer / ring / timer slots full */
+  KEEL_PROTOCOL_ERROR = 19, /* a reply whose label is no error code (a server broke its protocol) */
+  /* The peer is gone: the channel was torn down under a Call (the root server answers the
+   * CapFault of a channel slot, or aborts a call held by a restarting server, with this label),
+   * or the peer is not up yet. Try again: the channel is re-opened. Outside every label a
+   * service or an rpc channel may use otherwise. */
+  KEEL_CHANNEL_DOWN = 0xdead0
 } keel_error_t;
+
+/* The former name of KEEL_OK, kept only for tests/kernel and bench/kernel until they say KEEL_OK. */
+#define KEEL_NO_ERROR KEEL_OK
 
 /* Lookup failure description (seL4_LookupFailureType), in the registers after the leading word:
  *   MR[k+0] = type, then for DepthMismatch: bits_left, bits_found;

@@ -2,8 +2,10 @@
 //
 // Result<T, E> holds either a value or an error, never both; it is [[nodiscard]] so an ignored
 // failure is a compile error under -Werror. TRY(expr) unwraps a value or returns the error from the
-// enclosing function. Header-only and freestanding: no exceptions, no heap, no RTTI, usable in the
-// kernel (E = abi error code) and on the host (E = a richer error with a message).
+// enclosing function. Header-only and freestanding: no exceptions, no heap, no RTTI. On the device
+// (kernel, root server, services, libkeel) include keel/error.h instead: it makes keel_error_t,
+// the one error enum, the default E, so that `Result<T>` is the only spelling there. Host tools
+// give a richer E.
 #pragma once
 
 #include <new>

@@ -17,9 +17,9 @@ extern "C" {
 /* ---- info page ------------------------------------------------------------------------------ */
 /* Checks an info page of `mapped` readable bytes: magic, version, size <= mapped and <=
  * KEEL_INFO_MAX_BYTES, every array (offset 8-aligned, count within the protocol limits) and every
- * string ({off, len} inside the page, NUL at off + len) in bounds. KEEL_OK or KEEL_E_INVALID;
+ * string ({off, len} inside the page, NUL at off + len) in bounds. KEEL_OK or KEEL_INVALID_ARGUMENT;
  * *why (if non-NULL) names the first problem. Every other function here assumes a checked page. */
-keel_status_t keel_info_check(const keel_info_t* info, size_t mapped, const char** why);
+keel_error_t keel_info_check(const keel_info_t* info, size_t mapped, const char** why);
 
 /* The string s of the page (NUL-terminated). */
 const char* keel_info_string(const keel_info_t* info, keel_info_str_t s);
@@ -39,6 +39,11 @@ int keel_info_find_device(const keel_info_t* info, const char* name);
 int keel_info_find_region(const keel_info_t* info, const char* name);
 int keel_info_find_config(const keel_info_t* info, const char* key);
 int keel_info_find_irq(const keel_info_t* info, const char* name);
+
+/* ---- replies ---------------------------------------------------------------------------------
+ * The error a service's reply label carries: the label itself when it is a keel_error_t value,
+ * else KEEL_PROTOCOL_ERROR. */
+keel_error_t keel_error_from_label(uint64_t label);
 
 /* ---- names in message registers (protocol.h: MR0 = length, MR1.. bytes, 8 per MR, little-endian)
  * keel_name_pack writes len bytes of name into mrs[0..] (the MRs after the length MR), zero-padding

@@ -27,7 +27,7 @@ extern "C" {
 
 /* ---- the component ---------------------------------------------------------------------------
  * keel_info(): this component's info page (checked at start: magic, version, every offset); NULL
- * in a program that is not a component (then every other keel_* call answers KEEL_E_INVALID). */
+ * in a program that is not a component (then every other keel_* call answers KEEL_INVALID_ARGUMENT). */
 #if defined(__cplusplus) && defined(__GNUC__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wshadow" /* keel_info() next to struct keel_info, as stat() */
@@ -41,7 +41,7 @@ const char* keel_system_name(void); /* the manifest's system name */
 uint32_t keel_index(void);          /* index in the boot spec */
 uint64_t keel_generation(void);     /* 0 at first start, +1 per restart */
 bool keel_has_service(uint32_t service_bit); /* keel_service_bit */
-const char* keel_status_name(keel_status_t s); /* "ok", "denied", ... */
+/* keel_error_name(e) (keel/rt/invocations.h): "ok", "denied", "InvalidArgument", ... */
 
 /* keel_exit(status) (keel/rt/rt.h): flushes pending output, KEEL_ROOT_EXIT to the root server;
  * never returns (falls back to DebugHalt only if the root server does not take the exit). */
@@ -64,18 +64,18 @@ uint64_t keel_notify_poll(uint64_t mask); /* the same without blocking (0 if non
 /* ---- channels (docs/os-services.md "Channels") ------------------------------------------------
  * A channel end is named by the manifest's channel name (or this side's end name). Opening asks
  * the message server for its capability (KEEL_MSG_OPEN). If the peer restarts, the next use
- * answers KEEL_E_CHANNEL_DOWN, libkeel forgets the capability and re-opens it on the following
+ * answers KEEL_CHANNEL_DOWN, libkeel forgets the capability and re-opens it on the following
  * use — which succeeds once the peer is back (an rpc server must have opened its end again). */
 typedef int keel_channel_t; /* index of the end in keel_info()'s channel array; -1 = none */
-keel_status_t keel_channel_open(const char* name, keel_channel_t* ch); /* *ch is set whenever the
+keel_error_t keel_channel_open(const char* name, keel_channel_t* ch); /* *ch is set whenever the
                                         name is found, even if the open answers CHANNEL_DOWN */
 const keel_info_channel_t* keel_channel_info(keel_channel_t ch); /* NULL if ch is not valid */
 bool keel_channel_is_open(keel_channel_t ch);
 /* Blocks until the peer signals this end (event waiter; stream consumer: data; stream producer:
  * space) — its bit of the notification word. */
-keel_status_t keel_channel_wait(keel_channel_t ch);
+keel_error_t keel_channel_wait(keel_channel_t ch);
 
-/* rpc: a message is a label (user-defined, < 2^52, not KEEL_LABEL_CHANNEL_DOWN) and up to
+/* rpc: a message is a label (user-defined, < 2^52, not KEEL_CHANNEL_DOWN) and up to
  * KEEL_RPC_MAX_WORDS words. */
 #define KEEL_RPC_MAX_WORDS 32u
 typedef struct keel_msg {
@@ -84,32 +84,32 @@ typedef struct keel_msg {
   uint64_t w[KEEL_RPC_MAX_WORDS];
 } keel_msg_t;
 /* Client: sends *msg on channel ch and blocks for the reply, which replaces *msg. */
-keel_status_t keel_rpc_call(keel_channel_t ch, keel_msg_t* msg);
+keel_error_t keel_rpc_call(keel_channel_t ch, keel_msg_t* msg);
 /* Server: blocks until a call arrives on one of this component's open rpc server ends (*ch = that
  * end, *msg = the request) or a notification bit of `mask` is set (*ch = -1, *bits = those bits).
  * A reply given with keel_rpc_reply is sent on the way in (ReplyRecv); a call left unanswered is
- * answered with label KEEL_E_INVALID, so that no client waits forever. */
-keel_status_t keel_rpc_recv(uint64_t mask, keel_channel_t* ch, keel_msg_t* msg, uint64_t* bits);
+ * answered with label KEEL_INVALID_ARGUMENT, so that no client waits forever. */
+keel_error_t keel_rpc_recv(uint64_t mask, keel_channel_t* ch, keel_msg_t* msg, uint64_t* bits);
 /* Server: the reply to the call keel_rpc_recv returned last (sent by the next keel_rpc_recv). */
-keel_status_t keel_rpc_reply(const keel_msg_t* reply);
+keel_error_t keel_rpc_reply(const keel_msg_t* reply);
 /* Server loop: for each call, on_call(ch, msg, ctx) turns *msg into the reply (it is sent when
  * on_call returns); for notification bits of `mask`, on_bits(bits, ctx) (may be NULL if mask is 0).
  * Returns only on an error of keel_rpc_recv. */
 typedef void (*keel_call_fn)(keel_channel_t ch, keel_msg_t* msg, void* ctx);
 typedef void (*keel_bits_fn)(uint64_t bits, void* ctx);
-keel_status_t keel_serve(uint64_t mask, keel_call_fn on_call, keel_bits_fn on_bits, void* ctx);
+keel_error_t keel_serve(uint64_t mask, keel_call_fn on_call, keel_bits_fn on_bits, void* ctx);
 
 /* event: the signaller sets the waiter's bit; the waiter uses keel_channel_wait or its bit
  * (keel_channel_info(ch)->notify_bit) with keel_notify_wait. */
-keel_status_t keel_event_signal(keel_channel_t ch);
+keel_error_t keel_event_signal(keel_channel_t ch);
 
 /* stream: a shared ring (keel_stream_ring_t). Non-blocking: *done = bytes written / read (0 when
  * the ring is full / empty); the peer is signalled when something moved. A ring whose counters
- * the peer corrupted answers KEEL_E_INVALID. */
-keel_status_t keel_stream_write(keel_channel_t ch, const void* data, size_t n, size_t* done);
-/* All or nothing (for records): KEEL_E_NO_SPACE, and nothing written, unless n bytes fit. */
-keel_status_t keel_stream_send(keel_channel_t ch, const void* data, size_t n);
-keel_status_t keel_stream_read(keel_channel_t ch, void* buf, size_t cap, size_t* done);
+ * the peer corrupted answers KEEL_INVALID_ARGUMENT. */
+keel_error_t keel_stream_write(keel_channel_t ch, const void* data, size_t n, size_t* done);
+/* All or nothing (for records): KEEL_NO_SPACE, and nothing written, unless n bytes fit. */
+keel_error_t keel_stream_send(keel_channel_t ch, const void* data, size_t n);
+keel_error_t keel_stream_read(keel_channel_t ch, void* buf, size_t cap, size_t* done);
 
 /* ---- time -------------------------------------------------------------------------------------
  * Monotonic time is the generic timer's counter (CNTVCT_EL0, read directly; no IPC). Timers are
@@ -119,14 +119,14 @@ uint64_t keel_ticks_per_second(void);
 uint64_t keel_now_ns(void);
 uint64_t keel_ms_to_ticks(uint64_t ms);
 /* One-shot (period 0) or periodic timer `id` at the absolute deadline (ticks); deadline 0 cancels. */
-keel_status_t keel_timer_set(uint32_t id, uint64_t deadline_ticks, uint64_t period_ticks);
+keel_error_t keel_timer_set(uint32_t id, uint64_t deadline_ticks, uint64_t period_ticks);
 /* The mask of this component's timers that fired since the last call (asks the clock service
  * after a KEEL_NOTIFY_TIMER; keel_notify_wait(KEEL_NOTIFY_TIMER) then keel_timer_expired()). */
 uint64_t keel_timer_expired(void);
 /* Sleeps ms milliseconds (clock timer 15; without the clock service: yields until the counter
  * passes the deadline). Other timers' expiries seen meanwhile are kept for keel_timer_expired. */
-keel_status_t keel_sleep_ms(uint64_t ms);
-keel_status_t keel_wall_ns(uint64_t* ns); /* nanoseconds since 1970 (clock service) */
+keel_error_t keel_sleep_ms(uint64_t ms);
+keel_error_t keel_wall_ns(uint64_t* ns); /* nanoseconds since 1970 (clock service) */
 
 /* ---- configuration (the manifest's [component.config]) -----------------------------------------
  * The value of key, or `fallback` if the key is absent or of another type. */
@@ -139,7 +139,7 @@ volatile void* keel_device(const char* name, size_t* size); /* NULL if not given
 void* keel_region(const char* name, size_t* size);          /* private or shared memory region */
 /* The notification bit of the IRQ of device `name` (0 if none); acknowledge it with keel_irq_ack. */
 uint64_t keel_irq_bit(const char* name);
-keel_status_t keel_irq_ack(const char* name);
+keel_error_t keel_irq_ack(const char* name);
 
 /* ---- status (the 'status' service: the root server) and CPU use ('sched') --------------------- */
 typedef struct keel_component_status_s {
@@ -149,7 +149,7 @@ typedef struct keel_component_status_s {
   char name[64];
 } keel_component_status_t;
 uint32_t keel_component_count(void);
-keel_status_t keel_component_status(uint32_t index, keel_component_status_t* st);
+keel_error_t keel_component_status(uint32_t index, keel_component_status_t* st);
 int keel_component_find(const char* name); /* index by name (asks the root server), or -1 */
 const char* keel_state_name(uint32_t state);
 
@@ -158,8 +158,8 @@ typedef struct keel_cpu_usage_s {
   uint32_t budget_us, period_us;
   uint32_t manifest_budget_us; /* the upper limit */
 } keel_cpu_usage_t;
-keel_status_t keel_cpu_usage(uint32_t index, keel_cpu_usage_t* u);
-keel_status_t keel_set_budget(uint32_t index, uint32_t budget_us);
+keel_error_t keel_cpu_usage(uint32_t index, keel_cpu_usage_t* u);
+keel_error_t keel_set_budget(uint32_t index, uint32_t budget_us);
 
 /* ---- memory: malloc/free/calloc/realloc are picolibc's, over this component's heap (the manifest's
  * 'heap'); they return NULL when it is exhausted or the component has none. */

@@ -1,23 +1,14 @@
 // keel/keel.hh — the thin C++ layer of libkeel: the same calls as keel/keel.h, returning
-// keel::Result<T, keel_status_t> (use with TRY). No exceptions, no heap.
+// keel::Result<T> (error: keel_error_t; use with TRY and keel::check). No exceptions, no heap.
 #pragma once
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "keel/keel.h"
-#include "keel/result.h"
+#include "keel/error.h"
 
 namespace keel {
-
-using Status = keel_status_t;
-template <class T = void>
-using Res = Result<T, Status>;
-
-inline Res<> check(Status s) {
-  if (s == KEEL_OK) return Ok{};
-  return Err{s};
-}
 
 // An rpc message: label + up to KEEL_RPC_MAX_WORDS words.
 struct Message : keel_msg_t {
@@ -30,39 +21,39 @@ struct Message : keel_msg_t {
 };
 
 // A channel end of this component. named() only looks the name up; the end is opened on first
-// use and again after KEEL_E_CHANNEL_DOWN (docs/os-services.md).
+// use and again after KEEL_CHANNEL_DOWN (docs/os-services.md).
 class Channel {
  public:
-  static Res<Channel> named(const char* name) {
+  static Result<Channel> named(const char* name) {
     const keel_info_t* info = keel_info();
-    if (info == nullptr) return Err{KEEL_E_INVALID};
+    if (info == nullptr) return Err{KEEL_INVALID_ARGUMENT};
     int k = keel_info_find_channel(info, name);
-    if (k < 0) return Err{KEEL_E_NOT_FOUND};
+    if (k < 0) return Err{KEEL_NOT_FOUND};
     return Channel(k);
   }
   // Looks up and opens now (an rpc server end must be opened before clients can call).
-  static Res<Channel> open(const char* name) {
+  static Result<Channel> open(const char* name) {
     keel_channel_t k = -1;
-    Status s = keel_channel_open(name, &k);
+    keel_error_t s = keel_channel_open(name, &k);
     if (s != KEEL_OK) return Err{s};
     return Channel(k);
   }
-  [[nodiscard]] Res<Message> call(Message m) const {
+  [[nodiscard]] Result<Message> call(Message m) const {
     TRY(check(keel_rpc_call(id_, &m)));
     return m;
   }
-  [[nodiscard]] Res<> signal() const { return check(keel_event_signal(id_)); }
-  [[nodiscard]] Res<size_t> write(const void* data, size_t n) const {
+  [[nodiscard]] Result<void> signal() const { return check(keel_event_signal(id_)); }
+  [[nodiscard]] Result<size_t> write(const void* data, size_t n) const {
     size_t done = 0;
     TRY(check(keel_stream_write(id_, data, n, &done)));
     return done;
   }
-  [[nodiscard]] Res<size_t> read(void* buf, size_t cap) const {
+  [[nodiscard]] Result<size_t> read(void* buf, size_t cap) const {
     size_t done = 0;
     TRY(check(keel_stream_read(id_, buf, cap, &done)));
     return done;
   }
-  [[nodiscard]] Res<> wait() const { return check(keel_channel_wait(id_)); }
+  [[nodiscard]] Result<void> wait() const { return check(keel_channel_wait(id_)); }
   [[nodiscard]] const keel_info_channel_t* info() const { return keel_channel_info(id_); }
   [[nodiscard]] uint64_t notify_bit() const { return info()->notify_bit; }
   [[nodiscard]] keel_channel_t id() const { return id_; }
@@ -80,38 +71,38 @@ struct Incoming {
   uint64_t bits;
   [[nodiscard]] bool is_call() const { return channel >= 0; }
 };
-inline Res<Incoming> receive(uint64_t mask) {
+inline Result<Incoming> receive(uint64_t mask) {
   Incoming in{-1, Message{}, 0};
   TRY(check(keel_rpc_recv(mask, &in.channel, &in.msg, &in.bits)));
   return in;
 }
-inline Res<> reply(const Message& m) { return check(keel_rpc_reply(&m)); }
+inline Result<void> reply(const Message& m) { return check(keel_rpc_reply(&m)); }
 
 // Time and timers.
 inline uint64_t now_ticks() { return keel_now_ticks(); }
 inline uint64_t now_ns() { return keel_now_ns(); }
 inline uint64_t ms_to_ticks(uint64_t ms) { return keel_ms_to_ticks(ms); }
-inline Res<> timer_set(uint32_t id, uint64_t deadline_ticks, uint64_t period_ticks = 0) {
+inline Result<void> timer_set(uint32_t id, uint64_t deadline_ticks, uint64_t period_ticks = 0) {
   return check(keel_timer_set(id, deadline_ticks, period_ticks));
 }
-inline Res<> timer_every_ms(uint32_t id, uint64_t ms) {
+inline Result<void> timer_every_ms(uint32_t id, uint64_t ms) {
   const uint64_t p = ms_to_ticks(ms);
   return timer_set(id, now_ticks() + p, p);
 }
 inline uint64_t timer_expired() { return keel_timer_expired(); }
-inline Res<> sleep_ms(uint64_t ms) { return check(keel_sleep_ms(ms)); }
+inline Result<void> sleep_ms(uint64_t ms) { return check(keel_sleep_ms(ms)); }
 inline uint64_t wait(uint64_t mask) { return keel_notify_wait(mask); }
 
 // Configuration, devices, status.
 inline int64_t config_int(const char* key, int64_t fallback) { return keel_config_int(key, fallback); }
 inline bool config_bool(const char* key, bool fallback) { return keel_config_bool(key, fallback); }
 inline const char* config_str(const char* key, const char* fallback) { return keel_config_str(key, fallback); }
-inline Res<keel_component_status_t> status(uint32_t index) {
+inline Result<keel_component_status_t> status(uint32_t index) {
   keel_component_status_t st{};
   TRY(check(keel_component_status(index, &st)));
   return st;
 }
-inline Res<keel_cpu_usage_t> cpu_usage(uint32_t index) {
+inline Result<keel_cpu_usage_t> cpu_usage(uint32_t index) {
   keel_cpu_usage_t u{};
   TRY(check(keel_cpu_usage(index, &u)));
   return u;

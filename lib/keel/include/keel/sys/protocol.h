@@ -10,6 +10,8 @@
 
 #include <stdint.h>
 
+#include "keel/abi/errors.h"
+
 /* ---- limits ---------------------------------------------------------------------------------- */
 #define KEEL_MAX_COMPONENTS 64u  /* a component index fits a badge bit and a service CNode slot */
 #define KEEL_MAX_CHANNEL_ENDS 48u /* channel ends of one component (both roles) */
@@ -207,79 +209,38 @@ typedef struct keel_stream_ring {
   /* data[size] follows at offset 64 */
 } keel_stream_ring_t;
 
-/* ---- error codes of the services and of libkeel (keel_status_t; 0 = ok) ---------------------- */
-typedef enum keel_status {
-  KEEL_OK = 0,
-  KEEL_E_DENIED = 1,       /* the manifest does not grant it (logged by the server that refused) */
-  KEEL_E_NOT_FOUND = 2,    /* no such channel / component / key */
-  KEEL_E_CHANNEL_DOWN = 3, /* the peer restarted or is not up yet: try again (the channel is re-opened) */
-  KEEL_E_INVALID = 4,      /* malformed request */
-  KEEL_E_RANGE = 5,        /* a value outside the manifest's limits */
-  KEEL_E_NO_SPACE = 6,     /* buffer / timer slots full */
-  KEEL_E_TIMEOUT = 7,
-  KEEL_E_KERNEL = 8        /* a kernel invocation failed (details logged) */
-} keel_status_t;
+/* ---- errors: keel_error_t (keel/abi/errors.h), the one enum of kernel and services; a reply's
+ * label is KEEL_OK or an error code. KEEL_CHANNEL_DOWN is also the label a Call returns with when
+ * its channel was torn down underneath it. */
 
-/* The label a Call returns with when its channel was torn down underneath it (the root server
- * answers the CapFault of a channel slot, or aborts a call held by a restarting server, with it).
- * Chosen outside every label a service or a kernel invocation uses. */
-#define KEEL_LABEL_CHANNEL_DOWN 0xdead0ull
-
-/* ---- root server protocol (KEEL_SLOT_ROOT_EP; badge = component index + 1) -------------------- */
-enum keel_root_op {
-  KEEL_ROOT_EXIT = 1,     /* Send, MR0 = exit status (0 = normal). Never returns. */
-  KEEL_ROOT_STATUS = 2,   /* 'status' only. MR0 = component index -> MR0 state, MR1 restarts,
-                             MR2 memory bytes, MR3 generation, MR4 last fault, MR5 name length,
-                             MR6.. name bytes (8 per MR, little-endian) */
-  KEEL_ROOT_DEVICE = 3,   /* MR0 = name length, MR1.. name bytes -> MR0 vaddr, MR1 size;
-                             KEEL_E_DENIED (logged) if the manifest did not give it the device */
-  KEEL_ROOT_SET_BUDGET = 4, /* sched server only: MR0 component, MR1 budget us, MR2 period us */
-  KEEL_ROOT_PASSIVE = 5     /* a passive component (KEEL_INFO_PASSIVE), once, when it first waits for
-                               calls: NBSendRecv(KEEL_SLOT_ROOT_EP, this label, KEEL_SLOT_SERVICE_EP):
-                               the root server (always waiting, so it runs right after the send) checks
-                               that the thread is blocked in that receive (its x0/x1 are still the
-                               request's), takes the SchedContext off the thread, binds it to the
-                               notification and signals KEEL_NOTIFY_PASSIVE, which ends the receive.
-                               Without that bit the receive ended for something else (a pending
-                               notification): try again. Do it before opening any rpc server end, so
-                               no call can be waiting. Refused (logged; KEEL_E_DENIED to a Call) if
-                               the manifest does not say passive. */
+/* ---- service requests: label (request words -> reply words); every server is reached at its
+ * slot with badge = component index + 1 and answers KEEL_OK or an error in the reply label. The
+ * rules of each request (who may ask, what is logged, the passive hand-over) are in
+ * docs/os-services.md "Requests". */
+enum keel_root_op {              /* KEEL_SLOT_ROOT_EP */
+  KEEL_ROOT_EXIT = 1,            /* status (Send; never returns) */
+  KEEL_ROOT_STATUS = 2,          /* component -> state, restarts, memory, generation, last fault, name */
+  KEEL_ROOT_DEVICE = 3,          /* name -> vaddr, size */
+  KEEL_ROOT_SET_BUDGET = 4,      /* component, budget us, period us -> budget us (sched only) */
+  KEEL_ROOT_PASSIVE = 5          /* NBSendRecv with KEEL_SLOT_SERVICE_EP; ends by KEEL_NOTIFY_PASSIVE */
 };
-
-/* ---- message server protocol (KEEL_SLOT_MSG_EP; badge = component index + 1) ------------------ */
-enum keel_msg_op {
-  KEEL_MSG_OPEN = 1  /* MR0 = name length, MR1.. name bytes -> label KEEL_OK, MR0 = slot the cap was
-                        put in (0 for an rpc server end), MR1 = kind; or label keel_status_t:
-                        KEEL_E_DENIED (not this component's channel: logged), KEEL_E_CHANNEL_DOWN
-                        (client of an rpc server that is not serving: the server must open its end;
-                        or the peer is not RUNNING). Also MR2 = the rpc server end's badge (rpc
-                        server), the notification bit mask 1 << (32 + j) of this end (event waiter,
-                        stream), else 0. Opening an end again replaces its capability. */
+enum keel_msg_op {               /* KEEL_SLOT_MSG_EP */
+  KEEL_MSG_OPEN = 1              /* name -> slot, kind, badge or notification bit mask */
 };
-
-/* ---- serial server protocol (KEEL_SLOT_SERIAL_EP; badge = component index + 1) ---------------- */
-enum keel_serial_op {
-  KEEL_SERIAL_WRITE = 1, /* MR0 = byte count (<= 944), MR1.. bytes. Line-buffered per component,
-                            printed as "[name] line". -> MR0 bytes accepted */
-  KEEL_SERIAL_READ = 2   /* console_input component only -> MR0 byte count, MR1.. bytes */
+enum keel_serial_op {            /* KEEL_SLOT_SERIAL_EP */
+  KEEL_SERIAL_WRITE = 1,         /* bytes (<= KEEL_SERIAL_MAX_WRITE) -> bytes accepted */
+  KEEL_SERIAL_READ = 2           /* -> bytes (console_input component only) */
 };
 #define KEEL_SERIAL_MAX_WRITE 944u /* 118 MRs of 8 bytes */
-
-/* ---- clock server protocol (KEEL_SLOT_CLOCK_EP; badge = component index + 1) ------------------ */
-enum keel_clock_op {
-  KEEL_CLOCK_WALL = 1,     /* -> MR0 = nanoseconds since 1970 (PL031 RTC + monotonic counter) */
-  KEEL_CLOCK_TIMEOUT = 2,  /* MR0 = timer id (0..15), MR1 = deadline (CNTVCT ticks, absolute),
-                              MR2 = period in ticks (0 = one-shot); deadline 0 cancels the timer */
-  KEEL_CLOCK_EXPIRED = 3   /* -> MR0 = bit mask of this component's timers that fired since the last
-                              query (the TIMER notification bit says to ask) */
+enum keel_clock_op {             /* KEEL_SLOT_CLOCK_EP */
+  KEEL_CLOCK_WALL = 1,           /* -> nanoseconds since 1970 */
+  KEEL_CLOCK_TIMEOUT = 2,        /* timer id, deadline (ticks; 0 cancels), period (0 = one-shot) */
+  KEEL_CLOCK_EXPIRED = 3         /* -> mask of this component's timers fired since the last ask */
 };
 #define KEEL_CLOCK_TIMERS 16u
-
-/* ---- scheduler server protocol (KEEL_SLOT_SCHED_EP; badge = component index + 1) -------------- */
-enum keel_sched_op {
-  KEEL_SCHED_USAGE = 1,     /* MR0 component -> MR0 total us consumed, MR1 budget us, MR2 period us,
-                               MR3 manifest budget us (the upper limit) */
-  KEEL_SCHED_SET_BUDGET = 2 /* MR0 component, MR1 budget us (10 .. the manifest's budget) */
+enum keel_sched_op {             /* KEEL_SLOT_SCHED_EP */
+  KEEL_SCHED_USAGE = 1,          /* component -> used us, budget us, period us, manifest budget us */
+  KEEL_SCHED_SET_BUDGET = 2      /* component, budget us (10 .. the manifest's budget) */
 };
 
 #endif /* KEEL_SYS_PROTOCOL_H */

@@ -7,7 +7,7 @@
 #include <cstdint>
 
 #include "keel/bootspec/reader.h"
-#include "keel/result.h"
+#include "keel/error.h"
 #include "keel/rt/printf.h"
 #include "keel/rt/syscall.h"
 #include "keel/sys/protocol.h"

@@ -2,7 +2,7 @@
  *
  * Each wrapper loads the arguments into message registers and extra-cap slots exactly as
  * abi/include/keel/abi/invocations.h lays them out, Calls the object capability and returns the
- * reply label as a keel_error_t (KEEL_NO_ERROR = 0). On error the detail registers (see
+ * reply label as a keel_error_t (KEEL_OK = 0). On error the detail registers (see
  * keel/abi/errors.h) remain readable with keel_get_mr(0..). Results are stored through the
  * out-pointers only on success. A capability argument of 0 is the null capability.
  * Cptrs are resolved by the kernel in the caller's CSpace at depth 64. */

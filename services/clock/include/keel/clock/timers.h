@@ -19,15 +19,15 @@ class TimerQueue {
  public:
   // `clients`: how many clients exist (component count, <= kMaxClients; more is clamped).
   // `min_period`: the shortest period accepted, in ticks (a 1-tick periodic timer would keep the
-  // clock busy forever); periods below it answer KEEL_E_RANGE.
+  // clock busy forever); periods below it answer KEEL_RANGE_ERROR.
   void init(std::uint32_t clients, std::uint64_t min_period);
 
   // KEEL_CLOCK_TIMEOUT: arm timer `id` of `client` for the absolute `deadline` (a past deadline
   // fires at the next expire()), then every `period` ticks if period != 0; deadline 0 cancels.
   // Arming or cancelling replaces the timer's previous setting and forgets an expiry of it that
   // was not yet collected (an expired bit always belongs to the current setting).
-  // KEEL_E_INVALID for a bad client or id, KEEL_E_RANGE for a period below min_period.
-  keel_status_t set(std::uint32_t client, std::uint32_t id, std::uint64_t deadline, std::uint64_t period);
+  // KEEL_INVALID_ARGUMENT for a bad client or id, KEEL_RANGE_ERROR for a period below min_period.
+  keel_error_t set(std::uint32_t client, std::uint32_t id, std::uint64_t deadline, std::uint64_t period);
 
   // Fire every timer due at `now`: its bit goes into the client's expired mask; periodic timers
   // are re-armed at the next multiple of their period after `now` (missed periods are skipped,

@@ -18,7 +18,7 @@
 
 #include "keel/abi/types.h"
 #include "keel/bootspec/reader.h"
-#include "keel/result.h"
+#include "keel/error.h"
 #include "keel/sys/protocol.h"
 
 namespace keel::msg {
@@ -70,7 +70,7 @@ struct ComponentState {
 };
 
 struct OpenResult {
-  keel_status_t status;  // KEEL_OK, KEEL_E_DENIED, KEEL_E_CHANNEL_DOWN, KEEL_E_INVALID
+  keel_error_t status;  // KEEL_OK, KEEL_DENIED, KEEL_CHANNEL_DOWN, KEEL_INVALID_ARGUMENT
   std::uint32_t end;     // end index k (status OK / CHANNEL_DOWN)
   std::uint32_t slot;    // reply MR0: where the cap goes (0: nothing new)
   std::uint32_t kind;    // reply MR1

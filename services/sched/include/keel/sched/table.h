@@ -30,11 +30,11 @@ class Table {
   std::uint32_t count() const { return count_; }
   const Entry& at(std::uint32_t c) const { return e_[c]; }
 
-  // Request checks, before anything is done. KEEL_E_DENIED: the caller may not ask (no 'sched'),
-  // or the target is a core service; KEEL_E_NOT_FOUND: no such component; KEEL_E_RANGE: a budget
+  // Request checks, before anything is done. KEEL_DENIED: the caller may not ask (no 'sched'),
+  // or the target is a core service; KEEL_NOT_FOUND: no such component; KEEL_RANGE_ERROR: a budget
   // outside kMinBudgetUs .. the manifest's budget.
-  keel_status_t check_usage(std::uint32_t caller, std::uint64_t target) const;
-  keel_status_t check_set_budget(std::uint32_t caller, std::uint64_t target, std::uint64_t budget_us) const;
+  keel_error_t check_usage(std::uint32_t caller, std::uint64_t target) const;
+  keel_error_t check_set_budget(std::uint32_t caller, std::uint64_t target, std::uint64_t budget_us) const;
   // The root server configured the new budget.
   void applied(std::uint32_t c, std::uint32_t budget_us);
 
