@@ -1,6 +1,7 @@
 // boot.cc — creation of the root task: untyped caps for all free memory, its CSpace, VSpace
 // (ELF segments, stack, IPC buffer, boot-info page), TCB and SC (keel/abi/bootinfo.h).
 #include "core/entry.h"
+#include "keel/bootspec/elf.h"
 #include "object/cnode.h"
 #include "object/sched_context.h"
 #include "object/tcb.h"
@@ -77,42 +78,28 @@ void* map_frame(vaddr_t va, arch::PageAttr attr, word_t rights) {
   return kva;
 }
 
-struct Elf64Header {
-  std::uint8_t ident[16];
-  std::uint16_t type, machine;
-  std::uint32_t version;
-  std::uint64_t entry, phoff, shoff;
-  std::uint32_t flags;
-  std::uint16_t ehsize, phentsize, phnum, shentsize, shnum, shstrndx;
-};
-struct Elf64Phdr {
-  std::uint32_t type, flags;
-  std::uint64_t offset, vaddr, paddr, filesz, memsz, align;
-};
-constexpr std::uint32_t kPtLoad = 1;
-constexpr std::uint32_t kPfX = 1, kPfW = 2;
-
 // Load the root task's PT_LOAD segments; returns the entry point. Panics on a malformed image
 // (the image is part of the kernel's own boot image, not user input).
 vaddr_t load_elf(const std::uint8_t* elf, std::size_t size, vaddr_t* lo, vaddr_t* hi) {
-  if (size < sizeof(Elf64Header)) panic("boot: root ELF too small");
-  Elf64Header h;
-  kmemcpy(&h, elf, sizeof h);
-  if (h.ident[0] != 0x7f || h.ident[1] != 'E' || h.ident[2] != 'L' || h.ident[3] != 'F' || h.ident[4] != 2 ||
-      h.machine != 183 || h.phentsize != sizeof(Elf64Phdr))
-    panic("boot: root task is not an aarch64 ELF64");
-  if (h.phoff > size || h.phnum > (size - h.phoff) / sizeof(Elf64Phdr)) panic("boot: bad program headers");
+  auto file = bootspec::ElfFile::open(elf, size);
+  if (!file.ok()) {
+    switch (file.error()) {
+      case bootspec::ElfHeaderError::kTruncated: panic("boot: root ELF too small");
+      case bootspec::ElfHeaderError::kNoPhdrs: panic("boot: root ELF has no loadable segment");
+      case bootspec::ElfHeaderError::kPhdrsOutOfFile: panic("boot: bad program headers");
+      default: panic("boot: root task is not an aarch64 ELF64");
+    }
+  }
+  const bootspec::ElfFile& f = file.value();
   *lo = ~vaddr_t{0};
   *hi = 0;
-  for (unsigned i = 0; i < h.phnum; ++i) {
-    Elf64Phdr ph;
-    kmemcpy(&ph, elf + h.phoff + i * sizeof(Elf64Phdr), sizeof ph);
-    if (ph.type != kPtLoad || ph.memsz == 0) continue;
-    if (ph.filesz > ph.memsz || ph.offset > size || ph.filesz > size - ph.offset || ph.vaddr >= KEEL_USER_TOP ||
-        ph.memsz > KEEL_USER_TOP - ph.vaddr)
+  for (unsigned i = 0; i < f.phnum(); ++i) {
+    const bootspec::Elf64Phdr ph = f.phdr(i);
+    if (ph.type != bootspec::kPtLoad || ph.memsz == 0) continue;
+    if (!f.in_file(ph) || ph.vaddr >= KEEL_USER_TOP || ph.memsz > KEEL_USER_TOP - ph.vaddr)
       panic("boot: bad PT_LOAD segment");
-    bool w = (ph.flags & kPfW) != 0;
-    arch::PageAttr attr{true, w, !w && (ph.flags & kPfX) != 0, false};
+    bool w = (ph.flags & bootspec::kPfW) != 0;
+    arch::PageAttr attr{true, w, !w && (ph.flags & bootspec::kPfX) != 0, false};
     vaddr_t start = ph.vaddr & ~mask_bits(KEEL_PAGE_BITS);
     vaddr_t end = align_up(ph.vaddr + ph.memsz, KEEL_PAGE_BITS);
     if (start < *lo) *lo = start;
@@ -135,7 +122,7 @@ vaddr_t load_elf(const std::uint8_t* elf, std::size_t size, vaddr_t* lo, vaddr_t
     }
   }
   if (*hi == 0) panic("boot: root ELF has no loadable segment");
-  return h.entry;
+  return f.entry();
 }
 
 void add_untyped(paddr_t base, word_t size, bool device) {

@@ -5,13 +5,6 @@ namespace {
 
 constexpr std::uint64_t kPage = 4096;
 
-template <class T>
-T rd(const std::uint8_t* p) {
-  T v{};
-  __builtin_memcpy(&v, p, sizeof(T));
-  return v;
-}
-
 }  // namespace
 
 const char* elf_error_name(ElfError e) {
@@ -33,27 +26,30 @@ const char* elf_error_name(ElfError e) {
 
 Result<Image, ElfError> parse_elf(const std::uint8_t* elf, std::size_t size, std::uint64_t window_lo,
                                   std::uint64_t window_hi) {
-  if (size < 64) return Err{ElfError::kTruncated};
-  if (!(elf[0] == 0x7f && elf[1] == 'E' && elf[2] == 'L' && elf[3] == 'F' && elf[4] == 2 /*64*/ &&
-        elf[5] == 1 /*LE*/ && elf[6] == 1))
-    return Err{ElfError::kBadMagic};
-  if (rd<std::uint16_t>(elf + 16) != 2 /*ET_EXEC*/ || rd<std::uint16_t>(elf + 18) != 183 /*EM_AARCH64*/)
-    return Err{ElfError::kNotAarch64Exec};
+  auto file = ElfFile::open(elf, size);
+  if (!file) {
+    switch (file.error()) {
+      case ElfHeaderError::kTruncated: return Err{ElfError::kTruncated};
+      case ElfHeaderError::kNotElf:
+      case ElfHeaderError::kNotElf64Le: return Err{ElfError::kBadMagic};
+      case ElfHeaderError::kNotAarch64:
+      case ElfHeaderError::kNotExecutable: return Err{ElfError::kNotAarch64Exec};
+      case ElfHeaderError::kBadPhdrSize:
+      case ElfHeaderError::kNoPhdrs:
+      case ElfHeaderError::kPhdrsOutOfFile: return Err{ElfError::kBadPhdr};
+    }
+  }
+  const ElfFile& f = file.value();
   Image img;
-  img.entry = rd<std::uint64_t>(elf + 24);
-  const std::uint64_t phoff = rd<std::uint64_t>(elf + 32);
-  const std::uint16_t phentsize = rd<std::uint16_t>(elf + 54);
-  const std::uint16_t phnum = rd<std::uint16_t>(elf + 56);
-  if (phentsize != 56 || phnum == 0 || phoff > size || (size - phoff) / 56 < phnum) return Err{ElfError::kBadPhdr};
-  for (std::uint32_t i = 0; i < phnum; ++i) {
-    const std::uint8_t* ph = elf + phoff + 56ull * i;
-    if (rd<std::uint32_t>(ph) != 1 /*PT_LOAD*/) continue;
-    const std::uint32_t flags = rd<std::uint32_t>(ph + 4);
-    const std::uint64_t off = rd<std::uint64_t>(ph + 8), va = rd<std::uint64_t>(ph + 16);
-    const std::uint64_t filesz = rd<std::uint64_t>(ph + 32), memsz = rd<std::uint64_t>(ph + 40);
+  img.entry = f.entry();
+  for (std::uint32_t i = 0; i < f.phnum(); ++i) {
+    const Elf64Phdr ph = f.phdr(i);
+    if (ph.type != kPtLoad) continue;
+    const std::uint32_t flags = ph.flags;
+    const std::uint64_t off = ph.offset, va = ph.vaddr, filesz = ph.filesz, memsz = ph.memsz;
     if (memsz == 0) continue;
     if (img.count == kMaxSegments) return Err{ElfError::kTooManySegments};
-    if (filesz > memsz || off > size || filesz > size - off) return Err{ElfError::kSegmentOutOfFile};
+    if (!f.in_file(ph)) return Err{ElfError::kSegmentOutOfFile};
     if (va < window_lo || va >= window_hi || memsz > window_hi - va) return Err{ElfError::kSegmentOutOfWindow};
     Segment& s = img.seg[img.count++];
     s.vaddr = va & ~(kPage - 1);
@@ -61,9 +57,9 @@ Result<Image, ElfError> parse_elf(const std::uint8_t* elf, std::size_t size, std
     s.pages = (s.data_off + memsz + kPage - 1) / kPage;
     s.file = elf + off;
     s.filesz = filesz;
-    s.exec = (flags & 1) != 0;
-    s.write = (flags & 2) != 0;
-    s.read = (flags & 4) != 0 || s.exec;
+    s.exec = (flags & kPfX) != 0;
+    s.write = (flags & kPfW) != 0;
+    s.read = (flags & kPfR) != 0 || s.exec;
     if (s.write && s.exec) return Err{ElfError::kWriteAndExecute};
   }
   if (img.count == 0) return Err{ElfError::kNoSegments};

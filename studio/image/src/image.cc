@@ -12,50 +12,35 @@ namespace keel::image {
 
 namespace {
 
-// ELF64 structures (the few fields used), as in the ELF specification.
-struct Ehdr {
-  std::uint8_t ident[16];
-  std::uint16_t type, machine;
-  std::uint32_t version;
-  std::uint64_t entry, phoff, shoff;
-  std::uint32_t flags;
-  std::uint16_t ehsize, phentsize, phnum, shentsize, shnum, shstrndx;
-};
-struct Phdr {
-  std::uint32_t type, flags;
-  std::uint64_t offset, vaddr, paddr, filesz, memsz, align;
-};
-struct Shdr {
-  std::uint32_t name, type;
-  std::uint64_t flags, addr, offset, size;
-  std::uint32_t link, info;
-  std::uint64_t addralign, entsize;
-};
-static_assert(sizeof(Ehdr) == 64 && sizeof(Phdr) == 56 && sizeof(Shdr) == 64);
-constexpr std::uint32_t kShtProgbits = 1;
-constexpr std::uint64_t kShfAlloc = 2;
-constexpr std::uint32_t kPtLoad = 1, kPfR = 4;
-constexpr std::uint16_t kEtExec = 2, kEmAarch64 = 183;
+using bootspec::Elf64Ehdr;
+using bootspec::Elf64Phdr;
+using bootspec::Elf64Shdr;
+using bootspec::ElfFile;
+using bootspec::ElfHeaderError;
 constexpr std::uint64_t kPage = 4096;
 
 }  // namespace
 
 std::string check_aarch64_elf(const std::vector<std::uint8_t>& elf) {
-  if (elf.size() < sizeof(Ehdr)) return "too small for an ELF header";
-  Ehdr h;
-  std::memcpy(&h, elf.data(), sizeof h);
-  if (std::memcmp(h.ident, "\x7f" "ELF", 4) != 0) return "not an ELF file";
-  if (h.ident[4] != 2 || h.ident[5] != 1) return "not a 64-bit little-endian ELF";
-  if (h.machine != kEmAarch64) return "not an aarch64 ELF (e_machine " + std::to_string(h.machine) + ")";
-  if (h.type != kEtExec) return "not a static executable (e_type " + std::to_string(h.type) + ")";
-  if (h.phentsize != sizeof(Phdr)) return "unexpected program header size";
-  if (h.phnum == 0) return "no program headers";
-  if (h.phoff > elf.size() || h.phnum > (elf.size() - h.phoff) / sizeof(Phdr)) return "program headers out of bounds";
-  for (unsigned i = 0; i < h.phnum; ++i) {
-    Phdr ph;
-    std::memcpy(&ph, elf.data() + h.phoff + i * sizeof(Phdr), sizeof ph);
-    if (ph.type == kPtLoad && (ph.offset > elf.size() || ph.filesz > elf.size() - ph.offset || ph.filesz > ph.memsz))
-      return "PT_LOAD segment " + std::to_string(i) + " out of bounds";
+  auto file = ElfFile::open(elf.data(), elf.size());
+  if (!file) {
+    switch (file.error()) {
+      case ElfHeaderError::kTruncated: return "too small for an ELF header";
+      case ElfHeaderError::kNotElf: return "not an ELF file";
+      case ElfHeaderError::kNotElf64Le: return "not a 64-bit little-endian ELF";
+      case ElfHeaderError::kNotAarch64:
+        return "not an aarch64 ELF (e_machine " + std::to_string(ElfFile::raw_header(elf.data()).machine) + ")";
+      case ElfHeaderError::kNotExecutable:
+        return "not a static executable (e_type " + std::to_string(ElfFile::raw_header(elf.data()).type) + ")";
+      case ElfHeaderError::kBadPhdrSize: return "unexpected program header size";
+      case ElfHeaderError::kNoPhdrs: return "no program headers";
+      case ElfHeaderError::kPhdrsOutOfFile: return "program headers out of bounds";
+    }
+  }
+  const ElfFile& f = file.value();
+  for (unsigned i = 0; i < f.phnum(); ++i) {
+    const Elf64Phdr ph = f.phdr(i);
+    if (ph.type == bootspec::kPtLoad && !f.in_file(ph)) return "PT_LOAD segment " + std::to_string(i) + " out of bounds";
   }
   return "";
 }
@@ -63,13 +48,12 @@ std::string check_aarch64_elf(const std::vector<std::uint8_t>& elf) {
 Result<std::vector<std::uint8_t>, std::string> pack_root_elf(const std::vector<std::uint8_t>& root_elf,
                                                              const std::vector<std::uint8_t>& archive) {
   if (auto e = check_aarch64_elf(root_elf); !e.empty()) return Err{"root server ELF: " + e};
-  Ehdr h;
-  std::memcpy(&h, root_elf.data(), sizeof h);
-  std::vector<Phdr> ph(h.phnum);
-  std::memcpy(ph.data(), root_elf.data() + h.phoff, h.phnum * sizeof(Phdr));
+  Elf64Ehdr h = ElfFile::raw_header(root_elf.data());
+  std::vector<Elf64Phdr> ph(h.phnum);
+  std::memcpy(ph.data(), root_elf.data() + h.phoff, h.phnum * sizeof(Elf64Phdr));
   const std::uint64_t lo = bootspec::kArchiveVaddr, hi = lo + archive.size();
   for (const auto& p : ph) {
-    if (p.type != kPtLoad) continue;
+    if (p.type != bootspec::kPtLoad) continue;
     const std::uint64_t a = p.vaddr & ~(kPage - 1), b = (p.vaddr + p.memsz + kPage - 1) & ~(kPage - 1);
     if (a < hi && lo < b)
       return Err{std::string("root server ELF: a segment overlaps the boot archive address 0x40000000 (already packed?)")};
@@ -80,22 +64,22 @@ Result<std::vector<std::uint8_t>, std::string> pack_root_elf(const std::vector<s
   const std::uint64_t arc_off = out.size();
   out.insert(out.end(), archive.begin(), archive.end());
   out.resize((out.size() + 7) / 8 * 8, 0);
-  Phdr seg{kPtLoad, kPfR, arc_off, lo, lo, archive.size(), archive.size(), kPage};
+  Elf64Phdr seg{bootspec::kPtLoad, bootspec::kPfR, arc_off, lo, lo, archive.size(), archive.size(), kPage};
   ph.push_back(seg);
   h.phoff = out.size();
   h.phnum = static_cast<std::uint16_t>(ph.size());
   const auto* pb = reinterpret_cast<const std::uint8_t*>(ph.data());
-  out.insert(out.end(), pb, pb + ph.size() * sizeof(Phdr));
+  out.insert(out.end(), pb, pb + ph.size() * sizeof(Elf64Phdr));
 
   // A section (.keel_archive) covering the segment too: tools that rewrite ELFs by sections
   // (objcopy --strip-debug in keel_kernel_image, strip) would otherwise drop its contents.
   if (h.shnum != 0) {
-    if (h.shentsize != sizeof(Shdr) || h.shoff > root_elf.size() || h.shnum >= 0xff00 ||
-        h.shnum > (root_elf.size() - h.shoff) / sizeof(Shdr) || h.shstrndx >= h.shnum)
+    if (h.shentsize != sizeof(Elf64Shdr) || h.shoff > root_elf.size() || h.shnum >= 0xff00 ||
+        h.shnum > (root_elf.size() - h.shoff) / sizeof(Elf64Shdr) || h.shstrndx >= h.shnum)
       return Err{std::string("root server ELF: bad section headers")};
-    std::vector<Shdr> sh(h.shnum);
-    std::memcpy(sh.data(), root_elf.data() + h.shoff, h.shnum * sizeof(Shdr));
-    Shdr& strtab = sh[h.shstrndx];
+    std::vector<Elf64Shdr> sh(h.shnum);
+    std::memcpy(sh.data(), root_elf.data() + h.shoff, h.shnum * sizeof(Elf64Shdr));
+    Elf64Shdr& strtab = sh[h.shstrndx];
     if (strtab.offset > root_elf.size() || strtab.size > root_elf.size() - strtab.offset)
       return Err{std::string("root server ELF: bad section name table")};
     static constexpr char kName[] = ".keel_archive";
@@ -107,11 +91,12 @@ Result<std::vector<std::uint8_t>, std::string> pack_root_elf(const std::vector<s
     strtab.size = names.size();
     out.insert(out.end(), names.begin(), names.end());
     out.resize((out.size() + 7) / 8 * 8, 0);
-    sh.push_back(Shdr{name_off, kShtProgbits, kShfAlloc, lo, arc_off, archive.size(), 0, 0, kPage, 0});
+    sh.push_back(
+        Elf64Shdr{name_off, bootspec::kShtProgbits, bootspec::kShfAlloc, lo, arc_off, archive.size(), 0, 0, kPage, 0});
     h.shoff = out.size();
     h.shnum = static_cast<std::uint16_t>(sh.size());
     const auto* sb = reinterpret_cast<const std::uint8_t*>(sh.data());
-    out.insert(out.end(), sb, sb + sh.size() * sizeof(Shdr));
+    out.insert(out.end(), sb, sb + sh.size() * sizeof(Elf64Shdr));
   }
   std::memcpy(out.data(), &h, sizeof h);
   return out;

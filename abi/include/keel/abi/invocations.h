@@ -86,7 +86,7 @@ typedef enum keel_invocation_label {
                                        no children), cap1 root CNode */
   KEEL_ASID_POOL_ASSIGN = 42,    /* cap0 VSpace */
 
-  /* IRQ (additive). */
+  /* IRQHandler of the user timer. */
   KEEL_IRQ_SET_DEADLINE = 43,    /* on the IRQHandler of the user timer (aarch64: IRQ 30, the EL1
                                     physical timer) only: MR0 absolute deadline in counter ticks
                                     (CNTVCT_EL0 = CNTPCT_EL0), 0 = cancel. One-shot: it fires

@@ -3,10 +3,8 @@
 // CONTRACT between kernel/core (all objects and policy, host-testable) and kernel/arch/<arch>
 // (mechanisms only). Each architecture implements every function here: kernel/arch/aarch64 for the
 // real kernel, kernel/core/test/fake_arch.cc for host unit tests. Generic code never uses #ifdef on
-// the architecture; it includes this header. Nothing here allocates or throws.
-//
-// Additive change (FP/SIMD for user threads): FpuState and fpu_grant / fpu_revoke / fpu_save /
-// fpu_load below; the ownership policy (which thread's values are in the registers) is the core's.
+// the architecture; it includes this header. Nothing here allocates or throws. The syscall ABI's
+// register assignment is in arch/user_regs.h.
 #pragma once
 
 #include <cstddef>
@@ -48,6 +46,8 @@ struct FpuState {
 };
 static_assert(sizeof(FpuState) == 528);
 
+// The arch layer provides the mechanism below; which thread's values are in the registers (the
+// ownership policy) is the core's.
 // FP/SIMD is trapped at EL0 (and EL1: the kernel is general-regs-only) unless granted. A trapped
 // use reaches the core as UserFault::Kind::kFpu with the faulting instruction not executed.
 // fpu_grant(ctx): enable FP/SIMD now and for the return to `ctx`; the arch layer traps it again
@@ -117,7 +117,7 @@ void timer_set_deadline(std::uint64_t ticks);  // one-shot; an IRQ at or after t
 void timer_cancel();
 
 // ---- User timer: a second, independent timer given to user level as an IRQ -----------------
-// Additive (clock server): on aarch64 the EL1 physical timer (CNTP, PPI 30), which the kernel
+// For the clock server: on aarch64 the EL1 physical timer (CNTP, PPI 30), which the kernel
 // does not use. Its IRQ is issued like any other (IRQControl); the holder of the handler sets
 // deadlines through IRQHandler_SetDeadline. One-shot: when it fires the arch layer disarms it
 // (irq_acknowledge), so unmasking the IRQ after delivery never re-raises it.

@@ -4,9 +4,10 @@
 // kernel_boot() once. After that every exception from EL0 enters through one of the on_* functions
 // below; each returns the user context to resume (the current thread's, possibly a different
 // thread than the one that trapped), and the arch layer restores it with arch::vspace_activate()
-// already done by the core. (Additive: UserFault::Kind::kFpu, a trapped FP/SIMD use — the lazy
-// FP switch, see arch::fpu_grant.) When no thread is runnable the core returns nullptr: the arch layer
-// then idles in EL1 (`wfi` with IRQs unmasked) and calls on_irq(nullptr) when an IRQ arrives.
+// already done by the core. A trapped FP/SIMD use also arrives as a user fault
+// (UserFault::Kind::kFpu: the lazy FP switch, see arch::fpu_grant). When no thread is runnable
+// the core returns nullptr: the arch layer then idles in EL1 (`wfi` with IRQs unmasked) and calls
+// on_irq(nullptr) when an IRQ arrives.
 #pragma once
 
 #include <cstddef>
