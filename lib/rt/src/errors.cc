@@ -4,13 +4,13 @@
 
 extern "C" {
 
-const char* keel_error_name(keel_word_t err) {
+const char* keel_error_name(keel_error_t err) {
   // Kernel errors by their seL4 names (docs/syscalls.md); success and user-level errors in words,
   // as the services log them.
   static const char* const kKernel[] = {"ok",          "InvalidArgument", "InvalidCapability", "IllegalOperation",
                                         "RangeError",  "AlignmentError",  "FailedLookup",      "TruncatedMessage",
                                         "DeleteFirst", "RevokeFirst",     "NotEnoughMemory"};
-  if (err < sizeof(kKernel) / sizeof(kKernel[0])) return kKernel[err];
+  if (static_cast<unsigned>(err) < sizeof(kKernel) / sizeof(kKernel[0])) return kKernel[err];
   switch (err) {
     case KEEL_DENIED: return "denied";
     case KEEL_NOT_FOUND: return "not found";

@@ -116,7 +116,7 @@ void copy_bytes(std::uint8_t* dst, const std::uint8_t* src, std::size_t n) {
 }
 
 // Maps the frame in root slot `frame` at the scratch window page `k`, writable.
-Result<void> map_scratch(keel_cptr_t frame, std::uint32_t k) {
+[[gnu::always_inline]] inline Result<void> map_scratch(keel_cptr_t frame, std::uint32_t k) {
   TRY(step(keel_page_map(frame, KEEL_CAP_INIT_VSPACE, kRootVa + k * kPage, KEEL_RIGHT_READ | KEEL_RIGHT_WRITE,
                      KEEL_VM_DEFAULT),
        "map a frame into the root server"));

@@ -125,7 +125,7 @@ void fail(const char* file, int line, const char* fmt, ...) {
 }
 
 bool failed() { return g_failed; }
-const char* err_name(keel_word_t e) { return keel_error_name(e); }
+const char* err_name(keel_word_t e) { return keel_error_name(static_cast<keel_error_t>(e)); }
 const keel_boot_info_t& boot_info() { return *g_bi; }
 
 keel_cptr_t alloc_slot() {

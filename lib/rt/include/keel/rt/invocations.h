@@ -94,7 +94,7 @@ keel_error_t keel_invoke(keel_cptr_t cap, keel_word_t label, keel_word_t nargs, 
 keel_word_t keel_last_reply_length(void);
 
 /* Human-readable name of an error code, e.g. "InvalidCapability". */
-const char* keel_error_name(keel_word_t err);
+const char* keel_error_name(keel_error_t err);
 
 #ifdef __cplusplus
 }
