@@ -15,6 +15,13 @@
 #include "keel/release/keys.h"
 #include "keel/release/release.h"
 #include "server/app.h"
+#include "store/api_tokens.h"
+#include "store/deployments.h"
+#include "store/devices.h"
+#include "store/organizations.h"
+#include "store/projects.h"
+#include "store/signing_keys.h"
+#include "store/users.h"
 
 using namespace keel::fleet;
 namespace rel = keel::release;
@@ -41,31 +48,33 @@ int main(int argc, char** argv) {
   int64_t org = app.studio_org_id;
   std::string token;
   if (cfg.mode == Mode::fleet) {
-    org = db->one("INSERT INTO organizations (name, created_at) VALUES ('bench', $1) RETURNING id", {now})->i(0);
-    int64_t user = db->one("INSERT INTO users (email, name, role, organization_id, password_hash, status, created_at) "
-                           "VALUES ('bench@example.com', 'Bench', 'organization_owner', $1, NULL, 'active', $2) "
-                           "RETURNING id", {org, now})->i(0);
+    org = insert_organization(*db, "bench", now).id;
+    int64_t user = insert_user(*db, {.email = "bench@example.com",
+                                     .name = "Bench",
+                                     .role = "organization_owner",
+                                     .organization_id = org,
+                                     .status = "active",
+                                     .created_at = now});
     std::string prefix = random_token(9), secret = random_token(32);
     std::replace(prefix.begin(), prefix.end(), '_', 'x');
-    db->query("INSERT INTO api_tokens (user_id, name, scope, prefix, secret_hash, created_at) VALUES "
-              "($1, 'bench', 'write', $2, $3, $4)", {user, prefix, sha256_hex(secret), now});
+    insert_token(*db, {.user_id = user,
+                       .name = "bench",
+                       .scope = "write",
+                       .prefix = prefix,
+                       .secret_hash = sha256_hex(secret),
+                       .created_at = now});
     token = "keel_" + prefix + "_" + secret;
   }
-  int64_t project = db->one("INSERT INTO projects (organization_id, name, description, created_at) VALUES ($1, 'bench', "
-                            "'', $2) RETURNING id", {org, now})->i(0);
-  db->query("INSERT INTO signing_keys (project_id, name, public_key, key_id, created_at) VALUES ($1, 'bench', $2, $3, $4)",
-            {project, rel::base64_encode(key.public_key().bytes), key.public_key().id_hex(), now});
-  int64_t dep = db->one("INSERT INTO deployments (project_id, name, description, created_at) VALUES ($1, 'prod', '', $2) "
-                        "RETURNING id", {project, now})->i(0);
+  int64_t project = insert_project(*db, org, "bench", "", now).id;
+  insert_signing_key(*db, project, "bench", rel::base64_encode(key.public_key().bytes), key.public_key().id_hex(), now);
+  int64_t dep = insert_deployment(*db, project, "prod", "", now);
   uint8_t raw[32];
   for (long k = 0; k < n; ++k) {
     randombytes_buf(raw, sizeof raw);
     std::string tk = rel::base64_encode(raw);
     randombytes_buf(raw, sizeof raw);
     std::string ik = rel::base64_encode(raw);
-    db->query("INSERT INTO devices (deployment_id, name, tunnel_public_key, identity_public_key, address_index, status, "
-              "connection, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'active', 'offline', $6, $6)",
-              {dep, "device-" + std::to_string(k), tk, ik, int64_t{2} + k, now});
+    insert_device(*db, dep, "device-" + std::to_string(k), {.tunnel = tk, .identity = ik}, int64_t{2} + k, now);
   }
   tx.commit();
   if (cfg.mode == Mode::fleet) {

@@ -4,7 +4,9 @@
 // write token (e.g. a bench rig forwarding a UART); the link will call the store directly.
 // Appends are not audited and raise no change event: they are the device's output, not a change
 // anyone made, and a chatty console must not flood the audit log. The UI polls instead.
-#include "api.h"
+#include "api_device_logs.h"
+
+#include "owner.h"
 
 namespace keel::fleet {
 namespace {
@@ -23,7 +25,7 @@ namespace {
 }
 
 LogQuery log_query(Ctx& c) {
-  Page p = page_of(c);
+  PageRequest p = page_request(c);
   LogQuery q;
   q.limit = p.limit;
   if (auto o = c.q("order")) {
@@ -127,28 +129,39 @@ Response post_trace(Ctx& c) {
 void register_device_log_routes(Router& r) {
   using F = FieldType;
   std::vector<QueryParam> q = {
-      {"after", F::integer, "only entries after this entry id (poll for new entries with the last id you have)"},
-      {"since", F::integer, "only entries Fleet received at or after this time (ms since the epoch)"},
-      {"order", F::string, "asc (oldest first, the default) | desc (newest first; the cursor then goes back in time)"}};
-  r.add({Method::GET, "/api/v1/devices/{device_id}/serial", "getDeviceSerial", "devices",
-         "The device's serial console output (the newest lines are kept; see retention)", Access::org_read, {}, q, true,
-         false, "SerialLine", 200, get_serial});
-  r.add({Method::POST, "/api/v1/devices/{device_id}/serial", "appendDeviceSerial", "devices",
-         "Append serial console lines of an active device (until the device link sends them itself)", Access::device,
-         {{"lines", F::array_string, true,
-           "1-500 lines, each valid UTF-8 of at most 4096 bytes without NUL or line break (a trailing CR is removed)", 0,
-           static_cast<int64_t>(kMaxLogAppend)}},
-         {}, false, false, "LogAppended", 200, post_serial});
-  r.add({Method::GET, "/api/v1/devices/{device_id}/trace", "getDeviceTrace", "devices",
-         "The device's trace events (the newest are kept; see retention)", Access::org_read, {}, q, true, false,
-         "TraceEvent", 200, get_trace});
-  r.add({Method::POST, "/api/v1/devices/{device_id}/trace", "appendDeviceTrace", "devices",
-         "Append trace events of an active device (until the device link sends them itself)", Access::device,
-         {{"events", F::array_object, true,
-           "1-500 events {component: name or null, event: name, data?: any JSON value of at most 4096 bytes}; names "
-           "are 1-63 characters of [A-Za-z0-9_.-] starting with a letter or digit",
-           0, static_cast<int64_t>(kMaxLogAppend)}},
-         {}, false, false, "LogAppended", 200, post_trace});
+      {.name = "after", .type = F::integer,
+       .description = "only entries after this entry id (poll for new entries with the last id you have)"},
+      {.name = "since", .type = F::integer,
+       .description = "only entries Fleet received at or after this time (ms since the epoch)"},
+      {.name = "order", .type = F::string,
+       .description = "asc (oldest first, the default) | desc (newest first; the cursor then goes back in time)"}};
+  r.add({.method = Method::GET, .path = "/api/v1/devices/{device_id}/serial", .operation_id = "getDeviceSerial",
+         .tag = "devices", .summary = "The device's serial console output (the newest lines are kept; see retention)",
+         .access = Access::org_read, .query = q, .paginated = true, .response_schema = "SerialLine",
+         .handler = get_serial});
+  r.add({.method = Method::POST, .path = "/api/v1/devices/{device_id}/serial", .operation_id = "appendDeviceSerial",
+         .tag = "devices",
+         .summary = "Append serial console lines of an active device (until the device link sends them itself)",
+         .access = Access::device,
+         .body = {{.name = "lines", .type = F::array_string, .required = true,
+                   .description = "1-500 lines, each valid UTF-8 of at most 4096 bytes without NUL or line break (a "
+                                  "trailing CR is removed)",
+                   .min = 0, .max = static_cast<int64_t>(kMaxLogAppend)}},
+         .response_schema = "LogAppended", .handler = post_serial});
+  r.add({.method = Method::GET, .path = "/api/v1/devices/{device_id}/trace", .operation_id = "getDeviceTrace",
+         .tag = "devices", .summary = "The device's trace events (the newest are kept; see retention)",
+         .access = Access::org_read, .query = q, .paginated = true, .response_schema = "TraceEvent",
+         .handler = get_trace});
+  r.add({.method = Method::POST, .path = "/api/v1/devices/{device_id}/trace", .operation_id = "appendDeviceTrace",
+         .tag = "devices",
+         .summary = "Append trace events of an active device (until the device link sends them itself)",
+         .access = Access::device,
+         .body = {{.name = "events", .type = F::array_object, .required = true,
+                   .description = "1-500 events {component: name or null, event: name, data?: any JSON value of at "
+                                  "most 4096 bytes}; names are 1-63 characters of [A-Za-z0-9_.-] starting with a "
+                                  "letter or digit",
+                   .min = 0, .max = static_cast<int64_t>(kMaxLogAppend)}},
+         .response_schema = "LogAppended", .handler = post_trace});
 }
 
 }  // namespace keel::fleet

@@ -1,7 +1,12 @@
-// Releases: upload a signed release file, verified by lib/release against the project's trusted
-// public keys (Fleet has no second parser); blobs first (fsync'ed), database row after. Audit log.
-#include "api.h"
+#include "api_releases.h"
+
+#include "../store/devices.h"
+#include "../store/overlays.h"
+#include "../store/releases.h"
+#include "../store/rollouts.h"
+#include "../store/signing_keys.h"
 #include "keel/release/release.h"
+#include "owner.h"
 
 namespace keel::fleet {
 
@@ -9,25 +14,26 @@ namespace rel = keel::release;
 
 namespace {
 
-const char* kReleaseCols =
-    "id, project_id, name, version, key_id, manifest_toml, manifest_json, file_blob, file_size, created_at, created_by";
-
-json release_json(Ctx& c, const Row& r, bool full) {
-  json details = json::parse(r.s(6));
-  json j = {{"id", r.i(0)},          {"project_id", r.i(1)},     {"name", r.s(2)},
-            {"version", r.s(3)},     {"signed_by_key_id", r.s(4)}, {"file_size", r.i(8)},
-            {"created_at", r.i(9)},  {"created_by", r.s(10)},    {"digest", details.value("digest", "")},
-            {"build_id", details.value("build_id", "")}, {"signatures", details.value("signatures", json::array())}};
+json release_json(Ctx& c, const ReleaseRow& r, bool full) {
+  json details = json::parse(r.manifest_json);
+  json j = {{"id", r.id},
+            {"project_id", r.project_id},
+            {"name", r.name},
+            {"version", r.version},
+            {"signed_by_key_id", r.key_id},
+            {"file_size", r.file_size},
+            {"created_at", r.created_at},
+            {"created_by", r.created_by},
+            {"digest", details.value("digest", "")},
+            {"build_id", details.value("build_id", "")},
+            {"signatures", details.value("signatures", json::array())}};
   if (full) {
-    j["manifest"] = r.s(5);
+    j["manifest"] = r.manifest_toml;
     j["summary"] = details.value("summary", json::object());
     j["components"] = details.value("components", json::array());
-    j["device_count"] = c.db.one("SELECT count(*) FROM devices WHERE current_release_id = $1", {r.i(0)})->i(0);
+    j["device_count"] = devices_running_release(c.db, r.id);
     // Signature status against the project's keys as they are now (a key may have been revoked since).
-    std::set<std::string> active;
-    for (const auto& k : c.db.query("SELECT key_id FROM signing_keys WHERE project_id = $1 AND revoked_at IS NULL", {r.i(1)}))
-      active.insert(k.s(0));
-    j["signing_key_active"] = active.count(r.s(4)) > 0;
+    j["signing_key_active"] = trusted_key_ids(c.db, r.project_id).count(r.key_id) > 0;
   }
   return j;
 }
@@ -41,13 +47,15 @@ json summary_json(const rel::ManifestSummary& s) {
   return {{"parsed", s.parsed}, {"components", s.components}, {"channels", ch}, {"configurable", cfg}};
 }
 
-Response upload_release(Ctx& c) {
+ReleaseRow load(Ctx& c, int64_t id) { return *find_release(c.db, id); }
+
+Response upload(Ctx& c) {
   int64_t pid = c.id("project_id");
   Owner o = project_owner(c, pid, Need::write);
   if (c.req.body.empty()) throw bad_request("the body must be a signed release file (application/octet-stream)");
   std::vector<rel::PublicKey> trusted;
-  for (const auto& k : c.db.query("SELECT public_key FROM signing_keys WHERE project_id = $1 AND revoked_at IS NULL", {pid})) {
-    auto raw = rel::base64_decode(k.s(0));
+  for (const auto& b64 : trusted_public_keys(c.db, pid)) {
+    auto raw = rel::base64_decode(b64);
     if (!raw) continue;
     auto pk = rel::PublicKey::from_bytes(rel::KeyKind::kSigning, raw.value());
     if (pk) trusted.push_back(pk.value());
@@ -74,17 +82,15 @@ Response upload_release(Ctx& c) {
     if (s.trusted && s.verified && key_id.empty()) key_id = id;
     sigs.push_back({{"key_id", id}, {"trusted", s.trusted}, {"verified", s.verified}});
   }
-  if (c.db.one("SELECT id FROM releases WHERE project_id = $1 AND name = $2 AND version = $3",
-               {pid, info.system_name, info.system_version}))
+  if (release_exists(c.db, pid, info.system_name, info.system_version))
     throw conflict("release " + info.system_name + " " + info.system_version + " already exists in this project");
   // Blobs first (each fsync'ed and renamed into place), then one transaction for the rows.
   std::string file_blob = c.app.blobs->put(file);
   json comps = json::array();
-  std::vector<std::pair<std::string, std::pair<std::string, int64_t>>> comp_rows;
+  std::vector<NewReleaseComponent> comp_rows;
   for (const auto& comp : info.components) {
     auto bytes = rel::component_bytes(file, comp);
-    std::string b = c.app.blobs->put(bytes);
-    comp_rows.push_back({comp.name, {b, static_cast<int64_t>(comp.size)}});
+    comp_rows.push_back({comp.name, c.app.blobs->put(bytes), static_cast<int64_t>(comp.size)});
     comps.push_back({{"name", comp.name}, {"size", comp.size}, {"hash_alg", rel::hash_alg_name(comp.hash_alg)},
                      {"hash", rel::to_hex(comp.hash)}});
   }
@@ -92,151 +98,100 @@ Response upload_release(Ctx& c) {
                   {"digest", info.release_id()}, {"build_id", info.build_id}, {"format_version", info.format_version},
                   {"built_at", info.created_at}};
   Tx tx(c.db);
-  auto row = c.db.one(std::string("INSERT INTO releases (project_id, name, version, key_id, manifest_toml, manifest_json, "
-                                  "file_blob, file_size, created_at, created_by) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) "
-                                  "RETURNING ") + kReleaseCols,
-                      {pid, info.system_name, info.system_version, key_id, info.manifest, details.dump(), file_blob,
-                       static_cast<int64_t>(file.size()), now_ms(), c.who.label});
-  for (const auto& [name, b] : comp_rows)
-    c.db.query("INSERT INTO release_components (release_id, name, blob, size) VALUES ($1,$2,$3,$4)",
-               {row->i(0), name, b.first, b.second});
-  c.audit(o.org_id, "release.upload", "release", std::to_string(row->i(0)),
+  ReleaseRow row = insert_release(c.db,
+                                  {.project_id = pid,
+                                   .name = info.system_name,
+                                   .version = info.system_version,
+                                   .key_id = key_id,
+                                   .manifest_toml = info.manifest,
+                                   .manifest_json = details.dump(),
+                                   .file_blob = file_blob,
+                                   .file_size = static_cast<int64_t>(file.size()),
+                                   .created_at = now_ms(),
+                                   .created_by = c.who.label},
+                                  comp_rows);
+  c.audit(o.org_id, "release.upload", "release", std::to_string(row.id),
           {{"name", info.system_name}, {"version", info.system_version}, {"key_id", key_id}, {"size", file.size()}});
   tx.commit();
-  return Response::json_body(release_json(c, *row, true), 201);
+  return Response::json_body(release_json(c, row, true), 201);
 }
 
-Response list_releases(Ctx& c) {
-  Page p = page_of(c);
-  std::string sql = "SELECT r.id, r.project_id, r.name, r.version, r.key_id, '', r.manifest_json, r.file_blob, r.file_size, "
-                    "r.created_at, r.created_by FROM releases r JOIN projects p ON p.id = r.project_id WHERE r.id > $1";
-  std::vector<Value> args{p.cursor.value_or(0)};
-  if (auto pid = c.q_id("project_id")) {
-    project_owner(c, *pid, Need::read);
-    args.push_back(*pid);
-    sql += " AND r.project_id = $" + std::to_string(args.size());
-  }
-  if (auto scope = c.read_scope()) {
-    args.push_back(*scope);
-    sql += " AND p.organization_id = $" + std::to_string(args.size());
-  }
-  sql += " ORDER BY r.id LIMIT " + std::to_string(p.limit + 1);
-  json items = json::array();
-  for (const auto& r : c.db.query(sql, args)) items.push_back(release_json(c, r, false));
-  return Response::json_body(page_json(items, p.limit, [](const json& j) { return j["id"].get<int64_t>(); }));
+Response list(Ctx& c) {
+  PageRequest p = page_request(c);
+  auto project = c.q_id("project_id");
+  if (project) project_owner(c, *project, Need::read);
+  return Response::json_body(page_json(list_releases(c.db, p, project, c.read_scope()),
+                                       [&](const ReleaseRow& r) { return release_json(c, r, false); }));
 }
 
-Row load_release(Ctx& c, int64_t id) {
-  return *c.db.one(std::string("SELECT ") + kReleaseCols + " FROM releases WHERE id = $1", {id});
-}
-
-Response get_release(Ctx& c) {
+Response get(Ctx& c) {
   int64_t id = c.id("release_id");
   release_owner(c, id, Need::read);
-  return Response::json_body(release_json(c, load_release(c, id), true));
+  return Response::json_body(release_json(c, load(c, id), true));
 }
 
-Response download_release(Ctx& c) {
+Response download(Ctx& c) {
   int64_t id = c.id("release_id");
   release_owner(c, id, Need::read);
-  Row r = load_release(c, id);
-  auto bytes = c.app.blobs->get(r.s(7));
+  ReleaseRow r = load(c, id);
+  auto bytes = c.app.blobs->get(r.file_blob);
   Response res;
   res.content_type = "application/octet-stream";
   res.body.assign(bytes.begin(), bytes.end());
   std::string fname;
-  for (char ch : r.s(2) + "-" + r.s(3))
+  for (char ch : r.name + "-" + r.version)
     fname.push_back(std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '.' ? ch : '_');
   res.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + fname + ".keelrel\"");
   return res;
 }
 
-Response delete_release(Ctx& c) {
+Response remove(Ctx& c) {
   int64_t id = c.id("release_id");
   Owner o = release_owner(c, id, Need::write);
   Tx tx(c.db);
-  if (c.db.one("SELECT id FROM devices WHERE current_release_id = $1 LIMIT 1", {id}))
-    throw conflict("devices still run this release");
-  if (c.db.one("SELECT id FROM rollouts WHERE release_id = $1 LIMIT 1", {id}))
-    throw conflict("rollouts refer to this release (kept for their history)");
-  if (c.db.one("SELECT target_id FROM overlays WHERE release_id = $1 LIMIT 1", {id}))
+  if (release_running_anywhere(c.db, id)) throw conflict("devices still run this release");
+  if (release_has_rollouts(c.db, id)) throw conflict("rollouts refer to this release (kept for their history)");
+  if (release_has_overlays(c.db, id))
     throw conflict("overlays refer to this release; remove or re-validate them first");
-  Row r = load_release(c, id);
-  std::vector<std::string> blobs{r.s(7)};
-  for (const auto& b : c.db.query("SELECT blob FROM release_components WHERE release_id = $1", {id})) blobs.push_back(b.s(0));
-  c.db.query("DELETE FROM release_components WHERE release_id = $1", {id});
-  c.db.query("DELETE FROM releases WHERE id = $1", {id});
-  c.audit(o.org_id, "release.delete", "release", std::to_string(id), {{"name", r.s(2)}, {"version", r.s(3)}});
+  ReleaseRow r = load(c, id);
+  std::vector<std::string> blobs{r.file_blob};
+  for (auto& b : component_blobs(c.db, id)) blobs.push_back(std::move(b));
+  delete_release(c.db, id);
+  c.audit(o.org_id, "release.delete", "release", std::to_string(id), {{"name", r.name}, {"version", r.version}});
   tx.commit();
   // Files are removed after the commit, and only if no other release shares them (content
   // addressing); a crash in between leaves an orphan that the next start collects.
   for (const auto& b : blobs) {
-    bool used = c.db.one("SELECT id FROM releases WHERE file_blob = $1 LIMIT 1", {b}) ||
-                c.db.one("SELECT release_id FROM release_components WHERE blob = $1 LIMIT 1", {b});
-    if (!used && c.app.blobs->exists(b)) std::filesystem::remove(c.app.blobs->path_of(b));
+    if (!blob_in_use(c.db, b) && c.app.blobs->exists(b)) std::filesystem::remove(c.app.blobs->path_of(b));
   }
   return Response::no_content();
-}
-
-Response list_audit(Ctx& c) {
-  Page p = page_of(c);
-  std::string sql = "SELECT id, at, actor, actor_user_id, organization_id, action, target_type, target_id, details, remote "
-                    "FROM audit_log WHERE id < $1";
-  std::vector<Value> args{p.cursor.value_or(INT64_MAX)};
-  auto scope = c.read_scope();
-  auto filter = c.q_id("organization_id");
-  if (scope && filter && *filter != *scope) throw not_found("organisation");
-  if (!scope && filter) scope = filter;
-  if (scope) {
-    args.push_back(*scope);
-    sql += " AND organization_id = $" + std::to_string(args.size());
-  }
-  for (const char* f : {"action", "target_type", "target_id"}) {
-    if (auto v = c.q(f)) {
-      args.push_back(*v);
-      sql += std::string(" AND ") + f + " = $" + std::to_string(args.size());
-    }
-  }
-  sql += " ORDER BY id DESC LIMIT " + std::to_string(p.limit + 1);
-  json items = json::array();
-  for (const auto& r : c.db.query(sql, args))
-    items.push_back({{"id", r.i(0)}, {"at", r.i(1)}, {"actor", r.s(2)},
-                     {"actor_user_id", r.null(3) ? json(nullptr) : json(r.i(3))},
-                     {"organization_id", r.null(4) ? json(nullptr) : json(r.i(4))}, {"action", r.s(5)},
-                     {"target_type", r.s(6)}, {"target_id", r.s(7)}, {"details", json::parse(r.s(8))},
-                     {"remote", r.s(9)}});
-  return Response::json_body(page_json(items, p.limit, [](const json& j) { return j["id"].get<int64_t>(); }));
 }
 
 }  // namespace
 
 void register_release_routes(Router& r) {
   using F = FieldType;
-  r.add({Method::POST, "/api/v1/projects/{project_id}/releases", "uploadRelease", "releases",
-         "Upload a signed release file (the body, application/octet-stream); verified against the project's keys",
-         Access::org_write, {}, {}, false, true, "Release", 201, upload_release});
-  r.add({Method::GET, "/api/v1/releases", "listReleases", "releases", "Releases you can see", Access::org_read, {},
-         {{"project_id", F::integer, "only this project's releases"}}, true, false, "Release", 200, list_releases});
-  r.add({Method::GET, "/api/v1/releases/{release_id}", "getRelease", "releases",
-         "A release with its manifest (TOML), summary (components, channels, configurable keys) and signatures",
-         Access::org_read, {}, {}, false, false, "Release", 200, get_release});
-  r.add({Method::GET, "/api/v1/releases/{release_id}/file", "downloadRelease", "releases",
-         "The signed release file, byte for byte as uploaded", Access::org_read, {}, {}, false, false, "", 200,
-         download_release});
-  r.add({Method::DELETE_, "/api/v1/releases/{release_id}", "deleteRelease", "releases",
-         "Delete a release no device, rollout or overlay refers to", Access::org_write, {}, {}, false, false, "", 204,
-         delete_release});
-}
-
-void register_audit_routes(Router& r) {
-  using F = FieldType;
-  r.add({Method::GET, "/api/v1/audit", "listAudit", "audit",
-         "Audit log, newest first: who, what, when, from where", Access::org_read, {},
-         {{"organization_id", F::integer, "only this organisation"},
-          {"action", F::string, "e.g. device.register"},
-          {"target_type", F::string, "e.g. device"},
-          {"target_id", F::string, "id of the target"}},
-         true, false, "AuditEntry", 200, list_audit});
+  r.add({.method = Method::POST, .path = "/api/v1/projects/{project_id}/releases", .operation_id = "uploadRelease",
+         .tag = "releases",
+         .summary = "Upload a signed release file (the body, application/octet-stream); verified against the "
+                    "project's keys",
+         .access = Access::org_write, .raw_body = true, .response_schema = "Release", .success_status = 201,
+         .handler = upload});
+  r.add({.method = Method::GET, .path = "/api/v1/releases", .operation_id = "listReleases", .tag = "releases",
+         .summary = "Releases you can see", .access = Access::org_read,
+         .query = {{.name = "project_id", .type = F::integer, .description = "only this project's releases"}},
+         .paginated = true, .response_schema = "Release", .handler = list});
+  r.add({.method = Method::GET, .path = "/api/v1/releases/{release_id}", .operation_id = "getRelease",
+         .tag = "releases",
+         .summary = "A release with its manifest (TOML), summary (components, channels, configurable keys) and "
+                    "signatures",
+         .access = Access::org_read, .response_schema = "Release", .handler = get});
+  r.add({.method = Method::GET, .path = "/api/v1/releases/{release_id}/file", .operation_id = "downloadRelease",
+         .tag = "releases", .summary = "The signed release file, byte for byte as uploaded",
+         .access = Access::org_read, .handler = download});
+  r.add({.method = Method::DELETE_, .path = "/api/v1/releases/{release_id}", .operation_id = "deleteRelease",
+         .tag = "releases", .summary = "Delete a release no device, rollout or overlay refers to",
+         .access = Access::org_write, .success_status = 204, .handler = remove});
 }
 
 }  // namespace keel::fleet

@@ -6,8 +6,14 @@
 #include <fstream>
 #include <sstream>
 
+#include "../store/api_tokens.h"
+#include "../store/audit_log.h"
+#include "../store/organizations.h"
+#include "../store/releases.h"
 #include "../store/schema.h"
+#include "../store/sessions.h"
 #include "../store/tunnel_peers.h"
+#include "api.h"
 #include "rollout.h"
 
 namespace keel::fleet {
@@ -181,11 +187,15 @@ void Ctx::audit(std::optional<int64_t> org_id, const std::string& action, const 
                 const std::string& target_id, const json& details) {
   int64_t at = now_ms();
   std::string d = details.dump(-1, ' ', false, json::error_handler_t::replace);
-  db.query(
-      "INSERT INTO audit_log (at, actor, actor_user_id, organization_id, action, target_type, target_id, details, "
-      "remote) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-      {at, who.label, who.kind == Principal::Kind::user ? Value(who.user_id) : Value(nullptr),
-       org_id ? Value(*org_id) : Value(nullptr), action, target_type, target_id, d, req.remote});
+  insert_audit(db, {.at = at,
+                    .actor = who.label,
+                    .actor_user_id = who.kind == Principal::Kind::user ? std::optional(who.user_id) : std::nullopt,
+                    .organization_id = org_id,
+                    .action = action,
+                    .target_type = target_type,
+                    .target_id = target_id,
+                    .details = d,
+                    .remote = req.remote});
   pending_events.push_back({{"type", "change"},
                             {"action", action},
                             {"target_type", target_type},
@@ -193,31 +203,6 @@ void Ctx::audit(std::optional<int64_t> org_id, const std::string& action, const 
                             {"organization_id", org_id ? json(*org_id) : json(nullptr)},
                             {"at", at}});
   pending_orgs.push_back(org_id);
-}
-
-Page page_of(const Ctx& c) {
-  Page p;
-  if (auto l = c.q("limit")) {
-    if (l->empty() || l->size() > 4 || l->find_first_not_of("0123456789") != std::string::npos)
-      throw bad_request("query parameter 'limit' must be an integer from 1 to 200", "limit");
-    p.limit = std::stoll(*l);
-    if (p.limit < 1 || p.limit > 200) throw bad_request("query parameter 'limit' must be from 1 to 200", "limit");
-  }
-  if (auto cur = c.q("cursor")) {
-    if (cur->empty() || cur->size() > 18 || cur->find_first_not_of("0123456789") != std::string::npos)
-      throw bad_request("query parameter 'cursor' is not a cursor this server issued", "cursor");
-    p.cursor = std::stoll(*cur);
-  }
-  return p;
-}
-
-json page_json(json items, int64_t limit, const std::function<int64_t(const json&)>& key) {
-  json next = nullptr;
-  if (static_cast<int64_t>(items.size()) > limit) {
-    items.erase(items.begin() + limit, items.end());
-    next = std::to_string(key(items.back()));
-  }
-  return {{"items", std::move(items)}, {"next_cursor", next}};
 }
 
 // ---- the application -------------------------------------------------------------------------
@@ -249,24 +234,19 @@ App::App(Config c)
     record_tunnel_prefix(*db, addresses.prefix());
     if (cfg.mode == Mode::studio) {
       // Studio mode has no organisations to manage; one implicit organisation owns everything.
-      auto row = db->one("SELECT id FROM organizations WHERE name = 'studio'");
-      if (!row) row = db->one("INSERT INTO organizations (name, created_at) VALUES ('studio', $1) RETURNING id", {now_ms()});
-      studio_org_id = row->i(0);
+      studio_org_id = studio_organization(*db, now_ms());
     }
   }
-  register_routes();
+  register_api_routes(router);
 }
 
 App::~App() = default;
 
 void App::recover() {
   auto db = pool->acquire();
-  std::set<std::string> referenced;
-  for (const auto& r : db->query("SELECT file_blob FROM releases")) referenced.insert(r.s(0));
-  for (const auto& r : db->query("SELECT blob FROM release_components")) referenced.insert(r.s(0));
-  size_t removed = blobs->collect_garbage(referenced);
+  size_t removed = blobs->collect_garbage(referenced_blobs(*db));
   if (removed) spdlog::info("removed {} unreferenced or partial blob file(s) left by an interrupted upload", removed);
-  resume_rollouts(*this, *db);
+  resume_rollouts(*db);
 }
 
 Principal App::authenticate(const Request& req) {
@@ -291,25 +271,20 @@ Principal App::authenticate(const Request& req) {
     size_t us = tok.find('_', 5);
     std::string prefix = tok.substr(5, us - 5);
     std::string secret = tok.substr(us + 1);
-    auto row = db->one(
-        "SELECT t.id, t.secret_hash, t.scope, t.expires_at, t.revoked_at, u.id, u.email, u.role, u.organization_id, "
-        "u.status FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.prefix = $1",
-        {prefix});
+    auto t = find_token_by_prefix(*db, prefix);
     std::string h = sha256_hex(secret);
-    if (!row || row->s(1).size() != h.size() || sodium_memcmp(row->s(1).data(), h.data(), h.size()) != 0)
+    if (!t || t->secret_hash.size() != h.size() || sodium_memcmp(t->secret_hash.data(), h.data(), h.size()) != 0)
       throw ApiError(401, "invalid_token", "the API token is not valid");
-    if (!row->null(4)) throw ApiError(401, "token_revoked", "the API token was revoked");
-    if (!row->null(3) && row->i(3) < now_ms()) throw ApiError(401, "token_expired", "the API token has expired");
-    if (row->s(9) != "active") throw ApiError(401, "account_disabled", "this account is disabled");
+    if (t->revoked_at) throw ApiError(401, "token_revoked", "the API token was revoked");
+    if (t->expires_at && *t->expires_at < now_ms()) throw ApiError(401, "token_expired", "the API token has expired");
+    if (t->status != "active") throw ApiError(401, "account_disabled", "this account is disabled");
     p.kind = Principal::Kind::user;
-    p.user_id = row->i(5);
-    p.label = row->s(6);
-    p.role = parse_role(row->s(7)).value_or(Role::org_user);
-    p.org_id = row->oi(8);
-    p.token_scope = row->s(2);
-    int64_t now = now_ms();
-    db->query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $3)",
-              {now, row->i(0), now - 60000});
+    p.user_id = t->user_id;
+    p.label = t->email;
+    p.role = parse_role(t->role).value_or(Role::org_user);
+    p.org_id = t->organization_id;
+    p.token_scope = t->scope;
+    touch_token(*db, t->token_id, now_ms());
     return p;
   }
   std::string cookie = req.header("cookie");
@@ -320,19 +295,16 @@ Principal App::authenticate(const Request& req) {
     size_t start = pos + 13;
     size_t end = cookie.find(';', start);
     std::string sid = cookie.substr(start, end == std::string::npos ? std::string::npos : end - start);
-    auto row = db->one(
-        "SELECT s.csrf, s.expires_at, u.id, u.email, u.role, u.organization_id, u.status FROM sessions s JOIN users u "
-        "ON u.id = s.user_id WHERE s.id_hash = $1",
-        {sha256_hex(sid)});
+    auto s = find_session(*db, sha256_hex(sid));
     // An unknown or expired cookie is treated as no cookie: the UI then shows the login page.
-    if (row && row->i(1) > now_ms() && row->s(6) == "active") {
+    if (s && s->expires_at > now_ms() && s->status == "active") {
       p.kind = Principal::Kind::user;
       p.via_session = true;
-      p.session_csrf = row->s(0);
-      p.user_id = row->i(2);
-      p.label = row->s(3);
-      p.role = parse_role(row->s(4)).value_or(Role::org_user);
-      p.org_id = row->oi(5);
+      p.session_csrf = s->csrf;
+      p.user_id = s->user_id;
+      p.label = s->email;
+      p.role = parse_role(s->role).value_or(Role::org_user);
+      p.org_id = s->organization_id;
     }
   }
   return p;

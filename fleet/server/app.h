@@ -1,5 +1,5 @@
 // app.h — the Fleet application: configuration, shared state, request context, and the helpers
-// every handler uses (authorization, pagination, audit).
+// every handler uses (authorization, audit). Pagination: pagination.h; ownership: owner.h.
 #pragma once
 
 #include <atomic>
@@ -17,6 +17,7 @@
 #include "../store/db.h"
 #include "../store/device_log.h"
 #include "address_pool.h"
+#include "pagination.h"
 #include "router.h"
 
 namespace keel::fleet {
@@ -120,7 +121,6 @@ class App {
   void recover();
 
  private:
-  void register_routes();
   Response serve_static(const Request& req);
 };
 
@@ -151,14 +151,6 @@ struct Ctx {
   void audit(std::optional<int64_t> org_id, const std::string& action, const std::string& target_type,
              const std::string& target_id, const json& details = json::object());
 };
-
-// Pagination: ?limit (1..200, default 50) and ?cursor (opaque: the last id of the previous page).
-struct Page {
-  int64_t limit = 50;
-  std::optional<int64_t> cursor;
-};
-Page page_of(const Ctx& c);
-json page_json(json items, int64_t limit, const std::function<int64_t(const json&)>& key);
 
 int64_t now_ms();
 std::string random_token(size_t bytes);  // url-safe base64 of random bytes

@@ -9,7 +9,7 @@
 #include <cstdlib>
 #include <iostream>
 
-#include "api.h"
+#include "api_users.h"
 #include "server.h"
 
 #ifndef KEEL_FLEET_WEB_DIST

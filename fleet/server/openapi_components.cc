@@ -1,6 +1,6 @@
 // Response object schemas for the OpenAPI document. Paths and request bodies come from the route
 // table (router.cc); tests check every $ref resolves and examples from real responses match.
-#include "api.h"
+#include "http.h"
 
 namespace keel::fleet {
 namespace {
@@ -106,23 +106,6 @@ json openapi_components() {
   c["securitySchemes"]["session"] = {{"type", "apiKey"}, {"in", "cookie"}, {"name", "keel_session"},
                                      {"description", "UI session; unsafe methods also need X-CSRF-Token"}};
   return c;
-}
-
-void App::register_routes() {
-  register_identity_routes(router);
-  register_project_routes(router);
-  register_device_routes(router);
-  register_device_log_routes(router);
-  register_release_routes(router);
-  register_rollout_routes(router);
-  register_audit_routes(router);
-  // The websocket endpoint is served by the HTTP layer before routing; listed for the document.
-  router.add({Method::GET, "/api/v1/events", "events", "events",
-              "Websocket (Upgrade): change events {type, action, target_type, target_id, organization_id, at}, "
-              "filtered to what you may read",
-              Access::user, {}, {}, false, false, "", 101, [](Ctx&) -> Response {
-                throw ApiError(426, "upgrade_required", "connect with a websocket (Upgrade: websocket)");
-              }});
 }
 
 }  // namespace keel::fleet

@@ -276,8 +276,8 @@ json Router::openapi(const std::string& version) const {
     if (r.success_status == 204) {
       ok = {{"description", "done"}};
     } else {
-      json schema = r.response.empty() ? json{{"type", "object"}}
-                                       : json{{"$ref", "#/components/schemas/" + r.response}};
+      json schema = r.response_schema.empty() ? json{{"type", "object"}}
+                                       : json{{"$ref", "#/components/schemas/" + r.response_schema}};
       if (r.paginated)
         schema = {{"type", "object"},
                   {"properties", {{"items", {{"type", "array"}, {"items", schema}}},

@@ -27,41 +27,42 @@ const char* access_name(Access a);
 
 enum class FieldType { string, integer, boolean, object, array_string, array_integer, array_object };
 
+// A field of a JSON request body; routes list them with designated initializers, e.g.
+// {.name = "name", .type = FieldType::string, .required = true, .min = 1, .max = 100}.
 struct Field {
-  Field(std::string n, FieldType t, bool req = false, std::string desc = {}, int64_t mn = 0, int64_t mx = 0,
-        std::vector<std::string> one = {})
-      : name(std::move(n)), type(t), required(req), description(std::move(desc)), min(mn), max(mx), one_of(std::move(one)) {}
-  std::string name;
-  FieldType type;
+  std::string name{};
+  FieldType type = FieldType::string;
   bool required = false;
-  std::string description;
+  std::string description{};
   int64_t min = 0;        // string: min length; integer: min value
   int64_t max = 0;        // string: max length; integer: max value (0 = none)
-  std::vector<std::string> one_of;  // allowed string values
+  std::vector<std::string> one_of{};  // allowed string values
 };
 
 struct QueryParam {
-  std::string name;
-  FieldType type;
-  std::string description;
+  std::string name{};
+  FieldType type = FieldType::string;
+  std::string description{};
 };
 
 using Handler = std::function<Response(Ctx&)>;
 
+// One API operation. Routes are written with designated initializers, so every entry names what
+// it sets: {.method = Method::GET, .path = "/api/v1/releases", …, .response_schema = "Release"}.
 struct Route {
-  Method method;
-  std::string path;  // "/api/v1/devices/{device_id}"; {…_id} segments match decimal ids
-  std::string operation_id;
-  std::string tag;
-  std::string summary;
-  Access access;
-  std::vector<Field> body;  // JSON object body (validated before the handler runs)
-  std::vector<QueryParam> query;
+  Method method = Method::GET;
+  std::string path{};  // "/api/v1/devices/{device_id}"; {…_id} segments match decimal ids
+  std::string operation_id{};
+  std::string tag{};
+  std::string summary{};
+  Access access = Access::public_;
+  std::vector<Field> body{};  // JSON object body (validated before the handler runs)
+  std::vector<QueryParam> query{};
   bool paginated = false;
-  bool raw_body = false;   // body is application/octet-stream (release upload)
-  std::string response;    // OpenAPI component name of the success response
+  bool raw_body = false;        // body is application/octet-stream (release upload)
+  std::string response_schema{};  // OpenAPI component name of the success response ("": none)
   int success_status = 200;
-  Handler handler;
+  Handler handler{};
 };
 
 struct Match {

@@ -25,6 +25,12 @@ namespace keel::fleet {
 
 using Value = std::variant<std::nullptr_t, int64_t, std::string>;
 
+// NULL for an empty optional.
+template <class T>
+Value value_or_null(const std::optional<T>& v) {
+  return v ? Value(*v) : Value(nullptr);
+}
+
 enum class Dialect { sqlite, postgres };
 
 class DbError : public std::runtime_error {
@@ -38,7 +44,6 @@ struct Row {
   std::vector<std::optional<std::string>> cols;
   bool null(size_t i) const { return !cols.at(i).has_value(); }
   const std::string& s(size_t i) const;
-  std::string s_or(size_t i, std::string fallback) const { return null(i) ? fallback : *cols.at(i); }
   int64_t i(size_t i) const;
   std::optional<int64_t> oi(size_t i) const {
     if (null(i)) return std::nullopt;

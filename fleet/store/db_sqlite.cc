@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "db.h"
+#include "row.h"
 
 namespace keel::fleet {
 
@@ -17,6 +18,12 @@ const std::string& Row::s(size_t i) const {
 }
 
 int64_t Row::i(size_t i) const { return std::stoll(s(i)); }
+
+namespace row_detail {
+void unexpected_null(size_t index) {
+  throw DbError(DbError::Kind::other, "unexpected NULL in column " + std::to_string(index));
+}
+}  // namespace row_detail
 
 namespace {
 

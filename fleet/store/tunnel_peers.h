@@ -1,6 +1,6 @@
 // tunnel_peers.h — the read-only view of the device registry that the tunnel gateway needs:
 // every active device's tunnel public key and address index. Decommissioned devices have both
-// cleared (api_devices.cc), so they never appear. The address itself is the index inside the
+// cleared (devices.h, decommission_device), so they never appear. The address itself is the index inside the
 // server's --tunnel-prefix (server/address_pool.h).
 #pragma once
 

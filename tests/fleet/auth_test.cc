@@ -4,7 +4,7 @@
 #include <set>
 
 #include "fleet_test_util.h"
-#include "server/api.h"
+#include "server/api_users.h"
 
 using namespace keel::fleet;
 using namespace keel::fleet::testing;

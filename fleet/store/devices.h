@@ -1,0 +1,93 @@
+// devices.h — the device registry: keys, tunnel address index, lifecycle (active /
+// decommissioned), connection state, the release a device runs.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "page.h"
+
+namespace keel::fleet {
+
+struct DeviceRow {
+  int64_t id = 0;
+  int64_t deployment_id = 0;
+  std::string name{};
+  std::optional<std::string> tunnel_public_key{};    // base64; none once decommissioned
+  std::optional<std::string> identity_public_key{};  // base64; none once decommissioned
+  std::optional<int64_t> address_index{};            // inside the tunnel prefix; none once decommissioned
+  std::string status{};                              // active | decommissioned
+  std::string connection{};                          // online | offline
+  std::optional<int64_t> last_seen_at{};
+  std::optional<int64_t> current_release_id{};
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+  static constexpr auto columns() {
+    return std::tuple{column("id", &DeviceRow::id),
+                      column("deployment_id", &DeviceRow::deployment_id),
+                      column("name", &DeviceRow::name),
+                      column("tunnel_public_key", &DeviceRow::tunnel_public_key),
+                      column("identity_public_key", &DeviceRow::identity_public_key),
+                      column("address_index", &DeviceRow::address_index),
+                      column("status", &DeviceRow::status),
+                      column("connection", &DeviceRow::connection),
+                      column("last_seen_at", &DeviceRow::last_seen_at),
+                      column("current_release_id", &DeviceRow::current_release_id),
+                      column("created_at", &DeviceRow::created_at),
+                      column("updated_at", &DeviceRow::updated_at)};
+  }
+};
+
+// The ownership chain above a device.
+struct DeviceParent {
+  int64_t organization_id = 0;
+  int64_t project_id = 0;
+  int64_t deployment_id = 0;
+  static constexpr auto columns() {
+    return std::tuple{column("organization_id", &DeviceParent::organization_id, "p.organization_id"),
+                      column("project_id", &DeviceParent::project_id, "d.project_id"),
+                      column("deployment_id", &DeviceParent::deployment_id, "v.deployment_id")};
+  }
+};
+
+struct DeviceFilter {
+  std::optional<int64_t> deployment_id{};  // the hot path: an index range scan on (deployment_id, id)
+  std::optional<int64_t> project_id{};     // ignored with deployment_id
+  std::optional<int64_t> organization_id{};  // ignored with deployment_id (the caller checked it)
+  std::optional<std::string> status{};
+  std::optional<std::string> connection{};
+  std::optional<int64_t> release_id{};
+};
+
+struct NewDeviceKeys {
+  std::string tunnel{};    // base64
+  std::string identity{};  // base64
+};
+
+std::optional<DeviceParent> device_parent(Db& db, int64_t id);
+std::optional<DeviceRow> find_device(Db& db, int64_t id);
+Page<DeviceRow> list_devices(Db& db, const PageRequest& page, const DeviceFilter& filter);
+// Whether another device (not `except`) uses either key, as either kind of key.
+bool device_keys_in_use(Db& db, const NewDeviceKeys& keys, std::optional<int64_t> except);
+bool device_name_taken(Db& db, int64_t deployment_id, const std::string& name);
+// A free address index in [first, last]: the next above the highest in use, else the lowest gap;
+// none when the range is full. The UNIQUE column settles races between servers.
+std::optional<int64_t> free_address_index(Db& db, int64_t first, int64_t last);
+DeviceRow insert_device(Db& db, int64_t deployment_id, const std::string& name, const NewDeviceKeys& keys,
+                        int64_t address_index, int64_t now);
+void rename_device(Db& db, int64_t id, const std::string& name, int64_t now);
+void move_device(Db& db, int64_t id, int64_t deployment_id, int64_t now);
+// Releases keys and address: the device can no longer connect, and both can be reused.
+void decommission_device(Db& db, int64_t id, int64_t now);
+// A decommissioned device back in service with a new identity.
+void repurpose_device(Db& db, int64_t id, int64_t deployment_id, const std::string& name, const NewDeviceKeys& keys,
+                      int64_t address_index, int64_t now);
+void set_current_release(Db& db, int64_t id, int64_t release_id, int64_t now);
+// Takes the device out of every active rollout that has not reached it and cancels its queued
+// commands.
+void detach_device_from_rollouts(Db& db, int64_t id, int64_t now);
+int64_t active_device_count(Db& db, int64_t deployment_id);
+int64_t devices_running_release(Db& db, int64_t release_id);
+bool release_running_anywhere(Db& db, int64_t release_id);
+
+}  // namespace keel::fleet

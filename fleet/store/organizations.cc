@@ -1,0 +1,57 @@
+#include "organizations.h"
+
+namespace keel::fleet {
+
+namespace {
+const std::string& org_select() {
+  static const std::string s = "SELECT " + select_list<OrganizationRow>() + " FROM organizations";
+  return s;
+}
+}  // namespace
+
+std::optional<OrganizationRow> find_organization(Db& db, int64_t id) {
+  return from_row<OrganizationRow>(db.one(org_select() + " WHERE id = $1", {id}));
+}
+
+bool organization_exists(Db& db, int64_t id) {
+  return db.one("SELECT id FROM organizations WHERE id = $1", {id}).has_value();
+}
+
+Page<OrganizationRow> list_organizations(Db& db, const PageRequest& page, std::optional<int64_t> only) {
+  PageQuery q(org_select(), "id", Order::ascending, page);
+  if (only) q.where("id", *only);
+  return q.fetch<OrganizationRow>(db, [](const OrganizationRow& r) { return r.id; });
+}
+
+OrganizationRow insert_organization(Db& db, const std::string& name, int64_t now) {
+  return *from_row<OrganizationRow>(db.one(
+      "INSERT INTO organizations (name, created_at) VALUES ($1, $2) RETURNING " + select_list<OrganizationRow>(),
+      {name, now}));
+}
+
+void rename_organization(Db& db, int64_t id, const std::string& name) {
+  db.query("UPDATE organizations SET name = $1 WHERE id = $2", {name, id});
+}
+
+bool organization_has_projects(Db& db, int64_t id) {
+  return db.one("SELECT id FROM projects WHERE organization_id = $1 LIMIT 1", {id}).has_value();
+}
+
+bool organization_has_active_users(Db& db, int64_t id) {
+  return db.one("SELECT id FROM users WHERE organization_id = $1 AND status <> 'disabled' LIMIT 1", {id}).has_value();
+}
+
+void delete_organization(Db& db, int64_t id) {
+  db.query("DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE organization_id = $1)", {id});
+  db.query("DELETE FROM api_tokens WHERE user_id IN (SELECT id FROM users WHERE organization_id = $1)", {id});
+  db.query("DELETE FROM users WHERE organization_id = $1", {id});
+  db.query("DELETE FROM organizations WHERE id = $1", {id});
+}
+
+int64_t studio_organization(Db& db, int64_t now) {
+  auto row = db.one("SELECT id FROM organizations WHERE name = 'studio'");
+  if (!row) row = db.one("INSERT INTO organizations (name, created_at) VALUES ('studio', $1) RETURNING id", {now});
+  return row->i(0);
+}
+
+}  // namespace keel::fleet
