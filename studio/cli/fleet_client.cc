@@ -26,7 +26,7 @@ namespace asio = boost::asio;
 using nlohmann::json;
 using tcp = asio::ip::tcp;
 
-std::string FleetError::describe() const {
+std::string Error::describe() const {
   std::string s;
   if (http_status) s = "Fleet answered " + std::to_string(http_status) + (code.empty() ? "" : " " + code) + ": ";
   s += message;
@@ -35,8 +35,6 @@ std::string FleetError::describe() const {
 }
 
 namespace {
-
-keel::Err<FleetError> ferr(const std::string& message) { return keel::Err{FleetError{0, "", message, ""}}; }
 
 bool is_loopback_host(const std::string& h) {
   if (h == "localhost" || h == "::1" || h == "[::1]") return true;
@@ -94,7 +92,7 @@ std::string Endpoint::origin() const {
   return (tls ? "https://" : "http://") + h + ":" + port;
 }
 
-FleetRes<Endpoint> parse_url(const std::string& url) {
+Result<Endpoint> parse_url(const std::string& url) {
   Endpoint ep;
   std::string rest;
   if (url.rfind("https://", 0) == 0) {
@@ -103,19 +101,19 @@ FleetRes<Endpoint> parse_url(const std::string& url) {
   } else if (url.rfind("http://", 0) == 0) {
     rest = url.substr(7);
   } else {
-    return ferr("Fleet URL '" + url + "' must start with https:// or http://");
+    return fail("Fleet URL '" + url + "' must start with https:// or http://");
   }
   size_t slash = rest.find('/');
   std::string hostport = rest.substr(0, slash);
   if (slash != std::string::npos) ep.base_path = rest.substr(slash);
   while (!ep.base_path.empty() && ep.base_path.back() == '/') ep.base_path.pop_back();
-  if (hostport.empty()) return ferr("Fleet URL '" + url + "' has no host");
+  if (hostport.empty()) return fail("Fleet URL '" + url + "' has no host");
   if (hostport[0] == '[') {
     size_t close = hostport.find(']');
-    if (close == std::string::npos) return ferr("Fleet URL '" + url + "': unterminated IPv6 address");
+    if (close == std::string::npos) return fail("Fleet URL '" + url + "': unterminated IPv6 address");
     ep.host = hostport.substr(1, close - 1);
     if (close + 1 < hostport.size()) {
-      if (hostport[close + 1] != ':') return ferr("Fleet URL '" + url + "': bad port");
+      if (hostport[close + 1] != ':') return fail("Fleet URL '" + url + "': bad port");
       ep.port = hostport.substr(close + 2);
     }
   } else {
@@ -127,7 +125,7 @@ FleetRes<Endpoint> parse_url(const std::string& url) {
   if (ep.host.empty() || ep.port.size() > 5 ||
       !std::all_of(ep.port.begin(), ep.port.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
       std::stoi(ep.port) == 0 || std::stoi(ep.port) > 65535)
-    return ferr("Fleet URL '" + url + "': bad host or port");
+    return fail("Fleet URL '" + url + "': bad host or port");
   ep.loopback = is_loopback_host(ep.host);
   return ep;
 }
@@ -136,7 +134,7 @@ namespace {
 
 // One HTTP/1.1 request and its answer on a connected stream (plain TCP or TLS).
 template <class Stream>
-FleetRes<json> exchange(Stream& stream, const Endpoint& ep, const std::string& token, const std::string& method,
+Result<json> exchange(Stream& stream, const Endpoint& ep, const std::string& token, const std::string& method,
                         const std::string& path, const std::string& content_type, std::span<const uint8_t> body,
                         const Progress* progress, const std::string& where) {
   beast::error_code ec;
@@ -155,7 +153,7 @@ FleetRes<json> exchange(Stream& stream, const Endpoint& ep, const std::string& t
   // Large bodies: allow time in proportion (at least 1 MiB/s), then the answer.
   beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(30 + body.size() / (1 << 20)));
   http::write_header(stream, sr, ec);
-  if (ec) return ferr("sending to Fleet at " + where + " failed: " + ec.message());
+  if (ec) return fail("sending to Fleet at " + where + " failed: " + ec.message());
   bool send_failed = false;
   const size_t chunk = 64 * 1024;
   uint64_t sent = 0;
@@ -178,15 +176,15 @@ FleetRes<json> exchange(Stream& stream, const Endpoint& ep, const std::string& t
   if (!send_failed && body.empty()) {
     http::write(stream, sr, ec);
     if (ec == http::error::need_buffer) ec = {};
-    if (ec) return ferr("sending to Fleet at " + where + " failed: " + ec.message());
+    if (ec) return fail("sending to Fleet at " + where + " failed: " + ec.message());
   }
   beast::flat_buffer buf;
   http::response_parser<http::string_body> parser;
   parser.body_limit(64 << 20);
   http::read(stream, buf, parser, ec);
   if (ec) {
-    if (send_failed) return ferr("the upload to Fleet at " + where + " was cut off after " + std::to_string(sent) + " bytes");
-    return ferr("no valid answer from Fleet at " + where + ": " + ec.message());
+    if (send_failed) return fail("the upload to Fleet at " + where + " was cut off after " + std::to_string(sent) + " bytes");
+    return fail("no valid answer from Fleet at " + where + ": " + ec.message());
   }
   auto& res = parser.get();
   int status = static_cast<int>(res.result_int());
@@ -194,10 +192,10 @@ FleetRes<json> exchange(Stream& stream, const Endpoint& ep, const std::string& t
   if (!res.body().empty()) {
     j = json::parse(res.body(), nullptr, false);
     if (j.is_discarded())
-      return keel::Err{FleetError{status, "", "the server's answer is not JSON (is this a Keel Fleet URL?)", ""}};
+      return keel::Err{Error{status, "", "the server's answer is not JSON (is this a Keel Fleet URL?)", ""}};
   }
   if (status >= 400) {
-    FleetError e{status, "", "request failed", ""};
+    Error e{status, "", "request failed", ""};
     if (j.is_object() && j.contains("error") && j["error"].is_object()) {
       const auto& er = j["error"];
       if (er.contains("code") && er["code"].is_string()) e.code = er["code"];
@@ -211,7 +209,7 @@ FleetRes<json> exchange(Stream& stream, const Endpoint& ep, const std::string& t
 
 }  // namespace
 
-FleetRes<json> FleetClient::request(const std::string& method, const std::string& path,
+Result<json> FleetClient::request(const std::string& method, const std::string& path,
                                     const std::string& content_type, std::span<const uint8_t> body,
                                     const Progress* progress) {
   std::string where = ep_.origin();
@@ -221,12 +219,12 @@ FleetRes<json> FleetClient::request(const std::string& method, const std::string
     beast::tcp_stream tcp_stream(ioc);
     beast::error_code ec;
     auto results = resolver.resolve(ep_.host, ep_.port, ec);
-    if (ec) return ferr("cannot resolve Fleet host '" + ep_.host + "': " + ec.message());
+    if (ec) return fail("cannot resolve Fleet host '" + ep_.host + "': " + ec.message());
 
     if (!ep_.tls) {
       tcp_stream.expires_after(std::chrono::seconds(10));
       tcp_stream.connect(results, ec);
-      if (ec) return ferr("cannot connect to Fleet at " + where + ": " + ec.message() + " (is keel-fleet running?)");
+      if (ec) return fail("cannot connect to Fleet at " + where + ": " + ec.message() + " (is keel-fleet running?)");
       auto r = exchange(tcp_stream, ep_, token_, method, path, content_type, body, progress, where);
       beast::error_code ignored;
       tcp_stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
@@ -239,14 +237,14 @@ FleetRes<json> FleetClient::request(const std::string& method, const std::string
     ctx.set_verify_mode(asio::ssl::verify_peer);
     if (tls_.ca_file.empty()) {
       ctx.set_default_verify_paths(ec);
-      if (ec) return ferr("cannot load the system's trusted CA certificates: " + ec.message());
+      if (ec) return fail("cannot load the system's trusted CA certificates: " + ec.message());
     } else {
       std::error_code fec;
       if (!std::filesystem::is_regular_file(tls_.ca_file, fec))
-        return ferr("CA file '" + tls_.ca_file + "' does not exist or is not a file");
+        return fail("CA file '" + tls_.ca_file + "' does not exist or is not a file");
       ctx.load_verify_file(tls_.ca_file, ec);
       if (ec)
-        return ferr("CA file '" + tls_.ca_file + "' could not be loaded (" + ec.message() +
+        return fail("CA file '" + tls_.ca_file + "' could not be loaded (" + ec.message() +
                     "); it must hold PEM certificates (-----BEGIN CERTIFICATE-----)");
     }
     beast::ssl_stream<beast::tcp_stream> stream(ioc, ctx);
@@ -254,16 +252,16 @@ FleetRes<json> FleetClient::request(const std::string& method, const std::string
     // Host name (or IP address) verification, and SNI for names (RFC 6066 forbids IP literals).
     if (is_ip_literal(ep_.host)) {
       if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), ep_.host.c_str()) != 1)
-        return ferr("cannot set up TLS verification for address '" + ep_.host + "'");
+        return fail("cannot set up TLS verification for address '" + ep_.host + "'");
     } else {
       if (SSL_set_tlsext_host_name(ssl, ep_.host.c_str()) != 1 || SSL_set1_host(ssl, ep_.host.c_str()) != 1)
-        return ferr("cannot set up TLS verification for host '" + ep_.host + "'");
+        return fail("cannot set up TLS verification for host '" + ep_.host + "'");
     }
     beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(10));
     beast::get_lowest_layer(stream).connect(results, ec);
-    if (ec) return ferr("cannot connect to Fleet at " + where + ": " + ec.message() + " (is it running?)");
+    if (ec) return fail("cannot connect to Fleet at " + where + ": " + ec.message() + " (is it running?)");
     stream.handshake(asio::ssl::stream_base::client, ec);
-    if (ec) return ferr(tls_failure(ssl, ep_, tls_, ec));
+    if (ec) return fail(tls_failure(ssl, ep_, tls_, ec));
     auto r = exchange(stream, ep_, token_, method, path, content_type, body, progress, where);
     // No TLS close_notify exchange: every answer is framed (Content-Length / chunked) and already
     // read in full, and waiting for a peer's close_notify would only add latency.
@@ -271,22 +269,22 @@ FleetRes<json> FleetClient::request(const std::string& method, const std::string
     beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_both, ignored);
     return r;
   } catch (const std::exception& e) {
-    return ferr(std::string("talking to Fleet at ") + where + " failed: " + e.what());
+    return fail(std::string("talking to Fleet at ") + where + " failed: " + e.what());
   }
 }
 
-FleetRes<json> FleetClient::get(const std::string& path) { return request("GET", path, "", {}, nullptr); }
-FleetRes<json> FleetClient::del(const std::string& path) { return request("DELETE", path, "", {}, nullptr); }
-FleetRes<json> FleetClient::post(const std::string& path, const json& body) {
+Result<json> FleetClient::get(const std::string& path) { return request("GET", path, "", {}, nullptr); }
+Result<json> FleetClient::del(const std::string& path) { return request("DELETE", path, "", {}, nullptr); }
+Result<json> FleetClient::post(const std::string& path, const json& body) {
   std::string s = body.dump();
   return request("POST", path, "application/json",
                  std::span(reinterpret_cast<const uint8_t*>(s.data()), s.size()), nullptr);
 }
-FleetRes<json> FleetClient::upload(const std::string& path, std::span<const uint8_t> body, const Progress& progress) {
+Result<json> FleetClient::upload(const std::string& path, std::span<const uint8_t> body, const Progress& progress) {
   return request("POST", path, "application/octet-stream", body, &progress);
 }
 
-FleetRes<json> FleetClient::get_all(const std::string& path, size_t max_items) {
+Result<json> FleetClient::get_all(const std::string& path, size_t max_items) {
   json all = json::array();
   std::string cursor;
   const char* sep = path.find('?') == std::string::npos ? "?" : "&";
@@ -296,7 +294,7 @@ FleetRes<json> FleetClient::get_all(const std::string& path, size_t max_items) {
     if (!page) return page;
     const json& j = page.value();
     if (!j.is_object() || !j.contains("items") || !j["items"].is_array())
-      return ferr("unexpected answer from Fleet for " + path + " (no 'items' list)");
+      return fail("unexpected answer from Fleet for " + path + " (no 'items' list)");
     for (const auto& it : j["items"]) {
       if (all.size() >= max_items) return all;
       all.push_back(it);
@@ -315,13 +313,13 @@ std::string config_path() {
   return std::string(home && *home ? home : ".") + "/.config/keel/config.json";
 }
 
-keel::Result<void, std::string> save_login(const Login& login) {
+Result<void> save_login(const Login& login) {
   std::string path = config_path();
   auto dir = std::filesystem::path(path).parent_path();
   if (!dir.empty()) {
     std::error_code ec;
     bool created = std::filesystem::create_directories(dir, ec);
-    if (ec) return keel::Err{std::string("cannot create '" + dir.string() + "': " + ec.message())};
+    if (ec) return fail("cannot create '" + dir.string() + "': " + ec.message());
     if (created) ::chmod(dir.c_str(), 0700);
   }
   json j = {{"url", login.url}, {"token", login.token}};
@@ -329,25 +327,25 @@ keel::Result<void, std::string> save_login(const Login& login) {
   std::string text = j.dump(2) + "\n";
   auto w = keel::release::write_file_atomic(path, std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()),
                                             0600, true);
-  if (!w) return keel::Err{w.error().describe()};
+  if (!w) return fail(w.error().describe());
   return keel::Ok{};
 }
 
-keel::Result<std::optional<Login>, std::string> load_login() {
+Result<std::optional<Login>> load_login() {
   std::string path = config_path();
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return std::optional<Login>{};
   if ((st.st_mode & 077) != 0) {
     char mode[8];
     std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-    return keel::Err{std::string("config file '") + path + "' holds an API token but is accessible by other users (mode " +
-                     mode + "); fix with: chmod 600 '" + path + "'"};
+    return fail("config file '" + path + "' holds an API token but is accessible by other users (mode " + mode +
+                "); fix with: chmod 600 '" + path + "'");
   }
   auto bytes = keel::release::read_file(path, 1 << 20);
-  if (!bytes) return keel::Err{bytes.error().describe()};
+  if (!bytes) return fail(bytes.error().describe());
   json j = json::parse(bytes.value().begin(), bytes.value().end(), nullptr, false);
   if (j.is_discarded() || !j.is_object() || !j.contains("url") || !j["url"].is_string())
-    return keel::Err{std::string("config file '") + path + "' is not valid (expected JSON with \"url\"); run keel login again"};
+    return fail("config file '" + path + "' is not valid (expected JSON with \"url\"); run keel fleet login again");
   Login l;
   l.url = j["url"];
   if (j.contains("token") && j["token"].is_string()) l.token = j["token"];

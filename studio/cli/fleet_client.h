@@ -10,20 +10,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "keel/result.h"
+#include "error.h"
 
 namespace keel::studio {
-
-struct FleetError {
-  int http_status = 0;  // 0: no HTTP answer (connection, URL, protocol)
-  std::string code;     // the API's error code, e.g. "not_found"
-  std::string message;
-  std::string field;
-  [[nodiscard]] std::string describe() const;
-};
-
-template <class T>
-using FleetRes = keel::Result<T, FleetError>;
 
 struct Endpoint {
   std::string host;
@@ -35,7 +24,7 @@ struct Endpoint {
 };
 
 // Accepts http://host[:port][/base] (port 80 by default) and https://... (port 443).
-FleetRes<Endpoint> parse_url(const std::string& url);
+Result<Endpoint> parse_url(const std::string& url);
 
 // How an https:// Fleet's certificate is checked. Verification is always on: the chain must lead
 // to a trusted CA and the certificate must be for the URL's host name (or IP address); TLS 1.2 is
@@ -54,18 +43,18 @@ class FleetClient {
   FleetClient(Endpoint ep, std::string token, TlsOptions tls = {})
       : ep_(std::move(ep)), token_(std::move(token)), tls_(std::move(tls)) {}
 
-  FleetRes<nlohmann::json> get(const std::string& path);
-  FleetRes<nlohmann::json> post(const std::string& path, const nlohmann::json& body);
-  FleetRes<nlohmann::json> del(const std::string& path);
-  FleetRes<nlohmann::json> upload(const std::string& path, std::span<const uint8_t> body, const Progress& progress);
+  Result<nlohmann::json> get(const std::string& path);
+  Result<nlohmann::json> post(const std::string& path, const nlohmann::json& body);
+  Result<nlohmann::json> del(const std::string& path);
+  Result<nlohmann::json> upload(const std::string& path, std::span<const uint8_t> body, const Progress& progress);
 
   // GET a paginated list, following next_cursor; at most max_items items.
-  FleetRes<nlohmann::json> get_all(const std::string& path, size_t max_items = 100000);
+  Result<nlohmann::json> get_all(const std::string& path, size_t max_items = 100000);
 
   [[nodiscard]] const Endpoint& endpoint() const { return ep_; }
 
  private:
-  FleetRes<nlohmann::json> request(const std::string& method, const std::string& path, const std::string& content_type,
+  Result<nlohmann::json> request(const std::string& method, const std::string& path, const std::string& content_type,
                                    std::span<const uint8_t> body, const Progress* progress);
   Endpoint ep_;
   std::string token_;
@@ -83,8 +72,8 @@ struct Login {
 // $KEEL_CONFIG, else $XDG_CONFIG_HOME/keel/config.json, else ~/.config/keel/config.json.
 std::string config_path();
 // Written atomically with mode 0600 (its directory created 0700).
-keel::Result<void, std::string> save_login(const Login& login);
+Result<void> save_login(const Login& login);
 // Refuses a config file that others can read (it holds a token).
-keel::Result<std::optional<Login>, std::string> load_login();
+Result<std::optional<Login>> load_login();
 
 }  // namespace keel::studio

@@ -1,28 +1,49 @@
-// keel — the Keel Studio command line. Reference: docs/cli.md.
+// keel — the Keel Studio command line. The commands are the table in commands.cc;
+// reference: docs/cli.md.
 #include <sodium.h>
 
 #include "cli.h"
 
+namespace {
+
+using keel::studio::Noun;
+using keel::studio::Run;
+
+struct Parsed {
+  CLI::App* cmd;
+  Run run;
+};
+
+void add_noun(CLI::App& parent, const Noun& noun, std::vector<Parsed>& leaves) {
+  CLI::App* app = parent.add_subcommand(noun.name, noun.help);
+  app->require_subcommand(1);
+  for (const auto& verb : noun.verbs) {
+    CLI::App* cmd = app->add_subcommand(verb.name, verb.help);
+    leaves.push_back({cmd, verb.setup(*cmd)});
+  }
+  for (const auto& sub : noun.nouns) add_noun(*app, sub, leaves);
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   using namespace keel::studio;
   if (sodium_init() < 0) return error("libsodium failed to initialise");
-  CLI::App app{"keel — Keel Studio: keys, releases, signing, and the Fleet API"};
-  app.name("keel");
+  const Noun& table = command_table();
+  CLI::App app{table.help};
+  app.name(table.name);
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("keel 0.1 (release format 1)"));
-  Commands cmds;
-  add_key_commands(app, cmds);
-  add_release_commands(app, cmds);
-  add_fleet_commands(app, cmds);
-  add_system_commands(app, cmds);
+  std::vector<Parsed> leaves;
+  for (const auto& noun : table.nouns) add_noun(app, noun, leaves);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     int rc = app.exit(e);  // prints help / the usage error
     return rc == 0 ? 0 : 2;
   }
-  for (const auto& c : cmds)
-    if (c.app->parsed()) return c.run();
+  for (const auto& leaf : leaves)
+    if (leaf.cmd->parsed()) return leaf.run();
   std::cerr << app.help();
   return 2;
 }

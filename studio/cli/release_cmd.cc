@@ -1,14 +1,15 @@
-// keel release / sign / verify / inspect — the release file on a developer machine.
+// keel release pack|sign|verify|inspect — the release file on this machine.
 #include <sodium.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <ctime>
-#include <filesystem>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 
-#include "cli.h"
+#include "commands.h"
+#include "keel/manifest/compiler.h"
 #include "keel/release/io.h"
 #include "keel/release/manifest_summary.h"
 #include "keel/release/release.h"
@@ -17,7 +18,6 @@ namespace keel::studio {
 namespace {
 
 namespace rel = keel::release;
-namespace fs = std::filesystem;
 using nlohmann::json;
 
 // ---- helpers ---------------------------------------------------------------------------------
@@ -68,13 +68,13 @@ std::string check_elf(const std::vector<uint8_t>& b) {
   return "";
 }
 
-rel::Res<std::vector<uint8_t>> read_release(const std::string& path) {
+rel::Result<std::vector<uint8_t>> read_release(const std::string& path) {
   auto bytes = rel::read_file(path);
   if (!bytes) return bytes;
   return bytes;
 }
 
-rel::Res<std::vector<rel::PublicKey>> read_trusted(const std::vector<std::string>& paths) {
+rel::Result<std::vector<rel::PublicKey>> read_trusted(const std::vector<std::string>& paths) {
   std::vector<rel::PublicKey> keys;
   for (const auto& p : paths) {
     auto k = rel::read_public_key_file(p);
@@ -87,27 +87,50 @@ rel::Res<std::vector<rel::PublicKey>> read_trusted(const std::vector<std::string
   return keys;
 }
 
-// ---- keel release ----------------------------------------------------------------------------
+// ---- keel release pack ----------------------------------------------------------------------------
 
 struct ReleaseOpts {
   std::string manifest;
   std::vector<std::string> components;  // NAME=PATH
   std::string out;
-  std::string name, version, created_at, build_id, hash = "sha256";
+  std::string name, version, created_at, build_id, hash = "sha256", platform_dir;
 };
+
+// "line L, column C: message" of a compiler diagnostic, as the summary warning shows it.
+std::string where(const manifest::Diagnostic& d) {
+  return "line " + std::to_string(d.line) + ", column " + std::to_string(d.column) + ": " + d.message;
+}
 
 int make_release(const ReleaseOpts& o) {
   auto mbytes = rel::read_file(o.manifest, rel::kMaxManifestLen);
   if (!mbytes) return error("manifest: " + mbytes.error().describe());
   rel::ReleaseInput in;
   in.manifest.assign(mbytes.value().begin(), mbytes.value().end());
-  auto ex = rel::extract_manifest(in.manifest);
-  if (!ex.summary.parsed)
-    warn("manifest '" + o.manifest + "' could not be summarised (" + ex.problem +
+  // The manifest compiler is the one reader of the manifest: the summary, the system name and
+  // version and the component images come from what it compiled. A manifest it refuses is packed
+  // as text only, with a warning.
+  manifest::Options mo;
+  mo.platform_dir = o.platform_dir;
+  const manifest::Output compiled = manifest::compile_string(in.manifest, o.manifest, mo);
+  std::map<std::string, std::string> images;
+  if (!compiled.ok()) {
+    const auto n = compiled.errors.size();
+    warn("manifest '" + o.manifest + "' could not be summarised (" + where(compiled.errors.front()) +
+         (n > 1 ? "; " + std::to_string(n - 1) + " more: keel manifest check " + o.manifest : "") +
          "); the release will carry it as text only");
-  in.summary = ex.summary;
-  in.system_name = o.name.empty() ? ex.system_name : o.name;
-  in.system_version = o.version.empty() ? ex.system_version : o.version;
+  } else if (auto summary = rel::summarize(compiled.model); !summary) {
+    warn("manifest '" + o.manifest + "' could not be summarised (" + summary.error().message +
+         "); the release will carry it as text only");
+  } else {
+    in.summary = summary.value();
+    // Images are listed in spec order, one per component (relative paths already resolved
+    // against the manifest's folder).
+    for (std::size_t i = 0; i < compiled.images.size(); ++i)
+      images[compiled.model.components.at(i).name] = compiled.images[i].path.string();
+  }
+  const bool summarised = in.summary.parsed;
+  in.system_name = o.name.empty() && summarised ? compiled.model.name : o.name;
+  in.system_version = o.version.empty() && summarised ? compiled.model.version : o.version;
   if (in.system_name.empty()) return error("no system name: set [system] name in the manifest or pass --name");
   if (in.system_version.empty())
     return error("no system version: set [system] version in the manifest or pass --version");
@@ -115,23 +138,16 @@ int make_release(const ReleaseOpts& o) {
   auto alg = rel::parse_hash_alg(o.hash);
   if (!alg) return error(alg.error());
 
-  // Component images: from the manifest's `image` paths (relative to its folder), then -c.
-  std::map<std::string, std::string> images;
-  fs::path base = fs::path(o.manifest).parent_path();
-  for (const auto& im : ex.images) images[im.component] = (base / im.path).string();
+  // Component images: the manifest's `image` paths, then -c.
   for (const auto& c : o.components) {
     auto eq = c.find('=');
     if (eq == std::string::npos || eq == 0 || eq + 1 == c.size())
       return error("--component '" + c + "' must be NAME=PATH");
     images[c.substr(0, eq)] = c.substr(eq + 1);
   }
-  if (ex.summary.parsed) {
-    for (const auto& name : ex.summary.components)
-      if (!images.count(name))
-        return error("component '" + name + "' is declared in the manifest but has no image (add `image = ...` or -c " +
-                     name + "=PATH)");
+  if (summarised) {
     for (const auto& [name, path] : images)
-      if (!std::binary_search(ex.summary.components.begin(), ex.summary.components.end(), name))
+      if (!std::binary_search(in.summary.components.begin(), in.summary.components.end(), name))
         return error("component '" + name + "' (" + path + ") is not declared in the manifest");
   }
   for (const auto& [name, path] : images) {
@@ -181,11 +197,11 @@ int make_release(const ReleaseOpts& o) {
             << "  release id: " << info.value().release_id() << "\n"
             << "  build id:   " << in.build_id << "\n"
             << "  components: " << in.components.size() << ", " << file.value().size() << " bytes, unsigned\n"
-            << "next: keel sign " << o.out << " --key <signing.key>\n";
+            << "next: keel release sign " << o.out << " --key <signing.key>\n";
   return 0;
 }
 
-// ---- keel sign -------------------------------------------------------------------------------
+// ---- keel release sign ------------------------------------------------------------------------------
 
 struct SignOpts {
   std::string release, key, out;
@@ -196,7 +212,7 @@ int sign(const SignOpts& o) {
   if (!key) return error(key.error());
   if (key.value().kind() != rel::KeyKind::kSigning)
     return error("'" + o.key + "' is a " + rel::key_kind_name(key.value().kind()) +
-                 " key; releases are signed with a signing key (keel keygen --kind signing)");
+                 " key; releases are signed with a signing key (keel key generate --kind signing)");
   auto file = read_release(o.release);
   if (!file) return error(file.error());
   auto signed_file = rel::add_signature(file.value(), key.value());
@@ -209,7 +225,7 @@ int sign(const SignOpts& o) {
   return 0;
 }
 
-// ---- keel verify / inspect -------------------------------------------------------------------
+// ---- keel release verify / inspect ------------------------------------------------------------------
 
 json to_json(const rel::ReleaseInfo& r) {
   json j;
@@ -319,47 +335,45 @@ int inspect(const VerifyOpts& o) {
 
 }  // namespace
 
-void add_release_commands(CLI::App& app, Commands& cmds) {
-  {
-    auto o = std::make_shared<ReleaseOpts>();
-    auto* sub = app.add_subcommand("release", "Pack a manifest and component ELF files into an unsigned release");
-    sub->add_option("manifest", o->manifest, "system manifest (TOML)")->required();
-    sub->add_option("-c,--component", o->components,
-                    "NAME=PATH: a component image (overrides the manifest's `image`; repeatable)");
-    sub->add_option("-o,--out", o->out, "release file to write")->required();
-    sub->add_option("--name", o->name, "system name (default: [system] name)");
-    sub->add_option("--version", o->version, "system version (default: [system] version)");
-    sub->add_option("--created-at", o->created_at,
-                    "creation time, Unix seconds or YYYY-MM-DDTHH:MM:SSZ (default: $SOURCE_DATE_EPOCH)");
-    sub->add_option("--build-id", o->build_id, "build identifier (default: derived from the contents)");
-    sub->add_option("--hash", o->hash, "component hash: sha256 (default) or blake2b-256");
-    cmds.push_back({sub, [o] { return make_release(*o); }});
-  }
-  {
-    auto o = std::make_shared<SignOpts>();
-    auto* sub = app.add_subcommand("sign", "Add a detached Ed25519 signature to a release (offline, private key stays here)");
-    sub->add_option("release", o->release, "release file")->required();
-    sub->add_option("-k,--key", o->key, "private signing key file (mode 0600)")->required();
-    sub->add_option("-o,--out", o->out, "write the signed release here (default: in place)");
-    cmds.push_back({sub, [o] { return sign(*o); }});
-  }
-  {
-    auto o = std::make_shared<VerifyOpts>();
-    auto* sub = app.add_subcommand("verify", "Check a release's structure, hashes and signatures against trusted keys");
-    sub->add_option("release", o->release, "release file")->required();
-    sub->add_option("-k,--key", o->keys, "trusted public signing key file (repeatable)")->required();
-    sub->add_flag("--json", o->json, "print the verified release as JSON");
-    cmds.push_back({sub, [o] { return verify(*o); }});
-  }
-  {
-    auto o = std::make_shared<VerifyOpts>();
-    auto* sub = app.add_subcommand("inspect", "Show a release's metadata, manifest summary, components and signatures");
-    sub->add_option("release", o->release, "release file")->required();
-    sub->add_option("-k,--key", o->keys, "trusted public key file(s): also verify the signatures");
-    sub->add_flag("--json", o->json, "machine-readable output");
-    sub->add_flag("--manifest", o->manifest, "print the manifest text only");
-    cmds.push_back({sub, [o] { return inspect(*o); }});
-  }
+Run release_pack(CLI::App& cmd) {
+  auto o = std::make_shared<ReleaseOpts>();
+  cmd.add_option("manifest", o->manifest, "system manifest (TOML)")->required();
+  cmd.add_option("-c,--component", o->components,
+                 "NAME=PATH: a component image (overrides the manifest's `image`; repeatable)");
+  cmd.add_option("-o,--out", o->out, "release file to write")->required();
+  cmd.add_option("--name", o->name, "system name (default: [system] name)");
+  cmd.add_option("--version", o->version, "system version (default: [system] version)");
+  cmd.add_option("--created-at", o->created_at,
+                 "creation time, Unix seconds or YYYY-MM-DDTHH:MM:SSZ (default: $SOURCE_DATE_EPOCH)");
+  cmd.add_option("--build-id", o->build_id, "build identifier (default: derived from the contents)");
+  cmd.add_option("--hash", o->hash, "component hash: sha256 (default) or blake2b-256");
+  cmd.add_option("--platform-dir", o->platform_dir, "directory of platform descriptions (as keel manifest check)");
+  return [o] { return make_release(*o); };
+}
+
+Run release_sign(CLI::App& cmd) {
+  auto o = std::make_shared<SignOpts>();
+  cmd.add_option("release", o->release, "release file")->required();
+  cmd.add_option("-k,--key", o->key, "private signing key file (mode 0600)")->required();
+  cmd.add_option("-o,--out", o->out, "write the signed release here (default: in place)");
+  return [o] { return sign(*o); };
+}
+
+Run release_verify(CLI::App& cmd) {
+  auto o = std::make_shared<VerifyOpts>();
+  cmd.add_option("release", o->release, "release file")->required();
+  cmd.add_option("-k,--key", o->keys, "trusted public signing key file (repeatable)")->required();
+  cmd.add_flag("--json", o->json, "print the verified release as JSON");
+  return [o] { return verify(*o); };
+}
+
+Run release_inspect(CLI::App& cmd) {
+  auto o = std::make_shared<VerifyOpts>();
+  cmd.add_option("release", o->release, "release file")->required();
+  cmd.add_option("-k,--key", o->keys, "trusted public key file(s): also verify the signatures");
+  cmd.add_flag("--json", o->json, "machine-readable output");
+  cmd.add_flag("--manifest", o->manifest, "print the manifest text only");
+  return [o] { return inspect(*o); };
 }
 
 }  // namespace keel::studio

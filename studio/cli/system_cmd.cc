@@ -1,8 +1,8 @@
-// keel manifest check|compile, keel image — the manifest compiler and image builder
+// keel manifest check|compile, keel image pack — the manifest compiler and image builder
 // (studio/manifest, studio/image) behind the CLI. Reference: docs/manifest.md, docs/boot-spec.md.
 #include <filesystem>
 
-#include "cli.h"
+#include "commands.h"
 #include "keel/bootspec/archive.h"
 #include "keel/image/image.h"
 #include "keel/manifest/compiler.h"
@@ -61,30 +61,30 @@ int image_cmd(const ImageOpts& o) {
 
 }  // namespace
 
-void add_system_commands(CLI::App& app, Commands& cmds) {
-  auto* man = app.add_subcommand("manifest", "Check or compile a system manifest (TOML) into a boot spec");
-  man->require_subcommand(1);
-  auto mo = std::make_shared<ManifestOpts>();
-  auto* check = man->add_subcommand("check", "Report every error in a manifest (file:line:column + hint)");
-  check->add_option("manifest", mo->file, "manifest file")->required();
-  check->add_option("--platform-dir", mo->platform_dir, "directory of platform descriptions");
-  check->add_flag("--images", mo->check_images, "also require every component image file to exist");
-  cmds.push_back({check, [mo] { return manifest_cmd(*mo, false); }});
-  auto co = std::make_shared<ManifestOpts>();
-  auto* comp = man->add_subcommand("compile", "Compile a manifest into a binary boot spec");
-  comp->add_option("manifest", co->file, "manifest file")->required();
-  comp->add_option("-o,--output", co->out, "boot spec file to write")->required();
-  comp->add_option("--platform-dir", co->platform_dir, "directory of platform descriptions");
-  cmds.push_back({comp, [co] { return manifest_cmd(*co, true); }});
+Run manifest_check(CLI::App& cmd) {
+  auto o = std::make_shared<ManifestOpts>();
+  cmd.add_option("manifest", o->file, "manifest file")->required();
+  cmd.add_option("--platform-dir", o->platform_dir, "directory of platform descriptions");
+  cmd.add_flag("--images", o->check_images, "also require every component image file to exist");
+  return [o] { return manifest_cmd(*o, false); };
+}
 
-  auto io = std::make_shared<ImageOpts>();
-  auto* img = app.add_subcommand("image", "Pack boot spec + component ELFs into the root server ELF (boot image)");
-  img->add_option("--manifest", io->manifest, "manifest file")->required();
-  img->add_option("--root", io->root, "root server ELF")->required();
-  img->add_option("-o,--output", io->out, "packed root server ELF to write")->required();
-  img->add_option("--spec", io->spec_out, "also write the boot spec here");
-  img->add_option("--platform-dir", io->platform_dir, "directory of platform descriptions");
-  cmds.push_back({img, [io] { return image_cmd(*io); }});
+Run manifest_compile(CLI::App& cmd) {
+  auto o = std::make_shared<ManifestOpts>();
+  cmd.add_option("manifest", o->file, "manifest file")->required();
+  cmd.add_option("-o,--output", o->out, "boot spec file to write")->required();
+  cmd.add_option("--platform-dir", o->platform_dir, "directory of platform descriptions");
+  return [o] { return manifest_cmd(*o, true); };
+}
+
+Run image_pack(CLI::App& cmd) {
+  auto o = std::make_shared<ImageOpts>();
+  cmd.add_option("--manifest", o->manifest, "manifest file")->required();
+  cmd.add_option("--root", o->root, "root server ELF")->required();
+  cmd.add_option("-o,--output", o->out, "packed root server ELF to write")->required();
+  cmd.add_option("--spec", o->spec_out, "also write the boot spec here");
+  cmd.add_option("--platform-dir", o->platform_dir, "directory of platform descriptions");
+  return [o] { return image_cmd(*o); };
 }
 
 }  // namespace keel::studio

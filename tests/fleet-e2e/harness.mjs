@@ -163,36 +163,55 @@ export async function shot(page, name) {
 export const MANIFEST = `[system]
 name = "pump-controller"
 version = "1.0.0"
+platform = "qemu-virt"
+memory = "4MiB"
+
+[[group]]
+name = "top"
 
 [[component]]
 name = "sensor"
 image = "sensor.elf"
+priority = 10
+budget_us = 100
+period_us = 1000
 configurable = ["rate_hz"]
 config = { rate_hz = 10 }
 
 [[component]]
 name = "filter"
 image = "filter.elf"
+priority = 10
+budget_us = 100
+period_us = 1000
 
 [[component]]
 name = "uplink"
 image = "uplink.elf"
+priority = 10
+budget_us = 100
+period_us = 1000
 
 [[component]]
 name = "watchdog"
 image = "watchdog.elf"
+priority = 10
+budget_us = 100
+period_us = 1000
 
 [[channel]]
 name = "readings"
 from = "sensor.out"
 to = "filter.in"
 kind = "stream"
+size = "16KiB"
 
 [[channel]]
 name = "clean"
 from = "filter.out"
 to = "uplink.in"
 kind = "stream"
+size = "16KiB"
 
 [[channel]]
 name = "alarms"
@@ -222,16 +241,16 @@ export function makeRelease(dir) {
   fs.writeFileSync(path.join(dir, 'system.toml'), MANIFEST);
   const comps = ['sensor', 'filter', 'uplink', 'watchdog'];
   for (const c of comps) fs.writeFileSync(path.join(dir, `${c}.elf`), fakeElf(`${c} code`));
-  k('keygen', '--kind', 'signing', '-o', 'signing.key');
-  k('keygen', '--kind', 'device', '-o', 'device.key');
-  k('keygen', '--kind', 'tunnel', '-o', 'tunnel.key');
-  k('keygen', '--kind', 'device', '-o', 'spare-device.key');
-  k('keygen', '--kind', 'tunnel', '-o', 'spare-tunnel.key');
-  k('release', 'system.toml', ...comps.flatMap((c) => ['-c', `${c}=${c}.elf`]), '-o', 'pump.krel', '--created-at', '1700000000');
-  k('sign', 'pump.krel', '-k', 'signing.key');
+  k('key', 'generate', '--kind', 'signing', '-o', 'signing.key');
+  k('key', 'generate', '--kind', 'device', '-o', 'device.key');
+  k('key', 'generate', '--kind', 'tunnel', '-o', 'tunnel.key');
+  k('key', 'generate', '--kind', 'device', '-o', 'spare-device.key');
+  k('key', 'generate', '--kind', 'tunnel', '-o', 'spare-tunnel.key');
+  k('release', 'pack', 'system.toml', ...comps.flatMap((c) => ['-c', `${c}=${c}.elf`]), '-o', 'pump.krel', '--created-at', '1700000000');
+  k('release', 'sign', 'pump.krel', '-k', 'signing.key');
   const pub = (name) => {
     const f = fs.readdirSync(dir).find((x) => x === `${name}.pub`) ?? fs.readdirSync(dir).find((x) => x.startsWith(`${name}.`) && x.endsWith('.pub'));
-    need(f, `keel keygen wrote no ${name}*.pub`);
+    need(f, `keel key generate wrote no ${name}*.pub`);
     return fs.readFileSync(path.join(dir, f), 'utf8');
   };
   const field = (text) => text.match(/^public:\s*(\S+)/m)[1];

@@ -63,10 +63,18 @@ struct StudioFleet {
 inline constexpr const char* kPlantManifest = R"([system]
 name = "plant"
 version = "2.0.0"
+platform = "qemu-virt"
+memory = "1MiB"
+
+[[group]]
+name = "top"
 
 [[component]]
 name = "pump"
 image = "pump.elf"
+priority = 10
+budget_us = 100
+period_us = 1000
 )";
 
 std::string read_text(const std::string& path);

@@ -1,4 +1,4 @@
-// End-to-end tests of `keel keygen / release / sign / verify / inspect`, driving the binary.
+// End-to-end tests of `keel key generate` and `keel release pack|sign|verify|inspect`, driving the binary.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
@@ -14,22 +14,34 @@ using nlohmann::json;
 constexpr const char* kManifest = R"([system]
 name = "demo"
 version = "1.4.0"
+platform = "qemu-virt"
+memory = "1MiB"
+
+[[group]]
+name = "top"
 
 [[component]]
 name = "sensor"
 image = "sensor.elf"
+priority = 10
+budget_us = 100
+period_us = 1000
 configurable = ["rate_hz"]
 config = { rate_hz = 10 }
 
 [[component]]
 name = "logger"
 image = "logger.elf"
+priority = 10
+budget_us = 100
+period_us = 1000
 
 [[channel]]
 name = "readings"
 from = "sensor.out"
 to = "logger.in"
 kind = "stream"
+size = "16KiB"
 )";
 
 class Cli : public ::testing::Test {
@@ -48,8 +60,8 @@ class Cli : public ::testing::Test {
     write_bytes(at("m.toml"), kManifest);
     write_bytes(at("sensor.elf"), fake_elf("sensor code"));
     write_bytes(at("logger.elf"), fake_elf("logger code"));
-    ASSERT_EQ(keel({"keygen", "-o", "dev.key"}).status, 0);
-    auto r = keel({"release", "m.toml", "-o", "r.krel", "--created-at", "1790000000"});
+    ASSERT_EQ(keel({"key", "generate", "-o", "dev.key"}).status, 0);
+    auto r = keel({"release", "pack", "m.toml", "-o", "r.krel", "--created-at", "1790000000"});
     ASSERT_EQ(r.status, 0) << r.err;
   }
   void expect_fail(const RunResult& r, const std::string& needle, int status = 1) {
@@ -61,7 +73,7 @@ class Cli : public ::testing::Test {
 
 TEST_F(Cli, KeygenWritesAPrivateKeyOnlyTheOwnerCanRead) {
   for (std::string kind : {"signing", "device", "tunnel"}) {
-    auto r = keel({"keygen", "--kind", kind, "--comment", "ci@test"});
+    auto r = keel({"key", "generate", "--kind", kind, "--comment", "ci@test"});
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_EQ(mode_of(kind + ".key"), 0600u);
     EXPECT_EQ(mode_of(kind + ".pub"), 0644u);
@@ -75,26 +87,26 @@ TEST_F(Cli, KeygenWritesAPrivateKeyOnlyTheOwnerCanRead) {
 }
 
 TEST_F(Cli, KeygenNeverOverwritesWithoutForce) {
-  ASSERT_EQ(keel({"keygen"}).status, 0);
+  ASSERT_EQ(keel({"key", "generate"}).status, 0);
   std::string before = read_text(at("signing.key"));
-  expect_fail(keel({"keygen"}), "already exists");
+  expect_fail(keel({"key", "generate"}), "already exists");
   EXPECT_EQ(read_text(at("signing.key")), before);
-  ASSERT_EQ(keel({"keygen", "--force"}).status, 0);
+  ASSERT_EQ(keel({"key", "generate", "--force"}).status, 0);
   EXPECT_NE(read_text(at("signing.key")), before);
-  expect_fail(keel({"keygen", "--kind", "wireguard"}), "wireguard", 2);
-  expect_fail(keel({"keygen", "-o", "no/such/dir/k.key"}), "no/such/dir");
+  expect_fail(keel({"key", "generate", "--kind", "wireguard"}), "wireguard", 2);
+  expect_fail(keel({"key", "generate", "-o", "no/such/dir/k.key"}), "no/such/dir");
 }
 
 TEST_F(Cli, ReleaseSignVerifyRoundTrip) {
   make_project();
-  auto unsigned_verify = keel({"verify", "r.krel", "-k", "dev.pub"});
+  auto unsigned_verify = keel({"release", "verify", "r.krel", "-k", "dev.pub"});
   expect_fail(unsigned_verify, "not signed");
-  auto s = keel({"sign", "r.krel", "-k", "dev.key"});
+  auto s = keel({"release", "sign", "r.krel", "-k", "dev.key"});
   ASSERT_EQ(s.status, 0) << s.err;
-  auto v = keel({"verify", "r.krel", "-k", "dev.pub"});
+  auto v = keel({"release", "verify", "r.krel", "-k", "dev.pub"});
   ASSERT_EQ(v.status, 0) << v.err;
   EXPECT_NE(v.out.find("OK: r.krel is release demo 1.4.0"), std::string::npos) << v.out;
-  auto j = keel({"verify", "r.krel", "-k", "dev.pub", "--json"});
+  auto j = keel({"release", "verify", "r.krel", "-k", "dev.pub", "--json"});
   ASSERT_EQ(j.status, 0);
   auto doc = json::parse(j.out);
   EXPECT_EQ(doc["signatures"][0]["verified"], true);
@@ -102,25 +114,25 @@ TEST_F(Cli, ReleaseSignVerifyRoundTrip) {
 
 TEST_F(Cli, ReleaseIsByteForByteReproducible) {
   make_project();
-  ASSERT_EQ(keel({"release", "m.toml", "-o", "again.krel", "--created-at", "1790000000"}).status, 0);
+  ASSERT_EQ(keel({"release", "pack", "m.toml", "-o", "again.krel", "--created-at", "1790000000"}).status, 0);
   EXPECT_EQ(read_text(at("r.krel")), read_text(at("again.krel")));
   // SOURCE_DATE_EPOCH is the reproducible-builds way to give the time.
-  ASSERT_EQ(keel({"release", "m.toml", "-o", "sde.krel"}, {{"SOURCE_DATE_EPOCH", "1790000000"}}).status, 0);
+  ASSERT_EQ(keel({"release", "pack", "m.toml", "-o", "sde.krel"}, {{"SOURCE_DATE_EPOCH", "1790000000"}}).status, 0);
   EXPECT_EQ(read_text(at("r.krel")), read_text(at("sde.krel")));
   // Signing is deterministic too (Ed25519).
-  ASSERT_EQ(keel({"sign", "r.krel", "-k", "dev.key", "-o", "s1.krel"}).status, 0);
-  ASSERT_EQ(keel({"sign", "again.krel", "-k", "dev.key", "-o", "s2.krel"}).status, 0);
+  ASSERT_EQ(keel({"release", "sign", "r.krel", "-k", "dev.key", "-o", "s1.krel"}).status, 0);
+  ASSERT_EQ(keel({"release", "sign", "again.krel", "-k", "dev.key", "-o", "s2.krel"}).status, 0);
   EXPECT_EQ(read_text(at("s1.krel")), read_text(at("s2.krel")));
   // A changed component changes the release.
   write_bytes(at("logger.elf"), fake_elf("logger code v2"));
-  ASSERT_EQ(keel({"release", "m.toml", "-o", "changed.krel", "--created-at", "1790000000"}).status, 0);
+  ASSERT_EQ(keel({"release", "pack", "m.toml", "-o", "changed.krel", "--created-at", "1790000000"}).status, 0);
   EXPECT_NE(read_text(at("r.krel")), read_text(at("changed.krel")));
 }
 
 TEST_F(Cli, InspectShowsMetadataSummaryComponentsAndSignatures) {
   make_project();
-  ASSERT_EQ(keel({"sign", "r.krel", "-k", "dev.key"}).status, 0);
-  auto r = keel({"inspect", "r.krel", "--json"});
+  ASSERT_EQ(keel({"release", "sign", "r.krel", "-k", "dev.key"}).status, 0);
+  auto r = keel({"release", "inspect", "r.krel", "--json"});
   ASSERT_EQ(r.status, 0) << r.err;
   auto j = json::parse(r.out);
   EXPECT_EQ(j["system"]["name"], "demo");
@@ -134,43 +146,65 @@ TEST_F(Cli, InspectShowsMetadataSummaryComponentsAndSignatures) {
   EXPECT_EQ(j["manifest_summary"]["configurable"][0]["type"], "integer");
   ASSERT_EQ(j["signatures"].size(), 1u);
   EXPECT_EQ(j["signatures"][0]["verified"], false);  // no keys given: listed, not checked
-  auto human = keel({"inspect", "r.krel", "-k", "dev.pub"});
+  auto human = keel({"release", "inspect", "r.krel", "-k", "dev.pub"});
   ASSERT_EQ(human.status, 0) << human.err;
   EXPECT_NE(human.out.find("channel readings: sensor.out -> logger.in (stream)"), std::string::npos) << human.out;
   EXPECT_NE(human.out.find("trusted, valid"), std::string::npos);
-  ASSERT_EQ(keel({"release", "m.toml", "-o", "b2.krel", "--created-at", "1", "--hash", "blake2b-256"}).status, 0);
-  auto b2 = json::parse(keel({"inspect", "b2.krel", "--json"}).out);
+  ASSERT_EQ(keel({"release", "pack", "m.toml", "-o", "b2.krel", "--created-at", "1", "--hash", "blake2b-256"}).status, 0);
+  auto b2 = json::parse(keel({"release", "inspect", "b2.krel", "--json"}).out);
   EXPECT_EQ(b2["components"][0]["hash_alg"], "blake2b-256");
-  auto m = keel({"inspect", "r.krel", "--manifest"});
+  auto m = keel({"release", "inspect", "r.krel", "--manifest"});
   EXPECT_EQ(m.out, kManifest);
 }
 
 TEST_F(Cli, ReleaseInputErrorsAreClear) {
   make_project();
-  expect_fail(keel({"release", "missing.toml", "-o", "x.krel"}), "file not found: 'missing.toml'");
+  expect_fail(keel({"release", "pack", "missing.toml", "-o", "x.krel"}), "file not found: 'missing.toml'");
   write_bytes(at("notelf.elf"), "int main() { return 0; }\n");
-  expect_fail(keel({"release", "m.toml", "-c", "logger=notelf.elf", "-o", "x.krel", "--created-at", "1"}),
+  expect_fail(keel({"release", "pack", "m.toml", "-c", "logger=notelf.elf", "-o", "x.krel", "--created-at", "1"}),
               "'notelf.elf' is not an ELF file");
-  expect_fail(keel({"release", "m.toml", "-c", "logger=gone.elf", "-o", "x.krel", "--created-at", "1"}),
+  expect_fail(keel({"release", "pack", "m.toml", "-c", "logger=gone.elf", "-o", "x.krel", "--created-at", "1"}),
               "component 'logger': file not found: 'gone.elf'");
-  expect_fail(keel({"release", "m.toml", "-c", "extra=sensor.elf", "-o", "x.krel", "--created-at", "1"}),
+  expect_fail(keel({"release", "pack", "m.toml", "-c", "extra=sensor.elf", "-o", "x.krel", "--created-at", "1"}),
               "'extra' (sensor.elf) is not declared in the manifest");
-  expect_fail(keel({"release", "m.toml", "-c", "logger", "-o", "x.krel"}), "must be NAME=PATH");
-  expect_fail(keel({"release", "m.toml", "-o", "x.krel", "--created-at", "yesterday"}), "--created-at 'yesterday'");
-  expect_fail(keel({"release", "m.toml", "-o", "x.krel", "--created-at", "1", "--hash", "md5"}), "md5");
+  expect_fail(keel({"release", "pack", "m.toml", "-c", "logger", "-o", "x.krel"}), "must be NAME=PATH");
+  expect_fail(keel({"release", "pack", "m.toml", "-o", "x.krel", "--created-at", "yesterday"}), "--created-at 'yesterday'");
+  expect_fail(keel({"release", "pack", "m.toml", "-o", "x.krel", "--created-at", "1", "--hash", "md5"}), "md5");
+  // The manifest compiler reads the manifest: one it refuses is packed as text only, with its
+  // first error in the warning, and then the name and version must be given.
   write_bytes(at("noimage.toml"), "[system]\nname = \"a\"\nversion = \"1\"\n[[component]]\nname = \"x\"\n");
-  expect_fail(keel({"release", "noimage.toml", "-o", "x.krel", "--created-at", "1"}), "'x' is declared in the manifest but has no image");
-  write_bytes(at("noname.toml"), "[[component]]\nname = \"x\"\nimage = \"sensor.elf\"\n");
-  expect_fail(keel({"release", "noname.toml", "-o", "x.krel", "--created-at", "1"}), "no system name");
-  expect_fail(keel({"release", "noname.toml", "--name", "bad name", "--version", "1", "-o", "x.krel", "--created-at", "1"}),
+  auto noimage = keel({"release", "pack", "noimage.toml", "-o", "x.krel", "--created-at", "1"});
+  expect_fail(noimage, "no system name");
+  EXPECT_NE(noimage.err.find("could not be summarised (line 1, column 1: system has no 'platform'; "), std::string::npos)
+      << noimage.err;
+  EXPECT_NE(noimage.err.find(" more: keel manifest check noimage.toml)"), std::string::npos) << noimage.err;
+  write_bytes(at("badname.toml"), R"([system]
+name = "bn"
+platform = "qemu-virt"
+memory = "1MiB"
+[[group]]
+name = "top"
+[[component]]
+name = "a b"
+image = "sensor.elf"
+priority = 10
+budget_us = 100
+period_us = 1000
+)");
+  auto badname = keel({"release", "pack", "badname.toml", "--name", "b", "--version", "1", "-c", "one=sensor.elf", "-o",
+                       "bn.krel", "--created-at", "1"});
+  ASSERT_EQ(badname.status, 0) << badname.err;
+  EXPECT_NE(badname.err.find("could not be summarised (manifest summary: bad component name"), std::string::npos)
+      << badname.err;
+  expect_fail(keel({"release", "pack", "m.toml", "--name", "bad name", "-o", "x.krel", "--created-at", "1"}),
               "system name 'bad name' is not a valid name");
   // A manifest that is not TOML is carried as text with a warning (the summary says so).
   write_bytes(at("broken.toml"), "this is [not toml\n");
-  auto b = keel({"release", "broken.toml", "--name", "b", "--version", "1", "-c", "one=sensor.elf", "-o", "b.krel",
+  auto b = keel({"release", "pack", "broken.toml", "--name", "b", "--version", "1", "-c", "one=sensor.elf", "-o", "b.krel",
                  "--created-at", "1"});
   ASSERT_EQ(b.status, 0) << b.err;
   EXPECT_NE(b.err.find("could not be summarised (line 1"), std::string::npos) << b.err;
-  auto j = json::parse(keel({"inspect", "b.krel", "--json"}).out);
+  auto j = json::parse(keel({"release", "inspect", "b.krel", "--json"}).out);
   EXPECT_EQ(j["manifest_summary"]["parsed"], false);
   EXPECT_FALSE(std::filesystem::exists(at("x.krel")));  // no failed run left a file behind
 }
@@ -178,55 +212,60 @@ TEST_F(Cli, ReleaseInputErrorsAreClear) {
 TEST_F(Cli, SignRefusesBadKeysAndBadReleases) {
   make_project();
   ASSERT_EQ(::chmod(at("dev.key").c_str(), 0644), 0);
-  expect_fail(keel({"sign", "r.krel", "-k", "dev.key"}), "chmod 600");
+  expect_fail(keel({"release", "sign", "r.krel", "-k", "dev.key"}), "chmod 600");
   ASSERT_EQ(::chmod(at("dev.key").c_str(), 0600), 0);
-  expect_fail(keel({"sign", "r.krel", "-k", "dev.pub"}), "public key file");
-  ASSERT_EQ(keel({"keygen", "--kind", "tunnel", "-o", "wg.key"}).status, 0);
-  expect_fail(keel({"sign", "r.krel", "-k", "wg.key"}), "is a tunnel key");
-  expect_fail(keel({"sign", "r.krel", "-k", "missing.key"}), "file not found");
+  expect_fail(keel({"release", "sign", "r.krel", "-k", "dev.pub"}), "public key file");
+  ASSERT_EQ(keel({"key", "generate", "--kind", "tunnel", "-o", "wg.key"}).status, 0);
+  expect_fail(keel({"release", "sign", "r.krel", "-k", "wg.key"}), "is a tunnel key");
+  expect_fail(keel({"release", "sign", "r.krel", "-k", "missing.key"}), "file not found");
   write_bytes(at("garbage.krel"), std::string(200, 'G'));
-  expect_fail(keel({"sign", "garbage.krel", "-k", "dev.key"}), "not a Keel release file");
-  ASSERT_EQ(keel({"sign", "r.krel", "-k", "dev.key"}).status, 0);
-  expect_fail(keel({"sign", "r.krel", "-k", "dev.key"}), "already signed by key");
+  expect_fail(keel({"release", "sign", "garbage.krel", "-k", "dev.key"}), "not a Keel release file");
+  ASSERT_EQ(keel({"release", "sign", "r.krel", "-k", "dev.key"}).status, 0);
+  expect_fail(keel({"release", "sign", "r.krel", "-k", "dev.key"}), "already signed by key");
   write_bytes(at("edited.key"), read_text(at("dev.key")) + "extra: field\n");
   ASSERT_EQ(::chmod(at("edited.key").c_str(), 0600), 0);
-  expect_fail(keel({"sign", "r.krel", "-k", "edited.key"}), "unknown field 'extra'");
+  expect_fail(keel({"release", "sign", "r.krel", "-k", "edited.key"}), "unknown field 'extra'");
 }
 
 TEST_F(Cli, VerifyRejectsEveryKindOfBadRelease) {
   make_project();
-  ASSERT_EQ(keel({"keygen", "-o", "other.key"}).status, 0);
-  ASSERT_EQ(keel({"sign", "r.krel", "-k", "dev.key"}).status, 0);
-  expect_fail(keel({"verify", "r.krel", "-k", "other.pub"}), "no signature by a trusted key");
-  expect_fail(keel({"verify", "r.krel", "-k", "dev.key"}), "PRIVATE key file");
+  ASSERT_EQ(keel({"key", "generate", "-o", "other.key"}).status, 0);
+  ASSERT_EQ(keel({"release", "sign", "r.krel", "-k", "dev.key"}).status, 0);
+  expect_fail(keel({"release", "verify", "r.krel", "-k", "other.pub"}), "no signature by a trusted key");
+  expect_fail(keel({"release", "verify", "r.krel", "-k", "dev.key"}), "PRIVATE key file");
   std::string good = read_text(at("r.krel"));
   std::string tampered = good;
   size_t pos = tampered.find("logger code");
   tampered[pos] = 'L';
   write_bytes(at("tampered.krel"), tampered);
-  expect_fail(keel({"verify", "tampered.krel", "-k", "dev.pub"}), "component 'logger': image does not match");
+  expect_fail(keel({"release", "verify", "tampered.krel", "-k", "dev.pub"}), "component 'logger': image does not match");
   write_bytes(at("short.krel"), good.substr(0, good.size() / 2));
-  expect_fail(keel({"verify", "short.krel", "-k", "dev.pub"}), "truncated");
+  expect_fail(keel({"release", "verify", "short.krel", "-k", "dev.pub"}), "truncated");
   std::string badsig = good;
   badsig[badsig.size() - 3] ^= 0x10;
   write_bytes(at("badsig.krel"), badsig);
-  expect_fail(keel({"verify", "badsig.krel", "-k", "dev.pub"}), "does not verify");
+  expect_fail(keel({"release", "verify", "badsig.krel", "-k", "dev.pub"}), "does not verify");
   write_bytes(at("empty.krel"), "");
-  expect_fail(keel({"verify", "empty.krel", "-k", "dev.pub"}), "truncated");
-  expect_fail(keel({"verify", "nothere.krel", "-k", "dev.pub"}), "file not found");
+  expect_fail(keel({"release", "verify", "empty.krel", "-k", "dev.pub"}), "truncated");
+  expect_fail(keel({"release", "verify", "nothere.krel", "-k", "dev.pub"}), "file not found");
   // Two signers: either key alone is enough.
-  ASSERT_EQ(keel({"sign", "r.krel", "-k", "other.key"}).status, 0);
-  EXPECT_EQ(keel({"verify", "r.krel", "-k", "other.pub"}).status, 0);
-  EXPECT_EQ(keel({"verify", "r.krel", "-k", "dev.pub"}).status, 0);
+  ASSERT_EQ(keel({"release", "sign", "r.krel", "-k", "other.key"}).status, 0);
+  EXPECT_EQ(keel({"release", "verify", "r.krel", "-k", "other.pub"}).status, 0);
+  EXPECT_EQ(keel({"release", "verify", "r.krel", "-k", "dev.pub"}).status, 0);
 }
 
 TEST_F(Cli, UsageErrorsExitWithTwo) {
   EXPECT_EQ(keel({}).status, 2);
   EXPECT_EQ(keel({"frobnicate"}).status, 2);
-  EXPECT_EQ(keel({"verify"}).status, 2);
+  EXPECT_EQ(keel({"release", "verify"}).status, 2);
   auto help = keel({"--help"});
   EXPECT_EQ(help.status, 0);
-  EXPECT_NE(help.out.find("keygen"), std::string::npos);
+  for (const char* noun : {"key", "release", "manifest", "image", "fleet"})
+    EXPECT_NE(help.out.find(noun), std::string::npos) << noun;
+  // One grammar, noun then verb: the old verb-first spellings are gone, not aliased.
+  for (const char* old : {"keygen", "sign", "verify", "inspect", "releases", "devices", "update", "rollout", "login"})
+    EXPECT_EQ(keel({old}).status, 2) << old;
+  EXPECT_EQ(keel({"release", "m.toml", "-o", "x.krel"}).status, 2);  // `release` needs a verb
 }
 
 }  // namespace

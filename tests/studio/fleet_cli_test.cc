@@ -66,25 +66,25 @@ class FleetCli : public ::testing::Test {
   };
   World make_world(int n) {
     World w{};
-    ok({"login", "--url", url_});
-    w.project = ok_json({"projects", "create", "--name", "plant"})["id"].get<int64_t>();
-    ok({"keygen", "-o", "dev.key", "--comment", "release key"});
-    ok({"keys", "add", "--project", std::to_string(w.project), "dev.pub"});
-    w.deployment = ok_json({"deployments", "create", "--project", std::to_string(w.project), "--name", "site-a"})["id"]
+    ok({"fleet", "login", "--url", url_});
+    w.project = ok_json({"fleet", "project", "create", "--name", "plant"})["id"].get<int64_t>();
+    ok({"key", "generate", "-o", "dev.key", "--comment", "release key"});
+    ok({"fleet", "key", "add", "--project", std::to_string(w.project), "dev.pub"});
+    w.deployment = ok_json({"fleet", "deployment", "create", "--project", std::to_string(w.project), "--name", "site-a"})["id"]
                        .get<int64_t>();
     for (int i = 0; i < n; ++i) {
       std::string t = "t" + std::to_string(i), d = "d" + std::to_string(i);
-      ok({"keygen", "--kind", "tunnel", "-o", t + ".key"});
-      ok({"keygen", "--kind", "device", "-o", d + ".key"});
-      auto j = ok_json({"devices", "register", "--deployment", std::to_string(w.deployment), "--name",
+      ok({"key", "generate", "--kind", "tunnel", "-o", t + ".key"});
+      ok({"key", "generate", "--kind", "device", "-o", d + ".key"});
+      auto j = ok_json({"fleet", "device", "register", "--deployment", std::to_string(w.deployment), "--name",
                         "pump-" + std::to_string(i), "--tunnel-key", t + ".pub", "--identity-key", d + ".pub"});
       w.devices.push_back(j["id"].get<int64_t>());
     }
     write_bytes(dir / "m.toml", kManifest);
     write_bytes(dir / "pump.elf", fake_elf("pump firmware"));
-    ok({"release", "m.toml", "-o", "r.krel", "--created-at", "1790000000"});
-    ok({"sign", "r.krel", "-k", "dev.key"});
-    w.release = ok_json({"releases", "upload", "r.krel", "--project", std::to_string(w.project)})["id"].get<int64_t>();
+    ok({"release", "pack", "m.toml", "-o", "r.krel", "--created-at", "1790000000"});
+    ok({"release", "sign", "r.krel", "-k", "dev.key"});
+    w.release = ok_json({"fleet", "release", "upload", "r.krel", "--project", std::to_string(w.project)})["id"].get<int64_t>();
     return w;
   }
 
@@ -94,86 +94,86 @@ class FleetCli : public ::testing::Test {
 };
 
 TEST_F(FleetCli, LoginStoresTheUrlInAPrivateConfigFile) {
-  auto r = ok({"login", "--url", url_});
+  auto r = ok({"fleet", "login", "--url", url_});
   EXPECT_NE(r.out.find("studio mode"), std::string::npos) << r.out;
   struct stat st {};
   ASSERT_EQ(::stat((dir / "config.json").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   EXPECT_NE(read_text(dir / "config.json").find(url_), std::string::npos);
-  auto s = ok({"status"});
+  auto s = ok({"fleet", "status"});
   EXPECT_NE(s.out.find("studio mode"), std::string::npos) << s.out;
   ASSERT_EQ(::chmod((dir / "config.json").c_str(), 0644), 0);
-  expect_fail(keel({"status"}), "chmod 600");
+  expect_fail(keel({"fleet", "status"}), "chmod 600");
   ASSERT_EQ(::chmod((dir / "config.json").c_str(), 0600), 0);
-  ok({"logout"});
-  expect_fail(keel({"status"}), "not logged in");
+  ok({"fleet", "logout"});
+  expect_fail(keel({"fleet", "status"}), "not logged in");
 }
 
 TEST_F(FleetCli, LoginAndConnectionErrors) {
-  expect_fail(keel({"login", "--url", "http://127.0.0.1:1"}), "cannot connect to Fleet");
-  expect_fail(keel({"login", "--url", "https://127.0.0.1:1"}), "cannot connect to Fleet at https://127.0.0.1:1");
-  expect_fail(keel({"login", "--url", "fleet"}), "must start with https:// or http://");
+  expect_fail(keel({"fleet", "login", "--url", "http://127.0.0.1:1"}), "cannot connect to Fleet");
+  expect_fail(keel({"fleet", "login", "--url", "https://127.0.0.1:1"}), "cannot connect to Fleet at https://127.0.0.1:1");
+  expect_fail(keel({"fleet", "login", "--url", "fleet"}), "must start with https:// or http://");
   // A plain-HTTP Fleet port is not a TLS server: a clear handshake error, not a hang.
-  expect_fail(keel({"login", "--url", "https://127.0.0.1:" + port_}), "handshake failed");
-  expect_fail(keel({"login", "--url", "http://127.0.0.1:99999"}), "bad host or port");
+  expect_fail(keel({"fleet", "login", "--url", "https://127.0.0.1:" + port_}), "handshake failed");
+  expect_fail(keel({"fleet", "login", "--url", "http://127.0.0.1:99999"}), "bad host or port");
   EXPECT_FALSE(std::filesystem::exists(dir / "config.json"));
-  expect_fail(keel({"devices", "list", "--url", "http://127.0.0.1:1"}), "cannot connect");
+  expect_fail(keel({"fleet", "device", "list", "--url", "http://127.0.0.1:1"}), "cannot connect");
 }
 
 TEST_F(FleetCli, KeysDevicesAndReleasesAreCheckedBeforeTheyAreSent) {
   auto w = make_world(3);
   std::string P = std::to_string(w.project), D = std::to_string(w.deployment);
-  expect_fail(keel({"keys", "add", "--project", P, "dev.key"}), "PRIVATE key file and will not be sent");
-  expect_fail(keel({"keys", "add", "--project", P, "t0.pub"}), "signing keys only");
-  expect_fail(keel({"devices", "register", "--deployment", D, "--name", "x", "--tunnel-key", "d0.pub", "--identity-key", "d1.pub"}),
+  expect_fail(keel({"fleet", "key", "add", "--project", P, "dev.key"}), "PRIVATE key file and will not be sent");
+  expect_fail(keel({"fleet", "key", "add", "--project", P, "t0.pub"}), "signing keys only");
+  expect_fail(keel({"fleet", "device", "register", "--deployment", D, "--name", "x", "--tunnel-key", "d0.pub", "--identity-key", "d1.pub"}),
               "is a device key; a tunnel key is needed");
-  expect_fail(keel({"devices", "register", "--deployment", D, "--name", "x", "--tunnel-key", "t0.key", "--identity-key", "d1.pub"}),
+  expect_fail(keel({"fleet", "device", "register", "--deployment", D, "--name", "x", "--tunnel-key", "t0.key", "--identity-key", "d1.pub"}),
               "PRIVATE key file");
   // The server checks what only it can: the same tunnel key twice, an unknown deployment.
-  expect_fail(keel({"devices", "register", "--deployment", D, "--name", "dup", "--tunnel-key", "t0.pub", "--identity-key", "d0.pub"}),
+  expect_fail(keel({"fleet", "device", "register", "--deployment", D, "--name", "dup", "--tunnel-key", "t0.pub", "--identity-key", "d0.pub"}),
               "Fleet answered 409");
-  expect_fail(keel({"devices", "register", "--deployment", "999", "--name", "x", "--tunnel-key", "t0.pub", "--identity-key", "d0.pub"}),
+  expect_fail(keel({"fleet", "device", "register", "--deployment", "999", "--name", "x", "--tunnel-key", "t0.pub", "--identity-key", "d0.pub"}),
               "Fleet answered 404");
 
-  auto list = ok({"devices", "list", "--deployment", D});
+  auto list = ok({"fleet", "device", "list", "--deployment", D});
   EXPECT_NE(list.out.find("3 device(s)"), std::string::npos) << list.out;
   EXPECT_NE(list.out.find("pump-2"), std::string::npos);
-  auto devs = ok_json({"devices", "list"});
+  auto devs = ok_json({"fleet", "device", "list"});
   ASSERT_EQ(devs.size(), 3u);
   EXPECT_TRUE(devs[0]["tunnel_address"].is_string());
 
   // Upload: unsigned and corrupt files are stopped locally; an untrusted signer by Fleet.
-  ok({"release", "m.toml", "-o", "unsigned.krel", "--created-at", "1790000001", "--version", "2.0.1"});
-  expect_fail(keel({"releases", "upload", "unsigned.krel", "--project", P}), "is not signed");
+  ok({"release", "pack", "m.toml", "-o", "unsigned.krel", "--created-at", "1790000001", "--version", "2.0.1"});
+  expect_fail(keel({"fleet", "release", "upload", "unsigned.krel", "--project", P}), "is not signed");
   write_bytes(dir / "junk.krel", "KEELREL junk");
-  expect_fail(keel({"releases", "upload", "junk.krel", "--project", P}), "is not a valid release");
-  ok({"keygen", "-o", "stranger.key"});
-  ok({"sign", "unsigned.krel", "-k", "stranger.key"});
-  auto up = keel({"releases", "upload", "unsigned.krel", "--project", P});
+  expect_fail(keel({"fleet", "release", "upload", "junk.krel", "--project", P}), "is not a valid release");
+  ok({"key", "generate", "-o", "stranger.key"});
+  ok({"release", "sign", "unsigned.krel", "-k", "stranger.key"});
+  auto up = keel({"fleet", "release", "upload", "unsigned.krel", "--project", P});
   expect_fail(up, "Fleet answered 4");
   EXPECT_NE(up.err.find("uploading unsigned.krel: 100%"), std::string::npos) << up.err;
-  auto limited = ok_json({"devices", "list", "--limit", "2"});
+  auto limited = ok_json({"fleet", "device", "list", "--limit", "2"});
   EXPECT_EQ(limited.size(), 2u);
-  auto show = ok({"releases", "show", std::to_string(w.release)});
+  auto show = ok({"fleet", "release", "show", std::to_string(w.release)});
   EXPECT_NE(show.out.find("plant 2.0.0"), std::string::npos) << show.out;
   EXPECT_NE(show.out.find("pump  "), std::string::npos) << show.out;
   EXPECT_NE(show.out.find("running on: 0 device(s)"), std::string::npos) << show.out;
-  expect_fail(keel({"releases", "show", "4242"}), "Fleet answered 404");
-  auto rel = ok({"releases", "list", "--project", P});
+  expect_fail(keel({"fleet", "release", "show", "4242"}), "Fleet answered 404");
+  auto rel = ok({"fleet", "release", "list", "--project", P});
   EXPECT_NE(rel.out.find("2.0.0"), std::string::npos) << rel.out;
   EXPECT_EQ(rel.out.find("2.0.1"), std::string::npos) << "an untrusted release was stored";
 }
 
 TEST_F(FleetCli, UploadShowsProgress) {
-  ok({"login", "--url", url_});
-  auto p = ok_json({"projects", "create", "--name", "big"})["id"].get<int64_t>();
-  ok({"keygen", "-o", "dev.key"});
-  ok({"keys", "add", "--project", std::to_string(p), "dev.pub"});
+  ok({"fleet", "login", "--url", url_});
+  auto p = ok_json({"fleet", "project", "create", "--name", "big"})["id"].get<int64_t>();
+  ok({"key", "generate", "-o", "dev.key"});
+  ok({"fleet", "key", "add", "--project", std::to_string(p), "dev.pub"});
   write_bytes(dir / "m.toml", kManifest);
   write_bytes(dir / "pump.elf", fake_elf(std::string(3 << 20, 'x')));  // 3 MiB: many chunks
-  ok({"release", "m.toml", "-o", "big.krel", "--created-at", "1"});
-  ok({"sign", "big.krel", "-k", "dev.key"});
-  auto r = ok({"releases", "upload", "big.krel", "--project", std::to_string(p)});
+  ok({"release", "pack", "m.toml", "-o", "big.krel", "--created-at", "1"});
+  ok({"release", "sign", "big.krel", "-k", "dev.key"});
+  auto r = ok({"fleet", "release", "upload", "big.krel", "--project", std::to_string(p)});
   for (const char* step : {"  0%", " 10%", " 50%", "100% (3.0 MiB / 3.0 MiB)"})
     EXPECT_NE(r.err.find(std::string("uploading big.krel: ") + step), std::string::npos) << step << "\n" << r.err;
   EXPECT_NE(r.out.find("uploaded release"), std::string::npos);
@@ -181,65 +181,65 @@ TEST_F(FleetCli, UploadShowsProgress) {
 
 TEST_F(FleetCli, UpdateOneDeviceAndWatchIt) {
   auto w = make_world(2);
-  auto j = ok_json({"update", "start", "--device", std::to_string(w.devices[0]), "--release", std::to_string(w.release)});
+  auto j = ok_json({"fleet", "rollout", "start", "--device", std::to_string(w.devices[0]), "--release", std::to_string(w.release)});
   int64_t rid = j["id"].get<int64_t>();
   EXPECT_EQ(j["total"], 1);
-  auto pending = keel({"rollout", "watch", std::to_string(rid), "--interval", "0.1", "--timeout", "0.3"});
+  auto pending = keel({"fleet", "rollout", "watch", std::to_string(rid), "--interval", "0.1", "--timeout", "0.3"});
   EXPECT_EQ(pending.status, 3) << pending.out << pending.err;
   EXPECT_NE(pending.out.find("0/1: 0 succeeded, 0 failed, 1 updating"), std::string::npos) << pending.out;
   report(w.devices[0], rid, "succeeded");
-  auto done = keel({"rollout", "watch", std::to_string(rid), "--interval", "0.1", "--timeout", "20"});
+  auto done = keel({"fleet", "rollout", "watch", std::to_string(rid), "--interval", "0.1", "--timeout", "20"});
   EXPECT_EQ(done.status, 0) << done.out << done.err;
   EXPECT_NE(done.out.find("succeeded  batch"), std::string::npos) << done.out;
   EXPECT_NE(done.out.find("1/1: 1 succeeded"), std::string::npos) << done.out;
-  auto devs = ok_json({"devices", "list", "--deployment", std::to_string(w.deployment)});
+  auto devs = ok_json({"fleet", "device", "list", "--deployment", std::to_string(w.deployment)});
   int running = 0;
   for (const auto& d : devs) running += d["current_release_id"] == w.release;
   EXPECT_EQ(running, 1);
-  expect_fail(keel({"update", "start", "--release", "1"}), "exactly one of --device or --deployment");
-  expect_fail(keel({"update", "start", "--device", "1", "--release", "1", "--batches", "50,100"}), "deployment rollout");
+  expect_fail(keel({"fleet", "rollout", "start", "--release", "1"}), "exactly one of --device or --deployment");
+  expect_fail(keel({"fleet", "rollout", "start", "--device", "1", "--release", "1", "--batches", "50,100"}), "deployment rollout");
 }
 
 TEST_F(FleetCli, PhasedRolloutWithPauseResumeAndCancel) {
   auto w = make_world(4);
   std::string D = std::to_string(w.deployment), R = std::to_string(w.release);
-  auto start = ok({"rollout", "start", "--deployment", D, "--release", R, "--batches", "50,100"});
+  auto start = ok({"fleet", "rollout", "start", "--deployment", D, "--release", R, "--batches", "50,100"});
   EXPECT_NE(start.out.find("started rollout"), std::string::npos) << start.out;
-  auto list = ok_json({"rollout", "list", "--deployment", D});
+  auto list = ok_json({"fleet", "rollout", "list", "--deployment", D});
   ASSERT_EQ(list.size(), 1u);
   int64_t rid = list[0]["id"].get<int64_t>();
   std::string id = std::to_string(rid);
-  expect_fail(keel({"rollout", "start", "--deployment", D, "--release", R}), "already has an active rollout");
+  expect_fail(keel({"fleet", "rollout", "start", "--deployment", D, "--release", R}), "already has an active rollout");
 
   auto first = updating(rid);
   ASSERT_EQ(first.size(), 2u);  // 50 % of 4
-  auto paused = ok({"rollout", "pause", id});
+  auto paused = ok({"fleet", "rollout", "pause", id});
   EXPECT_NE(paused.out.find("paused"), std::string::npos) << paused.out;
   for (auto d : first) report(d, rid, "succeeded");
   EXPECT_TRUE(updating(rid).empty()) << "a paused rollout started the next batch";
-  auto resumed = ok({"rollout", "resume", id});
+  auto resumed = ok({"fleet", "rollout", "resume", id});
   EXPECT_NE(resumed.out.find("batch 2/2"), std::string::npos) << resumed.out;
   auto second = updating(rid);
   ASSERT_EQ(second.size(), 2u);
   for (auto d : second) report(d, rid, "succeeded");
-  auto done = keel({"rollout", "watch", id, "--interval", "0.1", "--timeout", "20"});
+  auto done = keel({"fleet", "rollout", "watch", id, "--interval", "0.1", "--timeout", "20"});
   EXPECT_EQ(done.status, 0) << done.out << done.err;
   EXPECT_NE(done.out.find("[####################] 4/4: 4 succeeded"), std::string::npos) << done.out;
 
   // A second rollout, cancelled: watch reports it and exits 1.
-  auto again = ok_json({"rollout", "start", "--deployment", D, "--release", R, "--batches", "25,100"});
+  auto again = ok_json({"fleet", "rollout", "start", "--deployment", D, "--release", R, "--batches", "25,100"});
   std::string id2 = std::to_string(again["id"].get<int64_t>());
-  auto cancelled = ok({"rollout", "cancel", id2});
+  auto cancelled = ok({"fleet", "rollout", "cancel", id2});
   EXPECT_NE(cancelled.out.find("cancelled"), std::string::npos) << cancelled.out;
-  auto w2 = keel({"rollout", "watch", id2, "--interval", "0.1", "--timeout", "20"});
+  auto w2 = keel({"fleet", "rollout", "watch", id2, "--interval", "0.1", "--timeout", "20"});
   EXPECT_EQ(w2.status, 1) << w2.out;
   EXPECT_NE(w2.out.find("rollout " + id2 + " cancelled"), std::string::npos) << w2.out;
 
-  auto st = ok({"status"});
+  auto st = ok({"fleet", "status"});
   EXPECT_NE(st.out.find("site-a"), std::string::npos) << st.out;
   EXPECT_NE(st.out.find("active rollouts: 0"), std::string::npos) << st.out;
-  expect_fail(keel({"rollout", "pause", "9999"}), "Fleet answered 404");
-  expect_fail(keel({"rollout", "start", "--deployment", D, "--release", R, "--batches", "50,40"}), "Fleet answered 400");
+  expect_fail(keel({"fleet", "rollout", "pause", "9999"}), "Fleet answered 404");
+  expect_fail(keel({"fleet", "rollout", "start", "--deployment", D, "--release", R, "--batches", "50,40"}), "Fleet answered 400");
 }
 
 }  // namespace

@@ -55,40 +55,40 @@ TEST(FleetModeCli, TokenLoginRolesAndRevocation) {
     return st::run_program(KEEL_CLI, args, dir.path(), {{"KEEL_CONFIG", dir / "config.json"}}, in);
   };
 
-  auto no_token = keel({"login", "--url", url});
+  auto no_token = keel({"fleet", "login", "--url", url});
   EXPECT_EQ(no_token.status, 1);
   EXPECT_NE(no_token.err.find("fleet mode: log in with an API token"), std::string::npos) << no_token.err;
-  auto bad = keel({"login", "--url", url, "--token", "keel_abcdefgh_notarealsecretatall"});
+  auto bad = keel({"fleet", "login", "--url", url, "--token", "keel_abcdefgh_notarealsecretatall"});
   EXPECT_EQ(bad.status, 1);
   EXPECT_NE(bad.err.find("Fleet answered 401 invalid_token"), std::string::npos) << bad.err;
   EXPECT_NE(bad.err.find("log in again"), std::string::npos) << bad.err;
   EXPECT_FALSE(std::filesystem::exists(dir / "config.json"));
 
-  auto ok = keel({"login", "--url", url, "--token-stdin"}, write_token + "\n");
+  auto ok = keel({"fleet", "login", "--url", url, "--token-stdin"}, write_token + "\n");
   ASSERT_EQ(ok.status, 0) << ok.err;
   EXPECT_NE(ok.out.find("as owner@example.com (organization_owner)"), std::string::npos) << ok.out;
   struct stat sb {};
   ASSERT_EQ(::stat((dir / "config.json").c_str(), &sb), 0);
   EXPECT_EQ(sb.st_mode & 0777, 0600u);
 
-  auto status = keel({"status"});
+  auto status = keel({"fleet", "status"});
   EXPECT_EQ(status.status, 0) << status.err;
   EXPECT_NE(status.out.find("fleet mode"), std::string::npos) << status.out;
   EXPECT_NE(status.out.find("you: owner@example.com"), std::string::npos) << status.out;
-  auto project = keel({"projects", "create", "--name", "line-1"});
+  auto project = keel({"fleet", "project", "create", "--name", "line-1"});
   EXPECT_EQ(project.status, 0) << project.err;
-  EXPECT_NE(keel({"projects", "list"}).out.find("line-1"), std::string::npos);
+  EXPECT_NE(keel({"fleet", "project", "list"}).out.find("line-1"), std::string::npos);
 
   // A read-scoped token (given on the command line) can list but not change anything.
-  auto ro_list = keel({"projects", "list", "--url", url, "--token", read_token});
+  auto ro_list = keel({"fleet", "project", "list", "--url", url, "--token", read_token});
   EXPECT_EQ(ro_list.status, 0) << ro_list.err;
-  auto ro = keel({"projects", "create", "--name", "nope", "--url", url, "--token", read_token});
+  auto ro = keel({"fleet", "project", "create", "--name", "nope", "--url", url, "--token", read_token});
   EXPECT_EQ(ro.status, 1);
   EXPECT_NE(ro.err.find("Fleet answered 403"), std::string::npos) << ro.err;
 
   // Revoked in the web UI: the stored login stops working with a clear message.
   ASSERT_EQ(srv.call("DELETE", "/api/v1/tokens/" + std::to_string(write_id), nullptr, web).status, 204);
-  auto revoked = keel({"devices", "list"});
+  auto revoked = keel({"fleet", "device", "list"});
   EXPECT_EQ(revoked.status, 1);
   EXPECT_NE(revoked.err.find("401 token_revoked"), std::string::npos) << revoked.err;
   (void)read_id;

@@ -1,7 +1,7 @@
 // The `keel` CLI against a real keel-fleet (studio mode, loopback) behind a TLS-terminating proxy
 // written here with Asio, as in a real deployment (docs/operations.md). The test makes a
 // throwaway CA and server certificates with the OpenSSL API: good, for another host name,
-// expired, and one signed by a CA the client does not know. Also: `keel devices serial` /
+// expired, and one signed by a CA the client does not know. Also: `keel fleet device serial` /
 // `trace` (plain and over TLS, with --follow).
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
@@ -255,12 +255,12 @@ class FleetTls : public ::testing::Test {
     ASSERT_TRUE(r.ok()) << r.error().describe();
   }
   int64_t make_device() {
-    ok({"keygen", "--kind", "tunnel", "-o", "t.key", "--force"});
-    ok({"keygen", "--kind", "device", "-o", "d.key", "--force"});
-    int64_t p = ok_json({"projects", "create", "--name", "p" + std::to_string(++n_), "--url", url_})["id"].get<int64_t>();
-    int64_t d = ok_json({"deployments", "create", "--project", std::to_string(p), "--name", "site", "--url", url_})["id"]
+    ok({"key", "generate", "--kind", "tunnel", "-o", "t.key", "--force"});
+    ok({"key", "generate", "--kind", "device", "-o", "d.key", "--force"});
+    int64_t p = ok_json({"fleet", "project", "create", "--name", "p" + std::to_string(++n_), "--url", url_})["id"].get<int64_t>();
+    int64_t d = ok_json({"fleet", "deployment", "create", "--project", std::to_string(p), "--name", "site", "--url", url_})["id"]
                     .get<int64_t>();
-    return ok_json({"devices", "register", "--deployment", std::to_string(d), "--name", "pump", "--tunnel-key", "t.pub",
+    return ok_json({"fleet", "device", "register", "--deployment", std::to_string(d), "--name", "pump", "--tunnel-key", "t.pub",
                     "--identity-key", "d.pub", "--url", url_})["id"]
         .get<int64_t>();
   }
@@ -275,40 +275,40 @@ class FleetTls : public ::testing::Test {
 TEST_F(FleetTls, LoginStatusDevicesAndUploadOverHttpsWithCaFile) {
   auto px = proxy("good");
   std::string https = "https://localhost:" + px->port();
-  auto login = ok({"login", "--url", https, "--ca-file", "ca.pem"});
+  auto login = ok({"fleet", "login", "--url", https, "--ca-file", "ca.pem"});
   EXPECT_NE(login.out.find("logged in to " + https), std::string::npos) << login.out;
   // The login remembers the CA (as an absolute path), so later commands need no flag.
   auto cfg = json::parse(read_text(dir / "config.json"));
   EXPECT_EQ(cfg["url"], https);
   EXPECT_EQ(cfg["ca_file"], dir / "ca.pem");
-  auto st = ok({"status"});
+  auto st = ok({"fleet", "status"});
   // An explicit --url naming the stored Fleet also finds its stored CA.
-  ok({"devices", "list", "--url", https});
+  ok({"fleet", "device", "list", "--url", https});
   EXPECT_NE(st.out.find("Fleet " + https), std::string::npos) << st.out;
   EXPECT_EQ(st.err.find("warning"), std::string::npos) << st.err;
 
   // A project, a trusted key, a device and a 2 MiB release upload with progress, all through TLS.
-  int64_t p = ok_json({"projects", "create", "--name", "plant"})["id"].get<int64_t>();
-  ok({"keygen", "-o", "dev.key"});
-  ok({"keys", "add", "--project", std::to_string(p), "dev.pub"});
-  int64_t d = ok_json({"deployments", "create", "--project", std::to_string(p), "--name", "a"})["id"].get<int64_t>();
-  ok({"keygen", "--kind", "tunnel", "-o", "t.key"});
-  ok({"keygen", "--kind", "device", "-o", "d.key"});
-  ok({"devices", "register", "--deployment", std::to_string(d), "--name", "pump-1", "--tunnel-key", "t.pub",
+  int64_t p = ok_json({"fleet", "project", "create", "--name", "plant"})["id"].get<int64_t>();
+  ok({"key", "generate", "-o", "dev.key"});
+  ok({"fleet", "key", "add", "--project", std::to_string(p), "dev.pub"});
+  int64_t d = ok_json({"fleet", "deployment", "create", "--project", std::to_string(p), "--name", "a"})["id"].get<int64_t>();
+  ok({"key", "generate", "--kind", "tunnel", "-o", "t.key"});
+  ok({"key", "generate", "--kind", "device", "-o", "d.key"});
+  ok({"fleet", "device", "register", "--deployment", std::to_string(d), "--name", "pump-1", "--tunnel-key", "t.pub",
       "--identity-key", "d.pub"});
-  auto ls = ok({"devices", "list"});
+  auto ls = ok({"fleet", "device", "list"});
   EXPECT_NE(ls.out.find("pump-1"), std::string::npos) << ls.out;
   EXPECT_NE(ls.out.find("1 device(s)"), std::string::npos) << ls.out;
   write_bytes(dir / "m.toml", kManifest);
   write_bytes(dir / "pump.elf", fake_elf(std::string(2 << 20, 'x')));
-  ok({"release", "m.toml", "-o", "r.krel", "--created-at", "1"});
-  ok({"sign", "r.krel", "-k", "dev.key"});
-  auto up = ok({"releases", "upload", "r.krel", "--project", std::to_string(p)});
+  ok({"release", "pack", "m.toml", "-o", "r.krel", "--created-at", "1"});
+  ok({"release", "sign", "r.krel", "-k", "dev.key"});
+  auto up = ok({"fleet", "release", "upload", "r.krel", "--project", std::to_string(p)});
   EXPECT_NE(up.err.find("uploading r.krel: 100%"), std::string::npos) << up.err;
   EXPECT_NE(up.out.find("uploaded release"), std::string::npos) << up.out;
   // The same through the IP address (verified against the certificate's IP SAN) and the
   // environment variable instead of the stored CA.
-  auto list = ok({"releases", "list", "--url", "https://127.0.0.1:" + px->port()},
+  auto list = ok({"fleet", "release", "list", "--url", "https://127.0.0.1:" + px->port()},
                  {{"KEEL_FLEET_CA_FILE", dir / "ca.pem"}});
   EXPECT_NE(list.out.find("plant"), std::string::npos) << list.out;
   EXPECT_GT(px->request_bytes.load(), size_t{2} << 20);
@@ -318,10 +318,10 @@ TEST_F(FleetTls, UntrustedCertificateIsRefusedAndTheTokenNeverLeaves) {
   auto px = proxy("good");
   std::string https = "https://localhost:" + px->port();
   // No --ca-file: the system store does not know the test CA.
-  expect_fail(keel({"login", "--url", https, "--token", "keel_secret_token"}),
+  expect_fail(keel({"fleet", "login", "--url", https, "--token", "keel_secret_token"}),
               {"localhost:" + px->port(), "certificate verify failed", "--ca-file", "Nothing was sent"});
   // A CA file with another CA in it.
-  expect_fail(keel({"devices", "list", "--url", https, "--token", "keel_secret_token", "--ca-file", "other-ca.pem"}),
+  expect_fail(keel({"fleet", "device", "list", "--url", https, "--token", "keel_secret_token", "--ca-file", "other-ca.pem"}),
               {"certificate verify failed", "other-ca.pem"});
   EXPECT_GE(px->handshakes_failed.load(), 2);  // the client did reach the proxy...
   EXPECT_EQ(px->handshakes_ok.load(), 0);
@@ -330,21 +330,21 @@ TEST_F(FleetTls, UntrustedCertificateIsRefusedAndTheTokenNeverLeaves) {
 
   // A server certificate from a CA the client does not trust, even with our CA given.
   auto px2 = proxy("unknown-ca");
-  expect_fail(keel({"status", "--url", "https://localhost:" + px2->port(), "--ca-file", "ca.pem"}),
+  expect_fail(keel({"fleet", "status", "--url", "https://localhost:" + px2->port(), "--ca-file", "ca.pem"}),
               {"certificate verify failed"});
   EXPECT_EQ(px2->request_bytes.load(), 0u);
 }
 
 TEST_F(FleetTls, WrongHostNameAndExpiredCertificatesAreRefused) {
   auto px = proxy("wrong-name");
-  expect_fail(keel({"status", "--url", "https://localhost:" + px->port(), "--ca-file", "ca.pem"}),
+  expect_fail(keel({"fleet", "status", "--url", "https://localhost:" + px->port(), "--ca-file", "ca.pem"}),
               {"certificate verify failed", "hostname mismatch", "not issued for 'localhost'"});
-  expect_fail(keel({"status", "--url", "https://127.0.0.1:" + px->port(), "--ca-file", "ca.pem"}),
+  expect_fail(keel({"fleet", "status", "--url", "https://127.0.0.1:" + px->port(), "--ca-file", "ca.pem"}),
               {"certificate verify failed", "IP address mismatch", "not issued for '127.0.0.1'"});
   EXPECT_EQ(px->request_bytes.load(), 0u);
 
   auto ex = proxy("expired");
-  expect_fail(keel({"status", "--url", "https://localhost:" + ex->port(), "--ca-file", "ca.pem"}),
+  expect_fail(keel({"fleet", "status", "--url", "https://localhost:" + ex->port(), "--ca-file", "ca.pem"}),
               {"certificate verify failed", "certificate has expired"});
   EXPECT_EQ(ex->request_bytes.load(), 0u);
 }
@@ -357,35 +357,35 @@ TEST_F(FleetTls, ServerWithoutTls12IsRefused) {
                                        "system_default = sys\n[sys]\nMinProtocol = TLSv1\n"
                                        "CipherString = DEFAULT:@SECLEVEL=0\n");
   auto px = proxy("good", TLS1_1_VERSION);
-  expect_fail(keel({"status", "--url", "https://localhost:" + px->port(), "--ca-file", "ca.pem", "--token", "t"},
+  expect_fail(keel({"fleet", "status", "--url", "https://localhost:" + px->port(), "--ca-file", "ca.pem", "--token", "t"},
                    {{"OPENSSL_CONF", dir / "openssl-old.cnf"}}),
               {"TLS connection to localhost:" + px->port() + " refused", "handshake failed", "TLS 1.2"});
   EXPECT_EQ(px->handshakes_ok.load(), 0);
   EXPECT_EQ(px->request_bytes.load(), 0u);
   // The same proxy with TLS 1.2 allowed works (the test's server side is otherwise sound).
   auto ok12 = proxy("good", TLS1_2_VERSION);
-  ok({"status", "--url", "https://localhost:" + ok12->port(), "--ca-file", "ca.pem"});
+  ok({"fleet", "status", "--url", "https://localhost:" + ok12->port(), "--ca-file", "ca.pem"});
 }
 
 TEST_F(FleetTls, BadCaFilesAndPlainHttpWarnings) {
   auto px = proxy("good");
   std::string https = "https://localhost:" + px->port();
-  expect_fail(keel({"status", "--url", https, "--ca-file", "missing.pem"}), {"CA file", "missing.pem", "does not exist"});
+  expect_fail(keel({"fleet", "status", "--url", https, "--ca-file", "missing.pem"}), {"CA file", "missing.pem", "does not exist"});
   write_bytes(dir / "junk.pem", "not a certificate\n");
-  expect_fail(keel({"status", "--url", https, "--ca-file", "junk.pem"}), {"CA file", "junk.pem", "PEM"});
+  expect_fail(keel({"fleet", "status", "--url", https, "--ca-file", "junk.pem"}), {"CA file", "junk.pem", "PEM"});
   EXPECT_EQ(px->request_bytes.load(), 0u);
   // A token over plain http:// to a host not known as loopback still warns. The IPv4-mapped form
   // of 127.0.0.1 keeps the test on loopback while the CLI cannot tell it is.
-  auto r = keel({"status", "--url", "http://[::ffff:127.0.0.1]:" + port_, "--token", "t"});
+  auto r = keel({"fleet", "status", "--url", "http://[::ffff:127.0.0.1]:" + port_, "--token", "t"});
   EXPECT_NE(r.err.find("the API token is sent unencrypted over http://"), std::string::npos) << r.err;
-  auto lo = keel({"status", "--url", url_, "--token", "t"});
+  auto lo = keel({"fleet", "status", "--url", url_, "--token", "t"});
   EXPECT_EQ(lo.err.find("unencrypted"), std::string::npos) << lo.err;  // loopback: no warning
   // Over https:// the token is protected: no warning (the request goes through the proxy).
-  auto tls = keel({"status", "--url", "https://localhost:" + px->port(), "--ca-file", "ca.pem", "--token", "t"});
+  auto tls = keel({"fleet", "status", "--url", "https://localhost:" + px->port(), "--ca-file", "ca.pem", "--token", "t"});
   EXPECT_EQ(tls.err.find("unencrypted"), std::string::npos) << tls.err;
 }
 
-// ---- keel devices serial / trace ------------------------------------------------------------
+// ---- keel fleet device serial / trace -------------------------------------------------------
 
 TEST_F(FleetTls, SerialAndTraceShowWhatTheDeviceSaid) {
   int64_t dev = make_device();
@@ -395,7 +395,7 @@ TEST_F(FleetTls, SerialAndTraceShowWhatTheDeviceSaid) {
        {{"events", {{{"component", "sensor"}, {"event", "restart"}, {"data", {{"reason", "fault"}}}},
                     {{"event", "boot"}}}}});
 
-  auto all = ok({"devices", "serial", D, "--url", url_});
+  auto all = ok({"fleet", "device", "serial", D, "--url", url_});
   size_t a = all.out.find("boot: keel 0.1"), b = all.out.find("root: 4 components started"),
          c = all.out.find("pump: ready");
   ASSERT_NE(a, std::string::npos) << all.out;
@@ -404,12 +404,12 @@ TEST_F(FleetTls, SerialAndTraceShowWhatTheDeviceSaid) {
   EXPECT_NE(c, std::string::npos);
   EXPECT_NE(all.out.find("Z  boot: keel 0.1"), std::string::npos) << all.out;  // time stamp first
 
-  auto tail = ok({"devices", "serial", D, "--tail", "2", "--url", url_});
+  auto tail = ok({"fleet", "device", "serial", D, "--tail", "2", "--url", url_});
   EXPECT_EQ(tail.out.find("boot: keel"), std::string::npos) << tail.out;
   EXPECT_NE(tail.out.find("root: 4"), std::string::npos);
   EXPECT_LT(tail.out.find("root: 4"), tail.out.find("pump: ready"));
 
-  auto js = ok({"devices", "serial", D, "--json", "--url", url_});
+  auto js = ok({"fleet", "device", "serial", D, "--json", "--url", url_});
   std::istringstream lines(js.out);
   std::string line;
   std::vector<json> entries;
@@ -417,16 +417,16 @@ TEST_F(FleetTls, SerialAndTraceShowWhatTheDeviceSaid) {
   ASSERT_EQ(entries.size(), 3u);
   EXPECT_EQ(entries[2]["text"], "pump: ready");
 
-  EXPECT_EQ(ok({"devices", "serial", D, "--tail", "0", "--url", url_}).out, "");
-  EXPECT_EQ(ok({"devices", "serial", D, "--since", "1h", "--url", url_}).out, all.out);
-  EXPECT_EQ(ok({"devices", "serial", D, "--since", "2099-01-01T00:00:00Z", "--url", url_}).out, "");
+  EXPECT_EQ(ok({"fleet", "device", "serial", D, "--tail", "0", "--url", url_}).out, "");
+  EXPECT_EQ(ok({"fleet", "device", "serial", D, "--since", "1h", "--url", url_}).out, all.out);
+  EXPECT_EQ(ok({"fleet", "device", "serial", D, "--since", "2099-01-01T00:00:00Z", "--url", url_}).out, "");
 
-  auto tr = ok({"devices", "trace", D, "--url", url_});
+  auto tr = ok({"fleet", "device", "trace", D, "--url", url_});
   EXPECT_NE(tr.out.find("sensor  restart  {\"reason\":\"fault\"}"), std::string::npos) << tr.out;
   EXPECT_NE(tr.out.find("(system)  boot"), std::string::npos) << tr.out;
 
-  expect_fail(keel({"devices", "serial", D, "--since", "yesterday", "--url", url_}), {"--since 'yesterday'"});
-  expect_fail(keel({"devices", "trace", "999999", "--url", url_}), {"Fleet answered 404"});
+  expect_fail(keel({"fleet", "device", "serial", D, "--since", "yesterday", "--url", url_}), {"--since 'yesterday'"});
+  expect_fail(keel({"fleet", "device", "trace", "999999", "--url", url_}), {"Fleet answered 404"});
 }
 
 TEST_F(FleetTls, SerialFollowOverHttpsPrintsNewLinesUntilInterrupted) {
@@ -435,7 +435,7 @@ TEST_F(FleetTls, SerialFollowOverHttpsPrintsNewLinesUntilInterrupted) {
   post("/api/v1/devices/" + D + "/serial", {{"lines", {"old line"}}});
   auto px = proxy("good");
   Spawned follow(KEEL_CLI,
-                 {"devices", "serial", D, "--follow", "--interval", "0.1", "--url", "https://localhost:" + px->port(),
+                 {"fleet", "device", "serial", D, "--follow", "--interval", "0.1", "--url", "https://localhost:" + px->port(),
                   "--ca-file", dir / "ca.pem"},
                  dir / "follow.log");
   EXPECT_NE(follow.first_line(10000).find("old line"), std::string::npos) << read_text(dir / "follow.log");
@@ -458,7 +458,7 @@ TEST_F(FleetTls, FollowSurvivesTheFleetGoingAwayForAWhile) {
   auto px = proxy("good");
   std::string port = px->port();
   Spawned follow(KEEL_CLI,
-                 {"devices", "trace", D, "--follow", "--interval", "0.1", "--url", "https://localhost:" + port,
+                 {"fleet", "device", "trace", D, "--follow", "--interval", "0.1", "--url", "https://localhost:" + port,
                   "--ca-file", dir / "ca.pem"},
                  dir / "follow.log");
   post("/api/v1/devices/" + D + "/trace", {{"events", {{{"component", "pump"}, {"event", "started"}}}}});

@@ -1,4 +1,4 @@
-// `keel manifest check|compile` and `keel image`, run as the real binary: exit codes, every error
+// `keel manifest check|compile` and `keel image pack`, run as the real binary: exit codes, every error
 // printed as file:line:column, outputs written and byte-identical across runs.
 #include <gtest/gtest.h>
 
@@ -89,7 +89,7 @@ TEST(KeelImageCli, BuildsAByteIdenticalImage) {
                                       "priority = 10\nbudget_us = 100\nperiod_us = 1000\n";
   write_elf(d / "app.elf", 0x5a);
   write_elf(d / "root.elf", 0x11);
-  const std::vector<std::string> args = {"image", "--manifest", d / "system.toml", "--root", d / "root.elf", "-o"};
+  const std::vector<std::string> args = {"image", "pack", "--manifest", d / "system.toml", "--root", d / "root.elf", "-o"};
   auto args1 = args, args2 = args;
   args1.push_back(d / "one.elf");
   args2.push_back(d / "two.elf");

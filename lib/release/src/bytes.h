@@ -49,21 +49,21 @@ class Reader {
   [[nodiscard]] size_t offset() const { return base_ + pos_; }
   [[nodiscard]] size_t remaining() const { return data_.size() - pos_; }
 
-  Res<uint64_t> uint(size_t n, const std::string& what) {
+  Result<uint64_t> uint(size_t n, const std::string& what) {
     if (remaining() < n) return truncated(n, what);
     uint64_t v = 0;
     for (size_t i = 0; i < n; ++i) v |= uint64_t{data_[pos_ + i]} << (8 * i);
     pos_ += n;
     return v;
   }
-  Res<std::span<const uint8_t>> bytes(uint64_t n, const std::string& what) {
+  Result<std::span<const uint8_t>> bytes(uint64_t n, const std::string& what) {
     if (remaining() < n) return truncated(n, what);
     auto s = data_.subspan(pos_, static_cast<size_t>(n));
     pos_ += static_cast<size_t>(n);
     return s;
   }
   // A reserved field that must be zero.
-  Res<void> zeros(size_t n, const std::string& what) {
+  Result<void> zeros(size_t n, const std::string& what) {
     size_t at = offset();
     auto b = bytes(n, what);
     if (!b) return keel::Err{b.take_error()};
@@ -71,7 +71,7 @@ class Reader {
       if (x != 0) return fail(ErrorCode::kBadField, what + " is reserved and must be zero", at);
     return keel::Ok{};
   }
-  Res<std::string> str16(const std::string& what) {
+  Result<std::string> str16(const std::string& what) {
     auto len = uint(2, what + " length");
     if (!len) return keel::Err{len.take_error()};
     auto b = bytes(len.value(), what);

@@ -30,7 +30,7 @@ std::string mode_text(mode_t m) {
   return buf;
 }
 
-Res<std::vector<uint8_t>> read_fd(int fd, const std::string& path, uint64_t size) {
+Result<std::vector<uint8_t>> read_fd(int fd, const std::string& path, uint64_t size) {
   std::vector<uint8_t> out(static_cast<size_t>(size));
   size_t got = 0;
   while (got < out.size()) {
@@ -43,7 +43,7 @@ Res<std::vector<uint8_t>> read_fd(int fd, const std::string& path, uint64_t size
   return out;
 }
 
-Res<std::vector<uint8_t>> open_and_read(const std::string& path, uint64_t max_size, bool private_key) {
+Result<std::vector<uint8_t>> open_and_read(const std::string& path, uint64_t max_size, bool private_key) {
   Fd f;
   f.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (f.fd < 0) {
@@ -84,11 +84,11 @@ std::string dir_of(const std::string& path) {
 
 }  // namespace
 
-Res<std::vector<uint8_t>> read_file(const std::string& path, uint64_t max_size) {
+Result<std::vector<uint8_t>> read_file(const std::string& path, uint64_t max_size) {
   return open_and_read(path, max_size, false);
 }
 
-Res<void> write_file_atomic(const std::string& path, std::span<const uint8_t> data, unsigned mode, bool overwrite) {
+Result<void> write_file_atomic(const std::string& path, std::span<const uint8_t> data, unsigned mode, bool overwrite) {
   std::string tmpl = dir_of(path) + "/.keel-tmp-XXXXXX";
   Fd f;
   f.fd = ::mkstemp(tmpl.data());  // created 0600: a private key is never briefly readable
@@ -120,7 +120,7 @@ Res<void> write_file_atomic(const std::string& path, std::span<const uint8_t> da
   return keel::Ok{};
 }
 
-Res<PrivateKey> generate_key(KeyKind kind, std::string comment) {
+Result<PrivateKey> generate_key(KeyKind kind, std::string comment) {
   if (sodium_init() < 0) return fail(ErrorCode::kCrypto, "libsodium failed to initialise");
   std::array<uint8_t, 32> secret{};
   randombytes_buf(secret.data(), secret.size());
@@ -135,7 +135,7 @@ Res<PrivateKey> generate_key(KeyKind kind, std::string comment) {
   return key;
 }
 
-Res<void> write_private_key_file(const std::string& path, const PrivateKey& key, bool overwrite) {
+Result<void> write_private_key_file(const std::string& path, const PrivateKey& key, bool overwrite) {
   std::string text = format_private_key(key);
   auto r = write_file_atomic(path, std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()), 0600,
                              overwrite);
@@ -143,13 +143,13 @@ Res<void> write_private_key_file(const std::string& path, const PrivateKey& key,
   return r;
 }
 
-Res<void> write_public_key_file(const std::string& path, const PublicKey& key, bool overwrite) {
+Result<void> write_public_key_file(const std::string& path, const PublicKey& key, bool overwrite) {
   std::string text = format_public_key(key);
   return write_file_atomic(path, std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()), 0644,
                            overwrite);
 }
 
-Res<PrivateKey> read_private_key_file(const std::string& path) {
+Result<PrivateKey> read_private_key_file(const std::string& path) {
   auto bytes = TRY(open_and_read(path, 16384, true));
   std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
   auto key = parse_private_key(text);
@@ -162,7 +162,7 @@ Res<PrivateKey> read_private_key_file(const std::string& path) {
   return key;
 }
 
-Res<PublicKey> read_public_key_file(const std::string& path) {
+Result<PublicKey> read_public_key_file(const std::string& path) {
   auto bytes = TRY(open_and_read(path, 16384, false));
   std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
   auto key = parse_public_key(text);

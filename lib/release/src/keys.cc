@@ -29,7 +29,7 @@ struct KeyFields {
   std::optional<std::string> version, kind, algorithm, key_id, pub, comment, secret;
 };
 
-Res<KeyFields> split_fields(std::string_view text) {
+Result<KeyFields> split_fields(std::string_view text) {
   KeyFields f;
   size_t line_no = 0;
   size_t pos = 0;
@@ -72,7 +72,7 @@ Res<KeyFields> split_fields(std::string_view text) {
   return f;
 }
 
-Res<PublicKey> public_from_fields(const KeyFields& f) {
+Result<PublicKey> public_from_fields(const KeyFields& f) {
   KeyKind kind = TRY(parse_key_kind(*f.kind));
   if (*f.algorithm != key_algorithm_name(kind))
     return fail(ErrorCode::kKeyFormat, "key file: a " + std::string(key_kind_name(kind)) + " key must use algorithm " +
@@ -147,7 +147,7 @@ const char* key_algorithm_name(KeyKind kind) {
   return kind == KeyKind::kTunnel ? "x25519" : "ed25519";
 }
 
-Res<KeyKind> parse_key_kind(std::string_view name) {
+Result<KeyKind> parse_key_kind(std::string_view name) {
   if (name == "signing") return KeyKind::kSigning;
   if (name == "device") return KeyKind::kDevice;
   if (name == "tunnel") return KeyKind::kTunnel;
@@ -169,7 +169,7 @@ KeyId PublicKey::id() const {
   return id;
 }
 
-Res<PublicKey> PublicKey::from_bytes(KeyKind kind, std::span<const uint8_t> raw) {
+Result<PublicKey> PublicKey::from_bytes(KeyKind kind, std::span<const uint8_t> raw) {
   if (kind != KeyKind::kSigning && kind != KeyKind::kDevice && kind != KeyKind::kTunnel)
     return fail(ErrorCode::kInvalidArgument, "unknown key kind");
   if (raw.size() != 32)
@@ -191,7 +191,7 @@ Res<PublicKey> PublicKey::from_bytes(KeyKind kind, std::span<const uint8_t> raw)
 
 PrivateKey::~PrivateKey() { sodium_memzero(secret_.data(), secret_.size()); }
 
-Res<PrivateKey> PrivateKey::from_secret(KeyKind kind, std::span<const uint8_t> secret, std::string comment) {
+Result<PrivateKey> PrivateKey::from_secret(KeyKind kind, std::span<const uint8_t> secret, std::string comment) {
   if (secret.size() != 32)
     return fail(ErrorCode::kKeyFormat, "a private key is 32 bytes, this one is " + std::to_string(secret.size()));
   if (sodium_init() < 0) return fail(ErrorCode::kCrypto, "libsodium failed to initialise");
@@ -220,7 +220,7 @@ std::string base64_encode(std::span<const uint8_t> bytes) {
   return out;
 }
 
-Res<std::vector<uint8_t>> base64_decode(std::string_view text) {
+Result<std::vector<uint8_t>> base64_decode(std::string_view text) {
   std::vector<uint8_t> out(text.size() / 4 * 3 + 3);
   size_t len = 0;
   const char* end = nullptr;
@@ -281,7 +281,7 @@ bool looks_like_private_key(std::string_view text) {
   return false;
 }
 
-Res<PublicKey> parse_public_key(std::string_view text) {
+Result<PublicKey> parse_public_key(std::string_view text) {
   KeyFields f = TRY(split_fields(text));
   if (f.secret)
     return fail(ErrorCode::kKeyKind,
@@ -290,7 +290,7 @@ Res<PublicKey> parse_public_key(std::string_view text) {
   return public_from_fields(f);
 }
 
-Res<PrivateKey> parse_private_key(std::string_view text) {
+Result<PrivateKey> parse_private_key(std::string_view text) {
   KeyFields f = TRY(split_fields(text));
   if (!f.secret) return fail(ErrorCode::kKeyKind, "this is a public key file; a private key file is needed here");
   PublicKey pub = TRY(public_from_fields(f));

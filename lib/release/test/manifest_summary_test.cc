@@ -5,84 +5,60 @@
 namespace keel::release {
 namespace {
 
-TEST(ManifestSummary, ExtractsComponentsChannelsAndConfigurableKeys) {
-  auto ex = extract_manifest(R"(
-[system]
-name = "demo"
-version = "0.3.0"
+namespace bs = keel::bootspec;
 
-[[component]]
-name = "sensor"
-image = "build/sensor.elf"
-configurable = ["rate_hz", "label"]
-[component.config]
-rate_hz = 10
-label = "s1"
-fixed = true
-
-[[component]]
-name = "controller"
-image = "build/controller.elf"
-configurable = ["gain"]
-config = { gain = 0.5 }
-
-[[channel]]
-name = "readings"
-from = "sensor.out"
-to = "controller.in"
-kind = "stream"
-
-[[channel]]
-from = "controller.cmd"
-to = "sensor.ctl"
-)");
-  ASSERT_TRUE(ex.summary.parsed) << ex.problem;
-  EXPECT_EQ(ex.system_name, "demo");
-  EXPECT_EQ(ex.system_version, "0.3.0");
-  EXPECT_EQ(ex.summary.components, (std::vector<std::string>{"controller", "sensor"}));
-  ASSERT_EQ(ex.summary.channels.size(), 2u);
-  EXPECT_EQ(ex.summary.channels[0], (ChannelSummary{"controller.cmd>sensor.ctl", "controller.cmd", "sensor.ctl", "rpc"}));
-  EXPECT_EQ(ex.summary.channels[1], (ChannelSummary{"readings", "sensor.out", "controller.in", "stream"}));
-  ASSERT_EQ(ex.summary.configurable.size(), 3u);
-  EXPECT_EQ(ex.summary.configurable[0], (ConfigKey{"controller", "gain", ConfigType::kFloat}));
-  EXPECT_EQ(ex.summary.configurable[1], (ConfigKey{"sensor", "label", ConfigType::kString}));
-  EXPECT_EQ(ex.summary.configurable[2], (ConfigKey{"sensor", "rate_hz", ConfigType::kInteger}));
-  ASSERT_EQ(ex.images.size(), 2u);
-  EXPECT_EQ(ex.images[0].component, "sensor");
-  EXPECT_EQ(ex.images[0].path, "build/sensor.elf");
+// What the manifest compiler emits for two components joined by two channels (components in
+// dependency order, as the compiler writes them).
+bs::Model demo_model() {
+  bs::Model m;
+  m.name = "demo";
+  m.version = "0.3.0";
+  bs::Model::Component sensor;
+  sensor.name = "sensor";
+  sensor.config = {{"rate_hz", bs::ConfigType::kInt, true, 10, ""},
+                   {"label", bs::ConfigType::kString, true, 0, "s1"},
+                   {"fixed", bs::ConfigType::kBool, false, 1, ""}};
+  bs::Model::Component controller;
+  controller.name = "controller";
+  controller.config = {{"verbose", bs::ConfigType::kBool, true, 0, ""}};
+  m.components = {sensor, controller};
+  m.channels = {{"readings", bs::ChannelKind::kStream, 0, 1, "out", "in", 16384},
+                {"cmd", bs::ChannelKind::kRpc, 1, 0, "cmd", "ctl", 0}};
+  return m;
 }
 
-TEST(ManifestSummary, TableOfTablesFormWorksToo) {
-  auto ex = extract_manifest("[components.a]\nimage = \"a.elf\"\n[components.b]\n[channels.x]\nfrom = \"a\"\nto = \"b\"\nkind = \"event\"\n");
-  ASSERT_TRUE(ex.summary.parsed) << ex.problem;
-  EXPECT_EQ(ex.summary.components, (std::vector<std::string>{"a", "b"}));
-  EXPECT_EQ(ex.summary.channels.at(0).name, "x");
+TEST(ManifestSummary, ComponentsChannelsAndConfigurableKeysFromTheCompilersModel) {
+  auto r = summarize(demo_model());
+  ASSERT_TRUE(r) << r.error().describe();
+  const ManifestSummary& s = r.value();
+  EXPECT_TRUE(s.parsed);
+  EXPECT_EQ(s.components, (std::vector<std::string>{"controller", "sensor"}));
+  ASSERT_EQ(s.channels.size(), 2u);
+  EXPECT_EQ(s.channels[0], (ChannelSummary{"cmd", "controller.cmd", "sensor.ctl", "rpc"}));
+  EXPECT_EQ(s.channels[1], (ChannelSummary{"readings", "sensor.out", "controller.in", "stream"}));
+  ASSERT_EQ(s.configurable.size(), 3u);  // only the overlay-configurable keys
+  EXPECT_EQ(s.configurable[0], (ConfigKey{"controller", "verbose", ConfigType::kBool}));
+  EXPECT_EQ(s.configurable[1], (ConfigKey{"sensor", "label", ConfigType::kString}));
+  EXPECT_EQ(s.configurable[2], (ConfigKey{"sensor", "rate_hz", ConfigType::kInteger}));
 }
 
-TEST(ManifestSummary, BadTomlIsReportedWithLine) {
-  auto ex = extract_manifest("[system]\nname = \"demo\"\nversion = \n");
-  EXPECT_FALSE(ex.summary.parsed);
-  EXPECT_NE(ex.problem.find("line 3"), std::string::npos) << ex.problem;
+TEST(ManifestSummary, EventChannelsAndASystemWithoutChannels) {
+  bs::Model m = demo_model();
+  m.channels[1].kind = bs::ChannelKind::kEvent;
+  EXPECT_EQ(summarize(m).value().channels[0].kind, "event");
+  m.channels.clear();
+  auto r = summarize(m);
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(r.value().channels.empty());
+  EXPECT_EQ(r.value().components.size(), 2u);
 }
 
-TEST(ManifestSummary, SchemaProblemsLeaveSummaryUnparsed) {
-  struct Case {
-    const char* toml;
-    const char* needle;
-  } cases[] = {
-      {"[[component]]\nname = \"a\"\n[[component]]\nname = \"a\"\n", "declared twice"},
-      {"[[component]]\nimage = \"x\"\n", "no 'name'"},
-      {"[[component]]\nname = \"a\"\nconfigurable = [\"k\"]\n", "no default value"},
-      {"[[component]]\nname = \"a b\"\n", "bad component name"},
-      {"[[channel]]\nfrom = \"a\"\n", "needs 'from' and 'to'"},
-      {"component = 3\n", "must be a table"},
-  };
-  for (const auto& c : cases) {
-    auto ex = extract_manifest(c.toml);
-    EXPECT_FALSE(ex.summary.parsed) << c.toml;
-    EXPECT_TRUE(ex.summary.components.empty());
-    EXPECT_NE(ex.problem.find(c.needle), std::string::npos) << c.toml << " -> " << ex.problem;
-  }
+TEST(ManifestSummary, NamesTheReleaseFormatRefusesAreReported) {
+  bs::Model m = demo_model();
+  m.components[0].name = "a b";  // the compiler allows it; the release format does not
+  auto r = summarize(m);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("bad component name"), std::string::npos) << r.error().message;
 }
 
 }  // namespace

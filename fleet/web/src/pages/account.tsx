@@ -21,7 +21,7 @@ export function AccountPage() {
       </Section>
       <Section
         title="API tokens"
-        help="For 'keel login --token'. A token acts with your role; a read-only token can only look."
+        help="For 'keel fleet login --token'. A token acts with your role; a read-only token can only look."
         actions={<button class="btn-primary" onClick={() => setDialog('token')}>New token</button>}
         flush
       >
@@ -60,7 +60,7 @@ export function AccountPage() {
           <div class="space-y-3 text-sm">
             <Notice tone="warning">Copy it now: Fleet stores only a hash and cannot show it again.</Notice>
             <pre class="mono rounded-md bg-slate-100 p-3 break-all whitespace-pre-wrap" data-testid="token-secret">{secret}</pre>
-            <p>Use it with: <code class="mono">keel login --server {location.origin} --token &lt;token&gt;</code></p>
+            <p>Use it with: <code class="mono">keel fleet login --url {location.origin} --token &lt;token&gt;</code></p>
           </div>
         </Modal>
       )}

@@ -43,7 +43,7 @@ export function ProjectPage(props: { id: number }) {
       {writable && keys.data && activeKeys.length === 0 && (
         <Notice tone="warning" title="Add a signing key before uploading releases">
           Fleet only accepts releases signed by a key of this project. Create a key pair on your own machine with
-          <code class="mono"> keel keygen</code>, then add its <em>public</em> key here. The private key never leaves your machine —
+          <code class="mono"> keel key generate</code>, then add its <em>public</em> key here. The private key never leaves your machine —
           Fleet never asks for it, so even a compromised Fleet server cannot sign software for your devices.
         </Notice>
       )}
@@ -79,7 +79,7 @@ export function ProjectPage(props: { id: number }) {
 
       <Section
         title="Releases"
-        help="Signed software packages built with 'keel release' and 'keel sign'. Fleet checks each signature on upload."
+        help="Signed software packages built with 'keel release pack' and 'keel release sign'. Fleet checks each signature on upload."
         actions={writable && <button class="btn-primary" onClick={() => setDialog('upload')}>Upload release</button>}
         flush
       >
@@ -114,7 +114,7 @@ export function ProjectPage(props: { id: number }) {
       >
         {keys.error && <div class="p-5"><ErrorBox error={keys.error} onRetry={keys.reload} /></div>}
         {keys.loading && !keys.data && <div class="px-5"><Spinner /></div>}
-        {keys.data && keys.data.items.length === 0 && <Empty title="No signing keys">Add the public key printed by 'keel keygen'.</Empty>}
+        {keys.data && keys.data.items.length === 0 && <Empty title="No signing keys">Add the public key printed by 'keel key generate'.</Empty>}
         {keys.data && keys.data.items.length > 0 && (
           <KeyTable keys={keys.data.items} writable={writable} projectId={props.id} onChange={keys.reload} />
         )}
@@ -202,7 +202,7 @@ function AddKey(props: { projectId: number; onClose: () => void; onDone: () => v
       title="Add a public signing key"
       submitLabel="Add key"
       onClose={props.onClose}
-      intro={<>Paste the <strong>public</strong> key from <code class="mono">keel keygen</code> (the <code class="mono">.pub</code> file). Never paste a private key anywhere.</>}
+      intro={<>Paste the <strong>public</strong> key from <code class="mono">keel key generate</code> (the <code class="mono">.pub</code> file). Never paste a private key anywhere.</>}
       onSubmit={async () => {
         if (/^\s*secret\s*:/m.test(pub) || /PRIVATE KEY/.test(pub)) throw new ApiError(400, 'private_key', 'This looks like a PRIVATE key. Keep it secret and paste the public key (.pub) instead.', 'public_key');
         await fleet.addKey(props.projectId, name.trim(), pub.trim());
@@ -252,7 +252,7 @@ function UploadRelease(props: { projectId: number; onClose: () => void; onDone: 
     <Modal title="Upload a release" onClose={props.onClose}>
       <form onSubmit={upload} class="space-y-4">
         <p class="text-sm text-slate-600">
-          Build it with <code class="mono">keel release</code>, sign it with <code class="mono">keel sign</code>, then choose the file here.
+          Build it with <code class="mono">keel release pack</code>, sign it with <code class="mono">keel release sign</code>, then choose the file here.
           Fleet verifies the signature against this project's keys and rejects anything else.
         </p>
         <Field id="release-file" label="Release file">
@@ -268,7 +268,7 @@ function UploadRelease(props: { projectId: number; onClose: () => void; onDone: 
         {err !== null && <ErrorBox error={err} title="Release not accepted" />}
         {err instanceof ApiError && err.code.startsWith('release_') && (
           <p class="text-sm text-slate-600">
-            Nothing was stored. Check that the file was signed with <code class="mono">keel sign</code> by a key listed under "Signing keys" below,
+            Nothing was stored. Check that the file was signed with <code class="mono">keel release sign</code> by a key listed under "Signing keys" below,
             and that it was not changed after signing.
           </p>
         )}

@@ -47,7 +47,7 @@ struct Error {
 };
 
 template <class T>
-using Res = keel::Result<T, Error>;
+using Result = keel::Result<T, Error>;
 
 inline keel::Err<Error> fail(ErrorCode code, std::string message, uint64_t offset = kNoOffset) {
   return keel::Err<Error>{Error{code, std::move(message), offset}};

@@ -23,7 +23,7 @@ enum class KeyKind : uint8_t {
 
 const char* key_kind_name(KeyKind kind);       // "signing" | "device" | "tunnel"
 const char* key_algorithm_name(KeyKind kind);  // "ed25519" | "x25519"
-Res<KeyKind> parse_key_kind(std::string_view name);
+Result<KeyKind> parse_key_kind(std::string_view name);
 
 inline constexpr size_t kKeyIdSize = 16;
 using KeyId = std::array<uint8_t, kKeyIdSize>;
@@ -40,7 +40,7 @@ struct PublicKey {
   [[nodiscard]] std::string id_hex() const { return to_hex(id()); }
 
   // A raw 32-byte key, e.g. from a database column.
-  static Res<PublicKey> from_bytes(KeyKind kind, std::span<const uint8_t> raw);
+  static Result<PublicKey> from_bytes(KeyKind kind, std::span<const uint8_t> raw);
 };
 
 // A private key. Holds the 32-byte secret (Ed25519 seed or X25519 scalar) and the matching
@@ -53,7 +53,7 @@ class PrivateKey {
   ~PrivateKey();
 
   // Derives the public key from the secret (and checks a supplied one matches).
-  static Res<PrivateKey> from_secret(KeyKind kind, std::span<const uint8_t> secret,
+  static Result<PrivateKey> from_secret(KeyKind kind, std::span<const uint8_t> secret,
                                      std::string comment = {});
 
   [[nodiscard]] KeyKind kind() const { return pub_.kind; }
@@ -75,15 +75,15 @@ class PrivateKey {
 // Lines starting with '#' and blank lines are ignored; unknown or repeated fields are errors.
 std::string format_public_key(const PublicKey& key);
 std::string format_private_key(const PrivateKey& key);
-Res<PublicKey> parse_public_key(std::string_view text);
+Result<PublicKey> parse_public_key(std::string_view text);
 // Accepts a private key file only (it also contains the public key, checked to match).
-Res<PrivateKey> parse_private_key(std::string_view text);
+Result<PrivateKey> parse_private_key(std::string_view text);
 // True when the text is a private key file (has a "secret:" line); used to give a clear
 // error when a private key is passed where a public one is expected, and the other way round.
 bool looks_like_private_key(std::string_view text);
 
 // Standard base64 (RFC 4648, with padding), as WireGuard prints keys.
 std::string base64_encode(std::span<const uint8_t> bytes);
-Res<std::vector<uint8_t>> base64_decode(std::string_view text);
+Result<std::vector<uint8_t>> base64_decode(std::string_view text);
 
 }  // namespace keel::release

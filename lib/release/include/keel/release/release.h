@@ -36,7 +36,7 @@ enum class HashAlg : uint8_t {
   kBlake2b256 = 2,
 };
 const char* hash_alg_name(HashAlg alg);  // "sha256" | "blake2b-256"
-Res<HashAlg> parse_hash_alg(std::string_view name);
+Result<HashAlg> parse_hash_alg(std::string_view name);
 std::array<uint8_t, 32> hash_bytes(HashAlg alg, std::span<const uint8_t> data);
 
 // ---- the manifest summary ------------------------------------------------------------------
@@ -88,12 +88,12 @@ struct ReleaseInput {
 };
 
 // An unsigned release file. Deterministic: the same input gives byte-identical output.
-Res<std::vector<uint8_t>> build_release(const ReleaseInput& input);
+Result<std::vector<uint8_t>> build_release(const ReleaseInput& input);
 
 // Returns the file with one more signature (signatures kept sorted by key id). The file is
 // parsed (structure and component hashes) first; signing a corrupt file is refused, and so is
 // a second signature by the same key. Ed25519 is deterministic, so this is too.
-Res<std::vector<uint8_t>> add_signature(std::span<const uint8_t> file, const PrivateKey& key);
+Result<std::vector<uint8_t>> add_signature(std::span<const uint8_t> file, const PrivateKey& key);
 
 // ---- parsing and verifying -----------------------------------------------------------------
 
@@ -130,13 +130,13 @@ struct ReleaseInfo {
 };
 
 // Checks the whole structure and every component hash; does not check signatures (all
-// SignatureInfo have trusted = verified = false). For `keel inspect` and for signing.
-Res<ReleaseInfo> parse_release(std::span<const uint8_t> file);
+// SignatureInfo have trusted = verified = false). For `keel release inspect` and for signing.
+Result<ReleaseInfo> parse_release(std::span<const uint8_t> file);
 
 // parse_release, then signatures: succeeds only if at least one signature is by a trusted key
 // and every signature by a trusted key verifies. Signatures by other keys are reported
 // (trusted = false) but do not make a release valid. Every key in `trusted` must be a signing key.
-Res<ReleaseInfo> verify_release(std::span<const uint8_t> file, const std::vector<PublicKey>& trusted);
+Result<ReleaseInfo> verify_release(std::span<const uint8_t> file, const std::vector<PublicKey>& trusted);
 
 // The bytes of one component inside a parsed file.
 std::span<const uint8_t> component_bytes(std::span<const uint8_t> file, const ComponentInfo& c);

@@ -1,9 +1,9 @@
-// keel keygen — signing, device-identity and tunnel key pairs.
+// keel key generate — signing, device-identity and tunnel key pairs on this machine.
 #include <unistd.h>
 
 #include <memory>
 
-#include "cli.h"
+#include "commands.h"
 #include "keel/release/io.h"
 
 namespace keel::studio {
@@ -54,15 +54,14 @@ int keygen(const KeygenOpts& o) {
 
 }  // namespace
 
-void add_key_commands(CLI::App& app, Commands& cmds) {
+Run key_generate(CLI::App& cmd) {
   auto o = std::make_shared<KeygenOpts>();
-  auto* sub = app.add_subcommand("keygen", "Generate a key pair (private key file 0600 + public key file)");
-  sub->add_option("--kind", o->kind, "signing (Ed25519, signs releases), device (Ed25519 identity) or tunnel (X25519)")
+  cmd.add_option("--kind", o->kind, "signing (Ed25519, signs releases), device (Ed25519 identity) or tunnel (X25519)")
       ->check(CLI::IsMember({"signing", "device", "tunnel"}));
-  sub->add_option("-o,--out", o->out, "private key path (default: <kind>.key); the public key goes to <name>.pub");
-  sub->add_option("--comment", o->comment, "free text stored in both files (e.g. owner@host)");
-  sub->add_flag("--force", o->force, "overwrite existing key files");
-  cmds.push_back({sub, [o] { return keygen(*o); }});
+  cmd.add_option("-o,--out", o->out, "private key path (default: <kind>.key); the public key goes to <name>.pub");
+  cmd.add_option("--comment", o->comment, "free text stored in both files (e.g. owner@host)");
+  cmd.add_flag("--force", o->force, "overwrite existing key files");
+  return [o] { return keygen(*o); };
 }
 
 }  // namespace keel::studio

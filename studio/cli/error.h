@@ -1,0 +1,25 @@
+// The one error type of the `keel` command line and its Fleet client, and its Result<T>
+// (keel::Result from lib/base). A command turns an Error into `keel: error: <describe()>`.
+#pragma once
+
+#include <string>
+
+#include "keel/result.h"
+
+namespace keel::studio {
+
+struct Error {
+  int http_status = 0;  // 0: not an HTTP answer (bad input, config, connection, URL, protocol)
+  std::string code;     // the Fleet API's error code, e.g. "not_found"
+  std::string message;
+  std::string field;
+  // "message", or "Fleet answered 409 conflict: message (field 'x')" for an API answer.
+  [[nodiscard]] std::string describe() const;
+};
+
+template <class T>
+using Result = keel::Result<T, Error>;
+
+inline keel::Err<Error> fail(std::string message) { return keel::Err{Error{0, "", std::move(message), ""}}; }
+
+}  // namespace keel::studio

@@ -1,0 +1,95 @@
+// keel fleet device list|register — Fleet devices (fleet/server/api_devices.cc). A device's
+// serial console and trace: device_log_cmd.cc.
+#include <iostream>
+
+#include "fleet.h"
+
+namespace keel::studio {
+namespace {
+
+namespace rel = keel::release;
+
+struct DeviceListOpts {
+  int64_t deployment = 0, project = 0;
+  size_t limit = 100000;
+  std::string status, connection;
+};
+
+int devices_list(const Conn& c, const DeviceListOpts& o) {
+  std::string q;
+  auto add = [&](const std::string& k, const std::string& v) { q += (q.empty() ? "?" : "&") + k + "=" + v; };
+  if (o.deployment) add("deployment_id", std::to_string(o.deployment));
+  if (o.project) add("project_id", std::to_string(o.project));
+  if (!o.status.empty()) add("status", o.status);
+  if (!o.connection.empty()) add("connection", o.connection);
+  return with_client(c, [&](FleetClient& f) {
+    auto items = f.get_all("/api/v1/devices" + q, o.limit);
+    if (!items) return api_error(items.error());
+    if (c.json_out) {
+      std::cout << items.value().dump(2) << "\n";
+      return 0;
+    }
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& d : items.value())
+      rows.push_back({text_of(d, "id"), text_of(d, "name"), text_of(d, "deployment_id"), text_of(d, "status"), text_of(d, "connection"),
+                      text_of(d, "tunnel_address"), text_of(d, "current_release_id"), fmt_time_ms(d, "last_seen_at")});
+    print_table({"ID", "NAME", "DEPLOYMENT", "STATUS", "CONNECTION", "TUNNEL ADDRESS", "RELEASE", "LAST SEEN"}, rows);
+    std::cout << items.value().size() << " device(s)\n";
+    return 0;
+  });
+}
+
+struct DeviceRegisterOpts {
+  int64_t deployment = 0;
+  std::string name, tunnel_key, identity_key;
+};
+
+int devices_register(const Conn& c, const DeviceRegisterOpts& o) {
+  auto tunnel = key_argument(o.tunnel_key, rel::KeyKind::kTunnel, "tunnel");
+  if (!tunnel) return error(tunnel.error());
+  auto identity = key_argument(o.identity_key, rel::KeyKind::kDevice, "device identity");
+  if (!identity) return error(identity.error());
+  return with_client(c, [&](FleetClient& f) {
+    auto r = f.post("/api/v1/devices", {{"deployment_id", o.deployment},
+                                        {"name", o.name},
+                                        {"tunnel_public_key", tunnel.value()},
+                                        {"identity_public_key", identity.value()}});
+    if (!r) return api_error(r.error());
+    if (c.json_out) {
+      std::cout << r.value().dump(2) << "\n";
+      return 0;
+    }
+    std::cout << "registered device " << text_of(r.value(), "id") << " '" << text_of(r.value(), "name") << "' in deployment "
+              << text_of(r.value(), "deployment_id") << "\n"
+              << "  tunnel address: " << text_of(r.value(), "tunnel_address") << "\n";
+    return 0;
+  });
+}
+
+}  // namespace
+
+Run fleet_device_list(CLI::App& cmd) {
+  auto c = add_conn_options(cmd);
+  auto o = std::make_shared<DeviceListOpts>();
+  cmd.add_option("--deployment", o->deployment, "only this deployment's devices");
+  cmd.add_option("--project", o->project, "only this project's devices");
+  cmd.add_option("--status", o->status, "active or decommissioned")->check(CLI::IsMember({"active", "decommissioned"}));
+  cmd.add_option("--connection", o->connection, "online or offline")->check(CLI::IsMember({"online", "offline"}));
+  cmd.add_option("--limit", o->limit, "show at most this many devices (default 100000)")->check(CLI::PositiveNumber);
+  return [c, o] { return devices_list(*c, *o); };
+}
+
+Run fleet_device_register(CLI::App& cmd) {
+  auto c = add_conn_options(cmd);
+  auto o = std::make_shared<DeviceRegisterOpts>();
+  cmd.add_option("--deployment", o->deployment, "deployment id")->required();
+  cmd.add_option("--name", o->name, "device name")->required();
+  cmd.add_option("--tunnel-key", o->tunnel_key, "tunnel public key: .pub file from keel key generate --kind tunnel, or base64")
+      ->required();
+  cmd.add_option("--identity-key", o->identity_key,
+                 "identity public key: .pub file from keel key generate --kind device, or base64")
+      ->required();
+  return [c, o] { return devices_register(*c, *o); };
+}
+
+}  // namespace keel::studio

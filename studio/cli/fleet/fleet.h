@@ -1,0 +1,74 @@
+// What every `keel fleet ...` command shares: the connection options and how they resolve
+// (flags, environment, stored login), API error reporting, and the table/JSON printing helpers.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "commands.h"
+#include "fleet_client.h"
+#include "keel/release/keys.h"
+
+namespace keel::studio {
+
+// --url / --token / --ca-file (and --json) of one command.
+struct Conn {
+  std::string url;
+  std::string token;
+  std::string ca_file;
+  bool json_out = false;
+};
+
+// Adds the connection options (and --json unless with_json is false) to a command.
+std::shared_ptr<Conn> add_conn_options(CLI::App& cmd, bool with_json = true);
+
+// Flags, then environment, then the stored login.
+Result<FleetClient> connect(const Conn& c);
+
+// A token over plain http:// to a host that is not loopback.
+void warn_if_cleartext(const Endpoint& ep, const std::string& token);
+// The CA file is stored as an absolute path so the login works from any directory.
+std::string absolute_path(const std::string& p);
+
+// Prints an API error (with a hint for 401 and 403) and returns exit status 1.
+int api_error(const Error& e);
+
+template <class F>
+int with_client(const Conn& c, F&& f) {
+  auto client = connect(c);
+  if (!client) return error(client.error());
+  return f(client.value());
+}
+
+// A field of an API object as text ("-" when absent or null).
+std::string text_of(const nlohmann::json& j, const char* key);
+// A millisecond timestamp field as "YYYY-MM-DD HH:MM:SSZ" ("-" when absent).
+std::string fmt_time_ms(const nlohmann::json& j, const char* key);
+void print_table(const std::vector<std::string>& head, const std::vector<std::vector<std::string>>& rows);
+
+// GET every page of a list and print the given columns (or the JSON).
+int list_simple(const Conn& c, const std::string& path, const std::vector<std::string>& head,
+                const std::vector<const char*>& cols);
+// POST a new object and print "created <what> <id> '<name>'" (or the JSON).
+int create_simple(const Conn& c, const std::string& path, const nlohmann::json& body, const std::string& what);
+// A list verb: GET every page of `path` and print `cols` under `head`; with `filter`, an option
+// (e.g. --project) that, when given, adds ?<filter_key>=<id> to the query.
+struct ListVerb {
+  const char* path;
+  std::vector<std::string> head;
+  std::vector<const char*> cols;
+  const char* filter = nullptr;
+  const char* filter_key = nullptr;
+  const char* filter_help = nullptr;
+};
+Run list_verb(CLI::App& cmd, ListVerb spec);
+
+// A value that may be a key file path or the key itself (base64): files are read and their kind
+// checked here, so a wrong key is caught before it reaches the server.
+Result<std::string> key_argument(const std::string& arg, keel::release::KeyKind want, const char* what);
+
+}  // namespace keel::studio

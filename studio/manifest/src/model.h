@@ -1,0 +1,146 @@
+// The manifest compiler's typed model of one manifest, and what its three stages share.
+//
+//   parse.cc   TOML → Manifest: every key and type checked against the schema, each declaration
+//              with its line and column; the platform description loaded.
+//   check.cc   the semantic rules over the whole Manifest (names, groups, budgets, memory,
+//              devices, IRQs, channels, dependency order), each error with file:line:column and
+//              a hint; returns the components in dependency order.
+//   emit.cc    a Manifest without errors → bootspec::Model, the boot spec bytes, the image list
+//              and the overlay-configurable keys (Output).
+//
+// Every stage reports into one Diagnostics, so compile_string() sorts all of them by position.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "keel/bootspec/writer.h"
+#include "keel/manifest/compiler.h"
+
+namespace keel::manifest {
+
+inline constexpr std::uint64_t kPage = 4096;
+// Address-space layout of a component (docs/manifest.md): [0, 256 MiB) image, stack, heap and IPC
+// buffer (root server); [256 MiB, 512 MiB) memory regions; [512 MiB, 768 MiB) devices.
+inline constexpr std::uint64_t kRegionBase = 0x10000000, kRegionEnd = 0x20000000;
+inline constexpr std::uint64_t kDeviceBase = 0x20000000, kDeviceEnd = 0x30000000;
+
+struct Loc {
+  std::uint32_t line = 0, column = 0;
+};
+
+// Where the errors go: every stage appends, in the order it finds them.
+struct Diagnostics {
+  std::string file;
+  std::vector<Diagnostic> errors;
+  void error(Loc at, std::string msg, std::string hint = "") {
+    errors.push_back({file, at.line, at.column, std::move(msg), std::move(hint)});
+  }
+};
+
+struct Device {
+  std::string name;
+  std::uint64_t base = 0, size = 0;
+  std::int64_t irq = -1;
+  bool has_regs = true;  // false: an irq-only device (no registers to map)
+};
+struct Platform {
+  std::string name;
+  std::uint64_t ram_base = 0, ram_size = 0, reserved = 0;
+  std::vector<Device> devices;
+  const Device* find(const std::string& n) const {
+    for (const auto& d : devices)
+      if (d.name == n) return &d;
+    return nullptr;
+  }
+};
+
+struct NameRef {
+  std::string name;
+  Loc at;
+};
+struct RegionDecl {
+  std::string name;
+  Loc at;
+  std::uint64_t size = 0;
+  std::optional<std::uint64_t> vaddr;
+  Loc vaddr_at;
+  bool shared = false;
+  std::uint8_t perms = bootspec::kPermRead | bootspec::kPermWrite;
+};
+struct ConfigDecl {
+  std::string key;
+  Loc at;
+  bootspec::ConfigType type = bootspec::ConfigType::kInt;
+  std::int64_t i = 0;
+  std::string s;
+  bool overlay = false;
+};
+struct ComponentDecl {
+  std::string name;
+  Loc at;
+  std::string image;
+  Loc image_at;
+  std::int64_t priority = 0;
+  Loc priority_at;
+  std::int64_t budget_us = 0, period_us = 0;
+  Loc budget_at, period_at;
+  std::uint64_t stack = 16384, heap = 0;
+  bootspec::Restart restart = bootspec::Restart::kPermanent;
+  bool passive = false;
+  Loc passive_at;
+  std::optional<NameRef> group;
+  std::vector<NameRef> depends_on, services, devices, irqs;
+  std::vector<RegionDecl> regions;
+  std::vector<ConfigDecl> config;
+};
+struct GroupDecl {
+  std::string name;
+  Loc at;
+  bootspec::Strategy strategy = bootspec::Strategy::kOneForOne;
+  std::int64_t intensity = 3, period_s = 5;
+  std::optional<NameRef> parent;
+};
+struct SharedDecl {
+  std::string name;
+  Loc at;
+  std::uint64_t size = 0;
+};
+struct ChannelDecl {
+  std::string name;
+  Loc at;
+  bootspec::ChannelKind kind = bootspec::ChannelKind::kRpc;
+  NameRef from_comp, to_comp;
+  std::string from_end, to_end;
+  std::uint64_t size = 0;
+  bool has_size = false;
+  Loc size_at;
+};
+
+// One manifest as declared (parse.cc fills it; check.cc and emit.cc read it).
+struct Manifest {
+  std::string name, version;
+  Platform platform;
+  bool have_platform = false;  // the named platform was found and loaded
+  std::uint64_t memory = 0;
+  Loc memory_at;
+  std::optional<NameRef> console_input;
+  std::vector<GroupDecl> groups;
+  std::vector<SharedDecl> shared;
+  std::vector<ComponentDecl> comps;
+  std::vector<ChannelDecl> channels;
+};
+
+// parse.cc: reads `text` (TOML) into `m`; false only when the text is not TOML at all.
+bool parse(std::string_view text, const Options& opts, Manifest& m, Diagnostics& diag);
+// check.cc: the semantic rules; returns the component indexes in dependency order.
+std::vector<std::size_t> check(const Manifest& m, const Options& opts, const std::filesystem::path& base_dir,
+                               Diagnostics& diag);
+// emit.cc: a Manifest that passed parse and check → out.model, spec, images, overlay_keys.
+void emit(const Manifest& in, const std::vector<std::size_t>& order, const std::filesystem::path& base_dir, Output& out);
+
+}  // namespace keel::manifest
