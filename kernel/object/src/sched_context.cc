@@ -191,7 +191,7 @@ static void sc_deplete(SchedContext* sc, ticks_t now) {
   if (t != nullptr) {
     ready_dequeue(t);
     if (t == g_current && t->state == ThreadState::kRunning &&
-        t->slots[kTcbTimeoutEp].cap.type == CapType::kEndpoint) {
+        cap_is(t->slots[kTcbTimeoutEp].cap, CapType::kEndpoint)) {
       t->fault.type = KEEL_FAULT_TIMEOUT;
       t->fault.w[0] = sc->badge;
       t->fault.w[1] = ticks_to_us(sc->consumed);
@@ -246,7 +246,7 @@ void sched_yield_current() {
 }
 
 void vspace_switch(const Cap& vs) {
-  word_t root = vs.type == CapType::kVSpace ? vs.object() : 0;
+  word_t root = cap_is(vs, CapType::kVSpace) ? vs.object() : 0;
   g_active_root = root;
   if (root == 0) {
     arch::vspace_activate(0, 0);

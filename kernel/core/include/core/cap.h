@@ -197,6 +197,11 @@ template <class T>
   if (object == nullptr) __builtin_unreachable();
   return object;
 }
+// The same check for capabilities whose object has no C++ type of its own (VSpace, Frame,
+// PageTable, Untyped...).
+[[gnu::always_inline]] inline bool cap_is(const Cap& cap, CapType type, word_t rights = 0) {
+  return cap.type == type && cap.has_rights(rights);
+}
 // The same for an invocation argument: InvalidCapability naming which one (0 = the invoked
 // capability, 1.. = the extra caps) when it is not.
 template <class T>
@@ -204,6 +209,10 @@ Result<T*> cap_arg(const Cap& cap, unsigned index, word_t rights = 0) {
   T* o = cap_object<T>(cap, rights);
   if (o == nullptr) return fail_cap(index);
   return o;
+}
+inline Result<> cap_arg(const Cap& cap, CapType type, unsigned index, word_t rights = 0) {
+  if (!cap_is(cap, type, rights)) return fail_cap(index);
+  return {};
 }
 
 // The root of the whole derivation tree: capabilities without a parent (boot caps, caps
