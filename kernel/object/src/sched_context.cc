@@ -365,7 +365,7 @@ void sc_donate(SchedContext* sc, Tcb* to) {
   to->sc = sc;
 }
 
-void sc_configure(SchedContext* sc, ticks_t budget, ticks_t period, word_t badge, bool sporadic) {
+void sc_configure(SchedContext* sc, ticks_t budget, ticks_t period, word_t badge, Sporadic sporadic) {
   release_remove(sc);
   ticks_t now = arch::timer_now();
   if (sc == g_current_sc && g_current != nullptr) {
@@ -379,7 +379,7 @@ void sc_configure(SchedContext* sc, ticks_t budget, ticks_t period, word_t badge
   sc->debt = 0;
   sc->period_start = now;
   sc->badge = badge;
-  sc->sporadic = sporadic;
+  sc->sporadic = sporadic == Sporadic::kYes;
   sc->configured = true;
   if (sc->tcb != nullptr) sched_make_runnable(sc->tcb);
 }
@@ -402,7 +402,7 @@ void sc_finalise(SchedContext* sc) {
 namespace {
 
 Result<> perform_sched_control_configure(SchedContext* sc, ticks_t budget, ticks_t period, word_t badge,
-                                         bool sporadic) {
+                                         Sporadic sporadic) {
   sc_configure(sc, budget, period, badge, sporadic);
   return {};
 }
@@ -500,8 +500,8 @@ Result<> decode_sched_control_invocation(Invocation& inv) {
   word_t budget = inv.mr(0), period = inv.mr(1);
   if (period < KEEL_MIN_BUDGET_US || period > KEEL_MAX_PERIOD_US) return fail_range(KEEL_MIN_BUDGET_US, KEEL_MAX_PERIOD_US);
   if (budget < KEEL_MIN_BUDGET_US || budget > period) return fail_range(KEEL_MIN_BUDGET_US, period);
-  return perform_sched_control_configure(sc, us_to_ticks(budget), us_to_ticks(period), inv.mr(3),
-                                         (inv.mr(4) & KEEL_SCHED_CONTEXT_SPORADIC) != 0);
+  Sporadic sporadic = (inv.mr(4) & KEEL_SCHED_CONTEXT_SPORADIC) != 0 ? Sporadic::kYes : Sporadic::kNo;
+  return perform_sched_control_configure(sc, us_to_ticks(budget), us_to_ticks(period), inv.mr(3), sporadic);
 }
 
 Result<> decode_sched_context_invocation(Invocation& inv) {
