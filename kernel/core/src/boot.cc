@@ -71,7 +71,7 @@ void* map_frame(vaddr_t va, arch::PageAttr attr, word_t rights) {
   void* kva = boot_alloc(KEEL_PAGE_BITS);
   if (!vspace_map_boot(g_boot.vspace, va, arch::kvtop(kva), KEEL_PAGE_BITS, attr, boot_table, nullptr))
     panic("boot: too many page tables for the root task");
-  Cap c = object_create(KEEL_OBJ_SMALL_PAGE, kva, 0, false);
+  Cap c = object_create(KEEL_OBJ_SMALL_PAGE, kva, 0, Memory::kRam);
   c.rights = static_cast<std::uint8_t>(rights);
   c.set_frame_mapping(kRootAsid, va);
   cdt_insert(next_slot(), c, nullptr);
@@ -125,7 +125,7 @@ vaddr_t load_elf(const std::uint8_t* elf, std::size_t size, vaddr_t* lo, vaddr_t
   return f.entry();
 }
 
-void add_untyped(paddr_t base, word_t size, bool device) {
+void add_untyped(paddr_t base, word_t size, Memory memory) {
   keel_boot_info_t* bi = g_boot.info;
   while (size >= (word_t{1} << KEEL_MIN_UNTYPED_BITS)) {
     unsigned bits = KEEL_MAX_UNTYPED_BITS;
@@ -133,11 +133,11 @@ void add_untyped(paddr_t base, word_t size, bool device) {
     word_t n = bi->untyped.end - bi->untyped.start;
     if (n >= KEEL_MAX_BOOT_UNTYPED || g_boot.next_slot >= kRootSlots) return;
     if (is_aligned(base, bits) && (word_t{1} << bits) <= size) {
-      Cap c = object_create(KEEL_OBJ_UNTYPED, arch::ptokv(base), bits, device);
+      Cap c = object_create(KEEL_OBJ_UNTYPED, arch::ptokv(base), bits, memory);
       cdt_insert(next_slot(), c, nullptr);
       bi->untyped_list[n].paddr = base;
       bi->untyped_list[n].size_bits = static_cast<std::uint8_t>(bits);
-      bi->untyped_list[n].is_device = device ? 1 : 0;
+      bi->untyped_list[n].is_device = memory == Memory::kDevice ? 1 : 0;
       bi->untyped.end++;
     }
     base += word_t{1} << bits;
@@ -156,7 +156,7 @@ arch::UserContext* kernel_boot(const BootParams& p) {
 
   // CSpace: one CNode, guard chosen so that a cptr is the slot index at depth 64.
   g_boot.cnode = static_cast<Slot*>(boot_alloc(KEEL_ROOT_CNODE_SIZE_BITS + KEEL_SLOT_BITS));
-  Cap cnode = object_create(KEEL_OBJ_CNODE, g_boot.cnode, KEEL_ROOT_CNODE_SIZE_BITS, false);
+  Cap cnode = object_create(KEEL_OBJ_CNODE, g_boot.cnode, KEEL_ROOT_CNODE_SIZE_BITS, Memory::kRam);
   cnode.set_cnode_guard(64 - KEEL_ROOT_CNODE_SIZE_BITS, 0);
   cdt_insert(boot_slot(KEEL_CAP_INIT_CNODE), cnode, nullptr);
 
@@ -166,7 +166,7 @@ arch::UserContext* kernel_boot(const BootParams& p) {
   g_asid_pools[0] = pool;
   pool->entries[kRootAsid] = g_boot.vspace;
   g_boot.vspace[kAsidEntry] = kRootAsid << 1;
-  cdt_insert(boot_slot(KEEL_CAP_INIT_VSPACE), object_create(KEEL_OBJ_VSPACE, g_boot.vspace, 0, false), nullptr);
+  cdt_insert(boot_slot(KEEL_CAP_INIT_VSPACE), object_create(KEEL_OBJ_VSPACE, g_boot.vspace, 0, Memory::kRam), nullptr);
   cdt_insert(boot_slot(KEEL_CAP_INIT_ASID_POOL), Cap::make(CapType::kAsidPool, reinterpret_cast<word_t>(pool)), nullptr);
   cdt_insert(boot_slot(KEEL_CAP_INIT_ASID_CONTROL), Cap::make(CapType::kAsidControl, 0), nullptr);
   cdt_insert(boot_slot(KEEL_CAP_INIT_IRQ_CONTROL), Cap::make(CapType::kIrqControl, 0), nullptr);
@@ -190,18 +190,18 @@ arch::UserContext* kernel_boot(const BootParams& p) {
   if (!vspace_map_boot(g_boot.vspace, bi_va, arch::kvtop(bi_kva), KEEL_PAGE_BITS, ro, boot_table, nullptr) ||
       !vspace_map_boot(g_boot.vspace, ipc_va, arch::kvtop(ipc_kva), KEEL_PAGE_BITS, rw, boot_table, nullptr))
     panic("boot: too many page tables for the root task");
-  Cap bic = object_create(KEEL_OBJ_SMALL_PAGE, bi_kva, 0, false);
+  Cap bic = object_create(KEEL_OBJ_SMALL_PAGE, bi_kva, 0, Memory::kRam);
   bic.rights = KEEL_RIGHT_READ;
   bic.set_frame_mapping(kRootAsid, bi_va);
   cdt_insert(boot_slot(KEEL_CAP_INIT_BOOT_INFO_FRAME), bic, nullptr);
-  Cap ipcc = object_create(KEEL_OBJ_SMALL_PAGE, ipc_kva, 0, false);
+  Cap ipcc = object_create(KEEL_OBJ_SMALL_PAGE, ipc_kva, 0, Memory::kRam);
   ipcc.set_frame_mapping(kRootAsid, ipc_va);
   cdt_insert(boot_slot(KEEL_CAP_INIT_IPC_BUFFER), ipcc, nullptr);
 
   // Page-table caps (mapped, so the root task may unmap them).
   word_t paging_start = g_boot.next_slot;
   for (unsigned i = 0; i < g_boot.table_count; ++i) {
-    Cap c = object_create(KEEL_OBJ_PAGE_TABLE, g_boot.tables[i], 0, false);
+    Cap c = object_create(KEEL_OBJ_PAGE_TABLE, g_boot.tables[i], 0, Memory::kRam);
     unsigned level = g_boot.table_level[i];
     c.set_pt_mapping(kRootAsid, g_boot.table_va[i] & ~mask_bits(arch::kPageBits + arch::kPtIndexBits * (4 - level)), level);
     cdt_insert(next_slot(), c, nullptr);
@@ -242,14 +242,14 @@ arch::UserContext* kernel_boot(const BootParams& p) {
   bi->kernel_debug = KEEL_DEBUG ? 1 : 0;
   bi->image_start = lo;
   bi->image_end = hi;
-  for (std::size_t i = 0; i < g_boot.ram_count; ++i) add_untyped(g_boot.ram[i].base, g_boot.ram[i].size, false);
+  for (std::size_t i = 0; i < g_boot.ram_count; ++i) add_untyped(g_boot.ram[i].base, g_boot.ram[i].size, Memory::kRam);
   for (std::size_t i = 0; i < p.device_count && i < kMaxBootRegions; ++i)
-    add_untyped(p.device[i].base, p.device[i].size, true);
+    add_untyped(p.device[i].base, p.device[i].size, Memory::kDevice);
   bi->empty = {g_boot.next_slot, kRootSlots};
 
   tcb->state = ThreadState::kRunning;
   g_last_charge = arch::timer_now();
-  sc_configure(sc, us_to_ticks(kRootTimesliceUs), us_to_ticks(kRootTimesliceUs), 0, false);
+  sc_configure(sc, us_to_ticks(kRootTimesliceUs), us_to_ticks(kRootTimesliceUs), 0, Sporadic::kNo);
   sc_bind_tcb(sc, tcb);
   return sched_schedule();
 }

@@ -67,7 +67,7 @@ static word_t transfer_caps(Tcb* sender, Tcb* receiver, keel_ipc_buffer_t* sbuf,
   return (unwrapped << 2) | count;
 }
 
-void ipc_transfer(Tcb* sender, Tcb* receiver, word_t badge, bool can_grant, Endpoint* ep) {
+void ipc_transfer(Tcb* sender, Tcb* receiver, word_t badge, CapTransfer caps_allowed, Endpoint* ep) {
   if (sender->fault.type != KEEL_FAULT_NULL) {
     ipc_transfer_fault(sender, receiver, badge);
     return;
@@ -78,6 +78,7 @@ void ipc_transfer(Tcb* sender, Tcb* receiver, word_t badge, bool can_grant, Endp
   keel_ipc_buffer_t* sbuf = nullptr;
   keel_ipc_buffer_t* rbuf = nullptr;
   word_t extra = keel_msginfo_extra_caps(info);
+  bool can_grant = caps_allowed == CapTransfer::kGrant;
   if (len > KEEL_MSG_REGISTERS_IN_CPU || (extra != 0 && can_grant)) {
     sbuf = tcb_ipc_buffer(sender);
     rbuf = tcb_ipc_buffer(receiver);
@@ -132,8 +133,9 @@ void ipc_transfer_fault(Tcb* sender, Tcb* receiver, word_t badge) {
 
 // Link caller -> reply -> receiver after a Call was received, donating the SC to a passive
 // receiver. Without a reply object (or GrantReply/Grant right) the caller cannot be replied to.
-static void link_call(Tcb* caller, Tcb* receiver, Reply* reply, bool can_grant, bool can_reply) {
-  if (reply == nullptr || !can_reply) {
+static void link_call(Tcb* caller, Tcb* receiver, Reply* reply, const SendOptions& how) {
+  bool can_grant = how.can_grant;
+  if (reply == nullptr || !(can_grant || how.can_grant_reply)) {
     caller->state = ThreadState::kInactive;
     sched_thread_blocked(caller);
     return;
@@ -160,9 +162,9 @@ void ep_send(Endpoint* ep, Tcb* sender, word_t badge, SendOptions how) {
     r->reply = nullptr;
     if (reply != nullptr) reply->receiver = nullptr;
     r->blocked_on = nullptr;
-    ipc_transfer(sender, r, badge, how.can_grant, ep);
+    ipc_transfer(sender, r, badge, cap_transfer(how.can_grant), ep);
     r->state = ThreadState::kRunning;
-    if (how.is_call) link_call(sender, r, reply, how.can_grant, how.can_grant || how.can_grant_reply);
+    if (how.is_call) link_call(sender, r, reply, how);
     sched_make_runnable(r);
     return;
   }
@@ -193,9 +195,9 @@ void ep_receive(Endpoint* ep, Tcb* receiver, Reply* reply, Blocking blocking) {
   if (s != nullptr && s->state == ThreadState::kBlockedOnSend) {
     queue_remove(&ep->head, &ep->tail, s);
     s->blocked_on = nullptr;
-    ipc_transfer(s, receiver, s->send_badge, s->send_can_grant, ep);
+    ipc_transfer(s, receiver, s->send_badge, cap_transfer(s->send_can_grant), ep);
     if (s->send_is_call || s->fault.type != KEEL_FAULT_NULL) {
-      link_call(s, receiver, reply, s->send_can_grant, s->send_can_grant || s->send_can_grant_reply);
+      link_call(s, receiver, reply, SendOptions{s->send_can_grant, s->send_can_grant_reply, Blocking::kYes, true});
     } else {
       s->state = ThreadState::kRunning;
       sched_make_runnable(s);
@@ -292,7 +294,7 @@ void do_reply(Tcb* replier, Reply* reply) {
   if (caller->fault.type != KEEL_FAULT_NULL) {
     fault_reply(caller, replier);
   } else {
-    ipc_transfer(replier, caller, 0, reply->can_grant(), nullptr);
+    ipc_transfer(replier, caller, 0, cap_transfer(reply->can_grant()), nullptr);
     caller->state = ThreadState::kRunning;
   }
   reply_return_sc(reply, caller);

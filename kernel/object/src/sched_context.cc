@@ -191,7 +191,7 @@ static void sc_deplete(SchedContext* sc, ticks_t now) {
   if (t != nullptr) {
     ready_dequeue(t);
     if (t == g_current && t->state == ThreadState::kRunning &&
-        t->slots[kTcbTimeoutEp].cap.type == CapType::kEndpoint) {
+        cap_is(t->slots[kTcbTimeoutEp].cap, CapType::kEndpoint)) {
       t->fault.type = KEEL_FAULT_TIMEOUT;
       t->fault.w[0] = sc->badge;
       t->fault.w[1] = ticks_to_us(sc->consumed);
@@ -246,7 +246,7 @@ void sched_yield_current() {
 }
 
 void vspace_switch(const Cap& vs) {
-  word_t root = vs.type == CapType::kVSpace ? vs.object() : 0;
+  word_t root = cap_is(vs, CapType::kVSpace) ? vs.object() : 0;
   g_active_root = root;
   if (root == 0) {
     arch::vspace_activate(0, 0);
@@ -365,7 +365,7 @@ void sc_donate(SchedContext* sc, Tcb* to) {
   to->sc = sc;
 }
 
-void sc_configure(SchedContext* sc, ticks_t budget, ticks_t period, word_t badge, bool sporadic) {
+void sc_configure(SchedContext* sc, ticks_t budget, ticks_t period, word_t badge, Sporadic sporadic) {
   release_remove(sc);
   ticks_t now = arch::timer_now();
   if (sc == g_current_sc && g_current != nullptr) {
@@ -379,7 +379,7 @@ void sc_configure(SchedContext* sc, ticks_t budget, ticks_t period, word_t badge
   sc->debt = 0;
   sc->period_start = now;
   sc->badge = badge;
-  sc->sporadic = sporadic;
+  sc->sporadic = sporadic == Sporadic::kYes;
   sc->configured = true;
   if (sc->tcb != nullptr) sched_make_runnable(sc->tcb);
 }
@@ -402,7 +402,7 @@ void sc_finalise(SchedContext* sc) {
 namespace {
 
 Result<> perform_sched_control_configure(SchedContext* sc, ticks_t budget, ticks_t period, word_t badge,
-                                         bool sporadic) {
+                                         Sporadic sporadic) {
   sc_configure(sc, budget, period, badge, sporadic);
   return {};
 }
@@ -500,8 +500,8 @@ Result<> decode_sched_control_invocation(Invocation& inv) {
   word_t budget = inv.mr(0), period = inv.mr(1);
   if (period < KEEL_MIN_BUDGET_US || period > KEEL_MAX_PERIOD_US) return fail_range(KEEL_MIN_BUDGET_US, KEEL_MAX_PERIOD_US);
   if (budget < KEEL_MIN_BUDGET_US || budget > period) return fail_range(KEEL_MIN_BUDGET_US, period);
-  return perform_sched_control_configure(sc, us_to_ticks(budget), us_to_ticks(period), inv.mr(3),
-                                         (inv.mr(4) & KEEL_SCHED_CONTEXT_SPORADIC) != 0);
+  Sporadic sporadic = (inv.mr(4) & KEEL_SCHED_CONTEXT_SPORADIC) != 0 ? Sporadic::kYes : Sporadic::kNo;
+  return perform_sched_control_configure(sc, us_to_ticks(budget), us_to_ticks(period), inv.mr(3), sporadic);
 }
 
 Result<> decode_sched_context_invocation(Invocation& inv) {

@@ -19,7 +19,7 @@ void tcb_init(Tcb* t) {
 
 keel_ipc_buffer_t* tcb_ipc_buffer(Tcb* t) {
   const Cap& f = t->slots[kTcbIpcBuffer].cap;
-  if (f.type != CapType::kFrame) return nullptr;
+  if (!cap_is(f, CapType::kFrame)) return nullptr;
   word_t offset = t->ipc_buffer_vaddr & mask_bits(f.frame_size_bits());
   return reinterpret_cast<keel_ipc_buffer_t*>(f.object() + offset);
 }
@@ -147,7 +147,7 @@ void set_prio(Tcb* t, word_t prio) {
 // Argument checks shared by several decoders. `index` is the argument's InvalidCapability
 // number.
 Result<Cap> check_cspace(const Slot* s, word_t data, unsigned index) {
-  if (s->cap.type != CapType::kCNode) return fail_cap(index);
+  TRY(cap_arg<Slot>(s->cap, index));
   Cap c = TRY(derive_cap(s, s->cap));
   if (data != 0) c = TRY(update_cap_data(c, CapData::kSet, data, KEEL_RIGHTS_ALL));
   return c;
@@ -159,12 +159,12 @@ Result<Cap> check_vspace(const Slot* s, unsigned index) {
 // An endpoint (derived for a TCB slot) or nothing.
 Result<Cap> check_ep_or_null(const Slot* s, unsigned index) {
   if (s->cap.is_null()) return Cap::null();
-  if (s->cap.type != CapType::kEndpoint) return fail_cap(index);
+  TRY(cap_arg<Endpoint>(s->cap, index));
   return derive_cap(s, s->cap);
 }
 Result<Cap> check_buffer(const Slot* s, word_t addr, unsigned index) {
-  if (s->cap.type == CapType::kNull) return Cap::null();
-  if (s->cap.type != CapType::kFrame || s->cap.frame_is_device()) return fail_cap(index);
+  if (s->cap.is_null()) return Cap::null();
+  if (!cap_is(s->cap, CapType::kFrame) || s->cap.frame_is_device()) return fail_cap(index);
   if (!is_aligned(addr, KEEL_IPC_BUFFER_SIZE_BITS)) return fail(KEEL_ALIGNMENT_ERROR);
   return derive_cap(s, s->cap);
 }

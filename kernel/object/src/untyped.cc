@@ -33,10 +33,10 @@ unsigned object_size_bits(word_t type, word_t user_bits) {
   }
 }
 
-Cap object_create(word_t type, void* kva, unsigned user_bits, bool device) {
+Cap object_create(word_t type, void* kva, unsigned user_bits, Memory memory) {
   word_t obj = reinterpret_cast<word_t>(kva);
   switch (type) {
-    case KEEL_OBJ_UNTYPED: return Cap::untyped(obj, user_bits, device);
+    case KEEL_OBJ_UNTYPED: return Cap::untyped(obj, user_bits, memory);
     case KEEL_OBJ_TCB: {
       auto* t = static_cast<Tcb*>(kva);
       tcb_init(t);
@@ -58,7 +58,7 @@ Cap object_create(word_t type, void* kva, unsigned user_bits, bool device) {
     }
     case KEEL_OBJ_SMALL_PAGE:
     case KEEL_OBJ_LARGE_PAGE:
-      return Cap::frame(obj, type == KEEL_OBJ_SMALL_PAGE ? KEEL_PAGE_BITS : KEEL_LARGE_PAGE_BITS, device,
+      return Cap::frame(obj, type == KEEL_OBJ_SMALL_PAGE ? KEEL_PAGE_BITS : KEEL_LARGE_PAGE_BITS, memory,
                         KEEL_RIGHT_READ | KEEL_RIGHT_WRITE);
     case KEEL_OBJ_PAGE_TABLE: return Cap::make(CapType::kPageTable, obj);
     default: return Cap::null();
@@ -79,11 +79,11 @@ struct Retype {
 
 Result<> perform_untyped_retype(Slot* ut_slot, const Retype& r) {
   Cap& ut = ut_slot->cap;
-  bool device = ut.untyped_is_device();
+  Memory memory = ut.untyped_memory();
   for (word_t i = 0; i < r.count; ++i) {
     void* kva = reinterpret_cast<void*>(ut.object() + r.start + (i << r.bits));
-    if (!device) arch::zero_memory(kva, word_t{1} << r.bits);
-    Cap c = object_create(r.type, kva, r.user_bits, device);
+    if (memory == Memory::kRam) arch::zero_memory(kva, word_t{1} << r.bits);
+    Cap c = object_create(r.type, kva, r.user_bits, memory);
     cdt_insert(&r.dest[i], c, ut_slot);
   }
   ut.set_untyped_free_offset(r.start + (r.count << r.bits));

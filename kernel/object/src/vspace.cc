@@ -45,7 +45,7 @@ arch::PageAttr vm_attr(word_t rights, word_t attr, bool device) {
 static unsigned frame_level(const Cap& frame) { return frame.frame_size_bits() == KEEL_LARGE_PAGE_BITS ? 2 : 3; }
 
 Result<pte_t*> vspace_arg(const Cap& cap, unsigned index) {
-  if (cap.type != CapType::kVSpace) return fail_cap(index);
+  TRY(cap_arg(cap, CapType::kVSpace, index));
   pte_t* root = cap.vspace_root();
   unsigned asid = vspace_asid(root);
   if (asid == 0 || find_vspace(asid) != root) return fail_cap(index);
@@ -269,7 +269,7 @@ Result<> decode_asid_control_invocation(Invocation& inv) {
   TRY(inv.need(2, 2));
   Slot* us = inv.extra[0];
   const Cap& ut = us->cap;
-  if (ut.type != CapType::kUntyped || ut.untyped_size_bits() != KEEL_ASID_POOL_BITS || ut.untyped_is_device())
+  if (!cap_is(ut, CapType::kUntyped) || ut.untyped_size_bits() != KEEL_ASID_POOL_BITS || ut.untyped_is_device())
     return fail_cap(1);
   if (cdt_has_children(us)) return fail(KEEL_REVOKE_FIRST);
   Slot* dest = TRY(lookup_target_slot(inv.extra_cap(1), inv.mr(0), inv.mr(1), LookupOf::kDestination));
@@ -285,7 +285,7 @@ Result<> decode_asid_pool_invocation(Invocation& inv) {
   if (inv.label != KEEL_ASID_POOL_ASSIGN) return fail(KEEL_ILLEGAL_OPERATION);
   TRY(inv.need(0, 1));
   const Cap& vs = inv.extra_cap(0);
-  if (vs.type != CapType::kVSpace) return fail_cap(1);
+  TRY(cap_arg(vs, CapType::kVSpace, 1));
   pte_t* root = vs.vspace_root();
   if (root[kAsidEntry] != 0) return fail_cap(1);
   auto* pool = inv.cap().as<AsidPool>();

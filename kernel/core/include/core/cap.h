@@ -44,6 +44,10 @@ struct SchedContext;
 struct Tcb;
 struct AsidPool;
 
+// What an untyped region or a frame is: RAM (zeroed on retype) or device memory (never zeroed,
+// mapped uncached).
+enum class Memory : bool { kRam, kDevice };
+
 // A capability: its type, rights and what it names, in 32 bytes. The three words after the
 // object pointer mean something different per type; only the typed accessors below read or
 // write them, each named for the one type it is valid for.
@@ -71,14 +75,15 @@ class Cap {
   }
 
   // Untyped: a power-of-two region; objects are carved from the free offset upwards.
-  static Cap untyped(word_t kva, unsigned size_bits, bool device) {
+  static Cap untyped(word_t kva, unsigned size_bits, Memory memory) {
     Cap c = make(CapType::kUntyped, kva, static_cast<std::uint8_t>(size_bits));
-    c.flags_ = device ? 1 : 0;
+    c.flags_ = memory == Memory::kDevice ? 1 : 0;
     return c;
   }
   unsigned untyped_size_bits() const { return bits_; }
   word_t untyped_size() const { return word_t{1} << bits_; }
   bool untyped_is_device() const { return flags_ != 0; }
+  Memory untyped_memory() const { return untyped_is_device() ? Memory::kDevice : Memory::kRam; }
   word_t untyped_free_offset() const { return w1_; }
   void set_untyped_free_offset(word_t bytes) { w1_ = bytes; }
 
@@ -105,9 +110,9 @@ class Cap {
   void set_vspace_root_paddr(paddr_t pa) { w2_ = pa; }
 
   // Frame: 2^size_bits bytes at a kernel address; mapped at one vaddr in one ASID (0 = not).
-  static Cap frame(word_t kva, unsigned size_bits, bool device, std::uint8_t rights) {
+  static Cap frame(word_t kva, unsigned size_bits, Memory memory, std::uint8_t rights) {
     Cap c = make(CapType::kFrame, kva, static_cast<std::uint8_t>(size_bits), rights);
-    c.flags_ = device ? 1 : 0;
+    c.flags_ = memory == Memory::kDevice ? 1 : 0;
     return c;
   }
   unsigned frame_size_bits() const { return bits_; }
@@ -197,6 +202,11 @@ template <class T>
   if (object == nullptr) __builtin_unreachable();
   return object;
 }
+// The same check for capabilities whose object has no C++ type of its own (VSpace, Frame,
+// PageTable, Untyped...).
+[[gnu::always_inline]] inline bool cap_is(const Cap& cap, CapType type, word_t rights = 0) {
+  return cap.type == type && cap.has_rights(rights);
+}
 // The same for an invocation argument: InvalidCapability naming which one (0 = the invoked
 // capability, 1.. = the extra caps) when it is not.
 template <class T>
@@ -204,6 +214,10 @@ Result<T*> cap_arg(const Cap& cap, unsigned index, word_t rights = 0) {
   T* o = cap_object<T>(cap, rights);
   if (o == nullptr) return fail_cap(index);
   return o;
+}
+inline Result<> cap_arg(const Cap& cap, CapType type, unsigned index, word_t rights = 0) {
+  if (!cap_is(cap, type, rights)) return fail_cap(index);
+  return {};
 }
 
 // The root of the whole derivation tree: capabilities without a parent (boot caps, caps

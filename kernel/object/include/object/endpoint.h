@@ -15,6 +15,8 @@ static_assert(sizeof(Endpoint) <= (1u << KEEL_ENDPOINT_BITS));
 void queue_append(Tcb** head, Tcb** tail, Tcb* t);
 void queue_remove(Tcb** head, Tcb** tail, Tcb* t);
 
+// Whether a message may carry capabilities (the sender's capability has Grant).
+enum class CapTransfer : bool { kNo, kGrant };
 // How a message is sent: what the sender's endpoint capability allows and what the syscall asks.
 struct SendOptions {
   bool can_grant;        // Grant: capabilities travel (and the reply may carry one)
@@ -26,6 +28,7 @@ struct SendOptions {
 inline SendOptions send_options(std::uint8_t rights, Blocking blocking, bool is_call) {
   return SendOptions{(rights & KEEL_RIGHT_GRANT) != 0, (rights & KEEL_RIGHT_GRANT_REPLY) != 0, blocking, is_call};
 }
+inline CapTransfer cap_transfer(bool can_grant) { return can_grant ? CapTransfer::kGrant : CapTransfer::kNo; }
 // A Call can be replied to through a capability with Grant or GrantReply.
 inline bool can_reply(std::uint8_t rights) { return (rights & (KEEL_RIGHT_GRANT | KEEL_RIGHT_GRANT_REPLY)) != 0; }
 
@@ -38,7 +41,7 @@ void ep_cancel_all(Endpoint* ep);
 void ep_cancel_badged_sends(Endpoint* ep, word_t badge);
 
 // The message transfer of IPC: registers, IPC buffer words, caps, badge.
-void ipc_transfer(Tcb* sender, Tcb* receiver, word_t badge, bool can_grant, Endpoint* ep);
+void ipc_transfer(Tcb* sender, Tcb* receiver, word_t badge, CapTransfer caps, Endpoint* ep);
 // Deliver `sender`'s fault as a message to `receiver`.
 void ipc_transfer_fault(Tcb* sender, Tcb* receiver, word_t badge);
 // Reply from `replier` (its registers/buffer) to the caller blocked on `reply`.

@@ -75,7 +75,10 @@ void sc_bind_ntfn(SchedContext* sc, Notification* n);
 void sc_unbind_ntfn(SchedContext* sc);
 // Move SC donation: give `sc` to `to` (from whoever holds it).
 void sc_donate(SchedContext* sc, Tcb* to);
-void sc_configure(SchedContext* sc, ticks_t budget, ticks_t period, word_t badge, bool sporadic);
+// KEEL_SCHED_CONTEXT_SPORADIC (seL4's flag): recorded in the SC; the budget model above applies
+// either way.
+enum class Sporadic : bool { kNo, kYes };
+void sc_configure(SchedContext* sc, ticks_t budget, ticks_t period, word_t badge, Sporadic sporadic);
 void sc_finalise(SchedContext* sc);
 void release_remove(SchedContext* sc);
 

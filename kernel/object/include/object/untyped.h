@@ -10,7 +10,7 @@ namespace keel::kernel {
 // Returns 0 for an invalid type/size combination.
 unsigned object_size_bits(word_t type, word_t user_bits);
 // Create an object in zeroed memory at kva; returns its capability.
-Cap object_create(word_t type, void* kva, unsigned user_bits, bool device);
+Cap object_create(word_t type, void* kva, unsigned user_bits, Memory memory);
 
 // Untyped invocations (Retype).
 Result<> decode_untyped_invocation(Invocation& inv);

@@ -30,7 +30,7 @@ pte_t* vspace_walk(pte_t* root, vaddr_t va, unsigned level);
 extern word_t g_active_root;
 void vspace_switch(const Cap& vspace_cap);
 inline void vspace_activate_for(const Cap& vs) {
-  if (vs.object() != g_active_root || vs.type != CapType::kVSpace) vspace_switch(vs);
+  if (vs.object() != g_active_root || !cap_is(vs, CapType::kVSpace)) vspace_switch(vs);
 }
 
 // Frames (a mapping is recorded in the frame capability that made it).
