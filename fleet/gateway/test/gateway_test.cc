@@ -2,6 +2,8 @@
 // IPv6, the inner-source check, unknown keys, timers through the wheel, the shared per-source
 // rate limit, and the forged-initiation flood (established peers keep working, cookies are sent,
 // Diffie-Hellman work and process CPU stay bounded, a new device still gets in with its cookie).
+// One file (~700 lines) on purpose: every test shares the loopback device harness at the top, and
+// the flood tests read as a sequence against the same gateway set-up.
 #include <arpa/inet.h>
 #include <blake2.h>
 #include <gtest/gtest.h>
