@@ -32,7 +32,8 @@ pte_t* vspace_walk(pte_t* root, vaddr_t va, unsigned level) {
   return &table[pt_index(va, level)];
 }
 
-arch::PageAttr vm_attr(word_t rights, word_t attr, bool device) {
+arch::PageAttr vm_attr(word_t rights, word_t attr, Memory memory) {
+  const bool device = memory == Memory::kDevice;
   arch::PageAttr a;
   a.read = true;
   a.write = (rights & KEEL_RIGHT_WRITE) != 0;
@@ -143,7 +144,7 @@ struct FrameMapping {
 Result<> perform_frame_map(Cap& frame, const FrameMapping& m) {
   bool was_valid = arch::pte_valid(*m.entry);
   arch::pte_store(m.entry, arch::pte_page(arch::kvtop(reinterpret_cast<void*>(frame.object())), m.level,
-                                          vm_attr(frame.rights & m.rights, m.attr, frame.frame_is_device())));
+                                          vm_attr(frame.rights & m.rights, m.attr, frame.frame_memory())));
   if (was_valid) arch::tlb_invalidate_page(m.asid, m.va);
   frame.set_frame_mapping(m.asid, m.va);
   return {};

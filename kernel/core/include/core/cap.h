@@ -117,6 +117,7 @@ class Cap {
   }
   unsigned frame_size_bits() const { return bits_; }
   bool frame_is_device() const { return flags_ != 0; }
+  Memory frame_memory() const { return frame_is_device() ? Memory::kDevice : Memory::kRam; }
   bool frame_is_mapped() const { return aux_ != 0; }
   unsigned frame_mapped_asid() const { return aux_; }
   vaddr_t frame_mapped_vaddr() const { return w1_; }

@@ -43,7 +43,7 @@ void asid_pool_finalise(AsidPool* pool);
 // alloc_table(cookie, va, level) returns a zeroed table that will sit at `level` (1..3).
 bool vspace_map_boot(pte_t* root, vaddr_t va, paddr_t pa, unsigned bits, arch::PageAttr attr,
                      void* (*alloc_table)(void* cookie, vaddr_t va, unsigned level), void* cookie);
-arch::PageAttr vm_attr(word_t rights, word_t attr, bool device);
+arch::PageAttr vm_attr(word_t rights, word_t attr, Memory memory);
 
 // Invocations of Frame, PageTable, ASIDControl and ASIDPool capabilities.
 Result<> decode_frame_invocation(Invocation& inv);
