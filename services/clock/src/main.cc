@@ -18,6 +18,7 @@
 #include "keel/rt/rt.hh"
 #include "keel/rt/syscall.h"
 #include "keel/sys/service.h"
+#include "keel/sys/sessions.hh"
 
 namespace {
 
@@ -98,25 +99,25 @@ keel_word_t handle(keel_word_t badge, keel_word_t info) {
   if (badge < 1 || badge > g_count) return status_reply(KEEL_INVALID_ARGUMENT);
   const auto c = static_cast<std::uint32_t>(badge - 1);
   if (!g_client[c]) return status_reply(KEEL_DENIED);
-  const keel_word_t label = keel_msginfo_label(info);
-  const keel_word_t len = keel_msginfo_length(info);
-  switch (label) {
+  using namespace keel::rpc;
+  switch (keel_msginfo_label(info)) {
     case KEEL_CLOCK_WALL:
-      keel_set_mr(0, keel::clock::wall_ns(g_rtc0, g_t0, keel::rt::timer_count(), g_freq));
-      return keel_msginfo_new(KEEL_OK, 0, 0, 1);
-    case KEEL_CLOCK_TIMEOUT: {
-      if (len < 3) return status_reply(KEEL_INVALID_ARGUMENT);
-      const keel_word_t id = keel_get_mr(0), deadline = keel_get_mr(1), period = keel_get_mr(2);
-      if (id >= KEEL_CLOCK_TIMERS) return status_reply(KEEL_INVALID_ARGUMENT);
-      refresh(c);
-      const keel_error_t s = g_queue.set(c, static_cast<std::uint32_t>(id), deadline, period);
-      if (s == KEEL_OK) program();
-      return status_reply(s);
-    }
+      return serve<clock::Wall>(info, [&]() -> keel::Result<std::uint64_t> {
+        return keel::clock::wall_ns(g_rtc0, g_t0, keel::rt::timer_count(), g_freq);
+      });
+    case KEEL_CLOCK_TIMEOUT:
+      return serve<clock::Timeout>(info, [&](std::uint32_t id, std::uint64_t deadline, std::uint64_t period) {
+        if (id >= KEEL_CLOCK_TIMERS) return keel::check(KEEL_INVALID_ARGUMENT);
+        refresh(c);
+        const keel_error_t s = g_queue.set(c, id, deadline, period);
+        if (s == KEEL_OK) program();
+        return keel::check(s);
+      });
     case KEEL_CLOCK_EXPIRED:
-      refresh(c);
-      keel_set_mr(0, g_queue.take_expired(c));
-      return keel_msginfo_new(KEEL_OK, 0, 0, 1);
+      return serve<clock::Expired>(info, [&]() -> keel::Result<std::uint64_t> {
+        refresh(c);
+        return g_queue.take_expired(c);
+      });
     default:
       return status_reply(KEEL_INVALID_ARGUMENT);
   }
