@@ -3,6 +3,7 @@ import { ApiError } from '../api/client';
 import { fleet } from '../api/fleet';
 import { roleLabel, useSession } from '../session';
 import { Badge, DefList, Empty, ErrorBox, Field, FormModal, Modal, Notice, Page, Section, Spinner, TextInput } from '../ui/components';
+import { DataTable, asyncList } from '../ui/table';
 import { timeAgo } from '../ui/format';
 import { useAsync } from '../ui/hooks';
 
@@ -26,32 +27,28 @@ export function AccountPage() {
         flush
       >
         {err !== null && <div class="p-5"><ErrorBox error={err} /></div>}
-        {tokens.error && <div class="p-5"><ErrorBox error={tokens.error} onRetry={tokens.reload} /></div>}
-        {tokens.data && tokens.data.items.length === 0 && <Empty title="No API tokens">Create one to use the keel command line with this Fleet.</Empty>}
-        {tokens.data && tokens.data.items.length > 0 && (
-          <table class="table">
-            <thead><tr><th>Name</th><th>Access</th><th>Status</th><th>Last used</th><th>Expires</th><th /></tr></thead>
-            <tbody>
-              {tokens.data.items.map((t) => (
-                <tr key={t.id}>
-                  <td class="font-medium">{t.name} <span class="mono text-slate-400">keel_{t.prefix}_…</span></td>
-                  <td>{t.scope === 'read' ? 'Read only' : t.scope === 'device' ? 'Device reports only' : 'Read and write'}</td>
-                  <td>{t.revoked_at ? <Badge tone="red">Revoked</Badge> : t.expires_at && t.expires_at < Date.now() ? <Badge tone="slate">Expired</Badge> : <Badge tone="green">Active</Badge>}</td>
-                  <td class="text-slate-500">{timeAgo(t.last_used_at)}</td>
-                  <td class="text-slate-500">{t.expires_at ? new Date(t.expires_at).toLocaleDateString() : 'never'}</td>
-                  <td class="text-right">
-                    {!t.revoked_at && (
-                      <button class="btn-ghost text-red-700" onClick={async () => {
-                        if (!confirm(`Revoke token "${t.name}"? Tools using it stop working at once.`)) return;
-                        try { await fleet.revokeToken(t.id); tokens.reload(); } catch (e) { setErr(e); }
-                      }}>Revoke</button>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
+        <DataTable
+          list={asyncList(tokens)}
+          head={<><th>Name</th><th>Access</th><th>Status</th><th>Last used</th><th>Expires</th><th /></>}
+          row={(t) => (
+            <tr key={t.id}>
+              <td class="font-medium">{t.name} <span class="mono text-slate-400">keel_{t.prefix}_…</span></td>
+              <td>{t.scope === 'read' ? 'Read only' : t.scope === 'device' ? 'Device reports only' : 'Read and write'}</td>
+              <td>{t.revoked_at ? <Badge tone="red">Revoked</Badge> : t.expires_at && t.expires_at < Date.now() ? <Badge tone="slate">Expired</Badge> : <Badge tone="green">Active</Badge>}</td>
+              <td class="text-slate-500">{timeAgo(t.last_used_at)}</td>
+              <td class="text-slate-500">{t.expires_at ? new Date(t.expires_at).toLocaleDateString() : 'never'}</td>
+              <td class="text-right">
+                {!t.revoked_at && (
+                  <button class="btn-ghost text-red-700" onClick={async () => {
+                    if (!confirm(`Revoke token "${t.name}"? Tools using it stop working at once.`)) return;
+                    try { await fleet.revokeToken(t.id); tokens.reload(); } catch (e) { setErr(e); }
+                  }}>Revoke</button>
+                )}
+              </td>
+            </tr>
+          )}
+          empty={<Empty title="No API tokens">Create one to use the keel command line with this Fleet.</Empty>}
+        />
       </Section>
       {dialog === 'token' && <NewToken onClose={() => setDialog(null)} onDone={(s) => { setSecret(s); tokens.reload(); }} />}
       {dialog === 'password' && <ChangePassword onClose={() => setDialog(null)} />}

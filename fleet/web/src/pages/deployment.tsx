@@ -4,7 +4,8 @@ import { all, fleet } from '../api/fleet';
 import type { Device, Release } from '../api/models';
 import { href, navigate } from '../router';
 import { canWrite, useSession } from '../session';
-import { DeleteButton, Empty, ErrorBox, Field, FormModal, LoadMore, Notice, Page, Section, Spinner, Stat, StatusBadge, TextInput } from '../ui/components';
+import { DeleteButton, Empty, ErrorBox, Field, FormModal, Notice, Page, Section, Spinner, Stat, StatusBadge, TextInput } from '../ui/components';
+import { DataTable, asyncList } from '../ui/table';
 import { timeAgo } from '../ui/format';
 import { useAsync, useInterval, usePaged } from '../ui/hooks';
 import { useCrumbs } from './crumbs';
@@ -44,8 +45,7 @@ export function DeploymentPage(props: { id: number }) {
   if (dep.error) return <Page title="Deployment"><ErrorBox error={dep.error} onRetry={dep.reload} /></Page>;
   if (!dep.data) return <Page title="Deployment"><Spinner /></Page>;
   const d = dep.data;
-  const shown = devices.items;
-  const never = shown.filter((x) => connectionOf(x) === 'never').length;
+  const never = devices.items.filter((x) => connectionOf(x) === 'never').length;
   const active = rollouts.items.find((r) => r.status === 'running' || r.status === 'paused');
 
   return (
@@ -89,52 +89,41 @@ export function DeploymentPage(props: { id: number }) {
         }
         flush
       >
-        {devices.error && <div class="p-5"><ErrorBox error={devices.error} onRetry={devices.reload} /></div>}
-        {!devices.error && devices.loading && shown.length === 0 && <div class="px-5"><Spinner /></div>}
-        {!devices.loading && !devices.error && shown.length === 0 && (
-          <Empty title={connFilter ? `No ${connFilter} devices` : 'No devices in this deployment'} action={writable && <button class="btn-primary" onClick={() => setDialog('device')}>Register a device</button>}>
-            Register a device with its two public keys (printed by the device on first boot). Fleet gives it a private tunnel address.
-          </Empty>
-        )}
-        {shown.length > 0 && (
-          <table class="table">
-            <thead><tr><th>Device</th><th>Connection</th><th>Release</th><th>Tunnel address</th><th>Last seen</th></tr></thead>
-            <tbody>
-              {shown.map((x) => (
-                <tr key={x.id}>
-                  <td><a href={href(`/devices/${x.id}`)} class="font-medium">{x.name}</a></td>
-                  <td><StatusBadge status={connectionOf(x)} /></td>
-                  <td>{x.current_release_id ? <a href={href(`/releases/${x.current_release_id}`)}>{relName(x.current_release_id)}</a> : <span class="text-slate-400">none reported yet</span>}</td>
-                  <td class="mono">{x.tunnel_address ?? '—'}</td>
-                  <td class="text-slate-500">{timeAgo(x.last_seen_at)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
-        <LoadMore hasMore={devices.hasMore} loading={devices.loading} onMore={devices.more} />
+        <DataTable
+          list={devices}
+          head={<><th>Device</th><th>Connection</th><th>Release</th><th>Tunnel address</th><th>Last seen</th></>}
+          row={(x) => (
+            <tr key={x.id}>
+              <td><a href={href(`/devices/${x.id}`)} class="font-medium">{x.name}</a></td>
+              <td><StatusBadge status={connectionOf(x)} /></td>
+              <td>{x.current_release_id ? <a href={href(`/releases/${x.current_release_id}`)}>{relName(x.current_release_id)}</a> : <span class="text-slate-400">none reported yet</span>}</td>
+              <td class="mono">{x.tunnel_address ?? '—'}</td>
+              <td class="text-slate-500">{timeAgo(x.last_seen_at)}</td>
+            </tr>
+          )}
+          empty={
+            <Empty title={connFilter ? `No ${connFilter} devices` : 'No devices in this deployment'} action={writable && <button class="btn-primary" onClick={() => setDialog('device')}>Register a device</button>}>
+              Register a device with its two public keys (printed by the device on first boot). Fleet gives it a private tunnel address.
+            </Empty>
+          }
+        />
       </Section>
 
       <Section title="Rollouts" help="Updates of this deployment, newest first." flush>
-        {rollouts.error && <div class="p-5"><ErrorBox error={rollouts.error} onRetry={rollouts.reload} /></div>}
-        {!rollouts.loading && !rollouts.error && rollouts.items.length === 0 && <Empty title="No rollouts yet">Start a rollout to update the devices to a release.</Empty>}
-        {rollouts.items.length > 0 && (
-          <table class="table">
-            <thead><tr><th>Rollout</th><th>Status</th><th>Devices</th><th>Batches</th><th>Started</th></tr></thead>
-            <tbody>
-              {rollouts.items.map((r) => (
-                <tr key={r.id}>
-                  <td><a href={href(`/rollouts/${r.id}`)} class="font-medium">Rollout #{r.id}</a> <span class="text-slate-500">to {relName(r.release_id)}</span></td>
-                  <td><StatusBadge status={r.status} /></td>
-                  <td>{r.progress.succeeded} of {r.total} updated{r.progress.failed > 0 && <span class="text-red-700"> · {r.progress.failed} failed</span>}</td>
-                  <td>{r.batches.join('% · ')}%</td>
-                  <td class="text-slate-500">{timeAgo(r.created_at)} by {r.created_by}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
-        <LoadMore hasMore={rollouts.hasMore} loading={rollouts.loading} onMore={rollouts.more} />
+        <DataTable
+          list={rollouts}
+          head={<><th>Rollout</th><th>Status</th><th>Devices</th><th>Batches</th><th>Started</th></>}
+          row={(r) => (
+            <tr key={r.id}>
+              <td><a href={href(`/rollouts/${r.id}`)} class="font-medium">Rollout #{r.id}</a> <span class="text-slate-500">to {relName(r.release_id)}</span></td>
+              <td><StatusBadge status={r.status} /></td>
+              <td>{r.progress.succeeded} of {r.total} updated{r.progress.failed > 0 && <span class="text-red-700"> · {r.progress.failed} failed</span>}</td>
+              <td>{r.batches.join('% · ')}%</td>
+              <td class="text-slate-500">{timeAgo(r.created_at)} by {r.created_by}</td>
+            </tr>
+          )}
+          empty={<Empty title="No rollouts yet">Start a rollout to update the devices to a release.</Empty>}
+        />
       </Section>
 
       <OverlaySection scope="deployment" targetId={props.id} projectId={d.project_id} preferRelease={null} writable={writable} />
@@ -145,31 +134,27 @@ export function DeploymentPage(props: { id: number }) {
         actions={writable && <button class="btn-secondary" onClick={() => setDialog('proxy')}>Allow a service</button>}
         flush
       >
-        {proxies.error && <div class="p-5"><ErrorBox error={proxies.error} onRetry={proxies.reload} /></div>}
-        {proxies.data && proxies.data.items.length === 0 && <Empty title="No external services allowed">Devices in this deployment can only talk to Fleet.</Empty>}
-        {proxies.data && proxies.data.items.length > 0 && (
-          <table class="table">
-            <thead><tr><th>Service name</th><th>Forwarded to</th><th>Added</th>{writable && <th />}</tr></thead>
-            <tbody>
-              {proxies.data.items.map((p) => (
-                <tr key={p.name}>
-                  <td class="font-medium">{p.name}</td>
-                  <td class="mono">{p.host}:{p.port}</td>
-                  <td class="text-slate-500">{timeAgo(p.created_at)}</td>
-                  {writable && (
-                    <td class="text-right">
-                      <button class="btn-ghost text-red-700" onClick={async () => {
-                        if (!confirm(`Stop allowing devices to reach "${p.name}"?`)) return;
-                        await fleet.removeProxy(props.id, p.name).catch((e) => alert(e instanceof Error ? e.message : String(e)));
-                        proxies.reload();
-                      }}>Remove</button>
-                    </td>
-                  )}
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
+        <DataTable
+          list={asyncList(proxies)}
+          head={<><th>Service name</th><th>Forwarded to</th><th>Added</th>{writable && <th />}</>}
+          row={(p) => (
+            <tr key={p.name}>
+              <td class="font-medium">{p.name}</td>
+              <td class="mono">{p.host}:{p.port}</td>
+              <td class="text-slate-500">{timeAgo(p.created_at)}</td>
+              {writable && (
+                <td class="text-right">
+                  <button class="btn-ghost text-red-700" onClick={async () => {
+                    if (!confirm(`Stop allowing devices to reach "${p.name}"?`)) return;
+                    await fleet.removeProxy(props.id, p.name).catch((e) => alert(e instanceof Error ? e.message : String(e)));
+                    proxies.reload();
+                  }}>Remove</button>
+                </td>
+              )}
+            </tr>
+          )}
+          empty={<Empty title="No external services allowed">Devices in this deployment can only talk to Fleet.</Empty>}
+        />
       </Section>
 
       {dialog === 'device' && <RegisterDevice deploymentId={props.id} onClose={() => setDialog(null)} />}

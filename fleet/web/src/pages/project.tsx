@@ -4,7 +4,8 @@ import { fleet } from '../api/fleet';
 import type { Release, SigningKey } from '../api/models';
 import { href, navigate } from '../router';
 import { canWrite, isAdmin, useSession } from '../session';
-import { Badge, DeleteButton, Empty, ErrorBox, Field, FormModal, LoadMore, Modal, Notice, Page, Section, Spinner, TextInput } from '../ui/components';
+import { Badge, DeleteButton, Empty, ErrorBox, Field, FormModal, Modal, Notice, Page, Section, Spinner, TextInput } from '../ui/components';
+import { DataTable } from '../ui/table';
 import { bytes, shortHex, timeAgo } from '../ui/format';
 import { useAsync, usePaged } from '../ui/hooks';
 
@@ -54,27 +55,19 @@ export function ProjectPage(props: { id: number }) {
         actions={writable && <button class="btn-primary" onClick={() => setDialog('deployment')}>New deployment</button>}
         flush
       >
-        {deployments.error && <div class="p-5"><ErrorBox error={deployments.error} onRetry={deployments.reload} /></div>}
-        {!deployments.error && deployments.loading && deployments.items.length === 0 && <div class="px-5"><Spinner /></div>}
-        {!deployments.loading && !deployments.error && deployments.items.length === 0 && (
-          <Empty title="No deployments yet">Create a deployment, then register devices in it.</Empty>
-        )}
-        {deployments.items.length > 0 && (
-          <table class="table">
-            <thead><tr><th>Deployment</th><th>Devices</th><th>Description</th><th>Created</th></tr></thead>
-            <tbody>
-              {deployments.items.map((d) => (
-                <tr key={d.id}>
-                  <td><a href={href(`/deployments/${d.id}`)} class="font-medium">{d.name}</a></td>
-                  <td>{d.device_count ?? '—'}</td>
-                  <td class="text-slate-600">{d.description || <span class="text-slate-400">—</span>}</td>
-                  <td class="text-slate-500">{timeAgo(d.created_at)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
-        <LoadMore hasMore={deployments.hasMore} loading={deployments.loading} onMore={deployments.more} />
+        <DataTable
+          list={deployments}
+          head={<><th>Deployment</th><th>Devices</th><th>Description</th><th>Created</th></>}
+          row={(d) => (
+            <tr key={d.id}>
+              <td><a href={href(`/deployments/${d.id}`)} class="font-medium">{d.name}</a></td>
+              <td>{d.device_count ?? '—'}</td>
+              <td class="text-slate-600">{d.description || <span class="text-slate-400">—</span>}</td>
+              <td class="text-slate-500">{timeAgo(d.created_at)}</td>
+            </tr>
+          )}
+          empty={<Empty title="No deployments yet">Create a deployment, then register devices in it.</Empty>}
+        />
       </Section>
 
       <Section
@@ -83,27 +76,19 @@ export function ProjectPage(props: { id: number }) {
         actions={writable && <button class="btn-primary" onClick={() => setDialog('upload')}>Upload release</button>}
         flush
       >
-        {releases.error && <div class="p-5"><ErrorBox error={releases.error} onRetry={releases.reload} /></div>}
-        {!releases.error && releases.loading && releases.items.length === 0 && <div class="px-5"><Spinner /></div>}
-        {!releases.loading && !releases.error && releases.items.length === 0 && (
-          <Empty title="No releases yet">Upload a release file (.krel) signed with one of this project's keys.</Empty>
-        )}
-        {releases.items.length > 0 && (
-          <table class="table">
-            <thead><tr><th>Release</th><th>Signature</th><th>Size</th><th>Uploaded</th></tr></thead>
-            <tbody>
-              {releases.items.map((r) => (
-                <tr key={r.id}>
-                  <td><a href={href(`/releases/${r.id}`)} class="font-medium">{r.name} {r.version}</a></td>
-                  <td><SignatureBadge release={r} keys={keys.data?.items ?? []} /></td>
-                  <td>{bytes(r.file_size)}</td>
-                  <td class="text-slate-500">{timeAgo(r.created_at)} by {r.created_by}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
-        <LoadMore hasMore={releases.hasMore} loading={releases.loading} onMore={releases.more} />
+        <DataTable
+          list={releases}
+          head={<><th>Release</th><th>Signature</th><th>Size</th><th>Uploaded</th></>}
+          row={(r) => (
+            <tr key={r.id}>
+              <td><a href={href(`/releases/${r.id}`)} class="font-medium">{r.name} {r.version}</a></td>
+              <td><SignatureBadge release={r} keys={keys.data?.items ?? []} /></td>
+              <td>{bytes(r.file_size)}</td>
+              <td class="text-slate-500">{timeAgo(r.created_at)} by {r.created_by}</td>
+            </tr>
+          )}
+          empty={<Empty title="No releases yet">Upload a release file (.krel) signed with one of this project's keys.</Empty>}
+        />
       </Section>
 
       <Section

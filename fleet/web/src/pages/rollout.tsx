@@ -3,7 +3,8 @@ import { fleet } from '../api/fleet';
 import type { Rollout } from '../api/models';
 import { href } from '../router';
 import { canWrite, useSession } from '../session';
-import { DefList, Empty, ErrorBox, LoadMore, Notice, Page, ProgressBar, Section, Spinner, Stat, StatusBadge, cx } from '../ui/components';
+import { DefList, Empty, ErrorBox, Notice, Page, ProgressBar, Section, Spinner, Stat, StatusBadge, cx } from '../ui/components';
+import { DataTable } from '../ui/table';
 import { dateTime, timeAgo } from '../ui/format';
 import { useAsync, useInterval, usePaged } from '../ui/hooks';
 import { useCrumbs } from './crumbs';
@@ -110,25 +111,20 @@ export function RolloutPage(props: { id: number }) {
         </div>
       </Section>
       <Section title="Devices in this rollout" flush>
-        {targets.error && <div class="p-5"><ErrorBox error={targets.error} onRetry={targets.reload} /></div>}
-        {!targets.loading && !targets.error && targets.items.length === 0 && <Empty title="No devices">The deployment had no devices when the rollout started.</Empty>}
-        {targets.items.length > 0 && (
-          <table class="table">
-            <thead><tr><th>Device</th><th>Batch</th><th>Status</th><th>Message</th><th>Updated</th></tr></thead>
-            <tbody>
-              {targets.items.map((t) => (
-                <tr key={t.device_id}>
-                  <td><a href={href(`/devices/${t.device_id}`)}>{t.device_name ?? `device #${t.device_id}`}</a></td>
-                  <td>{t.batch + 1}</td>
-                  <td><StatusBadge status={t.status} /></td>
-                  <td class="text-slate-600">{t.message || '—'}</td>
-                  <td class="text-slate-500">{timeAgo(t.updated_at)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
-        <LoadMore hasMore={targets.hasMore} loading={targets.loading} onMore={targets.more} />
+        <DataTable
+          list={targets}
+          head={<><th>Device</th><th>Batch</th><th>Status</th><th>Message</th><th>Updated</th></>}
+          row={(t) => (
+            <tr key={t.device_id}>
+              <td><a href={href(`/devices/${t.device_id}`)}>{t.device_name ?? `device #${t.device_id}`}</a></td>
+              <td>{t.batch + 1}</td>
+              <td><StatusBadge status={t.status} /></td>
+              <td class="text-slate-600">{t.message || '—'}</td>
+              <td class="text-slate-500">{timeAgo(t.updated_at)}</td>
+            </tr>
+          )}
+          empty={<Empty title="No devices">The deployment had no devices when the rollout started.</Empty>}
+        />
       </Section>
     </Page>
   );

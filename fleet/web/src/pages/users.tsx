@@ -2,7 +2,8 @@ import { useState } from 'preact/hooks';
 import { all, fleet } from '../api/fleet';
 import type { Organization, Role, User } from '../api/models';
 import { roleLabel, useSession } from '../session';
-import { Empty, ErrorBox, Field, FormModal, LoadMore, Modal, Notice, Page, Section, Spinner, StatusBadge, TextInput } from '../ui/components';
+import { Empty, ErrorBox, Field, FormModal, Modal, Notice, Page, Section, StatusBadge, TextInput } from '../ui/components';
+import { DataTable } from '../ui/table';
 import { timeAgo } from '../ui/format';
 import { useAsync, usePaged } from '../ui/hooks';
 
@@ -36,34 +37,28 @@ export function UsersPage() {
     >
       {err !== null && <ErrorBox error={err} title="Not changed" />}
       <Section title="Accounts" flush>
-        {list.error && <div class="p-5"><ErrorBox error={list.error} onRetry={list.reload} /></div>}
-        {!list.error && list.loading && list.items.length === 0 && <div class="px-5"><Spinner /></div>}
-        {!list.loading && !list.error && list.items.length === 0 && <Empty title="No users" />}
-        {list.items.length > 0 && (
-          <table class="table">
-            <thead><tr><th>Name</th><th>E-mail</th><th>Role</th>{admin && <th>Organisation</th>}<th>Status</th><th>Added</th><th /></tr></thead>
-            <tbody>
-              {list.items.map((u) => (
-                <tr key={u.id}>
-                  <td class="font-medium">{u.name}</td>
-                  <td>{u.email}</td>
-                  <td>{roleLabel[u.role] ?? u.role}</td>
-                  {admin && <td>{orgName(u.organization_id)}</td>}
-                  <td><StatusBadge status={u.status} /></td>
-                  <td class="text-slate-500">{timeAgo(u.created_at)}</td>
-                  <td class="text-right">
-                    {u.id !== me?.id && u.status !== 'invited' && (
-                      <button class={u.status === 'disabled' ? 'btn-ghost' : 'btn-ghost text-red-700'} onClick={() => void toggle(u)}>
-                        {u.status === 'disabled' ? 'Enable' : 'Disable'}
-                      </button>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
-        <LoadMore hasMore={list.hasMore} loading={list.loading} onMore={list.more} />
+        <DataTable
+          list={list}
+          head={<><th>Name</th><th>E-mail</th><th>Role</th>{admin && <th>Organisation</th>}<th>Status</th><th>Added</th><th /></>}
+          row={(u) => (
+            <tr key={u.id}>
+              <td class="font-medium">{u.name}</td>
+              <td>{u.email}</td>
+              <td>{roleLabel[u.role] ?? u.role}</td>
+              {admin && <td>{orgName(u.organization_id)}</td>}
+              <td><StatusBadge status={u.status} /></td>
+              <td class="text-slate-500">{timeAgo(u.created_at)}</td>
+              <td class="text-right">
+                {u.id !== me?.id && u.status !== 'invited' && (
+                  <button class={u.status === 'disabled' ? 'btn-ghost' : 'btn-ghost text-red-700'} onClick={() => void toggle(u)}>
+                    {u.status === 'disabled' ? 'Enable' : 'Disable'}
+                  </button>
+                )}
+              </td>
+            </tr>
+          )}
+          empty={<Empty title="No users" />}
+        />
       </Section>
       {creating && (
         <NewUser
