@@ -5,7 +5,7 @@ import { roleLabel, useSession } from '../session';
 import { Badge, DefList, Empty, ErrorBox, Field, FormModal, Modal, Notice, Page, Section, Spinner, TextInput } from '../ui/components';
 import { DataTable, asyncList } from '../ui/table';
 import { timeAgo } from '../ui/format';
-import { useAsync } from '../ui/hooks';
+import { useAction, useAsync } from '../ui/hooks';
 
 export function AccountPage() {
   const { info } = useSession();
@@ -13,7 +13,7 @@ export function AccountPage() {
   const tokens = useAsync(() => fleet.tokens(), []);
   const [dialog, setDialog] = useState<null | 'token' | 'password'>(null);
   const [secret, setSecret] = useState<string | null>(null);
-  const [err, setErr] = useState<unknown>(null);
+  const revoke = useAction();
   if (!me) return <Page title="My account"><Spinner /></Page>;
   return (
     <Page title="My account" help="Your sign-in details and the API tokens the keel command line uses.">
@@ -26,7 +26,7 @@ export function AccountPage() {
         actions={<button class="btn-primary" onClick={() => setDialog('token')}>New token</button>}
         flush
       >
-        {err !== null && <div class="p-5"><ErrorBox error={err} /></div>}
+        {revoke.error !== null && <div class="p-5"><ErrorBox error={revoke.error} /></div>}
         <DataTable
           list={asyncList(tokens)}
           head={<><th>Name</th><th>Access</th><th>Status</th><th>Last used</th><th>Expires</th><th /></>}
@@ -39,10 +39,7 @@ export function AccountPage() {
               <td class="text-slate-500">{t.expires_at ? new Date(t.expires_at).toLocaleDateString() : 'never'}</td>
               <td class="text-right">
                 {!t.revoked_at && (
-                  <button class="btn-ghost text-red-700" onClick={async () => {
-                    if (!confirm(`Revoke token "${t.name}"? Tools using it stop working at once.`)) return;
-                    try { await fleet.revokeToken(t.id); tokens.reload(); } catch (e) { setErr(e); }
-                  }}>Revoke</button>
+                  <button class="btn-ghost text-red-700" onClick={() => void revoke.run(`Revoke token "${t.name}"? Tools using it stop working at once.`, () => fleet.revokeToken(t.id), tokens.reload)}>Revoke</button>
                 )}
               </td>
             </tr>

@@ -7,7 +7,7 @@ import { canWrite, useSession } from '../session';
 import { DeleteButton, Empty, ErrorBox, Field, FormModal, Notice, Page, Section, Spinner, Stat, StatusBadge, TextInput } from '../ui/components';
 import { DataTable, asyncList } from '../ui/table';
 import { timeAgo } from '../ui/format';
-import { useAsync, useInterval, usePaged } from '../ui/hooks';
+import { useAction, useAsync, useInterval, usePaged } from '../ui/hooks';
 import { useCrumbs } from './crumbs';
 import { OverlaySection } from './overlay';
 import { useLive } from '../live';
@@ -34,6 +34,7 @@ export function DeploymentPage(props: { id: number }) {
   const rollouts = usePaged((c) => fleet.rollouts(props.id, c), [props.id]);
   const proxies = useAsync(() => fleet.proxies(props.id), [props.id]);
   const [dialog, setDialog] = useState<null | 'device' | 'rollout' | 'proxy'>(null);
+  const removeProxy = useAction();
   const refresh = () => {
     dep.reload();
     devices.reload();
@@ -134,6 +135,7 @@ export function DeploymentPage(props: { id: number }) {
         actions={writable && <button class="btn-secondary" onClick={() => setDialog('proxy')}>Allow a service</button>}
         flush
       >
+        {removeProxy.error !== null && <div class="p-5"><ErrorBox error={removeProxy.error} title="Service not removed" /></div>}
         <DataTable
           list={asyncList(proxies)}
           head={<><th>Service name</th><th>Forwarded to</th><th>Added</th>{writable && <th />}</>}
@@ -144,11 +146,7 @@ export function DeploymentPage(props: { id: number }) {
               <td class="text-slate-500">{timeAgo(p.created_at)}</td>
               {writable && (
                 <td class="text-right">
-                  <button class="btn-ghost text-red-700" onClick={async () => {
-                    if (!confirm(`Stop allowing devices to reach "${p.name}"?`)) return;
-                    await fleet.removeProxy(props.id, p.name).catch((e) => alert(e instanceof Error ? e.message : String(e)));
-                    proxies.reload();
-                  }}>Remove</button>
+                  <button class="btn-ghost text-red-700" onClick={() => void removeProxy.run(`Stop allowing devices to reach "${p.name}"?`, () => fleet.removeProxy(props.id, p.name), proxies.reload)}>Remove</button>
                 </td>
               )}
             </tr>

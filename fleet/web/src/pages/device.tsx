@@ -7,7 +7,7 @@ import { href, navigate } from '../router';
 import { canWrite, useSession } from '../session';
 import { DefList, Empty, ErrorBox, Field, FormModal, Notice, Page, Section, Spinner, StatusBadge, TextInput } from '../ui/components';
 import { dateTime, timeAgo } from '../ui/format';
-import { useAsync, useInterval, useLogTail } from '../ui/hooks';
+import { useAction, useAsync, useInterval, useLogTail } from '../ui/hooks';
 import { useCrumbs } from './crumbs';
 import { connectionOf } from './deployment';
 import { OverlaySection } from './overlay';
@@ -32,7 +32,7 @@ export function DevicePage(props: { id: number }) {
   }, [serial.items]);
   const commands = useAsync(() => fleet.deviceCommands(props.id), [props.id]);
   const [dialog, setDialog] = useState<null | 'update' | 'move' | 'repurpose'>(null);
-  const [actionErr, setActionErr] = useState<unknown>(null);
+  const action = useAction();
   useInterval(() => {
     dev.reload();
     commands.reload();
@@ -48,15 +48,8 @@ export function DevicePage(props: { id: number }) {
   const conn = connectionOf(d);
   const retired = d.status === 'decommissioned';
 
-  const decommission = async () => {
-    if (!confirm(`Decommission "${d.name}"? Its keys stop working and it can no longer connect. This cannot be undone; register it again to reuse the hardware.`)) return;
-    try {
-      await fleet.decommissionDevice(d.id);
-      dev.reload();
-    } catch (e) {
-      setActionErr(e);
-    }
-  };
+  const decommission = () =>
+    action.run(`Decommission "${d.name}"? Its keys stop working and it can no longer connect. This cannot be undone; register it again to reuse the hardware.`, () => fleet.decommissionDevice(d.id), dev.reload);
 
   return (
     <Page
@@ -73,7 +66,7 @@ export function DevicePage(props: { id: number }) {
         ) || (writable && retired && <button class="btn-secondary" onClick={() => setDialog('repurpose')}>Repurpose</button>)
       }
     >
-      {actionErr !== null && <ErrorBox error={actionErr} title="Action failed" />}
+      {action.error !== null && <ErrorBox error={action.error} title="Action failed" />}
       {retired && (
         <Notice tone="warning" title="Decommissioned">
           This device can no longer connect: its keys and tunnel address were released. Its record is kept for the audit trail.

@@ -1,8 +1,9 @@
 import { useState } from 'preact/hooks';
-import { ApiError, fieldMessage } from '../api/client';
+import { ApiError } from '../api/client';
 import { api, fleet } from '../api/fleet';
 import { useSession } from '../session';
-import { ErrorBox, Field, Notice, TextInput } from '../ui/components';
+import { Field, FormError, Notice, TextInput, fieldErrorOf } from '../ui/components';
+import { useAction } from '../ui/hooks';
 
 export function LoginPage() {
   const [invite, setInvite] = useState(false);
@@ -28,29 +29,18 @@ function SignIn(props: { notice: string | null; onInvite: () => void }) {
   const { refresh } = useSession();
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [err, setErr] = useState<unknown>(null);
-
-  const submit = async (e: Event) => {
+  const signIn = useAction();
+  const submit = (e: Event) => {
     e.preventDefault();
-    setErr(null);
-    if (!email.trim() || !password) {
-      setErr(new ApiError(400, 'missing', 'Enter your e-mail address and password.', !email.trim() ? 'email' : 'password'));
-      return;
-    }
-    setBusy(true);
-    try {
+    void signIn.run(null, async () => {
+      if (!email.trim() || !password) throw new ApiError(400, 'missing', 'Enter your e-mail address and password.', !email.trim() ? 'email' : 'password');
       const r = await fleet.login(email.trim(), password);
       api.setCsrfToken(r.csrf_token);
       setPassword('');
       await refresh();
-    } catch (x) {
-      setErr(x);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
-  const fe = (f: string) => (err instanceof ApiError && err.field === f ? fieldMessage(err.message, f) : null);
+  const fe = fieldErrorOf(signIn.error);
 
   return (
         <form class="card space-y-4 p-6" onSubmit={submit} noValidate aria-label="Sign in">
@@ -64,9 +54,9 @@ function SignIn(props: { notice: string | null; onInvite: () => void }) {
           <Field label="Password" id="password" error={fe('password')}>
             <TextInput id="password" type="password" autocomplete="current-password" value={password} onInput={setPassword} error={fe('password')} />
           </Field>
-          {err !== null && !(err instanceof ApiError && err.field) && <ErrorBox error={err} title="Could not sign in" />}
-          <button type="submit" class="btn-primary w-full justify-center" disabled={busy}>
-            {busy ? 'Signing in…' : 'Sign in'}
+          <FormError error={signIn.error} title="Could not sign in" />
+          <button type="submit" class="btn-primary w-full justify-center" disabled={signIn.busy}>
+            {signIn.busy ? 'Signing in…' : 'Sign in'}
           </button>
           {props.notice && <Notice tone="success">{props.notice}</Notice>}
           <p class="text-xs text-slate-500">
@@ -82,25 +72,15 @@ function AcceptInvite(props: { onDone: (email: string) => void; onCancel: () => 
   const [token, setToken] = useState('');
   const [password, setPassword] = useState('');
   const [again, setAgain] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [err, setErr] = useState<unknown>(null);
-  const fe = (f: string) => (err instanceof ApiError && err.field === f ? fieldMessage(err.message, f) : null);
-  const submit = async (e: Event) => {
+  const accept = useAction();
+  const fe = fieldErrorOf(accept.error);
+  const submit = (e: Event) => {
     e.preventDefault();
-    setErr(null);
-    if (password !== again) {
-      setErr(new ApiError(400, 'mismatch', 'The two passwords are not the same.', 'password_again'));
-      return;
-    }
-    setBusy(true);
-    try {
+    void accept.run(null, async () => {
+      if (password !== again) throw new ApiError(400, 'mismatch', 'The two passwords are not the same.', 'password_again');
       const r = await fleet.acceptInvite(token.trim(), password);
       props.onDone(r.user.email);
-    } catch (x) {
-      setErr(x);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <form class="card space-y-4 p-6" onSubmit={submit} noValidate aria-label="Accept invitation">
@@ -117,10 +97,10 @@ function AcceptInvite(props: { onDone: (email: string) => void; onCancel: () => 
       <Field label="New password again" id="invite-password-again" error={fe('password_again')}>
         <TextInput id="invite-password-again" type="password" autocomplete="new-password" value={again} onInput={setAgain} error={fe('password_again')} />
       </Field>
-      {err !== null && !(err instanceof ApiError && err.field) && <ErrorBox error={err} title="Invitation not accepted" />}
+      <FormError error={accept.error} title="Invitation not accepted" />
       <div class="flex gap-2">
         <button type="button" class="btn-secondary" onClick={props.onCancel}>Back to sign in</button>
-        <button type="submit" class="btn-primary flex-1 justify-center" disabled={busy}>{busy ? 'Saving…' : 'Set password'}</button>
+        <button type="submit" class="btn-primary flex-1 justify-center" disabled={accept.busy}>{accept.busy ? 'Saving…' : 'Set password'}</button>
       </div>
     </form>
   );

@@ -7,7 +7,7 @@ import { canWrite, isAdmin, useSession } from '../session';
 import { Badge, DeleteButton, Empty, ErrorBox, Field, FormModal, Modal, Notice, Page, Section, Spinner, TextInput } from '../ui/components';
 import { DataTable } from '../ui/table';
 import { bytes, shortHex, timeAgo } from '../ui/format';
-import { useAsync, usePaged } from '../ui/hooks';
+import { useAction, useAsync, usePaged } from '../ui/hooks';
 
 export function ProjectPage(props: { id: number }) {
   const { info } = useSession();
@@ -121,19 +121,12 @@ export function SignatureBadge(props: { release: Release; keys: SigningKey[] }) 
 }
 
 function KeyTable(props: { keys: SigningKey[]; writable: boolean; projectId: number; onChange: () => void }) {
-  const [err, setErr] = useState<unknown>(null);
-  const revoke = async (k: SigningKey) => {
-    if (!confirm(`Revoke key "${k.name}"? Releases signed only by this key can no longer be uploaded. Devices are not affected.`)) return;
-    try {
-      await fleet.revokeKey(props.projectId, k.id);
-      props.onChange();
-    } catch (e) {
-      setErr(e);
-    }
-  };
+  const action = useAction();
+  const revoke = (k: SigningKey) =>
+    action.run(`Revoke key "${k.name}"? Releases signed only by this key can no longer be uploaded. Devices are not affected.`, () => fleet.revokeKey(props.projectId, k.id), props.onChange);
   return (
     <>
-      {err !== null && <div class="p-5"><ErrorBox error={err} title="Key not revoked" /></div>}
+      {action.error !== null && <div class="p-5"><ErrorBox error={action.error} title="Key not revoked" /></div>}
       <table class="table">
         <thead><tr><th>Name</th><th>Key id</th><th>Status</th><th>Added</th>{props.writable && <th />}</tr></thead>
         <tbody>
@@ -212,25 +205,20 @@ function UploadRelease(props: { projectId: number; onClose: () => void; onDone: 
   const input = useRef<HTMLInputElement>(null);
   const [file, setFile] = useState<File | null>(null);
   const [progress, setProgress] = useState<[number, number] | null>(null);
-  const [err, setErr] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
-  const upload = async (e: Event) => {
+  const action = useAction();
+  const err = action.error;
+  const upload = (e: Event) => {
     e.preventDefault();
-    if (!file) {
-      setErr(new Error('Choose a release file first.'));
-      return;
-    }
-    setBusy(true);
-    setErr(null);
-    try {
-      const r = await fleet.uploadRelease(props.projectId, file, (s, t) => setProgress([s, t]));
-      props.onDone(r.id);
-    } catch (x) {
-      setErr(x);
-      setProgress(null);
-    } finally {
-      setBusy(false);
-    }
+    void action.run(null, async () => {
+      if (!file) throw new Error('Choose a release file first.');
+      try {
+        const r = await fleet.uploadRelease(props.projectId, file, (s, t) => setProgress([s, t]));
+        props.onDone(r.id);
+      } catch (x) {
+        setProgress(null);
+        throw x;
+      }
+    });
   };
   const pct = progress ? Math.round((100 * progress[0]) / Math.max(1, progress[1])) : 0;
   return (
@@ -259,7 +247,7 @@ function UploadRelease(props: { projectId: number; onClose: () => void; onDone: 
         )}
         <div class="flex justify-end gap-2">
           <button type="button" class="btn-secondary" onClick={props.onClose}>Cancel</button>
-          <button type="submit" class="btn-primary" disabled={busy}>{busy ? 'Uploading…' : 'Upload and verify'}</button>
+          <button type="submit" class="btn-primary" disabled={action.busy}>{action.busy ? 'Uploading…' : 'Upload and verify'}</button>
         </div>
       </form>
     </Modal>

@@ -1,4 +1,3 @@
-import { useState } from 'preact/hooks';
 import { fleet } from '../api/fleet';
 import type { Rollout } from '../api/models';
 import { href } from '../router';
@@ -6,7 +5,7 @@ import { canWrite, useSession } from '../session';
 import { DefList, Empty, ErrorBox, Notice, Page, ProgressBar, Section, Spinner, Stat, StatusBadge, cx } from '../ui/components';
 import { DataTable } from '../ui/table';
 import { dateTime, timeAgo } from '../ui/format';
-import { useAsync, useInterval, usePaged } from '../ui/hooks';
+import { useAction, useAsync, useInterval, usePaged } from '../ui/hooks';
 import { useCrumbs } from './crumbs';
 import { useLive } from '../live';
 
@@ -23,8 +22,8 @@ export function RolloutPage(props: { id: number }) {
   const crumbs = useCrumbs({ deploymentId: ro.data?.deployment_id });
   const targets = usePaged((c) => fleet.rolloutTargets(props.id, c), [props.id]);
   const release = useAsync(() => (ro.data ? fleet.release(ro.data.release_id) : Promise.resolve(null)), [ro.data?.release_id]);
-  const [busy, setBusy] = useState(false);
-  const [err, setErr] = useState<unknown>(null);
+  const action = useAction();
+  const busy = action.busy;
   const live = ro.data && (ro.data.status === 'running' || ro.data.status === 'paused');
   const refresh = () => {
     ro.reload();
@@ -37,20 +36,8 @@ export function RolloutPage(props: { id: number }) {
   if (!ro.data) return <Page title="Rollout"><Spinner /></Page>;
   const r = ro.data;
   const c = rolloutCounts(r);
-  const act = async (a: 'pause' | 'resume' | 'cancel') => {
-    if (a === 'cancel' && !confirm('Cancel this rollout? Devices already updated keep the new release; the others are not updated.')) return;
-    setBusy(true);
-    setErr(null);
-    try {
-      await fleet.rolloutAction(r.id, a);
-      ro.reload();
-      targets.reload();
-    } catch (e) {
-      setErr(e);
-    } finally {
-      setBusy(false);
-    }
-  };
+  const act = (a: 'pause' | 'resume' | 'cancel') =>
+    action.run(a === 'cancel' ? 'Cancel this rollout? Devices already updated keep the new release; the others are not updated.' : null, () => fleet.rolloutAction(r.id, a), refresh);
   const relName = release.data ? `${release.data.name} ${release.data.version}` : `release #${r.release_id}`;
   return (
     <Page
@@ -67,7 +54,7 @@ export function RolloutPage(props: { id: number }) {
         )
       }
     >
-      {err !== null && <ErrorBox error={err} title="Action failed" />}
+      {action.error !== null && <ErrorBox error={action.error} title="Action failed" />}
       {r.status === 'paused' && <Notice tone="warning" title="Paused">{r.status_reason || 'Paused by a person.'} Press Resume to continue with the next devices.</Notice>}
       {r.status === 'aborted' && <Notice tone="danger" title="Aborted">{r.status_reason || 'Too many devices failed to update.'}</Notice>}
       <div class="grid grid-cols-2 gap-4 lg:grid-cols-4">

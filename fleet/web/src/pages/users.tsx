@@ -5,7 +5,7 @@ import { roleLabel, useSession } from '../session';
 import { Empty, ErrorBox, Field, FormModal, Modal, Notice, Page, Section, StatusBadge, TextInput } from '../ui/components';
 import { DataTable } from '../ui/table';
 import { timeAgo } from '../ui/format';
-import { useAsync, usePaged } from '../ui/hooks';
+import { useAction, useAsync, usePaged } from '../ui/hooks';
 
 export function UsersPage() {
   const { info } = useSession();
@@ -15,18 +15,13 @@ export function UsersPage() {
   const orgs = useAsync(() => (admin ? all<Organization>((c) => fleet.orgs(c)) : Promise.resolve([] as Organization[])), [admin]);
   const [creating, setCreating] = useState(false);
   const [invite, setInvite] = useState<{ email: string; token: string } | null>(null);
-  const [err, setErr] = useState<unknown>(null);
+  const change = useAction();
   const orgName = (id: number | null) => (id === null ? '—' : orgs.data?.find((o) => o.id === id)?.name ?? (admin ? `#${id}` : 'your organisation'));
 
-  const toggle = async (u: User) => {
+  const toggle = (u: User) => {
     const disabling = u.status !== 'disabled';
-    if (disabling && !confirm(`Disable ${u.email}? They are signed out at once and their API tokens stop working.`)) return;
-    try {
-      await fleet.setUserEnabled(u.id, !disabling);
-      list.reload();
-    } catch (e) {
-      setErr(e);
-    }
+    const question = disabling ? `Disable ${u.email}? They are signed out at once and their API tokens stop working.` : null;
+    return change.run(question, () => fleet.setUserEnabled(u.id, !disabling), list.reload);
   };
 
   return (
@@ -35,7 +30,7 @@ export function UsersPage() {
       help={admin ? 'Administrators manage the Fleet instance and its organisations. Organisation owners change everything in their organisation; organisation users can only look.' : 'People in your organisation. Owners can change everything in the organisation; users can only look.'}
       actions={<button class="btn-primary" onClick={() => setCreating(true)}>Add user</button>}
     >
-      {err !== null && <ErrorBox error={err} title="Not changed" />}
+      {change.error !== null && <ErrorBox error={change.error} title="Not changed" />}
       <Section title="Accounts" flush>
         <DataTable
           list={list}
