@@ -4,7 +4,7 @@ import { all, fleet } from '../api/fleet';
 import type { Device, Release } from '../api/models';
 import { href, navigate } from '../router';
 import { canWrite, useSession } from '../session';
-import { DeleteButton, Empty, ErrorBox, Field, FormModal, Notice, Page, Section, Spinner, Stat, StatusBadge, TextInput } from '../ui/components';
+import { DeleteButton, Empty, ErrorBox, Field, FormModal, Notice, Page, PageLoading, Section, Stat, StatusBadge, TextInput } from '../ui/components';
 import { DataTable, asyncList } from '../ui/table';
 import { timeAgo } from '../ui/format';
 import { useAction, useAsync, useInterval, usePaged } from '../ui/hooks';
@@ -43,8 +43,7 @@ export function DeploymentPage(props: { id: number }) {
   useInterval(refresh, 5000);
   useLive(['device', 'rollout', 'deployment'], refresh);
 
-  if (dep.error) return <Page title="Deployment"><ErrorBox error={dep.error} onRetry={dep.reload} /></Page>;
-  if (!dep.data) return <Page title="Deployment"><Spinner /></Page>;
+  if (dep.error || !dep.data) return <PageLoading title="Deployment" state={dep} />;
   const d = dep.data;
   const never = devices.items.filter((x) => connectionOf(x) === 'never').length;
   const active = rollouts.items.find((r) => r.status === 'running' || r.status === 'paused');

@@ -5,7 +5,7 @@ import type { Deployment, Device, Project, Release } from '../api/models';
 import { ManifestGraph } from '../graph/ManifestGraph';
 import { href, navigate } from '../router';
 import { canWrite, useSession } from '../session';
-import { DefList, Empty, ErrorBox, Field, FormModal, Notice, Page, Section, Spinner, StatusBadge, TextInput } from '../ui/components';
+import { DefList, Empty, ErrorBox, Field, FormModal, Notice, Page, PageLoading, Section, StatusBadge, TextInput } from '../ui/components';
 import { dateTime, timeAgo } from '../ui/format';
 import { useAction, useAsync, useInterval, useLogTail } from '../ui/hooks';
 import { useCrumbs } from './crumbs';
@@ -42,8 +42,7 @@ export function DevicePage(props: { id: number }) {
     commands.reload();
   });
 
-  if (dev.error) return <Page title="Device"><ErrorBox error={dev.error} onRetry={dev.reload} /></Page>;
-  if (!dev.data) return <Page title="Device"><Spinner /></Page>;
+  if (dev.error || !dev.data) return <PageLoading title="Device" state={dev} />;
   const d = dev.data;
   const conn = connectionOf(d);
   const retired = d.status === 'decommissioned';

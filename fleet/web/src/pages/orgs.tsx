@@ -2,7 +2,7 @@ import { useState } from 'preact/hooks';
 import { fleet } from '../api/fleet';
 import { href, navigate } from '../router';
 import { canWrite, isAdmin, useSession } from '../session';
-import { DeleteButton, Empty, ErrorBox, Field, FormModal, Page, Section, TextInput } from '../ui/components';
+import { DeleteButton, Empty, Field, FormModal, NewNamedForm, Page, PageLoading, Section, TextInput } from '../ui/components';
 import { DataTable } from '../ui/table';
 import { timeAgo } from '../ui/format';
 import { useAsync, usePaged } from '../ui/hooks';
@@ -63,10 +63,8 @@ export function OrgPage(props: { id: number }) {
   const org = useAsync(() => (studio ? Promise.resolve(null) : fleet.org(props.id)), [props.id, studio]);
   const list = usePaged((c) => fleet.projects(studio ? null : props.id, c), [props.id, studio]);
   const [creating, setCreating] = useState(false);
-  const [name, setName] = useState('');
-  const [desc, setDesc] = useState('');
   const writable = canWrite(info);
-  if (org.error) return <Page title="Organisation"><ErrorBox error={org.error} onRetry={org.reload} /></Page>;
+  if (org.error) return <PageLoading title="Organisation" state={org} />;
   const title = studio ? 'Projects' : org.data?.name ?? 'Organisation';
   return (
     <Page
@@ -104,26 +102,15 @@ export function OrgPage(props: { id: number }) {
         />
       </Section>
       {creating && (
-        <FormModal
-          title="New project"
-          submitLabel="Create project"
-          onClose={() => { setCreating(false); setName(''); setDesc(''); }}
-          onSubmit={async () => {
-            const p = await fleet.createProject(studio ? null : props.id, name.trim(), desc.trim());
+        <NewNamedForm
+          what="project"
+          nameHint="Usually the product name, e.g. 'pump-controller'."
+          onClose={() => setCreating(false)}
+          create={async (name, description) => {
+            const p = await fleet.createProject(studio ? null : props.id, name, description);
             navigate(`/projects/${p.id}`);
           }}
-        >
-          {(fe) => (
-            <>
-              <Field id="project-name" label="Name" hint="Usually the product name, e.g. 'pump-controller'." error={fe('name')}>
-                <TextInput id="project-name" value={name} onInput={setName} error={fe('name')} autoFocus />
-              </Field>
-              <Field id="project-description" label="Description (optional)" error={fe('description')}>
-                <TextInput id="project-description" value={desc} onInput={setDesc} error={fe('description')} />
-              </Field>
-            </>
-          )}
-        </FormModal>
+        />
       )}
     </Page>
   );

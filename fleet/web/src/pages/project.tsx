@@ -4,8 +4,8 @@ import { fleet } from '../api/fleet';
 import type { Release, SigningKey } from '../api/models';
 import { href, navigate } from '../router';
 import { canWrite, isAdmin, useSession } from '../session';
-import { Badge, DeleteButton, Empty, ErrorBox, Field, FormModal, Modal, Notice, Page, Section, Spinner, TextInput } from '../ui/components';
-import { DataTable } from '../ui/table';
+import { Badge, DeleteButton, Empty, ErrorBox, Field, FormModal, Modal, NewNamedForm, Notice, Page, PageLoading, Section, TextInput } from '../ui/components';
+import { DataTable, asyncList, type ListState } from '../ui/table';
 import { bytes, shortHex, timeAgo } from '../ui/format';
 import { useAction, useAsync, usePaged } from '../ui/hooks';
 
@@ -22,8 +22,7 @@ export function ProjectPage(props: { id: number }) {
   const keys = useAsync(() => fleet.keys(props.id), [props.id]);
   const [dialog, setDialog] = useState<null | 'deployment' | 'upload' | 'key'>(null);
 
-  if (project.error) return <Page title="Project"><ErrorBox error={project.error} onRetry={project.reload} /></Page>;
-  if (!project.data) return <Page title="Project"><Spinner /></Page>;
+  if (project.error || !project.data) return <PageLoading title="Project" state={project} />;
   const p = project.data;
   const activeKeys = (keys.data?.items ?? []).filter((k) => !k.revoked_at);
   const crumbs = info.mode === 'studio'
@@ -97,12 +96,7 @@ export function ProjectPage(props: { id: number }) {
         actions={writable && <button class="btn-secondary" onClick={() => setDialog('key')}>Add public key</button>}
         flush
       >
-        {keys.error && <div class="p-5"><ErrorBox error={keys.error} onRetry={keys.reload} /></div>}
-        {keys.loading && !keys.data && <div class="px-5"><Spinner /></div>}
-        {keys.data && keys.data.items.length === 0 && <Empty title="No signing keys">Add the public key printed by 'keel key generate'.</Empty>}
-        {keys.data && keys.data.items.length > 0 && (
-          <KeyTable keys={keys.data.items} writable={writable} projectId={props.id} onChange={keys.reload} />
-        )}
+        <KeyTable keys={asyncList(keys)} writable={writable} projectId={props.id} onChange={keys.reload} />
       </Section>
 
       {dialog === 'deployment' && <NewDeployment projectId={props.id} onClose={() => setDialog(null)} />}
@@ -120,55 +114,42 @@ export function SignatureBadge(props: { release: Release; keys: SigningKey[] }) 
   return <Badge tone="green" title={`Verified on upload; signed by key ${props.release.signed_by_key_id}`}>Signature verified{k ? ` · ${k.name}` : ''}</Badge>;
 }
 
-function KeyTable(props: { keys: SigningKey[]; writable: boolean; projectId: number; onChange: () => void }) {
+function KeyTable(props: { keys: ListState<SigningKey>; writable: boolean; projectId: number; onChange: () => void }) {
   const action = useAction();
   const revoke = (k: SigningKey) =>
     action.run(`Revoke key "${k.name}"? Releases signed only by this key can no longer be uploaded. Devices are not affected.`, () => fleet.revokeKey(props.projectId, k.id), props.onChange);
   return (
     <>
       {action.error !== null && <div class="p-5"><ErrorBox error={action.error} title="Key not revoked" /></div>}
-      <table class="table">
-        <thead><tr><th>Name</th><th>Key id</th><th>Status</th><th>Added</th>{props.writable && <th />}</tr></thead>
-        <tbody>
-          {props.keys.map((k) => (
-            <tr key={k.id}>
-              <td class="font-medium">{k.name}</td>
-              <td class="mono" title={k.public_key}>{shortHex(k.key_id, 16)}</td>
-              <td>{k.revoked_at ? <Badge tone="red">Revoked</Badge> : <Badge tone="green">Trusted</Badge>}</td>
-              <td class="text-slate-500">{timeAgo(k.created_at)}</td>
-              {props.writable && <td class="text-right">{!k.revoked_at && <button class="btn-ghost text-red-700" onClick={() => void revoke(k)}>Revoke</button>}</td>}
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      <DataTable
+        list={props.keys}
+        head={<><th>Name</th><th>Key id</th><th>Status</th><th>Added</th>{props.writable && <th />}</>}
+        row={(k) => (
+          <tr key={k.id}>
+            <td class="font-medium">{k.name}</td>
+            <td class="mono" title={k.public_key}>{shortHex(k.key_id, 16)}</td>
+            <td>{k.revoked_at ? <Badge tone="red">Revoked</Badge> : <Badge tone="green">Trusted</Badge>}</td>
+            <td class="text-slate-500">{timeAgo(k.created_at)}</td>
+            {props.writable && <td class="text-right">{!k.revoked_at && <button class="btn-ghost text-red-700" onClick={() => void revoke(k)}>Revoke</button>}</td>}
+          </tr>
+        )}
+        empty={<Empty title="No signing keys">Add the public key printed by 'keel key generate'.</Empty>}
+      />
     </>
   );
 }
 
 function NewDeployment(props: { projectId: number; onClose: () => void }) {
-  const [name, setName] = useState('');
-  const [desc, setDesc] = useState('');
   return (
-    <FormModal
-      title="New deployment"
-      submitLabel="Create deployment"
+    <NewNamedForm
+      what="deployment"
+      nameHint="Where or what the devices are, e.g. 'staging' or 'plant-north'."
       onClose={props.onClose}
-      onSubmit={async () => {
-        const d = await fleet.createDeployment(props.projectId, name.trim(), desc.trim());
+      create={async (name, description) => {
+        const d = await fleet.createDeployment(props.projectId, name, description);
         navigate(`/deployments/${d.id}`);
       }}
-    >
-      {(fe) => (
-        <>
-          <Field id="deployment-name" label="Name" hint="Where or what the devices are, e.g. 'staging' or 'plant-north'." error={fe('name')}>
-            <TextInput id="deployment-name" value={name} onInput={setName} error={fe('name')} autoFocus />
-          </Field>
-          <Field id="deployment-description" label="Description (optional)" error={fe('description')}>
-            <TextInput id="deployment-description" value={desc} onInput={setDesc} error={fe('description')} />
-          </Field>
-        </>
-      )}
-    </FormModal>
+    />
   );
 }
 

@@ -2,7 +2,7 @@ import { fleet } from '../api/fleet';
 import { ManifestGraph } from '../graph/ManifestGraph';
 import { href, navigate } from '../router';
 import { canWrite, useSession } from '../session';
-import { Badge, DefList, DeleteButton, Empty, ErrorBox, Notice, Page, Section, Spinner, StatusBadge } from '../ui/components';
+import { Badge, DefList, DeleteButton, Empty, Notice, Page, PageLoading, Section, StatusBadge } from '../ui/components';
 import { DataTable } from '../ui/table';
 import { bytes, dateTime, shortHex, timeAgo } from '../ui/format';
 import { useAsync, usePaged } from '../ui/hooks';
@@ -17,8 +17,7 @@ export function ReleasePage(props: { id: number }) {
   const devices = usePaged((c) => fleet.devices({ release_id: props.id }, c), [props.id]);
   const keys = useAsync(() => (rel.data ? fleet.keys(rel.data.project_id) : Promise.resolve(null)), [rel.data?.project_id]);
 
-  if (rel.error) return <Page title="Release"><ErrorBox error={rel.error} onRetry={rel.reload} /></Page>;
-  if (!rel.data) return <Page title="Release"><Spinner /></Page>;
+  if (rel.error || !rel.data) return <PageLoading title="Release" state={rel} />;
   const r = rel.data;
   const title = `${r.name} ${r.version}`;
   const keyName = (id: string) => keys.data?.items.find((k) => k.key_id === id);

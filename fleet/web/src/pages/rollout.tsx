@@ -2,7 +2,7 @@ import { fleet } from '../api/fleet';
 import type { Rollout } from '../api/models';
 import { href } from '../router';
 import { canWrite, useSession } from '../session';
-import { DefList, Empty, ErrorBox, Notice, Page, ProgressBar, Section, Spinner, Stat, StatusBadge, cx } from '../ui/components';
+import { DefList, Empty, ErrorBox, Notice, Page, PageLoading, ProgressBar, Section, Stat, StatusBadge, cx } from '../ui/components';
 import { DataTable } from '../ui/table';
 import { dateTime, timeAgo } from '../ui/format';
 import { useAction, useAsync, useInterval, usePaged } from '../ui/hooks';
@@ -32,8 +32,7 @@ export function RolloutPage(props: { id: number }) {
   useInterval(refresh, live ? 3000 : null);
   useLive(['rollout', 'device'], refresh);
 
-  if (ro.error) return <Page title="Rollout"><ErrorBox error={ro.error} onRetry={ro.reload} /></Page>;
-  if (!ro.data) return <Page title="Rollout"><Spinner /></Page>;
+  if (ro.error || !ro.data) return <PageLoading title="Rollout" state={ro} />;
   const r = ro.data;
   const c = rolloutCounts(r);
   const act = (a: 'pause' | 'resume' | 'cancel') =>

@@ -2,7 +2,7 @@
 // one visual language. Status is never colour alone (always a word too), every page says in one
 // sentence what it is for, and every empty list says what to do next.
 import type { ComponentChildren, JSX } from 'preact';
-import { useEffect } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { ApiError, fieldMessage } from '../api/client';
 import { useAction } from './hooks';
 
@@ -41,6 +41,12 @@ export function Page(props: { title: string; help?: ComponentChildren; crumbs?: 
       <div class="space-y-6">{props.children}</div>
     </div>
   );
+}
+
+// What a page shows while the record it is about loads, or when it could not be loaded.
+export function PageLoading(props: { title: string; state: { error: Error | undefined; reload: () => void } }) {
+  const e = props.state.error;
+  return <Page title={props.title}>{e ? <ErrorBox error={e} onRetry={props.state.reload} /> : <Spinner />}</Page>;
 }
 
 export function Section(props: { title: string; help?: ComponentChildren; actions?: ComponentChildren; children?: ComponentChildren; id?: string; flush?: boolean }) {
@@ -267,6 +273,27 @@ export function FormModal(props: {
         </div>
       </form>
     </Modal>
+  );
+}
+
+// "New project" / "New deployment": a name and an optional description.
+export function NewNamedForm(props: { what: string; nameHint: string; onClose: () => void; create: (name: string, description: string) => Promise<void> }) {
+  const [name, setName] = useState('');
+  const [desc, setDesc] = useState('');
+  const id = props.what;
+  return (
+    <FormModal title={`New ${props.what}`} submitLabel={`Create ${props.what}`} onClose={props.onClose} onSubmit={() => props.create(name.trim(), desc.trim())}>
+      {(fe) => (
+        <>
+          <Field id={`${id}-name`} label="Name" hint={props.nameHint} error={fe('name')}>
+            <TextInput id={`${id}-name`} value={name} onInput={setName} error={fe('name')} autoFocus />
+          </Field>
+          <Field id={`${id}-description`} label="Description (optional)" error={fe('description')}>
+            <TextInput id={`${id}-description`} value={desc} onInput={setDesc} error={fe('description')} />
+          </Field>
+        </>
+      )}
+    </FormModal>
   );
 }
 
