@@ -2,7 +2,7 @@ import { useState } from 'preact/hooks';
 import { ApiError } from '../api/client';
 import { fleet } from '../api/fleet';
 import { roleLabel, useSession } from '../session';
-import { Badge, DefList, Empty, ErrorBox, Field, FormModal, Modal, Notice, Page, Section, Spinner, TextInput } from '../ui/components';
+import { Badge, DefList, Empty, ErrorBox, Field, FormModal, Modal, Notice, Page, Section, Spinner, TextField } from '../ui/components';
 import { DataTable, asyncList } from '../ui/table';
 import { timeAgo } from '../ui/format';
 import { useAction, useAsync } from '../ui/hooks';
@@ -81,9 +81,7 @@ function NewToken(props: { onClose: () => void; onDone: (secret: string) => void
     >
       {(fe) => (
         <>
-          <Field id="token-name" label="Name" hint="Where it is used, e.g. 'laptop' or 'CI'." error={fe('name')}>
-            <TextInput id="token-name" value={name} onInput={setName} error={fe('name')} autoFocus />
-          </Field>
+          <TextField id="token-name" label="Name" hint="Where it is used, e.g. 'laptop' or 'CI'." error={fe('name')} value={name} onInput={setName} autoFocus />
           <Field id="token-scope" label="Access" error={fe('scope')}>
             <select id="token-scope" class="input" value={scope} onChange={(e) => setScope((e.target as HTMLSelectElement).value)}>
               <option value="read">Read only (recommended for monitoring)</option>
@@ -122,15 +120,9 @@ function ChangePassword(props: { onClose: () => void }) {
     >
       {(fe) => (
         <>
-          <Field id="pw-current" label="Current password" error={fe('current_password')}>
-            <TextInput id="pw-current" type="password" autocomplete="current-password" value={cur} onInput={setCur} error={fe('current_password')} autoFocus />
-          </Field>
-          <Field id="pw-new" label="New password" hint="At least 12 characters." error={fe('new_password')}>
-            <TextInput id="pw-new" type="password" autocomplete="new-password" value={next} onInput={setNext} error={fe('new_password')} />
-          </Field>
-          <Field id="pw-again" label="New password again" error={fe('new_password_again')}>
-            <TextInput id="pw-again" type="password" autocomplete="new-password" value={again} onInput={setAgain} error={fe('new_password_again')} />
-          </Field>
+          <TextField id="pw-current" label="Current password" error={fe('current_password')} type="password" autocomplete="current-password" value={cur} onInput={setCur} autoFocus />
+          <TextField id="pw-new" label="New password" hint="At least 12 characters." error={fe('new_password')} type="password" autocomplete="new-password" value={next} onInput={setNext} />
+          <TextField id="pw-again" label="New password again" error={fe('new_password_again')} type="password" autocomplete="new-password" value={again} onInput={setAgain} />
         </>
       )}
     </FormModal>

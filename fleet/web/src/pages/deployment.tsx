@@ -4,7 +4,7 @@ import { all, fleet } from '../api/fleet';
 import type { Device, Release } from '../api/models';
 import { href, navigate } from '../router';
 import { canWrite, useSession } from '../session';
-import { DeleteButton, Empty, ErrorBox, Field, FormModal, Notice, Page, PageLoading, Section, Stat, StatusBadge, TextInput } from '../ui/components';
+import { DeleteButton, Empty, ErrorBox, Field, FormModal, Notice, Page, PageLoading, Section, Stat, StatusBadge, TextField } from '../ui/components';
 import { DataTable, asyncList } from '../ui/table';
 import { timeAgo } from '../ui/format';
 import { useAction, useAsync, useInterval, usePaged } from '../ui/hooks';
@@ -179,15 +179,9 @@ function RegisterDevice(props: { deploymentId: number; onClose: () => void }) {
     >
       {(fe) => (
         <>
-          <Field id="device-name" label="Device name" hint="Unique in this deployment, e.g. the serial number or its location." error={fe('name')}>
-            <TextInput id="device-name" value={name} onInput={setName} error={fe('name')} autoFocus />
-          </Field>
-          <Field id="device-tunnel-key" label="Tunnel public key" error={fe('tunnel_public_key')}>
-            <TextInput id="device-tunnel-key" value={tunnel} onInput={setTunnel} error={fe('tunnel_public_key')} mono />
-          </Field>
-          <Field id="device-identity-key" label="Identity public key" error={fe('identity_public_key')}>
-            <TextInput id="device-identity-key" value={identity} onInput={setIdentity} error={fe('identity_public_key')} mono />
-          </Field>
+          <TextField id="device-name" label="Device name" hint="Unique in this deployment, e.g. the serial number or its location." error={fe('name')} value={name} onInput={setName} autoFocus />
+          <TextField id="device-tunnel-key" label="Tunnel public key" error={fe('tunnel_public_key')} value={tunnel} onInput={setTunnel} mono />
+          <TextField id="device-identity-key" label="Identity public key" error={fe('identity_public_key')} value={identity} onInput={setIdentity} mono />
         </>
       )}
     </FormModal>
@@ -238,9 +232,7 @@ function StartRollout(props: { deploymentId: number; projectId: number; onClose:
           </Field>
           {plan === 'all' && <Notice tone="warning">Updating every device at once leaves no chance to stop a bad release before it reaches all of them.</Notice>}
           <div class="grid grid-cols-2 gap-4">
-            <Field id="rollout-threshold" label="Stop when failures exceed (%)" error={fe('failure_threshold_percent')}>
-              <TextInput id="rollout-threshold" type="number" value={threshold} onInput={setThreshold} error={fe('failure_threshold_percent')} />
-            </Field>
+            <TextField id="rollout-threshold" label="Stop when failures exceed (%)" error={fe('failure_threshold_percent')} type="number" value={threshold} onInput={setThreshold} />
             <Field id="rollout-on-failure" label="Then" error={fe('on_failure')}>
               <select id="rollout-on-failure" class="input" value={onFailure} onChange={(e) => setOnFailure((e.target as HTMLSelectElement).value)}>
                 <option value="pause">Pause (a person decides)</option>
@@ -273,18 +265,12 @@ function AddProxy(props: { deploymentId: number; onClose: () => void; onDone: ()
     >
       {(fe) => (
         <>
-          <Field id="proxy-name" label="Service name" hint="What devices ask for, e.g. 'mqtt'." error={fe('name')}>
-            <TextInput id="proxy-name" value={name} onInput={setName} error={fe('name')} autoFocus />
-          </Field>
+          <TextField id="proxy-name" label="Service name" hint="What devices ask for, e.g. 'mqtt'." error={fe('name')} value={name} onInput={setName} autoFocus />
           <div class="grid grid-cols-3 gap-4">
             <div class="col-span-2">
-              <Field id="proxy-host" label="Host" error={fe('host')}>
-                <TextInput id="proxy-host" value={host} onInput={setHost} error={fe('host')} placeholder="broker.example.com" />
-              </Field>
+              <TextField id="proxy-host" label="Host" error={fe('host')} value={host} onInput={setHost} placeholder="broker.example.com" />
             </div>
-            <Field id="proxy-port" label="Port" error={fe('port')}>
-              <TextInput id="proxy-port" type="number" value={port} onInput={setPort} error={fe('port')} placeholder="8883" />
-            </Field>
+            <TextField id="proxy-port" label="Port" error={fe('port')} type="number" value={port} onInput={setPort} placeholder="8883" />
           </div>
         </>
       )}

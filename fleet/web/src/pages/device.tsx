@@ -5,7 +5,7 @@ import type { Deployment, Device, Project, Release } from '../api/models';
 import { ManifestGraph } from '../graph/ManifestGraph';
 import { href, navigate } from '../router';
 import { canWrite, useSession } from '../session';
-import { DefList, Empty, ErrorBox, Field, FormModal, Notice, Page, PageLoading, Section, StatusBadge, TextInput } from '../ui/components';
+import { DefList, Empty, ErrorBox, Field, FormModal, Notice, Page, PageLoading, Section, StatusBadge, TextField } from '../ui/components';
 import { dateTime, timeAgo } from '../ui/format';
 import { useAction, useAsync, useInterval, useLogTail } from '../ui/hooks';
 import { useCrumbs } from './crumbs';
@@ -218,15 +218,9 @@ function MoveDevice(props: { device: Device; repurpose: boolean; onClose: () => 
           </Field>
           {props.repurpose && (
             <>
-              <Field id="repurpose-name" label="Device name" error={fe('name')}>
-                <TextInput id="repurpose-name" value={name} onInput={setName} error={fe('name')} />
-              </Field>
-              <Field id="repurpose-tunnel" label="New tunnel public key" error={fe('tunnel_public_key')}>
-                <TextInput id="repurpose-tunnel" value={tunnel} onInput={setTunnel} error={fe('tunnel_public_key')} mono />
-              </Field>
-              <Field id="repurpose-identity" label="New identity public key" error={fe('identity_public_key')}>
-                <TextInput id="repurpose-identity" value={identity} onInput={setIdentity} error={fe('identity_public_key')} mono />
-              </Field>
+              <TextField id="repurpose-name" label="Device name" error={fe('name')} value={name} onInput={setName} />
+              <TextField id="repurpose-tunnel" label="New tunnel public key" error={fe('tunnel_public_key')} value={tunnel} onInput={setTunnel} mono />
+              <TextField id="repurpose-identity" label="New identity public key" error={fe('identity_public_key')} value={identity} onInput={setIdentity} mono />
             </>
           )}
         </>

@@ -2,7 +2,7 @@ import { useState } from 'preact/hooks';
 import { ApiError } from '../api/client';
 import { api, fleet } from '../api/fleet';
 import { useSession } from '../session';
-import { Field, FormError, Notice, TextInput, fieldErrorOf } from '../ui/components';
+import { FormError, Notice, TextField, fieldErrorOf } from '../ui/components';
 import { useAction } from '../ui/hooks';
 
 export function LoginPage() {
@@ -48,12 +48,8 @@ function SignIn(props: { notice: string | null; onInvite: () => void }) {
             <h1 class="text-lg font-semibold">Sign in</h1>
             <p class="text-sm text-slate-500">Manage your devices, releases and updates.</p>
           </div>
-          <Field label="E-mail address" id="email" error={fe('email')}>
-            <TextInput id="email" type="email" autocomplete="username" value={email} onInput={setEmail} error={fe('email')} autoFocus />
-          </Field>
-          <Field label="Password" id="password" error={fe('password')}>
-            <TextInput id="password" type="password" autocomplete="current-password" value={password} onInput={setPassword} error={fe('password')} />
-          </Field>
+          <TextField id="email" label="E-mail address" error={fe('email')} type="email" autocomplete="username" value={email} onInput={setEmail} autoFocus />
+          <TextField id="password" label="Password" error={fe('password')} type="password" autocomplete="current-password" value={password} onInput={setPassword} />
           <FormError error={signIn.error} title="Could not sign in" />
           <button type="submit" class="btn-primary w-full justify-center" disabled={signIn.busy}>
             {signIn.busy ? 'Signing in…' : 'Sign in'}
@@ -88,15 +84,9 @@ function AcceptInvite(props: { onDone: (email: string) => void; onCancel: () => 
         <h1 class="text-lg font-semibold">Accept your invitation</h1>
         <p class="text-sm text-slate-500">Paste the invitation code you were sent and choose your password.</p>
       </div>
-      <Field label="Invitation code" id="invite-token" error={fe('token')}>
-        <TextInput id="invite-token" value={token} onInput={setToken} error={fe('token')} mono autoFocus />
-      </Field>
-      <Field label="New password" id="invite-password" hint="At least 12 characters. A short sentence is easy to remember." error={fe('password')}>
-        <TextInput id="invite-password" type="password" autocomplete="new-password" value={password} onInput={setPassword} error={fe('password')} />
-      </Field>
-      <Field label="New password again" id="invite-password-again" error={fe('password_again')}>
-        <TextInput id="invite-password-again" type="password" autocomplete="new-password" value={again} onInput={setAgain} error={fe('password_again')} />
-      </Field>
+      <TextField id="invite-token" label="Invitation code" error={fe('token')} value={token} onInput={setToken} mono autoFocus />
+      <TextField id="invite-password" label="New password" hint="At least 12 characters. A short sentence is easy to remember." error={fe('password')} type="password" autocomplete="new-password" value={password} onInput={setPassword} />
+      <TextField id="invite-password-again" label="New password again" error={fe('password_again')} type="password" autocomplete="new-password" value={again} onInput={setAgain} />
       <FormError error={accept.error} title="Invitation not accepted" />
       <div class="flex gap-2">
         <button type="button" class="btn-secondary" onClick={props.onCancel}>Back to sign in</button>

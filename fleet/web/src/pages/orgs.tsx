@@ -2,7 +2,7 @@ import { useState } from 'preact/hooks';
 import { fleet } from '../api/fleet';
 import { href, navigate } from '../router';
 import { canWrite, isAdmin, useSession } from '../session';
-import { DeleteButton, Empty, Field, FormModal, NewNamedForm, Page, PageLoading, Section, TextInput } from '../ui/components';
+import { DeleteButton, Empty, FormModal, NewNamedForm, Page, PageLoading, Section, TextField } from '../ui/components';
 import { DataTable } from '../ui/table';
 import { timeAgo } from '../ui/format';
 import { useAsync, usePaged } from '../ui/hooks';
@@ -47,9 +47,7 @@ export function OrgsPage() {
           }}
         >
           {(fe) => (
-            <Field id="org-name" label="Name" hint="For example the company or team name. You can rename it later." error={fe('name')}>
-              <TextInput id="org-name" value={name} onInput={setName} error={fe('name')} autoFocus />
-            </Field>
+            <TextField id="org-name" label="Name" hint="For example the company or team name. You can rename it later." error={fe('name')} value={name} onInput={setName} autoFocus />
           )}
         </FormModal>
       )}

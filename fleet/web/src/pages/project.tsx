@@ -4,7 +4,7 @@ import { fleet } from '../api/fleet';
 import type { Release, SigningKey } from '../api/models';
 import { href, navigate } from '../router';
 import { canWrite, isAdmin, useSession } from '../session';
-import { Badge, DeleteButton, Empty, ErrorBox, Field, FormModal, Modal, NewNamedForm, Notice, Page, PageLoading, Section, TextInput } from '../ui/components';
+import { Badge, DeleteButton, Empty, ErrorBox, Field, FormModal, Modal, NewNamedForm, Notice, Page, PageLoading, Section, TextField } from '../ui/components';
 import { DataTable, asyncList, type ListState } from '../ui/table';
 import { bytes, shortHex, timeAgo } from '../ui/format';
 import { useAction, useAsync, usePaged } from '../ui/hooks';
@@ -170,9 +170,7 @@ function AddKey(props: { projectId: number; onClose: () => void; onDone: () => v
     >
       {(fe) => (
         <>
-          <Field id="key-name" label="Name" hint="Who or what holds the private key, e.g. 'release-manager-2026'." error={fe('name')}>
-            <TextInput id="key-name" value={name} onInput={setName} error={fe('name')} autoFocus />
-          </Field>
+          <TextField id="key-name" label="Name" hint="Who or what holds the private key, e.g. 'release-manager-2026'." error={fe('name')} value={name} onInput={setName} autoFocus />
           <Field id="key-public" label="Public key" error={fe('public_key')}>
             <textarea id="key-public" class={`input mono ${fe('public_key') ? 'input-error' : ''}`} rows={3} value={pub} onInput={(e) => setPub((e.target as HTMLTextAreaElement).value)} />
           </Field>

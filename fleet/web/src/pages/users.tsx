@@ -2,7 +2,7 @@ import { useState } from 'preact/hooks';
 import { all, fleet } from '../api/fleet';
 import type { Organization, Role, User } from '../api/models';
 import { roleLabel, useSession } from '../session';
-import { Empty, ErrorBox, Field, FormModal, Modal, Notice, Page, Section, StatusBadge, TextInput } from '../ui/components';
+import { Empty, ErrorBox, Field, FormModal, Modal, Notice, Page, Section, StatusBadge, TextField } from '../ui/components';
 import { DataTable } from '../ui/table';
 import { timeAgo } from '../ui/format';
 import { useAction, useAsync, usePaged } from '../ui/hooks';
@@ -105,12 +105,8 @@ function NewUser(props: { admin: boolean; myOrg: number | null; orgs: Organizati
     >
       {(fe) => (
         <>
-          <Field id="user-email" label="E-mail address" error={fe('email')}>
-            <TextInput id="user-email" type="email" value={email} onInput={setEmail} error={fe('email')} autoFocus />
-          </Field>
-          <Field id="user-name" label="Full name" error={fe('name')}>
-            <TextInput id="user-name" value={name} onInput={setName} error={fe('name')} />
-          </Field>
+          <TextField id="user-email" label="E-mail address" error={fe('email')} type="email" value={email} onInput={setEmail} autoFocus />
+          <TextField id="user-name" label="Full name" error={fe('name')} value={name} onInput={setName} />
           <Field id="user-role" label="Role" error={fe('role')}>
             <select id="user-role" class="input" value={role} onChange={(e) => setRole((e.target as HTMLSelectElement).value as Role)}>
               <option value="organization_user">{roleLabel.organization_user}</option>
@@ -135,9 +131,7 @@ function NewUser(props: { admin: boolean; myOrg: number | null; orgs: Organizati
             </div>
           </fieldset>
           {how === 'password' && (
-            <Field id="user-password" label="Password" hint="At least 12 characters. Tell it to them privately; they should change it." error={fe('password')}>
-              <TextInput id="user-password" type="password" autocomplete="new-password" value={password} onInput={setPassword} error={fe('password')} />
-            </Field>
+            <TextField id="user-password" label="Password" hint="At least 12 characters. Tell it to them privately; they should change it." error={fe('password')} type="password" autocomplete="new-password" value={password} onInput={setPassword} />
           )}
         </>
       )}

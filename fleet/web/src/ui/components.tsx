@@ -285,19 +285,27 @@ export function NewNamedForm(props: { what: string; nameHint: string; onClose: (
     <FormModal title={`New ${props.what}`} submitLabel={`Create ${props.what}`} onClose={props.onClose} onSubmit={() => props.create(name.trim(), desc.trim())}>
       {(fe) => (
         <>
-          <Field id={`${id}-name`} label="Name" hint={props.nameHint} error={fe('name')}>
-            <TextInput id={`${id}-name`} value={name} onInput={setName} error={fe('name')} autoFocus />
-          </Field>
-          <Field id={`${id}-description`} label="Description (optional)" error={fe('description')}>
-            <TextInput id={`${id}-description`} value={desc} onInput={setDesc} error={fe('description')} />
-          </Field>
+          <TextField id={`${id}-name`} label="Name" hint={props.nameHint} error={fe('name')} value={name} onInput={setName} autoFocus />
+          <TextField id={`${id}-description`} label="Description (optional)" error={fe('description')} value={desc} onInput={setDesc} />
         </>
       )}
     </FormModal>
   );
 }
 
-export function TextInput(props: { id: string; value: string; onInput: (v: string) => void; error?: string | null; placeholder?: string; type?: string; autoFocus?: boolean; required?: boolean; autocomplete?: string; mono?: boolean }) {
+interface TextInputProps { id: string; value: string; onInput: (v: string) => void; error?: string | null; placeholder?: string; type?: string; autoFocus?: boolean; required?: boolean; autocomplete?: string; mono?: boolean }
+
+// A labelled text input: its label, hint and the server's error for it in one place.
+export function TextField(props: TextInputProps & { label: string; hint?: ComponentChildren }) {
+  const { label, hint, ...input } = props;
+  return (
+    <Field id={props.id} label={label} hint={hint} error={props.error}>
+      <TextInput {...input} />
+    </Field>
+  );
+}
+
+export function TextInput(props: TextInputProps) {
   return (
     <input
       id={props.id}
