@@ -4,12 +4,13 @@ import { all, fleet } from '../api/fleet';
 import type { Device, Release } from '../api/models';
 import { href, navigate } from '../router';
 import { canWrite, useSession } from '../session';
-import { DeleteButton, Empty, ErrorBox, Field, FormModal, Notice, Page, PageLoading, Section, Stat, StatusBadge, TextField } from '../ui/components';
+import { DeleteButton, Empty, ErrorBox, Field, FormModal, Notice, Page, PageLoading, Section, Stat, StatusBadge, TextField , chosenId } from '../ui/components';
 import { DataTable, asyncList } from '../ui/table';
 import { timeAgo } from '../ui/format';
 import { useAction, useAsync, useInterval, usePaged } from '../ui/hooks';
 import { useCrumbs } from './crumbs';
 import { OverlaySection } from './overlay';
+import { ReleaseField } from './release_field';
 import { useLive } from '../live';
 
 export function connectionOf(d: Device): string {
@@ -195,7 +196,6 @@ const PLANS: Record<string, { label: string; batches: number[] }> = {
 };
 
 function StartRollout(props: { deploymentId: number; projectId: number; onClose: () => void }) {
-  const releases = useAsync(() => all<Release>((c) => fleet.releases(props.projectId, c), 500), [props.projectId]);
   const [releaseId, setReleaseId] = useState<string>('');
   const [plan, setPlan] = useState('standard');
   const [threshold, setThreshold] = useState('10');
@@ -207,8 +207,7 @@ function StartRollout(props: { deploymentId: number; projectId: number; onClose:
       onClose={props.onClose}
       intro="Devices are updated in batches. Each batch starts only when the previous one finished; if too many devices fail, the rollout stops by itself."
       onSubmit={async () => {
-        const rid = Number(releaseId);
-        if (!rid) throw new ApiError(400, 'missing', 'Choose the release to install.', 'release_id');
+        const rid = chosenId(releaseId, 'Choose the release to install.', 'release_id');
         const t = Number(threshold);
         if (!Number.isInteger(t) || t < 0 || t > 100) throw new ApiError(400, 'invalid', 'Enter a whole number from 0 to 100.', 'failure_threshold_percent');
         const r = await fleet.startRollout(props.deploymentId, { release_id: rid, batches: PLANS[plan]!.batches, failure_threshold_percent: t, on_failure: onFailure });
@@ -217,14 +216,7 @@ function StartRollout(props: { deploymentId: number; projectId: number; onClose:
     >
       {(fe) => (
         <>
-          <Field id="rollout-release" label="Release to install" error={fe('release_id')}>
-            {releases.error ? <ErrorBox error={releases.error} /> : (
-              <select id="rollout-release" class="input" value={releaseId} onChange={(e) => setReleaseId((e.target as HTMLSelectElement).value)}>
-                <option value="">{releases.loading ? 'Loading releases…' : releases.data?.length ? 'Choose a release…' : 'No releases: upload one in the project first'}</option>
-                {(releases.data ?? []).map((r) => <option key={r.id} value={String(r.id)}>{r.name} {r.version}</option>)}
-              </select>
-            )}
-          </Field>
+          <ReleaseField id="rollout-release" label="Release to install" projectId={props.projectId} value={releaseId} onChange={setReleaseId} error={fe('release_id')} />
           <Field id="rollout-plan" label="Pace" hint="Percentages are of all devices in the deployment, cumulative." error={fe('batches')}>
             <select id="rollout-plan" class="input" value={plan} onChange={(e) => setPlan((e.target as HTMLSelectElement).value)}>
               {Object.entries(PLANS).map(([k, v]) => <option key={k} value={k}>{v.label}</option>)}

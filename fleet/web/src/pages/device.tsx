@@ -1,16 +1,16 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError } from '../api/client';
 import { all, fleet } from '../api/fleet';
-import type { Deployment, Device, Project, Release } from '../api/models';
+import type { Deployment, Device, Project } from '../api/models';
 import { ManifestGraph } from '../graph/ManifestGraph';
 import { href, navigate } from '../router';
 import { canWrite, useSession } from '../session';
-import { DefList, Empty, ErrorBox, Field, FormModal, Notice, Page, PageLoading, Section, StatusBadge, TextField } from '../ui/components';
+import { DefList, Empty, ErrorBox, Field, FormModal, Notice, Page, PageLoading, Section, StatusBadge, TextField , chosenId } from '../ui/components';
 import { dateTime, timeAgo } from '../ui/format';
 import { useAction, useAsync, useInterval, useLogTail } from '../ui/hooks';
 import { useCrumbs } from './crumbs';
 import { connectionOf } from './deployment';
 import { OverlaySection } from './overlay';
+import { ReleaseField } from './release_field';
 import { useLive } from '../live';
 
 export function DevicePage(props: { id: number }) {
@@ -199,8 +199,7 @@ function MoveDevice(props: { device: Device; repurpose: boolean; onClose: () => 
         ? 'The hardware gets a new identity: new keys (from the device), a new tunnel address, and a deployment. Its history stays with the old record in the audit log.'
         : 'The device keeps its keys and tunnel address. It receives the new deployment\'s release at the next rollout there.'}
       onSubmit={async () => {
-        const dep = Number(to);
-        if (!dep) throw new ApiError(400, 'missing', 'Choose a deployment.', 'deployment_id');
+        const dep = chosenId(to, 'Choose a deployment.', 'deployment_id');
         if (props.repurpose) await fleet.repurposeDevice(props.device.id, { deployment_id: dep, name: name.trim(), tunnel_public_key: tunnel.trim(), identity_public_key: identity.trim() });
         else await fleet.moveDevice(props.device.id, dep);
         props.onDone();
@@ -231,7 +230,6 @@ function MoveDevice(props: { device: Device; repurpose: boolean; onClose: () => 
 
 function UpdateDevice(props: { deviceId: number; deploymentId: number; onClose: () => void }) {
   const dep = useAsync(() => fleet.deployment(props.deploymentId), [props.deploymentId]);
-  const releases = useAsync(() => (dep.data ? all<Release>((c) => fleet.releases(dep.data!.project_id, c), 500) : Promise.resolve([] as Release[])), [dep.data?.project_id]);
   const [releaseId, setReleaseId] = useState('');
   return (
     <FormModal
@@ -240,19 +238,13 @@ function UpdateDevice(props: { deviceId: number; deploymentId: number; onClose: 
       onClose={props.onClose}
       intro="The device receives the signed release, checks the signature itself, installs it next to the running one and switches over. If the new release does not start, the device goes back to the old one."
       onSubmit={async () => {
-        const rid = Number(releaseId);
-        if (!rid) throw new ApiError(400, 'missing', 'Choose the release to install.', 'release_id');
+        const rid = chosenId(releaseId, 'Choose the release to install.', 'release_id');
         const r = await fleet.updateDevice(props.deviceId, rid);
         if (r && typeof r.id === 'number') navigate(`/rollouts/${r.id}`);
       }}
     >
       {(fe) => (
-        <Field id="update-release" label="Release" error={fe('release_id')}>
-          <select id="update-release" class="input" value={releaseId} onChange={(e) => setReleaseId((e.target as HTMLSelectElement).value)}>
-            <option value="">{releases.loading ? 'Loading…' : 'Choose a release…'}</option>
-            {(releases.data ?? []).map((r) => <option key={r.id} value={String(r.id)}>{r.name} {r.version}</option>)}
-          </select>
-        </Field>
+        <ReleaseField id="update-release" label="Release" projectId={dep.data?.project_id} value={releaseId} onChange={setReleaseId} error={fe('release_id')} />
       )}
     </FormModal>
   );

@@ -232,6 +232,13 @@ export function fieldErrorOf(err: unknown): (name: string) => string | null {
   return (name) => (err instanceof ApiError && err.field === name ? fieldMessage(err.message, name) : null);
 }
 
+// The id a form's select names, or a field error saying what to choose.
+export function chosenId(value: string, message: string, field: string): number {
+  const id = Number(value);
+  if (!id) throw new ApiError(400, 'missing', message, field);
+  return id;
+}
+
 // A form's error that names no field (those are shown next to their field instead).
 export function FormError(props: { error: unknown; title: string }) {
   const e = props.error;
