@@ -5,7 +5,7 @@ import { roleLabel, useSession } from '../session';
 import { Badge, DefList, Empty, ErrorBox, Field, FormModal, Modal, Notice, Page, Section, Spinner, TextField } from '../ui/components';
 import { DataTable, asyncList } from '../ui/table';
 import { timeAgo } from '../ui/format';
-import { useAction, useAsync } from '../ui/hooks';
+import { useAction, useAsync, useForm } from '../ui/hooks';
 
 export function AccountPage() {
   const { info } = useSession();
@@ -64,9 +64,7 @@ export function AccountPage() {
 
 function NewToken(props: { onClose: () => void; onDone: (secret: string) => void }) {
   const { info } = useSession();
-  const [name, setName] = useState('');
-  const [scope, setScope] = useState('read');
-  const [days, setDays] = useState('90');
+  const [{ name, scope, days }, set] = useForm({ name: '', scope: 'read', days: '90' });
   return (
     <FormModal
       title="New API token"
@@ -81,16 +79,16 @@ function NewToken(props: { onClose: () => void; onDone: (secret: string) => void
     >
       {(fe) => (
         <>
-          <TextField id="token-name" label="Name" hint="Where it is used, e.g. 'laptop' or 'CI'." error={fe('name')} value={name} onInput={setName} autoFocus />
+          <TextField id="token-name" label="Name" hint="Where it is used, e.g. 'laptop' or 'CI'." error={fe('name')} value={name} onInput={set.name} autoFocus />
           <Field id="token-scope" label="Access" error={fe('scope')}>
-            <select id="token-scope" class="input" value={scope} onChange={(e) => setScope((e.target as HTMLSelectElement).value)}>
+            <select id="token-scope" class="input" value={scope} onChange={(e) => set.scope((e.target as HTMLSelectElement).value)}>
               <option value="read">Read only (recommended for monitoring)</option>
               <option value="write">Read and write (upload releases, start rollouts)</option>
               {info.user?.role === 'organization_owner' && <option value="device">Device reports only (a test rig sending a device's console output)</option>}
             </select>
           </Field>
           <Field id="token-expiry" label="Expires" error={fe('expires_in_days')}>
-            <select id="token-expiry" class="input" value={days} onChange={(e) => setDays((e.target as HTMLSelectElement).value)}>
+            <select id="token-expiry" class="input" value={days} onChange={(e) => set.days((e.target as HTMLSelectElement).value)}>
               <option value="30">in 30 days</option>
               <option value="90">in 90 days</option>
               <option value="365">in a year</option>
@@ -105,9 +103,7 @@ function NewToken(props: { onClose: () => void; onDone: (secret: string) => void
 }
 
 function ChangePassword(props: { onClose: () => void }) {
-  const [cur, setCur] = useState('');
-  const [next, setNext] = useState('');
-  const [again, setAgain] = useState('');
+  const [{ cur, next, again }, set] = useForm({ cur: '', next: '', again: '' });
   return (
     <FormModal
       title="Change password"
@@ -120,9 +116,9 @@ function ChangePassword(props: { onClose: () => void }) {
     >
       {(fe) => (
         <>
-          <TextField id="pw-current" label="Current password" error={fe('current_password')} type="password" autocomplete="current-password" value={cur} onInput={setCur} autoFocus />
-          <TextField id="pw-new" label="New password" hint="At least 12 characters." error={fe('new_password')} type="password" autocomplete="new-password" value={next} onInput={setNext} />
-          <TextField id="pw-again" label="New password again" error={fe('new_password_again')} type="password" autocomplete="new-password" value={again} onInput={setAgain} />
+          <TextField id="pw-current" label="Current password" error={fe('current_password')} type="password" autocomplete="current-password" value={cur} onInput={set.cur} autoFocus />
+          <TextField id="pw-new" label="New password" hint="At least 12 characters." error={fe('new_password')} type="password" autocomplete="new-password" value={next} onInput={set.next} />
+          <TextField id="pw-again" label="New password again" error={fe('new_password_again')} type="password" autocomplete="new-password" value={again} onInput={set.again} />
         </>
       )}
     </FormModal>

@@ -7,7 +7,7 @@ import { canWrite, useSession } from '../session';
 import { DeleteButton, Empty, ErrorBox, Field, FormModal, Notice, Page, PageLoading, Section, Stat, StatusBadge, TextField , chosenId } from '../ui/components';
 import { DataTable, asyncList } from '../ui/table';
 import { timeAgo } from '../ui/format';
-import { useAction, useAsync, useInterval, usePaged } from '../ui/hooks';
+import { useAction, useAsync, useForm, useInterval, usePaged } from '../ui/hooks';
 import { useCrumbs } from './crumbs';
 import { OverlaySection } from './overlay';
 import { ReleaseField } from './release_field';
@@ -163,9 +163,7 @@ export function DeploymentPage(props: { id: number }) {
 }
 
 function RegisterDevice(props: { deploymentId: number; onClose: () => void }) {
-  const [name, setName] = useState('');
-  const [tunnel, setTunnel] = useState('');
-  const [identity, setIdentity] = useState('');
+  const [{ name, tunnel, identity }, set] = useForm({ name: '', tunnel: '', identity: '' });
   return (
     <FormModal
       title="Register a device"
@@ -180,9 +178,9 @@ function RegisterDevice(props: { deploymentId: number; onClose: () => void }) {
     >
       {(fe) => (
         <>
-          <TextField id="device-name" label="Device name" hint="Unique in this deployment, e.g. the serial number or its location." error={fe('name')} value={name} onInput={setName} autoFocus />
-          <TextField id="device-tunnel-key" label="Tunnel public key" error={fe('tunnel_public_key')} value={tunnel} onInput={setTunnel} mono />
-          <TextField id="device-identity-key" label="Identity public key" error={fe('identity_public_key')} value={identity} onInput={setIdentity} mono />
+          <TextField id="device-name" label="Device name" hint="Unique in this deployment, e.g. the serial number or its location." error={fe('name')} value={name} onInput={set.name} autoFocus />
+          <TextField id="device-tunnel-key" label="Tunnel public key" error={fe('tunnel_public_key')} value={tunnel} onInput={set.tunnel} mono />
+          <TextField id="device-identity-key" label="Identity public key" error={fe('identity_public_key')} value={identity} onInput={set.identity} mono />
         </>
       )}
     </FormModal>
@@ -196,10 +194,7 @@ const PLANS: Record<string, { label: string; batches: number[] }> = {
 };
 
 function StartRollout(props: { deploymentId: number; projectId: number; onClose: () => void }) {
-  const [releaseId, setReleaseId] = useState<string>('');
-  const [plan, setPlan] = useState('standard');
-  const [threshold, setThreshold] = useState('10');
-  const [onFailure, setOnFailure] = useState('pause');
+  const [{ releaseId, plan, threshold, onFailure }, set] = useForm({ releaseId: '', plan: 'standard', threshold: '10', onFailure: 'pause' });
   return (
     <FormModal
       title="Start a rollout"
@@ -216,17 +211,17 @@ function StartRollout(props: { deploymentId: number; projectId: number; onClose:
     >
       {(fe) => (
         <>
-          <ReleaseField id="rollout-release" label="Release to install" projectId={props.projectId} value={releaseId} onChange={setReleaseId} error={fe('release_id')} />
+          <ReleaseField id="rollout-release" label="Release to install" projectId={props.projectId} value={releaseId} onChange={set.releaseId} error={fe('release_id')} />
           <Field id="rollout-plan" label="Pace" hint="Percentages are of all devices in the deployment, cumulative." error={fe('batches')}>
-            <select id="rollout-plan" class="input" value={plan} onChange={(e) => setPlan((e.target as HTMLSelectElement).value)}>
+            <select id="rollout-plan" class="input" value={plan} onChange={(e) => set.plan((e.target as HTMLSelectElement).value)}>
               {Object.entries(PLANS).map(([k, v]) => <option key={k} value={k}>{v.label}</option>)}
             </select>
           </Field>
           {plan === 'all' && <Notice tone="warning">Updating every device at once leaves no chance to stop a bad release before it reaches all of them.</Notice>}
           <div class="grid grid-cols-2 gap-4">
-            <TextField id="rollout-threshold" label="Stop when failures exceed (%)" error={fe('failure_threshold_percent')} type="number" value={threshold} onInput={setThreshold} />
+            <TextField id="rollout-threshold" label="Stop when failures exceed (%)" error={fe('failure_threshold_percent')} type="number" value={threshold} onInput={set.threshold} />
             <Field id="rollout-on-failure" label="Then" error={fe('on_failure')}>
-              <select id="rollout-on-failure" class="input" value={onFailure} onChange={(e) => setOnFailure((e.target as HTMLSelectElement).value)}>
+              <select id="rollout-on-failure" class="input" value={onFailure} onChange={(e) => set.onFailure((e.target as HTMLSelectElement).value)}>
                 <option value="pause">Pause (a person decides)</option>
                 <option value="abort">Abort the rollout</option>
               </select>
@@ -239,9 +234,7 @@ function StartRollout(props: { deploymentId: number; projectId: number; onClose:
 }
 
 function AddProxy(props: { deploymentId: number; onClose: () => void; onDone: () => void }) {
-  const [name, setName] = useState('');
-  const [host, setHost] = useState('');
-  const [port, setPort] = useState('');
+  const [{ name, host, port }, set] = useForm({ name: '', host: '', port: '' });
   return (
     <FormModal
       title="Allow an external service"
@@ -257,12 +250,12 @@ function AddProxy(props: { deploymentId: number; onClose: () => void; onDone: ()
     >
       {(fe) => (
         <>
-          <TextField id="proxy-name" label="Service name" hint="What devices ask for, e.g. 'mqtt'." error={fe('name')} value={name} onInput={setName} autoFocus />
+          <TextField id="proxy-name" label="Service name" hint="What devices ask for, e.g. 'mqtt'." error={fe('name')} value={name} onInput={set.name} autoFocus />
           <div class="grid grid-cols-3 gap-4">
             <div class="col-span-2">
-              <TextField id="proxy-host" label="Host" error={fe('host')} value={host} onInput={setHost} placeholder="broker.example.com" />
+              <TextField id="proxy-host" label="Host" error={fe('host')} value={host} onInput={set.host} placeholder="broker.example.com" />
             </div>
-            <TextField id="proxy-port" label="Port" error={fe('port')} type="number" value={port} onInput={setPort} placeholder="8883" />
+            <TextField id="proxy-port" label="Port" error={fe('port')} type="number" value={port} onInput={set.port} placeholder="8883" />
           </div>
         </>
       )}

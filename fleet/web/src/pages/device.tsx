@@ -6,7 +6,7 @@ import { href, navigate } from '../router';
 import { canWrite, useSession } from '../session';
 import { DefList, Empty, ErrorBox, Field, FormModal, Notice, Page, PageLoading, Section, StatusBadge, TextField , chosenId } from '../ui/components';
 import { dateTime, timeAgo } from '../ui/format';
-import { useAction, useAsync, useInterval, useLogTail } from '../ui/hooks';
+import { useAction, useAsync, useForm, useInterval, useLogTail } from '../ui/hooks';
 import { useCrumbs } from './crumbs';
 import { connectionOf } from './deployment';
 import { OverlaySection } from './overlay';
@@ -188,8 +188,7 @@ function MoveDevice(props: { device: Device; repurpose: boolean; onClose: () => 
   }, [props.device.id, props.repurpose]);
   const [to, setTo] = useState(props.repurpose ? String(props.device.deployment_id) : '');
   const [name, setName] = useState(props.device.name);
-  const [tunnel, setTunnel] = useState('');
-  const [identity, setIdentity] = useState('');
+  const [{ tunnel, identity }, set] = useForm({ tunnel: '', identity: '' });
   return (
     <FormModal
       title={props.repurpose ? 'Repurpose this device' : 'Move this device'}
@@ -218,8 +217,8 @@ function MoveDevice(props: { device: Device; repurpose: boolean; onClose: () => 
           {props.repurpose && (
             <>
               <TextField id="repurpose-name" label="Device name" error={fe('name')} value={name} onInput={setName} />
-              <TextField id="repurpose-tunnel" label="New tunnel public key" error={fe('tunnel_public_key')} value={tunnel} onInput={setTunnel} mono />
-              <TextField id="repurpose-identity" label="New identity public key" error={fe('identity_public_key')} value={identity} onInput={setIdentity} mono />
+              <TextField id="repurpose-tunnel" label="New tunnel public key" error={fe('tunnel_public_key')} value={tunnel} onInput={set.tunnel} mono />
+              <TextField id="repurpose-identity" label="New identity public key" error={fe('identity_public_key')} value={identity} onInput={set.identity} mono />
             </>
           )}
         </>

@@ -3,7 +3,7 @@ import { ApiError } from '../api/client';
 import { api, fleet } from '../api/fleet';
 import { useSession } from '../session';
 import { FormError, Notice, TextField, fieldErrorOf } from '../ui/components';
-import { useAction } from '../ui/hooks';
+import { useAction, useForm } from '../ui/hooks';
 
 export function LoginPage() {
   const [invite, setInvite] = useState(false);
@@ -27,8 +27,7 @@ export function LoginPage() {
 
 function SignIn(props: { notice: string | null; onInvite: () => void }) {
   const { refresh } = useSession();
-  const [email, setEmail] = useState('');
-  const [password, setPassword] = useState('');
+  const [{ email, password }, set] = useForm({ email: '', password: '' });
   const signIn = useAction();
   const submit = (e: Event) => {
     e.preventDefault();
@@ -36,7 +35,7 @@ function SignIn(props: { notice: string | null; onInvite: () => void }) {
       if (!email.trim() || !password) throw new ApiError(400, 'missing', 'Enter your e-mail address and password.', !email.trim() ? 'email' : 'password');
       const r = await fleet.login(email.trim(), password);
       api.setCsrfToken(r.csrf_token);
-      setPassword('');
+      set.password('');
       await refresh();
     });
   };
@@ -48,8 +47,8 @@ function SignIn(props: { notice: string | null; onInvite: () => void }) {
             <h1 class="text-lg font-semibold">Sign in</h1>
             <p class="text-sm text-slate-500">Manage your devices, releases and updates.</p>
           </div>
-          <TextField id="email" label="E-mail address" error={fe('email')} type="email" autocomplete="username" value={email} onInput={setEmail} autoFocus />
-          <TextField id="password" label="Password" error={fe('password')} type="password" autocomplete="current-password" value={password} onInput={setPassword} />
+          <TextField id="email" label="E-mail address" error={fe('email')} type="email" autocomplete="username" value={email} onInput={set.email} autoFocus />
+          <TextField id="password" label="Password" error={fe('password')} type="password" autocomplete="current-password" value={password} onInput={set.password} />
           <FormError error={signIn.error} title="Could not sign in" />
           <button type="submit" class="btn-primary w-full justify-center" disabled={signIn.busy}>
             {signIn.busy ? 'Signing in…' : 'Sign in'}
@@ -65,9 +64,7 @@ function SignIn(props: { notice: string | null; onInvite: () => void }) {
 }
 
 function AcceptInvite(props: { onDone: (email: string) => void; onCancel: () => void }) {
-  const [token, setToken] = useState('');
-  const [password, setPassword] = useState('');
-  const [again, setAgain] = useState('');
+  const [{ token, password, again }, set] = useForm({ token: '', password: '', again: '' });
   const accept = useAction();
   const fe = fieldErrorOf(accept.error);
   const submit = (e: Event) => {
@@ -84,9 +81,9 @@ function AcceptInvite(props: { onDone: (email: string) => void; onCancel: () => 
         <h1 class="text-lg font-semibold">Accept your invitation</h1>
         <p class="text-sm text-slate-500">Paste the invitation code you were sent and choose your password.</p>
       </div>
-      <TextField id="invite-token" label="Invitation code" error={fe('token')} value={token} onInput={setToken} mono autoFocus />
-      <TextField id="invite-password" label="New password" hint="At least 12 characters. A short sentence is easy to remember." error={fe('password')} type="password" autocomplete="new-password" value={password} onInput={setPassword} />
-      <TextField id="invite-password-again" label="New password again" error={fe('password_again')} type="password" autocomplete="new-password" value={again} onInput={setAgain} />
+      <TextField id="invite-token" label="Invitation code" error={fe('token')} value={token} onInput={set.token} mono autoFocus />
+      <TextField id="invite-password" label="New password" hint="At least 12 characters. A short sentence is easy to remember." error={fe('password')} type="password" autocomplete="new-password" value={password} onInput={set.password} />
+      <TextField id="invite-password-again" label="New password again" error={fe('password_again')} type="password" autocomplete="new-password" value={again} onInput={set.again} />
       <FormError error={accept.error} title="Invitation not accepted" />
       <div class="flex gap-2">
         <button type="button" class="btn-secondary" onClick={props.onCancel}>Back to sign in</button>

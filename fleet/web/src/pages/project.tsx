@@ -7,7 +7,7 @@ import { canWrite, isAdmin, useSession } from '../session';
 import { Badge, DeleteButton, Empty, ErrorBox, Field, FormModal, Modal, NewNamedForm, Notice, Page, PageLoading, Section, TextField } from '../ui/components';
 import { DataTable, asyncList, type ListState } from '../ui/table';
 import { bytes, shortHex, timeAgo } from '../ui/format';
-import { useAction, useAsync, usePaged } from '../ui/hooks';
+import { useAction, useAsync, useForm, usePaged } from '../ui/hooks';
 
 export function ProjectPage(props: { id: number }) {
   const { info } = useSession();
@@ -154,8 +154,7 @@ function NewDeployment(props: { projectId: number; onClose: () => void }) {
 }
 
 function AddKey(props: { projectId: number; onClose: () => void; onDone: () => void }) {
-  const [name, setName] = useState('');
-  const [pub, setPub] = useState('');
+  const [{ name, pub }, set] = useForm({ name: '', pub: '' });
   return (
     <FormModal
       title="Add a public signing key"
@@ -170,9 +169,9 @@ function AddKey(props: { projectId: number; onClose: () => void; onDone: () => v
     >
       {(fe) => (
         <>
-          <TextField id="key-name" label="Name" hint="Who or what holds the private key, e.g. 'release-manager-2026'." error={fe('name')} value={name} onInput={setName} autoFocus />
+          <TextField id="key-name" label="Name" hint="Who or what holds the private key, e.g. 'release-manager-2026'." error={fe('name')} value={name} onInput={set.name} autoFocus />
           <Field id="key-public" label="Public key" error={fe('public_key')}>
-            <textarea id="key-public" class={`input mono ${fe('public_key') ? 'input-error' : ''}`} rows={3} value={pub} onInput={(e) => setPub((e.target as HTMLTextAreaElement).value)} />
+            <textarea id="key-public" class={`input mono ${fe('public_key') ? 'input-error' : ''}`} rows={3} value={pub} onInput={(e) => set.pub((e.target as HTMLTextAreaElement).value)} />
           </Field>
         </>
       )}

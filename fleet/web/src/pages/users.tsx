@@ -5,7 +5,7 @@ import { roleLabel, useSession } from '../session';
 import { Empty, ErrorBox, Field, FormModal, Modal, Notice, Page, Section, StatusBadge, TextField } from '../ui/components';
 import { DataTable } from '../ui/table';
 import { timeAgo } from '../ui/format';
-import { useAction, useAsync, usePaged } from '../ui/hooks';
+import { useAction, useAsync, useForm, usePaged } from '../ui/hooks';
 
 export function UsersPage() {
   const { info } = useSession();
@@ -81,8 +81,7 @@ export function UsersPage() {
 }
 
 function NewUser(props: { admin: boolean; myOrg: number | null; orgs: Organization[]; onClose: () => void; onDone: (email: string, token: string | null) => void }) {
-  const [email, setEmail] = useState('');
-  const [name, setName] = useState('');
+  const [{ email, name }, set] = useForm({ email: '', name: '' });
   const [role, setRole] = useState<Role>('organization_user');
   const [org, setOrg] = useState<string>(props.myOrg ? String(props.myOrg) : '');
   const [how, setHow] = useState<'invite' | 'password'>('invite');
@@ -105,8 +104,8 @@ function NewUser(props: { admin: boolean; myOrg: number | null; orgs: Organizati
     >
       {(fe) => (
         <>
-          <TextField id="user-email" label="E-mail address" error={fe('email')} type="email" value={email} onInput={setEmail} autoFocus />
-          <TextField id="user-name" label="Full name" error={fe('name')} value={name} onInput={setName} />
+          <TextField id="user-email" label="E-mail address" error={fe('email')} type="email" value={email} onInput={set.email} autoFocus />
+          <TextField id="user-name" label="Full name" error={fe('name')} value={name} onInput={set.name} />
           <Field id="user-role" label="Role" error={fe('role')}>
             <select id="user-role" class="input" value={role} onChange={(e) => setRole((e.target as HTMLSelectElement).value as Role)}>
               <option value="organization_user">{roleLabel.organization_user}</option>

@@ -2,9 +2,9 @@
 // one visual language. Status is never colour alone (always a word too), every page says in one
 // sentence what it is for, and every empty list says what to do next.
 import type { ComponentChildren, JSX } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect } from 'preact/hooks';
 import { ApiError, fieldMessage } from '../api/client';
-import { useAction } from './hooks';
+import { useAction, useForm } from './hooks';
 
 export function cx(...c: Array<string | false | null | undefined>): string {
   return c.filter(Boolean).join(' ');
@@ -285,15 +285,14 @@ export function FormModal(props: {
 
 // "New project" / "New deployment": a name and an optional description.
 export function NewNamedForm(props: { what: string; nameHint: string; onClose: () => void; create: (name: string, description: string) => Promise<void> }) {
-  const [name, setName] = useState('');
-  const [desc, setDesc] = useState('');
+  const [{ name, desc }, set] = useForm({ name: '', desc: '' });
   const id = props.what;
   return (
     <FormModal title={`New ${props.what}`} submitLabel={`Create ${props.what}`} onClose={props.onClose} onSubmit={() => props.create(name.trim(), desc.trim())}>
       {(fe) => (
         <>
-          <TextField id={`${id}-name`} label="Name" hint={props.nameHint} error={fe('name')} value={name} onInput={setName} autoFocus />
-          <TextField id={`${id}-description`} label="Description (optional)" error={fe('description')} value={desc} onInput={setDesc} />
+          <TextField id={`${id}-name`} label="Name" hint={props.nameHint} error={fe('name')} value={name} onInput={set.name} autoFocus />
+          <TextField id={`${id}-description`} label="Description (optional)" error={fe('description')} value={desc} onInput={set.desc} />
         </>
       )}
     </FormModal>

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
 
 export interface Async<T> {
   data: T | undefined;
@@ -202,4 +202,17 @@ export function useAction(): Action {
     }
   };
   return { busy, error, clear: () => setError(null), run };
+}
+
+// A form's text values and one setter per field: `const [{ name }, set] = useForm({ name: '' })`,
+// then `onInput={set.name}`.
+export function useForm<T extends Record<string, string>>(initial: T): [T, { [K in keyof T]: (v: string) => void }] {
+  const [values, setValues] = useState(initial);
+  const setters = useMemo(() => {
+    const s = {} as { [K in keyof T]: (v: string) => void };
+    for (const k of Object.keys(initial) as Array<keyof T>) s[k] = (v: string) => setValues((old) => ({ ...old, [k]: v }));
+    return s;
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, []);
+  return [values, setters];
 }
