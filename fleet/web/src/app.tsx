@@ -20,20 +20,27 @@ import { AuditPage } from './pages/audit';
 import { AccountPage } from './pages/account';
 import { SystemPage } from './pages/system';
 
-const ROUTES: RouteDef[] = [
-  { name: 'home', pattern: '/' },
+// Every page in one table: its URL, what it shows (`id` is the URL's :id), and whether the sidebar
+// counts it under the first entry (organisations → projects → deployments → devices). "home"
+// depends on the session and "login" redirects, so Shell decides those two.
+interface PageRoute extends RouteDef {
+  page?: (id: number) => ComponentChildren;
+  underHome?: boolean;
+}
+const ROUTES: PageRoute[] = [
+  { name: 'home', pattern: '/', underHome: true },
   { name: 'login', pattern: '/login' },
-  { name: 'orgs', pattern: '/organizations' },
-  { name: 'org', pattern: '/organizations/:id' },
-  { name: 'project', pattern: '/projects/:id' },
-  { name: 'deployment', pattern: '/deployments/:id' },
-  { name: 'device', pattern: '/devices/:id' },
-  { name: 'release', pattern: '/releases/:id' },
-  { name: 'rollout', pattern: '/rollouts/:id' },
-  { name: 'users', pattern: '/users' },
-  { name: 'audit', pattern: '/audit' },
-  { name: 'account', pattern: '/account' },
-  { name: 'system', pattern: '/system' },
+  { name: 'orgs', pattern: '/organizations', page: () => <OrgsPage />, underHome: true },
+  { name: 'org', pattern: '/organizations/:id', page: (id) => <OrgPage id={id} />, underHome: true },
+  { name: 'project', pattern: '/projects/:id', page: (id) => <ProjectPage id={id} />, underHome: true },
+  { name: 'deployment', pattern: '/deployments/:id', page: (id) => <DeploymentPage id={id} />, underHome: true },
+  { name: 'device', pattern: '/devices/:id', page: (id) => <DevicePage id={id} />, underHome: true },
+  { name: 'release', pattern: '/releases/:id', page: (id) => <ReleasePage id={id} />, underHome: true },
+  { name: 'rollout', pattern: '/rollouts/:id', page: (id) => <RolloutPage id={id} />, underHome: true },
+  { name: 'users', pattern: '/users', page: () => <UsersPage /> },
+  { name: 'audit', pattern: '/audit', page: () => <AuditPage /> },
+  { name: 'account', pattern: '/account', page: () => <AccountPage /> },
+  { name: 'system', pattern: '/system', page: () => <SystemPage /> },
 ];
 
 export function App() {
@@ -102,34 +109,24 @@ function Shell() {
     if (m?.name === 'login') navigate('/');
   }, [m?.name]);
 
-  const id = Number(m?.params.id);
+  const route = ROUTES.find((r) => r.name === m?.name);
   let page: ComponentChildren;
-  switch (m?.name) {
-    case 'home':
-      page = studio && info.organization_id ? <OrgPage id={info.organization_id} /> : user?.organization_id ? <OrgPage id={user.organization_id} /> : <OrgsPage />;
-      break;
-    case 'orgs': page = <OrgsPage />; break;
-    case 'org': page = <OrgPage id={id} />; break;
-    case 'project': page = <ProjectPage id={id} />; break;
-    case 'deployment': page = <DeploymentPage id={id} />; break;
-    case 'device': page = <DevicePage id={id} />; break;
-    case 'release': page = <ReleasePage id={id} />; break;
-    case 'rollout': page = <RolloutPage id={id} />; break;
-    case 'users': page = <UsersPage />; break;
-    case 'audit': page = <AuditPage />; break;
-    case 'account': page = <AccountPage />; break;
-    case 'system': page = <SystemPage />; break;
-    case 'login': page = null; break;
-    default:
-      page = (
-        <div class="mx-auto max-w-3xl px-6 py-16">
-          <ErrorBox error={new Error(`There is no page at "${hash.replace(/^#/, '')}".`)} title="Page not found" />
-          <p class="mt-4 text-sm"><a href="#/">Go to the start page</a></p>
-        </div>
-      );
+  if (route?.name === 'home') {
+    page = studio && info.organization_id ? <OrgPage id={info.organization_id} /> : user?.organization_id ? <OrgPage id={user.organization_id} /> : <OrgsPage />;
+  } else if (route?.name === 'login') {
+    page = null;
+  } else if (route?.page) {
+    page = route.page(Number(m?.params.id));
+  } else {
+    page = (
+      <div class="mx-auto max-w-3xl px-6 py-16">
+        <ErrorBox error={new Error(`There is no page at "${hash.replace(/^#/, '')}".`)} title="Page not found" />
+        <p class="mt-4 text-sm"><a href="#/">Go to the start page</a></p>
+      </div>
+    );
   }
   const section = m?.name ?? '';
-  const inHome = ['home', 'org', 'orgs', 'project', 'deployment', 'device', 'release', 'rollout'].includes(section);
+  const inHome = route?.underHome === true;
 
   const logout = async () => {
     try {

@@ -2,9 +2,10 @@ import { useState } from 'preact/hooks';
 import { ApiError } from '../api/client';
 import { fleet } from '../api/fleet';
 import { roleLabel, useSession } from '../session';
-import { Badge, DefList, Empty, ErrorBox, Field, FormModal, Modal, Notice, Page, Section, Spinner, TextInput } from '../ui/components';
+import { Badge, DefList, Empty, ErrorBox, Field, FormModal, Modal, Notice, Page, Section, Spinner, TextField } from '../ui/components';
+import { DataTable, asyncList } from '../ui/table';
 import { timeAgo } from '../ui/format';
-import { useAsync } from '../ui/hooks';
+import { useAction, useAsync, useForm } from '../ui/hooks';
 
 export function AccountPage() {
   const { info } = useSession();
@@ -12,7 +13,7 @@ export function AccountPage() {
   const tokens = useAsync(() => fleet.tokens(), []);
   const [dialog, setDialog] = useState<null | 'token' | 'password'>(null);
   const [secret, setSecret] = useState<string | null>(null);
-  const [err, setErr] = useState<unknown>(null);
+  const revoke = useAction();
   if (!me) return <Page title="My account"><Spinner /></Page>;
   return (
     <Page title="My account" help="Your sign-in details and the API tokens the keel command line uses.">
@@ -25,33 +26,26 @@ export function AccountPage() {
         actions={<button class="btn-primary" onClick={() => setDialog('token')}>New token</button>}
         flush
       >
-        {err !== null && <div class="p-5"><ErrorBox error={err} /></div>}
-        {tokens.error && <div class="p-5"><ErrorBox error={tokens.error} onRetry={tokens.reload} /></div>}
-        {tokens.data && tokens.data.items.length === 0 && <Empty title="No API tokens">Create one to use the keel command line with this Fleet.</Empty>}
-        {tokens.data && tokens.data.items.length > 0 && (
-          <table class="table">
-            <thead><tr><th>Name</th><th>Access</th><th>Status</th><th>Last used</th><th>Expires</th><th /></tr></thead>
-            <tbody>
-              {tokens.data.items.map((t) => (
-                <tr key={t.id}>
-                  <td class="font-medium">{t.name} <span class="mono text-slate-400">keel_{t.prefix}_…</span></td>
-                  <td>{t.scope === 'read' ? 'Read only' : t.scope === 'device' ? 'Device reports only' : 'Read and write'}</td>
-                  <td>{t.revoked_at ? <Badge tone="red">Revoked</Badge> : t.expires_at && t.expires_at < Date.now() ? <Badge tone="slate">Expired</Badge> : <Badge tone="green">Active</Badge>}</td>
-                  <td class="text-slate-500">{timeAgo(t.last_used_at)}</td>
-                  <td class="text-slate-500">{t.expires_at ? new Date(t.expires_at).toLocaleDateString() : 'never'}</td>
-                  <td class="text-right">
-                    {!t.revoked_at && (
-                      <button class="btn-ghost text-red-700" onClick={async () => {
-                        if (!confirm(`Revoke token "${t.name}"? Tools using it stop working at once.`)) return;
-                        try { await fleet.revokeToken(t.id); tokens.reload(); } catch (e) { setErr(e); }
-                      }}>Revoke</button>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
+        {revoke.error !== null && <div class="p-5"><ErrorBox error={revoke.error} /></div>}
+        <DataTable
+          list={asyncList(tokens)}
+          head={<><th>Name</th><th>Access</th><th>Status</th><th>Last used</th><th>Expires</th><th /></>}
+          row={(t) => (
+            <tr key={t.id}>
+              <td class="font-medium">{t.name} <span class="mono text-slate-400">keel_{t.prefix}_…</span></td>
+              <td>{t.scope === 'read' ? 'Read only' : t.scope === 'device' ? 'Device reports only' : 'Read and write'}</td>
+              <td>{t.revoked_at ? <Badge tone="red">Revoked</Badge> : t.expires_at && t.expires_at < Date.now() ? <Badge tone="slate">Expired</Badge> : <Badge tone="green">Active</Badge>}</td>
+              <td class="text-slate-500">{timeAgo(t.last_used_at)}</td>
+              <td class="text-slate-500">{t.expires_at ? new Date(t.expires_at).toLocaleDateString() : 'never'}</td>
+              <td class="text-right">
+                {!t.revoked_at && (
+                  <button class="btn-ghost text-red-700" onClick={() => void revoke.run(`Revoke token "${t.name}"? Tools using it stop working at once.`, () => fleet.revokeToken(t.id), tokens.reload)}>Revoke</button>
+                )}
+              </td>
+            </tr>
+          )}
+          empty={<Empty title="No API tokens">Create one to use the keel command line with this Fleet.</Empty>}
+        />
       </Section>
       {dialog === 'token' && <NewToken onClose={() => setDialog(null)} onDone={(s) => { setSecret(s); tokens.reload(); }} />}
       {dialog === 'password' && <ChangePassword onClose={() => setDialog(null)} />}
@@ -70,9 +64,7 @@ export function AccountPage() {
 
 function NewToken(props: { onClose: () => void; onDone: (secret: string) => void }) {
   const { info } = useSession();
-  const [name, setName] = useState('');
-  const [scope, setScope] = useState('read');
-  const [days, setDays] = useState('90');
+  const [{ name, scope, days }, set] = useForm({ name: '', scope: 'read', days: '90' });
   return (
     <FormModal
       title="New API token"
@@ -87,18 +79,16 @@ function NewToken(props: { onClose: () => void; onDone: (secret: string) => void
     >
       {(fe) => (
         <>
-          <Field id="token-name" label="Name" hint="Where it is used, e.g. 'laptop' or 'CI'." error={fe('name')}>
-            <TextInput id="token-name" value={name} onInput={setName} error={fe('name')} autoFocus />
-          </Field>
+          <TextField id="token-name" label="Name" hint="Where it is used, e.g. 'laptop' or 'CI'." error={fe('name')} value={name} onInput={set.name} autoFocus />
           <Field id="token-scope" label="Access" error={fe('scope')}>
-            <select id="token-scope" class="input" value={scope} onChange={(e) => setScope((e.target as HTMLSelectElement).value)}>
+            <select id="token-scope" class="input" value={scope} onChange={(e) => set.scope((e.target as HTMLSelectElement).value)}>
               <option value="read">Read only (recommended for monitoring)</option>
               <option value="write">Read and write (upload releases, start rollouts)</option>
               {info.user?.role === 'organization_owner' && <option value="device">Device reports only (a test rig sending a device's console output)</option>}
             </select>
           </Field>
           <Field id="token-expiry" label="Expires" error={fe('expires_in_days')}>
-            <select id="token-expiry" class="input" value={days} onChange={(e) => setDays((e.target as HTMLSelectElement).value)}>
+            <select id="token-expiry" class="input" value={days} onChange={(e) => set.days((e.target as HTMLSelectElement).value)}>
               <option value="30">in 30 days</option>
               <option value="90">in 90 days</option>
               <option value="365">in a year</option>
@@ -113,9 +103,7 @@ function NewToken(props: { onClose: () => void; onDone: (secret: string) => void
 }
 
 function ChangePassword(props: { onClose: () => void }) {
-  const [cur, setCur] = useState('');
-  const [next, setNext] = useState('');
-  const [again, setAgain] = useState('');
+  const [{ cur, next, again }, set] = useForm({ cur: '', next: '', again: '' });
   return (
     <FormModal
       title="Change password"
@@ -128,15 +116,9 @@ function ChangePassword(props: { onClose: () => void }) {
     >
       {(fe) => (
         <>
-          <Field id="pw-current" label="Current password" error={fe('current_password')}>
-            <TextInput id="pw-current" type="password" autocomplete="current-password" value={cur} onInput={setCur} error={fe('current_password')} autoFocus />
-          </Field>
-          <Field id="pw-new" label="New password" hint="At least 12 characters." error={fe('new_password')}>
-            <TextInput id="pw-new" type="password" autocomplete="new-password" value={next} onInput={setNext} error={fe('new_password')} />
-          </Field>
-          <Field id="pw-again" label="New password again" error={fe('new_password_again')}>
-            <TextInput id="pw-again" type="password" autocomplete="new-password" value={again} onInput={setAgain} error={fe('new_password_again')} />
-          </Field>
+          <TextField id="pw-current" label="Current password" error={fe('current_password')} type="password" autocomplete="current-password" value={cur} onInput={set.cur} autoFocus />
+          <TextField id="pw-new" label="New password" hint="At least 12 characters." error={fe('new_password')} type="password" autocomplete="new-password" value={next} onInput={set.next} />
+          <TextField id="pw-again" label="New password again" error={fe('new_password_again')} type="password" autocomplete="new-password" value={again} onInput={set.again} />
         </>
       )}
     </FormModal>

@@ -1,6 +1,7 @@
 import { fleet } from '../api/fleet';
 import type { AuditEntry } from '../api/models';
-import { Empty, ErrorBox, LoadMore, Page, Section, Spinner } from '../ui/components';
+import { Empty, Page, Section } from '../ui/components';
+import { DataTable } from '../ui/table';
 import { dateTime } from '../ui/format';
 import { usePaged } from '../ui/hooks';
 import { useLive } from '../live';
@@ -45,27 +46,22 @@ export function AuditPage() {
   return (
     <Page title="Audit log" help="Every change made in Fleet: who did it, what, when and from which address. Nothing here can be edited or deleted.">
       <Section title="Changes, newest first" flush>
-        {list.error && <div class="p-5"><ErrorBox error={list.error} onRetry={list.reload} /></div>}
-        {!list.error && list.loading && list.items.length === 0 && <div class="px-5"><Spinner /></div>}
-        {!list.loading && !list.error && list.items.length === 0 && <Empty title="Nothing recorded yet">Changes appear here as soon as someone makes one.</Empty>}
-        {list.items.length > 0 && (
-          <table class="table" data-testid="audit-table">
-            <thead><tr><th>When</th><th>Who</th><th>What</th><th>Object</th><th>Details</th><th>From</th></tr></thead>
-            <tbody>
-              {list.items.map((e) => (
-                <tr key={e.id}>
-                  <td class="whitespace-nowrap text-slate-600">{dateTime(e.at)}</td>
-                  <td class="font-medium">{e.actor}</td>
-                  <td class="whitespace-nowrap" title={e.action}>{describeAction(e.action)}</td>
-                  <td class="whitespace-nowrap text-slate-600">{e.target_type.replace(/_/g, ' ')} {e.target_id && <span class="mono">#{e.target_id}</span>}</td>
-                  <td class="max-w-md truncate text-slate-600" title={details(e)}>{details(e) || '—'}</td>
-                  <td class="mono text-slate-500">{e.remote}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
-        <LoadMore hasMore={list.hasMore} loading={list.loading} onMore={list.more} />
+        <DataTable
+          list={list}
+          testId="audit-table"
+          head={<><th>When</th><th>Who</th><th>What</th><th>Object</th><th>Details</th><th>From</th></>}
+          row={(e) => (
+            <tr key={e.id}>
+              <td class="whitespace-nowrap text-slate-600">{dateTime(e.at)}</td>
+              <td class="font-medium">{e.actor}</td>
+              <td class="whitespace-nowrap" title={e.action}>{describeAction(e.action)}</td>
+              <td class="whitespace-nowrap text-slate-600">{e.target_type.replace(/_/g, ' ')} {e.target_id && <span class="mono">#{e.target_id}</span>}</td>
+              <td class="max-w-md truncate text-slate-600" title={details(e)}>{details(e) || '—'}</td>
+              <td class="mono text-slate-500">{e.remote}</td>
+            </tr>
+          )}
+          empty={<Empty title="Nothing recorded yet">Changes appear here as soon as someone makes one.</Empty>}
+        />
       </Section>
     </Page>
   );

@@ -4,11 +4,13 @@ import { all, fleet } from '../api/fleet';
 import type { Device, Release } from '../api/models';
 import { href, navigate } from '../router';
 import { canWrite, useSession } from '../session';
-import { DeleteButton, Empty, ErrorBox, Field, FormModal, LoadMore, Notice, Page, Section, Spinner, Stat, StatusBadge, TextInput } from '../ui/components';
+import { DeleteButton, Empty, ErrorBox, Field, FormModal, Notice, Page, PageLoading, Section, Stat, StatusBadge, TextField , chosenId } from '../ui/components';
+import { DataTable, asyncList } from '../ui/table';
 import { timeAgo } from '../ui/format';
-import { useAsync, useInterval, usePaged } from '../ui/hooks';
+import { useAction, useAsync, useForm, useInterval, usePaged } from '../ui/hooks';
 import { useCrumbs } from './crumbs';
 import { OverlaySection } from './overlay';
+import { ReleaseField } from './release_field';
 import { useLive } from '../live';
 
 export function connectionOf(d: Device): string {
@@ -33,6 +35,7 @@ export function DeploymentPage(props: { id: number }) {
   const rollouts = usePaged((c) => fleet.rollouts(props.id, c), [props.id]);
   const proxies = useAsync(() => fleet.proxies(props.id), [props.id]);
   const [dialog, setDialog] = useState<null | 'device' | 'rollout' | 'proxy'>(null);
+  const removeProxy = useAction();
   const refresh = () => {
     dep.reload();
     devices.reload();
@@ -41,11 +44,9 @@ export function DeploymentPage(props: { id: number }) {
   useInterval(refresh, 5000);
   useLive(['device', 'rollout', 'deployment'], refresh);
 
-  if (dep.error) return <Page title="Deployment"><ErrorBox error={dep.error} onRetry={dep.reload} /></Page>;
-  if (!dep.data) return <Page title="Deployment"><Spinner /></Page>;
+  if (dep.error || !dep.data) return <PageLoading title="Deployment" state={dep} />;
   const d = dep.data;
-  const shown = devices.items;
-  const never = shown.filter((x) => connectionOf(x) === 'never').length;
+  const never = devices.items.filter((x) => connectionOf(x) === 'never').length;
   const active = rollouts.items.find((r) => r.status === 'running' || r.status === 'paused');
 
   return (
@@ -89,52 +90,41 @@ export function DeploymentPage(props: { id: number }) {
         }
         flush
       >
-        {devices.error && <div class="p-5"><ErrorBox error={devices.error} onRetry={devices.reload} /></div>}
-        {!devices.error && devices.loading && shown.length === 0 && <div class="px-5"><Spinner /></div>}
-        {!devices.loading && !devices.error && shown.length === 0 && (
-          <Empty title={connFilter ? `No ${connFilter} devices` : 'No devices in this deployment'} action={writable && <button class="btn-primary" onClick={() => setDialog('device')}>Register a device</button>}>
-            Register a device with its two public keys (printed by the device on first boot). Fleet gives it a private tunnel address.
-          </Empty>
-        )}
-        {shown.length > 0 && (
-          <table class="table">
-            <thead><tr><th>Device</th><th>Connection</th><th>Release</th><th>Tunnel address</th><th>Last seen</th></tr></thead>
-            <tbody>
-              {shown.map((x) => (
-                <tr key={x.id}>
-                  <td><a href={href(`/devices/${x.id}`)} class="font-medium">{x.name}</a></td>
-                  <td><StatusBadge status={connectionOf(x)} /></td>
-                  <td>{x.current_release_id ? <a href={href(`/releases/${x.current_release_id}`)}>{relName(x.current_release_id)}</a> : <span class="text-slate-400">none reported yet</span>}</td>
-                  <td class="mono">{x.tunnel_address ?? '—'}</td>
-                  <td class="text-slate-500">{timeAgo(x.last_seen_at)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
-        <LoadMore hasMore={devices.hasMore} loading={devices.loading} onMore={devices.more} />
+        <DataTable
+          list={devices}
+          head={<><th>Device</th><th>Connection</th><th>Release</th><th>Tunnel address</th><th>Last seen</th></>}
+          row={(x) => (
+            <tr key={x.id}>
+              <td><a href={href(`/devices/${x.id}`)} class="font-medium">{x.name}</a></td>
+              <td><StatusBadge status={connectionOf(x)} /></td>
+              <td>{x.current_release_id ? <a href={href(`/releases/${x.current_release_id}`)}>{relName(x.current_release_id)}</a> : <span class="text-slate-400">none reported yet</span>}</td>
+              <td class="mono">{x.tunnel_address ?? '—'}</td>
+              <td class="text-slate-500">{timeAgo(x.last_seen_at)}</td>
+            </tr>
+          )}
+          empty={
+            <Empty title={connFilter ? `No ${connFilter} devices` : 'No devices in this deployment'} action={writable && <button class="btn-primary" onClick={() => setDialog('device')}>Register a device</button>}>
+              Register a device with its two public keys (printed by the device on first boot). Fleet gives it a private tunnel address.
+            </Empty>
+          }
+        />
       </Section>
 
       <Section title="Rollouts" help="Updates of this deployment, newest first." flush>
-        {rollouts.error && <div class="p-5"><ErrorBox error={rollouts.error} onRetry={rollouts.reload} /></div>}
-        {!rollouts.loading && !rollouts.error && rollouts.items.length === 0 && <Empty title="No rollouts yet">Start a rollout to update the devices to a release.</Empty>}
-        {rollouts.items.length > 0 && (
-          <table class="table">
-            <thead><tr><th>Rollout</th><th>Status</th><th>Devices</th><th>Batches</th><th>Started</th></tr></thead>
-            <tbody>
-              {rollouts.items.map((r) => (
-                <tr key={r.id}>
-                  <td><a href={href(`/rollouts/${r.id}`)} class="font-medium">Rollout #{r.id}</a> <span class="text-slate-500">to {relName(r.release_id)}</span></td>
-                  <td><StatusBadge status={r.status} /></td>
-                  <td>{r.progress.succeeded} of {r.total} updated{r.progress.failed > 0 && <span class="text-red-700"> · {r.progress.failed} failed</span>}</td>
-                  <td>{r.batches.join('% · ')}%</td>
-                  <td class="text-slate-500">{timeAgo(r.created_at)} by {r.created_by}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
-        <LoadMore hasMore={rollouts.hasMore} loading={rollouts.loading} onMore={rollouts.more} />
+        <DataTable
+          list={rollouts}
+          head={<><th>Rollout</th><th>Status</th><th>Devices</th><th>Batches</th><th>Started</th></>}
+          row={(r) => (
+            <tr key={r.id}>
+              <td><a href={href(`/rollouts/${r.id}`)} class="font-medium">Rollout #{r.id}</a> <span class="text-slate-500">to {relName(r.release_id)}</span></td>
+              <td><StatusBadge status={r.status} /></td>
+              <td>{r.progress.succeeded} of {r.total} updated{r.progress.failed > 0 && <span class="text-red-700"> · {r.progress.failed} failed</span>}</td>
+              <td>{r.batches.join('% · ')}%</td>
+              <td class="text-slate-500">{timeAgo(r.created_at)} by {r.created_by}</td>
+            </tr>
+          )}
+          empty={<Empty title="No rollouts yet">Start a rollout to update the devices to a release.</Empty>}
+        />
       </Section>
 
       <OverlaySection scope="deployment" targetId={props.id} projectId={d.project_id} preferRelease={null} writable={writable} />
@@ -145,31 +135,24 @@ export function DeploymentPage(props: { id: number }) {
         actions={writable && <button class="btn-secondary" onClick={() => setDialog('proxy')}>Allow a service</button>}
         flush
       >
-        {proxies.error && <div class="p-5"><ErrorBox error={proxies.error} onRetry={proxies.reload} /></div>}
-        {proxies.data && proxies.data.items.length === 0 && <Empty title="No external services allowed">Devices in this deployment can only talk to Fleet.</Empty>}
-        {proxies.data && proxies.data.items.length > 0 && (
-          <table class="table">
-            <thead><tr><th>Service name</th><th>Forwarded to</th><th>Added</th>{writable && <th />}</tr></thead>
-            <tbody>
-              {proxies.data.items.map((p) => (
-                <tr key={p.name}>
-                  <td class="font-medium">{p.name}</td>
-                  <td class="mono">{p.host}:{p.port}</td>
-                  <td class="text-slate-500">{timeAgo(p.created_at)}</td>
-                  {writable && (
-                    <td class="text-right">
-                      <button class="btn-ghost text-red-700" onClick={async () => {
-                        if (!confirm(`Stop allowing devices to reach "${p.name}"?`)) return;
-                        await fleet.removeProxy(props.id, p.name).catch((e) => alert(e instanceof Error ? e.message : String(e)));
-                        proxies.reload();
-                      }}>Remove</button>
-                    </td>
-                  )}
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
+        {removeProxy.error !== null && <div class="p-5"><ErrorBox error={removeProxy.error} title="Service not removed" /></div>}
+        <DataTable
+          list={asyncList(proxies)}
+          head={<><th>Service name</th><th>Forwarded to</th><th>Added</th>{writable && <th />}</>}
+          row={(p) => (
+            <tr key={p.name}>
+              <td class="font-medium">{p.name}</td>
+              <td class="mono">{p.host}:{p.port}</td>
+              <td class="text-slate-500">{timeAgo(p.created_at)}</td>
+              {writable && (
+                <td class="text-right">
+                  <button class="btn-ghost text-red-700" onClick={() => void removeProxy.run(`Stop allowing devices to reach "${p.name}"?`, () => fleet.removeProxy(props.id, p.name), proxies.reload)}>Remove</button>
+                </td>
+              )}
+            </tr>
+          )}
+          empty={<Empty title="No external services allowed">Devices in this deployment can only talk to Fleet.</Empty>}
+        />
       </Section>
 
       {dialog === 'device' && <RegisterDevice deploymentId={props.id} onClose={() => setDialog(null)} />}
@@ -180,9 +163,7 @@ export function DeploymentPage(props: { id: number }) {
 }
 
 function RegisterDevice(props: { deploymentId: number; onClose: () => void }) {
-  const [name, setName] = useState('');
-  const [tunnel, setTunnel] = useState('');
-  const [identity, setIdentity] = useState('');
+  const [{ name, tunnel, identity }, set] = useForm({ name: '', tunnel: '', identity: '' });
   return (
     <FormModal
       title="Register a device"
@@ -197,15 +178,9 @@ function RegisterDevice(props: { deploymentId: number; onClose: () => void }) {
     >
       {(fe) => (
         <>
-          <Field id="device-name" label="Device name" hint="Unique in this deployment, e.g. the serial number or its location." error={fe('name')}>
-            <TextInput id="device-name" value={name} onInput={setName} error={fe('name')} autoFocus />
-          </Field>
-          <Field id="device-tunnel-key" label="Tunnel public key" error={fe('tunnel_public_key')}>
-            <TextInput id="device-tunnel-key" value={tunnel} onInput={setTunnel} error={fe('tunnel_public_key')} mono />
-          </Field>
-          <Field id="device-identity-key" label="Identity public key" error={fe('identity_public_key')}>
-            <TextInput id="device-identity-key" value={identity} onInput={setIdentity} error={fe('identity_public_key')} mono />
-          </Field>
+          <TextField id="device-name" label="Device name" hint="Unique in this deployment, e.g. the serial number or its location." error={fe('name')} value={name} onInput={set.name} autoFocus />
+          <TextField id="device-tunnel-key" label="Tunnel public key" error={fe('tunnel_public_key')} value={tunnel} onInput={set.tunnel} mono />
+          <TextField id="device-identity-key" label="Identity public key" error={fe('identity_public_key')} value={identity} onInput={set.identity} mono />
         </>
       )}
     </FormModal>
@@ -219,11 +194,7 @@ const PLANS: Record<string, { label: string; batches: number[] }> = {
 };
 
 function StartRollout(props: { deploymentId: number; projectId: number; onClose: () => void }) {
-  const releases = useAsync(() => all<Release>((c) => fleet.releases(props.projectId, c), 500), [props.projectId]);
-  const [releaseId, setReleaseId] = useState<string>('');
-  const [plan, setPlan] = useState('standard');
-  const [threshold, setThreshold] = useState('10');
-  const [onFailure, setOnFailure] = useState('pause');
+  const [{ releaseId, plan, threshold, onFailure }, set] = useForm({ releaseId: '', plan: 'standard', threshold: '10', onFailure: 'pause' });
   return (
     <FormModal
       title="Start a rollout"
@@ -231,8 +202,7 @@ function StartRollout(props: { deploymentId: number; projectId: number; onClose:
       onClose={props.onClose}
       intro="Devices are updated in batches. Each batch starts only when the previous one finished; if too many devices fail, the rollout stops by itself."
       onSubmit={async () => {
-        const rid = Number(releaseId);
-        if (!rid) throw new ApiError(400, 'missing', 'Choose the release to install.', 'release_id');
+        const rid = chosenId(releaseId, 'Choose the release to install.', 'release_id');
         const t = Number(threshold);
         if (!Number.isInteger(t) || t < 0 || t > 100) throw new ApiError(400, 'invalid', 'Enter a whole number from 0 to 100.', 'failure_threshold_percent');
         const r = await fleet.startRollout(props.deploymentId, { release_id: rid, batches: PLANS[plan]!.batches, failure_threshold_percent: t, on_failure: onFailure });
@@ -241,26 +211,17 @@ function StartRollout(props: { deploymentId: number; projectId: number; onClose:
     >
       {(fe) => (
         <>
-          <Field id="rollout-release" label="Release to install" error={fe('release_id')}>
-            {releases.error ? <ErrorBox error={releases.error} /> : (
-              <select id="rollout-release" class="input" value={releaseId} onChange={(e) => setReleaseId((e.target as HTMLSelectElement).value)}>
-                <option value="">{releases.loading ? 'Loading releases…' : releases.data?.length ? 'Choose a release…' : 'No releases: upload one in the project first'}</option>
-                {(releases.data ?? []).map((r) => <option key={r.id} value={String(r.id)}>{r.name} {r.version}</option>)}
-              </select>
-            )}
-          </Field>
+          <ReleaseField id="rollout-release" label="Release to install" projectId={props.projectId} value={releaseId} onChange={set.releaseId} error={fe('release_id')} />
           <Field id="rollout-plan" label="Pace" hint="Percentages are of all devices in the deployment, cumulative." error={fe('batches')}>
-            <select id="rollout-plan" class="input" value={plan} onChange={(e) => setPlan((e.target as HTMLSelectElement).value)}>
+            <select id="rollout-plan" class="input" value={plan} onChange={(e) => set.plan((e.target as HTMLSelectElement).value)}>
               {Object.entries(PLANS).map(([k, v]) => <option key={k} value={k}>{v.label}</option>)}
             </select>
           </Field>
           {plan === 'all' && <Notice tone="warning">Updating every device at once leaves no chance to stop a bad release before it reaches all of them.</Notice>}
           <div class="grid grid-cols-2 gap-4">
-            <Field id="rollout-threshold" label="Stop when failures exceed (%)" error={fe('failure_threshold_percent')}>
-              <TextInput id="rollout-threshold" type="number" value={threshold} onInput={setThreshold} error={fe('failure_threshold_percent')} />
-            </Field>
+            <TextField id="rollout-threshold" label="Stop when failures exceed (%)" error={fe('failure_threshold_percent')} type="number" value={threshold} onInput={set.threshold} />
             <Field id="rollout-on-failure" label="Then" error={fe('on_failure')}>
-              <select id="rollout-on-failure" class="input" value={onFailure} onChange={(e) => setOnFailure((e.target as HTMLSelectElement).value)}>
+              <select id="rollout-on-failure" class="input" value={onFailure} onChange={(e) => set.onFailure((e.target as HTMLSelectElement).value)}>
                 <option value="pause">Pause (a person decides)</option>
                 <option value="abort">Abort the rollout</option>
               </select>
@@ -273,9 +234,7 @@ function StartRollout(props: { deploymentId: number; projectId: number; onClose:
 }
 
 function AddProxy(props: { deploymentId: number; onClose: () => void; onDone: () => void }) {
-  const [name, setName] = useState('');
-  const [host, setHost] = useState('');
-  const [port, setPort] = useState('');
+  const [{ name, host, port }, set] = useForm({ name: '', host: '', port: '' });
   return (
     <FormModal
       title="Allow an external service"
@@ -291,18 +250,12 @@ function AddProxy(props: { deploymentId: number; onClose: () => void; onDone: ()
     >
       {(fe) => (
         <>
-          <Field id="proxy-name" label="Service name" hint="What devices ask for, e.g. 'mqtt'." error={fe('name')}>
-            <TextInput id="proxy-name" value={name} onInput={setName} error={fe('name')} autoFocus />
-          </Field>
+          <TextField id="proxy-name" label="Service name" hint="What devices ask for, e.g. 'mqtt'." error={fe('name')} value={name} onInput={set.name} autoFocus />
           <div class="grid grid-cols-3 gap-4">
             <div class="col-span-2">
-              <Field id="proxy-host" label="Host" error={fe('host')}>
-                <TextInput id="proxy-host" value={host} onInput={setHost} error={fe('host')} placeholder="broker.example.com" />
-              </Field>
+              <TextField id="proxy-host" label="Host" error={fe('host')} value={host} onInput={set.host} placeholder="broker.example.com" />
             </div>
-            <Field id="proxy-port" label="Port" error={fe('port')}>
-              <TextInput id="proxy-port" type="number" value={port} onInput={setPort} error={fe('port')} placeholder="8883" />
-            </Field>
+            <TextField id="proxy-port" label="Port" error={fe('port')} type="number" value={port} onInput={set.port} placeholder="8883" />
           </div>
         </>
       )}

@@ -1,16 +1,16 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError } from '../api/client';
 import { all, fleet } from '../api/fleet';
-import type { Deployment, Device, Project, Release } from '../api/models';
+import type { Deployment, Device, Project } from '../api/models';
 import { ManifestGraph } from '../graph/ManifestGraph';
 import { href, navigate } from '../router';
 import { canWrite, useSession } from '../session';
-import { DefList, Empty, ErrorBox, Field, FormModal, Notice, Page, Section, Spinner, StatusBadge, TextInput } from '../ui/components';
+import { DefList, Empty, ErrorBox, Field, FormModal, Notice, Page, PageLoading, Section, StatusBadge, TextField , chosenId } from '../ui/components';
 import { dateTime, timeAgo } from '../ui/format';
-import { useAsync, useInterval, useLogTail } from '../ui/hooks';
+import { useAction, useAsync, useForm, useInterval, useLogTail } from '../ui/hooks';
 import { useCrumbs } from './crumbs';
 import { connectionOf } from './deployment';
 import { OverlaySection } from './overlay';
+import { ReleaseField } from './release_field';
 import { useLive } from '../live';
 
 export function DevicePage(props: { id: number }) {
@@ -32,7 +32,7 @@ export function DevicePage(props: { id: number }) {
   }, [serial.items]);
   const commands = useAsync(() => fleet.deviceCommands(props.id), [props.id]);
   const [dialog, setDialog] = useState<null | 'update' | 'move' | 'repurpose'>(null);
-  const [actionErr, setActionErr] = useState<unknown>(null);
+  const action = useAction();
   useInterval(() => {
     dev.reload();
     commands.reload();
@@ -42,21 +42,13 @@ export function DevicePage(props: { id: number }) {
     commands.reload();
   });
 
-  if (dev.error) return <Page title="Device"><ErrorBox error={dev.error} onRetry={dev.reload} /></Page>;
-  if (!dev.data) return <Page title="Device"><Spinner /></Page>;
+  if (dev.error || !dev.data) return <PageLoading title="Device" state={dev} />;
   const d = dev.data;
   const conn = connectionOf(d);
   const retired = d.status === 'decommissioned';
 
-  const decommission = async () => {
-    if (!confirm(`Decommission "${d.name}"? Its keys stop working and it can no longer connect. This cannot be undone; register it again to reuse the hardware.`)) return;
-    try {
-      await fleet.decommissionDevice(d.id);
-      dev.reload();
-    } catch (e) {
-      setActionErr(e);
-    }
-  };
+  const decommission = () =>
+    action.run(`Decommission "${d.name}"? Its keys stop working and it can no longer connect. This cannot be undone; register it again to reuse the hardware.`, () => fleet.decommissionDevice(d.id), dev.reload);
 
   return (
     <Page
@@ -73,7 +65,7 @@ export function DevicePage(props: { id: number }) {
         ) || (writable && retired && <button class="btn-secondary" onClick={() => setDialog('repurpose')}>Repurpose</button>)
       }
     >
-      {actionErr !== null && <ErrorBox error={actionErr} title="Action failed" />}
+      {action.error !== null && <ErrorBox error={action.error} title="Action failed" />}
       {retired && (
         <Notice tone="warning" title="Decommissioned">
           This device can no longer connect: its keys and tunnel address were released. Its record is kept for the audit trail.
@@ -196,8 +188,7 @@ function MoveDevice(props: { device: Device; repurpose: boolean; onClose: () => 
   }, [props.device.id, props.repurpose]);
   const [to, setTo] = useState(props.repurpose ? String(props.device.deployment_id) : '');
   const [name, setName] = useState(props.device.name);
-  const [tunnel, setTunnel] = useState('');
-  const [identity, setIdentity] = useState('');
+  const [{ tunnel, identity }, set] = useForm({ tunnel: '', identity: '' });
   return (
     <FormModal
       title={props.repurpose ? 'Repurpose this device' : 'Move this device'}
@@ -207,8 +198,7 @@ function MoveDevice(props: { device: Device; repurpose: boolean; onClose: () => 
         ? 'The hardware gets a new identity: new keys (from the device), a new tunnel address, and a deployment. Its history stays with the old record in the audit log.'
         : 'The device keeps its keys and tunnel address. It receives the new deployment\'s release at the next rollout there.'}
       onSubmit={async () => {
-        const dep = Number(to);
-        if (!dep) throw new ApiError(400, 'missing', 'Choose a deployment.', 'deployment_id');
+        const dep = chosenId(to, 'Choose a deployment.', 'deployment_id');
         if (props.repurpose) await fleet.repurposeDevice(props.device.id, { deployment_id: dep, name: name.trim(), tunnel_public_key: tunnel.trim(), identity_public_key: identity.trim() });
         else await fleet.moveDevice(props.device.id, dep);
         props.onDone();
@@ -226,15 +216,9 @@ function MoveDevice(props: { device: Device; repurpose: boolean; onClose: () => 
           </Field>
           {props.repurpose && (
             <>
-              <Field id="repurpose-name" label="Device name" error={fe('name')}>
-                <TextInput id="repurpose-name" value={name} onInput={setName} error={fe('name')} />
-              </Field>
-              <Field id="repurpose-tunnel" label="New tunnel public key" error={fe('tunnel_public_key')}>
-                <TextInput id="repurpose-tunnel" value={tunnel} onInput={setTunnel} error={fe('tunnel_public_key')} mono />
-              </Field>
-              <Field id="repurpose-identity" label="New identity public key" error={fe('identity_public_key')}>
-                <TextInput id="repurpose-identity" value={identity} onInput={setIdentity} error={fe('identity_public_key')} mono />
-              </Field>
+              <TextField id="repurpose-name" label="Device name" error={fe('name')} value={name} onInput={setName} />
+              <TextField id="repurpose-tunnel" label="New tunnel public key" error={fe('tunnel_public_key')} value={tunnel} onInput={set.tunnel} mono />
+              <TextField id="repurpose-identity" label="New identity public key" error={fe('identity_public_key')} value={identity} onInput={set.identity} mono />
             </>
           )}
         </>
@@ -245,7 +229,6 @@ function MoveDevice(props: { device: Device; repurpose: boolean; onClose: () => 
 
 function UpdateDevice(props: { deviceId: number; deploymentId: number; onClose: () => void }) {
   const dep = useAsync(() => fleet.deployment(props.deploymentId), [props.deploymentId]);
-  const releases = useAsync(() => (dep.data ? all<Release>((c) => fleet.releases(dep.data!.project_id, c), 500) : Promise.resolve([] as Release[])), [dep.data?.project_id]);
   const [releaseId, setReleaseId] = useState('');
   return (
     <FormModal
@@ -254,19 +237,13 @@ function UpdateDevice(props: { deviceId: number; deploymentId: number; onClose: 
       onClose={props.onClose}
       intro="The device receives the signed release, checks the signature itself, installs it next to the running one and switches over. If the new release does not start, the device goes back to the old one."
       onSubmit={async () => {
-        const rid = Number(releaseId);
-        if (!rid) throw new ApiError(400, 'missing', 'Choose the release to install.', 'release_id');
+        const rid = chosenId(releaseId, 'Choose the release to install.', 'release_id');
         const r = await fleet.updateDevice(props.deviceId, rid);
         if (r && typeof r.id === 'number') navigate(`/rollouts/${r.id}`);
       }}
     >
       {(fe) => (
-        <Field id="update-release" label="Release" error={fe('release_id')}>
-          <select id="update-release" class="input" value={releaseId} onChange={(e) => setReleaseId((e.target as HTMLSelectElement).value)}>
-            <option value="">{releases.loading ? 'Loading…' : 'Choose a release…'}</option>
-            {(releases.data ?? []).map((r) => <option key={r.id} value={String(r.id)}>{r.name} {r.version}</option>)}
-          </select>
-        </Field>
+        <ReleaseField id="update-release" label="Release" projectId={dep.data?.project_id} value={releaseId} onChange={setReleaseId} error={fe('release_id')} />
       )}
     </FormModal>
   );

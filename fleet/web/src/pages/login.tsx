@@ -1,8 +1,9 @@
 import { useState } from 'preact/hooks';
-import { ApiError, fieldMessage } from '../api/client';
+import { ApiError } from '../api/client';
 import { api, fleet } from '../api/fleet';
 import { useSession } from '../session';
-import { ErrorBox, Field, Notice, TextInput } from '../ui/components';
+import { FormError, Notice, TextField, fieldErrorOf } from '../ui/components';
+import { useAction, useForm } from '../ui/hooks';
 
 export function LoginPage() {
   const [invite, setInvite] = useState(false);
@@ -26,31 +27,19 @@ export function LoginPage() {
 
 function SignIn(props: { notice: string | null; onInvite: () => void }) {
   const { refresh } = useSession();
-  const [email, setEmail] = useState('');
-  const [password, setPassword] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [err, setErr] = useState<unknown>(null);
-
-  const submit = async (e: Event) => {
+  const [{ email, password }, set] = useForm({ email: '', password: '' });
+  const signIn = useAction();
+  const submit = (e: Event) => {
     e.preventDefault();
-    setErr(null);
-    if (!email.trim() || !password) {
-      setErr(new ApiError(400, 'missing', 'Enter your e-mail address and password.', !email.trim() ? 'email' : 'password'));
-      return;
-    }
-    setBusy(true);
-    try {
+    void signIn.run(null, async () => {
+      if (!email.trim() || !password) throw new ApiError(400, 'missing', 'Enter your e-mail address and password.', !email.trim() ? 'email' : 'password');
       const r = await fleet.login(email.trim(), password);
       api.setCsrfToken(r.csrf_token);
-      setPassword('');
+      set.password('');
       await refresh();
-    } catch (x) {
-      setErr(x);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
-  const fe = (f: string) => (err instanceof ApiError && err.field === f ? fieldMessage(err.message, f) : null);
+  const fe = fieldErrorOf(signIn.error);
 
   return (
         <form class="card space-y-4 p-6" onSubmit={submit} noValidate aria-label="Sign in">
@@ -58,15 +47,11 @@ function SignIn(props: { notice: string | null; onInvite: () => void }) {
             <h1 class="text-lg font-semibold">Sign in</h1>
             <p class="text-sm text-slate-500">Manage your devices, releases and updates.</p>
           </div>
-          <Field label="E-mail address" id="email" error={fe('email')}>
-            <TextInput id="email" type="email" autocomplete="username" value={email} onInput={setEmail} error={fe('email')} autoFocus />
-          </Field>
-          <Field label="Password" id="password" error={fe('password')}>
-            <TextInput id="password" type="password" autocomplete="current-password" value={password} onInput={setPassword} error={fe('password')} />
-          </Field>
-          {err !== null && !(err instanceof ApiError && err.field) && <ErrorBox error={err} title="Could not sign in" />}
-          <button type="submit" class="btn-primary w-full justify-center" disabled={busy}>
-            {busy ? 'Signing in…' : 'Sign in'}
+          <TextField id="email" label="E-mail address" error={fe('email')} type="email" autocomplete="username" value={email} onInput={set.email} autoFocus />
+          <TextField id="password" label="Password" error={fe('password')} type="password" autocomplete="current-password" value={password} onInput={set.password} />
+          <FormError error={signIn.error} title="Could not sign in" />
+          <button type="submit" class="btn-primary w-full justify-center" disabled={signIn.busy}>
+            {signIn.busy ? 'Signing in…' : 'Sign in'}
           </button>
           {props.notice && <Notice tone="success">{props.notice}</Notice>}
           <p class="text-xs text-slate-500">
@@ -79,28 +64,16 @@ function SignIn(props: { notice: string | null; onInvite: () => void }) {
 }
 
 function AcceptInvite(props: { onDone: (email: string) => void; onCancel: () => void }) {
-  const [token, setToken] = useState('');
-  const [password, setPassword] = useState('');
-  const [again, setAgain] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [err, setErr] = useState<unknown>(null);
-  const fe = (f: string) => (err instanceof ApiError && err.field === f ? fieldMessage(err.message, f) : null);
-  const submit = async (e: Event) => {
+  const [{ token, password, again }, set] = useForm({ token: '', password: '', again: '' });
+  const accept = useAction();
+  const fe = fieldErrorOf(accept.error);
+  const submit = (e: Event) => {
     e.preventDefault();
-    setErr(null);
-    if (password !== again) {
-      setErr(new ApiError(400, 'mismatch', 'The two passwords are not the same.', 'password_again'));
-      return;
-    }
-    setBusy(true);
-    try {
+    void accept.run(null, async () => {
+      if (password !== again) throw new ApiError(400, 'mismatch', 'The two passwords are not the same.', 'password_again');
       const r = await fleet.acceptInvite(token.trim(), password);
       props.onDone(r.user.email);
-    } catch (x) {
-      setErr(x);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <form class="card space-y-4 p-6" onSubmit={submit} noValidate aria-label="Accept invitation">
@@ -108,19 +81,13 @@ function AcceptInvite(props: { onDone: (email: string) => void; onCancel: () => 
         <h1 class="text-lg font-semibold">Accept your invitation</h1>
         <p class="text-sm text-slate-500">Paste the invitation code you were sent and choose your password.</p>
       </div>
-      <Field label="Invitation code" id="invite-token" error={fe('token')}>
-        <TextInput id="invite-token" value={token} onInput={setToken} error={fe('token')} mono autoFocus />
-      </Field>
-      <Field label="New password" id="invite-password" hint="At least 12 characters. A short sentence is easy to remember." error={fe('password')}>
-        <TextInput id="invite-password" type="password" autocomplete="new-password" value={password} onInput={setPassword} error={fe('password')} />
-      </Field>
-      <Field label="New password again" id="invite-password-again" error={fe('password_again')}>
-        <TextInput id="invite-password-again" type="password" autocomplete="new-password" value={again} onInput={setAgain} error={fe('password_again')} />
-      </Field>
-      {err !== null && !(err instanceof ApiError && err.field) && <ErrorBox error={err} title="Invitation not accepted" />}
+      <TextField id="invite-token" label="Invitation code" error={fe('token')} value={token} onInput={set.token} mono autoFocus />
+      <TextField id="invite-password" label="New password" hint="At least 12 characters. A short sentence is easy to remember." error={fe('password')} type="password" autocomplete="new-password" value={password} onInput={set.password} />
+      <TextField id="invite-password-again" label="New password again" error={fe('password_again')} type="password" autocomplete="new-password" value={again} onInput={set.again} />
+      <FormError error={accept.error} title="Invitation not accepted" />
       <div class="flex gap-2">
         <button type="button" class="btn-secondary" onClick={props.onCancel}>Back to sign in</button>
-        <button type="submit" class="btn-primary flex-1 justify-center" disabled={busy}>{busy ? 'Saving…' : 'Set password'}</button>
+        <button type="submit" class="btn-primary flex-1 justify-center" disabled={accept.busy}>{accept.busy ? 'Saving…' : 'Set password'}</button>
       </div>
     </form>
   );

@@ -2,7 +2,8 @@ import { useState } from 'preact/hooks';
 import { fleet } from '../api/fleet';
 import { href, navigate } from '../router';
 import { canWrite, isAdmin, useSession } from '../session';
-import { DeleteButton, Empty, ErrorBox, Field, FormModal, LoadMore, Page, Section, Spinner, TextInput } from '../ui/components';
+import { DeleteButton, Empty, FormModal, NewNamedForm, Page, PageLoading, Section, TextField } from '../ui/components';
+import { DataTable } from '../ui/table';
 import { timeAgo } from '../ui/format';
 import { useAsync, usePaged } from '../ui/hooks';
 
@@ -19,27 +20,21 @@ export function OrgsPage() {
       actions={admin && <button class="btn-primary" onClick={() => setCreating(true)}>New organisation</button>}
     >
       <Section title="All organisations" flush>
-        {list.error && <div class="p-5"><ErrorBox error={list.error} onRetry={list.reload} /></div>}
-        {!list.error && list.loading && list.items.length === 0 && <div class="px-5"><Spinner /></div>}
-        {!list.loading && !list.error && list.items.length === 0 && (
-          <Empty title="No organisations yet" action={admin && <button class="btn-primary" onClick={() => setCreating(true)}>Create the first organisation</button>}>
-            Create an organisation, then add its owner in Users. Owners create projects, deployments and devices.
-          </Empty>
-        )}
-        {list.items.length > 0 && (
-          <table class="table">
-            <thead><tr><th>Name</th><th>Created</th></tr></thead>
-            <tbody>
-              {list.items.map((o) => (
-                <tr key={o.id}>
-                  <td><a href={href(`/organizations/${o.id}`)} class="font-medium">{o.name}</a></td>
-                  <td class="text-slate-500">{timeAgo(o.created_at)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
-        <LoadMore hasMore={list.hasMore} loading={list.loading} onMore={list.more} />
+        <DataTable
+          list={list}
+          head={<><th>Name</th><th>Created</th></>}
+          row={(o) => (
+            <tr key={o.id}>
+              <td><a href={href(`/organizations/${o.id}`)} class="font-medium">{o.name}</a></td>
+              <td class="text-slate-500">{timeAgo(o.created_at)}</td>
+            </tr>
+          )}
+          empty={
+            <Empty title="No organisations yet" action={admin && <button class="btn-primary" onClick={() => setCreating(true)}>Create the first organisation</button>}>
+              Create an organisation, then add its owner in Users. Owners create projects, deployments and devices.
+            </Empty>
+          }
+        />
       </Section>
       {creating && (
         <FormModal
@@ -52,9 +47,7 @@ export function OrgsPage() {
           }}
         >
           {(fe) => (
-            <Field id="org-name" label="Name" hint="For example the company or team name. You can rename it later." error={fe('name')}>
-              <TextInput id="org-name" value={name} onInput={setName} error={fe('name')} autoFocus />
-            </Field>
+            <TextField id="org-name" label="Name" hint="For example the company or team name. You can rename it later." error={fe('name')} value={name} onInput={setName} autoFocus />
           )}
         </FormModal>
       )}
@@ -68,10 +61,8 @@ export function OrgPage(props: { id: number }) {
   const org = useAsync(() => (studio ? Promise.resolve(null) : fleet.org(props.id)), [props.id, studio]);
   const list = usePaged((c) => fleet.projects(studio ? null : props.id, c), [props.id, studio]);
   const [creating, setCreating] = useState(false);
-  const [name, setName] = useState('');
-  const [desc, setDesc] = useState('');
   const writable = canWrite(info);
-  if (org.error) return <Page title="Organisation"><ErrorBox error={org.error} onRetry={org.reload} /></Page>;
+  if (org.error) return <PageLoading title="Organisation" state={org} />;
   const title = studio ? 'Projects' : org.data?.name ?? 'Organisation';
   return (
     <Page
@@ -91,50 +82,33 @@ export function OrgPage(props: { id: number }) {
       }
     >
       <Section title="Projects" flush>
-        {list.error && <div class="p-5"><ErrorBox error={list.error} onRetry={list.reload} /></div>}
-        {!list.error && list.loading && list.items.length === 0 && <div class="px-5"><Spinner /></div>}
-        {!list.loading && !list.error && list.items.length === 0 && (
-          <Empty title="No projects yet" action={writable && <button class="btn-primary" onClick={() => setCreating(true)}>Create a project</button>}>
-            {writable ? 'Start with a project for your product. Then add its signing key, a deployment, and devices.' : 'An organisation owner has not created any project yet.'}
-          </Empty>
-        )}
-        {list.items.length > 0 && (
-          <table class="table">
-            <thead><tr><th>Project</th><th>Description</th><th>Created</th></tr></thead>
-            <tbody>
-              {list.items.map((p) => (
-                <tr key={p.id}>
-                  <td><a href={href(`/projects/${p.id}`)} class="font-medium">{p.name}</a></td>
-                  <td class="text-slate-600">{p.description || <span class="text-slate-400">—</span>}</td>
-                  <td class="text-slate-500">{timeAgo(p.created_at)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
-        <LoadMore hasMore={list.hasMore} loading={list.loading} onMore={list.more} />
+        <DataTable
+          list={list}
+          head={<><th>Project</th><th>Description</th><th>Created</th></>}
+          row={(p) => (
+            <tr key={p.id}>
+              <td><a href={href(`/projects/${p.id}`)} class="font-medium">{p.name}</a></td>
+              <td class="text-slate-600">{p.description || <span class="text-slate-400">—</span>}</td>
+              <td class="text-slate-500">{timeAgo(p.created_at)}</td>
+            </tr>
+          )}
+          empty={
+            <Empty title="No projects yet" action={writable && <button class="btn-primary" onClick={() => setCreating(true)}>Create a project</button>}>
+              {writable ? 'Start with a project for your product. Then add its signing key, a deployment, and devices.' : 'An organisation owner has not created any project yet.'}
+            </Empty>
+          }
+        />
       </Section>
       {creating && (
-        <FormModal
-          title="New project"
-          submitLabel="Create project"
-          onClose={() => { setCreating(false); setName(''); setDesc(''); }}
-          onSubmit={async () => {
-            const p = await fleet.createProject(studio ? null : props.id, name.trim(), desc.trim());
+        <NewNamedForm
+          what="project"
+          nameHint="Usually the product name, e.g. 'pump-controller'."
+          onClose={() => setCreating(false)}
+          create={async (name, description) => {
+            const p = await fleet.createProject(studio ? null : props.id, name, description);
             navigate(`/projects/${p.id}`);
           }}
-        >
-          {(fe) => (
-            <>
-              <Field id="project-name" label="Name" hint="Usually the product name, e.g. 'pump-controller'." error={fe('name')}>
-                <TextInput id="project-name" value={name} onInput={setName} error={fe('name')} autoFocus />
-              </Field>
-              <Field id="project-description" label="Description (optional)" error={fe('description')}>
-                <TextInput id="project-description" value={desc} onInput={setDesc} error={fe('description')} />
-              </Field>
-            </>
-          )}
-        </FormModal>
+        />
       )}
     </Page>
   );

@@ -4,9 +4,10 @@ import { fleet } from '../api/fleet';
 import type { Release, SigningKey } from '../api/models';
 import { href, navigate } from '../router';
 import { canWrite, isAdmin, useSession } from '../session';
-import { Badge, DeleteButton, Empty, ErrorBox, Field, FormModal, LoadMore, Modal, Notice, Page, Section, Spinner, TextInput } from '../ui/components';
+import { Badge, DeleteButton, Empty, ErrorBox, Field, FormModal, Modal, NewNamedForm, Notice, Page, PageLoading, Section, TextField } from '../ui/components';
+import { DataTable, asyncList, type ListState } from '../ui/table';
 import { bytes, shortHex, timeAgo } from '../ui/format';
-import { useAsync, usePaged } from '../ui/hooks';
+import { useAction, useAsync, useForm, usePaged } from '../ui/hooks';
 
 export function ProjectPage(props: { id: number }) {
   const { info } = useSession();
@@ -21,8 +22,7 @@ export function ProjectPage(props: { id: number }) {
   const keys = useAsync(() => fleet.keys(props.id), [props.id]);
   const [dialog, setDialog] = useState<null | 'deployment' | 'upload' | 'key'>(null);
 
-  if (project.error) return <Page title="Project"><ErrorBox error={project.error} onRetry={project.reload} /></Page>;
-  if (!project.data) return <Page title="Project"><Spinner /></Page>;
+  if (project.error || !project.data) return <PageLoading title="Project" state={project} />;
   const p = project.data;
   const activeKeys = (keys.data?.items ?? []).filter((k) => !k.revoked_at);
   const crumbs = info.mode === 'studio'
@@ -54,27 +54,19 @@ export function ProjectPage(props: { id: number }) {
         actions={writable && <button class="btn-primary" onClick={() => setDialog('deployment')}>New deployment</button>}
         flush
       >
-        {deployments.error && <div class="p-5"><ErrorBox error={deployments.error} onRetry={deployments.reload} /></div>}
-        {!deployments.error && deployments.loading && deployments.items.length === 0 && <div class="px-5"><Spinner /></div>}
-        {!deployments.loading && !deployments.error && deployments.items.length === 0 && (
-          <Empty title="No deployments yet">Create a deployment, then register devices in it.</Empty>
-        )}
-        {deployments.items.length > 0 && (
-          <table class="table">
-            <thead><tr><th>Deployment</th><th>Devices</th><th>Description</th><th>Created</th></tr></thead>
-            <tbody>
-              {deployments.items.map((d) => (
-                <tr key={d.id}>
-                  <td><a href={href(`/deployments/${d.id}`)} class="font-medium">{d.name}</a></td>
-                  <td>{d.device_count ?? '—'}</td>
-                  <td class="text-slate-600">{d.description || <span class="text-slate-400">—</span>}</td>
-                  <td class="text-slate-500">{timeAgo(d.created_at)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
-        <LoadMore hasMore={deployments.hasMore} loading={deployments.loading} onMore={deployments.more} />
+        <DataTable
+          list={deployments}
+          head={<><th>Deployment</th><th>Devices</th><th>Description</th><th>Created</th></>}
+          row={(d) => (
+            <tr key={d.id}>
+              <td><a href={href(`/deployments/${d.id}`)} class="font-medium">{d.name}</a></td>
+              <td>{d.device_count ?? '—'}</td>
+              <td class="text-slate-600">{d.description || <span class="text-slate-400">—</span>}</td>
+              <td class="text-slate-500">{timeAgo(d.created_at)}</td>
+            </tr>
+          )}
+          empty={<Empty title="No deployments yet">Create a deployment, then register devices in it.</Empty>}
+        />
       </Section>
 
       <Section
@@ -83,27 +75,19 @@ export function ProjectPage(props: { id: number }) {
         actions={writable && <button class="btn-primary" onClick={() => setDialog('upload')}>Upload release</button>}
         flush
       >
-        {releases.error && <div class="p-5"><ErrorBox error={releases.error} onRetry={releases.reload} /></div>}
-        {!releases.error && releases.loading && releases.items.length === 0 && <div class="px-5"><Spinner /></div>}
-        {!releases.loading && !releases.error && releases.items.length === 0 && (
-          <Empty title="No releases yet">Upload a release file (.krel) signed with one of this project's keys.</Empty>
-        )}
-        {releases.items.length > 0 && (
-          <table class="table">
-            <thead><tr><th>Release</th><th>Signature</th><th>Size</th><th>Uploaded</th></tr></thead>
-            <tbody>
-              {releases.items.map((r) => (
-                <tr key={r.id}>
-                  <td><a href={href(`/releases/${r.id}`)} class="font-medium">{r.name} {r.version}</a></td>
-                  <td><SignatureBadge release={r} keys={keys.data?.items ?? []} /></td>
-                  <td>{bytes(r.file_size)}</td>
-                  <td class="text-slate-500">{timeAgo(r.created_at)} by {r.created_by}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
-        <LoadMore hasMore={releases.hasMore} loading={releases.loading} onMore={releases.more} />
+        <DataTable
+          list={releases}
+          head={<><th>Release</th><th>Signature</th><th>Size</th><th>Uploaded</th></>}
+          row={(r) => (
+            <tr key={r.id}>
+              <td><a href={href(`/releases/${r.id}`)} class="font-medium">{r.name} {r.version}</a></td>
+              <td><SignatureBadge release={r} keys={keys.data?.items ?? []} /></td>
+              <td>{bytes(r.file_size)}</td>
+              <td class="text-slate-500">{timeAgo(r.created_at)} by {r.created_by}</td>
+            </tr>
+          )}
+          empty={<Empty title="No releases yet">Upload a release file (.krel) signed with one of this project's keys.</Empty>}
+        />
       </Section>
 
       <Section
@@ -112,12 +96,7 @@ export function ProjectPage(props: { id: number }) {
         actions={writable && <button class="btn-secondary" onClick={() => setDialog('key')}>Add public key</button>}
         flush
       >
-        {keys.error && <div class="p-5"><ErrorBox error={keys.error} onRetry={keys.reload} /></div>}
-        {keys.loading && !keys.data && <div class="px-5"><Spinner /></div>}
-        {keys.data && keys.data.items.length === 0 && <Empty title="No signing keys">Add the public key printed by 'keel key generate'.</Empty>}
-        {keys.data && keys.data.items.length > 0 && (
-          <KeyTable keys={keys.data.items} writable={writable} projectId={props.id} onChange={keys.reload} />
-        )}
+        <KeyTable keys={asyncList(keys)} writable={writable} projectId={props.id} onChange={keys.reload} />
       </Section>
 
       {dialog === 'deployment' && <NewDeployment projectId={props.id} onClose={() => setDialog(null)} />}
@@ -135,68 +114,47 @@ export function SignatureBadge(props: { release: Release; keys: SigningKey[] }) 
   return <Badge tone="green" title={`Verified on upload; signed by key ${props.release.signed_by_key_id}`}>Signature verified{k ? ` · ${k.name}` : ''}</Badge>;
 }
 
-function KeyTable(props: { keys: SigningKey[]; writable: boolean; projectId: number; onChange: () => void }) {
-  const [err, setErr] = useState<unknown>(null);
-  const revoke = async (k: SigningKey) => {
-    if (!confirm(`Revoke key "${k.name}"? Releases signed only by this key can no longer be uploaded. Devices are not affected.`)) return;
-    try {
-      await fleet.revokeKey(props.projectId, k.id);
-      props.onChange();
-    } catch (e) {
-      setErr(e);
-    }
-  };
+function KeyTable(props: { keys: ListState<SigningKey>; writable: boolean; projectId: number; onChange: () => void }) {
+  const action = useAction();
+  const revoke = (k: SigningKey) =>
+    action.run(`Revoke key "${k.name}"? Releases signed only by this key can no longer be uploaded. Devices are not affected.`, () => fleet.revokeKey(props.projectId, k.id), props.onChange);
   return (
     <>
-      {err !== null && <div class="p-5"><ErrorBox error={err} title="Key not revoked" /></div>}
-      <table class="table">
-        <thead><tr><th>Name</th><th>Key id</th><th>Status</th><th>Added</th>{props.writable && <th />}</tr></thead>
-        <tbody>
-          {props.keys.map((k) => (
-            <tr key={k.id}>
-              <td class="font-medium">{k.name}</td>
-              <td class="mono" title={k.public_key}>{shortHex(k.key_id, 16)}</td>
-              <td>{k.revoked_at ? <Badge tone="red">Revoked</Badge> : <Badge tone="green">Trusted</Badge>}</td>
-              <td class="text-slate-500">{timeAgo(k.created_at)}</td>
-              {props.writable && <td class="text-right">{!k.revoked_at && <button class="btn-ghost text-red-700" onClick={() => void revoke(k)}>Revoke</button>}</td>}
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      {action.error !== null && <div class="p-5"><ErrorBox error={action.error} title="Key not revoked" /></div>}
+      <DataTable
+        list={props.keys}
+        head={<><th>Name</th><th>Key id</th><th>Status</th><th>Added</th>{props.writable && <th />}</>}
+        row={(k) => (
+          <tr key={k.id}>
+            <td class="font-medium">{k.name}</td>
+            <td class="mono" title={k.public_key}>{shortHex(k.key_id, 16)}</td>
+            <td>{k.revoked_at ? <Badge tone="red">Revoked</Badge> : <Badge tone="green">Trusted</Badge>}</td>
+            <td class="text-slate-500">{timeAgo(k.created_at)}</td>
+            {props.writable && <td class="text-right">{!k.revoked_at && <button class="btn-ghost text-red-700" onClick={() => void revoke(k)}>Revoke</button>}</td>}
+          </tr>
+        )}
+        empty={<Empty title="No signing keys">Add the public key printed by 'keel key generate'.</Empty>}
+      />
     </>
   );
 }
 
 function NewDeployment(props: { projectId: number; onClose: () => void }) {
-  const [name, setName] = useState('');
-  const [desc, setDesc] = useState('');
   return (
-    <FormModal
-      title="New deployment"
-      submitLabel="Create deployment"
+    <NewNamedForm
+      what="deployment"
+      nameHint="Where or what the devices are, e.g. 'staging' or 'plant-north'."
       onClose={props.onClose}
-      onSubmit={async () => {
-        const d = await fleet.createDeployment(props.projectId, name.trim(), desc.trim());
+      create={async (name, description) => {
+        const d = await fleet.createDeployment(props.projectId, name, description);
         navigate(`/deployments/${d.id}`);
       }}
-    >
-      {(fe) => (
-        <>
-          <Field id="deployment-name" label="Name" hint="Where or what the devices are, e.g. 'staging' or 'plant-north'." error={fe('name')}>
-            <TextInput id="deployment-name" value={name} onInput={setName} error={fe('name')} autoFocus />
-          </Field>
-          <Field id="deployment-description" label="Description (optional)" error={fe('description')}>
-            <TextInput id="deployment-description" value={desc} onInput={setDesc} error={fe('description')} />
-          </Field>
-        </>
-      )}
-    </FormModal>
+    />
   );
 }
 
 function AddKey(props: { projectId: number; onClose: () => void; onDone: () => void }) {
-  const [name, setName] = useState('');
-  const [pub, setPub] = useState('');
+  const [{ name, pub }, set] = useForm({ name: '', pub: '' });
   return (
     <FormModal
       title="Add a public signing key"
@@ -211,11 +169,9 @@ function AddKey(props: { projectId: number; onClose: () => void; onDone: () => v
     >
       {(fe) => (
         <>
-          <Field id="key-name" label="Name" hint="Who or what holds the private key, e.g. 'release-manager-2026'." error={fe('name')}>
-            <TextInput id="key-name" value={name} onInput={setName} error={fe('name')} autoFocus />
-          </Field>
+          <TextField id="key-name" label="Name" hint="Who or what holds the private key, e.g. 'release-manager-2026'." error={fe('name')} value={name} onInput={set.name} autoFocus />
           <Field id="key-public" label="Public key" error={fe('public_key')}>
-            <textarea id="key-public" class={`input mono ${fe('public_key') ? 'input-error' : ''}`} rows={3} value={pub} onInput={(e) => setPub((e.target as HTMLTextAreaElement).value)} />
+            <textarea id="key-public" class={`input mono ${fe('public_key') ? 'input-error' : ''}`} rows={3} value={pub} onInput={(e) => set.pub((e.target as HTMLTextAreaElement).value)} />
           </Field>
         </>
       )}
@@ -227,25 +183,20 @@ function UploadRelease(props: { projectId: number; onClose: () => void; onDone: 
   const input = useRef<HTMLInputElement>(null);
   const [file, setFile] = useState<File | null>(null);
   const [progress, setProgress] = useState<[number, number] | null>(null);
-  const [err, setErr] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
-  const upload = async (e: Event) => {
+  const action = useAction();
+  const err = action.error;
+  const upload = (e: Event) => {
     e.preventDefault();
-    if (!file) {
-      setErr(new Error('Choose a release file first.'));
-      return;
-    }
-    setBusy(true);
-    setErr(null);
-    try {
-      const r = await fleet.uploadRelease(props.projectId, file, (s, t) => setProgress([s, t]));
-      props.onDone(r.id);
-    } catch (x) {
-      setErr(x);
-      setProgress(null);
-    } finally {
-      setBusy(false);
-    }
+    void action.run(null, async () => {
+      if (!file) throw new Error('Choose a release file first.');
+      try {
+        const r = await fleet.uploadRelease(props.projectId, file, (s, t) => setProgress([s, t]));
+        props.onDone(r.id);
+      } catch (x) {
+        setProgress(null);
+        throw x;
+      }
+    });
   };
   const pct = progress ? Math.round((100 * progress[0]) / Math.max(1, progress[1])) : 0;
   return (
@@ -274,7 +225,7 @@ function UploadRelease(props: { projectId: number; onClose: () => void; onDone: 
         )}
         <div class="flex justify-end gap-2">
           <button type="button" class="btn-secondary" onClick={props.onClose}>Cancel</button>
-          <button type="submit" class="btn-primary" disabled={busy}>{busy ? 'Uploading…' : 'Upload and verify'}</button>
+          <button type="submit" class="btn-primary" disabled={action.busy}>{action.busy ? 'Uploading…' : 'Upload and verify'}</button>
         </div>
       </form>
     </Modal>

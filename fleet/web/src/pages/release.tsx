@@ -2,7 +2,8 @@ import { fleet } from '../api/fleet';
 import { ManifestGraph } from '../graph/ManifestGraph';
 import { href, navigate } from '../router';
 import { canWrite, useSession } from '../session';
-import { Badge, DefList, DeleteButton, Empty, ErrorBox, LoadMore, Notice, Page, Section, Spinner, StatusBadge } from '../ui/components';
+import { Badge, DefList, DeleteButton, Empty, Notice, Page, PageLoading, Section, StatusBadge } from '../ui/components';
+import { DataTable } from '../ui/table';
 import { bytes, dateTime, shortHex, timeAgo } from '../ui/format';
 import { useAsync, usePaged } from '../ui/hooks';
 import { useCrumbs } from './crumbs';
@@ -16,8 +17,7 @@ export function ReleasePage(props: { id: number }) {
   const devices = usePaged((c) => fleet.devices({ release_id: props.id }, c), [props.id]);
   const keys = useAsync(() => (rel.data ? fleet.keys(rel.data.project_id) : Promise.resolve(null)), [rel.data?.project_id]);
 
-  if (rel.error) return <Page title="Release"><ErrorBox error={rel.error} onRetry={rel.reload} /></Page>;
-  if (!rel.data) return <Page title="Release"><Spinner /></Page>;
+  if (rel.error || !rel.data) return <PageLoading title="Release" state={rel} />;
   const r = rel.data;
   const title = `${r.name} ${r.version}`;
   const keyName = (id: string) => keys.data?.items.find((k) => k.key_id === id);
@@ -107,23 +107,18 @@ export function ReleasePage(props: { id: number }) {
       )}
 
       <Section title="Devices running this release" flush>
-        {devices.error && <div class="p-5"><ErrorBox error={devices.error} onRetry={devices.reload} /></div>}
-        {!devices.loading && !devices.error && devices.items.length === 0 && <Empty title="No device runs this release yet">Start a rollout in a deployment to install it.</Empty>}
-        {devices.items.length > 0 && (
-          <table class="table">
-            <thead><tr><th>Device</th><th>Connection</th><th>Last seen</th></tr></thead>
-            <tbody>
-              {devices.items.map((d) => (
-                <tr key={d.id}>
-                  <td><a href={href(`/devices/${d.id}`)} class="font-medium">{d.name}</a></td>
-                  <td><StatusBadge status={connectionOf(d)} /></td>
-                  <td class="text-slate-500">{timeAgo(d.last_seen_at)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
-        <LoadMore hasMore={devices.hasMore} loading={devices.loading} onMore={devices.more} />
+        <DataTable
+          list={devices}
+          head={<><th>Device</th><th>Connection</th><th>Last seen</th></>}
+          row={(d) => (
+            <tr key={d.id}>
+              <td><a href={href(`/devices/${d.id}`)} class="font-medium">{d.name}</a></td>
+              <td><StatusBadge status={connectionOf(d)} /></td>
+              <td class="text-slate-500">{timeAgo(d.last_seen_at)}</td>
+            </tr>
+          )}
+          empty={<Empty title="No device runs this release yet">Start a rollout in a deployment to install it.</Empty>}
+        />
       </Section>
     </Page>
   );

@@ -1,11 +1,11 @@
-import { useState } from 'preact/hooks';
 import { fleet } from '../api/fleet';
 import type { Rollout } from '../api/models';
 import { href } from '../router';
 import { canWrite, useSession } from '../session';
-import { DefList, Empty, ErrorBox, LoadMore, Notice, Page, ProgressBar, Section, Spinner, Stat, StatusBadge, cx } from '../ui/components';
+import { DefList, Empty, ErrorBox, Notice, Page, PageLoading, ProgressBar, Section, Stat, StatusBadge, cx } from '../ui/components';
+import { DataTable } from '../ui/table';
 import { dateTime, timeAgo } from '../ui/format';
-import { useAsync, useInterval, usePaged } from '../ui/hooks';
+import { useAction, useAsync, useInterval, usePaged } from '../ui/hooks';
 import { useCrumbs } from './crumbs';
 import { useLive } from '../live';
 
@@ -22,8 +22,8 @@ export function RolloutPage(props: { id: number }) {
   const crumbs = useCrumbs({ deploymentId: ro.data?.deployment_id });
   const targets = usePaged((c) => fleet.rolloutTargets(props.id, c), [props.id]);
   const release = useAsync(() => (ro.data ? fleet.release(ro.data.release_id) : Promise.resolve(null)), [ro.data?.release_id]);
-  const [busy, setBusy] = useState(false);
-  const [err, setErr] = useState<unknown>(null);
+  const action = useAction();
+  const busy = action.busy;
   const live = ro.data && (ro.data.status === 'running' || ro.data.status === 'paused');
   const refresh = () => {
     ro.reload();
@@ -32,24 +32,11 @@ export function RolloutPage(props: { id: number }) {
   useInterval(refresh, live ? 3000 : null);
   useLive(['rollout', 'device'], refresh);
 
-  if (ro.error) return <Page title="Rollout"><ErrorBox error={ro.error} onRetry={ro.reload} /></Page>;
-  if (!ro.data) return <Page title="Rollout"><Spinner /></Page>;
+  if (ro.error || !ro.data) return <PageLoading title="Rollout" state={ro} />;
   const r = ro.data;
   const c = rolloutCounts(r);
-  const act = async (a: 'pause' | 'resume' | 'cancel') => {
-    if (a === 'cancel' && !confirm('Cancel this rollout? Devices already updated keep the new release; the others are not updated.')) return;
-    setBusy(true);
-    setErr(null);
-    try {
-      await fleet.rolloutAction(r.id, a);
-      ro.reload();
-      targets.reload();
-    } catch (e) {
-      setErr(e);
-    } finally {
-      setBusy(false);
-    }
-  };
+  const act = (a: 'pause' | 'resume' | 'cancel') =>
+    action.run(a === 'cancel' ? 'Cancel this rollout? Devices already updated keep the new release; the others are not updated.' : null, () => fleet.rolloutAction(r.id, a), refresh);
   const relName = release.data ? `${release.data.name} ${release.data.version}` : `release #${r.release_id}`;
   return (
     <Page
@@ -66,7 +53,7 @@ export function RolloutPage(props: { id: number }) {
         )
       }
     >
-      {err !== null && <ErrorBox error={err} title="Action failed" />}
+      {action.error !== null && <ErrorBox error={action.error} title="Action failed" />}
       {r.status === 'paused' && <Notice tone="warning" title="Paused">{r.status_reason || 'Paused by a person.'} Press Resume to continue with the next devices.</Notice>}
       {r.status === 'aborted' && <Notice tone="danger" title="Aborted">{r.status_reason || 'Too many devices failed to update.'}</Notice>}
       <div class="grid grid-cols-2 gap-4 lg:grid-cols-4">
@@ -110,25 +97,20 @@ export function RolloutPage(props: { id: number }) {
         </div>
       </Section>
       <Section title="Devices in this rollout" flush>
-        {targets.error && <div class="p-5"><ErrorBox error={targets.error} onRetry={targets.reload} /></div>}
-        {!targets.loading && !targets.error && targets.items.length === 0 && <Empty title="No devices">The deployment had no devices when the rollout started.</Empty>}
-        {targets.items.length > 0 && (
-          <table class="table">
-            <thead><tr><th>Device</th><th>Batch</th><th>Status</th><th>Message</th><th>Updated</th></tr></thead>
-            <tbody>
-              {targets.items.map((t) => (
-                <tr key={t.device_id}>
-                  <td><a href={href(`/devices/${t.device_id}`)}>{t.device_name ?? `device #${t.device_id}`}</a></td>
-                  <td>{t.batch + 1}</td>
-                  <td><StatusBadge status={t.status} /></td>
-                  <td class="text-slate-600">{t.message || '—'}</td>
-                  <td class="text-slate-500">{timeAgo(t.updated_at)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
-        <LoadMore hasMore={targets.hasMore} loading={targets.loading} onMore={targets.more} />
+        <DataTable
+          list={targets}
+          head={<><th>Device</th><th>Batch</th><th>Status</th><th>Message</th><th>Updated</th></>}
+          row={(t) => (
+            <tr key={t.device_id}>
+              <td><a href={href(`/devices/${t.device_id}`)}>{t.device_name ?? `device #${t.device_id}`}</a></td>
+              <td>{t.batch + 1}</td>
+              <td><StatusBadge status={t.status} /></td>
+              <td class="text-slate-600">{t.message || '—'}</td>
+              <td class="text-slate-500">{timeAgo(t.updated_at)}</td>
+            </tr>
+          )}
+          empty={<Empty title="No devices">The deployment had no devices when the rollout started.</Empty>}
+        />
       </Section>
     </Page>
   );

@@ -2,9 +2,10 @@ import { useState } from 'preact/hooks';
 import { all, fleet } from '../api/fleet';
 import type { Organization, Role, User } from '../api/models';
 import { roleLabel, useSession } from '../session';
-import { Empty, ErrorBox, Field, FormModal, LoadMore, Modal, Notice, Page, Section, Spinner, StatusBadge, TextInput } from '../ui/components';
+import { Empty, ErrorBox, Field, FormModal, Modal, Notice, Page, Section, StatusBadge, TextField } from '../ui/components';
+import { DataTable } from '../ui/table';
 import { timeAgo } from '../ui/format';
-import { useAsync, usePaged } from '../ui/hooks';
+import { useAction, useAsync, useForm, usePaged } from '../ui/hooks';
 
 export function UsersPage() {
   const { info } = useSession();
@@ -14,18 +15,13 @@ export function UsersPage() {
   const orgs = useAsync(() => (admin ? all<Organization>((c) => fleet.orgs(c)) : Promise.resolve([] as Organization[])), [admin]);
   const [creating, setCreating] = useState(false);
   const [invite, setInvite] = useState<{ email: string; token: string } | null>(null);
-  const [err, setErr] = useState<unknown>(null);
+  const change = useAction();
   const orgName = (id: number | null) => (id === null ? '—' : orgs.data?.find((o) => o.id === id)?.name ?? (admin ? `#${id}` : 'your organisation'));
 
-  const toggle = async (u: User) => {
+  const toggle = (u: User) => {
     const disabling = u.status !== 'disabled';
-    if (disabling && !confirm(`Disable ${u.email}? They are signed out at once and their API tokens stop working.`)) return;
-    try {
-      await fleet.setUserEnabled(u.id, !disabling);
-      list.reload();
-    } catch (e) {
-      setErr(e);
-    }
+    const question = disabling ? `Disable ${u.email}? They are signed out at once and their API tokens stop working.` : null;
+    return change.run(question, () => fleet.setUserEnabled(u.id, !disabling), list.reload);
   };
 
   return (
@@ -34,36 +30,30 @@ export function UsersPage() {
       help={admin ? 'Administrators manage the Fleet instance and its organisations. Organisation owners change everything in their organisation; organisation users can only look.' : 'People in your organisation. Owners can change everything in the organisation; users can only look.'}
       actions={<button class="btn-primary" onClick={() => setCreating(true)}>Add user</button>}
     >
-      {err !== null && <ErrorBox error={err} title="Not changed" />}
+      {change.error !== null && <ErrorBox error={change.error} title="Not changed" />}
       <Section title="Accounts" flush>
-        {list.error && <div class="p-5"><ErrorBox error={list.error} onRetry={list.reload} /></div>}
-        {!list.error && list.loading && list.items.length === 0 && <div class="px-5"><Spinner /></div>}
-        {!list.loading && !list.error && list.items.length === 0 && <Empty title="No users" />}
-        {list.items.length > 0 && (
-          <table class="table">
-            <thead><tr><th>Name</th><th>E-mail</th><th>Role</th>{admin && <th>Organisation</th>}<th>Status</th><th>Added</th><th /></tr></thead>
-            <tbody>
-              {list.items.map((u) => (
-                <tr key={u.id}>
-                  <td class="font-medium">{u.name}</td>
-                  <td>{u.email}</td>
-                  <td>{roleLabel[u.role] ?? u.role}</td>
-                  {admin && <td>{orgName(u.organization_id)}</td>}
-                  <td><StatusBadge status={u.status} /></td>
-                  <td class="text-slate-500">{timeAgo(u.created_at)}</td>
-                  <td class="text-right">
-                    {u.id !== me?.id && u.status !== 'invited' && (
-                      <button class={u.status === 'disabled' ? 'btn-ghost' : 'btn-ghost text-red-700'} onClick={() => void toggle(u)}>
-                        {u.status === 'disabled' ? 'Enable' : 'Disable'}
-                      </button>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
-        <LoadMore hasMore={list.hasMore} loading={list.loading} onMore={list.more} />
+        <DataTable
+          list={list}
+          head={<><th>Name</th><th>E-mail</th><th>Role</th>{admin && <th>Organisation</th>}<th>Status</th><th>Added</th><th /></>}
+          row={(u) => (
+            <tr key={u.id}>
+              <td class="font-medium">{u.name}</td>
+              <td>{u.email}</td>
+              <td>{roleLabel[u.role] ?? u.role}</td>
+              {admin && <td>{orgName(u.organization_id)}</td>}
+              <td><StatusBadge status={u.status} /></td>
+              <td class="text-slate-500">{timeAgo(u.created_at)}</td>
+              <td class="text-right">
+                {u.id !== me?.id && u.status !== 'invited' && (
+                  <button class={u.status === 'disabled' ? 'btn-ghost' : 'btn-ghost text-red-700'} onClick={() => void toggle(u)}>
+                    {u.status === 'disabled' ? 'Enable' : 'Disable'}
+                  </button>
+                )}
+              </td>
+            </tr>
+          )}
+          empty={<Empty title="No users" />}
+        />
       </Section>
       {creating && (
         <NewUser
@@ -91,8 +81,7 @@ export function UsersPage() {
 }
 
 function NewUser(props: { admin: boolean; myOrg: number | null; orgs: Organization[]; onClose: () => void; onDone: (email: string, token: string | null) => void }) {
-  const [email, setEmail] = useState('');
-  const [name, setName] = useState('');
+  const [{ email, name }, set] = useForm({ email: '', name: '' });
   const [role, setRole] = useState<Role>('organization_user');
   const [org, setOrg] = useState<string>(props.myOrg ? String(props.myOrg) : '');
   const [how, setHow] = useState<'invite' | 'password'>('invite');
@@ -115,12 +104,8 @@ function NewUser(props: { admin: boolean; myOrg: number | null; orgs: Organizati
     >
       {(fe) => (
         <>
-          <Field id="user-email" label="E-mail address" error={fe('email')}>
-            <TextInput id="user-email" type="email" value={email} onInput={setEmail} error={fe('email')} autoFocus />
-          </Field>
-          <Field id="user-name" label="Full name" error={fe('name')}>
-            <TextInput id="user-name" value={name} onInput={setName} error={fe('name')} />
-          </Field>
+          <TextField id="user-email" label="E-mail address" error={fe('email')} type="email" value={email} onInput={set.email} autoFocus />
+          <TextField id="user-name" label="Full name" error={fe('name')} value={name} onInput={set.name} />
           <Field id="user-role" label="Role" error={fe('role')}>
             <select id="user-role" class="input" value={role} onChange={(e) => setRole((e.target as HTMLSelectElement).value as Role)}>
               <option value="organization_user">{roleLabel.organization_user}</option>
@@ -145,9 +130,7 @@ function NewUser(props: { admin: boolean; myOrg: number | null; orgs: Organizati
             </div>
           </fieldset>
           {how === 'password' && (
-            <Field id="user-password" label="Password" hint="At least 12 characters. Tell it to them privately; they should change it." error={fe('password')}>
-              <TextInput id="user-password" type="password" autocomplete="new-password" value={password} onInput={setPassword} error={fe('password')} />
-            </Field>
+            <TextField id="user-password" label="Password" hint="At least 12 characters. Tell it to them privately; they should change it." error={fe('password')} type="password" autocomplete="new-password" value={password} onInput={setPassword} />
           )}
         </>
       )}

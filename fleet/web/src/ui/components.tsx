@@ -2,8 +2,9 @@
 // one visual language. Status is never colour alone (always a word too), every page says in one
 // sentence what it is for, and every empty list says what to do next.
 import type { ComponentChildren, JSX } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect } from 'preact/hooks';
 import { ApiError, fieldMessage } from '../api/client';
+import { useAction, useForm } from './hooks';
 
 export function cx(...c: Array<string | false | null | undefined>): string {
   return c.filter(Boolean).join(' ');
@@ -40,6 +41,12 @@ export function Page(props: { title: string; help?: ComponentChildren; crumbs?: 
       <div class="space-y-6">{props.children}</div>
     </div>
   );
+}
+
+// What a page shows while the record it is about loads, or when it could not be loaded.
+export function PageLoading(props: { title: string; state: { error: Error | undefined; reload: () => void } }) {
+  const e = props.state.error;
+  return <Page title={props.title}>{e ? <ErrorBox error={e} onRetry={props.state.reload} /> : <Spinner />}</Page>;
 }
 
 export function Section(props: { title: string; help?: ComponentChildren; actions?: ComponentChildren; children?: ComponentChildren; id?: string; flush?: boolean }) {
@@ -220,6 +227,25 @@ export function Modal(props: { title: string; onClose: () => void; children: Com
   );
 }
 
+// The message of a server error that names a form field, for that field (null otherwise).
+export function fieldErrorOf(err: unknown): (name: string) => string | null {
+  return (name) => (err instanceof ApiError && err.field === name ? fieldMessage(err.message, name) : null);
+}
+
+// The id a form's select names, or a field error saying what to choose.
+export function chosenId(value: string, message: string, field: string): number {
+  const id = Number(value);
+  if (!id) throw new ApiError(400, 'missing', message, field);
+  return id;
+}
+
+// A form's error that names no field (those are shown next to their field instead).
+export function FormError(props: { error: unknown; title: string }) {
+  const e = props.error;
+  if (e === null || (e instanceof ApiError && e.field)) return null;
+  return <ErrorBox error={e} title={props.title} />;
+}
+
 // A form inside a modal: submit → fn; the server's error is shown in place, next to the field it
 // names when it names one.
 export function FormModal(props: {
@@ -231,35 +257,25 @@ export function FormModal(props: {
   danger?: boolean;
   intro?: ComponentChildren;
 }) {
-  const [busy, setBusy] = useState(false);
-  const [err, setErr] = useState<unknown>(null);
-  const fieldError = (name: string) => (err instanceof ApiError && err.field === name ? fieldMessage(err.message, name) : null);
-  const submit = async (e: JSX.TargetedEvent<HTMLFormElement, Event>) => {
+  const save = useAction();
+  const err = save.error;
+  const submit = (e: JSX.TargetedEvent<HTMLFormElement, Event>) => {
     e.preventDefault();
-    setBusy(true);
-    setErr(null);
-    try {
-      await props.onSubmit();
-      props.onClose();
-    } catch (x) {
-      setErr(x);
-    } finally {
-      setBusy(false);
-    }
+    void save.run(null, props.onSubmit, props.onClose);
   };
   return (
     <Modal title={props.title} onClose={props.onClose}>
       <form onSubmit={submit} class="space-y-4" noValidate>
         {props.intro && <div class="text-sm text-slate-600">{props.intro}</div>}
-        {props.children(fieldError)}
-        {err !== null && !(err instanceof ApiError && err.field) && <ErrorBox error={err} title="Not saved" />}
+        {props.children(fieldErrorOf(err))}
+        <FormError error={err} title="Not saved" />
         {err instanceof ApiError && err.field && <p class="text-sm text-red-700">Not saved: please correct the highlighted field.</p>}
         <div class="flex justify-end gap-2 pt-2">
           <button type="button" class="btn-secondary" onClick={props.onClose}>
             Cancel
           </button>
-          <button type="submit" class={props.danger ? 'btn-danger' : 'btn-primary'} disabled={busy}>
-            {busy ? 'Working…' : props.submitLabel}
+          <button type="submit" class={props.danger ? 'btn-danger' : 'btn-primary'} disabled={save.busy}>
+            {save.busy ? 'Working…' : props.submitLabel}
           </button>
         </div>
       </form>
@@ -267,7 +283,35 @@ export function FormModal(props: {
   );
 }
 
-export function TextInput(props: { id: string; value: string; onInput: (v: string) => void; error?: string | null; placeholder?: string; type?: string; autoFocus?: boolean; required?: boolean; autocomplete?: string; mono?: boolean }) {
+// "New project" / "New deployment": a name and an optional description.
+export function NewNamedForm(props: { what: string; nameHint: string; onClose: () => void; create: (name: string, description: string) => Promise<void> }) {
+  const [{ name, desc }, set] = useForm({ name: '', desc: '' });
+  const id = props.what;
+  return (
+    <FormModal title={`New ${props.what}`} submitLabel={`Create ${props.what}`} onClose={props.onClose} onSubmit={() => props.create(name.trim(), desc.trim())}>
+      {(fe) => (
+        <>
+          <TextField id={`${id}-name`} label="Name" hint={props.nameHint} error={fe('name')} value={name} onInput={set.name} autoFocus />
+          <TextField id={`${id}-description`} label="Description (optional)" error={fe('description')} value={desc} onInput={set.desc} />
+        </>
+      )}
+    </FormModal>
+  );
+}
+
+interface TextInputProps { id: string; value: string; onInput: (v: string) => void; error?: string | null; placeholder?: string; type?: string; autoFocus?: boolean; required?: boolean; autocomplete?: string; mono?: boolean }
+
+// A labelled text input: its label, hint and the server's error for it in one place.
+export function TextField(props: TextInputProps & { label: string; hint?: ComponentChildren }) {
+  const { label, hint, ...input } = props;
+  return (
+    <Field id={props.id} label={label} hint={hint} error={props.error}>
+      <TextInput {...input} />
+    </Field>
+  );
+}
+
+export function TextInput(props: TextInputProps) {
   return (
     <input
       id={props.id}
@@ -345,33 +389,20 @@ export function LoadMore(props: { hasMore: boolean; loading: boolean; onMore: ()
 // A delete button that asks first and shows the server's refusal (e.g. "still has devices") in
 // place instead of failing silently.
 export function DeleteButton(props: { what: string; consequence: string; onDelete: () => Promise<void>; onDone: () => void }) {
-  const [err, setErr] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const del = useAction();
   return (
     <>
       <button
         type="button"
         class="btn-secondary text-red-700"
-        disabled={busy}
-        onClick={async () => {
-          if (!confirm(`Delete ${props.what}? ${props.consequence}`)) return;
-          setBusy(true);
-          setErr(null);
-          try {
-            await props.onDelete();
-            props.onDone();
-          } catch (e) {
-            setErr(e);
-          } finally {
-            setBusy(false);
-          }
-        }}
+        disabled={del.busy}
+        onClick={() => void del.run(`Delete ${props.what}? ${props.consequence}`, props.onDelete, props.onDone)}
       >
         Delete
       </button>
-      {err !== null && (
-        <Modal title="Not deleted" onClose={() => setErr(null)}>
-          <ErrorBox error={err} title={`${props.what} was not deleted`} />
+      {del.error !== null && (
+        <Modal title="Not deleted" onClose={del.clear}>
+          <ErrorBox error={del.error} title={`${props.what} was not deleted`} />
         </Modal>
       )}
     </>

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
 
 export interface Async<T> {
   data: T | undefined;
@@ -7,31 +7,43 @@ export interface Async<T> {
   reload: () => void;
 }
 
-// Loads data when deps change; a response that arrives after deps changed again is dropped.
-export function useAsync<T>(fn: () => Promise<T>, deps: unknown[]): Async<T> {
-  const [data, setData] = useState<T | undefined>(undefined);
+export function toError(e: unknown): Error {
+  return e instanceof Error ? e : new Error(String(e));
+}
+
+// One load at a time: `start` runs a fetch and hands its result to `ok`; a response that arrives
+// after a newer load started is dropped, so a page never shows stale data over fresh.
+function useLatestLoad(): { error: Error | undefined; loading: boolean; start: <T>(fetch: () => Promise<T>, ok: (v: T) => void) => void } {
   const [error, setError] = useState<Error | undefined>(undefined);
   const [loading, setLoading] = useState(true);
-  const [tick, setTick] = useState(0);
   const gen = useRef(0);
-  useEffect(() => {
+  const start = useCallback(<T,>(fetch: () => Promise<T>, ok: (v: T) => void) => {
     const my = ++gen.current;
     setLoading(true);
-    fn().then(
-      (d) => {
+    fetch().then(
+      (v) => {
         if (gen.current !== my) return;
-        setData(d);
+        ok(v);
         setError(undefined);
         setLoading(false);
       },
       (e: unknown) => {
         if (gen.current !== my) return;
-        setError(e instanceof Error ? e : new Error(String(e)));
+        setError(toError(e));
         setLoading(false);
       },
     );
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [...deps, tick]);
+  }, []);
+  return { error, loading, start };
+}
+
+// Loads data when deps change (and on reload).
+export function useAsync<T>(fn: () => Promise<T>, deps: unknown[]): Async<T> {
+  const [data, setData] = useState<T | undefined>(undefined);
+  const [tick, setTick] = useState(0);
+  const { error, loading, start } = useLatestLoad();
+  // eslint-disable-next-line react-hooks/exhaustive-deps
+  useEffect(() => start(fn, (d) => setData(() => d)), [...deps, tick]);
   const reload = useCallback(() => setTick((t) => t + 1), []);
   return { data, error, loading, reload };
 }
@@ -62,26 +74,12 @@ export interface PagedState<T> {
 export function usePaged<T>(fetchPage: (cursor: string | null) => Promise<{ items: T[]; next_cursor: string | null }>, deps: unknown[]): PagedState<T> {
   const [items, setItems] = useState<T[]>([]);
   const [cursor, setCursor] = useState<string | null>(null);
-  const [error, setError] = useState<Error | undefined>(undefined);
-  const [loading, setLoading] = useState(true);
-  const gen = useRef(0);
+  const { error, loading, start } = useLatestLoad();
   const load = useCallback((from: string | null, append: boolean) => {
-    const my = ++gen.current;
-    setLoading(true);
-    fetchPage(from).then(
-      (p) => {
-        if (gen.current !== my) return;
-        setItems((old) => (append ? [...old, ...p.items] : p.items));
-        setCursor(p.next_cursor);
-        setError(undefined);
-        setLoading(false);
-      },
-      (e: unknown) => {
-        if (gen.current !== my) return;
-        setError(e instanceof Error ? e : new Error(String(e)));
-        setLoading(false);
-      },
-    );
+    start(() => fetchPage(from), (p) => {
+      setItems((old) => (append ? [...old, ...p.items] : p.items));
+      setCursor(p.next_cursor);
+    });
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, deps);
   useEffect(() => load(null, false), [load]);
@@ -119,7 +117,7 @@ export function useLogTail<T extends { id: number }>(
   const last = useRef(0);
   const busy = useRef(false);
   const gen = useRef(0);
-  const fail = (e: unknown) => setError(e instanceof Error ? e : new Error(String(e)));
+  const fail = (e: unknown) => setError(toError(e));
   useEffect(() => {
     const my = ++gen.current;
     last.current = 0;
@@ -175,4 +173,46 @@ export function useLogTail<T extends { id: number }>(
     })();
   }, ms);
   return { items, error, loading };
+}
+
+export interface Action {
+  busy: boolean;
+  error: unknown; // null when the last run succeeded (or none ran yet)
+  clear: () => void;
+  // Asks `question` first (when given), runs fn, then done; a failure is kept in `error` for the
+  // page to show next to what failed.
+  run: (question: string | null, fn: () => Promise<unknown>, done?: () => void) => Promise<void>;
+}
+
+// A change the user starts from a button or a form.
+export function useAction(): Action {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const run = async (question: string | null, fn: () => Promise<unknown>, done?: () => void) => {
+    if (question !== null && !confirm(question)) return;
+    setBusy(true);
+    setError(null);
+    try {
+      await fn();
+      done?.();
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { busy, error, clear: () => setError(null), run };
+}
+
+// A form's text values and one setter per field: `const [{ name }, set] = useForm({ name: '' })`,
+// then `onInput={set.name}`.
+export function useForm<T extends Record<string, string>>(initial: T): [T, { [K in keyof T]: (v: string) => void }] {
+  const [values, setValues] = useState(initial);
+  const setters = useMemo(() => {
+    const s = {} as { [K in keyof T]: (v: string) => void };
+    for (const k of Object.keys(initial) as Array<keyof T>) s[k] = (v: string) => setValues((old) => ({ ...old, [k]: v }));
+    return s;
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, []);
+  return [values, setters];
 }

@@ -1,0 +1,44 @@
+// One shape for every list a page shows: an error with "Try again", a spinner while the first
+// page loads, an empty state that says what to do next, the table, and "Show more" when the list
+// is cursor-paginated. Pages give only the columns, one row per item and the empty state.
+import type { ComponentChildren, JSX } from 'preact';
+import { ErrorBox, LoadMore, Spinner } from './components';
+import type { Async } from './hooks';
+
+export interface ListState<T> {
+  items: T[];
+  error: Error | undefined;
+  loading: boolean;
+  reload: () => void;
+  hasMore?: boolean;
+  more?: () => void;
+}
+
+// A whole (unpaginated) list the server returns as {items}, loaded with useAsync.
+export function asyncList<T>(a: Async<{ items: T[] }>): ListState<T> {
+  return { items: a.data?.items ?? [], error: a.error, loading: a.loading && !a.data, reload: a.reload };
+}
+
+export function DataTable<T>(props: {
+  list: ListState<T>;
+  head: ComponentChildren;
+  row: (item: T) => JSX.Element;
+  empty: ComponentChildren;
+  testId?: string;
+}) {
+  const l = props.list;
+  return (
+    <>
+      {l.error && <div class="p-5"><ErrorBox error={l.error} onRetry={l.reload} /></div>}
+      {!l.error && l.loading && l.items.length === 0 && <div class="px-5"><Spinner /></div>}
+      {!l.loading && !l.error && l.items.length === 0 && props.empty}
+      {l.items.length > 0 && (
+        <table class="table" data-testid={props.testId}>
+          <thead><tr>{props.head}</tr></thead>
+          <tbody>{l.items.map(props.row)}</tbody>
+        </table>
+      )}
+      {l.more && <LoadMore hasMore={l.hasMore ?? false} loading={l.loading} onMore={l.more} />}
+    </>
+  );
+}
