@@ -66,7 +66,7 @@ void ready_enqueue(Tcb* t, QueueEnd end) {
     t->qnext = t->qprev = nullptr;
     g_rq_bitmap[p / 64] |= word_t{1} << (p % 64);
     g_rq_summary |= word_t{1} << (p / 64);
-  } else if (end == QueueEnd::kFront) {
+  } else if (end != QueueEnd::kBack) {  // not "== kFront": a test against 0 is one instruction less
     t->qprev = nullptr;
     t->qnext = rq_head[p];
     rq_head[p]->qprev = t;
