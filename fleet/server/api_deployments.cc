@@ -46,11 +46,8 @@ Response patch(Ctx& c) {
   int64_t id = c.id("deployment_id");
   Owner o = deployment_owner(c, id, Need::write);
   Tx tx(c.db);
-  if (c.body.contains("name") && !c.body["name"].is_null()) {
-    check_name(c.body, "name");
-    set_deployment_name(c.db, id, c.body["name"].get<std::string>());
-  }
-  if (c.body.contains("description") && !c.body["description"].is_null())
+  if (auto name = c.new_name()) set_deployment_name(c.db, id, *name);
+  if (c.sets("description"))
     set_deployment_description(c.db, id, c.body["description"].get<std::string>());
   c.audit(o.org_id, "deployment.update", "deployment", std::to_string(id), c.body);
   tx.commit();

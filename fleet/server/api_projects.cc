@@ -14,13 +14,13 @@ json project_json(const ProjectRow& p) {
 
 int64_t org_for_create(Ctx& c) {
   if (c.studio()) {
-    if (c.body.contains("organization_id") && !c.body["organization_id"].is_null() &&
+    if (c.sets("organization_id") &&
         c.body["organization_id"].get<int64_t>() != c.app.studio_org_id)
       throw not_found("organisation");
     return c.app.studio_org_id;
   }
   int64_t org;
-  if (c.body.contains("organization_id") && !c.body["organization_id"].is_null()) org = c.body["organization_id"].get<int64_t>();
+  if (c.sets("organization_id")) org = c.body["organization_id"].get<int64_t>();
   else if (c.who.org_id) org = *c.who.org_id;
   else throw bad_request("field 'organization_id' is required", "organization_id");
   if (!organization_exists(c.db, org)) {
@@ -61,11 +61,8 @@ Response patch(Ctx& c) {
   int64_t id = c.id("project_id");
   Owner o = project_owner(c, id, Need::write);
   Tx tx(c.db);
-  if (c.body.contains("name") && !c.body["name"].is_null()) {
-    check_name(c.body, "name");
-    set_project_name(c.db, id, c.body["name"].get<std::string>());
-  }
-  if (c.body.contains("description") && !c.body["description"].is_null())
+  if (auto name = c.new_name()) set_project_name(c.db, id, *name);
+  if (c.sets("description"))
     set_project_description(c.db, id, c.body["description"].get<std::string>());
   c.audit(o.org_id, "project.update", "project", std::to_string(id), c.body);
   tx.commit();

@@ -76,7 +76,7 @@ Response start(Ctx& c) {
   Owner ow = deployment_owner(c, dep, Need::write);
   int64_t rid = release_in_project(c, ow.project_id);
   std::vector<int64_t> batches = {10, 50, 100};
-  if (c.body.contains("batches") && !c.body["batches"].is_null()) batches = c.body["batches"].get<std::vector<int64_t>>();
+  if (c.sets("batches")) batches = c.body["batches"].get<std::vector<int64_t>>();
   if (auto err = batches_error(batches)) throw bad_request(*err, "batches");
   int64_t threshold = c.body.value("failure_threshold_percent", int64_t{10});
   std::string on_failure = c.body.value("on_failure", std::string("pause"));

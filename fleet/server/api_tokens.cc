@@ -38,7 +38,7 @@ Response create(Ctx& c) {
                    "device-report tokens are for organisation owners (they send reports for the organisation's devices)",
                    "scope");
   std::optional<int64_t> exp;
-  if (c.body.contains("expires_in_days") && !c.body["expires_in_days"].is_null())
+  if (c.sets("expires_in_days"))
     exp = now_ms() + c.body["expires_in_days"].get<int64_t>() * 24 * 3600 * 1000;
   std::string prefix = random_token(9);
   // The prefix must not contain '_' (the separator); url-safe base64 may produce it.

@@ -106,7 +106,7 @@ Response create(Ctx& c) {
   check_name(c.body, "name");
   auto role = parse_role(c.body.at("role").get<std::string>());
   std::optional<int64_t> org;
-  if (c.body.contains("organization_id") && !c.body["organization_id"].is_null())
+  if (c.sets("organization_id"))
     org = c.body["organization_id"].get<int64_t>();
   if (c.who.role == Role::administrator) {
     if (c.who.token_scope == "read") throw forbidden("this API token is read-only");
@@ -123,7 +123,7 @@ Response create(Ctx& c) {
     if (!organization_exists(c.db, *org)) throw not_found("organisation");
   }
   std::optional<std::string> pw;
-  if (c.body.contains("password") && !c.body["password"].is_null()) {
+  if (c.sets("password")) {
     pw = c.body["password"].get<std::string>();
     check_password(*pw, "password");
   }
@@ -165,12 +165,11 @@ Response patch(Ctx& c) {
   require_user_write(c, u);
   Tx tx(c.db);
   json changes = json::object();
-  if (c.body.contains("name") && !c.body["name"].is_null()) {
-    check_name(c.body, "name");
-    set_user_name(c.db, u.id, c.body["name"].get<std::string>());
-    changes["name"] = c.body["name"];
+  if (auto name = c.new_name()) {
+    set_user_name(c.db, u.id, *name);
+    changes["name"] = *name;
   }
-  if (c.body.contains("role") && !c.body["role"].is_null()) {
+  if (c.sets("role")) {
     auto role = parse_role(c.body["role"].get<std::string>());
     bool is_admin_row = u.role == "administrator";
     if (is_admin_row != (role == Role::administrator))

@@ -62,6 +62,12 @@ std::string sha256_hex(const std::string& s) {
   return hex_lower(h, sizeof h);
 }
 
+std::optional<std::string> Ctx::new_name(const std::string& field) const {
+  if (!sets(field)) return std::nullopt;
+  check_name(body, field);
+  return body.at(field).get<std::string>();
+}
+
 void check_name(const json& body, const std::string& field, bool required) {
   auto it = body.find(field);
   if (it == body.end() || it->is_null()) {

@@ -137,6 +137,13 @@ struct Ctx {
   int64_t id(const std::string& name) const;
   std::optional<std::string> q(const std::string& name) const;
   std::optional<int64_t> q_id(const std::string& name) const;
+  // Whether the body sets `field` (absent or JSON null: left unchanged).
+  bool sets(const std::string& field) const {
+    auto it = body.find(field);
+    return it != body.end() && !it->is_null();
+  }
+  // The new name when the body sets `field`, checked with check_name.
+  std::optional<std::string> new_name(const std::string& field = "name") const;
 
   bool studio() const { return app.cfg.mode == Mode::studio; }
   // Authorization on an organisation's objects. Outsiders get 404 for existence not to leak.

@@ -2,13 +2,6 @@
 
 namespace keel::fleet {
 
-namespace {
-const std::string& token_select() {
-  static const std::string s = "SELECT " + select_list<TokenRow>() + " FROM api_tokens";
-  return s;
-}
-}  // namespace
-
 std::optional<TokenUser> find_token_by_prefix(Db& db, const std::string& prefix) {
   static const std::string sql = "SELECT " + select_list<TokenUser>() +
                                  " FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.prefix = $1";
@@ -21,7 +14,7 @@ void touch_token(Db& db, int64_t id, int64_t now) {
 }
 
 Page<TokenRow> list_tokens(Db& db, const PageRequest& page, int64_t user_id) {
-  return PageQuery(token_select(), "id", Order::ascending, page)
+  return PageQuery(select_from<TokenRow>(), "id", Order::ascending, page)
       .where("user_id", user_id)
       .fetch<TokenRow>(db, [](const TokenRow& r) { return r.id; });
 }
@@ -35,13 +28,11 @@ int64_t insert_token(Db& db, const NewToken& t) {
 }
 
 std::optional<TokenRow> find_token(Db& db, int64_t id) {
-  return from_row<TokenRow>(db.one(token_select() + " WHERE id = $1", {id}));
+  return find_by_id<TokenRow>(db, id);
 }
 
 std::optional<int64_t> token_user(Db& db, int64_t id) {
-  auto r = db.one("SELECT user_id FROM api_tokens WHERE id = $1", {id});
-  if (!r) return std::nullopt;
-  return r->i(0);
+  return id_column_of<TokenRow>(db, id, "user_id");
 }
 
 void revoke_token(Db& db, int64_t id, int64_t now) {

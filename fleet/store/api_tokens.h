@@ -10,6 +10,7 @@
 namespace keel::fleet {
 
 struct TokenRow {
+  static constexpr const char* table = "api_tokens";
   int64_t id = 0;
   std::string name{};
   std::string scope{};  // read | write | device

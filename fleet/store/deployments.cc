@@ -2,13 +2,6 @@
 
 namespace keel::fleet {
 
-namespace {
-const std::string& deployment_select() {
-  static const std::string s = "SELECT " + select_list<DeploymentRow>() + " FROM deployments d";
-  return s;
-}
-}  // namespace
-
 std::optional<DeploymentParent> deployment_parent(Db& db, int64_t id) {
   static const std::string sql = "SELECT " + select_list<DeploymentParent>() +
                                  " FROM deployments d JOIN projects p ON p.id = d.project_id WHERE d.id = $1";
@@ -16,12 +9,12 @@ std::optional<DeploymentParent> deployment_parent(Db& db, int64_t id) {
 }
 
 std::optional<DeploymentRow> find_deployment(Db& db, int64_t id) {
-  return from_row<DeploymentRow>(db.one(deployment_select() + " WHERE d.id = $1", {id}));
+  return find_by_id<DeploymentRow>(db, id);
 }
 
 Page<DeploymentRow> list_deployments(Db& db, const PageRequest& page, std::optional<int64_t> project,
                                      std::optional<int64_t> organization) {
-  PageQuery q(deployment_select() + " JOIN projects p ON p.id = d.project_id", "d.id", Order::ascending, page);
+  PageQuery q(select_from<DeploymentRow>() + " JOIN projects p ON p.id = d.project_id", "d.id", Order::ascending, page);
   if (project) q.where("d.project_id", *project);
   if (organization) q.where("p.organization_id", *organization);
   return q.fetch<DeploymentRow>(db, [](const DeploymentRow& r) { return r.id; });
@@ -36,14 +29,14 @@ int64_t insert_deployment(Db& db, int64_t project, const std::string& name, cons
 }
 
 void set_deployment_name(Db& db, int64_t id, const std::string& name) {
-  db.query("UPDATE deployments SET name = $1 WHERE id = $2", {name, id});
+  set_column<DeploymentRow>(db, id, "name", name);
 }
 void set_deployment_description(Db& db, int64_t id, const std::string& description) {
-  db.query("UPDATE deployments SET description = $1 WHERE id = $2", {description, id});
+  set_column<DeploymentRow>(db, id, "description", description);
 }
 
 bool deployment_has_devices(Db& db, int64_t id) {
-  return db.one("SELECT id FROM devices WHERE deployment_id = $1 LIMIT 1", {id}).has_value();
+  return exists_where(db, "devices", "deployment_id", id);
 }
 
 void delete_deployment(Db& db, int64_t id) {
@@ -51,7 +44,7 @@ void delete_deployment(Db& db, int64_t id) {
   db.query("DELETE FROM rollouts WHERE deployment_id = $1", {id});
   db.query("DELETE FROM proxies WHERE deployment_id = $1", {id});
   db.query("DELETE FROM overlays WHERE scope = 'deployment' AND target_id = $1", {id});
-  db.query("DELETE FROM deployments WHERE id = $1", {id});
+  delete_by_id<DeploymentRow>(db, id);
 }
 
 }  // namespace keel::fleet

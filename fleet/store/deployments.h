@@ -9,6 +9,8 @@
 namespace keel::fleet {
 
 struct DeploymentRow {
+  static constexpr const char* table = "deployments";
+  static constexpr const char* alias = "d";
   int64_t id = 0;
   int64_t project_id = 0;
   std::string name{};

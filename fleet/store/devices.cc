@@ -2,13 +2,6 @@
 
 namespace keel::fleet {
 
-namespace {
-const std::string& device_select() {
-  static const std::string s = "SELECT " + select_list<DeviceRow>() + " FROM devices";
-  return s;
-}
-}  // namespace
-
 std::optional<DeviceParent> device_parent(Db& db, int64_t id) {
   static const std::string sql = "SELECT " + select_list<DeviceParent>() +
                                  " FROM devices v JOIN deployments d ON d.id = v.deployment_id JOIN projects p ON "
@@ -17,7 +10,7 @@ std::optional<DeviceParent> device_parent(Db& db, int64_t id) {
 }
 
 std::optional<DeviceRow> find_device(Db& db, int64_t id) {
-  return from_row<DeviceRow>(db.one(device_select() + " WHERE id = $1", {id}));
+  return find_by_id<DeviceRow>(db, id);
 }
 
 Page<DeviceRow> list_devices(Db& db, const PageRequest& page, const DeviceFilter& f) {
@@ -117,7 +110,7 @@ int64_t devices_running_release(Db& db, int64_t release_id) {
 }
 
 bool release_running_anywhere(Db& db, int64_t release_id) {
-  return db.one("SELECT id FROM devices WHERE current_release_id = $1 LIMIT 1", {release_id}).has_value();
+  return exists_where(db, "devices", "current_release_id", release_id);
 }
 
 }  // namespace keel::fleet

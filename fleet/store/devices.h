@@ -10,6 +10,7 @@
 namespace keel::fleet {
 
 struct DeviceRow {
+  static constexpr const char* table = "devices";
   int64_t id = 0;
   int64_t deployment_id = 0;
   std::string name{};

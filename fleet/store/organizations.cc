@@ -2,23 +2,16 @@
 
 namespace keel::fleet {
 
-namespace {
-const std::string& org_select() {
-  static const std::string s = "SELECT " + select_list<OrganizationRow>() + " FROM organizations";
-  return s;
-}
-}  // namespace
-
 std::optional<OrganizationRow> find_organization(Db& db, int64_t id) {
-  return from_row<OrganizationRow>(db.one(org_select() + " WHERE id = $1", {id}));
+  return find_by_id<OrganizationRow>(db, id);
 }
 
 bool organization_exists(Db& db, int64_t id) {
-  return db.one("SELECT id FROM organizations WHERE id = $1", {id}).has_value();
+  return exists_where(db, "organizations", "id", id);
 }
 
 Page<OrganizationRow> list_organizations(Db& db, const PageRequest& page, std::optional<int64_t> only) {
-  PageQuery q(org_select(), "id", Order::ascending, page);
+  PageQuery q(select_from<OrganizationRow>(), "id", Order::ascending, page);
   if (only) q.where("id", *only);
   return q.fetch<OrganizationRow>(db, [](const OrganizationRow& r) { return r.id; });
 }
@@ -30,11 +23,11 @@ OrganizationRow insert_organization(Db& db, const std::string& name, int64_t now
 }
 
 void rename_organization(Db& db, int64_t id, const std::string& name) {
-  db.query("UPDATE organizations SET name = $1 WHERE id = $2", {name, id});
+  set_column<OrganizationRow>(db, id, "name", name);
 }
 
 bool organization_has_projects(Db& db, int64_t id) {
-  return db.one("SELECT id FROM projects WHERE organization_id = $1 LIMIT 1", {id}).has_value();
+  return exists_where(db, "projects", "organization_id", id);
 }
 
 bool organization_has_active_users(Db& db, int64_t id) {
@@ -45,7 +38,7 @@ void delete_organization(Db& db, int64_t id) {
   db.query("DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE organization_id = $1)", {id});
   db.query("DELETE FROM api_tokens WHERE user_id IN (SELECT id FROM users WHERE organization_id = $1)", {id});
   db.query("DELETE FROM users WHERE organization_id = $1", {id});
-  db.query("DELETE FROM organizations WHERE id = $1", {id});
+  delete_by_id<OrganizationRow>(db, id);
 }
 
 int64_t studio_organization(Db& db, int64_t now) {

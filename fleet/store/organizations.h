@@ -9,6 +9,7 @@
 namespace keel::fleet {
 
 struct OrganizationRow {
+  static constexpr const char* table = "organizations";
   int64_t id = 0;
   std::string name{};
   int64_t created_at = 0;

@@ -20,7 +20,7 @@ void delete_overlay(Db& db, const std::string& scope, int64_t target_id) {
 }
 
 bool release_has_overlays(Db& db, int64_t release_id) {
-  return db.one("SELECT target_id FROM overlays WHERE release_id = $1 LIMIT 1", {release_id}).has_value();
+  return exists_where(db, "overlays", "release_id", release_id);
 }
 
 }  // namespace keel::fleet

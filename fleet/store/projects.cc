@@ -2,25 +2,16 @@
 
 namespace keel::fleet {
 
-namespace {
-const std::string& project_select() {
-  static const std::string s = "SELECT " + select_list<ProjectRow>() + " FROM projects";
-  return s;
-}
-}  // namespace
-
 std::optional<int64_t> project_organization(Db& db, int64_t id) {
-  auto r = db.one("SELECT organization_id FROM projects WHERE id = $1", {id});
-  if (!r) return std::nullopt;
-  return r->i(0);
+  return id_column_of<ProjectRow>(db, id, "organization_id");
 }
 
 std::optional<ProjectRow> find_project(Db& db, int64_t id) {
-  return from_row<ProjectRow>(db.one(project_select() + " WHERE id = $1", {id}));
+  return find_by_id<ProjectRow>(db, id);
 }
 
 Page<ProjectRow> list_projects(Db& db, const PageRequest& page, std::optional<int64_t> organization) {
-  PageQuery q(project_select(), "id", Order::ascending, page);
+  PageQuery q(select_from<ProjectRow>(), "id", Order::ascending, page);
   if (organization) q.where("organization_id", *organization);
   return q.fetch<ProjectRow>(db, [](const ProjectRow& r) { return r.id; });
 }
@@ -33,22 +24,22 @@ ProjectRow insert_project(Db& db, int64_t organization, const std::string& name,
 }
 
 void set_project_name(Db& db, int64_t id, const std::string& name) {
-  db.query("UPDATE projects SET name = $1 WHERE id = $2", {name, id});
+  set_column<ProjectRow>(db, id, "name", name);
 }
 void set_project_description(Db& db, int64_t id, const std::string& description) {
-  db.query("UPDATE projects SET description = $1 WHERE id = $2", {description, id});
+  set_column<ProjectRow>(db, id, "description", description);
 }
 
 bool project_has_deployments(Db& db, int64_t id) {
-  return db.one("SELECT id FROM deployments WHERE project_id = $1 LIMIT 1", {id}).has_value();
+  return exists_where(db, "deployments", "project_id", id);
 }
 bool project_has_releases(Db& db, int64_t id) {
-  return db.one("SELECT id FROM releases WHERE project_id = $1 LIMIT 1", {id}).has_value();
+  return exists_where(db, "releases", "project_id", id);
 }
 
 void delete_project(Db& db, int64_t id) {
   db.query("DELETE FROM signing_keys WHERE project_id = $1", {id});
-  db.query("DELETE FROM projects WHERE id = $1", {id});
+  delete_by_id<ProjectRow>(db, id);
 }
 
 }  // namespace keel::fleet

@@ -10,6 +10,7 @@
 namespace keel::fleet {
 
 struct ProjectRow {
+  static constexpr const char* table = "projects";
   int64_t id = 0;
   int64_t organization_id = 0;
   std::string name{};

@@ -2,21 +2,14 @@
 
 namespace keel::fleet {
 
-namespace {
-const std::string& proxy_select() {
-  static const std::string s = "SELECT " + select_list<ProxyRow>() + " FROM proxies";
-  return s;
-}
-}  // namespace
-
 std::vector<ProxyRow> list_proxies(Db& db, int64_t deployment_id) {
   return from_rows<ProxyRow>(db.query(
-      proxy_select() + " WHERE deployment_id = $1 ORDER BY name LIMIT " + std::to_string(kMaxProxiesListed),
+      select_from<ProxyRow>() + " WHERE deployment_id = $1 ORDER BY name LIMIT " + std::to_string(kMaxProxiesListed),
       {deployment_id}));
 }
 
 std::optional<ProxyRow> find_proxy(Db& db, int64_t deployment_id, const std::string& name) {
-  return from_row<ProxyRow>(db.one(proxy_select() + " WHERE deployment_id = $1 AND name = $2", {deployment_id, name}));
+  return from_row<ProxyRow>(db.one(select_from<ProxyRow>() + " WHERE deployment_id = $1 AND name = $2", {deployment_id, name}));
 }
 
 void set_proxy(Db& db, int64_t deployment_id, const std::string& name, const std::string& host, int64_t port,

@@ -10,6 +10,7 @@
 namespace keel::fleet {
 
 struct ProxyRow {
+  static constexpr const char* table = "proxies";
   int64_t deployment_id = 0;
   std::string name{};
   std::string host{};

@@ -9,14 +9,11 @@ std::optional<ReleaseParent> release_parent(Db& db, int64_t id) {
 }
 
 std::optional<ReleaseRow> find_release(Db& db, int64_t id) {
-  static const std::string sql = "SELECT " + select_list<ReleaseRow>() + " FROM releases WHERE id = $1";
-  return from_row<ReleaseRow>(db.one(sql, {id}));
+  return find_by_id<ReleaseRow>(db, id);
 }
 
 std::optional<int64_t> release_project(Db& db, int64_t id) {
-  auto r = db.one("SELECT project_id FROM releases WHERE id = $1", {id});
-  if (!r) return std::nullopt;
-  return r->i(0);
+  return id_column_of<ReleaseRow>(db, id, "project_id");
 }
 
 Page<ReleaseRow> list_releases(Db& db, const PageRequest& page, std::optional<int64_t> project,
@@ -61,7 +58,7 @@ std::vector<std::string> component_blobs(Db& db, int64_t release_id) {
 
 void delete_release(Db& db, int64_t release_id) {
   db.query("DELETE FROM release_components WHERE release_id = $1", {release_id});
-  db.query("DELETE FROM releases WHERE id = $1", {release_id});
+  delete_by_id<ReleaseRow>(db, release_id);
 }
 
 bool blob_in_use(Db& db, const std::string& blob) {

@@ -12,6 +12,7 @@
 namespace keel::fleet {
 
 struct ReleaseRow {
+  static constexpr const char* table = "releases";
   int64_t id = 0;
   int64_t project_id = 0;
   std::string name{};

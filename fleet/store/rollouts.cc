@@ -14,14 +14,11 @@ std::vector<int64_t> ids(const Rows& rows) {
 }  // namespace
 
 std::optional<RolloutRow> find_rollout(Db& db, int64_t id) {
-  static const std::string sql = "SELECT " + select_list<RolloutRow>() + " FROM rollouts WHERE id = $1";
-  return from_row<RolloutRow>(db.one(sql, {id}));
+  return find_by_id<RolloutRow>(db, id);
 }
 
 std::optional<int64_t> rollout_deployment(Db& db, int64_t id) {
-  auto r = db.one("SELECT deployment_id FROM rollouts WHERE id = $1", {id});
-  if (!r) return std::nullopt;
-  return r->i(0);
+  return id_column_of<RolloutRow>(db, id, "deployment_id");
 }
 
 Page<RolloutRow> list_rollouts(Db& db, const PageRequest& page, const RolloutFilter& f) {
@@ -58,7 +55,7 @@ bool deployment_has_active_rollout(Db& db, int64_t deployment_id) {
 }
 
 bool release_has_rollouts(Db& db, int64_t release_id) {
-  return db.one("SELECT id FROM rollouts WHERE release_id = $1 LIMIT 1", {release_id}).has_value();
+  return exists_where(db, "rollouts", "release_id", release_id);
 }
 
 bool device_in_active_rollout(Db& db, int64_t device_id) {

@@ -12,6 +12,7 @@
 namespace keel::fleet {
 
 struct RolloutRow {
+  static constexpr const char* table = "rollouts";
   int64_t id = 0;
   int64_t deployment_id = 0;
   int64_t release_id = 0;

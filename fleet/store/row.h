@@ -111,3 +111,85 @@ std::vector<R> from_rows(Rows&& rows) {
 }
 
 }  // namespace keel::fleet
+
+// ---- one-table helpers -------------------------------------------------------------------------
+// A row type that is one table's row names it: `static constexpr const char* table = "projects";`
+// (and, when its column expressions use an alias, `static constexpr const char* alias = "d";`).
+// The usual by-id statements are then written here once instead of in every store file.
+
+namespace keel::fleet {
+
+namespace row_detail {
+
+template <class R>
+std::string from_clause() {
+  std::string out = R::table;
+  if constexpr (requires { R::alias; }) {
+    out += ' ';
+    out += R::alias;
+  }
+  return out;
+}
+
+// The SQL for the row's "id" column (its expression when it has one, e.g. "d.id").
+template <class R>
+std::string id_expr() {
+  std::string out = "id";
+  std::apply([&](const auto&... col) { ((std::string_view(col.name) == "id" && col.expr ? (out = col.expr) : out), ...); },
+             R::columns());
+  return out;
+}
+
+// Throws unless `name` is a stored (non-expression) column the row declares.
+template <class R>
+void check_column(std::string_view name) {
+  bool found = false;
+  std::apply([&](const auto&... col) { ((found = found || (!col.expr && std::string_view(col.name) == name)), ...); },
+             R::columns());
+  if (!found)
+    throw DbError(DbError::Kind::other, std::string(R::table) + " declares no column " + std::string(name));
+}
+
+}  // namespace row_detail
+
+// "SELECT <the row's columns> FROM <its table>" (built once per row type).
+template <class R>
+const std::string& select_from() {
+  static const std::string s = "SELECT " + select_list<R>() + " FROM " + row_detail::from_clause<R>();
+  return s;
+}
+
+template <class R>
+std::optional<R> find_by_id(Db& db, int64_t id) {
+  static const std::string sql = select_from<R>() + " WHERE " + row_detail::id_expr<R>() + " = $1";
+  return from_row<R>(db.one(sql, {id}));
+}
+
+// An integer column (say a parent's id) of the table's row with that id; std::nullopt when there is no such row.
+template <class R>
+std::optional<int64_t> id_column_of(Db& db, int64_t id, std::string_view column) {
+  auto r = db.one("SELECT " + std::string(column) + " FROM " + R::table + " WHERE id = $1", {id});
+  if (!r) return std::nullopt;
+  return r->i(0);
+}
+
+// UPDATE <table> SET <column> = value WHERE id = $; the column must be one the row declares.
+template <class R>
+void set_column(Db& db, int64_t id, std::string_view column, Value value) {
+  row_detail::check_column<R>(column);
+  db.query("UPDATE " + std::string(R::table) + " SET " + std::string(column) + " = $1 WHERE id = $2",
+           {std::move(value), id});
+}
+
+template <class R>
+void delete_by_id(Db& db, int64_t id) {
+  db.query("DELETE FROM " + std::string(R::table) + " WHERE id = $1", {id});
+}
+
+// Whether `table` has a row whose `column` equals `value`.
+inline bool exists_where(Db& db, std::string_view table, std::string_view column, Value value) {
+  return db.one("SELECT 1 FROM " + std::string(table) + " WHERE " + std::string(column) + " = $1 LIMIT 1", {std::move(value)})
+      .has_value();
+}
+
+}  // namespace keel::fleet

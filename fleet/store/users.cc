@@ -2,15 +2,8 @@
 
 namespace keel::fleet {
 
-namespace {
-const std::string& user_select() {
-  static const std::string s = "SELECT " + select_list<UserRow>() + " FROM users";
-  return s;
-}
-}  // namespace
-
 std::optional<UserRow> find_user(Db& db, int64_t id) {
-  return from_row<UserRow>(db.one(user_select() + " WHERE id = $1", {id}));
+  return find_by_id<UserRow>(db, id);
 }
 
 std::optional<UserCredentials> find_credentials(Db& db, const std::string& email) {
@@ -30,11 +23,11 @@ std::optional<UserInvite> find_invite(Db& db, const std::string& invite_hash) {
 }
 
 bool email_taken(Db& db, const std::string& email) {
-  return db.one("SELECT id FROM users WHERE email = $1", {email}).has_value();
+  return exists_where(db, "users", "email", email);
 }
 
 Page<UserRow> list_users(Db& db, const PageRequest& page, std::optional<int64_t> organization) {
-  PageQuery q(user_select(), "id", Order::ascending, page);
+  PageQuery q(select_from<UserRow>(), "id", Order::ascending, page);
   if (organization) q.where("organization_id", *organization);
   return q.fetch<UserRow>(db, [](const UserRow& r) { return r.id; });
 }
@@ -49,13 +42,13 @@ int64_t insert_user(Db& db, const NewUser& u) {
 }
 
 void set_user_name(Db& db, int64_t id, const std::string& name) {
-  db.query("UPDATE users SET name = $1 WHERE id = $2", {name, id});
+  set_column<UserRow>(db, id, "name", name);
 }
 void set_user_role(Db& db, int64_t id, const std::string& role) {
-  db.query("UPDATE users SET role = $1 WHERE id = $2", {role, id});
+  set_column<UserRow>(db, id, "role", role);
 }
 void set_user_status(Db& db, int64_t id, const std::string& status) {
-  db.query("UPDATE users SET status = $1 WHERE id = $2", {status, id});
+  set_column<UserRow>(db, id, "status", status);
 }
 void set_user_password(Db& db, int64_t id, const std::string& password_hash) {
   db.query("UPDATE users SET password_hash = $1 WHERE id = $2", {password_hash, id});

@@ -9,6 +9,7 @@
 namespace keel::fleet {
 
 struct UserRow {
+  static constexpr const char* table = "users";
   int64_t id = 0;
   std::string email{};
   std::string name{};

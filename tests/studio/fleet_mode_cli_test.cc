@@ -7,6 +7,7 @@
 
 #include "cli_runner.h"
 #include "fleet_test_util.h"
+#include "server/api.h"
 #include "server/api_users.h"
 
 namespace {

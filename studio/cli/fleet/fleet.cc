@@ -150,6 +150,13 @@ Run list_verb(CLI::App& cmd, ListVerb spec) {
   };
 }
 
+Run id_verb(CLI::App& cmd, const char* option, const char* help, std::function<int(const Conn&, int64_t)> run) {
+  auto c = add_conn_options(cmd);
+  auto id = std::make_shared<int64_t>(0);
+  cmd.add_option(option, *id, help)->required();
+  return [c, id, run = std::move(run)] { return run(*c, *id); };
+}
+
 Result<std::string> key_argument(const std::string& arg, rel::KeyKind want, const char* what) {
   if (::access(arg.c_str(), F_OK) != 0) return arg;  // not a file: pass base64 through, the server checks it
   auto bytes = rel::read_file(arg, 16384);

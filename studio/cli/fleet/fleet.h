@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -66,6 +67,9 @@ struct ListVerb {
   const char* filter_help = nullptr;
 };
 Run list_verb(CLI::App& cmd, ListVerb spec);
+// A verb on one object named by a required id option (`option`, e.g. "id" or "--project"):
+// the connection options, that option, then run(conn, id).
+Run id_verb(CLI::App& cmd, const char* option, const char* help, std::function<int(const Conn&, int64_t)> run);
 
 // A value that may be a key file path or the key itself (base64): files are read and their kind
 // checked here, so a wrong key is caught before it reaches the server.

@@ -42,13 +42,10 @@ int keys_add(const Conn& c, const KeyAddOpts& o) {
 }  // namespace
 
 Run fleet_key_list(CLI::App& cmd) {
-  auto c = add_conn_options(cmd);
-  auto project = std::make_shared<int64_t>(0);
-  cmd.add_option("--project", *project, "project id")->required();
-  return [c, project] {
-    return list_simple(*c, "/api/v1/projects/" + std::to_string(*project) + "/keys", {"ID", "KEY ID", "NAME", "REVOKED"},
+  return id_verb(cmd, "--project", "project id", [](const Conn& c, int64_t project) {
+    return list_simple(c, "/api/v1/projects/" + std::to_string(project) + "/keys", {"ID", "KEY ID", "NAME", "REVOKED"},
                        {"id", "key_id", "name", "revoked_at"});
-  };
+  });
 }
 
 Run fleet_key_add(CLI::App& cmd) {

@@ -114,10 +114,7 @@ Run fleet_release_list(CLI::App& cmd) {
 }
 
 Run fleet_release_show(CLI::App& cmd) {
-  auto c = add_conn_options(cmd);
-  auto id = std::make_shared<int64_t>(0);
-  cmd.add_option("id", *id, "release id")->required();
-  return [c, id] { return releases_show(*c, *id); };
+  return id_verb(cmd, "id", "release id", releases_show);
 }
 
 Run fleet_release_upload(CLI::App& cmd) {

@@ -112,10 +112,7 @@ int control(const Conn& c, int64_t id, const std::string& action) {
 }
 
 Run add_control(CLI::App& cmd, const char* action) {
-  auto c = add_conn_options(cmd);
-  auto id = std::make_shared<int64_t>(0);
-  cmd.add_option("id", *id, "rollout id")->required();
-  return [c, id, action] { return control(*c, *id, action); };
+  return id_verb(cmd, "id", "rollout id", [action](const Conn& c, int64_t id) { return control(c, id, action); });
 }
 
 }  // namespace
