@@ -45,6 +45,33 @@ std::string check_aarch64_elf(const std::vector<std::uint8_t>& elf) {
   return "";
 }
 
+std::vector<std::uint8_t> load_only_elf(const std::vector<std::uint8_t>& elf) {
+  Elf64Ehdr h = ElfFile::raw_header(elf.data());
+  std::vector<Elf64Phdr> load;
+  for (unsigned i = 0; i < h.phnum; ++i) {
+    Elf64Phdr p;
+    std::memcpy(&p, elf.data() + h.phoff + std::size_t{i} * sizeof p, sizeof p);
+    if (p.type == bootspec::kPtLoad) load.push_back(p);
+  }
+  std::vector<std::uint8_t> out(sizeof(Elf64Ehdr) + load.size() * sizeof(Elf64Phdr));
+  for (auto& p : load) {
+    std::uint64_t off = out.size();
+    off += (p.vaddr - off) & (kPage - 1);  // off ≡ vaddr (mod page)
+    out.resize(off);
+    out.insert(out.end(), elf.begin() + static_cast<std::ptrdiff_t>(p.offset),
+               elf.begin() + static_cast<std::ptrdiff_t>(p.offset + p.filesz));
+    p.offset = off;
+  }
+  h.phoff = sizeof(Elf64Ehdr);
+  h.phnum = static_cast<std::uint16_t>(load.size());
+  h.shoff = 0;
+  h.shnum = 0;
+  h.shstrndx = 0;
+  std::memcpy(out.data(), &h, sizeof h);
+  std::memcpy(out.data() + h.phoff, load.data(), load.size() * sizeof(Elf64Phdr));
+  return out;
+}
+
 Result<std::vector<std::uint8_t>, std::string> pack_root_elf(const std::vector<std::uint8_t>& root_elf,
                                                              const std::vector<std::uint8_t>& archive) {
   if (auto e = check_aarch64_elf(root_elf); !e.empty()) return Err{"root server ELF: " + e};
@@ -150,7 +177,7 @@ BuildOutputs build(const BuildInputs& in) {
       return fail(img.path.string(), 0, std::string("component image: ") + bootspec::elf_error_name(r.error()));
     bool dup = false;
     for (const auto& x : elfs) dup = dup || x.name == img.name;
-    if (!dup) elfs.push_back({img.name, std::move(data.value())});
+    if (!dup) elfs.push_back({img.name, load_only_elf(data.value())});
   }
   auto root = read_file(in.root_elf);
   if (!root) return fail(in.root_elf.string(), 0, root.error());

@@ -2,11 +2,13 @@
 // refusal of bad inputs.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 
 #include "keel/bootspec/archive.h"
 #include "keel/bootspec/archive_writer.h"
+#include "keel/bootspec/elf.h"
 #include "keel/bootspec/reader.h"
 #include "keel/image/image.h"
 
@@ -177,8 +179,10 @@ TEST(ImageBuild, EndToEndAndByteIdentical) {
     const auto name = s.str(s.component(i).image);
     const auto elf = arc.value().find_elf(name.data, name.len);
     ASSERT_NE(elf.data, nullptr);
-    EXPECT_EQ(elf.size, i == 0 ? 5120u : 7120u);
-    EXPECT_EQ(elf.data[200], i == 0 ? 0x11 : 0x22);
+    // Packed load-only: header and program header, then the one segment at the next page (its
+    // offset congruent to its address).
+    EXPECT_EQ(elf.size, 4096u + (i == 0 ? 5120u : 7120u));
+    EXPECT_EQ(elf.data[4096 + 200], i == 0 ? 0x11 : 0x22);
   }
 
   // Any change of an input changes the image.
@@ -186,6 +190,48 @@ TEST(ImageBuild, EndToEndAndByteIdentical) {
   auto c = image::build(in);
   ASSERT_TRUE(c.ok());
   EXPECT_NE(c.root_elf, a.root_elf);
+}
+
+// A component as the linker writes it: segments, then debug sections and section headers. The
+// packed copy keeps what the root server loads, byte for byte, and nothing else.
+TEST(ImagePack, ComponentsArePackedLoadOnly) {
+  auto elf = make_elf(0x400000, 6000, 0x5a);
+  const std::size_t loaded = elf.size();
+  elf.resize(loaded + 50000, 0xee);  // "debug info" the segment does not cover
+  const std::uint64_t shoff = elf.size();
+  elf.resize(shoff + 3 * 64, 0);
+  const std::uint16_t shnum = 3, shstrndx = 2, shentsize = 64;
+  std::memcpy(elf.data() + 40, &shoff, 8);
+  std::memcpy(elf.data() + 58, &shentsize, 2);
+  std::memcpy(elf.data() + 60, &shnum, 2);
+  std::memcpy(elf.data() + 62, &shstrndx, 2);
+  ASSERT_EQ(image::check_aarch64_elf(elf), "");
+
+  const auto out = image::load_only_elf(elf);
+  EXPECT_EQ(out.size(), 4096u + loaded);
+  std::uint64_t out_shoff;
+  std::uint16_t out_shnum;
+  std::memcpy(&out_shoff, out.data() + 40, 8);
+  std::memcpy(&out_shnum, out.data() + 60, 2);
+  EXPECT_EQ(out_shoff, 0u);
+  EXPECT_EQ(out_shnum, 0u);
+  const auto segs = segments(out);
+  ASSERT_EQ(segs.size(), 1u);
+  EXPECT_EQ(segs[0].offset % 4096, segs[0].vaddr % 4096);
+  EXPECT_EQ(segs[0].filesz, loaded);
+  EXPECT_EQ(0, std::memcmp(out.data() + segs[0].offset + 120, elf.data() + 120, loaded - 120));
+  EXPECT_EQ(std::count(out.begin(), out.end(), std::uint8_t{0xee}), 0);
+
+  // The root server's loader sees the same image in both.
+  auto a = bootspec::parse_elf(elf.data(), elf.size(), bootspec::kImageWindowLo, bootspec::kImageWindowHi);
+  auto b = bootspec::parse_elf(out.data(), out.size(), bootspec::kImageWindowLo, bootspec::kImageWindowHi);
+  ASSERT_TRUE(a.ok());
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(a.value().entry, b.value().entry);
+  ASSERT_EQ(a.value().count, b.value().count);
+  EXPECT_EQ(a.value().seg[0].vaddr, b.value().seg[0].vaddr);
+  EXPECT_EQ(a.value().seg[0].pages, b.value().seg[0].pages);
+  EXPECT_EQ(0, std::memcmp(a.value().seg[0].file + 120, b.value().seg[0].file + 120, a.value().seg[0].filesz - 120));
 }
 
 TEST(ImageBuild, ReportsMissingAndBadComponentImages) {

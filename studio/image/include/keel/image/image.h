@@ -19,6 +19,12 @@ namespace keel::image {
 // bounds. Returns a description of the first problem, or "" if it is one.
 std::string check_aarch64_elf(const std::vector<std::uint8_t>& elf);
 
+// The part of a component ELF the root server loads: the ELF header, the PT_LOAD program headers
+// and their file bytes, each segment at a file offset congruent to its address modulo the page
+// (as the ELF specification asks), and no section headers, symbols or debug information (those
+// stay in the build tree's ELF for the debugger). `elf` has passed check_aarch64_elf.
+std::vector<std::uint8_t> load_only_elf(const std::vector<std::uint8_t>& elf);
+
 // Appends `archive` to `root_elf` as a PT_LOAD (R) segment at kArchiveVaddr, with a new program
 // header table at the end of the file. Refuses an ELF that already has a segment overlapping it.
 Result<std::vector<std::uint8_t>, std::string> pack_root_elf(const std::vector<std::uint8_t>& root_elf,
