@@ -53,17 +53,13 @@ keel_error_t open_end(keel_channel_t ch) {
   if (c == nullptr || info == nullptr) return KEEL_INVALID_ARGUMENT;
   if (c->kind == KEEL_CHANNEL_RPC && c->role == KEEL_ROLE_TO && (info->flags & KEEL_INFO_PASSIVE) != 0 && !g_passive)
     become_passive();
-  uint64_t words[KEEL_MSG_MAX_LENGTH - 1];
-  size_t n = keel_name_pack(keel_info_string(info, c->name), c->name.len, words, KEEL_MSG_MAX_LENGTH - 1);
-  if (n == 0) return KEEL_INVALID_ARGUMENT;
-  keel::detail::flush_reply();
-  keel_set_mr(0, c->name.len);
-  for (size_t i = 0; i < n; ++i) keel_set_mr(static_cast<unsigned>(1 + i), words[i]);
-  keel_word_t r = keel_call(KEEL_SLOT_MSG_EP, keel_msginfo_new(KEEL_MSG_OPEN, 0, 0, 1 + n));
-  keel_error_t st = keel_error_from_label(keel_msginfo_label(r));
-  if (st != KEEL_OK) return st;
+  using Open = keel::rpc::msg::Open;
+  if (c->name.len == 0 || c->name.len > keel::rpc::msg::Name::kMax) return KEEL_INVALID_ARGUMENT;
+  auto r = keel::detail::request<Open>(keel::rpc::msg::Name{keel_info_string(info, c->name), c->name.len});
+  if (!r.ok()) return r.error();
   // The reply must agree with what the root server wrote in the info page.
-  keel_word_t slot = keel_get_mr(0), kind = keel_get_mr(1);
+  const auto& [slot, kind, bits] = r.value();
+  (void)bits;  // the info page has the notification bits too
   if (kind != c->kind || slot >= (1u << KEEL_COMPONENT_CNODE_BITS) || (c->slot != 0 && slot != c->slot)) {
     keel_printf("libkeel: msg answered channel '%s' with slot %lu kind %lu (info page: slot %u kind %u)\n",
                 keel_info_string(info, c->name), static_cast<unsigned long>(slot), static_cast<unsigned long>(kind),

@@ -30,16 +30,7 @@ void debug_console_line(const char* p, size_t n) {
 
 // KEEL_SERIAL_WRITE of n bytes (n <= KEEL_SERIAL_MAX_WRITE); true if the serial server took them.
 bool serial_write(const char* p, size_t n) {
-  if (!keel_has_service(KEEL_SERVICE_SERIAL)) return false;
-  keel_set_mr(0, n);
-  size_t words = (n + 7) / 8;
-  for (size_t w = 0; w < words; ++w) {
-    uint64_t v = 0;
-    for (size_t b = 0; b < 8 && w * 8 + b < n; ++b) v |= uint64_t(uint8_t(p[w * 8 + b])) << (8 * b);
-    keel_set_mr(unsigned(1 + w), v);
-  }
-  keel_word_t info = keel_call(KEEL_SLOT_SERIAL_EP, keel_msginfo_new(KEEL_SERIAL_WRITE, 0, 0, 1 + words));
-  return keel_msginfo_label(info) == KEEL_OK;
+  return keel::rpc::call<keel::rpc::serial::Write>(keel::rpc::serial::Text{p, n}).ok();
 }
 
 void flush_line() {
@@ -78,8 +69,7 @@ void __keel_component_init(void* start_arg) {
 void __keel_component_exit(int code) {
   if (g_info == nullptr) return;
   flush_line();
-  keel_set_mr(0, static_cast<keel_word_t>(static_cast<int64_t>(code)));
-  keel_send(KEEL_SLOT_ROOT_EP, keel_msginfo_new(KEEL_ROOT_EXIT, 0, 0, 1));
+  keel::rpc::send<keel::rpc::root::Exit>(int64_t{code});
   keel_printf("libkeel: the root server did not take the exit\n");
 }
 

@@ -2,6 +2,7 @@
  * arithmetic. No syscalls and no C library beyond the freestanding headers, so the same file is
  * built into libkeel (aarch64) and into the host unit test. C-style on purpose: it mirrors the
  * C header and must not depend on a C++ runtime. */
+#include "keel/error.h"
 #include "keel/info.h"
 
 namespace {
@@ -39,17 +40,7 @@ extern "C" {
     return KEEL_INVALID_ARGUMENT;  \
   } while (0)
 
-keel_error_t keel_error_from_label(uint64_t label) {
-  if (label < KEEL_NUM_ERRORS) return (keel_error_t)label;
-  switch (label) {
-    case KEEL_DENIED:
-    case KEEL_NOT_FOUND:
-    case KEEL_NO_SPACE:
-    case KEEL_PROTOCOL_ERROR:
-    case KEEL_CHANNEL_DOWN: return (keel_error_t)label;
-    default: return KEEL_PROTOCOL_ERROR;
-  }
-}
+keel_error_t keel_error_from_label(uint64_t label) { return keel::error_from_label(label); }
 
 keel_error_t keel_info_check(const keel_info_t* info, size_t mapped, const char** why) {
   if (why) *why = "ok";

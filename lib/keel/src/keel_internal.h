@@ -2,6 +2,8 @@
 #pragma once
 #include <stdint.h>
 
+#include "keel/sys/sessions.hh"
+
 namespace keel::detail {
 // Notification bits received by a wait or a poll but not yet handed to a waiter for them.
 uint64_t& pending_bits();
@@ -11,4 +13,18 @@ namespace keel::detail {
 // Sends a deferred rpc reply (keel_rpc_reply) now; every libkeel call that blocks on something
 // other than the service endpoint calls it first, so no client waits on a server that sleeps.
 void flush_reply();
+}  // namespace keel::detail
+
+namespace keel::detail {
+// A typed request (keel/sys/sessions.hh) from libkeel: the deferred reply goes out first.
+template <class R, class... T>
+auto request(T&&... a) -> decltype(keel::rpc::call<R>(static_cast<T&&>(a)...)) {
+  flush_reply();
+  return keel::rpc::call<R>(static_cast<T&&>(a)...);
+}
+// A keel_error_t from a request's result.
+template <class T>
+keel_error_t status(const keel::Result<T>& r) {
+  return r.ok() ? KEEL_OK : r.error();
+}
 }  // namespace keel::detail

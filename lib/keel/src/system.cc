@@ -8,20 +8,15 @@ namespace {
 constexpr uint32_t kSleepTimer = KEEL_CLOCK_TIMERS - 1;  // keel_sleep_ms's own timer
 uint64_t g_expired;                                        // expiries collected but not yet returned
 
-// A call to a service slot. Without the service in the manifest the slot is empty: refuse here
-// rather than fault.
-keel_error_t service_call(uint32_t bit, keel_cptr_t slot, keel_word_t op, keel_word_t len) {
-  if (!keel_has_service(bit)) return KEEL_DENIED;
-  keel::detail::flush_reply();
-  keel_word_t r = keel_call(slot, keel_msginfo_new(op, 0, 0, len));
-  return keel_error_from_label(keel_msginfo_label(r));
-}
+namespace rpc = keel::rpc;
+using keel::detail::request;
+using keel::detail::status;
 
 // Asks the clock which timers fired and adds them to g_expired.
 keel_error_t collect_expired() {
-  keel_error_t st = service_call(KEEL_SERVICE_CLOCK, KEEL_SLOT_CLOCK_EP, KEEL_CLOCK_EXPIRED, 0);
-  if (st == KEEL_OK) g_expired |= keel_get_mr(0) & ((1ull << KEEL_CLOCK_TIMERS) - 1);
-  return st;
+  auto r = request<rpc::clock::Expired>();
+  if (r.ok()) g_expired |= r.value() & ((1ull << KEEL_CLOCK_TIMERS) - 1);
+  return status(r);
 }
 
 const keel_info_config_t* config(const char* key, uint32_t type) {
@@ -63,10 +58,7 @@ uint64_t keel_ms_to_ticks(uint64_t ms) {
 
 keel_error_t keel_timer_set(uint32_t id, uint64_t deadline_ticks, uint64_t period_ticks) {
   if (id >= KEEL_CLOCK_TIMERS) return KEEL_RANGE_ERROR;
-  keel_set_mr(0, id);
-  keel_set_mr(1, deadline_ticks);
-  keel_set_mr(2, period_ticks);
-  keel_error_t st = service_call(KEEL_SERVICE_CLOCK, KEEL_SLOT_CLOCK_EP, KEEL_CLOCK_TIMEOUT, 3);
+  const keel_error_t st = status(request<rpc::clock::Timeout>(id, deadline_ticks, period_ticks));
   if (st == KEEL_OK) g_expired &= ~(1ull << id);  // a re-armed timer starts afresh
   return st;
 }
@@ -98,9 +90,9 @@ keel_error_t keel_sleep_ms(uint64_t ms) {
 
 keel_error_t keel_wall_ns(uint64_t* ns) {
   if (ns == nullptr) return KEEL_INVALID_ARGUMENT;
-  keel_error_t st = service_call(KEEL_SERVICE_CLOCK, KEEL_SLOT_CLOCK_EP, KEEL_CLOCK_WALL, 0);
-  if (st == KEEL_OK) *ns = keel_get_mr(0);
-  return st;
+  auto r = request<rpc::clock::Wall>();
+  if (r.ok()) *ns = r.value();
+  return status(r);
 }
 
 int64_t keel_config_int(const char* key, int64_t fallback) {
@@ -157,20 +149,17 @@ uint32_t keel_component_count(void) {
 keel_error_t keel_component_status(uint32_t index, keel_component_status_t* st) {
   if (st == nullptr) return KEEL_INVALID_ARGUMENT;
   if (index >= keel_component_count()) return KEEL_NOT_FOUND;
-  keel_set_mr(0, index);
-  keel_error_t s = service_call(KEEL_SERVICE_STATUS, KEEL_SLOT_ROOT_EP, KEEL_ROOT_STATUS, 1);
-  if (s != KEEL_OK) return s;
-  st->state = static_cast<uint32_t>(keel_get_mr(0));
-  st->restarts = static_cast<uint32_t>(keel_get_mr(1));
-  st->memory_bytes = keel_get_mr(2);
-  st->generation = keel_get_mr(3);
-  st->last_fault = keel_get_mr(4);
-  uint64_t len = keel_get_mr(5);
-  uint64_t words[(sizeof st->name + 7) / 8];
-  size_t n = (len + 7) / 8;
-  if (n > sizeof words / sizeof words[0] || 6 + n > KEEL_MSG_MAX_LENGTH) return KEEL_INVALID_ARGUMENT;
-  for (size_t i = 0; i < n; ++i) words[i] = keel_get_mr(static_cast<unsigned>(6 + i));
-  if (!keel_name_unpack(words, n, len, st->name, sizeof st->name)) return KEEL_INVALID_ARGUMENT;
+  auto r = request<rpc::root::Status>(index);
+  if (!r.ok()) return r.error();
+  const auto& [state, restarts, memory_bytes, generation, last_fault, name] = r.value();
+  if (name.len >= sizeof st->name) return KEEL_PROTOCOL_ERROR;
+  st->state = state;
+  st->restarts = restarts;
+  st->memory_bytes = memory_bytes;
+  st->generation = generation;
+  st->last_fault = last_fault;
+  __builtin_memcpy(st->name, name.data, name.len);
+  st->name[name.len] = '\0';
   return KEEL_OK;
 }
 
@@ -203,20 +192,15 @@ const char* keel_state_name(uint32_t state) {
 
 keel_error_t keel_cpu_usage(uint32_t index, keel_cpu_usage_t* u) {
   if (u == nullptr) return KEEL_INVALID_ARGUMENT;
-  keel_set_mr(0, index);
-  keel_error_t s = service_call(KEEL_SERVICE_SCHED, KEEL_SLOT_SCHED_EP, KEEL_SCHED_USAGE, 1);
-  if (s != KEEL_OK) return s;
-  u->used_us = keel_get_mr(0);
-  u->budget_us = static_cast<uint32_t>(keel_get_mr(1));
-  u->period_us = static_cast<uint32_t>(keel_get_mr(2));
-  u->manifest_budget_us = static_cast<uint32_t>(keel_get_mr(3));
+  auto r = request<rpc::sched::Usage>(index);
+  if (!r.ok()) return r.error();
+  const auto& [used_us, budget_us, period_us, manifest_budget_us] = r.value();
+  *u = keel_cpu_usage_t{used_us, budget_us, period_us, manifest_budget_us};
   return KEEL_OK;
 }
 
 keel_error_t keel_set_budget(uint32_t index, uint32_t budget_us) {
-  keel_set_mr(0, index);
-  keel_set_mr(1, budget_us);
-  return service_call(KEEL_SERVICE_SCHED, KEEL_SLOT_SCHED_EP, KEEL_SCHED_SET_BUDGET, 2);
+  return status(request<rpc::sched::SetBudget>(index, budget_us));
 }
 
 size_t keel_heap_size(void) {

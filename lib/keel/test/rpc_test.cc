@@ -5,6 +5,7 @@
 
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "keel/sys/sessions.hh"
 
@@ -155,6 +156,24 @@ TEST(Rpc, BytesRoundTripAndBounds) {
   a = serve<rpc::serial::Write>(mr, 1 + KEEL_SERIAL_MAX_WRITE / 8,
                                 [](rpc::serial::Text t) -> keel::Result<uint64_t> { return uint64_t{t.len}; });
   EXPECT_EQ(a.label, Word{KEEL_OK});
+  // Words after the last argument: refused, the handler not called (nothing hides in a message).
+  mr[0] = 5;  // 5 bytes: the length word and one word of bytes
+  bool called = false;
+  a = serve<rpc::serial::Write>(mr, 3, [&](rpc::serial::Text) -> keel::Result<uint64_t> {
+    called = true;
+    return 0;
+  });
+  EXPECT_EQ(a.label, Word{KEEL_INVALID_ARGUMENT});
+  EXPECT_FALSE(called);
+  a = serve<rpc::clock::Expired>(mr, 1, [&]() -> keel::Result<uint64_t> { return 0; });
+  EXPECT_EQ(a.label, Word{KEEL_INVALID_ARGUMENT});
+  // A caller's oversized Bytes is cut at the declared max, never written past the registers.
+  std::vector<char> big(2000, 'z');
+  Word guard[KEEL_MSG_MAX_LENGTH + 8];
+  std::memset(guard, 0xab, sizeof guard);
+  EXPECT_EQ((rpc::encode_args<rpc::msg::Open>(guard, rpc::msg::Name{big.data(), big.size()})), size_t{KEEL_MSG_MAX_LENGTH});
+  EXPECT_EQ(guard[0], rpc::msg::Name::kMax);
+  EXPECT_EQ(guard[KEEL_MSG_MAX_LENGTH], 0xababababababababull);
 
   // Names: root Device request and the Status reply's name.
   const char dev[] = "uart0";

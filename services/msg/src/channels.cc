@@ -16,22 +16,14 @@ const char* build_error_name(BuildError e) {
   return "unknown";
 }
 
-std::uint32_t decode_name(const std::uint64_t* mrs, std::uint32_t count, char* out, std::uint32_t out_cap) {
-  if (count < 1) return 0;
-  const std::uint64_t len = mrs[0];
-  if (len == 0 || len > kMaxNameLen || len > out_cap) return 0;
-  const std::uint32_t words = static_cast<std::uint32_t>((len + 7) / 8);
-  if (count < 1 + words) return 0;
-  for (std::uint32_t i = 0; i < words * 8; ++i) {
-    const auto b = static_cast<std::uint8_t>(mrs[1 + i / 8] >> (8 * (i % 8)));
-    if (i < len) {
-      if (b < 0x20 || b > 0x7e) return 0;  // printable ASCII only: the name reaches the log
-      out[i] = static_cast<char>(b);
-    } else if (b != 0) {
-      return 0;  // padding must be zero: no hidden bytes after the name
-    }
+bool valid_name(const char* bytes, std::uint64_t len) {
+  if (len == 0 || len > kMaxNameLen) return false;
+  const std::uint64_t padded = (len + 7) / 8 * 8;
+  for (std::uint64_t i = 0; i < padded; ++i) {
+    const auto b = static_cast<std::uint8_t>(bytes[i]);
+    if (i < len ? (b < 0x20 || b > 0x7e) : b != 0) return false;
   }
-  return static_cast<std::uint32_t>(len);
+  return true;
 }
 
 namespace {

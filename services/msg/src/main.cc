@@ -14,6 +14,7 @@
 #include "keel/rt/printf.h"
 #include "keel/rt/syscall.h"
 #include "keel/sys/protocol.h"
+#include "keel/sys/sessions.hh"
 #include "keel/sys/service.h"
 
 namespace {
@@ -24,7 +25,6 @@ using keel::msg::Channels;
 using keel::msg::ComponentState;
 
 constexpr keel_word_t kDepth = KEEL_COMPONENT_CNODE_DEPTH;
-constexpr std::uint32_t kMaxNameMrs = 1 + keel::msg::kMaxNameLen / 8;
 
 const keel_info_t* g_info = nullptr;
 Spec g_spec_value;
@@ -38,22 +38,12 @@ bool g_page_warned = false;
 // A line goes to the serial service (printed "[msg] text") when msg may use it and it answers;
 // otherwise to the kernel debug console as "msg: text".
 void say_raw(const char* text, std::size_t n) {
-  if (g_info != nullptr && (g_info->services & KEEL_SERVICE_SERIAL) != 0 && n + 1 <= KEEL_SERIAL_MAX_WRITE) {
-    keel_ipc_buffer_t* b = keel_get_ipc_buffer();
-    const std::size_t total = n + 1;  // + '\n'
-    const std::size_t words = (total + 7) / 8;
-    for (std::size_t w = 0; w < words; ++w) {
-      keel_word_t v = 0;
-      for (std::size_t i = 0; i < 8; ++i) {
-        const std::size_t at = w * 8 + i;
-        const unsigned char ch = at < n ? static_cast<unsigned char>(text[at]) : at == n ? '\n' : 0;
-        v |= static_cast<keel_word_t>(ch) << (8 * i);
-      }
-      b->msg[1 + w] = v;
-    }
-    b->msg[0] = total;
-    const keel_word_t r = keel_call(KEEL_SLOT_SERIAL_EP, keel_msginfo_new(KEEL_SERIAL_WRITE, 0, 0, 1 + words));
-    if (keel_msginfo_label(r) == KEEL_OK) return;
+  char line[256];  // say() lines are shorter
+  static_assert(sizeof line <= KEEL_SERIAL_MAX_WRITE);
+  if (g_info != nullptr && (g_info->services & KEEL_SERVICE_SERIAL) != 0 && n + 1 <= sizeof line) {
+    __builtin_memcpy(line, text, n);
+    line[n] = '\n';
+    if (keel::rpc::call_granted<keel::rpc::serial::Write>(keel::rpc::serial::Text{line, n + 1}).ok()) return;
   }
   keel_puts("msg: ");
   for (std::size_t i = 0; i < n; ++i) keel_putc(text[i]);
@@ -74,7 +64,7 @@ __attribute__((format(printf, 1, 2))) void say(const char* fmt, ...) {
 // the root server (which restarts or escalates per the manifest).
 [[noreturn]] void fail(const char* what) {
   keel_printf("msg: fatal: %s\n", what);
-  keel_send_mrs(KEEL_SLOT_ROOT_EP, keel_msginfo_new(KEEL_ROOT_EXIT, 0, 0, 1), 1, 0, 0, 0);
+  keel::rpc::send<keel::rpc::root::Exit>(int64_t{1});
   for (;;) keel_yield();  // not reached: the root server does not answer an exit
 }
 
@@ -168,23 +158,19 @@ void log_denial(std::uint32_t c, const char* name, std::uint32_t len) {
 
 keel_word_t status_reply(keel_error_t s) { return keel_msginfo_new(s, 0, 0, 0); }
 
-keel_word_t handle(keel_word_t badge, keel_word_t info) {
-  if (badge < 1 || badge > g_channels.component_count()) return status_reply(KEEL_INVALID_ARGUMENT);
-  const auto c = static_cast<std::uint32_t>(badge - 1);
-  if (keel_msginfo_label(info) != KEEL_MSG_OPEN) return status_reply(KEEL_INVALID_ARGUMENT);
-  const auto len = static_cast<std::uint32_t>(keel_msginfo_length(info));
-  std::uint64_t mrs[kMaxNameMrs];
-  const std::uint32_t count = len < kMaxNameMrs ? len : kMaxNameMrs;
-  for (std::uint32_t i = 0; i < count; ++i) mrs[i] = keel_get_mr(i);
+// KEEL_MSG_OPEN from component c.
+keel::Result<keel::rpc::msg::Open::Value> open(std::uint32_t c, keel::rpc::msg::Name req) {
+  if (!keel::msg::valid_name(req.data, req.len)) return keel::Err{KEEL_INVALID_ARGUMENT};
+  // The view points into the message registers, which the calls below overwrite.
   char name[keel::msg::kMaxNameLen];
-  const std::uint32_t n = keel::msg::decode_name(mrs, count, name, sizeof name);
-  if (n == 0 || len != 1 + (n + 7) / 8) return status_reply(KEEL_INVALID_ARGUMENT);
+  const auto n = static_cast<std::uint32_t>(req.len);
+  __builtin_memcpy(name, req.data, n);
 
   sync();
-  if (g_now[c].state != KEEL_STATE_RUNNING) return status_reply(KEEL_CHANNEL_DOWN);
+  if (g_now[c].state != KEEL_STATE_RUNNING) return keel::Err{KEEL_CHANNEL_DOWN};
   const keel::msg::OpenResult r = g_channels.open(c, name, n, g_now);
   if (r.status == KEEL_DENIED) log_denial(c, name, n);
-  if (r.status != KEEL_OK) return status_reply(r.status);
+  if (r.status != KEEL_OK) return keel::Err{r.status};
   bool ok = true;
   for (std::uint32_t i = 0; i < r.op_count && ok; ++i) {
     const keel_error_t e = run(r.ops[i]);
@@ -198,11 +184,19 @@ keel_word_t handle(keel_word_t badge, keel_word_t info) {
     }
   }
   g_channels.commit_open(c, r, ok);
-  if (!ok) return status_reply(KEEL_CHANNEL_DOWN);
-  keel_set_mr(0, r.slot);
-  keel_set_mr(1, r.kind);
-  keel_set_mr(2, r.mr2);
-  return keel_msginfo_new(KEEL_OK, 0, 0, 3);
+  if (!ok) return keel::Err{KEEL_CHANNEL_DOWN};
+  keel::rpc::msg::Open::Value v;
+  v.get<0>() = r.slot;
+  v.get<1>() = r.kind;
+  v.get<2>() = r.mr2;
+  return v;
+}
+
+keel_word_t handle(keel_word_t badge, keel_word_t info) {
+  if (badge < 1 || badge > g_channels.component_count()) return status_reply(KEEL_INVALID_ARGUMENT);
+  const auto c = static_cast<std::uint32_t>(badge - 1);
+  if (keel_msginfo_label(info) != KEEL_MSG_OPEN) return status_reply(KEEL_INVALID_ARGUMENT);
+  return keel::rpc::serve<keel::rpc::msg::Open>(info, [&](keel::rpc::msg::Name req) { return open(c, req); });
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "keel/bootspec/reader.h"
 #include "keel/bootspec/writer.h"
 #include "keel/msg/channels.h"
+#include "keel/sys/sessions.hh"
 
 using namespace keel::bootspec;
 using keel::msg::CapOp;
@@ -352,32 +353,44 @@ std::vector<std::uint64_t> pack(const std::string& s, std::uint64_t len_override
   return m;
 }
 
-TEST(MsgChannels, DecodeName) {
-  char out[keel::msg::kMaxNameLen];
-  auto m = pack("sensor.data");
-  ASSERT_EQ(keel::msg::decode_name(m.data(), m.size(), out, sizeof out), 11u);
-  EXPECT_EQ(std::string(out, 11), "sensor.data");
-  // Too few MRs for the declared length.
-  EXPECT_EQ(keel::msg::decode_name(m.data(), 2, out, sizeof out), 0u);
-  EXPECT_EQ(keel::msg::decode_name(m.data(), 0, out, sizeof out), 0u);
+bool valid(const std::vector<std::uint64_t>& m) {
+  return keel::msg::valid_name(reinterpret_cast<const char*>(m.data() + 1), m[0]);
+}
+
+TEST(MsgChannels, ValidName) {
+  EXPECT_TRUE(valid(pack("sensor.data")));
   // Non-zero padding after the name.
-  auto p = pack("sensor.data", 10);
-  EXPECT_EQ(keel::msg::decode_name(p.data(), p.size(), out, sizeof out), 0u);
-  // Control characters (an escape sequence would reach the console log).
-  auto e = pack("a\x1b[2Jb");
-  EXPECT_EQ(keel::msg::decode_name(e.data(), e.size(), out, sizeof out), 0u);
-  auto h = pack("caf\xc3\xa9");
-  EXPECT_EQ(keel::msg::decode_name(h.data(), h.size(), out, sizeof out), 0u);
-  // Empty, too long, longer than the buffer.
-  std::uint64_t zero = 0;
-  EXPECT_EQ(keel::msg::decode_name(&zero, 1, out, sizeof out), 0u);
-  auto l = pack(std::string(keel::msg::kMaxNameLen + 1, 'x'));
-  EXPECT_EQ(keel::msg::decode_name(l.data(), l.size(), out, sizeof out), 0u);
-  auto ok = pack(std::string(keel::msg::kMaxNameLen, 'x'));
-  EXPECT_EQ(keel::msg::decode_name(ok.data(), ok.size(), out, sizeof out), keel::msg::kMaxNameLen);
-  EXPECT_EQ(keel::msg::decode_name(ok.data(), ok.size(), out, 16), 0u);
-  auto huge = pack("x", 1ull << 40);
-  EXPECT_EQ(keel::msg::decode_name(huge.data(), huge.size(), out, sizeof out), 0u);
+  EXPECT_FALSE(valid(pack("sensor.data", 10)));
+  // Control characters (an escape sequence would reach the console log), non-ASCII.
+  EXPECT_FALSE(valid(pack("a\x1b[2Jb")));
+  EXPECT_FALSE(valid(pack("caf\xc3\xa9")));
+  EXPECT_FALSE(valid(pack("tab\there")));
+  // Empty, too long, the longest.
+  EXPECT_FALSE(valid(pack("")));
+  EXPECT_FALSE(valid(pack(std::string(keel::msg::kMaxNameLen + 1, 'x'))));
+  EXPECT_TRUE(valid(pack(std::string(keel::msg::kMaxNameLen, 'x'))));
+  EXPECT_FALSE(valid(pack(std::string(keel::msg::kMaxNameLen, 'x'), 1ull << 40)));
+}
+
+// What the msg server decodes before valid_name: the typed request (keel/sys/sessions.hh).
+TEST(MsgChannels, OpenRequestDecoding) {
+  using Open = keel::rpc::msg::Open;
+  auto m = pack("sensor.data");
+  m.resize(KEEL_MSG_MAX_LENGTH);
+  std::string got;
+  auto a = keel::rpc::serve<Open>(m.data(), 3, [&](keel::rpc::msg::Name n) -> keel::Result<Open::Value> {
+    got.assign(n.data, n.len);
+    return Open::Value{};
+  });
+  EXPECT_EQ(a.label, keel_word_t{KEEL_OK});
+  EXPECT_EQ(got, "sensor.data");
+  for (std::size_t len : {0, 2, 4}) {  // no length word, a word short, a word too many
+    a = keel::rpc::serve<Open>(m.data(), len, [](keel::rpc::msg::Name) -> keel::Result<Open::Value> {
+      ADD_FAILURE() << "handler called";
+      return Open::Value{};
+    });
+    EXPECT_EQ(a.label, keel_word_t{KEEL_INVALID_ARGUMENT}) << len;
+  }
 }
 
 TEST(MsgChannels, DenialLine) {

@@ -7,6 +7,7 @@
 #include "keel/rt/printf.h"
 #include "keel/rt/rt.hh"
 #include "keel/rt/syscall.h"
+#include "keel/sys/sessions.hh"
 #include "root.h"
 
 namespace keel::root {
@@ -273,25 +274,14 @@ void boot(const keel_boot_info_t* bi) {
               static_cast<unsigned long>(g.freq));
 }
 
-void put_name_mrs(std::uint32_t c, unsigned first, keel_word_t& len_out, unsigned& nmrs) {
-  const auto n = g.spec.str(g.spec.component(c).name);
-  len_out = n.len;
-  unsigned mr = first;
-  for (std::uint32_t i = 0; i < n.len && mr < 120; i += 8, ++mr) {
-    keel_word_t w = 0;
-    for (std::uint32_t b = 0; b < 8 && i + b < n.len; ++b) w |= keel_word_t{static_cast<unsigned char>(n.data[i + b])} << (8 * b);
-    keel_set_mr(mr, w);
-  }
-  nmrs = mr;
-}
-
 // One request from component c (badge c + 1). Returns the reply's message info, or 0 for no reply.
 keel_word_t request(std::uint32_t c, keel_word_t info) {
-  const keel_word_t op = keel_msginfo_label(info), len = keel_msginfo_length(info);
+  const keel_word_t op = keel_msginfo_label(info);
   auto status = [](keel_word_t s) { return keel_msginfo_new(s, 0, 0, 0); };
   switch (op) {
     case KEEL_ROOT_EXIT: {
-      const keel_word_t code = len >= 1 ? keel_get_mr(0) : 0;
+      // rpc::root::Exit, a Send: honoured even without its word (then status 0).
+      const keel_word_t code = keel_msginfo_length(info) >= 1 ? keel_get_mr(0) : 0;
       keel_printf("root: ");
       print_name(c);
       keel_printf(" exited with status %ld\n", static_cast<long>(code));
@@ -306,42 +296,41 @@ keel_word_t request(std::uint32_t c, keel_word_t info) {
         keel_printf(" asked for status without the 'status' service\n");
         return status(KEEL_DENIED);
       }
-      if (len < 1) return status(KEEL_INVALID_ARGUMENT);
-      const keel_word_t i = keel_get_mr(0);
-      if (i >= g.count) return status(KEEL_NOT_FOUND);
-      const Comp& k = g.comp[i];
-      keel_set_mr(0, k.state);
-      keel_set_mr(1, k.restarts);
-      keel_set_mr(2, comp_memory(static_cast<std::uint32_t>(i)));
-      keel_set_mr(3, k.generation);
-      keel_set_mr(4, k.last_fault);
-      keel_word_t nlen = 0;
-      unsigned n = 0;
-      put_name_mrs(static_cast<std::uint32_t>(i), 6, nlen, n);
-      keel_set_mr(5, nlen);
-      return keel_msginfo_new(KEEL_OK, 0, 0, n);
+      return rpc::serve<rpc::root::Status>(info, [&](std::uint32_t i) -> keel::Result<rpc::root::Status::Value> {
+        if (i >= g.count) return keel::Err{KEEL_NOT_FOUND};
+        const Comp& k = g.comp[i];
+        const auto name = g.spec.str(g.spec.component(i).name);
+        rpc::root::Status::Value v;
+        v.get<0>() = k.state;
+        v.get<1>() = k.restarts;
+        v.get<2>() = comp_memory(i);
+        v.get<3>() = k.generation;
+        v.get<4>() = k.last_fault;
+        v.get<5>() = {name.data, name.len};
+        return v;
+      });
     }
-    case KEEL_ROOT_DEVICE: {
+    case KEEL_ROOT_DEVICE:
       // Devices are mapped at build time; this answers where, or refuses (and logs) a device the
       // manifest did not give to the caller.
-      if (len < 1 || keel_get_mr(0) > 8 * (len - 1) || keel_get_mr(0) > 64) return status(KEEL_INVALID_ARGUMENT);
-      char name[65] = {};
-      const keel_word_t n = keel_get_mr(0);
-      for (keel_word_t b = 0; b < n; ++b) name[b] = static_cast<char>(keel_get_mr(1 + b / 8) >> (8 * (b % 8)));
-      const auto& rec = g.spec.component(c);
-      for (std::uint32_t d = rec.devices.first; d < rec.devices.first + rec.devices.count; ++d) {
-        const auto& dv = g.spec.device(d);
-        if (g.spec.str(dv.name) == name) {
-          keel_set_mr(0, dv.vaddr + (dv.paddr & 4095));
-          keel_set_mr(1, dv.size);
-          return keel_msginfo_new(KEEL_OK, 0, 0, 2);
+      return rpc::serve<rpc::root::Device>(info, [&](rpc::root::Name req) -> keel::Result<rpc::root::Device::Value> {
+        char name[rpc::root::Name::kMax + 1] = {};
+        __builtin_memcpy(name, req.data, req.len);
+        const auto& rec = g.spec.component(c);
+        for (std::uint32_t d = rec.devices.first; d < rec.devices.first + rec.devices.count; ++d) {
+          const auto& dv = g.spec.device(d);
+          if (g.spec.str(dv.name) == name) {
+            rpc::root::Device::Value v;
+            v.get<0>() = dv.vaddr + (dv.paddr & 4095);
+            v.get<1>() = dv.size;
+            return v;
+          }
         }
-      }
-      keel_printf("root: denied: ");
-      print_name(c);
-      keel_printf(" asked for device '%s', which its manifest does not give it\n", name);
-      return status(KEEL_DENIED);
-    }
+        keel_printf("root: denied: ");
+        print_name(c);
+        keel_printf(" asked for device '%s', which its manifest does not give it\n", name);
+        return keel::Err{KEEL_DENIED};
+      });
     case KEEL_ROOT_PASSIVE: {
       // Sent with NBSendRecv there is no caller, and a reply goes nowhere; a component that
       // wrongly used Call gets the refusal.
@@ -367,22 +356,20 @@ keel_word_t request(std::uint32_t c, keel_word_t info) {
         keel_printf(" tried to set a budget (only the scheduler server may)\n");
         return status(KEEL_DENIED);
       }
-      if (len < 3) return status(KEEL_INVALID_ARGUMENT);
-      const keel_word_t t = keel_get_mr(0), b = keel_get_mr(1), p = keel_get_mr(2);
-      if (t >= g.count) return status(KEEL_NOT_FOUND);
-      const auto& rec = g.spec.component(static_cast<std::uint32_t>(t));
-      if (b < 10 || b > rec.budget_us || p != rec.period_us) return status(KEEL_RANGE_ERROR);
-      if (!g.comp[t].valid || g.comp[t].state != KEEL_STATE_RUNNING) return status(KEEL_CHANNEL_DOWN);
-      if (auto r = set_budget(static_cast<std::uint32_t>(t), static_cast<std::uint32_t>(b),
-                              static_cast<std::uint32_t>(p));
-          !r.ok()) {
-        report(static_cast<std::uint32_t>(t), r.error());
-        return status(r.error());
-      }
-      // Length 1, so that the reply is never the all-zero message info: serve() takes a zero
-      // reply as "answer nobody" (a bare KEEL_OK would leave the scheduler server blocked).
-      keel_set_mr(0, b);
-      return keel_msginfo_new(KEEL_OK, 0, 0, 1);
+      // Reply<uint32_t>: never the all-zero message info, which serve() takes as "answer nobody"
+      // (a bare KEEL_OK would leave the scheduler server blocked).
+      return rpc::serve<rpc::root::SetBudget>(info, [&](std::uint32_t t, std::uint32_t b,
+                                                        std::uint32_t p) -> keel::Result<std::uint32_t> {
+        if (t >= g.count) return keel::Err{KEEL_NOT_FOUND};
+        const auto& rec = g.spec.component(t);
+        if (b < 10 || b > rec.budget_us || p != rec.period_us) return keel::Err{KEEL_RANGE_ERROR};
+        if (!g.comp[t].valid || g.comp[t].state != KEEL_STATE_RUNNING) return keel::Err{KEEL_CHANNEL_DOWN};
+        if (auto r = set_budget(t, b, p); !r.ok()) {
+          report(t, r.error());
+          return keel::Err{r.error()};
+        }
+        return b;
+      });
     }
   }
   return status(KEEL_INVALID_ARGUMENT);

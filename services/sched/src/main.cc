@@ -16,6 +16,7 @@
 #include "keel/rt/invocations.h"
 #include "keel/rt/rt.hh"
 #include "keel/sys/service.h"
+#include "keel/sys/sessions.hh"
 #include "keel/rt/syscall.h"
 #include "keel/sched/table.h"
 
@@ -54,13 +55,9 @@ bool is_core(std::uint32_t c) {
   return n == "msg" || n == "serial" || n == "clock" || n == "sched";
 }
 
-// KEEL_ROOT_SET_BUDGET: MR0 component, MR1 budget, MR2 period (the manifest's).
 keel_error_t root_set_budget(std::uint32_t c, std::uint32_t budget_us) {
-  keel_set_mr(0, c);
-  keel_set_mr(1, budget_us);
-  keel_set_mr(2, g_table.at(c).period_us);
-  const keel_word_t info = keel_call(KEEL_SLOT_ROOT_EP, keel_msginfo_new(KEEL_ROOT_SET_BUDGET, 0, 0, 3));
-  return keel_error_from_label(keel_msginfo_label(info));
+  auto r = keel::rpc::call<keel::rpc::root::SetBudget>(c, budget_us, g_table.at(c).period_us);
+  return r.ok() ? KEEL_OK : r.error();
 }
 
 // Reads component c's SchedContext (only while it is RUNNING: its slot is refilled before that,
@@ -95,62 +92,55 @@ void arm_timer() {
   if (g_clock < g_count && !running(g_clock, &gen)) return;
   if (g_timer_armed && gen == g_clock_gen) return;
   const std::uint64_t period = keel::rt::timer_frequency() / 1000 * kPollMs;
-  keel_set_mr(0, kPollTimer);
-  keel_set_mr(1, keel::rt::timer_count() + period);
-  keel_set_mr(2, period);
-  const keel_word_t info = keel_call(KEEL_SLOT_CLOCK_EP, keel_msginfo_new(KEEL_CLOCK_TIMEOUT, 0, 0, 3));
-  g_timer_armed = keel_msginfo_label(info) == KEEL_OK;
+  g_timer_armed = keel::rpc::call<keel::rpc::clock::Timeout>(kPollTimer, keel::rt::timer_count() + period, period).ok();
   g_clock_gen = gen;
 }
 
 void on_timer() {
   // Collect (and so clear) the expiry; only timer 0 is ours.
-  (void)keel_call(KEEL_SLOT_CLOCK_EP, keel_msginfo_new(KEEL_CLOCK_EXPIRED, 0, 0, 0));
+  (void)keel::rpc::call<keel::rpc::clock::Expired>();
   poll_all();
 }
 
 keel_word_t status_reply(keel_error_t s) { return keel_msginfo_new(s, 0, 0, 0); }
 
 keel_word_t handle(keel_word_t badge, keel_word_t info) {
+  namespace rpc = keel::rpc;
   if (badge < 1 || badge > g_count) return status_reply(KEEL_INVALID_ARGUMENT);
   const auto caller = static_cast<std::uint32_t>(badge - 1);
-  const keel_word_t label = keel_msginfo_label(info);
-  const keel_word_t len = keel_msginfo_length(info);
-  switch (label) {
-    case KEEL_SCHED_USAGE: {
-      if (len < 1) return status_reply(KEEL_INVALID_ARGUMENT);
-      const keel_word_t target = keel_get_mr(0);
-      const keel_error_t s = g_table.check_usage(caller, target);
-      if (s != KEEL_OK) return status_reply(s);
-      const auto t = static_cast<std::uint32_t>(target);
-      poll(t);
-      const auto& e = g_table.at(t);
-      keel_set_mr(0, e.total_us);
-      keel_set_mr(1, e.budget_us);
-      keel_set_mr(2, e.period_us);
-      keel_set_mr(3, e.manifest_budget_us);
-      return keel_msginfo_new(KEEL_OK, 0, 0, 4);
-    }
-    case KEEL_SCHED_SET_BUDGET: {
-      if (len < 2) return status_reply(KEEL_INVALID_ARGUMENT);
-      const keel_word_t target = keel_get_mr(0), budget = keel_get_mr(1);
-      keel_error_t s = g_table.check_set_budget(caller, target, budget);
-      const auto who = g_spec.str(g_spec.component(caller).name);
-      if (s != KEEL_OK) {
-        keel_logf("refused: %.*s asked for budget %lu us of component %lu (%s)", static_cast<int>(who.len), who.data,
-                  static_cast<unsigned long>(budget), static_cast<unsigned long>(target), keel_error_name(s));
-        return status_reply(s);
-      }
-      const auto t = static_cast<std::uint32_t>(target);
-      poll(t);  // its use so far counts at the old budget
-      s = root_set_budget(t, static_cast<std::uint32_t>(budget));
-      if (s == KEEL_OK) g_table.applied(t, static_cast<std::uint32_t>(budget));
-      const auto n = g_spec.str(g_spec.component(t).name);
-      keel_logf("%.*s: budget %lu/%u us (asked by %.*s): %s", static_cast<int>(n.len), n.data,
-                static_cast<unsigned long>(budget), g_table.at(t).period_us, static_cast<int>(who.len), who.data,
-                keel_error_name(s));
-      return status_reply(s);
-    }
+  switch (keel_msginfo_label(info)) {
+    case KEEL_SCHED_USAGE:
+      return rpc::serve<rpc::sched::Usage>(info, [&](std::uint64_t target) -> keel::Result<rpc::sched::Usage::Value> {
+        TRY(keel::check(g_table.check_usage(caller, target)));
+        const auto t = static_cast<std::uint32_t>(target);
+        poll(t);
+        const auto& e = g_table.at(t);
+        rpc::sched::Usage::Value v;
+        v.get<0>() = e.total_us;
+        v.get<1>() = e.budget_us;
+        v.get<2>() = e.period_us;
+        v.get<3>() = e.manifest_budget_us;
+        return v;
+      });
+    case KEEL_SCHED_SET_BUDGET:
+      return rpc::serve<rpc::sched::SetBudget>(info, [&](std::uint64_t target, std::uint64_t budget) -> keel::Result<void> {
+        keel_error_t s = g_table.check_set_budget(caller, target, budget);
+        const auto who = g_spec.str(g_spec.component(caller).name);
+        if (s != KEEL_OK) {
+          keel_logf("refused: %.*s asked for budget %lu us of component %lu (%s)", static_cast<int>(who.len), who.data,
+                    static_cast<unsigned long>(budget), static_cast<unsigned long>(target), keel_error_name(s));
+          return keel::Err{s};
+        }
+        const auto t = static_cast<std::uint32_t>(target);
+        poll(t);  // its use so far counts at the old budget
+        s = root_set_budget(t, static_cast<std::uint32_t>(budget));
+        if (s == KEEL_OK) g_table.applied(t, static_cast<std::uint32_t>(budget));
+        const auto n = g_spec.str(g_spec.component(t).name);
+        keel_logf("%.*s: budget %lu/%u us (asked by %.*s): %s", static_cast<int>(n.len), n.data,
+                  static_cast<unsigned long>(budget), g_table.at(t).period_us, static_cast<int>(who.len), who.data,
+                  keel_error_name(s));
+        return keel::check(s);
+      });
     default:
       return status_reply(KEEL_INVALID_ARGUMENT);
   }

@@ -110,25 +110,4 @@ std::uint32_t InputRing::read(std::uint8_t* out, std::uint32_t max) {
   return n;
 }
 
-std::int32_t decode_write(const std::uint64_t* mrs, std::uint32_t count, std::uint8_t* out) {
-  if (count < 1) return -1;
-  const std::uint64_t n = mrs[0];
-  if (n > KEEL_SERIAL_MAX_WRITE) return -1;
-  if (count < 1 + (n + 7) / 8) return -1;
-  for (std::uint64_t i = 0; i < n; ++i) out[i] = static_cast<std::uint8_t>(mrs[1 + i / 8] >> (8 * (i % 8)));
-  return static_cast<std::int32_t>(n);
-}
-
-std::uint32_t encode_bytes(const std::uint8_t* data, std::uint32_t n, std::uint64_t* mrs) {
-  if (n > KEEL_SERIAL_MAX_WRITE) n = KEEL_SERIAL_MAX_WRITE;
-  mrs[0] = n;
-  const std::uint32_t words = (n + 7) / 8;
-  for (std::uint32_t w = 0; w < words; ++w) {
-    std::uint64_t v = 0;
-    for (std::uint32_t k = 0; k < 8 && w * 8 + k < n; ++k) v |= static_cast<std::uint64_t>(data[w * 8 + k]) << (8 * k);
-    mrs[1 + w] = v;
-  }
-  return 1 + words;
-}
-
 }  // namespace keel::serial

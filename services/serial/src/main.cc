@@ -19,6 +19,7 @@
 #include "keel/serial/lines.h"
 #include "keel/sys/protocol.h"
 #include "keel/sys/service.h"
+#include "keel/sys/sessions.hh"
 
 namespace {
 
@@ -62,7 +63,7 @@ void uart_emit(void*, const char* p, std::size_t n) {
 // Before the UART is ours (or if it never is): the kernel debug console.
 [[noreturn]] void fail(const char* what) {
   keel_printf("serial: fatal: %s\n", what);
-  keel_send_mrs(KEEL_SLOT_ROOT_EP, keel_msginfo_new(KEEL_ROOT_EXIT, 0, 0, 1), 1, 0, 0, 0);
+  keel::rpc::send<keel::rpc::root::Exit>(int64_t{1});
   for (;;) keel_yield();
 }
 
@@ -148,38 +149,33 @@ void handle_rx() {
 keel_word_t status_reply(keel_error_t s) { return keel_msginfo_new(s, 0, 0, 0); }
 
 keel_word_t handle(keel_word_t badge, keel_word_t info) {
+  namespace rpc = keel::rpc;
   if (badge < 1 || badge > g_components) return status_reply(KEEL_INVALID_ARGUMENT);
   const auto c = static_cast<std::uint32_t>(badge - 1);
-  const keel_word_t label = keel_msginfo_label(info);
-  const auto len = static_cast<std::uint32_t>(keel_msginfo_length(info));
-  if (label == KEEL_SERIAL_WRITE) {
-    std::uint64_t mrs[1 + KEEL_SERIAL_MAX_WRITE / 8];
-    const std::uint32_t count = len < 1 + KEEL_SERIAL_MAX_WRITE / 8 ? len : 1 + KEEL_SERIAL_MAX_WRITE / 8;
-    for (std::uint32_t i = 0; i < count; ++i) mrs[i] = keel_get_mr(i);
-    std::uint8_t bytes[KEEL_SERIAL_MAX_WRITE];
-    const std::int32_t n = keel::serial::decode_write(mrs, count, bytes);
-    if (n < 0) return status_reply(KEEL_INVALID_ARGUMENT);
-    g_lines.write(c, generation_of(c), bytes, static_cast<std::uint32_t>(n), uart_emit, nullptr);
-    keel_set_mr(0, static_cast<keel_word_t>(n));
-    return keel_msginfo_new(KEEL_OK, 0, 0, 1);
+  switch (keel_msginfo_label(info)) {
+    case KEEL_SERIAL_WRITE:
+      return rpc::serve<rpc::serial::Write>(info, [&](rpc::serial::Text t) -> keel::Result<std::uint64_t> {
+        g_lines.write(c, generation_of(c), reinterpret_cast<const std::uint8_t*>(t.data),
+                      static_cast<std::uint32_t>(t.len), uart_emit, nullptr);
+        return std::uint64_t{t.len};
+      });
+    case KEEL_SERIAL_READ:
+      return rpc::serve<rpc::serial::Read>(info, [&]() -> keel::Result<rpc::serial::Text> {
+        if (c != g_console) {
+          if (g_read_denials[c] < kReadDenialLogLimit) {
+            ++g_read_denials[c];
+            const auto name = g_spec.str(g_spec.component(c).name);
+            say("denied: %.*s asked to read the console input", static_cast<int>(name.len), name.data);
+          }
+          return keel::Err{KEEL_DENIED};
+        }
+        static char bytes[KEEL_SERIAL_MAX_WRITE];  // outlives the handler: the reply is copied from it
+        const std::uint32_t n = g_input.read(reinterpret_cast<std::uint8_t*>(bytes), KEEL_SERIAL_MAX_WRITE);
+        return rpc::serial::Text{bytes, n};
+      });
+    default:
+      return status_reply(KEEL_INVALID_ARGUMENT);
   }
-  if (label == KEEL_SERIAL_READ) {
-    if (c != g_console) {
-      if (g_read_denials[c] < kReadDenialLogLimit) {
-        ++g_read_denials[c];
-        const auto name = g_spec.str(g_spec.component(c).name);
-        say("denied: %.*s asked to read the console input", static_cast<int>(name.len), name.data);
-      }
-      return status_reply(KEEL_DENIED);
-    }
-    std::uint8_t bytes[KEEL_SERIAL_MAX_WRITE];
-    const std::uint32_t n = g_input.read(bytes, KEEL_SERIAL_MAX_WRITE);
-    std::uint64_t mrs[1 + KEEL_SERIAL_MAX_WRITE / 8];
-    const std::uint32_t words = keel::serial::encode_bytes(bytes, n, mrs);
-    for (std::uint32_t i = 0; i < words; ++i) keel_set_mr(i, mrs[i]);
-    return keel_msginfo_new(KEEL_OK, 0, 0, words);
-  }
-  return status_reply(KEEL_INVALID_ARGUMENT);
 }
 
 }  // namespace

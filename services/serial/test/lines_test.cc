@@ -147,23 +147,4 @@ TEST(SerialInput, RingKeepsOldestAndCountsDrops) {
   EXPECT_EQ(r->read(out, 8), 0u);
 }
 
-TEST(SerialProtocol, WriteDecodeValidates) {
-  std::uint8_t out[KEEL_SERIAL_MAX_WRITE];
-  std::uint64_t mrs[120] = {};
-  const std::string s = "hello, world\n";
-  std::uint32_t len = keel::serial::encode_bytes(reinterpret_cast<const std::uint8_t*>(s.data()), s.size(), mrs);
-  EXPECT_EQ(len, 1u + 2);
-  ASSERT_EQ(keel::serial::decode_write(mrs, len, out), static_cast<std::int32_t>(s.size()));
-  EXPECT_EQ(std::string(reinterpret_cast<char*>(out), s.size()), s);
-  EXPECT_EQ(keel::serial::decode_write(mrs, len - 1, out), -1);  // message shorter than the count
-  EXPECT_EQ(keel::serial::decode_write(mrs, 0, out), -1);
-  mrs[0] = KEEL_SERIAL_MAX_WRITE + 1;
-  EXPECT_EQ(keel::serial::decode_write(mrs, 120, out), -1);
-  mrs[0] = KEEL_SERIAL_MAX_WRITE;
-  EXPECT_EQ(keel::serial::decode_write(mrs, 1 + KEEL_SERIAL_MAX_WRITE / 8, out),
-            static_cast<std::int32_t>(KEEL_SERIAL_MAX_WRITE));
-  mrs[0] = 0;
-  EXPECT_EQ(keel::serial::decode_write(mrs, 1, out), 0);
-}
-
 }  // namespace

@@ -18,4 +18,18 @@ inline Result<void> check(keel_error_t e) {
   return Err{e};
 }
 
+// The error a reply's label carries (a server answers with KEEL_OK or a keel_error_t as the
+// label): a label that is no error Keel defines reads as KEEL_PROTOCOL_ERROR.
+constexpr keel_error_t error_from_label(unsigned long long label) {
+  if (label < KEEL_NUM_ERRORS) return static_cast<keel_error_t>(label);
+  switch (label) {
+    case KEEL_DENIED:
+    case KEEL_NOT_FOUND:
+    case KEEL_NO_SPACE:
+    case KEEL_PROTOCOL_ERROR:
+    case KEEL_CHANNEL_DOWN: return static_cast<keel_error_t>(label);
+    default: return KEEL_PROTOCOL_ERROR;
+  }
+}
+
 }  // namespace keel

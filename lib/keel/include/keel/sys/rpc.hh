@@ -30,7 +30,6 @@
 
 #include "keel/abi/types.h"
 #include "keel/error.h"
-#include "keel/info.h"  // keel_error_from_label
 #if defined(__aarch64__)
 #include "keel/rt/syscall.h"
 extern "C" bool keel_has_service(uint32_t bit);
@@ -75,7 +74,9 @@ struct Codec<T> {
 template <size_t Max>
 struct Codec<Bytes<Max>> {
   static constexpr size_t kMaxWords = 1 + (Max + 7) / 8;
+  // A caller checks len <= Max (its error to report); more is cut at Max, never written past.
   static size_t put(Word* mr, Bytes<Max> b) {
+    if (b.len > Max) b.len = Max;
     mr[0] = b.len;
     const size_t words = (b.len + 7) / 8;
     if (words != 0) mr[words] = 0;  // zero padding of the last word
@@ -166,10 +167,11 @@ constexpr size_t put_all([[maybe_unused]] Word* mr, const T&... v) {
   ((n += Codec<T>::put(mr + n, v)), ...);
   return n;
 }
-// Decodes T... from mr[0, avail) into out; false if a word is missing or out of range.
+// Decodes T... from mr[0, avail) into out; false if a word is missing or out of range. `used`
+// gets the number of words decoded.
 template <class... T>
-constexpr bool get_all([[maybe_unused]] const Word* mr, [[maybe_unused]] size_t avail, T&... out) {
-  [[maybe_unused]] size_t n = 0;
+constexpr bool get_all([[maybe_unused]] const Word* mr, [[maybe_unused]] size_t avail, size_t& used, T&... out) {
+  size_t n = 0;
   bool ok = true;
   ((ok = ok && [&] {
       const size_t k = Codec<T>::get(mr + n, avail - n, out);
@@ -177,11 +179,13 @@ constexpr bool get_all([[maybe_unused]] const Word* mr, [[maybe_unused]] size_t 
       return k != 0;
     }()),
    ...);
+  used = n;
   return ok;
 }
 template <class... T, size_t... I>
 constexpr bool get_values(const Word* mr, size_t avail, Values<T...>& v, std::index_sequence<I...>) {
-  return get_all<T...>(mr, avail, v.template get<I>()...);
+  size_t used = 0;
+  return get_all<T...>(mr, avail, used, v.template get<I>()...);
 }
 }  // namespace detail
 
@@ -214,7 +218,7 @@ constexpr size_t encode_reply(Word* mr, const typename R::Value& v) {
 // The reply of a Call with reply label `label` and `len` words in mr: the error, or the value.
 template <class R>
 Result<typename R::Value> decode_reply(Word label, const Word* mr, size_t len) {
-  const keel_error_t e = keel_error_from_label(label);
+  const keel_error_t e = error_from_label(label);
   if (e != KEEL_OK) return Err{e};
   using V = typename R::Value;
   if constexpr (std::is_void_v<V>) {
@@ -237,7 +241,9 @@ Result<typename R::Value> decode_reply(Word label, const Word* mr, size_t len) {
 }
 
 // Decodes R's arguments from mr[0, len) and calls handler(args...) -> Result<R::Value>; on success
-// writes the reply words into mr. Returns {label, length} of the reply.
+// writes the reply words into mr. Returns {label, length} of the reply. A request with a word
+// missing, a value out of its type's range, or words after the last argument (nothing hides in a
+// message) is answered KEEL_INVALID_ARGUMENT without calling the handler.
 struct Answer {
   Word label;
   size_t len;
@@ -251,10 +257,11 @@ Answer serve(Word* mr, size_t len, H&& handler) {
                   "the handler must return keel::Result of the declared Reply");
     // Each argument decoded in declaration order, then the handler.
     Values<A...> d{};
+    size_t used = 0;
     const bool ok = [&]<size_t... I>(std::index_sequence<I...>) {
-      return detail::get_all<A...>(mr, len, d.template get<I>()...);
+      return detail::get_all<A...>(mr, len, used, d.template get<I>()...);
     }(std::index_sequence_for<A...>{});
-    if (!ok) return {KEEL_INVALID_ARGUMENT, 0};
+    if (!ok || used != len) return {KEEL_INVALID_ARGUMENT, 0};
     Got r = [&]<size_t... I>(std::index_sequence<I...>) {
       return handler(d.template get<I>()...);
     }(std::index_sequence_for<A...>{});
@@ -278,6 +285,10 @@ struct Caller<R, Args<A...>> {
       // Without the service in the manifest the slot is empty: refuse here rather than fault.
       if (!keel_has_service(R::kServiceBit)) return Err{KEEL_DENIED};
     }
+    return call_granted(a...);
+  }
+  // For a core service without libkeel, which checked its grant itself.
+  static inline Result<typename R::Value> call_granted(A... a) {
     Word* mr = keel_get_ipc_buffer()->msg;
     const size_t n = encode_args<R>(mr, a...);
     const Word info = keel_call(R::kSlot, keel_msginfo_new(R::kLabel, 0, 0, n));
@@ -292,6 +303,10 @@ struct Caller<R, Args<A...>> {
 template <class R, class... T>
 inline auto call(T&&... a) -> decltype(Caller<R>::call(static_cast<T&&>(a)...)) {
   return Caller<R>::call(static_cast<T&&>(a)...);
+}
+template <class R, class... T>
+inline auto call_granted(T&&... a) -> decltype(Caller<R>::call_granted(static_cast<T&&>(a)...)) {
+  return Caller<R>::call_granted(static_cast<T&&>(a)...);
 }
 template <class R, class... T>
 inline auto send(T&&... a) -> decltype(Caller<R>::send(static_cast<T&&>(a)...)) {

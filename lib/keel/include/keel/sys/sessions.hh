@@ -31,8 +31,8 @@ struct SetBudget : Rpc<KEEL_SLOT_ROOT_EP, 0, KEEL_ROOT_SET_BUDGET, Args<uint32_t
 
 namespace msg {
 // channel (or end) name -> slot, kind, badge or notification bit mask
-struct Open : Rpc<KEEL_SLOT_MSG_EP, 0, KEEL_MSG_OPEN, Args<Bytes<8 * (KEEL_MSG_MAX_LENGTH - 1)>>,
-                  Reply<uint64_t, uint64_t, uint64_t>> {};
+using Name = Bytes<8 * (KEEL_MSG_MAX_LENGTH - 1)>;
+struct Open : Rpc<KEEL_SLOT_MSG_EP, 0, KEEL_MSG_OPEN, Args<Name>, Reply<uint64_t, uint64_t, uint64_t>> {};
 }  // namespace msg
 
 namespace serial {

@@ -88,11 +88,11 @@ struct BuildFailure {
 };
 const char* build_error_name(BuildError e);
 
-// Decodes KEEL_MSG_OPEN's name: MR0 = length, MR1.. the bytes (8 per MR, little-endian).
-// `mrs` are the `count` message registers received. The name must be 1..kMaxNameLen printable
-// ASCII characters (0x20..0x7e) and the message long enough for it; unused bytes of the last MR
-// must be zero. out gets the bytes (not NUL-terminated); returns its length, or 0 if invalid.
-std::uint32_t decode_name(const std::uint64_t* mrs, std::uint32_t count, char* out, std::uint32_t out_cap);
+// KEEL_MSG_OPEN's name (keel::rpc::msg::Open; the length word and the bytes, 8 per word): 1..
+// kMaxNameLen printable ASCII characters (0x20..0x7e: the name reaches the log), and the unused
+// bytes of its last word zero (no hidden bytes after the name). `bytes` holds len rounded up to
+// a multiple of 8 bytes.
+bool valid_name(const char* bytes, std::uint64_t len);
 
 // "msg: denied: <component> asked for channel '<name>'" (no newline), truncated to fit; returns
 // the length written (buf is NUL-terminated when cap > 0). `prefix` false drops the "msg: ".

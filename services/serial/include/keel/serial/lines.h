@@ -6,7 +6,7 @@
 //              interleaves inside a line. Text is sanitised: a component cannot move the cursor,
 //              clear the screen or forge another component's prefix with control characters.
 //   InputRing: console input bytes waiting for the console_input component.
-//   decode_write / encode_read: the KEEL_SERIAL_WRITE / KEEL_SERIAL_READ message layouts.
+// The requests themselves are typed (keel/sys/sessions.hh: serial::Write, serial::Read).
 //
 // Freestanding: no heap, no exceptions, no libc beyond what the compiler emits.
 #pragma once
@@ -74,13 +74,5 @@ class InputRing {
   std::uint8_t data_[kInputSize] = {};
   std::uint64_t head_ = 0, tail_ = 0, dropped_ = 0;
 };
-
-// KEEL_SERIAL_WRITE: MR0 = byte count (<= KEEL_SERIAL_MAX_WRITE), MR1.. the bytes (8 per MR,
-// little-endian). `count` = message length in MRs. Returns the byte count with the bytes in out
-// (KEEL_SERIAL_MAX_WRITE bytes of room), or -1 for a malformed request.
-std::int32_t decode_write(const std::uint64_t* mrs, std::uint32_t count, std::uint8_t* out);
-
-// Packs n bytes (n <= KEEL_SERIAL_MAX_WRITE) into MR0 = n, MR1..; returns the message length.
-std::uint32_t encode_bytes(const std::uint8_t* data, std::uint32_t n, std::uint64_t* mrs);
 
 }  // namespace keel::serial
