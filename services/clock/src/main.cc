@@ -17,6 +17,7 @@
 #include "keel/rt/invocations.h"
 #include "keel/rt/rt.hh"
 #include "keel/rt/syscall.h"
+#include "keel/sys/fair_server.hh"
 #include "keel/sys/service.h"
 #include "keel/sys/sessions.hh"
 
@@ -32,6 +33,8 @@ std::uint32_t g_count = 0;
 bool g_client[KEEL_MAX_COMPONENTS];       // the manifest gives it the 'clock' service
 std::uint64_t g_gen[KEEL_MAX_COMPONENTS];  // its generation when its timers were set
 keel_cptr_t g_timer = 0;                   // IRQ handler of `ptimer`
+keel::sys::FairServer g_server;
+constexpr std::uint64_t kMaxFiringsPerSecond = 2000;
 std::uint64_t g_timer_bit = 0;
 std::uint64_t g_programmed = 0;  // the deadline the user timer is armed for (0 = disarmed)
 std::uint64_t g_freq = 1, g_t0 = 0, g_rtc0 = 0;
@@ -127,6 +130,7 @@ void setup(const keel_info_t* info) {
   auto spec = keel::sys::read_spec_copy(info, "clock");
   if (!spec.ok()) fail(spec.error());
   g_spec = spec.value();
+  g_server.init(g_spec, info->index);
   g_count = g_spec.count(keel::bootspec::Table::kComponents);
   for (std::uint32_t c = 0; c < g_count; ++c) {
     g_client[c] = spec_has_service(c, "clock");
@@ -145,8 +149,9 @@ void setup(const keel_info_t* info) {
   if (g_freq == 0) fail("no timer frequency");
   g_rtc0 = rtc[kRtcDr / 4];
   g_t0 = keel::rt::timer_count();
-  // Periods below 100 us would let one client keep the clock busy.
-  g_queue.init(g_count, g_freq / 10000 != 0 ? g_freq / 10000 : 1);
+  // Periods below 100 us, or periodic timers of one client adding up to more than 2,000 firings
+  // a second, would let one client keep the clock busy (docs/os-services.md "Fair service").
+  g_queue.init(g_count, g_freq / 10000 != 0 ? g_freq / 10000 : 1, g_freq, kMaxFiringsPerSecond);
   // A previous instance's deadline was cancelled when its handler went; start clean anyway.
   if (keel_irq_handler_set_deadline(g_timer, 0) != KEEL_OK) fail("ptimer is not the user timer");
   (void)keel_irq_handler_ack(g_timer);
@@ -164,7 +169,7 @@ extern "C" int keel_main(void* start_arg) {
             static_cast<unsigned long>(g_freq), clients, info->generation > 0 ? " (restarted)" : "");
 
   keel_word_t badge = 0;
-  keel_word_t msg = keel_recv(KEEL_SLOT_SERVICE_EP, &badge, KEEL_SLOT_REPLY);
+  keel_word_t msg = g_server.next(0, &badge);
   for (;;) {
     keel_word_t reply;
     if (msg == 0) {
@@ -176,6 +181,6 @@ extern "C" int keel_main(void* start_arg) {
     } else {
       reply = handle(badge, msg);
     }
-    msg = keel_reply_recv(KEEL_SLOT_SERVICE_EP, reply, &badge, KEEL_SLOT_REPLY);
+    msg = g_server.next(reply, &badge);
   }
 }

@@ -3,9 +3,12 @@
 
 namespace keel::clock {
 
-void TimerQueue::init(std::uint32_t clients, std::uint64_t min_period) {
+void TimerQueue::init(std::uint32_t clients, std::uint64_t min_period, std::uint64_t rate_window,
+                      std::uint64_t max_rate) {
   clients_ = clients < kMaxClients ? clients : kMaxClients;
   min_period_ = min_period == 0 ? 1 : min_period;
+  rate_window_ = max_rate == 0 ? 0 : rate_window;
+  max_rate_ = max_rate;
   size_ = 0;
   overruns_ = 0;
   for (std::uint32_t t = 0; t < kMaxTimers; ++t) {
@@ -83,6 +86,10 @@ keel_error_t TimerQueue::set(std::uint32_t client, std::uint32_t id, std::uint64
   if (client >= clients_ || id >= kTimersPerClient) return KEEL_INVALID_ARGUMENT;
   if (deadline != 0 && period != 0 && period < min_period_) return KEEL_RANGE_ERROR;
   const std::uint32_t t = client * kTimersPerClient + id;
+  if (max_rate_ != 0 && deadline != 0) {
+    const std::uint64_t old = timers_[t].deadline != 0 ? load(timers_[t].period) : 0;
+    if (rate(client) - old + load(period) > max_rate_) return KEEL_RANGE_ERROR;
+  }
   expired_[client] &= ~(1u << id);
   if (deadline == 0) {
     remove(t);
@@ -95,6 +102,16 @@ keel_error_t TimerQueue::set(std::uint32_t client, std::uint32_t id, std::uint64
   else
     fix(t);
   return KEEL_OK;
+}
+
+std::uint64_t TimerQueue::rate(std::uint32_t client) const {
+  std::uint64_t r = 0;
+  if (client >= clients_) return 0;
+  for (std::uint32_t id = 0; id < kTimersPerClient; ++id) {
+    const Timer& tm = timers_[client * kTimersPerClient + id];
+    if (tm.deadline != 0) r += load(tm.period);
+  }
+  return r;
 }
 
 std::uint64_t TimerQueue::expire(std::uint64_t now) {

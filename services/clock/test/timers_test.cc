@@ -195,3 +195,23 @@ TEST(ClockTimers, WallTime) {
 }
 
 }  // namespace
+
+// One client cannot keep the clock busy: its periodic timers together fire at most max_rate times
+// per rate window; one-shots and other clients are not affected.
+TEST(TimerQueue, PeriodicRateIsLimitedPerClient) {
+  auto q = std::make_unique<TimerQueue>();
+  q->init(2, 10, 1000, 25);  // at most 25 firings per 1000 ticks per client
+  EXPECT_EQ(q->set(0, 0, 100, 100), KEEL_OK);   // 10
+  EXPECT_EQ(q->set(0, 1, 100, 100), KEEL_OK);   // 20
+  EXPECT_EQ(q->rate(0), 20u);
+  EXPECT_EQ(q->set(0, 2, 100, 100), KEEL_RANGE_ERROR);  // 30 > 25
+  EXPECT_EQ(q->set(0, 2, 100, 300), KEEL_OK);   // ceil(1000/300) = 4: 24
+  EXPECT_EQ(q->set(0, 3, 100, 0), KEEL_OK);     // one-shots do not count
+  EXPECT_EQ(q->set(1, 0, 100, 100), KEEL_OK);   // another client has its own limit
+  // Re-arming a timer replaces its share; cancelling frees it.
+  EXPECT_EQ(q->set(0, 1, 100, 1000), KEEL_OK);  // 10 + 1 + 4 = 15
+  EXPECT_EQ(q->rate(0), 15u);
+  EXPECT_EQ(q->set(0, 0, 0, 0), KEEL_OK);
+  EXPECT_EQ(q->rate(0), 5u);
+  EXPECT_TRUE(q->check());
+}

@@ -15,6 +15,7 @@
 #include "keel/rt/syscall.h"
 #include "keel/sys/protocol.h"
 #include "keel/sys/sessions.hh"
+#include "keel/sys/fair_server.hh"
 #include "keel/sys/service.h"
 
 namespace {
@@ -32,6 +33,7 @@ const Spec* g_spec = nullptr;
 Channels g_channels;
 ComponentState g_now[KEEL_MAX_COMPONENTS];
 bool g_page_warned = false;
+keel::sys::FairServer g_server;
 
 
 // ---- output ---------------------------------------------------------------------------------
@@ -211,6 +213,7 @@ extern "C" int keel_main(void* start_arg) {
   if (!spec.ok()) fail(spec.error());
   g_spec_value = spec.value();
   g_spec = &g_spec_value;
+  g_server.init(g_spec_value, info->index);
 
   // Until the first read of the system page, assume everything runs.
   for (std::uint32_t i = 0; i < KEEL_MAX_COMPONENTS; ++i) g_now[i] = ComponentState{0, KEEL_STATE_RUNNING};
@@ -230,7 +233,7 @@ extern "C" int keel_main(void* start_arg) {
       g_spec->count(keel::bootspec::Table::kChannels), info->generation > 0 ? " (restarted)" : "");
 
   keel_word_t badge = 0;
-  keel_word_t msg = keel_recv(KEEL_SLOT_SERVICE_EP, &badge, KEEL_SLOT_REPLY);
+  keel_word_t msg = g_server.next(0, &badge);
   for (;;) {
     keel_word_t reply;
     if (msg == 0) {
@@ -242,6 +245,6 @@ extern "C" int keel_main(void* start_arg) {
     } else {
       reply = handle(badge, msg);
     }
-    msg = keel_reply_recv(KEEL_SLOT_SERVICE_EP, reply, &badge, KEEL_SLOT_REPLY);
+    msg = g_server.next(reply, &badge);
   }
 }

@@ -25,6 +25,8 @@ constexpr keel_word_t kCompGuard = 64 - KEEL_COMPONENT_CNODE_BITS;  // guard wor
 // ---- root CNode slots ---------------------------------------------------------------------------
 keel_cptr_t g_next_slot, g_slot_end;
 keel_cptr_t g_comp_base, g_scratch, g_ep, g_reply, g_self_ntfn, g_sys_frame, g_spec_first;
+keel_cptr_t g_spare_base;  // per core service p: KEEL_SPARE_REPLIES reply objects at + p * KEEL_SPARE_REPLIES
+keel_cptr_t g_ticker;      // the ticker thread's TCB, SC, its arm notification, the root's tick notification (+0..3)
 std::uint32_t g_spec_pages;
 keel_cptr_t g_shared_first[64];  // per [[shared]] region: first frame slot
 keel_cptr_t g_ring_first[256];   // per stream channel: first frame slot
@@ -208,6 +210,17 @@ Result<void> global_setup(const keel_boot_info_t* bi) {
   TRY(retype_from_pool(KEEL_OBJ_NOTIFICATION, 0, 1u << KEEL_NOTIFICATION_BITS, g_self_ntfn, 1));
   TRY(retype_from_pool(KEEL_OBJ_SMALL_PAGE, 0, kPage, g_sys_frame, 1));
   TRY(retype_from_pool(KEEL_OBJ_PAGE_TABLE, 0, kPage, pt, 1));
+  // Reply objects in which held replies wait (keel/sys/fair.hh): the root server's own (one per
+  // component) and KEEL_SPARE_REPLIES per core service. They outlive restarts of their holder.
+  auto sp_root = slots(KEEL_MAX_COMPONENTS);
+  if (!sp_root.ok()) return Err{sp_root.error()};
+  g.spare_base = sp_root.value();
+  TRY(retype_from_pool(KEEL_OBJ_REPLY, 0, 1u << KEEL_REPLY_BITS, g.spare_base, g.count));
+  constexpr std::uint32_t kSpares = static_cast<std::uint32_t>(Provider::kCount) * KEEL_SPARE_REPLIES;
+  auto sv = slots(kSpares);
+  if (!sv.ok()) return Err{sv.error()};
+  g_spare_base = sv.value();
+  TRY(retype_from_pool(KEEL_OBJ_REPLY, 0, 1u << KEEL_REPLY_BITS, g_spare_base, kSpares));
   // The scratch window's level-3 table (levels 1 and 2 exist: the archive and the stack share the
   // window's 1 GiB); DeleteFirst means it is there already.
   const keel_error_t e = keel_page_table_map(pt, KEEL_CAP_INIT_VSPACE, kRootVa, KEEL_VM_DEFAULT);
@@ -218,6 +231,14 @@ Result<void> global_setup(const keel_boot_info_t* bi) {
   g.sys = reinterpret_cast<keel_system_page_t*>(kSysPageVa);
   g.sys->magic = KEEL_SYSTEM_PAGE_MAGIC;
   g.sys->component_count = g.count;
+
+  auto tk = slots(5);
+  if (!tk.ok()) return Err{tk.error()};
+  g_ticker = tk.value();
+  TRY(retype_from_pool(KEEL_OBJ_TCB, 0, 1u << KEEL_TCB_BITS, g_ticker, 1));
+  TRY(retype_from_pool(KEEL_OBJ_SCHED_CONTEXT, KEEL_MIN_SCHED_CONTEXT_BITS, 1u << KEEL_MIN_SCHED_CONTEXT_BITS,
+                       g_ticker + 1, 1));
+  TRY(retype_from_pool(KEEL_OBJ_NOTIFICATION, 0, 1u << KEEL_NOTIFICATION_BITS, g_ticker + 2, 2));
 
   // The boot spec copy for the core services: read-only frames, written once.
   g_spec_pages = static_cast<std::uint32_t>((g.spec.size() + kPage - 1) / kPage);
@@ -440,6 +461,14 @@ Result<void> build(std::uint32_t c) {
        "give notification"));
   TRY(step(keel_cnode_copy(cn, KEEL_SLOT_SERVICE_EP, d8, kRootCNode, comp_slot(c, kSlotEp), kDepth, KEEL_RIGHT_READ),
        "give service endpoint"));
+  for (int p = 0; p < static_cast<int>(Provider::kCount); ++p) {
+    if (provider(static_cast<Provider>(p)) != c) continue;
+    for (std::uint32_t i = 0; i < KEEL_SPARE_REPLIES; ++i)
+      TRY(step(keel_cnode_copy(cn, KEEL_SLOT_SPARE_REPLY + i, d8, kRootCNode,
+                               g_spare_base + static_cast<std::uint32_t>(p) * KEEL_SPARE_REPLIES + i, kDepth,
+                               KEEL_RIGHTS_ALL),
+               "give spare reply objects"));
+  }
   for (std::uint32_t i = 0; i < rec.irqs.count; ++i) {
     const auto& q = g.spec.irq(rec.irqs.first + i);
     TRY(step(keel_irq_control_get(KEEL_CAP_INIT_IRQ_CONTROL, q.irq, kRootCNode, g_scratch, kDepth), "issue IRQ handler"));
@@ -571,6 +600,13 @@ Result<void> destroy(std::uint32_t c) {
   // half of ReplyRecv waits on the root server's own notification, signalled just before, so it
   // returns at once.
   reply_via(comp_slot(c, kSlotReply), keel_msginfo_new(KEEL_CHANNEL_DOWN, 0, 0, 0));
+  // A core service's held replies (keel/sys/fair.hh) too.
+  for (int p = 0; p < static_cast<int>(Provider::kCount); ++p) {
+    if (provider(static_cast<Provider>(p)) != c) continue;
+    for (std::uint32_t i = 0; i < KEEL_SPARE_REPLIES; ++i)
+      reply_via(g_spare_base + static_cast<std::uint32_t>(p) * KEEL_SPARE_REPLIES + i,
+                keel_msginfo_new(KEEL_CHANNEL_DOWN, 0, 0, 0));
+  }
   TRY(step(keel_cnode_revoke(kRootCNode, comp_slot(c, kSlotUntyped), kDepth), "revoke the component's memory"));
   return {};
 }
@@ -587,10 +623,54 @@ Result<void> make_passive(std::uint32_t c) {
   return {};
 }
 
+void signal_bits(std::uint32_t c, keel_word_t bits) {
+  if (keel_cnode_mint(kRootCNode, g_scratch, kDepth, kRootCNode, comp_slot(c, kSlotNtfn), kDepth, KEEL_RIGHT_WRITE,
+                      bits) != KEEL_OK)
+    return;
+  keel_signal(g_scratch);
+  (void)keel_cnode_delete(kRootCNode, g_scratch, kDepth);
+}
+
+// ---- the ticker -----------------------------------------------------------------------------------
+// A second thread of the root server, in its address space, with a small SchedContext whose
+// period is the fairness window: armed (a signal on its notification), it gives up its budget
+// (Yield: it runs again at its next period) and then signals the root server's bound notification
+// with kTickBadge. So the root wakes within one window of asking, and costs nothing when idle.
+namespace {
+alignas(16) std::uint8_t g_ticker_stack[1024];
+[[noreturn]] void ticker_main() {
+  for (;;) {
+    keel_word_t word = 0;
+    keel_wait(g_ticker + 2, &word);
+    keel_yield();
+    keel_signal(g_ticker + 4);
+  }
+}
+}  // namespace
+
+Result<void> start_ticker(std::uint32_t period_us, std::uint32_t budget_us) {
+  const keel_cptr_t tcb = g_ticker, sc = g_ticker + 1, tick = g_ticker + 3;
+  TRY(step(keel_cnode_mint(kRootCNode, g_ticker + 4, kDepth, kRootCNode, tick, kDepth, KEEL_RIGHT_WRITE, kTickBadge),
+           "mint the tick capability"));
+  TRY(step(keel_tcb_bind_notification(KEEL_CAP_INIT_TCB, tick), "bind the tick notification"));
+  TRY(step(keel_tcb_configure(tcb, kRootCNode, 0, KEEL_CAP_INIT_VSPACE, 0, 0, KEEL_CAP_INIT_NULL), "configure the ticker"));
+  TRY(step(keel_sched_control_configure_flags(KEEL_CAP_INIT_SCHED_CONTROL, sc, budget_us, period_us, 0, 0, 0),
+           "configure the ticker's SchedContext"));
+  TRY(step(keel_tcb_set_sched_params(tcb, KEEL_CAP_INIT_TCB, 0, 255, sc, KEEL_CAP_INIT_NULL),
+           "set the ticker's scheduling parameters"));
+  keel_word_t regs[KEEL_REG_SP + 1] = {};
+  regs[KEEL_REG_PC] = reinterpret_cast<keel_word_t>(&ticker_main);
+  regs[KEEL_REG_SP] = reinterpret_cast<keel_word_t>(g_ticker_stack + sizeof g_ticker_stack);
+  TRY(step(keel_tcb_write_registers(tcb, true, KEEL_REG_SP + 1, regs), "start the ticker"));
+  return {};
+}
+
+void arm_ticker() { keel_signal(g_ticker + 2); }
+
 void reply_via(keel_cptr_t reply, keel_word_t info) {
   keel_signal(g_self_ntfn);
   keel_word_t badge = 0;
-  keel_reply_recv_mrs(g_self_ntfn, info, &badge, reply, nullptr, nullptr, nullptr, nullptr);
+  keel_reply_recv(g_self_ntfn, info, &badge, reply);  // the reply's words from the IPC buffer
 }
 
 Result<void> set_budget(std::uint32_t c, std::uint32_t budget_us, std::uint32_t period_us) {

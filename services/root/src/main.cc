@@ -23,6 +23,22 @@ using bootspec::Table;
 
 constexpr keel_word_t kDepth = 64;
 
+// Fairness (keel/sys/fair.hh, docs/os-services.md "Fair service"): the root server's time spent
+// for one component (its faults and requests) is at most kShareUs per kWindowUs; past it, the
+// component's next answer waits for the next window. Per component at most kLogLines log lines
+// per kLogWindowUs, the rest summed up in one line.
+constexpr std::uint64_t kWindowUs = 10000, kShareUs = 200;
+constexpr std::uint64_t kLogWindowUs = 1000000;
+constexpr std::uint32_t kLogLines = 8;
+constexpr std::uint32_t kTickerBudgetUs = 100;
+// Restart back-off (supervisor.h Backoff): 10 ms doubling to 1 s for a component that fails again
+// within 1 s of its start; 100 ms doubling to 5 s for system restarts within 30 s of each other;
+// the 5th system restart in such a row is replaced by the safe state.
+constexpr std::uint64_t kBackoffBaseMs = 10, kBackoffCapMs = 1000, kStableMs = 1000;
+constexpr std::uint64_t kSystemBaseMs = 100, kSystemCapMs = 5000, kSystemStableMs = 30000;
+constexpr std::uint32_t kSafeAfter = 5;
+constexpr int kSafeStateExit = 5;  // the run's exit status in the safe state (debug kernels)
+
 const char* fault_name(keel_word_t label) {
   switch (label) {
     case KEEL_FAULT_CAP: return "capability fault";
@@ -53,17 +69,46 @@ void report(std::uint32_t c, keel_error_t e) {
 }
 
 std::uint64_t now() { return keel::rt::timer_count(); }
+std::uint64_t ms(std::uint64_t v) { return v * g.freq / 1000; }
+
+// "root: <name>" for a line about component c, unless c used up its log lines (LogLimit).
+bool say(std::uint32_t c, const char* prefix = "") {
+  if (!g.log.allow(c)) return false;
+  keel_printf("root: %s", prefix);
+  print_name(c);
+  return true;
+}
+
+bool ticker_armed = false;
+std::uint64_t log_window_end = 0;
+void want_tick() {
+  if (ticker_armed) return;
+  ticker_armed = true;
+  arm_ticker();
+}
 
 // Rebuilds and restarts the set `s` (dependency order). Components that cannot be rebuilt are
 // reported and left stopped; the rest of the system keeps running.
-void restart_set(Set s, bool count_restart) {
+// A component going down forgets what the fairness rule held for it.
+void forget_held(std::uint32_t c) {
+  (void)g.held.drop(c);
+  g.held_resume &= ~bit(c);
+  g.tick_wanted &= ~bit(c);
+}
+
+// Destroys the set `s` (it is RESTARTING until bring_up).
+void take_down(Set s) {
   for (std::uint32_t c = g.count; c-- > 0;) {
     if (!(s & bit(c)) || !g.comp[c].valid) continue;
     g.comp[c].state = KEEL_STATE_RESTARTING;
+    forget_held(c);
     if (auto r = destroy(c); !r.ok()) report(c, r.error());
     publish(c);
   }
   notify_system();  // msg tears down the channels of everything in `s` before anything restarts
+}
+
+void bring_up(Set s, bool count_restart) {
   for (std::uint32_t c = 0; c < g.count; ++c) {
     if (!(s & bit(c))) continue;
     Comp& k = g.comp[c];
@@ -85,7 +130,13 @@ void restart_set(Set s, bool count_restart) {
     publish(c);
     if (auto r = start(c); !r.ok()) report(c, r.error());
   }
+  g.sup.started(s, now());
   notify_system();
+}
+
+void restart_set(Set s, bool count_restart) {
+  take_down(s);
+  bring_up(s, count_restart);
 }
 
 void stop_set(Set s) {
@@ -101,7 +152,23 @@ void stop_set(Set s) {
   notify_system();
 }
 
+// The system kept failing at the top: every component stops, the system page says so, and the
+// run ends (debug kernels; a release kernel refuses the halt and the root server idles).
+void enter_safe_state() {
+  keel_printf("root: SAFE STATE: %u system restarts in a row, each within %lu s of the last; stopping every component\n",
+              g.sup.system_streak(), static_cast<unsigned long>(kSystemStableMs / 1000));
+  g.pending_restart = 0;
+  for (std::uint32_t c = 0; c < g.count; ++c) forget_held(c);
+  stop_set(g.sup.all());
+  g.safe_state = true;
+  g.sys->safe_state = 1;
+  ++g.sys->sequence;
+  keel_printf("root: safe state reached; the system stays stopped until it is reset\n");
+  keel_debug_halt(kSafeStateExit);
+}
+
 void handle_event(std::uint32_t c, Event e) {
+  if (g.safe_state) return;
   const Decision d = g.sup.on_event(c, e, now());
   if (d.escalations != 0) {
     const auto& from = g.spec.group(d.escalated_from);
@@ -115,6 +182,10 @@ void handle_event(std::uint32_t c, Event e) {
       keel_printf("escalated to group %.*s\n", static_cast<int>(to.len), to.data);
     }
   }
+  if (d.safe_state) {
+    enter_safe_state();
+    return;
+  }
   if (d.stop) stop_set(d.stop);
   if (d.system_restart) {
     ++g.system_restarts;
@@ -127,23 +198,80 @@ void handle_event(std::uint32_t c, Event e) {
         keel_printf(" ");
         print_name(i);
       }
+    if (d.delay != 0) keel_printf(" in %lu ms (back-off)", static_cast<unsigned long>(d.delay * 1000 / g.freq));
     keel_printf("\n");
-    restart_set(d.restart, true);
+    if (d.delay == 0 && g.pending_restart == 0) {
+      restart_set(d.restart, true);
+    } else {
+      // Down now, up when the back-off has passed (the ticker wakes the root server).
+      take_down(d.restart);
+      g.pending_restart |= d.restart;
+      const std::uint64_t at = now() + d.delay;
+      if (at > g.restart_at) g.restart_at = at;
+      want_tick();
+    }
   }
+}
+
+// Everything that waits for time: a new fairness window (held answers go out, core services that
+// asked get KEEL_NOTIFY_TICK), the log window's summaries, restarts whose back-off has passed.
+bool window_rolled = false;  // the fairness window rolled since the last housekeeping
+void housekeeping(std::uint64_t t) {
+  if (g.shares.roll(t) || window_rolled) {
+    window_rolled = false;
+    g.held.release_all([](const sys::Held& h) {
+      keel_word_t* mr = keel_get_ipc_buffer()->msg;
+      for (std::uint32_t i = 0; i < h.len; ++i) mr[i] = h.words[i];
+      reply_via(h.reply, h.info);
+    });
+    for (std::uint32_t c = 0; c < g.count; ++c) {
+      if (g.held_resume & bit(c)) (void)keel_tcb_resume(comp_slot(c, kSlotTcb));
+      if (g.tick_wanted & bit(c)) signal_bits(c, KEEL_NOTIFY_TICK);
+    }
+    g.held_resume = 0;
+    g.tick_wanted = 0;
+  }
+  if (t >= log_window_end) {
+    g.log.roll([](std::uint32_t c, std::uint32_t n) {
+      keel_printf("root: ");
+      print_name(c);
+      keel_printf(": %u more lines suppressed\n", n);
+    });
+    log_window_end = t + kLogWindowUs * g.freq / 1000000;
+  }
+  if (g.pending_restart != 0 && t >= g.restart_at) {
+    const Set s = g.pending_restart;
+    g.pending_restart = 0;
+    g.restart_at = 0;
+    bring_up(s, true);
+  }
+  if (g.held.count() != 0 || g.held_resume != 0 || g.tick_wanted != 0 || g.pending_restart != 0 || g.log.pending())
+    want_tick();
 }
 
 // Makes the thread of component c return from the syscall that took a capability fault on a
 // channel or service slot, with label KEEL_CHANNEL_DOWN (the peer is gone). The fault has
 // already been answered with a non-zero label, so the thread is suspended.
-void channel_down(std::uint32_t c, keel_word_t ip) {
+// `resume` false: the thread stays suspended until the next fairness window (held).
+void channel_down(std::uint32_t c, keel_word_t ip, keel_error_t label, bool resume) {
   keel_word_t regs[5] = {};
   const keel_cptr_t tcb = comp_slot(c, kSlotTcb);
   if (keel_tcb_read_registers(tcb, false, 5, regs) != KEEL_OK) return;
   regs[KEEL_REG_PC] = ip;  // the fault's IP is already past the svc (ELR of an SVC; the kernel
                           // re-executes a syscall without moving pc)
   regs[KEEL_REG_X0] = 0;
-  regs[KEEL_REG_X0 + 1] = keel_msginfo_new(KEEL_CHANNEL_DOWN, 0, 0, 0);
-  (void)keel_tcb_write_registers(tcb, true, 5, regs);
+  regs[KEEL_REG_X0 + 1] = keel_msginfo_new(label, 0, 0, 0);
+  (void)keel_tcb_write_registers(tcb, resume, 5, regs);
+}
+
+// The service bit a service slot needs (0: the root endpoint, always there).
+std::uint32_t service_of_slot(keel_word_t cptr) {
+  switch (cptr) {
+    case KEEL_SLOT_SERIAL_EP: return KEEL_SERVICE_SERIAL;
+    case KEEL_SLOT_CLOCK_EP: return KEEL_SERVICE_CLOCK;
+    case KEEL_SLOT_SCHED_EP: return KEEL_SERVICE_SCHED;
+    default: return 0;
+  }
 }
 
 bool channel_slot(keel_word_t cptr) {
@@ -198,6 +326,10 @@ void boot(const keel_boot_info_t* bi) {
   }
   if (!g.sup.init(groups, g.spec.count(Table::kGroups), comps, g.count))
     boot_fail("boot spec", "inconsistent supervisor tree", 6);
+  g.sup.set_backoff(Backoff{ms(kBackoffBaseMs), ms(kBackoffCapMs), ms(kStableMs), ms(kSystemBaseMs),
+                            ms(kSystemCapMs), ms(kSystemStableMs), kSafeAfter});
+  g.shares.init(kWindowUs * g.freq / 1000000, kShareUs * g.freq / 1000000, now());
+  g.log.init(kLogLines);
 
   // Images and layouts.
   static const char* kProviders[] = {"msg", "serial", "clock", "sched"};
@@ -231,6 +363,13 @@ void boot(const keel_boot_info_t* bi) {
     k.uses_msg = k.layout.end_count != 0;
   }
   if (auto r = global_setup(bi); !r.ok()) boot_fail("memory", g.failed_step, 8);
+  {
+    keel_cptr_t spares[KEEL_MAX_COMPONENTS];
+    for (std::uint32_t c = 0; c < g.count; ++c) spares[c] = g.spare_base + c;
+    g.held.init(spares, g.count);
+  }
+  if (auto r = start_ticker(static_cast<std::uint32_t>(kWindowUs), kTickerBudgetUs); !r.ok())
+    boot_fail("memory", g.failed_step, 8);
   for (std::uint32_t c = 0; c < g.count; ++c) {
     if (auto r = prepare(c); !r.ok()) {
       report(c, r.error());
@@ -266,6 +405,8 @@ void boot(const keel_boot_info_t* bi) {
   }
   for (std::uint32_t c = 0; c < g.count; ++c)
     if (auto r = start(c); !r.ok()) report(c, r.error());
+  g.sup.started(g.sup.all(), now());
+  log_window_end = now() + kLogWindowUs * g.freq / 1000000;
   // The generic timer starts at 0 at reset; under QEMU -icount shift=0 one tick is 10^9/freq
   // instructions (bench/os reads this line).
   const std::uint64_t t = now();
@@ -282,18 +423,14 @@ keel_word_t request(std::uint32_t c, keel_word_t info) {
     case KEEL_ROOT_EXIT: {
       // rpc::root::Exit, a Send: honoured even without its word (then status 0).
       const keel_word_t code = keel_msginfo_length(info) >= 1 ? keel_get_mr(0) : 0;
-      keel_printf("root: ");
-      print_name(c);
-      keel_printf(" exited with status %ld\n", static_cast<long>(code));
+      if (say(c)) keel_printf(" exited with status %ld\n", static_cast<long>(code));
       g.comp[c].last_fault = 0;
       handle_event(c, code == 0 ? Event::kNormalExit : Event::kAbnormalExit);
       return keel_msginfo_new(1, 0, 0, 0);  // the caller is gone or suspended: nothing is delivered
     }
     case KEEL_ROOT_STATUS: {
       if (!(g.comp[c].services & KEEL_SERVICE_STATUS)) {
-        keel_printf("root: denied: ");
-        print_name(c);
-        keel_printf(" asked for status without the 'status' service\n");
+        if (say(c, "denied: ")) keel_printf(" asked for status without the 'status' service\n");
         return status(KEEL_DENIED);
       }
       return rpc::serve<rpc::root::Status>(info, [&](std::uint32_t i) -> keel::Result<rpc::root::Status::Value> {
@@ -326,18 +463,14 @@ keel_word_t request(std::uint32_t c, keel_word_t info) {
             return v;
           }
         }
-        keel_printf("root: denied: ");
-        print_name(c);
-        keel_printf(" asked for device '%s', which its manifest does not give it\n", name);
+        if (say(c, "denied: ")) keel_printf(" asked for device '%s', which its manifest does not give it\n", name);
         return keel::Err{KEEL_DENIED};
       });
     case KEEL_ROOT_PASSIVE: {
       // Sent with NBSendRecv there is no caller, and a reply goes nowhere; a component that
       // wrongly used Call gets the refusal.
       if (!(g.spec.component(c).flags & bootspec::kComponentPassive)) {
-        keel_printf("root: denied: ");
-        print_name(c);
-        keel_printf(" asked to become passive, which its manifest does not say\n");
+        if (say(c, "denied: ")) keel_printf(" asked to become passive, which its manifest does not say\n");
         return status(KEEL_DENIED);
       }
       // Only while its thread is blocked in the receive half of the request: its saved x0/x1 are
@@ -349,11 +482,22 @@ keel_word_t request(std::uint32_t c, keel_word_t info) {
       if (auto r = make_passive(c); !r.ok()) report(c, r.error());
       return 0;
     }
+    case KEEL_ROOT_TICK: {
+      bool core = false;
+      for (int p = 0; p < static_cast<int>(Provider::kCount); ++p) core = core || g.providers[p] == c;
+      if (!core) {
+        if (say(c, "denied: ")) keel_printf(" asked for a fairness tick (core services only)\n");
+        return status(KEEL_DENIED);
+      }
+      return rpc::serve<rpc::root::Tick>(info, [&]() -> keel::Result<std::uint64_t> {
+        g.tick_wanted |= bit(c);
+        want_tick();
+        return g.shares.window();
+      });
+    }
     case KEEL_ROOT_SET_BUDGET: {
       if (c != provider(Provider::kSched)) {
-        keel_printf("root: denied: ");
-        print_name(c);
-        keel_printf(" tried to set a budget (only the scheduler server may)\n");
+        if (say(c, "denied: ")) keel_printf(" tried to set a budget (only the scheduler server may)\n");
         return status(KEEL_DENIED);
       }
       // Reply<uint32_t>: never the all-zero message info, which serve() takes as "answer nobody"
@@ -384,9 +528,20 @@ keel_word_t fault(std::uint32_t c, keel_word_t info) {
   for (int p = 0; p < static_cast<int>(Provider::kCount); ++p) core = core || g.providers[p] == c;
   const bool privileged = core && mr1 >= KEEL_SLOT_PRIVILEGED && mr1 < (1u << KEEL_COMPONENT_CNODE_BITS);
   if (type == KEEL_FAULT_CAP && (channel_slot(mr1) || privileged) && g.comp[c].state == KEEL_STATE_RUNNING) {
-    // A channel or service capability vanished under it (its peer restarted): not a failure.
+    // A channel or service capability vanished under it (its peer restarted): not a failure. A
+    // service slot the manifest does not grant was never there: KEEL_DENIED. Over its share of
+    // the root's time, the component returns from the call at the next window.
+    const std::uint32_t need = service_of_slot(mr1);
+    const bool denied = need != 0 && (g.comp[c].services & need) == 0;
+    if (denied && say(c, "denied: ")) keel_printf(" called a service its manifest does not grant (slot %lu)\n",
+                                                   static_cast<unsigned long>(mr1));
     reply_via(g.reply, keel_msginfo_new(1, 0, 0, 0));
-    channel_down(c, mr0);
+    const bool hold = g.shares.over(c);
+    channel_down(c, mr0, denied ? KEEL_DENIED : KEEL_CHANNEL_DOWN, !hold);
+    if (hold) {
+      g.held_resume |= bit(c);
+      want_tick();
+    }
     return 0;
   }
   Comp& k = g.comp[c];
@@ -401,29 +556,54 @@ keel_word_t fault(std::uint32_t c, keel_word_t info) {
   }
   k.last_fault_addr = addr;
   const keel_word_t pc = type == KEEL_FAULT_UNKNOWN_SYSCALL ? keel_get_mr(KEEL_UNKNOWN_SYSCALL_FAULT_IP) : mr0;
-  keel_printf("root: ");
-  print_name(c);
-  keel_printf(" fault: %s at 0x%lx (pc 0x%lx)\n", fault_name(type), static_cast<unsigned long>(addr),
-              static_cast<unsigned long>(pc));
+  if (say(c))
+    keel_printf(" fault: %s at 0x%lx (pc 0x%lx)\n", fault_name(type), static_cast<unsigned long>(addr),
+                static_cast<unsigned long>(pc));
   // Release the faulting thread from the root's reply object before it is destroyed.
   reply_via(g.reply, keel_msginfo_new(1, 0, 0, 0));
   handle_event(c, Event::kFault);
   return 0;
 }
 
+// Every fault and request is charged to its component (the root's time for it); a reply to a
+// component over its share waits in a spare reply object for the next window.
 [[noreturn]] void serve() {
   keel_word_t reply = 0;
   for (;;) {
     keel_word_t badge = 0;
     const keel_word_t info = reply != 0 ? keel_reply_recv(g.ep, reply, &badge, g.reply) : keel_recv(g.ep, &badge, g.reply);
     reply = 0;
-    if (badge & kFaultBadge) {
-      const keel_word_t c = badge & ~kFaultBadge;
-      if (c < g.count) reply = fault(static_cast<std::uint32_t>(c), info);
+    const std::uint64_t t0 = now();
+    if (info == 0 && badge == kTickBadge) {  // the ticker (the bound notification)
+      ticker_armed = false;
+      housekeeping(t0);
       continue;
     }
-    if (badge == 0 || badge > g.count) continue;  // not a badge the root server handed out
-    reply = request(static_cast<std::uint32_t>(badge - 1), info);
+    // Housekeeping waits for the ticker: it would overwrite the message registers, which hold
+    // the request now and the reply after it. A new window is only noted here.
+    if (g.shares.roll(t0)) window_rolled = true;
+    std::uint32_t c;
+    if (badge & kFaultBadge) {
+      c = static_cast<std::uint32_t>(badge & ~kFaultBadge);
+      if (c >= g.count) continue;
+      reply = fault(c, info);
+    } else {
+      if (badge == 0 || badge > g.count) continue;  // not a badge the root server handed out
+      c = static_cast<std::uint32_t>(badge - 1);
+      reply = request(c, info);
+    }
+    g.shares.charge(c, now() - t0);
+    if (reply != 0 && g.shares.over(c)) {
+      keel_word_t* mr = keel_get_ipc_buffer()->msg;
+      const keel_cptr_t spare = g.held.hold(c, g.reply, reply, mr, static_cast<std::uint32_t>(keel_msginfo_length(reply)));
+      if (spare != 0) {
+        g.reply = spare;
+        reply = 0;
+      }
+    }
+    if (window_rolled || g.held.count() != 0 || g.held_resume != 0 || g.tick_wanted != 0 || g.pending_restart != 0 ||
+        g.log.pending())
+      want_tick();
   }
 }
 

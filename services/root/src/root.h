@@ -11,6 +11,7 @@
 #include "keel/bootspec/reader.h"
 #include "keel/error.h"
 #include "keel/rt/invocations.h"
+#include "keel/sys/fair.hh"
 #include "keel/sys/protocol.h"
 
 namespace keel::root {
@@ -27,6 +28,7 @@ enum CompSlot : std::uint32_t {
 };
 
 inline constexpr keel_word_t kFaultBadge = 1ull << 32;  // fault badges: kFaultBadge | index
+inline constexpr keel_word_t kTickBadge = 1ull << 40;   // the ticker's signal (bound notification)
 
 enum class Provider : std::uint8_t { kMsg = 0, kSerial, kClock, kSched, kCount };
 
@@ -71,6 +73,11 @@ void publish(std::uint32_t c);                  // write c's entry of the system
 void notify_system();                           // KEEL_NOTIFY_SYSTEM to msg and sched
 // Replies through `reply` now (a held call or fault) and returns at once.
 void reply_via(keel_cptr_t reply, keel_word_t info);
+// Signals component c's notification with `bits`.
+void signal_bits(std::uint32_t c, keel_word_t bits);
+// The ticker thread (a window of period_us): arm_ticker() makes kTickBadge arrive within a window.
+Result<void> start_ticker(std::uint32_t period_us, std::uint32_t budget_us);
+void arm_ticker();
 
 struct Root {
   const keel_boot_info_t* bi = nullptr;
@@ -84,6 +91,18 @@ struct Root {
   std::uint64_t freq = 1;
   std::uint32_t system_restarts = 0;
   keel_cptr_t ep = 0, reply = 0;  // the root endpoint (faults + requests) and the loop's reply object
+  keel_cptr_t spare_base = 0;     // reply objects for held replies: one per component
+  // Fairness (keel/sys/fair.hh): the root's time per component per window, replies held for
+  // components over their share, per-component log lines.
+  sys::Shares shares;
+  sys::HeldReplies held;
+  sys::LogLimit log;
+  Set held_resume = 0;    // threads whose CHANNEL_DOWN return waits for the next window
+  Set tick_wanted = 0;    // core services that asked for KEEL_NOTIFY_TICK
+  // Back-off: the components whose restart waits until restart_at.
+  Set pending_restart = 0;
+  std::uint64_t restart_at = 0;
+  bool safe_state = false;
   const char* failed_step = "";   // what the last failed step attempted (set by step() and fail())
 };
 

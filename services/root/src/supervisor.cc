@@ -91,6 +91,34 @@ Set Supervisor::apply_strategy(std::uint32_t g, Set failed) const {
   return failed;
 }
 
+void Supervisor::started(Set s, std::uint64_t now) {
+  for (std::uint32_t c = 0; c < count_; ++c)
+    if (s & bit(c)) started_at_[c] = now;
+}
+
+namespace {
+std::uint64_t doubled(std::uint64_t base, std::uint32_t times, std::uint64_t cap) {
+  std::uint64_t d = base;
+  for (std::uint32_t i = 0; i < times && d < cap; ++i) d *= 2;
+  return d < cap ? d : cap;
+}
+}  // namespace
+
+std::uint64_t Supervisor::component_delay(Set s, std::uint64_t now) {
+  std::uint64_t delay = 0;
+  for (std::uint32_t c = 0; c < count_; ++c) {
+    if (!(s & bit(c))) continue;
+    // Only a component that failed itself counts: those swept along by a strategy did not fail.
+    const bool quick = now - started_at_[c] < backoff_.stable;
+    streak_[c] = quick ? streak_[c] + 1 : 0;
+    // The first quick failure restarts at once (a component may fail once at start-up).
+    if (streak_[c] < 2 || backoff_.base == 0) continue;
+    const std::uint64_t d = doubled(backoff_.base, streak_[c] - 2, backoff_.cap);
+    if (d > delay) delay = d;
+  }
+  return delay;
+}
+
 Decision Supervisor::on_event(std::uint32_t c, Event e, std::uint64_t now) {
   Decision d;
   if (c >= count_) return d;
@@ -124,6 +152,24 @@ Decision Supervisor::on_event(std::uint32_t c, Event e, std::uint64_t now) {
     g = groups_[g].parent;
   }
   d.restart = with_dependents(d.restart);
+  if (d.system_restart) {
+    const bool quick = any_system_restart_ && now - last_system_restart_ < backoff_.system_stable;
+    system_streak_ = quick ? system_streak_ + 1 : 1;
+    any_system_restart_ = true;
+    last_system_restart_ = now;
+    if (backoff_.safe_after != 0 && system_streak_ >= backoff_.safe_after) {
+      d.safe_state = true;
+      d.restart = 0;
+      d.stop = all();
+      return d;
+    }
+    d.delay = system_streak_ <= 1 || backoff_.system_base == 0
+                  ? 0
+                  : doubled(backoff_.system_base, system_streak_ - 2, backoff_.system_cap);
+    for (std::uint32_t i = 0; i < count_; ++i) streak_[i] = 0;
+  } else {
+    d.delay = component_delay(bit(c), now);
+  }
   // Temporary components are never restarted, even when a strategy sweeps them along: they stop.
   for (std::uint32_t i = 0; i < count_; ++i) {
     if ((d.restart & bit(i)) && comps_[i].restart == RestartType::kTemporary && i != c) {

@@ -39,8 +39,22 @@ enum class Event : std::uint8_t {
   kNormalExit,     // keel_exit(0) / return 0 from keel_main
 };
 
+// Restart back-off, in the caller's time units (ticks). A component that fails within `stable` of
+// its start for the second time in a row or more waits base, 2·base, 4·base ... (at most `cap`)
+// before its next start; the first such failure, and one after a run of `stable` or longer,
+// restart at once. A system restart within `system_stable` of
+// the previous one waits system_base, 2·system_base ... (at most system_cap); the
+// `safe_after`-th system restart in such a row is not done: the system goes to its safe state.
+struct Backoff {
+  std::uint64_t base = 0, cap = 0, stable = 0;
+  std::uint64_t system_base = 0, system_cap = 0, system_stable = 0;
+  std::uint32_t safe_after = 5;
+};
+
 struct Decision {
   Set restart = 0;       // components to rebuild and start again (dependency order = index order)
+  std::uint64_t delay = 0;   // wait this long before rebuilding `restart` (back-off)
+  bool safe_state = false;   // the system keeps failing at the top: stop everything, report
   Set stop = 0;          // components that stay down (temporary, or transient after a normal exit)
   bool system_restart = false;  // escalation went past the top group: rebuild everything
   std::uint32_t escalated_from = kNoGroup;  // the first (innermost) group whose intensity was exceeded
@@ -54,6 +68,10 @@ class Supervisor {
   // Returns false if the definition is inconsistent (the boot spec reader has checked this already;
   // the root server refuses to boot rather than supervise a broken tree).
   bool init(const GroupDef* groups, std::uint32_t group_count, const ComponentDef* comps, std::uint32_t count);
+  void set_backoff(const Backoff& b) { backoff_ = b; }
+  // The components in `s` were started (or restarted) at `now`: the back-off measures from here.
+  void started(Set s, std::uint64_t now);
+  std::uint32_t system_streak() const { return system_streak_; }
 
   // Something happened to component c at time `now` (same units as GroupDef::period).
   Decision on_event(std::uint32_t c, Event e, std::uint64_t now);
@@ -74,6 +92,15 @@ class Supervisor {
   // Applies g's strategy for a failed member `failed` (a set: one component or one subgroup).
   Set apply_strategy(std::uint32_t g, Set failed) const;
 
+  // The back-off of a restart of `s` decided at `now` (and the streaks it counts).
+  std::uint64_t component_delay(Set s, std::uint64_t now);
+
+  Backoff backoff_;
+  std::uint64_t started_at_[kMaxComponents] = {};
+  std::uint32_t streak_[kMaxComponents] = {};  // quick failures in a row
+  std::uint64_t last_system_restart_ = 0;
+  std::uint32_t system_streak_ = 0;            // system restarts in a row, each within system_stable
+  bool any_system_restart_ = false;
   GroupDef groups_[kMaxGroups] = {};
   ComponentDef comps_[kMaxComponents] = {};
   Set subtree_[kMaxGroups] = {};

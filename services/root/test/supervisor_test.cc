@@ -191,3 +191,83 @@ TEST(Supervisor, UnknownComponentIsIgnored) {
   EXPECT_EQ(d.restart, 0u);
   EXPECT_EQ(d.stop, 0u);
 }
+
+// Crash loops: a component failing again soon after its start waits base, 2·base, 4·base ...
+// (capped); one that ran `stable` long starts at once.
+TEST(Supervisor, RestartBackOffDoublesAndResets) {
+  Tree t;
+  const auto top = t.group(kNoGroup, Strategy::kOneForOne, 60, 1000000);
+  const auto a = t.comp(top);
+  const auto other = t.comp(top);
+  auto s = t.make();
+  s.set_backoff(Backoff{10, 80, 1000, 100, 1000, 100000, 5});
+  std::uint64_t now = 5000;
+  s.started(s.all(), 0);
+  std::uint64_t seen[7];
+  for (auto& d : seen) {
+    const Decision r = s.on_event(a, Event::kFault, now);
+    EXPECT_EQ(r.restart, bit(a));
+    d = r.delay;
+    now += r.delay + 5;  // restarted after the delay, fails 5 ticks later
+    s.started(r.restart, now - 5);
+  }
+  EXPECT_EQ(seen[0], 0u);  // ran 5000 ticks (>= stable): at once
+  EXPECT_EQ(seen[1], 0u);  // the first quick failure: at once
+  EXPECT_EQ(seen[2], 10u);
+  EXPECT_EQ(seen[3], 20u);
+  EXPECT_EQ(seen[4], 40u);
+  EXPECT_EQ(seen[5], 80u);
+  EXPECT_EQ(seen[6], 80u);  // capped
+  // Another component's streak is its own.
+  EXPECT_EQ(s.on_event(other, Event::kFault, now).delay, 0u);
+  // Stable again: the streak ends.
+  s.started(bit(a), now);
+  EXPECT_EQ(s.on_event(a, Event::kFault, now + 1000).delay, 0u);
+}
+
+// A system that keeps failing at the top: system restarts back off, and the safe_after-th one in
+// a row is not done: everything stops (the safe state).
+TEST(Supervisor, SystemRestartStormEndsInTheSafeState) {
+  Tree t;
+  const auto top = t.group(kNoGroup, Strategy::kOneForOne, 1, 1000000);
+  const auto a = t.comp(top);
+  t.comp(top);
+  auto s = t.make();
+  s.set_backoff(Backoff{0, 0, 0, 100, 350, 100000, 4});
+  std::uint64_t now = 10;
+  std::uint64_t delays[3];
+  for (auto& d : delays) {
+    EXPECT_EQ(s.on_event(a, Event::kFault, now).restart, bit(a));  // within intensity
+    const Decision r = s.on_event(a, Event::kFault, now + 1);     // exceeds it: system restart
+    ASSERT_TRUE(r.system_restart);
+    EXPECT_FALSE(r.safe_state);
+    EXPECT_EQ(r.restart, s.all());
+    d = r.delay;
+    s.reset_intensity();
+    now += 1000;
+  }
+  EXPECT_EQ(delays[0], 0u);
+  EXPECT_EQ(delays[1], 100u);
+  EXPECT_EQ(delays[2], 200u);
+  EXPECT_EQ(s.system_streak(), 3u);
+  s.on_event(a, Event::kFault, now);
+  const Decision last = s.on_event(a, Event::kFault, now + 1);
+  EXPECT_TRUE(last.safe_state);
+  EXPECT_EQ(last.restart, 0u);
+  EXPECT_EQ(last.stop, s.all());
+}
+
+TEST(Supervisor, SystemRestartsFarApartAreNoStorm) {
+  Tree t;
+  const auto top = t.group(kNoGroup, Strategy::kOneForOne, 0, 10);
+  const auto a = t.comp(top);
+  auto s = t.make();
+  s.set_backoff(Backoff{0, 0, 0, 100, 350, 1000, 2});
+  for (std::uint64_t now = 0; now < 10000; now += 2000) {
+    const Decision r = s.on_event(a, Event::kFault, now);
+    ASSERT_TRUE(r.system_restart);
+    EXPECT_FALSE(r.safe_state);
+    EXPECT_EQ(r.delay, 0u);
+    s.reset_intensity();
+  }
+}

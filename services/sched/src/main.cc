@@ -15,6 +15,7 @@
 #include "keel/keel.h"
 #include "keel/rt/invocations.h"
 #include "keel/rt/rt.hh"
+#include "keel/sys/fair_server.hh"
 #include "keel/sys/service.h"
 #include "keel/sys/sessions.hh"
 #include "keel/rt/syscall.h"
@@ -33,6 +34,7 @@ std::uint32_t g_count = 0, g_self = 0, g_clock = 0xffffffffu;
 bool g_have_clock = false;
 std::uint64_t g_clock_gen = 0;
 bool g_timer_armed = false;
+keel::sys::FairServer g_server;
 
 [[noreturn]] void fail(const char* what) {
   keel_logf("fatal: %s", what);
@@ -150,6 +152,7 @@ void setup(const keel_info_t* info) {
   auto spec = keel::sys::read_spec_copy(info, "sched");
   if (!spec.ok()) fail(spec.error());
   g_spec = spec.value();
+  g_server.init(g_spec, info->index);
   g_count = g_spec.count(keel::bootspec::Table::kComponents);
   g_self = info->index;
   g_table.init(g_count);
@@ -175,7 +178,7 @@ extern "C" int keel_main(void* start_arg) {
             info->generation > 0 ? " (restarted)" : "");
 
   keel_word_t badge = 0;
-  keel_word_t msg = keel_recv(KEEL_SLOT_SERVICE_EP, &badge, KEEL_SLOT_REPLY);
+  keel_word_t msg = g_server.next(0, &badge);
   for (;;) {
     keel_word_t reply;
     if (msg == 0) {
@@ -191,6 +194,6 @@ extern "C" int keel_main(void* start_arg) {
     } else {
       reply = handle(badge, msg);
     }
-    msg = keel_reply_recv(KEEL_SLOT_SERVICE_EP, reply, &badge, KEEL_SLOT_REPLY);
+    msg = g_server.next(reply, &badge);
   }
 }

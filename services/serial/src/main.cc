@@ -18,6 +18,7 @@
 #include "keel/rt/syscall.h"
 #include "keel/serial/lines.h"
 #include "keel/sys/protocol.h"
+#include "keel/sys/fair_server.hh"
 #include "keel/sys/service.h"
 #include "keel/sys/sessions.hh"
 
@@ -48,6 +49,7 @@ keel_cptr_t g_irq_slot = 0;
 std::uint64_t g_irq_bit = 0;
 std::uint64_t g_rx_errors = 0;
 std::uint32_t g_read_denials[KEEL_MAX_COMPONENTS];
+keel::sys::FairServer g_server;
 
 std::uint32_t reg_read(std::uint32_t off) { return *reinterpret_cast<volatile std::uint32_t*>(g_uart + off); }
 void reg_write(std::uint32_t off, std::uint32_t v) { *reinterpret_cast<volatile std::uint32_t*>(g_uart + off) = v; }
@@ -189,6 +191,7 @@ extern "C" int keel_main(void* start_arg) {
   auto spec = keel::sys::read_spec_copy(info, "serial");
   if (!spec.ok()) fail(spec.error());
   g_spec = spec.value();
+  g_server.init(g_spec, info->index);
   g_components = g_spec.count(keel::bootspec::Table::kComponents);
   for (std::uint32_t c = 0; c < g_components; ++c) {
     const auto name = g_spec.str(g_spec.component(c).name);
@@ -207,7 +210,7 @@ extern "C" int keel_main(void* start_arg) {
   }
 
   keel_word_t badge = 0;
-  keel_word_t msg = keel_recv(KEEL_SLOT_SERVICE_EP, &badge, KEEL_SLOT_REPLY);
+  keel_word_t msg = g_server.next(0, &badge);
   for (;;) {
     keel_word_t reply;
     if (msg == 0) {
@@ -218,6 +221,6 @@ extern "C" int keel_main(void* start_arg) {
     } else {
       reply = handle(badge, msg);
     }
-    msg = keel_reply_recv(KEEL_SLOT_SERVICE_EP, reply, &badge, KEEL_SLOT_REPLY);
+    msg = g_server.next(reply, &badge);
   }
 }

@@ -13,7 +13,16 @@ const char* kState[] = {"not started", "running", "restarting", "stopped", "fail
 }  // namespace
 
 extern "C" int keel_main(void*) {
-  roottest::wait_ms(300);
+  // Settled: every component has reached its final state in the system page (the counter its
+  // second restart, which the restart back-off delays; snoop stopped after its probes, which the
+  // root's fairness rule may hold). At most 5 s, then the checks below report what is missing.
+  const auto* page = roottest::system_page();
+  for (int i = 0; i < 100; ++i) {
+    roottest::wait_ms(50);
+    if (page->components[0].generation == 2 && page->components[0].state == KEEL_STATE_RUNNING &&
+        page->components[10].state == KEEL_STATE_STOPPED)
+      break;
+  }
   const keel_info_t* info = keel_info();
   roottest::Status st[KEEL_MAX_COMPONENTS];
   for (uint32_t i = 0; i < info->component_count; ++i) {

@@ -50,12 +50,14 @@ enum keel_component_slot {
   KEEL_SLOT_SCHED_EP = 7,   /* scheduler server ('sched') */
   KEEL_SLOT_NOTIFY = 8,     /* its notification, bound to its TCB (bits: keel_notify_bit) */
   KEEL_SLOT_SERVICE_EP = 9, /* its own endpoint, Read only: every rpc channel it serves arrives here */
+  KEEL_SLOT_SPARE_REPLY = 10, /* core services only: KEEL_SPARE_REPLIES more reply objects, 10.., in
+                                 which replies to clients over their share wait (keel/sys/fair.hh) */
   KEEL_SLOT_IRQ_BASE = 16,  /* IRQ handler of its i-th IRQ: 16 + i (i < KEEL_MAX_IRQS) */
   KEEL_SLOT_CHANNEL_BASE = 32, /* channel end k (in the order of keel_info_t.channels): 32 + 2k and
                                   32 + 2k + 1 (see keel_info_channel_t.slot) */
-  KEEL_SLOT_PRIVILEGED = 128,  /* core services only: 128 + component index (what it holds: below) */
-  KEEL_SLOT_SCHED_CONTROL = 10 /* unused: the root server keeps SchedControl */
+  KEEL_SLOT_PRIVILEGED = 128   /* core services only: 128 + component index (what it holds: below) */
 };
+#define KEEL_SPARE_REPLIES 6u /* KEEL_SLOT_SPARE_REPLY .. + 5 */
 /* KEEL_SLOT_PRIVILEGED + i holds, in the CSpace of
  *   msg:    a copy of component i's CNode capability (for every component);
  *   clock:  component i's notification, badge KEEL_NOTIFY_TIMER (components with 'clock');
@@ -83,6 +85,7 @@ enum keel_notify_bit {
   KEEL_NOTIFY_CONSOLE = 1ull << 1, /* console input is waiting (KEEL_SERIAL_READ) */
   KEEL_NOTIFY_SYSTEM = 1ull << 2,  /* the system page changed (msg, sched: a component restarted) */
   KEEL_NOTIFY_PASSIVE = 1ull << 3, /* the root server made this component passive (KEEL_ROOT_PASSIVE) */
+  KEEL_NOTIFY_TICK = 1ull << 4,    /* a new fairness window (core services that asked: KEEL_ROOT_TICK) */
   KEEL_NOTIFY_IRQ_SHIFT = 16,      /* IRQ i: bit 16 + i */
   KEEL_NOTIFY_EVENT_SHIFT = 32     /* event/stream end j of this component: bit 32 + j (keel_info_channel_t.notify_bit) */
 };
@@ -198,6 +201,8 @@ typedef struct keel_system_page {
   uint64_t sequence;    /* bumped after every change (a reader retries if it changed while reading) */
   uint32_t component_count, system_restarts;
   keel_system_component_t components[KEEL_MAX_COMPONENTS];
+  uint32_t safe_state;  /* 1: the system kept failing and every component is stopped (os-services.md) */
+  uint32_t reserved;
 } keel_system_page_t;
 
 /* ---- stream ring (at keel_info_channel_t.vaddr; shared by producer and consumer) -------------- */
@@ -222,7 +227,8 @@ enum keel_root_op {              /* KEEL_SLOT_ROOT_EP */
   KEEL_ROOT_STATUS = 2,          /* component -> state, restarts, memory, generation, last fault, name */
   KEEL_ROOT_DEVICE = 3,          /* name -> vaddr, size */
   KEEL_ROOT_SET_BUDGET = 4,      /* component, budget us, period us -> budget us (sched only) */
-  KEEL_ROOT_PASSIVE = 5          /* NBSendRecv with KEEL_SLOT_SERVICE_EP; ends by KEEL_NOTIFY_PASSIVE */
+  KEEL_ROOT_PASSIVE = 5,         /* NBSendRecv with KEEL_SLOT_SERVICE_EP; ends by KEEL_NOTIFY_PASSIVE */
+  KEEL_ROOT_TICK = 6             /* (core services only) KEEL_NOTIFY_TICK at the next fairness window */
 };
 enum keel_msg_op {               /* KEEL_SLOT_MSG_EP */
   KEEL_MSG_OPEN = 1              /* name -> slot, kind, badge or notification bit mask */

@@ -25,6 +25,9 @@ struct Device : Rpc<KEEL_SLOT_ROOT_EP, 0, KEEL_ROOT_DEVICE, Args<Name>, Reply<ui
 // component, budget us, period us -> budget us (the sched server only)
 struct SetBudget : Rpc<KEEL_SLOT_ROOT_EP, 0, KEEL_ROOT_SET_BUDGET, Args<uint32_t, uint32_t, uint32_t>,
                        Reply<uint32_t>> {};
+// -> the root's window length in ticks; KEEL_NOTIFY_TICK at the next fairness window (core
+// services only, keel/sys/fair.hh). A reply word: the root never sends the all-zero reply.
+struct Tick : Rpc<KEEL_SLOT_ROOT_EP, 0, KEEL_ROOT_TICK, Args<>, Reply<uint64_t>> {};
 // KEEL_ROOT_PASSIVE is an NBSendRecv with no words and no reply (docs/os-services.md): not a Call,
 // so it has no declaration here (libkeel channel.cc sends it).
 }  // namespace root

@@ -20,7 +20,13 @@ class TimerQueue {
   // `clients`: how many clients exist (component count, <= kMaxClients; more is clamped).
   // `min_period`: the shortest period accepted, in ticks (a 1-tick periodic timer would keep the
   // clock busy forever); periods below it answer KEEL_RANGE_ERROR.
-  void init(std::uint32_t clients, std::uint64_t min_period);
+  // `max_rate`: the most periodic firings per `rate_window` ticks one client's timers may add up
+  // to (each periodic timer counts ceil(rate_window / period)); 0 = no limit. A setting that would
+  // exceed it answers KEEL_RANGE_ERROR: one client cannot keep the clock busy with many short
+  // periods (docs/os-services.md "Fair service").
+  void init(std::uint32_t clients, std::uint64_t min_period, std::uint64_t rate_window = 0, std::uint64_t max_rate = 0);
+  // Periodic firings per rate_window the client's timers add up to.
+  std::uint64_t rate(std::uint32_t client) const;
 
   // KEEL_CLOCK_TIMEOUT: arm timer `id` of `client` for the absolute `deadline` (a past deadline
   // fires at the next expire()), then every `period` ticks if period != 0; deadline 0 cancels.
@@ -64,6 +70,10 @@ class TimerQueue {
 
   std::uint32_t clients_ = 0;
   std::uint64_t min_period_ = 1;
+  std::uint64_t rate_window_ = 0, max_rate_ = 0;
+  std::uint64_t load(std::uint64_t period) const {
+    return period == 0 || rate_window_ == 0 ? 0 : (rate_window_ + period - 1) / period;
+  }
   std::uint32_t size_ = 0;
   std::uint64_t overruns_ = 0;
   Timer timers_[kMaxTimers] = {};
