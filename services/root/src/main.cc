@@ -28,6 +28,7 @@ constexpr keel_word_t kDepth = 64;
 // component's next answer waits for the next window. Per component at most kLogLines log lines
 // per kLogWindowUs, the rest summed up in one line.
 constexpr std::uint64_t kWindowUs = 10000, kShareUs = 200;
+constexpr std::uint64_t kRequestCostUs = 2;  // the least a fault or request is charged (Shares::init)
 constexpr std::uint64_t kLogWindowUs = 1000000;
 constexpr std::uint32_t kLogLines = 8;
 constexpr std::uint32_t kTickerBudgetUs = 100;
@@ -163,7 +164,13 @@ void enter_safe_state() {
   g.safe_state = true;
   g.sys->safe_state = 1;
   ++g.sys->sequence;
-  keel_printf("root: safe state reached; the system stays stopped until it is reset\n");
+  std::uint32_t restarts = 0;
+  for (std::uint32_t c = 0; c < g.count; ++c) restarts += g.comp[c].restarts;
+  const std::uint64_t up_ms = now() * 1000 / g.freq;
+  keel_printf("root: safe state reached after %u restarts in %lu ms: BENCH os.crash_loop.restarts_per_s %lu restarts/s\n",
+              restarts, static_cast<unsigned long>(up_ms),
+              static_cast<unsigned long>(up_ms == 0 ? 0 : std::uint64_t{restarts} * 1000 / up_ms));
+  keel_printf("root: the system stays stopped until it is reset\n");
   keel_debug_halt(kSafeStateExit);
 }
 
@@ -328,7 +335,7 @@ void boot(const keel_boot_info_t* bi) {
     boot_fail("boot spec", "inconsistent supervisor tree", 6);
   g.sup.set_backoff(Backoff{ms(kBackoffBaseMs), ms(kBackoffCapMs), ms(kStableMs), ms(kSystemBaseMs),
                             ms(kSystemCapMs), ms(kSystemStableMs), kSafeAfter});
-  g.shares.init(kWindowUs * g.freq / 1000000, kShareUs * g.freq / 1000000, now());
+  g.shares.init(kWindowUs * g.freq / 1000000, kShareUs * g.freq / 1000000, now(), kRequestCostUs * g.freq / 1000000);
   g.log.init(kLogLines);
 
   // Images and layouts.

@@ -27,10 +27,13 @@ inline constexpr uint32_t kMaxClients = KEEL_MAX_COMPONENTS;
 
 class Shares {
  public:
-  // Windows of `window` ticks starting at `now`; `share` ticks per client per window.
-  void init(uint64_t window, uint64_t share, uint64_t now) {
+  // Windows of `window` ticks starting at `now`; `share` ticks per client per window. Every
+  // charge is at least `min_charge`: what a server measures around its handler leaves out the
+  // kernel's part of the request (the IPC in and out), which its budget pays too.
+  void init(uint64_t window, uint64_t share, uint64_t now, uint64_t min_charge = 0) {
     window_ = window == 0 ? 1 : window;
     share_ = share;
+    min_charge_ = min_charge;
     start_ = now;
     for (auto& u : used_) u = 0;
     exempt_ = 0;
@@ -47,6 +50,7 @@ class Shares {
     return true;
   }
   void charge(uint32_t c, uint64_t ticks) {
+    if (ticks < min_charge_) ticks = min_charge_;
     if (c < kMaxClients) used_[c] = used_[c] + ticks < used_[c] ? ~uint64_t{0} : used_[c] + ticks;
   }
   bool over(uint32_t c) const {
@@ -58,7 +62,7 @@ class Shares {
   uint64_t window_end() const { return start_ + window_; }
 
  private:
-  uint64_t window_ = 1, share_ = 0, start_ = 0;
+  uint64_t window_ = 1, share_ = 0, start_ = 0, min_charge_ = 0;
   uint64_t used_[kMaxClients] = {};
   uint64_t exempt_ = 0;
 };

@@ -30,6 +30,7 @@ class FairServer {
   // kWindowUs; a client may use an eighth of the service's budget in a window (at least
   // kMinShareUs), so that several clients at their limit still leave the service time for others.
   static constexpr uint64_t kWindowUs = 10000, kMinShareUs = 20;
+  static constexpr uint64_t kRequestCostUs = 2;  // the least a request is charged (Shares::init)
   void init(const bootspec::Spec& spec, uint32_t self) {
     const auto& rec = spec.component(self);
     const uint64_t period = rec.period_us == 0 ? kWindowUs : rec.period_us;
@@ -40,7 +41,7 @@ class FairServer {
   // share_us of the service's time per client per window_us.
   void init(const bootspec::Spec& spec, uint64_t window_us, uint64_t share_us) {
     const uint64_t f = keel::rt::timer_frequency();
-    shares_.init(window_us * f / 1000000, share_us * f / 1000000, keel::rt::timer_count());
+    shares_.init(window_us * f / 1000000, share_us * f / 1000000, keel::rt::timer_count(), kRequestCostUs * f / 1000000);
     const uint32_t n = spec.count(bootspec::Table::kComponents);
     for (uint32_t c = 0; c < n; ++c) {
       const auto name = spec.str(spec.component(c).name);
