@@ -296,7 +296,13 @@ std::vector<std::size_t> check(const Manifest& m, const Options& opts, const std
     for (const auto& q : c.irqs) ++n.irqs, n.string_bytes += q.name.size();
     for (const auto& r : c.regions) ++n.regions, n.string_bytes += r.name.size();
     for (const auto& g : c.config) ++n.configs, n.string_bytes += g.key.size() + g.s.size();
-    if (const std::uint64_t bytes = lim::info_bytes(n); bytes > lim::kMaxInfoBytes)
+    // A name over its own limit has had its error: not a second one for the page it would fill.
+    bool oversized = m.name.size() > lim::kMaxNameLen || c.name.size() > lim::kMaxNameLen;
+    for (const auto& ch : m.channels)
+      oversized = oversized || ch.name.size() > lim::kMaxNameLen || ch.from_end.size() > lim::kMaxNameLen || ch.to_end.size() > lim::kMaxNameLen;
+    for (const auto& r : c.regions) oversized = oversized || r.name.size() > lim::kMaxNameLen;
+    for (const auto& g : c.config) oversized = oversized || g.key.size() > lim::kMaxNameLen;
+    if (const std::uint64_t bytes = lim::info_bytes(n); bytes > lim::kMaxInfoBytes && !oversized)
       diag.error(c.at, "component '" + shown(c.name) + "': its info page would be " + std::to_string(bytes) +
                            " bytes, over the info page limit of " + std::to_string(lim::kMaxInfoBytes),
                  "its channels (names, ends, peers), devices, IRQs, regions and config keys and values share one info "
