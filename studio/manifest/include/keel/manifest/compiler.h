@@ -35,6 +35,8 @@ inline constexpr std::size_t kMaxManifestBytes = 16u << 20;
 struct Image {
   std::string name;             // member name in the boot archive (the spec's component.image)
   std::filesystem::path path;   // file on the host (relative paths resolved against the manifest)
+  std::string component;        // the component it is the image of
+  std::uint32_t line = 0, column = 0;  // where the manifest declares it (the component's `image`)
 };
 
 struct Output {
