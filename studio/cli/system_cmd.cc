@@ -25,11 +25,16 @@ int print_errors(const std::vector<manifest::Diagnostic>& errors) {
 }
 
 int manifest_cmd(const ManifestOpts& o, bool compile) {
+  // Outputs are checked before anything is compiled, printed or written.
+  if (compile)
+    if (auto c = image::check_output(o.out); !c) return error(c.error());
   manifest::Options mo;
   mo.platform_dir = o.platform_dir;
   mo.check_images = o.check_images;
   const manifest::Output r = manifest::compile_file(o.file, mo);
   if (!r.ok()) return print_errors(r.errors);
+  if (compile)
+    if (auto w = image::write_file(o.out, r.spec); !w) return error(w.error());
   const auto& m = r.model;
   std::uint64_t ppb = 0;
   for (const auto& c : m.components) ppb += (std::uint64_t{c.budget_us} * 1000000000ull + c.period_us - 1) / c.period_us;
@@ -37,10 +42,7 @@ int manifest_cmd(const ManifestOpts& o, bool compile) {
             << " components, " << m.channels.size() << " channels, " << m.groups.size() << " groups, CPU budget "
             << ppb / 10000000 << "." << ppb / 1000000 % 10 << " %, boot spec " << r.spec.size() << " bytes\n";
   for (const auto& k : r.overlay_keys) std::cout << "  overlay-configurable: " << k << "\n";
-  if (compile) {
-    if (auto w = image::write_file(o.out, r.spec); !w) return error(w.error());
-    std::cout << "wrote " << o.out << "\n";
-  }
+  if (compile) std::cout << "wrote " << o.out << "\n";
   return 0;
 }
 
@@ -49,11 +51,15 @@ int image_cmd(const ImageOpts& o) {
   in.manifest = o.manifest;
   in.root_elf = o.root;
   in.manifest_options.platform_dir = o.platform_dir;
+  // Every output is checked before anything is built, and written all or none.
+  if (auto c = image::check_output(o.out); !c) return error(c.error());
+  if (!o.spec_out.empty())
+    if (auto c = image::check_output(o.spec_out); !c) return error(c.error());
   const image::BuildOutputs r = image::build(in);
   if (!r.ok()) return print_errors(r.errors);
-  if (auto w = image::write_file(o.out, r.root_elf); !w) return error(w.error());
-  if (!o.spec_out.empty())
-    if (auto w = image::write_file(o.spec_out, r.spec); !w) return error(w.error());
+  std::vector<image::OutputFile> files{{o.out, &r.root_elf}};
+  if (!o.spec_out.empty()) files.push_back({o.spec_out, &r.spec});
+  if (auto w = image::write_files(files); !w) return error(w.error());
   std::cout << "wrote " << o.out << " (" << r.root_elf.size() << " bytes; boot archive " << r.archive.size()
             << " bytes at 0x" << std::hex << bootspec::kArchiveVaddr << std::dec << ")\n";
   return 0;

@@ -2,7 +2,9 @@
 // printed as file:line:column, outputs written and byte-identical across runs.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -108,4 +110,109 @@ TEST(KeelImageCli, BuildsAByteIdenticalImage) {
   auto r3 = run_program(KEEL_CLI, args1, d.path());
   EXPECT_EQ(r3.status, 1);
   EXPECT_NE(r3.err.find("system.toml:11:9: error: component 'app': image"), std::string::npos) << r3.err;
+}
+
+namespace {
+
+std::vector<std::string> entries(const std::string& dir) {
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+const char* kSystem =
+    "[system]\nname = \"s\"\nplatform = \"qemu-virt\"\nmemory = \"1MiB\"\n\n"
+    "[[group]]\nname = \"top\"\n\n[[component]]\nname = \"app\"\nimage = \"app.elf\"\n"
+    "priority = 10\nbudget_us = 100\nperiod_us = 1000\n";
+
+}  // namespace
+
+// An error leaves no output and no temporary: -o naming a directory is refused before anything is
+// compiled or printed ("ok" is not claimed).
+TEST(KeelManifestCli, CompileIntoADirectoryWritesNothing) {
+  TempDir d;
+  std::filesystem::create_directories(d / "outdir");
+  auto r = run_program(KEEL_CLI, {"manifest", "compile", kTests + "/valid/demo.toml", "-o", d / "outdir"}, d.path());
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.out, "");
+  EXPECT_NE(r.err.find("is a directory"), std::string::npos) << r.err;
+  EXPECT_EQ(entries(d.path()), std::vector<std::string>{"outdir"});
+  EXPECT_TRUE(std::filesystem::is_empty(d / "outdir"));
+}
+
+// A directory given as the manifest is an error, not an empty manifest.
+TEST(KeelManifestCli, DirectoryAsManifest) {
+  TempDir d;
+  auto r = run_program(KEEL_CLI, {"manifest", "check", d.path()}, d.path());
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("the manifest is a directory"), std::string::npos) << r.err;
+}
+
+// A 17 MB configuration string: a clean error (exit 1), no exception, in check and compile.
+TEST(KeelManifestCli, HugeConfigStringIsAnError) {
+  TempDir d;
+  std::ofstream(d / "big.toml") << kSystem << "[component.config]\nblob = \"" << std::string(17u << 20, 'x') << "\"\n";
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"manifest", "check", d / "big.toml"},
+                                              std::vector<std::string>{"manifest", "compile", d / "big.toml", "-o", d / "s.spec"}}) {
+    auto r = run_program(KEEL_CLI, args, d.path());
+    EXPECT_EQ(r.status, 1) << r.err;
+    EXPECT_NE(r.err.find("big.toml:0:0: error: the manifest is larger than the limit of 16 MiB"), std::string::npos) << r.err;
+  }
+  EXPECT_EQ(entries(d.path()), std::vector<std::string>{"big.toml"});
+}
+
+// Control characters in a manifest never reach the terminal raw.
+TEST(KeelManifestCli, NoRawControlCharactersInDiagnostics) {
+  TempDir d;
+  std::ofstream(d / "esc.toml") << "[system]\nname = \"s\"\nplatform = \"qemu-virt\"\nmemory = \"1MiB\"\n"
+                                   "\"\\u001b[2J\" = 1\n[[group]]\nname = \"top\\u001b]0;pwned\\u0007\"\n";
+  auto r = run_program(KEEL_CLI, {"manifest", "check", d / "esc.toml"}, d.path());
+  EXPECT_EQ(r.status, 1);
+  for (char c : r.err) EXPECT_TRUE(static_cast<unsigned char>(c) >= 0x20 || c == '\n') << r.err;
+  EXPECT_NE(r.err.find("unknown key '\\x1b[2J'"), std::string::npos) << r.err;
+}
+
+// `keel image pack --spec` into a missing directory writes neither output (the packed ELF is not
+// written first), and leaves no temporary.
+TEST(KeelImageCli, SpecIntoMissingDirectoryWritesNothing) {
+  TempDir d;
+  std::ofstream(d / "system.toml") << kSystem;
+  write_elf(d / "app.elf", 0x5a);
+  write_elf(d / "root.elf", 0x11);
+  auto r = run_program(KEEL_CLI, {"image", "pack", "--manifest", d / "system.toml", "--root", d / "root.elf", "-o",
+                                  d / "packed.elf", "--spec", d / "missing/system.spec"},
+                       d.path());
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("does not exist"), std::string::npos) << r.err;
+  EXPECT_EQ(entries(d.path()), (std::vector<std::string>{"app.elf", "root.elf", "system.toml"}));
+  // -o naming a directory: the same.
+  std::filesystem::create_directories(d / "outdir");
+  r = run_program(KEEL_CLI, {"image", "pack", "--manifest", d / "system.toml", "--root", d / "root.elf", "-o", d / "outdir"},
+                  d.path());
+  EXPECT_EQ(r.status, 1);
+  EXPECT_TRUE(std::filesystem::is_empty(d / "outdir"));
+  EXPECT_EQ(entries(d.path()), (std::vector<std::string>{"app.elf", "outdir", "root.elf", "system.toml"}));
+}
+
+// An unusable component image is reported at the manifest line declaring it, with the component's
+// name and a hint (not "x86.elf:0:0").
+TEST(KeelImageCli, BadImageNamesComponentAndLine) {
+  TempDir d;
+  std::ofstream(d / "system.toml") << kSystem;
+  write_elf(d / "app.elf", 0x5a);
+  {
+    std::fstream f(d / "app.elf", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(18);
+    const std::uint16_t x86 = 62;
+    f.write(reinterpret_cast<const char*>(&x86), 2);
+  }
+  write_elf(d / "root.elf", 0x11);
+  auto r = run_program(KEEL_CLI, {"image", "pack", "--manifest", d / "system.toml", "--root", d / "root.elf", "-o", d / "p.elf"},
+                       d.path());
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("system.toml:11:9: error: component 'app': image "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("not an aarch64 ELF (e_machine 62)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("hint: "), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(d / "p.elf"));
 }

@@ -28,8 +28,9 @@ keel_cptr_t g_comp_base, g_scratch, g_ep, g_reply, g_self_ntfn, g_sys_frame, g_s
 keel_cptr_t g_spare_base;  // per core service p: KEEL_SPARE_REPLIES reply objects at + p * KEEL_SPARE_REPLIES
 keel_cptr_t g_ticker;      // the ticker thread's TCB, SC, its arm notification, the root's tick notification (+0..3)
 std::uint32_t g_spec_pages;
-keel_cptr_t g_shared_first[64];  // per [[shared]] region: first frame slot
-keel_cptr_t g_ring_first[256];   // per stream channel: first frame slot
+namespace lim = bootspec::limits;
+keel_cptr_t g_shared_first[lim::kMaxSharedRegions];  // per [[shared]] region: first frame slot
+keel_cptr_t g_ring_first[lim::kMaxChannels];         // per stream channel: first frame slot
 
 Result<keel_cptr_t> slots(std::uint32_t n) {
   if (g_next_slot + n > g_slot_end) return fail("root CNode slots exhausted", KEEL_NOT_ENOUGH_MEMORY);
@@ -254,15 +255,18 @@ Result<void> global_setup(const keel_boot_info_t* bi) {
     copy_bytes(reinterpret_cast<std::uint8_t*>(kRootVa), blob.data + off, n);
     TRY(step(keel_page_unmap(g_spec_first + i), "unmap"));
   }
-  // Shared regions and stream rings: root-owned frames that outlive restarts of either side.
-  for (std::uint32_t i = 0; i < g.spec.count(Table::kShared) && i < 64; ++i) {
+  // Shared regions and stream rings: root-owned frames that outlive restarts of either side. The
+  // limits are the compiler's (lib/bootspec/limits.h); a spec beyond them is refused here too.
+  if (g.spec.count(Table::kShared) > lim::kMaxSharedRegions) return fail("more [[shared]] regions than the limit", KEEL_RANGE_ERROR);
+  if (g.spec.count(Table::kChannels) > lim::kMaxChannels) return fail("more channels than the limit", KEEL_RANGE_ERROR);
+  for (std::uint32_t i = 0; i < g.spec.count(Table::kShared); ++i) {
     const std::uint32_t pages = static_cast<std::uint32_t>(g.spec.shared(i).size / kPage);
     auto f = slots(pages);
     if (!f.ok()) return Err{f.error()};
     g_shared_first[i] = f.value();
     TRY(retype_from_pool(KEEL_OBJ_SMALL_PAGE, 0, kPage, f.value(), pages));
   }
-  for (std::uint32_t i = 0; i < g.spec.count(Table::kChannels) && i < 256; ++i) {
+  for (std::uint32_t i = 0; i < g.spec.count(Table::kChannels); ++i) {
     const auto& ch = g.spec.channel(i);
     if (ch.kind != bootspec::ChannelKind::kStream) continue;
     const std::uint32_t pages = static_cast<std::uint32_t>(ring_pages(ch.size));
@@ -278,7 +282,7 @@ Result<void> global_setup(const keel_boot_info_t* bi) {
     TRY(step(keel_page_unmap(f.value()), "unmap"));
     g.comp[ch.server].ring_bytes += pages * kPage;
   }
-  for (std::uint32_t i = 0; i < g.spec.count(Table::kShared) && i < 64; ++i) {
+  for (std::uint32_t i = 0; i < g.spec.count(Table::kShared); ++i) {
     // Accounted to the first component that maps it.
     for (std::uint32_t r = 0; r < g.spec.count(Table::kRegions); ++r) {
       const auto& rr = g.spec.region(r);

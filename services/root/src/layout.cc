@@ -1,6 +1,17 @@
 #include "layout.h"
 
 namespace keel::root {
+
+// The shared table of limits (lib/bootspec/limits.h) and the component ABI (keel/sys/protocol.h)
+// must agree: the compiler checks the one, libkeel and the services are built against the other.
+namespace lim = bootspec::limits;
+static_assert(lim::kMaxComponents == KEEL_MAX_COMPONENTS && lim::kMaxChannelEnds == KEEL_MAX_CHANNEL_ENDS &&
+              lim::kMaxIrqs == KEEL_MAX_IRQS && lim::kMaxSignalledEnds == KEEL_MAX_EVENT_ENDS);
+static_assert(lim::kMaxStack == KEEL_STACK_MAX && lim::kMaxHeap == KEEL_HEAP_MAX && lim::kMaxInfoBytes == KEEL_INFO_MAX_BYTES);
+static_assert(lim::kInfoHeader == sizeof(keel_info_t) && lim::kInfoChannel == sizeof(keel_info_channel_t) &&
+              lim::kInfoDevice == sizeof(keel_info_device_t) && lim::kInfoIrq == sizeof(keel_info_irq_t) &&
+              lim::kInfoRegion == sizeof(keel_info_region_t) && lim::kInfoConfig == sizeof(keel_info_config_t));
+
 namespace {
 
 using bootspec::ChannelKind;
@@ -78,10 +89,10 @@ std::uint32_t service_bits(const Spec& s, std::uint32_t c) {
 Result<void, LayoutError> compute_layout(const Spec& s, std::uint32_t c, const Image& img, Layout& l) {
   l = Layout{};
   const auto& comp = s.component(c);
-  if (comp.stack_size > KEEL_STACK_MAX) return Err{LayoutError::kStackTooBig};
-  if (comp.heap_size > KEEL_HEAP_MAX) return Err{LayoutError::kHeapTooBig};
+  if (comp.stack_size > lim::kMaxStack) return Err{LayoutError::kStackTooBig};
+  if (comp.heap_size > lim::kMaxHeap) return Err{LayoutError::kHeapTooBig};
   if (img.end > KEEL_HEAP_BASE) return Err{LayoutError::kImageTooBig};
-  if (comp.irqs.count > KEEL_MAX_IRQS) return Err{LayoutError::kTooManyIrqs};
+  if (comp.irqs.count > lim::kMaxIrqs) return Err{LayoutError::kTooManyIrqs};
   bool overflow = false;
   auto add = [&](MapKind kind, std::uint64_t vaddr, std::uint64_t pages, bool write, bool exec,
                  std::uint32_t index = 0, std::uint64_t paddr = 0) {
@@ -109,7 +120,7 @@ Result<void, LayoutError> compute_layout(const Spec& s, std::uint32_t c, const I
   for (std::uint32_t ch = 0; ch < s.count(Table::kChannels); ++ch) {
     const auto& r = s.channel(ch);
     if (r.client != c && r.server != c) continue;
-    if (l.end_count == KEEL_MAX_CHANNEL_ENDS) return Err{LayoutError::kTooManyEnds};
+    if (l.end_count == lim::kMaxChannelEnds) return Err{LayoutError::kTooManyEnds};
     ChannelEnd& e = l.ends[l.end_count];
     e.channel = ch;
     e.k = l.end_count++;
@@ -118,26 +129,29 @@ Result<void, LayoutError> compute_layout(const Spec& s, std::uint32_t c, const I
     e.peer_k = end_index(s, e.peer, ch);
     const bool has_bit = r.kind == ChannelKind::kStream || (r.kind == ChannelKind::kEvent && e.to);
     e.j = has_bit ? notify_count++ : kNoNotify;
-    if (notify_count > KEEL_MAX_EVENT_ENDS) return Err{LayoutError::kNotifyEndTooHigh};
+    if (notify_count > lim::kMaxSignalledEnds) return Err{LayoutError::kNotifyEndTooHigh};
     if (r.kind == ChannelKind::kStream) add(MapKind::kStream, stream_vaddr(s, c, ch), ring_pages(r.size), true, false, ch);
   }
-  // Info: fixed part + arrays + strings; estimated generously, then checked by write_info.
-  std::uint64_t strings = 128 + s.str(comp.name).len + s.str(s.system().name).len;
+  // Info: fixed part + arrays + strings; estimated generously (lim::info_bytes, which the compiler
+  // computes too), then checked by write_info.
+  lim::InfoCounts n;
+  n.ends = l.end_count;
+  n.devices = comp.devices.count;
+  n.irqs = comp.irqs.count;
+  n.regions = comp.regions.count;
+  n.configs = comp.config.count;
+  n.string_bytes = s.str(comp.name).len + s.str(s.system().name).len;
   for (std::uint32_t i = 0; i < l.end_count; ++i) {
     const auto& r = s.channel(l.ends[i].channel);
-    strings += r.name.len + r.client_end.len + r.server_end.len + s.str(s.component(l.ends[i].peer).name).len + 8;
+    n.string_bytes += r.name.len + r.client_end.len + r.server_end.len + s.str(s.component(l.ends[i].peer).name).len;
   }
-  for (std::uint32_t i = comp.devices.first; i < comp.devices.first + comp.devices.count; ++i) strings += s.device(i).name.len + 8;
-  for (std::uint32_t i = comp.irqs.first; i < comp.irqs.first + comp.irqs.count; ++i) strings += s.irq(i).name.len + 8;
-  for (std::uint32_t i = comp.regions.first; i < comp.regions.first + comp.regions.count; ++i) strings += s.region(i).name.len + 8;
+  for (std::uint32_t i = comp.devices.first; i < comp.devices.first + comp.devices.count; ++i) n.string_bytes += s.device(i).name.len;
+  for (std::uint32_t i = comp.irqs.first; i < comp.irqs.first + comp.irqs.count; ++i) n.string_bytes += s.irq(i).name.len;
+  for (std::uint32_t i = comp.regions.first; i < comp.regions.first + comp.regions.count; ++i) n.string_bytes += s.region(i).name.len;
   for (std::uint32_t i = comp.config.first; i < comp.config.first + comp.config.count; ++i)
-    strings += s.config(i).key.len + s.config(i).str_value.len + 16;
-  const std::uint64_t info_bytes = sizeof(keel_info_t) + l.end_count * sizeof(keel_info_channel_t) +
-                                   comp.devices.count * sizeof(keel_info_device_t) +
-                                   comp.irqs.count * sizeof(keel_info_irq_t) +
-                                   comp.regions.count * sizeof(keel_info_region_t) +
-                                   comp.config.count * sizeof(keel_info_config_t) + strings + 64;
-  if (info_bytes > KEEL_INFO_MAX_BYTES) return Err{LayoutError::kInfoTooBig};
+    n.string_bytes += s.config(i).key.len + s.config(i).str_value.len;
+  const std::uint64_t info_bytes = lim::info_bytes(n);
+  if (info_bytes > lim::kMaxInfoBytes) return Err{LayoutError::kInfoTooBig};
   l.info_pages = static_cast<std::uint32_t>((info_bytes + kPage - 1) / kPage);
   add(MapKind::kInfo, KEEL_INFO_VADDR, l.info_pages, false, false);
   add(MapKind::kIpcBuffer, KEEL_IPC_BUFFER_VADDR, 1, true, false);

@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "keel/bootspec/elf.h"
+#include "keel/bootspec/limits.h"
 #include "keel/bootspec/reader.h"
 #include "keel/sys/protocol.h"
 
@@ -36,8 +37,9 @@ struct Mapping {
   std::uint64_t paddr;     // kDevice: page-aligned physical address
 };
 
-inline constexpr std::uint32_t kMaxMappings = 48;
-inline constexpr std::uint32_t kMaxL3 = 64;
+// The limits are the manifest compiler's too (lib/bootspec/limits.h): it refuses what would fail here.
+inline constexpr std::uint32_t kMaxMappings = bootspec::limits::kMaxMappings;
+inline constexpr std::uint32_t kMaxL3 = bootspec::limits::kMaxPageTables;
 
 enum class LayoutError : std::uint8_t {
   kTooManyMappings, kTooManyTables, kStackTooBig, kHeapTooBig, kImageTooBig, kTooManyEnds,

@@ -1,6 +1,10 @@
 #include "keel/image/image.h"
 
+#include <cerrno>
 #include <cstring>
+
+#include <sys/stat.h>
+#include <unistd.h>
 #include <fstream>
 #include <iterator>
 
@@ -130,6 +134,8 @@ Result<std::vector<std::uint8_t>, std::string> pack_root_elf(const std::vector<s
 }
 
 Result<std::vector<std::uint8_t>, std::string> read_file(const std::filesystem::path& p) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(p, ec)) return Err{p.string() + " is a directory, not a file"};
   std::ifstream in(p, std::ios::binary);
   if (!in) return Err{"cannot read " + p.string()};
   std::vector<std::uint8_t> v((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -137,24 +143,87 @@ Result<std::vector<std::uint8_t>, std::string> read_file(const std::filesystem::
   return v;
 }
 
-Result<void, std::string> write_file(const std::filesystem::path& p, const std::vector<std::uint8_t>& data) {
-  const std::filesystem::path tmp = p.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return Err{"cannot write " + tmp.string()};
-    out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
-    if (!out.flush()) return Err{"error writing " + tmp.string()};
-  }
+Result<void, std::string> check_output(const std::filesystem::path& p) {
+  if (p.empty()) return Err{std::string("no output file named")};
   std::error_code ec;
-  std::filesystem::rename(tmp, p, ec);
-  if (ec) return Err{"cannot rename " + tmp.string() + " to " + p.string() + ": " + ec.message()};
+  if (std::filesystem::is_directory(p, ec)) return Err{"output " + p.string() + " is a directory; name a file"};
+  const std::filesystem::path dir = p.has_parent_path() ? p.parent_path() : std::filesystem::path(".");
+  if (!std::filesystem::is_directory(dir, ec)) return Err{"cannot write " + p.string() + ": directory " + dir.string() + " does not exist"};
   return Ok{};
+}
+
+namespace {
+
+// A new temporary file beside `p` (same directory, so the rename is atomic).
+Result<std::filesystem::path, std::string> write_temp(const std::filesystem::path& p, const std::vector<std::uint8_t>& data) {
+  std::string tmpl = p.string() + ".tmp.XXXXXX";
+  const int fd = ::mkstemp(tmpl.data());
+  if (fd < 0) return Err{"cannot write " + p.string() + ": " + std::strerror(errno)};
+  const std::filesystem::path tmp = tmpl;
+  std::size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const std::string why = std::strerror(errno);
+      ::close(fd);
+      std::error_code ec;
+      std::filesystem::remove(tmp, ec);
+      return Err{"error writing " + p.string() + ": " + why};
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  // mkstemp makes it 0600; an output is an ordinary file (umask applies).
+  const mode_t mask = ::umask(0);
+  ::umask(mask);
+  if (::fchmod(fd, 0666 & ~mask) != 0 || ::close(fd) != 0) {
+    std::error_code ec;
+    std::filesystem::remove(tmp, ec);
+    return Err{"error writing " + p.string()};
+  }
+  return tmp;
+}
+
+}  // namespace
+
+Result<void, std::string> write_files(const std::vector<OutputFile>& files) {
+  for (const auto& f : files)
+    if (auto c = check_output(f.path); !c) return c;
+  std::vector<std::filesystem::path> temps;
+  auto drop = [&] {
+    std::error_code ec;
+    for (const auto& t : temps) std::filesystem::remove(t, ec);
+  };
+  for (const auto& f : files) {
+    auto t = write_temp(f.path, *f.data);
+    if (!t) {
+      drop();
+      return Err{t.error()};
+    }
+    temps.push_back(t.value());
+  }
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    std::error_code ec;
+    std::filesystem::rename(temps[i], files[i].path, ec);
+    if (ec) {
+      // Outputs renamed before this one stay (they are complete files); no temporary does.
+      temps.erase(temps.begin(), temps.begin() + static_cast<std::ptrdiff_t>(i));
+      drop();
+      return Err{"cannot write " + files[i].path.string() + ": " + ec.message()};
+    }
+  }
+  return Ok{};
+}
+
+Result<void, std::string> write_file(const std::filesystem::path& p, const std::vector<std::uint8_t>& data) {
+  return write_files({{p, &data}});
 }
 
 BuildOutputs build(const BuildInputs& in) {
   BuildOutputs o;
-  auto fail = [&](const std::string& file, std::uint32_t line, const std::string& msg) {
-    o.errors.push_back({file, line, line ? 1u : 0u, msg, ""});
+  auto fail = [&](const std::string& file, std::uint32_t line, std::uint32_t column, const std::string& msg,
+                  const std::string& hint) {
+    o.errors.push_back({file, line, column, manifest::escape_controls(msg), manifest::escape_controls(hint)});
     return o;
   };
   manifest::Options mo = in.manifest_options;
@@ -164,30 +233,38 @@ BuildOutputs build(const BuildInputs& in) {
     o.errors = std::move(m.errors);
     return o;
   }
+  // A component image's problem is reported where the manifest declares it, naming the component.
+  const std::string mf = in.manifest.string();
+  static constexpr char kBuildHint[] =
+      "a component image is a static aarch64 ELF built for Keel: keel_add_component() in the aarch64 tree "
+      "(cmake --preset aarch64), linked by lib/rt's user.ld";
   std::vector<bootspec::ArchiveInput> elfs;
   for (const auto& img : m.images) {
+    const std::string what = "component '" + img.component + "': image " + img.path.string();
     auto data = read_file(img.path);
-    if (!data) return fail(img.path.string(), 0, data.error());
-    if (auto e = check_aarch64_elf(data.value()); !e.empty()) return fail(img.path.string(), 0, "component image: " + e);
+    if (!data) return fail(mf, img.line, img.column, "component '" + img.component + "': " + data.error(), "build the component first, or fix its image path");
+    if (auto e = check_aarch64_elf(data.value()); !e.empty()) return fail(mf, img.line, img.column, what + ": " + e, kBuildHint);
     // The root server's own rules (W^X, the image window, one set of permissions per page, the
     // entry point): refused here rather than at boot.
     if (auto r = bootspec::parse_elf(data.value().data(), data.value().size(), bootspec::kImageWindowLo,
                                      bootspec::kImageWindowHi);
         !r.ok())
-      return fail(img.path.string(), 0, std::string("component image: ") + bootspec::elf_error_name(r.error()));
+      return fail(mf, img.line, img.column, what + ": " + bootspec::elf_error_name(r.error()),
+                  std::string(kBuildHint) + "; its segments must lie in [0x400000, 0x8000000), none writable and executable");
     bool dup = false;
     for (const auto& x : elfs) dup = dup || x.name == img.name;
     if (!dup) elfs.push_back({img.name, load_only_elf(data.value())});
   }
+  static constexpr char kRootHint[] = "--root names the root server ELF (keel-root, built in the aarch64 tree), not yet packed";
   auto root = read_file(in.root_elf);
-  if (!root) return fail(in.root_elf.string(), 0, root.error());
+  if (!root) return fail(in.root_elf.string(), 0, 0, "root server: " + root.error(), kRootHint);
   try {
     o.archive = bootspec::write_archive(m.spec, std::move(elfs));
   } catch (const std::exception& e) {
-    return fail(in.manifest.string(), 0, e.what());
+    return fail(mf, 0, 0, std::string("boot archive: ") + e.what(), "the manifest compiler should have refused this: please report it");
   }
   auto packed = pack_root_elf(root.value(), o.archive);
-  if (!packed) return fail(in.root_elf.string(), 0, packed.error());
+  if (!packed) return fail(in.root_elf.string(), 0, 0, packed.error(), kRootHint);
   o.spec = std::move(m.spec);
   o.root_elf = std::move(packed.value());
   return o;

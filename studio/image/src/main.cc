@@ -32,11 +32,15 @@ int main(int argc, char** argv) {
     std::cerr << "usage: keel-image --manifest M --root ROOT.elf -o OUT.elf [--spec OUT.spec] [--platform-dir D]\n";
     return 2;
   }
+  // Outputs checked first, written all or none (keel image pack does the same).
+  for (const std::string& o : {out, spec_out})
+    if (!o.empty())
+      if (auto c = keel::image::check_output(o); !c) return std::cerr << "keel-image: " << c.error() << "\n", 1;
   auto r = keel::image::build(in);
   for (const auto& d : r.errors) std::cerr << d.format() << "\n";
   if (!r.ok()) return 1;
-  if (auto w = keel::image::write_file(out, r.root_elf); !w) return std::cerr << "keel-image: " << w.error() << "\n", 1;
-  if (!spec_out.empty())
-    if (auto w = keel::image::write_file(spec_out, r.spec); !w) return std::cerr << "keel-image: " << w.error() << "\n", 1;
+  std::vector<keel::image::OutputFile> files{{out, &r.root_elf}};
+  if (!spec_out.empty()) files.push_back({spec_out, &r.spec});
+  if (auto w = keel::image::write_files(files); !w) return std::cerr << "keel-image: " << w.error() << "\n", 1;
   return 0;
 }

@@ -248,18 +248,54 @@ TEST(ImageBuild, ReportsMissingAndBadComponentImages) {
   write(d.path() / "sub" / "world.elf", make_elf(0x400000, 10, 0));
   r = image::build(in);
   ASSERT_EQ(r.errors.size(), 1u);
-  EXPECT_NE(r.errors[0].message.find("not an aarch64 ELF"), std::string::npos);
-  EXPECT_NE(r.errors[0].file.find("hello.elf"), std::string::npos);
+  // Named by component, at the manifest line that declares its image, with what to do.
+  EXPECT_NE(r.errors[0].message.find("component 'hello': image "), std::string::npos) << r.errors[0].format();
+  EXPECT_NE(r.errors[0].message.find("hello.elf: not an aarch64 ELF (e_machine 62)"), std::string::npos);
+  EXPECT_EQ(r.errors[0].file, (d.path() / "system.toml").string());
+  EXPECT_EQ(r.errors[0].line, 12u);  // image = "hello.elf"
+  EXPECT_EQ(r.errors[0].column, 9u);
+  EXPECT_NE(r.errors[0].hint.find("aarch64"), std::string::npos);
   // What the root server would refuse at boot is refused here (keel/bootspec/elf.h).
   auto wx = make_elf(0x400000, 10, 0);
   wx[68] = 7;  // RWX
   write(d.path() / "hello.elf", wx);
   r = image::build(in);
   ASSERT_EQ(r.errors.size(), 1u);
-  EXPECT_NE(r.errors[0].message.find("component image: segment both writable and executable (W^X)"), std::string::npos)
+  EXPECT_NE(r.errors[0].message.find("component 'hello': image "), std::string::npos) << r.errors[0].message;
+  EXPECT_NE(r.errors[0].message.find("segment both writable and executable (W^X)"), std::string::npos)
       << r.errors[0].message;
+  EXPECT_EQ(r.errors[0].line, 12u);
+  EXPECT_FALSE(r.errors[0].hint.empty());
   write(d.path() / "hello.elf", make_elf(0x1000, 10, 0));  // below the 4 MiB link address
   r = image::build(in);
   ASSERT_EQ(r.errors.size(), 1u);
   EXPECT_NE(r.errors[0].message.find("outside the image window"), std::string::npos) << r.errors[0].message;
+}
+
+// Outputs: checked first, written all or none, no temporary left behind (item 9 of issue 18).
+TEST(ImageWrite, AllOrNoneAndNoTemporary) {
+  TempDir d;
+  const std::vector<std::uint8_t> a{1, 2, 3}, b{4, 5};
+  auto entries = [&] {
+    std::vector<std::string> names;
+    for (const auto& e : fs::directory_iterator(d.path())) names.push_back(e.path().filename().string());
+    std::sort(names.begin(), names.end());
+    return names;
+  };
+  // The second output's directory is missing: the first is not written either.
+  auto r = image::write_files({{d.path() / "a.elf", &a}, {d.path() / "missing" / "b.spec", &b}});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().find("does not exist"), std::string::npos) << r.error();
+  EXPECT_TRUE(entries().empty());
+  // An output that is a directory: refused, nothing left in it or beside it.
+  fs::create_directories(d.path() / "out");
+  r = image::write_file(d.path() / "out", a);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().find("is a directory"), std::string::npos) << r.error();
+  EXPECT_EQ(entries(), std::vector<std::string>{"out"});
+  EXPECT_TRUE(fs::is_empty(d.path() / "out"));
+  // Both written.
+  ASSERT_TRUE(image::write_files({{d.path() / "a.elf", &a}, {d.path() / "b.spec", &b}}).ok());
+  EXPECT_EQ(entries(), (std::vector<std::string>{"a.elf", "b.spec", "out"}));
+  EXPECT_EQ(fs::file_size(d.path() / "b.spec"), 2u);
 }

@@ -97,7 +97,7 @@ void emit(const Manifest& in, const std::vector<std::size_t>& order, const std::
     m.components.push_back(std::move(o));
     std::filesystem::path p = c.image;
     if (p.is_relative()) p = base_dir / p;
-    out.images.push_back({std::filesystem::path(c.image).filename().string(), p});
+    out.images.push_back({std::filesystem::path(c.image).filename().string(), p, c.name, c.image_at.line, c.image_at.column});
   }
   for (const auto& ch : in.channels)
     m.channels.push_back({ch.name, ch.kind, cix[ch.from_comp.name], cix[ch.to_comp.name], ch.from_end, ch.to_end,

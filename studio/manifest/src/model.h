@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "keel/bootspec/limits.h"
 #include "keel/bootspec/writer.h"
 #include "keel/manifest/compiler.h"
 
@@ -33,12 +34,19 @@ struct Loc {
   std::uint32_t line = 0, column = 0;
 };
 
-// Where the errors go: every stage appends, in the order it finds them.
+namespace lim = keel::bootspec::limits;
+
+// A name or value from the manifest as a message shows it: control characters escaped (\x1b,
+// never raw: a diagnostic goes to a terminal) and cut after 64 bytes ("... (N bytes)").
+std::string shown(std::string_view s);
+
+// Where the errors go: every stage appends, in the order it finds them. Messages and hints are
+// escaped (escape_controls) as they come in.
 struct Diagnostics {
   std::string file;
   std::vector<Diagnostic> errors;
   void error(Loc at, std::string msg, std::string hint = "") {
-    errors.push_back({file, at.line, at.column, std::move(msg), std::move(hint)});
+    errors.push_back({file, at.line, at.column, escape_controls(msg), escape_controls(hint)});
   }
 };
 
@@ -127,7 +135,8 @@ struct Manifest {
   Platform platform;
   bool have_platform = false;  // the named platform was found and loaded
   std::uint64_t memory = 0;
-  Loc memory_at;
+  bool have_memory = false;  // system.memory given (and a size)
+  Loc memory_at, system_at;
   std::optional<NameRef> console_input;
   std::vector<GroupDecl> groups;
   std::vector<SharedDecl> shared;

@@ -53,6 +53,10 @@ class Parser {
   void read_shared(const toml::table& root);
   void read_components(const toml::table& root);
   void read_channels(const toml::table& root);
+  // The name rules of lib/bootspec/limits.h: at most kMaxNameLen bytes of printable ASCII; an
+  // identifier (component, group, region, end) only letters, digits, '_' and '-'.
+  void check_name(Loc at, const std::string& name, const std::string& kind, bool identifier);
+  void check_image(Loc at, const std::string& image, const std::string& what);
 
   const Options& opts_;
   Manifest& m_;
@@ -65,7 +69,7 @@ void Parser::check_keys(const toml::table& t, const std::set<std::string>& allow
     if (!allowed.count(std::string(k.str()))) {
       std::string list;
       for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-      error(loc_of(k.source()), "unknown key '" + std::string(k.str()) + "' in " + what, "allowed keys: " + list);
+      error(loc_of(k.source()), "unknown key '" + shown(k.str()) + "' in " + what, "allowed keys: " + list);
     }
   }
 }
@@ -107,7 +111,7 @@ std::optional<std::uint64_t> Parser::get_size(const toml::table& t, const char* 
                                                bool required) {
   const toml::node* n = t.get(key);
   if (!n) {
-    if (required) error(loc_of(t.source()), what + " has no '" + key + "'", std::string("add ") + key + " = \"16KiB\"");
+    if (required) error(loc_of(t.source()), what + " has no '" + key + "'", std::string("add ") + key + " = \"64KiB\" (a size)");
     return std::nullopt;
   }
   std::uint64_t v = 0;
@@ -147,18 +151,59 @@ const toml::array* Parser::get_table_array(const toml::table& t, const char* key
   return a;
 }
 
+void Parser::check_name(Loc at, const std::string& name, const std::string& kind, bool identifier) {
+  const std::string rule = identifier ? "names are 1.." + std::to_string(lim::kMaxNameLen) +
+                                            " ASCII letters, digits, '_' and '-' ('.' separates component and end "
+                                            "in \"component.end\")"
+                                      : "names are 1.." + std::to_string(lim::kMaxNameLen) +
+                                            " bytes of printable ASCII (0x20..0x7e)";
+  if (name.size() > lim::kMaxNameLen) {
+    error(at, kind + " '" + shown(name) + "' is " + std::to_string(name.size()) + " bytes, over the name limit of " +
+                  std::to_string(lim::kMaxNameLen),
+          rule);
+    return;
+  }
+  for (char c : name) {
+    const auto b = static_cast<unsigned char>(c);
+    if (b < 0x20 || b == 0x7f) return error(at, kind + " '" + shown(name) + "' contains a control character", rule);
+    if (b >= 0x80) return error(at, kind + " '" + shown(name) + "' contains a non-ASCII character", rule);
+  }
+  if (!identifier) return;
+  for (char c : name)
+    if (!lim::identifier_char(c)) return error(at, kind + " '" + shown(name) + "' contains '" + std::string(1, c) + "'", rule);
+}
+
+void Parser::check_image(Loc at, const std::string& image, const std::string& what) {
+  const std::string hint = "image is the path of the component's ELF file; its file name (at most " +
+                           std::to_string(lim::kMaxImageName) +
+                           " bytes of printable ASCII) names it in the boot archive";
+  if (image.size() > 4096) return error(at, what + ": image path is " + std::to_string(image.size()) + " bytes, over 4096", hint);
+  for (char c : image)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return error(at, what + ": image path '" + shown(image) + "' contains a control character", hint);
+  const std::string file = std::filesystem::path(image).filename().string();
+  if (file.empty() || file == "." || file == "..")
+    return error(at, what + ": image '" + shown(image) + "' names no file", hint);
+  if (file.size() > lim::kMaxImageName)
+    return error(at, what + ": image file name '" + shown(file) + "' is " + std::to_string(file.size()) +
+                         " bytes, over the boot archive's limit of " + std::to_string(lim::kMaxImageName),
+                 hint);
+  for (char c : file)
+    if (!lim::printable(c)) return error(at, what + ": image file name '" + shown(file) + "' is not printable ASCII", hint);
+  if (file == "bootspec") error(at, what + ": image file name 'bootspec' is reserved (the boot spec's member)", "rename the ELF file");
+}
+
 bool Parser::load_platform(const std::string& name, Loc at) {
   const std::filesystem::path dir = opts_.platform_dir.empty() ? default_platform_dir() : opts_.platform_dir;
   const std::filesystem::path p = dir / (name + ".toml");
-  bool valid_name = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+  bool valid_name = !name.empty() && name.size() <= lim::kMaxNameLen && std::all_of(name.begin(), name.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
   });
-  if (!valid_name || !std::filesystem::exists(p)) {
+  std::error_code ec;
+  if (!valid_name || !std::filesystem::is_regular_file(p, ec)) {
     std::string known;
-    std::error_code ec;
     for (const auto& e : std::filesystem::directory_iterator(dir, ec))
       if (e.path().extension() == ".toml") known += (known.empty() ? "" : ", ") + e.path().stem().string();
-    error(at, "unknown platform '" + name + "'", "known platforms: " + known);
+    error(at, "unknown platform '" + shown(name) + "'", "known platforms: " + known);
     return false;
   }
   // The platform file is ours, but it is still data: check it and report its own locations.
@@ -231,12 +276,18 @@ void Parser::read_system(const toml::table& root) {
   }
   const toml::table& t = *n->as_table();
   check_keys(t, {"name", "version", "platform", "memory", "console_input"}, "[system]");
+  m_.system_at = loc_of(t.source());
   m_.name = get_string(t, "name", "system", true).value_or("");
+  if (!m_.name.empty()) check_name(key_loc(t, "name"), m_.name, "system name", false);
   m_.version = get_string(t, "version", "system", false).value_or("");
+  if (!m_.version.empty()) check_name(key_loc(t, "version"), m_.version, "system version", false);
   auto plat = get_string(t, "platform", "system", true);
   if (plat) m_.have_platform = load_platform(*plat, key_loc(t, "platform"));
   m_.memory_at = key_loc(t, "memory");
-  m_.memory = get_size(t, "memory", "system", true).value_or(0);
+  // Missing: reported by check.cc, whose hint suggests a size from what the components need.
+  const auto mem = get_size(t, "memory", "system", false);
+  m_.memory = mem.value_or(0);
+  m_.have_memory = t.get("memory") != nullptr;
   if (auto ci = get_string(t, "console_input", "system", false)) m_.console_input = NameRef{*ci, key_loc(t, "console_input")};
 }
 
@@ -249,19 +300,26 @@ void Parser::read_groups(const toml::table& root) {
     GroupDecl g;
     g.at = loc_of(t.source());
     g.name = get_string(t, "name", "group", true).value_or("");
+    if (!g.name.empty()) check_name(key_loc(t, "name"), g.name, "group name", true);
     if (auto s = get_string(t, "strategy", "group", false)) {
       if (*s == "one_for_one") g.strategy = bs::Strategy::kOneForOne;
       else if (*s == "one_for_all") g.strategy = bs::Strategy::kOneForAll;
       else if (*s == "rest_for_one") g.strategy = bs::Strategy::kRestForOne;
-      else error(key_loc(t, "strategy"), "unknown strategy '" + *s + "'", "one of: one_for_one, one_for_all, rest_for_one");
+      else error(key_loc(t, "strategy"), "unknown strategy '" + shown(*s) + "'", "one of: one_for_one, one_for_all, rest_for_one");
     }
     if (auto i = get_int(t, "intensity", "group", false)) {
       g.intensity = *i;
-      if (*i < 0 || *i > 1000000) error(key_loc(t, "intensity"), "group intensity must be 0..1000000 restarts", "the restarts allowed per period before escalation");
+      if (*i < 0 || *i > lim::kMaxRestartIntensity)
+        error(key_loc(t, "intensity"),
+              "group intensity " + std::to_string(*i) + " is outside 0.." + std::to_string(lim::kMaxRestartIntensity) +
+                  " (the restart intensity limit)",
+              "the restarts allowed per period before escalation; the root server remembers at most " +
+                  std::to_string(lim::kMaxRestartIntensity) + " per group");
     }
     if (auto p = get_int(t, "period", "group", false)) {
       g.period_s = *p;
-      if (*p < 1 || *p > 86400) error(key_loc(t, "period"), "group period must be 1..86400 seconds", "the window, in seconds, in which intensity restarts are allowed");
+      if (*p < lim::kMinGroupPeriod || *p > lim::kMaxGroupPeriod)
+        error(key_loc(t, "period"), "group period must be " + std::to_string(lim::kMinGroupPeriod) + ".." + std::to_string(lim::kMaxGroupPeriod) + " seconds", "the window, in seconds, in which intensity restarts are allowed");
     }
     if (auto p = get_string(t, "parent", "group", false)) g.parent = NameRef{*p, key_loc(t, "parent")};
     if (!g.name.empty()) g.at = key_loc(t, "name");
@@ -278,9 +336,10 @@ void Parser::read_shared(const toml::table& root) {
     SharedDecl s;
     s.name = get_string(t, "name", "shared", true).value_or("");
     s.at = key_loc(t, "name");
+    if (!s.name.empty()) check_name(s.at, s.name, "shared region name", true);
     s.size = get_size(t, "size", "shared", true).value_or(kPage);
     if (s.size == 0 || s.size % kPage || s.size > kRegionEnd - kRegionBase)
-      error(key_loc(t, "size"), "shared region '" + s.name + "' size " + std::to_string(s.size) + " is not a positive multiple of 4096 up to 256 MiB", "round it up to whole 4 KiB pages");
+      error(key_loc(t, "size"), "shared region '" + shown(s.name) + "' size " + std::to_string(s.size) + " is not a positive multiple of 4096 up to 256 MiB", "round it up to whole 4 KiB pages");
     m_.shared.push_back(std::move(s));
   }
 }
@@ -296,9 +355,11 @@ void Parser::read_components(const toml::table& root) {
     ComponentDecl c;
     c.name = get_string(t, "name", "component", true).value_or("");
     c.at = key_loc(t, "name");
-    const std::string what = "component '" + c.name + "'";
+    if (!c.name.empty()) check_name(c.at, c.name, "component name", true);
+    const std::string what = "component '" + shown(c.name) + "'";
     c.image = get_string(t, "image", what, true).value_or("");
     c.image_at = key_loc(t, "image");
+    if (!c.image.empty()) check_image(c.image_at, c.image, what);
     c.priority_at = key_loc(t, "priority");
     if (auto p = get_int(t, "priority", what, true)) {
       c.priority = *p;
@@ -306,29 +367,39 @@ void Parser::read_components(const toml::table& root) {
     }
     c.budget_at = key_loc(t, "budget_us");
     c.period_at = key_loc(t, "period_us");
-    c.budget_us = get_int(t, "budget_us", what, true).value_or(0);
-    c.period_us = get_int(t, "period_us", what, true).value_or(0);
-    if (t.get("period_us") && (c.period_us < 1 || c.period_us > 0xffffffffll)) {
+    // A value that is not an integer has had its error: no range error besides.
+    const auto budget = get_int(t, "budget_us", what, true), period = get_int(t, "period_us", what, true);
+    c.budget_us = budget.value_or(0);
+    c.period_us = period.value_or(0);
+    if (period && (c.period_us < 1 || c.period_us > 0xffffffffll)) {
       error(c.period_at, what + ": period_us must be 1..4294967295", "the period in microseconds, e.g. 10000 for 10 ms");
       c.period_us = 0;
     }
-    if (t.get("budget_us") && (c.budget_us < 1 || c.budget_us > 0xffffffffll)) {
+    if (budget && (c.budget_us < 1 || c.budget_us > 0xffffffffll)) {
       error(c.budget_at, what + ": budget_us must be 1..4294967295", "the CPU time per period in microseconds");
       c.budget_us = 0;
     }
     if (auto s = get_size(t, "stack", what, false)) {
       c.stack = *s;
-      if (*s == 0 || *s % kPage || *s > (1ull << 30)) error(key_loc(t, "stack"), what + ": stack size " + std::to_string(*s) + " is not a multiple of 4096 between 4 KiB and 1 GiB", "round it up to whole 4 KiB pages");
+      if (*s == 0 || *s % kPage)
+        error(key_loc(t, "stack"), what + ": stack size " + std::to_string(*s) + " is not a positive multiple of 4096", "round it up to whole 4 KiB pages");
+      else if (*s > lim::kMaxStack)
+        error(key_loc(t, "stack"), what + ": stack size " + std::to_string(*s) + " is over the stack limit of " + std::to_string(lim::kMaxStack >> 20) + " MiB",
+              "a component's stack is at most " + std::to_string(lim::kMaxStack >> 20) + " MiB; use the heap or a memory region for large data");
     }
     if (auto s = get_size(t, "heap", what, false)) {
       c.heap = *s;
-      if (*s % kPage || *s > (1ull << 30)) error(key_loc(t, "heap"), what + ": heap size " + std::to_string(*s) + " is not a multiple of 4096 up to 1 GiB", "round it up to whole 4 KiB pages");
+      if (*s % kPage)
+        error(key_loc(t, "heap"), what + ": heap size " + std::to_string(*s) + " is not a multiple of 4096", "round it up to whole 4 KiB pages");
+      else if (*s > lim::kMaxHeap)
+        error(key_loc(t, "heap"), what + ": heap size " + std::to_string(*s) + " is over the heap limit of " + std::to_string(lim::kMaxHeap >> 20) + " MiB",
+              "a component's heap is at most " + std::to_string(lim::kMaxHeap >> 20) + " MiB; give it a [[component.memory]] region (up to 256 MiB) for more");
     }
     if (auto r = get_string(t, "restart", what, false)) {
       if (*r == "permanent") c.restart = bs::Restart::kPermanent;
       else if (*r == "transient") c.restart = bs::Restart::kTransient;
       else if (*r == "temporary") c.restart = bs::Restart::kTemporary;
-      else error(key_loc(t, "restart"), what + ": unknown restart type '" + *r + "'", "one of: permanent, transient, temporary");
+      else error(key_loc(t, "restart"), what + ": unknown restart type '" + shown(*r) + "'", "one of: permanent, transient, temporary");
     }
     if (const toml::node* p = t.get("passive")) {
       c.passive_at = key_loc(t, "passive");
@@ -347,9 +418,10 @@ void Parser::read_components(const toml::table& root) {
         RegionDecl r;
         r.name = get_string(mt, "name", what + " memory", true).value_or("");
         r.at = key_loc(mt, "name");
+        if (!r.name.empty()) check_name(r.at, r.name, what + ": memory region name", true);
         r.size = get_size(mt, "size", what + " memory", true).value_or(kPage);
         if (r.size == 0 || r.size % kPage || r.size > kRegionEnd - kRegionBase)
-          error(key_loc(mt, "size"), what + ": memory region '" + r.name + "' size " + std::to_string(r.size) + " is not a positive multiple of 4096 up to 256 MiB", "round it up to whole 4 KiB pages");
+          error(key_loc(mt, "size"), what + ": memory region '" + shown(r.name) + "' size " + std::to_string(r.size) + " is not a positive multiple of 4096 up to 256 MiB", "round it up to whole 4 KiB pages");
         if (auto v = get_size(mt, "vaddr", what + " memory", false)) r.vaddr = *v, r.vaddr_at = key_loc(mt, "vaddr");
         c.regions.push_back(std::move(r));
       }
@@ -365,7 +437,7 @@ void Parser::read_components(const toml::table& root) {
         if (auto acc = get_string(st, "access", what + " shared", false)) {
           if (*acc == "r") r.perms = bs::kPermRead;
           else if (*acc == "rw") r.perms = bs::kPermRead | bs::kPermWrite;
-          else error(key_loc(st, "access"), what + ": access '" + *acc + "' is neither \"r\" nor \"rw\"", "shared regions are never executable");
+          else error(key_loc(st, "access"), what + ": access '" + shown(*acc) + "' is neither \"r\" nor \"rw\"", "shared regions are never executable");
         }
         if (auto v = get_size(st, "vaddr", what + " shared", false)) r.vaddr = *v, r.vaddr_at = key_loc(st, "vaddr");
         c.regions.push_back(std::move(r));
@@ -379,11 +451,20 @@ void Parser::read_components(const toml::table& root) {
           ConfigDecl d;
           d.key = std::string(k.str());
           d.at = loc_of(k.source());
+          check_name(d.at, d.key, what + ": config key", false);
           if (v.is_integer()) d.type = bs::ConfigType::kInt, d.i = v.as_integer()->get();
           else if (v.is_boolean()) d.type = bs::ConfigType::kBool, d.i = v.as_boolean()->get() ? 1 : 0;
-          else if (v.is_string()) d.type = bs::ConfigType::kString, d.s = v.as_string()->get();
-          else {
-            error(v, what + ": config value '" + d.key + "' must be an integer, a boolean or a string", "arrays, tables, floats and dates are not configuration values");
+          else if (v.is_string()) {
+            d.type = bs::ConfigType::kString, d.s = v.as_string()->get();
+            if (d.s.size() > lim::kMaxInfoBytes) {
+              error(v, what + ": config value '" + shown(d.key) + "' is " + std::to_string(d.s.size()) +
+                           " bytes, over the info page limit of " + std::to_string(lim::kMaxInfoBytes),
+                    "a component's names and configuration share one info page of " +
+                        std::to_string(lim::kMaxInfoBytes) + " bytes; put bulk data in the image or a memory region");
+              continue;
+            }
+          } else {
+            error(v, what + ": config value '" + shown(d.key) + "' must be an integer, a boolean or a string", "arrays, tables, floats and dates are not configuration values");
             continue;
           }
           c.config.push_back(std::move(d));
@@ -392,8 +473,8 @@ void Parser::read_components(const toml::table& root) {
     }
     for (const auto& o : get_names(t, "configurable", what)) {
       auto it = std::find_if(c.config.begin(), c.config.end(), [&](const ConfigDecl& d) { return d.key == o.name; });
-      if (it == c.config.end()) error(o.at, what + ": configurable key '" + o.name + "' is not in its config", "an overlay may only change a key the manifest gives a default in [component.config]");
-      else if (it->overlay) error(o.at, what + ": configurable key '" + o.name + "' listed twice", "list each key once");
+      if (it == c.config.end()) error(o.at, what + ": configurable key '" + shown(o.name) + "' is not in its config", "an overlay may only change a key the manifest gives a default in [component.config]");
+      else if (it->overlay) error(o.at, what + ": configurable key '" + shown(o.name) + "' listed twice", "list each key once");
       else it->overlay = true;
     }
     m_.comps.push_back(std::move(c));
@@ -409,12 +490,13 @@ void Parser::read_channels(const toml::table& root) {
     ChannelDecl ch;
     ch.name = get_string(t, "name", "channel", true).value_or("");
     ch.at = key_loc(t, "name");
-    const std::string what = "channel '" + ch.name + "'";
+    if (!ch.name.empty()) check_name(ch.at, ch.name, "channel name", false);
+    const std::string what = "channel '" + shown(ch.name) + "'";
     if (auto k = get_string(t, "kind", what, true)) {
       if (*k == "rpc") ch.kind = bs::ChannelKind::kRpc;
       else if (*k == "event") ch.kind = bs::ChannelKind::kEvent;
       else if (*k == "stream") ch.kind = bs::ChannelKind::kStream;
-      else error(key_loc(t, "kind"), what + ": unknown kind '" + *k + "'", "one of: rpc, event, stream");
+      else error(key_loc(t, "kind"), what + ": unknown kind '" + shown(*k) + "'", "one of: rpc, event, stream");
     }
     auto end = [&](const char* key, NameRef& comp, std::string& end_name) {
       auto s = get_string(t, key, what, true);
@@ -422,17 +504,43 @@ void Parser::read_channels(const toml::table& root) {
       const auto dot = s->find('.');
       comp.at = key_loc(t, key);
       if (dot == std::string::npos || dot == 0 || dot + 1 == s->size() || s->find('.', dot + 1) != std::string::npos) {
-        error(comp.at, what + ": end '" + *s + "' is not <component>.<end>", "e.g. from = \"sensor.readings\"");
+        error(comp.at, what + ": end '" + shown(*s) + "' is not <component>.<end>", "e.g. from = \"sensor.readings\"");
         return;
       }
       comp.name = s->substr(0, dot);
       end_name = s->substr(dot + 1);
+      check_name(comp.at, end_name, what + ": end name", true);
     };
     end("from", ch.from_comp, ch.from_end);
     end("to", ch.to_comp, ch.to_end);
     if (auto sz = get_size(t, "size", what, false)) ch.size = *sz, ch.has_size = true, ch.size_at = key_loc(t, "size");
     m_.channels.push_back(std::move(ch));
   }
+}
+
+// toml++ reports a string left open at the end of its line as "unescaped control characters"
+// (the newline) or "end-of-file": if that is what happened at `at`, the position of the opening
+// quote.
+std::optional<Loc> unterminated_string(std::string_view text, Loc at, std::string_view description) {
+  if (description.find("parsing string") == std::string_view::npos &&
+      description.find("parsing literal string") == std::string_view::npos)
+    return std::nullopt;
+  // The line the error is on.
+  std::size_t begin = 0;
+  for (std::uint32_t l = 1; l < at.line && begin < text.size(); ++l) {
+    const std::size_t nl = text.find('\n', begin);
+    if (nl == std::string_view::npos) return std::nullopt;
+    begin = nl + 1;
+  }
+  std::size_t end = text.find('\n', begin);
+  if (end == std::string_view::npos) end = text.size();
+  const std::size_t col = begin + (at.column ? at.column - 1 : 0);
+  // The error is at the end of the line (its newline, a CR before it, or the end of the text).
+  if (col < end && !(col + 1 == end && text[col] == '\r')) return std::nullopt;
+  const std::string_view line = text.substr(begin, end - begin);
+  const std::size_t q = line.find_first_of("\"'", line.find('=') == std::string_view::npos ? 0 : line.find('='));
+  if (q == std::string_view::npos) return Loc{at.line, 1};
+  return Loc{at.line, static_cast<std::uint32_t>(q + 1)};
 }
 
 }  // namespace
@@ -442,7 +550,13 @@ bool parse(std::string_view text, const Options& opts, Manifest& m, Diagnostics&
   try {
     root = toml::parse(text, diag.file);
   } catch (const toml::parse_error& e) {
-    diag.error(loc_of(e.source()), "TOML syntax: " + std::string(e.description()), "see https://toml.io for the syntax");
+    const Loc at = loc_of(e.source());
+    if (const auto quote = unterminated_string(text, at, e.description())) {
+      diag.error(*quote, "TOML syntax: unterminated string (no closing quote on its line)",
+                 "end the string with the quote it starts with; a string spanning lines is written \"\"\"...\"\"\"");
+      return false;
+    }
+    diag.error(at, "TOML syntax: " + std::string(e.description()), "see https://toml.io for the syntax");
     return false;
   }
   Parser(opts, m, diag).run(root);

@@ -11,6 +11,7 @@
 
 #include <unistd.h>
 
+#include "keel/bootspec/limits.h"
 #include "keel/bootspec/reader.h"
 #include "keel/manifest/compiler.h"
 
@@ -238,4 +239,136 @@ TEST(Manifest, PlatformDeviceRules) {
     for (const auto& d : o.errors) EXPECT_FALSE(d.hint.empty()) << d.format();
   }
   fs::remove_all(dir);
+}
+
+namespace {
+
+// A manifest of `comps` components c0.. (each 10 us of 1 s), `extra` appended.
+std::string generated(std::size_t comps, const std::string& extra = "", const std::string& groups = "[[group]]\nname = \"top\"\n") {
+  std::string m = "[system]\nname = \"s\"\nplatform = \"qemu-virt\"\nmemory = \"256MiB\"\n" + groups;
+  for (std::size_t i = 0; i < comps; ++i)
+    m += "[[component]]\nname = \"c" + std::to_string(i) + "\"\nimage = \"c" + std::to_string(i) +
+         ".elf\"\npriority = 10\nbudget_us = 10\nperiod_us = 1000000\nstack = \"4KiB\"\n";
+  return m + extra;
+}
+
+// Exactly one error, containing `text`, with a hint.
+void expect_one_error(const Output& o, const std::string& text) {
+  ASSERT_EQ(o.errors.size(), 1u) << dump(o);
+  EXPECT_NE(o.errors[0].message.find(text), std::string::npos) << dump(o);
+  EXPECT_FALSE(o.errors[0].hint.empty());
+  EXPECT_NE(o.errors[0].line, 0u);
+  EXPECT_TRUE(o.spec.empty());
+}
+
+}  // namespace
+
+// The counts the root server can hold (lib/bootspec/limits.h): the limit itself compiles, one more
+// is one error naming the limit, at the first one too many.
+TEST(ManifestLimits, Counts) {
+  namespace lim = keel::bootspec::limits;
+  EXPECT_TRUE(compile_string(generated(lim::kMaxComponents), "m.toml").ok());
+  const Output comps = compile_string(generated(lim::kMaxComponents + 1), "m.toml");
+  expect_one_error(comps, "more than 64 components (65): the limit is 64");
+
+  std::string groups = "[[group]]\nname = \"top\"\n";
+  for (std::uint32_t i = 1; i <= lim::kMaxGroups; ++i) groups += "[[group]]\nname = \"g" + std::to_string(i) + "\"\nparent = \"top\"\n";
+  expect_one_error(compile_string(generated(1, "", groups), "m.toml"), "more than 64 groups");
+
+  std::string shared;
+  for (std::uint32_t i = 0; i <= lim::kMaxSharedRegions; ++i) shared += "[[shared]]\nname = \"r" + std::to_string(i) + "\"\nsize = 4096\n";
+  expect_one_error(compile_string(generated(1, shared), "m.toml"), "more than 64 shared regions");
+
+  // 257 channels between 12 components (<= 48 ends each: 22 per component here).
+  std::string channels;
+  for (std::uint32_t i = 0; i <= lim::kMaxChannels; ++i)
+    channels += "[[channel]]\nname = \"ch" + std::to_string(i) + "\"\nkind = \"rpc\"\nfrom = \"c" + std::to_string(i % 24) +
+                ".e" + std::to_string(i) + "\"\nto = \"c" + std::to_string(24 + i % 24) + ".e" + std::to_string(i) + "\"\n";
+  expect_one_error(compile_string(generated(48, channels), "m.toml"), "more than 256 channels");
+}
+
+TEST(ManifestLimits, ChannelEndsPerComponent) {
+  namespace lim = keel::bootspec::limits;
+  auto with = [](std::uint32_t n, const char* kind) {
+    std::string channels;
+    for (std::uint32_t i = 0; i < n; ++i)
+      channels += "[[channel]]\nname = \"ch" + std::to_string(i) + "\"\nkind = \"" + kind + "\"\nfrom = \"c" +
+                  std::to_string(1 + i % 40) + ".e" + std::to_string(i) + "\"\nto = \"c0.e" + std::to_string(i) + "\"\n";
+    return compile_string(generated(41, channels), "m.toml");
+  };
+  EXPECT_TRUE(with(lim::kMaxChannelEnds, "rpc").ok()) << dump(with(lim::kMaxChannelEnds, "rpc"));
+  expect_one_error(with(lim::kMaxChannelEnds + 1, "rpc"), "component 'c0' has more than 48 channel ends");
+  EXPECT_TRUE(with(lim::kMaxSignalledEnds, "event").ok());
+  expect_one_error(with(lim::kMaxSignalledEnds + 1, "event"), "component 'c0' has more than 32 event/stream ends");
+}
+
+// Names, ends and config strings share one info page of 16 KiB per component.
+TEST(ManifestLimits, InfoPage) {
+  const std::string big(20000, 'x');
+  expect_one_error(compile_string(generated(1, "[component.config]\nblob = \"" + big + "\"\n"), "m.toml"),
+                   "config value 'blob' is 20000 bytes, over the info page limit of 16384");
+  std::string many = "[component.config]\n";
+  for (int i = 0; i < 20; ++i) many += "k" + std::to_string(i) + " = \"" + std::string(1000, 'y') + "\"\n";
+  expect_one_error(compile_string(generated(1, many), "m.toml"), "component 'c0': its info page would be");
+}
+
+// Huge input is an error, never an exception: a 17 MB config string (compile_string and
+// compile_file), a 4 MB name (the message shows 64 bytes of it).
+TEST(ManifestLimits, HugeInput) {
+  const std::string huge = generated(1, "[component.config]\nblob = \"" + std::string(17u << 20, 'x') + "\"\n");
+  const Output s = compile_string(huge, "m.toml");
+  expect_one_error(s, "over the limit of 16 MiB");
+  const fs::path f = fs::temp_directory_path() / ("keel-huge-" + std::to_string(::getpid()) + ".toml");
+  std::ofstream(f) << huge;
+  const Output o = compile_file(f);
+  fs::remove(f);
+  ASSERT_EQ(o.errors.size(), 1u) << dump(o);
+  EXPECT_NE(o.errors[0].message.find("larger than the limit of 16 MiB"), std::string::npos);
+
+  std::string long_name = generated(1, "[[component]]\nname = \"" + std::string(4u << 20, 'n') +
+                                           "\"\nimage = \"n.elf\"\npriority = 10\nbudget_us = 10\nperiod_us = 1000000\n");
+  const Output n = compile_string(long_name, "m.toml");
+  expect_one_error(n, "is 4194304 bytes, over the name limit of 128");
+  EXPECT_LT(n.errors[0].format().size(), 1000u);
+}
+
+TEST(Manifest, DirectoryIsNotAManifest) {
+  const Output o = compile_file(fs::path(KEEL_MANIFEST_TESTS) / "valid");
+  ASSERT_EQ(o.errors.size(), 1u);
+  EXPECT_NE(o.errors[0].message.find("is a directory"), std::string::npos) << dump(o);
+}
+
+// No diagnostic carries a raw control character (a terminal would act on it), wherever the
+// manifest puts one: a key, a name, a reference, a value echoed back.
+TEST(Manifest, ControlCharactersAreEscaped) {
+  const std::string esc = "\\u001b[2J\\u009b31m";
+  const std::string m =
+      "[system]\nname = \"s" + esc + "\"\nplatform = \"qemu" + esc + "\"\nmemory = \"16MiB\"\n\"k" + esc + "\" = 1\n"
+      "[[group]]\nname = \"top\"\nstrategy = \"x" + esc + "\"\n"
+      "[[component]]\nname = \"a" + esc + "\"\nimage = \"a" + esc + ".elf\"\npriority = 10\nbudget_us = 10\nperiod_us = 1000\n"
+      "depends_on = [\"b" + esc + "\"]\nservices = [\"s" + esc + "\"]\ndevices = [\"d" + esc + "\"]\n"
+      "[[channel]]\nname = \"c" + esc + "\"\nkind = \"rpc\"\nfrom = \"a" + esc + ".x\"\nto = \"q.y" + esc + "\"\n";
+  const Output o = compile_string(m, "m\x1b.toml");
+  ASSERT_GE(o.errors.size(), 8u) << dump(o);
+  for (const auto& d : o.errors) {
+    const std::string f = d.format();
+    for (std::size_t i = 0; i < f.size(); ++i) {
+      const auto b = static_cast<unsigned char>(f[i]);
+      EXPECT_TRUE(b >= 0x20 || b == '\n') << "raw control character in: " << f;
+      EXPECT_FALSE(b == 0xc2 && i + 1 < f.size() && static_cast<unsigned char>(f[i + 1]) < 0xa0) << "raw C1 control in: " << f;
+    }
+    for (const std::string& s : {d.message, d.hint})
+      for (char c : s) EXPECT_GE(static_cast<unsigned char>(c), 0x20) << s;
+  }
+  EXPECT_NE(dump(o).find("\\x1b[2J"), std::string::npos) << dump(o);
+  EXPECT_NE(dump(o).find("\\u009b31m"), std::string::npos) << dump(o);
+}
+
+// The hint for a missing system.memory suggests a size in MiB from what the components need.
+TEST(Manifest, MissingMemoryHint) {
+  std::string m = generated(1);
+  m.erase(m.find("memory = \"256MiB\"\n"), 18);
+  const Output o = compile_string(m, "m.toml");
+  expect_one_error(o, "system has no 'memory'");
+  EXPECT_NE(o.errors[0].hint.find("memory = \"16MiB\""), std::string::npos) << dump(o);
 }

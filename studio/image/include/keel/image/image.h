@@ -42,8 +42,19 @@ struct BuildOutputs {
 };
 BuildOutputs build(const BuildInputs& in);
 
-// Writes a file atomically (temporary + rename).
+// Whether `p` can be an output file: not empty, not a directory, in a directory that exists.
+// Checked for every output before anything is built or written.
+Result<void, std::string> check_output(const std::filesystem::path& p);
+// Writes a file atomically (a temporary beside it, then rename); on an error neither the file
+// nor the temporary is left.
 Result<void, std::string> write_file(const std::filesystem::path& p, const std::vector<std::uint8_t>& data);
+// Writes several files the same way, all or none: every output is checked and every temporary
+// written before the first rename.
+struct OutputFile {
+  std::filesystem::path path;
+  const std::vector<std::uint8_t>* data;
+};
+Result<void, std::string> write_files(const std::vector<OutputFile>& files);
 Result<std::vector<std::uint8_t>, std::string> read_file(const std::filesystem::path& p);
 
 }  // namespace keel::image

@@ -3,6 +3,7 @@
 // file:line:column and a hint, instead of stopping at the first.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -18,13 +19,24 @@ struct Diagnostic {
   std::uint32_t line = 0, column = 0;
   std::string message;
   std::string hint;  // may be empty
-  // "file:line:column: error: message\n  hint: hint"
+  // "file:line:column: error: message\n  hint: hint", control characters escaped (safe to print).
   std::string format() const;
 };
+
+// `s` with every control character (C0, DEL, and C1 as UTF-8) written as \xNN or \u00NN: what
+// a diagnostic may print to a terminal.
+std::string escape_controls(std::string_view s);
+
+// The largest manifest the compiler reads (a larger one is refused before parsing). A bootable
+// system is far smaller: its boot spec is at most 16 MiB and each component's names and
+// configuration at most 16 KiB (lib/bootspec/limits.h).
+inline constexpr std::size_t kMaxManifestBytes = 16u << 20;
 
 struct Image {
   std::string name;             // member name in the boot archive (the spec's component.image)
   std::filesystem::path path;   // file on the host (relative paths resolved against the manifest)
+  std::string component;        // the component it is the image of
+  std::uint32_t line = 0, column = 0;  // where the manifest declares it (the component's `image`)
 };
 
 struct Output {
