@@ -7,12 +7,15 @@
 
 #include <cstdint>
 
+#include "keel/bootspec/limits.h"
+
 namespace keel::root {
 
-inline constexpr std::uint32_t kMaxComponents = 64;
-inline constexpr std::uint32_t kMaxGroups = 64;
+inline constexpr std::uint32_t kMaxComponents = bootspec::limits::kMaxComponents;
+inline constexpr std::uint32_t kMaxGroups = bootspec::limits::kMaxGroups;
 inline constexpr std::uint32_t kNoGroup = 0xffffffffu;
-inline constexpr std::uint32_t kMaxIntensityWindow = 64;  // restarts remembered per group
+// Restarts remembered per group: the compiler refuses an intensity above kMaxRestartIntensity.
+inline constexpr std::uint32_t kMaxIntensityWindow = bootspec::limits::kMaxRestartIntensity + 1;
 
 using Set = std::uint64_t;  // a set of component indices
 inline constexpr Set bit(std::uint32_t i) { return Set{1} << i; }
