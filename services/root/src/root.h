@@ -72,6 +72,11 @@ void notify_system();                           // KEEL_NOTIFY_SYSTEM to msg and
 // Replies through `reply` now (a held call or fault) and returns at once.
 void reply_via(keel_cptr_t reply, keel_word_t info);
 
+// debug.cc: debug permissions (manifest `debug = [...]`).
+void debug_drop_own(const keel_boot_info_t* bi);  // the root keeps console + halt only
+bool debug_grants_ok();                           // false (reported) if the kernel lacks a grant
+Result<void> grant_debug(std::uint32_t c);        // c's new thread: what its manifest grants
+
 struct Root {
   const keel_boot_info_t* bi = nullptr;
   bootspec::Spec spec;
