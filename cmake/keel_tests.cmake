@@ -32,12 +32,13 @@ function(keel_add_host_test name)
 endfunction()
 
 # keel_add_qemu_test(<name> IMAGE <path-or-genex> [CPUS cortex-a53 cortex-a72] [TIMEOUT s]
-#                    [EXPECT regex ...] [ARGS extra runner args] [LABELS <label>...])
+#                    [EXPECT regex ...] [REJECT regex ...] [ARGS extra runner args] [LABELS <label>...])
 # Boots IMAGE in qemu-system-aarch64 -M virt once per CPU (CTest name qemu.<name>.<a53|a72>);
-# pass/fail is the semihosting exit code and every EXPECT regex seen on the console
-# (scripts/qemu_run.py).
+# pass/fail is the semihosting exit code, every EXPECT regex seen on the console and no REJECT
+# regex seen (scripts/qemu_run.py). Always rejected: the fault of a Keel OS test component whose
+# check failed without the halt grant (ostest::fail, tests/os/common/ostest.h).
 function(keel_add_qemu_test name)
-  cmake_parse_arguments(A "" "IMAGE;TIMEOUT" "CPUS;EXPECT;ARGS;LABELS" ${ARGN})
+  cmake_parse_arguments(A "" "IMAGE;TIMEOUT" "CPUS;EXPECT;REJECT;ARGS;LABELS" ${ARGN})
   if(NOT A_CPUS)
     set(A_CPUS cortex-a53 cortex-a72)
   endif()
@@ -47,6 +48,9 @@ function(keel_add_qemu_test name)
   set(expect_args "")
   foreach(e IN LISTS A_EXPECT)
     list(APPEND expect_args --expect "${e}")
+  endforeach()
+  foreach(e IN LISTS A_REJECT ITEMS "fault: VM fault at 0xfa11 ")
+    list(APPEND expect_args --reject "${e}")
   endforeach()
   foreach(cpu IN LISTS A_CPUS)
     string(REPLACE "cortex-" "" short ${cpu})

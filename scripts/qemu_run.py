@@ -97,6 +97,7 @@ def main():
     ap.add_argument("--timeout", type=float, default=60.0)
     ap.add_argument("--log", default=None)
     ap.add_argument("--expect", action="append", default=[])
+    ap.add_argument("--reject", action="append", default=[], help="fail if the console output matches this regex")
     ap.add_argument("--icount", action="store_true")
     ap.add_argument("--interactive", action="store_true", help="console on this terminal, no judging")
     ap.add_argument("--qemu-arg", action="append", default=[])
@@ -143,6 +144,10 @@ def main():
     for rx in args.expect:
         if not re.search(rx, text, re.MULTILINE):
             problems.append(f"expected output not seen: /{rx}/")
+    for rx in args.reject:
+        m = re.search(rx, text, re.MULTILINE)
+        if m:
+            problems.append(f"rejected output seen: /{rx}/: {m.group(0)!r}")
 
     if problems:
         sys.stdout.write(text)

@@ -104,6 +104,7 @@ bool bench_ipc(keel_word_t ovh) {
   ThreadOpts o;
   o.priority = KEEL_MAX_PRIO;  // the server runs at the client's priority (seL4bench does too)
   o.start = false;
+  o.debug_perms = KEEL_DEBUG_PERM_CYCLE_COUNTER;  // it reads the counter (the root task may)
   if (!spawn_process(&p, call_server, kShmVa, 0, caps, 2, o)) return false;
   volatile keel_word_t* shm = shared_page(p.vspace);
   if (shm == nullptr) return false;
@@ -160,6 +161,7 @@ bool bench_signal(keel_word_t ovh) {
   hi.budget_us = 10000;
   hi.period_us = 10000;
   hi.start = false;
+  hi.debug_perms = KEEL_DEBUG_PERM_CYCLE_COUNTER;
   if (!spawn_process(&p, waiter, kShmVa, 0, caps, 1, hi)) return false;
   volatile keel_word_t* shm = shared_page(p.vspace);
   if (shm == nullptr || keel_tcb_resume(p.tcb) != KEEL_NO_ERROR) return false;
@@ -168,6 +170,7 @@ bool bench_signal(keel_word_t ovh) {
   lo.budget_us = 10000;
   lo.period_us = 10000;
   lo.start = false;
+  lo.debug_perms = KEEL_DEBUG_PERM_CYCLE_COUNTER;
   Thread* s = spawn(signaller, ntfn, lo);
   if (s == nullptr) return false;
   s->arg[1] = reinterpret_cast<keel_word_t>(shm);

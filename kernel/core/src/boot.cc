@@ -171,6 +171,7 @@ arch::UserContext* kernel_boot(const BootParams& p) {
   cdt_insert(boot_slot(KEEL_CAP_INIT_ASID_CONTROL), Cap::make(CapType::kAsidControl, 0), nullptr);
   cdt_insert(boot_slot(KEEL_CAP_INIT_IRQ_CONTROL), Cap::make(CapType::kIrqControl, 0), nullptr);
   cdt_insert(boot_slot(KEEL_CAP_INIT_SCHED_CONTROL), Cap::make(CapType::kSchedControl, 0), nullptr);
+  cdt_insert(boot_slot(KEEL_CAP_INIT_DEBUG_CONTROL), Cap::make(CapType::kDebugControl, 0), nullptr);
 
   // Image, stack, boot info and IPC buffer frames.
   g_boot.next_slot = KEEL_NUM_INITIAL_CAPS;
@@ -213,6 +214,7 @@ arch::UserContext* kernel_boot(const BootParams& p) {
   tcb_init(tcb);
   tcb->prio = KEEL_ROOT_PRIORITY;
   tcb->mcp = KEEL_ROOT_PRIORITY;
+  tcb->debug_perms = static_cast<std::uint8_t>(tcb_debug_perms_available());  // it may drop them
   cdt_insert(boot_slot(KEEL_CAP_INIT_TCB), Cap::make(CapType::kTcb, reinterpret_cast<word_t>(tcb)), nullptr);
   cdt_insert(&tcb->slots[kTcbCSpace], cnode, boot_slot(KEEL_CAP_INIT_CNODE));
   cdt_insert(&tcb->slots[kTcbVSpace], boot_slot(KEEL_CAP_INIT_VSPACE)->cap, boot_slot(KEEL_CAP_INIT_VSPACE));

@@ -159,6 +159,7 @@ Result<Cap> derive_cap(const Slot* src, const Cap& cap) {
     case CapType::kIrqControl:
     case CapType::kAsidControl:
     case CapType::kSchedControl:
+    case CapType::kDebugControl:
       return fail(KEEL_ILLEGAL_OPERATION);
     default: return c;
   }

@@ -42,7 +42,7 @@ void violation(const char* what, word_t detail) {
 
 bool memory_object(CapType t) {
   return t != CapType::kNull && t != CapType::kIrqControl && t != CapType::kIrqHandler &&
-         t != CapType::kAsidControl && t != CapType::kSchedControl;
+         t != CapType::kAsidControl && t != CapType::kSchedControl && t != CapType::kDebugControl;
 }
 
 void check_thread_queue(Tcb* head, Tcb* tail, void* obj, ThreadState s1, ThreadState s2) {

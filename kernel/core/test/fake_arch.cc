@@ -96,5 +96,7 @@ void user_timer_cancel() { g.user_deadline = 0; }
 void debug_putc(char c) { g.console.push_back(c); }
 [[noreturn]] void halt(int code) { throw fake::HaltException{code}; }
 std::uint64_t cycle_counter() { return 0; }
+bool g_fake_user_cycle_counter;
+void set_user_cycle_counter(bool on) { g_fake_user_cycle_counter = on; }
 
 }  // namespace keel::arch

@@ -290,6 +290,7 @@ arch::UserContext* sched_schedule() {
         }
         program_timer(g_last_charge);
         vspace_activate_for(cand->slots[kTcbVSpace].cap);
+        tcb_apply_el0_access(cand);
         return &cand->ctx;
       }
       ready_enqueue(cand, QueueEnd::kBack);
@@ -327,6 +328,7 @@ arch::UserContext* sched_schedule() {
     }
     program_timer(g_last_charge);
     vspace_activate_for(cur->slots[kTcbVSpace].cap);
+    tcb_apply_el0_access(cur);  // also when cur stays: it may have changed its own permissions
     return &cur->ctx;
   }
 }

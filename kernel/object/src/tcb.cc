@@ -257,6 +257,13 @@ Result<> perform_tcb_set_tls_base(Tcb* target, word_t base) {
   return {};
 }
 
+Result<> perform_tcb_set_debug_permissions(Tcb* target, word_t perms) {
+  target->debug_perms = static_cast<std::uint8_t>(perms);
+  // If the target is the running thread (it changed its own), sched_schedule at the end of this
+  // syscall applies the new cycle-counter access before it returns to user level.
+  return {};
+}
+
 // ---- Decode: one decoder per label; each validates everything, then performs ----
 // ReadRegisters (flags, count) of another thread.
 Result<> decode_tcb_read_registers(Invocation& inv, Tcb* target) {
@@ -368,6 +375,17 @@ Result<> decode_tcb_set_tls_base(const Invocation& inv, Tcb* target) {
   return perform_tcb_set_tls_base(target, inv.mr(0));
 }
 
+// SetDebugPermissions (permissions; extra cap 0 = the DebugControl capability). Only bits this
+// kernel has: a release kernel accepts the cycle counter alone.
+Result<> decode_tcb_set_debug_permissions(const Invocation& inv, Tcb* target) {
+  TRY(inv.need(1, 1));
+  const Cap& auth = inv.extra_cap(0);
+  if (!cap_is(auth, CapType::kDebugControl)) return fail_cap(1);
+  word_t perms = inv.mr(0);
+  if ((perms & ~tcb_debug_perms_available()) != 0) return fail_arg(0);
+  return perform_tcb_set_debug_permissions(target, perms);
+}
+
 }  // namespace
 
 Result<> decode_tcb_invocation(Invocation& inv) {
@@ -388,6 +406,7 @@ Result<> decode_tcb_invocation(Invocation& inv) {
     case KEEL_TCB_BIND_NOTIFICATION: return decode_tcb_bind_notification(inv, target);
     case KEEL_TCB_UNBIND_NOTIFICATION: return decode_tcb_unbind_notification(target);
     case KEEL_TCB_SET_TLS_BASE: return decode_tcb_set_tls_base(inv, target);
+    case KEEL_TCB_SET_DEBUG_PERMISSIONS: return decode_tcb_set_debug_permissions(inv, target);
     default: return fail(KEEL_ILLEGAL_OPERATION);
   }
 }

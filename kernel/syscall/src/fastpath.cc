@@ -38,6 +38,13 @@ __attribute__((always_inline)) inline bool higher_ready(unsigned prio) {
   return (g_rq_bitmap[w] >> (prio % 64)) > 1;
 }
 
+// Switching from `from` (running: the hardware has its EL0 cycle-counter access) to `to`: change
+// the access only if their permissions differ (compared here, off the common path).
+__attribute__((always_inline)) inline void switch_el0_access(const Tcb* from, const Tcb* to) {
+  if (KEEL_UNLIKELY(((from->debug_perms ^ to->debug_perms) & KEEL_DEBUG_PERM_CYCLE_COUNTER) != 0))
+    tcb_apply_el0_access(to);
+}
+
 __attribute__((always_inline)) inline void switch_vspace(const Cap& vs) {
   if (vs.object() != g_active_root) {
     g_active_root = vs.object();
@@ -87,6 +94,7 @@ arch::UserContext* fastpath_call(Tcb* t) {
   r->blocked_on = nullptr;
   g_current = r;
   switch_vspace(vs);
+  switch_el0_access(t, r);
   return &r->ctx;
 }
 
@@ -137,6 +145,7 @@ arch::UserContext* fastpath_reply_recv(Tcb* t) {
   ep->tail = t;
   g_current = c;
   switch_vspace(vs);
+  switch_el0_access(t, c);
   return &c->ctx;
 }
 

@@ -118,6 +118,13 @@ void unknown_syscall(Tcb* t, word_t sysno) {
 }
 
 #if KEEL_DEBUG
+// The debug syscall `sysno` needs this permission (KEEL_DEBUG_PERM_*).
+constexpr word_t debug_perm_for(word_t sysno) {
+  return sysno == KEEL_SYS_DEBUG_PUT_CHAR ? KEEL_DEBUG_PERM_CONSOLE
+         : sysno == KEEL_SYS_DEBUG_HALT  ? KEEL_DEBUG_PERM_HALT
+                                         : KEEL_DEBUG_PERM_KERNEL_TEST;
+}
+
 // DebugCapIdentify: type, rights and first per-type word of a capability, or zeros.
 void debug_cap_identify(Tcb* t) {
   arch::UserContext& c = t->ctx;
@@ -211,11 +218,24 @@ void handle_syscall(Tcb* t) {
       break;
     case KEEL_SYS_YIELD: sched_yield_current(); break;
 #if KEEL_DEBUG
-    case KEEL_SYS_DEBUG_PUT_CHAR: arch::debug_putc(static_cast<char>(args.cptr())); break;
-    case KEEL_SYS_DEBUG_HALT: arch::halt(static_cast<int>(args.cptr()));
-    case KEEL_SYS_DEBUG_CHECK_INVARIANTS: arch::set_syscall_result(c, 0, invariants_check()); break;
-    case KEEL_SYS_DEBUG_CAP_IDENTIFY: debug_cap_identify(t); break;
-    case KEEL_SYS_DEBUG_SNAPSHOT_COUNT: arch::set_syscall_result(c, 0, g_kernel_entries); break;
+    case KEEL_SYS_DEBUG_PUT_CHAR:
+    case KEEL_SYS_DEBUG_HALT:
+    case KEEL_SYS_DEBUG_CHECK_INVARIANTS:
+    case KEEL_SYS_DEBUG_CAP_IDENTIFY:
+    case KEEL_SYS_DEBUG_SNAPSHOT_COUNT:
+      // Without the permission a debug syscall is what it is in a release kernel: unknown.
+      if (!tcb_may(t, debug_perm_for(sysno))) {
+        unknown_syscall(t, sysno);
+        break;
+      }
+      switch (sysno) {
+        case KEEL_SYS_DEBUG_PUT_CHAR: arch::debug_putc(static_cast<char>(args.cptr())); break;
+        case KEEL_SYS_DEBUG_HALT: arch::halt(static_cast<int>(args.cptr()));
+        case KEEL_SYS_DEBUG_CHECK_INVARIANTS: arch::set_syscall_result(c, 0, invariants_check()); break;
+        case KEEL_SYS_DEBUG_CAP_IDENTIFY: debug_cap_identify(t); break;
+        default: arch::set_syscall_result(c, 0, g_kernel_entries); break;  // SnapshotCount
+      }
+      break;
 #endif
     default: unknown_syscall(t, sysno); break;
   }

@@ -226,7 +226,7 @@ Result<void, Error> check_components(const Ctx& c) {
             o + FIELD(ComponentRec, name));
     CHECK(k.group < c.count(Table::kGroups), ErrorCode::kBadReference, o + FIELD(ComponentRec, group));
     CHECK(k.priority >= 1 && k.priority <= 254, ErrorCode::kBadValue, o + FIELD(ComponentRec, priority));
-    CHECK((k.flags & ~kComponentPassive) == 0, ErrorCode::kBadValue, o + FIELD(ComponentRec, flags));
+    CHECK((k.flags & ~kComponentFlags) == 0, ErrorCode::kBadValue, o + FIELD(ComponentRec, flags));
     CHECK(static_cast<std::uint8_t>(k.restart) <= 2, ErrorCode::kBadEnum, o + FIELD(ComponentRec, restart));
     CHECK(k.period_us != 0, ErrorCode::kBadValue, o + FIELD(ComponentRec, period_us));
     CHECK(k.budget_us != 0 && k.budget_us <= k.period_us, ErrorCode::kBadValue, o + FIELD(ComponentRec, budget_us));

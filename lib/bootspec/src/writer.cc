@@ -76,7 +76,11 @@ std::vector<std::uint8_t> write(const Model& m) {
     k.group = c.group;
     k.priority = c.priority;
     k.restart = c.restart;
-    k.flags = c.passive ? kComponentPassive : 0;
+    k.flags = static_cast<std::uint16_t>((c.passive ? kComponentPassive : 0) |
+                                         (c.debug_console ? kComponentDebugConsole : 0) |
+                                         (c.debug_halt ? kComponentDebugHalt : 0) |
+                                         (c.debug_kernel_test ? kComponentDebugKernelTest : 0) |
+                                         (c.cycle_counter ? kComponentCycleCounter : 0));
     k.budget_us = c.budget_us;
     k.period_us = c.period_us;
     k.stack_size = c.stack_size;

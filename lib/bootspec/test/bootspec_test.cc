@@ -272,6 +272,24 @@ TEST(BootSpecCorrupt, ComponentValues) {
   poke<std::uint32_t>(v, o + offsetof(ComponentRec, stack_size), 5000);
   expect_error(v, ErrorCode::kBadValue, o + offsetof(ComponentRec, stack_size));
 }
+// Flags: passive and the debug grants are read; any other bit is corruption.
+TEST(BootSpecCorrupt, ComponentFlags) {
+  const auto good = write(sample());
+  const std::uint32_t o = comp_off(good, Table::kComponents, 1);
+  auto v = good;
+  poke<std::uint16_t>(v, o + offsetof(ComponentRec, flags), kComponentDebugConsole | kComponentDebugHalt |
+                                                                kComponentDebugKernelTest | kComponentCycleCounter);
+  std::vector<std::uint64_t> buf(v.size() / 8 + 1);
+  std::memcpy(buf.data(), v.data(), v.size());
+  auto r = Spec::parse(buf.data(), v.size());
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.value().component(1).flags, kComponentFlags & ~kComponentPassive);
+  for (std::uint16_t bit = 32; bit != 0; bit = static_cast<std::uint16_t>(bit << 1)) {
+    v = good;
+    poke<std::uint16_t>(v, o + offsetof(ComponentRec, flags), bit);
+    expect_error(v, ErrorCode::kBadValue, o + offsetof(ComponentRec, flags));
+  }
+}
 TEST(BootSpecCorrupt, DuplicateComponentName) {
   auto v = write(sample());
   const std::uint32_t o0 = comp_off(v, Table::kComponents, 0);

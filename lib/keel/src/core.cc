@@ -18,9 +18,14 @@ char g_line[kLineMax];
 size_t g_line_len = 0;
 bool g_flushing = false;
 
+// The kernel debug console, only if the manifest grants it (`debug = ["console"]`): for any other
+// component DebugPutChar is a fault, so its output without a serial service is dropped.
+bool debug_console() { return g_info != nullptr && (g_info->flags & KEEL_INFO_DEBUG_CONSOLE) != 0; }
+
 // The fallback: the kernel console takes one character per syscall, so lines of two components
 // printing at once can interleave there. With the serial service every line is one message.
 void debug_console_line(const char* p, size_t n) {
+  if (!debug_console()) return;
   keel_debug_putchar('[');
   for (const char* s = keel_name(); *s != '\0'; ++s) keel_debug_putchar(*s);
   keel_debug_putchar(']');
@@ -39,7 +44,7 @@ void flush_line() {
   bool newline = g_line[g_line_len - 1] == '\n';
   if (!serial_write(g_line, g_line_len)) {
     debug_console_line(g_line, g_line_len);
-    if (!newline) keel_debug_putchar('\n');
+    if (!newline && debug_console()) keel_debug_putchar('\n');
   }
   g_line_len = 0;
   g_flushing = false;
@@ -77,7 +82,7 @@ void __keel_component_exit(int code) {
 bool __keel_component_putc(char c) {
   if (g_info == nullptr) return false;
   if (g_flushing) {  // output while sending a line (cannot happen unless a hook prints): bypass
-    keel_debug_putchar(c);
+    if (debug_console()) keel_debug_putchar(c);
     return true;
   }
   g_line[g_line_len++] = c;

@@ -137,6 +137,12 @@ keel_error_t keel_tcb_set_tls_base(keel_cptr_t tcb, keel_word_t tls_base) {
   return invoke(tcb, KEEL_TCB_SET_TLS_BASE, 1, 0);
 }
 
+keel_error_t keel_tcb_set_debug_permissions(keel_cptr_t tcb, keel_cptr_t debug_control, keel_word_t perms) {
+  mrs(perms);
+  keel_set_cap(0, debug_control);
+  return invoke(tcb, KEEL_TCB_SET_DEBUG_PERMISSIONS, 1, 1);
+}
+
 keel_error_t keel_cnode_revoke(keel_cptr_t root, keel_word_t index, keel_word_t depth) {
   mrs(index, depth);
   return invoke(root, KEEL_CNODE_REVOKE, 2, 0);

@@ -501,6 +501,7 @@ Result<void> build(std::uint32_t c) {
   TRY(step(keel_tcb_set_sched_params(tcb, KEEL_CAP_INIT_TCB, 0, rec.priority, comp_slot(c, kSlotSc),
                                  comp_slot(c, kSlotFaultEp)),
        "set scheduling parameters"));
+  TRY(grant_debug(c));
   TRY(step(keel_tcb_bind_notification(tcb, comp_slot(c, kSlotNtfn)), "bind notification"));
   keel_word_t regs[KEEL_REG_TPIDR_EL0 + 1] = {};
   regs[KEEL_REG_PC] = k.img.entry;

@@ -246,6 +246,8 @@ Result<std::uint32_t, LayoutError> write_info(const Spec& s, std::uint32_t c, co
   info->region_count = comp.regions.count;
   info->config_count = comp.config.count;
   info->flags = (comp.flags & bootspec::kComponentPassive) ? KEEL_INFO_PASSIVE : 0;
+  if (comp.flags & bootspec::kComponentDebugConsole) info->flags |= KEEL_INFO_DEBUG_CONSOLE;
+  if (comp.flags & bootspec::kComponentDebugHalt) info->flags |= KEEL_INFO_DEBUG_HALT;
 
   auto* ch = reinterpret_cast<keel_info_channel_t*>(buf + info->channels_off);
   for (std::uint32_t i = 0; i < l.end_count; ++i) {

@@ -289,6 +289,7 @@ bool channel_slot(keel_word_t cptr) {
 
 void boot(const keel_boot_info_t* bi) {
   g.bi = bi;
+  debug_drop_own(bi);
   g.freq = bi->timer_frequency ? bi->timer_frequency : 1;
   const auto* hdr = reinterpret_cast<const bootspec::ArchiveHeader*>(bootspec::kArchiveVaddr);
   const std::uint64_t total = hdr->total_size;
@@ -312,6 +313,7 @@ void boot(const keel_boot_info_t* bi) {
   g.count = g.spec.count(Table::kComponents);
   if (g.count > KEEL_MAX_COMPONENTS) boot_fail("boot spec", "more than 64 components", 5);
   if (g.spec.count(Table::kGroups) > kMaxGroups) boot_fail("boot spec", "more than 64 groups", 5);
+  if (!debug_grants_ok()) boot_fail("boot spec", "debug syscall grants on a release kernel", 5);
   const auto sn = g.spec.str(g.spec.system().name);
   keel_printf("root: system '%.*s': %u components, %u channels, %u groups\n", static_cast<int>(sn.len), sn.data,
               g.count, g.spec.count(Table::kChannels), g.spec.count(Table::kGroups));

@@ -79,6 +79,11 @@ void signal_bits(std::uint32_t c, keel_word_t bits);
 Result<void> start_ticker(std::uint32_t period_us, std::uint32_t budget_us);
 void arm_ticker();
 
+// debug.cc: debug permissions (manifest `debug = [...]`).
+void debug_drop_own(const keel_boot_info_t* bi);  // the root keeps console + halt only
+bool debug_grants_ok();                           // false (reported) if the kernel lacks a grant
+Result<void> grant_debug(std::uint32_t c);        // c's new thread: what its manifest grants
+
 struct Root {
   const keel_boot_info_t* bi = nullptr;
   bootspec::Spec spec;

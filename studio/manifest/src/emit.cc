@@ -49,6 +49,10 @@ void emit(const Manifest& in, const std::vector<std::size_t>& order, const std::
     o.priority = static_cast<std::uint8_t>(c.priority);
     o.restart = c.restart;
     o.passive = c.passive;
+    o.debug_console = c.debug_console;
+    o.debug_halt = c.debug_halt;
+    o.debug_kernel_test = c.debug_kernel_test;
+    o.cycle_counter = c.cycle_counter;
     o.budget_us = static_cast<std::uint32_t>(c.budget_us);
     o.period_us = static_cast<std::uint32_t>(c.period_us);
     o.stack_size = static_cast<std::uint32_t>(c.stack);

@@ -101,6 +101,9 @@ struct ComponentDecl {
   bootspec::Restart restart = bootspec::Restart::kPermanent;
   bool passive = false;
   Loc passive_at;
+  // debug = ["console", "halt", "kernel_test", "cycle_counter"]: kernel debug syscalls / EL0 PMU
+  // counter reads (docs/manifest.md).
+  bool debug_console = false, debug_halt = false, debug_kernel_test = false, cycle_counter = false;
   std::optional<NameRef> group;
   std::vector<NameRef> depends_on, services, devices, irqs;
   std::vector<RegionDecl> regions;

@@ -350,7 +350,7 @@ void Parser::read_components(const toml::table& root) {
   for (const auto& e : *a) {
     const toml::table& t = *e.as_table();
     check_keys(t, {"name", "image", "priority", "budget_us", "period_us", "stack", "heap", "restart", "passive", "group",
-                   "depends_on", "services", "devices", "irqs", "memory", "shared", "config", "configurable"},
+                   "depends_on", "services", "devices", "irqs", "memory", "shared", "config", "configurable", "debug"},
                "[[component]]");
     ComponentDecl c;
     c.name = get_string(t, "name", "component", true).value_or("");
@@ -411,6 +411,21 @@ void Parser::read_components(const toml::table& root) {
     c.services = get_names(t, "services", what);
     c.devices = get_names(t, "devices", what);
     c.irqs = get_names(t, "irqs", what);
+    for (const NameRef& d : get_names(t, "debug", what)) {
+      bool* grant = d.name == "console" ? &c.debug_console
+                    : d.name == "halt" ? &c.debug_halt
+                    : d.name == "kernel_test" ? &c.debug_kernel_test
+                    : d.name == "cycle_counter" ? &c.cycle_counter
+                                                : nullptr;
+      if (grant == nullptr)
+        error(d.at, what + ": unknown debug grant '" + d.name + "'",
+              "one of: console (kernel debug console output), halt (end the run: test judges only), "
+              "kernel_test (kernel inspection calls), cycle_counter (read the PMU cycle counter: benchmarks)");
+      else if (*grant)
+        error(d.at, what + ": debug grant '" + d.name + "' is listed twice", "list each grant once");
+      else
+        *grant = true;
+    }
     if (const toml::array* mem = get_table_array(t, "memory")) {
       for (const auto& me : *mem) {
         const toml::table& mt = *me.as_table();

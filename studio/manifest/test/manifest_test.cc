@@ -169,6 +169,21 @@ TEST(Manifest, DemoSpecContents) {
   EXPECT_EQ(o.images[ix("actuator")].path, p.parent_path() / "bin/actuator.elf");
 }
 
+// debug = [...] becomes the component record's flag bits (and nothing else does).
+TEST(Manifest, DebugGrants) {
+  const Output o = compile_file(fs::path(KEEL_MANIFEST_TESTS) / "valid" / "debug.toml");
+  ASSERT_TRUE(o.ok()) << dump(o);
+  std::vector<std::uint64_t> buf(o.spec.size() / 8 + 1);
+  std::memcpy(buf.data(), o.spec.data(), o.spec.size());
+  auto r = keel::bootspec::Spec::parse(buf.data(), o.spec.size());
+  ASSERT_TRUE(r.ok());
+  const auto& s = r.value();
+  namespace bs = keel::bootspec;
+  EXPECT_EQ(s.component(s.find_component("plain")).flags, 0u);
+  EXPECT_EQ(s.component(s.find_component("judge")).flags, bs::kComponentDebugConsole | bs::kComponentDebugHalt);
+  EXPECT_EQ(s.component(s.find_component("bench")).flags, bs::kComponentCycleCounter | bs::kComponentDebugKernelTest);
+}
+
 TEST(Manifest, MissingImagesReportedWhenAsked) {
   Options opts;
   opts.check_images = true;

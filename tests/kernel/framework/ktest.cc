@@ -254,6 +254,18 @@ static bool make_sc(keel_cptr_t* sc, const ThreadOpts& o) {
   return true;
 }
 
+static bool set_debug_perms(keel_cptr_t tcb, const ThreadOpts& o) {
+  keel_word_t perms = o.debug_perms;
+  if (perms == ThreadOpts::kDebugDefault) perms = g_bi->kernel_debug ? KEEL_DEBUG_PERM_SYSCALLS : 0;
+  if (perms == 0) return true;
+  keel_error_t e = keel_tcb_set_debug_permissions(tcb, KEEL_CAP_INIT_DEBUG_CONTROL, perms);
+  if (e != KEEL_NO_ERROR) {
+    fail(__FILE__, __LINE__, "TCB_SetDebugPermissions: %s", err_name(e));
+    return false;
+  }
+  return true;
+}
+
 Thread* spawn(void (*fn)(Thread*), keel_word_t arg0, const ThreadOpts& o) {
   if (g_thread_count >= kMaxThreads) {
     fail(__FILE__, __LINE__, "too many threads in one test");
@@ -280,6 +292,7 @@ Thread* spawn(void (*fn)(Thread*), keel_word_t arg0, const ThreadOpts& o) {
     fail(__FILE__, __LINE__, "TCB_SetSchedParams: %s", err_name(e));
     return nullptr;
   }
+  if (!set_debug_perms(t->tcb, o)) return nullptr;
   keel_word_t regs[KEEL_REG_TPIDR_EL0 + 1] = {};
   regs[KEEL_REG_PC] = reinterpret_cast<keel_word_t>(&ktest_thread_entry);
   regs[KEEL_REG_SP] = t->stack_top;
@@ -355,6 +368,7 @@ bool spawn_process(Process* p, void (*fn)(keel_word_t, keel_word_t), keel_word_t
     fail(__FILE__, __LINE__, "TCB_SetSchedParams (new space): %s", err_name(e));
     return false;
   }
+  if (!set_debug_perms(p->tcb, o)) return false;
   keel_word_t regs[KEEL_REG_TPIDR_EL0 + 1] = {};
   regs[KEEL_REG_PC] = reinterpret_cast<keel_word_t>(fn);
   regs[KEEL_REG_SP] = kStackVa + 4096;

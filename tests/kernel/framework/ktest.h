@@ -76,6 +76,10 @@ struct ThreadOpts {
   keel_cptr_t fault_ep = 0;
   keel_word_t sc_badge = 0;
   bool start = true;
+  // TCB_SetDebugPermissions: kDebugDefault = console, halt and the kernel-test calls (what a test
+  // helper thread needs to report); 0 for a thread that must have none (the fuzzer).
+  static constexpr keel_word_t kDebugDefault = ~0ull;
+  keel_word_t debug_perms = kDebugDefault;
 };
 
 // A thread in the root task's own address space and CSpace, running fn(t) on its own stack and

@@ -190,10 +190,8 @@ void one_op(State& s) {
   } else if (cls < 9) {  // any syscall number of the ABI with random registers
     s.per_class[2]++;
     r.x7 = below(s, KEEL_SYS_COUNT + 2);
-    // DebugHalt would end the test, DebugPutChar floods the console, DebugCheckInvariants is the
-    // supervisor's (and slow): those become Yield.
-    if (r.x7 == KEEL_SYS_DEBUG_HALT || r.x7 == KEEL_SYS_DEBUG_PUT_CHAR || r.x7 == KEEL_SYS_DEBUG_CHECK_INVARIANTS)
-      r.x7 = KEEL_SYS_YIELD;
+    // The debug syscalls stay in: the fuzzer has no debug permission, so each of them (DebugHalt
+    // included) must be an UnknownSyscall fault, never output or the end of the run.
     r.x0 = cptr(s);
     r.x1 = random_info(s);
     fill_ipc_buffer(s, keel_msginfo_length(r.x1));
@@ -223,7 +221,6 @@ void one_op(State& s) {
     r.x6 = next(s);
     r.x7 = next(s);
     r.x8 = next(s);
-    if (r.x7 >= KEEL_SYS_DEBUG_PUT_CHAR && r.x7 <= KEEL_SYS_DEBUG_CHECK_INVARIANTS) r.x7 = 0;
   }
   issue(s, &r);
 }
@@ -353,6 +350,7 @@ int run() {
   fo.period_us = 10000;
   fo.fault_ep = fault_cap;
   fo.start = false;
+  fo.debug_perms = 0;  // no debug syscall and no cycle counter: each is a fault like any other
   Thread* fz = spawn(fuzzer, fo);
   if (fz == nullptr) return 1;
   // Its own CSpace (the guard makes cptr == slot index at depth 64).

@@ -24,9 +24,7 @@ volatile std::uint64_t* stamp() {
   const keel_info_region_t* r = keel_info_regions(info);
   for (std::uint32_t i = 0; i < info->region_count; ++i)
     if (std::strcmp(keel_info_string(info, r[i].name), "stamp") == 0) return reinterpret_cast<volatile std::uint64_t*>(r[i].vaddr);
-  keel_log("FAIL: no stamp region");
-  keel_debug_halt(1);
-  return nullptr;
+  ostest::fail("no stamp region");
 }
 
 }  // namespace
@@ -35,8 +33,7 @@ extern "C" int keel_main(void*) {
   if (keel_info()->flags & KEEL_INFO_PASSIVE) become_passive();
   const chantest::Open c = chantest::open_retry("bench");
   if (c.label != KEEL_OK) {
-    keel_logf("FAIL: open bench: %lu", c.label);
-    keel_debug_halt(1);
+    ostest::fail("open bench", c.label);
   }
   keel_word_t badge = 0, mr0 = 0, mr1 = 0, mr2 = 0, mr3 = 0;
   keel_word_t info = keel_recv_mrs(KEEL_SLOT_SERVICE_EP, &badge, KEEL_SLOT_REPLY, &mr0, &mr1, &mr2, &mr3);

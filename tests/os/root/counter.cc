@@ -7,8 +7,7 @@ static int zeroed;     // .bss: zero at every restart
 extern "C" int keel_main(void*) {
   keel_logf("gen %lu value %d zeroed %d", static_cast<unsigned long>(keel_generation()), value, zeroed);
   if (value != 7 || zeroed != 0) {
-    keel_log("FAIL: state not clean after a restart");
-    keel_debug_halt(2);  // the whole test fails (its output lines may interleave; this cannot be missed)
+    ostest::fail("state not clean after a restart");  // the whole test fails
   }
   value = 8;
   zeroed = 1;

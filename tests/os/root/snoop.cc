@@ -17,8 +17,7 @@ keel_word_t root_call(keel_word_t op, std::initializer_list<keel_word_t> mrs) {
 void expect_status(const char* what, keel_word_t got, keel_error_t want) {
   keel_logf("%s: %s", what, keel_error_name(static_cast<keel_error_t>(got)));
   if (got != want) {
-    keel_logf("FAIL: %s answered %lu, expected %s", what, static_cast<unsigned long>(got), keel_error_name(want));
-    keel_debug_halt(3);
+    ostest::fail(what, got, want);
   }
 }
 

@@ -25,7 +25,9 @@ enum keel_initial_cap {
   /* 7, 8: seL4 IOPortControl / IOSpace; empty. */
   KEEL_CAP_INIT_BOOT_INFO_FRAME = 9,
   KEEL_CAP_INIT_IPC_BUFFER = 10,
-  /* 11..13: seL4 Domain / SMMU caps; empty. */
+  /* 11, 12: seL4 Domain / SMMU caps; empty. */
+  KEEL_CAP_INIT_DEBUG_CONTROL = 13,  /* DebugControl: the authority to grant the debug permissions
+                                        (KEEL_TCB_SET_DEBUG_PERMISSIONS); in every kernel */
   KEEL_CAP_INIT_SCHED_CONTEXT = 14,  /* the root task's SC (full budget, period = budget) */
   KEEL_CAP_INIT_SCHED_CONTROL = 15,  /* SchedControl of CPU 0 (the only CPU) */
   KEEL_NUM_INITIAL_CAPS = 16

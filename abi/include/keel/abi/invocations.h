@@ -93,7 +93,11 @@ typedef enum keel_invocation_label {
                                     (IRQ masked, notification signalled) at or after the deadline,
                                     at once if it is past; Ack unmasks it. */
 
-  KEEL_INVOCATION_COUNT = 44
+  /* TCB debug permissions. */
+  KEEL_TCB_SET_DEBUG_PERMISSIONS = 44, /* MR0 permissions (KEEL_DEBUG_PERM_*, replaces the
+                                          thread's set); cap0 DebugControl */
+
+  KEEL_INVOCATION_COUNT = 45
 } keel_invocation_label_t;
 
 /* TCB flag bits. */
@@ -103,6 +107,20 @@ typedef enum keel_invocation_label {
 #define KEEL_TCB_COPY_RESUME_TARGET 2u
 #define KEEL_TCB_COPY_FRAME 4u
 #define KEEL_TCB_COPY_INTEGER 8u
+
+/* Debug permissions of a thread (TCB_SetDebugPermissions; a new thread has none). A debug
+ * syscall the thread is not permitted is an UnknownSyscall fault, exactly as in a release kernel.
+ * The syscall bits exist only in debug kernels (boot info kernel_debug = 1): a release kernel
+ * refuses them (InvalidArgument 0). The root task starts with every permission the kernel has. */
+#define KEEL_DEBUG_PERM_CONSOLE 1u       /* DebugPutChar */
+#define KEEL_DEBUG_PERM_HALT 2u          /* DebugHalt */
+#define KEEL_DEBUG_PERM_KERNEL_TEST 4u   /* DebugCheckInvariants, DebugCapIdentify,
+                                            DebugSnapshotCount (the kernel test suite) */
+#define KEEL_DEBUG_PERM_CYCLE_COUNTER 8u /* EL0 reads of the PMU cycle and event counters
+                                            (aarch64 PMCCNTR_EL0 / PMEVCNTR0_EL0); without it a
+                                            read is a UserException fault. In every kernel. */
+#define KEEL_DEBUG_PERM_SYSCALLS (KEEL_DEBUG_PERM_CONSOLE | KEEL_DEBUG_PERM_HALT | KEEL_DEBUG_PERM_KERNEL_TEST)
+#define KEEL_DEBUG_PERM_ALL (KEEL_DEBUG_PERM_SYSCALLS | KEEL_DEBUG_PERM_CYCLE_COUNTER)
 
 /* CNode guard word for Mint/Mutate/Configure on CNode caps: guard_size in bits [5:0], the
  * guard value above it (seL4_CNode_CapData). */

@@ -63,7 +63,8 @@ typedef enum keel_cap_type {
   KEEL_CAP_ASID_CONTROL = 13,
   KEEL_CAP_ASID_POOL = 14,
   KEEL_CAP_SCHED_CONTROL = 15,
-  KEEL_CAP_TYPE_COUNT = 16
+  KEEL_CAP_DEBUG_CONTROL = 16,  /* authority to grant debug permissions (TCB_SetDebugPermissions) */
+  KEEL_CAP_TYPE_COUNT = 17
 } keel_cap_type_t;
 
 /* VM attributes for Page_Map / PageTable_Map (seL4_ARM_VMAttributes). W^X: a mapping that

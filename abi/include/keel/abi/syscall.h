@@ -28,10 +28,13 @@ typedef enum keel_syscall {
   KEEL_SYS_WAIT = 9,          /* receive without a reply object (notification wait) */
   KEEL_SYS_NB_WAIT = 10,      /* Poll: non-blocking wait */
   KEEL_SYS_YIELD = 11,        /* give up the rest of this period's budget (MCS) */
-  /* Debug syscalls: only in kernels built with KEEL_DEBUG (debug builds); otherwise they raise
-   * an UnknownSyscall fault like any unknown number. */
-  KEEL_SYS_DEBUG_PUT_CHAR = 12,      /* x0 = character, printed on the kernel console */
-  KEEL_SYS_DEBUG_HALT = 13,          /* x0 = exit code; ends the QEMU run via semihosting */
+  /* Debug syscalls: only in kernels built with KEEL_DEBUG (debug builds), and only for a thread
+   * holding the matching permission (KEEL_DEBUG_PERM_*, set by TCB_SetDebugPermissions with the
+   * DebugControl capability). Otherwise they raise an UnknownSyscall fault like any unknown
+   * number, and do nothing. */
+  KEEL_SYS_DEBUG_PUT_CHAR = 12,      /* x0 = character, printed on the kernel console (PERM_CONSOLE) */
+  KEEL_SYS_DEBUG_HALT = 13,          /* x0 = exit code; ends the QEMU run via semihosting (PERM_HALT) */
+  /* 14..16: PERM_KERNEL_TEST */
   KEEL_SYS_DEBUG_CHECK_INVARIANTS = 14, /* out x0 = 0 if every kernel invariant holds, else the
                                            number of violations (details on the console) */
   KEEL_SYS_DEBUG_CAP_IDENTIFY = 15,  /* x0 = cptr (depth 64); out x0 = keel_cap_type (0 = null

@@ -30,6 +30,18 @@ std::uint64_t cycle_counter() {
   return v;
 }
 
+namespace {
+bool g_user_pmu;  // PMUSERENR_EL0 grants EL0 reads (cpu_init leaves it off)
+}  // namespace
+
+void set_user_cycle_counter(bool on) {
+  if (on == g_user_pmu) return;
+  g_user_pmu = on;
+  // CR | ER: EL0 may READ the cycle counter and the event counters; never EN (configure, reset,
+  // stop) or SW. The next eret is the context synchronisation the write needs.
+  write_pmuserenr_el0(on ? (1u << 2) | (1u << 3) : 0u);
+}
+
 void debug_putc(char c) {
 #ifdef KEEL_DEBUG
   constexpr vaddr_t kDr = kUartVa + 0x00, kFr = kUartVa + 0x18;
@@ -67,13 +79,15 @@ void cpu_init() {
   // communications channel trapped at EL0 (MDSCR_EL1.TDCC), so EL0 has no debug side channel.
   write_mdscr_el1(1u << 12);
   // PMU: 64-bit cycle counter (LC), reset (C, P), enabled (E), counting EL0 and EL1; event
-  // counter 0 counts INST_RETIRED (exact under QEMU -icount). EL0 may READ the cycle and event
-  // counters (PMUSERENR.CR|ER) for benchmarks, but not configure, reset or stop them (EN = 0).
+  // counter 0 counts INST_RETIRED (exact under QEMU -icount). EL0 has no access at all
+  // (PMUSERENR_EL0 = 0: a read traps, a timing side channel closed); the core opens read access
+  // (CR|ER, never EN) per thread with set_user_cycle_counter, for threads granted
+  // KEEL_DEBUG_PERM_CYCLE_COUNTER (benchmarks).
   write_pmcr_el0((1u << 6) | (1u << 2) | (1u << 1) | 1u);
   write_pmccfiltr_el0(0);
   write_pmevtyper0_el0(0x08);
   write_pmcntenset_el0((1ull << 31) | 1u);
-  write_pmuserenr_el0((1u << 2) | (1u << 3));
+  write_pmuserenr_el0(0);
   isb();
 }
 

@@ -288,6 +288,8 @@ UserContext* kernel_boot(const BootParams& p) {
   context_init(&g_a, kCode, kStackTop, ARCH_TEST_MODE == 5 ? 0xBE : 0x1234);
   context_init(&g_b, kCode, 0, 0xB);
   vspace_activate(g_root_a, kAsidA);
+  // The user program reads the PMU counters at EL0 (the real core grants that per thread).
+  set_user_cycle_counter(true);
   print("arch selftest: entering EL0\n");
   return &g_a;
 }

@@ -130,5 +130,8 @@ void user_timer_cancel();                           // disarm (and drop a raised
 void debug_putc(char c);              // PL011, debug builds only (a no-op otherwise)
 [[noreturn]] void halt(int exit_code);  // semihosting exit on QEMU; spin otherwise
 std::uint64_t cycle_counter();        // PMU cycle counter (exact instructions under -icount)
+// EL0 read access to the PMU cycle and event counters (off at boot). Writes the control register
+// only when `on` differs from its current setting; the core calls it for every thread it resumes.
+void set_user_cycle_counter(bool on);
 
 }  // namespace keel::arch

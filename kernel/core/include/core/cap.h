@@ -29,6 +29,7 @@ enum class CapType : std::uint8_t {
   kAsidControl = KEEL_CAP_ASID_CONTROL,
   kAsidPool = KEEL_CAP_ASID_POOL,
   kSchedControl = KEEL_CAP_SCHED_CONTROL,
+  kDebugControl = KEEL_CAP_DEBUG_CONTROL,
   // Kernel-internal, never seen by user level: the last capability of a CNode or TCB whose
   // finalisation is queued (flags = its real type). Deleting objects that contain capabilities
   // goes through this queue instead of recursing, so the kernel stack stays bounded however

@@ -48,6 +48,10 @@ struct Tcb {
   bool send_is_call;
   bool recv_can_grant;  // BlockedOnRecv: receiver's cap had Grant
   bool resume_restart;  // suspended inside a syscall: Resume re-executes it
+  // KEEL_DEBUG_PERM_* (TCB_SetDebugPermissions). The arch layer's EL0 cycle-counter access
+  // always equals g_current's PERM_CYCLE_COUNTER bit while user code runs (sched_schedule sets
+  // it; the IPC fastpath changes it when the two threads' bits differ).
+  std::uint8_t debug_perms;
   word_t send_badge;
   Tcb* qnext;  // ready queue, endpoint queue or notification queue (one at a time)
   Tcb* qprev;
@@ -87,7 +91,18 @@ void fpu_trap(Tcb* t);
 // `t` stops existing (or its FP state is being reset): forget it as owner, trap FP again.
 void fpu_release(Tcb* t);
 
-// TCB invocations (ReadRegisters ... SetTLSBase).
+// The debug permissions this kernel has: all of KEEL_DEBUG_PERM_ALL in a KEEL_DEBUG kernel,
+// only the cycle counter otherwise (a release kernel has no debug syscall).
+constexpr word_t tcb_debug_perms_available() {
+  return KEEL_DEBUG ? KEEL_DEBUG_PERM_ALL : KEEL_DEBUG_PERM_CYCLE_COUNTER;
+}
+inline bool tcb_may(const Tcb* t, word_t perm) { return (t->debug_perms & perm) == perm; }
+// Bring the EL0 cycle-counter access in line with `t` (the thread about to run).
+inline void tcb_apply_el0_access(const Tcb* t) {
+  arch::set_user_cycle_counter((t->debug_perms & KEEL_DEBUG_PERM_CYCLE_COUNTER) != 0);
+}
+
+// TCB invocations (ReadRegisters ... SetTLSBase, SetDebugPermissions).
 Result<> decode_tcb_invocation(Invocation& inv);
 
 // The CSpace root capability of `t` (null cap if none).

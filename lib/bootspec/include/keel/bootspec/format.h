@@ -75,6 +75,18 @@ inline constexpr std::uint8_t kPermRead = 1, kPermWrite = 2;
 // ComponentRec::flags. Passive: once it waits for calls, it has no scheduling context of its own
 // (calls run on the caller's, notifications on its own SC bound to its notification).
 inline constexpr std::uint16_t kComponentPassive = 1;
+// Debug grants (manifest `debug = [...]`): the root server gives the component's thread the
+// kernel's DebugPutChar (console), DebugHalt (halt) and DebugCheckInvariants / CapIdentify /
+// SnapshotCount (kernel_test) syscalls — debug kernels only: on a release kernel the root refuses
+// to boot a spec with any of them — and EL0 reads of the PMU cycle/event counters
+// (cycle_counter). Without them the debug syscalls and counter reads are faults.
+inline constexpr std::uint16_t kComponentDebugConsole = 2;
+inline constexpr std::uint16_t kComponentDebugHalt = 4;
+inline constexpr std::uint16_t kComponentCycleCounter = 8;
+inline constexpr std::uint16_t kComponentDebugKernelTest = 16;
+inline constexpr std::uint16_t kComponentDebugSyscalls =
+    kComponentDebugConsole | kComponentDebugHalt | kComponentDebugKernelTest;
+inline constexpr std::uint16_t kComponentFlags = kComponentPassive | kComponentDebugSyscalls | kComponentCycleCounter;
 
 // Components are in dependency order: every dependency has a smaller index, so starting them in
 // index order starts each after what it depends on.
@@ -84,7 +96,7 @@ struct ComponentRec {
   std::uint32_t group;    // supervisor group
   std::uint8_t priority;  // 1..254 (255 is the root server's)
   Restart restart;
-  std::uint16_t flags;    // kComponentPassive; other bits zero
+  std::uint16_t flags;    // kComponentPassive, kComponentDebug*, kComponentCycleCounter; others zero
   std::uint32_t budget_us;  // scheduling context: budget_us of CPU every period_us
   std::uint32_t period_us;
   std::uint32_t stack_size;  // bytes, page multiple

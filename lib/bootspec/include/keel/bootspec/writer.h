@@ -41,6 +41,7 @@ struct Model {
     std::uint8_t priority = 0;
     Restart restart = Restart::kPermanent;
     bool passive = false;
+    bool debug_console = false, debug_halt = false, debug_kernel_test = false, cycle_counter = false;  // `debug`
     std::uint32_t budget_us = 0, period_us = 0, stack_size = 0, heap_size = 0;
     std::vector<Region> regions;
     std::vector<Device> devices;

@@ -161,6 +161,9 @@ enum keel_service_bit {
 };
 
 #define KEEL_INFO_PASSIVE 1u /* passive rpc server (manifest `passive = true`): see KEEL_ROOT_PASSIVE */
+#define KEEL_INFO_DEBUG_CONSOLE 2u /* may print on the kernel debug console (manifest `debug = ["console"]`):
+                                      libkeel's output falls back to it when there is no serial service */
+#define KEEL_INFO_DEBUG_HALT 4u    /* may end the run with DebugHalt (manifest `debug = ["halt"]`: a test's judge) */
 
 typedef struct keel_info {
   uint64_t magic;    /* KEEL_INFO_MAGIC */

@@ -42,6 +42,8 @@ keel_error_t keel_tcb_resume(keel_cptr_t tcb);
 keel_error_t keel_tcb_bind_notification(keel_cptr_t tcb, keel_cptr_t ntfn);
 keel_error_t keel_tcb_unbind_notification(keel_cptr_t tcb);
 keel_error_t keel_tcb_set_tls_base(keel_cptr_t tcb, keel_word_t tls_base);
+/* perms = KEEL_DEBUG_PERM_* (replaces the thread's set); debug_control = the DebugControl cap. */
+keel_error_t keel_tcb_set_debug_permissions(keel_cptr_t tcb, keel_cptr_t debug_control, keel_word_t perms);
 
 /* CNode (root = the CNode capability the operation is relative to) */
 keel_error_t keel_cnode_revoke(keel_cptr_t root, keel_word_t index, keel_word_t depth);
