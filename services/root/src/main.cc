@@ -1,7 +1,8 @@
 // keel-root: the root server, Keel OS's first user thread (docs/os-services.md).
 // Boot: validate the boot archive and spec, build every component from its own untyped memory,
-// wire the services, start them in dependency order. Then supervise: every fault and every
-// service request arrives on one endpoint (faults carry kFaultBadge | index).
+// wire the services, start them in dependency order. Then serve: every fault and every service
+// request arrives on one endpoint (faults carry kFaultBadge | index); what supervision and the
+// fairness rule do with them is supervision.cc.
 #include <cstdint>
 
 #include "keel/rt/printf.h"
@@ -23,23 +24,6 @@ using bootspec::Table;
 
 constexpr keel_word_t kDepth = 64;
 
-// Fairness (keel/sys/fair.hh, docs/os-services.md "Fair service"): the root server's time spent
-// for one component (its faults and requests) is at most kShareUs per kWindowUs; past it, the
-// component's next answer waits for the next window. Per component at most kLogLines log lines
-// per kLogWindowUs, the rest summed up in one line.
-constexpr std::uint64_t kWindowUs = 10000, kShareUs = 200;
-constexpr std::uint64_t kRequestCostUs = 2;  // the least a fault or request is charged (Shares::init)
-constexpr std::uint64_t kLogWindowUs = 1000000;
-constexpr std::uint32_t kLogLines = 8;
-constexpr std::uint32_t kTickerBudgetUs = 100;
-// Restart back-off (supervisor.h Backoff): 10 ms doubling to 1 s for a component that fails again
-// within 1 s of its start; 100 ms doubling to 5 s for system restarts within 30 s of each other;
-// the 5th system restart in such a row is replaced by the safe state.
-constexpr std::uint64_t kBackoffBaseMs = 10, kBackoffCapMs = 1000, kStableMs = 1000;
-constexpr std::uint64_t kSystemBaseMs = 100, kSystemCapMs = 5000, kSystemStableMs = 30000;
-constexpr std::uint32_t kSafeAfter = 5;
-constexpr int kSafeStateExit = 5;  // the run's exit status in the safe state (debug kernels)
-
 const char* fault_name(keel_word_t label) {
   switch (label) {
     case KEEL_FAULT_CAP: return "capability fault";
@@ -51,209 +35,11 @@ const char* fault_name(keel_word_t label) {
   return "unknown fault";
 }
 
-void print_name(std::uint32_t c) {
-  const auto n = g.spec.str(g.spec.component(c).name);
-  keel_printf("%.*s", static_cast<int>(n.len), n.data);
-}
-
 [[noreturn]] void boot_fail(const char* stage, const char* what, int code) {
   keel_printf("root: BOOT ERROR: %s: %s\n", stage, what);
   keel_printf("root: the system cannot start; halting\n");
   keel_debug_halt(code);
   for (;;) keel_yield();
-}
-
-void report(std::uint32_t c, keel_error_t e) {
-  keel_printf("root: ");
-  print_name(c);
-  keel_printf(": %s failed: %s\n", g.failed_step, keel_error_name(e));
-}
-
-std::uint64_t now() { return keel::rt::timer_count(); }
-std::uint64_t ms(std::uint64_t v) { return v * g.freq / 1000; }
-
-// "root: <name>" for a line about component c, unless c used up its log lines (LogLimit).
-bool say(std::uint32_t c, const char* prefix = "") {
-  if (!g.log.allow(c)) return false;
-  keel_printf("root: %s", prefix);
-  print_name(c);
-  return true;
-}
-
-bool ticker_armed = false;
-std::uint64_t log_window_end = 0;
-void want_tick() {
-  if (ticker_armed) return;
-  ticker_armed = true;
-  arm_ticker();
-}
-
-// Rebuilds and restarts the set `s` (dependency order). Components that cannot be rebuilt are
-// reported and left stopped; the rest of the system keeps running.
-// A component going down forgets what the fairness rule held for it.
-void forget_held(std::uint32_t c) {
-  (void)g.held.drop(c);
-  g.held_resume &= ~bit(c);
-  g.tick_wanted &= ~bit(c);
-}
-
-// Destroys the set `s` (it is RESTARTING until bring_up).
-void take_down(Set s) {
-  for (std::uint32_t c = g.count; c-- > 0;) {
-    if (!(s & bit(c)) || !g.comp[c].valid) continue;
-    g.comp[c].state = KEEL_STATE_RESTARTING;
-    forget_held(c);
-    if (auto r = destroy(c); !r.ok()) report(c, r.error());
-    publish(c);
-  }
-  notify_system();  // msg tears down the channels of everything in `s` before anything restarts
-}
-
-void bring_up(Set s, bool count_restart) {
-  for (std::uint32_t c = 0; c < g.count; ++c) {
-    if (!(s & bit(c))) continue;
-    Comp& k = g.comp[c];
-    ++k.generation;
-    if (count_restart) ++k.restarts;
-    if (auto r = build(c); !r.ok()) {
-      report(c, r.error());
-      k.state = KEEL_STATE_FAILED;
-      publish(c);
-      continue;
-    }
-  }
-  for (std::uint32_t c = 0; c < g.count; ++c)
-    if ((s & bit(c)) && g.comp[c].state == KEEL_STATE_RESTARTING)
-      if (auto r = wire(c); !r.ok()) report(c, r.error());
-  for (std::uint32_t c = 0; c < g.count; ++c) {
-    if (!(s & bit(c)) || g.comp[c].state != KEEL_STATE_RESTARTING) continue;
-    g.comp[c].state = KEEL_STATE_RUNNING;
-    publish(c);
-    if (auto r = start(c); !r.ok()) report(c, r.error());
-  }
-  g.sup.started(s, now());
-  notify_system();
-}
-
-void restart_set(Set s, bool count_restart) {
-  take_down(s);
-  bring_up(s, count_restart);
-}
-
-void stop_set(Set s) {
-  for (std::uint32_t c = 0; c < g.count; ++c) {
-    if (!(s & bit(c)) || !g.comp[c].valid) continue;
-    if (auto r = destroy(c); !r.ok()) report(c, r.error());
-    g.comp[c].state = KEEL_STATE_STOPPED;
-    publish(c);
-    keel_printf("root: ");
-    print_name(c);
-    keel_printf(" stopped (not restarted)\n");
-  }
-  notify_system();
-}
-
-// The system kept failing at the top: every component stops, the system page says so, and the
-// run ends (debug kernels; a release kernel refuses the halt and the root server idles).
-void enter_safe_state() {
-  keel_printf("root: SAFE STATE: %u system restarts in a row, each within %lu s of the last; stopping every component\n",
-              g.sup.system_streak(), static_cast<unsigned long>(kSystemStableMs / 1000));
-  g.pending_restart = 0;
-  for (std::uint32_t c = 0; c < g.count; ++c) forget_held(c);
-  stop_set(g.sup.all());
-  g.safe_state = true;
-  g.sys->safe_state = 1;
-  ++g.sys->sequence;
-  std::uint32_t restarts = 0;
-  for (std::uint32_t c = 0; c < g.count; ++c) restarts += g.comp[c].restarts;
-  const std::uint64_t up_ms = now() * 1000 / g.freq;
-  keel_printf("root: safe state reached after %u restarts in %lu ms: BENCH os.crash_loop.restarts_per_s %lu restarts/s\n",
-              restarts, static_cast<unsigned long>(up_ms),
-              static_cast<unsigned long>(up_ms == 0 ? 0 : std::uint64_t{restarts} * 1000 / up_ms));
-  keel_printf("root: the system stays stopped until it is reset\n");
-  keel_debug_halt(kSafeStateExit);
-}
-
-void handle_event(std::uint32_t c, Event e) {
-  if (g.safe_state) return;
-  const Decision d = g.sup.on_event(c, e, now());
-  if (d.escalations != 0) {
-    const auto& from = g.spec.group(d.escalated_from);
-    const auto gn = g.spec.str(from.name);
-    keel_printf("root: group %.*s exceeded its restart intensity (%u in %u s): ", static_cast<int>(gn.len), gn.data,
-                from.intensity, from.period_s);
-    if (d.system_restart) {
-      keel_printf("escalated past the top group: restarting the system\n");
-    } else {
-      const auto to = g.spec.str(g.spec.group(d.escalated_to).name);
-      keel_printf("escalated to group %.*s\n", static_cast<int>(to.len), to.data);
-    }
-  }
-  if (d.safe_state) {
-    enter_safe_state();
-    return;
-  }
-  if (d.stop) stop_set(d.stop);
-  if (d.system_restart) {
-    ++g.system_restarts;
-    g.sup.reset_intensity();
-  }
-  if (d.restart) {
-    keel_printf("root: restarting");
-    for (std::uint32_t i = 0; i < g.count; ++i)
-      if (d.restart & bit(i)) {
-        keel_printf(" ");
-        print_name(i);
-      }
-    if (d.delay != 0) keel_printf(" in %lu ms (back-off)", static_cast<unsigned long>(d.delay * 1000 / g.freq));
-    keel_printf("\n");
-    if (d.delay == 0 && g.pending_restart == 0) {
-      restart_set(d.restart, true);
-    } else {
-      // Down now, up when the back-off has passed (the ticker wakes the root server).
-      take_down(d.restart);
-      g.pending_restart |= d.restart;
-      const std::uint64_t at = now() + d.delay;
-      if (at > g.restart_at) g.restart_at = at;
-      want_tick();
-    }
-  }
-}
-
-// Everything that waits for time: a new fairness window (held answers go out, core services that
-// asked get KEEL_NOTIFY_TICK), the log window's summaries, restarts whose back-off has passed.
-bool window_rolled = false;  // the fairness window rolled since the last housekeeping
-void housekeeping(std::uint64_t t) {
-  if (g.shares.roll(t) || window_rolled) {
-    window_rolled = false;
-    g.held.release_all([](const sys::Held& h) {
-      keel_word_t* mr = keel_get_ipc_buffer()->msg;
-      for (std::uint32_t i = 0; i < h.len; ++i) mr[i] = h.words[i];
-      reply_via(h.reply, h.info);
-    });
-    for (std::uint32_t c = 0; c < g.count; ++c) {
-      if (g.held_resume & bit(c)) (void)keel_tcb_resume(comp_slot(c, kSlotTcb));
-      if (g.tick_wanted & bit(c)) signal_bits(c, KEEL_NOTIFY_TICK);
-    }
-    g.held_resume = 0;
-    g.tick_wanted = 0;
-  }
-  if (t >= log_window_end) {
-    g.log.roll([](std::uint32_t c, std::uint32_t n) {
-      keel_printf("root: ");
-      print_name(c);
-      keel_printf(": %u more lines suppressed\n", n);
-    });
-    log_window_end = t + kLogWindowUs * g.freq / 1000000;
-  }
-  if (g.pending_restart != 0 && t >= g.restart_at) {
-    const Set s = g.pending_restart;
-    g.pending_restart = 0;
-    g.restart_at = 0;
-    bring_up(s, true);
-  }
-  if (g.held.count() != 0 || g.held_resume != 0 || g.tick_wanted != 0 || g.pending_restart != 0 || g.log.pending())
-    want_tick();
 }
 
 // Makes the thread of component c return from the syscall that took a capability fault on a
@@ -335,10 +121,7 @@ void boot(const keel_boot_info_t* bi) {
   }
   if (!g.sup.init(groups, g.spec.count(Table::kGroups), comps, g.count))
     boot_fail("boot spec", "inconsistent supervisor tree", 6);
-  g.sup.set_backoff(Backoff{ms(kBackoffBaseMs), ms(kBackoffCapMs), ms(kStableMs), ms(kSystemBaseMs),
-                            ms(kSystemCapMs), ms(kSystemStableMs), kSafeAfter});
-  g.shares.init(kWindowUs * g.freq / 1000000, kShareUs * g.freq / 1000000, now(), kRequestCostUs * g.freq / 1000000);
-  g.log.init(kLogLines);
+  init_fairness();
 
   // Images and layouts.
   static const char* kProviders[] = {"msg", "serial", "clock", "sched"};
@@ -372,13 +155,7 @@ void boot(const keel_boot_info_t* bi) {
     k.uses_msg = k.layout.end_count != 0;
   }
   if (auto r = global_setup(bi); !r.ok()) boot_fail("memory", g.failed_step, 8);
-  {
-    keel_cptr_t spares[KEEL_MAX_COMPONENTS];
-    for (std::uint32_t c = 0; c < g.count; ++c) spares[c] = g.spare_base + c;
-    g.held.init(spares, g.count);
-  }
-  if (auto r = start_ticker(static_cast<std::uint32_t>(kWindowUs), kTickerBudgetUs); !r.ok())
-    boot_fail("memory", g.failed_step, 8);
+  if (auto r = start_fairness(); !r.ok()) boot_fail("memory", g.failed_step, 8);
   for (std::uint32_t c = 0; c < g.count; ++c) {
     if (auto r = prepare(c); !r.ok()) {
       report(c, r.error());
@@ -415,7 +192,6 @@ void boot(const keel_boot_info_t* bi) {
   for (std::uint32_t c = 0; c < g.count; ++c)
     if (auto r = start(c); !r.ok()) report(c, r.error());
   g.sup.started(g.sup.all(), now());
-  log_window_end = now() + kLogWindowUs * g.freq / 1000000;
   // The generic timer starts at 0 at reset; under QEMU -icount shift=0 one tick is 10^9/freq
   // instructions (bench/os reads this line).
   const std::uint64_t t = now();
@@ -584,13 +360,9 @@ keel_word_t fault(std::uint32_t c, keel_word_t info) {
     reply = 0;
     const std::uint64_t t0 = now();
     if (info == 0 && badge == kTickBadge) {  // the ticker (the bound notification)
-      ticker_armed = false;
-      housekeeping(t0);
+      on_tick(t0);
       continue;
     }
-    // Housekeeping waits for the ticker: it would overwrite the message registers, which hold
-    // the request now and the reply after it. A new window is only noted here.
-    if (g.shares.roll(t0)) window_rolled = true;
     std::uint32_t c;
     if (badge & kFaultBadge) {
       c = static_cast<std::uint32_t>(badge & ~kFaultBadge);
@@ -601,18 +373,7 @@ keel_word_t fault(std::uint32_t c, keel_word_t info) {
       c = static_cast<std::uint32_t>(badge - 1);
       reply = request(c, info);
     }
-    g.shares.charge(c, now() - t0);
-    if (reply != 0 && g.shares.over(c)) {
-      keel_word_t* mr = keel_get_ipc_buffer()->msg;
-      const keel_cptr_t spare = g.held.hold(c, g.reply, reply, mr, static_cast<std::uint32_t>(keel_msginfo_length(reply)));
-      if (spare != 0) {
-        g.reply = spare;
-        reply = 0;
-      }
-    }
-    if (window_rolled || g.held.count() != 0 || g.held_resume != 0 || g.tick_wanted != 0 || g.pending_restart != 0 ||
-        g.log.pending())
-      want_tick();
+    reply = charge(c, t0, reply);
   }
 }
 

@@ -84,6 +84,20 @@ void debug_drop_own(const keel_boot_info_t* bi);  // the root keeps console + ha
 bool debug_grants_ok();                           // false (reported) if the kernel lacks a grant
 Result<void> grant_debug(std::uint32_t c);        // c's new thread: what its manifest grants
 
+// supervision.cc: carrying out supervision decisions, and the fairness rule for the root's time.
+void print_name(std::uint32_t c);
+std::uint64_t now();                                    // generic timer ticks
+void report(std::uint32_t c, keel_error_t e);          // "root: <c>: <step> failed: <error>"
+bool say(std::uint32_t c, const char* prefix = "");    // "root: <prefix><c>" unless c's log lines are used up
+void want_tick();                                       // the ticker wakes the root within a window
+void handle_event(std::uint32_t c, Event e);            // apply the Supervisor's decision
+void init_fairness();                                   // after the Supervisor's init (back-off, shares, logs)
+Result<void> start_fairness();                          // after global_setup (held replies, ticker)
+void on_tick(std::uint64_t t);                          // the ticker woke the root server
+// After a fault or request of c received at t0: charges c; returns the reply to send now, or 0
+// if it is held for the next window.
+keel_word_t charge(std::uint32_t c, std::uint64_t t0, keel_word_t reply);
+
 struct Root {
   const keel_boot_info_t* bi = nullptr;
   bootspec::Spec spec;
