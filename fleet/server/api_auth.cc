@@ -97,10 +97,8 @@ Response change_password(Ctx& c) {
     throw ApiError(400, "invalid_credentials", "the current password is wrong", "current_password");
   std::string np = c.body.at("new_password").get<std::string>();
   check_password(np, "new_password");
-  Tx tx(c.db);
-  set_user_password(c.db, c.who.user_id, hash_password(c.app, np));
-  c.audit(c.who.org_id, "user.password_change", "user", std::to_string(c.who.user_id));
-  tx.commit();
+  c.audited_change(c.who.org_id, "user.password_change", "user", std::to_string(c.who.user_id),
+                   [&] { set_user_password(c.db, c.who.user_id, hash_password(c.app, np)); });
   return Response::no_content();
 }
 

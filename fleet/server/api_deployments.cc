@@ -45,25 +45,21 @@ Response get(Ctx& c) {
 Response patch(Ctx& c) {
   int64_t id = c.id("deployment_id");
   Owner o = deployment_owner(c, id, Need::write);
-  Tx tx(c.db);
-  if (auto name = c.new_name()) set_deployment_name(c.db, id, *name);
-  if (c.sets("description"))
-    set_deployment_description(c.db, id, c.body["description"].get<std::string>());
-  c.audit(o.org_id, "deployment.update", "deployment", std::to_string(id), c.body);
-  tx.commit();
+  c.audited_change(o.org_id, "deployment.update", "deployment", std::to_string(id), c.body,
+                   [&] { update_deployment(c.db, id, c.name_description()); });
   return Response::json_body(deployment_json(*find_deployment(c.db, id)));
 }
 
 Response remove(Ctx& c) {
   int64_t id = c.id("deployment_id");
   Owner o = deployment_owner(c, id, Need::write);
-  Tx tx(c.db);
-  if (deployment_has_devices(c.db, id))
-    throw conflict("the deployment still has devices; move or decommission them first");
-  if (deployment_has_active_rollout(c.db, id)) throw conflict("the deployment has an active rollout; cancel it first");
-  delete_deployment(c.db, id);
-  c.audit(o.org_id, "deployment.delete", "deployment", std::to_string(id));
-  tx.commit();
+  c.audited_change(o.org_id, "deployment.delete", "deployment", std::to_string(id), [&] {
+    if (deployment_has_devices(c.db, id))
+      throw conflict("the deployment still has devices; move or decommission them first");
+    if (deployment_has_active_rollout(c.db, id))
+      throw conflict("the deployment has an active rollout; cancel it first");
+    delete_deployment(c.db, id);
+  });
   return Response::no_content();
 }
 

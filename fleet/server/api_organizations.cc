@@ -51,13 +51,13 @@ Response remove(Ctx& c) {
   c.require_user_mode();
   c.require_admin();
   OrganizationRow o = load(c, c.id("organization_id"));
-  Tx tx(c.db);
-  if (organization_has_projects(c.db, o.id)) throw conflict("the organisation still has projects; delete them first");
-  if (organization_has_active_users(c.db, o.id))
-    throw conflict("the organisation still has active users; disable them first");
-  delete_organization(c.db, o.id);
-  c.audit(std::nullopt, "organization.delete", "organization", std::to_string(o.id), {{"name", o.name}});
-  tx.commit();
+  c.audited_change(std::nullopt, "organization.delete", "organization", std::to_string(o.id), {{"name", o.name}}, [&] {
+    if (organization_has_projects(c.db, o.id))
+      throw conflict("the organisation still has projects; delete them first");
+    if (organization_has_active_users(c.db, o.id))
+      throw conflict("the organisation still has active users; disable them first");
+    delete_organization(c.db, o.id);
+  });
   return Response::no_content();
 }
 

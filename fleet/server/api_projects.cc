@@ -60,24 +60,19 @@ Response get(Ctx& c) {
 Response patch(Ctx& c) {
   int64_t id = c.id("project_id");
   Owner o = project_owner(c, id, Need::write);
-  Tx tx(c.db);
-  if (auto name = c.new_name()) set_project_name(c.db, id, *name);
-  if (c.sets("description"))
-    set_project_description(c.db, id, c.body["description"].get<std::string>());
-  c.audit(o.org_id, "project.update", "project", std::to_string(id), c.body);
-  tx.commit();
+  c.audited_change(o.org_id, "project.update", "project", std::to_string(id), c.body,
+                   [&] { update_project(c.db, id, c.name_description()); });
   return Response::json_body(project_json(*find_project(c.db, id)));
 }
 
 Response remove(Ctx& c) {
   int64_t id = c.id("project_id");
   Owner o = project_owner(c, id, Need::write);
-  Tx tx(c.db);
-  if (project_has_deployments(c.db, id)) throw conflict("the project still has deployments; delete them first");
-  if (project_has_releases(c.db, id)) throw conflict("the project still has releases; delete them first");
-  delete_project(c.db, id);
-  c.audit(o.org_id, "project.delete", "project", std::to_string(id));
-  tx.commit();
+  c.audited_change(o.org_id, "project.delete", "project", std::to_string(id), [&] {
+    if (project_has_deployments(c.db, id)) throw conflict("the project still has deployments; delete them first");
+    if (project_has_releases(c.db, id)) throw conflict("the project still has releases; delete them first");
+    delete_project(c.db, id);
+  });
   return Response::no_content();
 }
 

@@ -54,11 +54,10 @@ Response remove(Ctx& c) {
   int64_t id = c.id("deployment_id");
   Owner o = deployment_owner(c, id, Need::write);
   std::string name = c.params.at("name");
-  Tx tx(c.db);
-  if (!find_proxy(c.db, id, name)) throw not_found("proxy");
-  delete_proxy(c.db, id, name);
-  c.audit(o.org_id, "proxy.delete", "deployment", std::to_string(id), {{"name", name}});
-  tx.commit();
+  c.audited_change(o.org_id, "proxy.delete", "deployment", std::to_string(id), {{"name", name}}, [&] {
+    if (!find_proxy(c.db, id, name)) throw not_found("proxy");
+    delete_proxy(c.db, id, name);
+  });
   return Response::no_content();
 }
 

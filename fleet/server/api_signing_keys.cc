@@ -45,11 +45,10 @@ Response revoke(Ctx& c) {
   int64_t pid = c.id("project_id");
   Owner o = project_owner(c, pid, Need::write);
   int64_t kid = c.id("key_id");
-  Tx tx(c.db);
-  if (!signing_key_in_project(c.db, kid, pid)) throw not_found("signing key");
-  revoke_signing_key(c.db, kid, now_ms());
-  c.audit(o.org_id, "signing_key.revoke", "signing_key", std::to_string(kid));
-  tx.commit();
+  c.audited_change(o.org_id, "signing_key.revoke", "signing_key", std::to_string(kid), [&] {
+    if (!signing_key_in_project(c.db, kid, pid)) throw not_found("signing key");
+    revoke_signing_key(c.db, kid, now_ms());
+  });
   return Response::no_content();
 }
 

@@ -64,10 +64,8 @@ Response revoke(Ctx& c) {
   int64_t id = c.id("token_id");
   auto user = token_user(c.db, id);
   if (!user || *user != c.who.user_id) throw not_found("API token");
-  Tx tx(c.db);
-  revoke_token(c.db, id, now_ms());
-  c.audit(c.who.org_id, "token.revoke", "api_token", std::to_string(id));
-  tx.commit();
+  c.audited_change(c.who.org_id, "token.revoke", "api_token", std::to_string(id),
+                   [&] { revoke_token(c.db, id, now_ms()); });
   return Response::no_content();
 }
 
