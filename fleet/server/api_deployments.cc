@@ -3,25 +3,16 @@
 #include "../store/deployments.h"
 #include "../store/rollouts.h"
 #include "owner.h"
+#include "row_json.h"
 
 namespace keel::fleet {
 namespace {
-
-json deployment_json(const DeploymentRow& d) {
-  return {{"id", d.id},
-          {"project_id", d.project_id},
-          {"name", d.name},
-          {"description", d.description},
-          {"created_at", d.created_at},
-          {"device_count", d.device_count},
-          {"online_count", d.online_count}};
-}
 
 Response list(Ctx& c) {
   PageRequest p = page_request(c);
   auto project = c.q_id("project_id");
   if (project) project_owner(c, *project, Need::read);
-  return Response::json_body(page_json(list_deployments(c.db, p, project, c.read_scope()), deployment_json));
+  return Response::json_body(page_json(list_deployments(c.db, p, project, c.read_scope()), row_json<DeploymentRow>));
 }
 
 Response create(Ctx& c) {
@@ -33,13 +24,13 @@ Response create(Ctx& c) {
                                  c.body.value("description", std::string()), now_ms());
   c.audit(o.org_id, "deployment.create", "deployment", std::to_string(id), {{"name", c.body["name"]}});
   tx.commit();
-  return Response::json_body(deployment_json(*find_deployment(c.db, id)), 201);
+  return Response::json_body(row_json<DeploymentRow>(*find_deployment(c.db, id)), 201);
 }
 
 Response get(Ctx& c) {
   int64_t id = c.id("deployment_id");
   deployment_owner(c, id, Need::read);
-  return Response::json_body(deployment_json(*find_deployment(c.db, id)));
+  return Response::json_body(row_json<DeploymentRow>(*find_deployment(c.db, id)));
 }
 
 Response patch(Ctx& c) {
@@ -47,7 +38,7 @@ Response patch(Ctx& c) {
   Owner o = deployment_owner(c, id, Need::write);
   c.audited_change(o.org_id, "deployment.update", "deployment", std::to_string(id), c.body,
                    [&] { update_deployment(c.db, id, c.name_description()); });
-  return Response::json_body(deployment_json(*find_deployment(c.db, id)));
+  return Response::json_body(row_json<DeploymentRow>(*find_deployment(c.db, id)));
 }
 
 Response remove(Ctx& c) {

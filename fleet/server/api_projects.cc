@@ -3,14 +3,10 @@
 #include "../store/organizations.h"
 #include "../store/projects.h"
 #include "owner.h"
+#include "row_json.h"
 
 namespace keel::fleet {
 namespace {
-
-json project_json(const ProjectRow& p) {
-  return {{"id", p.id}, {"organization_id", p.organization_id}, {"name", p.name}, {"description", p.description},
-          {"created_at", p.created_at}};
-}
 
 int64_t org_for_create(Ctx& c) {
   if (c.studio()) {
@@ -37,7 +33,7 @@ Response list(Ctx& c) {
   auto filter = c.q_id("organization_id");
   if (scope && filter && *filter != *scope) throw not_found("organisation");
   if (!scope && filter) scope = filter;
-  return Response::json_body(page_json(list_projects(c.db, p, scope), project_json));
+  return Response::json_body(page_json(list_projects(c.db, p, scope), row_json<ProjectRow>));
 }
 
 Response create(Ctx& c) {
@@ -48,13 +44,13 @@ Response create(Ctx& c) {
                                 c.body.value("description", std::string()), now_ms());
   c.audit(org, "project.create", "project", std::to_string(p.id), {{"name", p.name}});
   tx.commit();
-  return Response::json_body(project_json(p), 201);
+  return Response::json_body(row_json<ProjectRow>(p), 201);
 }
 
 Response get(Ctx& c) {
   int64_t id = c.id("project_id");
   project_owner(c, id, Need::read);
-  return Response::json_body(project_json(*find_project(c.db, id)));
+  return Response::json_body(row_json<ProjectRow>(*find_project(c.db, id)));
 }
 
 Response patch(Ctx& c) {
@@ -62,7 +58,7 @@ Response patch(Ctx& c) {
   Owner o = project_owner(c, id, Need::write);
   c.audited_change(o.org_id, "project.update", "project", std::to_string(id), c.body,
                    [&] { update_project(c.db, id, c.name_description()); });
-  return Response::json_body(project_json(*find_project(c.db, id)));
+  return Response::json_body(row_json<ProjectRow>(*find_project(c.db, id)));
 }
 
 Response remove(Ctx& c) {
