@@ -29,11 +29,7 @@ int64_t org_for_create(Ctx& c) {
 
 Response list(Ctx& c) {
   PageRequest p = page_request(c);
-  auto scope = c.read_scope();
-  auto filter = c.q_id("organization_id");
-  if (scope && filter && *filter != *scope) throw not_found("organisation");
-  if (!scope && filter) scope = filter;
-  return Response::json_body(page_json(list_projects(c.db, p, scope), row_json<ProjectRow>));
+  return Response::json_body(page_json(list_projects(c.db, p, c.list_scope()), row_json<ProjectRow>));
 }
 
 Response create(Ctx& c) {

@@ -84,11 +84,7 @@ void require_user_write(Ctx& c, const UserRow& u) {
 Response list(Ctx& c) {
   c.require_user_mode();
   PageRequest p = page_request(c);
-  auto scope = c.read_scope();
-  auto filter = c.q_id("organization_id");
-  if (scope && filter && *filter != *scope) throw not_found("organisation");
-  if (!scope && filter) scope = filter;
-  return Response::json_body(page_json(list_users(c.db, p, scope), row_json<UserRow>));
+  return Response::json_body(page_json(list_users(c.db, p, c.list_scope()), row_json<UserRow>));
 }
 
 Response create(Ctx& c) {

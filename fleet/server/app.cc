@@ -195,6 +195,13 @@ std::optional<int64_t> Ctx::read_scope() const {
   return std::nullopt;
 }
 
+std::optional<int64_t> Ctx::list_scope() const {
+  auto scope = read_scope();
+  auto filter = q_id("organization_id");
+  if (scope && filter && *filter != *scope) throw not_found("organisation");
+  return scope ? scope : filter;
+}
+
 void Ctx::audit(std::optional<int64_t> org_id, const std::string& action, const std::string& target_type,
                 const std::string& target_id, const json& details) {
   int64_t at = now_ms();

@@ -156,6 +156,9 @@ struct Ctx {
   void require_user_mode() const;  // endpoints that only exist in fleet mode
   // Organisations this principal may read; nullopt = all.
   std::optional<int64_t> read_scope() const;
+  // The organisation a list shows: ?organization_id, which must lie within read_scope() (404
+  // otherwise), else read_scope(); nullopt = all.
+  std::optional<int64_t> list_scope() const;
 
   // Appends an audit record (inside the caller's transaction) and publishes a change event.
   void audit(std::optional<int64_t> org_id, const std::string& action, const std::string& target_type,
