@@ -23,10 +23,7 @@ json audit_json(const AuditRow& a) {
 Response list(Ctx& c) {
   PageRequest p = page_request(c);
   AuditFilter f;
-  auto scope = c.read_scope();
-  auto filter = c.q_id("organization_id");
-  if (scope && filter && *filter != *scope) throw not_found("organisation");
-  f.organization_id = scope ? scope : filter;
+  f.organization_id = c.list_scope();
   f.action = c.q("action");
   f.target_type = c.q("target_type");
   f.target_id = c.q("target_id");

@@ -4,6 +4,7 @@
 
 #include "../store/sessions.h"
 #include "api_users.h"
+#include "row_json.h"
 
 namespace keel::fleet {
 namespace {
@@ -51,7 +52,7 @@ Response login(Ctx& c) {
     c.audit(u.organization_id, "auth.login", "user", std::to_string(u.id));
     tx.commit();
   }
-  auto r = Response::json_body({{"user", user_json(u)}, {"csrf_token", csrf}});
+  auto r = Response::json_body({{"user", row_json<UserRow>(u)}, {"csrf_token", csrf}});
   std::string cookie = "keel_session=" + sid + "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" +
                        std::to_string(c.app.cfg.session_hours * 3600);
   if (c.app.cfg.secure_cookies) cookie += "; Secure";
@@ -81,7 +82,7 @@ Response me(Ctx& c) {
     j["organization_id"] = c.app.studio_org_id;
     return Response::json_body(j);
   }
-  j["user"] = user_json(load_user(c, c.who.user_id));
+  j["user"] = row_json<UserRow>(load_user(c, c.who.user_id));
   j["role"] = role_name(c.who.role);
   j["organization_id"] = c.who.org_id ? json(*c.who.org_id) : json(nullptr);
   j["csrf_token"] = c.who.via_session ? json(c.who.session_csrf) : json(nullptr);
@@ -97,10 +98,8 @@ Response change_password(Ctx& c) {
     throw ApiError(400, "invalid_credentials", "the current password is wrong", "current_password");
   std::string np = c.body.at("new_password").get<std::string>();
   check_password(np, "new_password");
-  Tx tx(c.db);
-  set_user_password(c.db, c.who.user_id, hash_password(c.app, np));
-  c.audit(c.who.org_id, "user.password_change", "user", std::to_string(c.who.user_id));
-  tx.commit();
+  c.audited_change(c.who.org_id, "user.password_change", "user", std::to_string(c.who.user_id),
+                   [&] { set_user_password(c.db, c.who.user_id, hash_password(c.app, np)); });
   return Response::no_content();
 }
 
@@ -118,7 +117,7 @@ Response accept_invite(Ctx& c) {
   c.who.label = "invitee";
   c.audit(inv->organization_id, "user.accept_invite", "user", std::to_string(inv->user_id));
   tx.commit();
-  return Response::json_body({{"user", user_json(load_user(c, inv->user_id))}});
+  return Response::json_body({{"user", row_json<UserRow>(load_user(c, inv->user_id))}});
 }
 
 }  // namespace

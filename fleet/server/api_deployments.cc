@@ -3,25 +3,16 @@
 #include "../store/deployments.h"
 #include "../store/rollouts.h"
 #include "owner.h"
+#include "row_json.h"
 
 namespace keel::fleet {
 namespace {
-
-json deployment_json(const DeploymentRow& d) {
-  return {{"id", d.id},
-          {"project_id", d.project_id},
-          {"name", d.name},
-          {"description", d.description},
-          {"created_at", d.created_at},
-          {"device_count", d.device_count},
-          {"online_count", d.online_count}};
-}
 
 Response list(Ctx& c) {
   PageRequest p = page_request(c);
   auto project = c.q_id("project_id");
   if (project) project_owner(c, *project, Need::read);
-  return Response::json_body(page_json(list_deployments(c.db, p, project, c.read_scope()), deployment_json));
+  return Response::json_body(page_json(list_deployments(c.db, p, project, c.read_scope()), row_json<DeploymentRow>));
 }
 
 Response create(Ctx& c) {
@@ -33,37 +24,33 @@ Response create(Ctx& c) {
                                  c.body.value("description", std::string()), now_ms());
   c.audit(o.org_id, "deployment.create", "deployment", std::to_string(id), {{"name", c.body["name"]}});
   tx.commit();
-  return Response::json_body(deployment_json(*find_deployment(c.db, id)), 201);
+  return Response::json_body(row_json<DeploymentRow>(*find_deployment(c.db, id)), 201);
 }
 
 Response get(Ctx& c) {
   int64_t id = c.id("deployment_id");
   deployment_owner(c, id, Need::read);
-  return Response::json_body(deployment_json(*find_deployment(c.db, id)));
+  return Response::json_body(row_json<DeploymentRow>(*find_deployment(c.db, id)));
 }
 
 Response patch(Ctx& c) {
   int64_t id = c.id("deployment_id");
   Owner o = deployment_owner(c, id, Need::write);
-  Tx tx(c.db);
-  if (auto name = c.new_name()) set_deployment_name(c.db, id, *name);
-  if (c.sets("description"))
-    set_deployment_description(c.db, id, c.body["description"].get<std::string>());
-  c.audit(o.org_id, "deployment.update", "deployment", std::to_string(id), c.body);
-  tx.commit();
-  return Response::json_body(deployment_json(*find_deployment(c.db, id)));
+  c.audited_change(o.org_id, "deployment.update", "deployment", std::to_string(id), c.body,
+                   [&] { update_deployment(c.db, id, c.name_description()); });
+  return Response::json_body(row_json<DeploymentRow>(*find_deployment(c.db, id)));
 }
 
 Response remove(Ctx& c) {
   int64_t id = c.id("deployment_id");
   Owner o = deployment_owner(c, id, Need::write);
-  Tx tx(c.db);
-  if (deployment_has_devices(c.db, id))
-    throw conflict("the deployment still has devices; move or decommission them first");
-  if (deployment_has_active_rollout(c.db, id)) throw conflict("the deployment has an active rollout; cancel it first");
-  delete_deployment(c.db, id);
-  c.audit(o.org_id, "deployment.delete", "deployment", std::to_string(id));
-  tx.commit();
+  c.audited_change(o.org_id, "deployment.delete", "deployment", std::to_string(id), [&] {
+    if (deployment_has_devices(c.db, id))
+      throw conflict("the deployment still has devices; move or decommission them first");
+    if (deployment_has_active_rollout(c.db, id))
+      throw conflict("the deployment has an active rollout; cancel it first");
+    delete_deployment(c.db, id);
+  });
   return Response::no_content();
 }
 

@@ -111,6 +111,11 @@ DeviceRow load_device(Ctx& c, int64_t id) {
   return std::move(*d);
 }
 
+// The device as it is now: the answer of every change to it.
+Response device_response(Ctx& c, int64_t id) {
+  return Response::json_body(device_json(c.app, load_device(c, id)));
+}
+
 int64_t allocate_address(Ctx& c) {
   auto idx = free_address_index(c.db, c.app.addresses.first_index(), c.app.addresses.last_index());
   if (idx) return *idx;
@@ -207,11 +212,9 @@ Response rename(Ctx& c) {
   int64_t id = c.id("device_id");
   Owner o = device_owner(c, id, Need::write);
   check_name(c.body, "name");
-  Tx tx(c.db);
-  rename_device(c.db, id, c.body["name"].get<std::string>(), now_ms());
-  c.audit(o.org_id, "device.rename", "device", std::to_string(id), {{"name", c.body["name"]}});
-  tx.commit();
-  return Response::json_body(device_json(c.app, load_device(c, id)));
+  c.audited_change(o.org_id, "device.rename", "device", std::to_string(id), {{"name", c.body["name"]}},
+                   [&] { rename_device(c.db, id, c.body["name"].get<std::string>(), now_ms()); });
+  return device_response(c, id);
 }
 
 Response move(Ctx& c) {
@@ -223,15 +226,15 @@ Response move(Ctx& c) {
   DeviceRow d = load_device(c, id);
   if (d.status != "active") throw conflict("a decommissioned device cannot move; repurpose it instead");
   if (to == from.deployment_id) throw conflict("the device is already in this deployment", "deployment_id");
-  Tx tx(c.db);
-  int64_t now = now_ms();
-  detach_device_from_rollouts(c.db, id, now);
-  move_device(c.db, id, to, now_ms());
-  if (dst.project_id != from.project_id) delete_overlay(c.db, "device", id);
-  c.audit(from.org_id, "device.move", "device", std::to_string(id), {{"from", from.deployment_id}, {"to", to}});
-  tx.commit();
+  json details = {{"from", from.deployment_id}, {"to", to}};
+  c.audited_change(from.org_id, "device.move", "device", std::to_string(id), details, [&] {
+    int64_t now = now_ms();
+    detach_device_from_rollouts(c.db, id, now);
+    move_device(c.db, id, to, now_ms());
+    if (dst.project_id != from.project_id) delete_overlay(c.db, "device", id);
+  });
   reevaluate_rollouts(c, from.deployment_id);
-  return Response::json_body(device_json(c.app, load_device(c, id)));
+  return device_response(c, id);
 }
 
 Response decommission(Ctx& c) {
@@ -239,14 +242,13 @@ Response decommission(Ctx& c) {
   Owner o = device_owner(c, id, Need::write);
   DeviceRow d = load_device(c, id);
   if (d.status == "decommissioned") throw conflict("the device is already decommissioned");
-  Tx tx(c.db);
-  detach_device_from_rollouts(c.db, id, now_ms());
-  decommission_device(c.db, id, now_ms());
-  delete_overlay(c.db, "device", id);
-  c.audit(o.org_id, "device.decommission", "device", std::to_string(id));
-  tx.commit();
+  c.audited_change(o.org_id, "device.decommission", "device", std::to_string(id), [&] {
+    detach_device_from_rollouts(c.db, id, now_ms());
+    decommission_device(c.db, id, now_ms());
+    delete_overlay(c.db, "device", id);
+  });
   reevaluate_rollouts(c, o.deployment_id);
-  return Response::json_body(device_json(c.app, load_device(c, id)));
+  return device_response(c, id);
 }
 
 Response repurpose(Ctx& c) {
@@ -268,7 +270,7 @@ Response repurpose(Ctx& c) {
   clear_device_logs(c.db, id);
   c.audit(from.org_id, "device.repurpose", "device", std::to_string(id), {{"deployment_id", to}, {"name", name}});
   tx.commit();
-  return Response::json_body(device_json(c.app, load_device(c, id)));
+  return device_response(c, id);
 }
 
 }  // namespace

@@ -2,11 +2,10 @@
 
 #include "../store/organizations.h"
 #include "app.h"
+#include "row_json.h"
 
 namespace keel::fleet {
 namespace {
-
-json org_json(const OrganizationRow& o) { return {{"id", o.id}, {"name", o.name}, {"created_at", o.created_at}}; }
 
 OrganizationRow load(Ctx& c, int64_t id) {
   auto o = find_organization(c.db, id);
@@ -19,7 +18,7 @@ Response list(Ctx& c) {
   PageRequest p = page_request(c);
   auto scope = c.read_scope();
   if (c.who.kind == Principal::Kind::studio) scope = c.app.studio_org_id;
-  return Response::json_body(page_json(list_organizations(c.db, p, scope), org_json));
+  return Response::json_body(page_json(list_organizations(c.db, p, scope), row_json<OrganizationRow>));
 }
 
 Response create(Ctx& c) {
@@ -30,10 +29,10 @@ Response create(Ctx& c) {
   OrganizationRow o = insert_organization(c.db, c.body["name"].get<std::string>(), now_ms());
   c.audit(o.id, "organization.create", "organization", std::to_string(o.id), {{"name", o.name}});
   tx.commit();
-  return Response::json_body(org_json(o), 201);
+  return Response::json_body(row_json<OrganizationRow>(o), 201);
 }
 
-Response get(Ctx& c) { return Response::json_body(org_json(load(c, c.id("organization_id")))); }
+Response get(Ctx& c) { return Response::json_body(row_json<OrganizationRow>(load(c, c.id("organization_id")))); }
 
 Response patch(Ctx& c) {
   OrganizationRow o = load(c, c.id("organization_id"));
@@ -44,20 +43,20 @@ Response patch(Ctx& c) {
   rename_organization(c.db, o.id, c.body["name"].get<std::string>());
   c.audit(o.id, "organization.update", "organization", std::to_string(o.id), {{"name", c.body["name"]}});
   tx.commit();
-  return Response::json_body(org_json(load(c, o.id)));
+  return Response::json_body(row_json<OrganizationRow>(load(c, o.id)));
 }
 
 Response remove(Ctx& c) {
   c.require_user_mode();
   c.require_admin();
   OrganizationRow o = load(c, c.id("organization_id"));
-  Tx tx(c.db);
-  if (organization_has_projects(c.db, o.id)) throw conflict("the organisation still has projects; delete them first");
-  if (organization_has_active_users(c.db, o.id))
-    throw conflict("the organisation still has active users; disable them first");
-  delete_organization(c.db, o.id);
-  c.audit(std::nullopt, "organization.delete", "organization", std::to_string(o.id), {{"name", o.name}});
-  tx.commit();
+  c.audited_change(std::nullopt, "organization.delete", "organization", std::to_string(o.id), {{"name", o.name}}, [&] {
+    if (organization_has_projects(c.db, o.id))
+      throw conflict("the organisation still has projects; delete them first");
+    if (organization_has_active_users(c.db, o.id))
+      throw conflict("the organisation still has active users; disable them first");
+    delete_organization(c.db, o.id);
+  });
   return Response::no_content();
 }
 

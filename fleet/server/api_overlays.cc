@@ -69,11 +69,10 @@ Response put(Ctx& c, const std::string& scope) {
 Response remove(Ctx& c, const std::string& scope) {
   int64_t id = c.id(scope + "_id");
   Owner o = owner_of(c, scope, id, Need::write);
-  Tx tx(c.db);
-  if (!find_overlay(c.db, scope, id)) throw not_found("overlay");
-  delete_overlay(c.db, scope, id);
-  c.audit(o.org_id, "overlay.delete", scope, std::to_string(id));
-  tx.commit();
+  c.audited_change(o.org_id, "overlay.delete", scope, std::to_string(id), [&] {
+    if (!find_overlay(c.db, scope, id)) throw not_found("overlay");
+    delete_overlay(c.db, scope, id);
+  });
   return Response::no_content();
 }
 

@@ -3,14 +3,10 @@
 #include "../store/organizations.h"
 #include "../store/projects.h"
 #include "owner.h"
+#include "row_json.h"
 
 namespace keel::fleet {
 namespace {
-
-json project_json(const ProjectRow& p) {
-  return {{"id", p.id}, {"organization_id", p.organization_id}, {"name", p.name}, {"description", p.description},
-          {"created_at", p.created_at}};
-}
 
 int64_t org_for_create(Ctx& c) {
   if (c.studio()) {
@@ -33,11 +29,7 @@ int64_t org_for_create(Ctx& c) {
 
 Response list(Ctx& c) {
   PageRequest p = page_request(c);
-  auto scope = c.read_scope();
-  auto filter = c.q_id("organization_id");
-  if (scope && filter && *filter != *scope) throw not_found("organisation");
-  if (!scope && filter) scope = filter;
-  return Response::json_body(page_json(list_projects(c.db, p, scope), project_json));
+  return Response::json_body(page_json(list_projects(c.db, p, c.list_scope()), row_json<ProjectRow>));
 }
 
 Response create(Ctx& c) {
@@ -48,36 +40,31 @@ Response create(Ctx& c) {
                                 c.body.value("description", std::string()), now_ms());
   c.audit(org, "project.create", "project", std::to_string(p.id), {{"name", p.name}});
   tx.commit();
-  return Response::json_body(project_json(p), 201);
+  return Response::json_body(row_json<ProjectRow>(p), 201);
 }
 
 Response get(Ctx& c) {
   int64_t id = c.id("project_id");
   project_owner(c, id, Need::read);
-  return Response::json_body(project_json(*find_project(c.db, id)));
+  return Response::json_body(row_json<ProjectRow>(*find_project(c.db, id)));
 }
 
 Response patch(Ctx& c) {
   int64_t id = c.id("project_id");
   Owner o = project_owner(c, id, Need::write);
-  Tx tx(c.db);
-  if (auto name = c.new_name()) set_project_name(c.db, id, *name);
-  if (c.sets("description"))
-    set_project_description(c.db, id, c.body["description"].get<std::string>());
-  c.audit(o.org_id, "project.update", "project", std::to_string(id), c.body);
-  tx.commit();
-  return Response::json_body(project_json(*find_project(c.db, id)));
+  c.audited_change(o.org_id, "project.update", "project", std::to_string(id), c.body,
+                   [&] { update_project(c.db, id, c.name_description()); });
+  return Response::json_body(row_json<ProjectRow>(*find_project(c.db, id)));
 }
 
 Response remove(Ctx& c) {
   int64_t id = c.id("project_id");
   Owner o = project_owner(c, id, Need::write);
-  Tx tx(c.db);
-  if (project_has_deployments(c.db, id)) throw conflict("the project still has deployments; delete them first");
-  if (project_has_releases(c.db, id)) throw conflict("the project still has releases; delete them first");
-  delete_project(c.db, id);
-  c.audit(o.org_id, "project.delete", "project", std::to_string(id));
-  tx.commit();
+  c.audited_change(o.org_id, "project.delete", "project", std::to_string(id), [&] {
+    if (project_has_deployments(c.db, id)) throw conflict("the project still has deployments; delete them first");
+    if (project_has_releases(c.db, id)) throw conflict("the project still has releases; delete them first");
+    delete_project(c.db, id);
+  });
   return Response::no_content();
 }
 

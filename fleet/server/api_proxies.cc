@@ -2,14 +2,10 @@
 
 #include "../store/proxies.h"
 #include "owner.h"
+#include "row_json.h"
 
 namespace keel::fleet {
 namespace {
-
-json proxy_json(const ProxyRow& p) {
-  return {{"deployment_id", p.deployment_id}, {"name", p.name}, {"host", p.host}, {"port", p.port},
-          {"created_at", p.created_at}};
-}
 
 void check_proxy_name(const std::string& n) {
   bool ok = !n.empty() && n.size() <= 63;
@@ -31,7 +27,7 @@ Response list(Ctx& c) {
   int64_t id = c.id("deployment_id");
   deployment_owner(c, id, Need::read);
   json items = json::array();
-  for (const auto& p : list_proxies(c.db, id)) items.push_back(proxy_json(p));
+  for (const auto& p : list_proxies(c.db, id)) items.push_back(row_json<ProxyRow>(p));
   return Response::json_body({{"items", items}, {"next_cursor", nullptr}});
 }
 
@@ -47,18 +43,17 @@ Response put(Ctx& c) {
   set_proxy(c.db, id, name, host, port, now_ms());
   c.audit(o.org_id, "proxy.set", "deployment", std::to_string(id), {{"name", name}, {"host", host}, {"port", port}});
   tx.commit();
-  return Response::json_body(proxy_json(*find_proxy(c.db, id, name)));
+  return Response::json_body(row_json<ProxyRow>(*find_proxy(c.db, id, name)));
 }
 
 Response remove(Ctx& c) {
   int64_t id = c.id("deployment_id");
   Owner o = deployment_owner(c, id, Need::write);
   std::string name = c.params.at("name");
-  Tx tx(c.db);
-  if (!find_proxy(c.db, id, name)) throw not_found("proxy");
-  delete_proxy(c.db, id, name);
-  c.audit(o.org_id, "proxy.delete", "deployment", std::to_string(id), {{"name", name}});
-  tx.commit();
+  c.audited_change(o.org_id, "proxy.delete", "deployment", std::to_string(id), {{"name", name}}, [&] {
+    if (!find_proxy(c.db, id, name)) throw not_found("proxy");
+    delete_proxy(c.db, id, name);
+  });
   return Response::no_content();
 }
 

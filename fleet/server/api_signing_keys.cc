@@ -4,26 +4,17 @@
 #include "keel/release/keys.h"
 #include "owner.h"
 #include "public_key_field.h"
+#include "row_json.h"
 
 namespace keel::fleet {
 namespace {
 
 namespace rel = keel::release;
 
-json key_json(const SigningKeyRow& k) {
-  return {{"id", k.id},
-          {"project_id", k.project_id},
-          {"name", k.name},
-          {"public_key", k.public_key},
-          {"key_id", k.key_id},
-          {"created_at", k.created_at},
-          {"revoked_at", k.revoked_at ? json(*k.revoked_at) : json(nullptr)}};
-}
-
 Response list(Ctx& c) {
   int64_t pid = c.id("project_id");
   project_owner(c, pid, Need::read);
-  return Response::json_body(page_json(list_signing_keys(c.db, page_request(c), pid), key_json));
+  return Response::json_body(page_json(list_signing_keys(c.db, page_request(c), pid), row_json<SigningKeyRow>));
 }
 
 Response add(Ctx& c) {
@@ -38,18 +29,17 @@ Response add(Ctx& c) {
                                        pk.value().id_hex(), now_ms());
   c.audit(o.org_id, "signing_key.add", "signing_key", std::to_string(k.id), {{"key_id", pk.value().id_hex()}});
   tx.commit();
-  return Response::json_body(key_json(k), 201);
+  return Response::json_body(row_json<SigningKeyRow>(k), 201);
 }
 
 Response revoke(Ctx& c) {
   int64_t pid = c.id("project_id");
   Owner o = project_owner(c, pid, Need::write);
   int64_t kid = c.id("key_id");
-  Tx tx(c.db);
-  if (!signing_key_in_project(c.db, kid, pid)) throw not_found("signing key");
-  revoke_signing_key(c.db, kid, now_ms());
-  c.audit(o.org_id, "signing_key.revoke", "signing_key", std::to_string(kid));
-  tx.commit();
+  c.audited_change(o.org_id, "signing_key.revoke", "signing_key", std::to_string(kid), [&] {
+    if (!signing_key_in_project(c.db, kid, pid)) throw not_found("signing key");
+    revoke_signing_key(c.db, kid, now_ms());
+  });
   return Response::no_content();
 }
 

@@ -4,25 +4,14 @@
 
 #include "../store/api_tokens.h"
 #include "app.h"
+#include "row_json.h"
 
 namespace keel::fleet {
 namespace {
 
-json token_json(const TokenRow& t) {
-  auto opt = [](const std::optional<int64_t>& v) { return v ? json(*v) : json(nullptr); };
-  return {{"id", t.id},
-          {"name", t.name},
-          {"scope", t.scope},
-          {"prefix", t.prefix},
-          {"created_at", t.created_at},
-          {"expires_at", opt(t.expires_at)},
-          {"last_used_at", opt(t.last_used_at)},
-          {"revoked_at", opt(t.revoked_at)}};
-}
-
 Response list(Ctx& c) {
   c.require_user_mode();
-  return Response::json_body(page_json(list_tokens(c.db, page_request(c), c.who.user_id), token_json));
+  return Response::json_body(page_json(list_tokens(c.db, page_request(c), c.who.user_id), row_json<TokenRow>));
 }
 
 Response create(Ctx& c) {
@@ -54,7 +43,7 @@ Response create(Ctx& c) {
                                    .expires_at = exp});
   c.audit(c.who.org_id, "token.create", "api_token", std::to_string(id), {{"scope", scope}});
   tx.commit();
-  json j = token_json(*find_token(c.db, id));
+  json j = row_json<TokenRow>(*find_token(c.db, id));
   j["token"] = "keel_" + prefix + "_" + secret;  // shown once; only its hash is stored
   return Response::json_body(j, 201);
 }
@@ -64,10 +53,8 @@ Response revoke(Ctx& c) {
   int64_t id = c.id("token_id");
   auto user = token_user(c.db, id);
   if (!user || *user != c.who.user_id) throw not_found("API token");
-  Tx tx(c.db);
-  revoke_token(c.db, id, now_ms());
-  c.audit(c.who.org_id, "token.revoke", "api_token", std::to_string(id));
-  tx.commit();
+  c.audited_change(c.who.org_id, "token.revoke", "api_token", std::to_string(id),
+                   [&] { revoke_token(c.db, id, now_ms()); });
   return Response::no_content();
 }
 

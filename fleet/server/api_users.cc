@@ -7,18 +7,9 @@
 #include "../store/audit_log.h"
 #include "../store/organizations.h"
 #include "../store/sessions.h"
+#include "row_json.h"
 
 namespace keel::fleet {
-
-json user_json(const UserRow& u) {
-  return {{"id", u.id},
-          {"email", u.email},
-          {"name", u.name},
-          {"role", u.role},
-          {"organization_id", u.organization_id ? json(*u.organization_id) : json(nullptr)},
-          {"status", u.status},
-          {"created_at", u.created_at}};
-}
 
 UserRow load_user(Ctx& c, int64_t id) {
   auto u = find_user(c.db, id);
@@ -93,11 +84,7 @@ void require_user_write(Ctx& c, const UserRow& u) {
 Response list(Ctx& c) {
   c.require_user_mode();
   PageRequest p = page_request(c);
-  auto scope = c.read_scope();
-  auto filter = c.q_id("organization_id");
-  if (scope && filter && *filter != *scope) throw not_found("organisation");
-  if (!scope && filter) scope = filter;
-  return Response::json_body(page_json(list_users(c.db, p, scope), user_json));
+  return Response::json_body(page_json(list_users(c.db, p, c.list_scope()), row_json<UserRow>));
 }
 
 Response create(Ctx& c) {
@@ -147,7 +134,7 @@ Response create(Ctx& c) {
   c.audit(org, pw ? "user.create" : "user.invite", "user", std::to_string(id),
           {{"email", email}, {"role", role_name(*role)}});
   tx.commit();
-  json j = {{"user", user_json(load_user(c, id))}};
+  json j = {{"user", row_json<UserRow>(load_user(c, id))}};
   if (!pw) j["invite_token"] = invite;
   return Response::json_body(j, 201);
 }
@@ -156,7 +143,7 @@ Response get(Ctx& c) {
   c.require_user_mode();
   UserRow u = load_user(c, c.id("user_id"));
   require_user_read(c, u);
-  return Response::json_body(user_json(u));
+  return Response::json_body(row_json<UserRow>(u));
 }
 
 Response patch(Ctx& c) {
@@ -180,7 +167,7 @@ Response patch(Ctx& c) {
   }
   c.audit(u.organization_id, "user.update", "user", std::to_string(u.id), changes);
   tx.commit();
-  return Response::json_body(user_json(load_user(c, u.id)));
+  return Response::json_body(row_json<UserRow>(load_user(c, u.id)));
 }
 
 Response set_status(Ctx& c, bool disable) {
@@ -194,7 +181,7 @@ Response set_status(Ctx& c, bool disable) {
   if (disable) delete_sessions_of_user(c.db, u.id);
   c.audit(u.organization_id, disable ? "user.disable" : "user.enable", "user", std::to_string(u.id));
   tx.commit();
-  return Response::json_body(user_json(load_user(c, u.id)));
+  return Response::json_body(row_json<UserRow>(load_user(c, u.id)));
 }
 
 }  // namespace

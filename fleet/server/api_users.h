@@ -11,7 +11,6 @@ namespace keel::fleet {
 
 void register_user_routes(Router& r);
 
-json user_json(const UserRow& u);
 // The user, or 404.
 UserRow load_user(Ctx& c, int64_t id);
 // The body's "email", lower-cased and checked; 400 when it is not an e-mail address.

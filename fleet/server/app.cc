@@ -68,6 +68,12 @@ std::optional<std::string> Ctx::new_name(const std::string& field) const {
   return body.at(field).get<std::string>();
 }
 
+NameDescription Ctx::name_description() const {
+  NameDescription change{.name = new_name()};
+  if (sets("description")) change.description = body.at("description").get<std::string>();
+  return change;
+}
+
 void check_name(const json& body, const std::string& field, bool required) {
   auto it = body.find(field);
   if (it == body.end() || it->is_null()) {
@@ -189,6 +195,13 @@ std::optional<int64_t> Ctx::read_scope() const {
   return std::nullopt;
 }
 
+std::optional<int64_t> Ctx::list_scope() const {
+  auto scope = read_scope();
+  auto filter = q_id("organization_id");
+  if (scope && filter && *filter != *scope) throw not_found("organisation");
+  return scope ? scope : filter;
+}
+
 void Ctx::audit(std::optional<int64_t> org_id, const std::string& action, const std::string& target_type,
                 const std::string& target_id, const json& details) {
   int64_t at = now_ms();
@@ -209,6 +222,19 @@ void Ctx::audit(std::optional<int64_t> org_id, const std::string& action, const 
                             {"organization_id", org_id ? json(*org_id) : json(nullptr)},
                             {"at", at}});
   pending_orgs.push_back(org_id);
+}
+
+void Ctx::audited_change(std::optional<int64_t> org_id, const std::string& action, const std::string& target_type,
+                         const std::string& target_id, const std::function<void()>& change) {
+  audited_change(org_id, action, target_type, target_id, json::object(), change);
+}
+
+void Ctx::audited_change(std::optional<int64_t> org_id, const std::string& action, const std::string& target_type,
+                         const std::string& target_id, const json& details, const std::function<void()>& change) {
+  Tx tx(db);
+  change();
+  audit(org_id, action, target_type, target_id, details);
+  tx.commit();
 }
 
 // ---- the application -------------------------------------------------------------------------
@@ -255,6 +281,21 @@ void App::recover() {
   resume_rollouts(*db);
 }
 
+namespace {
+// The principal of the user a session or an API token stands for (SessionUser, TokenUser: both
+// read KEEL_FLEET_AUTH_USER_FIELDS).
+template <class AuthRow>
+Principal user_principal(const AuthRow& u) {
+  Principal p;
+  p.kind = Principal::Kind::user;
+  p.user_id = u.user_id;
+  p.label = u.email;
+  p.role = parse_role(u.role).value_or(Role::org_user);
+  p.org_id = u.organization_id;
+  return p;
+}
+}  // namespace
+
 Principal App::authenticate(const Request& req) {
   Principal p;
   if (cfg.mode == Mode::studio) {
@@ -284,11 +325,7 @@ Principal App::authenticate(const Request& req) {
     if (t->revoked_at) throw ApiError(401, "token_revoked", "the API token was revoked");
     if (t->expires_at && *t->expires_at < now_ms()) throw ApiError(401, "token_expired", "the API token has expired");
     if (t->status != "active") throw ApiError(401, "account_disabled", "this account is disabled");
-    p.kind = Principal::Kind::user;
-    p.user_id = t->user_id;
-    p.label = t->email;
-    p.role = parse_role(t->role).value_or(Role::org_user);
-    p.org_id = t->organization_id;
+    p = user_principal(*t);
     p.token_scope = t->scope;
     touch_token(*db, t->token_id, now_ms());
     return p;
@@ -304,13 +341,9 @@ Principal App::authenticate(const Request& req) {
     auto s = find_session(*db, sha256_hex(sid));
     // An unknown or expired cookie is treated as no cookie: the UI then shows the login page.
     if (s && s->expires_at > now_ms() && s->status == "active") {
-      p.kind = Principal::Kind::user;
+      p = user_principal(*s);
       p.via_session = true;
       p.session_csrf = s->csrf;
-      p.user_id = s->user_id;
-      p.label = s->email;
-      p.role = parse_role(s->role).value_or(Role::org_user);
-      p.org_id = s->organization_id;
     }
   }
   return p;

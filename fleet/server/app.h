@@ -16,6 +16,7 @@
 #include "../store/blob_store.h"
 #include "../store/db.h"
 #include "../store/device_log.h"
+#include "../store/row.h"
 #include "address_pool.h"
 #include "pagination.h"
 #include "router.h"
@@ -144,6 +145,8 @@ struct Ctx {
   }
   // The new name when the body sets `field`, checked with check_name.
   std::optional<std::string> new_name(const std::string& field = "name") const;
+  // The name and description the body sets (the name checked with new_name).
+  NameDescription name_description() const;
 
   bool studio() const { return app.cfg.mode == Mode::studio; }
   // Authorization on an organisation's objects. Outsiders get 404 for existence not to leak.
@@ -153,10 +156,19 @@ struct Ctx {
   void require_user_mode() const;  // endpoints that only exist in fleet mode
   // Organisations this principal may read; nullopt = all.
   std::optional<int64_t> read_scope() const;
+  // The organisation a list shows: ?organization_id, which must lie within read_scope() (404
+  // otherwise), else read_scope(); nullopt = all.
+  std::optional<int64_t> list_scope() const;
 
   // Appends an audit record (inside the caller's transaction) and publishes a change event.
   void audit(std::optional<int64_t> org_id, const std::string& action, const std::string& target_type,
              const std::string& target_id, const json& details = json::object());
+  // Runs `change` and appends its audit record in one transaction (a throw rolls both back): the
+  // shape of every update, delete and revoke whose target is known before the change.
+  void audited_change(std::optional<int64_t> org_id, const std::string& action, const std::string& target_type,
+                      const std::string& target_id, const std::function<void()>& change);
+  void audited_change(std::optional<int64_t> org_id, const std::string& action, const std::string& target_type,
+                      const std::string& target_id, const json& details, const std::function<void()>& change);
 };
 
 int64_t now_ms();

@@ -6,55 +6,34 @@
 #include <string>
 
 #include "page.h"
+#include "users.h"
 
 namespace keel::fleet {
 
+#define KEEL_FLEET_TOKEN_ROW_FIELDS(FIELD)               \
+  FIELD(int64_t, id)                                     \
+  FIELD(std::string, name)                               \
+  FIELD(std::string, scope)  /* read | write | device */ \
+  FIELD(std::string, prefix)                             \
+  FIELD(int64_t, created_at)                             \
+  FIELD(std::optional<int64_t>, expires_at)              \
+  FIELD(std::optional<int64_t>, last_used_at)            \
+  FIELD(std::optional<int64_t>, revoked_at)
 struct TokenRow {
   static constexpr const char* table = "api_tokens";
-  int64_t id = 0;
-  std::string name{};
-  std::string scope{};  // read | write | device
-  std::string prefix{};
-  int64_t created_at = 0;
-  std::optional<int64_t> expires_at{};
-  std::optional<int64_t> last_used_at{};
-  std::optional<int64_t> revoked_at{};
-  static constexpr auto columns() {
-    return std::tuple{column("id", &TokenRow::id),
-                      column("name", &TokenRow::name),
-                      column("scope", &TokenRow::scope),
-                      column("prefix", &TokenRow::prefix),
-                      column("created_at", &TokenRow::created_at),
-                      column("expires_at", &TokenRow::expires_at),
-                      column("last_used_at", &TokenRow::last_used_at),
-                      column("revoked_at", &TokenRow::revoked_at)};
-  }
+  KEEL_ROW(TokenRow, KEEL_FLEET_TOKEN_ROW_FIELDS)
 };
 
 // A token with the user it acts for, as authentication reads it.
+#define KEEL_FLEET_TOKEN_USER_FIELDS(FIELD)                 \
+  FIELD(int64_t, token_id, "t.id")                          \
+  FIELD(std::string, secret_hash, "t.secret_hash")          \
+  FIELD(std::string, scope, "t.scope")                      \
+  FIELD(std::optional<int64_t>, expires_at, "t.expires_at") \
+  FIELD(std::optional<int64_t>, revoked_at, "t.revoked_at") \
+  KEEL_FLEET_AUTH_USER_FIELDS(FIELD)
 struct TokenUser {
-  int64_t token_id = 0;
-  std::string secret_hash{};
-  std::string scope{};
-  std::optional<int64_t> expires_at{};
-  std::optional<int64_t> revoked_at{};
-  int64_t user_id = 0;
-  std::string email{};
-  std::string role{};
-  std::optional<int64_t> organization_id{};
-  std::string status{};
-  static constexpr auto columns() {
-    return std::tuple{column("token_id", &TokenUser::token_id, "t.id"),
-                      column("secret_hash", &TokenUser::secret_hash, "t.secret_hash"),
-                      column("scope", &TokenUser::scope, "t.scope"),
-                      column("expires_at", &TokenUser::expires_at, "t.expires_at"),
-                      column("revoked_at", &TokenUser::revoked_at, "t.revoked_at"),
-                      column("user_id", &TokenUser::user_id, "u.id"),
-                      column("email", &TokenUser::email, "u.email"),
-                      column("role", &TokenUser::role, "u.role"),
-                      column("organization_id", &TokenUser::organization_id, "u.organization_id"),
-                      column("status", &TokenUser::status, "u.status")};
-  }
+  KEEL_ROW(TokenUser, KEEL_FLEET_TOKEN_USER_FIELDS)
 };
 
 struct NewToken {

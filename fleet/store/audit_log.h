@@ -9,29 +9,19 @@
 
 namespace keel::fleet {
 
+#define KEEL_FLEET_AUDIT_ROW_FIELDS(FIELD)       \
+  FIELD(int64_t, id)                             \
+  FIELD(int64_t, at)                             \
+  FIELD(std::string, actor)                      \
+  FIELD(std::optional<int64_t>, actor_user_id)   \
+  FIELD(std::optional<int64_t>, organization_id) \
+  FIELD(std::string, action)                     \
+  FIELD(std::string, target_type)                \
+  FIELD(std::string, target_id)                  \
+  FIELD(std::string, details)  /* JSON text */   \
+  FIELD(std::string, remote)
 struct AuditRow {
-  int64_t id = 0;
-  int64_t at = 0;
-  std::string actor{};
-  std::optional<int64_t> actor_user_id{};
-  std::optional<int64_t> organization_id{};
-  std::string action{};
-  std::string target_type{};
-  std::string target_id{};
-  std::string details{};  // JSON text
-  std::string remote{};
-  static constexpr auto columns() {
-    return std::tuple{column("id", &AuditRow::id),
-                      column("at", &AuditRow::at),
-                      column("actor", &AuditRow::actor),
-                      column("actor_user_id", &AuditRow::actor_user_id),
-                      column("organization_id", &AuditRow::organization_id),
-                      column("action", &AuditRow::action),
-                      column("target_type", &AuditRow::target_type),
-                      column("target_id", &AuditRow::target_id),
-                      column("details", &AuditRow::details),
-                      column("remote", &AuditRow::remote)};
-  }
+  KEEL_ROW(AuditRow, KEEL_FLEET_AUDIT_ROW_FIELDS)
 };
 
 // AuditRow without the id the database gives it.

@@ -2,10 +2,8 @@
 
 namespace keel::fleet {
 
-std::optional<DeploymentParent> deployment_parent(Db& db, int64_t id) {
-  static const std::string sql = "SELECT " + select_list<DeploymentParent>() +
-                                 " FROM deployments d JOIN projects p ON p.id = d.project_id WHERE d.id = $1";
-  return from_row<DeploymentParent>(db.one(sql, {id}));
+std::optional<ProjectParent> deployment_parent(Db& db, int64_t id) {
+  return project_parent_of(db, DeploymentRow::table, id);
 }
 
 std::optional<DeploymentRow> find_deployment(Db& db, int64_t id) {
@@ -28,11 +26,8 @@ int64_t insert_deployment(Db& db, int64_t project, const std::string& name, cons
       ->i(0);
 }
 
-void set_deployment_name(Db& db, int64_t id, const std::string& name) {
-  set_column<DeploymentRow>(db, id, "name", name);
-}
-void set_deployment_description(Db& db, int64_t id, const std::string& description) {
-  set_column<DeploymentRow>(db, id, "description", description);
+void update_deployment(Db& db, int64_t id, const NameDescription& change) {
+  set_name_description<DeploymentRow>(db, id, change);
 }
 
 bool deployment_has_devices(Db& db, int64_t id) {

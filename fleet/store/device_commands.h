@@ -9,20 +9,16 @@
 
 namespace keel::fleet {
 
+#define KEEL_FLEET_COMMAND_ROW_FIELDS(FIELD)                                  \
+  FIELD(int64_t, id)                                                          \
+  FIELD(std::string, kind)                                                    \
+  FIELD(std::string, payload)  /* JSON text */                                \
+  FIELD(std::string, status)  /* queued | sent | done | failed | cancelled */ \
+  FIELD(std::optional<int64_t>, rollout_id)                                   \
+  FIELD(int64_t, created_at)                                                  \
+  FIELD(int64_t, updated_at)
 struct CommandRow {
-  int64_t id = 0;
-  std::string kind{};
-  std::string payload{};  // JSON text
-  std::string status{};   // queued | sent | done | failed | cancelled
-  std::optional<int64_t> rollout_id{};
-  int64_t created_at = 0;
-  int64_t updated_at = 0;
-  static constexpr auto columns() {
-    return std::tuple{column("id", &CommandRow::id),           column("kind", &CommandRow::kind),
-                      column("payload", &CommandRow::payload), column("status", &CommandRow::status),
-                      column("rollout_id", &CommandRow::rollout_id), column("created_at", &CommandRow::created_at),
-                      column("updated_at", &CommandRow::updated_at)};
-  }
+  KEEL_ROW(CommandRow, KEEL_FLEET_COMMAND_ROW_FIELDS)
 };
 
 Page<CommandRow> list_device_commands(Db& db, const PageRequest& page, int64_t device_id,

@@ -9,46 +9,31 @@
 
 namespace keel::fleet {
 
+#define KEEL_FLEET_DEVICE_ROW_FIELDS(FIELD)                                                              \
+  FIELD(int64_t, id)                                                                                     \
+  FIELD(int64_t, deployment_id)                                                                          \
+  FIELD(std::string, name)                                                                               \
+  FIELD(std::optional<std::string>, tunnel_public_key)  /* base64; none once decommissioned */           \
+  FIELD(std::optional<std::string>, identity_public_key)  /* base64; none once decommissioned */         \
+  FIELD(std::optional<int64_t>, address_index)  /* inside the tunnel prefix; none once decommissioned */ \
+  FIELD(std::string, status)  /* active | decommissioned */                                              \
+  FIELD(std::string, connection)  /* online | offline */                                                 \
+  FIELD(std::optional<int64_t>, last_seen_at)                                                            \
+  FIELD(std::optional<int64_t>, current_release_id)                                                      \
+  FIELD(int64_t, created_at)                                                                             \
+  FIELD(int64_t, updated_at)
 struct DeviceRow {
   static constexpr const char* table = "devices";
-  int64_t id = 0;
-  int64_t deployment_id = 0;
-  std::string name{};
-  std::optional<std::string> tunnel_public_key{};    // base64; none once decommissioned
-  std::optional<std::string> identity_public_key{};  // base64; none once decommissioned
-  std::optional<int64_t> address_index{};            // inside the tunnel prefix; none once decommissioned
-  std::string status{};                              // active | decommissioned
-  std::string connection{};                          // online | offline
-  std::optional<int64_t> last_seen_at{};
-  std::optional<int64_t> current_release_id{};
-  int64_t created_at = 0;
-  int64_t updated_at = 0;
-  static constexpr auto columns() {
-    return std::tuple{column("id", &DeviceRow::id),
-                      column("deployment_id", &DeviceRow::deployment_id),
-                      column("name", &DeviceRow::name),
-                      column("tunnel_public_key", &DeviceRow::tunnel_public_key),
-                      column("identity_public_key", &DeviceRow::identity_public_key),
-                      column("address_index", &DeviceRow::address_index),
-                      column("status", &DeviceRow::status),
-                      column("connection", &DeviceRow::connection),
-                      column("last_seen_at", &DeviceRow::last_seen_at),
-                      column("current_release_id", &DeviceRow::current_release_id),
-                      column("created_at", &DeviceRow::created_at),
-                      column("updated_at", &DeviceRow::updated_at)};
-  }
+  KEEL_ROW(DeviceRow, KEEL_FLEET_DEVICE_ROW_FIELDS)
 };
 
 // The ownership chain above a device.
+#define KEEL_FLEET_DEVICE_PARENT_FIELDS(FIELD)         \
+  FIELD(int64_t, organization_id, "p.organization_id") \
+  FIELD(int64_t, project_id, "d.project_id")           \
+  FIELD(int64_t, deployment_id, "v.deployment_id")
 struct DeviceParent {
-  int64_t organization_id = 0;
-  int64_t project_id = 0;
-  int64_t deployment_id = 0;
-  static constexpr auto columns() {
-    return std::tuple{column("organization_id", &DeviceParent::organization_id, "p.organization_id"),
-                      column("project_id", &DeviceParent::project_id, "d.project_id"),
-                      column("deployment_id", &DeviceParent::deployment_id, "v.deployment_id")};
-  }
+  KEEL_ROW(DeviceParent, KEEL_FLEET_DEVICE_PARENT_FIELDS)
 };
 
 struct DeviceFilter {

@@ -8,15 +8,13 @@
 
 namespace keel::fleet {
 
+#define KEEL_FLEET_ORGANIZATION_ROW_FIELDS(FIELD) \
+  FIELD(int64_t, id)                              \
+  FIELD(std::string, name)                        \
+  FIELD(int64_t, created_at)
 struct OrganizationRow {
   static constexpr const char* table = "organizations";
-  int64_t id = 0;
-  std::string name{};
-  int64_t created_at = 0;
-  static constexpr auto columns() {
-    return std::tuple{column("id", &OrganizationRow::id), column("name", &OrganizationRow::name),
-                      column("created_at", &OrganizationRow::created_at)};
-  }
+  KEEL_ROW(OrganizationRow, KEEL_FLEET_ORGANIZATION_ROW_FIELDS)
 };
 
 std::optional<OrganizationRow> find_organization(Db& db, int64_t id);

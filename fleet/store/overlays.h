@@ -9,17 +9,14 @@
 
 namespace keel::fleet {
 
+#define KEEL_FLEET_OVERLAY_ROW_FIELDS(FIELD)                            \
+  FIELD(std::string, scope)  /* device | deployment */                  \
+  FIELD(int64_t, target_id)                                             \
+  FIELD(int64_t, release_id)                                            \
+  FIELD(std::string, config)  /* JSON text {component: {key: value}} */ \
+  FIELD(int64_t, updated_at)
 struct OverlayRow {
-  std::string scope{};  // device | deployment
-  int64_t target_id = 0;
-  int64_t release_id = 0;
-  std::string config{};  // JSON text {component: {key: value}}
-  int64_t updated_at = 0;
-  static constexpr auto columns() {
-    return std::tuple{column("scope", &OverlayRow::scope), column("target_id", &OverlayRow::target_id),
-                      column("release_id", &OverlayRow::release_id), column("config", &OverlayRow::config),
-                      column("updated_at", &OverlayRow::updated_at)};
-  }
+  KEEL_ROW(OverlayRow, KEEL_FLEET_OVERLAY_ROW_FIELDS)
 };
 
 std::optional<OverlayRow> find_overlay(Db& db, const std::string& scope, int64_t target_id);

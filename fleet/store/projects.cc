@@ -6,6 +6,12 @@ std::optional<int64_t> project_organization(Db& db, int64_t id) {
   return id_column_of<ProjectRow>(db, id, "organization_id");
 }
 
+std::optional<ProjectParent> project_parent_of(Db& db, std::string_view table, int64_t id) {
+  return from_row<ProjectParent>(db.one("SELECT " + select_list<ProjectParent>() + " FROM " + std::string(table) +
+                                            " x JOIN projects p ON p.id = x.project_id WHERE x.id = $1",
+                                        {id}));
+}
+
 std::optional<ProjectRow> find_project(Db& db, int64_t id) {
   return find_by_id<ProjectRow>(db, id);
 }
@@ -23,11 +29,8 @@ ProjectRow insert_project(Db& db, int64_t organization, const std::string& name,
                                       {organization, name, description, now}));
 }
 
-void set_project_name(Db& db, int64_t id, const std::string& name) {
-  set_column<ProjectRow>(db, id, "name", name);
-}
-void set_project_description(Db& db, int64_t id, const std::string& description) {
-  set_column<ProjectRow>(db, id, "description", description);
+void update_project(Db& db, int64_t id, const NameDescription& change) {
+  set_name_description<ProjectRow>(db, id, change);
 }
 
 bool project_has_deployments(Db& db, int64_t id) {

@@ -4,32 +4,39 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "page.h"
 
 namespace keel::fleet {
 
+#define KEEL_FLEET_PROJECT_ROW_FIELDS(FIELD) \
+  FIELD(int64_t, id)                         \
+  FIELD(int64_t, organization_id)            \
+  FIELD(std::string, name)                   \
+  FIELD(std::string, description)            \
+  FIELD(int64_t, created_at)
 struct ProjectRow {
   static constexpr const char* table = "projects";
-  int64_t id = 0;
-  int64_t organization_id = 0;
-  std::string name{};
-  std::string description{};
-  int64_t created_at = 0;
-  static constexpr auto columns() {
-    return std::tuple{column("id", &ProjectRow::id), column("organization_id", &ProjectRow::organization_id),
-                      column("name", &ProjectRow::name), column("description", &ProjectRow::description),
-                      column("created_at", &ProjectRow::created_at)};
-  }
+  KEEL_ROW(ProjectRow, KEEL_FLEET_PROJECT_ROW_FIELDS)
+};
+
+// The project above an object (a deployment, a release) and its organisation.
+#define KEEL_FLEET_PROJECT_PARENT_FIELDS(FIELD)        \
+  FIELD(int64_t, organization_id, "p.organization_id") \
+  FIELD(int64_t, project_id, "p.id")
+struct ProjectParent {
+  KEEL_ROW(ProjectParent, KEEL_FLEET_PROJECT_PARENT_FIELDS)
 };
 
 std::optional<int64_t> project_organization(Db& db, int64_t id);
+// The ProjectParent of the row with that id in `table` (one with a project_id column).
+std::optional<ProjectParent> project_parent_of(Db& db, std::string_view table, int64_t id);
 std::optional<ProjectRow> find_project(Db& db, int64_t id);
 Page<ProjectRow> list_projects(Db& db, const PageRequest& page, std::optional<int64_t> organization);
 ProjectRow insert_project(Db& db, int64_t organization, const std::string& name, const std::string& description,
                           int64_t now);
-void set_project_name(Db& db, int64_t id, const std::string& name);
-void set_project_description(Db& db, int64_t id, const std::string& description);
+void update_project(Db& db, int64_t id, const NameDescription& change);
 bool project_has_deployments(Db& db, int64_t id);
 bool project_has_releases(Db& db, int64_t id);
 // Removes the project and its signing keys (deployments and releases must be gone).

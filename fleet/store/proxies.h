@@ -9,18 +9,15 @@
 
 namespace keel::fleet {
 
+#define KEEL_FLEET_PROXY_ROW_FIELDS(FIELD) \
+  FIELD(int64_t, deployment_id)            \
+  FIELD(std::string, name)                 \
+  FIELD(std::string, host)                 \
+  FIELD(int64_t, port)                     \
+  FIELD(int64_t, created_at)
 struct ProxyRow {
   static constexpr const char* table = "proxies";
-  int64_t deployment_id = 0;
-  std::string name{};
-  std::string host{};
-  int64_t port = 0;
-  int64_t created_at = 0;
-  static constexpr auto columns() {
-    return std::tuple{column("deployment_id", &ProxyRow::deployment_id), column("name", &ProxyRow::name),
-                      column("host", &ProxyRow::host), column("port", &ProxyRow::port),
-                      column("created_at", &ProxyRow::created_at)};
-  }
+  KEEL_ROW(ProxyRow, KEEL_FLEET_PROXY_ROW_FIELDS)
 };
 
 inline constexpr int64_t kMaxProxiesListed = 1000;

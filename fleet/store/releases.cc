@@ -2,10 +2,8 @@
 
 namespace keel::fleet {
 
-std::optional<ReleaseParent> release_parent(Db& db, int64_t id) {
-  static const std::string sql = "SELECT " + select_list<ReleaseParent>() +
-                                 " FROM releases r JOIN projects p ON p.id = r.project_id WHERE r.id = $1";
-  return from_row<ReleaseParent>(db.one(sql, {id}));
+std::optional<ProjectParent> release_parent(Db& db, int64_t id) {
+  return project_parent_of(db, ReleaseRow::table, id);
 }
 
 std::optional<ReleaseRow> find_release(Db& db, int64_t id) {

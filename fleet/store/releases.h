@@ -8,45 +8,25 @@
 #include <vector>
 
 #include "page.h"
+#include "projects.h"
 
 namespace keel::fleet {
 
+#define KEEL_FLEET_RELEASE_ROW_FIELDS(FIELD)                                                            \
+  FIELD(int64_t, id)                                                                                    \
+  FIELD(int64_t, project_id)                                                                            \
+  FIELD(std::string, name)                                                                              \
+  FIELD(std::string, version)                                                                           \
+  FIELD(std::string, key_id)  /* the trusted key that signed it */                                      \
+  FIELD(std::string, manifest_toml)  /* empty in lists */                                               \
+  FIELD(std::string, manifest_json)  /* JSON text: summary, components, signatures, digest, build id */ \
+  FIELD(std::string, file_blob)                                                                         \
+  FIELD(int64_t, file_size)                                                                             \
+  FIELD(int64_t, created_at)                                                                            \
+  FIELD(std::string, created_by)
 struct ReleaseRow {
   static constexpr const char* table = "releases";
-  int64_t id = 0;
-  int64_t project_id = 0;
-  std::string name{};
-  std::string version{};
-  std::string key_id{};         // the trusted key that signed it
-  std::string manifest_toml{};  // empty in lists
-  std::string manifest_json{};  // JSON text: summary, components, signatures, digest, build id
-  std::string file_blob{};
-  int64_t file_size = 0;
-  int64_t created_at = 0;
-  std::string created_by{};
-  static constexpr auto columns() {
-    return std::tuple{column("id", &ReleaseRow::id),
-                      column("project_id", &ReleaseRow::project_id),
-                      column("name", &ReleaseRow::name),
-                      column("version", &ReleaseRow::version),
-                      column("key_id", &ReleaseRow::key_id),
-                      column("manifest_toml", &ReleaseRow::manifest_toml),
-                      column("manifest_json", &ReleaseRow::manifest_json),
-                      column("file_blob", &ReleaseRow::file_blob),
-                      column("file_size", &ReleaseRow::file_size),
-                      column("created_at", &ReleaseRow::created_at),
-                      column("created_by", &ReleaseRow::created_by)};
-  }
-};
-
-// The ownership chain above a release.
-struct ReleaseParent {
-  int64_t organization_id = 0;
-  int64_t project_id = 0;
-  static constexpr auto columns() {
-    return std::tuple{column("organization_id", &ReleaseParent::organization_id, "p.organization_id"),
-                      column("project_id", &ReleaseParent::project_id, "r.project_id")};
-  }
+  KEEL_ROW(ReleaseRow, KEEL_FLEET_RELEASE_ROW_FIELDS)
 };
 
 struct NewReleaseComponent {
@@ -55,7 +35,7 @@ struct NewReleaseComponent {
   int64_t size = 0;
 };
 
-std::optional<ReleaseParent> release_parent(Db& db, int64_t id);
+std::optional<ProjectParent> release_parent(Db& db, int64_t id);
 std::optional<ReleaseRow> find_release(Db& db, int64_t id);
 std::optional<int64_t> release_project(Db& db, int64_t id);
 // Without the manifest text (manifest_toml is empty).

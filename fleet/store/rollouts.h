@@ -11,60 +11,38 @@
 
 namespace keel::fleet {
 
+#define KEEL_FLEET_ROLLOUT_ROW_FIELDS(FIELD)                                                                     \
+  FIELD(int64_t, id)                                                                                             \
+  FIELD(int64_t, deployment_id)                                                                                  \
+  FIELD(int64_t, release_id)                                                                                     \
+  FIELD(std::string, kind)  /* deployment | device */                                                            \
+  FIELD(std::string, status)  /* running | paused | succeeded | completed_with_failures | aborted | cancelled */ \
+  FIELD(std::string, batches)  /* JSON array of cumulative percentages */                                        \
+  FIELD(int64_t, current_batch)                                                                                  \
+  FIELD(int64_t, failure_threshold_percent)                                                                      \
+  FIELD(std::string, on_failure)  /* pause | abort */                                                            \
+  FIELD(int64_t, total)                                                                                          \
+  FIELD(std::string, status_reason)                                                                              \
+  FIELD(std::string, created_by)                                                                                 \
+  FIELD(int64_t, created_at)                                                                                     \
+  FIELD(int64_t, updated_at)                                                                                     \
+  FIELD(int64_t, base_started)  /* started / failed counts when the rollout was last resumed */                  \
+  FIELD(int64_t, base_failed)
 struct RolloutRow {
   static constexpr const char* table = "rollouts";
-  int64_t id = 0;
-  int64_t deployment_id = 0;
-  int64_t release_id = 0;
-  std::string kind{};    // deployment | device
-  std::string status{};  // running | paused | succeeded | completed_with_failures | aborted | cancelled
-  std::string batches{};  // JSON array of cumulative percentages
-  int64_t current_batch = 0;
-  int64_t failure_threshold_percent = 0;
-  std::string on_failure{};  // pause | abort
-  int64_t total = 0;
-  std::string status_reason{};
-  std::string created_by{};
-  int64_t created_at = 0;
-  int64_t updated_at = 0;
-  int64_t base_started = 0;  // started / failed counts when the rollout was last resumed
-  int64_t base_failed = 0;
-  static constexpr auto columns() {
-    return std::tuple{column("id", &RolloutRow::id),
-                      column("deployment_id", &RolloutRow::deployment_id),
-                      column("release_id", &RolloutRow::release_id),
-                      column("kind", &RolloutRow::kind),
-                      column("status", &RolloutRow::status),
-                      column("batches", &RolloutRow::batches),
-                      column("current_batch", &RolloutRow::current_batch),
-                      column("failure_threshold_percent", &RolloutRow::failure_threshold_percent),
-                      column("on_failure", &RolloutRow::on_failure),
-                      column("total", &RolloutRow::total),
-                      column("status_reason", &RolloutRow::status_reason),
-                      column("created_by", &RolloutRow::created_by),
-                      column("created_at", &RolloutRow::created_at),
-                      column("updated_at", &RolloutRow::updated_at),
-                      column("base_started", &RolloutRow::base_started),
-                      column("base_failed", &RolloutRow::base_failed)};
-  }
+  KEEL_ROW(RolloutRow, KEEL_FLEET_ROLLOUT_ROW_FIELDS)
 };
 
 // A device's place in a rollout, as the API lists it.
+#define KEEL_FLEET_ROLLOUT_TARGET_ROW_FIELDS(FIELD)                                                    \
+  FIELD(int64_t, device_id, "t.device_id")                                                             \
+  FIELD(std::string, device_name, "v.name")                                                            \
+  FIELD(int64_t, batch, "t.batch")                                                                     \
+  FIELD(std::string, status, "t.status")  /* pending | in_progress | succeeded | failed | cancelled */ \
+  FIELD(std::string, message, "t.message")                                                             \
+  FIELD(int64_t, updated_at, "t.updated_at")
 struct RolloutTargetRow {
-  int64_t device_id = 0;
-  std::string device_name{};
-  int64_t batch = 0;
-  std::string status{};  // pending | in_progress | succeeded | failed | cancelled
-  std::string message{};
-  int64_t updated_at = 0;
-  static constexpr auto columns() {
-    return std::tuple{column("device_id", &RolloutTargetRow::device_id, "t.device_id"),
-                      column("device_name", &RolloutTargetRow::device_name, "v.name"),
-                      column("batch", &RolloutTargetRow::batch, "t.batch"),
-                      column("status", &RolloutTargetRow::status, "t.status"),
-                      column("message", &RolloutTargetRow::message, "t.message"),
-                      column("updated_at", &RolloutTargetRow::updated_at, "t.updated_at")};
-  }
+  KEEL_ROW(RolloutTargetRow, KEEL_FLEET_ROLLOUT_TARGET_ROW_FIELDS)
 };
 
 struct StatusCount {
@@ -124,13 +102,11 @@ void pause_rollout(Db& db, int64_t rollout_id, const std::string& by, int64_t no
 void resume_rollout(Db& db, int64_t rollout_id, int64_t started, int64_t failed, int64_t now);
 
 // The target of a device in a rollout, with the rollout's release.
+#define KEEL_FLEET_DEVICE_TARGET_FIELDS(FIELD) \
+  FIELD(std::string, status, "t.status")       \
+  FIELD(int64_t, release_id, "r.release_id")
 struct DeviceTarget {
-  std::string status{};
-  int64_t release_id = 0;
-  static constexpr auto columns() {
-    return std::tuple{column("status", &DeviceTarget::status, "t.status"),
-                      column("release_id", &DeviceTarget::release_id, "r.release_id")};
-  }
+  KEEL_ROW(DeviceTarget, KEEL_FLEET_DEVICE_TARGET_FIELDS)
 };
 std::optional<DeviceTarget> find_device_target(Db& db, int64_t rollout_id, int64_t device_id);
 // A device's update outcome: the target and its undelivered/sent command (done or failed).

@@ -1,18 +1,20 @@
-// row.h — typed rows. A row type declares its columns once, next to its fields:
+// row.h — typed rows. A row type declares each field once, in an X-macro list of
+// FIELD(type, name) entries (FIELD(type, name, "SQL expression") for a column that is not a plain
+// one: a count, a subquery, an aliased column); KEEL_ROW makes both the members and columns():
 //
+//   #define KEEL_FLEET_PROJECT_ROW_FIELDS(FIELD) FIELD(int64_t, id) FIELD(std::string, name)
 //   struct ProjectRow {
-//     int64_t id = 0;
-//     std::string name;
-//     static constexpr auto columns() {
-//       return std::tuple{column("id", &ProjectRow::id), column("name", &ProjectRow::name)};
-//     }
+//     KEEL_ROW(ProjectRow, KEEL_FLEET_PROJECT_ROW_FIELDS)
 //   };
+//
+// (one FIELD a line in the real headers; a list may include another, as SessionUser and
+// TokenUser include KEEL_FLEET_AUTH_USER_FIELDS).
 //
 // select_list<ProjectRow>() writes the SELECT list from that declaration ("id, name", or
 // "p.id, p.name" with an alias), and from_row<ProjectRow>() reads a result row of that list into
 // the fields, column k into the k-th declared field, so names, order and types cannot drift apart.
-// A column may be an SQL expression (a count, a subquery) instead of a stored column.
-// Field types: int64_t, std::string, std::optional<int64_t>, std::optional<std::string>.
+// Field types: int64_t, std::string, std::optional<int64_t>, std::optional<std::string>; each
+// member starts value-initialised (0, empty, none).
 #pragma once
 
 #include <cstdint>
@@ -38,6 +40,16 @@ template <class R, class M>
 constexpr Column<R, M> column(const char* name, M R::*field, const char* expr = nullptr) {
   return {name, field, expr};
 }
+
+// The members and columns() of a row whose fields the X-macro list FIELDS declares (see above).
+#define KEEL_ROW(Row, FIELDS)                              \
+  FIELDS(KEEL_ROW_MEMBER)                                  \
+  static constexpr auto columns() {                        \
+    using Self = Row;                                      \
+    return std::tuple{FIELDS(KEEL_ROW_COLUMN)};            \
+  }
+#define KEEL_ROW_MEMBER(type, name, ...) type name{};
+#define KEEL_ROW_COLUMN(type, name, ...) ::keel::fleet::column(#name, &Self::name __VA_OPT__(, ) __VA_ARGS__),
 
 namespace row_detail {
 
@@ -179,6 +191,18 @@ void set_column(Db& db, int64_t id, std::string_view column, Value value) {
   row_detail::check_column<R>(column);
   db.query("UPDATE " + std::string(R::table) + " SET " + std::string(column) + " = $1 WHERE id = $2",
            {std::move(value), id});
+}
+
+// A change of a row's name and description (projects, deployments); none: left as it is.
+struct NameDescription {
+  std::optional<std::string> name{};
+  std::optional<std::string> description{};
+};
+
+template <class R>
+void set_name_description(Db& db, int64_t id, const NameDescription& change) {
+  if (change.name) set_column<R>(db, id, "name", *change.name);
+  if (change.description) set_column<R>(db, id, "description", *change.description);
 }
 
 template <class R>

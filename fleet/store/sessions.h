@@ -4,28 +4,17 @@
 #include <optional>
 #include <string>
 
-#include "row.h"
+#include "users.h"
 
 namespace keel::fleet {
 
 // A session with the user it belongs to, as authentication reads it.
+#define KEEL_FLEET_SESSION_USER_FIELDS(FIELD) \
+  FIELD(std::string, csrf, "s.csrf")          \
+  FIELD(int64_t, expires_at, "s.expires_at")  \
+  KEEL_FLEET_AUTH_USER_FIELDS(FIELD)
 struct SessionUser {
-  std::string csrf{};
-  int64_t expires_at = 0;
-  int64_t user_id = 0;
-  std::string email{};
-  std::string role{};
-  std::optional<int64_t> organization_id{};
-  std::string status{};
-  static constexpr auto columns() {
-    return std::tuple{column("csrf", &SessionUser::csrf, "s.csrf"),
-                      column("expires_at", &SessionUser::expires_at, "s.expires_at"),
-                      column("user_id", &SessionUser::user_id, "u.id"),
-                      column("email", &SessionUser::email, "u.email"),
-                      column("role", &SessionUser::role, "u.role"),
-                      column("organization_id", &SessionUser::organization_id, "u.organization_id"),
-                      column("status", &SessionUser::status, "u.status")};
-  }
+  KEEL_ROW(SessionUser, KEEL_FLEET_SESSION_USER_FIELDS)
 };
 
 std::optional<SessionUser> find_session(Db& db, const std::string& id_hash);

@@ -10,20 +10,16 @@
 
 namespace keel::fleet {
 
+#define KEEL_FLEET_SIGNING_KEY_ROW_FIELDS(FIELD)                             \
+  FIELD(int64_t, id)                                                         \
+  FIELD(int64_t, project_id)                                                 \
+  FIELD(std::string, name)                                                   \
+  FIELD(std::string, public_key)  /* base64 of 32 bytes */                   \
+  FIELD(std::string, key_id)  /* hex, as release files name their signers */ \
+  FIELD(int64_t, created_at)                                                 \
+  FIELD(std::optional<int64_t>, revoked_at)
 struct SigningKeyRow {
-  int64_t id = 0;
-  int64_t project_id = 0;
-  std::string name{};
-  std::string public_key{};  // base64 of 32 bytes
-  std::string key_id{};      // hex, as release files name their signers
-  int64_t created_at = 0;
-  std::optional<int64_t> revoked_at{};
-  static constexpr auto columns() {
-    return std::tuple{column("id", &SigningKeyRow::id),           column("project_id", &SigningKeyRow::project_id),
-                      column("name", &SigningKeyRow::name),       column("public_key", &SigningKeyRow::public_key),
-                      column("key_id", &SigningKeyRow::key_id),   column("created_at", &SigningKeyRow::created_at),
-                      column("revoked_at", &SigningKeyRow::revoked_at)};
-  }
+  KEEL_ROW(SigningKeyRow, KEEL_FLEET_SIGNING_KEY_ROW_FIELDS)
 };
 
 Page<SigningKeyRow> list_signing_keys(Db& db, const PageRequest& page, int64_t project_id);

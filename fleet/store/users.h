@@ -8,44 +8,45 @@
 
 namespace keel::fleet {
 
+#define KEEL_FLEET_USER_ROW_FIELDS(FIELD)                                                \
+  FIELD(int64_t, id)                                                                     \
+  FIELD(std::string, email)                                                              \
+  FIELD(std::string, name)                                                               \
+  FIELD(std::string, role)  /* administrator | organization_owner | organization_user */ \
+  FIELD(std::optional<int64_t>, organization_id)                                         \
+  FIELD(std::string, status)  /* active | invited | disabled */                          \
+  FIELD(int64_t, created_at)
 struct UserRow {
   static constexpr const char* table = "users";
-  int64_t id = 0;
-  std::string email{};
-  std::string name{};
-  std::string role{};  // administrator | organization_owner | organization_user
-  std::optional<int64_t> organization_id{};
-  std::string status{};  // active | invited | disabled
-  int64_t created_at = 0;
-  static constexpr auto columns() {
-    return std::tuple{column("id", &UserRow::id),         column("email", &UserRow::email),
-                      column("name", &UserRow::name),     column("role", &UserRow::role),
-                      column("organization_id", &UserRow::organization_id),
-                      column("status", &UserRow::status), column("created_at", &UserRow::created_at)};
-  }
+  KEEL_ROW(UserRow, KEEL_FLEET_USER_ROW_FIELDS)
 };
 
 // What a login checks.
+#define KEEL_FLEET_USER_CREDENTIALS_FIELDS(FIELD)                                        \
+  FIELD(int64_t, id)                                                                     \
+  FIELD(std::optional<std::string>, password_hash)  /* none: invited, no password yet */ \
+  FIELD(std::string, status)
 struct UserCredentials {
-  int64_t id = 0;
-  std::optional<std::string> password_hash{};  // none: invited, no password yet
-  std::string status{};
-  static constexpr auto columns() {
-    return std::tuple{column("id", &UserCredentials::id), column("password_hash", &UserCredentials::password_hash),
-                      column("status", &UserCredentials::status)};
-  }
+  KEEL_ROW(UserCredentials, KEEL_FLEET_USER_CREDENTIALS_FIELDS)
 };
 
 // An open invitation.
+#define KEEL_FLEET_USER_INVITE_FIELDS(FIELD)      \
+  FIELD(int64_t, user_id, "id")                   \
+  FIELD(int64_t, expires_at, "invite_expires_at") \
+  FIELD(std::optional<int64_t>, organization_id)
 struct UserInvite {
-  int64_t user_id = 0;
-  int64_t expires_at = 0;
-  std::optional<int64_t> organization_id{};
-  static constexpr auto columns() {
-    return std::tuple{column("id", &UserInvite::user_id), column("invite_expires_at", &UserInvite::expires_at),
-                      column("organization_id", &UserInvite::organization_id)};
-  }
+  KEEL_ROW(UserInvite, KEEL_FLEET_USER_INVITE_FIELDS)
 };
+
+// The user a session or an API token stands for, as authentication reads it (users joined as u);
+// SessionUser and TokenUser end with these fields.
+#define KEEL_FLEET_AUTH_USER_FIELDS(FIELD)                            \
+  FIELD(int64_t, user_id, "u.id")                                     \
+  FIELD(std::string, email, "u.email")                                \
+  FIELD(std::string, role, "u.role")                                  \
+  FIELD(std::optional<int64_t>, organization_id, "u.organization_id") \
+  FIELD(std::string, status, "u.status")
 
 struct NewUser {
   std::string email{};

@@ -19,6 +19,18 @@ extern char** environ;
 
 namespace keel::studio::testing {
 
+namespace {
+// In a forked child: replaces it with `program args…` (exit status 127 when that fails).
+[[noreturn]] void exec_program(const std::string& program, const std::vector<std::string>& args) {
+  std::vector<char*> argv;
+  argv.push_back(const_cast<char*>(program.c_str()));
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  execve(program.c_str(), argv.data(), environ);
+  _exit(127);
+}
+}  // namespace
+
 RunResult run_program(const std::string& program, const std::vector<std::string>& args, const std::string& cwd,
                       const std::map<std::string, std::string>& env, const std::string& stdin_text) {
   int out_pipe[2], err_pipe[2], in_pipe[2];
@@ -32,12 +44,7 @@ RunResult run_program(const std::string& program, const std::vector<std::string>
     for (int fd : {out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1], in_pipe[0], in_pipe[1]}) close(fd);
     if (chdir(cwd.c_str()) != 0) _exit(126);
     for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
-    std::vector<char*> argv;
-    argv.push_back(const_cast<char*>(program.c_str()));
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execve(program.c_str(), argv.data(), environ);
-    _exit(127);
+    exec_program(program, args);
   }
   close(out_pipe[1]);
   close(err_pipe[1]);
@@ -87,12 +94,7 @@ Spawned::Spawned(const std::string& program, const std::vector<std::string>& arg
     if (log >= 0) dup2(log, 2);
     close(out_pipe[0]);
     close(out_pipe[1]);
-    std::vector<char*> argv;
-    argv.push_back(const_cast<char*>(program.c_str()));
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execve(program.c_str(), argv.data(), environ);
-    _exit(127);
+    exec_program(program, args);
   }
   close(out_pipe[1]);
   out_fd_ = out_pipe[0];

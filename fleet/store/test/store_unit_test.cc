@@ -5,19 +5,18 @@
 #include "store/devices.h"
 #include "store/page.h"
 #include "store/row.h"
+#include "store/sessions.h"
 
 namespace keel::fleet {
 namespace {
 
+#define KEEL_FLEET_THING_ROW_FIELDS(FIELD) \
+  FIELD(int64_t, id)                       \
+  FIELD(std::string, name)                 \
+  FIELD(std::optional<int64_t>, size)      \
+  FIELD(std::optional<std::string>, note, "upper(note)")
 struct ThingRow {
-  int64_t id = 0;
-  std::string name;
-  std::optional<int64_t> size;
-  std::optional<std::string> note;
-  static constexpr auto columns() {
-    return std::tuple{column("id", &ThingRow::id), column("name", &ThingRow::name), column("size", &ThingRow::size),
-                      column("note", &ThingRow::note, "upper(note)")};
-  }
+  KEEL_ROW(ThingRow, KEEL_FLEET_THING_ROW_FIELDS)
 };
 
 std::unique_ptr<Db> things(int n) {
@@ -37,6 +36,8 @@ TEST(StoreRowTest, SelectListComesFromTheDeclaredColumns) {
   EXPECT_EQ(select_list<DeviceRow>(),
             "id, deployment_id, name, tunnel_public_key, identity_public_key, address_index, status, connection, "
             "last_seen_at, current_release_id, created_at, updated_at");
+  // A list that includes another (the signed-in user's columns) selects both, in order.
+  EXPECT_EQ(select_list<SessionUser>(), "s.csrf, s.expires_at, u.id, u.email, u.role, u.organization_id, u.status");
 }
 
 TEST(StoreRowTest, MapsColumnsToFieldsWithNulls) {

@@ -1,15 +1,7 @@
-// keel fleet deployment list|create — Fleet deployments (fleet/server/api_projects.cc).
+// keel fleet deployment list|create — Fleet deployments (fleet/server/api_deployments.cc).
 #include "fleet.h"
 
 namespace keel::studio {
-namespace {
-
-struct DeploymentCreateOpts {
-  std::string name, description;
-  int64_t project = 0;
-};
-
-}  // namespace
 
 Run fleet_deployment_list(CLI::App& cmd) {
   return list_verb(cmd, {.path = "/api/v1/deployments",
@@ -22,13 +14,12 @@ Run fleet_deployment_list(CLI::App& cmd) {
 
 Run fleet_deployment_create(CLI::App& cmd) {
   auto c = add_conn_options(cmd);
-  auto o = std::make_shared<DeploymentCreateOpts>();
-  cmd.add_option("--project", o->project, "project id")->required();
-  cmd.add_option("--name", o->name, "deployment name")->required();
-  cmd.add_option("--description", o->description, "description");
+  auto o = std::make_shared<CreateOpts>();
+  cmd.add_option("--project", o->parent, "project id")->required();
+  add_name_options(cmd, *o, "deployment name");
   return [c, o] {
-    nlohmann::json b = {{"project_id", o->project}, {"name", o->name}};
-    if (!o->description.empty()) b["description"] = o->description;
+    nlohmann::json b = name_body(*o);
+    b["project_id"] = o->parent;
     return create_simple(*c, "/api/v1/deployments", b, "deployment");
   };
 }

@@ -140,6 +140,17 @@ int create_simple(const Conn& c, const std::string& path, const json& body, cons
   });
 }
 
+void add_name_options(CLI::App& cmd, CreateOpts& o, const char* name_help) {
+  cmd.add_option("--name", o.name, name_help)->required();
+  cmd.add_option("--description", o.description, "description");
+}
+
+json name_body(const CreateOpts& o) {
+  json b = {{"name", o.name}};
+  if (!o.description.empty()) b["description"] = o.description;
+  return b;
+}
+
 Run list_verb(CLI::App& cmd, ListVerb spec) {
   auto c = add_conn_options(cmd);
   auto id = std::make_shared<int64_t>(0);

@@ -56,6 +56,16 @@ int list_simple(const Conn& c, const std::string& path, const std::vector<std::s
                 const std::vector<const char*>& cols);
 // POST a new object and print "created <what> <id> '<name>'" (or the JSON).
 int create_simple(const Conn& c, const std::string& path, const nlohmann::json& body, const std::string& what);
+// What the create verb of a named object reads: --name (required), --description, and the id of
+// the object it is created in (a deployment's --project, a project's --organization).
+struct CreateOpts {
+  std::string name, description;
+  int64_t parent = 0;
+};
+// Adds --name (required, `name_help`) and --description.
+void add_name_options(CLI::App& cmd, CreateOpts& o, const char* name_help);
+// The request body they give: the name, and the description when one was given.
+nlohmann::json name_body(const CreateOpts& o);
 // A list verb: GET every page of `path` and print `cols` under `head`; with `filter`, an option
 // (e.g. --project) that, when given, adds ?<filter_key>=<id> to the query.
 struct ListVerb {
