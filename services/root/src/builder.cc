@@ -174,6 +174,15 @@ std::uint64_t comp_memory(std::uint32_t c) {
 }
 
 std::uint32_t provider(Provider p) { return g.providers[static_cast<int>(p)]; }
+bool is_provider(std::uint32_t c) { return spare_replies(c) != 0; }
+
+// The first of a core service's KEEL_SPARE_REPLIES spare reply objects in the root CNode, or 0
+// if c is no core service.
+keel_cptr_t spare_replies(std::uint32_t c) {
+  for (int p = 0; p < static_cast<int>(Provider::kCount); ++p)
+    if (g.providers[p] == c) return g_spare_base + static_cast<std::uint32_t>(p) * KEEL_SPARE_REPLIES;
+  return 0;
+}
 
 Result<void> global_setup(const keel_boot_info_t* bi) {
   g_next_slot = bi->empty.start;
@@ -467,14 +476,10 @@ Result<void> build(std::uint32_t c) {
        "give notification"));
   TRY(step(keel_cnode_copy(cn, KEEL_SLOT_SERVICE_EP, d8, kRootCNode, comp_slot(c, kSlotEp), kDepth, KEEL_RIGHT_READ),
        "give service endpoint"));
-  for (int p = 0; p < static_cast<int>(Provider::kCount); ++p) {
-    if (provider(static_cast<Provider>(p)) != c) continue;
+  if (const keel_cptr_t spares = spare_replies(c); spares != 0)
     for (std::uint32_t i = 0; i < KEEL_SPARE_REPLIES; ++i)
-      TRY(step(keel_cnode_copy(cn, KEEL_SLOT_SPARE_REPLY + i, d8, kRootCNode,
-                               g_spare_base + static_cast<std::uint32_t>(p) * KEEL_SPARE_REPLIES + i, kDepth,
-                               KEEL_RIGHTS_ALL),
+      TRY(step(keel_cnode_copy(cn, KEEL_SLOT_SPARE_REPLY + i, d8, kRootCNode, spares + i, kDepth, KEEL_RIGHTS_ALL),
                "give spare reply objects"));
-  }
   for (std::uint32_t i = 0; i < rec.irqs.count; ++i) {
     const auto& q = g.spec.irq(rec.irqs.first + i);
     TRY(step(keel_irq_control_get(KEEL_CAP_INIT_IRQ_CONTROL, q.irq, kRootCNode, g_scratch, kDepth), "issue IRQ handler"));
@@ -608,12 +613,8 @@ Result<void> destroy(std::uint32_t c) {
   // returns at once.
   reply_via(comp_slot(c, kSlotReply), keel_msginfo_new(KEEL_CHANNEL_DOWN, 0, 0, 0));
   // A core service's held replies (keel/sys/fair.hh) too.
-  for (int p = 0; p < static_cast<int>(Provider::kCount); ++p) {
-    if (provider(static_cast<Provider>(p)) != c) continue;
-    for (std::uint32_t i = 0; i < KEEL_SPARE_REPLIES; ++i)
-      reply_via(g_spare_base + static_cast<std::uint32_t>(p) * KEEL_SPARE_REPLIES + i,
-                keel_msginfo_new(KEEL_CHANNEL_DOWN, 0, 0, 0));
-  }
+  if (const keel_cptr_t spares = spare_replies(c); spares != 0)
+    for (std::uint32_t i = 0; i < KEEL_SPARE_REPLIES; ++i) reply_via(spares + i, keel_msginfo_new(KEEL_CHANNEL_DOWN, 0, 0, 0));
   TRY(step(keel_cnode_revoke(kRootCNode, comp_slot(c, kSlotUntyped), kDepth), "revoke the component's memory"));
   return {};
 }

@@ -8,6 +8,7 @@
 #include "keel/rt/printf.h"
 #include "keel/rt/rt.hh"
 #include "keel/rt/syscall.h"
+#include "keel/sys/service.h"
 #include "keel/sys/sessions.hh"
 #include "root.h"
 
@@ -57,13 +58,16 @@ void channel_down(std::uint32_t c, keel_word_t ip, keel_error_t label, bool resu
   (void)keel_tcb_write_registers(tcb, resume, 5, regs);
 }
 
-// The service bit a service slot needs (0: the root endpoint, always there).
-std::uint32_t service_of_slot(keel_word_t cptr) {
+// Whether the manifest gives component c the service slot `cptr` (every other slot: true). An
+// ungranted one was never filled: a call on it is denied, not a channel gone down.
+bool slot_granted(std::uint32_t c, keel_word_t cptr) {
+  const Comp& k = g.comp[c];
   switch (cptr) {
-    case KEEL_SLOT_SERIAL_EP: return KEEL_SERVICE_SERIAL;
-    case KEEL_SLOT_CLOCK_EP: return KEEL_SERVICE_CLOCK;
-    case KEEL_SLOT_SCHED_EP: return KEEL_SERVICE_SCHED;
-    default: return 0;
+    case KEEL_SLOT_MSG_EP: return k.uses_msg || (k.services & KEEL_SERVICE_MSG) != 0;
+    case KEEL_SLOT_SERIAL_EP: return (k.services & KEEL_SERVICE_SERIAL) != 0;
+    case KEEL_SLOT_CLOCK_EP: return (k.services & KEEL_SERVICE_CLOCK) != 0;
+    case KEEL_SLOT_SCHED_EP: return (k.services & KEEL_SERVICE_SCHED) != 0;
+    default: return true;
   }
 }
 
@@ -124,8 +128,9 @@ void boot(const keel_boot_info_t* bi) {
   init_fairness();
 
   // Images and layouts.
-  static const char* kProviders[] = {"msg", "serial", "clock", "sched"};
-  for (int p = 0; p < static_cast<int>(Provider::kCount); ++p) g.providers[p] = g.spec.find_component(kProviders[p]);
+  static_assert(sizeof sys::kCoreServices / sizeof sys::kCoreServices[0] == static_cast<int>(Provider::kCount));
+  for (int p = 0; p < static_cast<int>(Provider::kCount); ++p)
+    g.providers[p] = g.spec.find_component(sys::kCoreServices[p]);
   for (std::uint32_t c = 0; c < g.count; ++c) {
     const auto& rec = g.spec.component(c);
     const auto img = g.spec.str(rec.image);
@@ -268,9 +273,7 @@ keel_word_t request(std::uint32_t c, keel_word_t info) {
       return 0;
     }
     case KEEL_ROOT_TICK: {
-      bool core = false;
-      for (int p = 0; p < static_cast<int>(Provider::kCount); ++p) core = core || g.providers[p] == c;
-      if (!core) {
+      if (!is_provider(c)) {
         if (say(c, "denied: ")) keel_printf(" asked for a fairness tick (core services only)\n");
         return status(KEEL_DENIED);
       }
@@ -309,15 +312,12 @@ keel_word_t fault(std::uint32_t c, keel_word_t info) {
   const keel_word_t mr0 = keel_get_mr(0), mr1 = keel_get_mr(1);
   // A core service may find a privileged slot (KEEL_SLOT_PRIVILEGED..255) emptied under it by a
   // restart between its check of the system page and its use: the same "peer gone" answer.
-  bool core = false;
-  for (int p = 0; p < static_cast<int>(Provider::kCount); ++p) core = core || g.providers[p] == c;
-  const bool privileged = core && mr1 >= KEEL_SLOT_PRIVILEGED && mr1 < (1u << KEEL_COMPONENT_CNODE_BITS);
+  const bool privileged = is_provider(c) && mr1 >= KEEL_SLOT_PRIVILEGED && mr1 < (1u << KEEL_COMPONENT_CNODE_BITS);
   if (type == KEEL_FAULT_CAP && (channel_slot(mr1) || privileged) && g.comp[c].state == KEEL_STATE_RUNNING) {
     // A channel or service capability vanished under it (its peer restarted): not a failure. A
     // service slot the manifest does not grant was never there: KEEL_DENIED. Over its share of
     // the root's time, the component returns from the call at the next window.
-    const std::uint32_t need = service_of_slot(mr1);
-    const bool denied = need != 0 && (g.comp[c].services & need) == 0;
+    const bool denied = !slot_granted(c, mr1);
     if (denied && say(c, "denied: ")) keel_printf(" called a service its manifest does not grant (slot %lu)\n",
                                                    static_cast<unsigned long>(mr1));
     reply_via(g.reply, keel_msginfo_new(1, 0, 0, 0));

@@ -69,6 +69,8 @@ Result<void> set_budget(std::uint32_t c, std::uint32_t budget_us, std::uint32_t 
 Result<void> make_passive(std::uint32_t c);  // SC off the thread, onto its notification; signal
 Result<void> global_setup(const keel_boot_info_t* bi);
 std::uint32_t provider(Provider p);             // component index or kNone
+bool is_provider(std::uint32_t c);              // c is a core service
+keel_cptr_t spare_replies(std::uint32_t c);     // a core service's spare reply objects (root slots), or 0
 void publish(std::uint32_t c);                  // write c's entry of the system page
 void notify_system();                           // KEEL_NOTIFY_SYSTEM to msg and sched
 // Replies through `reply` now (a held call or fault) and returns at once.

@@ -52,11 +52,6 @@ bool running(std::uint32_t c, std::uint64_t* gen) {
 
 bool spec_has_service(std::uint32_t c, const char* name) { return keel::sys::has_service(g_spec, c, name); }
 
-bool is_core(std::uint32_t c) {
-  const auto n = g_spec.str(g_spec.component(c).name);
-  return n == "msg" || n == "serial" || n == "clock" || n == "sched";
-}
-
 keel_error_t root_set_budget(std::uint32_t c, std::uint32_t budget_us) {
   auto r = keel::rpc::call<keel::rpc::root::SetBudget>(c, budget_us, g_table.at(c).period_us);
   return r.ok() ? KEEL_OK : r.error();
@@ -160,7 +155,7 @@ void setup(const keel_info_t* info) {
     const auto& rec = g_spec.component(c);
     std::uint64_t gen = 0;
     (void)running(c, &gen);
-    g_table.describe(c, rec.budget_us, rec.period_us, spec_has_service(c, "sched"), is_core(c), gen);
+    g_table.describe(c, rec.budget_us, rec.period_us, spec_has_service(c, "sched"), keel::sys::is_core_service(g_spec, c), gen);
     if (g_spec.str(rec.name) == "clock") g_clock = c;
   }
   g_have_clock = (info->services & KEEL_SERVICE_CLOCK) != 0 && g_clock < g_count;

@@ -27,7 +27,13 @@ extern "C" int keel_main(void*) {
   expect_status("status without the status service", root_call(KEEL_ROOT_STATUS, {0}), KEEL_DENIED);
   expect_status("budget change (not the scheduler)", root_call(KEEL_ROOT_SET_BUDGET, {0, 100, 10000}), KEEL_DENIED);
   expect_status("passive (not in its manifest)", root_call(KEEL_ROOT_PASSIVE, {}), KEEL_DENIED);
+  expect_status("fairness tick (not a core service)", root_call(KEEL_ROOT_TICK, {}), KEEL_DENIED);
   expect_status("unknown request", root_call(77, {1, 2}), KEEL_INVALID_ARGUMENT);
+  // A service slot its manifest does not grant (sched): denied, not "channel down".
+  keel_set_mr(0, 0);
+  expect_status("call to the ungranted sched slot",
+                keel_msginfo_label(keel_call(KEEL_SLOT_SCHED_EP, keel_msginfo_new(KEEL_SCHED_USAGE, 0, 0, 1))),
+                KEEL_DENIED);
   expect_status("device name longer than the message", root_call(KEEL_ROOT_DEVICE, {1000, 0}), KEEL_INVALID_ARGUMENT);
   expect_status("device request without a name", root_call(KEEL_ROOT_DEVICE, {}), KEEL_INVALID_ARGUMENT);
   const char name[] = "uart0";

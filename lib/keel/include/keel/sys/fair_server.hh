@@ -20,6 +20,7 @@
 #include "keel/rt/rt.hh"
 #include "keel/rt/syscall.h"
 #include "keel/sys/fair.hh"
+#include "keel/sys/service.h"
 #include "keel/sys/sessions.hh"
 
 namespace keel::sys {
@@ -43,10 +44,8 @@ class FairServer {
     const uint64_t f = keel::rt::timer_frequency();
     shares_.init(window_us * f / 1000000, share_us * f / 1000000, keel::rt::timer_count(), kRequestCostUs * f / 1000000);
     const uint32_t n = spec.count(bootspec::Table::kComponents);
-    for (uint32_t c = 0; c < n; ++c) {
-      const auto name = spec.str(spec.component(c).name);
-      if (name == "msg" || name == "serial" || name == "clock" || name == "sched") shares_.exempt(c);
-    }
+    for (uint32_t c = 0; c < n; ++c)
+      if (is_core_service(spec, c)) shares_.exempt(c);
     keel_cptr_t spares[KEEL_SPARE_REPLIES];
     for (uint32_t i = 0; i < KEEL_SPARE_REPLIES; ++i) spares[i] = KEEL_SLOT_SPARE_REPLY + i;
     held_.init(spares, KEEL_SPARE_REPLIES);

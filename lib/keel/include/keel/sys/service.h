@@ -31,6 +31,16 @@ inline const volatile keel_system_page_t* system_page(std::uint32_t count) {
   return p->magic == KEEL_SYSTEM_PAGE_MAGIC && p->component_count == count ? p : nullptr;
 }
 
+// The core services, by component name (the root server builds their privileged slots; they are
+// not held by each other's fairness rule: keel/sys/fair_server.hh). Order: the root's Provider.
+inline constexpr const char* kCoreServices[] = {"msg", "serial", "clock", "sched"};
+inline bool is_core_service(const bootspec::Spec& spec, std::uint32_t c) {
+  const auto n = spec.str(spec.component(c).name);
+  for (const char* core : kCoreServices)
+    if (n == core) return true;
+  return false;
+}
+
 // Whether component c's manifest lists service `name`.
 inline bool has_service(const bootspec::Spec& spec, std::uint32_t c, const char* name) {
   const auto& rec = spec.component(c);
