@@ -4,6 +4,7 @@
 //   denied_root   asks the root for status without the 'status' service (a denial, logged)
 //   ungranted     calls the sched service it is not granted (answered KEEL_DENIED, logged)
 //   clock_flood   asks the clock for the wall time
+//   empty_calls   calls the clock with an empty message (info 0, which looks like a notification)
 //   timer_load    arms 16 periodic 100 us timers (the clock refuses most) and collects expiries
 //   msg_flood     asks msg to open a channel that does not exist (a denial, logged)
 //   serial_flood  prints lines
@@ -54,6 +55,8 @@ extern "C" int keel_main(void*) {
       r = raw_call(KEEL_SLOT_SCHED_EP, KEEL_SCHED_USAGE, 1);
     } else if (is(attack, "clock_flood")) {
       r = raw_call(KEEL_SLOT_CLOCK_EP, KEEL_CLOCK_WALL, 0);
+    } else if (is(attack, "empty_calls")) {
+      r = raw_call(KEEL_SLOT_CLOCK_EP, 0, 0);
     } else if (is(attack, "timer_load")) {
       keel_notify_wait(KEEL_NOTIFY_TIMER);
       r = raw_call(KEEL_SLOT_CLOCK_EP, KEEL_CLOCK_EXPIRED, 0);

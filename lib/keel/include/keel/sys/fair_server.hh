@@ -63,7 +63,6 @@ class FairServer {
         keel_word_t* mr = keel_get_ipc_buffer()->msg;
         const keel_cptr_t spare = held_.hold(c, reply_, reply, mr, static_cast<uint32_t>(keel_msginfo_length(reply)));
         if (spare != 0) {
-          ++held_total_;
           reply_ = spare;
           held = true;
           want_tick();
@@ -88,7 +87,7 @@ class FairServer {
                              : keel_recv(KEEL_SLOT_SERVICE_EP, badge, reply_);
     since_ = keel::rt::timer_count();
     if (info == 0 && (*badge & KEEL_NOTIFY_TICK) != 0) {
-      // Only the root server signals this bit (a component's empty call carries its index + 1).
+      // Only the root server signals this bit: a component's badge is its index + 1 (<= 64).
       *badge &= ~static_cast<keel_word_t>(KEEL_NOTIFY_TICK);
       tick_asked_ = false;
       shares_.roll(since_);
@@ -98,16 +97,12 @@ class FairServer {
       if (held_.count() != 0) want_tick();
       return 0;
     }
-    if (info != 0 && *badge >= 1 && *badge <= kMaxClients) client_ = static_cast<uint32_t>(*badge - 1);
+    // A client's message; an empty one (info 0) looks like a notification and is charged too, so
+    // that a flood of empty calls costs its sender (a notification whose word is at most 64 is
+    // charged to that index: a few microseconds, rarely).
+    if (*badge >= 1 && *badge <= kMaxClients) client_ = static_cast<uint32_t>(*badge - 1);
     return info;
   }
-
-  // Client c restarted or stopped: a reply held for it is dropped (the root server has answered
-  // its call already).
-  void forget(uint32_t c) { (void)held_.drop(c); }
-
-  uint64_t held_total() const { return held_total_; }
-  const Shares& shares() const { return shares_; }
 
  private:
   static constexpr uint32_t kNone = 0xffffffffu;
@@ -139,7 +134,6 @@ class FairServer {
   uint64_t since_ = 0;
   keel_word_t pending_ = 0;
   bool tick_asked_ = false;
-  uint64_t held_total_ = 0;
 };
 
 }  // namespace keel::sys

@@ -85,7 +85,8 @@ enum keel_notify_bit {
   KEEL_NOTIFY_CONSOLE = 1ull << 1, /* console input is waiting (KEEL_SERIAL_READ) */
   KEEL_NOTIFY_SYSTEM = 1ull << 2,  /* the system page changed (msg, sched: a component restarted) */
   KEEL_NOTIFY_PASSIVE = 1ull << 3, /* the root server made this component passive (KEEL_ROOT_PASSIVE) */
-  KEEL_NOTIFY_TICK = 1ull << 4,    /* a new fairness window (core services that asked: KEEL_ROOT_TICK) */
+  KEEL_NOTIFY_TICK = 1ull << 8,    /* a new fairness window (core services that asked: KEEL_ROOT_TICK);
+                                      above bit 6, so no client's badge (index + 1 <= 64) looks like it */
   KEEL_NOTIFY_IRQ_SHIFT = 16,      /* IRQ i: bit 16 + i */
   KEEL_NOTIFY_EVENT_SHIFT = 32     /* event/stream end j of this component: bit 32 + j (keel_info_channel_t.notify_bit) */
 };
