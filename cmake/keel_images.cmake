@@ -85,7 +85,8 @@ endfunction()
 # _keel_host_image_tool(<out_var>): the packer keel_system_image runs. It is a host program and
 # this tree's compiler is the cross compiler, so it is compiled once per build tree with the host
 # C++ compiler, from the sources of studio/manifest, studio/image and lib/bootspec (every .cc in
-# their src/ folders, so a split or added source needs no edit here).
+# their src/ folders, so a split or added source needs no edit here; their headers are
+# dependencies too).
 function(_keel_host_image_tool out_var)
   set(tool ${CMAKE_BINARY_DIR}/host-tools/keel-image)
   if(NOT TARGET keel_host_image_tool)
@@ -93,12 +94,15 @@ function(_keel_host_image_tool out_var)
     set(s ${CMAKE_SOURCE_DIR}/studio)
     set(l ${CMAKE_SOURCE_DIR}/lib)
     file(GLOB srcs CONFIGURE_DEPENDS ${s}/manifest/src/*.cc ${s}/image/src/*.cc ${l}/bootspec/src/*.cc)
+    # Headers too (a limit changed in keel/bootspec/limits.h must rebuild the tool).
+    file(GLOB_RECURSE hdrs CONFIGURE_DEPENDS ${s}/manifest/src/*.h ${s}/manifest/include/*.h ${s}/image/include/*.h
+         ${l}/bootspec/include/*.h ${l}/base/include/*.h)
     file(MAKE_DIRECTORY ${CMAKE_BINARY_DIR}/host-tools)
     add_custom_command(OUTPUT ${tool}
       COMMAND ${KEEL_HOST_CXX} -std=c++20 -O1 -DTOML_HEADER_ONLY=0 -DTOML_SHARED_LIB=1
               "-DKEEL_PLATFORM_DIR=\"${s}/manifest/platforms\"" -I${s}/manifest/include -I${s}/image/include
               -I${l}/bootspec/include -I${l}/base/include ${srcs} -ltomlplusplus -o ${tool}
-      DEPENDS ${srcs}
+      DEPENDS ${srcs} ${hdrs}
       COMMENT "Building the host image builder (keel-image) for this tree" VERBATIM)
     add_custom_target(keel_host_image_tool DEPENDS ${tool})
   endif()

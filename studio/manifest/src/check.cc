@@ -113,6 +113,10 @@ std::vector<std::size_t> check(const Manifest& m, const Options& opts, const std
   std::map<std::int64_t, std::pair<std::string, std::string>> irq_owner;  // IRQ -> (component, device)
   for (auto& c : m.comps) {
     const std::string what = "component '" + shown(c.name) + "'";
+    if (c.name.size() > lim::kMaxComponentNameLen && c.name.size() <= lim::kMaxNameLen)
+      diag.error(c.at, what + ": the name is " + std::to_string(c.name.size()) + " bytes, over the component name limit of " +
+                           std::to_string(lim::kMaxComponentNameLen),
+                 "a component's name is what the root server's status answer carries (keel_component_status_t); shorten it");
     if (c.group && !group_ix.count(c.group->name))
       diag.error(c.group->at, what + ": unknown group '" + shown(c.group->name) + "'", "declared groups: " + list(group_ix));
     if (c.budget_us > 0 && c.period_us > 0) {

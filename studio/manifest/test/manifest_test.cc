@@ -302,6 +302,20 @@ TEST(ManifestLimits, Counts) {
   expect_one_error(compile_string(generated(48, channels), "m.toml"), "more than 256 channels");
 }
 
+// A component's name fits the status answer (63 bytes); other names may be longer.
+TEST(ManifestLimits, ComponentNameFitsTheStatusAnswer) {
+  namespace lim = keel::bootspec::limits;
+  auto named = [](std::size_t len) {
+    std::string m = generated(1);
+    const std::string name(len, 'n');
+    m.replace(m.find("name = \"c0\""), 11, "name = \"" + name + "\"");
+    return compile_string(m, "m.toml");
+  };
+  EXPECT_TRUE(named(lim::kMaxComponentNameLen).ok()) << dump(named(lim::kMaxComponentNameLen));
+  expect_one_error(named(lim::kMaxComponentNameLen + 1), "the name is 64 bytes, over the component name limit of 63");
+  EXPECT_TRUE(compile_string(generated(1, "[component.config]\n" + std::string(100, 'k') + " = 1\n"), "m.toml").ok());
+}
+
 TEST(ManifestLimits, ChannelEndsPerComponent) {
   namespace lim = keel::bootspec::limits;
   auto with = [](std::uint32_t n, const char* kind) {

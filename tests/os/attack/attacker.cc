@@ -12,19 +12,15 @@
 //   idle          sleeps (to run the system without one of the attacks)
 // Every so often it logs how many requests it made and how many were answered with what, so the
 // run shows the attack happened.
+#include <cstring>
+
 #include "../common/ostest.h"
 
 using namespace ostest;
 
 namespace {
 
-bool is(const char* a, const char* b) {
-  while (*a != '\0' && *a == *b) {
-    ++a;
-    ++b;
-  }
-  return *a == *b;
-}
+bool is(const char* a, const char* b) { return std::strcmp(a, b) == 0; }
 
 keel_word_t raw_call(keel_cptr_t slot, keel_word_t label, keel_word_t len) {
   return keel_msginfo_label(keel_call(slot, keel_msginfo_new(label, 0, 0, len)));

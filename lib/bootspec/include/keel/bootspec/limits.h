@@ -33,6 +33,9 @@ inline constexpr std::uint32_t kMaxPageTables = 64;      // 2 MiB blocks of its 
 
 // ---- names and strings ---------------------------------------------------------------------------
 inline constexpr std::uint32_t kMaxNameLen = 128;  // any name (component, group, region, channel, end, config key)
+// A component's name: what KEEL_ROOT_STATUS answers and keel_component_status_t::name holds
+// (64 bytes with the NUL), so that status never cuts a name.
+inline constexpr std::uint32_t kMaxComponentNameLen = 63;
 inline constexpr std::uint32_t kMaxImageName = 47;  // image file name = boot archive member name
 // A name as the services print and match it: printable ASCII (0x20..0x7e), no control characters.
 constexpr bool printable(char c) { return c >= 0x20 && c <= 0x7e; }

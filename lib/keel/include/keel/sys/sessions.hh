@@ -18,6 +18,7 @@ using Name = Bytes<64>;  // a device name
 // Send, never answered (Caller<Exit>::send).
 struct Exit : Rpc<KEEL_SLOT_ROOT_EP, 0, KEEL_ROOT_EXIT, Args<int64_t>, Reply<>> {};
 // component -> state, restarts, memory bytes, generation, last fault, name
+// (the name: at most 63 bytes, keel/bootspec/limits.h kMaxComponentNameLen)
 struct Status : Rpc<KEEL_SLOT_ROOT_EP, KEEL_SERVICE_STATUS, KEEL_ROOT_STATUS, Args<uint32_t>,
                     Reply<uint32_t, uint32_t, uint64_t, uint64_t, uint64_t, Bytes<63>>> {};
 // device name -> vaddr, size
