@@ -82,14 +82,37 @@ TEST_P(ManifestError, ReportsExactlyTheExpectedErrors) {
 INSTANTIATE_TEST_SUITE_P(Files, ManifestError, ::testing::ValuesIn(files_in("errors")),
                          [](const auto& p) { return p.param; });
 
+// The compiled spec read back through the root server's reader (from an aligned copy, kept
+// alive with the view).
+class ReadBack {
+ public:
+  explicit ReadBack(const Output& o) : buf_(o.spec.size() / 8 + 1) {
+    std::memcpy(buf_.data(), o.spec.data(), o.spec.size());
+    auto r = keel::bootspec::Spec::parse(buf_.data(), o.spec.size());
+    if (r.ok()) {
+      spec_ = r.value();
+      ok_ = true;
+    } else {
+      why_ = std::string(keel::bootspec::error_name(r.error().code)) + " at " + std::to_string(r.error().offset);
+    }
+  }
+  bool ok() const { return ok_; }
+  const std::string& why() const { return why_; }
+  const keel::bootspec::Spec& spec() const { return spec_; }
+
+ private:
+  std::vector<std::uint64_t> buf_;
+  keel::bootspec::Spec spec_;
+  bool ok_ = false;
+  std::string why_;
+};
+
 TEST_P(ManifestValid, CompilesAndReadsBack) {
   const fs::path p = fs::path(KEEL_MANIFEST_TESTS) / "valid" / (GetParam() + ".toml");
   const Output o = compile_file(p);
   ASSERT_TRUE(o.ok()) << dump(o);
-  std::vector<std::uint64_t> buf(o.spec.size() / 8 + 1);
-  std::memcpy(buf.data(), o.spec.data(), o.spec.size());
-  auto r = keel::bootspec::Spec::parse(buf.data(), o.spec.size());
-  ASSERT_TRUE(r.ok()) << keel::bootspec::error_name(r.error().code) << " at " << r.error().offset;
+  const ReadBack back(o);
+  ASSERT_TRUE(back.ok()) << back.why();
   // Deterministic: compiling again gives the same bytes.
   EXPECT_EQ(compile_file(p).spec, o.spec);
 }
@@ -115,11 +138,9 @@ TEST(Manifest, DemoSpecContents) {
   const fs::path p = fs::path(KEEL_MANIFEST_TESTS) / "valid" / "demo.toml";
   const Output o = compile_file(p);
   ASSERT_TRUE(o.ok()) << dump(o);
-  std::vector<std::uint64_t> buf(o.spec.size() / 8 + 1);
-  std::memcpy(buf.data(), o.spec.data(), o.spec.size());
-  auto r = keel::bootspec::Spec::parse(buf.data(), o.spec.size());
-  ASSERT_TRUE(r.ok());
-  const auto& s = r.value();
+  const ReadBack back(o);
+  ASSERT_TRUE(back.ok()) << back.why();
+  const auto& s = back.spec();
   using keel::bootspec::Table;
   ASSERT_EQ(s.count(Table::kComponents), 5u);
   // Dependencies before dependents: logger < actuator < controller, sensor < controller.
@@ -173,11 +194,9 @@ TEST(Manifest, DemoSpecContents) {
 TEST(Manifest, DebugGrants) {
   const Output o = compile_file(fs::path(KEEL_MANIFEST_TESTS) / "valid" / "debug.toml");
   ASSERT_TRUE(o.ok()) << dump(o);
-  std::vector<std::uint64_t> buf(o.spec.size() / 8 + 1);
-  std::memcpy(buf.data(), o.spec.data(), o.spec.size());
-  auto r = keel::bootspec::Spec::parse(buf.data(), o.spec.size());
-  ASSERT_TRUE(r.ok());
-  const auto& s = r.value();
+  const ReadBack back(o);
+  ASSERT_TRUE(back.ok()) << back.why();
+  const auto& s = back.spec();
   namespace bs = keel::bootspec;
   EXPECT_EQ(s.component(s.find_component("plain")).flags, 0u);
   EXPECT_EQ(s.component(s.find_component("judge")).flags, bs::kComponentDebugConsole | bs::kComponentDebugHalt);
@@ -203,11 +222,9 @@ TEST(Manifest, UnreadableFile) {
 TEST(Manifest, IrqOnlyDeviceSpec) {
   const Output o = compile_file(fs::path(KEEL_MANIFEST_TESTS) / "valid" / "irq_only.toml");
   ASSERT_TRUE(o.ok()) << dump(o);
-  std::vector<std::uint64_t> buf(o.spec.size() / 8 + 1);
-  std::memcpy(buf.data(), o.spec.data(), o.spec.size());
-  auto r = keel::bootspec::Spec::parse(buf.data(), o.spec.size());
-  ASSERT_TRUE(r.ok());
-  const auto& s = r.value();
+  const ReadBack back(o);
+  ASSERT_TRUE(back.ok()) << back.why();
+  const auto& s = back.spec();
   const auto& c = s.component(0);
   ASSERT_EQ(c.irqs.count, 2u);
   EXPECT_TRUE(s.str(s.irq(c.irqs.first).name) == "ptimer");
