@@ -173,6 +173,11 @@ extern "C" int keel_main(void* start_arg) {
   for (;;) {
     keel_word_t reply;
     if (msg == 0) {
+      // Here no message is in flight (logging is an IPC that rewrites the message registers).
+      g_server.report_held([](std::uint32_t c, std::uint32_t n) {
+        const auto name = g_spec.str(g_spec.component(c).name);
+        keel_logf("%.*s: %u answers held (over its share of this service's time)", static_cast<int>(name.len), name.data, n);
+      });
       // The bound notification (our IRQ bit), or an empty label-0 call, which gets KEEL_INVALID_ARGUMENT
       // below (with no caller waiting the reply goes nowhere). Service badges are 1..64 and
       // never carry IRQ bits (16 and up).

@@ -237,6 +237,12 @@ extern "C" int keel_main(void* start_arg) {
   for (;;) {
     keel_word_t reply;
     if (msg == 0) {
+      // Here no message is in flight (logging is an IPC that rewrites the message registers).
+      g_server.report_held([](std::uint32_t c, std::uint32_t n) {
+        std::uint32_t len = 0;
+        const char* name = component_name(c, &len);
+        say("%.*s: %u answers held (over its share of this service's time)", static_cast<int>(len), name, n);
+      });
       // Our bound notification (KEEL_NOTIFY_SYSTEM: the system page changed), or an empty label-0
       // message from a component, which the reply below answers with KEEL_INVALID_ARGUMENT (a reply with
       // no caller waiting goes nowhere).

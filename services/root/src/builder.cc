@@ -174,7 +174,11 @@ std::uint64_t comp_memory(std::uint32_t c) {
 }
 
 std::uint32_t provider(Provider p) { return g.providers[static_cast<int>(p)]; }
-bool is_provider(std::uint32_t c) { return spare_replies(c) != 0; }
+bool is_provider(std::uint32_t c) {
+  for (std::uint32_t p : g.providers)
+    if (p == c) return true;
+  return false;
+}
 
 // The first of a core service's KEEL_SPARE_REPLIES spare reply objects in the root CNode, or 0
 // if c is no core service.

@@ -125,12 +125,12 @@ void boot(const keel_boot_info_t* bi) {
   }
   if (!g.sup.init(groups, g.spec.count(Table::kGroups), comps, g.count))
     boot_fail("boot spec", "inconsistent supervisor tree", 6);
-  init_fairness();
 
   // Images and layouts.
   static_assert(sizeof sys::kCoreServices / sizeof sys::kCoreServices[0] == static_cast<int>(Provider::kCount));
   for (int p = 0; p < static_cast<int>(Provider::kCount); ++p)
     g.providers[p] = g.spec.find_component(sys::kCoreServices[p]);
+  init_fairness();  // after the Supervisor and the providers (core services are not held)
   for (std::uint32_t c = 0; c < g.count; ++c) {
     const auto& rec = g.spec.component(c);
     const auto img = g.spec.str(rec.image);
@@ -325,6 +325,7 @@ keel_word_t fault(std::uint32_t c, keel_word_t info) {
     channel_down(c, mr0, denied ? KEEL_DENIED : KEEL_CHANNEL_DOWN, !hold);
     if (hold) {
       g.held_resume |= bit(c);
+      note_held(c);
       want_tick();
     }
     return 0;

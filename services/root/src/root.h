@@ -96,6 +96,7 @@ void handle_event(std::uint32_t c, Event e);            // apply the Supervisor'
 void init_fairness();                                   // after the Supervisor's init (back-off, shares, logs)
 Result<void> start_fairness();                          // after global_setup (held replies, ticker)
 void on_tick(std::uint64_t t);                          // the ticker woke the root server
+void note_held(std::uint32_t c);                        // an answer to c was held (counted, reported once a second)
 // After a fault or request of c received at t0: charges c; returns the reply to send now, or 0
 // if it is held for the next window.
 keel_word_t charge(std::uint32_t c, std::uint64_t t0, keel_word_t reply);

@@ -32,6 +32,8 @@ constexpr int kSafeStateExit = 5;  // the run's exit status in the safe state (d
 bool ticker_armed = false;     // the ticker was signalled and has not woken the root yet
 bool window_rolled = false;    // the fairness window rolled since the last housekeeping
 std::uint64_t log_window_end = 0;
+std::uint32_t held_count[KEEL_MAX_COMPONENTS];  // answers held per component since the last report
+bool held_unreported = false;
 
 std::uint64_t ms(std::uint64_t v) { return v * g.freq / 1000; }
 
@@ -226,6 +228,14 @@ void housekeeping(std::uint64_t t) {
       print_name(c);
       keel_printf(": %u more lines suppressed\n", n);
     });
+    for (std::uint32_t c = 0; c < g.count; ++c)
+      if (held_count[c] != 0) {
+        keel_printf("root: ");
+        print_name(c);
+        keel_printf(": %u answers held (over its share of the root server's time)\n", held_count[c]);
+        held_count[c] = 0;
+      }
+    held_unreported = false;
     log_window_end = t + kLogWindowUs * g.freq / 1000000;
   }
   if (g.pending_restart != 0 && t >= g.restart_at) {
@@ -234,18 +244,25 @@ void housekeeping(std::uint64_t t) {
     g.restart_at = 0;
     bring_up(s, true);
   }
-  if (g.held.count() != 0 || g.held_resume != 0 || g.tick_wanted != 0 || g.pending_restart != 0 || g.log.pending())
+  if (g.held.count() != 0 || g.held_resume != 0 || g.tick_wanted != 0 || g.pending_restart != 0 || g.log.pending() || held_unreported)
     want_tick();
 }
 
 
 }  // namespace
 
+void note_held(std::uint32_t c) {
+  if (c < KEEL_MAX_COMPONENTS && held_count[c] != ~std::uint32_t{0}) ++held_count[c];
+  held_unreported = true;
+}
+
 void init_fairness() {
   g.sup.set_backoff(Backoff{ms(kBackoffBaseMs), ms(kBackoffCapMs), ms(kStableMs), ms(kSystemBaseMs),
                             ms(kSystemCapMs), ms(kSystemStableMs), kSafeAfter});
   g.shares.init(kWindowUs * g.freq / 1000000, kShareUs * g.freq / 1000000, now(), kRequestCostUs * g.freq / 1000000);
   g.log.init(kLogLines);
+  for (std::uint32_t c = 0; c < g.count; ++c)
+    if (is_provider(c)) g.shares.exempt(c);  // core services: their own budgets bound them, as in fair_server.hh
   log_window_end = now() + kLogWindowUs * g.freq / 1000000;
 }
 
@@ -272,10 +289,11 @@ keel_word_t charge(std::uint32_t c, std::uint64_t t0, keel_word_t reply) {
     if (spare != 0) {
       g.reply = spare;
       reply = 0;
+      note_held(c);
     }
   }
   if (window_rolled || g.held.count() != 0 || g.held_resume != 0 || g.tick_wanted != 0 || g.pending_restart != 0 ||
-      g.log.pending())
+      g.log.pending() || held_unreported)
     want_tick();
   return reply;
 }

@@ -214,6 +214,11 @@ extern "C" int keel_main(void* start_arg) {
   for (;;) {
     keel_word_t reply;
     if (msg == 0) {
+      // Here no message is in flight (logging is an IPC that rewrites the message registers).
+      g_server.report_held([](std::uint32_t c, std::uint32_t n) {
+        const auto name = g_spec.str(g_spec.component(c).name);
+        say("%.*s: %u answers held (over its share of this service's time)", static_cast<int>(name.len), name.data, n);
+      });
       // The bound notification (IRQ bits), or an empty label-0 message from a component: that one
       // gets KEEL_INVALID_ARGUMENT from the reply below (no caller waiting: the reply goes nowhere).
       if ((badge & g_irq_bit) != 0 && g_irq_slot != 0) handle_rx();

@@ -51,6 +51,20 @@ class FairServer {
     held_.init(spares, KEEL_SPARE_REPLIES);
   }
 
+  // At most once a second: report(c, n) for every client c with n answers held since the last
+  // report (the service logs it: refusals counted, logged at a bounded rate).
+  template <class F>
+  void report_held(F&& report) {
+    const uint64_t now = keel::rt::timer_count();
+    if (now < report_at_) return;
+    report_at_ = now + keel::rt::timer_frequency();
+    for (uint32_t c = 0; c < kMaxClients; ++c)
+      if (held_count_[c] != 0) {
+        report(c, held_count_[c]);
+        held_count_[c] = 0;
+      }
+  }
+
   // Answers (or holds) the message last returned, then waits for the next one.
   // (A reply of 0 is KEEL_OK without words, as with keel_reply_recv: it is sent.)
   keel_word_t next(keel_word_t reply, keel_word_t* badge) {
@@ -63,6 +77,7 @@ class FairServer {
         keel_word_t* mr = keel_get_ipc_buffer()->msg;
         const keel_cptr_t spare = held_.hold(c, reply_, reply, mr, static_cast<uint32_t>(keel_msginfo_length(reply)));
         if (spare != 0) {
+          if (held_count_[c] != ~uint32_t{0}) ++held_count_[c];
           reply_ = spare;
           held = true;
           want_tick();
@@ -134,6 +149,8 @@ class FairServer {
   uint64_t since_ = 0;
   keel_word_t pending_ = 0;
   bool tick_asked_ = false;
+  uint32_t held_count_[kMaxClients] = {};
+  uint64_t report_at_ = 0;
 };
 
 }  // namespace keel::sys
