@@ -7,14 +7,32 @@ on failure. A run that outlives --timeout is killed and fails. Optional --expect
 appear in the serial output; any line containing 'KEEL PANIC' fails the run whatever the exit code.
 
   qemu_run.py [--cpu cortex-a53] [--timeout 60] [--log out.log] [--expect RE]... [--icount]
-              [--interactive] [--qemu-arg ARG]... [--input TEXT [--input-after RE]] IMAGE
+              [--interactive] [--qemu-arg ARG]... [--input TEXT [--input-after RE]]
+              [--net] [--net-udp-forward HOSTPORT:GUESTPORT]... [--initrd FILE] [--append ARGS]
+              [--ready RE --run-while CMD...] IMAGE
 
 --input TEXT types TEXT (Python escapes such as \\n allowed) on the guest's serial console, once the
 console output matches --input-after RE (at once without it); stdin stays open until the guest ends.
+
+Network: --net gives the guest one virtio-net device on the virtio-mmio transport (-device
+virtio-net-device) behind QEMU user-mode networking (guest 10.0.2.15 by DHCP, host 10.0.2.2);
+each --net-udp-forward HOSTPORT:GUESTPORT (implies --net, repeatable) forwards UDP sent to
+127.0.0.1:HOSTPORT on the host to the guest's GUESTPORT. HOSTPORT 0 picks a free port.
+
+--run-while CMD (repeatable) keeps the guest running while host programs drive it: QEMU starts,
+the console is watched for --ready RE, then each CMD runs in turn (split like a shell would, no
+shell; '{port0}', '{port1}', ... become the host ports of the --net-udp-forward options, also in
+the environment as QEMU_UDP_PORTS=p0,p1,...; the commands' output goes to this stdout), then QEMU
+is stopped. The run passes iff the ready line came, every CMD exited 0, the guest did not end
+while they ran, and --expect/--reject hold; the guest's exit code is not used.
+
+--initrd FILE and --append ARGS are passed to QEMU as -initrd and -append (a Linux guest).
 """
 import argparse
 import os
 import re
+import shlex
+import socket
 import subprocess
 import sys
 import threading
@@ -32,6 +50,14 @@ def qemu_command(args):
         # wanted). Tests that need a network add their own -netdev/-device via --qemu-arg.
         "-nic", "none",
     ]
+    if args.initrd:
+        cmd += ["-initrd", args.initrd]
+    if args.append is not None:
+        cmd += ["-append", args.append]
+    if args.net or args.net_udp_forward:
+        # Same network as Keel's tests: virtio-mmio transport (virt's slots), not PCI.
+        fwd = "".join(f",hostfwd=udp:127.0.0.1:{h}-:{g}" for h, g in args.udp_ports)
+        cmd += ["-netdev", f"user,id=n0{fwd}", "-device", "virtio-net-device,netdev=n0"]
     if args.icount:
         # Deterministic instruction counting: one instruction per virtual ns, no host-time coupling.
         cmd += ["-icount", "shift=0,align=off,sleep=off"]
@@ -89,6 +115,125 @@ def run_with_input(cmd, args):
         return b"".join(chunks), timed_out, proc.returncode
 
 
+def parse_forwards(specs):
+    """[(hostport, guestport)] from HOSTPORT:GUESTPORT strings; host port 0 becomes a free one."""
+    out = []
+    for spec in specs:
+        m = re.fullmatch(r"(\d+):(\d+)", spec)
+        if not m or int(m.group(1)) > 65535 or not 0 < int(m.group(2)) <= 65535:
+            raise ValueError(f"--net-udp-forward wants HOSTPORT:GUESTPORT (ports 0..65535, guest "
+                             f"port not 0), got {spec!r}")
+        host, guest = int(m.group(1)), int(m.group(2))
+        if host == 0:
+            # Free now; QEMU binds it a moment later (a race only with another program doing this).
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.bind(("127.0.0.1", 0))
+                host = s.getsockname()[1]
+        out.append((host, guest))
+    return out
+
+
+def run_while(cmd, args):
+    """Starts QEMU, waits for args.ready on the console, runs each args.run_while command, stops
+    QEMU. Returns (console bytes, problems)."""
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE if args.input is not None else subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    chunks = []
+    lock = threading.Lock()
+
+    def reader():
+        while True:
+            b = os.read(proc.stdout.fileno(), 4096)
+            if not b:
+                return
+            with lock:
+                chunks.append(b)
+
+    def console():
+        with lock:
+            return b"".join(chunks).decode("utf-8", errors="replace")
+
+    t = threading.Thread(target=reader, daemon=True)
+    t.start()
+    problems = []
+    deadline = time.monotonic() + args.timeout
+    ready = re.compile(args.ready, re.MULTILINE)
+    input_after = re.compile(args.input_after, re.MULTILINE) if args.input_after else None
+    sent = args.input is None
+
+    def maybe_type():
+        nonlocal sent
+        if not sent and (input_after is None or input_after.search(console())):
+            try:
+                proc.stdin.write(args.input.encode("utf-8").decode("unicode_escape").encode("latin-1"))
+                proc.stdin.flush()
+            except BrokenPipeError:
+                pass
+            sent = True
+
+    while not ready.search(console()):
+        maybe_type()
+        if proc.poll() is not None:
+            problems.append(f"guest ended (exit code {proc.returncode}) before the ready line /{args.ready}/")
+            break
+        if time.monotonic() > deadline:
+            problems.append(f"ready line /{args.ready}/ not seen within {args.timeout:.0f} s")
+            break
+        time.sleep(0.02)
+
+    if not problems:
+        ports = [h for h, _ in args.udp_ports]
+        env = dict(os.environ, QEMU_UDP_PORTS=",".join(map(str, ports)))
+        subst = {f"port{i}": str(p) for i, p in enumerate(ports)}
+        for text in args.run_while:
+            try:
+                argv = [re.sub(r"\{(port\d+)\}", lambda m: subst.get(m.group(1), m.group(0)), a)
+                        for a in shlex.split(text)]
+            except ValueError as e:
+                problems.append(f"--run-while {text!r}: {e}")
+                break
+            left = deadline - time.monotonic()
+            sys.stdout.flush()
+            try:
+                child = subprocess.Popen(argv, env=env)
+            except OSError as e:
+                problems.append(f"--run-while {argv[0]}: {e.strerror}")
+                break
+            while child.poll() is None:
+                maybe_type()
+                if time.monotonic() > deadline:
+                    child.kill()
+                    child.wait()
+                    problems.append(f"timed out after {args.timeout:.0f} s while running {argv[0]} "
+                                    f"({left:.0f} s were left for it)")
+                    break
+                time.sleep(0.02)
+            if problems:
+                break
+            if proc.poll() is not None:
+                problems.append(f"guest ended (exit code {proc.returncode}) while {argv[0]} ran")
+                break
+            if child.returncode != 0:
+                problems.append(f"{text!r} exited with {child.returncode}")
+                break
+
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    t.join(timeout=5)
+    if proc.stdin:
+        try:
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
+    with lock:
+        return b"".join(chunks), problems
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("image")
@@ -105,7 +250,28 @@ def main():
     ap.add_argument("--expect-exit", type=int, default=0, help="the guest exit code that passes (default 0)")
     ap.add_argument("--input", default=None, help="text typed on the serial console (escapes allowed)")
     ap.add_argument("--input-after", default=None, help="type --input once the output matches this regex")
+    ap.add_argument("--net", action="store_true", help="a virtio-net device (virtio-mmio) on user-mode networking")
+    ap.add_argument("--net-udp-forward", action="append", default=[], metavar="HOSTPORT:GUESTPORT",
+                    help="forward UDP 127.0.0.1:HOSTPORT to the guest's GUESTPORT (implies --net; 0 = a free port)")
+    ap.add_argument("--initrd", default=None, help="QEMU -initrd (a Linux guest's initramfs)")
+    ap.add_argument("--append", default=None, help="QEMU -append (a Linux guest's command line)")
+    ap.add_argument("--ready", default=None, help="with --run-while: the console regex that says the guest is ready")
+    ap.add_argument("--run-while", action="append", default=[], metavar="CMD",
+                    help="run CMD on the host once --ready is seen, then stop QEMU (repeatable: in turn)")
     args = ap.parse_args()
+    try:
+        args.udp_ports = parse_forwards(args.net_udp_forward)
+    except ValueError as e:
+        ap.error(str(e))
+    if args.run_while and not args.ready:
+        ap.error("--run-while needs --ready RE (the console line after which the guest is ready)")
+    if args.ready and not args.run_while:
+        ap.error("--ready is used only with --run-while")
+    if args.run_while and args.interactive:
+        ap.error("--run-while and --interactive exclude each other")
+    if args.initrd and not os.path.exists(args.initrd):
+        print(f"qemu_run: initrd not found: {args.initrd}", file=sys.stderr)
+        return 2
 
     if not os.path.exists(args.image):
         print(f"qemu_run: image not found: {args.image}", file=sys.stderr)
@@ -115,7 +281,11 @@ def main():
         return subprocess.call(cmd)
 
     start = time.monotonic()
-    if args.input is not None:
+    problems = []
+    if args.run_while:
+        out, problems = run_while(cmd, args)
+        timed_out, returncode = False, args.expect_exit
+    elif args.input is not None:
         out, timed_out, returncode = run_with_input(cmd, args)
     else:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -134,7 +304,6 @@ def main():
         with open(args.log, "w") as f:
             f.write(text)
 
-    problems = []
     if timed_out:
         problems.append(f"timed out after {args.timeout:.0f} s")
     elif returncode != args.expect_exit:
