@@ -3,7 +3,7 @@
 scripts/qemu_run.py, with the host's udp_load driving its UDP echo.
 
   run.py test  --guest DIR --udp-load FILE [--log FILE]    the CTest test net.linux_echo
-  run.py bench --guest DIR --udp-load FILE [--runs N] [--window W] [--seconds T] [--size B]
+  run.py bench --guest DIR --udp-load FILE [--runs 3] [--window 64] [--seconds 10] [--size 64]
   run.py shell --guest DIR [--host-port P]                 the guest on this console (Ctrl-a x ends)
 
 DIR is the guest build_guest.py made (Image, initramfs.cpio.gz, or UNAVAILABLE with the reason):
@@ -60,7 +60,7 @@ def main():
     ap.add_argument("--cpu", default="cortex-a53")
     ap.add_argument("--log", default=None, help="the guest's console log (test)")
     ap.add_argument("--runs", type=int, default=3, help="bench: guest boots, the median is printed")
-    ap.add_argument("--window", type=int, default=16, help="bench: datagrams outstanding")
+    ap.add_argument("--window", type=int, default=64, help="bench: datagrams outstanding")
     ap.add_argument("--seconds", type=float, default=10, help="bench: measured seconds per run")
     ap.add_argument("--size", type=int, default=64, help="bench: datagram size in bytes")
     ap.add_argument("--host-port", type=int, default=0, help="shell: the forwarded host port (0: a free one)")
