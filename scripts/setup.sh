@@ -6,6 +6,7 @@ set -euo pipefail
 PKGS=(
   build-essential cmake ninja-build pkg-config git python3
   g++-aarch64-linux-gnu binutils-aarch64-linux-gnu picolibc-aarch64-linux-gnu
+  libc6-dev-arm64-cross  # static glibc for the Linux reference guest's udp_echo (bench/net)
   qemu-system-arm
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
