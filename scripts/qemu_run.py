@@ -11,6 +11,8 @@ appear in the serial output; any line containing 'KEEL PANIC' fails the run what
 
 --input TEXT types TEXT (Python escapes such as \\n allowed) on the guest's serial console, once the
 console output matches --input-after RE (at once without it); stdin stays open until the guest ends.
+--until RE stops QEMU once the console output matches RE and judges the run as if the guest had
+exited with status 0 (a release kernel cannot end a run itself).
 """
 import argparse
 import os
@@ -43,7 +45,8 @@ def qemu_command(args):
 
 
 def run_with_input(cmd, args):
-    """Runs QEMU with a pipe on stdin; types args.input once the output matches args.input_after."""
+    """Runs QEMU with a pipe on stdin; types args.input (if any) once the output matches
+    args.input_after; stops QEMU once the output matches args.until (if given: exit status 0)."""
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     chunks = []
     lock = threading.Lock()
@@ -58,9 +61,11 @@ def run_with_input(cmd, args):
 
     t = threading.Thread(target=reader, daemon=True)
     t.start()
-    text_in = args.input.encode("utf-8").decode("unicode_escape").encode("latin-1")
+    text_in = args.input.encode("utf-8").decode("unicode_escape").encode("latin-1") if args.input is not None else b""
     pattern = re.compile(args.input_after, re.MULTILINE) if args.input_after else None
-    sent = False
+    until = re.compile(args.until, re.MULTILINE) if args.until else None
+    stopped = False
+    sent = args.input is None
     deadline = time.monotonic() + args.timeout
     timed_out = False
     while proc.poll() is None:
@@ -68,9 +73,14 @@ def run_with_input(cmd, args):
             proc.kill()
             timed_out = True
             break
+        with lock:
+            so_far = b"".join(chunks).decode("utf-8", errors="replace")
+        if until is not None and until.search(so_far):
+            time.sleep(0.2)  # what the guest prints right after it
+            proc.kill()
+            stopped = True
+            break
         if not sent:
-            with lock:
-                so_far = b"".join(chunks).decode("utf-8", errors="replace")
             if pattern is None or pattern.search(so_far):
                 try:
                     proc.stdin.write(text_in)
@@ -86,7 +96,7 @@ def run_with_input(cmd, args):
     except BrokenPipeError:
         pass
     with lock:
-        return b"".join(chunks), timed_out, proc.returncode
+        return b"".join(chunks), timed_out, 0 if stopped else proc.returncode
 
 
 def main():
@@ -105,6 +115,7 @@ def main():
     ap.add_argument("--expect-exit", type=int, default=0, help="the guest exit code that passes (default 0)")
     ap.add_argument("--input", default=None, help="text typed on the serial console (escapes allowed)")
     ap.add_argument("--input-after", default=None, help="type --input once the output matches this regex")
+    ap.add_argument("--until", default=None, help="stop QEMU once the output matches this regex (counts as exit 0)")
     args = ap.parse_args()
 
     if not os.path.exists(args.image):
@@ -115,7 +126,7 @@ def main():
         return subprocess.call(cmd)
 
     start = time.monotonic()
-    if args.input is not None:
+    if args.input is not None or args.until is not None:
         out, timed_out, returncode = run_with_input(cmd, args)
     else:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
