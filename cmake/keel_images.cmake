@@ -106,15 +106,19 @@ function(_keel_host_image_tool out_var)
     find_program(KEEL_HOST_CXX NAMES g++ c++ REQUIRED)
     set(s ${CMAKE_SOURCE_DIR}/studio)
     set(l ${CMAKE_SOURCE_DIR}/lib)
+    set(r ${CMAKE_SOURCE_DIR}/services/root/src)
     file(GLOB srcs CONFIGURE_DEPENDS ${s}/manifest/src/*.cc ${s}/image/src/*.cc ${l}/bootspec/src/*.cc)
+    list(APPEND srcs ${r}/layout.cc)  # the root server's layout: what it refuses, the packer refuses
     # Headers too (a limit changed in keel/bootspec/limits.h must rebuild the tool).
     file(GLOB_RECURSE hdrs CONFIGURE_DEPENDS ${s}/manifest/src/*.h ${s}/manifest/include/*.h ${s}/image/include/*.h
-         ${l}/bootspec/include/*.h ${l}/base/include/*.h)
+         ${l}/bootspec/include/*.h ${l}/base/include/*.h ${l}/keel/include/keel/sys/protocol.h)
+    list(APPEND hdrs ${r}/layout.h)
     file(MAKE_DIRECTORY ${CMAKE_BINARY_DIR}/host-tools)
     add_custom_command(OUTPUT ${tool}
       COMMAND ${KEEL_HOST_CXX} -std=c++20 -O1 -DTOML_HEADER_ONLY=0 -DTOML_SHARED_LIB=1
               "-DKEEL_PLATFORM_DIR=\"${s}/manifest/platforms\"" -I${s}/manifest/include -I${s}/image/include
-              -I${l}/bootspec/include -I${l}/base/include ${srcs} -ltomlplusplus -o ${tool}
+              -I${l}/bootspec/include -I${l}/base/include -I${l}/keel/include -I${CMAKE_SOURCE_DIR}/abi/include -I${r}
+              ${srcs} -ltomlplusplus -o ${tool}
       DEPENDS ${srcs} ${hdrs}
       COMMENT "Building the host image builder (keel-image) for this tree" VERBATIM)
     add_custom_target(keel_host_image_tool DEPENDS ${tool})
