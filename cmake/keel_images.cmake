@@ -1,17 +1,25 @@
 # Bootable images (aarch64 tree; included by keel.cmake). kernel/arch/aarch64 builds the objects
 # (keel_kernel_arch) these link; docs/boot-spec.md describes the image layout.
 
-# keel_kernel_image(NAME <name> [ROOT_TASK <target>] [LIBS <kernel libs>...])
+# keel_kernel_image(NAME <name> [RELEASE] [ROOT_TASK <target>] [LIBS <kernel libs>...])
 # Links build/aarch64/images/<name>.elf (target image-<name>): the arch objects, LIBS (default:
-# keel_kernel_core) and, if given, the ROOT_TASK executable's ELF (debug info stripped) embedded
+# keel_kernel_core; RELEASE: the release kernel, keel_kernel_core_release and its arch objects,
+# with no debug syscall and no kernel console) and, if given, the ROOT_TASK executable's ELF (debug info stripped) embedded
 # in the image's .keel_root_elf section, which BootParams::root_elf points at.
 function(keel_kernel_image)
-  cmake_parse_arguments(A "" "NAME;ROOT_TASK" "LIBS" ${ARGN})
+  cmake_parse_arguments(A "RELEASE" "NAME;ROOT_TASK" "LIBS" ${ARGN})
   if(NOT A_NAME)
     message(FATAL_ERROR "keel_kernel_image: NAME is required")
   endif()
+  set(arch keel_kernel_arch)
+  if(A_RELEASE)
+    set(arch keel_kernel_arch_release)
+  endif()
   if(NOT A_LIBS)
     set(A_LIBS keel_kernel_core)
+    if(A_RELEASE)
+      set(A_LIBS keel_kernel_core_release)
+    endif()
   endif()
   set(tgt image-${A_NAME})
   set(sources "")
@@ -28,7 +36,7 @@ function(keel_kernel_image)
     set_source_files_properties(${gen}/root_elf.S PROPERTIES OBJECT_DEPENDS ${root_elf} GENERATED ON)
     list(APPEND sources ${gen}/root_elf.S)
   endif()
-  add_executable(${tgt} ${sources} $<TARGET_OBJECTS:keel_kernel_arch>)
+  add_executable(${tgt} ${sources} $<TARGET_OBJECTS:${arch}>)
   set_target_properties(${tgt} PROPERTIES OUTPUT_NAME ${A_NAME} SUFFIX ".elf"
     RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/images LINK_DEPENDS ${KEEL_KERNEL_LINKER_SCRIPT}
     LINKER_LANGUAGE CXX)
@@ -58,13 +66,14 @@ function(_keel_run_image)
   endif()
 endfunction()
 
-# keel_system_image(NAME <name> MANIFEST <manifest.toml> ROOT_TASK <target> [DEPENDS <targets/files>...])
+# keel_system_image(NAME <name> MANIFEST <manifest.toml> ROOT_TASK <target> [RELEASE] [DEPENDS <targets/files>...])
 # Compiles the manifest, packs the boot archive (boot spec + the component ELFs the manifest names)
 # into the ROOT_TASK's ELF (studio/image, docs/boot-spec.md), and links
 # build/aarch64/images/<name>.elf with keel_kernel_image() — one bootable image.
-# DEPENDS: the targets building the component ELFs (so they are built first).
+# DEPENDS: the targets building the component ELFs (so they are built first). RELEASE: on the
+# release kernel (keel_kernel_image RELEASE).
 function(keel_system_image)
-  cmake_parse_arguments(A "" "NAME;MANIFEST;ROOT_TASK" "DEPENDS" ${ARGN})
+  cmake_parse_arguments(A "RELEASE" "NAME;MANIFEST;ROOT_TASK" "DEPENDS" ${ARGN})
   if(NOT A_NAME OR NOT A_MANIFEST OR NOT A_ROOT_TASK)
     message(FATAL_ERROR "keel_system_image: NAME, MANIFEST and ROOT_TASK are required")
   endif()
@@ -79,7 +88,11 @@ function(keel_system_image)
     COMMENT "Packing boot spec + component ELFs of ${A_NAME} into its root server" VERBATIM)
   add_executable(${A_NAME}-packed-root IMPORTED)
   set_target_properties(${A_NAME}-packed-root PROPERTIES IMPORTED_LOCATION ${packed})
-  keel_kernel_image(NAME ${A_NAME} ROOT_TASK ${A_NAME}-packed-root)
+  set(release "")
+  if(A_RELEASE)
+    set(release RELEASE)
+  endif()
+  keel_kernel_image(NAME ${A_NAME} ${release} ROOT_TASK ${A_NAME}-packed-root)
 endfunction()
 
 # _keel_host_image_tool(<out_var>): the packer keel_system_image runs. It is a host program and
@@ -93,15 +106,19 @@ function(_keel_host_image_tool out_var)
     find_program(KEEL_HOST_CXX NAMES g++ c++ REQUIRED)
     set(s ${CMAKE_SOURCE_DIR}/studio)
     set(l ${CMAKE_SOURCE_DIR}/lib)
+    set(r ${CMAKE_SOURCE_DIR}/services/root/src)
     file(GLOB srcs CONFIGURE_DEPENDS ${s}/manifest/src/*.cc ${s}/image/src/*.cc ${l}/bootspec/src/*.cc)
+    list(APPEND srcs ${r}/layout.cc)  # the root server's layout: what it refuses, the packer refuses
     # Headers too (a limit changed in keel/bootspec/limits.h must rebuild the tool).
     file(GLOB_RECURSE hdrs CONFIGURE_DEPENDS ${s}/manifest/src/*.h ${s}/manifest/include/*.h ${s}/image/include/*.h
-         ${l}/bootspec/include/*.h ${l}/base/include/*.h)
+         ${l}/bootspec/include/*.h ${l}/base/include/*.h ${l}/keel/include/keel/sys/protocol.h)
+    list(APPEND hdrs ${r}/layout.h)
     file(MAKE_DIRECTORY ${CMAKE_BINARY_DIR}/host-tools)
     add_custom_command(OUTPUT ${tool}
       COMMAND ${KEEL_HOST_CXX} -std=c++20 -O1 -DTOML_HEADER_ONLY=0 -DTOML_SHARED_LIB=1
               "-DKEEL_PLATFORM_DIR=\"${s}/manifest/platforms\"" -I${s}/manifest/include -I${s}/image/include
-              -I${l}/bootspec/include -I${l}/base/include ${srcs} -ltomlplusplus -o ${tool}
+              -I${l}/bootspec/include -I${l}/base/include -I${l}/keel/include -I${CMAKE_SOURCE_DIR}/abi/include -I${r}
+              ${srcs} -ltomlplusplus -o ${tool}
       DEPENDS ${srcs} ${hdrs}
       COMMENT "Building the host image builder (keel-image) for this tree" VERBATIM)
     add_custom_target(keel_host_image_tool DEPENDS ${tool})

@@ -7,12 +7,14 @@ on failure. A run that outlives --timeout is killed and fails. Optional --expect
 appear in the serial output; any line containing 'KEEL PANIC' fails the run whatever the exit code.
 
   qemu_run.py [--cpu cortex-a53] [--timeout 60] [--log out.log] [--expect RE]... [--icount]
-              [--interactive] [--qemu-arg ARG]... [--input TEXT [--input-after RE]]
+              [--interactive] [--qemu-arg ARG]... [--input TEXT [--input-after RE]] [--until RE]
               [--net] [--net-udp-forward HOSTPORT:GUESTPORT]... [--initrd FILE] [--append ARGS]
               [--ready RE --run-while CMD...] IMAGE
 
 --input TEXT types TEXT (Python escapes such as \\n allowed) on the guest's serial console, once the
 console output matches --input-after RE (at once without it); stdin stays open until the guest ends.
+--until RE stops QEMU once the console output matches RE and judges the run as if the guest had
+exited with status 0 (a release kernel cannot end a run itself).
 
 Network: --net gives the guest one virtio-net device on the virtio-mmio transport (-device
 virtio-net-device) behind QEMU user-mode networking (guest 10.0.2.15 by DHCP, host 10.0.2.2);
@@ -69,7 +71,8 @@ def qemu_command(args):
 
 
 def run_with_input(cmd, args):
-    """Runs QEMU with a pipe on stdin; types args.input once the output matches args.input_after."""
+    """Runs QEMU with a pipe on stdin; types args.input (if any) once the output matches
+    args.input_after; stops QEMU once the output matches args.until (if given: exit status 0)."""
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     chunks = []
     lock = threading.Lock()
@@ -84,9 +87,11 @@ def run_with_input(cmd, args):
 
     t = threading.Thread(target=reader, daemon=True)
     t.start()
-    text_in = args.input.encode("utf-8").decode("unicode_escape").encode("latin-1")
+    text_in = args.input.encode("utf-8").decode("unicode_escape").encode("latin-1") if args.input is not None else b""
     pattern = re.compile(args.input_after, re.MULTILINE) if args.input_after else None
-    sent = False
+    until = re.compile(args.until, re.MULTILINE) if args.until else None
+    stopped = False
+    sent = args.input is None
     deadline = time.monotonic() + args.timeout
     timed_out = False
     while proc.poll() is None:
@@ -94,9 +99,14 @@ def run_with_input(cmd, args):
             proc.kill()
             timed_out = True
             break
+        with lock:
+            so_far = b"".join(chunks).decode("utf-8", errors="replace")
+        if until is not None and until.search(so_far):
+            time.sleep(0.2)  # what the guest prints right after it
+            proc.kill()
+            stopped = True
+            break
         if not sent:
-            with lock:
-                so_far = b"".join(chunks).decode("utf-8", errors="replace")
             if pattern is None or pattern.search(so_far):
                 try:
                     proc.stdin.write(text_in)
@@ -112,7 +122,7 @@ def run_with_input(cmd, args):
     except BrokenPipeError:
         pass
     with lock:
-        return b"".join(chunks), timed_out, proc.returncode
+        return b"".join(chunks), timed_out, 0 if stopped else proc.returncode
 
 
 def parse_forwards(specs):
@@ -250,6 +260,7 @@ def main():
     ap.add_argument("--expect-exit", type=int, default=0, help="the guest exit code that passes (default 0)")
     ap.add_argument("--input", default=None, help="text typed on the serial console (escapes allowed)")
     ap.add_argument("--input-after", default=None, help="type --input once the output matches this regex")
+    ap.add_argument("--until", default=None, help="stop QEMU once the output matches this regex (counts as exit 0)")
     ap.add_argument("--net", action="store_true", help="a virtio-net device (virtio-mmio) on user-mode networking")
     ap.add_argument("--net-udp-forward", action="append", default=[], metavar="HOSTPORT:GUESTPORT",
                     help="forward UDP 127.0.0.1:HOSTPORT to the guest's GUESTPORT (implies --net; 0 = a free port)")
@@ -267,6 +278,8 @@ def main():
         ap.error("--run-while needs --ready RE (the console line after which the guest is ready)")
     if args.ready and not args.run_while:
         ap.error("--ready is used only with --run-while")
+    if args.run_while and args.until:
+        ap.error("--run-while ends the run itself; --until does not apply")
     if args.run_while and args.interactive:
         ap.error("--run-while and --interactive exclude each other")
     if args.initrd and not os.path.exists(args.initrd):
@@ -285,7 +298,7 @@ def main():
     if args.run_while:
         out, problems = run_while(cmd, args)
         timed_out, returncode = False, args.expect_exit
-    elif args.input is not None:
+    elif args.input is not None or args.until is not None:
         out, timed_out, returncode = run_with_input(cmd, args)
     else:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

@@ -165,7 +165,7 @@ arch::UserContext* kernel_boot(const BootParams& p) {
   auto* pool = static_cast<AsidPool*>(boot_alloc(KEEL_ASID_POOL_BITS));
   g_asid_pools[0] = pool;
   pool->entries[kRootAsid] = g_boot.vspace;
-  g_boot.vspace[kAsidEntry] = kRootAsid << 1;
+  vspace_set_asid(g_boot.vspace, kRootAsid);
   cdt_insert(boot_slot(KEEL_CAP_INIT_VSPACE), object_create(KEEL_OBJ_VSPACE, g_boot.vspace, 0, Memory::kRam), nullptr);
   cdt_insert(boot_slot(KEEL_CAP_INIT_ASID_POOL), Cap::make(CapType::kAsidPool, reinterpret_cast<word_t>(pool)), nullptr);
   cdt_insert(boot_slot(KEEL_CAP_INIT_ASID_CONTROL), Cap::make(CapType::kAsidControl, 0), nullptr);

@@ -51,9 +51,11 @@ void pte_store(pte_t* slot, pte_t value) { *slot = value; }
 
 void tlb_invalidate_page(unsigned, vaddr_t) { ++g.tlb_flushes; }
 void tlb_invalidate_asid(unsigned) { ++g.tlb_flushes; }
-void vspace_activate(paddr_t root, unsigned asid) {
-  g.active_root = root;
-  g.active_asid = asid;
+pte_t vspace_token(paddr_t root, unsigned asid) { return (root & 0x0000fffffffff000ull) | (pte_t{asid} << 48); }
+unsigned vspace_token_asid(pte_t token) { return static_cast<unsigned>(token >> 48); }
+void vspace_activate(pte_t token) {
+  g.active_root = token & 0x0000fffffffff000ull;
+  g.active_asid = vspace_token_asid(token);
 }
 void cache_sync_for_exec(void*, std::size_t) {}
 

@@ -95,17 +95,25 @@ TEST_F(VmTest, AsidPoolsAndNewVSpaces) {
   EXPECT_EQ(invoke(f, KEEL_PAGE_MAP, {0x1000, KEEL_RIGHT_READ, 0}, {vs}), KEEL_INVALID_CAPABILITY);
   ASSERT_EQ(invoke(pool, KEEL_ASID_POOL_ASSIGN, {}, {vs}), 0u);
   EXPECT_EQ(invoke(pool, KEEL_ASID_POOL_ASSIGN, {}, {vs}), KEEL_INVALID_CAPABILITY);
-  ASSERT_EQ(invoke(KEEL_CAP_INIT_ASID_POOL, KEEL_ASID_POOL_ASSIGN, {}, {vs2}), 0u);
+  ASSERT_EQ(invoke(pool, KEEL_ASID_POOL_ASSIGN, {}, {vs2}), 0u);
   auto* root = slot(vs)->cap.as<pte_t>();
   unsigned asid = vspace_asid(root);
   EXPECT_NE(asid, 0u);
   EXPECT_EQ(find_vspace(asid), root);
-  EXPECT_NE(vspace_asid(slot(vs2)->cap.as<pte_t>()), asid);
+  auto* root2 = slot(vs2)->cap.as<pte_t>();
+  EXPECT_NE(vspace_asid(root2), asid);
+  // The activation token is the VSpace's own root table and ASID.
+  arch::vspace_activate(vspace_token(root));
+  EXPECT_EQ(fake::g.active_root, slot(vs)->cap.vspace_root_paddr());
+  EXPECT_EQ(fake::g.active_asid, asid);
   // Deleting the VSpace frees its ASID; deleting the pool unassigns the rest.
   ASSERT_EQ(invoke(KEEL_CAP_INIT_CNODE, KEEL_CNODE_DELETE, {vs, 64}), 0u);
   EXPECT_EQ(find_vspace(asid), nullptr);
   ASSERT_EQ(invoke(KEEL_CAP_INIT_CNODE, KEEL_CNODE_REVOKE, {ut, 64}), 0u);
   EXPECT_TRUE(slot(pool)->cap.is_null());
+  // vs2's ASID went with its pool: it activates as the empty table, never as ASID 0 over its
+  // own (stale) mappings.
+  EXPECT_EQ(vspace_token(root2), 0u);
 }
 
 class IrqTest : public KernelTest {};

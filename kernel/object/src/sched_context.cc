@@ -248,11 +248,7 @@ void sched_yield_current() {
 void vspace_switch(const Cap& vs) {
   word_t root = cap_is(vs, CapType::kVSpace) ? vs.object() : 0;
   g_active_root = root;
-  if (root == 0) {
-    arch::vspace_activate(0, 0);
-    return;
-  }
-  arch::vspace_activate(vs.vspace_root_paddr(), vspace_asid(vs.vspace_root()));
+  arch::vspace_activate(root == 0 ? 0 : vspace_token(vs.vspace_root()));
 }
 
 void sched_forget_vspace(word_t root) {

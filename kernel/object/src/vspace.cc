@@ -102,7 +102,8 @@ void asid_pool_finalise(AsidPool* pool) {
     for (unsigned l = 0; l < (1u << KEEL_ASID_LOW_BITS); ++l) {
       pte_t* root = pool->entries[l];
       if (root == nullptr) continue;
-      root[kAsidEntry] = 0;
+      root[kAsidEntry] = 0;  // its threads now run on the empty table (fault) until assigned again
+      sched_forget_vspace(reinterpret_cast<word_t>(root));
       arch::tlb_invalidate_asid((h << KEEL_ASID_LOW_BITS) | l);
       pool->entries[l] = nullptr;
     }
@@ -238,7 +239,7 @@ Result<> perform_asid_control_make_pool(Slot* untyped, Slot* dest, unsigned high
 
 Result<> perform_asid_pool_assign(AsidPool* pool, pte_t* root, unsigned asid) {
   pool->entries[asid & mask_bits(KEEL_ASID_LOW_BITS)] = root;
-  root[kAsidEntry] = static_cast<pte_t>(asid) << 1;
+  vspace_set_asid(root, asid);
   return {};
 }
 

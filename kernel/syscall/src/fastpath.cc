@@ -48,7 +48,7 @@ __attribute__((always_inline)) inline void switch_el0_access(const Tcb* from, co
 __attribute__((always_inline)) inline void switch_vspace(const Cap& vs) {
   if (vs.object() != g_active_root) {
     g_active_root = vs.object();
-    arch::vspace_activate(vs.vspace_root_paddr(), vspace_asid(vs.vspace_root()));
+    arch::vspace_activate(vspace_token(vs.vspace_root()));
   }
 }
 

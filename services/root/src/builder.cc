@@ -21,12 +21,14 @@ constexpr keel_word_t kDepth = 64;  // the root CNode: guard 52 + radix 12
 constexpr keel_cptr_t kRootCNode = KEEL_CAP_INIT_CNODE;
 constexpr keel_word_t kRootVa = 0x60000000;      // scratch window for filling frames (16 pages)
 constexpr keel_word_t kSysPageVa = 0x60100000;   // the system page, mapped for good
+constexpr keel_word_t kRootLogVa = 0x60102000;   // the log ring (KEEL_ROOT_LOG_PAGES), mapped for good
 constexpr std::uint32_t kScratch = 64;           // scratch slots for frames being set up
 constexpr keel_word_t kCompGuard = 64 - KEEL_COMPONENT_CNODE_BITS;  // guard word: guard 0, size 56
 
 // ---- root CNode slots ---------------------------------------------------------------------------
 keel_cptr_t g_next_slot, g_slot_end;
 keel_cptr_t g_comp_base, g_scratch, g_ep, g_reply, g_self_ntfn, g_sys_frame, g_spec_first;
+keel_cptr_t g_log_first, g_log_signal;  // the log ring's frames; the badged cap to serial's notification
 keel_cptr_t g_spare_base;  // per core service p: KEEL_SPARE_REPLIES reply objects at + p * KEEL_SPARE_REPLIES
 keel_cptr_t g_ticker;      // the ticker thread's TCB, SC, its arm notification, the root's tick notification (+0..3)
 std::uint32_t g_spec_pages;
@@ -247,6 +249,17 @@ Result<void> global_setup(const keel_boot_info_t* bi) {
   g.sys = reinterpret_cast<keel_system_page_t*>(kSysPageVa);
   g.sys->magic = KEEL_SYSTEM_PAGE_MAGIC;
   g.sys->component_count = g.count;
+  // The log ring (log.cc): serial maps it read-only; a release kernel's root logs into it.
+  auto lg = slots(KEEL_ROOT_LOG_PAGES + 1);
+  if (!lg.ok()) return Err{lg.error()};
+  g_log_first = lg.value();
+  g_log_signal = g_log_first + KEEL_ROOT_LOG_PAGES;
+  TRY(retype_from_pool(KEEL_OBJ_SMALL_PAGE, 0, kPage, g_log_first, KEEL_ROOT_LOG_PAGES));
+  for (std::uint32_t p = 0; p < KEEL_ROOT_LOG_PAGES; ++p)
+    TRY(step(keel_page_map(g_log_first + p, KEEL_CAP_INIT_VSPACE, kRootLogVa + p * kPage,
+                           KEEL_RIGHT_READ | KEEL_RIGHT_WRITE, KEEL_VM_DEFAULT),
+             "map the log ring"));
+  log_attach(reinterpret_cast<void*>(kRootLogVa));
 
   auto tk = slots(5);
   if (!tk.ok()) return Err{tk.error()};
@@ -317,7 +330,7 @@ Result<void> prepare(std::uint32_t c) {
   for (std::uint32_t i = 0; i < k.layout.count; ++i) {
     const Mapping& m = k.layout.map[i];
     if (m.kind == MapKind::kShared || m.kind == MapKind::kStream || m.kind == MapKind::kDevice ||
-        m.kind == MapKind::kSystemPage || m.kind == MapKind::kSpec)
+        m.kind == MapKind::kSystemPage || m.kind == MapKind::kSpec || m.kind == MapKind::kRootLog)
       frames += m.pages;  // copies: slots only
   }
   const std::uint64_t tables = 2 + k.layout.l3_count;  // level 1, level 2, level 3s
@@ -435,11 +448,14 @@ Result<void> build(std::uint32_t c) {
         TRY(place(c, g_scratch, m.vaddr, m));
         break;
       case MapKind::kSpec:
+      case MapKind::kRootLog: {
+        const keel_cptr_t first = m.kind == MapKind::kSpec ? g_spec_first : g_log_first;
         for (std::uint64_t p = 0; p < m.pages; ++p) {
-          TRY(copy_cap(g_scratch, kRootCNode, g_spec_first + p, kDepth));
+          TRY(copy_cap(g_scratch, kRootCNode, first + p, kDepth));
           TRY(place(c, g_scratch, m.vaddr + p * kPage, m));
         }
         break;
+      }
       case MapKind::kShared:
       case MapKind::kStream: {
         const keel_cptr_t first = m.kind == MapKind::kShared ? g_shared_first[m.index] : g_ring_first[m.index];
@@ -603,12 +619,23 @@ Result<void> wire(std::uint32_t c) {
 }
 
 Result<void> start(std::uint32_t c) {
+  if (c == provider(Provider::kSerial) && !log_has_console()) {
+    // The log ring's signal: serial's new notification with KEEL_NOTIFY_ROOT_LOG (destroy drops it).
+    TRY(step(keel_cnode_mint(kRootCNode, g_log_signal, kDepth, kRootCNode, comp_slot(c, kSlotNtfn), kDepth,
+                             KEEL_RIGHT_WRITE, KEEL_NOTIFY_ROOT_LOG),
+             "mint the log signal"));
+    log_set_signal(g_log_signal);
+  }
   TRY(step(keel_tcb_resume(comp_slot(c, kSlotTcb)), "start thread"));
   return {};
 }
 
 Result<void> destroy(std::uint32_t c) {
   if (!g.comp[c].valid) return {};
+  if (c == provider(Provider::kSerial)) {
+    log_set_signal(0);  // before the revoke empties the slot: a Signal on it would fault the root
+    (void)keel_cnode_delete(kRootCNode, g_log_signal, kDepth);
+  }
   // Stop the thread first (a suspended caller is released from any reply object).
   (void)keel_tcb_suspend(comp_slot(c, kSlotTcb));
   // A call this component was serving must not hang its caller: answer it with CHANNEL_DOWN

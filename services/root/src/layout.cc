@@ -160,6 +160,7 @@ Result<void, LayoutError> compute_layout(const Spec& s, std::uint32_t c, const I
   const bool core = name == "msg" || name == "sched" || name == "serial" || name == "clock";
   if (core || (sv & KEEL_SERVICE_STATUS)) add(MapKind::kSystemPage, KEEL_SYSTEM_PAGE_VADDR, 1, false, false);
   if (core) add(MapKind::kSpec, KEEL_SPEC_VADDR, (s.size() + kPage - 1) / kPage, false, false);
+  if (name == "serial") add(MapKind::kRootLog, KEEL_ROOT_LOG_VADDR, KEEL_ROOT_LOG_PAGES, false, false);
   for (std::uint32_t i = comp.regions.first; i < comp.regions.first + comp.regions.count; ++i) {
     const auto& r = s.region(i);
     const bool w = (r.perms & bootspec::kPermWrite) != 0;

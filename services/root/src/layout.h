@@ -23,6 +23,7 @@ enum class MapKind : std::uint8_t {
   kIpcBuffer,    // fresh frame
   kSystemPage,   // the root server's system page (one frame), read-only
   kSpec,         // the root server's boot-spec copy, read-only
+  kRootLog,      // the root server's log ring (serial only), read-only
   kShared,       // a [[shared]] region (root-owned frames), index = shared table index
   kStream,       // a stream ring (root-owned frames), index = channel table index
   kDevice,       // device registers, paddr

@@ -39,8 +39,7 @@ const char* fault_name(keel_word_t label) {
 [[noreturn]] void boot_fail(const char* stage, const char* what, int code) {
   keel_printf("root: BOOT ERROR: %s: %s\n", stage, what);
   keel_printf("root: the system cannot start; halting\n");
-  keel_debug_halt(code);
-  for (;;) keel_yield();
+  halt(code);
 }
 
 // Makes the thread of component c return from the syscall that took a capability fault on a
@@ -79,6 +78,7 @@ bool channel_slot(keel_word_t cptr) {
 
 void boot(const keel_boot_info_t* bi) {
   g.bi = bi;
+  log_init(bi);
   debug_drop_own(bi);
   g.freq = bi->timer_frequency ? bi->timer_frequency : 1;
   const auto* hdr = reinterpret_cast<const bootspec::ArchiveHeader*>(bootspec::kArchiveVaddr);

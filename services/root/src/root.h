@@ -81,6 +81,15 @@ void signal_bits(std::uint32_t c, keel_word_t bits);
 Result<void> start_ticker(std::uint32_t period_us, std::uint32_t budget_us);
 void arm_ticker();
 
+// log.cc: the root server's output: the kernel console (debug kernels) or the log ring.
+void log_init(const keel_boot_info_t* bi);  // first thing at boot
+void log_attach(void* ring);                // the ring is mapped (global_setup)
+void log_set_signal(keel_cptr_t cap);       // serial's badged notification cap, or 0
+bool log_has_console();                     // a debug kernel: the root prints on its console
+// Ends the run: DebugHalt(code) on a debug kernel; a release kernel cannot stop the machine, so
+// the root server logs the code and suspends itself (serial, if running, still prints the log).
+[[noreturn]] void halt(int code);
+
 // debug.cc: debug permissions (manifest `debug = [...]`).
 void debug_drop_own(const keel_boot_info_t* bi);  // the root keeps console + halt only
 bool debug_grants_ok();                           // false (reported) if the kernel lacks a grant

@@ -135,13 +135,18 @@ void stop_set(Set s) {
 }
 
 // The system kept failing at the top: every component stops, the system page says so, and the
-// run ends (debug kernels; a release kernel refuses the halt and the root server idles).
+// run ends (halt(): a debug kernel stops the machine; on a release kernel the root server
+// suspends itself and serial stays to print the report).
 void enter_safe_state() {
   keel_printf("root: SAFE STATE: %u system restarts in a row, each within %lu s of the last; stopping every component\n",
               g.sup.system_streak(), static_cast<unsigned long>(kSystemStableMs / 1000));
   g.pending_restart = 0;
   for (std::uint32_t c = 0; c < g.count; ++c) forget_held(c);
-  stop_set(g.sup.all());
+  // A release kernel has no console but serial: it keeps running (if it is) to print this report.
+  Set stop = g.sup.all();
+  const std::uint32_t serial = provider(Provider::kSerial);
+  if (!log_has_console() && serial < g.count && g.comp[serial].state == KEEL_STATE_RUNNING) stop &= ~bit(serial);
+  stop_set(stop);
   g.safe_state = true;
   g.sys->safe_state = 1;
   ++g.sys->sequence;
@@ -152,7 +157,7 @@ void enter_safe_state() {
               restarts, static_cast<unsigned long>(up_ms),
               static_cast<unsigned long>(up_ms == 0 ? 0 : std::uint64_t{restarts} * 1000 / up_ms));
   keel_printf("root: the system stays stopped until it is reset\n");
-  keel_debug_halt(kSafeStateExit);
+  halt(kSafeStateExit);
 }
 
 }  // namespace

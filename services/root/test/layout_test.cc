@@ -73,15 +73,17 @@ TEST(Layout, MappingsTablesAndEnds) {
   EXPECT_EQ(l.ends[2].j, 1u);  // the stream producer has one too
   EXPECT_EQ(l.ends[2].peer, 1u);
   EXPECT_EQ(l.ends[2].peer_k, 2u);  // b's ends: calls(0), ticks(1), data(2)
-  bool device = false, ring = false, sys = false, spec_map = false;
+  bool device = false, ring = false, sys = false, spec_map = false, root_log = false;
   for (std::uint32_t i = 0; i < l.count; ++i) {
     device |= l.map[i].kind == MapKind::kDevice && l.map[i].paddr == 0x09000000 && l.map[i].vaddr == 0x20000000;
     ring |= l.map[i].kind == MapKind::kStream && l.map[i].vaddr == KEEL_STREAM_BASE && l.map[i].pages == 3;
     sys |= l.map[i].kind == MapKind::kSystemPage;
     spec_map |= l.map[i].kind == MapKind::kSpec;
+    root_log |= l.map[i].kind == MapKind::kRootLog;
   }
   EXPECT_TRUE(device && ring && sys);
   EXPECT_FALSE(spec_map);  // only the core services get the spec
+  EXPECT_FALSE(root_log);  // only serial reads the root server's log
   // Level-3 tables: image, heap, stack, info+system page, ipc, region, device, stream.
   EXPECT_EQ(l.l3_count, 8u);
 }

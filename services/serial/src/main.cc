@@ -50,6 +50,7 @@ std::uint64_t g_irq_bit = 0;
 std::uint64_t g_rx_errors = 0;
 std::uint32_t g_read_denials[KEEL_MAX_COMPONENTS];
 keel::sys::FairServer g_server;
+std::uint64_t g_log_read = 0;  // bytes of the root server's log ring printed (or lost)
 
 std::uint32_t reg_read(std::uint32_t off) { return *reinterpret_cast<volatile std::uint32_t*>(g_uart + off); }
 void reg_write(std::uint32_t off, std::uint32_t v) { *reinterpret_cast<volatile std::uint32_t*>(g_uart + off) = v; }
@@ -148,6 +149,37 @@ void handle_rx() {
   if (g_input.size() > 0 && g_console != kNone && running(g_console)) keel_signal(KEEL_SLOT_PRIVILEGED + g_console);
 }
 
+// The root server's log ring (release kernels; docs/os-services.md "The root server's log"):
+// complete lines are printed as they are ("root: ..."). The root never waits for us: if it wrote
+// more than the ring holds since we last read, the oldest bytes are gone and we say how many.
+const keel_root_log_t* root_log() {
+  const auto* r = reinterpret_cast<const keel_root_log_t*>(KEEL_ROOT_LOG_VADDR);
+  return r->magic == KEEL_ROOT_LOG_MAGIC ? r : nullptr;  // a debug kernel's root prints itself
+}
+
+void drain_root_log() {
+  const keel_root_log_t* r = root_log();
+  if (r == nullptr) return;
+  constexpr std::uint64_t kSize = sizeof(r->data);
+  for (;;) {
+    const std::uint64_t w = __atomic_load_n(&r->written, __ATOMIC_ACQUIRE);
+    if (w - g_log_read > kSize) {
+      say("%lu bytes of the root server's log lost (serial fell behind)", static_cast<unsigned long>(w - kSize - g_log_read));
+      g_log_read = w - kSize;
+    }
+    char buf[256];
+    std::uint64_t n = w - g_log_read < sizeof buf ? w - g_log_read : sizeof buf;
+    for (std::uint64_t i = 0; i < n; ++i) buf[i] = static_cast<char>(r->data[(g_log_read + i) % kSize]);
+    // Whole lines only (a line being written stays for the next signal), unless one fills buf.
+    while (n > 0 && n < sizeof buf && buf[n - 1] != '\n') --n;
+    if (n == 0) return;
+    // Copied while the root may have overwritten them: check before printing.
+    if (__atomic_load_n(&r->written, __ATOMIC_ACQUIRE) - g_log_read > kSize) continue;
+    uart_emit(nullptr, buf, n);
+    g_log_read += n;
+  }
+}
+
 keel_word_t status_reply(keel_error_t s) { return keel_msginfo_new(s, 0, 0, 0); }
 
 keel_word_t handle(keel_word_t badge, keel_word_t info) {
@@ -201,6 +233,8 @@ extern "C" int keel_main(void* start_arg) {
   if (g_console >= g_components) g_console = kNone;
 
   setup_uart();
+  if (const keel_root_log_t* r = root_log(); r != nullptr) g_log_read = r->resume_at;
+  drain_root_log();
   if (g_console != kNone) {
     const auto name = g_spec.str(g_spec.component(g_console).name);
     say("ready: uart0, console input -> %.*s%s", static_cast<int>(name.len), name.data,
@@ -222,6 +256,7 @@ extern "C" int keel_main(void* start_arg) {
       // The bound notification (IRQ bits), or an empty label-0 message from a component: that one
       // gets KEEL_INVALID_ARGUMENT from the reply below (no caller waiting: the reply goes nowhere).
       if ((badge & g_irq_bit) != 0 && g_irq_slot != 0) handle_rx();
+      if ((badge & KEEL_NOTIFY_ROOT_LOG) != 0) drain_root_log();
       reply = status_reply(KEEL_INVALID_ARGUMENT);
     } else {
       reply = handle(badge, msg);

@@ -7,10 +7,15 @@
 #include <unistd.h>
 #include <fstream>
 #include <iterator>
+#include <memory>
 
 #include "keel/bootspec/archive.h"
 #include "keel/bootspec/archive_writer.h"
 #include "keel/bootspec/elf.h"
+#include "keel/bootspec/reader.h"
+// The root server's own address-space layout (services/root/src/layout.cc, pure and host-built):
+// what it refuses at boot is refused here, by the same code.
+#include "layout.h"
 
 namespace keel::image {
 
@@ -246,11 +251,25 @@ BuildOutputs build(const BuildInputs& in) {
     if (auto e = check_aarch64_elf(data.value()); !e.empty()) return fail(mf, img.line, img.column, what + ": " + e, kBuildHint);
     // The root server's own rules (W^X, the image window, one set of permissions per page, the
     // entry point): refused here rather than at boot.
-    if (auto r = bootspec::parse_elf(data.value().data(), data.value().size(), bootspec::kImageWindowLo,
-                                     bootspec::kImageWindowHi);
-        !r.ok())
-      return fail(mf, img.line, img.column, what + ": " + bootspec::elf_error_name(r.error()),
+    auto parsed = bootspec::parse_elf(data.value().data(), data.value().size(), bootspec::kImageWindowLo,
+                                      bootspec::kImageWindowHi);
+    if (!parsed.ok())
+      return fail(mf, img.line, img.column, what + ": " + bootspec::elf_error_name(parsed.error()),
                   std::string(kBuildHint) + "; its segments must lie in [0x400000, 0x8000000), none writable and executable");
+    // Its address space and info page as the root server will build them (the manifest's limits
+    // were checked by the compiler; this is the image together with them).
+    auto spec = bootspec::Spec::parse(m.spec.data(), m.spec.size());
+    const std::uint32_t c = spec.ok() ? spec.value().find_component(img.component.c_str()) : bootspec::kNone;
+    if (c == bootspec::kNone)
+      return fail(mf, img.line, img.column, "component '" + img.component + "': not in the compiled boot spec",
+                  "the manifest compiler should have refused this: please report it");
+    auto layout = std::make_unique<root::Layout>();
+    if (auto l = root::compute_layout(spec.value(), c, parsed.value(), *layout); !l.ok())
+      return fail(mf, img.line, img.column,
+                  "component '" + img.component + "': its address space: " + root::layout_error_name(l.error()) +
+                      " (the root server would refuse it at boot)",
+                  "fewer regions, devices, channels or IRQs for this component, or a smaller image, stack or heap "
+                  "(docs/manifest.md, \"Address space of a component\")");
     bool dup = false;
     for (const auto& x : elfs) dup = dup || x.name == img.name;
     if (!dup) elfs.push_back({img.name, load_only_elf(data.value())});

@@ -272,6 +272,36 @@ TEST(ImageBuild, ReportsMissingAndBadComponentImages) {
   EXPECT_NE(r.errors[0].message.find("outside the image window"), std::string::npos) << r.errors[0].message;
 }
 
+// What depends on the image and the manifest together — the component's address space — is
+// checked with the root server's own layout code: 48 private regions plus the image, stack, info
+// page and IPC buffer are more mappings than the root server builds.
+TEST(ImageBuild, RefusesAnAddressSpaceTheRootServerWouldRefuse) {
+  TempDir d;
+  std::string manifest = kManifest;
+  std::string regions;
+  for (int i = 0; i < 48; ++i) regions += "\n[[component.memory]]\nname = \"r" + std::to_string(i) + "\"\nsize = \"4KiB\"\n";
+  manifest += regions;  // after "world": its regions
+  write_text(d.path() / "system.toml", manifest);
+  fs::create_directories(d.path() / "sub");
+  write(d.path() / "hello.elf", make_elf(0x400000, 10, 0));
+  write(d.path() / "sub" / "world.elf", make_elf(0x400000, 10, 0));
+  write(d.path() / "root.elf", make_elf(0x400000, 10, 0));
+  image::BuildInputs in{d.path() / "system.toml", d.path() / "root.elf", {}};
+  auto r = image::build(in);
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_NE(r.errors[0].message.find("component 'world': its address space: more than 48 memory mappings"),
+            std::string::npos) << r.errors[0].format();
+  EXPECT_NE(r.errors[0].message.find("the root server would refuse it at boot"), std::string::npos);
+  EXPECT_EQ(r.errors[0].line, 19u);  // world's image line
+  EXPECT_FALSE(r.errors[0].hint.empty());
+  // 40 regions fit.
+  regions.clear();
+  for (int i = 0; i < 40; ++i) regions += "\n[[component.memory]]\nname = \"r" + std::to_string(i) + "\"\nsize = \"4KiB\"\n";
+  write_text(d.path() / "system.toml", std::string(kManifest) + regions);
+  r = image::build(in);
+  EXPECT_TRUE(r.ok()) << r.errors[0].format();
+}
+
 // Outputs: checked first, written all or none, no temporary left behind (item 9 of issue 18).
 TEST(ImageWrite, AllOrNoneAndNoTemporary) {
   TempDir d;

@@ -26,6 +26,8 @@ extern "C" int keel_main(void*) {
   ostest::expect(f.restarts == 3 && f.generation == 3, "three faults, three restarts", f.restarts, f.generation);
   keel_log("PASS: debug console, halt and cycle counter refused without a grant");
   keel_flush();
-  keel_debug_halt(0);
+  // A debug kernel's run ends here; on a release kernel (no halt grant possible) the judge exits
+  // and the runner stops at the root server's "judge exited" line.
+  if ((keel_info()->flags & KEEL_INFO_DEBUG_HALT) != 0) keel_debug_halt(0);
   return 0;
 }

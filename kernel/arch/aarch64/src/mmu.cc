@@ -182,9 +182,13 @@ void tlb_invalidate_asid(unsigned asid) {
   isb();
 }
 
-void vspace_activate(paddr_t root_table, unsigned asid) {
-  const paddr_t root = root_table != 0 ? root_table : pa_of(&empty_l0);
-  write_ttbr0_el1((root & kAddrMask) | (std::uint64_t{asid} << 48));
+pte_t vspace_token(paddr_t root_table, unsigned asid) {
+  return (root_table & kAddrMask) | (std::uint64_t{asid} << 48);
+}
+unsigned vspace_token_asid(pte_t token) { return static_cast<unsigned>(token >> 48); }
+
+void vspace_activate(pte_t token) {
+  write_ttbr0_el1(__builtin_expect(token != 0, 1) ? token : pa_of(&empty_l0));
   isb();
 }
 

@@ -287,7 +287,7 @@ UserContext* kernel_boot(const BootParams& p) {
 
   context_init(&g_a, kCode, kStackTop, ARCH_TEST_MODE == 5 ? 0xBE : 0x1234);
   context_init(&g_b, kCode, 0, 0xB);
-  vspace_activate(g_root_a, kAsidA);
+  vspace_activate(vspace_token(g_root_a, kAsidA));
   // The user program reads the PMU counters at EL0 (the real core grants that per thread).
   set_user_cycle_counter(true);
   print("arch selftest: entering EL0\n");
@@ -310,16 +310,16 @@ UserContext* on_syscall(UserContext* ctx) {
     case 4:  // SYS_SLEEP: nothing runnable -> idle in EL1 until the timer fires
       g_sleeper = ctx;
       timer_set_deadline(timer_now() + timer_frequency() / 1000);
-      vspace_activate(0, 0);
+      vspace_activate(0);
       return nullptr;
     case 5:  // SYS_SWITCH to thread B's address space
       expect(ctx == &g_a, "switch from A");
-      vspace_activate(g_root_b, kAsidB);
+      vspace_activate(vspace_token(g_root_b, kAsidB));
       return &g_b;
     case 6:  // SYS_B_REPORT
       expect(ctx == &g_b && ctx->x[1] == 0x2222, "thread B sees its own page", ctx->x[1]);
       ++g_b_reports;
-      vspace_activate(g_root_a, kAsidA);
+      vspace_activate(vspace_token(g_root_a, kAsidA));
       return &g_a;
     case 7: {  // SYS_REMAP 0x900000 in A to a new frame
       pte_t* slot = slot_for(g_root_a, kData, 3);
@@ -362,7 +362,7 @@ UserContext* on_irq(UserContext* ctx) {
     UserContext* t = g_sleeper;
     g_sleeper = nullptr;
     t->x[0] = 1;
-    vspace_activate(g_root_a, kAsidA);
+    vspace_activate(vspace_token(g_root_a, kAsidA));
     return t;
   }
   ctx->x[19] = 1;

@@ -94,8 +94,14 @@ void pte_store(pte_t* slot, pte_t value);
 inline constexpr unsigned kAsidBits = 16;
 void tlb_invalidate_page(unsigned asid, vaddr_t va);
 void tlb_invalidate_asid(unsigned asid);
-// Switch TTBR0 to the given root table and ASID (asid 0 = no user mappings, kernel idle).
-void vspace_activate(paddr_t root_table, unsigned asid);
+// A VSpace's activation token: the TTBR0 value for its root table and ASID, computed once when
+// the ASID is assigned and kept in the root table (so a switch is one load and one register
+// write). Never a valid descriptor (bit 0 clear); 0 means "no ASID".
+pte_t vspace_token(paddr_t root_table, unsigned asid);
+unsigned vspace_token_asid(pte_t token);
+// Switch TTBR0 to a token (0: the empty table, no user mappings — kernel idle, or a thread whose
+// VSpace has no ASID: it faults on its first access).
+void vspace_activate(pte_t token);
 // Make a newly written frame's contents coherent for instruction fetch (after loading code).
 void cache_sync_for_exec(void* kva, std::size_t len);
 void zero_memory(void* kva, std::size_t len);

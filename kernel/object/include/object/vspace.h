@@ -10,9 +10,12 @@ namespace keel::kernel {
 using arch::pte_t;
 
 // The root table holds user VAs [0, 2^47): level-0 entries 0..255. Entry 511 is never valid
-// for the hardware (bit 0 clear); the kernel keeps the VSpace's ASID there (asid << 1).
+// for the hardware (bit 0 clear); the kernel keeps the VSpace's activation token there
+// (arch::vspace_token: root table and ASID; 0 while it has no ASID).
 inline constexpr unsigned kAsidEntry = 511;
-inline unsigned vspace_asid(const pte_t* root) { return static_cast<unsigned>(root[kAsidEntry] >> 1); }
+inline unsigned vspace_asid(const pte_t* root) { return arch::vspace_token_asid(root[kAsidEntry]); }
+inline pte_t vspace_token(const pte_t* root) { return root[kAsidEntry]; }
+inline void vspace_set_asid(pte_t* root, unsigned asid) { root[kAsidEntry] = arch::vspace_token(arch::kvtop(root), asid); }
 
 struct AsidPool {
   pte_t* entries[1u << KEEL_ASID_LOW_BITS];  // VSpace roots

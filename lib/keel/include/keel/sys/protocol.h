@@ -29,6 +29,7 @@
 #define KEEL_SYSTEM_PAGE_VADDR 0x0f100000ull /* system state page, read-only (status users, msg, sched,
                                                 serial) */
 #define KEEL_IPC_BUFFER_VADDR 0x0f200000ull  /* the thread's IPC buffer (one page) */
+#define KEEL_ROOT_LOG_VADDR 0x0f300000ull    /* the root server's log ring, read-only (serial only) */
 #define KEEL_SPEC_VADDR 0x0f400000ull        /* boot spec copy, read-only (msg, sched and serial only;
                                                 serial takes component names from it) */
 /* [0x10000000, 0x20000000) private/shared regions, [0x20000000, 0x30000000) devices: placed by the
@@ -87,6 +88,7 @@ enum keel_notify_bit {
   KEEL_NOTIFY_PASSIVE = 1ull << 3, /* the root server made this component passive (KEEL_ROOT_PASSIVE) */
   KEEL_NOTIFY_TICK = 1ull << 8,    /* a new fairness window (core services that asked: KEEL_ROOT_TICK);
                                       above bit 6, so no client's badge (index + 1 <= 64) looks like it */
+  KEEL_NOTIFY_ROOT_LOG = 1ull << 9, /* (serial) the root server's log ring has new lines */
   KEEL_NOTIFY_IRQ_SHIFT = 16,      /* IRQ i: bit 16 + i */
   KEEL_NOTIFY_EVENT_SHIFT = 32     /* event/stream end j of this component: bit 32 + j (keel_info_channel_t.notify_bit) */
 };
@@ -208,6 +210,20 @@ typedef struct keel_system_page {
   uint32_t safe_state;  /* 1: the system kept failing and every component is stopped (os-services.md) */
   uint32_t reserved;
 } keel_system_page_t;
+
+/* ---- the root server's log ring (KEEL_ROOT_LOG_VADDR), release kernels -------------------------
+ * A release kernel has no debug console: the root server appends its log lines here and signals
+ * serial (KEEL_NOTIFY_ROOT_LOG) after each line; serial prints them. The root server never waits
+ * for serial: it overwrites the oldest bytes when serial falls behind, and serial, which keeps its
+ * own read position, reports what it lost. Debug kernels: unused (the root prints on the console). */
+#define KEEL_ROOT_LOG_MAGIC 0x474f4c544f4f52ull /* "ROOTLOG" */
+#define KEEL_ROOT_LOG_PAGES 2u
+typedef struct keel_root_log {
+  uint64_t magic;
+  volatile uint64_t written;  /* bytes appended since boot (monotonic); byte i is data[i % size] */
+  volatile uint64_t resume_at;/* where a restarted serial starts reading: `written` when the last one stopped */
+  uint8_t data[KEEL_ROOT_LOG_PAGES * 4096u - 24u];
+} keel_root_log_t;
 
 /* ---- stream ring (at keel_info_channel_t.vaddr; shared by producer and consumer) -------------- */
 typedef struct keel_stream_ring {
