@@ -16,8 +16,8 @@ console output matches --input-after RE (at once without it); stdin stays open u
 --until RE stops QEMU once the console output matches RE and judges the run as if the guest had
 exited with status 0 (a release kernel cannot end a run itself).
 
-Network: --net gives the guest one virtio-net device on the virtio-mmio transport (-device
-virtio-net-device) behind QEMU user-mode networking (guest 10.0.2.15 by DHCP, host 10.0.2.2);
+Network: --net gives the guest one virtio-net device on the first virtio-mmio transport (virtio0,
+0x0a000000, IRQ 48; version 2) behind QEMU user-mode networking (guest 10.0.2.15 by DHCP, host 10.0.2.2);
 each --net-udp-forward HOSTPORT:GUESTPORT (implies --net, repeatable) forwards UDP sent to
 127.0.0.1:HOSTPORT on the host to the guest's GUESTPORT. HOSTPORT 0 picks a free port.
 
@@ -59,7 +59,11 @@ def qemu_command(args):
     if args.net or args.net_udp_forward:
         # Same network as Keel's tests: virtio-mmio transport (virt's slots), not PCI.
         fwd = "".join(f",hostfwd=udp:127.0.0.1:{h}-:{g}" for h, g in args.udp_ports)
-        cmd += ["-netdev", f"user,id=n0{fwd}", "-device", "virtio-net-device,netdev=n0"]
+        # The first virtio-mmio transport (virtio0: 0x0a000000, IRQ 48, alone in its page with
+        # virtio1..7 empty), modern (version 2) register layout: what Keel's platform file and
+        # driver expect; Linux probes any transport.
+        cmd += ["-global", "virtio-mmio.force-legacy=false", "-netdev", f"user,id=n0{fwd}",
+                "-device", "virtio-net-device,netdev=n0,bus=virtio-mmio-bus.0"]
     if args.icount:
         # Deterministic instruction counting: one instruction per virtual ns, no host-time coupling.
         cmd += ["-icount", "shift=0,align=off,sleep=off"]
