@@ -86,7 +86,8 @@ void ArpCache::make_live(std::uint64_t now, Entry& e, const MacAddr& mac) {
   e.last_used = now;
 }
 
-ArpLearn ArpCache::learn(std::uint64_t now, Ipv4Addr ip, const MacAddr& mac, std::uint16_t op, bool to_us) {
+ArpLearn ArpCache::learn(std::uint64_t now, Ipv4Addr ip, const MacAddr& mac, std::uint16_t op, bool to_us,
+                         Counters& c) {
   Entry* e = find(ip);
   const bool live = e && e->state == State::kLive && now < e->expires;
   if (live) {
@@ -105,8 +106,8 @@ ArpLearn ArpCache::learn(std::uint64_t now, Ipv4Addr ip, const MacAddr& mac, std
   // Absent (or expired).
   if (op == kArpReply) return ArpLearn::kUnsolicited;
   if (!to_us) return ArpLearn::kIgnored;
-  if (!e) e = allocate(now, nullptr);
-  else free_entry(*e, nullptr);
+  if (!e) e = allocate(now, &c);
+  else free_entry(*e, &c);
   e->ip = ip;
   make_live(now, *e, mac);
   return ArpLearn::kCreated;

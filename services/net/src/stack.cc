@@ -120,7 +120,7 @@ Rx Stack::on_arp(std::uint64_t now, const EthernetFrame& eth, MutBytes out) {
   Drop verdict = Drop::kCount;  // kCount: nothing to count
   bool resolved = false;
   if (!p.spa.is_zero() && on_link(p.spa)) {
-    switch (arp_.learn(now, p.spa, p.sha, p.op, to_us)) {
+    switch (arp_.learn(now, p.spa, p.sha, p.op, to_us, counters_)) {
       case ArpLearn::kResolved: resolved = true; break;
       case ArpLearn::kCreated:
       case ArpLearn::kRefreshed: break;

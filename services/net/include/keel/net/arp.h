@@ -51,7 +51,8 @@ class ArpCache {
   bool is_incomplete(Ipv4Addr ip) const;
 
   // An ARP packet's sender (ip, mac); `op` its operation, `to_us` whether it targets our IP.
-  ArpLearn learn(std::uint64_t now, Ipv4Addr ip, const MacAddr& mac, std::uint16_t op, bool to_us);
+  // A new entry may evict the LRU one (counted in c).
+  ArpLearn learn(std::uint64_t now, Ipv4Addr ip, const MacAddr& mac, std::uint16_t op, bool to_us, Counters& c);
 
   // A frame for `ip` must wait for a resolution. Returns the buffer (kMaxFrame bytes) the caller
   // builds the frame into, then calls commit_pending(ip, size); or an empty span when the pool is
