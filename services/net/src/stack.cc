@@ -6,7 +6,6 @@
 namespace keel::net {
 
 namespace {
-constexpr std::uint64_t kNever = ~std::uint64_t{0};
 
 bool usable_host(Ipv4Addr a) { return !a.is_zero() && !a.is_broadcast() && !a.is_multicast() && !a.is_loopback(); }
 }  // namespace
