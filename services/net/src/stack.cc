@@ -117,10 +117,9 @@ Rx Stack::on_arp(std::uint64_t now, const EthernetFrame& eth, MutBytes out) {
   const bool to_us = p.tpa == ip_.address;
   const bool answer = p.op == kArpRequest && to_us;
   Drop verdict = Drop::kCount;  // kCount: nothing to count
-  bool resolved = false;
   if (!p.spa.is_zero() && on_link(p.spa)) {
     switch (arp_.learn(now, p.spa, p.sha, p.op, to_us, counters_)) {
-      case ArpLearn::kResolved: resolved = true; break;
+      case ArpLearn::kResolved:  // its waiting frame goes out at the next poll()
       case ArpLearn::kCreated:
       case ArpLearn::kRefreshed: break;
       case ArpLearn::kIgnored: verdict = Drop::kNotForUs; break;
@@ -142,7 +141,6 @@ Rx Stack::on_arp(std::uint64_t now, const EthernetFrame& eth, MutBytes out) {
     return r;
   }
   if (verdict != Drop::kCount) return dropped(verdict);
-  (void)resolved;  // a resolved entry's waiting frame goes out at the next poll()
   Rx r;
   r.kind = Rx::Kind::kConsumed;
   return r;
