@@ -208,7 +208,10 @@ std::size_t finish_udp_frame(MutBytes out, const UdpFrameHeader& h, std::size_t 
 
 std::size_t write_udp_frame(MutBytes out, const UdpFrameHeader& h, Bytes payload) {
   if (payload.size() > kMaxUdpPayload || out.size() < kUdpPayloadOffset + payload.size()) return 0;
-  if (!payload.empty()) std::memcpy(&out[kUdpPayloadOffset], payload.data(), payload.size());
+  // A payload already in place (the net service reads a component's datagram straight into the
+  // transmit buffer at kUdpPayloadOffset) is not copied again.
+  if (!payload.empty() && payload.data() != &out[kUdpPayloadOffset])
+    std::memmove(&out[kUdpPayloadOffset], payload.data(), payload.size());
   return finish_udp_frame(out, h, payload.size());
 }
 

@@ -449,6 +449,25 @@ TEST_F(NetStack, SendResolvesNextHopThenTransmitsQueuedFrame) {
   EXPECT_EQ(stack->counters().udp_sent, 3u);
 }
 
+// The net service reads a component's datagram straight into the transmit buffer at the payload
+// offset: framed in place, the same bytes as a copied payload.
+TEST_F(NetStack, PayloadAlreadyInPlaceIsFramedWithoutACopy) {
+  make();
+  resolve_gateway();
+  const SocketId s = stack->bind(kEcho, 7000).value();
+  const Frame payload = nt::bytes("in place, 1 copy");
+  auto r = stack->send_udp(1, s, kRemote, 9, Bytes(payload.data(), payload.size()), MutBytes(out, sizeof out));
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r.value().kind, Sent::Kind::kFrame);
+  const Frame copied = out_frame(r.value().size);
+  std::memset(out, 0xee, sizeof out);
+  std::memcpy(out + kUdpPayloadOffset, payload.data(), payload.size());
+  r = stack->send_udp(1, s, kRemote, 9, Bytes(out + kUdpPayloadOffset, payload.size()), MutBytes(out, sizeof out));
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r.value().kind, Sent::Kind::kFrame);
+  EXPECT_EQ(out_frame(r.value().size), copied);
+}
+
 TEST_F(NetStack, OffLinkGoesThroughGatewayAndBroadcastNeedsNoArp) {
   make();
   resolve_gateway();

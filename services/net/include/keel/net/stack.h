@@ -12,7 +12,8 @@
 //    it emits the frames that timers or a resolution produced (ARP requests and retries, frames
 //    that waited for ARP, DHCP messages), one per call.
 //  - send_udp builds the frame in `out` (the payload's one copy), or, while the next hop is being
-//    resolved, in the ARP cache's pool (then `out` may hold the ARP request to send).
+//    resolved, in the ARP cache's pool (then `out` may hold the ARP request to send). A payload
+//    that already sits at out[kUdpPayloadOffset] is framed where it is (no copy).
 //  - `out` buffers should hold kMaxFrame bytes; smaller ones fail (KEEL_NO_SPACE / kNoBuffer).
 //  - close_component(c) when component c stops or restarts: its sockets go.
 // Limits: kMaxSockets sockets, the ARP and DHCP constants in arp.h and dhcp.h, MTU 1500, no
