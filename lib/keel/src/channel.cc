@@ -251,10 +251,13 @@ keel_error_t keel_event_signal(keel_channel_t ch) {
 }
 
 namespace {
-keel_error_t stream_put(keel_channel_t ch, const void* data, size_t n, size_t* done, bool all) {
+// Up to two pieces (a record's header and body) in one go: one counter update, one signal.
+keel_error_t stream_put(keel_channel_t ch, const void* data, size_t n, size_t* done, bool all,
+                        const void* data2 = nullptr, size_t n2 = 0) {
   const keel_info_channel_t* c = chan(ch);
   if (done != nullptr) *done = 0;
-  if (c == nullptr || c->kind != KEEL_CHANNEL_STREAM || c->role != KEEL_ROLE_FROM || (data == nullptr && n != 0))
+  if (c == nullptr || c->kind != KEEL_CHANNEL_STREAM || c->role != KEEL_ROLE_FROM || (data == nullptr && n != 0) ||
+      (data2 == nullptr && n2 != 0))
     return KEEL_INVALID_ARGUMENT;
   keel_error_t st = ensure_open(ch);
   if (st != KEEL_OK) return st;
@@ -263,15 +266,68 @@ keel_error_t stream_put(keel_channel_t ch, const void* data, size_t n, size_t* d
   uint64_t tail = __atomic_load_n(&ring->tail, __ATOMIC_ACQUIRE);  // the consumer's progress
   if (!keel_ring_sane(head, tail, c->size)) return KEEL_INVALID_ARGUMENT;
   uint64_t room = keel_ring_free(head, tail, c->size);
-  if (all && n > room) return KEEL_NO_SPACE;
+  if (all && n + n2 > room) return KEEL_NO_SPACE;
   size_t count = n < room ? n : static_cast<size_t>(room);
-  if (count == 0) return KEEL_OK;
+  if (count + n2 == 0) return KEEL_OK;
   keel_ring_copy_in(ring_data(c), c->size, head, data, count);
-  __atomic_store_n(&ring->head, head + count, __ATOMIC_RELEASE);  // data before the counter
-  if (done != nullptr) *done = count;
+  if (n2 != 0) keel_ring_copy_in(ring_data(c), c->size, head + count, data2, n2);  // `all` only
+  __atomic_store_n(&ring->head, head + count + n2, __ATOMIC_RELEASE);  // data before the counter
+  if (done != nullptr) *done = count + n2;
   return signal_end(ch);  // "data" to the consumer
 }
+
+// The consumer's view: the ring, its counters checked; nullptr with *err set if unusable.
+keel_stream_ring_t* stream_in(keel_channel_t ch, const keel_info_channel_t** out, uint64_t* avail, keel_error_t* err) {
+  const keel_info_channel_t* c = chan(ch);
+  *err = KEEL_INVALID_ARGUMENT;
+  if (c == nullptr || c->kind != KEEL_CHANNEL_STREAM || c->role != KEEL_ROLE_TO) return nullptr;
+  if ((*err = ensure_open(ch)) != KEEL_OK) return nullptr;
+  keel_stream_ring_t* ring = ring_of(c);
+  const uint64_t tail = ring->tail;
+  const uint64_t head = __atomic_load_n(&ring->head, __ATOMIC_ACQUIRE);  // the producer's data is visible
+  if (!keel_ring_sane(head, tail, c->size)) return *err = KEEL_INVALID_ARGUMENT, nullptr;
+  *avail = keel_ring_used(head, tail);
+  *out = c;
+  return ring;
+}
 }  // namespace
+
+keel_error_t keel_stream_send_record(keel_channel_t ch, const void* header, size_t header_len, const void* body,
+                                     size_t body_len) {
+  return stream_put(ch, header, header_len, nullptr, true, body, body_len);
+}
+
+keel_error_t keel_stream_peek(keel_channel_t ch, void* buf, size_t n, size_t* done) {
+  if (done != nullptr) *done = 0;
+  if (buf == nullptr && n != 0) return KEEL_INVALID_ARGUMENT;
+  const keel_info_channel_t* c = nullptr;
+  uint64_t avail = 0;
+  keel_error_t err;
+  keel_stream_ring_t* ring = stream_in(ch, &c, &avail, &err);
+  if (ring == nullptr) return err;
+  if (avail < n) return KEEL_OK;  // not all there yet
+  keel_ring_copy_out(ring_data(c), c->size, ring->tail, buf, n);
+  if (done != nullptr) *done = n;
+  return KEEL_OK;
+}
+
+keel_error_t keel_stream_read_record(keel_channel_t ch, void* header, size_t header_len, void* body, size_t body_len,
+                                     size_t* done) {
+  if (done != nullptr) *done = 0;
+  if ((header == nullptr && header_len != 0) || (body == nullptr && body_len != 0)) return KEEL_INVALID_ARGUMENT;
+  const keel_info_channel_t* c = nullptr;
+  uint64_t avail = 0;
+  keel_error_t err;
+  keel_stream_ring_t* ring = stream_in(ch, &c, &avail, &err);
+  if (ring == nullptr) return err;
+  if (avail < header_len + body_len || header_len + body_len == 0) return KEEL_OK;
+  const uint64_t tail = ring->tail;
+  keel_ring_copy_out(ring_data(c), c->size, tail, header, header_len);
+  keel_ring_copy_out(ring_data(c), c->size, tail + header_len, body, body_len);
+  __atomic_store_n(&ring->tail, tail + header_len + body_len, __ATOMIC_RELEASE);  // copied out before freed
+  if (done != nullptr) *done = header_len + body_len;
+  return signal_end(ch);  // "space" to the producer
+}
 
 keel_error_t keel_stream_write(keel_channel_t ch, const void* data, size_t n, size_t* done) {
   return stream_put(ch, data, n, done, false);

@@ -10,6 +10,14 @@ uint64_t& pending_bits();
 }  // namespace keel::detail
 
 namespace keel::detail {
+// Waits until a bit of `mask` is set (returns those bits, cleared) or the generic timer passes
+// `deadline` (ticks; returns 0). UINT64_MAX: no deadline. With the clock service the wait uses
+// libkeel's own timer (KEEL_CLOCK_TIMERS - 2); other timers' expiries seen meanwhile are kept for
+// keel_timer_expired. Without it, a deadline is polled (yielding).
+uint64_t wait_until(uint64_t mask, uint64_t deadline);
+}  // namespace keel::detail
+
+namespace keel::detail {
 // Sends a deferred rpc reply (keel_rpc_reply) now; every libkeel call that blocks on something
 // other than the service endpoint calls it first, so no client waits on a server that sleeps.
 void flush_reply();

@@ -88,6 +88,40 @@ keel_error_t keel_sleep_ms(uint64_t ms) {
   return KEEL_OK;
 }
 
+}  // extern "C"
+
+namespace keel::detail {
+
+uint64_t wait_until(uint64_t mask, uint64_t deadline) {
+  constexpr uint32_t kWaitTimer = KEEL_CLOCK_TIMERS - 2;
+  if (deadline == UINT64_MAX) return keel_notify_wait(mask);
+  if (!keel_has_service(KEEL_SERVICE_CLOCK)) {
+    flush_reply();
+    for (;;) {
+      if (const uint64_t got = keel_notify_poll(mask)) return got;
+      if (keel_now_ticks() >= deadline) return 0;
+      keel_yield();
+    }
+  }
+  if (const uint64_t got = keel_notify_poll(mask)) return got;
+  if (keel_now_ticks() >= deadline || keel_timer_set(kWaitTimer, deadline == 0 ? 1 : deadline, 0) != KEEL_OK) return 0;
+  uint64_t got = 0;
+  while (got == 0 && (g_expired & (1ull << kWaitTimer)) == 0) {
+    const uint64_t bits = keel_notify_wait(mask | KEEL_NOTIFY_TIMER);
+    got = bits & mask;
+    if ((bits & KEEL_NOTIFY_TIMER) != 0 && collect_expired() != KEEL_OK) break;
+  }
+  if (got != 0) (void)keel_timer_set(kWaitTimer, 0, 0);  // cancel
+  g_expired &= ~(1ull << kWaitTimer);
+  // Another timer's expiry collected here: its KEEL_NOTIFY_TIMER is the caller's again.
+  if (g_expired != 0) pending_bits() |= KEEL_NOTIFY_TIMER;
+  return got;
+}
+
+}  // namespace keel::detail
+
+extern "C" {
+
 keel_error_t keel_wall_ns(uint64_t* ns) {
   if (ns == nullptr) return KEEL_INVALID_ARGUMENT;
   auto r = request<rpc::clock::Wall>();

@@ -110,6 +110,48 @@ keel_error_t keel_stream_write(keel_channel_t ch, const void* data, size_t n, si
 /* All or nothing (for records): KEEL_NO_SPACE, and nothing written, unless n bytes fit. */
 keel_error_t keel_stream_send(keel_channel_t ch, const void* data, size_t n);
 keel_error_t keel_stream_read(keel_channel_t ch, void* buf, size_t cap, size_t* done);
+/* Records of two pieces (a header and a body), for protocols over a stream: written whole or not
+ * at all (KEEL_NO_SPACE), read whole or not at all (*done = 0 while fewer bytes are there), with
+ * one signal each. keel_stream_peek copies the first n bytes without consuming them (*done = n,
+ * or 0 while fewer are there): a reader learns the body's length from the header first. */
+keel_error_t keel_stream_send_record(keel_channel_t ch, const void* header, size_t header_len, const void* body,
+                                     size_t body_len);
+keel_error_t keel_stream_peek(keel_channel_t ch, void* buf, size_t n, size_t* done);
+keel_error_t keel_stream_read_record(keel_channel_t ch, void* header, size_t header_len, void* body, size_t body_len,
+                                     size_t* done);
+
+/* ---- UDP sockets (docs/libkeel.md "UDP sockets") -----------------------------------------------
+ * Through the net service: the component needs a [component.network] grant in the manifest and
+ * its three channels to `net` (an rpc channel and one stream each way; keel/sys/net_socket.h).
+ * Addresses are IPv4 in host order (10.0.2.2 = 0x0a000202). The net service enforces the grant
+ * per datagram: a bind outside it answers KEEL_DENIED; a send to a destination outside it is
+ * refused asynchronously (it is queued first): the next keel_udp_recv on that socket returns
+ * KEEL_DENIED with the refused destination in *src / *src_port. A restarted net service is
+ * transparent: the sockets are bound again on the next call (same ports). */
+typedef int keel_udp_t; /* -1: none */
+typedef uint32_t keel_ipv4_t;
+#define KEEL_IPV4(a, b, c, d) ((keel_ipv4_t)(((a) << 24) | ((b) << 16) | ((c) << 8) | (d)))
+#define KEEL_UDP_FOREVER UINT64_MAX /* keel_udp_recv timeout: wait as long as it takes */
+/* Binds local port `port` (0: an ephemeral port of the grant). KEEL_NOT_FOUND: no channels to net;
+ * KEEL_DENIED: outside the grant; KEEL_ILLEGAL_OPERATION: the port is taken; KEEL_NO_SPACE: 8
+ * sockets already open here, or the net service's socket table is full. */
+keel_error_t keel_udp_open(uint16_t port, keel_udp_t* s);
+uint16_t keel_udp_port(keel_udp_t s); /* the bound port (0 if s is not open) */
+/* Queues one datagram (n <= 1472: KEEL_RANGE_ERROR). KEEL_NO_SPACE: the stream to net is full (the
+ * net service is behind; try again). */
+keel_error_t keel_udp_send(keel_udp_t s, keel_ipv4_t dst, uint16_t port, const void* data, size_t n);
+/* Receives one datagram into buf (*n its length; KEEL_RANGE_ERROR with *n = its length if cap is
+ * too small: it stays, call again). timeout_ms 0: do not wait; KEEL_UDP_FOREVER: wait. KEEL_TIMEOUT
+ * when nothing came in time; an asynchronous send error of this socket is returned here too. */
+keel_error_t keel_udp_recv(keel_udp_t s, void* buf, size_t cap, size_t* n, keel_ipv4_t* src, uint16_t* src_port,
+                           uint64_t timeout_ms);
+keel_error_t keel_udp_close(keel_udp_t s);
+typedef struct keel_net_config_info {
+  keel_ipv4_t address, netmask, gateway; /* 0 while the device has no address (DHCP pending) */
+  uint32_t generation;                   /* changes when the address configuration changes */
+  uint32_t mtu;
+} keel_net_config_t;
+keel_error_t keel_net_config(keel_net_config_t* cfg); /* the device's address configuration */
 
 /* ---- time -------------------------------------------------------------------------------------
  * Monotonic time is the generic timer's counter (CNTVCT_EL0, read directly; no IPC). Timers are
