@@ -36,7 +36,7 @@ std::uint32_t g_spec_pages;
 namespace lim = bootspec::limits;
 keel_cptr_t g_shared_first[lim::kMaxSharedRegions];  // per [[shared]] region: first frame slot
 std::uint64_t g_shared_paddr[lim::kMaxSharedRegions]; // per [[shared]] region: physical address if DMA, else 0
-char g_dma_error[128];                                 // the failed step of a DMA region (names it)
+char g_dma_error[128];                                 // a failed step that names its region
 keel_cptr_t g_ring_first[lim::kMaxChannels];         // per stream channel: first frame slot
 
 Result<keel_cptr_t> slots(std::uint32_t n) {
@@ -316,11 +316,17 @@ Result<void> global_setup(const keel_boot_info_t* bi) {
   if (g.spec.count(Table::kChannels) > lim::kMaxChannels) return fail("more channels than the limit", KEEL_RANGE_ERROR);
   for (std::uint32_t i = 0; i < g.spec.count(Table::kShared); ++i) {
     const std::uint32_t pages = static_cast<std::uint32_t>(g.spec.shared(i).size / kPage);
-    auto f = slots(pages);
-    if (!f.ok()) return Err{f.error()};
-    g_shared_first[i] = f.value();
     const bool dma = shared_is_dma(i);
     const auto name = g.spec.str(g.spec.shared(i).name);
+    auto f = slots(pages);
+    if (!f.ok()) {
+      // One root CNode slot per frame (the frames outlive every component): a big region can
+      // exhaust them before memory.
+      keel_snprintf(g_dma_error, sizeof g_dma_error, "shared region '%.*s': %u frames, but only %lu root capability slots are free",
+                    static_cast<int>(name.len), name.data, pages, static_cast<unsigned long>(g_slot_end - g_next_slot));
+      return fail(g_dma_error, f.error());
+    }
+    g_shared_first[i] = f.value();
     if (auto r = retype_from_pool(KEEL_OBJ_SMALL_PAGE, 0, kPage, f.value(), pages); !r.ok()) {
       if (!dma) return r;
       keel_snprintf(g_dma_error, sizeof g_dma_error, "DMA shared region '%.*s': no boot untyped has %lu contiguous bytes free",
