@@ -36,7 +36,7 @@ std::uint32_t g_spec_pages;
 namespace lim = bootspec::limits;
 keel_cptr_t g_shared_first[lim::kMaxSharedRegions];  // per [[shared]] region: first frame slot
 std::uint64_t g_shared_paddr[lim::kMaxSharedRegions]; // per [[shared]] region: physical address if DMA, else 0
-char g_dma_error[128];                                 // a failed step that names its region
+char g_region_error[256];  // a failed step that names its region (g.failed_step points here)
 keel_cptr_t g_ring_first[lim::kMaxChannels];         // per stream channel: first frame slot
 
 Result<keel_cptr_t> slots(std::uint32_t n) {
@@ -322,25 +322,25 @@ Result<void> global_setup(const keel_boot_info_t* bi) {
     if (!f.ok()) {
       // One root CNode slot per frame (the frames outlive every component): a big region can
       // exhaust them before memory.
-      keel_snprintf(g_dma_error, sizeof g_dma_error, "shared region '%.*s': %u frames, but only %lu root capability slots are free",
+      keel_snprintf(g_region_error, sizeof g_region_error, "shared region '%.*s': %u frames, but only %lu root capability slots are free",
                     static_cast<int>(name.len), name.data, pages, static_cast<unsigned long>(g_slot_end - g_next_slot));
-      return fail(g_dma_error, f.error());
+      return fail(g_region_error, f.error());
     }
     g_shared_first[i] = f.value();
     if (auto r = retype_from_pool(KEEL_OBJ_SMALL_PAGE, 0, kPage, f.value(), pages); !r.ok()) {
       if (!dma) return r;
-      keel_snprintf(g_dma_error, sizeof g_dma_error, "DMA shared region '%.*s': no boot untyped has %lu contiguous bytes free",
+      keel_snprintf(g_region_error, sizeof g_region_error, "DMA shared region '%.*s': no boot untyped has %lu contiguous bytes free",
                     static_cast<int>(name.len), name.data, static_cast<unsigned long>(g.spec.shared(i).size));
-      return fail(g_dma_error, r.error());
+      return fail(g_region_error, r.error());
     }
     // A DMA region: its frames came from one pool in order; the kernel's word is what counts.
     if (dma) {
       ContiguousRun run;
       for (std::uint32_t p = 0; p < pages; ++p) TRY(add_frame_address(run, f.value() + p));
       if (!run.ok(g.spec.shared(i).size)) {
-        keel_snprintf(g_dma_error, sizeof g_dma_error, "DMA shared region '%.*s': its frames are not physically contiguous",
+        keel_snprintf(g_region_error, sizeof g_region_error, "DMA shared region '%.*s': its frames are not physically contiguous",
                       static_cast<int>(name.len), name.data);
-        return fail(g_dma_error, KEEL_NOT_ENOUGH_MEMORY);
+        return fail(g_region_error, KEEL_NOT_ENOUGH_MEMORY);
       }
       g_shared_paddr[i] = run.base;
     }
@@ -493,9 +493,9 @@ Result<void> build(std::uint32_t c) {
         }
         if (!run.ok(m.pages * kPage)) {
           const auto name = g.spec.str(g.spec.region(m.index).name);
-          keel_snprintf(g_dma_error, sizeof g_dma_error, "DMA region '%.*s': its frames are not physically contiguous",
+          keel_snprintf(g_region_error, sizeof g_region_error, "DMA region '%.*s': its frames are not physically contiguous",
                         static_cast<int>(name.len), name.data);
-          return fail(g_dma_error, KEEL_NOT_ENOUGH_MEMORY);
+          return fail(g_region_error, KEEL_NOT_ENOUGH_MEMORY);
         }
         dm.paddr = run.base;  // into the info page below
         break;
