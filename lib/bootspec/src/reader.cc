@@ -135,18 +135,35 @@ Result<void, Error> check_component_records(const Ctx& c, std::uint32_t ci) {
     CHECK(r.component == ci, ErrorCode::kBadRange, o + FIELD(RegionRec, component));
     CHECK(c.str_ok(r.name, true), ErrorCode::kBadString, o + FIELD(RegionRec, name));
     CHECK(static_cast<std::uint8_t>(r.kind) <= 1, ErrorCode::kBadEnum, o + FIELD(RegionRec, kind));
-    CHECK(r.perms != 0 && (r.perms & ~(kPermRead | kPermWrite)) == 0, ErrorCode::kBadEnum, o + FIELD(RegionRec, perms));
+    CHECK((r.perms & ~(kPermRead | kPermWrite)) == 0, ErrorCode::kBadEnum, o + FIELD(RegionRec, perms));
+    CHECK((r.flags & ~kRegionFlags) == 0, ErrorCode::kBadValue, o + FIELD(RegionRec, flags));
+    CHECK(r.reserved2 == 0, ErrorCode::kBadValue, o + FIELD(RegionRec, reserved2));
+    const bool address_only = r.perms == 0;
+    // Address only: a shared DMA region the component learns the address of but does not map.
+    CHECK(!address_only || (r.kind == RegionKind::kShared && (r.flags & kRegionDma) != 0), ErrorCode::kBadEnum,
+          o + FIELD(RegionRec, perms));
     if (r.kind == RegionKind::kShared) {
       CHECK(r.shared < c.count(Table::kShared), ErrorCode::kBadReference, o + FIELD(RegionRec, shared));
       CHECK(c.rec<SharedRec>(Table::kShared, r.shared).size == r.size, ErrorCode::kBadValue, o + FIELD(RegionRec, size));
+      // A shared region is DMA or not for everyone who names it (SharedRec has no flags of its own).
+      for (std::uint32_t j = 0; j < i; ++j) {
+        const auto& q = c.rec<RegionRec>(Table::kRegions, j);
+        if (q.kind == RegionKind::kShared && q.shared == r.shared)
+          CHECK((q.flags & kRegionDma) == (r.flags & kRegionDma), ErrorCode::kBadValue, o + FIELD(RegionRec, flags));
+      }
     } else {
       CHECK(r.shared == kNone, ErrorCode::kBadReference, o + FIELD(RegionRec, shared));
     }
-    CHECK(page_aligned(r.vaddr) && r.vaddr != 0, ErrorCode::kBadValue, o + FIELD(RegionRec, vaddr));
+    if (address_only)
+      CHECK(r.vaddr == 0, ErrorCode::kBadValue, o + FIELD(RegionRec, vaddr));
+    else
+      CHECK(page_aligned(r.vaddr) && r.vaddr != 0, ErrorCode::kBadValue, o + FIELD(RegionRec, vaddr));
     CHECK(r.size != 0 && page_aligned(r.size) && r.size < kUserTop && r.vaddr + r.size <= kUserTop,
           ErrorCode::kBadValue, o + FIELD(RegionRec, size));
+    if (address_only) continue;
     for (std::uint32_t j = k.regions.first; j < i; ++j) {
       const auto& q = c.rec<RegionRec>(Table::kRegions, j);
+      if (q.perms == 0) continue;
       CHECK(!overlaps(r.vaddr, r.size, q.vaddr, q.size), ErrorCode::kBadValue, o + FIELD(RegionRec, vaddr));
     }
   }
@@ -162,6 +179,7 @@ Result<void, Error> check_component_records(const Ctx& c, std::uint32_t ci) {
           ErrorCode::kBadValue, o + FIELD(DeviceRec, vaddr));
     for (std::uint32_t j = k.regions.first; j < k.regions.first + k.regions.count; ++j) {
       const auto& q = c.rec<RegionRec>(Table::kRegions, j);
+      if (q.perms == 0) continue;  // address only: not mapped
       CHECK(!overlaps(d.vaddr, span, q.vaddr, q.size), ErrorCode::kBadValue, o + FIELD(DeviceRec, vaddr));
     }
     for (std::uint32_t j = k.devices.first; j < i; ++j) {

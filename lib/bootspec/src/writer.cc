@@ -103,6 +103,7 @@ std::vector<std::uint8_t> write(const Model& m) {
       x.component = ci;
       x.kind = r.kind;
       x.perms = r.perms;
+      x.flags = r.flags;
       x.shared = r.shared;
       x.vaddr = r.vaddr;
       x.size = r.size;

@@ -160,7 +160,7 @@ TEST(BootSpecCorrupt, Magic) {
 }
 TEST(BootSpecCorrupt, Version) {
   auto v = write(sample());
-  poke<std::uint16_t>(v, offsetof(Header, version), 2);
+  poke<std::uint16_t>(v, offsetof(Header, version), kVersion + 1);
   expect_error(v, ErrorCode::kBadVersion, offsetof(Header, version));
 }
 TEST(BootSpecCorrupt, HeaderFields) {
@@ -340,6 +340,49 @@ TEST(BootSpecCorrupt, RegionRules) {
   poke<std::uint64_t>(v, o + offsetof(RegionRec, size), 8192);
   auto r = Buf(v).parse();
   ASSERT_FALSE(r.ok());
+}
+// DMA regions (format.h kRegionDma): a private one, a shared one mapped by one component and
+// address only (perms 0, vaddr 0) in the other; the flags round trip and each rule is checked.
+TEST(BootSpecCorrupt, DmaRegionRules) {
+  Model m = sample();
+  m.components[0].regions[0].flags = kRegionDma;             // logger: private DMA "scratch"
+  m.components[0].regions[1].flags = kRegionDma;             // logger: "samples", address only
+  m.components[0].regions[1].perms = 0;
+  m.components[0].regions[1].vaddr = 0;
+  m.components[1].regions[0].flags = kRegionDma;             // sensor: "samples" mapped rw
+  const auto good = write(m);
+  {
+    const Buf buf(good);
+    auto r = buf.parse();
+    ASSERT_TRUE(r.ok()) << error_name(r.error().code) << " at " << r.error().offset;
+    const Spec& s = r.value();
+    EXPECT_EQ(s.region(0).flags, kRegionDma);
+    EXPECT_EQ(s.region(1).perms, 0u);
+    EXPECT_EQ(s.region(1).vaddr, 0u);
+    EXPECT_EQ(s.region(2).flags, kRegionDma);
+  }
+  const std::uint32_t o0 = comp_off(good, Table::kRegions, 0);
+  const std::uint32_t o1 = comp_off(good, Table::kRegions, 1);
+  const std::uint32_t o2 = comp_off(good, Table::kRegions, 2);
+  auto v = good;
+  poke<std::uint16_t>(v, o0 + offsetof(RegionRec, flags), 2);  // an unknown flag
+  expect_error(v, ErrorCode::kBadValue, o0 + offsetof(RegionRec, flags));
+  v = good;
+  poke<std::uint16_t>(v, o2 + offsetof(RegionRec, flags), 0);  // the shared region DMA for one only
+  expect_error(v, ErrorCode::kBadValue, o2 + offsetof(RegionRec, flags));
+  v = good;
+  poke<std::uint8_t>(v, o0 + offsetof(RegionRec, perms), 0);  // a private region cannot be address only
+  expect_error(v, ErrorCode::kBadEnum, o0 + offsetof(RegionRec, perms));
+  v = good;
+  poke<std::uint64_t>(v, o1 + offsetof(RegionRec, vaddr), 0x10100000);  // address only, yet placed
+  expect_error(v, ErrorCode::kBadValue, o1 + offsetof(RegionRec, vaddr));
+  v = write(sample());  // address only without DMA
+  poke<std::uint8_t>(v, o1 + offsetof(RegionRec, perms), 0);
+  poke<std::uint64_t>(v, o1 + offsetof(RegionRec, vaddr), 0);
+  expect_error(v, ErrorCode::kBadEnum, o1 + offsetof(RegionRec, perms));
+  v = good;
+  poke<std::uint32_t>(v, o0 + offsetof(RegionRec, reserved2), 1);
+  expect_error(v, ErrorCode::kBadValue, o0 + offsetof(RegionRec, reserved2));
 }
 TEST(BootSpecCorrupt, DeviceRules) {
   const auto good = write(sample());

@@ -20,5 +20,6 @@ keel::Result<uint64_t> keel_cxx_check() {
   auto reply = TRY(ch.call(keel::Message(1).word(2)));
   auto in = TRY(keel::receive(KEEL_NOTIFY_TIMER));
   if (in.is_call()) TRY(keel::reply(keel::Message(0)));
-  return reply.at(0) + keel::now_ns();
+  auto buffers = TRY(keel::region("buffers"));
+  return reply.at(0) + keel::now_ns() + buffers.paddr + keel_region_paddr("rx", nullptr);
 }

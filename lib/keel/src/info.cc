@@ -89,6 +89,8 @@ keel_error_t keel_info_check(const keel_info_t* info, size_t mapped, const char*
   const keel_info_region_t* reg = keel_info_regions(info);
   for (uint32_t i = 0; i < info->region_count; ++i) {
     if (!str_ok(info, reg[i].name)) FAIL("bad region name");
+    if ((reg[i].perms & ~3u) != 0 || (reg[i].perms == 0 && reg[i].vaddr != 0)) FAIL("bad region perms");
+    if ((reg[i].paddr & 4095u) != 0) FAIL("bad region paddr");
   }
   const keel_info_config_t* cfg = keel_info_configs(info);
   for (uint32_t i = 0; i < info->config_count; ++i) {

@@ -158,8 +158,19 @@ void* keel_region(const char* name, size_t* size) {
   int i = info != nullptr ? keel_info_find_region(info, name) : -1;
   if (i < 0) return nullptr;
   const keel_info_region_t& r = keel_info_regions(info)[i];
+  if (r.perms == 0) return nullptr;  // address only (access = "dma"): not mapped here
   if (size != nullptr) *size = static_cast<size_t>(r.size);
   return reinterpret_cast<void*>(r.vaddr);
+}
+
+uint64_t keel_region_paddr(const char* name, size_t* size) {
+  const keel_info_t* info = keel_info();
+  int i = info != nullptr ? keel_info_find_region(info, name) : -1;
+  if (i < 0) return 0;
+  const keel_info_region_t& r = keel_info_regions(info)[i];
+  if (r.paddr == 0) return 0;
+  if (size != nullptr) *size = static_cast<size_t>(r.size);
+  return r.paddr;
 }
 
 uint64_t keel_irq_bit(const char* name) {

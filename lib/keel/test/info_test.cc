@@ -123,7 +123,7 @@ TEST(KeelInfo, RejectsBadHeader) {
   }
   {
     auto b = standard();
-    b.info().version = 2;
+    b.info().version = KEEL_INFO_VERSION + 1;
     EXPECT_EQ(keel_info_check(b.page(), KEEL_INFO_MAX_BYTES, &why), KEEL_INVALID_ARGUMENT);
   }
   {

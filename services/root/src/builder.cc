@@ -8,6 +8,7 @@
 // slot allocator in global_setup, and the ticker is started from here for the same reason.
 #include <cstring>
 
+#include "keel/rt/printf.h"
 #include "keel/rt/syscall.h"
 #include "root.h"
 
@@ -34,6 +35,8 @@ keel_cptr_t g_ticker;      // the ticker thread's TCB, SC, its arm notification,
 std::uint32_t g_spec_pages;
 namespace lim = bootspec::limits;
 keel_cptr_t g_shared_first[lim::kMaxSharedRegions];  // per [[shared]] region: first frame slot
+std::uint64_t g_shared_paddr[lim::kMaxSharedRegions]; // per [[shared]] region: physical address if DMA, else 0
+char g_region_error[256];  // a failed step that names its region (g.failed_step points here)
 keel_cptr_t g_ring_first[lim::kMaxChannels];         // per stream channel: first frame slot
 
 Result<keel_cptr_t> slots(std::uint32_t n) {
@@ -61,18 +64,42 @@ struct DevNode {
 DevNode g_dev[512];
 std::uint32_t g_dev_count;
 
-// Retypes `n` objects of `type`/`bits` from some RAM pool into root slots [dest, dest+n).
+// Retypes `n` objects of `type`/`bits` from one RAM pool into root slots [dest, dest+n): all from
+// the first pool with room for the n of them, in consecutive retype calls of at most
+// KEEL_MAX_RETYPE_OBJECTS — so they lie side by side in physical memory (a pool is one untyped:
+// physically contiguous, objects placed in order after its free offset). DMA regions rely on it.
 Result<void> retype_from_pool(keel_word_t type, keel_word_t bits, std::uint64_t obj_bytes, keel_cptr_t dest,
                                      std::uint32_t n) {
   for (std::uint32_t i = 0; i < g_ram_count; ++i) {
     Pool& p = g_ram[i];
     const keel_word_t at = (p.used + obj_bytes - 1) & ~(obj_bytes - 1);
     if (at + obj_bytes * n > p.size) continue;
-    TRY(step(keel_untyped_retype(p.slot, type, bits, kRootCNode, 0, 0, dest, n), "retype from boot memory"));
+    for (std::uint32_t done = 0; done < n;) {
+      const std::uint32_t chunk = n - done < KEEL_MAX_RETYPE_OBJECTS ? n - done : KEEL_MAX_RETYPE_OBJECTS;
+      TRY(step(keel_untyped_retype(p.slot, type, bits, kRootCNode, 0, 0, dest + done, chunk), "retype from boot memory"));
+      done += chunk;
+    }
     p.used = at + obj_bytes * n;
     return {};
   }
   return fail("out of memory (boot untyped)", KEEL_NOT_ENOUGH_MEMORY);
+}
+
+// Feeds the physical address of the frame in root slot `frame` to `run` (Page_GetAddress).
+Result<void> add_frame_address(ContiguousRun& run, keel_cptr_t frame) {
+  keel_paddr_t pa = 0;
+  TRY(step(keel_page_get_address(frame, &pa), "read a DMA frame's physical address"));
+  run.add(pa);
+  return {};
+}
+
+// Whether shared region i is DMA (its region records carry kRegionDma; the reader checked they agree).
+bool shared_is_dma(std::uint32_t i) {
+  for (std::uint32_t r = 0; r < g.spec.count(Table::kRegions); ++r) {
+    const auto& rr = g.spec.region(r);
+    if (rr.kind == bootspec::RegionKind::kShared && rr.shared == i) return (rr.flags & bootspec::kRegionDma) != 0;
+  }
+  return false;
 }
 
 // The 4 KiB device untyped leaf holding physical page `pa` (split on demand and kept).
@@ -289,10 +316,34 @@ Result<void> global_setup(const keel_boot_info_t* bi) {
   if (g.spec.count(Table::kChannels) > lim::kMaxChannels) return fail("more channels than the limit", KEEL_RANGE_ERROR);
   for (std::uint32_t i = 0; i < g.spec.count(Table::kShared); ++i) {
     const std::uint32_t pages = static_cast<std::uint32_t>(g.spec.shared(i).size / kPage);
+    const bool dma = shared_is_dma(i);
+    const auto name = g.spec.str(g.spec.shared(i).name);
     auto f = slots(pages);
-    if (!f.ok()) return Err{f.error()};
+    if (!f.ok()) {
+      // One root CNode slot per frame (the frames outlive every component): a big region can
+      // exhaust them before memory.
+      keel_snprintf(g_region_error, sizeof g_region_error, "shared region '%.*s': %u frames, but only %lu root capability slots are free",
+                    static_cast<int>(name.len), name.data, pages, static_cast<unsigned long>(g_slot_end - g_next_slot));
+      return fail(g_region_error, f.error());
+    }
     g_shared_first[i] = f.value();
-    TRY(retype_from_pool(KEEL_OBJ_SMALL_PAGE, 0, kPage, f.value(), pages));
+    if (auto r = retype_from_pool(KEEL_OBJ_SMALL_PAGE, 0, kPage, f.value(), pages); !r.ok()) {
+      if (!dma) return r;
+      keel_snprintf(g_region_error, sizeof g_region_error, "DMA shared region '%.*s': no boot untyped has %lu contiguous bytes free",
+                    static_cast<int>(name.len), name.data, static_cast<unsigned long>(g.spec.shared(i).size));
+      return fail(g_region_error, r.error());
+    }
+    // A DMA region: its frames came from one pool in order; the kernel's word is what counts.
+    if (dma) {
+      ContiguousRun run;
+      for (std::uint32_t p = 0; p < pages; ++p) TRY(add_frame_address(run, f.value() + p));
+      if (!run.ok(g.spec.shared(i).size)) {
+        keel_snprintf(g_region_error, sizeof g_region_error, "DMA shared region '%.*s': its frames are not physically contiguous",
+                      static_cast<int>(name.len), name.data);
+        return fail(g_region_error, KEEL_NOT_ENOUGH_MEMORY);
+      }
+      g_shared_paddr[i] = run.base;
+    }
   }
   for (std::uint32_t i = 0; i < g.spec.count(Table::kChannels); ++i) {
     const auto& ch = g.spec.channel(i);
@@ -311,7 +362,7 @@ Result<void> global_setup(const keel_boot_info_t* bi) {
     g.comp[ch.server].ring_bytes += pages * kPage;
   }
   for (std::uint32_t i = 0; i < g.spec.count(Table::kShared); ++i) {
-    // Accounted to the first component that maps it.
+    // Accounted to the first component granted it (mapped, or address only).
     for (std::uint32_t r = 0; r < g.spec.count(Table::kRegions); ++r) {
       const auto& rr = g.spec.region(r);
       if (rr.kind == bootspec::RegionKind::kShared && rr.shared == i) {
@@ -402,6 +453,7 @@ Result<void> build(std::uint32_t c) {
          "keep a page table"));
   }
   std::uint32_t image_idx = 0;
+  const Mapping* info = nullptr;
   for (std::uint32_t i = 0; i < k.layout.count; ++i) {
     const Mapping& m = k.layout.map[i];
     switch (m.kind) {
@@ -426,18 +478,31 @@ Result<void> build(std::uint32_t c) {
           }
         }
         break;
-      case MapKind::kInfo: {
-        // At most 4 pages: mapped side by side in the scratch window, written whole, then placed.
-        const std::uint32_t n = static_cast<std::uint32_t>(m.pages);
-        TRY(step(keel_untyped_retype(ut, KEEL_OBJ_SMALL_PAGE, 0, kRootCNode, 0, 0, g_scratch, n), "retype info frames"));
-        for (std::uint32_t j = 0; j < n; ++j) TRY(map_scratch(g_scratch + j, j));
-        auto wr = write_info(g.spec, c, k.layout, k.generation, g.freq, reinterpret_cast<std::uint8_t*>(kRootVa),
-                             n * kPage);
-        for (std::uint32_t j = 0; j < n; ++j) TRY(step(keel_page_unmap(g_scratch + j), "unmap"));
-        if (!wr.ok()) return fail(layout_error_name(wr.error()), KEEL_RANGE_ERROR);
-        for (std::uint32_t j = 0; j < n; ++j) TRY(place(c, g_scratch + j, m.vaddr + j * kPage, m));
+      case MapKind::kDma: {
+        // Fresh frames every start, in consecutive retypes from the instance untyped (nothing
+        // retyped in between): one physically contiguous block, checked frame by frame.
+        Mapping& dm = k.layout.map[i];
+        ContiguousRun run;
+        for (std::uint64_t p = 0; p < m.pages;) {
+          const std::uint32_t n = static_cast<std::uint32_t>(m.pages - p < kScratch ? m.pages - p : kScratch);
+          TRY(step(keel_untyped_retype(ut, KEEL_OBJ_SMALL_PAGE, 0, kRootCNode, 0, 0, g_scratch, n), "retype DMA frames"));
+          for (std::uint32_t j = 0; j < n; ++j, ++p) {
+            TRY(add_frame_address(run, g_scratch + j));
+            TRY(place(c, g_scratch + j, m.vaddr + p * kPage, m));
+          }
+        }
+        if (!run.ok(m.pages * kPage)) {
+          const auto name = g.spec.str(g.spec.region(m.index).name);
+          keel_snprintf(g_region_error, sizeof g_region_error, "DMA region '%.*s': its frames are not physically contiguous",
+                        static_cast<int>(name.len), name.data);
+          return fail(g_region_error, KEEL_NOT_ENOUGH_MEMORY);
+        }
+        dm.paddr = run.base;  // into the info page below
         break;
       }
+      case MapKind::kInfo:
+        info = &m;  // written last: it carries the DMA regions' physical addresses
+        break;
       case MapKind::kIpcBuffer:
         TRY(step(keel_untyped_retype(ut, KEEL_OBJ_SMALL_PAGE, 0, kRootCNode, 0, 0, comp_slot(c, kSlotIpc), 1),
              "retype the IPC buffer"));
@@ -475,6 +540,18 @@ Result<void> build(std::uint32_t c) {
         }
         break;
     }
+  }
+  if (info != nullptr) {
+    // At most 4 pages: mapped side by side in the scratch window, written whole, then placed.
+    const Mapping& m = *info;
+    const std::uint32_t n = static_cast<std::uint32_t>(m.pages);
+    TRY(step(keel_untyped_retype(ut, KEEL_OBJ_SMALL_PAGE, 0, kRootCNode, 0, 0, g_scratch, n), "retype info frames"));
+    for (std::uint32_t j = 0; j < n; ++j) TRY(map_scratch(g_scratch + j, j));
+    auto wr = write_info(g.spec, c, k.layout, k.generation, g.freq, g_shared_paddr, reinterpret_cast<std::uint8_t*>(kRootVa),
+                         n * kPage);
+    for (std::uint32_t j = 0; j < n; ++j) TRY(step(keel_page_unmap(g_scratch + j), "unmap"));
+    if (!wr.ok()) return fail(layout_error_name(wr.error()), KEEL_RANGE_ERROR);
+    for (std::uint32_t j = 0; j < n; ++j) TRY(place(c, g_scratch + j, m.vaddr + j * kPage, m));
   }
   // Small objects, largest first.
   TRY(step(keel_untyped_retype(ut, KEEL_OBJ_TCB, 0, kRootCNode, 0, 0, tcb, 1), "retype TCB"));

@@ -103,7 +103,7 @@ Result<void, LayoutError> compute_layout(const Spec& s, std::uint32_t c, const I
     }
     l.map[l.count++] = Mapping{kind, write, exec, index, vaddr, pages, paddr};
     add_l3(l, vaddr, pages, overflow);
-    if (kind == MapKind::kImageData || kind == MapKind::kZero || kind == MapKind::kInfo ||
+    if (kind == MapKind::kImageData || kind == MapKind::kZero || kind == MapKind::kDma || kind == MapKind::kInfo ||
         kind == MapKind::kIpcBuffer)
       l.fresh_pages += pages;
     if (kind == MapKind::kImageShared) l.shared_image_pages += pages;
@@ -164,8 +164,11 @@ Result<void, LayoutError> compute_layout(const Spec& s, std::uint32_t c, const I
   for (std::uint32_t i = comp.regions.first; i < comp.regions.first + comp.regions.count; ++i) {
     const auto& r = s.region(i);
     const bool w = (r.perms & bootspec::kPermWrite) != 0;
+    if (r.perms == 0) continue;  // address only: in the info page, not mapped
     if (r.kind == bootspec::RegionKind::kShared)
       add(MapKind::kShared, r.vaddr, r.size / kPage, w, false, r.shared);
+    else if ((r.flags & bootspec::kRegionDma) != 0)
+      add(MapKind::kDma, r.vaddr, r.size / kPage, w, false, i);
     else
       add(MapKind::kZero, r.vaddr, r.size / kPage, w, false);
   }
@@ -207,7 +210,8 @@ std::size_t align8(std::size_t v) { return (v + 7) & ~std::size_t{7}; }
 
 Result<std::uint32_t, LayoutError> write_info(const Spec& s, std::uint32_t c, const Layout& l,
                                               std::uint64_t generation, std::uint64_t timer_frequency,
-                                              std::uint8_t* buf, std::size_t cap) {
+                                              const std::uint64_t* shared_paddr, std::uint8_t* buf,
+                                              std::size_t cap) {
   const auto& comp = s.component(c);
   auto* info = reinterpret_cast<keel_info_t*>(buf);
   std::size_t off = align8(sizeof(keel_info_t));
@@ -293,8 +297,16 @@ Result<std::uint32_t, LayoutError> write_info(const Spec& s, std::uint32_t c, co
     rg[i].name = w.str(s.str(r.name));
     rg[i].perms = r.perms;
     rg[i].shared = r.kind == bootspec::RegionKind::kShared ? 1 : 0;
-    rg[i].vaddr = r.vaddr;
+    rg[i].vaddr = r.perms == 0 ? 0 : r.vaddr;
     rg[i].size = r.size;
+    rg[i].paddr = 0;
+    if ((r.flags & bootspec::kRegionDma) == 0) continue;
+    if (r.kind == bootspec::RegionKind::kShared) {
+      rg[i].paddr = shared_paddr != nullptr ? shared_paddr[r.shared] : 0;
+    } else {
+      for (std::uint32_t m = 0; m < l.count; ++m)
+        if (l.map[m].kind == MapKind::kDma && l.map[m].index == comp.regions.first + i) rg[i].paddr = l.map[m].paddr;
+    }
   }
   auto* cf = reinterpret_cast<keel_info_config_t*>(buf + info->config_off);
   for (std::uint32_t i = 0; i < comp.config.count; ++i) {

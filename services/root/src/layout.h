@@ -19,6 +19,8 @@ enum class MapKind : std::uint8_t {
   kImageShared,  // read-only ELF segment: frames made once at boot, shared by every restart
   kImageData,    // writable ELF segment: fresh frames per start, file bytes copied in
   kZero,         // stack, heap, private region: fresh zeroed frames per start
+  kDma,          // private DMA region: fresh zeroed frames per start, physically contiguous (one run
+                 // from the instance untyped, checked with Page_GetAddress); index = region table index
   kInfo,         // the info page(s): fresh frames per start, written by the root server
   kIpcBuffer,    // fresh frame
   kSystemPage,   // the root server's system page (one frame), read-only
@@ -35,7 +37,8 @@ struct Mapping {
   std::uint32_t index;     // segment / shared / channel index, by kind
   std::uint64_t vaddr;     // page aligned
   std::uint64_t pages;
-  std::uint64_t paddr;     // kDevice: page-aligned physical address
+  std::uint64_t paddr;     // kDevice: page-aligned physical address; kDma: the region's physical
+                           // address, set by the builder at each start (0 until then, and on the host)
 };
 
 // The limits are the manifest compiler's too (lib/bootspec/limits.h): it refuses what would fail here.
@@ -83,8 +86,30 @@ std::uint32_t service_bits(const bootspec::Spec& s, std::uint32_t c);
 Result<void, LayoutError> compute_layout(const bootspec::Spec& s, std::uint32_t c, const Image& img, Layout& out);
 
 // Writes component c's info page into buf (KEEL_INFO_MAX_BYTES, zeroed by the caller).
+// shared_paddr: per [[shared]] region (table index), the physical address of a DMA region's first
+// byte, 0 for others; nullptr: all 0 (the host). A private DMA region's comes from its kDma mapping.
 Result<std::uint32_t, LayoutError> write_info(const bootspec::Spec& s, std::uint32_t c, const Layout& l,
                                               std::uint64_t generation, std::uint64_t timer_frequency,
-                                              std::uint8_t* buf, std::size_t cap);
+                                              const std::uint64_t* shared_paddr, std::uint8_t* buf,
+                                              std::size_t cap);
+
+// Whether a run of frames is one physically contiguous block: fed the address of each frame in
+// order (Page_GetAddress), it keeps the first and the next expected one. The root server refuses
+// to boot (or to restart a component) when a DMA region's frames are not contiguous.
+struct ContiguousRun {
+  std::uint64_t base = 0, next = 0;
+  std::uint64_t frames = 0;
+  bool broken = false;
+  void add(std::uint64_t paddr, std::uint64_t frame_bytes = 4096) {
+    if (frames == 0) base = paddr;
+    else if (paddr != next) broken = true;
+    if ((paddr & (frame_bytes - 1)) != 0) broken = true;
+    next = paddr + frame_bytes;
+    ++frames;
+  }
+  // The run is one block of `bytes` starting at base (a zero address counts as broken: no DMA
+  // region lives at physical 0, and 0 is "not DMA" in the info page).
+  bool ok(std::uint64_t bytes) const { return !broken && frames != 0 && base != 0 && next - base == bytes; }
+};
 
 }  // namespace keel::root

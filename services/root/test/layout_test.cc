@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -95,7 +96,7 @@ TEST(Layout, InfoPageRoundTrip) {
   Layout l;
   ASSERT_TRUE(compute_layout(spec.value(), 0, image(), l).ok());
   std::vector<std::uint8_t> buf(KEEL_INFO_MAX_BYTES, 0);
-  auto w = write_info(spec.value(), 0, l, 3, 62500000, buf.data(), buf.size());
+  auto w = write_info(spec.value(), 0, l, 3, 62500000, nullptr, buf.data(), buf.size());
   ASSERT_TRUE(w.ok());
   const auto* info = reinterpret_cast<const keel_info_t*>(buf.data());
   auto str = [&](keel_info_str_t s) { return std::string(reinterpret_cast<const char*>(buf.data()) + s.off, s.len); };
@@ -131,7 +132,7 @@ TEST(Layout, InfoPageRoundTrip) {
   Layout lb;
   ASSERT_TRUE(compute_layout(spec.value(), 1, image(), lb).ok());
   std::vector<std::uint8_t> b2(KEEL_INFO_MAX_BYTES, 0);
-  ASSERT_TRUE(write_info(spec.value(), 1, lb, 0, 1, b2.data(), b2.size()).ok());
+  ASSERT_TRUE(write_info(spec.value(), 1, lb, 0, 1, nullptr, b2.data(), b2.size()).ok());
   const auto* i2 = reinterpret_cast<const keel_info_t*>(b2.data());
   const auto* c2 = reinterpret_cast<const keel_info_channel_t*>(b2.data() + i2->channels_off);
   EXPECT_EQ(c2[0].slot, 0u);
@@ -139,7 +140,7 @@ TEST(Layout, InfoPageRoundTrip) {
   EXPECT_EQ(c2[1].slot, KEEL_SLOT_CHANNEL_BASE + 2u);  // event signaller
   // Too small a buffer is an error, not an overflow.
   std::vector<std::uint8_t> tiny(300, 0);
-  EXPECT_FALSE(write_info(spec.value(), 0, l, 0, 1, tiny.data(), tiny.size()).ok());
+  EXPECT_FALSE(write_info(spec.value(), 0, l, 0, 1, nullptr, tiny.data(), tiny.size()).ok());
 }
 
 TEST(Layout, RejectsOversizedStackAndHeap) {
@@ -160,4 +161,115 @@ TEST(Layout, RejectsOversizedStackAndHeap) {
   r = compute_layout(spec.value(), 0, image(), l);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error(), LayoutError::kHeapTooBig);
+}
+
+// DMA regions (format.h kRegionDma): a private one becomes a kDma mapping (fresh frames per start,
+// counted like any fresh frame), a shared one mapped rw a kShared mapping, and an address-only one
+// (perms 0) no mapping at all — but every one is in the info page, with its physical address: 0
+// from the host layout, the builder's once it has made the frames.
+TEST(Layout, DmaAndAddressOnlyRegions) {
+  auto m = model();
+  m.shared.push_back({"bufs", 16384});
+  m.components[0].regions.push_back({"ring", bs::RegionKind::kPrivate, bs::kPermRead | bs::kPermWrite, bs::kNone,
+                                     0x10010000, 8192, bs::kRegionDma});
+  m.components[0].regions.push_back({"bufs", bs::RegionKind::kShared, bs::kPermRead | bs::kPermWrite, 0, 0x10020000,
+                                     16384, bs::kRegionDma});
+  m.components[1].regions.push_back({"bufs", bs::RegionKind::kShared, 0, 0, 0, 16384, bs::kRegionDma});
+  auto bytes = bs::write(m);
+  auto spec = bs::Spec::parse(bytes.data(), bytes.size());
+  ASSERT_TRUE(spec.ok()) << bs::error_name(spec.error().code) << " at " << spec.error().offset;
+  Layout la;
+  ASSERT_TRUE(compute_layout(spec.value(), 0, image(), la).ok());
+  EXPECT_EQ(la.fresh_pages, 1u + 4 + 2 + 1 + 1 + 2 + 2);  // MappingsTablesAndEnds' + the DMA region's 2
+  const Mapping* dma = nullptr;
+  const Mapping* shared = nullptr;
+  for (std::uint32_t i = 0; i < la.count; ++i) {
+    if (la.map[i].kind == MapKind::kDma) dma = &la.map[i];
+    if (la.map[i].kind == MapKind::kShared) shared = &la.map[i];
+  }
+  ASSERT_NE(dma, nullptr);
+  EXPECT_EQ(dma->vaddr, 0x10010000u);
+  EXPECT_EQ(dma->pages, 2u);
+  EXPECT_EQ(dma->index, 1u);  // the region table index of "ring"
+  EXPECT_EQ(dma->paddr, 0u);
+  ASSERT_NE(shared, nullptr);
+  EXPECT_TRUE(shared->write);
+  EXPECT_EQ(shared->index, 0u);
+
+  Layout lb;
+  ASSERT_TRUE(compute_layout(spec.value(), 1, image(), lb).ok());
+  Layout plain;
+  auto pb = bs::write(model());
+  auto ps = bs::Spec::parse(pb.data(), pb.size());
+  ASSERT_TRUE(ps.ok());
+  ASSERT_TRUE(compute_layout(ps.value(), 1, image(), plain).ok());
+  EXPECT_EQ(lb.count, plain.count);  // the address-only region adds no mapping ...
+  EXPECT_EQ(lb.l3_count, plain.l3_count);
+  EXPECT_EQ(lb.fresh_pages, plain.fresh_pages);
+  for (std::uint32_t i = 0; i < lb.count; ++i) EXPECT_NE(lb.map[i].kind, MapKind::kShared);
+
+  auto region = [](const std::vector<std::uint8_t>& buf, const char* name) -> const keel_info_region_t* {
+    const auto* info = reinterpret_cast<const keel_info_t*>(buf.data());
+    const auto* rg = reinterpret_cast<const keel_info_region_t*>(buf.data() + info->regions_off);
+    for (std::uint32_t i = 0; i < info->region_count; ++i)
+      if (std::string(reinterpret_cast<const char*>(buf.data()) + rg[i].name.off, rg[i].name.len) == name) return &rg[i];
+    return nullptr;
+  };
+  // ... but is in b's info page: perms 0, vaddr 0, its size, the physical address (0 on the host).
+  std::vector<std::uint8_t> ib(KEEL_INFO_MAX_BYTES, 0);
+  ASSERT_TRUE(write_info(spec.value(), 1, lb, 0, 1, nullptr, ib.data(), ib.size()).ok());
+  const auto* bb = region(ib, "bufs");
+  ASSERT_NE(bb, nullptr);
+  EXPECT_EQ(bb->perms, 0u);
+  EXPECT_EQ(bb->shared, 1u);
+  EXPECT_EQ(bb->vaddr, 0u);
+  EXPECT_EQ(bb->size, 16384u);
+  EXPECT_EQ(bb->paddr, 0u);
+  // a's page from the host layout: every paddr 0 (the plain region too).
+  std::vector<std::uint8_t> ia(KEEL_INFO_MAX_BYTES, 0);
+  ASSERT_TRUE(write_info(spec.value(), 0, la, 0, 1, nullptr, ia.data(), ia.size()).ok());
+  ASSERT_NE(region(ia, "ring"), nullptr);
+  EXPECT_EQ(region(ia, "ring")->paddr, 0u);
+  EXPECT_EQ(region(ia, "bufs")->paddr, 0u);
+  EXPECT_EQ(region(ia, "scratch")->paddr, 0u);
+  EXPECT_EQ(region(ia, "ring")->vaddr, 0x10010000u);
+  // With the builder's addresses: the private one from its mapping, the shared one from the table;
+  // a region that is not DMA keeps 0 whatever the table says.
+  la.map[dma - la.map].paddr = 0x40200000;
+  const std::uint64_t shared_paddr[] = {0x41000000};
+  std::fill(ia.begin(), ia.end(), 0);
+  ASSERT_TRUE(write_info(spec.value(), 0, la, 0, 1, shared_paddr, ia.data(), ia.size()).ok());
+  EXPECT_EQ(region(ia, "ring")->paddr, 0x40200000u);
+  EXPECT_EQ(region(ia, "bufs")->paddr, 0x41000000u);
+  EXPECT_EQ(region(ia, "scratch")->paddr, 0u);
+  std::fill(ib.begin(), ib.end(), 0);
+  ASSERT_TRUE(write_info(spec.value(), 1, lb, 0, 1, shared_paddr, ib.data(), ib.size()).ok());
+  EXPECT_EQ(region(ib, "bufs")->paddr, 0x41000000u);
+  EXPECT_EQ(region(ib, "bufs")->vaddr, 0u);
+}
+
+// The root server's contiguity check of a DMA region's frames (what it refuses to boot without).
+TEST(Layout, ContiguousRun) {
+  ContiguousRun ok;
+  for (std::uint64_t p = 0; p < 4; ++p) ok.add(0x40200000 + p * 4096);
+  EXPECT_TRUE(ok.ok(4 * 4096));
+  EXPECT_EQ(ok.base, 0x40200000u);
+  EXPECT_FALSE(ok.ok(3 * 4096));  // not the size asked for
+  ContiguousRun gap;
+  for (std::uint64_t pa : {0x40200000ull, 0x40201000ull, 0x40203000ull, 0x40204000ull}) gap.add(pa);
+  EXPECT_FALSE(gap.ok(4 * 4096));
+  ContiguousRun backwards;
+  for (std::uint64_t pa : {0x40201000ull, 0x40200000ull}) backwards.add(pa);
+  EXPECT_FALSE(backwards.ok(2 * 4096));
+  ContiguousRun unaligned;
+  unaligned.add(0x40200800);
+  EXPECT_FALSE(unaligned.ok(4096));
+  ContiguousRun empty;
+  EXPECT_FALSE(empty.ok(0));
+  ContiguousRun at_zero;  // 0 means "not DMA" in the info page
+  at_zero.add(0);
+  EXPECT_FALSE(at_zero.ok(4096));
+  ContiguousRun one;
+  one.add(0x5ffff000);
+  EXPECT_TRUE(one.ok(4096));
 }

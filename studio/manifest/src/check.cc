@@ -200,6 +200,13 @@ std::vector<std::size_t> check(const Manifest& m, const Options& opts, const std
           diag.error(r.at, what + ": unknown shared region '" + shown(r.name) + "'", "declared shared regions: " + list(shared_ix));
           continue;
         }
+        // Address only: the physical address of a region the component cannot touch (sDDF style:
+        // a driver programs its device with addresses inside another component's buffers).
+        const SharedDecl& sd = m.shared[shared_ix[r.name]];
+        if (r.address_only() && !sd.dma)
+          diag.error(r.access_at, what + ": access \"dma\" on shared region '" + shown(r.name) + "', which is not declared dma = true",
+                     "add dma = true to [[shared]] '" + shown(r.name) + "' (line " + std::to_string(sd.at.line) +
+                         "): only a DMA region is physically contiguous and has a physical address to give");
       } else {
         mem_total += r.size;
       }
@@ -225,6 +232,7 @@ std::vector<std::size_t> check(const Manifest& m, const Options& opts, const std
     // Everything must fit the region window, each region followed by a guard page.
     std::uint64_t span = 0;
     for (const auto& r : c.regions) {
+      if (r.address_only()) continue;  // not mapped
       const std::uint64_t size = r.shared ? (shared_ix.count(r.name) ? m.shared[shared_ix[r.name]].size : 0) : r.size;
       span += size + kPage;
     }

@@ -65,7 +65,9 @@ void emit(const Manifest& in, const std::vector<std::size_t>& order, const std::
     for (const auto& r : c.regions) {
       const std::uint64_t size = r.shared ? in.shared[six[r.name]].size : r.size;
       std::uint64_t va = 0;
-      if (r.vaddr) {
+      if (r.address_only()) {
+        // not mapped: vaddr 0, no place in the region window
+      } else if (r.vaddr) {
         va = *r.vaddr;
       } else {
         for (bool moved = true; moved;) {
@@ -77,8 +79,9 @@ void emit(const Manifest& in, const std::vector<std::size_t>& order, const std::
         used.emplace_back(va, size);
         cursor += size + kPage;
       }
+      const bool dma = r.shared ? in.shared[six[r.name]].dma : r.dma;
       o.regions.push_back({r.name, r.shared ? bs::RegionKind::kShared : bs::RegionKind::kPrivate, r.perms,
-                           r.shared ? six[r.name] : bs::kNone, va, size});
+                           r.shared ? six[r.name] : bs::kNone, va, size, dma ? bs::kRegionDma : std::uint16_t{0}});
     }
     std::uint64_t dva = kDeviceBase;
     for (const auto& d : c.devices) {

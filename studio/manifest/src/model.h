@@ -78,7 +78,11 @@ struct RegionDecl {
   std::optional<std::uint64_t> vaddr;
   Loc vaddr_at;
   bool shared = false;
-  std::uint8_t perms = bootspec::kPermRead | bootspec::kPermWrite;
+  std::uint8_t perms = bootspec::kPermRead | bootspec::kPermWrite;  // 0: access = "dma" (address only)
+  Loc access_at;
+  bool dma = false;  // [[component.memory]] dma = true (a shared region's is its SharedDecl's)
+  Loc dma_at;
+  bool address_only() const { return shared && perms == 0; }
 };
 struct ConfigDecl {
   std::string key;
@@ -120,6 +124,8 @@ struct SharedDecl {
   std::string name;
   Loc at;
   std::uint64_t size = 0;
+  bool dma = false;  // physically contiguous, its physical address in the info pages of its users
+  Loc dma_at;
 };
 struct ChannelDecl {
   std::string name;

@@ -36,12 +36,16 @@ class Parser {
   }
 
   // Schema helpers: each reports a precise error and returns false/nullopt on a mismatch.
-  void check_keys(const toml::table& t, const std::set<std::string>& allowed, const std::string& what);
+  // `handled`: keys not allowed here either but reported by the caller with a better hint.
+  void check_keys(const toml::table& t, const std::set<std::string>& allowed, const std::string& what,
+                  const std::set<std::string>& handled = {});
   std::optional<std::string> get_string(const toml::table& t, const char* key, const std::string& what, bool required);
   std::optional<std::int64_t> get_int(const toml::table& t, const char* key, const std::string& what, bool required);
   std::optional<std::uint64_t> get_size(const toml::table& t, const char* key, const std::string& what, bool required);
   std::vector<NameRef> get_names(const toml::table& t, const char* key, const std::string& what);
   const toml::array* get_table_array(const toml::table& t, const char* key);
+  // dma = true | false (absent: false); loc set where it is given.
+  bool get_dma(const toml::table& t, const std::string& what, Loc& at);
   Loc key_loc(const toml::table& t, const char* key) {
     const toml::node* n = t.get(key);
     return n ? loc_of(n->source()) : loc_of(t.source());
@@ -63,10 +67,11 @@ class Parser {
   Diagnostics& diag_;
 };
 
-void Parser::check_keys(const toml::table& t, const std::set<std::string>& allowed, const std::string& what) {
+void Parser::check_keys(const toml::table& t, const std::set<std::string>& allowed, const std::string& what,
+                        const std::set<std::string>& handled) {
   for (auto&& [k, v] : t) {
     (void)v;
-    if (!allowed.count(std::string(k.str()))) {
+    if (!allowed.count(std::string(k.str())) && !handled.count(std::string(k.str()))) {
       std::string list;
       for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
       error(loc_of(k.source()), "unknown key '" + shown(k.str()) + "' in " + what, "allowed keys: " + list);
@@ -149,6 +154,17 @@ const toml::array* Parser::get_table_array(const toml::table& t, const char* key
     return nullptr;
   }
   return a;
+}
+
+bool Parser::get_dma(const toml::table& t, const std::string& what, Loc& at) {
+  const toml::node* n = t.get("dma");
+  if (!n) return false;
+  at = loc_of(n->source());
+  if (n->is_boolean()) return n->as_boolean()->get();
+  error(*n, what + ": dma must be true or false",
+        "dma = true makes the region physically contiguous and puts its physical address in the info page "
+        "(for a device driver)");
+  return false;
 }
 
 void Parser::check_name(Loc at, const std::string& name, const std::string& kind, bool identifier) {
@@ -332,11 +348,12 @@ void Parser::read_shared(const toml::table& root) {
   if (!a) return;
   for (const auto& e : *a) {
     const toml::table& t = *e.as_table();
-    check_keys(t, {"name", "size"}, "[[shared]]");
+    check_keys(t, {"name", "size", "dma"}, "[[shared]]");
     SharedDecl s;
     s.name = get_string(t, "name", "shared", true).value_or("");
     s.at = key_loc(t, "name");
     if (!s.name.empty()) check_name(s.at, s.name, "shared region name", true);
+    s.dma = get_dma(t, "shared region '" + shown(s.name) + "'", s.dma_at);
     s.size = get_size(t, "size", "shared", true).value_or(kPage);
     if (s.size == 0 || s.size % kPage || s.size > kRegionEnd - kRegionBase)
       error(key_loc(t, "size"), "shared region '" + shown(s.name) + "' size " + std::to_string(s.size) + " is not a positive multiple of 4096 up to 256 MiB", "round it up to whole 4 KiB pages");
@@ -429,7 +446,7 @@ void Parser::read_components(const toml::table& root) {
     if (const toml::array* mem = get_table_array(t, "memory")) {
       for (const auto& me : *mem) {
         const toml::table& mt = *me.as_table();
-        check_keys(mt, {"name", "size", "vaddr"}, "[[component.memory]]");
+        check_keys(mt, {"name", "size", "vaddr", "dma"}, "[[component.memory]]");
         RegionDecl r;
         r.name = get_string(mt, "name", what + " memory", true).value_or("");
         r.at = key_loc(mt, "name");
@@ -438,23 +455,40 @@ void Parser::read_components(const toml::table& root) {
         if (r.size == 0 || r.size % kPage || r.size > kRegionEnd - kRegionBase)
           error(key_loc(mt, "size"), what + ": memory region '" + shown(r.name) + "' size " + std::to_string(r.size) + " is not a positive multiple of 4096 up to 256 MiB", "round it up to whole 4 KiB pages");
         if (auto v = get_size(mt, "vaddr", what + " memory", false)) r.vaddr = *v, r.vaddr_at = key_loc(mt, "vaddr");
+        r.dma = get_dma(mt, what + ": memory region '" + shown(r.name) + "'", r.dma_at);
         c.regions.push_back(std::move(r));
       }
     }
     if (const toml::array* sh = get_table_array(t, "shared")) {
       for (const auto& se : *sh) {
         const toml::table& st = *se.as_table();
-        check_keys(st, {"name", "access", "vaddr"}, "[[component.shared]]");
+        // "dma" is checked below, with a hint of its own: it belongs on the [[shared]] declaration.
+        check_keys(st, {"name", "access", "vaddr"}, "[[component.shared]]", {"dma"});
         RegionDecl r;
         r.shared = true;
         r.name = get_string(st, "name", what + " shared", true).value_or("");
         r.at = key_loc(st, "name");
+        if (const toml::node* d = st.get("dma"))
+          error(*d, what + ": shared region '" + shown(r.name) + "': dma is a property of the [[shared]] region, not of a mapping",
+                "write dma = true in the [[shared]] declaration; access = \"dma\" here gives this component only its "
+                "physical address, without mapping it");
         if (auto acc = get_string(st, "access", what + " shared", false)) {
+          r.access_at = key_loc(st, "access");
           if (*acc == "r") r.perms = bs::kPermRead;
           else if (*acc == "rw") r.perms = bs::kPermRead | bs::kPermWrite;
-          else error(key_loc(st, "access"), what + ": access '" + shown(*acc) + "' is neither \"r\" nor \"rw\"", "shared regions are never executable");
+          else if (*acc == "dma") r.perms = 0;
+          else error(r.access_at, what + ": access '" + shown(*acc) + "' is not \"r\", \"rw\" or \"dma\"",
+                     "shared regions are never executable; \"dma\" gives only the physical address of a dma = true "
+                     "region, without a mapping");
         }
-        if (auto v = get_size(st, "vaddr", what + " shared", false)) r.vaddr = *v, r.vaddr_at = key_loc(st, "vaddr");
+        if (auto v = get_size(st, "vaddr", what + " shared", false)) {
+          r.vaddr = *v, r.vaddr_at = key_loc(st, "vaddr");
+          if (r.address_only()) {
+            error(r.vaddr_at, what + ": shared region '" + shown(r.name) + "' has access = \"dma\" and a vaddr",
+                  "an address-only region is not mapped, so it has no address in the component; remove vaddr");
+            r.vaddr.reset();
+          }
+        }
         c.regions.push_back(std::move(r));
       }
     }

@@ -203,6 +203,39 @@ TEST(Manifest, DebugGrants) {
   EXPECT_EQ(s.component(s.find_component("bench")).flags, bs::kComponentCycleCounter | bs::kComponentDebugKernelTest);
 }
 
+// dma = true: the region records' kRegionDma flag; access = "dma": perms 0, vaddr 0 (the driver's
+// own region is placed at the window's start).
+TEST(Manifest, DmaRegions) {
+  const Output o = compile_file(fs::path(KEEL_MANIFEST_TESTS) / "valid" / "dma.toml");
+  ASSERT_TRUE(o.ok()) << dump(o);
+  const ReadBack back(o);
+  ASSERT_TRUE(back.ok()) << back.why();
+  const auto& s = back.spec();
+  namespace bs = keel::bootspec;
+  const auto& net = s.component(s.find_component("net"));
+  ASSERT_EQ(net.regions.count, 4u);
+  const auto& ring = s.region(net.regions.first);
+  EXPECT_EQ(ring.kind, bs::RegionKind::kPrivate);
+  EXPECT_EQ(ring.flags, bs::kRegionDma);
+  EXPECT_EQ(ring.vaddr, 0x10000000u);
+  EXPECT_EQ(s.region(net.regions.first + 1).flags, 0u);  // scratch: dma = false
+  const auto& bufs = s.region(net.regions.first + 2);
+  EXPECT_EQ(bufs.flags, bs::kRegionDma);
+  EXPECT_EQ(bufs.perms, bs::kPermRead | bs::kPermWrite);
+  EXPECT_NE(bufs.vaddr, 0u);
+  EXPECT_EQ(s.region(net.regions.first + 3).flags, 0u);  // plain
+  const auto& driver = s.component(s.find_component("driver"));
+  ASSERT_EQ(driver.regions.count, 2u);  // [[component.memory]] first, then [[component.shared]]
+  EXPECT_EQ(s.region(driver.regions.first).vaddr, 0x10000000u);
+  const auto& addr_only = s.region(driver.regions.first + 1);
+  EXPECT_EQ(addr_only.kind, bs::RegionKind::kShared);
+  EXPECT_EQ(addr_only.shared, bufs.shared);
+  EXPECT_EQ(addr_only.flags, bs::kRegionDma);
+  EXPECT_EQ(addr_only.perms, 0u);
+  EXPECT_EQ(addr_only.vaddr, 0u);
+  EXPECT_EQ(addr_only.size, 65536u);
+}
+
 TEST(Manifest, MissingImagesReportedWhenAsked) {
   Options opts;
   opts.check_images = true;

@@ -178,7 +178,13 @@ const char* keel_config_str(const char* key, const char* fallback);
 
 /* ---- devices, regions, IRQs (by the manifest's names) ----------------------------------------- */
 volatile void* keel_device(const char* name, size_t* size); /* NULL if not given to this component */
-void* keel_region(const char* name, size_t* size);          /* private or shared memory region */
+/* A private or shared memory region mapped into this component: its address (and *size), or NULL
+ * if there is none by that name or it is address only (access = "dma": not mapped here). */
+void* keel_region(const char* name, size_t* size);
+/* DMA regions (manifest dma = true; docs/libkeel.md): the physical address of the region's first
+ * byte (page aligned; the region is physically contiguous) and *size, for programming a device;
+ * mapped or address only. 0 (and *size untouched) if there is no such region or it is not DMA. */
+uint64_t keel_region_paddr(const char* name, size_t* size);
 /* The notification bit of the IRQ of device `name` (0 if none); acknowledge it with keel_irq_ack. */
 uint64_t keel_irq_bit(const char* name);
 keel_error_t keel_irq_ack(const char* name);

@@ -109,4 +109,20 @@ inline Result<keel_cpu_usage_t> cpu_usage(uint32_t index) {
 }
 inline const char* name() { return keel_name(); }
 
+// Memory regions by the manifest's names: a mapped region (nullptr if none or address only), and
+// a DMA region's physical address (0 if none or not DMA).
+struct Region {
+  void* addr;      // nullptr: not mapped here (address only)
+  size_t size;
+  uint64_t paddr;  // 0: not a DMA region
+};
+inline Result<Region> region(const char* name) {
+  const keel_info_t* info = keel_info();
+  if (info == nullptr) return Err{KEEL_INVALID_ARGUMENT};
+  const int i = keel_info_find_region(info, name);
+  if (i < 0) return Err{KEEL_NOT_FOUND};
+  const keel_info_region_t& r = keel_info_regions(info)[i];
+  return Region{r.perms == 0 ? nullptr : reinterpret_cast<void*>(r.vaddr), static_cast<size_t>(r.size), r.paddr};
+}
+
 }  // namespace keel

@@ -1,4 +1,4 @@
-// The binary boot spec, version 1: the only description of a system the root server reads.
+// The binary boot spec, version 2: the only description of a system the root server reads.
 // Produced by the manifest compiler (studio/manifest), validated again by reader.h. Layout is
 // little-endian, every record naturally aligned and of a fixed size; the reference is
 // docs/boot-spec.md. Freestanding: no libc, no heap, no exceptions.
@@ -12,7 +12,7 @@ namespace keel::bootspec {
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the boot spec is read in place: little-endian only");
 
 inline constexpr std::uint8_t kMagic[8] = {'K', 'E', 'E', 'L', 'S', 'P', 'E', 'C'};
-inline constexpr std::uint16_t kVersion = 1;
+inline constexpr std::uint16_t kVersion = 2;  // 2: RegionRec.flags (kRegionDma), perms 0 = address only
 inline constexpr std::uint32_t kNone = 0xffffffffu;  // "no reference" (top group, private region)
 inline constexpr std::uint64_t kPageSize = 4096;
 inline constexpr std::uint32_t kMaxTotalSize = 16u << 20;  // a spec above 16 MiB is refused as corrupt
@@ -61,7 +61,7 @@ struct SystemRec {
   std::uint64_t ram_base;   // physical RAM of the platform (from the platform description)
   std::uint64_t ram_size;
   std::uint64_t memory;     // bytes the system may use for components (manifest system.memory)
-  std::uint32_t top_group;  // index of the top supervisor group (always 0 in version 1)
+  std::uint32_t top_group;  // index of the top supervisor group (always 0)
   std::uint32_t console_input;  // component receiving console input, or kNone
 };
 static_assert(sizeof(SystemRec) == 56);
@@ -72,6 +72,15 @@ enum class ChannelKind : std::uint8_t { kRpc = 0, kEvent = 1, kStream = 2 };
 enum class RegionKind : std::uint8_t { kPrivate = 0, kShared = 1 };
 enum class ConfigType : std::uint8_t { kInt = 0, kBool = 1, kString = 2 };
 inline constexpr std::uint8_t kPermRead = 1, kPermWrite = 2;
+// RegionRec::flags. DMA: the region's frames are physically contiguous and the component's info
+// page carries the physical address of its first byte (keel_info_region_t.paddr), for a user-level
+// driver to give to its device. A [[shared]] region is DMA when its region records carry the flag:
+// SharedRec has no room for flags, so every record naming one shared region must agree (the reader
+// checks it). A region record with perms 0 (neither read nor write) is "address only": the region
+// is not mapped into the component at all (vaddr 0), only its physical address and size are in its
+// info page — allowed only for a shared DMA region (manifest `access = "dma"`).
+inline constexpr std::uint16_t kRegionDma = 1;
+inline constexpr std::uint16_t kRegionFlags = kRegionDma;
 // ComponentRec::flags. Passive: once it waits for calls, it has no scheduling context of its own
 // (calls run on the caller's, notifications on its own SC bound to its notification).
 inline constexpr std::uint16_t kComponentPassive = 1;
@@ -114,11 +123,11 @@ struct RegionRec {
   Str name;
   std::uint32_t component;
   RegionKind kind;
-  std::uint8_t perms;  // kPermRead | kPermWrite
-  std::uint16_t reserved;
+  std::uint8_t perms;   // kPermRead | kPermWrite; 0: address only (kShared + kRegionDma, not mapped)
+  std::uint16_t flags;  // kRegionDma; other bits zero
   std::uint32_t shared;  // Table::kShared index for kShared, kNone for kPrivate
   std::uint32_t reserved2;
-  std::uint64_t vaddr;  // page aligned, in the component's address space
+  std::uint64_t vaddr;  // page aligned, in the component's address space; 0 for an address-only region
   std::uint64_t size;   // page multiple
 };
 static_assert(sizeof(RegionRec) == 40);

@@ -52,7 +52,7 @@ constexpr bool identifier_char(char c) {
 // name), device, IRQ and region name, and each config key and string value, of the string's
 // length; `strings` is the number of those strings (channel ends count once).
 inline constexpr std::uint32_t kInfoHeader = 152, kInfoChannel = 72, kInfoDevice = 32, kInfoIrq = 24,
-                               kInfoRegion = 32, kInfoConfig = 32;
+                               kInfoRegion = 40, kInfoConfig = 32;
 struct InfoCounts {
   std::uint64_t ends = 0, devices = 0, irqs = 0, regions = 0, configs = 0;
   std::uint64_t string_bytes = 0;  // lengths as above

@@ -1,4 +1,4 @@
-// Boot-spec writer (host only): serialises a system model into the version-1 binary format of
+// Boot-spec writer (host only): serialises a system model into the binary format (kVersion) of
 // format.h. Deterministic: the same model gives the same bytes (strings interned in order of first
 // use, padding zeroed). It does not judge the model: the manifest compiler checks the rules, and
 // tests read every written spec back through the reader.
@@ -19,6 +19,7 @@ struct Model {
     std::uint8_t perms = kPermRead | kPermWrite;
     std::uint32_t shared = kNone;
     std::uint64_t vaddr = 0, size = 0;
+    std::uint16_t flags = 0;  // kRegionDma
   };
   struct Device {
     std::string name;

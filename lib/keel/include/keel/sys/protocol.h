@@ -96,7 +96,7 @@ enum keel_notify_bit {
 /* ---- the component info page (KEEL_INFO_VADDR), written by the root server ---------------------
  * Strings are {off, len} into the same page (off from KEEL_INFO_VADDR), NUL-terminated too. */
 #define KEEL_INFO_MAGIC 0x4f464e494c45454bull /* "KEELINFO" */
-#define KEEL_INFO_VERSION 1u
+#define KEEL_INFO_VERSION 2u /* 2: keel_info_region_t.paddr */
 
 typedef struct keel_info_str { uint32_t off, len; } keel_info_str_t;
 
@@ -142,9 +142,12 @@ typedef struct keel_info_irq {
 
 typedef struct keel_info_region {
   keel_info_str_t name;
-  uint32_t perms;  /* 1 = read, 2 = write */
+  uint32_t perms;  /* 1 = read, 2 = write; 0 = address only: not mapped (vaddr 0), only paddr and size
+                      are given (a [[component.shared]] with access = "dma") */
   uint32_t shared; /* 1 = a [[shared]] region */
   uint64_t vaddr, size;
+  uint64_t paddr;  /* a DMA region (manifest dma = true): the physical address of its first byte, page
+                      aligned, the region physically contiguous; 0 for every other region */
 } keel_info_region_t;
 
 enum keel_config_type { KEEL_CONFIG_INT = 0, KEEL_CONFIG_BOOL = 1, KEEL_CONFIG_STRING = 2 };
