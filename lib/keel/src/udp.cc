@@ -12,6 +12,7 @@
 namespace {
 
 constexpr int kMaxSockets = 8;
+constexpr uint64_t kUpWaitMs = 5000;  // how long keel_udp_open waits for the net service to come up
 
 struct Socket {
   bool used = false;
@@ -112,8 +113,12 @@ keel_error_t keel_udp_open(uint16_t port, keel_udp_t* out) {
   if (free < 0) return KEEL_NO_SPACE;
   Socket& s = g_sockets[free];
   s = Socket{};
-  keel_error_t st = bind(&s, port);
-  if (st == KEEL_CHANNEL_DOWN) st = bind(&s, port);  // the net service was restarting
+  // CHANNEL_DOWN: the net service is not up yet (it starts before its clients but opens its ends
+  // once its driver is there) or is restarting: try again for a while.
+  const uint64_t give_up = keel_now_ticks() + keel_ms_to_ticks(kUpWaitMs);
+  keel_error_t st;
+  while ((st = bind(&s, port)) == KEEL_CHANNEL_DOWN && keel_now_ticks() < give_up)
+    (void)keel::detail::wait_until(0, keel_now_ticks() + keel_ms_to_ticks(5));
   if (st != KEEL_OK) return st;
   s.used = true;
   *out = free;

@@ -405,8 +405,13 @@ void log_config_change() {
     keel_logf("address %s/%u via %s (static)", a, prefix, gw);
 }
 
-void arm_timer() {
+// The clock is asked only when the Stack's next deadline moved (a request to the clock service
+// per pass would cost a round trip per packet, and the clock's share of its time).
+std::uint64_t g_armed = UINT64_MAX;
+void arm_timer(bool fired) {
   const std::uint64_t deadline = g_stack->next_deadline();
+  if (deadline == g_armed && !fired) return;
+  g_armed = deadline;
   if (deadline == UINT64_MAX) {
     (void)keel_timer_set(0, 0, 0);
     return;
@@ -416,7 +421,7 @@ void arm_timer() {
 }
 
 // Everything that may have moved since the last pass.
-void pass() {
+void pass(bool timer_fired = false) {
   if (__atomic_load_n(&g_q->device.driver_epoch, __ATOMIC_ACQUIRE) != g_q->device.net_epoch) reset_queues();
   reclaim_tx();
   receive_frames();
@@ -427,12 +432,12 @@ void pass() {
     g_signal_driver = false;
     (void)keel_event_signal(g_to_driver);
   }
-  arm_timer();
+  arm_timer(timer_fired);
 }
 
 void on_bits(std::uint64_t bits, void*) {
-  if (bits & KEEL_NOTIFY_TIMER) (void)keel_timer_expired();
-  pass();
+  const bool fired = (bits & KEEL_NOTIFY_TIMER) != 0 && (keel_timer_expired() & 1) != 0;
+  pass(fired);
 }
 
 void on_call(keel_channel_t ch, keel_msg_t* m, void*) {

@@ -129,6 +129,7 @@ keel_error_t keel_stream_read_record(keel_channel_t ch, void* header, size_t hea
  * KEEL_DENIED with the refused destination in *src / *src_port. A restarted net service is
  * transparent: the sockets are bound again on the next call (same ports). */
 typedef int keel_udp_t; /* -1: none */
+#define KEEL_UDP_MAX_PAYLOAD 1472u /* one unfragmented datagram (MTU 1500) */
 typedef uint32_t keel_ipv4_t;
 #define KEEL_IPV4(a, b, c, d) ((keel_ipv4_t)(((a) << 24) | ((b) << 16) | ((c) << 8) | (d)))
 #define KEEL_UDP_FOREVER UINT64_MAX /* keel_udp_recv timeout: wait as long as it takes */
@@ -137,7 +138,7 @@ typedef uint32_t keel_ipv4_t;
  * sockets already open here, or the net service's socket table is full. */
 keel_error_t keel_udp_open(uint16_t port, keel_udp_t* s);
 uint16_t keel_udp_port(keel_udp_t s); /* the bound port (0 if s is not open) */
-/* Queues one datagram (n <= 1472: KEEL_RANGE_ERROR). KEEL_NO_SPACE: the stream to net is full (the
+/* Queues one datagram (n <= KEEL_UDP_MAX_PAYLOAD: else KEEL_RANGE_ERROR). KEEL_NO_SPACE: the stream to net is full (the
  * net service is behind; try again). */
 keel_error_t keel_udp_send(keel_udp_t s, keel_ipv4_t dst, uint16_t port, const void* data, size_t n);
 /* Receives one datagram into buf (*n its length; KEEL_RANGE_ERROR with *n = its length if cap is
