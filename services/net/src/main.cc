@@ -307,39 +307,47 @@ void serve_call(keel_channel_t ch, keel_msg_t* m) {
 
 // ---- set-up ------------------------------------------------------------------------------------
 
-// Clients: for each component with a grant, its rpc server end and its two streams, by peer.
+// Clients: every component with an rpc channel to us, with its two streams (found by peer). Its
+// grant, if the manifest gave one, is this component's config string "grant.<component>"; a
+// client without one may do nothing (the Stack's policy denies every bind, and the refusal is
+// logged).
 void find_clients() {
   const keel_info_t* info = keel_info();
+  for (std::uint32_t i = 0; i < info->channel_count; ++i) {
+    const keel_info_channel_t* ch = keel_channel_info(static_cast<keel_channel_t>(i));
+    if (ch == nullptr || ch->kind != KEEL_CHANNEL_RPC || ch->role != KEEL_ROLE_TO) continue;
+    if (g_client_count == kMaxClients) fail("more components with a channel to net than the limit (16)");
+    Client& c = g_clients[g_client_count++];
+    c.component = ch->peer_index;
+    c.name = keel_info_string(info, ch->peer);
+    c.ctl = static_cast<keel_channel_t>(i);
+    for (std::uint32_t j = 0; j < info->channel_count; ++j) {
+      const keel_info_channel_t* s = keel_channel_info(static_cast<keel_channel_t>(j));
+      if (s == nullptr || s->kind != KEEL_CHANNEL_STREAM || s->peer_index != c.component) continue;
+      if (s->role == KEEL_ROLE_TO) {
+        c.tx = static_cast<keel_channel_t>(j);
+        c.tx_bit = s->notify_bit;
+      } else {
+        c.rx = static_cast<keel_channel_t>(j);
+      }
+    }
+    if (c.tx < 0 || c.rx < 0) {
+      keel_logf("%s has an rpc channel to net but not a stream each way: it can bind but not send or receive", c.name);
+      c.broken = true;
+    }
+  }
   const keel_info_config_t* cfg = keel_info_configs(info);
   for (std::uint32_t k = 0; k < info->config_count; ++k) {
     const char* key = keel_info_string(info, cfg[k].key);
     if (std::strncmp(key, kGrantPrefix, sizeof kGrantPrefix - 1) != 0 || cfg[k].type != KEEL_CONFIG_STRING) continue;
     const char* who = key + sizeof kGrantPrefix - 1;
-    if (g_client_count == kMaxClients) fail("more components granted the network than the limit (16)");
-    Client& c = g_clients[g_client_count];
-    c.name = who;
-    bool found = false;
-    for (std::uint32_t i = 0; i < info->channel_count; ++i) {
-      const keel_info_channel_t* ch = keel_channel_info(static_cast<keel_channel_t>(i));
-      if (ch == nullptr || std::strcmp(keel_info_string(info, ch->peer), who) != 0) continue;
-      found = true;
-      c.component = ch->peer_index;
-      if (ch->kind == KEEL_CHANNEL_RPC && ch->role == KEEL_ROLE_TO) c.ctl = static_cast<keel_channel_t>(i);
-      if (ch->kind == KEEL_CHANNEL_STREAM && ch->role == KEEL_ROLE_TO) {
-        c.tx = static_cast<keel_channel_t>(i);
-        c.tx_bit = ch->notify_bit;
-      }
-      if (ch->kind == KEEL_CHANNEL_STREAM && ch->role == KEEL_ROLE_FROM) c.rx = static_cast<keel_channel_t>(i);
-    }
-    if (!found || c.ctl < 0 || c.tx < 0 || c.rx < 0) {
-      keel_logf("fatal: %s is granted the network but lacks its channels to net (an rpc channel and a stream each way)",
-                who);
-      keel_flush();
-      keel_exit(1);
-    }
+    Client* c = nullptr;
+    for (std::uint32_t i = 0; i < g_client_count; ++i)
+      if (std::strcmp(g_clients[i].name, who) == 0) c = &g_clients[i];
+    if (c == nullptr) fail("a network grant for a component without a channel to net", key);
     Grant& g = g_grants[g_grant_count++];
-    g.component = c.component;
-    g.name = who;
+    g.component = c->component;
+    g.name = c->name;
     const char* text = keel_info_string(info, cfg[k].str_value);
     auto p = parse_grant(text, &g);
     if (!p.ok()) {
@@ -348,7 +356,6 @@ void find_clients() {
       keel_flush();
       keel_exit(1);
     }
-    ++g_client_count;
   }
 }
 
@@ -462,9 +469,8 @@ extern "C" int keel_main(void*) {
   if (keel_channel_open("rx", &g_from_driver) != KEEL_OK) fail("cannot open channel end rx (from the driver)");
   g_driver_bit = keel_channel_info(g_from_driver)->notify_bit;
   find_clients();
-  for (std::uint32_t i = 0; i < g_client_count; ++i) {
+  for (std::uint32_t i = 0; i < g_client_count; ++i)
     (void)keel_channel_open(keel_info_string(keel_info(), keel_channel_info(g_clients[i].ctl)->name), &g_clients[i].ctl);
-  }
   {
     char why[160];
     if (auto v = validate(std::span<const Grant>(g_grants, g_grant_count), std::strcmp(keel_config_str("address", "dhcp"), "dhcp") == 0);
@@ -489,12 +495,12 @@ extern "C" int keel_main(void*) {
   if (g_rng_state == 0) g_rng_state = 1;
   g_stack = new (g_stack_mem) Stack(stack_config());
   if (auto s = g_stack->start(now_us()); !s.ok()) fail("the network configuration", keel_error_name(s.error()));
-  keel_logf("ready: %u components granted the network, %u receive and %u transmit buffers%s", g_client_count,
+  keel_logf("ready: %u clients (%u granted the network), %u receive and %u transmit buffers%s", g_client_count, g_grant_count,
             static_cast<unsigned>(g_rx.size / KEEL_NET_BUFFER_BYTES), g_tx_total,
             keel_generation() > 0 ? " (restarted)" : "");
   pass();
   std::uint64_t mask = g_driver_bit | KEEL_NOTIFY_TIMER;
-  for (std::uint32_t i = 0; i < g_client_count; ++i) mask |= g_clients[i].tx_bit;
+  for (std::uint32_t i = 0; i < g_client_count; ++i) mask |= g_clients[i].tx_bit;  // 0 for a broken one
   const keel_error_t e = keel_serve(mask, on_call, on_bits, nullptr);
   fail("serve", keel_error_name(e));
 }
