@@ -98,6 +98,13 @@ class FairServer {
       pending_ = 0;
       return 0;
     }
+    // Held answers wait for a tick: make sure one is asked for before blocking (a tick that came
+    // while replies were being sent was taken there, and nothing else would ask again).
+    if (held_.count() != 0 && !tick_asked_) {
+      if (!held) send_now(reply_, reply);  // the tick request rewrites the message registers
+      held = true;
+      want_tick();
+    }
     keel_word_t info = !held ? keel_reply_recv(KEEL_SLOT_SERVICE_EP, reply, badge, reply_)
                              : keel_recv(KEEL_SLOT_SERVICE_EP, badge, reply_);
     since_ = keel::rt::timer_count();
@@ -129,6 +136,8 @@ class FairServer {
     keel_word_t word = 0;
     keel_reply_recv(KEEL_SLOT_NOTIFY, info, &word, reply);
     pending_ |= word & ~static_cast<keel_word_t>(KEEL_NOTIFY_TICK);
+    // The tick we asked for, taken here: the next window's release is asked for again in next().
+    if ((word & KEEL_NOTIFY_TICK) != 0) tick_asked_ = false;
   }
   void release() {
     held_.release_all([&](const Held& h) {
