@@ -206,7 +206,9 @@ extern "C" int keel_main(void*) {
             d.q->device.mac[1], d.q->device.mac[2], d.q->device.mac[3], d.q->device.mac[4], d.q->device.mac[5],
             d.irq_name, kQueueSize, keel_generation() > 0 ? " (restarted)" : "");
 
-  if (service()) (void)keel_event_signal(d.to_net);
+  // The net service waits for link_up (it may have seen the handshake before we set it).
+  (void)service();
+  (void)keel_event_signal(d.to_net);
   for (;;) {
     const std::uint64_t bits = keel_notify_wait(d.irq_bit | d.tx_bit);
     if (bits & d.irq_bit) {

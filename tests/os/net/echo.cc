@@ -1,31 +1,93 @@
-// UDP echo (tests/os/net): every datagram on its port goes back to where it came from. The
-// component has no network rights of its own beyond the manifest's [component.network] grant;
-// everything goes through libkeel's sockets and the net service.
+// UDP test component (tests/os/net, bench/net). The component has no network rights of its own
+// beyond the manifest's grant; everything goes through libkeel's sockets and the net service.
+// Config `mode`:
+//   "echo"   (default) every datagram on `port` goes back to where it came from;
+//   "sink"   datagrams on `port` are counted and dropped;
+//   "source" a datagram on `port` (the trigger) is answered with `count` datagrams of `size` bytes.
+// With `measure` = N > 0 (and the manifest's cycle_counter grant) it prints BENCH lines: the
+// instructions the whole system retired (every component, the kernel: the PMU's INST_RETIRED
+// counter) per datagram, over N datagrams after the first:
+// net.udp_echo.instructions_per_round_trip (echo), net.rx_udp.instructions_per_packet (sink: host
+// -> component), net.tx_udp.instructions_per_packet (source: component -> host).
+#include <string.h>
+
 #include "keel/keel.h"
+
+namespace {
+
+// Instructions retired: PMU event counter 0 (the kernel sets it to INST_RETIRED), 32 bits — a
+// measurement spans less than 2^32 instructions. (The cycle counter would count the idle time
+// QEMU -icount skips over between datagrams as well.)
+uint32_t instructions() {
+  uint64_t v;
+  __asm__ volatile("isb; mrs %0, pmevcntr0_el0" : "=r"(v));
+  return static_cast<uint32_t>(v);
+}
+
+uint8_t g_buf[KEEL_UDP_MAX_PAYLOAD];
+
+void send_all(keel_udp_t s, keel_ipv4_t to, uint16_t port, const void* data, size_t n) {
+  keel_error_t st;
+  // A full stream to the net service: wait for room rather than drop (it drains every pass).
+  while ((st = keel_udp_send(s, to, port, data, n)) == KEEL_NO_SPACE) keel_yield();
+  static uint32_t errors = 0;
+  if (st != KEEL_OK && errors++ < 8) keel_logf("send: %s", keel_error_name(st));
+}
+
+}  // namespace
 
 extern "C" int keel_main(void*) {
   const auto port = static_cast<uint16_t>(keel_config_int("port", 7));
+  const char* mode = keel_config_str("mode", "echo");
+  const auto measure = static_cast<uint64_t>(keel_config_int("measure", 0));
+  const bool sink = strcmp(mode, "sink") == 0, source = strcmp(mode, "source") == 0;
+  if (!sink && !source && strcmp(mode, "echo") != 0) {
+    keel_logf("config mode '%s' is not echo, sink or source", mode);
+    return 1;
+  }
   keel_udp_t s = -1;
   keel_error_t st = keel_udp_open(port, &s);
   if (st != KEEL_OK) {
     keel_logf("cannot open UDP port %u: %s", port, keel_error_name(st));
     return 1;
   }
-  keel_logf("ready on UDP port %u", keel_udp_port(s));
-  static uint8_t buf[KEEL_UDP_MAX_PAYLOAD];
-  uint64_t echoed = 0, errors = 0;
+  keel_logf("ready on UDP port %u (%s)", keel_udp_port(s), mode);
+  uint64_t done = 0, errors = 0;
+  uint32_t c0 = 0;
   for (;;) {
     size_t n = 0;
     keel_ipv4_t src = 0;
     uint16_t sport = 0;
-    st = keel_udp_recv(s, buf, sizeof buf, &n, &src, &sport, KEEL_UDP_FOREVER);
+    st = keel_udp_recv(s, g_buf, sizeof g_buf, &n, &src, &sport, KEEL_UDP_FOREVER);
     if (st != KEEL_OK) {
       if (errors++ < 8) keel_logf("recv: %s", keel_error_name(st));
       continue;
     }
-    // A full stream to the net service: wait for room rather than drop (it drains every pass).
-    while ((st = keel_udp_send(s, src, sport, buf, n)) == KEEL_NO_SPACE) keel_yield();
-    if (st != KEEL_OK && errors++ < 8) keel_logf("send: %s", keel_error_name(st));
-    if (++echoed % 10000 == 0) keel_logf("%lu datagrams echoed", static_cast<unsigned long>(echoed));
+    if (source) {
+      const auto count = static_cast<uint64_t>(keel_config_int("count", 1000));
+      const auto size = static_cast<size_t>(keel_config_int("size", 1400));
+      memset(g_buf, 0x5a, sizeof g_buf);
+      const uint32_t t0 = measure ? instructions() : 0;
+      for (uint64_t i = 0; i < count; ++i) {
+        memcpy(g_buf, &i, sizeof i);
+        send_all(s, src, sport, g_buf, size < sizeof g_buf ? size : sizeof g_buf);
+      }
+      if (measure)
+        keel_logf("BENCH net.tx_udp.instructions_per_packet %lu instructions",
+                  static_cast<unsigned long>(static_cast<uint32_t>(instructions() - t0) / (count ? count : 1)));
+      keel_logf("source: %lu datagrams of %lu bytes sent", static_cast<unsigned long>(count),
+                static_cast<unsigned long>(size));
+      continue;
+    }
+    if (!sink) send_all(s, src, sport, g_buf, n);
+    ++done;
+    if (measure != 0) {
+      if (done == 1) c0 = instructions();
+      if (done == measure + 1)
+        keel_logf("BENCH %s %lu instructions",
+                  sink ? "net.rx_udp.instructions_per_packet" : "net.udp_echo.instructions_per_round_trip",
+                  static_cast<unsigned long>(static_cast<uint32_t>(instructions() - c0) / measure));
+    }
+    if (done % 10000 == 0) keel_logf("%lu datagrams %s", static_cast<unsigned long>(done), sink ? "received" : "echoed");
   }
 }
