@@ -15,6 +15,22 @@ struct End {
   uint32_t slot;  // capability slot given by msg (0: none needed)
 };
 End g_end[KEEL_MAX_CHANNEL_ENDS];
+// A stream producer's last write that did not fit: the free bytes it needs (keel_channel_wait).
+uint64_t g_want[KEEL_MAX_CHANNEL_ENDS];
+
+// Signal suppression (keel_stream_ring_t): say we wait, then look again (the barrier pairs with
+// the other side's after it moved its counter and before it looks at our flag).
+inline void announce(volatile uint32_t* flag) {
+  *flag = 1;
+  __atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+// After moving our counter: wake the other side only if it said it waits.
+inline bool take_waiter(volatile uint32_t* flag) {
+  __atomic_thread_fence(__ATOMIC_SEQ_CST);
+  if (*flag == 0) return false;
+  *flag = 0;
+  return true;
+}
 
 // Server side: a call received and not yet answered, and the reply waiting to be sent.
 bool g_call_outstanding = false;
@@ -47,6 +63,8 @@ void become_passive() {
   }
 }
 
+keel_stream_ring_t* ring_of(const keel_info_channel_t* c) { return reinterpret_cast<keel_stream_ring_t*>(c->vaddr); }
+
 keel_error_t open_end(keel_channel_t ch) {
   const keel_info_channel_t* c = chan(ch);
   const keel_info_t* info = keel_info();
@@ -67,6 +85,9 @@ keel_error_t open_end(keel_channel_t ch) {
     return KEEL_INVALID_ARGUMENT;
   }
   g_end[ch] = End{true, static_cast<uint32_t>(slot)};
+  // A stream consumer starts out waiting for data (signal suppression, keel_stream_ring_t): it
+  // reads when signalled, so the producer's first write must signal.
+  if (c->kind == KEEL_CHANNEL_STREAM && c->role == KEEL_ROLE_TO) announce(&ring_of(c)->consumer_waiting);
   return KEEL_OK;
 }
 
@@ -104,7 +125,6 @@ bool msg_ok(const keel_msg_t* m) {
   return m != nullptr && m->len <= KEEL_RPC_MAX_WORDS && m->label <= kMaxLabel && m->label != KEEL_CHANNEL_DOWN;
 }
 
-keel_stream_ring_t* ring_of(const keel_info_channel_t* c) { return reinterpret_cast<keel_stream_ring_t*>(c->vaddr); }
 uint8_t* ring_data(const keel_info_channel_t* c) { return reinterpret_cast<uint8_t*>(c->vaddr + 64); }
 
 }  // namespace
@@ -142,11 +162,20 @@ bool keel_channel_is_open(keel_channel_t ch) { return chan(ch) != nullptr && g_e
 keel_error_t keel_channel_wait(keel_channel_t ch) {
   const keel_info_channel_t* c = chan(ch);
   if (c == nullptr || c->notify_bit == 0) return KEEL_INVALID_ARGUMENT;
-  if (c->kind == KEEL_CHANNEL_STREAM && c->role == KEEL_ROLE_TO) {
-    // A consumer that stopped reading before the ring was empty must not sleep on data that is
-    // already there (its signal may have been consumed by an earlier wait).
+  if (c->kind == KEEL_CHANNEL_STREAM) {
+    // Say we wait (the other side signals only then), and do not sleep on what is already there:
+    // data for a consumer (it may have stopped reading before the ring was empty), the space its
+    // last write needed for a producer.
     keel_stream_ring_t* ring = ring_of(c);
-    if (__atomic_load_n(&ring->head, __ATOMIC_ACQUIRE) != ring->tail) return KEEL_OK;
+    if (c->role == KEEL_ROLE_TO) {
+      announce(&ring->consumer_waiting);
+      if (__atomic_load_n(&ring->head, __ATOMIC_ACQUIRE) != ring->tail) return KEEL_OK;
+    } else {
+      announce(&ring->producer_waiting);
+      const uint64_t head = ring->head, tail = __atomic_load_n(&ring->tail, __ATOMIC_ACQUIRE);
+      if (keel_ring_sane(head, tail, c->size) && keel_ring_free(head, tail, c->size) >= (g_want[ch] ? g_want[ch] : 1))
+        return KEEL_OK;
+    }
   }
   keel_notify_wait(c->notify_bit);
   return KEEL_OK;
@@ -266,14 +295,21 @@ keel_error_t stream_put(keel_channel_t ch, const void* data, size_t n, size_t* d
   uint64_t tail = __atomic_load_n(&ring->tail, __ATOMIC_ACQUIRE);  // the consumer's progress
   if (!keel_ring_sane(head, tail, c->size)) return KEEL_INVALID_ARGUMENT;
   uint64_t room = keel_ring_free(head, tail, c->size);
-  if (all && n + n2 > room) return KEEL_NO_SPACE;
+  if ((all && n + n2 > room) || (!all && room < n)) {
+    // It does not (all) fit: say we wait for space, then look once more.
+    g_want[ch] = all ? n + n2 : 1;
+    announce(&ring->producer_waiting);
+    tail = __atomic_load_n(&ring->tail, __ATOMIC_ACQUIRE);
+    room = keel_ring_free(head, tail, c->size);
+    if (all && n + n2 > room) return KEEL_NO_SPACE;
+  }
   size_t count = n < room ? n : static_cast<size_t>(room);
   if (count + n2 == 0) return KEEL_OK;
   keel_ring_copy_in(ring_data(c), c->size, head, data, count);
   if (n2 != 0) keel_ring_copy_in(ring_data(c), c->size, head + count, data2, n2);  // `all` only
   __atomic_store_n(&ring->head, head + count + n2, __ATOMIC_RELEASE);  // data before the counter
   if (done != nullptr) *done = count + n2;
-  return signal_end(ch);  // "data" to the consumer
+  return take_waiter(&ring->consumer_waiting) ? signal_end(ch) : KEEL_OK;  // "data" to a waiting consumer
 }
 
 // The consumer's view: the ring, its counters checked; nullptr with *err set if unusable.
@@ -305,7 +341,10 @@ keel_error_t keel_stream_peek(keel_channel_t ch, void* buf, size_t n, size_t* do
   keel_error_t err;
   keel_stream_ring_t* ring = stream_in(ch, &c, &avail, &err);
   if (ring == nullptr) return err;
-  if (avail < n) return KEEL_OK;  // not all there yet
+  if (avail < n) {  // not all there yet: say we wait, and look once more
+    announce(&ring->consumer_waiting);
+    if (keel_ring_used(__atomic_load_n(&ring->head, __ATOMIC_ACQUIRE), ring->tail) < n) return KEEL_OK;
+  }
   keel_ring_copy_out(ring_data(c), c->size, ring->tail, buf, n);
   if (done != nullptr) *done = n;
   return KEEL_OK;
@@ -320,13 +359,18 @@ keel_error_t keel_stream_read_record(keel_channel_t ch, void* header, size_t hea
   keel_error_t err;
   keel_stream_ring_t* ring = stream_in(ch, &c, &avail, &err);
   if (ring == nullptr) return err;
-  if (avail < header_len + body_len || header_len + body_len == 0) return KEEL_OK;
+  if (header_len + body_len == 0) return KEEL_OK;
+  if (avail < header_len + body_len) {
+    announce(&ring->consumer_waiting);
+    if (keel_ring_used(__atomic_load_n(&ring->head, __ATOMIC_ACQUIRE), ring->tail) < header_len + body_len)
+      return KEEL_OK;
+  }
   const uint64_t tail = ring->tail;
   keel_ring_copy_out(ring_data(c), c->size, tail, header, header_len);
   keel_ring_copy_out(ring_data(c), c->size, tail + header_len, body, body_len);
   __atomic_store_n(&ring->tail, tail + header_len + body_len, __ATOMIC_RELEASE);  // copied out before freed
   if (done != nullptr) *done = header_len + body_len;
-  return signal_end(ch);  // "space" to the producer
+  return take_waiter(&ring->producer_waiting) ? signal_end(ch) : KEEL_OK;  // "space" to a waiting producer
 }
 
 keel_error_t keel_stream_write(keel_channel_t ch, const void* data, size_t n, size_t* done) {
@@ -349,12 +393,18 @@ keel_error_t keel_stream_read(keel_channel_t ch, void* buf, size_t cap, size_t* 
   uint64_t head = __atomic_load_n(&ring->head, __ATOMIC_ACQUIRE);  // the producer's data is visible
   if (!keel_ring_sane(head, tail, c->size)) return KEEL_INVALID_ARGUMENT;
   uint64_t avail = keel_ring_used(head, tail);
+  if (avail == 0 && cap != 0) {  // empty: say we wait, and look once more
+    announce(&ring->consumer_waiting);
+    head = __atomic_load_n(&ring->head, __ATOMIC_ACQUIRE);
+    if (!keel_ring_sane(head, tail, c->size)) return KEEL_INVALID_ARGUMENT;
+    avail = keel_ring_used(head, tail);
+  }
   size_t count = cap < avail ? cap : static_cast<size_t>(avail);
   if (count == 0) return KEEL_OK;
   keel_ring_copy_out(ring_data(c), c->size, tail, buf, count);
   __atomic_store_n(&ring->tail, tail + count, __ATOMIC_RELEASE);  // copied out before the space is freed
   if (done != nullptr) *done = count;
-  return signal_end(ch);  // "space" to the producer
+  return take_waiter(&ring->producer_waiting) ? signal_end(ch) : KEEL_OK;  // "space" to a waiting producer
 }
 
 }  // extern "C"

@@ -218,24 +218,27 @@ void send_error(Client& c, const keel_net_record_t& rec, keel_error_t e) {
   }
 }
 
-// Up to kBatch datagrams from one client's stream: each straight into a transmit buffer.
-void send_from(Client& c) {
-  for (std::uint32_t i = 0; i < kBatch && !c.broken; ++i) {
+// Up to kBatch datagrams from one client's stream: each straight into a transmit buffer. True if
+// it stopped at the batch limit (more may be waiting: the stream no longer signals us until we
+// found it empty, keel_stream_ring_t).
+bool send_from(Client& c) {
+  for (std::uint32_t i = 0; i < kBatch; ++i) {
+    if (c.broken) return false;
     keel_net_record_t rec;
     std::size_t got = 0;
-    if (keel_stream_peek(c.tx, &rec, sizeof rec, &got) != KEEL_OK || got != sizeof rec) return;
+    if (keel_stream_peek(c.tx, &rec, sizeof rec, &got) != KEEL_OK || got != sizeof rec) return false;
     if (rec.len > KEEL_NET_MAX_PAYLOAD || rec.error != 0) {
       c.broken = true;
       keel_logf("%s: malformed datagram record (length %u): its datagrams are ignored until it restarts", c.name,
                 rec.len);
-      return;
+      return false;
     }
     std::uint32_t off;
-    if (!take_tx(&off)) return;  // no buffer now: it waits in the stream (back-pressure)
+    if (!take_tx(&off)) return false;  // no buffer now: it waits in the stream (back-pressure)
     std::uint8_t* buf = tx_buffer(off);
     if (keel_stream_read_record(c.tx, &rec, sizeof rec, buf + kUdpPayloadOffset, rec.len, &got) != KEEL_OK || got == 0) {
       give_tx(off);
-      return;
+      return false;
     }
     const SocketInfo* s = g_stack->socket(SocketId{rec.socket});
     if (s == nullptr || s->component != c.component) {
@@ -253,6 +256,7 @@ void send_from(Client& c) {
     if (r.value().kind == Sent::Kind::kQueued) give_tx(off);
     else transmit(off, r.value().size);
   }
+  return true;
 }
 
 void serve_call(keel_channel_t ch, keel_msg_t* m) {
@@ -432,7 +436,12 @@ void pass(bool timer_fired = false) {
   if (__atomic_load_n(&g_q->device.driver_epoch, __ATOMIC_ACQUIRE) != g_q->device.net_epoch) reset_queues();
   reclaim_tx();
   receive_frames();
-  for (std::uint32_t i = 0; i < g_client_count; ++i) send_from(g_clients[i]);
+  // Round robin in batches until every stream is empty or the transmit buffers are out (bounded:
+  // each datagram takes a buffer the driver, below us, gives back only when we wait).
+  for (bool more = true; more && g_tx_free_count > 0;) {
+    more = false;
+    for (std::uint32_t i = 0; i < g_client_count; ++i) more |= send_from(g_clients[i]);
+  }
   poll_stack();
   log_config_change();
   if (g_signal_driver) {

@@ -104,7 +104,10 @@ keel_error_t keel_serve(uint64_t mask, keel_call_fn on_call, keel_bits_fn on_bit
 keel_error_t keel_event_signal(keel_channel_t ch);
 
 /* stream: a shared ring (keel_stream_ring_t). Non-blocking: *done = bytes written / read (0 when
- * the ring is full / empty); the peer is signalled when something moved. A ring whose counters
+ * the ring is full / empty); the peer is signalled when something moved and it said it waits
+ * (signal suppression): a consumer woken by its bit reads until a read finds nothing (or uses
+ * keel_channel_wait, which does not sleep on data already there); a producer that got
+ * KEEL_NO_SPACE (or a short write) waits with keel_channel_wait. A ring whose counters
  * the peer corrupted answers KEEL_INVALID_ARGUMENT. */
 keel_error_t keel_stream_write(keel_channel_t ch, const void* data, size_t n, size_t* done);
 /* All or nothing (for records): KEEL_NO_SPACE, and nothing written, unless n bytes fit. */

@@ -233,7 +233,14 @@ typedef struct keel_stream_ring {
   volatile uint64_t head;  /* bytes written by the producer (monotonic) */
   volatile uint64_t tail;  /* bytes consumed by the consumer (monotonic) */
   uint64_t size;           /* data bytes (power of two), set by the root server */
-  uint64_t reserved[5];
+  /* Signal suppression (as virtio's): a side signals the other only when it said it waits. The
+   * consumer sets consumer_waiting when it found too little to read (and before it waits); the
+   * producer, having written, signals only if it is set (and clears it). The same for space with
+   * producer_waiting. Each side sets its flag, then (full barrier) looks at the ring again. A side
+   * that clears or sets the other's flag only changes how often it is itself woken. */
+  volatile uint32_t consumer_waiting;
+  volatile uint32_t producer_waiting;
+  uint64_t reserved[4];
   /* data[size] follows at offset 64 */
 } keel_stream_ring_t;
 
