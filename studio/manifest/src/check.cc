@@ -166,7 +166,7 @@ std::vector<std::size_t> check(const Manifest& m, const Options& opts, const std
         auto [it, fresh] = device_pages.emplace(pg, std::make_pair(c.name, d.name));
         if (!fresh && it->second.first != c.name) {
           char page[24];
-          std::snprintf(page, sizeof page, "0x%llx", static_cast<unsigned long long>(pg * kPage));
+          std::snprintf(page, sizeof page, "0x%08llx", static_cast<unsigned long long>(pg * kPage));
           diag.error(d.at, what + ": device '" + shown(d.name) + "' shares a page with '" + shown(it->second.second) +
                                "' given to component '" + shown(it->second.first) + "' (the 4 KiB page at " + page + ")",
                      "a device is mapped as whole pages, so either component could reach the other's device; give "

@@ -139,7 +139,7 @@ void check_channels(const Manifest& m, const ComponentDecl& c, Diagnostics& diag
     add("a stream from 'net' to '" + n + "' (the datagrams it receives)",
         {"[[channel]]", "name = \"" + n + "_in\"", "kind = \"stream\"", "from = \"net." + n + "_in\"",
          "to = \"" + n + ".in\"", "size = \"64KiB\""});
-  diag.error(c.network->at, "component '" + shown(n) + "' is granted the network but has no " + missing,
+  diag.error(c.network->at, "component '" + shown(n) + "' is granted the network but lacks " + missing,
              "a client of the net service talks to it over three channels; add:", lines);
 }
 
