@@ -103,8 +103,8 @@ struct ConfigDecl {
   bool generated = false;  // written by the compiler (a network grant in net's config), not the manifest
 };
 // [component.network]: what the net service lets a component do (services/net policy.h). Each
-// item keeps its position for the errors of network.cc; the grant's component and name are set
-// there (the name points into the ComponentDecl, which must not move afterwards).
+// item keeps its position for the errors of network.cc, which fills in a copy of the grant's
+// component index and name when it checks the grants together.
 struct NetworkDecl {
   Loc at;  // the [component.network] table
   net::Grant grant;
