@@ -99,7 +99,8 @@ endfunction()
 # this tree's compiler is the cross compiler, so it is compiled once per build tree with the host
 # C++ compiler, from the sources of studio/manifest, studio/image and lib/bootspec (every .cc in
 # their src/ folders, so a split or added source needs no edit here; their headers are
-# dependencies too).
+# dependencies too), plus the net service's grant format and policy check (services/net:
+# grant_text.cc, policy.cc), which the manifest compiler uses for [component.network].
 function(_keel_host_image_tool out_var)
   set(tool ${CMAKE_BINARY_DIR}/host-tools/keel-image)
   if(NOT TARGET keel_host_image_tool)
@@ -107,17 +108,22 @@ function(_keel_host_image_tool out_var)
     set(s ${CMAKE_SOURCE_DIR}/studio)
     set(l ${CMAKE_SOURCE_DIR}/lib)
     set(r ${CMAKE_SOURCE_DIR}/services/root/src)
+    set(n ${CMAKE_SOURCE_DIR}/services/net)
     file(GLOB srcs CONFIGURE_DEPENDS ${s}/manifest/src/*.cc ${s}/image/src/*.cc ${l}/bootspec/src/*.cc)
     list(APPEND srcs ${r}/layout.cc)  # the root server's layout: what it refuses, the packer refuses
+    list(APPEND srcs ${n}/src/grant_text.cc ${n}/src/policy.cc)
     # Headers too (a limit changed in keel/bootspec/limits.h must rebuild the tool).
     file(GLOB_RECURSE hdrs CONFIGURE_DEPENDS ${s}/manifest/src/*.h ${s}/manifest/include/*.h ${s}/image/include/*.h
          ${l}/bootspec/include/*.h ${l}/base/include/*.h ${l}/keel/include/keel/sys/protocol.h)
     list(APPEND hdrs ${r}/layout.h)
+    file(GLOB n_hdrs CONFIGURE_DEPENDS ${n}/include/keel/net/*.h)
+    list(APPEND hdrs ${n_hdrs})
     file(MAKE_DIRECTORY ${CMAKE_BINARY_DIR}/host-tools)
     add_custom_command(OUTPUT ${tool}
       COMMAND ${KEEL_HOST_CXX} -std=c++20 -O1 -DTOML_HEADER_ONLY=0 -DTOML_SHARED_LIB=1
               "-DKEEL_PLATFORM_DIR=\"${s}/manifest/platforms\"" -I${s}/manifest/include -I${s}/image/include
               -I${l}/bootspec/include -I${l}/base/include -I${l}/keel/include -I${CMAKE_SOURCE_DIR}/abi/include -I${r}
+              -I${n}/include
               ${srcs} -ltomlplusplus -o ${tool}
       DEPENDS ${srcs} ${hdrs}
       COMMENT "Building the host image builder (keel-image) for this tree" VERBATIM)

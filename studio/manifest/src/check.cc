@@ -3,6 +3,7 @@
 // channels and their priority ceiling, passive servers, dependency order, image names. Every
 // error has file:line:column and a hint. See model.h for the stages.
 #include <algorithm>
+#include <cstdio>
 #include <functional>
 #include <map>
 #include <set>
@@ -159,12 +160,19 @@ std::vector<std::size_t> check(const Manifest& m, const Options& opts, const std
                    "list it in 'irqs' instead");
         continue;
       }
-      // Mapping is by page: two components on one page would share each other's registers.
+      // Mapping is by whole 4 KiB page: two components on one page could each reach the other's
+      // device registers (QEMU virt's virtio-mmio slots are 0x200 bytes, 8 to a page).
       for (std::uint64_t pg = dev->base / kPage; pg <= (dev->base + dev->size - 1) / kPage; ++pg) {
         auto [it, fresh] = device_pages.emplace(pg, std::make_pair(c.name, d.name));
-        if (!fresh && it->second.first != c.name)
-          diag.error(d.at, what + ": device '" + shown(d.name) + "' shares a page with '" + shown(it->second.second) + "' given to component '" + shown(it->second.first) + "'",
-                     "a device page can belong to one component only");
+        if (!fresh && it->second.first != c.name) {
+          char page[24];
+          std::snprintf(page, sizeof page, "0x%08llx", static_cast<unsigned long long>(pg * kPage));
+          diag.error(d.at, what + ": device '" + shown(d.name) + "' shares a page with '" + shown(it->second.second) +
+                               "' given to component '" + shown(it->second.first) + "' (the 4 KiB page at " + page + ")",
+                     "a device is mapped as whole pages, so either component could reach the other's device; give "
+                     "both devices to one component, or use devices on different pages");
+          break;
+        }
       }
     }
     std::uint64_t dev_span = 0;  // devices are placed in their own window, a guard page after each

@@ -1,6 +1,6 @@
-// The manifest compiler's entry points: read the file, then the three stages of model.h —
-// parse (parse.cc), check (check.cc), emit (emit.cc) — with every error, from any stage, reported
-// sorted by position.
+// The manifest compiler's entry points: read the file, then the stages of model.h — parse
+// (parse.cc), network (network.cc), check (check.cc), emit (emit.cc) — with every error, from
+// any stage, reported sorted by position.
 #include "keel/manifest/compiler.h"
 
 #include <algorithm>
@@ -47,7 +47,15 @@ std::string shown(std::string_view s) {
 std::string Diagnostic::format() const {
   std::ostringstream o;
   o << escape_controls(file) << ":" << line << ":" << column << ": error: " << escape_controls(message);
-  if (!hint.empty()) o << "\n  hint: " << escape_controls(hint);
+  // A hint may have several lines (Diagnostics keeps newlines only between lines it escaped
+  // itself): each is escaped again and indented under the first.
+  if (!hint.empty()) {
+    o << "\n  hint: ";
+    std::size_t begin = 0;
+    for (std::size_t nl; (nl = hint.find('\n', begin)) != std::string::npos; begin = nl + 1)
+      o << escape_controls(std::string_view(hint).substr(begin, nl - begin)) << "\n        ";
+    o << escape_controls(std::string_view(hint).substr(begin));
+  }
   return o.str();
 }
 
@@ -89,6 +97,7 @@ Output compile_string(std::string_view text, const std::string& file_name, const
     // library does anyway (memory), it is an error of this manifest, not an abort.
     try {
       if (parse(text, opts, manifest, diag)) {
+        network(manifest, diag);
         const std::vector<std::size_t> order = check(manifest, opts, base, diag);
         if (diag.errors.empty()) emit(manifest, order, base, out);
       }

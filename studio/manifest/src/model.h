@@ -1,7 +1,9 @@
-// The manifest compiler's typed model of one manifest, and what its three stages share.
+// The manifest compiler's typed model of one manifest, and what its stages share.
 //
 //   parse.cc   TOML → Manifest: every key and type checked against the schema, each declaration
 //              with its line and column; the platform description loaded.
+//   network.cc the network grants ([component.network]) checked with the net service's own
+//              policy code and compiled into net's config; net's address configuration.
 //   check.cc   the semantic rules over the whole Manifest (names, groups, budgets, memory,
 //              devices, IRQs, channels, dependency order), each error with file:line:column and
 //              a hint; returns the components in dependency order.
@@ -21,6 +23,7 @@
 #include "keel/bootspec/limits.h"
 #include "keel/bootspec/writer.h"
 #include "keel/manifest/compiler.h"
+#include "keel/net/policy.h"
 
 namespace keel::manifest {
 
@@ -47,6 +50,12 @@ struct Diagnostics {
   std::vector<Diagnostic> errors;
   void error(Loc at, std::string msg, std::string hint = "") {
     errors.push_back({file, at.line, at.column, escape_controls(msg), escape_controls(hint)});
+  }
+  // A hint followed by lines to copy into the manifest (each escaped; shown one per line).
+  void error(Loc at, std::string msg, std::string hint, const std::vector<std::string>& lines) {
+    std::string h = escape_controls(hint);
+    for (const auto& l : lines) h += "\n" + escape_controls(l);
+    errors.push_back({file, at.line, at.column, escape_controls(msg), std::move(h)});
   }
 };
 
@@ -91,6 +100,20 @@ struct ConfigDecl {
   std::int64_t i = 0;
   std::string s;
   bool overlay = false;
+  bool generated = false;  // written by the compiler (a network grant in net's config), not the manifest
+};
+// [component.network]: what the net service lets a component do (services/net policy.h). Each
+// item keeps its position for the errors of network.cc, which fills in a copy of the grant's
+// component index and name when it checks the grants together.
+struct NetworkDecl {
+  Loc at;  // the [component.network] table
+  net::Grant grant;
+  Loc local_at[net::kMaxLocalRanges];
+  Loc ephemeral_at;
+  Loc remote_at[net::kMaxRemoteRules];
+  Loc udp_ports_at, remote_key_at;
+  bool has_udp_ports = false, has_ephemeral = false, has_remote = false;
+  bool bad = false;  // parse reported an error in it: no further rules, no grant compiled
 };
 struct ComponentDecl {
   std::string name;
@@ -112,6 +135,7 @@ struct ComponentDecl {
   std::vector<NameRef> depends_on, services, devices, irqs;
   std::vector<RegionDecl> regions;
   std::vector<ConfigDecl> config;
+  std::optional<NetworkDecl> network;
 };
 struct GroupDecl {
   std::string name;
@@ -138,7 +162,8 @@ struct ChannelDecl {
   Loc size_at;
 };
 
-// One manifest as declared (parse.cc fills it; check.cc and emit.cc read it).
+// One manifest as declared (parse.cc fills it, network.cc adds net's grant keys; check.cc and
+// emit.cc read it).
 struct Manifest {
   std::string name, version;
   Platform platform;
@@ -155,6 +180,13 @@ struct Manifest {
 
 // parse.cc: reads `text` (TOML) into `m`; false only when the text is not TOML at all.
 bool parse(std::string_view text, const Options& opts, Manifest& m, Diagnostics& diag);
+// network.cc: the network rules ([component.network] grants, net's address configuration, the
+// channels a granted component needs) and the grants compiled into net's config as
+// "grant.<component>" (the text of keel::net::format_grant). Runs between parse and check, so
+// that check's info-page accounting sees the generated keys.
+void network(Manifest& m, Diagnostics& diag);
+// The name of the net service's component: the one that reads the grants.
+inline constexpr char kNetComponent[] = "net";
 // check.cc: the semantic rules; returns the component indexes in dependency order.
 std::vector<std::size_t> check(const Manifest& m, const Options& opts, const std::filesystem::path& base_dir,
                                Diagnostics& diag);

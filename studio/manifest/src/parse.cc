@@ -7,6 +7,7 @@
 #include <optional>
 #include <set>
 
+#include "keel/net/grant_text.h"
 #include "model.h"
 
 namespace keel::manifest {
@@ -61,6 +62,10 @@ class Parser {
   // identifier (component, group, region, end) only letters, digits, '_' and '-'.
   void check_name(Loc at, const std::string& name, const std::string& kind, bool identifier);
   void check_image(Loc at, const std::string& image, const std::string& what);
+  // [component.network] (docs/manifest.md "Network grants"): syntax, types and limits; the
+  // rules across components are network.cc's.
+  void read_network(const toml::table& t, const std::string& what, ComponentDecl& c);
+  std::optional<net::PortRange> local_range(const toml::node& e, const std::string& what);
 
   const Options& opts_;
   Manifest& m_;
@@ -367,7 +372,8 @@ void Parser::read_components(const toml::table& root) {
   for (const auto& e : *a) {
     const toml::table& t = *e.as_table();
     check_keys(t, {"name", "image", "priority", "budget_us", "period_us", "stack", "heap", "restart", "passive", "group",
-                   "depends_on", "services", "devices", "irqs", "memory", "shared", "config", "configurable", "debug"},
+                   "depends_on", "services", "devices", "irqs", "memory", "shared", "config", "configurable", "debug",
+                   "network"},
                "[[component]]");
     ComponentDecl c;
     c.name = get_string(t, "name", "component", true).value_or("");
@@ -520,6 +526,7 @@ void Parser::read_components(const toml::table& root) {
         }
       }
     }
+    read_network(t, what, c);
     for (const auto& o : get_names(t, "configurable", what)) {
       auto it = std::find_if(c.config.begin(), c.config.end(), [&](const ConfigDecl& d) { return d.key == o.name; });
       if (it == c.config.end()) error(o.at, what + ": configurable key '" + shown(o.name) + "' is not in its config", "an overlay may only change a key the manifest gives a default in [component.config]");
@@ -528,6 +535,133 @@ void Parser::read_components(const toml::table& root) {
     }
     m_.comps.push_back(std::move(c));
   }
+}
+
+// A local port or range: an integer 1..65535 or a string "a" / "a-b" (read with the grant text's
+// own parser, keel/net/grant_text.h, so that the manifest and the net service agree on ports).
+std::optional<net::PortRange> Parser::local_range(const toml::node& e, const std::string& what) {
+  const std::string hint = "a port is 1..65535; a range is a string \"a-b\" with a <= b, e.g. 7 or \"7000-7010\"";
+  if (e.is_integer()) {
+    const std::int64_t v = e.as_integer()->get();
+    if (v < 1 || v > 65535) {
+      error(e, what + ": port " + std::to_string(v) + " is outside 1..65535", hint);
+      return std::nullopt;
+    }
+    return net::PortRange::single(static_cast<std::uint16_t>(v));
+  }
+  if (!e.is_string()) {
+    error(e, what + ": a port must be an integer or a string range \"a-b\"", hint);
+    return std::nullopt;
+  }
+  const std::string s = e.as_string()->get();
+  net::Grant g;
+  if (s == "*") {
+    error(e, what + ": '*' (every port) is not a local port grant", "grant the ports the component binds, e.g. \"1024-65535\"");
+    return std::nullopt;
+  }
+  if (s.empty() || s.find_first_of(",;=*") != std::string::npos || !net::parse_grant("ports=" + s, &g).ok() ||
+      g.local_count != 1) {
+    error(e, what + ": '" + shown(s) + "' is not a port or a port range", hint);
+    return std::nullopt;
+  }
+  return g.local[0];
+}
+
+void Parser::read_network(const toml::table& t, const std::string& what, ComponentDecl& c) {
+  const toml::node* n = t.get("network");
+  if (n == nullptr) return;
+  const std::string syntax =
+      "write [component.network] then udp_ports = [7, \"7000-7010\"], ephemeral = \"49152-49407\", "
+      "remote = [\"10.0.2.2/32:*\"]";
+  if (!n->is_table()) {
+    error(*n, what + ": network must be a table", syntax);
+    return;
+  }
+  const std::size_t errors_before = diag_.errors.size();
+  const toml::table& nt = *n->as_table();
+  check_keys(nt, {"udp_ports", "ephemeral", "remote"}, "[component.network]");
+  NetworkDecl nd;
+  nd.at = loc_of(nt.source());
+  const std::string w = what + ": network";
+  if (const toml::node* p = nt.get("udp_ports")) {
+    nd.has_udp_ports = true;
+    nd.udp_ports_at = loc_of(p->source());
+    if (const toml::array* a = p->as_array()) {
+      for (const auto& e : *a) {
+        const auto r = local_range(e, w + " udp_ports");
+        if (!r) continue;
+        if (nd.grant.local_count == net::kMaxLocalRanges) {
+          error(e, w + " udp_ports has more than " + std::to_string(net::kMaxLocalRanges) +
+                       " entries: the limit is " + std::to_string(net::kMaxLocalRanges) + " (kMaxLocalRanges)",
+                "the net service holds at most " + std::to_string(net::kMaxLocalRanges) +
+                    " local port ranges per component; merge ports into ranges \"a-b\"");
+          break;
+        }
+        nd.local_at[nd.grant.local_count] = loc_of(e.source());
+        nd.grant.local[nd.grant.local_count++] = *r;
+      }
+    } else {
+      error(*p, w + " udp_ports must be an array of ports and port ranges", "e.g. udp_ports = [7, \"7000-7010\"]");
+    }
+  }
+  if (const toml::node* p = nt.get("ephemeral")) {
+    nd.has_ephemeral = true;
+    nd.ephemeral_at = loc_of(p->source());
+    if (const auto r = local_range(*p, w + " ephemeral")) nd.grant.ephemeral = *r;
+  }
+  if (const toml::node* p = nt.get("remote")) {
+    nd.has_remote = true;
+    nd.remote_key_at = loc_of(p->source());
+    const std::string hint =
+        "a remote rule is \"a.b.c.d[/prefix]:ports\" (ports: one port, \"a-b\" or \"*\"), e.g. \"10.0.2.2/32:*\", "
+        "\"0.0.0.0/0:53\", \"192.168.1.9:5000-5001\"";
+    if (const toml::array* a = p->as_array()) {
+      for (const auto& e : *a) {
+        if (!e.is_string()) {
+          error(e, w + " remote: a rule must be a string", hint);
+          continue;
+        }
+        const std::string s = e.as_string()->get();
+        net::Grant g;
+        std::string why;
+        if (s.empty() || s.find_first_of(",;=") != std::string::npos) {
+          why = "not one rule";
+        } else if (auto r = net::parse_grant("remote=" + s, &g); !r.ok()) {
+          why = r.error().what;
+        } else if (g.remote_count != 1) {
+          why = "not one rule";
+        }
+        if (!why.empty()) {
+          error(e, w + " remote rule '" + shown(s) + "': " + why, hint);
+          continue;
+        }
+        const net::RemoteRule& rule = g.remote[0];
+        const std::uint32_t mask = net::prefix_mask(rule.prefix);
+        if ((rule.addr.value & ~mask) != 0) {
+          const std::uint32_t v = rule.addr.value & mask;
+          const std::string net_addr = std::to_string(v >> 24) + "." + std::to_string((v >> 16) & 0xff) + "." +
+                                       std::to_string((v >> 8) & 0xff) + "." + std::to_string(v & 0xff);
+          error(e, w + " remote rule '" + shown(s) + "': the address has bits set outside its /" +
+                       std::to_string(rule.prefix) + " prefix",
+                "the rule matches the network " + net_addr + "/" + std::to_string(rule.prefix) + ": write that, or /32 for one host");
+          continue;
+        }
+        if (nd.grant.remote_count == net::kMaxRemoteRules) {
+          error(e, w + " remote has more than " + std::to_string(net::kMaxRemoteRules) + " rules: the limit is " +
+                       std::to_string(net::kMaxRemoteRules) + " (kMaxRemoteRules)",
+                "the net service holds at most " + std::to_string(net::kMaxRemoteRules) +
+                    " remote rules per component; use a shorter prefix or a port range to cover several");
+          break;
+        }
+        nd.remote_at[nd.grant.remote_count] = loc_of(e.source());
+        nd.grant.remote[nd.grant.remote_count++] = rule;
+      }
+    } else {
+      error(*p, w + " remote must be an array of rules", hint);
+    }
+  }
+  nd.bad = diag_.errors.size() != errors_before;
+  c.network = nd;
 }
 
 void Parser::read_channels(const toml::table& root) {

@@ -6,6 +6,7 @@
 
 #include <cstring>
 #include <fstream>
+#include <random>
 #include <regex>
 #include <sstream>
 
@@ -14,6 +15,7 @@
 #include "keel/bootspec/limits.h"
 #include "keel/bootspec/reader.h"
 #include "keel/manifest/compiler.h"
+#include "keel/net/grant_text.h"
 
 namespace fs = std::filesystem;
 using namespace keel::manifest;
@@ -450,4 +452,214 @@ TEST(Manifest, MissingMemoryHint) {
   const Output o = compile_string(m, "m.toml");
   expect_one_error(o, "system has no 'memory'");
   EXPECT_NE(o.errors[0].hint.find("memory = \"16MiB\""), std::string::npos) << dump(o);
+}
+
+// [component.network]: each grant is compiled into net's config as "grant.<component>", the
+// text of keel::net::format_grant, keys sorted; the net service's parse_grant reads back exactly
+// the grant the manifest declares. A client without a grant gets no key.
+TEST(ManifestNetwork, GrantsCompiledIntoNetConfig) {
+  const Output o = compile_file(fs::path(KEEL_MANIFEST_TESTS) / "valid" / "network.toml");
+  ASSERT_TRUE(o.ok()) << dump(o);
+  const ReadBack back(o);
+  ASSERT_TRUE(back.ok()) << back.why();
+  const auto& s = back.spec();
+  namespace bs = keel::bootspec;
+  const auto& net = s.component(s.find_component("net"));
+  std::vector<std::pair<std::string, std::string>> cfg;
+  for (std::uint32_t i = net.config.first; i < net.config.first + net.config.count; ++i) {
+    const auto& c = s.config(i);
+    ASSERT_EQ(c.type, bs::ConfigType::kString);
+    const auto key = s.str(c.key), value = s.str(c.str_value);
+    cfg.emplace_back(std::string(key.data, key.len), std::string(value.data, value.len));
+  }
+  ASSERT_EQ(cfg.size(), 4u);
+  EXPECT_EQ(cfg[0], (std::pair<std::string, std::string>{"address", "10.0.2.15/24"}));
+  EXPECT_EQ(cfg[1].first, "gateway");
+  EXPECT_EQ(cfg[2], (std::pair<std::string, std::string>{
+                        "grant.echo", "ports=7,7000-7010;ephemeral=49152-49407;remote=10.0.2.2/32:*,0.0.0.0/0:53,"
+                                      "192.168.1.9/32:5000-5001"}));
+  EXPECT_EQ(cfg[3], (std::pair<std::string, std::string>{"grant.sensor", "ports=5683;remote=10.0.0.0/8:5683"}));
+  EXPECT_EQ(s.component(s.find_component("idle")).config.count, 0u);
+
+  keel::net::Grant g;
+  ASSERT_TRUE(keel::net::parse_grant(cfg[2].second, &g).ok());
+  ASSERT_EQ(g.local_count, 2u);
+  EXPECT_EQ(g.local[0].first, 7u);
+  EXPECT_EQ(g.local[0].last, 7u);
+  EXPECT_EQ(g.local[1].first, 7000u);
+  EXPECT_EQ(g.local[1].last, 7010u);
+  EXPECT_EQ(g.ephemeral.first, 49152u);
+  EXPECT_EQ(g.ephemeral.last, 49407u);
+  ASSERT_EQ(g.remote_count, 3u);
+  EXPECT_EQ(g.remote[0].addr, keel::net::Ipv4Addr::of(10, 0, 2, 2));
+  EXPECT_EQ(g.remote[0].prefix, 32u);
+  EXPECT_EQ(g.remote[0].ports.first, 1u);
+  EXPECT_EQ(g.remote[0].ports.last, 65535u);
+  EXPECT_EQ(g.remote[1].addr, keel::net::Ipv4Addr{});
+  EXPECT_EQ(g.remote[1].prefix, 0u);
+  EXPECT_EQ(g.remote[1].ports.first, 53u);
+  EXPECT_EQ(g.remote[2].addr, keel::net::Ipv4Addr::of(192, 168, 1, 9));
+  EXPECT_EQ(g.remote[2].prefix, 32u);
+  EXPECT_EQ(g.remote[2].ports.first, 5000u);
+  EXPECT_EQ(g.remote[2].ports.last, 5001u);
+  // What the net service checks at start passes too.
+  g.name = "echo";
+  EXPECT_TRUE(keel::net::validate(std::span<const keel::net::Grant>(&g, 1), false).ok());
+}
+
+// Round trip over many grants: whatever [component.network] declares (up to the limits: 8 local
+// ranges, an ephemeral range, 8 remote rules with any prefix and ports) comes back from the
+// compiled config string through parse_grant unchanged.
+TEST(ManifestNetwork, RandomGrantsRoundTrip) {
+  std::mt19937 rng(10);
+  auto pick = [&](std::uint32_t lo, std::uint32_t hi) { return std::uniform_int_distribution<std::uint32_t>(lo, hi)(rng); };
+  const std::string head = R"([system]
+name = "rt"
+platform = "qemu-virt"
+memory = "16MiB"
+[[group]]
+name = "top"
+[[component]]
+name = "net"
+image = "net.elf"
+priority = 200
+budget_us = 100
+period_us = 10000
+  [component.config]
+  address = "10.0.2.15/24"
+[[channel]]
+name = "c_net"
+kind = "rpc"
+from = "c.net"
+to = "net.c"
+[[channel]]
+name = "c_out"
+kind = "stream"
+from = "c.out"
+to = "net.c_out"
+size = "4KiB"
+[[channel]]
+name = "c_in"
+kind = "stream"
+from = "net.c_in"
+to = "c.in"
+size = "4KiB"
+[[component]]
+name = "c"
+image = "c.elf"
+priority = 100
+budget_us = 100
+period_us = 10000
+  [component.network]
+)";
+  for (int iter = 0; iter < 300; ++iter) {
+    keel::net::Grant want;
+    // Local ranges in disjoint slots of 7,000 ports (no overlap: the compiler refuses one).
+    std::string text = head + "  udp_ports = [";
+    want.local_count = static_cast<std::uint8_t>(pick(1, 8));
+    for (std::uint8_t k = 0; k < want.local_count; ++k) {
+      const std::uint32_t base = 1 + k * 7000u, first = pick(base, base + 6000), last = pick(first, base + 6999);
+      want.local[k] = {static_cast<std::uint16_t>(first), static_cast<std::uint16_t>(last)};
+      text += (k ? ", " : "") + (first == last && pick(0, 1) ? std::to_string(first)
+                                                             : "\"" + std::to_string(first) + "-" + std::to_string(last) + "\"");
+    }
+    text += "]\n";
+    if (pick(0, 1)) {
+      const std::uint32_t first = pick(60000, 65000), last = pick(first, 65535);
+      want.ephemeral = {static_cast<std::uint16_t>(first), static_cast<std::uint16_t>(last)};
+      text += "  ephemeral = \"" + std::to_string(first) + "-" + std::to_string(last) + "\"\n";
+    }
+    text += "  remote = [";
+    want.remote_count = static_cast<std::uint8_t>(pick(1, 8));
+    for (std::uint8_t k = 0; k < want.remote_count; ++k) {
+      keel::net::RemoteRule& r = want.remote[k];
+      r.prefix = static_cast<std::uint8_t>(pick(0, 32));
+      r.addr.value = static_cast<std::uint32_t>(rng()) & keel::net::prefix_mask(r.prefix);
+      const std::uint32_t kind = pick(0, 2), first = pick(1, 65535);
+      r.ports = kind == 0   ? keel::net::PortRange::all()
+                : kind == 1 ? keel::net::PortRange::single(static_cast<std::uint16_t>(first))
+                            : keel::net::PortRange{static_cast<std::uint16_t>(first), static_cast<std::uint16_t>(pick(first, 65535))};
+      const std::uint32_t v = r.addr.value;
+      std::string rule = std::to_string(v >> 24) + "." + std::to_string((v >> 16) & 255) + "." +
+                         std::to_string((v >> 8) & 255) + "." + std::to_string(v & 255);
+      if (r.prefix != 32 || pick(0, 1)) rule += "/" + std::to_string(r.prefix);
+      rule += ":" + (kind == 0 ? std::string("*") : std::to_string(r.ports.first) +
+                                                      (kind == 2 ? "-" + std::to_string(r.ports.last) : ""));
+      text += (k ? ", \"" : "\"") + rule + "\"";
+    }
+    text += "]\n";
+    const Output o = compile_string(text, "rt.toml");
+    ASSERT_TRUE(o.ok()) << dump(o) << text;
+    const auto& net = o.model.components[0];
+    ASSERT_EQ(net.name, "net");
+    std::string value;
+    for (const auto& c : net.config)
+      if (c.key == "grant.c") value = c.str_value;
+    ASSERT_FALSE(value.empty()) << text;
+    keel::net::Grant got;
+    const auto parsed = keel::net::parse_grant(value, &got);
+    ASSERT_TRUE(parsed.ok()) << value << ": " << parsed.error().what;
+    ASSERT_EQ(got.local_count, want.local_count) << value;
+    for (std::uint8_t k = 0; k < want.local_count; ++k) {
+      EXPECT_EQ(got.local[k].first, want.local[k].first) << value;
+      EXPECT_EQ(got.local[k].last, want.local[k].last) << value;
+    }
+    EXPECT_EQ(got.ephemeral.first, want.ephemeral.first) << value;
+    EXPECT_EQ(got.ephemeral.last, want.ephemeral.last) << value;
+    ASSERT_EQ(got.remote_count, want.remote_count) << value;
+    for (std::uint8_t k = 0; k < want.remote_count; ++k) {
+      EXPECT_EQ(got.remote[k].addr, want.remote[k].addr) << value;
+      EXPECT_EQ(got.remote[k].prefix, want.remote[k].prefix) << value;
+      EXPECT_EQ(got.remote[k].ports.first, want.remote[k].ports.first) << value;
+      EXPECT_EQ(got.remote[k].ports.last, want.remote[k].ports.last) << value;
+    }
+  }
+}
+
+// The missing-channel error's hint carries the [[channel]] lines to add, one per line, indented
+// under "hint:"; a name with a control character stays escaped in every line.
+TEST(ManifestNetwork, MissingChannelsHintLines) {
+  const Output o = compile_file(fs::path(KEEL_MANIFEST_TESTS) / "errors" / "network_channels.toml");
+  std::string half;
+  for (const auto& d : o.errors)
+    if (d.message.find("'half'") != std::string::npos) half = d.format();
+  EXPECT_NE(half.find("\n  hint: a client of the net service talks to it over three channels; add:\n"
+                      "        [[channel]]\n"
+                      "        name = \"half_in\"\n"
+                      "        kind = \"stream\"\n"
+                      "        from = \"net.half_in\"\n"
+                      "        to = \"half.in\"\n"
+                      "        size = \"64KiB\""),
+            std::string::npos)
+      << half;
+  const Output bad = compile_string(R"([system]
+name = "e"
+platform = "qemu-virt"
+memory = "16MiB"
+[[group]]
+name = "top"
+[[component]]
+name = "net"
+image = "net.elf"
+priority = 200
+budget_us = 100
+period_us = 10000
+[[component]]
+name = "a\u001b[2Jb"
+image = "a.elf"
+priority = 100
+budget_us = 100
+period_us = 10000
+  [component.network]
+  udp_ports = [7]
+  remote = ["0.0.0.0/0:*"]
+)",
+                                    "bad.toml");
+  bool seen = false;
+  for (const auto& d : bad.errors) {
+    const std::string f = d.format();
+    EXPECT_EQ(f.find('\x1b'), std::string::npos) << f;
+    seen = seen || f.find("name = \"a\\x1b[2Jb_net\"") != std::string::npos;
+  }
+  EXPECT_TRUE(seen) << dump(bad);
 }

@@ -18,8 +18,9 @@ struct Diagnostic {
   std::string file;
   std::uint32_t line = 0, column = 0;
   std::string message;
-  std::string hint;  // may be empty
-  // "file:line:column: error: message\n  hint: hint", control characters escaped (safe to print).
+  std::string hint;  // may be empty; several lines are separated by '\n'
+  // "file:line:column: error: message\n  hint: hint", control characters escaped (safe to print;
+  // a multi-line hint is printed one line under the other).
   std::string format() const;
 };
 
