@@ -64,6 +64,9 @@ def main():
     ap.add_argument("--seconds", type=float, default=10, help="bench: measured seconds per run")
     ap.add_argument("--size", type=int, default=64, help="bench: datagram size in bytes")
     ap.add_argument("--host-port", type=int, default=0, help="shell: the forwarded host port (0: a free one)")
+    ap.add_argument("--keel-image", default=None,
+                    help="bench: also Keel's echo system (images/os-net.elf), run after each Linux run: "
+                         "BENCH net.udp_echo.pps and the ratio")
     args = ap.parse_args()
     if args.mode != "shell" and not args.udp_load:
         ap.error(f"{args.mode} needs --udp-load (build/<tree>/bench/net/udp_load)")
@@ -88,28 +91,52 @@ def main():
         show(cmd)
         return subprocess.call(cmd)
 
-    # bench: one guest boot per run, the median of the runs' pps.
-    values = []
+    # bench: one guest boot per run, the median of the runs' pps; with --keel-image, Keel's echo
+    # system right after each Linux run (the same machine load, interleaved).
+    def pps_run(name, cmd):
+        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        pps = [line.split()[2] for line in r.stdout.splitlines() if line.startswith(f"BENCH {name} ")]
+        info = [line for line in r.stdout.splitlines() if line.startswith("pps:")]
+        print(f"{name}: " + (info[0] if info else "(no pps line)"), flush=True)
+        if r.returncode != 0 or not pps:
+            sys.stdout.write(r.stdout)
+            return None
+        return float(pps[0])
+
+    load_args = f"--window {args.window} --seconds {args.seconds} --size {args.size}"
+    linux, keel = [], []
     for i in range(args.runs):
         cmd, image = base_command(args.guest, args.cpu, 0)
         cmd += ["--timeout", str(60 + args.seconds * 2), "--quiet", "--ready", READY,
-                "--run-while", f"{load} pps --port {{port0}} --window {args.window} --seconds {args.seconds} "
-                               f"--size {args.size} --name run{i}",
-                image]
+                "--run-while", f"{load} pps --port {{port0}} {load_args} --name linux{i}", image]
         if i == 0:
             show(cmd)
-        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        pps = [line.split()[2] for line in r.stdout.splitlines() if line.startswith(f"BENCH run{i} ")]
-        info = [line for line in r.stdout.splitlines() if line.startswith("pps:")]
-        print(f"run {i + 1}/{args.runs}: " + (info[0] if info else "(no pps line)"), flush=True)
-        if r.returncode != 0 or not pps:
-            sys.stdout.write(r.stdout)
-            print(f"run.py: bench run {i + 1} failed", file=sys.stderr)
+        v = pps_run(f"linux{i}", cmd)
+        if v is None:
+            print(f"run.py: Linux bench run {i + 1} failed", file=sys.stderr)
             return 1
-        values.append(float(pps[0]))
-    print(f"BENCH net.linux_udp_echo.pps {statistics.median(values):.0f} pps")
-    print(f"(runs: {', '.join(f'{v:.0f}' for v in values)}; window {args.window}, {args.size}-byte datagrams, "
-          f"{args.seconds:g} s each; QEMU {args.cpu}, -m 512, TCG without -icount)")
+        linux.append(v)
+        if args.keel_image:
+            kcmd = [sys.executable, QEMU_RUN, "--cpu", args.cpu, "--timeout", str(60 + args.seconds * 2), "--quiet",
+                    "--net-udp-forward", f"0:{GUEST_PORT}", "--ready", r"\[echo\] ready on UDP port 7",
+                    "--run-while", f"{load} pps --port {{port0}} {load_args} --name keel{i}", args.keel_image]
+            if i == 0:
+                show(kcmd)
+            v = pps_run(f"keel{i}", kcmd)
+            if v is None:
+                print(f"run.py: Keel bench run {i + 1} failed", file=sys.stderr)
+                return 1
+            keel.append(v)
+    lm = statistics.median(linux)
+    print(f"BENCH net.linux_udp_echo.pps {lm:.0f} pps")
+    if keel:
+        km = statistics.median(keel)
+        print(f"BENCH net.udp_echo.pps {km:.0f} pps")
+        print(f"BENCH net.udp_echo_vs_linux.percent {100 * km / lm:.0f} percent")
+    print(f"(runs: Linux {', '.join(f'{v:.0f}' for v in linux)}"
+          + (f"; Keel {', '.join(f'{v:.0f}' for v in keel)}" if keel else "")
+          + f"; window {args.window}, {args.size}-byte datagrams, {args.seconds:g} s each; QEMU {args.cpu}, "
+          "-m 512, TCG without -icount)")
     return 0
 
 

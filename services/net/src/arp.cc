@@ -147,6 +147,27 @@ MutBytes ArpCache::reserve_pending(std::uint64_t now, Ipv4Addr ip, bool* send_re
   return MutBytes(f.bytes, kMaxFrame);
 }
 
+bool ArpCache::resolve(std::uint64_t now, Ipv4Addr ip, Counters& c) {
+  Entry* e = find(ip);
+  if (e && (e->state == State::kIncomplete || (e->state == State::kLive && now < e->expires))) return false;
+  if (e) free_entry(*e, &c);  // expired live entry
+  else e = allocate(now, &c);
+  e->state = State::kIncomplete;
+  e->ip = ip;
+  e->requests = 1;
+  e->pending = -1;
+  e->next_request = now + kArpRetryUs;
+  e->last_used = now;
+  return true;
+}
+
+std::uint64_t ArpCache::live_until(Ipv4Addr ip) const {
+  const Entry* e = find(ip);
+  if (!e) return 0;
+  if (e->state == State::kIncomplete) return kNever;
+  return e->state == State::kLive ? e->expires : 0;
+}
+
 void ArpCache::commit_pending(Ipv4Addr ip, std::size_t size) {
   Entry* e = find(ip);
   if (!e || e->state != State::kIncomplete || e->pending < 0) return;

@@ -301,6 +301,16 @@ std::size_t Stack::poll(std::uint64_t now, MutBytes out) {
       ++counters_.tx_frames;
       return n;
     }
+    // The gateway is resolved ahead of traffic (and again when its entry expires or its requests
+    // went unanswered): the first datagrams to leave the subnet would otherwise wait for ARP, and
+    // only one frame per destination can wait.
+    if (configured_ && !ip_.gateway.is_zero() && now >= gateway_retry_ && arp_.resolve(now, ip_.gateway, counters_)) {
+      gateway_retry_ = now + kArpRetryUs * (kArpMaxRequests + 1);  // after a give-up: not before this
+      const std::size_t n = arp_request(ip_.gateway, out);
+      if (n) return n;
+      counters_.drop(Drop::kNoBuffer);
+      continue;
+    }
     Ipv4Addr target;
     if (arp_.due_request(now, &target, counters_)) {
       const std::size_t n = arp_request(target, out);
@@ -325,6 +335,11 @@ std::size_t Stack::poll(std::uint64_t now, MutBytes out) {
 
 std::uint64_t Stack::next_deadline() const {
   std::uint64_t t = arp_.next_deadline();
+  if (configured_ && !ip_.gateway.is_zero()) {
+    const std::uint64_t live = arp_.live_until(ip_.gateway);  // 0: none; re-resolve when it expires
+    const std::uint64_t due = live == 0 ? gateway_retry_ : live;
+    if (due < t) t = due;
+  }
   if (mode_ == AddressMode::kDhcp && dhcp_.next_deadline() < t) t = dhcp_.next_deadline();
   return t;
 }

@@ -89,6 +89,13 @@ struct NetStack : ::testing::Test {
     ASSERT_TRUE(stack->close(s).ok());
   }
   std::size_t poll(std::uint64_t now) { return stack->poll(now, MutBytes(out, sizeof out)); }
+  // The gateway is resolved ahead of traffic at the first poll: answer it.
+  void settle_gateway(std::uint64_t now = 0) {
+    ASSERT_EQ(poll(now), kArpFrame);
+    ASSERT_EQ(load32(&out[kEthHeader + 24]), kPeerIp.value);
+    ASSERT_EQ(rx(arp_frame(kArpReply, kPeer, kPeerIp, kUs, kOurs, kOurs), now).kind, Rx::Kind::kConsumed);
+    ASSERT_EQ(poll(now), 0u);
+  }
 };
 
 }  // namespace
@@ -417,6 +424,7 @@ TEST_F(NetStack, SendFloodToDistinctNeighboursStaysBounded) {
 
 TEST_F(NetStack, SendResolvesNextHopThenTransmitsQueuedFrame) {
   make();
+  settle_gateway();
   const SocketId s = stack->bind(kEcho, 7000).value();
   const Frame payload = nt::bytes("first");
   auto r = stack->send_udp(0, s, kNeighbour, 9999, Bytes(payload.data(), payload.size()), MutBytes(out, sizeof out));
@@ -487,6 +495,7 @@ TEST_F(NetStack, OffLinkGoesThroughGatewayAndBroadcastNeedsNoArp) {
 
 TEST_F(NetStack, ArpRetriesAndGiveUpThroughPoll) {
   make();
+  settle_gateway();
   const SocketId s = stack->bind(kEcho, 7000).value();
   ASSERT_EQ(stack->send_udp(0, s, kNeighbour, 9, Bytes(), MutBytes(out, sizeof out)).value().kind, Sent::Kind::kAwaitingArp);
   EXPECT_EQ(stack->next_deadline(), kArpRetryUs);
@@ -497,8 +506,30 @@ TEST_F(NetStack, ArpRetriesAndGiveUpThroughPoll) {
   EXPECT_EQ(poll(2 * kArpRetryUs), kArpFrame);  // request 3
   EXPECT_EQ(poll(3 * kArpRetryUs), 0u);         // given up
   EXPECT_EQ(drops(Drop::kArpUnresolved), 1u);
-  EXPECT_EQ(stack->counters().arp_requests_sent, 3u);
-  EXPECT_EQ(stack->next_deadline(), ~std::uint64_t{0});
+  EXPECT_EQ(stack->counters().arp_requests_sent, 4u);  // the gateway's, then 3 for the neighbour
+  EXPECT_EQ(stack->next_deadline(), kArpEntryLifetimeUs);  // only the gateway's refresh is left
+}
+
+// The gateway is resolved before any datagram leaves the subnet, again when its entry expires,
+// and after unanswered requests not before a pause (no ARP storm for a gateway that is gone).
+TEST_F(NetStack, GatewayResolvedAheadOfTraffic) {
+  make();
+  EXPECT_EQ(stack->next_deadline(), 0u);
+  settle_gateway(0);
+  const SocketId s = stack->bind(kEcho, 7000).value();
+  auto r = stack->send_udp(1, s, kRemote, 9, Bytes(), MutBytes(out, sizeof out));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.value().kind, Sent::Kind::kFrame);  // no wait for ARP: the first datagram goes out
+  EXPECT_EQ(stack->next_deadline(), kArpEntryLifetimeUs);
+  // Expired: asked again at once; unanswered three times, then a pause before the next round.
+  EXPECT_EQ(poll(kArpEntryLifetimeUs), kArpFrame);
+  const std::uint64_t t = kArpEntryLifetimeUs;
+  EXPECT_EQ(poll(t + kArpRetryUs), kArpFrame);
+  EXPECT_EQ(poll(t + 2 * kArpRetryUs), kArpFrame);
+  EXPECT_EQ(poll(t + 3 * kArpRetryUs), 0u);  // given up
+  EXPECT_EQ(stack->next_deadline(), t + kArpRetryUs * (kArpMaxRequests + 1));
+  EXPECT_EQ(poll(t + 3 * kArpRetryUs + 1), 0u);
+  EXPECT_EQ(poll(t + kArpRetryUs * (kArpMaxRequests + 1)), kArpFrame);  // the next round
 }
 
 TEST_F(NetStack, SendErrors) {
@@ -660,14 +691,18 @@ TEST_F(NetStack, DhcpLeaseConfiguresTheStack) {
   ASSERT_EQ(stack->ip().dns_count, 1);
   EXPECT_EQ(stack->ip().dns[0], Ipv4Addr::of(10, 0, 2, 3));
   EXPECT_EQ(stack->counters().dhcp_leases, 1u);
-  EXPECT_EQ(stack->next_deadline(), 1 + 43200 * kS);  // T1, from the REQUEST sent at t = 1 us
+  // The gateway is resolved ahead of traffic; then only its refresh and T1 are ahead.
+  EXPECT_EQ(stack->next_deadline(), 0u);
+  settle_gateway(2);
+  EXPECT_EQ(stack->next_deadline(), 2 + kArpEntryLifetimeUs);
 
   // Now the stack works.
   EXPECT_EQ(rx(echo_request()).kind, Rx::Kind::kReply);
   EXPECT_EQ(rx(udp_to_us(7000, {1})).kind, Rx::Kind::kDatagram);
 
-  // T1: the unicast renewal needs the server's MAC: first an ARP request, then the REQUEST.
-  const std::uint64_t t1 = stack->next_deadline();
+  // T1 (from the REQUEST sent at t = 1 us): the unicast renewal needs the server's MAC, whose
+  // entry expired long ago: first an ARP request, then the REQUEST.
+  const std::uint64_t t1 = 1 + 43200 * kS;
   n = poll(t1);
   ASSERT_EQ(n, kArpFrame);
   EXPECT_EQ(load32(&out[kEthHeader + 24]), kPeerIp.value);

@@ -60,6 +60,13 @@ class ArpCache {
   // now (a new incomplete entry); an older frame waiting for the same ip is replaced (counted
   // kArpUnresolved). May evict the LRU entry (counted).
   MutBytes reserve_pending(std::uint64_t now, Ipv4Addr ip, bool* send_request, Counters& c);
+  // Resolve `ip` ahead of traffic (the gateway): true when a request must go out now (there was
+  // neither a live nor an incomplete entry; an incomplete one without a frame is made). May
+  // evict the LRU entry (counted).
+  bool resolve(std::uint64_t now, Ipv4Addr ip, Counters& c);
+  // Until when ip's live entry is valid (0: no live entry; UINT64_MAX... never: an incomplete one
+  // is being resolved, its retries are in next_deadline()).
+  std::uint64_t live_until(Ipv4Addr ip) const;
   void commit_pending(Ipv4Addr ip, std::size_t size);
 
   // A frame whose destination got resolved, with its destination MAC filled in: the caller

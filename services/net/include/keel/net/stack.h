@@ -168,6 +168,7 @@ class Stack {
   bool configured_ = false;
   IpConfig ip_;
   std::uint32_t generation_ = 0;
+  std::uint64_t gateway_retry_ = 0;  // the gateway is resolved ahead of traffic, not before this
   Counters counters_;
   ArpCache arp_;
   DhcpClient dhcp_;
