@@ -169,10 +169,16 @@ bool service() {
   return news;
 }
 
+// Signals the net service; retried once after KEEL_CHANNEL_DOWN (the first use of a capability
+// from before the net service's restart answers that, and the signal would be lost).
+void signal_net() {
+  if (keel_event_signal(d.to_net) == KEEL_CHANNEL_DOWN) signal_net();
+}
+
 void handshake() {
   const std::uint32_t epoch = d.q->device.driver_epoch + 1;
   __atomic_store_n(&d.q->device.driver_epoch, epoch, __ATOMIC_RELEASE);
-  (void)keel_event_signal(d.to_net);
+  signal_net();
   while (__atomic_load_n(&d.q->device.net_epoch, __ATOMIC_ACQUIRE) != epoch) (void)keel_notify_wait(d.tx_bit);
 }
 
@@ -224,7 +230,7 @@ extern "C" int keel_main(void*) {
             d.q->device.mac[1], d.q->device.mac[2], d.q->device.mac[3], d.q->device.mac[4], d.q->device.mac[5],
             d.irq_name, kQueueSize, keel_generation() > 0 ? " (restarted)" : "");
 
-  if (service()) (void)keel_event_signal(d.to_net);
+  if (service()) signal_net();
   for (;;) {
     const std::uint64_t bits = keel_notify_wait(d.irq_bit | d.tx_bit);
     if (bits & d.irq_bit) {
@@ -238,6 +244,6 @@ extern "C" int keel_main(void*) {
       if (__atomic_load_n(&d.q->device.net_epoch, __ATOMIC_ACQUIRE) != d.q->device.driver_epoch)
         fail("virtio-net", "the net service reset the queues while the driver ran");
     }
-    if (service()) (void)keel_event_signal(d.to_net);
+    if (service()) signal_net();
   }
 }

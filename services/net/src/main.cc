@@ -130,6 +130,13 @@ void give_tx(std::uint32_t off) {
   if (g_tx_free_count < g_tx_total) g_tx_free[g_tx_free_count++] = off;
 }
 
+// Signals the driver. After the driver restarted, the first signal through the old capability
+// answers KEEL_CHANNEL_DOWN (libkeel forgets it) and only the next one opens the new channel: retry
+// once, or the handshake's answer (reset_queues) is lost and the new driver waits for it forever.
+void signal_driver() {
+  if (keel_event_signal(g_to_driver) == KEEL_CHANNEL_DOWN) signal_driver();
+}
+
 void transmit(std::uint32_t off, std::size_t len) {
   if (!keel_net_queue_push(&g_q->tx_active, keel_net_buffer_t{off, static_cast<std::uint32_t>(len), 0})) {
     give_tx(off);  // cannot happen while we own at most capacity buffers; kept safe
@@ -452,7 +459,7 @@ void pass(bool timer_fired = false) {
   log_config_change();
   if (g_signal_driver) {
     g_signal_driver = false;
-    (void)keel_event_signal(g_to_driver);
+    signal_driver();
   }
   arm_timer(timer_fired);
 }
@@ -497,13 +504,13 @@ extern "C" int keel_main(void*) {
   }
   // Wait for the driver's first handshake: the MAC address comes with it.
   reset_queues();
-  (void)keel_event_signal(g_to_driver);
+  signal_driver();
   while (__atomic_load_n(&g_q->device.link_up, __ATOMIC_ACQUIRE) == 0 ||
          __atomic_load_n(&g_q->device.driver_epoch, __ATOMIC_ACQUIRE) != g_q->device.net_epoch) {
     (void)keel_notify_wait(g_driver_bit);
     if (g_q->device.driver_epoch != g_q->device.net_epoch) {
       reset_queues();
-      (void)keel_event_signal(g_to_driver);
+      signal_driver();
     }
   }
   g_rng_state = keel_now_ticks() ^ 0x9e3779b97f4a7c15ull;

@@ -11,8 +11,9 @@ answers the device's ARP requests for that address (and nothing else).
   l2peer.py --host-port H --qemu-port Q hostile     100,000 malformed frames (--frames) interleaved
                                                     with UDP echo exchanges, then 1,000 with no loss
   l2peer.py --host-port H --qemu-port Q arpflood    ARP and datagrams from 100,000 distinct sources
-  l2peer.py --host-port H --qemu-port Q crash       echo traffic through --outages restarts, each
-                                                    over within --recover seconds
+  l2peer.py --host-port H --qemu-port Q crash       a paced echo stream through --outages restarts,
+                                                    each over within --recover seconds, then
+                                                    --after datagrams with no loss
 
 Always checked: every datagram the device sends goes to our MAC (after any spoofing attempt, its
 replies still go to the real gateway's MAC), nothing ever goes to the spoofer's MAC or a multicast
@@ -502,46 +503,52 @@ def run_arpflood(peer, args):
 # ---- crash -----------------------------------------------------------------------------------------
 
 def run_crash(peer, args):
-    """Echo exchanges back to back (each 200 ms at most); an outage is a run of unanswered ones.
-    Passes after --outages outages, each over within --recover s, and --after answered after the last."""
-    seq = 0
-    outages = []
-    down_since = None
-    answered_after = 0
-    answered = 0
+    """A paced stream of --count echo datagrams (--rate per second, unique payloads). An outage is
+    a run of at least 10 consecutive datagrams with no reply (a late reply is not one); its length
+    runs from the send of the last answered datagram before it to that of the first answered after.
+    Passes with at least --outages outages, each at most --recover s long, and none lost among the
+    datagrams after the last outage (at least --after of them)."""
     t0 = time.monotonic()
-    while time.monotonic() - t0 < args.duration:
-        token = b"C" + struct.pack("!I", seq)
-        seq += 1
-        ok = peer.echo(token, timeout=0.2)
-        now = time.monotonic()
-        if ok:
-            answered += 1
-            if down_since is not None:
-                outages.append(now - down_since)
-                print(f"l2peer: outage {len(outages)}: echo back after {now - down_since:.2f} s "
-                      f"({answered} answered so far)", flush=True)
-                down_since = None
-                answered_after = 0
-            answered_after += 1
-            if len(outages) >= args.outages and answered_after >= args.after:
-                break
-        elif down_since is None:
-            down_since = now - 0.2
-            print(f"l2peer: echo stopped at {now - t0:.2f} s (after {answered} answered)", flush=True)
-        elif now - down_since > args.recover + 5:
-            break
-    for i, o in enumerate(outages):
-        if o > args.recover:
-            peer.fail(f"outage {i + 1} lasted {o:.2f} s (more than {args.recover} s)")
-    if down_since is not None:
-        peer.fail(f"the echo did not come back ({time.monotonic() - down_since:.1f} s without an answer)")
-    if len(outages) != args.outages:
-        peer.fail(f"{len(outages)} outages seen, {args.outages} expected")
-    elif answered_after < args.after:
-        peer.fail(f"only {answered_after} echoes after the last outage ({args.after} wanted)")
-    print(f"l2peer: {seq} exchanges, {answered} answered, outages: "
-          f"{', '.join(f'{o:.2f} s' for o in outages) or 'none'}", flush=True)
+    tokens, sent_at = [], []
+    for seq in range(args.stream):
+        token = b"C" + struct.pack("!I", seq) + b"crash test"
+        tokens.append(token)
+        sent_at.append(time.monotonic())
+        peer.send(peer.udp_to_echo(token))
+        due = t0 + (seq + 1) / args.rate
+        while time.monotonic() < due:
+            peer.pump(max(0.0, min(0.002, due - time.monotonic())))
+    end = time.monotonic() + 2.0
+    while time.monotonic() < end and not all(t in peer.echo_replies for t in tokens[-50:]):
+        peer.pump(0.02)
+    ok = [t in peer.echo_replies for t in tokens]
+    outages, run_start = [], None  # (first lost seq, lost count, seconds)
+    for seq, answered in enumerate(ok):
+        if not answered and run_start is None:
+            run_start = seq
+        elif answered and run_start is not None:
+            if seq - run_start >= 10:
+                before = sent_at[run_start - 1] if run_start > 0 else t0
+                outages.append((run_start, seq - run_start, sent_at[seq] - before))
+            run_start = None
+    last_ok = max((i for i, a in enumerate(ok) if a), default=-1)
+    for n, (first, lost, secs) in enumerate(outages, 1):
+        print(f"l2peer: outage {n} at {sent_at[first] - t0:.2f} s: {lost} datagrams unanswered, echo back after "
+              f"{secs:.2f} s", flush=True)
+        if secs > args.recover:
+            peer.fail(f"outage {n} lasted {secs:.2f} s (more than {args.recover} s)")
+    if run_start is not None and args.stream - run_start >= 10:
+        peer.fail(f"the echo did not come back: the last {args.stream - run_start} datagrams unanswered")
+    if len(outages) < args.outages:
+        peer.fail(f"{len(outages)} outages seen, at least {args.outages} expected")
+    tail_from = outages[-1][0] + outages[-1][1] if outages else 0
+    tail_lost = ok[tail_from:].count(False)
+    if args.stream - tail_from < args.after:
+        peer.fail(f"only {args.stream - tail_from} datagrams after the last outage ({args.after} wanted)")
+    if tail_lost:
+        peer.fail(f"{tail_lost} of the {args.stream - tail_from} datagrams after the last outage lost")
+    print(f"l2peer: {args.stream} datagrams at {args.rate:.0f}/s, {ok.count(True)} answered, {len(outages)} outages; "
+          f"after the last one {args.stream - tail_from} sent, {tail_lost} lost (last answered: {last_ok})", flush=True)
 
 
 def main():
@@ -552,14 +559,14 @@ def main():
     ap.add_argument("--frames", type=int, default=100000, help="hostile: malformed frames to send")
     ap.add_argument("--batch", type=int, default=50, help="hostile/arpflood: frames between echo exchanges")
     ap.add_argument("--burst", type=int, default=1000, help="datagrams in the burst after a flood")
-    ap.add_argument("--rate", type=float, default=2000, help="the burst's datagrams per second")
+    ap.add_argument("--rate", type=float, default=2000, help="the burst's (crash: the stream's) datagrams per second")
     ap.add_argument("--sources", type=int, default=100000, help="arpflood: distinct source addresses")
     ap.add_argument("--count", type=int, default=200, help="ping: pings in the windowed run")
     ap.add_argument("--seed", type=int, default=10)
     ap.add_argument("--outages", type=int, default=2, help="crash: restarts to see")
     ap.add_argument("--recover", type=float, default=3.0, help="crash: seconds an outage may last")
-    ap.add_argument("--after", type=int, default=200, help="crash: echoes wanted after the last outage")
-    ap.add_argument("--duration", type=float, default=45.0, help="crash: give up after this many seconds")
+    ap.add_argument("--after", type=int, default=1000, help="crash: datagrams after the last outage (none lost)")
+    ap.add_argument("--stream", type=int, default=7000, help="crash: datagrams in the stream")
     args = ap.parse_args()
     if not args.host_port or not args.qemu_port:
         ap.error("--host-port and --qemu-port (or QEMU_L2_HOST / QEMU_L2_QEMU) are needed")
