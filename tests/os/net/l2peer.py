@@ -504,7 +504,7 @@ def run_arpflood(peer, args):
 
 def run_crash(peer, args):
     """A paced stream of --count echo datagrams (--rate per second, unique payloads). An outage is
-    a run of at least 10 consecutive datagrams with no reply (a late reply is not one); its length
+    a run of at least 3 consecutive datagrams with no reply (a late reply is not one); its length
     runs from the send of the last answered datagram before it to that of the first answered after.
     Passes with at least --outages outages, each at most --recover s long, and none lost among the
     datagrams after the last outage (at least --after of them)."""
@@ -527,7 +527,7 @@ def run_crash(peer, args):
         if not answered and run_start is None:
             run_start = seq
         elif answered and run_start is not None:
-            if seq - run_start >= 10:
+            if seq - run_start >= 3:
                 before = sent_at[run_start - 1] if run_start > 0 else t0
                 outages.append((run_start, seq - run_start, sent_at[seq] - before))
             run_start = None
@@ -537,7 +537,7 @@ def run_crash(peer, args):
               f"{secs:.2f} s", flush=True)
         if secs > args.recover:
             peer.fail(f"outage {n} lasted {secs:.2f} s (more than {args.recover} s)")
-    if run_start is not None and args.stream - run_start >= 10:
+    if run_start is not None and args.stream - run_start >= 3:
         peer.fail(f"the echo did not come back: the last {args.stream - run_start} datagrams unanswered")
     if len(outages) < args.outages:
         peer.fail(f"{len(outages)} outages seen, at least {args.outages} expected")
