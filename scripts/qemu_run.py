@@ -8,7 +8,8 @@ appear in the serial output; any line containing 'KEEL PANIC' fails the run what
 
   qemu_run.py [--cpu cortex-a53] [--timeout 60] [--log out.log] [--expect RE]... [--icount]
               [--interactive] [--qemu-arg ARG]... [--input TEXT [--input-after RE]] [--until RE]
-              [--net] [--net-udp-forward HOSTPORT:GUESTPORT]... [--initrd FILE] [--append ARGS]
+              [--net] [--net-udp-forward HOSTPORT:GUESTPORT]... [--net-l2 HOSTPORT:QEMUPORT]
+              [--initrd FILE] [--append ARGS]
               [--ready RE --run-while CMD...] IMAGE
 
 --input TEXT types TEXT (Python escapes such as \\n allowed) on the guest's serial console, once the
@@ -20,11 +21,17 @@ Network: --net gives the guest one virtio-net device on the first virtio-mmio tr
 0x0a000000, IRQ 48; version 2) behind QEMU user-mode networking (guest 10.0.2.15 by DHCP, host 10.0.2.2);
 each --net-udp-forward HOSTPORT:GUESTPORT (implies --net, repeatable) forwards UDP sent to
 127.0.0.1:HOSTPORT on the host to the guest's GUESTPORT. HOSTPORT 0 picks a free port.
+--net-l2 HOSTPORT:QEMUPORT puts the same device on a raw Ethernet link instead: QEMU's
+`-netdev socket,udp=127.0.0.1:HOSTPORT,localaddr=127.0.0.1:QEMUPORT` carries every frame, untouched,
+as one UDP datagram between QEMU (bound to QEMUPORT) and a host program bound to HOSTPORT — no
+root, no tap, no DHCP server, nothing rewritten. 0 picks a free port. Excludes --net and
+--net-udp-forward (one device).
 
 --run-while CMD (repeatable) keeps the guest running while host programs drive it: QEMU starts,
 the console is watched for --ready RE, then each CMD runs in turn (split like a shell would, no
 shell; '{port0}', '{port1}', ... become the host ports of the --net-udp-forward options, also in
-the environment as QEMU_UDP_PORTS=p0,p1,...; the commands' output goes to this stdout), then QEMU
+the environment as QEMU_UDP_PORTS=p0,p1,...; '{l2_host}' and '{l2_qemu}' the two ports of --net-l2,
+also as QEMU_L2_HOST / QEMU_L2_QEMU; the commands' output goes to this stdout), then QEMU
 is stopped. The run passes iff the ready line came, every CMD exited 0, the guest did not end
 while they ran, and --expect/--reject hold; the guest's exit code is not used.
 
@@ -56,7 +63,13 @@ def qemu_command(args):
         cmd += ["-initrd", args.initrd]
     if args.append is not None:
         cmd += ["-append", args.append]
-    if args.net or args.net_udp_forward:
+    if args.l2_ports:
+        # A raw L2 link: each Ethernet frame is one UDP datagram between QEMU and a host program.
+        host, qemu = args.l2_ports
+        cmd += ["-global", "virtio-mmio.force-legacy=false",
+                "-netdev", f"socket,id=n0,udp=127.0.0.1:{host},localaddr=127.0.0.1:{qemu}",
+                "-device", "virtio-net-device,netdev=n0,bus=virtio-mmio-bus.0"]
+    elif args.net or args.net_udp_forward:
         # Same network as Keel's tests: virtio-mmio transport (virt's slots), not PCI.
         fwd = "".join(f",hostfwd=udp:127.0.0.1:{h}-:{g}" for h, g in args.udp_ports)
         # The first virtio-mmio transport (virtio0: 0x0a000000, IRQ 48, alone in its page with
@@ -129,6 +142,28 @@ def run_with_input(cmd, args):
         return b"".join(chunks), timed_out, 0 if stopped else proc.returncode
 
 
+def free_udp_port():
+    # Free now; QEMU (or the host program) binds it a moment later (a race only with another
+    # program doing this).
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def parse_l2(spec):
+    """(hostport, qemuport) from HOSTPORT:QEMUPORT, 0 becoming a free port; None without --net-l2."""
+    if spec is None:
+        return None
+    m = re.fullmatch(r"(\d+):(\d+)", spec)
+    if not m or int(m.group(1)) > 65535 or int(m.group(2)) > 65535:
+        raise ValueError(f"--net-l2 wants HOSTPORT:QEMUPORT (ports 0..65535), got {spec!r}")
+    host = int(m.group(1)) or free_udp_port()
+    qemu = int(m.group(2))
+    while qemu == 0 or qemu == host:
+        qemu = free_udp_port()
+    return host, qemu
+
+
 def parse_forwards(specs):
     """[(hostport, guestport)] from HOSTPORT:GUESTPORT strings; host port 0 becomes a free one."""
     out = []
@@ -139,10 +174,7 @@ def parse_forwards(specs):
                              f"port not 0), got {spec!r}")
         host, guest = int(m.group(1)), int(m.group(2))
         if host == 0:
-            # Free now; QEMU binds it a moment later (a race only with another program doing this).
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-                s.bind(("127.0.0.1", 0))
-                host = s.getsockname()[1]
+            host = free_udp_port()
         out.append((host, guest))
     return out
 
@@ -199,9 +231,12 @@ def run_while(cmd, args):
         ports = [h for h, _ in args.udp_ports]
         env = dict(os.environ, QEMU_UDP_PORTS=",".join(map(str, ports)))
         subst = {f"port{i}": str(p) for i, p in enumerate(ports)}
+        if args.l2_ports:
+            subst["l2_host"], subst["l2_qemu"] = map(str, args.l2_ports)
+            env["QEMU_L2_HOST"], env["QEMU_L2_QEMU"] = subst["l2_host"], subst["l2_qemu"]
         for text in args.run_while:
             try:
-                argv = [re.sub(r"\{(port\d+)\}", lambda m: subst.get(m.group(1), m.group(0)), a)
+                argv = [re.sub(r"\{(port\d+|l2_host|l2_qemu)\}", lambda m: subst.get(m.group(1), m.group(0)), a)
                         for a in shlex.split(text)]
             except ValueError as e:
                 problems.append(f"--run-while {text!r}: {e}")
@@ -268,6 +303,9 @@ def main():
     ap.add_argument("--net", action="store_true", help="a virtio-net device (virtio-mmio) on user-mode networking")
     ap.add_argument("--net-udp-forward", action="append", default=[], metavar="HOSTPORT:GUESTPORT",
                     help="forward UDP 127.0.0.1:HOSTPORT to the guest's GUESTPORT (implies --net; 0 = a free port)")
+    ap.add_argument("--net-l2", default=None, metavar="HOSTPORT:QEMUPORT",
+                    help="the virtio-net device on a raw L2 link: frames as UDP datagrams between QEMU "
+                         "(127.0.0.1:QEMUPORT) and a host program (127.0.0.1:HOSTPORT); 0 = a free port")
     ap.add_argument("--initrd", default=None, help="QEMU -initrd (a Linux guest's initramfs)")
     ap.add_argument("--append", default=None, help="QEMU -append (a Linux guest's command line)")
     ap.add_argument("--ready", default=None, help="with --run-while: the console regex that says the guest is ready")
@@ -276,8 +314,11 @@ def main():
     args = ap.parse_args()
     try:
         args.udp_ports = parse_forwards(args.net_udp_forward)
+        args.l2_ports = parse_l2(args.net_l2)
     except ValueError as e:
         ap.error(str(e))
+    if args.l2_ports and (args.net or args.net_udp_forward):
+        ap.error("--net-l2 gives the guest its one network device: not with --net / --net-udp-forward")
     if args.run_while and not args.ready:
         ap.error("--run-while needs --ready RE (the console line after which the guest is ready)")
     if args.ready and not args.run_while:

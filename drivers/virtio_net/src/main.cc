@@ -8,6 +8,11 @@
 // `device`, default "virtio0"); regions "vq" (private, dma: its virtqueues and virtio headers),
 // "net_queues" (shared rw), "net_rx_data" and "net_tx_data" (shared, access = "dma"); event
 // channel ends "rx" (it signals the net service) and "tx" (the net service signals it).
+//
+// Test hook (crash tests, tests/os/net os.net_crash): config `fault_after_frames = N` (default 0:
+// off) makes the driver fault deliberately — a write to the unmapped address 0xdead0000 — once it
+// has received N frames, in its first run only (generation 0), so that the supervisor's restart
+// and the net service's handshake can be tested while traffic flows. Never set it in a product.
 #include <cstring>
 
 #include "keel/keel.h"
@@ -45,6 +50,7 @@ struct Driver {
   keel_channel_t to_net = -1, from_net = -1;
   std::uint64_t irq_bit = 0, tx_bit = 0;
   const char* irq_name = "virtio0";
+  std::uint64_t fault_after_frames = 0;  // test hook (header comment); 0: off
   // Counters (logged on request and at a bounded rate).
   std::uint64_t rx_frames = 0, tx_frames = 0, bad_entries = 0, short_frames = 0, corrupt = 0;
 };
@@ -71,6 +77,16 @@ Dma dma_region(const char* name, bool mapped) {
     if (r.va == nullptr || sz != r.size) fail("DMA region not mapped", name);
   }
   return r;
+}
+
+// The test hook: a VM fault the root server logs ("virtio_net fault: VM fault at 0xdead0000").
+[[noreturn]] void deliberate_fault() {
+  keel_logf("test hook: fault after %lu frames", static_cast<unsigned long>(d.rx_frames));
+  keel_flush();
+  std::uintptr_t addr = 0xdead0000;
+  __asm__ volatile("" : "+r"(addr));
+  *reinterpret_cast<volatile std::uint32_t*>(addr) = 1;
+  for (;;) keel_yield();
 }
 
 // The net service's buffers become device addresses only here, after the check.
@@ -116,6 +132,7 @@ bool service() {
     if (keel_net_queue_push(&d.q->rx_active, b)) {
       ++d.rx_frames;
       news = true;
+      if (d.fault_after_frames != 0 && d.rx_frames == d.fault_after_frames) deliberate_fault();
     } else {
       (void)rx_post(slot, b);
     }
@@ -152,10 +169,16 @@ bool service() {
   return news;
 }
 
+// Signals the net service; retried once after KEEL_CHANNEL_DOWN (the first use of a capability
+// from before the net service's restart answers that, and the signal would be lost).
+void signal_net() {
+  if (keel_event_signal(d.to_net) == KEEL_CHANNEL_DOWN) signal_net();
+}
+
 void handshake() {
   const std::uint32_t epoch = d.q->device.driver_epoch + 1;
   __atomic_store_n(&d.q->device.driver_epoch, epoch, __ATOMIC_RELEASE);
-  (void)keel_event_signal(d.to_net);
+  signal_net();
   while (__atomic_load_n(&d.q->device.net_epoch, __ATOMIC_ACQUIRE) != epoch) (void)keel_notify_wait(d.tx_bit);
 }
 
@@ -163,6 +186,7 @@ void handshake() {
 
 extern "C" int keel_main(void*) {
   d.irq_name = keel_config_str("device", "virtio0");
+  if (keel_generation() == 0) d.fault_after_frames = static_cast<std::uint64_t>(keel_config_int("fault_after_frames", 0));
   std::size_t regs_size = 0;
   volatile void* regs = keel_device(d.irq_name, &regs_size);
   if (regs == nullptr) fail("device not granted (manifest devices = [...] and config device)", d.irq_name);
@@ -208,7 +232,7 @@ extern "C" int keel_main(void*) {
 
   // The net service waits for link_up (it may have seen the handshake before we set it).
   (void)service();
-  (void)keel_event_signal(d.to_net);
+  signal_net();
   for (;;) {
     const std::uint64_t bits = keel_notify_wait(d.irq_bit | d.tx_bit);
     if (bits & d.irq_bit) {
@@ -222,6 +246,6 @@ extern "C" int keel_main(void*) {
       if (__atomic_load_n(&d.q->device.net_epoch, __ATOMIC_ACQUIRE) != d.q->device.driver_epoch)
         fail("virtio-net", "the net service reset the queues while the driver ran");
     }
-    if (service()) (void)keel_event_signal(d.to_net);
+    if (service()) signal_net();
   }
 }

@@ -11,6 +11,11 @@
 // client gets at most kBatch datagrams sent per pass (round robin), so one client cannot starve
 // the others of the transmit buffers or of the service's time (the fairness rule of
 // docs/os-services.md); per-client log lines are rate-limited.
+//
+// Test hook (crash tests, tests/os/net os.net_crash): config `fault_after_datagrams = N` (default
+// 0: off) makes the service fault deliberately — a write to the unmapped address 0xdead0000 — once
+// it has delivered N datagrams to its clients, in its first run only (generation 0), so that the
+// restart of net, driver and sockets can be tested while traffic flows. Never set it in a product.
 #include <cstring>
 #include <new>
 
@@ -66,6 +71,8 @@ std::uint64_t g_log_window = 0;
 std::uint64_t g_rng_state = 0;
 std::uint8_t g_scratch[kMaxFrame];  // an out buffer when no transmit buffer is free (its frame is dropped)
 std::uint64_t g_no_tx_buffer = 0;
+std::uint64_t g_delivered = 0;
+std::uint64_t g_fault_after = 0;  // the test hook (header comment); 0: off
 
 std::uint64_t now_us() { return keel_now_ns() / 1000; }
 
@@ -123,6 +130,13 @@ void give_tx(std::uint32_t off) {
   if (g_tx_free_count < g_tx_total) g_tx_free[g_tx_free_count++] = off;
 }
 
+// Signals the driver. After the driver restarted, the first signal through the old capability
+// answers KEEL_CHANNEL_DOWN (libkeel forgets it) and only the next one opens the new channel: retry
+// once, or the handshake's answer (reset_queues) is lost and the new driver waits for it forever.
+void signal_driver() {
+  if (keel_event_signal(g_to_driver) == KEEL_CHANNEL_DOWN) signal_driver();
+}
+
 void transmit(std::uint32_t off, std::size_t len) {
   if (!keel_net_queue_push(&g_q->tx_active, keel_net_buffer_t{off, static_cast<std::uint32_t>(len), 0})) {
     give_tx(off);  // cannot happen while we own at most capacity buffers; kept safe
@@ -173,6 +187,14 @@ void deliver(const Rx& r) {
   if (keel_stream_send_record(c->rx, &rec, sizeof rec, r.payload.data(), r.payload.size()) != KEEL_OK) {
     if (c->rx_dropped++ == 0 || log_for(c->component))
       keel_logf("%s: receive stream full, %lu datagrams dropped", c->name, static_cast<unsigned long>(c->rx_dropped));
+    return;
+  }
+  if (++g_delivered == g_fault_after) {
+    keel_logf("test hook: fault after %lu datagrams", static_cast<unsigned long>(g_delivered));
+    keel_flush();
+    std::uintptr_t addr = 0xdead0000;
+    __asm__ volatile("" : "+r"(addr));
+    *reinterpret_cast<volatile std::uint32_t*>(addr) = 1;
   }
 }
 
@@ -446,7 +468,7 @@ void pass(bool timer_fired = false) {
   log_config_change();
   if (g_signal_driver) {
     g_signal_driver = false;
-    (void)keel_event_signal(g_to_driver);
+    signal_driver();
   }
   arm_timer(timer_fired);
 }
@@ -465,6 +487,7 @@ void on_call(keel_channel_t ch, keel_msg_t* m, void*) {
 
 extern "C" int keel_main(void*) {
   g_log.init(kLogLinesPerSecond);
+  if (keel_generation() == 0) g_fault_after = static_cast<std::uint64_t>(keel_config_int("fault_after_datagrams", 0));
   g_q = reinterpret_cast<keel_net_queues_t*>(region("net_queues").va);
   std::size_t qsize = 0;
   (void)keel_region("net_queues", &qsize);
@@ -490,13 +513,13 @@ extern "C" int keel_main(void*) {
   }
   // Wait for the driver's first handshake: the MAC address comes with it.
   reset_queues();
-  (void)keel_event_signal(g_to_driver);
+  signal_driver();
   while (__atomic_load_n(&g_q->device.link_up, __ATOMIC_ACQUIRE) == 0 ||
          __atomic_load_n(&g_q->device.driver_epoch, __ATOMIC_ACQUIRE) != g_q->device.net_epoch) {
     (void)keel_notify_wait(g_driver_bit);
     if (g_q->device.driver_epoch != g_q->device.net_epoch) {
       reset_queues();
-      (void)keel_event_signal(g_to_driver);
+      signal_driver();
     }
   }
   g_rng_state = keel_now_ticks() ^ 0x9e3779b97f4a7c15ull;
