@@ -172,7 +172,7 @@ bool service() {
 // Signals the net service; retried once after KEEL_CHANNEL_DOWN (the first use of a capability
 // from before the net service's restart answers that, and the signal would be lost).
 void signal_net() {
-  if (keel_event_signal(d.to_net) == KEEL_CHANNEL_DOWN) signal_net();
+  if (keel_event_signal(d.to_net) == KEEL_CHANNEL_DOWN) (void)keel_event_signal(d.to_net);
 }
 
 void handshake() {

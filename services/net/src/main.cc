@@ -134,7 +134,7 @@ void give_tx(std::uint32_t off) {
 // answers KEEL_CHANNEL_DOWN (libkeel forgets it) and only the next one opens the new channel: retry
 // once, or the handshake's answer (reset_queues) is lost and the new driver waits for it forever.
 void signal_driver() {
-  if (keel_event_signal(g_to_driver) == KEEL_CHANNEL_DOWN) signal_driver();
+  if (keel_event_signal(g_to_driver) == KEEL_CHANNEL_DOWN) (void)keel_event_signal(g_to_driver);
 }
 
 void transmit(std::uint32_t off, std::size_t len) {
