@@ -43,7 +43,14 @@ struct Client {
   std::uint64_t tx_bit = 0;                   // data in its stream to us
   bool broken = false;                        // it wrote a record that makes no sense: ignored
   std::uint64_t rx_dropped = 0;               // datagrams for it dropped: its stream was full
+  // Its streams answered CHANNEL_DOWN (it is restarting): not opened again before this (ticks) —
+  // each try is a request to msg, and one per pass would flood it (msg then holds our answers).
+  std::uint64_t down_until = 0;
 };
+
+constexpr std::uint64_t kDownRetryMs = 50;
+bool is_down(Client& c) { return c.down_until != 0 && keel_now_ticks() < c.down_until; }
+void mark_down(Client& c) { c.down_until = keel_now_ticks() + keel_ms_to_ticks(kDownRetryMs); }
 
 struct Region {
   std::uint8_t* va = nullptr;
@@ -182,9 +189,14 @@ Client* client_of(std::uint32_t component) {
 // A datagram for a socket: one copy, into the owner's stream (whole record or dropped).
 void deliver(const Rx& r) {
   Client* c = client_of(r.component);
-  if (c == nullptr || c->broken) return;
+  if (c == nullptr || c->broken || is_down(*c)) return;
   const keel_net_record_t rec{r.socket.value, r.src.value, r.src_port, static_cast<std::uint16_t>(r.payload.size()), 0};
-  if (keel_stream_send_record(c->rx, &rec, sizeof rec, r.payload.data(), r.payload.size()) != KEEL_OK) {
+  const keel_error_t e = keel_stream_send_record(c->rx, &rec, sizeof rec, r.payload.data(), r.payload.size());
+  if (e == KEEL_CHANNEL_DOWN) {
+    mark_down(*c);
+    return;
+  }
+  if (e != KEEL_OK) {
     if (c->rx_dropped++ == 0 || log_for(c->component))
       keel_logf("%s: receive stream full, %lu datagrams dropped", c->name, static_cast<unsigned long>(c->rx_dropped));
     return;
@@ -245,10 +257,12 @@ void send_error(Client& c, const keel_net_record_t& rec, keel_error_t e) {
 // found it empty, keel_stream_ring_t).
 bool send_from(Client& c) {
   for (std::uint32_t i = 0; i < kBatch; ++i) {
-    if (c.broken) return false;
+    if (c.broken || is_down(c)) return false;
     keel_net_record_t rec;
     std::size_t got = 0;
-    if (keel_stream_peek(c.tx, &rec, sizeof rec, &got) != KEEL_OK || got != sizeof rec) return false;
+    const keel_error_t e = keel_stream_peek(c.tx, &rec, sizeof rec, &got);
+    if (e == KEEL_CHANNEL_DOWN) mark_down(c);
+    if (e != KEEL_OK || got != sizeof rec) return false;
     if (rec.len > KEEL_NET_MAX_PAYLOAD || rec.error != 0) {
       c.broken = true;
       keel_logf("%s: malformed datagram record (length %u): its datagrams are ignored until it restarts", c.name,
@@ -511,7 +525,10 @@ extern "C" int keel_main(void*) {
       fail(why);
     }
   }
-  // Wait for the driver's first handshake: the MAC address comes with it.
+  // Wait for the driver's first handshake: the MAC address comes with it. The queues region
+  // outlives us: a link_up left by the driver that ran with our previous instance says nothing
+  // about the one restarted with us (it depends on net) — wait for that one's.
+  __atomic_store_n(&g_q->device.link_up, 0u, __ATOMIC_RELEASE);
   reset_queues();
   signal_driver();
   while (__atomic_load_n(&g_q->device.link_up, __ATOMIC_ACQUIRE) == 0 ||

@@ -425,6 +425,7 @@ Result<void> prepare(std::uint32_t c) {
 
 Result<void> build(std::uint32_t c) {
   Comp& k = g.comp[c];
+  k.built = true;  // from here on objects may exist: destroy() revokes them
   const auto& rec = g.spec.component(c);
   const keel_cptr_t ut = comp_slot(c, kSlotUntyped);
   const keel_cptr_t cn = comp_slot(c, kSlotCNode), tcb = comp_slot(c, kSlotTcb), vs = comp_slot(c, kSlotVSpace);
@@ -560,6 +561,7 @@ Result<void> build(std::uint32_t c) {
        "retype SchedContext"));
   TRY(step(keel_untyped_retype(ut, KEEL_OBJ_NOTIFICATION, 0, kRootCNode, 0, 0, comp_slot(c, kSlotNtfn), 1), "retype notification"));
   TRY(step(keel_untyped_retype(ut, KEEL_OBJ_REPLY, 0, kRootCNode, 0, 0, comp_slot(c, kSlotReply), 1), "retype reply"));
+  k.has_reply = true;
   TRY(step(keel_untyped_retype(ut, KEEL_OBJ_ENDPOINT, 0, kRootCNode, 0, 0, comp_slot(c, kSlotEp), 1), "retype endpoint"));
 
   // The component's own capabilities.
@@ -708,7 +710,8 @@ Result<void> start(std::uint32_t c) {
 }
 
 Result<void> destroy(std::uint32_t c) {
-  if (!g.comp[c].valid) return {};
+  Comp& k = g.comp[c];
+  if (!k.valid || !k.built) return {};
   if (c == provider(Provider::kSerial)) {
     log_set_signal(0);  // before the revoke empties the slot: a Signal on it would fault the root
     (void)keel_cnode_delete(kRootCNode, g_log_signal, kDepth);
@@ -719,11 +722,12 @@ Result<void> destroy(std::uint32_t c) {
   // through the component's reply object (nothing happens if it holds no caller). The receive
   // half of ReplyRecv waits on the root server's own notification, signalled just before, so it
   // returns at once.
-  reply_via(comp_slot(c, kSlotReply), keel_msginfo_new(KEEL_CHANNEL_DOWN, 0, 0, 0));
+  if (k.has_reply) reply_via(comp_slot(c, kSlotReply), keel_msginfo_new(KEEL_CHANNEL_DOWN, 0, 0, 0));
   // A core service's held replies (keel/sys/fair.hh) too.
   if (const keel_cptr_t spares = spare_replies(c); spares != 0)
     for (std::uint32_t i = 0; i < KEEL_SPARE_REPLIES; ++i) reply_via(spares + i, keel_msginfo_new(KEEL_CHANNEL_DOWN, 0, 0, 0));
   TRY(step(keel_cnode_revoke(kRootCNode, comp_slot(c, kSlotUntyped), kDepth), "revoke the component's memory"));
+  k.built = k.has_reply = false;
   return {};
 }
 

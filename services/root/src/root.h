@@ -34,6 +34,10 @@ enum class Provider : std::uint8_t { kMsg = 0, kSerial, kClock, kSched, kCount }
 
 struct Comp {
   bool valid = false;
+  // Its instance exists (build began and no destroy since): destroy() of a component already
+  // destroyed (stopped, or restarted with others while it had exited) does nothing; and its reply
+  // object exists (a ReplyRecv on an empty slot would fault the root server itself).
+  bool built = false, has_reply = false;
   Image img;
   Layout layout;
   std::uint32_t services = 0;
