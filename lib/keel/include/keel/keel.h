@@ -129,8 +129,9 @@ keel_error_t keel_stream_read_record(keel_channel_t ch, void* header, size_t hea
  * Addresses are IPv4 in host order (10.0.2.2 = 0x0a000202). The net service enforces the grant
  * per datagram: a bind outside it answers KEEL_DENIED; a send to a destination outside it is
  * refused asynchronously (it is queued first): the next keel_udp_recv on that socket returns
- * KEEL_DENIED with the refused destination in *src / *src_port. A restarted net service is
- * transparent: the sockets are bound again on the next call (same ports). */
+ * KEEL_DENIED with the refused destination in *src / *src_port. A restarted net service forgets
+ * every socket: clients should depends_on net (they restart with it); libkeel binds again on the
+ * next call that meets CHANNEL_DOWN, but a receive blocked across the restart is not woken. */
 typedef int keel_udp_t; /* -1: none */
 #define KEEL_UDP_MAX_PAYLOAD 1472u /* one unfragmented datagram (MTU 1500) */
 typedef uint32_t keel_ipv4_t;
