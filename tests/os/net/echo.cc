@@ -12,7 +12,7 @@
 // -> component), net.tx_udp.instructions_per_packet (source: component -> host).
 #include <string.h>
 
-#include "keel/keel.h"
+#include "keel/keel.hh"
 
 namespace {
 
@@ -32,12 +32,15 @@ uint8_t g_buf[KEEL_UDP_MAX_PAYLOAD];
 // whatever those timers do would be counted.
 uint64_t per_datagram(uint32_t i0, uint64_t n) { return static_cast<uint32_t>(instructions() - i0) / (n ? n : 1); }
 
-void send_all(keel_udp_t s, keel_ipv4_t to, uint16_t port, const void* data, size_t n) {
-  keel_error_t st;
+void send_all(const keel::UdpSocket& s, keel_ipv4_t to, uint16_t port, const void* data, size_t n) {
+  keel::Result<void> r = s.send(to, port, data, n);
   // A full stream to the net service: wait for room rather than drop (it drains every pass).
-  while ((st = keel_udp_send(s, to, port, data, n)) == KEEL_NO_SPACE) keel_yield();
+  while (!r.ok() && r.error() == KEEL_NO_SPACE) {
+    keel_yield();
+    r = s.send(to, port, data, n);
+  }
   static uint32_t errors = 0;
-  if (st != KEEL_OK && errors++ < 8) keel_logf("send: %s", keel_error_name(st));
+  if (!r.ok() && errors++ < 8) keel_logf("send: %s", keel_error_name(r.error()));
 }
 
 }  // namespace
@@ -51,24 +54,25 @@ extern "C" int keel_main(void*) {
     keel_logf("config mode '%s' is not echo, sink or source", mode);
     return 1;
   }
-  keel_udp_t s = -1;
-  keel_error_t st = keel_udp_open(port, &s);
-  if (st != KEEL_OK) {
-    keel_logf("cannot open UDP port %u: %s", port, keel_error_name(st));
+  // The C++ API (keel/keel.hh); the C one underneath is the same calls.
+  auto opened = keel::UdpSocket::open(port);
+  if (!opened.ok()) {
+    keel_logf("cannot open UDP port %u: %s", port, keel_error_name(opened.error()));
     return 1;
   }
-  keel_logf("ready on UDP port %u (%s)", keel_udp_port(s), mode);
+  const keel::UdpSocket s = static_cast<keel::UdpSocket&&>(opened.value());
+  keel_logf("ready on UDP port %u (%s)", s.port(), mode);
   uint64_t done = 0, errors = 0;
   uint32_t c0 = 0;
   for (;;) {
-    size_t n = 0;
-    keel_ipv4_t src = 0;
-    uint16_t sport = 0;
-    st = keel_udp_recv(s, g_buf, sizeof g_buf, &n, &src, &sport, KEEL_UDP_FOREVER);
-    if (st != KEEL_OK) {
-      if (errors++ < 8) keel_logf("recv: %s", keel_error_name(st));
+    auto got = s.receive(g_buf, sizeof g_buf);
+    if (!got.ok()) {
+      if (errors++ < 8) keel_logf("recv: %s", keel_error_name(got.error()));
       continue;
     }
+    const size_t n = got.value().size;
+    const keel_ipv4_t src = got.value().from;
+    const uint16_t sport = got.value().port;
     if (source) {
       const auto count = static_cast<uint64_t>(keel_config_int("count", 1000));
       const auto size = static_cast<size_t>(keel_config_int("size", 1400));

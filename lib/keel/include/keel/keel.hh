@@ -125,4 +125,50 @@ inline Result<Region> region(const char* name) {
   return Region{r.perms == 0 ? nullptr : reinterpret_cast<void*>(r.vaddr), static_cast<size_t>(r.size), r.paddr};
 }
 
+// A UDP socket through the net service (keel.h "UDP sockets"): closed when it goes out of scope.
+struct Datagram {
+  size_t size;
+  keel_ipv4_t from;
+  uint16_t port;
+};
+class UdpSocket {
+ public:
+  [[nodiscard]] static Result<UdpSocket> open(uint16_t port = 0) {
+    keel_udp_t s = -1;
+    TRY(check(keel_udp_open(port, &s)));
+    return UdpSocket(s);
+  }
+  UdpSocket(UdpSocket&& o) noexcept : s_(o.s_) { o.s_ = -1; }
+  UdpSocket& operator=(UdpSocket&& o) noexcept {
+    if (this != &o) {
+      close();
+      s_ = o.s_;
+      o.s_ = -1;
+    }
+    return *this;
+  }
+  UdpSocket(const UdpSocket&) = delete;
+  UdpSocket& operator=(const UdpSocket&) = delete;
+  ~UdpSocket() { close(); }
+
+  [[nodiscard]] uint16_t port() const { return keel_udp_port(s_); }
+  [[nodiscard]] Result<void> send(keel_ipv4_t to, uint16_t port, const void* data, size_t n) const {
+    return check(keel_udp_send(s_, to, port, data, n));
+  }
+  // timeout_ms: 0 = do not wait, KEEL_UDP_FOREVER.
+  [[nodiscard]] Result<Datagram> receive(void* buf, size_t cap, uint64_t timeout_ms = KEEL_UDP_FOREVER) const {
+    Datagram d{0, 0, 0};
+    TRY(check(keel_udp_recv(s_, buf, cap, &d.size, &d.from, &d.port, timeout_ms)));
+    return d;
+  }
+  void close() {
+    if (s_ >= 0) (void)keel_udp_close(s_);
+    s_ = -1;
+  }
+
+ private:
+  explicit UdpSocket(keel_udp_t s) : s_(s) {}
+  keel_udp_t s_;
+};
+
 }  // namespace keel
