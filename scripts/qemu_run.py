@@ -87,23 +87,33 @@ def qemu_command(args):
     return cmd
 
 
-def run_with_input(cmd, args):
-    """Runs QEMU with a pipe on stdin; types args.input (if any) once the output matches
-    args.input_after; stops QEMU once the output matches args.until (if given: exit status 0)."""
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    chunks = []
-    lock = threading.Lock()
+class ConsoleReader:
+    """Collects a running QEMU's console output on a thread (chunks under a lock)."""
 
-    def reader():
+    def __init__(self, proc):
+        self.chunks = []
+        self.lock = threading.Lock()
+        self.thread = threading.Thread(target=self._read, args=(proc,), daemon=True)
+        self.thread.start()
+
+    def _read(self, proc):
         while True:
             b = os.read(proc.stdout.fileno(), 4096)
             if not b:
                 return
-            with lock:
-                chunks.append(b)
+            with self.lock:
+                self.chunks.append(b)
 
-    t = threading.Thread(target=reader, daemon=True)
-    t.start()
+    def bytes(self):
+        with self.lock:
+            return b"".join(self.chunks)
+
+
+def run_with_input(cmd, args):
+    """Runs QEMU with a pipe on stdin; types args.input (if any) once the output matches
+    args.input_after; stops QEMU once the output matches args.until (if given: exit status 0)."""
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    out = ConsoleReader(proc)
     text_in = args.input.encode("utf-8").decode("unicode_escape").encode("latin-1") if args.input is not None else b""
     pattern = re.compile(args.input_after, re.MULTILINE) if args.input_after else None
     until = re.compile(args.until, re.MULTILINE) if args.until else None
@@ -116,8 +126,7 @@ def run_with_input(cmd, args):
             proc.kill()
             timed_out = True
             break
-        with lock:
-            so_far = b"".join(chunks).decode("utf-8", errors="replace")
+        so_far = out.bytes().decode("utf-8", errors="replace")
         if until is not None and until.search(so_far):
             time.sleep(0.2)  # what the guest prints right after it
             proc.kill()
@@ -133,13 +142,12 @@ def run_with_input(cmd, args):
                 sent = True
         time.sleep(0.02)
     proc.wait()
-    t.join(timeout=5)
+    out.thread.join(timeout=5)
     try:
         proc.stdin.close()
     except BrokenPipeError:
         pass
-    with lock:
-        return b"".join(chunks), timed_out, 0 if stopped else proc.returncode
+    return out.bytes(), timed_out, 0 if stopped else proc.returncode
 
 
 def free_udp_port():
@@ -184,23 +192,10 @@ def run_while(cmd, args):
     QEMU. Returns (console bytes, problems)."""
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE if args.input is not None else subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    chunks = []
-    lock = threading.Lock()
-
-    def reader():
-        while True:
-            b = os.read(proc.stdout.fileno(), 4096)
-            if not b:
-                return
-            with lock:
-                chunks.append(b)
+    out = ConsoleReader(proc)
 
     def console():
-        with lock:
-            return b"".join(chunks).decode("utf-8", errors="replace")
-
-    t = threading.Thread(target=reader, daemon=True)
-    t.start()
+        return out.bytes().decode("utf-8", errors="replace")
     problems = []
     deadline = time.monotonic() + args.timeout
     ready = re.compile(args.ready, re.MULTILINE)
@@ -273,14 +268,13 @@ def run_while(cmd, args):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-    t.join(timeout=5)
+    out.thread.join(timeout=5)
     if proc.stdin:
         try:
             proc.stdin.close()
         except BrokenPipeError:
             pass
-    with lock:
-        return b"".join(chunks), problems
+    return out.bytes(), problems
 
 
 def main():
