@@ -282,6 +282,33 @@ void App::recover() {
 }
 
 namespace {
+
+// The deepest nesting of arrays and objects a request body may have; no route needs more than a
+// handful (a trace event's data, an overlay's config). Deeper bodies would let one request drive
+// recursive code (nlohmann::json's destructor and dump, our validators) into a stack overflow.
+constexpr size_t kMaxJsonDepth = 64;
+
+// The byte offset where `text` first nests deeper than max (strings skipped, escapes honoured),
+// or npos. O(n), no recursion; malformed JSON is left to the parser.
+size_t json_too_deep(std::string_view text, size_t max) {
+  size_t depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') in_string = true;
+    else if (c == '[' || c == '{') {
+      if (++depth > max) return i;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return std::string_view::npos;
+}
 // The principal of the user a session or an API token stands for (SessionUser, TokenUser: both
 // read KEEL_FLEET_AUTH_USER_FIELDS).
 template <class AuthRow>
@@ -389,6 +416,12 @@ Response App::handle(Request& req) {
         auto ct = req.header("content-type");
         if (!ct.empty() && ct.rfind("application/json", 0) != 0)
           return error_response(415, "unsupported_media_type", "send the body as application/json");
+        // Depth first, on the raw bytes: a body nested deeper than any route needs is refused
+        // before anything recursive (parsing, validation, storing, serialising) sees it.
+        if (const size_t at = json_too_deep(req.body, kMaxJsonDepth); at != std::string::npos)
+          return error_response(400, "json_too_deep",
+                                "the JSON body is nested deeper than " + std::to_string(kMaxJsonDepth) +
+                                    " levels (at byte " + std::to_string(at) + ")");
         try {
           body = json::parse(req.body);
         } catch (const json::parse_error& e) {

@@ -659,6 +659,52 @@ TEST_F(Api, AuditRecordsEveryChange) {
   EXPECT_EQ(call("GET", "/api/v1/audit").j["items"].size(), 3u);
 }
 
+// Issue 17, item 1: one request with JSON nested 100,000 deep (about 200 KB, under the body
+// limit) crashed the server (stack overflow in recursive JSON handling). Every route family gets a
+// clear 400 before anything recursive sees the body, and the server keeps serving.
+TEST_F(Api, DeeplyNestedJsonIsRefusedEverywhere) {
+  int64_t p = project();
+  int64_t d = deployment(p);
+  int64_t dev = device(d, "deep-1");
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  const std::string deep_obj = [] {
+    std::string s;
+    for (int i = 0; i < 50000; ++i) s += "{\"a\":";
+    s += "1";
+    s += std::string(50000, '}');
+    return s;
+  }();
+  const std::string ds = "/api/v1/devices/" + std::to_string(dev);
+  const std::vector<std::pair<std::string, std::string>> routes = {
+      {"POST", ds + "/trace"},
+      {"POST", ds + "/serial"},
+      {"POST", "/api/v1/projects"},
+      {"POST", "/api/v1/deployments"},
+      {"POST", "/api/v1/devices"},
+      {"PATCH", ds},
+      {"POST", "/api/v1/users"},
+      {"POST", "/api/v1/tokens"},
+      {"POST", "/api/v1/deployments/" + std::to_string(d) + "/rollouts"},
+  };
+  for (const auto& [method, path] : routes) {
+    auto r = http(srv->port(), method, path, "{\"events\": [{\"event\": \"e\", \"data\": " + deep + "}]}");
+    expect_error(r, 400, "json_too_deep");
+    EXPECT_NE(r.j["error"].value("message", std::string()).find("deeper than 64 levels"), std::string::npos)
+        << method << " " << path;
+    expect_error(http(srv->port(), method, path, deep_obj), 400, "json_too_deep");
+  }
+  // 64 levels are fine (as far as depth goes); 65 are not. Brackets inside strings do not count.
+  const std::string at64 = "{\"events\": [{\"event\": \"e\", \"data\": " + std::string(61, '[') + std::string(61, ']') + "}]}";
+  EXPECT_EQ(http(srv->port(), "POST", ds + "/trace", at64).status, 200);
+  const std::string at65 = "{\"events\": [{\"event\": \"e\", \"data\": " + std::string(62, '[') + std::string(62, ']') + "}]}";
+  expect_error(http(srv->port(), "POST", ds + "/trace", at65), 400, "json_too_deep");
+  EXPECT_EQ(http(srv->port(), "POST", ds + "/trace",
+                 "{\"events\": [{\"event\": \"e\", \"data\": \"" + std::string(1000, '[') + "\\\"{{\"}]}").status,
+            200);
+  // Still serving.
+  EXPECT_EQ(call("GET", "/api/v1/projects").status, 200);
+}
+
 TEST_F(Api, BadInputGets4xxNever500) {
   int64_t p = project();
   std::string pp = "/api/v1/projects/" + std::to_string(p);
