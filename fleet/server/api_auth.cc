@@ -33,8 +33,9 @@ Response login(Ctx& c) {
   if (!ok || cred->status != "active") {
     c.app.login_limiter.fail(key);
     c.app.login_ip_limiter.fail(c.req.remote);
-    if (ok) throw ApiError(403, "account_disabled", "this account is disabled");
-    throw ApiError(401, "invalid_credentials", "wrong e-mail address or password");
+    // A disabled account answers exactly as a wrong password does: a different answer for the
+    // right password would tell whoever tries passwords that they found it (issue 17, item 4).
+    throw ApiError(401, "invalid_credentials", "wrong e-mail address or password, or the account is disabled");
   }
   c.app.login_limiter.reset(key);
   std::string sid = random_token(32);
