@@ -220,7 +220,8 @@ void register_rollout_routes(Router& r) {
          .summary = "Rollouts, newest first", .access = Access::org_read,
          .query = {{.name = "deployment_id", .type = F::integer, .description = "only this deployment's rollouts"},
                    {.name = "status", .type = F::string,
-                    .description = "running | paused | succeeded | completed_with_failures | aborted | cancelled"}},
+                    .description = "running | paused | succeeded | completed_with_failures | aborted | cancelled",
+                    .one_of = {"running", "paused", "succeeded", "completed_with_failures", "aborted", "cancelled"}}},
          .paginated = true, .response_schema = "Rollout", .handler = list});
   r.add({.method = Method::GET, .path = "/api/v1/rollouts/{rollout_id}", .operation_id = "getRollout",
          .tag = "rollouts", .summary = "A rollout with progress per batch", .access = Access::org_read,
@@ -228,7 +229,8 @@ void register_rollout_routes(Router& r) {
   r.add({.method = Method::GET, .path = "/api/v1/rollouts/{rollout_id}/targets", .operation_id = "listRolloutTargets",
          .tag = "rollouts", .summary = "Per-device state of a rollout", .access = Access::org_read,
          .query = {{.name = "status", .type = F::string,
-                    .description = "pending | in_progress | succeeded | failed | cancelled"}},
+                    .description = "pending | in_progress | succeeded | failed | cancelled",
+                    .one_of = {"pending", "in_progress", "succeeded", "failed", "cancelled"}}},
          .paginated = true, .response_schema = "RolloutTarget", .handler = list_targets});
   for (std::string a : {"pause", "resume", "cancel"}) {
     r.add({.method = Method::POST, .path = "/api/v1/rollouts/{rollout_id}/" + a, .operation_id = a + "Rollout",

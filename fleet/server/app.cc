@@ -3,6 +3,7 @@
 #include <sodium.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -430,6 +431,16 @@ Response App::handle(Request& req) {
         }
       }
       Router::validate_body(route, body);
+    }
+    // Query parameters with a fixed set of values: an unknown one is refused, never read as
+    // "no match" (GET /rollouts?status=bogus answered 200 with an empty page; issue 17, item 6).
+    for (const auto& f : route.query) {
+      if (f.one_of.empty()) continue;
+      auto it = req.query.find(f.name);
+      if (it == req.query.end() || std::find(f.one_of.begin(), f.one_of.end(), it->second) != f.one_of.end()) continue;
+      std::string opts;
+      for (const auto& o : f.one_of) opts += (opts.empty() ? "" : ", ") + o;
+      return error_response(400, "invalid_request", "query parameter '" + f.name + "' must be one of: " + opts, f.name);
     }
     auto lease = pool->acquire();
     Ctx ctx{*this, req, *lease, std::move(who), std::move(body), std::move(m.params), {}, {}};

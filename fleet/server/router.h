@@ -43,6 +43,7 @@ struct QueryParam {
   std::string name{};
   FieldType type = FieldType::string;
   std::string description{};
+  std::vector<std::string> one_of{};  // allowed values (checked before the handler runs)
 };
 
 using Handler = std::function<Response(Ctx&)>;

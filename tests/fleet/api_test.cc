@@ -705,6 +705,17 @@ TEST_F(Api, DeeplyNestedJsonIsRefusedEverywhere) {
   EXPECT_EQ(call("GET", "/api/v1/projects").status, 200);
 }
 
+// Issue 17, item 6: a filter value outside the documented set is refused, not read as "no match".
+TEST_F(Api, UnknownFilterValuesAreRefused) {
+  auto r = call("GET", "/api/v1/rollouts?status=bogus");
+  expect_error(r, 400, "invalid_request");
+  EXPECT_EQ(r.j["error"]["field"], "status");
+  EXPECT_NE(r.j["error"]["message"].get<std::string>().find("running, paused"), std::string::npos);
+  expect_error(call("GET", "/api/v1/rollouts/1/targets?status=done"), 400, "invalid_request");
+  EXPECT_EQ(call("GET", "/api/v1/rollouts?status=running").status, 200);
+  expect_error(call("GET", "/api/v1/devices?status=gone"), 400);
+}
+
 TEST_F(Api, BadInputGets4xxNever500) {
   int64_t p = project();
   std::string pp = "/api/v1/projects/" + std::to_string(p);
