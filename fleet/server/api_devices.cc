@@ -169,7 +169,12 @@ Response list(Ctx& c) {
       throw bad_request("query parameter 'connection' must be online or offline", "connection");
     f.connection = cn;
   }
-  f.release_id = c.q_id("release_id");
+  // Another organisation's release named as a filter answers 404, as every other filter does
+  // (an empty 200 would confirm nothing, but the docs promise 404; issue 17, item 6).
+  if (auto rel = c.q_id("release_id")) {
+    release_owner(c, *rel, Need::read);
+    f.release_id = rel;
+  }
   Response res;
   res.body = device_page_body(c.app, list_devices(c.db, p, f));
   return res;

@@ -314,6 +314,10 @@ TEST(FleetAuth, AuthorizationMatrix) {
   }
   ASSERT_EQ(env.as(A, "GET", "/api/v1/rollouts/" + std::to_string(RO)).j["status"], "succeeded");
   RO = env.as(A, "POST", "/api/v1/deployments/" + std::to_string(DA) + "/rollouts", {{"release_id", RA}, {"batches", {50, 100}}}).j["id"];
+  // A filter naming another organisation's release answers 404 (issue 17, item 6), as the
+  // other filters do; the owner's own filter works.
+  EXPECT_EQ(env.as(tok[Who::outsider], "GET", "/api/v1/devices?release_id=" + std::to_string(RA)).status, 404);
+  EXPECT_EQ(env.as(A, "GET", "/api/v1/devices?release_id=" + std::to_string(RA)).status, 200);
   // What device A said: readable by its organisation only.
   ASSERT_EQ(env.as(A, "POST", "/api/v1/devices/" + std::to_string(VA) + "/serial", {{"lines", {"secret-serial-a boot"}}}).status, 200);
   ASSERT_EQ(env.as(A, "POST", "/api/v1/devices/" + std::to_string(VA) + "/trace",
