@@ -460,7 +460,12 @@ Response App::handle(Request& req) {
     spdlog::error("database error on {} {}: {}", method_name(req.method), req.path, e.what());
     return error_response(500, "internal", "internal database error (logged on the server)");
   } catch (const json::exception& e) {
-    return error_response(400, "invalid_request", std::string("invalid JSON value: ") + e.what());
+    // A value of the wrong type that the route's field list let through (e.g. an explicit null
+    // for an optional field a handler then reads): Fleet's own words, never the library's
+    // (issue 17, item 7); the library's text goes to the debug log.
+    spdlog::debug("JSON value error on {} {}: {}", method_name(req.method), req.path, e.what());
+    return error_response(400, "invalid_request",
+                          "a field of the request body has the wrong type, or is null where a value is needed");
   } catch (const std::exception& e) {
     spdlog::error("error on {} {}: {}", method_name(req.method), req.path, e.what());
     return error_response(500, "internal", "internal error (logged on the server)");

@@ -705,6 +705,31 @@ TEST_F(Api, DeeplyNestedJsonIsRefusedEverywhere) {
   EXPECT_EQ(call("GET", "/api/v1/projects").status, 200);
 }
 
+// Issue 17, item 7: explicit nulls where a value is needed get Fleet's own message, never the JSON
+// library's ("[json.exception.type_error.302] ...").
+TEST_F(Api, NullValuesGetFleetsOwnMessage) {
+  int64_t p = project();
+  int64_t d = deployment(p);
+  device(d, "null-1");
+  auto key = test_key(1);
+  add_key(p, key);
+  const int64_t rid = upload(p, make_release("demo", "1.0.0", {key}));
+  ASSERT_GT(rid, 0);
+  for (const auto& body : {json{{"release_id", nullptr}},
+                           json{{"release_id", rid}, {"failure_threshold_percent", nullptr}},
+                           json{{"release_id", rid}, {"on_failure", nullptr}},
+                           json{{"release_id", rid}, {"batches", nullptr}}}) {
+    // Refused (or, for a null that means "the default", accepted) — never a 500, never the
+    // library's text.
+    auto r = call("POST", "/api/v1/deployments/" + std::to_string(d) + "/rollouts", body);
+    EXPECT_LT(r.status, 500) << r.body;
+    EXPECT_EQ(r.body.find("json.exception"), std::string::npos) << r.body;
+  }
+  auto r = call("PATCH", "/api/v1/projects/" + std::to_string(p), {{"name", nullptr}, {"description", nullptr}});
+  EXPECT_LT(r.status, 500) << r.body;
+  EXPECT_EQ(r.body.find("json.exception"), std::string::npos) << r.body;
+}
+
 // Issue 17, item 6: a filter value outside the documented set is refused, not read as "no match".
 TEST_F(Api, UnknownFilterValuesAreRefused) {
   auto r = call("GET", "/api/v1/rollouts?status=bogus");
