@@ -837,13 +837,17 @@ TEST_F(Api, WebsocketEventsStream) {
   ws::stream<asio::ip::tcp::socket> s(ioc);
   s.next_layer().connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), srv->port()));
   s.handshake("127.0.0.1:" + std::to_string(srv->port()), "/api/v1/events");
-  project("live");
   boost::beast::flat_buffer buf;
-  // Bounded wait: a lost event fails the test instead of hanging it.
+  // The server may register the stream a moment after the client's handshake returns: a change
+  // made in that moment is not the stream's (it started later). Make changes until one arrives;
+  // bounded, so a stream that never delivers fails instead of hanging.
   bool got = false;
   s.async_read(buf, [&](boost::beast::error_code ec, size_t) { got = !ec; });
-  ioc.run_for(std::chrono::seconds(10));
-  ASSERT_TRUE(got) << "no change event within 10 s of the change";
+  for (int i = 0; i < 20 && !got; ++i) {
+    project("live-" + std::to_string(i));
+    ioc.run_for(std::chrono::milliseconds(500));
+  }
+  ASSERT_TRUE(got) << "no change event within 10 s of 20 changes";
   json ev = json::parse(boost::beast::buffers_to_string(buf.data()));
   EXPECT_EQ(ev["action"], "project.create");
   EXPECT_EQ(ev["target_type"], "project");
