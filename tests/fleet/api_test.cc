@@ -1,6 +1,6 @@
 // API tests in studio mode (SQLite, in-process server on a loopback port): every endpoint, its
 // errors, bad input, the OpenAPI document against the route table, websocket events.
-// One file (~770 lines): one server fixture for every endpoint family; the authorization matrix
+// One file (~860 lines): one server fixture for every endpoint family; the authorization matrix
 // and crash tests have files of their own (auth_test.cc, crash_test.cc).
 #include <sodium.h>
 

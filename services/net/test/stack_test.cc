@@ -1,6 +1,9 @@
 // Unit tests of the Stack (services/net/src/stack.cc): frames in, replies and datagrams out, every
 // rejection counted, ARP spoofing, sending with ARP resolution, sockets and policy, DHCP through
 // the stack, and bounds under floods.
+// One file (~760 lines) on purpose: one job, the Stack's contract seen from outside, with one
+// fixture (addresses, frame builders, the gateway's resolution) that every case shares; the parts
+// below it (wire, ARP, DHCP, policy) have their own test files.
 #include <gtest/gtest.h>
 
 #include <cstring>

@@ -1,6 +1,8 @@
 // Manifest compiler, stage 1: TOML → Manifest. Every key and type is checked against the schema
 // (unknown keys are errors), every declaration keeps its line and column, and the platform
 // description named by [system] platform is loaded and checked. See model.h for the stages.
+// One file (~750 lines): one job, reading the TOML schema into the model, key by key in schema
+// order; the checks across declarations are check.cc and network.cc, the spec is emit.cc.
 #include <toml++/toml.h>
 
 #include <algorithm>

@@ -2,6 +2,8 @@
 // in comments "# expect: <line>:<column> <message substring>" (column may be omitted as "<line>");
 // the compiler must report exactly those (message substring AND line checked), no more, no fewer.
 // tests/manifest/valid/*.toml must compile, and the spec must pass the boot-spec reader.
+// One file (~670 lines): one job, the compiler's contract (the data-driven cases above plus the
+// few checks a file cannot express); its inputs are the files under tests/manifest.
 #include <gtest/gtest.h>
 
 #include <cstring>
