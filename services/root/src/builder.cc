@@ -38,6 +38,26 @@ keel_cptr_t g_shared_first[lim::kMaxSharedRegions];  // per [[shared]] region: f
 std::uint64_t g_shared_paddr[lim::kMaxSharedRegions]; // per [[shared]] region: physical address if DMA, else 0
 char g_region_error[256];  // a failed step that names its region (g.failed_step points here)
 keel_cptr_t g_ring_first[lim::kMaxChannels];         // per stream channel: first frame slot
+// Private DMA regions ([[component.memory]] dma = true): root-owned frames for the system's life.
+// A device keeps reading its rings and writing its buffers after its driver dies, until the next
+// driver instance resets it: frames given back to the pool and retyped for another component
+// would be written by the device (DMA into foreign memory). So they are never given back; the
+// next instance gets the same frames and resets the device before it touches them.
+struct DmaMemory {
+  std::uint32_t region;  // spec region index
+  keel_cptr_t first;     // first frame slot
+  std::uint64_t paddr;
+};
+DmaMemory g_dma[lim::kMaxDmaMemory];
+std::uint32_t g_dma_count;
+bool private_dma(const bootspec::RegionRec& r) {
+  return r.kind != bootspec::RegionKind::kShared && (r.flags & bootspec::kRegionDma) != 0 && r.perms != 0;
+}
+const DmaMemory* dma_memory(std::uint32_t region) {
+  for (std::uint32_t i = 0; i < g_dma_count; ++i)
+    if (g_dma[i].region == region) return &g_dma[i];
+  return nullptr;
+}
 
 Result<keel_cptr_t> slots(std::uint32_t n) {
   if (g_next_slot + n > g_slot_end) return fail("root CNode slots exhausted", KEEL_NOT_ENOUGH_MEMORY);
@@ -345,6 +365,33 @@ Result<void> global_setup(const keel_boot_info_t* bi) {
       g_shared_paddr[i] = run.base;
     }
   }
+  for (std::uint32_t r = 0; r < g.spec.count(Table::kRegions); ++r) {
+    const auto& rr = g.spec.region(r);
+    if (!private_dma(rr)) continue;
+    const auto name = g.spec.str(rr.name);
+    if (g_dma_count == lim::kMaxDmaMemory) return fail("more private DMA regions than the limit", KEEL_RANGE_ERROR);
+    const std::uint32_t pages = static_cast<std::uint32_t>(rr.size / kPage);
+    auto f = slots(pages);
+    if (!f.ok()) {
+      keel_snprintf(g_region_error, sizeof g_region_error, "DMA region '%.*s': %u frames, but only %lu root capability slots are free",
+                    static_cast<int>(name.len), name.data, pages, static_cast<unsigned long>(g_slot_end - g_next_slot));
+      return fail(g_region_error, f.error());
+    }
+    if (auto rt = retype_from_pool(KEEL_OBJ_SMALL_PAGE, 0, kPage, f.value(), pages); !rt.ok()) {
+      keel_snprintf(g_region_error, sizeof g_region_error, "DMA region '%.*s': no boot untyped has %lu contiguous bytes free",
+                    static_cast<int>(name.len), name.data, static_cast<unsigned long>(rr.size));
+      return fail(g_region_error, rt.error());
+    }
+    ContiguousRun run;
+    for (std::uint32_t p = 0; p < pages; ++p) TRY(add_frame_address(run, f.value() + p));
+    if (!run.ok(rr.size)) {
+      keel_snprintf(g_region_error, sizeof g_region_error, "DMA region '%.*s': its frames are not physically contiguous",
+                    static_cast<int>(name.len), name.data);
+      return fail(g_region_error, KEEL_NOT_ENOUGH_MEMORY);
+    }
+    g_dma[g_dma_count++] = DmaMemory{r, f.value(), run.base};
+    g.comp[rr.component].ring_bytes += rr.size;
+  }
   for (std::uint32_t i = 0; i < g.spec.count(Table::kChannels); ++i) {
     const auto& ch = g.spec.channel(i);
     if (ch.kind != bootspec::ChannelKind::kStream) continue;
@@ -380,7 +427,7 @@ Result<void> prepare(std::uint32_t c) {
   std::uint64_t frames = k.layout.fresh_pages + k.layout.shared_image_pages;
   for (std::uint32_t i = 0; i < k.layout.count; ++i) {
     const Mapping& m = k.layout.map[i];
-    if (m.kind == MapKind::kShared || m.kind == MapKind::kStream || m.kind == MapKind::kDevice ||
+    if (m.kind == MapKind::kShared || m.kind == MapKind::kStream || m.kind == MapKind::kDevice || m.kind == MapKind::kDma ||
         m.kind == MapKind::kSystemPage || m.kind == MapKind::kSpec || m.kind == MapKind::kRootLog)
       frames += m.pages;  // copies: slots only
   }
@@ -480,25 +527,15 @@ Result<void> build(std::uint32_t c) {
         }
         break;
       case MapKind::kDma: {
-        // Fresh frames every start, in consecutive retypes from the instance untyped (nothing
-        // retyped in between): one physically contiguous block, checked frame by frame.
-        Mapping& dm = k.layout.map[i];
-        ContiguousRun run;
-        for (std::uint64_t p = 0; p < m.pages;) {
-          const std::uint32_t n = static_cast<std::uint32_t>(m.pages - p < kScratch ? m.pages - p : kScratch);
-          TRY(step(keel_untyped_retype(ut, KEEL_OBJ_SMALL_PAGE, 0, kRootCNode, 0, 0, g_scratch, n), "retype DMA frames"));
-          for (std::uint32_t j = 0; j < n; ++j, ++p) {
-            TRY(add_frame_address(run, g_scratch + j));
-            TRY(place(c, g_scratch + j, m.vaddr + p * kPage, m));
-          }
+        // The region's frames for the system's life (g_dma): the same ones at every start, as the
+        // device may have been left running by the last instance (it resets the device first).
+        const DmaMemory* dmem = dma_memory(m.index);
+        if (dmem == nullptr) return fail("a DMA region without frames", KEEL_INVALID_ARGUMENT);
+        for (std::uint64_t p = 0; p < m.pages; ++p) {
+          TRY(copy_cap(g_scratch, kRootCNode, dmem->first + p, kDepth));
+          TRY(place(c, g_scratch, m.vaddr + p * kPage, m));
         }
-        if (!run.ok(m.pages * kPage)) {
-          const auto name = g.spec.str(g.spec.region(m.index).name);
-          keel_snprintf(g_region_error, sizeof g_region_error, "DMA region '%.*s': its frames are not physically contiguous",
-                        static_cast<int>(name.len), name.data);
-          return fail(g_region_error, KEEL_NOT_ENOUGH_MEMORY);
-        }
-        dm.paddr = run.base;  // into the info page below
+        k.layout.map[i].paddr = dmem->paddr;  // into the info page below
         break;
       }
       case MapKind::kInfo:

@@ -103,7 +103,7 @@ Result<void, LayoutError> compute_layout(const Spec& s, std::uint32_t c, const I
     }
     l.map[l.count++] = Mapping{kind, write, exec, index, vaddr, pages, paddr};
     add_l3(l, vaddr, pages, overflow);
-    if (kind == MapKind::kImageData || kind == MapKind::kZero || kind == MapKind::kDma || kind == MapKind::kInfo ||
+    if (kind == MapKind::kImageData || kind == MapKind::kZero || kind == MapKind::kInfo ||
         kind == MapKind::kIpcBuffer)
       l.fresh_pages += pages;
     if (kind == MapKind::kImageShared) l.shared_image_pages += pages;

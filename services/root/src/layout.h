@@ -19,8 +19,9 @@ enum class MapKind : std::uint8_t {
   kImageShared,  // read-only ELF segment: frames made once at boot, shared by every restart
   kImageData,    // writable ELF segment: fresh frames per start, file bytes copied in
   kZero,         // stack, heap, private region: fresh zeroed frames per start
-  kDma,          // private DMA region: fresh zeroed frames per start, physically contiguous (one run
-                 // from the instance untyped, checked with Page_GetAddress); index = region table index
+  kDma,          // private DMA region: root-owned frames for the system's life (the same ones at
+                 // every start: a device may outlive its driver), physically contiguous (checked
+                 // with Page_GetAddress at boot); index = region table index
   kInfo,         // the info page(s): fresh frames per start, written by the root server
   kIpcBuffer,    // fresh frame
   kSystemPage,   // the root server's system page (one frame), read-only
@@ -66,7 +67,7 @@ struct Layout {
   Mapping map[kMaxMappings] = {};
   std::uint32_t l3_count = 0;
   std::uint64_t l3[kMaxL3] = {};     // 2 MiB blocks that need a level-3 table
-  std::uint64_t fresh_pages = 0;     // frames made per start (data, zero, info, ipc)
+  std::uint64_t fresh_pages = 0;     // frames made per start (data, zero, info, ipc; not DMA)
   std::uint64_t shared_image_pages = 0;
   std::uint32_t end_count = 0;
   ChannelEnd ends[KEEL_MAX_CHANNEL_ENDS] = {};

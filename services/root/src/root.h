@@ -48,7 +48,8 @@ struct Comp {
   // memory accounting (bytes)
   std::uint64_t object_bytes = 0;   // kernel objects + fresh frames per start (the instance untyped's use)
   std::uint64_t image_bytes = 0;    // read-only image frames + image CNode (once)
-  std::uint64_t ring_bytes = 0;     // stream rings it consumes + shared regions it maps first
+  std::uint64_t ring_bytes = 0;     // root-owned frames: stream rings it consumes, shared regions it
+                                    // maps first, its private DMA regions
   std::uint8_t ut_bits = 0;         // instance untyped size
   std::uint8_t backing_radix = 0;
   std::uint8_t image_radix = 0;

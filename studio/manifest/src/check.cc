@@ -50,6 +50,16 @@ std::vector<std::size_t> check(const Manifest& m, const Options& opts, const std
   at_most(m.groups, lim::kMaxGroups, "groups", "a system has at most " + std::to_string(lim::kMaxGroups) + " supervisor groups");
   at_most(m.shared, lim::kMaxSharedRegions, "shared regions", "a system has at most " + std::to_string(lim::kMaxSharedRegions) + " [[shared]] regions");
   at_most(m.channels, lim::kMaxChannels, "channels", "a system has at most " + std::to_string(lim::kMaxChannels) + " channels");
+  std::vector<const RegionDecl*> dma_memory;  // private DMA regions: frames the root keeps for good
+  for (const auto& c : m.comps)
+    for (const auto& r : c.regions)
+      if (!r.shared && r.dma) dma_memory.push_back(&r);
+  if (dma_memory.size() > lim::kMaxDmaMemory)
+    diag.error(dma_memory[lim::kMaxDmaMemory]->dma_at,
+               "more than " + std::to_string(lim::kMaxDmaMemory) + " private DMA regions (" + std::to_string(dma_memory.size()) +
+                   "): the limit is " + std::to_string(lim::kMaxDmaMemory),
+               "a system has at most " + std::to_string(lim::kMaxDmaMemory) +
+                   " [[component.memory]] regions with dma = true (the root server keeps their frames for the system's life)");
 
   // Channel ends per component: all of them, and those that signal it (an event it waits on, a
   // stream on either side: one notification bit each).

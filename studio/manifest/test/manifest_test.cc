@@ -348,6 +348,16 @@ TEST(ManifestLimits, Counts) {
   for (std::uint32_t i = 0; i <= lim::kMaxSharedRegions; ++i) shared += "[[shared]]\nname = \"r" + std::to_string(i) + "\"\nsize = 4096\n";
   expect_one_error(compile_string(generated(1, shared), "m.toml"), "more than 64 shared regions");
 
+  // Private DMA regions (root-owned frames for the system's life), on the last component.
+  auto dma_memory = [](std::uint32_t n) {
+    std::string r;
+    for (std::uint32_t i = 0; i < n; ++i) r += "  [[component.memory]]\n  name = \"d" + std::to_string(i) + "\"\n  size = 4096\n  dma = true\n";
+    return r;
+  };
+  EXPECT_TRUE(compile_string(generated(2, dma_memory(lim::kMaxDmaMemory)), "m.toml").ok());
+  expect_one_error(compile_string(generated(2, dma_memory(lim::kMaxDmaMemory + 1)), "m.toml"),
+                   "more than 16 private DMA regions (17): the limit is 16");
+
   // 257 channels between 12 components (<= 48 ends each: 22 per component here).
   std::string channels;
   for (std::uint32_t i = 0; i <= lim::kMaxChannels; ++i)

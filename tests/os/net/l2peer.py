@@ -504,10 +504,11 @@ def run_arpflood(peer, args):
 
 def run_crash(peer, args):
     """A paced stream of --count echo datagrams (--rate per second, unique payloads). An outage is
-    a run of at least 3 consecutive datagrams with no reply (a late reply is not one); its length
-    runs from the send of the last answered datagram before it to that of the first answered after.
-    Passes with at least --outages outages, each at most --recover s long, and none lost among the
-    datagrams after the last outage (at least --after of them)."""
+    a run of consecutive datagrams with no reply (a late reply is not one); its length runs from
+    the send of the last answered datagram before it to that of the first answered after.
+    Passes with at most --outages outages (one per crash the test causes; a restart quick enough
+    to fall between two datagrams loses none — the console expectations prove the crash
+    happened), each at most --recover s long, and at least --after datagrams after the last one."""
     t0 = time.monotonic()
     tokens, sent_at = [], []
     for seq in range(args.stream):
@@ -527,9 +528,8 @@ def run_crash(peer, args):
         if not answered and run_start is None:
             run_start = seq
         elif answered and run_start is not None:
-            if seq - run_start >= 3:
-                before = sent_at[run_start - 1] if run_start > 0 else t0
-                outages.append((run_start, seq - run_start, sent_at[seq] - before))
+            before = sent_at[run_start - 1] if run_start > 0 else t0
+            outages.append((run_start, seq - run_start, sent_at[seq] - before))
             run_start = None
     last_ok = max((i for i, a in enumerate(ok) if a), default=-1)
     for n, (first, lost, secs) in enumerate(outages, 1):
@@ -537,18 +537,16 @@ def run_crash(peer, args):
               f"{secs:.2f} s", flush=True)
         if secs > args.recover:
             peer.fail(f"outage {n} lasted {secs:.2f} s (more than {args.recover} s)")
-    if run_start is not None and args.stream - run_start >= 3:
+    if run_start is not None:
         peer.fail(f"the echo did not come back: the last {args.stream - run_start} datagrams unanswered")
-    if len(outages) < args.outages:
-        peer.fail(f"{len(outages)} outages seen, at least {args.outages} expected")
+    if len(outages) > args.outages:
+        peer.fail(f"{len(outages)} outages seen, at most {args.outages} expected (one per crash): "
+                  f"datagrams were lost outside the restarts")
     tail_from = outages[-1][0] + outages[-1][1] if outages else 0
-    tail_lost = ok[tail_from:].count(False)
     if args.stream - tail_from < args.after:
         peer.fail(f"only {args.stream - tail_from} datagrams after the last outage ({args.after} wanted)")
-    if tail_lost:
-        peer.fail(f"{tail_lost} of the {args.stream - tail_from} datagrams after the last outage lost")
     print(f"l2peer: {args.stream} datagrams at {args.rate:.0f}/s, {ok.count(True)} answered, {len(outages)} outages; "
-          f"after the last one {args.stream - tail_from} sent, {tail_lost} lost (last answered: {last_ok})", flush=True)
+          f"{args.stream - tail_from} answered after the last one (last answered: {last_ok})", flush=True)
 
 
 def main():
@@ -563,7 +561,7 @@ def main():
     ap.add_argument("--sources", type=int, default=100000, help="arpflood: distinct source addresses")
     ap.add_argument("--count", type=int, default=200, help="ping: pings in the windowed run")
     ap.add_argument("--seed", type=int, default=10)
-    ap.add_argument("--outages", type=int, default=2, help="crash: restarts to see")
+    ap.add_argument("--outages", type=int, default=2, help="crash: most outages allowed (the crashes the test causes)")
     ap.add_argument("--recover", type=float, default=3.0, help="crash: seconds an outage may last")
     ap.add_argument("--after", type=int, default=1000, help="crash: datagrams after the last outage (none lost)")
     ap.add_argument("--stream", type=int, default=7000, help="crash: datagrams in the stream")

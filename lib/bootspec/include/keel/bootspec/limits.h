@@ -17,6 +17,8 @@ inline constexpr std::uint32_t kMaxComponents = 64;      // a component index fi
 inline constexpr std::uint32_t kMaxGroups = 64;          // supervisor groups
 inline constexpr std::uint32_t kMaxSharedRegions = 64;   // [[shared]] regions (root-owned frames)
 inline constexpr std::uint32_t kMaxChannels = 256;       // [[channel]]s (the root keeps a stream ring per index)
+inline constexpr std::uint32_t kMaxDmaMemory = 16;       // private DMA regions ([[component.memory]] dma = true):
+                                                         // root-owned frames for the system's life
 inline constexpr std::uint32_t kMaxRestartIntensity = 63;  // group intensity: restarts remembered per window - 1
 inline constexpr std::uint32_t kMinGroupPeriod = 1, kMaxGroupPeriod = 86400;  // group period, seconds
 
