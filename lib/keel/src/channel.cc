@@ -281,6 +281,19 @@ keel_error_t keel_event_signal(keel_channel_t ch) {
 
 namespace {
 // Up to two pieces (a record's header and body) in one go: one counter update, one signal.
+// After moving our counter: wake the other side if it said it waits. A peer that restarted answers
+// the old capability with KEEL_CHANNEL_DOWN: open the end again and signal the new one once. If
+// that fails too, the flag is set again, so that the first operation after a successful open
+// signals: the data (or space) is already there, and a side that sleeps on it would otherwise
+// never be woken — its flag was taken by the signal that failed.
+keel_error_t wake(keel_channel_t ch, volatile uint32_t* flag) {
+  if (!take_waiter(flag)) return KEEL_OK;
+  keel_error_t e = signal_end(ch);
+  if (e == KEEL_CHANNEL_DOWN && open_end(ch) == KEEL_OK) e = signal_end(ch);
+  if (e != KEEL_OK) announce(flag);
+  return e;
+}
+
 keel_error_t stream_put(keel_channel_t ch, const void* data, size_t n, size_t* done, bool all,
                         const void* data2 = nullptr, size_t n2 = 0) {
   const keel_info_channel_t* c = chan(ch);
@@ -309,7 +322,7 @@ keel_error_t stream_put(keel_channel_t ch, const void* data, size_t n, size_t* d
   if (n2 != 0) keel_ring_copy_in(ring_data(c), c->size, head + count, data2, n2);  // `all` only
   __atomic_store_n(&ring->head, head + count + n2, __ATOMIC_RELEASE);  // data before the counter
   if (done != nullptr) *done = count + n2;
-  return take_waiter(&ring->consumer_waiting) ? signal_end(ch) : KEEL_OK;  // "data" to a waiting consumer
+  return wake(ch, &ring->consumer_waiting);  // "data" to a waiting consumer
 }
 
 // The consumer's view: the ring, its counters checked; nullptr with *err set if unusable.
@@ -370,7 +383,7 @@ keel_error_t keel_stream_read_record(keel_channel_t ch, void* header, size_t hea
   keel_ring_copy_out(ring_data(c), c->size, tail + header_len, body, body_len);
   __atomic_store_n(&ring->tail, tail + header_len + body_len, __ATOMIC_RELEASE);  // copied out before freed
   if (done != nullptr) *done = header_len + body_len;
-  return take_waiter(&ring->producer_waiting) ? signal_end(ch) : KEEL_OK;  // "space" to a waiting producer
+  return wake(ch, &ring->producer_waiting);  // "space" to a waiting producer
 }
 
 keel_error_t keel_stream_write(keel_channel_t ch, const void* data, size_t n, size_t* done) {
@@ -404,7 +417,7 @@ keel_error_t keel_stream_read(keel_channel_t ch, void* buf, size_t cap, size_t* 
   keel_ring_copy_out(ring_data(c), c->size, tail, buf, count);
   __atomic_store_n(&ring->tail, tail + count, __ATOMIC_RELEASE);  // copied out before the space is freed
   if (done != nullptr) *done = count;
-  return take_waiter(&ring->producer_waiting) ? signal_end(ch) : KEEL_OK;  // "space" to a waiting producer
+  return wake(ch, &ring->producer_waiting);  // "space" to a waiting producer
 }
 
 }  // extern "C"

@@ -49,6 +49,14 @@ bool find_net() {
     }
   }
   g_net.found = g_net.ctl >= 0 && g_net.tx >= 0 && g_net.rx >= 0;
+  if (g_net.found) {
+    // The receive stream outlives our restarts: what is in it was for our previous instance's
+    // sockets (ids that may name one of ours again). Start from an empty stream.
+    static uint8_t junk[256];
+    size_t got = 0;
+    while (keel_stream_read(g_net.rx, junk, sizeof junk, &got) == KEEL_OK && got > 0) {
+    }
+  }
   return g_net.found;
 }
 

@@ -43,14 +43,22 @@ struct Client {
   std::uint64_t tx_bit = 0;                   // data in its stream to us
   bool broken = false;                        // it wrote a record that makes no sense: ignored
   std::uint64_t rx_dropped = 0;               // datagrams for it dropped: its stream was full
-  // Its streams answered CHANNEL_DOWN (it is restarting): not opened again before this (ticks) —
-  // each try is a request to msg, and one per pass would flood it (msg then holds our answers).
+  // Its streams answered CHANNEL_DOWN (it is restarting, or stopped for good): not opened again
+  // before down_until (ticks) — each try is a request to msg, and one per pass would flood it
+  // (msg then holds our answers, and the whole service waits). The wait doubles from 50 ms to 2 s
+  // while it stays down; a call from it (it is up again) or a stream that works ends it.
   std::uint64_t down_until = 0;
+  std::uint64_t down_ms = 0;
+  bool called = false;  // it has called this instance (its stream to us was emptied then)
 };
 
-constexpr std::uint64_t kDownRetryMs = 50;
+constexpr std::uint64_t kDownRetryMs = 50, kDownRetryMaxMs = 2000;
 bool is_down(Client& c) { return c.down_until != 0 && keel_now_ticks() < c.down_until; }
-void mark_down(Client& c) { c.down_until = keel_now_ticks() + keel_ms_to_ticks(kDownRetryMs); }
+void mark_down(Client& c) {
+  c.down_ms = c.down_ms == 0 ? kDownRetryMs : (c.down_ms * 2 > kDownRetryMaxMs ? kDownRetryMaxMs : c.down_ms * 2);
+  c.down_until = keel_now_ticks() + keel_ms_to_ticks(c.down_ms);
+}
+void mark_up(Client& c) { c.down_until = c.down_ms = 0; }
 
 struct Region {
   std::uint8_t* va = nullptr;
@@ -196,6 +204,7 @@ void deliver(const Rx& r) {
     mark_down(*c);
     return;
   }
+  if (e == KEEL_OK) mark_up(*c);
   if (e != KEEL_OK) {
     if (c->rx_dropped++ == 0 || log_for(c->component))
       keel_logf("%s: receive stream full, %lu datagrams dropped", c->name, static_cast<unsigned long>(c->rx_dropped));
@@ -262,7 +271,9 @@ bool send_from(Client& c) {
     std::size_t got = 0;
     const keel_error_t e = keel_stream_peek(c.tx, &rec, sizeof rec, &got);
     if (e == KEEL_CHANNEL_DOWN) mark_down(c);
-    if (e != KEEL_OK || got != sizeof rec) return false;
+    if (e != KEEL_OK) return false;
+    mark_up(c);
+    if (got != sizeof rec) return false;
     if (rec.len > KEEL_NET_MAX_PAYLOAD || rec.error != 0) {
       c.broken = true;
       keel_logf("%s: malformed datagram record (length %u): its datagrams are ignored until it restarts", c.name,
@@ -303,6 +314,18 @@ void serve_call(keel_channel_t ch, keel_msg_t* m) {
   m->len = 0;
   m->label = KEEL_INVALID_ARGUMENT;
   if (c == nullptr) return;
+  mark_up(*c);  // it calls us: it is running (its streams open again at the next pass)
+  if (!c->called) {
+    // Its first call to this instance. Its stream to us outlives our restarts, and a record names
+    // a socket id only a bind answered by this instance can have given it: whatever is in the
+    // stream before its first call is for our previous instance (ids gone, or another socket's
+    // now). Start from an empty stream; it waits in this call, so nothing new arrives meanwhile.
+    c->called = true;
+    static std::uint8_t junk[256];
+    std::size_t got = 0;
+    while (keel_stream_read(c->tx, junk, sizeof junk, &got) == KEEL_OK && got > 0) {
+    }
+  }
   switch (label) {
     case KEEL_NET_BIND: {
       auto r = g_stack->bind(c->component, static_cast<std::uint16_t>(m->w[0] & 0xffff));

@@ -2,7 +2,8 @@
 // region ("bufs") mapped rw, and a plain region. It checks their physical addresses (non-zero,
 // page aligned, inside RAM, apart; 0 for the plain region), writes a pattern through both
 // mappings, then compares the driver's reports: the driver sees the same physical address for
-// "bufs" without being able to map it, and gets a fresh private DMA region at each start.
+// "bufs" without being able to map it, and keeps its private DMA region (same physical address)
+// across its restart: DMA frames are never recycled.
 #include "../common/ostest.h"
 #include "mail.h"
 
@@ -59,6 +60,7 @@ extern "C" int keel_main(void*) {
     desc[gen] = m.desc_paddr;
     ostest::expect(desc[gen] != 0 && (desc[gen] + kDescSize <= ring_pa || ring_pa + kRingSize <= desc[gen]),
                    "net: the driver's desc is apart from ring", desc[gen], ring_pa);
+    if (gen == 1) ostest::expect(desc[1] == desc[0], "net: the driver's desc is the same frames after its restart", desc[1], desc[0]);
     keel_logf("net: driver generation %lu: bufs 0x%lx (address only), desc 0x%lx", static_cast<unsigned long>(gen),
               static_cast<unsigned long>(m.bufs_paddr), static_cast<unsigned long>(desc[gen]));
     __atomic_store_n(&mail->ack, gen + 1, __ATOMIC_RELEASE);
