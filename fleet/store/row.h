@@ -152,11 +152,23 @@ std::string id_expr() {
   return out;
 }
 
+// Whether a column is stored in the row's table: no expression, or only the table's alias in front
+// of its name ("d.description" in a row selected FROM deployments d).
+template <class R, class Col>
+bool stored(const Col& col) {
+  if (!col.expr) return true;
+  if constexpr (requires { R::alias; }) {
+    const std::string plain = std::string(R::alias) + "." + col.name;
+    return plain == col.expr;
+  }
+  return false;
+}
+
 // Throws unless `name` is a stored (non-expression) column the row declares.
 template <class R>
 void check_column(std::string_view name) {
   bool found = false;
-  std::apply([&](const auto&... col) { ((found = found || (!col.expr && std::string_view(col.name) == name)), ...); },
+  std::apply([&](const auto&... col) { ((found = found || (stored<R>(col) && std::string_view(col.name) == name)), ...); },
              R::columns());
   if (!found)
     throw DbError(DbError::Kind::other, std::string(R::table) + " declares no column " + std::string(name));
