@@ -4,10 +4,10 @@ import { href, navigate } from '../router';
 import { canWrite, useSession } from '../session';
 import { Badge, DefList, DeleteButton, Empty, Notice, Page, PageLoading, Section, StatusBadge } from '../ui/components';
 import { DataTable } from '../ui/table';
-import { bytes, dateTime, shortHex, timeAgo } from '../ui/format';
+import { bytes, dateTime, plural, shortHex, timeAgo } from '../ui/format';
 import { useAsync, usePaged } from '../ui/hooks';
 import { useCrumbs } from './crumbs';
-import { connectionOf } from './deployment';
+import { connectionOf } from './device_state';
 
 export function ReleasePage(props: { id: number }) {
   const { info } = useSession();
@@ -70,7 +70,7 @@ export function ReleasePage(props: { id: number }) {
               ['Uploaded', `${dateTime(r.created_at)} by ${r.created_by}`],
               ['Content digest', <span class="mono" title={r.digest}>{shortHex(r.digest, 24)}</span>],
               ['Build', <span class="mono">{r.build_id || '—'}</span>],
-              ['Running on', `${r.device_count ?? 0} device${r.device_count === 1 ? '' : 's'}`],
+              ['Running on', plural(r.device_count ?? 0, 'device')],
             ]}
           />
           <p class="mt-4 text-sm"><a href={`/api/v1/releases/${r.id}/file`} download>Download the signed release file</a></p>
