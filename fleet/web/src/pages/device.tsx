@@ -168,20 +168,22 @@ export function DevicePage(props: { id: number }) {
         {commands.error && <div class="p-5"><ErrorBox error={commands.error} onRetry={commands.reload} /></div>}
         {commands.data && commands.data.items.length === 0 && <Empty title="No commands">Updates and other requests to this device appear here.</Empty>}
         {commands.data && commands.data.items.length > 0 && (
-          <table class="table">
-            <thead><tr><th>Command</th><th>Status</th><th>Rollout</th><th>Created</th><th>Last change</th></tr></thead>
-            <tbody>
-              {commands.data.items.map((c) => (
-                <tr key={c.id}>
-                  <td class="font-medium">{c.kind}</td>
-                  <td><StatusBadge status={c.status} /></td>
-                  <td>{c.rollout_id ? <a href={href(`/rollouts/${c.rollout_id}`)}>#{c.rollout_id}</a> : '—'}</td>
-                  <td class="text-slate-500">{timeAgo(c.created_at)}</td>
-                  <td class="text-slate-500">{timeAgo(c.updated_at)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <div class="overflow-x-auto">
+            <table class="table">
+              <thead><tr><th>Command</th><th>Status</th><th>Rollout</th><th>Created</th><th>Last change</th></tr></thead>
+              <tbody>
+                {commands.data.items.map((c) => (
+                  <tr key={c.id}>
+                    <td class="font-medium">{c.kind}</td>
+                    <td><StatusBadge status={c.status} /></td>
+                    <td>{c.rollout_id ? <a href={href(`/rollouts/${c.rollout_id}`)}>#{c.rollout_id}</a> : '—'}</td>
+                    <td class="text-slate-500">{timeAgo(c.created_at)}</td>
+                    <td class="text-slate-500">{timeAgo(c.updated_at)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
         )}
       </Section>
 

@@ -43,18 +43,20 @@ export function ReleasePage(props: { id: number }) {
                 The key that signed this release is no longer trusted by the project. Devices that still trust it can install it; think twice before rolling it out.
               </p>
             )}
-            <table class="table">
-              <thead><tr><th>Key</th><th>Trusted by project</th><th>Checked</th></tr></thead>
-              <tbody>
-                {r.signatures.map((s) => (
-                  <tr key={s.key_id}>
-                    <td>{keyName(s.key_id)?.name ?? <span class="text-slate-500">unknown key</span>} <span class="mono text-slate-500">{shortHex(s.key_id, 16)}</span></td>
-                    <td>{s.trusted ? 'yes' : 'no'}</td>
-                    <td>{s.verified ? <Badge tone="green">valid</Badge> : s.trusted ? <Badge tone="red">invalid</Badge> : <Badge tone="slate">not checked</Badge>}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+            <div class="overflow-x-auto">
+              <table class="table">
+                <thead><tr><th>Key</th><th>Trusted by project</th><th>Checked</th></tr></thead>
+                <tbody>
+                  {r.signatures.map((s) => (
+                    <tr key={s.key_id}>
+                      <td>{keyName(s.key_id)?.name ?? <span class="text-slate-500">unknown key</span>} <span class="mono text-slate-500">{shortHex(s.key_id, 16)}</span></td>
+                      <td>{s.trusted ? 'yes' : 'no'}</td>
+                      <td>{s.verified ? <Badge tone="green">valid</Badge> : s.trusted ? <Badge tone="red">invalid</Badge> : <Badge tone="slate">not checked</Badge>}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
             <p class="text-xs text-slate-500">
               Fleet checked the signature when the file was uploaded. Devices check it again themselves before installing, so Fleet cannot
               change a release without the device noticing.
@@ -83,10 +85,12 @@ export function ReleasePage(props: { id: number }) {
           <div class="mt-5">
             <h3 class="mb-2 text-sm font-semibold">Configurable settings</h3>
             <p class="mb-2 text-xs text-slate-500">Only these keys can be set per device or per deployment (overlays).</p>
-            <table class="table">
-              <thead><tr><th>Component</th><th>Setting</th><th>Type</th></tr></thead>
-              <tbody>{r.summary.configurable.map((c) => <tr key={`${c.component}.${c.key}`}><td>{c.component}</td><td class="mono">{c.key}</td><td>{c.type}</td></tr>)}</tbody>
-            </table>
+            <div class="overflow-x-auto">
+              <table class="table">
+                <thead><tr><th>Component</th><th>Setting</th><th>Type</th></tr></thead>
+                <tbody>{r.summary.configurable.map((c) => <tr key={`${c.component}.${c.key}`}><td>{c.component}</td><td class="mono">{c.key}</td><td>{c.type}</td></tr>)}</tbody>
+              </table>
+            </div>
           </div>
         )}
         {r.manifest && (
@@ -99,10 +103,12 @@ export function ReleasePage(props: { id: number }) {
 
       {r.components && r.components.length > 0 && (
         <Section title="Component images" flush>
-          <table class="table">
-            <thead><tr><th>Component</th><th>Size</th><th>Hash</th></tr></thead>
-            <tbody>{r.components.map((c) => <tr key={c.name}><td class="font-medium">{c.name}</td><td>{bytes(c.size)}</td><td class="mono" title={c.hash}>{c.hash_alg ? `${c.hash_alg}:` : ''}{shortHex(c.hash, 16)}</td></tr>)}</tbody>
-          </table>
+          <div class="overflow-x-auto">
+            <table class="table">
+              <thead><tr><th>Component</th><th>Size</th><th>Hash</th></tr></thead>
+              <tbody>{r.components.map((c) => <tr key={c.name}><td class="font-medium">{c.name}</td><td>{bytes(c.size)}</td><td class="mono" title={c.hash}>{c.hash_alg ? `${c.hash_alg}:` : ''}{shortHex(c.hash, 16)}</td></tr>)}</tbody>
+            </table>
+          </div>
         </Section>
       )}
 
