@@ -600,8 +600,13 @@ describe('fleet mode', { timeout: 300_000 }, () => {
         [`/devices/${ids.device}`, /^pump-00\d$/], [`/releases/${ids.release}`, 'pump-controller 1.0.0'], [`/rollouts/${ids.rollout}`, /^Rollout #\d+$/],
         ['/users', 'Users'], ['/audit', 'Audit log'], ['/account', /My account/],
       ]) await phoneCheckPage(page, `${fleet.url}/#${hash}`, heading, ownerLinks);
-      // Dialogs fit too.
+      // The device list is one card per device: a failed update is seen without scrolling sideways.
       await page.goto(`${fleet.url}/#/deployments/${ids.deployment}`);
+      const failed = page.getByTestId('device-table').locator('tr', { hasText: 'pump-008' }).getByText('Failed', { exact: true });
+      await failed.waitFor();
+      const fb = await failed.boundingBox();
+      assert.ok(fb && fb.x >= 0 && fb.x + fb.width <= PHONE.width, `the failed update is inside the window (${JSON.stringify(fb)})`);
+      // Dialogs fit too.
       await page.getByRole('button', { name: 'Register device' }).click();
       await page.getByRole('dialog', { name: 'Register a device' }).waitFor();
       await assertNoSidewaysScroll(page, 'register device dialog');

@@ -122,24 +122,25 @@ export function DeploymentPage(props: { id: number }) {
         <DataTable
           list={shown}
           testId="device-table"
+          stack
           head={<><th>Device</th><th>Connection</th><th>Release</th><th>Last update</th><th>Tunnel address</th><th>Last seen</th></>}
           row={(x) => {
             const u = updates.data?.get(x.id);
             return (
               <tr key={x.id}>
-                <td><a href={href(`/devices/${x.id}`)} class="font-medium">{x.name}</a></td>
-                <td><StatusBadge status={connectionOf(x)} /></td>
-                <td>{x.current_release_id ? <a href={href(`/releases/${x.current_release_id}`)}>{relName(x.current_release_id)}</a> : <span class="text-slate-400">none reported yet</span>}</td>
-                <td>
+                <td data-label="Device"><a href={href(`/devices/${x.id}`)} class="font-medium">{x.name}</a></td>
+                <td data-label="Connection"><StatusBadge status={connectionOf(x)} /></td>
+                <td data-label="Release">{x.current_release_id ? <a href={href(`/releases/${x.current_release_id}`)}>{relName(x.current_release_id)}</a> : <span class="text-slate-400">none reported yet</span>}</td>
+                <td data-label="Last update">
                   {u ? (
                     <>
-                      <a href={href(`/rollouts/${u.rolloutId}`)} class="no-underline" title={`Rollout #${u.rolloutId} to ${relName(u.releaseId)}`}><StatusBadge status={u.status} /></a>
-                      {u.status === 'failed' && u.message && <div class="mt-1 max-w-xs text-xs break-words text-red-800">{u.message}</div>}
+                      <div><a href={href(`/rollouts/${u.rolloutId}`)} class="no-underline" title={`Rollout #${u.rolloutId} to ${relName(u.releaseId)}`}><StatusBadge status={u.status} /></a>
+                      {u.status === 'failed' && u.message && <div class="mt-1 max-w-xs text-xs break-words text-red-800">{u.message}</div>}</div>
                     </>
                   ) : <span class="text-slate-400">—</span>}
                 </td>
-                <td class="mono">{x.tunnel_address ?? '—'}</td>
-                <td class="text-slate-500">{x.last_seen_at ? timeAgo(x.last_seen_at) : 'not recorded'}</td>
+                <td data-label="Tunnel address" class="mono">{x.tunnel_address ?? '—'}</td>
+                <td data-label="Last seen" class="text-slate-500">{x.last_seen_at ? timeAgo(x.last_seen_at) : 'not recorded'}</td>
               </tr>
             );
           }}

@@ -26,6 +26,8 @@ export function DataTable<T>(props: {
   row: (item: T) => JSX.Element;
   empty: ComponentChildren;
   testId?: string;
+  // One card per row on a phone; every cell then needs a data-label (its column's name).
+  stack?: boolean;
 }) {
   const l = props.list;
   return (
@@ -35,7 +37,7 @@ export function DataTable<T>(props: {
       {!l.loading && !l.error && l.items.length === 0 && props.empty}
       {l.items.length > 0 && (
         <div class="overflow-x-auto">
-          <table class="table" data-testid={props.testId}>
+          <table class={props.stack ? 'table table-stack' : 'table'} data-testid={props.testId}>
             <thead><tr>{props.head}</tr></thead>
             <tbody>{l.items.map(props.row)}</tbody>
           </table>
