@@ -9,110 +9,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { apiCalls, env, makeRelease, shot, startBrowser, startFleet, startPostgres, tempDir, run, watchPage } from './harness.mjs';
+import { DESKTOP, PHONE, api, assertNoSidewaysScroll, deviceNames, phoneCheckPage, phoneLogin, phoneReachEveryLink, phoneSignOut, waitForValue } from './page_helpers.mjs';
 
 const ADMIN = { email: 'admin@example.com', password: 'correct horse battery staple' };
 const OWNER = { email: 'olivia@acme.example', name: 'Olivia Owner', password: 'owner password 2026!' };
 const VIEWER = { email: 'uma@acme.example', name: 'Uma User', password: 'viewer password 2026!' };
-
-const PHONE = { width: 390, height: 844 };
-const DESKTOP = { width: 1360, height: 900 };
-
-// An API call from the page, with the session and its CSRF token (as the device link will report).
-async function api(page, method, p, body) {
-  return page.evaluate(async ([m, u, b]) => {
-    const me = await (await fetch('/api/v1/auth/me')).json();
-    const r = await fetch(`/api/v1${u}`, { method: m, headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': me.csrf_token }, body: JSON.stringify(b) });
-    return { status: r.status, body: await r.json().catch(() => null) };
-  }, [method, p, body]);
-}
-
-async function waitForValue(locator, want, what) {
-  const deadline = Date.now() + 10_000;
-  while ((await locator.inputValue()) !== want && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-  assert.equal(await locator.inputValue(), want, what);
-}
-
-async function deviceNames(page) {
-  return page.getByTestId('device-table').locator('tbody tr td:first-child').allInnerTexts();
-}
-
-// The page is no wider than the window: nothing scrolls sideways (wide tables scroll inside their
-// own container).
-async function assertNoSidewaysScroll(page, what) {
-  const [sw, w, wide] = await page.evaluate(() => {
-    const w = window.innerWidth;
-    // The innermost elements that reach past the window's right edge, to name the culprit.
-    const clipped = (e) => {
-      for (let a = e.parentElement; a && a !== document.body; a = a.parentElement) if (getComputedStyle(a).overflowX !== 'visible') return true;
-      return false;
-    };
-    const wide = [...document.querySelectorAll('body *')]
-      .filter((e) => e.getBoundingClientRect().right > w + 0.5 && !clipped(e))
-      .slice(0, 5)
-      .map((e) => `<${e.tagName.toLowerCase()} class="${e.className?.baseVal ?? e.className}">${(e.textContent ?? '').slice(0, 40)}`);
-    return [document.documentElement.scrollWidth, w, wide];
-  });
-  assert.ok(sw <= w, `${what}: the page is ${sw} px wide in a ${w} px window; past the edge: ${wide.join(' | ')}`);
-}
-
-async function settle(page) {
-  await page.waitForLoadState('networkidle', { timeout: 5000 }).catch(() => {});
-}
-
-async function openPhoneMenu(page) {
-  const menu = page.getByRole('button', { name: 'Menu' });
-  await menu.click();
-  return page.locator('#phone-menu');
-}
-
-// Every link of the menu is there and inside the window.
-async function phoneCheckMenu(page, links, what) {
-  const m = await openPhoneMenu(page);
-  for (const name of links) {
-    const l = m.getByRole('link', { name, exact: true });
-    await l.waitFor();
-    const box = await l.boundingBox();
-    assert.ok(box && box.x >= 0 && box.x + box.width <= PHONE.width, `${what}: menu link "${name}" inside the window`);
-  }
-  await m.getByRole('button', { name: 'Sign out' }).or(m.getByText('Studio mode')).first().waitFor();
-  await page.getByRole('button', { name: 'Close menu' }).click();
-}
-
-async function phoneCheckPage(page, url, heading, links) {
-  await page.goto(url);
-  await page.getByRole('heading', { name: heading, level: 1 }).first().waitFor();
-  await settle(page);
-  await assertNoSidewaysScroll(page, url);
-  assert.doesNotMatch(await page.locator('main').innerText(), /\b1 (device|channel|component|release|line|event|key|project|deployment|user|token|rollout|batch|command|target)s\b/, `${url}: plurals`);
-  await shot(page, `14-phone-${url.split('#/')[1].replace(/\W+/g, '-') || 'home'}`);
-  await phoneCheckMenu(page, links, url);
-  await assertNoSidewaysScroll(page, `${url} (later)`); // again, once everything on it has loaded
-}
-
-// Each menu link leads to its page, which fits the window.
-async function phoneReachEveryLink(page, links) {
-  for (const name of links) {
-    const m = await openPhoneMenu(page);
-    await m.getByRole('link', { name, exact: true }).click();
-    await page.locator('#phone-menu').waitFor({ state: 'detached' });
-    await page.getByRole('heading', { level: 1 }).first().waitFor();
-    await settle(page);
-    await assertNoSidewaysScroll(page, `menu → ${name}`);
-  }
-}
-
-async function phoneLogin(page, who) {
-  await page.getByLabel('E-mail address').fill(who.email);
-  await page.getByLabel('Password', { exact: true }).fill(who.password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('button', { name: 'Menu' }).waitFor();
-}
-
-async function phoneSignOut(page) {
-  const m = await openPhoneMenu(page);
-  await m.getByRole('button', { name: 'Sign out' }).click();
-  await page.getByRole('heading', { name: 'Sign in' }).waitFor();
-}
 
 describe('fleet mode', { timeout: 300_000 }, () => {
   let dir, pg, fleet, ctx, page, rel;
@@ -301,16 +202,8 @@ describe('fleet mode', { timeout: 300_000 }, () => {
     // owner's session). The open page follows without a reload.
     const rolloutId = Number((await page.getByRole('heading', { name: /^Rollout #\d+$/ }).innerText()).replace(/\D/g, ''));
     const deviceId = Number((await page.getByRole('cell', { name: 'pump-007' }).getByRole('link').getAttribute('href')).replace(/\D/g, ''));
-    const status = await page.evaluate(async ([rid, did]) => {
-      const me = await (await fetch('/api/v1/auth/me')).json();
-      const r = await fetch(`/api/v1/devices/${did}/update-report`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': me.csrf_token },
-        body: JSON.stringify({ rollout_id: rid, status: 'succeeded', message: 'booted the new release' }),
-      });
-      return r.status;
-    }, [rolloutId, deviceId]);
-    assert.equal(status, 200);
+    const reported = await api(page, 'POST', `/devices/${deviceId}/update-report`, { rollout_id: rolloutId, status: 'succeeded', message: 'booted the new release' });
+    assert.equal(reported.status, 200);
     await page.getByText('Succeeded', { exact: true }).first().waitFor();
     await page.getByText('1 / 1').waitFor();
     await page.getByRole('cell', { name: 'booted the new release' }).waitFor();
@@ -330,15 +223,10 @@ describe('fleet mode', { timeout: 300_000 }, () => {
     const console_ = page.getByTestId('serial-log');
     await console_.getByText('No output received yet').waitFor();
     assert.equal(await page.getByText(/does not collect/).count(), 0, 'no "not collected" notice');
-    const post = (kind, body) => page.evaluate(async ([did, k, b]) => {
-      const me = await (await fetch('/api/v1/auth/me')).json();
-      const r = await fetch(`/api/v1/devices/${did}/${k}`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': me.csrf_token },
-        body: JSON.stringify(b),
-      });
-      return [r.status, await r.json()];
-    }, [deviceId, kind, body]);
+    const post = async (kind, body) => {
+      const r = await api(page, 'POST', `/devices/${deviceId}/${kind}`, body);
+      return [r.status, r.body];
+    };
     let [st, res] = await post('serial', { lines: ['keel: boot 0.1.0 (slot A)\r', 'root: 4 components started', 'sensor: rate_hz=20 ✓'] });
     assert.equal(st, 200, JSON.stringify(res));
     await console_.getByText('sensor: rate_hz=20 ✓').waitFor();

@@ -173,9 +173,7 @@ function Shell() {
   return (
     <div class="flex min-h-screen">
       <aside class="hidden w-60 shrink-0 flex-col bg-brand-900 px-3 py-5 text-white md:flex">
-        <a href="#/" class="mb-6 flex items-center gap-2 px-3 text-lg font-semibold text-white no-underline hover:no-underline">
-          <img src="/favicon.svg" alt="" class="h-7 w-7" /> Keel Fleet
-        </a>
+        <HomeLink large />
         <nav class="space-y-1" aria-label="Main">{links}</nav>
         <div class="mt-auto border-t border-brand-800 px-3 pt-4 text-xs text-brand-100">
           {studio ? (
@@ -215,6 +213,14 @@ function Shell() {
   );
 }
 
+function HomeLink(props: { large?: boolean }) {
+  return (
+    <a href="#/" class={cx('flex items-center gap-2 font-semibold text-white no-underline hover:no-underline', props.large && 'mb-6 px-3 text-lg')}>
+      <img src="/favicon.svg" alt="" class={props.large ? 'h-7 w-7' : 'h-6 w-6'} /> Keel Fleet
+    </a>
+  );
+}
+
 // Below the md breakpoint the sidebar is hidden: a header with a Menu button opens the same links
 // (every page the sidebar reaches) and the account line; following a link closes it.
 function PhoneHeader(props: { hash: string; links: ComponentChildren; footer: ComponentChildren }) {
@@ -223,9 +229,7 @@ function PhoneHeader(props: { hash: string; links: ComponentChildren; footer: Co
   return (
     <header class="bg-brand-900 text-white md:hidden">
       <div class="flex items-center justify-between px-4 py-2">
-        <a href="#/" class="flex items-center gap-2 font-semibold text-white no-underline hover:no-underline">
-          <img src="/favicon.svg" alt="" class="h-6 w-6" /> Keel Fleet
-        </a>
+        <HomeLink />
         <button
           type="button"
           class="rounded-md px-3 py-1.5 text-sm font-medium text-white ring-1 ring-white/40 hover:bg-brand-800"
