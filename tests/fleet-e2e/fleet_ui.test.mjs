@@ -7,14 +7,15 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import { apiCalls, env, makeRelease, shot, startBrowser, startFleet, startPostgres, tempDir, run, watchPage } from './harness.mjs';
+import { DESKTOP, PHONE, api, assertNoSidewaysScroll, deviceNames, phoneCheckPage, phoneLogin, phoneReachEveryLink, phoneSignOut, waitForValue } from './page_helpers.mjs';
 
 const ADMIN = { email: 'admin@example.com', password: 'correct horse battery staple' };
 const OWNER = { email: 'olivia@acme.example', name: 'Olivia Owner', password: 'owner password 2026!' };
 const VIEWER = { email: 'uma@acme.example', name: 'Uma User', password: 'viewer password 2026!' };
 
-describe('fleet mode', { timeout: 240_000 }, () => {
+describe('fleet mode', { timeout: 300_000 }, () => {
   let dir, pg, fleet, ctx, page, rel;
   const problems = [];
 
@@ -42,6 +43,11 @@ describe('fleet mode', { timeout: 240_000 }, () => {
     }
     await pg?.stop();
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  afterEach(async (t) => {
+    // node:test has no "did this test fail" here; a screenshot per test is cheap and shows the state.
+    if (page && process.env.KEEL_E2E_SHOT_EVERY_TEST) await shot(page, `after-${t.name.replace(/\W+/g, '-').slice(0, 60)}`).catch(() => {});
   });
 
   async function login(who) {
@@ -155,11 +161,11 @@ describe('fleet mode', { timeout: 240_000 }, () => {
     await page.getByRole('button', { name: 'Register device' }).click();
     const reg = page.getByRole('dialog', { name: 'Register a device' });
     await reg.getByLabel('Device name').fill('pump-007');
-    await reg.getByLabel('Tunnel public key').fill(rel.tunnelPub);
-    await reg.getByLabel('Identity public key').fill(rel.devicePub);
+    await reg.getByLabel('Tunnel public key', { exact: true }).fill(rel.tunnelPub);
+    await reg.getByLabel('Identity public key', { exact: true }).fill(rel.devicePub);
     await reg.getByRole('button', { name: 'Register device' }).click();
     await page.getByRole('heading', { name: 'pump-007' }).waitFor();
-    await page.getByText('Never connected').first().waitFor();
+    await page.getByText('No connection recorded').first().waitFor();
     const addr = await page.locator('dd', { hasText: /^\d+\.\d+\.\d+\.\d+$|:/ }).first().innerText();
     assert.match(addr, /\d+\.\d+\.\d+\.\d+|:/, 'a tunnel address was assigned');
     // Configuration: checked against the manifest's declared type before it is sent.
@@ -196,16 +202,8 @@ describe('fleet mode', { timeout: 240_000 }, () => {
     // owner's session). The open page follows without a reload.
     const rolloutId = Number((await page.getByRole('heading', { name: /^Rollout #\d+$/ }).innerText()).replace(/\D/g, ''));
     const deviceId = Number((await page.getByRole('cell', { name: 'pump-007' }).getByRole('link').getAttribute('href')).replace(/\D/g, ''));
-    const status = await page.evaluate(async ([rid, did]) => {
-      const me = await (await fetch('/api/v1/auth/me')).json();
-      const r = await fetch(`/api/v1/devices/${did}/update-report`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': me.csrf_token },
-        body: JSON.stringify({ rollout_id: rid, status: 'succeeded', message: 'booted the new release' }),
-      });
-      return r.status;
-    }, [rolloutId, deviceId]);
-    assert.equal(status, 200);
+    const reported = await api(page, 'POST', `/devices/${deviceId}/update-report`, { rollout_id: rolloutId, status: 'succeeded', message: 'booted the new release' });
+    assert.equal(reported.status, 200);
     await page.getByText('Succeeded', { exact: true }).first().waitFor();
     await page.getByText('1 / 1').waitFor();
     await page.getByRole('cell', { name: 'booted the new release' }).waitFor();
@@ -225,15 +223,10 @@ describe('fleet mode', { timeout: 240_000 }, () => {
     const console_ = page.getByTestId('serial-log');
     await console_.getByText('No output received yet').waitFor();
     assert.equal(await page.getByText(/does not collect/).count(), 0, 'no "not collected" notice');
-    const post = (kind, body) => page.evaluate(async ([did, k, b]) => {
-      const me = await (await fetch('/api/v1/auth/me')).json();
-      const r = await fetch(`/api/v1/devices/${did}/${k}`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': me.csrf_token },
-        body: JSON.stringify(b),
-      });
-      return [r.status, await r.json()];
-    }, [deviceId, kind, body]);
+    const post = async (kind, body) => {
+      const r = await api(page, 'POST', `/devices/${deviceId}/${kind}`, body);
+      return [r.status, r.body];
+    };
     let [st, res] = await post('serial', { lines: ['keel: boot 0.1.0 (slot A)\r', 'root: 4 components started', 'sensor: rate_hz=20 ✓'] });
     assert.equal(st, 200, JSON.stringify(res));
     await console_.getByText('sensor: rate_hz=20 ✓').waitFor();
@@ -249,6 +242,14 @@ describe('fleet mode', { timeout: 240_000 }, () => {
     assert.equal(st, 400);
     assert.equal(res.error.field, 'lines[1]');
     await shot(page, '10a-device-serial');
+    // Release, finished update and console output, but no connection on record: the page says
+    // exactly that, when the release was installed (the update reported done) and when uploaded.
+    const statusBox = page.getByRole('region', { name: 'Status' });
+    await statusBox.getByText('No connection recorded').waitFor();
+    assert.equal(await page.getByText('Never connected').count(), 0, 'no "Never connected" beside a release and output');
+    await current.getByText(/installed (just now|a minute ago|\d+ minutes ago) \(.*when the update was reported done\)/).waitFor();
+    await current.getByText(/release uploaded/).waitFor();
+    await statusBox.getByText('Done', { exact: true }).waitFor(); // Last update
   });
 
   test('the owner moves a device to another deployment and decommissions it', async () => {
@@ -264,11 +265,11 @@ describe('fleet mode', { timeout: 240_000 }, () => {
     const reg = page.getByRole('dialog', { name: 'Register a device' });
     await reg.getByLabel('Device name').fill('spare-001');
     // The same keys as pump-007: refused, with the reason next to the field.
-    await reg.getByLabel('Tunnel public key').fill(rel.tunnelPub);
-    await reg.getByLabel('Identity public key').fill(rel.spareDevicePub);
+    await reg.getByLabel('Tunnel public key', { exact: true }).fill(rel.tunnelPub);
+    await reg.getByLabel('Identity public key', { exact: true }).fill(rel.spareDevicePub);
     await reg.getByRole('button', { name: 'Register device' }).click();
     await reg.getByText(/already|in use|registered/i).first().waitFor();
-    await reg.getByLabel('Tunnel public key').fill(rel.spareTunnelPub);
+    await reg.getByLabel('Tunnel public key', { exact: true }).fill(rel.spareTunnelPub);
     await reg.getByRole('button', { name: 'Register device' }).click();
     await page.getByRole('heading', { name: 'spare-001' }).waitFor();
 
@@ -289,6 +290,102 @@ describe('fleet mode', { timeout: 240_000 }, () => {
     await refused.getByText('deployment plant-north was not deleted').waitFor();
     await refused.getByRole('button', { name: 'Close' }).click();
     await page.getByRole('cell', { name: 'pump-007' }).waitFor();
+  });
+
+  test('the owner registers devices from the .pub files keel key generate wrote (pasted and chosen)', async () => {
+    // The page is plant-north's. Pasted: the whole multi-line files, as an operator copies them.
+    await page.getByRole('button', { name: 'Register device' }).click();
+    let reg = page.getByRole('dialog', { name: 'Register a device' });
+    await reg.getByLabel('Device name').fill('pump-008');
+    const tunnelText = rel.keyFiles['pump8-tunnel'].text;
+    assert.ok(tunnelText.trim().split('\n').length >= 5 && /keel-key-version:/.test(tunnelText), 'a real multi-line .pub file');
+    await reg.getByLabel('Tunnel public key', { exact: true }).fill(tunnelText);
+    await reg.getByLabel('Identity public key', { exact: true }).fill(rel.keyFiles['pump8-device'].text);
+    assert.equal(await reg.getByLabel('Tunnel public key', { exact: true }).inputValue(), tunnelText, 'the field keeps every line');
+    await reg.getByRole('button', { name: 'Register device' }).click();
+    await page.getByRole('heading', { name: 'pump-008' }).waitFor();
+    assert.match(await page.getByRole('region', { name: 'Keys' }).innerText(), new RegExp(rel.keyFiles['pump8-tunnel'].text.match(/^public:\s*(\S+)/m)[1].replace(/[+/=]/g, '\\$&')));
+    // The breadcrumb fills in from the right as its parts load: click only once it is complete.
+    const crumbs = page.getByRole('navigation', { name: 'Breadcrumb' });
+    await crumbs.getByRole('link', { name: 'Acme Water' }).waitFor();
+    await crumbs.getByRole('link', { name: 'plant-north' }).click();
+    await page.getByRole('heading', { name: 'plant-north' }).waitFor();
+    // Chosen with the file picker next to each field.
+    await page.getByRole('button', { name: 'Register device' }).click();
+    reg = page.getByRole('dialog', { name: 'Register a device' });
+    await reg.getByLabel('Device name').fill('pump-009');
+    await reg.getByLabel('Tunnel public key file').setInputFiles(rel.keyFiles['pump9-tunnel'].path);
+    await reg.getByLabel('Identity public key file').setInputFiles(rel.keyFiles['pump9-device'].path);
+    await waitForValue(reg.getByLabel('Identity public key', { exact: true }), rel.keyFiles['pump9-device'].text, 'the chosen file was read into the field');
+    await waitForValue(reg.getByLabel('Tunnel public key', { exact: true }), rel.keyFiles['pump9-tunnel'].text, 'the chosen file was read into the field');
+    await reg.getByRole('button', { name: 'Register device' }).click();
+    await page.getByRole('heading', { name: 'pump-009' }).waitFor();
+    await shot(page, '10d-registered-from-files');
+  });
+
+  test('a failed update shows in the device list, which can be searched by name', async () => {
+    const ids = await page.evaluate(async () => {
+      const j = async (u) => (await fetch(u)).json();
+      const devs = (await j('/api/v1/devices?limit=100')).items;
+      const rels = (await j('/api/v1/releases?limit=100')).items;
+      return { pump8: devs.find((d) => d.name === 'pump-008').id, release: rels[0].id };
+    });
+    const rollout = await api(page, 'POST', `/devices/${ids.pump8}/update`, { release_id: ids.release });
+    assert.equal(rollout.status, 201, JSON.stringify(rollout.body));
+    const report = await api(page, 'POST', `/devices/${ids.pump8}/update-report`, { rollout_id: rollout.body.id, status: 'failed', message: 'watchdog did not start' });
+    assert.equal(report.status, 200, JSON.stringify(report.body));
+    await page.getByRole('link', { name: 'pump-controller', exact: true }).click();
+    await page.getByRole('link', { name: 'plant-north' }).click();
+    const table = page.getByTestId('device-table');
+    const row8 = table.getByRole('row', { name: /pump-008/ });
+    await row8.getByText('Failed', { exact: true }).waitFor();
+    await row8.getByText('watchdog did not start').waitFor();
+    await table.getByRole('row', { name: /pump-007/ }).getByText('Succeeded', { exact: true }).waitFor();
+    await shot(page, '10e-device-list-failed');
+
+    const search = page.getByRole('searchbox', { name: 'Search devices by name' });
+    await search.fill('008');
+    await table.getByRole('row', { name: /pump-007/ }).waitFor({ state: 'detached' });
+    assert.deepEqual(await deviceNames(page), ['pump-008']);
+    await search.fill('PUMP-00');
+    await table.getByRole('row', { name: /pump-007/ }).waitFor();
+    assert.deepEqual((await deviceNames(page)).sort(), ['pump-007', 'pump-008', 'pump-009']);
+    await search.fill('no-such-device');
+    await page.getByText('No device named like "no-such-device"').waitFor();
+    await search.fill('');
+    await table.getByRole('row', { name: /pump-009/ }).waitFor();
+    // The device page says it too.
+    await table.getByRole('link', { name: 'pump-008' }).click();
+    await page.getByRole('region', { name: 'Status' }).getByText('Failed', { exact: true }).waitFor();
+  });
+
+  test('a device that does not exist says so', async () => {
+    await page.goto(`${fleet.url}/#/devices/999999`);
+    await page.getByRole('heading', { name: 'Device not found' }).waitFor();
+    await page.getByText('This device does not exist').waitFor();
+    assert.equal(await page.getByText('Something went wrong').count(), 0);
+    assert.equal(await page.getByRole('button', { name: 'Try again' }).count(), 0, 'trying again cannot help');
+    await shot(page, '10f-device-404');
+  });
+
+  test('an expired session returns to sign-in and says why', async () => {
+    await page.getByRole('link', { name: 'Audit log' }).click();
+    await page.getByTestId('audit-table').waitFor();
+    // The server ends the session (as when it expires); the open page notices at its next request.
+    assert.equal((await api(page, 'POST', '/auth/logout', {})).status < 300, true);
+    await page.getByRole('link', { name: 'My account & API tokens' }).click();
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await page.getByText('Your session expired; sign in again.').waitFor();
+    await shot(page, '10g-session-expired');
+    await page.getByLabel('E-mail address').fill(OWNER.email);
+    await page.getByLabel('Password', { exact: true }).fill(OWNER.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign out' }).waitFor();
+    // A deliberate sign-out is not an expired session.
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    assert.equal(await page.getByText('Your session expired').count(), 0);
+    await login(OWNER);
   });
 
   test('the owner creates an API token for the CLI, which works until revoked', async () => {
@@ -362,8 +459,58 @@ describe('fleet mode', { timeout: 240_000 }, () => {
     assert.match(text, /Moved device/);
     assert.match(text, /Decommissioned device/);
     assert.match(text, /Changed configuration[^\n]*rate_hz/, 'the configuration change is audited with its values');
+    // Long details wrap inside their cell instead of running past the table's edge.
+    const clipped = await table.locator('tbody tr td:nth-child(5)').evaluateAll((tds) => tds.filter((td) => td.scrollWidth > td.clientWidth + 1).map((td) => td.textContent));
+    assert.deepEqual(clipped, [], 'no audit details clipped or overflowing');
     await shot(page, '13-audit');
     assert.deepEqual(problems, [], 'no page errors, no 5xx responses');
+  });
+
+  test('every page is usable on a phone (390 px wide): a menu reaches every page, nothing overflows sideways', async () => {
+    await page.setViewportSize(PHONE);
+    try {
+      await phoneSignOut(page);
+      await phoneLogin(page, OWNER);
+      const ids = await page.evaluate(async () => {
+        const first = async (u) => (await (await fetch(u)).json()).items[0].id;
+        const project = await first('/api/v1/projects');
+        const deployment = await first(`/api/v1/deployments?project_id=${project}`);
+        return {
+          project, deployment,
+          device: await first(`/api/v1/devices?deployment_id=${deployment}`),
+          release: await first(`/api/v1/releases?project_id=${project}`),
+          rollout: await first(`/api/v1/rollouts?deployment_id=${deployment}`),
+        };
+      });
+      const ownerLinks = ['My organisation', 'Users', 'Audit log', 'My account & API tokens'];
+      for (const [hash, heading] of [
+        ['/', 'Acme Water'], [`/projects/${ids.project}`, 'pump-controller'], [`/deployments/${ids.deployment}`, 'plant-north'],
+        [`/devices/${ids.device}`, /^pump-00\d$/], [`/releases/${ids.release}`, 'pump-controller 1.0.0'], [`/rollouts/${ids.rollout}`, /^Rollout #\d+$/],
+        ['/users', 'Users'], ['/audit', 'Audit log'], ['/account', /My account/],
+      ]) await phoneCheckPage(page, `${fleet.url}/#${hash}`, heading, ownerLinks);
+      // The device list is one card per device: a failed update is seen without scrolling sideways.
+      await page.goto(`${fleet.url}/#/deployments/${ids.deployment}`);
+      const failed = page.getByTestId('device-table').locator('tr', { hasText: 'pump-008' }).getByText('Failed', { exact: true });
+      await failed.waitFor();
+      const fb = await failed.boundingBox();
+      assert.ok(fb && fb.x >= 0 && fb.x + fb.width <= PHONE.width, `the failed update is inside the window (${JSON.stringify(fb)})`);
+      // Dialogs fit too.
+      await page.getByRole('button', { name: 'Register device' }).click();
+      await page.getByRole('dialog', { name: 'Register a device' }).waitFor();
+      await assertNoSidewaysScroll(page, 'register device dialog');
+      await shot(page, '14-phone-register-device');
+      await page.getByRole('button', { name: 'Cancel' }).click();
+      await phoneReachEveryLink(page, ownerLinks);
+      await phoneSignOut(page);
+
+      await phoneLogin(page, ADMIN);
+      const adminLinks = ['Organisations', 'Users', 'Audit log', 'System', 'My account & API tokens'];
+      for (const [hash, heading] of [['/organizations', 'Organisations'], ['/system', 'System'], ['/users', 'Users'], ['/audit', 'Audit log'], ['/account', /My account/]])
+        await phoneCheckPage(page, `${fleet.url}/#${hash}`, heading, adminLinks);
+      await phoneReachEveryLink(page, adminLinks);
+    } finally {
+      await page.setViewportSize(DESKTOP);
+    }
   });
 
   test('every API call the UI made is a route of the OpenAPI document', async () => {
@@ -433,6 +580,19 @@ describe('studio mode', { timeout: 120_000 }, () => {
     // No reload and no polling on the audit page: the websocket change stream brings it.
     await page.getByTestId('audit-table').getByText('name: live-update-check').waitFor({ timeout: 10_000 });
     await other.close();
+    assert.deepEqual(problems, []);
+  });
+
+  test('studio mode on a phone: the menu reaches every page, nothing overflows', async () => {
+    await page.setViewportSize(PHONE);
+    try {
+      const links = ['Projects & devices', 'Audit log', 'System'];
+      for (const [hash, heading] of [['/', 'Projects'], ['/audit', 'Audit log'], ['/system', 'System']])
+        await phoneCheckPage(page, `${fleet.url}/#${hash}`, heading, links);
+      await phoneReachEveryLink(page, links);
+    } finally {
+      await page.setViewportSize(DESKTOP);
+    }
     assert.deepEqual(problems, []);
   });
 });

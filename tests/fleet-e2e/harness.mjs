@@ -246,6 +246,11 @@ export function makeRelease(dir) {
   k('key', 'generate', '--kind', 'tunnel', '-o', 'tunnel.key');
   k('key', 'generate', '--kind', 'device', '-o', 'spare-device.key');
   k('key', 'generate', '--kind', 'tunnel', '-o', 'spare-tunnel.key');
+  // Keys registered by pasting their .pub files (pump-008) and by choosing them (pump-009).
+  for (const n of ['pump8', 'pump9']) {
+    k('key', 'generate', '--kind', 'device', '-o', `${n}-device.key`, '--comment', `${n}@e2e`);
+    k('key', 'generate', '--kind', 'tunnel', '-o', `${n}-tunnel.key`, '--comment', `${n}@e2e`);
+  }
   k('release', 'pack', 'system.toml', ...comps.flatMap((c) => ['-c', `${c}=${c}.elf`]), '-o', 'pump.krel', '--created-at', '1700000000');
   k('release', 'sign', 'pump.krel', '-k', 'signing.key');
   const pub = (name) => {
@@ -261,5 +266,7 @@ export function makeRelease(dir) {
     tunnelPub: field(pub('tunnel')),
     spareDevicePub: field(pub('spare-device')),
     spareTunnelPub: field(pub('spare-tunnel')),
+    // Whole .pub files, as `keel key generate` wrote them (several lines), and their paths.
+    keyFiles: Object.fromEntries(['pump8-device', 'pump8-tunnel', 'pump9-device', 'pump9-tunnel'].map((n) => [n, { path: path.join(dir, `${n}.pub`), text: pub(n) }])),
   };
 }

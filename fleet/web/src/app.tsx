@@ -43,9 +43,14 @@ const ROUTES: PageRoute[] = [
   { name: 'system', pattern: '/system', page: () => <SystemPage /> },
 ];
 
+let signingOut = false;
+
 export function App() {
   const [info, setInfo] = useState<SessionInfo | null>(null);
   const [loadError, setLoadError] = useState<unknown>(null);
+  // A signed-in session that the server stopped accepting (expired, signed out elsewhere, user
+  // disabled): the login page says so instead of appearing without a reason.
+  const [expired, setExpired] = useState(false);
 
   const refresh = useCallback(async () => {
     try {
@@ -61,10 +66,16 @@ export function App() {
   useEffect(() => {
     api.onUnauthenticated = () => {
       // The session expired or was revoked: back to the login page, keeping where we were.
-      setInfo((old) => (old ? { ...old, user: null, csrf_token: null } : old));
+      setInfo((old) => {
+        if (old?.user && !signingOut) setExpired(true);
+        return old ? { ...old, user: null, csrf_token: null } : old;
+      });
     };
     void refresh();
   }, [refresh]);
+  useEffect(() => {
+    if (info?.user) setExpired(false);
+  }, [info?.user]);
 
   if (loadError && !info) {
     return (
@@ -78,7 +89,7 @@ export function App() {
   const needsLogin = info.mode === 'fleet' && !info.user;
   return (
     <Session.Provider value={{ info, refresh }}>
-      {needsLogin ? <LoginPage /> : <Shell />}
+      {needsLogin ? <LoginPage expired={expired} /> : <Shell />}
     </Session.Provider>
   );
 }
@@ -128,35 +139,42 @@ function Shell() {
   const section = m?.name ?? '';
   const inHome = route?.underHome === true;
 
+  const links = (
+    <>
+      {studio ? (
+        <NavLink to="/" active={inHome}>Projects &amp; devices</NavLink>
+      ) : user?.role === 'administrator' ? (
+        <NavLink to="/organizations" active={inHome}>Organisations</NavLink>
+      ) : (
+        <NavLink to="/" active={inHome}>My organisation</NavLink>
+      )}
+      {canManageUsers(info) && <NavLink to="/users" active={section === 'users'}>Users</NavLink>}
+      <NavLink to="/audit" active={section === 'audit'}>Audit log</NavLink>
+      {isAdmin(info) && <NavLink to="/system" active={section === 'system'}>System</NavLink>}
+      {!studio && <NavLink to="/account" active={section === 'account'}>My account &amp; API tokens</NavLink>}
+    </>
+  );
+
   const logout = async () => {
+    signingOut = true; // a poll answered 401 meanwhile is this sign-out, not an expired session
     try {
       await fleet.logout();
     } catch (e) {
       if (!(e instanceof ApiError)) throw e;
     }
     navigate('/');
-    await refresh();
+    try {
+      await refresh();
+    } finally {
+      signingOut = false;
+    }
   };
 
   return (
     <div class="flex min-h-screen">
       <aside class="hidden w-60 shrink-0 flex-col bg-brand-900 px-3 py-5 text-white md:flex">
-        <a href="#/" class="mb-6 flex items-center gap-2 px-3 text-lg font-semibold text-white no-underline hover:no-underline">
-          <img src="/favicon.svg" alt="" class="h-7 w-7" /> Keel Fleet
-        </a>
-        <nav class="space-y-1" aria-label="Main">
-          {studio ? (
-            <NavLink to="/" active={inHome}>Projects &amp; devices</NavLink>
-          ) : user?.role === 'administrator' ? (
-            <NavLink to="/organizations" active={inHome}>Organisations</NavLink>
-          ) : (
-            <NavLink to="/" active={inHome}>My organisation</NavLink>
-          )}
-          {canManageUsers(info) && <NavLink to="/users" active={section === 'users'}>Users</NavLink>}
-          <NavLink to="/audit" active={section === 'audit'}>Audit log</NavLink>
-          {isAdmin(info) && <NavLink to="/system" active={section === 'system'}>System</NavLink>}
-          {!studio && <NavLink to="/account" active={section === 'account'}>My account &amp; API tokens</NavLink>}
-        </nav>
+        <HomeLink large />
+        <nav class="space-y-1" aria-label="Main">{links}</nav>
         <div class="mt-auto border-t border-brand-800 px-3 pt-4 text-xs text-brand-100">
           {studio ? (
             <>
@@ -176,13 +194,14 @@ function Shell() {
         </div>
       </aside>
       <div class="min-w-0 flex-1">
-        <header class="flex items-center justify-between border-b border-slate-200 bg-white px-4 py-2 md:hidden">
-          <a href="#/" class="font-semibold">Keel Fleet</a>
-          <nav class="flex gap-3 text-sm">
-            <a href="#/audit">Audit</a>
-            {!studio && <button type="button" class="text-sm" onClick={() => void logout()}>Sign out</button>}
-          </nav>
-        </header>
+        <PhoneHeader hash={hash} links={links} footer={
+          studio ? <span>Studio mode · no sign-in on this machine</span> : (
+            <>
+              <span class="min-w-0 truncate" title={user?.email}>{user?.name || user?.email}{user ? ` · ${roleLabel[user.role]}` : ''}</span>
+              <button type="button" class="shrink-0 font-medium text-white underline" onClick={() => void logout()}>Sign out</button>
+            </>
+          )
+        } />
         {(info.warnings ?? []).map((w, i) => (
           <div key={i} role="alert" class="border-b border-amber-300 bg-amber-100 px-6 py-2 text-sm font-medium text-amber-950">
             ⚠ {w}
@@ -191,5 +210,42 @@ function Shell() {
         <main>{page}</main>
       </div>
     </div>
+  );
+}
+
+function HomeLink(props: { large?: boolean }) {
+  return (
+    <a href="#/" class={cx('flex items-center gap-2 font-semibold text-white no-underline hover:no-underline', props.large && 'mb-6 px-3 text-lg')}>
+      <img src="/favicon.svg" alt="" class={props.large ? 'h-7 w-7' : 'h-6 w-6'} /> Keel Fleet
+    </a>
+  );
+}
+
+// Below the md breakpoint the sidebar is hidden: a header with a Menu button opens the same links
+// (every page the sidebar reaches) and the account line; following a link closes it.
+function PhoneHeader(props: { hash: string; links: ComponentChildren; footer: ComponentChildren }) {
+  const [open, setOpen] = useState(false);
+  useEffect(() => setOpen(false), [props.hash]);
+  return (
+    <header class="bg-brand-900 text-white md:hidden">
+      <div class="flex items-center justify-between px-4 py-2">
+        <HomeLink />
+        <button
+          type="button"
+          class="rounded-md px-3 py-1.5 text-sm font-medium text-white ring-1 ring-white/40 hover:bg-brand-800"
+          aria-expanded={open}
+          aria-controls="phone-menu"
+          onClick={() => setOpen((o) => !o)}
+        >
+          {open ? 'Close menu' : 'Menu'}
+        </button>
+      </div>
+      {open && (
+        <div id="phone-menu" class="border-t border-brand-800 px-3 pt-2 pb-3">
+          <nav class="space-y-1" aria-label="Main">{props.links}</nav>
+          <div class="mt-3 flex items-center justify-between gap-3 border-t border-brand-800 px-3 pt-3 text-xs text-brand-100">{props.footer}</div>
+        </div>
+      )}
+    </header>
   );
 }

@@ -2,6 +2,7 @@
 // name. Hovering (or focusing) a component highlights its channels.
 import { useMemo, useState } from 'preact/hooks';
 import type { ManifestSummary } from '../api/models';
+import { plural } from '../ui/format';
 import { layoutManifest } from './layout';
 
 const KIND_COLOUR: Record<string, string> = {
@@ -29,7 +30,7 @@ export function ManifestGraph(props: { manifest: ManifestSummary; title?: string
           height={layout.height}
           viewBox={`0 0 ${layout.width} ${layout.height}`}
           role="img"
-          aria-label={props.title ?? `System with ${components.length} components and ${channels.length} channels`}
+          aria-label={props.title ?? `System with ${plural(components.length, 'component')} and ${plural(channels.length, 'channel')}`}
           class="block"
           data-testid="manifest-graph"
         >
@@ -75,7 +76,7 @@ export function ManifestGraph(props: { manifest: ManifestSummary; title?: string
         </svg>
       </div>
       <figcaption class="flex flex-wrap gap-x-5 gap-y-1 text-xs text-slate-600">
-        <span>{components.length} components · {channels.length} channels. Arrows point from the component that uses a channel to the one that serves it.</span>
+        <span>{plural(components.length, 'component')} · {plural(channels.length, 'channel')}. Arrows point from the component that uses a channel to the one that serves it.</span>
         {kinds.map((k) => (
           <span key={k} class="inline-flex items-center gap-1.5">
             <svg width="22" height="6" aria-hidden="true"><line x1="0" y1="3" x2="22" y2="3" stroke={KIND_COLOUR[k] ?? '#475569'} stroke-width="2" stroke-dasharray={k === 'event' ? '5 3' : undefined} /></svg>

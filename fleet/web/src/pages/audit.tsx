@@ -56,7 +56,7 @@ export function AuditPage() {
               <td class="font-medium">{e.actor}</td>
               <td class="whitespace-nowrap" title={e.action}>{describeAction(e.action)}</td>
               <td class="whitespace-nowrap text-slate-600">{e.target_type.replace(/_/g, ' ')} {e.target_id && <span class="mono">#{e.target_id}</span>}</td>
-              <td class="max-w-md truncate text-slate-600" title={details(e)}>{details(e) || '—'}</td>
+              <td class="min-w-48 max-w-md text-slate-600 [overflow-wrap:anywhere]">{details(e) || '—'}</td>
               <td class="mono text-slate-500">{e.remote}</td>
             </tr>
           )}

@@ -1,23 +1,24 @@
 import { useState } from 'preact/hooks';
 import { ApiError } from '../api/client';
 import { all, fleet } from '../api/fleet';
-import type { Device, Release } from '../api/models';
+import type { Device, Release, RolloutTarget } from '../api/models';
 import { href, navigate } from '../router';
 import { canWrite, useSession } from '../session';
-import { DeleteButton, Empty, ErrorBox, Field, FormModal, Notice, Page, PageLoading, Section, Stat, StatusBadge, TextField , chosenId } from '../ui/components';
-import { DataTable, asyncList } from '../ui/table';
-import { timeAgo } from '../ui/format';
+import { DeleteButton, Empty, ErrorBox, Field, FormModal, Notice, Page, KeyField, PageLoading, Section, Stat, StatusBadge, TextField, chosenId } from '../ui/components';
+import { DataTable, asyncList, type ListState } from '../ui/table';
+import { connectionOf, latestUpdates } from './device_state';
+import { plural, timeAgo } from '../ui/format';
 import { useAction, useAsync, useForm, useInterval, usePaged } from '../ui/hooks';
 import { useCrumbs } from './crumbs';
 import { OverlaySection } from './overlay';
 import { ReleaseField } from './release_field';
 import { useLive } from '../live';
 
-export function connectionOf(d: Device): string {
-  if (d.status === 'decommissioned') return 'decommissioned';
-  if (d.connection === 'online') return 'online';
-  return d.last_seen_at ? 'offline' : 'never';
-}
+// A search by name loads the deployment's devices (up to this many) and filters them here: the API
+// has no name filter on GET /devices yet.
+const SEARCH_MAX = 5000;
+// The device list's "Last update" column comes from the targets of this many newest rollouts.
+const RECENT_ROLLOUTS = 5;
 
 export function DeploymentPage(props: { id: number }) {
   const { info } = useSession();
@@ -33,12 +34,27 @@ export function DeploymentPage(props: { id: number }) {
   }, [dep.data?.project_id]);
   const relName = (id: number) => releaseNames.data?.get(id) ?? `release #${id}`;
   const rollouts = usePaged((c) => fleet.rollouts(props.id, c), [props.id]);
+  const [search, setSearch] = useState('');
+  const q = search.trim().toLowerCase();
+  const everyDevice = useAsync(
+    () => (q ? all<Device>((c) => fleet.devices({ deployment_id: props.id, connection: connFilter || undefined }, c), SEARCH_MAX) : Promise.resolve(null)),
+    [props.id, connFilter, q !== ''],
+  );
+  const shown: ListState<Device> = q
+    ? { items: (everyDevice.data ?? []).filter((x) => x.name.toLowerCase().includes(q)), error: everyDevice.error, loading: everyDevice.loading && !everyDevice.data, reload: everyDevice.reload }
+    : devices;
+  // Each device's newest update outcome (failed ones included), from the newest rollouts' targets;
+  // fetched again only when one of those rollouts changed.
+  const recent = rollouts.items.slice(0, RECENT_ROLLOUTS);
+  const recentKey = recent.map((r) => `${r.id}:${r.status}:${r.updated_at}:${r.progress.succeeded}:${r.progress.failed}:${r.progress.in_progress}`).join(',');
+  const updates = useAsync(async () => latestUpdates(recent, await Promise.all(recent.map((r) => all<RolloutTarget>((c) => fleet.rolloutTargets(r.id, c), 2000)))), [recentKey]);
   const proxies = useAsync(() => fleet.proxies(props.id), [props.id]);
   const [dialog, setDialog] = useState<null | 'device' | 'rollout' | 'proxy'>(null);
   const removeProxy = useAction();
   const refresh = () => {
     dep.reload();
     devices.reload();
+    if (q) everyDevice.reload();
     rollouts.reload();
   };
   useInterval(refresh, 5000);
@@ -67,7 +83,7 @@ export function DeploymentPage(props: { id: number }) {
       <div class="grid grid-cols-2 gap-4 lg:grid-cols-4">
         <Stat label="Devices" value={d.device_count} hint="active (not decommissioned)" />
         <Stat label="Online now" value={d.online_count} />
-        <Stat label="Offline" value={Math.max(0, d.device_count - d.online_count)} hint={never > 0 ? `${never} of those shown never connected` : undefined} />
+        <Stat label="Offline" value={Math.max(0, d.device_count - d.online_count)} hint={never > 0 ? `${plural(never, 'device')} shown with no connection recorded` : undefined} />
         <Stat label="Rollouts" value={rollouts.items.length} hint={active ? 'one in progress' : 'none in progress'} />
       </div>
 
@@ -82,30 +98,60 @@ export function DeploymentPage(props: { id: number }) {
         title="Devices"
         help="Refreshed every 5 seconds."
         actions={
-          <select aria-label="Show devices" class="input py-1.5" value={connFilter} onChange={(e) => setConnFilter((e.target as HTMLSelectElement).value)}>
-            <option value="">All devices</option>
-            <option value="online">Online only</option>
-            <option value="offline">Offline only</option>
-          </select>
+          <>
+            <input
+              type="search"
+              aria-label="Search devices by name"
+              placeholder="Search by name"
+              class="input w-44 py-1.5"
+              value={search}
+              onInput={(e) => setSearch((e.target as HTMLInputElement).value)}
+            />
+            <select aria-label="Show devices" class="input w-auto py-1.5" value={connFilter} onChange={(e) => setConnFilter((e.target as HTMLSelectElement).value)}>
+              <option value="">All devices</option>
+              <option value="online">Online only</option>
+              <option value="offline">Offline only</option>
+            </select>
+          </>
         }
         flush
       >
+        {q && everyDevice.data && everyDevice.data.length >= SEARCH_MAX && (
+          <div class="px-5 pt-3"><Notice tone="warning">Only the first {SEARCH_MAX} devices of this deployment were searched.</Notice></div>
+        )}
         <DataTable
-          list={devices}
-          head={<><th>Device</th><th>Connection</th><th>Release</th><th>Tunnel address</th><th>Last seen</th></>}
-          row={(x) => (
-            <tr key={x.id}>
-              <td><a href={href(`/devices/${x.id}`)} class="font-medium">{x.name}</a></td>
-              <td><StatusBadge status={connectionOf(x)} /></td>
-              <td>{x.current_release_id ? <a href={href(`/releases/${x.current_release_id}`)}>{relName(x.current_release_id)}</a> : <span class="text-slate-400">none reported yet</span>}</td>
-              <td class="mono">{x.tunnel_address ?? '—'}</td>
-              <td class="text-slate-500">{timeAgo(x.last_seen_at)}</td>
-            </tr>
-          )}
+          list={shown}
+          testId="device-table"
+          stack
+          head={<><th>Device</th><th>Connection</th><th>Release</th><th>Last update</th><th>Tunnel address</th><th>Last seen</th></>}
+          row={(x) => {
+            const u = updates.data?.get(x.id);
+            return (
+              <tr key={x.id}>
+                <td data-label="Device"><a href={href(`/devices/${x.id}`)} class="font-medium">{x.name}</a></td>
+                <td data-label="Connection"><StatusBadge status={connectionOf(x)} /></td>
+                <td data-label="Release">{x.current_release_id ? <a href={href(`/releases/${x.current_release_id}`)}>{relName(x.current_release_id)}</a> : <span class="text-slate-400">none reported yet</span>}</td>
+                <td data-label="Last update">
+                  {u ? (
+                    <>
+                      <div><a href={href(`/rollouts/${u.rolloutId}`)} class="no-underline" title={`Rollout #${u.rolloutId} to ${relName(u.releaseId)}`}><StatusBadge status={u.status} /></a>
+                      {u.status === 'failed' && u.message && <div class="mt-1 max-w-xs text-xs break-words text-red-800">{u.message}</div>}</div>
+                    </>
+                  ) : <span class="text-slate-400">—</span>}
+                </td>
+                <td data-label="Tunnel address" class="mono">{x.tunnel_address ?? '—'}</td>
+                <td data-label="Last seen" class="text-slate-500">{x.last_seen_at ? timeAgo(x.last_seen_at) : 'not recorded'}</td>
+              </tr>
+            );
+          }}
           empty={
-            <Empty title={connFilter ? `No ${connFilter} devices` : 'No devices in this deployment'} action={writable && <button class="btn-primary" onClick={() => setDialog('device')}>Register a device</button>}>
-              Register a device with its two public keys (printed by the device on first boot). Fleet gives it a private tunnel address.
-            </Empty>
+            q ? (
+              <Empty title={`No device named like "${search.trim()}"`}>Search looks for the text anywhere in a device's name{connFilter ? `, among ${connFilter} devices` : ''}.</Empty>
+            ) : (
+              <Empty title={connFilter ? `No ${connFilter} devices` : 'No devices in this deployment'} action={writable && <button class="btn-primary" onClick={() => setDialog('device')}>Register a device</button>}>
+                Register a device with its two public keys (printed by the device on first boot). Fleet gives it a private tunnel address.
+              </Empty>
+            )
           }
         />
       </Section>
@@ -169,7 +215,7 @@ function RegisterDevice(props: { deploymentId: number; onClose: () => void }) {
       title="Register a device"
       submitLabel="Register device"
       onClose={props.onClose}
-      intro="A device proves who it is with two keys: one for the encrypted tunnel and one for its identity. Both are public keys (base64); the device keeps the private halves."
+      intro="A device proves who it is with two keys: one for the encrypted tunnel and one for its identity. Both are public keys: paste each key (base64) or its whole .pub file as the device or `keel key generate` wrote it, or choose the file. The device keeps the private halves."
       onSubmit={async () => {
         if (tunnel.trim() && tunnel.trim() === identity.trim()) throw new ApiError(400, 'same_key', 'The tunnel key and the identity key must be different keys.', 'identity_public_key');
         const dev = await fleet.registerDevice(props.deploymentId, { name: name.trim(), tunnel_public_key: tunnel.trim(), identity_public_key: identity.trim() });
@@ -179,8 +225,8 @@ function RegisterDevice(props: { deploymentId: number; onClose: () => void }) {
       {(fe) => (
         <>
           <TextField id="device-name" label="Device name" hint="Unique in this deployment, e.g. the serial number or its location." error={fe('name')} value={name} onInput={set.name} autoFocus />
-          <TextField id="device-tunnel-key" label="Tunnel public key" error={fe('tunnel_public_key')} value={tunnel} onInput={set.tunnel} mono />
-          <TextField id="device-identity-key" label="Identity public key" error={fe('identity_public_key')} value={identity} onInput={set.identity} mono />
+          <KeyField id="device-tunnel-key" label="Tunnel public key" error={fe('tunnel_public_key')} value={tunnel} onInput={set.tunnel} />
+          <KeyField id="device-identity-key" label="Identity public key" error={fe('identity_public_key')} value={identity} onInput={set.identity} />
         </>
       )}
     </FormModal>

@@ -4,11 +4,11 @@ import type { Deployment, Device, Project } from '../api/models';
 import { ManifestGraph } from '../graph/ManifestGraph';
 import { href, navigate } from '../router';
 import { canWrite, useSession } from '../session';
-import { DefList, Empty, ErrorBox, Field, FormModal, Notice, Page, PageLoading, Section, StatusBadge, TextField , chosenId } from '../ui/components';
+import { DefList, Empty, ErrorBox, Field, FormModal, KeyField, Notice, Page, PageLoading, Section, StatusBadge, TextField, chosenId } from '../ui/components';
 import { dateTime, timeAgo } from '../ui/format';
 import { useAction, useAsync, useForm, useInterval, useLogTail } from '../ui/hooks';
 import { useCrumbs } from './crumbs';
-import { connectionOf } from './deployment';
+import { connectionOf, commandRelease, updateCommands } from './device_state';
 import { OverlaySection } from './overlay';
 import { ReleaseField } from './release_field';
 import { useLive } from '../live';
@@ -45,6 +45,8 @@ export function DevicePage(props: { id: number }) {
   if (dev.error || !dev.data) return <PageLoading title="Device" state={dev} />;
   const d = dev.data;
   const conn = connectionOf(d);
+  const { newest: lastUpdate, installed } = updateCommands(commands.data?.items ?? [], releaseId);
+  const releaseLabel = (id: number) => (release.data && release.data.id === id ? `${release.data.name} ${release.data.version}` : `release #${id}`);
   const retired = d.status === 'decommissioned';
 
   const decommission = () =>
@@ -77,6 +79,16 @@ export function DevicePage(props: { id: number }) {
           <DefList
             items={[
               ['Connection', <><StatusBadge status={conn} />{d.last_seen_at ? <span class="ml-2 text-slate-500">last seen {timeAgo(d.last_seen_at)}</span> : null}</>],
+              ['Last update', lastUpdate ? (
+                <>
+                  <StatusBadge status={lastUpdate.status} />
+                  <span class="ml-2 text-slate-500">
+                    {commandRelease(lastUpdate) !== null && <>to {releaseLabel(commandRelease(lastUpdate)!)} </>}
+                    {lastUpdate.rollout_id ? <>(<a href={href(`/rollouts/${lastUpdate.rollout_id}`)}>rollout #{lastUpdate.rollout_id}</a>) </> : null}
+                    {timeAgo(lastUpdate.updated_at)}
+                  </span>
+                </>
+              ) : <span class="text-slate-500">{commands.data ? 'none sent yet' : '…'}</span>],
               ['Registration', <StatusBadge status={d.status} />],
               ['Tunnel address', <span class="mono">{d.tunnel_address ?? '—'}</span>],
               ['Registered', dateTime(d.created_at)],
@@ -100,7 +112,11 @@ export function DevicePage(props: { id: number }) {
           <div class="space-y-4">
             <p class="text-sm">
               <a href={href(`/releases/${release.data.id}`)} class="font-semibold">{release.data.name} {release.data.version}</a>
-              <span class="text-slate-500"> · uploaded {timeAgo(release.data.created_at)}</span>
+              <span class="text-slate-500">
+                {' · '}
+                {installed ? <>installed {timeAgo(installed.updated_at)} ({dateTime(installed.updated_at)}, when the update was reported done)</> : 'install time not recorded'}
+                {' · '}release uploaded {timeAgo(release.data.created_at)}
+              </span>
             </p>
             {release.data.summary?.parsed !== false && release.data.summary ? <ManifestGraph manifest={release.data.summary} title={`Components and channels of ${release.data.name} ${release.data.version}`} /> : <p class="text-sm text-slate-500">The manifest of this release could not be read as TOML, so it cannot be drawn.</p>}
           </div>
@@ -152,20 +168,22 @@ export function DevicePage(props: { id: number }) {
         {commands.error && <div class="p-5"><ErrorBox error={commands.error} onRetry={commands.reload} /></div>}
         {commands.data && commands.data.items.length === 0 && <Empty title="No commands">Updates and other requests to this device appear here.</Empty>}
         {commands.data && commands.data.items.length > 0 && (
-          <table class="table">
-            <thead><tr><th>Command</th><th>Status</th><th>Rollout</th><th>Created</th><th>Last change</th></tr></thead>
-            <tbody>
-              {commands.data.items.map((c) => (
-                <tr key={c.id}>
-                  <td class="font-medium">{c.kind}</td>
-                  <td><StatusBadge status={c.status} /></td>
-                  <td>{c.rollout_id ? <a href={href(`/rollouts/${c.rollout_id}`)}>#{c.rollout_id}</a> : '—'}</td>
-                  <td class="text-slate-500">{timeAgo(c.created_at)}</td>
-                  <td class="text-slate-500">{timeAgo(c.updated_at)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <div class="overflow-x-auto">
+            <table class="table">
+              <thead><tr><th>Command</th><th>Status</th><th>Rollout</th><th>Created</th><th>Last change</th></tr></thead>
+              <tbody>
+                {commands.data.items.map((c) => (
+                  <tr key={c.id}>
+                    <td class="font-medium">{c.kind}</td>
+                    <td><StatusBadge status={c.status} /></td>
+                    <td>{c.rollout_id ? <a href={href(`/rollouts/${c.rollout_id}`)}>#{c.rollout_id}</a> : '—'}</td>
+                    <td class="text-slate-500">{timeAgo(c.created_at)}</td>
+                    <td class="text-slate-500">{timeAgo(c.updated_at)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
         )}
       </Section>
 
@@ -217,8 +235,8 @@ function MoveDevice(props: { device: Device; repurpose: boolean; onClose: () => 
           {props.repurpose && (
             <>
               <TextField id="repurpose-name" label="Device name" error={fe('name')} value={name} onInput={setName} />
-              <TextField id="repurpose-tunnel" label="New tunnel public key" error={fe('tunnel_public_key')} value={tunnel} onInput={set.tunnel} mono />
-              <TextField id="repurpose-identity" label="New identity public key" error={fe('identity_public_key')} value={identity} onInput={set.identity} mono />
+              <KeyField id="repurpose-tunnel" label="New tunnel public key" error={fe('tunnel_public_key')} value={tunnel} onInput={set.tunnel} />
+              <KeyField id="repurpose-identity" label="New identity public key" error={fe('identity_public_key')} value={identity} onInput={set.identity} />
             </>
           )}
         </>

@@ -5,7 +5,7 @@ import { useSession } from '../session';
 import { FormError, Notice, TextField, fieldErrorOf } from '../ui/components';
 import { useAction, useForm } from '../ui/hooks';
 
-export function LoginPage() {
+export function LoginPage(props: { expired?: boolean }) {
   const [invite, setInvite] = useState(false);
   const [notice, setNotice] = useState<string | null>(null);
   return (
@@ -18,14 +18,14 @@ export function LoginPage() {
         {invite ? (
           <AcceptInvite onDone={(email) => { setInvite(false); setNotice(`Your account ${email} is ready. Sign in with your new password.`); }} onCancel={() => setInvite(false)} />
         ) : (
-          <SignIn notice={notice} onInvite={() => { setNotice(null); setInvite(true); }} />
+          <SignIn notice={notice} expired={props.expired === true && notice === null} onInvite={() => { setNotice(null); setInvite(true); }} />
         )}
       </div>
     </div>
   );
 }
 
-function SignIn(props: { notice: string | null; onInvite: () => void }) {
+function SignIn(props: { notice: string | null; expired: boolean; onInvite: () => void }) {
   const { refresh } = useSession();
   const [{ email, password }, set] = useForm({ email: '', password: '' });
   const signIn = useAction();
@@ -47,6 +47,7 @@ function SignIn(props: { notice: string | null; onInvite: () => void }) {
             <h1 class="text-lg font-semibold">Sign in</h1>
             <p class="text-sm text-slate-500">Manage your devices, releases and updates.</p>
           </div>
+          {props.expired && <Notice tone="warning" title="Signed out">Your session expired; sign in again.</Notice>}
           <TextField id="email" label="E-mail address" error={fe('email')} type="email" autocomplete="username" value={email} onInput={set.email} autoFocus />
           <TextField id="password" label="Password" error={fe('password')} type="password" autocomplete="current-password" value={password} onInput={set.password} />
           <FormError error={signIn.error} title="Could not sign in" />

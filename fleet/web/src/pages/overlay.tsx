@@ -85,35 +85,37 @@ export function OverlaySection(props: { scope: 'device' | 'deployment'; targetId
           {release.loading && !release.data && <Spinner />}
           {release.data && keys.length === 0 && <p class="text-sm text-slate-500">This release declares no configurable settings.</p>}
           {keys.length > 0 && (
-            <table class="table">
-              <thead><tr><th>Component</th><th>Setting</th><th>Type</th><th>Value (empty = release default)</th></tr></thead>
-              <tbody>
-                {keys.map((k) => {
-                  const id = `${k.component}.${k.key}`;
-                  const fe = fieldErr(fieldName(k));
-                  const v = values[id];
-                  return (
-                    <tr key={id}>
-                      <td>{k.component}</td>
-                      <td class="mono">{k.key}</td>
-                      <td>{k.type}</td>
-                      <td>
-                        {k.type === 'bool' ? (
-                          <select aria-label={`Value of ${id}`} class="input" disabled={!props.writable} value={v === undefined || v === '' ? '' : String(v)} onChange={(e) => setValues({ ...values, [id]: (e.target as HTMLSelectElement).value })}>
-                            <option value="">(default)</option>
-                            <option value="true">true</option>
-                            <option value="false">false</option>
-                          </select>
-                        ) : (
-                          <input aria-label={`Value of ${id}`} class={`input ${fe ? 'input-error' : ''}`} disabled={!props.writable} inputMode={k.type === 'integer' || k.type === 'float' ? 'decimal' : undefined} value={typeof v === 'string' ? v : ''} onInput={(e) => setValues({ ...values, [id]: (e.target as HTMLInputElement).value })} />
-                        )}
-                        {fe && <p class="mt-1 text-xs font-medium text-red-700">{fe}</p>}
-                      </td>
-                    </tr>
-                  );
-                })}
-              </tbody>
-            </table>
+            <div class="overflow-x-auto">
+              <table class="table">
+                <thead><tr><th>Component</th><th>Setting</th><th>Type</th><th>Value (empty = release default)</th></tr></thead>
+                <tbody>
+                  {keys.map((k) => {
+                    const id = `${k.component}.${k.key}`;
+                    const fe = fieldErr(fieldName(k));
+                    const v = values[id];
+                    return (
+                      <tr key={id}>
+                        <td>{k.component}</td>
+                        <td class="mono">{k.key}</td>
+                        <td>{k.type}</td>
+                        <td>
+                          {k.type === 'bool' ? (
+                            <select aria-label={`Value of ${id}`} class="input" disabled={!props.writable} value={v === undefined || v === '' ? '' : String(v)} onChange={(e) => setValues({ ...values, [id]: (e.target as HTMLSelectElement).value })}>
+                              <option value="">(default)</option>
+                              <option value="true">true</option>
+                              <option value="false">false</option>
+                            </select>
+                          ) : (
+                            <input aria-label={`Value of ${id}`} class={`input ${fe ? 'input-error' : ''}`} disabled={!props.writable} inputMode={k.type === 'integer' || k.type === 'float' ? 'decimal' : undefined} value={typeof v === 'string' ? v : ''} onInput={(e) => setValues({ ...values, [id]: (e.target as HTMLInputElement).value })} />
+                          )}
+                          {fe && <p class="mt-1 text-xs font-medium text-red-700">{fe}</p>}
+                        </td>
+                      </tr>
+                    );
+                  })}
+                </tbody>
+              </table>
+            </div>
           )}
           {err !== null && !(err instanceof ApiError && err.field?.startsWith('config.')) && <ErrorBox error={err} title="Configuration not saved" />}
           {saved && <Notice tone="success">{saved}</Notice>}

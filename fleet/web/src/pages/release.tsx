@@ -4,10 +4,10 @@ import { href, navigate } from '../router';
 import { canWrite, useSession } from '../session';
 import { Badge, DefList, DeleteButton, Empty, Notice, Page, PageLoading, Section, StatusBadge } from '../ui/components';
 import { DataTable } from '../ui/table';
-import { bytes, dateTime, shortHex, timeAgo } from '../ui/format';
+import { bytes, dateTime, plural, shortHex, timeAgo } from '../ui/format';
 import { useAsync, usePaged } from '../ui/hooks';
 import { useCrumbs } from './crumbs';
-import { connectionOf } from './deployment';
+import { connectionOf } from './device_state';
 
 export function ReleasePage(props: { id: number }) {
   const { info } = useSession();
@@ -43,18 +43,20 @@ export function ReleasePage(props: { id: number }) {
                 The key that signed this release is no longer trusted by the project. Devices that still trust it can install it; think twice before rolling it out.
               </p>
             )}
-            <table class="table">
-              <thead><tr><th>Key</th><th>Trusted by project</th><th>Checked</th></tr></thead>
-              <tbody>
-                {r.signatures.map((s) => (
-                  <tr key={s.key_id}>
-                    <td>{keyName(s.key_id)?.name ?? <span class="text-slate-500">unknown key</span>} <span class="mono text-slate-500">{shortHex(s.key_id, 16)}</span></td>
-                    <td>{s.trusted ? 'yes' : 'no'}</td>
-                    <td>{s.verified ? <Badge tone="green">valid</Badge> : s.trusted ? <Badge tone="red">invalid</Badge> : <Badge tone="slate">not checked</Badge>}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+            <div class="overflow-x-auto">
+              <table class="table">
+                <thead><tr><th>Key</th><th>Trusted by project</th><th>Checked</th></tr></thead>
+                <tbody>
+                  {r.signatures.map((s) => (
+                    <tr key={s.key_id}>
+                      <td>{keyName(s.key_id)?.name ?? <span class="text-slate-500">unknown key</span>} <span class="mono text-slate-500">{shortHex(s.key_id, 16)}</span></td>
+                      <td>{s.trusted ? 'yes' : 'no'}</td>
+                      <td>{s.verified ? <Badge tone="green">valid</Badge> : s.trusted ? <Badge tone="red">invalid</Badge> : <Badge tone="slate">not checked</Badge>}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
             <p class="text-xs text-slate-500">
               Fleet checked the signature when the file was uploaded. Devices check it again themselves before installing, so Fleet cannot
               change a release without the device noticing.
@@ -70,7 +72,7 @@ export function ReleasePage(props: { id: number }) {
               ['Uploaded', `${dateTime(r.created_at)} by ${r.created_by}`],
               ['Content digest', <span class="mono" title={r.digest}>{shortHex(r.digest, 24)}</span>],
               ['Build', <span class="mono">{r.build_id || '—'}</span>],
-              ['Running on', `${r.device_count ?? 0} device${r.device_count === 1 ? '' : 's'}`],
+              ['Running on', plural(r.device_count ?? 0, 'device')],
             ]}
           />
           <p class="mt-4 text-sm"><a href={`/api/v1/releases/${r.id}/file`} download>Download the signed release file</a></p>
@@ -83,10 +85,12 @@ export function ReleasePage(props: { id: number }) {
           <div class="mt-5">
             <h3 class="mb-2 text-sm font-semibold">Configurable settings</h3>
             <p class="mb-2 text-xs text-slate-500">Only these keys can be set per device or per deployment (overlays).</p>
-            <table class="table">
-              <thead><tr><th>Component</th><th>Setting</th><th>Type</th></tr></thead>
-              <tbody>{r.summary.configurable.map((c) => <tr key={`${c.component}.${c.key}`}><td>{c.component}</td><td class="mono">{c.key}</td><td>{c.type}</td></tr>)}</tbody>
-            </table>
+            <div class="overflow-x-auto">
+              <table class="table">
+                <thead><tr><th>Component</th><th>Setting</th><th>Type</th></tr></thead>
+                <tbody>{r.summary.configurable.map((c) => <tr key={`${c.component}.${c.key}`}><td>{c.component}</td><td class="mono">{c.key}</td><td>{c.type}</td></tr>)}</tbody>
+              </table>
+            </div>
           </div>
         )}
         {r.manifest && (
@@ -99,10 +103,12 @@ export function ReleasePage(props: { id: number }) {
 
       {r.components && r.components.length > 0 && (
         <Section title="Component images" flush>
-          <table class="table">
-            <thead><tr><th>Component</th><th>Size</th><th>Hash</th></tr></thead>
-            <tbody>{r.components.map((c) => <tr key={c.name}><td class="font-medium">{c.name}</td><td>{bytes(c.size)}</td><td class="mono" title={c.hash}>{c.hash_alg ? `${c.hash_alg}:` : ''}{shortHex(c.hash, 16)}</td></tr>)}</tbody>
-          </table>
+          <div class="overflow-x-auto">
+            <table class="table">
+              <thead><tr><th>Component</th><th>Size</th><th>Hash</th></tr></thead>
+              <tbody>{r.components.map((c) => <tr key={c.name}><td class="font-medium">{c.name}</td><td>{bytes(c.size)}</td><td class="mono" title={c.hash}>{c.hash_alg ? `${c.hash_alg}:` : ''}{shortHex(c.hash, 16)}</td></tr>)}</tbody>
+            </table>
+          </div>
         </Section>
       )}
 

@@ -4,7 +4,7 @@ import { href } from '../router';
 import { canWrite, useSession } from '../session';
 import { DefList, Empty, ErrorBox, Notice, Page, PageLoading, ProgressBar, Section, Stat, StatusBadge, cx } from '../ui/components';
 import { DataTable } from '../ui/table';
-import { dateTime, timeAgo } from '../ui/format';
+import { dateTime, plural, timeAgo } from '../ui/format';
 import { useAction, useAsync, useInterval, usePaged } from '../ui/hooks';
 import { useCrumbs } from './crumbs';
 import { useLive } from '../live';
@@ -42,7 +42,7 @@ export function RolloutPage(props: { id: number }) {
     <Page
       title={`Rollout #${r.id}`}
       crumbs={[...crumbs, { label: `Rollout #${r.id}` }]}
-      help={<>{live ? 'Installing' : 'Rollout of'} <a href={href(`/releases/${r.release_id}`)}>{relName}</a> {live ? 'on' : 'to'} {r.total} device{r.total === 1 ? '' : 's'}, batch by batch.</>}
+      help={<>{live ? 'Installing' : 'Rollout of'} <a href={href(`/releases/${r.release_id}`)}>{relName}</a> {live ? 'on' : 'to'} {plural(r.total, 'device')}, batch by batch.</>}
       actions={
         writable && live && (
           <>

@@ -2,7 +2,7 @@
 // one visual language. Status is never colour alone (always a word too), every page says in one
 // sentence what it is for, and every empty list says what to do next.
 import type { ComponentChildren, JSX } from 'preact';
-import { useEffect } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { ApiError, fieldMessage } from '../api/client';
 import { useAction, useForm } from './hooks';
 
@@ -20,7 +20,7 @@ export function Page(props: { title: string; help?: ComponentChildren; crumbs?: 
     document.title = `${props.title} · Keel Fleet`;
   }, [props.title]);
   return (
-    <div class="mx-auto max-w-7xl px-6 py-6">
+    <div class="mx-auto max-w-7xl px-4 py-6 sm:px-6">
       {props.crumbs && props.crumbs.length > 0 && (
         <nav aria-label="Breadcrumb" class="mb-2 text-sm text-slate-500">
           {props.crumbs.map((c, i) => (
@@ -44,8 +44,19 @@ export function Page(props: { title: string; help?: ComponentChildren; crumbs?: 
 }
 
 // What a page shows while the record it is about loads, or when it could not be loaded.
+// A 404 says the record does not exist (trying again would not help).
 export function PageLoading(props: { title: string; state: { error: Error | undefined; reload: () => void } }) {
   const e = props.state.error;
+  if (e instanceof ApiError && e.isNotFound) {
+    const what = props.title.toLowerCase();
+    return (
+      <Page title={`${props.title} not found`}>
+        <Notice tone="warning" title={`This ${what} does not exist`}>
+          There is no {what} at this address: it may have been deleted, or it belongs to an organisation you cannot see. <a href="#/">Go to the start page</a>.
+        </Notice>
+      </Page>
+    );
+  }
   return <Page title={props.title}>{e ? <ErrorBox error={e} onRetry={props.state.reload} /> : <Spinner />}</Page>;
 }
 
@@ -57,7 +68,7 @@ export function Section(props: { title: string; help?: ComponentChildren; action
           <h2 class="text-base font-semibold text-slate-900">{props.title}</h2>
           {props.help && <p class="text-xs text-slate-500">{props.help}</p>}
         </div>
-        {props.actions && <div class="flex gap-2">{props.actions}</div>}
+        {props.actions && <div class="flex flex-wrap gap-2">{props.actions}</div>}
       </header>
       <div class={props.flush ? 'overflow-x-auto' : 'p-5'}>{props.children}</div>
     </section>
@@ -93,7 +104,7 @@ const STATUS: Record<string, { tone: Tone; label: string; help: string }> = {
   connected: { tone: 'green', label: 'Online', help: 'Connected to Fleet now' },
   offline: { tone: 'slate', label: 'Offline', help: 'Not connected; it will be reached when it connects again' },
   disconnected: { tone: 'slate', label: 'Offline', help: 'Not connected; it will be reached when it connects again' },
-  never: { tone: 'slate', label: 'Never connected', help: 'Registered but has not connected yet' },
+  never: { tone: 'slate', label: 'No connection recorded', help: 'Fleet has no record of this device connecting (reports sent through the API do not count as a connection)' },
   active: { tone: 'green', label: 'Active', help: 'In service' },
   registered: { tone: 'blue', label: 'Registered', help: 'Known to Fleet, waiting for its first connection' },
   decommissioned: { tone: 'slate', label: 'Decommissioned', help: 'Retired: its keys no longer connect' },
@@ -406,5 +417,51 @@ export function DeleteButton(props: { what: string; consequence: string; onDelet
         </Modal>
       )}
     </>
+  );
+}
+
+// A public key: pasted (a base64 line, or a whole multi-line Keel `.pub` file as `keel key
+// generate` writes it) or read from a chosen `.pub` file. The text is sent as it is (outer
+// whitespace trimmed by the caller); the server parses both forms, exactly as the CLI does.
+export function KeyField(props: { id: string; label: string; hint?: ComponentChildren; error?: string | null; value: string; onInput: (v: string) => void }) {
+  const [readError, setReadError] = useState<string | null>(null);
+  const pick = async (e: JSX.TargetedEvent<HTMLInputElement, Event>) => {
+    const input = e.currentTarget;
+    const file = input.files?.[0];
+    if (!file) return;
+    try {
+      if (file.size > 64 * 1024) throw new Error(`${file.name} is ${file.size} bytes: too large to be a public key file.`);
+      props.onInput(await file.text());
+      setReadError(null);
+    } catch (err) {
+      setReadError(err instanceof Error ? err.message : String(err));
+    } finally {
+      input.value = ''; // choosing the same file again reads it again
+    }
+  };
+  const error = readError ?? props.error;
+  return (
+    <Field
+      id={props.id}
+      label={props.label}
+      error={error}
+      hint={props.hint ?? <>Paste the key or the whole <span class="mono">.pub</span> file, or choose the file.</>}
+    >
+      <textarea
+        id={props.id}
+        name={props.id}
+        rows={3}
+        spellcheck={false}
+        class={cx('input mono', error && 'input-error')}
+        value={props.value}
+        aria-invalid={error ? true : undefined}
+        aria-describedby={error ? `${props.id}-error` : undefined}
+        onInput={(e) => props.onInput((e.target as HTMLTextAreaElement).value)}
+      />
+      <label class="mt-1.5 inline-flex cursor-pointer items-center gap-2 text-xs font-medium text-brand-700">
+        <input type="file" accept=".pub,text/plain" class="sr-only" aria-label={`${props.label} file`} onChange={(e) => void pick(e)} />
+        <span class="underline">Choose a .pub file…</span>
+      </label>
+    </Field>
   );
 }

@@ -1,6 +1,7 @@
 // One shape for every list a page shows: an error with "Try again", a spinner while the first
 // page loads, an empty state that says what to do next, the table, and "Show more" when the list
-// is cursor-paginated. Pages give only the columns, one row per item and the empty state.
+// is cursor-paginated. Pages give only the columns, one row per item and the empty state. A table
+// wider than its container (a phone) scrolls inside it, never the page.
 import type { ComponentChildren, JSX } from 'preact';
 import { ErrorBox, LoadMore, Spinner } from './components';
 import type { Async } from './hooks';
@@ -25,6 +26,8 @@ export function DataTable<T>(props: {
   row: (item: T) => JSX.Element;
   empty: ComponentChildren;
   testId?: string;
+  // One card per row on a phone; every cell then needs a data-label (its column's name).
+  stack?: boolean;
 }) {
   const l = props.list;
   return (
@@ -33,10 +36,12 @@ export function DataTable<T>(props: {
       {!l.error && l.loading && l.items.length === 0 && <div class="px-5"><Spinner /></div>}
       {!l.loading && !l.error && l.items.length === 0 && props.empty}
       {l.items.length > 0 && (
-        <table class="table" data-testid={props.testId}>
-          <thead><tr>{props.head}</tr></thead>
-          <tbody>{l.items.map(props.row)}</tbody>
-        </table>
+        <div class="overflow-x-auto">
+          <table class={props.stack ? 'table table-stack' : 'table'} data-testid={props.testId}>
+            <thead><tr>{props.head}</tr></thead>
+            <tbody>{l.items.map(props.row)}</tbody>
+          </table>
+        </div>
       )}
       {l.more && <LoadMore hasMore={l.hasMore ?? false} loading={l.loading} onMore={l.more} />}
     </>
