@@ -132,9 +132,22 @@ NewDeviceKeys device_keys(Ctx& c) {
   return k;
 }
 
-void check_keys_unused(Ctx& c, const NewDeviceKeys& k, std::optional<int64_t> except) {
-  if (device_keys_in_use(c.db, k, except))
-    throw conflict("another device already uses one of these public keys; every device needs its own keys");
+// Keys are unique per instance: the tunnel gateway knows a device by its tunnel key (WireGuard
+// peers are keys) and the device link by its identity key, so two devices with one key could
+// not both connect. Whether a key is held in *another* organisation is not told (issue 17
+// item 3): such a key gets the same answer as any other unusable key (an all-zero one), naming
+// the field; within the caller's own organisation, which the owner can see anyway, a duplicate
+// is a plain 409.
+void check_keys_unused(Ctx& c, const NewDeviceKeys& k, std::optional<int64_t> except, int64_t org_id) {
+  for (const auto& [field, key] : {std::pair<const char*, const std::string&>{"tunnel_public_key", k.tunnel},
+                                   std::pair<const char*, const std::string&>{"identity_public_key", k.identity}}) {
+    auto holder = device_keys_holder(c.db, {.tunnel = key, .identity = key}, except);
+    if (!holder) continue;
+    if (*holder == org_id)
+      throw conflict("another device of this organisation already uses this public key; every device needs its own keys",
+                     field);
+    throw unusable_key(field);
+  }
 }
 
 // Running rollouts of the deployment a device left: it may have been the last one they waited for.
@@ -189,7 +202,7 @@ Response register_device(Ctx& c) {
   for (int attempt = 0;; ++attempt) {
     try {
       Tx tx(c.db);
-      check_keys_unused(c, k, std::nullopt);
+      check_keys_unused(c, k, std::nullopt, o.org_id);
       int64_t idx = allocate_address(c);
       DeviceRow d = insert_device(c.db, dep, name, k, idx, now_ms());
       c.audit(o.org_id, "device.register", "device", std::to_string(d.id),
@@ -267,7 +280,7 @@ Response repurpose(Ctx& c) {
   if (c.body.contains("name")) check_name(c.body, "name");
   NewDeviceKeys k = device_keys(c);
   Tx tx(c.db);
-  check_keys_unused(c, k, id);
+  check_keys_unused(c, k, id, from.org_id);
   int64_t idx = allocate_address(c);
   std::string name = c.body.value("name", d.name);
   repurpose_device(c.db, id, to, name, k, idx, now_ms());

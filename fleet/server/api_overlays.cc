@@ -1,5 +1,7 @@
 #include "api_overlays.h"
 
+#include <set>
+
 #include "../store/overlays.h"
 #include "../store/releases.h"
 #include "owner.h"
@@ -13,9 +15,20 @@ void validate_overlay(const json& config, const json& manifest) {
   std::map<std::pair<std::string, std::string>, std::string> allowed;
   for (const auto& k : manifest.value("configurable", json::array()))
     allowed[{k.value("component", ""), k.value("key", "")}] = k.value("type", "string");
+  // The release's components, when its manifest could be summarised: an overlay naming a
+  // component the release does not have is refused here, where it can be known (it would
+  // otherwise be stored and silently never apply; issue 17 item 8). Known with the overlay's
+  // own release_id, which every overlay names.
+  std::set<std::string> components;
+  const bool know_components = manifest.value("parsed", false) && manifest.contains("components");
+  if (know_components)
+    for (const auto& name : manifest["components"])
+      if (name.is_string()) components.insert(name.get<std::string>());
   size_t n = 0;
   for (auto it = config.begin(); it != config.end(); ++it) {
     std::string f = "config." + it.key();
+    if (know_components && !components.count(it.key()))
+      throw ApiError(400, "unknown_component", "the release has no component '" + it.key() + "'", f);
     if (!it->is_object()) throw bad_request("'" + f + "' must be an object of key: value", f);
     for (auto kv = it->begin(); kv != it->end(); ++kv) {
       std::string field = f + "." + kv.key();
@@ -28,6 +41,9 @@ void validate_overlay(const json& config, const json& manifest) {
       bool ok = (t == "bool" && kv->is_boolean()) || (t == "integer" && kv->is_number_integer()) ||
                 (t == "float" && kv->is_number()) || (t == "string" && kv->is_string());
       if (!ok) throw ApiError(400, "wrong_type", "'" + it.key() + "." + kv.key() + "' must be of type " + t, field);
+      if (t == "integer" && !fits_int64(*kv))
+        throw ApiError(400, "out_of_range",
+                       "'" + it.key() + "." + kv.key() + "' is out of range (integer settings are 64-bit signed)", field);
       if (kv->is_string() && kv->get_ref<const std::string&>().size() > 4096)
         throw bad_request("string values are at most 4096 bytes", field);
     }

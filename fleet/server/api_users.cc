@@ -115,8 +115,28 @@ Response create(Ctx& c) {
     check_password(*pw, "password");
   }
   std::string invite;
+  // An e-mail address is one account on the instance (it is the sign-in name), so an address in
+  // use anywhere is refused with one answer that does not say where (another organisation, an
+  // administrator, or the caller's own organisation). That answer is still an oracle for "in use
+  // somewhere"; for callers who cannot see every account (owners), refused addresses are
+  // limited per caller like failed logins, so it cannot be used to sweep a list of addresses
+  // (issue 17 item 3; docs/fleet-api.md, "Uniqueness across organisations").
+  static RateLimiter refused_addresses(5, 600);
+  const std::string probe_key = std::to_string(reinterpret_cast<uintptr_t>(&c.app)) + "|" + std::to_string(c.who.user_id);
+  const bool limited = c.who.role != Role::administrator && c.who.kind == Principal::Kind::user;
+  if (limited) {
+    if (int wait = refused_addresses.retry_after(probe_key)) {
+      auto r = error_response(429, "too_many_attempts",
+                              "too many refused e-mail addresses; try again in " + std::to_string(wait) + " s", "email");
+      r.headers.emplace_back("Retry-After", std::to_string(wait));
+      return r;
+    }
+  }
   Tx tx(c.db);
-  if (email_taken(c.db, email)) throw conflict("a user with this e-mail address already exists", "email");
+  if (email_taken(c.db, email)) {
+    if (limited) refused_addresses.fail(probe_key);
+    throw conflict("this e-mail address cannot be used for a new account", "email");
+  }
   NewUser u{.email = email,
             .name = c.body["name"].get<std::string>(),
             .role = role_name(*role),

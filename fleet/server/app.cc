@@ -15,6 +15,7 @@
 #include "../store/sessions.h"
 #include "../store/tunnel_peers.h"
 #include "api.h"
+#include "request_body.h"
 #include "rollout.h"
 
 namespace keel::fleet {
@@ -87,11 +88,23 @@ void check_name(const json& body, const std::string& field, bool required) {
   if (s.front() == ' ' || s.back() == ' ')
     throw bad_request("field '" + field + "' must not start or end with a space", field);
   if (s == "." || s == "..") throw bad_request("field '" + field + "' must not be '.' or '..'", field);
-  for (unsigned char c : s) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
     if (c < 0x20 || c == 0x7f)
       throw bad_request("field '" + field + "' must not contain control characters", field);
     if (c == '/' || c == '\\')
       throw bad_request("field '" + field + "' must not contain '/' or '\\'", field);
+    // The body is valid UTF-8 (the JSON parser checked). C1 controls U+0080-U+009F are C2 80-9F;
+    // the bidi embeddings/overrides U+202A-U+202E (E2 80 AA-AE) and isolates U+2066-U+2069
+    // (E2 81 A6-A9) make a name display as something else (issue 17 item 8).
+    const auto next = [&](size_t k) { return i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : 0; };
+    if (c == 0xc2 && next(1) >= 0x80 && next(1) <= 0x9f)
+      throw bad_request("field '" + field + "' must not contain control characters (U+0080 to U+009F)", field);
+    if (c == 0xe2 && ((next(1) == 0x80 && next(2) >= 0xaa && next(2) <= 0xae) ||
+                      (next(1) == 0x81 && next(2) >= 0xa6 && next(2) <= 0xa9)))
+      throw bad_request("field '" + field +
+                            "' must not contain bidirectional text controls (U+202A to U+202E, U+2066 to U+2069)",
+                        field);
   }
 }
 
@@ -412,11 +425,16 @@ Response App::handle(Request& req) {
                               "this API token may only send device reports (serial output, trace events, update outcomes)");
     }
     json body = json::object();
+    // A body's media type is checked, not guessed (issue 17 item 8): JSON routes take
+    // application/json (parameters such as "; charset=utf-8" allowed), a missing header or
+    // "application/jsonx" is 415; the release upload takes application/octet-stream only.
+    if (route.raw_body && !req.body.empty() && !media_type_is(req.header("content-type"), "application/octet-stream"))
+      return error_response(415, "unsupported_media_type",
+                            "send the signed release file as the body with Content-Type: application/octet-stream");
     if (!route.raw_body && req.method != Method::GET && req.method != Method::DELETE_) {
       if (!req.body.empty()) {
-        auto ct = req.header("content-type");
-        if (!ct.empty() && ct.rfind("application/json", 0) != 0)
-          return error_response(415, "unsupported_media_type", "send the body as application/json");
+        if (!media_type_is(req.header("content-type"), "application/json"))
+          return error_response(415, "unsupported_media_type", "send the body with Content-Type: application/json");
         // Depth first, on the raw bytes: a body nested deeper than any route needs is refused
         // before anything recursive (parsing, validation, storing, serialising) sees it.
         if (const size_t at = json_too_deep(req.body, kMaxJsonDepth); at != std::string::npos)
@@ -424,7 +442,7 @@ Response App::handle(Request& req) {
                                 "the JSON body is nested deeper than " + std::to_string(kMaxJsonDepth) +
                                     " levels (at byte " + std::to_string(at) + ")");
         try {
-          body = json::parse(req.body);
+          body = parse_json_body(req.body);  // refuses duplicate keys (400 duplicate_key)
         } catch (const json::parse_error& e) {
           return error_response(400, "malformed_json",
                                 "the body is not valid JSON (UTF-8) near byte " + std::to_string(e.byte));

@@ -54,8 +54,13 @@ std::array<uint8_t, 32> parse_public_key_field(const json& body, const std::stri
   std::array<uint8_t, 32> out{};
   std::copy(raw.begin(), raw.end(), out.begin());
   if (std::all_of(out.begin(), out.end(), [](uint8_t b) { return b == 0; }))
-    throw ApiError(400, "bad_key", "an all-zero key is not a key", field);
+    throw unusable_key(field);
   return out;
+}
+
+ApiError unusable_key(const std::string& field) {
+  return ApiError(400, "bad_key",
+                  "this public key cannot be used; generate a new key pair", field);
 }
 
 }  // namespace keel::fleet

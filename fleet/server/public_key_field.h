@@ -14,4 +14,8 @@ namespace keel::fleet {
 // kind a Keel key file must have ("signing", "tunnel", "device").
 std::array<uint8_t, 32> parse_public_key_field(const json& body, const std::string& field, const char* kind);
 
+// The one answer for a well-formed key that cannot be used (all-zero, or a device key another
+// organisation holds): 400 bad_key naming the field, the same words whatever the reason.
+ApiError unusable_key(const std::string& field);
+
 }  // namespace keel::fleet

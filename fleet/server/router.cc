@@ -81,6 +81,10 @@ bool is_id(const std::string& s) {
   if (s.empty() || s.size() > 18) return false;
   return std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
+// JSON integers above INT64_MAX parse as unsigned; Fleet's integers are int64 (SQL BIGINT).
+std::string out_of_range(const std::string& field) {
+  return "field '" + field + "' is out of range (integers are 64-bit: -9223372036854775808 to 9223372036854775807)";
+}
 bool is_param(const std::string& seg) { return seg.size() > 2 && seg.front() == '{' && seg.back() == '}'; }
 
 bool seg_match(const std::vector<std::string>& tmpl, const std::vector<std::string>& segs,
@@ -185,7 +189,8 @@ void Router::validate_body(const Route& r, const json& body) {
       }
       case FieldType::integer: {
         if (!v.is_number_integer()) throw bad_request(want, f.name);
-        int64_t n = v.is_number_unsigned() && v.get<uint64_t>() > INT64_MAX ? INT64_MAX : v.get<int64_t>();
+        if (!fits_int64(v)) throw bad_request(out_of_range(f.name), f.name);
+        int64_t n = v.get<int64_t>();
         if (n < f.min || (f.max && n > f.max))
           throw bad_request("field '" + f.name + "' must be between " + std::to_string(f.min) + " and " +
                                 std::to_string(f.max),
@@ -210,6 +215,8 @@ void Router::validate_body(const Route& r, const json& body) {
                     : f.type == FieldType::array_integer ? e.is_number_integer()
                                                          : e.is_object();
           if (!ok) throw bad_request(want, f.name + "[" + std::to_string(k) + "]");
+          if (f.type == FieldType::array_integer && !fits_int64(e))
+            throw bad_request(out_of_range(f.name + "[" + std::to_string(k) + "]"), f.name + "[" + std::to_string(k) + "]");
           ++k;
         }
         break;

@@ -39,6 +39,11 @@ struct Field {
   std::vector<std::string> one_of{};  // allowed string values
 };
 
+// Whether a JSON integer fits int64 (nlohmann::json parses 2^63 and above as unsigned).
+inline bool fits_int64(const json& v) {
+  return v.is_number_integer() && !(v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX));
+}
+
 struct QueryParam {
   std::string name{};
   FieldType type = FieldType::string;

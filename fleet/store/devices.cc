@@ -31,12 +31,13 @@ Page<DeviceRow> list_devices(Db& db, const PageRequest& page, const DeviceFilter
   return q.fetch<DeviceRow>(db, [](const DeviceRow& r) { return r.id; });
 }
 
-bool device_keys_in_use(Db& db, const NewDeviceKeys& k, std::optional<int64_t> except) {
-  return db
-      .one("SELECT id FROM devices WHERE (tunnel_public_key = $1 OR identity_public_key = $2 OR "
-           "tunnel_public_key = $2 OR identity_public_key = $1) AND id <> $3",
-           {k.tunnel, k.identity, except.value_or(0)})
-      .has_value();
+std::optional<int64_t> device_keys_holder(Db& db, const NewDeviceKeys& k, std::optional<int64_t> except) {
+  auto r = db.one("SELECT p.organization_id FROM devices v JOIN deployments d ON d.id = v.deployment_id JOIN projects p "
+                  "ON p.id = d.project_id WHERE (v.tunnel_public_key = $1 OR v.identity_public_key = $2 OR "
+                  "v.tunnel_public_key = $2 OR v.identity_public_key = $1) AND v.id <> $3",
+                  {k.tunnel, k.identity, except.value_or(0)});
+  if (!r) return std::nullopt;
+  return r->i(0);
 }
 
 bool device_name_taken(Db& db, int64_t deployment_id, const std::string& name) {

@@ -54,7 +54,8 @@ std::optional<DeviceParent> device_parent(Db& db, int64_t id);
 std::optional<DeviceRow> find_device(Db& db, int64_t id);
 Page<DeviceRow> list_devices(Db& db, const PageRequest& page, const DeviceFilter& filter);
 // Whether another device (not `except`) uses either key, as either kind of key.
-bool device_keys_in_use(Db& db, const NewDeviceKeys& keys, std::optional<int64_t> except);
+// The organisation of a device (other than `except`) that holds either key, in either role.
+std::optional<int64_t> device_keys_holder(Db& db, const NewDeviceKeys& keys, std::optional<int64_t> except);
 bool device_name_taken(Db& db, int64_t deployment_id, const std::string& name);
 // A free address index in [first, last]: the next above the highest in use, else the lowest gap;
 // none when the range is full. The UNIQUE column settles races between servers.

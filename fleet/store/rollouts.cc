@@ -106,15 +106,24 @@ int64_t insert_deployment_rollout(Db& db, int64_t deployment_id, int64_t release
                       {deployment_id, release_id, nlohmann::json(batches).dump(), threshold_percent, on_failure, total,
                        created_by, now})
                    ->i(0);
-  std::string cases = "CASE";
-  for (size_t k = 0; k + 1 < batches.size(); ++k)
-    cases += " WHEN rn * 100 < CAST($3 AS BIGINT) * " + std::to_string(batches[k]) + " + 100 THEN " + std::to_string(k);
-  cases += " ELSE " + std::to_string(batches.size() - 1) + " END";
+  // The batch of the device ranked rn: the first k with rn <= ceil(total * batches[k] / 100). A
+  // single batch ([100], "all devices at once") has no WHEN at all, and "CASE ELSE 0 END" is not
+  // SQL (it answered 500 on both databases, issue 17 item 5): every device is then in batch 0.
+  std::string batch_expr = "0";
+  if (batches.size() > 1) {
+    batch_expr = "CASE";
+    for (size_t k = 0; k + 1 < batches.size(); ++k)
+      batch_expr +=
+          " WHEN rn * 100 < CAST($4 AS BIGINT) * " + std::to_string(batches[k]) + " + 100 THEN " + std::to_string(k);
+    batch_expr += " ELSE " + std::to_string(batches.size() - 1) + " END";
+  }
+  std::vector<Value> params = {id, deployment_id, now};
+  if (batches.size() > 1) params.push_back(total);  // $4 only where the CASE names it (PostgreSQL types every $N)
   db.query("INSERT INTO rollout_targets (rollout_id, device_id, batch, status, message, updated_at) SELECT CAST($1 AS "
-           "BIGINT), id, " + cases +
-               ", 'pending', '', CAST($4 AS BIGINT) FROM (SELECT id, row_number() OVER (ORDER BY id) AS rn FROM "
+           "BIGINT), id, " + batch_expr +
+               ", 'pending', '', CAST($3 AS BIGINT) FROM (SELECT id, row_number() OVER (ORDER BY id) AS rn FROM "
                "devices WHERE deployment_id = $2 AND status = 'active') t",
-           {id, deployment_id, total, now});
+           params);
   return id;
 }
 

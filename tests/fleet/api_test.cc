@@ -8,7 +8,9 @@
 #include <boost/beast.hpp>
 #include <boost/beast/websocket.hpp>
 #include <fstream>
+#include <optional>
 #include <set>
+#include <tuple>
 
 #include "fleet_test_util.h"
 #include "keel/release/keys.h"
@@ -652,6 +654,40 @@ TEST_F(RolloutFixture, AbortOnFailureAndSingleDeviceUpdate) {
   expect_error(call("POST", "/api/v1/devices/" + std::to_string(devs[0]) + "/update-report", {{"rollout_id", ro}, {"status", "maybe"}}), 400);
 }
 
+// Issue 17, item 5: every documented pace starts (the UI's choices in fleet/web/src/pages/
+// deployment.tsx, the API's default, docs/fleet-api.md). "All devices at once" ([100]) generated
+// "CASE ELSE 0 END" and answered 500.
+TEST_F(RolloutFixture, EveryDocumentedPaceStarts) {
+  make(20);
+  const std::string start = "/api/v1/deployments/" + std::to_string(d) + "/rollouts";
+  struct Pace {
+    std::optional<std::vector<int64_t>> batches;  // nullopt: the default, [10, 50, 100]
+    int first;                                    // devices in the first batch: ceil(20 * b0 / 100)
+  };
+  for (const Pace& pace : {Pace{std::nullopt, 2}, Pace{std::vector<int64_t>{10, 50, 100}, 2},
+                           Pace{std::vector<int64_t>{5, 25, 50, 100}, 1}, Pace{std::vector<int64_t>{100}, 20}}) {
+    json body = {{"release_id", rid}};
+    if (pace.batches) body["batches"] = *pace.batches;
+    auto r = call("POST", start, body);
+    ASSERT_EQ(r.status, 201) << body.dump() << " " << r.body;
+    const int64_t ro = r.j["id"];
+    const auto want = pace.batches.value_or(std::vector<int64_t>{10, 50, 100});
+    EXPECT_EQ(r.j["batches"], json(want));
+    EXPECT_EQ(r.j["progress"]["in_progress"], pace.first) << body.dump();
+    ASSERT_EQ(r.j["batch_progress"].size(), want.size());
+    int64_t in_batches = 0;
+    for (const auto& b : r.j["batch_progress"]) in_batches += b["pending"].get<int64_t>() + b["in_progress"].get<int64_t>();
+    EXPECT_EQ(in_batches, 20) << r.body;  // every active device is in exactly one batch
+    if (want.size() == 1) {
+      // All at once: every device reports, and the rollout is done.
+      for (int64_t dev : in_progress(ro)) ASSERT_EQ(report(dev, ro, "succeeded").status, 200);
+      EXPECT_EQ(call("GET", "/api/v1/rollouts/" + std::to_string(ro)).j["status"], "succeeded");
+    } else {
+      ASSERT_EQ(call("POST", "/api/v1/rollouts/" + std::to_string(ro) + "/cancel").status, 200);
+    }
+  }
+}
+
 TEST_F(Api, AuditRecordsEveryChange) {
   int64_t p = project();
   int64_t d = deployment(p);
@@ -752,6 +788,139 @@ TEST_F(Api, UnknownFilterValuesAreRefused) {
   expect_error(call("GET", "/api/v1/rollouts/1/targets?status=done"), 400, "invalid_request");
   EXPECT_EQ(call("GET", "/api/v1/rollouts?status=running").status, 200);
   expect_error(call("GET", "/api/v1/devices?status=gone"), 400);
+}
+
+// Issue 17, item 8: what was accepted but should not be, each refused with a clear 400/415 in
+// Fleet's error shape.
+TEST_F(Api, DuplicateJsonKeysAreRefused) {
+  int64_t p = project();
+  auto r = http(srv->port(), "POST", "/api/v1/projects", R"({"name": "a", "name": "b"})");
+  expect_error(r, 400, "duplicate_key");
+  EXPECT_EQ(r.j["error"]["field"], "name");
+  EXPECT_NE(r.j["error"]["message"].get<std::string>().find("'name'"), std::string::npos) << r.body;
+  // Nested, and inside a device's trace data (any JSON value): the path is named.
+  int64_t dev = device(deployment(p), "dup-1");
+  auto t = http(srv->port(), "POST", "/api/v1/devices/" + std::to_string(dev) + "/trace",
+                R"({"events": [{"event": "e"}, {"event": "e", "data": {"x": 1, "x": 2}}]})");
+  expect_error(t, 400, "duplicate_key");
+  EXPECT_EQ(t.j["error"]["field"], "events[1].data.x");
+  // The same key in different objects is fine.
+  EXPECT_EQ(http(srv->port(), "POST", "/api/v1/devices/" + std::to_string(dev) + "/trace",
+                 R"({"events": [{"event": "e", "data": {"x": 1}}, {"event": "e", "data": {"x": {"x": 2}}}]})").status,
+            200);
+  EXPECT_EQ(call("GET", "/api/v1/projects").j["items"].size(), 1u);  // nothing was created by the refusals
+}
+
+TEST_F(Api, NamesRefuseC1AndBidiControls) {
+  int64_t p = project();
+  int64_t d = deployment(p);
+  int64_t dev = device(d, "plain");
+  const int64_t org = call("GET", "/api/v1/organizations").j["items"][0]["id"];
+  // As JSON escapes in the body text (the parser turns them into UTF-8: C2 85, E2 80 AE, ...).
+  const std::vector<std::string> bad = {"a\\u0085b", "pay\\u009fload", "invoice\\u202Efdp.exe", "x\\u202Ay",
+                                        "x\\u2066y", "x\\u2069y", "\\u0080"};
+  std::string escaped_pk;
+  for (char c : public_key_text(test_key(2))) escaped_pk += c == '\n' ? std::string("\\n") : std::string(1, c);
+  for (const auto& n : bad) {
+    const std::string q = "\"" + n + "\"";
+    // Every name-like field studio mode has: organisation, project, deployment, device (register,
+    // rename), signing key. Users and tokens: tests/fleet/auth_test.cc (fleet mode).
+    const std::vector<std::tuple<std::string, std::string, std::string>> cases = {
+        {"PATCH", "/api/v1/organizations/" + std::to_string(org), "{\"name\": " + q + "}"},
+        {"POST", "/api/v1/projects", "{\"name\": " + q + "}"},
+        {"PATCH", "/api/v1/projects/" + std::to_string(p), "{\"name\": " + q + "}"},
+        {"POST", "/api/v1/deployments", "{\"project_id\": " + std::to_string(p) + ", \"name\": " + q + "}"},
+        {"PATCH", "/api/v1/deployments/" + std::to_string(d), "{\"name\": " + q + "}"},
+        {"POST", "/api/v1/devices", "{\"deployment_id\": " + std::to_string(d) + ", \"name\": " + q +
+                                        ", \"tunnel_public_key\": \"" + random_key_b64() +
+                                        "\", \"identity_public_key\": \"" + random_key_b64() + "\"}"},
+        {"PATCH", "/api/v1/devices/" + std::to_string(dev), "{\"name\": " + q + "}"},
+        {"POST", "/api/v1/projects/" + std::to_string(p) + "/keys", "{\"name\": " + q + ", \"public_key\": \"" + escaped_pk + "\"}"},
+    };
+    for (const auto& [m, path, body] : cases) {
+      auto r = http(srv->port(), m, path, body);
+      expect_error(r, 400, "invalid_request");
+      EXPECT_EQ(r.j["error"]["field"], "name") << m << " " << path << " " << body;
+    }
+  }
+  // Other non-ASCII text stays welcome, including U+00A0..U+00FF and U+2010..U+2027.
+  EXPECT_EQ(call("POST", "/api/v1/projects", {{"name", "caf\u00e9 \u00a0\u2014 \u2027 \u2070"}}).status, 201);
+  EXPECT_EQ(call("GET", "/api/v1/projects/" + std::to_string(p)).j["name"], "demo");
+}
+
+TEST_F(Api, JsonBodiesNeedApplicationJson) {
+  const std::string body = R"({"name": "ct"})";
+  for (const std::string ct : {"", "application/jsonx", "text/plain", "application/x-www-form-urlencoded", "json"}) {
+    auto r = http(srv->port(), "POST", "/api/v1/projects", body, {}, ct);
+    expect_error(r, 415, "unsupported_media_type");
+    EXPECT_NE(r.j["error"]["message"].get<std::string>().find("application/json"), std::string::npos) << ct;
+  }
+  EXPECT_EQ(call("GET", "/api/v1/projects").j["items"].size(), 0u);
+  // Parameters are allowed; the type is case-insensitive.
+  EXPECT_EQ(http(srv->port(), "POST", "/api/v1/projects", R"({"name": "a"})", {}, "application/json; charset=utf-8").status, 201);
+  EXPECT_EQ(http(srv->port(), "POST", "/api/v1/projects", R"({"name": "b"})", {}, "Application/JSON").status, 201);
+  // A request without a body needs no Content-Type (POST /rollouts/{id}/pause, …).
+  EXPECT_EQ(http(srv->port(), "POST", "/api/v1/rollouts/1/pause", "", {}, "").status, 404);
+}
+
+TEST_F(Api, ReleaseUploadNeedsOctetStream) {
+  int64_t p = project();
+  auto k = test_key(1);
+  add_key(p, k);
+  const std::string file = as_string(make_release("demo", "1.0.0", {k}));
+  for (const std::string ct : {"application/json", "", "text/plain"}) {
+    auto r = http(srv->port(), "POST", "/api/v1/projects/" + std::to_string(p) + "/releases", file, {}, ct);
+    expect_error(r, 415, "unsupported_media_type");
+    EXPECT_NE(r.j["error"]["message"].get<std::string>().find("application/octet-stream"), std::string::npos) << r.body;
+  }
+  EXPECT_EQ(call("GET", "/api/v1/releases").j["items"].size(), 0u);
+  EXPECT_GT(upload(p, make_release("demo", "1.0.0", {k})), 0);
+}
+
+TEST_F(Api, OverlayNamingAnUnknownComponentIsRefused) {
+  int64_t p = project();
+  auto k = test_key(1);
+  add_key(p, k);
+  int64_t rid = upload(p, make_release("demo", "1.0.0", {k}));  // components: logger, sensor
+  int64_t d = deployment(p);
+  int64_t dev = device(d, "ov-1");
+  for (const std::string& base : {"/api/v1/devices/" + std::to_string(dev) + "/overlay",
+                                 "/api/v1/deployments/" + std::to_string(d) + "/overlay"}) {
+    for (const json& cfg : {json{{"ghost", json::object()}}, json{{"ghost", {{"rate_hz", 1}}}},
+                            json{{"sensor", {{"rate_hz", 1}}}, {"ghost", json::object()}}}) {
+      auto r = call("PUT", base, {{"release_id", rid}, {"config", cfg}});
+      expect_error(r, 400, "unknown_component");
+      EXPECT_EQ(r.j["error"]["field"], "config.ghost") << r.body;
+    }
+    expect_error(call("GET", base), 404);  // nothing stored
+    EXPECT_EQ(call("PUT", base, {{"release_id", rid}, {"config", {{"sensor", json::object()}}}}).status, 200);
+  }
+}
+
+TEST_F(Api, IntegersBeyondInt64AreRefused) {
+  int64_t p = project();
+  auto k = test_key(1);
+  add_key(p, k);
+  int64_t rid = upload(p, make_release("demo", "1.0.0", {k}));
+  int64_t d = deployment(p);
+  const std::string base = "/api/v1/devices/" + std::to_string(device(d, "big-1")) + "/overlay";
+  const uint64_t two63 = uint64_t{1} << 63;
+  auto r = call("PUT", base, {{"release_id", rid}, {"config", {{"sensor", {{"rate_hz", two63}}}}}});
+  expect_error(r, 400, "out_of_range");
+  EXPECT_EQ(r.j["error"]["field"], "config.sensor.rate_hz");
+  expect_error(call("PUT", base, {{"release_id", rid}, {"config", {{"sensor", {{"rate_hz", ~uint64_t{0}}}}}}}), 400, "out_of_range");
+  // The limits themselves are fine.
+  EXPECT_EQ(call("PUT", base, {{"release_id", rid}, {"config", {{"sensor", {{"rate_hz", INT64_MAX}}}}}}).status, 200);
+  EXPECT_EQ(call("PUT", base, {{"release_id", rid}, {"config", {{"sensor", {{"rate_hz", INT64_MIN}}}}}}).status, 200);
+  EXPECT_EQ(call("GET", base).j["config"]["sensor"]["rate_hz"], INT64_MIN);
+  // Integer fields of a request body: refused by name, not clamped or wrapped.
+  auto f = call("POST", "/api/v1/deployments", {{"project_id", two63}, {"name", "x"}});
+  expect_error(f, 400, "invalid_request");
+  EXPECT_EQ(f.j["error"]["field"], "project_id");
+  EXPECT_NE(f.j["error"]["message"].get<std::string>().find("out of range"), std::string::npos) << f.body;
+  auto b = call("POST", "/api/v1/deployments/" + std::to_string(d) + "/rollouts", {{"release_id", rid}, {"batches", {50, two63}}});
+  expect_error(b, 400, "invalid_request");
+  EXPECT_EQ(b.j["error"]["field"], "batches[1]");
 }
 
 TEST_F(Api, BadInputGets4xxNever500) {

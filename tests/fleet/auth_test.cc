@@ -2,6 +2,7 @@
 // API tokens, and the authorization matrix (every endpoint × administrator / owner / user of the
 // organisation / owner of another organisation / anonymous): nothing leaks, nothing changes.
 #include <set>
+#include <tuple>
 
 #include "fleet_test_util.h"
 #include "server/api_users.h"
@@ -450,6 +451,102 @@ TEST(FleetAuth, AuthorizationMatrix) {
       continue;
     Resp res = run(Who::owner, r);
     EXPECT_TRUE(res.status != 401 && res.status != 403) << "owner " << r.path << " " << res.status << " " << res.body;
+  }
+}
+
+// Issue 17, item 3: what an owner of another organisation can learn about organisation A's device
+// keys and e-mail addresses (docs/fleet-api.md, "Uniqueness across organisations").
+TEST(FleetAuth, CrossOrganisationKeysAndEmailsDoNotLeak) {
+  FleetEnv env;
+  std::string admin = env.token("admin@example.com");
+  int64_t orgA = env.as(admin, "POST", "/api/v1/organizations", {{"name", "org-a"}}).j["id"];
+  int64_t orgB = env.as(admin, "POST", "/api/v1/organizations", {{"name", "org-b"}}).j["id"];
+  for (auto [email, org] : std::vector<std::pair<std::string, int64_t>>{{"owner@a.test", orgA}, {"user@a.test", orgA}, {"owner@b.test", orgB}})
+    ASSERT_EQ(env.as(admin, "POST", "/api/v1/users", {{"email", email}, {"name", "N"}, {"role", "organization_owner"}, {"organization_id", org}, {"password", kPw}}).status, 201);
+  const std::string A = env.token("owner@a.test"), B = env.token("owner@b.test");
+  auto deployment_of = [&](const std::string& tok) {
+    int64_t p = env.as(tok, "POST", "/api/v1/projects", {{"name", "p"}}).j["id"];
+    return env.as(tok, "POST", "/api/v1/deployments", {{"project_id", p}, {"name", "d"}}).j["id"].get<int64_t>();
+  };
+  const int64_t DA = deployment_of(A), DB = deployment_of(B);
+  const std::string tunnelA = random_key_b64(), identityA = random_key_b64();
+  ASSERT_EQ(env.as(A, "POST", "/api/v1/devices", {{"deployment_id", DA}, {"name", "a1"}, {"tunnel_public_key", tunnelA}, {"identity_public_key", identityA}}).status, 201);
+  const std::string zero = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+  auto reg = [&](const std::string& tok, int64_t dep, const std::string& t, const std::string& i) {
+    return env.as(tok, "POST", "/api/v1/devices", {{"deployment_id", dep}, {"name", "x"}, {"tunnel_public_key", t}, {"identity_public_key", i}});
+  };
+  // Devices: A's keys, in either field, answer B exactly as an unusable (all-zero) key does.
+  for (const auto& [t, i, field] : std::vector<std::tuple<std::string, std::string, std::string>>{
+           {tunnelA, random_key_b64(), "tunnel_public_key"}, {identityA, random_key_b64(), "tunnel_public_key"},
+           {random_key_b64(), identityA, "identity_public_key"}, {random_key_b64(), tunnelA, "identity_public_key"}}) {
+    auto taken = reg(B, DB, t, i);
+    auto unusable = field == "tunnel_public_key" ? reg(B, DB, zero, i) : reg(B, DB, t, zero);
+    EXPECT_EQ(taken.status, 400) << taken.body;
+    EXPECT_EQ(taken.j, unusable.j) << taken.body << " vs " << unusable.body;
+    EXPECT_EQ(taken.j["error"]["field"], field);
+  }
+  EXPECT_EQ(reg(B, DB, random_key_b64(), random_key_b64()).status, 201);
+  // Within A (which A can see anyway) a duplicate is a plain conflict.
+  auto dup = reg(A, DA, tunnelA, random_key_b64());
+  EXPECT_EQ(dup.status, 409) << dup.body;
+  EXPECT_EQ(dup.j["error"]["field"], "tunnel_public_key");
+  // E-mail addresses: one answer for an address in use anywhere (B's own user, A's user, the
+  // administrator), whichever it is; refused addresses are limited per caller.
+  auto add = [&](const std::string& email) {
+    return env.as(B, "POST", "/api/v1/users", {{"email", email}, {"name", "N"}, {"role", "organization_user"}});
+  };
+  auto own = add("owner@b.test");
+  auto other = add("user@a.test");
+  auto adm = add("ADMIN@example.com");
+  EXPECT_EQ(own.status, 409) << own.body;
+  EXPECT_EQ(other.j, own.j);
+  EXPECT_EQ(adm.j, own.j);
+  EXPECT_EQ(own.body.find("organization"), std::string::npos) << own.body;
+  EXPECT_EQ(add("new@b.test").status, 201);
+  add("owner@a.test");
+  add("admin@example.com");
+  auto limited = add("user@a.test");  // the sixth refused address in 10 minutes
+  EXPECT_EQ(limited.status, 429) << limited.body;
+  EXPECT_FALSE(limited.header("retry-after").empty());
+  EXPECT_EQ(add("fresh@b.test").status, 429);  // while limited, every address waits (no oracle)
+  EXPECT_EQ(env.as(A, "POST", "/api/v1/users", {{"email", "again@a.test"}, {"name", "N"}, {"role", "organization_user"}}).status, 201);
+}
+
+// Issue 17, items 5 and 8 on PostgreSQL: every documented rollout pace starts (the UI's "All
+// devices at once" answered 500), and user and token names refuse C1 and bidi controls.
+TEST(FleetAuth, RolloutPacesAndNameRulesOnPostgres) {
+  FleetEnv env;
+  std::string admin = env.token("admin@example.com");
+  int64_t org = env.as(admin, "POST", "/api/v1/organizations", {{"name", "org"}}).j["id"];
+  ASSERT_EQ(env.as(admin, "POST", "/api/v1/users", {{"email", "o@o.test"}, {"name", "O"}, {"role", "organization_owner"}, {"organization_id", org}, {"password", kPw}}).status, 201);
+  const std::string A = env.token("o@o.test");
+  int64_t p = env.as(A, "POST", "/api/v1/projects", {{"name", "p"}}).j["id"];
+  auto key = test_key(5);
+  ASSERT_EQ(env.as(A, "POST", "/api/v1/projects/" + std::to_string(p) + "/keys", {{"name", "k"}, {"public_key", public_key_text(key)}}).status, 201);
+  auto up = http(env.srv->port(), "POST", "/api/v1/projects/" + std::to_string(p) + "/releases",
+                 as_string(make_release("sys", "1.0.0", {key})), {{"Authorization", "Bearer " + A}}, "application/octet-stream");
+  ASSERT_EQ(up.status, 201) << up.body;
+  int64_t rid = up.j["id"];
+  int64_t dep = env.as(A, "POST", "/api/v1/deployments", {{"project_id", p}, {"name", "d"}}).j["id"];
+  for (int k = 0; k < 20; ++k)
+    ASSERT_EQ(env.as(A, "POST", "/api/v1/devices", {{"deployment_id", dep}, {"name", "v" + std::to_string(k)}, {"tunnel_public_key", random_key_b64()},
+                                                     {"identity_public_key", random_key_b64()}}).status, 201);
+  for (const auto& [batches, first] : std::vector<std::pair<json, int>>{{nullptr, 2}, {{10, 50, 100}, 2}, {{5, 25, 50, 100}, 1}, {{100}, 20}}) {
+    json body = {{"release_id", rid}};
+    if (!batches.is_null()) body["batches"] = batches;
+    auto r = env.as(A, "POST", "/api/v1/deployments/" + std::to_string(dep) + "/rollouts", body);
+    ASSERT_EQ(r.status, 201) << body.dump() << " " << r.body;
+    EXPECT_EQ(r.j["progress"]["in_progress"], first) << body.dump();
+    ASSERT_EQ(env.as(A, "POST", "/api/v1/rollouts/" + std::to_string(r.j["id"].get<int64_t>()) + "/cancel").status, 200);
+  }
+  // User display names and token names go through the same name rule as every other name.
+  for (const std::string n : {"a\u0085b", "invoice\u202Efdp.exe", "x\u2067y"}) {
+    auto u = env.as(A, "POST", "/api/v1/users", {{"email", "n@o.test"}, {"name", n}, {"role", "organization_user"}});
+    EXPECT_EQ(u.status, 400) << u.body;
+    EXPECT_EQ(u.j["error"]["field"], "name");
+    auto t = env.as(A, "POST", "/api/v1/tokens", {{"name", n}, {"scope", "read"}});
+    EXPECT_EQ(t.status, 400) << t.body;
+    EXPECT_EQ(t.j["error"]["field"], "name");
   }
 }
 
