@@ -372,17 +372,14 @@ struct HttpServer::Impl {
         asio::detached);
     using clock = std::chrono::steady_clock;
     auto next_check = clock::now() + kRevalidateEvery;
-    // When the writer must re-validate even without a notification: the periodic safety net, and
-    // just after the credential expires (a session's 12 hours, a token's expires_at).
-    auto check_due = [&] {
-      if (!has_credential) return clock::time_point::max();
-      auto due = next_check;
-      if (who.expires_at) {
-        auto left = std::chrono::milliseconds(std::max<int64_t>(0, *who.expires_at - now_ms()) + 1);
-        due = std::min(due, clock::now() + left);
-      }
-      return due;
-    };
+    // Just after the credential expires (a session's 12 hours, a token's expires_at), on this
+    // server's steady clock.
+    auto expiry_check = clock::time_point::max();
+    if (who.expires_at)
+      expiry_check = clock::now() + std::chrono::milliseconds(std::max<int64_t>(0, *who.expires_at - now_ms()) + 1);
+    // When the writer must re-validate even without a notification (also while events keep
+    // flowing): the periodic safety net and the expiry.
+    auto check_due = [&] { return has_credential ? std::min(next_check, expiry_check) : clock::time_point::max(); };
     std::optional<websocket::close_reason> end;
     for (;;) {
       std::string next;
@@ -403,6 +400,8 @@ struct HttpServer::Impl {
         end = revalidate(req, who);
         if (end) break;
         next_check = clock::now() + kRevalidateEvery;
+        // Still valid at its expiry (the wall clock disagrees a little): look again in a second.
+        if (expiry_check <= clock::now()) expiry_check = clock::now() + std::chrono::seconds(1);
         continue;
       }
       if (next.empty()) {

@@ -356,6 +356,25 @@ TEST(FleetAuth, EventStreamClosesWhenItsTokenIsRevoked) {
   EXPECT_FALSE(keep->ended);
 }
 
+TEST(FleetAuth, EventStreamClosesWhenItsTokenExpires) {
+  // Nothing notifies an expiry: the stream watches the clock. (Tokens live at least a day; this one
+  // is made to expire in 2.5 s by editing its row before the stream opens.)
+  StreamEnv env;
+  env.user(env.admin, "o@acme.test", "organization_owner", env.org);
+  std::string t = env.token("o@acme.test");
+  int64_t id = env.as(t, "GET", "/api/v1/tokens").j["items"][0]["id"];
+  const int64_t expires = now_ms() + 2500;
+  env.srv->app().pool->acquire()->query("UPDATE api_tokens SET expires_at = $1 WHERE id = $2", {expires, id});
+  auto s = env.open(bearer(t));
+  ASSERT_FALSE(s->ended);
+  auto at = EventStream::Clock::now() + std::chrono::milliseconds(expires - now_ms());
+  s->pump_until([&] { return s->ended; }, std::chrono::milliseconds(expires - now_ms() + 1500));
+  ASSERT_TRUE(s->ended) << "the stream outlived its token's expiry";
+  EXPECT_LT(std::chrono::duration_cast<std::chrono::milliseconds>(s->ended_at - at).count(), 1000);
+  EXPECT_EQ(s->close_code, 4401);
+  EXPECT_EQ(s->close_reason, "token_expired");
+}
+
 TEST(FleetAuth, EventStreamClosesWhenItsSessionLogsOut) {
   StreamEnv env;
   env.user(env.admin, "o@acme.test", "organization_owner", env.org);
