@@ -70,6 +70,7 @@ Response logout(Ctx& c) {
     std::string sid = cookie.substr(pos + 13, end == std::string::npos ? std::string::npos : end - pos - 13);
     delete_session(c.db, sha256_hex(sid));
   }
+  c.credentials_changed(c.who.user_id);  // an event stream opened with this session closes
   auto r = Response::no_content();
   r.headers.emplace_back("Set-Cookie", "keel_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
   return r;
@@ -99,8 +100,17 @@ Response change_password(Ctx& c) {
     throw ApiError(400, "invalid_credentials", "the current password is wrong", "current_password");
   std::string np = c.body.at("new_password").get<std::string>();
   check_password(np, "new_password");
-  c.audited_change(c.who.org_id, "user.password_change", "user", std::to_string(c.who.user_id),
-                   [&] { set_user_password(c.db, c.who.user_id, hash_password(c.app, np)); });
+  // The user's other sessions end (whoever knew the old password may hold one); the session that
+  // changed it stays: it just proved the current password. API tokens are separate credentials
+  // with their own revocation and stay valid (docs/fleet-api.md, "Credentials").
+  c.audited_change(c.who.org_id, "user.password_change", "user", std::to_string(c.who.user_id), [&] {
+    set_user_password(c.db, c.who.user_id, hash_password(c.app, np));
+    if (c.who.via_session)
+      delete_other_sessions_of_user(c.db, c.who.user_id, c.who.session_hash);
+    else
+      delete_sessions_of_user(c.db, c.who.user_id);
+  });
+  c.credentials_changed(c.who.user_id);
   return Response::no_content();
 }
 

@@ -187,6 +187,7 @@ Response patch(Ctx& c) {
   }
   c.audit(u.organization_id, "user.update", "user", std::to_string(u.id), changes);
   tx.commit();
+  if (changes.contains("role")) c.credentials_changed(u.id);  // their live event streams re-check
   return Response::json_body(row_json<UserRow>(load_user(c, u.id)));
 }
 
@@ -201,6 +202,7 @@ Response set_status(Ctx& c, bool disable) {
   if (disable) delete_sessions_of_user(c.db, u.id);
   c.audit(u.organization_id, disable ? "user.disable" : "user.enable", "user", std::to_string(u.id));
   tx.commit();
+  c.credentials_changed(u.id);  // their live event streams re-check
   return Response::json_body(row_json<UserRow>(load_user(c, u.id)));
 }
 

@@ -132,6 +132,34 @@ void RateLimiter::reset(const std::string& key) {
   fails_.erase(key);
 }
 
+// ---- credential changes ---------------------------------------------------------------------
+
+int CredentialWatch::watch(int64_t user_id, Watcher w) {
+  std::lock_guard lk(mu_);
+  int id = next_++;
+  by_user_[user_id][id] = std::move(w);
+  user_of_[id] = user_id;
+  return id;
+}
+void CredentialWatch::unwatch(int id) {
+  std::lock_guard lk(mu_);
+  auto it = user_of_.find(id);
+  if (it == user_of_.end()) return;
+  auto u = by_user_.find(it->second);
+  if (u != by_user_.end()) {
+    u->second.erase(id);
+    if (u->second.empty()) by_user_.erase(u);
+  }
+  user_of_.erase(it);
+}
+void CredentialWatch::changed(int64_t user_id) {
+  std::lock_guard lk(mu_);
+  ++generation_;
+  auto u = by_user_.find(user_id);
+  if (u == by_user_.end()) return;
+  for (auto& [id, w] : u->second) w();
+}
+
 // ---- events ----------------------------------------------------------------------------------
 
 int EventHub::subscribe(Sink s) {
@@ -368,6 +396,8 @@ Principal App::authenticate(const Request& req) {
     if (t->status != "active") throw ApiError(401, "account_disabled", "this account is disabled");
     p = user_principal(*t);
     p.token_scope = t->scope;
+    p.token_id = t->token_id;
+    p.expires_at = t->expires_at;
     touch_token(*db, t->token_id, now_ms());
     return p;
   }
@@ -379,12 +409,15 @@ Principal App::authenticate(const Request& req) {
     size_t start = pos + 13;
     size_t end = cookie.find(';', start);
     std::string sid = cookie.substr(start, end == std::string::npos ? std::string::npos : end - start);
-    auto s = find_session(*db, sha256_hex(sid));
+    std::string sid_hash = sha256_hex(sid);
+    auto s = find_session(*db, sid_hash);
     // An unknown or expired cookie is treated as no cookie: the UI then shows the login page.
     if (s && s->expires_at > now_ms() && s->status == "active") {
       p = user_principal(*s);
       p.via_session = true;
       p.session_csrf = s->csrf;
+      p.session_hash = sid_hash;
+      p.expires_at = s->expires_at;
     }
   }
   return p;
@@ -461,8 +494,21 @@ Response App::handle(Request& req) {
       return error_response(400, "invalid_request", "query parameter '" + f.name + "' must be one of: " + opts, f.name);
     }
     auto lease = pool->acquire();
-    Ctx ctx{*this, req, *lease, std::move(who), std::move(body), std::move(m.params), {}, {}};
+    Ctx ctx{*this, req, *lease, std::move(who), std::move(body), std::move(m.params), {}, {}, {}};
+    // Credential notifications go out even when the handler throws after its commit: a needless
+    // re-validation costs one query, a missed one leaves a stream open on a dead credential.
+    struct NotifyCredentials {
+      App& app;
+      std::vector<int64_t>& users;
+      void flush() {
+        for (int64_t u : users) app.credentials.changed(u);
+        users.clear();
+      }
+      ~NotifyCredentials() { flush(); }
+    } notify{*this, ctx.pending_credential_users};
     Response r = route.handler(ctx);
+    // Before the change events: a stream whose credential just ended must not be sent them.
+    notify.flush();
     for (size_t k = 0; k < ctx.pending_events.size(); ++k) events.publish(ctx.pending_events[k], ctx.pending_orgs[k]);
     if (r.headers.empty() || r.headers.front().first != "Cache-Control") r.headers.emplace_back("Cache-Control", "no-store");
     return r;

@@ -67,7 +67,11 @@ struct Principal {
   std::optional<int64_t> org_id;
   bool via_session = false;
   std::string session_csrf;
-  std::string token_scope;  // "read" / "write" for API tokens, empty for sessions
+  std::string session_hash;  // sessions: SHA-256 of the session id (the row's key)
+  std::string token_scope;   // "read" / "write" / "device" for API tokens, empty for sessions
+  int64_t token_id = 0;      // API tokens: the token's row
+  // When the credential (session or token) stops working; nullopt: a token that never expires.
+  std::optional<int64_t> expires_at;
 };
 
 // In-memory sliding window of failed logins per key; the lock is held only for bookkeeping.
@@ -84,6 +88,30 @@ class RateLimiter {
   int window_;
   std::mutex mu_;
   std::map<std::string, std::vector<int64_t>> fails_;
+};
+
+// Notifications that a user's credentials or authority changed (token revoked, session ended,
+// password changed, account disabled, role changed). Live event streams (/api/v1/events) watch
+// the user they were opened for and re-validate their credential when notified, so a stream
+// never outlives what a plain request with the same credential would be allowed (issue 17, item 2).
+// Sent after the change is committed; watchers run on the notifying thread and must only flag
+// and wake their stream (no database work, no call back into the watch).
+class CredentialWatch {
+ public:
+  using Watcher = std::function<void()>;
+  int watch(int64_t user_id, Watcher w);
+  void unwatch(int id);
+  void changed(int64_t user_id);
+  // Counts every changed() call: a stream compares it across its own authentication to see
+  // whether a change slipped in before it was watching.
+  uint64_t generation() const { return generation_.load(); }
+
+ private:
+  std::mutex mu_;
+  int next_ = 1;
+  std::map<int64_t, std::map<int, Watcher>> by_user_;
+  std::map<int, int64_t> user_of_;
+  std::atomic<uint64_t> generation_{0};
 };
 
 // Change notifications for websocket subscribers (/api/v1/events).
@@ -112,6 +140,7 @@ class App {
   RateLimiter login_limiter;     // per (address, e-mail)
   RateLimiter login_ip_limiter;  // per address, against spraying many e-mails from one place
   EventHub events;
+  CredentialWatch credentials;
   int64_t studio_org_id = 0;  // studio mode: the single implicit organisation
 
   Response handle(Request& req);
@@ -134,6 +163,7 @@ struct Ctx {
   std::map<std::string, std::string> params;
   std::vector<json> pending_events;  // published after the handler returns (i.e. after commit)
   std::vector<std::optional<int64_t>> pending_orgs;
+  std::vector<int64_t> pending_credential_users;  // notified after the handler returns (after commit)
 
   int64_t id(const std::string& name) const;
   std::optional<std::string> q(const std::string& name) const;
@@ -159,6 +189,11 @@ struct Ctx {
   // The organisation a list shows: ?organization_id, which must lie within read_scope() (404
   // otherwise), else read_scope(); nullopt = all.
   std::optional<int64_t> list_scope() const;
+
+  // After this request, live streams of `user_id` re-validate their credential (call it for every
+  // change that ends a credential or reduces what a user may read: revocation, logout, password
+  // change, disabling, role change). Sent after the handler returns, before its change events.
+  void credentials_changed(int64_t user_id) { pending_credential_users.push_back(user_id); }
 
   // Appends an audit record (inside the caller's transaction) and publishes a change event.
   void audit(std::optional<int64_t> org_id, const std::string& action, const std::string& target_type,

@@ -36,7 +36,8 @@ json openapi_components() {
                  {"token_scope", nullable("string")}});
   s["Token"] = obj({{"id", t("integer")}, {"name", t("string")}, {"scope", t("string")}, {"prefix", t("string")},
                     {"created_at", t("integer")}, {"expires_at", nullable("integer")},
-                    {"last_used_at", nullable("integer")}, {"revoked_at", nullable("integer")}});
+                    {"last_used_at", nullable("integer")}, {"revoked_at", nullable("integer")},
+                    {"parent_token_id", nullable("integer")}});
   s["TokenCreated"] = s["Token"];
   s["TokenCreated"]["properties"]["token"] = {{"type", "string"}, {"description", "the secret, shown once"}};
   s["Organization"] = obj({{"id", t("integer")}, {"name", t("string")}, {"created_at", t("integer")}});

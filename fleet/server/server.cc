@@ -6,6 +6,7 @@
 #include <boost/beast.hpp>
 #include <boost/beast/websocket.hpp>
 #include <deque>
+#include <optional>
 
 namespace keel::fleet {
 
@@ -226,11 +227,50 @@ struct HttpServer::Impl {
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
   }
 
-  // Pushes change events (the audit stream, filtered to what the principal may read).
+  // Why a live event stream ends although its client still listens: the credential it was opened
+  // with no longer works, or no longer stands for what it did (docs/fleet-api.md, "Event stream").
+  // Close codes are in RFC 6455's private range: 4401 the credential ended (reason: the error code
+  // a plain request would get, or session_ended), 4403 the user's role or organisation changed.
+  static constexpr auto kCloseCredentialEnded = static_cast<websocket::close_code>(4401);
+  static constexpr auto kCloseAccessChanged = static_cast<websocket::close_code>(4403);
+  // A safety net for changes no notification reports (e.g. a row edited by hand): every live
+  // stream re-validates this often even when nothing happened. Changes made through the API are
+  // reported at once (CredentialWatch) and handled within milliseconds.
+  static constexpr auto kRevalidateEvery = std::chrono::seconds(30);
+
+  // Re-validates a stream's credential the way a plain request with it would be: nullopt while it
+  // still stands for the same principal (same user, role, organisation, token scope).
+  std::optional<websocket::close_reason> revalidate(const Request& req, const Principal& who) {
+    Principal now;
+    try {
+      now = app.authenticate(req);
+    } catch (const ApiError& e) {
+      return websocket::close_reason(kCloseCredentialEnded, e.code);
+    } catch (const std::exception& e) {
+      // Fail closed: a stream whose credential cannot be checked stops; the client reconnects.
+      spdlog::warn("event stream: re-validating the credential failed: {}", e.what());
+      return websocket::close_reason(websocket::close_code::internal_error, "revalidation_failed");
+    }
+    if (now.kind != who.kind || now.user_id != who.user_id) {
+      // Sessions: logged out, ended by a password change, the account disabled (its sessions are
+      // deleted), or expired — authentication treats all as "no session".
+      bool expired = who.expires_at && *who.expires_at <= now_ms();
+      return websocket::close_reason(kCloseCredentialEnded, expired ? "session_expired" : "session_ended");
+    }
+    if (now.role != who.role || now.org_id != who.org_id || now.token_scope != who.token_scope)
+      return websocket::close_reason(kCloseAccessChanged, "role_changed");
+    return std::nullopt;
+  }
+
+  // Pushes change events (the audit stream, filtered to what the principal may read) for as long
+  // as the credential it was opened with stays valid.
   asio::awaitable<void> websocket_session(beast::tcp_stream stream, http::request<http::string_body> upgrade,
                                           Request req) {
     Principal who;
     std::optional<Response> auth_error;
+    // Read before authenticating: a credential change committed after the check below but before
+    // the stream watches its user shows up as a different generation.
+    const uint64_t generation = app.credentials.generation();
     try {
       who = app.authenticate(req);
     } catch (const ApiError& e) {
@@ -268,6 +308,9 @@ struct HttpServer::Impl {
       std::mutex mu;
       std::deque<std::string> q;
       bool closed = false;
+      // Set when the user's credentials changed: the writer re-validates before it sends anything
+      // more, so no event published after the change reaches a stream the change ended.
+      bool recheck = false;
       asio::steady_timer signal;
     };
     auto shared = std::make_shared<Shared>(exec);
@@ -281,13 +324,34 @@ struct HttpServer::Impl {
       shared->q.push_back(text);
       asio::post(exec, [shared] { shared->signal.cancel_one(); });
     });
+    // What outside this coroutine refers to the stream (the event and credential subscriptions) is
+    // dropped with its frame, also when the server stops with the stream open (the io_context then
+    // destroys the frame; an App-held callback must not outlive the timer it wakes).
+    struct Listening {
+      App& app;
+      int sub = 0;
+      int watch = 0;
+      ~Listening() {
+        app.events.unsubscribe(sub);
+        if (watch) app.credentials.unwatch(watch);
+      }
+    } listening{app, sub};
+    const bool has_credential = who.kind == Principal::Kind::user;  // studio: nothing to re-validate
+    if (has_credential) {
+      listening.watch = app.credentials.watch(who.user_id, [shared, exec] {
+        std::lock_guard lk(shared->mu);
+        shared->recheck = true;
+        asio::post(exec, [shared] { shared->signal.cancel_one(); });
+      });
+      if (app.credentials.generation() != generation) {
+        std::lock_guard lk(shared->mu);
+        shared->recheck = true;
+      }
+    }
     // Subscribed before the handshake answer goes out: a client that makes a change right after
     // its handshake completes must see that change's event (it is queued until the loop below).
     auto [ec] = co_await ws->async_accept(upgrade, asio::as_tuple(use_awaitable));
-    if (ec) {
-      app.events.unsubscribe(sub);
-      co_return;
-    }
+    if (ec) co_return;
     // Reader: detects the close; events flow one way only. Owns references to what it touches.
     asio::co_spawn(
         exec,
@@ -306,19 +370,44 @@ struct HttpServer::Impl {
           shared->signal.cancel();
         },
         asio::detached);
+    using clock = std::chrono::steady_clock;
+    auto next_check = clock::now() + kRevalidateEvery;
+    // Just after the credential expires (a session's 12 hours, a token's expires_at), on this
+    // server's steady clock.
+    auto expiry_check = clock::time_point::max();
+    if (who.expires_at)
+      expiry_check = clock::now() + std::chrono::milliseconds(std::max<int64_t>(0, *who.expires_at - now_ms()) + 1);
+    // When the writer must re-validate even without a notification (also while events keep
+    // flowing): the periodic safety net and the expiry.
+    auto check_due = [&] { return has_credential ? std::min(next_check, expiry_check) : clock::time_point::max(); };
+    std::optional<websocket::close_reason> end;
     for (;;) {
       std::string next;
+      bool check = false;
       {
         std::lock_guard lk(shared->mu);
         if (shared->closed) break;
-        if (!shared->q.empty()) {
+        if (has_credential && clock::now() >= check_due()) shared->recheck = true;
+        if (shared->recheck) {
+          shared->recheck = false;  // a change during the check below flags another
+          check = true;
+        } else if (!shared->q.empty()) {
           next = std::move(shared->q.front());
           shared->q.pop_front();
         }
       }
+      if (check) {
+        end = revalidate(req, who);
+        if (end) break;
+        next_check = clock::now() + kRevalidateEvery;
+        // Still valid at its expiry (the wall clock disagrees a little): look again in a second.
+        if (expiry_check <= clock::now()) expiry_check = clock::now() + std::chrono::seconds(1);
+        continue;
+      }
       if (next.empty()) {
+        shared->signal.expires_at(check_due());
         auto [tec] = co_await shared->signal.async_wait(asio::as_tuple(use_awaitable));
-        (void)tec;
+        (void)tec;  // woken (operation_aborted) or due: the loop looks at the clock and the queue
         continue;
       }
       ws->text(true);
@@ -326,10 +415,18 @@ struct HttpServer::Impl {
       (void)wn;
       if (wec) break;
     }
-    app.events.unsubscribe(sub);
+    bool closed_by_client = false;
     {
       std::lock_guard lk(shared->mu);
+      closed_by_client = shared->closed;
       shared->closed = true;
+      shared->q.clear();
+    }
+    if (end && !closed_by_client) {
+      spdlog::info("event stream of {} closed: {}", who.label, std::string(end->reason.data(), end->reason.size()));
+      // The close handshake (bounded by the stream's handshake timeout), then the socket.
+      auto [cec] = co_await ws->async_close(*end, asio::as_tuple(use_awaitable));
+      (void)cec;
     }
     boost::system::error_code ignored;
     beast::get_lowest_layer(*ws).socket().shutdown(tcp::socket::shutdown_both, ignored);

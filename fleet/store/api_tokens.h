@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "page.h"
 #include "users.h"
@@ -18,7 +19,8 @@ namespace keel::fleet {
   FIELD(int64_t, created_at)                             \
   FIELD(std::optional<int64_t>, expires_at)              \
   FIELD(std::optional<int64_t>, last_used_at)            \
-  FIELD(std::optional<int64_t>, revoked_at)
+  FIELD(std::optional<int64_t>, revoked_at)              \
+  FIELD(std::optional<int64_t>, parent_token_id) /* the token that created it; null: a session */
 struct TokenRow {
   static constexpr const char* table = "api_tokens";
   KEEL_ROW(TokenRow, KEEL_FLEET_TOKEN_ROW_FIELDS)
@@ -44,6 +46,7 @@ struct NewToken {
   std::string secret_hash{};
   int64_t created_at = 0;
   std::optional<int64_t> expires_at{};
+  std::optional<int64_t> parent_token_id{};  // created by this token (none: by a session)
 };
 
 std::optional<TokenUser> find_token_by_prefix(Db& db, const std::string& prefix);
@@ -53,6 +56,8 @@ Page<TokenRow> list_tokens(Db& db, const PageRequest& page, int64_t user_id);
 int64_t insert_token(Db& db, const NewToken& t);
 std::optional<TokenRow> find_token(Db& db, int64_t id);
 std::optional<int64_t> token_user(Db& db, int64_t id);
-void revoke_token(Db& db, int64_t id, int64_t now);
+// Revokes the token and every token created from it, transitively (the tokens it created, the
+// tokens they created, …). Returns the ids revoked now (not those revoked before), the token first.
+std::vector<int64_t> revoke_token_tree(Db& db, int64_t id, int64_t now);
 
 }  // namespace keel::fleet

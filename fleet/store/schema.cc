@@ -21,7 +21,7 @@ CREATE TABLE IF NOT EXISTS sessions (
 CREATE TABLE IF NOT EXISTS api_tokens (
   id {ID}, user_id BIGINT NOT NULL REFERENCES users(id), name TEXT NOT NULL, scope TEXT NOT NULL,
   prefix TEXT NOT NULL UNIQUE, secret_hash TEXT NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT,
-  last_used_at BIGINT, revoked_at BIGINT);
+  last_used_at BIGINT, revoked_at BIGINT, parent_token_id BIGINT);
 CREATE TABLE IF NOT EXISTS projects (
   id {ID}, organization_id BIGINT NOT NULL REFERENCES organizations(id), name TEXT NOT NULL,
   description TEXT NOT NULL, created_at BIGINT NOT NULL, UNIQUE (organization_id, name));
@@ -104,10 +104,14 @@ void migrate(Db& db) {
     throw DbError(DbError::Kind::other, "database schema version " + v->s(0) +
                                             " is newer than this keel-fleet understands (" +
                                             std::to_string(kSchemaVersion) + ")");
-  } else if (std::stoi(v->s(0)) < kSchemaVersion) {
-    // Every version so far only added tables and indexes, which the script above created.
+  } else if (const int from = std::stoi(v->s(0)); from < kSchemaVersion) {
+    // Versions 2 only added tables and indexes, which the script above created; 3 adds a column
+    // to a table that existed before (CREATE TABLE IF NOT EXISTS leaves it as it was).
+    if (from < 3) db.exec_script("ALTER TABLE api_tokens ADD COLUMN parent_token_id BIGINT;");
     db.query("UPDATE meta SET value = $1 WHERE key = 'schema_version'", {std::to_string(kSchemaVersion)});
   }
+  // After the column exists on upgraded databases too.
+  db.exec_script("CREATE INDEX IF NOT EXISTS api_tokens_parent ON api_tokens (parent_token_id);");
 }
 
 }  // namespace keel::fleet

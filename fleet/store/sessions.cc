@@ -24,4 +24,8 @@ void delete_sessions_of_user(Db& db, int64_t user_id) {
   db.query("DELETE FROM sessions WHERE user_id = $1", {user_id});
 }
 
+void delete_other_sessions_of_user(Db& db, int64_t user_id, const std::string& keep_hash) {
+  db.query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2", {user_id, keep_hash});
+}
+
 }  // namespace keel::fleet

@@ -23,5 +23,8 @@ void insert_session(Db& db, const std::string& id_hash, int64_t user_id, const s
 void delete_expired_sessions(Db& db, int64_t now);
 void delete_session(Db& db, const std::string& id_hash);
 void delete_sessions_of_user(Db& db, int64_t user_id);
+// Every session of the user but the one whose id hashes to `keep_hash` (a password change ends the
+// user's other sessions).
+void delete_other_sessions_of_user(Db& db, int64_t user_id, const std::string& keep_hash);
 
 }  // namespace keel::fleet

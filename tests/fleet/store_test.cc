@@ -325,11 +325,34 @@ void device_log_suite(const std::function<std::unique_ptr<Db>()>& open) {
   EXPECT_EQ(read_serial(*db, dev2, {}).items.size(), 4u);  // another device's log untouched
 }
 
+// A database of schema 2 (api_tokens without parent_token_id) is upgraded in place at start: the
+// column is added, existing tokens keep their rows (made by sessions: no parent).
+void upgrade_from_v2_suite(const std::function<std::unique_ptr<Db>()>& open) {
+  auto db = open();
+  migrate(*db);
+  db->exec_script("DROP INDEX api_tokens_parent; ALTER TABLE api_tokens DROP COLUMN parent_token_id;");
+  db->query("UPDATE meta SET value = '2' WHERE key = 'schema_version'");
+  int64_t user = db->one("INSERT INTO users (email, name, role, status, created_at) VALUES ('t@x.y', 'T', "
+                         "'administrator', 'active', 1) RETURNING id")->i(0);
+  db->query("INSERT INTO api_tokens (user_id, name, scope, prefix, secret_hash, created_at) VALUES ($1, 'old', "
+            "'write', 'pfx', 'hash', 1)",
+            {user});
+  migrate(*db);
+  EXPECT_EQ(db->one("SELECT value FROM meta WHERE key = 'schema_version'")->s(0), std::to_string(kSchemaVersion));
+  auto old = db->one("SELECT name, parent_token_id FROM api_tokens WHERE prefix = 'pfx'");
+  ASSERT_TRUE(old);
+  EXPECT_EQ(old->s(0), "old");
+  EXPECT_TRUE(old->null(1));
+  migrate(*db);  // idempotent after the upgrade too
+}
+
 TEST(Store, SqliteSuite) {
   TempDir dir;
   auto path = (dir.path() / "fleet.db").string();
   store_suite([path] { return open_sqlite(path); });
   device_log_suite([path] { return open_sqlite(path); });
+  auto upgraded = (dir.path() / "upgraded.db").string();
+  upgrade_from_v2_suite([upgraded] { return open_sqlite(upgraded); });
 }
 
 TEST(Store, PostgresSuite) {
@@ -337,6 +360,8 @@ TEST(Store, PostgresSuite) {
   std::string conn = pg.create_database();
   store_suite([conn] { return open_postgres(conn); });
   device_log_suite([conn] { return open_postgres(conn); });
+  std::string upgraded = pg.create_database();
+  upgrade_from_v2_suite([upgraded] { return open_postgres(upgraded); });
   // Each statement text is prepared on the server once per connection and then reused by name.
   auto db = open_postgres(conn);
   const char* count_sql = "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE $1";
