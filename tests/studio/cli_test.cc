@@ -270,5 +270,30 @@ TEST_F(Cli, UsageErrorsExitWithTwo) {
   EXPECT_EQ(keel({"release", "m.toml", "-o", "x.krel"}).status, 2);  // `release` needs a verb
 }
 
+// An unknown word where a command is expected is named, with the nearest command when one is
+// close (edit distance, transpositions count once), at every level; nothing is suggested when
+// nothing is close (issue 17 item 12).
+TEST_F(Cli, UnknownCommandsAreNamedWithTheNearestCommand) {
+  auto top = keel({"relase", "pack"});
+  expect_fail(top, "keel: error: unknown command 'relase'. Did you mean 'release'?", 2);
+  expect_fail(keel({"flete"}), "unknown command 'flete'. Did you mean 'fleet'?", 2);
+  auto nested = keel({"fleet", "devcie", "list"});
+  expect_fail(nested, "keel: error: unknown command 'fleet devcie'. Did you mean 'fleet device'?", 2);
+  EXPECT_EQ(nested.err.find("A subcommand is required"), std::string::npos) << nested.err;
+  expect_fail(keel({"fleet", "device", "lsit"}), "unknown command 'fleet device lsit'. Did you mean 'fleet device list'?", 2);
+  expect_fail(keel({"fleet", "rollout", "pasue", "3"}), "Did you mean 'fleet rollout pause'?", 2);
+  expect_fail(keel({"fleet", "deploy"}), "Did you mean 'fleet deployment'?", 2);  // a prefix of one command
+  auto far = keel({"frobnicate"});
+  expect_fail(far, "keel: error: unknown command 'frobnicate'; the commands are: key, release, manifest, image, fleet", 2);
+  EXPECT_EQ(far.err.find("Did you mean"), std::string::npos) << far.err;
+  auto far_nested = keel({"fleet", "zzz"});
+  expect_fail(far_nested, "unknown command 'fleet zzz'; the commands of 'keel fleet' are: login, logout, status, project", 2);
+  EXPECT_EQ(far_nested.err.find("Did you mean"), std::string::npos) << far_nested.err;
+  // Known commands, options and a verb's own arguments are untouched.
+  EXPECT_EQ(keel({"fleet", "--help"}).status, 0);
+  EXPECT_EQ(keel({"fleet", "device", "list", "--help"}).status, 0);
+  EXPECT_EQ(keel({"--version"}).status, 0);
+}
+
 }  // namespace
 }  // namespace keel::studio::testing
