@@ -10,9 +10,15 @@ namespace keel::studio {
 
 struct Error {
   int http_status = 0;  // 0: not an HTTP answer (bad input, config, connection, URL, protocol)
-  std::string code;     // the Fleet API's error code, e.g. "not_found"
-  std::string message;
-  std::string field;
+  std::string code{};   // the Fleet API's error code, e.g. "not_found"
+  std::string message{};
+  std::string field{};
+  // For a 403 answer to a request made with an API token: the request's method and what
+  // GET /auth/me says about the caller (empty if it could not be asked), so the CLI can tell a
+  // token's scope from a user's role (the API answers `forbidden` for both).
+  std::string method{};
+  std::string token_scope{};
+  std::string role{};
   // "message", or "Fleet answered 409 conflict: message (field 'x')" for an API answer.
   [[nodiscard]] std::string describe() const;
 };
@@ -20,6 +26,6 @@ struct Error {
 template <class T>
 using Result = keel::Result<T, Error>;
 
-inline keel::Err<Error> fail(std::string message) { return keel::Err{Error{0, "", std::move(message), ""}}; }
+inline keel::Err<Error> fail(std::string message) { return keel::Err{Error{.message = std::move(message)}}; }
 
 }  // namespace keel::studio

@@ -192,10 +192,10 @@ Result<json> exchange(Stream& stream, const Endpoint& ep, const std::string& tok
   if (!res.body().empty()) {
     j = json::parse(res.body(), nullptr, false);
     if (j.is_discarded())
-      return keel::Err{Error{status, "", "the server's answer is not JSON (is this a Keel Fleet URL?)", ""}};
+      return keel::Err{Error{.http_status = status, .message = "the server's answer is not JSON (is this a Keel Fleet URL?)"}};
   }
   if (status >= 400) {
-    Error e{status, "", "request failed", ""};
+    Error e{.http_status = status, .message = "request failed"};
     if (j.is_object() && j.contains("error") && j["error"].is_object()) {
       const auto& er = j["error"];
       if (er.contains("code") && er["code"].is_string()) e.code = er["code"];
@@ -273,15 +273,32 @@ Result<json> FleetClient::request(const std::string& method, const std::string& 
   }
 }
 
-Result<json> FleetClient::get(const std::string& path) { return request("GET", path, "", {}, nullptr); }
-Result<json> FleetClient::del(const std::string& path) { return request("DELETE", path, "", {}, nullptr); }
+Result<json> FleetClient::call(const std::string& method, const std::string& path, const std::string& content_type,
+                                 std::span<const uint8_t> body, const Progress* progress) {
+  auto r = request(method, path, content_type, body, progress);
+  if (r || r.error().http_status != 403 || token_.empty() || path == "/api/v1/auth/me") return r;
+  // The API answers 403 `forbidden` both when the user's role does not allow something and when
+  // the API token's scope does not (docs/fleet-api.md): ask who the token is, so the CLI can say
+  // which (fleet/fleet.cc, api_error).
+  Error e = r.error();
+  e.method = method;
+  if (auto me = request("GET", "/api/v1/auth/me", "", {}, nullptr); me && me.value().is_object()) {
+    const json& j = me.value();
+    if (j.contains("token_scope") && j["token_scope"].is_string()) e.token_scope = j["token_scope"];
+    if (j.contains("role") && j["role"].is_string()) e.role = j["role"];
+  }
+  return keel::Err{e};
+}
+
+Result<json> FleetClient::get(const std::string& path) { return call("GET", path, "", {}, nullptr); }
+Result<json> FleetClient::del(const std::string& path) { return call("DELETE", path, "", {}, nullptr); }
 Result<json> FleetClient::post(const std::string& path, const json& body) {
   std::string s = body.dump();
-  return request("POST", path, "application/json",
+  return call("POST", path, "application/json",
                  std::span(reinterpret_cast<const uint8_t*>(s.data()), s.size()), nullptr);
 }
 Result<json> FleetClient::upload(const std::string& path, std::span<const uint8_t> body, const Progress& progress) {
-  return request("POST", path, "application/octet-stream", body, &progress);
+  return call("POST", path, "application/octet-stream", body, &progress);
 }
 
 Result<json> FleetClient::get_all(const std::string& path, size_t max_items) {

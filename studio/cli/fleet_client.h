@@ -54,6 +54,10 @@ class FleetClient {
   [[nodiscard]] const Endpoint& endpoint() const { return ep_; }
 
  private:
+  // request(), and for a 403 answer to a token: the method and GET /auth/me's token_scope and role
+  // added to the Error.
+  Result<nlohmann::json> call(const std::string& method, const std::string& path, const std::string& content_type,
+                              std::span<const uint8_t> body, const Progress* progress);
   Result<nlohmann::json> request(const std::string& method, const std::string& path, const std::string& content_type,
                                    std::span<const uint8_t> body, const Progress* progress);
   Endpoint ep_;

@@ -242,5 +242,83 @@ TEST_F(FleetCli, PhasedRolloutWithPauseResumeAndCancel) {
   expect_fail(keel({"fleet", "rollout", "start", "--deployment", D, "--release", R, "--batches", "50,40"}), "Fleet answered 400");
 }
 
+// --organization, --project, --deployment, --release, --device (and the device and release
+// arguments) take an id or a name; a name is looked up through the API within the command's scope,
+// on every page of the list (issue 17 item 12).
+TEST_F(FleetCli, OptionsTakeNamesAsWellAsIds) {
+  ok({"fleet", "login", "--url", url_});
+  // 205 projects first, so "plant" is on the second page of GET /projects (200 per page).
+  FleetClient api(parse_url(url_).value(), "");
+  for (int i = 0; i < 205; ++i) {
+    auto r = api.post("/api/v1/projects", {{"name", "filler-" + std::to_string(i)}});
+    ASSERT_TRUE(r.ok()) << r.error().describe();
+  }
+  auto plant = ok_json({"fleet", "project", "create", "--name", "plant", "--organization", "studio"})["id"].get<int64_t>();
+  auto farm = ok_json({"fleet", "project", "create", "--name", "farm"})["id"].get<int64_t>();
+  ASSERT_GT(plant, 200);
+  expect_fail(keel({"fleet", "project", "create", "--name", "x", "--organization", "acme"}),
+              "--organization 'acme': no organisation named 'acme' among those you can see");
+
+  // By name: the project on page 2, then a deployment in it.
+  ok({"key", "generate", "-o", "dev.key", "--comment", "release key"});
+  auto added = ok({"fleet", "key", "add", "--project", "plant", "dev.pub"});
+  EXPECT_NE(added.out.find("project " + std::to_string(plant) + " now trusts"), std::string::npos) << added.out;
+  auto dep = ok_json({"fleet", "deployment", "create", "--project", "plant", "--name", "site-a"});
+  EXPECT_EQ(dep["project_id"], plant);
+  auto other = ok_json({"fleet", "deployment", "create", "--project", "farm", "--name", "site-a"});
+  EXPECT_EQ(other["project_id"], farm);
+  EXPECT_EQ(ok_json({"fleet", "key", "list", "--project", "plant"}).size(), 1u);
+  EXPECT_EQ(ok_json({"fleet", "deployment", "list", "--project", "farm"}).size(), 1u);
+
+  // Not found and ambiguous: the option, the value, the candidates with their ids.
+  expect_fail(keel({"fleet", "key", "list", "--project", "pump"}), "--project 'pump': no project named 'pump' among those you can see");
+  auto amb = keel({"fleet", "device", "list", "--deployment", "site-a"});
+  expect_fail(amb, "--deployment 'site-a' is ambiguous: 2 deployments match: id " + dep["id"].dump() + " (project " +
+                       std::to_string(plant) + "), id " + other["id"].dump() + " (project " + std::to_string(farm) +
+                       "); give --project or the deployment id");
+  expect_fail(keel({"fleet", "device", "list", "--project", "plant", "--deployment", "site-b"}),
+              "--deployment 'site-b': no deployment named 'site-b' in project " + std::to_string(plant));
+  ok({"key", "generate", "--kind", "tunnel", "-o", "t0.key"});
+  ok({"key", "generate", "--kind", "device", "-o", "d0.key"});
+  auto dev = ok_json({"fleet", "device", "register", "--deployment", "site-a", "--project", "plant", "--name", "pump-0",
+                      "--tunnel-key", "t0.pub", "--identity-key", "d0.pub"});
+  EXPECT_EQ(dev["deployment_id"], dep["id"]);
+  auto devs = ok_json({"fleet", "device", "list", "--project", "plant", "--deployment", "site-a"});
+  ASSERT_EQ(devs.size(), 1u);
+  EXPECT_EQ(devs[0]["name"], "pump-0");
+
+  // Releases: NAME@VERSION or the version, within the project; devices by name.
+  write_bytes(dir / "m.toml", kManifest);
+  write_bytes(dir / "pump.elf", fake_elf("pump firmware"));
+  ok({"release", "pack", "m.toml", "-o", "r.krel", "--created-at", "1790000000"});
+  ok({"release", "sign", "r.krel", "-k", "dev.key"});
+  auto rel = ok_json({"fleet", "release", "upload", "r.krel", "--project", "plant"});
+  EXPECT_EQ(rel["project_id"], plant);
+  auto show = ok({"fleet", "release", "show", "plant@2.0.0"});
+  EXPECT_NE(show.out.find("release " + rel["id"].dump() + ": plant 2.0.0"), std::string::npos) << show.out;
+  ok({"fleet", "release", "show", "2.0.0", "--project", "plant"});
+  expect_fail(keel({"fleet", "release", "show", "plant@9.9"}), "release 'plant@9.9': no release 'plant' version '9.9'");
+  EXPECT_EQ(ok_json({"fleet", "release", "list", "--project", "plant"}).size(), 1u);
+  auto start = ok_json({"fleet", "rollout", "start", "--device", "pump-0", "--release", "2.0.0"});
+  EXPECT_EQ(start["release_id"], rel["id"]);
+  EXPECT_EQ(start["kind"], "device");
+  expect_fail(keel({"fleet", "rollout", "start", "--device", "pump-9", "--release", "2.0.0"}),
+              "--device 'pump-9': no device named 'pump-9' among those you can see");
+  ok({"fleet", "rollout", "cancel", start["id"].dump()});
+  auto phased = ok_json({"fleet", "rollout", "start", "--deployment", "site-a", "--project", "plant", "--release", "plant@2.0.0"});
+  EXPECT_EQ(phased["deployment_id"], dep["id"]);
+  EXPECT_EQ(ok_json({"fleet", "rollout", "list", "--deployment", "site-a", "--project", "plant"}).size(), 2u);
+  expect_fail(keel({"fleet", "rollout", "list", "--deployment", "site-a"}), "is ambiguous");
+  // A deployment named by name must belong to the release's project: farm has no release 2.0.0.
+  expect_fail(keel({"fleet", "rollout", "start", "--deployment", "site-a", "--project", "farm", "--release", "2.0.0"}),
+              "--release '2.0.0': no release with version or name '2.0.0' in project " + std::to_string(farm));
+  ok({"fleet", "device", "serial", "pump-0", "--deployment", dep["id"].dump()});
+  // --help says which options take names.
+  auto help = ok({"fleet", "rollout", "start", "--help"});
+  for (const char* h : {"deployment id or name", "device id or name", "NAME@VERSION"})
+    EXPECT_NE(help.out.find(h), std::string::npos) << h << "\n" << help.out;
+  EXPECT_NE(ok({"fleet", "deployment", "create", "--help"}).out.find("project id or name"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace keel::studio::testing

@@ -86,6 +86,26 @@ TEST(FleetModeCli, TokenLoginRolesAndRevocation) {
   auto ro = keel({"fleet", "project", "create", "--name", "nope", "--url", url, "--token", read_token});
   EXPECT_EQ(ro.status, 1);
   EXPECT_NE(ro.err.find("Fleet answered 403"), std::string::npos) << ro.err;
+  // The API answers `forbidden` for a token's scope and a user's role alike; the CLI asks
+  // /auth/me and says which it is (issue 17 item 12).
+  EXPECT_NE(ro.err.find("(this API token's scope (read) does not allow this; use a write token)"), std::string::npos) << ro.err;
+  EXPECT_EQ(ro.err.find("your role"), std::string::npos) << ro.err;
+  // An administrator's write token: the role is the cause, not the token.
+  auto admin_token = srv.call("POST", "/api/v1/tokens", {{"name", "admin-cli"}, {"scope", "write"}}, admin);
+  ASSERT_EQ(admin_token.status, 201) << admin_token.body;
+  auto adm = keel({"fleet", "project", "create", "--name", "nope", "--organization", "acme", "--url", url, "--token",
+                   admin_token.j["token"].get<std::string>()});
+  EXPECT_EQ(adm.status, 1);
+  EXPECT_NE(adm.err.find("(your role (administrator) does not allow this)"), std::string::npos) << adm.err;
+  EXPECT_EQ(adm.err.find("scope"), std::string::npos) << adm.err;
+  // The organisation by name (as the owner sees it), and a name it cannot see.
+  auto named = keel({"fleet", "project", "create", "--name", "line-2", "--organization", "acme", "--json"});
+  EXPECT_EQ(named.status, 0) << named.err;
+  EXPECT_NE(named.out.find("\"organization_id\": " + std::to_string(org_id)), std::string::npos) << named.out;
+  ASSERT_EQ(srv.call("POST", "/api/v1/organizations", {{"name", "globex"}}, admin).status, 201);  // not the owner's
+  auto unseen = keel({"fleet", "project", "create", "--name", "line-3", "--organization", "globex"});
+  EXPECT_EQ(unseen.status, 1);
+  EXPECT_NE(unseen.err.find("--organization 'globex': no organisation named 'globex'"), std::string::npos) << unseen.err;
 
   // Revoked in the web UI: the stored login stops working with a clear message.
   ASSERT_EQ(srv.call("DELETE", "/api/v1/tokens/" + std::to_string(write_id), nullptr, web).status, 204);

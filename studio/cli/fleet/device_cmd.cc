@@ -10,19 +10,24 @@ namespace {
 namespace rel = keel::release;
 
 struct DeviceListOpts {
-  int64_t deployment = 0, project = 0;
+  RefOpt deployment{Ref::deployment, "--deployment", "--project", ""};
+  RefOpt project{Ref::project, "--project", "", ""};
   size_t limit = 100000;
   std::string status, connection;
 };
 
 int devices_list(const Conn& c, const DeviceListOpts& o) {
-  std::string q;
-  auto add = [&](const std::string& k, const std::string& v) { q += (q.empty() ? "?" : "&") + k + "=" + v; };
-  if (o.deployment) add("deployment_id", std::to_string(o.deployment));
-  if (o.project) add("project_id", std::to_string(o.project));
-  if (!o.status.empty()) add("status", o.status);
-  if (!o.connection.empty()) add("connection", o.connection);
   return with_client(c, [&](FleetClient& f) {
+    auto project = resolve_optional(f, o.project);
+    if (!project) return api_error(project.error());
+    auto deployment = resolve_optional(f, o.deployment, {.project = project.value()});
+    if (!deployment) return api_error(deployment.error());
+    std::string q;
+    auto add = [&](const std::string& k, const std::string& v) { q += (q.empty() ? "?" : "&") + k + "=" + v; };
+    if (deployment.value()) add("deployment_id", std::to_string(deployment.value()));
+    if (project.value()) add("project_id", std::to_string(project.value()));
+    if (!o.status.empty()) add("status", o.status);
+    if (!o.connection.empty()) add("connection", o.connection);
     auto items = f.get_all("/api/v1/devices" + q, o.limit);
     if (!items) return api_error(items.error());
     if (c.json_out) {
@@ -40,7 +45,8 @@ int devices_list(const Conn& c, const DeviceListOpts& o) {
 }
 
 struct DeviceRegisterOpts {
-  int64_t deployment = 0;
+  RefOpt deployment{Ref::deployment, "--deployment", "--project", ""};
+  RefOpt project{Ref::project, "--project", "", ""};
   std::string name, tunnel_key, identity_key;
 };
 
@@ -50,7 +56,11 @@ int devices_register(const Conn& c, const DeviceRegisterOpts& o) {
   auto identity = key_argument(o.identity_key, rel::KeyKind::kDevice, "device identity");
   if (!identity) return error(identity.error());
   return with_client(c, [&](FleetClient& f) {
-    auto r = f.post("/api/v1/devices", {{"deployment_id", o.deployment},
+    auto project = resolve_optional(f, o.project);
+    if (!project) return api_error(project.error());
+    auto deployment = resolve(f, o.deployment, {.project = project.value()});
+    if (!deployment) return api_error(deployment.error());
+    auto r = f.post("/api/v1/devices", {{"deployment_id", deployment.value()},
                                         {"name", o.name},
                                         {"tunnel_public_key", tunnel.value()},
                                         {"identity_public_key", identity.value()}});
@@ -71,8 +81,8 @@ int devices_register(const Conn& c, const DeviceRegisterOpts& o) {
 Run fleet_device_list(CLI::App& cmd) {
   auto c = add_conn_options(cmd);
   auto o = std::make_shared<DeviceListOpts>();
-  cmd.add_option("--deployment", o->deployment, "only this deployment's devices");
-  cmd.add_option("--project", o->project, "only this project's devices");
+  add_ref_option(cmd, o->deployment, "only this deployment's devices (deployment id or name)");
+  add_ref_option(cmd, o->project, "only this project's devices (project id or name)");
   cmd.add_option("--status", o->status, "active or decommissioned")->check(CLI::IsMember({"active", "decommissioned"}));
   cmd.add_option("--connection", o->connection, "online or offline")->check(CLI::IsMember({"online", "offline"}));
   cmd.add_option("--limit", o->limit, "show at most this many devices (default 100000)")->check(CLI::PositiveNumber);
@@ -82,7 +92,8 @@ Run fleet_device_list(CLI::App& cmd) {
 Run fleet_device_register(CLI::App& cmd) {
   auto c = add_conn_options(cmd);
   auto o = std::make_shared<DeviceRegisterOpts>();
-  cmd.add_option("--deployment", o->deployment, "deployment id")->required();
+  auto* dep = add_ref_option(cmd, o->deployment, "deployment id or name")->required();
+  add_ref_option(cmd, o->project, "project id or name: where to look for the --deployment name")->needs(dep);
   cmd.add_option("--name", o->name, "device name")->required();
   cmd.add_option("--tunnel-key", o->tunnel_key, "tunnel public key: .pub file from keel key generate --kind tunnel, or base64")
       ->required();

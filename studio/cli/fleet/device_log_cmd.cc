@@ -20,7 +20,8 @@ std::atomic<bool> g_stop_follow{false};
 extern "C" void stop_follow(int) { g_stop_follow = true; }
 
 struct LogOpts {
-  int64_t device = 0;
+  RefOpt device{Ref::device, "id", "--deployment", ""};
+  RefOpt deployment{Ref::deployment, "--deployment", "", ""};
   bool follow = false;
   std::string since;
   size_t tail = 100;
@@ -92,7 +93,11 @@ int device_log(const Conn& c, const LogOpts& o, bool trace) {
     since = v.value();
   }
   return with_client(c, [&](FleetClient& f) {
-    std::string base = "/api/v1/devices/" + std::to_string(o.device) + (trace ? "/trace" : "/serial");
+    auto deployment = resolve_optional(f, o.deployment);
+    if (!deployment) return api_error(deployment.error());
+    auto device = resolve(f, o.device, {.deployment = deployment.value()});
+    if (!device) return api_error(device.error());
+    std::string base = "/api/v1/devices/" + std::to_string(device.value()) + (trace ? "/trace" : "/serial");
     std::string since_q = since >= 0 ? "since=" + std::to_string(since) : "";
     int64_t last = 0;
     auto emit = [&](const json& items) {
@@ -150,7 +155,8 @@ int device_log(const Conn& c, const LogOpts& o, bool trace) {
 Run add_log_options(CLI::App& cmd, bool trace) {
   auto c = add_conn_options(cmd);
   auto o = std::make_shared<LogOpts>();
-  cmd.add_option("id", o->device, "device id")->required();
+  add_ref_option(cmd, o->device, "device id or name")->required();
+  add_ref_option(cmd, o->deployment, "deployment id or name: where to look for the device name");
   cmd.add_flag("-f,--follow", o->follow, "keep printing new entries as they arrive (poll every --interval s; Ctrl-C stops)");
   cmd.add_option("--since", o->since,
                  "entries received at or after this time: ms since the epoch, YYYY-MM-DDTHH:MM:SSZ, or an age "

@@ -70,10 +70,28 @@ Result<FleetClient> connect(const Conn& c) {
   return FleetClient(ep.value(), token, TlsOptions{absolute_path(ca_file)});
 }
 
+static std::string forbidden_hint(const Error& e) {
+  // The API answers 403 `forbidden` for both causes; FleetClient asked GET /auth/me which scope
+  // the token has and which role its user (fleet_client.cc, FleetClient::call).
+  const std::string& scope = e.token_scope;
+  std::string role = e.role.empty() ? "" : "your role (" + e.role + ")";
+  bool change = !e.method.empty() && e.method != "GET";
+  if (scope == "device")
+    return "this API token's scope (device) only allows device reports; use a read or write token";
+  if (scope == "read" && change) {
+    if (e.role == "organization_user")
+      return "this API token's scope (read) and " + role + " do not allow changes; ask an organisation owner";
+    return "this API token's scope (read) does not allow this; use a write token";
+  }
+  if (!role.empty()) return role + " does not allow this";
+  if (!e.method.empty()) return "your role or this API token's scope does not allow this";
+  return "your role does not allow this";
+}
+
 int api_error(const Error& e) {
   std::string hint;
   if (e.http_status == 401) hint = " (log in again with a valid token: keel fleet login --url ... --token ...)";
-  if (e.http_status == 403) hint = " (your role does not allow this)";
+  if (e.http_status == 403) hint = " (" + forbidden_hint(e) + ")";
   return error(e.describe() + hint);
 }
 
@@ -110,34 +128,41 @@ void print_table(const std::vector<std::string>& head, const std::vector<std::ve
   for (const auto& r : rows) line(r);
 }
 
+int print_list(const Conn& c, const json& items, const std::vector<std::string>& head,
+               const std::vector<const char*>& cols) {
+  if (c.json_out) {
+    std::cout << items.dump(2) << "\n";
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& it : items) {
+    std::vector<std::string> r;
+    for (const char* col : cols) r.push_back(text_of(it, col));
+    rows.push_back(r);
+  }
+  print_table(head, rows);
+  return 0;
+}
+
 int list_simple(const Conn& c, const std::string& path, const std::vector<std::string>& head,
                 const std::vector<const char*>& cols) {
   return with_client(c, [&](FleetClient& f) {
     auto items = f.get_all(path);
     if (!items) return api_error(items.error());
-    if (c.json_out) {
-      std::cout << items.value().dump(2) << "\n";
-      return 0;
-    }
-    std::vector<std::vector<std::string>> rows;
-    for (const auto& it : items.value()) {
-      std::vector<std::string> r;
-      for (const char* col : cols) r.push_back(text_of(it, col));
-      rows.push_back(r);
-    }
-    print_table(head, rows);
-    return 0;
+    return print_list(c, items.value(), head, cols);
   });
 }
 
+int create_with(FleetClient& f, const Conn& c, const std::string& path, const json& body, const std::string& what) {
+  auto r = f.post(path, body);
+  if (!r) return api_error(r.error());
+  if (c.json_out) std::cout << r.value().dump(2) << "\n";
+  else std::cout << "created " << what << " " << text_of(r.value(), "id") << " '" << text_of(r.value(), "name") << "'\n";
+  return 0;
+}
+
 int create_simple(const Conn& c, const std::string& path, const json& body, const std::string& what) {
-  return with_client(c, [&](FleetClient& f) {
-    auto r = f.post(path, body);
-    if (!r) return api_error(r.error());
-    if (c.json_out) std::cout << r.value().dump(2) << "\n";
-    else std::cout << "created " << what << " " << text_of(r.value(), "id") << " '" << text_of(r.value(), "name") << "'\n";
-    return 0;
-  });
+  return with_client(c, [&](FleetClient& f) { return create_with(f, c, path, body, what); });
 }
 
 void add_name_options(CLI::App& cmd, CreateOpts& o, const char* name_help) {
@@ -153,11 +178,25 @@ json name_body(const CreateOpts& o) {
 
 Run list_verb(CLI::App& cmd, ListVerb spec) {
   auto c = add_conn_options(cmd);
-  auto id = std::make_shared<int64_t>(0);
-  if (spec.filter) cmd.add_option(spec.filter, *id, spec.filter_help);
-  return [c, id, spec] {
-    std::string query = *id ? "?" + std::string(spec.filter_key) + "=" + std::to_string(*id) : "";
-    return list_simple(*c, spec.path + query, spec.head, spec.cols);
+  auto filter = std::make_shared<RefOpt>(RefOpt{spec.filter_kind, spec.filter ? spec.filter : "", "", ""});
+  auto project = std::make_shared<RefOpt>(RefOpt{Ref::project, "--project", "", ""});
+  CLI::Option* filter_opt = spec.filter ? add_ref_option(cmd, *filter, spec.filter_help) : nullptr;
+  if (spec.narrow_by_project && filter_opt) {
+    filter->narrow_with = "--project";
+    add_ref_option(cmd, *project, "project id or name: where to look for the " + std::string(spec.filter) + " name")
+        ->needs(filter_opt);
+  }
+  return [c, filter, project, spec] {
+    return with_client(*c, [&](FleetClient& f) {
+      auto p = resolve_optional(f, *project);
+      if (!p) return api_error(p.error());
+      auto id = resolve_optional(f, *filter, {.project = p.value()});
+      if (!id) return api_error(id.error());
+      std::string query = id.value() ? "?" + std::string(spec.filter_key) + "=" + std::to_string(id.value()) : "";
+      auto items = f.get_all(spec.path + query);
+      if (!items) return api_error(items.error());
+      return print_list(*c, items.value(), spec.head, spec.cols);
+    });
   };
 }
 

@@ -56,18 +56,48 @@ int list_simple(const Conn& c, const std::string& path, const std::vector<std::s
                 const std::vector<const char*>& cols);
 // POST a new object and print "created <what> <id> '<name>'" (or the JSON).
 int create_simple(const Conn& c, const std::string& path, const nlohmann::json& body, const std::string& what);
-// What the create verb of a named object reads: --name (required), --description, and the id of
-// the object it is created in (a deployment's --project, a project's --organization).
+int create_with(FleetClient& f, const Conn& c, const std::string& path, const nlohmann::json& body, const std::string& what);
+// What the create verb of a named object reads: --name (required) and --description.
 struct CreateOpts {
   std::string name, description;
-  int64_t parent = 0;
 };
 // Adds --name (required, `name_help`) and --description.
 void add_name_options(CLI::App& cmd, CreateOpts& o, const char* name_help);
 // The request body they give: the name, and the description when one was given.
 nlohmann::json name_body(const CreateOpts& o);
+// ---- ids and names (resolve.cc) ------------------------------------------------------------
+// An option (or argument) that names a Fleet object by id or by name: a value of digits only is
+// the id; anything else is a name looked up through the API's list endpoint of that kind (every
+// page), within the command's scope (RefScope). A release is named `NAME@VERSION` or by its
+// version (or its name, when only one release has it). No match, or several, is an error naming
+// the option and the value (several: the candidates with their ids and `narrow_with`, the option
+// that narrows the search on this command, e.g. "--project").
+enum class Ref { organization, project, deployment, release, device };
+struct RefOpt {
+  Ref kind;
+  const char* option;        // "--project", or "id" for an argument
+  std::string narrow_with;   // the option that narrows a name search on this command, or empty
+  std::string value;         // as given; empty when not given
+};
+struct RefScope {
+  int64_t organization = 0, project = 0, deployment = 0;  // 0: not given (every one you can see)
+};
+bool is_id(const std::string& v);
+Result<int64_t> resolve(FleetClient& f, const RefOpt& ref, const RefScope& scope = {});
+// 0 when the option was not given.
+Result<int64_t> resolve_optional(FleetClient& f, const RefOpt& ref, const RefScope& scope = {});
+CLI::Option* add_ref_option(CLI::App& cmd, RefOpt& ref, const std::string& help);
+// Where a release named by name must be: the project of a deployment / of a device.
+Result<int64_t> project_of_deployment(FleetClient& f, int64_t deployment);
+Result<int64_t> project_of_device(FleetClient& f, int64_t device);
+
+// Print an already fetched list (or the JSON).
+int print_list(const Conn& c, const nlohmann::json& items, const std::vector<std::string>& head,
+               const std::vector<const char*>& cols);
+
 // A list verb: GET every page of `path` and print `cols` under `head`; with `filter`, an option
-// (e.g. --project) that, when given, adds ?<filter_key>=<id> to the query.
+// (e.g. --project, id or name of a `filter_kind`) that, when given, adds ?<filter_key>=<id> to
+// the query; with `narrow`, a --project option that scopes a --deployment name.
 struct ListVerb {
   const char* path;
   std::vector<std::string> head;
@@ -75,6 +105,8 @@ struct ListVerb {
   const char* filter = nullptr;
   const char* filter_key = nullptr;
   const char* filter_help = nullptr;
+  Ref filter_kind = Ref::project;
+  bool narrow_by_project = false;
 };
 Run list_verb(CLI::App& cmd, ListVerb spec);
 // A verb on one object named by a required id option (`option`, e.g. "id" or "--project"):

@@ -11,7 +11,7 @@ namespace {
 namespace rel = keel::release;
 
 struct KeyAddOpts {
-  int64_t project = 0;
+  RefOpt project{Ref::project, "--project", "", ""};
   std::string file, name;
 };
 
@@ -31,10 +31,12 @@ int keys_add(const Conn& c, const KeyAddOpts& o) {
                                                                   : key.value().comment)
                                     : o.name;
   return with_client(c, [&](FleetClient& f) {
-    auto r = f.post("/api/v1/projects/" + std::to_string(o.project) + "/keys", {{"name", name}, {"public_key", text}});
+    auto project = resolve(f, o.project);
+    if (!project) return api_error(project.error());
+    auto r = f.post("/api/v1/projects/" + std::to_string(project.value()) + "/keys", {{"name", name}, {"public_key", text}});
     if (!r) return api_error(r.error());
     if (c.json_out) std::cout << r.value().dump(2) << "\n";
-    else std::cout << "project " << o.project << " now trusts signing key " << key.value().id_hex() << " ('" << name << "')\n";
+    else std::cout << "project " << project.value() << " now trusts signing key " << key.value().id_hex() << " ('" << name << "')\n";
     return 0;
   });
 }
@@ -42,16 +44,24 @@ int keys_add(const Conn& c, const KeyAddOpts& o) {
 }  // namespace
 
 Run fleet_key_list(CLI::App& cmd) {
-  return id_verb(cmd, "--project", "project id", [](const Conn& c, int64_t project) {
-    return list_simple(c, "/api/v1/projects/" + std::to_string(project) + "/keys", {"ID", "KEY ID", "NAME", "REVOKED"},
-                       {"id", "key_id", "name", "revoked_at"});
-  });
+  auto c = add_conn_options(cmd);
+  auto project = std::make_shared<RefOpt>(RefOpt{Ref::project, "--project", "", ""});
+  add_ref_option(cmd, *project, "project id or name")->required();
+  return [c, project] {
+    return with_client(*c, [&](FleetClient& f) {
+      auto p = resolve(f, *project);
+      if (!p) return api_error(p.error());
+      auto items = f.get_all("/api/v1/projects/" + std::to_string(p.value()) + "/keys");
+      if (!items) return api_error(items.error());
+      return print_list(*c, items.value(), {"ID", "KEY ID", "NAME", "REVOKED"}, {"id", "key_id", "name", "revoked_at"});
+    });
+  };
 }
 
 Run fleet_key_add(CLI::App& cmd) {
   auto c = add_conn_options(cmd);
   auto o = std::make_shared<KeyAddOpts>();
-  cmd.add_option("--project", o->project, "project id")->required();
+  add_ref_option(cmd, o->project, "project id or name")->required();
   cmd.add_option("key", o->file, "public key file (.pub from keel key generate)")->required();
   cmd.add_option("--name", o->name, "a name for the key (default: its comment)");
   return [c, o] { return keys_add(*c, *o); };

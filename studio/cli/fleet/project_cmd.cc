@@ -12,12 +12,17 @@ Run fleet_project_list(CLI::App& cmd) {
 Run fleet_project_create(CLI::App& cmd) {
   auto c = add_conn_options(cmd);
   auto o = std::make_shared<CreateOpts>();
+  auto org = std::make_shared<RefOpt>(RefOpt{Ref::organization, "--organization", "", ""});
   add_name_options(cmd, *o, "project name");
-  cmd.add_option("--organization", o->parent, "organisation id (default: your organisation)");
-  return [c, o] {
-    nlohmann::json b = name_body(*o);
-    if (o->parent) b["organization_id"] = o->parent;
-    return create_simple(*c, "/api/v1/projects", b, "project");
+  add_ref_option(cmd, *org, "organisation id or name (default: your organisation)");
+  return [c, o, org] {
+    return with_client(*c, [&](FleetClient& f) {
+      auto id = resolve_optional(f, *org);
+      if (!id) return api_error(id.error());
+      nlohmann::json b = name_body(*o);
+      if (id.value()) b["organization_id"] = id.value();
+      return create_with(f, *c, "/api/v1/projects", b, "project");
+    });
   };
 }
 

@@ -18,7 +18,12 @@ using nlohmann::json;
 
 struct UploadOpts {
   std::string file;
-  int64_t project = 0;
+  RefOpt project{Ref::project, "--project", "", ""};
+};
+
+struct ShowOpts {
+  RefOpt release{Ref::release, "id", "--project", ""};
+  RefOpt project{Ref::project, "--project", "", ""};
 };
 
 std::string human_bytes(uint64_t n) {
@@ -53,7 +58,9 @@ int releases_upload(const Conn& c, const UploadOpts& o) {
   if (!info) return error("'" + o.file + "' is not a valid release: " + info.error().describe());
   if (info.value().signatures.empty()) return error("'" + o.file + "' is not signed; sign it first: keel release sign " + o.file + " --key <signing.key>");
   return with_client(c, [&](FleetClient& f) {
-    auto r = f.upload("/api/v1/projects/" + std::to_string(o.project) + "/releases", file.value(),
+    auto project = resolve(f, o.project);
+    if (!project) return api_error(project.error());
+    auto r = f.upload("/api/v1/projects/" + std::to_string(project.value()) + "/releases", file.value(),
                       progress_printer("uploading " + o.file));
     if (!r) return api_error(r.error());
     if (c.json_out) {
@@ -66,9 +73,13 @@ int releases_upload(const Conn& c, const UploadOpts& o) {
   });
 }
 
-int releases_show(const Conn& c, int64_t id) {
+int releases_show(const Conn& c, const ShowOpts& o) {
   return with_client(c, [&](FleetClient& f) {
-    auto r = f.get("/api/v1/releases/" + std::to_string(id));
+    auto project = resolve_optional(f, o.project);
+    if (!project) return api_error(project.error());
+    auto id = resolve(f, o.release, {.project = project.value()});
+    if (!id) return api_error(id.error());
+    auto r = f.get("/api/v1/releases/" + std::to_string(id.value()));
     if (!r) return api_error(r.error());
     const json& j = r.value();
     if (c.json_out) {
@@ -110,18 +121,22 @@ Run fleet_release_list(CLI::App& cmd) {
                          .cols = {"id", "project_id", "name", "version", "signed_by_key_id", "file_size"},
                          .filter = "--project",
                          .filter_key = "project_id",
-                         .filter_help = "only this project's releases"});
+                         .filter_help = "only this project's releases (project id or name)"});
 }
 
 Run fleet_release_show(CLI::App& cmd) {
-  return id_verb(cmd, "id", "release id", releases_show);
+  auto c = add_conn_options(cmd);
+  auto o = std::make_shared<ShowOpts>();
+  add_ref_option(cmd, o->release, "release id, NAME@VERSION, or its version")->required();
+  add_ref_option(cmd, o->project, "project id or name: where to look for a release named by name or version");
+  return [c, o] { return releases_show(*c, *o); };
 }
 
 Run fleet_release_upload(CLI::App& cmd) {
   auto c = add_conn_options(cmd);
   auto o = std::make_shared<UploadOpts>();
   cmd.add_option("release", o->file, "signed release file")->required();
-  cmd.add_option("--project", o->project, "project id")->required();
+  add_ref_option(cmd, o->project, "project id or name")->required();
   return [c, o] { return releases_upload(*c, *o); };
 }
 

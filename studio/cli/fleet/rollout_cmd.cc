@@ -14,7 +14,11 @@ namespace {
 using nlohmann::json;
 
 struct RolloutOpts {
-  int64_t device = 0, deployment = 0, release = 0, id = 0;
+  RefOpt device{Ref::device, "--device", "--project", ""};
+  RefOpt deployment{Ref::deployment, "--deployment", "--project", ""};
+  RefOpt release{Ref::release, "--release", "--project", ""};
+  RefOpt project{Ref::project, "--project", "", ""};
+  int64_t id = 0;
   std::vector<int> batches;
   int threshold = -1;
   std::string on_failure;
@@ -72,17 +76,34 @@ int watch(FleetClient& f, int64_t id, double interval, double timeout) {
 }
 
 int start(const Conn& c, const RolloutOpts& o) {
-  if ((o.device != 0) == (o.deployment != 0)) return error("give exactly one of --device or --deployment");
-  if (o.device && (!o.batches.empty() || o.threshold >= 0 || !o.on_failure.empty()))
+  if (o.device.value.empty() == o.deployment.value.empty()) return error("give exactly one of --device or --deployment");
+  if (!o.device.value.empty() && (!o.batches.empty() || o.threshold >= 0 || !o.on_failure.empty()))
     return error("--batches, --failure-threshold and --on-failure apply to a deployment rollout, not one device");
   return with_client(c, [&](FleetClient& f) {
-    Result<json> r = o.device ? f.post("/api/v1/devices/" + std::to_string(o.device) + "/update", {{"release_id", o.release}})
+    auto project = resolve_optional(f, o.project);
+    if (!project) return api_error(project.error());
+    auto deployment = resolve_optional(f, o.deployment, {.project = project.value()});
+    if (!deployment) return api_error(deployment.error());
+    auto device = resolve_optional(f, o.device, {.project = project.value()});
+    if (!device) return api_error(device.error());
+    // A release named by name or version is looked for in the project it must belong to.
+    int64_t release_project = project.value();
+    if (!release_project && !is_id(o.release.value)) {
+      auto p = deployment.value() ? project_of_deployment(f, deployment.value()) : project_of_device(f, device.value());
+      if (!p) return api_error(p.error());
+      release_project = p.value();
+    }
+    auto release = resolve(f, o.release, {.project = release_project});
+    if (!release) return api_error(release.error());
+    Result<json> r = device.value() ? f.post("/api/v1/devices/" + std::to_string(device.value()) + "/update",
+                                             {{"release_id", release.value()}})
                                 : [&] {
-                                    json body = {{"release_id", o.release}};
+                                    json body = {{"release_id", release.value()}};
                                     if (!o.batches.empty()) body["batches"] = o.batches;
                                     if (o.threshold >= 0) body["failure_threshold_percent"] = o.threshold;
                                     if (!o.on_failure.empty()) body["on_failure"] = o.on_failure;
-                                    return f.post("/api/v1/deployments/" + std::to_string(o.deployment) + "/rollouts", body);
+                                    return f.post("/api/v1/deployments/" + std::to_string(deployment.value()) + "/rollouts",
+                                                  body);
                                   }();
     if (!r) return api_error(r.error());
     if (c.json_out && !o.watch) {
@@ -90,8 +111,9 @@ int start(const Conn& c, const RolloutOpts& o) {
       return 0;
     }
     int64_t id = r.value().value("id", int64_t{0});
-    std::cout << "started rollout " << id << " of release " << o.release << " to "
-              << (o.device ? "device " + std::to_string(o.device) : "deployment " + std::to_string(o.deployment))
+    std::cout << "started rollout " << id << " of release " << release.value() << " to "
+              << (device.value() ? "device " + std::to_string(device.value())
+                                 : "deployment " + std::to_string(deployment.value()))
               << " (" << text_of(r.value(), "total") << " device(s))\n";
     if (!o.watch) {
       std::cout << progress_line(r.value()) << "\nwatch it with: keel fleet rollout watch " << id << "\n";
@@ -120,9 +142,12 @@ Run add_control(CLI::App& cmd, const char* action) {
 Run fleet_rollout_start(CLI::App& cmd) {
   auto c = add_conn_options(cmd);
   auto o = std::make_shared<RolloutOpts>();
-  cmd.add_option("--deployment", o->deployment, "roll out to every active device of a deployment (by id)");
-  cmd.add_option("--device", o->device, "update one device (by id)");
-  cmd.add_option("--release", o->release, "release id (from keel fleet release upload / list)")->required();
+  add_ref_option(cmd, o->deployment, "roll out to every active device of a deployment (deployment id or name)");
+  add_ref_option(cmd, o->device, "update one device (device id or name)");
+  add_ref_option(cmd, o->release,
+                 "release id, NAME@VERSION, or its version (looked for in the deployment's or device's project)")
+      ->required();
+  add_ref_option(cmd, o->project, "project id or name: where to look for --deployment, --device and --release names");
   cmd.add_option("--batches", o->batches, "cumulative percentages, e.g. --batches 10 50 100")->delimiter(',');
   cmd.add_option("--failure-threshold", o->threshold, "percent of started devices that may fail (default 10)")
       ->check(CLI::Range(0, 100));
@@ -149,7 +174,9 @@ Run fleet_rollout_list(CLI::App& cmd) {
                          .cols = {"id", "deployment_id", "release_id", "kind", "status", "total"},
                          .filter = "--deployment",
                          .filter_key = "deployment_id",
-                         .filter_help = "only this deployment's rollouts"});
+                         .filter_help = "only this deployment's rollouts (deployment id or name)",
+                         .filter_kind = Ref::deployment,
+                         .narrow_by_project = true});
 }
 
 Run fleet_rollout_pause(CLI::App& cmd) { return add_control(cmd, "pause"); }
