@@ -102,10 +102,30 @@ TEST(FleetModeCli, TokenLoginRolesAndRevocation) {
   auto named = keel({"fleet", "project", "create", "--name", "line-2", "--organization", "acme", "--json"});
   EXPECT_EQ(named.status, 0) << named.err;
   EXPECT_NE(named.out.find("\"organization_id\": " + std::to_string(org_id)), std::string::npos) << named.out;
-  ASSERT_EQ(srv.call("POST", "/api/v1/organizations", {{"name", "globex"}}, admin).status, 201);  // not the owner's
+  auto globex = srv.call("POST", "/api/v1/organizations", {{"name", "globex"}}, admin);  // not the owner's
+  ASSERT_EQ(globex.status, 201) << globex.body;
   auto unseen = keel({"fleet", "project", "create", "--name", "line-3", "--organization", "globex"});
   EXPECT_EQ(unseen.status, 1);
   EXPECT_NE(unseen.err.find("--organization 'globex': no organisation named 'globex'"), std::string::npos) << unseen.err;
+  // The administrator sees both organisations' "line-1": a project name is then ambiguous.
+  auto project_json = keel({"fleet", "project", "list", "--json"});
+  auto acme_line = nlohmann::json::parse(project_json.out)[0]["id"].get<int64_t>();
+  auto globex_owner = srv.call("POST", "/api/v1/users",
+                               {{"email", "boss@globex.example"}, {"name", "Boss"}, {"role", "organization_owner"},
+                                {"organization_id", globex.j["id"]}, {"password", "globex password 123"}},
+                               admin);
+  ASSERT_EQ(globex_owner.status, 201) << globex_owner.body;
+  auto created = srv.call("POST", "/api/v1/projects", {{"name", "line-1"}}, session("boss@globex.example", "globex password 123"));
+  ASSERT_EQ(created.status, 201) << created.body;
+  int64_t globex_line = created.j["id"].get<int64_t>();
+  auto amb = keel({"fleet", "deployment", "list", "--project", "line-1", "--url", url, "--token",
+                   admin_token.j["token"].get<std::string>()});
+  EXPECT_EQ(amb.status, 1);
+  EXPECT_NE(amb.err.find("--project 'line-1' is ambiguous: 2 projects match: id " + std::to_string(acme_line) +
+                         " (organisation " + std::to_string(org_id) + "), id " + std::to_string(globex_line) +
+                         " (organisation " + globex.j["id"].dump() + "); give the project id"),
+            std::string::npos)
+      << amb.err;
 
   // Revoked in the web UI: the stored login stops working with a clear message.
   ASSERT_EQ(srv.call("DELETE", "/api/v1/tokens/" + std::to_string(write_id), nullptr, web).status, 204);
