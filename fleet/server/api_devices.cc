@@ -138,7 +138,7 @@ bool utf8_text(const std::string& s) {
   for (size_t i = 0; i < s.size();) {
     const auto c = static_cast<unsigned char>(s[i]);
     size_t n = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2 : (c >> 3) == 30 ? 3 : 9;
-    if (c == 0 || n == 9 || i + n >= s.size() + (n ? 0 : 1)) return false;
+    if (c == 0 || n == 9 || (n > 0 && i + n >= s.size())) return false;  // NUL, bad lead byte, cut short
     uint32_t cp = n == 0 ? c : c & (0x3f >> n);
     for (size_t k = 1; k <= n; ++k) {
       const auto b = static_cast<unsigned char>(s[i + k]);
