@@ -86,9 +86,7 @@ void repurpose_device(Db& db, int64_t id, int64_t deployment_id, const std::stri
                       int64_t address_index, int64_t now) {
   db.query("UPDATE devices SET deployment_id = $1, name = $2, tunnel_public_key = $3, identity_public_key = $4, "
            "address_index = $5, status = 'active', connection = 'offline', last_seen_at = NULL, "
-           "current_release_id = NULL, release_installed_at = NULL, last_update_rollout_id = NULL, "
-           "last_update_status = NULL, last_update_message = NULL, last_update_release_id = NULL, "
-           "last_update_at = NULL, updated_at = $6 WHERE id = $7",
+           "current_release_id = NULL, release_installed_at = NULL, updated_at = $6 WHERE id = $7",
            {deployment_id, name, keys.tunnel, keys.identity, address_index, now, id});
 }
 

@@ -453,6 +453,13 @@ void device_update_state_suite(const std::function<std::unique_ptr<Db>()>& open)
   detach_device_from_rollouts(*db, d1, 320);
   EXPECT_EQ(find_device(*db, d1)->last_update_status, "succeeded");
   EXPECT_EQ(find_device(*db, d1)->last_update_rollout_id, ro);
+  // Repurposed: no release, so no install time; the device's update history stays with its id.
+  decommission_device(*db, d1, 400);
+  repurpose_device(*db, d1, b.deployment, "a2", {.tunnel = "t2", .identity = "i2"}, 7, 410);
+  v = find_device(*db, d1);
+  EXPECT_FALSE(v->current_release_id);
+  EXPECT_FALSE(v->release_installed_at);
+  EXPECT_EQ(v->last_update_status, "succeeded");
 }
 
 // A database of schema 3 (devices without the install time and last update) is upgraded in
