@@ -15,6 +15,13 @@ namespace rel = keel::release;
 json device_json(const App& app, const DeviceRow& d) {
   auto opt = [](const std::optional<int64_t>& v) { return v ? json(*v) : json(nullptr); };
   auto opts = [](const std::optional<std::string>& v) { return v ? json(*v) : json(nullptr); };
+  json last_update = nullptr;
+  if (d.last_update_status)
+    last_update = {{"status", *d.last_update_status},
+                   {"message", d.last_update_message.value_or("")},
+                   {"release_id", opt(d.last_update_release_id)},
+                   {"rollout_id", opt(d.last_update_rollout_id)},
+                   {"at", opt(d.last_update_at)}};
   return {{"id", d.id},
           {"deployment_id", d.deployment_id},
           {"name", d.name},
@@ -25,6 +32,8 @@ json device_json(const App& app, const DeviceRow& d) {
           {"connection", d.connection},
           {"last_seen_at", opt(d.last_seen_at)},
           {"current_release_id", opt(d.current_release_id)},
+          {"release_installed_at", opt(d.release_installed_at)},
+          {"last_update", last_update},
           {"created_at", d.created_at},
           {"updated_at", d.updated_at}};
 }
@@ -75,8 +84,26 @@ void append_device(std::string& out, const App& app, const DeviceRow& d) {
   str_or_null(d.identity_public_key);
   out += ",\"last_seen_at\":";
   int_or_null(d.last_seen_at);
+  out += ",\"last_update\":";
+  if (d.last_update_status) {
+    out += "{\"at\":";
+    int_or_null(d.last_update_at);
+    out += ",\"message\":";
+    append_string(out, d.last_update_message.value_or(""));
+    out += ",\"release_id\":";
+    int_or_null(d.last_update_release_id);
+    out += ",\"rollout_id\":";
+    int_or_null(d.last_update_rollout_id);
+    out += ",\"status\":";
+    append_string(out, *d.last_update_status);
+    out += "}";
+  } else {
+    out += "null";
+  }
   out += ",\"name\":";
   append_string(out, d.name);
+  out += ",\"release_installed_at\":";
+  int_or_null(d.release_installed_at);
   out += ",\"status\":";
   append_string(out, d.status);
   out += ",\"tunnel_address\":";
@@ -104,6 +131,27 @@ std::string device_page_body(const App& app, const Page<DeviceRow>& page) {
 }
 
 namespace {
+
+// Whether `s` is UTF-8 without NUL (what a text parameter of PostgreSQL accepts): a search text
+// from the query string is not checked by any JSON parser.
+bool utf8_text(const std::string& s) {
+  for (size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    size_t n = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2 : (c >> 3) == 30 ? 3 : 9;
+    if (c == 0 || n == 9 || (n > 0 && i + n >= s.size())) return false;  // NUL, bad lead byte, cut short
+    uint32_t cp = n == 0 ? c : c & (0x3f >> n);
+    for (size_t k = 1; k <= n; ++k) {
+      const auto b = static_cast<unsigned char>(s[i + k]);
+      if ((b >> 6) != 2) return false;
+      cp = cp << 6 | (b & 0x3f);
+    }
+    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+        (cp >= 0xd800 && cp <= 0xdfff))
+      return false;
+    i += n + 1;
+  }
+  return true;
+}
 
 DeviceRow load_device(Ctx& c, int64_t id) {
   auto d = find_device(c.db, id);
@@ -187,6 +235,11 @@ Response list(Ctx& c) {
   if (auto rel = c.q_id("release_id")) {
     release_owner(c, *rel, Need::read);
     f.release_id = rel;
+  }
+  if (auto name = c.q("name")) {
+    if (name->size() > 100) throw bad_request("query parameter 'name' is at most 100 bytes (a device name's length)", "name");
+    if (!utf8_text(*name)) throw bad_request("query parameter 'name' must be UTF-8 text", "name");
+    f.name_contains = name;
   }
   Response res;
   res.body = device_page_body(c.app, list_devices(c.db, p, f));
@@ -303,7 +356,11 @@ void register_device_routes(Router& r) {
                    {.name = "status", .type = F::string, .description = "active | decommissioned"},
                    {.name = "connection", .type = F::string, .description = "online | offline"},
                    {.name = "release_id", .type = F::integer,
-                    .description = "devices currently running this release"}},
+                    .description = "devices currently running this release"},
+                   {.name = "name", .type = F::string,
+                    .description = "devices whose name contains this text, letters of either case (% and _ are "
+                                   "plain characters; at most 100 bytes); combines with the other filters and the "
+                                   "cursor"}},
          .paginated = true, .response_schema = "Device", .handler = list});
   r.add({.method = Method::POST, .path = "/api/v1/devices", .operation_id = "registerDevice", .tag = "devices",
          .summary = "Register a device with its tunnel (X25519) and identity (Ed25519) public keys; a tunnel address "

@@ -57,6 +57,20 @@ json openapi_components() {
                      {"status", {{"type", "string"}, {"enum", {"active", "decommissioned"}}}},
                      {"connection", {{"type", "string"}, {"enum", {"online", "offline"}}}},
                      {"last_seen_at", nullable("integer")}, {"current_release_id", nullable("integer")},
+                     {"release_installed_at",
+                      {{"type", "integer"}, {"nullable", true},
+                       {"description", "when the device reported its current release installed (its update "
+                                       "succeeded), ms since the epoch; null if not through an update"}}},
+                     {"last_update",
+                      {{"type", "object"}, {"nullable", true},
+                       {"description", "the device's newest started update (null if never); a withdrawn "
+                                       "(cancelled) update leaves the previous one"},
+                       {"properties",
+                        {{"status", {{"type", "string"}, {"enum", {"in_progress", "succeeded", "failed"}}}},
+                         {"message", {{"type", "string"}, {"description", "the device's report, may be empty"}}},
+                         {"release_id", t("integer")},
+                         {"rollout_id", t("integer")},
+                         {"at", {{"type", "integer"}, {"description", "when it started or was reported"}}}}}}},
                      {"created_at", t("integer")}, {"updated_at", t("integer")},
                      {"queued_commands", {{"type", "integer"}, {"description", "single-device GET only"}}}});
   s["Command"] = obj({{"id", t("integer")}, {"kind", t("string")}, {"payload", t("object")}, {"status", t("string")},

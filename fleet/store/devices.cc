@@ -28,6 +28,7 @@ Page<DeviceRow> list_devices(Db& db, const PageRequest& page, const DeviceFilter
   if (f.status) q.where("v.status", *f.status);
   if (f.connection) q.where("v.connection", *f.connection);
   if (f.release_id) q.where("v.current_release_id", *f.release_id);
+  if (f.name_contains) q.where_contains("v.name", *f.name_contains);
   return q.fetch<DeviceRow>(db, [](const DeviceRow& r) { return r.id; });
 }
 
@@ -85,12 +86,29 @@ void repurpose_device(Db& db, int64_t id, int64_t deployment_id, const std::stri
                       int64_t address_index, int64_t now) {
   db.query("UPDATE devices SET deployment_id = $1, name = $2, tunnel_public_key = $3, identity_public_key = $4, "
            "address_index = $5, status = 'active', connection = 'offline', last_seen_at = NULL, "
-           "current_release_id = NULL, updated_at = $6 WHERE id = $7",
+           "current_release_id = NULL, release_installed_at = NULL, updated_at = $6 WHERE id = $7",
            {deployment_id, name, keys.tunnel, keys.identity, address_index, now, id});
 }
 
 void set_current_release(Db& db, int64_t id, int64_t release_id, int64_t now) {
-  db.query("UPDATE devices SET current_release_id = $1, updated_at = $2 WHERE id = $3", {release_id, now, id});
+  db.query("UPDATE devices SET current_release_id = $1, release_installed_at = $2, updated_at = $2 WHERE id = $3",
+           {release_id, now, id});
+}
+
+void refresh_last_update(Db& db, const std::string& where, const std::vector<Value>& params) {
+  db.query("UPDATE devices SET last_update_rollout_id = (SELECT max(t.rollout_id) FROM rollout_targets t WHERE "
+           "t.device_id = devices.id AND t.status IN ('in_progress', 'succeeded', 'failed')) WHERE " + where,
+           params);
+  db.query("UPDATE devices SET "
+           "last_update_status = (SELECT t.status FROM rollout_targets t WHERE t.rollout_id = "
+           "devices.last_update_rollout_id AND t.device_id = devices.id), "
+           "last_update_message = (SELECT t.message FROM rollout_targets t WHERE t.rollout_id = "
+           "devices.last_update_rollout_id AND t.device_id = devices.id), "
+           "last_update_at = (SELECT t.updated_at FROM rollout_targets t WHERE t.rollout_id = "
+           "devices.last_update_rollout_id AND t.device_id = devices.id), "
+           "last_update_release_id = (SELECT r.release_id FROM rollouts r WHERE r.id = devices.last_update_rollout_id) "
+           "WHERE " + where,
+           params);
 }
 
 void detach_device_from_rollouts(Db& db, int64_t id, int64_t now) {
@@ -100,6 +118,7 @@ void detach_device_from_rollouts(Db& db, int64_t id, int64_t now) {
            {now, id});
   db.query("UPDATE device_commands SET status = 'cancelled', updated_at = $1 WHERE device_id = $2 AND status = 'queued'",
            {now, id});
+  refresh_last_update(db, "id = $1", {id});
 }
 
 int64_t active_device_count(Db& db, int64_t deployment_id) {

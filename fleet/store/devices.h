@@ -21,7 +21,15 @@ namespace keel::fleet {
   FIELD(std::optional<int64_t>, last_seen_at)                                                            \
   FIELD(std::optional<int64_t>, current_release_id)                                                      \
   FIELD(int64_t, created_at)                                                                             \
-  FIELD(int64_t, updated_at)
+  FIELD(int64_t, updated_at)                                                                             \
+  FIELD(std::optional<int64_t>, release_installed_at)  /* when the current release was reported installed */ \
+  /* The device's newest started update (a rollout target in_progress, succeeded or failed; pending */   \
+  /* and cancelled ones say nothing about the device): kept by refresh_last_update(). */                 \
+  FIELD(std::optional<int64_t>, last_update_rollout_id)                                                  \
+  FIELD(std::optional<std::string>, last_update_status)  /* in_progress | succeeded | failed */          \
+  FIELD(std::optional<std::string>, last_update_message)                                                 \
+  FIELD(std::optional<int64_t>, last_update_release_id)                                                  \
+  FIELD(std::optional<int64_t>, last_update_at)
 struct DeviceRow {
   static constexpr const char* table = "devices";
   KEEL_ROW(DeviceRow, KEEL_FLEET_DEVICE_ROW_FIELDS)
@@ -43,6 +51,7 @@ struct DeviceFilter {
   std::optional<std::string> status{};
   std::optional<std::string> connection{};
   std::optional<int64_t> release_id{};
+  std::optional<std::string> name_contains{};  // case-insensitive substring of the name
 };
 
 struct NewDeviceKeys {
@@ -69,7 +78,13 @@ void decommission_device(Db& db, int64_t id, int64_t now);
 // A decommissioned device back in service with a new identity.
 void repurpose_device(Db& db, int64_t id, int64_t deployment_id, const std::string& name, const NewDeviceKeys& keys,
                       int64_t address_index, int64_t now);
+// The device reported `release_id` installed at `now` (its update succeeded).
 void set_current_release(Db& db, int64_t id, int64_t release_id, int64_t now);
+// Sets the last_update_* columns of the devices chosen by `where` (a condition on devices, e.g.
+// "id = $1") from each one's newest started rollout target (one index range scan on
+// rollout_targets (device_id, rollout_id) per device). Called in the transaction of every change
+// of a target's state.
+void refresh_last_update(Db& db, const std::string& where, const std::vector<Value>& params);
 // Takes the device out of every active rollout that has not reached it and cancels its queued
 // commands.
 void detach_device_from_rollouts(Db& db, int64_t id, int64_t now);

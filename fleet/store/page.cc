@@ -23,6 +23,20 @@ PageQuery& PageQuery::where(std::string_view column, Value v) {
   return *this;
 }
 
+PageQuery& PageQuery::where_contains(std::string_view column, std::string_view text) {
+  std::string pattern = "%";
+  for (char ch : text) {
+    if (ch == '%' || ch == '_' || ch == '\\') pattern.push_back('\\');
+    pattern.push_back(ch);
+  }
+  pattern.push_back('%');
+  params_.emplace_back(std::move(pattern));
+  where_ += " AND lower(";
+  where_ += column;
+  where_ += ") LIKE lower(CAST($" + std::to_string(params_.size()) + " AS TEXT)) ESCAPE '\\'";
+  return *this;
+}
+
 std::string PageQuery::sql() const {
   bool asc = order_ == Order::ascending;
   return select_from_ + " WHERE " + key_ + (asc ? " > $1" : " < $1") + where_ + " ORDER BY " + key_ +

@@ -45,6 +45,10 @@ class PageQuery {
   PageQuery(std::string select_from, std::string key, Order order, const PageRequest& page);
   // AND <column> = $n
   PageQuery& where(std::string_view column, Value v);
+  // AND lower(<column>) LIKE lower($n) ESCAPE '\': `text` anywhere in the column, letters of either
+  // case (each database folds both sides the same way: SQLite ASCII letters, PostgreSQL its
+  // collation's). `%`, `_` and `\` in `text` match themselves.
+  PageQuery& where_contains(std::string_view column, std::string_view text);
   std::string sql() const;
   const std::vector<Value>& params() const { return params_; }
 

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "devices.h"
+
 namespace keel::fleet {
 
 namespace {
@@ -150,6 +152,8 @@ void start_rollout_batch(Db& db, int64_t rollout_id, int64_t release_id, int64_t
            "SELECT device_id, 'update', CAST($3 AS TEXT), 'queued', CAST($1 AS BIGINT), CAST($4 AS BIGINT), CAST($4 AS "
            "BIGINT) FROM rollout_targets WHERE rollout_id = $1 AND batch = $2 AND status = 'in_progress'",
            {rollout_id, batch, payload, now});
+  refresh_last_update(db, "id IN (SELECT device_id FROM rollout_targets WHERE rollout_id = $1 AND batch = $2)",
+                      {rollout_id, batch});
 }
 
 void set_current_batch(Db& db, int64_t rollout_id, int64_t batch, int64_t now) {
@@ -169,6 +173,9 @@ void stop_rollout(Db& db, int64_t rollout_id, const std::string& status, const s
            "(status = 'pending' OR (status = 'in_progress' AND device_id IN (SELECT device_id FROM device_commands "
            "WHERE rollout_id = $1 AND status = 'cancelled')))",
            {rollout_id, now, reason});
+  // A withdrawn update says nothing about the device: its previous outcome shows again.
+  refresh_last_update(db, "id IN (SELECT device_id FROM rollout_targets WHERE rollout_id = $1 AND status = 'cancelled')",
+                      {rollout_id});
   set_rollout_status(db, rollout_id, status, reason, now);
 }
 
@@ -197,6 +204,7 @@ void record_update_outcome(Db& db, int64_t rollout_id, int64_t device_id, const 
   db.query("UPDATE device_commands SET status = $3, updated_at = $4 WHERE rollout_id = $1 AND device_id = $2 AND "
            "status IN ('queued', 'sent')",
            {rollout_id, device_id, status == "succeeded" ? "done" : "failed", now});
+  refresh_last_update(db, "id = $1", {device_id});
 }
 
 }  // namespace keel::fleet

@@ -1,5 +1,7 @@
 #include "schema.h"
 
+#include "devices.h"
+
 #include <string>
 
 namespace keel::fleet {
@@ -45,6 +47,8 @@ CREATE TABLE IF NOT EXISTS devices (
   tunnel_public_key TEXT UNIQUE, identity_public_key TEXT UNIQUE, address_index BIGINT UNIQUE,
   status TEXT NOT NULL, connection TEXT NOT NULL, last_seen_at BIGINT,
   current_release_id BIGINT REFERENCES releases(id), created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL,
+  release_installed_at BIGINT, last_update_rollout_id BIGINT, last_update_status TEXT, last_update_message TEXT,
+  last_update_release_id BIGINT, last_update_at BIGINT,
   UNIQUE (deployment_id, name));
 CREATE INDEX IF NOT EXISTS devices_release ON devices (current_release_id);
 CREATE INDEX IF NOT EXISTS devices_deployment ON devices (deployment_id, id);
@@ -71,6 +75,7 @@ CREATE TABLE IF NOT EXISTS rollout_targets (
   rollout_id BIGINT NOT NULL REFERENCES rollouts(id), device_id BIGINT NOT NULL, batch BIGINT NOT NULL,
   status TEXT NOT NULL, message TEXT NOT NULL, updated_at BIGINT NOT NULL, PRIMARY KEY (rollout_id, device_id));
 CREATE INDEX IF NOT EXISTS rollout_targets_batch ON rollout_targets (rollout_id, batch, status);
+CREATE INDEX IF NOT EXISTS rollout_targets_device ON rollout_targets (device_id, rollout_id);
 CREATE TABLE IF NOT EXISTS audit_log (
   id {ID}, at BIGINT NOT NULL, actor TEXT NOT NULL, actor_user_id BIGINT, organization_id BIGINT,
   action TEXT NOT NULL, target_type TEXT NOT NULL, target_id TEXT NOT NULL, details TEXT NOT NULL,
@@ -107,8 +112,22 @@ void migrate(Db& db) {
   } else if (const int from = std::stoi(v->s(0)); from < kSchemaVersion) {
     // Versions 2 only added tables and indexes, which the script above created; 3 adds a column
     // to a table that existed before (CREATE TABLE IF NOT EXISTS leaves it as it was).
-    if (from < 3) db.exec_script("ALTER TABLE api_tokens ADD COLUMN parent_token_id BIGINT;");
+    // 4 adds the install time and the last update outcome to devices, filled in from the rollout
+    // targets recorded so far (as the running server keeps them from then on).
+    // One transaction (DDL is transactional in both databases): a crash leaves the old version.
+    Tx tx(db);
+    if (from < 3) db.query("ALTER TABLE api_tokens ADD COLUMN parent_token_id BIGINT");
+    if (from < 4) {
+      for (const char* column : {"release_installed_at BIGINT", "last_update_rollout_id BIGINT", "last_update_status TEXT",
+                                 "last_update_message TEXT", "last_update_release_id BIGINT", "last_update_at BIGINT"})
+        db.query(std::string("ALTER TABLE devices ADD COLUMN ") + column);
+      refresh_last_update(db, "1 = 1", {});
+      db.query("UPDATE devices SET release_installed_at = (SELECT max(t.updated_at) FROM rollout_targets t JOIN "
+               "rollouts r ON r.id = t.rollout_id WHERE t.device_id = devices.id AND t.status = 'succeeded' AND "
+               "r.release_id = devices.current_release_id) WHERE current_release_id IS NOT NULL");
+    }
     db.query("UPDATE meta SET value = $1 WHERE key = 'schema_version'", {std::to_string(kSchemaVersion)});
+    tx.commit();
   }
   // After the column exists on upgraded databases too.
   db.exec_script("CREATE INDEX IF NOT EXISTS api_tokens_parent ON api_tokens (parent_token_id);");

@@ -243,13 +243,17 @@ describe('fleet mode', { timeout: 300_000 }, () => {
     assert.equal(res.error.field, 'lines[1]');
     await shot(page, '10a-device-serial');
     // Release, finished update and console output, but no connection on record: the page says
-    // exactly that, when the release was installed (the update reported done) and when uploaded.
+    // exactly that, when the device installed the release (the API's release_installed_at) and
+    // when it was uploaded.
     const statusBox = page.getByRole('region', { name: 'Status' });
     await statusBox.getByText('No connection recorded').waitFor();
     assert.equal(await page.getByText('Never connected').count(), 0, 'no "Never connected" beside a release and output');
-    await current.getByText(/installed (just now|a minute ago|\d+ minutes ago) \(.*when the update was reported done\)/).waitFor();
+    const installedAt = (await api(page, 'GET', `/devices/${deviceId}`)).body.release_installed_at;
+    assert.equal(typeof installedAt, 'number', 'the API says when the release was installed');
+    await current.getByText(/installed (just now|a minute ago|\d+ minutes ago) \(/).waitFor();
+    assert.equal(await current.getByText(/when the update was reported done/).count(), 0, 'the install time is the device\'s own, not a stand-in');
     await current.getByText(/release uploaded/).waitFor();
-    await statusBox.getByText('Done', { exact: true }).waitFor(); // Last update
+    await statusBox.getByText('Succeeded', { exact: true }).waitFor(); // Last update
   });
 
   test('the owner moves a device to another deployment and decommissions it', async () => {
@@ -344,7 +348,10 @@ describe('fleet mode', { timeout: 300_000 }, () => {
     await shot(page, '10e-device-list-failed');
 
     const search = page.getByRole('searchbox', { name: 'Search devices by name' });
+    // The server searches (GET /devices?name=, paged), not the browser.
+    const asked = page.waitForRequest((r) => /\/api\/v1\/devices\?.*name=008/.test(r.url()));
     await search.fill('008');
+    await asked;
     await table.getByRole('row', { name: /pump-007/ }).waitFor({ state: 'detached' });
     assert.deepEqual(await deviceNames(page), ['pump-008']);
     await search.fill('PUMP-00');
@@ -357,6 +364,7 @@ describe('fleet mode', { timeout: 300_000 }, () => {
     // The device page says it too.
     await table.getByRole('link', { name: 'pump-008' }).click();
     await page.getByRole('region', { name: 'Status' }).getByText('Failed', { exact: true }).waitFor();
+    await page.getByRole('region', { name: 'Status' }).getByText('watchdog did not start').waitFor();
   });
 
   test('a device that does not exist says so', async () => {

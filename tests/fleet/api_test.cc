@@ -688,6 +688,99 @@ TEST_F(RolloutFixture, EveryDocumentedPaceStarts) {
   }
 }
 
+// Issue 17 item 11: GET /devices?name= — a substring of the name in either case; `%`, `_` and `\`
+// are plain characters; it combines with the other filters and pages by id like any list.
+TEST_F(Api, DeviceNameSearch) {
+  int64_t p = project();
+  int64_t d = deployment(p);
+  int64_t other = deployment(p, "staging");
+  for (int k = 0; k < 4; ++k) device(d, "filler-" + std::to_string(k));
+  int64_t pump1 = device(d, "Pump-01");
+  int64_t pump2 = device(d, "pump_02");
+  int64_t pumpx = device(d, "pumpX02");
+  int64_t pct = device(d, "load 100%");
+  device(d, "load 1000");
+  int64_t elsewhere = device(other, "PUMP-staging");
+  auto ids = [&](const std::string& query) {
+    auto r = call("GET", "/api/v1/devices?" + query);
+    EXPECT_EQ(r.status, 200) << query << " " << r.body;
+    std::vector<int64_t> out;
+    for (const auto& x : r.j["items"]) out.push_back(x["id"]);
+    return out;
+  };
+  const std::string dep = "deployment_id=" + std::to_string(d);
+  EXPECT_EQ(ids(dep + "&name=PUMP"), (std::vector<int64_t>{pump1, pump2, pumpx}));
+  EXPECT_EQ(ids(dep + "&name=p_0"), (std::vector<int64_t>{pump2}));        // '_' is not a wildcard
+  EXPECT_EQ(ids(dep + "&name=100%25"), (std::vector<int64_t>{pct}));       // nor is '%'
+  EXPECT_EQ(ids(dep + "&name=%25"), (std::vector<int64_t>{pct}));
+  EXPECT_TRUE(ids(dep + "&name=nobody").empty());
+  EXPECT_EQ(ids("name=pump&limit=200"), (std::vector<int64_t>{pump1, pump2, pumpx, elsewhere}));  // the organisation
+  EXPECT_EQ(ids("project_id=" + std::to_string(p) + "&name=staging"), (std::vector<int64_t>{elsewhere}));
+  EXPECT_EQ(ids(dep + "&name=pump&connection=offline&status=active").size(), 3u);
+  EXPECT_TRUE(ids(dep + "&name=pump&connection=online").empty());
+  // Keyset pages of matches only: the third match is on the second page.
+  auto first = call("GET", "/api/v1/devices?" + dep + "&name=pump&limit=2");
+  ASSERT_EQ(first.j["items"].size(), 2u);
+  ASSERT_TRUE(first.j["next_cursor"].is_string()) << first.body;
+  EXPECT_EQ(ids(dep + "&name=pump&limit=2&cursor=" + first.j["next_cursor"].get<std::string>()),
+            (std::vector<int64_t>{pumpx}));
+  expect_error(call("GET", "/api/v1/devices?name=" + std::string(101, 'x')), 400);
+  expect_error(call("GET", "/api/v1/devices?name=%FF"), 400);    // not UTF-8 (PostgreSQL would refuse it)
+  expect_error(call("GET", "/api/v1/devices?name=a%00b"), 400);  // nor is NUL text
+  EXPECT_EQ(ids(dep + "&name=%C3%A9"), std::vector<int64_t>{});  // UTF-8 is fine
+  // Documented in the OpenAPI document.
+  bool documented = false;
+  const json doc = call("GET", "/api/v1/openapi.json").j;
+  for (const auto& q : doc["paths"]["/api/v1/devices"]["get"]["parameters"])
+    documented |= q["name"] == "name";
+  EXPECT_TRUE(documented);
+}
+
+// Issue 17 item 11: a device carries when its current release was reported installed and its
+// newest update's outcome (in the list too), kept as updates start, finish and are withdrawn.
+TEST_F(RolloutFixture, DeviceCarriesInstallTimeAndLastUpdate) {
+  make(3);
+  auto dev = [&](int64_t id) { return call("GET", "/api/v1/devices/" + std::to_string(id)).j; };
+  EXPECT_TRUE(dev(devs[0])["last_update"].is_null());
+  EXPECT_TRUE(dev(devs[0])["release_installed_at"].is_null());
+  auto r = call("POST", "/api/v1/deployments/" + std::to_string(d) + "/rollouts", {{"release_id", rid}, {"batches", {100}}});
+  ASSERT_EQ(r.status, 201) << r.body;
+  int64_t ro = r.j["id"];
+  json lu = dev(devs[0])["last_update"];
+  EXPECT_EQ(lu["status"], "in_progress");
+  EXPECT_EQ(lu["release_id"], rid);
+  EXPECT_EQ(lu["rollout_id"], ro);
+  int64_t before = now_ms();
+  ASSERT_EQ(report(devs[0], ro, "succeeded").status, 200);
+  ASSERT_EQ(report(devs[1], ro, "failed").status, 200);
+  json ok = dev(devs[0]);
+  EXPECT_EQ(ok["current_release_id"], rid);
+  ASSERT_TRUE(ok["release_installed_at"].is_number()) << ok.dump();
+  EXPECT_GE(ok["release_installed_at"].get<int64_t>(), before);
+  EXPECT_EQ(ok["last_update"]["status"], "succeeded");
+  EXPECT_GE(ok["last_update"]["at"].get<int64_t>(), before);
+  json bad = dev(devs[1]);
+  EXPECT_TRUE(bad["release_installed_at"].is_null());
+  EXPECT_EQ(bad["last_update"]["status"], "failed");
+  EXPECT_EQ(bad["last_update"]["message"], "boot check failed");
+  EXPECT_EQ(bad["last_update"]["release_id"], rid);
+  // The list says the same, field for field (it is serialised by hand).
+  auto list = call("GET", "/api/v1/devices?deployment_id=" + std::to_string(d));
+  ASSERT_EQ(list.j["items"].size(), 3u);
+  for (const auto& item : list.j["items"]) {
+    json one = dev(item["id"]);
+    one.erase("queued_commands");
+    EXPECT_EQ(item, one);
+  }
+  // A device's own update of the failed device, withdrawn before delivery: the failure shows again.
+  ASSERT_EQ(report(devs[2], ro, "succeeded").status, 200);
+  auto u = call("POST", "/api/v1/devices/" + std::to_string(devs[1]) + "/update", {{"release_id", rid}});
+  ASSERT_EQ(u.status, 201) << u.body;
+  EXPECT_EQ(dev(devs[1])["last_update"]["status"], "in_progress");
+  ASSERT_EQ(call("POST", "/api/v1/rollouts/" + std::to_string(u.j["id"].get<int64_t>()) + "/cancel").status, 200);
+  EXPECT_EQ(dev(devs[1])["last_update"], bad["last_update"]);
+}
+
 TEST_F(Api, AuditRecordsEveryChange) {
   int64_t p = project();
   int64_t d = deployment(p);

@@ -835,4 +835,70 @@ TEST(FleetAuth, RolloutPacesAndNameRulesOnPostgres) {
   }
 }
 
+// Issue 17 item 11 on PostgreSQL, through the API: ?name= (either case, `%` and `_` plain, a match
+// on a later page, only the caller's organisation) and a device's last update / install time.
+TEST(FleetAuth, DeviceNameSearchAndUpdateStateOnPostgres) {
+  FleetEnv env;
+  std::string admin = env.token("admin@example.com");
+  std::map<std::string, std::string> owner;
+  for (const std::string o : {"a", "b"}) {
+    int64_t org = env.as(admin, "POST", "/api/v1/organizations", {{"name", "org-" + o}}).j["id"];
+    ASSERT_EQ(env.as(admin, "POST", "/api/v1/users", {{"email", o + "@o.test"}, {"name", o}, {"role", "organization_owner"}, {"organization_id", org}, {"password", kPw}}).status, 201);
+    owner[o] = env.token(o + "@o.test");
+  }
+  const std::string A = owner["a"], B = owner["b"];
+  int64_t p = env.as(A, "POST", "/api/v1/projects", {{"name", "p"}}).j["id"];
+  auto key = test_key(6);
+  ASSERT_EQ(env.as(A, "POST", "/api/v1/projects/" + std::to_string(p) + "/keys", {{"name", "k"}, {"public_key", public_key_text(key)}}).status, 201);
+  auto up = http(env.srv->port(), "POST", "/api/v1/projects/" + std::to_string(p) + "/releases",
+                 as_string(make_release("sys", "1.0.0", {key})), {{"Authorization", "Bearer " + A}}, "application/octet-stream");
+  ASSERT_EQ(up.status, 201) << up.body;
+  int64_t rid = up.j["id"];
+  int64_t dep = env.as(A, "POST", "/api/v1/deployments", {{"project_id", p}, {"name", "d"}}).j["id"];
+  std::map<std::string, int64_t> id;
+  for (const std::string n : {"filler-1", "filler-2", "Pump-01", "pump_02", "pumpX02", "load 100%", "load 1000"}) {
+    auto r = env.as(A, "POST", "/api/v1/devices", {{"deployment_id", dep}, {"name", n}, {"tunnel_public_key", random_key_b64()},
+                                                   {"identity_public_key", random_key_b64()}});
+    ASSERT_EQ(r.status, 201) << r.body;
+    id[n] = r.j["id"];
+  }
+  auto ids = [&](const std::string& who, const std::string& query) {
+    auto r = env.as(who, "GET", "/api/v1/devices?" + query);
+    EXPECT_EQ(r.status, 200) << query << " " << r.body;
+    std::vector<int64_t> out;
+    for (const auto& x : r.j["items"]) out.push_back(x["id"]);
+    return out;
+  };
+  EXPECT_EQ(ids(A, "name=PUMP"), (std::vector<int64_t>{id["Pump-01"], id["pump_02"], id["pumpX02"]}));
+  EXPECT_EQ(ids(A, "name=p_0"), (std::vector<int64_t>{id["pump_02"]}));
+  EXPECT_EQ(ids(A, "name=100%25"), (std::vector<int64_t>{id["load 100%"]}));
+  EXPECT_TRUE(ids(B, "name=pump").empty());  // another organisation's devices stay invisible
+  auto first = env.as(A, "GET", "/api/v1/devices?deployment_id=" + std::to_string(dep) + "&name=pump&limit=2");
+  ASSERT_TRUE(first.j["next_cursor"].is_string()) << first.body;
+  EXPECT_EQ(ids(A, "deployment_id=" + std::to_string(dep) + "&name=pump&limit=2&cursor=" + first.j["next_cursor"].get<std::string>()),
+            (std::vector<int64_t>{id["pumpX02"]}));
+  EXPECT_EQ(env.as(A, "GET", "/api/v1/devices?name=%FF").status, 400);
+  // A failed and a succeeded update, as the list and the device say.
+  for (const auto& [n, outcome] : std::vector<std::pair<std::string, std::string>>{{"pump_02", "failed"}, {"Pump-01", "succeeded"}}) {
+    const std::string dev = "/api/v1/devices/" + std::to_string(id[n]);
+    auto u = env.as(A, "POST", dev + "/update", {{"release_id", rid}});
+    ASSERT_EQ(u.status, 201) << u.body;
+    EXPECT_EQ(env.as(A, "GET", dev).j["last_update"]["status"], "in_progress");
+    auto rep = env.as(A, "POST", dev + "/update-report", {{"rollout_id", u.j["id"]}, {"status", outcome}, {"message", "said " + outcome}});
+    ASSERT_EQ(rep.status, 200) << rep.body;
+  }
+  auto list = env.as(A, "GET", "/api/v1/devices?deployment_id=" + std::to_string(dep) + "&name=pump");
+  ASSERT_EQ(list.j["items"].size(), 3u) << list.body;
+  const json& ok = list.j["items"][0];
+  const json& bad = list.j["items"][1];
+  EXPECT_EQ(ok["last_update"]["status"], "succeeded");
+  EXPECT_TRUE(ok["release_installed_at"].is_number());
+  EXPECT_EQ(ok["current_release_id"], rid);
+  EXPECT_EQ(bad["last_update"]["status"], "failed");
+  EXPECT_EQ(bad["last_update"]["message"], "said failed");
+  EXPECT_EQ(bad["last_update"]["release_id"], rid);
+  EXPECT_TRUE(bad["release_installed_at"].is_null());
+  EXPECT_TRUE(list.j["items"][2]["last_update"].is_null());
+}
+
 }  // namespace

@@ -7,6 +7,8 @@
 #include "fleet_test_util.h"
 #include "store/blob_store.h"
 #include "store/device_log.h"
+#include "store/devices.h"
+#include "store/rollouts.h"
 #include "store/schema.h"
 
 using namespace keel::fleet;
@@ -325,12 +327,177 @@ void device_log_suite(const std::function<std::unique_ptr<Db>()>& open) {
   EXPECT_EQ(read_serial(*db, dev2, {}).items.size(), 4u);  // another device's log untouched
 }
 
+// The columns schema 4 added to devices: a database of an older version has none of them.
+void drop_v4_columns(Db& db) {
+  for (const char* c : {"release_installed_at", "last_update_rollout_id", "last_update_status", "last_update_message",
+                        "last_update_release_id", "last_update_at"})
+    db.exec_script(std::string("ALTER TABLE devices DROP COLUMN ") + c + ";");
+}
+
+// An organisation, project, deployment and release to hang devices and rollouts on.
+struct DeviceBase {
+  int64_t deployment = 0, release = 0, release2 = 0;
+};
+DeviceBase device_base(Db& db, const std::string& tag) {
+  DeviceBase b;
+  int64_t org = db.one("INSERT INTO organizations (name, created_at) VALUES ($1, 1) RETURNING id", {"org-" + tag})->i(0);
+  int64_t p = db.one("INSERT INTO projects (organization_id, name, description, created_at) VALUES ($1, 'p', '', 1) "
+                     "RETURNING id", {org})->i(0);
+  b.deployment = db.one("INSERT INTO deployments (project_id, name, description, created_at) VALUES ($1, 'd', '', 1) "
+                        "RETURNING id", {p})->i(0);
+  for (int64_t* r : {&b.release, &b.release2})
+    *r = db.one("INSERT INTO releases (project_id, name, version, key_id, manifest_toml, manifest_json, file_blob, "
+                "file_size, created_at, created_by) VALUES ($1, 'r', $2, 'k', '', '{}', 'b', 1, 1, 't') RETURNING id",
+                {p, r == &b.release ? std::string("1") : std::string("2")})->i(0);
+  return b;
+}
+int64_t plain_device(Db& db, int64_t deployment, const std::string& name) {
+  return db.one("INSERT INTO devices (deployment_id, name, status, connection, created_at, updated_at) VALUES "
+                "($1, $2, 'active', 'offline', 1, 1) RETURNING id", {deployment, name})->i(0);
+}
+
+// GET /devices?name=: a substring of the name, either case, `%` `_` `\` matching only
+// themselves, combined with the other filters and paged by id (issue 17 item 11).
+void device_name_search_suite(const std::function<std::unique_ptr<Db>()>& open) {
+  auto db = open();
+  migrate(*db);
+  DeviceBase b = device_base(*db, "search");
+  DeviceBase other = device_base(*db, "search-other");
+  for (int k = 0; k < 5; ++k) plain_device(*db, b.deployment, "filler-" + std::to_string(k));
+  int64_t pump1 = plain_device(*db, b.deployment, "Pump-01");
+  int64_t pump2 = plain_device(*db, b.deployment, "pump_02");
+  int64_t pumpx = plain_device(*db, b.deployment, "pumpX02");
+  int64_t pct = plain_device(*db, b.deployment, "load 100%");
+  plain_device(*db, b.deployment, "load 1000");
+  int64_t bs = plain_device(*db, b.deployment, "back\\slash");
+  plain_device(*db, b.deployment, "backXslash");
+  plain_device(*db, other.deployment, "pump-elsewhere");
+  auto names = [&](const DeviceFilter& f, PageRequest page = {}) {
+    std::vector<int64_t> ids;
+    auto p = list_devices(*db, page, f);
+    for (const auto& d : p.items) ids.push_back(d.id);
+    return ids;
+  };
+  DeviceFilter f{.deployment_id = b.deployment};
+  f.name_contains = "PUMP";
+  EXPECT_EQ(names(f), (std::vector<int64_t>{pump1, pump2, pumpx}));
+  f.name_contains = "p_0";  // '_' is not "any character": not pumpX02
+  EXPECT_EQ(names(f), (std::vector<int64_t>{pump2}));
+  f.name_contains = "100%";  // '%' is not "anything": not "load 1000"
+  EXPECT_EQ(names(f), (std::vector<int64_t>{pct}));
+  f.name_contains = "k\\s";  // a backslash is itself, not an escape
+  EXPECT_EQ(names(f), (std::vector<int64_t>{bs}));
+  f.name_contains = "%";
+  EXPECT_EQ(names(f), (std::vector<int64_t>{pct}));
+  f.name_contains = "nothing like it";
+  EXPECT_TRUE(names(f).empty());
+  // Combined with the other filters, and matches on later pages.
+  f.name_contains = "pump";
+  f.connection = "offline";
+  f.status = "active";
+  auto p1 = list_devices(*db, {.limit = 2}, f);
+  ASSERT_EQ(p1.items.size(), 2u);
+  ASSERT_TRUE(p1.next_cursor);
+  auto p2 = list_devices(*db, {.limit = 2, .cursor = p1.next_cursor}, f);
+  ASSERT_EQ(p2.items.size(), 1u);
+  EXPECT_EQ(p2.items[0].id, pumpx);
+  EXPECT_FALSE(p2.next_cursor);
+  f.connection = "online";
+  EXPECT_TRUE(names(f).empty());
+  // Without a deployment (the joined query): the project's devices only.
+  DeviceFilter by_project{.project_id = db->one("SELECT project_id FROM deployments WHERE id = $1", {other.deployment})->i(0)};
+  by_project.name_contains = "Pump";
+  EXPECT_EQ(names(by_project).size(), 1u);
+}
+
+// A device's install time and last update outcome are kept on its row by the statements that
+// change its rollout targets, in the same transaction (issue 17 item 11).
+void device_update_state_suite(const std::function<std::unique_ptr<Db>()>& open) {
+  auto db = open();
+  migrate(*db);
+  DeviceBase b = device_base(*db, "state");
+  int64_t d1 = plain_device(*db, b.deployment, "a"), d2 = plain_device(*db, b.deployment, "b");
+  EXPECT_FALSE(find_device(*db, d1)->last_update_status);
+  int64_t ro = insert_deployment_rollout(*db, b.deployment, b.release, {100}, 10, "pause", 2, "t", 100);
+  start_rollout_batch(*db, ro, b.release, 0, 110);
+  auto v = find_device(*db, d1);
+  EXPECT_EQ(v->last_update_status, "in_progress");
+  EXPECT_EQ(v->last_update_rollout_id, ro);
+  EXPECT_EQ(v->last_update_release_id, b.release);
+  EXPECT_EQ(v->last_update_at, 110);
+  record_update_outcome(*db, ro, d1, "succeeded", "", 120);
+  set_current_release(*db, d1, b.release, 120);
+  record_update_outcome(*db, ro, d2, "failed", "boot check failed", 130);
+  v = find_device(*db, d1);
+  EXPECT_EQ(v->last_update_status, "succeeded");
+  EXPECT_EQ(v->last_update_at, 120);
+  EXPECT_EQ(v->release_installed_at, 120);
+  v = find_device(*db, d2);
+  EXPECT_EQ(v->last_update_status, "failed");
+  EXPECT_EQ(v->last_update_message, "boot check failed");
+  EXPECT_FALSE(v->release_installed_at);
+  set_rollout_status(*db, ro, "completed_with_failures", "", 130);
+  // A newer update that is withdrawn before delivery leaves the previous outcome.
+  int64_t ro2 = insert_device_rollout(*db, b.deployment, d2, b.release2, "t", 200);
+  start_rollout_batch(*db, ro2, b.release2, 0, 210);
+  EXPECT_EQ(find_device(*db, d2)->last_update_status, "in_progress");
+  EXPECT_EQ(find_device(*db, d2)->last_update_release_id, b.release2);
+  stop_rollout(*db, ro2, "cancelled", "cancelled by t", 220);
+  v = find_device(*db, d2);
+  EXPECT_EQ(v->last_update_status, "failed");
+  EXPECT_EQ(v->last_update_rollout_id, ro);
+  EXPECT_EQ(v->last_update_at, 130);
+  // Moving out of a rollout does the same.
+  int64_t ro3 = insert_device_rollout(*db, b.deployment, d1, b.release2, "t", 300);
+  start_rollout_batch(*db, ro3, b.release2, 0, 310);
+  detach_device_from_rollouts(*db, d1, 320);
+  EXPECT_EQ(find_device(*db, d1)->last_update_status, "succeeded");
+  EXPECT_EQ(find_device(*db, d1)->last_update_rollout_id, ro);
+  // Repurposed: no release, so no install time; the device's update history stays with its id.
+  decommission_device(*db, d1, 400);
+  repurpose_device(*db, d1, b.deployment, "a2", {.tunnel = "t2", .identity = "i2"}, 7, 410);
+  v = find_device(*db, d1);
+  EXPECT_FALSE(v->current_release_id);
+  EXPECT_FALSE(v->release_installed_at);
+  EXPECT_EQ(v->last_update_status, "succeeded");
+}
+
+// A database of schema 3 (devices without the install time and last update) is upgraded in
+// place: the columns are added and filled in from the rollout targets already recorded.
+void upgrade_from_v3_suite(const std::function<std::unique_ptr<Db>()>& open) {
+  auto db = open();
+  migrate(*db);
+  DeviceBase b = device_base(*db, "v3");
+  int64_t d1 = plain_device(*db, b.deployment, "a"), d2 = plain_device(*db, b.deployment, "b"),
+          d3 = plain_device(*db, b.deployment, "c");
+  int64_t ro = insert_deployment_rollout(*db, b.deployment, b.release, {100}, 10, "pause", 3, "t", 100);
+  start_rollout_batch(*db, ro, b.release, 0, 110);
+  record_update_outcome(*db, ro, d1, "succeeded", "", 120);
+  set_current_release(*db, d1, b.release, 120);
+  record_update_outcome(*db, ro, d2, "failed", "no boot", 130);
+  drop_v4_columns(*db);
+  db->query("UPDATE meta SET value = '3' WHERE key = 'schema_version'");
+  migrate(*db);
+  EXPECT_EQ(db->one("SELECT value FROM meta WHERE key = 'schema_version'")->s(0), std::to_string(kSchemaVersion));
+  auto v1 = find_device(*db, d1), v2 = find_device(*db, d2), v3 = find_device(*db, d3);
+  EXPECT_EQ(v1->release_installed_at, 120);
+  EXPECT_EQ(v1->last_update_status, "succeeded");
+  EXPECT_EQ(v1->last_update_release_id, b.release);
+  EXPECT_EQ(v2->last_update_status, "failed");
+  EXPECT_EQ(v2->last_update_message, "no boot");
+  EXPECT_FALSE(v2->release_installed_at);
+  EXPECT_EQ(v3->last_update_status, "in_progress");
+  EXPECT_EQ(v3->last_update_at, 110);
+  migrate(*db);  // idempotent after the upgrade too
+}
+
 // A database of schema 2 (api_tokens without parent_token_id) is upgraded in place at start: the
 // column is added, existing tokens keep their rows (made by sessions: no parent).
 void upgrade_from_v2_suite(const std::function<std::unique_ptr<Db>()>& open) {
   auto db = open();
   migrate(*db);
   db->exec_script("DROP INDEX api_tokens_parent; ALTER TABLE api_tokens DROP COLUMN parent_token_id;");
+  drop_v4_columns(*db);
   db->query("UPDATE meta SET value = '2' WHERE key = 'schema_version'");
   int64_t user = db->one("INSERT INTO users (email, name, role, status, created_at) VALUES ('t@x.y', 'T', "
                          "'administrator', 'active', 1) RETURNING id")->i(0);
@@ -353,6 +520,10 @@ TEST(Store, SqliteSuite) {
   device_log_suite([path] { return open_sqlite(path); });
   auto upgraded = (dir.path() / "upgraded.db").string();
   upgrade_from_v2_suite([upgraded] { return open_sqlite(upgraded); });
+  device_name_search_suite([path] { return open_sqlite(path); });
+  device_update_state_suite([path] { return open_sqlite(path); });
+  auto from_v3 = (dir.path() / "from_v3.db").string();
+  upgrade_from_v3_suite([from_v3] { return open_sqlite(from_v3); });
 }
 
 TEST(Store, PostgresSuite) {
@@ -362,6 +533,10 @@ TEST(Store, PostgresSuite) {
   device_log_suite([conn] { return open_postgres(conn); });
   std::string upgraded = pg.create_database();
   upgrade_from_v2_suite([upgraded] { return open_postgres(upgraded); });
+  device_name_search_suite([conn] { return open_postgres(conn); });
+  device_update_state_suite([conn] { return open_postgres(conn); });
+  std::string from_v3 = pg.create_database();
+  upgrade_from_v3_suite([from_v3] { return open_postgres(from_v3); });
   // Each statement text is prepared on the server once per connection and then reused by name.
   auto db = open_postgres(conn);
   const char* count_sql = "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE $1";

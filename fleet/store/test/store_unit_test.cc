@@ -35,7 +35,8 @@ TEST(StoreRowTest, SelectListComesFromTheDeclaredColumns) {
   EXPECT_EQ(column_count<ThingRow>(), 4u);
   EXPECT_EQ(select_list<DeviceRow>(),
             "id, deployment_id, name, tunnel_public_key, identity_public_key, address_index, status, connection, "
-            "last_seen_at, current_release_id, created_at, updated_at");
+            "last_seen_at, current_release_id, created_at, updated_at, release_installed_at, last_update_rollout_id, "
+            "last_update_status, last_update_message, last_update_release_id, last_update_at");
   // A list that includes another (the signed-in user's columns) selects both, in order.
   EXPECT_EQ(select_list<SessionUser>(), "s.csrf, s.expires_at, u.id, u.email, u.role, u.organization_id, u.status");
 }
@@ -78,6 +79,12 @@ TEST(StorePageTest, Sql) {
   EXPECT_EQ(std::get<int64_t>(desc.params()[0]), 40);
   PageQuery first("SELECT id FROM things", "id", Order::descending, {});
   EXPECT_EQ(std::get<int64_t>(first.params()[0]), INT64_MAX);
+  // A substring match: LIKE's wildcards and its escape character in the text match themselves.
+  PageQuery like("SELECT id FROM things", "id", Order::ascending, {.limit = 5});
+  like.where_contains("name", "50%_a\\b");
+  EXPECT_EQ(like.sql(), "SELECT id FROM things WHERE id > $1 AND lower(name) LIKE lower(CAST($2 AS TEXT)) ESCAPE '\\' "
+                        "ORDER BY id LIMIT 6");
+  EXPECT_EQ(std::get<std::string>(like.params()[1]), "%50\\%\\_a\\\\b%");
 }
 
 // Walks every page in both orders: each row once, in order, and the last page has no cursor.

@@ -38,12 +38,27 @@ function connect(): void {
   ws.onclose = () => {
     socket = null;
     if (listeners.size === 0) return;
-    const delay = Math.min(30_000, 1000 * 2 ** retry++);
-    timer = setTimeout(() => {
-      timer = null;
-      connect();
-    }, delay);
+    reconnectLater();
   };
+}
+
+// The server closes the stream when its credential ends (logout, expiry, revocation): reconnect
+// only while the session still works, so a signed-out page does not open a refused websocket (the
+// page's own next request shows the sign-in page).
+function reconnectLater(): void {
+  const delay = Math.min(30_000, 1000 * 2 ** retry++);
+  timer = setTimeout(() => {
+    timer = null;
+    if (listeners.size === 0) return;
+    fetch('/api/v1/auth/me').then(
+      (r) => {
+        if (listeners.size === 0 || socket || timer) return;
+        if (r.ok) connect();
+        else reconnectLater();
+      },
+      () => reconnectLater(),
+    );
+  }, delay);
 }
 
 export function subscribe(l: Listener): () => void {

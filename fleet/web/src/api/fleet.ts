@@ -70,7 +70,7 @@ export const fleet = {
     api.post<Deployment>('/deployments', { project_id: projectId, name, description }),
 
   // devices
-  devices: (filter: { deployment_id?: number; release_id?: number; connection?: string }, cursor?: Cursor) =>
+  devices: (filter: { deployment_id?: number; release_id?: number; connection?: string; name?: string }, cursor?: Cursor) =>
     api.get<Paged<Device>>('/devices', { ...page(cursor), ...filter }),
   device: (id: number) => api.get<Device>(`/devices/${id}`),
   registerDevice: (deploymentId: number, body: { name: string; tunnel_public_key: string; identity_public_key: string }) =>

@@ -64,8 +64,21 @@ export interface Device {
   connection: string; // online | offline | never
   last_seen_at: number | null;
   current_release_id: number | null;
+  // When the device reported its current release installed (its update succeeded); null when not
+  // installed through an update.
+  release_installed_at: number | null;
+  // The device's newest started update; null if it never had one.
+  last_update: LastUpdate | null;
   created_at: number;
   updated_at: number;
+}
+
+export interface LastUpdate {
+  status: string; // in_progress | succeeded | failed
+  message: string;
+  release_id: number;
+  rollout_id: number;
+  at: number;
 }
 
 export interface SigningKey {

@@ -1,12 +1,12 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { ApiError } from '../api/client';
 import { all, fleet } from '../api/fleet';
-import type { Device, Release, RolloutTarget } from '../api/models';
+import type { Release } from '../api/models';
 import { href, navigate } from '../router';
 import { canWrite, useSession } from '../session';
 import { DeleteButton, Empty, ErrorBox, Field, FormModal, Notice, Page, KeyField, PageLoading, Section, Stat, StatusBadge, TextField, chosenId } from '../ui/components';
-import { DataTable, asyncList, type ListState } from '../ui/table';
-import { connectionOf, latestUpdates } from './device_state';
+import { DataTable, asyncList } from '../ui/table';
+import { connectionOf, lastUpdateNote } from './device_state';
 import { plural, timeAgo } from '../ui/format';
 import { useAction, useAsync, useForm, useInterval, usePaged } from '../ui/hooks';
 import { useCrumbs } from './crumbs';
@@ -14,11 +14,9 @@ import { OverlaySection } from './overlay';
 import { ReleaseField } from './release_field';
 import { useLive } from '../live';
 
-// A search by name loads the deployment's devices (up to this many) and filters them here: the API
-// has no name filter on GET /devices yet.
-const SEARCH_MAX = 5000;
-// The device list's "Last update" column comes from the targets of this many newest rollouts.
-const RECENT_ROLLOUTS = 5;
+// The name search asks the server (GET /devices?name=, paged like the whole list) once typing
+// pauses for this long.
+const SEARCH_DELAY_MS = 250;
 
 export function DeploymentPage(props: { id: number }) {
   const { info } = useSession();
@@ -26,7 +24,16 @@ export function DeploymentPage(props: { id: number }) {
   const dep = useAsync(() => fleet.deployment(props.id), [props.id]);
   const crumbs = useCrumbs({ projectId: dep.data?.project_id });
   const [connFilter, setConnFilter] = useState('');
-  const devices = usePaged((c) => fleet.devices({ deployment_id: props.id, connection: connFilter || undefined }, c), [props.id, connFilter]);
+  const [search, setSearch] = useState('');
+  const [q, setQ] = useState('');
+  useEffect(() => {
+    const t = setTimeout(() => setQ(search.trim()), SEARCH_DELAY_MS);
+    return () => clearTimeout(t);
+  }, [search]);
+  const devices = usePaged(
+    (c) => fleet.devices({ deployment_id: props.id, connection: connFilter || undefined, name: q || undefined }, c),
+    [props.id, connFilter, q],
+  );
   const releaseNames = useAsync(async () => {
     if (!dep.data) return new Map<number, string>();
     const rs = await all<Release>((c) => fleet.releases(dep.data!.project_id, c), 1000);
@@ -34,27 +41,12 @@ export function DeploymentPage(props: { id: number }) {
   }, [dep.data?.project_id]);
   const relName = (id: number) => releaseNames.data?.get(id) ?? `release #${id}`;
   const rollouts = usePaged((c) => fleet.rollouts(props.id, c), [props.id]);
-  const [search, setSearch] = useState('');
-  const q = search.trim().toLowerCase();
-  const everyDevice = useAsync(
-    () => (q ? all<Device>((c) => fleet.devices({ deployment_id: props.id, connection: connFilter || undefined }, c), SEARCH_MAX) : Promise.resolve(null)),
-    [props.id, connFilter, q !== ''],
-  );
-  const shown: ListState<Device> = q
-    ? { items: (everyDevice.data ?? []).filter((x) => x.name.toLowerCase().includes(q)), error: everyDevice.error, loading: everyDevice.loading && !everyDevice.data, reload: everyDevice.reload }
-    : devices;
-  // Each device's newest update outcome (failed ones included), from the newest rollouts' targets;
-  // fetched again only when one of those rollouts changed.
-  const recent = rollouts.items.slice(0, RECENT_ROLLOUTS);
-  const recentKey = recent.map((r) => `${r.id}:${r.status}:${r.updated_at}:${r.progress.succeeded}:${r.progress.failed}:${r.progress.in_progress}`).join(',');
-  const updates = useAsync(async () => latestUpdates(recent, await Promise.all(recent.map((r) => all<RolloutTarget>((c) => fleet.rolloutTargets(r.id, c), 2000)))), [recentKey]);
   const proxies = useAsync(() => fleet.proxies(props.id), [props.id]);
   const [dialog, setDialog] = useState<null | 'device' | 'rollout' | 'proxy'>(null);
   const removeProxy = useAction();
   const refresh = () => {
     dep.reload();
     devices.reload();
-    if (q) everyDevice.reload();
     rollouts.reload();
   };
   useInterval(refresh, 5000);
@@ -116,16 +108,14 @@ export function DeploymentPage(props: { id: number }) {
         }
         flush
       >
-        {q && everyDevice.data && everyDevice.data.length >= SEARCH_MAX && (
-          <div class="px-5 pt-3"><Notice tone="warning">Only the first {SEARCH_MAX} devices of this deployment were searched.</Notice></div>
-        )}
         <DataTable
-          list={shown}
+          list={devices}
           testId="device-table"
           stack
           head={<><th>Device</th><th>Connection</th><th>Release</th><th>Last update</th><th>Tunnel address</th><th>Last seen</th></>}
           row={(x) => {
-            const u = updates.data?.get(x.id);
+            const u = x.last_update;
+            const note = lastUpdateNote(x);
             return (
               <tr key={x.id}>
                 <td data-label="Device"><a href={href(`/devices/${x.id}`)} class="font-medium">{x.name}</a></td>
@@ -134,8 +124,8 @@ export function DeploymentPage(props: { id: number }) {
                 <td data-label="Last update">
                   {u ? (
                     <>
-                      <div><a href={href(`/rollouts/${u.rolloutId}`)} class="no-underline" title={`Rollout #${u.rolloutId} to ${relName(u.releaseId)}`}><StatusBadge status={u.status} /></a>
-                      {u.status === 'failed' && u.message && <div class="mt-1 max-w-xs text-xs break-words text-red-800">{u.message}</div>}</div>
+                      <div><a href={href(`/rollouts/${u.rollout_id}`)} class="no-underline" title={`Rollout #${u.rollout_id} to ${relName(u.release_id)}, ${timeAgo(u.at)}`}><StatusBadge status={u.status} /></a>
+                      {note && <div class="mt-1 max-w-xs text-xs break-words text-red-800">{note}</div>}</div>
                     </>
                   ) : <span class="text-slate-400">—</span>}
                 </td>
@@ -146,7 +136,7 @@ export function DeploymentPage(props: { id: number }) {
           }}
           empty={
             q ? (
-              <Empty title={`No device named like "${search.trim()}"`}>Search looks for the text anywhere in a device's name{connFilter ? `, among ${connFilter} devices` : ''}.</Empty>
+              <Empty title={`No device named like "${q}"`}>Search looks for the text anywhere in a device's name{connFilter ? `, among ${connFilter} devices` : ''}.</Empty>
             ) : (
               <Empty title={connFilter ? `No ${connFilter} devices` : 'No devices in this deployment'} action={writable && <button class="btn-primary" onClick={() => setDialog('device')}>Register a device</button>}>
                 Register a device with its two public keys (printed by the device on first boot). Fleet gives it a private tunnel address.

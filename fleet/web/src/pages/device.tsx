@@ -8,7 +8,7 @@ import { DefList, Empty, ErrorBox, Field, FormModal, KeyField, Notice, Page, Pag
 import { dateTime, timeAgo } from '../ui/format';
 import { useAction, useAsync, useForm, useInterval, useLogTail } from '../ui/hooks';
 import { useCrumbs } from './crumbs';
-import { connectionOf, commandRelease, updateCommands } from './device_state';
+import { connectionOf, lastUpdateNote } from './device_state';
 import { OverlaySection } from './overlay';
 import { ReleaseField } from './release_field';
 import { useLive } from '../live';
@@ -45,7 +45,8 @@ export function DevicePage(props: { id: number }) {
   if (dev.error || !dev.data) return <PageLoading title="Device" state={dev} />;
   const d = dev.data;
   const conn = connectionOf(d);
-  const { newest: lastUpdate, installed } = updateCommands(commands.data?.items ?? [], releaseId);
+  const lastUpdate = d.last_update;
+  const note = lastUpdateNote(d);
   const releaseLabel = (id: number) => (release.data && release.data.id === id ? `${release.data.name} ${release.data.version}` : `release #${id}`);
   const retired = d.status === 'decommissioned';
 
@@ -83,12 +84,12 @@ export function DevicePage(props: { id: number }) {
                 <>
                   <StatusBadge status={lastUpdate.status} />
                   <span class="ml-2 text-slate-500">
-                    {commandRelease(lastUpdate) !== null && <>to {releaseLabel(commandRelease(lastUpdate)!)} </>}
-                    {lastUpdate.rollout_id ? <>(<a href={href(`/rollouts/${lastUpdate.rollout_id}`)}>rollout #{lastUpdate.rollout_id}</a>) </> : null}
-                    {timeAgo(lastUpdate.updated_at)}
+                    to {releaseLabel(lastUpdate.release_id)} (<a href={href(`/rollouts/${lastUpdate.rollout_id}`)}>rollout #{lastUpdate.rollout_id}</a>){' '}
+                    {lastUpdate.status === 'in_progress' ? 'started' : 'reported'} {timeAgo(lastUpdate.at)}
                   </span>
+                  {note && <div class="mt-1 text-xs break-words text-red-800">{note}</div>}
                 </>
-              ) : <span class="text-slate-500">{commands.data ? 'none sent yet' : '…'}</span>],
+              ) : <span class="text-slate-500">none sent yet</span>],
               ['Registration', <StatusBadge status={d.status} />],
               ['Tunnel address', <span class="mono">{d.tunnel_address ?? '—'}</span>],
               ['Registered', dateTime(d.created_at)],
@@ -114,7 +115,7 @@ export function DevicePage(props: { id: number }) {
               <a href={href(`/releases/${release.data.id}`)} class="font-semibold">{release.data.name} {release.data.version}</a>
               <span class="text-slate-500">
                 {' · '}
-                {installed ? <>installed {timeAgo(installed.updated_at)} ({dateTime(installed.updated_at)}, when the update was reported done)</> : 'install time not recorded'}
+                {d.release_installed_at ? <>installed {timeAgo(d.release_installed_at)} ({dateTime(d.release_installed_at)})</> : 'install time not recorded'}
                 {' · '}release uploaded {timeAgo(release.data.created_at)}
               </span>
             </p>
