@@ -25,6 +25,22 @@ KindInfo info(Ref kind) {
   return {"object", ""};
 }
 
+// A query value, percent-encoded (unreserved characters as they are).
+std::string query_value(const std::string& v) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string o;
+  for (unsigned char c : v) {
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' || c == '~') {
+      o += static_cast<char>(c);
+    } else {
+      o += '%';
+      o += hex[c >> 4];
+      o += hex[c & 15];
+    }
+  }
+  return o;
+}
+
 std::string str(const json& j, const char* key) {
   return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
 }
@@ -80,6 +96,9 @@ Result<int64_t> resolve(FleetClient& f, const RefOpt& ref, const RefScope& scope
     case Ref::device:
       if (scope.deployment) filter("deployment_id", scope.deployment, "deployment");
       else if (scope.project) filter("project_id", scope.project, "project");
+      // The server narrows by name (a substring, any case); the exact match is chosen below. A
+      // fleet's devices are many: without it every page of them would be read.
+      if (v.size() <= 100) query += (query.empty() ? "?" : "&") + std::string("name=") + query_value(v);
       break;
   }
   auto items = f.get_all(std::string(k.path) + query);
