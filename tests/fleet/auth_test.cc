@@ -149,6 +149,12 @@ struct StreamEnv : FleetEnv {
     EXPECT_EQ(s.close_code, code);
     EXPECT_EQ(s.close_reason, reason);
   }
+  // A change made now reaches the stream, and it stays open.
+  void expect_open(EventStream& s) {
+    int64_t later = change("still");
+    EXPECT_TRUE(s.pump_until([&] { return s.received("project", later); }, std::chrono::milliseconds(3000)));
+    EXPECT_FALSE(s.ended);
+  }
 };
 
 TEST(FleetAuth, LoginSessionCsrfRateLimitInvite) {
@@ -352,9 +358,7 @@ TEST(FleetAuth, EventStreamClosesWhenItsTokenIsRevoked) {
   int64_t id = env.as(t, "GET", "/api/v1/tokens").j["items"][0]["id"];
   ASSERT_EQ(env.as(other, "DELETE", "/api/v1/tokens/" + std::to_string(id)).status, 204);
   env.expect_closed(*s, EventStream::Clock::now(), 4401, "token_revoked");
-  int64_t later = env.change("still");
-  EXPECT_TRUE(keep->pump_until([&] { return keep->received("project", later); }, std::chrono::milliseconds(3000)));
-  EXPECT_FALSE(keep->ended);
+  env.expect_open(*keep);
 }
 
 TEST(FleetAuth, EventStreamClosesWhenItsTokenExpires) {
@@ -410,9 +414,7 @@ TEST(FleetAuth, EventStreamClosesWhenItsUsersRoleChanges) {
   // A rename is no change of authority: a new stream of the user stays open.
   auto again = env.open(bearer(env.token("o@acme.test", "read")));
   ASSERT_EQ(env.as(env.admin, "PATCH", "/api/v1/users/" + std::to_string(uid), {{"name", "Olga"}}).status, 200);
-  int64_t later = env.change("still");
-  EXPECT_TRUE(again->pump_until([&] { return again->received("project", later); }, std::chrono::milliseconds(3000)));
-  EXPECT_FALSE(again->ended);
+  env.expect_open(*again);
 }
 
 // ---- credentials (issue 17, item 4) ----
