@@ -799,6 +799,19 @@ TEST(FleetAuth, CrossOrganisationKeysAndEmailsDoNotLeak) {
   EXPECT_EQ(env.as(A, "POST", "/api/v1/users", {{"email", "again@a.test"}, {"name", "N"}, {"role", "organization_user"}}).status, 201);
 }
 
+// A project "p" of the owner's (token `tok`) with a trusted key, a release "sys 1.0.0" signed by it
+// and a deployment "d".
+void release_and_deployment(FleetEnv& env, const std::string& tok, uint8_t key_seed, int64_t* rid, int64_t* dep) {
+  int64_t p = env.as(tok, "POST", "/api/v1/projects", {{"name", "p"}}).j["id"];
+  auto key = test_key(key_seed);
+  ASSERT_EQ(env.as(tok, "POST", "/api/v1/projects/" + std::to_string(p) + "/keys", {{"name", "k"}, {"public_key", public_key_text(key)}}).status, 201);
+  auto up = http(env.srv->port(), "POST", "/api/v1/projects/" + std::to_string(p) + "/releases",
+                 as_string(make_release("sys", "1.0.0", {key})), {{"Authorization", "Bearer " + tok}}, "application/octet-stream");
+  ASSERT_EQ(up.status, 201) << up.body;
+  *rid = up.j["id"];
+  *dep = env.as(tok, "POST", "/api/v1/deployments", {{"project_id", p}, {"name", "d"}}).j["id"];
+}
+
 // Issue 17, items 5 and 8 on PostgreSQL: every documented rollout pace starts (the UI's "All
 // devices at once" answered 500), and user and token names refuse C1 and bidi controls.
 TEST(FleetAuth, RolloutPacesAndNameRulesOnPostgres) {
@@ -807,14 +820,8 @@ TEST(FleetAuth, RolloutPacesAndNameRulesOnPostgres) {
   int64_t org = env.as(admin, "POST", "/api/v1/organizations", {{"name", "org"}}).j["id"];
   ASSERT_EQ(env.as(admin, "POST", "/api/v1/users", {{"email", "o@o.test"}, {"name", "O"}, {"role", "organization_owner"}, {"organization_id", org}, {"password", kPw}}).status, 201);
   const std::string A = env.token("o@o.test");
-  int64_t p = env.as(A, "POST", "/api/v1/projects", {{"name", "p"}}).j["id"];
-  auto key = test_key(5);
-  ASSERT_EQ(env.as(A, "POST", "/api/v1/projects/" + std::to_string(p) + "/keys", {{"name", "k"}, {"public_key", public_key_text(key)}}).status, 201);
-  auto up = http(env.srv->port(), "POST", "/api/v1/projects/" + std::to_string(p) + "/releases",
-                 as_string(make_release("sys", "1.0.0", {key})), {{"Authorization", "Bearer " + A}}, "application/octet-stream");
-  ASSERT_EQ(up.status, 201) << up.body;
-  int64_t rid = up.j["id"];
-  int64_t dep = env.as(A, "POST", "/api/v1/deployments", {{"project_id", p}, {"name", "d"}}).j["id"];
+  int64_t rid = 0, dep = 0;
+  ASSERT_NO_FATAL_FAILURE(release_and_deployment(env, A, 5, &rid, &dep));
   for (int k = 0; k < 20; ++k)
     ASSERT_EQ(env.as(A, "POST", "/api/v1/devices", {{"deployment_id", dep}, {"name", "v" + std::to_string(k)}, {"tunnel_public_key", random_key_b64()},
                                                      {"identity_public_key", random_key_b64()}}).status, 201);
@@ -849,14 +856,8 @@ TEST(FleetAuth, DeviceNameSearchAndUpdateStateOnPostgres) {
     owner[o] = env.token(o + "@o.test");
   }
   const std::string A = owner["a"], B = owner["b"];
-  int64_t p = env.as(A, "POST", "/api/v1/projects", {{"name", "p"}}).j["id"];
-  auto key = test_key(6);
-  ASSERT_EQ(env.as(A, "POST", "/api/v1/projects/" + std::to_string(p) + "/keys", {{"name", "k"}, {"public_key", public_key_text(key)}}).status, 201);
-  auto up = http(env.srv->port(), "POST", "/api/v1/projects/" + std::to_string(p) + "/releases",
-                 as_string(make_release("sys", "1.0.0", {key})), {{"Authorization", "Bearer " + A}}, "application/octet-stream");
-  ASSERT_EQ(up.status, 201) << up.body;
-  int64_t rid = up.j["id"];
-  int64_t dep = env.as(A, "POST", "/api/v1/deployments", {{"project_id", p}, {"name", "d"}}).j["id"];
+  int64_t rid = 0, dep = 0;
+  ASSERT_NO_FATAL_FAILURE(release_and_deployment(env, A, 6, &rid, &dep));
   std::map<std::string, int64_t> id;
   for (const std::string n : {"filler-1", "filler-2", "Pump-01", "pump_02", "pumpX02", "load 100%", "load 1000"}) {
     auto r = env.as(A, "POST", "/api/v1/devices", {{"deployment_id", dep}, {"name", n}, {"tunnel_public_key", random_key_b64()},
