@@ -70,8 +70,10 @@ void check_object(const Slot* s) {
     case CapType::kNotification: {
       auto* n = c.as<Notification>();
       check_thread_queue(n->head, n->tail, n, ThreadState::kBlockedOnNotification, ThreadState::kBlockedOnNotification);
-      CHECK(n->head == nullptr || (n->word == 0 && !n->active), "notification: pending signal with waiters", n);
-      CHECK(n->active || n->word == 0, "notification: bits set while idle", n);
+      word_t steps = 0;
+      for (const Tcb* w = n->head; w != nullptr && steps < kMaxSteps; w = w->qnext, ++steps)
+        CHECK(!n->unbadged && (n->word & w->wait_mask) == 0, "notification: a waiter's signal is pending", n);
+      CHECK(n->active == (n->word != 0 || n->unbadged), "notification: active flag disagrees", n);
       CHECK(n->bound_tcb == nullptr || n->bound_tcb->bound_ntfn == n, "notification: bound TCB link", n);
       CHECK(n->sc == nullptr || n->sc->ntfn == n, "notification: SC link", n);
       break;

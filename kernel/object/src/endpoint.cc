@@ -185,6 +185,7 @@ void ep_receive(Endpoint* ep, Tcb* receiver, Reply* reply, Blocking blocking) {
     arch::set_ipc_result(receiver->ctx, bn->word, 0);
     bn->word = 0;
     bn->active = false;
+    bn->unbadged = false;
     return;
   }
   if (reply != nullptr) {

@@ -19,33 +19,42 @@ static void wake(Notification* n, Tcb* t, word_t badge) {
   sched_make_runnable(t);
 }
 
+static void clear(Notification* n) {
+  n->word = 0;
+  n->active = false;
+  n->unbadged = false;
+}
+
 void ntfn_signal(Notification* n, word_t badge) {
-  if (n->head != nullptr) {
-    Tcb* t = n->head;
+  const word_t pending = n->word | badge;
+  const bool unbadged = n->unbadged || badge == 0;
+  // Waiters are the threads holding a Read capability to it that block in Wait: the walk is
+  // bounded by them (a component's own notification has one).
+  for (Tcb* t = n->head; t != nullptr; t = t->qnext) {
+    if (!unbadged && (pending & t->wait_mask) == 0) continue;
     queue_remove(&n->head, &n->tail, t);
     t->blocked_on = nullptr;
-    wake(n, t, n->word | badge);
-    n->word = 0;
-    n->active = false;
+    clear(n);
+    wake(n, t, pending);
     return;
   }
   Tcb* b = n->bound_tcb;
   if (b != nullptr && b->state == ThreadState::kBlockedOnRecv) {
     tcb_cancel_ipc(b);
-    wake(n, b, n->word | badge);
-    n->word = 0;
-    n->active = false;
+    clear(n);
+    wake(n, b, pending);
     return;
   }
-  n->word |= badge;
+  n->word = pending;
+  n->unbadged = unbadged;
   n->active = true;
 }
 
-void ntfn_wait(Notification* n, Tcb* t, Blocking blocking) {
-  if (n->active) {
+void ntfn_wait(Notification* n, Tcb* t, Blocking blocking, word_t mask) {
+  if (mask == 0) mask = ~word_t{0};
+  if (n->active && (blocking == Blocking::kNo || n->unbadged || (n->word & mask) != 0)) {
     arch::set_ipc_result(t->ctx, n->word, 0);
-    n->word = 0;
-    n->active = false;
+    clear(n);
     return;
   }
   if (blocking == Blocking::kNo) {
@@ -54,6 +63,7 @@ void ntfn_wait(Notification* n, Tcb* t, Blocking blocking) {
   }
   t->state = ThreadState::kBlockedOnNotification;
   t->blocked_on = n;
+  t->wait_mask = mask;
   queue_append(&n->head, &n->tail, t);
   sched_thread_blocked(t);
   // A passive thread gives the notification's SC back while it waits.

@@ -90,7 +90,8 @@ void handle_send(Tcb* t, word_t cptr, Blocking blocking, SendKind kind) {
   return true;
 }
 
-void handle_recv(Tcb* t, word_t cptr, word_t reply_cptr, RecvKind kind, Blocking blocking) {
+// Recv takes the reply object's cptr, Wait the wake mask (ntfn_wait); the other is 0.
+void handle_recv(Tcb* t, word_t cptr, word_t reply_cptr, RecvKind kind, Blocking blocking, word_t wake_mask = 0) {
   Slot* slot = lookup_slot(t, cptr);
   if (slot == nullptr) {
     cap_fault(t, cptr, Phase::kRecv);
@@ -108,7 +109,7 @@ void handle_recv(Tcb* t, word_t cptr, word_t reply_cptr, RecvKind kind, Blocking
     cap_fault_missing(t, cptr, Phase::kRecv);
     return;
   }
-  ntfn_wait(n, t, blocking);
+  ntfn_wait(n, t, blocking, wake_mask);
 }
 
 void unknown_syscall(Tcb* t, word_t sysno) {
@@ -199,7 +200,7 @@ void handle_syscall(Tcb* t) {
     case KEEL_SYS_NB_SEND: handle_send(t, args.cptr(), Blocking::kNo, SendKind::kSend); break;
     case KEEL_SYS_RECV: handle_recv(t, args.cptr(), args.reply_cptr(), RecvKind::kRecv, Blocking::kYes); break;
     case KEEL_SYS_NB_RECV: handle_recv(t, args.cptr(), args.reply_cptr(), RecvKind::kRecv, Blocking::kNo); break;
-    case KEEL_SYS_WAIT: handle_recv(t, args.cptr(), 0, RecvKind::kWait, Blocking::kYes); break;
+    case KEEL_SYS_WAIT: handle_recv(t, args.cptr(), 0, RecvKind::kWait, Blocking::kYes, args.wake_mask()); break;
     case KEEL_SYS_NB_WAIT: handle_recv(t, args.cptr(), 0, RecvKind::kWait, Blocking::kNo); break;
     case KEEL_SYS_REPLY_RECV: {
       Reply* reply;
@@ -214,7 +215,8 @@ void handle_syscall(Tcb* t) {
       break;
     case KEEL_SYS_NB_SEND_WAIT:
       handle_send(t, args.cptr(), Blocking::kNo, SendKind::kSend);
-      if (t->state == ThreadState::kRunning) handle_recv(t, args.recv_cptr(), 0, RecvKind::kWait, Blocking::kYes);
+      if (t->state == ThreadState::kRunning)
+        handle_recv(t, args.recv_cptr(), 0, RecvKind::kWait, Blocking::kYes, args.wake_mask());
       break;
     case KEEL_SYS_YIELD: sched_yield_current(); break;
 #if KEEL_DEBUG

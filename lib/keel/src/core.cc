@@ -130,7 +130,9 @@ uint64_t keel_notify_wait(uint64_t mask) {
   keel::detail::flush_reply();
   while ((g_pending & mask) == 0) {
     keel_word_t word = 0;
-    keel_wait(KEEL_SLOT_NOTIFY, &word);
+    // Only a bit of `mask` wakes the thread: a peer signalling another channel's bit in a loop
+    // costs it nothing until it waits for that channel (the others accumulate in the kernel).
+    keel_wait_mask(KEEL_SLOT_NOTIFY, mask, &word);
     g_pending |= word;
   }
   uint64_t got = g_pending & mask;

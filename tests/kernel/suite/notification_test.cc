@@ -116,3 +116,47 @@ KTEST(ntfn_unbadged_signal_is_not_lost) {
   CHECK_EQ(t->done, 1u);
   if (t->done == 0) keel_signal(mint(n, KEEL_RIGHTS_ALL, 1));  // release it
 }
+
+// A waiter's wake mask (Wait's x6): signals of other bits accumulate without waking it; the
+// first signal of a bit in the mask wakes it with every pending bit; a badge-0 signal always
+// wakes it; Poll ignores masks.
+KTEST(ntfn_wait_mask_filters_wakeups) {
+  keel_cptr_t n = alloc_obj(KEEL_OBJ_NOTIFICATION);
+  keel_cptr_t done = alloc_obj(KEEL_OBJ_NOTIFICATION);
+  Thread* t = spawn(
+      [](Thread* self) {
+        for (int i = 0; i < 2; ++i) {
+          keel_word_t w = 0;
+          keel_wait_mask(self->arg[0], i == 0 ? 0x2 : 0x100, &w);
+          self->result[i] = w;
+          self->progress = static_cast<keel_word_t>(i + 1);
+        }
+        keel_signal(self->arg[1]);
+      },
+      n);
+  REQUIRE(t != nullptr);
+  t->arg[1] = mint(done, KEEL_RIGHTS_ALL, 1);
+  sleep_us(1000);  // it waits for bit 1
+  keel_cptr_t other = mint(n, KEEL_RIGHTS_ALL, 0x1);
+  for (int i = 0; i < 1000; ++i) keel_signal(other);  // the flood: never wakes it
+  sleep_us(1000);
+  CHECK_EQ(t->progress, 0u);
+  CHECK_EQ(keel_debug_check_invariants(), 0u);
+  keel_signal(mint(n, KEEL_RIGHTS_ALL, 0x2));
+  sleep_us(1000);
+  CHECK_EQ(t->progress, 1u);
+  CHECK_EQ(t->result[0], 0x3u);  // every pending bit, the flood's too
+  // Second wait, for bit 8: a badge-0 signal wakes it all the same.
+  keel_signal(other);
+  sleep_us(1000);
+  CHECK_EQ(t->progress, 1u);
+  keel_signal(mint(n, KEEL_RIGHTS_ALL, 0));
+  keel_word_t w = 0;
+  keel_wait(done, &w);
+  CHECK_EQ(t->progress, 2u);
+  CHECK_EQ(t->result[1], 0x1u);
+  // Pending bits outside the mask do not satisfy a Wait; Poll takes them.
+  keel_signal(other);
+  keel_poll(n, &w);
+  CHECK_EQ(w, 0x1u);
+}

@@ -8,6 +8,7 @@
 //   timer_load    arms 16 periodic 100 us timers (the clock refuses most) and collects expiries
 //   msg_flood     asks msg to open a channel that does not exist (a denial, logged)
 //   serial_flood  prints lines
+//   signal_flood  signals the witness's event channel "poke" (its end "out")
 //   crash         faults at once, at every start (a crash loop: crashloop.toml)
 //   idle          sleeps (to run the system without one of the attacks)
 // Every so often it logs how many requests it made and how many were answered with what, so the
@@ -34,6 +35,8 @@ extern "C" int keel_main(void*) {
   std::uint64_t n = 0, ok = 0, refused = 0;
   const std::uint64_t report = us(200000);
   std::uint64_t next_report = now() + report;
+  keel_channel_t out{};
+  if (is(attack, "signal_flood")) expect(keel_channel_open("out", &out) == KEEL_OK, "open the event channel to the witness");
   if (is(attack, "timer_load")) {
     std::uint32_t armed = 0;
     for (std::uint32_t id = 0; id < 16; ++id)
@@ -62,6 +65,8 @@ extern "C" int keel_main(void*) {
       r = raw_call(KEEL_SLOT_MSG_EP, KEEL_MSG_OPEN, 2);
     } else if (is(attack, "serial_flood")) {
       keel_log("flooding the serial line with this line, again and again and again");
+    } else if (is(attack, "signal_flood")) {
+      r = keel_event_signal(out);
     } else if (is(attack, "idle")) {
       keel_sleep_ms(1000);
     } else {

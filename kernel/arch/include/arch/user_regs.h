@@ -24,6 +24,8 @@ class SyscallArgs {
   KEEL_REGS_INLINE word_t msg_info() const { return c_.x[1]; }
   // The reply object of Recv / ReplyRecv / NBSendRecv.
   KEEL_REGS_INLINE word_t reply_cptr() const { return c_.x[6]; }
+  // Wait / NBSendWait: the notification bits that may wake the thread (0: every bit).
+  KEEL_REGS_INLINE word_t wake_mask() const { return c_.x[6]; }
   // NBSendRecv / NBSendWait: the capability received on after the send.
   KEEL_REGS_INLINE word_t recv_cptr() const { return c_.x[8]; }
 

@@ -53,6 +53,7 @@ struct Tcb {
   // it; the IPC fastpath changes it when the two threads' bits differ).
   std::uint8_t debug_perms;
   word_t send_badge;
+  word_t wait_mask;  // BlockedOnNotification: the bits that wake it (Wait's x6; never 0 here)
   Tcb* qnext;  // ready queue, endpoint queue or notification queue (one at a time)
   Tcb* qprev;
   void* blocked_on;  // Endpoint or Notification

@@ -1,7 +1,7 @@
 /* keel/rt/syscall.h — system call stubs for Keel EL0 programs (aarch64, C and C++).
  *
  * Register convention (abi/include/keel/abi/syscall.h): svc #0, x7 = number, x0 = capability,
- * x1 = message info, x2..x5 = MR0..MR3, x6 = reply object, x8 = second capability. Out: x0 =
+ * x1 = message info, x2..x5 = MR0..MR3, x6 = reply object (Wait: wake mask), x8 = second capability. Out: x0 =
  * badge, x1 = message info, x2..x5 = MR0..MR3. The kernel preserves every other register; x6..x8
  * are nevertheless declared read-write ("+r") so that a kernel bug there corrupts nothing the
  * compiler relies on — it costs no instruction.
@@ -158,6 +158,11 @@ static inline void keel_signal(keel_cptr_t ntfn) { keel_syscall_mrs(KEEL_SYS_SIG
 /* Wait returns the notification word (the OR of the badges signalled) in *badge. */
 static inline keel_word_t keel_wait(keel_cptr_t ntfn, keel_word_t* badge) {
   return keel_syscall_mrs(KEEL_SYS_WAIT, ntfn, 0, badge, 0, 0, 0, 0, 0, 0);
+}
+/* Wait until a bit of `mask` (or a badge-0 signal) is pending: signals of other bits accumulate
+ * without waking the thread. *badge gets the whole word, every pending bit (docs/syscalls.md). */
+static inline keel_word_t keel_wait_mask(keel_cptr_t ntfn, keel_word_t mask, keel_word_t* badge) {
+  return keel_syscall_mrs(KEEL_SYS_WAIT, ntfn, 0, badge, 0, 0, 0, 0, mask, 0);
 }
 static inline keel_word_t keel_poll(keel_cptr_t ntfn, keel_word_t* badge) {
   return keel_syscall_mrs(KEEL_SYS_POLL, ntfn, 0, badge, 0, 0, 0, 0, 0, 0);
