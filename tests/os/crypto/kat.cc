@@ -269,7 +269,7 @@ void figures() {
 
 // ---- the refusers (tests/os/crypto/refuser.cc): each must have stopped, not run to its end ------
 void refusers() {
-  for (const char* name : {"keypair", "sodium-malloc", "sodium-init"}) {
+  for (const char* name : {"keypair", "sodium-malloc", "sodium-init", "smash"}) {
     const int i = keel_component_find(name);
     if (i < 0) ostest::fail("refuser not in the system");
     keel_component_status_t st{};
