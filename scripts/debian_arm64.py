@@ -54,20 +54,25 @@ def _last_line(text):
 
 
 def update(cache):
-    """apt-get update of the private arm64 package lists."""
+    """apt-get update of the private arm64 package lists. Returns its first warning ("" if none):
+    apt-get update exits 0 when a source cannot be reached (no network), so that a failed
+    download can say why."""
     if shutil.which("apt-get") is None or shutil.which("apt-cache") is None:
         raise AptError("apt-get is not installed")
     r = run(["apt-get", *apt_options(cache), "update"])
     if r.returncode != 0:
         raise AptError(f"apt-get update (arm64 package lists) failed: {_last_line(r.stdout)}")
+    warnings = [l.strip() for l in r.stdout.splitlines() if l.startswith(("W:", "E:"))]
+    return warnings[0][:200] if warnings else ""
 
 
-def download(cache, packages, dest):
-    """apt-get download of `packages` (arm64) into `dest` (after update())."""
+def download(cache, packages, dest, why=""):
+    """apt-get download of `packages` (arm64) into `dest` (after update(); `why`: its warning)."""
     os.makedirs(dest, exist_ok=True)
     r = run(["apt-get", *apt_options(cache), "download", *packages], cwd=dest)
     if r.returncode != 0:
-        raise AptError(f"apt-get download {' '.join(packages)} (arm64) failed: {r.stdout.strip()[-300:]}")
+        after = f" (apt-get update said: {why})" if why else ""
+        raise AptError(f"apt-get download {' '.join(packages)} (arm64) failed: {r.stdout.strip()[-300:]}{after}")
 
 
 def unpack(deb, root):
@@ -99,8 +104,8 @@ def fetch(cache, packages, need):
     os.makedirs(debs, exist_ok=True)
     missing = [p for p in packages if _cached_deb(debs, p) is None]
     if missing:
-        update(cache)
-        download(cache, missing, debs)
+        why = update(cache)
+        download(cache, missing, debs, why)
     for p in packages:
         deb = _cached_deb(debs, p)
         if deb is None:
@@ -121,15 +126,15 @@ def main():
     ap.add_argument("packages", nargs="+", help="Debian package names (fetched for arm64)")
     args = ap.parse_args()
     cache = os.path.abspath(args.cache)
-    os.makedirs(cache, exist_ok=True)
-    # One fetch at a time per cache (build trees configured in parallel share it).
-    with open(os.path.join(cache, ".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
+    try:
+        os.makedirs(cache, exist_ok=True)
+        # One fetch at a time per cache (build trees configured in parallel share it).
+        with open(os.path.join(cache, ".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
             fetch(cache, args.packages, args.need)
-        except (AptError, OSError) as e:
-            print(f"debian_arm64: cannot provide {' '.join(args.packages)} (arm64): {e}", file=sys.stderr)
-            return 1
+    except (AptError, OSError) as e:
+        print(f"debian_arm64: cannot provide {' '.join(args.packages)} (arm64): {e}", file=sys.stderr)
+        return 1
     return 0
 
 
