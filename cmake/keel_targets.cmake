@@ -72,10 +72,25 @@ function(keel_add_user_program name)
   add_executable(${name} ${A_SOURCES})
   set_target_properties(${name} PROPERTIES SUFFIX ".elf" LINK_DEPENDS ${KEEL_USER_LINKER_SCRIPT})
   _keel_warnings(${name})
+  # An INTERFACE library of LIBS (keel_sodium: Debian's libsodium.a + its shim) has no file of its
+  # own, so CMake would put what it links after the group; its link libraries go into the group
+  # instead, before picolibc (the shim must be chosen over picolibc's abort and raise, and
+  # libsodium.a needs picolibc's memcpy after it).
+  set(libs "")
+  foreach(lib IN LISTS A_LIBS)
+    list(APPEND libs ${lib})
+    if(TARGET ${lib})
+      get_target_property(type ${lib} TYPE)
+      get_target_property(deps ${lib} INTERFACE_LINK_LIBRARIES)
+      if(type STREQUAL "INTERFACE_LIBRARY" AND deps)
+        list(APPEND libs ${deps})
+      endif()
+    endif()
+  endforeach()
   # One group: crt0 references __keel_rt_start, which references keel_main in the program, which
   # references keel_rt, libkeel and libc, which reference each other (libkeel defines sbrk, _exit
   # and stdout for libc).
-  target_link_libraries(${name} PRIVATE -Wl,--start-group keel_rt ${A_LIBS} ${KEEL_PICOLIBC_LIBC} -lgcc
+  target_link_libraries(${name} PRIVATE -Wl,--start-group keel_rt ${libs} ${KEEL_PICOLIBC_LIBC} -lgcc
                         -Wl,--end-group)
   target_link_options(${name} PRIVATE -nostdlib -static -no-pie -T ${KEEL_USER_LINKER_SCRIPT}
                       -Wl,--gc-sections -Wl,-z,max-page-size=4096 -Wl,--build-id=none

@@ -6,8 +6,8 @@ with busybox, the virtio modules and the UDP echo server.
 
 1. Fetches Debian's `linux-image-cloud-arm64` (the kernel package it depends on) and
    `busybox-static` for arm64 into --cache, once, with apt-get and a private apt state under
-   --cache (the machine's own dpkg gets no arm64 architecture and its package lists are not
-   touched; the sources are the machine's). Later builds reuse the cached packages: delete --cache
+   --cache (scripts/debian_arm64.py: the machine's own dpkg gets no arm64 architecture and its
+   package lists are not touched; the sources are the machine's). Later builds reuse the cached packages: delete --cache
    (or `make clean`) to refresh them.
 2. Unpacks them with dpkg-deb -x; the kernel's vmlinuz becomes --cache/Image (gunzipped if needed,
    QEMU's -kernel takes the plain arm64 Image).
@@ -32,6 +32,9 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "..", "scripts"))
+import debian_arm64  # noqa: E402  (scripts/debian_arm64.py: the private arm64 apt state)
+
 PACKAGES = ["linux-image-cloud-arm64", "busybox-static"]
 ROOT_MODULES = ["virtio_mmio", "virtio_net"]
 
@@ -42,19 +45,6 @@ class Unavailable(Exception):
 
 def run(cmd, **kw):
     return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
-
-
-def apt_options(cache):
-    state = os.path.join(cache, "apt")
-    for d in ("lists/partial", "cache/archives/partial"):
-        os.makedirs(os.path.join(state, d), exist_ok=True)
-    status = os.path.join(state, "status")
-    if not os.path.exists(status):
-        open(status, "w").close()
-    return ["-q", "-o", f"Dir::State={state}", "-o", f"Dir::State::Lists={state}/lists",
-            "-o", f"Dir::State::status={status}", "-o", f"Dir::Cache={state}/cache",
-            "-o", "APT::Architecture=arm64", "-o", "APT::Architectures::=arm64",
-            "-o", "APT::Sandbox::User=root", "-o", "Debug::NoLocking=1"]
 
 
 def fetch(cache):
@@ -73,22 +63,20 @@ def fetch(cache):
     have = found()
     if have:
         return have
-    if shutil.which("apt-get") is None or shutil.which("apt-cache") is None:
-        raise Unavailable("apt-get is not installed")
-    opts = apt_options(cache)
-    r = run(["apt-get", *opts, "update"])
-    if r.returncode != 0:
-        last = (r.stdout.strip().splitlines() or ["no output"])[-1]
-        raise Unavailable(f"apt-get update (arm64 package lists) failed: {last}")
-    # linux-image-cloud-arm64 is a metapackage: download the versioned kernel package it names.
-    r = run(["apt-cache", *opts, "depends", "--no-recommends", "--no-suggests", PACKAGES[0]])
-    m = re.search(r"Depends: (linux-image-[0-9][^\s]*-cloud-arm64(?:-unsigned)?)", r.stdout)
-    if r.returncode != 0 or not m:
-        raise Unavailable(f"cannot resolve {PACKAGES[0]} for arm64: {r.stdout.strip()[:300]}")
-    r = run(["apt-get", *opts, "download", m.group(1), PACKAGES[1]], cwd=debs)
+    try:
+        debian_arm64.update(cache)
+        # linux-image-cloud-arm64 is a metapackage: download the versioned kernel package it names.
+        r = run(["apt-cache", *debian_arm64.apt_options(cache), "depends", "--no-recommends", "--no-suggests",
+                 PACKAGES[0]])
+        m = re.search(r"Depends: (linux-image-[0-9][^\s]*-cloud-arm64(?:-unsigned)?)", r.stdout)
+        if r.returncode != 0 or not m:
+            raise Unavailable(f"cannot resolve {PACKAGES[0]} for arm64: {r.stdout.strip()[:300]}")
+        debian_arm64.download(cache, [m.group(1), PACKAGES[1]], debs)
+    except debian_arm64.AptError as e:
+        raise Unavailable(str(e)) from e
     have = found()
-    if r.returncode != 0 or not have:
-        raise Unavailable(f"apt-get download {m.group(1)} {PACKAGES[1]} (arm64) failed: {r.stdout.strip()[-300:]}")
+    if not have:
+        raise Unavailable(f"apt-get download {m.group(1)} {PACKAGES[1]} (arm64) left no package in {debs}")
     return have
 
 
@@ -102,9 +90,10 @@ def unpack(cache, kernel_deb, busybox_deb):
         shutil.rmtree(root, ignore_errors=True)
         os.makedirs(root)
         for deb in (kernel_deb, busybox_deb):
-            r = run(["dpkg-deb", "-x", deb, root])
-            if r.returncode != 0:
-                raise RuntimeError(f"dpkg-deb -x {deb}: {r.stdout}")
+            try:
+                debian_arm64.unpack(deb, root)
+            except debian_arm64.AptError as e:
+                raise RuntimeError(str(e)) from e
         boot = os.path.join(root, "boot")
         vmlinuz = [n for n in os.listdir(boot) if n.startswith("vmlinuz-")]
         if len(vmlinuz) != 1:
