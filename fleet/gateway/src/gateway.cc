@@ -144,8 +144,7 @@ Result<void, std::string> Gateway::load(DeviceRegistry& registry) {
   std::lock_guard<std::mutex> lk(refresh_mu_);
   std::vector<DeviceTunnel> all;
   TRY(registry.for_each([&](const DeviceTunnel& d) { all.push_back(d); }));
-  const size_t spare = cfg_.spare_peers ? cfg_.spare_peers : std::max<size_t>(1024, all.size() / 4);
-  TRY(table_.reserve(std::min<size_t>(all.size() + spare, PeerTable::kMaxPeers)));
+  TRY(table_.reserve(std::min<size_t>(all.size(), PeerTable::kMaxPeers)));  // grows later as needed
   for (const auto& d : all) {
     auto id = table_.add(d, [&](GwPeer& g) -> Result<void, std::string> {
       auto r = engine_->init_peer(g.wg, d.public_key, d.has_psk ? &d.psk : nullptr);
@@ -162,7 +161,7 @@ Result<RefreshResult, std::string> Gateway::refresh(DeviceRegistry& registry) {
   std::vector<DeviceTunnel> all;
   TRY(registry.for_each([&](const DeviceTunnel& d) { all.push_back(d); }));
   RefreshResult res;
-  std::vector<uint8_t> seen(table_.capacity(), 0);
+  std::vector<uint8_t> seen(table_.size(), 0);
   for (const auto& d : all) {
     const uint32_t id = table_.find_id(d.public_key);
     if (id != kNoPeer) {
@@ -193,6 +192,7 @@ Result<RefreshResult, std::string> Gateway::refresh(DeviceRegistry& registry) {
       ++res.refused;
       continue;
     }
+    if (nid.value() >= seen.size()) seen.resize(nid.value() + 1, 0);
     seen[nid.value()] = 1;
     ++res.added;
   }

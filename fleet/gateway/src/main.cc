@@ -119,7 +119,7 @@ int main(int argc, char** argv) {
         if (!r.ok()) {
           std::fprintf(stderr, "keel-gateway: refresh failed, peers unchanged: %s\n", r.error().c_str());
         } else if (r.value().added || r.value().removed || r.value().readdressed || r.value().refused) {
-          std::printf("refresh: %zu added, %zu removed, %zu readdressed, %zu refused (table full: restart), %zu active\n",
+          std::printf("refresh: %zu added, %zu removed, %zu readdressed, %zu refused, %zu active\n",
                       r.value().added, r.value().removed, r.value().readdressed, r.value().refused, r.value().active);
         }
         std::fflush(stdout);

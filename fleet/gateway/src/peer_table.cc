@@ -9,75 +9,103 @@
 
 namespace keel::gateway {
 
-PeerTable::PeerTable(wg::Random& rng) {
+PeerTable::PeerTable(wg::Random& rng) : chunks_(std::make_unique<std::atomic<GwPeer*>[]>(kMaxPeers / kChunk)) {
   rng.fill({hash_key_, sizeof hash_key_});
   rng.fill({reinterpret_cast<uint8_t*>(feistel_), sizeof feistel_});
+  for (size_t i = 0; i < kMaxPeers / kChunk; ++i) chunks_[i].store(nullptr, std::memory_order_relaxed);
+  key_tables_.push_back(std::make_unique<KeyTable>(0));
+  keys_.store(key_tables_.back().get(), std::memory_order_release);
+}
+
+PeerTable::~PeerTable() {
+  for (size_t i = 0; i < chunks_used_; ++i) delete[] chunks_[i].load(std::memory_order_relaxed);
+}
+
+PeerTable::KeyTable::KeyTable(size_t n) : slots(16) {
+  while (slots < 2 * n) slots <<= 1;
+  id = std::make_unique<uint32_t[]>(slots);
+  std::memset(id.get(), 0xff, slots * sizeof(uint32_t));
 }
 
 Result<void, std::string> PeerTable::reserve(size_t n) {
-  if (count_) return Err{std::string("peer table: reserve() after peers were added")};
   if (n > kMaxPeers) return Err{"peer table: " + std::to_string(n) + " peers exceed the maximum of 16777216"};
-  capacity_ = n;
-  peers_ = std::make_unique<GwPeer[]>(n ? n : 1);
-  key_slots_ = 16;
-  while (key_slots_ < 2 * n) key_slots_ <<= 1;
-  by_key_ = std::make_unique<uint32_t[]>(key_slots_);
-  std::memset(by_key_.get(), 0xff, key_slots_ * sizeof(uint32_t));
+  KeyTable* cur = keys_.load(std::memory_order_relaxed);
+  if (cur->slots >= 2 * n) return {};
+  auto t = std::make_unique<KeyTable>(n);
+  for (uint32_t id = 0; id < count_.load(std::memory_order_relaxed); ++id) file(*t, id, hash_of(at(id).wg.remote_static));
+  keys_.store(t.get(), std::memory_order_release);
+  key_tables_.push_back(std::move(t));
   return {};
 }
 
-size_t PeerTable::memory_bytes() const { return capacity_ * sizeof(GwPeer) + key_slots_ * sizeof(uint32_t); }
+size_t PeerTable::memory_bytes() const {
+  size_t keys = 0;
+  for (const auto& t : key_tables_) keys += t->slots * sizeof(uint32_t);
+  return chunks_used_ * kChunk * sizeof(GwPeer) + kMaxPeers / kChunk * sizeof(GwPeer*) + keys;
+}
 
-uint64_t PeerTable::slot_of(const wg::Key& k) const {
+uint64_t PeerTable::hash_of(const wg::Key& k) const {
   uint8_t h[crypto_shorthash_BYTES];
   crypto_shorthash(h, k.data(), k.size(), hash_key_);
   uint64_t v;
   std::memcpy(&v, h, sizeof v);
-  return v & (key_slots_ - 1);
+  return v;
 }
 
-// by_key_ slots are read by workers while refresh() adds peers: atomic_ref with release on
-// publish / acquire on lookup makes the peer record visible before its slot.
+// Key slots are read by workers while refresh() adds peers: atomic_ref with release on publish /
+// acquire on lookup makes the peer record visible before its slot.
 static uint32_t slot_load(const uint32_t& s) {
   return std::atomic_ref<uint32_t>(const_cast<uint32_t&>(s)).load(std::memory_order_acquire);
+}
+
+void PeerTable::file(KeyTable& t, uint32_t id, uint64_t hash) {
+  for (uint64_t s = hash & (t.slots - 1);; s = (s + 1) & (t.slots - 1)) {
+    if (t.id[s] == kNoPeer) {
+      std::atomic_ref<uint32_t>(t.id[s]).store(id, std::memory_order_release);
+      return;
+    }
+  }
 }
 
 Result<uint32_t, std::string> PeerTable::add(const DeviceTunnel& d,
                                              const std::function<Result<void, std::string>(GwPeer&)>& init) {
   const size_t n = count_.load(std::memory_order_relaxed);
-  if (n >= capacity_) return Err{std::string("peer table full (reserve more)")};
-  for (uint64_t s = slot_of(d.public_key);; s = (s + 1) & (key_slots_ - 1)) {
-    const uint32_t id = slot_load(by_key_[s]);
-    if (id == kNoPeer) {
-      const uint32_t nid = uint32_t(n);
-      GwPeer& g = peers_[nid];
-      g.wg.user = &g;
-      g.wg.remote_static = d.public_key;
-      g.address = d.address;
-      if (init) TRY(init(g));
-      g.active.store(true, std::memory_order_release);
-      count_.store(n + 1, std::memory_order_release);
-      std::atomic_ref<uint32_t>(by_key_[s]).store(nid, std::memory_order_release);
-      return nid;
-    }
-    if (peers_[id].wg.remote_static == d.public_key) return Err{std::string("duplicate public key")};
+  if (find_id(d.public_key) != kNoPeer) return Err{std::string("duplicate public key")};
+  if (n >= kMaxPeers) return Err{std::string("peer table full (16777216 peers)")};
+  if (n + 1 > keys_.load(std::memory_order_relaxed)->slots / 2) TRY(reserve(2 * (n + 1)));
+  if ((n >> kChunkBits) >= chunks_used_) {
+    // A new chunk: published before any id in it can be (count_ is stored after it).
+    auto* c = new GwPeer[kChunk];
+    chunks_[chunks_used_].store(c, std::memory_order_release);
+    ++chunks_used_;
   }
+  const uint32_t nid = uint32_t(n);
+  GwPeer& g = at(nid);
+  g.id = nid;
+  g.wg.user = &g;
+  g.wg.remote_static = d.public_key;
+  g.address = d.address;
+  if (init) TRY(init(g));
+  g.active.store(true, std::memory_order_release);
+  count_.store(n + 1, std::memory_order_release);
+  file(*keys_.load(std::memory_order_relaxed), nid, hash_of(d.public_key));
+  return nid;
 }
 
 uint32_t PeerTable::find_id(const wg::Key& k) const {
-  if (!key_slots_) return kNoPeer;
-  for (uint64_t s = slot_of(k);; s = (s + 1) & (key_slots_ - 1)) {
-    const uint32_t id = slot_load(by_key_[s]);
+  const KeyTable& t = *keys_.load(std::memory_order_acquire);
+  for (uint64_t s = hash_of(k) & (t.slots - 1);; s = (s + 1) & (t.slots - 1)) {
+    const uint32_t id = slot_load(t.id[s]);
     if (id == kNoPeer) return kNoPeer;
     // remote_static is written before the slot is published and never changes afterwards.
-    if (peers_[id].wg.remote_static == k) return id;
+    if (const_cast<PeerTable*>(this)->at(id).wg.remote_static == k) return id;
   }
 }
 
 wg::Peer* PeerTable::find_by_static(const wg::Key& k) {
   const uint32_t id = find_id(k);
-  if (id == kNoPeer || !peers_[id].active.load(std::memory_order_acquire)) return nullptr;
-  return &peers_[id].wg;
+  if (id == kNoPeer || !at(id).active.load(std::memory_order_acquire)) return nullptr;
+  return &at(id).wg;
 }
 
 // Feistel round function: any keyed mixing works, the structure makes it a bijection.
@@ -111,13 +139,13 @@ uint32_t PeerTable::unpermute(uint32_t x) const {
 wg::Peer* PeerTable::find_by_index(uint32_t idx) {
   const uint32_t id = unpermute(idx) >> 8;
   if (idx == 0 || id >= count_.load(std::memory_order_acquire)) return nullptr;
-  if (!peers_[id].active.load(std::memory_order_acquire)) return nullptr;
-  return &peers_[id].wg;
+  if (!at(id).active.load(std::memory_order_acquire)) return nullptr;
+  return &at(id).wg;
 }
 
 uint32_t PeerTable::assign_index(wg::Peer& p) {
   GwPeer& g = *static_cast<GwPeer*>(p.user);
-  const uint32_t id = uint32_t(&g - peers_.get());
+  const uint32_t id = g.id;
   // A peer holds at most four live indices, so cycling 256 values never reuses a live one.
   for (;;) {
     const uint8_t c = g.index_counter.fetch_add(1, std::memory_order_relaxed);

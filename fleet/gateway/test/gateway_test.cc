@@ -252,6 +252,37 @@ TEST_F(GatewayTest, UnknownKeyGetsNothing) {
   EXPECT_GE(gw->stats().dropped, 1u);
 }
 
+// Devices registered after start get in however many there are (the table used to be sized at
+// load with 1,024 spare records: the 1,025th new device was refused until a restart), while a
+// device connected before the table grew keeps its session.
+TEST_F(GatewayTest, TableGrowsForDevicesRegisteredAfterStart) {
+  const wg::Key k0 = random_key();
+  add_device(k0, "10.64.0.2");
+  start();
+  Device d0(k0, "127.0.0.1", gw->public_key(), gw->port());
+  ASSERT_TRUE(d0.connect());
+  wg::Key last{};
+  const int added = 3000;
+  for (int i = 0; i < added; ++i) {
+    last = random_key();
+    const std::string a = "10.64." + std::to_string(1 + (i + 3) / 256) + "." + std::to_string((i + 3) % 256);
+    add_device(last, a.c_str());
+  }
+  auto r = gw->refresh(reg);
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r.value().added, size_t(added));
+  EXPECT_EQ(r.value().refused, 0u);
+  EXPECT_EQ(r.value().active, size_t(added + 1));
+  Device dn(last, "127.0.0.1", gw->public_key(), gw->port());
+  ASSERT_TRUE(dn.connect()) << "the last device registered after start did not get in";
+  const std::string last_addr = "10.64." + std::to_string(1 + (added - 1 + 3) / 256) + "." +
+                                std::to_string((added - 1 + 3) % 256);
+  ASSERT_TRUE(dn.send_inner(ipv4(last_addr.c_str(), "10.64.0.1", 90)));
+  ASSERT_TRUE(dn.pump_until([&] { return !dn.delivered.empty(); }, 2000ms));
+  ASSERT_TRUE(d0.send_inner(ipv4("10.64.0.2", "10.64.0.1", 80)));
+  ASSERT_TRUE(d0.pump_until([&] { return !d0.delivered.empty(); }, 2000ms)) << "the first device lost its session";
+}
+
 TEST_F(GatewayTest, KeepaliveFromTimerWheel) {
   const wg::Key k = random_key();
   add_device(k, "10.64.0.2");

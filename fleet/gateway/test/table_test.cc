@@ -46,7 +46,7 @@ TEST(GatewayTable, LookupByKeyAndIndex) {
     ASSERT_TRUE(r.ok());
     t.at(r.value()).wg.remote_static = dev(i).public_key;  // what Engine::init_peer sets
   }
-  EXPECT_EQ(t.add(dev(1)).ok(), false);  // full
+  EXPECT_EQ(t.add(dev(1)).ok(), false);  // a duplicate
   for (uint32_t i = 0; i < n; i += 997) {
     wg::Peer* p = t.find_by_static(dev(i).public_key);
     ASSERT_NE(p, nullptr);
@@ -60,6 +60,53 @@ TEST(GatewayTable, LookupByKeyAndIndex) {
   EXPECT_EQ(t.find_by_static(unknown), nullptr);
   EXPECT_EQ(t.find_by_index(0), nullptr);
   // Per idle peer: the record plus its key slots, well under 1 KiB.
+  EXPECT_LT(t.memory_bytes() / n, 1024u);
+}
+
+// The table grows past its reserve while workers look peers up: records never move (references
+// taken before stay valid), every published peer is found by key and by index, and memory per
+// peer stays as before. Peers are published before their key slot, so a reader checks ids below
+// size() - 1 (the last one may not be filed yet).
+TEST(GatewayTable, GrowsOnlineWhileReadersLookUp) {
+  wg::SystemRandom rng;
+  PeerTable t(rng);
+  ASSERT_TRUE(t.reserve(1).ok());
+  auto first = t.add(dev(0));
+  ASSERT_TRUE(first.ok());
+  GwPeer* const first_record = &t.at(first.value());
+  std::atomic<bool> done{false};
+  std::atomic<uint64_t> lookups{0}, misses{0};
+  std::thread reader([&] {
+    uint32_t x = 1;
+    while (!done.load(std::memory_order_relaxed)) {
+      const size_t n = t.size();
+      if (n < 2) continue;
+      x = x * 1664525u + 1013904223u;
+      const uint32_t i = x % uint32_t(n - 1);
+      wg::Peer* p = t.find_by_static(dev(i).public_key);
+      if (p == nullptr || t.id_of(*p) != i) misses.fetch_add(1);
+      lookups.fetch_add(1);
+    }
+  });
+  const uint32_t n = 50000;
+  for (uint32_t i = 1; i < n; ++i) {
+    auto r = t.add(dev(i));
+    ASSERT_TRUE(r.ok()) << i << ": " << r.error();
+    EXPECT_EQ(r.value(), i);
+  }
+  done = true;
+  reader.join();
+  EXPECT_GT(lookups.load(), 0u);
+  EXPECT_EQ(misses.load(), 0u);
+  EXPECT_EQ(&t.at(0), first_record);
+  EXPECT_EQ(t.size(), n);
+  for (uint32_t i = 0; i < n; i += 101) {
+    wg::Peer* p = t.find_by_static(dev(i).public_key);
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(t.id_of(*p), i);
+    EXPECT_EQ(t.find_by_index(t.assign_index(*p)), p);
+  }
+  EXPECT_FALSE(t.add(dev(n / 2)).ok());  // still a duplicate after growing
   EXPECT_LT(t.memory_bytes() / n, 1024u);
 }
 

@@ -43,9 +43,6 @@ struct GatewayConfig {
   uint64_t timer_tick_ns = 20 * wg::kMs;
   size_t timer_slots = 8192;
   wg::Timing timing;  // tests may shorten (see docs/wireguard.md)
-  // Room for devices registered after load (refresh()): the table is sized once, at load, to the
-  // loaded count plus this (0: max(1024, a quarter of the loaded count)).
-  size_t spare_peers = 0;
 };
 
 // What one refresh() changed.
@@ -53,7 +50,7 @@ struct RefreshResult {
   size_t added = 0;        // new keys, and keys back after a decommission
   size_t removed = 0;      // keys no longer in the registry: looked up no more, sessions zeroed
   size_t readdressed = 0;  // same key, new inner address
-  size_t refused = 0;      // new keys that did not fit (table full; restart to grow)
+  size_t refused = 0;      // new keys not added (a duplicate, 16,777,216 peers, a bad key)
   size_t active = 0;       // active peers afterwards
 };
 

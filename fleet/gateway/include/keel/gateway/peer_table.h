@@ -1,5 +1,13 @@
-// keel/gateway/peer_table.h — the gateway's peers (up to 16 M, sized at load) and the engine's
-// PeerDirectory over them.
+// keel/gateway/peer_table.h — the gateway's peers (up to 16 M, growing while the gateway runs)
+// and the engine's PeerDirectory over them.
+//
+// Peers live in chunks of kChunk records that are allocated as the table grows and never move
+// or go away, so a GwPeer& (held by workers and the engine) stays valid for the table's life;
+// the chunk directory is fixed (kMaxPeers / kChunk pointers). The key table is an open-addressing
+// array that is replaced by one twice its size when it is half full: the new one is filled, then
+// published with one atomic store; workers that still probe the old one miss at most the peers
+// added after the swap (their handshake is retried). Old key tables are kept until the table is
+// destroyed (together at most the size of the current one).
 //
 // Receiver indices need no table at all: an index is a keyed 32-bit permutation (a 4-round
 // Feistel network with a random key) of (peer id << 8 | 8-bit per-peer counter). Lookup inverts
@@ -25,6 +33,7 @@ inline constexpr uint32_t kNoPeer = 0xffffffffu;
 struct GwPeer {
   wg::Peer wg;
   InnerAddr address;
+  uint32_t id = kNoPeer;  // its index in the table
   // Timer wheel links (peer ids) and the time the peer is filed under (0 = not in the wheel).
   uint32_t wheel_prev = kNoPeer, wheel_next = kNoPeer;
   uint64_t wheel_at = 0;
@@ -37,21 +46,26 @@ struct GwPeer {
 class PeerTable final : public wg::PeerDirectory {
  public:
   static constexpr uint32_t kMaxPeers = 1u << 24;
+  static constexpr uint32_t kChunkBits = 10, kChunk = 1u << kChunkBits;
   explicit PeerTable(wg::Random& rng);
+  ~PeerTable() override;
 
-  // Sizes the table; must be called before add(). Pointers stay valid afterwards.
+  // Sizes the key table for n peers (a hint: the table grows past it as peers are added).
   Result<void, std::string> reserve(size_t n);
-  // Returns the new peer's id, or an error for a duplicate key or a full table. `init` (e.g.
-  // Engine::init_peer) runs before the peer is published, so add() may run while workers look
-  // peers up (one adder at a time: the gateway serialises load/refresh).
+  // Returns the new peer's id, or an error for a duplicate key or a table of kMaxPeers. `init`
+  // (e.g. Engine::init_peer) runs before the peer is published, so add() may run while workers
+  // look peers up (one adder at a time: the gateway serialises load/refresh).
   Result<uint32_t, std::string> add(const DeviceTunnel& d,
                                     const std::function<Result<void, std::string>(GwPeer&)>& init = nullptr);
   // The id holding key `k`, active or not; kNoPeer if none.
   uint32_t find_id(const wg::Key& k) const;
   size_t size() const { return count_.load(std::memory_order_acquire); }
-  size_t capacity() const { return capacity_; }
-  GwPeer& at(uint32_t id) { return peers_[id]; }
-  uint32_t id_of(const wg::Peer& p) const { return static_cast<const GwPeer*>(p.user) - peers_.get(); }
+  // Peer `id` < size().
+  GwPeer& at(uint32_t id) {
+    return chunks_[id >> kChunkBits].load(std::memory_order_acquire)[id & (kChunk - 1)];
+  }
+  uint32_t id_of(const wg::Peer& p) const { return static_cast<const GwPeer*>(p.user)->id; }
+  // Peer records allocated (whole chunks), the chunk directory and every key table.
   size_t memory_bytes() const;
 
   wg::Peer* find_by_static(const wg::Key& k) override;
@@ -63,12 +77,19 @@ class PeerTable final : public wg::PeerDirectory {
   uint32_t unpermute(uint32_t x) const;
 
  private:
-  uint64_t slot_of(const wg::Key& k) const;
-  std::unique_ptr<GwPeer[]> peers_;
-  size_t capacity_ = 0;
+  struct KeyTable {
+    explicit KeyTable(size_t n);
+    size_t slots;                    // a power of two
+    std::unique_ptr<uint32_t[]> id;  // kNoPeer = empty
+  };
+  uint64_t hash_of(const wg::Key& k) const;
+  // Files `id` under its key in t (the caller checked that the key is not there).
+  void file(KeyTable& t, uint32_t id, uint64_t hash);
+  std::unique_ptr<std::atomic<GwPeer*>[]> chunks_;  // kMaxPeers / kChunk entries
+  size_t chunks_used_ = 0;
   std::atomic<size_t> count_{0};
-  std::unique_ptr<uint32_t[]> by_key_;  // open addressing, kNoPeer = empty
-  size_t key_slots_ = 0;
+  std::atomic<KeyTable*> keys_{nullptr};
+  std::vector<std::unique_ptr<KeyTable>> key_tables_;  // the current one last
   uint8_t hash_key_[16] = {};
   uint16_t feistel_[4] = {};
 };
