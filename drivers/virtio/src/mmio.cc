@@ -53,6 +53,14 @@ std::uint16_t MmioTransport::config16(std::uint32_t off) const {
   return static_cast<std::uint16_t>(config8(off) | (config8(off + 1) << 8));
 }
 
+std::uint64_t MmioTransport::config64(std::uint32_t off) const {
+  for (;;) {
+    const std::uint32_t gen = config_generation();
+    const std::uint64_t v = config32(off) | (std::uint64_t{config32(off + 4)} << 32);
+    if (config_generation() == gen) return v;
+  }
+}
+
 bool MmioTransport::start(std::uint32_t expected_device, MmioError* err) {
   if (read32(kMagic) != kMagicValue) return *err = MmioError::kNoDevice, false;
   if (read32(kVersion) != 2) return *err = MmioError::kLegacy, false;
