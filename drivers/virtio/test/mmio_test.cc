@@ -65,6 +65,18 @@ TEST(MmioTransport, QueueSetupWritesTheRingAddresses) {
   EXPECT_FALSE(t.setup_queue(1, q));  // already live
 }
 
+TEST(MmioTransport, ConfigurationFields) {
+  Window w;
+  MmioTransport t(w.regs);
+  w.set(0x100, 0x89abcdef);  // virtio-blk capacity, low and high halves
+  w.set(0x104, 0x01234567);
+  w.set(0x114, 4096);        // blk_size
+  EXPECT_EQ(t.config64(0), 0x0123456789abcdefull);
+  EXPECT_EQ(t.config32(0x14), 4096u);
+  EXPECT_EQ(t.config16(0x14), 4096u);
+  EXPECT_EQ(t.config8(0x15), 0x10u);
+}
+
 // keel/sys/net_queue.h: the driver <-> net service queues.
 TEST(NetQueue, FifoBoundsAndCorruption) {
   auto q = std::make_unique<keel_net_queue_t>();

@@ -190,7 +190,10 @@ bool service() {
       refuse(r, st);
       news = true;
     } else if (r.op == KEEL_BLK_FLUSH && (d.flags & KEEL_BLK_FLAG_FLUSH) == 0) {
-      complete(r.id, KEEL_BLK_OK);  // no write cache (or read-only): every completed write is durable
+      complete(r.id, KEEL_BLK_OK);  // no write cache: every completed write is already durable
+      news = true;
+    } else if (r.op == KEEL_BLK_FLUSH && (d.flags & KEEL_BLK_FLAG_READ_ONLY) != 0) {
+      complete(r.id, KEEL_BLK_OK);  // read-only: nothing was written, nothing to make durable
       news = true;
     } else {
       submit(r);

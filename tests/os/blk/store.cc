@@ -9,7 +9,7 @@
 //   3. 64 KiB requests (128 sectors) written and read back;
 //   4. hostile requests (past the disk's end, outside the data region, unaligned, count 0, over
 //      max_sectors, unknown op, a flush with arguments) each refused with its status, and a good
-//      request after them still served;
+//      request after them still served; a corrupt request queue index ignored;
 //   5. a stream of 2,000 writes (32 in flight) over 256 blocks while the driver's test hook
 //      crashes it (fault_after_requests): the client sees the new epoch, takes the old driver's
 //      completions, resets the queues, resubmits what was outstanding; then the 256 blocks are read
@@ -265,6 +265,17 @@ void test_mode() {
   expect_status(result(good), KEEL_BLK_OK, "store: a good request after the hostile ones");
   ostest::expect(matches(at(0), where[2], seed), "store: the good read's data");
   keel_logf("%u hostile requests refused with their errors; the driver still serves", kBad);
+
+  // A corrupt request queue (the head claims 1,000 requests): the driver reads nothing from it and
+  // says so; once the head is sane again, it serves.
+  const std::uint32_t head = c.q->requests.head;
+  __atomic_store_n(&c.q->requests.head, head + 1000, __ATOMIC_RELEASE);
+  signal_driver();
+  ostest::wait_ms(20);
+  ostest::expect(c.q->requests.tail == head, "store: nothing was taken from the corrupt queue", c.q->requests.tail);
+  __atomic_store_n(&c.q->requests.head, head, __ATOMIC_RELEASE);
+  expect_status(run1(KEEL_BLK_READ, 0, kSectorsPerBlock, 0), KEEL_BLK_OK, "store: a request after the corrupt queue");
+  keel_log("a corrupt request queue was ignored; the driver serves again");
 
   // 5. A stream of writes across the driver's crash (its test hook), then everything read back.
   constexpr unsigned kStream = 2000, kDepth = 32, kArea = 256;
