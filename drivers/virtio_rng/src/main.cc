@@ -8,6 +8,10 @@
 // "virtio2": scripts/qemu_run.py --rng puts the device there); regions "vq" (private, dma: the
 // virtqueue, 8 KiB), "rng_queues" (shared rw), "rng_data" (shared, access = "dma"); event channel
 // ends "done" (it signals the client) and "req" (the client signals it).
+//
+// Test hook (tests/os/blk os.rng): config `fault_after_requests = N` (default 0: off) makes the
+// first run (generation 0) fault at the unmapped address 0xdead0000 once it has completed N
+// requests, so that the restart handshake is tested while requests flow. Never set it in a product.
 #include <cstring>
 
 #include "keel/keel.h"
@@ -37,7 +41,8 @@ struct Driver {
   keel_channel_t to_client = -1, from_client = -1;
   std::uint64_t irq_bit = 0, req_bit = 0;
   const char* irq_name = "virtio2";
-  std::uint64_t refused = 0, lost = 0;
+  std::uint64_t refused = 0, lost = 0, completed = 0;
+  std::uint64_t fault_after_requests = 0;  // test hook (header comment); 0: off
 };
 
 Driver d;
@@ -60,6 +65,13 @@ bool service() {
     if (written > d.slot_len[slot]) complete(d.slot_id[slot], 0, KEEL_RNG_DEVICE_ERROR);
     else complete(d.slot_id[slot], written, KEEL_RNG_OK);
     news = true;
+    if (++d.completed == d.fault_after_requests) {
+      keel_logf("test hook: fault after %lu requests", static_cast<unsigned long>(d.completed));
+      keel_flush();
+      std::uintptr_t addr = 0xdead0000;
+      __asm__ volatile("" : "+r"(addr));
+      *reinterpret_cast<volatile std::uint32_t*>(addr) = 1;
+    }
   }
   bool corrupt = false;
   const std::uint16_t before = d.vq.in_flight();
@@ -95,6 +107,7 @@ void signal_client() {
 
 extern "C" int keel_main(void*) {
   d.irq_name = keel_config_str("device", "virtio2");
+  if (keel_generation() == 0) d.fault_after_requests = static_cast<std::uint64_t>(keel_config_int("fault_after_requests", 0));
   std::size_t regs_size = 0;
   volatile void* regs = keel_device(d.irq_name, &regs_size);
   if (regs == nullptr) fail("device not granted (manifest devices = [...] and config device)", d.irq_name);
