@@ -128,6 +128,49 @@ TEST(BlkQueue, RequestCheckBoundsEverything) {
   EXPECT_STREQ(keel_blk_status_name(99), "?");
 }
 
+// Whatever the request, an accepted read or write lies wholly on the disk and in the region
+// (checked here in 128-bit arithmetic, which cannot overflow), and nothing on them is refused.
+TEST(BlkQueue, RequestCheckHoldsForRandomRequests) {
+  std::uint64_t x = 0x9e3779b97f4a7c15ull;
+  auto next = [&x] {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return x;
+  };
+  auto pick = [&](std::uint64_t near) {  // values near the edges as often as anywhere
+    switch (next() % 4) {
+      case 0: return next();
+      case 1: return near - (next() % 16);
+      case 2: return near + (next() % 16);
+      default: return next() % (near + 1);
+    }
+  };
+  unsigned accepted = 0;
+  for (unsigned i = 0; i < 200000; ++i) {
+    const std::uint64_t region = (next() % 64 + 1) * 4096, cap = next() % 100000 + 1;
+    const std::uint32_t max = static_cast<std::uint32_t>(next() % 4096 + 1);
+    std::uint64_t offset = pick(region);
+    if (next() % 2) offset &= ~std::uint64_t{KEEL_BLK_SECTOR_BYTES - 1};
+    const std::uint64_t count = next() % 2 ? next() % 16 + 1 : pick(max);
+    keel_blk_request_t r{i, pick(cap), offset, static_cast<std::uint32_t>(count), static_cast<std::uint32_t>(next() % 4)};
+    const std::uint32_t st = keel_blk_request_check(&r, region, cap, max, 0);
+    if (r.op > KEEL_BLK_FLUSH) {
+      ASSERT_EQ(st, KEEL_BLK_BAD_REQUEST);
+      continue;
+    }
+    if (r.op == KEEL_BLK_FLUSH) continue;
+    using U = unsigned __int128;
+    const bool fits = r.count >= 1 && r.count <= max && r.count <= KEEL_BLK_MAX_SECTORS &&
+                      U{r.sector} + r.count <= cap && r.offset % KEEL_BLK_SECTOR_BYTES == 0 &&
+                      U{r.offset} + U{r.count} * KEEL_BLK_SECTOR_BYTES <= region;
+    ASSERT_EQ(st == KEEL_BLK_OK, fits) << "sector " << r.sector << " count " << r.count << " offset " << r.offset
+                                       << " cap " << cap << " region " << region;
+    accepted += fits;
+  }
+  EXPECT_GT(accepted, 1000u);  // the generator reaches both sides
+}
+
 TEST(BlkQueue, LayoutIsStable) {
   // The store is written against this layout: sizes change only with both sides.
   EXPECT_EQ(sizeof(keel_blk_request_t), 32u);
