@@ -151,14 +151,10 @@ void submit(const keel_blk_request_t& r) {
   d.status[s] = kStatusUnset;  // a device that completes without writing it is caught
   const Part header{d.headers_pa + s * kHeaderBytes, kHeaderBytes, false};
   const Part status{d.status_pa + s, 1, true};
-  if (r.op == KEEL_BLK_FLUSH) {
-    const Part parts[2] = {header, status};
-    (void)d.vq.post(s, parts, 2);
-    return;
-  }
   const Part data{d.data.pa + r.offset, r.count * KEEL_BLK_SECTOR_BYTES, r.op == KEEL_BLK_READ};
-  const Part parts[3] = {header, data, status};
-  (void)d.vq.post(s, parts, 3);
+  const Part rw[3] = {header, data, status}, flush[2] = {header, status};
+  const bool posted = r.op == KEEL_BLK_FLUSH ? d.vq.post(s, flush, 2) : d.vq.post(s, rw, 3);
+  if (!posted) refuse(r, KEEL_BLK_DEVICE_ERROR);  // cannot happen (a free slot, n <= chain): never lose a request
 }
 
 // One pass over everything that may have moved; returns whether the client has news.
