@@ -75,7 +75,7 @@ struct Driver {
   std::uint32_t max_sectors = 0, flags = 0;
   std::uint64_t fault_after_requests = 0;  // test hook (header comment); 0: off
   // Counters.
-  std::uint64_t completed = 0, refused = 0, device_errors = 0, lost = 0;
+  std::uint64_t completed = 0, refused = 0, device_errors = 0, lost = 0, interrupts = 0, notifies = 0;
   bool corrupt_logged = false;
 };
 
@@ -173,6 +173,11 @@ bool service() {
     news = true;
     ++d.completed;
     if (d.fault_after_requests != 0 && d.completed == d.fault_after_requests) deliberate_fault();
+    if (d.completed % 65536 == 0)  // batching at a glance, at a bounded rate
+      keel_logf("%lu requests completed: %lu interrupts, %lu notifications, %lu refused, %lu device errors",
+                static_cast<unsigned long>(d.completed), static_cast<unsigned long>(d.interrupts),
+                static_cast<unsigned long>(d.notifies), static_cast<unsigned long>(d.refused),
+                static_cast<unsigned long>(d.device_errors + d.vq.device_errors()));
   }
   // Take requests while a virtqueue slot is free and the completion queue has room for every
   // request held plus this one (a refused request's completion takes an entry too).
@@ -200,7 +205,10 @@ bool service() {
     keel_log("the client's request queue is corrupt (head runs more than the capacity ahead): ignored");
   }
   d.vq.publish();
-  if (d.vq.in_flight() > before && d.vq.device_wants_notify()) d.dev->notify(kRequestQueue);
+  if (d.vq.in_flight() > before && d.vq.device_wants_notify()) {
+    d.dev->notify(kRequestQueue);
+    ++d.notifies;
+  }
   return news;
 }
 
@@ -301,6 +309,7 @@ extern "C" int keel_main(void*) {
     if (news) signal_client();
     const std::uint64_t bits = keel_notify_wait(d.irq_bit | d.req_bit);
     if (bits & d.irq_bit) {
+      ++d.interrupts;
       (void)dev.take_interrupt();
       (void)keel_irq_ack(d.irq_name);
       if (dev.needs_reset()) fail("virtio-blk", "the device needs a reset (restarting resets it)");
