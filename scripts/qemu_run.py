@@ -95,7 +95,8 @@ def qemu_command(args):
             cmd += ["-global", "virtio-mmio.force-legacy=false"]
     if args.disk_path:
         ro = ",readonly=on" if args.disk_readonly else ""
-        cmd += ["-drive", f"if=none,format=raw,file={args.disk_path},id=disk0{ro}",
+        path = args.disk_path.replace(",", ",,")  # QEMU's option syntax: a comma in a value is doubled
+        cmd += ["-drive", f"if=none,format=raw,file={path},id=disk0{ro}",
                 "-device", "virtio-blk-device,drive=disk0,bus=virtio-mmio-bus.1"]
     if args.rng:
         cmd += ["-object", "rng-random,filename=/dev/urandom,id=rng0",

@@ -31,9 +31,13 @@ TEST(MmioTransport, RefusesWhatIsNotAVersion2DeviceOfItsKind) {
   w.set(0, 0x74726976);
   w.set(4, 1);
   EXPECT_FALSE(t.start(kDeviceNet, &e));
+  EXPECT_EQ(e, MmioError::kEmpty);  // nothing plugged in: said so, whatever the version
+  w.set(8, kDeviceNet);
+  EXPECT_FALSE(t.start(kDeviceNet, &e));
   EXPECT_EQ(e, MmioError::kLegacy);
   EXPECT_NE(std::string(mmio_error_name(e)).find("force-legacy=false"), std::string::npos);
   w.set(4, 2);
+  w.set(8, 0);
   EXPECT_FALSE(t.start(kDeviceNet, &e));
   EXPECT_EQ(e, MmioError::kEmpty);
   w.set(8, kDeviceBlock);
