@@ -87,8 +87,9 @@ typedef struct keel_blk_completion_queue {
  * queues, counts every request it has not seen completed as not done (the old driver's device was
  * reset before the new epoch: it no longer touches the data region), sets client_epoch =
  * driver_epoch and signals; only then does the driver use the queues, and the client submits the
- * outstanding requests again (reads and writes are idempotent; a write completed before the
- * restart stays written — a device reset does not drop its cache, a power cut does: flush). */
+ * outstanding requests again (reads and writes are idempotent). A write completed before the
+ * restart is durable only once a flush has completed after it, as for a power cut: QEMU keeps
+ * what was written across a device reset, a real device's volatile cache need not. */
 typedef struct keel_blk_device {
   volatile uint32_t driver_epoch; /* written by the driver */
   volatile uint32_t client_epoch; /* written by the client */
