@@ -128,7 +128,8 @@ int Volume::open(std::uint64_t block, const std::uint8_t* ciphertext, std::uint8
   const std::size_t entry = block % kEntriesPerMeta;
   const MetaSlot s[2] = {meta_slot(meta, entry, 0), meta_slot(meta, entry, 1)};
   auto authentic = [&](int k) {
-    if (s[k].counter == 0) return false;
+    // Counter 0 is "never written"; above kMaxCounter, no writer of this format sealed it.
+    if (s[k].counter == 0 || s[k].counter > kMaxCounter) return false;
     std::uint8_t ad[kAdBytes];
     associated_data(tag_, block, s[k].counter, ad);
     return crypto_aead_xchacha20poly1305_ietf_decrypt_detached(plain, nullptr, ciphertext, kBlockSize, s[k].tag, ad,
@@ -228,8 +229,10 @@ Result<void> Volume::write(std::uint64_t first, std::size_t count, const std::ui
         if (q == 0 || q == 1) current = q;
         fault_ = Fault::kNone;
       }
-      const std::uint64_t counter = (s[0].counter > s[1].counter ? s[0].counter : s[1].counter) + 1;
-      if (counter > kMaxCounter) return fail(Fault::kCounter, b, KEEL_NO_SPACE);
+      // Compared before adding: a hostile slot may hold 2^64 - 1 (found by store_parse_fuzz).
+      const std::uint64_t highest = s[0].counter > s[1].counter ? s[0].counter : s[1].counter;
+      if (highest >= kMaxCounter) return fail(Fault::kCounter, b, KEEL_NO_SPACE);
+      const std::uint64_t counter = highest + 1;
       const int target = current >= 0 ? 1 - current : (s[0].counter <= s[1].counter ? 0 : 1);
       MetaSlot fresh;
       fresh.counter = counter;

@@ -318,6 +318,14 @@ TEST_F(StoreCrypt, Refusals) {
   EXPECT_EQ(s.volume.write(1, 1, blk).error(), KEEL_NO_SPACE);
   EXPECT_EQ(s.volume.last_fault(), Fault::kCounter);
   EXPECT_STREQ(fault_name(Fault::kCounter), "write counter exhausted");
+  // A hostile counter of 2^64 - 1 must not wrap to 0 ("never written"; found by store_parse_fuzz):
+  // refused the same way, and the block still reads from its authentic slot.
+  std::memset(sl, 0xff, 8);
+  Session t(disk, part, key);
+  EXPECT_EQ(t.volume.write(1, 1, blk).error(), KEEL_NO_SPACE);
+  EXPECT_EQ(t.volume.last_fault(), Fault::kCounter);
+  std::uint8_t out[kBlockSize];
+  ASSERT_TRUE(t.volume.read(1, 1, out).ok());
 }
 
 TEST_F(StoreCrypt, MetadataParser) {
