@@ -177,7 +177,12 @@ Result<void> Volume::read(std::uint64_t first, std::size_t count, std::uint8_t* 
       const std::uint64_t b = n + j;
       // Out of place: a failed decryption zeroes its output, and the other slot needs the ciphertext.
       const int s = open(b, o + j * kBlockSize, ws_.plain);
-      if (s < 0) return Err{kCorrupt};
+      if (s < 0) {
+        // Nothing of the request is handed out: not the blocks before, not the ciphertext after.
+        sodium_memzero(ws_.plain, kBlockSize);
+        sodium_memzero(out, count * kBlockSize);
+        return Err{kCorrupt};
+      }
       std::memcpy(o + j * kBlockSize, ws_.plain, kBlockSize);
       if (!session_.empty())
         session_[b] = s == 2 ? 1 : static_cast<std::uint32_t>(

@@ -143,6 +143,16 @@ TEST_F(StoreCrypt, SwappedBlocksDetected) {
   }
   const auto pristine = disk.image();
   std::uint8_t out[kBlockSize];
+  // A multi-block read with one bad block hands out nothing: the whole buffer is zeroed.
+  std::memset(disk.block(phys(3)) + 100, 0x5a, 1);
+  {
+    Session s(disk, part, key);
+    std::vector<std::uint8_t> many(5 * kBlockSize, 0xcc);
+    EXPECT_EQ(s.volume.read(1, 5, many.data()).error(), kCorrupt);
+    EXPECT_EQ(s.volume.last_fault_block(), 3u);
+    EXPECT_EQ(many, std::vector<std::uint8_t>(5 * kBlockSize, 0));
+  }
+  disk.image() = pristine;
   // Data blocks swapped (metadata in place).
   std::uint8_t tmp[kBlockSize];
   std::memcpy(tmp, disk.block(phys(3)), kBlockSize);

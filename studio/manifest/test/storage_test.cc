@@ -119,3 +119,17 @@ TEST(ManifestStorage, LayoutFillsADiskOfExactlyItsSize) {
     }
   }
 }
+
+// The store serves at most 16 partitions: the 17th is named.
+TEST(ManifestStorage, AtMostSixteenPartitions) {
+  std::string text =
+      "[system]\nname = \"s\"\nplatform = \"qemu-virt\"\nmemory = \"16MiB\"\n[[group]]\nname = \"top\"\n"
+      "[[component]]\nname = \"store\"\nimage = \"s.elf\"\npriority = 10\nbudget_us = 100\nperiod_us = 1000\n"
+      "devices = [\"virtio1\"]\n";  // 13 lines
+  for (int i = 0; i < 17; ++i)
+    text += "[[partition]]\nname = \"p" + std::to_string(i) + "\"\nsize = 4096\nencrypted = false\n";
+  const Output o = compile_string(text, "many.toml");
+  ASSERT_EQ(o.errors.size(), 1u) << dump(o);
+  EXPECT_EQ(o.errors[0].message, "more than 16 partitions (17): the limit is 16");
+  EXPECT_EQ(o.errors[0].line, 13u + 16u * 4u + 2u);  // the 17th's name
+}
