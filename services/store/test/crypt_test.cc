@@ -144,7 +144,7 @@ TEST_F(StoreCrypt, SwappedBlocksDetected) {
   const auto pristine = disk.image();
   std::uint8_t out[kBlockSize];
   // A multi-block read with one bad block hands out nothing: the whole buffer is zeroed.
-  std::memset(disk.block(phys(3)) + 100, 0x5a, 1);
+  disk.block(phys(3))[100] ^= 0x5a;
   {
     Session s(disk, part, key);
     std::vector<std::uint8_t> many(5 * kBlockSize, 0xcc);
@@ -285,6 +285,12 @@ TEST_F(StoreCrypt, CutBetweenMetadataAndDataReadsTheOldBlock) {
     if (t <= kBlockSize) {  // the data block untouched: the old block, whole
       ASSERT_TRUE(r.ok()) << t;
       EXPECT_EQ(std::memcmp(out, v.data(), kBlockSize), 0) << t;
+    } else if (r.ok()) {
+      // Torn, but the bytes that did not reach the disk equal those there (1 in 256 at t + 1 and
+      // at 2 blocks - 1): then it is the old block or the new one, whole.
+      EXPECT_TRUE(std::memcmp(out, v.data(), kBlockSize) == 0 ||
+                  std::memcmp(out, v.data() + kBlockSize, kBlockSize) == 0)
+          << t;
     } else {  // a torn data block: reported, never read as data
       EXPECT_EQ(r.error(), kCorrupt) << t;
     }
