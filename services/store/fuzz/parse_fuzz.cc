@@ -1,6 +1,7 @@
 // store_parse_fuzz: the store's parsers of what it reads from the disk and from its config — a
 // record copy (record.h parse_copy), a metadata block of an encrypted partition (crypt.h
-// parse_meta, meta_slot), the partition and grant config text (config_text.h) — on arbitrary
+// parse_meta, meta_slot), the partition and grant config text (config_text.h), the store's header
+// record text and the start-up plan over it (header.h) — on arbitrary
 // bytes; and a whole small disk image read through read_record and an encrypted Volume (every
 // path of slot selection and authentication on hostile metadata). The first byte picks the parser;
 // a parser must never read out of bounds, and what it accepts must round-trip (text) or be
@@ -20,6 +21,7 @@
 
 #include "keel/store/config_text.h"
 #include "keel/store/crypt.h"
+#include "keel/store/header.h"
 #include "keel/store/record.h"
 
 using namespace keel;
@@ -58,6 +60,19 @@ void text_parsers(std::string_view text) {
     Partition q{"p", 1, 1, true};
     check(parse_partition(std::string_view(buf, n), &q).ok());
     check(q.start == p.start && q.blocks == p.blocks && q.encrypted == p.encrypted);
+  }
+  Header hd;
+  if (parse_header(std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()), &hd)
+          .ok()) {
+    static std::uint8_t buf[kMaxRecordPayload];
+    const std::size_t n = format_header(hd, buf, sizeof buf);
+    check(n == text.size() && std::memcmp(buf, text.data(), n) == 0);  // one spelling per header
+    // Planning against a layout never writes past its arrays, whatever the old header says.
+    Partition now[3] = {{"keys", 16, 16, true}, {"config", 33, 256, false}, {"data", 289, 100, true}};
+    PartitionPlan plan[3];
+    Header next;
+    plan_layout(hd, now, plan, &next);
+    check(next.count <= kMaxPartitions);
   }
   ClientGrant g;
   if (parse_store_grant(text, &g).ok()) {
@@ -145,7 +160,7 @@ void write_seeds(const std::string& dir) {
   std::memcpy(meta.data() + 1, header, sizeof header);
   write_file(dir + "/meta", meta);
   const char* texts[] = {"start=16;blocks=256;encrypted=yes", "start=40;blocks=1;encrypted=no", "config:rw,data:r",
-                         "keys:w"};
+                         "keys:w", "keel-store 1\nkeys 16 16 yes\nconfig 40 256 no\n"};
   int k = 0;
   for (const char* t : texts) {
     std::vector<std::uint8_t> v(1, 0);
