@@ -33,7 +33,7 @@ Result<void, ConfigTextError> parse_partition(std::string_view text, Partition* 
     const std::size_t key_at = i;
     const std::size_t eq = text.find('=', i);
     if (eq == std::string_view::npos) return fail(key_at, "expected key=value");
-    const std::string_view key = text.substr(i, eq - i);
+    const std::string_view key = detail::slice(text, i, eq - i);
     i = eq + 1;
     const std::size_t val_at = i;
     std::size_t end = text.find(';', i);
@@ -48,7 +48,7 @@ Result<void, ConfigTextError> parse_partition(std::string_view text, Partition* 
     } else if (key == "encrypted") {
       if (seen_enc) return fail(key_at, "key given twice");
       seen_enc = true;
-      const std::string_view v = text.substr(i, end - i);
+      const std::string_view v = detail::slice(text, i, end - i);
       if (v == "yes") out->encrypted = true;
       else if (v == "no") out->encrypted = false;
       else return fail(val_at, "encrypted is yes or no");
@@ -89,13 +89,13 @@ Result<void, ConfigTextError> parse_store_grant(std::string_view text, ClientGra
     const std::size_t at = i;
     const std::size_t colon = text.find(':', i);
     if (colon == std::string_view::npos) return fail(at, "expected partition:access");
-    const std::string_view name = text.substr(i, colon - i);
+    const std::string_view name = detail::slice(text, i, colon - i);
     if (!valid_partition_name(name)) return fail(at, "bad partition name (1..32 of a-z A-Z 0-9 _ -)");
     i = colon + 1;
     const std::size_t acc_at = i;
     std::size_t end = text.find(',', i);
     if (end == std::string_view::npos) end = text.size();
-    const std::string_view acc = text.substr(i, end - i);
+    const std::string_view acc = detail::slice(text, i, end - i);
     std::uint8_t a = kNoAccess;
     if (acc == "r") a = kRead;
     else if (acc == "w") a = kWrite;

@@ -65,13 +65,13 @@ const char* plan_name(PartitionPlan p) {
 Result<void, ConfigTextError> parse_header(std::span<const std::uint8_t> payload, Header* out) {
   const std::string_view t(reinterpret_cast<const char*>(payload.data()), payload.size());
   out->count = 0;
-  if (t.substr(0, kVersionLine.size()) != kVersionLine) return fail(0, "not a keel-store 1 header");
+  if (detail::slice(t, 0, kVersionLine.size()) != kVersionLine) return fail(0, "not a keel-store 1 header");
   std::size_t i = kVersionLine.size();
   while (i < t.size()) {
     const std::size_t line = i;
     const std::size_t sp = t.find(' ', i);
     if (sp == std::string_view::npos) return fail(line, "expected name start blocks yes|no");
-    const std::string_view name = t.substr(i, sp - i);
+    const std::string_view name = detail::slice(t, i, sp - i);
     if (!valid_partition_name(name)) return fail(line, "bad partition name");
     if (find(*out, name) != nullptr) return fail(line, "partition listed twice");
     if (out->count == kMaxPartitions) return fail(line, "more partitions than the limit (16)");
@@ -83,8 +83,8 @@ Result<void, ConfigTextError> parse_header(std::span<const std::uint8_t> payload
     if (!number(t, &i, &blocks) || blocks == 0 || i >= t.size() || t[i] != ' ') return fail(blocks_at, "bad block count");
     ++i;
     bool enc = false;
-    if (t.substr(i, 4) == "yes\n") enc = true, i += 4;
-    else if (t.substr(i, 3) == "no\n") i += 3;
+    if (detail::slice(t, i, 4) == "yes\n") enc = true, i += 4;
+    else if (detail::slice(t, i, 3) == "no\n") i += 3;
     else return fail(i, "expected yes or no, then a newline");
     add(out, name, start, blocks, enc);
   }

@@ -41,4 +41,12 @@ struct TextOut {
   }
 };
 
+// text[at, at + n) clamped to the text: std::string_view::substr would throw (there is no
+// exception support on the device, and no __throw_out_of_range_fmt to link).
+inline std::string_view slice(std::string_view text, std::size_t at, std::size_t n) {
+  if (at > text.size()) at = text.size();
+  if (n > text.size() - at) n = text.size() - at;
+  return std::string_view(text.data() + at, n);
+}
+
 }  // namespace keel::store::detail
