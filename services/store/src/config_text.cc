@@ -128,4 +128,74 @@ std::size_t format_store_grant(const ClientGrant& g, char* buf, std::size_t cap)
   return o.finish();
 }
 
+namespace {
+
+bool starts_with(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && detail::slice(s, 0, prefix.size()) == prefix;
+}
+
+Err<ConfigError> config_fail(std::string_view key, std::size_t at, const char* what) {
+  return Err{ConfigError{key, at, what}};
+}
+
+}  // namespace
+
+Result<void, ConfigError> load_config(std::span<const ConfigEntry> entries, ComponentLookup lookup,
+                                      std::uint64_t disk_blocks, StoreConfig* out) {
+  out->part_count = 0;
+  out->grant_count = 0;
+  const std::string_view part_prefix(kPartitionKeyPrefix), grant_prefix(kGrantKeyPrefix);
+  for (const ConfigEntry& e : entries) {
+    if (starts_with(e.key, part_prefix)) {
+      if (out->part_count == kMaxPartitions) return config_fail(e.key, 0, "more partitions than the limit (16)");
+      Partition p;
+      p.name = detail::slice(e.key, part_prefix.size(), e.key.size());
+      if (!valid_partition_name(p.name)) return config_fail(e.key, 0, "bad partition name in the key");
+      if (const auto r = parse_partition(e.value, &p); !r.ok()) return config_fail(e.key, r.error().offset, r.error().what);
+      // Kept sorted by start block (the layout's order), whatever the order of the keys.
+      std::size_t at = out->part_count++;
+      while (at > 0 && out->parts[at - 1].start > p.start) {
+        out->parts[at] = out->parts[at - 1];
+        --at;
+      }
+      out->parts[at] = p;
+    } else if (starts_with(e.key, grant_prefix)) {
+      if (out->grant_count == kMaxClients) return config_fail(e.key, 0, "more clients than the limit (16)");
+      ClientGrant g;
+      g.name = detail::slice(e.key, grant_prefix.size(), e.key.size());
+      g.component = lookup.index ? lookup.index(lookup.ctx, g.name) : ~0u;
+      if (g.component == ~0u) return config_fail(e.key, 0, "a grant for a component the system does not have");
+      if (const auto r = parse_store_grant(e.value, &g); !r.ok()) return config_fail(e.key, r.error().offset, r.error().what);
+      out->grants[out->grant_count++] = g;
+    }
+  }
+  if (!validate_layout(out->partitions(), disk_blocks).ok())
+    return config_fail({}, 0, "the layout does not hold (overlaps, reserved blocks or beyond the disk)");
+  if (const auto r = validate_grants(out->partitions(), out->clients()); !r.ok()) {
+    std::string_view key;
+    for (const ConfigEntry& e : entries)
+      if (starts_with(e.key, grant_prefix) &&
+          detail::slice(e.key, grant_prefix.size(), e.key.size()) == out->grants[r.error().grant].name)
+        key = e.key;
+    return config_fail(key, 0, r.error().kind == GrantError::Kind::kUnknownPartition ? "a grant names an unknown partition"
+                                                                                       : "a duplicate or empty grant");
+  }
+  return Ok{};
+}
+
+std::size_t describe(const ConfigError& e, char* buf, std::size_t cap) {
+  detail::TextOut o{buf, cap};
+  o.str("store config: ");
+  if (!e.key.empty()) {
+    o.str(e.key);
+    o.str(": ");
+  }
+  o.str(e.what);
+  if (!e.key.empty()) {
+    o.str(" at ");
+    o.num(e.offset);
+  }
+  return o.finish();
+}
+
 }  // namespace keel::store

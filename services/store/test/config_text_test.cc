@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "keel/store/config_text.h"
 
@@ -90,6 +91,76 @@ TEST(StoreConfigText, GrantRefusals) {
   const auto r = parse_store_grant(many, &g);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(std::string(r.error().what).find("limit"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace keel::store
+
+namespace keel::store {
+namespace {
+
+std::uint32_t lookup_index(void*, std::string_view name) {
+  if (name == "app") return 3;
+  if (name == "keystore") return 5;
+  return ~0u;
+}
+
+std::string describe_text(const ConfigError& e) {
+  char buf[200];
+  const std::size_t n = describe(e, buf, sizeof buf);
+  return std::string(buf, n);
+}
+
+// The store's start: its config keys (as the compiler writes them, in any order) into a layout and
+// grants, with the same checks.
+TEST(StoreConfigText, LoadConfig) {
+  const ConfigEntry entries[] = {
+      {"grant.app", "config:rw,data:r"},
+      {"part.data", "start=289;blocks=1024;encrypted=yes"},
+      {"grant.keystore", "keys:rw"},
+      {"part.keys", "start=16;blocks=16;encrypted=yes"},
+      {"part.config", "start=33;blocks=256;encrypted=no"},
+      {"trace", "on"},  // not the store's business here
+  };
+  StoreConfig c;
+  const auto r = load_config(entries, ComponentLookup{lookup_index, nullptr}, 2048, &c);
+  ASSERT_TRUE(r.ok()) << describe_text(r.error());
+  ASSERT_EQ(c.part_count, 3u);
+  EXPECT_EQ(c.parts[0].name, "keys");  // sorted by start block
+  EXPECT_EQ(c.parts[1].name, "config");
+  EXPECT_EQ(c.parts[2].name, "data");
+  ASSERT_EQ(c.grant_count, 2u);
+  EXPECT_EQ(c.grants[0].component, 3u);
+  EXPECT_EQ(c.grants[1].name, "keystore");
+  const Policy p(c.partitions(), c.clients());
+  EXPECT_TRUE(p.check(3, 1, kWrite).ok());
+  EXPECT_FALSE(p.check(3, 0, kRead).ok());
+
+  // Each refusal names the key.
+  struct BadConfig {
+    std::vector<ConfigEntry> entries;
+    std::uint64_t disk;
+    const char* text;
+  };
+  const BadConfig bad[] = {
+      {{{"part.keys", "start=16;blocks=x;encrypted=yes"}}, 0, "store config: part.keys: bad block number (0..2^32) at 16"},
+      {{{"part.k y", "start=16;blocks=1;encrypted=yes"}}, 0, "store config: part.k y: bad partition name in the key at 0"},
+      {{{"grant.ghost", "keys:r"}}, 0, "store config: grant.ghost: a grant for a component the system does not have at 0"},
+      {{{"part.keys", "start=16;blocks=1;encrypted=no"}, {"grant.app", "keys:x"}}, 0,
+       "store config: grant.app: access is r, w or rw at 5"},
+      {{{"part.keys", "start=16;blocks=1;encrypted=no"}, {"grant.app", "data:r"}}, 0,
+       "store config: grant.app: a grant names an unknown partition at 0"},
+      {{{"part.a", "start=16;blocks=10;encrypted=no"}, {"part.b", "start=20;blocks=1;encrypted=no"}}, 0,
+       "store config: the layout does not hold (overlaps, reserved blocks or beyond the disk)"},
+      {{{"part.a", "start=16;blocks=10;encrypted=no"}}, 20,
+       "store config: the layout does not hold (overlaps, reserved blocks or beyond the disk)"},
+  };
+  for (const BadConfig& b : bad) {
+    StoreConfig out;
+    const auto e = load_config(b.entries, ComponentLookup{lookup_index, nullptr}, b.disk, &out);
+    ASSERT_FALSE(e.ok()) << b.text;
+    EXPECT_EQ(describe_text(e.error()), b.text);
+  }
 }
 
 }  // namespace

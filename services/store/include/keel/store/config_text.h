@@ -36,4 +36,40 @@ std::size_t format_partition(const Partition& p, char* buf, std::size_t cap);
 Result<void, ConfigTextError> parse_store_grant(std::string_view text, ClientGrant* out);
 std::size_t format_store_grant(const ClientGrant& g, char* buf, std::size_t cap);
 
+// The store's whole config, as its main loop gets it (every string key and value of its info page),
+// read into a layout and the clients' grants, and checked as the compiler checked them:
+// `part.<name>` keys → parts (in the order of their start blocks), `grant.<component>` keys →
+// grants, with component indexes from `component_index` (the boot spec's; ~0u: no such
+// component). Other keys are ignored. disk_blocks: the device's capacity (0: unknown).
+inline constexpr std::size_t kMaxClients = 16;
+
+struct ConfigEntry {
+  std::string_view key, value;
+};
+
+struct StoreConfig {
+  Partition parts[kMaxPartitions];
+  std::size_t part_count = 0;
+  ClientGrant grants[kMaxClients];
+  std::size_t grant_count = 0;
+  std::span<const Partition> partitions() const { return {parts, part_count}; }
+  std::span<const ClientGrant> clients() const { return {grants, grant_count}; }
+};
+
+struct ConfigError {
+  std::string_view key;        // the config key at fault (empty: the layout or grants as a whole)
+  std::size_t offset = 0;      // in its value
+  const char* what = "";       // static text
+};
+
+struct ComponentLookup {
+  std::uint32_t (*index)(void* ctx, std::string_view component) = nullptr;
+  void* ctx = nullptr;
+};
+
+Result<void, ConfigError> load_config(std::span<const ConfigEntry> entries, ComponentLookup lookup,
+                                      std::uint64_t disk_blocks, StoreConfig* out);
+// "store config: part.keys: bad block number (0..2^32) at 6"; NUL-terminated, cut to cap.
+std::size_t describe(const ConfigError& e, char* buf, std::size_t cap);
+
 }  // namespace keel::store
