@@ -117,7 +117,7 @@ struct VolumeWorkspace {
 
 // An encrypted partition as a BlockDevice of its logical blocks. `session`: one entry per logical
 // block, zeroed by the caller when the session starts (0: not seen yet; else the block's counter
-// + 1), or empty for no rollback detection. `random` must fill (the nonces): else writes fail with
+// + 1), or empty (or shorter than the partition: treated as empty) for no rollback detection. `random` must fill (the nonces): else writes fail with
 // KEEL_INVALID_ARGUMENT.
 class Volume final : public BlockDevice {
  public:
