@@ -246,8 +246,9 @@ void storage(Manifest& m, Diagnostics& diag) {
   if (store != nullptr && !m.partitions.empty() && !has_disk(m, *store))
     diag.error(store->at, "component 'store' serves partitions but has no disk: it holds no device and has no channel to a "
                           "component that holds one",
-               "connect 'store' to its block driver (a component with devices = [\"virtioN\"], e.g. virtio_blk) with the "
-               "channels the driver's queue needs");
+               "connect 'store' to its block driver (a component with devices = [\"virtioN\"], e.g. virtio_blk): the "
+               "events blk_req (store.blk_req -> virtio_blk.req) and blk_done (virtio_blk.done -> store.blk_done) and "
+               "the shared regions blk_queues and blk_data (docs/os-services.md, \"Block devices and entropy\")");
   std::vector<st::Partition> layout;
   for (std::size_t i : laid)
     layout.push_back(st::Partition{m.partitions[i].name, 0, m.partitions[i].size / st::kBlockSize, m.partitions[i].encrypted});
