@@ -1,11 +1,11 @@
 // The encrypted partition format (keel/store/crypt.h).
 #include "keel/store/crypt.h"
 
-#include <sodium.h>
-
 #include <cstring>
 
+
 #include "le.h"
+#include "sodium_api.h"
 
 namespace keel::store {
 
@@ -52,7 +52,9 @@ void init_meta(std::uint8_t* meta, std::uint64_t tag, std::uint64_t group) {
 }  // namespace
 
 Result<void> crypto_init() {
+#if KEEL_STORE_SODIUM_INIT
   if (sodium_init() < 0) return Err{KEEL_INVALID_ARGUMENT};
+#endif
   return Ok{};
 }
 

@@ -1,12 +1,12 @@
 // Crash-safe records (keel/store/record.h).
 #include "keel/store/record.h"
 
-#include <sodium.h>
-
 #include <cstring>
+
 
 #include "keel/store/crypt.h"
 #include "le.h"
+#include "sodium_api.h"
 
 namespace keel::store {
 

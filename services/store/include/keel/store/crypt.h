@@ -73,8 +73,9 @@ struct PartitionKey {
   std::uint8_t bytes[kKeyBytes] = {};
 };
 
-// Must run once before anything here or in record.h (libsodium's sodium_init): Ok, or
-// KEEL_INVALID_ARGUMENT when libsodium cannot initialise.
+// Must run once before anything here or in record.h: libsodium's sodium_init on the host; nothing
+// on the device (lib/sodium: every implementation is fixed there, and sodium_init is refused).
+// Ok, or KEEL_INVALID_ARGUMENT when libsodium cannot initialise.
 Result<void> crypto_init();
 // 64 bits of BLAKE2b(name): the partition's identity in keys and associated data (independent of
 // its position, so a layout that grows keeps the keys of the partitions already there).
