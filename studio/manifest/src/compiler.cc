@@ -1,6 +1,6 @@
 // The manifest compiler's entry points: read the file, then the stages of model.h — parse
-// (parse.cc), network (network.cc), check (check.cc), emit (emit.cc) — with every error, from
-// any stage, reported sorted by position.
+// (parse.cc), network (network.cc), storage (storage.cc), check (check.cc), emit (emit.cc) — with
+// every error, from any stage, reported sorted by position.
 #include "keel/manifest/compiler.h"
 
 #include <algorithm>
@@ -98,6 +98,7 @@ Output compile_string(std::string_view text, const std::string& file_name, const
     try {
       if (parse(text, opts, manifest, diag)) {
         network(manifest, diag);
+        storage(manifest, diag);
         const std::vector<std::size_t> order = check(manifest, opts, base, diag);
         if (diag.errors.empty()) emit(manifest, order, base, out);
       }

@@ -4,6 +4,9 @@
 //              with its line and column; the platform description loaded.
 //   network.cc the network grants ([component.network]) checked with the net service's own
 //              policy code and compiled into net's config; net's address configuration.
+//   storage.cc the disk's partitions ([[partition]], [system] disk) and their grants
+//              ([component.storage]): read from the TOML, checked, laid out with the store
+//              service's own layout code and compiled into the store's config.
 //   check.cc   the semantic rules over the whole Manifest (names, groups, budgets, memory,
 //              devices, IRQs, channels, dependency order), each error with file:line:column and
 //              a hint; returns the components in dependency order.
@@ -115,6 +118,25 @@ struct NetworkDecl {
   bool has_udp_ports = false, has_ephemeral = false, has_remote = false;
   bool bad = false;  // parse reported an error in it: no further rules, no grant compiled
 };
+// [[partition]] (docs/manifest.md "Partitions"): a part of the disk the store service serves.
+struct PartitionDecl {
+  std::string name;
+  Loc at;  // the name (the table, if it has none)
+  std::uint64_t size = 0;
+  Loc size_at;
+  bool encrypted = false;
+  bool bad = false;  // an error was reported in it: not laid out
+};
+// [component.storage]: the partitions a component may read or write (keel/store/policy.h Access).
+struct StorageDecl {
+  Loc at;  // the [component.storage] table
+  struct Entry {
+    NameRef partition;
+    std::uint8_t access = 0;  // keel::store::kRead | kWrite
+  };
+  std::vector<Entry> entries;
+  bool bad = false;
+};
 struct ComponentDecl {
   std::string name;
   Loc at;
@@ -136,6 +158,7 @@ struct ComponentDecl {
   std::vector<RegionDecl> regions;
   std::vector<ConfigDecl> config;
   std::optional<NetworkDecl> network;
+  std::optional<StorageDecl> storage;
 };
 struct GroupDecl {
   std::string name;
@@ -176,6 +199,9 @@ struct Manifest {
   std::vector<SharedDecl> shared;
   std::vector<ComponentDecl> comps;
   std::vector<ChannelDecl> channels;
+  std::vector<PartitionDecl> partitions;
+  std::uint64_t disk = 0;  // [system] disk, bytes (0: not declared)
+  Loc disk_at;
 };
 
 // parse.cc: reads `text` (TOML) into `m`; false only when the text is not TOML at all.
@@ -187,6 +213,12 @@ bool parse(std::string_view text, const Options& opts, Manifest& m, Diagnostics&
 void network(Manifest& m, Diagnostics& diag);
 // The name of the net service's component: the one that reads the grants.
 inline constexpr char kNetComponent[] = "net";
+// storage.cc: the partition and grant rules, the layout, and the partitions and grants compiled into
+// the store's config as "part.<partition>" and "grant.<component>" (keel/store/config_text.h). Runs
+// after network(), before check.
+void storage(Manifest& m, Diagnostics& diag);
+// The name of the store service's component: the one that reads the partitions and grants.
+inline constexpr char kStoreComponent[] = "store";
 // check.cc: the semantic rules; returns the component indexes in dependency order.
 std::vector<std::size_t> check(const Manifest& m, const Options& opts, const std::filesystem::path& base_dir,
                                Diagnostics& diag);

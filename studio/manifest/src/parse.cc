@@ -2,7 +2,8 @@
 // (unknown keys are errors), every declaration keeps its line and column, and the platform
 // description named by [system] platform is loaded and checked. See model.h for the stages.
 // One file (~750 lines): one job, reading the TOML schema into the model, key by key in schema
-// order; the checks across declarations are check.cc and network.cc, the spec is emit.cc.
+// order; the checks across declarations are check.cc and network.cc, the spec is emit.cc. The
+// storage keys ([[partition]], [system] disk, [component.storage]) are read by storage.cc.
 #include <toml++/toml.h>
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 
 #include "keel/net/grant_text.h"
 #include "model.h"
+#include "storage.h"
 
 namespace keel::manifest {
 namespace {
@@ -24,7 +26,7 @@ class Parser {
   Parser(const Options& opts, Manifest& m, Diagnostics& diag) : opts_(opts), m_(m), diag_(diag) {}
 
   void run(const toml::table& root) {
-    check_keys(root, {"system", "group", "shared", "component", "channel"}, "the manifest");
+    check_keys(root, {"system", "group", "shared", "component", "channel", "partition"}, "the manifest");
     read_system(root);
     read_groups(root);
     read_shared(root);
@@ -298,7 +300,7 @@ void Parser::read_system(const toml::table& root) {
     return;
   }
   const toml::table& t = *n->as_table();
-  check_keys(t, {"name", "version", "platform", "memory", "console_input"}, "[system]");
+  check_keys(t, {"name", "version", "platform", "memory", "console_input", "disk"}, "[system]");
   m_.system_at = loc_of(t.source());
   m_.name = get_string(t, "name", "system", true).value_or("");
   if (!m_.name.empty()) check_name(key_loc(t, "name"), m_.name, "system name", false);
@@ -375,7 +377,7 @@ void Parser::read_components(const toml::table& root) {
     const toml::table& t = *e.as_table();
     check_keys(t, {"name", "image", "priority", "budget_us", "period_us", "stack", "heap", "restart", "passive", "group",
                    "depends_on", "services", "devices", "irqs", "memory", "shared", "config", "configurable", "debug",
-                   "network"},
+                   "network", "storage"},
                "[[component]]");
     ComponentDecl c;
     c.name = get_string(t, "name", "component", true).value_or("");
@@ -745,6 +747,7 @@ bool parse(std::string_view text, const Options& opts, Manifest& m, Diagnostics&
     return false;
   }
   Parser(opts, m, diag).run(root);
+  read_storage(root, m, diag);  // [[partition]], [system] disk, [component.storage]: storage.cc
   return true;
 }
 
