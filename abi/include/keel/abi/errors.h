@@ -33,6 +33,13 @@ typedef enum keel_error {
   KEEL_NO_SPACE = 18,     /* buffer / ring / timer slots full */
   KEEL_PROTOCOL_ERROR = 19, /* a reply whose label is no error code (a server broke its protocol) */
   KEEL_TIMEOUT = 20,      /* a wait with a deadline ended with nothing (e.g. keel_udp_recv) */
+  /* (21 is KEEL_NOT_READY, on branch i11-rng.) Stored data failed its integrity check: an
+   * encrypted block that does not authenticate (tampered, moved, replayed, torn) or a record with
+   * no valid copy left. Never "try again": the data is not handed out (the store logs partition
+   * and block). Its own code because no other error says "the bytes are there but are not yours to
+   * trust" — KEEL_PROTOCOL_ERROR means a peer broke its protocol, which a client must not confuse
+   * with a tampered disk. */
+  KEEL_CORRUPT = 22,
   /* The peer is gone: the channel was torn down under a Call (the root server answers the
    * CapFault of a channel slot, or aborts a call held by a restarting server, with this label),
    * or the peer is not up yet. Try again: the channel is re-opened. Outside every label a
