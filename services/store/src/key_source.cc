@@ -55,7 +55,7 @@ keel_error_t key_source_init() {
   return KEEL_OK;
 }
 
-const char* key_source_name() { return g_have_master ? "TEST-ONLY master key from the config" : "none"; }
+const char* key_source_name() { return g_have_master ? "TEST-ONLY config key" : "none"; }
 
 keel_error_t partition_key(const char* partition, keel::store::PartitionKey* out) {
   if (!g_have_master) return KEEL_NOT_FOUND;

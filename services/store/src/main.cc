@@ -39,9 +39,9 @@ using keel::Result;
 constexpr std::uint32_t kLogLinesPerSecond = 8;
 constexpr std::size_t kMaxConfig = 64;
 // Session tables (crypt.h: rollback detection within a boot), 4 bytes per encrypted block: 64K
-// entries cover 256 MiB of encrypted partitions; a partition beyond that is served without
+// entries cover 64 MiB of encrypted partitions; a partition beyond that is served without
 // in-session rollback detection (said at start).
-constexpr std::size_t kSessionEntries = 65536;
+constexpr std::size_t kSessionEntries = 16384;
 
 struct Client {
   std::uint32_t component = 0;
@@ -189,6 +189,9 @@ void open_partitions() {
     std::memcpy(g_names[i], p.name.data(), p.name.size());
     g_names[i][p.name.size()] = '\0';
     Served& s = g_served[i];
+    keel_logf("partition '%s': %s, %lu blocks at disk block %lu (%lu on disk)", g_names[i],
+              p.encrypted ? "encrypted" : "plain", static_cast<unsigned long>(p.blocks),
+              static_cast<unsigned long>(p.start), static_cast<unsigned long>(physical_blocks(p)));
     if (s.plan != PartitionPlan::kServe && s.plan != PartitionPlan::kPrepare) continue;
     if (!p.encrypted) {
       s.dev = new (g_window_mem[i]) Window(g_disk, p.start, p.blocks);
@@ -231,10 +234,17 @@ std::uint64_t info_flags(const Client& c, std::size_t index) {
 
 // The grant check: KEEL_DENIED logged (rate-limited) with the partition's name.
 keel_error_t allowed(const Client& c, std::size_t index, std::uint8_t want) {
-  char line[160];
-  auto r = g_policy.check(c.component, index, want, line, sizeof line);
+  auto r = g_policy.check(c.component, index, want);
   if (r.ok()) return KEEL_OK;
-  if (log_for(c.component)) keel_log(line);
+  if (log_for(c.component)) {
+    // describe_denial with the client's own name (a client without a grant has none in the policy).
+    char line[160];
+    const std::size_t n = describe_denial(c.name, g_config.parts[index].name, want,
+                                          g_policy.granted(c.component, index), line, sizeof line);
+    const char* text = line;
+    if (n > 7 && std::strncmp(line, "store: ", 7) == 0) text += 7;  // the console prefixes [store]
+    keel_log(text);
+  }
   return r.error();
 }
 
@@ -419,7 +429,7 @@ extern "C" int keel_main(void*) {
       ++served;
       if (g_served[i].volume != nullptr) ++encrypted;
     }
-  keel_logf("ready: %lu blocks of 4 KiB, %u of %u partitions served (%u encrypted), %u clients, keys: %s%s",
+  keel_logf("ready: %lu blocks, %u of %u partitions served (%u encrypted), %u clients, keys: %s%s",
             static_cast<unsigned long>(g_disk.blocks()), served, static_cast<unsigned>(g_config.part_count), encrypted,
             g_client_count, key_source_name(), keel_generation() > 0 ? " (restarted)" : "");
   const keel_error_t e = keel_serve(g_disk.done_bit(), on_call, on_bits, nullptr);
