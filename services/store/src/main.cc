@@ -253,12 +253,11 @@ keel_error_t report(const Client& c, std::size_t index, const Served& s, keel_er
                     std::uint64_t block) {
   if (e == KEEL_CORRUPT && s.volume != nullptr) {
     if (log_for(c.component))
-      keel_logf("partition '%s' block %lu: %s (%s): %s refused to %s", g_names[index],
-                static_cast<unsigned long>(s.volume->last_fault_block()), fault_name(s.volume->last_fault()),
-                "not authentic", what, c.name);
+      keel_logf("partition '%s' block %lu: %s by %s refused: %s", g_names[index],
+                static_cast<unsigned long>(s.volume->last_fault_block()), what, c.name, fault_name(s.volume->last_fault()));
   } else if (e == KEEL_CORRUPT) {
     if (log_for(c.component))
-      keel_logf("partition '%s' block %lu: no valid copy: %s refused to %s", g_names[index],
+      keel_logf("partition '%s' block %lu: %s by %s refused: no valid copy", g_names[index],
                 static_cast<unsigned long>(block), what, c.name);
   } else if (e != KEEL_RANGE_ERROR && e != KEEL_NOT_FOUND && log_for(c.component)) {
     keel_logf("partition '%s': %s for %s failed: %s", g_names[index], what, c.name, keel_error_name(e));
