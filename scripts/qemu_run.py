@@ -9,6 +9,7 @@ appear in the serial output; any line containing 'KEEL PANIC' fails the run what
   qemu_run.py [--cpu cortex-a53] [--timeout 60] [--log out.log] [--expect RE]... [--icount]
               [--interactive] [--qemu-arg ARG]... [--input TEXT [--input-after RE]] [--until RE]
               [--net] [--net-udp-forward HOSTPORT:GUESTPORT]... [--net-l2 HOSTPORT:QEMUPORT]
+              [--disk FILE | --disk-size SIZE] [--disk-readonly] [--rng]
               [--initrd FILE] [--append ARGS]
               [--ready RE --run-while CMD...] IMAGE
 
@@ -27,6 +28,15 @@ as one UDP datagram between QEMU (bound to QEMUPORT) and a host program bound to
 root, no tap, no DHCP server, nothing rewritten. 0 picks a free port. Excludes --net and
 --net-udp-forward (one device).
 
+Storage and entropy: --disk FILE gives the guest a virtio-blk device backed by the raw image FILE
+(written in place; QEMU's default write-back cache, flushed to the file on the guest's flush) on
+the second virtio-mmio transport (virtio1: 0x0a000200, IRQ 49); --disk-readonly makes it
+read-only (the device says so: VIRTIO_BLK_F_RO). --disk-size SIZE (bytes, or with K/M/G) instead
+makes a fresh zeroed (sparse) image in a temporary directory for this run only and removes it
+afterwards, so parallel runs (a53 and a72) never share one. --rng gives it a virtio-rng device
+fed from the host's /dev/urandom on the third (virtio2: 0x0a000400, IRQ 50). '{disk}' in a
+--run-while command becomes the image's path (also QEMU_DISK in its environment).
+
 --run-while CMD (repeatable) keeps the guest running while host programs drive it: QEMU starts,
 the console is watched for --ready RE, then each CMD runs in turn (split like a shell would, no
 shell; '{port0}', '{port1}', ... become the host ports of the --net-udp-forward options, also in
@@ -44,6 +54,7 @@ import shlex
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -77,6 +88,19 @@ def qemu_command(args):
         # driver expect; Linux probes any transport.
         cmd += ["-global", "virtio-mmio.force-legacy=false", "-netdev", f"user,id=n0{fwd}",
                 "-device", "virtio-net-device,netdev=n0,bus=virtio-mmio-bus.0"]
+    if args.disk_path or args.rng:
+        # Storage and entropy on fixed transports (virtio1, virtio2: what Keel's drivers default
+        # to), modern register layout. The net (when present) is on virtio0.
+        if "virtio-mmio.force-legacy=false" not in cmd:
+            cmd += ["-global", "virtio-mmio.force-legacy=false"]
+    if args.disk_path:
+        ro = ",readonly=on" if args.disk_readonly else ""
+        path = args.disk_path.replace(",", ",,")  # QEMU's option syntax: a comma in a value is doubled
+        cmd += ["-drive", f"if=none,format=raw,file={path},id=disk0{ro}",
+                "-device", "virtio-blk-device,drive=disk0,bus=virtio-mmio-bus.1"]
+    if args.rng:
+        cmd += ["-object", "rng-random,filename=/dev/urandom,id=rng0",
+                "-device", "virtio-rng-device,rng=rng0,bus=virtio-mmio-bus.2"]
     if args.icount:
         # Deterministic instruction counting: one instruction per virtual ns, no host-time coupling.
         cmd += ["-icount", "shift=0,align=off,sleep=off"]
@@ -148,6 +172,17 @@ def run_with_input(cmd, args):
     except BrokenPipeError:
         pass
     return out.bytes(), timed_out, 0 if stopped else proc.returncode
+
+
+def parse_size(spec):
+    """Bytes from '67108864', '64M', '512K', '1G' (binary units); a multiple of 512, at least 4 KiB."""
+    m = re.fullmatch(r"(\d+)([KMG]?)(i?B)?", spec.strip(), re.IGNORECASE)
+    if not m:
+        raise ValueError(f"--disk-size wants a size such as 64M or 1048576, got {spec!r}")
+    n = int(m.group(1)) * {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}[m.group(2).upper()]
+    if n < 4096 or n % 512 != 0:
+        raise ValueError(f"--disk-size must be a multiple of 512 bytes and at least 4 KiB, got {spec!r}")
+    return n
 
 
 def free_udp_port():
@@ -226,12 +261,14 @@ def run_while(cmd, args):
         ports = [h for h, _ in args.udp_ports]
         env = dict(os.environ, QEMU_UDP_PORTS=",".join(map(str, ports)))
         subst = {f"port{i}": str(p) for i, p in enumerate(ports)}
+        if args.disk_path:
+            subst["disk"] = env["QEMU_DISK"] = args.disk_path
         if args.l2_ports:
             subst["l2_host"], subst["l2_qemu"] = map(str, args.l2_ports)
             env["QEMU_L2_HOST"], env["QEMU_L2_QEMU"] = subst["l2_host"], subst["l2_qemu"]
         for text in args.run_while:
             try:
-                argv = [re.sub(r"\{(port\d+|l2_host|l2_qemu)\}", lambda m: subst.get(m.group(1), m.group(0)), a)
+                argv = [re.sub(r"\{(port\d+|l2_host|l2_qemu|disk)\}", lambda m: subst.get(m.group(1), m.group(0)), a)
                         for a in shlex.split(text)]
             except ValueError as e:
                 problems.append(f"--run-while {text!r}: {e}")
@@ -326,6 +363,12 @@ def main():
     ap.add_argument("--net-l2", default=None, metavar="HOSTPORT:QEMUPORT",
                     help="the virtio-net device on a raw L2 link: frames as UDP datagrams between QEMU "
                          "(127.0.0.1:QEMUPORT) and a host program (127.0.0.1:HOSTPORT); 0 = a free port")
+    ap.add_argument("--disk", default=None, metavar="FILE",
+                    help="a virtio-blk device (virtio1) backed by the raw image FILE")
+    ap.add_argument("--disk-size", default=None, metavar="SIZE",
+                    help="a virtio-blk device backed by a fresh zeroed temporary image of SIZE (64M, 1G, bytes)")
+    ap.add_argument("--disk-readonly", action="store_true", help="the virtio-blk device is read-only")
+    ap.add_argument("--rng", action="store_true", help="a virtio-rng device (virtio2) fed from the host's /dev/urandom")
     ap.add_argument("--initrd", default=None, help="QEMU -initrd (a Linux guest's initramfs)")
     ap.add_argument("--append", default=None, help="QEMU -append (a Linux guest's command line)")
     ap.add_argument("--ready", default=None, help="with --run-while: the console regex that says the guest is ready")
@@ -347,6 +390,17 @@ def main():
         ap.error("--run-while ends the run itself; --until does not apply")
     if args.run_while and args.interactive:
         ap.error("--run-while and --interactive exclude each other")
+    if args.disk and args.disk_size:
+        ap.error("--disk FILE and --disk-size SIZE exclude each other (one disk)")
+    if args.disk_readonly and not (args.disk or args.disk_size):
+        ap.error("--disk-readonly needs --disk or --disk-size")
+    if args.disk and not os.path.isfile(args.disk):
+        print(f"qemu_run: disk image not found: {args.disk}", file=sys.stderr)
+        return 2
+    try:
+        disk_bytes = parse_size(args.disk_size) if args.disk_size else 0
+    except ValueError as e:
+        ap.error(str(e))
     if args.initrd and not os.path.exists(args.initrd):
         print(f"qemu_run: initrd not found: {args.initrd}", file=sys.stderr)
         return 2
@@ -354,6 +408,16 @@ def main():
     if not os.path.exists(args.image):
         print(f"qemu_run: image not found: {args.image}", file=sys.stderr)
         return 2
+    with tempfile.TemporaryDirectory(prefix="keel-disk-") as tmp:
+        args.disk_path = args.disk
+        if disk_bytes:
+            args.disk_path = os.path.join(tmp, "disk.img")
+            with open(args.disk_path, "wb") as f:
+                f.truncate(disk_bytes)  # sparse: reads as zeros
+        return run(args)
+
+
+def run(args):
     cmd = qemu_command(args)
     if args.interactive:
         return subprocess.call(cmd)

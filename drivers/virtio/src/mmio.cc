@@ -35,7 +35,7 @@ const char* mmio_error_name(MmioError e) {
   switch (e) {
     case MmioError::kNoDevice: return "no virtio-mmio device at this address (bad magic)";
     case MmioError::kLegacy: return "legacy virtio-mmio transport (version 1): start QEMU with -global virtio-mmio.force-legacy=false";
-    case MmioError::kEmpty: return "no device plugged into this virtio-mmio transport (device ID 0)";
+    case MmioError::kEmpty: return "no device on this virtio-mmio transport (qemu_run.py --net/--disk/--rng)";
     case MmioError::kWrongDevice: return "another kind of virtio device than this driver's";
     case MmioError::kFeatures: return "feature negotiation failed";
     case MmioError::kQueueUnavailable: return "virtqueue unavailable or too small";
@@ -53,11 +53,21 @@ std::uint16_t MmioTransport::config16(std::uint32_t off) const {
   return static_cast<std::uint16_t>(config8(off) | (config8(off + 1) << 8));
 }
 
+std::uint64_t MmioTransport::config64(std::uint32_t off) const {
+  for (;;) {
+    const std::uint32_t gen = config_generation();
+    const std::uint64_t v = config32(off) | (std::uint64_t{config32(off + 4)} << 32);
+    if (config_generation() == gen) return v;
+  }
+}
+
 bool MmioTransport::start(std::uint32_t expected_device, MmioError* err) {
   if (read32(kMagic) != kMagicValue) return *err = MmioError::kNoDevice, false;
-  if (read32(kVersion) != 2) return *err = MmioError::kLegacy, false;
+  // The device ID sits at the same place in both versions: an empty transport (QEMU started
+  // without this device) is named as such even when it is also a legacy one.
   const std::uint32_t id = read32(kDeviceId);
   if (id == 0) return *err = MmioError::kEmpty, false;
+  if (read32(kVersion) != 2) return *err = MmioError::kLegacy, false;
   if (id != expected_device) return *err = MmioError::kWrongDevice, false;
   reset();
   write32(kStatus, kAcknowledge);

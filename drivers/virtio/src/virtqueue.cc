@@ -10,39 +10,36 @@ inline void barrier() { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
 
 }  // namespace
 
-bool SplitQueue::init(void* mem, std::uint64_t pa, std::uint16_t size) {
+bool SplitQueue::init(void* mem, std::uint64_t pa, std::uint16_t size, unsigned chain) {
   if (size < 2 || size > kMaxQueueSize || (size & (size - 1)) != 0) return false;
+  if (chain < 1 || chain > kMaxChain) return false;
   auto* base = static_cast<std::uint8_t*>(mem);
   desc_ = reinterpret_cast<volatile Desc*>(base);
   avail_ = reinterpret_cast<volatile std::uint16_t*>(base + avail_offset(size));
   used_ = reinterpret_cast<volatile std::uint16_t*>(base + used_offset(size));
   pa_ = pa;
   size_ = size;
+  chain_ = chain;
   avail_idx_ = published_ = last_used_ = 0;
   in_flight_ = 0;
   device_errors_ = 0;
   for (auto& b : busy_) b = false;
-  // The chains never change shape: descriptor 2k links to 2k + 1.
-  for (std::uint16_t k = 0; k < size / 2; ++k) {
-    desc_[2 * k].next = static_cast<std::uint16_t>(2 * k + 1);
-    desc_[2 * k + 1].next = 0;
-  }
+  for (std::uint16_t i = 0; i < size; ++i) desc_[i].next = 0;
   return true;
 }
 
-bool SplitQueue::post(std::uint16_t slot, Part header, Part data) {
-  if (slot >= slots() || busy_[slot]) return false;
-  volatile Desc& h = desc_[2 * slot];
-  volatile Desc& d = desc_[2 * slot + 1];
-  h.addr = header.addr;
-  h.len = header.len;
-  h.flags = static_cast<std::uint16_t>(kDescNext | (header.device_writes ? kDescWrite : 0));
-  h.next = static_cast<std::uint16_t>(2 * slot + 1);
-  d.addr = data.addr;
-  d.len = data.len;
-  d.flags = data.device_writes ? kDescWrite : 0;
-  d.next = 0;
-  avail_[2 + (avail_idx_ & (size_ - 1))] = static_cast<std::uint16_t>(2 * slot);
+bool SplitQueue::post(std::uint16_t slot, const Part* parts, unsigned n) {
+  if (slot >= slots() || busy_[slot] || n < 1 || n > chain_) return false;
+  const auto first = static_cast<std::uint16_t>(chain_ * slot);
+  for (unsigned i = 0; i < n; ++i) {
+    volatile Desc& d = desc_[first + i];
+    const bool last = i + 1 == n;
+    d.addr = parts[i].addr;
+    d.len = parts[i].len;
+    d.flags = static_cast<std::uint16_t>((last ? 0 : kDescNext) | (parts[i].device_writes ? kDescWrite : 0));
+    d.next = last ? 0 : static_cast<std::uint16_t>(first + i + 1);
+  }
+  avail_[2 + (avail_idx_ & (size_ - 1))] = first;
   ++avail_idx_;
   busy_[slot] = true;
   ++in_flight_;
@@ -75,16 +72,21 @@ bool SplitQueue::pop_used(std::uint16_t* slot, std::uint32_t* written) {
     const volatile UsedElem& e = ring[last_used_ & (size_ - 1)];
     const std::uint32_t id = e.id, len = e.len;
     ++last_used_;
-    if (id % 2 != 0 || id / 2 >= slots() || !busy_[id / 2]) {
+    if (id % chain_ != 0 || id / chain_ >= slots() || !busy_[id / chain_]) {
       ++device_errors_;  // not a chain head we made available
       continue;
     }
-    busy_[id / 2] = false;
+    busy_[id / chain_] = false;
     --in_flight_;
-    *slot = static_cast<std::uint16_t>(id / 2);
+    *slot = static_cast<std::uint16_t>(id / chain_);
     *written = len;
     return true;
   }
+}
+
+bool SplitQueue::has_used() const {
+  barrier();  // our flag store (set_interrupts) before reading the device's index
+  return used_[1] != last_used_;
 }
 
 void SplitQueue::set_interrupts(bool on) {

@@ -31,9 +31,13 @@ TEST(MmioTransport, RefusesWhatIsNotAVersion2DeviceOfItsKind) {
   w.set(0, 0x74726976);
   w.set(4, 1);
   EXPECT_FALSE(t.start(kDeviceNet, &e));
+  EXPECT_EQ(e, MmioError::kEmpty);  // nothing plugged in: said so, whatever the version
+  w.set(8, kDeviceNet);
+  EXPECT_FALSE(t.start(kDeviceNet, &e));
   EXPECT_EQ(e, MmioError::kLegacy);
   EXPECT_NE(std::string(mmio_error_name(e)).find("force-legacy=false"), std::string::npos);
   w.set(4, 2);
+  w.set(8, 0);
   EXPECT_FALSE(t.start(kDeviceNet, &e));
   EXPECT_EQ(e, MmioError::kEmpty);
   w.set(8, kDeviceBlock);
@@ -63,6 +67,18 @@ TEST(MmioTransport, QueueSetupWritesTheRingAddresses) {
   EXPECT_EQ(w.get(0xa0) | (std::uint64_t{w.get(0xa4)} << 32), q.used_addr());
   EXPECT_EQ(w.get(0x44), 1u);  // ready
   EXPECT_FALSE(t.setup_queue(1, q));  // already live
+}
+
+TEST(MmioTransport, ConfigurationFields) {
+  Window w;
+  MmioTransport t(w.regs);
+  w.set(0x100, 0x89abcdef);  // virtio-blk capacity, low and high halves
+  w.set(0x104, 0x01234567);
+  w.set(0x114, 4096);        // blk_size
+  EXPECT_EQ(t.config64(0), 0x0123456789abcdefull);
+  EXPECT_EQ(t.config32(0x14), 4096u);
+  EXPECT_EQ(t.config16(0x14), 4096u);
+  EXPECT_EQ(t.config8(0x15), 0x10u);
 }
 
 // keel/sys/net_queue.h: the driver <-> net service queues.

@@ -146,5 +146,86 @@ TEST_F(VirtqueueTest, InterruptAndNotifySuppression) {
   EXPECT_FALSE(q.device_wants_notify());
 }
 
+// virtio-blk's chains: header, data, status (three parts; a flush has two). The device model
+// walks the chain by `next` as a device would.
+TEST(VirtqueueChains, ThreePartChainsAndShorterOnes) {
+  constexpr std::uint16_t kSize = 16;
+  std::vector<std::uint8_t> mem(SplitQueue::bytes(kSize), 0);
+  SplitQueue q;
+  ASSERT_FALSE(q.init(mem.data(), 0x1000, kSize, 0));
+  ASSERT_FALSE(q.init(mem.data(), 0x1000, kSize, kMaxChain + 1));
+  ASSERT_TRUE(q.init(mem.data(), 0x1000, kSize, 3));
+  EXPECT_EQ(q.slots(), 5u);  // 16 / 3
+  Device dev{mem.data(), kSize};
+  const Part rw[3] = {{0x100, 16, false}, {0x8000, 4096, true}, {0x200, 1, true}};
+  ASSERT_TRUE(q.post(4, rw, 3));
+  const Part flush[2] = {{0x110, 16, false}, {0x201, 1, true}};
+  ASSERT_TRUE(q.post(1, flush, 2));
+  EXPECT_FALSE(q.post(5, rw, 3));   // out of range
+  EXPECT_FALSE(q.post(0, rw, 4));   // longer than the chain
+  EXPECT_FALSE(q.post(0, rw, 0));
+  q.publish();
+  auto walk = [&](std::uint16_t head, Desc* out, unsigned max) {
+    unsigned n = 0;
+    std::uint16_t i = head;
+    for (;;) {
+      out[n] = dev.desc()[i];
+      if (++n == max || !(out[n - 1].flags & kDescNext)) return n;
+      i = out[n - 1].next;
+    }
+  };
+  Desc c[4];
+  EXPECT_EQ(dev.avail()[2], 12u);  // slot 4 = descriptors 12..14
+  ASSERT_EQ(walk(12, c, 4), 3u);
+  EXPECT_EQ(c[0].addr, 0x100u);
+  EXPECT_EQ(c[0].flags, kDescNext);
+  EXPECT_EQ(c[1].addr, 0x8000u);
+  EXPECT_EQ(c[1].flags, kDescNext | kDescWrite);
+  EXPECT_EQ(c[2].len, 1u);
+  EXPECT_EQ(c[2].flags, kDescWrite);
+  EXPECT_EQ(dev.avail()[3], 3u);  // slot 1 = descriptors 3, 4
+  ASSERT_EQ(walk(3, c, 4), 2u);
+  EXPECT_EQ(c[1].addr, 0x201u);
+  EXPECT_FALSE(q.has_used());
+  dev.complete(3, 1);
+  EXPECT_TRUE(q.has_used());
+  std::uint16_t slot;
+  std::uint32_t len;
+  ASSERT_TRUE(q.pop_used(&slot, &len));
+  EXPECT_EQ(slot, 1u);
+  dev.complete(13, 1);  // not a chain head of this queue
+  EXPECT_FALSE(q.pop_used(&slot, &len));
+  EXPECT_EQ(q.device_errors(), 1u);
+  dev.complete(12, 4097);
+  ASSERT_TRUE(q.pop_used(&slot, &len));
+  EXPECT_EQ(slot, 4u);
+  EXPECT_EQ(len, 4097u);
+  EXPECT_FALSE(q.has_used());
+}
+
+// virtio-rng's: one device-writable buffer per slot, every descriptor a slot.
+TEST(VirtqueueChains, OnePartChains) {
+  constexpr std::uint16_t kSize = 4;
+  std::vector<std::uint8_t> mem(SplitQueue::bytes(kSize), 0);
+  SplitQueue q;
+  ASSERT_TRUE(q.init(mem.data(), 0x1000, kSize, 1));
+  EXPECT_EQ(q.slots(), 4u);
+  Device dev{mem.data(), kSize};
+  for (std::uint16_t s = 0; s < 4; ++s) {
+    const Part p{0x9000u + 64u * s, 64, true};
+    ASSERT_TRUE(q.post(s, &p, 1));
+  }
+  q.publish();
+  EXPECT_EQ(dev.avail()[5], 3u);
+  EXPECT_EQ(dev.desc()[3].flags, kDescWrite);
+  EXPECT_EQ(dev.desc()[3].addr, 0x9000u + 192u);
+  dev.complete(3, 64);
+  std::uint16_t slot;
+  std::uint32_t len;
+  ASSERT_TRUE(q.pop_used(&slot, &len));
+  EXPECT_EQ(slot, 3u);
+  EXPECT_EQ(q.in_flight(), 3u);
+}
+
 }  // namespace
 }  // namespace keel::virtio

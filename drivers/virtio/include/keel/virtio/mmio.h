@@ -48,6 +48,11 @@ class MmioTransport {
 
   std::uint8_t config8(std::uint32_t off) const { return regs_[0x100 + off]; }
   std::uint16_t config16(std::uint32_t off) const;
+  // A 32-bit field at a 4-aligned offset of the device's configuration space.
+  std::uint32_t config32(std::uint32_t off) const { return read32(0x100 + off); }
+  // A 64-bit field (two 32-bit reads), read again until the configuration generation is the same
+  // before and after (virtio 1.2 §2.5.1: the device may change it between the halves).
+  std::uint64_t config64(std::uint32_t off) const;
   std::uint32_t config_generation() const { return read32(0x0fc); }
 
  private:
