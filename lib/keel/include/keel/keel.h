@@ -158,6 +158,20 @@ typedef struct keel_net_config_info {
 } keel_net_config_t;
 keel_error_t keel_net_config(keel_net_config_t* cfg); /* the device's address configuration */
 
+/* ---- random numbers (docs/libkeel.md "Random numbers"; the rng service) ----------------------
+ * Through the rng service (services/rng): the component needs an rpc channel to the component
+ * `rng` in the manifest — that channel is its grant. Bytes from a ChaCha20 DRBG seeded from the
+ * virtio-rng device and timer jitter (docs/os-services.md "Random numbers"); suitable for keys.
+ * n up to KEEL_RANDOM_MAX per call (KEEL_RANGE_ERROR above; n = 0 is KEEL_OK), sent in requests
+ * of 256 bytes. Errors: KEEL_DENIED — no channel to rng (logged once by this component);
+ * KEEL_NOT_READY — the service is not seeded yet; KEEL_CHANNEL_DOWN — it is restarting. After these
+ * buf is zeroed (never half-filled); after KEEL_RANGE_ERROR / KEEL_INVALID_ARGUMENT it is untouched. keel_random waits for the last two, up to 2 s
+ * (1 ms sleeps: the clock service if granted, else yields), then returns them; keel_random_try
+ * returns them at once. */
+#define KEEL_RANDOM_MAX 4096u
+keel_error_t keel_random(void* buf, size_t n);
+keel_error_t keel_random_try(void* buf, size_t n);
+
 /* ---- time -------------------------------------------------------------------------------------
  * Monotonic time is the generic timer's counter (CNTVCT_EL0, read directly; no IPC). Timers are
  * the clock service's (up to KEEL_CLOCK_TIMERS per component; id 15 is keel_sleep_ms's). */
