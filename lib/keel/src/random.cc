@@ -45,9 +45,8 @@ keel_error_t request(keel_channel_t ch, uint8_t* out, size_t n) {
   keel_error_t st = keel_rpc_call(ch, &m);
   if (st == KEEL_OK) st = keel_error_from_label(m.label);
   if (st == KEEL_OK && m.len != (n + 7) / 8) st = KEEL_PROTOCOL_ERROR;
-  if (st == KEEL_OK)
-    for (size_t i = 0; i < n; ++i) out[i] = static_cast<uint8_t>(m.w[i / 8] >> (8 * (i % 8)));
-  wipe(m.w, sizeof m.w);
+  if (st == KEEL_OK) memcpy(out, m.w, n);  // little-endian words: byte i of w is the protocol's byte i
+  wipe(m.w, (n + 7) / 8 * 8);
   return st;
 }
 

@@ -123,26 +123,22 @@ keel_error_t Rng::generate(std::uint64_t now_us, std::uint8_t* out, std::size_t 
 
 // ---- the request -------------------------------------------------------------------------------
 
-void serve_request(Rng& rng, std::uint64_t now_us, std::uint64_t label, const std::uint64_t* w, std::uint32_t len,
-                   Reply* out) {
-  *out = Reply{};
-  out->label = KEEL_INVALID_ARGUMENT;
-  if (label != KEEL_RNG_SERVICE_GET || len != 1 || w == nullptr) return;
+// The bytes are generated straight into the reply's words: on a little-endian machine byte i of
+// the array is bits 8 (i % 8) .. of word i / 8, which is the protocol's order.
+static_assert(std::endian::native == std::endian::little, "the reply words are filled as bytes");
+
+std::uint64_t serve_request(Rng& rng, std::uint64_t now_us, std::uint64_t label, const std::uint64_t* w,
+                            std::uint32_t len, std::uint64_t out[32], std::uint32_t* out_len) {
+  *out_len = 0;
+  if (label != KEEL_RNG_SERVICE_GET || len != 1 || w == nullptr || out == nullptr) return KEEL_INVALID_ARGUMENT;
   const std::uint64_t n = w[0];
-  if (n == 0 || n > KEEL_RNG_SERVICE_MAX_BYTES) {
-    out->label = KEEL_RANGE_ERROR;
-    return;
-  }
-  std::uint8_t bytes[KEEL_RNG_SERVICE_MAX_BYTES];
-  const keel_error_t e = rng.generate(now_us, bytes, n);
-  if (e != KEEL_OK) {
-    out->label = e;
-    return;
-  }
-  out->label = KEEL_OK;
-  out->len = static_cast<std::uint32_t>((n + 7) / 8);
-  for (std::uint64_t i = 0; i < n; ++i) out->w[i / 8] |= std::uint64_t{bytes[i]} << (8 * (i % 8));
-  sodium_memzero(bytes, sizeof bytes);
+  if (n == 0 || n > KEEL_RNG_SERVICE_MAX_BYTES) return KEEL_RANGE_ERROR;
+  const std::uint32_t words = static_cast<std::uint32_t>((n + 7) / 8);
+  out[words - 1] = 0;  // the unused high bytes of the last word
+  const keel_error_t e = rng.generate(now_us, reinterpret_cast<std::uint8_t*>(out), n);
+  if (e != KEEL_OK) return e;
+  *out_len = words;
+  return KEEL_OK;
 }
 
 }  // namespace keel::rng

@@ -186,26 +186,25 @@ void on_call(keel_channel_t ch, keel_msg_t* m, void*) {
     m->len = 0;
     return;
   }
-  keel::rng::Reply r;
-  keel::rng::serve_request(*g_rng, now_us(), m->label, m->w, m->len, &r);
+  const std::uint64_t label = m->label, n = m->len != 0 ? m->w[0] : 0;
+  const std::uint32_t words_in = m->len;
+  std::uint32_t words = 0;
+  const std::uint64_t r = keel::rng::serve_request(*g_rng, now_us(), label, m->w, m->len, m->w, &words);
   ++c->requests;
-  if (r.label == KEEL_OK) {
-    c->bytes += m->w[0];
+  if (r == KEEL_OK) {
+    c->bytes += n;
   } else {
     ++c->refused;
     if (log_for(c->component))
-      keel_logf("%s: request (label %lu, %u words, %lu bytes) refused: %s", c->name,
-                static_cast<unsigned long>(m->label), m->len, static_cast<unsigned long>(m->len ? m->w[0] : 0),
-                keel_error_name(static_cast<keel_error_t>(r.label)));
-    if (r.label == KEEL_NOT_READY && g_hold_seed) {
+      keel_logf("%s: request (label %lu, %u words, %lu bytes) refused: %s", c->name, static_cast<unsigned long>(label),
+                words_in, static_cast<unsigned long>(n), keel_error_name(static_cast<keel_error_t>(r)));
+    if (r == KEEL_NOT_READY && g_hold_seed) {
       g_hold_seed = false;
       keel_log("test hook: a request was refused before seeding; the first fill is asked now");
     }
   }
-  m->label = r.label;
-  m->len = r.len;
-  for (std::uint32_t i = 0; i < r.len; ++i) m->w[i] = r.w[i];
-  sodium_memzero(r.w, sizeof r.w);
+  m->label = r;
+  m->len = words;
   log_reseeds();
   request_fill();
   if (++g_answered == g_fault_after) {

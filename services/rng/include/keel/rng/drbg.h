@@ -22,6 +22,7 @@
 #pragma once
 
 #include <cstddef>
+#include <bit>
 #include <cstdint>
 
 #if __has_include("keel/sodium.h")
@@ -131,14 +132,12 @@ class Rng {
 };
 
 // ---- the service's request (keel/sys/rng_service.h) -------------------------------------------
-// One rpc request to the service, checked: label KEEL_RNG_SERVICE_GET with w[0] = n, 1..256.
-// Fills the reply: label (KEEL_OK or the error), words (the bytes, little-endian, ceil(n / 8)).
-struct Reply {
-  std::uint64_t label = 0;
-  std::uint32_t len = 0;
-  std::uint64_t w[32] = {};
-};
-void serve_request(Rng& rng, std::uint64_t now_us, std::uint64_t label, const std::uint64_t* w, std::uint32_t len,
-                   Reply* out);
+// One rpc request to the service, checked: label KEEL_RNG_SERVICE_GET with len = 1, w[0] = n,
+// 1..256. Returns the reply's label (KEEL_OK or the error); on KEEL_OK the bytes are in
+// out[0 .. ceil(n / 8)) (little-endian words: generated straight into them; the unused high bytes
+// of the last word zero) and *out_len = ceil(n / 8), else *out_len = 0. `out` may be `w` (the
+// request is read first).
+std::uint64_t serve_request(Rng& rng, std::uint64_t now_us, std::uint64_t label, const std::uint64_t* w,
+                            std::uint32_t len, std::uint64_t out[32], std::uint32_t* out_len);
 
 }  // namespace keel::rng
