@@ -100,7 +100,8 @@ endfunction()
 # C++ compiler, from the sources of studio/manifest, studio/image and lib/bootspec (every .cc in
 # their src/ folders, so a split or added source needs no edit here; their headers are
 # dependencies too), plus the net service's grant format and policy check (services/net:
-# grant_text.cc, policy.cc), which the manifest compiler uses for [component.network].
+# grant_text.cc, policy.cc), which the manifest compiler uses for [component.network], and the
+# keystore's grant text (services/keystore grant_text.cc) for [component.keys].
 function(_keel_host_image_tool out_var)
   set(tool ${CMAKE_BINARY_DIR}/host-tools/keel-image)
   if(NOT TARGET keel_host_image_tool)
@@ -112,18 +113,20 @@ function(_keel_host_image_tool out_var)
     file(GLOB srcs CONFIGURE_DEPENDS ${s}/manifest/src/*.cc ${s}/image/src/*.cc ${l}/bootspec/src/*.cc)
     list(APPEND srcs ${r}/layout.cc)  # the root server's layout: what it refuses, the packer refuses
     list(APPEND srcs ${n}/src/grant_text.cc ${n}/src/policy.cc)
+    set(k ${CMAKE_SOURCE_DIR}/services/keystore)
+    list(APPEND srcs ${k}/src/grant_text.cc)  # [component.keys] (studio/manifest keys.cc)
     # Headers too (a limit changed in keel/bootspec/limits.h must rebuild the tool).
     file(GLOB_RECURSE hdrs CONFIGURE_DEPENDS ${s}/manifest/src/*.h ${s}/manifest/include/*.h ${s}/image/include/*.h
          ${l}/bootspec/include/*.h ${l}/base/include/*.h ${l}/keel/include/keel/sys/protocol.h)
     list(APPEND hdrs ${r}/layout.h)
     file(GLOB n_hdrs CONFIGURE_DEPENDS ${n}/include/keel/net/*.h)
-    list(APPEND hdrs ${n_hdrs})
+    list(APPEND hdrs ${n_hdrs} ${k}/include/keel/keystore/grant_text.h)
     file(MAKE_DIRECTORY ${CMAKE_BINARY_DIR}/host-tools)
     add_custom_command(OUTPUT ${tool}
       COMMAND ${KEEL_HOST_CXX} -std=c++20 -O1 -DTOML_HEADER_ONLY=0 -DTOML_SHARED_LIB=1
               "-DKEEL_PLATFORM_DIR=\"${s}/manifest/platforms\"" -I${s}/manifest/include -I${s}/image/include
               -I${l}/bootspec/include -I${l}/base/include -I${l}/keel/include -I${CMAKE_SOURCE_DIR}/abi/include -I${r}
-              -I${n}/include
+              -I${n}/include -I${k}/include
               ${srcs} -ltomlplusplus -o ${tool}
       DEPENDS ${srcs} ${hdrs}
       COMMENT "Building the host image builder (keel-image) for this tree" VERBATIM)

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "keel/net/grant_text.h"
+#include "keys.h"
 #include "model.h"
 
 namespace keel::manifest {
@@ -375,7 +376,7 @@ void Parser::read_components(const toml::table& root) {
     const toml::table& t = *e.as_table();
     check_keys(t, {"name", "image", "priority", "budget_us", "period_us", "stack", "heap", "restart", "passive", "group",
                    "depends_on", "services", "devices", "irqs", "memory", "shared", "config", "configurable", "debug",
-                   "network"},
+                   "network", "keys"},
                "[[component]]");
     ComponentDecl c;
     c.name = get_string(t, "name", "component", true).value_or("");
@@ -745,6 +746,7 @@ bool parse(std::string_view text, const Options& opts, Manifest& m, Diagnostics&
     return false;
   }
   Parser(opts, m, diag).run(root);
+  read_keys(root, m, diag);  // [component.keys]: keys.cc
   return true;
 }
 

@@ -30,6 +30,7 @@
 #endif
 
 #include "keel/error.h"
+#include "keel/keystore/grant_text.h"
 
 namespace keel::keystore {
 
@@ -49,28 +50,6 @@ inline constexpr std::size_t kSealedBytes = 4 + kNonceBytes + kKeyBytes + crypto
 // A record that does not authenticate (tampered, moved, another device's key), as the store says
 // it (services/store crypt.h kCorrupt).
 inline constexpr keel_error_t kCorrupt = KEEL_PROTOCOL_ERROR;
-
-enum Op : std::uint32_t {
-  kOpDh = 1u << 0,
-  kOpSign = 1u << 1,
-  kOpPublic = 1u << 2,
-  kOpPartitionKey = 1u << 3,
-};
-inline constexpr std::uint32_t kAllOps = kOpDh | kOpSign | kOpPublic | kOpPartitionKey;
-// The component that may be granted partition_key (the store service).
-inline constexpr std::string_view kStoreComponent = "store";
-
-// ---- grants as text (the manifest compiler writes them into the keystore's config as
-// grant.<component>; the keystore reads them back) ------------------------------------------------
-// "dh,sign,public,partition_key": op names separated by commas, each at most once, at least one.
-struct ParseError {
-  const char* what;
-  std::size_t offset;
-};
-Result<std::uint32_t, ParseError> parse_ops(std::string_view text);
-// The ops in canonical order; returns the length written (0 if cap is too small).
-std::size_t format_ops(std::uint32_t ops, char* out, std::size_t cap);
-const char* op_name(Op op);
 
 struct Grant {
   std::uint32_t component = 0;  // the client's component index
@@ -105,8 +84,6 @@ struct TrustKey {
   std::string_view name;
   std::uint8_t key[kKeyBytes];
 };
-// "trust.<name>" config values: 64 hex digits.
-Result<void> parse_trust_key(std::string_view hex, std::uint8_t out[kKeyBytes]);
 
 // Seal / open one 32-byte secret under the seal key, bound to `name` (exposed for the tests and
 // for the threat model's checks; the keystore uses them for its records).
