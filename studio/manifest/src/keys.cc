@@ -7,6 +7,7 @@
 //    store service: partition keys are for it alone), and in the keystore's own config no
 //    hand-written grant.* key and only well-formed trust.<name> keys (64 hex digits: an Ed25519
 //    public key, the release trust keys the keystore serves read-only);
+//  - the platform's devkey device (the device key) given to no component but the keystore;
 //  - each grant compiled into the keystore's config as "grant.<component>" = format_ops(ops),
 //    which the keystore reads back with parse_ops.
 // The op names are parsed with the keystore's own parse_ops, so the compiler and the service agree.
@@ -27,6 +28,7 @@ namespace ks = keel::keystore;
 constexpr char kGrantPrefix[] = "grant.";
 constexpr char kTrustPrefix[] = "trust.";
 constexpr char kStore[] = "store";
+constexpr char kDeviceKeyDevice[] = "devkey";
 const std::string kSyntax = "write [component.keys] then ops = [\"dh\"] (dh, sign, public, partition_key)";
 
 Loc loc_of(const toml::source_region& r) { return {r.begin.line, r.begin.column}; }
@@ -115,6 +117,14 @@ void read_keys(const toml::table& root, Manifest& m, Diagnostics& diag) {
                      "trust.<name> = \"<64 hex digits>\": an Ed25519 public key (keel key show prints one)");
       }
     }
+
+  // The device key (the platform's devkey device) is the keystore's alone.
+  for (const ComponentDecl& c : m.comps)
+    for (const NameRef& d : c.devices)
+      if (d.name == kDeviceKeyDevice && c.name != kKeystoreComponent)
+        diag.error(d.at, "component '" + shown(c.name) + "' is given the device key ('" + kDeviceKeyDevice + "')",
+                   "the device key seals the device's private keys and derives the disk's partition keys: only the "
+                   "component named 'keystore' may map it");
 
   const toml::array* comps = root["component"].as_array();
   if (comps == nullptr) return;
