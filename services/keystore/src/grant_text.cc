@@ -36,7 +36,8 @@ Result<std::uint32_t, ParseError> parse_ops(std::string_view text) {
   std::size_t at = 0;
   for (;;) {
     const std::size_t comma = text.find(',', at);
-    const std::string_view word = text.substr(at, comma == std::string_view::npos ? std::string_view::npos : comma - at);
+    // (No substr: it may throw, and device code has no exceptions.)
+    const std::string_view word(text.data() + at, (comma == std::string_view::npos ? text.size() : comma) - at);
     std::uint32_t op = 0;
     for (const OpName& o : kOps)
       if (word == o.name) op = o.op;

@@ -126,6 +126,9 @@ class Keystore {
   Result<TrustKey> trust_key(std::uint32_t component, std::uint32_t index) const;
   Result<void> partition_key(std::uint32_t component, std::string_view partition, std::uint8_t out[kKeyBytes]);
 
+  // The public keys and the number of trust keys, for the keystore's own log (public anyway).
+  [[nodiscard]] const PublicKeys& own_public_keys() const { return public_; }
+  [[nodiscard]] std::uint32_t trust_count() const { return trust_count_; }
   // What a client may do (0: no grant).
   [[nodiscard]] std::uint32_t ops_of(std::uint32_t component) const;
   void wipe();
