@@ -10,6 +10,7 @@
 namespace {
 
 constexpr keel_channel_t kUnknown = -2;
+constexpr uint64_t kWaitMs = 5000;  // for a keystore that is starting or restarting
 keel_channel_t g_keys = kUnknown;
 bool g_denied_logged = false;
 
@@ -34,7 +35,7 @@ void wipe(void* p, size_t n) {
   for (size_t i = 0; i < n; ++i) b[i] = 0;
 }
 
-// One call; CHANNEL_DOWN (the keystore restarted) is retried once, after libkeel's re-open.
+// One call.
 keel_error_t call(keel_msg_t* m) {
   const keel_channel_t ch = find_keystore();
   if (ch < 0) {
@@ -44,9 +45,13 @@ keel_error_t call(keel_msg_t* m) {
     }
     return KEEL_DENIED;
   }
+  // A keystore that is starting (it waits for the rng) or restarting answers CHANNEL_DOWN until it
+  // serves: ask again, 1 ms apart, for up to kWaitMs.
   keel_msg_t saved = *m;
+  const uint64_t deadline = keel_now_ticks() + keel_ms_to_ticks(kWaitMs);
   keel_error_t st = keel_rpc_call(ch, m);
-  if (st == KEEL_CHANNEL_DOWN) {
+  while (st == KEEL_CHANNEL_DOWN && keel_now_ticks() < deadline) {
+    (void)keel_sleep_ms(1);
     *m = saved;
     st = keel_rpc_call(ch, m);
   }
