@@ -13,7 +13,9 @@
 // `passive = true`): a request runs on its caller's SchedContext, so a client's requests are paid
 // from its own budget and a flood costs its sender; the endpoint's queue is FIFO and each request
 // is bounded (at most 256 bytes: five ChaCha20 blocks), so a client waits behind at most one
-// request of each other client. Refusals are logged at most 8 lines per client per second.
+// request of each other client — unless that client's budget runs out inside this service (then
+// until its next period: README.md "Fair service", os.rng_fair). Refusals are logged at most 8
+// lines per client per second.
 //
 // Test hooks (tests/os/rng; never in a product), first run (generation 0) only:
 //   hold_seed_until_refused = true  the first fill is asked of the driver only once a request
