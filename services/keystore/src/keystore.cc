@@ -132,7 +132,10 @@ Result<bool> Keystore::load_or_create(RecordStore& records, RandomSource random)
 Result<void> Keystore::start(const std::uint8_t device_key[kKeyBytes], RecordStore& records, RandomSource random) {
   wipe();
   if (device_key == nullptr) return Err{KEEL_INVALID_ARGUMENT};
-  if (sodium_is_zero(device_key, kKeyBytes)) return Err{KEEL_INVALID_ARGUMENT};  // no key file loaded
+  // No key loaded: all zeros (QEMU without --device-key) or all ones (erased flash / OTP).
+  bool all_ones = true;
+  for (std::size_t i = 0; i < kKeyBytes; ++i) all_ones = all_ones && device_key[i] == 0xff;
+  if (sodium_is_zero(device_key, kKeyBytes) || all_ones) return Err{KEEL_INVALID_ARGUMENT};
   crypto_kdf_derive_from_key(seal_key_, kKeyBytes, kSealKeyId, kKdfContext, device_key);
   crypto_kdf_derive_from_key(storage_master_, kKeyBytes, kStorageMasterId, kKdfContext, device_key);
   auto r = load_or_create(records, random);

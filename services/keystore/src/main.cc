@@ -270,7 +270,7 @@ extern "C" int keel_main(void*) {
   }
   sodium_memzero(device_key, sizeof device_key);
   if (!started.ok()) {
-    if (started.error() == KEEL_INVALID_ARGUMENT) fail("no device key: the devkey region is all zeros (qemu_run.py --device-key FILE)");
+    if (started.error() == KEEL_INVALID_ARGUMENT) fail("no device key: the devkey region is all zeros or all ones (qemu_run.py --device-key FILE)");
     if (started.error() == kCorrupt) fail("the sealed keys do not open: tampered, or another device's key");
     fail("start", keel_error_name(started.error()));
   }

@@ -156,6 +156,9 @@ TEST(Keystore, NoDeviceKeyRefused) {
   const std::uint8_t zero[32] = {};
   EXPECT_EQ(ks.start(zero, rec, rnd.source()).error(), KEEL_INVALID_ARGUMENT);  // no key file loaded
   EXPECT_EQ(ks.start(nullptr, rec, rnd.source()).error(), KEEL_INVALID_ARGUMENT);
+  std::uint8_t ones[32];
+  std::memset(ones, 0xff, sizeof ones);
+  EXPECT_EQ(ks.start(ones, rec, rnd.source()).error(), KEEL_INVALID_ARGUMENT);  // erased flash / OTP
   EXPECT_TRUE(rec.records.empty());
 }
 
