@@ -33,6 +33,8 @@ typedef enum keel_error {
   KEEL_NO_SPACE = 18,     /* buffer / ring / timer slots full */
   KEEL_PROTOCOL_ERROR = 19, /* a reply whose label is no error code (a server broke its protocol) */
   KEEL_TIMEOUT = 20,      /* a wait with a deadline ended with nothing (e.g. keel_udp_recv) */
+  KEEL_NOT_READY = 21,    /* the service cannot answer yet (the rng before its first seeding): try
+                             again later; nothing was done */
   /* The peer is gone: the channel was torn down under a Call (the root server answers the
    * CapFault of a channel slot, or aborts a call held by a restarting server, with this label),
    * or the peer is not up yet. Try again: the channel is re-opened. Outside every label a
