@@ -103,6 +103,7 @@ endfunction()
 # grant_text.cc, policy.cc), which the manifest compiler uses for [component.network], and the
 # store service's layout, config text and grants (services/store: layout.cc, config_text.cc,
 # policy.cc; no libsodium), which it uses for [[partition]] and [component.storage].
+# keystore's grant text (services/keystore grant_text.cc) for [component.keys].
 function(_keel_host_image_tool out_var)
   set(tool ${CMAKE_BINARY_DIR}/host-tools/keel-image)
   if(NOT TARGET keel_host_image_tool)
@@ -116,12 +117,14 @@ function(_keel_host_image_tool out_var)
     list(APPEND srcs ${r}/layout.cc)  # the root server's layout: what it refuses, the packer refuses
     list(APPEND srcs ${n}/src/grant_text.cc ${n}/src/policy.cc)
     list(APPEND srcs ${st}/src/layout.cc ${st}/src/config_text.cc ${st}/src/policy.cc)
+    set(k ${CMAKE_SOURCE_DIR}/services/keystore)
+    list(APPEND srcs ${k}/src/grant_text.cc)  # [component.keys] (studio/manifest keys.cc)
     # Headers too (a limit changed in keel/bootspec/limits.h must rebuild the tool).
     file(GLOB_RECURSE hdrs CONFIGURE_DEPENDS ${s}/manifest/src/*.h ${s}/manifest/include/*.h ${s}/image/include/*.h
          ${l}/bootspec/include/*.h ${l}/base/include/*.h ${l}/keel/include/keel/sys/protocol.h)
     list(APPEND hdrs ${r}/layout.h)
     file(GLOB n_hdrs CONFIGURE_DEPENDS ${n}/include/keel/net/*.h)
-    list(APPEND hdrs ${n_hdrs})
+    list(APPEND hdrs ${n_hdrs} ${k}/include/keel/keystore/grant_text.h)
     file(GLOB st_hdrs CONFIGURE_DEPENDS ${st}/include/keel/store/*.h ${st}/src/*.h)
     list(APPEND hdrs ${st_hdrs})
     file(MAKE_DIRECTORY ${CMAKE_BINARY_DIR}/host-tools)
@@ -129,7 +132,7 @@ function(_keel_host_image_tool out_var)
       COMMAND ${KEEL_HOST_CXX} -std=c++20 -O1 -DTOML_HEADER_ONLY=0 -DTOML_SHARED_LIB=1
               "-DKEEL_PLATFORM_DIR=\"${s}/manifest/platforms\"" -I${s}/manifest/include -I${s}/image/include
               -I${l}/bootspec/include -I${l}/base/include -I${l}/keel/include -I${CMAKE_SOURCE_DIR}/abi/include -I${r}
-              -I${n}/include -I${st}/include
+              -I${n}/include -I${st}/include -I${k}/include
               ${srcs} -ltomlplusplus -o ${tool}
       DEPENDS ${srcs} ${hdrs}
       COMMENT "Building the host image builder (keel-image) for this tree" VERBATIM)

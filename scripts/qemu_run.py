@@ -9,7 +9,7 @@ appear in the serial output; any line containing 'KEEL PANIC' fails the run what
   qemu_run.py [--cpu cortex-a53] [--timeout 60] [--log out.log] [--expect RE]... [--icount]
               [--interactive] [--qemu-arg ARG]... [--input TEXT [--input-after RE]] [--until RE]
               [--net] [--net-udp-forward HOSTPORT:GUESTPORT]... [--net-l2 HOSTPORT:QEMUPORT]
-              [--disk FILE | --disk-size SIZE] [--disk-readonly] [--rng]
+              [--disk FILE | --disk-size SIZE] [--disk-readonly] [--rng] [--device-key FILE]
               [--initrd FILE] [--append ARGS]
               [--ready RE --run-while CMD...] IMAGE
 
@@ -36,6 +36,8 @@ makes a fresh zeroed (sparse) image in a temporary directory for this run only a
 afterwards, so parallel runs (a53 and a72) never share one. --rng gives it a virtio-rng device
 fed from the host's /dev/urandom on the third (virtio2: 0x0a000400, IRQ 50). '{disk}' in a
 --run-while command becomes the image's path (also QEMU_DISK in its environment).
+--device-key FILE (exactly 32 bytes) has QEMU load the board's device key at 0x04000000, the
+platform's `devkey` device (qemu-virt.toml), which only the keystore may map.
 
 --run-while CMD (repeatable) keeps the guest running while host programs drive it: QEMU starts,
 the console is watched for --ready RE, then each CMD runs in turn (split like a shell would, no
@@ -57,6 +59,10 @@ import sys
 import tempfile
 import threading
 import time
+
+
+DEVICE_KEY_ADDR = 0x04000000  # the platform's devkey (qemu-virt.toml): pflash1's first page
+DEVICE_KEY_BYTES = 32
 
 
 def qemu_command(args):
@@ -101,6 +107,13 @@ def qemu_command(args):
     if args.rng:
         cmd += ["-object", "rng-random,filename=/dev/urandom,id=rng0",
                 "-device", "virtio-rng-device,rng=rng0,bus=virtio-mmio-bus.2"]
+    if args.device_key:
+        # The board's device key (OTP / secure element; docs/os-services.md "Keystore"): 32 bytes
+        # written by QEMU into the second flash bank (pflash1, unused by Keel: -kernel boots it)
+        # at the platform's `devkey` device (studio/manifest/platforms/qemu-virt.toml), which the
+        # manifest maps into the keystore only.
+        path = args.device_key.replace(",", ",,")
+        cmd += ["-device", f"loader,file={path},addr={DEVICE_KEY_ADDR:#x},force-raw=on"]
     if args.icount:
         # Deterministic instruction counting: one instruction per virtual ns, no host-time coupling.
         cmd += ["-icount", "shift=0,align=off,sleep=off"]
@@ -369,6 +382,8 @@ def main():
                     help="a virtio-blk device backed by a fresh zeroed temporary image of SIZE (64M, 1G, bytes)")
     ap.add_argument("--disk-readonly", action="store_true", help="the virtio-blk device is read-only")
     ap.add_argument("--rng", action="store_true", help="a virtio-rng device (virtio2) fed from the host's /dev/urandom")
+    ap.add_argument("--device-key", default=None, metavar="FILE",
+                    help="the board's 32-byte device key file, loaded at the platform's devkey (0x04000000)")
     ap.add_argument("--initrd", default=None, help="QEMU -initrd (a Linux guest's initramfs)")
     ap.add_argument("--append", default=None, help="QEMU -append (a Linux guest's command line)")
     ap.add_argument("--ready", default=None, help="with --run-while: the console regex that says the guest is ready")
@@ -404,6 +419,15 @@ def main():
     if args.initrd and not os.path.exists(args.initrd):
         print(f"qemu_run: initrd not found: {args.initrd}", file=sys.stderr)
         return 2
+    if args.device_key:
+        try:
+            key_bytes = os.path.getsize(args.device_key)
+        except OSError as e:
+            print(f"qemu_run: device key file: {e}", file=sys.stderr)
+            return 2
+        if key_bytes != DEVICE_KEY_BYTES:
+            print(f"qemu_run: device key file {args.device_key} is {key_bytes} bytes, not {DEVICE_KEY_BYTES}", file=sys.stderr)
+            return 2
 
     if not os.path.exists(args.image):
         print(f"qemu_run: image not found: {args.image}", file=sys.stderr)

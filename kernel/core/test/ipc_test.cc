@@ -241,6 +241,42 @@ TEST_F(IpcTest, PassiveServerWokenByItsNotificationIsPassiveAgainInRecv) {
   expect_invariants();
 }
 
+TEST_F(IpcTest, PassiveServerSignalledDuringACallRunsOnItsNotificationScAfterReplyRecv) {
+  // A passive server signalled while it serves a call (on the caller's SC): its ReplyRecv gives
+  // the caller's SC back, then finds its bound notification active and returns at once — on the
+  // notification's SC. Without it, the server would be left running with no SC at all (stuck).
+  word_t n = free_slot();
+  ASSERT_EQ(retype(KEEL_OBJ_NOTIFICATION, 0, n), 0u);
+  Tcb* s = nullptr;
+  word_t st = make_thread(250, 1000, 1000, &s);
+  ASSERT_EQ(invoke(st, KEEL_TCB_BIND_NOTIFICATION, {}, {n}), 0u);
+  make_current(s);
+  sys(KEEL_SYS_RECV, ep_, 0, {}, reply_);
+  ASSERT_EQ(s->state, ThreadState::kBlockedOnRecv);
+  SchedContext* ssc = s->sc;
+  sc_unbind_tcb(ssc);
+  Notification* ntfn = slot(n)->cap.as<Notification>();
+  sc_bind_ntfn(ssc, ntfn);
+  lower_root();
+  SchedContext* rsc = root()->sc;
+  sys(KEEL_SYS_CALL, ep_, keel_msginfo_new(5, 0, 0, 1), {42});
+  ASSERT_EQ(g_current, s);
+  ASSERT_EQ(s->sc, rsc);  // serving on the caller's SC
+  ntfn_signal(ntfn, 0x8);  // e.g. its driver signals meanwhile
+  ASSERT_TRUE(ntfn->active);
+  sys(KEEL_SYS_REPLY_RECV, ep_, keel_msginfo_new(0, 0, 0, 0), {}, reply_);
+  EXPECT_EQ(root()->sc, rsc);  // the caller has its SC back
+  EXPECT_EQ(s->sc, ssc);       // the server runs on its notification's SC
+  EXPECT_EQ(s->ctx.x[0], 0x8u);
+  EXPECT_EQ(s->state, ThreadState::kRunning);
+  EXPECT_EQ(g_current, s);
+  expect_invariants();
+  sys(KEEL_SYS_RECV, ep_, 0, {}, reply_);  // and gives it back when it waits again
+  EXPECT_EQ(s->sc, nullptr);
+  EXPECT_EQ(ntfn->sc, ssc);
+  expect_invariants();
+}
+
 TEST_F(IpcTest, FaultsAreDeliveredAsMessagesAndReplyResumes) {
   Tcb* t = nullptr;
   word_t tt = make_thread(200, 1000, 1000, &t);

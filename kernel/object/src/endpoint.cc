@@ -186,6 +186,13 @@ void ep_receive(Endpoint* ep, Tcb* receiver, Reply* reply, Blocking blocking) {
     bn->word = 0;
     bn->active = false;
     bn->unbadged = false;
+    // A passive server signalled while it served a call: its ReplyRecv has just given the
+    // caller's SC back, so it goes on with its notification's SC (as when a signal wakes it in
+    // Recv: notification.cc), not with none at all.
+    if (receiver->sc == nullptr && bn->sc != nullptr && bn->sc->tcb == nullptr) {
+      sc_donate(bn->sc, receiver);
+      sched_make_runnable(receiver);
+    }
     return;
   }
   if (reply != nullptr) {

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "keel/net/grant_text.h"
+#include "keys.h"
 #include "model.h"
 #include "storage.h"
 
@@ -377,7 +378,7 @@ void Parser::read_components(const toml::table& root) {
     const toml::table& t = *e.as_table();
     check_keys(t, {"name", "image", "priority", "budget_us", "period_us", "stack", "heap", "restart", "passive", "group",
                    "depends_on", "services", "devices", "irqs", "memory", "shared", "config", "configurable", "debug",
-                   "network", "storage"},
+                   "network", "storage", "keys"},
                "[[component]]");
     ComponentDecl c;
     c.name = get_string(t, "name", "component", true).value_or("");
@@ -748,6 +749,7 @@ bool parse(std::string_view text, const Options& opts, Manifest& m, Diagnostics&
   }
   Parser(opts, m, diag).run(root);
   read_storage(root, m, diag);  // [[partition]], [system] disk, [component.storage]: storage.cc
+  read_keys(root, m, diag);  // [component.keys]: keys.cc
   return true;
 }
 

@@ -33,7 +33,9 @@ typedef enum keel_error {
   KEEL_NO_SPACE = 18,     /* buffer / ring / timer slots full */
   KEEL_PROTOCOL_ERROR = 19, /* a reply whose label is no error code (a server broke its protocol) */
   KEEL_TIMEOUT = 20,      /* a wait with a deadline ended with nothing (e.g. keel_udp_recv) */
-  /* (21 is KEEL_NOT_READY, on branch i11-rng.) Stored data failed its integrity check: an
+  KEEL_NOT_READY = 21,    /* the service cannot answer yet (the rng before its first seeding): try
+                             again later; nothing was done */
+  /* Stored data failed its integrity check: an
    * encrypted block that does not authenticate (tampered, moved, replayed, torn) or a record with
    * no valid copy left. Never "try again": the data is not handed out (the store logs partition
    * and block). Its own code because no other error says "the bytes are there but are not yours to

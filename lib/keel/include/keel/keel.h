@@ -189,6 +189,43 @@ keel_error_t keel_store_flush(keel_partition_t p);
  * when it returns KEEL_OK, and a power cut leaves the old or the new value, never a mix. */
 keel_error_t keel_record_read(keel_partition_t p, uint32_t id, void* buf, size_t cap, size_t* len);
 keel_error_t keel_record_write(keel_partition_t p, uint32_t id, const void* data, size_t len);
+/* ---- random numbers (docs/libkeel.md "Random numbers"; the rng service) ----------------------
+ * Through the rng service (services/rng): the component needs an rpc channel to the component
+ * `rng` in the manifest — that channel is its grant. Bytes from a ChaCha20 DRBG seeded from the
+ * virtio-rng device and timer jitter (docs/os-services.md "Random numbers"); suitable for keys.
+ * n up to KEEL_RANDOM_MAX per call (KEEL_RANGE_ERROR above; n = 0 is KEEL_OK), sent in requests
+ * of 256 bytes. Errors: KEEL_DENIED — no channel to rng (logged once by this component);
+ * KEEL_NOT_READY — the service is not seeded yet; KEEL_CHANNEL_DOWN — it is restarting.
+ * keel_random waits through NOT_READY and CHANNEL_DOWN for up to 2 s (1 ms sleeps: the clock
+ * service if granted, else yields), then returns them; keel_random_try returns them at once.
+ * After DENIED, NOT_READY, CHANNEL_DOWN or PROTOCOL_ERROR buf is zeroed (never half-filled);
+ * after RANGE_ERROR / INVALID_ARGUMENT it is untouched. */
+#define KEEL_RANDOM_MAX 4096u
+keel_error_t keel_random(void* buf, size_t n);
+keel_error_t keel_random_try(void* buf, size_t n);
+
+/* ---- keys (docs/libkeel.md "Keys"; the keystore) ---------------------------------------------
+ * The device's long-term keys, used through the keystore (services/keystore), never read: the
+ * component needs an rpc channel to the component `keystore` and a grant, [component.keys] ops =
+ * ["dh" | "sign" | "public" | "partition_key"] (docs/manifest.md "Keystore grants"). Errors:
+ * KEEL_DENIED — not granted (no channel: logged once here; an op outside the grant: logged by the
+ * keystore); KEEL_NOT_READY — the keystore has not started; KEEL_RANGE_ERROR / KEEL_INVALID_ARGUMENT
+ * — bad sizes or pointers. A keystore that is starting or restarting (CHANNEL_DOWN) is waited
+ * for, up to 5 s (1 ms sleeps), then CHANNEL_DOWN is returned. */
+typedef struct keel_public_keys {
+  uint8_t tunnel_x25519[32];    /* the device's tunnel key (WireGuard static key) */
+  uint8_t identity_ed25519[32]; /* the device's identity key */
+  uint32_t trust_keys;          /* release trust keys in the system image (keel_keys_trust) */
+} keel_public_keys_t;
+#define KEEL_KEYS_SIGN_MAX 240u /* message bytes per keel_keys_sign */
+keel_error_t keel_keys_public(keel_public_keys_t* out);                         /* any grant */
+keel_error_t keel_keys_dh(const uint8_t peer_public[32], uint8_t shared[32]);    /* "dh" */
+keel_error_t keel_keys_sign(const void* message, size_t n, uint8_t signature[64]); /* "sign" */
+/* Release trust key `index` (< keel_public_keys_t.trust_keys; else KEEL_NOT_FOUND) and its name
+ * (NUL-terminated, cut to name_cap). Any grant. */
+keel_error_t keel_keys_trust(uint32_t index, uint8_t key[32], char* name, size_t name_cap);
+/* The key of disk partition `partition` ("partition_key": the store only). */
+keel_error_t keel_keys_partition_key(const char* partition, uint8_t key[32]);
 
 /* ---- time -------------------------------------------------------------------------------------
  * Monotonic time is the generic timer's counter (CNTVCT_EL0, read directly; no IPC). Timers are

@@ -78,6 +78,10 @@ inline Result<Incoming> receive(uint64_t mask) {
 }
 inline Result<void> reply(const Message& m) { return check(keel_rpc_reply(&m)); }
 
+// Random bytes from the rng service (keel_random: up to KEEL_RANDOM_MAX, waits up to 2 s for a
+// restarting or unseeded service).
+inline Result<void> random(void* buf, size_t n) { return check(keel_random(buf, n)); }
+
 // Time and timers.
 inline uint64_t now_ticks() { return keel_now_ticks(); }
 inline uint64_t now_ns() { return keel_now_ns(); }
