@@ -10,7 +10,7 @@
 namespace {
 
 constexpr keel_channel_t kUnknown = -2;
-constexpr uint64_t kWaitMs = 5000;  // for a keystore that is starting or restarting
+constexpr uint64_t kWaitMs = 15000;  // for a keystore that is starting, restarting or loading its keys
 keel_channel_t g_keys = kUnknown;
 bool g_denied_logged = false;
 
@@ -46,17 +46,19 @@ keel_error_t call(keel_msg_t* m) {
     return KEEL_DENIED;
   }
   // A keystore that is starting (it waits for the rng) or restarting answers CHANNEL_DOWN until it
-  // serves: ask again, 1 ms apart, for up to kWaitMs.
+  // serves, and NOT_READY while it waits for the store to read its keys from: ask again, 1 ms
+  // apart, for up to kWaitMs.
   keel_msg_t saved = *m;
   const uint64_t deadline = keel_now_ticks() + keel_ms_to_ticks(kWaitMs);
   keel_error_t st = keel_rpc_call(ch, m);
-  while (st == KEEL_CHANNEL_DOWN && keel_now_ticks() < deadline) {
+  if (st == KEEL_OK) st = keel_error_from_label(m->label);
+  while ((st == KEEL_CHANNEL_DOWN || st == KEEL_NOT_READY) && keel_now_ticks() < deadline) {
     (void)keel_sleep_ms(1);
     *m = saved;
     st = keel_rpc_call(ch, m);
+    if (st == KEEL_OK) st = keel_error_from_label(m->label);
   }
   wipe(&saved, sizeof saved);
-  if (st == KEEL_OK) st = keel_error_from_label(m->label);
   return st;
 }
 

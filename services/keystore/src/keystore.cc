@@ -73,7 +73,7 @@ void Keystore::wipe() {
   sodium_memzero(storage_master_, sizeof storage_master_);
   sodium_memzero(tunnel_sk_, sizeof tunnel_sk_);
   sodium_memzero(identity_sk_, sizeof identity_sk_);
-  started_ = false;
+  unlocked_ = started_ = false;
 }
 
 Result<bool> Keystore::load_or_create(RecordStore& records, RandomSource random) {
@@ -130,6 +130,16 @@ Result<bool> Keystore::load_or_create(RecordStore& records, RandomSource random)
 }
 
 Result<void> Keystore::start(const std::uint8_t device_key[kKeyBytes], RecordStore& records, RandomSource random) {
+  TRY(unlock(device_key));
+  auto r = load(records, random);
+  if (!r.ok()) {
+    wipe();
+    return Err{r.error()};
+  }
+  return {};
+}
+
+Result<void> Keystore::unlock(const std::uint8_t device_key[kKeyBytes]) {
   wipe();
   if (device_key == nullptr) return Err{KEEL_INVALID_ARGUMENT};
   // No key loaded: all zeros (QEMU without --device-key) or all ones (erased flash / OTP).
@@ -138,9 +148,17 @@ Result<void> Keystore::start(const std::uint8_t device_key[kKeyBytes], RecordSto
   if (sodium_is_zero(device_key, kKeyBytes) || all_ones) return Err{KEEL_INVALID_ARGUMENT};
   crypto_kdf_derive_from_key(seal_key_, kKeyBytes, kSealKeyId, kKdfContext, device_key);
   crypto_kdf_derive_from_key(storage_master_, kKeyBytes, kStorageMasterId, kKdfContext, device_key);
+  unlocked_ = true;
+  return {};
+}
+
+Result<void> Keystore::load(RecordStore& records, RandomSource random) {
+  if (!unlocked_) return Err{KEEL_NOT_READY};
+  if (started_) return {};
   auto r = load_or_create(records, random);
   if (!r.ok()) {
-    wipe();
+    sodium_memzero(tunnel_sk_, sizeof tunnel_sk_);
+    sodium_memzero(identity_sk_, sizeof identity_sk_);
     return Err{r.error()};
   }
   created_ = r.value();
@@ -181,7 +199,8 @@ Result<void> Keystore::allowed(std::uint32_t component, Op op) const {
   std::uint32_t ops = ops_of(component);
   if (ops != 0) ops |= kOpPublic;  // any granted client may read the public keys
   if ((ops & op) == 0) return Err{KEEL_DENIED};
-  if (!started_) return Err{KEEL_NOT_READY};
+  // A partition key needs only the storage master (unlock); everything else the keys (load).
+  if (op == kOpPartitionKey ? !unlocked_ : !started_) return Err{KEEL_NOT_READY};
   return {};
 }
 

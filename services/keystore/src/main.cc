@@ -9,9 +9,16 @@
 //    derive the seal key and the storage master, and the copy wiped;
 //  - randomness for the keys at first boot and for the seals' nonces: the rng service (its rpc
 //    channel to `rng`, keel_random);
-//  - the sealed records: for now in this component's memory (MemoryRecords below) — the store
-//    service's client API is not there yet, so the keys are made anew at every start; the
-//    RecordStore interface is what the store will implement (README.md "What is left");
+//  - the sealed records: records 0 ("identity") and 1 ("tunnel") of its partition (config
+//    `partition`, default "keys"; plain — the records are sealed already, and the store's partition
+//    keys come from here) through the store service (keel_record_read / _write: StoreRecords
+//    below). Start in two steps, because the store asks this keystore for its partition keys at
+//    its own start: unlock (the device key → seal key and storage master: partition_key is served
+//    from then on), then load the records as soon as the store serves — at once if it already
+//    does (a restart), else from a 10 ms timer while serving, for at most `store_wait_ms` (default
+//    30,000; then fatal). Until then every other request is KEEL_NOT_READY (libkeel waits). A
+//    system without an rpc channel to `store` keeps the records in memory (MemoryRecords: keys made
+//    anew at every start, said so in the log);
 //  - the release trust keys: config trust.<name> = 64 hex digits, served read-only.
 //
 // Fairness (docs/os-services.md "Fair service"): passive (`passive = true`), as the rng: a request
@@ -41,7 +48,7 @@ struct Client {
   keel_channel_t ch = -1;
 };
 
-// Sealed records in memory (until the store's client API exists): a few fixed slots.
+// Sealed records in memory (a system without the store): a few fixed slots.
 class MemoryRecords final : public RecordStore {
  public:
   keel::Result<std::size_t> load(std::string_view name, std::span<std::uint8_t> out) override {
@@ -79,8 +86,40 @@ class MemoryRecords final : public RecordStore {
   Slot slots_[4];
 };
 
+// Sealed records in the store's partition: record 0 "identity", record 1 "tunnel"
+// (services/keystore README "Persistence"; `keel device provision` writes the same).
+class StoreRecords final : public RecordStore {
+ public:
+  void bind(keel_partition_t p) { p_ = p; }
+  keel::Result<std::size_t> load(std::string_view name, std::span<std::uint8_t> out) override {
+    const int id = record_id(name);
+    if (id < 0) return keel::Err{KEEL_NOT_FOUND};
+    std::size_t len = 0;
+    const keel_error_t e = keel_record_read(p_, static_cast<std::uint32_t>(id), out.data(), out.size(), &len);
+    if (e != KEEL_OK) return keel::Err{e};
+    return len;
+  }
+  keel::Result<void> save(std::string_view name, std::span<const std::uint8_t> bytes) override {
+    const int id = record_id(name);
+    if (id < 0) return keel::Err{KEEL_INVALID_ARGUMENT};
+    const keel_error_t e = keel_record_write(p_, static_cast<std::uint32_t>(id), bytes.data(), bytes.size());
+    if (e != KEEL_OK) return keel::Err{e};
+    return {};
+  }
+
+ private:
+  static int record_id(std::string_view name) { return name == "identity" ? 0 : name == "tunnel" ? 1 : -1; }
+  keel_partition_t p_ = -1;
+};
+
 Keystore g_ks;
-MemoryRecords g_records;
+MemoryRecords g_memory;
+StoreRecords g_store_records;
+keel_channel_t g_store = -1;   // this component's rpc channel to `store` (-1: none)
+const char* g_partition = "keys";
+std::uint64_t g_store_deadline = 0;
+bool g_waiting_logged = false;
+std::uint64_t g_fault_after = 0, g_requests = 0;  // the crash test's hook (generation 0 only)
 Client g_clients[kMaxClients];
 std::uint32_t g_client_count = 0;
 Grant g_grants[kMaxGrants];
@@ -200,6 +239,8 @@ const char* request_name(std::uint64_t label) {
   }
 }
 
+void test_hook();
+
 void on_call(keel_channel_t ch, keel_msg_t* m, void*) {
   const Client* c = nullptr;
   for (std::uint32_t i = 0; i < g_client_count; ++i)
@@ -212,6 +253,7 @@ void on_call(keel_channel_t ch, keel_msg_t* m, void*) {
       keel_logf("%s: %s refused: %s", c->name, request_name(label), keel_error_name(e));
   }
   m->label = e;
+  test_hook();
 }
 
 void find_clients() {
@@ -252,39 +294,132 @@ void find_clients() {
     fail("the keystore grants (partition_key for another component than the store, or a component twice)");
 }
 
+// Standard base64 of 32 bytes (44 characters): what Fleet's device registration takes (and `wg
+// pubkey` prints).
+void base64(const std::uint8_t* b, std::size_t n, char* out) {
+  const char* d = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::size_t o = 0;
+  for (std::size_t i = 0; i < n; i += 3) {
+    const std::uint32_t v = static_cast<std::uint32_t>(b[i]) << 16 | (i + 1 < n ? b[i + 1] << 8 : 0) | (i + 2 < n ? b[i + 2] : 0);
+    out[o++] = d[v >> 18 & 63];
+    out[o++] = d[v >> 12 & 63];
+    out[o++] = i + 1 < n ? d[v >> 6 & 63] : '=';
+    out[o++] = i + 2 < n ? d[v & 63] : '=';
+  }
+  out[o] = '\0';
+}
+
+// The device prints its public keys once they are loaded (provisioning: what Fleet registers).
+void log_ready() {
+  char t[65], id[65], tb[45], ib[45];
+  hex(g_ks.own_public_keys().tunnel_x25519, kKeyBytes, t);
+  hex(g_ks.own_public_keys().identity_ed25519, kKeyBytes, id);
+  base64(g_ks.own_public_keys().tunnel_x25519, kKeyBytes, tb);
+  base64(g_ks.own_public_keys().identity_ed25519, kKeyBytes, ib);
+  keel_logf("ready: %u clients (%u granted), %u release trust key(s); keys %s%s%s%s", g_client_count, g_grant_count,
+            g_ks.trust_count(), g_ks.created() ? "created at this start" : "loaded",
+            g_store >= 0 ? " (partition '" : " (in memory only: no channel to the store)", g_store >= 0 ? g_partition : "",
+            g_store >= 0 ? "')" : "");
+  keel_logf("tunnel public key %s (base64 %s)", t, tb);
+  keel_logf("identity public key %s (base64 %s)", id, ib);
+}
+
+void start_failed(keel_error_t e) {
+  if (e == kCorrupt) fail("the sealed keys do not open: tampered, one lost, or another device's key");
+  fail("loading the keys", keel_error_name(e));
+}
+
+// Loads (or at first boot creates) the keys, through the store if there is one. false: not yet
+// (the store does not serve yet); fatal on anything else.
+bool try_load() {
+  if (g_ks.started()) return true;
+  RecordStore* records = &g_memory;
+  if (g_store >= 0) {
+    const keel_info_channel_t* ch = keel_channel_info(g_store);
+    // Without blocking: the message server answers CHANNEL_DOWN until the store opened its end.
+    if (keel_channel_open(keel_info_string(keel_info(), ch->name), &g_store) != KEEL_OK) {
+      if (keel_now_ticks() > g_store_deadline) fail("the store did not serve within store_wait_ms: no keys");
+      if (!g_waiting_logged) keel_logf("waiting for the store (partition '%s'); partition keys served meanwhile", g_partition);
+      g_waiting_logged = true;
+      return false;
+    }
+    keel_partition_t p = -1;
+    const keel_error_t e = keel_store_open(g_partition, &p);
+    if (e == KEEL_NOT_FOUND) fail("the store has no keystore partition (config partition, default \"keys\")", g_partition);
+    if (e == KEEL_DENIED) fail("the store denies the keystore partition (the manifest's [component.storage] partitions = { keys = \"rw\" })", g_partition);
+    if (e == KEEL_ILLEGAL_OPERATION) fail("the store holds the keystore partition back (its layout changed, or no key)", g_partition);
+    if (e != KEEL_OK) fail("opening the keystore partition", keel_error_name(e));
+    g_store_records.bind(p);
+    records = &g_store_records;
+  }
+  // The rng may still be seeding (keel_random waits up to 2 s per call): a few tries.
+  keel::Result<void> r = keel::Err{KEEL_NOT_READY};
+  for (int attempt = 0; attempt < 5 && !r.ok(); ++attempt) {
+    r = g_ks.load(*records, RandomSource{rng_fill, nullptr});
+    if (!r.ok() && r.error() != KEEL_NOT_READY && r.error() != KEEL_CHANNEL_DOWN) break;
+  }
+  if (!r.ok()) start_failed(r.error());
+  log_ready();
+  return true;
+}
+
+void on_bits(std::uint64_t, void*) {
+  (void)keel_timer_expired();
+  if (try_load()) (void)keel_timer_set(0, 0, 0);
+}
+
+// The crash test's hook (config fault_after_requests, honoured in generation 0 only, as the
+// store's): a VM fault after that many answered requests; the supervisor restarts the keystore,
+// which reads its records again.
+void test_hook() {
+  if (g_fault_after == 0 || ++g_requests != g_fault_after) return;
+  keel_logf("test hook: fault after %lu requests", static_cast<unsigned long>(g_requests));
+  keel_flush();
+  std::uintptr_t addr = 0xdead0000;
+  __asm__ volatile("" : "+r"(addr));
+  *reinterpret_cast<volatile std::uint32_t*>(addr) = 1;
+}
+
+void find_store() {
+  const keel_info_t* info = keel_info();
+  for (std::uint32_t i = 0; i < info->channel_count; ++i) {
+    const keel_info_channel_t* ch = keel_channel_info(static_cast<keel_channel_t>(i));
+    if (ch != nullptr && ch->kind == KEEL_CHANNEL_RPC && ch->role == KEEL_ROLE_FROM &&
+        std::strcmp(keel_info_string(info, ch->peer), "store") == 0)
+      g_store = static_cast<keel_channel_t>(i);
+  }
+  g_partition = keel_config_str("partition", "keys");
+  const std::int64_t wait_ms = keel_config_int("store_wait_ms", 30000);
+  g_store_deadline = keel_now_ticks() + keel_ms_to_ticks(wait_ms > 0 ? static_cast<std::uint64_t>(wait_ms) : 30000);
+}
+
 }  // namespace
 
 extern "C" int keel_main(void*) {
   g_log.init(kLogLinesPerSecond);
+  if (keel_generation() == 0) g_fault_after = static_cast<std::uint64_t>(keel_config_int("fault_after_requests", 0));
   std::size_t size = 0;
   const volatile std::uint8_t* dev = static_cast<const volatile std::uint8_t*>(keel_device("devkey", &size));
   if (dev == nullptr || size < kKeyBytes) fail("no device key: the platform's devkey device is not granted (manifest devices)");
   std::uint8_t device_key[kKeyBytes];
   for (std::size_t i = 0; i < kKeyBytes; ++i) device_key[i] = dev[i];
   find_clients();
-  // The rng may still be seeding (keel_random waits up to 2 s per call): a few tries.
-  keel::Result<void> started = keel::Err{KEEL_NOT_READY};
-  for (int attempt = 0; attempt < 5 && !started.ok(); ++attempt) {
-    started = g_ks.start(device_key, g_records, RandomSource{rng_fill, nullptr});
-    if (!started.ok() && started.error() != KEEL_NOT_READY && started.error() != KEEL_CHANNEL_DOWN) break;
-  }
+  find_store();
+  const keel::Result<void> unlocked = g_ks.unlock(device_key);
   sodium_memzero(device_key, sizeof device_key);
-  if (!started.ok()) {
-    if (started.error() == KEEL_INVALID_ARGUMENT) fail("no device key: the devkey region is all zeros or all ones (qemu_run.py --device-key FILE)");
-    if (started.error() == kCorrupt) fail("the sealed keys do not open: tampered, or another device's key");
-    fail("start", keel_error_name(started.error()));
-  }
-  // Opening the first server end makes a passive component hand its SchedContext over.
+  if (!unlocked.ok()) fail("no device key: the devkey region is all zeros or all ones (qemu_run.py --device-key FILE)");
+  // The store already serving (a restart of this keystore) or none: load now. Else the store may
+  // be waiting for its partition keys from here: serve them, and load from the timer.
+  const bool loaded = try_load();
+  // Opening the first server end makes a passive component hand its SchedContext over (a timer
+  // notification still wakes it on its own).
   for (std::uint32_t i = 0; i < g_client_count; ++i)
     (void)keel_channel_open(keel_info_string(keel_info(), keel_channel_info(g_clients[i].ch)->name), &g_clients[i].ch);
-  // The device prints its public keys (provisioning: what Fleet registers).
-  char t[65], id[65];
-  hex(g_ks.own_public_keys().tunnel_x25519, kKeyBytes, t);
-  hex(g_ks.own_public_keys().identity_ed25519, kKeyBytes, id);
-  keel_logf("ready: %u clients (%u granted), %u release trust key(s); keys %s", g_client_count, g_grant_count,
-            g_ks.trust_count(), g_ks.created() ? "created at this start" : "loaded");
-  keel_logf("tunnel public key %s", t);
-  keel_logf("identity public key %s", id);
-  const keel_error_t e = keel_serve(0, on_call, nullptr, nullptr);
+  if (!loaded) {
+    const std::uint64_t period = keel_ms_to_ticks(10);
+    if (keel_timer_set(0, keel_now_ticks() + period, period) != KEEL_OK)
+      fail("no timer to wait for the store with (the keystore needs services = [\"clock\"])");
+  }
+  const keel_error_t e = keel_serve(loaded ? 0 : KEEL_NOTIFY_TIMER, on_call, loaded ? nullptr : on_bits, nullptr);
   fail("serve", keel_error_name(e));
 }

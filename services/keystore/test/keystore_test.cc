@@ -399,3 +399,36 @@ TEST(KeystoreGrantText, TrustKeys) {
 }
 
 }  // namespace
+
+// The component's two steps: unlock (partition keys for the store at once), then load (the
+// records through the store, which may not be ready: tried again, nothing lost, nothing made twice).
+TEST(Keystore, UnlockServesPartitionKeysBeforeTheRecordsLoad) {
+  MemoryRecords rec;
+  Keystore ks;
+  const Grant grants[] = {{1, "store", kOpPartitionKey}, {2, "judge", kOpSign}};
+  ASSERT_TRUE(ks.set_grants(grants).ok());
+  std::uint8_t key[kKeyBytes], sig[kSignatureBytes];
+  EXPECT_EQ(ks.partition_key(1, "data", key).error(), KEEL_NOT_READY);
+  EXPECT_EQ(ks.load(rec, RandomSource{}).error(), KEEL_NOT_READY);  // not unlocked
+  ASSERT_TRUE(ks.unlock(kDeviceKey.data()).ok());
+  EXPECT_TRUE(ks.unlocked());
+  EXPECT_FALSE(ks.started());
+  EXPECT_TRUE(ks.partition_key(1, "data", key).ok());
+  EXPECT_EQ(ks.sign(2, {}, sig).error(), KEEL_NOT_READY);
+  EXPECT_EQ(ks.public_keys(2).error(), KEEL_NOT_READY);
+  // The store not ready: the load fails, the keystore stays unlocked, nothing was saved.
+  EXPECT_EQ(ks.load(rec, RandomSource{failing_random, nullptr}).error(), KEEL_NOT_READY);
+  EXPECT_TRUE(ks.unlocked());
+  EXPECT_TRUE(rec.records.empty());
+  FixedRandom rnd;
+  ASSERT_TRUE(ks.load(rec, rnd.source()).ok());
+  EXPECT_TRUE(ks.created());
+  EXPECT_TRUE(ks.sign(2, {}, sig).ok());
+  EXPECT_EQ(Bytes(sig, sig + 64), kEdSigEmpty);
+  // The same as start() would give, and a second load is a no-op.
+  Keystore again;
+  ASSERT_TRUE(again.start(kDeviceKey.data(), rec, RandomSource{}).ok());
+  EXPECT_FALSE(again.created());
+  EXPECT_EQ(0, std::memcmp(again.own_public_keys().tunnel_x25519, kAlicePub.data(), 32));
+  EXPECT_TRUE(ks.load(rec, RandomSource{}).ok());
+}

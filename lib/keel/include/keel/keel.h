@@ -209,9 +209,10 @@ keel_error_t keel_random_try(void* buf, size_t n);
  * component needs an rpc channel to the component `keystore` and a grant, [component.keys] ops =
  * ["dh" | "sign" | "public" | "partition_key"] (docs/manifest.md "Keystore grants"). Errors:
  * KEEL_DENIED — not granted (no channel: logged once here; an op outside the grant: logged by the
- * keystore); KEEL_NOT_READY — the keystore has not started; KEEL_RANGE_ERROR / KEEL_INVALID_ARGUMENT
- * — bad sizes or pointers. A keystore that is starting or restarting (CHANNEL_DOWN) is waited
- * for, up to 5 s (1 ms sleeps), then CHANNEL_DOWN is returned. */
+ * keystore); KEEL_NOT_READY — the keystore has not loaded its keys yet; KEEL_RANGE_ERROR /
+ * KEEL_INVALID_ARGUMENT — bad sizes or pointers. A keystore that is starting or restarting
+ * (CHANNEL_DOWN) or waiting for the store to read its keys from (NOT_READY) is waited for, up to
+ * 15 s (1 ms sleeps), then that error is returned. */
 typedef struct keel_public_keys {
   uint8_t tunnel_x25519[32];    /* the device's tunnel key (WireGuard static key) */
   uint8_t identity_ed25519[32]; /* the device's identity key */

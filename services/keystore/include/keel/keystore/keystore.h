@@ -109,6 +109,14 @@ class Keystore {
   // sealed. One record without the other, or one that does not open, is kCorrupt: the keystore
   // never replaces an existing key.
   Result<void> start(const std::uint8_t device_key[kKeyBytes], RecordStore& records, RandomSource random);
+  // start() in two steps, for the component (src/main.cc): unlock() derives the seal key and the
+  // storage master (partition_key works from then on: the store may need its partition keys
+  // before the keystore can read its records through the store), load() then loads or creates
+  // the keys. A load() that fails keeps the keystore unlocked (it may be tried again: the store or
+  // the rng not ready yet) but holds no key.
+  Result<void> unlock(const std::uint8_t device_key[kKeyBytes]);
+  Result<void> load(RecordStore& records, RandomSource random);
+  [[nodiscard]] bool unlocked() const { return unlocked_; }
   [[nodiscard]] bool started() const { return started_; }
   [[nodiscard]] bool created() const { return created_; }  // the keys were made in this start
 
@@ -137,7 +145,7 @@ class Keystore {
   Result<void> allowed(std::uint32_t component, Op op) const;
   Result<bool> load_or_create(RecordStore& records, RandomSource random);
 
-  bool started_ = false, created_ = false;
+  bool unlocked_ = false, started_ = false, created_ = false;
   std::uint8_t seal_key_[kKeyBytes] = {};
   std::uint8_t storage_master_[kKeyBytes] = {};
   std::uint8_t tunnel_sk_[kKeyBytes] = {};
