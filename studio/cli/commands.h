@@ -20,6 +20,9 @@ Run manifest_check(CLI::App& cmd);
 Run manifest_compile(CLI::App& cmd);
 Run image_pack(CLI::App& cmd);
 
+// device_cmd.cc — a device's disk image and device key file (provisioning)
+Run device_provision(CLI::App& cmd);
+
 // fleet/session_cmd.cc — the Fleet itself
 Run fleet_login(CLI::App& cmd);
 Run fleet_logout(CLI::App& cmd);
