@@ -35,6 +35,9 @@ def dd(args):
 
 def one_round(args, disk):
     out = subprocess.run([sys.executable, QEMU_RUN, "--cpu", args.cpu, "--timeout", "300", "--disk", disk,
+                          "--device-key", args.device_key, "--qemu-arg",
+                          "-object rng-random,filename=/dev/urandom,id=rng0 "
+                          "-device virtio-rng-device,rng=rng0,bus=virtio-mmio-bus.8",
                           "--expect", r"\[app\] PASS", "--reject", "FAIL", "--reject", "fatal", args.image],
                          capture_output=True, text=True)
     if out.returncode != 0:
@@ -66,6 +69,9 @@ def main():
     rounds = []
     with tempfile.TemporaryDirectory(prefix="keel-store-bench-") as tmp:
         disk = os.path.join(tmp, "disk.img")
+        args.device_key = os.path.join(tmp, "device.key")
+        with open(args.device_key, "wb") as f:
+            f.write(os.urandom(32))
         try:
             for _ in range(args.rounds):
                 with open(disk, "wb") as f:  # a fresh disk each boot: the store erases its partitions

@@ -22,19 +22,29 @@ import tempfile
 import threading
 import time
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "..", "scripts"))
+from qemu_run import DEVICE_KEY_ADDR  # noqa: E402
 
-def qemu(cpu, image, disk):
+
+def qemu(cpu, image, disk, key):
     return ["qemu-system-aarch64", "-M", "virt,gic-version=2,virtualization=off,secure=off", "-cpu", cpu,
             "-m", "512", "-smp", "1", "-nographic", "-monitor", "none", "-no-reboot",
             "-semihosting-config", "enable=on,target=native", "-kernel", image, "-nic", "none",
             "-global", "virtio-mmio.force-legacy=false",
             "-drive", f"if=none,format=raw,file={disk.replace(',', ',,')},id=disk0",
-            "-device", "virtio-blk-device,drive=disk0,bus=virtio-mmio-bus.1", "-serial", "stdio"]
+            "-device", "virtio-blk-device,drive=disk0,bus=virtio-mmio-bus.1",
+            # The rng service's device (virtio8: store.toml.in says why) and the keystore's device
+            # key (qemu_run.py --device-key's loader).
+            "-object", "rng-random,filename=/dev/urandom,id=rng0",
+            "-device", "virtio-rng-device,rng=rng0,bus=virtio-mmio-bus.8",
+            "-device", f"loader,file={key.replace(',', ',,')},addr={DEVICE_KEY_ADDR:#x},force-raw=on",
+            "-serial", "stdio"]
 
 
 def one_run(args, disk, delay):
     """Boots, kills after the first acknowledged write + delay; returns (found, last acked, text)."""
-    proc = subprocess.Popen(qemu(args.cpu, args.image, disk), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    proc = subprocess.Popen(qemu(args.cpu, args.image, disk, args.device_key), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL)
     chunks, lock = [], threading.Lock()
 
@@ -90,6 +100,9 @@ def main():
         disk = os.path.join(tmp, "disk.img")
         with open(disk, "wb") as f:
             f.truncate(16 << 20)
+        args.device_key = os.path.join(tmp, "device.key")
+        with open(args.device_key, "wb") as f:
+            f.write(os.urandom(32))
         for run in range(1, args.runs + 1):
             delay = rng.uniform(0, 0.25)
             found, acked, out = one_run(args, disk, delay)

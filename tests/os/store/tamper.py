@@ -12,6 +12,7 @@ boot 2 (phase 2): the record and blocks read back after the reboot; block 3 rewr
         v1 ciphertext put back (a replay of an old copy).
 boot 3 (phase 3): the store refuses blocks 0-3 (KEEL_CORRUPT, a log line naming the partition
         and block each), block 4 and the record still read.
+One device key file for the three boots (the keystore derives the partitions' keys from it).
 The physical blocks come from the store's own log line ("partition 'secret': encrypted, 64 blocks
 at disk block N") and the encrypted layout (services/store README: logical n at
 start + (n / 42) * 43 + 1 + n % 42). Logs: PREFIX.1.log .. PREFIX.3.log.
@@ -31,7 +32,7 @@ MARKER = b"KEEL-STORE-PLAINTEXT-MARKER-"
 COMMON_REJECT = ["fatal", "FAIL"]
 BOOT = {
     1: [r"\[app\] phase 1$",
-        r"\[store\] ready: 4096 blocks, 6 of 6 partitions served \(4 encrypted\), 2 clients",
+        r"\[store\] ready: 4096 blocks, 6 of 6 partitions served \(4 encrypted\), 2 clients, keys: keystore, nonces: rng",
         r"\[store\] DENIED component 'app' write of partition 'ronly' \(granted: r\)",
         r"\[store\] DENIED component 'app' read of partition 'wonly' \(granted: w\)",
         r"\[store\] DENIED component 'app' read\+write of partition 'other' \(granted: -\)",
@@ -60,9 +61,15 @@ BOOT = {
 }
 
 
+# The entropy device for the rng service (the keystore's keys, the store's nonces), on virtio8: the
+# manifest's comment says why not qemu_run.py --rng's virtio2.
+RNG = "-object rng-random,filename=/dev/urandom,id=rng0 -device virtio-rng-device,rng=rng0,bus=virtio-mmio-bus.8"
+
+
 def boot(args, disk, n):
     log = f"{args.log}.{n}.log"
-    cmd = [sys.executable, QEMU_RUN, "--cpu", args.cpu, "--timeout", "90", "--log", log, "--disk", disk]
+    cmd = [sys.executable, QEMU_RUN, "--cpu", args.cpu, "--timeout", "90", "--log", log, "--disk", disk,
+           "--device-key", args.device_key, "--qemu-arg", RNG]
     for e in BOOT[n]:
         cmd += ["--expect", e]
     for r in COMMON_REJECT:
@@ -85,6 +92,9 @@ def main():
         disk = os.path.join(tmp, "disk.img")
         with open(disk, "wb") as f:
             f.truncate(16 << 20)
+        args.device_key = os.path.join(tmp, "device.key")  # one device key for the three boots
+        with open(args.device_key, "wb") as f:
+            f.write(os.urandom(32))
         try:
             out = boot(args, disk, 1)
             parts = {m.group(1): (m.group(2) == "encrypted", int(m.group(3)), int(m.group(4)))
