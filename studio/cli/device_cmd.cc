@@ -52,17 +52,17 @@ namespace st = keel::store;
 class ImageDisk final : public st::BlockDevice {
  public:
   explicit ImageDisk(std::uint64_t blocks) : bytes_(blocks * st::kBlockSize, 0) {}
-  Result<void> read(std::uint64_t first, std::size_t count, std::uint8_t* out) override {
+  keel::Result<void> read(std::uint64_t first, std::size_t count, std::uint8_t* out) override {
     if (!inside(first, count)) return Err{KEEL_RANGE_ERROR};
     std::memcpy(out, bytes_.data() + first * st::kBlockSize, count * st::kBlockSize);
     return {};
   }
-  Result<void> write(std::uint64_t first, std::size_t count, const std::uint8_t* in) override {
+  keel::Result<void> write(std::uint64_t first, std::size_t count, const std::uint8_t* in) override {
     if (!inside(first, count)) return Err{KEEL_RANGE_ERROR};
     std::memcpy(bytes_.data() + first * st::kBlockSize, in, count * st::kBlockSize);
     return {};
   }
-  Result<void> flush() override { return {}; }
+  keel::Result<void> flush() override { return {}; }
   std::uint64_t blocks() const override { return bytes_.size() / st::kBlockSize; }
   const std::vector<std::uint8_t>& bytes() const { return bytes_; }
 
@@ -76,14 +76,14 @@ class ImageDisk final : public st::BlockDevice {
 class PartitionRecords final : public ks::RecordStore {
  public:
   explicit PartitionRecords(st::BlockDevice& part) : part_(part) {}
-  Result<std::size_t> load(std::string_view name, std::span<std::uint8_t> out) override {
+  keel::Result<std::size_t> load(std::string_view name, std::span<std::uint8_t> out) override {
     const int id = record_id(name);
     if (id < 0) return Err{KEEL_NOT_FOUND};
     auto r = st::read_record(part_, location(id), ws_, out);
     if (!r.ok()) return Err{r.error()};
     return r.value().length;
   }
-  Result<void> save(std::string_view name, std::span<const std::uint8_t> bytes) override {
+  keel::Result<void> save(std::string_view name, std::span<const std::uint8_t> bytes) override {
     const int id = record_id(name);
     if (id < 0) return Err{KEEL_INVALID_ARGUMENT};
     auto r = st::write_record(part_, location(id), ws_, bytes);
@@ -134,7 +134,7 @@ std::uint32_t line_of(const manifest::Output& out, std::string_view comp) {
 
 // Writes `bytes` to a new file of `mode` (an existing one only with force; then truncated and
 // set to `mode`).
-Result<void, std::string> write_file(const std::string& path, const std::uint8_t* bytes, std::size_t n, mode_t mode,
+keel::Result<void, std::string> write_file(const std::string& path, const std::uint8_t* bytes, std::size_t n, mode_t mode,
                                      bool force) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | (force ? O_TRUNC : O_EXCL), mode);
   if (fd < 0) return Err{"cannot create '" + path + "': " + std::strerror(errno)};

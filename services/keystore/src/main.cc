@@ -249,7 +249,8 @@ void on_call(keel_channel_t ch, keel_msg_t* m, void*) {
   const keel_error_t e = c == nullptr ? KEEL_DENIED : handle(*c, m);
   if (e != KEEL_OK) {
     m->len = 0;
-    if (c != nullptr && log_for(c->component))
+    // NOT_READY (the keys not loaded yet: libkeel asks again) is expected at boot: not logged.
+    if (c != nullptr && e != KEEL_NOT_READY && log_for(c->component))
       keel_logf("%s: %s refused: %s", c->name, request_name(label), keel_error_name(e));
   }
   m->label = e;
@@ -320,8 +321,11 @@ void log_ready() {
             g_ks.trust_count(), g_ks.created() ? "created at this start" : "loaded",
             g_store >= 0 ? " (partition '" : " (in memory only: no channel to the store)", g_store >= 0 ? g_partition : "",
             g_store >= 0 ? "')" : "");
-  keel_logf("tunnel public key %s (base64 %s)", t, tb);
-  keel_logf("identity public key %s (base64 %s)", id, ib);
+  // One key a line (the console wraps long lines): hex, then base64 as Fleet takes it.
+  keel_logf("tunnel public key %s", t);
+  keel_logf("identity public key %s", id);
+  keel_logf("tunnel public key (base64) %s", tb);
+  keel_logf("identity public key (base64) %s", ib);
 }
 
 void start_failed(keel_error_t e) {

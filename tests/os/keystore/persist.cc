@@ -28,7 +28,8 @@ extern "C" int keel_main(void*) {
   char t[65], id[65];
   hex(pk.tunnel_x25519, t);
   hex(pk.identity_ed25519, id);
-  keel_logf("tunnel %s identity %s", t, id);
+  keel_logf("tunnel %s", t);
+  keel_logf("identity %s", id);
   const std::int64_t signs = keel_config_int("signs", 4);
   const char msg[] = "keel device attestation";
   for (std::int64_t i = 0; i < signs; ++i) {
