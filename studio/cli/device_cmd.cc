@@ -239,7 +239,7 @@ int provision(const ProvisionOpts& o) {
   auto started = keystore_logic->start(device_key, *records, ks::RandomSource{host_random, nullptr});
   if (!started.ok()) {
     sodium_memzero(device_key, sizeof device_key);
-    return error(std::string("making the keys: ") + keel_error_name(started.error()));
+    return error("making the keys: keel error " + std::to_string(static_cast<int>(started.error())));
   }
   const ks::PublicKeys pub = keystore_logic->own_public_keys();
   keystore_logic->wipe();
