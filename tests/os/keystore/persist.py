@@ -140,6 +140,11 @@ def main():
             check(k1[0] == k2[0], "a reboot: the same public keys (" + k1[0][0][:16] + "...)")
             check(scan(a, disk_a, key_a, [a.log + ".a1.log", a.log + ".a2.log"]) == k1[0],
                   "device A: the image's sealed keys are the logged ones; no secret in the image or the logs")
+            # The scanner's own check: the device key file holds a secret, so scanning it must fail.
+            control = subprocess.run([a.scan_tool, "--disk", disk_a, "--device-key", key_a, "--scan", key_a],
+                                     capture_output=True, text=True)
+            check(control.returncode == 1 and "of the device key found in" in control.stdout,
+                  "control: keystore_scan finds a secret where there is one (the key file itself)")
             disk_b, key_b = fresh(tmp, "b")
             _, kb = boot(a, a.image, disk_b, key_b, a.log + ".b.log", [r"keys created at this start"])
             check(kb[0][0] != k1[0][0] and kb[0][1] != k1[0][1], "a second device has other keys")
