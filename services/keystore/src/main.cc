@@ -319,7 +319,7 @@ void log_ready() {
   base64(g_ks.own_public_keys().identity_ed25519, kKeyBytes, ib);
   keel_logf("ready: %u clients (%u granted), %u release trust key(s); keys %s%s%s%s", g_client_count, g_grant_count,
             g_ks.trust_count(), g_ks.created() ? "created at this start" : "loaded",
-            g_store >= 0 ? " (partition '" : " (in memory only: no channel to the store)", g_store >= 0 ? g_partition : "",
+            g_store >= 0 ? " (partition '" : " (in memory: no store)", g_store >= 0 ? g_partition : "",
             g_store >= 0 ? "')" : "");
   // One key a line (the console wraps long lines): hex, then base64 as Fleet takes it.
   keel_logf("tunnel public key %s", t);
