@@ -313,6 +313,7 @@ size_t Session::poll_send(MutBytes out) {
       ping_pending_ = false;
     }
   }
+  if (!eliciting && ring_ && !ring_count_) compact_ring();  // taken for nothing: give it back
   if (!eliciting && !(ack_owed && want_ack(now))) return 0;  // nothing worth a packet
   finish_packet(w, len_at);
   if (!w.ok()) return 0;
