@@ -153,6 +153,10 @@ void Session::detect_lost(uint64_t now) {
 
 void Session::congestion_event(uint64_t sent_time, uint64_t now) {
   const uint32_t min_window = 2u * ctx_.max_datagram;
+  if (pto_count_ >= 3 || sent_time > recovery_start_) {
+    ++stats_.congestion_events;
+    stats_.cwnd_before_reduction = cwnd_;
+  }
   // A simplified persistent-congestion rule: losses after three back-to-back probe timeouts
   // collapse the window to its minimum (RFC 9002 §7.6 uses the lost packets' time span).
   if (pto_count_ >= 3) {

@@ -77,6 +77,7 @@ struct Link {
   uint64_t reorder_extra = 15 * kMs;            // a reordered datagram arrives this much later
   uint64_t bits_per_s = 0;                      // 0: unlimited
   bool down = false;                            // drops everything (a rekey gap, a dead path)
+  int drop_next = 0;                            // drops the next n datagrams
   std::mt19937_64 rng{1};
   struct Item {
     uint64_t at;
@@ -91,7 +92,8 @@ struct Link {
   double uniform() { return std::uniform_real_distribution<double>(0, 1)(rng); }
   void send(uint64_t now, const Address& from, Bytes d) {
     ++sent;
-    if (down || uniform() < loss) {
+    if (drop_next > 0 || down || uniform() < loss) {
+      if (drop_next > 0) --drop_next;
       ++dropped;
       return;
     }

@@ -137,6 +137,8 @@ enum class State : uint8_t { Connecting, Open, Closing, Closed };
 struct Stats {
   uint64_t packets_sent = 0, packets_received = 0, packets_lost = 0, duplicates = 0;
   uint64_t bytes_retransmitted = 0, ptos = 0, dropped = 0;
+  uint64_t congestion_events = 0;
+  uint32_t cwnd_before_reduction = 0;  // at the last congestion event
 };
 
 struct Rtt {
