@@ -59,8 +59,9 @@ Result<Header, Error> parse_header(Bytes packet, uint64_t largest_received) {
   Reader r(packet);
   Header h;
   const uint8_t flags = TRY(r.u8());
-  if (flags & 0x7c) return Err{Error::BadHeader};
+  if (flags & 0x3c) return Err{Error::BadHeader};
   h.long_header = flags & kFlagLong;
+  h.ack_now = flags & kFlagAckNow;
   h.pn_len = uint8_t(1u << (flags & 3));
   h.session_id = TRY(r.u64());
   if (h.long_header) h.version = TRY(r.u8());
@@ -85,8 +86,9 @@ uint8_t pn_length(uint64_t pn, uint64_t largest_acked) {
   return 8;
 }
 
-uint8_t* write_header(Writer& w, uint64_t session_id, bool long_header, uint8_t version, uint64_t pn, uint8_t pn_len) {
-  w.u8(uint8_t((long_header ? kFlagLong : 0) | pn_code(pn_len)));
+uint8_t* write_header(Writer& w, uint64_t session_id, bool long_header, uint8_t version, uint64_t pn, uint8_t pn_len,
+                      bool ack_now) {
+  w.u8(uint8_t((long_header ? kFlagLong : 0) | (ack_now ? kFlagAckNow : 0) | pn_code(pn_len)));
   w.u64(session_id);
   if (long_header) w.u8(version);
   for (int i = pn_len - 1; i >= 0; --i) w.u8(uint8_t(pn >> (8 * i)));

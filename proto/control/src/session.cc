@@ -132,7 +132,7 @@ Result<void, Error> Session::receive(Bytes d, const Address& from) {
   last_received_ = now;
   ++stats_.packets_received;
   if (eliciting) {
-    if (++ack_eliciting_unacked_ >= 2) ack_now_ = true;
+    if (++ack_eliciting_unacked_ >= 2 || h.ack_now) ack_now_ = true;
     if (!ack_deadline_) ack_deadline_ = now + ctx_.timing.max_ack_delay;
   }
   return {};
@@ -280,12 +280,16 @@ size_t Session::poll_send(MutBytes out) {
 
     // Stream data: within the congestion window and the pacer, or as a probe after a PTO.
     const bool probe = probes_ > 0;
+    bool full = false;
     paced_ = false;
     if (probe || in_flight_ + size <= cwnd_) {
       if (probe || pacing_allows(now, size)) {
         for (size_t k = 0; k < kMaxFramesPerPacket; ++k) {
           const size_t room = w.room();
-          if (room < 16) break;
+          if (room < 16) {
+            full = true;
+            break;
+          }
           SentFrame sf{};
           Stream* s = nullptr;
           if (!next_stream_chunk(room, sf, s)) break;
@@ -303,14 +307,26 @@ size_t Session::poll_send(MutBytes out) {
           rec.frames[rec.nframes++] = sf;
           eliciting = true;
         }
+        if (rec.nframes == kMaxFramesPerPacket) full = true;
       } else {
         paced_ = true;
+        full = true;
       }
+    } else {
+      full = true;  // congestion-limited: more follows as soon as ACKs arrive
     }
     if (ping_pending_ || (probe && !eliciting)) {
       w.u8(uint8_t(FrameType::Ping));
       eliciting = true;
       ping_pending_ = false;
+      full = false;
+    }
+    // Nothing more to send after this packet (or it is a probe): ask for the ACK at once, so
+    // a loss is found by the ACKs of later packets or within one RTT of this one, not after the
+    // peer's delayed-ACK timer; the probe timeout then leaves out max_ack_delay.
+    if (eliciting) {
+      last_ack_now_ = !(full && has_sendable()) || probe;
+      if (last_ack_now_) out[0] |= kFlagAckNow;
     }
   }
   if (!eliciting && ring_ && !ring_count_) compact_ring();  // taken for nothing: give it back
@@ -343,7 +359,7 @@ size_t Session::poll_send(MutBytes out) {
 
 uint64_t Session::pto_deadline() const {
   if (!in_flight_) return 0;
-  uint64_t pto = pto_ns();
+  uint64_t pto = pto_ns() - (last_ack_now_ ? ctx_.timing.max_ack_delay : 0);
   for (uint8_t i = 0; i < pto_count_ && pto < ctx_.timing.max_pto; ++i) pto *= 2;
   if (pto > ctx_.timing.max_pto) pto = ctx_.timing.max_pto;
   return last_ack_eliciting_sent_ + pto;

@@ -345,6 +345,17 @@ bool Session::next_stream_chunk(size_t room, SentFrame& out, Stream*& chosen) {
   return false;
 }
 
+bool Session::has_sendable() const {
+  for (const Stream& s : streams_) {
+    if (!(s.flags & kSUsed) || (s.flags & kSResetSend)) continue;
+    if (s.sbuf && s.sbuf->lost.n) return true;
+    const bool credit = s.snd_next < s.snd_max && tx_data_ < tx_max_data_;
+    if (s.snd_next < s.snd_end && credit) return true;
+    if ((s.flags & kSFinWritten) && s.snd_next == s.snd_end && !(s.flags & (kSFinSent | kSFinAcked))) return true;
+  }
+  return false;
+}
+
 void Session::on_stream_acked(const SentFrame& f) {
   Stream* s = find(f.stream_id);
   if (!s || (s->flags & kSResetSend)) return;

@@ -9,15 +9,15 @@ namespace {
 
 // The two datagrams exactly as they appear in the document.
 const char* kDevicePacket =
-    "80" "1122334455667788" "01" "00" "002d"  // long header, session id, version 1, pn 0 (1 byte), 45 bytes follow
+    "c0" "1122334455667788" "01" "00" "002d"  // long header + ACK-now, session id, version 1, pn 0 (1 byte), 45 bytes
     "03" "00" "00" "00" "28"                  // STREAM: id 0, flags 0, offset 0, length 40
     "0026" "01"                               // message: length 38, type HELLO
     "01"                                      // version 1
     "1111111111111111111111111111111111111111111111111111111111111111"  // identity key
     "00000009";                               // capabilities: console | serial
 const char* kFleetPacket =
-    "80" "1122334455667788" "01" "00" "0038"  // long header (no short one seen yet), pn 0, 56 bytes follow
-    "02" "00" "800061a8" "00" "00"            // ACK: largest 0, delay 25000 us, no more ranges, first range 0
+    "c0" "1122334455667788" "01" "00" "0035"  // long header (no short one seen yet) + ACK-now, pn 0, 53 bytes
+    "02" "00" "28" "00" "00"                  // ACK: largest 0, delay 40 us, no more ranges, first range 0
     "03" "00" "00" "00" "2b"                  // STREAM: id 0, flags 0, offset 0, length 43
     "0029" "02"                               // message: length 41, type CHALLENGE
     "0101010101010101010101010101010101010101010101010101010101010101"  // nonce
@@ -47,7 +47,7 @@ TEST(Example, BytesOfTheDocument) {
   std::printf("device: %s\n", hex({pkt, k}).c_str());
   EXPECT_EQ(hex({pkt, k}), hex(unhex(kDevicePacket)));
 
-  // Fleet: accept, read HELLO, answer with CHALLENGE once its ACK timer (25 ms) is due.
+  // Fleet: accept, read HELLO, answer with CHALLENGE (the HELLO asked for an immediate ACK).
   ASSERT_EQ(Session::accept({pkt, k}).value_or(0), p.server.id());
   ASSERT_TRUE(p.server.receive({pkt, k}, p.caddr).ok());
   ASSERT_EQ(p.server.accept_stream().value_or(99), stream);
@@ -61,7 +61,7 @@ TEST(Example, BytesOfTheDocument) {
   OnesRandom ones;
   const size_t cn = encode(fleet.on_hello(h, ones).value(), msg).value();
   ASSERT_EQ(p.server.write(stream, {msg, cn}).value_or(0), cn);
-  p.clock.now += 25 * kMs;
+  p.clock.now += 40 * 1000;  // 40 us later
   const size_t r = p.server.poll_send(pkt);
   std::printf("fleet:  %s\n", hex({pkt, r}).c_str());
   EXPECT_EQ(hex({pkt, r}), hex(unhex(kFleetPacket)));

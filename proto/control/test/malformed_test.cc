@@ -15,7 +15,7 @@ Result<Buf, Error> reencode(Bytes pkt, uint64_t largest) {
   const Header h = TRY(parse_header(pkt, largest));
   Buf out(pkt.size() + 64);
   Writer w(out);
-  uint8_t* len = write_header(w, h.session_id, h.long_header, h.version, h.pn, h.pn_len);
+  uint8_t* len = write_header(w, h.session_id, h.long_header, h.version, h.pn, h.pn_len, h.ack_now);
   Reader r(h.payload);
   while (!r.empty()) {
     Frame f;

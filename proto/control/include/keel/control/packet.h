@@ -14,13 +14,16 @@ inline constexpr size_t kMaxAckRanges = 8;      // ranges per ACK frame and rang
 inline constexpr size_t kMaxReason = 64;        // CLOSE reason bytes
 inline constexpr size_t kMaxHeader = 1 + 8 + 1 + 8 + 2;
 
-// Header flags byte: bit 7 = long header (version byte present), bits 1..0 = packet-number length
-// code (1, 2, 4, 8 bytes), bits 6..2 reserved (zero).
+// Header flags byte: bit 7 = long header (version byte present), bit 6 = acknowledge at once (the
+// sender has nothing more to send right now, so the receiver should not delay its ACK), bits 1..0
+// = packet-number length code (1, 2, 4, 8 bytes), bits 5..2 reserved (zero).
 inline constexpr uint8_t kFlagLong = 0x80;
+inline constexpr uint8_t kFlagAckNow = 0x40;
 
 struct Header {
   uint64_t session_id = 0;
   bool long_header = false;
+  bool ack_now = false;
   uint8_t version = 0;     // only when long_header
   uint64_t pn = 0;         // full packet number (decoded against the largest received)
   uint8_t pn_len = 0;      // 1, 2, 4 or 8
@@ -38,7 +41,7 @@ uint8_t pn_length(uint64_t pn, uint64_t largest_acked /* ~0 = none */);
 // Writes a header with a placeholder payload length; returns where the length goes (finish_packet
 // fills it once the frames are written). Writer::ok() is false if `out` is too small.
 uint8_t* write_header(Writer& w, uint64_t session_id, bool long_header, uint8_t version, uint64_t pn,
-                      uint8_t pn_len);
+                      uint8_t pn_len, bool ack_now = false);
 void finish_packet(Writer& w, uint8_t* length_at);
 
 enum class FrameType : uint8_t {

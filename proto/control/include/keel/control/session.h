@@ -241,6 +241,7 @@ class Session {
   Result<void, Error> on_stop(const Frame& f);
   Result<void, Error> on_max_stream_data(const Frame& f);
   bool next_stream_chunk(size_t room, SentFrame& out, Stream*& s);
+  bool has_sendable() const;  // stream data or a FIN that credit allows to send now
   void on_stream_acked(const SentFrame& f);
   void on_stream_lost(const SentFrame& f);
   void maybe_free(Stream& s);
@@ -263,6 +264,7 @@ class Session {
   bool ack_now_ = false;
   bool ping_pending_ = false;
   bool paced_ = false;             // data waits for the pacer
+  bool last_ack_now_ = false;      // the last ack-eliciting packet asked for an immediate ACK
 
   // Packet numbers and acknowledgements.
   uint64_t next_pn_ = 0;
