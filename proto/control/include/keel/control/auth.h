@@ -40,14 +40,18 @@ Result<void, Error> verify_auth(const AuthInputs& in, const AuthMsg& m);
 // The device's keystore: signs with the identity private key it never hands out.
 class Signer {
  public:
-  virtual ~Signer() = default;
   virtual bool sign(Bytes transcript, uint8_t signature[kSigLen]) = 0;
+
+ protected:
+  ~Signer() = default;  // not virtual: no deleting destructor, so no operator delete on the device
 };
 
 class Random {
  public:
-  virtual ~Random() = default;
   virtual void fill(MutBytes out) = 0;  // cryptographically secure
+
+ protected:
+  ~Random() = default;  // not virtual: no deleting destructor, so no operator delete on the device
 };
 
 // Fleet's side for one session (kept only until the device is authenticated).

@@ -37,8 +37,10 @@ inline constexpr size_t kBurstPackets = 10;        // pacing: packets sent back 
 
 class Clock {
  public:
-  virtual ~Clock() = default;
   virtual uint64_t now_ns() = 0;  // monotonic
+
+ protected:
+  ~Clock() = default;  // not virtual: no deleting destructor, so no operator delete on the device
 };
 
 // The pooled buffers (one block each).
@@ -82,9 +84,11 @@ inline constexpr size_t kBlockSize = [] {
 // Fixed-size blocks of kBlockSize bytes (8-byte aligned), shared by every session of an owner.
 class BlockPool {
  public:
-  virtual ~BlockPool() = default;
   virtual void* acquire() = 0;            // nullptr when exhausted
   virtual void release(void* block) = 0;
+
+ protected:
+  ~BlockPool() = default;  // not virtual: no deleting destructor, so no operator delete on the device
 };
 
 // A static pool of N blocks (the device; tests). Fleet's gateway may grow its pool in slabs.
