@@ -221,7 +221,7 @@ size_t Session::poll_send(MutBytes out) {
   // Anything ack-eliciting needs a retransmission record.
   bool can_record = ring_count_ < kMaxInFlight;
   if (can_record && !ring_) {
-    ring_ = static_cast<SentRing*>(ctx_.pool.acquire());
+    ring_ = static_cast<SentRing*>(ctx_.pool.acquire(BlockUse::SentRing));
     can_record = ring_ != nullptr;
   }
   SentRecord rec{};

@@ -35,14 +35,27 @@ const Stream* Session::find(uint64_t id) const {
   return nullptr;
 }
 
+void* Session::take_block(BlockUse use) {
+  if (use == BlockUse::SentRing) return ctx_.pool.acquire(use);
+  if (stream_blocks_ >= ctx_.max_stream_blocks) return nullptr;
+  void* b = ctx_.pool.acquire(use);
+  if (b) ++stream_blocks_;
+  return b;
+}
+
+void Session::give_block(void* b) {
+  --stream_blocks_;
+  ctx_.pool.release(b);
+}
+
 void Session::release_blocks() {
   if (ring_) ctx_.pool.release(ring_);
   ring_ = nullptr;
   ring_head_ = ring_count_ = 0;
   in_flight_ = 0;
   for (auto& s : streams_) {
-    if (s.sbuf) ctx_.pool.release(s.sbuf);
-    if (s.rbuf) ctx_.pool.release(s.rbuf);
+    if (s.sbuf) give_block(s.sbuf);
+    if (s.rbuf) give_block(s.rbuf);
     s.sbuf = nullptr;
     s.rbuf = nullptr;
   }
@@ -98,7 +111,7 @@ Result<size_t, Error> Session::write(uint64_t id, Bytes data, bool fin) {
   const size_t n = data.size() < space ? data.size() : space;
   if (n) {
     if (!s->sbuf) {
-      s->sbuf = static_cast<SendBuf*>(ctx_.pool.acquire());
+      s->sbuf = static_cast<SendBuf*>(take_block(BlockUse::SendBuffer));
       if (!s->sbuf) return Err{Error::Blocked};
       s->sbuf->acked.clear();
       s->sbuf->lost.clear();
@@ -129,7 +142,7 @@ Result<size_t, Error> Session::read(uint64_t id, MutBytes out, bool& fin) {
     s->rbuf->have.remove_below(s->rcv_read);
     rx_consumed_ += n;
     if (!s->rbuf->have.n) {
-      ctx_.pool.release(s->rbuf);  // everything received was read: give the window back
+      give_block(s->rbuf);  // everything received was read: give the window back
       s->rbuf = nullptr;
     }
   }
@@ -158,7 +171,7 @@ Result<void, Error> Session::reset_stream(uint64_t id, uint64_t code) {
   s->flags |= kSResetSend | kSResetPending;
   s->code = code;
   s->snd_end = s->snd_next;  // the final size: what was sent
-  if (s->sbuf) ctx_.pool.release(s->sbuf);
+  if (s->sbuf) give_block(s->sbuf);
   s->sbuf = nullptr;
   return {};
 }
@@ -173,7 +186,7 @@ Result<void, Error> Session::stop_sending(uint64_t id, uint64_t code) {
   // What arrives from now on is counted against flow control and dropped.
   rx_consumed_ += s->rcv_high - s->rcv_read;
   s->rcv_read = s->rcv_high;
-  if (s->rbuf) ctx_.pool.release(s->rbuf);
+  if (s->rbuf) give_block(s->rbuf);
   s->rbuf = nullptr;
   if (s->flags & kSRecvFin) s->flags |= kSRecvDone;
   maybe_free(*s);
@@ -183,8 +196,8 @@ Result<void, Error> Session::stop_sending(uint64_t id, uint64_t code) {
 void Session::maybe_free(Stream& s) {
   const bool send_done = (s.flags & kSResetAcked) || ((s.flags & kSFinAcked) && s.snd_una == s.snd_end);
   if (!send_done || !(s.flags & kSRecvDone)) return;
-  if (s.sbuf) ctx_.pool.release(s.sbuf);
-  if (s.rbuf) ctx_.pool.release(s.rbuf);
+  if (s.sbuf) give_block(s.sbuf);
+  if (s.rbuf) give_block(s.rbuf);
   if (!local_stream(s.id)) {
     ++rx_max_streams_;  // the peer may open another one in its place
     ctrl_pending_ |= kCtrlMaxStreams;
@@ -249,7 +262,7 @@ Result<void, Error> Session::on_stream(const Frame& f) {
   const uint64_t start = f.offset > s->rcv_read ? f.offset : s->rcv_read;
   if (start >= end) return {};
   if (!s->rbuf) {
-    s->rbuf = static_cast<RecvBuf*>(ctx_.pool.acquire());
+    s->rbuf = static_cast<RecvBuf*>(take_block(BlockUse::ReceiveBuffer));
     if (!s->rbuf) return Err{Error::NoBuffer};
     s->rbuf->have.clear();
   }
@@ -270,7 +283,7 @@ Result<void, Error> Session::on_reset(const Frame& f) {
   s->rcv_high = s->rcv_read = s->rcv_final = f.value;
   s->flags |= kSRecvReset | kSRecvFin;
   if (!(s->flags & kSStopped)) s->code = f.code;
-  if (s->rbuf) ctx_.pool.release(s->rbuf);
+  if (s->rbuf) give_block(s->rbuf);
   s->rbuf = nullptr;
   if (s->flags & kSStopped) {
     s->flags |= kSRecvDone;  // we asked for it: nobody waits to be told
@@ -368,7 +381,7 @@ void Session::on_stream_acked(const SentFrame& f) {
     }
     b.lost.remove_below(s->snd_una);
     if (s->snd_una == s->snd_end && s->snd_next == s->snd_end && !b.lost.n) {
-      ctx_.pool.release(s->sbuf);  // all acknowledged: give the block back until the next write
+      give_block(s->sbuf);  // all acknowledged: give the block back until the next write
       s->sbuf = nullptr;
     }
   }

@@ -258,7 +258,7 @@ TEST(Malformed, PoolExhaustionIsFlowControlNotGrowth) {
   // session stays open; once blocks are available the transfer completes.
   PairT<4> p;
   std::vector<void*> held;
-  while (void* blk = p.spool.acquire()) held.push_back(blk);
+  while (void* blk = p.spool.acquire(BlockUse::SentRing)) held.push_back(blk);
   ASSERT_EQ(held.size(), 4u);
   auto id = p.client.open_stream().value();
   Buf data = pattern(3000, 2), got;
@@ -271,11 +271,55 @@ TEST(Malformed, PoolExhaustionIsFlowControlNotGrowth) {
   ASSERT_TRUE(p.run_until([&] { return pump_read(p.server, id, got); }));
   EXPECT_TRUE(got == data);
   // And a writer whose pool is empty is told to wait.
-  PairT<1> q;
-  void* h2 = q.cpool.acquire();
+  PairT<2> q;  // one block for buffers, one reserved for the ring
+  void* h2 = q.cpool.acquire(BlockUse::SentRing);
   auto id2 = q.client.open_stream().value();
   EXPECT_EQ(q.client.write(id2, data).error(), Error::Blocked);
   q.cpool.release(h2);
+}
+
+TEST(Malformed, OneDeviceCannotTakeMoreThanItsQuota) {
+  // Fleet gives each session at most 2 stream buffers. A device that opens 4 streams and fills
+  // them all, while Fleet's application does not read, holds 2 blocks of Fleet's pool and no more:
+  // the rest of its data is simply not acknowledged.
+  PairT<32> p;
+  p.sctx.max_stream_blocks = 2;
+  std::vector<uint64_t> ids;
+  for (size_t i = 0; i < kStreamsPerSide; ++i) ids.push_back(p.client.open_stream().value());
+  Buf data = pattern(8000, 4);
+  for (auto id : ids) ASSERT_EQ(p.client.write(id, data, true).value_or(0), data.size());
+  size_t peak = 0;
+  p.app = [&] { peak = std::max(peak, p.spool.in_use()); };
+  p.run_until([] { return false; }, 3 * kSec);
+  EXPECT_LE(peak, 3u);  // 2 stream buffers + the ring
+  EXPECT_GT(p.server.stats().dropped, 0u);
+  EXPECT_EQ(p.server.state(), State::Open);
+  // Once Fleet reads, everything arrives.
+  std::vector<Buf> got(ids.size());
+  std::vector<bool> done(ids.size());
+  p.app = [&] {
+    while (p.server.accept_stream().ok()) {
+    }
+    for (size_t i = 0; i < ids.size(); ++i)
+      if (!done[i]) done[i] = pump_read(p.server, ids[i], got[i]);
+    peak = std::max(peak, p.spool.in_use());
+  };
+  ASSERT_TRUE(p.run_until([&] { return std::all_of(done.begin(), done.end(), [](bool d) { return d; }); }));
+  for (auto& g : got) EXPECT_TRUE(g == data);
+  EXPECT_LE(peak, 3u);
+}
+
+TEST(Malformed, RingReserveKeepsSessionsMoving) {
+  // A pool of 4 blocks, one of them reserved for rings: two sessions' stream buffers can never
+  // take the block a ring needs, so neither waits for the other for ever.
+  FakeClock clock;
+  FixedBlockPool<4, 1> shared;
+  EXPECT_NE(shared.acquire(BlockUse::SendBuffer), nullptr);
+  EXPECT_NE(shared.acquire(BlockUse::ReceiveBuffer), nullptr);
+  EXPECT_NE(shared.acquire(BlockUse::SendBuffer), nullptr);
+  EXPECT_EQ(shared.acquire(BlockUse::SendBuffer), nullptr);  // the last one is a ring's
+  EXPECT_NE(shared.acquire(BlockUse::SentRing), nullptr);
+  EXPECT_EQ(shared.in_use(), 4u);
 }
 
 }  // namespace

@@ -81,25 +81,36 @@ inline constexpr size_t kBlockSize = [] {
   return m;
 }();
 
+// What a block is for. A pool keeps a reserve that only SentRing may take: a session needs its ring
+// to send anything (and so to get its buffered data acknowledged and freed), so rings must never
+// be starved by stream buffers, or sessions holding buffers could wait on each other for ever.
+enum class BlockUse : uint8_t { SentRing, SendBuffer, ReceiveBuffer };
+
 // Fixed-size blocks of kBlockSize bytes (8-byte aligned), shared by every session of an owner.
 class BlockPool {
  public:
-  virtual void* acquire() = 0;            // nullptr when exhausted
+  virtual void* acquire(BlockUse use) = 0;  // nullptr when exhausted (for `use`)
   virtual void release(void* block) = 0;
 
  protected:
   ~BlockPool() = default;  // not virtual: no deleting destructor, so no operator delete on the device
 };
 
-// A static pool of N blocks (the device; tests). Fleet's gateway may grow its pool in slabs.
-template <size_t N>
+// A static pool of N blocks, the last `RingReserve` of them for sent-packet rings only (the
+// device; tests). Fleet's gateway may grow its pool in slabs, with the same reserve rule.
+template <size_t N, size_t RingReserve = (N + 3) / 4>
 class FixedBlockPool final : public BlockPool {
+  static_assert(RingReserve >= 1 && RingReserve < N, "a pool needs blocks for buffers and for rings");
+
  public:
   FixedBlockPool() {
     for (size_t i = 0; i < N; ++i) free_[i] = &blocks_[i];
     nfree_ = N;
   }
-  void* acquire() override { return nfree_ ? free_[--nfree_] : nullptr; }
+  void* acquire(BlockUse use) override {
+    if (use != BlockUse::SentRing && nfree_ <= RingReserve) return nullptr;
+    return nfree_ ? free_[--nfree_] : nullptr;
+  }
   void release(void* b) override { free_[nfree_++] = static_cast<Block*>(b); }
   size_t in_use() const { return N - nfree_; }
 
@@ -125,6 +136,9 @@ struct Context {
   BlockPool& pool;
   Timing timing{};
   uint16_t max_datagram = 1392;  // bytes per datagram: WireGuard MTU 1420 - IPv4 20 - UDP 8
+  // Stream buffers one session may hold at once (its ring comes on top): Fleet's bound on what a
+  // single device, hostile or not, can take from the shared pool. At most 2 * kMaxStreams.
+  uint8_t max_stream_blocks = 2 * kMaxStreams;
 };
 
 // The datagram's source as the owner saw it (for roaming; opaque to the protocol otherwise).
@@ -250,6 +264,8 @@ class Session {
   void on_stream_lost(const SentFrame& f);
   void maybe_free(Stream& s);
   void release_blocks();
+  void* take_block(BlockUse use);  // within the session's quota; nullptr when none
+  void give_block(void* block);
   bool local_stream(uint64_t id) const { return (id & 1) == (role_ == Role::Server ? 1u : 0u); }
 
   Context& ctx_;
@@ -301,6 +317,7 @@ class Session {
   uint32_t tx_max_streams_ = kStreamsPerSide;            // how many we may open (cumulative)
   uint32_t rx_max_streams_ = kStreamsPerSide;            // how many the peer may open
   uint8_t rr_ = 0;                                       // round-robin start for sending
+  uint8_t stream_blocks_ = 0;                            // stream buffers held
   Stream streams_[kMaxStreams];  // slots [0, 4) ours, [4, 8) the peer's
   Address peer_;
   Stats stats_;
