@@ -316,10 +316,10 @@ size_t Session::poll_send(MutBytes out) {
       full = true;  // congestion-limited: more follows as soon as ACKs arrive
     }
     if (ping_pending_ || (probe && !eliciting)) {
-      w.u8(uint8_t(FrameType::Ping));
+      // A PING only where nothing else elicits an ACK (a full data packet may have no room left).
+      if (!eliciting) w.u8(uint8_t(FrameType::Ping));
       eliciting = true;
       ping_pending_ = false;
-      full = false;
     }
     // Nothing more to send after this packet (or it is a probe): ask for the ACK at once, so
     // a loss is found by the ACKs of later packets or within one RTT of this one, not after the
@@ -332,7 +332,7 @@ size_t Session::poll_send(MutBytes out) {
   if (!eliciting && ring_ && !ring_count_) compact_ring();  // taken for nothing: give it back
   if (!eliciting && !(ack_owed && want_ack(now))) return 0;  // nothing worth a packet
   finish_packet(w, len_at);
-  if (!w.ok()) return 0;
+  if (!w.ok()) return 0;  // not reached: every frame above was written only where it fits
   (void)header_end;
   ++next_pn_;
   ++stats_.packets_sent;

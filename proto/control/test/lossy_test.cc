@@ -87,7 +87,24 @@ TEST_P(LossyPath, EveryByteInOrderExactlyOnceAt10PercentLoss) {
   EXPECT_GT(p.client.stats().bytes_retransmitted, 0u);
   EXPECT_GT(p.server.stats().duplicates + p.client.stats().duplicates, 0u);
 }
-INSTANTIATE_TEST_SUITE_P(Seeds, LossyPath, ::testing::Values(1, 2, 3, 4));
+INSTANTIATE_TEST_SUITE_P(Seeds, LossyPath, ::testing::Range(1, 9));
+
+class HostilePath : public ::testing::TestWithParam<int> {};
+
+// 30 % loss, heavy reordering and duplication, a slow link and roaming mid-way.
+TEST_P(HostilePath, StillEveryByteExactlyOnce) {
+  Pair p;
+  for (Link* l : {&p.up, &p.down}) {
+    l->loss = 0.30;
+    l->reorder = 0.30;
+    l->reorder_extra = 60 * kMs;
+    l->duplicate = 0.20;
+    l->bits_per_s = 5'000'000;
+    l->rng.seed(uint64_t(GetParam()) * 104729 + (l == &p.up));
+  }
+  run_transfers(p, 2, 2, 40000, 3600 * kSec);
+}
+INSTANTIATE_TEST_SUITE_P(Seeds, HostilePath, ::testing::Range(1, 5));
 
 TEST(Lossy, HeavyLossAndSlowLinkStillComplete) {
   Pair p;
