@@ -81,7 +81,7 @@ Loaded from_manifest_output(manifest::Output m, const std::string& file, Loaded 
   }
   from_compiled(m, file, l, [](const manifest::Image& img, std::string& why) {
     auto b = read_all(img.path);
-    if (!b) why = "image " + img.path.string() + " not found";
+    if (!b) why = img.path.string();
     return b;
   });
   return l;
