@@ -522,7 +522,8 @@ Report analyze(const Input& in) {
       if (k->network)
         lint("KA001", nm, "reachable from the network directly: its grant '" + k->network->text + "'");
       else
-        lint("KA001", nm, "reachable from the network through " + path);
+        lint("KA001", nm, "reachable from the network through " + path +
+                              (path.rfind("network -> net -> ", 0) == 0 ? " (net grants it nothing: only a compromised net service could)" : ""));
     }
   }
   // KA002: network-touching components next to key holders.

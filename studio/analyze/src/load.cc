@@ -4,6 +4,7 @@
 // the root server would load.
 #include <sodium.h>
 
+#include <algorithm>
 #include <cstring>
 #include <functional>
 #include <fstream>
@@ -141,23 +142,43 @@ Loaded from_image(const std::vector<std::uint8_t>& elf, const std::string& sourc
     return l;
   }
   auto f = bs::ElfFile::open(elf.data(), elf.size());
-  const bs::Elf64Phdr* arc = nullptr;
-  bs::Elf64Phdr ph{};
+  std::uint64_t arc_off = 0, arc_size = 0;
   for (unsigned i = 0; f.ok() && i < f.value().phnum(); ++i) {
-    ph = f.value().phdr(i);
+    const bs::Elf64Phdr ph = f.value().phdr(i);
     if (ph.type == bs::kPtLoad && ph.vaddr == bs::kArchiveVaddr && f.value().in_file(ph)) {
-      arc = &ph;
+      arc_off = ph.offset, arc_size = ph.filesz;
       break;
     }
   }
-  if (arc == nullptr) {
+  // Copied: the archive and the spec are read in place and must be aligned.
+  std::vector<std::uint64_t> words;
+  auto copy = [&](std::uint64_t off, std::uint64_t size) {
+    words.assign((size + 7) / 8, 0);
+    std::memcpy(words.data(), elf.data() + off, size);
+  };
+  if (arc_size == 0) {
+    // The kernel image (`make run`'s images/<name>.elf) holds the packed root server as its root
+    // task's bytes: the first "KEELARC1" whose header and checksum validate is its archive.
+    for (std::size_t at = 0; at + sizeof(bs::ArchiveHeader) <= elf.size(); ++at) {
+      at = static_cast<std::size_t>(std::search(elf.begin() + static_cast<std::ptrdiff_t>(at), elf.end(),
+                                                std::begin(bs::kArchiveMagic), std::end(bs::kArchiveMagic)) - elf.begin());
+      if (at + sizeof(bs::ArchiveHeader) > elf.size()) break;
+      bs::ArchiveHeader h;
+      std::memcpy(&h, elf.data() + at, sizeof h);
+      if (h.total_size < sizeof h || h.total_size > elf.size() - at) continue;
+      copy(at, h.total_size);
+      if (bs::Archive::parse(words.data(), h.total_size).ok()) {
+        arc_off = at, arc_size = h.total_size;
+        break;
+      }
+    }
+  }
+  if (arc_size == 0) {
     l.errors.push_back(diag(source, 0, 0, "not a boot image: no boot archive segment at 0x40000000 (an ELF not packed yet?)", hint));
     return l;
   }
-  // Copied: the archive and the spec are read in place and must be aligned.
-  std::vector<std::uint64_t> words((arc->filesz + 7) / 8);
-  std::memcpy(words.data(), elf.data() + arc->offset, arc->filesz);
-  auto a = bs::Archive::parse(words.data(), arc->filesz);
+  copy(arc_off, arc_size);
+  auto a = bs::Archive::parse(words.data(), arc_size);
   if (!a.ok()) {
     l.errors.push_back(diag(source, 0, 0,
                             std::string("corrupt boot archive: ") + bs::archive_error_name(a.error().code) + " (at archive offset " +

@@ -51,7 +51,7 @@ std::string to_text(const Report& r) {
   o << "system '" << r.system << "'" << (r.version.empty() ? "" : " " + r.version) << " on " << r.platform << " ("
     << r.input_kind << " " << r.source << ")\n";
   if (r.release_version) o << "release " << *r.release_version << ", id " << *r.release_id << "\n";
-  o << r.components.size() << " components, CPU budget " << pct(r.cpu_percent) << ", memory " << r.memory_total
+  o << r.components.size() << (r.components.size() == 1 ? " component" : " components") << ", CPU budget " << pct(r.cpu_percent) << ", memory " << r.memory_total
     << " bytes as the root server accounts it (system.memory " << r.memory_limit << ")\n";
   if (!r.warnings.empty()) o << r.warnings.size() << " warning" << (r.warnings.size() == 1 ? "" : "s") << " (on standard error)\n";
   o << "\nResources (memory: objects+frames, image, shared = the root server's boot table)\n";

@@ -123,7 +123,8 @@ std::string to_spdx(const Input& in, const Report& r, const SbomOptions& opts) {
   const std::string sys_id = "SPDXRef-System";
   json sys = {{"SPDXID", sys_id}, {"name", r.system}, {"versionInfo", version}, {"downloadLocation", "NOASSERTION"},
               {"filesAnalyzed", false}, {"primaryPackagePurpose", "FIRMWARE"},
-              {"description", "Keel OS system image: " + std::to_string(r.components.size()) + " components on " + r.platform}};
+              {"description", "Keel OS system image: " + std::to_string(r.components.size()) +
+                                  (r.components.size() == 1 ? " component on " : " components on ") + r.platform}};
   if (!opts.image_sha256.empty()) sys["checksums"] = {{{"algorithm", "SHA256"}, {"checksumValue", opts.image_sha256}}};
   if (r.release_id) sys["comment"] = "release id (SHA-256 of its signed part) " + *r.release_id;
   packages.push_back(sys);

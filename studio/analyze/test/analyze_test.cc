@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <sstream>
 
 #include "keel/analyze/analyze.h"
@@ -313,6 +314,43 @@ TEST(Analyze, ExactMemoryAndHashesAcrossInputs) {
   EXPECT_EQ(rr.release_id->size(), 64u);
   EXPECT_EQ(comp(rr, "app").memory.total, m.total);
   EXPECT_EQ(comp(rr, "app").file_sha256, comp(rm, "app").file_sha256);
+}
+
+// The figures against the root server itself: the demo built in this checkout's aarch64 tree and
+// the boot table its QEMU test printed (qemu.demo.a53: "root: [i] name: ..., memory N bytes
+// (objects+frames X, image Y, shared Z)"). `make test` runs the host tree first, so this compares
+// the previous run's log when it is newer than every image, and is skipped otherwise.
+TEST(Analyze, MatchesTheRootServersBootTable) {
+  const fs::path tree = kSource + "/build/aarch64";
+  const fs::path manifest = tree / "systems/demo/demo.toml", log = tree / "test-logs/demo.a53.log", image = tree / "images/demo.elf";
+  std::error_code ec;
+  if (!fs::exists(manifest, ec) || !fs::exists(log, ec) || !fs::exists(image, ec))
+    GTEST_SKIP() << "needs the aarch64 tree's demo and the log of its QEMU test (qemu.demo.a53)";
+  if (fs::last_write_time(log, ec) < fs::last_write_time(image, ec))
+    GTEST_SKIP() << log << " is older than " << image << ": run qemu.demo.a53 again";
+  const Loaded l = load(manifest);
+  ASSERT_TRUE(l.ok()) << l.errors[0].format();
+  const Report r = analyze(l.input);
+  const Loaded li = load(image);  // the kernel image, archive found inside it
+  ASSERT_TRUE(li.ok()) << li.errors[0].format();
+  const Report ri = analyze(li.input);
+  std::ifstream in(log);
+  const std::regex line(R"(root: \[\d+\] (\S+): priority \d+, budget \d+/\d+ us, memory (\d+) bytes \(objects\+frames (\d+), image (\d+), shared (\d+)\))");
+  std::size_t matched = 0;
+  for (std::string text; std::getline(in, text);) {
+    std::smatch m;
+    if (!std::regex_search(text, m, line)) continue;
+    ++matched;
+    for (const Report* rep : {&r, &ri}) {
+      const Memory& mem = comp(*rep, m[1]).memory;
+      EXPECT_TRUE(mem.image_known) << m[1];
+      EXPECT_EQ(mem.total, std::stoull(m[2])) << m[1];
+      EXPECT_EQ(mem.objects_frames, std::stoull(m[3])) << m[1];
+      EXPECT_EQ(mem.image, std::stoull(m[4])) << m[1];
+      EXPECT_EQ(mem.shared, std::stoull(m[5])) << m[1];
+    }
+  }
+  EXPECT_EQ(matched, r.components.size());
 }
 
 // The bound of the issue: a 256-component system (a spec: the compiler stops at 64) analysed,
