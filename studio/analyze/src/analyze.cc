@@ -248,7 +248,7 @@ const std::vector<LintInfo>& lint_catalogue() {
        "an application component can receive data from the network: directly (its own network grant) or "
        "through a chain of flows (the path is shown)"},
       {"KA002", "network-near-keys", "error", false,
-       "a component that touches the network (the net service or a network grant) holds keys itself, shares "
+       "a component that touches the network (the net service, a network grant, or the NIC's driver) holds keys itself, shares "
        "memory (a shared region or a stream ring) with a component holding keys, or calls one by rpc; key holders: "
        "the keystore, a component granted an encrypted partition, and the store when a partition is encrypted"},
       {"KA003", "rpc-priority-inversion", "error", false,
@@ -477,10 +477,22 @@ Report analyze(const Input& in) {
       g.edge("serial", str(s, s.component(s.system().console_input).name), "console", "console_input");
     }
   }
+  // The network interface: a driver with a channel to the net service drives the NIC, so its
+  // device is where the network comes in (network <-> device:<nic> <-> driver -> net).
+  auto nic_driver = [&](const Component& k) {
+    if (k.kind != "driver") return false;
+    for (const auto& cc : k.channels)
+      if (cc.peer == "net") return true;
+    return false;
+  };
   if (find("net") != bs::kNone) {
     external.insert("network");
     g.edge("network", "net", "network", "net service");
     g.edge("net", "network", "network", "net service");
+    for (const auto& k : r.components)
+      if (nic_driver(k))
+        for (const auto& d : k.devices)
+          g.edge("network", "device:" + d.name, "network", "nic"), g.edge("device:" + d.name, "network", "network", "nic");
     for (const auto& k : r.components)
       if (k.network) g.edge("network", k.name, "network", "grant " + k.network->text), g.edge(k.name, "network", "network", "grant " + k.network->text);
   }
@@ -532,7 +544,7 @@ Report analyze(const Input& in) {
     if (k.name == "keystore" || (k.name == "store" && any_encrypted)) keys.insert(k.name);
     for (const auto& sg : k.storage)
       if (sg.encrypted) keys.insert(k.name);
-    if (k.name == "net" || k.network) touches.insert(k.name);
+    if (k.name == "net" || k.network || nic_driver(k)) touches.insert(k.name);
   }
   for (const auto& t : touches) {
     if (keys.count(t)) {

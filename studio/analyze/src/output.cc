@@ -223,6 +223,14 @@ std::string to_dot(const Report& r) {
   o << "digraph " << dq("keel:" + r.system) << " {\n  rankdir=LR;\n  node [style=filled, fontname=\"Helvetica\"];\n"
     << "  edge [fontname=\"Helvetica\", fontsize=9];\n";
   o << "  label=" << dq("Keel system '" + r.system + "': information flow") << "; labelloc=t;\n";
+  // The key: node colours by kind, edge colours by means.
+  o << "  legend [shape=plaintext, style=\"\", label=<<table border=\"0\" cellborder=\"1\" cellspacing=\"0\" cellpadding=\"3\">"
+       "<tr><td bgcolor=\"#9ecae1\">core service</td><td bgcolor=\"#fdd0a2\">driver</td><td bgcolor=\"#a1d99b\">application</td>"
+       "<td bgcolor=\"#fee391\">shared region</td><td bgcolor=\"#fb6a4a\">network</td></tr>"
+       "<tr><td><font color=\"#08519c\">rpc</font></td><td><font color=\"#006d2c\">stream</font> / "
+       "<font color=\"#74c476\">ring</font></td><td><font color=\"#6a51a3\">event</font></td>"
+       "<td><font color=\"#d94801\">shared / dma</font></td><td><font color=\"#525252\">service, console</font></td></tr>"
+       "</table>>];\n";
   for (const auto& k : r.components) {
     const char* color = k.kind == "core" ? "#9ecae1" : k.kind == "driver" ? "#fdd0a2" : "#a1d99b";
     o << "  " << dq(k.name) << " [shape=box, fillcolor=\"" << color << "\", tooltip=" << dq(k.kind) << "];\n";
@@ -245,8 +253,15 @@ std::string to_dot(const Report& r) {
     if (region_edges.insert(node + "\t" + f.to).second)
       o << "  " << dq(node) << " -> " << dq(f.to) << " [color=\"" << color << "\", label=" << dq(f.via) << "];\n";
   }
+  // A flow that exists both ways by the same means (rpc, a device, the network) is one edge with
+  // two arrowheads.
+  std::set<std::string> keys;
+  auto key = [](const std::string& a, const std::string& b, const Flow& f) { return a + "\t" + b + "\t" + f.via + "\t" + f.name; };
+  for (const auto& f : r.flows) keys.insert(key(f.from, f.to, f));
   for (const auto& f : r.flows) {
     if (f.via == "shared" || f.via == "dma") continue;
+    const bool both = keys.count(key(f.to, f.from, f));
+    if (both && f.to < f.from) continue;  // drawn from the other side
     const char* style = "solid";
     const char* color = "black";
     if (f.via == "rpc") color = "#08519c";
@@ -257,7 +272,7 @@ std::string to_dot(const Report& r) {
     else if (f.via == "network") color = "#cb181d";
     else if (f.via == "service" || f.via == "console") color = "#525252", style = "dashed";
     else if (f.via == "device") color = "#969696";
-    o << "  " << dq(f.from) << " -> " << dq(f.to) << " [color=\"" << color << "\", style=" << style
+    o << "  " << dq(f.from) << " -> " << dq(f.to) << " [color=\"" << color << "\", style=" << style << (both ? ", dir=both" : "")
       << ", label=" << dq(f.via + (f.via == "network" ? std::string() : " " + f.name)) << "];\n";
   }
   o << "}\n";
