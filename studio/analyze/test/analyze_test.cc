@@ -248,6 +248,24 @@ TEST(Analyze, EncryptedPartitionHoldersHoldKeys) {
   EXPECT_EQ(findings(r), (std::vector<std::string>{"KA001@app", "KA002@app", "KA002@app"}));
 }
 
+// KA002 for the NIC's driver: it holds the network device and feeds net by channels; here it
+// also shares a region with the keystore. The network comes in through its device.
+TEST(Analyze, NicDriverNextToKeys) {
+  bs::Model m = base_model();
+  m.components = {component("net", 200), component("virtio_net", 210), component("keystore", 220)};
+  m.components[1].devices.push_back({"virtio0", 0x0a000000, 0x200, 0x20000000});
+  m.channels.push_back({"rx", bs::ChannelKind::kStream, 1, 0, "rx", "rx", 4096});
+  m.shared.push_back({"scratch", 4096});
+  m.components[1].regions.push_back({"scratch", bs::RegionKind::kShared, bs::kPermRead | bs::kPermWrite, 0, 0x10000000, 4096, 0});
+  m.components[2].regions.push_back({"scratch", bs::RegionKind::kShared, bs::kPermRead | bs::kPermWrite, 0, 0x10000000, 4096, 0});
+  const Report r = analyze(spec_input(m));
+  EXPECT_EQ(comp(r, "virtio_net").kind, "driver");
+  EXPECT_TRUE(has_flow(r, "network", "device:virtio0", "network"));
+  EXPECT_EQ(findings(r), std::vector<std::string>{"KA002@virtio_net"});
+  const auto& reach = r.reaches.at("network");
+  EXPECT_TRUE(std::find(reach.begin(), reach.end(), "keystore") != reach.end());
+}
+
 // The root server's accounting on a real ELF, and the same figures and hashes whatever the input:
 // the manifest with its images, the packed boot image, the release.
 TEST(Analyze, ExactMemoryAndHashesAcrossInputs) {
