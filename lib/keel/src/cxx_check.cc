@@ -23,3 +23,14 @@ keel::Result<uint64_t> keel_cxx_check() {
   auto buffers = TRY(keel::region("buffers"));
   return reply.at(0) + keel::now_ns() + buffers.paddr + keel_region_paddr("rx", nullptr);
 }
+
+// The storage example of docs/libkeel.md "Storage", verbatim.
+keel::Result<void> save_counter(uint64_t n);
+keel::Result<void> save_counter(uint64_t n) {
+  auto config = TRY(keel::Partition::open("config"));  // granted "rw" in the manifest
+  TRY(config.write_record(0, &n, sizeof n));           // durable (flushed) when it returns Ok
+  uint64_t back = 0;
+  const size_t len = TRY(config.read_record(0, &back, sizeof back));
+  if (len != sizeof back || back != n) return keel::Err{KEEL_CORRUPT};
+  return keel::Ok{};
+}

@@ -18,6 +18,7 @@ const char* keel_error_name(keel_error_t err) {
     case KEEL_PROTOCOL_ERROR: return "protocol error";
     case KEEL_TIMEOUT: return "timeout";
     case KEEL_NOT_READY: return "not ready";
+    case KEEL_CORRUPT: return "corrupt";
     case KEEL_CHANNEL_DOWN: return "channel down";
     default: return "UnknownError";
   }

@@ -35,6 +35,13 @@ typedef enum keel_error {
   KEEL_TIMEOUT = 20,      /* a wait with a deadline ended with nothing (e.g. keel_udp_recv) */
   KEEL_NOT_READY = 21,    /* the service cannot answer yet (the rng before its first seeding): try
                              again later; nothing was done */
+  /* Stored data failed its integrity check: an
+   * encrypted block that does not authenticate (tampered, moved, replayed, torn) or a record with
+   * no valid copy left. Never "try again": the data is not handed out (the store logs partition
+   * and block). Its own code because no other error says "the bytes are there but are not yours to
+   * trust" — KEEL_PROTOCOL_ERROR means a peer broke its protocol, which a client must not confuse
+   * with a tampered disk. */
+  KEEL_CORRUPT = 22,
   /* The peer is gone: the channel was torn down under a Call (the root server answers the
    * CapFault of a channel slot, or aborts a call held by a restarting server, with this label),
    * or the peer is not up yet. Try again: the channel is re-opened. Outside every label a

@@ -29,6 +29,7 @@ constexpr keel_error_t error_from_label(unsigned long long label) {
     case KEEL_PROTOCOL_ERROR:
     case KEEL_TIMEOUT:
     case KEEL_NOT_READY:
+    case KEEL_CORRUPT:
     case KEEL_CHANNEL_DOWN: return static_cast<keel_error_t>(label);
     default: return KEEL_PROTOCOL_ERROR;
   }

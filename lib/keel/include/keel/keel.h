@@ -20,6 +20,7 @@
 #include "keel/info.h"
 #include "keel/rt.h"
 #include "keel/sys/protocol.h"
+#include "keel/sys/store_service.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -158,6 +159,36 @@ typedef struct keel_net_config_info {
 } keel_net_config_t;
 keel_error_t keel_net_config(keel_net_config_t* cfg); /* the device's address configuration */
 
+/* ---- storage (docs/libkeel.md "Storage"; the store service, docs/os-services.md "Store") -------
+ * The manifest's partitions, through the store: the component needs a [component.storage] grant,
+ * an rpc channel to `store` and a [[shared]] region "store_<its name>" mapped by both (the data
+ * buffer: 4 KiB or more; the store moves up to 16 blocks of it per request, libkeel splits larger
+ * calls). Blocks are 4 KiB (KEEL_STORE_BLOCK_BYTES). Errors: KEEL_NOT_FOUND (no such partition, no
+ * channel to the store, a record never written), KEEL_DENIED (outside the grant: the store logs
+ * it with the partition's name), KEEL_RANGE_ERROR (blocks outside the partition, a record id or
+ * length out of range, or cap too small: *len then says the record's length), KEEL_CORRUPT (data
+ * that failed authentication: never handed out), KEEL_ILLEGAL_OPERATION (a partition the store
+ * holds back: its layout changed, or no key), KEEL_INVALID_ARGUMENT (no data region).
+ * A store restart is survived: a call that meets KEEL_CHANNEL_DOWN is retried (10 ms apart, for
+ * up to 10 s: then KEEL_CHANNEL_DOWN); partition handles stay valid. A write is durable once a
+ * later keel_store_flush (or a record write, which flushes) returned KEEL_OK. */
+typedef int keel_partition_t; /* the partition's index in the store's layout; -1: none */
+typedef struct keel_store_info_s {
+  uint64_t blocks;        /* 4 KiB blocks the partition offers */
+  uint32_t flags;         /* KEEL_STORE_INFO_ENCRYPTED | _READ | _WRITE | _SERVED (store_service.h) */
+  uint32_t region_blocks; /* blocks per request (the data region's size, at most 16) */
+} keel_store_info_t;
+#define KEEL_RECORD_MAX_BYTES KEEL_STORE_MAX_RECORD
+keel_error_t keel_store_open(const char* partition, keel_partition_t* p);
+keel_error_t keel_store_info(keel_partition_t p, keel_store_info_t* info);
+/* n blocks from block `block` into / from buf (n * 4096 bytes). */
+keel_error_t keel_store_read(keel_partition_t p, uint64_t block, void* buf, size_t n);
+keel_error_t keel_store_write(keel_partition_t p, uint64_t block, const void* buf, size_t n);
+keel_error_t keel_store_flush(keel_partition_t p);
+/* Crash-safe records (two copies: blocks 2 id and 2 id + 1 of the partition); a write is durable
+ * when it returns KEEL_OK, and a power cut leaves the old or the new value, never a mix. */
+keel_error_t keel_record_read(keel_partition_t p, uint32_t id, void* buf, size_t cap, size_t* len);
+keel_error_t keel_record_write(keel_partition_t p, uint32_t id, const void* data, size_t len);
 /* ---- random numbers (docs/libkeel.md "Random numbers"; the rng service) ----------------------
  * Through the rng service (services/rng): the component needs an rpc channel to the component
  * `rng` in the manifest — that channel is its grant. Bytes from a ChaCha20 DRBG seeded from the

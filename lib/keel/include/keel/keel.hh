@@ -175,4 +175,38 @@ class UdpSocket {
   keel_udp_t s_;
 };
 
+// A partition through the store service (keel.h "storage"): a handle, nothing to close.
+class Partition {
+ public:
+  [[nodiscard]] static Result<Partition> open(const char* name) {
+    keel_partition_t p = -1;
+    TRY(check(keel_store_open(name, &p)));
+    return Partition(p);
+  }
+  [[nodiscard]] Result<keel_store_info_t> info() const {
+    keel_store_info_t i{};
+    TRY(check(keel_store_info(p_, &i)));
+    return i;
+  }
+  [[nodiscard]] Result<void> read(uint64_t block, void* buf, size_t n) const { return check(keel_store_read(p_, block, buf, n)); }
+  [[nodiscard]] Result<void> write(uint64_t block, const void* buf, size_t n) const {
+    return check(keel_store_write(p_, block, buf, n));
+  }
+  [[nodiscard]] Result<void> flush() const { return check(keel_store_flush(p_)); }
+  // The record's length (KEEL_RANGE_ERROR if cap is too small).
+  [[nodiscard]] Result<size_t> read_record(uint32_t id, void* buf, size_t cap) const {
+    size_t len = 0;
+    TRY(check(keel_record_read(p_, id, buf, cap, &len)));
+    return len;
+  }
+  [[nodiscard]] Result<void> write_record(uint32_t id, const void* data, size_t len) const {
+    return check(keel_record_write(p_, id, data, len));
+  }
+  [[nodiscard]] keel_partition_t handle() const { return p_; }
+
+ private:
+  explicit Partition(keel_partition_t p) : p_(p) {}
+  keel_partition_t p_;
+};
+
 }  // namespace keel

@@ -55,9 +55,9 @@
 
 namespace keel::store {
 
-// What a read that fails authentication answers (keel_error_t has no "corrupt data" code of its
-// own yet); the Volume's last_fault() says which check failed.
-inline constexpr keel_error_t kCorrupt = KEEL_PROTOCOL_ERROR;
+// What a read that fails authentication answers (abi/errors.h); the Volume's last_fault() says
+// which check failed.
+inline constexpr keel_error_t kCorrupt = KEEL_CORRUPT;
 
 inline constexpr std::size_t kKeyBytes = 32;
 inline constexpr std::size_t kNonceBytes = 24;
