@@ -15,6 +15,7 @@ PKGS=(
   libsqlite3-dev libpq-dev libpqxx-dev postgresql
   wireguard-go iproute2 iputils-ping wrk
   chromium
+  graphviz python3-jsonschema  # keel analyze --svg (dot); the analyze/SBOM tests' JSON Schema checks
 )
 
 missing=()

@@ -4,9 +4,9 @@
 //  * Top-level nouns work on this machine only and never touch the network.
 //  * `keel fleet <noun> <verb>` talks to the Fleet API; its nouns are the API's resources
 //    (fleet/server/api_*.cc), so a noun used in both places (key, release) cannot collide.
-//  * Room is left for the workflow verbs to come at the top level, cargo style (`keel new`,
-//    `build`, `run`, `analyze`, `sbom`, `deploy`), and for `keel device ...` (a device reached
-//    directly, as opposed to `keel fleet device ...`, Fleet's record of it).
+//  * Workflow verbs sit at the top level, cargo style, acting on a system: `keel analyze`,
+//    `keel sbom` (room for `new`, `build`, `run`, `deploy`); and `keel device ...` is kept for a
+//    device reached directly (as opposed to `keel fleet device ...`, Fleet's record of it).
 #include "commands.h"
 
 namespace keel::studio {
@@ -15,7 +15,8 @@ const Noun& command_table() {
   static const Noun table{
       "keel",
       "keel — Keel Studio: keys, releases, manifests and images on this machine; `keel fleet` for the Fleet API",
-      {},
+      {{"analyze", "Resources, capabilities, information flow and lints of a manifest, boot image or release", analyze},
+       {"sbom", "SPDX 2.3 SBOM of a boot image or release: components, Keel, Debian toolchain and libraries", sbom}},
       {
           {"key", "Key pairs on this machine",
            {{"generate", "Generate a key pair (private key file 0600 + public key file)", key_generate}},

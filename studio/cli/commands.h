@@ -20,6 +20,10 @@ Run manifest_check(CLI::App& cmd);
 Run manifest_compile(CLI::App& cmd);
 Run image_pack(CLI::App& cmd);
 
+// analyze_cmd.cc — what a system is made of, and its SBOM (studio/analyze)
+Run analyze(CLI::App& cmd);
+Run sbom(CLI::App& cmd);
+
 // device_cmd.cc — a device's disk image and device key file (provisioning)
 Run device_provision(CLI::App& cmd);
 

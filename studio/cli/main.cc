@@ -123,6 +123,11 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("keel 0.1 (release format 1)"));
   std::vector<Parsed> leaves;
+  // Top-level verbs (`keel analyze`), then the nouns.
+  for (const auto& verb : table.verbs) {
+    CLI::App* cmd = app.add_subcommand(verb.name, verb.help);
+    leaves.push_back({cmd, verb.setup(*cmd)});
+  }
   for (const auto& noun : table.nouns) add_noun(app, noun, leaves);
   if (unknown_command(argc, argv, table)) return 2;
   try {

@@ -170,14 +170,34 @@ void read_grant(const toml::table& t, ComponentDecl& c, Diagnostics& diag) {
 }
 
 // The [[channel]] lines of the rpc channel a client needs to the store.
-void check_channel(const Manifest& m, const ComponentDecl& c, Diagnostics& diag) {
+bool check_channel(const Manifest& m, const ComponentDecl& c, Diagnostics& diag) {
   for (const auto& ch : m.channels)
-    if (ch.kind == bs::ChannelKind::kRpc && ch.from_comp.name == c.name && ch.to_comp.name == kStoreComponent) return;
+    if (ch.kind == bs::ChannelKind::kRpc && ch.from_comp.name == c.name && ch.to_comp.name == kStoreComponent) return true;
   const std::string n = c.name;
   diag.error(c.storage->at, "component '" + shown(n) + "' is granted partitions but has no rpc channel to 'store'",
              "a client of the store service calls it over an rpc channel; add:",
              {"[[channel]]", "name = \"" + n + "_store\"", "kind = \"rpc\"", "from = \"" + n + ".store\"",
               "to = \"store." + n + "\""});
+  return false;
+}
+
+// The data region a client shares with the store (keel/sys/store_service.h): [[shared]]
+// "store_<component>" of 4 KiB or more, mapped (not address only) by both.
+void check_region(const Manifest& m, const ComponentDecl& c, const ComponentDecl& store, Diagnostics& diag) {
+  const std::string region = "store_" + c.name;
+  auto mapped = [&](const ComponentDecl& who) {
+    for (const auto& r : who.regions)
+      if (r.shared && r.name == region && !r.address_only()) return true;
+    return false;
+  };
+  for (const auto& sh : m.shared)
+    if (sh.name == region && sh.size >= 4096 && mapped(c) && mapped(store)) return;
+  const std::string n = c.name;
+  diag.error(c.storage->at, "component '" + shown(n) + "' is granted partitions but shares no data region '" + shown(region) +
+                                "' (4 KiB or more) with 'store'",
+             "block and record data travel through that region (keel/sys/store_service.h); add it and map it in both:",
+             {"[[shared]]", "name = \"" + region + "\"", "size = \"64KiB\"",
+              "# and in both [[component]] 'store' and '" + n + "':", "[[component.shared]]", "name = \"" + region + "\""});
 }
 
 // A disk for the store: a device of its own, or a channel to a component that holds one (its
@@ -280,7 +300,7 @@ void storage(Manifest& m, Diagnostics& diag) {
                  "[component.storage]");
       continue;
     }
-    check_channel(m, c, diag);
+    if (check_channel(m, c, diag) && !d.bad) check_region(m, c, *store, diag);
     bool ok = !d.bad;
     st::ClientGrant g;
     g.component = static_cast<std::uint32_t>(i);
