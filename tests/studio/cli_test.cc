@@ -284,7 +284,7 @@ TEST_F(Cli, UnknownCommandsAreNamedWithTheNearestCommand) {
   expect_fail(keel({"fleet", "rollout", "pasue", "3"}), "Did you mean 'fleet rollout pause'?", 2);
   expect_fail(keel({"fleet", "deploy"}), "Did you mean 'fleet deployment'?", 2);  // a prefix of one command
   auto far = keel({"frobnicate"});
-  expect_fail(far, "keel: error: unknown command 'frobnicate'; the commands are: analyze, sbom, key, release, manifest, image, fleet", 2);
+  expect_fail(far, "keel: error: unknown command 'frobnicate'; the commands are: analyze, sbom, key, release, manifest, image, device, fleet", 2);
   EXPECT_EQ(far.err.find("Did you mean"), std::string::npos) << far.err;
   auto far_nested = keel({"fleet", "zzz"});
   expect_fail(far_nested, "unknown command 'fleet zzz'; the commands of 'keel fleet' are: login, logout, status, project", 2);
