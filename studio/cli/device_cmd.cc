@@ -201,6 +201,18 @@ int provision(const ProvisionOpts& o) {
     return error(where + ": the keystore's partition '" + part_name +
                  "' is encrypted: it must be encrypted = false (its records are sealed under the device key already, "
                  "and the store's partition keys come from the keystore)");
+  // The keystore must be able to read and write it (the store's grant.keystore = "keys:rw,...").
+  const std::string* grant = config_str(*store, std::string(st::kGrantKeyPrefix) + "keystore");
+  const std::string rw = part_name + ":rw";
+  bool granted = false;
+  for (std::size_t at = 0; grant != nullptr && at <= grant->size();) {
+    const std::size_t comma = std::min(grant->find(',', at), grant->size());
+    granted = granted || grant->compare(at, comma - at, rw) == 0;
+    at = comma + 1;
+  }
+  if (!granted)
+    return error(where + ": the keystore may not read and write its partition '" + part_name +
+                 "' (its [component.storage] partitions = { " + part_name + " = \"rw\" })");
   if (keys->blocks < 4) return error(where + ": the keystore's partition '" + part_name + "' is smaller than 16 KiB (two records of two copies)");
   std::uint64_t end = st::kReservedBlocks;
   for (const auto& p : parts) end = std::max(end, p.start + st::physical_blocks(p));
