@@ -328,10 +328,20 @@ void device_log_suite(const std::function<std::unique_ptr<Db>()>& open) {
 }
 
 // The columns schema 4 added to devices: a database of an older version has none of them.
+// Schema 5's columns (the device link), so that an older schema can be simulated.
+void drop_v5_columns(Db& db) {
+  db.exec_script("DROP INDEX device_commands_status;");
+  for (const char* c : {"reported_release", "reported_manifest_hash", "uptime_ms", "status_at"})
+    db.exec_script(std::string("ALTER TABLE devices DROP COLUMN ") + c + ";");
+  for (const char* c : {"outcome", "result_detail", "result_at", "sent_at", "deliveries"})
+    db.exec_script(std::string("ALTER TABLE device_commands DROP COLUMN ") + c + ";");
+}
+
 void drop_v4_columns(Db& db) {
   for (const char* c : {"release_installed_at", "last_update_rollout_id", "last_update_status", "last_update_message",
                         "last_update_release_id", "last_update_at"})
     db.exec_script(std::string("ALTER TABLE devices DROP COLUMN ") + c + ";");
+  drop_v5_columns(db);
 }
 
 // An organisation, project, deployment and release to hang devices and rollouts on.
