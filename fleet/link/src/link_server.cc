@@ -22,7 +22,7 @@ int64_t wall_ms() { return duration_cast<milliseconds>(system_clock::now().time_
 
 // ---- the shared block pool --------------------------------------------------------------------
 
-LinkServer::Pool::Pool(size_t n) : n_(n), reserve_(std::max<size_t>(1, (n + 3) / 4)), mem_(n * sizeof(Block)) {
+LinkServer::Pool::Pool(size_t n) : n_(n), reserve_(std::max<size_t>(1, (n + 3) / 4)), mem_(n) {
   free_.reserve(n);
   for (size_t i = 0; i < n; ++i) free_.push_back(&mem_[i]);
 }
