@@ -12,7 +12,9 @@
 
 #include <chrono>
 #include <cstring>
+#include <algorithm>
 #include <functional>
+#include <mutex>
 #include <random>
 #include <thread>
 
@@ -329,7 +331,7 @@ class LinkTest : public ::testing::Test {
     d->address = j.value("tunnel_address", "");
     return d;
   }
-  void start_link(LinkConfig lc = {}) {
+  void start_link(LinkConfig lc = {}, bool poke = true) {
     FleetLinkConfig cfg;
     cfg.gateway.private_key = random_wg_key();
     cfg.gateway.port = 0;
@@ -352,7 +354,7 @@ class LinkTest : public ::testing::Test {
         });
     ASSERT_TRUE(f.ok()) << f.error();
     link = std::move(f.value());
-    app.command_queued = [this] { link->link().poke_commands(); };
+    if (poke) app.command_queued = [this] { link->link().poke_commands(); };
   }
   std::unique_ptr<Device> device_for(const Registered& r) {
     return std::make_unique<Device>(r.tunnel, link->gateway().public_key(), link->port(), r.address);
@@ -383,6 +385,12 @@ class LinkTest : public ::testing::Test {
 
 TEST_F(LinkTest, DeviceAuthenticatesAndIsOnline) {
   auto r = register_device("d1");
+  std::mutex mu;
+  std::vector<std::string> events;
+  const int sub = srv->app().events.subscribe([&](const std::string& text, std::optional<int64_t>) {
+    std::lock_guard<std::mutex> g(mu);
+    events.push_back(json::parse(text).value("action", ""));
+  });
   start_link();
   const std::string path = "/api/v1/devices/" + std::to_string(r->id);
   EXPECT_EQ(get(path).value("connection", ""), "offline");
@@ -394,6 +402,40 @@ TEST_F(LinkTest, DeviceAuthenticatesAndIsOnline) {
   // The link stops: the device goes offline.
   link->stop();
   EXPECT_EQ(get(path).value("connection", ""), "offline");
+  srv->app().events.unsubscribe(sub);
+  std::lock_guard<std::mutex> g(mu);
+  EXPECT_NE(std::find(events.begin(), events.end(), "device.online"), events.end());
+  EXPECT_NE(std::find(events.begin(), events.end(), "device.offline"), events.end());
+}
+
+// A silent device's session ends at the idle timeout and the device goes offline.
+TEST_F(LinkTest, IdleSessionGoesOffline) {
+  auto r = register_device("d1");
+  LinkConfig lc;
+  lc.idle_timeout = 600ms;
+  start_link(lc);
+  auto d = online(*r);
+  const std::string path = "/api/v1/devices/" + std::to_string(r->id);
+  ASSERT_TRUE(wait_api([&] { return get(path).value("connection", "") == "online"; }, 2000ms, d.get()));
+  d.reset();  // silent from now on
+  ASSERT_TRUE(wait_api([&] { return get(path).value("connection", "") == "offline"; }, 3000ms));
+  EXPECT_EQ(link->link().sessions(), 0u);
+}
+
+// The API in another process: no poke, the link finds the queued command by polling the store
+// (every 200 ms here, 1 s by default) and delivers it to the online device.
+TEST_F(LinkTest, CommandFromAnotherProcessArrivesByPolling) {
+  auto r = register_device("d1");
+  start_link({}, /*poke=*/false);
+  auto d = online(*r);
+  const std::string dev = "/api/v1/devices/" + std::to_string(r->id);
+  ASSERT_TRUE(wait_api([&] { return get(dev).value("connection", "") == "online"; }, 2000ms, d.get()));
+  const auto t0 = std::chrono::steady_clock::now();
+  const int64_t id = create(dev + "/commands", {{"kind", "trace_on"}}).value("id", int64_t{0});
+  ASSERT_TRUE(d->pump_until([&] { return !d->commands.empty(); }, 3000ms));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 1500ms);
+  EXPECT_EQ(d->commands[0].id, uint64_t(id));
+  EXPECT_EQ(d->commands[0].kind, ctl::kCmdTraceOn);
 }
 
 TEST_F(LinkTest, StatusAndSerialReachTheApi) {
