@@ -96,6 +96,7 @@ LinkStats LinkServer::stats() const {
   s.commands_sent = c.commands_sent, s.results_recorded = c.results_recorded, s.results_duplicate = c.results_duplicate;
   s.serial_lines = c.serial_lines, s.trace_events = c.trace_events, s.status_reports = c.status_reports;
   s.store_errors = c.store_errors;
+  s.throttled = c.throttled;
   return s;
 }
 
@@ -374,6 +375,13 @@ void LinkServer::Shard::read_stream(Conn& c, Conn::In& in) {
         return;
       }
       if (m.value().size == 0) break;
+      const auto t = m.value().type;
+      const bool writes = c.authed && (t == ctl::MsgType::Status || t == ctl::MsgType::Serial ||
+                                       t == ctl::MsgType::Trace || t == ctl::MsgType::CommandResult);
+      if (writes && !take_store_token(c)) {
+        in.buf.erase(in.buf.begin(), in.buf.begin() + ptrdiff_t(used));
+        return;  // the rest waits in the buffer (and the session's window) until a token is due
+      }
       on_message(c, in.id, m.value());
       used += m.value().size;
       progressed = true;
@@ -432,9 +440,27 @@ void LinkServer::Shard::send_datagram(uint32_t peer, const uint8_t dst[4], uint1
   (void)gw_->send_to(peer, {p, total});
 }
 
+bool LinkServer::Shard::take_store_token(Conn& c) {
+  const uint64_t now = clock_.now_ns();
+  const uint64_t per = ctl::kSec / std::max<uint32_t>(1, srv_.cfg_.store_messages_per_s);
+  const uint64_t cap = per * std::max<uint32_t>(1, srv_.cfg_.store_messages_burst);
+  if (!c.tokens_at) c.tokens = cap;
+  else c.tokens = std::min(cap, c.tokens + (now - c.tokens_at));
+  c.tokens_at = now;
+  if (c.tokens >= per) {
+    c.tokens -= per;
+    c.throttled_until = 0;
+    return true;
+  }
+  if (!c.throttled_until) ++c_.throttled;
+  c.throttled_until = now + (per - c.tokens);
+  return false;
+}
+
 void LinkServer::Shard::schedule(Conn& c) {
   if (c.deadline) deadlines_.erase({c.deadline, c.peer});
   uint64_t d = c.s->next_deadline();
+  if (c.throttled_until && (d == 0 || c.throttled_until < d)) d = c.throttled_until;
   if (!c.authed) {
     const uint64_t a = c.started + uint64_t(duration_cast<nanoseconds>(srv_.cfg_.auth_timeout).count()) + 1;
     if (d == 0 || a < d) d = a;

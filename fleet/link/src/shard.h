@@ -43,7 +43,7 @@ struct LinkServer::Counters {
   std::atomic<uint64_t> sessions{0}, sessions_replaced{0}, version_refusals{0}, session_rate_limited{0};
   std::atomic<uint64_t> auth_ok{0}, auth_failed{0}, protocol_errors{0};
   std::atomic<uint64_t> commands_sent{0}, results_recorded{0}, results_duplicate{0};
-  std::atomic<uint64_t> serial_lines{0}, trace_events{0}, status_reports{0}, store_errors{0};
+  std::atomic<uint64_t> serial_lines{0}, trace_events{0}, status_reports{0}, store_errors{0}, throttled{0};
 };
 
 class LinkServer::Pool final : public control::BlockPool {
@@ -94,6 +94,8 @@ class LinkServer::Shard {
     uint8_t src_ip[4] = {};
     uint16_t src_port = 0;
     uint64_t started = 0, last_seen_written = 0, deadline = 0;
+    uint64_t tokens = 0, tokens_at = 0;  // store-message budget (tokens in units of 1/rate s)
+    uint64_t throttled_until = 0;        // reading paused until then
     struct In {
       uint64_t id = 0;
       std::vector<uint8_t> buf;  // at most one message (kMaxMessage + header)
@@ -117,6 +119,7 @@ class LinkServer::Shard {
   void send_datagram(uint32_t peer, const uint8_t dst[4], uint16_t dport, control::Bytes payload,
                      uint8_t* room = nullptr);
   void schedule(Conn& c);
+  bool take_store_token(Conn& c);
   void fire_timers();
   void drop(uint32_t peer, bool offline);
   void check_peers();

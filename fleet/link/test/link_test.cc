@@ -689,5 +689,39 @@ TEST_F(LinkTest, MalformedPacketsHarmNoOne) {
   EXPECT_LE(link->link().blocks_in_use(), 2u * (1 + 4));
 }
 
+// A device that floods store-writing messages is paced by its budget (reading pauses, flow control
+// makes it wait): every line still arrives, in order, and the shard keeps serving others.
+TEST_F(LinkTest, StoreWritesArePacedPerDevice) {
+  auto a = register_device("a");
+  auto b = register_device("b");
+  LinkConfig lc;
+  lc.store_messages_per_s = 100;
+  lc.store_messages_burst = 20;
+  start_link(lc);
+  auto flood = online(*a);
+  auto other = online(*b);
+  uint8_t buf[256];
+  std::vector<std::string> keep(120);
+  for (int i = 0; i < 120; ++i) {
+    ctl::Serial sr;
+    sr.first_seq = uint64_t(i);
+    sr.count = 1;
+    keep[size_t(i)] = "line " + std::to_string(i);
+    sr.lines[0] = {reinterpret_cast<const uint8_t*>(keep[size_t(i)].data()), keep[size_t(i)].size()};
+    auto n = ctl::encode(sr, buf);
+    flood->write({buf, n.value()});
+  }
+  // The other device is served meanwhile.
+  const std::string bpath = "/api/v1/devices/" + std::to_string(b->id);
+  const int64_t id = create(bpath + "/commands", {{"kind", "identify"}}).value("id", int64_t{0});
+  ASSERT_TRUE(other->pump_until([&] { return !other->commands.empty(); }, 2000ms));
+  EXPECT_EQ(other->commands[0].id, uint64_t(id));
+  const std::string apath = "/api/v1/devices/" + std::to_string(a->id) + "/serial?limit=200";
+  ASSERT_TRUE(wait_api([&] { return get(apath)["items"].size() == 120; }, 5000ms, flood.get()));
+  const json items = get(apath)["items"];
+  for (size_t i = 0; i < items.size(); ++i) EXPECT_EQ(items[i].value("text", ""), "line " + std::to_string(i));
+  EXPECT_GT(link->link().stats().throttled, 0u);
+}
+
 }  // namespace
 }  // namespace keel::link

@@ -53,6 +53,10 @@ struct LinkConfig {
   std::chrono::milliseconds command_poll{1000};      // store poll for commands from other processes
   std::chrono::milliseconds peer_check{1000};        // decommissioned peers' sessions are cut this often
   size_t max_commands_per_session = 64;              // outstanding commands sent per session
+  // Messages that write to the store (STATUS, SERIAL, TRACE, COMMAND_RESULT), per device: a token
+  // bucket. Beyond it the link stops reading the device's streams for a while, so flow control
+  // makes the device wait: one device cannot keep a shard (and the database) busy for the others.
+  uint32_t store_messages_per_s = 100, store_messages_burst = 200;
   fleet::LogRetention serial_retention{}, trace_retention{};
   bool mark_offline_at_start = true;                 // no session survives a restart of the link
 };
@@ -63,6 +67,7 @@ struct LinkStats {
   uint64_t auth_ok = 0, auth_failed = 0, protocol_errors = 0;
   uint64_t commands_sent = 0, results_recorded = 0, results_duplicate = 0;
   uint64_t serial_lines = 0, trace_events = 0, status_reports = 0, store_errors = 0;
+  uint64_t throttled = 0;  // times a device's reading was paused by its store-message budget
 };
 
 // A change the API's websocket stream should announce (device.online, device.offline,
