@@ -4,6 +4,8 @@
 // Ed25519 identity keys. What the device does reaches the API; what the API queues reaches the
 // device; wrong keys, replays, decommissioned devices and malformed packets are refused without
 // harm to anyone else.
+// One file (~730 lines) on purpose: every test shares the device harness at the top (WireGuard +
+// control session + the agent's side of the messages) and the in-process Fleet fixture.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <poll.h>
