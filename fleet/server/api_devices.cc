@@ -12,6 +12,15 @@ namespace keel::fleet {
 
 namespace rel = keel::release;
 
+// What the device itself reported over the device link (STATUS); null before its first report.
+json reported_json(const DeviceRow& d) {
+  if (!d.status_at) return nullptr;
+  return {{"release", d.reported_release.value_or("")},
+          {"manifest_hash", d.reported_manifest_hash.value_or("")},
+          {"uptime_ms", d.uptime_ms.value_or(0)},
+          {"at", *d.status_at}};
+}
+
 json device_json(const App& app, const DeviceRow& d) {
   auto opt = [](const std::optional<int64_t>& v) { return v ? json(*v) : json(nullptr); };
   auto opts = [](const std::optional<std::string>& v) { return v ? json(*v) : json(nullptr); };
@@ -34,6 +43,7 @@ json device_json(const App& app, const DeviceRow& d) {
           {"current_release_id", opt(d.current_release_id)},
           {"release_installed_at", opt(d.release_installed_at)},
           {"last_update", last_update},
+          {"reported", reported_json(d)},
           {"created_at", d.created_at},
           {"updated_at", d.updated_at}};
 }
@@ -104,6 +114,16 @@ void append_device(std::string& out, const App& app, const DeviceRow& d) {
   append_string(out, d.name);
   out += ",\"release_installed_at\":";
   int_or_null(d.release_installed_at);
+  out += ",\"reported\":";
+  if (d.status_at) {
+    out += "{\"at\":" + std::to_string(*d.status_at) + ",\"manifest_hash\":";
+    append_string(out, d.reported_manifest_hash.value_or(""));
+    out += ",\"release\":";
+    append_string(out, d.reported_release.value_or(""));
+    out += ",\"uptime_ms\":" + std::to_string(d.uptime_ms.value_or(0)) + "}";
+  } else {
+    out += "null";
+  }
   out += ",\"status\":";
   append_string(out, d.status);
   out += ",\"tunnel_address\":";

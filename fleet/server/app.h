@@ -142,6 +142,9 @@ class App {
   EventHub events;
   CredentialWatch credentials;
   int64_t studio_org_id = 0;  // studio mode: the single implicit organisation
+  // Called after a command is queued through the API (the device link in this process polls at
+  // once instead of at its next interval). Set before serving; may be empty.
+  std::function<void()> command_queued;
 
   Response handle(Request& req);
   // Who is calling: session cookie, bearer token, studio loopback, or anonymous. Throws ApiError

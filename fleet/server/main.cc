@@ -11,6 +11,10 @@
 
 #include "api_users.h"
 #include "server.h"
+#ifdef KEEL_FLEET_DEVICE_LINK
+#include "keel/link/fleet_link.h"
+#include "store/db.h"
+#endif
 
 #ifndef KEEL_FLEET_WEB_DIST
 #define KEEL_FLEET_WEB_DIST ""
@@ -60,6 +64,19 @@ int main(int argc, char** argv) {
   cli.add_option("--trace-retention-kib", trace_kib, "trace bytes kept per device, in KiB (default 256)")
       ->check(CLI::Range(min_kib, int64_t{1} << 20));
 
+#ifdef KEEL_FLEET_DEVICE_LINK
+  // The device link (WireGuard gateway + control protocol) in this process: studio mode's
+  // default; fleet mode runs it in keel-gateway instead (docs/operations.md).
+  bool no_device_link = false;
+  uint16_t gateway_port = 51820;
+  std::string gateway_bind = "0.0.0.0";
+  cli.add_flag("--no-device-link", no_device_link, "studio mode: do not start the device gateway and link");
+  auto* gateway_port_opt = cli.add_option(
+      "--gateway-port", gateway_port,
+      "studio mode: the device gateway's UDP port (WireGuard; default 51820, or any free port with --port 0)");
+  cli.add_option("--gateway-bind", gateway_bind, "studio mode: the device gateway's IPv4 address (default 0.0.0.0; "
+                                                 "devices authenticate with their keys)");
+#endif
   std::string admin_email, admin_name = "Administrator";
   auto* boot = cli.add_subcommand("bootstrap-admin",
                                   "fleet mode: create an administrator (password from KEEL_FLEET_ADMIN_PASSWORD or stdin)");
@@ -124,12 +141,55 @@ int main(int argc, char** argv) {
     App app(cfg);
     app.recover();
     HttpServer server(app);
+#ifdef KEEL_FLEET_DEVICE_LINK
+    std::unique_ptr<keel::link::FleetLink> device_link;
+    if (cfg.mode == Mode::studio && !no_device_link) {
+      keel::link::FleetLinkConfig lc;
+      auto key = keel::link::load_or_create_key((cfg.data_dir / "gateway.key").string());
+      if (!key.ok()) throw std::runtime_error(key.error());
+      lc.gateway.private_key = key.value();
+      // A throwaway server (--port 0, tests) gets a throwaway gateway port unless one is given.
+      const bool port_given = gateway_port_opt->count() > 0;
+      lc.gateway.port = !port_given && cfg.port == 0 ? 0 : gateway_port;
+      lc.gateway.bind_v4 = gateway_bind;
+      lc.gateway.bind_v6 = "";
+      lc.link.serial_retention = cfg.serial_retention;
+      lc.link.trace_retention = cfg.trace_retention;
+      const std::string db = (cfg.data_dir / "fleet.db").string();
+      auto f = keel::link::FleetLink::start(
+          lc, [db] { return open_sqlite(db); }, db,
+          [&app](const std::string& action, const std::string& type, int64_t id, int64_t org) {
+            app.events.publish({{"type", "change"}, {"action", action}, {"target_type", type},
+                                {"target_id", std::to_string(id)}, {"organization_id", org}, {"at", now_ms()}},
+                               org);
+          });
+      if (!f.ok() && port_given) throw std::runtime_error("device link: " + f.error());
+      if (!f.ok()) {
+        // The default port may be taken (another WireGuard): the API still serves; say how to fix it.
+        spdlog::error("device link not started: {} (choose a free --gateway-port, or --no-device-link)", f.error());
+      } else {
+        device_link = std::move(f.value());
+      }
+    }
+    if (device_link) {
+      app.command_queued = [&device_link] { device_link->link().poke_commands(); };
+      const uint8_t* a = device_link->link().config().fleet_address;
+      spdlog::info("device link: WireGuard gateway on UDP {}:{}, public key {}; control protocol at {}.{}.{}.{}:{} "
+                   "inside the tunnel",
+                   gateway_bind, device_link->port(), device_link->public_key_base64(), a[0], a[1], a[2], a[3],
+                   device_link->link().config().port);
+    }
+#endif
     uint16_t port = server.listen(cfg.bind, cfg.port);
     spdlog::info("keel-fleet {} ({} mode) listening on http://{}:{}", kVersion, mode,
                  addr.is_v6() ? "[" + cfg.bind + "]" : cfg.bind, port);
     if (cfg.print_port) std::cout << port << std::endl;
     server.stop_on_signals();
     server.run(cfg.threads);
+#ifdef KEEL_FLEET_DEVICE_LINK
+    app.command_queued = nullptr;
+    if (device_link) device_link->stop();
+#endif
     spdlog::info("keel-fleet stopped");
   } catch (const std::exception& e) {
     std::cerr << "keel-fleet: " << e.what() << "\n";

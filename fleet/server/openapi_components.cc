@@ -71,10 +71,32 @@ json openapi_components() {
                          {"release_id", t("integer")},
                          {"rollout_id", t("integer")},
                          {"at", {{"type", "integer"}, {"description", "when it started or was reported"}}}}}}},
+                     {"reported",
+                      {{"type", "object"}, {"nullable", true},
+                       {"description", "the device's last STATUS over the device link (null before the first)"},
+                       {"properties",
+                        {{"release", {{"type", "string"}, {"description", "the running release as the device names it"}}},
+                         {"manifest_hash", {{"type", "string"}, {"description", "hex SHA-256 of its manifest"}}},
+                         {"uptime_ms", t("integer")},
+                         {"at", {{"type", "integer"}, {"description", "when Fleet received it"}}}}}}},
                      {"created_at", t("integer")}, {"updated_at", t("integer")},
                      {"queued_commands", {{"type", "integer"}, {"description", "single-device GET only"}}}});
-  s["Command"] = obj({{"id", t("integer")}, {"kind", t("string")}, {"payload", t("object")}, {"status", t("string")},
-                      {"rollout_id", nullable("integer")}, {"created_at", t("integer")}, {"updated_at", t("integer")}});
+  s["Command"] = obj({{"id", {{"type", "integer"}, {"description", "also the id the device sees in COMMAND"}}},
+                      {"kind", t("string")}, {"payload", t("object")},
+                      {"status", {{"type", "string"}, {"enum", {"queued", "sent", "done", "failed", "cancelled"}}}},
+                      {"rollout_id", nullable("integer")}, {"created_at", t("integer")}, {"updated_at", t("integer")},
+                      {"outcome", {{"type", "string"}, {"nullable", true},
+                                   {"enum", {"done", "failed", "refused", "unknown_kind"}},
+                                   {"description", "the device's COMMAND_RESULT (recorded once)"}}},
+                      {"detail", {{"type", "string"}, {"nullable", true}}},
+                      {"result_at", nullable("integer")}, {"sent_at", nullable("integer")},
+                      {"deliveries", {{"type", "integer"}, {"description", "sessions that carried it"}}}});
+  s["Component"] = obj({{"name", t("string")},
+                        {"state", {{"type", "string"}, {"enum", {"stopped", "running", "restarting", "failed", "unknown"}}}},
+                        {"restarts", t("integer")}, {"memory_kib", t("integer")},
+                        {"cpu_permille", {{"type", "integer"}, {"description", "0-1000"}}},
+                        {"updated_at", t("integer")}});
+  s["ComponentList"] = obj({{"items", arr(t("object"))}});
   s["SerialLine"] = obj({{"id", {{"type", "integer"}, {"description", "increases in arrival order"}}},
                          {"at", {{"type", "integer"}, {"description", "when Fleet received it, ms since the epoch"}}},
                          {"text", t("string")}});

@@ -15,4 +15,12 @@ int64_t queued_command_count(Db& db, int64_t device_id) {
   return db.one("SELECT count(*) FROM device_commands WHERE device_id = $1 AND status = 'queued'", {device_id})->i(0);
 }
 
+CommandRow insert_device_command(Db& db, int64_t device_id, const std::string& kind, const std::string& payload,
+                                 int64_t now) {
+  static const std::string sql = "INSERT INTO device_commands (device_id, kind, payload, status, created_at, "
+                                 "updated_at) VALUES ($1, $2, $3, 'queued', $4, $4) RETURNING " +
+                                 select_list<CommandRow>();
+  return *from_row<CommandRow>(db.one(sql, {device_id, kind, payload, now}));
+}
+
 }  // namespace keel::fleet

@@ -29,7 +29,12 @@ namespace keel::fleet {
   FIELD(std::optional<std::string>, last_update_status)  /* in_progress | succeeded | failed */          \
   FIELD(std::optional<std::string>, last_update_message)                                                 \
   FIELD(std::optional<int64_t>, last_update_release_id)                                                  \
-  FIELD(std::optional<int64_t>, last_update_at)
+  FIELD(std::optional<int64_t>, last_update_at)                                                          \
+  /* What the device reported in its last STATUS over the device link (schema 5). */                    \
+  FIELD(std::optional<std::string>, reported_release)                                                    \
+  FIELD(std::optional<std::string>, reported_manifest_hash)  /* hex */                                   \
+  FIELD(std::optional<int64_t>, uptime_ms)                                                               \
+  FIELD(std::optional<int64_t>, status_at)
 struct DeviceRow {
   static constexpr const char* table = "devices";
   KEEL_ROW(DeviceRow, KEEL_FLEET_DEVICE_ROW_FIELDS)

@@ -49,12 +49,14 @@ CREATE TABLE IF NOT EXISTS devices (
   current_release_id BIGINT REFERENCES releases(id), created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL,
   release_installed_at BIGINT, last_update_rollout_id BIGINT, last_update_status TEXT, last_update_message TEXT,
   last_update_release_id BIGINT, last_update_at BIGINT,
+  reported_release TEXT, reported_manifest_hash TEXT, uptime_ms BIGINT, status_at BIGINT,
   UNIQUE (deployment_id, name));
 CREATE INDEX IF NOT EXISTS devices_release ON devices (current_release_id);
 CREATE INDEX IF NOT EXISTS devices_deployment ON devices (deployment_id, id);
 CREATE TABLE IF NOT EXISTS device_commands (
   id {ID}, device_id BIGINT NOT NULL REFERENCES devices(id), kind TEXT NOT NULL, payload TEXT NOT NULL,
-  status TEXT NOT NULL, rollout_id BIGINT, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL);
+  status TEXT NOT NULL, rollout_id BIGINT, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL,
+  outcome TEXT, result_detail TEXT, result_at BIGINT, sent_at BIGINT, deliveries BIGINT NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS device_commands_device ON device_commands (device_id, id);
 CREATE INDEX IF NOT EXISTS device_commands_rollout ON device_commands (rollout_id);
 CREATE TABLE IF NOT EXISTS overlays (
@@ -89,6 +91,10 @@ CREATE TABLE IF NOT EXISTS device_trace (
   id {ID}, device_id BIGINT NOT NULL REFERENCES devices(id), at BIGINT NOT NULL, size BIGINT NOT NULL,
   component TEXT, event TEXT NOT NULL, data TEXT);
 CREATE INDEX IF NOT EXISTS device_trace_device ON device_trace (device_id, id);
+CREATE TABLE IF NOT EXISTS device_components (
+  device_id BIGINT NOT NULL REFERENCES devices(id), name TEXT NOT NULL, state TEXT NOT NULL,
+  restarts BIGINT NOT NULL, memory_kib BIGINT NOT NULL, cpu_permille BIGINT NOT NULL, updated_at BIGINT NOT NULL,
+  PRIMARY KEY (device_id, name));
 CREATE TABLE IF NOT EXISTS device_log_usage (
   device_id BIGINT NOT NULL REFERENCES devices(id), kind TEXT NOT NULL, entries BIGINT NOT NULL,
   bytes BIGINT NOT NULL, PRIMARY KEY (device_id, kind));
@@ -126,11 +132,22 @@ void migrate(Db& db) {
                "rollouts r ON r.id = t.rollout_id WHERE t.device_id = devices.id AND t.status = 'succeeded' AND "
                "r.release_id = devices.current_release_id) WHERE current_release_id IS NOT NULL");
     }
+    // 5 (the device link): what a device reports in STATUS, command delivery and outcomes; the
+    // device_components table is created by the script above.
+    if (from < 5) {
+      for (const char* column : {"reported_release TEXT", "reported_manifest_hash TEXT", "uptime_ms BIGINT",
+                                 "status_at BIGINT"})
+        db.query(std::string("ALTER TABLE devices ADD COLUMN ") + column);
+      for (const char* column : {"outcome TEXT", "result_detail TEXT", "result_at BIGINT", "sent_at BIGINT",
+                                 "deliveries BIGINT NOT NULL DEFAULT 0"})
+        db.query(std::string("ALTER TABLE device_commands ADD COLUMN ") + column);
+    }
     db.query("UPDATE meta SET value = $1 WHERE key = 'schema_version'", {std::to_string(kSchemaVersion)});
     tx.commit();
   }
   // After the column exists on upgraded databases too.
-  db.exec_script("CREATE INDEX IF NOT EXISTS api_tokens_parent ON api_tokens (parent_token_id);");
+  db.exec_script("CREATE INDEX IF NOT EXISTS api_tokens_parent ON api_tokens (parent_token_id);"
+                 "CREATE INDEX IF NOT EXISTS device_commands_status ON device_commands (status, device_id);");
 }
 
 }  // namespace keel::fleet

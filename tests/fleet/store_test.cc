@@ -5,6 +5,8 @@
 #include <thread>
 
 #include "fleet_test_util.h"
+#include "store/device_commands.h"
+#include "store/device_link.h"
 #include "store/blob_store.h"
 #include "store/device_log.h"
 #include "store/devices.h"
@@ -328,10 +330,20 @@ void device_log_suite(const std::function<std::unique_ptr<Db>()>& open) {
 }
 
 // The columns schema 4 added to devices: a database of an older version has none of them.
+// Schema 5's columns (the device link), so that an older schema can be simulated.
+void drop_v5_columns(Db& db) {
+  db.exec_script("DROP INDEX device_commands_status;");
+  for (const char* c : {"reported_release", "reported_manifest_hash", "uptime_ms", "status_at"})
+    db.exec_script(std::string("ALTER TABLE devices DROP COLUMN ") + c + ";");
+  for (const char* c : {"outcome", "result_detail", "result_at", "sent_at", "deliveries"})
+    db.exec_script(std::string("ALTER TABLE device_commands DROP COLUMN ") + c + ";");
+}
+
 void drop_v4_columns(Db& db) {
   for (const char* c : {"release_installed_at", "last_update_rollout_id", "last_update_status", "last_update_message",
                         "last_update_release_id", "last_update_at"})
     db.exec_script(std::string("ALTER TABLE devices DROP COLUMN ") + c + ";");
+  drop_v5_columns(db);
 }
 
 // An organisation, project, deployment and release to hang devices and rollouts on.
@@ -513,11 +525,62 @@ void upgrade_from_v2_suite(const std::function<std::unique_ptr<Db>()>& open) {
   migrate(*db);  // idempotent after the upgrade too
 }
 
+// The device link's queries (store/device_link.h) on both databases: the device behind a tunnel
+// key (active only), connection, reported status and components, command delivery with one
+// recorded outcome per id.
+void device_link_suite(const std::function<std::unique_ptr<Db>()>& open) {
+  auto db = open();
+  migrate(*db);
+  DeviceBase b = device_base(*db, "link");
+  const int64_t dev = plain_device(*db, b.deployment, "linked");
+  db->query("UPDATE devices SET tunnel_public_key = 'tk-link', identity_public_key = 'ik-link' WHERE id = $1", {dev});
+  auto found = find_link_device(*db, "tk-link");
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->id, dev);
+  EXPECT_EQ(found->identity_public_key, "ik-link");
+  EXPECT_FALSE(find_link_device(*db, "tk-none"));
+  set_device_online(*db, dev, true, 500);
+  EXPECT_EQ(find_device(*db, dev)->connection, "online");
+  EXPECT_EQ(find_device(*db, dev)->last_seen_at, 500);
+  record_device_status(*db, dev, {"rel-1", std::string(64, 'a'), 42, {{"net", "running", 1, 2, 3}, {"fs", "failed", 4, 5, 6}}}, 600);
+  auto comps = device_components(*db, dev);
+  ASSERT_EQ(comps.size(), 2u);
+  EXPECT_EQ(comps[0].name, "fs");
+  EXPECT_EQ(comps[1].state, "running");
+  record_device_status(*db, dev, {"rel-2", std::string(64, 'b'), 43, {{"net", "stopped", 0, 0, 0}}}, 700);
+  EXPECT_EQ(device_components(*db, dev).size(), 1u);
+  EXPECT_EQ(find_device(*db, dev)->reported_release, "rel-2");
+  EXPECT_EQ(find_device(*db, dev)->status_at, 700);
+  const int64_t c1 = insert_device_command(*db, dev, "restart_component", R"({"component":"net"})", 800).id;
+  const int64_t c2 = insert_device_command(*db, dev, "update", "{}", 800).id;  // not in protocol 1
+  EXPECT_EQ(online_devices_with_queued_commands(*db, 10), std::vector<int64_t>{dev});
+  auto pending = pending_commands(*db, dev, 10);
+  ASSERT_EQ(pending.size(), 1u);
+  EXPECT_EQ(pending[0].id, c1);
+  EXPECT_EQ(pending[0].kind, 2);
+  EXPECT_EQ(pending[0].args, "net");
+  mark_command_sent(*db, dev, c1, 900);
+  mark_command_sent(*db, dev, c1, 950);
+  EXPECT_TRUE(record_command_result(*db, dev, c1, "refused", "busy", 1000));
+  EXPECT_FALSE(record_command_result(*db, dev, c1, "done", "again", 1100));
+  EXPECT_FALSE(record_command_result(*db, dev + 1000, c2, "done", "", 1100));  // another device's id
+  auto rows = db->query("SELECT status, outcome, result_detail, deliveries, sent_at FROM device_commands WHERE id = $1", {c1});
+  EXPECT_EQ(rows[0].s(0), "failed");
+  EXPECT_EQ(rows[0].s(1), "refused");
+  EXPECT_EQ(rows[0].s(2), "busy");
+  EXPECT_EQ(rows[0].i(3), 2);
+  EXPECT_EQ(rows[0].i(4), 900);
+  EXPECT_TRUE(pending_commands(*db, dev, 10).empty());
+  mark_all_devices_offline(*db, 1200);
+  EXPECT_EQ(find_device(*db, dev)->connection, "offline");
+}
+
 TEST(Store, SqliteSuite) {
   TempDir dir;
   auto path = (dir.path() / "fleet.db").string();
   store_suite([path] { return open_sqlite(path); });
   device_log_suite([path] { return open_sqlite(path); });
+  device_link_suite([path] { return open_sqlite(path); });
   auto upgraded = (dir.path() / "upgraded.db").string();
   upgrade_from_v2_suite([upgraded] { return open_sqlite(upgraded); });
   device_name_search_suite([path] { return open_sqlite(path); });
@@ -531,6 +594,7 @@ TEST(Store, PostgresSuite) {
   std::string conn = pg.create_database();
   store_suite([conn] { return open_postgres(conn); });
   device_log_suite([conn] { return open_postgres(conn); });
+  device_link_suite([conn] { return open_postgres(conn); });
   std::string upgraded = pg.create_database();
   upgrade_from_v2_suite([upgraded] { return open_postgres(upgraded); });
   device_name_search_suite([conn] { return open_postgres(conn); });

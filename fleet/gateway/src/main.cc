@@ -1,5 +1,7 @@
-// keel-gateway: Fleet's tunnel gateway as a stand-alone process (until the Fleet server embeds
-// it). Loads devices from Fleet's store (or a registry JSON file), re-reads it every
+// keel-gateway: Fleet's tunnel gateway as a stand-alone process (fleet mode; in studio mode
+// keel-fleet runs the same gateway and link in its own process). With a Fleet store it also runs
+// the device link server (fleet/link: the control protocol to Fleet's inner address, port 7400),
+// which finds commands queued by keel-fleet by polling the store. Loads devices from Fleet's store (or a registry JSON file), re-reads it every
 // --refresh-interval seconds (and on SIGHUP) so registrations and decommissions apply without a
 // restart, serves until SIGINT/SIGTERM, logs statistics. The tunnel prefix is the one keel-fleet
 // records in its store; --tunnel-prefix only pins it (a different recorded prefix is an error).
@@ -21,6 +23,8 @@
 #include "keel/gateway/fleet_registry.h"
 #include "keel/gateway/gateway.h"
 #include "keel/gateway/refresh_loop.h"
+#include "keel/link/link_server.h"
+#include "store/db.h"
 
 namespace {
 std::atomic<bool> g_stop{false}, g_refresh{false};
@@ -80,8 +84,17 @@ int main(int argc, char** argv) {
   if (!keel::wg::key_from_base64(key_text.c_str(), cfg.private_key))
     return usage((key_file + ": not a base64 32-byte private key").c_str());
 
-  CountingHandler handler;
-  keel::gateway::Gateway gw(cfg, handler);
+  // With Fleet's store the inner packets go to the device link; with a registry file (tests,
+  // stand-alone tunnel) they are only counted.
+  CountingHandler counter;
+  std::unique_ptr<keel::link::LinkServer> link;
+  if (registry_file.empty()) {
+    keel::link::LinkServer::OpenDb open;
+    if (fleet_dir.empty()) open = [fleet_db] { return keel::fleet::open_postgres(fleet_db); };
+    else open = [fleet_dir] { return keel::fleet::open_sqlite(fleet_dir + "/fleet.db"); };
+    link = std::make_unique<keel::link::LinkServer>(keel::link::LinkConfig{}, open);
+  }
+  keel::gateway::Gateway gw(cfg, link ? static_cast<keel::gateway::InnerHandler&>(*link) : counter);
   std::unique_ptr<keel::gateway::DeviceRegistry> registry_owner;
   keel::gateway::FleetStoreRegistry* fleet_registry = nullptr;
   if (!registry_file.empty()) {
@@ -98,9 +111,23 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "keel-gateway: %s\n", r.error().c_str());
     return 1;
   }
+  if (link) {
+    keel::link::LinkConfig addr;
+    if (auto a = keel::link::fleet_inner_address(fleet_registry->tunnel_prefix(), addr); !a.ok()) {
+      std::fprintf(stderr, "keel-gateway: %s\n", a.error().c_str());
+      return 1;
+    }
+    link->set_fleet_address(addr.fleet_address);
+  }
   if (auto r = gw.start(); !r.ok()) {
     std::fprintf(stderr, "keel-gateway: %s\n", r.error().c_str());
     return 1;
+  }
+  if (link) {
+    link->start(gw);
+    const uint8_t* a = link->config().fleet_address;
+    std::printf("keel-gateway: device link on %u.%u.%u.%u:%u inside the tunnel\n", a[0], a[1], a[2], a[3],
+                link->config().port);
   }
   char pub[45];
   keel::wg::key_to_base64(gw.public_key(), pub);
@@ -140,6 +167,7 @@ int main(int argc, char** argv) {
     }
   }
   refresher.stop();
+  if (link) link->stop();
   gw.stop();
   return 0;
 }

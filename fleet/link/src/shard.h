@@ -1,0 +1,164 @@
+// The link server's internals: the shared block pool and one shard (a thread, its queue, its
+// sessions). link_server.cc: intake, sessions, timers, sending; handlers.cc: messages and the store.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <thread>
+#include <unordered_map>
+
+#include "keel/control/auth.h"
+#include "keel/control/session.h"
+#include "keel/link/link_server.h"
+#include "store/device_link.h"
+
+namespace keel::link {
+
+int64_t wall_ms();
+
+class SteadyClock final : public control::Clock {
+ public:
+  uint64_t now_ns() override;
+};
+class SodiumRandom final : public control::Random {
+ public:
+  void fill(control::MutBytes out) override;
+};
+
+// At most 20 warnings per 10 s per shard; the rest are counted and summarised.
+class LogLimiter {
+ public:
+  bool allow(uint64_t now);
+
+ private:
+  uint64_t window_start_ = 0, suppressed_ = 0;
+  int n_ = 0;
+};
+
+struct LinkServer::Counters {
+  std::atomic<uint64_t> packets{0}, bad_packets{0}, queue_dropped{0};
+  std::atomic<uint64_t> sessions{0}, sessions_replaced{0}, version_refusals{0}, session_rate_limited{0};
+  std::atomic<uint64_t> auth_ok{0}, auth_failed{0}, protocol_errors{0};
+  std::atomic<uint64_t> commands_sent{0}, results_recorded{0}, results_duplicate{0};
+  std::atomic<uint64_t> serial_lines{0}, trace_events{0}, status_reports{0}, store_errors{0}, throttled{0};
+};
+
+class LinkServer::Pool final : public control::BlockPool {
+ public:
+  explicit Pool(size_t n);
+  void* acquire(control::BlockUse use) override;
+  void release(void* b) override;
+  size_t in_use() const;
+
+ private:
+  struct alignas(8) Block {
+    uint8_t bytes[control::kBlockSize];
+  };
+  size_t n_, reserve_;
+  mutable std::mutex mu_;
+  std::vector<Block> mem_;
+  std::vector<Block*> free_;
+};
+
+struct Item {
+  uint32_t peer = 0;
+  uint8_t src_ip[4] = {};
+  uint16_t src_port = 0;
+  std::vector<uint8_t> payload;
+};
+
+class LinkServer::Shard {
+ public:
+  Shard(LinkServer& srv, int index);
+  ~Shard();
+  void start(gateway::Gateway& gw);
+  void stop();
+  void poke();
+  bool push(Item&& it);  // false: a queue is full (dropped)
+  size_t session_count() const;
+
+ private:
+  static constexpr size_t kMaxOut = 96 * 1024;  // bytes waiting for the control stream's window
+  struct Conn {
+    uint32_t peer = 0;
+    uint64_t sid = 0;
+    std::unique_ptr<control::Session> s;
+    std::unique_ptr<control::AuthServer> auth;
+    fleet::LinkDevice dev;
+    bool known = false;       // the tunnel key belongs to an active device
+    bool authed = false;
+    bool was_online = false;  // replaced an authenticated session of the same peer
+    uint8_t src_ip[4] = {};
+    uint16_t src_port = 0;
+    uint64_t started = 0, last_seen_written = 0, deadline = 0;
+    uint64_t tokens = 0, tokens_at = 0;  // store-message budget (tokens in units of 1/rate s)
+    uint64_t throttled_until = 0;        // reading paused until then
+    struct In {
+      uint64_t id = 0;
+      std::vector<uint8_t> buf;  // at most one message (kMaxMessage + header)
+    };
+    std::vector<In> streams;
+    std::vector<uint8_t> out0;  // for the control stream, waiting for its window
+    std::set<int64_t> sent;     // command ids sent in this session
+  };
+  struct PeerState {
+    uint64_t last_new_session = 0;
+    std::optional<uint64_t> serial_next;  // the next SERIAL sequence number expected
+  };
+
+  void run();
+  void handle_datagram(Item& it);
+  Conn* new_conn(const Item& it, uint64_t sid, const std::optional<fleet::LinkDevice>& prev);
+  void service(Conn& c);
+  void read_stream(Conn& c, Conn::In& in);
+  void write_message(Conn& c, control::Bytes msg);
+  void flush(Conn& c);
+  void send_datagram(uint32_t peer, const uint8_t dst[4], uint16_t dport, control::Bytes payload,
+                     uint8_t* room = nullptr);
+  void schedule(Conn& c);
+  bool take_store_token(Conn& c);
+  void fire_timers();
+  void drop(uint32_t peer, bool offline);
+  void check_peers();
+  bool store(const std::function<void(fleet::Db&)>& f);
+  // handlers.cc
+  void on_message(Conn& c, uint64_t stream, const control::MessageView& m);
+  void auth_failed(Conn& c, control::Error code, const char* why);
+  void on_status(Conn& c, control::Bytes body);
+  void on_serial(Conn& c, control::Bytes body);
+  void on_trace(Conn& c, control::Bytes body);
+  void on_result(Conn& c, control::Bytes body);
+  void deliver_commands(Conn& c);
+  void poll_commands();
+  void device_offline(Conn& c);
+  void changed(const char* action, const char* type, int64_t id, int64_t org);
+
+  LinkServer& srv_;
+  Counters& c_;
+  int index_;
+  SteadyClock clock_;
+  SodiumRandom rng_;
+  control::Context ctx_;
+  gateway::Gateway* gw_ = nullptr;
+  LogLimiter limiter_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Item> q_;
+  std::unordered_map<uint32_t, uint32_t> queued_;  // per peer, in q_
+  bool stop_ = false, poked_ = false;
+  std::thread thread_;
+
+  // The shard thread's own.
+  std::unordered_map<uint32_t, std::unique_ptr<Conn>> conns_;
+  std::unordered_map<int64_t, uint32_t> by_device_;  // authenticated sessions: device id -> peer
+  std::unordered_map<uint32_t, PeerState> peers_;
+  std::set<std::pair<uint64_t, uint32_t>> deadlines_;  // (time, peer): the shard's timers in order
+  std::unique_ptr<fleet::Db> db_;
+  std::atomic<size_t> nsessions_{0};
+};
+
+}  // namespace keel::link
