@@ -108,7 +108,7 @@ def qemu_command(args):
         cmd += ["-object", "rng-random,filename=/dev/urandom,id=rng0",
                 "-device", "virtio-rng-device,rng=rng0,bus=virtio-mmio-bus.2"]
     if args.device_key:
-        # The board's device key (OTP / secure element; docs/os-services.md "Keystore"): 32 bytes
+        # The board's device key (OTP / secure element; docs/device-services.md "Keystore"): 32 bytes
         # written by QEMU into the second flash bank (pflash1, unused by Keel: -kernel boots it)
         # at the platform's `devkey` device (studio/manifest/platforms/qemu-virt.toml), which the
         # manifest maps into the keystore only.

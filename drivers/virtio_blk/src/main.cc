@@ -1,6 +1,6 @@
 // keel-virtio-blk — the virtio-blk driver (component, unprivileged): one virtio-mmio device, its
 // IRQ, and the data path to its one client (the store service) through a request and a
-// completion queue (keel/sys/blk_queue.h; docs/os-services.md "Block devices and entropy"). It
+// completion queue (keel/sys/blk_queue.h; docs/device-services.md "Block devices and entropy"). It
 // never maps a data block: the client's data region is granted to it by physical address only
 // (manifest access = "dma"), and every request is checked (keel_blk_request_check: op, count,
 // sectors against the disk's capacity, bytes against the region) before it becomes a device

@@ -1,6 +1,6 @@
 // keel-virtio-net — the virtio-net driver (component, unprivileged): one virtio-mmio device, its
 // IRQ, and the data path to the net service through rings of buffer offsets (keel/sys/net_queue.h;
-// docs/os-services.md "Network"). It never maps a packet: the receive and transmit data regions
+// docs/device-services.md "Network"). It never maps a packet: the receive and transmit data regions
 // are granted to it by physical address only (manifest access = "dma"), and every offset the net
 // service hands over is checked before it becomes a device address.
 //

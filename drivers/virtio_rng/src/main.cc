@@ -1,6 +1,6 @@
 // keel-virtio-rng — the virtio-rng (entropy source) driver (component, unprivileged): one
 // virtio-mmio device, its IRQ, and the queues to its one client, the rng service
-// (keel/sys/rng_queue.h; docs/os-services.md "Block devices and entropy"). The device writes the
+// (keel/sys/rng_queue.h; docs/device-services.md "Block devices and entropy"). The device writes the
 // bytes straight into the client's region "rng_data", which this driver knows only by physical
 // address (manifest access = "dma"): the bytes go to the client and pass through nobody else.
 //

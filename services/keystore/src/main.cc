@@ -1,4 +1,4 @@
-// keel-keystore — the keystore (component `keystore`; docs/os-services.md "Keystore";
+// keel-keystore — the keystore (component `keystore`; docs/device-services.md "Keystore";
 // services/keystore/README.md). It holds the device's tunnel (X25519) and identity (Ed25519) keys
 // and uses them for the components the manifest grants ([component.keys], compiled into this
 // component's config as grant.<component>), over their rpc channels (keel/sys/keystore_service.h).

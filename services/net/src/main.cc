@@ -1,4 +1,4 @@
-// keel-net — the net service (component `net`; docs/os-services.md "Network"). It owns the
+// keel-net — the net service (component `net`; docs/device-services.md "Network"). It owns the
 // packet buffers and the IPv4/UDP stack (keel::net::Stack) and sits between two kinds of peers:
 //  - the network driver, through the offset queues of keel/sys/net_queue.h (regions net_queues,
 //    net_rx_data, net_tx_data; event ends "rx": the driver signals us, "tx": we signal it);

@@ -1,4 +1,4 @@
-// keel-rng — the rng service (component `rng`; docs/os-services.md "Random numbers";
+// keel-rng — the rng service (component `rng`; docs/device-services.md "Random numbers";
 // services/rng/README.md). It sits between two kinds of peers:
 //  - the virtio-rng driver, whose one client it is, through keel/sys/rng_queue.h (regions
 //    rng_queues and rng_data — the device writes the bytes straight into rng_data, which only this

@@ -2,7 +2,7 @@
 //
 // Keys: the keystore, keel_keys_partition_key (an rpc the keystore grants only to the component
 // named `store`: its manifest has [component.keys] ops = ["partition_key"] and an rpc channel to
-// `keystore`). The keystore derives them from the device key (docs/os-services.md "Keystore");
+// `keystore`). The keystore derives them from the device key (docs/device-services.md "Keystore");
 // the store keeps each in its Volume only.
 // Nonces: 24 random bytes per block write. An rpc to the rng service per nonce would cost a round
 // trip per block, so the store seeds a generator once per start with 32 bytes from the rng

@@ -1,9 +1,9 @@
-// keel-store — the store service (component `store`; docs/os-services.md "Store"). It owns the
+// keel-store — the store service (component `store`; docs/device-services.md "Store"). It owns the
 // disk, through the virtio-blk driver's queue (disk.h), and serves the manifest's partitions to the
 // components granted them ([component.storage]), over an rpc channel per client with the data in a
 // [[shared]] region per client (keel/sys/store_service.h: why a region). Single-threaded, one
 // request at a time, each bounded (at most KEEL_STORE_MAX_BLOCKS blocks, one record), so a client
-// waits at most for one request of each client before it (docs/os-services.md "Store": fairness).
+// waits at most for one request of each client before it (docs/device-services.md "Store": fairness).
 //
 // Start: the config (part.* / grant.*, written by the manifest compiler) through load_config; the
 // header record and plan_layout (new partitions erased, changed ones not served); a Volume per

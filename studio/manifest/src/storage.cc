@@ -268,7 +268,7 @@ void storage(Manifest& m, Diagnostics& diag) {
                           "component that holds one",
                "connect 'store' to its block driver (a component with devices = [\"virtioN\"], e.g. virtio_blk): the "
                "events blk_req (store.blk_req -> virtio_blk.req) and blk_done (virtio_blk.done -> store.blk_done) and "
-               "the shared regions blk_queues and blk_data (docs/os-services.md, \"Block devices and entropy\")");
+               "the shared regions blk_queues and blk_data (docs/device-services.md, \"Block devices and entropy\")");
   std::vector<st::Partition> layout;
   for (std::size_t i : laid)
     layout.push_back(st::Partition{m.partitions[i].name, 0, m.partitions[i].size / st::kBlockSize, m.partitions[i].encrypted});

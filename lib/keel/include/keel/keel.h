@@ -159,7 +159,7 @@ typedef struct keel_net_config_info {
 } keel_net_config_t;
 keel_error_t keel_net_config(keel_net_config_t* cfg); /* the device's address configuration */
 
-/* ---- storage (docs/libkeel.md "Storage"; the store service, docs/os-services.md "Store") -------
+/* ---- storage (docs/libkeel.md "Storage"; the store service, docs/device-services.md "Store") -------
  * The manifest's partitions, through the store: the component needs a [component.storage] grant,
  * an rpc channel to `store` and a [[shared]] region "store_<its name>" mapped by both (the data
  * buffer: 4 KiB or more; the store moves up to 16 blocks of it per request, libkeel splits larger
@@ -192,7 +192,7 @@ keel_error_t keel_record_write(keel_partition_t p, uint32_t id, const void* data
 /* ---- random numbers (docs/libkeel.md "Random numbers"; the rng service) ----------------------
  * Through the rng service (services/rng): the component needs an rpc channel to the component
  * `rng` in the manifest — that channel is its grant. Bytes from a ChaCha20 DRBG seeded from the
- * virtio-rng device and timer jitter (docs/os-services.md "Random numbers"); suitable for keys.
+ * virtio-rng device and timer jitter (docs/device-services.md "Random numbers"); suitable for keys.
  * n up to KEEL_RANDOM_MAX per call (KEEL_RANGE_ERROR above; n = 0 is KEEL_OK), sent in requests
  * of 256 bytes. Errors: KEEL_DENIED — no channel to rng (logged once by this component);
  * KEEL_NOT_READY — the service is not seeded yet; KEEL_CHANNEL_DOWN — it is restarting.

@@ -1,5 +1,5 @@
 /* keel/sys/blk_queue.h — the data path between a block driver (drivers/virtio_blk) and its one
- * client, the store service (docs/os-services.md, "Block devices and entropy"). As for the network
+ * client, the store service (docs/device-services.md, "Block devices and entropy"). As for the network
  * (keel/sys/net_queue.h, seL4 sDDF), data never travels through the driver's address space: a
  * request names an *offset* into the client's data region, which the driver knows only by physical
  * address (manifest access = "dma"), and the driver turns it into a device address only after

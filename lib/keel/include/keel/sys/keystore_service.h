@@ -1,5 +1,5 @@
 /* keel/sys/keystore_service.h — the contract between a component's keel_keys_* calls (libkeel) and
- * the keystore (services/keystore; docs/os-services.md "Keystore").
+ * the keystore (services/keystore; docs/device-services.md "Keystore").
  *
  * A component calls the keystore over an rpc channel to the component `keystore`; what it may do
  * is its grant, [component.keys] ops = [...] in the manifest (compiled into the keystore's config

@@ -1,5 +1,5 @@
 /* keel/sys/net_queue.h — the data path between a network driver and the net service
- * (docs/os-services.md, "Network"). As in seL4's sDDF, packets never travel through the driver's
+ * (docs/device-services.md, "Network"). As in seL4's sDDF, packets never travel through the driver's
  * address space: the queues carry buffer *offsets* into data regions the net service maps and the
  * driver knows only by physical address (manifest access = "dma"), and the driver turns an offset
  * into a device address after checking it.

@@ -1,5 +1,5 @@
 /* keel/sys/net_socket.h — the contract between a component's UDP sockets (libkeel keel_udp_*)
- * and the net service (docs/os-services.md, "Network").
+ * and the net service (docs/device-services.md, "Network").
  *
  * A component granted the network ([component.network] in the manifest) has three channels to the
  * component `net`, found by their kind and peer (their names are the manifest's):

@@ -1,5 +1,5 @@
 /* keel/sys/rng_queue.h — the data path between the entropy driver (drivers/virtio_rng) and its one
- * client, the rng service (docs/os-services.md, "Block devices and entropy"). The same shape as
+ * client, the rng service (docs/device-services.md, "Block devices and entropy"). The same shape as
  * keel/sys/blk_queue.h, smaller: the client names a byte range of its data region "rng_data" (which
  * the driver knows only by physical address, manifest access = "dma"), the device fills it, and the
  * driver reports how many bytes it filled. The bytes reach the client's memory and nobody else's:

@@ -1,5 +1,5 @@
 /* keel/sys/rng_service.h — the contract between a component's keel_random (libkeel) and the rng
- * service (services/rng; docs/os-services.md "Random numbers").
+ * service (services/rng; docs/device-services.md "Random numbers").
  *
  * A component may draw random bytes if the manifest gives it an rpc channel to the component
  * `rng` (from the component, to rng): the channel is the grant. One request:
