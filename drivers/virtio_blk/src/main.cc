@@ -20,10 +20,15 @@
 
 #include "keel/keel.h"
 #include "keel/sys/blk_queue.h"
+#include "keel/virtio/driver.h"
 #include "keel/virtio/mmio.h"
 
 namespace {
 
+using keel::virtio::deliberate_fault;
+using keel::virtio::Dma;
+using keel::virtio::dma_region;
+using keel::virtio::fail;
 using keel::virtio::MmioError;
 using keel::virtio::MmioTransport;
 using keel::virtio::Part;
@@ -52,12 +57,6 @@ struct RequestHeader {
 };
 static_assert(sizeof(RequestHeader) == kHeaderBytes);
 
-struct Dma {
-  std::uint8_t* va = nullptr;  // nullptr for address-only regions
-  std::uint64_t pa = 0;
-  std::size_t size = 0;
-};
-
 struct Driver {
   MmioTransport* dev = nullptr;
   SplitQueue vq;
@@ -80,38 +79,6 @@ struct Driver {
 };
 
 Driver d;
-
-[[noreturn]] void fail(const char* what, const char* detail = "") {
-  keel_logf("fatal: %s%s%s", what, detail[0] ? ": " : "", detail);
-  keel_flush();
-  keel_exit(1);
-}
-
-Dma dma_region(const char* name, bool mapped) {
-  Dma r;
-  r.pa = keel_region_paddr(name, &r.size);
-  if (r.pa == 0) {
-    keel_logf("fatal: region '%s' is not granted as a DMA region (manifest: dma = true / access = \"dma\")", name);
-    keel_flush();
-    keel_exit(1);
-  }
-  if (mapped) {
-    std::size_t sz = 0;
-    r.va = static_cast<std::uint8_t*>(keel_region(name, &sz));
-    if (r.va == nullptr || sz != r.size) fail("DMA region not mapped", name);
-  }
-  return r;
-}
-
-// The test hook: a VM fault the root server logs ("virtio_blk fault: VM fault at 0xdead0000").
-[[noreturn]] void deliberate_fault() {
-  keel_logf("test hook: fault after %lu requests", static_cast<unsigned long>(d.completed));
-  keel_flush();
-  std::uintptr_t addr = 0xdead0000;
-  __asm__ volatile("" : "+r"(addr));
-  *reinterpret_cast<volatile std::uint32_t*>(addr) = 1;
-  for (;;) keel_yield();
-}
 
 void complete(std::uint64_t id, std::uint32_t status) {
   // Room was checked before the request was taken; a full queue here means the client moved its
@@ -172,7 +139,7 @@ bool service() {
     complete(d.slot_id[slot], status);
     news = true;
     ++d.completed;
-    if (d.fault_after_requests != 0 && d.completed == d.fault_after_requests) deliberate_fault();
+    if (d.fault_after_requests != 0 && d.completed == d.fault_after_requests) deliberate_fault(d.completed, "requests");
     if (d.completed % 65536 == 0)  // batching at a glance, at a bounded rate
       keel_logf("%lu requests completed: %lu interrupts, %lu notifications, %lu refused, %lu device errors",
                 static_cast<unsigned long>(d.completed), static_cast<unsigned long>(d.interrupts),

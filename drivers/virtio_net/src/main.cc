@@ -17,10 +17,15 @@
 
 #include "keel/keel.h"
 #include "keel/sys/net_queue.h"
+#include "keel/virtio/driver.h"
 #include "keel/virtio/mmio.h"
 
 namespace {
 
+using keel::virtio::deliberate_fault;
+using keel::virtio::Dma;
+using keel::virtio::dma_region;
+using keel::virtio::fail;
 using keel::virtio::MmioError;
 using keel::virtio::MmioTransport;
 using keel::virtio::Part;
@@ -33,12 +38,6 @@ constexpr std::uint32_t kHeaderBytes = 12;           // struct virtio_net_hdr wi
 constexpr std::uint64_t kFeatureMac = 1ull << 5;     // VIRTIO_NET_F_MAC
 constexpr std::uint64_t kFeatureStatus = 1ull << 16; // VIRTIO_NET_F_STATUS
 constexpr std::size_t kQueueBytes = (SplitQueue::bytes(kQueueSize) + 4095) & ~std::size_t{4095};
-
-struct Dma {
-  std::uint8_t* va = nullptr;  // nullptr for address-only regions
-  std::uint64_t pa = 0;
-  std::size_t size = 0;
-};
 
 struct Driver {
   MmioTransport* dev = nullptr;
@@ -56,38 +55,6 @@ struct Driver {
 };
 
 Driver d;
-
-[[noreturn]] void fail(const char* what, const char* detail = "") {
-  keel_logf("fatal: %s%s%s", what, detail[0] ? ": " : "", detail);
-  keel_flush();
-  keel_exit(1);
-}
-
-Dma dma_region(const char* name, bool mapped) {
-  Dma r;
-  r.pa = keel_region_paddr(name, &r.size);
-  if (r.pa == 0) {
-    keel_logf("fatal: region '%s' is not granted as a DMA region (manifest: dma = true / access = \"dma\")", name);
-    keel_flush();
-    keel_exit(1);
-  }
-  if (mapped) {
-    std::size_t sz = 0;
-    r.va = static_cast<std::uint8_t*>(keel_region(name, &sz));
-    if (r.va == nullptr || sz != r.size) fail("DMA region not mapped", name);
-  }
-  return r;
-}
-
-// The test hook: a VM fault the root server logs ("virtio_net fault: VM fault at 0xdead0000").
-[[noreturn]] void deliberate_fault() {
-  keel_logf("test hook: fault after %lu frames", static_cast<unsigned long>(d.rx_frames));
-  keel_flush();
-  std::uintptr_t addr = 0xdead0000;
-  __asm__ volatile("" : "+r"(addr));
-  *reinterpret_cast<volatile std::uint32_t*>(addr) = 1;
-  for (;;) keel_yield();
-}
 
 // The net service's buffers become device addresses only here, after the check.
 bool rx_post(std::uint16_t slot, keel_net_buffer_t b) {
@@ -132,7 +99,7 @@ bool service() {
     if (keel_net_queue_push(&d.q->rx_active, b)) {
       ++d.rx_frames;
       news = true;
-      if (d.fault_after_frames != 0 && d.rx_frames == d.fault_after_frames) deliberate_fault();
+      if (d.fault_after_frames != 0 && d.rx_frames == d.fault_after_frames) deliberate_fault(d.rx_frames, "frames");
     } else {
       (void)rx_post(slot, b);
     }

@@ -16,10 +16,13 @@
 
 #include "keel/keel.h"
 #include "keel/sys/rng_queue.h"
+#include "keel/virtio/driver.h"
 #include "keel/virtio/mmio.h"
 
 namespace {
 
+using keel::virtio::deliberate_fault;
+using keel::virtio::fail;
 using keel::virtio::MmioError;
 using keel::virtio::MmioTransport;
 using keel::virtio::Part;
@@ -47,12 +50,6 @@ struct Driver {
 
 Driver d;
 
-[[noreturn]] void fail(const char* what, const char* detail = "") {
-  keel_logf("fatal: %s%s%s", what, detail[0] ? ": " : "", detail);
-  keel_flush();
-  keel_exit(1);
-}
-
 void complete(std::uint64_t id, std::uint32_t len, std::uint32_t status) {
   if (!keel_rng_completion_push(d.q, keel_rng_completion_t{id, len, status})) ++d.lost;  // the client's bug
 }
@@ -65,13 +62,7 @@ bool service() {
     if (written > d.slot_len[slot]) complete(d.slot_id[slot], 0, KEEL_RNG_DEVICE_ERROR);
     else complete(d.slot_id[slot], written, KEEL_RNG_OK);
     news = true;
-    if (++d.completed == d.fault_after_requests) {
-      keel_logf("test hook: fault after %lu requests", static_cast<unsigned long>(d.completed));
-      keel_flush();
-      std::uintptr_t addr = 0xdead0000;
-      __asm__ volatile("" : "+r"(addr));
-      *reinterpret_cast<volatile std::uint32_t*>(addr) = 1;
-    }
+    if (++d.completed == d.fault_after_requests) deliberate_fault(d.completed, "requests");
   }
   bool corrupt = false;
   const std::uint16_t before = d.vq.in_flight();

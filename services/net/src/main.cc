@@ -265,6 +265,10 @@ void send_error(Client& c, const keel_net_record_t& rec, keel_error_t e) {
 // it stopped at the batch limit (more may be waiting: the stream no longer signals us until we
 // found it empty, keel_stream_ring_t).
 bool send_from(Client& c) {
+  // Nothing is read from a client's stream before its first call to this instance: what is there
+  // then was written for our previous instance (serve_call empties it at that call). Reading it
+  // earlier sent records with socket ids this instance never gave out ("refused: not found").
+  if (!c.called) return false;
   for (std::uint32_t i = 0; i < kBatch; ++i) {
     if (c.broken || is_down(c)) return false;
     keel_net_record_t rec;
