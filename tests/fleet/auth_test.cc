@@ -640,6 +640,7 @@ TEST(FleetAuth, AuthorizationMatrix) {
       {"updateDevice", {{"release_id", RA}}},
       {"reportUpdate", {{"rollout_id", RO}, {"status", "failed"}}},
       {"appendDeviceSerial", {{"lines", {"injected"}}}},
+      {"createDeviceCommand", {{"kind", "identify"}}},
       {"appendDeviceTrace", {{"events", {{{"component", "evil"}, {"event", "injected"}}}}}},
       {"changePassword", {{"current_password", "wrong wrong wrong"}, {"new_password", "another long password"}}},
   };

@@ -36,7 +36,8 @@ TEST(StoreRowTest, SelectListComesFromTheDeclaredColumns) {
   EXPECT_EQ(select_list<DeviceRow>(),
             "id, deployment_id, name, tunnel_public_key, identity_public_key, address_index, status, connection, "
             "last_seen_at, current_release_id, created_at, updated_at, release_installed_at, last_update_rollout_id, "
-            "last_update_status, last_update_message, last_update_release_id, last_update_at");
+            "last_update_status, last_update_message, last_update_release_id, last_update_at, reported_release, "
+            "reported_manifest_hash, uptime_ms, status_at");
   // A list that includes another (the signed-in user's columns) selects both, in order.
   EXPECT_EQ(select_list<SessionUser>(), "s.csrf, s.expires_at, u.id, u.email, u.role, u.organization_id, u.status");
 }
