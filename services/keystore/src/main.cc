@@ -29,6 +29,7 @@
 #include <string_view>
 
 #include "keel/keel.h"
+#include "keel/sys/fatal.hh"
 #include "keel/keystore/keystore.h"
 #include "keel/sys/fair.hh"
 #include "keel/sys/keystore_service.h"
@@ -127,11 +128,7 @@ std::uint32_t g_grant_count = 0;
 keel::sys::LogLimit g_log;
 std::uint64_t g_log_window = 0;
 
-[[noreturn]] void fail(const char* what, const char* detail = "") {
-  keel_logf("fatal: %s%s%s", what, detail[0] ? ": " : "", detail);
-  keel_flush();
-  keel_exit(1);
-}
+using keel::sys::fail;
 
 bool log_for(std::uint32_t component) {
   const std::uint64_t now = keel_now_ticks();

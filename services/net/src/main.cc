@@ -20,6 +20,7 @@
 #include <new>
 
 #include "keel/keel.h"
+#include "keel/sys/fatal.hh"
 #include "keel/net/grant_text.h"
 #include "keel/net/stack.h"
 #include "keel/sys/fair.hh"
@@ -102,11 +103,7 @@ std::uint32_t next_random(void*) {
   return static_cast<std::uint32_t>(x >> 16);
 }
 
-[[noreturn]] void fail(const char* what, const char* detail = "") {
-  keel_logf("fatal: %s%s%s", what, detail[0] ? ": " : "", detail);
-  keel_flush();
-  keel_exit(1);
-}
+using keel::sys::fail;
 
 Region region(const char* name) {
   Region r;

@@ -25,6 +25,7 @@
 #include <new>
 
 #include "keel/keel.h"
+#include "keel/sys/fatal.hh"
 #include "keel/rng/drbg.h"
 #include "keel/sys/fair.hh"
 #include "keel/sys/rng_queue.h"
@@ -72,11 +73,7 @@ bool g_hold_seed = false;
 keel::sys::LogLimit g_log;
 std::uint64_t g_log_window = 0;
 
-[[noreturn]] void fail(const char* what, const char* detail = "") {
-  keel_logf("fatal: %s%s%s", what, detail[0] ? ": " : "", detail);
-  keel_flush();
-  keel_exit(1);
-}
+using keel::sys::fail;
 
 std::uint64_t now_us() { return keel_now_ns() / 1000; }
 

@@ -19,6 +19,7 @@
 
 #include "disk.h"
 #include "keel/keel.h"
+#include "keel/sys/fatal.hh"
 #include "keel/store/config_text.h"
 #include "keel/store/crypt.h"
 #include "keel/store/header.h"
@@ -78,11 +79,7 @@ std::uint64_t g_served_requests = 0;
 std::uint64_t g_fault_after = 0;
 char g_names[kMaxPartitions][kMaxPartitionName + 1];
 
-[[noreturn]] void fail(const char* what, const char* detail = "") {
-  keel_logf("fatal: %s%s%s", what, detail[0] ? ": " : "", detail);
-  keel_flush();
-  keel_exit(1);
-}
+using keel::sys::fail;
 
 bool log_for(std::uint32_t component) {
   const std::uint64_t now = keel_now_ticks();

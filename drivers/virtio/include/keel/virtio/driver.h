@@ -8,15 +8,11 @@
 #include <cstdint>
 
 #include "keel/keel.h"
+#include "keel/sys/fatal.hh"
 
 namespace keel::virtio {
 
-// "fatal: what: detail" on the console, then the component ends (the supervisor restarts it).
-[[noreturn]] inline void fail(const char* what, const char* detail = "") {
-  keel_logf("fatal: %s%s%s", what, detail[0] != '\0' ? ": " : "", detail);
-  keel_flush();
-  keel_exit(1);
-}
+using keel::sys::fail;  // "fatal: what: detail", then the component ends (keel/sys/fatal.hh)
 
 struct Dma {
   std::uint8_t* va = nullptr;  // nullptr for address-only regions
