@@ -61,6 +61,7 @@ keel_error_t keel_trace_read(keel_trace_event_t* ev, size_t cap, size_t* n, uint
 keel_error_t keel_component_restart(int index) {
   if (index < -1) return KEEL_INVALID_ARGUMENT;
   const uint64_t which = index == -1 ? KEEL_ROOT_RESTART_SYSTEM : static_cast<uint64_t>(index);
+  keel_flush();  // the caller may be part of the restart: its pending output goes out first
   return status(request<rpc::root::Restart>(which));
 }
 
