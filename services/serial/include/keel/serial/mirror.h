@@ -24,7 +24,7 @@
 namespace keel::serial {
 
 inline constexpr std::uint32_t kMirrorBytes = KEEL_SERIAL_MIRROR_BYTES;
-inline constexpr std::uint32_t kMirrorLineMax = 255;  // longer lines are cut (serial's own are shorter)
+inline constexpr std::uint32_t kMirrorLineMax = KEEL_SERIAL_MIRROR_LINE_MAX;  // longer lines are cut
 
 class Mirror {
  public:
