@@ -1,0 +1,136 @@
+// services/link/src/proxy.h — the link agent's proxy mux (docs/device-services.md, "Link agent:
+// shell and proxy"): app components without a network grant reach a TCP service next to Fleet
+// through the link. Each app has two streams to the link carrying records
+// (keel/sys/proxy_record.h); the mux maps an app's one connection to one control-protocol stream
+// carrying PROXY_OPEN / PROXY_DATA / PROXY_CLOSE (docs/control-protocol.md). Portable (no libkeel,
+// no heap): the agent implements ProxyHost on libkeel and its Session; the host tests on fakes.
+//
+// Back-pressure both ways, no unbounded buffering: a record is taken from an app's stream only
+// when its PROXY_DATA message fits in the control stream now (else it stays in the app's stream
+// and the app's writes block); bytes are read from the control stream only while the mux holds no
+// undelivered message for that app (at most one message, 4 KiB, per app), which waits until the
+// app's stream has room (else the control stream's window fills and Fleet stops sending).
+// Faults stay with their app: a bad record (unknown type, bad length, bad name, DATA before
+// OPENED, a second OPEN) closes that app's connection with CLOSED(3), is logged, and empties what
+// the app had queued; other apps are untouched.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "keel/sys/proxy_record.h"
+
+namespace keel::link {
+
+// What the mux needs from the agent. App streams are named by the index add_app returned;
+// control streams by their Session stream id. Every call is non-blocking.
+class ProxyHost {
+ public:
+  // --- the app's streams (link.proxy_rx.<app> in, link.proxy_tx.<app> out) ---
+  // Copies the first n bytes of the app's stream without consuming them; false while fewer are there.
+  virtual bool app_peek(size_t app, uint8_t* buf, size_t n) = 0;
+  // Consumes exactly nh + nb bytes into two buffers (keel_stream_read_record); false (nothing
+  // consumed) while fewer are there.
+  virtual bool app_read(size_t app, uint8_t* hdr, size_t nh, uint8_t* body, size_t nb) = 0;
+  // Drops everything the app's stream holds now (after a bad record).
+  virtual void app_discard(size_t app) = 0;
+  // Writes one record, all or nothing (keel_stream_send_record); false when it does not fit now.
+  virtual bool app_send(size_t app, const uint8_t* hdr, size_t nh, const uint8_t* body, size_t nb) = 0;
+
+  // --- configuration ---
+  // Whether `service` is in the link's config key proxy.<app> ("svc1,svc2"; absent: none).
+  virtual bool allowed(std::string_view app, std::string_view service) = 0;
+
+  // --- control-protocol streams (the agent's Session) ---
+  // Opens a device stream; false when none can be opened now (stream limit: the mux retries).
+  virtual bool stream_open(uint64_t& id) = 0;
+  virtual size_t stream_writable(uint64_t id) = 0;  // Session::writable
+  // Writes all n bytes (the mux checks stream_writable first) and FIN if fin; false on error.
+  virtual bool stream_write(uint64_t id, const uint8_t* data, size_t n, bool fin) = 0;
+  // Reads up to cap bytes; end = the peer finished (FIN read) or reset the stream, or it is gone.
+  virtual size_t stream_read(uint64_t id, uint8_t* buf, size_t cap, bool& end) = 0;
+  // Abandons a stream both ways (reset + stop sending); the mux forgets it.
+  virtual void stream_abort(uint64_t id) = 0;
+
+  // One log line ("[link] " is the agent's).
+  virtual void log(std::string_view line) = 0;
+
+ protected:
+  ~ProxyHost() = default;
+};
+
+class ProxyMux {
+ public:
+  static constexpr size_t kMaxApps = 8;
+  static constexpr size_t kMaxAppName = 32;
+  static constexpr size_t kMaxMsg = 4098;     // a control message with its 2-byte length
+  static constexpr size_t kMaxDraining = 4;   // closed by us, waiting for Fleet's FIN
+
+  enum class State : uint8_t {
+    Idle,      // no connection
+    Opening,   // OPEN allowed locally, waiting for a control stream (stream limit)
+    Open,      // PROXY_OPEN sent, OPENED told to the app: data both ways
+    Closing,   // a CLOSED(code) for the app waits for room in its stream
+  };
+
+  explicit ProxyMux(ProxyHost& host) : host_(host) {}
+
+  // Registers an app (at start, for each link.proxy_rx.<app> / link.proxy_tx.<app> pair); its
+  // index, or -1 (table full, bad or duplicate name).
+  int add_app(std::string_view name);
+  size_t app_count() const { return count_; }
+
+  // The control session is authenticated (opens go to Fleet) / lost (every connection gets
+  // CLOSED(4), stream ids are forgotten; OPENs meanwhile get CLOSED(4) at once).
+  void link_up();
+  void link_down();
+  bool is_up() const { return up_; }
+
+  // Whether a control stream belongs to the mux (the agent leaves its bytes to poll()).
+  bool owns(uint64_t stream_id) const;
+  // Does everything possible now: app records → Fleet, Fleet messages → apps, pending OPENs and
+  // CLOSEDs. Call after any app-stream signal, a control stream being readable or writable, and a
+  // link change. Never blocks.
+  void poll();
+
+  State state(size_t app) const { return app < count_ ? apps_[app].state : State::Idle; }
+  struct Stats {
+    uint64_t opened = 0, refused_local = 0, closed_by_fleet = 0, bad_records = 0, bad_messages = 0;
+    uint64_t to_fleet_bytes = 0, to_app_bytes = 0;
+  };
+  const Stats& stats() const { return stats_; }
+
+ private:
+  struct App {
+    char name[kMaxAppName + 1] = {};
+    size_t name_len = 0;
+    State state = State::Idle;
+    uint64_t stream = 0;
+    uint8_t close_code = 0;      // for Closing
+    char service[KEEL_PROXY_MAX_SERVICE + 1] = {};
+    size_t service_len = 0;
+    uint8_t rx[kMaxMsg] = {};    // control stream bytes not yet delivered (at most one message)
+    size_t rx_len = 0;
+  };
+  bool poll_app(size_t i);        // true if progress was made
+  bool from_app(App& a, size_t i);
+  bool from_fleet(App& a, size_t i);
+  bool try_open(App& a);
+  void fail_app(App& a, size_t i, const char* why);   // CLOSED(3), logged
+  void close_app(App& a, uint8_t code);             // to Closing(code), the stream dropped
+  void end_stream(App& a, uint8_t code, bool send_close);
+  bool send_closed(App& a, size_t i);
+  void drain();
+  void logf(const App& a, std::string_view what, std::string_view detail = {});
+
+  ProxyHost& host_;
+  App apps_[kMaxApps];
+  size_t count_ = 0;
+  bool up_ = false;
+  uint64_t draining_[kMaxDraining] = {};
+  size_t n_draining_ = 0;
+  Stats stats_;
+};
+
+}  // namespace keel::link
