@@ -60,6 +60,10 @@ class ProxyHost {
   ~ProxyHost() = default;
 };
 
+// Whether `service` is one of the comma-separated names of a proxy.<app> config value
+// ("db,web"; spaces around names are allowed; an empty name never matches). For ProxyHost::allowed.
+bool proxy_list_contains(std::string_view list, std::string_view service);
+
 class ProxyMux {
  public:
   static constexpr size_t kMaxApps = 8;
