@@ -39,6 +39,7 @@ struct Fake final : ProxyHost {
   std::vector<std::string> logs;
   uint64_t next_id = 4;
   size_t max_open = 4;        // streams the session may open now
+  bool no_block = false;      // the session's block pool is empty: writes of data fail
   size_t open_now() const {
     size_t n = 0;
     for (auto& [id, s] : streams)
@@ -84,6 +85,7 @@ struct Fake final : ProxyHost {
   }
   bool stream_write(uint64_t id, const uint8_t* d, size_t n, bool fin) override {
     auto& s = streams.at(id);
+    if (no_block && n > 0) return false;
     EXPECT_FALSE(s.fin_out) << "write after FIN";
     EXPECT_FALSE(s.aborted) << "write after abort";
     EXPECT_LE(n, s.credit) << "write beyond credit";
@@ -596,6 +598,54 @@ TEST(ProxyList, Contains) {
   EXPECT_FALSE(proxy_list_contains("", "db"));
   EXPECT_FALSE(proxy_list_contains("db,,web", ""));
   EXPECT_FALSE(proxy_list_contains("database", "data"));
+}
+
+}  // namespace
+}  // namespace keel::link
+
+namespace keel::link {
+namespace {
+
+TEST_F(ProxyTest, AnEmptyBlockPoolDelaysButLosesNothing) {
+  const size_t a = add("a", {"db"});
+  const size_t b = add("b", {"db"});
+  mux.link_up();
+  const uint64_t ia = open(a, "db");
+  const uint64_t ib = open(b, "db");
+  host.no_block = true;
+  // A new connection waits with its PROXY_OPEN; data of open ones waits (one message in the mux),
+  // and a CLOSE behind waiting DATA waits too.
+  const size_t c = add("c", {"db"});
+  const uint64_t ic = host.next_id;
+  app_put(c, KEEL_PROXY_OPEN, "db");
+  app_put(a, KEEL_PROXY_DATA, "a1");
+  app_put(a, KEEL_PROXY_CLOSE, "");
+  app_put(b, KEEL_PROXY_DATA, "b1");
+  app_put(b, KEEL_PROXY_DATA, "b2");
+  mux.poll();
+  EXPECT_EQ(mux.state(c), ProxyMux::State::Opening);
+  EXPECT_TRUE(app_get(c).empty());
+  EXPECT_EQ(mux.state(a), ProxyMux::State::Open);
+  EXPECT_EQ(mux.state(b), ProxyMux::State::Open);
+  EXPECT_TRUE(fleet_get(ia).empty());
+  EXPECT_TRUE(fleet_get(ib).empty());
+  EXPECT_EQ(host.apps[a].to_link.size(), 3u);  // a1 taken, its CLOSE waits
+  EXPECT_EQ(host.apps[b].to_link.size(), 10u);
+  host.no_block = false;
+  mux.poll();
+  auto fa = fleet_get(ia);
+  ASSERT_EQ(fa.size(), 2u);
+  EXPECT_EQ(fa[0].second, "a1");
+  EXPECT_EQ(fa[1].first, ctl::MsgType::ProxyClose);
+  EXPECT_TRUE(host.streams[ia].fin_out);
+  EXPECT_FALSE(host.streams[ia].aborted);
+  auto fb = fleet_get(ib);
+  ASSERT_EQ(fb.size(), 2u);
+  EXPECT_EQ(fb[0].second, "b1");
+  EXPECT_EQ(fb[1].second, "b2");
+  EXPECT_EQ(fleet_get(ic).size(), 1u);  // PROXY_OPEN
+  EXPECT_EQ(app_get(c), (std::vector<Rec>{{KEEL_PROXY_OPENED, ""}}));
+  EXPECT_EQ(mux.stats().bad_records + mux.stats().bad_messages, 0u);
 }
 
 }  // namespace
