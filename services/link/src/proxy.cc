@@ -54,6 +54,10 @@ int ProxyMux::add_app(std::string_view name) {
   App& a = apps_[count_];
   std::memcpy(a.name, name.data(), name.size());
   a.name_len = name.size();
+  // The app's stream may hold late records of a connection an earlier instance of the link had
+  // (the link restarted): dropped quietly until the app's first OPEN, never answered with a CLOSED
+  // the app does not expect.
+  a.stale = true;
   return int(count_++);
 }
 
@@ -276,7 +280,9 @@ bool ProxyMux::from_app(App& a, size_t i) {
   }
   // DATA or CLOSE outside Open.
   if (a.state == State::Closing || a.stale) {  // late records of a connection the link closed
+    if (pending_) return false;                 // scratch_ is taken
     if (!host_.app_read(i, h, sizeof h, scratch_, len)) return false;
+    ++stats_.late_records;
     return true;
   }
   if (type == KEEL_PROXY_CLOSE) {

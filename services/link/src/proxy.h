@@ -107,6 +107,7 @@ class ProxyMux {
   State state(size_t app) const { return app < count_ ? apps_[app].state : State::Idle; }
   struct Stats {
     uint64_t opened = 0, refused_local = 0, closed_by_fleet = 0, bad_records = 0, bad_messages = 0;
+    uint64_t late_records = 0;  // DATA/CLOSE of a connection the link had closed, dropped
     uint64_t to_fleet_bytes = 0, to_app_bytes = 0;
   };
   const Stats& stats() const { return stats_; }

@@ -453,7 +453,11 @@ TEST_F(ProxyTest, DataBeforeOpened) {
   const size_t a = add("a", {"db"});
   const size_t b = add("b", {"db"});
   mux.link_up();
-  // Never opened.
+  // After a connection the app closed itself.
+  open(a, "db");
+  app_put(a, KEEL_PROXY_CLOSE, "");
+  mux.poll();
+  EXPECT_EQ(app_get(a), (std::vector<Rec>{{KEEL_PROXY_CLOSED, std::string(1, '\0')}}));
   app_put(a, KEEL_PROXY_DATA, "early");
   // Opened, but OPENED not given yet (no stream free).
   host.max_open = 0;
@@ -646,6 +650,26 @@ TEST_F(ProxyTest, AnEmptyBlockPoolDelaysButLosesNothing) {
   EXPECT_EQ(fleet_get(ic).size(), 1u);  // PROXY_OPEN
   EXPECT_EQ(app_get(c), (std::vector<Rec>{{KEEL_PROXY_OPENED, ""}}));
   EXPECT_EQ(mux.stats().bad_records + mux.stats().bad_messages, 0u);
+}
+
+}  // namespace
+}  // namespace keel::link
+
+namespace keel::link {
+namespace {
+
+TEST_F(ProxyTest, ARestartedLinkDropsAnEarlierInstancesLateRecordsQuietly) {
+  const size_t a = add("a", {"db"});
+  mux.link_up();
+  // What an app had queued for the link's previous instance: no CLOSED for it, no complaint.
+  app_put(a, KEEL_PROXY_DATA, "for the old link");
+  app_put(a, KEEL_PROXY_CLOSE, "");
+  mux.poll();
+  EXPECT_TRUE(app_get(a).empty());
+  EXPECT_TRUE(host.apps[a].to_link.empty());
+  EXPECT_EQ(mux.stats().bad_records, 0u);
+  EXPECT_EQ(mux.stats().late_records, 2u);
+  open(a, "db");
 }
 
 }  // namespace
