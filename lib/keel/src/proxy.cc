@@ -70,6 +70,14 @@ uint64_t deadline_ns(uint64_t ns) {
 
 keel_error_t closed_error(uint8_t code) { return code == KEEL_PROXY_REFUSED ? KEEL_DENIED : KEEL_CHANNEL_DOWN; }
 
+// The connection's one CLOSED was read (its code in g.held[0]).
+keel_error_t got_closed() {
+  g.awaiting_closed = false;
+  g.conn = Conn::Closed;
+  g.code = g.held[0];
+  return closed_error(g.code);
+}
+
 // A stream call answered KEEL_CHANNEL_DOWN: the link restarted. Its new instance knows nothing of
 // our connection and owes no CLOSED: the connection is over (link down), nothing is awaited.
 keel_error_t link_restarted() {
@@ -126,11 +134,9 @@ keel_error_t skip_to_closed(uint64_t deadline) {
     uint16_t len = 0;
     const keel_error_t st = next_record(deadline, &type, &len);
     if (st != KEEL_OK) return st;
-    if (type == KEEL_PROXY_CLOSED) {
-      g.awaiting_closed = false;
-      g.code = g.held[0];
-    }
+    if (type == KEEL_PROXY_CLOSED) (void)got_closed();
   }
+  g.conn = Conn::None;
   return KEEL_OK;
 }
 
@@ -167,12 +173,7 @@ keel_error_t keel_proxy_open(const char* service) {
       g.conn = Conn::Open;
       return KEEL_OK;
     }
-    if (type == KEEL_PROXY_CLOSED) {
-      g.awaiting_closed = false;
-      g.conn = Conn::Closed;
-      g.code = g.held[0];
-      return closed_error(g.code);
-    }
+    if (type == KEEL_PROXY_CLOSED) return got_closed();
     // DATA before OPENED: late bytes of an earlier connection, dropped.
   }
 }
@@ -214,12 +215,7 @@ keel_error_t keel_proxy_recv(void* buf, size_t cap, size_t* n, uint64_t timeout_
     uint16_t len = 0;
     const keel_error_t st = next_record(deadline, &type, &len);
     if (st != KEEL_OK) return st;
-    if (type == KEEL_PROXY_CLOSED) {
-      g.awaiting_closed = false;
-      g.conn = Conn::Closed;
-      g.code = g.held[0];
-      return closed_error(g.code);
-    }
+    if (type == KEEL_PROXY_CLOSED) return got_closed();
     if (type != KEEL_PROXY_LDATA) continue;
     const size_t k = len < cap ? len : cap;
     memcpy(buf, g.held, k);
