@@ -69,8 +69,12 @@ export async function startPostgres(dir) {
     if (Date.now() > deadline) throw new Error('postgres did not accept connections within 60 s');
     await new Promise((res) => setTimeout(res, 200));
   }
+  const psql = fs.existsSync(path.join(bin, 'psql')) ? path.join(bin, 'psql') : 'psql';
   return {
     conninfo: `host=${sock} port=5432 user=postgres dbname=postgres`,
+    // Runs SQL on Fleet's database (what only the device link writes: a device's connection and
+    // reported status, command outcomes) and returns psql's unaligned output.
+    sql: (text) => run(psql, ['-h', sock, '-p', '5432', '-U', 'postgres', '-d', 'postgres', '-v', 'ON_ERROR_STOP=1', '-qAt', '-c', text], { cwd: '/' }),
     stop: () =>
       new Promise((resolve) => {
         if (pm.exitCode !== null) return resolve();

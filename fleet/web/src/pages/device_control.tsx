@@ -84,22 +84,22 @@ export function CommandHistory(props: { commands: Async<DeviceCommand[]> }) {
       {c.data && items.length === 0 && <Empty title="No commands">Restarts, tracing, identify and updates sent to this device appear here with the device's answer.</Empty>}
       {items.length > 0 && (
         <div class="overflow-x-auto">
-          <table class="table" data-testid="command-table">
+          <table class="table table-stack" data-testid="command-table">
             <thead><tr><th>Command</th><th>Status</th><th>Device's answer</th><th>Asked</th><th>Answered</th></tr></thead>
             <tbody>
               {items.slice(0, shown).map((x) => (
                 <tr key={x.id}>
-                  <td class="font-medium">
+                  <td data-label="Command" class="font-medium">
                     {commandLabel(x)}
                     <div class="text-xs font-normal text-slate-500">
                       #{x.id}
                       {x.rollout_id ? <> · <a href={href(`/rollouts/${x.rollout_id}`)}>rollout #{x.rollout_id}</a></> : null}
                     </div>
                   </td>
-                  <td><StatusBadge status={x.status} /></td>
-                  <td class="max-w-md break-words">{outcomeText(x)}</td>
-                  <td class="whitespace-nowrap text-slate-500" title={dateTime(x.created_at)}>{timeAgo(x.created_at)}</td>
-                  <td class="whitespace-nowrap text-slate-500" title={x.result_at ? dateTime(x.result_at) : undefined}>{x.result_at ? timeAgo(x.result_at) : '—'}</td>
+                  <td data-label="Status"><StatusBadge status={x.status} /></td>
+                  <td data-label="Answer" class="max-w-md break-words">{outcomeText(x)}</td>
+                  <td data-label="Asked" class="whitespace-nowrap text-slate-500" title={dateTime(x.created_at)}>{timeAgo(x.created_at)}</td>
+                  <td data-label="Answered" class="whitespace-nowrap text-slate-500" title={x.result_at ? dateTime(x.result_at) : undefined}>{x.result_at ? timeAgo(x.result_at) : '—'}</td>
                 </tr>
               ))}
             </tbody>

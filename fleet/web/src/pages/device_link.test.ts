@@ -28,7 +28,7 @@ describe('device link', () => {
     expect(outcomeText(cmd({ status: 'done', outcome: 'done', detail: '' }))).toBe('done');
     expect(outcomeText(cmd({ status: 'failed', outcome: 'refused', detail: 'no such component' }))).toBe('refused: no such component');
     expect(outcomeText(cmd({ status: 'failed', outcome: 'unknown_kind' }))).toBe('unknown kind');
-    expect(outcomeText(cmd({ status: 'queued' }))).toBe('waiting for the device to connect');
+    expect(outcomeText(cmd({ status: 'queued' }))).toBe('not delivered yet');
     expect(outcomeText(cmd({ status: 'sent', deliveries: 1 }))).toBe('sent, no answer yet');
     expect(outcomeText(cmd({ status: 'sent', deliveries: 3 }))).toBe('sent 3 times, no answer yet');
     expect(outcomeText(cmd({ status: 'cancelled' }))).toBe('withdrawn before delivery');

@@ -29,7 +29,7 @@ export function commandLabel(c: Pick<DeviceCommand, 'kind' | 'payload'>): string
 // knows about delivery.
 export function outcomeText(c: DeviceCommand): string {
   if (c.outcome) return c.detail ? `${c.outcome.replace(/_/g, ' ')}: ${c.detail}` : c.outcome.replace(/_/g, ' ');
-  if (c.status === 'queued') return c.kind === 'update' ? 'waiting (updates are reported through the rollout)' : 'waiting for the device to connect';
+  if (c.status === 'queued') return c.kind === 'update' ? 'not delivered (updates report through their rollout)' : 'not delivered yet';
   if (c.status === 'sent') return (c.deliveries ?? 1) > 1 ? `sent ${c.deliveries} times, no answer yet` : 'sent, no answer yet';
   if (c.status === 'cancelled') return 'withdrawn before delivery';
   return '—';

@@ -57,9 +57,10 @@ export function SerialConsole(props: { deviceId: number }) {
             const n = droppedCount(l.text);
             const sep = i + 1 < serial.items.length ? '\n' : '';
             if (n === null) return <span key={l.id}>{l.text}{sep}</span>;
+            // A block of its own (no line break text: the block ends the line).
             return (
-              <span key={l.id} data-testid="serial-dropped" class="my-0.5 inline-block rounded bg-amber-200 px-1.5 font-sans text-xs font-semibold text-amber-950" title={`The device could not keep ${n} console lines while it was not connected`}>
-                <span aria-hidden="true">⚠ </span>{n} {n === 1 ? 'line' : 'lines'} dropped by the device{sep}
+              <span key={l.id} data-testid="serial-dropped" class="my-0.5 block w-fit rounded bg-amber-200 px-1.5 font-sans text-xs font-semibold text-amber-950" title={`The device could not keep ${n} console lines while it was not connected`}>
+                <span aria-hidden="true">⚠ </span>{n} {n === 1 ? 'line' : 'lines'} dropped by the device
               </span>
             );
           })
