@@ -2,7 +2,8 @@
 // fleet mode (throwaway PostgreSQL): the status and component table a device reported, the serial
 // console followed live (dropped-lines marker, earlier lines), restart with its confirmation (and
 // Cancel queuing nothing), identify and trace commands in the history with the device's outcome,
-// the remote console terminal (offline device → "Device offline" from the server's 4404; a round
+// the remote console terminal (fleet mode: "Could not connect", the console needs the link in the
+// API process; studio mode: an offline device → "Device offline" from the server's 4404; a round
 // trip and the console limit against a stand-in websocket), a read-only user without buttons, and
 // the page on a phone.
 //
@@ -47,10 +48,9 @@ function publicKey(kind) {
 function consoleRouteAnswers(base, deviceId, cookie) {
   return new Promise((resolve, reject) => {
     const u = new URL(`${base}/api/v1/devices/${deviceId}/console`);
-    const req = http.request({
-      host: u.hostname, port: u.port, path: u.pathname,
-      headers: { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': crypto.randomBytes(16).toString('base64'), Cookie: cookie, Origin: base },
-    });
+    const headers = { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': crypto.randomBytes(16).toString('base64'), Origin: base };
+    if (cookie) headers.Cookie = cookie;
+    const req = http.request({ host: u.hostname, port: u.port, path: u.pathname, headers });
     req.on('upgrade', (res, socket) => {
       socket.destroy();
       resolve(101);
@@ -248,21 +248,23 @@ describe('device page (fleet mode)', { timeout: 240_000 }, () => {
     await shot(page, '33-device-commands');
   });
 
-  test('the remote console of an offline device says the device is offline (the server closes with 4404)', async (t) => {
-    const cookie = (await ctx.cookies(fleet.url)).map((c) => `${c.name}=${c.value}`).join('; ');
-    const answer = await consoleRouteAnswers(fleet.url, ids.offline, cookie);
-    if (answer !== 101) {
-      t.skip(`this keel-fleet has no console websocket yet (the upgrade got HTTP ${answer})`);
-      return;
-    }
-    await devicePage(ids.offline);
-    const term = page.getByRole('region', { name: 'Remote console' });
+  test('in fleet mode the remote console says it could not connect (the device link runs in keel-gateway)', async () => {
+    // keel-fleet in fleet mode refuses the upgrade (501: the console needs the link in its own
+    // process); before the console websocket existed the upgrade got 404. A browser sees neither
+    // status, only a connection closed before it opened.
+    const other = await ctx.newPage();
+    const errors = [];
+    other.on('pageerror', (e) => errors.push(e.message));
+    other.on('console', (m) => m.type() === 'error' && !/WebSocket connection to .*\/console' failed|status of 4\d\d/.test(m.text()) && errors.push(m.text()));
+    await other.goto(`${fleet.url}/#/devices/${ids.offline}`);
+    const term = other.getByRole('region', { name: 'Remote console' });
     await term.getByText(/The device is offline: the console opens only while it is connected/).waitFor();
     await term.getByRole('button', { name: 'Connect' }).click();
-    await term.getByTestId('console-closed').getByText('Device offline').waitFor();
-    await term.getByText(/not connected to Fleet/).waitFor();
+    await term.getByTestId('console-closed').getByText('Could not connect').waitFor();
+    await term.getByText(/fleet mode needs the gateway in the API process/).waitFor();
     await term.getByRole('button', { name: 'Connect again' }).waitFor();
-    await shot(page, '34-device-console-offline');
+    await other.close();
+    assert.deepEqual(errors, []);
   });
 
   test('the remote console: keys go to the device and its output is shown; Ctrl+] leaves; the console limit is explained', async () => {
@@ -271,12 +273,13 @@ describe('device page (fleet mode)', { timeout: 240_000 }, () => {
     watchPage(other, problems);
     const got = [];
     let refuse = false;
+    let shell = null;
     await other.routeWebSocket(/\/api\/v1\/devices\/\d+\/console$/, (ws) => {
       if (refuse) {
         ws.close({ code: 4409, reason: 'console limit' });
         return;
       }
-      ws.send('keel> ');
+      shell = ws;
       let line = '';
       ws.onMessage((m) => {
         const s = Buffer.isBuffer(m) ? m.toString('utf8') : m;
@@ -293,6 +296,7 @@ describe('device page (fleet mode)', { timeout: 240_000 }, () => {
     const term = other.getByRole('region', { name: 'Remote console' });
     await term.getByRole('button', { name: 'Connect' }).click();
     await term.getByTestId('console-status').getByText(/^Connected/).waitFor();
+    shell.send('keel> '); // the shell's prompt, once the page has the connection open
     const screen = term.getByTestId('console-terminal');
     await screen.getByText('keel>').first().waitFor();
     await other.keyboard.type('version');
@@ -339,5 +343,47 @@ describe('device page (fleet mode)', { timeout: 240_000 }, () => {
       await page.setViewportSize(DESKTOP);
     }
     assert.deepEqual(problems, [], 'no page errors, no 5xx responses');
+  });
+});
+
+describe('device page (studio mode: the device link in keel-fleet)', { timeout: 120_000 }, () => {
+  let dir, fleet, ctx, page, deviceId;
+  const problems = [];
+  before(async () => {
+    dir = tempDir('keel-device-page-studio-e2e-');
+    fleet = await startFleet(['--mode', 'studio', '--data-dir', path.join(dir, 'studio')], { logFile: path.join(dir, 'keel-fleet.log') });
+    const call = async (p, body) => {
+      const r = await fetch(`${fleet.url}/api/v1${p}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+      const j = await r.json();
+      assert.ok(r.status < 300, `POST ${p}: ${r.status} ${JSON.stringify(j)}`);
+      return j;
+    };
+    const project = await call('/projects', { name: 'bench' });
+    const dep = await call('/deployments', { project_id: project.id, name: 'rig' });
+    deviceId = (await call('/devices', { deployment_id: dep.id, name: 'rig-01', tunnel_public_key: publicKey('x25519'), identity_public_key: publicKey('ed25519') })).id;
+    ctx = await startBrowser(dir);
+    page = ctx.pages()[0] ?? (await ctx.newPage());
+    watchPage(page, problems);
+  });
+  after(async () => {
+    await ctx?.close().catch(() => {});
+    await fleet?.stop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('the remote console of an offline device says the device is offline (the server closes with 4404)', async (t) => {
+    const answer = await consoleRouteAnswers(fleet.url, deviceId, '');
+    if (answer !== 101) {
+      t.skip(`this keel-fleet has no console websocket yet (the upgrade got HTTP ${answer})`);
+      return;
+    }
+    await page.goto(`${fleet.url}/#/devices/${deviceId}`);
+    const term = page.getByRole('region', { name: 'Remote console' });
+    await term.getByRole('button', { name: 'Connect' }).click();
+    await term.getByTestId('console-closed').getByText('Device offline').waitFor();
+    await term.getByText(/not connected to Fleet/).waitFor();
+    await term.getByRole('button', { name: 'Connect again' }).waitFor();
+    await shot(page, '38-device-console-offline');
+    assert.deepEqual(problems, []);
   });
 });

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { all, fleet } from '../api/fleet';
-import type { CommandKind, Deployment, Device, DeviceCommand, Project } from '../api/models';
+import type { CommandKind, Deployment, Device, DeviceCommand, Paged, Project } from '../api/models';
 import { ManifestGraph } from '../graph/ManifestGraph';
 import { href, navigate } from '../router';
 import { canWrite, useSession } from '../session';
@@ -17,6 +17,20 @@ import { OverlaySection } from './overlay';
 import { ReleaseField } from './release_field';
 import { useLive } from '../live';
 
+// The device's newest commands, newest first. The API lists them oldest first (keyset by id), so
+// every page is read, keeping the newest `keep`.
+async function newestCommands(deviceId: number, keep = 1000): Promise<DeviceCommand[]> {
+  let out: DeviceCommand[] = [];
+  let cursor: string | null = null;
+  do {
+    const p: Paged<DeviceCommand> = await fleet.deviceCommands(deviceId, cursor, 200);
+    out = out.concat(p.items);
+    if (out.length > keep) out = out.slice(out.length - keep);
+    cursor = p.next_cursor;
+  } while (cursor);
+  return out.reverse();
+}
+
 export function DevicePage(props: { id: number }) {
   const { info } = useSession();
   const writable = canWrite(info);
@@ -26,8 +40,7 @@ export function DevicePage(props: { id: number }) {
   const releaseId = dev.data?.current_release_id ?? null;
   const release = useAsync(() => (releaseId ? fleet.release(releaseId) : Promise.resolve(null)), [releaseId]);
   const components = useAsync(() => fleet.deviceComponents(props.id), [props.id]);
-  // The whole history (the API lists oldest first), shown newest first.
-  const commands = useAsync(() => all<DeviceCommand>((c) => fleet.deviceCommands(props.id, c, 200), 1000).then((l) => l.reverse()), [props.id]);
+  const commands = useAsync(() => newestCommands(props.id), [props.id]);
   const [dialog, setDialog] = useState<null | 'update' | 'move' | 'repurpose'>(null);
   const [restart, setRestart] = useState<RestartAsk | null>(null);
   const [queued, setQueued] = useState<string | null>(null);
@@ -149,7 +162,7 @@ export function DevicePage(props: { id: number }) {
         <TraceSection deviceId={d.id} commands={commands.data} writable={canAct} busy={action.busy} queue={queueNow} />
       </div>
 
-      {!retired && <RemoteConsole deviceId={d.id} online={d.connection === 'online'} allowed={writable} />}
+      {!retired && <RemoteConsole key={d.id} deviceId={d.id} online={d.connection === 'online'} allowed={writable} />}
 
       <Section title="Current release" help="The software Fleet installed on the device, drawn from its manifest.">
         {!releaseId && <Empty title="No release installed through Fleet yet">Fleet records the release when an update succeeds. Send one with "Update this device"; what the device says it runs is under Status.</Empty>}

@@ -26,8 +26,13 @@ export function RemoteConsole(props: { deviceId: number; online: boolean; allowe
 
   // Closing the page (or going to another device) closes the console and frees its slot.
   useEffect(() => () => {
-    socket.current?.close(1000, 'page closed');
+    const ws = socket.current;
     socket.current = null;
+    if (ws) {
+      ws.onmessage = null;
+      ws.onclose = null;
+      ws.close(1000, 'page closed');
+    }
     term.current?.dispose();
     term.current = null;
   }, [props.deviceId]);
