@@ -11,12 +11,11 @@
 // is written into the database directly (harness `pg.sql`), as the link's store calls would.
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { env, run, shot, startBrowser, startFleet, startPostgres, tempDir, watchPage } from './harness.mjs';
-import { DESKTOP, PHONE, assertNoSidewaysScroll, settle } from './page_helpers.mjs';
+import { firstPage, shot, startBrowser, startFleet, startFleetMode, stopAll, tempDir, watchPage } from './harness.mjs';
+import { DESKTOP, PHONE, assertNoSidewaysScroll, settle, signIn } from './page_helpers.mjs';
 
 const ADMIN = { email: 'admin@example.com', password: 'correct horse battery staple' };
 const OWNER = { email: 'otto@pumps.example', name: 'Otto Owner', password: 'owner password 2026!' };
@@ -24,7 +23,7 @@ const VIEWER = { email: 'vera@pumps.example', name: 'Vera Viewer', password: 'vi
 const HASH = 'c0ffee'.padEnd(64, '0123456789abcdef');
 
 // A signed-in API client (session cookie + CSRF token), for seeding what the UI then shows.
-async function signIn(base, who) {
+async function apiSession(base, who) {
   const r = await fetch(`${base}/api/v1/auth/login`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ email: who.email, password: who.password }) });
   assert.equal(r.status, 200, `login ${who.email}`);
   const cookie = r.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
@@ -74,27 +73,18 @@ describe('device page (fleet mode)', { timeout: 240_000 }, () => {
     await page.getByRole('heading', { level: 1 }).first().waitFor();
   };
   const commandsOf = async (owner, id) => (await owner('GET', `/devices/${id}/commands?limit=200`)).items;
-  async function login(who) {
-    await page.goto(`${fleet.url}/#/`);
-    await page.getByLabel('E-mail address').fill(who.email);
-    await page.getByLabel('Password', { exact: true }).fill(who.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('button', { name: 'Sign out' }).waitFor();
-  }
+  const login = (who) => signIn(page, fleet.url, who);
   let owner;
 
   before(async () => {
     dir = tempDir('keel-device-page-e2e-');
-    pg = await startPostgres(dir);
-    const common = ['--mode', 'fleet', '--database', pg.conninfo, '--data-dir', path.join(dir, 'fleet-data'), '--pwhash-cost', 'test'];
-    run(env.fleet, [...common, 'bootstrap-admin', '--email', ADMIN.email, '--name', 'Ada Admin'], { env: { ...process.env, KEEL_FLEET_ADMIN_PASSWORD: ADMIN.password } });
-    fleet = await startFleet(common, { logFile: path.join(dir, 'keel-fleet.log') });
+    ({ pg, fleet } = await startFleetMode(dir, ADMIN));
 
-    const admin = await signIn(fleet.url, ADMIN);
+    const admin = await apiSession(fleet.url, ADMIN);
     const org = await admin('POST', '/organizations', { name: 'Pump Works' });
     await admin('POST', '/users', { ...OWNER, role: 'organization_owner', organization_id: org.id });
     await admin('POST', '/users', { ...VIEWER, role: 'organization_user', organization_id: org.id });
-    owner = await signIn(fleet.url, OWNER);
+    owner = await apiSession(fleet.url, OWNER);
     const project = await owner('POST', '/projects', { name: 'pumps' });
     const dep = await owner('POST', '/deployments', { project_id: project.id, name: 'station-east' });
     const register = async (name) => (await owner('POST', '/devices', { deployment_id: dep.id, name, tunnel_public_key: publicKey('x25519'), identity_public_key: publicKey('ed25519') })).id;
@@ -114,21 +104,11 @@ describe('device page (fleet mode)', { timeout: 240_000 }, () => {
     await owner('POST', `/devices/${ids.online}/serial`, { lines });
 
     ctx = await startBrowser(dir);
-    page = ctx.pages()[0] ?? (await ctx.newPage());
-    watchPage(page, problems);
+    page = await firstPage(ctx, problems);
     await login(OWNER);
   });
 
-  after(async () => {
-    await ctx?.close().catch(() => {});
-    await fleet?.stop();
-    if (dir && fs.existsSync(path.join(dir, 'keel-fleet.log'))) {
-      fs.mkdirSync(env.artifacts, { recursive: true });
-      fs.copyFileSync(path.join(dir, 'keel-fleet.log'), path.join(env.artifacts, 'keel-fleet-device-page.log'));
-    }
-    await pg?.stop();
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => stopAll({ ctx, fleet, pg, dir, logName: 'keel-fleet-device-page.log' }));
 
   test('the device page shows what the device reported: connection, release, manifest hash, components', async () => {
     await devicePage();
@@ -264,12 +244,15 @@ describe('device page (fleet mode)', { timeout: 240_000 }, () => {
     await term.getByText(/fleet mode needs the gateway in the API process/).waitFor();
     await term.getByRole('button', { name: 'Connect again' }).waitFor();
     await other.close();
+    await page.bringToFront();
     assert.deepEqual(errors, []);
   });
 
   test('the remote console: keys go to the device and its output is shown; Ctrl+] leaves; the console limit is explained', async () => {
     // A stand-in for the console websocket (the device's shell): echoes a prompt and answers one command.
     const other = await ctx.newPage();
+    // The terminal draws in animation frames, which a background tab does not get.
+    await other.bringToFront();
     watchPage(other, problems);
     const got = [];
     let refuse = false;
@@ -315,6 +298,7 @@ describe('device page (fleet mode)', { timeout: 240_000 }, () => {
     await term.getByTestId('console-closed').getByText('Console limit reached').waitFor();
     await term.getByText(/already has the most remote consoles Fleet allows/).waitFor();
     await other.close();
+    await page.bringToFront();
   });
 
   test('a read-only user sees the status, components and history, but no buttons and no terminal', async () => {
@@ -362,14 +346,9 @@ describe('device page (studio mode: the device link in keel-fleet)', { timeout: 
     const dep = await call('/deployments', { project_id: project.id, name: 'rig' });
     deviceId = (await call('/devices', { deployment_id: dep.id, name: 'rig-01', tunnel_public_key: publicKey('x25519'), identity_public_key: publicKey('ed25519') })).id;
     ctx = await startBrowser(dir);
-    page = ctx.pages()[0] ?? (await ctx.newPage());
-    watchPage(page, problems);
+    page = await firstPage(ctx, problems);
   });
-  after(async () => {
-    await ctx?.close().catch(() => {});
-    await fleet?.stop();
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => stopAll({ ctx, fleet, dir, logName: 'keel-fleet-device-page-studio.log' }));
 
   test('the remote console of an offline device says the device is offline (the server closes with 4404)', async (t) => {
     const answer = await consoleRouteAnswers(fleet.url, deviceId, '');

@@ -119,7 +119,7 @@ export function DevicePage(props: { id: number }) {
           <DefList
             items={[
               ['Connection', <><StatusBadge status={conn} />{d.last_seen_at ? <span class="ml-2 text-slate-500" title={dateTime(d.last_seen_at)}>last seen {timeAgo(d.last_seen_at)}</span> : null}</>],
-              ['Running', rep ? (
+              ['Running release', rep ? (
                 <>
                   <span class="font-medium">{rep.release || 'no release name'}</span>
                   <span class="ml-2 text-slate-500" title={dateTime(rep.at)}>reported {timeAgo(rep.at)}</span>
