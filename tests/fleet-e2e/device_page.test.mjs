@@ -286,6 +286,10 @@ describe('device page (fleet mode)', { timeout: 240_000 }, () => {
     await other.keyboard.press('Enter');
     await screen.getByText('keel 0.1.0 (pump-controller 1.2.0)').waitFor();
     assert.equal(got.join(''), 'version\r', 'the typed bytes reached the console');
+    // Screen reader mode gives the rows to assistive technology too.
+    await term.getByLabel('Screen reader mode').check();
+    await screen.locator('.xterm-accessibility-tree').getByText('keel 0.1.0 (pump-controller 1.2.0)').waitFor({ state: 'attached' });
+    await screen.getByLabel(/^Remote console input/).focus();
     await shot(other, '35-device-console-terminal');
     // Ctrl+] moves the focus out of the terminal (to Disconnect); nothing is sent.
     await other.keyboard.press('Control+BracketRight');

@@ -23,6 +23,12 @@ export function RemoteConsole(props: { deviceId: number; online: boolean; allowe
   const socket = useRef<WebSocket | null>(null);
   const byUser = useRef(false);
   const leave = useRef<HTMLButtonElement>(null);
+  // xterm.js's screen reader mode: the rows also go to an accessibility tree and new output is
+  // announced. Off by default (it costs time on fast output).
+  const [reader, setReader] = useState(false);
+  useEffect(() => {
+    if (term.current) term.current.options.screenReaderMode = reader;
+  }, [reader]);
 
   // Closing the page (or going to another device) closes the console and frees its slot.
   useEffect(() => () => {
@@ -62,6 +68,7 @@ export function RemoteConsole(props: { deviceId: number; online: boolean; allowe
       fontFamily: 'ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace',
       fontSize: 13,
       scrollback: 5000,
+      screenReaderMode: reader,
       theme: { background: '#0f172a', foreground: '#f1f5f9' },
     });
     const f = new Fit();
@@ -171,7 +178,13 @@ export function RemoteConsole(props: { deviceId: number; online: boolean; allowe
             <Notice tone={closed.tone} title={closed.title}>{closed.text}</Notice>
           </div>
         )}
-        <p role="status" aria-live="polite" class="text-sm text-slate-600" data-testid="console-status">{statusText}</p>
+        <div class="flex flex-wrap items-center justify-between gap-x-4 gap-y-1">
+          <p role="status" aria-live="polite" class="text-sm text-slate-600" data-testid="console-status">{statusText}</p>
+          <label class="inline-flex items-center gap-2 text-sm text-slate-600">
+            <input type="checkbox" checked={reader} onChange={(e) => setReader((e.target as HTMLInputElement).checked)} />
+            Screen reader mode
+          </label>
+        </div>
         <div
           ref={host}
           data-testid="console-terminal"
