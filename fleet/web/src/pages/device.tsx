@@ -124,7 +124,7 @@ export function DevicePage(props: { id: number }) {
                   <span class="font-medium">{rep.release || 'no release name'}</span>
                   <span class="ml-2 text-slate-500" title={dateTime(rep.at)}>reported {timeAgo(rep.at)}</span>
                 </>
-              ) : <span class="text-slate-500">not reported yet (the device reports it over the device link)</span>],
+              ) : <span class="text-slate-500 break-normal">not reported yet</span>],
               ['Manifest hash', rep?.manifest_hash ? <span class="mono" data-testid="manifest-hash">{rep.manifest_hash}</span> : <span class="text-slate-500">—</span>],
               ['Uptime', rep ? <>{uptimeText(rep.uptime_ms)} <span class="text-slate-500">at that report</span></> : <span class="text-slate-500">—</span>],
               ['Last update', lastUpdate ? (

@@ -64,7 +64,7 @@ export function SerialConsole(props: { deviceId: number }) {
               </span>
             );
           })
-          : <span class="text-slate-400">{serial.loading ? 'Loading…' : 'No output received yet. Output appears here while the device is connected.'}</span>}
+          : <span class="text-slate-400 break-normal">{serial.loading ? 'Loading…' : 'No output received yet. Output appears here while the device is connected.'}</span>}
       </pre>
       {dropped > 0 && <p class="mt-2 text-xs text-slate-500">Marked lines: the device dropped console output it could not send while it was not connected ({dropped} {dropped === 1 ? 'line' : 'lines'} in what is shown).</p>}
     </Section>

@@ -22,6 +22,10 @@ export function RemoteConsole(props: { deviceId: number; online: boolean; allowe
   const fit = useRef<FitAddon | null>(null);
   const socket = useRef<WebSocket | null>(null);
   const byUser = useRef(false);
+  // Whether the terminal ever showed the device's output: until then a refused console (offline,
+  // limit) shows only its message, not an empty terminal.
+  const [hadOutput, setHadOutput] = useState(false);
+  const output = useRef(false);
   const leave = useRef<HTMLButtonElement>(null);
   // xterm.js's screen reader mode: the rows also go to an accessibility tree and new output is
   // announced. Off by default (it costs time on fast output).
@@ -126,12 +130,14 @@ export function RemoteConsole(props: { deviceId: number; online: boolean; allowe
     ws.onmessage = (m) => {
       if (typeof m.data === 'string') t.write(m.data);
       else t.write(new Uint8Array(m.data as ArrayBuffer));
+      output.current = true;
+      setHadOutput(true);
     };
     ws.onclose = (ev) => {
       if (socket.current === ws) socket.current = null;
       setState('closed');
       setClosed(byUser.current ? { title: 'Disconnected', text: 'You closed the remote console.', tone: 'info', retry: true } : closeInfo(ev.code, ev.reason, opened));
-      if (opened) t.write('\r\n\x1b[2m— console closed —\x1b[0m\r\n');
+      if (output.current) t.write('\r\n\x1b[2m— console closed —\x1b[0m\r\n');
     };
   };
 
@@ -188,7 +194,7 @@ export function RemoteConsole(props: { deviceId: number; online: boolean; allowe
         <div
           ref={host}
           data-testid="console-terminal"
-          class={state === 'idle' && !term.current ? 'hidden' : 'h-80 overflow-hidden rounded-md bg-slate-900 p-2'}
+          class={state === 'loading' || state === 'connecting' || state === 'open' || hadOutput ? 'h-80 overflow-hidden rounded-md bg-slate-900 p-2' : 'hidden'}
         />
       </div>
     </Section>
