@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
-import { apiCalls, env, makeRelease, shot, startBrowser, startFleet, startPostgres, tempDir, run, watchPage } from './harness.mjs';
-import { DESKTOP, PHONE, api, assertNoSidewaysScroll, deviceNames, phoneCheckPage, phoneLogin, phoneReachEveryLink, phoneSignOut, waitForValue } from './page_helpers.mjs';
+import { apiCalls, firstPage, makeRelease, shot, startBrowser, startFleet, startFleetMode, stopAll, tempDir, watchPage } from './harness.mjs';
+import { DESKTOP, PHONE, api, assertNoSidewaysScroll, deviceNames, phoneCheckPage, phoneLogin, phoneReachEveryLink, phoneSignOut, signIn, waitForValue } from './page_helpers.mjs';
 
 const ADMIN = { email: 'admin@example.com', password: 'correct horse battery staple' };
 const OWNER = { email: 'olivia@acme.example', name: 'Olivia Owner', password: 'owner password 2026!' };
@@ -21,42 +21,20 @@ describe('fleet mode', { timeout: 300_000 }, () => {
 
   before(async () => {
     dir = tempDir('keel-fleet-e2e-');
-    pg = await startPostgres(dir);
-    const data = path.join(dir, 'fleet-data');
-    const common = ['--mode', 'fleet', '--database', pg.conninfo, '--data-dir', data, '--pwhash-cost', 'test'];
-    run(env.fleet, [...common, 'bootstrap-admin', '--email', ADMIN.email, '--name', 'Ada Admin'], {
-      env: { ...process.env, KEEL_FLEET_ADMIN_PASSWORD: ADMIN.password },
-    });
-    fleet = await startFleet(common, { logFile: path.join(dir, 'keel-fleet.log') });
+    ({ pg, fleet } = await startFleetMode(dir, ADMIN));
     rel = makeRelease(fs.mkdtempSync(path.join(dir, 'release-')));
     ctx = await startBrowser(dir);
-    page = ctx.pages()[0] ?? (await ctx.newPage());
-    watchPage(page, problems);
+    page = await firstPage(ctx, problems);
   });
 
-  after(async () => {
-    await ctx?.close().catch(() => {});
-    await fleet?.stop();
-    if (dir && fs.existsSync(path.join(dir, 'keel-fleet.log'))) {
-      fs.mkdirSync(env.artifacts, { recursive: true });
-      fs.copyFileSync(path.join(dir, 'keel-fleet.log'), path.join(env.artifacts, 'keel-fleet-fleet-mode.log'));
-    }
-    await pg?.stop();
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => stopAll({ ctx, fleet, pg, dir, logName: 'keel-fleet-fleet-mode.log' }));
 
   afterEach(async (t) => {
     // node:test has no "did this test fail" here; a screenshot per test is cheap and shows the state.
     if (page && process.env.KEEL_E2E_SHOT_EVERY_TEST) await shot(page, `after-${t.name.replace(/\W+/g, '-').slice(0, 60)}`).catch(() => {});
   });
 
-  async function login(who) {
-    await page.goto(`${fleet.url}/#/`);
-    await page.getByLabel('E-mail address').fill(who.email);
-    await page.getByLabel('Password', { exact: true }).fill(who.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('button', { name: 'Sign out' }).waitFor();
-  }
+  const login = (who) => signIn(page, fleet.url, who);
 
   test('the login page refuses a wrong password with a clear message', async () => {
     await page.goto(`${fleet.url}/`);
@@ -541,14 +519,9 @@ describe('studio mode', { timeout: 120_000 }, () => {
     dir = tempDir('keel-studio-e2e-');
     fleet = await startFleet(['--mode', 'studio', '--data-dir', path.join(dir, 'studio')], { logFile: path.join(dir, 'keel-fleet.log') });
     ctx = await startBrowser(dir);
-    page = ctx.pages()[0] ?? (await ctx.newPage());
-    watchPage(page, problems);
+    page = await firstPage(ctx, problems);
   });
-  after(async () => {
-    await ctx?.close().catch(() => {});
-    await fleet?.stop();
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => stopAll({ ctx, fleet, dir }));
 
   test('no login; projects are shown directly and can be created', async () => {
     await page.goto(`${fleet.url}/`);

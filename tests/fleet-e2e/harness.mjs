@@ -69,8 +69,12 @@ export async function startPostgres(dir) {
     if (Date.now() > deadline) throw new Error('postgres did not accept connections within 60 s');
     await new Promise((res) => setTimeout(res, 200));
   }
+  const psql = fs.existsSync(path.join(bin, 'psql')) ? path.join(bin, 'psql') : 'psql';
   return {
     conninfo: `host=${sock} port=5432 user=postgres dbname=postgres`,
+    // Runs SQL on Fleet's database (what only the device link writes: a device's connection and
+    // reported status, command outcomes) and returns psql's unaligned output.
+    sql: (text) => run(psql, ['-h', sock, '-p', '5432', '-U', 'postgres', '-d', 'postgres', '-v', 'ON_ERROR_STOP=1', '-qAt', '-c', text], { cwd: '/' }),
     stop: () =>
       new Promise((resolve) => {
         if (pm.exitCode !== null) return resolve();
@@ -118,6 +122,31 @@ export async function startFleet(args, { logFile, env: extraEnv = {} } = {}) {
   };
 }
 
+// keel-fleet in fleet mode over a throwaway PostgreSQL cluster in `dir`, with its first
+// administrator (`admin`: {email, password}).
+export async function startFleetMode(dir, admin) {
+  const pg = await startPostgres(dir);
+  const common = ['--mode', 'fleet', '--database', pg.conninfo, '--data-dir', path.join(dir, 'fleet-data'), '--pwhash-cost', 'test'];
+  run(env.fleet, [...common, 'bootstrap-admin', '--email', admin.email, '--name', 'Ada Admin'], {
+    env: { ...process.env, KEEL_FLEET_ADMIN_PASSWORD: admin.password },
+  });
+  const fleet = await startFleet(common, { logFile: path.join(dir, 'keel-fleet.log') });
+  return { pg, fleet };
+}
+
+// The end of a suite: the browser closed, keel-fleet stopped (its log kept as the artifact
+// `logName`, when given), PostgreSQL stopped, the temporary directory removed.
+export async function stopAll({ ctx, fleet, pg, dir, logName }) {
+  await ctx?.close().catch(() => {});
+  await fleet?.stop();
+  if (dir && logName && fs.existsSync(path.join(dir, 'keel-fleet.log'))) {
+    fs.mkdirSync(env.artifacts, { recursive: true });
+    fs.copyFileSync(path.join(dir, 'keel-fleet.log'), path.join(env.artifacts, logName));
+  }
+  await pg?.stop();
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+}
+
 // --- the browser --------------------------------------------------------------------------------
 export async function startBrowser(dir) {
   need(fs.existsSync(env.chromium), `Chromium not found at ${env.chromium} (scripts/setup.sh installs chromium)`);
@@ -130,6 +159,13 @@ export async function startBrowser(dir) {
   });
   ctx.setDefaultTimeout(15_000);
   return ctx;
+}
+
+// The browser's first tab, watched for problems (watchPage).
+export async function firstPage(ctx, problems) {
+  const page = ctx.pages()[0] ?? (await ctx.newPage());
+  watchPage(page, problems);
+  return page;
 }
 
 // Screenshots are kept as test artifacts; every page error or failed request is collected so a

@@ -15,6 +15,15 @@ export async function api(page, method, p, body) {
   }, [method, p, body]);
 }
 
+// Signs in through the login page (fleet mode) and waits for the signed-in shell.
+export async function signIn(page, url, who) {
+  await page.goto(`${url}/#/`);
+  await page.getByLabel('E-mail address').fill(who.email);
+  await page.getByLabel('Password', { exact: true }).fill(who.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign out' }).waitFor();
+}
+
 export async function waitForValue(locator, want, what) {
   const deadline = Date.now() + 10_000;
   while ((await locator.inputValue()) !== want && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));

@@ -75,16 +75,20 @@ export function subscribe(l: Listener): () => void {
   };
 }
 
-// Calls fn (at most every 500 ms) when a change touches one of the given target types ('*': any).
-export function useLive(targetTypes: string[], fn: () => void): void {
+// Calls fn (at most every 500 ms) when a change touches one of the given target types ('*': any)
+// and, when given, `accept` says the event is about what the page shows (e.g. this device).
+export function useLive(targetTypes: string[], fn: () => void, accept?: (e: ChangeEvent) => boolean): void {
   const saved = useRef(fn);
   saved.current = fn;
+  const filter = useRef(accept);
+  filter.current = accept;
   const key = targetTypes.join(',');
   useEffect(() => {
     const types = new Set(key.split(','));
     let pending: ReturnType<typeof setTimeout> | null = null;
     const off = subscribe((e) => {
       if ((!types.has('*') && !types.has(e.target_type)) || pending) return;
+      if (filter.current && !filter.current(e)) return;
       pending = setTimeout(() => {
         pending = null;
         saved.current();

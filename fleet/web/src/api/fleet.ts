@@ -1,7 +1,7 @@
 // Every keel-fleet endpoint the UI uses, in one place (paths per docs/fleet-api.md).
 import { ApiClient, ApiError, errorFromResponse } from './client';
 import type {
-  ApiToken, AuditEntry, Deployment, Device, DeviceCommand, LogLine, LogQuery, Overlay, TraceEvent, Organization, Paged, Project, Proxy, Release,
+  ApiToken, AuditEntry, CommandKind, Deployment, Device, DeviceCommand, DeviceComponent, LogLine, LogQuery, Overlay, TraceEvent, Organization, Paged, Project, Proxy, Release,
   Rollout, RolloutTarget, SessionInfo, SigningKey, User,
 } from './models';
 
@@ -81,7 +81,11 @@ export const fleet = {
   allDeployments: (cursor?: Cursor) => api.get<Paged<Deployment>>('/deployments', page(cursor, 200)),
   allProjects: (cursor?: Cursor) => api.get<Paged<Project>>('/projects', page(cursor, 200)),
   decommissionDevice: (id: number) => api.post<Device>(`/devices/${id}/decommission`, {}),
-  deviceCommands: (id: number, cursor?: Cursor) => api.get<Paged<DeviceCommand>>(`/devices/${id}/commands`, page(cursor)),
+  deviceCommands: (id: number, cursor?: Cursor, limit = 50) => api.get<Paged<DeviceCommand>>(`/devices/${id}/commands`, page(cursor, limit)),
+  // Queues a command for the device link (delivered when the device is online).
+  createDeviceCommand: (id: number, kind: CommandKind, component?: string) =>
+    api.post<DeviceCommand>(`/devices/${id}/commands`, component === undefined ? { kind } : { kind, component }),
+  deviceComponents: (id: number) => api.get<{ items: DeviceComponent[] }>(`/devices/${id}/components`),
   // What the device said: the newest entries (order desc) first, then polled with after=<last id>.
   deviceSerial: (id: number, q: LogQuery) => api.get<Paged<LogLine>>(`/devices/${id}/serial`, { ...q }),
   deviceTrace: (id: number, q: LogQuery) => api.get<Paged<TraceEvent>>(`/devices/${id}/trace`, { ...q }),

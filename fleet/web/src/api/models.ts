@@ -69,9 +69,34 @@ export interface Device {
   release_installed_at: number | null;
   // The device's newest started update; null if it never had one.
   last_update: LastUpdate | null;
+  // What the device itself said in its last STATUS over the device link; null before the first.
+  reported: ReportedStatus | null;
+  queued_commands?: number; // GET /devices/{id} only
   created_at: number;
   updated_at: number;
 }
+
+// The running release as the device names it, the hex SHA-256 of its manifest, its uptime, and
+// when Fleet received the report (ms since the epoch).
+export interface ReportedStatus {
+  release: string;
+  manifest_hash: string;
+  uptime_ms: number;
+  at: number;
+}
+
+// One component of the device's last STATUS (GET /devices/{id}/components).
+export interface DeviceComponent {
+  name: string;
+  state: string; // stopped | running | restarting | failed
+  restarts: number;
+  memory_kib: number;
+  cpu_permille: number;
+  updated_at: number;
+}
+
+// What an operator may ask a device to do over the device link (POST /devices/{id}/commands).
+export type CommandKind = 'restart_system' | 'restart_component' | 'trace_on' | 'trace_off' | 'identify';
 
 export interface LastUpdate {
   status: string; // in_progress | succeeded | failed
@@ -225,6 +250,12 @@ export interface DeviceCommand {
   rollout_id: number | null;
   created_at: number;
   updated_at: number;
+  // The device's COMMAND_RESULT, recorded once: outcome done | failed | refused | unknown_kind.
+  outcome?: string | null;
+  detail?: string | null;
+  result_at?: number | null;
+  sent_at?: number | null;
+  deliveries?: number;
 }
 
 // A device's serial console line / trace event (GET /devices/{id}/serial|trace). `id` increases

@@ -1,17 +1,35 @@
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { all, fleet } from '../api/fleet';
-import type { Deployment, Device, Project } from '../api/models';
+import type { CommandKind, Deployment, Device, DeviceCommand, Paged, Project } from '../api/models';
 import { ManifestGraph } from '../graph/ManifestGraph';
 import { href, navigate } from '../router';
 import { canWrite, useSession } from '../session';
 import { DefList, Empty, ErrorBox, Field, FormModal, KeyField, Notice, Page, PageLoading, Section, StatusBadge, TextField, chosenId } from '../ui/components';
 import { dateTime, timeAgo } from '../ui/format';
-import { useAction, useAsync, useForm, useInterval, useLogTail } from '../ui/hooks';
+import { useAction, useAsync, useForm, useInterval } from '../ui/hooks';
 import { useCrumbs } from './crumbs';
+import { CommandHistory, ComponentsSection, RestartDialog, type RestartAsk } from './device_control';
+import { commandLabel, uptimeText } from './device_link';
+import { SerialConsole, TraceSection } from './device_output';
 import { connectionOf, lastUpdateNote } from './device_state';
+import { RemoteConsole } from './device_terminal';
 import { OverlaySection } from './overlay';
 import { ReleaseField } from './release_field';
 import { useLive } from '../live';
+
+// The device's newest commands, newest first. The API lists them oldest first (keyset by id), so
+// every page is read, keeping the newest `keep`.
+async function newestCommands(deviceId: number, keep = 1000): Promise<DeviceCommand[]> {
+  let out: DeviceCommand[] = [];
+  let cursor: string | null = null;
+  do {
+    const p: Paged<DeviceCommand> = await fleet.deviceCommands(deviceId, cursor, 200);
+    out = out.concat(p.items);
+    if (out.length > keep) out = out.slice(out.length - keep);
+    cursor = p.next_cursor;
+  } while (cursor);
+  return out.reverse();
+}
 
 export function DevicePage(props: { id: number }) {
   const { info } = useSession();
@@ -21,26 +39,22 @@ export function DevicePage(props: { id: number }) {
   const dep = useAsync(() => (dev.data ? fleet.deployment(dev.data.deployment_id) : Promise.resolve(null)), [dev.data?.deployment_id]);
   const releaseId = dev.data?.current_release_id ?? null;
   const release = useAsync(() => (releaseId ? fleet.release(releaseId) : Promise.resolve(null)), [releaseId]);
-  // Followed while the page is open (every 2 s, only what is new).
-  const serial = useLogTail((q) => fleet.deviceSerial(props.id, q), [props.id]);
-  const trace = useLogTail((q) => fleet.deviceTrace(props.id, q), [props.id], 2000, 500);
-  const consoleRef = useRef<HTMLPreElement>(null);
-  const stick = useRef(true); // keep the console scrolled to the newest line unless the reader scrolled up
-  useEffect(() => {
-    const el = consoleRef.current;
-    if (el && stick.current) el.scrollTop = el.scrollHeight;
-  }, [serial.items]);
-  const commands = useAsync(() => fleet.deviceCommands(props.id), [props.id]);
+  const components = useAsync(() => fleet.deviceComponents(props.id), [props.id]);
+  const commands = useAsync(() => newestCommands(props.id), [props.id]);
   const [dialog, setDialog] = useState<null | 'update' | 'move' | 'repurpose'>(null);
+  const [restart, setRestart] = useState<RestartAsk | null>(null);
+  const [queued, setQueued] = useState<string | null>(null);
   const action = useAction();
-  useInterval(() => {
+  const refresh = () => {
     dev.reload();
+    components.reload();
     commands.reload();
-  }, 5000);
-  useLive(['device', 'rollout'], () => {
-    dev.reload();
-    commands.reload();
-  });
+  };
+  useInterval(refresh, 5000);
+  // The device link's events: device.online / .offline / .status for this device, and every
+  // command result (its target is the command, which names no device: the history reloads).
+  useLive(['device', 'rollout'], refresh, (e) => e.target_type !== 'device' || e.target_id === String(props.id));
+  useLive(['device_command'], commands.reload);
 
   if (dev.error || !dev.data) return <PageLoading title="Device" state={dev} />;
   const d = dev.data;
@@ -49,15 +63,26 @@ export function DevicePage(props: { id: number }) {
   const note = lastUpdateNote(d);
   const releaseLabel = (id: number) => (release.data && release.data.id === id ? `${release.data.name} ${release.data.version}` : `release #${id}`);
   const retired = d.status === 'decommissioned';
+  const canAct = writable && !retired;
+  const rep = d.reported;
 
   const decommission = () =>
     action.run(`Decommission "${d.name}"? Its keys stop working and it can no longer connect. This cannot be undone; register it again to reuse the hardware.`, () => fleet.decommissionDevice(d.id), dev.reload);
+
+  // Queues a command and says so (the history shows its progress).
+  const queue = async (kind: CommandKind, component?: string) => {
+    const c = await fleet.createDeviceCommand(d.id, kind, component);
+    setQueued(`${commandLabel(c)}: queued as command #${c.id}. ${d.connection === 'online' ? 'It is delivered to the device now.' : 'It is delivered when the device connects.'}`);
+    commands.reload();
+    return c;
+  };
+  const queueNow = (kind: CommandKind) => void action.run(null, () => queue(kind));
 
   return (
     <Page
       title={d.name}
       crumbs={[...crumbs, { label: d.name }]}
-      help="One device: whether it is connected, what it runs, and what it says."
+      help="One device: whether it is connected, what it runs, what it says, and what it was asked to do."
       actions={
         writable && !retired && (
           <>
@@ -69,6 +94,12 @@ export function DevicePage(props: { id: number }) {
       }
     >
       {action.error !== null && <ErrorBox error={action.error} title="Action failed" />}
+      {queued && (
+        <div role="status" class="flex items-start justify-between gap-3 rounded-md border border-emerald-200 bg-emerald-50 px-4 py-3 text-sm text-emerald-900" data-testid="command-queued">
+          <span>{queued}</span>
+          <button type="button" class="btn-ghost px-2 py-0.5 text-xs" aria-label="Dismiss" onClick={() => setQueued(null)}>✕</button>
+        </div>
+      )}
       {retired && (
         <Notice tone="warning" title="Decommissioned">
           This device can no longer connect: its keys and tunnel address were released. Its record is kept for the audit trail.
@@ -76,10 +107,26 @@ export function DevicePage(props: { id: number }) {
         </Notice>
       )}
       <div class="grid grid-cols-1 gap-6 lg:grid-cols-2">
-        <Section title="Status">
+        <Section
+          title="Status"
+          actions={canAct && (
+            <>
+              <button type="button" class="btn-secondary" disabled={action.busy} onClick={() => queueNow('identify')} title="The device prints an identify line 3 times on its console">Identify</button>
+              <button type="button" class="btn-secondary text-red-700" onClick={() => setRestart({ component: null })}>Restart device…</button>
+            </>
+          )}
+        >
           <DefList
             items={[
-              ['Connection', <><StatusBadge status={conn} />{d.last_seen_at ? <span class="ml-2 text-slate-500">last seen {timeAgo(d.last_seen_at)}</span> : null}</>],
+              ['Connection', <><StatusBadge status={conn} />{d.last_seen_at ? <span class="ml-2 text-slate-500" title={dateTime(d.last_seen_at)}>last seen {timeAgo(d.last_seen_at)}</span> : null}</>],
+              ['Running release', rep ? (
+                <>
+                  <span class="font-medium">{rep.release || 'no release name'}</span>
+                  <span class="ml-2 text-slate-500" title={dateTime(rep.at)}>reported {timeAgo(rep.at)}</span>
+                </>
+              ) : <span class="text-slate-500 break-normal">not reported yet</span>],
+              ['Manifest hash', rep?.manifest_hash ? <span class="mono" data-testid="manifest-hash">{rep.manifest_hash}</span> : <span class="text-slate-500">—</span>],
+              ['Uptime', rep ? <>{uptimeText(rep.uptime_ms)} <span class="text-slate-500">at that report</span></> : <span class="text-slate-500">—</span>],
               ['Last update', lastUpdate ? (
                 <>
                   <StatusBadge status={lastUpdate.status} />
@@ -106,8 +153,19 @@ export function DevicePage(props: { id: number }) {
         </Section>
       </div>
 
-      <Section title="Current release" help="The software the device reported running, drawn from its manifest.">
-        {!releaseId && <Empty title="No release reported yet">The device reports its release when it connects. You can also send it one with "Update this device".</Empty>}
+      <ComponentsSection device={d} components={components} writable={canAct} onRestart={(c) => setRestart({ component: c })} />
+
+      <CommandHistory commands={commands} />
+
+      <div class="grid grid-cols-1 gap-6 xl:grid-cols-2">
+        <SerialConsole deviceId={d.id} />
+        <TraceSection deviceId={d.id} commands={commands.data} writable={canAct} busy={action.busy} queue={queueNow} />
+      </div>
+
+      {!retired && <RemoteConsole key={d.id} deviceId={d.id} online={d.connection === 'online'} allowed={writable} />}
+
+      <Section title="Current release" help="The software Fleet installed on the device, drawn from its manifest.">
+        {!releaseId && <Empty title="No release installed through Fleet yet">Fleet records the release when an update succeeds. Send one with "Update this device"; what the device says it runs is under Status.</Empty>}
         {release.error && <ErrorBox error={release.error} />}
         {release.data && (
           <div class="space-y-4">
@@ -124,70 +182,9 @@ export function DevicePage(props: { id: number }) {
         )}
       </Section>
 
-      <div class="grid grid-cols-1 gap-6 xl:grid-cols-2">
-        <Section title="Serial console" help="The device's console output, newest at the bottom; new lines appear while this page is open. Fleet keeps the newest lines of each device.">
-          {serial.error && <ErrorBox error={serial.error} title="Could not refresh the console" />}
-          <pre
-            ref={consoleRef}
-            class="mono h-72 overflow-auto whitespace-pre-wrap break-all rounded-md bg-slate-900 p-3 text-slate-100"
-            data-testid="serial-log"
-            aria-label="Serial console output"
-            onScroll={(e) => {
-              const el = e.currentTarget;
-              stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 24;
-            }}
-          >
-            {serial.items.length > 0
-              ? serial.items.map((l) => l.text).join('\n')
-              : <span class="text-slate-400">{serial.loading ? 'Loading…' : 'No output received yet. Output appears here while the device is connected.'}</span>}
-          </pre>
-        </Section>
-        <Section title="Trace" help="Events the device recorded (restarts, faults, channel activity), newest first.">
-          {trace.error && <ErrorBox error={trace.error} title="Could not refresh the trace" />}
-          {trace.items.length > 0 ? (
-            <div class="h-72 overflow-auto">
-              <table class="table" data-testid="trace-log">
-                <thead><tr><th>Time</th><th>Component</th><th>Event</th></tr></thead>
-                <tbody>
-                  {[...trace.items].reverse().map((t) => (
-                    <tr key={t.id}>
-                      <td class="whitespace-nowrap text-slate-500">{dateTime(t.at)}</td>
-                      <td>{t.component ?? 'system'}</td>
-                      <td class="mono">{t.event}{t.data !== null && t.data !== undefined ? ` ${JSON.stringify(t.data)}` : ''}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
-          ) : <Empty title="No trace events">{trace.loading ? 'Loading…' : 'The device has not sent any trace events yet (it sends them while connected, if its release traces).'}</Empty>}
-        </Section>
-      </div>
-
       {dep.data && <OverlaySection scope="device" targetId={d.id} projectId={dep.data.project_id} preferRelease={d.current_release_id} writable={writable && !retired} />}
 
-      <Section title="Commands for this device" help="What Fleet has asked the device to do, and whether it has. Commands wait here while the device is offline." flush>
-        {commands.error && <div class="p-5"><ErrorBox error={commands.error} onRetry={commands.reload} /></div>}
-        {commands.data && commands.data.items.length === 0 && <Empty title="No commands">Updates and other requests to this device appear here.</Empty>}
-        {commands.data && commands.data.items.length > 0 && (
-          <div class="overflow-x-auto">
-            <table class="table">
-              <thead><tr><th>Command</th><th>Status</th><th>Rollout</th><th>Created</th><th>Last change</th></tr></thead>
-              <tbody>
-                {commands.data.items.map((c) => (
-                  <tr key={c.id}>
-                    <td class="font-medium">{c.kind}</td>
-                    <td><StatusBadge status={c.status} /></td>
-                    <td>{c.rollout_id ? <a href={href(`/rollouts/${c.rollout_id}`)}>#{c.rollout_id}</a> : '—'}</td>
-                    <td class="text-slate-500">{timeAgo(c.created_at)}</td>
-                    <td class="text-slate-500">{timeAgo(c.updated_at)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        )}
-      </Section>
-
+      {restart && <RestartDialog device={d} ask={restart} onClose={() => setRestart(null)} onConfirm={() => (restart.component ? queue('restart_component', restart.component) : queue('restart_system'))} />}
       {(dialog === 'move' || dialog === 'repurpose') && (
         <MoveDevice device={d} repurpose={dialog === 'repurpose'} onClose={() => setDialog(null)} onDone={() => { dev.reload(); }} />
       )}

@@ -5,7 +5,7 @@ import { connectionOf, lastUpdateNote } from './device_state';
 const dev = (over: Partial<Device>): Device => ({
   id: 1, deployment_id: 1, name: 'd', tunnel_public_key: null, identity_public_key: null, tunnel_address: null,
   status: 'active', connection: 'offline', last_seen_at: null, current_release_id: null, release_installed_at: null,
-  last_update: null, created_at: 1, updated_at: 1, ...over,
+  last_update: null, reported: null, created_at: 1, updated_at: 1, ...over,
 });
 const update = (status: string, message = '') => ({ status, message, release_id: 3, rollout_id: 7, at: 5 });
 

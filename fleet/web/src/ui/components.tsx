@@ -2,7 +2,7 @@
 // one visual language. Status is never colour alone (always a word too), every page says in one
 // sentence what it is for, and every empty list says what to do next.
 import type { ComponentChildren, JSX } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, fieldMessage } from '../api/client';
 import { useAction, useForm } from './hooks';
 
@@ -217,15 +217,40 @@ export function Field(props: { label: string; hint?: ComponentChildren; error?: 
   );
 }
 
+// A dialog: Escape or a click outside closes it, Tab stays inside it, and when it closes the focus
+// goes back to what opened it (keyboard users continue where they were).
 export function Modal(props: { title: string; onClose: () => void; children: ComponentChildren; wide?: boolean }) {
+  const box = useRef<HTMLDivElement>(null);
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => e.key === 'Escape' && props.onClose();
     window.addEventListener('keydown', onKey);
     return () => window.removeEventListener('keydown', onKey);
   }, [props.onClose]);
+  // What had the focus when the dialog was first rendered (before anything in it took the focus).
+  const opener = useRef(document.activeElement);
+  useEffect(() => {
+    if (box.current && !box.current.contains(document.activeElement)) box.current.focus();
+    const back = opener.current;
+    return () => {
+      if (back instanceof HTMLElement && back.isConnected) back.focus();
+    };
+  }, []);
+  const trapTab = (e: KeyboardEvent) => {
+    if (e.key !== 'Tab' || !box.current) return;
+    const all = [...box.current.querySelectorAll<HTMLElement>('button, [href], input, select, textarea, [tabindex]:not([tabindex="-1"])')].filter((el) => !(el as HTMLButtonElement).disabled);
+    const first = all[0], last = all.at(-1);
+    if (!first || !last) return;
+    if (e.shiftKey && (document.activeElement === first || document.activeElement === box.current)) {
+      e.preventDefault();
+      last.focus();
+    } else if (!e.shiftKey && document.activeElement === last) {
+      e.preventDefault();
+      first.focus();
+    }
+  };
   return (
     <div class="fixed inset-0 z-40 flex items-start justify-center overflow-y-auto bg-slate-900/40 px-4 py-16" onClick={(e) => e.target === e.currentTarget && props.onClose()}>
-      <div role="dialog" aria-modal="true" aria-label={props.title} class={cx('card w-full shadow-xl', props.wide ? 'max-w-3xl' : 'max-w-lg')}>
+      <div ref={box} tabIndex={-1} onKeyDown={trapTab} role="dialog" aria-modal="true" aria-label={props.title} class={cx('card w-full shadow-xl focus:outline-none', props.wide ? 'max-w-3xl' : 'max-w-lg')}>
         <header class="flex items-center justify-between border-b border-slate-200 px-5 py-3.5">
           <h2 class="text-base font-semibold">{props.title}</h2>
           <button type="button" class="btn-ghost px-2 py-1" aria-label="Close" onClick={props.onClose}>
@@ -235,6 +260,47 @@ export function Modal(props: { title: string; onClose: () => void; children: Com
         <div class="p-5">{props.children}</div>
       </div>
     </div>
+  );
+}
+
+// A question before a change that cannot be taken back (restarting a device or a component): what
+// will happen, Cancel — focused first, the safe choice — and the action. The server's refusal is
+// shown in place.
+export function ConfirmModal(props: {
+  title: string;
+  confirmLabel: string;
+  onConfirm: () => Promise<unknown>;
+  onClose: () => void;
+  onDone?: () => void;
+  danger?: boolean;
+  children: ComponentChildren;
+}) {
+  const act = useAction();
+  const cancel = useRef<HTMLButtonElement>(null);
+  useEffect(() => cancel.current?.focus(), []);
+  return (
+    <Modal title={props.title} onClose={props.onClose}>
+      <div class="space-y-4">
+        <div class="text-sm text-slate-700">{props.children}</div>
+        {act.error !== null && <ErrorBox error={act.error} title="Not done" />}
+        <div class="flex justify-end gap-2 pt-2">
+          <button ref={cancel} type="button" class="btn-secondary" onClick={props.onClose}>
+            Cancel
+          </button>
+          <button
+            type="button"
+            class={props.danger ? 'btn-danger' : 'btn-primary'}
+            disabled={act.busy}
+            onClick={() => void act.run(null, props.onConfirm, () => {
+              props.onDone?.();
+              props.onClose();
+            })}
+          >
+            {act.busy ? 'Working…' : props.confirmLabel}
+          </button>
+        </div>
+      </div>
+    </Modal>
   );
 }
 

@@ -97,16 +97,24 @@ export interface LogTail<T> {
   items: T[];
   error: Error | undefined;
   loading: boolean;
+  // Older entries than the first shown exist (the server has another page back).
+  hasOlder: boolean;
+  loadingOlder: boolean;
+  // Loads the page before the first entry shown and puts it in front.
+  older: () => void;
 }
 
 type LogPage<T> = { items: T[]; next_cursor: string | null };
+type LogTailQuery = { order?: 'asc' | 'desc'; after?: number; cursor?: string; limit: number };
 
 // Follows an append-only log (a device's serial console or trace): first its newest page
 // (order=desc), then every `ms` the entries after the last one seen (after=<id>, following
 // next_cursor for a burst), so an open page keeps up without reloading what it already has.
-// Keeps at most `keep` entries, oldest first.
+// Keeps at most `keep` entries, oldest first, plus the older pages the reader asked for
+// (`older()`, which continues the first read's next_cursor). When new entries push old ones out,
+// paging back stops (the cursor no longer joins the entries kept).
 export function useLogTail<T extends { id: number }>(
-  fetchPage: (q: { order?: 'asc' | 'desc'; after?: number; limit: number }) => Promise<LogPage<T>>,
+  fetchPage: (q: LogTailQuery) => Promise<LogPage<T>>,
   deps: unknown[],
   ms = 2000,
   keep = 1000,
@@ -114,15 +122,22 @@ export function useLogTail<T extends { id: number }>(
   const [items, setItems] = useState<T[]>([]);
   const [error, setError] = useState<Error | undefined>(undefined);
   const [loading, setLoading] = useState(true);
+  const [olderCursor, setOlderCursor] = useState<string | null>(null);
+  const [loadingOlder, setLoadingOlder] = useState(false);
   const last = useRef(0);
   const busy = useRef(false);
   const gen = useRef(0);
+  const limit = useRef(keep);
+  const shown = useRef(0);
+  shown.current = items.length;
   const fail = (e: unknown) => setError(toError(e));
   useEffect(() => {
     const my = ++gen.current;
     last.current = 0;
     busy.current = true;
+    limit.current = keep;
     setItems([]);
+    setOlderCursor(null);
     setError(undefined);
     setLoading(true);
     fetchPage({ order: 'desc', limit: 200 })
@@ -133,6 +148,7 @@ export function useLogTail<T extends { id: number }>(
           const newest = got.at(-1);
           if (newest) last.current = newest.id;
           setItems(got);
+          setOlderCursor(p.next_cursor);
         },
         (e: unknown) => gen.current === my && fail(e),
       )
@@ -160,10 +176,13 @@ export function useLogTail<T extends { id: number }>(
           if (!p.next_cursor) break;
         }
         last.current = after;
-        if (fresh.length > 0) setItems((old) => {
-          const all = old.concat(fresh);
-          return all.length > keep ? all.slice(all.length - keep) : all;
-        });
+        if (fresh.length > 0) {
+          if (shown.current + fresh.length > limit.current) setOlderCursor(null);
+          setItems((old) => {
+            const all = old.concat(fresh);
+            return all.length > limit.current ? all.slice(all.length - limit.current) : all;
+          });
+        }
         setError(undefined);
       } catch (e) {
         if (gen.current === my) fail(e);
@@ -172,7 +191,25 @@ export function useLogTail<T extends { id: number }>(
       }
     })();
   }, ms);
-  return { items, error, loading };
+  const older = () => {
+    if (!olderCursor || loadingOlder) return;
+    const my = gen.current;
+    setLoadingOlder(true);
+    fetchPage({ order: 'desc', cursor: olderCursor, limit: 200 })
+      .then(
+        (p) => {
+          if (gen.current !== my) return;
+          const got = [...p.items].reverse();
+          limit.current += got.length;
+          setItems((old) => got.concat(old));
+          setOlderCursor(p.next_cursor);
+          setError(undefined);
+        },
+        (e: unknown) => gen.current === my && fail(e),
+      )
+      .finally(() => gen.current === my && setLoadingOlder(false));
+  };
+  return { items, error, loading, hasOlder: olderCursor !== null, loadingOlder, older };
 }
 
 export interface Action {
