@@ -284,6 +284,35 @@ typedef struct keel_cpu_usage_s {
 keel_error_t keel_cpu_usage(uint32_t index, keel_cpu_usage_t* u);
 keel_error_t keel_set_budget(uint32_t index, uint32_t budget_us);
 
+/* ---- console mirror, trace and restart (docs/libkeel.md "Mirror, trace and restart") ----------
+ * keel_trace: any component with 'serial'; records (event, argument) with the time (ns, generic
+ * timer) and this component's index while tracing is on; KEEL_OK and dropped (counted) while it is
+ * off. The other three serial calls are the manifest's `console_mirror` component's only
+ * (everyone else: KEEL_DENIED, logged by serial); keel_component_restart needs `control = true`. */
+typedef struct keel_trace_event_s {
+  uint64_t time_ns;   /* when serial received it (generic timer, since boot) */
+  uint16_t component; /* the caller's component index */
+  uint16_t event;
+  uint32_t argument;
+} keel_trace_event_t;
+keel_error_t keel_trace(uint16_t event, uint32_t argument);
+/* Console lines since the last read, oldest first: whole lines "[name] text" without '\n',
+ * separated by '\n' (at most KEEL_SERIAL_MIRROR_MAX bytes per call; cap must be at least that, else
+ * KEEL_RANGE_ERROR; no NUL is added; *n = bytes, 0 if none). *first = the sequence number of the
+ * first line returned (of the next line when none), *dropped = lines lost (mirror ring full) before
+ * it since the last read. A restarted serial starts again at 0. KEEL_NOTIFY_MIRROR is set when new
+ * lines arrive after a read found none. */
+keel_error_t keel_mirror_read(uint64_t* first, uint32_t* dropped, char* buf, size_t cap, size_t* n);
+keel_error_t keel_trace_enable(bool on, bool* was_on); /* was_on may be NULL */
+/* Up to KEEL_SERIAL_TRACE_READ_MAX events per call (cap must be at least that, else
+ * KEEL_RANGE_ERROR), oldest first; *dropped = events lost (ring full) since the last read. */
+keel_error_t keel_trace_read(keel_trace_event_t* ev, size_t cap, size_t* n, uint32_t* dropped);
+/* Restarts component `index` (-1: the whole system) through the root server's supervisor (its
+ * group's strategy and its dependents; not counted as a failure). KEEL_OK once started (the caller
+ * may be part of it: then it is restarted soon after the reply); KEEL_DENIED without the manifest's
+ * `control = true`; KEEL_INVALID_ARGUMENT for a bad index. */
+keel_error_t keel_component_restart(int index);
+
 /* ---- memory: malloc/free/calloc/realloc are picolibc's, over this component's heap (the manifest's
  * 'heap'); they return NULL when it is exhausted or the component has none. */
 size_t keel_heap_size(void);

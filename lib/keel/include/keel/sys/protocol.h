@@ -78,6 +78,10 @@ enum keel_component_slot {
  *   system page (an empty slot would be a CapFault), so the root server must refill these slots
  *   before it marks a restarted component RUNNING. */
 #define KEEL_SLOT_MSG_ENDPOINTS 192u   /* msg only: + component index (see above) */
+/* serial only: the console_mirror component's notification, badge KEEL_NOTIFY_MIRROR (rebuilt by
+ * the root server when it restarts, like the privileged slots; serial signals it only while it is
+ * RUNNING). A separate slot because the same component may also be console_input. */
+#define KEEL_SLOT_SERIAL_MIRROR 192u
 #define KEEL_COMPONENT_CNODE_DEPTH 64u /* depth that addresses a slot through a component CNode cap */
 
 /* Bits of a component's notification word (KEEL_SLOT_NOTIFY). */
@@ -89,6 +93,8 @@ enum keel_notify_bit {
   KEEL_NOTIFY_TICK = 1ull << 8,    /* a new fairness window (core services that asked: KEEL_ROOT_TICK);
                                       above bit 6, so no client's badge (index + 1 <= 64) looks like it */
   KEEL_NOTIFY_ROOT_LOG = 1ull << 9, /* (serial) the root server's log ring has new lines */
+  KEEL_NOTIFY_MIRROR = 1ull << 10, /* (the console_mirror component) new console lines to read with
+                                      KEEL_SERIAL_MIRROR_READ; set only when it had read everything */
   KEEL_NOTIFY_IRQ_SHIFT = 16,      /* IRQ i: bit 16 + i */
   KEEL_NOTIFY_EVENT_SHIFT = 32     /* event/stream end j of this component: bit 32 + j (keel_info_channel_t.notify_bit) */
 };
@@ -258,16 +264,31 @@ enum keel_root_op {              /* KEEL_SLOT_ROOT_EP */
   KEEL_ROOT_DEVICE = 3,          /* name -> vaddr, size */
   KEEL_ROOT_SET_BUDGET = 4,      /* component, budget us, period us -> budget us (sched only) */
   KEEL_ROOT_PASSIVE = 5,         /* NBSendRecv with KEEL_SLOT_SERVICE_EP; ends by KEEL_NOTIFY_PASSIVE */
-  KEEL_ROOT_TICK = 6             /* (core services only) KEEL_NOTIFY_TICK at the next fairness window */
+  KEEL_ROOT_TICK = 6,            /* (core services only) KEEL_NOTIFY_TICK at the next fairness window */
+  KEEL_ROOT_RESTART = 7          /* component index or KEEL_ROOT_RESTART_SYSTEM -> (KEEL_OK once started;
+                                    manifest `control = true` only, else KEEL_DENIED) */
 };
+#define KEEL_ROOT_RESTART_SYSTEM (~0ull) /* KEEL_ROOT_RESTART: the whole system */
 enum keel_msg_op {               /* KEEL_SLOT_MSG_EP */
   KEEL_MSG_OPEN = 1              /* name -> slot, kind, badge or notification bit mask */
 };
 enum keel_serial_op {            /* KEEL_SLOT_SERIAL_EP */
   KEEL_SERIAL_WRITE = 1,         /* bytes (<= KEEL_SERIAL_MAX_WRITE) -> bytes accepted */
-  KEEL_SERIAL_READ = 2           /* -> bytes (console_input component only) */
+  KEEL_SERIAL_READ = 2,          /* -> bytes (console_input component only) */
+  KEEL_SERIAL_MIRROR_READ = 3,   /* -> first sequence number (u64), lines dropped before it since the last
+                                    read (u32), lines "[name] text" separated by '\n' (<= KEEL_SERIAL_MIRROR_MAX
+                                    bytes) (console_mirror component only) */
+  KEEL_SERIAL_TRACE = 4,         /* event (u16), argument (u32) -> (any component with 'serial') */
+  KEEL_SERIAL_TRACE_SET = 5,     /* on (1) / off (0) -> previous state (console_mirror component only) */
+  KEEL_SERIAL_TRACE_READ = 6     /* -> dropped (u32), count, count events of 2 words each: time ns (u64);
+                                    component (u16) | event (u16) << 16 | argument (u32) << 32
+                                    (<= KEEL_SERIAL_TRACE_READ_MAX) (console_mirror component only) */
 };
 #define KEEL_SERIAL_MAX_WRITE 944u /* 118 MRs of 8 bytes */
+#define KEEL_SERIAL_MIRROR_MAX 900u       /* line bytes per KEEL_SERIAL_MIRROR_READ reply */
+#define KEEL_SERIAL_MIRROR_BYTES 16384u   /* the mirror ring: line text kept for the mirror component */
+#define KEEL_SERIAL_TRACE_EVENTS 256u     /* the trace ring */
+#define KEEL_SERIAL_TRACE_READ_MAX 59u    /* events per KEEL_SERIAL_TRACE_READ reply (2 + 2 * 59 MRs) */
 enum keel_clock_op {             /* KEEL_SLOT_CLOCK_EP */
   KEEL_CLOCK_WALL = 1,           /* -> nanoseconds since 1970 */
   KEEL_CLOCK_TIMEOUT = 2,        /* timer id, deadline (ticks; 0 cancels), period (0 = one-shot) */

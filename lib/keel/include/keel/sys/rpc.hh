@@ -91,6 +91,33 @@ struct Codec<Bytes<Max>> {
   }
 };
 
+// Up to Max records of T (trivially copyable, a whole number of words, laid out as its words in
+// little-endian order): MR0 = count, then count * sizeof(T) / 8 words.
+template <class T, size_t Max>
+struct Records {
+  const T* data = nullptr;  // decoded: points into the message registers (valid until the next IPC)
+  size_t count = 0;
+  static constexpr size_t kMax = Max;
+};
+template <class T, size_t Max>
+struct Codec<Records<T, Max>> {
+  static_assert(std::is_trivially_copyable_v<T> && sizeof(T) % sizeof(Word) == 0 && alignof(T) <= alignof(Word));
+  static constexpr size_t kWordsPer = sizeof(T) / sizeof(Word);
+  static constexpr size_t kMaxWords = 1 + Max * kWordsPer;
+  static size_t put(Word* mr, Records<T, Max> r) {
+    if (r.count > Max) r.count = Max;
+    mr[0] = r.count;
+    if (r.count != 0) __builtin_memcpy(&mr[1], r.data, r.count * sizeof(T));
+    return 1 + r.count * kWordsPer;
+  }
+  static size_t get(const Word* mr, size_t avail, Records<T, Max>& r) {
+    if (avail < 1 || mr[0] > Max || 1 + mr[0] * kWordsPer > avail) return 0;
+    r.count = static_cast<size_t>(mr[0]);
+    r.data = reinterpret_cast<const T*>(&mr[1]);
+    return 1 + r.count * kWordsPer;
+  }
+};
+
 template <class... T>
 struct Args {
   static constexpr size_t kMaxWords = (size_t{0} + ... + Codec<T>::kMaxWords);

@@ -29,6 +29,8 @@ struct SetBudget : Rpc<KEEL_SLOT_ROOT_EP, 0, KEEL_ROOT_SET_BUDGET, Args<uint32_t
 // -> the root's window length in ticks; KEEL_NOTIFY_TICK at the next fairness window (core
 // services only, keel/sys/fair.hh). A reply word: the root never sends the all-zero reply.
 struct Tick : Rpc<KEEL_SLOT_ROOT_EP, 0, KEEL_ROOT_TICK, Args<>, Reply<uint64_t>> {};
+// component index or KEEL_ROOT_RESTART_SYSTEM -> (started; `control = true` components only)
+struct Restart : Rpc<KEEL_SLOT_ROOT_EP, 0, KEEL_ROOT_RESTART, Args<uint64_t>, Reply<>> {};
 // KEEL_ROOT_PASSIVE is an NBSendRecv with no words and no reply (docs/os-services.md): not a Call,
 // so it has no declaration here (libkeel channel.cc sends it).
 }  // namespace root
@@ -45,6 +47,24 @@ using Text = Bytes<KEEL_SERIAL_MAX_WRITE>;
 struct Write : Rpc<KEEL_SLOT_SERIAL_EP, KEEL_SERVICE_SERIAL, KEEL_SERIAL_WRITE, Args<Text>, Reply<uint64_t>> {};
 // -> bytes (the console_input component only)
 struct Read : Rpc<KEEL_SLOT_SERIAL_EP, KEEL_SERVICE_SERIAL, KEEL_SERIAL_READ, Args<>, Reply<Text>> {};
+using MirrorText = Bytes<KEEL_SERIAL_MIRROR_MAX>;
+// -> first sequence number, lines dropped before it, lines (the console_mirror component only)
+struct MirrorRead : Rpc<KEEL_SLOT_SERIAL_EP, KEEL_SERVICE_SERIAL, KEEL_SERIAL_MIRROR_READ, Args<>,
+                        Reply<uint64_t, uint32_t, MirrorText>> {};
+// event, argument -> (anyone)
+struct Trace : Rpc<KEEL_SLOT_SERIAL_EP, KEEL_SERVICE_SERIAL, KEEL_SERIAL_TRACE, Args<uint16_t, uint32_t>, Reply<>> {};
+// on (0 / 1) -> previous (the console_mirror component only)
+struct TraceSet : Rpc<KEEL_SLOT_SERIAL_EP, KEEL_SERVICE_SERIAL, KEEL_SERIAL_TRACE_SET, Args<uint32_t>, Reply<uint32_t>> {};
+// One trace event on the wire: two words (time ns; component | event << 16 | argument << 32).
+struct TraceEvent {
+  uint64_t time_ns;
+  uint16_t component, event;
+  uint32_t argument;
+};
+using TraceEvents = Records<TraceEvent, KEEL_SERIAL_TRACE_READ_MAX>;
+// -> dropped, count + events (the console_mirror component only)
+struct TraceRead : Rpc<KEEL_SLOT_SERIAL_EP, KEEL_SERVICE_SERIAL, KEEL_SERIAL_TRACE_READ, Args<>,
+                       Reply<uint32_t, TraceEvents>> {};
 }  // namespace serial
 
 namespace clock {
