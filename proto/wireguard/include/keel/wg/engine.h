@@ -68,6 +68,18 @@ class Random {
   virtual void fill(MutBytes out) = 0;  // cryptographically secure
 };
 
+// Our static key held outside the engine (a device's keystore: the private key never enters the
+// process). dh() computes X25519(our private key, their_public) into shared; false (shared
+// zeroed) when it cannot (the all-zero result, or the key holder failed) — the handshake using it
+// then fails like one with a low-order point. Called under a peer's lock, at most twice per
+// handshake (the static-static DH only at the peer's first handshake, then cached).
+class StaticKey {
+ public:
+  virtual ~StaticKey() = default;
+  virtual const Key& public_key() const = 0;
+  [[nodiscard]] virtual bool dh(const Key& their_public, Key& shared) = 0;
+};
+
 struct Keypair {
   Key send{};
   Key recv{};
@@ -210,6 +222,11 @@ class Engine {
   // cannot be derived; check with valid().
   Engine(const Key& private_key, Clock& clock, Random& rng, PeerDirectory& dir, KeypairPool& pool,
          Timing timing = {}, uint16_t mtu = 1420);
+  // With an external static key (docs/wireguard.md "External static key"): every DH with our
+  // static key goes through key.dh(); `key` must outlive the engine. The in-process constructor
+  // above keeps its DhKey path (the gateway's) without any indirection.
+  Engine(StaticKey& key, Clock& clock, Random& rng, PeerDirectory& dir, KeypairPool& pool, Timing timing = {},
+         uint16_t mtu = 1420);
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -264,6 +281,14 @@ class Engine {
   void zero_locked(Peer& p);
   void add_macs_locked(Peer& p, MutBytes msg);
   void refresh_cookie_secret();
+  void init_constants();
+  // DH with our static key: the prepared DhKey, or the external key when there is one.
+  [[nodiscard]] bool static_dh(Key& out, const Key& their_pub) {
+    if (external_ == nullptr) [[likely]]
+      return static_key_.dh(out, their_pub);
+    return external_dh(out, their_pub);
+  }
+  bool external_dh(Key& out, const Key& their_pub);
   uint64_t jitter();
   // Timer hooks (names follow the reference implementations).
   void t_data_sent(Peer& p);
@@ -276,6 +301,7 @@ class Engine {
   void t_any_authenticated_traversal(Peer& p);
 
   DhKey static_key_;  // our static private key, prepared for the X25519 backend
+  StaticKey* external_ = nullptr;  // or the external key (static_key_ then unset)
   Key public_{};
   Hash mac1_key_{};          // HASH(label_mac1 || our public key): verify mac1 sent to us
   Key cookie_key_{};         // HASH(label_cookie || our public key): encrypt our cookie replies
