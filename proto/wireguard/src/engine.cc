@@ -6,7 +6,6 @@
 #include "keel/wg/engine.h"
 
 #include <cstring>
-#include <mutex>
 
 namespace keel::wg {
 namespace {
@@ -20,7 +19,17 @@ void mix_key(Hash& chain, Bytes data) { kdf1(chain, chain, data); }
 
 uint16_t be16(const uint8_t* p) { return uint16_t(p[0] << 8 | p[1]); }
 
-using Guard = std::lock_guard<SpinLock>;
+// A scoped SpinLock (not std::lock_guard: <mutex> needs a hosted C library, the device has none).
+class Guard {
+ public:
+  explicit Guard(SpinLock& l) : l_(l) { l_.lock(); }
+  ~Guard() { l_.unlock(); }
+  Guard(const Guard&) = delete;
+  Guard& operator=(const Guard&) = delete;
+
+ private:
+  SpinLock& l_;
+};
 
 }  // namespace
 

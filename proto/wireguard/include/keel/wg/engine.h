@@ -14,7 +14,6 @@
 // with the peer's lock held: a Sink must not call back into the engine.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 
 #include "keel/result.h"
@@ -101,18 +100,23 @@ class KeypairPool {
 enum class HsState : uint8_t { Zeroed, InitiationCreated, InitiationConsumed, ResponseCreated, ResponseConsumed };
 
 // Tiny test-and-set lock: uncontended cost is one atomic exchange, and it is 1 byte per peer.
+// The compiler's atomic builtins rather than std::atomic: the device's freestanding C++ library
+// cannot include <atomic> (C++20's atomic waits pull in pthreads); the code is the same.
 class SpinLock {
  public:
+  SpinLock() = default;
+  SpinLock(const SpinLock&) = delete;
+  SpinLock& operator=(const SpinLock&) = delete;
   void lock() {
-    while (f_.exchange(true, std::memory_order_acquire)) {
-      while (f_.load(std::memory_order_relaxed)) {
+    while (__atomic_exchange_n(&f_, true, __ATOMIC_ACQUIRE)) {
+      while (__atomic_load_n(&f_, __ATOMIC_RELAXED)) {
       }
     }
   }
-  void unlock() { f_.store(false, std::memory_order_release); }
+  void unlock() { __atomic_store_n(&f_, false, __ATOMIC_RELEASE); }
 
  private:
-  std::atomic<bool> f_{false};
+  bool f_ = false;
 };
 
 // Everything the protocol keeps for one remote. Compact on purpose (the gateway holds a million):
