@@ -106,21 +106,26 @@ class ProxyMux {
     char name[kMaxAppName + 1] = {};
     size_t name_len = 0;
     State state = State::Idle;
-    uint64_t stream = 0;
+    bool has_stream = false;     // `stream` is ours (Opening with a stream, Open)
+    bool sent_open = false;      // PROXY_OPEN is written on it
+    bool stale = false;          // the link closed the connection: the app's late DATA/CLOSE are dropped
     uint8_t close_code = 0;      // for Closing
-    char service[KEEL_PROXY_MAX_SERVICE + 1] = {};
+    uint8_t bad_logged = 0;
+    uint64_t stream = 0;
+    char service[KEEL_PROXY_MAX_SERVICE] = {};
     size_t service_len = 0;
     uint8_t rx[kMaxMsg] = {};    // control stream bytes not yet delivered (at most one message)
     size_t rx_len = 0;
   };
-  bool poll_app(size_t i);        // true if progress was made
-  bool from_app(App& a, size_t i);
-  bool from_fleet(App& a, size_t i);
-  bool try_open(App& a);
-  void fail_app(App& a, size_t i, const char* why);   // CLOSED(3), logged
-  void close_app(App& a, uint8_t code);             // to Closing(code), the stream dropped
-  void end_stream(App& a, uint8_t code, bool send_close);
+  bool poll_app(size_t i);                                  // true if anything moved
+  bool from_app(App& a, size_t i);                          // one app record
+  bool from_fleet(App& a, size_t i);                        // one message from Fleet
+  bool try_open(App& a, size_t i);
   bool send_closed(App& a, size_t i);
+  void fail_app(App& a, size_t i, std::string_view why);    // CLOSED(3), logged, the app's stream emptied
+  void to_closing(App& a, uint8_t code, bool by_link);
+  void end_stream(App& a, uint8_t code);                    // PROXY_CLOSE(code) + FIN, then drain
+  void finish_stream(App& a, bool clean);                   // FIN after Fleet's PROXY_CLOSE, then drain
   void drain();
   void logf(const App& a, std::string_view what, std::string_view detail = {});
 
@@ -131,6 +136,7 @@ class ProxyMux {
   uint64_t draining_[kMaxDraining] = {};
   size_t n_draining_ = 0;
   Stats stats_;
+  uint8_t scratch_[kMaxMsg] = {};  // one PROXY_DATA message on its way to Fleet
 };
 
 }  // namespace keel::link

@@ -117,8 +117,8 @@ class Shell {
   enum class Esc : uint8_t { None, Esc, Csi, Ss3, Osc, OscEsc };
   void put(std::string_view s);        // into the buffer (echo, prompt)
   void out(std::string_view s);        // command output: counted against the budget, cut
-  void out_u64(uint64_t v, int width = 0, bool left = false);
-  void out_str(std::string_view s, int width, bool left = true);
+  void out_u64(uint64_t v, int width = 0);
+  void out_str(std::string_view s, int width);
   void feed(uint8_t c);                // one input byte
   void enter();                        // run the line
   void run(std::string_view line);
