@@ -20,6 +20,8 @@
 #include <optional>
 
 #include "agent.h"
+#include "agent_console.h"
+#include "keel/info.h"
 #include "keel/keel.h"
 #include "keel/sys/protocol.h"
 #include "keel/tunnel/ctl.h"
@@ -32,6 +34,15 @@ namespace ctl = keel::control;
 constexpr size_t kPoolBlocks = 12;
 
 keel_channel_t g_rx = -1, g_tx = -1, g_ctl = -1;
+
+// The proxy apps: ends proxy_rx.<app> (from the app) and proxy_tx.<app> (to it), in the order the
+// mux numbers them.
+struct ProxyApp {
+  char name[ProxyMux::kMaxAppName + 1] = {};
+  keel_channel_t rx = -1, tx = -1;
+};
+ProxyApp g_apps[ProxyMux::kMaxApps];
+size_t g_napps = 0;
 keel_partition_t g_part = -1;
 bool g_part_open = false;
 
@@ -136,12 +147,42 @@ class DevicePlatform final : public Platform {
     out.endpoint_port = uint16_t(m.w[7]);
     return true;
   }
-  // Proxy apps: bound with the proxy mux (agent_console.cc); none in this build.
-  bool app_peek(size_t, uint8_t*, size_t) override { return false; }
-  bool app_read(size_t, uint8_t*, size_t, uint8_t*, size_t) override { return false; }
-  void app_discard(size_t) override {}
-  bool app_send(size_t, const uint8_t*, size_t, const uint8_t*, size_t) override { return false; }
-  bool proxy_allowed(std::string_view, std::string_view) override { return false; }
+  // Proxy apps (the mux's ProxyHost calls, through AgentConsole).
+  bool app_peek(size_t app, uint8_t* buf, size_t n) override {
+    size_t done = 0;
+    return app < g_napps && keel_stream_peek(g_apps[app].rx, buf, n, &done) == KEEL_OK && done == n;
+  }
+  bool app_read(size_t app, uint8_t* hdr, size_t nh, uint8_t* body, size_t nb) override {
+    size_t done = 0;
+    return app < g_napps && keel_stream_read_record(g_apps[app].rx, hdr, nh, body, nb, &done) == KEEL_OK && done != 0;
+  }
+  void app_discard(size_t app) override {
+    if (app >= g_napps) return;
+    uint8_t sink[256];
+    size_t done = 0;
+    for (int i = 0; i < 256 && keel_stream_read(g_apps[app].rx, sink, sizeof sink, &done) == KEEL_OK && done; ++i) {
+    }
+  }
+  bool app_send(size_t app, const uint8_t* hdr, size_t nh, const uint8_t* body, size_t nb) override {
+    return app < g_napps && keel_stream_send_record(g_apps[app].tx, hdr, nh, body, nb) == KEEL_OK;
+  }
+  // Config proxy.<app> = "svc1,svc2": the services the app may name (absent: none).
+  bool proxy_allowed(std::string_view app, std::string_view service) override {
+    char key[8 + ProxyMux::kMaxAppName + 1];
+    if (app.size() > ProxyMux::kMaxAppName) return false;
+    std::memcpy(key, "proxy.", 6);
+    std::memcpy(key + 6, app.data(), app.size());
+    key[6 + app.size()] = 0;
+    const char* list = keel_config_str(key, nullptr);
+    if (!list) return false;
+    for (const char* p = list; *p;) {
+      const char* e = p;
+      while (*e && *e != ',') ++e;
+      if (std::string_view(p, size_t(e - p)) == service) return true;
+      p = *e ? e + 1 : e;
+    }
+    return false;
+  }
 
  private:
   static bool open_part() {
@@ -160,6 +201,7 @@ DeviceClock g_clock;
 ctl::FixedBlockPool<kPoolBlocks> g_pool;
 ctl::Context g_ctx{g_clock, g_pool};
 std::optional<Agent> g_agent;
+AgentConsole g_console;
 uint8_t g_datagram[KEEL_TUNNEL_MAX_DATAGRAM];
 
 // Every whole record in link_down to the agent. A record with a length out of 1..1392 cannot
@@ -207,9 +249,35 @@ extern "C" int keel_main(void*) {
       cfg.manifest_hash[i] = uint8_t(a << 4 | b);
     }
   }
-  g_agent.emplace(g_platform, g_ctx, cfg);
-  keel_logf("link agent: %u bytes, %u protocol blocks of %u bytes", unsigned(sizeof(Agent)), unsigned(kPoolBlocks),
-            unsigned(ctl::kBlockSize));
+  // Proxy apps: every pair of ends proxy_rx.<app> / proxy_tx.<app>.
+  uint64_t app_bits = 0;
+  const keel_info_t* info = keel_info();
+  for (uint32_t k = 0; info && k < info->channel_count && g_napps < ProxyMux::kMaxApps; ++k) {
+    const keel_info_channel_t* ch = keel_channel_info(keel_channel_t(k));
+    const char* end = ch ? keel_info_string(info, ch->end) : nullptr;
+    if (!end || std::strncmp(end, "proxy_rx.", 9) != 0) continue;
+    ProxyApp& a = g_apps[g_napps];
+    const size_t n = std::strlen(end + 9);
+    if (n == 0 || n > ProxyMux::kMaxAppName) continue;
+    std::memcpy(a.name, end + 9, n);
+    a.name[n] = 0;
+    char tx[16 + ProxyMux::kMaxAppName];
+    std::memcpy(tx, "proxy_tx.", 9);
+    std::memcpy(tx + 9, a.name, n + 1);
+    a.rx = keel_channel_t(k);
+    (void)keel_channel_open(end, &a.rx);
+    if (keel_channel_open(tx, &a.tx) == KEEL_NOT_FOUND || g_console.mux().add_app(a.name) != int(g_napps)) {
+      keel_logf("proxy: app '%s' has no end %s: not served", a.name, tx);
+      continue;
+    }
+    app_bits |= ch->notify_bit;
+    if (const keel_info_channel_t* t = keel_channel_info(a.tx)) app_bits |= t->notify_bit;
+    ++g_napps;
+  }
+  g_agent.emplace(g_platform, g_ctx, cfg, &g_console);
+  g_console.bind(*g_agent);
+  keel_logf("link agent: %u + %u bytes, %u protocol blocks of %u bytes, %u proxy apps", unsigned(sizeof(Agent)),
+            unsigned(sizeof(AgentConsole)), unsigned(kPoolBlocks), unsigned(ctl::kBlockSize), unsigned(g_napps));
   const keel_info_channel_t* rx = keel_channel_info(g_rx);
   const uint64_t rx_bit = rx ? rx->notify_bit : 0;
   const uint64_t tps = keel_ticks_per_second();
@@ -221,7 +289,7 @@ extern "C" int keel_main(void*) {
     if (!deadline || deadline > now + ctl::kSec) deadline = now + ctl::kSec;
     if (deadline > now) {
       (void)keel_timer_set(0, keel_now_ticks() + (deadline - now) * tps / ctl::kSec + 1, 0);
-      const uint64_t bits = keel_notify_wait(KEEL_NOTIFY_TIMER | KEEL_NOTIFY_MIRROR | rx_bit);
+      const uint64_t bits = keel_notify_wait(KEEL_NOTIFY_TIMER | KEEL_NOTIFY_MIRROR | rx_bit | app_bits);
       if (bits & KEEL_NOTIFY_TIMER) (void)keel_timer_expired();
       if (bits & KEEL_NOTIFY_MIRROR) g_agent->on_mirror();
     }

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "agent.h"
+#include "agent_console.h"
 #include "harness.h"
 #include "keel/tunnel/enrolment.h"
 
@@ -231,6 +232,23 @@ struct FleetSim {
   std::map<std::string, uint32_t> last_restarts;
   std::vector<ctl::TraceEvent> trace;
   std::vector<ctl::Error> closes;
+  // Consoles Fleet opened: stream id -> what came back.
+  std::map<uint64_t, std::string> console_out;
+  std::map<uint64_t, Buf> console_in;
+  std::set<uint64_t> console_ended;
+  uint64_t open_console(const std::string& typed) {
+    auto id = s->open_stream();
+    EXPECT_TRUE(id.ok());
+    console_out[id.value()];
+    type(id.value(), typed);
+    return id.value();
+  }
+  void type(uint64_t id, const std::string& text) {
+    uint8_t m[4200];
+    auto n = ctl::encode_console({reinterpret_cast<const uint8_t*>(text.data()), text.size()}, m);
+    ASSERT_TRUE(n.ok());
+    ASSERT_EQ(s->write(id, {m, n.value()}).value_or(0), n.value());
+  }
 
   explicit FleetSim(FakeClock& c) : clock(c) { std::memset(fleet_key, 0x99, 32); }
 
@@ -348,6 +366,30 @@ struct FleetSim {
     }
     pump(0, in0);
     if (s->stream_open(2)) pump(2, inser);
+    for (auto& [id, out] : console_out) {
+      if (console_ended.count(id)) continue;
+      uint8_t tmp[4096];
+      bool fin = false;
+      Buf& in = console_in[id];
+      for (;;) {
+        auto r = s->read(id, tmp, fin);
+        if (!r.ok()) {
+          console_ended.insert(id);
+          break;
+        }
+        in.insert(in.end(), tmp, tmp + r.value());
+        if (fin) console_ended.insert(id);
+        if (!r.value()) break;
+      }
+      for (;;) {
+        auto v = ctl::next_message(in);
+        ASSERT_TRUE(v.ok());
+        if (!v.value().size) break;
+        ASSERT_EQ(v.value().type, ctl::MsgType::Console);
+        out.append(v.value().body.begin(), v.value().body.end());
+        in.erase(in.begin(), in.begin() + long(v.value().size));
+      }
+    }
     if (!out0.empty()) {
       auto w = s->write(0, out0);
       if (w.ok()) out0.erase(out0.begin(), out0.begin() + long(w.value()));
@@ -368,6 +410,7 @@ struct World {
   ctl::FixedBlockPool<12> dpool;
   ctl::Context dctx{clock, dpool};
   AgentConfig cfg;
+  AgentConsole console;
   std::optional<Agent> agent;
   FleetSim fleet{clock};
 
@@ -387,7 +430,8 @@ struct World {
   }
   void boot() {  // a (re)boot of the device: a new agent on the same records
     agent.reset();
-    agent.emplace(dev, dctx, cfg);
+    agent.emplace(dev, dctx, cfg, &console);
+    console.bind(*agent);
   }
   void step(uint64_t max_step = 1 * kSec) {
     uint64_t t = clock.now + max_step;
@@ -655,6 +699,30 @@ TEST(LinkAgent, ReconnectBackOffGrowsWithJitterAndIsBounded) {
   EXPECT_EQ(w.agent->stats().sessions, 15u);
 }
 
+TEST(LinkAgent, ConsoleStreamsReachTheShell) {
+  World w;
+  w.lossy(0.05, 0.05, 0.02, 9);
+  ASSERT_TRUE(w.run_until([&] { return w.agent->authenticated() && w.agent->component_count() == 31; }));
+  const uint64_t a = w.fleet.open_console("components\rrestart c7\r");
+  ASSERT_TRUE(w.run_until([&] { return w.dev.restarts[8] == 1 && w.fleet.console_out[a].find("c29") != std::string::npos; }, 30 * kSec));
+  EXPECT_NE(w.fleet.console_out[a].find("keel> "), std::string::npos);
+  const uint64_t b = w.fleet.open_console("log 3\r");
+  ASSERT_TRUE(w.run_until([&] { return w.fleet.console_out[b].find("keel> ") != w.fleet.console_out[b].rfind("keel> "); }, 30 * kSec));
+  EXPECT_EQ(w.console.consoles(), 2u);
+  const uint64_t c = w.fleet.open_console("help\r");  // a third: refused
+  ASSERT_TRUE(w.run_until([&] { return w.fleet.console_ended.count(c) == 1; }, 30 * kSec));
+  EXPECT_EQ(w.console.consoles(), 2u);
+  // Fleet ends console a: the agent ends its side and frees the slot.
+  ASSERT_TRUE(w.fleet.s->write(a, {}, true).ok());
+  ASSERT_TRUE(w.run_until([&] { return w.console.consoles() == 1; }, 30 * kSec));
+  // A malformed message on a console ends only that console.
+  const uint8_t bad[] = {0x00, 0x01, 0x06};  // a STATUS with no body
+  ASSERT_TRUE(w.fleet.s->write(b, {bad, sizeof bad}).ok());
+  ASSERT_TRUE(w.run_until([&] { return w.console.consoles() == 0; }, 30 * kSec));
+  EXPECT_TRUE(w.agent->authenticated());
+  EXPECT_EQ(w.fleet.sessions, 1u);
+}
+
 TEST(LinkAgent, MemoryIsFixed) {
   World w;
   ASSERT_TRUE(w.run_until([&] { return w.agent->authenticated(); }));
@@ -663,7 +731,8 @@ TEST(LinkAgent, MemoryIsFixed) {
   w.run_until([] { return false; }, 60 * kSec);
   EXPECT_LE(w.dpool.in_use(), 12u);
   RecordProperty("agent_bytes", std::to_string(sizeof(Agent)));
-  std::printf("sizeof(Agent) = %zu, block pool 12 x %zu\n", sizeof(Agent), ctl::kBlockSize);
+  std::printf("sizeof(Agent) = %zu, sizeof(AgentConsole) = %zu, block pool 12 x %zu\n", sizeof(Agent),
+              sizeof(AgentConsole), ctl::kBlockSize);
 }
 
 }  // namespace
