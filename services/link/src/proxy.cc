@@ -351,16 +351,19 @@ bool ProxyMux::poll_app(size_t i) {
   return progress;
 }
 
-void ProxyMux::poll() {
-  // Round-robin, one step per app per round, so a busy app cannot starve the others; bounded
-  // (each step moves a record or a message, and the streams are bounded).
-  for (int round = 0; round < 256; ++round) {
+bool ProxyMux::poll() {
+  // Round-robin, one step per app per round, so a busy app cannot starve the others; bounded, so
+  // the agent's other work is not starved either: true = stopped at the bound, call again soon.
+  bool more = false;
+  for (int round = 0; round < kRoundsPerPoll; ++round) {
     bool progress = false;
     for (size_t i = 0; i < count_; ++i)
       if (poll_app(i)) progress = true;
+    more = progress;
     if (!progress) break;
   }
   if (up_) drain();
+  return more;
 }
 
 }  // namespace keel::link

@@ -66,6 +66,7 @@ class ProxyMux {
   static constexpr size_t kMaxAppName = 32;
   static constexpr size_t kMaxMsg = 4098;     // a control message with its 2-byte length
   static constexpr size_t kMaxDraining = 4;   // closed by us, waiting for Fleet's FIN
+  static constexpr int kRoundsPerPoll = 64;   // records / messages moved per app per poll, at most
 
   enum class State : uint8_t {
     Idle,      // no connection
@@ -89,10 +90,12 @@ class ProxyMux {
 
   // Whether a control stream belongs to the mux (the agent leaves its bytes to poll()).
   bool owns(uint64_t stream_id) const;
-  // Does everything possible now: app records → Fleet, Fleet messages → apps, pending OPENs and
-  // CLOSEDs. Call after any app-stream signal, a control stream being readable or writable, and a
-  // link change. Never blocks.
-  void poll();
+  // Does what is possible now: app records → Fleet, Fleet messages → apps, pending OPENs and
+  // CLOSEDs. Call it on every app-stream notification bit, after every Session::receive / tick
+  // (data and credit arrive there) and after a link change. Never blocks; returns true when it
+  // stopped at its bound (kRoundsPerPoll steps per app) with work left: call it again before
+  // waiting (the streams' signal suppression would not wake the agent for that work).
+  bool poll();
 
   State state(size_t app) const { return app < count_ ? apps_[app].state : State::Idle; }
   struct Stats {

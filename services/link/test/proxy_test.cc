@@ -559,3 +559,27 @@ TEST_F(ProxyTest, TwoAppsAreIndependent) {
 
 }  // namespace
 }  // namespace keel::link
+
+namespace keel::link {
+namespace {
+
+TEST_F(ProxyTest, PollIsBoundedAndSaysWhenWorkIsLeft) {
+  const size_t a = add("a", {"db"});
+  host.apps[a].to_link.reserve(1 << 16);
+  mux.link_up();
+  const uint64_t id = open(a, "db");
+  for (int i = 0; i < 200; ++i) app_put(a, KEEL_PROXY_DATA, "r" + std::to_string(i));
+  EXPECT_TRUE(mux.poll());
+  EXPECT_EQ(fleet_get(id).size(), size_t(ProxyMux::kRoundsPerPoll));
+  int polls = 1;
+  while (mux.poll()) ++polls;
+  EXPECT_LE(polls, 4);
+  EXPECT_TRUE(host.apps[a].to_link.empty());
+  auto f = fleet_get(id);
+  ASSERT_EQ(f.size(), 200u - ProxyMux::kRoundsPerPoll);
+  EXPECT_EQ(f.back().second, "r199");
+  EXPECT_FALSE(mux.poll());
+}
+
+}  // namespace
+}  // namespace keel::link

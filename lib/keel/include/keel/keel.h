@@ -317,6 +317,25 @@ keel_error_t keel_component_restart(int index);
  * 'heap'); they return NULL when it is exhausted or the component has none. */
 size_t keel_heap_size(void);
 
+/* ---- proxy: a TCP service next to Fleet, through the link agent (docs/libkeel.md "Proxy") ------
+ * Needs the stream channels <app>.proxy_tx -> link.proxy_rx.<app> and link.proxy_tx.<app> ->
+ * <app>.proxy_rx, and the service named in the link's config key proxy.<app>. One connection at a
+ * time. keel_proxy_open: service [a-z0-9._-]{1,64} (else KEEL_INVALID_ARGUMENT); KEEL_NOT_FOUND: no
+ * such channels; KEEL_DENIED: refused by the link (not in proxy.<app>); KEEL_CHANNEL_DOWN: the link
+ * to Fleet is down; KEEL_TIMEOUT: no answer in 10 s; KEEL_ILLEGAL_OPERATION: one is open already.
+ * Fleet's own refusal (service not configured: KEEL_DENIED) or failure to connect
+ * (KEEL_CHANNEL_DOWN) comes later, from keel_proxy_recv / keel_proxy_send.
+ * keel_proxy_send: all n bytes, blocking while the stream to the link is full (Fleet's
+ * back-pressure). keel_proxy_recv: up to cap bytes (*n), timeout_ns 0 = poll, KEEL_PROXY_FOREVER;
+ * KEEL_TIMEOUT when nothing came; KEEL_CHANNEL_DOWN once the connection is closed (by Fleet, the
+ * service or a link failure), KEEL_DENIED if Fleet refused it. keel_proxy_close: ends it (also
+ * after one of those errors, before the next open). */
+#define KEEL_PROXY_FOREVER UINT64_MAX
+keel_error_t keel_proxy_open(const char* service);
+keel_error_t keel_proxy_send(const void* data, size_t n);
+keel_error_t keel_proxy_recv(void* buf, size_t cap, size_t* n, uint64_t timeout_ns);
+keel_error_t keel_proxy_close(void);
+
 #ifdef __cplusplus
 }
 #endif
