@@ -129,9 +129,9 @@ void Agent::flush() {
 void Agent::run() {
   const uint64_t now = p_.now_ns();
   if (!enrolled_ || !keys_ || !journal_.loaded()) try_enrol(now);
-  if (!enrolled_ || !keys_) return;
+  if (!enrolled_ || !keys_) return poll_ext();
   if (!session_ && now >= reconnect_at_) start_session(now);
-  if (!session_) return;
+  if (!session_) return poll_ext();
   if (session_->next_deadline() && session_->next_deadline() <= now) session_->tick();
   if (!authed_ && now - session_started_ >= cfg_.auth_timeout && session_->state() == ctl::State::Open)
     session_->close(ctl::Error::AuthState);
@@ -147,6 +147,7 @@ void Agent::run() {
 }
 
 uint64_t Agent::next_deadline() const {
+  if (ext_more_) return 1;  // the extensions have work left: at once
   if (!enrolled_ || !keys_ || !journal_.loaded()) return enrol_at_;
   if (!session_) return reconnect_at_;
   uint64_t t = session_->next_deadline();
@@ -171,8 +172,8 @@ void Agent::service(uint64_t now) {
     if (authed_) {
       if (status_due_) send_status(now);
       pump_serial();
-      if (ext_) ext_->poll();
     }
+    poll_ext();
     flush();
     if (!session_->readable(0) || session_->writable(0) < kReplyRoom) break;
   }

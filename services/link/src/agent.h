@@ -58,7 +58,8 @@ class StreamExtensions {
   virtual void link_down() = 0;
   virtual bool accept(uint64_t stream) = 0;       // a stream Fleet opened; false: refused
   virtual bool owns(uint64_t stream) const = 0;
-  virtual void poll() = 0;                         // everything possible now (never blocks)
+  // Everything possible now (never blocks); true when work is left (call again before waiting).
+  virtual bool poll() = 0;
 
  protected:
   ~StreamExtensions() = default;
@@ -121,6 +122,7 @@ class Agent {
   void session_lost(uint64_t now, const char* why);
   void service(uint64_t now);
   void flush();
+  void poll_ext() { ext_more_ = ext_ && ext_->poll(); }
   void read_control();
   bool handle(const ctl::MessageView& m);
   void on_challenge(ctl::Bytes body);
@@ -151,7 +153,7 @@ class Agent {
   // The session.
   std::optional<ctl::Session> session_;
   std::optional<ctl::AuthClient> auth_;
-  bool authed_ = false;
+  bool authed_ = false, ext_more_ = false;
   uint64_t session_started_ = 0, authed_at_ = 0;
   uint32_t attempt_ = 0;
   uint64_t reconnect_at_ = 0;

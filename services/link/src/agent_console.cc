@@ -118,11 +118,12 @@ void AgentConsole::poll_console(Console& c) {
   }
 }
 
-void AgentConsole::poll() {
-  if (!agent_ || !agent_->session()) return;
-  for (Console& c : con_)
-    if (c.used) poll_console(c);
-  mux_.poll();
+bool AgentConsole::poll() {
+  if (!agent_) return false;
+  if (agent_->session())
+    for (Console& c : con_)
+      if (c.used) poll_console(c);
+  return mux_.poll();
 }
 
 // --- ShellHost ---

@@ -32,7 +32,7 @@ class AgentConsole final : public StreamExtensions, public ShellHost, public Pro
   void link_down() override;
   bool accept(uint64_t stream) override;
   bool owns(uint64_t stream) const override;
-  void poll() override;
+  bool poll() override;
 
   // ShellHost
   size_t component_count() override;

@@ -23,6 +23,7 @@
 #include "agent_console.h"
 #include "keel/info.h"
 #include "keel/keel.h"
+#include "keel/rt/rt.h"
 #include "keel/sys/protocol.h"
 #include "keel/tunnel/ctl.h"
 
@@ -229,6 +230,13 @@ void drain_pipe() {
 }
 
 }  // namespace
+
+// libstdc++'s bounds checks (std::string_view::substr with a position past the end) call this to
+// throw; a component has no exceptions: the check ends it, as lib/sodium's shim does for abort().
+// (shell.cc's substr calls are always in range; the symbol is only referenced, never reached.)
+namespace std {
+[[noreturn]] void __throw_out_of_range_fmt(const char*, ...) { keel_fatal("out of range (std::string_view)"); }
+}  // namespace std
 
 extern "C" int keel_main(void*) {
   (void)keel_channel_open("tunnel_rx", &g_rx);

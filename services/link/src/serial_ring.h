@@ -25,7 +25,7 @@ class SerialRing {
   };
 
   void push(uint64_t seq, uint32_t dropped, std::string_view text) {
-    if (text.size() > kMaxLine) text = text.substr(0, kMaxLine);
+    if (text.size() > kMaxLine) text = std::string_view(text.data(), kMaxLine);
     const size_t need = kEntryHeader + text.size();
     if (tail_ + need > kBytes) {
       while (tail_ - head_ + need > kBytes) head_ += kEntryHeader + len_at(head_), --count_;
