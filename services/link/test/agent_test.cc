@@ -188,11 +188,37 @@ class FakePlatform final : public Platform {
     out.state = 2;
     return true;
   }
-  bool app_peek(size_t, uint8_t*, size_t) override { return false; }
-  bool app_read(size_t, uint8_t*, size_t, uint8_t*, size_t) override { return false; }
-  void app_discard(size_t) override {}
-  bool app_send(size_t, const uint8_t*, size_t, const uint8_t*, size_t) override { return false; }
-  bool proxy_allowed(std::string_view, std::string_view) override { return false; }
+  // One proxy app (index 0): its two streams as byte queues.
+  Buf app_to_link, link_to_app;
+  std::string allowed_service = "db";
+  bool app_peek(size_t app, uint8_t* buf, size_t n) override {
+    if (app != 0 || app_to_link.size() < n) return false;
+    std::memcpy(buf, app_to_link.data(), n);
+    return true;
+  }
+  bool app_read(size_t app, uint8_t* hdr, size_t nh, uint8_t* body, size_t nb) override {
+    if (app != 0 || app_to_link.size() < nh + nb) return false;
+    std::memcpy(hdr, app_to_link.data(), nh);
+    if (nb) std::memcpy(body, app_to_link.data() + nh, nb);
+    app_to_link.erase(app_to_link.begin(), app_to_link.begin() + long(nh + nb));
+    return true;
+  }
+  void app_discard(size_t) override { app_to_link.clear(); }
+  bool app_send(size_t app, const uint8_t* hdr, size_t nh, const uint8_t* body, size_t nb) override {
+    if (app != 0) return false;
+    link_to_app.insert(link_to_app.end(), hdr, hdr + nh);
+    if (nb) link_to_app.insert(link_to_app.end(), body, body + nb);
+    return true;
+  }
+  bool proxy_allowed(std::string_view app, std::string_view service) override {
+    return app == "app" && service == allowed_service;
+  }
+  void app_record(uint8_t type, const std::string& body) {
+    app_to_link.push_back(type);
+    app_to_link.push_back(uint8_t(body.size()));
+    app_to_link.push_back(uint8_t(body.size() >> 8));
+    app_to_link.insert(app_to_link.end(), body.begin(), body.end());
+  }
 };
 
 // Fleet's link, small: what fleet/link/src/handlers.cc does with a device's session.
@@ -232,6 +258,9 @@ struct FleetSim {
   std::map<std::string, uint32_t> last_restarts;
   std::vector<ctl::TraceEvent> trace;
   std::vector<ctl::Error> closes;
+  // Proxy streams the device opened: PROXY_OPEN's service, data received; Fleet answers "pong".
+  std::map<uint64_t, std::string> proxy_service, proxy_data;
+  std::map<uint64_t, Buf> proxy_in;
   // Consoles Fleet opened: stream id -> what came back.
   std::map<uint64_t, std::string> console_out;
   std::map<uint64_t, Buf> console_in;
@@ -366,6 +395,34 @@ struct FleetSim {
     }
     pump(0, in0);
     if (s->stream_open(2)) pump(2, inser);
+    for (uint64_t id = 4; id < 16; id += 2) {
+      if (!s->stream_open(id)) continue;
+      Buf& in = proxy_in[id];
+      uint8_t tmp[4096];
+      bool fin = false;
+      for (;;) {
+        auto r = s->read(id, tmp, fin);
+        if (!r.ok() || !r.value()) break;
+        in.insert(in.end(), tmp, tmp + r.value());
+      }
+      for (;;) {
+        auto v = ctl::next_message(in);
+        ASSERT_TRUE(v.ok());
+        if (!v.value().size) break;
+        if (v.value().type == ctl::MsgType::ProxyOpen) {
+          ctl::ProxyOpen po;
+          ASSERT_TRUE(ctl::decode(v.value().body, po).ok());
+          proxy_service[id] = std::string(po.service.begin(), po.service.end());
+          uint8_t m[64];
+          const std::string pong = "pong";
+          auto n = ctl::encode_proxy_data({reinterpret_cast<const uint8_t*>(pong.data()), pong.size()}, m);
+          EXPECT_TRUE(s->write(id, {m, n.value()}).ok());
+        } else if (v.value().type == ctl::MsgType::ProxyData) {
+          proxy_data[id].append(v.value().body.begin(), v.value().body.end());
+        }
+        in.erase(in.begin(), in.begin() + long(v.value().size));
+      }
+    }
     for (auto& [id, out] : console_out) {
       if (console_ended.count(id)) continue;
       uint8_t tmp[4096];
@@ -721,6 +778,26 @@ TEST(LinkAgent, ConsoleStreamsReachTheShell) {
   ASSERT_TRUE(w.run_until([&] { return w.console.consoles() == 0; }, 30 * kSec));
   EXPECT_TRUE(w.agent->authenticated());
   EXPECT_EQ(w.fleet.sessions, 1u);
+}
+
+TEST(LinkAgent, ProxyAppReachesFleetThroughItsOwnStream) {
+  World w;
+  ASSERT_EQ(w.console.mux().add_app("app"), 0);
+  w.lossy(0.05, 0.05, 0.02, 13);
+  // While the link is not up yet, an OPEN is answered CLOSED(4) (link down).
+  w.dev.app_record(1, "db");
+  w.agent->run();
+  ASSERT_TRUE(w.run_until([&] { return !w.dev.link_to_app.empty(); }, 1 * kSec));
+  EXPECT_EQ(w.dev.link_to_app, (Buf{3, 1, 0, 4}));
+  w.dev.link_to_app.clear();
+  ASSERT_TRUE(w.run_until([&] { return w.agent->authenticated(); }));
+  w.dev.app_record(1, "db");
+  w.dev.app_record(2, "ping");
+  ASSERT_TRUE(w.run_until([&] { return w.fleet.proxy_data[4] == "ping"; }, 30 * kSec));
+  EXPECT_EQ(w.fleet.proxy_service[4], "db");
+  // OPENED, then Fleet's DATA "pong".
+  ASSERT_TRUE(w.run_until([&] { return w.dev.link_to_app.size() >= 3 + 7; }, 30 * kSec));
+  EXPECT_EQ(w.dev.link_to_app, (Buf{1, 0, 0, 2, 4, 0, 'p', 'o', 'n', 'g'}));
 }
 
 TEST(LinkAgent, MemoryIsFixed) {
