@@ -9,7 +9,7 @@
 //
 // Bounds: at most kMaxEntries entries and kMaxBytes bytes of record; the oldest entries are evicted
 // first and raise the floor. Details are cut to kMaxDetail bytes, so at least
-// (kMaxBytes - header) / (13 + kMaxDetail) = 74 entries always fit — more than the 64 commands
+// (kMaxBytes - header) / (13 + kMaxDetail) = 75 entries always fit — more than the 64 commands
 // Fleet sends a device per session. A command whose id is at or below the floor and not in the
 // journal was executed long ago and forgotten: it is answered `failed` ("expired") and not run.
 // Entries found `started` at load were cut by a reboot or a restart of the agent: they become
