@@ -33,6 +33,20 @@ void msg_header(uint8_t* out, ctl::MsgType t, size_t body) {
 
 }  // namespace
 
+bool proxy_list_contains(std::string_view list, std::string_view service) {
+  if (service.empty()) return false;
+  while (!list.empty()) {
+    const size_t comma = list.find(',');
+    std::string_view item = list.substr(0, comma);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (item == service) return true;
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
 int ProxyMux::add_app(std::string_view name) {
   if (count_ == kMaxApps || name.empty() || name.size() > kMaxAppName) return -1;
   for (size_t i = 0; i < count_; ++i)

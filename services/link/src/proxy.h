@@ -27,7 +27,7 @@ namespace keel::link {
 // control streams by their Session stream id. Every call is non-blocking.
 class ProxyHost {
  public:
-  // --- the app's streams (link.proxy_rx.<app> in, link.proxy_tx.<app> out) ---
+  // --- the app's streams (link.proxy_rx_<app> in, link.proxy_tx_<app> out) ---
   // Copies the first n bytes of the app's stream without consuming them; false while fewer are there.
   virtual bool app_peek(size_t app, uint8_t* buf, size_t n) = 0;
   // Consumes exactly nh + nb bytes into two buffers (keel_stream_read_record); false (nothing
@@ -60,6 +60,10 @@ class ProxyHost {
   ~ProxyHost() = default;
 };
 
+// Whether `service` is one of the comma-separated names of a proxy.<app> config value
+// ("db,web"; spaces around names are allowed; an empty name never matches). For ProxyHost::allowed.
+bool proxy_list_contains(std::string_view list, std::string_view service);
+
 class ProxyMux {
  public:
   static constexpr size_t kMaxApps = 8;
@@ -77,8 +81,9 @@ class ProxyMux {
 
   explicit ProxyMux(ProxyHost& host) : host_(host) {}
 
-  // Registers an app (at start, for each link.proxy_rx.<app> / link.proxy_tx.<app> pair); its
-  // index, or -1 (table full, bad or duplicate name).
+  // Registers an app (at start, for each link.proxy_rx_<app> / link.proxy_tx_<app> pair; `name`
+  // is the channels' peer component, the <app> of its config key proxy.<app>); its index, or -1
+  // (table full, bad or duplicate name).
   int add_app(std::string_view name);
   size_t app_count() const { return count_; }
 

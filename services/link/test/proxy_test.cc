@@ -583,3 +583,20 @@ TEST_F(ProxyTest, PollIsBoundedAndSaysWhenWorkIsLeft) {
 
 }  // namespace
 }  // namespace keel::link
+
+namespace keel::link {
+namespace {
+
+TEST(ProxyList, Contains) {
+  EXPECT_TRUE(proxy_list_contains("db", "db"));
+  EXPECT_TRUE(proxy_list_contains("db,web", "web"));
+  EXPECT_TRUE(proxy_list_contains(" db , web ", "web"));
+  EXPECT_FALSE(proxy_list_contains("db,web", "we"));
+  EXPECT_FALSE(proxy_list_contains("db,web", "db,web"));
+  EXPECT_FALSE(proxy_list_contains("", "db"));
+  EXPECT_FALSE(proxy_list_contains("db,,web", ""));
+  EXPECT_FALSE(proxy_list_contains("database", "data"));
+}
+
+}  // namespace
+}  // namespace keel::link

@@ -318,7 +318,7 @@ keel_error_t keel_component_restart(int index);
 size_t keel_heap_size(void);
 
 /* ---- proxy: a TCP service next to Fleet, through the link agent (docs/libkeel.md "Proxy") ------
- * Needs the stream channels <app>.proxy_tx -> link.proxy_rx.<app> and link.proxy_tx.<app> ->
+ * Needs the stream channels <app>.proxy_tx -> link.proxy_rx_<app> and link.proxy_tx_<app> ->
  * <app>.proxy_rx, and the service named in the link's config key proxy.<app>. One connection at a
  * time. keel_proxy_open: service [a-z0-9._-]{1,64} (else KEEL_INVALID_ARGUMENT); KEEL_NOT_FOUND: no
  * such channels; KEEL_DENIED: refused by the link (not in proxy.<app>); KEEL_CHANNEL_DOWN: the link
