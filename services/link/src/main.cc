@@ -36,8 +36,8 @@ constexpr size_t kPoolBlocks = 12;
 
 keel_channel_t g_rx = -1, g_tx = -1, g_ctl = -1;
 
-// The proxy apps: ends proxy_rx.<app> (from the app) and proxy_tx.<app> (to it), in the order the
-// mux numbers them.
+// The proxy apps: ends proxy_rx_<app> (from the app) and proxy_tx_<app> (to it), in the order the
+// mux numbers them, named by the peer component.
 struct ProxyApp {
   char name[ProxyMux::kMaxAppName + 1] = {};
   keel_channel_t rx = -1, tx = -1;
@@ -257,25 +257,31 @@ extern "C" int keel_main(void*) {
       cfg.manifest_hash[i] = uint8_t(a << 4 | b);
     }
   }
-  // Proxy apps: every pair of ends proxy_rx.<app> / proxy_tx.<app>.
+  // Proxy apps: every pair of ends proxy_rx_<app> (from the app) / proxy_tx_<app> (to it),
+  // registered under the channels' peer component's name (docs/device-services.md "Link agent:
+  // shell and proxy"; end names cannot contain '.').
   uint64_t app_bits = 0;
   const keel_info_t* info = keel_info();
   for (uint32_t k = 0; info && k < info->channel_count && g_napps < ProxyMux::kMaxApps; ++k) {
     const keel_info_channel_t* ch = keel_channel_info(keel_channel_t(k));
     const char* end = ch ? keel_info_string(info, ch->end) : nullptr;
-    if (!end || std::strncmp(end, "proxy_rx.", 9) != 0) continue;
+    const char* peer = ch ? keel_info_string(info, ch->peer) : nullptr;
+    if (!end || !peer || std::strncmp(end, "proxy_rx_", 9) != 0 || ch->kind != KEEL_CHANNEL_STREAM) continue;
     ProxyApp& a = g_apps[g_napps];
-    const size_t n = std::strlen(end + 9);
-    if (n == 0 || n > ProxyMux::kMaxAppName) continue;
-    std::memcpy(a.name, end + 9, n);
+    const size_t n = std::strlen(peer);
+    const size_t m = std::strlen(end + 9);
+    if (n == 0 || n > ProxyMux::kMaxAppName || m > ProxyMux::kMaxAppName) continue;
+    std::memcpy(a.name, peer, n);
     a.name[n] = 0;
     char tx[16 + ProxyMux::kMaxAppName];
-    std::memcpy(tx, "proxy_tx.", 9);
-    std::memcpy(tx + 9, a.name, n + 1);
+    std::memcpy(tx, "proxy_tx_", 9);
+    std::memcpy(tx + 9, end + 9, m + 1);
     a.rx = keel_channel_t(k);
     (void)keel_channel_open(end, &a.rx);
-    if (keel_channel_open(tx, &a.tx) == KEEL_NOT_FOUND || g_console.mux().add_app(a.name) != int(g_napps)) {
-      keel_logf("proxy: app '%s' has no end %s: not served", a.name, tx);
+    a.tx = -1;
+    (void)keel_channel_open(tx, &a.tx);
+    if (a.tx < 0 || g_console.mux().add_app(a.name) != int(g_napps)) {
+      keel_logf("proxy: app '%s' has no end %s (or a duplicate name): not served", a.name, tx);
       continue;
     }
     app_bits |= ch->notify_bit;

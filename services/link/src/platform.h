@@ -75,7 +75,7 @@ class Platform {
   virtual bool trace_read(TraceRecord* ev, size_t cap, size_t& n, uint32_t& dropped) = 0;
   virtual bool tunnel_status(TunnelInfo& out) = 0;
 
-  // --- proxy apps (link.proxy_rx.<app> / link.proxy_tx.<app>; see proxy.h's ProxyHost) ---
+  // --- proxy apps (ends proxy_rx_<app> / proxy_tx_<app>; see proxy.h's ProxyHost) ---
   virtual bool app_peek(size_t app, uint8_t* buf, size_t n) = 0;
   virtual bool app_read(size_t app, uint8_t* hdr, size_t nh, uint8_t* body, size_t nb) = 0;
   virtual void app_discard(size_t app) = 0;
