@@ -96,9 +96,9 @@ void Agent::session_lost(uint64_t now, const char* why) {
     attempt_ = 0;
   else if (attempt_ < 63)
     ++attempt_;
+  const uint32_t shift = attempt_ ? attempt_ - 1 : 0;
   uint64_t cap = cfg_.backoff_max;
-  if (attempt_ - 1 < 40 && (cfg_.backoff_min << (attempt_ ? attempt_ - 1 : 0)) < cap)
-    cap = cfg_.backoff_min << (attempt_ ? attempt_ - 1 : 0);
+  if (shift < 40 && (cfg_.backoff_min << shift) < cap) cap = cfg_.backoff_min << shift;
   uint64_t r = 0;
   p_.random({reinterpret_cast<uint8_t*>(&r), sizeof r});
   const uint64_t delay = r % (cap + 1);  // full jitter

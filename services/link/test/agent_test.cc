@@ -754,6 +754,14 @@ TEST(LinkAgent, ReconnectBackOffGrowsWithJitterAndIsBounded) {
   ASSERT_TRUE(w.run_until([&] { return w.agent->authenticated(); }, 200 * kSec));
   EXPECT_EQ(w.agent->attempt(), 14u);
   EXPECT_EQ(w.agent->stats().sessions, 15u);
+  // A session that stayed up for a while ends the back-off: Fleet restarts after 40 s, the
+  // session idles out, and the next attempt comes within 1 s.
+  w.run_until([] { return false; }, 40 * kSec);
+  w.fleet.restart();
+  ASSERT_TRUE(w.run_until([&] { return w.agent->stats().sessions_lost == 15; }, 120 * kSec));
+  EXPECT_EQ(w.agent->attempt(), 0u);
+  EXPECT_LE(w.agent->stats().last_backoff, 1 * kSec);
+  ASSERT_TRUE(w.run_until([&] { return w.agent->authenticated(); }, 30 * kSec));
 }
 
 TEST(LinkAgent, ConsoleStreamsReachTheShell) {
