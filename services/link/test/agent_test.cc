@@ -714,6 +714,53 @@ TEST(LinkAgent, BadCommandsAreAnsweredAndNeverCrashTheAgent) {
   EXPECT_GE(w.agent->stats().bad_messages, 3u);
 }
 
+TEST(LinkAgent, RandomFleetInputNeverCrashesTheAgent) {
+  World w;
+  std::mt19937_64 rng(77);
+  ASSERT_TRUE(w.run_until([&] { return w.agent->authenticated(); }));
+  uint64_t next_id = 1000;
+  for (int round = 0; round < 300; ++round) {
+    if (!w.fleet.s || !w.fleet.authed) {
+      ASSERT_TRUE(w.run_until([&] { return w.fleet.s && w.fleet.authed; }, 200 * kSec)) << round;
+    }
+    Buf m;
+    switch (rng() % 4) {
+      case 0: {  // a COMMAND of any kind with random arguments (valid or not as a name)
+        std::string args(rng() % 40, 'a');
+        for (auto& ch : args) ch = char(rng() % 128);
+        uint8_t b[2048];
+        auto n = ctl::encode(ctl::Command{next_id++, uint16_t(rng() % 8), {reinterpret_cast<const uint8_t*>(args.data()), args.size()}}, b);
+        m.assign(b, b + n.value());
+        break;
+      }
+      case 1: {  // any type, any body
+        const size_t len = 1 + rng() % 64;
+        m = {uint8_t(len >> 8), uint8_t(len)};
+        for (size_t i = 0; i < len; ++i) m.push_back(uint8_t(rng()));
+        break;
+      }
+      case 2: {  // a length above the limit, or zero
+        m = rng() % 2 ? Buf{0x10, 0x01, 0x09} : Buf{0x00, 0x00};
+        break;
+      }
+      default: {  // a random datagram straight into the agent
+        Buf d(1 + rng() % 200);
+        for (auto& b : d) b = uint8_t(rng());
+        const uint64_t sid = w.fleet.s->id();
+        if (rng() % 2) std::memcpy(d.data() + 1, &sid, std::min<size_t>(8, d.size() - 1));
+        w.agent->on_datagram(d);
+        continue;
+      }
+    }
+    w.fleet.write(m);
+    w.run_until([] { return false; }, 300 * kMs);
+  }
+  // Still alive, still connecting, no block lost.
+  ASSERT_TRUE(w.run_until([&] { return w.agent->authenticated(); }, 200 * kSec));
+  EXPECT_LE(w.dpool.in_use(), 12u);
+  EXPECT_GT(w.agent->stats().bad_messages, 10u);
+}
+
 TEST(LinkAgent, ChallengeForAnotherSessionIsRefused) {
   World w;
   w.fleet.wrong_challenge = true;
