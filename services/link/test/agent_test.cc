@@ -729,7 +729,8 @@ TEST(LinkAgent, RandomFleetInputNeverCrashesTheAgent) {
         std::string args(rng() % 40, 'a');
         for (auto& ch : args) ch = char(rng() % 128);
         uint8_t b[2048];
-        auto n = ctl::encode(ctl::Command{next_id++, uint16_t(rng() % 8), {reinterpret_cast<const uint8_t*>(args.data()), args.size()}}, b);
+        auto n = ctl::encode(ctl::Command{next_id++, uint16_t(1 + rng() % 8), {reinterpret_cast<const uint8_t*>(args.data()), args.size()}}, b);
+        ASSERT_TRUE(n.ok());
         m.assign(b, b + n.value());
         break;
       }
