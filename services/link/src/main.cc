@@ -205,14 +205,15 @@ std::optional<Agent> g_agent;
 AgentConsole g_console;
 uint8_t g_datagram[KEEL_TUNNEL_MAX_DATAGRAM];
 
-// Every whole record in link_down to the agent. A record with a length out of 1..1392 cannot
-// come from the tunnel: it is skipped (its bytes read and dropped) and counted.
-void drain_pipe() {
+// Every whole record in link_down to the agent (at most 256 per call: true when more may be
+// there). A record with a length out of 1..1392 cannot come from the tunnel: it is skipped (its
+// bytes read and dropped) and logged (the first 4).
+bool drain_pipe() {
   static uint64_t bad = 0;
   for (int i = 0; i < 256; ++i) {
     uint8_t hdr[2];
     size_t done = 0;
-    if (keel_stream_peek(g_rx, hdr, 2, &done) != KEEL_OK || done != 2) return;
+    if (keel_stream_peek(g_rx, hdr, 2, &done) != KEEL_OK || done != 2) return false;
     const size_t len = size_t(hdr[0]) | size_t(hdr[1]) << 8;
     if (len == 0 || len > sizeof g_datagram) {
       (void)keel_stream_read(g_rx, hdr, 2, &done);
@@ -224,9 +225,10 @@ void drain_pipe() {
       if (bad++ < 4) keel_logf("pipe: a record of %u bytes from the tunnel dropped", unsigned(len));
       continue;
     }
-    if (keel_stream_read_record(g_rx, hdr, 2, g_datagram, len, &done) != KEEL_OK || done == 0) return;
+    if (keel_stream_read_record(g_rx, hdr, 2, g_datagram, len, &done) != KEEL_OK || done == 0) return false;
     g_agent->on_datagram({g_datagram, len});
   }
+  return true;
 }
 
 }  // namespace
@@ -296,8 +298,9 @@ extern "C" int keel_main(void*) {
   const uint64_t rx_bit = rx ? rx->notify_bit : 0;
   const uint64_t tps = keel_ticks_per_second();
   for (;;) {
-    drain_pipe();
+    const bool more = drain_pipe();
     g_agent->run();
+    if (more) continue;  // the pipe's bit will not come for records already there
     const uint64_t now = keel_now_ns();
     uint64_t deadline = g_agent->next_deadline();
     if (!deadline || deadline > now + ctl::kSec) deadline = now + ctl::kSec;
