@@ -178,6 +178,9 @@ class Agent {
 
   bool trace_on_ = false;
   AgentStats stats_;
+  // Encoding room for one message (STATUS, SERIAL, TRACE), kept off the stack (16 KiB on the
+  // device); those encoders never nest.
+  uint8_t scratch_[ctl::kMaxMessage + 2] = {};
 };
 
 }  // namespace keel::link

@@ -10,7 +10,7 @@ namespace keel::link {
 // The shell's output: CONSOLE messages on its stream, as much as the stream's window takes now.
 class AgentConsole::Out final : public ShellOutput {
  public:
-  Out(ctl::Session& s, uint64_t id) : s_(s), id_(id) {}
+  Out(ctl::Session& s, uint64_t id, uint8_t* scratch) : s_(s), id_(id), m_(scratch) {}
   size_t write(const uint8_t* data, size_t n) override {
     size_t done = 0;
     while (done < n) {
@@ -19,10 +19,9 @@ class AgentConsole::Out final : public ShellOutput {
       size_t chunk = n - done;
       if (chunk > w - ctl::kMessageHeader) chunk = w - ctl::kMessageHeader;
       if (chunk > ctl::kMaxMessage - 1) chunk = ctl::kMaxMessage - 1;
-      uint8_t m[ctl::kMaxMessage + 2];
-      auto e = ctl::encode_console({data + done, chunk}, m);
+      auto e = ctl::encode_console({data + done, chunk}, {m_, ctl::kMaxMessage + 2});
       if (!e.ok()) break;
-      auto r = s_.write(id_, {m, e.value()});
+      auto r = s_.write(id_, {m_, e.value()});
       if (!r.ok() || r.value() != e.value()) break;  // (writable checked: not reached)
       done += chunk;
     }
@@ -32,6 +31,7 @@ class AgentConsole::Out final : public ShellOutput {
  private:
   ctl::Session& s_;
   uint64_t id_;
+  uint8_t* m_;  // AgentConsole::scratch_ (kMaxMessage + 2 bytes)
 };
 
 size_t AgentConsole::consoles() const {
@@ -68,7 +68,7 @@ bool AgentConsole::accept(uint64_t stream) {
     c.in_len = c.msg_off = 0;
     c.fin = false;
     c.shell.emplace(*this);
-    Out out(*s, stream);
+    Out out(*s, stream, scratch_);
     c.shell->start(out);
     return true;
   }
@@ -90,7 +90,7 @@ void AgentConsole::end_console(Console& c, bool abort) {
 
 void AgentConsole::poll_console(Console& c) {
   ctl::Session& s = *agent_->session();
-  Out out(s, c.id);
+  Out out(s, c.id, scratch_);
   for (int round = 0; round < 16; ++round) {
     if (c.shell->pending() && !c.shell->flush(out)) return;  // the stream is full: wait
     auto mv = ctl::next_message({c.in, c.in_len});

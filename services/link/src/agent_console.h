@@ -73,6 +73,7 @@ class AgentConsole final : public StreamExtensions, public ShellHost, public Pro
     bool fin = false;
   };
   Console con_[kMaxConsoles];
+  uint8_t scratch_[ctl::kMaxMessage + 2] = {};  // one CONSOLE message being encoded (off the stack)
 };
 
 }  // namespace keel::link

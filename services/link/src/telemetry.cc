@@ -70,10 +70,9 @@ void Agent::send_status(uint64_t now) {
     s.components[i] = {{reinterpret_cast<const uint8_t*>(c.name), c.name_len}, c.state, c.restarts, c.memory_kib,
                        c.cpu_permille};
   }
-  uint8_t m[ctl::kMaxMessage + 2];
-  auto n = ctl::encode(s, m);
+  auto n = ctl::encode(s, scratch_);
   if (!n.ok()) return;
-  if (!write_control({m, n.value()})) return;  // no room now: still due
+  if (!write_control({scratch_, n.value()})) return;  // no room now: still due
   status_due_ = false;
   status_at_ = now;
   ++stats_.status_sent;
@@ -143,13 +142,12 @@ void Agent::pump_serial() {
       s.lines[s.count++] = {reinterpret_cast<const uint8_t*>(l.text.data()), l.text.size()};
       cur = ring_.next(cur);
     }
-    uint8_t m[ctl::kMaxMessage + 2];
-    auto n = ctl::encode(s, m);
+    auto n = ctl::encode(s, scratch_);
     if (!n.ok()) {
       send_seq_ = s.first_seq + (s.count ? s.count : 1);  // cannot happen (bounded above): skip it
       continue;
     }
-    auto w = session_->write(serial_stream_, {m, n.value()});
+    auto w = session_->write(serial_stream_, {scratch_, n.value()});
     if (!w.ok() || w.value() != n.value()) return;  // (writable checked: not reached)
     send_seq_ = s.first_seq + s.count;
     ++stats_.serial_messages;
@@ -167,9 +165,8 @@ void Agent::pump_trace() {
     ctl::Trace t;
     t.count = uint8_t(n > ctl::kMaxTraceEvents ? ctl::kMaxTraceEvents : n);
     for (size_t i = 0; i < t.count; ++i) t.events[i] = {ev[i].time_ns, ev[i].component, ev[i].event, ev[i].argument};
-    uint8_t m[ctl::kMaxTraceEvents * 16 + 8];
-    auto len = ctl::encode(t, m);
-    if (!len.ok() || !write_control({m, len.value()})) return;
+    auto len = ctl::encode(t, scratch_);
+    if (!len.ok() || !write_control({scratch_, len.value()})) return;
     stats_.trace_events += t.count;
     trace_on_ = true;
   }
