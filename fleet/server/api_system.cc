@@ -13,10 +13,14 @@ Response health(Ctx& c) {
 Response system_status(Ctx& c) {
   c.require_admin();
   ObjectCounts n = object_counts(c.db);
+  json gateway = nullptr;  // no gateway in this process (fleet mode: keel-gateway logs its own)
+  if (!c.app.gateway.public_key.empty())
+    gateway = {{"port", c.app.gateway.port}, {"public_key", c.app.gateway.public_key}};
   return Response::json_body({{"mode", c.studio() ? "studio" : "fleet"},
                               {"version", kVersion},
                               {"tunnel_prefix", c.app.addresses.prefix()},
                               {"fleet_tunnel_address", c.app.addresses.fleet_address()},
+                              {"gateway", gateway},
                               {"counts",
                                {{"organizations", n.organizations},
                                 {"users", n.users},

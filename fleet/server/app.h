@@ -145,6 +145,12 @@ class App {
   // Called after a command is queued through the API (the device link in this process polls at
   // once instead of at its next interval). Set before serving; may be empty.
   std::function<void()> command_queued;
+  // The device link's WireGuard gateway in this process (studio mode), for GET /system: its UDP
+  // port and public key (base64), which a device's enrolment needs. Empty when none runs here.
+  struct GatewayInfo {
+    uint16_t port = 0;
+    std::string public_key;
+  } gateway;
 
   Response handle(Request& req);
   // Who is calling: session cookie, bearer token, studio loopback, or anonymous. Throws ApiError

@@ -173,6 +173,7 @@ int main(int argc, char** argv) {
     }
     if (device_link) {
       app.command_queued = [&device_link] { device_link->link().poke_commands(); };
+      app.gateway = {device_link->port(), device_link->public_key_base64()};
       const uint8_t* a = device_link->link().config().fleet_address;
       spdlog::info("device link: WireGuard gateway on UDP {}:{}, public key {}; control protocol at {}.{}.{}.{}:{} "
                    "inside the tunnel",

@@ -22,7 +22,8 @@ json openapi_components() {
   s["Error"] = obj({{"error", obj({{"code", t("string")}, {"message", t("string")}, {"field", nullable("string")}})}});
   s["Health"] = obj({{"status", t("string")}, {"mode", t("string")}, {"version", t("string")}});
   s["System"] = obj({{"mode", t("string")}, {"version", t("string")}, {"tunnel_prefix", t("string")},
-                     {"fleet_tunnel_address", t("string")}, {"counts", t("object")}});
+                     {"fleet_tunnel_address", t("string")},
+                     {"gateway", {{"type", "object"}, {"nullable", true}}}, {"counts", t("object")}});
   s["User"] = obj({{"id", t("integer")}, {"email", t("string")}, {"name", t("string")},
                    {"role", {{"type", "string"}, {"enum", {"administrator", "organization_owner", "organization_user"}}}},
                    {"organization_id", nullable("integer")},

@@ -13,6 +13,7 @@ if(KEEL_TARGET STREQUAL "host" AND NOT KEEL_FUZZ)
   target_link_libraries(keel_link_shell PUBLIC keel_control keel_sys)
   keel_add_host_test(keel_link_shell_test
     SOURCES ${KEEL_LINK_SHELL_DIR}/test/shell_test.cc ${KEEL_LINK_SHELL_DIR}/test/proxy_test.cc
+            ${KEEL_LINK_SHELL_DIR}/test/proxy_more_test.cc
             ${KEEL_LINK_SHELL_DIR}/test/proxy_record_test.cc
     LIBS keel_link_shell)
   # The library is built without RTTI (device code) and has virtual functions: UBSan's vptr

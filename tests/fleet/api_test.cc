@@ -39,6 +39,7 @@ TEST_F(Api, HealthMeAndStudioIdentity) {
   auto sys = call("GET", "/api/v1/system");
   EXPECT_EQ(sys.status, 200);
   EXPECT_EQ(sys.j["fleet_tunnel_address"], "10.64.0.1");
+  EXPECT_TRUE(sys.j["gateway"].is_null()) << sys.j.dump();  // no device link in this test's App
 }
 
 TEST_F(Api, OpenApiMatchesRouteTable) {

@@ -97,6 +97,9 @@ Result<void, Error> check_system(const Ctx& c) {
   CHECK(s.top_group == 0, ErrorCode::kBadReference, o + FIELD(SystemRec, top_group));
   CHECK(s.console_input == kNone || s.console_input < c.count(Table::kComponents), ErrorCode::kBadReference,
         o + FIELD(SystemRec, console_input));
+  CHECK(s.console_mirror == kNone || s.console_mirror < c.count(Table::kComponents), ErrorCode::kBadReference,
+        o + FIELD(SystemRec, console_mirror));
+  CHECK(s.reserved == 0, ErrorCode::kBadValue, o + FIELD(SystemRec, reserved));
   return {};
 }
 

@@ -65,6 +65,7 @@ std::vector<std::uint8_t> write(const Model& m) {
   sys.memory = m.memory;
   sys.top_group = 0;
   sys.console_input = m.console_input;
+  sys.console_mirror = m.console_mirror;
   emit(Table::kSystem, sys);
 
   std::uint32_t cursor[6] = {};
@@ -80,7 +81,8 @@ std::vector<std::uint8_t> write(const Model& m) {
                                          (c.debug_console ? kComponentDebugConsole : 0) |
                                          (c.debug_halt ? kComponentDebugHalt : 0) |
                                          (c.debug_kernel_test ? kComponentDebugKernelTest : 0) |
-                                         (c.cycle_counter ? kComponentCycleCounter : 0));
+                                         (c.cycle_counter ? kComponentCycleCounter : 0) |
+                                         (c.control ? kComponentControl : 0));
     k.budget_us = c.budget_us;
     k.period_us = c.period_us;
     k.stack_size = c.stack_size;

@@ -20,6 +20,7 @@ Model sample() {
   m.ram_size = 512ull << 20;
   m.memory = 64ull << 20;
   m.console_input = 1;
+  m.console_mirror = 0;
   m.groups.push_back({"system", kNone, Strategy::kOneForAll, 1, 60});
   m.groups.push_back({"app", 0, Strategy::kRestForOne, 3, 10});
   m.shared.push_back({"samples", 8192});
@@ -98,6 +99,7 @@ TEST(BootSpec, RoundTrip) {
   EXPECT_TRUE(s.str(s.system().name) == "demo");
   EXPECT_TRUE(s.str(s.system().version) == "1.2.3");
   EXPECT_EQ(s.system().console_input, 1u);
+  EXPECT_EQ(s.system().console_mirror, 0u);
   ASSERT_EQ(s.count(Table::kComponents), 2u);
   EXPECT_EQ(s.find_component("sensor"), 1u);
   EXPECT_EQ(s.find_component("nobody"), kNone);
@@ -246,6 +248,12 @@ TEST(BootSpecCorrupt, SystemValues) {
   v = write(sample());
   poke<std::uint32_t>(v, o + offsetof(SystemRec, console_input), 2);
   expect_error(v, ErrorCode::kBadReference, o + offsetof(SystemRec, console_input));
+  v = write(sample());
+  poke<std::uint32_t>(v, o + offsetof(SystemRec, console_mirror), 2);
+  expect_error(v, ErrorCode::kBadReference, o + offsetof(SystemRec, console_mirror));
+  v = write(sample());
+  poke<std::uint32_t>(v, o + offsetof(SystemRec, reserved), 1);
+  expect_error(v, ErrorCode::kBadValue, o + offsetof(SystemRec, reserved));
 }
 TEST(BootSpecCorrupt, ComponentGroupReference) {
   auto v = write(sample());
@@ -278,13 +286,14 @@ TEST(BootSpecCorrupt, ComponentFlags) {
   const std::uint32_t o = comp_off(good, Table::kComponents, 1);
   auto v = good;
   poke<std::uint16_t>(v, o + offsetof(ComponentRec, flags), kComponentDebugConsole | kComponentDebugHalt |
-                                                                kComponentDebugKernelTest | kComponentCycleCounter);
+                                                                kComponentDebugKernelTest | kComponentCycleCounter |
+                                                                kComponentControl);
   std::vector<std::uint64_t> buf(v.size() / 8 + 1);
   std::memcpy(buf.data(), v.data(), v.size());
   auto r = Spec::parse(buf.data(), v.size());
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r.value().component(1).flags, kComponentFlags & ~kComponentPassive);
-  for (std::uint16_t bit = 32; bit != 0; bit = static_cast<std::uint16_t>(bit << 1)) {
+  for (std::uint16_t bit = 64; bit != 0; bit = static_cast<std::uint16_t>(bit << 1)) {
     v = good;
     poke<std::uint16_t>(v, o + offsetof(ComponentRec, flags), bit);
     expect_error(v, ErrorCode::kBadValue, o + offsetof(ComponentRec, flags));

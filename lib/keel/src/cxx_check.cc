@@ -21,6 +21,9 @@ keel::Result<uint64_t> keel_cxx_check() {
   auto in = TRY(keel::receive(KEEL_NOTIFY_TIMER));
   if (in.is_call()) TRY(keel::reply(keel::Message(0)));
   auto buffers = TRY(keel::region("buffers"));
+  TRY(keel::trace(1, 2));
+  const bool was_on = TRY(keel::trace_enable(false));
+  if (was_on) TRY(keel::restart(-1));
   return reply.at(0) + keel::now_ns() + buffers.paddr + keel_region_paddr("rx", nullptr);
 }
 

@@ -70,12 +70,33 @@ uint64_t deadline_ns(uint64_t ns) {
 
 keel_error_t closed_error(uint8_t code) { return code == KEEL_PROXY_REFUSED ? KEEL_DENIED : KEEL_CHANNEL_DOWN; }
 
+// The connection's one CLOSED was read (its code in g.held[0]).
+keel_error_t got_closed() {
+  g.awaiting_closed = false;
+  g.conn = Conn::Closed;
+  g.code = g.held[0];
+  return closed_error(g.code);
+}
+
+// A stream call answered KEEL_CHANNEL_DOWN: the link restarted. Its new instance knows nothing of
+// our connection and owes no CLOSED: the connection is over (link down), nothing is awaited.
+keel_error_t link_restarted() {
+  g.awaiting_closed = false;
+  if (g.conn == Conn::Open) {
+    g.conn = Conn::Closed;
+    g.code = KEEL_PROXY_LINK_DOWN;
+  }
+  g.held_len = g.held_off = 0;
+  return KEEL_CHANNEL_DOWN;
+}
+
 // The next record from the link (a DATA body lands in g.held); KEEL_TIMEOUT at the deadline.
 keel_error_t next_record(uint64_t deadline, uint8_t* type, uint16_t* len) {
   for (;;) {
     uint8_t h[KEEL_PROXY_HEADER];
     size_t got = 0;
     keel_error_t st = keel_stream_peek(g.rx, h, sizeof h, &got);
+    if (st == KEEL_CHANNEL_DOWN) return link_restarted();
     if (st != KEEL_OK) return st;
     if (got == sizeof h) {
       keel_proxy_get_header(h, type, len);
@@ -85,6 +106,7 @@ keel_error_t next_record(uint64_t deadline, uint8_t* type, uint16_t* len) {
         return KEEL_PROTOCOL_ERROR;
       }
       st = keel_stream_read_record(g.rx, h, sizeof h, g.held, *len, &got);
+      if (st == KEEL_CHANNEL_DOWN) return link_restarted();
       if (st != KEEL_OK) return st;
       if (got != 0) return KEEL_OK;
     }
@@ -98,6 +120,7 @@ keel_error_t send_record(uint8_t type, const void* body, size_t n, uint64_t dead
   keel_proxy_put_header(h, type, static_cast<uint16_t>(n));
   for (;;) {
     const keel_error_t st = keel_stream_send_record(g.tx, h, sizeof h, body, n);
+    if (st == KEEL_CHANNEL_DOWN) return link_restarted();
     if (st != KEEL_NO_SPACE) return st;
     if (keel_now_ticks() >= deadline) return KEEL_TIMEOUT;
     (void)keel::detail::wait_until(g.tx_bit, deadline);
@@ -111,11 +134,9 @@ keel_error_t skip_to_closed(uint64_t deadline) {
     uint16_t len = 0;
     const keel_error_t st = next_record(deadline, &type, &len);
     if (st != KEEL_OK) return st;
-    if (type == KEEL_PROXY_CLOSED) {
-      g.awaiting_closed = false;
-      g.code = g.held[0];
-    }
+    if (type == KEEL_PROXY_CLOSED) (void)got_closed();
   }
+  g.conn = Conn::None;
   return KEEL_OK;
 }
 
@@ -152,12 +173,7 @@ keel_error_t keel_proxy_open(const char* service) {
       g.conn = Conn::Open;
       return KEEL_OK;
     }
-    if (type == KEEL_PROXY_CLOSED) {
-      g.awaiting_closed = false;
-      g.conn = Conn::Closed;
-      g.code = g.held[0];
-      return closed_error(g.code);
-    }
+    if (type == KEEL_PROXY_CLOSED) return got_closed();
     // DATA before OPENED: late bytes of an earlier connection, dropped.
   }
 }
@@ -199,12 +215,7 @@ keel_error_t keel_proxy_recv(void* buf, size_t cap, size_t* n, uint64_t timeout_
     uint16_t len = 0;
     const keel_error_t st = next_record(deadline, &type, &len);
     if (st != KEEL_OK) return st;
-    if (type == KEEL_PROXY_CLOSED) {
-      g.awaiting_closed = false;
-      g.conn = Conn::Closed;
-      g.code = g.held[0];
-      return closed_error(g.code);
-    }
+    if (type == KEEL_PROXY_CLOSED) return got_closed();
     if (type != KEEL_PROXY_LDATA) continue;
     const size_t k = len < cap ? len : cap;
     memcpy(buf, g.held, k);

@@ -211,3 +211,67 @@ TEST(Rpc, ExitAndReadArgs) {
 }
 
 }  // namespace
+
+namespace {
+
+// The mirror and trace requests: MirrorRead's reply (first, dropped, bytes) and TraceRead's
+// (dropped, count + 2 words per event, the layout of keel_trace_event_t) round-trip; a count
+// beyond the words sent or beyond the maximum is a protocol error; Trace's u16 event is checked.
+TEST(Rpc, MirrorAndTraceReplies) {
+  Word mr[KEEL_MSG_MAX_LENGTH] = {};
+  const auto a = serve<rpc::serial::MirrorRead>(mr, 0, []() -> keel::Result<rpc::serial::MirrorRead::Value> {
+    rpc::serial::MirrorRead::Value v;
+    v.get<0>() = 41;
+    v.get<1>() = 3;
+    v.get<2>() = rpc::serial::MirrorText{"[a] x\n[b] y", 11};
+    return v;
+  });
+  EXPECT_EQ(a.label, Word{KEEL_OK});
+  EXPECT_EQ(a.len, 3u + 2u);
+  auto m = rpc::decode_reply<rpc::serial::MirrorRead>(a.label, mr, a.len);
+  ASSERT_TRUE(m.ok());
+  const auto& [first, dropped, text] = m.value();
+  EXPECT_EQ(first, 41u);
+  EXPECT_EQ(dropped, 3u);
+  EXPECT_EQ(std::string(text.data, text.len), "[a] x\n[b] y");
+
+  rpc::serial::TraceEvent ev[KEEL_SERIAL_TRACE_READ_MAX] = {};
+  for (uint32_t i = 0; i < KEEL_SERIAL_TRACE_READ_MAX; ++i) ev[i] = {1000u + i, 7, static_cast<uint16_t>(i), 0xdead0000u + i};
+  const auto b = serve<rpc::serial::TraceRead>(mr, 0, [&]() -> keel::Result<rpc::serial::TraceRead::Value> {
+    rpc::serial::TraceRead::Value v;
+    v.get<0>() = 5;
+    v.get<1>() = rpc::serial::TraceEvents{ev, KEEL_SERIAL_TRACE_READ_MAX};
+    return v;
+  });
+  EXPECT_EQ(b.len, 2u + 2u * KEEL_SERIAL_TRACE_READ_MAX);
+  EXPECT_LE(b.len, size_t{KEEL_MSG_MAX_LENGTH});
+  EXPECT_EQ(mr[2], 1000u);                                              // time of event 0
+  EXPECT_EQ(mr[3], 7u | (Word{0} << 16) | (Word{0xdead0000u} << 32));  // component | event | argument
+  auto t = rpc::decode_reply<rpc::serial::TraceRead>(b.label, mr, b.len);
+  ASSERT_TRUE(t.ok());
+  const auto& [lost, events] = t.value();
+  EXPECT_EQ(lost, 5u);
+  ASSERT_EQ(events.count, size_t{KEEL_SERIAL_TRACE_READ_MAX});
+  EXPECT_EQ(events.data[58].time_ns, 1058u);
+  EXPECT_EQ(events.data[58].event, 58u);
+  EXPECT_EQ(events.data[58].argument, 0xdead0000u + 58);
+  // A count the words do not carry, or over the maximum: refused.
+  EXPECT_FALSE(rpc::decode_reply<rpc::serial::TraceRead>(b.label, mr, b.len - 1).ok());
+  mr[1] = KEEL_SERIAL_TRACE_READ_MAX + 1;
+  EXPECT_FALSE(rpc::decode_reply<rpc::serial::TraceRead>(b.label, mr, KEEL_MSG_MAX_LENGTH).ok());
+
+  // Trace: event u16, argument u32.
+  Word req[KEEL_MSG_MAX_LENGTH] = {0x10000, 1};
+  bool called = false;
+  auto h = [&](uint16_t, uint32_t) {
+    called = true;
+    return keel::check(KEEL_OK);
+  };
+  EXPECT_EQ(serve<rpc::serial::Trace>(req, 2, h).label, Word{KEEL_INVALID_ARGUMENT});
+  EXPECT_FALSE(called);
+  req[0] = 0xffff;
+  EXPECT_EQ(serve<rpc::serial::Trace>(req, 2, h).label, Word{KEEL_OK});
+  EXPECT_TRUE(called);
+}
+
+}  // namespace

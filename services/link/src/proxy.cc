@@ -54,6 +54,10 @@ int ProxyMux::add_app(std::string_view name) {
   App& a = apps_[count_];
   std::memcpy(a.name, name.data(), name.size());
   a.name_len = name.size();
+  // The app's stream may hold late records of a connection an earlier instance of the link had
+  // (the link restarted): dropped quietly until the app's first OPEN, never answered with a CLOSED
+  // the app does not expect.
+  a.stale = true;
   return int(count_++);
 }
 
@@ -186,13 +190,9 @@ bool ProxyMux::try_open(App& a, size_t i) {
       to_closing(a, KEEL_PROXY_ERROR, true);
       return true;
     }
-    if (host_.stream_writable(a.stream) < n.value()) return progress;
-    if (!host_.stream_write(a.stream, m, n.value(), false)) {
-      host_.stream_abort(a.stream);
-      a.has_stream = false;
-      to_closing(a, KEEL_PROXY_ERROR, true);
-      return true;
-    }
+    // Not written (window, or the block pool empty): tried again on a later poll.
+    if (host_.stream_writable(a.stream) < n.value() || !host_.stream_write(a.stream, m, n.value(), false))
+      return progress;
     a.sent_open = true;
     progress = true;
   }
@@ -207,6 +207,7 @@ bool ProxyMux::try_open(App& a, size_t i) {
 
 // One record from the app, if its turn has come.
 bool ProxyMux::from_app(App& a, size_t i) {
+  if (pending_ && pending_app_ == i) return false;  // its DATA waiting for a block goes first
   uint8_t h[KEEL_PROXY_HEADER];
   if (!host_.app_peek(i, h, sizeof h)) return false;
   uint8_t type = 0;
@@ -232,15 +233,19 @@ bool ProxyMux::from_app(App& a, size_t i) {
   // Closing: the app's late records are dropped; an OPEN waits for the CLOSED before it.
   if (a.state == State::Closing && type == KEEL_PROXY_OPEN) return false;
   if (type == KEEL_PROXY_DATA && a.state == State::Open) {
+    if (pending_) return false;  // the one message buffer is taken
     if (host_.stream_writable(a.stream) < ctl::kMessageHeader + len) return false;  // back-pressure
     if (!host_.app_read(i, h, sizeof h, scratch_ + ctl::kMessageHeader, len)) return false;
     msg_header(scratch_, ctl::MsgType::ProxyData, len);
-    if (!host_.stream_write(a.stream, scratch_, ctl::kMessageHeader + len, false)) {
-      end_stream(a, KEEL_PROXY_ERROR);
-      to_closing(a, KEEL_PROXY_ERROR, true);
-      return true;
-    }
     stats_.to_fleet_bytes += len;
+    if (!host_.stream_write(a.stream, scratch_, ctl::kMessageHeader + len, false)) {
+      // The session's block pool is empty (writable() counts only the window): the message
+      // waits here and goes first when a block is free; no other app's DATA overtakes it.
+      pending_ = true;
+      pending_app_ = i;
+      pending_stream_ = a.stream;
+      pending_len_ = ctl::kMessageHeader + len;
+    }
     return true;
   }
   if (type == KEEL_PROXY_OPEN) {
@@ -275,7 +280,9 @@ bool ProxyMux::from_app(App& a, size_t i) {
   }
   // DATA or CLOSE outside Open.
   if (a.state == State::Closing || a.stale) {  // late records of a connection the link closed
+    if (pending_) return false;                 // scratch_ is taken
     if (!host_.app_read(i, h, sizeof h, scratch_, len)) return false;
+    ++stats_.late_records;
     return true;
   }
   if (type == KEEL_PROXY_CLOSE) {
@@ -365,12 +372,27 @@ bool ProxyMux::poll_app(size_t i) {
   return progress;
 }
 
+// The PROXY_DATA message whose write found no block, if its connection is still there.
+bool ProxyMux::flush_pending() {
+  if (!pending_) return true;
+  const App& a = apps_[pending_app_];
+  if (a.state != State::Open || !a.has_stream || a.stream != pending_stream_) {
+    pending_ = false;  // the connection ended meanwhile: its data goes with it
+    return true;
+  }
+  if (host_.stream_writable(a.stream) < pending_len_ || !host_.stream_write(a.stream, scratch_, pending_len_, false))
+    return false;
+  pending_ = false;
+  return true;
+}
+
 bool ProxyMux::poll() {
   // Round-robin, one step per app per round, so a busy app cannot starve the others; bounded, so
   // the agent's other work is not starved either: true = stopped at the bound, call again soon.
   bool more = false;
   for (int round = 0; round < kRoundsPerPoll; ++round) {
     bool progress = false;
+    if (pending_ && flush_pending()) progress = true;
     for (size_t i = 0; i < count_; ++i)
       if (poll_app(i)) progress = true;
     more = progress;

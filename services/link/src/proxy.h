@@ -46,7 +46,9 @@ class ProxyHost {
   // Opens a device stream; false when none can be opened now (stream limit: the mux retries).
   virtual bool stream_open(uint64_t& id) = 0;
   virtual size_t stream_writable(uint64_t id) = 0;  // Session::writable
-  // Writes all n bytes (the mux checks stream_writable first) and FIN if fin; false on error.
+  // Writes all n bytes (the mux checks stream_writable first) and FIN if fin; false: nothing
+  // written (Session::write's Blocked: no free block in the pool — the mux keeps the message and
+  // tries again on a later poll; a stream that is gone shows up in stream_read as end).
   virtual bool stream_write(uint64_t id, const uint8_t* data, size_t n, bool fin) = 0;
   // Reads up to cap bytes; end = the peer finished (FIN read) or reset the stream, or it is gone.
   virtual size_t stream_read(uint64_t id, uint8_t* buf, size_t cap, bool& end) = 0;
@@ -105,6 +107,7 @@ class ProxyMux {
   State state(size_t app) const { return app < count_ ? apps_[app].state : State::Idle; }
   struct Stats {
     uint64_t opened = 0, refused_local = 0, closed_by_fleet = 0, bad_records = 0, bad_messages = 0;
+    uint64_t late_records = 0;  // DATA/CLOSE of a connection the link had closed, dropped
     uint64_t to_fleet_bytes = 0, to_app_bytes = 0;
   };
   const Stats& stats() const { return stats_; }
@@ -135,6 +138,7 @@ class ProxyMux {
   void end_stream(App& a, uint8_t code);                    // PROXY_CLOSE(code) + FIN, then drain
   void finish_stream(App& a, bool clean);                   // FIN after Fleet's PROXY_CLOSE, then drain
   void drain();
+  bool flush_pending();
   void logf(const App& a, std::string_view what, std::string_view detail = {});
 
   ProxyHost& host_;
@@ -145,6 +149,9 @@ class ProxyMux {
   size_t n_draining_ = 0;
   Stats stats_;
   uint8_t scratch_[kMaxMsg] = {};  // one PROXY_DATA message on its way to Fleet
+  bool pending_ = false;           // scratch_ holds a message whose write found no block
+  size_t pending_app_ = 0, pending_len_ = 0;
+  uint64_t pending_stream_ = 0;
 };
 
 }  // namespace keel::link

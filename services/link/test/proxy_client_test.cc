@@ -7,6 +7,7 @@
 
 #include <cctype>
 #include <map>
+#include <new>
 #include <string>
 
 #include "keel/control/messages.h"
@@ -32,6 +33,7 @@ struct World final : keel::link::ProxyHost {
   std::map<uint64_t, Stream> streams;
   uint64_t next_id = 4;
   bool link_running = true;              // false: the link does not run (no poll)
+  bool restarted = false;                // the next stream call answers KEEL_CHANNEL_DOWN once
   uint64_t now = 0;                      // ticks (= ms here)
   ProxyMux mux{*this};
 
@@ -144,6 +146,11 @@ keel_error_t keel_stream_send_record(keel_channel_t ch, const void* h, size_t nh
 }
 keel_error_t keel_stream_peek(keel_channel_t ch, void* buf, size_t n, size_t* done) {
   if (ch != kRx) return KEEL_INVALID_ARGUMENT;
+  if (w->restarted) {
+    w->restarted = false;
+    *done = 0;
+    return KEEL_CHANNEL_DOWN;
+  }
   *done = w->to_app.size() >= n ? n : 0;
   if (*done > 0) memcpy(buf, w->to_app.data(), n);
   return KEEL_OK;
@@ -290,6 +297,25 @@ TEST_F(ProxyClient, ALinkThatDoesNotAnswer) {
   ASSERT_EQ(keel_proxy_open("echo"), KEEL_OK);
   ASSERT_EQ(keel_proxy_send("late", 4), KEEL_OK);
   EXPECT_EQ(recv_all(4, 10), "LATE");
+}
+
+TEST_F(ProxyClient, TheLinkRestarts) {
+  ASSERT_EQ(keel_proxy_open("echo"), KEEL_OK);
+  // The link's new instance: a fresh mux that knows nothing of the connection.
+  world.mux.~ProxyMux();
+  new (&world.mux) ProxyMux(world);
+  ASSERT_EQ(world.mux.add_app("app"), 0);
+  world.mux.link_up();
+  world.restarted = true;
+  char b[8];
+  size_t n = 0;
+  EXPECT_EQ(keel_proxy_recv(b, sizeof b, &n, KEEL_PROXY_FOREVER), KEEL_CHANNEL_DOWN);
+  EXPECT_EQ(keel_proxy_close(), KEEL_OK);
+  const uint64_t before = world.now;
+  ASSERT_EQ(keel_proxy_open("echo"), KEEL_OK);  // no CLOSED is awaited from the old instance
+  EXPECT_LT(world.now - before, 100u);
+  ASSERT_EQ(keel_proxy_send("again", 5), KEEL_OK);
+  EXPECT_EQ(recv_all(5, 10), "AGAIN");
 }
 
 TEST_F(ProxyClient, BadArguments) {

@@ -711,6 +711,13 @@ Result<void> wire(std::uint32_t c) {
              "give clock a notification"));
         break;
       case Provider::kSerial:
+        if (g.spec.system().console_mirror == subject) {
+          // The mirror reader's notification has a slot of its own (it may be console_input too).
+          TRY(step(keel_cnode_delete(pcn, KEEL_SLOT_SERIAL_MIRROR, d8), "delete"));
+          TRY(step(keel_cnode_mint(pcn, KEEL_SLOT_SERIAL_MIRROR, d8, kRootCNode, comp_slot(subject, kSlotNtfn), kDepth,
+                               KEEL_RIGHT_WRITE, KEEL_NOTIFY_MIRROR),
+               "give serial the mirror's notification"));
+        }
         if (g.spec.system().console_input != subject) return {};
         TRY(step(keel_cnode_mint(pcn, slot, d8, kRootCNode, comp_slot(subject, kSlotNtfn), kDepth, KEEL_RIGHT_WRITE,
                              KEEL_NOTIFY_CONSOLE),

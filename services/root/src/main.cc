@@ -272,6 +272,39 @@ keel_word_t request(std::uint32_t c, keel_word_t info) {
       if (auto r = make_passive(c); !r.ok()) report(c, r.error());
       return 0;
     }
+    case KEEL_ROOT_RESTART: {
+      // Only a `control = true` component (the device agent). The caller is answered first, then
+      // the restart is carried out: a caller that is part of it got its KEEL_OK before it is
+      // destroyed (and the root server, at the highest priority, destroys it before it runs).
+      const bool control = (g.spec.component(c).flags & bootspec::kComponentControl) != 0;
+      std::uint32_t target = Supervisor::kSystem;
+      const keel_word_t r = rpc::serve<rpc::root::Restart>(info, [&](std::uint64_t which) -> keel::Result<void> {
+        if (which != KEEL_ROOT_RESTART_SYSTEM && which >= g.count) {
+          if (!control) {
+            if (say(c, "denied: ")) keel_printf(" asked to restart component %lu (no control grant)\n",
+                                                static_cast<unsigned long>(which));
+            return keel::Err{KEEL_DENIED};
+          }
+          return keel::Err{KEEL_INVALID_ARGUMENT};
+        }
+        if (which != KEEL_ROOT_RESTART_SYSTEM) target = static_cast<std::uint32_t>(which);
+        if (!control) {
+          if (say(c, "denied: ")) {
+            keel_printf(" asked to restart ");
+            if (target == Supervisor::kSystem) keel_printf("the system");
+            else print_name(target);
+            keel_printf(" (no control grant)\n");
+          }
+          return keel::Err{KEEL_DENIED};
+        }
+        if (g.safe_state) return keel::Err{KEEL_ILLEGAL_OPERATION};
+        return keel::Ok{};
+      });
+      if (keel_msginfo_label(r) != KEEL_OK) return r;  // serve() refused a malformed request: label set
+      reply_via(g.reply, r);
+      restart_on_request(c, target);
+      return 0;
+    }
     case KEEL_ROOT_TICK: {
       if (!is_provider(c)) {
         if (say(c, "denied: ")) keel_printf(" asked for a fairness tick (core services only)\n");

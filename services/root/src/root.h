@@ -107,6 +107,9 @@ void report(std::uint32_t c, keel_error_t e);          // "root: <c>: <step> fai
 bool say(std::uint32_t c, const char* prefix = "");    // "root: <prefix><c>" unless c's log lines are used up
 void want_tick();                                       // the ticker wakes the root within a window
 void handle_event(std::uint32_t c, Event e);            // apply the Supervisor's decision
+// KEEL_ROOT_RESTART from `by` (already answered): restart `target` (Supervisor::kSystem: the
+// system) as the Supervisor decides (on_request: no failure counted).
+void restart_on_request(std::uint32_t by, std::uint32_t target);
 void init_fairness();                                   // after the Supervisor's init (back-off, shares, logs)
 Result<void> start_fairness();                          // after global_setup (held replies, ticker)
 void on_tick(std::uint64_t t);                          // the ticker woke the root server

@@ -208,6 +208,43 @@ void handle_event(std::uint32_t c, Event e) {
   }
 }
 
+void restart_on_request(std::uint32_t by, std::uint32_t target) {
+  if (g.safe_state) return;
+  const Decision d = g.sup.on_request(target);
+  // Temporary components swept along stop; those already down are left as they are.
+  Set stop = 0;
+  for (std::uint32_t i = 0; i < g.count; ++i)
+    if ((d.stop & bit(i)) && g.comp[i].state != KEEL_STATE_STOPPED) stop |= bit(i);
+  if (stop) stop_set(stop);
+  if (d.system_restart) {
+    ++g.system_restarts;
+    g.sup.reset_intensity();
+  }
+  if (d.restart == 0) return;
+  keel_printf("root: restarting");
+  if (d.system_restart) {
+    keel_printf(" the system");
+  } else {
+    for (std::uint32_t i = 0; i < g.count; ++i)
+      if (d.restart & bit(i)) {
+        keel_printf(" ");
+        print_name(i);
+      }
+  }
+  keel_printf(" (asked by ");
+  print_name(by);
+  keel_printf(")\n");
+  // A restart waiting for its back-off: this set joins it (down now, up with it); a component
+  // already down in it simply stays in it.
+  if (g.pending_restart == 0) {
+    restart_set(d.restart, true);
+  } else {
+    take_down(d.restart & ~g.pending_restart);
+    g.pending_restart |= d.restart;
+    want_tick();
+  }
+}
+
 namespace {
 
 // Everything that waits for time: a new fairness window (held answers go out, core services that

@@ -119,6 +119,25 @@ std::uint64_t Supervisor::component_delay(Set s, std::uint64_t now) {
   return delay;
 }
 
+Decision Supervisor::on_request(std::uint32_t c) const {
+  Decision d;
+  if (c == kSystem) {
+    d.system_restart = true;
+    d.restart = all();
+  } else if (c < count_) {
+    d.restart = with_dependents(apply_strategy(comps_[c].group, bit(c)));
+  } else {
+    return d;
+  }
+  for (std::uint32_t i = 0; i < count_; ++i) {
+    if ((d.restart & bit(i)) && comps_[i].restart == RestartType::kTemporary && i != c) {
+      d.restart &= ~bit(i);
+      d.stop |= bit(i);
+    }
+  }
+  return d;
+}
+
 Decision Supervisor::on_event(std::uint32_t c, Event e, std::uint64_t now) {
   Decision d;
   if (c >= count_) return d;

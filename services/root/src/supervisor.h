@@ -78,6 +78,13 @@ class Supervisor {
 
   // Something happened to component c at time `now` (same units as GroupDef::period).
   Decision on_event(std::uint32_t c, Event e, std::uint64_t now);
+  // A restart of component c (or of the system: kSystem) was asked for (KEEL_ROOT_RESTART by a
+  // `control = true` component). The same strategy and dependents as a fault of c, but it is no
+  // failure: nothing is recorded towards any group's intensity or the back-off / safe-state
+  // streaks, and it never escalates. Temporary components swept along stop; c itself (asked for
+  // by name) restarts whatever its restart type.
+  static constexpr std::uint32_t kSystem = 0xffffffffu;
+  Decision on_request(std::uint32_t c) const;
 
   // Every component that depends on something in `s`, transitively, plus `s`.
   Set with_dependents(Set s) const;

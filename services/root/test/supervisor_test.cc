@@ -271,3 +271,57 @@ TEST(Supervisor, SystemRestartsFarApartAreNoStorm) {
     s.reset_intensity();
   }
 }
+
+// KEEL_ROOT_RESTART (a control component asks): the same set as a fault would restart (strategy,
+// dependents), but nothing counts towards intensity or the system streak, and it never escalates.
+TEST(Supervisor, RequestedRestartFollowsTheStrategyAndDependents) {
+  Tree t;
+  const auto top = t.group(kNoGroup, Strategy::kOneForOne, 1, 1000);
+  const auto all = t.group(top, Strategy::kOneForAll, 1, 1000);
+  const auto base = t.comp(top);
+  const auto user = t.comp(top, RestartType::kPermanent, bit(base));
+  const auto a = t.comp(all), b = t.comp(all);
+  const auto temp = t.comp(all, RestartType::kTemporary);
+  const auto lone = t.comp(top, RestartType::kTemporary);
+  auto s = t.make();
+  Decision d = s.on_request(base);
+  EXPECT_EQ(d.restart, bit(base) | bit(user));  // one_for_one + its dependent
+  EXPECT_FALSE(d.system_restart);
+  d = s.on_request(b);
+  EXPECT_EQ(d.restart, bit(a) | bit(b));  // one_for_all; the temporary member stops
+  EXPECT_EQ(d.stop, bit(temp));
+  d = s.on_request(lone);  // asked for by name: a temporary component restarts too
+  EXPECT_EQ(d.restart, bit(lone));
+  EXPECT_EQ(d.stop, 0u);
+  // Many requests in a row (intensity 1): never an escalation, and a fault afterwards is still
+  // the first one in its window.
+  for (int i = 0; i < 10; ++i) {
+    d = s.on_request(a);
+    EXPECT_EQ(d.escalations, 0u);
+    EXPECT_EQ(d.restart, bit(a) | bit(b));
+  }
+  EXPECT_EQ(s.restarts_in_window(all, 10), 0u);
+  EXPECT_EQ(s.restarts_in_window(top, 10), 0u);
+  d = s.on_event(a, Event::kFault, 10);
+  EXPECT_EQ(d.escalations, 0u);
+  EXPECT_EQ(d.restart, bit(a) | bit(b));
+}
+
+TEST(Supervisor, RequestedSystemRestartIsNoStorm) {
+  Tree t;
+  const auto top = t.group(kNoGroup, Strategy::kOneForOne, 1, 1000000);
+  const auto a = t.comp(top);
+  const auto temp = t.comp(top, RestartType::kTemporary);
+  auto s = t.make();
+  s.set_backoff(Backoff{0, 0, 0, 100, 350, 100000, 2});
+  for (int i = 0; i < 5; ++i) {
+    const Decision d = s.on_request(Supervisor::kSystem);
+    EXPECT_TRUE(d.system_restart);
+    EXPECT_FALSE(d.safe_state);
+    EXPECT_EQ(d.delay, 0u);
+    EXPECT_EQ(d.restart, bit(a));
+    EXPECT_EQ(d.stop, bit(temp));
+  }
+  EXPECT_EQ(s.system_streak(), 0u);
+  EXPECT_EQ(s.on_request(7).restart, 0u);  // no such component: nothing
+}

@@ -9,6 +9,11 @@
 // into a ring and signals the manifest's console_input component (KEEL_NOTIFY_CONSOLE through
 // KEEL_SLOT_PRIVILEGED + its index), which reads with KEEL_SERIAL_READ; anyone else asking to read
 // is denied. Component names come from the boot spec copy at KEEL_SPEC_VADDR.
+// Mirror and trace (mirror.cc): every console line also goes into the console mirror, read by the
+// manifest's console_mirror component (KEEL_SERIAL_MIRROR_READ; KEEL_NOTIFY_MIRROR through
+// KEEL_SLOT_SERIAL_MIRROR when a line arrives after it read everything); KEEL_SERIAL_TRACE events
+// of any component are stamped (generic timer, caller's index) into the trace ring while the
+// mirror component has tracing on. Everything per request is O(1) or one reply's worth of bytes.
 // Reference: docs/os-services.md "Serial (serial)".
 #include <stdarg.h>
 
@@ -17,6 +22,7 @@
 #include "keel/rt/printf.h"
 #include "keel/rt/syscall.h"
 #include "keel/serial/lines.h"
+#include "keel/serial/mirror.h"
 #include "keel/sys/protocol.h"
 #include "keel/sys/fair_server.hh"
 #include "keel/sys/service.h"
@@ -36,6 +42,7 @@ constexpr std::uint32_t kIntErrors = (1u << 7) | (1u << 8) | (1u << 9) | (1u << 
 constexpr std::uint32_t kDrErrors = 0xf00u;
 constexpr std::uint32_t kNone = 0xffffffffu;
 constexpr std::uint32_t kReadDenialLogLimit = 4;
+constexpr std::uint32_t kMirrorDenialLogLimit = 4;  // per component, for MIRROR_READ / TRACE_SET / TRACE_READ
 
 const keel_info_t* g_info = nullptr;
 Spec g_spec;
@@ -51,16 +58,43 @@ std::uint64_t g_rx_errors = 0;
 std::uint32_t g_read_denials[KEEL_MAX_COMPONENTS];
 keel::sys::FairServer g_server;
 std::uint64_t g_log_read = 0;  // bytes of the root server's log ring printed (or lost)
+keel::serial::Mirror g_mirror;
+keel::serial::TraceRing g_trace;
+std::uint32_t g_mirror_comp = kNone;   // the console_mirror component
+std::uint64_t g_mirror_gen = 0;        // its generation when last seen (a restart re-arms the signal)
+std::uint32_t g_mirror_denials[KEEL_MAX_COMPONENTS];
+std::uint64_t g_timer_freq = 1;
 
 std::uint32_t reg_read(std::uint32_t off) { return *reinterpret_cast<volatile std::uint32_t*>(g_uart + off); }
 void reg_write(std::uint32_t off, std::uint32_t v) { *reinterpret_cast<volatile std::uint32_t*>(g_uart + off) = v; }
 
-void uart_emit(void*, const char* p, std::size_t n) {
+void uart_out(const char* p, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) {
     while ((reg_read(kFR) & kFrTxff) != 0) {
     }
     reg_write(kDR, static_cast<unsigned char>(p[i]));
   }
+}
+
+bool running(std::uint32_t c);
+std::uint64_t generation_of(std::uint32_t c);
+
+// One console line (without its '\n') into the mirror; the reader is signalled when it had read
+// everything (and only while it is RUNNING: its slot is refilled by the root server on restart).
+void mirror_line(const char* p, std::size_t n) {
+  if (g_mirror_comp == kNone) return;
+  const std::uint64_t gen = generation_of(g_mirror_comp);
+  if (gen != g_mirror_gen) {
+    g_mirror_gen = gen;
+    g_mirror.rearm();
+  }
+  if (g_mirror.push(p, n) && running(g_mirror_comp)) keel_signal(KEEL_SLOT_SERIAL_MIRROR);
+}
+
+// Lines' output: one whole line "[name] text\n".
+void uart_emit(void*, const char* p, std::size_t n) {
+  mirror_line(p, n > 0 && p[n - 1] == '\n' ? n - 1 : n);
+  uart_out(p, n);
 }
 
 // Before the UART is ours (or if it never is): the kernel debug console.
@@ -175,12 +209,35 @@ void drain_root_log() {
     if (n == 0) return;
     // Copied while the root may have overwritten them: check before printing.
     if (__atomic_load_n(&r->written, __ATOMIC_ACQUIRE) - g_log_read > kSize) continue;
-    uart_emit(nullptr, buf, n);
+    uart_out(buf, n);
+    for (std::uint64_t a = 0, i = 0; i < n; ++i)
+      if (buf[i] == '\n') {
+        mirror_line(buf + a, i - a);
+        a = i + 1;
+      }
     g_log_read += n;
   }
 }
 
 keel_word_t status_reply(keel_error_t s) { return keel_msginfo_new(s, 0, 0, 0); }
+
+// Whether c is the console_mirror component; if not, logs (a few times per component) and false.
+bool mirror_allowed(std::uint32_t c, const char* what) {
+  if (c == g_mirror_comp) return true;
+  if (g_mirror_denials[c] < kMirrorDenialLogLimit) {
+    ++g_mirror_denials[c];
+    const auto name = g_spec.str(g_spec.component(c).name);
+    say("denied: %.*s asked to %s (not the console_mirror component)", static_cast<int>(name.len), name.data, what);
+  }
+  return false;
+}
+
+std::uint64_t now_ns() {
+  std::uint64_t t;
+  __asm__ volatile("isb; mrs %0, cntvct_el0" : "=r"(t));
+  // Without 128-bit division: whole seconds, then the remainder (< freq, so * 1e9 fits 64 bits).
+  return t / g_timer_freq * 1000000000ull + t % g_timer_freq * 1000000000ull / g_timer_freq;
+}
 
 keel_word_t handle(keel_word_t badge, keel_word_t info) {
   namespace rpc = keel::rpc;
@@ -207,6 +264,42 @@ keel_word_t handle(keel_word_t badge, keel_word_t info) {
         const std::uint32_t n = g_input.read(reinterpret_cast<std::uint8_t*>(bytes), KEEL_SERIAL_MAX_WRITE);
         return rpc::serial::Text{bytes, n};
       });
+    case KEEL_SERIAL_MIRROR_READ:
+      return rpc::serve<rpc::serial::MirrorRead>(info, [&]() -> keel::Result<rpc::serial::MirrorRead::Value> {
+        if (!mirror_allowed(c, "read the console mirror")) return keel::Err{KEEL_DENIED};
+        static char text[KEEL_SERIAL_MIRROR_MAX];
+        const keel::serial::Mirror::Read r = g_mirror.read(text, KEEL_SERIAL_MIRROR_MAX);
+        rpc::serial::MirrorRead::Value v;
+        v.get<0>() = r.first;
+        v.get<1>() = r.dropped;
+        v.get<2>() = rpc::serial::MirrorText{text, r.bytes};
+        return v;
+      });
+    case KEEL_SERIAL_TRACE:
+      // Anyone with 'serial': O(1), and a flood of them is bounded by the fairness rule.
+      return rpc::serve<rpc::serial::Trace>(info, [&](std::uint16_t event, std::uint32_t argument) -> keel::Result<void> {
+        g_trace.record(g_trace.on() ? now_ns() : 0, c, event, argument);
+        return keel::Ok{};
+      });
+    case KEEL_SERIAL_TRACE_SET:
+      return rpc::serve<rpc::serial::TraceSet>(info, [&](std::uint32_t on) -> keel::Result<std::uint32_t> {
+        if (!mirror_allowed(c, "switch tracing")) return keel::Err{KEEL_DENIED};
+        if (on > 1) return keel::Err{KEEL_INVALID_ARGUMENT};
+        const bool was = g_trace.set(on != 0);
+        if (was != (on != 0)) say("trace %s", on != 0 ? "on" : "off");
+        return std::uint32_t{was ? 1u : 0u};
+      });
+    case KEEL_SERIAL_TRACE_READ:
+      return rpc::serve<rpc::serial::TraceRead>(info, [&]() -> keel::Result<rpc::serial::TraceRead::Value> {
+        if (!mirror_allowed(c, "read the trace")) return keel::Err{KEEL_DENIED};
+        static keel::serial::TraceEvent events[KEEL_SERIAL_TRACE_READ_MAX];
+        std::uint32_t dropped = 0;
+        const std::uint32_t n = g_trace.read(events, KEEL_SERIAL_TRACE_READ_MAX, &dropped);
+        rpc::serial::TraceRead::Value v;
+        v.get<0>() = dropped;
+        v.get<1>() = rpc::serial::TraceEvents{events, n};
+        return v;
+      });
     default:
       return status_reply(KEEL_INVALID_ARGUMENT);
   }
@@ -231,6 +324,10 @@ extern "C" int keel_main(void* start_arg) {
   }
   g_console = g_spec.system().console_input;
   if (g_console >= g_components) g_console = kNone;
+  g_mirror_comp = g_spec.system().console_mirror;
+  if (g_mirror_comp >= g_components) g_mirror_comp = kNone;
+  if (g_mirror_comp != kNone) g_mirror_gen = generation_of(g_mirror_comp);
+  g_timer_freq = info->timer_frequency != 0 ? info->timer_frequency : 1;
 
   setup_uart();
   if (const keel_root_log_t* r = root_log(); r != nullptr) g_log_read = r->resume_at;
@@ -241,6 +338,10 @@ extern "C" int keel_main(void* start_arg) {
         info->generation > 0 ? " (restarted)" : "");
   } else {
     say("ready: uart0, no console input%s", info->generation > 0 ? " (restarted)" : "");
+  }
+  if (g_mirror_comp != kNone) {
+    const auto name = g_spec.str(g_spec.component(g_mirror_comp).name);
+    say("console mirror and trace -> %.*s", static_cast<int>(name.len), name.data);
   }
 
   keel_word_t badge = 0;

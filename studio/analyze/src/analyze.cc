@@ -476,6 +476,9 @@ Report analyze(const Input& in) {
       g.edge("console", "serial", "console", "input");
       g.edge("serial", str(s, s.component(s.system().console_input).name), "console", "console_input");
     }
+    // The console mirror and the trace: every serial client's lines and events reach it.
+    if (s.system().console_mirror != bs::kNone)
+      g.edge("serial", str(s, s.component(s.system().console_mirror).name), "console", "console_mirror");
   }
   // The network interface: a driver with a channel to the net service drives the NIC, so its
   // device is where the network comes in (network <-> device:<nic> <-> driver -> net).

@@ -137,6 +137,17 @@ bs::Model base_model() {
 
 }  // namespace
 
+// [system] console_mirror: serial passes every client's console lines and trace events to it.
+TEST(Analyze, ConsoleMirrorFlow) {
+  const Loaded l = load(kSource + "/tests/manifest/valid/mirror.toml");
+  ASSERT_TRUE(l.ok()) << l.errors[0].format();
+  const Report r = analyze(l.input);
+  EXPECT_TRUE(has_flow(r, "serial", "agent", "console"));
+  EXPECT_FALSE(has_flow(r, "serial", "app", "console"));
+  const auto& reach = r.reaches.at("app");
+  EXPECT_TRUE(std::find(reach.begin(), reach.end(), "agent") != reach.end());
+}
+
 TEST(Analyze, DemoSystem) {
   const Loaded l = load(kSource + "/systems/demo/demo.toml.in");
   ASSERT_TRUE(l.ok()) << l.errors[0].format();

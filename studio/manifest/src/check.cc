@@ -269,6 +269,24 @@ std::vector<std::size_t> check(const Manifest& m, const Options& opts, const std
 
   if (m.console_input && !comp_ix.count(m.console_input->name))
     diag.error(m.console_input->at, "console_input names unknown component '" + shown(m.console_input->name) + "'", "declared components: " + list(comp_ix));
+  // console_mirror: the component reads the mirror and the trace from the serial service, so it
+  // needs that service, and the system needs a component named serial.
+  if (m.console_mirror) {
+    const NameRef& cm = *m.console_mirror;
+    if (!comp_ix.count(cm.name)) {
+      diag.error(cm.at, "console_mirror names unknown component '" + shown(cm.name) + "'", "declared components: " + list(comp_ix));
+    } else {
+      const ComponentDecl& c = m.comps[comp_ix.at(cm.name)];
+      bool has_serial = false;
+      for (const auto& s : c.services) has_serial = has_serial || s.name == "serial";
+      if (!has_serial)
+        diag.error(cm.at, "console_mirror component '" + shown(cm.name) + "' does not have the serial service",
+                   "add \"serial\" to its services");
+      if (!comp_ix.count("serial"))
+        diag.error(cm.at, "console_mirror is set, but the system has no component named 'serial'",
+                   "the console mirror is kept by the serial service");
+    }
+  }
 
   // Channels.
   std::map<std::pair<std::string, std::string>, Loc> ends;

@@ -49,6 +49,7 @@ void emit(const Manifest& in, const std::vector<std::size_t>& order, const std::
     o.priority = static_cast<std::uint8_t>(c.priority);
     o.restart = c.restart;
     o.passive = c.passive;
+    o.control = c.control;
     o.debug_console = c.debug_console;
     o.debug_halt = c.debug_halt;
     o.debug_kernel_test = c.debug_kernel_test;
@@ -110,6 +111,7 @@ void emit(const Manifest& in, const std::vector<std::size_t>& order, const std::
     m.channels.push_back({ch.name, ch.kind, cix[ch.from_comp.name], cix[ch.to_comp.name], ch.from_end, ch.to_end,
                           ch.kind == bs::ChannelKind::kStream ? ch.size : 0});
   m.console_input = in.console_input ? cix[in.console_input->name] : bs::kNone;
+  m.console_mirror = in.console_mirror ? cix[in.console_mirror->name] : bs::kNone;
   out.spec = bs::write(m);
 }
 

@@ -150,6 +150,9 @@ struct ComponentDecl {
   bootspec::Restart restart = bootspec::Restart::kPermanent;
   bool passive = false;
   Loc passive_at;
+  // control = true: may restart other components and the system (KEEL_ROOT_RESTART).
+  bool control = false;
+  Loc control_at;
   // debug = ["console", "halt", "kernel_test", "cycle_counter"]: kernel debug syscalls / EL0 PMU
   // counter reads (docs/manifest.md).
   bool debug_console = false, debug_halt = false, debug_kernel_test = false, cycle_counter = false;
@@ -195,6 +198,7 @@ struct Manifest {
   bool have_memory = false;  // system.memory given (and a size)
   Loc memory_at, system_at;
   std::optional<NameRef> console_input;
+  std::optional<NameRef> console_mirror;  // reads the console mirror and the trace (serial)
   std::vector<GroupDecl> groups;
   std::vector<SharedDecl> shared;
   std::vector<ComponentDecl> comps;

@@ -301,7 +301,7 @@ void Parser::read_system(const toml::table& root) {
     return;
   }
   const toml::table& t = *n->as_table();
-  check_keys(t, {"name", "version", "platform", "memory", "console_input", "disk"}, "[system]");
+  check_keys(t, {"name", "version", "platform", "memory", "console_input", "console_mirror", "disk"}, "[system]");
   m_.system_at = loc_of(t.source());
   m_.name = get_string(t, "name", "system", true).value_or("");
   if (!m_.name.empty()) check_name(key_loc(t, "name"), m_.name, "system name", false);
@@ -315,6 +315,7 @@ void Parser::read_system(const toml::table& root) {
   m_.memory = mem.value_or(0);
   m_.have_memory = t.get("memory") != nullptr;
   if (auto ci = get_string(t, "console_input", "system", false)) m_.console_input = NameRef{*ci, key_loc(t, "console_input")};
+  if (auto cm = get_string(t, "console_mirror", "system", false)) m_.console_mirror = NameRef{*cm, key_loc(t, "console_mirror")};
 }
 
 void Parser::read_groups(const toml::table& root) {
@@ -378,7 +379,7 @@ void Parser::read_components(const toml::table& root) {
     const toml::table& t = *e.as_table();
     check_keys(t, {"name", "image", "priority", "budget_us", "period_us", "stack", "heap", "restart", "passive", "group",
                    "depends_on", "services", "devices", "irqs", "memory", "shared", "config", "configurable", "debug",
-                   "network", "storage", "keys"},
+                   "network", "storage", "keys", "control"},
                "[[component]]");
     ComponentDecl c;
     c.name = get_string(t, "name", "component", true).value_or("");
@@ -433,6 +434,12 @@ void Parser::read_components(const toml::table& root) {
       c.passive_at = key_loc(t, "passive");
       if (p->is_boolean()) c.passive = p->as_boolean()->get();
       else error(key_loc(t, "passive"), what + ": passive must be true or false", "passive = true makes an rpc server run on its callers' scheduling contexts");
+    }
+    if (const toml::node* p = t.get("control")) {
+      c.control_at = key_loc(t, "control");
+      if (p->is_boolean()) c.control = p->as_boolean()->get();
+      else error(key_loc(t, "control"), what + ": control must be true or false",
+                 "control = true lets the component restart other components and the system (the device agent)");
     }
     if (auto g = get_string(t, "group", what, false)) c.group = NameRef{*g, key_loc(t, "group")};
     c.depends_on = get_names(t, "depends_on", what);

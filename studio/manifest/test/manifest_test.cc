@@ -207,6 +207,26 @@ TEST(Manifest, DebugGrants) {
   EXPECT_EQ(s.component(s.find_component("bench")).flags, bs::kComponentCycleCounter | bs::kComponentDebugKernelTest);
 }
 
+// [system] console_mirror and control = true reach the boot spec (and nothing else sets them).
+TEST(Manifest, MirrorAndControl) {
+  const Output o = compile_file(fs::path(KEEL_MANIFEST_TESTS) / "valid" / "mirror.toml");
+  ASSERT_TRUE(o.ok()) << dump(o);
+  const ReadBack back(o);
+  ASSERT_TRUE(back.ok()) << back.why();
+  const auto& s = back.spec();
+  namespace bs = keel::bootspec;
+  EXPECT_EQ(s.system().console_mirror, s.find_component("agent"));
+  EXPECT_EQ(s.system().console_input, bs::kNone);
+  EXPECT_EQ(s.component(s.find_component("agent")).flags, bs::kComponentControl);
+  EXPECT_EQ(s.component(s.find_component("app")).flags, 0u);
+  EXPECT_EQ(s.component(s.find_component("serial")).flags, 0u);
+  const Output plain = compile_file(fs::path(KEEL_MANIFEST_TESTS) / "valid" / "minimal.toml");
+  ASSERT_TRUE(plain.ok()) << dump(plain);
+  const ReadBack pb(plain);
+  ASSERT_TRUE(pb.ok()) << pb.why();
+  EXPECT_EQ(pb.spec().system().console_mirror, bs::kNone);
+}
+
 // dma = true: the region records' kRegionDma flag; access = "dma": perms 0, vaddr 0 (the driver's
 // own region is placed at the window's start).
 TEST(Manifest, DmaRegions) {

@@ -297,15 +297,18 @@ typedef struct keel_trace_event_s {
 } keel_trace_event_t;
 keel_error_t keel_trace(uint16_t event, uint32_t argument);
 /* Console lines since the last read, oldest first: whole lines "[name] text" without '\n',
- * separated by '\n' (at most KEEL_SERIAL_MIRROR_MAX bytes per call; cap must be at least that, else
- * KEEL_RANGE_ERROR; no NUL is added; *n = bytes, 0 if none). *first = the sequence number of the
- * first line returned (of the next line when none), *dropped = lines lost (mirror ring full) before
- * it since the last read. A restarted serial starts again at 0. KEEL_NOTIFY_MIRROR is set when new
- * lines arrive after a read found none. */
+ * separated by '\n', as many as fit in cap (at most KEEL_SERIAL_MIRROR_MAX bytes per call; what a
+ * reply of the service held beyond cap is kept here for the next calls); no NUL is added; *n =
+ * bytes, 0 if none. KEEL_RANGE_ERROR (nothing taken) if the next line does not fit in cap: a cap of
+ * KEEL_SERIAL_MIRROR_LINE_MAX + 1 always suffices. *first = the sequence number of the first line
+ * returned (of the next line when none), *dropped = lines lost (mirror ring full) before it since
+ * the last read. A restarted serial starts again at 0. KEEL_NOTIFY_MIRROR is set when new lines
+ * arrive after a read found none: read until *n is 0, then wait. */
 keel_error_t keel_mirror_read(uint64_t* first, uint32_t* dropped, char* buf, size_t cap, size_t* n);
 keel_error_t keel_trace_enable(bool on, bool* was_on); /* was_on may be NULL */
-/* Up to KEEL_SERIAL_TRACE_READ_MAX events per call (cap must be at least that, else
- * KEEL_RANGE_ERROR), oldest first; *dropped = events lost (ring full) since the last read. */
+/* Up to cap events (at most KEEL_SERIAL_TRACE_READ_MAX per call; what a reply held beyond cap is
+ * kept here for the next calls), oldest first; *n = 0: none. *dropped = events lost (ring full)
+ * since the last read. */
 keel_error_t keel_trace_read(keel_trace_event_t* ev, size_t cap, size_t* n, uint32_t* dropped);
 /* Restarts component `index` (-1: the whole system) through the root server's supervisor (its
  * group's strategy and its dependents; not counted as a failure). KEEL_OK once started (the caller

@@ -113,6 +113,16 @@ inline Result<keel_cpu_usage_t> cpu_usage(uint32_t index) {
 }
 inline const char* name() { return keel_name(); }
 
+// Trace and restart (docs/libkeel.md "Mirror, trace and restart"; the mirror and trace readers are
+// the C calls).
+inline Result<void> trace(uint16_t event, uint32_t argument) { return check(keel_trace(event, argument)); }
+inline Result<bool> trace_enable(bool on) {  // -> the previous state
+  bool was = false;
+  TRY(check(keel_trace_enable(on, &was)));
+  return was;
+}
+inline Result<void> restart(int index) { return check(keel_component_restart(index)); }  // -1: the system
+
 // Memory regions by the manifest's names: a mapped region (nullptr if none or address only), and
 // a DMA region's physical address (0 if none or not DMA).
 struct Region {

@@ -1,4 +1,4 @@
-// The binary boot spec, version 2: the only description of a system the root server reads.
+// The binary boot spec, version 3: the only description of a system the root server reads.
 // Produced by the manifest compiler (studio/manifest), validated again by reader.h. Layout is
 // little-endian, every record naturally aligned and of a fixed size; the reference is
 // docs/boot-spec.md. Freestanding: no libc, no heap, no exceptions.
@@ -12,7 +12,8 @@ namespace keel::bootspec {
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the boot spec is read in place: little-endian only");
 
 inline constexpr std::uint8_t kMagic[8] = {'K', 'E', 'E', 'L', 'S', 'P', 'E', 'C'};
-inline constexpr std::uint16_t kVersion = 2;  // 2: RegionRec.flags (kRegionDma), perms 0 = address only
+inline constexpr std::uint16_t kVersion = 3;  // 2: RegionRec.flags (kRegionDma), perms 0 = address only;
+                                              // 3: SystemRec.console_mirror, kComponentControl
 inline constexpr std::uint32_t kNone = 0xffffffffu;  // "no reference" (top group, private region)
 inline constexpr std::uint64_t kPageSize = 4096;
 inline constexpr std::uint32_t kMaxTotalSize = 16u << 20;  // a spec above 16 MiB is refused as corrupt
@@ -63,8 +64,10 @@ struct SystemRec {
   std::uint64_t memory;     // bytes the system may use for components (manifest system.memory)
   std::uint32_t top_group;  // index of the top supervisor group (always 0)
   std::uint32_t console_input;  // component receiving console input, or kNone
+  std::uint32_t console_mirror; // component that reads the console mirror and the trace (version 3), or kNone
+  std::uint32_t reserved;       // zero
 };
-static_assert(sizeof(SystemRec) == 56);
+static_assert(sizeof(SystemRec) == 64);
 
 enum class Restart : std::uint8_t { kPermanent = 0, kTransient = 1, kTemporary = 2 };
 enum class Strategy : std::uint8_t { kOneForOne = 0, kOneForAll = 1, kRestForOne = 2 };
@@ -93,9 +96,13 @@ inline constexpr std::uint16_t kComponentDebugConsole = 2;
 inline constexpr std::uint16_t kComponentDebugHalt = 4;
 inline constexpr std::uint16_t kComponentCycleCounter = 8;
 inline constexpr std::uint16_t kComponentDebugKernelTest = 16;
+// Control (manifest `control = true`, version 3): the root server restarts other components and the
+// system on its request (KEEL_ROOT_RESTART). Not a debug grant: release kernels accept it.
+inline constexpr std::uint16_t kComponentControl = 32;
 inline constexpr std::uint16_t kComponentDebugSyscalls =
     kComponentDebugConsole | kComponentDebugHalt | kComponentDebugKernelTest;
-inline constexpr std::uint16_t kComponentFlags = kComponentPassive | kComponentDebugSyscalls | kComponentCycleCounter;
+inline constexpr std::uint16_t kComponentFlags =
+    kComponentPassive | kComponentDebugSyscalls | kComponentCycleCounter | kComponentControl;
 
 // Components are in dependency order: every dependency has a smaller index, so starting them in
 // index order starts each after what it depends on.

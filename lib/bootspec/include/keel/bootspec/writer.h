@@ -42,6 +42,7 @@ struct Model {
     std::uint8_t priority = 0;
     Restart restart = Restart::kPermanent;
     bool passive = false;
+    bool control = false;  // manifest `control = true` (kComponentControl)
     bool debug_console = false, debug_halt = false, debug_kernel_test = false, cycle_counter = false;  // `debug`
     std::uint32_t budget_us = 0, period_us = 0, stack_size = 0, heap_size = 0;
     std::vector<Region> regions;
@@ -72,6 +73,7 @@ struct Model {
   std::string name, version, platform;
   std::uint64_t ram_base = 0, ram_size = 0, memory = 0;
   std::uint32_t console_input = kNone;
+  std::uint32_t console_mirror = kNone;
   std::vector<Component> components;
   std::vector<Shared> shared;
   std::vector<Channel> channels;

@@ -287,6 +287,7 @@ enum keel_serial_op {            /* KEEL_SLOT_SERIAL_EP */
 #define KEEL_SERIAL_MAX_WRITE 944u /* 118 MRs of 8 bytes */
 #define KEEL_SERIAL_MIRROR_MAX 900u       /* line bytes per KEEL_SERIAL_MIRROR_READ reply */
 #define KEEL_SERIAL_MIRROR_BYTES 16384u   /* the mirror ring: line text kept for the mirror component */
+#define KEEL_SERIAL_MIRROR_LINE_MAX 255u  /* longest mirrored line (longer ones are cut) */
 #define KEEL_SERIAL_TRACE_EVENTS 256u     /* the trace ring */
 #define KEEL_SERIAL_TRACE_READ_MAX 59u    /* events per KEEL_SERIAL_TRACE_READ reply (2 + 2 * 59 MRs) */
 enum keel_clock_op {             /* KEEL_SLOT_CLOCK_EP */
