@@ -75,6 +75,7 @@ void Agent::start_session(uint64_t now) {
   session_started_ = now;
   authed_ = false;
   inbox_len_ = 0;
+  pending_.used = false;  // Fleet asks again in the new session; the journal answers
   serial_stream_ = ~0ull;
   auto control = session_->open_stream();  // stream 0: the control stream
   uint8_t m[64];
@@ -195,6 +196,10 @@ bool Agent::write_control(ctl::Bytes msg) {
 // that does not read its replies stops getting its messages read (flow control), and the agent
 // holds at most one message.
 void Agent::read_control() {
+  if (pending_.used && authed_) {
+    pending_.used = false;
+    if (!reply(pending_.id, pending_.outcome, {pending_.detail, pending_.len})) return;
+  }
   for (;;) {
     if (!session_ || (authed_ && session_->writable(0) < kReplyRoom)) return;
     if (inbox_len_ < sizeof inbox_) {
@@ -287,10 +292,7 @@ void Agent::on_auth_ok(uint64_t now) {
   p_.log(line);
   // The serial stream; lines the last session may not have delivered go again (Fleet skips the
   // sequence numbers it has).
-  auto s = session_->open_stream();
-  if (s.ok()) serial_stream_ = s.value();
-  send_seq_ = ring_.empty() ? next_seq_ : ring_.at(ring_.begin()).seq;
-  if (!ring_.empty()) stats_.serial_resent += ring_.count();
+  open_serial();
   status_due_ = true;
   nsent_ = 0;
   poll_at_ = now;  // first poll (components, trace) right away
@@ -298,14 +300,32 @@ void Agent::on_auth_ok(uint64_t now) {
   if (ext_) ext_->link_up();
 }
 
+// The serial stream (again, if Fleet reset or stopped the last one): the lines the ring still
+// holds go again (Fleet skips the numbers it has).
+void Agent::open_serial() {
+  auto s = session_->open_stream();
+  if (!s.ok()) return;  // stream limit: tried again at the next pump
+  serial_stream_ = s.value();
+  send_seq_ = ring_.empty() ? next_seq_ : ring_.at(ring_.begin()).seq;
+  if (!ring_.empty()) stats_.serial_resent += ring_.count();
+}
+
 bool Agent::reply(uint64_t id, uint8_t outcome, std::string_view detail) {
+  if (detail.size() > Journal::kMaxDetail) detail = std::string_view(detail.data(), Journal::kMaxDetail);
   ctl::CommandResult r;
   r.id = id;
   r.outcome = ctl::Outcome(outcome);
-  r.detail = {reinterpret_cast<const uint8_t*>(detail.data()), detail.size() > ctl::kMaxDetail ? ctl::kMaxDetail : detail.size()};
-  uint8_t m[ctl::kMaxDetail + 32];
+  r.detail = {reinterpret_cast<const uint8_t*>(detail.data()), detail.size()};
+  uint8_t m[Journal::kMaxDetail + 32];
   auto n = ctl::encode(r, m);
-  return n.ok() && write_control({m, n.value()});
+  if (n.ok() && write_control({m, n.value()})) return true;
+  // Kept until the session takes it (read_control sends it before reading anything else).
+  pending_.used = true;
+  pending_.id = id;
+  pending_.outcome = outcome;
+  pending_.len = uint8_t(detail.size());
+  std::memcpy(pending_.detail, detail.data(), detail.size());
+  return false;
 }
 
 void Agent::on_command(ctl::Bytes body) {

@@ -131,6 +131,7 @@ class Agent {
   void execute(const ctl::Command& c, uint8_t& outcome, char* detail, size_t cap);
   bool is_self(ctl::Bytes name);
   bool reply(uint64_t id, uint8_t outcome, std::string_view detail);
+  void open_serial();
   bool write_control(ctl::Bytes msg);
   void poll_status(uint64_t now);
   void send_status(uint64_t now);
@@ -160,6 +161,14 @@ class Agent {
   uint64_t serial_stream_ = ~0ull;
   uint8_t inbox_[kMaxInbox] = {};
   size_t inbox_len_ = 0;
+  // A COMMAND_RESULT the session did not take (no block free): sent first, and no further message
+  // is read until it is.
+  struct PendingReply {
+    bool used = false;
+    uint64_t id = 0;
+    uint8_t outcome = 0, len = 0;
+    char detail[Journal::kMaxDetail] = {};
+  } pending_;
 
   // Status.
   Component comp_[ctl::kMaxComponents];

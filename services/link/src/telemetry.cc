@@ -112,7 +112,18 @@ bool Agent::read_mirror() {
 }
 
 void Agent::pump_serial() {
-  if (serial_stream_ == ~0ull || !session_) return;
+  if (!session_) return;
+  if (serial_stream_ != ~0ull && session_->writable(serial_stream_) == 0) {
+    // A full window, or a stream Fleet stopped (write answers StreamState): abandon and reopen.
+    auto probe = session_->write(serial_stream_, {});
+    if (!probe.ok() && probe.error() != ctl::Error::Blocked) {
+      (void)session_->reset_stream(serial_stream_, 0);
+      (void)session_->stop_sending(serial_stream_, 0);
+      serial_stream_ = ~0ull;
+    }
+  }
+  if (serial_stream_ == ~0ull) open_serial();
+  if (serial_stream_ == ~0ull) return;
   for (int round = 0; round < 32; ++round) {
     if (session_->writable(serial_stream_) < ctl::kMaxMessage + 2) return;
     if (send_seq_ >= next_seq_) {

@@ -420,6 +420,8 @@ struct FleetSim {
           EXPECT_TRUE(s->write(id, {m, n.value()}).ok());
         } else if (v.value().type == ctl::MsgType::ProxyData) {
           proxy_data[id].append(v.value().body.begin(), v.value().body.end());
+        } else if (v.value().type == ctl::MsgType::Serial) {
+          on_message(id, v.value());  // a serial stream opened again
         }
         in.erase(in.begin(), in.begin() + long(v.value().size));
       }
@@ -461,11 +463,23 @@ struct FleetSim {
   } rnd;
 };
 
+// The device's block pool, which a test can make refuse send buffers (a pool emptied by other
+// streams).
+struct GatedPool final : ctl::BlockPool {
+  ctl::FixedBlockPool<12> inner;
+  bool refuse_send = false;
+  void* acquire(ctl::BlockUse u) override {
+    return refuse_send && u == ctl::BlockUse::SendBuffer ? nullptr : inner.acquire(u);
+  }
+  void release(void* b) override { inner.release(b); }
+  size_t in_use() const { return inner.in_use(); }
+};
+
 struct World {
   FakeClock clock;
   Link up, down;
   FakePlatform dev{clock, up};
-  ctl::FixedBlockPool<12> dpool;
+  GatedPool dpool;
   ctl::Context dctx{clock, dpool};
   AgentConfig cfg;
   AgentConsole console;
@@ -855,6 +869,39 @@ TEST(LinkAgent, ProxyAppReachesFleetThroughItsOwnStream) {
   // OPENED, then Fleet's DATA "pong".
   ASSERT_TRUE(w.run_until([&] { return w.dev.link_to_app.size() >= 3 + 7; }, 30 * kSec));
   EXPECT_EQ(w.dev.link_to_app, (Buf{1, 0, 0, 2, 4, 0, 'p', 'o', 'n', 'g'}));
+}
+
+TEST(LinkAgent, AResultTheSessionCannotTakeNowWaitsAndGoesFirst) {
+  World w;
+  ASSERT_TRUE(w.run_until([&] { return w.agent->authenticated() && w.fleet.statuses >= 1; }));
+  w.run_until([] { return false; }, 5 * kSec);  // everything acknowledged: no send buffer held
+  w.dev.mirror.cap = 0;                         // (no serial meanwhile)
+  w.dpool.refuse_send = true;
+  w.fleet.queue.push_back({21, ctl::kCmdRestartComponent, "c9"});
+  w.fleet.send_commands();
+  ASSERT_TRUE(w.run_until([&] { return w.dev.restarts[10] == 1; }, 10 * kSec));
+  w.run_until([] { return false; }, 2 * kSec);
+  EXPECT_EQ(w.fleet.results.count(21), 0u);  // executed, recorded, its result waits
+  w.dpool.refuse_send = false;
+  ASSERT_TRUE(w.run_until([&] { return w.fleet.results.count(21) == 1; }, 10 * kSec));
+  EXPECT_EQ(w.fleet.results[21].outcome, ctl::Outcome::Done);
+  EXPECT_EQ(w.fleet.sessions, 1u);  // in the same session
+  EXPECT_EQ(w.dev.restarts[10], 1);
+}
+
+TEST(LinkAgent, ASerialStreamFleetStopsIsOpenedAgain) {
+  World w;
+  ASSERT_TRUE(w.run_until([&] { return w.agent->authenticated(); }));
+  w.dev.mirror.print("[app] one");
+  w.agent->on_mirror();
+  ASSERT_TRUE(w.run_until([&] { return !w.fleet.lines.empty() && w.fleet.lines.back() == "[app] one"; }, 10 * kSec));
+  ASSERT_TRUE(w.fleet.s->stop_sending(2, 0).ok());
+  w.run_until([] { return false; }, 2 * kSec);
+  w.dev.mirror.print("[app] two");
+  w.agent->on_mirror();
+  ASSERT_TRUE(w.run_until([&] { return w.fleet.lines.back() == "[app] two"; }, 10 * kSec));
+  EXPECT_EQ(w.fleet.gaps, 0u);
+  EXPECT_EQ(w.fleet.sessions, 1u);
 }
 
 TEST(LinkAgent, MemoryIsFixed) {
