@@ -190,6 +190,8 @@ class Agent {
   // Encoding room for one message (STATUS, SERIAL, TRACE), kept off the stack (16 KiB on the
   // device); those encoders never nest.
   uint8_t scratch_[ctl::kMaxMessage + 2] = {};
+  uint8_t trace_msg_[3 + 1 + ctl::kMaxTraceEvents * 16] = {};  // one TRACE read and not sent yet
+  size_t trace_len_ = 0;
 };
 
 }  // namespace keel::link

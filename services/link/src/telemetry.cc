@@ -168,7 +168,13 @@ void Agent::pump_serial() {
 
 void Agent::pump_trace() {
   for (int round = 0; round < 4; ++round) {
-    if (!session_ || session_->writable(0) < kReplyRoom + 3 + 1 + ctl::kMaxTraceEvents * 16) return;
+    if (!session_) return;
+    // A TRACE the session did not take (no block free) goes first: its events are read already.
+    if (trace_len_) {
+      if (!write_control({trace_msg_, trace_len_})) return;
+      trace_len_ = 0;
+    }
+    if (session_->writable(0) < kReplyRoom + sizeof trace_msg_) return;
     TraceRecord ev[ctl::kMaxTraceEvents];
     size_t n = 0;
     uint32_t dropped = 0;
@@ -176,10 +182,13 @@ void Agent::pump_trace() {
     ctl::Trace t;
     t.count = uint8_t(n > ctl::kMaxTraceEvents ? ctl::kMaxTraceEvents : n);
     for (size_t i = 0; i < t.count; ++i) t.events[i] = {ev[i].time_ns, ev[i].component, ev[i].event, ev[i].argument};
-    auto len = ctl::encode(t, scratch_);
-    if (!len.ok() || !write_control({scratch_, len.value()})) return;
+    auto len = ctl::encode(t, trace_msg_);
+    if (!len.ok()) return;
+    trace_len_ = len.value();
     stats_.trace_events += t.count;
     trace_on_ = true;
+    if (!write_control({trace_msg_, trace_len_})) return;  // kept: sent first next time
+    trace_len_ = 0;
   }
 }
 

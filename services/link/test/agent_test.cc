@@ -633,6 +633,16 @@ TEST(LinkAgent, TraceEventsReachFleet) {
   ASSERT_TRUE(w.run_until([&] { return w.fleet.trace.size() == 100; }, 10 * kSec));
   EXPECT_EQ(w.fleet.trace[99].event, 99);
   EXPECT_EQ(w.fleet.trace[99].arg, 198u);
+  // Events read while the session cannot take their message (no block) are kept, not lost.
+  w.run_until([] { return false; }, 3 * kSec);
+  w.dpool.refuse_send = true;
+  for (uint16_t i = 0; i < 10; ++i) w.dev.trace.push_back({uint64_t(5000 + i), 4, i, 0});
+  ASSERT_TRUE(w.run_until([&] { return w.dev.trace.empty(); }, 5 * kSec));
+  w.run_until([] { return false; }, 2 * kSec);
+  EXPECT_EQ(w.fleet.trace.size(), 100u);
+  w.dpool.refuse_send = false;
+  ASSERT_TRUE(w.run_until([&] { return w.fleet.trace.size() == 110; }, 10 * kSec));
+  EXPECT_EQ(w.fleet.trace[109].time_ns, 5009u);
 }
 
 // The world's commands: a restart of c<i> for i in [0, 30), so each command's execution is visible
