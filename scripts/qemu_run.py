@@ -30,11 +30,12 @@ root, no tap, no DHCP server, nothing rewritten. 0 picks a free port. Excludes -
 
 Storage and entropy: --disk FILE gives the guest a virtio-blk device backed by the raw image FILE
 (written in place; QEMU's default write-back cache, flushed to the file on the guest's flush) on
-the second virtio-mmio transport (virtio1: 0x0a000200, IRQ 49); --disk-readonly makes it
+the virtio-mmio transport virtio8 (0x0a001000, IRQ 56: the first of the second 4 KiB page, so
+its driver holds a page of its own); --disk-readonly makes it
 read-only (the device says so: VIRTIO_BLK_F_RO). --disk-size SIZE (bytes, or with K/M/G) instead
 makes a fresh zeroed (sparse) image in a temporary directory for this run only and removes it
 afterwards, so parallel runs (a53 and a72) never share one. --rng gives it a virtio-rng device
-fed from the host's /dev/urandom on the third (virtio2: 0x0a000400, IRQ 50). '{disk}' in a
+fed from the host's /dev/urandom on virtio16 (0x0a002000, IRQ 64: the third page). '{disk}' in a
 --run-while command becomes the image's path (also QEMU_DISK in its environment).
 --device-key FILE (exactly 32 bytes) has QEMU load the board's device key at 0x04000000, the
 platform's `devkey` device (qemu-virt.toml), which only the keystore may map.
@@ -95,18 +96,20 @@ def qemu_command(args):
         cmd += ["-global", "virtio-mmio.force-legacy=false", "-netdev", f"user,id=n0{fwd}",
                 "-device", "virtio-net-device,netdev=n0,bus=virtio-mmio-bus.0"]
     if args.disk_path or args.rng:
-        # Storage and entropy on fixed transports (virtio1, virtio2: what Keel's drivers default
-        # to), modern register layout. The net (when present) is on virtio0.
+        # Storage and entropy on fixed transports (virtio8, virtio16: what Keel's drivers default
+        # to), modern register layout. The net (when present) is on virtio0. Each of the three is
+        # the first transport of its own 4 KiB page (eight transports of 0x200 bytes per page), so
+        # each driver can be given its device's page alone (the compiler refuses two drivers on one).
         if "virtio-mmio.force-legacy=false" not in cmd:
             cmd += ["-global", "virtio-mmio.force-legacy=false"]
     if args.disk_path:
         ro = ",readonly=on" if args.disk_readonly else ""
         path = args.disk_path.replace(",", ",,")  # QEMU's option syntax: a comma in a value is doubled
         cmd += ["-drive", f"if=none,format=raw,file={path},id=disk0{ro}",
-                "-device", "virtio-blk-device,drive=disk0,bus=virtio-mmio-bus.1"]
+                "-device", "virtio-blk-device,drive=disk0,bus=virtio-mmio-bus.8"]
     if args.rng:
         cmd += ["-object", "rng-random,filename=/dev/urandom,id=rng0",
-                "-device", "virtio-rng-device,rng=rng0,bus=virtio-mmio-bus.2"]
+                "-device", "virtio-rng-device,rng=rng0,bus=virtio-mmio-bus.16"]
     if args.device_key:
         # The board's device key (OTP / secure element; docs/device-services.md "Keystore"): 32 bytes
         # written by QEMU into the second flash bank (pflash1, unused by Keel: -kernel boots it)
@@ -377,11 +380,11 @@ def main():
                     help="the virtio-net device on a raw L2 link: frames as UDP datagrams between QEMU "
                          "(127.0.0.1:QEMUPORT) and a host program (127.0.0.1:HOSTPORT); 0 = a free port")
     ap.add_argument("--disk", default=None, metavar="FILE",
-                    help="a virtio-blk device (virtio1) backed by the raw image FILE")
+                    help="a virtio-blk device (virtio8) backed by the raw image FILE")
     ap.add_argument("--disk-size", default=None, metavar="SIZE",
                     help="a virtio-blk device backed by a fresh zeroed temporary image of SIZE (64M, 1G, bytes)")
     ap.add_argument("--disk-readonly", action="store_true", help="the virtio-blk device is read-only")
-    ap.add_argument("--rng", action="store_true", help="a virtio-rng device (virtio2) fed from the host's /dev/urandom")
+    ap.add_argument("--rng", action="store_true", help="a virtio-rng device (virtio16) fed from the host's /dev/urandom")
     ap.add_argument("--device-key", default=None, metavar="FILE",
                     help="the board's 32-byte device key file, loaded at the platform's devkey (0x04000000)")
     ap.add_argument("--initrd", default=None, help="QEMU -initrd (a Linux guest's initramfs)")

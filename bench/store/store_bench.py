@@ -35,9 +35,7 @@ def dd(args):
 
 def one_round(args, disk):
     out = subprocess.run([sys.executable, QEMU_RUN, "--cpu", args.cpu, "--timeout", "300", "--disk", disk,
-                          "--device-key", args.device_key, "--qemu-arg",
-                          "-object rng-random,filename=/dev/urandom,id=rng0 "
-                          "-device virtio-rng-device,rng=rng0,bus=virtio-mmio-bus.8",
+                          "--device-key", args.device_key, "--rng",
                           "--expect", r"\[app\] PASS", "--reject", "FAIL", "--reject", "fatal", args.image],
                          capture_output=True, text=True)
     if out.returncode != 0:

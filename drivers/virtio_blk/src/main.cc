@@ -7,7 +7,7 @@
 // address. A refused request is completed at once with its error; the driver goes on.
 //
 // Manifest grants (drivers/README.md): devices = [<transport>], irqs = [<transport>] (config
-// `device`, default "virtio1": scripts/qemu_run.py --disk puts the disk there); regions "vq"
+// `device`, default "virtio8": scripts/qemu_run.py --disk puts the disk there); regions "vq"
 // (private, dma: the virtqueue, request headers and status bytes), "blk_queues" (shared rw) and
 // "blk_data" (shared, access = "dma"); event channel ends "done" (it signals the client) and "req"
 // (the client signals it).
@@ -69,7 +69,7 @@ struct Driver {
   std::uint16_t hint = 0;
   keel_channel_t to_client = -1, from_client = -1;
   std::uint64_t irq_bit = 0, req_bit = 0;
-  const char* irq_name = "virtio1";
+  const char* irq_name = "virtio8";
   std::uint64_t capacity = 0;
   std::uint32_t max_sectors = 0, flags = 0;
   std::uint64_t fault_after_requests = 0;  // test hook (header comment); 0: off
@@ -230,7 +230,7 @@ void start_device(MmioTransport& dev) {
 }  // namespace
 
 extern "C" int keel_main(void*) {
-  d.irq_name = keel_config_str("device", "virtio1");
+  d.irq_name = keel_config_str("device", "virtio8");
   if (keel_generation() == 0) d.fault_after_requests = static_cast<std::uint64_t>(keel_config_int("fault_after_requests", 0));
   std::size_t regs_size = 0;
   volatile void* regs = keel_device(d.irq_name, &regs_size);

@@ -5,7 +5,7 @@
 // address (manifest access = "dma"): the bytes go to the client and pass through nobody else.
 //
 // Manifest grants: devices = [<transport>], irqs = [<transport>] (config `device`, default
-// "virtio2": scripts/qemu_run.py --rng puts the device there); regions "vq" (private, dma: the
+// "virtio16": scripts/qemu_run.py --rng puts the device there); regions "vq" (private, dma: the
 // virtqueue, 8 KiB), "rng_queues" (shared rw), "rng_data" (shared, access = "dma"); event channel
 // ends "done" (it signals the client) and "req" (the client signals it).
 //
@@ -43,7 +43,7 @@ struct Driver {
   std::uint32_t slot_len[kQueueSize] = {};
   keel_channel_t to_client = -1, from_client = -1;
   std::uint64_t irq_bit = 0, req_bit = 0;
-  const char* irq_name = "virtio2";
+  const char* irq_name = "virtio16";
   std::uint64_t refused = 0, lost = 0, completed = 0;
   std::uint64_t fault_after_requests = 0;  // test hook (header comment); 0: off
 };
@@ -97,7 +97,7 @@ void signal_client() {
 }  // namespace
 
 extern "C" int keel_main(void*) {
-  d.irq_name = keel_config_str("device", "virtio2");
+  d.irq_name = keel_config_str("device", "virtio16");
   if (keel_generation() == 0) d.fault_after_requests = static_cast<std::uint64_t>(keel_config_int("fault_after_requests", 0));
   std::size_t regs_size = 0;
   volatile void* regs = keel_device(d.irq_name, &regs_size);

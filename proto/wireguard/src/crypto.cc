@@ -10,7 +10,13 @@
 
 namespace keel::wg {
 
+#ifdef KEEL_WG_NO_SODIUM_INIT
+// The device: libsodium's aarch64 implementations are chosen statically, and sodium_init would
+// open a random source the device does not have (lib/sodium/README.md, "Refused").
+bool crypto_init() { return detail::x25519_init(); }
+#else
 bool crypto_init() { return sodium_init() >= 0 && detail::x25519_init(); }
+#endif
 
 Hash hash(Bytes a, Bytes b, Bytes c) {
   blake2s_state s;

@@ -6,7 +6,6 @@
 #include "keel/wg/engine.h"
 
 #include <cstring>
-#include <mutex>
 
 namespace keel::wg {
 namespace {
@@ -20,7 +19,17 @@ void mix_key(Hash& chain, Bytes data) { kdf1(chain, chain, data); }
 
 uint16_t be16(const uint8_t* p) { return uint16_t(p[0] << 8 | p[1]); }
 
-using Guard = std::lock_guard<SpinLock>;
+// A scoped SpinLock (not std::lock_guard: <mutex> needs a hosted C library, the device has none).
+class Guard {
+ public:
+  explicit Guard(SpinLock& l) : l_(l) { l_.lock(); }
+  ~Guard() { l_.unlock(); }
+  Guard(const Guard&) = delete;
+  Guard& operator=(const Guard&) = delete;
+
+ private:
+  SpinLock& l_;
+};
 
 }  // namespace
 
@@ -93,6 +102,28 @@ Engine::Engine(const Key& private_key, Clock& clock, Random& rng, PeerDirectory&
     : clock_(clock), rng_(rng), dir_(dir), pool_(pool), timing_(timing), mtu_(mtu) {
   public_from_private(public_, private_key);
   static_key_.set(private_key, public_, /*long_lived=*/true);
+  init_constants();
+}
+
+Engine::Engine(StaticKey& key, Clock& clock, Random& rng, PeerDirectory& dir, KeypairPool& pool, Timing timing,
+               uint16_t mtu)
+    : external_(&key), clock_(clock), rng_(rng), dir_(dir), pool_(pool), timing_(timing), mtu_(mtu) {
+  public_ = key.public_key();
+  init_constants();
+}
+
+bool Engine::external_dh(Key& out, const Key& their_pub) {
+  const bool ok = external_->dh(their_pub, out);
+  uint8_t any = 0;  // constant time: the result is a secret
+  for (uint8_t x : out) any |= x;
+  if (!ok || any == 0) {
+    wipe(out);
+    return false;
+  }
+  return true;
+}
+
+void Engine::init_constants() {
   mac1_key_ = hash(label(kLabelMac1), b(public_));
   const Hash ck = hash(label(kLabelCookie), b(public_));
   std::memcpy(cookie_key_.data(), ck.data(), kKeyLen);
@@ -207,7 +238,7 @@ void Engine::tick(Peer& p, Sink& sink) {
 // the DH gives the all-zero point, which init_peer's low-order check already excludes.
 const Key* Engine::static_static_locked(Peer& p) {
   if (!p.static_static_ready) {
-    if (!static_key_.dh(p.static_static, p.remote_static)) return nullptr;
+    if (!static_dh(p.static_static, p.remote_static)) return nullptr;
     p.static_static_ready = true;
   }
   return &p.static_static;
@@ -464,7 +495,7 @@ Rx Engine::on_initiation(MutBytes d, const Endpoint& from, Sink& sink) {
 
   Key ss;
   Hash key;
-  if (!static_key_.dh(ss, remote_eph)) return Rx::DropLowOrder;
+  if (!static_dh(ss, remote_eph)) return Rx::DropLowOrder;
   kdf2(ck, key, ck, ss);
   wipe(ss);
   Key remote_static;
@@ -572,7 +603,7 @@ Rx Engine::on_response(MutBytes d, const Endpoint& from, Sink& sink) {
   Key ss;
   if (!dh(ss, p.hs_local_eph, remote_eph)) return Rx::DropLowOrder;
   mix_key(ck, ss);
-  if (!static_key_.dh(ss, remote_eph)) return Rx::DropLowOrder;
+  if (!static_dh(ss, remote_eph)) return Rx::DropLowOrder;
   mix_key(ck, ss);
   wipe(ss);
   Hash tau, key;

@@ -106,6 +106,11 @@ struct Node {
       : clock(c), rng(key_byte), dir(rng), me(self), engine(make_key(key_byte), c, rng, dir, pool, t) {
     dir.add(peer);
   }
+  // With an external static key (Engine(StaticKey&, ...)).
+  Node(FakeClock& c, uint8_t rng_byte, Endpoint self, StaticKey& key, Timing t = {})
+      : clock(c), rng(rng_byte), dir(rng), me(self), engine(key, c, rng, dir, pool, t) {
+    dir.add(peer);
+  }
   static Key make_key(uint8_t b) {
     Key k = key_of(b);
     clamp(k);

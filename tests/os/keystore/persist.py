@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """os.keystore_persist: the keystore's keys kept through the store (services/keystore README
 "Persistence"), provisioning (`keel device provision`), and the secrets never on the console or
-unsealed on the disk image. Boots (scripts/qemu_run.py, each with --disk, --device-key, virtio-rng on virtio8):
+unsealed on the disk image. Boots (scripts/qemu_run.py, each with --disk, --device-key, virtio-rng (--rng)):
 
   A1  a fresh disk and device key: keys created at this start; their public keys logged;
   A2  the same disk and key (a reboot): keys loaded, the same public keys;
@@ -31,8 +31,6 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 QEMU_RUN = os.path.join(HERE, "..", "..", "..", "scripts", "qemu_run.py")
 DISK_BYTES = 1 << 20
-# The entropy device on virtio8 (persist.toml.in says why not qemu_run.py --rng's virtio2).
-RNG = "-object rng-random,filename=/dev/urandom,id=rng0 -device virtio-rng-device,rng=rng0,bus=virtio-mmio-bus.8"
 KEY_RE = r"^\[keystore\] (tunnel|identity) public key ([0-9a-f]{64})$"
 
 
@@ -55,7 +53,7 @@ def keys_in(log):
 
 
 def boot(a, image, disk, key, log, expects, timeout=120):
-    cmd = [sys.executable, QEMU_RUN, "--cpu", a.cpu, "--timeout", str(timeout), "--qemu-arg", RNG, "--quiet",
+    cmd = [sys.executable, QEMU_RUN, "--cpu", a.cpu, "--timeout", str(timeout), "--rng", "--quiet",
            "--disk", disk, "--device-key", key, "--log", log,
            "--reject", "fatal", "--reject", "FAIL", "--reject", "fault: VM fault at 0xfa11 "]
     for e in expects + [r"\[client\] PASS"]:

@@ -33,11 +33,11 @@ def qemu(cpu, image, disk, key):
             "-semihosting-config", "enable=on,target=native", "-kernel", image, "-nic", "none",
             "-global", "virtio-mmio.force-legacy=false",
             "-drive", f"if=none,format=raw,file={disk.replace(',', ',,')},id=disk0",
-            "-device", "virtio-blk-device,drive=disk0,bus=virtio-mmio-bus.1",
-            # The rng service's device (virtio8: store.toml.in says why) and the keystore's device
-            # key (qemu_run.py --device-key's loader).
+            "-device", "virtio-blk-device,drive=disk0,bus=virtio-mmio-bus.8",
+            # The disk and the rng service's device where qemu_run.py --disk and --rng put them
+            # (virtio8, virtio16), and the keystore's device key (qemu_run.py --device-key's loader).
             "-object", "rng-random,filename=/dev/urandom,id=rng0",
-            "-device", "virtio-rng-device,rng=rng0,bus=virtio-mmio-bus.8",
+            "-device", "virtio-rng-device,rng=rng0,bus=virtio-mmio-bus.16",
             "-device", f"loader,file={key.replace(',', ',,')},addr={DEVICE_KEY_ADDR:#x},force-raw=on",
             "-serial", "stdio"]
 

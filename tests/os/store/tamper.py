@@ -61,15 +61,12 @@ BOOT = {
 }
 
 
-# The entropy device for the rng service (the keystore's keys, the store's nonces), on virtio8: the
-# manifest's comment says why not qemu_run.py --rng's virtio2.
-RNG = "-object rng-random,filename=/dev/urandom,id=rng0 -device virtio-rng-device,rng=rng0,bus=virtio-mmio-bus.8"
 
 
 def boot(args, disk, n):
     log = f"{args.log}.{n}.log"
     cmd = [sys.executable, QEMU_RUN, "--cpu", args.cpu, "--timeout", "90", "--log", log, "--disk", disk,
-           "--device-key", args.device_key, "--qemu-arg", RNG]
+           "--device-key", args.device_key, "--rng"]
     for e in BOOT[n]:
         cmd += ["--expect", e]
     for r in COMMON_REJECT:

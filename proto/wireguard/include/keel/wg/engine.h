@@ -14,7 +14,6 @@
 // with the peer's lock held: a Sink must not call back into the engine.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 
 #include "keel/result.h"
@@ -68,6 +67,18 @@ class Random {
   virtual void fill(MutBytes out) = 0;  // cryptographically secure
 };
 
+// Our static key held outside the engine (a device's keystore: the private key never enters the
+// process). dh() computes X25519(our private key, their_public) into shared; false (shared
+// zeroed) when it cannot (the all-zero result, or the key holder failed) — the handshake using it
+// then fails like one with a low-order point. Called under a peer's lock, at most twice per
+// handshake (the static-static DH only at the peer's first handshake, then cached).
+class StaticKey {
+ public:
+  virtual ~StaticKey() = default;
+  virtual const Key& public_key() const = 0;
+  [[nodiscard]] virtual bool dh(const Key& their_public, Key& shared) = 0;
+};
+
 struct Keypair {
   Key send{};
   Key recv{};
@@ -89,18 +100,23 @@ class KeypairPool {
 enum class HsState : uint8_t { Zeroed, InitiationCreated, InitiationConsumed, ResponseCreated, ResponseConsumed };
 
 // Tiny test-and-set lock: uncontended cost is one atomic exchange, and it is 1 byte per peer.
+// The compiler's atomic builtins rather than std::atomic: the device's freestanding C++ library
+// cannot include <atomic> (C++20's atomic waits pull in pthreads); the code is the same.
 class SpinLock {
  public:
+  SpinLock() = default;
+  SpinLock(const SpinLock&) = delete;
+  SpinLock& operator=(const SpinLock&) = delete;
   void lock() {
-    while (f_.exchange(true, std::memory_order_acquire)) {
-      while (f_.load(std::memory_order_relaxed)) {
+    while (__atomic_exchange_n(&f_, true, __ATOMIC_ACQUIRE)) {
+      while (__atomic_load_n(&f_, __ATOMIC_RELAXED)) {
       }
     }
   }
-  void unlock() { f_.store(false, std::memory_order_release); }
+  void unlock() { __atomic_store_n(&f_, false, __ATOMIC_RELEASE); }
 
  private:
-  std::atomic<bool> f_{false};
+  bool f_ = false;
 };
 
 // Everything the protocol keeps for one remote. Compact on purpose (the gateway holds a million):
@@ -210,6 +226,11 @@ class Engine {
   // cannot be derived; check with valid().
   Engine(const Key& private_key, Clock& clock, Random& rng, PeerDirectory& dir, KeypairPool& pool,
          Timing timing = {}, uint16_t mtu = 1420);
+  // With an external static key (docs/wireguard.md "External static key"): every DH with our
+  // static key goes through key.dh(); `key` must outlive the engine. The in-process constructor
+  // above keeps its DhKey path (the gateway's) without any indirection.
+  Engine(StaticKey& key, Clock& clock, Random& rng, PeerDirectory& dir, KeypairPool& pool, Timing timing = {},
+         uint16_t mtu = 1420);
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -264,6 +285,14 @@ class Engine {
   void zero_locked(Peer& p);
   void add_macs_locked(Peer& p, MutBytes msg);
   void refresh_cookie_secret();
+  void init_constants();
+  // DH with our static key: the prepared DhKey, or the external key when there is one.
+  [[nodiscard]] bool static_dh(Key& out, const Key& their_pub) {
+    if (external_ == nullptr) [[likely]]
+      return static_key_.dh(out, their_pub);
+    return external_dh(out, their_pub);
+  }
+  bool external_dh(Key& out, const Key& their_pub);
   uint64_t jitter();
   // Timer hooks (names follow the reference implementations).
   void t_data_sent(Peer& p);
@@ -276,6 +305,7 @@ class Engine {
   void t_any_authenticated_traversal(Peer& p);
 
   DhKey static_key_;  // our static private key, prepared for the X25519 backend
+  StaticKey* external_ = nullptr;  // or the external key (static_key_ then unset)
   Key public_{};
   Hash mac1_key_{};          // HASH(label_mac1 || our public key): verify mac1 sent to us
   Key cookie_key_{};         // HASH(label_cookie || our public key): encrypt our cookie replies
