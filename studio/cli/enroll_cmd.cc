@@ -114,7 +114,7 @@ int enroll(const EnrollOpts& o) {
   st::Partition part;
   part.name = kPartition;
   if (auto r = st::parse_partition(*text, &part); !r.ok())
-    return error("the compiled partition 'link' does not parse: " + r.error().what);
+    return error(std::string("the compiled partition 'link' does not parse: ") + r.error().what);
   if (part.encrypted)
     return error(o.manifest + ": partition 'link' is encrypted: the enrolment must be readable before the device's "
                  "keys are (make it encrypted = false; it holds no secret)");
