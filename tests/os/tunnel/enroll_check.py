@@ -28,7 +28,7 @@ def main():
     with open(a.manifest) as f:
         base = f.read().replace('name = "keys"\nsize = "64KiB"\nencrypted = true',
                                 'name = "keys"\nsize = "64KiB"\nencrypted = false')
-    at = base.index("[[partition]]")
+    at = base.index("\n[[partition]]\n") + 1
     with_link = base[:at] + LINK.format(enc="false") + base[at:]
     enc_link = base[:at] + LINK.format(enc="true") + base[at:]
     failures = []
