@@ -253,8 +253,10 @@ void start_tunnel() {
   format_ipv4(g_enr.address, ad);
   format_ipv4(g_enr.fleet_address, fa);
   format_key_base64(g_key.pub.data(), pub);
-  keel_logf("up: public key %s, fleet %s:%u, address %s, fleet_address %s, UDP port %u", pub, ep, unsigned(g_enr.fleet_port),
-            ad, fa, unsigned(keel_udp_port(g_sock)));
+  // Two lines: a console line holds 120 bytes.
+  keel_logf("public key %s (the keystore's tunnel key)", pub);
+  keel_logf("up: fleet %s:%u, address %s, fleet_address %s, UDP port %u", ep, unsigned(g_enr.fleet_port), ad, fa,
+            unsigned(keel_udp_port(g_sock)));
   g_engine->initiate(g_peer, g_sink);
 }
 

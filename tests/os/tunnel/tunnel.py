@@ -99,8 +99,8 @@ def main():
             argv += ["--exit-after", "10"]
         peer = Peer(argv, peer_log, a.mode == "restart")
         expects = [r"\[tunnel\] enrolment from record 1 of partition 'link'$",
-                   r"\[tunnel\] up: public key " + re.escape(device_pub) + r", fleet 10\.0\.2\.2:" + str(port) +
-                   r", address 10\.64\.0\.2, fleet_address 10\.64\.0\.1",
+                   r"\[tunnel\] public key " + re.escape(device_pub) + r" \(the keystore's tunnel key\)$",
+                   r"\[tunnel\] up: fleet 10\.0\.2\.2:" + str(port) + r", address 10\.64\.0\.2, fleet_address 10\.64\.0\.1",
                    # Initiator: DH(s_i, s_r) and DH(s_i, e_r), both by the keystore.
                    r"\[tunnel\] handshake complete \(1 so far; keystore dh operations: 2\)",
                    r"\[link\] tunnel up after [0-9]+ ms"]
