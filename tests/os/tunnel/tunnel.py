@@ -80,6 +80,7 @@ def main():
         ap.add_argument(o, required=True)
     ap.add_argument("--mode", choices=("echo", "restart"), default="echo")
     ap.add_argument("--timeout", type=int, default=240)
+    ap.add_argument("--icount", action="store_true", help="qemu_run.py --icount (instruction figures)")
     a = ap.parse_args()
     os.makedirs(os.path.dirname(a.log), exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="keel-tunnel-") as tmp:
@@ -117,6 +118,8 @@ def main():
                         r"\[link\] PASS tunnel re-handshake after the peer restarted"]
         cmd = [sys.executable, QEMU_RUN, "--cpu", a.cpu, "--timeout", str(a.timeout), "--net", "--disk", disk,
                "--rng", "--device-key", key, "--log", f"{a.log}.log", "--reject", "fatal", "--reject", "FAIL"]
+        if a.icount:
+            cmd.append("--icount")
         for e in expects:
             cmd += ["--expect", e]
         cmd.append(a.image)
@@ -132,6 +135,10 @@ def main():
         if len({l.split("]")[0] for l in done}) < want:
             print(f"tunnel: FAIL: the peer saw handshakes in {len(done)} run(s), expected {want}")
             return 1
+        with open(f"{a.log}.log", errors="replace") as f:
+            for line in f:
+                if "BENCH " in line:
+                    print(line.rstrip())
         print("tunnel: PASS")
         return 0
 
