@@ -28,8 +28,14 @@ uint64_t g_sent = 0, g_received = 0;
 keel::tunnel::Status status() {
   keel_msg_t m;
   std::memset(&m, 0, sizeof m);
-  m.label = KEEL_TUNNEL_STATUS;
-  const keel_error_t e = keel_rpc_call(g_ctl, &m);
+  keel_error_t e = KEEL_CHANNEL_DOWN;
+  // The tunnel may still be starting (or restarting): CHANNEL_DOWN is waited through for 10 s.
+  for (int i = 0; i < 1000 && e == KEEL_CHANNEL_DOWN; ++i) {
+    if (i > 0) (void)keel_sleep_ms(10);
+    std::memset(&m, 0, sizeof m);
+    m.label = KEEL_TUNNEL_STATUS;
+    e = keel_rpc_call(g_ctl, &m);
+  }
   if (e != KEEL_OK || m.label != KEEL_OK || m.len != KEEL_TUNNEL_STATUS_WORDS) verdict(false, "tunnel_ctl STATUS failed");
   keel::tunnel::Status s;
   s.state = m.w[0];
@@ -57,6 +63,10 @@ void send(const uint8_t* d, uint16_t n) {
   for (;;) {
     const keel_error_t e = keel_stream_send_record(g_tx, hdr, 2, d, n);
     if (e == KEEL_OK) break;
+    if (e == KEEL_CHANNEL_DOWN) {  // the tunnel is not up yet
+      (void)keel_sleep_ms(10);
+      continue;
+    }
     if (e != KEEL_NO_SPACE) verdict(false, "cannot write to link_up");
     (void)keel_channel_wait(g_tx);
   }
@@ -169,9 +179,11 @@ void run_restart() {
 }  // namespace
 
 extern "C" int keel_main(void*) {
-  if (keel_channel_open("tunnel_tx", &g_tx) != KEEL_OK || keel_channel_open("tunnel_rx", &g_rx) != KEEL_OK ||
-      keel_channel_open("tunnel_ctl", &g_ctl) != KEEL_OK)
-    verdict(false, "the pipe's channels are missing");
+  // A channel whose peer has not started yet opens with CHANNEL_DOWN: the handle is set all the same.
+  (void)keel_channel_open("tunnel_tx", &g_tx);
+  (void)keel_channel_open("tunnel_rx", &g_rx);
+  (void)keel_channel_open("tunnel_ctl", &g_ctl);
+  if (g_tx < 0 || g_rx < 0 || g_ctl < 0) verdict(false, "the pipe's channels are missing");
   wait_up();
   const char* mode = keel_config_str("mode", "echo");
   if (std::strcmp(mode, "restart") == 0) run_restart();
