@@ -64,15 +64,25 @@ class DeviceRandom final : public wg::Random {
   }
 };
 
+bool g_bench = false;
+inline uint64_t cycles() {
+  if (!g_bench) return 0;
+  uint64_t c;
+  __asm__ volatile("isb; mrs %0, pmccntr_el0" : "=r"(c));
+  return c;
+}
+
 // The static key held by the keystore.
 class KeystoreKey final : public wg::StaticKey {
  public:
   wg::Key pub{};
-  uint64_t ops = 0, failures = 0;
+  uint64_t ops = 0, failures = 0, last_cost = 0;
   const wg::Key& public_key() const override { return pub; }
   bool dh(const wg::Key& their_public, wg::Key& shared) override {
     ++ops;
+    const uint64_t t0 = cycles();
     const keel_error_t e = keel_keys_dh(their_public.data(), shared.data());
+    last_cost = cycles() - t0;
     if (e == KEEL_OK) return true;
     ++failures;
     keel_logf("keystore dh failed: %s", keel_error_name(e));
@@ -121,17 +131,10 @@ uint16_t g_ip_id = 0;
 // Figures (config `bench = true`, with the `cycle_counter` debug grant; under QEMU -icount the PMU
 // cycle counter counts instructions): BENCH lines for the first handshake (the initiation that was
 // answered + the response) and for the first datagram of 1 and of 1392 bytes each way.
-bool g_bench = false;
 bool g_sent_initiation = false;
 uint64_t g_initiation_cost = 0;
 bool g_bench_done_hs = false, g_bench_done_tx[2] = {}, g_bench_done_rx[2] = {};
 size_t g_last_delivered = 0;
-inline uint64_t cycles() {
-  if (!g_bench) return 0;
-  uint64_t c;
-  __asm__ volatile("isb; mrs %0, pmccntr_el0" : "=r"(c));
-  return c;
-}
 void bench_datagram(const char* way, bool* done, size_t len, uint64_t cost) {
   const int i = len == 1 ? 0 : len == KEEL_TUNNEL_MAX_DATAGRAM ? 1 : -1;
   if (!g_bench || i < 0 || done[i]) return;
@@ -381,6 +384,7 @@ void from_net() {
       keel_logf("BENCH tunnel.handshake.instructions %llu instructions (initiation %llu, response %llu)",
                 static_cast<unsigned long long>(g_initiation_cost + cost), static_cast<unsigned long long>(g_initiation_cost),
                 static_cast<unsigned long long>(cost));
+      keel_logf("BENCH tunnel.keystore_dh.instructions %llu instructions", static_cast<unsigned long long>(g_key.last_cost));
     }
     if (r == wg::Rx::Data) bench_datagram("rx", g_bench_done_rx, g_last_delivered, cost);
     if (r >= wg::Rx::DropSize && r != wg::Rx::CookieSent && log_allowed())
