@@ -26,6 +26,8 @@ Run sbom(CLI::App& cmd);
 
 // device_cmd.cc — a device's disk image and device key file (provisioning)
 Run device_provision(CLI::App& cmd);
+// enroll_cmd.cc — a device's enrolment record (Fleet's tunnel endpoint and key) in its disk image
+Run device_enroll(CLI::App& cmd);
 
 // fleet/session_cmd.cc — the Fleet itself
 Run fleet_login(CLI::App& cmd);

@@ -64,15 +64,25 @@ class DeviceRandom final : public wg::Random {
   }
 };
 
+bool g_bench = false;
+inline uint64_t cycles() {
+  if (!g_bench) return 0;
+  uint64_t c;
+  __asm__ volatile("isb; mrs %0, pmccntr_el0" : "=r"(c));
+  return c;
+}
+
 // The static key held by the keystore.
 class KeystoreKey final : public wg::StaticKey {
  public:
   wg::Key pub{};
-  uint64_t ops = 0, failures = 0;
+  uint64_t ops = 0, failures = 0, last_cost = 0;
   const wg::Key& public_key() const override { return pub; }
   bool dh(const wg::Key& their_public, wg::Key& shared) override {
     ++ops;
+    const uint64_t t0 = cycles();
     const keel_error_t e = keel_keys_dh(their_public.data(), shared.data());
+    last_cost = cycles() - t0;
     if (e == KEEL_OK) return true;
     ++failures;
     keel_logf("keystore dh failed: %s", keel_error_name(e));
@@ -118,6 +128,20 @@ unsigned g_pending_count = 0;
 bool g_flush_pending = false, g_gave_up = false;
 uint16_t g_ip_id = 0;
 
+// Figures (config `bench = true`, with the `cycle_counter` debug grant; under QEMU -icount the PMU
+// cycle counter counts instructions): BENCH lines for the first handshake (the initiation that was
+// answered + the response) and for the first datagram of 1 and of 1392 bytes each way.
+bool g_sent_initiation = false;
+uint64_t g_initiation_cost = 0;
+bool g_bench_done_hs = false, g_bench_done_tx[2] = {}, g_bench_done_rx[2] = {};
+size_t g_last_delivered = 0;
+void bench_datagram(const char* way, bool* done, size_t len, uint64_t cost) {
+  const int i = len == 1 ? 0 : len == KEEL_TUNNEL_MAX_DATAGRAM ? 1 : -1;
+  if (!g_bench || i < 0 || done[i]) return;
+  done[i] = true;
+  keel_logf("BENCH tunnel.%s_%u.instructions %llu instructions", way, unsigned(len), static_cast<unsigned long long>(cost));
+}
+
 // Drop lines: at most kLogLinesPerSecond a second, the rest counted and reported.
 uint64_t g_log_window = 0;
 unsigned g_log_lines = 0;
@@ -144,6 +168,7 @@ class TunnelSink final : public wg::Sink {
  public:
   void send(wg::Peer*, const wg::Endpoint& to, wg::Bytes d) override {
     if (to.family != 4) return;
+    if (!d.empty() && d[0] == 1) g_sent_initiation = true;
     const keel_ipv4_t ip = keel_ipv4_t(to.addr[0]) << 24 | keel_ipv4_t(to.addr[1]) << 16 | keel_ipv4_t(to.addr[2]) << 8 | to.addr[3];
     const keel_error_t e = keel_udp_send(g_sock, ip, to.port, d.data(), d.size());
     if (e != KEEL_OK) {
@@ -168,6 +193,7 @@ class TunnelSink final : public wg::Sink {
       return;
     }
     g_n.rx_bytes += len;
+    g_last_delivered = len;
   }
   void event(wg::Peer&, wg::Event e) override {
     if (e == wg::Event::HandshakeComplete) {
@@ -232,6 +258,19 @@ bool load_enrolment() {
   return false;
 }
 
+// initiate() / tick() measured: what an initiation costs when one was sent.
+template <class F>
+void maybe_initiation(F&& f) {
+  g_sent_initiation = false;
+  const uint64_t t0 = cycles();
+  f();
+  const uint64_t t1 = cycles();
+  if (g_sent_initiation) g_initiation_cost = t1 - t0;
+}
+void initiate() {
+  maybe_initiation([] { g_engine->initiate(g_peer, g_sink); });
+}
+
 void start_tunnel() {
   g_addrs = InnerAddrs{g_enr.address, g_enr.fleet_address, KEEL_TUNNEL_INNER_PORT};
   const uint8_t a[4] = {uint8_t(g_enr.fleet_ip >> 24), uint8_t(g_enr.fleet_ip >> 16), uint8_t(g_enr.fleet_ip >> 8),
@@ -253,9 +292,11 @@ void start_tunnel() {
   format_ipv4(g_enr.address, ad);
   format_ipv4(g_enr.fleet_address, fa);
   format_key_base64(g_key.pub.data(), pub);
-  keel_logf("up: public key %s, fleet %s:%u, address %s, fleet_address %s, UDP port %u", pub, ep, unsigned(g_enr.fleet_port),
-            ad, fa, unsigned(keel_udp_port(g_sock)));
-  g_engine->initiate(g_peer, g_sink);
+  // Two lines: a console line holds 120 bytes.
+  keel_logf("public key %s (the keystore's tunnel key)", pub);
+  keel_logf("up: fleet %s:%u, address %s, fleet_address %s, UDP port %u", ep, unsigned(g_enr.fleet_port), ad, fa,
+            unsigned(keel_udp_port(g_sock)));
+  initiate();
 }
 
 // ---- data paths -------------------------------------------------------------------------------
@@ -265,11 +306,14 @@ void start_tunnel() {
 bool send_datagram(const uint8_t* d, uint16_t len) {
   static uint8_t inner[kInnerOverhead + KEEL_TUNNEL_MAX_DATAGRAM];
   static uint8_t out[kInnerOverhead + KEEL_TUNNEL_MAX_DATAGRAM + wg::kSendOverhead];
+  const uint64_t t0 = cycles();
   const size_t n = build_inner(g_addrs, g_ip_id++, d, len, inner, sizeof inner);
   if (n == 0) return false;
   auto r = g_engine->send(g_peer, wg::Bytes(inner, n), wg::MutBytes(out, n + wg::kSendOverhead), g_sink);
   if (!r.ok()) return false;
   g_n.tx_bytes += len;
+  // The wrap (build_inner), the encryption and the hand-over to the net service's stream.
+  bench_datagram("tx", g_bench_done_tx, len, cycles() - t0);
   return true;
 }
 
@@ -331,7 +375,18 @@ void from_net() {
       continue;
     }
     const uint8_t a[4] = {uint8_t(src >> 24), uint8_t(src >> 16), uint8_t(src >> 8), uint8_t(src)};
+    g_last_delivered = 0;
+    const uint64_t t0 = cycles();
     const wg::Rx r = g_engine->receive(wg::MutBytes(buf, n), wg::Endpoint::v4(a, port), false, g_sink);
+    const uint64_t cost = cycles() - t0;
+    if (g_bench && r == wg::Rx::Response && !g_bench_done_hs) {
+      g_bench_done_hs = true;
+      keel_logf("BENCH tunnel.handshake.instructions %llu instructions (initiation %llu, response %llu)",
+                static_cast<unsigned long long>(g_initiation_cost + cost), static_cast<unsigned long long>(g_initiation_cost),
+                static_cast<unsigned long long>(cost));
+      keel_logf("BENCH tunnel.keystore_dh.instructions %llu instructions", static_cast<unsigned long long>(g_key.last_cost));
+    }
+    if (r == wg::Rx::Data) bench_datagram("rx", g_bench_done_rx, g_last_delivered, cost);
     if (r >= wg::Rx::DropSize && r != wg::Rx::CookieSent && log_allowed())
       keel_logf("outer datagram dropped: %s", wg::to_string(r));
   }
@@ -373,12 +428,12 @@ void pass(bool timer_fired) {
   from_net();
   from_link();
   if (g_clock.now_ns() >= wg::Engine::next_deadline(g_peer) && wg::Engine::next_deadline(g_peer) != 0)
-    g_engine->tick(g_peer, g_sink);
+    maybe_initiation([] { g_engine->tick(g_peer, g_sink); });
   if (g_gave_up && g_retry_at == 0) g_retry_at = now + kRetryMs * 1000000u;
   if (g_retry_at != 0 && now >= g_retry_at) {
     g_retry_at = 0;
     g_gave_up = false;
-    g_engine->initiate(g_peer, g_sink);
+    initiate();
   }
   if (g_flush_pending) {
     g_flush_pending = false;
@@ -436,12 +491,17 @@ void operator delete(void*) noexcept { __builtin_trap(); }
 void operator delete(void*, std::size_t) noexcept { __builtin_trap(); }
 
 extern "C" int keel_main(void*) {
-  if (keel_channel_open("link_rx", &g_link_rx) != KEEL_OK) fail("cannot open channel end link_rx (from the link)");
-  if (keel_channel_open("link_tx", &g_link_tx) != KEEL_OK) fail("cannot open channel end link_tx (to the link)");
-  if (keel_channel_open("ctl", &g_ctl) != KEEL_OK) fail("cannot open channel end ctl (tunnel_ctl)");
+  // The link may not have started yet (CHANNEL_DOWN): the handles are set all the same.
+  (void)keel_channel_open("link_rx", &g_link_rx);
+  (void)keel_channel_open("link_tx", &g_link_tx);
+  (void)keel_channel_open("ctl", &g_ctl);
+  if (g_link_rx < 0) fail("no channel end link_rx (from the link)");
+  if (g_link_tx < 0) fail("no channel end link_tx (to the link)");
+  if (g_ctl < 0) fail("no channel end ctl (tunnel_ctl)");
   g_link_rx_bit = keel_channel_info(g_link_rx)->notify_bit;
   g_net_rx_bit = net_rx_bit();
   if (g_net_rx_bit == 0) fail("no channels to the net service");
+  g_bench = keel_config_bool("bench", false);
   if (!wg::crypto_init()) fail("the WireGuard crypto libraries cannot be used");
   keel_public_keys_t pk;
   if (const keel_error_t e = keel_keys_public(&pk); e != KEEL_OK) fail("the tunnel public key from the keystore", keel_error_name(e));
