@@ -139,10 +139,6 @@ def main():
         if len({l.split("]")[0] for l in done}) < want:
             print(f"tunnel: FAIL: the peer saw handshakes in {len(done)} run(s), expected {want}")
             return 1
-        with open(f"{a.log}.log", errors="replace") as f:
-            for line in f:
-                if "BENCH " in line:
-                    print(line.rstrip())
         if a.mode == "unenrolled":
             with open(f"{a.log}.log", errors="replace") as f:
                 n = f.read().count("[tunnel] not enrolled")
