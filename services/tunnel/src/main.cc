@@ -24,6 +24,7 @@
 #include <new>
 
 #include "keel/keel.h"
+#include "keel/sys/fair.hh"
 #include "keel/sys/fatal.hh"
 #include "keel/tunnel/ctl.h"
 #include "keel/tunnel/enrolment.h"
@@ -142,24 +143,17 @@ void bench_datagram(const char* way, bool* done, size_t len, uint64_t cost) {
   keel_logf("BENCH tunnel.%s_%u.instructions %llu instructions", way, unsigned(len), static_cast<unsigned long long>(cost));
 }
 
-// Drop lines: at most kLogLinesPerSecond a second, the rest counted and reported.
+// Drop lines: at most kLogLinesPerSecond a second (keel::sys::LogLimit, one client: the link), the
+// rest counted and reported when the second is over.
+keel::sys::LogLimit g_log;
 uint64_t g_log_window = 0;
-unsigned g_log_lines = 0;
-uint64_t g_log_suppressed = 0;
 bool log_allowed() {
   const uint64_t now = keel_now_ns() / 1000000000u;
   if (now != g_log_window) {
-    if (g_log_suppressed != 0) keel_logf("(%llu drop lines suppressed)", static_cast<unsigned long long>(g_log_suppressed));
+    g_log.roll([](uint32_t, uint32_t n) { keel_logf("(%u drop lines suppressed)", n); });
     g_log_window = now;
-    g_log_lines = 0;
-    g_log_suppressed = 0;
   }
-  if (g_log_lines < kLogLinesPerSecond) {
-    ++g_log_lines;
-    return true;
-  }
-  ++g_log_suppressed;
-  return false;
+  return g_log.allow(0);
 }
 
 // ---- the engine's sink ------------------------------------------------------------------------
@@ -502,6 +496,7 @@ extern "C" int keel_main(void*) {
   g_net_rx_bit = net_rx_bit();
   if (g_net_rx_bit == 0) fail("no channels to the net service");
   g_bench = keel_config_bool("bench", false);
+  g_log.init(kLogLinesPerSecond);
   if (!wg::crypto_init()) fail("the WireGuard crypto libraries cannot be used");
   keel_public_keys_t pk;
   if (const keel_error_t e = keel_keys_public(&pk); e != KEEL_OK) fail("the tunnel public key from the keystore", keel_error_name(e));

@@ -3,6 +3,7 @@
 // them. Config `mode`:
 //   "echo":    100 datagrams of 1..1392 bytes echoed byte-exact; STATUS counts them exactly; one
 //              answer from the wrong port and one from the wrong address are dropped and counted;
+//   "unenrolled": no enrolment: STATUS state 0 across the tunnel's re-reads, datagrams dropped;
 //   "restart": 10 echoed, then the peer exits and is started again (tunnel.py): datagrams are sent
 //              every second until echoes come back, through a second handshake.
 // Ends the run with its verdict (debug halt).
@@ -176,6 +177,25 @@ void run_restart() {
   verdict(true, "tunnel re-handshake after the peer restarted");
 }
 
+// Not enrolled (a provisioned disk without record 1, no config): STATUS says so, stays so across
+// the tunnel's 5 s re-read, and nothing sent through the pipe comes back.
+void run_unenrolled() {
+  for (int i = 0; i < 7; ++i) {
+    const keel::tunnel::Status s = status();
+    if (s.state != KEEL_TUNNEL_STATE_NOT_ENROLLED || s.handshakes != 0 || s.since_handshake_s != KEEL_TUNNEL_NEVER)
+      verdict(false, "STATUS of a tunnel without enrolment");
+    if (i == 0) {
+      static const uint8_t hello[] = "nobody hears this";
+      send(hello, sizeof hello);
+    }
+    (void)keel_sleep_ms(1000);
+  }
+  const keel::tunnel::Status s = status();
+  log_status(s);
+  if (s.tx_bytes != 0 || s.rx_bytes != 0 || s.dropped != 1) verdict(false, "the datagram sent while not enrolled was not dropped and counted");
+  verdict(true, "not enrolled: state 0 for 7 s, the datagram dropped and counted");
+}
+
 }  // namespace
 
 extern "C" int keel_main(void*) {
@@ -184,8 +204,9 @@ extern "C" int keel_main(void*) {
   (void)keel_channel_open("tunnel_rx", &g_rx);
   (void)keel_channel_open("tunnel_ctl", &g_ctl);
   if (g_tx < 0 || g_rx < 0 || g_ctl < 0) verdict(false, "the pipe's channels are missing");
-  wait_up();
   const char* mode = keel_config_str("mode", "echo");
+  if (std::strcmp(mode, "unenrolled") == 0) run_unenrolled();
+  wait_up();
   if (std::strcmp(mode, "restart") == 0) run_restart();
   run_echo();
   return 0;

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""os.tunnel / os.tunnel_restart: the device's WireGuard tunnel against a host peer playing Fleet.
+"""os.tunnel / os.tunnel_restart / os.tunnel_unenrolled: the device's WireGuard tunnel against a host peer playing Fleet.
 
   tunnel.py --cpu CPU --mode echo|restart --keel KEEL --peer TUNNEL_PEER --manifest M --image IMG --log PREFIX
 
@@ -78,7 +78,7 @@ def main():
     ap = argparse.ArgumentParser()
     for o in ("--cpu", "--keel", "--peer", "--manifest", "--image", "--log"):
         ap.add_argument(o, required=True)
-    ap.add_argument("--mode", choices=("echo", "restart"), default="echo")
+    ap.add_argument("--mode", choices=("echo", "restart", "unenrolled"), default="echo")
     ap.add_argument("--timeout", type=int, default=240)
     ap.add_argument("--icount", action="store_true", help="qemu_run.py --icount (instruction figures)")
     a = ap.parse_args()
@@ -90,8 +90,9 @@ def main():
         device_pub = prov["tunnel_public_key"]
         fleet_pub = run([a.peer, "keygen", fleet_key]).strip()
         port = free_udp_port()
-        run([a.keel, "device", "enroll", "--manifest", a.manifest, "--disk", disk, "--fleet-endpoint",
-             f"10.0.2.2:{port}", "--fleet-key", fleet_pub, "--address", "10.64.0.2"])
+        if a.mode != "unenrolled":
+            run([a.keel, "device", "enroll", "--manifest", a.manifest, "--disk", disk, "--fleet-endpoint",
+                 f"10.0.2.2:{port}", "--fleet-key", fleet_pub, "--address", "10.64.0.2"])
         peer_log = f"{a.log}.peer.log"
         if os.path.exists(peer_log):
             os.unlink(peer_log)
@@ -105,7 +106,10 @@ def main():
                    # Initiator: DH(s_i, s_r) and DH(s_i, e_r), both by the keystore.
                    r"\[tunnel\] handshake complete \(1 so far; keystore dh operations: 2\)",
                    r"\[link\] tunnel up after [0-9]+ ms"]
-        if a.mode == "echo":
+        if a.mode == "unenrolled":
+            expects = [r"\[tunnel\] not enrolled \(no record 1 in partition 'link' and no config\)$",
+                       r"\[link\] PASS not enrolled: state 0 for 7 s, the datagram dropped and counted"]
+        elif a.mode == "echo":
             expects += [r"\[link\] PASS 100 datagrams of 1\.\.1392 bytes echoed byte-exact",
                         r"\[link\] PASS STATUS: up, rx and tx bytes exact",
                         r"\[tunnel\] inner packet dropped: wrong port",
@@ -130,15 +134,17 @@ def main():
         if rc != 0:
             print(f"tunnel: FAIL: the guest run failed (qemu_run.py exit {rc}); see {a.log}.log")
             return 1
-        want = 2 if a.mode == "restart" else 1
+        want = {"restart": 2, "echo": 1, "unenrolled": 0}[a.mode]
         done = [l for l in peer.lines if "handshake complete with the device" in l]
         if len({l.split("]")[0] for l in done}) < want:
             print(f"tunnel: FAIL: the peer saw handshakes in {len(done)} run(s), expected {want}")
             return 1
-        with open(f"{a.log}.log", errors="replace") as f:
-            for line in f:
-                if "BENCH " in line:
-                    print(line.rstrip())
+        if a.mode == "unenrolled":
+            with open(f"{a.log}.log", errors="replace") as f:
+                n = f.read().count("[tunnel] not enrolled")
+            if n != 1:
+                print(f"tunnel: FAIL: 'not enrolled' logged {n} times, expected once")
+                return 1
         print("tunnel: PASS")
         return 0
 
