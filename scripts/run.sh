@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make run`: boots the demo system (systems/demo, build/aarch64/images/demo.elf) in QEMU with its
+# `make run-demo`: boots the demo system (systems/demo, build/aarch64/images/demo.elf) in QEMU with its
 # console on this terminal. The demo ends by itself: its monitor component checks every component
 # and halts the machine with the verdict (exit 0 = "demo: PASS"). It runs under -icount so that
 # budgets and timer deadlines are in deterministic virtual time, not at the mercy of a loaded host

@@ -30,6 +30,9 @@ static void control(keel_channel_t act, const demo_reading_t* r) {
   keel_msg_t m = {DEMO_ACT_SET_VALVE, 2, {(uint64_t)valve, r->seq}};
   keel_error_t s = keel_rpc_call(act, &m);
   if (s == KEEL_OK) {
+    /* Trace event DEMO_TRACE_VALVE (argument: the valve %): kept by the serial service only while
+     * tracing is on (a command from Fleet), then sent to Fleet by the link agent. */
+    (void)keel_trace(DEMO_TRACE_VALVE, (uint32_t)valve);
     uint64_t n = ++g_st->controller_commands;
     if (n % 20 == 0)
       log_line("reading %lu -> valve %ld%% (actuator generation %lu)", (unsigned long)r->seq, (long)valve,

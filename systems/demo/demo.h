@@ -9,6 +9,7 @@
 #include "keel/keel.h"
 
 enum { DEMO_ACT_SET_VALVE = 1 }; /* rpc controller -> actuator: w[0] = valve %, w[1] = reading seq */
+enum { DEMO_TRACE_VALVE = 1 };   /* keel_trace event of the controller: argument = the valve % set */
 
 typedef struct demo_reading_s {
   uint64_t seq;     /* 1, 2, ... */

@@ -37,7 +37,7 @@ enum class InnerDrop : uint8_t {
   WrongDestination,
   WrongPort,       // not from port to port
   UdpLength,       // UDP length differs from the IP payload
-  UdpChecksum,     // wrong (a zero checksum, "none", is refused too)
+  UdpChecksum,     // wrong (a zero checksum, "none", is accepted: Fleet sends none over WireGuard)
   Empty,           // no payload
   TooLong,         // payload over KEEL_TUNNEL_MAX_DATAGRAM
   Count

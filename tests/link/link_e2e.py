@@ -1,0 +1,331 @@
+#!/usr/bin/env python3
+"""tests/link: the device link end to end — a real keel-fleet (studio mode) and the demo device
+(images/demo-device.elf) in QEMU, through the device's WireGuard tunnel, with Debian's mosquitto
+as the external service behind the proxy.
+
+  link_e2e.py --host-build DIR --device-build DIR [--lossy] [--workdir DIR]
+
+What it checks (each step names itself; the first failure ends the run with the reason):
+  1. a command queued while the device is off (identify) runs once when it comes up;
+  2. the device comes online with its release and its component table; console lines reach Fleet;
+  3. restart of a component from Fleet (done, the restart on the device's console);
+  4. the remote console through Fleet's websocket runs `status`;
+  5. trace on → trace events reach Fleet; trace off → done;
+  6. proxy: the telemetry app publishes MQTT through the proxy to mosquitto and a subscriber
+     receives it; with the proxy removed from the device's deployment (while another deployment
+     still has one) its next connection is refused and nothing more reaches the broker;
+  7. exactly once: kill -9 of Fleet with commands queued, Fleet restarted on the same data; a
+     device power cut and reboot with commands queued; every identify command ran exactly once
+     (identify lines on the console = 3 × commands), every command ends done;
+  8. serial lines reached Fleet in the device's order, without gaps except after an explicit
+     "N lines dropped" marker.
+--lossy runs the same inside a private network namespace whose loopback (every packet of Fleet,
+QEMU's user network, mosquitto) has `tc netem` loss 10 %, duplication 5 %, reordering 25 %
+(the namespace goes away with the process). Needs root (CI runs as root); skipped (exit 77)
+otherwise.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+import keel_local as kl  # noqa: E402
+
+IDENTIFY_LINES_PER_COMMAND = 3
+T0 = time.monotonic()
+
+
+def step(msg: str) -> None:
+    print(f"[{time.monotonic() - T0:7.1f}s] {msg}", flush=True)
+
+
+def free_port(kind=socket.SOCK_STREAM) -> int:
+    s = socket.socket(socket.AF_INET, kind)
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+class Broker:
+    """mosquitto on loopback with a subscriber that records every message."""
+
+    def __init__(self, workdir: Path):
+        self.port = free_port()
+        conf = workdir / "mosquitto.conf"
+        conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+                        f"log_type all\nconnection_messages true\n")
+        self.log = workdir / "mosquitto.log"
+        self.proc = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=open(self.log, "wb"),
+                                     stderr=subprocess.STDOUT)
+        kl.wait_for("mosquitto to listen", self._listening, 10)
+        self.messages = workdir / "received.txt"
+        self.sub = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(self.port), "-t",
+                                     "keel/#", "-v"], stdout=open(self.messages, "wb"), stderr=subprocess.DEVNULL)
+
+    def _listening(self) -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+
+    def received(self) -> list[str]:
+        return self.messages.read_text(errors="replace").splitlines() if self.messages.exists() else []
+
+    def device_connections(self) -> int:
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return len(re.findall(r"New client connected .* as keel-demo", text))
+
+    def stop(self) -> None:
+        for p in (self.sub, self.proc):
+            if p.poll() is None:
+                p.terminate()
+                p.wait(5)
+
+
+async def console_roundtrip(url: str, command: str, expect: str, timeout: float) -> str:
+    """Opens the device's console through Fleet's websocket, waits for the prompt (an empty line
+    brings one), runs `command` and waits for `expect` in what follows it."""
+    import websockets  # python3-websockets (scripts/setup.sh)
+    out = b""
+    end = time.monotonic() + timeout
+    async with websockets.connect(url, max_size=1 << 20, open_timeout=timeout) as ws:
+        await ws.send("\r")
+        sent_at = -1
+        while time.monotonic() < end:
+            if sent_at < 0 and b"keel>" in out:
+                sent_at = len(out)
+                await ws.send(command + "\r")
+            try:
+                msg = await asyncio.wait_for(ws.recv(), timeout=1.0)
+            except asyncio.TimeoutError:
+                continue
+            out += msg if isinstance(msg, bytes) else msg.encode()
+            if sent_at >= 0 and expect.encode() in out[sent_at:]:
+                return out.decode(errors="replace")
+    raise kl.LocalError(f"console: no '{expect}' after '{command}' within {timeout:.0f} s; got:\n"
+                        + out.decode(errors="replace")[-2000:])
+
+
+def command(fleet: kl.Fleet, dev: kl.Device, kind: str, component: str | None = None) -> int:
+    body = {"kind": kind}
+    if component:
+        body["component"] = component
+    return fleet.api("POST", f"/devices/{dev.id}/commands", body)["id"]
+
+
+def commands(fleet: kl.Fleet, dev: kl.Device) -> dict[int, dict]:
+    return {c["id"]: c for c in fleet.api("GET", f"/devices/{dev.id}/commands?limit=200")["items"]}
+
+
+def wait_done(fleet, dev, ids, timeout) -> None:
+    def done():
+        cs = commands(fleet, dev)
+        bad = [c for i, c in cs.items() if i in ids and c["status"] in ("failed", "cancelled")]
+        if bad:
+            raise kl.LocalError(f"commands ended badly: {bad}")
+        return all(cs.get(i, {}).get("status") == "done" for i in ids)
+    kl.wait_for(f"commands {sorted(ids)} done", done, timeout, 0.5)
+
+
+def online(fleet, dev) -> bool:
+    return fleet.api("GET", f"/devices/{dev.id}")["connection"] == "online"
+
+
+def fleet_serial(fleet, dev) -> list[str]:
+    items, cursor = [], None
+    while True:
+        page = fleet.api("GET", f"/devices/{dev.id}/serial?limit=200" + (f"&cursor={cursor}" if cursor else ""))
+        items += page["items"]
+        cursor = page.get("next_cursor")
+        if not cursor:
+            break
+    items.sort(key=lambda i: i["id"])
+    return [i["text"] for i in items]
+
+
+MIRRORED = re.compile(r"^\[(sensor|controller|actuator|logger|spinner|telemetry|link|tunnel|monitor)\] ")
+
+
+def check_serial_order(fleet_lines: list[str], consoles: list[str]) -> tuple[int, int]:
+    """Every mirrored line Fleet has appears in the device's consoles in the same order, and a
+    mirrored console line between two of them is missing only where Fleet has a dropped marker."""
+    device = [l.rstrip("\r") for text in consoles for l in text.splitlines()]
+    device = [l for l in device if MIRRORED.match(l)]
+    pos, matched, gaps_marked = 0, 0, 0
+    marker_pending = False
+    for line in fleet_lines:
+        if re.fullmatch(r"\d+ lines dropped", line):
+            marker_pending = True
+            continue
+        if not MIRRORED.match(line):
+            continue
+        try:
+            j = device.index(line, pos)
+        except ValueError:
+            raise kl.LocalError(f"serial: Fleet has '{line}' that the device did not print after line {pos} "
+                                "(out of order or invented)")
+        if j > pos and matched > 0 and not marker_pending:
+            raise kl.LocalError(f"serial: {j - pos} device line(s) missing in Fleet without a dropped marker, "
+                                f"first: '{device[pos]}' (before '{line}')")
+        if j > pos and marker_pending:
+            gaps_marked += 1
+        marker_pending = False
+        pos, matched = j + 1, matched + 1
+    if matched < 20:
+        raise kl.LocalError(f"serial: only {matched} mirrored lines reached Fleet")
+    return matched, gaps_marked
+
+
+def run(args) -> int:
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="keel-link-e2e-"))
+    kl.clean_dir(work)
+    host, devb = Path(args.host_build), Path(args.device_build)
+    image, manifest = devb / "images/demo-device.elf", devb / "systems/demo/demo-device.toml"
+    broker = Broker(work)
+    gw_port = free_port(socket.SOCK_DGRAM)
+    fleet = kl.Fleet(host, work / "fleet", port=0, gateway_port=gw_port).start()
+    dev = kl.Device(host, manifest, image, work / "device", name="e2e-1")
+    consoles: list[str] = []
+    try:
+        dep = kl.ensure_deployment(fleet, "e2e", "plant-a")
+        other = kl.ensure_deployment(fleet, "e2e", "plant-b")
+        fleet.api("PUT", f"/deployments/{dep}/proxies/mqtt", {"host": "127.0.0.1", "port": broker.port})
+        fleet.api("PUT", f"/deployments/{other}/proxies/mqtt", {"host": "127.0.0.1", "port": broker.port})
+        dev.provision()
+        dev.register(fleet, dep)
+        dev.enroll(fleet)
+        step(f"device {dev.name} registered (id {dev.id}, {dev.address}); Fleet {fleet.url}, gateway UDP {gw_port}")
+
+        identifies = [command(fleet, dev, "identify")]
+        step("1. identify queued while the device is off; booting it")
+        dev.boot()
+        kl.wait_for("the device online in Fleet", lambda: online(fleet, dev), args.timeout)
+        step("2. online")
+        d = fleet.api("GET", f"/devices/{dev.id}")
+        if d["reported"]["release"] != "demo 1.0":
+            raise kl.LocalError(f"reported release {d['reported']['release']!r}, expected 'demo 1.0'")
+        comps = kl.wait_for("the component table", lambda: {
+            c["name"]: c for c in fleet.api("GET", f"/devices/{dev.id}/components")["items"]} or None, 30)
+        for name in ("serial", "sensor", "net", "tunnel", "link", "telemetry"):
+            if name not in comps:
+                raise kl.LocalError(f"component '{name}' missing from the reported table: {sorted(comps)}")
+        if comps["sensor"]["state"] != "running":
+            raise kl.LocalError(f"sensor reported {comps['sensor']}")
+        kl.wait_for("console lines in Fleet", lambda: any(l.startswith("[sensor] sampling every")
+                                                          for l in fleet_serial(fleet, dev)), 60)
+        wait_done(fleet, dev, identifies, 60)
+        step(f"   release {d['reported']['release']}, {len(comps)} components; console lines and the queued identify arrived")
+
+        off = len(dev.console())
+        rid = command(fleet, dev, "restart_component", "logger")
+        wait_done(fleet, dev, [rid], 60)
+        dev.wait_console("restarting logger", 30, off)
+        step("3. restart of 'logger' from Fleet: done, restarted on the device")
+
+        ws = fleet.url.replace("http://", "ws://") + f"/api/v1/devices/{dev.id}/console"
+        out = asyncio.run(console_roundtrip(ws, "components", "telemetry", 60))
+        step(f"4. remote console: `components` answered ({len(out)} bytes)")
+
+        on = command(fleet, dev, "trace_on")
+        wait_done(fleet, dev, [on], 60)
+        kl.wait_for("trace events in Fleet", lambda: fleet.api("GET", f"/devices/{dev.id}/trace?limit=10")["items"], 60)
+        offc = command(fleet, dev, "trace_off")
+        wait_done(fleet, dev, [offc], 60)
+        step("5. trace on: events reached Fleet; trace off: done")
+
+        kl.wait_for("an MQTT message from the device at the subscriber",
+                    lambda: [m for m in broker.received() if m.startswith("keel/demo/telemetry ")], 90)
+        step(f"6. proxy: {len(broker.received())} MQTT message(s) received through the proxy")
+        fleet.api("DELETE", f"/deployments/{dep}/proxies/mqtt")
+        before = broker.device_connections()
+        off = len(dev.console())
+        rid = command(fleet, dev, "restart_component", "telemetry")
+        wait_done(fleet, dev, [rid], 60)
+        dev.wait_console("[telemetry] proxy 'mqtt': refused", 60, off)
+        time.sleep(3)
+        if broker.device_connections() != before:
+            raise kl.LocalError("a connection reached the broker after the proxy was removed")
+        step("   proxy removed from the deployment (another still has one): refused, nothing reached the broker")
+
+        # 7. Exactly once across a Fleet kill -9 and a device power cut.
+        identifies += [command(fleet, dev, "identify") for _ in range(3)]
+        fleet.kill()
+        step("7. Fleet killed (-9) with identify commands queued; restarting it on the same data")
+        time.sleep(2)
+        fleet = kl.Fleet(host, work / "fleet", port=0, gateway_port=gw_port).start()
+        identifies += [command(fleet, dev, "identify") for _ in range(2)]
+        wait_done(fleet, dev, identifies, args.timeout)
+        identifies += [command(fleet, dev, "identify") for _ in range(2)]
+        time.sleep(0.5)
+        consoles.append(dev.console())
+        dev.power_off()
+        step("   device powered off right after two more identify commands were queued")
+        identifies += [command(fleet, dev, "identify")]
+        dev.boot()
+        wait_done(fleet, dev, identifies, args.timeout)
+        time.sleep(2)
+        consoles.append(dev.console())
+        total = sum(len(re.findall(r"^\[link\] identify: ", c, re.M)) for c in consoles)
+        cs = commands(fleet, dev)
+        interrupted = [i for i in identifies if cs[i]["outcome"] != "done"]
+        expect = IDENTIFY_LINES_PER_COMMAND * (len(identifies) - len(interrupted))
+        if total != expect:
+            raise kl.LocalError(f"identify ran {total / IDENTIFY_LINES_PER_COMMAND:.1f} times for "
+                                f"{len(identifies)} commands ({len(interrupted)} interrupted): not exactly once")
+        step(f"   {len(identifies)} identify commands, each ran exactly once ({total} lines); "
+             f"deliveries: {sorted(cs[i]['deliveries'] for i in identifies)}")
+
+        matched, marked = check_serial_order(fleet_serial(fleet, dev), consoles)
+        step(f"8. serial: {matched} lines in Fleet in the device's order ({marked} gap(s), each with a dropped marker)")
+        print("link_e2e: PASS")
+        return 0
+    except kl.LocalError as e:
+        print(f"link_e2e: FAIL: {e}", file=sys.stderr)
+        print(f"  work directory kept: {work} (fleet.log, device console)", file=sys.stderr)
+        for p in (fleet.log_path, dev.log):
+            if p.exists():
+                print(f"---- last lines of {p}", file=sys.stderr)
+                print("\n".join(p.read_text(errors="replace").splitlines()[-40:]), file=sys.stderr)
+        return 1
+    finally:
+        dev.power_off()
+        fleet.stop()
+        broker.stop()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--host-build", required=True)
+    ap.add_argument("--device-build", required=True)
+    ap.add_argument("--workdir")
+    ap.add_argument("--lossy", action="store_true")
+    ap.add_argument("--timeout", type=float, default=180)
+    args = ap.parse_args()
+    if args.lossy and os.environ.get("KEEL_IN_NETNS") != "1":
+        if os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("tc"):
+            print("link_e2e --lossy: needs root, unshare and tc (a private network namespace); skipped")
+            return 77
+        script = ("ip link set lo up && tc qdisc add dev lo root netem delay 1ms loss 10% duplicate 5% "
+                  "reorder 25% 50% && exec \"$@\"")
+        return subprocess.call(["unshare", "--net", "--", "sh", "-c", script, "sh", sys.executable, *sys.argv],
+                               env={**os.environ, "KEEL_IN_NETNS": "1"})
+    if args.lossy:
+        step("inside a private network namespace: " + subprocess.run(["tc", "qdisc", "show", "dev", "lo"],
+                                                                     capture_output=True, text=True).stdout.strip())
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
