@@ -16,7 +16,7 @@ PKGS=(
   wireguard-go iproute2 iputils-ping wrk
   chromium
   graphviz python3-jsonschema  # keel analyze --svg (dot); the analyze/SBOM tests' JSON Schema checks
-  mosquitto mosquitto-clients python3-websockets  # the device link end-to-end tests (tests/link: MQTT through the proxy, the console websocket)
+  mosquitto mosquitto-clients  # the device link end-to-end tests (tests/link: MQTT through the proxy)
 )
 
 missing=()

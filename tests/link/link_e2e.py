@@ -27,7 +27,6 @@ otherwise.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import re
 import shutil
@@ -94,26 +93,85 @@ class Broker:
                 p.wait(5)
 
 
-async def console_roundtrip(url: str, command: str, expect: str, timeout: float) -> str:
+class WebSocket:
+    """A minimal RFC 6455 client (what the test needs: text out, frames in, close), on a plain
+    socket: no third-party module, so any python3 runs the test."""
+
+    def __init__(self, url: str, timeout: float):
+        import base64, urllib.parse
+        u = urllib.parse.urlparse(url)
+        self.sock = socket.create_connection((u.hostname, u.port), timeout=timeout)
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall((f"GET {u.path} HTTP/1.1\r\nHost: {u.hostname}:{u.port}\r\nUpgrade: websocket\r\n"
+                           f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = self.sock.recv(4096)
+            if not chunk:
+                raise kl.LocalError(f"console websocket: connection closed during the upgrade: {head!r}")
+            head += chunk
+        head, self.buf = head.split(b"\r\n\r\n", 1)
+        if not head.startswith(b"HTTP/1.1 101"):
+            raise kl.LocalError(f"console websocket refused: {head.decode(errors='replace')}")
+
+    def send_text(self, text: str) -> None:
+        data, mask = text.encode(), os.urandom(4)
+        n = len(data)
+        hdr = bytes([0x81]) + (bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + n.to_bytes(2, "big"))
+        self.sock.sendall(hdr + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
+
+    def _need(self, n: int) -> bytes:
+        while len(self.buf) < n:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise kl.LocalError("console websocket: closed by Fleet")
+            self.buf += chunk
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def recv(self) -> bytes:
+        """The next data frame's payload (raises on close, with its code)."""
+        while True:
+            b0, b1 = self._need(2)
+            n = b1 & 0x7F
+            if n == 126:
+                n = int.from_bytes(self._need(2), "big")
+            elif n == 127:
+                n = int.from_bytes(self._need(8), "big")
+            payload = self._need(n)
+            op = b0 & 0x0F
+            if op == 8:
+                code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 0
+                raise kl.LocalError(f"console websocket closed: {code} {payload[2:].decode(errors='replace')}")
+            if op in (0, 1, 2):
+                return payload
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def console_roundtrip(url: str, command: str, expect: str, timeout: float) -> str:
     """Opens the device's console through Fleet's websocket, waits for the prompt (an empty line
     brings one), runs `command` and waits for `expect` in what follows it."""
-    import websockets  # python3-websockets (scripts/setup.sh)
+    ws = WebSocket(url, timeout)
     out = b""
     end = time.monotonic() + timeout
-    async with websockets.connect(url, max_size=1 << 20, open_timeout=timeout) as ws:
-        await ws.send("\r")
+    try:
+        ws.send_text("\r")
         sent_at = -1
         while time.monotonic() < end:
             if sent_at < 0 and b"keel>" in out:
                 sent_at = len(out)
-                await ws.send(command + "\r")
+                ws.send_text(command + "\r")
             try:
-                msg = await asyncio.wait_for(ws.recv(), timeout=1.0)
-            except asyncio.TimeoutError:
+                ws.sock.settimeout(1.0)
+                out += ws.recv()
+            except socket.timeout:
                 continue
-            out += msg if isinstance(msg, bytes) else msg.encode()
             if sent_at >= 0 and expect.encode() in out[sent_at:]:
                 return out.decode(errors="replace")
+    finally:
+        ws.close()
     raise kl.LocalError(f"console: no '{expect}' after '{command}' within {timeout:.0f} s; got:\n"
                         + out.decode(errors="replace")[-2000:])
 
@@ -213,7 +271,8 @@ def run(args) -> int:
         dev.boot()
         kl.wait_for("the device online in Fleet", lambda: online(fleet, dev), args.timeout)
         step("2. online")
-        d = fleet.api("GET", f"/devices/{dev.id}")
+        d = kl.wait_for("the device's first STATUS", lambda: (lambda x: x if x.get("reported") else None)(
+            fleet.api("GET", f"/devices/{dev.id}")), 30)
         if d["reported"]["release"] != "demo 1.0":
             raise kl.LocalError(f"reported release {d['reported']['release']!r}, expected 'demo 1.0'")
         comps = kl.wait_for("the component table", lambda: {
@@ -235,7 +294,7 @@ def run(args) -> int:
         step("3. restart of 'logger' from Fleet: done, restarted on the device")
 
         ws = fleet.url.replace("http://", "ws://") + f"/api/v1/devices/{dev.id}/console"
-        out = asyncio.run(console_roundtrip(ws, "components", "telemetry", 60))
+        out = console_roundtrip(ws, "components", "telemetry", 60)
         step(f"4. remote console: `components` answered ({len(out)} bytes)")
 
         on = command(fleet, dev, "trace_on")
@@ -291,8 +350,8 @@ def run(args) -> int:
         step(f"8. serial: {matched} lines in Fleet in the device's order ({marked} gap(s), each with a dropped marker)")
         print("link_e2e: PASS")
         return 0
-    except kl.LocalError as e:
-        print(f"link_e2e: FAIL: {e}", file=sys.stderr)
+    except (kl.LocalError, KeyError, TypeError, ValueError) as e:
+        print(f"link_e2e: FAIL: {type(e).__name__}: {e}", file=sys.stderr)
         print(f"  work directory kept: {work} (fleet.log, device console)", file=sys.stderr)
         for p in (fleet.log_path, dev.log):
             if p.exists():
