@@ -18,6 +18,7 @@
 #include "../store/device_log.h"
 #include "../store/row.h"
 #include "address_pool.h"
+#include "console.h"
 #include "pagination.h"
 #include "router.h"
 
@@ -145,6 +146,10 @@ class App {
   // Called after a command is queued through the API (the device link in this process polls at
   // once instead of at its next interval). Set before serving; may be empty.
   std::function<void()> command_queued;
+  // Opens a device console (GET /api/v1/devices/{id}/console) through the device link in this
+  // process (keel-fleet in studio mode sets it; tests too). Empty: the API answers 501. Set before
+  // serving.
+  ConsoleOpener console_open;
 
   Response handle(Request& req);
   // Who is calling: session cookie, bearer token, studio loopback, or anonymous. Throws ApiError

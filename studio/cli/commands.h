@@ -27,6 +27,10 @@ Run sbom(CLI::App& cmd);
 // device_cmd.cc — a device's disk image and device key file (provisioning)
 Run device_provision(CLI::App& cmd);
 
+// fleet/device_link_cmd.cc — a device reached through Fleet's device link
+Run device_console(CLI::App& cmd);
+Run device_restart(CLI::App& cmd);
+
 // fleet/session_cmd.cc — the Fleet itself
 Run fleet_login(CLI::App& cmd);
 Run fleet_logout(CLI::App& cmd);
