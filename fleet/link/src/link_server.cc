@@ -361,7 +361,10 @@ void LinkServer::Shard::service(Conn& c) {
   for (;;) {
     auto a = c.s->accept_stream();
     if (!a.ok()) break;
-    if (c.streams.size() < ctl::kMaxStreams) c.streams.push_back({a.value(), {}});
+    if (c.streams.size() >= ctl::kMaxStreams) continue;
+    Conn::In in;
+    in.id = a.value();
+    c.streams.push_back(std::move(in));
   }
   for (size_t i = 0; i < c.streams.size() && c.s->state() == ctl::State::Open; ++i) read_stream(c, c.streams[i]);
   if (c.s->state() == ctl::State::Open) service_streams(c);

@@ -1,15 +1,22 @@
 // Consoles and proxies end to end (docs/fleet-api.md, "Device console" and "Device link"): the
 // console websocket of the in-process Fleet against simulated devices (link_harness.h), and device
 // proxies to a TCP echo server the test runs on loopback.
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <spawn.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 
 #include <atomic>
+#include <deque>
+#include <fstream>
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
 #include <boost/beast/websocket.hpp>
 
 #include "link_harness.h"
+
+extern char** environ;
 
 namespace keel::link {
 namespace {
@@ -371,6 +378,67 @@ TEST_F(StreamsTest, HostileDeviceDoesNotAffectAnother) {
   EXPECT_FALSE(con.ended);
   EXPECT_LE(link->link().blocks_in_use(), 2u * (1 + 4) + 2);
 }
+
+
+#ifdef KEEL_CLI
+// `keel device restart` against this Fleet, the device answering: the CLI waits for the outcome,
+// prints it, and its exit status says whether the restart was done.
+TEST_F(StreamsTest, CliRestartWaitsForTheOutcome) {
+  auto r = register_device("pump-1");
+  start_link();
+  auto d = online(*r);
+  const std::string url = "http://127.0.0.1:" + std::to_string(srv->port());
+  const std::string out = (dir.path() / "cli.out").string();
+  auto spawn = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), KEEL_CLI);
+    for (const char* x : {"--url", url.c_str(), "--interval", "0.1"}) args.push_back(x);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    const std::string cfg = "KEEL_CONFIG=" + (dir.path() / "none.json").string();
+    std::vector<std::string> envs = {cfg, "HOME=" + dir.path().string(), "PATH=/usr/bin:/bin"};
+    std::vector<char*> envp;
+    for (auto& e : envs) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    pid_t pid = -1;
+    EXPECT_EQ(posix_spawn(&pid, KEEL_CLI, &fa, nullptr, argv.data(), envp.data()), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    return pid;
+  };
+  auto wait_exit = [&](pid_t pid) {
+    int status = -1;
+    pump_until([&] { return waitpid(pid, &status, WNOHANG) == pid; }, 10000ms, {d.get()});
+    std::ifstream f(out);
+    std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    return std::make_pair(WIFEXITED(status) ? WEXITSTATUS(status) : -1, text);
+  };
+  pid_t pid = spawn({"device", "restart", "pump-1", "--component", "net"});
+  ASSERT_TRUE(pump_until([&] { return d->commands.size() == 1; }, 5000ms, {d.get()}));
+  EXPECT_EQ(d->commands[0].kind, ctl::kCmdRestartComponent);
+  EXPECT_EQ(d->commands[0].args, "net");
+  d->send_result(d->commands[0].id, ctl::Outcome::Done, "restarted");
+  auto [st, text] = wait_exit(pid);
+  EXPECT_EQ(st, 0) << text;
+  EXPECT_NE(text.find("done: done (restarted)"), std::string::npos) << text;
+  // The whole system; the device reports a failure: exit status 1.
+  pid = spawn({"device", "restart", std::to_string(r->id)});
+  ASSERT_TRUE(pump_until([&] { return d->commands.size() == 2; }, 5000ms, {d.get()}));
+  EXPECT_EQ(d->commands[1].kind, ctl::kCmdRestartSystem);
+  d->send_result(d->commands[1].id, ctl::Outcome::Failed, "interrupted");
+  auto [st2, text2] = wait_exit(pid);
+  EXPECT_EQ(st2, 1) << text2;
+  EXPECT_NE(text2.find("failed: failed (interrupted)"), std::string::npos) << text2;
+  // --no-wait: queued, exit 0 at once.
+  pid = spawn({"device", "restart", "pump-1", "--no-wait"});
+  auto [st3, text3] = wait_exit(pid);
+  EXPECT_EQ(st3, 0) << text3;
+  EXPECT_NE(text3.find("queued command"), std::string::npos) << text3;
+}
+#endif
 
 }  // namespace
 }  // namespace keel::link
