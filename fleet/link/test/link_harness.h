@@ -173,17 +173,17 @@ class Device final : public wg::Sink {
     write_on(id.value(), {b, n.value()});
     return id.value();
   }
-  void proxy_send(uint64_t id, const std::string& data) {
-    uint8_t b[4200];
-    auto n = ctl::encode_proxy_data({reinterpret_cast<const uint8_t*>(data.data()), data.size()}, b);
-    ASSERT_TRUE(n.ok());
-    write_on(id, {b, n.value()});
-  }
-  void console_send(uint64_t id, const std::string& data) {
-    uint8_t b[4200];
-    auto n = ctl::encode_console({reinterpret_cast<const uint8_t*>(data.data()), data.size()}, b);
-    ASSERT_TRUE(n.ok());
-    write_on(id, {b, n.value()});
+  // PROXY_DATA / CONSOLE messages of at most 4000 bytes each.
+  void proxy_send(uint64_t id, const std::string& data) { send_data(id, data, true); }
+  void console_send(uint64_t id, const std::string& data) { send_data(id, data, false); }
+  void send_data(uint64_t id, const std::string& data, bool proxy) {
+    for (size_t off = 0; off < data.size(); off += 4000) {
+      const ctl::Bytes chunk{reinterpret_cast<const uint8_t*>(data.data()) + off, std::min<size_t>(4000, data.size() - off)};
+      uint8_t b[4200];
+      auto n = proxy ? ctl::encode_proxy_data(chunk, b) : ctl::encode_console(chunk, b);
+      ASSERT_TRUE(n.ok());
+      write_on(id, {b, n.value()});
+    }
   }
   // The console streams Fleet has opened on this session.
   std::vector<uint64_t> consoles() const {
