@@ -917,21 +917,22 @@ TEST(FleetAuth, ConsoleWebsocketIsForTheDevicesOwners) {
   env.user(admin, "user@a.test", "organization_user", orgA);
   env.user(admin, "owner@b.test", "organization_owner", orgB);
   const std::string A = env.token("owner@a.test"), Aread = env.token("owner@a.test", "read"),
-                    U = env.token("user@a.test"), B = env.token("owner@b.test");
+                    U = env.token("user@a.test", "read"), B = env.token("owner@b.test");
   int64_t p = env.as(A, "POST", "/api/v1/projects", {{"name", "p"}}).j["id"];
   int64_t d = env.as(A, "POST", "/api/v1/deployments", {{"project_id", p}, {"name", "d"}}).j["id"];
   int64_t dev = env.as(A, "POST", "/api/v1/devices", {{"deployment_id", d}, {"name", "gw"}, {"tunnel_public_key", random_key_b64()},
                                                       {"identity_public_key", random_key_b64()}}).j["id"];
   const std::string path = "/api/v1/devices/" + std::to_string(dev) + "/console";
   // The handshake's HTTP status (101 accepted), and the close code that follows an accepted one.
-  auto open = [&](const std::string& token, uint16_t* close_code = nullptr) {
+  auto open = [&](const std::string& token, uint16_t* close_code = nullptr, const std::string& cookie = "") {
     namespace asio = boost::asio;
     namespace websocket = boost::beast::websocket;
     asio::io_context ioc;
     websocket::stream<asio::ip::tcp::socket> ws(ioc);
     ws.next_layer().connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), env.srv->port()));
-    ws.set_option(websocket::stream_base::decorator([token](websocket::request_type& r) {
+    ws.set_option(websocket::stream_base::decorator([token, cookie](websocket::request_type& r) {
       if (!token.empty()) r.set("Authorization", "Bearer " + token);
+      if (!cookie.empty()) r.set("Cookie", cookie);
     }));
     websocket::response_type res;
     boost::system::error_code ec;
@@ -944,7 +945,8 @@ TEST(FleetAuth, ConsoleWebsocketIsForTheDevicesOwners) {
     return int(res.result_int());
   };
   EXPECT_EQ(open(""), 401);
-  EXPECT_EQ(open(U), 403);      // organisation user: read-only
+  EXPECT_EQ(open(U), 403);      // organisation user: read-only (its token and its session)
+  EXPECT_EQ(open("", nullptr, env.login("user@a.test").first), 403);
   EXPECT_EQ(open(Aread), 403);  // the owner's read token
   EXPECT_EQ(open(admin), 403);  // administrators make no changes inside an organisation
   EXPECT_EQ(open(B), 404);      // another organisation's device does not exist for them
@@ -954,6 +956,9 @@ TEST(FleetAuth, ConsoleWebsocketIsForTheDevicesOwners) {
   env.srv->app().console_open = [](int64_t, std::shared_ptr<ConsoleBridge>) { return ConsoleOpen::offline; };
   uint16_t code = 0;
   EXPECT_EQ(open(A, &code), 101);
+  EXPECT_EQ(code, 4404);
+  code = 0;
+  EXPECT_EQ(open("", &code, env.login("owner@a.test").first), 101);  // the owner's session
   EXPECT_EQ(code, 4404);
   EXPECT_EQ(open(B), 404);
   EXPECT_EQ(open(U), 403);
