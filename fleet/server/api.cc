@@ -16,6 +16,7 @@
 #include "api_system.h"
 #include "api_tokens.h"
 #include "api_users.h"
+#include "owner.h"
 #include "app.h"
 
 namespace keel::fleet {
@@ -47,6 +48,19 @@ void register_api_routes(Router& r) {
          .access = Access::user,
          .success_status = 101,
          .handler = [](Ctx&) -> Response {
+           throw ApiError(426, "upgrade_required", "connect with a websocket (Upgrade: websocket)");
+         }});
+  r.add({.method = Method::GET,
+         .path = "/api/v1/devices/{device_id}/console",
+         .operation_id = "deviceConsole",
+         .tag = "devices",
+         .summary = "Websocket (Upgrade): the device's console (raw bytes both ways, binary frames from Fleet); "
+                    "close 4404 device offline, 4409 console limit (2 per device), 4401/4403 as /events; 501 when "
+                    "the device link runs in another process",
+         .access = Access::org_write,
+         .success_status = 101,
+         .handler = [](Ctx& c) -> Response {
+           device_owner(c, c.id("device_id"), Need::write);
            throw ApiError(426, "upgrade_required", "connect with a websocket (Upgrade: websocket)");
          }});
 }

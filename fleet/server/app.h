@@ -18,6 +18,7 @@
 #include "../store/device_log.h"
 #include "../store/row.h"
 #include "address_pool.h"
+#include "console.h"
 #include "pagination.h"
 #include "router.h"
 
@@ -151,6 +152,10 @@ class App {
     uint16_t port = 0;
     std::string public_key;
   } gateway;
+  // Opens a device console (GET /api/v1/devices/{id}/console) through the device link in this
+  // process (keel-fleet in studio mode sets it; tests too). Empty: the API answers 501. Set before
+  // serving.
+  ConsoleOpener console_open;
 
   Response handle(Request& req);
   // Who is calling: session cookie, bearer token, studio loopback, or anonymous. Throws ApiError

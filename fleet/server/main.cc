@@ -174,6 +174,10 @@ int main(int argc, char** argv) {
     if (device_link) {
       app.command_queued = [&device_link] { device_link->link().poke_commands(); };
       app.gateway = {device_link->port(), device_link->public_key_base64()};
+      // Device consoles (GET /api/v1/devices/{id}/console) through this process's link.
+      app.console_open = [&device_link](int64_t id, std::shared_ptr<ConsoleBridge> bridge) {
+        return device_link->link().open_console(id, std::move(bridge));
+      };
       const uint8_t* a = device_link->link().config().fleet_address;
       spdlog::info("device link: WireGuard gateway on UDP {}:{}, public key {}; control protocol at {}.{}.{}.{}:{} "
                    "inside the tunnel",
@@ -189,6 +193,7 @@ int main(int argc, char** argv) {
     server.run(cfg.threads);
 #ifdef KEEL_FLEET_DEVICE_LINK
     app.command_queued = nullptr;
+    app.console_open = nullptr;
     if (device_link) device_link->stop();
 #endif
     spdlog::info("keel-fleet stopped");

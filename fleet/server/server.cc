@@ -1,5 +1,7 @@
 #include "server.h"
 
+#include "websocket.h"
+
 #include <spdlog/spdlog.h>
 
 #include <boost/asio.hpp>
@@ -71,6 +73,55 @@ http::response<http::string_body> to_beast(const Response& r, unsigned version, 
 }
 
 }  // namespace
+
+// Why a live websocket (event stream, console) ends although its client still listens: the
+// credential it was opened with no longer works, or no longer stands for what it did
+// (docs/fleet-api.md, "Event stream"). Close codes are in RFC 6455's private range: 4401 the
+// credential ended (reason: the error code a plain request would get, or session_ended), 4403 the
+// user's role or organisation changed.
+std::optional<websocket::close_reason> revalidate_websocket(App& app, const Request& req, const Principal& who) {
+  Principal now;
+  try {
+    now = app.authenticate(req);
+  } catch (const ApiError& e) {
+    return websocket::close_reason(kCloseCredentialEnded, e.code);
+  } catch (const std::exception& e) {
+    // Fail closed: a stream whose credential cannot be checked stops; the client reconnects.
+    spdlog::warn("websocket: re-validating the credential failed: {}", e.what());
+    return websocket::close_reason(websocket::close_code::internal_error, "revalidation_failed");
+  }
+  if (now.kind != who.kind || now.user_id != who.user_id) {
+    // Sessions: logged out, ended by a password change, the account disabled (its sessions are
+    // deleted), or expired — authentication treats all as "no session".
+    bool expired = who.expires_at && *who.expires_at <= now_ms();
+    return websocket::close_reason(kCloseCredentialEnded, expired ? "session_expired" : "session_ended");
+  }
+  if (now.role != who.role || now.org_id != who.org_id || now.token_scope != who.token_scope)
+    return websocket::close_reason(kCloseAccessChanged, "role_changed");
+  return std::nullopt;
+}
+
+std::optional<Response> admit_websocket(App& app, const Request& req, Principal& who) {
+  try {
+    who = app.authenticate(req);
+  } catch (const ApiError& e) {
+    return error_response(e.status, e.code, e.what(), e.field);
+  } catch (const std::exception& e) {
+    return error_response(500, "internal", "internal error");
+  }
+  if (who.kind == Principal::Kind::anonymous) return error_response(401, "unauthenticated", "log in first");
+  if (who.token_scope == "device") return error_response(403, "forbidden", "this API token may only send device reports");
+  auto origin = req.header("origin");
+  auto host = req.header("host");
+  // Browsers send cookies with cross-site websocket handshakes: accept only our own origin.
+  if (!origin.empty() && origin != "http://" + host && origin != "https://" + host)
+    return error_response(403, "bad_origin", "websocket origin does not match the host");
+  return std::nullopt;
+}
+
+http::response<http::string_body> beast_response(const Response& r, unsigned version, bool keep_alive) {
+  return to_beast(r, version, keep_alive, false);
+}
 
 struct HttpServer::Impl {
   explicit Impl(App& a) : app(a), acceptor(ioc) {}
@@ -197,6 +248,14 @@ struct HttpServer::Impl {
           co_await websocket_session(std::move(stream), parser.release(), req);
           co_return;
         }
+        if (auto device = console_device(req.path); device && websocket::is_upgrade(hdr)) {
+          if (!parser.is_done()) {
+            co_await send(stream, error_response(400, "bad_http", "a websocket upgrade has no body"), version, false);
+            break;
+          }
+          co_await console_websocket(app, std::move(stream), parser.release(), req, *device);
+          co_return;
+        }
         stream.expires_after(std::chrono::seconds(300));
         auto [ec2, n2] = co_await http::async_read(stream, buf, parser, asio::as_tuple(use_awaitable));
         (void)n2;
@@ -227,76 +286,16 @@ struct HttpServer::Impl {
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
   }
 
-  // Why a live event stream ends although its client still listens: the credential it was opened
-  // with no longer works, or no longer stands for what it did (docs/fleet-api.md, "Event stream").
-  // Close codes are in RFC 6455's private range: 4401 the credential ended (reason: the error code
-  // a plain request would get, or session_ended), 4403 the user's role or organisation changed.
-  static constexpr auto kCloseCredentialEnded = static_cast<websocket::close_code>(4401);
-  static constexpr auto kCloseAccessChanged = static_cast<websocket::close_code>(4403);
-  // A safety net for changes no notification reports (e.g. a row edited by hand): every live
-  // stream re-validates this often even when nothing happened. Changes made through the API are
-  // reported at once (CredentialWatch) and handled within milliseconds.
-  static constexpr auto kRevalidateEvery = std::chrono::seconds(30);
-
-  // Re-validates a stream's credential the way a plain request with it would be: nullopt while it
-  // still stands for the same principal (same user, role, organisation, token scope).
-  std::optional<websocket::close_reason> revalidate(const Request& req, const Principal& who) {
-    Principal now;
-    try {
-      now = app.authenticate(req);
-    } catch (const ApiError& e) {
-      return websocket::close_reason(kCloseCredentialEnded, e.code);
-    } catch (const std::exception& e) {
-      // Fail closed: a stream whose credential cannot be checked stops; the client reconnects.
-      spdlog::warn("event stream: re-validating the credential failed: {}", e.what());
-      return websocket::close_reason(websocket::close_code::internal_error, "revalidation_failed");
-    }
-    if (now.kind != who.kind || now.user_id != who.user_id) {
-      // Sessions: logged out, ended by a password change, the account disabled (its sessions are
-      // deleted), or expired — authentication treats all as "no session".
-      bool expired = who.expires_at && *who.expires_at <= now_ms();
-      return websocket::close_reason(kCloseCredentialEnded, expired ? "session_expired" : "session_ended");
-    }
-    if (now.role != who.role || now.org_id != who.org_id || now.token_scope != who.token_scope)
-      return websocket::close_reason(kCloseAccessChanged, "role_changed");
-    return std::nullopt;
-  }
-
   // Pushes change events (the audit stream, filtered to what the principal may read) for as long
   // as the credential it was opened with stays valid.
   asio::awaitable<void> websocket_session(beast::tcp_stream stream, http::request<http::string_body> upgrade,
                                           Request req) {
     Principal who;
-    std::optional<Response> auth_error;
     // Read before authenticating: a credential change committed after the check below but before
     // the stream watches its user shows up as a different generation.
     const uint64_t generation = app.credentials.generation();
-    try {
-      who = app.authenticate(req);
-    } catch (const ApiError& e) {
-      auth_error = error_response(e.status, e.code, e.what(), e.field);
-    } catch (const std::exception& e) {
-      auth_error = error_response(500, "internal", "internal error");
-    }
-    if (auth_error) {
-      co_await send(stream, *auth_error, upgrade.version(), false);
-      co_return;
-    }
-    if (who.kind == Principal::Kind::anonymous) {
-      co_await send(stream, error_response(401, "unauthenticated", "log in first"), upgrade.version(), false);
-      co_return;
-    }
-    if (who.token_scope == "device") {
-      co_await send(stream, error_response(403, "forbidden", "this API token may only send device reports"),
-                    upgrade.version(), false);
-      co_return;
-    }
-    auto origin = req.header("origin");
-    auto host = req.header("host");
-    // Browsers send cookies with cross-site websocket handshakes: accept only our own origin.
-    if (!origin.empty() && origin != "http://" + host && origin != "https://" + host) {
-      co_await send(stream, error_response(403, "bad_origin", "websocket origin does not match the host"),
-                    upgrade.version(), false);
+    if (auto refused = admit_websocket(app, req, who)) {
+      co_await send(stream, *refused, upgrade.version(), false);
       co_return;
     }
     stream.expires_never();
@@ -397,7 +396,7 @@ struct HttpServer::Impl {
         }
       }
       if (check) {
-        end = revalidate(req, who);
+        end = revalidate_websocket(app, req, who);
         if (end) break;
         next_check = clock::now() + kRevalidateEvery;
         // Still valid at its expiry (the wall clock disagrees a little): look again in a second.

@@ -29,6 +29,10 @@ Run device_provision(CLI::App& cmd);
 // enroll_cmd.cc — a device's enrolment record (Fleet's tunnel endpoint and key) in its disk image
 Run device_enroll(CLI::App& cmd);
 
+// fleet/device_link_cmd.cc — a device reached through Fleet's device link
+Run device_console(CLI::App& cmd);
+Run device_restart(CLI::App& cmd);
+
 // fleet/session_cmd.cc — the Fleet itself
 Run fleet_login(CLI::App& cmd);
 Run fleet_logout(CLI::App& cmd);

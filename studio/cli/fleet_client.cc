@@ -9,10 +9,15 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+#include <deque>
 #include <cstdlib>
 #include <filesystem>
 
@@ -207,6 +212,38 @@ Result<json> exchange(Stream& stream, const Endpoint& ep, const std::string& tok
   return j;
 }
 
+// TLS: verification on, TLS 1.2 at least, the system trust store unless --ca-file names one.
+Result<void> configure_tls(asio::ssl::context& ctx, const TlsOptions& tls) {
+  beast::error_code ec;
+  SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
+  ctx.set_verify_mode(asio::ssl::verify_peer);
+  if (tls.ca_file.empty()) {
+    ctx.set_default_verify_paths(ec);
+    if (ec) return fail("cannot load the system's trusted CA certificates: " + ec.message());
+  } else {
+    std::error_code fec;
+    if (!std::filesystem::is_regular_file(tls.ca_file, fec))
+      return fail("CA file '" + tls.ca_file + "' does not exist or is not a file");
+    ctx.load_verify_file(tls.ca_file, ec);
+    if (ec)
+      return fail("CA file '" + tls.ca_file + "' could not be loaded (" + ec.message() +
+                  "); it must hold PEM certificates (-----BEGIN CERTIFICATE-----)");
+  }
+  return keel::Ok{};
+}
+
+// Host name (or IP address) verification, and SNI for names (RFC 6066 forbids IP literals).
+Result<void> verify_host(SSL* ssl, const Endpoint& ep) {
+  if (is_ip_literal(ep.host)) {
+    if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), ep.host.c_str()) != 1)
+      return fail("cannot set up TLS verification for address '" + ep.host + "'");
+  } else {
+    if (SSL_set_tlsext_host_name(ssl, ep.host.c_str()) != 1 || SSL_set1_host(ssl, ep.host.c_str()) != 1)
+      return fail("cannot set up TLS verification for host '" + ep.host + "'");
+  }
+  return keel::Ok{};
+}
+
 }  // namespace
 
 Result<json> FleetClient::request(const std::string& method, const std::string& path,
@@ -231,32 +268,11 @@ Result<json> FleetClient::request(const std::string& method, const std::string& 
       return r;
     }
 
-    // TLS: verification on, TLS 1.2 at least, the system trust store unless --ca-file names one.
     asio::ssl::context ctx(asio::ssl::context::tls_client);
-    SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
-    ctx.set_verify_mode(asio::ssl::verify_peer);
-    if (tls_.ca_file.empty()) {
-      ctx.set_default_verify_paths(ec);
-      if (ec) return fail("cannot load the system's trusted CA certificates: " + ec.message());
-    } else {
-      std::error_code fec;
-      if (!std::filesystem::is_regular_file(tls_.ca_file, fec))
-        return fail("CA file '" + tls_.ca_file + "' does not exist or is not a file");
-      ctx.load_verify_file(tls_.ca_file, ec);
-      if (ec)
-        return fail("CA file '" + tls_.ca_file + "' could not be loaded (" + ec.message() +
-                    "); it must hold PEM certificates (-----BEGIN CERTIFICATE-----)");
-    }
+    if (auto t = configure_tls(ctx, tls_); !t) return keel::Err{t.error()};
     beast::ssl_stream<beast::tcp_stream> stream(ioc, ctx);
     SSL* ssl = stream.native_handle();
-    // Host name (or IP address) verification, and SNI for names (RFC 6066 forbids IP literals).
-    if (is_ip_literal(ep_.host)) {
-      if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), ep_.host.c_str()) != 1)
-        return fail("cannot set up TLS verification for address '" + ep_.host + "'");
-    } else {
-      if (SSL_set_tlsext_host_name(ssl, ep_.host.c_str()) != 1 || SSL_set1_host(ssl, ep_.host.c_str()) != 1)
-        return fail("cannot set up TLS verification for host '" + ep_.host + "'");
-    }
+    if (auto v = verify_host(ssl, ep_); !v) return keel::Err{v.error()};
     beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(10));
     beast::get_lowest_layer(stream).connect(results, ec);
     if (ec) return fail("cannot connect to Fleet at " + where + ": " + ec.message() + " (is it running?)");
@@ -318,6 +334,151 @@ Result<json> FleetClient::get_all(const std::string& path, size_t max_items) {
     }
     if (!j.contains("next_cursor") || !j["next_cursor"].is_string()) return all;
     cursor = j["next_cursor"].get<std::string>();
+  }
+}
+
+// ---- websocket ------------------------------------------------------------------------------
+
+namespace {
+
+namespace websocket = beast::websocket;
+
+// The error of a refused upgrade: the API's JSON error when the answer has one.
+Error upgrade_error(const websocket::response_type& res, const beast::error_code& ec, const std::string& where) {
+  const int status = static_cast<int>(res.result_int());
+  if (status == 0 || status == 101) return Error{.message = "websocket to Fleet at " + where + " failed: " + ec.message()};
+  Error e{.http_status = status, .message = "the websocket upgrade was refused"};
+  json j = json::parse(res.body(), nullptr, false);
+  if (j.is_object() && j.contains("error") && j["error"].is_object()) {
+    const auto& er = j["error"];
+    if (er.contains("code") && er["code"].is_string()) e.code = er["code"];
+    if (er.contains("message") && er["message"].is_string()) e.message = er["message"];
+  }
+  return e;
+}
+
+template <class Ws>
+Result<FleetClient::WsEnd> run_websocket(asio::io_context& ioc, Ws& ws, const Endpoint& ep, const std::string& token,
+                                         const std::string& path, int in_fd,
+                                         const std::function<bool(std::string&)>& on_input,
+                                         const std::function<void(std::string_view)>& on_output,
+                                         const std::string& where) {
+  ws.set_option(websocket::stream_base::decorator([&token](websocket::request_type& r) {
+    r.set(http::field::user_agent, "keel-cli/0.1");
+    if (!token.empty()) r.set(http::field::authorization, "Bearer " + token);
+  }));
+  websocket::response_type res;
+  beast::error_code ec;
+  const std::string host = ep.host.find(':') != std::string::npos ? "[" + ep.host + "]:" + ep.port : ep.host + ":" + ep.port;
+  ws.handshake(res, host, ep.base_path + path, ec);
+  if (ec) return keel::Err{upgrade_error(res, ec, where)};
+  beast::get_lowest_layer(ws).expires_never();
+  ws.binary(true);
+  asio::posix::stream_descriptor in(ioc);
+  in.assign(::dup(in_fd), ec);
+  if (ec) return fail("the console's input must be a terminal or a pipe (" + ec.message() + ")");
+  FleetClient::WsEnd end;
+  std::array<char, 4096> ibuf{};
+  beast::flat_buffer wbuf;
+  std::deque<std::string> q;
+  bool writing = false, closing = false;
+  asio::steady_timer linger(ioc);
+  std::function<void()> read_in, read_ws, write_next;
+  auto close_ws = [&] {
+    if (closing) return;
+    closing = true;
+    end.by_us = true;
+    ws.async_close(websocket::close_code::normal, [](beast::error_code) {});
+  };
+  write_next = [&] {
+    if (q.empty() || closing) {
+      writing = false;
+      return;
+    }
+    writing = true;
+    ws.async_write(asio::buffer(q.front()), [&](beast::error_code wec, size_t) {
+      q.pop_front();
+      if (wec) {
+        writing = false;
+        return;
+      }
+      write_next();
+    });
+  };
+  read_in = [&] {
+    in.async_read_some(asio::buffer(ibuf), [&](beast::error_code iec, size_t n) {
+      if (iec) {
+        if (iec == asio::error::operation_aborted) return;
+        // The input ended (a pipe): what the device answers within half a second is still shown.
+        linger.expires_after(std::chrono::milliseconds(500));
+        linger.async_wait([&](beast::error_code tec) {
+          if (!tec) close_ws();
+        });
+        return;
+      }
+      std::string s(ibuf.data(), n);
+      if (!on_input(s)) return close_ws();
+      if (!s.empty()) {
+        q.push_back(std::move(s));
+        if (!writing) write_next();
+      }
+      read_in();
+    });
+  };
+  read_ws = [&] {
+    ws.async_read(wbuf, [&](beast::error_code rec, size_t) {
+      if (rec) {
+        end.close_code = ws.reason().code;
+        end.reason = std::string(ws.reason().reason.data(), ws.reason().reason.size());
+        beast::error_code ignored;
+        in.cancel(ignored);
+        linger.cancel();
+        return;
+      }
+      const auto data = beast::buffers_to_string(wbuf.data());
+      wbuf.consume(wbuf.size());
+      on_output(data);
+      read_ws();
+    });
+  };
+  read_in();
+  read_ws();
+  ioc.run();
+  return end;
+}
+
+}  // namespace
+
+Result<FleetClient::WsEnd> FleetClient::websocket(const std::string& path, int in_fd,
+                                                  const std::function<bool(std::string&)>& on_input,
+                                                  const std::function<void(std::string_view)>& on_output) {
+  std::string where = ep_.origin();
+  try {
+    asio::io_context ioc;
+    tcp::resolver resolver(ioc);
+    beast::error_code ec;
+    auto results = resolver.resolve(ep_.host, ep_.port, ec);
+    if (ec) return fail("cannot resolve Fleet host '" + ep_.host + "': " + ec.message());
+    if (!ep_.tls) {
+      websocket::stream<beast::tcp_stream> ws(ioc);
+      beast::get_lowest_layer(ws).expires_after(std::chrono::seconds(10));
+      beast::get_lowest_layer(ws).connect(results, ec);
+      if (ec) return fail("cannot connect to Fleet at " + where + ": " + ec.message() + " (is keel-fleet running?)");
+      return run_websocket(ioc, ws, ep_, token_, path, in_fd, on_input, on_output, where);
+    }
+    asio::ssl::context ctx(asio::ssl::context::tls_client);
+    if (auto t = configure_tls(ctx, tls_); !t) return keel::Err{t.error()};
+    websocket::stream<beast::ssl_stream<beast::tcp_stream>> ws(ioc, ctx);
+    SSL* ssl = ws.next_layer().native_handle();
+    if (auto v = verify_host(ssl, ep_); !v) return keel::Err{v.error()};
+    beast::get_lowest_layer(ws).expires_after(std::chrono::seconds(10));
+    beast::get_lowest_layer(ws).connect(results, ec);
+    if (ec) return fail("cannot connect to Fleet at " + where + ": " + ec.message() + " (is it running?)");
+    ws.next_layer().handshake(asio::ssl::stream_base::client, ec);
+    if (ec) return fail(tls_failure(ssl, ep_, tls_, ec));
+    return run_websocket(ioc, ws, ep_, token_, path, in_fd, on_input, on_output, where);
+  } catch (const std::exception& e) {
+    return fail(std::string("talking to Fleet at ") + where + " failed: " + e.what());
   }
 }
 

@@ -7,6 +7,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -47,6 +48,19 @@ class FleetClient {
   Result<nlohmann::json> post(const std::string& path, const nlohmann::json& body);
   Result<nlohmann::json> del(const std::string& path);
   Result<nlohmann::json> upload(const std::string& path, std::span<const uint8_t> body, const Progress& progress);
+
+  // A websocket to `path` (the token as a bearer), e.g. a device console: what arrives on `in_fd`
+  // passes through on_input (which may change it; false: close the websocket and stop) and is sent
+  // as binary frames; what the server sends goes to on_output. Ends when the server closes (the
+  // close code and reason are returned), or 0.5 s after `in_fd` ends. A refused upgrade is an
+  // Error with the API's status and code.
+  struct WsEnd {
+    int close_code = 0;
+    std::string reason;
+    bool by_us = false;  // on_input asked to stop, or the input ended
+  };
+  Result<WsEnd> websocket(const std::string& path, int in_fd, const std::function<bool(std::string&)>& on_input,
+                          const std::function<void(std::string_view)>& on_output);
 
   // GET a paginated list, following next_cursor; at most max_items items.
   Result<nlohmann::json> get_all(const std::string& path, size_t max_items = 100000);

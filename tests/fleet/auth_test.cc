@@ -648,7 +648,7 @@ TEST(FleetAuth, AuthorizationMatrix) {
   std::set<std::string> self = {"getMe", "logout", "changePassword", "listTokens", "createToken", "revokeToken"};
   // The websocket: its lifetime (revocation, logout, disabling, role change) is checked by the
   // FleetAuth.EventStreamClosesWhen* tests above, its content by Api.WebsocketEventsStream.
-  std::set<std::string> skip = {"events"};
+  std::set<std::string> skip = {"events", "deviceConsole"};
   const std::string markers[] = {"secret-project-a", "secret-deployment-a", "secret-device-a", "sys-a", "user@a.test",
                                  "secret-serial-a", "secret-trace-a"};
 
@@ -903,6 +903,65 @@ TEST(FleetAuth, DeviceNameSearchAndUpdateStateOnPostgres) {
   EXPECT_EQ(bad["last_update"]["release_id"], rid);
   EXPECT_TRUE(bad["release_installed_at"].is_null());
   EXPECT_TRUE(list.j["items"][2]["last_update"].is_null());
+}
+
+// The console websocket (docs/fleet-api.md, "Device console") in fleet mode: only the device's
+// organisation owners get past authorization; the API without the device link answers 501, and
+// with a link (here a stand-in that finds the device offline) the owner's console closes 4404.
+TEST(FleetAuth, ConsoleWebsocketIsForTheDevicesOwners) {
+  FleetEnv env;
+  std::string admin = env.token("admin@example.com");
+  int64_t orgA = env.as(admin, "POST", "/api/v1/organizations", {{"name", "org-a"}}).j["id"];
+  int64_t orgB = env.as(admin, "POST", "/api/v1/organizations", {{"name", "org-b"}}).j["id"];
+  env.user(admin, "owner@a.test", "organization_owner", orgA);
+  env.user(admin, "user@a.test", "organization_user", orgA);
+  env.user(admin, "owner@b.test", "organization_owner", orgB);
+  const std::string A = env.token("owner@a.test"), Aread = env.token("owner@a.test", "read"),
+                    U = env.token("user@a.test", "read"), B = env.token("owner@b.test");
+  int64_t p = env.as(A, "POST", "/api/v1/projects", {{"name", "p"}}).j["id"];
+  int64_t d = env.as(A, "POST", "/api/v1/deployments", {{"project_id", p}, {"name", "d"}}).j["id"];
+  int64_t dev = env.as(A, "POST", "/api/v1/devices", {{"deployment_id", d}, {"name", "gw"}, {"tunnel_public_key", random_key_b64()},
+                                                      {"identity_public_key", random_key_b64()}}).j["id"];
+  const std::string path = "/api/v1/devices/" + std::to_string(dev) + "/console";
+  // The handshake's HTTP status (101 accepted), and the close code that follows an accepted one.
+  auto open = [&](const std::string& token, uint16_t* close_code = nullptr, const std::string& cookie = "") {
+    namespace asio = boost::asio;
+    namespace websocket = boost::beast::websocket;
+    asio::io_context ioc;
+    websocket::stream<asio::ip::tcp::socket> ws(ioc);
+    ws.next_layer().connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), env.srv->port()));
+    ws.set_option(websocket::stream_base::decorator([token, cookie](websocket::request_type& r) {
+      if (!token.empty()) r.set("Authorization", "Bearer " + token);
+      if (!cookie.empty()) r.set("Cookie", cookie);
+    }));
+    websocket::response_type res;
+    boost::system::error_code ec;
+    ws.handshake(res, "127.0.0.1", path, ec);
+    if (!ec && close_code) {
+      boost::beast::flat_buffer b;
+      ws.read(b, ec);
+      *close_code = ws.reason().code;
+    }
+    return int(res.result_int());
+  };
+  EXPECT_EQ(open(""), 401);
+  EXPECT_EQ(open(U), 403);      // organisation user: read-only (its token and its session)
+  EXPECT_EQ(open("", nullptr, env.login("user@a.test").first), 403);
+  EXPECT_EQ(open(Aread), 403);  // the owner's read token
+  EXPECT_EQ(open(admin), 403);  // administrators make no changes inside an organisation
+  EXPECT_EQ(open(B), 404);      // another organisation's device does not exist for them
+  EXPECT_EQ(open(A), 501);      // the owner, but no device link in this process
+  EXPECT_EQ(env.as(B, "GET", path).status, 404);
+  EXPECT_EQ(env.as(A, "GET", path).status, 426);
+  env.srv->app().console_open = [](int64_t, std::shared_ptr<ConsoleBridge>) { return ConsoleOpen::offline; };
+  uint16_t code = 0;
+  EXPECT_EQ(open(A, &code), 101);
+  EXPECT_EQ(code, 4404);
+  code = 0;
+  EXPECT_EQ(open("", &code, env.login("owner@a.test").first), 101);  // the owner's session
+  EXPECT_EQ(code, 4404);
+  EXPECT_EQ(open(B), 404);
+  EXPECT_EQ(open(U), 403);
 }
 
 }  // namespace

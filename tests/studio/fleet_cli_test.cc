@@ -320,5 +320,28 @@ TEST_F(FleetCli, OptionsTakeNamesAsWellAsIds) {
   EXPECT_NE(ok({"fleet", "deployment", "create", "--help"}).out.find("project id or name"), std::string::npos);
 }
 
+// keel device restart / console through the device link (docs/cli.md): argument errors, a queued
+// restart, a wait that ends without an outcome (nobody is connected), and the console of an
+// offline device. The happy paths with a device answering are in fleet/link/test/streams_test.cc.
+TEST_F(FleetCli, DeviceRestartAndConsoleArguments) {
+  auto w = make_world(1);
+  EXPECT_EQ(keel({"device", "restart"}).status, 2);
+  EXPECT_EQ(keel({"device", "restart", "pump-0", "--component", ""}).status, 2);
+  EXPECT_EQ(keel({"device", "restart", "pump-0", "--timeout", "0"}).status, 2);
+  EXPECT_EQ(keel({"device", "restart", "pump-0", "--bogus"}).status, 2);
+  expect_fail(keel({"device", "restart", "no-such-device"}), "no-such-device");
+  auto j = ok_json({"device", "restart", "pump-0", "--component", "pump", "--no-wait"});
+  EXPECT_EQ(j.value("kind", ""), "restart_component");
+  EXPECT_EQ(j.value("status", ""), "queued");
+  auto q = ok({"device", "restart", std::to_string(w.devices[0]), "--no-wait"});
+  EXPECT_NE(q.out.find("queued command"), std::string::npos) << q.out;
+  expect_fail(keel({"device", "restart", "pump-0", "--timeout", "1", "--interval", "0.2"}), "no outcome");
+  // The device has never connected: its console is refused (close 4404).
+  auto c = run_program(KEEL_CLI, {"device", "console", "pump-0"}, dir.path(),
+                       {{"KEEL_CONFIG", dir / "config.json"}, {"HOME", dir.path()}}, "status\r");
+  expect_fail(c, "offline");
+  EXPECT_EQ(keel({"device", "console"}).status, 2);
+}
+
 }  // namespace
 }  // namespace keel::studio::testing

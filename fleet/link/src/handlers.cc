@@ -131,15 +131,8 @@ void LinkServer::Shard::on_message(Conn& c, uint64_t stream, const ctl::MessageV
     case T::Serial: return on_serial(c, m.body);
     case T::Trace: return on_trace(c, m.body);
     case T::CommandResult: return on_result(c, m.body);
-    case T::Console:
-    case T::ProxyOpen:
-    case T::ProxyData:
-    case T::ProxyClose:
-      // Console and proxy streams come with the web terminal (a later issue): refused per stream.
-      if (stream == 0) break;
-      (void)c.s->reset_stream(stream, 0);
-      (void)c.s->stop_sending(stream, 0);
-      return;
+    // Console and proxy messages belong on their own streams (streams.cc); on the control stream
+    // they are a protocol error.
     default:
       break;
   }

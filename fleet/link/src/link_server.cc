@@ -53,6 +53,7 @@ LinkServer::LinkServer(LinkConfig cfg, OpenDb open_db, ChangeSink changes)
       pool_(std::make_unique<Pool>(std::max<size_t>(cfg_.pool_blocks, 8))) {
   if (cfg_.shards < 1) cfg_.shards = 1;
   for (int i = 0; i < cfg_.shards; ++i) shards_.push_back(std::make_unique<Shard>(*this, i));
+  proxies_ = std::make_unique<ProxyHub>(cfg_.proxy_connect_timeout);
 }
 
 LinkServer::~LinkServer() { stop(); }
@@ -67,13 +68,17 @@ void LinkServer::start(gateway::Gateway& gw) {
       spdlog::warn("device link: marking devices offline at start failed: {}", e.what());
     }
   }
+  proxies_->start();
   for (auto& s : shards_) s->start(gw);
 }
 
 void LinkServer::stop() {
   if (!running_.exchange(false)) return;
-  for (auto& s : shards_) s->stop();
+  for (auto& s : shards_) s->stop();  // ends every console and proxy of their sessions
+  proxies_->stop();
 }
+
+size_t LinkServer::proxy_connections() const { return proxies_->connections(); }
 
 void LinkServer::poke_commands() {
   for (auto& s : shards_) s->poke();
@@ -97,6 +102,9 @@ LinkStats LinkServer::stats() const {
   s.serial_lines = c.serial_lines, s.trace_events = c.trace_events, s.status_reports = c.status_reports;
   s.store_errors = c.store_errors;
   s.throttled = c.throttled;
+  s.consoles_opened = c.consoles_opened, s.consoles_refused = c.consoles_refused;
+  s.proxies_opened = c.proxies_opened, s.proxies_refused = c.proxies_refused;
+  s.proxy_bytes_up = c.proxy_bytes_up, s.proxy_bytes_down = c.proxy_bytes_down;
   return s;
 }
 
@@ -190,6 +198,8 @@ void LinkServer::Shard::run() {
   const auto poll_every = srv_.cfg_.command_poll, check_every = srv_.cfg_.peer_check;
   auto next_poll = steady_clock::now() + poll_every, next_check = steady_clock::now() + check_every;
   std::deque<Item> work;
+  std::set<uint32_t> woken;
+  std::vector<std::shared_ptr<ConsoleRequest>> reqs;
   for (;;) {
     {
       std::unique_lock<std::mutex> lk(mu_);
@@ -198,15 +208,23 @@ void LinkServer::Shard::run() {
         const auto d = steady_clock::time_point(nanoseconds(deadlines_.begin()->first));
         wake = std::min(wake, d);
       }
-      cv_.wait_until(lk, wake, [&] { return stop_ || !q_.empty() || poked_; });
+      cv_.wait_until(lk, wake,
+                     [&] { return stop_ || !q_.empty() || poked_ || !woken_.empty() || !console_reqs_.empty(); });
       if (stop_) break;
       work.swap(q_);
       queued_.clear();
+      woken.swap(woken_);
+      reqs.swap(console_reqs_);
       if (poked_) next_poll = steady_clock::now();
       poked_ = false;
     }
     for (auto& it : work) handle_datagram(it);
     work.clear();
+    for (auto& r : reqs) open_console(*r);
+    reqs.clear();
+    for (uint32_t peer : woken)
+      if (auto it = conns_.find(peer); it != conns_.end()) service(*it->second);
+    woken.clear();
     fire_timers();
     const auto now = steady_clock::now();
     if (now >= next_poll) {
@@ -218,9 +236,15 @@ void LinkServer::Shard::run() {
       next_check = now + check_every;
     }
   }
-  // Stopping: every live session's device goes offline.
+  // Stopping: every live session's device goes offline; its consoles and proxies end.
   for (auto& [peer, c] : conns_) {
+    release_streams(*c, "device offline");
     if (c->authed) device_offline(*c);
+  }
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    for (auto& r : console_reqs_) r->reply(fleet::ConsoleOpen::offline);
+    console_reqs_.clear();
   }
   conns_.clear();
   deadlines_.clear();
@@ -337,11 +361,19 @@ void LinkServer::Shard::service(Conn& c) {
   for (;;) {
     auto a = c.s->accept_stream();
     if (!a.ok()) break;
-    if (c.streams.size() < ctl::kMaxStreams) c.streams.push_back({a.value(), {}});
+    if (c.streams.size() >= ctl::kMaxStreams) continue;
+    Conn::In in;
+    in.id = a.value();
+    c.streams.push_back(std::move(in));
   }
   for (size_t i = 0; i < c.streams.size() && c.s->state() == ctl::State::Open; ++i) read_stream(c, c.streams[i]);
-  // Forget streams the session has freed.
-  std::erase_if(c.streams, [&](const Conn::In& in) { return !c.s->stream_open(in.id); });
+  if (c.s->state() == ctl::State::Open) service_streams(c);
+  // Forget streams the session has freed (a proxy's connection with them).
+  std::erase_if(c.streams, [&](Conn::In& in) {
+    if (c.s->stream_open(in.id)) return false;
+    if (in.proxy) proxy_device_closed(c, in, "stream freed");
+    return true;
+  });
   flush(c);
   const uint64_t now = clock_.now_ns();
   if (!c.authed && c.s->state() == ctl::State::Open &&
@@ -364,6 +396,7 @@ void LinkServer::Shard::read_stream(Conn& c, Conn::In& in) {
       bool fin = false;
       auto r = c.s->read(in.id, {in.buf.data() + old, kCap - old}, fin);
       in.buf.resize(old + (r.ok() ? r.value() : 0));
+      if (fin || (!r.ok() && r.error() == ctl::Error::StreamReset)) in.fin = true;
     }
     size_t used = 0;
     bool progressed = false;
@@ -377,12 +410,16 @@ void LinkServer::Shard::read_stream(Conn& c, Conn::In& in) {
       if (m.value().size == 0) break;
       const auto t = m.value().type;
       const bool writes = c.authed && (t == ctl::MsgType::Status || t == ctl::MsgType::Serial ||
-                                       t == ctl::MsgType::Trace || t == ctl::MsgType::CommandResult);
+                                       t == ctl::MsgType::Trace || t == ctl::MsgType::CommandResult ||
+                                       t == ctl::MsgType::ProxyOpen);
       if (writes && !take_store_token(c)) {
         in.buf.erase(in.buf.begin(), in.buf.begin() + ptrdiff_t(used));
         return;  // the rest waits in the buffer (and the session's window) until a token is due
       }
-      on_message(c, in.id, m.value());
+      if (!on_stream_message(c, in, m.value())) {  // back-pressure (a proxy's queue is full)
+        in.buf.erase(in.buf.begin(), in.buf.begin() + ptrdiff_t(used));
+        return;
+      }
       used += m.value().size;
       progressed = true;
     }
@@ -488,6 +525,7 @@ void LinkServer::Shard::drop(uint32_t peer, bool offline) {
   if (it == conns_.end()) return;
   Conn& c = *it->second;
   if (c.deadline) deadlines_.erase({c.deadline, peer});
+  release_streams(c, "device offline");
   if (offline && (c.authed || c.was_online)) device_offline(c);
   if (c.authed) by_device_.erase(c.dev.id);
   conns_.erase(it);

@@ -4,6 +4,7 @@
 
 #include <condition_variable>
 #include <deque>
+#include <future>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -13,6 +14,7 @@
 #include "keel/control/auth.h"
 #include "keel/control/session.h"
 #include "keel/link/link_server.h"
+#include "proxy.h"
 #include "store/device_link.h"
 
 namespace keel::link {
@@ -44,6 +46,21 @@ struct LinkServer::Counters {
   std::atomic<uint64_t> auth_ok{0}, auth_failed{0}, protocol_errors{0};
   std::atomic<uint64_t> commands_sent{0}, results_recorded{0}, results_duplicate{0};
   std::atomic<uint64_t> serial_lines{0}, trace_events{0}, status_reports{0}, store_errors{0}, throttled{0};
+  std::atomic<uint64_t> consoles_opened{0}, consoles_refused{0};
+  std::atomic<uint64_t> proxies_opened{0}, proxies_refused{0}, proxy_bytes_up{0}, proxy_bytes_down{0};
+};
+
+// A console request from the HTTP side, offered to every shard; the one holding the device's
+// session answers (or the last one to decline: offline).
+struct ConsoleRequest {
+  int64_t device = 0;
+  std::shared_ptr<fleet::ConsoleBridge> bridge;
+  std::promise<fleet::ConsoleOpen> answer;
+  std::atomic<int> left{0};
+  std::atomic<bool> answered{false};
+  void reply(fleet::ConsoleOpen r) {
+    if (!answered.exchange(true)) answer.set_value(r);
+  }
 };
 
 class LinkServer::Pool final : public control::BlockPool {
@@ -79,6 +96,9 @@ class LinkServer::Shard {
   void poke();
   bool push(Item&& it);  // false: a queue is full (dropped)
   size_t session_count() const;
+  // Any thread: service this peer's session soon (console or proxy data moved, room made).
+  void wake_peer(uint32_t peer);
+  void request_console(std::shared_ptr<ConsoleRequest> r);
 
  private:
   static constexpr size_t kMaxOut = 96 * 1024;  // bytes waiting for the control stream's window
@@ -97,10 +117,26 @@ class LinkServer::Shard {
     uint64_t tokens = 0, tokens_at = 0;  // store-message budget (tokens in units of 1/rate s)
     uint64_t throttled_until = 0;        // reading paused until then
     struct In {
+      // A device stream's use, from its first message: messages (STATUS, SERIAL, ...), a proxy
+      // (PROXY_OPEN first), or refused (reset; what still arrives is dropped).
+      enum class Kind : uint8_t { unknown, messages, proxy, refused };
       uint64_t id = 0;
       std::vector<uint8_t> buf;  // at most one message (kMaxMessage + header)
+      Kind kind = Kind::unknown;
+      bool fin = false;          // the device's direction ended (FIN or reset)
+      // Proxy streams.
+      std::shared_ptr<ProxyConn> proxy;
+      std::vector<uint8_t> out;  // PROXY_DATA / PROXY_CLOSE waiting for the stream's window
+      bool closing = false;      // PROXY_CLOSE queued or the device closed: FIN after `out`
+      bool fin_written = false;
     };
     std::vector<In> streams;
+    struct Console {  // a stream Fleet opened for a console session
+      uint64_t id = 0;
+      std::shared_ptr<fleet::ConsoleBridge> bridge;
+      std::vector<uint8_t> in, out;  // a partial CONSOLE message; one waiting for the window
+    };
+    std::vector<Console> consoles;
     std::vector<uint8_t> out0;  // for the control stream, waiting for its window
     std::set<int64_t> sent;     // command ids sent in this session
   };
@@ -124,6 +160,18 @@ class LinkServer::Shard {
   void drop(uint32_t peer, bool offline);
   void check_peers();
   bool store(const std::function<void(fleet::Db&)>& f);
+  // streams.cc: consoles and proxies
+  void serve_requests();
+  void open_console(ConsoleRequest& r);
+  bool on_stream_message(Conn& c, Conn::In& in, const control::MessageView& m);
+  bool on_proxy_message(Conn& c, Conn::In& in, const control::MessageView& m);
+  void proxy_open(Conn& c, Conn::In& in, control::Bytes body);
+  void proxy_refuse(Conn& c, Conn::In& in, uint8_t code, const std::string& why);
+  void proxy_device_closed(Conn& c, Conn::In& in, const char* how);
+  void service_streams(Conn& c);
+  void service_proxy(Conn& c, Conn::In& in);
+  void service_console(Conn& c, Conn::Console& k, bool& remove);
+  void release_streams(Conn& c, const char* why);
   // handlers.cc
   void on_message(Conn& c, uint64_t stream, const control::MessageView& m);
   void auth_failed(Conn& c, control::Error code, const char* why);
@@ -150,6 +198,8 @@ class LinkServer::Shard {
   std::deque<Item> q_;
   std::unordered_map<uint32_t, uint32_t> queued_;  // per peer, in q_
   bool stop_ = false, poked_ = false;
+  std::set<uint32_t> woken_;                                  // peers to service (wake_peer)
+  std::vector<std::shared_ptr<ConsoleRequest>> console_reqs_;  // request_console
   std::thread thread_;
 
   // The shard thread's own.

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "keel/gateway/gateway.h"
+#include "server/console.h"
 #include "store/db.h"
 #include "store/device_log.h"
 
@@ -59,6 +60,11 @@ struct LinkConfig {
   uint32_t store_messages_per_s = 100, store_messages_burst = 200;
   fleet::LogRetention serial_retention{}, trace_retention{};
   bool mark_offline_at_start = true;                 // no session survives a restart of the link
+  // Consoles (streams Fleet opens, CONSOLE messages) and proxies (streams the device opens with
+  // PROXY_OPEN) per device at once; a proxy's TCP connect gives up after proxy_connect_timeout.
+  size_t consoles_per_device = 2, proxies_per_device = 4;
+  std::chrono::milliseconds proxy_connect_timeout{5000};
+  std::chrono::milliseconds console_open_timeout{3000};  // open_console's wait for the shards
 };
 
 struct LinkStats {
@@ -68,6 +74,8 @@ struct LinkStats {
   uint64_t commands_sent = 0, results_recorded = 0, results_duplicate = 0;
   uint64_t serial_lines = 0, trace_events = 0, status_reports = 0, store_errors = 0;
   uint64_t throttled = 0;  // times a device's reading was paused by its store-message budget
+  uint64_t consoles_opened = 0, consoles_refused = 0;
+  uint64_t proxies_opened = 0, proxies_refused = 0, proxy_bytes_up = 0, proxy_bytes_down = 0;
 };
 
 // A change the API's websocket stream should announce (device.online, device.offline,
@@ -95,6 +103,12 @@ class LinkServer final : public gateway::InnerHandler {
 
   // Wakes every shard for a command poll now (the API in the same process queued a command).
   void poke_commands();
+  // A console on the device's live session (any thread; waits for the shards, at most
+  // console_open_timeout): ok, offline (no authenticated session) or limit (consoles_per_device).
+  // The bridge then carries the bytes until either side ends it (keel-fleet: App::console_open).
+  fleet::ConsoleOpen open_console(int64_t device_id, std::shared_ptr<fleet::ConsoleBridge> bridge);
+  // TCP connections of proxies now open or connecting.
+  size_t proxy_connections() const;
   LinkStats stats() const;
   size_t sessions() const;
   size_t blocks_in_use() const;
@@ -110,6 +124,7 @@ class LinkServer final : public gateway::InnerHandler {
   class Pool;
   std::unique_ptr<Pool> pool_;
   std::vector<std::unique_ptr<Shard>> shards_;
+  std::unique_ptr<class ProxyHub> proxies_;  // after shards_: destroyed (threads joined) before them
   std::atomic<bool> running_{false};
 };
 
