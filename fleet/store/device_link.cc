@@ -6,12 +6,16 @@ namespace keel::fleet {
 
 std::optional<LinkDevice> find_link_device(Db& db, const std::string& tunnel_key_b64) {
   auto r = db.one(
-      "SELECT d.id, p.organization_id, d.identity_public_key FROM devices d JOIN deployments v ON v.id = "
+      "SELECT d.id, p.organization_id, d.identity_public_key, d.serial_next FROM devices d JOIN deployments v ON v.id = "
       "d.deployment_id JOIN projects p ON p.id = v.project_id WHERE d.tunnel_public_key = $1 AND d.status = 'active' "
       "AND d.identity_public_key IS NOT NULL",
       {tunnel_key_b64});
   if (!r) return std::nullopt;
-  return LinkDevice{r->i(0), r->i(1), r->s(2)};
+  return LinkDevice{r->i(0), r->i(1), r->s(2), r->oi(3)};
+}
+
+void set_serial_next(Db& db, int64_t device_id, int64_t next) {
+  db.query("UPDATE devices SET serial_next = $2 WHERE id = $1", {device_id, next});
 }
 
 void set_device_online(Db& db, int64_t device_id, bool online, int64_t now) {

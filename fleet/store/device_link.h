@@ -18,6 +18,7 @@ struct LinkDevice {
   int64_t id = 0;
   int64_t organization_id = 0;
   std::string identity_public_key;  // base64, as registered
+  std::optional<int64_t> serial_next;  // the next SERIAL sequence number expected (set_serial_next)
 };
 // The active device whose tunnel key is `tunnel_key_b64`; none for unknown or decommissioned.
 std::optional<LinkDevice> find_link_device(Db& db, const std::string& tunnel_key_b64);
@@ -26,6 +27,9 @@ std::optional<LinkDevice> find_link_device(Db& db, const std::string& tunnel_key
 // report is not a change of its record by a user).
 void set_device_online(Db& db, int64_t device_id, bool online, int64_t now);
 void touch_device(Db& db, int64_t device_id, int64_t now);
+// The next SERIAL sequence number expected from the device (stored with the lines it follows, in
+// the same transaction, so a link restarted at any point neither stores a line twice nor loses one).
+void set_serial_next(Db& db, int64_t device_id, int64_t next);
 // Every device marked online goes offline (a link process starting: no session survives it).
 void mark_all_devices_offline(Db& db, int64_t now);
 

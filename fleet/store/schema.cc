@@ -49,7 +49,7 @@ CREATE TABLE IF NOT EXISTS devices (
   current_release_id BIGINT REFERENCES releases(id), created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL,
   release_installed_at BIGINT, last_update_rollout_id BIGINT, last_update_status TEXT, last_update_message TEXT,
   last_update_release_id BIGINT, last_update_at BIGINT,
-  reported_release TEXT, reported_manifest_hash TEXT, uptime_ms BIGINT, status_at BIGINT,
+  reported_release TEXT, reported_manifest_hash TEXT, uptime_ms BIGINT, status_at BIGINT, serial_next BIGINT,
   UNIQUE (deployment_id, name));
 CREATE INDEX IF NOT EXISTS devices_release ON devices (current_release_id);
 CREATE INDEX IF NOT EXISTS devices_deployment ON devices (deployment_id, id);
@@ -142,6 +142,9 @@ void migrate(Db& db) {
                                  "deliveries BIGINT NOT NULL DEFAULT 0"})
         db.query(std::string("ALTER TABLE device_commands ADD COLUMN ") + column);
     }
+    // 6: the next console (SERIAL) sequence number expected from the device, so a restarted link
+    // skips the lines a device resends on its new session instead of storing them twice.
+    if (from < 6) db.query("ALTER TABLE devices ADD COLUMN serial_next BIGINT");
     db.query("UPDATE meta SET value = $1 WHERE key = 'schema_version'", {std::to_string(kSchemaVersion)});
     tx.commit();
   }

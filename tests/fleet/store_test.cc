@@ -331,7 +331,10 @@ void device_log_suite(const std::function<std::unique_ptr<Db>()>& open) {
 
 // The columns schema 4 added to devices: a database of an older version has none of them.
 // Schema 5's columns (the device link), so that an older schema can be simulated.
+void drop_v6_columns(Db& db) { db.exec_script("ALTER TABLE devices DROP COLUMN serial_next;"); }
+
 void drop_v5_columns(Db& db) {
+  drop_v6_columns(db);
   db.exec_script("DROP INDEX device_commands_status;");
   for (const char* c : {"reported_release", "reported_manifest_hash", "uptime_ms", "status_at"})
     db.exec_script(std::string("ALTER TABLE devices DROP COLUMN ") + c + ";");

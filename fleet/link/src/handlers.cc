@@ -174,20 +174,32 @@ void LinkServer::Shard::on_serial(Conn& c, ctl::Bytes body) {
     return c.s->close(ctl::Error::BadMessage);
   }
   PeerState& ps = peers_[c.peer];
+  // Where the device's console stands in the store: known in this process, or (first SERIAL after
+  // a restart of the link) the position stored with the last lines.
+  if (!ps.serial_next && c.dev.serial_next) ps.serial_next = uint64_t(*c.dev.serial_next);
   std::vector<std::string> lines;
-  if (s.dropped) lines.push_back(std::to_string(s.dropped) + " lines dropped");
   for (size_t i = 0; i < s.count; ++i) {
     const uint64_t seq = s.first_seq + i;
     if (ps.serial_next && seq < *ps.serial_next) continue;  // already stored (a resend after a new session)
     lines.push_back(sanitize(s.lines[i]));
   }
-  if (s.count) ps.serial_next = s.first_seq + s.count;
+  // The dropped marker belongs before the message's first line: only when that line is new (a
+  // resent message repeats its marker, which is stored once, with the lines).
+  const bool first_new = s.count == 0 || !ps.serial_next || s.first_seq >= *ps.serial_next;
+  if (s.dropped && first_new) lines.insert(lines.begin(), std::to_string(s.dropped) + " lines dropped");
   if (lines.empty()) return;
+  const std::optional<uint64_t> next =
+      s.count ? std::optional<uint64_t>(s.first_seq + s.count) : ps.serial_next;
   const size_t n = lines.size();
   if (store([&](fleet::Db& db) {
+        fleet::Tx tx(db);
         fleet::append_serial(db, c.dev.id, std::move(lines), wall_ms(), srv_.cfg_.serial_retention);
-      }))
+        if (next) fleet::set_serial_next(db, c.dev.id, int64_t(*next));
+        tx.commit();
+      })) {
+    ps.serial_next = next;
     c_.serial_lines += n;
+  }
 }
 
 void LinkServer::Shard::on_trace(Conn& c, ctl::Bytes body) {

@@ -136,6 +136,49 @@ TEST_F(LinkTest, StatusAndSerialReachTheApi) {
   EXPECT_EQ(get(dev + "/trace")["items"][0].value("event", ""), "e7");
 }
 
+// A device resends what its console mirror still holds on every new session; a restarted link
+// (kill -9 of Fleet) must know from the store where the device's console stood, so the resent
+// lines, and the resent dropped marker, are stored once, and nothing after them is lost.
+TEST_F(LinkTest, SerialResentAfterALinkRestartIsStoredOnce) {
+  auto r = register_device("d1");
+  uint8_t b[4096];
+  auto serial = [&](Device& d, uint64_t first, uint32_t dropped, std::vector<std::string> lines) {
+    ctl::Serial s;
+    s.first_seq = first;
+    s.dropped = dropped;
+    s.count = uint8_t(lines.size());
+    for (size_t i = 0; i < lines.size(); ++i)
+      s.lines[i] = {reinterpret_cast<const uint8_t*>(lines[i].data()), lines[i].size()};
+    auto m = ctl::encode(s, b);
+    ASSERT_TRUE(m.ok());
+    d.write({b, m.value()});
+  };
+  const std::string dev = "/api/v1/devices/" + std::to_string(r->id);
+  auto texts = [&] {
+    std::vector<std::string> t;
+    const json page = get(dev + "/serial");
+    for (const auto& l : page["items"]) t.push_back(l.value("text", ""));
+    return t;
+  };
+  start_link();
+  {
+    auto d = online(*r);
+    serial(*d, 0, 0, {"a", "b"});
+    serial(*d, 5, 3, {"c"});
+    ASSERT_TRUE(wait_api([&] { return texts().size() == 4; }, 3000ms, d.get()));
+  }
+  link->stop();
+  link.reset();
+  start_link();  // a new process: nothing of the old one's memory
+  auto d = online(*r);
+  serial(*d, 0, 0, {"a", "b"});  // the mirror's copy, resent on the new session
+  serial(*d, 5, 3, {"c"});
+  serial(*d, 6, 0, {"d"});
+  ASSERT_TRUE(wait_api([&] { return texts().size() >= 5; }, 3000ms, d.get()));
+  d->pump_for(300ms);
+  EXPECT_EQ(texts(), (std::vector<std::string>{"a", "b", "3 lines dropped", "c", "d"}));
+}
+
 TEST_F(LinkTest, CommandsDeliveredAndRecordedOnce) {
   auto r = register_device("d1");
   start_link();
