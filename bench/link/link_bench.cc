@@ -46,7 +46,8 @@
 #include "store/device_link.h"
 
 #if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/allocator_interface.h>
+// ASan's allocator (GCC ships no <sanitizer/allocator_interface.h>): bytes allocated and not freed.
+extern "C" size_t __sanitizer_get_current_allocated_bytes();
 #endif
 
 namespace {
