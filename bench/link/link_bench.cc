@@ -313,26 +313,23 @@ int child(int from_parent, int to_parent, const std::vector<Keys>& keys) {
     devs.push_back(std::make_unique<Device>(keys[i], st.gw_pub, st.port, &addrs[i * 4], ctx));
   // In batches of 50: under the gateway's under-load threshold (cookies), and within its queues.
   constexpr size_t kBatch = 50;
+  // Every device of [b, e) reaches `state` (pumping all of them), or the child fails.
+  auto all = [&](size_t b, size_t e, bool (Device::*state)() const, const char* what) {
+    if (pump_until(devs, b, e, clk, [&] {
+          for (size_t i = b; i < e; ++i)
+            if (!((*devs[i]).*state)()) return false;
+          return true;
+        }, 30s))
+      return true;
+    std::fprintf(stderr, "link_bench: %s of devices %zu..%zu incomplete\n", what, b, e);
+    return false;
+  };
   for (size_t b = 0; b < devs.size(); b += kBatch) {
     const size_t e = std::min(devs.size(), b + kBatch);
     for (size_t i = b; i < e; ++i) devs[i]->initiate();
-    if (!pump_until(devs, b, e, clk, [&] {
-          for (size_t i = b; i < e; ++i)
-            if (!devs[i]->tunnel_up()) return false;
-          return true;
-        }, 30s)) {
-      std::fprintf(stderr, "link_bench: handshakes of devices %zu..%zu incomplete\n", b, e);
-      return 1;
-    }
+    if (!all(b, e, &Device::tunnel_up, "handshakes")) return 1;
     for (size_t i = b; i < e; ++i) devs[i]->start_session();
-    if (!pump_until(devs, b, e, clk, [&] {
-          for (size_t i = b; i < e; ++i)
-            if (!devs[i]->authed()) return false;
-          return true;
-        }, 30s)) {
-      std::fprintf(stderr, "link_bench: authentication of devices %zu..%zu incomplete\n", b, e);
-      return 1;
-    }
+    if (!all(b, e, &Device::authed, "authentication")) return 1;
   }
   const char ok = 'A';
   put(to_parent, &ok, 1);
