@@ -25,6 +25,7 @@
 #include <malloc.h>
 #include <poll.h>
 #include <sodium.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -303,6 +304,12 @@ int child(int from_parent, int to_parent, const std::vector<Keys>& keys) {
   Setup st;
   std::vector<uint8_t> addrs(keys.size() * 4);
   if (!get(from_parent, &st, sizeof st) || !get(from_parent, addrs.data(), addrs.size())) return 1;
+  // One UDP socket per device: the soft limit on open files up to the hard one (often 1,024 / more).
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    (void)setrlimit(RLIMIT_NOFILE, &rl);
+  }
   SteadyNs clk;
   auto pool = std::make_unique<ctl::FixedBlockPool<8192, 64>>();
   ctl::Context ctx{clk, *pool};
