@@ -218,10 +218,14 @@ MIRRORED = re.compile(r"^\[(sensor|controller|actuator|logger|spinner|telemetry|
 
 def check_serial_order(fleet_lines: list[str], consoles: list[str]) -> tuple[int, int]:
     """Every mirrored line Fleet has appears in the device's consoles in the same order, and a
-    mirrored console line between two of them is missing only where Fleet has a dropped marker."""
-    device = [l.rstrip("\r") for text in consoles for l in text.splitlines()]
-    device = [l for l in device if MIRRORED.match(l)]
-    pos, matched, gaps_marked = 0, 0, 0
+    mirrored console line between two of them is missing only where Fleet has a dropped marker,
+    or at the end of a boot cut by a power cut (lines still in the device's RAM are lost with it:
+    the device cannot know, and the next boot's lines follow)."""
+    device: list[tuple[int, str]] = []  # (boot, line)
+    for boot, text in enumerate(consoles):
+        device += [(boot, l.rstrip("\r")) for l in text.splitlines() if MIRRORED.match(l.rstrip("\r"))]
+    lines = [l for _, l in device]
+    pos, matched, gaps_marked, cut = 0, 0, 0, 0
     marker_pending = False
     for line in fleet_lines:
         if re.fullmatch(r"\d+ lines dropped", line):
@@ -230,19 +234,25 @@ def check_serial_order(fleet_lines: list[str], consoles: list[str]) -> tuple[int
         if not MIRRORED.match(line):
             continue
         try:
-            j = device.index(line, pos)
+            j = lines.index(line, pos)
         except ValueError:
             raise kl.LocalError(f"serial: Fleet has '{line}' that the device did not print after line {pos} "
-                                "(out of order or invented)")
-        if j > pos and matched > 0 and not marker_pending:
-            raise kl.LocalError(f"serial: {j - pos} device line(s) missing in Fleet without a dropped marker, "
-                                f"first: '{device[pos]}' (before '{line}')")
-        if j > pos and marker_pending:
-            gaps_marked += 1
+                                "(out of order, twice, or invented)")
+        if j > pos and matched > 0:
+            lost_at_power_cut = device[j][0] > device[pos][0] and all(
+                b == device[pos][0] for b, _ in device[pos:j])
+            if marker_pending:
+                gaps_marked += 1
+            elif lost_at_power_cut:
+                cut += j - pos
+            else:
+                raise kl.LocalError(f"serial: {j - pos} device line(s) missing in Fleet without a dropped marker, "
+                                    f"first: '{device[pos][1]}' (before '{line}')")
         marker_pending = False
         pos, matched = j + 1, matched + 1
     if matched < 20:
         raise kl.LocalError(f"serial: only {matched} mirrored lines reached Fleet")
+    step(f"   ({cut} line(s) printed right before the power cut never left the device)")
     return matched, gaps_marked
 
 

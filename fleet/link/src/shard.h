@@ -121,7 +121,10 @@ class LinkServer::Shard {
       // (PROXY_OPEN first), or refused (reset; what still arrives is dropped).
       enum class Kind : uint8_t { unknown, messages, proxy, refused };
       uint64_t id = 0;
-      std::vector<uint8_t> buf;  // at most one message (kMaxMessage + header)
+      // The part of a message that arrived without its end (at most kMaxMessage + header), kept
+      // between reads; empty (and without capacity) otherwise, so an idle stream costs no buffer:
+      // reads go to the shard's scratch_.
+      std::vector<uint8_t> buf;
       Kind kind = Kind::unknown;
       bool fin = false;          // the device's direction ended (FIN or reset)
       // Proxy streams.
@@ -192,6 +195,7 @@ class LinkServer::Shard {
   control::Context ctx_;
   gateway::Gateway* gw_ = nullptr;
   LogLimiter limiter_;
+  std::vector<uint8_t> scratch_;  // read_stream's buffer (one message and its header), shared by all streams
 
   std::mutex mu_;
   std::condition_variable cv_;
