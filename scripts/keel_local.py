@@ -171,8 +171,10 @@ class Device:
                                           "identity_public_key": self.keys["identity_public_key"]})
         self.id, self.address = d["id"], d["tunnel_address"]
 
-    def enroll(self, fleet: Fleet, fleet_host: str = "10.0.2.2") -> None:
-        port, key = fleet.gateway()
+    def enroll(self, fleet: Fleet, fleet_host: str = "10.0.2.2", port: int = 0) -> None:
+        """port: where the device sends its tunnel's datagrams (default: the gateway's own port)."""
+        gw_port, key = fleet.gateway()
+        port = port or gw_port
         fleet_address = fleet.api("GET", "/system")["fleet_tunnel_address"]
         self._keel("device", "enroll", "--manifest", str(self.manifest), "--disk", str(self.disk),
                    "--fleet-endpoint", f"{fleet_host}:{port}", "--fleet-key", key, "--address", self.address,
