@@ -377,8 +377,11 @@ def run(args) -> int:
         step("3. restart of 'logger' from Fleet: done, restarted on the device")
 
         ws = fleet.url.replace("http://", "ws://") + f"/api/v1/devices/{dev.id}/console"
+        out = console_roundtrip(ws, "status", "fleet       connected", 60)
+        if "release     demo 1.0" not in out:
+            raise kl.LocalError(f"console: `status` does not name the release:\n{out[-1500:]}")
         out = console_roundtrip(ws, "components", "telemetry", 60)
-        step(f"4. remote console: `components` answered ({len(out)} bytes)")
+        step(f"4. remote console: `status` (release, connected) and `components` answered")
 
         on = command(fleet, dev, "trace_on")
         wait_done(fleet, dev, [on], 60)
