@@ -9,6 +9,9 @@
 //   keel-gateway --private-key FILE (--fleet-data-dir DIR | --fleet-db CONNINFO | --registry FILE)
 //                [--tunnel-prefix PREFIX] [--refresh-interval 5] [--port 51820]
 //                [--workers 2] [--bind4 0.0.0.0] [--bind6 ::]   (an empty value disables that family)
+//                [--serial-retention-lines N] [--serial-retention-kib N]
+//                [--trace-retention-events N] [--trace-retention-kib N]   (as keel-fleet's)
+// Options are parsed by CLI11 (`--help`); a bad value is refused with the option's name, exit 2.
 #include <signal.h>
 #include <unistd.h>
 
@@ -19,6 +22,8 @@
 #include <fstream>
 #include <memory>
 #include <string>
+
+#include <CLI/CLI.hpp>
 
 #include "keel/gateway/fleet_registry.h"
 #include "keel/gateway/gateway.h"
@@ -38,12 +43,8 @@ class CountingHandler final : public keel::gateway::InnerHandler {
   std::atomic<uint64_t> packets{0};
 };
 
-int usage(const char* why) {
-  std::fprintf(stderr,
-               "keel-gateway: %s\nusage: keel-gateway --private-key FILE (--fleet-data-dir DIR | --fleet-db CONNINFO | "
-               "--registry FILE) [--tunnel-prefix PREFIX] [--refresh-interval SECONDS] [--port N] [--workers N] "
-               "[--bind4 ADDR] [--bind6 ADDR]\n",
-               why);
+int usage(const std::string& why) {
+  std::fprintf(stderr, "keel-gateway: %s (keel-gateway --help lists the options)\n", why.c_str());
   return 2;
 }
 }  // namespace
@@ -52,37 +53,48 @@ int main(int argc, char** argv) {
   keel::gateway::GatewayConfig cfg;
   std::string key_file, registry_file, fleet_dir, fleet_db, tunnel_prefix;  // prefix: from the store
   int refresh_s = 5;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (i + 1 >= argc) return usage(("missing value for " + a).c_str());
-    const std::string v = argv[++i];
-    if (a == "--private-key") key_file = v;
-    else if (a == "--registry") registry_file = v;
-    else if (a == "--fleet-data-dir") fleet_dir = v;
-    else if (a == "--fleet-db") fleet_db = v;
-    else if (a == "--tunnel-prefix") tunnel_prefix = v;
-    else if (a == "--refresh-interval") {
-      char* end = nullptr;
-      const long n = std::strtol(v.c_str(), &end, 10);
-      if (v.empty() || *end || n < 0 || n > 86400)
-        return usage("--refresh-interval: expected whole seconds 0..86400 (0: only on SIGHUP)");
-      refresh_s = int(n);
-    } else if (a == "--port") cfg.port = uint16_t(std::stoul(v));
-    else if (a == "--workers") cfg.workers = std::stoi(v);
-    else if (a == "--bind4") cfg.bind_v4 = v;
-    else if (a == "--bind6") cfg.bind_v6 = v;
-    else return usage(("unknown option " + a).c_str());
+  keel::link::LinkConfig link_cfg;
+  int64_t serial_kib = link_cfg.serial_retention.max_bytes / 1024, trace_kib = link_cfg.trace_retention.max_bytes / 1024;
+  CLI::App cli{"keel-gateway: Fleet's WireGuard gateway and device link as a process of its own (fleet mode)"};
+  cli.add_option("--private-key", key_file, "the gateway's WireGuard private key (base64), a file")->required();
+  cli.add_option("--fleet-data-dir", fleet_dir, "keel-fleet's studio-mode data directory (its fleet.db)");
+  cli.add_option("--fleet-db", fleet_db, "keel-fleet's PostgreSQL connection string (fleet mode)");
+  cli.add_option("--registry", registry_file, "a registry JSON file instead of Fleet's store (tests; no device link)");
+  cli.add_option("--tunnel-prefix", tunnel_prefix, "pin the tunnel prefix (it must equal the one keel-fleet recorded)");
+  cli.add_option("--refresh-interval", refresh_s, "seconds between registry reads (0: only on SIGHUP)")
+      ->check(CLI::Range(0, 86400));
+  cli.add_option("--port", cfg.port, "UDP port (0: any free one)")->check(CLI::Range(0, 65535));
+  cli.add_option("--workers", cfg.workers, "worker threads")->check(CLI::Range(1, 256));
+  cli.add_option("--bind4", cfg.bind_v4, "IPv4 address to bind ('' disables IPv4)");
+  cli.add_option("--bind6", cfg.bind_v6, "IPv6 address to bind ('' disables IPv6)");
+  cli.add_option("--serial-retention-lines", link_cfg.serial_retention.max_entries,
+                 "serial console lines kept per device (default 1000)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1000000}));
+  cli.add_option("--serial-retention-kib", serial_kib, "serial console bytes kept per device, in KiB (default 256)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1048576}));
+  cli.add_option("--trace-retention-events", link_cfg.trace_retention.max_entries,
+                 "trace events kept per device (default 1000)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1000000}));
+  cli.add_option("--trace-retention-kib", trace_kib, "trace bytes kept per device, in KiB (default 256)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1048576}));
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return cli.exit(e);
+  } catch (const CLI::ParseError& e) {
+    return usage(e.what());
   }
-  if (key_file.empty()) return usage("--private-key is required");
-  if (int(!registry_file.empty()) + int(!fleet_dir.empty()) + int(!fleet_db.empty()) != 1)
+  link_cfg.serial_retention.max_bytes = serial_kib * 1024;
+  link_cfg.trace_retention.max_bytes = trace_kib * 1024;
+    if (int(!registry_file.empty()) + int(!fleet_dir.empty()) + int(!fleet_db.empty()) != 1)
     return usage("exactly one of --fleet-data-dir, --fleet-db, --registry is required");
   if (!registry_file.empty() && !tunnel_prefix.empty())
     return usage("--tunnel-prefix applies to --fleet-data-dir/--fleet-db (a --registry file lists addresses)");
   std::ifstream kf(key_file);
   std::string key_text;
-  if (!kf || !(kf >> key_text)) return usage(("cannot read " + key_file).c_str());
+  if (!kf || !(kf >> key_text)) return usage("cannot read " + key_file);
   if (!keel::wg::key_from_base64(key_text.c_str(), cfg.private_key))
-    return usage((key_file + ": not a base64 32-byte private key").c_str());
+    return usage(key_file + ": not a base64 32-byte private key");
 
   // With Fleet's store the inner packets go to the device link; with a registry file (tests,
   // stand-alone tunnel) they are only counted.
@@ -92,7 +104,7 @@ int main(int argc, char** argv) {
     keel::link::LinkServer::OpenDb open;
     if (fleet_dir.empty()) open = [fleet_db] { return keel::fleet::open_postgres(fleet_db); };
     else open = [fleet_dir] { return keel::fleet::open_sqlite(fleet_dir + "/fleet.db"); };
-    link = std::make_unique<keel::link::LinkServer>(keel::link::LinkConfig{}, open);
+    link = std::make_unique<keel::link::LinkServer>(link_cfg, open);
   }
   keel::gateway::Gateway gw(cfg, link ? static_cast<keel::gateway::InnerHandler&>(*link) : counter);
   std::unique_ptr<keel::gateway::DeviceRegistry> registry_owner;
@@ -102,7 +114,7 @@ int main(int argc, char** argv) {
   } else {
     auto r = fleet_dir.empty() ? keel::gateway::FleetStoreRegistry::postgres(fleet_db, tunnel_prefix)
                                : keel::gateway::FleetStoreRegistry::studio(fleet_dir, tunnel_prefix);
-    if (!r.ok()) return usage(r.error().c_str());
+    if (!r.ok()) return usage(r.error());
     fleet_registry = r.value().get();
     registry_owner = std::move(r.value());
   }

@@ -287,9 +287,17 @@ TEST(GatewayCli, TunnelPrefixFromTheStoreAndMismatch) {
   // Without the option it serves with keel-fleet's prefix (stopped by SIGTERM after 2 s).
   out = run("timeout -s TERM 2 " + base, &status);
   EXPECT_NE(out.find("tunnel prefix 10.80.0.0/16"), std::string::npos) << out;
-  // The same prefix given explicitly is fine too.
-  out = run("timeout -s TERM 2 " + base + " --tunnel-prefix 10.80.0.0/16", &status);
+  // The same prefix given explicitly is fine too, with keel-fleet's retention options.
+  out = run("timeout -s TERM 2 " + base + " --tunnel-prefix 10.80.0.0/16 --serial-retention-lines 50 "
+            "--serial-retention-kib 8 --trace-retention-events 20 --trace-retention-kib 4", &status);
   EXPECT_NE(out.find("tunnel prefix 10.80.0.0/16"), std::string::npos) << out;
+  // A bad value is refused with the option's name, exit 2, before anything starts.
+  for (const char* bad : {" --port abc", " --port 70000", " --serial-retention-lines 0", " --workers x", " --nope 1"}) {
+    out = run(base + bad, &status);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 2) << bad << ": " << out;
+    EXPECT_NE(out.find(std::string(bad).substr(1, std::string(bad).find(' ', 1) - 1)), std::string::npos)
+        << bad << ": " << out;
+  }
 }
 
 }  // namespace
