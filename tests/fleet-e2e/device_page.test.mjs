@@ -275,34 +275,38 @@ describe('device page (fleet mode)', { timeout: 240_000 }, () => {
         }
       });
     });
-    await other.goto(`${fleet.url}/#/devices/${ids.online}`);
-    const term = other.getByRole('region', { name: 'Remote console' });
-    await term.getByRole('button', { name: 'Connect' }).click();
-    await term.getByTestId('console-status').getByText(/^Connected/).waitFor();
-    shell.send('keel> '); // the shell's prompt, once the page has the connection open
-    const screen = term.getByTestId('console-terminal');
-    await screen.getByText('keel>').first().waitFor();
-    await other.keyboard.type('version');
-    await other.keyboard.press('Enter');
-    await screen.getByText('keel 0.1.0 (pump-controller 1.2.0)').waitFor();
-    assert.equal(got.join(''), 'version\r', 'the typed bytes reached the console');
-    // Screen reader mode gives the rows to assistive technology too.
-    await term.getByLabel('Screen reader mode').check();
-    await screen.locator('.xterm-accessibility-tree').getByText('keel 0.1.0 (pump-controller 1.2.0)').waitFor({ state: 'attached' });
-    await screen.getByLabel(/^Remote console input/).focus();
-    await shot(other, '35-device-console-terminal');
-    // Ctrl+] moves the focus out of the terminal (to Disconnect); nothing is sent.
-    await other.keyboard.press('Control+BracketRight');
-    assert.equal(await other.evaluate(() => document.activeElement?.textContent), 'Disconnect');
-    assert.equal(got.join(''), 'version\r');
-    await other.keyboard.press('Enter');
-    await term.getByTestId('console-closed').getByText('You closed the remote console.').waitFor();
-    refuse = true;
-    await term.getByRole('button', { name: 'Connect again' }).click();
-    await term.getByTestId('console-closed').getByText('Console limit reached').waitFor();
-    await term.getByText(/already has the most remote consoles Fleet allows/).waitFor();
-    await other.close();
-    await page.bringToFront();
+    try {
+      await other.goto(`${fleet.url}/#/devices/${ids.online}`);
+      const term = other.getByRole('region', { name: 'Remote console' });
+      await term.getByRole('button', { name: 'Connect' }).click();
+      await term.getByTestId('console-status').getByText(/^Connected/).waitFor();
+      shell.send('keel> '); // the shell's prompt, once the page has the connection open
+      const screen = term.getByTestId('console-terminal');
+      await screen.getByText('keel>').first().waitFor();
+      await other.keyboard.type('version');
+      await other.keyboard.press('Enter');
+      await screen.getByText('keel 0.1.0 (pump-controller 1.2.0)').waitFor();
+      assert.equal(got.join(''), 'version\r', 'the typed bytes reached the console');
+      // Screen reader mode gives the rows to assistive technology too.
+      await term.getByLabel('Screen reader mode').check();
+      await screen.locator('.xterm-accessibility-tree').getByText('keel 0.1.0 (pump-controller 1.2.0)').waitFor({ state: 'attached' });
+      await screen.getByLabel(/^Remote console input/).focus();
+      await shot(other, '35-device-console-terminal');
+      // Ctrl+] moves the focus out of the terminal (to Disconnect); nothing is sent.
+      await other.keyboard.press('Control+BracketRight');
+      assert.equal(await other.evaluate(() => document.activeElement?.textContent), 'Disconnect');
+      assert.equal(got.join(''), 'version\r');
+      await other.keyboard.press('Enter');
+      await term.getByTestId('console-closed').getByText('You closed the remote console.').waitFor();
+      refuse = true;
+      await term.getByRole('button', { name: 'Connect again' }).click();
+      await term.getByTestId('console-closed').getByText('Console limit reached').waitFor();
+      await term.getByText(/already has the most remote consoles Fleet allows/).waitFor();
+    } finally {
+      // Whatever happened above, the next tests get the first tab back.
+      await other.close();
+      await page.bringToFront();
+    }
   });
 
   test('a read-only user sees the status, components and history, but no buttons and no terminal', async () => {

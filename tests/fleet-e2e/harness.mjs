@@ -157,7 +157,8 @@ export async function startBrowser(dir) {
     viewport: { width: 1360, height: 900 },
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
-  ctx.setDefaultTimeout(15_000);
+  // Generous for a loaded 2-core CI machine (the suite runs beside ASan builds' tests).
+  ctx.setDefaultTimeout(30_000);
   return ctx;
 }
 

@@ -421,6 +421,7 @@ def run(args) -> int:
         dev.boot()
         wait_done(fleet, dev, identifies, args.timeout, interrupted_ok=True)
         time.sleep(2)
+        dev.power_off()  # the console is final: Fleet cannot have a line it does not show
         consoles.append(dev.console())
         total = sum(len(re.findall(r"^\[link\] identify: ", c, re.M)) for c in consoles)
         cs = commands(fleet, dev)
