@@ -41,35 +41,13 @@ struct ProvisionOpts {
 #include "keel/store/config_text.h"
 #include "keel/store/header.h"
 #include "keel/store/record.h"
+#include "image_disk.h"
 
 namespace keel::studio {
 namespace {
 
 namespace ks = keel::keystore;
 namespace st = keel::store;
-
-// The disk image in memory (written out at the end): the store's BlockDevice.
-class ImageDisk final : public st::BlockDevice {
- public:
-  explicit ImageDisk(std::uint64_t blocks) : bytes_(blocks * st::kBlockSize, 0) {}
-  keel::Result<void> read(std::uint64_t first, std::size_t count, std::uint8_t* out) override {
-    if (!inside(first, count)) return Err{KEEL_RANGE_ERROR};
-    std::memcpy(out, bytes_.data() + first * st::kBlockSize, count * st::kBlockSize);
-    return {};
-  }
-  keel::Result<void> write(std::uint64_t first, std::size_t count, const std::uint8_t* in) override {
-    if (!inside(first, count)) return Err{KEEL_RANGE_ERROR};
-    std::memcpy(bytes_.data() + first * st::kBlockSize, in, count * st::kBlockSize);
-    return {};
-  }
-  keel::Result<void> flush() override { return {}; }
-  std::uint64_t blocks() const override { return bytes_.size() / st::kBlockSize; }
-  const std::vector<std::uint8_t>& bytes() const { return bytes_; }
-
- private:
-  bool inside(std::uint64_t first, std::size_t count) const { return count > 0 && first < blocks() && count <= blocks() - first; }
-  std::vector<std::uint8_t> bytes_;
-};
 
 // The keystore's records in its partition: record 0 "identity", 1 "tunnel" (as the component's
 // StoreRecords, services/keystore/src/main.cc), with the store's record code.

@@ -30,6 +30,7 @@ struct EnrollOpts {
 #include "keel/store/header.h"
 #include "keel/store/record.h"
 #include "keel/tunnel/enrolment.h"
+#include "image_disk.h"
 
 namespace keel::studio {
 namespace {
@@ -38,38 +39,6 @@ namespace st = keel::store;
 namespace tn = keel::tunnel;
 
 constexpr const char* kPartition = "link";
-
-// The image file's blocks in memory; written back block by block where they changed.
-class FileDisk final : public st::BlockDevice {
- public:
-  explicit FileDisk(std::vector<std::uint8_t> bytes) : bytes_(std::move(bytes)), orig_(bytes_) {}
-  keel::Result<void> read(std::uint64_t first, std::size_t count, std::uint8_t* out) override {
-    if (!inside(first, count)) return Err{KEEL_RANGE_ERROR};
-    std::memcpy(out, bytes_.data() + first * st::kBlockSize, count * st::kBlockSize);
-    return {};
-  }
-  keel::Result<void> write(std::uint64_t first, std::size_t count, const std::uint8_t* in) override {
-    if (!inside(first, count)) return Err{KEEL_RANGE_ERROR};
-    std::memcpy(bytes_.data() + first * st::kBlockSize, in, count * st::kBlockSize);
-    return {};
-  }
-  keel::Result<void> flush() override { return {}; }
-  std::uint64_t blocks() const override { return bytes_.size() / st::kBlockSize; }
-  // Writes the changed blocks to fd in place, then fsync.
-  bool save(int fd) const {
-    for (std::uint64_t b = 0; b < blocks(); ++b) {
-      const std::size_t off = b * st::kBlockSize;
-      if (std::memcmp(bytes_.data() + off, orig_.data() + off, st::kBlockSize) == 0) continue;
-      if (::pwrite(fd, bytes_.data() + off, st::kBlockSize, static_cast<off_t>(off)) != static_cast<ssize_t>(st::kBlockSize))
-        return false;
-    }
-    return ::fsync(fd) == 0;
-  }
-
- private:
-  bool inside(std::uint64_t first, std::size_t count) const { return count > 0 && first < blocks() && count <= blocks() - first; }
-  std::vector<std::uint8_t> bytes_, orig_;
-};
 
 const std::string* config_str(const bootspec::Model::Component& c, std::string_view key) {
   for (const auto& e : c.config)
@@ -137,7 +106,7 @@ int enroll(const EnrollOpts& o) {
     }
   }
   bytes.resize(bytes.size() / st::kBlockSize * st::kBlockSize);
-  FileDisk disk(std::move(bytes));
+  ImageDisk disk(std::move(bytes));
   auto ws = std::make_unique<st::RecordWorkspace>();
   std::vector<std::uint8_t> payload(st::kMaxRecordPayload);
   st::Window reserved(disk, 0, std::min<std::uint64_t>(st::kReservedBlocks, disk.blocks()));
@@ -163,7 +132,7 @@ int enroll(const EnrollOpts& o) {
     ::close(fd);
     return error("writing record 1 of partition 'link' failed");
   }
-  const bool saved = disk.save(fd);
+  const bool saved = disk.save_changed(fd);
   ::close(fd);
   if (!saved) return error("cannot write '" + o.disk + "': " + std::strerror(errno));
   std::cout << "enrolled " << o.disk << " (record 1 of partition 'link', block " << part.start + 2 << "):\n"
