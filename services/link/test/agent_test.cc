@@ -5,7 +5,7 @@
 // — over the simulated lossy path of proto/control/test/harness.h (loss, reordering, duplication,
 // a fake clock). The device's services are fakes with a store whose records outlive the agent, so
 // a reboot is "destroy the agent, build a new one on the same records".
-// One file (~870 lines) on purpose: every test shares the world at the top (the fake device, the
+// One file (~930 lines) on purpose: every test shares the world at the top (the fake device, the
 // small Fleet, the lossy path), and splitting it would only move that harness into a header.
 #include <gtest/gtest.h>
 #include <sodium.h>

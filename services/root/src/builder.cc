@@ -1,7 +1,7 @@
 // Making, wiring, starting and destroying components (docs/os-services.md). Every object of a
 // component instance comes from its own untyped, so a restart is one revoke plus a rebuild, and
 // the bytes it costs are exactly what was retyped for it.
-// One file (~860 lines) on purpose: build, wire, start and destroy are the four halves of one
+// One file (~870 lines) on purpose: build, wire, start and destroy are the four halves of one
 // component's life and must agree on every slot and object they create; splitting them apart
 // would separate each allocation from its release. The root server's own objects (its endpoint,
 // the spare reply objects of the fairness rule, the ticker thread) come from the same pools and

@@ -1,7 +1,7 @@
 // Manifest compiler, stage 1: TOML → Manifest. Every key and type is checked against the schema
 // (unknown keys are errors), every declaration keeps its line and column, and the platform
 // description named by [system] platform is loaded and checked. See model.h for the stages.
-// One file (~750 lines): one job, reading the TOML schema into the model, key by key in schema
+// One file (~760 lines): one job, reading the TOML schema into the model, key by key in schema
 // order; the checks across declarations are check.cc and network.cc, the spec is emit.cc. The
 // storage keys ([[partition]], [system] disk, [component.storage]) are read by storage.cc.
 #include <toml++/toml.h>
