@@ -449,7 +449,7 @@ int run(const Args& a) {
   auto started = link::FleetLink::start(cfg, [path] { return fleet::open_sqlite(path); }, path);
   if (!started.ok()) die(started.error());
   auto fl = std::move(started.value());
-  srv.app().command_queued = [&fl] { fl->link().poke_commands(); };
+  srv.app().command_queued = [&fl](int64_t) { fl->link().poke_commands(); };
   std::this_thread::sleep_for(1s);
   const size_t heap0 = heap_bytes(), rss0 = rss_bytes();
 

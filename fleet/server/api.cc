@@ -56,7 +56,7 @@ void register_api_routes(Router& r) {
          .tag = "devices",
          .summary = "Websocket (Upgrade): the device's console (raw bytes both ways, binary frames from Fleet); "
                     "close 4404 device offline, 4409 console limit (2 per device), 4401/4403 as /events; 501 when "
-                    "the device link runs in another process",
+                    "the device link runs in another process without the Fleet bus (--nats)",
          .access = Access::org_write,
          .success_status = 101,
          .handler = [](Ctx& c) -> Response {

@@ -61,7 +61,7 @@ Response create(Ctx& c) {
             {{"device_id", id}, {"kind", kind}});
     tx.commit();
   }
-  if (c.app.command_queued) c.app.command_queued();
+  if (c.app.command_queued) c.app.command_queued(id);
   return Response::json_body(command_json(row), 201);
 }
 

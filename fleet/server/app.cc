@@ -153,6 +153,11 @@ void CredentialWatch::unwatch(int id) {
   user_of_.erase(it);
 }
 void CredentialWatch::changed(int64_t user_id) {
+  changed_local(user_id);
+  if (forward_) forward_(user_id);
+}
+
+void CredentialWatch::changed_local(int64_t user_id) {
   std::lock_guard lk(mu_);
   ++generation_;
   auto u = by_user_.find(user_id);
@@ -173,9 +178,24 @@ void EventHub::unsubscribe(int id) {
   sinks_.erase(id);
 }
 void EventHub::publish(const json& event, std::optional<int64_t> org) {
-  std::string text = event.dump(-1, ' ', false, json::error_handler_t::replace);
+  const std::string text = event.dump(-1, ' ', false, json::error_handler_t::replace);
+  publish_local(text, org);
+  if (forward_) forward_(text, org);
+}
+
+void EventHub::publish_local(const std::string& text, std::optional<int64_t> org) {
   std::lock_guard lk(mu_);
   for (auto& [id, s] : sinks_) s(text, org);
+}
+
+json change_event(const std::string& action, const std::string& target_type, const std::string& target_id,
+                  std::optional<int64_t> org_id, int64_t at_ms) {
+  return {{"type", "change"},
+          {"action", action},
+          {"target_type", target_type},
+          {"target_id", target_id},
+          {"organization_id", org_id ? json(*org_id) : json(nullptr)},
+          {"at", at_ms}};
 }
 
 // ---- context helpers -------------------------------------------------------------------------
@@ -257,12 +277,7 @@ void Ctx::audit(std::optional<int64_t> org_id, const std::string& action, const 
                     .target_id = target_id,
                     .details = d,
                     .remote = req.remote});
-  pending_events.push_back({{"type", "change"},
-                            {"action", action},
-                            {"target_type", target_type},
-                            {"target_id", target_id},
-                            {"organization_id", org_id ? json(*org_id) : json(nullptr)},
-                            {"at", at}});
+  pending_events.push_back(change_event(action, target_type, target_id, org_id, at));
   pending_orgs.push_back(org_id);
 }
 

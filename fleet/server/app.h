@@ -103,6 +103,11 @@ class CredentialWatch {
   int watch(int64_t user_id, Watcher w);
   void unwatch(int id);
   void changed(int64_t user_id);
+  // Every change is also handed to `forward` (keel/bus: the other Fleet processes, whose streams
+  // may belong to the same user); changes from there arrive through changed_local, which does not
+  // forward them again. Set before serving.
+  void set_forward(std::function<void(int64_t user_id)> f) { forward_ = std::move(f); }
+  void changed_local(int64_t user_id);
   // Counts every changed() call: a stream compares it across its own authentication to see
   // whether a change slipped in before it was watching.
   uint64_t generation() const { return generation_.load(); }
@@ -113,6 +118,7 @@ class CredentialWatch {
   std::map<int64_t, std::map<int, Watcher>> by_user_;
   std::map<int, int64_t> user_of_;
   std::atomic<uint64_t> generation_{0};
+  std::function<void(int64_t)> forward_;
 };
 
 // Change notifications for websocket subscribers (/api/v1/events).
@@ -122,12 +128,23 @@ class EventHub {
   int subscribe(Sink s);
   void unsubscribe(int id);
   void publish(const json& event, std::optional<int64_t> org);
+  // Every event published here is also handed to `forward` (keel/bus: the other Fleet processes'
+  // streams); events from there arrive through publish_local, which does not forward them again.
+  // Set before serving.
+  void set_forward(Sink f) { forward_ = std::move(f); }
+  void publish_local(const std::string& json_text, std::optional<int64_t> org);
 
  private:
   std::mutex mu_;
   int next_ = 1;
   std::map<int, Sink> sinks_;
+  Sink forward_;
 };
+
+// The event of a change (what /api/v1/events sends): {type: "change", action, target_type,
+// target_id, organization_id, at}.
+json change_event(const std::string& action, const std::string& target_type, const std::string& target_id,
+                  std::optional<int64_t> org_id, int64_t at_ms);
 
 class App {
  public:
@@ -143,9 +160,10 @@ class App {
   EventHub events;
   CredentialWatch credentials;
   int64_t studio_org_id = 0;  // studio mode: the single implicit organisation
-  // Called after a command is queued through the API (the device link in this process polls at
-  // once instead of at its next interval). Set before serving; may be empty.
-  std::function<void()> command_queued;
+  // Called after a command for the device is queued through the API: the device link (in this
+  // process, or through the bus in another) sends it at once instead of at its next store poll.
+  // Set before serving; may be empty.
+  std::function<void(int64_t device_id)> command_queued;
   // The device link's WireGuard gateway in this process (studio mode), for GET /system: its UDP
   // port and public key (base64), which a device's enrolment needs. Empty when none runs here.
   struct GatewayInfo {
@@ -153,8 +171,8 @@ class App {
     std::string public_key;
   } gateway;
   // Opens a device console (GET /api/v1/devices/{id}/console) through the device link in this
-  // process (keel-fleet in studio mode sets it; tests too). Empty: the API answers 501. Set before
-  // serving.
+  // process (studio mode) or through the bus (fleet mode with --nats; keel/bus/console_relay.h).
+  // Empty: the API answers 501. Set before serving.
   ConsoleOpener console_open;
 
   Response handle(Request& req);

@@ -81,6 +81,11 @@ bool ConsoleBridge::input_pending() const {
   return !in_.empty();
 }
 
+size_t ConsoleBridge::input_queued() const {
+  std::lock_guard g(mu_);
+  return in_.size();
+}
+
 size_t ConsoleBridge::output_room() const {
   std::lock_guard g(mu_);
   return kOutputCap - out_.size();

@@ -43,6 +43,7 @@ class ConsoleBridge {
   // Up to `max` typed bytes.
   std::string take_input(size_t max);
   bool input_pending() const;
+  size_t input_queued() const;  // typed bytes not yet taken
   size_t output_room() const;
   // Device output (the caller checked output_room; anything beyond kOutputCap is dropped).
   void push_output(const uint8_t* p, size_t n);

@@ -1,6 +1,7 @@
 // The console websocket: GET /api/v1/devices/{id}/console (docs/fleet-api.md, "Device console").
 // Bytes typed by the user go to the device's console stream and the device's output comes back,
-// through a ConsoleBridge that the device link (in this process) serves on its shard. Admission
+// through a ConsoleBridge that the device link serves on its shard (in this process, or in
+// keel-gateway through the Fleet bus: keel/bus/console_relay.h). Admission
 // and re-validation are the event stream's (websocket.h); only the device's owners may open one.
 #include <spdlog/spdlog.h>
 
@@ -60,7 +61,7 @@ asio::awaitable<void> console_websocket(App& app, beast::tcp_stream stream, http
     denied = error_response(500, "internal", "internal error");
   }
   if (!denied && !app.console_open)
-    denied = error_response(501, "console_unavailable", "console needs the gateway in this process");
+    denied = error_response(501, "console_unavailable", "console needs the device link in this process or the Fleet bus (keel-fleet --nats)");
   if (denied) {
     co_await refuse(*denied);
     co_return;

@@ -13,6 +13,9 @@
 #include "server.h"
 #ifdef KEEL_FLEET_DEVICE_LINK
 #include "keel/link/fleet_link.h"
+#ifdef KEEL_FLEET_BUS
+#include "keel/bus/fleet_bus.h"
+#endif
 #include "store/db.h"
 #endif
 
@@ -67,6 +70,13 @@ int main(int argc, char** argv) {
 #ifdef KEEL_FLEET_DEVICE_LINK
   // The device link (WireGuard gateway + control protocol) in this process: studio mode's
   // default; fleet mode runs it in keel-gateway instead (docs/operations.md).
+  // The bus to the other Fleet processes (keel-gateway; other keel-fleet nodes): NATS.
+  std::string nats_url, nats_prefix = "keel";
+  cli.add_option("--nats", nats_url,
+                 "NATS URL of the Fleet bus (or KEEL_FLEET_NATS): events, commands and consoles reach a keel-gateway "
+                 "or another keel-fleet (docs/operations.md, \"Fleet bus\")")
+      ->envname("KEEL_FLEET_NATS");
+  cli.add_option("--nats-prefix", nats_prefix, "the bus's subject prefix (default keel): one per Fleet on a NATS server");
   bool no_device_link = false;
   uint16_t gateway_port = 51820;
   std::string gateway_bind = "0.0.0.0";
@@ -159,9 +169,7 @@ int main(int argc, char** argv) {
       auto f = keel::link::FleetLink::start(
           lc, [db] { return open_sqlite(db); }, db,
           [&app](const std::string& action, const std::string& type, int64_t id, int64_t org) {
-            app.events.publish({{"type", "change"}, {"action", action}, {"target_type", type},
-                                {"target_id", std::to_string(id)}, {"organization_id", org}, {"at", now_ms()}},
-                               org);
+            app.events.publish(change_event(action, type, std::to_string(id), org, now_ms()), org);
           });
       if (!f.ok() && port_given) throw std::runtime_error("device link: " + f.error());
       if (!f.ok()) {
@@ -172,7 +180,7 @@ int main(int argc, char** argv) {
       }
     }
     if (device_link) {
-      app.command_queued = [&device_link] { device_link->link().poke_commands(); };
+      app.command_queued = [&device_link](int64_t) { device_link->link().poke_commands(); };
       app.gateway = {device_link->port(), device_link->public_key_base64()};
       // Device consoles (GET /api/v1/devices/{id}/console) through this process's link.
       app.console_open = [&device_link](int64_t id, std::shared_ptr<ConsoleBridge> bridge) {
@@ -185,12 +193,26 @@ int main(int argc, char** argv) {
                    device_link->link().config().port);
     }
 #endif
+#ifdef KEEL_FLEET_BUS
+    std::unique_ptr<keel::bus::Bus> bus;
+    std::unique_ptr<keel::bus::ApiBus> api_bus;
+    if (!nats_url.empty()) {
+      auto b = keel::bus::Bus::connect(keel::bus::BusConfig{nats_url, nats_prefix, "keel-fleet", std::chrono::milliseconds(2000)});
+      if (!b.ok()) throw std::runtime_error(b.error());
+      bus = std::move(b.value());
+      api_bus = std::make_unique<keel::bus::ApiBus>(*bus, app);
+      spdlog::info("Fleet bus: NATS at {}, subjects {}.*", nats_url, nats_prefix);
+    }
+#endif
     uint16_t port = server.listen(cfg.bind, cfg.port);
     spdlog::info("keel-fleet {} ({} mode) listening on http://{}:{}", kVersion, mode,
                  addr.is_v6() ? "[" + cfg.bind + "]" : cfg.bind, port);
     if (cfg.print_port) std::cout << port << std::endl;
     server.stop_on_signals();
     server.run(cfg.threads);
+#ifdef KEEL_FLEET_BUS
+    api_bus.reset();
+#endif
 #ifdef KEEL_FLEET_DEVICE_LINK
     app.command_queued = nullptr;
     app.console_open = nullptr;

@@ -228,9 +228,9 @@ describe('device page (fleet mode)', { timeout: 240_000 }, () => {
     await shot(page, '33-device-commands');
   });
 
-  test('in fleet mode the remote console says it could not connect (the device link runs in keel-gateway)', async () => {
-    // keel-fleet in fleet mode refuses the upgrade (501: the console needs the link in its own
-    // process); before the console websocket existed the upgrade got 404. A browser sees neither
+  test('in fleet mode without the Fleet bus the remote console says it could not connect (the device link runs in keel-gateway)', async () => {
+    // keel-fleet in fleet mode without --nats refuses the upgrade (501: the console needs the link
+    // in its own process or the Fleet bus); before the console websocket existed the upgrade got 404. A browser sees neither
     // status, only a connection closed before it opened.
     const other = await ctx.newPage();
     const errors = [];
@@ -241,7 +241,7 @@ describe('device page (fleet mode)', { timeout: 240_000 }, () => {
     await term.getByText(/The device is offline: the console opens only while it is connected/).waitFor();
     await term.getByRole('button', { name: 'Connect' }).click();
     await term.getByTestId('console-closed').getByText('Could not connect').waitFor();
-    await term.getByText(/fleet mode needs the gateway in the API process/).waitFor();
+    await term.getByText(/in fleet mode keel-fleet needs the Fleet bus, --nats, to reach keel-gateway/).waitFor();
     await term.getByRole('button', { name: 'Connect again' }).waitFor();
     await other.close();
     await page.bringToFront();

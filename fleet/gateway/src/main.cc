@@ -1,7 +1,8 @@
 // keel-gateway: Fleet's tunnel gateway as a stand-alone process (fleet mode; in studio mode
 // keel-fleet runs the same gateway and link in its own process). With a Fleet store it also runs
 // the device link server (fleet/link: the control protocol to Fleet's inner address, port 7400),
-// which finds commands queued by keel-fleet by polling the store. Loads devices from Fleet's store (or a registry JSON file), re-reads it every
+// which finds commands queued by keel-fleet by polling the store and, with --nats (the Fleet bus,
+// keel/bus/fleet_bus.h), at once, and serves keel-fleet's consoles. Loads devices from Fleet's store (or a registry JSON file), re-reads it every
 // --refresh-interval seconds (and on SIGHUP) so registrations and decommissions apply without a
 // restart, serves until SIGINT/SIGTERM, logs statistics. The tunnel prefix is the one keel-fleet
 // records in its store; --tunnel-prefix only pins it (a different recorded prefix is an error).
@@ -11,6 +12,7 @@
 //                [--workers 2] [--bind4 0.0.0.0] [--bind6 ::]   (an empty value disables that family)
 //                [--serial-retention-lines N] [--serial-retention-kib N]
 //                [--trace-retention-events N] [--trace-retention-kib N]   (as keel-fleet's)
+//                [--nats URL] [--nats-prefix keel]   (the Fleet bus; as keel-fleet's)
 // Options are parsed by CLI11 (`--help`); a bad value is refused with the option's name, exit 2.
 #include <signal.h>
 #include <unistd.h>
@@ -28,6 +30,7 @@
 #include "keel/gateway/fleet_registry.h"
 #include "keel/gateway/gateway.h"
 #include "keel/gateway/refresh_loop.h"
+#include "keel/bus/fleet_bus.h"
 #include "keel/link/link_server.h"
 #include "store/db.h"
 
@@ -77,6 +80,12 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(int64_t{1}, int64_t{1000000}));
   cli.add_option("--trace-retention-kib", trace_kib, "trace bytes kept per device, in KiB (default 256)")
       ->check(CLI::Range(int64_t{1}, int64_t{1048576}));
+  std::string nats_url, nats_prefix = "keel";
+  cli.add_option("--nats", nats_url,
+                 "NATS URL of the Fleet bus (or KEEL_FLEET_NATS): the link's changes go to keel-fleet's event "
+                 "streams, commands and consoles come from it at once (without: commands by store polling, no consoles)")
+      ->envname("KEEL_FLEET_NATS");
+  cli.add_option("--nats-prefix", nats_prefix, "the bus's subject prefix (default keel), as keel-fleet's");
   try {
     cli.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -99,12 +108,25 @@ int main(int argc, char** argv) {
   // With Fleet's store the inner packets go to the device link; with a registry file (tests,
   // stand-alone tunnel) they are only counted.
   CountingHandler counter;
+  std::unique_ptr<keel::bus::Bus> bus;  // before link: outlives it
   std::unique_ptr<keel::link::LinkServer> link;
+  std::unique_ptr<keel::bus::LinkBus> link_bus;
   if (registry_file.empty()) {
     keel::link::LinkServer::OpenDb open;
     if (fleet_dir.empty()) open = [fleet_db] { return keel::fleet::open_postgres(fleet_db); };
     else open = [fleet_dir] { return keel::fleet::open_sqlite(fleet_dir + "/fleet.db"); };
-    link = std::make_unique<keel::link::LinkServer>(link_cfg, open);
+    if (!nats_url.empty()) {
+      auto b = keel::bus::Bus::connect(keel::bus::BusConfig{nats_url, nats_prefix, "keel-gateway", std::chrono::milliseconds(2000)});
+      if (!b.ok()) {
+        std::fprintf(stderr, "keel-gateway: %s\n", b.error().c_str());
+        return 1;
+      }
+      bus = std::move(b.value());
+    }
+    link = std::make_unique<keel::link::LinkServer>(link_cfg, open,
+                                                    bus ? keel::bus::link_change_sink(*bus) : keel::link::ChangeSink{});
+  } else if (!nats_url.empty()) {
+    return usage("--nats needs Fleet's store (--fleet-data-dir or --fleet-db): a --registry file has no device link");
   }
   keel::gateway::Gateway gw(cfg, link ? static_cast<keel::gateway::InnerHandler&>(*link) : counter);
   std::unique_ptr<keel::gateway::DeviceRegistry> registry_owner;
@@ -137,6 +159,7 @@ int main(int argc, char** argv) {
   }
   if (link) {
     link->start(gw);
+    if (bus) link_bus = std::make_unique<keel::bus::LinkBus>(*bus, *link);
     const uint8_t* a = link->config().fleet_address;
     std::printf("keel-gateway: device link on %u.%u.%u.%u:%u inside the tunnel\n", a[0], a[1], a[2], a[3],
                 link->config().port);
@@ -179,6 +202,7 @@ int main(int argc, char** argv) {
     }
   }
   refresher.stop();
+  link_bus.reset();
   if (link) link->stop();
   gw.stop();
   return 0;

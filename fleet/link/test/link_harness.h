@@ -435,7 +435,10 @@ class LinkTest : public ::testing::Test {
     d->address = j.value("tunnel_address", "");
     return d;
   }
-  void start_link(LinkConfig lc = {}, bool poke = true) {
+  // The link in this process, as keel-fleet runs it in studio mode: the API's command hook and
+  // console opener call it directly and its changes go to the App's events — unless `changes`
+  // is given (fleet/bus's tests: the link as another process would run it, told through NATS).
+  void start_link(LinkConfig lc = {}, bool poke = true, ChangeSink changes = {}) {
     FleetLinkConfig cfg;
     cfg.gateway.private_key = random_wg_key();
     cfg.gateway.port = 0;
@@ -443,22 +446,22 @@ class LinkTest : public ::testing::Test {
     cfg.gateway.bind_v6 = "";
     cfg.gateway.workers = 1;
     cfg.refresh_interval = 200ms;
-    lc.command_poll = 200ms;
+    if (lc.command_poll == LinkConfig{}.command_poll) lc.command_poll = 200ms;
     lc.peer_check = 100ms;
     lc.min_new_session = 0ms;
     cfg.link = lc;
     const std::string path = (dir.path() / "fleet.db").string();
     auto& app = srv->app();
-    auto f = FleetLink::start(
-        cfg, [path] { return fleet::open_sqlite(path); }, path,
-        [&app](const std::string& action, const std::string& type, int64_t id, int64_t org) {
-          app.events.publish({{"type", "change"}, {"action", action}, {"target_type", type},
-                              {"target_id", std::to_string(id)}, {"organization_id", org}},
-                             org);
-        });
+    const bool in_process = !changes;
+    if (in_process)
+      changes = [&app](const std::string& action, const std::string& type, int64_t id, int64_t org) {
+        app.events.publish(fleet::change_event(action, type, std::to_string(id), org, fleet::now_ms()), org);
+      };
+    auto f = FleetLink::start(cfg, [path] { return fleet::open_sqlite(path); }, path, std::move(changes));
     ASSERT_TRUE(f.ok()) << f.error();
     link = std::move(f.value());
-    if (poke) app.command_queued = [this] { link->link().poke_commands(); };
+    if (!in_process) return;
+    if (poke) app.command_queued = [this](int64_t) { link->link().poke_commands(); };
     app.console_open = [this](int64_t id, std::shared_ptr<fleet::ConsoleBridge> b) {
       return link->link().open_console(id, std::move(b));
     };

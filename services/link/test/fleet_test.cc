@@ -313,7 +313,7 @@ class AgentFleet : public ::testing::Test {
     auto f = FleetLink::start(cfg, [path] { return fleet::open_sqlite(path); }, path, {});
     ASSERT_TRUE(f.ok()) << f.error();
     link = std::move(f.value());
-    app.command_queued = [this] { link->link().poke_commands(); };
+    app.command_queued = [this](int64_t) { link->link().poke_commands(); };
     device = std::make_unique<Device>(tunnel, link->gateway().public_key(), link->port(), j.value("tunnel_address", ""));
     std::memcpy(device->identity_pk, placeholder->identity_pk, 32);
     std::memcpy(device->identity_sk, placeholder->identity_sk, 64);

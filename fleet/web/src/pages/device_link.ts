@@ -92,7 +92,7 @@ export function closeInfo(code: number, reason: string, opened: boolean): CloseI
     case 1006:
       return opened
         ? { title: 'Connection lost', text: 'The connection to the Fleet server broke. Connect again.', tone: 'warning', retry: true }
-        : { title: 'Could not connect', text: 'The Fleet server refused the console connection before it opened: it may not offer remote consoles in this setup (fleet mode needs the gateway in the API process), or it cannot be reached.', tone: 'danger', retry: true };
+        : { title: 'Could not connect', text: 'The Fleet server refused the console connection before it opened: it may not offer remote consoles in this setup (in fleet mode keel-fleet needs the Fleet bus, --nats, to reach keel-gateway), or it cannot be reached.', tone: 'danger', retry: true };
     default:
       return { title: 'Console closed', text: `The remote console closed with code ${code}${why}.`, tone: 'warning', retry: true };
   }

@@ -18,7 +18,8 @@
 //  - The store (one connection per shard): connection/last_seen, STATUS, SERIAL/TRACE appends,
 //    and the command queue — every command without a recorded outcome is sent on each new
 //    session; COMMAND_RESULT records the outcome once (duplicates ignored). Commands created in
-//    another process are found by polling the store every `command_poll` (docs/operations.md).
+//    another process are found by polling the store every `command_poll`, and at once when
+//    poke_commands() is called (the API in this process, or the Fleet bus: keel/bus/fleet_bus.h).
 #pragma once
 
 #include <atomic>
