@@ -15,6 +15,7 @@
 #include "keel/link/fleet_link.h"
 #ifdef KEEL_FLEET_BUS
 #include "keel/bus/fleet_bus.h"
+#include "keel/bus/options.h"
 #endif
 #include "store/db.h"
 #endif
@@ -70,13 +71,6 @@ int main(int argc, char** argv) {
 #ifdef KEEL_FLEET_DEVICE_LINK
   // The device link (WireGuard gateway + control protocol) in this process: studio mode's
   // default; fleet mode runs it in keel-gateway instead (docs/operations.md).
-  // The bus to the other Fleet processes (keel-gateway; other keel-fleet nodes): NATS.
-  std::string nats_url, nats_prefix = "keel";
-  cli.add_option("--nats", nats_url,
-                 "NATS URL of the Fleet bus (or KEEL_FLEET_NATS): events, commands and consoles reach a keel-gateway "
-                 "or another keel-fleet (docs/operations.md, \"Fleet bus\")")
-      ->envname("KEEL_FLEET_NATS");
-  cli.add_option("--nats-prefix", nats_prefix, "the bus's subject prefix (default keel): one per Fleet on a NATS server");
   bool no_device_link = false;
   uint16_t gateway_port = 51820;
   std::string gateway_bind = "0.0.0.0";
@@ -86,6 +80,11 @@ int main(int argc, char** argv) {
       "studio mode: the device gateway's UDP port (WireGuard; default 51820, or any free port with --port 0)");
   cli.add_option("--gateway-bind", gateway_bind, "studio mode: the device gateway's IPv4 address (default 0.0.0.0; "
                                                  "devices authenticate with their keys)");
+#endif
+#ifdef KEEL_FLEET_BUS
+  keel::bus::BusConfig bus_cfg;
+  bus_cfg.name = "keel-fleet";
+  keel::bus::add_options(cli, bus_cfg, "events, commands and consoles reach a keel-gateway or another keel-fleet");
 #endif
   std::string admin_email, admin_name = "Administrator";
   auto* boot = cli.add_subcommand("bootstrap-admin",
@@ -196,12 +195,12 @@ int main(int argc, char** argv) {
 #ifdef KEEL_FLEET_BUS
     std::unique_ptr<keel::bus::Bus> bus;
     std::unique_ptr<keel::bus::ApiBus> api_bus;
-    if (!nats_url.empty()) {
-      auto b = keel::bus::Bus::connect(keel::bus::BusConfig{nats_url, nats_prefix, "keel-fleet", std::chrono::milliseconds(2000)});
+    if (!bus_cfg.url.empty()) {
+      auto b = keel::bus::Bus::connect(bus_cfg);
       if (!b.ok()) throw std::runtime_error(b.error());
       bus = std::move(b.value());
       api_bus = std::make_unique<keel::bus::ApiBus>(*bus, app);
-      spdlog::info("Fleet bus: NATS at {}, subjects {}.*", nats_url, nats_prefix);
+      spdlog::info("Fleet bus: NATS at {}, subjects {}.*", bus_cfg.url, bus_cfg.prefix);
     }
 #endif
     uint16_t port = server.listen(cfg.bind, cfg.port);

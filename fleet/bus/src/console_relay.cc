@@ -150,23 +150,33 @@ void ConsoleRelay::send(Console& c, char kind, std::string_view body) {
   c.last_tx = clock::now();
 }
 
+// A console's state, subscribed to the peer's frames (which go to the worker thread). The API
+// side sends up and receives down, within the link's 16 KiB input; the link side the reverse,
+// within the API's 64 KiB output. Null when the subscription failed.
+std::shared_ptr<ConsoleRelay::Console> ConsoleRelay::make_console(const std::string& cid, bool api_side,
+                                                                  std::shared_ptr<ConsoleBridge> bridge) {
+  auto c = std::make_shared<Console>();
+  c->cid = cid;
+  c->api_side = api_side;
+  c->bridge = std::move(bridge);
+  c->tx_tail = "console." + cid + (api_side ? ".up" : ".down");
+  c->window = api_side ? ConsoleBridge::kInputCap : ConsoleBridge::kOutputCap;
+  c->last_rx = c->last_tx = clock::now();
+  auto inbox = inbox_;
+  c->sub = bus_.subscribe("console." + cid + (api_side ? ".down" : ".up"),
+                          [this, inbox, cid](std::string_view, std::string_view frame, std::string_view) {
+                            inbox->post([this, cid, f = std::string(frame)]() mutable { on_frame(cid, std::move(f)); });
+                          });
+  return c->sub ? c : nullptr;
+}
+
 // ---- the API side ----------------------------------------------------------------------------
 
 ConsoleOpen ConsoleRelay::open(int64_t device_id, std::shared_ptr<ConsoleBridge> bridge) {
   const std::string cid = random_cid();
-  auto c = std::make_shared<Console>();
-  c->cid = cid;
-  c->api_side = true;
-  c->bridge = bridge;
-  c->tx_tail = "console." + cid + ".up";
-  c->window = ConsoleBridge::kInputCap;
-  c->last_rx = c->last_tx = clock::now();
+  auto c = make_console(cid, true, bridge);
+  if (!c) return ConsoleOpen::offline;
   auto inbox = inbox_;
-  c->sub = bus_.subscribe("console." + cid + ".down", [this, inbox, cid](std::string_view, std::string_view data,
-                                                                         std::string_view) {
-    inbox->post([this, cid, f = std::string(data)]() mutable { on_frame(cid, std::move(f)); });
-  });
-  if (!c->sub) return ConsoleOpen::offline;
   {
     std::lock_guard lk(mu_);
     consoles_[cid] = c;
@@ -226,18 +236,9 @@ void ConsoleRelay::on_open_request(std::string_view subject, std::string_view da
   }
   const std::string cid = j["console"];
   auto bridge = std::make_shared<ConsoleBridge>();
-  auto c = std::make_shared<Console>();
-  c->cid = cid;
-  c->bridge = bridge;
-  c->tx_tail = "console." + cid + ".down";
-  c->window = ConsoleBridge::kOutputCap;
-  c->last_rx = c->last_tx = clock::now();
+  auto c = make_console(cid, false, bridge);
+  if (!c) return;
   auto inbox = inbox_;
-  c->sub = bus_.subscribe("console." + cid + ".up", [this, inbox, cid](std::string_view, std::string_view frame,
-                                                                       std::string_view) {
-    inbox->post([this, cid, f = std::string(frame)]() mutable { on_frame(cid, std::move(f)); });
-  });
-  if (!c->sub) return;
   {
     std::lock_guard lk(mu_);
     if (!consoles_.emplace(cid, c).second) return;  // a repeated request: the first one stands

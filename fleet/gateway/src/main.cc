@@ -31,6 +31,7 @@
 #include "keel/gateway/gateway.h"
 #include "keel/gateway/refresh_loop.h"
 #include "keel/bus/fleet_bus.h"
+#include "keel/bus/options.h"
 #include "keel/link/link_server.h"
 #include "store/db.h"
 
@@ -80,12 +81,11 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(int64_t{1}, int64_t{1000000}));
   cli.add_option("--trace-retention-kib", trace_kib, "trace bytes kept per device, in KiB (default 256)")
       ->check(CLI::Range(int64_t{1}, int64_t{1048576}));
-  std::string nats_url, nats_prefix = "keel";
-  cli.add_option("--nats", nats_url,
-                 "NATS URL of the Fleet bus (or KEEL_FLEET_NATS): the link's changes go to keel-fleet's event "
-                 "streams, commands and consoles come from it at once (without: commands by store polling, no consoles)")
-      ->envname("KEEL_FLEET_NATS");
-  cli.add_option("--nats-prefix", nats_prefix, "the bus's subject prefix (default keel), as keel-fleet's");
+  keel::bus::BusConfig bus_cfg;
+  bus_cfg.name = "keel-gateway";
+  keel::bus::add_options(cli, bus_cfg,
+                         "the link's changes go to keel-fleet's event streams, commands and consoles come from it at "
+                         "once (without: commands by store polling, no consoles)");
   try {
     cli.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -115,8 +115,8 @@ int main(int argc, char** argv) {
     keel::link::LinkServer::OpenDb open;
     if (fleet_dir.empty()) open = [fleet_db] { return keel::fleet::open_postgres(fleet_db); };
     else open = [fleet_dir] { return keel::fleet::open_sqlite(fleet_dir + "/fleet.db"); };
-    if (!nats_url.empty()) {
-      auto b = keel::bus::Bus::connect(keel::bus::BusConfig{nats_url, nats_prefix, "keel-gateway", std::chrono::milliseconds(2000)});
+    if (!bus_cfg.url.empty()) {
+      auto b = keel::bus::Bus::connect(bus_cfg);
       if (!b.ok()) {
         std::fprintf(stderr, "keel-gateway: %s\n", b.error().c_str());
         return 1;
@@ -125,7 +125,7 @@ int main(int argc, char** argv) {
     }
     link = std::make_unique<keel::link::LinkServer>(link_cfg, open,
                                                     bus ? keel::bus::link_change_sink(*bus) : keel::link::ChangeSink{});
-  } else if (!nats_url.empty()) {
+  } else if (!bus_cfg.url.empty()) {
     return usage("--nats needs Fleet's store (--fleet-data-dir or --fleet-db): a --registry file has no device link");
   }
   keel::gateway::Gateway gw(cfg, link ? static_cast<keel::gateway::InnerHandler&>(*link) : counter);

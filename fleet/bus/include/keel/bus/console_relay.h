@@ -67,6 +67,8 @@ class ConsoleRelay {
  private:
   struct Console;
   struct Inbox;  // the worker's task queue; wakes hold it, so a late wake never reaches a dead relay
+  std::shared_ptr<Console> make_console(const std::string& cid, bool api_side,
+                                        std::shared_ptr<fleet::ConsoleBridge> bridge);
   void post(std::function<void()> task);
   void run();
   void on_frame(const std::string& cid, std::string frame);
