@@ -25,6 +25,7 @@
 #include <malloc.h>
 #include <poll.h>
 #include <sodium.h>
+#include <sqlite3.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -452,6 +453,7 @@ int run(const Args& a) {
   srv.app().command_queued = [&fl] { fl->link().poke_commands(); };
   std::this_thread::sleep_for(1s);
   const size_t heap0 = heap_bytes(), rss0 = rss_bytes();
+  const int64_t sql0 = sqlite3_memory_used();
 
   // Register the devices (the API, as an operator would) and let the gateway load them.
   std::vector<uint8_t> addrs(a.devices * 4);
@@ -472,6 +474,7 @@ int run(const Args& a) {
   }
   std::this_thread::sleep_for(1s);
   const size_t heap1 = heap_bytes(), rss1 = rss_bytes();
+  const int64_t sql1 = sqlite3_memory_used();
 
   // Connect and authenticate every device; then 2 s idle.
   const Setup st{fl->port(), fl->gateway().public_key()};
@@ -485,6 +488,7 @@ int run(const Args& a) {
   const auto stats = fl->link().stats();
   const size_t sessions = fl->link().sessions();
   const size_t heap2 = heap_bytes(), rss2 = rss_bytes();
+  const int64_t sql2 = sqlite3_memory_used();
   const double n = double(a.devices);
   const double per = (double(heap2) - double(heap0)) / n;
   std::printf("devices %zu, sessions %zu, auth_ok %llu, blocks in use %zu, connect+auth %.1f s\n", a.devices,
@@ -496,6 +500,8 @@ int run(const Args& a) {
   std::printf("sizeof: GwPeer %zu, Keypair %zu, control::Session %zu, AuthServer %zu, LinkDevice %zu\n",
               sizeof(gateway::GwPeer), sizeof(wg::Keypair), sizeof(ctl::Session), sizeof(ctl::AuthServer),
               sizeof(fleet::LinkDevice));
+  std::printf("sqlite: %lld -> %lld -> %lld bytes (its page caches: at most %s per connection)\n",
+              static_cast<long long>(sql0), static_cast<long long>(sql1), static_cast<long long>(sql2), "8 MB");
   std::printf("BENCH link.session.bytes %.0f bytes\n", per);
   std::printf("BENCH link.session_registered.bytes %.0f bytes\n", (double(heap1) - double(heap0)) / n);
   std::printf("BENCH link.session_connect.bytes %.0f bytes\n", (double(heap2) - double(heap1)) / n);
