@@ -19,11 +19,13 @@ namespace keel::control {
 struct SessionTestAccess {
   static std::string dump(const Session& s) {
     std::string o = "ring=" + std::to_string(s.ring_ != nullptr) + " count=" + std::to_string(s.ring_count_);
-    for (const auto& st : s.streams_)
-      if (st.flags)
+    for (const Stream* sp : s.streams_)
+      if (sp) {
+        const Stream& st = *sp;
         o += " [id=" + std::to_string(st.id) + " flags=" + std::to_string(st.flags) + " sbuf=" + std::to_string(st.sbuf != nullptr) +
              " rbuf=" + std::to_string(st.rbuf != nullptr) + " una=" + std::to_string(st.snd_una) + " next=" +
              std::to_string(st.snd_next) + " end=" + std::to_string(st.snd_end) + "]";
+      }
     return o;
   }
   static uint64_t rx_max_data(const Session& s) { return s.rx_max_data_; }
