@@ -11,9 +11,10 @@ constexpr uint64_t kRejectAfterMessages = ~uint64_t{0} - (uint64_t{1} << 13);
 constexpr uint64_t W = ReplayWindow::kWindowSize;
 constexpr uint64_t T_LIM = W + 1;
 
-TEST(WgReplay, WindowIs1984) {
-  EXPECT_EQ(W, 1984u);
-  EXPECT_EQ(sizeof(ReplayWindow), 8u + 32u * 8u);  // the last counter + the 2048-bit ring
+TEST(WgReplay, WindowIs960) {
+  EXPECT_EQ(W, 960u);
+  EXPECT_EQ(sizeof(ReplayWindow), 8u + 16u * 8u);  // the last counter + the 1024-bit ring
+  EXPECT_GT(W, 2u * (224u + 224u));  // twice the ~450 datagrams the control protocol can have in flight (replay.h)
 }
 
 // The edges at this window size: the oldest counter still accepted is last - W, one older is
@@ -54,7 +55,7 @@ TEST(WgReplay, JumpsAhead) {
   EXPECT_FALSE(f.check_and_update(b - W - 1, kRejectAfterMessages));
   for (uint64_t c = b - W; c < b; c += 61) EXPECT_TRUE(f.check_and_update(c, kRejectAfterMessages)) << c;
   for (uint64_t c = b - W; c < b; c += 61) EXPECT_FALSE(f.check_and_update(c, kRejectAfterMessages)) << c;
-  // A jump of exactly one ring (block index + 32) clears every block, so the old bits of the
+  // A jump of exactly one ring (block index + 16) clears every block, so the old bits of the
   // block the new counter lands in cannot make it look like a duplicate.
   const uint64_t r = b + ReplayWindow::kRingBlocks * ReplayWindow::kBlockBits;
   EXPECT_TRUE(f.check_and_update(r, kRejectAfterMessages));

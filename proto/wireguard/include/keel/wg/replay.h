@@ -1,19 +1,20 @@
 // keel/wg/replay.h — the anti-replay sliding window of the reference implementations (RFC 6479
-// style): a ring of 32 64-bit blocks, so 2048 bits of which 1984 (31 blocks) form the window.
+// style): a ring of 16 64-bit blocks, so 1024 bits of which 960 (15 blocks) form the window.
 // Update only after a packet authenticated, so a forged counter can never move the window.
 //
-// Why 1984 and not the 8128 of Linux and wireguard-go today: the window only has to cover how far
-// a datagram can arrive behind the newest one seen. The WireGuard paper (§5.4.6) asks for "about
-// 2000" prior counters, and Linux's first implementation used exactly this 2048-bit ring (window
-// 1984); the reference implementations later widened it to 8192 bits for multi-gigabit tunnels
-// decrypted on many cores in parallel, where reordering of thousands of packets is normal (RFC
-// 6479 §1: the needed size grows with rate x reordering). Keel's tunnels are device links: the
-// device's tunnel decrypts in one thread, the gateway decrypts each device's datagrams on one
-// worker (SO_REUSEPORT keeps a 4-tuple on one socket) in arrival order, and a device's rate is far
-// below the ~2 ms x 10 Gbit/s that 1984 full-size datagrams represent. A datagram later than that
-// is dropped as too old (the control protocol retransmits it, like any loss). The security
-// property is unchanged: every counter is accepted at most once, whatever the window size; the
-// Keypair is 360 bytes instead of 1,128 (the gateway holds one or two per connected device).
+// Why 960 and not the 8128 of Linux and wireguard-go today: the window only has to cover how far
+// behind the newest datagram seen another one can still arrive (RFC 6479 §1: the size needed
+// grows with rate x reordering). The reference implementations widened theirs (from 1984 at first,
+// the WireGuard paper's "about 2000") for multi-gigabit tunnels decrypted on many cores in
+// parallel. Keel's tunnels carry one thing, the device link's control protocol, which never has
+// more than kMaxInFlight = 224 ack-eliciting packets in flight per direction (plus the ACKs for
+// the other direction's 224): no datagram can be overtaken by more than ~450 others of the same
+// tunnel, about half this window. The device's tunnel decrypts in one thread; the gateway decrypts
+// a device's datagrams on one worker (SO_REUSEPORT keeps a 4-tuple on one socket), in arrival
+// order. A datagram later than the window is dropped as too old, and the control protocol sends
+// its data again like any loss. Security is unchanged: a counter is accepted at most once, at any
+// window size. The Keypair is 232 bytes instead of 1,128 (the gateway holds one or two per
+// connected device).
 #pragma once
 
 #include <cstdint>
@@ -24,8 +25,8 @@ class ReplayWindow {
  public:
   static constexpr unsigned kBlockBitLog = 6;
   static constexpr uint64_t kBlockBits = 1u << kBlockBitLog;
-  static constexpr uint64_t kRingBlocks = 32;
-  static constexpr uint64_t kWindowSize = (kRingBlocks - 1) * kBlockBits;  // 1984
+  static constexpr uint64_t kRingBlocks = 16;
+  static constexpr uint64_t kWindowSize = (kRingBlocks - 1) * kBlockBits;  // 960
 
   void reset() {
     last_ = 0;
