@@ -15,8 +15,10 @@
 //   BENCH link.session_sqlite.bytes    the part of link.session.bytes that is SQLite's (its page
 //                                      caches, sqlite3_memory_used: bounded by cache_size per
 //                                      connection, so it stops growing once they are full)
-//   BENCH link.session_struct.bytes    the structural sum: sizeof GwPeer + Keypair + Session +
-//                                      AuthServer + LinkDevice (the shard's Conn is private)
+//   BENCH link.session_struct.bytes    the structural sum of what an idle device holds: sizeof
+//                                      GwPeer + Keypair + Session + one Stream record (its control
+//                                      stream); not the shard's Conn (private) and not AuthServer
+//                                      (freed once the device has authenticated)
 //   BENCH link.serial.lines_per_s      SERIAL lines stored per second: `serial` devices each send
 //                                      `messages` SERIAL messages of 32 lines at once; from the
 //                                      first send to the store's count (device_serial) reaching
@@ -522,11 +524,10 @@ int run(const Args& a) {
               sessions, static_cast<unsigned long long>(stats.auth_ok), fl->link().blocks_in_use(), conn_s);
   std::printf("heap: %zu -> %zu (registered) -> %zu (connected, idle) bytes; rss %zu -> %zu -> %zu\n", heap0, heap1,
               heap2, rss0, rss1, rss2);
-  const size_t st_sum = sizeof(gateway::GwPeer) + sizeof(wg::Keypair) + sizeof(ctl::Session) +
-                        sizeof(ctl::AuthServer) + sizeof(fleet::LinkDevice);
-  std::printf("sizeof: GwPeer %zu, Keypair %zu, control::Session %zu, AuthServer %zu, LinkDevice %zu\n",
-              sizeof(gateway::GwPeer), sizeof(wg::Keypair), sizeof(ctl::Session), sizeof(ctl::AuthServer),
-              sizeof(fleet::LinkDevice));
+  const size_t st_sum = sizeof(gateway::GwPeer) + sizeof(wg::Keypair) + sizeof(ctl::Session) + sizeof(ctl::Stream);
+  std::printf("sizeof: GwPeer %zu, Keypair %zu, control::Session %zu, Stream %zu, AuthServer %zu (until AUTH_OK)\n",
+              sizeof(gateway::GwPeer), sizeof(wg::Keypair), sizeof(ctl::Session), sizeof(ctl::Stream),
+              sizeof(ctl::AuthServer));
   std::printf("sqlite: %lld -> %lld -> %lld bytes (its page caches: at most %s per connection)\n",
               static_cast<long long>(sql0), static_cast<long long>(sql1), static_cast<long long>(sql2), "8 MB");
   std::printf("BENCH link.session.bytes %.0f bytes\n", per);

@@ -132,13 +132,14 @@ struct Link {
   }
 };
 
-template <size_t PoolBlocks = 24>
+template <size_t PoolBlocks = 24, size_t ServerStreams = kMaxStreams>
 struct PairT {
   explicit PairT(Timing client_timing = {}, Timing server_timing = {}, uint64_t sid = 0x1122334455667788ull)
       : cctx{clock, cpool, client_timing}, sctx{clock, spool, server_timing}, client(cctx, Role::Client, sid),
         server(sctx, Role::Server, sid) {}
   FakeClock clock;
-  FixedBlockPool<PoolBlocks> cpool, spool;
+  FixedBlockPool<PoolBlocks> cpool;
+  FixedBlockPool<PoolBlocks, (PoolBlocks + 3) / 4, ServerStreams> spool;
   Context cctx, sctx;
   Session client, server;
   Link up, down;  // up: client -> server
