@@ -7,11 +7,13 @@ namespace keel::control::test {
 namespace {
 
 TEST(Memory, FiguresOfTheDocument) {
-  // An idle session: the Session object and nothing else (no block while nothing is in flight
-  // or buffered). Fleet keeps an AuthServer only until the device has authenticated.
+  // An idle session: the Session object and a record per open stream, nothing else (no block
+  // while nothing is in flight or buffered). Fleet keeps an AuthServer only until the device has
+  // authenticated.
   std::printf("sizeof(Session) = %zu, sizeof(Stream) = %zu, kBlockSize = %zu (SendBuf %zu, RecvBuf %zu, SentRing %zu)\n",
               sizeof(Session), sizeof(Stream), kBlockSize, sizeof(SendBuf), sizeof(RecvBuf), sizeof(SentRing));
-  EXPECT_LE(sizeof(Session), 1400u);
+  EXPECT_LE(sizeof(Session), 600u);  // 560: stream records are not inside it
+  EXPECT_LE(sizeof(Stream), 104u);   // one per open stream, from the pool
   EXPECT_LE(sizeof(AuthServer), 160u);
   EXPECT_EQ(kBlockSize, sizeof(SendBuf));  // the ring was sized to fit the largest buffer
   EXPECT_LE(kBlockSize, 16u * 1024 + 512);
