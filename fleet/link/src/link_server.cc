@@ -39,6 +39,24 @@ void LinkServer::Pool::release(void* b) {
   std::lock_guard<std::mutex> g(mu_);
   free_.push_back(static_cast<Block*>(b));
 }
+ctl::Stream* LinkServer::Pool::acquire_stream() {
+  std::lock_guard<std::mutex> g(mu_);
+  if (!free_streams_) {
+    stream_slabs_.push_back(std::make_unique<StreamSlot[]>(kStreamSlab));
+    StreamSlot* slab = stream_slabs_.back().get();
+    for (size_t i = 0; i < kStreamSlab; ++i) slab[i].next = i + 1 < kStreamSlab ? &slab[i + 1] : nullptr;
+    free_streams_ = slab;
+  }
+  StreamSlot* slot = free_streams_;
+  free_streams_ = slot->next;
+  return new (&slot->stream) ctl::Stream{};
+}
+void LinkServer::Pool::release_stream(ctl::Stream* s) {
+  std::lock_guard<std::mutex> g(mu_);
+  auto* slot = reinterpret_cast<StreamSlot*>(s);
+  slot->next = free_streams_;
+  free_streams_ = slot;
+}
 size_t LinkServer::Pool::in_use() const {
   std::lock_guard<std::mutex> g(mu_);
   return n_ - free_.size();
@@ -284,7 +302,7 @@ void LinkServer::Shard::handle_datagram(Item& it) {
       return;
     }
     ps.last_new_session = now;
-    std::optional<fleet::LinkDevice> prev;
+    std::optional<Conn::Device> prev;
     if (c) {
       ++c_.sessions_replaced;
       if (c->authed || c->was_online) prev = c->dev;
@@ -312,7 +330,7 @@ void LinkServer::Shard::handle_datagram(Item& it) {
 }
 
 LinkServer::Shard::Conn* LinkServer::Shard::new_conn(const Item& it, uint64_t sid,
-                                                     const std::optional<fleet::LinkDevice>& prev) {
+                                                     const std::optional<Conn::Device>& prev) {
   auto c = std::make_unique<Conn>();
   c->peer = it.peer;
   c->sid = sid;
@@ -321,28 +339,23 @@ LinkServer::Shard::Conn* LinkServer::Shard::new_conn(const Item& it, uint64_t si
     c->dev = *prev;
   }
   c->started = clock_.now_ns();
-  c->s = std::make_unique<ctl::Session>(ctx_, ctl::Role::Server, sid);
+  c->s.emplace(ctx_, ctl::Role::Server, sid);
   // The device behind this tunnel key, fresh from the store for every session (a decommissioned
   // or re-keyed device is refused at once, not after a cache expires).
   const wg::Key& tunnel = gw_->table().at(it.peer).wg.remote_static;
   char b64[45];
   wg::key_to_base64(tunnel, b64);
   uint8_t identity[ctl::kKeyLen] = {};
-  bool ok = store([&](fleet::Db& db) {
-    auto dev = fleet::find_link_device(db, b64);
-    if (dev) {
-      c->dev = *dev;
-      c->known = true;
-    }
-  });
+  std::optional<fleet::LinkDevice> dev;
+  bool ok = store([&](fleet::Db& db) { dev = fleet::find_link_device(db, b64); });
   if (!ok) return nullptr;  // the store is unavailable: drop; the device retries
-  if (c->known) {
+  if (dev) {
+    c->dev = {dev->id, dev->organization_id, dev->serial_next};
     size_t len = 0;
-    if (sodium_base642bin(identity, sizeof identity, c->dev.identity_public_key.data(),
-                          c->dev.identity_public_key.size(), nullptr, &len, nullptr,
-                          sodium_base64_VARIANT_ORIGINAL) != 0 ||
-        len != sizeof identity)
-      c->known = false;  // cannot happen for a key the API accepted; refuse rather than guess
+    c->known = sodium_base642bin(identity, sizeof identity, dev->identity_public_key.data(),
+                                 dev->identity_public_key.size(), nullptr, &len, nullptr,
+                                 sodium_base64_VARIANT_ORIGINAL) == 0 &&
+               len == sizeof identity;  // cannot fail for a key the API accepted; refuse rather than guess
   }
   c->auth = std::make_unique<ctl::AuthServer>(sid, gw_->public_key().data(), tunnel.data(), identity);
   ++c_.sessions;
@@ -456,6 +469,7 @@ void LinkServer::Shard::flush(Conn& c) {
     if (!w.ok() || w.value() == 0) break;
     c.out0.erase(c.out0.begin(), c.out0.begin() + ptrdiff_t(w.value()));
   }
+  if (c.out0.empty() && c.out0.capacity()) std::vector<uint8_t>().swap(c.out0);  // an idle device keeps no buffer
   uint8_t buf[1500];
   for (size_t n; (n = c.s->poll_send({buf + 28, sizeof buf - 28})) != 0;)
     send_datagram(c.peer, c.src_ip, c.src_port, {buf + 28, n}, buf);

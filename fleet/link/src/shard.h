@@ -63,21 +63,33 @@ struct ConsoleRequest {
   }
 };
 
+// The blocks are a fixed budget (pool_blocks); stream records (one per open stream of any session,
+// ~100 bytes) grow in slabs of kStreamSlab as many streams are open at once and are reused after.
 class LinkServer::Pool final : public control::BlockPool {
  public:
   explicit Pool(size_t n);
   void* acquire(control::BlockUse use) override;
   void release(void* b) override;
+  control::Stream* acquire_stream() override;
+  void release_stream(control::Stream* s) override;
   size_t in_use() const;
 
  private:
+  static constexpr size_t kStreamSlab = 1024;
   struct alignas(8) Block {
     uint8_t bytes[control::kBlockSize];
+  };
+  union StreamSlot {  // a free slot links to the next free one
+    StreamSlot* next;
+    control::Stream stream;
+    StreamSlot() : next(nullptr) {}
   };
   size_t n_, reserve_;
   mutable std::mutex mu_;
   std::vector<Block> mem_;
   std::vector<Block*> free_;
+  std::vector<std::unique_ptr<StreamSlot[]>> stream_slabs_;
+  StreamSlot* free_streams_ = nullptr;
 };
 
 struct Item {
@@ -105,9 +117,16 @@ class LinkServer::Shard {
   struct Conn {
     uint32_t peer = 0;
     uint64_t sid = 0;
-    std::unique_ptr<control::Session> s;
+    std::optional<control::Session> s;  // in the record: one allocation per connection, not two
     std::unique_ptr<control::AuthServer> auth;
-    fleet::LinkDevice dev;
+    // What the session needs of fleet::LinkDevice: not the identity key (a base64 string on the
+    // heap), which the AuthServer holds decoded until the device has authenticated.
+    struct Device {
+      int64_t id = 0;
+      int64_t organization_id = 0;
+      std::optional<int64_t> serial_next;
+    };
+    Device dev;
     bool known = false;       // the tunnel key belongs to an active device
     bool authed = false;
     bool was_online = false;  // replaced an authenticated session of the same peer
@@ -140,7 +159,7 @@ class LinkServer::Shard {
       std::vector<uint8_t> in, out;  // a partial CONSOLE message; one waiting for the window
     };
     std::vector<Console> consoles;
-    std::vector<uint8_t> out0;  // for the control stream, waiting for its window
+    std::vector<uint8_t> out0;  // for the control stream, waiting for its window (no capacity once sent)
     std::set<int64_t> sent;     // command ids sent in this session
   };
   struct PeerState {
@@ -150,7 +169,7 @@ class LinkServer::Shard {
 
   void run();
   void handle_datagram(Item& it);
-  Conn* new_conn(const Item& it, uint64_t sid, const std::optional<fleet::LinkDevice>& prev);
+  Conn* new_conn(const Item& it, uint64_t sid, const std::optional<Conn::Device>& prev);
   void service(Conn& c);
   void read_stream(Conn& c, Conn::In& in);
   void write_message(Conn& c, control::Bytes msg);

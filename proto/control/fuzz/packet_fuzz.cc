@@ -184,5 +184,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   }
   if (pool.in_use() != 0) __builtin_trap();  // every block back once the session is gone
+  if (pool.streams_in_use() != 0) __builtin_trap();  // and every stream record
   return 0;
 }

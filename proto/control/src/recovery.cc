@@ -104,8 +104,9 @@ void Session::on_acked(SentRecord& r) {
   }
   for (uint8_t i = 0; i < r.nframes; ++i) on_stream_acked(r.frames[i]);
   for (size_t i = 0; i < kMaxStreams; ++i) {
-    Stream& s = streams_[i];
-    if (!(r.reset_mask & (1u << i)) || !(s.flags & kSUsed) || !(s.flags & kSResetSend)) continue;
+    if (!streams_[i]) continue;
+    Stream& s = *streams_[i];
+    if (!(r.reset_mask & (1u << i)) || !(s.flags & kSResetSend)) continue;
     s.flags |= kSResetAcked;
     maybe_free(s);
   }
@@ -117,9 +118,9 @@ void Session::on_lost(SentRecord& r, uint64_t) {
   for (uint8_t i = 0; i < r.nframes; ++i) on_stream_lost(r.frames[i]);
   ctrl_pending_ |= r.ctrl;  // MAX_DATA / MAX_STREAMS carry current values: just send again
   for (size_t i = 0; i < kMaxStreams; ++i) {
-    Stream& s = streams_[i];
+    if (!streams_[i]) continue;
+    Stream& s = *streams_[i];
     const uint8_t bit = uint8_t(1u << i);
-    if (!(s.flags & kSUsed)) continue;
     if ((r.msd_mask & bit) && !(s.flags & (kSRecvFin | kSRecvDone))) s.flags |= kSMsdPending;
     if ((r.reset_mask & bit) && (s.flags & kSResetSend) && !(s.flags & kSResetAcked)) s.flags |= kSResetPending;
     if ((r.stop_mask & bit) && (s.flags & kSStopped) && !(s.flags & kSRecvFin)) s.flags |= kSStopPending;

@@ -22,7 +22,10 @@ Session::Session(Context& ctx, Role role, uint64_t session_id) : ctx_(ctx), id_(
   reset_congestion();
 }
 
-Session::~Session() { release_blocks(); }
+Session::~Session() {
+  release_blocks();
+  release_streams();
+}
 
 Result<uint64_t, Error> Session::accept(Bytes first) {
   const Header h = TRY(parse_header(first, ~uint64_t{0}));
@@ -244,8 +247,8 @@ size_t Session::poll_send(MutBytes out) {
     }
     ctrl_pending_ &= uint8_t(~rec.ctrl);
     for (size_t i = 0; i < kMaxStreams; ++i) {
-      Stream& s = streams_[i];
-      if (!(s.flags & kSUsed)) continue;
+      if (!streams_[i]) continue;
+      Stream& s = *streams_[i];
       const uint8_t bit = uint8_t(1u << i);
       if ((s.flags & kSResetPending) && w.room() >= kCtrlRoom) {
         Frame f;

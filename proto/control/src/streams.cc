@@ -25,14 +25,41 @@ void copy_out(const uint8_t* ring, uint64_t offset, uint8_t* dst, size_t n) {
 }  // namespace
 
 Stream* Session::find(uint64_t id) {
-  for (auto& s : streams_)
-    if ((s.flags & kSUsed) && s.id == id) return &s;
+  for (Stream* s : streams_)
+    if (s && s->id == id) return s;
   return nullptr;
 }
 const Stream* Session::find(uint64_t id) const {
-  for (const auto& s : streams_)
-    if ((s.flags & kSUsed) && s.id == id) return &s;
+  for (const Stream* s : streams_)
+    if (s && s->id == id) return s;
   return nullptr;
+}
+
+Stream* Session::new_stream(size_t slot) {
+  Stream* s = ctx_.pool.acquire_stream();
+  if (!s) return nullptr;
+  *s = Stream{};
+  s->flags = kSUsed;
+  s->snd_max = kStreamWindow;
+  s->rcv_max = kStreamWindow;
+  streams_[slot] = s;
+  return s;
+}
+
+void Session::free_stream(Stream& s) {
+  const int slot = slot_of(&s);
+  if (slot < 0) return;
+  s = Stream{};
+  ctx_.pool.release_stream(&s);
+  streams_[slot] = nullptr;
+}
+
+void Session::release_streams() {
+  for (Stream*& s : streams_) {
+    if (!s) continue;
+    ctx_.pool.release_stream(s);
+    s = nullptr;
+  }
 }
 
 void* Session::take_block(BlockUse use) {
@@ -53,11 +80,12 @@ void Session::release_blocks() {
   ring_ = nullptr;
   ring_head_ = ring_count_ = 0;
   in_flight_ = 0;
-  for (auto& s : streams_) {
-    if (s.sbuf) give_block(s.sbuf);
-    if (s.rbuf) give_block(s.rbuf);
-    s.sbuf = nullptr;
-    s.rbuf = nullptr;
+  for (Stream* s : streams_) {
+    if (!s) continue;
+    if (s->sbuf) give_block(s->sbuf);
+    if (s->rbuf) give_block(s->rbuf);
+    s->sbuf = nullptr;
+    s->rbuf = nullptr;
   }
 }
 
@@ -67,24 +95,22 @@ Result<uint64_t, Error> Session::open_stream() {
   if (state_ != State::Open && state_ != State::Connecting) return Err{Error::Closed};
   if (local_opened_ >= tx_max_streams_) return Err{Error::Blocked};
   for (size_t i = 0; i < kStreamsPerSide; ++i) {
-    Stream& s = streams_[i];
-    if (s.flags & kSUsed) continue;
-    s = Stream{};
-    s.id = uint64_t(local_opened_++) << 1 | (role_ == Role::Server ? 1 : 0);
-    s.flags = kSUsed | kSAccepted;
-    s.snd_max = kStreamWindow;
-    s.rcv_max = kStreamWindow;
-    return s.id;
+    if (streams_[i]) continue;
+    Stream* s = new_stream(i);
+    if (!s) return Err{Error::Blocked};  // no record free in the pool
+    s->id = uint64_t(local_opened_++) << 1 | (role_ == Role::Server ? 1 : 0);
+    s->flags |= kSAccepted;
+    return s->id;
   }
   return Err{Error::Blocked};
 }
 
 Result<uint64_t, Error> Session::accept_stream() {
   for (size_t i = kStreamsPerSide; i < kMaxStreams; ++i) {
-    Stream& s = streams_[i];
-    if ((s.flags & kSUsed) && !(s.flags & kSAccepted)) {
-      s.flags |= kSAccepted;
-      return s.id;
+    Stream* s = streams_[i];
+    if (s && !(s->flags & kSAccepted)) {
+      s->flags |= kSAccepted;
+      return s->id;
     }
   }
   return Err{Error::NoStream};
@@ -202,7 +228,7 @@ void Session::maybe_free(Stream& s) {
     ++rx_max_streams_;  // the peer may open another one in its place
     ctrl_pending_ |= kCtrlMaxStreams;
   }
-  s = Stream{};
+  free_stream(s);
 }
 
 Result<Stream*, Error> Session::stream_for_frame(uint64_t id) {
@@ -216,15 +242,13 @@ Result<Stream*, Error> Session::stream_for_frame(uint64_t id) {
   if (n < peer_opened_) return static_cast<Stream*>(nullptr);
   // Opening stream n opens every lower one the peer has not used yet (as in QUIC).
   for (uint64_t k = peer_opened_; k <= n; ++k) {
-    Stream* slot = nullptr;
-    for (size_t i = kStreamsPerSide; i < kMaxStreams && !slot; ++i)
-      if (!(streams_[i].flags & kSUsed)) slot = &streams_[i];
-    if (!slot) return Err{Error::StreamLimit};
-    *slot = Stream{};
-    slot->id = k << 1 | (role_ == Role::Server ? 0 : 1);
-    slot->flags = kSUsed;
-    slot->snd_max = kStreamWindow;
-    slot->rcv_max = kStreamWindow;
+    size_t slot = kMaxStreams;
+    for (size_t i = kStreamsPerSide; i < kMaxStreams && slot == kMaxStreams; ++i)
+      if (!streams_[i]) slot = i;
+    if (slot == kMaxStreams) return Err{Error::StreamLimit};
+    Stream* s = new_stream(slot);
+    if (!s) return Err{Error::NoBuffer};  // no record free: not acknowledged, the peer resends
+    s->id = k << 1 | (role_ == Role::Server ? 0 : 1);
     peer_opened_ = uint32_t(k + 1);
   }
   return find(id);
@@ -307,8 +331,9 @@ Result<void, Error> Session::on_max_stream_data(const Frame& f) {
 bool Session::next_stream_chunk(size_t room, SentFrame& out, Stream*& chosen) {
   for (size_t k = 0; k < kMaxStreams; ++k) {
     const size_t slot = (rr_ + k) % kMaxStreams;
-    Stream& s = streams_[slot];
-    if (!(s.flags & kSUsed) || (s.flags & kSResetSend)) continue;
+    if (!streams_[slot]) continue;
+    Stream& s = *streams_[slot];
+    if (s.flags & kSResetSend) continue;
     const size_t overhead = 2 + varint_size(s.id) + 8 + varint_size(room);
     if (room <= overhead) continue;
     size_t max_len = room - overhead;
@@ -359,8 +384,9 @@ bool Session::next_stream_chunk(size_t room, SentFrame& out, Stream*& chosen) {
 }
 
 bool Session::has_sendable() const {
-  for (const Stream& s : streams_) {
-    if (!(s.flags & kSUsed) || (s.flags & kSResetSend)) continue;
+  for (const Stream* sp : streams_) {
+    if (!sp || (sp->flags & kSResetSend)) continue;
+    const Stream& s = *sp;
     if (s.sbuf && s.sbuf->lost.n) return true;
     const bool credit = s.snd_next < s.snd_max && tx_data_ < tx_max_data_;
     if (s.snd_next < s.snd_end && credit) return true;

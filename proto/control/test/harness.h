@@ -19,11 +19,13 @@ namespace keel::control {
 struct SessionTestAccess {
   static std::string dump(const Session& s) {
     std::string o = "ring=" + std::to_string(s.ring_ != nullptr) + " count=" + std::to_string(s.ring_count_);
-    for (const auto& st : s.streams_)
-      if (st.flags)
+    for (const Stream* sp : s.streams_)
+      if (sp) {
+        const Stream& st = *sp;
         o += " [id=" + std::to_string(st.id) + " flags=" + std::to_string(st.flags) + " sbuf=" + std::to_string(st.sbuf != nullptr) +
              " rbuf=" + std::to_string(st.rbuf != nullptr) + " una=" + std::to_string(st.snd_una) + " next=" +
              std::to_string(st.snd_next) + " end=" + std::to_string(st.snd_end) + "]";
+      }
     return o;
   }
   static uint64_t rx_max_data(const Session& s) { return s.rx_max_data_; }
@@ -130,13 +132,14 @@ struct Link {
   }
 };
 
-template <size_t PoolBlocks = 24>
+template <size_t PoolBlocks = 24, size_t ServerStreams = kMaxStreams>
 struct PairT {
   explicit PairT(Timing client_timing = {}, Timing server_timing = {}, uint64_t sid = 0x1122334455667788ull)
       : cctx{clock, cpool, client_timing}, sctx{clock, spool, server_timing}, client(cctx, Role::Client, sid),
         server(sctx, Role::Server, sid) {}
   FakeClock clock;
-  FixedBlockPool<PoolBlocks> cpool, spool;
+  FixedBlockPool<PoolBlocks> cpool;
+  FixedBlockPool<PoolBlocks, (PoolBlocks + 3) / 4, ServerStreams> spool;
   Context cctx, sctx;
   Session client, server;
   Link up, down;  // up: client -> server

@@ -472,6 +472,8 @@ struct GatedPool final : ctl::BlockPool {
     return refuse_send && u == ctl::BlockUse::SendBuffer ? nullptr : inner.acquire(u);
   }
   void release(void* b) override { inner.release(b); }
+  ctl::Stream* acquire_stream() override { return inner.acquire_stream(); }
+  void release_stream(ctl::Stream* s) override { inner.release_stream(s); }
   size_t in_use() const { return inner.in_use(); }
 };
 

@@ -9,10 +9,11 @@
 // returns 0 after anything that may produce output (receive, write, read, tick), and calls tick()
 // at or after next_deadline().
 //
-// Memory: a Session is a fixed-size object (sizeof checked by memory_test; figures in the doc).
-// Buffers — a stream's send window, its receive window, the retransmission records — are fixed
-// size blocks from the Context's BlockPool, taken when data is in flight and returned when it is
-// acknowledged or read, so an idle session holds no block. When the pool is empty, writes report
+// Memory: a Session is a fixed-size object (sizeof checked by memory_test; figures in the doc) plus
+// one Stream record per open stream, from the Context's BlockPool. Buffers — a stream's send
+// window, its receive window, the retransmission records — are fixed size blocks from the same
+// pool, taken when data is in flight and returned when it is acknowledged or read, so an idle
+// session holds no block. When the pool is empty, writes report
 // Blocked and received data is not acknowledged (the peer retransmits): nothing ever grows.
 //
 // Not thread-safe: the owner serialises calls per session (Fleet: one session per shard thread).
@@ -74,6 +75,16 @@ struct SentRecord {
 struct SentRing {
   SentRecord r[kMaxInFlight];
 };
+// One open stream's state (a record from the Context's BlockPool while the stream is open).
+struct Stream {
+  uint64_t id = 0;
+  uint16_t flags = 0;                // kS* bits (session.cc)
+  uint64_t snd_una = 0, snd_next = 0, snd_end = 0, snd_max = 0;
+  uint64_t rcv_read = 0, rcv_high = 0, rcv_max = 0, rcv_final = 0;
+  uint64_t code = 0;                 // reset code received (or sent)
+  SendBuf* sbuf = nullptr;
+  RecvBuf* rbuf = nullptr;
+};
 inline constexpr size_t kBlockSize = [] {
   size_t m = sizeof(SendBuf);
   if (sizeof(RecvBuf) > m) m = sizeof(RecvBuf);
@@ -86,19 +97,26 @@ inline constexpr size_t kBlockSize = [] {
 // be starved by stream buffers, or sessions holding buffers could wait on each other for ever.
 enum class BlockUse : uint8_t { SentRing, SendBuffer, ReceiveBuffer };
 
-// Fixed-size blocks of kBlockSize bytes (8-byte aligned), shared by every session of an owner.
+// Fixed-size blocks of kBlockSize bytes (8-byte aligned), shared by every session of an owner, and
+// the records of open streams (one Stream each: a session holds a record only while the stream is
+// open, so an idle session with one open stream holds one record, not kMaxStreams).
 class BlockPool {
  public:
   virtual void* acquire(BlockUse use) = 0;  // nullptr when exhausted (for `use`)
   virtual void release(void* block) = 0;
+  // nullptr when exhausted: open_stream() is then Blocked, and a datagram opening a peer's stream
+  // is dropped unacknowledged (NoBuffer: the peer sends it again), as when blocks run out.
+  virtual Stream* acquire_stream() = 0;
+  virtual void release_stream(Stream* s) = 0;
 
  protected:
   ~BlockPool() = default;  // not virtual: no deleting destructor, so no operator delete on the device
 };
 
-// A static pool of N blocks, the last `RingReserve` of them for sent-packet rings only (the
-// device; tests). Fleet's gateway may grow its pool in slabs, with the same reserve rule.
-template <size_t N, size_t RingReserve = (N + 3) / 4>
+// A static pool of N blocks, the last `RingReserve` of them for sent-packet rings only, and of
+// `Streams` stream records (default: every stream of one session) (the device; tests). Fleet's
+// link server grows its pool in slabs, with the same reserve rule.
+template <size_t N, size_t RingReserve = (N + 3) / 4, size_t Streams = kMaxStreams>
 class FixedBlockPool final : public BlockPool {
   static_assert(RingReserve >= 1 && RingReserve < N, "a pool needs blocks for buffers and for rings");
 
@@ -106,13 +124,18 @@ class FixedBlockPool final : public BlockPool {
   FixedBlockPool() {
     for (size_t i = 0; i < N; ++i) free_[i] = &blocks_[i];
     nfree_ = N;
+    for (size_t i = 0; i < Streams; ++i) free_streams_[i] = &streams_[i];
+    nfree_streams_ = Streams;
   }
   void* acquire(BlockUse use) override {
     if (use != BlockUse::SentRing && nfree_ <= RingReserve) return nullptr;
     return nfree_ ? free_[--nfree_] : nullptr;
   }
   void release(void* b) override { free_[nfree_++] = static_cast<Block*>(b); }
+  Stream* acquire_stream() override { return nfree_streams_ ? free_streams_[--nfree_streams_] : nullptr; }
+  void release_stream(Stream* s) override { free_streams_[nfree_streams_++] = s; }
   size_t in_use() const { return N - nfree_; }
+  size_t streams_in_use() const { return Streams - nfree_streams_; }
 
  private:
   struct alignas(8) Block {
@@ -121,6 +144,9 @@ class FixedBlockPool final : public BlockPool {
   Block blocks_[N];
   Block* free_[N];
   size_t nfree_ = 0;
+  Stream streams_[Streams];
+  Stream* free_streams_[Streams];
+  size_t nfree_streams_ = 0;
 };
 
 struct Timing {
@@ -163,16 +189,6 @@ struct Rtt {
   uint64_t latest = 0, smoothed = 0, var = 0, min = 0;
   bool sampled = false;
   void sample(uint64_t latest_rtt, uint64_t ack_delay, uint64_t max_ack_delay);
-};
-
-struct Stream {
-  uint64_t id = 0;
-  uint16_t flags = 0;                // kS* bits (session.cc)
-  uint64_t snd_una = 0, snd_next = 0, snd_end = 0, snd_max = 0;
-  uint64_t rcv_read = 0, rcv_high = 0, rcv_max = 0, rcv_final = 0;
-  uint64_t code = 0;                 // reset code received (or sent)
-  SendBuf* sbuf = nullptr;
-  RecvBuf* rbuf = nullptr;
 };
 
 class Session {
@@ -252,7 +268,11 @@ class Session {
   // streams.cc
   Stream* find(uint64_t id);
   const Stream* find(uint64_t id) const;
-  int slot_of(const Stream* s) const { return int(s - streams_); }
+  int slot_of(const Stream* s) const {
+    for (size_t i = 0; i < kMaxStreams; ++i)
+      if (streams_[i] == s) return int(i);
+    return -1;
+  }
   Result<Stream*, Error> stream_for_frame(uint64_t id);
   Result<void, Error> on_stream(const Frame& f);
   Result<void, Error> on_reset(const Frame& f);
@@ -264,6 +284,9 @@ class Session {
   void on_stream_lost(const SentFrame& f);
   void maybe_free(Stream& s);
   void release_blocks();
+  Stream* new_stream(size_t slot);  // a fresh record from the pool in `slot`; nullptr when none
+  void free_stream(Stream& s);      // back to the pool, its slot free
+  void release_streams();
   void* take_block(BlockUse use);  // within the session's quota; nullptr when none
   void give_block(void* block);
   bool local_stream(uint64_t id) const { return (id & 1) == (role_ == Role::Server ? 1u : 0u); }
@@ -318,7 +341,9 @@ class Session {
   uint32_t rx_max_streams_ = kStreamsPerSide;            // how many the peer may open
   uint8_t rr_ = 0;                                       // round-robin start for sending
   uint8_t stream_blocks_ = 0;                            // stream buffers held
-  Stream streams_[kMaxStreams];  // slots [0, 4) ours, [4, 8) the peer's
+  // Slots [0, 4) ours, [4, 8) the peer's; a record from the pool while the stream is open, null
+  // when the slot is free (8 pointers instead of 8 records: most sessions have 1-2 streams open).
+  Stream* streams_[kMaxStreams] = {};
   Address peer_;
   Stats stats_;
 };
