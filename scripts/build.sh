@@ -29,18 +29,25 @@ for i in 0 1 2; do
 done
 ((status == 0)) || exit 1
 
+echo "build.sh: configured in ${SECONDS} s"
 (
+  start=$SECONDS
   nice -n 10 cmake --build --preset aarch64 -j "$jobs" >build/aarch64.build.log 2>&1 || exit 1
+  echo "build.sh: aarch64 built in $((SECONDS - start)) s" >>build/aarch64.build.log
+  start=$SECONDS
   nice -n 10 cmake --build --preset fuzz -j "$jobs" --target fuzz_all >build/fuzz.build.log 2>&1 || exit 2
+  echo "build.sh: fuzz built in $((SECONDS - start)) s" >>build/fuzz.build.log
 ) &
 side=$!
 
+start=$SECONDS
 cmake --build --preset host -j "$jobs" || status=1
+echo "build.sh: host built in $((SECONDS - start)) s"
 
 echo "build.sh: waiting for the aarch64 and fuzz builds (build/aarch64.build.log, build/fuzz.build.log)"
 wait "$side"
 case $? in
-  0) tail -n 1 build/aarch64.build.log build/fuzz.build.log ;;
+  0) tail -qn 1 build/aarch64.build.log build/fuzz.build.log; echo "build.sh: all built in ${SECONDS} s" ;;
   1) echo "build.sh: the aarch64 build failed:"; tail -n 60 build/aarch64.build.log; status=1 ;;
   *) echo "build.sh: the fuzz build failed:"; tail -n 60 build/fuzz.build.log; status=1 ;;
 esac
