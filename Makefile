@@ -29,7 +29,10 @@ build-fuzz: setup
 	@cmake --preset fuzz >/dev/null
 	@cmake --build --preset fuzz -j $(JOBS) --target fuzz_all
 
-build: build-host build-aarch64 build-fuzz
+# The three trees at once: host in the foreground, aarch64 and fuzz beside it at a lower priority
+# (scripts/build.sh).
+build: setup
+	@JOBS=$(JOBS) bash scripts/build.sh
 
 test: build
 	@bash scripts/test.sh

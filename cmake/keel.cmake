@@ -7,7 +7,8 @@
 #                       keel_add_user_program, keel_add_component, keel_add_service_logic: every
 #                       target of the tree is made by one of them, which applies the warnings and
 #                       the flags of its kind
-#   keel_tests.cmake    keel_add_host_test, keel_add_qemu_test, keel_add_fuzz, keel_add_bench
+#   keel_tests.cmake    keel_add_host_test, keel_add_qemu_test, keel_add_fuzz, keel_add_bench,
+#                       keel_bench_program
 #   keel_images.cmake   keel_kernel_image, keel_system_image: bootable aarch64 images
 #
 # Parts call only these functions (and plain target_* commands for what is their own: include

@@ -100,6 +100,19 @@ function(keel_add_bench name)
   set_property(GLOBAL APPEND PROPERTY KEEL_BENCHES "${name}\t${cmd}")
 endfunction()
 
+# keel_bench_program(<target>...): benchmark programs that no test runs. They are built by the
+# host-release tree (`make bench`); in a sanitizer tree (host: `make build`, `make test`) they are
+# left out of `all`, built only when named (`cmake --build --preset host --target <name>`), which
+# spares `make test` their compile and link. A program a test runs (link_bench, udp_load) is not
+# one of these.
+function(keel_bench_program)
+  if(KEEL_SANITIZE)
+    foreach(t IN LISTS ARGN)
+      set_target_properties(${t} PROPERTIES EXCLUDE_FROM_ALL ON)
+    endforeach()
+  endif()
+endfunction()
+
 function(keel_write_bench_list)
   get_property(benches GLOBAL PROPERTY KEEL_BENCHES)
   string(JOIN "\n" content ${benches})

@@ -14,6 +14,7 @@ PKGS=(
   libboost1.81-dev nlohmann-json3-dev libtomlplusplus-dev libcli11-dev libspdlog-dev
   libsqlite3-dev libpq-dev libpqxx-dev postgresql
   wireguard-go iproute2 iputils-ping wrk
+  lld  # the host trees link with it (cmake/keel_flags.cmake)
   chromium
   graphviz python3-jsonschema  # keel analyze --svg (dot); the analyze/SBOM tests' JSON Schema checks
   mosquitto mosquitto-clients  # the device link end-to-end tests (tests/link: MQTT through the proxy)
