@@ -517,24 +517,33 @@ int run(const Args& a) {
   fleet::testing::TestServer srv(a.postgres ? fleet::testing::TestServer::fleet_config(dir.path(), conninfo)
                                             : fleet::testing::TestServer::studio_config(dir.path()));
   std::map<std::string, std::string> auth;
-  if (a.postgres) {
-    const std::string pw = "correct horse battery staple";
-    fleet::bootstrap_admin(srv.app(), "bench@example.com", "Bench", pw);
-    auto r = srv.call("POST", "/api/v1/auth/login", {{"email", "bench@example.com"}, {"password", pw}});
-    if (r.status != 200) die("login: " + r.body);
-    const std::string c = r.header("set-cookie");
-    auto t = srv.call("POST", "/api/v1/tokens", {{"name", "bench"}, {"scope", "write"}},
-                      {{"Cookie", c.substr(0, c.find(';'))}, {"X-CSRF-Token", r.j.value("csrf_token", "")}});
-    if (t.status != 201) die("token: " + t.body);
-    auth["Authorization"] = "Bearer " + t.j.value("token", "");
-  }
   auto create = [&](const std::string& t, const json& b) {
     auto r = srv.call("POST", t, b, auth);
     if (r.status != 201) die("POST " + t + ": " + r.body);
     return r.j;
   };
+  // Fleet mode: the administrator creates an organisation and its owner; the owner's API token
+  // registers the devices (administrators do not act inside organisations).
+  const std::string pw = "correct horse battery staple";
+  auto token_of = [&](const std::string& email) {
+    auto r = srv.call("POST", "/api/v1/auth/login", {{"email", email}, {"password", pw}});
+    if (r.status != 200) die("login: " + r.body);
+    const std::string c = r.header("set-cookie");
+    auto t = srv.call("POST", "/api/v1/tokens", {{"name", "bench"}, {"scope", "write"}},
+                      {{"Cookie", c.substr(0, c.find(';'))}, {"X-CSRF-Token", r.j.value("csrf_token", "")}});
+    if (t.status != 201) die("token: " + t.body);
+    return "Bearer " + t.j.value("token", "");
+  };
   json pbody = {{"name", "bench"}};
-  if (a.postgres) pbody["organization_id"] = create("/api/v1/organizations", {{"name", "bench"}}).value("id", int64_t{0});
+  if (a.postgres) {
+    fleet::bootstrap_admin(srv.app(), "admin@example.com", "Admin", pw);
+    auth["Authorization"] = token_of("admin@example.com");
+    const int64_t org = create("/api/v1/organizations", {{"name", "bench"}}).value("id", int64_t{0});
+    create("/api/v1/users", {{"email", "owner@example.com"}, {"name", "Owner"}, {"role", "organization_owner"},
+                             {"organization_id", org}, {"password", pw}});
+    auth["Authorization"] = token_of("owner@example.com");
+    pbody["organization_id"] = org;
+  }
   const int64_t proj = create("/api/v1/projects", pbody).value("id", int64_t{0});
   const int64_t dep = create("/api/v1/deployments", {{"project_id", proj}, {"name", "link"}}).value("id", int64_t{0});
 

@@ -160,8 +160,8 @@ struct Peer {
   bool static_static_ready = false;
   uint32_t hs_local_index = 0;
   uint32_t hs_remote_index = 0;
-  Handshake* hs = nullptr;  // from the KeypairPool, while our initiation is pending
   Tai64n last_timestamp;
+  Handshake* hs = nullptr;  // from the KeypairPool, while our initiation is pending
   uint64_t last_initiation_consumed_ns = 0;  // 0 = never
   uint64_t last_sent_handshake_ns = 0;       // 0 = never
   uint64_t last_handshake_ns = 0;            // completion time, 0 = never
