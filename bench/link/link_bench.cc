@@ -1,15 +1,23 @@
-// link_bench — the device link's Fleet-side figures (issue 12), against an in-process Fleet in
-// studio mode (fleet::testing::TestServer: the real API, SQLite) with its gateway and link server
-// (FleetLink), and simulated devices made like fleet/link/test/link_test.cc's: keel_wg (the
-// WireGuard engine on a UDP socket) + a keel_control client session with a real Ed25519 identity.
+// link_bench — the device link's Fleet-side figures (issue 12), against an in-process Fleet
+// (fleet::testing::TestServer: the real API) with its gateway and link server (FleetLink), in
+// fleet mode on PostgreSQL (--store postgres: a throwaway cluster, as the Fleet tests make; what a
+// real fleet runs) or in studio mode on SQLite (the default: the developer's), and simulated
+// devices made like fleet/link/test/link_test.cc's: keel_wg (the WireGuard engine on a UDP
+// socket) + a keel_control client session with a real Ed25519 identity.
 //
-// The devices run in a forked child process, so the parent's heap holds Fleet only:
-//   BENCH link.session.bytes           heap bytes (glibc mallinfo2: in-use arena + mmapped blocks,
+// The devices run in a forked child process, so the parent's heap holds Fleet only (in fleet mode
+// the API and the gateway/link run in two processes, keel-fleet and keel-gateway; here they share
+// one, so the figure is their sum; PostgreSQL's server processes are not counted):
+//   BENCH link.session.bytes           (fleet mode; link.session_studio.* in studio mode) heap
+//                                      bytes (glibc mallinfo2: in-use arena + mmapped blocks,
 //                                      every arena; under ASan the sanitizer's allocated bytes) per
-//                                      connected idle device: registered (gateway peer, registry,
-//                                      store rows and caches) + handshake and authentication done
-//                                      (keypair, control session, link records), after 2 s idle;
-//                                      each heap figure is the floor of 10 readings over 0.5 s
+//                                      connected idle device in the steady state: registered
+//                                      (gateway peer, registry, store rows and caches) + handshake
+//                                      and authentication done (keypair, control session, link
+//                                      records), 2 s idle, then every device rekeyed (as each does
+//                                      every 2 minutes; time-accelerated, see kGraceMs) and 1 s
+//                                      idle; each heap figure is the floor of 10 readings over 0.5 s
+//   BENCH link.session_first.bytes     the same before the rekey phase (the first session only)
 //   BENCH link.session_registered.bytes / link.session_connect.bytes   the two parts
 //   BENCH link.session_rss.bytes       the same growth in resident memory (/proc/self/statm)
 //   BENCH link.session_sqlite.bytes    the part of link.session.bytes that is SQLite's (its page
@@ -24,7 +32,8 @@
 //                                      first send to the store's count (device_serial) reaching
 //                                      every line (checked equal)
 //
-//   link_bench [--devices N] [--serial-devices M] [--messages K] [--max-session-bytes B]
+//   link_bench [--store sqlite|postgres] [--devices N] [--serial-devices M] [--messages K]
+//              [--rekey 0|1] [--max-session-bytes B]
 // With --max-session-bytes the exit status is 1 when link.session.bytes exceeds B (the `make test`
 // smoke version, registered in bench/link/CMakeLists.txt).
 #include <arpa/inet.h>
@@ -40,6 +49,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -51,6 +61,7 @@
 #include "keel/link/fleet_link.h"
 #include "keel/wg/posix.h"
 #include "store/db.h"
+#include "server/api_users.h"
 #include "store/device_link.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -66,6 +77,13 @@ using Buf = std::vector<uint8_t>;
 using nlohmann::json;
 namespace ctl = keel::control;
 using Clock = std::chrono::steady_clock;
+
+// The rekey phase, time-accelerated: a device rekeys every 2 minutes (REKEY_AFTER_TIME; an idle
+// one too, as it sends a keep-alive every 15 s) and the gateway keeps the previous keypair for
+// 5 s once the new session is confirmed, so ~5/120 of the devices hold two keypairs at any time.
+// The bench rekeys all devices in batches of 50 (2.5 % of 2,000) 300 ms apart, with the grace
+// shortened to 200 ms: at most one batch holds a previous keypair at once, as in the real spread.
+constexpr uint32_t kGraceMs = 200, kRekeyGapMs = 300;
 
 [[noreturn]] void die(const std::string& why) {
   std::fprintf(stderr, "link_bench: %s\n", why.c_str());
@@ -203,6 +221,14 @@ class Device final : public wg::Sink {
   }
 
   void initiate() { engine_.initiate(peer_, *this, true); }
+  // A rekey as the device's timers start one every 2 minutes (it is the initiator): a new
+  // handshake; done once the response arrived (the engine then confirms it to the gateway with a
+  // keepalive at once).
+  void rekey() {
+    rekey_from_ = peer_.current ? peer_.current->local_index : 0;
+    engine_.initiate(peer_, *this, true);
+  }
+  bool rekeyed() const { return peer_.current && peer_.current->local_index != rekey_from_; }
   void start_session() {
     uint64_t sid;
     randombytes_buf(&sid, sizeof sid);
@@ -301,6 +327,7 @@ class Device final : public wg::Sink {
   std::unique_ptr<ctl::AuthClient> auth_;
   Buf in_, out_;
   bool authed_ = false;
+  uint32_t rekey_from_ = 0;
   int fd_ = -1;
   uint8_t inner_[4] = {}, fleet_[4] = {};
 };
@@ -375,6 +402,24 @@ int child(int from_parent, int to_parent, const std::vector<Keys>& keys) {
       pump_until(devs, 0, devs.size(), clk, [] { return false; }, 0s);
       std::this_thread::sleep_for(5ms);
     }
+    if (cmd == 'R') {
+      // Every device rekeys, in batches `gap_ms` apart; 'K' back when all have.
+      uint32_t gap_ms = 0;
+      if (!get(from_parent, &gap_ms, 4)) return 1;
+      for (size_t b = 0; b < devs.size(); b += kBatch) {
+        const size_t e = std::min(devs.size(), b + kBatch);
+        for (size_t i = b; i < e; ++i) devs[i]->rekey();
+        if (!all(b, e, &Device::rekeyed, "rekeys")) return 1;
+        const auto until = Clock::now() + std::chrono::milliseconds(gap_ms);
+        while (Clock::now() < until) {
+          pump_until(devs, 0, devs.size(), clk, [] { return false; }, 0s);
+          std::this_thread::sleep_for(5ms);
+        }
+      }
+      const char k = 'K';
+      put(to_parent, &k, 1);
+      continue;
+    }
     if (cmd != 'S') return 0;
     if (!get(from_parent, &ndev, 4) || !get(from_parent, &nmsg, 4)) return 1;
     ndev = std::min<uint32_t>(ndev, uint32_t(devs.size()));
@@ -410,6 +455,8 @@ int child(int from_parent, int to_parent, const std::vector<Keys>& keys) {
 struct Args {
   size_t devices = 2000, serial_devices = 100, messages = 20;
   double max_session_bytes = 0;
+  bool postgres = false;  // --store postgres: fleet mode's store (a throwaway cluster)
+  bool rekey = true;      // --rekey 0: measure only the first session (no rekey phase)
 };
 
 Args parse(int argc, char** argv) {
@@ -417,7 +464,12 @@ Args parse(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i];
     const double v = std::strtod(argv[i + 1], nullptr);
-    if (k == "--devices") a.devices = size_t(v);
+    if (k == "--store") {
+      const std::string st = argv[i + 1];
+      if (st != "sqlite" && st != "postgres") die("--store sqlite|postgres");
+      a.postgres = st == "postgres";
+    } else if (k == "--rekey") a.rekey = v != 0;
+    else if (k == "--devices") a.devices = size_t(v);
     else if (k == "--serial-devices") a.serial_devices = size_t(v);
     else if (k == "--messages") a.messages = size_t(v);
     else if (k == "--max-session-bytes") a.max_session_bytes = v;
@@ -427,8 +479,8 @@ Args parse(int argc, char** argv) {
   return a;
 }
 
-int64_t count_serial(const std::string& path) {
-  auto db = fleet::open_sqlite(path);
+int64_t count_serial(const link::FleetLink::OpenDb& open) {
+  auto db = open();
   auto rows = db->query("SELECT count(*) FROM device_serial");
   return rows.empty() ? 0 : rows[0].i(0);
 }
@@ -453,14 +505,46 @@ int run(const Args& a) {
   close(down[0]);
   close(up[1]);
 
+  // Studio mode: SQLite, no authentication. Fleet mode: PostgreSQL (a throwaway cluster, as the
+  // Fleet tests make; its server processes are not Fleet's heap) and an operator's API token.
   fleet::testing::TempDir dir;
-  fleet::testing::TestServer srv(fleet::testing::TestServer::studio_config(dir.path()));
+  std::unique_ptr<fleet::testing::PgCluster> pg;
+  std::string conninfo;
+  if (a.postgres) {
+    pg = std::make_unique<fleet::testing::PgCluster>();
+    conninfo = pg->create_database();
+  }
+  fleet::testing::TestServer srv(a.postgres ? fleet::testing::TestServer::fleet_config(dir.path(), conninfo)
+                                            : fleet::testing::TestServer::studio_config(dir.path()));
+  std::map<std::string, std::string> auth;
   auto create = [&](const std::string& t, const json& b) {
-    auto r = srv.call("POST", t, b);
+    auto r = srv.call("POST", t, b, auth);
     if (r.status != 201) die("POST " + t + ": " + r.body);
     return r.j;
   };
-  const int64_t proj = create("/api/v1/projects", {{"name", "bench"}}).value("id", int64_t{0});
+  // Fleet mode: the administrator creates an organisation and its owner; the owner's API token
+  // registers the devices (administrators do not act inside organisations).
+  const std::string pw = "correct horse battery staple";
+  auto token_of = [&](const std::string& email) {
+    auto r = srv.call("POST", "/api/v1/auth/login", {{"email", email}, {"password", pw}});
+    if (r.status != 200) die("login: " + r.body);
+    const std::string c = r.header("set-cookie");
+    auto t = srv.call("POST", "/api/v1/tokens", {{"name", "bench"}, {"scope", "write"}},
+                      {{"Cookie", c.substr(0, c.find(';'))}, {"X-CSRF-Token", r.j.value("csrf_token", "")}});
+    if (t.status != 201) die("token: " + t.body);
+    return "Bearer " + t.j.value("token", "");
+  };
+  json pbody = {{"name", "bench"}};
+  if (a.postgres) {
+    fleet::bootstrap_admin(srv.app(), "admin@example.com", "Admin", pw);
+    auth["Authorization"] = token_of("admin@example.com");
+    const int64_t org = create("/api/v1/organizations", {{"name", "bench"}}).value("id", int64_t{0});
+    create("/api/v1/users", {{"email", "owner@example.com"}, {"name", "Owner"}, {"role", "organization_owner"},
+                             {"organization_id", org}, {"password", pw}});
+    auth["Authorization"] = token_of("owner@example.com");
+    pbody["organization_id"] = org;
+  }
+  const int64_t proj = create("/api/v1/projects", pbody).value("id", int64_t{0});
   const int64_t dep = create("/api/v1/deployments", {{"project_id", proj}, {"name", "link"}}).value("id", int64_t{0});
 
   link::FleetLinkConfig cfg;
@@ -472,8 +556,13 @@ int run(const Args& a) {
   cfg.refresh_interval = 500ms;
   cfg.link.idle_timeout = 3600s;  // idle devices stay connected however long the setup takes
   cfg.link.min_new_session = 0ms;
+  // The previous keypair's grace (5 s) shortened in proportion for the rekey phase (the
+  // documented test-time setting, keel/wg/engine.h Timing): see there.
+  cfg.gateway.timing.previous_keypair_grace = kGraceMs * wg::kMs;
   const std::string path = (dir.path() / "fleet.db").string();
-  auto started = link::FleetLink::start(cfg, [path] { return fleet::open_sqlite(path); }, path);
+  const link::FleetLink::OpenDb open = a.postgres ? link::FleetLink::OpenDb([conninfo] { return fleet::open_postgres(conninfo); })
+                                                  : link::FleetLink::OpenDb([path] { return fleet::open_sqlite(path); });
+  auto started = link::FleetLink::start(cfg, open, a.postgres ? "postgres" : path);
   if (!started.ok()) die(started.error());
   auto fl = std::move(started.value());
   srv.app().command_queued = [&fl](int64_t) { fl->link().poke_commands(); };
@@ -515,27 +604,48 @@ int run(const Args& a) {
   std::this_thread::sleep_for(2s);
   const auto stats = fl->link().stats();
   const size_t sessions = fl->link().sessions();
-  const Reading r2 = floor_reading();
+  const Reading r2a = floor_reading();
+  // Then every device rekeys (see kGraceMs), and 1 s idle: the steady state.
+  Reading r2 = r2a;
+  double rekey_s = 0;
+  if (a.rekey) {
+    const char cmd = 'R';
+    const uint32_t gap = kRekeyGapMs;
+    const auto t_rk = Clock::now();
+    put(down[1], &cmd, 1);
+    put(down[1], &gap, 4);
+    char k = 0;
+    if (!get(up[0], &k, 1, 600000) || k != 'K') die("the devices did not all rekey");
+    rekey_s = std::chrono::duration<double>(Clock::now() - t_rk).count();
+    std::this_thread::sleep_for(1s);
+    r2 = floor_reading();
+  }
   const size_t heap2 = r2.heap, rss2 = r2.rss;
   const int64_t sql2 = r2.sqlite;
   const double n = double(a.devices);
   const double per = (double(heap2) - double(heap0)) / n;
   std::printf("devices %zu, sessions %zu, auth_ok %llu, blocks in use %zu, connect+auth %.1f s\n", a.devices,
               sessions, static_cast<unsigned long long>(stats.auth_ok), fl->link().blocks_in_use(), conn_s);
-  std::printf("heap: %zu -> %zu (registered) -> %zu (connected, idle) bytes; rss %zu -> %zu -> %zu\n", heap0, heap1,
-              heap2, rss0, rss1, rss2);
+  std::printf("store: %s\n", a.postgres ? "PostgreSQL (fleet mode)" : "SQLite (studio mode)");
+  std::printf("heap: %zu -> %zu (registered) -> %zu (connected, idle 2 s) -> %zu (after a rekey of every device, "
+              "%.1f s, + 1 s) bytes; rss %zu -> %zu -> %zu\n",
+              heap0, heap1, r2a.heap, heap2, rekey_s, rss0, rss1, rss2);
   const size_t st_sum = sizeof(gateway::GwPeer) + sizeof(wg::Keypair) + sizeof(ctl::Session) + sizeof(ctl::Stream);
   std::printf("sizeof: GwPeer %zu, Keypair %zu, control::Session %zu, Stream %zu, AuthServer %zu (until AUTH_OK)\n",
               sizeof(gateway::GwPeer), sizeof(wg::Keypair), sizeof(ctl::Session), sizeof(ctl::Stream),
               sizeof(ctl::AuthServer));
   std::printf("sqlite: %lld -> %lld -> %lld bytes (its page caches: at most %s per connection)\n",
               static_cast<long long>(sql0), static_cast<long long>(sql1), static_cast<long long>(sql2), "8 MB");
-  std::printf("BENCH link.session.bytes %.0f bytes\n", per);
-  std::printf("BENCH link.session_registered.bytes %.0f bytes\n", (double(heap1) - double(heap0)) / n);
-  std::printf("BENCH link.session_connect.bytes %.0f bytes\n", (double(heap2) - double(heap1)) / n);
-  std::printf("BENCH link.session_rss.bytes %.0f bytes\n", (double(rss2) - double(rss0)) / n);
+  // link.session.bytes is the steady state: after the rekey phase (without it, --rekey 0, the
+  // first session's). Studio mode (SQLite) reports under link.session_studio.*.
+  const std::string m = a.postgres ? "link.session" : "link.session_studio";
+  std::printf("BENCH %s.bytes %.0f bytes\n", m.c_str(), per);
+  std::printf("BENCH %s_first.bytes %.0f bytes\n", m.c_str(), (double(r2a.heap) - double(heap0)) / n);
+  std::printf("BENCH %s_registered.bytes %.0f bytes\n", m.c_str(), (double(heap1) - double(heap0)) / n);
+  std::printf("BENCH %s_connect.bytes %.0f bytes\n", m.c_str(), (double(heap2) - double(heap1)) / n);
+  std::printf("BENCH %s_rss.bytes %.0f bytes\n", m.c_str(), (double(rss2) - double(rss0)) / n);
   std::printf("BENCH link.session_struct.bytes %zu bytes\n", st_sum);
-  std::printf("BENCH link.session_sqlite.bytes %.0f bytes\n", (double(sql2) - double(sql0)) / n);
+  std::printf("BENCH %s_sqlite.bytes %.0f bytes\n", m.c_str(), (double(sql2) - double(sql0)) / n);
   int status = 0;
   if (sessions != a.devices) {
     std::fprintf(stderr, "link_bench: %zu sessions for %zu devices\n", sessions, a.devices);
@@ -550,7 +660,7 @@ int run(const Args& a) {
   if (a.serial_devices && a.messages) {
     const uint32_t nd = uint32_t(a.serial_devices), nm = uint32_t(a.messages);
     const int64_t want = int64_t(nd) * nm * int64_t(ctl::kMaxSerialLines);
-    const int64_t before = count_serial(path);
+    const int64_t before = count_serial(open);
     const char cmd = 'S';
     const auto t0 = Clock::now();
     put(down[1], &cmd, 1);
@@ -558,7 +668,7 @@ int run(const Args& a) {
     put(down[1], &nm, 4);
     int64_t got = 0;
     auto t1 = t0;
-    while ((got = count_serial(path) - before) < want && Clock::now() - t0 < 300s) {
+    while ((got = count_serial(open) - before) < want && Clock::now() - t0 < 300s) {
       std::this_thread::sleep_for(10ms);
       t1 = Clock::now();
     }

@@ -171,6 +171,9 @@ void bench_handshakes(const X25519Rate& x) {
       return k;
     }
     void release(wg::Keypair* k) override { free.push_back(k); }
+    // The responder never has an initiation of its own pending.
+    wg::Handshake* acquire_handshake() override { return nullptr; }
+    void release_handshake(wg::Handshake*) override {}
   } pool;
   const wg::Key rpriv = random_key();
   wg::Engine responder(rpriv, clock, rng, table, pool);

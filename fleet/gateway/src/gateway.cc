@@ -34,12 +34,30 @@ class Gateway::Pool final : public wg::KeypairPool {
     std::lock_guard<std::mutex> g(mu_);
     free_.push_back(k);
   }
+  // Handshake state: only initiations the gateway sends itself are pending (a device's
+  // initiations are answered within one receive), so few are in use at any time.
+  wg::Handshake* acquire_handshake() override {
+    std::lock_guard<std::mutex> g(mu_);
+    if (hs_free_.empty()) {
+      hs_chunks_.push_back(std::make_unique<wg::Handshake[]>(kHsChunk));
+      for (size_t i = 0; i < kHsChunk; ++i) hs_free_.push_back(&hs_chunks_.back()[i]);
+    }
+    wg::Handshake* h = hs_free_.back();
+    hs_free_.pop_back();
+    return h;
+  }
+  void release_handshake(wg::Handshake* h) override {
+    std::lock_guard<std::mutex> g(mu_);
+    hs_free_.push_back(h);
+  }
 
  private:
-  static constexpr size_t kChunk = 256;
+  static constexpr size_t kChunk = 256, kHsChunk = 64;
   std::mutex mu_;
   std::vector<std::unique_ptr<wg::Keypair[]>> chunks_;
   std::vector<wg::Keypair*> free_;
+  std::vector<std::unique_ptr<wg::Handshake[]>> hs_chunks_;
+  std::vector<wg::Handshake*> hs_free_;
 };
 
 namespace {

@@ -184,7 +184,8 @@ void Engine::t_any_authenticated_traversal(Peer& p) {
 
 uint64_t Engine::next_deadline(const Peer& p) {
   uint64_t d = 0;
-  for (uint64_t t : {p.t_retransmit, p.t_send_keepalive, p.t_new_handshake, p.t_zero_keys, p.t_persistent})
+  for (uint64_t t : {p.t_retransmit, p.t_send_keepalive, p.t_new_handshake, p.t_zero_keys, p.t_persistent,
+                     p.t_drop_previous})
     if (t && (!d || t < d)) d = t;
   return d;
 }
@@ -195,7 +196,12 @@ void Engine::tick(Peer& p, Sink& sink) {
   if (p.t_retransmit && now >= p.t_retransmit) {
     p.t_retransmit = 0;
     if (p.handshake_attempts > timing_.max_timer_handshakes()) {
-      // Give up; destroy whatever is left of the partial exchange later.
+      // Give up: the pending initiation's state goes now (a response this late is dropped, as
+      // one to an initiation we never sent); the sessions are destroyed later.
+      release_handshake_locked(p);
+      if (p.hs_local_index) dir_.release_index(p.hs_local_index);
+      p.hs_local_index = 0;
+      p.hs_state = HsState::Zeroed;
       p.t_send_keepalive = 0;
       if (!p.t_zero_keys) p.t_zero_keys = now + 3 * timing_.reject_after_time;
       sink.event(p, Event::HandshakeGaveUp);
@@ -222,6 +228,10 @@ void Engine::tick(Peer& p, Sink& sink) {
     p.t_zero_keys = 0;
     zero_locked(p);
     sink.event(p, Event::SessionZeroed);
+  }
+  if (p.t_drop_previous && now >= p.t_drop_previous) {
+    p.t_drop_previous = 0;
+    release_keypair(p.previous);
   }
   if (p.t_persistent && now >= p.t_persistent) {
     p.t_persistent = 0;
@@ -253,16 +263,23 @@ void Engine::release_keypair(Keypair*& kp) {
   kp = nullptr;
 }
 
+void Engine::release_handshake_locked(Peer& p) {
+  if (!p.hs) return;
+  wipe(p.hs->hash);
+  wipe(p.hs->chain);
+  wipe(p.hs->local_eph);
+  pool_.release_handshake(p.hs);
+  p.hs = nullptr;
+}
+
 void Engine::zero_locked(Peer& p) {
   release_keypair(p.current);
   release_keypair(p.previous);
   release_keypair(p.next);
+  p.t_drop_previous = 0;
   if (p.hs_local_index) dir_.release_index(p.hs_local_index);
   p.hs_local_index = 0;
-  wipe(p.hs_hash);
-  wipe(p.hs_chain);
-  wipe(p.hs_local_eph);
-  wipe(p.hs_remote_eph);
+  release_handshake_locked(p);
   p.hs_state = HsState::Zeroed;
 }
 
@@ -271,7 +288,9 @@ void Engine::zero_peer(Peer& p) {
   zero_locked(p);
 }
 
-bool Engine::derive_session_locked(Peer& p) {
+// `chain` is the handshake's final chaining key: the pooled state's (initiator) or the responder's
+// own, on its stack for the one call.
+bool Engine::derive_session_locked(Peer& p, const Hash& chain) {
   Hash first, second;
   bool initiator;
   if (p.hs_state == HsState::ResponseConsumed) {
@@ -281,7 +300,7 @@ bool Engine::derive_session_locked(Peer& p) {
   } else {
     return false;
   }
-  kdf2(first, second, p.hs_chain, {});
+  kdf2(first, second, chain, {});
   Keypair* kp = pool_.acquire();
   if (!kp) {
     wipe(first);
@@ -297,14 +316,14 @@ bool Engine::derive_session_locked(Peer& p) {
   kp->send_counter = 0;
   kp->created_ns = clock_.now_ns();
   kp->initiator = initiator;
+  kp->confirmed = false;
   kp->local_index = p.hs_local_index;  // the handshake's index now names the session
   kp->remote_index = p.hs_remote_index;
   kp->replay.reset();
   p.hs_local_index = 0;
-  wipe(p.hs_chain);
-  wipe(p.hs_hash);
-  wipe(p.hs_local_eph);
+  release_handshake_locked(p);  // an initiation of ours still pending is superseded
   p.hs_state = HsState::Zeroed;
+  p.t_drop_previous = 0;  // whatever becomes previous now waits for the new session's confirmation
 
   if (initiator) {
     // The new session is confirmed already: it becomes current at once.
@@ -406,14 +425,16 @@ void Engine::send_initiation_locked(Peer& p, Sink& sink, bool is_retry) {
   if (!p.endpoint.family) return;  // nowhere to send; the peer must reach us first
   p.last_sent_handshake_ns = now;
 
+  if (!p.hs && !(p.hs = pool_.acquire_handshake())) return;  // pool exhausted: the timers retry
+  Handshake& hs = *p.hs;
   uint8_t msg[kInitiationSize];
   Hash h = initial_hash_, ck = initial_chain_;
   mix_hash(h, b(p.remote_static));
 
-  rng_.fill(p.hs_local_eph);
-  clamp(p.hs_local_eph);
+  rng_.fill(hs.local_eph);
+  clamp(hs.local_eph);
   Key eph_pub;
-  public_from_private(eph_pub, p.hs_local_eph);
+  public_from_private(eph_pub, hs.local_eph);
   store32(msg, uint32_t(MsgType::Initiation));
   std::memcpy(msg + init_off::kEphemeral, eph_pub.data(), kKeyLen);
   mix_key(ck, b(eph_pub));
@@ -423,7 +444,7 @@ void Engine::send_initiation_locked(Peer& p, Sink& sink, bool is_retry) {
   Hash key;
   {
     DhKey eph;
-    eph.set(p.hs_local_eph, eph_pub);
+    eph.set(hs.local_eph, eph_pub);
     if (!eph.dh(ss, p.remote_static)) return;  // init_peer rejected such keys already
   }
   kdf2(ck, key, ck, ss);
@@ -446,12 +467,13 @@ void Engine::send_initiation_locked(Peer& p, Sink& sink, bool is_retry) {
   if (p.hs_local_index) dir_.release_index(p.hs_local_index);
   p.hs_local_index = dir_.assign_index(p);
   if (!p.hs_local_index) {
+    release_handshake_locked(p);
     p.hs_state = HsState::Zeroed;
     return;
   }
   store32(msg + init_off::kSender, p.hs_local_index);
-  p.hs_hash = h;
-  p.hs_chain = ck;
+  hs.hash = h;
+  hs.chain = ck;
   p.hs_state = HsState::InitiationCreated;
   add_macs_locked(p, msg);
 
@@ -521,11 +543,9 @@ Rx Engine::on_initiation(MutBytes d, const Endpoint& from, Sink& sink) {
   if (p.last_initiation_consumed_ns && now - p.last_initiation_consumed_ns <= timing_.handshake_initiation_rate)
     return Rx::DropFlood;
 
-  // Authenticated: commit.
-  p.hs_hash = h;
-  p.hs_chain = ck;
+  // Authenticated: commit. The rest of the handshake (h, ck, our ephemeral) lives on the stack:
+  // the session is derived before this call returns.
   p.hs_remote_index = load32(d.data() + init_off::kSender);
-  p.hs_remote_eph = remote_eph;
   p.last_timestamp = ts;
   p.last_initiation_consumed_ns = now;
   p.hs_state = HsState::InitiationConsumed;
@@ -539,45 +559,53 @@ Rx Engine::on_initiation(MutBytes d, const Endpoint& from, Sink& sink) {
   if (p.hs_local_index) dir_.release_index(p.hs_local_index);
   p.hs_local_index = dir_.assign_index(p);
   if (!p.hs_local_index) {
+    wipe(h);
+    wipe(ck);
     zero_locked(p);
     return Rx::DropNoResources;
   }
   store32(msg, uint32_t(MsgType::Response));
   store32(msg + resp_off::kSender, p.hs_local_index);
   store32(msg + resp_off::kReceiver, p.hs_remote_index);
-  rng_.fill(p.hs_local_eph);
-  clamp(p.hs_local_eph);
+  Key local_eph;
+  rng_.fill(local_eph);
+  clamp(local_eph);
   Key eph_pub;
-  public_from_private(eph_pub, p.hs_local_eph);
+  public_from_private(eph_pub, local_eph);
   std::memcpy(msg + resp_off::kEphemeral, eph_pub.data(), kKeyLen);
-  mix_hash(p.hs_hash, b(eph_pub));
-  mix_key(p.hs_chain, b(eph_pub));
+  mix_hash(h, b(eph_pub));
+  mix_key(ck, b(eph_pub));
   // Both DHs with our ephemeral through one prepared key (the host backend imports it once and
   // uses one context for the two).
   {
     DhKey eph;
-    eph.set(p.hs_local_eph, eph_pub);
+    eph.set(local_eph, eph_pub);
+    wipe(local_eph);
     Key ee, se;
-    if (!eph.dh2(ee, p.hs_remote_eph, se, p.remote_static)) {
+    if (!eph.dh2(ee, remote_eph, se, p.remote_static)) {
+      wipe(h);
+      wipe(ck);
       zero_locked(p);
       return Rx::DropLowOrder;
     }
-    mix_key(p.hs_chain, ee);
-    mix_key(p.hs_chain, se);
+    mix_key(ck, ee);
+    mix_key(ck, se);
     wipe(ee);
     wipe(se);
   }
   Hash tau;
-  kdf3(p.hs_chain, tau, key, p.hs_chain, p.psk);
-  mix_hash(p.hs_hash, tau);
-  aead_seal(msg + resp_off::kEmpty, key, 0, {}, p.hs_hash);
-  mix_hash(p.hs_hash, b(msg + resp_off::kEmpty, kTagLen));
+  kdf3(ck, tau, key, ck, p.psk);
+  mix_hash(h, tau);
+  aead_seal(msg + resp_off::kEmpty, key, 0, {}, h);
   wipe(tau);
   wipe(key);
+  wipe(h);  // the response's last hash is not needed: nothing further is bound to it
   p.hs_state = HsState::ResponseCreated;
   add_macs_locked(p, msg);
 
-  if (!derive_session_locked(p)) return Rx::DropNoResources;
+  const bool derived = derive_session_locked(p, ck);
+  wipe(ck);
+  if (!derived) return Rx::DropNoResources;
   t_session_derived(p);
   t_any_authenticated_traversal(p);
   t_any_authenticated_sent(p);
@@ -592,16 +620,16 @@ Rx Engine::on_response(MutBytes d, const Endpoint& from, Sink& sink) {
   if (!pp) return Rx::DropUnknownIndex;
   Peer& p = *pp;
   Guard g(p.lock);
-  if (p.hs_state != HsState::InitiationCreated || p.hs_local_index != receiver) return Rx::DropState;
+  if (p.hs_state != HsState::InitiationCreated || p.hs_local_index != receiver || !p.hs) return Rx::DropState;
 
   const uint8_t* e = d.data() + resp_off::kEphemeral;
   Key remote_eph;
   std::memcpy(remote_eph.data(), e, kKeyLen);
-  Hash h = p.hs_hash, ck = p.hs_chain;
+  Hash h = p.hs->hash, ck = p.hs->chain;
   mix_hash(h, remote_eph);
   mix_key(ck, remote_eph);
   Key ss;
-  if (!dh(ss, p.hs_local_eph, remote_eph)) return Rx::DropLowOrder;
+  if (!dh(ss, p.hs->local_eph, remote_eph)) return Rx::DropLowOrder;
   mix_key(ck, ss);
   if (!static_dh(ss, remote_eph)) return Rx::DropLowOrder;
   mix_key(ck, ss);
@@ -614,16 +642,17 @@ Rx Engine::on_response(MutBytes d, const Endpoint& from, Sink& sink) {
   mix_hash(h, b(d.data() + resp_off::kEmpty, kTagLen));
   wipe(tau);
   wipe(key);
+  wipe(h);
 
-  p.hs_hash = h;
-  p.hs_chain = ck;
   p.hs_remote_index = load32(d.data() + resp_off::kSender);
   p.hs_state = HsState::ResponseConsumed;
   p.endpoint = from;
   p.rx_bytes += d.size();
   t_any_authenticated_traversal(p);
   t_any_authenticated_received(p);
-  if (!derive_session_locked(p)) return Rx::DropNoResources;
+  const bool derived = derive_session_locked(p, ck);
+  wipe(ck);
+  if (!derived) return Rx::DropNoResources;
   t_session_derived(p);
   t_handshake_complete(p, sink);
   // Confirm the session to the responder at once (it cannot send before it hears from us).
@@ -684,6 +713,21 @@ Rx Engine::on_transport(MutBytes d, const Endpoint& from, Sink& sink) {
     p.next = nullptr;
     release_keypair(old_prev);
     t_handshake_complete(p, sink);
+  }
+  if (kp == p.current && !kp->confirmed) {
+    // The first message under the current session: the remote has switched to it (as responder
+    // it got our confirmation; as initiator we got the response and now its data). The previous
+    // keypair is kept only for a grace period, for messages the remote sent under it before it
+    // switched and that arrive late (reordered, delayed); the kernel's WireGuard keeps it until
+    // the next rotation (2 minutes), which for the gateway is 232 bytes per connected device
+    // for nothing. A message under the previous key after the grace is dropped like any unknown
+    // index (Rx::DropUnknownIndex: the gateway counts it in `dropped`). Only the receive side
+    // loses anything, and only such stragglers: we send under the current key already. What
+    // they carried is the control protocol's, which acknowledges and retransmits whatever was
+    // not acknowledged (its retransmissions go under the current key), so the cost of dropping
+    // one is a retransmission, never lost data.
+    kp->confirmed = true;
+    if (p.previous) p.t_drop_previous = now + timing_.previous_keypair_grace;
   }
   p.endpoint = from;  // roaming: only authenticated packets move the endpoint
   p.rx_bytes += d.size();

@@ -211,5 +211,143 @@ TEST(WgTimers, ResponderPromotesNextOnFirstData) {
   EXPECT_EQ(b.sink.count(Event::HandshakeComplete), 1u);
 }
 
+// After a rotation the previous keypair is kept only for Timing::previous_keypair_grace once the
+// new session is confirmed by a message received under it: a message the remote sent under the
+// old key and that arrives within the grace is accepted, one after it is dropped (unknown index,
+// which the gateway counts) and the keypair is back in the pool. Both sides: b is the responder
+// (confirmed by a's first message), a the initiator (confirmed by b's first message).
+TEST(WgTimers, PreviousKeypairFreedAfterConfirmationAndGrace) {
+  FakeClock clock;
+  Node a(clock, 1, ep(1, 1)), b(clock, 2, ep(2, 2));
+  link(a, b);
+  b.peer.endpoint = a.me;
+  handshake(a, b);
+  // Four messages sent under the first session and still in flight during the rotation.
+  Buf pkt = ipv4_packet(40), out(40 + kSendOverhead);
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(a.engine.send(a.peer, pkt, out, a.sink).ok());
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(b.engine.send(b.peer, pkt, out, b.sink).ok());
+  auto a_late = std::move(a.sink.sent), b_late = std::move(b.sink.sent);
+  a.sink.clear();
+  b.sink.clear();
+  ASSERT_EQ(a_late.size(), 2u);
+  ASSERT_EQ(b_late.size(), 2u);
+
+  clock.advance(6 * kSec);
+  Keypair* old_a = a.peer.current;
+  handshake(a, b);  // a's keepalive confirms the new session to b
+  EXPECT_EQ(b.peer.previous != nullptr, true);
+  EXPECT_EQ(b.pool.in_use(), 2u);
+  EXPECT_NE(b.peer.t_drop_previous, 0u);
+  EXPECT_EQ(b.peer.t_drop_previous, clock.now + b.engine.timing().previous_keypair_grace);
+  // a (the initiator) has heard nothing under its new session yet: it keeps the old one, no grace.
+  EXPECT_EQ(a.peer.previous, old_a);
+  EXPECT_EQ(a.peer.t_drop_previous, 0u);
+
+  // Within the grace: the straggler under the previous key is accepted.
+  clock.advance(b.engine.timing().previous_keypair_grace - 1 * kSec);
+  b.engine.tick(b.peer, b.sink);
+  ASSERT_NE(b.peer.previous, nullptr);
+  EXPECT_EQ(b.engine.receive(a_late[0].data, a.me, false, b.sink), Rx::Data);
+  // After it: the keypair is gone and the next straggler is dropped.
+  clock.advance(1 * kSec);
+  ASSERT_EQ(Engine::next_deadline(b.peer) <= clock.now, true);
+  b.engine.tick(b.peer, b.sink);
+  EXPECT_EQ(b.peer.previous, nullptr);
+  EXPECT_EQ(b.peer.t_drop_previous, 0u);
+  EXPECT_EQ(b.pool.in_use(), 1u);
+  EXPECT_EQ(b.engine.receive(a_late[1].data, a.me, false, b.sink), Rx::DropUnknownIndex);
+  // The current session is untouched.
+  ASSERT_TRUE(a.engine.send(a.peer, pkt, out, a.sink).ok());
+  EXPECT_EQ(pump(a, b)[0], Rx::Data);
+
+  // The initiator's side: b's first message under the new session confirms it to a.
+  ASSERT_TRUE(b.engine.send(b.peer, pkt, out, b.sink).ok());
+  EXPECT_EQ(pump(b, a)[0], Rx::Data);
+  EXPECT_EQ(a.peer.t_drop_previous, clock.now + a.engine.timing().previous_keypair_grace);
+  EXPECT_EQ(a.engine.receive(b_late[0].data, b.me, false, a.sink), Rx::Data);
+  clock.advance(a.engine.timing().previous_keypair_grace);
+  a.engine.tick(a.peer, a.sink);
+  EXPECT_EQ(a.peer.previous, nullptr);
+  EXPECT_EQ(a.pool.in_use(), 1u);
+  EXPECT_EQ(a.engine.receive(b_late[1].data, b.me, false, a.sink), Rx::DropUnknownIndex);
+}
+
+// A new rotation before the grace ends: the grace armed for the older keypair must not drop the
+// keypair that has just become previous (the remote may still send under it until it has the
+// newest session); the grace starts again only once the newest session is confirmed.
+TEST(WgTimers, GraceRestartsWithEachRotation) {
+  FakeClock clock;
+  Node a(clock, 1, ep(1, 1)), b(clock, 2, ep(2, 2));
+  link(a, b);
+  b.peer.endpoint = a.me;
+  handshake(a, b);
+  clock.advance(6 * kSec);
+  handshake(a, b);
+  Buf pkt = ipv4_packet(40), out(40 + kSendOverhead);
+  ASSERT_TRUE(b.engine.send(b.peer, pkt, out, b.sink).ok());
+  EXPECT_EQ(pump(b, a)[0], Rx::Data);
+  ASSERT_NE(a.peer.t_drop_previous, 0u);  // grace for the first session running
+  Keypair* second = a.peer.current;
+  clock.advance(1 * kSec);
+  a.engine.initiate(a.peer, a.sink, true);
+  EXPECT_EQ(pump(a, b)[0], Rx::Initiation);
+  ASSERT_TRUE(b.engine.send(b.peer, pkt, out, b.sink).ok());  // b: still under the second session
+  auto late = std::move(b.sink.sent);
+  b.sink.clear();
+  // late[0] is b's response, late[1] its data under the second session.
+  ASSERT_EQ(late.size(), 2u);
+  EXPECT_EQ(a.engine.receive(late[0].data, b.me, false, a.sink), Rx::Response);
+  EXPECT_EQ(a.peer.previous, second);
+  EXPECT_EQ(a.peer.t_drop_previous, 0u);
+  clock.advance(10 * kSec);
+  a.engine.tick(a.peer, a.sink);
+  ASSERT_EQ(a.peer.previous, second);
+  EXPECT_EQ(a.engine.receive(late[1].data, b.me, false, a.sink), Rx::Data);
+}
+
+// The handshake state is pooled: held by a peer only while its own initiation is pending, never
+// by the responder, and given back on completion and when the initiator gives up.
+TEST(WgTimers, HandshakeStateOnlyWhileInitiationPending) {
+  FakeClock clock;
+  Node a(clock, 1, ep(1, 1)), b(clock, 2, ep(2, 2));
+  link(a, b);
+  EXPECT_EQ(a.peer.hs, nullptr);
+  a.engine.initiate(a.peer, a.sink, true);
+  EXPECT_NE(a.peer.hs, nullptr);
+  EXPECT_EQ(a.pool.handshakes_in_use(), 1u);
+  EXPECT_EQ(pump(a, b)[0], Rx::Initiation);
+  EXPECT_EQ(b.peer.hs, nullptr);
+  EXPECT_EQ(b.pool.handshakes_in_use(), 0u);
+  EXPECT_EQ(pump(b, a)[0], Rx::Response);
+  EXPECT_EQ(a.peer.hs, nullptr);
+  EXPECT_EQ(a.pool.handshakes_in_use(), 0u);
+  EXPECT_EQ(pump(a, b)[0], Rx::Keepalive);
+
+  // An initiation nobody answers: held through the retransmissions, released on giving up.
+  Node c(clock, 3, ep(3, 3)), d(clock, 4, ep(4, 4));
+  link(c, d);
+  c.engine.initiate(c.peer, c.sink, true);
+  run_for(clock, 60 * kSec, {&c});
+  EXPECT_NE(c.peer.hs, nullptr);
+  EXPECT_EQ(c.pool.handshakes_in_use(), 1u);
+  run_for(clock, 60 * kSec, {&c});
+  EXPECT_EQ(c.sink.count(Event::HandshakeGaveUp), 1u);
+  EXPECT_EQ(c.peer.hs, nullptr);
+  EXPECT_EQ(c.pool.handshakes_in_use(), 0u);
+  EXPECT_EQ(c.peer.hs_state, HsState::Zeroed);
+  EXPECT_EQ(c.peer.hs_local_index, 0u);
+
+  // Both sides initiating at once: b's own pending initiation is superseded by answering a's.
+  clock.advance(6 * kSec);
+  b.peer.endpoint = a.me;
+  b.engine.initiate(b.peer, b.sink, true);
+  EXPECT_EQ(b.pool.handshakes_in_use(), 1u);
+  b.sink.clear();
+  a.engine.initiate(a.peer, a.sink, true);
+  EXPECT_EQ(pump(a, b)[0], Rx::Initiation);
+  EXPECT_EQ(b.peer.hs, nullptr);
+  EXPECT_EQ(b.pool.handshakes_in_use(), 0u);
+}
+
 }  // namespace
 }  // namespace keel::wg::test

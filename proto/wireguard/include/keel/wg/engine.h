@@ -37,6 +37,9 @@ struct Timing {
   uint64_t keepalive_timeout = 10 * kSec;
   uint64_t cookie_refresh_time = 120 * kSec;
   uint64_t handshake_initiation_rate = 20 * kMs;
+  // How long the previous session's keypair is kept once the current one is confirmed (a
+  // transport message received under it: the remote has switched). See Engine::on_transport.
+  uint64_t previous_keypair_grace = 5 * kSec;
   uint64_t rekey_after_messages = uint64_t{1} << 60;
   uint64_t reject_after_messages = ~uint64_t{0} - (uint64_t{1} << 13);  // 2^64 - 2^13 - 1
   uint64_t max_timer_handshakes() const { return rekey_attempt_time / rekey_timeout; }
@@ -87,14 +90,30 @@ struct Keypair {
   uint32_t local_index = 0;
   uint32_t remote_index = 0;
   bool initiator = false;
+  bool confirmed = false;  // a transport message was received under it (fills padding)
   ReplayWindow replay;
 };
 
+// The state of a handshake we initiated, between our initiation and the peer's response (or our
+// giving up): the running hash, the chaining key and our ephemeral private key. A responder needs
+// none of it beyond the one receive() call that answers an initiation (it lives on the stack
+// there), so a peer holds one only while its own initiation is pending: the gateway, a responder
+// for a million idle devices, then keeps 96 bytes less per device than a Peer embedding it.
+struct Handshake {
+  Hash hash{};
+  Hash chain{};
+  Key local_eph{};
+};
+
+// Session memory: keypairs, and the handshake state of pending initiations.
 class KeypairPool {
  public:
   virtual ~KeypairPool() = default;
   virtual Keypair* acquire() = 0;          // nullptr when exhausted (the handshake then fails)
   virtual void release(Keypair* kp) = 0;   // already wiped by the engine
+  // nullptr when exhausted (the initiation is then not sent; the timers retry it).
+  virtual Handshake* acquire_handshake() = 0;
+  virtual void release_handshake(Handshake* hs) = 0;  // already wiped by the engine
 };
 
 enum class HsState : uint8_t { Zeroed, InitiationCreated, InitiationConsumed, ResponseCreated, ResponseConsumed };
@@ -141,11 +160,8 @@ struct Peer {
   bool static_static_ready = false;
   uint32_t hs_local_index = 0;
   uint32_t hs_remote_index = 0;
-  Hash hs_hash{};
-  Hash hs_chain{};
-  Key hs_local_eph{};
-  Key hs_remote_eph{};
   Tai64n last_timestamp;
+  Handshake* hs = nullptr;  // from the KeypairPool, while our initiation is pending
   uint64_t last_initiation_consumed_ns = 0;  // 0 = never
   uint64_t last_sent_handshake_ns = 0;       // 0 = never
   uint64_t last_handshake_ns = 0;            // completion time, 0 = never
@@ -162,6 +178,7 @@ struct Peer {
 
   // Timer deadlines in monotonic ns; 0 = not armed.
   uint64_t t_retransmit = 0, t_send_keepalive = 0, t_new_handshake = 0, t_zero_keys = 0, t_persistent = 0;
+  uint64_t t_drop_previous = 0;  // the previous keypair's grace ends
 
   uint64_t rx_bytes = 0, tx_bytes = 0;
   void* user = nullptr;  // owner's back pointer (gateway: its peer record)
@@ -279,7 +296,8 @@ class Engine {
 
   void send_initiation_locked(Peer& p, Sink& sink, bool is_retry);
   Result<void, Error> send_locked(Peer& p, Bytes inner, MutBytes out, Sink& sink);
-  bool derive_session_locked(Peer& p);
+  bool derive_session_locked(Peer& p, const Hash& chain);
+  void release_handshake_locked(Peer& p);
   const Key* static_static_locked(Peer& p);
   void release_keypair(Keypair*& kp);
   void zero_locked(Peer& p);
@@ -374,7 +392,8 @@ class SmallDirectory final : public PeerDirectory {
   Entry idx_[N * 4] = {};  // a handshake and three keypairs per peer
 };
 
-template <size_t N>
+// N keypairs and H handshakes (one pending initiation per peer: a peer uses up to 3 keypairs).
+template <size_t N, size_t H = (N + 2) / 3>
 class FixedKeypairPool final : public KeypairPool {
  public:
   Keypair* acquire() override {
@@ -390,12 +409,29 @@ class FixedKeypairPool final : public KeypairPool {
     used_[kp - slots_] = false;
     --in_use_;
   }
+  Handshake* acquire_handshake() override {
+    for (size_t i = 0; i < H; ++i)
+      if (!hs_used_[i]) {
+        hs_used_[i] = true;
+        ++hs_in_use_;
+        return &hs_[i];
+      }
+    return nullptr;
+  }
+  void release_handshake(Handshake* hs) override {
+    hs_used_[hs - hs_] = false;
+    --hs_in_use_;
+  }
   size_t in_use() const { return in_use_; }
+  size_t handshakes_in_use() const { return hs_in_use_; }
 
  private:
   Keypair slots_[N];
   bool used_[N] = {};
   size_t in_use_ = 0;
+  Handshake hs_[H];
+  bool hs_used_[H] = {};
+  size_t hs_in_use_ = 0;
 };
 
 }  // namespace keel::wg
