@@ -87,12 +87,10 @@ struct DeviceImportOpts {
 // `FILE:LINE: field: message` per error (FILE: devices[N] for JSON), as compilers print them.
 int import_refused(const std::string& file, const Error& e) {
   if (e.details.empty()) return api_error(e);
-  std::cerr << "keel: error: " << file << ": " << e.message << "
-";
+  std::cerr << "keel: error: " << file << ": " << e.message << "\n";
   for (const auto& d : e.details) {
     std::string where = d.line > 0 ? file + ":" + std::to_string(d.line) : file + ": " + d.where();
-    std::cerr << where << ": " << (d.field.empty() ? "" : d.field + ": ") << d.message << "
-";
+    std::cerr << where << ": " << (d.field.empty() ? "" : d.field + ": ") << d.message << "\n";
   }
   if (e.detail_count > static_cast<int64_t>(e.details.size()))
     std::cerr << "... and " << e.detail_count - static_cast<int64_t>(e.details.size())
