@@ -74,7 +74,7 @@ DeviceRow insert_device(Db& db, int64_t deployment_id, const std::string& name, 
 
 namespace {
 
-// Lookups of many values run as `... IN ($k, ..., $k+kInList-1)` with a fixed number of
+// SQLite: lookups of many values run as `... IN ($k, ..., $k+kInList-1)` with a fixed number of
 // parameters (padded with a value that never matches: the empty string is no key and no name), so
 // each statement text is prepared once.
 constexpr size_t kInList = 500;
@@ -97,6 +97,24 @@ void in_groups(const std::vector<std::string>& values, std::vector<Value> prefix
   }
 }
 
+// PostgreSQL: the values as one text[] parameter (an array literal, every element quoted), for
+// `= ANY($n::text[])`. One query for all the values: with IN lists of parameters in batches
+// PostgreSQL's plans scanned the whole table once per batch and compared each row with every
+// listed value (145 s for 100,000 rows into a table of 10,000); with the array known at planning
+// it looks the values up (index, or one hashed pass over the table).
+std::string pg_text_array(const std::vector<std::string>& values) {
+  std::string out = "{";
+  for (size_t k = 0; k < values.size(); ++k) {
+    out += k ? ",\"" : "\"";
+    for (char c : values[k]) {
+      if (c == '"' || c == '\\') out.push_back('\\');
+      out.push_back(c);
+    }
+    out.push_back('"');
+  }
+  return out + "}";
+}
+
 }  // namespace
 
 std::unordered_map<std::string, int64_t> device_key_holders(Db& db, const std::vector<std::string>& keys) {
@@ -104,19 +122,32 @@ std::unordered_map<std::string, int64_t> device_key_holders(Db& db, const std::v
       "SELECT v.tunnel_public_key, v.identity_public_key, p.organization_id FROM devices v JOIN deployments d ON d.id "
       "= v.deployment_id JOIN projects p ON p.id = d.project_id WHERE v.tunnel_public_key IN " + in_list(1) +
       " OR v.identity_public_key IN " + in_list(1);
+  static const std::string pg_sql =
+      "SELECT v.tunnel_public_key, v.identity_public_key, p.organization_id FROM devices v JOIN deployments d ON d.id "
+      "= v.deployment_id JOIN projects p ON p.id = d.project_id WHERE v.tunnel_public_key = ANY($1::text[]) OR "
+      "v.identity_public_key = ANY($1::text[])";
   std::unordered_set<std::string> wanted(keys.begin(), keys.end());
   std::unordered_map<std::string, int64_t> out;
-  in_groups(keys, {}, [&](const std::vector<Value>& params) {
-    for (const Row& r : db.query(sql, params))
+  auto collect = [&](const Rows& rows) {
+    for (const Row& r : rows)
       for (size_t col : {0u, 1u})
         if (!r.null(col) && wanted.count(r.s(col))) out.emplace(r.s(col), r.i(2));
-  });
+  };
+  if (keys.empty()) return out;
+  if (db.dialect() == Dialect::postgres) collect(db.query(pg_sql, {pg_text_array(keys)}));
+  else in_groups(keys, {}, [&](const std::vector<Value>& params) { collect(db.query(sql, params)); });
   return out;
 }
 
 std::unordered_set<std::string> device_names_taken(Db& db, int64_t deployment_id, const std::vector<std::string>& names) {
   static const std::string sql = "SELECT name FROM devices WHERE deployment_id = $1 AND name IN " + in_list(2);
+  static const std::string pg_sql = "SELECT name FROM devices WHERE deployment_id = $1 AND name = ANY($2::text[])";
   std::unordered_set<std::string> out;
+  if (names.empty()) return out;
+  if (db.dialect() == Dialect::postgres) {
+    for (const Row& r : db.query(pg_sql, {deployment_id, pg_text_array(names)})) out.insert(r.s(0));
+    return out;
+  }
   in_groups(names, {deployment_id}, [&](const std::vector<Value>& params) {
     for (const Row& r : db.query(sql, params)) out.insert(r.s(0));
   });

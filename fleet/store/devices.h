@@ -79,7 +79,8 @@ bool device_name_taken(Db& db, int64_t deployment_id, const std::string& name);
 std::optional<int64_t> free_address_index(Db& db, int64_t first, int64_t last);
 DeviceRow insert_device(Db& db, int64_t deployment_id, const std::string& name, const NewDeviceKeys& keys,
                         int64_t address_index, int64_t now);
-// ---- bulk registration (the device import): a few statements per few hundred rows ----
+// ---- bulk registration (the device import): one statement per 500 values (SQLite, indexed IN
+// lists) or one for all of them (PostgreSQL, `= ANY(text[])`), one INSERT per 256 rows ----
 // Of `keys` (base64, any mix of tunnel and identity keys), those some device holds (in either
 // role), with the organisation of its holder.
 std::unordered_map<std::string, int64_t> device_key_holders(Db& db, const std::vector<std::string>& keys);

@@ -1,10 +1,11 @@
-// Unit tests of the server's pure parts: the route table's invariants, request pagination, and
-// the rollout engine's decisions. No database, no sockets.
+// Unit tests of the server's pure parts: the route table's invariants, request pagination, the
+// rollout engine's decisions, and the CSV reader of uploads. No database, no sockets.
 #include <gtest/gtest.h>
 
 #include <set>
 
 #include "server/api.h"
+#include "server/csv.h"
 #include "server/pagination.h"
 #include "server/rollout.h"
 
@@ -15,6 +16,31 @@ Router api() {
   Router r;
   register_api_routes(r);
   return r;
+}
+
+// Records as [line: field|field|...], and the error as "!line: message".
+std::vector<std::string> read_csv(std::string_view text) {
+  std::vector<std::string> out;
+  CsvReader r(text);
+  while (auto rec = r.next()) {
+    std::string s = std::to_string(rec->line) + ":";
+    for (size_t k = 0; k < rec->fields.size(); ++k) s += (k ? "|" : "") + rec->fields[k];
+    out.push_back(s);
+  }
+  if (r.error()) out.push_back("!" + std::to_string(r.error()->line));
+  return out;
+}
+
+TEST(CsvReaderTest, RecordsFieldsAndTheirLines) {
+  using V = std::vector<std::string>;
+  EXPECT_EQ(read_csv(""), V{});
+  EXPECT_EQ(read_csv("a,b\nc,d"), (V{"1:a|b", "2:c|d"}));
+  EXPECT_EQ(read_csv("\xEF\xBB\xBFa,b\r\n\r\nc,\r\n"), (V{"1:a|b", "3:c|"}));
+  EXPECT_EQ(read_csv("\"x, \"\"y\"\"\",z\n\"two\nlines\",w\nlast,\"\""), (V{"1:x, \"y\"|z", "2:two\nlines|w", "4:last|"}));
+  EXPECT_EQ(read_csv("a\rb\n"), (V{"1:a", "2:b"}));  // a lone CR ends a line too
+  EXPECT_EQ(read_csv("a,b\n\"open,c\nd\n"), (V{"1:a|b", "!2"}));
+  EXPECT_EQ(read_csv("a,b\nx\"y,c\n"), (V{"1:a|b", "!2"}));
+  EXPECT_EQ(read_csv("a\n\"q\"x,c\n"), (V{"1:a", "!2"}));
 }
 
 TEST(ApiRouteTableTest, EveryRouteIsComplete) {
