@@ -329,11 +329,11 @@ describe('fleet mode', { timeout: 300_000 }, () => {
     assert.match(text, /Line 4\s+name\s+the same name as line 2/);
     assert.match(text, /Line 5\s+tunnel_public_key\s+the tunnel public key must be/);
     assert.equal(await tanks(), 0, 'a refused file created no device');
-    await shot(page, '10g-import-refused');
+    await shot(page, '10e1-import-refused');
     await dlg.getByLabel('File', { exact: true }).setInputFiles(goodFile);
     await dlg.getByRole('button', { name: 'Import', exact: true }).click();
     await dlg.getByText('Imported 2 devices').waitFor();
-    await shot(page, '10h-imported');
+    await shot(page, '10e2-imported');
     await dlg.getByRole('button', { name: 'Done' }).click();
     await page.getByTestId('device-table').getByRole('link', { name: 'tank-02' }).waitFor();
     assert.equal(await tanks(), 2);
