@@ -4,6 +4,7 @@
 #include "api_auth.h"
 #include "api_deployments.h"
 #include "api_device_commands.h"
+#include "api_device_import.h"
 #include "api_device_logs.h"
 #include "api_devices.h"
 #include "api_organizations.h"
@@ -32,6 +33,7 @@ void register_api_routes(Router& r) {
   register_deployment_routes(r);
   register_proxy_routes(r);
   register_device_routes(r);
+  register_device_import_routes(r);
   register_device_command_routes(r);
   register_overlay_routes(r);
   register_device_log_routes(r);

@@ -6,6 +6,7 @@
 #include "keel/release/keys.h"
 #include "owner.h"
 #include "public_key_field.h"
+#include "request_body.h"
 #include "rollout.h"
 
 namespace keel::fleet {
@@ -136,6 +137,41 @@ void append_device(std::string& out, const App& app, const DeviceRow& d) {
 
 }  // namespace
 
+const std::vector<Field>& new_device_fields() {
+  static const std::string keyhelp = "base64 of 32 bytes (as `wg pubkey` prints) or a Keel public key file";
+  static const std::vector<Field> fields = {
+      {.name = "name", .type = FieldType::string, .required = true, .min = 1, .max = 100},
+      {.name = "tunnel_public_key", .type = FieldType::string, .required = true, .description = keyhelp, .min = 1,
+       .max = 4096},
+      {.name = "identity_public_key", .type = FieldType::string, .required = true, .description = keyhelp, .min = 1,
+       .max = 4096}};
+  return fields;
+}
+
+NewDeviceKeys new_device_keys(const json& body) {
+  NewDeviceKeys k;
+  k.tunnel = rel::base64_encode(parse_public_key_field(body, "tunnel_public_key", "tunnel"));
+  k.identity = rel::base64_encode(parse_public_key_field(body, "identity_public_key", "device"));
+  if (k.tunnel == k.identity)
+    throw bad_request("the tunnel key and the identity key must be different keys", "identity_public_key");
+  return k;
+}
+
+std::pair<std::string, NewDeviceKeys> check_new_device(const json& body) {
+  check_name(body, "name");
+  NewDeviceKeys k = new_device_keys(body);
+  return {body.at("name").get<std::string>(), std::move(k)};
+}
+
+ApiError key_in_use(int64_t holder_org, int64_t org_id, const std::string& field) {
+  if (holder_org == org_id)
+    return conflict("another device of this organisation already uses this public key; every device needs its own keys",
+                    field);
+  return unusable_key(field);
+}
+
+ApiError device_name_in_use() { return conflict("a device with this name already exists in the deployment", "name"); }
+
 std::string device_page_body(const App& app, const Page<DeviceRow>& page) {
   std::string body;
   body.reserve(page.items.size() * 400 + 64);
@@ -151,27 +187,6 @@ std::string device_page_body(const App& app, const Page<DeviceRow>& page) {
 }
 
 namespace {
-
-// Whether `s` is UTF-8 without NUL (what a text parameter of PostgreSQL accepts): a search text
-// from the query string is not checked by any JSON parser.
-bool utf8_text(const std::string& s) {
-  for (size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    size_t n = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2 : (c >> 3) == 30 ? 3 : 9;
-    if (c == 0 || n == 9 || (n > 0 && i + n >= s.size())) return false;  // NUL, bad lead byte, cut short
-    uint32_t cp = n == 0 ? c : c & (0x3f >> n);
-    for (size_t k = 1; k <= n; ++k) {
-      const auto b = static_cast<unsigned char>(s[i + k]);
-      if ((b >> 6) != 2) return false;
-      cp = cp << 6 | (b & 0x3f);
-    }
-    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
-        (cp >= 0xd800 && cp <= 0xdfff))
-      return false;
-    i += n + 1;
-  }
-  return true;
-}
 
 DeviceRow load_device(Ctx& c, int64_t id) {
   auto d = find_device(c.db, id);
@@ -191,14 +206,7 @@ int64_t allocate_address(Ctx& c) {
                  "no free tunnel address left in " + c.app.addresses.prefix() + "; configure a larger --tunnel-prefix");
 }
 
-NewDeviceKeys device_keys(Ctx& c) {
-  NewDeviceKeys k;
-  k.tunnel = rel::base64_encode(parse_public_key_field(c.body, "tunnel_public_key", "tunnel"));
-  k.identity = rel::base64_encode(parse_public_key_field(c.body, "identity_public_key", "device"));
-  if (k.tunnel == k.identity)
-    throw bad_request("the tunnel key and the identity key must be different keys", "identity_public_key");
-  return k;
-}
+NewDeviceKeys device_keys(Ctx& c) { return new_device_keys(c.body); }
 
 // Keys are unique per instance: the tunnel gateway knows a device by its tunnel key (WireGuard
 // peers are keys) and the device link by its identity key, so two devices with one key could
@@ -210,11 +218,7 @@ void check_keys_unused(Ctx& c, const NewDeviceKeys& k, std::optional<int64_t> ex
   for (const auto& [field, key] : {std::pair<const char*, const std::string&>{"tunnel_public_key", k.tunnel},
                                    std::pair<const char*, const std::string&>{"identity_public_key", k.identity}}) {
     auto holder = device_keys_holder(c.db, {.tunnel = key, .identity = key}, except);
-    if (!holder) continue;
-    if (*holder == org_id)
-      throw conflict("another device of this organisation already uses this public key; every device needs its own keys",
-                     field);
-    throw unusable_key(field);
+    if (holder) throw key_in_use(*holder, org_id, field);
   }
 }
 
@@ -258,7 +262,7 @@ Response list(Ctx& c) {
   }
   if (auto name = c.q("name")) {
     if (name->size() > 100) throw bad_request("query parameter 'name' is at most 100 bytes (a device name's length)", "name");
-    if (!utf8_text(*name)) throw bad_request("query parameter 'name' must be UTF-8 text", "name");
+    if (!valid_utf8(*name)) throw bad_request("query parameter 'name' must be UTF-8 text", "name");
     f.name_contains = name;
   }
   Response res;
@@ -270,8 +274,7 @@ Response register_device(Ctx& c) {
   check_name(c.body, "name");
   int64_t dep = c.body.at("deployment_id").get<int64_t>();
   Owner o = deployment_owner(c, dep, Need::write);
-  NewDeviceKeys k = device_keys(c);
-  std::string name = c.body["name"].get<std::string>();
+  auto [name, k] = check_new_device(c.body);
   for (int attempt = 0;; ++attempt) {
     try {
       Tx tx(c.db);
@@ -284,8 +287,7 @@ Response register_device(Ctx& c) {
       return Response::json_body(device_json(c.app, d), 201);
     } catch (const DbError& e) {
       // Two servers (or two requests on PostgreSQL) picked the same address: try the next one.
-      if (device_name_taken(c.db, dep, name))
-        throw conflict("a device with this name already exists in the deployment", "name");
+      if (device_name_taken(c.db, dep, name)) throw device_name_in_use();
       if (e.kind != DbError::Kind::unique_violation || attempt >= 4) throw;
     }
   }
@@ -386,12 +388,11 @@ void register_device_routes(Router& r) {
          .summary = "Register a device with its tunnel (X25519) and identity (Ed25519) public keys; a tunnel address "
                     "is assigned",
          .access = Access::org_write,
-         .body = {{.name = "deployment_id", .type = F::integer, .required = true, .min = 1},
-                  {.name = "name", .type = F::string, .required = true, .min = 1, .max = 100},
-                  {.name = "tunnel_public_key", .type = F::string, .required = true, .description = keyhelp, .min = 1,
-                   .max = 4096},
-                  {.name = "identity_public_key", .type = F::string, .required = true, .description = keyhelp,
-                   .min = 1, .max = 4096}},
+         .body = [] {
+           std::vector<Field> f = {{.name = "deployment_id", .type = F::integer, .required = true, .min = 1}};
+           f.insert(f.end(), new_device_fields().begin(), new_device_fields().end());
+           return f;
+         }(),
          .response_schema = "Device", .success_status = 201, .handler = register_device});
   r.add({.method = Method::GET, .path = "/api/v1/devices/{device_id}", .operation_id = "getDevice", .tag = "devices",
          .summary = "One device", .access = Access::org_read, .response_schema = "Device", .handler = get});

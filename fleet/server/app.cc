@@ -340,32 +340,6 @@ void App::recover() {
 
 namespace {
 
-// The deepest nesting of arrays and objects a request body may have; no route needs more than a
-// handful (a trace event's data, an overlay's config). Deeper bodies would let one request drive
-// recursive code (nlohmann::json's destructor and dump, our validators) into a stack overflow.
-constexpr size_t kMaxJsonDepth = 64;
-
-// The byte offset where `text` first nests deeper than max (strings skipped, escapes honoured),
-// or npos. O(n), no recursion; malformed JSON is left to the parser.
-size_t json_too_deep(std::string_view text, size_t max) {
-  size_t depth = 0;
-  bool in_string = false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (in_string) {
-      if (c == '\\') ++i;
-      else if (c == '"') in_string = false;
-      continue;
-    }
-    if (c == '"') in_string = true;
-    else if (c == '[' || c == '{') {
-      if (++depth > max) return i;
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
-    }
-  }
-  return std::string_view::npos;
-}
 // The principal of the user a session or an API token stands for (SessionUser, TokenUser: both
 // read KEEL_FLEET_AUTH_USER_FIELDS).
 template <class AuthRow>
@@ -476,25 +450,26 @@ Response App::handle(Request& req) {
     // A body's media type is checked, not guessed (issue 17 item 8): JSON routes take
     // application/json (parameters such as "; charset=utf-8" allowed), a missing header or
     // "application/jsonx" is 415; the release upload takes application/octet-stream only.
-    if (route.raw_body && !req.body.empty() && !media_type_is(req.header("content-type"), "application/octet-stream"))
-      return error_response(415, "unsupported_media_type",
-                            "send the signed release file as the body with Content-Type: application/octet-stream");
+    if (route.raw_body && !req.body.empty()) {
+      const std::string ct = req.header("content-type");
+      if (route.raw_types.empty() && !media_type_is(ct, "application/octet-stream"))
+        return error_response(415, "unsupported_media_type",
+                              "send the signed release file as the body with Content-Type: application/octet-stream");
+      if (!route.raw_types.empty() &&
+          std::none_of(route.raw_types.begin(), route.raw_types.end(), [&](const std::string& t) { return media_type_is(ct, t); })) {
+        std::string types;
+        for (const auto& t : route.raw_types) types += (types.empty() ? "" : " or ") + t;
+        return error_response(415, "unsupported_media_type", "send the body with Content-Type: " + types);
+      }
+    }
     if (!route.raw_body && req.method != Method::GET && req.method != Method::DELETE_) {
       if (!req.body.empty()) {
         if (!media_type_is(req.header("content-type"), "application/json"))
           return error_response(415, "unsupported_media_type", "send the body with Content-Type: application/json");
         // Depth first, on the raw bytes: a body nested deeper than any route needs is refused
-        // before anything recursive (parsing, validation, storing, serialising) sees it.
-        if (const size_t at = json_too_deep(req.body, kMaxJsonDepth); at != std::string::npos)
-          return error_response(400, "json_too_deep",
-                                "the JSON body is nested deeper than " + std::to_string(kMaxJsonDepth) +
-                                    " levels (at byte " + std::to_string(at) + ")");
-        try {
-          body = parse_json_body(req.body);  // refuses duplicate keys (400 duplicate_key)
-        } catch (const json::parse_error& e) {
-          return error_response(400, "malformed_json",
-                                "the body is not valid JSON (UTF-8) near byte " + std::to_string(e.byte));
-        }
+        // before anything recursive (parsing, validation, storing, serialising) sees it; then
+        // duplicate keys (400 duplicate_key) and malformed JSON.
+        body = parse_json_request(req.body);
       }
       Router::validate_body(route, body);
     }
@@ -549,6 +524,11 @@ Response App::handle(Request& req) {
     spdlog::error("error on {} {}: {}", method_name(req.method), req.path, e.what());
     return error_response(500, "internal", "internal error (logged on the server)");
   }
+}
+
+size_t App::body_limit(const Route* route) const {
+  if (!route || !route->raw_body) return cfg.max_body;
+  return route->import_body ? cfg.max_import : cfg.max_upload;
 }
 
 Response App::serve_static(const Request& req) {

@@ -41,6 +41,8 @@ struct Config {
   std::string tunnel_prefix = "10.64.0.0/10";
   size_t max_body = 1 << 20;            // JSON bodies
   size_t max_upload = 256u << 20;       // release files
+  size_t max_import = 32u << 20;        // device imports (CSV or JSON), --max-import-mb
+  size_t max_import_rows = 100000;      // devices per import
   std::filesystem::path web_dir;        // built web UI (fleet/web/dist)
   bool secure_cookies = false;          // set when served behind TLS
   int session_hours = 12;
@@ -176,6 +178,8 @@ class App {
   ConsoleOpener console_open;
 
   Response handle(Request& req);
+  // The largest request body `route` takes (JSON bodies, release files, device imports).
+  size_t body_limit(const Route* route) const;
   // Who is calling: session cookie, bearer token, studio loopback, or anonymous. Throws ApiError
   // for a presented but invalid credential.
   Principal authenticate(const Request& req);

@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
   std::string log_level = "info";
   std::string pwhash_cost = "interactive";
   size_t max_upload_mb = 256;
+  size_t max_import_mb = 32;
   CLI::App cli{"keel-fleet: the Keel Fleet management service (JSON API, websocket events and web UI on one port)"};
   add_store_options(cli, cfg, mode);
   cli.add_option("--bind", cfg.bind, "address to listen on (default 127.0.0.1)");
@@ -53,6 +54,8 @@ int main(int argc, char** argv) {
   cli.add_option("--threads", cfg.threads, "worker threads (and database connections)")->check(CLI::Range(1u, 64u));
   cli.add_option("--web-dir", cfg.web_dir, "built web UI to serve (default: fleet/web/dist of the source tree)");
   cli.add_option("--max-upload-mb", max_upload_mb, "largest release file accepted")->check(CLI::Range(1, 4096));
+  cli.add_option("--max-import-mb", max_import_mb, "largest device import (CSV or JSON) accepted (default 32)")
+      ->check(CLI::Range(1, 1024));
   cli.add_flag("--secure-cookies", cfg.secure_cookies, "mark session cookies Secure (serve behind TLS)");
   cli.add_option("--log-level", log_level, "trace, debug, info, warn, error");
   cli.add_option("--pwhash-cost", pwhash_cost, "Argon2id cost: interactive (default), moderate, or test (INSECURE)")
@@ -98,6 +101,7 @@ int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::from_str(log_level));
   cfg.mode = mode == "fleet" ? Mode::fleet : Mode::studio;
   cfg.max_upload = max_upload_mb << 20;
+  cfg.max_import = max_import_mb << 20;
   cfg.serial_retention.max_bytes = serial_kib * 1024;
   cfg.trace_retention.max_bytes = trace_kib * 1024;
   if (cfg.web_dir.empty()) {

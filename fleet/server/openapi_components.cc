@@ -19,7 +19,16 @@ json arr(json items) { return {{"type", "array"}, {"items", std::move(items)}}; 
 
 json openapi_components() {
   json s;
-  s["Error"] = obj({{"error", obj({{"code", t("string")}, {"message", t("string")}, {"field", nullable("string")}})}});
+  // A refused device import (400 import_invalid) adds error_count and errors (up to 100), each
+  // with its CSV line or JSON index.
+  s["Error"] = obj({{"error", obj({{"code", t("string")}, {"message", t("string")}, {"field", nullable("string")},
+                                   {"error_count", t("integer")},
+                                   {"errors", arr(obj({{"line", nullable("integer")}, {"index", nullable("integer")},
+                                                       {"field", nullable("string")}, {"code", t("string")},
+                                                       {"message", t("string")}}))}})}});
+  s["DeviceImport"] = obj({{"count", t("integer")}, {"deployment_id", t("integer")},
+                           {"devices", arr(obj({{"id", t("integer")}, {"name", t("string")},
+                                                {"tunnel_address", t("string")}}))}});
   s["Health"] = obj({{"status", t("string")}, {"mode", t("string")}, {"version", t("string")}});
   s["System"] = obj({{"mode", t("string")}, {"version", t("string")}, {"tunnel_prefix", t("string")},
                      {"fleet_tunnel_address", t("string")},

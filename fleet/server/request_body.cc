@@ -74,4 +74,55 @@ json parse_json_body(const std::string& text) {
   return json::parse(text, cb);
 }
 
+size_t json_too_deep(std::string_view text, size_t max) {
+  size_t depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') in_string = true;
+    else if (c == '[' || c == '{') {
+      if (++depth > max) return i;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return std::string_view::npos;
+}
+
+json parse_json_request(const std::string& text) {
+  if (const size_t at = json_too_deep(text, kMaxJsonDepth); at != std::string::npos)
+    throw ApiError(400, "json_too_deep",
+                   "the JSON body is nested deeper than " + std::to_string(kMaxJsonDepth) + " levels (at byte " +
+                       std::to_string(at) + ")");
+  try {
+    return parse_json_body(text);
+  } catch (const json::parse_error& e) {
+    throw ApiError(400, "malformed_json", "the body is not valid JSON (UTF-8) near byte " + std::to_string(e.byte));
+  }
+}
+
+bool valid_utf8(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    size_t n = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2 : (c >> 3) == 30 ? 3 : 9;
+    if (c == 0 || n == 9 || (n > 0 && i + n >= s.size())) return false;  // NUL, bad lead byte, cut short
+    uint32_t cp = n == 0 ? c : c & (0x3f >> n);
+    for (size_t k = 1; k <= n; ++k) {
+      const auto b = static_cast<unsigned char>(s[i + k]);
+      if ((b >> 6) != 2) return false;
+      cp = cp << 6 | (b & 0x3f);
+    }
+    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+        (cp >= 0xd800 && cp <= 0xdfff))
+      return false;
+    i += n + 1;
+  }
+  return true;
+}
+
 }  // namespace keel::fleet

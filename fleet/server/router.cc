@@ -149,10 +149,12 @@ Match Router::match(Method m, const std::string& path) const {
   return out;
 }
 
-void Router::validate_body(const Route& r, const json& body) {
+void Router::validate_body(const Route& r, const json& body) { validate_fields(r.body, body); }
+
+void Router::validate_fields(const std::vector<Field>& fields, const json& body) {
   if (!body.is_object()) throw bad_request("the request body must be a JSON object");
   for (auto it = body.begin(); it != body.end(); ++it) {
-    bool known = std::any_of(r.body.begin(), r.body.end(), [&](const Field& f) { return f.name == it.key(); });
+    bool known = std::any_of(fields.begin(), fields.end(), [&](const Field& f) { return f.name == it.key(); });
     if (!known) {
       const std::string& k = it.key();
       if (k.find("private") != std::string::npos || k.find("secret") != std::string::npos)
@@ -161,7 +163,7 @@ void Router::validate_body(const Route& r, const json& body) {
       throw bad_request("unknown field '" + k + "'", k);
     }
   }
-  for (const auto& f : r.body) {
+  for (const auto& f : fields) {
     auto it = body.find(f.name);
     if (it == body.end() || it->is_null()) {
       if (f.required) throw bad_request("field '" + f.name + "' is required", f.name);
@@ -256,10 +258,7 @@ json Router::openapi(const std::string& version) const {
                         {"schema", {{"type", "string"}}}});
     }
     if (!params.empty()) op["parameters"] = params;
-    if (r.raw_body) {
-      op["requestBody"] = {{"required", true},
-                           {"content", {{"application/octet-stream", {{"schema", {{"type", "string"}, {"format", "binary"}}}}}}}};
-    } else if (!r.body.empty()) {
+    auto object_schema = [&] {
       json props = json::object();
       json req = json::array();
       for (const auto& f : r.body) {
@@ -271,13 +270,25 @@ json Router::openapi(const std::string& version) const {
           s["minimum"] = f.min;
           if (f.max) s["maximum"] = f.max;
         }
+        if ((f.type == FieldType::array_string || f.type == FieldType::array_integer ||
+             f.type == FieldType::array_object) && f.max)
+          s["maxItems"] = f.max;
         if (!f.one_of.empty()) s["enum"] = f.one_of;
         props[f.name] = s;
         if (f.required) req.push_back(f.name);
       }
       json schema = {{"type", "object"}, {"additionalProperties", false}, {"properties", props}};
       if (!req.empty()) schema["required"] = req;
-      op["requestBody"] = {{"required", true}, {"content", {{"application/json", {{"schema", schema}}}}}};
+      return schema;
+    };
+    if (r.raw_body) {
+      json content = json::object();
+      if (r.raw_types.empty()) content["application/octet-stream"] = {{"schema", {{"type", "string"}, {"format", "binary"}}}};
+      for (const auto& t : r.raw_types)
+        content[t] = {{"schema", t == "application/json" ? object_schema() : json{{"type", "string"}}}};
+      op["requestBody"] = {{"required", true}, {"content", content}};
+    } else if (!r.body.empty()) {
+      op["requestBody"] = {{"required", true}, {"content", {{"application/json", {{"schema", object_schema()}}}}}};
     }
     json ok;
     if (r.success_status == 204) {

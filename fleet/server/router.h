@@ -65,7 +65,12 @@ struct Route {
   std::vector<Field> body{};  // JSON object body (validated before the handler runs)
   std::vector<QueryParam> query{};
   bool paginated = false;
-  bool raw_body = false;        // body is application/octet-stream (release upload)
+  bool raw_body = false;        // the handler reads req.body itself (release upload, device import)
+  // Raw bodies: the media types accepted (empty: application/octet-stream only). For
+  // application/json the `body` fields describe the document for OpenAPI (not validated: the
+  // handler does that), and the body's depth is checked as for every JSON body.
+  std::vector<std::string> raw_types{};
+  bool import_body = false;     // raw body limited by Config::max_import instead of max_upload
   std::string response_schema{};  // OpenAPI component name of the success response ("": none)
   int success_status = 200;
   Handler handler{};
@@ -85,6 +90,8 @@ class Router {
   json openapi(const std::string& version) const;
   // Validates `body` against the route's fields: required, types, ranges, unknown keys.
   static void validate_body(const Route& r, const json& body);
+  // The same checks against a field list (e.g. one row of a device import).
+  static void validate_fields(const std::vector<Field>& fields, const json& body);
 
  private:
   std::vector<Route> routes_;

@@ -7,6 +7,7 @@
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
 #include <boost/beast/websocket.hpp>
+#include <algorithm>
 #include <deque>
 #include <optional>
 
@@ -190,7 +191,7 @@ struct HttpServer::Impl {
         parser.header_limit(16 * 1024);
         // Beast checks Content-Length against the limit while parsing the header, before the
         // route is known: start with the largest limit and apply the route's own below.
-        parser.body_limit(std::max(app.cfg.max_body, app.cfg.max_upload));
+        parser.body_limit(std::max({app.cfg.max_body, app.cfg.max_upload, app.cfg.max_import}));
         stream.expires_after(std::chrono::seconds(60));
         auto [ec, n] = co_await http::async_read_header(stream, buf, parser, asio::as_tuple(use_awaitable));
         (void)n;
@@ -222,7 +223,7 @@ struct HttpServer::Impl {
         }
         // Upload routes get the larger limit; everything else keeps the JSON limit.
         Match m = app.router.match(req.method, req.path);
-        size_t limit = (m.route && m.route->raw_body) ? app.cfg.max_upload : app.cfg.max_body;
+        size_t limit = app.body_limit(m.route);
         if (auto len = parser.content_length(); len && *len > limit) {
           co_await send(stream, error_response(413, "body_too_large",
                                                "the request body exceeds the limit of " + std::to_string(limit) + " bytes"),
@@ -261,7 +262,7 @@ struct HttpServer::Impl {
         (void)n2;
         if (ec2) {
           if (ec2 == http::error::body_limit) {
-            size_t lim = (m.route && m.route->raw_body) ? app.cfg.max_upload : app.cfg.max_body;
+            size_t lim = app.body_limit(m.route);
             co_await send(stream, error_response(413, "body_too_large",
                                                  "the request body exceeds the limit of " + std::to_string(lim) + " bytes"),
                           version, false);

@@ -4,6 +4,9 @@
 
 #include <optional>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
 
 #include "page.h"
 
@@ -76,6 +79,26 @@ bool device_name_taken(Db& db, int64_t deployment_id, const std::string& name);
 std::optional<int64_t> free_address_index(Db& db, int64_t first, int64_t last);
 DeviceRow insert_device(Db& db, int64_t deployment_id, const std::string& name, const NewDeviceKeys& keys,
                         int64_t address_index, int64_t now);
+// ---- bulk registration (the device import): one statement per 500 values (SQLite, indexed IN
+// lists) or one for all of them (PostgreSQL, `= ANY(text[])`), one INSERT per 256 rows ----
+// Of `keys` (base64, any mix of tunnel and identity keys), those some device holds (in either
+// role), with the organisation of its holder.
+std::unordered_map<std::string, int64_t> device_key_holders(Db& db, const std::vector<std::string>& keys);
+// Of `names`, those already used in the deployment.
+std::unordered_set<std::string> device_names_taken(Db& db, int64_t deployment_id, const std::vector<std::string>& names);
+// `count` free address indices in [first, last], in the order single registrations would take
+// them one by one (above the highest in use, then the gaps from the lowest); fewer when the range
+// holds fewer.
+std::vector<int64_t> free_address_indices(Db& db, int64_t first, int64_t last, size_t count);
+struct NewDevice {
+  std::string name{};
+  NewDeviceKeys keys{};
+  int64_t address_index = 0;
+};
+// Inserts the devices (multi-row INSERTs of fixed sizes, each prepared once per connection) and
+// returns their ids in the order of `devices`.
+std::vector<int64_t> insert_devices(Db& db, int64_t deployment_id, const std::vector<NewDevice>& devices, int64_t now);
+
 void rename_device(Db& db, int64_t id, const std::string& name, int64_t now);
 void move_device(Db& db, int64_t id, int64_t deployment_id, int64_t now);
 // Releases keys and address: the device can no longer connect, and both can be reused.

@@ -63,6 +63,8 @@ const Noun& command_table() {
                {"device", "Fleet devices",
                 {{"list", "List devices (all pages)", fleet_device_list},
                  {"register", "Register a device with its tunnel and identity public keys", fleet_device_register},
+                 {"import", "Register many devices from a CSV or JSON file, all or nothing (errors by line)",
+                  fleet_device_import},
                  {"serial", "Show a device's serial console output", fleet_device_serial},
                  {"trace", "Show a device's trace events (component, event, data)", fleet_device_trace}},
                 {}},

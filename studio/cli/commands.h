@@ -49,6 +49,7 @@ Run fleet_key_add(CLI::App& cmd);
 // fleet/device_cmd.cc, fleet/device_log_cmd.cc
 Run fleet_device_list(CLI::App& cmd);
 Run fleet_device_register(CLI::App& cmd);
+Run fleet_device_import(CLI::App& cmd);
 Run fleet_device_serial(CLI::App& cmd);
 Run fleet_device_trace(CLI::App& cmd);
 

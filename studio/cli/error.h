@@ -2,7 +2,9 @@
 // (keel::Result from lib/base). A command turns an Error into `keel: error: <describe()>`.
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "keel/result.h"
 
@@ -19,7 +21,20 @@ struct Error {
   std::string method{};
   std::string token_scope{};
   std::string role{};
-  // "message", or "Fleet answered 409 conflict: message (field 'x')" for an API answer.
+  // An answer listing several errors (a refused device import, 400 import_invalid): each with
+  // its CSV line (or JSON index, line 0), and how many there were in all (the list is capped).
+  struct Detail {
+    int64_t line = 0;
+    int64_t index = -1;
+    std::string field{};
+    std::string code{};
+    std::string message{};
+    [[nodiscard]] std::string where() const;  // "line 3", "devices[2]", or "file"
+  };
+  std::vector<Detail> details{};
+  int64_t detail_count = 0;
+  // "message", or "Fleet answered 409 conflict: message (field 'x')" for an API answer; then one
+  // indented line per detail.
   [[nodiscard]] std::string describe() const;
 };
 

@@ -36,7 +36,17 @@ std::string Error::describe() const {
   if (http_status) s = "Fleet answered " + std::to_string(http_status) + (code.empty() ? "" : " " + code) + ": ";
   s += message;
   if (!field.empty()) s += " (field '" + field + "')";
+  for (const auto& d : details)
+    s += "\n  " + d.where() + ": " + (d.field.empty() ? "" : d.field + ": ") + d.message;
+  if (detail_count > static_cast<int64_t>(details.size()))
+    s += "\n  ... and " + std::to_string(detail_count - static_cast<int64_t>(details.size())) + " more";
   return s;
+}
+
+std::string Error::Detail::where() const {
+  if (line > 0) return "line " + std::to_string(line);
+  if (index >= 0) return "devices[" + std::to_string(index) + "]";
+  return "file";
 }
 
 namespace {
@@ -206,6 +216,20 @@ Result<json> exchange(Stream& stream, const Endpoint& ep, const std::string& tok
       if (er.contains("code") && er["code"].is_string()) e.code = er["code"];
       if (er.contains("message") && er["message"].is_string()) e.message = er["message"];
       if (er.contains("field") && er["field"].is_string()) e.field = er["field"];
+      if (er.contains("errors") && er["errors"].is_array()) {
+        for (const auto& d : er["errors"]) {
+          if (!d.is_object()) continue;
+          Error::Detail x;
+          if (d.contains("line") && d["line"].is_number_integer()) x.line = d["line"];
+          if (d.contains("index") && d["index"].is_number_integer()) x.index = d["index"];
+          if (d.contains("field") && d["field"].is_string()) x.field = d["field"];
+          if (d.contains("code") && d["code"].is_string()) x.code = d["code"];
+          if (d.contains("message") && d["message"].is_string()) x.message = d["message"];
+          e.details.push_back(std::move(x));
+        }
+        e.detail_count = static_cast<int64_t>(e.details.size());
+        if (er.contains("error_count") && er["error_count"].is_number_integer()) e.detail_count = er["error_count"];
+      }
     }
     return keel::Err{e};
   }
@@ -312,6 +336,9 @@ Result<json> FleetClient::post(const std::string& path, const json& body) {
   std::string s = body.dump();
   return call("POST", path, "application/json",
                  std::span(reinterpret_cast<const uint8_t*>(s.data()), s.size()), nullptr);
+}
+Result<json> FleetClient::post_body(const std::string& path, const std::string& content_type, std::string_view body) {
+  return call("POST", path, content_type, std::span(reinterpret_cast<const uint8_t*>(body.data()), body.size()), nullptr);
 }
 Result<json> FleetClient::upload(const std::string& path, std::span<const uint8_t> body, const Progress& progress) {
   return call("POST", path, "application/octet-stream", body, &progress);

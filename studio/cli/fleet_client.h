@@ -47,6 +47,8 @@ class FleetClient {
   Result<nlohmann::json> get(const std::string& path);
   Result<nlohmann::json> post(const std::string& path, const nlohmann::json& body);
   Result<nlohmann::json> del(const std::string& path);
+  // POST a body of another type (a device import's CSV or JSON file).
+  Result<nlohmann::json> post_body(const std::string& path, const std::string& content_type, std::string_view body);
   Result<nlohmann::json> upload(const std::string& path, std::span<const uint8_t> body, const Progress& progress);
 
   // A websocket to `path` (the token as a bearer), e.g. a device console: what arrives on `in_fd`

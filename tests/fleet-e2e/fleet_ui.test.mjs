@@ -5,6 +5,7 @@
 //   studio mode: no login; the same UI works on the implicit organisation.
 // Screenshots go to build/host/test-artifacts/fleet-e2e/.
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
@@ -305,6 +306,39 @@ describe('fleet mode', { timeout: 300_000 }, () => {
     await shot(page, '10d-registered-from-files');
   });
 
+  test('the owner imports devices from a CSV file: a bad file shows its lines and creates nothing, a good one imports', async () => {
+    const crumbs = page.getByRole('navigation', { name: 'Breadcrumb' });
+    await crumbs.getByRole('link', { name: 'plant-north' }).click();
+    await page.getByRole('heading', { name: 'plant-north' }).waitFor();
+    const key = () => crypto.randomBytes(32).toString('base64');
+    const good = `name,tunnel_public_key,identity_public_key\ntank-01,${key()},${key()}\ntank-02,${key()},${key()}\n`;
+    // Line 4 repeats line 2's name; line 5's tunnel key is not a key.
+    const bad = `${good}tank-01,${key()},${key()}\ntank-05,not-a-key,${key()}\n`;
+    const goodFile = path.join(dir, 'tanks.csv'), badFile = path.join(dir, 'tanks-bad.csv');
+    fs.writeFileSync(goodFile, good);
+    fs.writeFileSync(badFile, bad);
+    const tanks = () => page.evaluate(async () => (await (await fetch('/api/v1/devices?limit=200&name=tank-')).json()).items.length);
+    await page.getByRole('button', { name: 'Import devices' }).click();
+    const dlg = page.getByRole('dialog', { name: 'Import devices' });
+    await dlg.getByLabel('File', { exact: true }).setInputFiles(badFile);
+    await dlg.getByRole('button', { name: 'Import', exact: true }).click();
+    const errors = dlg.getByTestId('import-errors');
+    await errors.waitFor();
+    const text = await errors.innerText();
+    assert.match(text, /2 errors in the file; nothing was imported/);
+    assert.match(text, /Line 4\s+name\s+the same name as line 2/);
+    assert.match(text, /Line 5\s+tunnel_public_key\s+the tunnel public key must be/);
+    assert.equal(await tanks(), 0, 'a refused file created no device');
+    await shot(page, '10e1-import-refused');
+    await dlg.getByLabel('File', { exact: true }).setInputFiles(goodFile);
+    await dlg.getByRole('button', { name: 'Import', exact: true }).click();
+    await dlg.getByText('Imported 2 devices').waitFor();
+    await shot(page, '10e2-imported');
+    await dlg.getByRole('button', { name: 'Done' }).click();
+    await page.getByTestId('device-table').getByRole('link', { name: 'tank-02' }).waitFor();
+    assert.equal(await tanks(), 2);
+  });
+
   test('a failed update shows in the device list, which can be searched by name', async () => {
     const ids = await page.evaluate(async () => {
       const j = async (u) => (await fetch(u)).json();
@@ -427,7 +461,7 @@ describe('fleet mode', { timeout: 300_000 }, () => {
     await page.getByRole('link', { name: 'pump-controller', exact: true }).click();
     await page.getByRole('link', { name: 'plant-north' }).click();
     await page.getByRole('cell', { name: 'pump-007' }).waitFor();
-    for (const b of ['Register device', 'Start rollout', 'Allow a service']) assert.equal(await page.getByRole('button', { name: b }).count(), 0, `no "${b}" for a read-only user`);
+    for (const b of ['Register device', 'Import devices', 'Start rollout', 'Allow a service']) assert.equal(await page.getByRole('button', { name: b }).count(), 0, `no "${b}" for a read-only user`);
     await shot(page, '12-read-only-deployment');
   });
 

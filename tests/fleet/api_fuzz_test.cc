@@ -29,6 +29,7 @@ struct Route {
   json params = json::array();
   json body_schema;  // null: no JSON body
   bool binary = false;
+  bool csv = false;  // also takes text/csv (the device import)
 };
 
 class Fuzzer {
@@ -49,6 +50,7 @@ class Fuzzer {
           const auto& content = op["requestBody"]["content"];
           if (content.contains("application/json")) r.body_schema = content["application/json"]["schema"];
           r.binary = content.contains("application/octet-stream");
+          r.csv = content.contains("text/csv");
         }
         routes_.push_back(r);
       }
@@ -83,7 +85,10 @@ class Fuzzer {
     std::string target = fill_path(r);
     target += query(r);
     std::string body, type = "application/json";
-    if (!r.body_schema.is_null()) body = make_body(r.body_schema);
+    if (r.csv && pick(2) == 0) {
+      body = csv_body();
+      type = "text/csv";
+    } else if (!r.body_schema.is_null()) body = make_body(r.body_schema);
     else if (r.binary) {
       body = random_bytes(pick(2048));
       type = "application/octet-stream";
@@ -133,6 +138,40 @@ class Fuzzer {
     return *(xs.begin() + pick(xs.size()));
   }
   std::string pick_of(std::initializer_list<const char*> xs) { return *(xs.begin() + pick(xs.size())); }
+
+  // A CSV file of devices, good or damaged: headers right, wrong or missing; rows with good and
+  // bad keys, repeated names and keys, quotes, line breaks, commas, empty lines, random bytes.
+  std::string csv_body() {
+    std::string s;
+    switch (pick(6)) {
+      case 0: break;
+      case 1: s = "name,identity_public_key\n"; break;
+      case 2: s = "name,tunnel_public_key,identity_public_key,extra\n"; break;
+      default: s = pick(2) ? "name,tunnel_public_key,identity_public_key\r\n" : "\xEF\xBB\xBFidentity_public_key,name,tunnel_public_key\n";
+    }
+    const std::string repeated = random_key_b64();
+    for (std::size_t n = pick(12); n > 0; --n) {
+      auto cell = [&]() -> std::string {
+        switch (pick(12)) {
+          case 0: return repeated;
+          case 1: return "\"" + random_key_b64() + "\"";
+          case 2: return "\"a,\"\"b\"\"\nc\"";
+          case 3: return "\"unterminated";
+          case 4: return "x\"y";
+          case 5: return random_bytes(pick(40));
+          case 6: return "dev-" + std::to_string(pick(5));
+          case 7: return "";
+          default: return random_key_b64();
+        }
+      };
+      s += cell() + "," + cell() + "," + cell();
+      if (pick(8) == 0) s += "," + cell();
+      s += pick(3) ? "\n" : "\r\n";
+      if (pick(10) == 0) s += "\n";
+    }
+    if (pick(10) == 0) s = s.substr(0, pick(s.size() + 1));
+    return s;
+  }
 
   std::string random_bytes(std::size_t n) {
     std::string s(n, '\0');

@@ -664,6 +664,10 @@ TEST(FleetAuth, AuthorizationMatrix) {
     json body = bodies.count(r.operation_id) ? bodies[r.operation_id] : json(nullptr);
     std::map<std::string, std::string> h;
     if (!tok[w].empty()) h["Authorization"] = "Bearer " + tok[w];
+    if (r.raw_body && !r.raw_types.empty())  // the device import: one good device as CSV
+      return http(srv.port(), method_name(r.method), path_of(r),
+                  "name,tunnel_public_key,identity_public_key\nimported," + random_key_b64() + "," + random_key_b64() + "\n", h,
+                  "text/csv");
     if (r.raw_body)
       return http(srv.port(), method_name(r.method), path_of(r), as_string(make_release("sys-a", "9.9.9", {key})), h, "application/octet-stream");
     return srv.call(method_name(r.method), path_of(r), body, h);
@@ -965,3 +969,87 @@ TEST(FleetAuth, ConsoleWebsocketIsForTheDevicesOwners) {
 }
 
 }  // namespace
+
+// The device import on PostgreSQL (fleet mode): a good CSV and JSON, all or nothing with line
+// numbers, a key held in another organisation answered like any unusable key, and who may import
+// (owners of the deployment's organisation only: an organisation user's session and a read token
+// get 403, another organisation's owner 404, nobody 401; none of them creates anything).
+TEST(FleetAuth, DeviceImportOnPostgres) {
+  FleetEnv env;
+  std::string admin = env.token("admin@example.com");
+  std::map<std::string, std::string> owner;
+  int64_t orgA = 0;
+  for (const std::string o : {"a", "b"}) {
+    int64_t org = env.as(admin, "POST", "/api/v1/organizations", {{"name", "org-" + o}}).j["id"];
+    if (o == "a") orgA = org;
+    ASSERT_EQ(env.as(admin, "POST", "/api/v1/users", {{"email", o + "@o.test"}, {"name", o}, {"role", "organization_owner"}, {"organization_id", org}, {"password", kPw}}).status, 201);
+    owner[o] = env.token(o + "@o.test");
+  }
+  ASSERT_EQ(env.as(admin, "POST", "/api/v1/users", {{"email", "u@o.test"}, {"name", "u"}, {"role", "organization_user"}, {"organization_id", orgA}, {"password", kPw}}).status, 201);
+  const std::string A = owner["a"], B = owner["b"];
+  int64_t p = env.as(A, "POST", "/api/v1/projects", {{"name", "p"}}).j["id"];
+  int64_t dep = env.as(A, "POST", "/api/v1/deployments", {{"project_id", p}, {"name", "d"}}).j["id"];
+  int64_t pb = env.as(B, "POST", "/api/v1/projects", {{"name", "p"}}).j["id"];
+  int64_t depB = env.as(B, "POST", "/api/v1/deployments", {{"project_id", pb}, {"name", "d"}}).j["id"];
+  const std::string path = "/api/v1/deployments/" + std::to_string(dep) + "/devices/import";
+  auto post = [&](const std::map<std::string, std::string>& h, const std::string& body, const std::string& type = "text/csv",
+                  const std::string& target = "") {
+    return http(env.srv->port(), "POST", target.empty() ? path : target, body, h, type);
+  };
+  auto bearer = [](const std::string& t) { return std::map<std::string, std::string>{{"Authorization", "Bearer " + t}}; };
+  auto count = [&] { return env.as(A, "GET", "/api/v1/deployments/" + std::to_string(dep)).j["device_count"].get<int64_t>(); };
+
+  std::string good = "name,tunnel_public_key,identity_public_key\n";
+  std::vector<std::string> tunnel_keys;
+  for (int i = 0; i < 1200; ++i) {
+    tunnel_keys.push_back(random_key_b64());
+    good += "pg-" + std::to_string(i) + "," + tunnel_keys.back() + "," + random_key_b64() + "\n";
+  }
+  // All or nothing: the good rows and one bad row (line 1202: line 2's name again) create nothing.
+  auto bad = post(bearer(A), good + "pg-0," + random_key_b64() + "," + random_key_b64() + "\n");
+  ASSERT_EQ(bad.status, 400) << bad.body.substr(0, 300);
+  ASSERT_EQ(bad.j["error"]["errors"].size(), 1u) << bad.body.substr(0, 300);
+  EXPECT_EQ(bad.j["error"]["errors"][0]["line"], 1202);
+  EXPECT_EQ(bad.j["error"]["errors"][0]["field"], "name");
+  EXPECT_EQ(count(), 0);
+
+  // Who may import: nobody but A's owners, and a refused import changes nothing.
+  auto [ucookie, ucsrf] = env.login("u@o.test");
+  EXPECT_EQ(post({{"Cookie", ucookie}, {"X-CSRF-Token", ucsrf}}, good).status, 403);  // organisation user
+  EXPECT_EQ(post(bearer(env.token("u@o.test", "read")), good).status, 403);           // read token
+  EXPECT_EQ(post(bearer(B), good).status, 404);                                      // another organisation
+  EXPECT_EQ(post({}, good).status, 401);
+  EXPECT_EQ(post(bearer(admin), good).status, 403);  // administrators make no changes inside organisations
+  EXPECT_EQ(count(), 0);
+
+  auto ok = post(bearer(A), good);
+  ASSERT_EQ(ok.status, 201) << ok.body.substr(0, 300);
+  EXPECT_EQ(ok.j["count"], 1200);
+  EXPECT_EQ(ok.j["devices"][1199]["name"], "pg-1199");
+  std::set<std::string> addresses;
+  for (const auto& d : ok.j["devices"]) addresses.insert(d["tunnel_address"].get<std::string>());
+  EXPECT_EQ(addresses.size(), 1200u);
+  EXPECT_EQ(count(), 1200);
+  auto first = env.as(A, "GET", "/api/v1/devices/" + std::to_string(ok.j["devices"][0]["id"].get<int64_t>()));
+  EXPECT_EQ(first.j["tunnel_public_key"], tunnel_keys[0]);
+  EXPECT_EQ(first.j["tunnel_address"], ok.j["devices"][0]["tunnel_address"]);
+
+  // JSON, and the next single registration after it.
+  json doc = {{"devices", {{{"name", "j-1"}, {"tunnel_public_key", random_key_b64()}, {"identity_public_key", random_key_b64()}}}}};
+  auto js = post(bearer(A), doc.dump(), "application/json");
+  ASSERT_EQ(js.status, 201) << js.body;
+  EXPECT_EQ(addresses.count(js.j["devices"][0]["tunnel_address"].get<std::string>()), 0u);
+
+  // A key organisation A holds, imported by B: the answer of any unusable key, not "conflict".
+  auto leak = post(bearer(B), "name,tunnel_public_key,identity_public_key\nb-1," + tunnel_keys[5] + "," + random_key_b64() + "\n",
+                   "text/csv", "/api/v1/deployments/" + std::to_string(depB) + "/devices/import");
+  ASSERT_EQ(leak.status, 400) << leak.body;
+  EXPECT_EQ(leak.j["error"]["errors"][0]["code"], "bad_key");
+  EXPECT_EQ(leak.j["error"]["errors"][0]["line"], 2);
+  // The same key in A's own import: a plain conflict.
+  auto own = post(bearer(A), "name,tunnel_public_key,identity_public_key\na-x," + tunnel_keys[5] + "," + random_key_b64() + "\n");
+  EXPECT_EQ(own.j["error"]["errors"][0]["code"], "conflict") << own.body;
+  // One audit record per import.
+  auto audit = env.as(A, "GET", "/api/v1/audit?action=device.import");
+  EXPECT_EQ(audit.j["items"].size(), 2u) << audit.body;
+}

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
 
@@ -323,6 +324,63 @@ TEST_F(FleetCli, OptionsTakeNamesAsWellAsIds) {
 // keel device restart / console through the device link (docs/cli.md): argument errors, a queued
 // restart, a wait that ends without an outcome (nobody is connected), and the console of an
 // offline device. The happy paths with a device answering are in fleet/link/test/streams_test.cc.
+// 32 bytes from `seed`, as base64 (what `wg pubkey` prints): distinct public keys for imports.
+std::string test_key_b64(int seed) {
+  static const char* abc = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  unsigned char b[33] = {};
+  for (int i = 0; i < 32; ++i) b[i] = static_cast<unsigned char>((seed * 131 + i * 7 + (seed >> 8)) & 0xff);
+  b[0] = static_cast<unsigned char>(seed & 0xff);
+  b[1] = static_cast<unsigned char>((seed >> 8) | 0x80);
+  std::string out;
+  for (int i = 0; i < 33; i += 3) {
+    const unsigned v = (b[i] << 16) | (b[i + 1] << 8) | b[i + 2];
+    out += abc[(v >> 18) & 63];
+    out += abc[(v >> 12) & 63];
+    out += i + 1 < 32 ? abc[(v >> 6) & 63] : '=';
+    out += i + 2 < 32 ? abc[v & 63] : '=';
+  }
+  return out;
+}
+
+TEST_F(FleetCli, DeviceImportPrintsASummaryOrTheLinesToFix) {
+  auto w = make_world(0);
+  const std::string D = std::to_string(w.deployment);
+  std::string csv = "name,tunnel_public_key,identity_public_key\n";
+  for (int i = 0; i < 20; ++i)
+    csv += "sim-" + std::to_string(i) + "," + test_key_b64(2 * i + 1) + "," + test_key_b64(2 * i + 2) + "\n";
+  // A bad file: line 3's tunnel key is not a key, line 5 repeats line 2's name; nothing imported.
+  std::string bad = "name,tunnel_public_key,identity_public_key\n" + ("a," + test_key_b64(501) + "," + test_key_b64(502) + "\n") +
+                    "b,nope," + test_key_b64(503) + "\n" + ("c," + test_key_b64(504) + "," + test_key_b64(505) + "\n") +
+                    ("a," + test_key_b64(506) + "," + test_key_b64(507) + "\n");
+  {
+    std::ofstream(dir / "good.csv") << csv;
+    std::ofstream(dir / "bad.csv") << bad;
+  }
+  auto r = keel({"fleet", "device", "import", "bad.csv", "--deployment", "site-a", "--project", "plant"});
+  expect_fail(r, "bad.csv:3: tunnel_public_key: ");
+  EXPECT_NE(r.err.find("bad.csv:5: name: the same name as line 2"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("2 errors in the file; nothing was imported"), std::string::npos) << r.err;
+  EXPECT_NE(ok({"fleet", "device", "list", "--deployment", D}).out.find("0 device(s)"), std::string::npos);
+
+  auto g = ok({"fleet", "device", "import", "good.csv", "--deployment", D});
+  EXPECT_NE(g.out.find("imported 20 device(s) into deployment " + D), std::string::npos) << g.out;
+  EXPECT_NE(ok({"fleet", "device", "list", "--deployment", D}).out.find("20 device(s)"), std::string::npos);
+  // JSON, recognised by the file name; --json prints Fleet's answer.
+  json doc = {{"devices", {{{"name", "j-0"}, {"tunnel_public_key", test_key_b64(900)}, {"identity_public_key", test_key_b64(901)}}}}};
+  {
+    std::ofstream(dir / "more.json") << doc.dump();
+  }
+  auto j = ok_json({"fleet", "device", "import", "more.json", "--deployment", D});
+  EXPECT_EQ(j["count"], 1);
+  EXPECT_EQ(j["devices"][0]["name"], "j-0");
+  // Importing the same file again: every row clashes, the list is capped, and says how many more.
+  auto again = keel({"fleet", "device", "import", "good.csv", "--deployment", D});
+  expect_fail(again, "good.csv:2: name: a device with this name already exists");
+  EXPECT_NE(again.err.find("60 errors"), std::string::npos) << again.err;
+  expect_fail(keel({"fleet", "device", "import", "missing.csv", "--deployment", D}), "cannot read 'missing.csv'");
+  EXPECT_EQ(keel({"fleet", "device", "import", "good.csv"}).status, 2);  // --deployment is required
+}
+
 TEST_F(FleetCli, DeviceRestartAndConsoleArguments) {
   auto w = make_world(1);
   EXPECT_EQ(keel({"device", "restart"}).status, 2);

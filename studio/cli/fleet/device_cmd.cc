@@ -1,6 +1,8 @@
-// keel fleet device list|register — Fleet devices (fleet/server/api_devices.cc). A device's
-// serial console and trace: device_log_cmd.cc.
+// keel fleet device list|register|import — Fleet devices (fleet/server/api_devices.cc,
+// api_device_import.cc). A device's serial console and trace: device_log_cmd.cc.
+#include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "fleet.h"
 
@@ -76,7 +78,75 @@ int devices_register(const Conn& c, const DeviceRegisterOpts& o) {
   });
 }
 
+struct DeviceImportOpts {
+  RefOpt deployment{Ref::deployment, "--deployment", "--project", ""};
+  RefOpt project{Ref::project, "--project", "", ""};
+  std::string file, format;
+};
+
+// `FILE:LINE: field: message` per error (FILE: devices[N] for JSON), as compilers print them.
+int import_refused(const std::string& file, const Error& e) {
+  if (e.details.empty()) return api_error(e);
+  std::cerr << "keel: error: " << file << ": " << e.message << "\n";
+  for (const auto& d : e.details) {
+    std::string where = d.line > 0 ? file + ":" + std::to_string(d.line) : file + ": " + d.where();
+    std::cerr << where << ": " << (d.field.empty() ? "" : d.field + ": ") << d.message << "\n";
+  }
+  if (e.detail_count > static_cast<int64_t>(e.details.size()))
+    std::cerr << "... and " << e.detail_count - static_cast<int64_t>(e.details.size())
+              << " more; fix these and import again (nothing was imported)\n";
+  return 1;
+}
+
+int devices_import(const Conn& c, const DeviceImportOpts& o) {
+  std::ifstream in(o.file, std::ios::binary);
+  if (!in) return error("cannot read '" + o.file + "'");
+  std::stringstream buf;
+  buf << in.rdbuf();
+  const std::string body = buf.str();
+  std::string format = o.format;
+  if (format.empty()) {
+    const bool json_name = o.file.size() >= 5 && o.file.compare(o.file.size() - 5, 5, ".json") == 0;
+    format = json_name ? "json" : "csv";
+  }
+  return with_client(c, [&](FleetClient& f) {
+    auto project = resolve_optional(f, o.project);
+    if (!project) return api_error(project.error());
+    auto deployment = resolve(f, o.deployment, {.project = project.value()});
+    if (!deployment) return api_error(deployment.error());
+    auto r = f.post_body("/api/v1/deployments/" + std::to_string(deployment.value()) + "/devices/import",
+                         format == "json" ? "application/json" : "text/csv", body);
+    if (!r) return import_refused(o.file, r.error());
+    const auto& j = r.value();
+    if (c.json_out) {
+      std::cout << j.dump(2) << "\n";
+      return 0;
+    }
+    const auto& devs = j.contains("devices") && j["devices"].is_array() ? j["devices"] : nlohmann::json::array();
+    std::cout << "imported " << text_of(j, "count") << " device(s) into deployment " << deployment.value() << "\n";
+    if (!devs.empty()) {
+      std::cout << "  ids " << text_of(devs.front(), "id") << " to " << text_of(devs.back(), "id") << ", tunnel addresses "
+                << text_of(devs.front(), "tunnel_address") << " to " << text_of(devs.back(), "tunnel_address") << "\n";
+      std::cout << "  list them: keel fleet device list --deployment " << deployment.value() << "\n";
+    }
+    return 0;
+  });
+}
+
 }  // namespace
+
+Run fleet_device_import(CLI::App& cmd) {
+  auto c = add_conn_options(cmd);
+  auto o = std::make_shared<DeviceImportOpts>();
+  cmd.add_option("file", o->file,
+                 "CSV file (header: name,tunnel_public_key,identity_public_key) or JSON file ({\"devices\": [...]})")
+      ->required();
+  auto* dep = add_ref_option(cmd, o->deployment, "deployment id or name")->required();
+  add_ref_option(cmd, o->project, "project id or name: where to look for the --deployment name")->needs(dep);
+  cmd.add_option("--format", o->format, "csv or json (default: json for a .json file, else csv)")
+      ->check(CLI::IsMember({"csv", "json"}));
+  return [c, o] { return devices_import(*c, *o); };
+}
 
 Run fleet_device_list(CLI::App& cmd) {
   auto c = add_conn_options(cmd);

@@ -24,6 +24,23 @@ describe('errorFromResponse', () => {
     expect(errorFromResponse(404, '{"error": 3}').message).toMatch(/does not exist/);
   });
 
+  it('keeps the listed errors of a refused import, with their lines, and the total', () => {
+    const body = {
+      error: {
+        code: 'import_invalid', message: '150 errors in the file; nothing was imported', field: null, error_count: 150,
+        errors: [{ line: 3, index: null, field: 'name', code: 'duplicate_in_file', message: 'the same name as line 2' }, 7, { index: 4, field: null, code: 'x', message: 'm' }],
+      },
+    };
+    const e = errorFromResponse(400, JSON.stringify(body));
+    expect(e.code).toBe('import_invalid');
+    expect(e.rows).toEqual([
+      { line: 3, index: null, field: 'name', code: 'duplicate_in_file', message: 'the same name as line 2' },
+      { line: null, index: 4, field: null, code: 'x', message: 'm' },
+    ]);
+    expect(e.rowCount).toBe(150);
+    expect(errorFromResponse(400, JSON.stringify({ error: { code: 'a', message: 'b' } })).rows).toEqual([]);
+  });
+
   it('never reports an empty message or field', () => {
     const e = errorFromResponse(400, JSON.stringify({ error: { code: '', message: '  ', field: '' } }));
     expect(e.message.length).toBeGreaterThan(0);

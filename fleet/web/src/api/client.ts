@@ -9,10 +9,23 @@ export interface ApiErrorBody {
   field?: string | null;
 }
 
+// One error of a refused device import (400 import_invalid): where in the file (CSV line, or
+// index in the JSON document's devices), the field, and what is wrong.
+export interface RowError {
+  line: number | null;
+  index: number | null;
+  field: string | null;
+  code: string;
+  message: string;
+}
+
 export class ApiError extends Error {
   readonly status: number; // HTTP status; 0 when no response arrived
   readonly code: string;
   readonly field: string | null;
+  // A refused import: its listed errors (the first 100) and how many there were in all.
+  rows: RowError[] = [];
+  rowCount = 0;
 
   constructor(status: number, code: string, message: string, field: string | null = null) {
     super(message);
@@ -65,7 +78,23 @@ export function errorFromResponse(status: number, bodyText: string): ApiError {
     const code = typeof e.code === 'string' && e.code ? e.code : `http_${status}`;
     const msg = e.message.trim() || describeStatus(status);
     const field = typeof e.field === 'string' && e.field ? e.field : null;
-    return new ApiError(status, code, msg, field);
+    const err = new ApiError(status, code, msg, field);
+    const rows = (e as { errors?: unknown }).errors;
+    if (Array.isArray(rows)) {
+      const num = (v: unknown) => (typeof v === 'number' ? v : null);
+      err.rows = rows
+        .filter((r): r is Record<string, unknown> => typeof r === 'object' && r !== null)
+        .map((r) => ({
+          line: num(r.line),
+          index: num(r.index),
+          field: typeof r.field === 'string' ? r.field : null,
+          code: typeof r.code === 'string' ? r.code : '',
+          message: typeof r.message === 'string' ? r.message : '',
+        }));
+      const count = (e as { error_count?: unknown }).error_count;
+      err.rowCount = typeof count === 'number' ? count : err.rows.length;
+    }
+    return err;
   }
   return new ApiError(status, `http_${status}`, describeStatus(status));
 }

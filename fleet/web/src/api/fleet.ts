@@ -1,7 +1,7 @@
 // Every keel-fleet endpoint the UI uses, in one place (paths per docs/fleet-api.md).
 import { ApiClient, ApiError, errorFromResponse } from './client';
 import type {
-  ApiToken, AuditEntry, CommandKind, Deployment, Device, DeviceCommand, DeviceComponent, LogLine, LogQuery, Overlay, TraceEvent, Organization, Paged, Project, Proxy, Release,
+  ApiToken, AuditEntry, CommandKind, Deployment, Device, DeviceCommand, DeviceImport, DeviceComponent, LogLine, LogQuery, Overlay, TraceEvent, Organization, Paged, Project, Proxy, Release,
   Rollout, RolloutTarget, SessionInfo, SigningKey, User,
 } from './models';
 
@@ -75,6 +75,9 @@ export const fleet = {
   device: (id: number) => api.get<Device>(`/devices/${id}`),
   registerDevice: (deploymentId: number, body: { name: string; tunnel_public_key: string; identity_public_key: string }) =>
     api.post<Device>('/devices', { deployment_id: deploymentId, ...body }),
+  // A CSV (text/csv) or JSON ({devices: [...]}) file; all or nothing (docs/fleet-api.md, "Importing devices").
+  importDevices: (deploymentId: number, file: Blob, type: 'text/csv' | 'application/json') =>
+    api.post<DeviceImport>(`/deployments/${deploymentId}/devices/import`, file, { headers: { 'Content-Type': type }, timeoutMs: 300_000 }),
   moveDevice: (id: number, deploymentId: number) => api.post<Device>(`/devices/${id}/move`, { deployment_id: deploymentId }),
   repurposeDevice: (id: number, body: { deployment_id: number; name?: string; tunnel_public_key: string; identity_public_key: string }) =>
     api.post<Device>(`/devices/${id}/repurpose`, body),

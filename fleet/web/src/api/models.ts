@@ -76,6 +76,13 @@ export interface Device {
   updated_at: number;
 }
 
+// POST /deployments/{id}/devices/import: the devices created, in file order.
+export interface DeviceImport {
+  count: number;
+  deployment_id: number;
+  devices: { id: number; name: string; tunnel_address: string }[];
+}
+
 // The running release as the device names it, the hex SHA-256 of its manifest, its uptime, and
 // when Fleet received the report (ms since the epoch).
 export interface ReportedStatus {

@@ -21,6 +21,7 @@ const WHOLE: Record<string, string> = {
   'overlay.set': 'Changed configuration',
   'overlay.delete': 'Removed configuration',
   'auth.accept_invite': 'Accepted invitation',
+  'device.import': 'Imported devices',
 };
 
 export function describeAction(action: string): string {

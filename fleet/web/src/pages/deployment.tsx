@@ -1,10 +1,11 @@
+import type { JSX } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError } from '../api/client';
+import { ApiError, type RowError } from '../api/client';
 import { all, fleet } from '../api/fleet';
-import type { Release } from '../api/models';
+import type { DeviceImport, Release } from '../api/models';
 import { href, navigate } from '../router';
 import { canWrite, useSession } from '../session';
-import { DeleteButton, Empty, ErrorBox, Field, FormModal, Notice, Page, KeyField, PageLoading, Section, Stat, StatusBadge, TextField, chosenId } from '../ui/components';
+import { DeleteButton, Empty, ErrorBox, Field, FormModal, Modal, Notice, Page, KeyField, PageLoading, Section, Stat, StatusBadge, TextField, chosenId } from '../ui/components';
 import { DataTable, asyncList } from '../ui/table';
 import { connectionOf, lastUpdateNote } from './device_state';
 import { plural, timeAgo } from '../ui/format';
@@ -42,7 +43,7 @@ export function DeploymentPage(props: { id: number }) {
   const relName = (id: number) => releaseNames.data?.get(id) ?? `release #${id}`;
   const rollouts = usePaged((c) => fleet.rollouts(props.id, c), [props.id]);
   const proxies = useAsync(() => fleet.proxies(props.id), [props.id]);
-  const [dialog, setDialog] = useState<null | 'device' | 'rollout' | 'proxy'>(null);
+  const [dialog, setDialog] = useState<null | 'device' | 'import' | 'rollout' | 'proxy'>(null);
   const removeProxy = useAction();
   const refresh = () => {
     dep.reload();
@@ -66,6 +67,7 @@ export function DeploymentPage(props: { id: number }) {
         writable && (
           <>
             <button class="btn-secondary" onClick={() => setDialog('device')}>Register device</button>
+            <button class="btn-secondary" onClick={() => setDialog('import')}>Import devices</button>
             <button class="btn-primary" onClick={() => setDialog('rollout')} disabled={!!active} title={active ? 'A rollout is already in progress' : undefined}>Start rollout</button>
             <DeleteButton what={`deployment ${d.name}`} consequence="Only a deployment without devices can be deleted." onDelete={() => fleet.deleteDeployment(d.id)} onDone={() => navigate(`/projects/${d.project_id}`)} />
           </>
@@ -192,6 +194,7 @@ export function DeploymentPage(props: { id: number }) {
       </Section>
 
       {dialog === 'device' && <RegisterDevice deploymentId={props.id} onClose={() => setDialog(null)} />}
+      {dialog === 'import' && <ImportDevices deploymentId={props.id} onClose={() => setDialog(null)} onDone={refresh} />}
       {dialog === 'rollout' && <StartRollout deploymentId={props.id} projectId={d.project_id} onClose={() => setDialog(null)} />}
       {dialog === 'proxy' && <AddProxy deploymentId={props.id} onClose={() => setDialog(null)} onDone={proxies.reload} />}
     </Page>
@@ -220,6 +223,66 @@ function RegisterDevice(props: { deploymentId: number; onClose: () => void }) {
         </>
       )}
     </FormModal>
+  );
+}
+
+// Many devices at once from a CSV or JSON file (POST /deployments/{id}/devices/import): all or
+// nothing; a refused file lists its errors by line (CSV) or position (JSON), and nothing is created.
+function ImportDevices(props: { deploymentId: number; onClose: () => void; onDone: () => void }) {
+  const [file, setFile] = useState<File | null>(null);
+  const [result, setResult] = useState<DeviceImport | null>(null);
+  const send = useAction();
+  const err = send.error;
+  const rows = err instanceof ApiError ? err.rows : [];
+  const submit = (e: JSX.TargetedEvent<HTMLFormElement, Event>) => {
+    e.preventDefault();
+    if (!file) return;
+    const json = file.name.toLowerCase().endsWith('.json') || file.type === 'application/json';
+    void send.run(null, async () => {
+      setResult(await fleet.importDevices(props.deploymentId, file, json ? 'application/json' : 'text/csv'));
+      props.onDone();
+    });
+  };
+  const where = (r: RowError) => (r.line !== null ? `Line ${r.line}` : r.index !== null ? `Device ${r.index + 1}` : 'File');
+  return (
+    <Modal title="Import devices" onClose={props.onClose} wide>
+      {result ? (
+        <div class="space-y-4">
+          <Notice tone="success" title={`Imported ${plural(result.count, 'device')}`}>
+            Each has its tunnel address{result.devices.length > 0 && <> ({result.devices[0]!.tunnel_address}{result.devices.length > 1 && <> to {result.devices.at(-1)!.tunnel_address}</>})</>}. They appear in the device list.
+          </Notice>
+          <div class="flex justify-end"><button type="button" class="btn-primary" onClick={props.onClose}>Done</button></div>
+        </div>
+      ) : (
+        <form onSubmit={submit} class="space-y-4" noValidate>
+          <div class="text-sm text-slate-600">
+            A CSV file whose first line names the columns <span class="mono">name,tunnel_public_key,identity_public_key</span> (one device per line), or a JSON file <span class="mono">{'{"devices": [{"name": …, "tunnel_public_key": …, "identity_public_key": …}]}'}</span>. Up to 100,000 devices. All or nothing: if any line has a problem, no device is created.
+          </div>
+          <Field id="import-file" label="File" error={null}>
+            <input id="import-file" type="file" accept=".csv,.json,text/csv,application/json" class="block text-sm" onChange={(e) => { setFile(e.currentTarget.files?.[0] ?? null); send.clear(); }} />
+          </Field>
+          {err !== null && rows.length === 0 && <ErrorBox error={err} title="Not imported" />}
+          {rows.length > 0 && err instanceof ApiError && (
+            <div role="alert" data-testid="import-errors" class="rounded-md border border-red-200 bg-red-50 px-4 py-3 text-sm text-red-900">
+              <div class="font-semibold">Not imported: {err.message}</div>
+              <table class="mt-2 w-full text-left">
+                <thead><tr><th class="pr-3">Where</th><th class="pr-3">Field</th><th>Problem</th></tr></thead>
+                <tbody>
+                  {rows.map((r, k) => (
+                    <tr key={k}><td class="pr-3 whitespace-nowrap">{where(r)}</td><td class="pr-3 mono">{r.field ?? '—'}</td><td>{r.message}</td></tr>
+                  ))}
+                </tbody>
+              </table>
+              {err.rowCount > rows.length && <div class="mt-2">… and {err.rowCount - rows.length} more.</div>}
+            </div>
+          )}
+          <div class="flex justify-end gap-2 pt-2">
+            <button type="button" class="btn-secondary" onClick={props.onClose}>Cancel</button>
+            <button type="submit" class="btn-primary" disabled={!file || send.busy}>{send.busy ? 'Importing…' : 'Import'}</button>
+          </div>
+        </form>
+      )}
+    </Modal>
   );
 }
 
