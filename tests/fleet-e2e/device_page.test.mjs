@@ -174,6 +174,8 @@ describe('device page (fleet mode)', { timeout: 240_000 }, () => {
     await page.keyboard.press('Enter');
     let dlg = page.getByRole('dialog', { name: 'Restart sensor?' });
     await dlg.getByText('The device is online: the command is delivered at once.').waitFor();
+    // The dialog moves the focus after it has rendered (an effect): wait for it, then check it.
+    await page.waitForFunction(() => document.activeElement?.textContent?.trim() === 'Cancel', null, { timeout: 5000 }).catch(() => {});
     assert.equal(await page.evaluate(() => document.activeElement?.textContent?.trim()), 'Cancel');
     await page.keyboard.press('Escape');
     await dlg.waitFor({ state: 'detached' });
