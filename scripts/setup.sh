@@ -18,6 +18,7 @@ PKGS=(
   chromium
   graphviz python3-jsonschema  # keel analyze --svg (dot); the analyze/SBOM tests' JSON Schema checks
   mosquitto mosquitto-clients  # the device link end-to-end tests (tests/link: MQTT through the proxy)
+  nats-server libnats-dev  # the Fleet bus between keel-fleet and keel-gateway (fleet/bus; its tests start a nats-server)
 )
 
 missing=()
