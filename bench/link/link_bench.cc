@@ -4,6 +4,9 @@
 // real fleet runs) or in studio mode on SQLite (the default: the developer's), and simulated
 // devices made like fleet/link/test/link_test.cc's: keel_wg (the WireGuard engine on a UDP
 // socket) + a keel_control client session with a real Ed25519 identity.
+// One file (~700 lines) on purpose: one benchmark program whose phases (register, connect, idle,
+// rekey, serial ingest) measure one Fleet in order; the simulated device it shares with
+// fleet/link/test's harness is the part to move into a common header (issue 13's simulator).
 //
 // The devices run in a forked child process, so the parent's heap holds Fleet only (in fleet mode
 // the API and the gateway/link run in two processes, keel-fleet and keel-gateway; here they share

@@ -1,8 +1,8 @@
 // The WireGuard protocol engine. Structure and state names follow the WireGuard paper and the
 // reference implementations (wireguard-go device/noise-protocol.go, cookie.go, timers.go) so a
 // reader can compare them side by side; the code is our own.
-// One file (~770 lines) on purpose: handshake, cookies, transport and timers share the peer
-// state under one lock, and reading them together is what keeps that state machine reviewable.
+// One file (~820 lines) on purpose: handshake (with its pooled state), cookies, transport, timers
+// and the previous keypair's grace share the peer state under one lock, and reading them together is what keeps that state machine reviewable.
 #include "keel/wg/engine.h"
 
 #include <cstring>
