@@ -14,35 +14,9 @@ FLEET=$1; SEED=$2; N=${3:-100000}; BACKEND=${4:-sqlite}
 HERE=$(cd "$(dirname "$0")" && pwd)
 command -v wrk >/dev/null || { echo "run.sh: wrk is missing (scripts/setup.sh installs it)" >&2; exit 1; }
 DIR=$(mktemp -d /tmp/keel-fleet-bench-XXXXXX)
-PID=""; PGDIR=""; PGBIN=""
-AS_PG=()
-cleanup() {
-  [[ -n $PID ]] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
-  if [[ -n $PGDIR ]]; then "${AS_PG[@]}" "$PGBIN/pg_ctl" -D "$PGDIR/data" -m immediate -w stop >/dev/null 2>&1 || true; rm -rf "$PGDIR"; fi
-  rm -rf "$DIR"
-}
-trap cleanup EXIT
-PREFIX=fleet
-MODE_ARGS=()
-SEED_ARGS=()
-if [[ $BACKEND == postgres ]]; then
-  PREFIX=fleet.pg
-  PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
-  [[ -x $PGBIN/initdb ]] || { echo "run.sh: PostgreSQL server binaries are missing (package postgresql)" >&2; exit 1; }
-  PGDIR=$(mktemp -d /tmp/keel-fleet-bench-pg-XXXXXX)
-  # PostgreSQL refuses to run as root: the cluster belongs to the postgres user then.
-  if [[ $(id -u) == 0 ]]; then chown postgres: "$PGDIR"; AS_PG=(runuser -u postgres --); fi
-  PGPORT=$((20000 + RANDOM % 30000))
-  "${AS_PG[@]}" "$PGBIN/initdb" -D "$PGDIR/data" -A trust -U postgres --no-sync -E UTF8 --locale=C.UTF-8 >/dev/null
-  # Durable settings (fsync, synchronous_commit on), like SQLite's synchronous=FULL in studio mode.
-  "${AS_PG[@]}" "$PGBIN/pg_ctl" -D "$PGDIR/data" -w -t 60 -l "$PGDIR/log" \
-    -o "-k $PGDIR -p $PGPORT -c listen_addresses=''" start >/dev/null
-  CONN="host=$PGDIR port=$PGPORT user=postgres dbname=postgres"
-  SEED_ARGS=("$CONN")
-  MODE_ARGS=(--mode fleet --database "$CONN")
-elif [[ $BACKEND != sqlite ]]; then
-  echo "run.sh: backend must be sqlite or postgres, not '$BACKEND'" >&2; exit 2
-fi
+. "$(dirname "$0")/store.sh"
+trap bench_cleanup EXIT
+bench_store run.sh "$BACKEND"
 eval "$("$SEED" "$DIR" "$N" "${SEED_ARGS[@]}")"
 AUTH=()
 [[ -n ${TOKEN:-} ]] && AUTH=(-H "Authorization: Bearer $TOKEN")
