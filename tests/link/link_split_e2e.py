@@ -14,6 +14,7 @@ What it checks:
      plus the device's time (the wake-up crossed the bus);
   4. the remote console through keel-fleet's websocket reaches the device's shell in keel-gateway's
      session (`status` answers);
+  0. keel-fleet refuses an unreachable NATS or a bad subject prefix at start, with the reason;
   5. keel-gateway killed (-9): the open console closes (4404 or the relay's "device link
      unreachable") instead of hanging; keel-gateway restarted: the device comes back and the
      console works again.
@@ -144,6 +145,15 @@ def run(args) -> int:
     kl.clean_dir(work)
     host, devb = Path(args.host_build), Path(args.device_build)
     image, manifest = devb / "images/demo-device.elf", devb / "systems/demo/demo-device.toml"
+    # Bad bus options are refused at start with the reason (not a process that serves without it).
+    for extra, why in ((["--nats", "nats://127.0.0.1:1"], "cannot connect to NATS at nats://127.0.0.1:1"),
+                       (["--nats", "nats://127.0.0.1:1", "--nats-prefix", "a.b"], "subject prefix 'a.b' is not one token")):
+        r = subprocess.run([str(host / "fleet/keel-fleet"), "--data-dir", str(work / "refused"), "--port", "0",
+                            "--no-device-link", *extra], capture_output=True, text=True, timeout=60,
+                           env={**os.environ, "ASAN_OPTIONS": "detect_leaks=0"})
+        if r.returncode == 0 or why not in r.stderr:
+            raise SystemExit(f"link_split_e2e: FAIL: keel-fleet {' '.join(extra)}: exit {r.returncode}, {r.stderr[-500:]!r}")
+    step("bad --nats / --nats-prefix refused at start with the reason")
     nats = Nats(work)
     gw_port = e2e.free_port(socket.SOCK_DGRAM)
     fleet = kl.Fleet(host, work / "fleet", port=0, extra=["--no-device-link", "--nats", nats.url]).start()
