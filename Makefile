@@ -49,7 +49,7 @@ run: build-aarch64 build-run-host
 run-demo: build-aarch64
 	@bash scripts/run.sh
 
-bench: build-aarch64 build-host-release
+bench: build-aarch64 build-host-release build-fuzz
 	@bash scripts/bench.sh
 
 clean:

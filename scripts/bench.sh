@@ -4,7 +4,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 status=0
-for list in build/host-release/benchmarks.tsv build/aarch64/benchmarks.tsv; do
+for list in build/host-release/benchmarks.tsv build/aarch64/benchmarks.tsv build/fuzz/benchmarks.tsv; do
   [[ -f $list ]] || continue
   while IFS=$'\t' read -r name cmd; do
     [[ -n $name ]] || continue

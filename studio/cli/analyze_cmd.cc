@@ -23,12 +23,6 @@ struct SbomOpts {
   std::string input, out, platform_dir, debian_arm64, created_at;
 };
 
-int print_errors(const std::vector<manifest::Diagnostic>& errors) {
-  for (const auto& d : errors) std::cerr << d.format() << "\n";
-  std::cerr << "keel: error: " << errors.size() << " error" << (errors.size() == 1 ? "" : "s") << "\n";
-  return 1;
-}
-
 std::vector<std::uint8_t> bytes_of(const std::string& s) { return {s.begin(), s.end()}; }
 
 int analyze_cmd(const AnalyzeOpts& o) {

@@ -4,6 +4,10 @@
 
 #include "cli.h"
 
+namespace keel::manifest {
+struct Diagnostic;
+}
+
 namespace keel::studio {
 
 // key_cmd.cc — key pairs on this machine
@@ -16,6 +20,8 @@ Run release_verify(CLI::App& cmd);
 Run release_inspect(CLI::App& cmd);
 
 // system_cmd.cc — the manifest compiler and the image builder
+// Prints the manifest compiler's diagnostics and a count to stderr; returns 1 (the exit code).
+int print_errors(const std::vector<manifest::Diagnostic>& errors);
 Run manifest_check(CLI::App& cmd);
 Run manifest_compile(CLI::App& cmd);
 Run image_pack(CLI::App& cmd);

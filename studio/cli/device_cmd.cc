@@ -99,11 +99,6 @@ const bootspec::Model::Component* component(const manifest::Output& out, std::st
     if (c.name == name) return &c;
   return nullptr;
 }
-const std::string* config_str(const bootspec::Model::Component& c, std::string_view key) {
-  for (const auto& e : c.config)
-    if (e.key == key && e.type == bootspec::ConfigType::kString) return &e.str_value;
-  return nullptr;
-}
 std::uint32_t line_of(const manifest::Output& out, std::string_view comp) {
   for (const auto& i : out.images)
     if (i.component == comp) return i.line;
@@ -149,7 +144,7 @@ int provision(const ProvisionOpts& o) {
   if (keystore == nullptr)
     return error(o.manifest + ": the manifest has no component named 'keystore' (services/keystore): nothing to provision");
   const std::string where = o.manifest + ":" + std::to_string(line_of(out, "keystore"));
-  const std::string* pname = config_str(*keystore, "partition");
+  const std::string* pname = component_string(*keystore, "partition");
   const std::string part_name = pname != nullptr ? *pname : "keys";
   // The layout as the store reads it: its config's part.<name> strings, the compiler's lay_out().
   const auto* store = component(out, "store");
@@ -162,7 +157,7 @@ int provision(const ProvisionOpts& o) {
   for (const auto& n : names) {
     st::Partition p;
     p.name = n;
-    const std::string* text = config_str(*store, std::string(st::kPartitionKeyPrefix) + n);
+    const std::string* text = component_string(*store, std::string(st::kPartitionKeyPrefix) + n);
     if (auto r = st::parse_partition(*text, &p); !r.ok())
       return error("the compiled partition '" + n + "' does not parse: " + r.error().what);
     parts.push_back(p);
@@ -180,7 +175,7 @@ int provision(const ProvisionOpts& o) {
                  "' is encrypted: it must be encrypted = false (its records are sealed under the device key already, "
                  "and the store's partition keys come from the keystore)");
   // The keystore must be able to read and write it (the store's grant.keystore = "keys:rw,...").
-  const std::string* grant = config_str(*store, std::string(st::kGrantKeyPrefix) + "keystore");
+  const std::string* grant = component_string(*store, std::string(st::kGrantKeyPrefix) + "keystore");
   const std::string rw = part_name + ":rw";
   bool granted = false;
   for (std::size_t at = 0; grant != nullptr && at <= grant->size();) {

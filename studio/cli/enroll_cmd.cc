@@ -40,11 +40,6 @@ namespace tn = keel::tunnel;
 
 constexpr const char* kPartition = "link";
 
-const std::string* config_str(const bootspec::Model::Component& c, std::string_view key) {
-  for (const auto& e : c.config)
-    if (e.key == key && e.type == bootspec::ConfigType::kString) return &e.str_value;
-  return nullptr;
-}
 
 int enroll(const EnrollOpts& o) {
   // The values first: each checked as the device will check it.
@@ -76,7 +71,7 @@ int enroll(const EnrollOpts& o) {
   for (const auto& c : out.model.components)
     if (c.name == "store") store = &c;
   const std::string* text =
-      store != nullptr ? config_str(*store, std::string(st::kPartitionKeyPrefix) + kPartition) : nullptr;
+      store != nullptr ? component_string(*store, std::string(st::kPartitionKeyPrefix) + kPartition) : nullptr;
   if (text == nullptr)
     return error(o.manifest + ": no partition 'link' served by a component 'store' (a [[partition]] name = \"link\", "
                  "encrypted = false, read by the tunnel and the link agent: docs/device-services.md \"Tunnel\")");

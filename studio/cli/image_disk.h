@@ -8,11 +8,22 @@
 
 #include <cstdint>
 #include <cstring>
+#include <string>
+#include <string_view>
 #include <vector>
 
+#include "keel/bootspec/writer.h"
 #include "keel/store/block_device.h"
 
 namespace keel::studio {
+
+// A component's string config value `key` in the compiled system (nullptr: none, or not a string):
+// where the image's partitions and grants are written down.
+inline const std::string* component_string(const bootspec::Model::Component& c, std::string_view key) {
+  for (const auto& e : c.config)
+    if (e.key == key && e.type == bootspec::ConfigType::kString) return &e.str_value;
+  return nullptr;
+}
 
 class ImageDisk final : public store::BlockDevice {
  public:

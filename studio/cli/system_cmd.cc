@@ -8,6 +8,13 @@
 #include "keel/manifest/compiler.h"
 
 namespace keel::studio {
+
+int print_errors(const std::vector<manifest::Diagnostic>& errors) {
+  for (const auto& d : errors) std::cerr << d.format() << "\n";
+  std::cerr << "keel: error: " << errors.size() << " error" << (errors.size() == 1 ? "" : "s") << "\n";
+  return 1;
+}
+
 namespace {
 
 struct ManifestOpts {
@@ -17,12 +24,6 @@ struct ManifestOpts {
 struct ImageOpts {
   std::string manifest, root, out, spec_out, platform_dir;
 };
-
-int print_errors(const std::vector<manifest::Diagnostic>& errors) {
-  for (const auto& d : errors) std::cerr << d.format() << "\n";
-  std::cerr << "keel: error: " << errors.size() << " error" << (errors.size() == 1 ? "" : "s") << "\n";
-  return 1;
-}
 
 int manifest_cmd(const ManifestOpts& o, bool compile) {
   // Outputs are checked before anything is compiled, printed or written.

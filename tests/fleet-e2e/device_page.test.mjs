@@ -284,6 +284,10 @@ describe('device page (fleet mode)', { timeout: 240_000 }, () => {
       await term.getByTestId('console-status').getByText(/^Connected/).waitFor();
       shell.send('keel> '); // the shell's prompt, once the page has the connection open
       const screen = term.getByTestId('console-terminal');
+      // The page scrolled the terminal into view when it connected; the device page's other
+      // sections may have grown above it since (they load in parallel), and xterm.js draws nothing
+      // while its box is off screen.
+      await screen.scrollIntoViewIfNeeded();
       await screen.getByText('keel>').first().waitFor();
       await other.keyboard.type('version');
       await other.keyboard.press('Enter');

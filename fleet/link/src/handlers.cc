@@ -186,7 +186,15 @@ void LinkServer::Shard::on_serial(Conn& c, ctl::Bytes body) {
   // The dropped marker belongs before the message's first line: only when that line is new (a
   // resent message repeats its marker, which is stored once, with the lines).
   const bool first_new = s.count == 0 || !ps.serial_next || s.first_seq >= *ps.serial_next;
-  if (s.dropped && first_new) lines.insert(lines.begin(), std::to_string(s.dropped) + " lines dropped");
+  // Lines between the last one stored and this message's first are missing: the device counts
+  // what its console mirror dropped (`dropped`), and a gap it did not count (lines it lost, or a
+  // hostile device) is marked all the same, so Fleet never shows a silent gap. A device numbers
+  // each agent start in a new epoch (the high 32 bits): a jump to a new epoch is a restart, whose
+  // unsent lines died with it, not a count.
+  uint64_t missing = s.dropped;
+  if (s.count && ps.serial_next && s.first_seq > *ps.serial_next && (s.first_seq >> 32) == (*ps.serial_next >> 32))
+    missing = std::max<uint64_t>(missing, s.first_seq - *ps.serial_next);
+  if (missing && first_new) lines.insert(lines.begin(), std::to_string(missing) + " lines dropped");
   if (lines.empty()) return;
   const std::optional<uint64_t> next =
       s.count ? std::optional<uint64_t>(s.first_seq + s.count) : ps.serial_next;

@@ -177,6 +177,14 @@ TEST_F(LinkTest, SerialResentAfterALinkRestartIsStoredOnce) {
   ASSERT_TRUE(wait_api([&] { return texts().size() >= 5; }, 3000ms, d.get()));
   d->pump_for(300ms);
   EXPECT_EQ(texts(), (std::vector<std::string>{"a", "b", "3 lines dropped", "c", "d"}));
+  // A gap the device did not count (lines 7 and 8 never came) is marked all the same; a jump to a
+  // new epoch (the agent restarted: high 32 bits) is not a count of lines and gets no marker.
+  serial(*d, 9, 0, {"e"});
+  serial(*d, (uint64_t(1) << 32) + 4, 0, {"f"});
+  serial(*d, (uint64_t(1) << 32) + 5, 0, {"g"});
+  ASSERT_TRUE(wait_api([&] { return texts().size() >= 9; }, 3000ms, d.get()));
+  d->pump_for(300ms);
+  EXPECT_EQ(texts(), (std::vector<std::string>{"a", "b", "3 lines dropped", "c", "d", "2 lines dropped", "e", "f", "g"}));
 }
 
 TEST_F(LinkTest, CommandsDeliveredAndRecordedOnce) {

@@ -183,7 +183,9 @@ class Agent {
   // so that they go on growing); the first of each agent start is instance << 32.
   bool mirror_signalled_ = true, mirror_known_ = false;
   uint64_t mirror_next_ = 0, base_ = 0, next_seq_ = 0, send_seq_ = 0;
-  char mirror_buf_[1024] = {};
+  char mirror_buf_[SerialRing::kMaxBatch] = {};
+  // The ring keeps every line a session may not have delivered (serial_ring.h).
+  static_assert(SerialRing::kWindow == ctl::kStreamWindow, "the ring must cover a serial stream's window");
 
   bool trace_on_ = false;
   AgentStats stats_;

@@ -153,7 +153,7 @@ void AgentConsole::recent_lines(size_t n, LineSink& sink) {
   const SerialRing& r = agent_->lines();
   const size_t skip = r.count() > n ? r.count() - n : 0;
   size_t i = 0;
-  for (size_t c = r.begin(); c != r.end(); c = r.next(c), ++i)
+  for (auto c = r.begin(); c != r.end(); c = r.next(c), ++i)
     if (i >= skip) sink.line(r.at(c).text);
 }
 

@@ -136,7 +136,7 @@ void Agent::pump_serial() {
     }
     // One SERIAL message from the ring, starting at send_seq_.
     ctl::Serial s;
-    size_t cur = ring_.find(send_seq_);
+    SerialRing::Cursor cur = ring_.find(send_seq_);
     if (cur == ring_.end()) {
       send_seq_ = next_seq_;
       continue;

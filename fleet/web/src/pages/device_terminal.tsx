@@ -125,6 +125,9 @@ export function RemoteConsole(props: { deviceId: number; online: boolean; allowe
     ws.onopen = () => {
       opened = true;
       setState('open');
+      // xterm.js draws only while its box is on screen (and focuses without scrolling): bring the
+      // terminal into view, the operator just asked for it.
+      host.current?.scrollIntoView({ block: 'nearest' });
       t.focus();
     };
     ws.onmessage = (m) => {
