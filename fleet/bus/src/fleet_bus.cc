@@ -6,7 +6,7 @@ namespace keel::bus {
 
 using nlohmann::json;
 
-ApiBus::ApiBus(Bus& bus, fleet::App& app, RelayConfig relay) : bus_(bus), app_(app), relay_(bus, relay) {
+ApiBus::ApiBus(Bus& bus, fleet::App& app, RelayConfig relay) : app_(app), relay_(bus, relay) {
   app_.events.set_forward([&bus](const std::string& text, std::optional<int64_t> org) {
     bus.publish("events", R"({"node":")" + bus.node() + R"(","org":)" + (org ? std::to_string(*org) : "null") +
                               R"(,"event":)" + text + "}");

@@ -1,6 +1,7 @@
 // fake_arch.cc — arch/arch.h over host memory for the core's unit tests.
 #include "fake_arch.h"
 
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 
@@ -33,7 +34,7 @@ void context_init(UserContext* ctx, vaddr_t pc, vaddr_t sp, word_t arg0) {
 
 void context_sanitize(UserContext* ctx) { ctx->spsr &= 0xf0000000ull; }
 
-void* ptokv(paddr_t pa) { return g.mem + (pa - fake::kPhysBase); }
+void* ptokv(paddr_t pa) { return g.mem + static_cast<std::ptrdiff_t>(pa - fake::kPhysBase); }  // below the base: a negative offset
 paddr_t kvtop(const void* kva) { return static_cast<paddr_t>(static_cast<const std::uint8_t*>(kva) - g.mem) + fake::kPhysBase; }
 
 pte_t pte_table(paddr_t next) { return (next & 0x0000fffffffff000ull) | 3u; }

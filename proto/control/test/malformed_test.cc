@@ -312,7 +312,6 @@ TEST(Malformed, OneDeviceCannotTakeMoreThanItsQuota) {
 TEST(Malformed, RingReserveKeepsSessionsMoving) {
   // A pool of 4 blocks, one of them reserved for rings: two sessions' stream buffers can never
   // take the block a ring needs, so neither waits for the other for ever.
-  FakeClock clock;
   FixedBlockPool<4, 1> shared;
   EXPECT_NE(shared.acquire(BlockUse::SendBuffer), nullptr);
   EXPECT_NE(shared.acquire(BlockUse::ReceiveBuffer), nullptr);

@@ -52,8 +52,8 @@ void unknown_keys(const toml::table& t, std::initializer_list<const char*> allow
                   Diagnostics& diag) {
   std::string list;
   for (const char* a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
-  for (auto&& [k, v] : t) {
-    (void)v;
+  for (auto&& entry : t) {
+    const auto& k = entry.first;
     if (std::none_of(allowed.begin(), allowed.end(), [&](const char* a) { return k.str() == a; }))
       diag.error(loc_of(k.source()), "unknown key '" + shown(k.str()) + "' in " + what, "allowed keys: " + list);
   }

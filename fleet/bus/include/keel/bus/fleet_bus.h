@@ -38,7 +38,6 @@ class ApiBus {
   ConsoleRelay& relay() { return relay_; }
 
  private:
-  Bus& bus_;
   fleet::App& app_;
   ConsoleRelay relay_;
   std::unique_ptr<Bus::Subscription> events_, credentials_;

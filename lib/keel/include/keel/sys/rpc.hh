@@ -62,7 +62,7 @@ struct Codec<T> {
   // Words read, or 0 if missing or out of the declared type's range.
   static constexpr size_t get(const Word* mr, size_t avail, T& v) {
     if (avail < 1) return 0;
-    using U = std::conditional_t<std::is_enum_v<T>, std::underlying_type<T>, std::type_identity<T>>::type;
+    using U = typename std::conditional_t<std::is_enum_v<T>, std::underlying_type<T>, std::type_identity<T>>::type;
     if constexpr (sizeof(U) < sizeof(Word)) {
       if (mr[0] > static_cast<Word>(static_cast<std::make_unsigned_t<U>>(~0ull))) return 0;
     }
@@ -209,6 +209,21 @@ constexpr bool get_all([[maybe_unused]] const Word* mr, [[maybe_unused]] size_t 
   used = n;
   return ok;
 }
+template <class V, size_t... I>
+constexpr size_t put_values(Word* mr, const V& v, std::index_sequence<I...>) {
+  return put_all(mr, v.template get<I>()...);
+}
+// A reply's words: one value by its codec, several (Values<T...>) one after the other. (A function,
+// not a generic lambda in encode_reply: clang 14 instantiates both branches of an `if constexpr`
+// in a generic lambda nested in a template.)
+template <class V, class... T>
+constexpr size_t put_reply(Word* mr, const V& v, Reply<T...>) {
+  if constexpr (sizeof...(T) == 1) {
+    return Codec<V>::put(mr, v);
+  } else {
+    return put_values(mr, v, std::index_sequence_for<T...>{});
+  }
+}
 template <class... T, size_t... I>
 constexpr bool get_values(const Word* mr, size_t avail, Values<T...>& v, std::index_sequence<I...>) {
   size_t used = 0;
@@ -230,16 +245,7 @@ constexpr size_t encode_reply(Word*) {
 template <class R>
   requires(!std::is_void_v<typename R::Value>)
 constexpr size_t encode_reply(Word* mr, const typename R::Value& v) {
-  using V = typename R::Value;
-  return [&]<class... T>(Reply<T...>) {
-    if constexpr (sizeof...(T) == 1) {
-      return Codec<V>::put(mr, v);
-    } else {
-      return [&]<size_t... I>(std::index_sequence<I...>) {
-        return detail::put_all(mr, v.template get<I>()...);
-      }(std::index_sequence_for<T...>{});
-    }
-  }(typename R::ReplyList{});
+  return detail::put_reply(mr, v, typename R::ReplyList{});
 }
 
 // The reply of a Call with reply label `label` and `len` words in mr: the error, or the value.

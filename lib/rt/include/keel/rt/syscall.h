@@ -49,6 +49,7 @@ typedef struct keel_regs {
   keel_word_t x0, x1, x2, x3, x4, x5, x6, x7, x8;
 } keel_regs_t;
 
+#if defined(__aarch64__)
 /* r->x7 is the syscall number. All of x0..x8 are written back (x6..x8 should come back
  * unchanged). Used by the fuzz test and by every stub below. */
 static inline void keel_syscall_regs(keel_regs_t* r) {
@@ -101,6 +102,21 @@ static inline keel_word_t keel_syscall_mrs(keel_word_t sys, keel_word_t cap, kee
   if (mr3) *mr3 = x5;
   return x1;
 }
+#else
+/* A host build that includes this header (a host test of a component library, with fakes of the
+ * calls it makes): the trap exists only on the device, so reaching it on the host stops the
+ * program at once. */
+static inline void keel_syscall_regs(keel_regs_t* r) {
+  (void)r;
+  __builtin_trap();
+}
+static inline keel_word_t keel_syscall_mrs(keel_word_t sys, keel_word_t cap, keel_word_t info, keel_word_t* badge,
+                                           keel_word_t* mr0, keel_word_t* mr1, keel_word_t* mr2, keel_word_t* mr3,
+                                           keel_word_t x6v, keel_word_t x8v) {
+  (void)sys, (void)cap, (void)info, (void)badge, (void)mr0, (void)mr1, (void)mr2, (void)mr3, (void)x6v, (void)x8v;
+  __builtin_trap();
+}
+#endif
 
 /* ---- IPC with MR0..MR3 in C variables (fast form) ---------------------------------------- */
 static inline keel_word_t keel_call_mrs(keel_cptr_t dest, keel_word_t info, keel_word_t* mr0, keel_word_t* mr1,

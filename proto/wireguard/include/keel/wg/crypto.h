@@ -84,7 +84,7 @@ class DhKey {
  private:
   Key priv_{};
   bool set_ = false;
-  uint64_t id_ = 0;          // non-zero for a long-lived key: names it in per-thread caches
+  [[maybe_unused]] uint64_t id_ = 0;  // (libcrypto backend) non-zero for a long-lived key: names it in per-thread caches
   void* backend_ = nullptr;  // EVP_PKEY* in the libcrypto backend, unused by libsodium's
 };
 // True for the encodings of the Curve25519 points of small order (the list libsodium and the
