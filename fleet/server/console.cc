@@ -103,16 +103,22 @@ void ConsoleBridge::push_output(const uint8_t* p, size_t n) {
   if (w) w();
 }
 
-void ConsoleBridge::end(const std::string& reason) {
+void ConsoleBridge::end(const std::string& reason, bool failed) {
   Wake w;
   {
     std::lock_guard g(mu_);
     if (ended_) return;
     ended_ = reason;
+    failed_ = failed;
     link_wake_ = nullptr;  // the link no longer holds this console
     w = client_wake_;
   }
   if (w) w();
+}
+
+bool ConsoleBridge::failed() const {
+  std::lock_guard g(mu_);
+  return failed_;
 }
 
 bool ConsoleBridge::client_closed() const {

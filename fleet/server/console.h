@@ -34,6 +34,7 @@ class ConsoleBridge {
   void take_output(std::string& out);
   // Why the device side ended (nullopt while the console is open): "device offline", ...
   std::optional<std::string> ended() const;
+  bool failed() const;  // ended by a failure of Fleet's side (end(..., true))
   bool output_pending() const;
   // The user closed the console (the link closes the stream). Drops the wake function.
   void close_by_client();
@@ -48,7 +49,9 @@ class ConsoleBridge {
   // Device output (the caller checked output_room; anything beyond kOutputCap is dropped).
   void push_output(const uint8_t* p, size_t n);
   // The device side ended (session gone, stream closed); the websocket closes after the output.
-  void end(const std::string& reason);
+  // `failed`: Fleet's side broke (the relay to the process holding the device's session went
+  // silent or sent garbage), not the device or the user: the websocket closes with 1011.
+  void end(const std::string& reason, bool failed = false);
   bool client_closed() const;
 
  private:
@@ -56,6 +59,7 @@ class ConsoleBridge {
   std::string in_, out_;
   bool client_closed_ = false;
   std::optional<std::string> ended_;
+  bool failed_ = false;
   Wake client_wake_, link_wake_;
 };
 

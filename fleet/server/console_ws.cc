@@ -188,7 +188,8 @@ asio::awaitable<void> console_websocket(App& app, beast::tcp_stream stream, http
       if (auto why = bridge->ended()) {
         // Everything the device said has been sent: close with the reason.
         end = *why == "device offline" ? websocket::close_reason(kCloseDeviceOffline, "device offline")
-                                       : websocket::close_reason(websocket::close_code::normal, *why);
+              : bridge->failed()         ? websocket::close_reason(websocket::close_code::internal_error, *why)
+                                         : websocket::close_reason(websocket::close_code::normal, *why);
         break;
       }
       shared->signal.expires_at(check_due());

@@ -372,7 +372,7 @@ void ConsoleRelay::finish(const std::string& cid, const std::string& local_reaso
   }
   if (!peer_reason.empty()) send(*c, 'E', peer_reason);
   if (broken) spdlog::warn("bus: console {} ended: {} ({})", cid, local_reason, peer_reason);
-  if (c->api_side) c->bridge->end(local_reason.empty() ? "ended" : local_reason);
+  if (c->api_side) c->bridge->end(local_reason.empty() ? "ended" : local_reason, broken);
   else c->bridge->close_by_client();
   c->sub.reset();
 }

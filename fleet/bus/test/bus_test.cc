@@ -342,6 +342,7 @@ TEST(ConsoleRelay, LostFramesBrokenCreditSilenceAndGarbageEndTheConsole) {
   raw.frame('D', 2, 4, "two");
   ASSERT_TRUE(wait_for([&] { return c->ended().has_value(); }));
   EXPECT_EQ(*c->ended(), "console relay lost data");
+  EXPECT_TRUE(c->failed());  // the websocket closes with 1011
   std::string out;
   c->take_output(out);
   EXPECT_EQ(out, "zero");
@@ -351,6 +352,7 @@ TEST(ConsoleRelay, LostFramesBrokenCreditSilenceAndGarbageEndTheConsole) {
   for (uint32_t i = 0; i < 5; ++i) raw.frame('D', i, 4, std::string(16 * 1024, 'x'));
   ASSERT_TRUE(wait_for([&] { return c->ended().has_value(); }));
   EXPECT_EQ(*c->ended(), "console relay broken");
+  EXPECT_TRUE(c->failed());
   // Garbage: unknown kinds, short frames, a credit for bytes never sent.
   for (const std::string g : {"Q", "D\x01", "A\x01\x02"}) {
     c = std::make_shared<ConsoleBridge>();
@@ -358,6 +360,7 @@ TEST(ConsoleRelay, LostFramesBrokenCreditSilenceAndGarbageEndTheConsole) {
     raw_bus->publish("console." + raw.cid + ".down", g);
     ASSERT_TRUE(wait_for([&] { return c->ended().has_value(); })) << g;
     EXPECT_EQ(*c->ended(), "console relay broken");
+    EXPECT_TRUE(c->failed()) << g;
   }
   c = std::make_shared<ConsoleBridge>();
   ASSERT_EQ(api.open(1, c), ConsoleOpen::ok);
@@ -369,6 +372,7 @@ TEST(ConsoleRelay, LostFramesBrokenCreditSilenceAndGarbageEndTheConsole) {
   const auto t0 = std::chrono::steady_clock::now();
   ASSERT_TRUE(wait_for([&] { return c->ended().has_value(); }, 5000ms));
   EXPECT_EQ(*c->ended(), "device link unreachable");
+  EXPECT_TRUE(c->failed());  // 1011, not a normal close: the page says the server ended it
   EXPECT_GE(std::chrono::steady_clock::now() - t0, 1000ms);
   // An end reason from the peer is cleaned (printable, bounded) before it reaches a websocket.
   c = std::make_shared<ConsoleBridge>();
@@ -376,6 +380,7 @@ TEST(ConsoleRelay, LostFramesBrokenCreditSilenceAndGarbageEndTheConsole) {
   raw_bus->publish("console." + raw.cid + ".down", "E" + std::string(500, 'r') + "\n\x01");
   ASSERT_TRUE(wait_for([&] { return c->ended().has_value(); }));
   EXPECT_EQ(*c->ended(), std::string(120, 'r'));
+  EXPECT_FALSE(c->failed());  // the peer ended it (the device or the user): a normal close
   EXPECT_EQ(api.active(), 0u);
 }
 
