@@ -1,0 +1,256 @@
+// services/link/sim/sim_device.cc — see sim_device.h.
+#include "sim_device.h"
+
+#include <arpa/inet.h>
+#include <poll.h>
+#include <sodium.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+
+#include "keel/tunnel/enrolment.h"
+
+namespace keel::link::sim {
+
+namespace {
+constexpr uint16_t kLinkPort = 7400;  // the control protocol's port inside the tunnel (spec §2)
+}
+
+DeviceKeys DeviceKeys::generate() {
+  DeviceKeys k;
+  randombytes_buf(k.tunnel_private.data(), k.tunnel_private.size());
+  wg::clamp(k.tunnel_private);
+  wg::public_from_private(k.tunnel_public, k.tunnel_private);
+  crypto_sign_keypair(k.identity_public, k.identity_secret);
+  return k;
+}
+
+uint64_t SimDevice::Clock::now_ns() {
+  return uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                      std::chrono::steady_clock::now().time_since_epoch())
+                      .count());
+}
+
+SimDevice::SimDevice(const DeviceKeys& keys, const Enrolment& e, std::string name, std::vector<std::string> components)
+    : keys_(keys),
+      name_(std::move(name)),
+      components_(std::move(components)),
+      engine_(keys.tunnel_private, wclock_, wrng_, dir_, wpool_, {}) {
+  cfg_.device_name = name_;
+  cfg_.release = "sim 1.0";
+  dir_.add(peer_);
+  wg::Endpoint ep;
+  (void)wg::parse_endpoint((e.gateway_host + ":" + std::to_string(e.gateway_port)).c_str(), ep);
+  (void)engine_.init_peer(peer_, e.gateway_public, nullptr);
+  peer_.endpoint = ep;
+  fd_ = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  (void)bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  inet_pton(AF_INET, e.tunnel_address.c_str(), inner_);
+  inet_pton(AF_INET, "10.64.0.1", fleet_);
+  // Record 1, the enrolment, as `keel device enroll` writes it.
+  tunnel::Enrolment en;
+  in_addr gw{};
+  inet_pton(AF_INET, e.gateway_host.c_str(), &gw);
+  en.fleet_ip = ntohl(gw.s_addr), en.fleet_port = e.gateway_port, en.fleet_address = 0x0a400001;
+  inet_pton(AF_INET, e.tunnel_address.c_str(), &en.address);
+  en.address = ntohl(en.address);
+  std::memcpy(en.fleet_key, e.gateway_public.data(), 32);
+  char text[512];
+  const size_t n = tunnel::format_enrolment(en, text, sizeof text);
+  records[1] = Buf(text, text + n);
+}
+
+SimDevice::~SimDevice() {
+  agent_.reset();
+  if (fd_ >= 0) close(fd_);
+}
+
+void SimDevice::boot() {
+  agent_.reset();
+  rx_.clear();
+  powered_ = true;
+  agent_.emplace(*this, ctx_, cfg_);
+}
+
+void SimDevice::off() {
+  agent_.reset();
+  rx_.clear();
+  powered_ = false;
+}
+
+void SimDevice::initiate() { engine_.initiate(peer_, *this, true); }
+
+void SimDevice::pump() {
+  uint8_t buf[2048];
+  for (int i = 0; i < 64; ++i) {
+    sockaddr_storage from{};
+    socklen_t flen = sizeof from;
+    const ssize_t n = recvfrom(fd_, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &flen);
+    if (n <= 0) break;
+    if (!powered_ || dead()) continue;  // powered off: the datagram is lost
+    (void)engine_.receive({buf, size_t(n)}, wg::endpoint_from_sockaddr(from), false, *this);
+  }
+  if (!powered_ || dead()) return;
+  engine_.tick(peer_, *this);
+  for (auto& d : rx_)
+    if (agent_) agent_->on_datagram(d);
+  rx_.clear();
+  if (agent_) agent_->run();
+}
+
+uint64_t SimDevice::next_deadline() const {
+  if (!powered_ || dead()) return 0;
+  uint64_t t = wg::Engine::next_deadline(peer_);
+  if (agent_) {
+    const uint64_t a = agent_->next_deadline();
+    if (a && (!t || a < t)) t = a;
+  }
+  return t;
+}
+
+bool SimDevice::pump_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() >= end) return false;
+    pollfd pfd{fd_, POLLIN, 0};
+    (void)poll(&pfd, 1, 2);
+    pump();
+  }
+  return true;
+}
+
+void SimDevice::print(const std::string& line) {
+  mirror_.push_back(line);
+  mirror_signal();
+}
+
+void SimDevice::mirror_signal() {
+  if (agent_) agent_->on_mirror();
+}
+
+// ---- Platform ----
+
+uint64_t SimDevice::now_ns() { return clock_.now_ns(); }
+void SimDevice::random(MutBytes out) { randombytes_buf(out.data(), out.size()); }
+
+void SimDevice::log(std::string_view line) {
+  logs.emplace_back(line);
+  mirror_.push_back("[link] " + std::string(line));
+  mirror_signal();
+}
+
+bool SimDevice::send_datagram(Bytes d) {
+  if (dead()) return true;  // lost with the power
+  if (d.size() > 1500 - 28) return false;
+  uint8_t p[1500];
+  const size_t total = 28 + d.size();
+  std::memset(p, 0, 28);
+  p[0] = 0x45, p[2] = uint8_t(total >> 8), p[3] = uint8_t(total), p[8] = 64, p[9] = 17;
+  std::memcpy(p + 12, inner_, 4);
+  std::memcpy(p + 16, fleet_, 4);
+  p[20] = kLinkPort >> 8, p[21] = kLinkPort & 255, p[22] = kLinkPort >> 8, p[23] = kLinkPort & 255;
+  p[24] = uint8_t((total - 20) >> 8), p[25] = uint8_t(total - 20);
+  std::memcpy(p + 28, d.data(), d.size());
+  Buf o(total + wg::kSendOverhead);
+  return engine_.send(peer_, {p, total}, o, *this).ok();
+}
+
+bool SimDevice::public_keys(uint8_t t[32], uint8_t id[32]) {
+  std::memcpy(t, keys_.tunnel_public.data(), 32);
+  std::memcpy(id, keys_.identity_public, 32);
+  return true;
+}
+
+bool SimDevice::sign(Bytes m, uint8_t sig[64]) {
+  return crypto_sign_detached(sig, nullptr, m.data(), m.size(), keys_.identity_secret) == 0;
+}
+
+RecordStatus SimDevice::record_read(uint32_t id, MutBytes buf, size_t& len) {
+  auto it = records.find(id);
+  if (it == records.end()) return RecordStatus::NotFound;
+  if (it->second.size() > buf.size()) return RecordStatus::Error;
+  std::memcpy(buf.data(), it->second.data(), it->second.size());
+  len = it->second.size();
+  return RecordStatus::Ok;
+}
+
+bool SimDevice::record_write(uint32_t id, Bytes data) {
+  if (dead()) return false;
+  if (writes_left_ > 0) --writes_left_;
+  records[id] = Buf(data.begin(), data.end());
+  return true;
+}
+
+bool SimDevice::component(uint32_t i, ComponentInfo& out) {
+  if (i >= components_.size()) return false;
+  std::snprintf(out.name, sizeof out.name, "%s", components_[i].c_str());
+  out.state = 1;
+  out.restarts = uint32_t(restarts[int(i)]);
+  out.memory_kib = 100;
+  return true;
+}
+
+const char* SimDevice::restart(int index) {
+  if (index < -1 || index >= int(components_.size())) return "invalid argument";
+  ++restarts[index];
+  if (cut_after_restart) writes_left_ = 1;  // the outcome is written, then the power goes
+  return nullptr;
+}
+
+bool SimDevice::mirror_read(uint64_t& first, uint32_t& dropped, char* buf, size_t cap, size_t& n) {
+  n = 0;
+  dropped = 0;
+  first = mirror_seq_;
+  while (!mirror_.empty()) {
+    const std::string& l = mirror_.front();
+    const size_t need = l.size() + (n ? 1 : 0);
+    if (n + need > 900 || n + need > cap) break;  // KEEL_SERIAL_MIRROR_MAX
+    if (n) buf[n++] = '\n';
+    std::memcpy(buf + n, l.data(), l.size());
+    n += l.size();
+    mirror_.pop_front();
+    ++mirror_seq_;
+  }
+  return true;
+}
+
+const char* SimDevice::trace_enable(bool on, bool& was) {
+  was = trace;
+  trace = on;
+  return nullptr;
+}
+
+bool SimDevice::trace_read(TraceRecord*, size_t, size_t& n, uint32_t& dropped) {
+  n = 0, dropped = 0;
+  return true;
+}
+
+bool SimDevice::tunnel_status(TunnelInfo& out) {
+  out = TunnelInfo{};
+  out.state = tunnel_up() ? 2 : 1;
+  return true;
+}
+
+// ---- wg::Sink ----
+
+void SimDevice::send(wg::Peer*, const wg::Endpoint& to, wg::Bytes d) {
+  if (!powered_ || dead()) return;
+  sockaddr_storage ss;
+  const socklen_t len = wg::endpoint_to_sockaddr(to, ss);
+  (void)sendto(fd_, d.data(), d.size(), 0, reinterpret_cast<sockaddr*>(&ss), len);
+}
+
+void SimDevice::deliver(wg::Peer&, wg::MutBytes p) {
+  if (p.size() < 28 || p[9] != 17) return;
+  const size_t total = size_t(p[2]) << 8 | p[3];
+  if (total > p.size() || total < 28 || std::memcmp(p.data() + 12, fleet_, 4) != 0) return;
+  // Queued like the pipe to the agent (the engine holds its lock while it delivers).
+  if (!dead() && agent_) rx_.emplace_back(p.data() + 28, p.data() + total);
+}
+
+}  // namespace keel::link::sim

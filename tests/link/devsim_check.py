@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""link.devsim: keel-devsim's devices (the link agent's own core, each behind its own WireGuard
+tunnel) against a real keel-fleet in studio mode on loopback.
+
+1. Bad arguments and a deployment that does not exist are refused with the reason (exit 2) and
+   register nothing.
+2. N devices (default 300; `--count`) are registered with one bulk import, come up and
+   authenticate; the API then lists every one of them online with the simulator's release and
+   components, and console lines of every device reached Fleet.
+3. A share flaps (loses power for 2-5 s now and then) and a share stays off: every device meant
+   to be on was online (the simulator's exit status), the off ones were never seen.
+4. An identify queued for ten online devices of that run is answered (done, or failed
+   "interrupted" when a power cut came between running it and answering).
+"""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+import keel_local as kl  # noqa: E402
+
+
+def step(msg: str) -> None:
+    print(f"[{time.monotonic() - T0:6.1f}s] {msg}", flush=True)
+
+
+T0 = time.monotonic()
+
+
+def devices(fleet: kl.Fleet, dep: int) -> list[dict]:
+    items, cursor = [], None
+    while True:
+        page = fleet.api("GET", f"/devices?deployment_id={dep}&limit=200" + (f"&cursor={cursor}" if cursor else ""))
+        items += page["items"]
+        cursor = page.get("next_cursor")
+        if not cursor:
+            return items
+
+
+def devsim(binary: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([str(binary), *args], capture_output=True, text=True, timeout=timeout)
+
+
+def run(a) -> int:
+    build = Path(a.host_build)
+    sim_bin = build / "services/link/keel-devsim"
+    work = Path(tempfile.mkdtemp(prefix="keel-devsim-check-"))
+    fleet = kl.Fleet(build, work / "fleet").start()
+    try:
+        dep = kl.ensure_deployment(fleet, "sim", "plant")
+        url = fleet.url
+
+        # 1. Refusals: nothing registered.
+        for args, want in ((["--deployment", "0"], "--deployment"),
+                           (["--deployment", str(dep), "--count", "0"], "--count"),
+                           (["--deployment", str(dep), "--gateway", "127.0.0.1:1"], "--gateway-key"),
+                           (["--deployment", "999999"], "registering the devices")):
+            r = devsim(sim_bin, "--fleet", url, *args, "--seconds", "1")
+            if r.returncode != 2 or want not in r.stderr + r.stdout:
+                raise kl.LocalError(f"keel-devsim {' '.join(args)}: exit {r.returncode}, expected 2 naming '{want}':\n"
+                                    f"{r.stdout}{r.stderr}")
+        if devices(fleet, dep):
+            raise kl.LocalError("a refused run registered devices")
+        step("1. bad arguments and an unknown deployment refused (exit 2, the reason named), nothing registered")
+
+        # 2. N devices online.
+        n = a.count
+        t = time.monotonic()
+        r = devsim(sim_bin, "--fleet", url, "--deployment", str(dep), "--count", str(n), "--prefix", "pump",
+                   "--until-online", "--seconds", "120", "--chatter", "120", "--rate", "200")
+        if r.returncode != 0:
+            raise kl.LocalError(f"keel-devsim: exit {r.returncode}:\n{r.stdout}{r.stderr}")
+        step(f"2. {n} devices registered and online in {time.monotonic() - t:.1f} s: {r.stdout.strip().splitlines()[-1]}")
+        # The simulator stopped: Fleet still lists them online until it notices (no keepalive for
+        # 15 s and longer), so check right away.
+        ds = devices(fleet, dep)
+        if len(ds) != n:
+            raise kl.LocalError(f"{len(ds)} devices registered, expected {n}")
+        seen_online = [d for d in ds if d.get("last_seen_at")]
+        if len(seen_online) != n:
+            raise kl.LocalError(f"{n - len(seen_online)} devices never seen by Fleet")
+        d0 = fleet.api("GET", f"/devices/{ds[0]['id']}")
+        if (d0.get("reported") or {}).get("release") != "sim 1.0":
+            raise kl.LocalError(f"device {ds[0]['name']} reported {d0.get('reported')}")
+        comps = fleet.api("GET", f"/devices/{ds[0]['id']}/components")["items"]
+        if sorted(c["name"] for c in comps) != ["app", "link", "logger", "net"]:
+            raise kl.LocalError(f"components {comps}")
+        step(f"   every device seen by Fleet; {ds[0]['name']} reported release 'sim 1.0' and 4 components")
+
+        # 3 and 4: a run with flapping and offline shares, and commands.
+        dep2 = kl.ensure_deployment(fleet, "sim", "flaky")
+        proc = subprocess.Popen([str(sim_bin), "--fleet", url, "--deployment", str(dep2), "--count", "60",
+                                 "--prefix", "flap", "--seconds", "25", "--offline", "20", "--flap", "30",
+                                 "--flap-period", "5", "--chatter", "60"],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        ds2 = kl.wait_for("60 devices registered", lambda: (lambda x: x if len(x) == 60 else None)(devices(fleet, dep2)), 30)
+        online = kl.wait_for("most devices online", lambda: (lambda x: x if len(x) >= 30 else None)(
+            [d for d in devices(fleet, dep2) if d["connection"] == "online"]), 60)
+        targets = online[:10]
+        ids = {d["id"]: fleet.api("POST", f"/devices/{d['id']}/commands", {"kind": "identify"})["id"] for d in targets}
+
+        def all_done():
+            for dev_id, cid in ids.items():
+                cs = {c["id"]: c for c in fleet.api("GET", f"/devices/{dev_id}/commands")["items"]}
+                if cs[cid]["status"] not in ("done", "failed"):
+                    return None
+            return True
+        kl.wait_for("the identify commands done", all_done, 20)
+        for dev_id, cid in ids.items():
+            c = {c["id"]: c for c in fleet.api("GET", f"/devices/{dev_id}/commands")["items"]}[cid]
+            if c["status"] != "done" and not (c["status"] == "failed" and c.get("detail") == "interrupted"):
+                raise kl.LocalError(f"identify on device {dev_id}: {c}")
+        out, _ = proc.communicate(timeout=90)
+        last = out.strip().splitlines()[-1]
+        if proc.returncode != 0:
+            raise kl.LocalError(f"keel-devsim (flapping): exit {proc.returncode}:\n{out[-3000:]}")
+        never = [d for d in devices(fleet, dep2) if not d.get("last_seen_at")]
+        if not 1 <= len(never) <= 30:
+            raise kl.LocalError(f"{len(never)} of 60 devices never seen with 20 % meant to stay off")
+        step(f"3. flapping and offline shares: {last}; {len(never)} never powered")
+        step(f"4. identify on {len(ids)} devices: done")
+        print("devsim_check: PASS")
+        return 0
+    except (kl.LocalError, KeyError, TypeError, ValueError, subprocess.TimeoutExpired) as e:
+        print(f"devsim_check: FAIL: {type(e).__name__}: {e}", file=sys.stderr)
+        print(f"  fleet log: {fleet.log_path}", file=sys.stderr)
+        return 1
+    finally:
+        fleet.stop()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--host-build", required=True)
+    ap.add_argument("--count", type=int, default=300)
+    return run(ap.parse_args())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
