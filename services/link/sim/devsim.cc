@@ -86,15 +86,17 @@ struct Sim {
   std::unique_ptr<SimDevice> dev;
   bool meant_online = true;  // not in the --offline share
   bool flaps = false;
-  uint64_t next_line = 0;    // next console line (ns)
-  uint64_t power_at = 0;     // next power change of a flapping device (ns)
   uint64_t lines = 0;
   bool ever_online = false;
 };
 
+// What the main loop does when: a device's own timers, its next console line, its next power
+// change (one heap for all: nothing is scanned per device per round).
+enum class Due : uint8_t { Timers, Line, Power };
 struct Event {
   uint64_t at;
   size_t index;
+  Due what;
   bool operator>(const Event& o) const { return at > o.at; }
 };
 
@@ -189,7 +191,7 @@ int run(const Options& o) {
   std::priority_queue<Event, std::vector<Event>, std::greater<>> timers;
   auto schedule = [&](size_t i) {
     const uint64_t t = sims[i].dev->next_deadline();
-    if (t) timers.push({t, i});
+    if (t) timers.push({t, i, Due::Timers});
   };
   const double line_gap_ns = o.chatter > 0 ? 60e9 / o.chatter : 0;
   auto next_line = [&](uint64_t now) {
@@ -201,7 +203,7 @@ int run(const Options& o) {
   const uint64_t end = o.seconds > 0 ? start + uint64_t(o.seconds * 1e9) : 0;
   size_t booted = 0, online = 0, should = 0;
   for (const auto& s : sims) should += s.meant_online ? 1 : 0;
-  uint64_t report_at = start + 5'000'000'000ull;
+  uint64_t report_at = start + 5'000'000'000ull, check_at = start;
   std::vector<epoll_event> ready(1024);
   bool all_online_reported = false;
 
@@ -225,37 +227,30 @@ int run(const Options& o) {
       if (!s.meant_online) continue;
       s.dev->boot();
       s.dev->pump();
-      if (line_gap_ns > 0) s.next_line = next_line(now);
-      if (s.flaps) s.power_at = now + uint64_t(u(rng) * o.flap_period * 2e9);
+      if (line_gap_ns > 0) timers.push({next_line(now), booted, Due::Line});
+      if (s.flaps) timers.push({now + uint64_t(u(rng) * o.flap_period * 2e9), booted, Due::Power});
       schedule(booted);
     }
-    // Timers due: the devices' own, console chatter, power cuts.
+    // Events due: the devices' own timers, console chatter, power cuts.
     while (!timers.empty() && timers.top().at <= now) {
-      const size_t i = timers.top().index;
+      const Event e = timers.top();
       timers.pop();
-      sims[i].dev->pump();
-      schedule(i);
-    }
-    for (size_t i = 0; i < booted; ++i) {
-      Sim& s = sims[i];
-      if (!s.meant_online) continue;
-      if (s.flaps && s.power_at && now >= s.power_at) {
+      Sim& s = sims[e.index];
+      if (e.what == Due::Power) {
         if (s.dev->powered()) {
           s.dev->off();
-          s.power_at = now + uint64_t((2 + u(rng) * 3) * 1e9);  // off for 2-5 s
-        } else {
-          s.dev->boot();
-          s.power_at = now + uint64_t(u(rng) * o.flap_period * 2e9);
-          s.dev->pump();
-          schedule(i);
+          timers.push({now + uint64_t((2 + u(rng) * 3) * 1e9), e.index, Due::Power});  // off for 2-5 s
+          continue;
         }
-      }
-      if (line_gap_ns > 0 && s.dev->powered() && now >= s.next_line) {
+        s.dev->boot();
+        timers.push({now + uint64_t(u(rng) * o.flap_period * 2e9), e.index, Due::Power});
+      } else if (e.what == Due::Line) {
+        timers.push({next_line(now), e.index, Due::Line});
+        if (!s.dev->powered()) continue;  // nothing printed while the power is off
         s.dev->print("[app] " + s.dev->name() + " reading " + std::to_string(++s.lines));
-        s.next_line = next_line(now);
-        s.dev->pump();
-        schedule(i);
       }
+      s.dev->pump();
+      schedule(e.index);
     }
     // Datagrams.
     uint64_t wake = now + 20'000'000ull;
@@ -267,7 +262,8 @@ int run(const Options& o) {
       sims[i].dev->pump();
       schedule(i);
     }
-    if (now >= report_at || o.until_online) {
+    if (now >= report_at || (o.until_online && now >= check_at)) {
+      check_at = now + 200'000'000ull;  // a count is a pass over every device: 5 per second at most
       online = count_online();
       if (now >= report_at) {
         std::printf("keel-devsim: %.0f s: %zu of %zu online (%zu meant to be)\n", double(now - start) / 1e9, online,
