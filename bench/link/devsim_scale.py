@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""Scale with keel-devsim (issue 13; first figures): N simulated devices (the link agent's own
+core, each behind its own WireGuard tunnel) against keel-fleet in studio mode, both from the given
+host build, on this machine. Prints BENCH lines:
+
+  scale.studio_online.s            registration (one bulk import) to every device authenticated
+  scale.studio_devices_online      devices online in Fleet's API after the run
+  scale.studio_fleet_bytes_per_device  Fleet's resident memory growth per online device
+  scale.studio_idle_cpu.percent    Fleet's CPU (of one core) over 10 s with every device online and
+                                   idle but for its console chatter (6 lines/min) and keepalives
+
+Studio mode (SQLite) is not issue 13's target (fleet mode on PostgreSQL is): these are the first
+figures of the simulator, not the targets' measurement.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+import keel_local as kl  # noqa: E402
+
+
+def rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise kl.LocalError("no VmRSS")
+
+
+def cpu_s(pid: int) -> float:
+    f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def online_count(fleet: kl.Fleet, dep: int) -> int:
+    n, cursor = 0, None
+    while True:
+        page = fleet.api("GET", f"/devices?deployment_id={dep}&limit=200" + (f"&cursor={cursor}" if cursor else ""))
+        n += sum(1 for d in page["items"] if d["connection"] == "online")
+        cursor = page.get("next_cursor")
+        if not cursor:
+            return n
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--host-build", required=True)
+    ap.add_argument("--count", type=int, default=2000)
+    a = ap.parse_args()
+    build = Path(a.host_build)
+    work = Path(tempfile.mkdtemp(prefix="keel-devsim-scale-"))
+    fleet = kl.Fleet(build, work / "fleet").start()
+    sim = None
+    try:
+        dep = kl.ensure_deployment(fleet, "scale", "plant")
+        pid = fleet.proc.pid
+        time.sleep(1)
+        rss0 = rss_bytes(pid)
+        t0 = time.monotonic()
+        sim = subprocess.Popen([str(build / "services/link/keel-devsim"), "--fleet", fleet.url, "--deployment", str(dep),
+                                "--count", str(a.count), "--rate", "1000", "--seconds", "600"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        kl.wait_for(f"{a.count} devices online", lambda: online_count(fleet, dep) >= a.count or None, 300, 1.0)
+        online_s = time.monotonic() - t0
+        time.sleep(5)
+        c0, w0 = cpu_s(pid), time.monotonic()
+        time.sleep(10)
+        idle = (cpu_s(pid) - c0) / (time.monotonic() - w0) * 100
+        rss1 = rss_bytes(pid)
+        n = online_count(fleet, dep)
+        print(f"BENCH scale.studio_online.s {online_s:.1f} s")
+        print(f"BENCH scale.studio_devices_online {n} devices")
+        print(f"BENCH scale.studio_fleet_bytes_per_device {(rss1 - rss0) / max(n, 1):.0f} bytes")
+        print(f"BENCH scale.studio_idle_cpu.percent {idle:.1f} %")
+        return 0 if n == a.count else 1
+    finally:
+        if sim:
+            sim.terminate()
+            sim.communicate(timeout=30)
+        fleet.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
