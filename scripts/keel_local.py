@@ -103,6 +103,17 @@ class Fleet:
             raise LocalError(f"{method} {path} -> {status}: {raw[:500]!r}")
         return payload
 
+    def get_all(self, path: str) -> list:
+        """Every item of a paginated list (`path` with its query, `limit` included), following
+        next_cursor."""
+        items, cursor = [], None
+        while True:
+            page = self.api("GET", path + (f"&cursor={cursor}" if cursor else ""))
+            items += page["items"]
+            cursor = page.get("next_cursor")
+            if not cursor:
+                return items
+
     def gateway(self) -> tuple[int, str]:
         sys_ = self.api("GET", "/system")
         gw = sys_.get("gateway")

@@ -39,13 +39,7 @@ def cpu_s(pid: int) -> float:
 
 
 def online_count(fleet: kl.Fleet, dep: int) -> int:
-    n, cursor = 0, None
-    while True:
-        page = fleet.api("GET", f"/devices?deployment_id={dep}&limit=200" + (f"&cursor={cursor}" if cursor else ""))
-        n += sum(1 for d in page["items"] if d["connection"] == "online")
-        cursor = page.get("next_cursor")
-        if not cursor:
-            return n
+    return sum(1 for d in fleet.get_all(f"/devices?deployment_id={dep}&limit=200") if d["connection"] == "online")
 
 
 def main() -> int:

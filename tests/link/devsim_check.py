@@ -33,13 +33,7 @@ T0 = time.monotonic()
 
 
 def devices(fleet: kl.Fleet, dep: int) -> list[dict]:
-    items, cursor = [], None
-    while True:
-        page = fleet.api("GET", f"/devices?deployment_id={dep}&limit=200" + (f"&cursor={cursor}" if cursor else ""))
-        items += page["items"]
-        cursor = page.get("next_cursor")
-        if not cursor:
-            return items
+    return fleet.get_all(f"/devices?deployment_id={dep}&limit=200")
 
 
 def devsim(binary: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:

@@ -272,13 +272,7 @@ def online(fleet, dev) -> bool:
 
 
 def fleet_serial(fleet, dev) -> list[str]:
-    items, cursor = [], None
-    while True:
-        page = fleet.api("GET", f"/devices/{dev.id}/serial?limit=200" + (f"&cursor={cursor}" if cursor else ""))
-        items += page["items"]
-        cursor = page.get("next_cursor")
-        if not cursor:
-            break
+    items = fleet.get_all(f"/devices/{dev.id}/serial?limit=200")
     items.sort(key=lambda i: i["id"])
     return [i["text"] for i in items]
 
