@@ -4,7 +4,7 @@
 // (POST /deployments/{id}/devices/import), brings them up at a bounded rate, lets them chatter on
 // their consoles and answer Fleet's commands, and reports how many are online.
 //
-//   keel-devsim --fleet http://127.0.0.1:8080 --deployment 3 --count 2000 --seconds 60
+//   keel-devsim --fleet http://127.0.0.1:7780 --deployment 3 --count 2000 --seconds 60
 //
 // Scripted behaviours: --offline (a share registered but never powered), --flap (a share that
 // loses power for a few seconds every --flap-period), --chatter (console lines per device per
@@ -43,7 +43,7 @@ using Clock = std::chrono::steady_clock;
 volatile std::sig_atomic_t g_stop = 0;
 
 struct Options {
-  std::string fleet = "http://127.0.0.1:8080";
+  std::string fleet = "http://127.0.0.1:7780";
   std::string token;
   int64_t deployment = 0;
   size_t count = 100;
