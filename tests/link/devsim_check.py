@@ -11,8 +11,16 @@ tunnel) against a real keel-fleet in studio mode on loopback.
    to be on was online (the simulator's exit status), the off ones were never seen.
 4. An identify queued for ten online devices of that run is answered (done, or failed
    "interrupted" when a power cut came between running it and answering).
+5. Rough paths on shared sockets: 40 devices on 2 UDP sockets (routed by receiver index), 5 %
+   datagram loss everywhere, a quarter behind a 1.5 s one-way delay, a fifth whose agent hangs
+   20 s after power-up. An identify to every device Fleet lists online after the hangs: the
+   healthy and slow ones run it exactly once (the simulator's count) and Fleet records `done`,
+   the slow ones no sooner than 3 s after it was sent; the hung ones never answer (the command
+   stays `sent` or `queued`, nothing executed).
 """
 from __future__ import annotations
+
+import json
 
 import argparse
 import subprocess
@@ -118,6 +126,7 @@ def run(a) -> int:
             raise kl.LocalError(f"{len(never)} of 60 devices never seen with 20 % meant to stay off")
         step(f"3. flapping and offline shares: {last}; {len(never)} never powered")
         step(f"4. identify on {len(ids)} devices: done")
+        rough(sim_bin, fleet, work)
         print("devsim_check: PASS")
         return 0
     except (kl.LocalError, KeyError, TypeError, ValueError, subprocess.TimeoutExpired) as e:
@@ -126,6 +135,48 @@ def run(a) -> int:
         return 1
     finally:
         fleet.stop()
+
+
+def rough(sim_bin: Path, fleet: kl.Fleet, work: Path) -> None:
+    dep = kl.ensure_deployment(fleet, "sim", "rough")
+    report = work / "rough.jsonl"
+    t0 = time.monotonic()
+    proc = subprocess.Popen([str(sim_bin), "--fleet", fleet.url, "--deployment", str(dep), "--count", "40",
+                             "--prefix", "rough", "--seconds", "50", "--sockets", "2", "--loss", "5", "--slow", "25",
+                             "--slow-ms", "1500", "--hang", "20", "--hang-after", "20", "--report", str(report)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    kl.wait_for("the rough devices mostly online", lambda: len(
+        [d for d in devices(fleet, dep) if d["connection"] == "online"]) >= 30 or None, 40)
+    time.sleep(max(0.0, 22 - (time.monotonic() - t0)))  # past the hangs
+    online = [d for d in devices(fleet, dep) if d["connection"] == "online"]
+    cmds = {d["name"]: (d["id"], fleet.api("POST", f"/devices/{d['id']}/commands", {"kind": "identify"})["id"])
+            for d in online}
+    out, _ = proc.communicate(timeout=120)
+    if not report.exists():
+        raise kl.LocalError(f"keel-devsim wrote no report (exit {proc.returncode}):\n{out[-3000:]}")
+    rep = {r["name"]: r for r in map(json.loads, report.read_text().splitlines())}
+    counts = {"healthy": 0, "slow": 0, "hung": 0}
+    for name, (dev_id, cid) in cmds.items():
+        r = rep[name]
+        c = {c["id"]: c for c in fleet.api("GET", f"/devices/{dev_id}/commands")["items"]}[cid]
+        if r["hung"]:
+            if c["status"] not in ("queued", "sent") or r["executed"] != 0:
+                raise kl.LocalError(f"{name} hung, yet its identify is {c['status']}, executed {r['executed']}")
+            counts["hung"] += 1
+            continue
+        if c["status"] != "done" or r["executed"] != 1:
+            raise kl.LocalError(f"{name} ({'slow' if r['slow'] else 'healthy'} path): identify {c}, "
+                                f"executed {r['executed']} times")
+        if r["slow"]:
+            if c["result_at"] - c["sent_at"] < 3000:
+                raise kl.LocalError(f"{name} is behind 1.5 s each way, yet answered in {c['result_at'] - c['sent_at']} ms")
+            counts["slow"] += 1
+        else:
+            counts["healthy"] += 1
+    if not counts["slow"] or not counts["hung"] or not counts["healthy"]:
+        raise kl.LocalError(f"the run did not exercise every kind of device: {counts} of {len(cmds)} online")
+    step(f"5. shared sockets, 5 % loss: {counts['healthy']} healthy and {counts['slow']} slow devices ran identify "
+         f"once, {counts['hung']} hung never answered; {out.strip().splitlines()[-1]}")
 
 
 def main() -> int:

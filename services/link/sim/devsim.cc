@@ -8,7 +8,9 @@
 //
 // Scripted behaviours: --offline (a share registered but never powered), --flap (a share that
 // loses power for a few seconds every --flap-period), --chatter (console lines per device per
-// minute). Exit status: 0 when every device meant to be online authenticated (with
+// minute), --loss (datagrams lost on every path), --slow (a share behind a slow path: commands
+// answered late), --hang (a share whose agent hangs: commands never answered). --sockets N puts
+// the devices on N shared UDP sockets (routed by WireGuard receiver index) instead of one each. Exit status: 0 when every device meant to be online authenticated (with
 // --until-online: as soon as they all have), 1 when not, 2 for bad arguments or a Fleet that
 // refused the registration. docs/operations.md, "Device simulator".
 #include <sodium.h>
@@ -57,6 +59,13 @@ struct Options {
   double chatter = 6;          // console lines per device per minute
   std::string gateway;         // host:port; default: Fleet's own (GET /system)
   std::string gateway_key;     // base64; with --gateway
+  size_t sockets = 0;          // shared UDP sockets (0: one per device)
+  double loss = 0;             // percent of datagrams lost each way, every device
+  double slow = 0;             // percent of devices behind a slow path
+  double slow_ms = 2000;       // its one-way delay
+  double hang = 0;             // percent of devices whose agent hangs
+  double hang_after = 60;      // seconds after power-up
+  std::string report;          // a JSON line per device at the end
 };
 
 uint64_t now_ns() {
@@ -85,14 +94,16 @@ int fail(const std::string& msg) {
 struct Sim {
   std::unique_ptr<SimDevice> dev;
   bool meant_online = true;  // not in the --offline share
-  bool flaps = false;
+  bool flaps = false, hangs = false;
   uint64_t lines = 0;
-  bool ever_online = false;
+  bool ever_online = false, slow = false;
+  uint64_t executed = 0;  // commands executed by its earlier agents (boots)
+  uint64_t timer_at = 0;  // the Timers event in the heap for it (0: none); others are stale
 };
 
 // What the main loop does when: a device's own timers, its next console line, its next power
 // change (one heap for all: nothing is scanned per device per round).
-enum class Due : uint8_t { Timers, Line, Power };
+enum class Due : uint8_t { Timers, Line, Power, Hang };
 struct Event {
   uint64_t at;
   size_t index;
@@ -130,14 +141,14 @@ int run(const Options& o) {
       return fail("GET /api/v1/system: the gateway's public key is not a key");
   }
 
-  // Enough file descriptors: one UDP socket per device.
+  // Enough file descriptors: one UDP socket per device, or the shared ones.
   rlimit rl{};
   getrlimit(RLIMIT_NOFILE, &rl);
-  const rlim_t need = rlim_t(o.count) + 256;
+  const rlim_t need = rlim_t(o.sockets ? o.sockets : o.count) + 256;
   if (rl.rlim_cur < need) {
     if (rl.rlim_max < need)
       return fail(std::to_string(o.count) + " devices need " + std::to_string(need) + " open files; the limit is " +
-                  std::to_string(rl.rlim_max) + " (ulimit -Hn)");
+                  std::to_string(rl.rlim_max) + " (ulimit -Hn); --sockets N shares N sockets among them");
     rl.rlim_cur = need;
     if (setrlimit(RLIMIT_NOFILE, &rl) != 0) return fail(std::string("setrlimit: ") + std::strerror(errno));
   }
@@ -171,27 +182,59 @@ int run(const Options& o) {
   // The devices, and who does what.
   std::mt19937_64 rng(std::random_device{}());
   std::uniform_real_distribution<double> u(0, 1);
+  std::unique_ptr<link::sim::SharedNet> net;  // before the devices: they release their indices in it
   std::vector<Sim> sims(o.count);
   const int ep_fd = epoll_create1(EPOLL_CLOEXEC);
   if (ep_fd < 0) return fail(std::string("epoll_create1: ") + std::strerror(errno));
+  constexpr uint64_t kShared = 1ull << 63;  // epoll data: a shared socket's number, else a device's index
+  if (o.sockets) {
+    net = std::make_unique<link::sim::SharedNet>(o.sockets);
+    if (!net->ok()) return fail(std::string("a shared UDP socket: ") + std::strerror(net->error()));
+    for (size_t k = 0; k < net->size(); ++k) {
+      epoll_event ev{};
+      ev.events = EPOLLIN;
+      ev.data.u64 = kShared | k;
+      if (epoll_ctl(ep_fd, EPOLL_CTL_ADD, net->fd(k), &ev) != 0)
+        return fail(std::string("epoll_ctl: ") + std::strerror(errno));
+    }
+  }
+  size_t slow_count = 0, hang_count = 0;
   for (size_t i = 0; i < o.count; ++i) {
     link::sim::Enrolment e = base;
     e.tunnel_address = addresses[i];
-    sims[i].dev = std::make_unique<SimDevice>(keys[i], e, names[i]);
-    if (sims[i].dev->fd() < 0) return fail("a UDP socket for device " + names[i] + ": " + std::strerror(errno));
+    sims[i].dev = std::make_unique<SimDevice>(keys[i], e, names[i], std::vector<std::string>{"link", "net", "app", "logger"},
+                                              net.get(), i);
+    SimDevice& d = *sims[i].dev;
+    d.tag = i;
+    if (d.fd() < 0) return fail("a UDP socket for device " + names[i] + ": " + std::strerror(errno));
     sims[i].meant_online = u(rng) * 100 >= o.offline;
     sims[i].flaps = sims[i].meant_online && u(rng) * 100 < o.flap;
+    sims[i].hangs = sims[i].meant_online && u(rng) * 100 < o.hang;
+    link::sim::Path path{o.loss / 100, 0};
+    sims[i].slow = u(rng) * 100 < o.slow;
+    if (sims[i].slow) path.delay_ns = uint64_t(o.slow_ms * 1e6), ++slow_count;
+    hang_count += sims[i].hangs ? 1 : 0;
+    d.set_path(path);
+    if (net) continue;
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.u64 = i;
-    if (epoll_ctl(ep_fd, EPOLL_CTL_ADD, sims[i].dev->fd(), &ev) != 0)
-      return fail(std::string("epoll_ctl: ") + std::strerror(errno));
+    if (epoll_ctl(ep_fd, EPOLL_CTL_ADD, d.fd(), &ev) != 0) return fail(std::string("epoll_ctl: ") + std::strerror(errno));
+  }
+  if (slow_count || hang_count || o.loss > 0) {
+    std::printf("keel-devsim: %zu behind a slow path (%.0f ms each way), %zu will hang, %.1f %% loss on every path\n",
+                slow_count, o.slow_ms, hang_count, o.loss);
+    std::fflush(stdout);
   }
 
   std::priority_queue<Event, std::vector<Event>, std::greater<>> timers;
+  // One live Timers event per device: a new one only when it is earlier than the one in the heap
+  // (the one in the heap then goes stale and is skipped when it comes up).
   auto schedule = [&](size_t i) {
     const uint64_t t = sims[i].dev->next_deadline();
-    if (t) timers.push({t, i, Due::Timers});
+    if (!t || (sims[i].timer_at && sims[i].timer_at <= t)) return;
+    sims[i].timer_at = t;
+    timers.push({t, i, Due::Timers});
   };
   const double line_gap_ns = o.chatter > 0 ? 60e9 / o.chatter : 0;
   auto next_line = [&](uint64_t now) {
@@ -205,6 +248,7 @@ int run(const Options& o) {
   for (const auto& s : sims) should += s.meant_online ? 1 : 0;
   uint64_t report_at = start + 5'000'000'000ull, check_at = start;
   std::vector<epoll_event> ready(1024);
+  std::vector<size_t> touched;
   bool all_online_reported = false;
 
   auto count_online = [&] {
@@ -227,6 +271,7 @@ int run(const Options& o) {
       if (!s.meant_online) continue;
       s.dev->boot();
       s.dev->pump();
+      if (s.hangs) timers.push({now + uint64_t(o.hang_after * 1e9), booted, Due::Hang});
       if (line_gap_ns > 0) timers.push({next_line(now), booted, Due::Line});
       if (s.flaps) timers.push({now + uint64_t(u(rng) * o.flap_period * 2e9), booted, Due::Power});
       schedule(booted);
@@ -236,8 +281,15 @@ int run(const Options& o) {
       const Event e = timers.top();
       timers.pop();
       Sim& s = sims[e.index];
-      if (e.what == Due::Power) {
+      if (e.what == Due::Timers) {
+        if (e.at != s.timer_at) continue;  // stale: an earlier one replaced it
+        s.timer_at = 0;
+      } else if (e.what == Due::Hang) {
+        s.dev->hang();
+        continue;
+      } else if (e.what == Due::Power) {
         if (s.dev->powered()) {
+          if (const auto* a = s.dev->agent()) s.executed += a->stats().executed;
           s.dev->off();
           timers.push({now + uint64_t((2 + u(rng) * 3) * 1e9), e.index, Due::Power});  // off for 2-5 s
           continue;
@@ -258,7 +310,17 @@ int run(const Options& o) {
     const int timeout_ms = int((wake > now ? wake - now : 0) / 1'000'000);
     const int n = epoll_wait(ep_fd, ready.data(), int(ready.size()), timeout_ms);
     for (int k = 0; k < n; ++k) {
-      const size_t i = size_t(ready[size_t(k)].data.u64);
+      const uint64_t tag = ready[size_t(k)].data.u64;
+      if (tag & kShared) {
+        touched.clear();
+        (void)net->drain(size_t(tag & ~kShared), 4096, [&](SimDevice& d) { touched.push_back(d.tag); });
+        for (size_t i : touched) {
+          sims[i].dev->pump();
+          schedule(i);
+        }
+        continue;
+      }
+      const size_t i = size_t(tag);
       sims[i].dev->pump();
       schedule(i);
     }
@@ -278,17 +340,39 @@ int run(const Options& o) {
     }
   }
   online = count_online();
-  size_t ever = 0;
+  size_t ever = 0, hung = 0;
   uint64_t commands = 0, lines = 0;
   for (const auto& s : sims) {
     ever += s.ever_online ? 1 : 0;
+    hung += s.dev->hung() ? 1 : 0;
     if (const auto* a = s.dev->agent()) commands += a->stats().executed, lines += a->stats().serial_lines;
   }
   std::printf("keel-devsim: %.1f s: %zu of %zu online at the end, %zu were online at some time (%zu meant to be); "
               "%llu commands executed, %llu console lines sent\n",
               double(now_ns() - start) / 1e9, online, o.count, ever, should,
               static_cast<unsigned long long>(commands), static_cast<unsigned long long>(lines));
+  if (hung || net)
+    std::printf("keel-devsim: %zu hung; %llu datagrams for no device\n", hung,
+                static_cast<unsigned long long>(net ? net->unrouted() : 0));
   close(ep_fd);
+  if (!o.report.empty()) {
+    FILE* f = std::fopen(o.report.c_str(), "w");
+    if (!f) return fail("--report " + o.report + ": " + std::strerror(errno));
+    for (const auto& s : sims) {
+      const auto* a = s.dev->agent();
+      const json line = {{"name", s.dev->name()},
+                         {"meant_online", s.meant_online},
+                         {"online", s.dev->authenticated()},
+                         {"ever_online", s.ever_online},
+                         {"flaps", s.flaps},
+                         {"slow", s.slow},
+                         {"hung", s.dev->hung()},
+                         {"executed", s.executed + (a ? a->stats().executed : 0)},
+                         {"sessions", a ? a->stats().authenticated : 0}};
+      std::fprintf(f, "%s\n", line.dump().c_str());
+    }
+    if (std::fclose(f) != 0) return fail("--report " + o.report + ": " + std::strerror(errno));
+  }
   if (o.until_online) return all_online_reported ? 0 : 1;
   return ever == should ? 0 : 1;
 }
@@ -323,6 +407,26 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   app.add_option("--gateway", o.gateway, "HOST:PORT of the WireGuard gateway (default: the Fleet process's own)");
   app.add_option("--gateway-key", o.gateway_key, "the gateway's public key (base64), with --gateway");
+  app.add_option("--sockets", o.sockets,
+                 "share this many UDP sockets among the devices, routed by WireGuard receiver index (0: one per device)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 65536));
+  app.add_option("--loss", o.loss, "percent of datagrams lost each way on every device's path")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 90.0));
+  app.add_option("--slow", o.slow, "percent of the devices behind a slow path (--slow-ms each way)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 100.0));
+  app.add_option("--slow-ms", o.slow_ms, "the slow path's one-way delay in milliseconds")
+      ->capture_default_str()
+      ->check(CLI::Range(1.0, 20000.0));
+  app.add_option("--hang", o.hang, "percent of the devices whose agent hangs --hang-after seconds after power-up")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 100.0));
+  app.add_option("--report", o.report, "write a JSON line per device at the end (name, online, slow, hung, executed, ...)");
+  app.add_option("--hang-after", o.hang_after, "seconds from power-up to the hang")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -7,6 +7,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 
@@ -33,23 +35,147 @@ uint64_t SimDevice::Clock::now_ns() {
                       .count());
 }
 
-SimDevice::SimDevice(const DeviceKeys& keys, const Enrolment& e, std::string name, std::vector<std::string> components)
+// ---- SharedNet ----
+
+namespace {
+int loopback_socket() {
+  const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return -1;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    const int e = errno;
+    close(fd);
+    errno = e;
+    return -1;
+  }
+  return fd;
+}
+
+uint32_t le32(const uint8_t* p) { return uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24; }
+}  // namespace
+
+SharedNet::SharedNet(size_t sockets) {
+  for (size_t i = 0; i < sockets; ++i) {
+    const int fd = loopback_socket();
+    if (fd < 0) {
+      error_ = errno;
+      return;
+    }
+    // Many devices' traffic lands here between two reads: room for a burst of handshakes.
+    const int size = 4 << 20;
+    (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+    fds_.push_back(fd);
+  }
+}
+
+SharedNet::~SharedNet() {
+  for (int fd : fds_) close(fd);
+}
+
+uint32_t SharedNet::assign(SimDevice& dev) {
+  for (;;) {
+    const uint32_t v = rng_();
+    if (v != 0 && by_index_.emplace(v, &dev).second) return v;
+  }
+}
+
+void SharedNet::release(uint32_t index) { by_index_.erase(index); }
+
+size_t SharedNet::drain(size_t i, size_t budget, const std::function<void(SimDevice&)>& touched) {
+  constexpr size_t kBatch = 64;
+  static uint8_t bufs[kBatch][1536];
+  mmsghdr msgs[kBatch];
+  iovec iov[kBatch];
+  sockaddr_storage from[kBatch];
+  size_t total = 0;
+  while (total < budget) {
+    const size_t want = std::min(kBatch, budget - total);
+    for (size_t k = 0; k < want; ++k) {
+      iov[k] = {bufs[k], sizeof bufs[k]};
+      msgs[k] = {};
+      msgs[k].msg_hdr.msg_iov = &iov[k];
+      msgs[k].msg_hdr.msg_iovlen = 1;
+      msgs[k].msg_hdr.msg_name = &from[k];
+      msgs[k].msg_hdr.msg_namelen = sizeof from[k];
+    }
+    const int n = recvmmsg(fds_[i], msgs, unsigned(want), MSG_DONTWAIT, nullptr);
+    if (n <= 0) break;
+    for (int k = 0; k < n; ++k) {
+      const uint8_t* d = bufs[k];
+      const size_t len = msgs[k].msg_len;
+      // The receiver index: a response's second field, a cookie reply's and a transport message's first.
+      uint32_t idx = 0;
+      if (len >= 12 && d[0] == 2) idx = le32(d + 8);
+      if (len >= 8 && (d[0] == 3 || d[0] == 4)) idx = le32(d + 4);
+      auto it = idx ? by_index_.find(idx) : by_index_.end();
+      if (it == by_index_.end()) {
+        ++unrouted_;
+        continue;
+      }
+      it->second->receive({d, len}, wg::endpoint_from_sockaddr(from[k]));
+      touched(*it->second);
+    }
+    total += size_t(n);
+    if (size_t(n) < want) break;
+  }
+  return total;
+}
+
+// ---- SimDevice::Directory ----
+
+SimDevice::Directory::~Directory() {
+  for (auto& i : idx_)
+    if (i && dev_.net_) dev_.net_->release(i);
+}
+
+wg::Peer* SimDevice::Directory::find_by_index(uint32_t idx) {
+  if (idx == 0) return nullptr;
+  for (auto i : idx_)
+    if (i == idx) return &peer_;
+  return nullptr;
+}
+
+uint32_t SimDevice::Directory::assign_index(wg::Peer&) {
+  for (auto& i : idx_) {
+    if (i != 0) continue;
+    if (dev_.net_) return i = dev_.net_->assign(dev_);
+    for (;;) {
+      uint32_t v = 0;
+      dev_.wrng_.fill({reinterpret_cast<uint8_t*>(&v), sizeof v});
+      if (v != 0 && find_by_index(v) == nullptr) return i = v;
+    }
+  }
+  return 0;
+}
+
+void SimDevice::Directory::release_index(uint32_t idx) {
+  for (auto& i : idx_)
+    if (idx != 0 && i == idx) {
+      if (dev_.net_) dev_.net_->release(i);
+      i = 0;
+    }
+}
+
+// ---- SimDevice ----
+
+SimDevice::SimDevice(const DeviceKeys& keys, const Enrolment& e, std::string name, std::vector<std::string> components,
+                     SharedNet* net, size_t slot)
     : keys_(keys),
       name_(std::move(name)),
       components_(std::move(components)),
+      net_(net),
+      slot_(net ? slot % net->size() : 0),
       engine_(keys.tunnel_private, wclock_, wrng_, dir_, wpool_, {}) {
   cfg_.device_name = name_;
   cfg_.release = "sim 1.0";
-  dir_.add(peer_);
   wg::Endpoint ep;
   (void)wg::parse_endpoint((e.gateway_host + ":" + std::to_string(e.gateway_port)).c_str(), ep);
   (void)engine_.init_peer(peer_, e.gateway_public, nullptr);
   peer_.endpoint = ep;
-  fd_ = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  (void)bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  if (!net_) fd_ = loopback_socket();
   inet_pton(AF_INET, e.tunnel_address.c_str(), inner_);
   inet_pton(AF_INET, "10.64.0.1", fleet_);
   // Record 1, the enrolment, as `keel device enroll` writes it.
@@ -74,42 +200,71 @@ void SimDevice::boot() {
   agent_.reset();
   rx_.clear();
   powered_ = true;
+  hung_ = false;
   agent_.emplace(*this, ctx_, cfg_);
 }
 
 void SimDevice::off() {
   agent_.reset();
   rx_.clear();
+  out_.clear();
+  in_.clear();
   powered_ = false;
 }
 
 void SimDevice::initiate() { engine_.initiate(peer_, *this, true); }
 
+void SimDevice::receive(wg::Bytes d, const wg::Endpoint& from) {
+  if (!powered_ || dead() || lost()) return;  // powered off: the datagram is lost
+  if (path_.delay_ns) return in_.push_back({now_ns() + path_.delay_ns, from, Buf(d.begin(), d.end())});
+  receive_now(d, from);
+}
+
+void SimDevice::receive_now(wg::Bytes d, const wg::Endpoint& from) {
+  uint8_t buf[1536];
+  if (d.size() > sizeof buf) return;
+  std::memcpy(buf, d.data(), d.size());  // the engine decrypts in place
+  (void)engine_.receive({buf, d.size()}, from, false, *this);
+}
+
 void SimDevice::pump() {
-  uint8_t buf[2048];
-  for (int i = 0; i < 64; ++i) {
-    sockaddr_storage from{};
-    socklen_t flen = sizeof from;
-    const ssize_t n = recvfrom(fd_, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &flen);
-    if (n <= 0) break;
-    if (!powered_ || dead()) continue;  // powered off: the datagram is lost
-    (void)engine_.receive({buf, size_t(n)}, wg::endpoint_from_sockaddr(from), false, *this);
+  if (!net_) {
+    uint8_t buf[2048];
+    for (int i = 0; i < 64; ++i) {
+      sockaddr_storage from{};
+      socklen_t flen = sizeof from;
+      const ssize_t n = recvfrom(fd_, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &flen);
+      if (n <= 0) break;
+      receive({buf, size_t(n)}, wg::endpoint_from_sockaddr(from));
+    }
   }
   if (!powered_ || dead()) return;
+  const uint64_t now = now_ns();
+  while (!in_.empty() && in_.front().due <= now) {
+    receive_now(in_.front().bytes, in_.front().peer);
+    in_.pop_front();
+  }
+  while (!out_.empty() && out_.front().due <= now) {
+    send_now(out_.front().peer, out_.front().bytes);
+    out_.pop_front();
+  }
   engine_.tick(peer_, *this);
-  for (auto& d : rx_)
-    if (agent_) agent_->on_datagram(d);
+  if (!hung_)
+    for (auto& d : rx_)
+      if (agent_) agent_->on_datagram(d);
   rx_.clear();
-  if (agent_) agent_->run();
+  if (agent_ && !hung_) agent_->run();
 }
 
 uint64_t SimDevice::next_deadline() const {
   if (!powered_ || dead()) return 0;
   uint64_t t = wg::Engine::next_deadline(peer_);
-  if (agent_) {
-    const uint64_t a = agent_->next_deadline();
+  auto earlier = [&t](uint64_t a) {
     if (a && (!t || a < t)) t = a;
-  }
+  };
+  if (agent_ && !hung_) earlier(agent_->next_deadline());
+  if (!in_.empty()) earlier(in_.front().due);
+  if (!out_.empty()) earlier(out_.front().due);
   return t;
 }
 
@@ -117,8 +272,9 @@ bool SimDevice::pump_until(const std::function<bool()>& pred, std::chrono::milli
   const auto end = std::chrono::steady_clock::now() + timeout;
   while (!pred()) {
     if (std::chrono::steady_clock::now() >= end) return false;
-    pollfd pfd{fd_, POLLIN, 0};
+    pollfd pfd{fd(), POLLIN, 0};
     (void)poll(&pfd, 1, 2);
+    if (net_) (void)net_->drain(slot_, 256, [this](SimDevice& d) { if (&d != this) d.pump(); });
     pump();
   }
   return true;
@@ -145,7 +301,7 @@ void SimDevice::log(std::string_view line) {
 }
 
 bool SimDevice::send_datagram(Bytes d) {
-  if (dead()) return true;  // lost with the power
+  if (dead() || hung_) return true;  // lost with the power
   if (d.size() > 1500 - 28) return false;
   uint8_t p[1500];
   const size_t total = 28 + d.size();
@@ -239,10 +395,15 @@ bool SimDevice::tunnel_status(TunnelInfo& out) {
 // ---- wg::Sink ----
 
 void SimDevice::send(wg::Peer*, const wg::Endpoint& to, wg::Bytes d) {
-  if (!powered_ || dead()) return;
+  if (!powered_ || dead() || lost()) return;
+  if (path_.delay_ns) return out_.push_back({now_ns() + path_.delay_ns, to, Buf(d.begin(), d.end())});
+  send_now(to, d);
+}
+
+void SimDevice::send_now(const wg::Endpoint& to, wg::Bytes d) {
   sockaddr_storage ss;
   const socklen_t len = wg::endpoint_to_sockaddr(to, ss);
-  (void)sendto(fd_, d.data(), d.size(), 0, reinterpret_cast<sockaddr*>(&ss), len);
+  (void)sendto(fd(), d.data(), d.size(), 0, reinterpret_cast<sockaddr*>(&ss), len);
 }
 
 void SimDevice::deliver(wg::Peer&, wg::MutBytes p) {

@@ -7,6 +7,11 @@
 //
 // Used by keel-devsim (many devices in one process: sim/devsim.cc) and by the agent's test against
 // a real Fleet (test/fleet_test.cc). Single-threaded: a device is driven by pump() or pump_until().
+//
+// A device has a UDP socket of its own, or shares one of a SharedNet's few sockets with many
+// others (100,000 devices need neither 100,000 descriptors nor 100,000 ports): what arrives on a
+// shared socket goes to its device by the WireGuard receiver index (message types 2, 3 and 4),
+// which the SharedNet hands out unique across its devices. Its Path adds loss and delay.
 #pragma once
 
 #include <chrono>
@@ -15,7 +20,9 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <random>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "agent.h"
@@ -43,10 +50,54 @@ struct Enrolment {
   std::string tunnel_address;  // the device's inner address Fleet gave it, e.g. 10.64.0.2
 };
 
+class SimDevice;
+
+// A few UDP sockets on 127.0.0.1 shared by many devices. Single-threaded, like the devices.
+class SharedNet {
+ public:
+  // Binds `sockets` sockets (fails: ok() false, errno kept in error()).
+  explicit SharedNet(size_t sockets);
+  ~SharedNet();
+  SharedNet(const SharedNet&) = delete;
+  SharedNet& operator=(const SharedNet&) = delete;
+  bool ok() const { return error_ == 0; }
+  int error() const { return error_; }
+  size_t size() const { return fds_.size(); }
+  int fd(size_t i) const { return fds_[i]; }
+
+  // Reads what arrived on socket i (at most `budget` datagrams) and hands each to its device
+  // (SimDevice::receive); `touched(dev)` after each. Returns the number read; datagrams for no
+  // device (an initiation: the gateway does not start handshakes toward a device it cannot
+  // reach; a stale index; garbage) are counted in unrouted().
+  size_t drain(size_t i, size_t budget, const std::function<void(SimDevice&)>& touched);
+  uint64_t unrouted() const { return unrouted_; }
+
+  // A fresh receiver index unique across this net's devices (never 0), mapped to `dev`.
+  uint32_t assign(SimDevice& dev);
+  void release(uint32_t index);
+  size_t indices() const { return by_index_.size(); }
+
+ private:
+  std::vector<int> fds_;
+  int error_ = 0;
+  std::unordered_map<uint32_t, SimDevice*> by_index_;
+  std::mt19937 rng_{std::random_device{}()};
+  uint64_t unrouted_ = 0;
+};
+
+// What the path between a device and the gateway does to its datagrams, each way.
+struct Path {
+  double loss = 0;          // probability of losing a datagram (0..1)
+  uint64_t delay_ns = 0;    // one-way delay added to each datagram
+};
+
 class SimDevice final : public Platform, public wg::Sink {
  public:
+  // net: share one of its sockets (chosen by `slot`) instead of opening one; it must outlive the
+  // device.
   SimDevice(const DeviceKeys& keys, const Enrolment& enrolment, std::string name,
-            std::vector<std::string> components = {"link", "net", "app", "logger"});
+            std::vector<std::string> components = {"link", "net", "app", "logger"}, SharedNet* net = nullptr,
+            size_t slot = 0);
   ~SimDevice() override;
   SimDevice(const SimDevice&) = delete;
   SimDevice& operator=(const SimDevice&) = delete;
@@ -61,9 +112,18 @@ class SimDevice final : public Platform, public wg::Sink {
   void initiate();
   bool tunnel_up() const { return peer_.current != nullptr; }
   // The socket to wait on (poll/epoll): pump() when it is readable or every few milliseconds.
-  int fd() const { return fd_; }
-  // Reads what arrived, runs the tunnel's timers and the agent. Non-blocking.
+  // With a SharedNet: the shared socket (read it with SharedNet::drain, then pump()).
+  int fd() const { return net_ ? net_->fd(slot_) : fd_; }
+  // Reads what arrived on its own socket, runs the tunnel's timers and the agent. Non-blocking.
   void pump();
+  // One datagram from the network (the SharedNet's, or the own socket's through pump()); the
+  // path's loss and delay apply. pump() afterwards runs the agent on it.
+  void receive(wg::Bytes datagram, const wg::Endpoint& from);
+  void set_path(const Path& p) { path_ = p; }
+  // The agent stops (a hung process, not a power cut): nothing reaches it, it sends nothing; the
+  // tunnel below it goes on. boot() ends it.
+  void hang() { hung_ = true; }
+  bool hung() const { return hung_; }
   // When pump() is next due for timers (CLOCK_MONOTONIC ns; 0: nothing due until a datagram).
   uint64_t next_deadline() const;
   // pump() until pred() or the timeout, waiting on the socket in between.
@@ -103,6 +163,8 @@ class SimDevice final : public Platform, public wg::Sink {
   void send(wg::Peer*, const wg::Endpoint& to, wg::Bytes d) override;
   void deliver(wg::Peer&, wg::MutBytes p) override;
 
+  size_t tag = 0;  // the owner's (keel-devsim: the device's index)
+
   // ---- what a test looks at and steers ----
   std::map<uint32_t, Buf> records;       // the `link` partition (record 1: the enrolment)
   std::vector<std::string> logs;         // the agent's own lines
@@ -116,6 +178,26 @@ class SimDevice final : public Platform, public wg::Sink {
 
  private:
   void mirror_signal();
+  void send_now(const wg::Endpoint& to, wg::Bytes d);
+  void receive_now(wg::Bytes d, const wg::Endpoint& from);
+  bool lost() { return path_.loss > 0 && std::uniform_real_distribution<double>(0, 1)(path_rng_) < path_.loss; }
+
+  // The tunnel's receiver indices (a handshake and three keypairs): unique within the device, or
+  // across the SharedNet's devices.
+  class Directory final : public wg::PeerDirectory {
+   public:
+    Directory(SimDevice& dev, wg::Peer& peer) : dev_(dev), peer_(peer) {}
+    ~Directory() override;
+    wg::Peer* find_by_static(const wg::Key& k) override { return peer_.remote_static == k ? &peer_ : nullptr; }
+    wg::Peer* find_by_index(uint32_t idx) override;
+    uint32_t assign_index(wg::Peer& p) override;
+    void release_index(uint32_t idx) override;
+
+   private:
+    SimDevice& dev_;
+    wg::Peer& peer_;
+    uint32_t idx_[4] = {};
+  };
 
   DeviceKeys keys_;
   std::string name_;
@@ -123,11 +205,22 @@ class SimDevice final : public Platform, public wg::Sink {
   std::deque<std::string> mirror_;
   uint64_t mirror_seq_ = 0;
   int writes_left_ = -1;
-  bool powered_ = true;
+  bool powered_ = true, hung_ = false;
+  SharedNet* net_;
+  size_t slot_;
+  Path path_;
+  std::minstd_rand path_rng_{std::random_device{}()};
+  // Datagrams on a delaying path: due time, to/from, bytes (out: to the gateway; in: to the tunnel).
+  struct Delayed {
+    uint64_t due;
+    wg::Endpoint peer;
+    Buf bytes;
+  };
+  std::deque<Delayed> out_, in_;
   wg::Peer peer_;
   wg::SystemClock wclock_;
   wg::SystemRandom wrng_;
-  wg::SmallDirectory<1> dir_{wrng_};
+  Directory dir_{*this, peer_};
   wg::FixedKeypairPool<4> wpool_;
   wg::Engine engine_;
   class Clock final : public control::Clock {
