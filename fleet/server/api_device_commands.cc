@@ -22,7 +22,21 @@ json command_json(const CommandRow& m) {
           {"detail", opts(m.result_detail)},
           {"result_at", opt(m.result_at)},
           {"sent_at", opt(m.sent_at)},
-          {"deliveries", m.deliveries}};
+          {"deliveries", m.deliveries},
+          {"batch_id", opt(m.batch_id)}};
+}
+
+json batch_json(Db& db, const CommandBatchRow& b) {
+  json counts = json::object();
+  for (const char* s : {"queued", "sent", "done", "failed", "cancelled"}) counts[s] = 0;
+  for (const auto& [status, n] : command_batch_counts(db, b.id)) counts[status] = n;
+  return {{"id", b.id},
+          {"deployment_id", b.deployment_id},
+          {"kind", b.kind},
+          {"payload", json::parse(b.payload)},
+          {"devices", b.devices},
+          {"created_at", b.created_at},
+          {"status_counts", counts}};
 }
 
 Response list(Ctx& c) {
@@ -35,13 +49,8 @@ Response list(Ctx& c) {
 // Component names as the manifest uses them (device_log.h: valid_trace_name's rule).
 bool component_name(const std::string& s) { return valid_trace_name(s); }
 
-Response create(Ctx& c) {
-  int64_t id = c.id("device_id");
-  Owner o = device_owner(c, id, Need::write);
-  auto d = find_device(c.db, id);
-  if (!d) throw not_found("device");
-  if (d->status != "active") throw conflict("the device is decommissioned");
-  const std::string kind = c.body.at("kind").get<std::string>();
+// The command's payload from the request body (kind already checked by the route's one_of).
+json command_payload(Ctx& c, const std::string& kind) {
   json payload = json::object();
   if (kind == "restart_component") {
     if (!c.sets("component")) throw bad_request("restart_component needs the component's name", "component");
@@ -53,6 +62,17 @@ Response create(Ctx& c) {
   } else if (c.sets("component")) {
     throw bad_request("only restart_component takes a component", "component");
   }
+  return payload;
+}
+
+Response create(Ctx& c) {
+  int64_t id = c.id("device_id");
+  Owner o = device_owner(c, id, Need::write);
+  auto d = find_device(c.db, id);
+  if (!d) throw not_found("device");
+  if (d->status != "active") throw conflict("the device is decommissioned");
+  const std::string kind = c.body.at("kind").get<std::string>();
+  const json payload = command_payload(c, kind);
   CommandRow row;
   {
     Tx tx(c.db);
@@ -63,6 +83,33 @@ Response create(Ctx& c) {
   }
   if (c.app.command_queued) c.app.command_queued(id);
   return Response::json_body(command_json(row), 201);
+}
+
+// A fan-out: the command for every active device of the deployment, in one transaction.
+Response create_batch(Ctx& c) {
+  const int64_t dep = c.id("deployment_id");
+  Owner o = deployment_owner(c, dep, Need::write);
+  const std::string kind = c.body.at("kind").get<std::string>();
+  const json payload = command_payload(c, kind);
+  json out;
+  {
+    Tx tx(c.db);
+    const CommandBatchRow b = insert_command_batch(c.db, dep, kind, payload.dump(), now_ms());
+    c.audit(o.org_id, "command_batch.create", "command_batch", std::to_string(b.id),
+            {{"deployment_id", dep}, {"kind", kind}, {"devices", b.devices}});
+    out = batch_json(c.db, b);
+    tx.commit();
+  }
+  if (c.app.command_queued && out["devices"].get<int64_t>() > 0) c.app.command_queued(0);
+  return Response::json_body(out, 201);
+}
+
+Response get_batch(Ctx& c) {
+  const int64_t dep = c.id("deployment_id");
+  deployment_owner(c, dep, Need::read);
+  auto b = find_command_batch(c.db, dep, c.id("batch_id"));
+  if (!b) throw not_found("command batch");
+  return Response::json_body(batch_json(c.db, *b));
 }
 
 Response components(Ctx& c) {
@@ -99,6 +146,21 @@ void register_device_command_routes(Router& r) {
                   {.name = "component", .type = FieldType::string,
                    .description = "restart_component: the component's name", .min = 1, .max = 63}},
          .response_schema = "Command", .success_status = 201, .handler = create});
+  r.add({.method = Method::POST, .path = "/api/v1/deployments/{deployment_id}/commands",
+         .operation_id = "createDeploymentCommand", .tag = "deployments",
+         .summary = "Queue a command for every active device of the deployment (a batch, in one transaction); each "
+                    "device's copy is delivered like a single device's command",
+         .access = Access::org_write,
+         .body = {{.name = "kind", .type = FieldType::string, .required = true,
+                   .description = "restart_system | restart_component | trace_on | trace_off | identify",
+                   .one_of = {"restart_system", "restart_component", "trace_on", "trace_off", "identify"}},
+                  {.name = "component", .type = FieldType::string,
+                   .description = "restart_component: the component's name", .min = 1, .max = 63}},
+         .response_schema = "CommandBatch", .success_status = 201, .handler = create_batch});
+  r.add({.method = Method::GET, .path = "/api/v1/deployments/{deployment_id}/commands/{batch_id}",
+         .operation_id = "getDeploymentCommand", .tag = "deployments",
+         .summary = "A deployment-wide command batch and how many of its commands are in each status",
+         .access = Access::org_read, .response_schema = "CommandBatch", .handler = get_batch});
   r.add({.method = Method::GET, .path = "/api/v1/devices/{device_id}/components", .operation_id = "listDeviceComponents",
          .tag = "devices",
          .summary = "The components the device reported in its last STATUS over the device link (state, restarts, "

@@ -164,7 +164,7 @@ class App {
   int64_t studio_org_id = 0;  // studio mode: the single implicit organisation
   // Called after a command for the device is queued through the API: the device link (in this
   // process, or through the bus in another) sends it at once instead of at its next store poll.
-  // Set before serving; may be empty.
+  // device_id 0: commands for many devices (a deployment's batch). Set before serving; may be empty.
   std::function<void(int64_t device_id)> command_queued;
   // The device link's WireGuard gateway in this process (studio mode), for GET /system: its UDP
   // port and public key (base64), which a device's enrolment needs. Empty when none runs here.

@@ -100,7 +100,15 @@ json openapi_components() {
                                    {"description", "the device's COMMAND_RESULT (recorded once)"}}},
                       {"detail", {{"type", "string"}, {"nullable", true}}},
                       {"result_at", nullable("integer")}, {"sent_at", nullable("integer")},
-                      {"deliveries", {{"type", "integer"}, {"description", "sessions that carried it"}}}});
+                      {"deliveries", {{"type", "integer"}, {"description", "sessions that carried it"}}},
+                      {"batch_id", {{"type", "integer"}, {"nullable", true},
+                                    {"description", "the deployment-wide batch it belongs to"}}}});
+  s["CommandBatch"] = obj(
+      {{"id", t("integer")}, {"deployment_id", t("integer")}, {"kind", t("string")}, {"payload", t("object")},
+       {"devices", {{"type", "integer"}, {"description", "commands queued: the deployment's active devices then"}}},
+       {"created_at", t("integer")},
+       {"status_counts", {{"type", "object"},
+                          {"description", "how many of its commands are queued, sent, done, failed, cancelled (now)"}}}});
   s["Component"] = obj({{"name", t("string")},
                         {"state", {{"type", "string"}, {"enum", {"stopped", "running", "restarting", "failed", "unknown"}}}},
                         {"restarts", t("integer")}, {"memory_kib", t("integer")},

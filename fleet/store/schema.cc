@@ -56,8 +56,13 @@ CREATE INDEX IF NOT EXISTS devices_deployment ON devices (deployment_id, id);
 CREATE TABLE IF NOT EXISTS device_commands (
   id {ID}, device_id BIGINT NOT NULL REFERENCES devices(id), kind TEXT NOT NULL, payload TEXT NOT NULL,
   status TEXT NOT NULL, rollout_id BIGINT, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL,
-  outcome TEXT, result_detail TEXT, result_at BIGINT, sent_at BIGINT, deliveries BIGINT NOT NULL DEFAULT 0);
+  outcome TEXT, result_detail TEXT, result_at BIGINT, sent_at BIGINT, deliveries BIGINT NOT NULL DEFAULT 0,
+  batch_id BIGINT);
 CREATE INDEX IF NOT EXISTS device_commands_device ON device_commands (device_id, id);
+CREATE TABLE IF NOT EXISTS command_batches (
+  id {ID}, deployment_id BIGINT NOT NULL REFERENCES deployments(id), kind TEXT NOT NULL, payload TEXT NOT NULL,
+  devices BIGINT NOT NULL, created_at BIGINT NOT NULL);
+CREATE INDEX IF NOT EXISTS command_batches_deployment ON command_batches (deployment_id, id);
 CREATE INDEX IF NOT EXISTS device_commands_rollout ON device_commands (rollout_id);
 CREATE TABLE IF NOT EXISTS overlays (
   scope TEXT NOT NULL, target_id BIGINT NOT NULL, release_id BIGINT NOT NULL REFERENCES releases(id),
@@ -145,12 +150,16 @@ void migrate(Db& db) {
     // 6: the next console (SERIAL) sequence number expected from the device, so a restarted link
     // skips the lines a device resends on its new session instead of storing them twice.
     if (from < 6) db.query("ALTER TABLE devices ADD COLUMN serial_next BIGINT");
+    // 7: a command queued for every device of a deployment at once (its batch: command_batches,
+    // created by the script above).
+    if (from < 7) db.query("ALTER TABLE device_commands ADD COLUMN batch_id BIGINT");
     db.query("UPDATE meta SET value = $1 WHERE key = 'schema_version'", {std::to_string(kSchemaVersion)});
     tx.commit();
   }
   // After the column exists on upgraded databases too.
   db.exec_script("CREATE INDEX IF NOT EXISTS api_tokens_parent ON api_tokens (parent_token_id);"
-                 "CREATE INDEX IF NOT EXISTS device_commands_status ON device_commands (status, device_id);");
+                 "CREATE INDEX IF NOT EXISTS device_commands_status ON device_commands (status, device_id);"
+                 "CREATE INDEX IF NOT EXISTS device_commands_batch ON device_commands (batch_id, status);");
 }
 
 }  // namespace keel::fleet

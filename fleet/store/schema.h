@@ -8,5 +8,5 @@ void migrate(Db& db);
 // 1: initial; 2: device_serial, device_trace, device_log_usage; 3: api_tokens.parent_token_id;
 // 4: devices' install time and last update; 5: the device link (reported status, device_components,
 // command outcomes and deliveries).
-constexpr int kSchemaVersion = 6;
+constexpr int kSchemaVersion = 7;
 }  // namespace keel::fleet

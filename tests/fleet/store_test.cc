@@ -331,7 +331,14 @@ void device_log_suite(const std::function<std::unique_ptr<Db>()>& open) {
 
 // The columns schema 4 added to devices: a database of an older version has none of them.
 // Schema 5's columns (the device link), so that an older schema can be simulated.
-void drop_v6_columns(Db& db) { db.exec_script("ALTER TABLE devices DROP COLUMN serial_next;"); }
+void drop_v7_columns(Db& db) {
+  db.exec_script("DROP INDEX device_commands_batch; ALTER TABLE device_commands DROP COLUMN batch_id;");
+}
+
+void drop_v6_columns(Db& db) {
+  drop_v7_columns(db);
+  db.exec_script("ALTER TABLE devices DROP COLUMN serial_next;");
+}
 
 void drop_v5_columns(Db& db) {
   drop_v6_columns(db);
@@ -576,6 +583,21 @@ void device_link_suite(const std::function<std::unique_ptr<Db>()>& open) {
   EXPECT_TRUE(pending_commands(*db, dev, 10).empty());
   mark_all_devices_offline(*db, 1200);
   EXPECT_EQ(find_device(*db, dev)->connection, "offline");
+  // A batch: every active device of the deployment (not a decommissioned one, not another
+  // deployment's), counted by status.
+  const int64_t dev2 = plain_device(*db, b.deployment, "linked-2");
+  const int64_t gone = plain_device(*db, b.deployment, "linked-gone");
+  db->query("UPDATE devices SET status = 'decommissioned' WHERE id = $1", {gone});
+  DeviceBase other = device_base(*db, "link-other");
+  (void)plain_device(*db, other.deployment, "elsewhere");
+  const CommandBatchRow batch = insert_command_batch(*db, b.deployment, "identify", "{}", 1300);
+  EXPECT_EQ(batch.devices, 2);
+  EXPECT_EQ(batch.kind, "identify");
+  EXPECT_FALSE(find_command_batch(*db, other.deployment, batch.id));
+  mark_command_sent(*db, dev2, pending_commands(*db, dev2, 10).at(0).id, 1400);
+  const auto counts = command_batch_counts(*db, batch.id);
+  EXPECT_EQ(counts, (std::vector<std::pair<std::string, int64_t>>{{"queued", 1}, {"sent", 1}}));
+  EXPECT_TRUE(pending_commands(*db, gone, 10).empty());
 }
 
 TEST(Store, SqliteSuite) {

@@ -35,7 +35,7 @@ ApiBus::ApiBus(Bus& bus, fleet::App& app, RelayConfig relay) : app_(app), relay_
   local_command_queued_ = app_.command_queued;
   app_.command_queued = [local = local_command_queued_, &bus](int64_t device) {
     if (local) local(device);
-    bus.publish("device." + std::to_string(device) + ".commands", {});
+    bus.publish("device." + (device ? std::to_string(device) : std::string("all")) + ".commands", {});
   };
   if (!app_.console_open) {
     console_via_relay_ = true;

@@ -242,6 +242,53 @@ TEST_F(LinkTest, CommandsDeliveredAndRecordedOnce) {
   EXPECT_EQ(srv->call("POST", dev + "/commands", {{"kind", "identify"}, {"component", "x"}}).status, 400);
 }
 
+// A deployment-wide command: one row per active device in one batch, woken by one poke (the
+// store poll is a minute here), each copy delivered and recorded like a single command; the batch
+// counts the outcomes; a decommissioned device and another deployment's device get nothing.
+TEST_F(LinkTest, DeploymentCommandReachesEveryActiveDevice) {
+  auto r1 = register_device("d1"), r2 = register_device("d2"), r3 = register_device("d3");
+  ASSERT_EQ(srv->call("POST", "/api/v1/devices/" + std::to_string(r3->id) + "/decommission", json::object()).status, 200);
+  int64_t dep2_ = create("/api/v1/deployments", {{"project_id", proj}, {"name", "other"}}).value("id", int64_t{0});
+  const int64_t dep2 = dep2_;
+  std::swap(dep, dep2_);
+  auto other = register_device("x");  // in the other deployment
+  std::swap(dep, dep2_);
+  LinkConfig lc;
+  lc.command_poll = 60s;
+  start_link(lc);
+  auto d1 = online(*r1), d2 = online(*r2);
+  const std::string path = "/api/v1/deployments/" + std::to_string(dep) + "/commands";
+  const json b = create(path, {{"kind", "restart_component"}, {"component", "app"}});
+  EXPECT_EQ(b.value("devices", 0), 2);
+  EXPECT_EQ(b["status_counts"].value("queued", 0), 2);
+  const int64_t batch = b.value("id", int64_t{0});
+  ASSERT_TRUE(d1->pump_until([&] { return !d1->commands.empty(); }, 3000ms)) << "not delivered to d1";
+  ASSERT_TRUE(d2->pump_until([&] { return !d2->commands.empty(); }, 3000ms)) << "not delivered to d2";
+  EXPECT_EQ(d1->commands[0].kind, ctl::kCmdRestartComponent);
+  EXPECT_EQ(d2->commands[0].args, "app");
+  d1->send_result(d1->commands[0].id, ctl::Outcome::Done, "ok");
+  d2->send_result(d2->commands[0].id, ctl::Outcome::Failed, "no");
+  const std::string one = path + "/" + std::to_string(batch);
+  ASSERT_TRUE(wait_api([&] { return get(one)["status_counts"].value("done", 0) == 1; }, 3000ms, d1.get()));
+  ASSERT_TRUE(wait_api([&] { return get(one)["status_counts"].value("failed", 0) == 1; }, 3000ms, d2.get()));
+  const json after = get(one);
+  EXPECT_EQ(after["status_counts"].value("queued", -1), 0);
+  EXPECT_EQ(after["status_counts"].value("sent", -1), 0);
+  const json c1 = get("/api/v1/devices/" + std::to_string(r1->id) + "/commands")["items"][0];
+  EXPECT_EQ(c1.value("batch_id", int64_t{0}), batch);
+  EXPECT_EQ(c1.value("outcome", ""), "done");
+  EXPECT_TRUE(get("/api/v1/devices/" + std::to_string(r3->id) + "/commands")["items"].empty());
+  EXPECT_TRUE(get("/api/v1/devices/" + std::to_string(other->id) + "/commands")["items"].empty());
+  // Bad input: what was wrong, nothing queued.
+  EXPECT_EQ(srv->call("POST", path, {{"kind", "format_disk"}}).status, 400);
+  EXPECT_EQ(srv->call("POST", path, {{"kind", "identify"}, {"component", "x"}}).status, 400);
+  EXPECT_EQ(srv->call("POST", "/api/v1/deployments/999999/commands", {{"kind", "identify"}}).status, 404);
+  EXPECT_EQ(srv->call("GET", path + "/999999").status, 404);
+  EXPECT_EQ(srv->call("GET", "/api/v1/deployments/" + std::to_string(dep2) + "/commands/" + std::to_string(batch)).status,
+            404);
+  EXPECT_EQ(get("/api/v1/devices/" + std::to_string(r1->id) + "/commands")["items"].size(), 1u);
+}
+
 TEST_F(LinkTest, WrongKeysAndReplaysAreRefused) {
   auto a = register_device("a");
   auto b = register_device("b");

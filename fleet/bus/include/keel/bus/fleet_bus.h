@@ -8,7 +8,8 @@
 //   credentials             {"node", "user"}: a user's credentials changed (token revoked, role
 //                           changed, ...): every process re-validates that user's live streams
 //   device.<id>.commands    (empty) a command was queued for the device: the link that holds its
-//                           session reads the store now instead of at its next poll
+//                           session reads the store now instead of at its next poll;
+//                           `device.all.commands`: a deployment's batch (every link reads it)
 //   device.<id>.console     console requests, and console.<cid>.up|down their bytes
 //                           (keel/bus/console_relay.h)
 //
