@@ -2,6 +2,7 @@
 // the store, and the command queue out to the device.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "shard.h"
@@ -238,19 +239,43 @@ void LinkServer::Shard::on_result(Conn& c, ctl::Bytes body) {
     ++c_.results_duplicate;  // no such command: ignored like a duplicate
     return;
   }
-  const int64_t id = int64_t(r.id);
-  bool recorded = false;
-  const std::string detail = sanitize(r.detail);
-  if (!store([&](fleet::Db& db) {
-        recorded = fleet::record_command_result(db, c.dev.id, id, outcome_name(r.outcome), detail, wall_ms());
-      }))
-    return;
-  if (recorded) {
-    ++c_.results_recorded;
-    changed("device_command.result", "device_command", id, c.dev.organization_id);
-  } else {
-    ++c_.results_duplicate;
+  result_writes_.push_back(
+      {c.dev.id, int64_t(r.id), c.dev.organization_id, wall_ms(), outcome_name(r.outcome), sanitize(r.detail)});
+  if (result_writes_.size() >= kMaxCommandWrites) flush_command_writes();
+}
+
+// The round's deliveries and outcomes in one transaction; if it fails, each on its own, so that
+// one bad write does not take the others with it.
+void LinkServer::Shard::flush_command_writes() {
+  if (sent_writes_.empty() && result_writes_.empty()) return;
+  enum : int8_t { failed = -1, duplicate = 0, recorded = 1 };
+  std::vector<int8_t> res(result_writes_.size(), failed);
+  auto result = [&](fleet::Db& db, size_t i) {
+    const ResultWrite& w = result_writes_[i];
+    res[i] = fleet::record_command_result(db, w.device, w.command, w.outcome, w.detail, w.at) ? recorded : duplicate;
+  };
+  const bool together = store([&](fleet::Db& db) {
+    fleet::Tx tx(db);
+    for (const auto& w : sent_writes_) fleet::mark_command_sent(db, w.device, w.command, w.at);
+    for (size_t i = 0; i < result_writes_.size(); ++i) result(db, i);
+    tx.commit();
+  });
+  if (!together) {
+    std::fill(res.begin(), res.end(), failed);
+    for (const auto& w : sent_writes_)
+      store([&](fleet::Db& db) { fleet::mark_command_sent(db, w.device, w.command, w.at); });
+    for (size_t i = 0; i < result_writes_.size(); ++i) store([&](fleet::Db& db) { result(db, i); });
   }
+  for (size_t i = 0; i < result_writes_.size(); ++i) {
+    if (res[i] == recorded) {
+      ++c_.results_recorded;
+      changed("device_command.result", "device_command", result_writes_[i].command, result_writes_[i].org);
+    } else if (res[i] == duplicate) {
+      ++c_.results_duplicate;
+    }
+  }
+  sent_writes_.clear();
+  result_writes_.clear();
 }
 
 // Every command of this device without a recorded outcome that this session has not carried yet
@@ -277,7 +302,8 @@ void LinkServer::Shard::deliver_commands(Conn& c) {
     if (c.out0.size() == before) break;  // the outgoing buffer is full: the rest next session or poll
     c.sent.insert(p.id);
     ++c_.commands_sent;
-    store([&](fleet::Db& db) { fleet::mark_command_sent(db, c.dev.id, p.id, wall_ms()); });
+    sent_writes_.push_back({c.dev.id, p.id, wall_ms()});
+    if (sent_writes_.size() >= kMaxCommandWrites) flush_command_writes();
   }
 }
 

@@ -257,7 +257,9 @@ void LinkServer::Shard::run() {
       check_peers();
       next_check = now + check_every;
     }
+    flush_command_writes();
   }
+  flush_command_writes();
   // Stopping: every live session's device goes offline; its consoles and proxies end.
   for (auto& [peer, c] : conns_) {
     release_streams(*c, "device offline");

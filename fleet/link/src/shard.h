@@ -203,6 +203,7 @@ class LinkServer::Shard {
   void on_result(Conn& c, control::Bytes body);
   void deliver_commands(Conn& c);
   void poll_commands();
+  void flush_command_writes();
   void device_offline(Conn& c);
   void changed(const char* action, const char* type, int64_t id, int64_t org);
 
@@ -232,6 +233,19 @@ class LinkServer::Shard {
   std::set<std::pair<uint64_t, uint32_t>> deadlines_;  // (time, peer): the shard's timers in order
   std::unique_ptr<fleet::Db> db_;
   std::atomic<size_t> nsessions_{0};
+  // Command deliveries and outcomes of this round of the loop, written in one transaction at its
+  // end (flush_command_writes; at once past kMaxCommandWrites): a command to 100,000 devices costs
+  // a few hundred commits, not 200,000. Outcome events and counters follow the commit.
+  static constexpr size_t kMaxCommandWrites = 1000;
+  struct SentWrite {
+    int64_t device = 0, command = 0, at = 0;
+  };
+  struct ResultWrite {
+    int64_t device = 0, command = 0, org = 0, at = 0;
+    std::string outcome, detail;
+  };
+  std::vector<SentWrite> sent_writes_;
+  std::vector<ResultWrite> result_writes_;
 };
 
 }  // namespace keel::link

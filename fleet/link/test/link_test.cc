@@ -206,7 +206,8 @@ TEST_F(LinkTest, CommandsDeliveredAndRecordedOnce) {
       if (c.value("id", int64_t{0}) == id) return c;
     return json();
   };
-  EXPECT_EQ(cmd(id1).value("status", ""), "sent");
+  // Written at the end of the link's round, just after the datagram left.
+  ASSERT_TRUE(wait_api([&] { return cmd(id1).value("status", "") == "sent"; }, 3000ms, d.get()));
   // The result twice: recorded once.
   d->send_result(uint64_t(id1), ctl::Outcome::Done, "restarted");
   d->send_result(uint64_t(id1), ctl::Outcome::Failed, "again");
@@ -225,7 +226,7 @@ TEST_F(LinkTest, CommandsDeliveredAndRecordedOnce) {
   d->start_session(r->identity, r->identity);
   ASSERT_TRUE(d->pump_until([&] { return d->authed && d->commands.size() == 3; }, 3000ms));
   EXPECT_EQ(d->commands[2].id, uint64_t(id2));  // id1 has its outcome: not resent
-  EXPECT_EQ(cmd(id2).value("deliveries", 0), 2);
+  ASSERT_TRUE(wait_api([&] { return cmd(id2).value("deliveries", 0) == 2; }, 3000ms, d.get()));
   d->send_result(uint64_t(id2), ctl::Outcome::Refused, "busy");
   ASSERT_TRUE(wait_api([&] { return cmd(id2).value("status", "") == "failed"; }, 3000ms, d.get()));
   EXPECT_EQ(cmd(id2).value("outcome", ""), "refused");
