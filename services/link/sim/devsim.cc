@@ -199,9 +199,13 @@ int run(const Options& o) {
     }
   }
   size_t slow_count = 0, hang_count = 0;
+  // Each device its own source address when the gateway is on loopback (one address for all
+  // would be one host behind a NAT to the gateway's per-address handshake limit).
+  const bool own_addresses = base.gateway_host.rfind("127.", 0) == 0;
   for (size_t i = 0; i < o.count; ++i) {
     link::sim::Enrolment e = base;
     e.tunnel_address = addresses[i];
+    if (own_addresses) e.source_ip = link::sim::loopback_address(i);
     sims[i].dev = std::make_unique<SimDevice>(keys[i], e, names[i], std::vector<std::string>{"link", "net", "app", "logger"},
                                               net.get(), i);
     SimDevice& d = *sims[i].dev;

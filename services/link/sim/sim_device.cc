@@ -38,12 +38,12 @@ uint64_t SimDevice::Clock::now_ns() {
 // ---- SharedNet ----
 
 namespace {
-int loopback_socket() {
+int loopback_socket(uint32_t address) {
   const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) return -1;
   sockaddr_in a{};
   a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_addr.s_addr = htonl(address);
   if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
     const int e = errno;
     close(fd);
@@ -58,7 +58,7 @@ uint32_t le32(const uint8_t* p) { return uint32_t(p[0]) | uint32_t(p[1]) << 8 | 
 
 SharedNet::SharedNet(size_t sockets) {
   for (size_t i = 0; i < sockets; ++i) {
-    const int fd = loopback_socket();
+    const int fd = loopback_socket(INADDR_ANY);
     if (fd < 0) {
       error_ = errno;
       return;
@@ -69,6 +69,32 @@ SharedNet::SharedNet(size_t sockets) {
     (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
     fds_.push_back(fd);
   }
+}
+
+uint32_t loopback_address(size_t n) { return 0x7f000002u + uint32_t(n % 0xfffffd); }
+
+void SharedNet::send(size_t i, uint32_t source, const wg::Endpoint& to, wg::Bytes d) {
+  sockaddr_storage ss;
+  const socklen_t len = wg::endpoint_to_sockaddr(to, ss);
+  iovec iov{const_cast<uint8_t*>(d.data()), d.size()};
+  msghdr m{};
+  m.msg_name = &ss;
+  m.msg_namelen = len;
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(in_pktinfo))] = {};
+  if (source && to.family == 4) {
+    m.msg_control = control;
+    m.msg_controllen = sizeof control;
+    cmsghdr* c = CMSG_FIRSTHDR(&m);
+    c->cmsg_level = IPPROTO_IP;
+    c->cmsg_type = IP_PKTINFO;
+    c->cmsg_len = CMSG_LEN(sizeof(in_pktinfo));
+    in_pktinfo pi{};
+    pi.ipi_spec_dst.s_addr = htonl(source);
+    std::memcpy(CMSG_DATA(c), &pi, sizeof pi);
+  }
+  (void)sendmsg(fds_[i], &m, 0);
 }
 
 SharedNet::~SharedNet() {
@@ -168,6 +194,7 @@ SimDevice::SimDevice(const DeviceKeys& keys, const Enrolment& e, std::string nam
       components_(std::move(components)),
       net_(net),
       slot_(net ? slot % net->size() : 0),
+      source_ip_(e.source_ip),
       engine_(keys.tunnel_private, wclock_, wrng_, dir_, wpool_, {}) {
   cfg_.device_name = name_;
   cfg_.release = "sim 1.0";
@@ -175,7 +202,7 @@ SimDevice::SimDevice(const DeviceKeys& keys, const Enrolment& e, std::string nam
   (void)wg::parse_endpoint((e.gateway_host + ":" + std::to_string(e.gateway_port)).c_str(), ep);
   (void)engine_.init_peer(peer_, e.gateway_public, nullptr);
   peer_.endpoint = ep;
-  if (!net_) fd_ = loopback_socket();
+  if (!net_) fd_ = loopback_socket(source_ip_ ? source_ip_ : INADDR_LOOPBACK);
   inet_pton(AF_INET, e.tunnel_address.c_str(), inner_);
   inet_pton(AF_INET, "10.64.0.1", fleet_);
   // Record 1, the enrolment, as `keel device enroll` writes it.
@@ -401,6 +428,7 @@ void SimDevice::send(wg::Peer*, const wg::Endpoint& to, wg::Bytes d) {
 }
 
 void SimDevice::send_now(const wg::Endpoint& to, wg::Bytes d) {
+  if (net_) return net_->send(slot_, source_ip_, to, d);
   sockaddr_storage ss;
   const socklen_t len = wg::endpoint_to_sockaddr(to, ss);
   (void)sendto(fd(), d.data(), d.size(), 0, reinterpret_cast<sockaddr*>(&ss), len);

@@ -48,11 +48,21 @@ struct Enrolment {
   std::string gateway_host = "127.0.0.1";  // IPv4
   uint16_t gateway_port = 0;
   std::string tunnel_address;  // the device's inner address Fleet gave it, e.g. 10.64.0.2
+  // The device's own source address on the loopback network (host order, in 127.0.0.0/8; 0:
+  // 127.0.0.1). Real devices have addresses of their own; the gateway's per-address handshake
+  // limit under load (20/s, as WireGuard's) would otherwise treat a whole simulated fleet as one
+  // host behind one NAT.
+  uint32_t source_ip = 0;
 };
+
+// The n-th address of 127.0.0.0/8 after 127.0.0.1 (n from 0): 127.0.0.2, 127.0.0.3, ...
+uint32_t loopback_address(size_t n);
 
 class SimDevice;
 
-// A few UDP sockets on 127.0.0.1 shared by many devices. Single-threaded, like the devices.
+// A few UDP sockets shared by many devices. Single-threaded, like the devices. Each is bound to
+// port P on 0.0.0.0 (so that it receives what is sent to any of 127.0.0.0/8) and a device sends
+// from its own source address (IP_PKTINFO).
 class SharedNet {
  public:
   // Binds `sockets` sockets (fails: ok() false, errno kept in error()).
@@ -75,6 +85,8 @@ class SharedNet {
   // A fresh receiver index unique across this net's devices (never 0), mapped to `dev`.
   uint32_t assign(SimDevice& dev);
   void release(uint32_t index);
+  // Sends from `source` (host order; 0: the socket's default) on socket i.
+  void send(size_t i, uint32_t source, const wg::Endpoint& to, wg::Bytes d);
   size_t indices() const { return by_index_.size(); }
 
  private:
@@ -208,6 +220,7 @@ class SimDevice final : public Platform, public wg::Sink {
   bool powered_ = true, hung_ = false;
   SharedNet* net_;
   size_t slot_;
+  uint32_t source_ip_ = 0;
   Path path_;
   std::minstd_rand path_rng_{std::random_device{}()};
   // Datagrams on a delaying path: due time, to/from, bytes (out: to the gateway; in: to the tunnel).
