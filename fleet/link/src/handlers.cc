@@ -122,8 +122,7 @@ void LinkServer::Shard::on_message(Conn& c, uint64_t stream, const ctl::MessageV
     // stale entry must not point elsewhere.
     by_device_[c.dev.id] = c.peer;
     c.last_seen_written = clock_.now_ns();
-    if (store([&](fleet::Db& db) { fleet::set_device_online(db, c.dev.id, true, wall_ms()); }))
-      changed("device.online", "device", c.dev.id, c.dev.organization_id);
+    queue_write({.kind = Write::online, .device = c.dev.id, .org = c.dev.organization_id, .at = wall_ms()});
     deliver_commands(c);
     return;
   }
@@ -239,43 +238,57 @@ void LinkServer::Shard::on_result(Conn& c, ctl::Bytes body) {
     ++c_.results_duplicate;  // no such command: ignored like a duplicate
     return;
   }
-  result_writes_.push_back(
-      {c.dev.id, int64_t(r.id), c.dev.organization_id, wall_ms(), outcome_name(r.outcome), sanitize(r.detail)});
-  if (result_writes_.size() >= kMaxCommandWrites) flush_command_writes();
+  queue_write({.kind = Write::result, .device = c.dev.id, .org = c.dev.organization_id, .command = int64_t(r.id),
+               .at = wall_ms(), .outcome = outcome_name(r.outcome), .detail = sanitize(r.detail)});
 }
 
-// The round's deliveries and outcomes in one transaction; if it fails, each on its own, so that
-// one bad write does not take the others with it.
-void LinkServer::Shard::flush_command_writes() {
-  if (sent_writes_.empty() && result_writes_.empty()) return;
-  enum : int8_t { failed = -1, duplicate = 0, recorded = 1 };
-  std::vector<int8_t> res(result_writes_.size(), failed);
-  auto result = [&](fleet::Db& db, size_t i) {
-    const ResultWrite& w = result_writes_[i];
-    res[i] = fleet::record_command_result(db, w.device, w.command, w.outcome, w.detail, w.at) ? recorded : duplicate;
+void LinkServer::Shard::queue_write(Write w) {
+  if (writes_.empty()) flush_due_ = clock_.now_ns() + kWriteDelay;
+  writes_.push_back(std::move(w));
+  if (writes_.size() >= kMaxWrites) flush_writes();
+}
+
+// The queued writes in one transaction, in order; if it fails, each on its own, so that one bad
+// write does not take the others with it.
+void LinkServer::Shard::flush_writes() {
+  flush_due_ = 0;
+  if (writes_.empty()) return;
+  enum : int8_t { failed = -1, ignored = 0, done = 1 };
+  std::vector<int8_t> res(writes_.size(), failed);
+  auto apply = [&](fleet::Db& db, size_t i) {
+    const Write& w = writes_[i];
+    switch (w.kind) {
+      case Write::online:
+      case Write::offline: fleet::set_device_online(db, w.device, w.kind == Write::online, w.at); break;
+      case Write::touch: fleet::touch_device(db, w.device, w.at); break;
+      case Write::sent: fleet::mark_command_sent(db, w.device, w.command, w.at); break;
+      case Write::result:
+        res[i] = fleet::record_command_result(db, w.device, w.command, w.outcome, w.detail, w.at) ? done : ignored;
+        return;
+    }
+    res[i] = done;
   };
   const bool together = store([&](fleet::Db& db) {
     fleet::Tx tx(db);
-    for (const auto& w : sent_writes_) fleet::mark_command_sent(db, w.device, w.command, w.at);
-    for (size_t i = 0; i < result_writes_.size(); ++i) result(db, i);
+    for (size_t i = 0; i < writes_.size(); ++i) apply(db, i);
     tx.commit();
   });
   if (!together) {
     std::fill(res.begin(), res.end(), failed);
-    for (const auto& w : sent_writes_)
-      store([&](fleet::Db& db) { fleet::mark_command_sent(db, w.device, w.command, w.at); });
-    for (size_t i = 0; i < result_writes_.size(); ++i) store([&](fleet::Db& db) { result(db, i); });
+    for (size_t i = 0; i < writes_.size(); ++i) store([&](fleet::Db& db) { apply(db, i); });
   }
-  for (size_t i = 0; i < result_writes_.size(); ++i) {
-    if (res[i] == recorded) {
+  for (size_t i = 0; i < writes_.size(); ++i) {
+    const Write& w = writes_[i];
+    if (w.kind == Write::result && res[i] == done) {
       ++c_.results_recorded;
-      changed("device_command.result", "device_command", result_writes_[i].command, result_writes_[i].org);
-    } else if (res[i] == duplicate) {
+      changed("device_command.result", "device_command", w.command, w.org);
+    } else if (w.kind == Write::result && res[i] == ignored) {
       ++c_.results_duplicate;
+    } else if ((w.kind == Write::online || w.kind == Write::offline) && res[i] == done) {
+      changed(w.kind == Write::online ? "device.online" : "device.offline", "device", w.device, w.org);
     }
   }
-  sent_writes_.clear();
-  result_writes_.clear();
+  writes_.clear();
 }
 
 // Every command of this device without a recorded outcome that this session has not carried yet
@@ -302,14 +315,14 @@ void LinkServer::Shard::deliver_commands(Conn& c) {
     if (c.out0.size() == before) break;  // the outgoing buffer is full: the rest next session or poll
     c.sent.insert(p.id);
     ++c_.commands_sent;
-    sent_writes_.push_back({c.dev.id, p.id, wall_ms()});
-    if (sent_writes_.size() >= kMaxCommandWrites) flush_command_writes();
+    queue_write({.kind = Write::sent, .device = c.dev.id, .command = p.id, .at = wall_ms()});
   }
 }
 
 // Commands queued by any process (the API in this one or another) for devices this shard holds.
 void LinkServer::Shard::poll_commands() {
   if (by_device_.empty()) return;
+  flush_writes();  // the query below asks the store which devices are online: ours must be there
   std::vector<int64_t> devices;
   if (!store([&](fleet::Db& db) { devices = fleet::online_devices_with_queued_commands(db, 100000); })) return;
   std::vector<uint32_t> peers;
@@ -324,8 +337,7 @@ void LinkServer::Shard::poll_commands() {
 }
 
 void LinkServer::Shard::device_offline(Conn& c) {
-  if (store([&](fleet::Db& db) { fleet::set_device_online(db, c.dev.id, false, wall_ms()); }))
-    changed("device.offline", "device", c.dev.id, c.dev.organization_id);
+  queue_write({.kind = Write::offline, .device = c.dev.id, .org = c.dev.organization_id, .at = wall_ms()});
 }
 
 }  // namespace keel::link

@@ -230,6 +230,7 @@ void LinkServer::Shard::run() {
         const auto d = steady_clock::time_point(nanoseconds(deadlines_.begin()->first));
         wake = std::min(wake, d);
       }
+      if (flush_due_) wake = std::min(wake, steady_clock::time_point(nanoseconds(flush_due_)));
       cv_.wait_until(lk, wake,
                      [&] { return stop_ || !q_.empty() || poked_ || !woken_.empty() || !console_reqs_.empty(); });
       if (stop_) break;
@@ -257,14 +258,14 @@ void LinkServer::Shard::run() {
       check_peers();
       next_check = now + check_every;
     }
-    flush_command_writes();
+    if (flush_due_ && clock_.now_ns() >= flush_due_) flush_writes();
   }
-  flush_command_writes();
   // Stopping: every live session's device goes offline; its consoles and proxies end.
   for (auto& [peer, c] : conns_) {
     release_streams(*c, "device offline");
     if (c->authed) device_offline(*c);
   }
+  flush_writes();
   {
     std::lock_guard<std::mutex> g(mu_);
     for (auto& r : console_reqs_) r->reply(fleet::ConsoleOpen::offline);
@@ -328,7 +329,7 @@ void LinkServer::Shard::handle_datagram(Item& it) {
     const uint64_t now = clock_.now_ns();
     if (now - c->last_seen_written > uint64_t(duration_cast<nanoseconds>(srv_.cfg_.last_seen_interval).count())) {
       c->last_seen_written = now;
-      store([&](fleet::Db& db) { fleet::touch_device(db, c->dev.id, wall_ms()); });
+      queue_write({.kind = Write::touch, .device = c->dev.id, .at = wall_ms()});
     }
   }
   service(*c);

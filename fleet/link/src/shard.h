@@ -203,7 +203,6 @@ class LinkServer::Shard {
   void on_result(Conn& c, control::Bytes body);
   void deliver_commands(Conn& c);
   void poll_commands();
-  void flush_command_writes();
   void device_offline(Conn& c);
   void changed(const char* action, const char* type, int64_t id, int64_t org);
 
@@ -233,19 +232,22 @@ class LinkServer::Shard {
   std::set<std::pair<uint64_t, uint32_t>> deadlines_;  // (time, peer): the shard's timers in order
   std::unique_ptr<fleet::Db> db_;
   std::atomic<size_t> nsessions_{0};
-  // Command deliveries and outcomes of this round of the loop, written in one transaction at its
-  // end (flush_command_writes; at once past kMaxCommandWrites): a command to 100,000 devices costs
-  // a few hundred commits, not 200,000. Outcome events and counters follow the commit.
-  static constexpr size_t kMaxCommandWrites = 1000;
-  struct SentWrite {
-    int64_t device = 0, command = 0, at = 0;
+  // What the link writes about its devices — online, offline, last seen, command deliveries and
+  // outcomes — queued in order and written in one transaction at most kWriteDelay after the first
+  // (or at once past kMaxWrites): at 100,000 devices the keepalives' last-seen updates and a
+  // fan-out's 200,000 delivery and outcome rows cost a few commits per second, not thousands.
+  // The change events (device.online / offline, device_command.result) follow the commit.
+  static constexpr size_t kMaxWrites = 2000;
+  static constexpr uint64_t kWriteDelay = 50 * control::kMs;
+  struct Write {
+    enum Kind : uint8_t { online, offline, touch, sent, result } kind;
+    int64_t device = 0, org = 0, command = 0, at = 0;
+    std::string outcome, detail;  // result
   };
-  struct ResultWrite {
-    int64_t device = 0, command = 0, org = 0, at = 0;
-    std::string outcome, detail;
-  };
-  std::vector<SentWrite> sent_writes_;
-  std::vector<ResultWrite> result_writes_;
+  void queue_write(Write w);
+  void flush_writes();
+  std::vector<Write> writes_;
+  uint64_t flush_due_ = 0;  // steady ns; 0: nothing queued
 };
 
 }  // namespace keel::link
