@@ -122,7 +122,7 @@ void LinkServer::Shard::on_message(Conn& c, uint64_t stream, const ctl::MessageV
     // stale entry must not point elsewhere.
     by_device_[c.dev.id] = c.peer;
     c.last_seen_written = clock_.now_ns();
-    queue_write({.kind = Write::online, .device = c.dev.id, .org = c.dev.organization_id, .at = wall_ms()});
+    queue_write(Write::online, c.dev.id, c.dev.organization_id);
     deliver_commands(c);
     return;
   }
@@ -238,13 +238,15 @@ void LinkServer::Shard::on_result(Conn& c, ctl::Bytes body) {
     ++c_.results_duplicate;  // no such command: ignored like a duplicate
     return;
   }
-  queue_write({.kind = Write::result, .device = c.dev.id, .org = c.dev.organization_id, .command = int64_t(r.id),
-               .at = wall_ms(), .outcome = outcome_name(r.outcome), .detail = sanitize(r.detail)});
+  queue_write(Write::result, c.dev.id, c.dev.organization_id, int64_t(r.id), outcome_name(r.outcome), sanitize(r.detail));
 }
 
-void LinkServer::Shard::queue_write(Write w) {
+void LinkServer::Shard::queue_write(Write::Kind kind, int64_t device, int64_t org, int64_t command, std::string outcome,
+                                    std::string detail) {
   if (writes_.empty()) flush_due_ = clock_.now_ns() + kWriteDelay;
-  writes_.push_back(std::move(w));
+  Write& w = writes_.emplace_back();
+  w.kind = kind, w.device = device, w.org = org, w.command = command, w.at = wall_ms();
+  w.outcome = std::move(outcome), w.detail = std::move(detail);
   if (writes_.size() >= kMaxWrites) flush_writes();
 }
 
@@ -315,7 +317,7 @@ void LinkServer::Shard::deliver_commands(Conn& c) {
     if (c.out0.size() == before) break;  // the outgoing buffer is full: the rest next session or poll
     c.sent.insert(p.id);
     ++c_.commands_sent;
-    queue_write({.kind = Write::sent, .device = c.dev.id, .command = p.id, .at = wall_ms()});
+    queue_write(Write::sent, c.dev.id, 0, p.id);
   }
 }
 
@@ -337,7 +339,7 @@ void LinkServer::Shard::poll_commands() {
 }
 
 void LinkServer::Shard::device_offline(Conn& c) {
-  queue_write({.kind = Write::offline, .device = c.dev.id, .org = c.dev.organization_id, .at = wall_ms()});
+  queue_write(Write::offline, c.dev.id, c.dev.organization_id);
 }
 
 }  // namespace keel::link

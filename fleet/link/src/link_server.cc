@@ -60,6 +60,10 @@ void LinkServer::Pool::release_stream(ctl::Stream* s) {
   slot->next = free_streams_;
   free_streams_ = slot;
 }
+bool LinkServer::Pool::buffers_free() const {
+  std::lock_guard<std::mutex> g(mu_);
+  return free_.size() > reserve_;
+}
 size_t LinkServer::Pool::in_use() const {
   std::lock_guard<std::mutex> g(mu_);
   return n_ - free_.size();
@@ -231,6 +235,7 @@ void LinkServer::Shard::run() {
         wake = std::min(wake, d);
       }
       if (flush_due_) wake = std::min(wake, steady_clock::time_point(nanoseconds(flush_due_)));
+      if (!starved_.empty()) wake = std::min(wake, steady_clock::now() + nanoseconds(kStarvedRetry));
       cv_.wait_until(lk, wake,
                      [&] { return stop_ || !q_.empty() || poked_ || !woken_.empty() || !console_reqs_.empty(); });
       if (stop_) break;
@@ -258,6 +263,7 @@ void LinkServer::Shard::run() {
       check_peers();
       next_check = now + check_every;
     }
+    retry_starved();
     if (flush_due_ && clock_.now_ns() >= flush_due_) flush_writes();
   }
   // Stopping: every live session's device goes offline; its consoles and proxies end.
@@ -329,7 +335,7 @@ void LinkServer::Shard::handle_datagram(Item& it) {
     const uint64_t now = clock_.now_ns();
     if (now - c->last_seen_written > uint64_t(duration_cast<nanoseconds>(srv_.cfg_.last_seen_interval).count())) {
       c->last_seen_written = now;
-      queue_write({.kind = Write::touch, .device = c->dev.id, .at = wall_ms()});
+      queue_write(Write::touch, c->dev.id);
     }
   }
   service(*c);
@@ -464,6 +470,17 @@ void LinkServer::Shard::read_stream(Conn& c, Conn::In& in) {
   }
 }
 
+void LinkServer::Shard::retry_starved() {
+  for (size_t n = starved_.size(); n > 0 && srv_.pool_->buffers_free(); --n) {
+    const uint32_t peer = starved_.front();
+    starved_.pop_front();
+    auto it = conns_.find(peer);
+    if (it == conns_.end() || !it->second->starved) continue;  // gone, or a new session since
+    it->second->starved = false;
+    service(*it->second);  // flushes out0 (starved again if it still does not fit)
+  }
+}
+
 void LinkServer::Shard::write_message(Conn& c, ctl::Bytes msg) {
   if (c.out0.size() + msg.size() > kMaxOut) return;  // bounded; commands are resent next session
   c.out0.insert(c.out0.end(), msg.begin(), msg.end());
@@ -476,6 +493,10 @@ void LinkServer::Shard::flush(Conn& c) {
     c.out0.erase(c.out0.begin(), c.out0.begin() + ptrdiff_t(w.value()));
   }
   if (c.out0.empty() && c.out0.capacity()) std::vector<uint8_t>().swap(c.out0);  // an idle device keeps no buffer
+  if (!c.out0.empty() && c.s->state() == ctl::State::Open && !c.starved) {
+    c.starved = true;
+    starved_.push_back(c.peer);
+  }
   uint8_t buf[1500];
   for (size_t n; (n = c.s->poll_send({buf + 28, sizeof buf - 28})) != 0;)
     send_datagram(c.peer, c.src_ip, c.src_port, {buf + 28, n}, buf);

@@ -73,6 +73,7 @@ class LinkServer::Pool final : public control::BlockPool {
   control::Stream* acquire_stream() override;
   void release_stream(control::Stream* s) override;
   size_t in_use() const;
+  bool buffers_free() const;  // a stream buffer can be had now (above the rings' reserve)
 
  private:
   static constexpr size_t kStreamSlab = 1024;
@@ -130,6 +131,7 @@ class LinkServer::Shard {
     bool known = false;       // the tunnel key belongs to an active device
     bool authed = false;
     bool was_online = false;  // replaced an authenticated session of the same peer
+    bool starved = false;     // in starved_: out0 waits for a block of the shared pool
     uint8_t src_ip[4] = {};
     uint16_t src_port = 0;
     uint64_t started = 0, last_seen_written = 0, deadline = 0;
@@ -240,12 +242,19 @@ class LinkServer::Shard {
   static constexpr size_t kMaxWrites = 2000;
   static constexpr uint64_t kWriteDelay = 50 * control::kMs;
   struct Write {
-    enum Kind : uint8_t { online, offline, touch, sent, result } kind;
+    enum Kind : uint8_t { online, offline, touch, sent, result } kind = online;
     int64_t device = 0, org = 0, command = 0, at = 0;
     std::string outcome, detail;  // result
   };
-  void queue_write(Write w);
+  void queue_write(Write::Kind kind, int64_t device, int64_t org = 0, int64_t command = 0, std::string outcome = {},
+                   std::string detail = {});
   void flush_writes();
+  void retry_starved();
+  // Sessions whose control-stream messages (out0) did not fit in the session for want of a block
+  // of the shared pool (a command to every device at once): served again, oldest first, as blocks
+  // come free (at most kStarvedRetry apart) instead of at their next keep-alive.
+  static constexpr uint64_t kStarvedRetry = 5 * control::kMs;
+  std::deque<uint32_t> starved_;
   std::vector<Write> writes_;
   uint64_t flush_due_ = 0;  // steady ns; 0: nothing queued
 };

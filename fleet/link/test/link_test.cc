@@ -290,6 +290,29 @@ TEST_F(LinkTest, DeploymentCommandReachesEveryActiveDevice) {
   EXPECT_EQ(get("/api/v1/devices/" + std::to_string(r1->id) + "/commands")["items"].size(), 1u);
 }
 
+// More devices than the shared pool has stream buffers get a command at once: those that wait for
+// a block are served as blocks come free, not at their next keep-alive (15 s).
+TEST_F(LinkTest, ACommandToMoreDevicesThanThePoolHasBuffersArrivesAtOnce) {
+  std::vector<std::unique_ptr<Registered>> regs;
+  for (int i = 0; i < 24; ++i) regs.push_back(register_device("d" + std::to_string(i)));
+  LinkConfig lc;
+  lc.pool_blocks = 16;  // 12 stream buffers beyond the rings' reserve
+  start_link(lc);
+  std::vector<std::unique_ptr<Device>> devs;
+  for (auto& r : regs) devs.push_back(online(*r));
+  create("/api/v1/deployments/" + std::to_string(dep) + "/commands", {{"kind", "identify"}});
+  const auto start = std::chrono::steady_clock::now();
+  for (;;) {
+    size_t got = 0;
+    for (auto& d : devs) {
+      d->pump_for(1ms);
+      got += d->commands.empty() ? 0 : 1;
+    }
+    if (got == devs.size()) break;
+    ASSERT_LT(std::chrono::steady_clock::now() - start, 5s) << got << " of " << devs.size() << " devices got it";
+  }
+}
+
 TEST_F(LinkTest, WrongKeysAndReplaysAreRefused) {
   auto a = register_device("a");
   auto b = register_device("b");

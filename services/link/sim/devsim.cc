@@ -311,7 +311,8 @@ int run(const Options& o) {
     // Datagrams.
     uint64_t wake = now + 20'000'000ull;
     if (!timers.empty() && timers.top().at < wake) wake = timers.top().at;
-    const int timeout_ms = int((wake > now ? wake - now : 0) / 1'000'000);
+    // Rounded up: a timer due in less than a millisecond waits for it instead of spinning.
+    const int timeout_ms = int(((wake > now ? wake - now : 0) + 999'999) / 1'000'000);
     const int n = epoll_wait(ep_fd, ready.data(), int(ready.size()), timeout_ms);
     for (int k = 0; k < n; ++k) {
       const uint64_t tag = ready[size_t(k)].data.u64;
