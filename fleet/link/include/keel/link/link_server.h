@@ -14,10 +14,12 @@
 //    accepted before AUTH_OK. Failures are counted and logged at a bounded rate.
 //  - Memory: one shared BlockPool of `pool_blocks` blocks (ring reserve a quarter), each session
 //    limited to `session_stream_blocks` stream buffers; message reassembly and outgoing buffers
-//    are capped per session.
+//    are capped per session. A session whose messages wait for a block (a command to every
+//    device at once) is served again as blocks come free, oldest first.
 //  - The store (one connection per shard): connection/last_seen, STATUS, SERIAL/TRACE appends,
 //    and the command queue — every command without a recorded outcome is sent on each new
-//    session; COMMAND_RESULT records the outcome once (duplicates ignored). Commands created in
+//    session; COMMAND_RESULT records the outcome once (duplicates ignored). Online/offline,
+//    last_seen, deliveries and outcomes are queued and committed together, at most 50 ms late. Commands created in
 //    another process are found by polling the store every `command_poll`, and at once when
 //    poke_commands() is called (the API in this process, or the Fleet bus: keel/bus/fleet_bus.h).
 #pragma once
