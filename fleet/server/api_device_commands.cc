@@ -129,6 +129,13 @@ Response components(Ctx& c) {
 }  // namespace
 
 void register_device_command_routes(Router& r) {
+  // A command's body, for one device or a whole deployment.
+  const std::vector<Field> command_body = {
+      {.name = "kind", .type = FieldType::string, .required = true,
+       .description = "restart_system | restart_component | trace_on | trace_off | identify",
+       .one_of = {"restart_system", "restart_component", "trace_on", "trace_off", "identify"}},
+      {.name = "component", .type = FieldType::string, .description = "restart_component: the component's name",
+       .min = 1, .max = 63}};
   r.add({.method = Method::GET, .path = "/api/v1/devices/{device_id}/commands", .operation_id = "listDeviceCommands",
          .tag = "devices", .summary = "The device's command queue (delivered by the device link)",
          .access = Access::org_read,
@@ -140,22 +147,14 @@ void register_device_command_routes(Router& r) {
          .summary = "Queue a command for the device: delivered over the device link when it is online (again on every "
                     "new session until the device reports its outcome, which is recorded once)",
          .access = Access::org_write,
-         .body = {{.name = "kind", .type = FieldType::string, .required = true,
-                   .description = "restart_system | restart_component | trace_on | trace_off | identify",
-                   .one_of = {"restart_system", "restart_component", "trace_on", "trace_off", "identify"}},
-                  {.name = "component", .type = FieldType::string,
-                   .description = "restart_component: the component's name", .min = 1, .max = 63}},
+         .body = command_body,
          .response_schema = "Command", .success_status = 201, .handler = create});
   r.add({.method = Method::POST, .path = "/api/v1/deployments/{deployment_id}/commands",
          .operation_id = "createDeploymentCommand", .tag = "deployments",
          .summary = "Queue a command for every active device of the deployment (a batch, in one transaction); each "
                     "device's copy is delivered like a single device's command",
          .access = Access::org_write,
-         .body = {{.name = "kind", .type = FieldType::string, .required = true,
-                   .description = "restart_system | restart_component | trace_on | trace_off | identify",
-                   .one_of = {"restart_system", "restart_component", "trace_on", "trace_off", "identify"}},
-                  {.name = "component", .type = FieldType::string,
-                   .description = "restart_component: the component's name", .min = 1, .max = 63}},
+         .body = command_body,
          .response_schema = "CommandBatch", .success_status = 201, .handler = create_batch});
   r.add({.method = Method::GET, .path = "/api/v1/deployments/{deployment_id}/commands/{batch_id}",
          .operation_id = "getDeploymentCommand", .tag = "deployments",
