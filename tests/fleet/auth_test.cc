@@ -613,11 +613,13 @@ TEST(FleetAuth, AuthorizationMatrix) {
   int64_t PB = env.as(tok[Who::outsider], "POST", "/api/v1/projects", {{"name", "project-b"}}).j["id"];
   int64_t DB = env.as(tok[Who::outsider], "POST", "/api/v1/deployments", {{"project_id", PB}, {"name", "deployment-b"}}).j["id"];
 
+  // A deployment-wide command batch of organisation A (getDeploymentCommand's target).
+  const int64_t BA = env.as(A, "POST", "/api/v1/deployments/" + std::to_string(DA) + "/commands", {{"kind", "identify"}}).j["id"];
   std::map<std::string, std::string> ids = {
       {"organization_id", std::to_string(orgA)}, {"project_id", std::to_string(PA)}, {"deployment_id", std::to_string(DA)},
       {"device_id", std::to_string(VA)},         {"release_id", std::to_string(RA)}, {"rollout_id", std::to_string(RO)},
       {"user_id", std::to_string(userA)},        {"token_id", own_token_id},        {"key_id", std::to_string(KA)},
-      {"name", "mqtt"}};
+      {"name", "mqtt"},                          {"batch_id", std::to_string(BA)}};
   std::map<std::string, json> bodies = {
       {"createUser", {{"email", "new@a.test"}, {"name", "N"}, {"role", "organization_user"}, {"organization_id", orgA}, {"password", kPw}}},
       {"updateUser", {{"name", "Renamed"}}},
@@ -641,6 +643,7 @@ TEST(FleetAuth, AuthorizationMatrix) {
       {"reportUpdate", {{"rollout_id", RO}, {"status", "failed"}}},
       {"appendDeviceSerial", {{"lines", {"injected"}}}},
       {"createDeviceCommand", {{"kind", "identify"}}},
+      {"createDeploymentCommand", {{"kind", "identify"}}},
       {"appendDeviceTrace", {{"events", {{{"component", "evil"}, {"event", "injected"}}}}}},
       {"changePassword", {{"current_password", "wrong wrong wrong"}, {"new_password", "another long password"}}},
   };
