@@ -8,6 +8,9 @@ host build, on this machine. Prints BENCH lines:
   scale.studio_fleet_bytes_per_device  Fleet's resident memory growth per online device
   scale.studio_idle_cpu.percent    Fleet's CPU (of one core) over 10 s with every device online and
                                    idle but for its console chatter (6 lines/min) and keepalives
+  scale.studio_fanout.s            one identify to every device of the deployment
+                                   (POST /deployments/{id}/commands) until the batch counts every
+                                   outcome `done`; fails if any failed or went missing
 
 Studio mode (SQLite) is not issue 13's target (fleet mode on PostgreSQL is): these are the first
 figures of the simulator, not the targets' measurement.
@@ -46,6 +49,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--host-build", required=True)
     ap.add_argument("--count", type=int, default=2000)
+    ap.add_argument("--sockets", type=int, default=0, help="keel-devsim --sockets (0: one per device)")
     a = ap.parse_args()
     build = Path(a.host_build)
     work = Path(tempfile.mkdtemp(prefix="keel-devsim-scale-"))
@@ -58,7 +62,8 @@ def main() -> int:
         rss0 = rss_bytes(pid)
         t0 = time.monotonic()
         sim = subprocess.Popen([str(build / "services/link/keel-devsim"), "--fleet", fleet.url, "--deployment", str(dep),
-                                "--count", str(a.count), "--rate", "1000", "--seconds", "600"],
+                                "--count", str(a.count), "--rate", "1000", "--seconds", "900",
+                                "--sockets", str(a.sockets)],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         kl.wait_for(f"{a.count} devices online", lambda: online_count(fleet, dep) >= a.count or None, 300, 1.0)
         online_s = time.monotonic() - t0
@@ -68,10 +73,20 @@ def main() -> int:
         idle = (cpu_s(pid) - c0) / (time.monotonic() - w0) * 100
         rss1 = rss_bytes(pid)
         n = online_count(fleet, dep)
+        t0 = time.monotonic()
+        batch = fleet.api("POST", f"/deployments/{dep}/commands", {"kind": "identify"})
+        if batch["devices"] != a.count:
+            raise kl.LocalError(f"the batch queued {batch['devices']} commands for {a.count} devices")
+        counts = kl.wait_for("every identify done", lambda: (lambda c: c if c["done"] + c["failed"] >= a.count else None)(
+            fleet.api("GET", f"/deployments/{dep}/commands/{batch['id']}")["status_counts"]), 600, 0.5)
+        fanout_s = time.monotonic() - t0
+        if counts["done"] != a.count:
+            raise kl.LocalError(f"fan-out outcomes: {counts}")
         print(f"BENCH scale.studio_online.s {online_s:.1f} s")
         print(f"BENCH scale.studio_devices_online {n} devices")
         print(f"BENCH scale.studio_fleet_bytes_per_device {(rss1 - rss0) / max(n, 1):.0f} bytes")
         print(f"BENCH scale.studio_idle_cpu.percent {idle:.1f} %")
+        print(f"BENCH scale.studio_fanout.s {fanout_s:.1f} s")
         return 0 if n == a.count else 1
     finally:
         if sim:
