@@ -131,6 +131,7 @@ LinkStats LinkServer::stats() const {
   s.consoles_opened = c.consoles_opened, s.consoles_refused = c.consoles_refused;
   s.proxies_opened = c.proxies_opened, s.proxies_refused = c.proxies_refused;
   s.proxy_bytes_up = c.proxy_bytes_up, s.proxy_bytes_down = c.proxy_bytes_down;
+  s.timers_fired = c.timers_fired;
   return s;
 }
 
@@ -556,7 +557,10 @@ void LinkServer::Shard::schedule(Conn& c) {
   if (c.deadline) deadlines_.erase({c.deadline, c.peer});
   uint64_t d = c.s->next_deadline();
   if (c.throttled_until && (d == 0 || c.throttled_until < d)) d = c.throttled_until;
-  if (!c.authed) {
+  // The authentication deadline only while it can still fire: once the session closes (at that
+  // deadline or for any other reason) it would stay in the past and fire_timers would spin on it
+  // for as long as the session drains, stalling every other session of the shard.
+  if (!c.authed && c.s->state() == ctl::State::Open) {
     const uint64_t a = c.started + uint64_t(duration_cast<nanoseconds>(srv_.cfg_.auth_timeout).count()) + 1;
     if (d == 0 || a < d) d = a;
   }
@@ -572,6 +576,7 @@ void LinkServer::Shard::fire_timers() {
     auto it = conns_.find(peer);
     if (it == conns_.end()) continue;
     Conn& c = *it->second;
+    ++c_.timers_fired;
     c.deadline = 0;
     c.s->tick();
     service(c);

@@ -48,6 +48,7 @@ struct LinkServer::Counters {
   std::atomic<uint64_t> serial_lines{0}, trace_events{0}, status_reports{0}, store_errors{0}, throttled{0};
   std::atomic<uint64_t> consoles_opened{0}, consoles_refused{0};
   std::atomic<uint64_t> proxies_opened{0}, proxies_refused{0}, proxy_bytes_up{0}, proxy_bytes_down{0};
+  std::atomic<uint64_t> timers_fired{0};
 };
 
 // A console request from the HTTP side, offered to every shard; the one holding the device's

@@ -313,6 +313,31 @@ TEST_F(LinkTest, ACommandToMoreDevicesThanThePoolHasBuffersArrivesAtOnce) {
   }
 }
 
+// A session that never authenticates is closed at the timeout; while it drains, the shard it
+// shares with another device goes on serving that device (a past authentication deadline once
+// kept fire_timers spinning on it for the whole drain, ~3 s per such session).
+TEST_F(LinkTest, AnAuthenticationTimeoutDoesNotStallTheShard) {
+  auto r1 = register_device("mute"), r2 = register_device("busy");
+  LinkConfig lc;
+  lc.auth_timeout = 300ms;
+  start_link(lc);
+  auto d2 = online(*r2);
+  auto d1 = device_for(*r1);
+  ASSERT_TRUE(d1->connect());
+  d1->silent_auth = true;
+  d1->start_session(r1->identity, r1->identity);
+  const uint64_t fired0 = link->link().stats().timers_fired;
+  d1->pump_for(700ms);  // HELLO, the CHALLENGE ignored, the timeout: the link closes the session
+  ASSERT_TRUE(wait_api([&] { return link->link().stats().auth_failed >= 1; }, 2000ms, d1.get()));
+  d1->pump_for(300ms);  // the closing session drains
+  // Two idle sessions' deadlines over a second: a handful (a spinning shard: hundreds of thousands).
+  EXPECT_LT(link->link().stats().timers_fired - fired0, 200u);
+  const auto t0 = std::chrono::steady_clock::now();
+  create("/api/v1/devices/" + std::to_string(r2->id) + "/commands", {{"kind", "identify"}});
+  ASSERT_TRUE(d2->pump_until([&] { return !d2->commands.empty(); }, 2000ms));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 500ms) << "the shard stalled while the timed-out session drained";
+}
+
 TEST_F(LinkTest, WrongKeysAndReplaysAreRefused) {
   auto a = register_device("a");
   auto b = register_device("b");

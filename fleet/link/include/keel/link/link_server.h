@@ -79,6 +79,7 @@ struct LinkStats {
   uint64_t throttled = 0;  // times a device's reading was paused by its store-message budget
   uint64_t consoles_opened = 0, consoles_refused = 0;
   uint64_t proxies_opened = 0, proxies_refused = 0, proxy_bytes_up = 0, proxy_bytes_down = 0;
+  uint64_t timers_fired = 0;  // session deadlines served (a spin shows here first)
 };
 
 // A change the API's websocket stream should announce (device.online, device.offline,
