@@ -14,6 +14,10 @@ operator, done with the product's own tools:
      connect to Fleet through QEMU's user network (the host is 10.0.2.2 from inside).
 
 Everything is on loopback; nothing here needs root. Errors raise LocalError with what failed.
+
+For a Fleet in fleet mode (users, API tokens; bench/link/scale_fleet.py), `FleetClient(url, token)`
+is the same API client with `Authorization: Bearer <token>`, and `login_token` logs a user in with
+a password and creates such a token.
 """
 from __future__ import annotations
 
@@ -42,7 +46,71 @@ def _host_tool(build: Path, rel: str) -> Path:
     return p
 
 
-class Fleet:
+class _Api:
+    """The JSON API of a running Fleet at self.url (`/api/v1`), with self.token (an API token, fleet
+    mode) as a bearer token when set."""
+
+    url: str
+    token: str = ""
+
+    def api(self, method: str, path: str, body=None, expect: tuple[int, ...] = (200, 201, 204), timeout: float = 30):
+        data = None if body is None else json.dumps(body).encode()
+        headers = {"Content-Type": "application/json"} if data else {}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        req = urllib.request.Request(self.url + "/api/v1" + path, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
+                status, raw = r.status, r.read()
+        except urllib.error.HTTPError as e:
+            status, raw = e.code, e.read()
+        payload = json.loads(raw) if raw else None
+        if status not in expect:
+            raise LocalError(f"{method} {path} -> {status}: {raw[:500]!r}")
+        return payload
+
+    def get_all(self, path: str) -> list:
+        """Every item of a paginated list (`path` with its query, `limit` included), following
+        next_cursor."""
+        items, cursor = [], None
+        while True:
+            page = self.api("GET", path + (f"&cursor={cursor}" if cursor else ""))
+            items += page["items"]
+            cursor = page.get("next_cursor")
+            if not cursor:
+                return items
+
+
+class FleetClient(_Api):
+    """A running Fleet's API at `url` (http://host:port), with an API token in fleet mode."""
+
+    def __init__(self, url: str, token: str = ""):
+        self.url, self.token = url, token
+
+
+def login_token(url: str, email: str, password: str, scope: str = "write", name: str = "keel_local") -> str:
+    """Fleet mode: logs `email` in (POST /auth/login: session cookie + CSRF token) and creates an API
+    token of `scope` with that session (POST /tokens); returns the token's secret."""
+    req = urllib.request.Request(url + "/api/v1/auth/login", method="POST",
+                                 data=json.dumps({"email": email, "password": password}).encode(),
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            cookie = r.headers.get("Set-Cookie", "").split(";")[0]
+            csrf = json.loads(r.read())["csrf_token"]
+    except urllib.error.HTTPError as e:
+        raise LocalError(f"login as {email} -> {e.code}: {e.read()[:500]!r}")
+    req = urllib.request.Request(url + "/api/v1/tokens", method="POST",
+                                 data=json.dumps({"name": name, "scope": scope}).encode(),
+                                 headers={"Content-Type": "application/json", "Cookie": cookie, "X-CSRF-Token": csrf})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return json.loads(r.read())["token"]
+    except urllib.error.HTTPError as e:
+        raise LocalError(f"POST /tokens as {email} -> {e.code}: {e.read()[:500]!r}")
+
+
+class Fleet(_Api):
     """keel-fleet in studio mode with its device gateway, on loopback."""
 
     def __init__(self, build: Path, data_dir: Path, port: int = 0, gateway_port: int = 0, log: Path | None = None,
@@ -89,31 +157,6 @@ class Fleet:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def api(self, method: str, path: str, body=None, expect: tuple[int, ...] = (200, 201, 204)):
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.url + "/api/v1" + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"} if data else {})
-        try:
-            with urllib.request.urlopen(req, timeout=30) as r:
-                status, raw = r.status, r.read()
-        except urllib.error.HTTPError as e:
-            status, raw = e.code, e.read()
-        payload = json.loads(raw) if raw else None
-        if status not in expect:
-            raise LocalError(f"{method} {path} -> {status}: {raw[:500]!r}")
-        return payload
-
-    def get_all(self, path: str) -> list:
-        """Every item of a paginated list (`path` with its query, `limit` included), following
-        next_cursor."""
-        items, cursor = [], None
-        while True:
-            page = self.api("GET", path + (f"&cursor={cursor}" if cursor else ""))
-            items += page["items"]
-            cursor = page.get("next_cursor")
-            if not cursor:
-                return items
-
     def gateway(self) -> tuple[int, str]:
         sys_ = self.api("GET", "/system")
         gw = sys_.get("gateway")
@@ -135,7 +178,7 @@ class Fleet:
         self.stop(signal.SIGKILL)
 
 
-def ensure_deployment(fleet: Fleet, project: str = "demo", deployment: str = "demo") -> int:
+def ensure_deployment(fleet: _Api, project: str = "demo", deployment: str = "demo") -> int:
     pid = None
     for p in fleet.api("GET", "/projects?limit=200")["items"]:
         if p["name"] == project:
