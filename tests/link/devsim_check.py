@@ -78,14 +78,19 @@ def run(a) -> int:
         if r.returncode != 0:
             raise kl.LocalError(f"keel-devsim: exit {r.returncode}:\n{r.stdout}{r.stderr}")
         step(f"2. {n} devices registered and online in {time.monotonic() - t:.1f} s: {r.stdout.strip().splitlines()[-1]}")
-        # The simulator stopped: Fleet still lists them online until it notices (no keepalive for
-        # 15 s and longer), so check right away.
+        # The simulator stopped as soon as its devices had authenticated; the link commits their
+        # online state within 50 ms (longer under load): give it a few seconds (Fleet lists them
+        # online until it notices they are gone, 60 s later).
         ds = devices(fleet, dep)
         if len(ds) != n:
             raise kl.LocalError(f"{len(ds)} devices registered, expected {n}")
-        seen_online = [d for d in ds if d.get("last_seen_at")]
-        if len(seen_online) != n:
-            raise kl.LocalError(f"{n - len(seen_online)} devices never seen by Fleet")
+        try:
+            kl.wait_for("every device seen by Fleet",
+                        lambda: all(d.get("last_seen_at") for d in devices(fleet, dep)) or None, 15, 0.5)
+        except kl.LocalError:
+            unseen = [d["name"] for d in devices(fleet, dep) if not d.get("last_seen_at")]
+            raise kl.LocalError(f"{len(unseen)} devices never seen by Fleet: {unseen[:10]}") from None
+        ds = devices(fleet, dep)
         d0 = fleet.api("GET", f"/devices/{ds[0]['id']}")
         if (d0.get("reported") or {}).get("release") != "sim 1.0":
             raise kl.LocalError(f"device {ds[0]['name']} reported {d0.get('reported')}")
