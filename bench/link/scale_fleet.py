@@ -57,6 +57,10 @@ device link's one shard authenticates in the release build while it holds a few 
 a backlog beyond its 10 s authentication timeout makes devices start over);
 --sockets min(count, 1024) when keel-devsim has the option (one UDP socket per device stops at the
 ~28,000 ephemeral ports of 127.0.0.1); the hard open-file limit is raised when run as root.
+
+One file (~670 lines) on purpose: the processes it starts, the phases and the checks share one
+run's state (ports, pids, tokens, the sample of commands), and `make bench` and `make test` call
+it as one script.
 """
 from __future__ import annotations
 

@@ -1,6 +1,8 @@
 // Fleet mode on a private PostgreSQL cluster: login, sessions + CSRF, rate limiting, invitations,
 // API tokens, and the authorization matrix (every endpoint × administrator / owner / user of the
 // organisation / owner of another organisation / anonymous): nothing leaks, nothing changes.
+// One file (~1,060 lines) on purpose: every test shares the one fleet-mode environment (the
+// PostgreSQL cluster, two organisations and their users and tokens) that the matrix needs whole.
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
 #include <boost/beast/websocket.hpp>

@@ -1,5 +1,7 @@
 // One storage test suite, run against SQLite and against a private PostgreSQL cluster that the
 // test creates (initdb in a temp dir, unix socket only) and removes. Plus the blob store.
+// One file (~660 lines) on purpose: every suite below runs on both backends through the same
+// open() and shares the device fixtures; split, each half would repeat them.
 #include <fstream>
 #include <set>
 #include <thread>

@@ -1,6 +1,6 @@
 // The device link server: packet intake, shards, sessions and authentication. What a session's
 // messages do to the store is in handlers.cc (the Shard's message methods), consoles and proxy
-// streams in streams.cc. One file (~610 lines) for the rest on purpose: intake, the shard loop, its
+// streams in streams.cc. One file (~640 lines) for the rest on purpose: intake, the shard loop, its
 // deadline set and session replacement all act on the shard's connection table under its one
 // thread, and the lifetime rules of a Conn (created, replaced, cut, timed out) are read together.
 #include "shard.h"
