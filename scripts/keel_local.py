@@ -25,6 +25,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -271,6 +272,44 @@ class Device:
             os.killpg(self.qemu.pid, signal.SIGKILL)
             self.qemu.wait()
         self.qemu = None
+
+
+def free_port(kind=socket.SOCK_STREAM) -> int:
+    """A port free on 127.0.0.1 now (TCP by default; socket.SOCK_DGRAM for UDP)."""
+    s = socket.socket(socket.AF_INET, kind)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Nats:
+    """Debian's nats-server on a free loopback port, its log in work/nats.log (the Fleet bus)."""
+
+    def __init__(self, work: Path):
+        self.port = free_port()
+        self.log = work / "nats.log"
+        self.proc = subprocess.Popen(["nats-server", "-a", "127.0.0.1", "-p", str(self.port)],
+                                     stdout=open(self.log, "wb"), stderr=subprocess.STDOUT)
+        wait_for("nats-server listening", self._listening, 10, 0.05)
+
+    def _listening(self) -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+            return True
+        except OSError:
+            if self.proc.poll() is not None:
+                raise LocalError(f"nats-server exited ({self.proc.returncode}): see {self.log}")
+            return False
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
 
 
 def wait_for(what: str, fn, timeout: float, interval: float = 0.25):

@@ -96,12 +96,7 @@ def say(msg: str) -> None:
     print(f"scale_fleet: {msg}", flush=True)
 
 
-def free_port(kind=socket.SOCK_STREAM) -> int:
-    s = socket.socket(socket.AF_INET, kind)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+free_port = kl.free_port
 
 
 # ---- /proc -----------------------------------------------------------------------------------------
@@ -204,31 +199,7 @@ class Postgres:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-class Nats:
-    def __init__(self, work: Path):
-        self.port = free_port()
-        self.log = work / "nats.log"
-        self.proc = subprocess.Popen(["nats-server", "-a", "127.0.0.1", "-p", str(self.port)],
-                                     stdout=open(self.log, "wb"), stderr=subprocess.STDOUT)
-        kl.wait_for("nats-server listening", self._listening, 10, 0.05)
-
-    def _listening(self) -> bool:
-        try:
-            socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-            return True
-        except OSError:
-            if self.proc.poll() is not None:
-                raise Fail(f"nats-server exited ({self.proc.returncode}): see {self.log}")
-            return False
-
-    @property
-    def url(self) -> str:
-        return f"nats://127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
+Nats = kl.Nats
 
 
 class Service:

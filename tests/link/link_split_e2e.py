@@ -43,28 +43,7 @@ import link_e2e as e2e  # noqa: E402
 step = e2e.step
 
 
-class Nats:
-    def __init__(self, work: Path):
-        self.port = e2e.free_port()
-        self.log = work / "nats.log"
-        self.proc = subprocess.Popen(["nats-server", "-a", "127.0.0.1", "-p", str(self.port)],
-                                     stdout=open(self.log, "wb"), stderr=subprocess.STDOUT)
-        kl.wait_for("nats-server listening", self._listening, 10, 0.05)
-
-    def _listening(self) -> bool:
-        try:
-            socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-            return True
-        except OSError:
-            return False
-
-    @property
-    def url(self) -> str:
-        return f"nats://127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        self.proc.kill()
-        self.proc.wait()
+Nats = kl.Nats
 
 
 class Gateway:
