@@ -61,6 +61,10 @@ def run(a) -> int:
         for args, want in ((["--deployment", "0"], "--deployment"),
                            (["--deployment", str(dep), "--count", "0"], "--count"),
                            (["--deployment", str(dep), "--gateway", "127.0.0.1:1"], "--gateway-key"),
+                           (["--deployment", str(dep), "--sockets", "70000"], "--sockets"),
+                           (["--deployment", str(dep), "--loss", "95"], "--loss"),
+                           (["--deployment", str(dep), "--slow-ms", "0"], "--slow-ms"),
+                           (["--deployment", str(dep), "--hang", "-1"], "--hang"),
                            (["--deployment", "999999"], "registering the devices")):
             r = devsim(sim_bin, "--fleet", url, *args, "--seconds", "1")
             if r.returncode != 2 or want not in r.stderr + r.stdout:
